@@ -1,0 +1,931 @@
+/**
+ * @fileoverview Recursive-descent parser for MLIR text: modules, func.func (pretty and generic),
+ * ops in generic form and in the StableHLO/CHLO pretty forms (see pretty.ts), regions, blocks,
+ * types and attributes. Builds IR directly, resolving SSA names through nested scopes.
+ * Every error is a CompileError carrying `file:line:col`.
+ */
+import { error } from '../diag/diagnostics.js';
+import type { Loc, SourceFile } from '../diag/source.js';
+import type { Attr, Attrs, DenseElem, DenseLiteral } from '../ir/attrs.js';
+import { newValue, type Block, type Func, type Global, type Module, type Op, type Region, type Successor, type Value } from '../ir/core.js';
+import {
+  BOOL,
+  complexElem,
+  elemFromName,
+  intElem,
+  type ElemType,
+  type FloatElem,
+  type IntElem,
+  type QuantElem,
+  type TensorType,
+  type Type,
+} from '../ir/types.js';
+import { Lexer, unquote, type Token } from './lexer.js';
+import { parsePrettyOp } from './pretty.js';
+
+/** Maps names of other dialects/spellings onto the op names the op table uses. */
+const OP_ALIASES: Readonly<Record<string, string>> = {
+  return: 'func.return',
+  call: 'func.call',
+  'arith.constant': 'stablehlo.constant',
+};
+
+export function canonicalOpName(name: string): string {
+  const alias = OP_ALIASES[name];
+  if (alias) return alias;
+  if (name.startsWith('mhlo.')) return `stablehlo.${name.slice(5)}`;
+  return name;
+}
+
+/** Result of parsing an op's body (everything after `=`): the parts the IR op needs. */
+export interface ParsedOpParts {
+  operands: Value[];
+  attrs: Record<string, Attr>;
+  regions: Region[];
+  successors: Successor[];
+  /** Result types; may be undefined when the op's syntax derives them (resolved by the caller). */
+  resultTypes: Type[];
+}
+
+class Scope {
+  private readonly names = new Map<string, Value>();
+  constructor(readonly parent?: Scope) {}
+  define(name: string, v: Value): boolean {
+    if (this.names.has(name)) return false;
+    this.names.set(name, v);
+    return true;
+  }
+  lookup(name: string): Value | undefined {
+    return this.names.get(name) ?? this.parent?.lookup(name);
+  }
+}
+
+export class Parser {
+  readonly lex: Lexer;
+  private scope = new Scope();
+
+  constructor(readonly source: SourceFile) {
+    this.lex = new Lexer(source);
+  }
+
+  // ---- token helpers -------------------------------------------------------------------------
+
+  loc(tok?: Token): Loc {
+    return this.lex.loc((tok ?? this.lex.peek()).pos);
+  }
+
+  peek(): Token {
+    return this.lex.peek();
+  }
+
+  isPunct(p: string): boolean {
+    const t = this.lex.peek();
+    return t.kind === 'punct' && t.text === p;
+  }
+
+  isIdent(word?: string): boolean {
+    const t = this.lex.peek();
+    return t.kind === 'ident' && (word === undefined || t.text === word);
+  }
+
+  eatPunct(p: string): boolean {
+    if (!this.isPunct(p)) return false;
+    this.lex.next();
+    return true;
+  }
+
+  eatIdent(word: string): boolean {
+    if (!this.isIdent(word)) return false;
+    this.lex.next();
+    return true;
+  }
+
+  fail(expected: string, tok: Token = this.lex.peek()): never {
+    const what = tok.kind === 'eof' ? 'end of file' : `'${tok.text.length > 40 ? tok.text.slice(0, 40) + '...' : tok.text}'`;
+    throw error('E0101', { tok: what, expected }, this.lex.loc(tok.pos));
+  }
+
+  expectPunct(p: string): Token {
+    if (!this.isPunct(p)) this.fail(`'${p}'`);
+    return this.lex.next();
+  }
+
+  expectIdent(word?: string): Token {
+    if (!this.isIdent(word)) this.fail(word ? `'${word}'` : 'an identifier');
+    return this.lex.next();
+  }
+
+  expectKind(kind: Token['kind'], what: string): Token {
+    if (this.lex.peek().kind !== kind) this.fail(what);
+    return this.lex.next();
+  }
+
+  expectInt(): number {
+    const t = this.lex.peek();
+    if (t.kind !== 'int') this.fail('an integer');
+    this.lex.next();
+    return Number(BigInt(t.text));
+  }
+
+  // ---- SSA names -----------------------------------------------------------------------------
+
+  pushScope(): void {
+    this.scope = new Scope(this.scope);
+  }
+
+  popScope(): void {
+    this.scope = this.scope.parent ?? new Scope();
+  }
+
+  define(name: string, v: Value, tok: Token): void {
+    if (!this.scope.define(name, v)) throw error('E0106', { name }, this.lex.loc(tok.pos));
+  }
+
+  /** Parses a `%name` use and resolves it. */
+  parseOperand(): Value {
+    const t = this.expectKind('value', 'an SSA value (%name)');
+    const v = this.scope.lookup(t.text) ?? (t.text.endsWith('#0') ? this.scope.lookup(t.text.slice(0, -2)) : undefined);
+    if (!v) throw error('E0105', { name: t.text }, this.lex.loc(t.pos));
+    return v;
+  }
+
+  /** `%a, %b, ...` (possibly empty). */
+  parseOperandList(): Value[] {
+    const out: Value[] = [];
+    if (this.peek().kind !== 'value') return out;
+    out.push(this.parseOperand());
+    while (this.isPunct(',')) {
+      this.lex.next();
+      out.push(this.parseOperand());
+    }
+    return out;
+  }
+
+  // ---- types ---------------------------------------------------------------------------------
+
+  parseType(): Type {
+    const t = this.peek();
+    if (t.kind === 'ident' && t.text === 'tensor') {
+      this.lex.next();
+      this.expectPunct('<');
+      if (this.isPunct('*')) this.fail('a ranked tensor shape (unranked tensors are not supported)');
+      const shape = this.lex.scanShapePrefix();
+      const elem = this.parseElemType();
+      if (this.eatPunct(',')) this.parseAttr(); // encoding attribute (e.g. sparsity, bounds): ignored
+      this.expectPunct('>');
+      return { kind: 'tensor', shape, elem };
+    }
+    if (t.kind === 'ident' && t.text === 'tuple') {
+      this.lex.next();
+      this.expectPunct('<');
+      const elems: Type[] = [];
+      if (!this.isPunct('>')) {
+        elems.push(this.parseType());
+        while (this.eatPunct(',')) elems.push(this.parseType());
+      }
+      this.expectPunct('>');
+      return { kind: 'tuple', elems };
+    }
+    if (t.kind === 'bangId') {
+      this.lex.next();
+      if (t.text === '!stablehlo.token' || t.text === '!mhlo.token') return { kind: 'token' };
+      // Foreign pointer-like type, e.g. !util.ptr<tensor<..>>: keep the pointee.
+      if (this.eatPunct('<')) {
+        const pointee = this.parseType();
+        this.expectPunct('>');
+        return { kind: 'opaque', text: `${t.text}<...>`, pointee };
+      }
+      return { kind: 'opaque', text: t.text };
+    }
+    if (t.kind === 'ident') {
+      const e = elemFromName(t.text);
+      if (e) {
+        this.lex.next();
+        return { kind: 'tensor', shape: [], elem: e };
+      }
+    }
+    return this.fail('a type');
+  }
+
+  parseElemType(): ElemType {
+    const t = this.peek();
+    if (t.kind === 'ident' && t.text === 'complex') {
+      this.lex.next();
+      this.expectPunct('<');
+      const part = this.parseElemType();
+      this.expectPunct('>');
+      if (part.kind !== 'float' || (part.name !== 'f32' && part.name !== 'f64')) throw error('E0104', { name: `complex<${part.name}>` }, this.loc(t));
+      return complexElem(part);
+    }
+    if (t.kind === 'ident') {
+      const e = elemFromName(t.text);
+      if (!e) throw error('E0104', { name: `'${t.text}'` }, this.loc(t));
+      this.lex.next();
+      return e;
+    }
+    if (t.kind === 'bangId' && t.text === '!quant.uniform') {
+      this.lex.next();
+      return this.parseQuantBody();
+    }
+    return this.fail('an element type (f32, i8, complex<f64>, !quant.uniform<...>, ...)');
+  }
+
+  /** `<i8<-127:127>:f32:1, {0.1:-30, 0.5}>` or `<i8:f32, 0.1:-30>`. */
+  private parseQuantBody(): QuantElem {
+    const start = this.peek();
+    this.expectPunct('<');
+    const storage = this.parseElemType();
+    if (storage.kind !== 'int' && storage.kind !== 'bool') this.fail('an integer storage type');
+    const st = storage.kind === 'bool' ? intElem(1, false) : storage;
+    let storageMin = st.signed ? -(1n << BigInt(st.bits - 1)) : 0n;
+    let storageMax = st.signed ? (1n << BigInt(st.bits - 1)) - 1n : (1n << BigInt(st.bits)) - 1n;
+    if (this.eatPunct('<')) {
+      storageMin = BigInt(this.expectInt());
+      this.expectPunct(':');
+      storageMax = BigInt(this.expectInt());
+      this.expectPunct('>');
+    }
+    this.expectPunct(':');
+    const expressed = this.parseElemType();
+    if (expressed.kind !== 'float') this.fail('a float expressed type');
+    let axis: number | undefined;
+    if (this.eatPunct(':')) axis = this.expectInt();
+    this.expectPunct(',');
+    const scales: number[] = [];
+    const zeroPoints: number[] = [];
+    const one = (): void => {
+      const s = this.peek();
+      if (s.kind !== 'float' && s.kind !== 'int') this.fail('a quantization scale');
+      this.lex.next();
+      scales.push(Number(s.text));
+      zeroPoints.push(this.eatPunct(':') ? this.expectInt() : 0);
+    };
+    if (this.eatPunct('{')) {
+      one();
+      while (this.eatPunct(',')) one();
+      this.expectPunct('}');
+    } else one();
+    const end = this.expectPunct('>');
+    const text = this.source.text.slice(start.pos, end.end).replace(/\s+/g, ' ');
+    const q: QuantElem = {
+      kind: 'quant',
+      name: `!quant.uniform${text}`,
+      storage: st as IntElem,
+      expressed: expressed as FloatElem,
+      scales,
+      zeroPoints,
+      storageMin,
+      storageMax,
+      ...(axis !== undefined ? { axis } : {}),
+    };
+    return q;
+  }
+
+  /** `(T, T) -> (T, T)`, `(T) -> T`, or a plain list of types `T, T`. */
+  parseTypeSignature(): { inputs?: Type[]; outputs: Type[] } {
+    if (this.isPunct('(')) {
+      const inputs = this.parseParenTypes();
+      if (this.eatPunct('->')) return { inputs, outputs: this.parseResultTypes() };
+      // `(T, T)` without arrow: a parenthesized list of result types.
+      return { outputs: inputs };
+    }
+    const list = [this.parseType()];
+    while (this.isPunct(',')) {
+      this.lex.next();
+      list.push(this.parseType());
+    }
+    if (this.eatPunct('->')) return { inputs: list, outputs: this.parseResultTypes() };
+    return { outputs: list };
+  }
+
+  parseParenTypes(): Type[] {
+    this.expectPunct('(');
+    const out: Type[] = [];
+    if (!this.isPunct(')')) {
+      out.push(this.parseType());
+      this.skipArgAttrs();
+      while (this.eatPunct(',')) {
+        out.push(this.parseType());
+        this.skipArgAttrs();
+      }
+    }
+    this.expectPunct(')');
+    return out;
+  }
+
+  parseResultTypes(): Type[] {
+    if (this.isPunct('(')) return this.parseParenTypes();
+    return [this.parseType()];
+  }
+
+  private skipArgAttrs(): void {
+    if (this.isPunct('{')) this.parseDict();
+    if (this.isIdent('loc')) this.parseLoc();
+  }
+
+  // ---- attributes ----------------------------------------------------------------------------
+
+  /** `{a = 1 : i64, b, "c" = ...}` */
+  parseDict(): Record<string, Attr> {
+    this.expectPunct('{');
+    const out: Record<string, Attr> = {};
+    while (!this.isPunct('}')) {
+      const k = this.lex.next();
+      if (k.kind !== 'ident' && k.kind !== 'string') this.fail('an attribute name', k);
+      const key = k.kind === 'string' ? unquote(k.text) : k.text;
+      out[key] = this.eatPunct('=') ? this.parseAttr(true) : { kind: 'unit' };
+      if (!this.eatPunct(',')) break;
+    }
+    this.expectPunct('}');
+    return out;
+  }
+
+  /** Parses one attribute value. With `typed`, a trailing `: type` is consumed (dict context). */
+  parseAttr(typed = false): Attr {
+    const t = this.peek();
+    switch (t.kind) {
+      case 'int':
+      case 'float': {
+        this.lex.next();
+        const isInt = t.kind === 'int';
+        if (typed && this.isPunct(':')) {
+          this.lex.next();
+          const ty = this.parseType();
+          const elem = ty.kind === 'tensor' ? ty.elem : undefined;
+          if (elem && elem.kind === 'float') return { kind: 'float', value: isInt ? Number(BigInt(t.text)) : Number(t.text), type: elem };
+          return isInt ? { kind: 'int', value: BigInt(t.text), ...(elem ? { type: elem } : {}) } : { kind: 'float', value: Number(t.text) };
+        }
+        return isInt ? { kind: 'int', value: BigInt(t.text) } : { kind: 'float', value: Number(t.text) };
+      }
+      case 'string': {
+        this.lex.next();
+        if (typed && this.isPunct(':')) {
+          this.lex.next();
+          this.parseType();
+        }
+        return { kind: 'string', value: unquote(t.text) };
+      }
+      case 'symbol':
+        this.lex.next();
+        return { kind: 'symbol', name: symbolName(t.text) };
+      case 'hashId':
+        return this.parseHashAttr();
+      case 'bangId':
+        return { kind: 'type', type: this.parseType() };
+      case 'punct':
+        if (t.text === '[') return this.parseArrayAttr();
+        if (t.text === '{') return { kind: 'dict', fields: this.parseDict() };
+        if (t.text === '(') {
+          const inputs = this.parseParenTypes();
+          this.expectPunct('->');
+          return { kind: 'fnType', inputs, outputs: this.parseResultTypes() };
+        }
+        if (t.text === '<') {
+          // Pretty-form struct without a name, e.g. `algorithm = <lhs_precision_type = tf32, ...>`.
+          this.lex.next();
+          const fields = this.parseStructFields();
+          return { kind: 'struct', name: '', fields };
+        }
+        return this.fail('an attribute value');
+      case 'ident': {
+        const w = t.text;
+        if (w === 'true' || w === 'false') {
+          this.lex.next();
+          if (typed && this.isPunct(':')) {
+            this.lex.next();
+            this.parseType();
+          }
+          return { kind: 'bool', value: w === 'true' };
+        }
+        if (w === 'unit') {
+          this.lex.next();
+          return { kind: 'unit' };
+        }
+        if (w === 'dense') return this.parseDense(typed);
+        if (w === 'dense_resource') {
+          this.lex.next();
+          this.expectPunct('<');
+          const name = this.lex.next().text;
+          this.expectPunct('>');
+          let type: TensorType | undefined;
+          if (this.isPunct(':') && typed) {
+            this.lex.next();
+            const ty = this.parseType();
+            if (ty.kind === 'tensor') type = ty;
+          }
+          return type ? { kind: 'denseResource', name, type } : { kind: 'denseResource', name };
+        }
+        if (w === 'array') {
+          this.lex.next();
+          this.expectPunct('<');
+          const et = this.expectIdent().text;
+          const values: number[] = [];
+          if (this.eatPunct(':')) {
+            do {
+              const v = this.lex.next();
+              if (v.kind === 'int' || v.kind === 'float') values.push(Number(v.kind === 'int' ? BigInt(v.text) : v.text));
+              else if (v.kind === 'ident' && (v.text === 'true' || v.text === 'false')) values.push(v.text === 'true' ? 1 : 0);
+              else this.fail('an array element', v);
+            } while (this.eatPunct(','));
+          }
+          this.expectPunct('>');
+          return { kind: 'denseArray', elemType: et, values };
+        }
+        if (w === 'tensor' || w === 'tuple' || w === 'complex' || elemFromName(w)) {
+          if (w === 'complex') return { kind: 'type', type: this.parseElemType() };
+          return { kind: 'type', type: this.parseType() };
+        }
+        this.lex.next();
+        return { kind: 'enum', value: w };
+      }
+      default:
+        return this.fail('an attribute value');
+    }
+  }
+
+  private parseArrayAttr(): Attr {
+    this.expectPunct('[');
+    const elems: Attr[] = [];
+    while (!this.isPunct(']')) {
+      elems.push(this.parseAttr(true));
+      if (!this.eatPunct(',')) break;
+    }
+    this.expectPunct(']');
+    const arr: Attr = { kind: 'array', elems };
+    // Pretty dot_general: `batching_dims = [0] x [0]`.
+    if (this.isIdent('x')) {
+      this.lex.next();
+      return { kind: 'pair', first: arr, second: this.parseArrayAttr() };
+    }
+    return arr;
+  }
+
+  /** `#loc3`, `#stablehlo<comparison_direction EQ>`, `#stablehlo.gather<k = v, ...>`, `#stablehlo.conv<[b, 0, f]x[0, i, o]->[b, 0, f]>`. */
+  private parseHashAttr(): Attr {
+    const t = this.lex.next();
+    const name = t.text.slice(1);
+    if (!this.eatPunct('<')) return { kind: 'enum', value: name };
+    if (this.isPunct('[')) {
+      const dims = this.parseConvDims();
+      this.expectPunct('>');
+      return dims;
+    }
+    if (this.isIdent('raw')) this.lex.next();
+    const first = this.peek();
+    if (first.kind === 'ident') {
+      // `#stablehlo<comparison_direction EQ>` or `#x<DEFAULT>`
+      this.lex.next();
+      if (this.isPunct('>')) {
+        this.lex.next();
+        return { kind: 'enum', value: first.text };
+      }
+      if (this.peek().kind === 'ident') {
+        const v = this.lex.next().text;
+        this.expectPunct('>');
+        return { kind: 'enum', value: v };
+      }
+      this.lex.rewind(first.pos);
+    }
+    return { kind: 'struct', name, fields: this.parseStructFields() };
+  }
+
+  /** `k = v, k2 = v2>` (the opening `<` already consumed). */
+  parseStructFields(): Record<string, Attr> {
+    const fields: Record<string, Attr> = {};
+    while (!this.isPunct('>')) {
+      const k = this.expectIdent().text;
+      this.expectPunct('=');
+      fields[k] = this.parseAttr(true);
+      if (!this.eatPunct(',')) break;
+    }
+    this.expectPunct('>');
+    return fields;
+  }
+
+  /** `[b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]` */
+  parseConvDims(): Attr {
+    const list = (): string[] => {
+      this.expectPunct('[');
+      const out: string[] = [];
+      while (!this.isPunct(']')) {
+        out.push(this.lex.next().text);
+        if (!this.eatPunct(',')) break;
+      }
+      this.expectPunct(']');
+      return out;
+    };
+    const lhs = list();
+    this.expectIdent('x');
+    const rhs = list();
+    this.expectPunct('->');
+    const out = list();
+    return { kind: 'convDims', lhs, rhs, out };
+  }
+
+  parseDense(typed = false): Attr {
+    this.expectIdent('dense');
+    this.expectPunct('<');
+    let literal: DenseLiteral;
+    const t = this.peek();
+    if (t.kind === 'string') {
+      this.lex.next();
+      const body = unquote(t.text);
+      if (!/^0x([0-9a-fA-F]{2})*$/.test(body)) throw error('E0103', { detail: 'dense string must be hex bytes "0x..."' }, this.loc(t));
+      const bytes = new Uint8Array((body.length - 2) / 2);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(body.slice(2 + 2 * i, 4 + 2 * i), 16);
+      literal = { hexBytes: bytes };
+    } else if (this.isPunct('>')) {
+      literal = { elems: [], listShape: [0] };
+    } else {
+      const elems: DenseElem[] = [];
+      const shape: number[] = [];
+      this.parseDenseList(elems, shape, 0);
+      literal = { elems, listShape: shape };
+    }
+    this.expectPunct('>');
+    if (typed && this.isPunct(':')) {
+      // `dense<...> : tensor<...>` inside attribute dicts; in op position the op's type applies.
+      const save = this.peek().pos;
+      this.lex.next();
+      if (this.isIdent('tensor')) {
+        const ty = this.parseType();
+        if (ty.kind === 'tensor') return { kind: 'dense', literal, type: ty };
+      }
+      this.lex.rewind(save);
+    }
+    return { kind: 'dense', literal };
+  }
+
+  private parseDenseList(out: DenseElem[], shape: number[], depth: number): void {
+    if (this.isPunct('[')) {
+      this.lex.next();
+      let n = 0;
+      while (!this.isPunct(']')) {
+        this.parseDenseList(out, shape, depth + 1);
+        n++;
+        if (!this.eatPunct(',')) break;
+      }
+      this.expectPunct(']');
+      if (shape[depth] === undefined) shape[depth] = n;
+      else if (shape[depth] !== n) throw error('E0103', { detail: `ragged dense list (${n} vs ${shape[depth]} elements)` }, this.loc());
+      return;
+    }
+    out.push(this.parseDenseScalar());
+  }
+
+  private parseDenseScalar(): DenseElem {
+    const t = this.peek();
+    if (t.kind === 'punct' && t.text === '(') {
+      this.lex.next();
+      const re = this.parseDenseScalar();
+      this.expectPunct(',');
+      const im = this.parseDenseScalar();
+      this.expectPunct(')');
+      return { kind: 'complex', re, im };
+    }
+    this.lex.next();
+    if (t.kind === 'int') return { kind: 'int', value: BigInt(t.text), hex: /^[-+]?0x/.test(t.text) };
+    if (t.kind === 'float') return { kind: 'float', value: Number(t.text) };
+    if (t.kind === 'ident') {
+      if (t.text === 'true' || t.text === 'false') return { kind: 'bool', value: t.text === 'true' };
+      if (t.text === 'inf' || t.text === 'nan') return { kind: 'float', value: t.text === 'inf' ? Infinity : NaN };
+    }
+    if (t.kind === 'punct' && t.text === '-' && this.isIdent('inf')) {
+      this.lex.next();
+      return { kind: 'float', value: -Infinity };
+    }
+    return this.fail('a dense element literal', t);
+  }
+
+  /** `loc(...)`: returns the origin text (e.g. `"x.py":3:10`) when it names a file position. */
+  parseLoc(): string | undefined {
+    this.expectIdent('loc');
+    const open = this.expectPunct('(');
+    let depth = 1;
+    let last = open;
+    while (depth > 0) {
+      const t = this.lex.next();
+      if (t.kind === 'eof') throw error('E0102', { what: 'loc(...)' }, this.loc(open));
+      if (t.kind === 'punct' && t.text === '(') depth++;
+      if (t.kind === 'punct' && t.text === ')') depth--;
+      last = t;
+    }
+    const text = this.source.text.slice(open.end, last.pos);
+    const m = /"([^"]*)":(\d+):(\d+)/.exec(text);
+    return m ? `"${m[1]}":${m[2]}:${m[3]}` : undefined;
+  }
+
+  // ---- ops, blocks, regions ------------------------------------------------------------------
+
+  /** Parses `{ ^bb0(%a: T): ops ... }`. `entryArgs` are pre-bound (pretty while/reduce bodies). */
+  parseRegion(entryArgs: { name: string; type: Type; tok: Token }[] = []): Region {
+    this.expectPunct('{');
+    this.pushScope();
+    const blocks: { label: string; args: Value[]; ops: Op[] }[] = [];
+    let current: { label: string; args: Value[]; ops: Op[] } = { label: '^entry', args: [], ops: [] };
+    for (const a of entryArgs) {
+      const v = newValue(a.type, a.name);
+      this.define(a.name, v, a.tok);
+      current.args.push(v);
+    }
+    let started = false;
+    const pendingSuccessors: { op: Successor[]; tok: Token }[] = [];
+    while (!this.isPunct('}')) {
+      const t = this.peek();
+      if (t.kind === 'eof') this.fail("'}'");
+      if (t.kind === 'block') {
+        this.lex.next();
+        if (started || current.ops.length > 0) blocks.push(current);
+        current = { label: t.text, args: [], ops: [] };
+        if (this.eatPunct('(')) {
+          while (!this.isPunct(')')) {
+            const at = this.expectKind('value', 'a block argument');
+            this.expectPunct(':');
+            const ty = this.parseType();
+            if (this.isIdent('loc')) this.parseLoc();
+            const v = newValue(ty, at.text);
+            this.define(at.text, v, at);
+            current.args.push(v);
+            if (!this.eatPunct(',')) break;
+          }
+          this.expectPunct(')');
+        }
+        this.expectPunct(':');
+        started = true;
+        continue;
+      }
+      started = true;
+      const op = this.parseOp();
+      if (op.successors.length) pendingSuccessors.push({ op: op.successors as Successor[], tok: t });
+      current.ops.push(op);
+    }
+    this.expectPunct('}');
+    blocks.push(current);
+    this.popScope();
+    const labels = new Set(blocks.map((b) => b.label));
+    for (const p of pendingSuccessors)
+      for (const s of p.op) if (!labels.has(s.label)) throw error('E0101', { tok: `'${s.label}'`, expected: 'a block label defined in this region' }, this.loc(p.tok));
+    return { blocks: blocks as Block[] };
+  }
+
+  /** One op statement: `[%r, ... =] op-body [loc(...)]`. */
+  parseOp(): Op {
+    const resultToks: { tok: Token; count: number }[] = [];
+    if (this.peek().kind === 'value') {
+      do {
+        const tok = this.expectKind('value', 'a result name');
+        let count = 1;
+        if (this.eatPunct(':')) count = this.expectInt();
+        resultToks.push({ tok, count });
+      } while (this.eatPunct(','));
+      this.expectPunct('=');
+    }
+    const nameTok = this.peek();
+    const loc = this.loc(nameTok);
+    let rawName: string;
+    let parts: ParsedOpParts;
+    const nResults = resultToks.reduce((n, r) => n + r.count, 0);
+    if (nameTok.kind === 'string') {
+      this.lex.next();
+      rawName = unquote(nameTok.text);
+      parts = this.parseGenericBody(rawName);
+    } else if (nameTok.kind === 'ident') {
+      this.lex.next();
+      rawName = nameTok.text;
+      parts = parsePrettyOp(this, canonicalOpName(rawName), nResults, nameTok);
+    } else {
+      return this.fail('an operation name');
+    }
+    let origin: string | undefined;
+    if (this.isIdent('loc')) origin = this.parseLoc();
+    const name = canonicalOpName(rawName);
+    if (parts.resultTypes.length !== nResults) {
+      throw error(
+        'E0204',
+        { op: name, detail: `${nResults} result name(s) bound but the type signature gives ${parts.resultTypes.length} result type(s)` },
+        loc,
+      );
+    }
+    const results: Value[] = [];
+    let k = 0;
+    for (const r of resultToks) {
+      for (let i = 0; i < r.count; i++) {
+        const ty = parts.resultTypes[k++]!;
+        const vname = r.count === 1 ? r.tok.text : `${r.tok.text}#${i}`;
+        const v = newValue(ty, vname);
+        this.define(vname, v, r.tok);
+        results.push(v);
+      }
+    }
+    return {
+      name,
+      operands: parts.operands,
+      results,
+      attrs: parts.attrs,
+      regions: parts.regions,
+      successors: parts.successors,
+      loc: origin ? { ...loc, origin } : loc,
+    };
+  }
+
+  /** `(%a, %b) [succ]? <{props}>? ({regions})? {attrs}? : (T) -> (T)` */
+  parseGenericBody(name: string): ParsedOpParts {
+    this.expectPunct('(');
+    const operands = this.parseOperandList();
+    this.expectPunct(')');
+    const successors: Successor[] = [];
+    if (this.eatPunct('[')) {
+      do successors.push(this.parseSuccessor());
+      while (this.eatPunct(','));
+      this.expectPunct(']');
+    }
+    const attrs: Record<string, Attr> = {};
+    if (this.isPunct('<')) {
+      this.lex.next();
+      Object.assign(attrs, this.parseDict());
+      this.expectPunct('>');
+    }
+    const regions: Region[] = [];
+    if (this.isPunct('(')) {
+      this.lex.next();
+      do regions.push(this.parseRegion());
+      while (this.eatPunct(','));
+      this.expectPunct(')');
+    }
+    if (this.isPunct('{')) Object.assign(attrs, this.parseDict());
+    this.expectPunct(':');
+    const sig = this.parseTypeSignature();
+    if (!sig.inputs) this.fail(`a function type '(...) -> (...)' for generic op "${name}"`);
+    if (sig.inputs.length !== operands.length)
+      throw error('E0205', { op: name, expected: sig.inputs.length, got: operands.length }, this.loc());
+    return { operands, attrs, regions, successors, resultTypes: sig.outputs };
+  }
+
+  /** `^bb1(%a, %b : T, T)` or `^bb1` */
+  parseSuccessor(): Successor {
+    const label = this.expectKind('block', 'a block label').text;
+    const args: Value[] = [];
+    if (this.eatPunct('(')) {
+      args.push(...this.parseOperandList());
+      if (this.eatPunct(':')) {
+        this.parseType();
+        while (this.eatPunct(',')) this.parseType();
+      }
+      this.expectPunct(')');
+    }
+    return { label, args };
+  }
+
+  // ---- functions and modules -----------------------------------------------------------------
+
+  /** Pretty `func.func [vis] @name(args) [-> results] [attributes {..}] [{ body }]`. */
+  parseFunc(): Func {
+    const start = this.expectIdent('func.func');
+    let visibility: 'public' | 'private' = 'public';
+    if (this.isIdent('public') || this.isIdent('private') || this.isIdent('nested')) visibility = this.lex.next().text === 'private' ? 'private' : 'public';
+    const nameTok = this.expectKind('symbol', 'a function name (@name)');
+    this.expectPunct('(');
+    const args: { name: string; type: Type; tok: Token }[] = [];
+    while (!this.isPunct(')')) {
+      const at = this.peek();
+      if (at.kind === 'value') {
+        this.lex.next();
+        this.expectPunct(':');
+        args.push({ name: at.text, type: this.parseType(), tok: at });
+      } else {
+        args.push({ name: `%arg${args.length}`, type: this.parseType(), tok: at });
+      }
+      this.skipArgAttrs();
+      if (!this.eatPunct(',')) break;
+    }
+    this.expectPunct(')');
+    let resultTypes: Type[] = [];
+    if (this.eatPunct('->')) resultTypes = this.parseResultTypes();
+    if (this.eatIdent('attributes')) this.parseDict();
+    const loc = this.loc(start);
+    this.pushScope();
+    let body: Region | undefined;
+    let params: Value[];
+    if (this.isPunct('{')) {
+      body = this.parseRegion(args);
+      params = [...body.blocks[0]!.args];
+    } else {
+      params = args.map((a) => newValue(a.type, a.name));
+    }
+    this.popScope();
+    if (this.isIdent('loc')) this.parseLoc();
+    const f: Func = { name: symbolName(nameTok.text), visibility, params, resultTypes, loc, ...(body ? { body } : {}) };
+    return f;
+  }
+
+  /** Generic `"func.func"() ({ ^bb0(...): ... }) {sym_name = "f", function_type = (T) -> T} : () -> ()`. */
+  private funcFromGenericOp(op: Op): Func {
+    const nameAttr = op.attrs['sym_name'];
+    const ft = op.attrs['function_type'];
+    if (!nameAttr || nameAttr.kind !== 'string') throw error('E0206', { op: 'func.func', name: 'sym_name' }, op.loc);
+    if (!ft || ft.kind !== 'fnType') throw error('E0206', { op: 'func.func', name: 'function_type' }, op.loc);
+    const vis = op.attrs['sym_visibility'];
+    const body = op.regions[0];
+    return {
+      name: nameAttr.value,
+      visibility: vis && vis.kind === 'string' && vis.value === 'private' ? 'private' : 'public',
+      params: body?.blocks[0]?.args ?? [],
+      resultTypes: ft.outputs,
+      loc: op.loc,
+      ...(body && body.blocks.length ? { body } : {}),
+    };
+  }
+
+  /** Parses a whole file: a `module {...}`, a generic `"builtin.module"`, or bare top-level items. */
+  parseModule(): Module {
+    const funcs = new Map<string, Func>();
+    const globals = new Map<string, Global>();
+    let moduleName: string | undefined;
+    let moduleAttrs: Record<string, Attr> = {};
+    const addFunc = (f: Func, at: Token): void => {
+      if (funcs.has(f.name)) throw error('E0106', { name: `@${f.name}` }, this.loc(at));
+      funcs.set(f.name, f);
+    };
+    const parseItems = (until: 'eof' | '}'): void => {
+      for (;;) {
+        const t = this.peek();
+        if (until === 'eof' && t.kind === 'eof') return;
+        if (until === '}' && t.kind === 'punct' && t.text === '}') return;
+        if (t.kind === 'eof') this.fail("'}' closing the module");
+        if (t.kind === 'hashId') {
+          // `#loc1 = loc(...)` alias definitions and attribute aliases.
+          this.lex.next();
+          this.expectPunct('=');
+          if (this.isIdent('loc')) this.parseLoc();
+          else this.parseAttr();
+          continue;
+        }
+        if (t.kind === 'ident' && t.text === 'module') {
+          this.lex.next();
+          if (this.peek().kind === 'symbol') moduleName = symbolName(this.lex.next().text);
+          if (this.eatIdent('attributes')) moduleAttrs = this.parseDict();
+          this.expectPunct('{');
+          parseItems('}');
+          this.expectPunct('}');
+          if (this.isIdent('loc')) this.parseLoc();
+          continue;
+        }
+        if (t.kind === 'ident' && t.text === 'func.func') {
+          addFunc(this.parseFunc(), t);
+          continue;
+        }
+        if (t.kind === 'ident' && t.text === 'util.global') {
+          this.lex.next();
+          while (this.isIdent()) this.lex.next(); // private, mutable
+          const nameTok = this.expectKind('symbol', 'a global name');
+          let value: Attr = { kind: 'unit' };
+          if (this.eatPunct('=')) value = this.parseAttr();
+          this.expectPunct(':');
+          const type = this.parseType();
+          globals.set(symbolName(nameTok.text), { name: symbolName(nameTok.text), type, value, loc: this.loc(nameTok) });
+          continue;
+        }
+        if (t.kind === 'string' && (t.text === '"builtin.module"' || t.text === '"func.func"')) {
+          this.lex.next();
+          if (t.text === '"builtin.module"') {
+            this.expectPunct('(');
+            this.expectPunct(')');
+            this.expectPunct('(');
+            this.expectPunct('{');
+            if (this.peek().kind === 'block') {
+              this.lex.next();
+              this.expectPunct(':');
+            }
+            parseItems('}');
+            this.expectPunct('}');
+            this.expectPunct(')');
+            if (this.isPunct('{')) moduleAttrs = this.parseDict();
+            this.expectPunct(':');
+            this.parseTypeSignature();
+            continue;
+          }
+          const parts = this.parseGenericBody('func.func');
+          const op: Op = { name: 'func.func', operands: [], results: [], attrs: parts.attrs, regions: parts.regions, successors: [], loc: this.loc(t) };
+          if (this.isIdent('loc')) this.parseLoc();
+          addFunc(this.funcFromGenericOp(op), t);
+          continue;
+        }
+        this.fail("'func.func', 'module' or 'util.global' at top level");
+      }
+    };
+    parseItems('eof');
+    return { ...(moduleName ? { name: moduleName } : {}), funcs, globals, attrs: moduleAttrs, source: this.source };
+  }
+}
+
+export function symbolName(text: string): string {
+  const body = text.slice(1);
+  return body.startsWith('"') ? unquote(body) : body;
+}
+
+/** Parses MLIR text into a module (throws CompileError with file:line:col on bad input). */
+export function parseModule(source: SourceFile): Module {
+  return new Parser(source).parseModule();
+}
+
+export { BOOL };
