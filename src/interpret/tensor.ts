@@ -1,0 +1,277 @@
+/**
+ * @fileoverview Runtime values of the reference interpreter. Storage per element class:
+ * floats in a Float64Array holding values already rounded to the element type; complex as
+ * interleaved (re, im) in a Float64Array; integers (and quantized storage) as bigint arrays
+ * holding canonical (wrapped) values; booleans in a Uint8Array.
+ */
+import type { DenseElem, DenseLiteral } from '../ir/attrs.js';
+import { decodeFloat, encodeFloat, roundToFormat } from '../ir/float-format.js';
+import { numElements, storageElem, type ElemType, type IntElem, type TensorType, type Type } from '../ir/types.js';
+
+export type TensorData = Float64Array | bigint[] | Uint8Array;
+
+export interface Tensor {
+  readonly kind: 'tensor';
+  readonly type: TensorType;
+  readonly data: TensorData;
+}
+export interface TupleValue { readonly kind: 'tuple'; readonly elems: readonly RtValue[] }
+export interface TokenValue { readonly kind: 'token' }
+/** Pointer to a module global (IREE `util.global.address`). */
+export interface GlobalRef { readonly kind: 'globalRef'; readonly name: string }
+export type RtValue = Tensor | TupleValue | TokenValue | GlobalRef;
+
+/** One element: number (float, and bool as 0/1), bigint (int), or [re, im] (complex). */
+export type Elem = number | bigint | readonly [number, number];
+
+export class RuntimeError extends Error {}
+
+export function wrapInt(e: IntElem, v: bigint): bigint {
+  return e.signed ? BigInt.asIntN(e.bits, v) : BigInt.asUintN(e.bits, v);
+}
+
+export function allocData(elem: ElemType, n: number): TensorData {
+  const s = storageElem(elem);
+  switch (s.kind) {
+    case 'float':
+      return new Float64Array(n);
+    case 'complex':
+      return new Float64Array(2 * n);
+    case 'bool':
+      return new Uint8Array(n);
+    case 'int':
+      return new Array<bigint>(n).fill(0n);
+    case 'quant':
+      throw new RuntimeError('nested quantized type');
+  }
+}
+
+export function makeTensor(type: TensorType, data?: TensorData): Tensor {
+  if (type.shape.some((d) => d < 0)) throw new RuntimeError(`dynamic shape ${type.shape.map((d) => (d < 0 ? '?' : d)).join('x')} cannot be executed; refine it to a static shape`);
+  return { kind: 'tensor', type, data: data ?? allocData(type.elem, numElements(type.shape)) };
+}
+
+export function size(t: Tensor): number {
+  return numElements(t.type.shape);
+}
+
+export function getElem(t: Tensor, i: number): Elem {
+  const s = storageElem(t.type.elem);
+  if (s.kind === 'complex') {
+    const d = t.data as Float64Array;
+    return [d[2 * i]!, d[2 * i + 1]!];
+  }
+  return (t.data as ArrayLike<number | bigint>)[i]!;
+}
+
+/** Stores an element, rounding/wrapping it to the tensor's element type. */
+export function setElem(t: Tensor, i: number, v: Elem): void {
+  const s = storageElem(t.type.elem);
+  switch (s.kind) {
+    case 'float':
+      (t.data as Float64Array)[i] = roundToFormat(s.format, v as number);
+      return;
+    case 'complex': {
+      const d = t.data as Float64Array;
+      const [re, im] = v as [number, number];
+      d[2 * i] = roundToFormat(s.part.format, re);
+      d[2 * i + 1] = roundToFormat(s.part.format, im);
+      return;
+    }
+    case 'bool':
+      (t.data as Uint8Array)[i] = v ? 1 : 0;
+      return;
+    case 'int':
+      (t.data as bigint[])[i] = wrapInt(s, v as bigint);
+      return;
+    case 'quant':
+      return;
+  }
+}
+
+/** Copies element `si` of `src` to element `di` of `dst` (same element type). */
+export function copyElem(dst: Tensor, di: number, src: Tensor, si: number): void {
+  if (storageElem(dst.type.elem).kind === 'complex') {
+    const d = dst.data as Float64Array;
+    const s = src.data as Float64Array;
+    d[2 * di] = s[2 * si]!;
+    d[2 * di + 1] = s[2 * si + 1]!;
+  } else (dst.data as unknown as (number | bigint)[])[di] = (src.data as unknown as (number | bigint)[])[si]!;
+}
+
+export function strides(shape: readonly number[]): number[] {
+  const st = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= shape[i]!;
+  }
+  return st;
+}
+
+/** Calls fn with every multi-index of `shape` in row-major order (index array is reused). */
+export function forEachIndex(shape: readonly number[], fn: (idx: number[], flat: number) => void): void {
+  const n = numElements(shape);
+  if (n === 0) return;
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let flat = 0; flat < n; flat++) {
+    fn(idx, flat);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+export function flatIndex(idx: readonly number[], st: readonly number[]): number {
+  let f = 0;
+  for (let i = 0; i < idx.length; i++) f += idx[i]! * st[i]!;
+  return f;
+}
+
+/** Bits of element i as an unsigned bigint of the element's storage width. */
+export function elemBits(t: Tensor, i: number): bigint {
+  const s = storageElem(t.type.elem);
+  switch (s.kind) {
+    case 'float':
+      return BigInt(encodeFloat(s.format, (t.data as Float64Array)[i]!));
+    case 'complex': {
+      const w = BigInt(s.part.format.bits);
+      const d = t.data as Float64Array;
+      return BigInt(encodeFloat(s.part.format, d[2 * i]!)) | (BigInt(encodeFloat(s.part.format, d[2 * i + 1]!)) << w);
+    }
+    case 'bool':
+      return BigInt((t.data as Uint8Array)[i]!);
+    case 'int':
+      return BigInt.asUintN(s.bits, (t.data as bigint[])[i]!);
+    case 'quant':
+      return 0n;
+  }
+}
+
+export function elemBitWidth(e: ElemType): number {
+  const s = storageElem(e);
+  switch (s.kind) {
+    case 'float':
+      return s.format.bits;
+    case 'complex':
+      return 2 * s.part.format.bits;
+    case 'bool':
+      return 1;
+    case 'int':
+      return s.bits;
+    case 'quant':
+      return 0;
+  }
+}
+
+export function setElemBits(t: Tensor, i: number, bits: bigint): void {
+  const s = storageElem(t.type.elem);
+  switch (s.kind) {
+    case 'float':
+      (t.data as Float64Array)[i] = decodeFloat(s.format, bits);
+      return;
+    case 'complex': {
+      const w = BigInt(s.part.format.bits);
+      const mask = (1n << w) - 1n;
+      const d = t.data as Float64Array;
+      d[2 * i] = decodeFloat(s.part.format, bits & mask);
+      d[2 * i + 1] = decodeFloat(s.part.format, (bits >> w) & mask);
+      return;
+    }
+    case 'bool':
+      (t.data as Uint8Array)[i] = bits & 1n ? 1 : 0;
+      return;
+    case 'int':
+      (t.data as bigint[])[i] = wrapInt(s, bits);
+      return;
+    case 'quant':
+      return;
+  }
+}
+
+function denseElemValue(e: DenseElem, elem: ElemType): Elem {
+  const s = storageElem(elem);
+  switch (s.kind) {
+    case 'float':
+      if (e.kind === 'int' && e.hex) return decodeFloat(s.format, e.value);
+      if (e.kind === 'int') return Number(e.value);
+      if (e.kind === 'float') return e.value;
+      if (e.kind === 'bool') return e.value ? 1 : 0;
+      throw new RuntimeError('complex literal for a real float type');
+    case 'complex': {
+      if (e.kind === 'complex') return [denseElemValue(e.re, s.part) as number, denseElemValue(e.im, s.part) as number];
+      return [denseElemValue(e, s.part) as number, 0];
+    }
+    case 'bool':
+      if (e.kind === 'bool') return e.value ? 1 : 0;
+      if (e.kind === 'int') return e.value !== 0n ? 1 : 0;
+      throw new RuntimeError('bad literal for i1');
+    case 'int':
+      if (e.kind === 'int') return e.value;
+      if (e.kind === 'bool') return e.value ? 1n : 0n;
+      if (e.kind === 'float' && Number.isInteger(e.value)) return BigInt(e.value);
+      throw new RuntimeError(`bad literal for ${s.name}`);
+    case 'quant':
+      throw new RuntimeError('bad quantized literal');
+  }
+}
+
+/** Materializes a `dense<...>` literal as a tensor of the given type. */
+export function tensorFromDense(lit: DenseLiteral, type: TensorType): Tensor {
+  const t = makeTensor(type);
+  const n = size(t);
+  if (lit.hexBytes) {
+    const bytes = lit.hexBytes;
+    const s = storageElem(type.elem);
+    const width = s.kind === 'bool' ? 8 : elemBitWidth(type.elem);
+    const byteWidth = Math.max(1, Math.ceil(width / 8));
+    const count = bytes.length / byteWidth;
+    if (count !== n && count !== 1) throw new RuntimeError(`hex literal has ${count} elements, type ${n}`);
+    for (let i = 0; i < n; i++) {
+      const off = (count === 1 ? 0 : i) * byteWidth;
+      let bits = 0n;
+      for (let b = byteWidth - 1; b >= 0; b--) bits = (bits << 8n) | BigInt(bytes[off + b]!);
+      setElemBits(t, i, bits);
+    }
+    return t;
+  }
+  const els = lit.elems ?? [];
+  if (els.length !== n && els.length !== 1) throw new RuntimeError(`literal has ${els.length} elements but the type ${n}`);
+  for (let i = 0; i < n; i++) setElem(t, i, denseElemValue(els.length === 1 ? els[0]! : els[i]!, type.elem));
+  return t;
+}
+
+export function scalarTensor(type: TensorType, v: Elem): Tensor {
+  const t = makeTensor(type);
+  setElem(t, 0, v);
+  return t;
+}
+
+export function isTensor(v: RtValue | undefined): v is Tensor {
+  return v?.kind === 'tensor';
+}
+
+export function expectTensor(v: RtValue | undefined, what = 'operand'): Tensor {
+  if (!v || v.kind !== 'tensor') throw new RuntimeError(`${what} must be a tensor`);
+  return v;
+}
+
+export function typeOfValue(v: RtValue): Type {
+  switch (v.kind) {
+    case 'tensor':
+      return v.type;
+    case 'tuple':
+      return { kind: 'tuple', elems: v.elems.map(typeOfValue) };
+    case 'token':
+      return { kind: 'token' };
+    case 'globalRef':
+      return { kind: 'opaque', text: `!util.ptr<@${v.name}>` };
+  }
+}
+
+/** Integer value of element i as a JS number (index operands). */
+export function intAt(t: Tensor, i: number): number {
+  const v = getElem(t, i);
+  return typeof v === 'bigint' ? Number(v) : Number(v);
+}

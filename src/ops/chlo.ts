@@ -1,0 +1,156 @@
+/**
+ * @fileoverview CHLO ops evaluated directly (the oracle needs no CHLO->StableHLO decomposition):
+ * special functions, inverse trig/hyperbolic (real and complex), next_after, top_k, mulhi, scan.
+ */
+import { decodeFloat, encodeFloat } from '../ir/float-format.js';
+import { storageElem, tensorType } from '../ir/types.js';
+import { copyElem, expectTensor, forEachIndex, getElem, makeTensor, RuntimeError, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { defineOp, type OpDef } from './def.js';
+import { mapElements, resultTensorType } from './elementwise.js';
+import { scalarAt } from './movement.js';
+import { SCALAR, type C } from './scalar.js';
+import { besselI1e, cacosh, casin, casinh, catan, catanh, ccosh, csinh, digamma, erf, erfc, erfInv, lgamma } from './special.js';
+
+function unary(name: string, real: (x: number) => number, complex?: (z: C) => C): OpDef<any> {
+  return defineOp({
+    name: `chlo.${name}`,
+    category: 'elementwise',
+    evaluate: (args, _a, op) => {
+      const x = expectTensor(args[0]);
+      const isComplex = storageElem(x.type.elem).kind === 'complex';
+      if (isComplex && !complex) throw new RuntimeError(`chlo.${name} on complex is not supported`);
+      return [mapElements([x], resultTensorType(op), (xs) => (isComplex ? complex!(xs[0] as C) : real(xs[0] as number)))];
+    },
+  });
+}
+
+function nextAfter(fmtElem: ReturnType<typeof storageElem>, x: number, y: number): number {
+  if (fmtElem.kind !== 'float') throw new RuntimeError('next_after needs a float type');
+  const f = fmtElem.format;
+  if (Number.isNaN(x) || Number.isNaN(y)) return NaN;
+  if (x === y) return y;
+  if (x === 0) {
+    const tiny = decodeFloat(f, 1);
+    return y > 0 ? tiny : -tiny;
+  }
+  const bits = BigInt(encodeFloat(f, x));
+  const away = (y > x) === (x > 0);
+  return decodeFloat(f, away ? bits + 1n : bits - 1n);
+}
+
+const nextAfterOp = defineOp({
+  name: 'chlo.next_after',
+  category: 'elementwise',
+  evaluate: (args, _a, op) => {
+    const ts = args.map((a) => expectTensor(a));
+    const e = storageElem(ts[0]!.type.elem);
+    return [mapElements(ts, resultTensorType(op), (xs) => nextAfter(e, xs[0] as number, xs[1] as number))];
+  },
+});
+
+/** Descending order with NaN above +inf, ties by lower index (XLA TopK). */
+function greater(a: Elem, b: Elem): boolean {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (Number.isNaN(a)) return !Number.isNaN(b);
+    if (Number.isNaN(b)) return false;
+    if (a === 0 && b === 0) return Object.is(b, -0) && !Object.is(a, -0);
+  }
+  return (a as number) > (b as number);
+}
+
+const topK = defineOp({
+  name: 'chlo.top_k',
+  category: 'reduction',
+  attrs: (r) => ({ k: r.int('k') }),
+  evaluate: (args, a, op) => {
+    const x = expectTensor(args[0]);
+    const shape = x.type.shape;
+    const last = shape[shape.length - 1]!;
+    const vals = makeTensor(resultTensorType(op, 0));
+    const idxs = makeTensor(resultTensorType(op, 1));
+    const rows = size(x) / last;
+    for (let r = 0; r < rows; r++) {
+      const order = [...Array(last).keys()];
+      order.sort((p, q) => (greater(getElem(x, r * last + p), getElem(x, r * last + q)) ? -1 : greater(getElem(x, r * last + q), getElem(x, r * last + p)) ? 1 : p - q));
+      for (let j = 0; j < a.k; j++) {
+        copyElem(vals, r * a.k + j, x, r * last + order[j]!);
+        setElem(idxs, r * a.k + j, BigInt(order[j]!));
+      }
+    }
+    return [vals, idxs];
+  },
+});
+
+const mulhi = defineOp({
+  name: 'chlo.mulhi',
+  category: 'elementwise',
+  evaluate: (args, _a, op) => {
+    const ts = args.map((v) => expectTensor(v));
+    const e = storageElem(ts[0]!.type.elem);
+    if (e.kind !== 'int') throw new RuntimeError('mulhi needs an integer type');
+    return [mapElements(ts, resultTensorType(op), (xs) => ((xs[0] as bigint) * (xs[1] as bigint)) >> BigInt(e.bits))];
+  },
+});
+
+/** chlo.scan: carries thread through slices of the inputs along `dimension`; body returns (outputs..., carries...). */
+const scan = defineOp({
+  name: 'chlo.scan',
+  category: 'control',
+  attrs: (r) => ({ dim: r.int('dimension'), reverse: r.bool('is_reverse', false), nInputs: r.int('num_inputs') }),
+  evaluate: (args, a, op, ctx) => {
+    const inputs = args.slice(0, a.nInputs).map((v) => expectTensor(v));
+    let carries: RtValue[] = args.slice(a.nInputs);
+    const nOut = op.results.length - carries.length;
+    const outs = Array.from({ length: nOut }, (_, i) => makeTensor(resultTensorType(op, i)));
+    const len = inputs[0]!.type.shape[a.dim]!;
+    const take = (t: Tensor, k: number): Tensor => {
+      const shape = t.type.shape.filter((_, d) => d !== a.dim);
+      const out = makeTensor(tensorType(shape, t.type.elem));
+      const st = strides(t.type.shape);
+      forEachIndex(shape, (idx, flat) => {
+        const full = [...idx.slice(0, a.dim), k, ...idx.slice(a.dim)];
+        copyElem(out, flat, t, full.reduce((s, v, d) => s + v * st[d]!, 0));
+      });
+      return out;
+    };
+    for (let step = 0; step < len; step++) {
+      const k = a.reverse ? len - 1 - step : step;
+      const res = ctx.runRegion(op.regions[0]!, [...inputs.map((t) => take(t, k)), ...carries]);
+      res.slice(0, nOut).forEach((v, i) => {
+        const part = expectTensor(v);
+        const o = outs[i]!;
+        const st = strides(o.type.shape);
+        forEachIndex(part.type.shape, (idx, flat) => {
+          const full = [...idx.slice(0, a.dim), k, ...idx.slice(a.dim)];
+          copyElem(o, full.reduce((s, v2, d) => s + v2 * st[d]!, 0), part, flat);
+        });
+      });
+      carries = res.slice(nOut);
+    }
+    return [...outs, ...carries];
+  },
+});
+
+export const CHLO: readonly OpDef<any>[] = [
+  unary('erf', erf),
+  unary('erfc', erfc),
+  unary('erf_inv', erfInv),
+  unary('lgamma', lgamma),
+  unary('digamma', digamma),
+  unary('bessel_i1e', besselI1e),
+  unary('acosh', Math.acosh, cacosh),
+  unary('acos', Math.acos),
+  unary('asin', Math.asin, casin),
+  unary('asinh', Math.asinh, casinh),
+  unary('atan', Math.atan, catan),
+  unary('atanh', Math.atanh, catanh),
+  unary('cosh', Math.cosh, ccosh),
+  unary('sinh', Math.sinh, csinh),
+  unary('tan', Math.tan, SCALAR['tan']!.complex as (z: C) => C),
+  nextAfterOp,
+  topK,
+  mulhi,
+  scan,
+];
+
+export { scalarAt };

@@ -1,0 +1,296 @@
+/**
+ * @fileoverview Collectives and process ops, evaluated on the simulated process grid
+ * (interpret/process-grid.ts): all_reduce, all_gather, reduce_scatter, all_to_all,
+ * collective_permute, collective_broadcast, replica_id, partition_id, send, recv, infeed,
+ * outfeed, and interpreter.run_parallel itself.
+ */
+import type { AttrReader } from '../ir/attrs.js';
+import type { Op } from '../ir/core.js';
+import { tensorType } from '../ir/types.js';
+import { runParallel } from '../interpret/process-grid.js';
+import { copyElem, expectTensor, forEachIndex, getElem, makeTensor, RuntimeError, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { defineOp, type OpDef, type OpEvalCtx, type ProcessInfo } from './def.js';
+import { resultTensorType } from './elementwise.js';
+import { combiner } from './reduction.js';
+
+interface GroupAttrs {
+  groups: number[][];
+  channelId: number;
+  globalIds: boolean;
+}
+
+function readGroups(r: AttrReader, name = 'replica_groups'): GroupAttrs {
+  const groups = r.has(name) ? r.intMatrix(name).map((g) => g.filter((x) => x >= 0)) : [];
+  const ch = r.raw('channel_handle');
+  const channelId = ch && (ch.kind === 'struct' || ch.kind === 'dict') && ch.fields['handle']?.kind === 'int' ? Number(ch.fields['handle'].value) : 0;
+  return { groups, channelId, globalIds: r.bool('use_global_device_ids', false) };
+}
+
+function proc(ctx: OpEvalCtx): ProcessInfo {
+  if (!ctx.process) throw new RuntimeError('collective op outside interpreter.run_parallel');
+  return ctx.process;
+}
+
+type Mode = 'cross_replica' | 'cross_partition' | 'cross_replica_and_partition' | 'flattened_ids';
+
+/** The process ids (flattened, row-major) of this process's group, in group order. */
+function processGroup(p: ProcessInfo, g: GroupAttrs, mode: Mode): number[] {
+  const pid = (r: number, q: number): number => r * p.numPartitions + q;
+  const all = (n: number): number[][] => [[...Array(n).keys()]];
+  switch (mode) {
+    case 'cross_replica': {
+      const groups = g.groups.length ? g.groups : all(p.numReplicas);
+      const grp = groups.find((x) => x.includes(p.replicaId));
+      if (!grp) throw new RuntimeError(`replica ${p.replicaId} is in no replica group`);
+      return grp.map((r) => pid(r, p.partitionId));
+    }
+    case 'cross_partition': {
+      const groups = g.groups.length ? g.groups : all(p.numPartitions);
+      const grp = groups.find((x) => x.includes(p.partitionId));
+      if (!grp) throw new RuntimeError(`partition ${p.partitionId} is in no group`);
+      return grp.map((q) => pid(p.replicaId, q));
+    }
+    case 'cross_replica_and_partition': {
+      const groups = g.groups.length ? g.groups : all(p.numReplicas);
+      const grp = groups.find((x) => x.includes(p.replicaId));
+      if (!grp) throw new RuntimeError(`replica ${p.replicaId} is in no replica group`);
+      return grp.flatMap((r) => [...Array(p.numPartitions).keys()].map((q) => pid(r, q)));
+    }
+    case 'flattened_ids': {
+      const me = pid(p.replicaId, p.partitionId);
+      const grp = g.groups.find((x) => x.includes(me));
+      if (!grp) throw new RuntimeError(`process ${me} is in no group`);
+      return grp;
+    }
+  }
+}
+
+function reduceMode(g: GroupAttrs): Mode {
+  if (g.channelId <= 0) return g.globalIds ? 'flattened_ids' : 'cross_replica';
+  return g.globalIds ? 'flattened_ids' : 'cross_replica_and_partition';
+}
+function permuteMode(g: GroupAttrs): Mode {
+  return g.channelId > 0 ? 'cross_partition' : 'cross_replica';
+}
+
+/** Exchanges all operands with the group; returns per-member operand lists. */
+function exchangeAll(ctx: OpEvalCtx, op: Op, group: number[], args: readonly RtValue[]): RtValue[][] {
+  const got = proc(ctx).exchange(op.name, group, { kind: 'tuple', elems: [...args] });
+  return got.map((v) => (v.kind === 'tuple' ? [...v.elems] : [v]));
+}
+
+function reduceAcross(ctx: OpEvalCtx, op: Op, values: Tensor[][], index: number): Tensor {
+  const first = values[0]![index]!;
+  const out = makeTensor(first.type);
+  const f = combiner(op.regions[0]!, [tensorType([], first.type.elem)], ctx);
+  for (let i = 0; i < size(first); i++) {
+    let acc: Elem[] = [getElem(first, i)];
+    for (let m = 1; m < values.length; m++) acc = f(acc, [getElem(values[m]![index]!, i)]);
+    setElem(out, i, acc[0]!);
+  }
+  return out;
+}
+
+function concatAlong(parts: Tensor[], dim: number, type: import('../ir/types.js').TensorType): Tensor {
+  const out = makeTensor(type);
+  const os = strides(type.shape);
+  let off = 0;
+  for (const t of parts) {
+    forEachIndex(t.type.shape, (idx, flat) => {
+      let dst = 0;
+      for (let i = 0; i < idx.length; i++) dst += (i === dim ? idx[i]! + off : idx[i]!) * os[i]!;
+      copyElem(out, dst, t, flat);
+    });
+    off += t.type.shape[dim]!;
+  }
+  return out;
+}
+
+function sliceAlong(t: Tensor, dim: number, start: number, len: number): Tensor {
+  const shape = [...t.type.shape];
+  shape[dim] = len;
+  const out = makeTensor(tensorType(shape, t.type.elem));
+  const st = strides(t.type.shape);
+  forEachIndex(shape, (idx, flat) => {
+    let src = 0;
+    for (let i = 0; i < idx.length; i++) src += (i === dim ? idx[i]! + start : idx[i]!) * st[i]!;
+    copyElem(out, flat, t, src);
+  });
+  return out;
+}
+
+const allReduce = defineOp({
+  name: 'stablehlo.all_reduce',
+  category: 'collective',
+  spec: 'all_reduce',
+  attrs: (r) => readGroups(r),
+  evaluate: (args, g, op, ctx) => {
+    const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args).map((l) => l.map((v) => expectTensor(v)));
+    return args.map((_, i) => reduceAcross(ctx, op, vals, i));
+  },
+});
+
+const allGather = defineOp({
+  name: 'stablehlo.all_gather',
+  category: 'collective',
+  spec: 'all_gather',
+  attrs: (r) => ({ ...readGroups(r), dim: r.int('all_gather_dim') }),
+  evaluate: (args, g, op, ctx) => {
+    const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args);
+    return args.map((_, i) => concatAlong(vals.map((l) => expectTensor(l[i])), g.dim, resultTensorType(op, i)));
+  },
+});
+
+const reduceScatter = defineOp({
+  name: 'stablehlo.reduce_scatter',
+  category: 'collective',
+  spec: 'reduce_scatter',
+  attrs: (r) => ({ ...readGroups(r), dim: r.int('scatter_dimension') }),
+  evaluate: (args, g, op, ctx) => {
+    const group = processGroup(proc(ctx), g, reduceMode(g));
+    const me = group.indexOf(proc(ctx).replicaId * proc(ctx).numPartitions + proc(ctx).partitionId);
+    const vals = exchangeAll(ctx, op, group, args).map((l) => l.map((v) => expectTensor(v)));
+    return args.map((_, i) => {
+      const reduced = reduceAcross(ctx, op, vals, i);
+      const len = reduced.type.shape[g.dim]! / group.length;
+      return sliceAlong(reduced, g.dim, me * len, len);
+    });
+  },
+});
+
+const allToAll = defineOp({
+  name: 'stablehlo.all_to_all',
+  category: 'collective',
+  spec: 'all_to_all',
+  attrs: (r) => ({ ...readGroups(r), split: r.int('split_dimension'), concat: r.int('concat_dimension'), count: r.int('split_count') }),
+  evaluate: (args, g, op, ctx) => {
+    const p = proc(ctx);
+    const group = processGroup(p, g, permuteMode(g));
+    const me = group.indexOf(p.replicaId * p.numPartitions + p.partitionId);
+    const vals = exchangeAll(ctx, op, group, args);
+    return args.map((_, i) => {
+      const parts = vals.map((l) => {
+        const t = expectTensor(l[i]);
+        const len = t.type.shape[g.split]! / g.count;
+        return sliceAlong(t, g.split, me * len, len);
+      });
+      return concatAlong(parts, g.concat, resultTensorType(op, i));
+    });
+  },
+});
+
+const collectivePermute = defineOp({
+  name: 'stablehlo.collective_permute',
+  category: 'collective',
+  spec: 'collective_permute',
+  attrs: (r) => ({ ...readGroups(r), pairs: r.intMatrix('source_target_pairs') }),
+  evaluate: (args, g, op, ctx) => {
+    const p = proc(ctx);
+    const mode = permuteMode(g);
+    const all = processGroup(p, { ...g, groups: [] }, mode);
+    const myId = mode === 'cross_replica' ? p.replicaId : p.partitionId;
+    const vals = exchangeAll(ctx, op, all, args);
+    const src = g.pairs.find((pr) => pr[1] === myId)?.[0];
+    return args.map((a, i) => {
+      if (src === undefined) return makeTensor(expectTensor(a).type);
+      return expectTensor(vals[src]![i]);
+    });
+  },
+});
+
+const collectiveBroadcast = defineOp({
+  name: 'stablehlo.collective_broadcast',
+  category: 'collective',
+  spec: 'collective_broadcast',
+  attrs: (r) => readGroups(r),
+  evaluate: (args, g, op, ctx) => {
+    const p = proc(ctx);
+    const mode = permuteMode(g);
+    const myId = mode === 'cross_replica' ? p.replicaId : p.partitionId;
+    if (!g.groups.some((x) => x.includes(myId))) return [...args].map((a) => makeTensor(expectTensor(a).type));
+    const group = processGroup(p, g, mode);
+    const vals = exchangeAll(ctx, op, group, args);
+    return args.map((_, i) => expectTensor(vals[0]![i]));
+  },
+});
+
+function idOp(name: string, pick: (p: ProcessInfo) => number): OpDef<any> {
+  return defineOp({
+    name,
+    category: 'collective',
+    spec: name.replace('stablehlo.', ''),
+    evaluate: (_args, _a, op, ctx) => {
+      const out = makeTensor(resultTensorType(op));
+      setElem(out, 0, BigInt(ctx.process ? pick(ctx.process) : 0));
+      return [out];
+    },
+  });
+}
+
+const send = defineOp({
+  name: 'stablehlo.send',
+  category: 'collective',
+  spec: 'send',
+  attrs: (r) => readGroups(r),
+  evaluate: (args, g, _op, ctx) => {
+    proc(ctx).send(g.channelId, args.slice(0, -1));
+    return [{ kind: 'token' }];
+  },
+});
+
+const recv = defineOp({
+  name: 'stablehlo.recv',
+  category: 'collective',
+  spec: 'recv',
+  attrs: (r) => readGroups(r),
+  evaluate: (_args, g, _op, ctx) => [...proc(ctx).recv(g.channelId), { kind: 'token' }],
+});
+
+const infeed = defineOp({
+  name: 'stablehlo.infeed',
+  category: 'collective',
+  spec: 'infeed',
+  evaluate: (_args, _a, _op, ctx) => [...proc(ctx).infeed(), { kind: 'token' }],
+});
+
+const outfeed = defineOp({
+  name: 'stablehlo.outfeed',
+  category: 'collective',
+  spec: 'outfeed',
+  evaluate: (args, _a, _op, ctx) => {
+    ctx.process?.outfeed(args.slice(0, -1));
+    return [{ kind: 'token' }];
+  },
+});
+
+const runParallelOp = defineOp({
+  name: 'interpreter.run_parallel',
+  category: 'control',
+  attrs: (r) => {
+    const progs = r.raw('programs');
+    if (progs?.kind !== 'array') throw new RuntimeError('run_parallel needs programs = [[@f, ...], ...]');
+    const programs = progs.elems.map((row) => (row.kind === 'array' ? row.elems.map((s) => (s.kind === 'symbol' ? s.name : '')) : []));
+    const inf = r.raw('infeed');
+    const infeedFns = inf?.kind === 'array' ? inf.elems.map((s) => (s.kind === 'symbol' ? s.name : '')) : [];
+    return { programs, infeed: infeedFns };
+  },
+  evaluate: (args, a, _op, ctx) => ctx.runParallel(a.programs, args, a.infeed),
+});
+
+export const COLLECTIVE: readonly OpDef<any>[] = [
+  allReduce,
+  allGather,
+  reduceScatter,
+  allToAll,
+  collectivePermute,
+  collectiveBroadcast,
+  idOp('stablehlo.replica_id', (p) => p.replicaId),
+  idOp('stablehlo.partition_id', (p) => p.partitionId),
+  send,
+  recv,
+  infeed,
+  outfeed,
+  runParallelOp,
+];
+
+export { runParallel };

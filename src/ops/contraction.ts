@@ -1,0 +1,444 @@
+/**
+ * @fileoverview Contractions: dot_general (and the deprecated dot), convolution, fft,
+ * triangular_solve. Floats accumulate in f64 and round once to the result type; integers
+ * accumulate exactly and wrap once; complex accumulates (re, im) pairs.
+ */
+import type { Attr } from '../ir/attrs.js';
+import type { Op } from '../ir/core.js';
+import { storageElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
+import { expectTensor, forEachIndex, getElem, makeTensor, RuntimeError, setElem, size, strides, type Elem, type Tensor } from '../interpret/tensor.js';
+import { constraint, defineOp, type OpDef } from './def.js';
+import { convertElem, resultTensorType } from './elementwise.js';
+
+interface DotDims {
+  lb: number[];
+  rb: number[];
+  lc: number[];
+  rc: number[];
+}
+
+/** Element accessor converting to the result's element class (mixed-type dots). */
+function reader(t: Tensor, rt: TensorType): (i: number) => Elem {
+  if (t.type.elem.name === rt.elem.name) return (i) => getElem(t, i);
+  return (i) => convertElem(getElem(t, i), t.type.elem, rt.elem);
+}
+
+/** Sum-of-products accumulator for the result's element class. */
+function accumulator(rt: TensorType): { zero: () => Elem; fma: (acc: Elem, a: Elem, b: Elem) => Elem } {
+  const e = storageElem(rt.elem);
+  if (e.kind === 'complex')
+    return {
+      zero: () => [0, 0],
+      fma: (acc, a, b) => {
+        const [x, y] = a as [number, number];
+        const [u, v] = b as [number, number];
+        const [p, q] = acc as [number, number];
+        return [p + x * u - y * v, q + x * v + y * u];
+      },
+    };
+  if (e.kind === 'int') return { zero: () => 0n, fma: (acc, a, b) => (acc as bigint) + (a as bigint) * (b as bigint) };
+  if (e.kind === 'bool') return { zero: () => 0, fma: (acc, a, b) => ((acc as number) | ((a as number) & (b as number))) };
+  return { zero: () => 0, fma: (acc, a, b) => (acc as number) + (a as number) * (b as number) };
+}
+
+export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType): Tensor {
+  const ls = lhs.type.shape;
+  const rs = rhs.type.shape;
+  const lst = strides(ls);
+  const rst = strides(rs);
+  const lf = [...ls.keys()].filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
+  const rf = [...rs.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
+  const out = makeTensor(rt);
+  const cShape = d.lc.map((i) => ls[i]!);
+  // Offsets of every contraction index in lhs and rhs.
+  const lOff: number[] = [];
+  const rOff: number[] = [];
+  forEachIndex(cShape, (idx) => {
+    lOff.push(idx.reduce((s, v, k) => s + v * lst[d.lc[k]!]!, 0));
+    rOff.push(idx.reduce((s, v, k) => s + v * rst[d.rc[k]!]!, 0));
+  });
+  if (cShape.length === 0) {
+    lOff.push(0);
+    rOff.push(0);
+  }
+  const nb = d.lb.length;
+  const nlf = lf.length;
+  const fast = storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
+  const L = lhs.data as Float64Array;
+  const R = rhs.data as Float64Array;
+  const la = reader(lhs, rt);
+  const ra = reader(rhs, rt);
+  const acc = accumulator(rt);
+  const K = lOff.length;
+  forEachIndex(rt.shape, (idx, flat) => {
+    let lb = 0;
+    let rb = 0;
+    for (let k = 0; k < nb; k++) {
+      lb += idx[k]! * lst[d.lb[k]!]!;
+      rb += idx[k]! * rst[d.rb[k]!]!;
+    }
+    for (let k = 0; k < nlf; k++) lb += idx[nb + k]! * lst[lf[k]!]!;
+    for (let k = 0; k < rf.length; k++) rb += idx[nb + nlf + k]! * rst[rf[k]!]!;
+    if (fast) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += L[lb + lOff[k]!]! * R[rb + rOff[k]!]!;
+      setElem(out, flat, s);
+    } else {
+      let s = acc.zero();
+      for (let k = 0; k < K; k++) s = acc.fma(s, la(lb + lOff[k]!), ra(rb + rOff[k]!));
+      setElem(out, flat, s);
+    }
+  });
+  return out;
+}
+
+function inferDot(types: readonly Type[], d: DotDims, op: Op): Type[] | undefined {
+  const [l, r] = types;
+  if (l?.kind !== 'tensor' || r?.kind !== 'tensor') return constraint(op, 'dot_general_c1', 'operands must be tensors');
+  if (d.lb.length !== d.rb.length) constraint(op, 'dot_general_c1', 'lhs and rhs batching dimensions must have the same size');
+  if (d.lc.length !== d.rc.length) constraint(op, 'dot_general_c2', 'lhs and rhs contracting dimensions must have the same size');
+  d.lb.forEach((x, i) => {
+    if (l.shape[x] !== r.shape[d.rb[i]!]) constraint(op, 'dot_general_c11', `batch dims differ: lhs dim ${x} (${l.shape[x]}) vs rhs dim ${d.rb[i]} (${r.shape[d.rb[i]!]})`);
+  });
+  d.lc.forEach((x, i) => {
+    if (x < 0 || x >= l.shape.length) constraint(op, 'dot_general_c5', `lhs contracting dimension ${x} out of range`);
+    const rc = d.rc[i]!;
+    if (rc < 0 || rc >= r.shape.length) constraint(op, 'dot_general_c6', `rhs contracting dimension ${rc} out of range`);
+    if (l.shape[x] !== r.shape[rc]) constraint(op, 'dot_general_c12', `contracting dims differ: lhs dim ${x} (${l.shape[x]}) vs rhs dim ${rc} (${r.shape[rc]})`);
+  });
+  const res = op.results[0]?.type;
+  const lf = [...l.shape.keys()].filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
+  const rf = [...r.shape.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
+  const shape = [...d.lb.map((i) => l.shape[i]!), ...lf.map((i) => l.shape[i]!), ...rf.map((i) => r.shape[i]!)];
+  return [tensorType(shape, res?.kind === 'tensor' ? res.elem : l.elem)];
+}
+
+const dotGeneralOp = defineOp({
+  name: 'stablehlo.dot_general',
+  category: 'contraction',
+  spec: 'dot_general',
+  attrs: (r): DotDims => {
+    const d = r.has('dot_dimension_numbers') ? r.struct('dot_dimension_numbers') : r;
+    return {
+      lb: d.ints('lhs_batching_dimensions', []),
+      rb: d.ints('rhs_batching_dimensions', []),
+      lc: d.ints('lhs_contracting_dimensions', []),
+      rc: d.ints('rhs_contracting_dimensions', []),
+    };
+  },
+  infer: inferDot,
+  evaluate: (args, d, op) => [dotGeneral(expectTensor(args[0]), expectTensor(args[1]), d, resultTensorType(op))],
+});
+
+function dotDims(l: TensorType): DotDims {
+  return { lb: [], rb: [], lc: [l.shape.length - 1], rc: [0] };
+}
+
+const dot = defineOp({
+  name: 'stablehlo.dot',
+  category: 'contraction',
+  spec: 'dot',
+  infer: (types, _a, op) => {
+    const l = types[0];
+    if (l?.kind !== 'tensor') return constraint(op, 'dot_c1', 'operands must be tensors');
+    return inferDot(types, dotDims(l), op);
+  },
+  evaluate: (args, _a, op) => {
+    const l = expectTensor(args[0]);
+    return [dotGeneral(l, expectTensor(args[1]), dotDims(l.type), resultTensorType(op))];
+  },
+});
+
+// ---- convolution -------------------------------------------------------------------------------
+interface ConvAttrs {
+  inBatch: number;
+  inFeature: number;
+  inSpatial: number[];
+  kIn: number;
+  kOut: number;
+  kSpatial: number[];
+  outBatch: number;
+  outFeature: number;
+  outSpatial: number[];
+  strides: number[];
+  padding: number[][];
+  lhsDil: number[];
+  rhsDil: number[];
+  reversal: boolean[];
+  featureGroups: number;
+  batchGroups: number;
+}
+
+function convDimsFromLayout(a: Extract<Attr, { kind: 'convDims' }>): Pick<ConvAttrs, 'inBatch' | 'inFeature' | 'inSpatial' | 'kIn' | 'kOut' | 'kSpatial' | 'outBatch' | 'outFeature' | 'outSpatial'> {
+  const spatial = (xs: readonly string[]): number[] => {
+    const out: number[] = [];
+    xs.forEach((c, i) => {
+      if (/^\d+$/.test(c)) out[Number(c)] = i;
+    });
+    return out;
+  };
+  return {
+    inBatch: a.lhs.indexOf('b'),
+    inFeature: a.lhs.indexOf('f'),
+    inSpatial: spatial(a.lhs),
+    kIn: a.rhs.indexOf('i'),
+    kOut: a.rhs.indexOf('o'),
+    kSpatial: spatial(a.rhs),
+    outBatch: a.out.indexOf('b'),
+    outFeature: a.out.indexOf('f'),
+    outSpatial: spatial(a.out),
+  };
+}
+
+const convolution = defineOp({
+  name: 'stablehlo.convolution',
+  category: 'contraction',
+  spec: 'convolution',
+  attrs: (r): ConvAttrs => {
+    const dn = r.raw('dimension_numbers');
+    let dims: ReturnType<typeof convDimsFromLayout>;
+    if (dn?.kind === 'convDims') dims = convDimsFromLayout(dn);
+    else {
+      const s = r.struct('dimension_numbers');
+      dims = {
+        inBatch: s.int('input_batch_dimension'),
+        inFeature: s.int('input_feature_dimension'),
+        inSpatial: s.ints('input_spatial_dimensions', []),
+        kIn: s.int('kernel_input_feature_dimension'),
+        kOut: s.int('kernel_output_feature_dimension'),
+        kSpatial: s.ints('kernel_spatial_dimensions', []),
+        outBatch: s.int('output_batch_dimension'),
+        outFeature: s.int('output_feature_dimension'),
+        outSpatial: s.ints('output_spatial_dimensions', []),
+      };
+    }
+    const n = dims.inSpatial.length;
+    const ones = new Array<number>(n).fill(1);
+    return {
+      ...dims,
+      strides: r.ints('window_strides', ones),
+      padding: r.intMatrix('padding', ones.map(() => [0, 0])),
+      lhsDil: r.ints('lhs_dilation', ones),
+      rhsDil: r.ints('rhs_dilation', ones),
+      reversal: r.bools('window_reversal', ones.map(() => false)),
+      featureGroups: r.int('feature_group_count', 1),
+      batchGroups: r.int('batch_group_count', 1),
+    };
+  },
+  evaluate: (args, c, op) => [convolve(expectTensor(args[0]), expectTensor(args[1]), c, resultTensorType(op))],
+});
+
+function convolve(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): Tensor {
+  const out = makeTensor(rt);
+  const ls = lhs.type.shape;
+  const ks = rhs.type.shape;
+  const lst = strides(ls);
+  const kst = strides(ks);
+  const n = c.inSpatial.length;
+  const cIn = ls[c.inFeature]!;
+  const cInPerGroup = cIn / c.featureGroups;
+  const cOut = rt.shape[c.outFeature]!;
+  const outPerFeatureGroup = cOut / c.featureGroups;
+  const outPerBatchGroup = cOut / c.batchGroups;
+  const outBatchSize = rt.shape[c.outBatch]!;
+  const kernelSpatial = c.kSpatial.map((d) => ks[d]!);
+  const fast = storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
+  const L = lhs.data as Float64Array;
+  const K = rhs.data as Float64Array;
+  const la = reader(lhs, rt);
+  const ka = reader(rhs, rt);
+  const acc = accumulator(rt);
+  const dilatedIn = c.inSpatial.map((d, i) => (ls[d]! - 1) * c.lhsDil[i]! + 1);
+  const pos = new Array<number>(n).fill(0);
+  forEachIndex(rt.shape, (o, flat) => {
+    const b = o[c.outBatch]!;
+    const f = o[c.outFeature]!;
+    const g = Math.floor(f / outPerFeatureGroup);
+    const bg = Math.floor(f / outPerBatchGroup);
+    const lb = (bg * outBatchSize + b) * lst[c.inBatch]!;
+    let sF = 0;
+    let s = acc.zero();
+    forEachIndex(kernelSpatial, (k) => {
+      let lbase = lb;
+      let kbase = f * kst[c.kOut]!;
+      for (let d = 0; d < n; d++) {
+        const kk = c.reversal[d] ? kernelSpatial[d]! - 1 - k[d]! : k[d]!;
+        const p = o[c.outSpatial[d]!]! * c.strides[d]! + k[d]! * c.rhsDil[d]! - c.padding[d]![0]!;
+        if (p < 0 || p >= dilatedIn[d]! || p % c.lhsDil[d]! !== 0) return;
+        pos[d] = p / c.lhsDil[d]!;
+        lbase += pos[d]! * lst[c.inSpatial[d]!]!;
+        kbase += kk * kst[c.kSpatial[d]!]!;
+      }
+      const lf = lst[c.inFeature]!;
+      const kf = kst[c.kIn]!;
+      const l0 = lbase + g * cInPerGroup * lf;
+      if (fast) for (let i = 0; i < cInPerGroup; i++) sF += L[l0 + i * lf]! * K[kbase + i * kf]!;
+      else for (let i = 0; i < cInPerGroup; i++) s = acc.fma(s, la(l0 + i * lf), ka(kbase + i * kf));
+    });
+    setElem(out, flat, fast ? sF : s);
+  });
+  return out;
+}
+
+// ---- fft ---------------------------------------------------------------------------------------
+function dft(re: number[], im: number[], inverse: boolean): [number[], number[]] {
+  const n = re.length;
+  const outRe = new Array<number>(n).fill(0);
+  const outIm = new Array<number>(n).fill(0);
+  const sign = inverse ? 1 : -1;
+  for (let k = 0; k < n; k++) {
+    let sr = 0;
+    let si = 0;
+    for (let t = 0; t < n; t++) {
+      const ang = (sign * 2 * Math.PI * ((k * t) % n)) / n;
+      const c = Math.cos(ang);
+      const s = Math.sin(ang);
+      sr += re[t]! * c - im[t]! * s;
+      si += re[t]! * s + im[t]! * c;
+    }
+    outRe[k] = inverse ? sr / n : sr;
+    outIm[k] = inverse ? si / n : si;
+  }
+  return [outRe, outIm];
+}
+
+/** Applies a 1-D transform along `axis` of a complex array (interleaved) with the given shape. */
+function alongAxis(data: Float64Array, shape: number[], axis: number, inverse: boolean): void {
+  const st = strides(shape);
+  const outer = shape.map((d, i) => (i === axis ? 1 : d));
+  forEachIndex(outer, (idx) => {
+    const base = idx.reduce((s, v, i) => s + v * st[i]!, 0);
+    const n = shape[axis]!;
+    const re: number[] = [];
+    const im: number[] = [];
+    for (let t = 0; t < n; t++) {
+      re.push(data[2 * (base + t * st[axis]!)]!);
+      im.push(data[2 * (base + t * st[axis]!) + 1]!);
+    }
+    const [r, i] = dft(re, im, inverse);
+    for (let t = 0; t < n; t++) {
+      data[2 * (base + t * st[axis]!)] = r[t]!;
+      data[2 * (base + t * st[axis]!) + 1] = i[t]!;
+    }
+  });
+}
+
+const fft = defineOp({
+  name: 'stablehlo.fft',
+  category: 'contraction',
+  spec: 'fft',
+  attrs: (r) => ({ type: r.enumValue('fft_type'), length: r.ints('fft_length') }),
+  evaluate: (args, a, op) => {
+    const x = expectTensor(args[0]);
+    const rt = resultTensorType(op);
+    const rank = rt.shape.length;
+    const axes = a.length.map((_, i) => rank - a.length.length + i);
+    // Work on a complex buffer shaped like the complex side of the transform.
+    const cshape = a.type === 'RFFT' ? [...rt.shape] : a.type === 'IRFFT' ? [...rt.shape] : [...x.type.shape];
+    if (a.type === 'RFFT' || a.type === 'IRFFT') a.length.forEach((l, i) => (cshape[axes[i]!] = l));
+    const n = cshape.reduce((p, q) => p * q, 1);
+    const buf = new Float64Array(2 * n);
+    const cst = strides(cshape);
+    forEachIndex(cshape, (idx, flat) => {
+      if (a.type === 'IRFFT') {
+        // Rebuild the full Hermitian spectrum from the first n/2+1 entries of the last axis.
+        const last = axes[axes.length - 1]!;
+        const half = x.type.shape[last]!;
+        const j = [...idx];
+        let conj = false;
+        if (j[last]! >= half) {
+          j[last] = cshape[last]! - j[last]!;
+          for (const ax of axes.slice(0, -1)) j[ax] = (cshape[ax]! - j[ax]!) % cshape[ax]!;
+          conj = true;
+        }
+        const xs = strides(x.type.shape);
+        const v = getElem(x, j.reduce((s, v2, i) => s + v2 * xs[i]!, 0)) as [number, number];
+        buf[2 * flat] = v[0];
+        buf[2 * flat + 1] = conj ? -v[1] : v[1];
+        return;
+      }
+      const xs = strides(x.type.shape);
+      if (idx.some((v, i) => v >= x.type.shape[i]!)) return;
+      const v = getElem(x, idx.reduce((s, v2, i) => s + v2 * xs[i]!, 0));
+      buf[2 * flat] = Array.isArray(v) ? (v as number[])[0]! : (v as number);
+      buf[2 * flat + 1] = Array.isArray(v) ? (v as number[])[1]! : 0;
+    });
+    void cst;
+    const inverse = a.type === 'IFFT' || a.type === 'IRFFT';
+    for (const ax of inverse ? [...axes].reverse() : axes) alongAxis(buf, cshape, ax, inverse);
+    const out = makeTensor(rt);
+    const ost = strides(cshape);
+    forEachIndex(rt.shape, (idx, flat) => {
+      const f = idx.reduce((s, v, i) => s + v * ost[i]!, 0);
+      if (storageElem(rt.elem).kind === 'complex') setElem(out, flat, [buf[2 * f]!, buf[2 * f + 1]!]);
+      else setElem(out, flat, buf[2 * f]!);
+    });
+    return [out];
+  },
+});
+
+// ---- triangular_solve --------------------------------------------------------------------------
+const triangularSolve = defineOp({
+  name: 'stablehlo.triangular_solve',
+  category: 'contraction',
+  spec: 'triangular_solve',
+  attrs: (r) => ({ left: r.bool('left_side'), lower: r.bool('lower'), unit: r.bool('unit_diagonal'), transpose: r.enumValue('transpose_a', 'NO_TRANSPOSE') }),
+  evaluate: (args, a, op) => {
+    const A = expectTensor(args[0]);
+    const B = expectTensor(args[1]);
+    const rt = resultTensorType(op);
+    if (storageElem(rt.elem).kind !== 'float') throw new RuntimeError(`triangular_solve on ${typeToString(rt)} is not supported`);
+    const out = makeTensor(rt);
+    const as = A.type.shape;
+    const bs = B.type.shape;
+    const n = as[as.length - 1]!;
+    const [m, k] = [bs[bs.length - 2]!, bs[bs.length - 1]!];
+    const batch = size(B) / (m * k);
+    const AD = A.data as Float64Array;
+    const BD = B.data as Float64Array;
+    for (let bi = 0; bi < batch; bi++) {
+      const aoff = bi * n * n;
+      // op(A) element (i, j)
+      const opA = (i: number, j: number): number => {
+        const [r, c] = a.transpose === 'NO_TRANSPOSE' ? [i, j] : [j, i];
+        if (r === c) return a.unit ? 1 : AD[aoff + r * n + c]!;
+        const inTriangle = a.lower ? r > c : r < c;
+        return inTriangle ? AD[aoff + r * n + c]! : 0;
+      };
+      const effLower = a.transpose === 'NO_TRANSPOSE' ? a.lower : !a.lower;
+      const X = new Float64Array(m * k);
+      for (let i = 0; i < m * k; i++) X[i] = BD[bi * m * k + i]!;
+      if (a.left) {
+        // op(A) X = B, X is m x k, op(A) is m x m
+        for (let col = 0; col < k; col++) {
+          const order = effLower ? [...Array(m).keys()] : [...Array(m).keys()].reverse();
+          for (const i of order) {
+            let s = X[i * k + col]!;
+            for (const j of order) {
+              if (j === i) break;
+              s -= opA(i, j) * X[j * k + col]!;
+            }
+            X[i * k + col] = s / opA(i, i);
+          }
+        }
+      } else {
+        // X op(A) = B, X is m x k, op(A) is k x k
+        for (let row = 0; row < m; row++) {
+          const order = effLower ? [...Array(k).keys()].reverse() : [...Array(k).keys()];
+          for (const j of order) {
+            let s = X[row * k + j]!;
+            for (const i of order) {
+              if (i === j) break;
+              s -= X[row * k + i]! * opA(i, j);
+            }
+            X[row * k + j] = s / opA(j, j);
+          }
+        }
+      }
+      for (let i = 0; i < m * k; i++) setElem(out, bi * m * k + i, X[i]!);
+    }
+    return [out];
+  },
+});
+
+export const CONTRACTION: readonly OpDef<any>[] = [dotGeneralOp, dot, convolution, fft, triangularSolve];

@@ -1,0 +1,333 @@
+/**
+ * @fileoverview Constants, calls and control flow (while, if, case, composite), tuples, tokens,
+ * the test-suite check ops (check.*, custom_call @check.*), interpreter.print/probe, and the few
+ * foreign ops exported models carry (util.global.*, tensor.extract).
+ */
+import type { Attr } from '../ir/attrs.js';
+import type { Op } from '../ir/core.js';
+import { storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
+import { checkAlmostEq, checkClose, checkEq } from '../interpret/checks.js';
+import { copyElem, expectTensor, forEachIndex, getElem, intAt, makeTensor, RuntimeError, setElem, size, tensorFromDense, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
+import { resultTensorType } from './elementwise.js';
+
+/** Deterministic stand-in values for `dense_resource<__elided__>` weights (seeded by shape). */
+function elidedTensor(type: TensorType, seed: number): Tensor {
+  const out = makeTensor(type);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const e = storageElem(type.elem);
+  for (let i = 0; i < size(out); i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    const u = s / 4294967296 - 0.5; // [-0.5, 0.5)
+    if (e.kind === 'int') setElem(out, i, BigInt(Math.floor(u * 8)));
+    else if (e.kind === 'bool') setElem(out, i, u > 0 ? 1 : 0);
+    else if (e.kind === 'complex') setElem(out, i, [u * 0.2, 0]);
+    else setElem(out, i, u * 0.2);
+  }
+  return out;
+}
+
+export function constantValue(value: Attr | undefined, type: TensorType, op: Op): Tensor {
+  if (!value) throw new RuntimeError('constant has no value');
+  if (value.kind === 'dense') return tensorFromDense(value.literal, type);
+  if (value.kind === 'denseResource') return elidedTensor(type, op.loc.line * 131 + op.loc.col);
+  if (value.kind === 'int' || value.kind === 'float' || value.kind === 'bool') {
+    const v = value.kind === 'int' ? value.value : value.kind === 'float' ? value.value : value.value ? 1 : 0;
+    const e = storageElem(type.elem);
+    return tensorFromDense({ elems: [typeof v === 'bigint' ? { kind: 'int', value: v, hex: false } : e.kind === 'int' ? { kind: 'int', value: BigInt(v), hex: false } : { kind: 'float', value: v }] }, type);
+  }
+  throw new RuntimeError(`unsupported constant value (${value.kind})`);
+}
+
+const constant = defineOp({
+  name: 'stablehlo.constant',
+  category: 'constant',
+  spec: 'constant',
+  evaluate: (_args, _a, op) => [constantValue(op.attrs['value'], resultTensorType(op), op)],
+});
+
+const call = defineOp({
+  name: 'func.call',
+  category: 'control',
+  attrs: (r) => ({ callee: r.string('callee') }),
+  evaluate: (args, a, _op, ctx) => ctx.callFunction(a.callee, args),
+});
+
+function pred(v: RtValue | undefined): boolean {
+  return (expectTensor(v, 'predicate').data as Uint8Array)[0] === 1;
+}
+
+const whileOp = defineOp({
+  name: 'stablehlo.while',
+  category: 'control',
+  spec: 'while',
+  evaluate: (args, _a, op, ctx) => {
+    const [cond, body] = op.regions;
+    let state: RtValue[] = [...args];
+    for (;;) {
+      if (!pred(ctx.runRegion(cond!, state)[0])) return state;
+      state = ctx.runRegion(body!, state);
+    }
+  },
+});
+
+const ifOp = defineOp({
+  name: 'stablehlo.if',
+  category: 'control',
+  spec: 'if',
+  evaluate: (args, _a, op, ctx) => ctx.runRegion(op.regions[pred(args[0]) ? 0 : 1]!, []),
+});
+
+const caseOp = defineOp({
+  name: 'stablehlo.case',
+  category: 'control',
+  spec: 'case',
+  evaluate: (args, _a, op, ctx) => {
+    const n = op.regions.length;
+    let i = intAt(expectTensor(args[0]), 0);
+    if (i < 0 || i >= n) i = n - 1; // case_c?: out-of-range index selects the last branch
+    return ctx.runRegion(op.regions[i]!, []);
+  },
+});
+
+const tuple = defineOp({
+  name: 'stablehlo.tuple',
+  category: 'control',
+  spec: 'tuple',
+  evaluate: (args) => [{ kind: 'tuple', elems: [...args] }],
+});
+
+const getTupleElement = defineOp({
+  name: 'stablehlo.get_tuple_element',
+  category: 'control',
+  spec: 'get_tuple_element',
+  attrs: (r) => ({ index: r.int('index') }),
+  evaluate: (args, a) => {
+    const t = args[0];
+    if (t?.kind !== 'tuple') throw new RuntimeError('operand must be a tuple');
+    const e = t.elems[a.index];
+    if (!e) throw new RuntimeError(`tuple index ${a.index} out of range`);
+    return [e];
+  },
+});
+
+const identity = (name: string): OpDef<any> => defineOp({ name, category: 'control', spec: name.replace(/^stablehlo\./, ''), evaluate: (args) => [...args] });
+
+const afterAll = defineOp({ name: 'stablehlo.after_all', category: 'control', spec: 'after_all', evaluate: () => [{ kind: 'token' }] });
+const createToken = defineOp({ name: 'stablehlo.create_token', category: 'control', evaluate: () => [{ kind: 'token' }] });
+
+const composite = defineOp({
+  name: 'stablehlo.composite',
+  category: 'control',
+  spec: 'composite',
+  attrs: (r) => ({ decomposition: r.string('decomposition') }),
+  evaluate: (args, a, _op, ctx) => ctx.callFunction(a.decomposition, args),
+});
+
+// ---- checks ------------------------------------------------------------------------------------
+function record(ctx: OpEvalCtx, op: Op, failure: string | undefined): void {
+  ctx.session.checks.push({ ok: failure === undefined, message: failure ?? 'ok', op });
+}
+
+function literalOf(op: Op, like: Tensor): Tensor {
+  const v = op.attrs['value'];
+  const type = v?.kind === 'dense' && v.type ? v.type : like.type;
+  return constantValue(v, type, op);
+}
+
+const checkOps: OpDef<any>[] = [
+  defineOp({ name: 'check.expect_eq', category: 'check', evaluate: (args, _a, op, ctx) => (record(ctx, op, checkEq(expectTensor(args[0]), expectTensor(args[1]))), []) }),
+  defineOp({
+    name: 'check.expect_eq_const',
+    category: 'check',
+    evaluate: (args, _a, op, ctx) => {
+      const x = expectTensor(args[0]);
+      record(ctx, op, checkEq(x, literalOf(op, x)));
+      return [];
+    },
+  }),
+  defineOp({
+    name: 'check.expect_almost_eq',
+    category: 'check',
+    attrs: (r) => ({ tol: r.float('tolerance', 1e-4) }),
+    evaluate: (args, a, op, ctx) => (record(ctx, op, checkAlmostEq(expectTensor(args[0]), expectTensor(args[1]), a.tol)), []),
+  }),
+  defineOp({
+    name: 'check.expect_almost_eq_const',
+    category: 'check',
+    attrs: (r) => ({ tol: r.float('tolerance', 1e-4) }),
+    evaluate: (args, a, op, ctx) => {
+      const x = expectTensor(args[0]);
+      record(ctx, op, checkAlmostEq(x, literalOf(op, x), a.tol));
+      return [];
+    },
+  }),
+  defineOp({
+    name: 'check.expect_close',
+    category: 'check',
+    attrs: (r) => ({ min: r.int('min_ulp_difference', 0), max: r.int('max_ulp_difference', 1) }),
+    evaluate: (args, a, op, ctx) => (record(ctx, op, checkClose(expectTensor(args[0]), expectTensor(args[1]), a.min, a.max)), []),
+  }),
+  defineOp({
+    name: 'check.expect_serialized_eq',
+    category: 'check',
+    attrs: (r) => ({ id: r.string('probe_id'), iter: r.int('iter', 0) }),
+    evaluate: (args, a, op, ctx) => {
+      const probed = ctx.session.probes.get(a.id)?.[a.iter];
+      record(ctx, op, probed ? checkEq(expectTensor(args[0]), expectTensor(probed)) : `no probe '${a.id}' (iteration ${a.iter}) was recorded`);
+      return [];
+    },
+  }),
+];
+
+/** `stablehlo.custom_call @check.*`: the testdata form of the checks (tolerances per upstream). */
+const customCall = defineOp({
+  name: 'stablehlo.custom_call',
+  category: 'other',
+  spec: 'custom_call',
+  attrs: (r) => ({ target: r.string('call_target_name') }),
+  evaluate: (args, a, op, ctx) => {
+    const [x, y] = [expectTensor(args[0]), expectTensor(args[1])];
+    switch (a.target) {
+      case 'check.expect_eq':
+        record(ctx, op, checkEq(x, y));
+        return [];
+      case 'check.expect_close':
+        record(ctx, op, checkClose(x, y, 0, 3));
+        return [];
+      case 'check.expect_almost_eq':
+        record(ctx, op, checkAlmostEq(x, y, 1e-3));
+        return [];
+      case 'check.eq': {
+        // Expected value first; integers exact, floats absolute 1e-4. Returns a pass flag.
+        const e = storageElem(x.type.elem);
+        const failure = e.kind === 'int' || e.kind === 'bool' ? checkEq(y, x) : checkAlmostEq(y, x, 1e-4);
+        record(ctx, op, failure);
+        const out = makeTensor(resultTensorType(op));
+        setElem(out, 0, failure ? 0 : 1);
+        return [out];
+      }
+      default:
+        throw new RuntimeError(`custom_call target @${a.target} is not supported`);
+    }
+  },
+});
+
+// ---- interpreter.* -----------------------------------------------------------------------------
+function formatElem(t: Tensor, i: number): string {
+  const v = getElem(t, i);
+  const e = storageElem(t.type.elem);
+  if (e.kind === 'bool') return v ? 'true' : 'false';
+  if (e.kind === 'int') return String(v);
+  const f = (x: number): string => (Number.isNaN(x) ? 'nan' : !Number.isFinite(x) ? (x > 0 ? 'inf' : '-inf') : x.toExponential(6).replace(/e([+-])(\d)$/, 'e$10$2'));
+  if (Array.isArray(v)) return `(${f(v[0])}, ${f(v[1])})`;
+  return f(v as number);
+}
+
+/** Prints a tensor like the upstream interpreter: `tensor<2xi32> {\n  [1, 2]\n}`. */
+export function printTensor(t: Tensor): string {
+  const head = typeToString(t.type);
+  if (t.type.shape.length === 0) return `${head} {${formatElem(t, 0)}}`;
+  const rec = (dim: number, base: number, stride: number[]): string => {
+    const n = t.type.shape[dim]!;
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) parts.push(dim === t.type.shape.length - 1 ? formatElem(t, base + i) : rec(dim + 1, base + i * stride[dim]!, stride));
+    return `[${parts.join(', ')}]`;
+  };
+  const st: number[] = [];
+  let acc = 1;
+  for (let d = t.type.shape.length - 1; d >= 0; d--) {
+    st[d] = acc;
+    acc *= t.type.shape[d]!;
+  }
+  return `${head} {\n  ${rec(0, 0, st)}\n}`;
+}
+
+const interpreterOps: OpDef<any>[] = [
+  defineOp({
+    name: 'interpreter.print',
+    category: 'other',
+    evaluate: (args, _a, _op, ctx) => {
+      ctx.session.printed.push(printTensor(expectTensor(args[0])));
+      return [];
+    },
+  }),
+  defineOp({
+    name: 'interpreter.probe',
+    category: 'other',
+    attrs: (r) => ({ id: r.string('probe_id') }),
+    evaluate: (args, a, _op, ctx) => {
+      const list = ctx.session.probes.get(a.id) ?? [];
+      list.push(args[0]!);
+      ctx.session.probes.set(a.id, list);
+      return [args[0]!];
+    },
+  }),
+];
+
+// ---- foreign ops found in exported models ------------------------------------------------------
+const foreignOps: OpDef<any>[] = [
+  defineOp({
+    name: 'util.global.address',
+    category: 'other',
+    attrs: (r) => ({ name: r.string('symbol') }),
+    evaluate: (_args, a) => [{ kind: 'globalRef', name: a.name }],
+  }),
+  defineOp({
+    name: 'util.global.load.indirect',
+    category: 'other',
+    evaluate: (args, _a, op, ctx) => {
+      const ref = args[0];
+      if (ref?.kind !== 'globalRef') throw new RuntimeError('operand must be a global address');
+      return [ctx.loadGlobal(ref.name, op)];
+    },
+  }),
+  defineOp({
+    name: 'util.global.load',
+    category: 'other',
+    attrs: (r) => ({ name: r.string('global', r.string('symbol', '')) }),
+    evaluate: (_args, a, op, ctx) => [ctx.loadGlobal(a.name, op)],
+  }),
+  defineOp({
+    name: 'tensor.extract',
+    category: 'other',
+    evaluate: (args, _a, op) => {
+      const x = expectTensor(args[0]);
+      const idx = args.slice(1).map((v) => intAt(expectTensor(v), 0));
+      const out = makeTensor(tensorType([], x.type.elem));
+      let flat = 0;
+      let stride = 1;
+      for (let d = idx.length - 1; d >= 0; d--) {
+        flat += idx[d]! * stride;
+        stride *= x.type.shape[d]!;
+      }
+      copyElem(out, 0, x, flat);
+      void op;
+      return [out];
+    },
+  }),
+];
+
+export const CONTROL: readonly OpDef<any>[] = [
+  constant,
+  call,
+  whileOp,
+  ifOp,
+  caseOp,
+  tuple,
+  getTupleElement,
+  identity('stablehlo.optimization_barrier'),
+  afterAll,
+  createToken,
+  composite,
+  customCall,
+  ...checkOps,
+  ...interpreterOps,
+  ...foreignOps,
+];
+
+export { forEachIndex };

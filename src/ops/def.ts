@@ -1,0 +1,96 @@
+/**
+ * @fileoverview The op-table contract. One OpDef per op name gives: its category (drives later
+ * fusion), attribute parsing, shape inference/verification with spec constraint ids, and the
+ * oracle semantics (`evaluate`, naive spec-shaped loops). Consumers: import/verify (attrs, infer),
+ * interpret (evaluate).
+ */
+import { error } from '../diag/diagnostics.js';
+import { AttrReader } from '../ir/attrs.js';
+import type { Op, Region } from '../ir/core.js';
+import { typeToString, type Type } from '../ir/types.js';
+import type { RtValue } from '../interpret/tensor.js';
+
+export type Category =
+  | 'elementwise'
+  | 'movement'
+  | 'reduction'
+  | 'contraction'
+  | 'constant'
+  | 'control'
+  | 'collective'
+  | 'check'
+  | 'other';
+
+/** What an evaluator may ask of the interpreter beyond its operands. */
+export interface OpEvalCtx {
+  /** Runs a region of this op with the given block arguments; returns the terminator's operands. */
+  runRegion(region: Region, args: readonly RtValue[]): RtValue[];
+  /** Calls a function of the module by name. */
+  callFunction(name: string, args: readonly RtValue[]): RtValue[];
+  /** Value of a module global (IREE `util.global`), materialized once. */
+  loadGlobal(name: string, op: Op): RtValue;
+  /** Runs `interpreter.run_parallel` programs on a simulated process grid. */
+  runParallel(programs: readonly (readonly string[])[], args: readonly RtValue[], infeed: readonly string[]): RtValue[];
+  readonly process: ProcessInfo | undefined;
+  readonly session: EvalSession;
+}
+
+export interface ProcessInfo {
+  readonly replicaId: number;
+  readonly partitionId: number;
+  readonly numReplicas: number;
+  readonly numPartitions: number;
+  /** Exchanges `value` with the processes of `group` for the `key`-th collective; returns values in group order. */
+  exchange(key: string, group: readonly number[], value: RtValue): RtValue[];
+  send(channel: number, value: RtValue[]): void;
+  recv(channel: number): RtValue[];
+  infeed(): RtValue[];
+  outfeed(values: RtValue[]): void;
+}
+
+/** Results observed during one interpretation: checks, prints, probes. */
+export interface CheckRecord {
+  readonly ok: boolean;
+  readonly message: string;
+  readonly op: Op;
+}
+export interface EvalSession {
+  readonly checks: CheckRecord[];
+  readonly printed: string[];
+  readonly probes: Map<string, RtValue[]>;
+}
+
+export interface OpDef<A = unknown> {
+  readonly name: string;
+  readonly category: Category;
+  /** Anchor in the StableHLO spec (docs/spec.md), e.g. 'transpose'. */
+  readonly spec?: string;
+  readonly attrs?: (r: AttrReader, op: Op) => A;
+  /** Result types from operand types (verifying constraints) or undefined when not derivable. */
+  readonly infer?: (operands: readonly Type[], attrs: A, op: Op) => readonly Type[] | undefined;
+  readonly evaluate: (args: readonly RtValue[], attrs: A, op: Op, ctx: OpEvalCtx) => RtValue[];
+}
+
+/** Helper giving each definition its own attribute type. */
+export function defineOp<A>(d: OpDef<A>): OpDef<A> {
+  return d;
+}
+
+const attrCache = new WeakMap<Op, unknown>();
+
+/** Parsed attributes of an op (parsed once, then cached). */
+export function opAttrs<A>(def: OpDef<A>, op: Op): A {
+  if (attrCache.has(op)) return attrCache.get(op) as A;
+  const a = def.attrs ? def.attrs(new AttrReader(op.name, op.attrs, op.loc), op) : (undefined as A);
+  attrCache.set(op, a);
+  return a;
+}
+
+/** A verification failure with its spec constraint id. */
+export function constraint(op: Op, id: string, detail: string): never {
+  throw error('E0203', { op: op.name, detail, constraint: id }, op.loc);
+}
+
+export function fmtType(t: Type): string {
+  return typeToString(t);
+}

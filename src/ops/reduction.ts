@@ -1,0 +1,255 @@
+/**
+ * @fileoverview Region-driven ops: reduce, reduce_window, select_and_scatter, sort, map.
+ * Bodies run through the interpreter (`ctx.runRegion`); a body that is a single binary
+ * elementwise op over its two arguments is recognized and applied directly, which keeps large
+ * pooling/reduction loops fast without changing results (same scalar semantics, same rounding).
+ */
+import type { Region } from '../ir/core.js';
+import { storageElem, tensorType, type TensorType } from '../ir/types.js';
+import {
+  copyElem,
+  expectTensor,
+  flatIndex,
+  forEachIndex,
+  getElem,
+  makeTensor,
+  RuntimeError,
+  setElem,
+  size,
+  strides,
+  type Elem,
+  type RtValue,
+  type Tensor,
+} from '../interpret/tensor.js';
+import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
+import { resultTensorType } from './elementwise.js';
+import { scalarAt } from './movement.js';
+import { SCALAR, type C } from './scalar.js';
+
+type Combine = (acc: Elem[], xs: Elem[]) => Elem[];
+
+/** A combiner for `body`: direct scalar code when the body is `return op(arg0, arg1)`, else the interpreter. */
+export function combiner(body: Region, elemTypes: readonly TensorType[], ctx: OpEvalCtx): Combine {
+  const block = body.blocks[0];
+  const n = elemTypes.length;
+  if (block && n === 1 && body.blocks.length === 1 && block.ops.length === 2) {
+    const [op, ret] = block.ops as [typeof block.ops[0], typeof block.ops[0]];
+    const name = op!.name.replace(/^stablehlo\./, '');
+    const impl = SCALAR[name];
+    const e = storageElem(elemTypes[0]!.elem);
+    const argsOk = op!.operands.length === 2 && op!.operands.every((v) => block.args.includes(v)) && op!.operands[0] !== op!.operands[1];
+    const retOk = ret!.name === 'stablehlo.return' && ret!.operands[0] === op!.results[0];
+    if (impl && argsOk && retOk && ['add', 'multiply', 'maximum', 'minimum', 'and', 'or', 'xor'].includes(name)) {
+      const swap = op!.operands[0] === block.args[1];
+      const tmp = makeTensor(tensorType([], elemTypes[0]!.elem));
+      const round = (v: Elem): Elem => {
+        setElem(tmp, 0, v);
+        return getElem(tmp, 0);
+      };
+      let f: ((a: Elem, b: Elem) => Elem) | undefined;
+      if (e.kind === 'float' && impl.float) f = (a, b) => impl.float!(a as number, b as number);
+      else if (e.kind === 'int' && impl.int) f = (a, b) => impl.int!(e, a as bigint, b as bigint);
+      else if (e.kind === 'bool' && impl.bool) f = (a, b) => impl.bool!(a as number, b as number);
+      else if (e.kind === 'complex' && impl.complex) f = (a, b) => impl.complex!(a as C, b as C);
+      if (f) {
+        const g = f;
+        return (acc, xs) => [round(swap ? g(xs[0]!, acc[0]!) : g(acc[0]!, xs[0]!))];
+      }
+    }
+  }
+  return (acc, xs) => {
+    const args: RtValue[] = [...acc.map((v, i) => scalarOf(elemTypes[i]!, v)), ...xs.map((v, i) => scalarOf(elemTypes[i]!, v))];
+    return ctx.runRegion(body, args).map((r) => getElem(expectTensor(r), 0));
+  };
+}
+
+function scalarOf(t: TensorType, v: Elem): Tensor {
+  const out = makeTensor(tensorType([], t.elem));
+  setElem(out, 0, v);
+  return out;
+}
+
+const reduce = defineOp({
+  name: 'stablehlo.reduce',
+  category: 'reduction',
+  spec: 'reduce',
+  attrs: (r) => ({ dims: r.ints('dimensions') }),
+  evaluate: (args, a, op, ctx) => {
+    const n = args.length / 2;
+    const inputs = args.slice(0, n).map((v) => expectTensor(v));
+    const inits = args.slice(n).map((v) => expectTensor(v));
+    const outs = inputs.map((_, i) => makeTensor(resultTensorType(op, i)));
+    const f = combiner(op.regions[0]!, inits.map((t) => t.type), ctx);
+    const shape = inputs[0]!.type.shape;
+    const keep = [...shape.keys()].filter((d) => !a.dims.includes(d));
+    const os = strides(keep.map((d) => shape[d]!));
+    const acc: Elem[][] = Array.from({ length: size(outs[0]!) }, () => inits.map((t) => getElem(t, 0)));
+    forEachIndex(shape, (idx, flat) => {
+      let o = 0;
+      for (let k = 0; k < keep.length; k++) o += idx[keep[k]!]! * os[k]!;
+      acc[o] = f(acc[o]!, inputs.map((t) => getElem(t, flat)));
+    });
+    acc.forEach((vals, o) => outs.forEach((t, i) => setElem(t, o, vals[i]!)));
+    return outs;
+  },
+});
+
+interface WindowAttrs {
+  dims: number[];
+  strides: number[];
+  baseDil: number[];
+  winDil: number[];
+  padding: number[][];
+}
+
+function readWindow(r: import('../ir/attrs.js').AttrReader): WindowAttrs {
+  const dims = r.ints('window_dimensions');
+  const ones = dims.map(() => 1);
+  return {
+    dims,
+    strides: r.ints('window_strides', ones),
+    baseDil: r.ints('base_dilations', ones),
+    winDil: r.ints('window_dilations', ones),
+    padding: r.intMatrix('padding', dims.map(() => [0, 0])),
+  };
+}
+
+/** Operand flat index for window element `w` of output position `o`, or -1 for padding/holes. */
+function windowSource(shape: readonly number[], st: readonly number[], w: WindowAttrs, o: readonly number[], k: readonly number[]): number {
+  let flat = 0;
+  for (let d = 0; d < shape.length; d++) {
+    const p = o[d]! * w.strides[d]! + k[d]! * w.winDil[d]! - w.padding[d]![0]!;
+    if (p < 0 || p % w.baseDil[d]! !== 0) return -1;
+    const i = p / w.baseDil[d]!;
+    if (i >= shape[d]!) return -1;
+    flat += i * st[d]!;
+  }
+  return flat;
+}
+
+const reduceWindow = defineOp({
+  name: 'stablehlo.reduce_window',
+  category: 'reduction',
+  spec: 'reduce_window',
+  attrs: readWindow,
+  evaluate: (args, w, op, ctx) => {
+    const n = args.length / 2;
+    const inputs = args.slice(0, n).map((v) => expectTensor(v));
+    const inits = args.slice(n).map((v) => expectTensor(v));
+    const outs = inputs.map((_, i) => makeTensor(resultTensorType(op, i)));
+    const f = combiner(op.regions[0]!, inits.map((t) => t.type), ctx);
+    const shape = inputs[0]!.type.shape;
+    const st = strides(shape);
+    const initVals = inits.map((t) => getElem(t, 0));
+    forEachIndex(outs[0]!.type.shape, (o, oflat) => {
+      let acc: Elem[] = [...initVals];
+      forEachIndex(w.dims, (k) => {
+        const src = windowSource(shape, st, w, o, k);
+        acc = f(acc, src < 0 ? initVals : inputs.map((t) => getElem(t, src)));
+      });
+      outs.forEach((t, i) => setElem(t, oflat, acc[i]!));
+    });
+    return outs;
+  },
+});
+
+const selectAndScatter = defineOp({
+  name: 'stablehlo.select_and_scatter',
+  category: 'reduction',
+  spec: 'select_and_scatter',
+  attrs: (r) => {
+    const dims = r.ints('window_dimensions');
+    const ones = dims.map(() => 1);
+    return { dims, strides: r.ints('window_strides', ones), baseDil: ones, winDil: ones, padding: r.intMatrix('padding', dims.map(() => [0, 0])) };
+  },
+  evaluate: (args, w, op, ctx) => {
+    const [x, source, init] = args.map((v) => expectTensor(v)) as [Tensor, Tensor, Tensor];
+    const out = makeTensor(resultTensorType(op));
+    for (let i = 0; i < size(out); i++) copyElem(out, i, init, 0);
+    const [selectBody, scatterBody] = op.regions as [Region, Region];
+    const shape = x.type.shape;
+    const st = strides(shape);
+    const scatterF = combiner(scatterBody, [out.type], ctx);
+    forEachIndex(source.type.shape, (o, sflat) => {
+      let selected = -1;
+      forEachIndex(w.dims, (k) => {
+        const src = windowSource(shape, st, w, o, k);
+        if (src < 0) return;
+        if (selected < 0) {
+          selected = src;
+          return;
+        }
+        const keep = ctx.runRegion(selectBody, [scalarAt(x, selected), scalarAt(x, src)]);
+        if (!(expectTensor(keep[0]).data as Uint8Array)[0]) selected = src;
+      });
+      if (selected < 0) return;
+      setElem(out, selected, scatterF([getElem(out, selected)], [getElem(source, sflat)])[0]!);
+    });
+    return [out];
+  },
+});
+
+const sort = defineOp({
+  name: 'stablehlo.sort',
+  category: 'reduction',
+  spec: 'sort',
+  attrs: (r) => ({ dim: r.int('dimension', -1), stable: r.bool('is_stable', false) }),
+  evaluate: (args, a, op, ctx) => {
+    const inputs = args.map((v) => expectTensor(v));
+    const outs = inputs.map((_, i) => makeTensor(resultTensorType(op, i)));
+    const shape = inputs[0]!.type.shape;
+    const dim = a.dim < 0 ? shape.length + a.dim : a.dim;
+    const st = strides(shape);
+    const outer = shape.map((d, i) => (i === dim ? 1 : d));
+    const body = op.regions[0]!;
+    forEachIndex(outer, (idx) => {
+      const base = flatIndex(idx, st);
+      const positions = Array.from({ length: shape[dim]! }, (_, k) => base + k * st[dim]!);
+      const order = [...positions.keys()];
+      const less = (p: number, q: number): boolean => {
+        const cmpArgs: RtValue[] = [];
+        for (const t of inputs) cmpArgs.push(scalarAt(t, positions[p]!), scalarAt(t, positions[q]!));
+        const r = ctx.runRegion(body, cmpArgs);
+        return (expectTensor(r[0]).data as Uint8Array)[0] === 1;
+      };
+      // Merge sort: stable, and only needs the comparator's strict-weak-order answers.
+      const sorted = mergeSort(order, less);
+      sorted.forEach((from, to) => outs.forEach((o, i) => copyElem(o, positions[to]!, inputs[i]!, positions[from]!)));
+    });
+    return outs;
+  },
+});
+
+function mergeSort(xs: number[], less: (a: number, b: number) => boolean): number[] {
+  if (xs.length <= 1) return xs;
+  const mid = xs.length >> 1;
+  const l = mergeSort(xs.slice(0, mid), less);
+  const r = mergeSort(xs.slice(mid), less);
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < l.length && j < r.length) out.push(less(r[j]!, l[i]!) ? r[j++]! : l[i++]!);
+  return out.concat(l.slice(i), r.slice(j));
+}
+
+const map = defineOp({
+  name: 'stablehlo.map',
+  category: 'reduction',
+  spec: 'map',
+  evaluate: (args, _a, op, ctx) => {
+    const inputs = args.map((v) => expectTensor(v));
+    const out = makeTensor(resultTensorType(op));
+    for (let i = 0; i < size(out); i++) {
+      const r = ctx.runRegion(op.regions[0]!, inputs.map((t) => scalarAt(t, i)));
+      copyElem(out, i, expectTensor(r[0]), 0);
+    }
+    return [out];
+  },
+});
+
+export function checkRegion(r: Region | undefined, what: string): Region {
+  if (!r) throw new RuntimeError(`missing ${what} region`);
+  return r;
+}
+
+export const REDUCTION: readonly OpDef<any>[] = [reduce, reduceWindow, selectAndScatter, sort, map];
