@@ -688,7 +688,7 @@ export class Parser {
     if (nameTok.kind === 'string') {
       this.lex.next();
       rawName = unquote(nameTok.text);
-      parts = this.parseGenericBody(rawName);
+      parts = this.parseGenericBody(rawName, loc);
     } else if (nameTok.kind === 'ident') {
       this.lex.next();
       rawName = nameTok.text;
@@ -729,7 +729,7 @@ export class Parser {
   }
 
   /** `(%a, %b) [succ]? <{props}>? ({regions})? {attrs}? : (T) -> (T)` */
-  parseGenericBody(name: string): ParsedOpParts {
+  parseGenericBody(name: string, at?: Loc): ParsedOpParts {
     this.expectPunct('(');
     const operands = this.parseOperandList();
     this.expectPunct(')');
@@ -757,7 +757,7 @@ export class Parser {
     const sig = this.parseTypeSignature();
     if (!sig.inputs) this.fail(`a function type '(...) -> (...)' for generic op "${name}"`);
     if (sig.inputs.length !== operands.length)
-      throw error('E0205', { op: name, expected: sig.inputs.length, got: operands.length }, this.loc());
+      throw error('E0205', { op: name, expected: sig.inputs.length, got: operands.length }, at ?? this.loc());
     return { operands, attrs, regions, successors, resultTypes: sig.outputs };
   }
 
@@ -843,7 +843,7 @@ export class Parser {
     let moduleName: string | undefined;
     let moduleAttrs: Record<string, Attr> = {};
     const addFunc = (f: Func, at: Token): void => {
-      if (funcs.has(f.name)) throw error('E0106', { name: `@${f.name}` }, this.loc(at));
+      if (funcs.has(f.name)) throw error('E0204', { op: 'func.func', detail: `redefinition of function @${f.name}` }, this.loc(at));
       funcs.set(f.name, f);
     };
     const parseItems = (until: 'eof' | '}'): void => {

@@ -16,6 +16,7 @@ import { canonicalOpName, symbolName, type ParsedOpParts, type Parser } from './
 const RENAMES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'stablehlo.broadcast_in_dim': { dims: 'broadcast_dimensions' },
   'stablehlo.transpose': { dims: 'permutation' },
+  'stablehlo.dynamic_broadcast_in_dim': { dims: 'broadcast_dimensions' },
   'stablehlo.reverse': { dims: 'dimensions' },
   'stablehlo.concatenate': { dim: 'dimension' },
   'stablehlo.iota': { dim: 'iota_dimension' },

@@ -190,11 +190,7 @@ function convDimsFromLayout(a: Extract<Attr, { kind: 'convDims' }>): Pick<ConvAt
   };
 }
 
-const convolution = defineOp({
-  name: 'stablehlo.convolution',
-  category: 'contraction',
-  spec: 'convolution',
-  attrs: (r): ConvAttrs => {
+function readConvAttrs(r: import('../ir/attrs.js').AttrReader): ConvAttrs {
     const dn = r.raw('dimension_numbers');
     let dims: ReturnType<typeof convDimsFromLayout>;
     if (dn?.kind === 'convDims') dims = convDimsFromLayout(dn);
@@ -224,8 +220,27 @@ const convolution = defineOp({
       featureGroups: r.int('feature_group_count', 1),
       batchGroups: r.int('batch_group_count', 1),
     };
-  },
+}
+
+const convolution = defineOp({
+  name: 'stablehlo.convolution',
+  category: 'contraction',
+  spec: 'convolution',
+  attrs: readConvAttrs,
   evaluate: (args, c, op) => [convolve(expectTensor(args[0]), expectTensor(args[1]), c, resultTensorType(op))],
+});
+
+/** dynamic_conv: convolution whose padding comes from a tensor<Nx2> operand. */
+const dynamicConv = defineOp({
+  name: 'stablehlo.dynamic_conv',
+  category: 'contraction',
+  spec: 'dynamic_conv',
+  attrs: readConvAttrs,
+  evaluate: (args, c, op) => {
+    const p = expectTensor(args[2]);
+    const padding = c.inSpatial.map((_, d) => [Number(getElem(p, 2 * d)), Number(getElem(p, 2 * d + 1))]);
+    return [convolve(expectTensor(args[0]), expectTensor(args[1]), { ...c, padding }, resultTensorType(op))];
+  },
 });
 
 function convolve(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): Tensor {
@@ -441,4 +456,4 @@ const triangularSolve = defineOp({
   },
 });
 
-export const CONTRACTION: readonly OpDef<any>[] = [dotGeneralOp, dot, convolution, fft, triangularSolve];
+export const CONTRACTION: readonly OpDef<any>[] = [dotGeneralOp, dot, convolution, dynamicConv, fft, triangularSolve];

@@ -39,7 +39,10 @@ function inferSameShape(resultElem: (ops: TensorType[], op: Op) => ElemType) {
     const ts = tensorOperands(op, types);
     const first = ts[0]!;
     for (const t of ts) if (!sameShape(t.shape, first.shape)) constraint(op, 'elementwise_c1', `operand shapes differ: ${ts.map(typeToString).join(', ')}`);
-    return [tensorType(first.shape, resultElem(ts, op))];
+    // Quantized results keep their declared parameters; only the shape is inferred then.
+    const declared = op.results[0]?.type;
+    const elem = declared?.kind === 'tensor' && declared.elem.kind === 'quant' ? declared.elem : resultElem(ts, op);
+    return [tensorType(first.shape, elem)];
   };
 }
 const sameElemAsFirst = (ts: TensorType[]): ElemType => ts[0]!.elem;
@@ -62,7 +65,7 @@ function scalarOp(name: string, arity: 1 | 2): OpDef<any> {
     name: `stablehlo.${name}`,
     category: 'elementwise',
     spec: name,
-    infer: inferSameShape(sameElemAsFirst),
+    infer: inferSameShape((ts) => (name === 'abs' && ts[0]!.elem.kind === 'complex' ? ts[0]!.elem.part : ts[0]!.elem)),
     evaluate: (args, _a, op) => {
       const ts = args.map((a) => expectTensor(a));
       const rt = resultTensorType(op);
@@ -194,7 +197,10 @@ const clamp = defineOp({
       const hi = broadcastIfScalar(mx, i);
       const v = getElem(x, i);
       if (impl) setElem(out, i, SCALAR['minimum']!.float!(impl(v as number, lo as number), hi as number));
-      else setElem(out, i, v < lo ? lo : v > hi ? hi : v);
+      else {
+        const atLeastLo = v < lo ? lo : v;
+        setElem(out, i, atLeastLo > hi ? hi : atLeastLo);
+      }
     }
     return [out];
   },

@@ -1,0 +1,41 @@
+# xla-aot: build, test and run targets. Every target installs what it needs (npm ci) first.
+SHELL := /bin/bash
+NODE_MODULES := node_modules/.package-lock.json
+CONFORMANCE ?= ../shared/conformance
+MODELS ?= ../shared/models
+CLI := node dist/src/cli/main.js
+
+.PHONY: all build test run bench clean conformance
+
+all: build
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+dist/.built: $(NODE_MODULES) tsconfig.json $(shell find src test -name '*.ts')
+	npx tsc -p tsconfig.json
+	chmod +x dist/src/cli/main.js
+	@touch $@
+
+build: dist/.built
+
+# Runs the bundled example model (IREE's fully-connected net, with the inputs its upstream test uses)
+# in the reference interpreter. The C backend will replace this with compile + run + diff.
+run: build
+	$(CLI) interpret $(MODELS)/iree_e2e_fullyconnected.mlir \
+	  --input=1x5xf32=1,-2,-3,4,-5 \
+	  --input=1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1 \
+	  --output-dir out/run
+
+test: build
+	npx tap --disable-coverage --allow-incomplete-coverage --reporter=terse --timeout=600 'dist/test/**/*.test.js'
+
+conformance: build
+	$(CLI) conformance $(CONFORMANCE) --json --jobs 2
+
+bench:
+	@echo "No benchmarks yet: 'make bench' arrives with the C backend (see issue on speed)."
+
+clean:
+	rm -rf dist out .tap

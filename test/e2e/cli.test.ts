@@ -1,0 +1,61 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import t from 'tap';
+import { CLI, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
+
+const cli = (args: string[]) => execa('node', [CLI, ...args], { cwd: ROOT, reject: false });
+
+t.test('interpret: literal inputs, printed results, .npy outputs', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-'));
+  const src = join(dir, 'm.mlir');
+  writeFileSync(src, 'func.func @main(%a: tensor<2x2xf32>, %b: tensor<2x2xf32>) -> tensor<2x2xf32> {\n  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<2x2xf32>, tensor<2x2xf32>) -> tensor<2x2xf32>\n  func.return %0 : tensor<2x2xf32>\n}\n');
+  const r = await cli(['interpret', src, '--input=2x2xf32=1,2,3,4', '--input=2x2xf32=5,6,7,8', '--output-dir', dir]);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, '[[1.900000e+01, 2.200000e+01], [4.300000e+01, 5.000000e+01]]');
+  const npy = readFileSync(join(dir, 'result0.npy'));
+  t.equal(npy.subarray(1, 6).toString(), 'NUMPY');
+  const data = new Float32Array(npy.buffer.slice(npy.byteOffset + npy.length - 16, npy.byteOffset + npy.length));
+  t.same(Array.from(data), [19, 22, 43, 50], 'npy payload');
+  // The written file is accepted back as an input.
+  const again = await cli(['interpret', src, `--input=@${join(dir, 'result0.npy')}`, '--input=2x2xf32=1,0,0,1']);
+  t.match(again.stdout, '[[1.900000e+01, 2.200000e+01], [4.300000e+01, 5.000000e+01]]');
+});
+
+t.test('interpret: bad inputs are clear errors', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-'));
+  const src = join(dir, 'm.mlir');
+  writeFileSync(src, 'func.func @main(%a: tensor<2xi32>) -> tensor<2xi32> {\n  func.return %a : tensor<2xi32>\n}\n');
+  const wrongType = await cli(['interpret', src, '--input=2xf32=1,2']);
+  t.equal(wrongType.exitCode, 1);
+  t.match(wrongType.stderr, 'does not match the parameter type tensor<2xi32>');
+  const tooFew = await cli(['interpret', src]);
+  t.match(tooFew.stderr, 'takes 1 input(s), 0 given');
+  const missing = await cli(['interpret', join(dir, 'nope.mlir')]);
+  t.match(missing.stderr, 'cannot read');
+  t.notMatch(missing.stderr + tooFew.stderr + wrongType.stderr, /\n\s+at /, 'no stack traces');
+});
+
+t.test('interpret: failing check exits 1 and names it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-'));
+  const src = join(dir, 'c.mlir');
+  writeFileSync(src, 'func.func @main() {\n  %0 = stablehlo.constant dense<[1, 2]> : tensor<2xi32>\n  check.expect_eq_const %0, dense<[1, 3]> : tensor<2xi32>\n  func.return\n}\n');
+  const r = await cli(['interpret', src]);
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, `${src}:3:3: error E0302: check failed: check.expect_eq_const`);
+});
+
+t.test('conformance --json prints the summary object last', { skip: HAVE_SHARED ? false : 'no ../shared' }, async (t) => {
+  const r = await cli(['conformance', join(SHARED, 'conformance', 'interpret', 'add.mlir'), join(SHARED, 'conformance', 'testdata', 'dynamic'), '--json', '--jobs', '2']);
+  const last = r.stdout.trim().split('\n').pop()!;
+  const s = JSON.parse(last) as Record<string, number>;
+  t.same(Object.keys(s), ['total', 'passed', 'failed', 'skipped', 'disabled', 'parse_only']);
+  t.equal(s['passed'], 21, 'every add.mlir case passes');
+  t.equal(s['parse_only'], 388, 'dynamic/ files are parse-only');
+  t.equal(r.exitCode, 0);
+});
+
+t.test('make run artifacts', { skip: existsSync(join(ROOT, 'out', 'run')) ? false : 'make run not executed in this checkout' }, async (t) => {
+  t.ok(existsSync(join(ROOT, 'out', 'run', 'result0.npy')));
+});
