@@ -29,7 +29,7 @@ run: build
 	  --output-dir out/run
 
 test: build
-	npx tap --disable-coverage --allow-incomplete-coverage --reporter=terse --timeout=600 'dist/test/**/*.test.js'
+	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 'dist/test/**/*.test.js'
 
 conformance: build
 	$(CLI) conformance $(CONFORMANCE) --json --jobs 2

@@ -54,7 +54,8 @@ function processGroup(p: ProcessInfo, g: GroupAttrs, mode: Mode): number[] {
       const groups = g.groups.length ? g.groups : all(p.numReplicas);
       const grp = groups.find((x) => x.includes(p.replicaId));
       if (!grp) throw new RuntimeError(`replica ${p.replicaId} is in no replica group`);
-      return grp.flatMap((r) => [...Array(p.numPartitions).keys()].map((q) => pid(r, q)));
+      // Partition-major: all replicas of the group for partition 0, then for partition 1, ...
+      return [...Array(p.numPartitions).keys()].flatMap((q) => grp.map((r) => pid(r, q)));
     }
     case 'flattened_ids': {
       const me = pid(p.replicaId, p.partitionId);
@@ -202,15 +203,18 @@ const collectiveBroadcast = defineOp({
   name: 'stablehlo.collective_broadcast',
   category: 'collective',
   spec: 'collective_broadcast',
-  attrs: (r) => readGroups(r),
-  evaluate: (args, g, op, ctx) => {
+  attrs: (r) => ({ ...readGroups(r), dynamicRoot: r.bool('has_dynamic_root', false) }),
+  evaluate: (allArgs, g, op, ctx) => {
+    // With has_dynamic_root the last operand holds the index (within the group) of the source.
+    const root = g.dynamicRoot ? Number(getElem(expectTensor(allArgs[allArgs.length - 1]), 0)) : 0;
+    const args = g.dynamicRoot ? allArgs.slice(0, -1) : allArgs;
     const p = proc(ctx);
     const mode = permuteMode(g);
     const myId = mode === 'cross_replica' ? p.replicaId : p.partitionId;
     if (!g.groups.some((x) => x.includes(myId))) return [...args].map((a) => makeTensor(expectTensor(a).type));
     const group = processGroup(p, g, mode);
     const vals = exchangeAll(ctx, op, group, args);
-    return args.map((_, i) => expectTensor(vals[0]![i]));
+    return args.map((_, i) => expectTensor(vals[root]![i]));
   },
 });
 
