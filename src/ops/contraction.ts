@@ -57,10 +57,6 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
     lOff.push(idx.reduce((s, v, k) => s + v * lst[d.lc[k]!]!, 0));
     rOff.push(idx.reduce((s, v, k) => s + v * rst[d.rc[k]!]!, 0));
   });
-  if (cShape.length === 0) {
-    lOff.push(0);
-    rOff.push(0);
-  }
   const nb = d.lb.length;
   const nlf = lf.length;
   const fast = storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;

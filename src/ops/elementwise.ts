@@ -220,7 +220,7 @@ export function convertElem(v: Elem, from: ElemType, to: ElemType): Elem {
       if (f.kind === 'int') return Number(v as bigint);
       return re(v);
     case 'bool':
-      if (f.kind === 'complex') return (v as C)[0] !== 0 || (v as C)[1] !== 0 ? 1 : 0;
+      if (f.kind === 'complex') return (v as C)[0] !== 0 ? 1 : 0; // the real part decides, as upstream
       if (f.kind === 'int') return (v as bigint) !== 0n ? 1 : 0;
       return (v as number) !== 0 ? 1 : 0;
     case 'int': {
