@@ -11,6 +11,7 @@ import { runParallel } from '../interpret/process-grid.js';
 import { copyElem, expectTensor, forEachIndex, getElem, makeTensor, RuntimeError, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../interpret/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx, type ProcessInfo } from './def.js';
 import { resultTensorType } from './elementwise.js';
+import { concatTensors, sliceEval } from './movement.js';
 import { combiner } from './reduction.js';
 
 interface GroupAttrs {
@@ -92,32 +93,10 @@ function reduceAcross(ctx: OpEvalCtx, op: Op, values: Tensor[][], index: number)
   return out;
 }
 
-function concatAlong(parts: Tensor[], dim: number, type: import('../ir/types.js').TensorType): Tensor {
-  const out = makeTensor(type);
-  const os = strides(type.shape);
-  let off = 0;
-  for (const t of parts) {
-    forEachIndex(t.type.shape, (idx, flat) => {
-      let dst = 0;
-      for (let i = 0; i < idx.length; i++) dst += (i === dim ? idx[i]! + off : idx[i]!) * os[i]!;
-      copyElem(out, dst, t, flat);
-    });
-    off += t.type.shape[dim]!;
-  }
-  return out;
-}
-
 function sliceAlong(t: Tensor, dim: number, start: number, len: number): Tensor {
   const shape = [...t.type.shape];
   shape[dim] = len;
-  const out = makeTensor(tensorType(shape, t.type.elem));
-  const st = strides(t.type.shape);
-  forEachIndex(shape, (idx, flat) => {
-    let src = 0;
-    for (let i = 0; i < idx.length; i++) src += (i === dim ? idx[i]! + start : idx[i]!) * st[i]!;
-    copyElem(out, flat, t, src);
-  });
-  return out;
+  return sliceEval(t, shape.map((_, d) => (d === dim ? start : 0)), shape.map(() => 1), tensorType(shape, t.type.elem));
 }
 
 const allReduce = defineOp({
@@ -138,7 +117,7 @@ const allGather = defineOp({
   attrs: (r) => ({ ...readGroups(r), dim: r.int('all_gather_dim') }),
   evaluate: (args, g, op, ctx) => {
     const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args);
-    return args.map((_, i) => concatAlong(vals.map((l) => expectTensor(l[i])), g.dim, resultTensorType(op, i)));
+    return args.map((_, i) => concatTensors(vals.map((l) => expectTensor(l[i])), g.dim, resultTensorType(op, i)));
   },
 });
 
@@ -175,7 +154,7 @@ const allToAll = defineOp({
         const len = t.type.shape[g.split]! / g.count;
         return sliceAlong(t, g.split, me * len, len);
       });
-      return concatAlong(parts, g.concat, resultTensorType(op, i));
+      return concatTensors(parts, g.concat, resultTensorType(op, i));
     });
   },
 });

@@ -109,7 +109,7 @@ const reshape = defineOp({
   evaluate: (args, _a, op) => reshapeEval(args, op),
 });
 
-function sliceEval(x: Tensor, start: readonly number[], st: readonly number[], rt: TensorType): Tensor {
+export function sliceEval(x: Tensor, start: readonly number[], st: readonly number[], rt: TensorType): Tensor {
   const out = makeTensor(rt);
   const xs = strides(x.type.shape);
   forEachIndex(rt.shape, (idx, flat) => {
@@ -196,22 +196,24 @@ const concatenate = defineOp({
     shape[a.dim] = ts.reduce((n, t) => n + t.shape[a.dim]!, 0);
     return [tensorType(shape, first.elem)];
   },
-  evaluate: (args, a, op) => {
-    const out = makeTensor(resultTensorType(op));
-    const os = strides(out.type.shape);
-    let offset = 0;
-    for (const arg of args) {
-      const x = expectTensor(arg);
-      forEachIndex(x.type.shape, (idx, flat) => {
-        let dst = 0;
-        for (let i = 0; i < idx.length; i++) dst += (i === a.dim ? idx[i]! + offset : idx[i]!) * os[i]!;
-        copyElem(out, dst, x, flat);
-      });
-      offset += x.type.shape[a.dim]!;
-    }
-    return [out];
-  },
+  evaluate: (args, a, op) => [concatTensors(args.map((x) => expectTensor(x)), a.dim, resultTensorType(op))],
 });
+
+/** Concatenates same-rank tensors along `dim` into a tensor of type `rt`. */
+export function concatTensors(parts: readonly Tensor[], dim: number, rt: TensorType): Tensor {
+  const out = makeTensor(rt);
+  const os = strides(rt.shape);
+  let offset = 0;
+  for (const x of parts) {
+    forEachIndex(x.type.shape, (idx, flat) => {
+      let dst = 0;
+      for (let i = 0; i < idx.length; i++) dst += (i === dim ? idx[i]! + offset : idx[i]!) * os[i]!;
+      copyElem(out, dst, x, flat);
+    });
+    offset += x.type.shape[dim]!;
+  }
+  return out;
+}
 
 function padEval(x: Tensor, pv: Tensor, low: readonly number[], interior: readonly number[], rt: TensorType): Tensor {
   const out = makeTensor(rt);
