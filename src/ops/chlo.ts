@@ -131,7 +131,70 @@ const scan = defineOp({
   },
 });
 
+/**
+ * chlo.ragged_dot with the ragged dimension among the lhs non-contracting dims: consecutive lhs
+ * rows (along that dim) form groups of `group_sizes`; rows of group g contract with rhs[g].
+ * Rows past the sum of the group sizes give zeros.
+ */
+const raggedDot = defineOp({
+  name: 'chlo.ragged_dot',
+  category: 'contraction',
+  attrs: (r) => {
+    const d = r.struct('ragged_dot_dimension_numbers');
+    return {
+      lb: d.ints('lhs_batching_dimensions', []),
+      rb: d.ints('rhs_batching_dimensions', []),
+      lc: d.ints('lhs_contracting_dimensions', []),
+      rc: d.ints('rhs_contracting_dimensions', []),
+      ragged: d.ints('lhs_ragged_dimensions', []),
+      group: d.ints('rhs_group_dimensions', []),
+    };
+  },
+  evaluate: (args, a, op) => {
+    const [lhs, rhs, sizes] = args.map((v) => expectTensor(v)) as [Tensor, Tensor, Tensor];
+    const ragged = a.ragged[0]!;
+    const groupDim = a.group[0];
+    if (groupDim === undefined || a.lc.includes(ragged) || a.lb.includes(ragged) || sizes.type.shape.length !== 1)
+      throw new RuntimeError('ragged_dot: only a ragged lhs non-contracting dimension with 1-D group_sizes is supported');
+    const ls = lhs.type.shape;
+    const rs = rhs.type.shape;
+    const lst = strides(ls);
+    const rst = strides(rs);
+    const lf = [...ls.keys()].filter((i) => !a.lb.includes(i) && !a.lc.includes(i));
+    const rf = [...rs.keys()].filter((i) => !a.rb.includes(i) && !a.rc.includes(i) && i !== groupDim);
+    const bounds: number[] = [];
+    let acc = 0;
+    for (let g = 0; g < size(sizes); g++) bounds.push((acc += Number(getElem(sizes, g))));
+    const out = makeTensor(resultTensorType(op));
+    const nb = a.lb.length;
+    const raggedPos = nb + lf.indexOf(ragged);
+    forEachIndex(out.type.shape, (idx, flat) => {
+      const g = bounds.findIndex((b) => idx[raggedPos]! < b);
+      if (g < 0) return;
+      let lbase = 0;
+      let rbase = g * rst[groupDim]!;
+      a.lb.forEach((d, k) => (lbase += idx[k]! * lst[d]!));
+      a.rb.forEach((d, k) => (rbase += idx[k]! * rst[d]!));
+      lf.forEach((d, k) => (lbase += idx[nb + k]! * lst[d]!));
+      rf.forEach((d, k) => (rbase += idx[nb + lf.length + k]! * rst[d]!));
+      let sum = 0;
+      forEachIndex(a.lc.map((d) => ls[d]!), (c) => {
+        let lo = lbase;
+        let ro = rbase;
+        c.forEach((v, k) => {
+          lo += v * lst[a.lc[k]!]!;
+          ro += v * rst[a.rc[k]!]!;
+        });
+        sum += Number(getElem(lhs, lo)) * Number(getElem(rhs, ro));
+      });
+      setElem(out, flat, storageElem(out.type.elem).kind === 'int' ? BigInt(sum) : sum);
+    });
+    return [out];
+  },
+});
+
 export const CHLO: readonly OpDef<any>[] = [
+  raggedDot,
   unary('erf', erf),
   unary('erfc', erfc),
   unary('erf_inv', erfInv),

@@ -110,6 +110,21 @@ const allReduce = defineOp({
   },
 });
 
+/** collective_reduce: the group's reduction lands on the root (group index 0); others get zeros. */
+const collectiveReduce = defineOp({
+  name: 'stablehlo.collective_reduce',
+  category: 'collective',
+  spec: 'collective_reduce',
+  attrs: (r) => readGroups(r),
+  evaluate: (args, g, op, ctx) => {
+    const p = proc(ctx);
+    const group = processGroup(p, g, reduceMode(g));
+    const vals = exchangeAll(ctx, op, group, args).map((l) => l.map((v) => expectTensor(v)));
+    const isRoot = group[0] === p.replicaId * p.numPartitions + p.partitionId;
+    return args.map((a, i) => (isRoot ? reduceAcross(ctx, op, vals, i) : makeTensor(expectTensor(a).type)));
+  },
+});
+
 const allGather = defineOp({
   name: 'stablehlo.all_gather',
   category: 'collective',
@@ -262,6 +277,7 @@ const runParallelOp = defineOp({
 
 export const COLLECTIVE: readonly OpDef<any>[] = [
   allReduce,
+  collectiveReduce,
   allGather,
   reduceScatter,
   allToAll,

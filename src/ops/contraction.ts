@@ -389,6 +389,16 @@ const fft = defineOp({
 });
 
 // ---- triangular_solve --------------------------------------------------------------------------
+type Cx = readonly [number, number];
+const cx = {
+  sub: (a: Cx, b: Cx): Cx => [a[0] - b[0], a[1] - b[1]],
+  mul: (a: Cx, b: Cx): Cx => [a[0] * b[0] - a[1] * b[1], a[0] * b[1] + a[1] * b[0]],
+  div: (a: Cx, b: Cx): Cx => {
+    const d = b[0] * b[0] + b[1] * b[1];
+    return [(a[0] * b[0] + a[1] * b[1]) / d, (a[1] * b[0] - a[0] * b[1]) / d];
+  },
+};
+
 const triangularSolve = defineOp({
   name: 'stablehlo.triangular_solve',
   category: 'contraction',
@@ -398,55 +408,50 @@ const triangularSolve = defineOp({
     const A = expectTensor(args[0]);
     const B = expectTensor(args[1]);
     const rt = resultTensorType(op);
-    if (storageElem(rt.elem).kind !== 'float') throw new RuntimeError(`triangular_solve on ${typeToString(rt)} is not supported`);
+    const kind = storageElem(rt.elem).kind;
+    if (kind !== 'float' && kind !== 'complex') throw new RuntimeError(`triangular_solve on ${typeToString(rt)} is not supported`);
+    // Work in complex arithmetic throughout; real types have zero imaginary parts.
+    const at = (t: Tensor, i: number): Cx => {
+      const v = getElem(t, i);
+      return Array.isArray(v) ? (v as Cx) : [v as number, 0];
+    };
     const out = makeTensor(rt);
-    const as = A.type.shape;
+    const n = A.type.shape[A.type.shape.length - 1]!;
     const bs = B.type.shape;
-    const n = as[as.length - 1]!;
     const [m, k] = [bs[bs.length - 2]!, bs[bs.length - 1]!];
     const batch = size(B) / (m * k);
-    const AD = A.data as Float64Array;
-    const BD = B.data as Float64Array;
     for (let bi = 0; bi < batch; bi++) {
       const aoff = bi * n * n;
-      // op(A) element (i, j)
-      const opA = (i: number, j: number): number => {
+      // Element (i, j) of op(A), reading only A's chosen triangle.
+      const opA = (i: number, j: number): Cx => {
         const [r, c] = a.transpose === 'NO_TRANSPOSE' ? [i, j] : [j, i];
-        if (r === c) return a.unit ? 1 : AD[aoff + r * n + c]!;
-        const inTriangle = a.lower ? r > c : r < c;
-        return inTriangle ? AD[aoff + r * n + c]! : 0;
+        if (r === c && a.unit) return [1, 0];
+        if (r !== c && (a.lower ? r < c : r > c)) return [0, 0];
+        const v = at(A, aoff + r * n + c);
+        return a.transpose === 'ADJOINT' ? [v[0], -v[1]] : v;
       };
       const effLower = a.transpose === 'NO_TRANSPOSE' ? a.lower : !a.lower;
-      const X = new Float64Array(m * k);
-      for (let i = 0; i < m * k; i++) X[i] = BD[bi * m * k + i]!;
+      const X: Cx[] = Array.from({ length: m * k }, (_, i) => at(B, bi * m * k + i));
       if (a.left) {
-        // op(A) X = B, X is m x k, op(A) is m x m
-        for (let col = 0; col < k; col++) {
-          const order = effLower ? [...Array(m).keys()] : [...Array(m).keys()].reverse();
-          for (const i of order) {
+        // op(A) X = B with op(A) m x m: forward/back substitution per column.
+        const order = effLower ? [...Array(m).keys()] : [...Array(m).keys()].reverse();
+        for (let col = 0; col < k; col++)
+          for (const [pos, i] of order.entries()) {
             let s = X[i * k + col]!;
-            for (const j of order) {
-              if (j === i) break;
-              s -= opA(i, j) * X[j * k + col]!;
-            }
-            X[i * k + col] = s / opA(i, i);
+            for (const j of order.slice(0, pos)) s = cx.sub(s, cx.mul(opA(i, j), X[j * k + col]!));
+            X[i * k + col] = cx.div(s, opA(i, i));
           }
-        }
       } else {
-        // X op(A) = B, X is m x k, op(A) is k x k
-        for (let row = 0; row < m; row++) {
-          const order = effLower ? [...Array(k).keys()].reverse() : [...Array(k).keys()];
-          for (const j of order) {
+        // X op(A) = B with op(A) k x k.
+        const order = effLower ? [...Array(k).keys()].reverse() : [...Array(k).keys()];
+        for (let row = 0; row < m; row++)
+          for (const [pos, j] of order.entries()) {
             let s = X[row * k + j]!;
-            for (const i of order) {
-              if (i === j) break;
-              s -= X[row * k + i]! * opA(i, j);
-            }
-            X[row * k + j] = s / opA(j, j);
+            for (const i of order.slice(0, pos)) s = cx.sub(s, cx.mul(X[row * k + i]!, opA(i, j)));
+            X[row * k + j] = cx.div(s, opA(j, j));
           }
-        }
       }
-      for (let i = 0; i < m * k; i++) setElem(out, bi * m * k + i, X[i]!);
+      X.forEach((v, i) => setElem(out, bi * m * k + i, kind === 'complex' ? v : v[0]));
     }
     return [out];
   },

@@ -13,12 +13,26 @@ function erfSeries(x: number): number {
   const x2 = x * x;
   let term = 1;
   let sum = 1;
+  let comp = 0; // Kahan compensation
   for (let n = 1; n < 500; n++) {
     term *= (2 * x2) / (2 * n + 1);
-    sum += term;
-    if (term < sum * 1e-17) break;
+    const y = term - comp;
+    const t = sum + y;
+    comp = t - sum - y;
+    sum = t;
+    if (term < sum * 1e-18) break;
   }
-  return ((2 * x) / SQRT_PI) * Math.exp(-x2) * sum;
+  return ((2 * x) / SQRT_PI) * expNegSquare(x) * sum;
+}
+
+/** exp(-x*x) without the rounding error of x*x (Dekker split: x*x = hi + lo exactly). */
+function expNegSquare(x: number): number {
+  const split = 134217729 * x; // 2^27 + 1
+  const xh = split - (split - x);
+  const xl = x - xh;
+  const hi = x * x;
+  const lo = xh * xh - hi + 2 * xh * xl + xl * xl;
+  return Math.exp(-hi) * (1 - lo);
 }
 
 /** erfc(x) for x >= 2 by the Laplace continued fraction (modified Lentz). */
@@ -27,7 +41,7 @@ function erfcContinuedFraction(x: number): number {
   let f = x;
   let c = x;
   let d = 0;
-  for (let n = 1; n < 500; n++) {
+  for (let n = 1; n < 5000; n++) {
     const an = n / 2;
     d = x + an * d;
     d = d === 0 ? tiny : d;
@@ -36,7 +50,7 @@ function erfcContinuedFraction(x: number): number {
     d = 1 / d;
     const delta = c * d;
     f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
+    if (Math.abs(delta - 1) < 1e-17) break;
   }
   return Math.exp(-x * x) / (SQRT_PI * f);
 }
