@@ -18,6 +18,12 @@ import { parseInput, randomInputs } from '../interpret/inputs.js';
 import { RuntimeError, type RtValue } from '../interpret/tensor.js';
 import { printTensor } from '../ops/control.js';
 import { encodeNpy } from '../util/npy.js';
+import { buildLibrary, writeFiles } from '../emit-c/build.js';
+import { emitC } from '../emit-c/emit.js';
+import { runCompiled } from '../emit-c/run.js';
+import { compareTensors } from '../interpret/compare.js';
+import type { Func, Module } from '../ir/core.js';
+import type { Tensor } from '../interpret/tensor.js';
 
 function readSource(path: string): SourceFile {
   try {
@@ -35,38 +41,106 @@ function printValue(v: RtValue): string {
 
 interface InterpretArgs {
   file: string;
-  entry: string;
+  entry?: string;
   input: string[];
   outputDir?: string;
   randomSeed?: number;
 }
 
+/** The function to run or compile: --entry if given, else @main, else the only public function. */
+function entryOf(m: Module, file: string, entry: string | undefined): Func {
+  const publics = [...m.funcs.values()].filter((f) => f.visibility === 'public' && f.body);
+  const f = entry ? m.funcs.get(entry) : (m.funcs.get('main') ?? (publics.length === 1 ? publics[0] : undefined));
+  if (!f) throw new RuntimeError(`${entry ? `no function @${entry}` : 'no @main and not exactly one public function'} in ${file} (functions: ${[...m.funcs.keys()].map((n) => '@' + n).join(', ')}); use --entry`);
+  return f;
+}
+
+function argsFor(f: Func, a: { input: string[]; randomSeed?: number }): RtValue[] {
+  if (a.randomSeed !== undefined) return randomInputs(f, a.randomSeed);
+  if (a.input.length !== f.params.length) throw new RuntimeError(`@${f.name} takes ${f.params.length} input(s), ${a.input.length} given (use --input or --random-seed)`);
+  return a.input.map((s, i) => parseInput(s, f, i));
+}
+
+function writeResults(dir: string | undefined, results: readonly RtValue[], args: readonly RtValue[], wroteInputs: boolean): void {
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  results.forEach((r, i) => {
+    if (r.kind === 'tensor') writeFileSync(join(dir, `result${i}.npy`), encodeNpy(r));
+  });
+  if (wroteInputs) args.forEach((x, i) => x.kind === 'tensor' && writeFileSync(join(dir, `input${i}.npy`), encodeNpy(x)));
+}
+
 function interpretCommand(a: InterpretArgs): number {
   const source = readSource(a.file);
   const m = importModule(source);
-  const f = m.funcs.get(a.entry);
-  if (!f) throw new RuntimeError(`no function @${a.entry} in ${a.file} (functions: ${[...m.funcs.keys()].map((n) => '@' + n).join(', ')})`);
-  let args: RtValue[];
-  if (a.randomSeed !== undefined) args = randomInputs(f, a.randomSeed);
-  else {
-    if (a.input.length !== f.params.length) throw new RuntimeError(`@${f.name} takes ${f.params.length} input(s), ${a.input.length} given (use --input or --random-seed)`);
-    args = a.input.map((s, i) => parseInput(s, f, i));
-  }
+  const f = entryOf(m, a.file, a.entry);
+  const args = argsFor(f, a);
   const interp = new Interpreter(m);
   const results = interp.runFunc(f, args);
   for (const line of interp.session.printed) console.log(line);
   results.forEach((r, i) => console.log(`result[${i}]: ${printValue(r)}`));
-  if (a.outputDir) {
-    mkdirSync(a.outputDir, { recursive: true });
-    results.forEach((r, i) => {
-      if (r.kind === 'tensor') writeFileSync(join(a.outputDir!, `result${i}.npy`), encodeNpy(r));
-    });
-    if (a.randomSeed !== undefined) args.forEach((x, i) => x.kind === 'tensor' && writeFileSync(join(a.outputDir!, `input${i}.npy`), encodeNpy(x)));
-  }
+  writeResults(a.outputDir, results, args, a.randomSeed !== undefined);
   const failed = interp.session.checks.filter((c) => !c.ok);
   for (const c of failed) console.error(`${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: error E0302: check failed: ${c.op.name}: ${c.message}`);
   if (interp.session.checks.length) console.error(`${interp.session.checks.length - failed.length} of ${interp.session.checks.length} check(s) passed`);
   return failed.length ? 1 : 0;
+}
+
+interface CompileArgs {
+  file: string;
+  output: string;
+  entry?: string;
+  prefix: string;
+  emit: string;
+  cc: string;
+  target: string;
+  report: boolean;
+}
+
+async function compileCommand(a: CompileArgs): Promise<number> {
+  if (a.target !== 'host' && a.target !== 'generic-c') throw new RuntimeError(`target '${a.target}' is not available yet (available: host, generic-c)`);
+  const m = importModule(readSource(a.file));
+  const f = entryOf(m, a.file, a.entry);
+  const r = emitC(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: a.cc });
+  const written = writeFiles(a.output, r);
+  if (a.emit !== 'c') await buildLibrary(a.output, r, a.prefix, a.cc);
+  const built = a.emit !== 'c' ? [`${a.prefix}.so`, `lib${a.prefix}.a`] : [];
+  console.log(`wrote ${[...written, ...built].map((n) => join(a.output, n)).join(', ')}`);
+  if (a.report) {
+    const p = r.plan;
+    console.log(`entry @${f.name}: ${r.kernelNames.length} kernels, ${r.inputs.length} input(s), ${r.outputs.length} output(s)`);
+    console.log(`arena: ${p.arenaBytes} bytes (liveness lower bound ${p.lowerBound}, no-reuse sum ${p.noReuseBytes}, alignment ${p.alignment})`);
+    console.log(`weights: ${r.weightBytes} bytes in the .incbin blob, small ones as C arrays`);
+  }
+  return 0;
+}
+
+interface RunArgs extends InterpretArgs {
+  backend: string;
+  cc: string;
+}
+
+async function runCommand(a: RunArgs): Promise<number> {
+  if (a.backend === 'interp') return interpretCommand(a);
+  const m = importModule(readSource(a.file));
+  const f = entryOf(m, a.file, a.entry);
+  const args = argsFor(f, a);
+  const tensors = args.map((x) => {
+    if (x.kind !== 'tensor') throw new RuntimeError('the C backend takes tensor inputs only');
+    return x;
+  });
+  const compiled = await runCompiled(m, f.name, tensors, { cc: a.cc });
+  compiled.outputs.forEach((r, i) => console.log(`result[${i}]: ${printTensor(r)}`));
+  writeResults(a.outputDir, compiled.outputs, args, a.randomSeed !== undefined);
+  // Always check the compiled program against the reference interpreter.
+  const expected = new Interpreter(m).runFunc(f, args);
+  let ok = true;
+  compiled.outputs.forEach((r, i) => {
+    const d = compareTensors(r, expected[i] as Tensor);
+    ok &&= d.ok;
+    console.log(`result[${i}] vs interpreter: ${d.message}`);
+  });
+  return ok ? 0 : 1;
 }
 
 interface ConformanceArgs {
@@ -135,11 +209,11 @@ async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .positional('file', { type: 'string', demandOption: true, describe: 'MLIR file' })
-          .option('entry', { type: 'string', default: 'main', describe: 'function to run' })
+          .option('entry', { type: 'string', describe: 'function to run (default @main, or the only public function)' })
           .option('input', { type: 'string', array: true, default: [] as string[], describe: 'one per parameter: 2x3xf32=1,2,3,4,5,6 | @in.npy | in.npy' })
           .option('output-dir', { type: 'string', describe: 'write each result as DIR/result<i>.npy' })
           .option('random-seed', { type: 'number', describe: 'use seeded random inputs for every parameter (written as DIR/input<i>.npy)' }),
-      (a) => run(() => interpretCommand({ file: a.file, entry: a.entry, input: a.input.map(String), ...(a.outputDir ? { outputDir: a.outputDir } : {}), ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}) })),
+      (a) => run(() => interpretCommand({ file: a.file, ...(a.entry ? { entry: a.entry } : {}), input: a.input.map(String), ...(a.outputDir ? { outputDir: a.outputDir } : {}), ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}) })),
     )
     .command(
       'conformance <paths..>',
@@ -154,14 +228,44 @@ async function main(argv: string[]): Promise<number> {
       (a) => run(() => conformanceCommand({ paths: (a.paths ?? []).map(String), backend: a.backend, json: a.json, jobs: Math.max(1, Math.floor(a.jobs)), verbose: a.verbose })),
     )
     .command(
-      '$0 <file>',
-      'Compile a model to C (not implemented yet: the C backend is issue #3)',
-      (y) => y.positional('file', { type: 'string', demandOption: true }).option('o', { type: 'string', describe: 'output directory' }).option('target', { type: 'string' }),
+      'run <file>',
+      'Compile (or interpret) and run a function; with --backend c the results are also diffed against the interpreter (exit 1 on mismatch)',
+      (y) =>
+        y
+          .positional('file', { type: 'string', demandOption: true })
+          .option('backend', { type: 'string', default: 'c', choices: ['c', 'interp'] })
+          .option('entry', { type: 'string', describe: 'function to run (default @main, or the only public function)' })
+          .option('input', { type: 'string', array: true, default: [] as string[], describe: 'one per parameter: 2x3xf32=1,2,3,4,5,6 | @in.npy | in.npy' })
+          .option('random-seed', { type: 'number', describe: 'seeded random inputs' })
+          .option('output-dir', { type: 'string', describe: 'write results as DIR/result<i>.npy' })
+          .option('cc', { type: 'string', default: 'gcc', describe: 'C compiler' }),
       (a) =>
-        run(() => {
-          importModule(readSource(a.file));
-          throw new RuntimeError('compilation to C is not implemented yet; the model parses and verifies. Use `xla-aot interpret` to run it.');
-        }),
+        run(() =>
+          runCommand({
+            file: a.file,
+            backend: a.backend,
+            cc: a.cc,
+            input: a.input.map(String),
+            ...(a.entry ? { entry: a.entry } : {}),
+            ...(a.outputDir ? { outputDir: a.outputDir } : {}),
+            ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}),
+          }),
+        ),
+    )
+    .command(
+      '$0 <file>',
+      'Compile a model to standalone C: PREFIX.h (API), PREFIX.c (kernels + run), weights (small: C arrays; large: .incbin blob), rl.h, a Makefile, and (unless --emit=c) PREFIX.so and libPREFIX.a',
+      (y) =>
+        y
+          .positional('file', { type: 'string', demandOption: true, describe: 'StableHLO/MHLO MLIR text' })
+          .option('o', { alias: 'output', type: 'string', default: 'out', describe: 'output directory' })
+          .option('target', { type: 'string', default: 'host', describe: 'host or generic-c (embedded targets: see issue #4)' })
+          .option('entry', { type: 'string', describe: 'function to compile (default @main, or the only public function)' })
+          .option('prefix', { type: 'string', default: 'model', describe: 'C identifier prefix of the generated API and files' })
+          .option('emit', { type: 'string', default: 'lib', choices: ['c', 'lib'], describe: 'c: sources only; lib: also build .so and .a' })
+          .option('cc', { type: 'string', default: 'gcc', describe: 'C compiler (gcc or clang)' })
+          .option('report', { type: 'boolean', default: false, describe: 'print arena size vs liveness lower bound and no-reuse sum' }),
+      (a) => run(() => compileCommand({ file: a.file, output: a.o, target: a.target, prefix: a.prefix, emit: a.emit, cc: a.cc, report: a.report, ...(a.entry ? { entry: a.entry } : {}) })),
     )
     .strict()
     .demandCommand(1)

@@ -20,8 +20,9 @@ export const MESSAGES = {
   E0204: '{op}: {detail}',
   E0205: '{op}: expected {expected} operand(s), got {got}',
   E0206: '{op}: missing attribute {name}',
-  E0301: 'runtime: {detail}',
+  E0301: "op '{op}' is not supported by target '{target}'",
   E0302: 'check failed: {detail}',
+  E0303: '{op}: reduction body is not a single elementwise op; cannot generate code',
 } as const;
 export type DiagCode = keyof typeof MESSAGES;
 export type Severity = 'error' | 'warning' | 'note';

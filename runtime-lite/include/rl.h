@@ -1,0 +1,167 @@
+/* runtime-lite: the tiny static runtime of xla-aot generated code.
+ * Standalone: needs only <stdint.h>, <stddef.h>, <string.h> and, for float math, <math.h>.
+ * No allocation, no globals, no OS. Versioned like a schema: RL_ABI_VERSION changes when the
+ * generated-code ABI below changes. */
+#ifndef RL_H
+#define RL_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define RL_ABI_VERSION 1
+
+typedef enum { RL_OK = 0, RL_INVALID_ARGUMENT, RL_OUT_OF_RANGE, RL_UNAVAILABLE, RL_INTERNAL } rl_status_t;
+
+typedef enum {
+  RL_I1, RL_I8, RL_I16, RL_I32, RL_I64, RL_U8, RL_U16, RL_U32, RL_U64, RL_F16, RL_BF16, RL_F32, RL_F64
+} rl_dtype_t;
+
+/** Shape and type of one model input or output. */
+typedef struct {
+  const char* name;
+  rl_dtype_t dtype;
+  uint32_t rank;
+  const int64_t* dims;
+  size_t bytes;
+} rl_tensor_info_t;
+
+/** A compiled model: tables describing its I/O, and its entry point. */
+typedef struct {
+  uint32_t abi_version;
+  const char* name;
+  const char* compiler_version;
+  uint32_t num_inputs;
+  const rl_tensor_info_t* inputs;
+  uint32_t num_outputs;
+  const rl_tensor_info_t* outputs;
+  size_t arena_bytes;     /* caller allocates; generated code never allocates */
+  size_t arena_alignment;
+  rl_status_t (*run)(const void* const* inputs, void* const* outputs, void* arena);
+} rl_model_t;
+
+/* ---- scalar helpers used by generated kernels (semantics match the StableHLO spec / XLA) ---- */
+
+/* f16 and bf16 are stored as uint16_t bit patterns and computed in float. */
+static inline float rl_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+  if (exp == 0x1fu) bits = sign | 0x7f800000u | (man << 13);
+  else if (exp != 0) bits = sign | ((exp + 112u) << 23) | (man << 13);
+  else if (man == 0) bits = sign;
+  else {
+    int e = -1;
+    do { e++; man <<= 1; } while ((man & 0x400u) == 0);
+    bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ffu) << 13);
+  }
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+static inline uint16_t rl_f32_to_f16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
+  if (exp == 0xffu) return (uint16_t)(sign | 0x7c00u | (man ? 0x200u | (man >> 13) : 0u));
+  int e = (int)exp - 127 + 15;
+  if (e >= 0x1f) return (uint16_t)(sign | 0x7c00u);
+  if (e <= 0) {
+    if (e < -10) return (uint16_t)sign;
+    man |= 0x800000u;
+    uint32_t shift = (uint32_t)(14 - e), half = 1u << (shift - 1), rest = man & ((1u << shift) - 1u);
+    uint32_t h = man >> shift;
+    if (rest > half || (rest == half && (h & 1u))) h++;
+    return (uint16_t)(sign | h);
+  }
+  uint32_t h = ((uint32_t)e << 10) | (man >> 13), rest = man & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++; /* may carry into the exponent: correct */
+  return (uint16_t)(sign | h);
+}
+
+static inline float rl_bf16_to_f32(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+static inline uint16_t rl_f32_to_bf16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return (uint16_t)(x >> 16);
+}
+
+/* maximum/minimum propagate NaN; +0 > -0. */
+static inline double rl_max(double a, double b) { return (a != a || b != b) ? NAN : (a == b ? (signbit(a) ? b : a) : (a > b ? a : b)); }
+static inline double rl_min(double a, double b) { return (a != a || b != b) ? NAN : (a == b ? (signbit(a) ? a : b) : (a < b ? a : b)); }
+static inline float rl_maxf(float a, float b) { return (a != a || b != b) ? NAN : (a == b ? (signbit(a) ? b : a) : (a > b ? a : b)); }
+static inline float rl_minf(float a, float b) { return (a != a || b != b) ? NAN : (a == b ? (signbit(a) ? a : b) : (a < b ? a : b)); }
+static inline double rl_sign(double x) { return x != x ? x : (x > 0 ? 1.0 : (x < 0 ? -1.0 : x)); }
+static inline double rl_round_afz(double x) { return round(x); }
+static inline double rl_round_even(double x) { return nearbyint(x); }
+static inline double rl_logistic(double x) { return 1.0 / (1.0 + exp(-x)); }
+static inline float rl_logisticf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline double rl_pow(double a, double b) { return pow(a, b); }
+
+/* Integer helpers, one set per width, wrap-around semantics via unsigned arithmetic. */
+#define RL_INT_COMMON(T, U, BITS)                                                                  \
+  static inline T rl_add_##T(T a, T b) { return (T)((U)a + (U)b); }                               \
+  static inline T rl_sub_##T(T a, T b) { return (T)((U)a - (U)b); }                               \
+  static inline T rl_mul_##T(T a, T b) { return (T)((U)a * (U)b); }                               \
+  static inline T rl_neg_##T(T a) { return (T)(0u - (U)a); }                                      \
+  static inline T rl_shl_##T(T a, T b) { return ((U)b >= (BITS)) ? (T)0 : (T)((U)a << (U)b); }  \
+  static inline T rl_shrl_##T(T a, T b) { return ((U)b >= (BITS)) ? (T)0 : (T)((U)a >> (U)b); } \
+  static inline T rl_popcnt_##T(T a) { U v = (U)a; T c = 0; while (v) { c = (T)(c + (T)(v & 1u)); v = (U)(v >> 1); } return c; } \
+  static inline T rl_clz_##T(T a) { U v = (U)a; T n = 0; for (int i = (BITS) - 1; i >= 0 && !((v >> i) & 1u); i--) n++; return n; } \
+  static inline T rl_upow_##T(U base, U e) { U r = 1; while (e) { if (e & 1u) r = (U)(r * base); base = (U)(base * base); e = (U)(e >> 1); } return (T)r; }
+
+#define RL_INT_SIGNED(T, U, BITS, MIN)                                                             \
+  RL_INT_COMMON(T, U, BITS)                                                                        \
+  static inline T rl_div_##T(T a, T b) { return b == 0 ? (T)-1 : (a == (MIN) && b == -1) ? a : (T)(a / b); } \
+  static inline T rl_rem_##T(T a, T b) { return b == 0 ? a : (a == (MIN) && b == -1) ? (T)0 : (T)(a % b); } \
+  static inline T rl_shra_##T(T a, T b) {                                                         \
+    if ((U)b >= (BITS)) return a < 0 ? (T)-1 : (T)0;                                             \
+    return a < 0 ? (T)~(U)(~(U)a >> (U)b) : (T)((U)a >> (U)b);                                   \
+  }                                                                                              \
+  static inline T rl_pow_##T(T a, T b) {                                                          \
+    if (b < 0) return a == 1 ? (T)1 : (a == -1 ? ((b & 1) ? (T)-1 : (T)1) : (T)0);                \
+    return rl_upow_##T((U)a, (U)b);                                                               \
+  }                                                                                              \
+  static inline T rl_abs_##T(T a) { return a < 0 ? (T)(0u - (U)a) : a; }
+
+#define RL_INT_UNSIGNED(T, BITS)                                                                   \
+  RL_INT_COMMON(T, T, BITS)                                                                        \
+  static inline T rl_div_##T(T a, T b) { return b == 0 ? (T)-1 : (T)(a / b); }                    \
+  static inline T rl_rem_##T(T a, T b) { return b == 0 ? a : (T)(a % b); }                        \
+  static inline T rl_shra_##T(T a, T b) { return rl_shrl_##T(a, b); }                             \
+  static inline T rl_pow_##T(T a, T b) { return rl_upow_##T(a, b); }                              \
+  static inline T rl_abs_##T(T a) { return a; }
+
+RL_INT_SIGNED(int8_t, uint8_t, 8, INT8_MIN)
+RL_INT_SIGNED(int16_t, uint16_t, 16, INT16_MIN)
+RL_INT_SIGNED(int32_t, uint32_t, 32, INT32_MIN)
+RL_INT_SIGNED(int64_t, uint64_t, 64, INT64_MIN)
+RL_INT_UNSIGNED(uint8_t, 8)
+RL_INT_UNSIGNED(uint16_t, 16)
+RL_INT_UNSIGNED(uint32_t, 32)
+RL_INT_UNSIGNED(uint64_t, 64)
+
+/* float -> int conversion: truncate, NaN -> 0, saturate at the type's range (as XLA). */
+#define RL_F2I(T, LO, HI)                                                                          \
+  static inline T rl_f2i_##T(double x) { return x != x ? (T)0 : x <= (double)(LO) ? (T)(LO) : x >= (double)(HI) ? (T)(HI) : (T)x; }
+/* The unsigned versions compare with 0.0 directly (no integer type-limit comparison). */
+RL_F2I(int8_t, INT8_MIN, INT8_MAX)
+RL_F2I(int16_t, INT16_MIN, INT16_MAX)
+RL_F2I(int32_t, INT32_MIN, INT32_MAX)
+RL_F2I(int64_t, INT64_MIN, INT64_MAX)
+RL_F2I(uint8_t, 0, UINT8_MAX)
+RL_F2I(uint16_t, 0, UINT16_MAX)
+RL_F2I(uint32_t, 0, UINT32_MAX)
+RL_F2I(uint64_t, 0, UINT64_MAX)
+
+static inline int64_t rl_clamp_index(int64_t i, int64_t lo, int64_t hi) { return i < lo ? lo : (i > hi ? hi : i); }
+
+#endif /* RL_H */

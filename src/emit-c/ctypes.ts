@@ -1,0 +1,77 @@
+/**
+ * @fileoverview How element types live in generated C: storage type, compute type, and the
+ * load/store spellings (f16/bf16 are stored as uint16_t bit patterns and computed in float).
+ */
+import { error } from '../diag/diagnostics.js';
+import type { Loc } from '../diag/source.js';
+import { typeToString, type ElemType, type TensorType } from '../ir/types.js';
+
+export type ComputeClass = 'float' | 'double' | 'int' | 'bool';
+
+export interface CElem {
+  readonly name: string;
+  /** C type of one stored element. */
+  readonly storage: string;
+  /** C type arithmetic happens in. */
+  readonly compute: string;
+  readonly cls: ComputeClass;
+  readonly bytes: number;
+  /** Suffix of the rl_*_T integer helpers (the storage type). */
+  readonly intSuffix?: string;
+  readonly signed?: boolean;
+  /** rl_dtype_t enumerator. */
+  readonly rlDtype: string;
+  load(expr: string): string;
+  store(value: string): string;
+}
+
+const ident = (e: string): string => e;
+
+function intElem(bits: number, signed: boolean, name: string): CElem {
+  const t = `${signed ? '' : 'u'}int${bits}_t`;
+  return { name, storage: t, compute: t, cls: 'int', bytes: bits / 8, intSuffix: t, signed, rlDtype: `RL_${signed ? 'I' : 'U'}${bits}`, load: ident, store: (v) => `(${t})(${v})` };
+}
+
+const TABLE: Readonly<Record<string, CElem>> = {
+  f32: { name: 'f32', storage: 'float', compute: 'float', cls: 'float', bytes: 4, rlDtype: 'RL_F32', load: ident, store: (v) => `(float)(${v})` },
+  f64: { name: 'f64', storage: 'double', compute: 'double', cls: 'double', bytes: 8, rlDtype: 'RL_F64', load: ident, store: (v) => `(double)(${v})` },
+  f16: { name: 'f16', storage: 'uint16_t', compute: 'float', cls: 'float', bytes: 2, rlDtype: 'RL_F16', load: (e) => `rl_f16_to_f32(${e})`, store: (v) => `rl_f32_to_f16((float)(${v}))` },
+  bf16: { name: 'bf16', storage: 'uint16_t', compute: 'float', cls: 'float', bytes: 2, rlDtype: 'RL_BF16', load: (e) => `rl_bf16_to_f32(${e})`, store: (v) => `rl_f32_to_bf16((float)(${v}))` },
+  i1: { name: 'i1', storage: 'uint8_t', compute: 'uint8_t', cls: 'bool', bytes: 1, rlDtype: 'RL_I1', load: ident, store: (v) => `(uint8_t)((${v}) != 0)` },
+  i8: intElem(8, true, 'i8'),
+  i16: intElem(16, true, 'i16'),
+  i32: intElem(32, true, 'i32'),
+  i64: intElem(64, true, 'i64'),
+  ui8: intElem(8, false, 'ui8'),
+  ui16: intElem(16, false, 'ui16'),
+  ui32: intElem(32, false, 'ui32'),
+  ui64: intElem(64, false, 'ui64'),
+};
+
+export function cElemOrUndefined(e: ElemType): CElem | undefined {
+  return TABLE[e.name];
+}
+
+/** The C form of an element type, or E0301 naming what the C backend does not support yet. */
+export function cElem(t: TensorType, op: string, loc: Loc): CElem {
+  const c = TABLE[t.elem.name];
+  if (!c) throw error('E0301', { op: `${op} on ${typeToString(t)}`, target: 'C backend (element type not supported yet)' }, loc);
+  return c;
+}
+
+/** A C literal of the compute type. */
+export function literal(c: CElem, v: number | bigint): string {
+  if (c.cls === 'float' || c.cls === 'double') {
+    const x = Number(v);
+    if (Number.isNaN(x)) return 'NAN';
+    if (!Number.isFinite(x)) return x > 0 ? 'INFINITY' : '(-INFINITY)';
+    const s = x === 0 && Object.is(x, -0) ? '-0.0' : x.toPrecision(17).replace(/(\.\d*?)0+(e|$)/, '$1$2').replace(/\.(e|$)/, '.0$1');
+    const text = /[.e]/.test(s) ? s : `${s}.0`;
+    return c.cls === 'float' ? `${text}f` : text;
+  }
+  if (c.cls === 'bool') return v ? '1' : '0';
+  const b = BigInt(v);
+  if (c.signed && c.bytes === 8 && b === -(1n << 63n)) return 'INT64_MIN';
+  const suffix = c.bytes === 8 ? (c.signed ? 'LL' : 'ULL') : c.signed ? '' : 'u';
+  return `((${c.storage})${b}${suffix})`;
+}

@@ -1,0 +1,211 @@
+/**
+ * @fileoverview The C backend's emit phase: flat program -> kernels + memory plan + weights ->
+ * the files of an output directory (model.h, model.c, weights, Makefile, rl.h). Pure: returns
+ * file contents; writing and compiling are the caller's (build.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { error } from '../diag/diagnostics.js';
+import type { Module } from '../ir/core.js';
+import { numElements, typeToString, type TensorType } from '../ir/types.js';
+import { elemBits, getElem, size } from '../interpret/tensor.js';
+import { constantValue } from '../ops/control.js';
+import { planMemory, type MemoryPlan } from '../memory/plan.js';
+import { render, RUNTIME_DIR } from '../emit-common/templates.js';
+import { cElem, cElemOrUndefined, literal } from './ctypes.js';
+import { flatten } from './flatten.js';
+import { lowerToKernel, type Sym } from './kernels.js';
+
+export const VERSION = '0.1.0';
+/** Weights at least this large go into the .incbin blob instead of a C array literal. */
+export const BLOB_THRESHOLD = 1024;
+
+export interface EmitOptions {
+  readonly entry: string;
+  readonly prefix: string;
+  readonly sourceName: string;
+  readonly cc: string;
+}
+
+export interface EmitResult {
+  /** File name -> contents (text, or bytes for the weight blob). */
+  readonly files: ReadonlyMap<string, string | Uint8Array>;
+  readonly plan: MemoryPlan;
+  readonly objects: readonly string[];
+  readonly inputs: readonly TensorType[];
+  readonly outputs: readonly TensorType[];
+  readonly kernelNames: readonly string[];
+  readonly weightBytes: number;
+}
+
+export const CFLAGS = '-O2 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
+
+function tensorBytes(t: TensorType): Uint8Array {
+  const ce = cElemOrUndefined(t.elem)!;
+  const n = numElements(t.shape);
+  const out = new Uint8Array(n * ce.bytes);
+  return out;
+}
+
+export function emitC(m: Module, o: EmitOptions): EmitResult {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
+  const prog = flatten(m, o.entry);
+  const tensor = (s: Sym): TensorType => {
+    if (s.type.kind !== 'tensor') throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, prog.entry.loc);
+    return s.type;
+  };
+  const elemBytes = (s: Sym): number => cElem(tensor(s), 'value', prog.entry.loc).bytes;
+  const kernels = prog.ops.map((f, i) => lowerToKernel(f, i));
+
+  // ---- weights ---------------------------------------------------------------------------------
+  const weightDecls: string[] = [];
+  const ref = new Map<Sym, string>();
+  const blobParts: Uint8Array[] = [];
+  let blobSize = 0;
+  const blobSymbol = `${o.prefix}_weights_blob`;
+  let w = 0;
+  for (const [s, op] of prog.constants) {
+    const t = tensor(s);
+    const ce = cElem(t, 'stablehlo.constant', op.loc);
+    const value = constantValue(op.attrs['value'], t, op);
+    const n = size(value);
+    const name = `w${w++}`;
+    const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
+    if (n * ce.bytes >= BLOB_THRESHOLD) {
+      const bytes = tensorBytes(t);
+      for (let i = 0; i < n; i++) {
+        let bits = elemBits(value, i);
+        for (let b = 0; b < ce.bytes; b++) {
+          bytes[i * ce.bytes + b] = Number(bits & 0xffn);
+          bits >>= 8n;
+        }
+      }
+      const pad = (64 - (blobSize % 64)) % 64;
+      if (pad) blobParts.push(new Uint8Array(pad));
+      blobSize += pad;
+      weightDecls.push(`/* ${name}: ${typeToString(t)} from ${loc}, in the weight blob at offset ${blobSize} */`);
+      ref.set(s, `((const ${ce.storage}*)(${blobSymbol} + ${blobSize}))`);
+      blobParts.push(bytes);
+      blobSize += bytes.length;
+    } else {
+      const vals: string[] = [];
+      for (let i = 0; i < n; i++) {
+        if (ce.cls === 'int') vals.push(literal(ce, getElem(value, i) as bigint));
+        else if (ce.cls === 'bool') vals.push(String(getElem(value, i)));
+        else if (ce.storage === 'uint16_t') vals.push(`0x${elemBits(value, i).toString(16)}`);
+        else vals.push(cLiteralBits(ce.storage, elemBits(value, i)));
+      }
+      weightDecls.push(`/* ${name}: ${typeToString(t)} from ${loc} */\nstatic const ${ce.storage} ${name}[${Math.max(1, n)}] = {${vals.join(', ') || '0'}};`);
+      ref.set(s, name);
+    }
+  }
+  if (blobSize) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);
+
+  // ---- memory plan and calls -------------------------------------------------------------------
+  const external = new Set<Sym>([...prog.inputs, ...prog.constants.keys()]);
+  const plan = planMemory(prog.ops, external, prog.outputs, elemBytes);
+  prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
+  const bufRef = (s: Sym): string => {
+    const r = ref.get(s);
+    if (r) return r;
+    const off = plan.offsets.get(s);
+    if (off === undefined) throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, prog.entry.loc);
+    return `((${cElem(tensor(s), 'value', prog.entry.loc).storage}*)(A + ${off}))`;
+  };
+  const calls = kernels.map((k, i) => {
+    const f = prog.ops[i]!;
+    const args = [...f.ins.map(bufRef), ...f.outs.map(bufRef)];
+    return `${k.name}(${args.join(', ')});`;
+  });
+  prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${numElements(tensor(s).shape) * elemBytes(s)}); /* output ${i} */`));
+
+  // ---- I/O tables ------------------------------------------------------------------------------
+  const ioDims: string[] = [];
+  const info = (s: Sym, kind: string, i: number): string => {
+    const t = tensor(s);
+    const dims = `${o.prefix}_${kind}${i}_dims`;
+    ioDims.push(`static const int64_t ${dims}[${Math.max(1, t.shape.length)}] = {${t.shape.join(', ') || '0'}};`);
+    return `{"${kind}${i}", ${cElem(t, kind, prog.entry.loc).rlDtype}, ${t.shape.length}, ${dims}, ${numElements(t.shape) * elemBytes(s)}}`;
+  };
+  const inputInfos = prog.inputs.map((s, i) => info(s, 'input', i));
+  const outputInfos = prog.outputs.map((s, i) => info(s, 'output', i));
+  const PREFIX = o.prefix.toUpperCase();
+  const header = `${o.prefix}.h`;
+  const common = { version: VERSION, sourceName: o.sourceName, prefix: o.prefix, PREFIX };
+  const files = new Map<string, string | Uint8Array>();
+  files.set(
+    header,
+    render('c/model.h.hbs', {
+      ...common,
+      entry: o.entry,
+      guard: `${PREFIX}_H_`,
+      numInputs: prog.inputs.length,
+      numOutputs: prog.outputs.length,
+      arenaBytes: plan.arenaBytes,
+      arenaAlignment: plan.alignment,
+      inputs: prog.inputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: numElements(tensor(s).shape) * elemBytes(s) })),
+      outputs: prog.outputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: numElements(tensor(s).shape) * elemBytes(s) })),
+    }),
+  );
+  files.set(
+    `${o.prefix}.c`,
+    render('c/model.c.hbs', {
+      ...common,
+      header,
+      kernelCount: kernels.length,
+      arenaBytes: plan.arenaBytes,
+      arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
+      weightDecls,
+      kernels: kernels.map((k) => k.source),
+      ioDims,
+      inputInfos: inputInfos.length ? inputInfos : ['{0}'],
+      outputInfos: outputInfos.length ? outputInfos : ['{0}'],
+      numInputs: prog.inputs.length,
+      numOutputs: prog.outputs.length,
+      numInputsOrOne: Math.max(1, prog.inputs.length),
+      numOutputsOrOne: Math.max(1, prog.outputs.length),
+      calls,
+    }),
+  );
+  const objects = [`${o.prefix}.o`];
+  if (blobSize) {
+    const blob = new Uint8Array(blobSize);
+    let off = 0;
+    for (const p of blobParts) {
+      blob.set(p, off);
+      off += p.length;
+    }
+    files.set(`${o.prefix}_weights.bin`, blob);
+    files.set(`${o.prefix}_weights.S`, render('c/weights.S.hbs', { version: VERSION, blobBytes: blobSize, symbol: blobSymbol, blobFile: `${o.prefix}_weights.bin` }));
+    objects.push(`${o.prefix}_weights.o`);
+  }
+  files.set('rl.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl.h'), 'utf8'));
+  files.set('Makefile', render('c/Makefile.hbs', { ...common, cc: o.cc, cflags: CFLAGS, objects: objects.join(' ') }));
+  return {
+    files,
+    plan,
+    objects,
+    inputs: prog.inputs.map(tensor),
+    outputs: prog.outputs.map(tensor),
+    kernelNames: kernels.map((k) => k.name),
+    weightBytes: blobSize,
+  };
+}
+
+/** Exact C literal of a float or double from its bit pattern (hex float, no rounding). */
+function cLiteralBits(storage: string, bits: bigint): string {
+  const buf = new DataView(new ArrayBuffer(8));
+  let v: number;
+  if (storage === 'float') {
+    buf.setUint32(0, Number(bits));
+    v = buf.getFloat32(0);
+  } else {
+    buf.setBigUint64(0, bits);
+    v = buf.getFloat64(0);
+  }
+  if (Number.isNaN(v)) return 'NAN';
+  if (!Number.isFinite(v)) return v > 0 ? 'INFINITY' : '-INFINITY';
+  const s = Object.is(v, -0) ? '-0.0' : String(v); // shortest text that reads back exactly
+  const lit = /[.e]/.test(s) ? s : `${s}.0`;
+  return storage === 'float' ? `${lit}f` : lit;
+}

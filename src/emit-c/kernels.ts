@@ -1,0 +1,533 @@
+/**
+ * @fileoverview Lowers one (inlined) op to one C kernel: a `static void` function over
+ * restrict-qualified buffers, written as plain scalar loop nests (speed is a later phase).
+ * Each kernel carries a comment naming the op and its source location.
+ */
+import { error } from '../diag/diagnostics.js';
+import type { Op, Region } from '../ir/core.js';
+import { numElements, type TensorType, type Type } from '../ir/types.js';
+import { lookupOp } from '../ops/index.js';
+import { opAttrs } from '../ops/def.js';
+import { strides } from '../interpret/tensor.js';
+import { CodeWriter } from '../emit-common/code-writer.js';
+import { cElem, literal, type CElem } from './ctypes.js';
+import { hasScalarCode, scalarCode } from './scalar.js';
+
+export interface Sym {
+  readonly id: number;
+  readonly type: Type;
+}
+
+/** An op instance after inlining: operands/results are program-wide symbols. */
+export interface FlatOp {
+  readonly op: Op;
+  readonly ins: readonly Sym[];
+  readonly outs: readonly Sym[];
+}
+
+export interface KernelParam {
+  readonly name: string;
+  readonly cType: string;
+  readonly output: boolean;
+}
+
+export interface Kernel {
+  readonly name: string;
+  /** `/* model.mlir:12:8 stablehlo.add *\/` */
+  readonly comment: string;
+  readonly params: readonly KernelParam[];
+  readonly source: string;
+}
+
+const tensorOf = (s: Sym, fop: FlatOp): TensorType => {
+  if (s.type.kind !== 'tensor') throw error('E0301', { op: `${fop.op.name} with a non-tensor value`, target: 'C backend' }, fop.op.loc);
+  return s.type;
+};
+
+/** `i0*12 + i1*4 + i2` for an index list and strides (terms with zero stride dropped). */
+function linear(terms: readonly (readonly [string, number])[], base = 0): string {
+  const parts: string[] = base ? [String(base)] : [];
+  for (const [v, s] of terms) if (s !== 0) parts.push(s === 1 ? v : `${v} * ${s}`);
+  return parts.length ? parts.join(' + ') : '0';
+}
+
+function nest(w: CodeWriter, shape: readonly number[], body: (idx: string[]) => void, prefix = 'i'): void {
+  const idx = shape.map((_, d) => `${prefix}${d}`);
+  const open = (d: number): void => {
+    if (d === shape.length) return body(idx);
+    w.block(`for (int64_t ${idx[d]} = 0; ${idx[d]} < ${shape[d]}; ++${idx[d]}) {`, () => open(d + 1));
+  };
+  open(0);
+}
+
+/** A region `return op(arg0, arg1)` as a binary combiner name, or undefined. */
+export function simpleCombiner(body: Region | undefined): string | undefined {
+  const block = body?.blocks[0];
+  if (!block || body!.blocks.length !== 1 || block.ops.length !== 2 || block.args.length !== 2) return undefined;
+  const [op, ret] = block.ops as [Op, Op];
+  if (ret.name !== 'stablehlo.return' || ret.operands[0] !== op.results[0]) return undefined;
+  if (op.operands.length !== 2 || !op.operands.every((v) => block.args.includes(v)) || op.operands[0] === op.operands[1]) return undefined;
+  return op.name.replace(/^stablehlo\./, '');
+}
+
+class KernelBuilder {
+  readonly w = new CodeWriter();
+  readonly params: KernelParam[] = [];
+  constructor(readonly fop: FlatOp) {}
+
+  input(i: number): { name: string; t: TensorType; c: CElem } {
+    const t = tensorOf(this.fop.ins[i]!, this.fop);
+    const c = cElem(t, this.fop.op.name, this.fop.op.loc);
+    const name = `in${i}`;
+    this.params.push({ name, cType: `const ${c.storage}* restrict`, output: false });
+    return { name, t, c };
+  }
+
+  output(i = 0): { name: string; t: TensorType; c: CElem } {
+    const t = tensorOf(this.fop.outs[i]!, this.fop);
+    const c = cElem(t, this.fop.op.name, this.fop.op.loc);
+    const name = `out${i}`;
+    this.params.push({ name, cType: `${c.storage}* restrict`, output: true });
+    return { name, t, c };
+  }
+}
+
+type Lowering = (k: KernelBuilder) => void;
+
+function unsupported(fop: FlatOp, why: string): never {
+  throw error('E0301', { op: `${fop.op.name} (${why})`, target: 'C backend' }, fop.op.loc);
+}
+
+// ---- elementwise -------------------------------------------------------------------------------
+function elementwise(name: string): Lowering {
+  return (k) => {
+    const ins = k.fop.ins.map((_, i) => k.input(i));
+    const out = k.output();
+    const n = numElements(out.t.shape);
+    const c = ins[0]!.c;
+    if (!hasScalarCode(name, c)) unsupported(k.fop, `not defined for ${c.name}`);
+    k.w.block(`for (int64_t i = 0; i < ${n}; ++i) {`, () => {
+      k.w.line(`${out.name}[i] = ${out.c.store(scalarCode(name, ins.map((x) => x.c.load(`${x.name}[i]`)), c, k.fop.op))};`);
+    });
+  };
+}
+
+const CMP: Readonly<Record<string, string>> = { EQ: '==', NE: '!=', LT: '<', LE: '<=', GT: '>', GE: '>=' };
+
+const compare: Lowering = (k) => {
+  const [a, b] = [k.input(0), k.input(1)];
+  const out = k.output();
+  const attrs = opAttrs(lookupOp('stablehlo.compare')!, k.fop.op) as { direction: string; type: string };
+  if (attrs.type === 'TOTALORDER') unsupported(k.fop, 'TOTALORDER comparison');
+  const unsignedOfSigned = attrs.type === 'UNSIGNED' && a.c.signed;
+  const load = (x: typeof a, e: string): string => (unsignedOfSigned ? `(u${x.c.storage})${e}` : x.c.load(e));
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => {
+    k.w.line(`${out.name}[i] = (uint8_t)(${load(a, `${a.name}[i]`)} ${CMP[attrs.direction]} ${load(b, `${b.name}[i]`)});`);
+  });
+};
+
+const select: Lowering = (k) => {
+  const [p, a, b] = [k.input(0), k.input(1), k.input(2)];
+  const out = k.output();
+  const pi = p.t.shape.length === 0 ? '0' : 'i';
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${p.name}[${pi}] ? ${a.name}[i] : ${b.name}[i];`));
+};
+
+const clamp: Lowering = (k) => {
+  const [lo, x, hi] = [k.input(0), k.input(1), k.input(2)];
+  const out = k.output();
+  const at = (v: typeof lo): string => v.c.load(`${v.name}[${v.t.shape.length === 0 ? '0' : 'i'}]`);
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => {
+    const mx = scalarCode('maximum', [x.c.load(`${x.name}[i]`), at(lo)], x.c, k.fop.op);
+    k.w.line(`${out.name}[i] = ${out.c.store(scalarCode('minimum', [mx, at(hi)], x.c, k.fop.op))};`);
+  });
+};
+
+const convert: Lowering = (k) => {
+  const x = k.input(0);
+  const out = k.output();
+  const src = x.c.load(`${x.name}[i]`);
+  let v: string;
+  if (out.c.cls === 'bool') v = `(${src} != 0)`;
+  else if (out.c.cls === 'int' && (x.c.cls === 'float' || x.c.cls === 'double')) v = `rl_f2i_${out.c.intSuffix}((double)${src})`;
+  else v = `(${out.c.compute})${src}`;
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${out.c.store(v)};`));
+};
+
+const copy: Lowering = (k) => {
+  const x = k.input(0);
+  const out = k.output();
+  k.w.line(`memcpy(${out.name}, ${x.name}, ${numElements(out.t.shape) * out.c.bytes});`);
+};
+
+// ---- movement ----------------------------------------------------------------------------------
+function gatherFrom(k: KernelBuilder, srcIndex: (idx: string[], xs: number[], x: { t: TensorType }) => string): void {
+  const x = k.input(0);
+  const out = k.output();
+  const xs = strides(x.t.shape);
+  k.w.line('int64_t o = 0;');
+  nest(k.w, out.t.shape, (idx) => k.w.line(`${out.name}[o++] = ${x.name}[${srcIndex(idx, xs, x)}];`));
+}
+
+function attrsOf<A>(fop: FlatOp): A {
+  return opAttrs(lookupOp(fop.op.name)!, fop.op) as A;
+}
+
+const broadcastInDim: Lowering = (k) => {
+  const a = attrsOf<{ dims: number[] }>(k.fop);
+  gatherFrom(k, (idx, xs, x) => linear(a.dims.map((d, i) => [idx[d]!, x.t.shape[i] === 1 ? 0 : xs[i]!] as const)));
+};
+
+const transpose: Lowering = (k) => {
+  const a = attrsOf<{ perm: number[] }>(k.fop);
+  gatherFrom(k, (idx, xs) => linear(a.perm.map((p, i) => [idx[i]!, xs[p]!] as const)));
+};
+
+const slice: Lowering = (k) => {
+  const a = attrsOf<{ start: number[]; strides: number[] }>(k.fop);
+  gatherFrom(k, (idx, xs) => linear(idx.map((v, i) => [v, xs[i]! * (a.strides[i] ?? 1)] as const), a.start.reduce((s, v, i) => s + v * xs[i]!, 0)));
+};
+
+const reverse: Lowering = (k) => {
+  const a = attrsOf<{ dims: number[] }>(k.fop);
+  gatherFrom(k, (idx, xs, x) =>
+    idx.map((v, i) => (a.dims.includes(i) ? `(${x.t.shape[i]! - 1} - ${v}) * ${xs[i]}` : `${v} * ${xs[i]}`)).join(' + ') || '0',
+  );
+};
+
+const iota: Lowering = (k) => {
+  const out = k.output();
+  const a = attrsOf<{ dim: number }>(k.fop);
+  k.w.line('int64_t o = 0;');
+  nest(k.w, out.t.shape, (idx) => k.w.line(`${out.name}[o++] = ${out.c.store(`(${out.c.compute})${idx[a.dim]}`)};`));
+};
+
+const concatenate: Lowering = (k) => {
+  const ins = k.fop.ins.map((_, i) => k.input(i));
+  const out = k.output();
+  const a = attrsOf<{ dim: number }>(k.fop);
+  const os = strides(out.t.shape);
+  let offset = 0;
+  for (const x of ins) {
+    k.w.line(`/* operand ${x.name} at offset ${offset} along dimension ${a.dim} */`);
+    nest(k.w, x.t.shape, (idx) => k.w.line(`${out.name}[${linear(idx.map((v, i) => [v, os[i]!] as const), offset * os[a.dim]!)}] = ${x.name}[${linear(idx.map((v, i) => [v, strides(x.t.shape)[i]!] as const))}];`));
+    offset += x.t.shape[a.dim]!;
+  }
+};
+
+const pad: Lowering = (k) => {
+  const x = k.input(0);
+  const pv = k.input(1);
+  const out = k.output();
+  const a = attrsOf<{ low: number[]; interior: number[] }>(k.fop);
+  const os = strides(out.t.shape);
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${pv.name}[0];`));
+  k.w.line('int64_t s = 0;');
+  nest(k.w, x.t.shape, (idx) => {
+    const pos = idx.map((v, i) => `${a.low[i]} + ${v} * ${a.interior[i]! + 1}`);
+    const inRange = pos.map((p, i) => `(${p}) >= 0 && (${p}) < ${out.t.shape[i]}`).join(' && ') || '1';
+    k.w.line(`if (${inRange}) ${out.name}[${pos.map((p, i) => `(${p}) * ${os[i]}`).join(' + ') || '0'}] = ${x.name}[s];`);
+    k.w.line('++s;');
+  });
+};
+
+const dynamicSlice: Lowering = (k) => {
+  const x = k.input(0);
+  const starts = k.fop.ins.slice(1).map((_, i) => k.input(i + 1));
+  const out = k.output();
+  const xs = strides(x.t.shape);
+  starts.forEach((s, d) => k.w.line(`const int64_t s${d} = rl_clamp_index((int64_t)${s.name}[0], 0, ${x.t.shape[d]! - out.t.shape[d]!});`));
+  k.w.line('int64_t o = 0;');
+  nest(k.w, out.t.shape, (idx) => k.w.line(`${out.name}[o++] = ${x.name}[${idx.map((v, d) => `(s${d} + ${v}) * ${xs[d]}`).join(' + ') || '0'}];`));
+};
+
+const dynamicUpdateSlice: Lowering = (k) => {
+  const x = k.input(0);
+  const upd = k.input(1);
+  const starts = k.fop.ins.slice(2).map((_, i) => k.input(i + 2));
+  const out = k.output();
+  const os = strides(out.t.shape);
+  k.w.line(`memcpy(${out.name}, ${x.name}, ${numElements(out.t.shape) * out.c.bytes});`);
+  starts.forEach((s, d) => k.w.line(`const int64_t s${d} = rl_clamp_index((int64_t)${s.name}[0], 0, ${x.t.shape[d]! - upd.t.shape[d]!});`));
+  k.w.line('int64_t u = 0;');
+  nest(k.w, upd.t.shape, (idx) => k.w.line(`${out.name}[${idx.map((v, d) => `(s${d} + ${v}) * ${os[d]}`).join(' + ') || '0'}] = ${upd.name}[u++];`));
+};
+
+// ---- reductions and contractions ---------------------------------------------------------------
+function combine(k: KernelBuilder, body: Region | undefined, c: CElem, acc: string, v: string): string {
+  const name = simpleCombiner(body);
+  if (!name || !hasScalarCode(name, c)) throw error('E0303', { op: k.fop.op.name }, k.fop.op.loc);
+  return scalarCode(name, [acc, v], c, k.fop.op);
+}
+
+const reduce: Lowering = (k) => {
+  if (k.fop.ins.length !== 2) unsupported(k.fop, 'variadic reduce');
+  const x = k.input(0);
+  const init = k.input(1);
+  const out = k.output();
+  const a = attrsOf<{ dims: number[] }>(k.fop);
+  const keep = x.t.shape.map((_, d) => d).filter((d) => !a.dims.includes(d));
+  const xs = strides(x.t.shape);
+  k.w.line('int64_t o = 0;');
+  nest(k.w, keep.map((d) => x.t.shape[d]!), (oi) => {
+    k.w.line(`${x.c.compute} acc = ${x.c.load(`${init.name}[0]`)};`);
+    nest(
+      k.w,
+      a.dims.map((d) => x.t.shape[d]!),
+      (ri) => {
+        const terms = [...keep.map((d, j) => [oi[j]!, xs[d]!] as const), ...a.dims.map((d, j) => [ri[j]!, xs[d]!] as const)];
+        k.w.line(`acc = ${combine(k, k.fop.op.regions[0], x.c, 'acc', x.c.load(`${x.name}[${linear(terms)}]`))};`);
+      },
+      'r',
+    );
+    k.w.line(`${out.name}[o++] = ${out.c.store('acc')};`);
+  });
+};
+
+const reduceWindow: Lowering = (k) => {
+  if (k.fop.ins.length !== 2) unsupported(k.fop, 'variadic reduce_window');
+  const x = k.input(0);
+  const init = k.input(1);
+  const out = k.output();
+  const w = attrsOf<{ dims: number[]; strides: number[]; baseDil: number[]; winDil: number[]; padding: number[][] }>(k.fop);
+  const xs = strides(x.t.shape);
+  k.w.line('int64_t o = 0;');
+  nest(k.w, out.t.shape, (oi) => {
+    k.w.line(`${x.c.compute} acc = ${x.c.load(`${init.name}[0]`)};`);
+    nest(
+      k.w,
+      w.dims,
+      (wi) => {
+        // Padding and base-dilation holes contribute the init value, as in the spec's pad-then-reduce.
+        const conds: string[] = [];
+        const idx: string[] = [];
+        oi.forEach((o, d) => {
+          k.w.line(`const int64_t p${d} = ${o} * ${w.strides[d]} + ${wi[d]} * ${w.winDil[d]} - ${w.padding[d]![0]};`);
+          conds.push(`p${d} >= 0 && p${d} % ${w.baseDil[d]} == 0 && p${d} / ${w.baseDil[d]} < ${x.t.shape[d]}`);
+          idx.push(`(p${d} / ${w.baseDil[d]}) * ${xs[d]}`);
+        });
+        const v = `(${conds.join(' && ') || '1'}) ? ${x.c.load(`${x.name}[${idx.join(' + ') || '0'}]`)} : ${x.c.load(`${init.name}[0]`)}`;
+        k.w.line(`acc = ${combine(k, k.fop.op.regions[0], x.c, 'acc', `(${v})`)};`);
+      },
+      'w',
+    );
+    k.w.line(`${out.name}[o++] = ${out.c.store('acc')};`);
+  });
+};
+
+/** Accumulator type: double for floats (the interpreter sums in f64 and rounds once), the int type otherwise. */
+function accType(c: CElem): string {
+  return c.cls === 'float' || c.cls === 'double' ? 'double' : c.compute;
+}
+
+function accumulate(c: CElem, acc: string, a: string, b: string): string {
+  if (c.cls === 'int') return `${acc} = rl_add_${c.intSuffix}(${acc}, rl_mul_${c.intSuffix}(${a}, ${b}));`;
+  if (c.cls === 'bool') return `${acc} = (uint8_t)(${acc} | (${a} & ${b}));`;
+  return `${acc} += (double)${a} * (double)${b};`;
+}
+
+interface DotDims {
+  lb: number[];
+  rb: number[];
+  lc: number[];
+  rc: number[];
+}
+
+function dotKernel(k: KernelBuilder, d: DotDims): void {
+  const l = k.input(0);
+  const r = k.input(1);
+  const out = k.output();
+  if (l.c.name !== out.c.name || r.c.name !== out.c.name) unsupported(k.fop, 'mixed element types');
+  const ls = strides(l.t.shape);
+  const rs = strides(r.t.shape);
+  const lf = l.t.shape.map((_, i) => i).filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
+  const rf = r.t.shape.map((_, i) => i).filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
+  k.w.line('int64_t o = 0;');
+  nest(k.w, out.t.shape, (oi) => {
+    const nb = d.lb.length;
+    const lterms = [...d.lb.map((dim, j) => [oi[j]!, ls[dim]!] as const), ...lf.map((dim, j) => [oi[nb + j]!, ls[dim]!] as const)];
+    const rterms = [...d.rb.map((dim, j) => [oi[j]!, rs[dim]!] as const), ...rf.map((dim, j) => [oi[nb + lf.length + j]!, rs[dim]!] as const)];
+    k.w.line(`${accType(out.c)} acc = 0;`);
+    nest(
+      k.w,
+      d.lc.map((dim) => l.t.shape[dim]!),
+      (ci) => {
+        const li = linear([...lterms, ...d.lc.map((dim, j) => [ci[j]!, ls[dim]!] as const)]);
+        const ri = linear([...rterms, ...d.rc.map((rdim, j) => [ci[j]!, rs[rdim]!] as const)]);
+        k.w.line(accumulate(out.c, 'acc', l.c.load(`${l.name}[${li}]`), r.c.load(`${r.name}[${ri}]`)));
+      },
+      'c',
+    );
+    k.w.line(`${out.name}[o++] = ${out.c.store('acc')};`);
+  });
+}
+const dotGeneral: Lowering = (k) => dotKernel(k, attrsOf<DotDims>(k.fop));
+const dot: Lowering = (k) => {
+  const l = tensorOf(k.fop.ins[0]!, k.fop);
+  dotKernel(k, { lb: [], rb: [], lc: [l.shape.length - 1], rc: [0] });
+};
+
+interface ConvAttrs {
+  inBatch: number;
+  inFeature: number;
+  inSpatial: number[];
+  kIn: number;
+  kOut: number;
+  kSpatial: number[];
+  outBatch: number;
+  outFeature: number;
+  outSpatial: number[];
+  strides: number[];
+  padding: number[][];
+  lhsDil: number[];
+  rhsDil: number[];
+  reversal: boolean[];
+  featureGroups: number;
+  batchGroups: number;
+}
+
+const convolution: Lowering = (k) => {
+  const l = k.input(0);
+  const r = k.input(1);
+  const out = k.output();
+  if (l.c.name !== out.c.name || r.c.name !== out.c.name) unsupported(k.fop, 'mixed element types');
+  const c = attrsOf<ConvAttrs>(k.fop);
+  const ls = strides(l.t.shape);
+  const ks = strides(r.t.shape);
+  const os = out.t.shape;
+  const cInPerGroup = l.t.shape[c.inFeature]! / c.featureGroups;
+  const outPerFeatureGroup = os[c.outFeature]! / c.featureGroups;
+  const outPerBatchGroup = os[c.outFeature]! / c.batchGroups;
+  const kSpatial = c.kSpatial.map((d) => r.t.shape[d]!);
+  k.w.line('int64_t o = 0;');
+  nest(k.w, os, (oi) => {
+    const b = oi[c.outBatch]!;
+    const f = oi[c.outFeature]!;
+    k.w.line(`const int64_t g = ${f} / ${outPerFeatureGroup}, bg = ${f} / ${outPerBatchGroup};`);
+    k.w.line(`const int64_t lb = (bg * ${os[c.outBatch]} + ${b}) * ${ls[c.inBatch]} + g * ${cInPerGroup * ls[c.inFeature]!};`);
+    k.w.line(`${accType(out.c)} acc = 0;`);
+    nest(
+      k.w,
+      kSpatial,
+      (ki) => {
+        const conds: string[] = [];
+        const lidx: string[] = ['lb'];
+        const kidx: string[] = [`${f} * ${ks[c.kOut]}`];
+        c.inSpatial.forEach((dimIn, s) => {
+          k.w.line(`const int64_t p${s} = ${oi[c.outSpatial[s]!]} * ${c.strides[s]} + ${ki[s]} * ${c.rhsDil[s]} - ${c.padding[s]![0]};`);
+          conds.push(`p${s} >= 0 && p${s} % ${c.lhsDil[s]} == 0 && p${s} / ${c.lhsDil[s]} < ${l.t.shape[dimIn]}`);
+          lidx.push(`(p${s} / ${c.lhsDil[s]}) * ${ls[dimIn]}`);
+          const kk = c.reversal[s] ? `(${kSpatial[s]! - 1} - ${ki[s]})` : ki[s]!;
+          kidx.push(`${kk} * ${ks[c.kSpatial[s]!]}`);
+        });
+        k.w.block(`if (${conds.join(' && ') || '1'}) {`, () => {
+          k.w.line(`const int64_t lo = ${lidx.join(' + ')}, ko = ${kidx.join(' + ')};`);
+          k.w.block(`for (int64_t ci = 0; ci < ${cInPerGroup}; ++ci) {`, () => {
+            k.w.line(accumulate(out.c, 'acc', l.c.load(`${l.name}[lo + ci * ${ls[c.inFeature]}]`), r.c.load(`${r.name}[ko + ci * ${ks[c.kIn]}]`)));
+          });
+        });
+      },
+      'k',
+    );
+    k.w.line(`${out.name}[o++] = ${out.c.store('acc')};`);
+  });
+};
+
+interface GatherAttrs {
+  dims: { offsetDims: number[]; collapsedSliceDims: number[]; operandBatchingDims: number[]; startIndicesBatchingDims: number[]; startIndexMap: number[]; indexVectorDim: number };
+  sliceSizes: number[];
+}
+
+const gather: Lowering = (k) => {
+  const x = k.input(0);
+  const ind = k.input(1);
+  const out = k.output();
+  const { dims: g, sliceSizes } = attrsOf<GatherAttrs>(k.fop);
+  const rank = out.t.shape.length;
+  const batchDims = [...Array(rank).keys()].filter((d) => !g.offsetDims.includes(d));
+  const xr = x.t.shape.length;
+  const offsetOperandDims = [...Array(xr).keys()].filter((d) => !g.collapsedSliceDims.includes(d) && !g.operandBatchingDims.includes(d));
+  const xs = strides(x.t.shape);
+  const is = strides(ind.t.shape);
+  const hasVec = g.indexVectorDim < ind.t.shape.length;
+  k.w.line('int64_t o = 0;');
+  nest(k.w, out.t.shape, (oi) => {
+    const batch = batchDims.map((d) => oi[d]!);
+    // Start index k from the index vector at this batch position.
+    const indexAt = (kk: number): string => {
+      const terms: (readonly [string, number])[] = [];
+      let bi = 0;
+      for (let d = 0; d < ind.t.shape.length; d++) {
+        if (hasVec && d === g.indexVectorDim) continue;
+        terms.push([batch[bi++]!, is[d]!]);
+      }
+      return `(int64_t)${ind.name}[${linear(terms, hasVec ? kk * is[g.indexVectorDim]! : 0)}]`;
+    };
+    const full: string[] = new Array<string>(xr).fill('0');
+    g.startIndexMap.forEach((od, kk) => (full[od] = `rl_clamp_index(${indexAt(kk)}, 0, ${x.t.shape[od]! - sliceSizes[od]!})`));
+    g.operandBatchingDims.forEach((od, kk) => {
+      const ds = g.startIndicesBatchingDims[kk]!;
+      full[od] = `${full[od]} + ${batch[ds < g.indexVectorDim ? ds : ds - 1]}`;
+    });
+    g.offsetDims.forEach((rd, kk) => {
+      const od = offsetOperandDims[kk]!;
+      full[od] = `${full[od]} + ${oi[rd]}`;
+    });
+    k.w.line(`${out.name}[o++] = ${x.name}[${full.map((f, d) => `(${f}) * ${xs[d]}`).join(' + ') || '0'}];`);
+  });
+};
+
+const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.compare': compare,
+  'stablehlo.select': select,
+  'stablehlo.clamp': clamp,
+  'stablehlo.convert': convert,
+  'stablehlo.reshape': copy,
+  'stablehlo.optimization_barrier': copy,
+  'stablehlo.broadcast_in_dim': broadcastInDim,
+  'stablehlo.transpose': transpose,
+  'stablehlo.slice': slice,
+  'stablehlo.reverse': reverse,
+  'stablehlo.iota': iota,
+  'stablehlo.concatenate': concatenate,
+  'stablehlo.pad': pad,
+  'stablehlo.dynamic_slice': dynamicSlice,
+  'stablehlo.dynamic_update_slice': dynamicUpdateSlice,
+  'stablehlo.reduce': reduce,
+  'stablehlo.reduce_window': reduceWindow,
+  'stablehlo.dot_general': dotGeneral,
+  'stablehlo.dot': dot,
+  'stablehlo.convolution': convolution,
+  'stablehlo.gather': gather,
+};
+
+const ELEMENTWISE_NAMES = [
+  'add', 'subtract', 'multiply', 'divide', 'remainder', 'power', 'maximum', 'minimum', 'atan2', 'and', 'or', 'xor',
+  'shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'negate', 'abs', 'sign', 'not', 'popcnt',
+  'count_leading_zeros', 'ceil', 'floor', 'round_nearest_afz', 'round_nearest_even', 'sqrt', 'rsqrt', 'cbrt',
+  'exponential', 'exponential_minus_one', 'log', 'log_plus_one', 'logistic', 'sine', 'cosine', 'tan', 'tanh',
+];
+
+export function canLower(name: string): boolean {
+  return name in LOWERINGS || (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(name.slice(10)));
+}
+
+/** Renders the kernel for one op instance. `index` makes the name unique and ordered. */
+export function lowerToKernel(fop: FlatOp, index: number): Kernel {
+  const short = fop.op.name.replace(/^[a-z]+\./, '');
+  const lowering = LOWERINGS[fop.op.name] ?? (ELEMENTWISE_NAMES.includes(short) && fop.op.name.startsWith('stablehlo.') ? elementwise(short) : undefined);
+  if (!lowering) unsupported(fop, 'no C lowering yet');
+  const k = new KernelBuilder(fop);
+  lowering(k);
+  const loc = fop.op.loc;
+  const name = `k${index}_${short}`;
+  const comment = `/* ${name}: ${fop.op.name} at ${loc.file.split('/').pop()}:${loc.line}:${loc.col}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
+  const sig = `static void ${name}(${k.params.map((p) => `${p.cType} ${p.name}`).join(', ')})`;
+  const body = new CodeWriter();
+  body.block(`${sig} {`, () => {
+    for (const line of k.w.toString().split('\n')) body.line(line);
+  });
+  return { name, comment, params: k.params, source: `${comment}\n${body.toString()}` };
+}
+
+export { literal };

@@ -1,0 +1,92 @@
+/**
+ * @fileoverview C spellings of scalar ops (the `codeForOp` of the C renderer), per compute class.
+ * Arguments are already-loaded compute-type expressions; semantics match the interpreter's
+ * SCALAR table (wrap-around ints via rl_* helpers, NaN-propagating max/min, XLA's x/0 = -1).
+ */
+import { error } from '../diag/diagnostics.js';
+import type { Op } from '../ir/core.js';
+import type { CElem } from './ctypes.js';
+
+type Spell = (a: readonly string[], c: CElem) => string;
+
+const f = (fn: string): Spell => (a, c) => `${fn}${c.cls === 'float' ? 'f' : ''}(${a.join(', ')})`;
+const infix = (o: string): Spell => (a) => `(${a[0]} ${o} ${a[1]})`;
+const helper = (fn: string): Spell => (a, c) => `rl_${fn}_${c.intSuffix}(${a.join(', ')})`;
+
+const FLOAT: Readonly<Record<string, Spell>> = {
+  add: infix('+'),
+  subtract: infix('-'),
+  multiply: infix('*'),
+  divide: infix('/'),
+  remainder: f('fmod'),
+  power: (a, c) => (c.cls === 'float' ? `(float)rl_pow(${a[0]}, ${a[1]})` : `rl_pow(${a[0]}, ${a[1]})`),
+  maximum: (a, c) => (c.cls === 'float' ? `rl_maxf(${a[0]}, ${a[1]})` : `rl_max(${a[0]}, ${a[1]})`),
+  minimum: (a, c) => (c.cls === 'float' ? `rl_minf(${a[0]}, ${a[1]})` : `rl_min(${a[0]}, ${a[1]})`),
+  atan2: f('atan2'),
+  negate: (a) => `(-${a[0]})`,
+  abs: f('fabs'),
+  sign: (a, c) => `(${c.compute})rl_sign(${a[0]})`,
+  ceil: f('ceil'),
+  floor: f('floor'),
+  round_nearest_afz: f('round'),
+  round_nearest_even: f('nearbyint'),
+  sqrt: f('sqrt'),
+  rsqrt: (a, c) => (c.cls === 'float' ? `(1.0f / sqrtf(${a[0]}))` : `(1.0 / sqrt(${a[0]}))`),
+  cbrt: f('cbrt'),
+  exponential: f('exp'),
+  exponential_minus_one: f('expm1'),
+  log: f('log'),
+  log_plus_one: f('log1p'),
+  logistic: (a, c) => (c.cls === 'float' ? `rl_logisticf(${a[0]})` : `rl_logistic(${a[0]})`),
+  sine: f('sin'),
+  cosine: f('cos'),
+  tan: f('tan'),
+  tanh: f('tanh'),
+};
+
+const INT: Readonly<Record<string, Spell>> = {
+  add: helper('add'),
+  subtract: helper('sub'),
+  multiply: helper('mul'),
+  divide: helper('div'),
+  remainder: helper('rem'),
+  power: helper('pow'),
+  maximum: (a) => `(${a[0]} > ${a[1]} ? ${a[0]} : ${a[1]})`,
+  minimum: (a) => `(${a[0]} < ${a[1]} ? ${a[0]} : ${a[1]})`,
+  and: (a, c) => `(${c.storage})(${a[0]} & ${a[1]})`,
+  or: (a, c) => `(${c.storage})(${a[0]} | ${a[1]})`,
+  xor: (a, c) => `(${c.storage})(${a[0]} ^ ${a[1]})`,
+  not: (a, c) => `(${c.storage})(~${a[0]})`,
+  negate: helper('neg'),
+  abs: helper('abs'),
+  sign: (a, c) => `(${c.storage})((${a[0]} > 0) - (${a[0]} < 0))`,
+  popcnt: helper('popcnt'),
+  count_leading_zeros: helper('clz'),
+  shift_left: helper('shl'),
+  shift_right_logical: helper('shrl'),
+  shift_right_arithmetic: helper('shra'),
+};
+
+const BOOL: Readonly<Record<string, Spell>> = {
+  and: (a) => `(uint8_t)(${a[0]} & ${a[1]})`,
+  or: (a) => `(uint8_t)(${a[0]} | ${a[1]})`,
+  xor: (a) => `(uint8_t)(${a[0]} ^ ${a[1]})`,
+  not: (a) => `(uint8_t)(!${a[0]})`,
+  add: (a) => `(uint8_t)(${a[0]} | ${a[1]})`,
+  multiply: (a) => `(uint8_t)(${a[0]} & ${a[1]})`,
+  maximum: (a) => `(uint8_t)(${a[0]} | ${a[1]})`,
+  minimum: (a) => `(uint8_t)(${a[0]} & ${a[1]})`,
+};
+
+/** Spells `name(args)` (name without dialect) for element class `c`; E0301 when not available. */
+export function scalarCode(name: string, args: readonly string[], c: CElem, op: Op): string {
+  const table = c.cls === 'int' ? INT : c.cls === 'bool' ? BOOL : FLOAT;
+  const spell = table[name];
+  if (!spell) throw error('E0301', { op: `${op.name} on ${c.name}`, target: 'C backend' }, op.loc);
+  return spell(args, c);
+}
+
+export function hasScalarCode(name: string, c: CElem): boolean {
+  const table = c.cls === 'int' ? INT : c.cls === 'bool' ? BOOL : FLOAT;
+  return name in table;
+}
