@@ -1,0 +1,109 @@
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import t from 'tap';
+import { CompileError } from '../../src/diag/diagnostics.js';
+import { SourceFile } from '../../src/diag/source.js';
+import { emitC } from '../../src/emit-c/emit.js';
+import { runCompiled } from '../../src/emit-c/run.js';
+import { importModule } from '../../src/import/index.js';
+import { compareTensors } from '../../src/interpret/compare.js';
+import { Interpreter } from '../../src/interpret/eval.js';
+import { randomInputs } from '../../src/interpret/inputs.js';
+import type { Tensor } from '../../src/interpret/tensor.js';
+import { CLI, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
+
+const MODELS = join(SHARED, 'models');
+const load = (name: string) => importModule(new SourceFile(join(MODELS, name), readFileSync(join(MODELS, name), 'utf8')));
+const SANITIZE = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
+
+/** Every model: seeded inputs, reference interpreter, then compiled C (-Wall -Wextra -Werror) diffed against it. */
+const MODEL_ENTRIES: Record<string, { entry: string; sanitize: boolean }> = {
+  'byteir_mlp_inference_mhlo.mlir': { entry: 'forward', sanitize: true },
+  'iree_e2e_edge_detection.mlir': { entry: 'edge_detect_sobel_operator', sanitize: true },
+  'iree_e2e_fullyconnected.mlir': { entry: 'main', sanitize: true },
+  'iree_samples_mnist.mlir': { entry: 'predict', sanitize: true },
+  'ttmlir_mnist_inference.mlir': { entry: 'main', sanitize: true },
+  'gleasonk_jax_resnet_50.mlir': { entry: 'main', sanitize: false },
+  'gleasonk_pt_bert.mlir': { entry: 'main', sanitize: false },
+  'gleasonk_searchless_chess_9m.mlir': { entry: 'main', sanitize: false },
+};
+
+t.test('models: compiled C matches the interpreter', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
+  for (const [name, { entry, sanitize }] of Object.entries(MODEL_ENTRIES)) {
+    t.test(name, async (t) => {
+      const m = load(name);
+      const f = m.funcs.get(entry)!;
+      const args = randomInputs(f, 11) as Tensor[];
+      const expected = new Interpreter(m).runFunc(f, args) as Tensor[];
+      const run = await runCompiled(m, entry, args);
+      t.equal(run.outputs.length, expected.length);
+      run.outputs.forEach((o, i) => {
+        const d = compareTensors(o, expected[i]!);
+        t.ok(d.ok, `output ${i}: ${d.message}`);
+      });
+      const p = run.emitted.plan;
+      t.ok(p.arenaBytes >= p.lowerBound && p.arenaBytes <= p.noReuseBytes, `arena ${p.arenaBytes} within [${p.lowerBound}, ${p.noReuseBytes}]`);
+      if (sanitize) {
+        const asan = await runCompiled(m, entry, args, { flags: SANITIZE });
+        asan.outputs.forEach((o, i) => t.ok(compareTensors(o, expected[i]!).ok, `output ${i} under ASan+UBSan`));
+      }
+    });
+  }
+});
+
+t.test('unstructured control flow is refused with a located E0301', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
+  const m = load('iree_e2e_unidirectional_lstm.mlir');
+  try {
+    emitC(m, { entry: 'main', prefix: 'model', sourceName: 'lstm', cc: 'gcc' });
+    t.fail('expected an error');
+  } catch (e) {
+    t.ok(e instanceof CompileError);
+    const d = (e as CompileError).diagnostic;
+    t.equal(d.code, 'E0301');
+    t.match(d.loc?.file ?? '', 'iree_e2e_unidirectional_lstm.mlir');
+  }
+});
+
+t.test('an app links model.so / libmodel.a through model.h alone', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-app-'));
+  const model = join(MODELS, 'iree_e2e_fullyconnected.mlir');
+  const r = await execa('node', [CLI, model, '-o', dir, '--report'], { cwd: ROOT, reject: false });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /arena: \d+ bytes \(liveness lower bound \d+, no-reuse sum \d+/);
+  const inputs = [new Float32Array([1, -2, -3, 4, -5]), new Float32Array([15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1])];
+  inputs.forEach((x, i) => writeFileSync(join(dir, `in${i}.bin`), Buffer.from(x.buffer)));
+  const app = join(ROOT, 'test', 'c', 'app.c');
+  const flags = ['-O2', '-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', `-I${dir}`];
+  await execa('gcc', [...flags, app, join(dir, 'libmodel.a'), '-lm', '-o', join(dir, 'app_static')]);
+  await execa('gcc', [...flags, app, `-L${dir}`, '-lmodel', `-Wl,-rpath,${dir}`, '-lm', '-o', join(dir, 'app_shared')]);
+  const m = load('iree_e2e_fullyconnected.mlir');
+  const f = m.funcs.get('main')!;
+  const { parseInput } = await import('../../src/interpret/inputs.js');
+  const args = [parseInput('1x5xf32=1,-2,-3,4,-5', f, 0), parseInput('1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1', f, 1)];
+  const [expected] = new Interpreter(m).runFunc(f, args) as Tensor[];
+  for (const exe of ['app_static', 'app_shared']) {
+    const out = await execa(join(dir, exe), [join(dir, 'in0.bin'), join(dir, 'in1.bin')], { reject: false });
+    t.equal(out.exitCode, 0, `${exe} ran`);
+    const got = out.stdout.trim().split('\n').map(Number);
+    const want = Array.from(expected!.data as Float64Array);
+    t.same(got.length, want.length);
+    t.ok(got.every((v, i) => Math.abs(v - want[i]!) <= 1e-5 + 1e-4 * Math.abs(want[i]!)), `${exe} output matches the interpreter`);
+  }
+});
+
+t.test('generated output is deterministic', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
+  const a = mkdtempSync(join(tmpdir(), 'xla-aot-det-'));
+  const b = mkdtempSync(join(tmpdir(), 'xla-aot-det-'));
+  const model = join(MODELS, 'iree_samples_mnist.mlir');
+  for (const d of [a, b]) await execa('node', [CLI, model, '-o', d, '--emit', 'c'], { cwd: ROOT });
+  const files = readdirSync(a).sort();
+  t.same(readdirSync(b).sort(), files);
+  for (const f of files) t.ok(Buffer.compare(readFileSync(join(a, f)), readFileSync(join(b, f))) === 0, `${f} byte-identical`);
+  t.ok(files.includes('model_weights.bin') && files.includes('model_weights.S'), 'large weights go to the .incbin blob');
+  const src = readFileSync(join(a, 'model.c'), 'utf8');
+  const kernels = src.match(/^static void k\d+_/gm) ?? [];
+  const comments = src.match(/^\/\* k\d+_\w+: [a-z_.]+ at [^ ]+:\d+:\d+/gm) ?? [];
+  t.ok(kernels.length > 0 && comments.length === kernels.length, 'every kernel has a comment naming its op and location');
+});
