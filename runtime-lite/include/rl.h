@@ -124,7 +124,8 @@ static inline double rl_pow(double a, double b) { return pow(a, b); }
   static inline T rl_rem_##T(T a, T b) { return b == 0 ? a : (a == (MIN) && b == -1) ? (T)0 : (T)(a % b); } \
   static inline T rl_shra_##T(T a, T b) {                                                         \
     if ((U)b >= (BITS)) return a < 0 ? (T)-1 : (T)0;                                             \
-    return a < 0 ? (T)~(U)(~(U)a >> (U)b) : (T)((U)a >> (U)b);                                   \
+    U inv = (U)~(U)a; /* shift the complement so vacated bits fill with ones after ~ */           \
+    return a < 0 ? (T)(U)~(U)(inv >> (U)b) : (T)((U)a >> (U)b);                                  \
   }                                                                                              \
   static inline T rl_pow_##T(T a, T b) {                                                          \
     if (b < 0) return a == 1 ? (T)1 : (a == -1 ? ((b & 1) ? (T)-1 : (T)1) : (T)0);                \

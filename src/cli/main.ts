@@ -12,6 +12,7 @@ import { CompileError, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
 import { collectFiles, summarize } from '../conformance/runner.js';
 import { runFiles } from '../conformance/parallel.js';
+import { runFilesC } from '../conformance/c-backend.js';
 import { importModule } from '../import/index.js';
 import { Interpreter } from '../interpret/eval.js';
 import { parseInput, randomInputs } from '../interpret/inputs.js';
@@ -152,11 +153,10 @@ interface ConformanceArgs {
 }
 
 async function conformanceCommand(a: ConformanceArgs): Promise<number> {
-  if (a.backend !== 'interp') throw new RuntimeError(`backend '${a.backend}' is not available yet (only 'interp')`);
   const t0 = Date.now();
   const files = collectFiles(a.paths);
   if (files.length === 0) throw new RuntimeError(`no .mlir files under ${a.paths.join(', ')}`);
-  const results = await runFiles(files, a.jobs);
+  const results = a.backend === 'c' ? await runFilesC(files, a.jobs) : await runFiles(files, a.jobs);
   for (const r of results) {
     const where = `${r.file}${r.index > 1 ? `#${r.index}` : ''}`;
     if (r.outcome === 'failed') console.log(`FAIL ${where}: ${r.reason}`);

@@ -25,6 +25,8 @@ export interface EmitOptions {
   readonly prefix: string;
   readonly sourceName: string;
   readonly cc: string;
+  /** Conformance runs: check ops become extra outputs (see flatten). */
+  readonly checksAsOutputs?: boolean;
 }
 
 export interface EmitResult {
@@ -49,7 +51,7 @@ function tensorBytes(t: TensorType): Uint8Array {
 
 export function emitC(m: Module, o: EmitOptions): EmitResult {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
-  const prog = flatten(m, o.entry);
+  const prog = flatten(m, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
   const tensor = (s: Sym): TensorType => {
     if (s.type.kind !== 'tensor') throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, prog.entry.loc);
     return s.type;

@@ -5,6 +5,7 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Func, Module, Op, Value } from '../ir/core.js';
+import { isCheckOp } from '../ops/control.js';
 import type { FlatOp, Sym } from './kernels.js';
 
 export interface FlatProgram {
@@ -16,13 +17,19 @@ export interface FlatProgram {
   readonly constants: ReadonlyMap<Sym, Op>;
 }
 
-export function flatten(m: Module, entryName: string): FlatProgram {
+export interface FlattenOptions {
+  /** Drop check ops and make the value each one checks an extra output (conformance runs). */
+  readonly checksAsOutputs?: boolean;
+}
+
+export function flatten(m: Module, entryName: string, opts: FlattenOptions = {}): FlatProgram {
   const entry = m.funcs.get(entryName);
   if (!entry) throw error('E0107', { name: entryName }, undefined);
   let nextId = 0;
   const sym = (v: Value): Sym => ({ id: nextId++, type: v.type });
   const ops: FlatOp[] = [];
   const constants = new Map<Sym, Op>();
+  const checked: Sym[] = [];
   const inline = (f: Func, args: readonly Sym[], depth: number): Sym[] => {
     if (depth > 64) throw error('E0204', { op: 'func.call', detail: 'call depth over 64 (recursion?) cannot be inlined' }, f.loc);
     const body = f.body;
@@ -35,8 +42,16 @@ export function flatten(m: Module, entryName: string): FlatProgram {
     const globalRefs = new Map<Value, string>();
     f.params.forEach((p, i) => env.set(p, args[i]!));
     for (const op of body.blocks[0]!.ops) {
-      const ins = op.operands.map((v) => env.get(v)!);
+      const ins = op.operands.map((v) => {
+        const s = env.get(v);
+        if (!s) throw error('E0301', { op: `${op.name} using ${v.name}, a value the C backend does not produce`, target: 'C backend' }, op.loc);
+        return s;
+      });
       if (op.name === 'func.return') return ins;
+      if (opts.checksAsOutputs && isCheckOp(op) && op.results.length === 0) {
+        checked.push(ins[0]!);
+        continue;
+      }
       if (op.name === 'func.call') {
         const callee = op.attrs['callee'];
         const g = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
@@ -70,7 +85,7 @@ export function flatten(m: Module, entryName: string): FlatProgram {
     throw error('E0204', { op: 'func.func', detail: `@${f.name} does not end in func.return` }, f.loc);
   };
   const inputs = entry.params.map(sym);
-  const outputs = inline(entry, inputs, 0);
+  const outputs = [...inline(entry, inputs, 0), ...checked];
   // Dead-code elimination: every op here is pure, so an op whose results are never used goes,
   // and so does a constant nothing reads.
   const used = new Set<Sym>(outputs);

@@ -155,9 +155,9 @@ const convert: Lowering = (k) => {
 };
 
 const copy: Lowering = (k) => {
-  const x = k.input(0);
-  const out = k.output();
-  k.w.line(`memcpy(${out.name}, ${x.name}, ${numElements(out.t.shape) * out.c.bytes});`);
+  const ins = k.fop.ins.map((_, i) => k.input(i));
+  const outs = ins.map((_, i) => k.output(i)); // parameters: all inputs, then all outputs
+  ins.forEach((x, i) => k.w.line(`memcpy(${outs[i]!.name}, ${x.name}, ${numElements(outs[i]!.t.shape) * outs[i]!.c.bytes});`));
 };
 
 // ---- movement ----------------------------------------------------------------------------------
@@ -254,10 +254,13 @@ const dynamicUpdateSlice: Lowering = (k) => {
 };
 
 // ---- reductions and contractions ---------------------------------------------------------------
+/** One application of a reduction body; rounded to the element type each step (as the spec's
+ * tensor<E> body results are), which matters for f16/bf16 computed in float. */
 function combine(k: KernelBuilder, body: Region | undefined, c: CElem, acc: string, v: string): string {
   const name = simpleCombiner(body);
   if (!name || !hasScalarCode(name, c)) throw error('E0303', { op: k.fop.op.name }, k.fop.op.loc);
-  return scalarCode(name, [acc, v], c, k.fop.op);
+  const e = scalarCode(name, [acc, v], c, k.fop.op);
+  return c.storage === c.compute ? e : c.load(c.store(e));
 }
 
 const reduce: Lowering = (k) => {
@@ -477,7 +480,70 @@ const gather: Lowering = (k) => {
   });
 };
 
+interface ScatterAttrs {
+  updateWindowDims: number[];
+  insertedWindowDims: number[];
+  inputBatchingDims: number[];
+  scatterIndicesBatchingDims: number[];
+  scatterDimsToOperandDims: number[];
+  indexVectorDim: number;
+}
+
+/** True when a scatter body just returns its second argument (plain overwrite). */
+function isReplaceBody(body: Region | undefined): boolean {
+  const block = body?.blocks[0];
+  return !!block && block.ops.length === 1 && block.ops[0]!.name === 'stablehlo.return' && block.ops[0]!.operands[0] === block.args[1];
+}
+
+const scatter: Lowering = (k) => {
+  if (k.fop.ins.length !== 3) unsupported(k.fop, 'variadic scatter');
+  const x = k.input(0);
+  const ind = k.input(1);
+  const upd = k.input(2);
+  const out = k.output();
+  const s = attrsOf<ScatterAttrs>(k.fop);
+  const body = k.fop.op.regions[0];
+  const replace = isReplaceBody(body);
+  const xr = x.t.shape.length;
+  const os = strides(out.t.shape);
+  const is = strides(ind.t.shape);
+  const scatterDims = upd.t.shape.map((_, d) => d).filter((d) => !s.updateWindowDims.includes(d));
+  const windowOperandDims = [...Array(xr).keys()].filter((d) => !s.insertedWindowDims.includes(d) && !s.inputBatchingDims.includes(d));
+  const hasVec = s.indexVectorDim < ind.t.shape.length;
+  k.w.line(`memcpy(${out.name}, ${x.name}, ${numElements(out.t.shape) * out.c.bytes});`);
+  k.w.line('int64_t u = 0;');
+  nest(k.w, upd.t.shape, (ui) => {
+    const batch = scatterDims.map((d) => ui[d]!);
+    const indexAt = (kk: number): string => {
+      const terms: (readonly [string, number])[] = [];
+      let bi = 0;
+      for (let d = 0; d < ind.t.shape.length; d++) {
+        if (hasVec && d === s.indexVectorDim) continue;
+        terms.push([batch[bi++]!, is[d]!]);
+      }
+      return `(int64_t)${ind.name}[${linear(terms, hasVec ? kk * is[s.indexVectorDim]! : 0)}]`;
+    };
+    const full: string[] = new Array<string>(xr).fill('0');
+    s.scatterDimsToOperandDims.forEach((od, kk) => (full[od] = indexAt(kk)));
+    s.inputBatchingDims.forEach((od, kk) => {
+      const ds = s.scatterIndicesBatchingDims[kk]!;
+      full[od] = `${full[od]} + ${batch[ds < s.indexVectorDim ? ds : ds - 1]}`;
+    });
+    s.updateWindowDims.forEach((ud, kk) => {
+      const od = windowOperandDims[kk]!;
+      full[od] = `${full[od]} + ${ui[ud]}`;
+    });
+    full.forEach((f, d) => k.w.line(`const int64_t p${d} = ${f};`));
+    const inBounds = full.map((_, d) => `p${d} >= 0 && p${d} < ${out.t.shape[d]}`).join(' && ') || '1';
+    const dst = `${out.name}[${full.map((_, d) => `p${d} * ${os[d]}`).join(' + ') || '0'}]`;
+    const value = replace ? `${upd.name}[u]` : out.c.store(combine(k, body, out.c, out.c.load(dst), upd.c.load(`${upd.name}[u]`)));
+    k.w.line(`if (${inBounds}) ${dst} = ${value};`);
+    k.w.line('++u;');
+  });
+};
+
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.scatter': scatter,
   'stablehlo.compare': compare,
   'stablehlo.select': select,
   'stablehlo.clamp': clamp,

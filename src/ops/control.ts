@@ -129,8 +129,15 @@ const composite = defineOp({
 });
 
 // ---- checks ------------------------------------------------------------------------------------
-function record(ctx: OpEvalCtx, op: Op, failure: string | undefined): void {
-  ctx.session.checks.push({ ok: failure === undefined, message: failure ?? 'ok', op });
+function record(ctx: OpEvalCtx, op: Op, failure: string | undefined, value?: RtValue): void {
+  ctx.session.checks.push({ ok: failure === undefined, message: failure ?? 'ok', op, ...(value ? { value } : {}) });
+}
+
+/** Check ops compare operand 0; backends other than the interpreter reproduce that value. */
+export function isCheckOp(op: Op): boolean {
+  if (op.name.startsWith('check.')) return true;
+  const t = op.attrs['call_target_name'];
+  return op.name === 'stablehlo.custom_call' && t?.kind === 'symbol' && t.name.startsWith('check.');
 }
 
 function literalOf(op: Op, like: Tensor): Tensor {
@@ -140,13 +147,13 @@ function literalOf(op: Op, like: Tensor): Tensor {
 }
 
 const checkOps: OpDef<any>[] = [
-  defineOp({ name: 'check.expect_eq', category: 'check', evaluate: (args, _a, op, ctx) => (record(ctx, op, checkEq(expectTensor(args[0]), expectTensor(args[1]))), []) }),
+  defineOp({ name: 'check.expect_eq', category: 'check', evaluate: (args, _a, op, ctx) => (record(ctx, op, checkEq(expectTensor(args[0]), expectTensor(args[1])), args[0]), []) }),
   defineOp({
     name: 'check.expect_eq_const',
     category: 'check',
     evaluate: (args, _a, op, ctx) => {
       const x = expectTensor(args[0]);
-      record(ctx, op, checkEq(x, literalOf(op, x)));
+      record(ctx, op, checkEq(x, literalOf(op, x)), args[0]);
       return [];
     },
   }),
@@ -154,7 +161,7 @@ const checkOps: OpDef<any>[] = [
     name: 'check.expect_almost_eq',
     category: 'check',
     attrs: (r) => ({ tol: r.float('tolerance', 1e-4) }),
-    evaluate: (args, a, op, ctx) => (record(ctx, op, checkAlmostEq(expectTensor(args[0]), expectTensor(args[1]), a.tol)), []),
+    evaluate: (args, a, op, ctx) => (record(ctx, op, checkAlmostEq(expectTensor(args[0]), expectTensor(args[1]), a.tol), args[0]), []),
   }),
   defineOp({
     name: 'check.expect_almost_eq_const',
@@ -162,7 +169,7 @@ const checkOps: OpDef<any>[] = [
     attrs: (r) => ({ tol: r.float('tolerance', 1e-4) }),
     evaluate: (args, a, op, ctx) => {
       const x = expectTensor(args[0]);
-      record(ctx, op, checkAlmostEq(x, literalOf(op, x), a.tol));
+      record(ctx, op, checkAlmostEq(x, literalOf(op, x), a.tol), args[0]);
       return [];
     },
   }),
@@ -170,7 +177,7 @@ const checkOps: OpDef<any>[] = [
     name: 'check.expect_close',
     category: 'check',
     attrs: (r) => ({ min: r.int('min_ulp_difference', 0), max: r.int('max_ulp_difference', 1) }),
-    evaluate: (args, a, op, ctx) => (record(ctx, op, checkClose(expectTensor(args[0]), expectTensor(args[1]), a.min, a.max)), []),
+    evaluate: (args, a, op, ctx) => (record(ctx, op, checkClose(expectTensor(args[0]), expectTensor(args[1]), a.min, a.max), args[0]), []),
   }),
   defineOp({
     name: 'check.expect_serialized_eq',
@@ -178,7 +185,7 @@ const checkOps: OpDef<any>[] = [
     attrs: (r) => ({ id: r.string('probe_id'), iter: r.int('iter', 0) }),
     evaluate: (args, a, op, ctx) => {
       const probed = ctx.session.probes.get(a.id)?.[a.iter];
-      record(ctx, op, probed ? checkEq(expectTensor(args[0]), expectTensor(probed)) : `no probe '${a.id}' (iteration ${a.iter}) was recorded`);
+      record(ctx, op, probed ? checkEq(expectTensor(args[0]), expectTensor(probed)) : `no probe '${a.id}' (iteration ${a.iter}) was recorded`, args[0]);
       return [];
     },
   }),
@@ -194,19 +201,19 @@ const customCall = defineOp({
     const [x, y] = [expectTensor(args[0]), expectTensor(args[1])];
     switch (a.target) {
       case 'check.expect_eq':
-        record(ctx, op, checkEq(x, y));
+        record(ctx, op, checkEq(x, y), args[0]);
         return [];
       case 'check.expect_close':
-        record(ctx, op, checkClose(x, y, 0, 3));
+        record(ctx, op, checkClose(x, y, 0, 3), args[0]);
         return [];
       case 'check.expect_almost_eq':
-        record(ctx, op, checkAlmostEq(x, y, 1e-3));
+        record(ctx, op, checkAlmostEq(x, y, 1e-3), args[0]);
         return [];
       case 'check.eq': {
         // Expected value first; integers exact, floats absolute 1e-4. Returns a pass flag.
         const e = storageElem(x.type.elem);
         const failure = e.kind === 'int' || e.kind === 'bool' ? checkEq(y, x) : checkAlmostEq(y, x, 1e-4);
-        record(ctx, op, failure);
+        record(ctx, op, failure, args[0]);
         const out = makeTensor(resultTensorType(op));
         setElem(out, 0, failure ? 0 : 1);
         return [out];

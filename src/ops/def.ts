@@ -53,6 +53,8 @@ export interface CheckRecord {
   readonly ok: boolean;
   readonly message: string;
   readonly op: Op;
+  /** The checked value (operand 0 of the check op): what another backend must reproduce. */
+  readonly value?: RtValue;
 }
 export interface EvalSession {
   readonly checks: CheckRecord[];

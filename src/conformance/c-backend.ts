@@ -1,0 +1,131 @@
+/**
+ * @fileoverview `conformance --backend c`: every case the interpreter passes is compiled to C
+ * with its check ops turned into outputs, and the compiled values are diffed against the
+ * interpreter's (tolerances: interpret/compare.ts). Cases are batched, about 40 per compiler
+ * call, with one harness executable per batch; a batch that fails to build is retried case by
+ * case so one bad case cannot hide the others.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import tmp from 'tmp';
+import { CompileError, renderDiagnostic } from '../diag/diagnostics.js';
+import { SourceFile } from '../diag/source.js';
+import { writeFiles } from '../emit-c/build.js';
+import { cElemOrUndefined } from '../emit-c/ctypes.js';
+import { CFLAGS, emitC, VERSION, type EmitResult } from '../emit-c/emit.js';
+import { render } from '../emit-common/templates.js';
+import { importModule } from '../import/index.js';
+import { compareTensors } from '../interpret/compare.js';
+import { Interpreter } from '../interpret/eval.js';
+import { makeTensor, setElemBits, size, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { entryFunctions, runFile, splitCases, type CaseResult } from './runner.js';
+
+interface Candidate {
+  readonly file: string;
+  readonly index: number;
+  readonly prefix: string;
+  readonly emitted: EmitResult;
+  readonly expected: readonly Tensor[];
+}
+
+const BATCH = 40;
+
+function fromBytes(bytes: Uint8Array, t: import('../ir/types.js').TensorType): Tensor {
+  const ce = cElemOrUndefined(t.elem)!;
+  const out = makeTensor(t);
+  for (let i = 0; i < size(out); i++) {
+    let bits = 0n;
+    for (let b = ce.bytes - 1; b >= 0; b--) bits = (bits << 8n) | BigInt(bytes[i * ce.bytes + b]!);
+    setElemBits(out, i, bits);
+  }
+  return out;
+}
+
+/** Interprets a case and emits C for it; returns a candidate or the case's final result. */
+function prepare(file: string, text: string, index: number, prefix: string): Candidate | CaseResult {
+  const source = new SourceFile(file, text);
+  try {
+    const m = importModule(source);
+    const entries = entryFunctions(m);
+    if (entries.length !== 1) return { file, index, outcome: 'failed', reason: `C backend runs cases with one entry function (found ${entries.length})` };
+    const f = entries[0]!;
+    const interp = new Interpreter(m);
+    const returned = interp.runFunc(f, []);
+    const values: RtValue[] = [...returned, ...interp.session.checks.map((c) => c.value!)];
+    if (values.some((v) => v?.kind !== 'tensor')) return { file, index, outcome: 'failed', reason: 'C backend: tokens/tuples as results are not supported' };
+    const emitted = emitC(m, { entry: f.name, prefix, sourceName: file.split('/').pop()!, cc: 'gcc', checksAsOutputs: true });
+    return { file, index, prefix, emitted, expected: values as Tensor[] };
+  } catch (e) {
+    const reason = e instanceof CompileError ? renderDiagnostic(e.diagnostic).split('\n')[0]! : e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    return { file, index, outcome: 'failed', reason };
+  }
+}
+
+async function buildAndRun(cands: readonly Candidate[], cc: string): Promise<{ ok: boolean; log: string; dir: string }> {
+  const dir = tmp.dirSync({ prefix: 'xla-aot-conf-', unsafeCleanup: true }).name;
+  const sources: string[] = [];
+  for (const c of cands) {
+    writeFiles(dir, c.emitted);
+    for (const o of c.emitted.objects) sources.push(o.replace(/\.o$/, c.emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
+  }
+  writeFileSync(join(dir, 'harness.c'), render('c/batch-harness.c.hbs', { version: VERSION, cases: cands.map((c) => ({ prefix: c.prefix })) }));
+  const build = await execa(cc, [...CFLAGS.split(' '), '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'], { cwd: dir, reject: false, all: true });
+  if (build.exitCode !== 0) return { ok: false, log: build.all ?? '', dir };
+  const run = await execa('./harness', [], { cwd: dir, reject: false, all: true });
+  return { ok: true, log: run.all ?? '', dir };
+}
+
+function judge(c: Candidate, dir: string): CaseResult {
+  for (let i = 0; i < c.expected.length; i++) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(join(dir, `out_${c.prefix}_${i}.bin`));
+    } catch {
+      return { file: c.file, index: c.index, outcome: 'failed', reason: `compiled case produced no output ${i}` };
+    }
+    const exp = c.expected[i]!;
+    const d = compareTensors(fromBytes(bytes, exp.type), exp);
+    if (!d.ok) return { file: c.file, index: c.index, outcome: 'failed', reason: `C output ${i} vs interpreter: ${d.message}` };
+  }
+  return { file: c.file, index: c.index, outcome: 'passed', reason: `${c.expected.length} value(s) match the interpreter` };
+}
+
+async function runBatch(cands: readonly Candidate[], cc: string): Promise<CaseResult[]> {
+  const r = await buildAndRun(cands, cc);
+  if (r.ok) return cands.map((c) => judge(c, r.dir));
+  if (cands.length === 1) return [{ file: cands[0]!.file, index: cands[0]!.index, outcome: 'failed', reason: `generated C does not compile: ${r.log.split('\n').find((l) => /error/.test(l)) ?? r.log.slice(0, 200)}` }];
+  const out: CaseResult[] = [];
+  for (const c of cands) out.push(...(await runBatch([c], cc)));
+  return out;
+}
+
+/** Runs the C backend over the files; cases the interpreter does not pass are skipped (with why). */
+export async function runFilesC(files: readonly string[], jobs: number, cc = 'gcc'): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  const cands: Candidate[] = [];
+  let n = 0;
+  for (const file of files) {
+    const interp = runFile(file);
+    const cases = interp.length > 1 || interp[0]?.outcome === 'passed' || interp[0]?.outcome === 'failed' ? splitCases(readFileSync(file, 'utf8')) : [];
+    for (const r of interp) {
+      if (r.outcome !== 'passed') {
+        if (r.outcome === 'failed' || r.outcome === 'skipped') results.push({ ...r, outcome: 'skipped', reason: `interpreter does not pass this case: ${r.reason}` });
+        else results.push(r);
+        continue;
+      }
+      const c = prepare(file, cases[r.index - 1]!.text, r.index, `c${n++}`);
+      if ('outcome' in c) results.push(c);
+      else cands.push(c);
+    }
+  }
+  const batches: Candidate[][] = [];
+  for (let i = 0; i < cands.length; i += BATCH) batches.push(cands.slice(i, i + BATCH));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < batches.length) results.push(...(await runBatch(batches[next++]!, cc)));
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  const order = new Map(files.map((f, i) => [f, i]));
+  return results.sort((a, b) => order.get(a.file)! - order.get(b.file)! || a.index - b.index);
+}
