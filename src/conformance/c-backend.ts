@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import tmp from 'tmp';
-import { CompileError, renderDiagnostic } from '../diag/diagnostics.js';
+import { CompileError, error, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
 import { writeFiles } from '../emit-c/build.js';
 import { cElemOrUndefined } from '../emit-c/ctypes.js';
@@ -48,12 +48,13 @@ function prepare(file: string, text: string, index: number, prefix: string): Can
   try {
     const m = importModule(source);
     const entries = entryFunctions(m);
-    if (entries.length !== 1) return { file, index, outcome: 'failed', reason: `C backend runs cases with one entry function (found ${entries.length})` };
+    const unsupported = (what: string): CaseResult => ({ file, index, outcome: 'failed', reason: renderDiagnostic(error('E0301', { op: what, target: 'C backend' }).diagnostic) });
+    if (entries.length !== 1) return unsupported(`a case with ${entries.length} entry functions`);
     const f = entries[0]!;
     const interp = new Interpreter(m);
     const returned = interp.runFunc(f, []);
     const values: RtValue[] = [...returned, ...interp.session.checks.map((c) => c.value!)];
-    if (values.some((v) => v?.kind !== 'tensor')) return { file, index, outcome: 'failed', reason: 'C backend: tokens/tuples as results are not supported' };
+    if (values.some((v) => v?.kind !== 'tensor')) return unsupported('tokens or tuples as results');
     const emitted = emitC(m, { entry: f.name, prefix, sourceName: file.split('/').pop()!, cc: 'gcc', checksAsOutputs: true });
     return { file, index, prefix, emitted, expected: values as Tensor[] };
   } catch (e) {

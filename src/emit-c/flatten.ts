@@ -42,6 +42,21 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     const globalRefs = new Map<Value, string>();
     f.params.forEach((p, i) => env.set(p, args[i]!));
     for (const op of body.blocks[0]!.ops) {
+      // IREE globals: an address is a name; loading it is a constant of the global's value.
+      if (op.name === 'util.global.address') {
+        const g = op.attrs['symbol'];
+        if (g?.kind === 'symbol') globalRefs.set(op.results[0]!, g.name);
+        continue;
+      }
+      if (op.name === 'util.global.load.indirect' || op.name === 'util.global.load') {
+        const name = op.name === 'util.global.load' ? (op.attrs['global']?.kind === 'symbol' ? (op.attrs['global'] as { name: string }).name : '') : globalRefs.get(op.operands[0]!);
+        const g = name ? m.globals.get(name) : undefined;
+        if (!g) throw error('E0204', { op: op.name, detail: 'loads an unknown global' }, op.loc);
+        const out = sym(op.results[0]!);
+        env.set(op.results[0]!, out);
+        constants.set(out, { ...op, name: 'stablehlo.constant', operands: [], attrs: { value: g.value } });
+        continue;
+      }
       const ins = op.operands.map((v) => {
         const s = env.get(v);
         if (!s) throw error('E0301', { op: `${op.name} using ${v.name}, a value the C backend does not produce`, target: 'C backend' }, op.loc);
@@ -57,21 +72,6 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
         const g = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
         if (!g) throw error('E0107', { name: callee?.kind === 'symbol' ? callee.name : '?' }, op.loc);
         inline(g, ins, depth + 1).forEach((s, i) => env.set(op.results[i]!, s));
-        continue;
-      }
-      // IREE globals: an address is a name; loading it is a constant of the global's value.
-      if (op.name === 'util.global.address') {
-        const g = op.attrs['symbol'];
-        if (g?.kind === 'symbol') globalRefs.set(op.results[0]!, g.name);
-        continue;
-      }
-      if (op.name === 'util.global.load.indirect' || op.name === 'util.global.load') {
-        const name = op.name === 'util.global.load' ? (op.attrs['global']?.kind === 'symbol' ? (op.attrs['global'] as { name: string }).name : '') : globalRefs.get(op.operands[0]!);
-        const g = name ? m.globals.get(name) : undefined;
-        if (!g) throw error('E0204', { op: op.name, detail: 'loads an unknown global' }, op.loc);
-        const out = sym(op.results[0]!);
-        env.set(op.results[0]!, out);
-        constants.set(out, { ...op, name: 'stablehlo.constant', operands: [], attrs: { value: g.value } });
         continue;
       }
       const outs = op.results.map(sym);

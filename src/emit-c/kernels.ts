@@ -8,6 +8,8 @@ import type { Op, Region } from '../ir/core.js';
 import { numElements, type TensorType, type Type } from '../ir/types.js';
 import { lookupOp } from '../ops/index.js';
 import { opAttrs } from '../ops/def.js';
+import type { ConvAttrs, DotDims } from '../ops/contraction.js';
+import type { GatherDims, ScatterDims } from '../ops/movement.js';
 import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, literal, type CElem } from './ctypes.js';
@@ -329,13 +331,6 @@ function accumulate(c: CElem, acc: string, a: string, b: string): string {
   return `${acc} += (double)${a} * (double)${b};`;
 }
 
-interface DotDims {
-  lb: number[];
-  rb: number[];
-  lc: number[];
-  rc: number[];
-}
-
 function dotKernel(k: KernelBuilder, d: DotDims): void {
   const l = k.input(0);
   const r = k.input(1);
@@ -369,25 +364,6 @@ const dot: Lowering = (k) => {
   const l = tensorOf(k.fop.ins[0]!, k.fop);
   dotKernel(k, { lb: [], rb: [], lc: [l.shape.length - 1], rc: [0] });
 };
-
-interface ConvAttrs {
-  inBatch: number;
-  inFeature: number;
-  inSpatial: number[];
-  kIn: number;
-  kOut: number;
-  kSpatial: number[];
-  outBatch: number;
-  outFeature: number;
-  outSpatial: number[];
-  strides: number[];
-  padding: number[][];
-  lhsDil: number[];
-  rhsDil: number[];
-  reversal: boolean[];
-  featureGroups: number;
-  batchGroups: number;
-}
 
 const convolution: Lowering = (k) => {
   const l = k.input(0);
@@ -436,36 +412,33 @@ const convolution: Lowering = (k) => {
   });
 };
 
-interface GatherAttrs {
-  dims: { offsetDims: number[]; collapsedSliceDims: number[]; operandBatchingDims: number[]; startIndicesBatchingDims: number[]; startIndexMap: number[]; indexVectorDim: number };
-  sliceSizes: number[];
+/** C expression for entry `kk` of the index vector of `ind` at batch position `batch`. */
+function indexVectorAt(ind: { name: string; t: TensorType }, batch: readonly string[], indexVectorDim: number, kk: number): string {
+  const is = strides(ind.t.shape);
+  const hasVec = indexVectorDim < ind.t.shape.length;
+  const terms: (readonly [string, number])[] = [];
+  let bi = 0;
+  for (let d = 0; d < ind.t.shape.length; d++) {
+    if (hasVec && d === indexVectorDim) continue;
+    terms.push([batch[bi++]!, is[d]!]);
+  }
+  return `(int64_t)${ind.name}[${linear(terms, hasVec ? kk * is[indexVectorDim]! : 0)}]`;
 }
 
 const gather: Lowering = (k) => {
   const x = k.input(0);
   const ind = k.input(1);
   const out = k.output();
-  const { dims: g, sliceSizes } = attrsOf<GatherAttrs>(k.fop);
+  const { dims: g, sliceSizes } = attrsOf<{ dims: GatherDims; sliceSizes: number[] }>(k.fop);
   const rank = out.t.shape.length;
   const batchDims = [...Array(rank).keys()].filter((d) => !g.offsetDims.includes(d));
   const xr = x.t.shape.length;
   const offsetOperandDims = [...Array(xr).keys()].filter((d) => !g.collapsedSliceDims.includes(d) && !g.operandBatchingDims.includes(d));
   const xs = strides(x.t.shape);
-  const is = strides(ind.t.shape);
-  const hasVec = g.indexVectorDim < ind.t.shape.length;
   k.w.line('int64_t o = 0;');
   nest(k.w, out.t.shape, (oi) => {
     const batch = batchDims.map((d) => oi[d]!);
-    // Start index k from the index vector at this batch position.
-    const indexAt = (kk: number): string => {
-      const terms: (readonly [string, number])[] = [];
-      let bi = 0;
-      for (let d = 0; d < ind.t.shape.length; d++) {
-        if (hasVec && d === g.indexVectorDim) continue;
-        terms.push([batch[bi++]!, is[d]!]);
-      }
-      return `(int64_t)${ind.name}[${linear(terms, hasVec ? kk * is[g.indexVectorDim]! : 0)}]`;
-    };
+    const indexAt = (kk: number): string => indexVectorAt(ind, batch, g.indexVectorDim, kk);
     const full: string[] = new Array<string>(xr).fill('0');
     g.startIndexMap.forEach((od, kk) => (full[od] = `rl_clamp_index(${indexAt(kk)}, 0, ${x.t.shape[od]! - sliceSizes[od]!})`));
     g.operandBatchingDims.forEach((od, kk) => {
@@ -480,15 +453,6 @@ const gather: Lowering = (k) => {
   });
 };
 
-interface ScatterAttrs {
-  updateWindowDims: number[];
-  insertedWindowDims: number[];
-  inputBatchingDims: number[];
-  scatterIndicesBatchingDims: number[];
-  scatterDimsToOperandDims: number[];
-  indexVectorDim: number;
-}
-
 /** True when a scatter body just returns its second argument (plain overwrite). */
 function isReplaceBody(body: Region | undefined): boolean {
   const block = body?.blocks[0];
@@ -501,28 +465,18 @@ const scatter: Lowering = (k) => {
   const ind = k.input(1);
   const upd = k.input(2);
   const out = k.output();
-  const s = attrsOf<ScatterAttrs>(k.fop);
+  const s = attrsOf<ScatterDims>(k.fop);
   const body = k.fop.op.regions[0];
   const replace = isReplaceBody(body);
   const xr = x.t.shape.length;
   const os = strides(out.t.shape);
-  const is = strides(ind.t.shape);
   const scatterDims = upd.t.shape.map((_, d) => d).filter((d) => !s.updateWindowDims.includes(d));
   const windowOperandDims = [...Array(xr).keys()].filter((d) => !s.insertedWindowDims.includes(d) && !s.inputBatchingDims.includes(d));
-  const hasVec = s.indexVectorDim < ind.t.shape.length;
   k.w.line(`memcpy(${out.name}, ${x.name}, ${numElements(out.t.shape) * out.c.bytes});`);
   k.w.line('int64_t u = 0;');
   nest(k.w, upd.t.shape, (ui) => {
     const batch = scatterDims.map((d) => ui[d]!);
-    const indexAt = (kk: number): string => {
-      const terms: (readonly [string, number])[] = [];
-      let bi = 0;
-      for (let d = 0; d < ind.t.shape.length; d++) {
-        if (hasVec && d === s.indexVectorDim) continue;
-        terms.push([batch[bi++]!, is[d]!]);
-      }
-      return `(int64_t)${ind.name}[${linear(terms, hasVec ? kk * is[s.indexVectorDim]! : 0)}]`;
-    };
+    const indexAt = (kk: number): string => indexVectorAt(ind, batch, s.indexVectorDim, kk);
     const full: string[] = new Array<string>(xr).fill('0');
     s.scatterDimsToOperandDims.forEach((od, kk) => (full[od] = indexAt(kk)));
     s.inputBatchingDims.forEach((od, kk) => {

@@ -10,7 +10,7 @@ import { expectTensor, forEachIndex, getElem, makeTensor, RuntimeError, setElem,
 import { constraint, defineOp, type OpDef } from './def.js';
 import { convertElem, resultTensorType } from './elementwise.js';
 
-interface DotDims {
+export interface DotDims {
   lb: number[];
   rb: number[];
   lc: number[];
@@ -146,7 +146,7 @@ const dot = defineOp({
 });
 
 // ---- convolution -------------------------------------------------------------------------------
-interface ConvAttrs {
+export interface ConvAttrs {
   inBatch: number;
   inFeature: number;
   inSpatial: number[];

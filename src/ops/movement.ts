@@ -371,7 +371,7 @@ const getDimensionSize = defineOp({
 });
 
 // ---- gather / scatter --------------------------------------------------------------------------
-interface GatherDims {
+export interface GatherDims {
   offsetDims: number[];
   collapsedSliceDims: number[];
   operandBatchingDims: number[];
@@ -458,7 +458,7 @@ const dynamicGather = defineOp({
   },
 });
 
-interface ScatterDims {
+export interface ScatterDims {
   updateWindowDims: number[];
   insertedWindowDims: number[];
   inputBatchingDims: number[];
