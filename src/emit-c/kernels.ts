@@ -12,7 +12,7 @@ import type { ConvAttrs, DotDims } from '../ops/contraction.js';
 import type { GatherDims, ScatterDims } from '../ops/movement.js';
 import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import { cElem, literal, type CElem } from './ctypes.js';
+import { cElem, type CElem } from './ctypes.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
 
 export interface Sym {
@@ -550,4 +550,3 @@ export function lowerToKernel(fop: FlatOp, index: number): Kernel {
   return { name, comment, params: k.params, source: `${comment}\n${body.toString()}` };
 }
 
-export { literal };

@@ -6,7 +6,7 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc, SourceFile } from '../diag/source.js';
-import type { Attr, Attrs, DenseElem, DenseLiteral } from '../ir/attrs.js';
+import type { Attr, DenseElem, DenseLiteral } from '../ir/attrs.js';
 import { newValue, type Block, type Func, type Global, type Module, type Op, type Region, type Successor, type Value } from '../ir/core.js';
 import {
   BOOL,

@@ -7,7 +7,6 @@ import { storageElem, tensorType } from '../ir/types.js';
 import { copyElem, expectTensor, forEachIndex, getElem, makeTensor, RuntimeError, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../interpret/tensor.js';
 import { defineOp, type OpDef } from './def.js';
 import { mapElements, resultTensorType } from './elementwise.js';
-import { scalarAt } from './movement.js';
 import { SCALAR, type C } from './scalar.js';
 import { besselI1e, cacosh, casin, casinh, catan, catanh, ccosh, csinh, digamma, erf, erfc, erfInv, lgamma } from './special.js';
 
@@ -216,4 +215,3 @@ export const CHLO: readonly OpDef<any>[] = [
   scan,
 ];
 
-export { scalarAt };

@@ -7,8 +7,7 @@
 import type { AttrReader } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { tensorType } from '../ir/types.js';
-import { runParallel } from '../interpret/process-grid.js';
-import { copyElem, expectTensor, forEachIndex, getElem, makeTensor, RuntimeError, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { expectTensor, getElem, makeTensor, RuntimeError, setElem, size, type Elem, type RtValue, type Tensor } from '../interpret/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx, type ProcessInfo } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { concatTensors, sliceEval } from './movement.js';
@@ -292,4 +291,3 @@ export const COLLECTIVE: readonly OpDef<any>[] = [
   runParallelOp,
 ];
 
-export { runParallel };

@@ -7,7 +7,7 @@ import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { checkAlmostEq, checkClose, checkEq } from '../interpret/checks.js';
-import { copyElem, expectTensor, forEachIndex, getElem, intAt, makeTensor, RuntimeError, setElem, size, tensorFromDense, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { copyElem, expectTensor, getElem, intAt, makeTensor, RuntimeError, setElem, size, tensorFromDense, type RtValue, type Tensor } from '../interpret/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 
@@ -337,4 +337,3 @@ export const CONTROL: readonly OpDef<any>[] = [
   ...foreignOps,
 ];
 
-export { forEachIndex };

@@ -4,7 +4,7 @@
  * complex and reduce_precision.
  */
 import type { Op } from '../ir/core.js';
-import { FLOAT_FORMATS, maxFinite } from '../ir/float-format.js';
+import { maxFinite } from '../ir/float-format.js';
 import { complexElem, sameShape, storageElem, tensorType, typeToString, type ElemType, type FloatElem, type TensorType, type Type } from '../ir/types.js';
 import {
   elemBits,
@@ -17,7 +17,6 @@ import {
   setElemBits,
   size,
   type Elem,
-  type RtValue,
   type Tensor,
 } from '../interpret/tensor.js';
 import { constraint, defineOp, type OpDef } from './def.js';
@@ -361,4 +360,3 @@ export const ELEMENTWISE: readonly OpDef<any>[] = [
   reducePrecisionOp,
 ];
 
-export { FLOAT_FORMATS, type RtValue };
