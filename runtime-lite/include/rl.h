@@ -163,6 +163,39 @@ RL_F2I(uint16_t, 0, UINT16_MAX)
 RL_F2I(uint32_t, 0, UINT32_MAX)
 RL_F2I(uint64_t, 0, UINT64_MAX)
 
+/* chlo.mulhi: the high half of the double-width product. */
+static inline int8_t rl_mulhi_int8_t(int8_t a, int8_t b) { return (int8_t)(((int32_t)a * b) >> 8); }
+static inline int16_t rl_mulhi_int16_t(int16_t a, int16_t b) { return (int16_t)(((int32_t)a * b) >> 16); }
+static inline int32_t rl_mulhi_int32_t(int32_t a, int32_t b) { return (int32_t)(((int64_t)a * b) >> 32); }
+static inline uint8_t rl_mulhi_uint8_t(uint8_t a, uint8_t b) { return (uint8_t)(((uint32_t)a * b) >> 8); }
+static inline uint16_t rl_mulhi_uint16_t(uint16_t a, uint16_t b) { return (uint16_t)(((uint32_t)a * b) >> 16); }
+static inline uint32_t rl_mulhi_uint32_t(uint32_t a, uint32_t b) { return (uint32_t)(((uint64_t)a * b) >> 32); }
+/* 64-bit: schoolbook on 32-bit halves (no __int128, which 32-bit targets lack). */
+static inline uint64_t rl_mulhi_uint64_t(uint64_t a, uint64_t b) {
+  uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+  uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+  uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+  return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
+static inline int64_t rl_mulhi_int64_t(int64_t a, int64_t b) {
+  uint64_t hi = rl_mulhi_uint64_t((uint64_t)a, (uint64_t)b);
+  if (a < 0) hi -= (uint64_t)b; /* signed correction of the unsigned high half */
+  if (b < 0) hi -= (uint64_t)a;
+  return (int64_t)hi;
+}
+
+/* reduce_precision: round to a float format with e exponent and m mantissa bits (ties to even). */
+static inline double rl_reduce_precision(double x, int e, int m) {
+  if (x != x || x == 0 || isinf(x)) return x;
+  int bias = (1 << (e - 1)) - 1, ex;
+  (void)frexp(x, &ex);
+  ex -= 1; /* |x| = f * 2^ex with f in [1, 2) */
+  if (ex < 1 - bias) ex = 1 - bias;
+  double v = ldexp(nearbyint(ldexp(fabs(x), m - ex)), ex - m);
+  if (v > ldexp(2.0 - ldexp(1.0, -m), bias)) v = INFINITY;
+  return x < 0 ? -v : v;
+}
+
 static inline int64_t rl_clamp_index(int64_t i, int64_t lo, int64_t hi) { return i < lo ? lo : (i > hi ? hi : i); }
 
 #endif /* RL_H */

@@ -496,7 +496,28 @@ const scatter: Lowering = (k) => {
   });
 };
 
+/** bitcast_convert: generated code stores every type as its bit pattern (little-endian), so a
+ * bitcast between types of the same total size is a byte copy. */
+const bitcastConvert: Lowering = (k) => {
+  const x = k.input(0);
+  const out = k.output();
+  if (x.c.cls === 'bool' || out.c.cls === 'bool') unsupported(k.fop, 'bitcast of i1');
+  k.w.line(`memcpy(${out.name}, ${x.name}, ${numElements(out.t.shape) * out.c.bytes});`);
+};
+
+/** reduce_precision: round to e exponent / m mantissa bits (ties to even), via rl_reduce_precision. */
+const reducePrecision: Lowering = (k) => {
+  const x = k.input(0);
+  const out = k.output();
+  const a = attrsOf<{ e: number; m: number }>(k.fop);
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () =>
+    k.w.line(`${out.name}[i] = ${out.c.store(`rl_reduce_precision((double)${x.c.load(`${x.name}[i]`)}, ${a.e}, ${a.m})`)};`),
+  );
+};
+
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.bitcast_convert': bitcastConvert,
+  'stablehlo.reduce_precision': reducePrecision,
   'stablehlo.scatter': scatter,
   'stablehlo.compare': compare,
   'stablehlo.select': select,
@@ -526,16 +547,20 @@ const ELEMENTWISE_NAMES = [
   'shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'negate', 'abs', 'sign', 'not', 'popcnt',
   'count_leading_zeros', 'ceil', 'floor', 'round_nearest_afz', 'round_nearest_even', 'sqrt', 'rsqrt', 'cbrt',
   'exponential', 'exponential_minus_one', 'log', 'log_plus_one', 'logistic', 'sine', 'cosine', 'tan', 'tanh',
+  'is_finite',
 ];
+/** CHLO elementwise ops with a C spelling (libm or rl.h). */
+const CHLO_ELEMENTWISE = ['erf', 'erfc', 'lgamma', 'acosh', 'acos', 'asin', 'asinh', 'atan', 'atanh', 'cosh', 'sinh', 'tan', 'mulhi'];
 
 export function canLower(name: string): boolean {
-  return name in LOWERINGS || (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(name.slice(10)));
+  return name in LOWERINGS || (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(name.slice(10))) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(name.slice(5)));
 }
 
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered. */
 export function lowerToKernel(fop: FlatOp, index: number): Kernel {
   const short = fop.op.name.replace(/^[a-z]+\./, '');
-  const lowering = LOWERINGS[fop.op.name] ?? (ELEMENTWISE_NAMES.includes(short) && fop.op.name.startsWith('stablehlo.') ? elementwise(short) : undefined);
+  const isElementwise = (fop.op.name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (fop.op.name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
+  const lowering = LOWERINGS[fop.op.name] ?? (isElementwise ? elementwise(short) : undefined);
   if (!lowering) unsupported(fop, 'no C lowering yet');
   const k = new KernelBuilder(fop);
   lowering(k);

@@ -42,6 +42,19 @@ const FLOAT: Readonly<Record<string, Spell>> = {
   cosine: f('cos'),
   tan: f('tan'),
   tanh: f('tanh'),
+  // CHLO special functions available in C99 libm.
+  erf: f('erf'),
+  erfc: f('erfc'),
+  lgamma: f('lgamma'),
+  acosh: f('acosh'),
+  acos: f('acos'),
+  asin: f('asin'),
+  asinh: f('asinh'),
+  atan: f('atan'),
+  atanh: f('atanh'),
+  cosh: f('cosh'),
+  sinh: f('sinh'),
+  is_finite: (a) => `(uint8_t)(isfinite(${a[0]}) != 0)`,
 };
 
 const INT: Readonly<Record<string, Spell>> = {
@@ -65,6 +78,7 @@ const INT: Readonly<Record<string, Spell>> = {
   shift_left: helper('shl'),
   shift_right_logical: helper('shrl'),
   shift_right_arithmetic: helper('shra'),
+  mulhi: helper('mulhi'),
 };
 
 const BOOL: Readonly<Record<string, Spell>> = {
