@@ -196,6 +196,17 @@ static inline double rl_reduce_precision(double x, int e, int m) {
   return x < 0 ? -v : v;
 }
 
+/* Uniform quantization (per tensor): round_nearest_even(x / scale) + zero_point, clamped. */
+static inline int64_t rl_quantize(float x, float scale, int64_t zero_point, int64_t lo, int64_t hi) {
+  float q = x / scale;
+  int64_t v;
+  if (q != q) v = 0;
+  else if (q > 1e30f) v = hi;
+  else if (q < -1e30f) v = lo;
+  else v = (int64_t)nearbyint((double)q) + zero_point;
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
 static inline int64_t rl_clamp_index(int64_t i, int64_t lo, int64_t hi) { return i < lo ? lo : (i > hi ? hi : i); }
 
 #endif /* RL_H */

@@ -4,7 +4,7 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
-import { typeToString, type ElemType, type TensorType } from '../ir/types.js';
+import { typeToString, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
 
 export type ComputeClass = 'float' | 'double' | 'int' | 'bool';
 
@@ -21,6 +21,8 @@ export interface CElem {
   readonly signed?: boolean;
   /** rl_dtype_t enumerator. */
   readonly rlDtype: string;
+  /** Quantized (!quant.uniform, per-tensor): integer storage, float compute via (de)quantization. */
+  readonly quant?: boolean;
   load(expr: string): string;
   store(value: string): string;
 }
@@ -48,13 +50,33 @@ const TABLE: Readonly<Record<string, CElem>> = {
   ui64: intElem(64, false, 'ui64'),
 };
 
+/** A per-tensor quantized type: stored as its integer, computed in float (dequantize on load,
+ * quantize with round-half-even and clamping on store), as the spec's dequantize-op-quantize. */
+function quantElem(q: QuantElem): CElem | undefined {
+  const st = TABLE[q.storage.name];
+  if (!st || q.axis !== undefined || q.expressed.name !== 'f32' || q.scales.length !== 1) return undefined;
+  const scale = `${Math.fround(q.scales[0]!)}f`;
+  const zp = q.zeroPoints[0] ?? 0;
+  return {
+    name: q.name,
+    storage: st.storage,
+    compute: 'float',
+    cls: 'float',
+    bytes: st.bytes,
+    rlDtype: st.rlDtype,
+    quant: true,
+    load: (e) => `((float)((float)((int64_t)(${e}) - ${zp}) * ${scale}))`,
+    store: (v) => `(${st.storage})rl_quantize((float)(${v}), ${scale}, ${zp}, ${q.storageMin}LL, ${q.storageMax}LL)`,
+  };
+}
+
 export function cElemOrUndefined(e: ElemType): CElem | undefined {
-  return TABLE[e.name];
+  return e.kind === 'quant' ? quantElem(e) : TABLE[e.name];
 }
 
 /** The C form of an element type, or E0301 naming what the C backend does not support yet. */
 export function cElem(t: TensorType, op: string, loc: Loc): CElem {
-  const c = TABLE[t.elem.name];
+  const c = cElemOrUndefined(t.elem);
   if (!c) throw error('E0301', { op: `${op} on ${typeToString(t)}`, target: 'C backend (element type not supported yet)' }, loc);
   return c;
 }

@@ -92,7 +92,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     } else {
       const vals: string[] = [];
       for (let i = 0; i < n; i++) {
-        if (ce.cls === 'int') vals.push(literal(ce, getElem(value, i) as bigint));
+        if (ce.quant) vals.push(`(${ce.storage})${String(getElem(value, i))}`);
+        else if (ce.cls === 'int') vals.push(literal(ce, getElem(value, i) as bigint));
         else if (ce.cls === 'bool') vals.push(String(getElem(value, i)));
         else if (ce.storage === 'uint16_t') vals.push(`0x${elemBits(value, i).toString(16)}`);
         else vals.push(cLiteralBits(ce.storage, elemBits(value, i)));

@@ -320,6 +320,14 @@ const reduceWindow: Lowering = (k) => {
   });
 };
 
+/** Contractions accumulate loaded values in double when the result computes in float (this covers
+ * quantized and mixed int/float operands); integer results need all types equal. */
+function floatResultOrSameTypes(l: CElem, r: CElem, out: CElem): boolean {
+  const floaty = (c: CElem): boolean => c.cls === 'float' || c.cls === 'double';
+  if (floaty(out)) return (floaty(l) || l.cls === 'int') && (floaty(r) || r.cls === 'int');
+  return l.name === out.name && r.name === out.name;
+}
+
 /** Accumulator type: double for floats (the interpreter sums in f64 and rounds once), the int type otherwise. */
 function accType(c: CElem): string {
   return c.cls === 'float' || c.cls === 'double' ? 'double' : c.compute;
@@ -335,7 +343,7 @@ function dotKernel(k: KernelBuilder, d: DotDims): void {
   const l = k.input(0);
   const r = k.input(1);
   const out = k.output();
-  if (l.c.name !== out.c.name || r.c.name !== out.c.name) unsupported(k.fop, 'mixed element types');
+  if (!floatResultOrSameTypes(l.c, r.c, out.c)) unsupported(k.fop, 'mixed element types');
   const ls = strides(l.t.shape);
   const rs = strides(r.t.shape);
   const lf = l.t.shape.map((_, i) => i).filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
@@ -369,7 +377,7 @@ const convolution: Lowering = (k) => {
   const l = k.input(0);
   const r = k.input(1);
   const out = k.output();
-  if (l.c.name !== out.c.name || r.c.name !== out.c.name) unsupported(k.fop, 'mixed element types');
+  if (!floatResultOrSameTypes(l.c, r.c, out.c)) unsupported(k.fop, 'mixed element types');
   const c = attrsOf<ConvAttrs>(k.fop);
   const ls = strides(l.t.shape);
   const ks = strides(r.t.shape);
@@ -515,7 +523,16 @@ const reducePrecision: Lowering = (k) => {
   );
 };
 
+/** uniform_quantize / uniform_dequantize: load (dequantizing) then store (quantizing). */
+const requantize: Lowering = (k) => {
+  const x = k.input(0);
+  const out = k.output();
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${out.c.store(x.c.load(`${x.name}[i]`))};`));
+};
+
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.uniform_quantize': requantize,
+  'stablehlo.uniform_dequantize': requantize,
   'stablehlo.bitcast_convert': bitcastConvert,
   'stablehlo.reduce_precision': reducePrecision,
   'stablehlo.scatter': scatter,
