@@ -65,6 +65,8 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
       if (op.name === 'func.return') return ins;
       if (opts.checksAsOutputs && isCheckOp(op)) {
         checked.push(ins[0]!);
+        // A check's pass flag (check.eq) is only ever returned, and returns are dropped here.
+        op.results.forEach((r) => env.set(r, sym(r)));
         continue;
       }
       if (op.name === 'func.call') {
