@@ -15,7 +15,7 @@
 typedef enum { RL_OK = 0, RL_INVALID_ARGUMENT, RL_OUT_OF_RANGE, RL_UNAVAILABLE, RL_INTERNAL } rl_status_t;
 
 typedef enum {
-  RL_I1, RL_I8, RL_I16, RL_I32, RL_I64, RL_U8, RL_U16, RL_U32, RL_U64, RL_F16, RL_BF16, RL_F32, RL_F64
+  RL_I1, RL_I8, RL_I16, RL_I32, RL_I64, RL_U8, RL_U16, RL_U32, RL_U64, RL_F16, RL_BF16, RL_F32, RL_F64, RL_C64, RL_C128
 } rl_dtype_t;
 
 /** Shape and type of one model input or output. */
@@ -206,6 +206,17 @@ static inline int64_t rl_quantize(float x, float scale, int64_t zero_point, int6
   else v = (int64_t)nearbyint((double)q) + zero_point;
   return v < lo ? lo : (v > hi ? hi : v);
 }
+
+/* Complex helpers (C99 _Complex; complex.h only where complex types are used). */
+#ifndef RL_NO_COMPLEX
+#include <complex.h>
+static inline float _Complex rl_cmplxf(float re, float im) { float _Complex z; ((float*)&z)[0] = re; ((float*)&z)[1] = im; return z; }
+static inline double _Complex rl_cmplx(double re, double im) { double _Complex z; ((double*)&z)[0] = re; ((double*)&z)[1] = im; return z; }
+/* maximum/minimum of complex numbers: lexicographic on (real, imaginary). */
+static inline double _Complex rl_cmax(double _Complex a, double _Complex b) { return (creal(a) > creal(b) || (creal(a) == creal(b) && cimag(a) >= cimag(b))) ? a : b; }
+static inline double _Complex rl_cmin(double _Complex a, double _Complex b) { return (creal(a) < creal(b) || (creal(a) == creal(b) && cimag(a) <= cimag(b))) ? a : b; }
+static inline double _Complex rl_csign(double _Complex z) { double r = cabs(z); return r == 0 ? rl_cmplx(0, 0) : (r != r ? rl_cmplx(NAN, NAN) : z / r); }
+#endif
 
 static inline int64_t rl_clamp_index(int64_t i, int64_t lo, int64_t hi) { return i < lo ? lo : (i > hi ? hi : i); }
 

@@ -6,7 +6,7 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import { typeToString, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
 
-export type ComputeClass = 'float' | 'double' | 'int' | 'bool';
+export type ComputeClass = 'float' | 'double' | 'int' | 'bool' | 'complex';
 
 export interface CElem {
   readonly name: string;
@@ -23,6 +23,8 @@ export interface CElem {
   readonly rlDtype: string;
   /** Quantized (!quant.uniform, per-tensor): integer storage, float compute via (de)quantization. */
   readonly quant?: boolean;
+  /** Complex types: the C type of one part ('float' or 'double'). */
+  readonly part?: string;
   load(expr: string): string;
   store(value: string): string;
 }
@@ -39,6 +41,8 @@ const TABLE: Readonly<Record<string, CElem>> = {
   f64: { name: 'f64', storage: 'double', compute: 'double', cls: 'double', bytes: 8, rlDtype: 'RL_F64', load: ident, store: (v) => `(double)(${v})` },
   f16: { name: 'f16', storage: 'uint16_t', compute: 'float', cls: 'float', bytes: 2, rlDtype: 'RL_F16', load: (e) => `rl_f16_to_f32(${e})`, store: (v) => `rl_f32_to_f16((float)(${v}))` },
   bf16: { name: 'bf16', storage: 'uint16_t', compute: 'float', cls: 'float', bytes: 2, rlDtype: 'RL_BF16', load: (e) => `rl_bf16_to_f32(${e})`, store: (v) => `rl_f32_to_bf16((float)(${v}))` },
+  'complex<f32>': { name: 'complex<f32>', storage: 'float _Complex', compute: 'float _Complex', cls: 'complex', part: 'float', bytes: 8, rlDtype: 'RL_C64', load: ident, store: (v) => `(float _Complex)(${v})` },
+  'complex<f64>': { name: 'complex<f64>', storage: 'double _Complex', compute: 'double _Complex', cls: 'complex', part: 'double', bytes: 16, rlDtype: 'RL_C128', load: ident, store: (v) => `(double _Complex)(${v})` },
   i1: { name: 'i1', storage: 'uint8_t', compute: 'uint8_t', cls: 'bool', bytes: 1, rlDtype: 'RL_I1', load: ident, store: (v) => `(uint8_t)((${v}) != 0)` },
   i8: intElem(8, true, 'i8'),
   i16: intElem(16, true, 'i16'),

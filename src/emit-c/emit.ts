@@ -73,7 +73,9 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     const n = size(value);
     const name = `w${w++}`;
     const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
-    if (n * ce.bytes >= BLOB_THRESHOLD) {
+    // Complex constants always go to the blob: C has no portable constant initializer for
+    // complex values with infinite or NaN parts.
+    if (n * ce.bytes >= BLOB_THRESHOLD || ce.cls === 'complex') {
       const bytes = tensorBytes(t);
       for (let i = 0; i < n; i++) {
         let bits = elemBits(value, i);

@@ -150,7 +150,10 @@ const convert: Lowering = (k) => {
   const out = k.output();
   const src = x.c.load(`${x.name}[i]`);
   let v: string;
-  if (out.c.cls === 'bool') v = `(${src} != 0)`;
+  const re = x.c.cls === 'complex' ? `creal(${src})` : src; // complex -> real keeps the real part
+  if (out.c.cls === 'bool') v = `(${re} != 0)`;
+  else if (out.c.cls === 'int' && x.c.cls === 'complex') v = `rl_f2i_${out.c.intSuffix}((double)${re})`;
+  else if (out.c.cls !== 'complex' && x.c.cls === 'complex') v = `(${out.c.compute})${re}`;
   else if (out.c.cls === 'int' && (x.c.cls === 'float' || x.c.cls === 'double')) v = `rl_f2i_${out.c.intSuffix}((double)${src})`;
   else v = `(${out.c.compute})${src}`;
   k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${out.c.store(v)};`));
@@ -323,19 +326,21 @@ const reduceWindow: Lowering = (k) => {
 /** Contractions accumulate loaded values in double when the result computes in float (this covers
  * quantized and mixed int/float operands); integer results need all types equal. */
 function floatResultOrSameTypes(l: CElem, r: CElem, out: CElem): boolean {
-  const floaty = (c: CElem): boolean => c.cls === 'float' || c.cls === 'double';
+  const floaty = (c: CElem): boolean => c.cls === 'float' || c.cls === 'double' || c.cls === 'complex';
   if (floaty(out)) return (floaty(l) || l.cls === 'int') && (floaty(r) || r.cls === 'int');
   return l.name === out.name && r.name === out.name;
 }
 
 /** Accumulator type: double for floats (the interpreter sums in f64 and rounds once), the int type otherwise. */
 function accType(c: CElem): string {
+  if (c.cls === 'complex') return 'double _Complex';
   return c.cls === 'float' || c.cls === 'double' ? 'double' : c.compute;
 }
 
 function accumulate(c: CElem, acc: string, a: string, b: string): string {
   if (c.cls === 'int') return `${acc} = rl_add_${c.intSuffix}(${acc}, rl_mul_${c.intSuffix}(${a}, ${b}));`;
   if (c.cls === 'bool') return `${acc} = (uint8_t)(${acc} | (${a} & ${b}));`;
+  if (c.cls === 'complex') return `${acc} += (double _Complex)${a} * (double _Complex)${b};`;
   return `${acc} += (double)${a} * (double)${b};`;
 }
 
@@ -530,7 +535,27 @@ const requantize: Lowering = (k) => {
   k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${out.c.store(x.c.load(`${x.name}[i]`))};`));
 };
 
+function part(which: 'real' | 'imag'): Lowering {
+  return (k) => {
+    const x = k.input(0);
+    const out = k.output();
+    const v = x.c.cls === 'complex' ? `c${which}(${x.name}[i])` : which === 'real' ? x.c.load(`${x.name}[i]`) : '0';
+    if (v === '0') k.w.line(`(void)${x.name}; /* the imaginary part of a real number */`);
+    k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${out.c.store(v)};`));
+  };
+}
+
+const complexOp: Lowering = (k) => {
+  const [re, im] = [k.input(0), k.input(1)];
+  const out = k.output();
+  const make = out.c.part === 'float' ? 'rl_cmplxf' : 'rl_cmplx';
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${make}(${re.c.load(`${re.name}[i]`)}, ${im.c.load(`${im.name}[i]`)});`));
+};
+
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.real': part('real'),
+  'stablehlo.imag': part('imag'),
+  'stablehlo.complex': complexOp,
   'stablehlo.uniform_quantize': requantize,
   'stablehlo.uniform_dequantize': requantize,
   'stablehlo.bitcast_convert': bitcastConvert,

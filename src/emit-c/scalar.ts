@@ -81,6 +81,40 @@ const INT: Readonly<Record<string, Spell>> = {
   mulhi: helper('mulhi'),
 };
 
+/** Complex: C99 <complex.h> (cexpf, ...): `f` suffix for complex<f32>. */
+const cf = (fn: string): Spell => (a, c) => `${fn}${c.part === 'float' ? 'f' : ''}(${a.join(', ')})`;
+const asPart = (e: string, c: CElem): string => `(${c.compute})(${e})`;
+const COMPLEX: Readonly<Record<string, Spell>> = {
+  add: infix('+'),
+  subtract: infix('-'),
+  multiply: infix('*'),
+  divide: infix('/'),
+  negate: (a) => `(-${a[0]})`,
+  abs: cf('cabs'),
+  exponential: cf('cexp'),
+  exponential_minus_one: (a, c) => `(${cf('cexp')(a, c)} - 1)`,
+  log: cf('clog'),
+  log_plus_one: (a, c) => cf('clog')([`(1 + ${a[0]})`], c),
+  sqrt: cf('csqrt'),
+  rsqrt: (a, c) => `(1 / ${cf('csqrt')(a, c)})`,
+  power: cf('cpow'),
+  sine: cf('csin'),
+  cosine: cf('ccos'),
+  tan: cf('ctan'),
+  tanh: cf('ctanh'),
+  logistic: (a, c) => `(1 / (1 + ${cf('cexp')([`(-${a[0]})`], c)}))`,
+  sign: (a, c) => asPart(`rl_csign(${a[0]})`, c),
+  maximum: (a, c) => asPart(`rl_cmax(${a[0]}, ${a[1]})`, c),
+  minimum: (a, c) => asPart(`rl_cmin(${a[0]}, ${a[1]})`, c),
+  acosh: cf('cacosh'),
+  asin: cf('casin'),
+  asinh: cf('casinh'),
+  atan: cf('catan'),
+  atanh: cf('catanh'),
+  cosh: cf('ccosh'),
+  sinh: cf('csinh'),
+};
+
 const BOOL: Readonly<Record<string, Spell>> = {
   and: (a) => `(uint8_t)(${a[0]} & ${a[1]})`,
   or: (a) => `(uint8_t)(${a[0]} | ${a[1]})`,
@@ -93,14 +127,17 @@ const BOOL: Readonly<Record<string, Spell>> = {
 };
 
 /** Spells `name(args)` (name without dialect) for element class `c`; E0301 when not available. */
+function tableFor(c: CElem): Readonly<Record<string, Spell>> {
+  return c.cls === 'int' ? INT : c.cls === 'bool' ? BOOL : c.cls === 'complex' ? COMPLEX : FLOAT;
+}
+
 export function scalarCode(name: string, args: readonly string[], c: CElem, op: Op): string {
-  const table = c.cls === 'int' ? INT : c.cls === 'bool' ? BOOL : FLOAT;
+  const table = tableFor(c);
   const spell = table[name];
   if (!spell) throw error('E0301', { op: `${op.name} on ${c.name}`, target: 'C backend' }, op.loc);
   return spell(args, c);
 }
 
 export function hasScalarCode(name: string, c: CElem): boolean {
-  const table = c.cls === 'int' ? INT : c.cls === 'bool' ? BOOL : FLOAT;
-  return name in table;
+  return name in tableFor(c);
 }

@@ -7,6 +7,7 @@
  *     transcendentals differ from the interpreter's by a few ULP);
  *   - f16: |a - b| <= 1e-3 + 2e-3 |b|; bf16: |a - b| <= 1e-2 + 1.6e-2 |b| (one ULP of the format
  *     plus the accumulation error carried into the rounding);
+ *   - complex: each part by the tolerance of its float type;
  *   - NaN must match NaN, and infinities must match exactly (sign included).
  */
 import { storageElem, typeToString } from '../ir/types.js';
@@ -35,28 +36,30 @@ export function compareTensors(actual: Tensor, expected: Tensor): Diff {
   if (typeToString(actual.type) !== typeToString(expected.type))
     return { ok: false, mismatches: size(expected), maxAbs: Infinity, message: `type ${typeToString(actual.type)} vs ${typeToString(expected.type)}` };
   const e = storageElem(expected.type.elem);
-  const tol = e.kind === 'float' ? (TOLERANCES[e.name] ?? { atol: 0, rtol: 0 }) : { atol: 0, rtol: 0 };
-  let mismatches = 0;
   let maxAbs = 0;
+  const floatName = e.kind === 'float' ? e.name : e.kind === 'complex' ? e.part.name : undefined;
+  const tol = floatName ? (TOLERANCES[floatName] ?? { atol: 0, rtol: 0 }) : { atol: 0, rtol: 0 };
+  const close = (a: number, b: number): boolean => {
+    if (Number.isNaN(b) || Number.isNaN(a)) return Number.isNaN(a) && Number.isNaN(b);
+    if (!Number.isFinite(b) || !Number.isFinite(a)) return a === b;
+    const d = Math.abs(a - b);
+    maxAbs = Math.max(maxAbs, d);
+    return d <= tol.atol + tol.rtol * Math.abs(b);
+  };
+  let mismatches = 0;
   let first = '';
   for (let i = 0; i < size(expected); i++) {
     const a = getElem(actual, i);
     const b = getElem(expected, i);
     let ok: boolean;
-    if (typeof a === 'number' && typeof b === 'number') {
-      if (Number.isNaN(b) || Number.isNaN(a)) ok = Number.isNaN(a) && Number.isNaN(b);
-      else if (!Number.isFinite(b) || !Number.isFinite(a)) ok = a === b;
-      else {
-        const d = Math.abs(a - b);
-        maxAbs = Math.max(maxAbs, d);
-        ok = d <= tol.atol + tol.rtol * Math.abs(b);
-      }
-    } else ok = a === b;
+    if (typeof a === 'number' && typeof b === 'number') ok = close(a, b);
+    else if (Array.isArray(a) && Array.isArray(b)) ok = close(a[0]!, b[0]!) && close(a[1]!, b[1]!); // complex: per part
+    else ok = a === b;
     if (!ok) {
       if (!mismatches) first = `element ${i}: got ${String(a)}, expected ${String(b)}`;
       mismatches++;
     }
   }
-  const what = e.kind === 'float' ? `atol ${tol.atol}, rtol ${tol.rtol}` : 'exact';
+  const what = floatName ? `atol ${tol.atol}, rtol ${tol.rtol}` : 'exact';
   return { ok: mismatches === 0, mismatches, maxAbs, message: mismatches ? `${mismatches} of ${size(expected)} differ (${what}); first at ${first}` : `match (${what}; max |diff| ${maxAbs.toExponential(2)})` };
 }
