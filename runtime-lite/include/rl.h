@@ -207,6 +207,10 @@ static inline int64_t rl_quantize(float x, float scale, int64_t zero_point, int6
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* TOTALORDER comparison keys: -NaN < -Inf < ... < -0 < +0 < ... < +Inf < +NaN. */
+static inline int64_t rl_total_key_f64(double x) { int64_t b; memcpy(&b, &x, 8); return b < 0 ? b ^ INT64_MAX : b; }
+static inline int64_t rl_total_key_f32(float x) { int32_t b; memcpy(&b, &x, 4); return b < 0 ? (int64_t)(b ^ INT32_MAX) : (int64_t)b; }
+
 /* Complex helpers (C99 _Complex; complex.h only where complex types are used). */
 #ifndef RL_NO_COMPLEX
 #include <complex.h>

@@ -13,6 +13,7 @@ import type { GatherDims, ScatterDims } from '../ops/movement.js';
 import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, type CElem } from './ctypes.js';
+import { emitScalarRegion } from './region.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
 
 export interface Sym {
@@ -75,6 +76,8 @@ export function simpleCombiner(body: Region | undefined): string | undefined {
 class KernelBuilder {
   readonly w = new CodeWriter();
   readonly params: KernelParam[] = [];
+  /** Local-variable numbering for inlined region bodies (per kernel: deterministic names). */
+  readonly names = { next: 0 };
   constructor(readonly fop: FlatOp) {}
 
   input(i: number): { name: string; t: TensorType; c: CElem } {
@@ -268,40 +271,51 @@ function combine(k: KernelBuilder, body: Region | undefined, c: CElem, acc: stri
   return c.storage === c.compute ? e : c.load(c.store(e));
 }
 
+/** Applies a reduction body to accumulators `accs` and new values `xs` (C expressions): a single
+ * binary op inline, anything else through the scalar-region emitter. Returns the new values. */
+function applyBody(k: KernelBuilder, body: Region | undefined, cs: readonly CElem[], accs: readonly string[], xs: readonly string[]): string[] {
+  if (accs.length === 1 && simpleCombiner(body) && hasScalarCode(simpleCombiner(body)!, cs[0]!)) return [combine(k, body, cs[0]!, accs[0]!, xs[0]!)];
+  return emitScalarRegion(k.w, body, [...accs, ...xs], k.fop.op, k.names);
+}
+
 const reduce: Lowering = (k) => {
-  if (k.fop.ins.length !== 2) unsupported(k.fop, 'variadic reduce');
-  const x = k.input(0);
-  const init = k.input(1);
-  const out = k.output();
+  const n = k.fop.ins.length / 2;
+  const xs = Array.from({ length: n }, (_, i) => k.input(i));
+  const inits = Array.from({ length: n }, (_, i) => k.input(n + i));
+  const outs = Array.from({ length: n }, (_, i) => k.output(i));
+  const x = xs[0]!;
   const a = attrsOf<{ dims: number[] }>(k.fop);
   const keep = x.t.shape.map((_, d) => d).filter((d) => !a.dims.includes(d));
-  const xs = strides(x.t.shape);
+  const st = strides(x.t.shape);
   k.w.line('int64_t o = 0;');
   nest(k.w, keep.map((d) => x.t.shape[d]!), (oi) => {
-    k.w.line(`${x.c.compute} acc = ${x.c.load(`${init.name}[0]`)};`);
+    xs.forEach((v, j) => k.w.line(`${v.c.compute} acc${j} = ${inits[j]!.c.load(`${inits[j]!.name}[0]`)};`));
     nest(
       k.w,
       a.dims.map((d) => x.t.shape[d]!),
       (ri) => {
-        const terms = [...keep.map((d, j) => [oi[j]!, xs[d]!] as const), ...a.dims.map((d, j) => [ri[j]!, xs[d]!] as const)];
-        k.w.line(`acc = ${combine(k, k.fop.op.regions[0], x.c, 'acc', x.c.load(`${x.name}[${linear(terms)}]`))};`);
+        const at = linear([...keep.map((d, j) => [oi[j]!, st[d]!] as const), ...a.dims.map((d, j) => [ri[j]!, st[d]!] as const)]);
+        const next = applyBody(k, k.fop.op.regions[0], xs.map((v) => v.c), xs.map((_, j) => `acc${j}`), xs.map((v) => v.c.load(`${v.name}[${at}]`)));
+        next.forEach((e, j) => k.w.line(`acc${j} = ${e};`));
       },
       'r',
     );
-    k.w.line(`${out.name}[o++] = ${out.c.store('acc')};`);
+    outs.forEach((out, j) => k.w.line(`${out.name}[o] = ${out.c.store(`acc${j}`)};`));
+    k.w.line('++o;');
   });
 };
 
 const reduceWindow: Lowering = (k) => {
-  if (k.fop.ins.length !== 2) unsupported(k.fop, 'variadic reduce_window');
-  const x = k.input(0);
-  const init = k.input(1);
-  const out = k.output();
+  const n = k.fop.ins.length / 2;
+  const xs = Array.from({ length: n }, (_, i) => k.input(i));
+  const inits = Array.from({ length: n }, (_, i) => k.input(n + i));
+  const outs = Array.from({ length: n }, (_, i) => k.output(i));
+  const x = xs[0]!;
   const w = attrsOf<{ dims: number[]; strides: number[]; baseDil: number[]; winDil: number[]; padding: number[][] }>(k.fop);
-  const xs = strides(x.t.shape);
+  const st = strides(x.t.shape);
   k.w.line('int64_t o = 0;');
-  nest(k.w, out.t.shape, (oi) => {
-    k.w.line(`${x.c.compute} acc = ${x.c.load(`${init.name}[0]`)};`);
+  nest(k.w, outs[0]!.t.shape, (oi) => {
+    xs.forEach((v, j) => k.w.line(`${v.c.compute} acc${j} = ${inits[j]!.c.load(`${inits[j]!.name}[0]`)};`));
     nest(
       k.w,
       w.dims,
@@ -312,14 +326,113 @@ const reduceWindow: Lowering = (k) => {
         oi.forEach((o, d) => {
           k.w.line(`const int64_t p${d} = ${o} * ${w.strides[d]} + ${wi[d]} * ${w.winDil[d]} - ${w.padding[d]![0]};`);
           conds.push(`p${d} >= 0 && p${d} % ${w.baseDil[d]} == 0 && p${d} / ${w.baseDil[d]} < ${x.t.shape[d]}`);
-          idx.push(`(p${d} / ${w.baseDil[d]}) * ${xs[d]}`);
+          idx.push(`(p${d} / ${w.baseDil[d]}) * ${st[d]}`);
         });
-        const v = `(${conds.join(' && ') || '1'}) ? ${x.c.load(`${x.name}[${idx.join(' + ') || '0'}]`)} : ${x.c.load(`${init.name}[0]`)}`;
-        k.w.line(`acc = ${combine(k, k.fop.op.regions[0], x.c, 'acc', `(${v})`)};`);
+        k.w.line(`const int inside = ${conds.join(' && ') || '1'};`);
+        const vals = xs.map((v, j) => `(inside ? ${v.c.load(`${v.name}[${idx.join(' + ') || '0'}]`)} : ${inits[j]!.c.load(`${inits[j]!.name}[0]`)})`);
+        const next = applyBody(k, k.fop.op.regions[0], xs.map((v) => v.c), xs.map((_, j) => `acc${j}`), vals);
+        next.forEach((e, j) => k.w.line(`acc${j} = ${e};`));
       },
       'w',
     );
-    k.w.line(`${out.name}[o++] = ${out.c.store('acc')};`);
+    outs.forEach((out, j) => k.w.line(`${out.name}[o] = ${out.c.store(`acc${j}`)};`));
+    k.w.line('++o;');
+  });
+};
+
+const selectAndScatter: Lowering = (k) => {
+  const x = k.input(0);
+  const src = k.input(1);
+  const init = k.input(2);
+  const out = k.output();
+  const w = attrsOf<{ dims: number[]; strides: number[]; padding: number[][] }>(k.fop);
+  const [selectBody, scatterBody] = k.fop.op.regions;
+  const st = strides(x.t.shape);
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${init.name}[0];`));
+  k.w.line('int64_t s = 0;');
+  nest(k.w, src.t.shape, (oi) => {
+    k.w.line('int64_t sel = -1;');
+    nest(
+      k.w,
+      w.dims,
+      (wi) => {
+        const conds: string[] = [];
+        const idx: string[] = [];
+        oi.forEach((o, d) => {
+          k.w.line(`const int64_t p${d} = ${o} * ${w.strides[d]} + ${wi[d]} - ${w.padding[d]![0]};`);
+          conds.push(`p${d} >= 0 && p${d} < ${x.t.shape[d]}`);
+          idx.push(`p${d} * ${st[d]}`);
+        });
+        k.w.block(`if (${conds.join(' && ') || '1'}) {`, () => {
+          k.w.line(`const int64_t cur = ${idx.join(' + ') || '0'};`);
+          k.w.block('if (sel < 0) {', () => k.w.line('sel = cur;'), '} else {');
+          // The select body keeps the current selection when it returns true.
+          const [keep] = emitScalarRegion(k.w, selectBody, [x.c.load(`${x.name}[sel]`), x.c.load(`${x.name}[cur]`)], k.fop.op, k.names);
+          k.w.line(`if (!${keep}) sel = cur;`);
+          k.w.line('}');
+        });
+      },
+      'w',
+    );
+    k.w.block('if (sel >= 0) {', () => {
+      const [v] = applyBody(k, scatterBody, [out.c], [out.c.load(`${out.name}[sel]`)], [src.c.load(`${src.name}[s]`)]);
+      k.w.line(`${out.name}[sel] = ${out.c.store(v!)};`);
+    });
+    k.w.line('++s;');
+  });
+};
+
+/** sort: a stable insertion sort of each slice along `dimension`, moving all operands together. */
+const sort: Lowering = (k) => {
+  const ins = k.fop.ins.map((_, i) => k.input(i));
+  const outs = ins.map((_, i) => k.output(i));
+  const a = attrsOf<{ dim: number }>(k.fop);
+  const shape = ins[0]!.t.shape;
+  const dim = a.dim < 0 ? shape.length + a.dim : a.dim;
+  const st = strides(shape);
+  const len = shape[dim]!;
+  outs.forEach((o, i) => k.w.line(`memcpy(${o.name}, ${ins[i]!.name}, ${numElements(shape) * o.c.bytes});`));
+  nest(k.w, shape.map((d, i) => (i === dim ? 1 : d)), (oi) => {
+    const base = linear(oi.map((v, i) => [v, i === dim ? 0 : st[i]!] as const));
+    k.w.block(`for (int64_t j = 1; j < ${len}; ++j) {`, () => {
+      k.w.block(`for (int64_t m = j; m > 0; --m) {`, () => {
+        k.w.line(`const int64_t lo = ${base} + (m - 1) * ${st[dim]}, hi = ${base} + m * ${st[dim]};`);
+        // comparator(lhs0, rhs0, lhs1, rhs1, ...): is the element at hi less than the one at lo?
+        const args = outs.flatMap((o) => [o.c.load(`${o.name}[hi]`), o.c.load(`${o.name}[lo]`)]);
+        const [less] = emitScalarRegion(k.w, k.fop.op.regions[0], args, k.fop.op, k.names);
+        k.w.line(`if (!${less}) break;`);
+        outs.forEach((o, i) => k.w.line(`{ const ${o.c.storage} t${i} = ${o.name}[lo]; ${o.name}[lo] = ${o.name}[hi]; ${o.name}[hi] = t${i}; }`));
+      });
+    });
+  });
+};
+
+/** chlo.top_k: the k largest of each last-axis row (NaN largest, ties by lower index) with indices. */
+const topK: Lowering = (k) => {
+  const x = k.input(0);
+  const vals = k.output(0);
+  const idxs = k.output(1);
+  const kk = attrsOf<{ k: number }>(k.fop).k;
+  const n = x.t.shape[x.t.shape.length - 1]!;
+  const rows = numElements(x.t.shape) / Math.max(1, n);
+  const isF = x.c.cls === 'float' || x.c.cls === 'double';
+  const key = (e: string): string => (isF ? `${x.c.cls === 'double' ? 'rl_total_key_f64' : 'rl_total_key_f32'}(${e})` : e);
+  k.w.block(`for (int64_t r = 0; r < ${rows}; ++r) {`, () => {
+    k.w.block(`for (int64_t j = 0; j < ${kk}; ++j) {`, () => {
+      k.w.line('int64_t best = -1;');
+      k.w.block(`for (int64_t i = 0; i < ${n}; ++i) {`, () => {
+        k.w.line('int taken = 0;');
+        k.w.line(`for (int64_t q = 0; q < j; ++q) taken |= (int64_t)${idxs.name}[r * ${kk} + q] == i;`);
+        k.w.line(`if (taken) continue;`);
+        // NaN compares as the largest value (total order with the sign bit ignored for NaN).
+        const v = x.c.load(`${x.name}[r * ${n} + i]`);
+        const b = x.c.load(`${x.name}[r * ${n} + best]`);
+        const gt = isF ? `((${v} != ${v}) ? !(${b} != ${b}) : (!(${b} != ${b}) && ${key(v)} > ${key(b)}))` : `${v} > ${b}`;
+        k.w.line(`if (best < 0 || ${gt}) best = i;`);
+      });
+      k.w.line(`${vals.name}[r * ${kk} + j] = ${x.name}[r * ${n} + best];`);
+      k.w.line(`${idxs.name}[r * ${kk} + j] = ${idxs.c.store('best')};`);
+    });
   });
 };
 
@@ -553,6 +666,9 @@ const complexOp: Lowering = (k) => {
 };
 
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.select_and_scatter': selectAndScatter,
+  'stablehlo.sort': sort,
+  'chlo.top_k': topK,
   'stablehlo.real': part('real'),
   'stablehlo.imag': part('imag'),
   'stablehlo.complex': complexOp,
