@@ -150,6 +150,12 @@ RL_INT_UNSIGNED(uint16_t, 16)
 RL_INT_UNSIGNED(uint32_t, 32)
 RL_INT_UNSIGNED(uint64_t, 64)
 
+/* Sub-byte integers (i2, i4, ui2, ui4) live one per byte: wrap a result to the type's bits. */
+static inline int8_t rl_sext4(int64_t v) { int8_t x = (int8_t)(v & 0xf); return x >= 8 ? (int8_t)(x - 16) : x; }
+static inline int8_t rl_sext2(int64_t v) { int8_t x = (int8_t)(v & 0x3); return x >= 2 ? (int8_t)(x - 4) : x; }
+static inline uint8_t rl_zext4(int64_t v) { return (uint8_t)(v & 0xf); }
+static inline uint8_t rl_zext2(int64_t v) { return (uint8_t)(v & 0x3); }
+
 /* float -> int conversion: truncate, NaN -> 0, saturate at the type's range (as XLA). */
 #define RL_F2I(T, LO, HI)                                                                          \
   static inline T rl_f2i_##T(double x) { return x != x ? (T)0 : x <= (double)(LO) ? (T)(LO) : x >= (double)(HI) ? (T)(HI) : (T)x; }

@@ -5,6 +5,7 @@
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import { typeToString, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
+import { elemBits, getElem, type Tensor } from '../interpret/tensor.js';
 
 export type ComputeClass = 'float' | 'double' | 'int' | 'bool' | 'complex';
 
@@ -25,6 +26,8 @@ export interface CElem {
   readonly quant?: boolean;
   /** Complex types: the C type of one part ('float' or 'double'). */
   readonly part?: string;
+  /** i2/i4/ui2/ui4: stored one per byte (sign-extended when signed), computed in 8 bits and wrapped. */
+  readonly subByte?: number;
   load(expr: string): string;
   store(value: string): string;
 }
@@ -36,7 +39,17 @@ function intElem(bits: number, signed: boolean, name: string): CElem {
   return { name, storage: t, compute: t, cls: 'int', bytes: bits / 8, intSuffix: t, signed, rlDtype: `RL_${signed ? 'I' : 'U'}${bits}`, load: ident, store: (v) => `(${t})(${v})` };
 }
 
+function subByteElem(bits: number, signed: boolean, name: string): CElem {
+  const base = intElem(8, signed, name);
+  const wrap = signed ? `rl_sext${bits}` : `rl_zext${bits}`;
+  return { ...base, subByte: bits, rlDtype: signed ? 'RL_I8' : 'RL_U8', store: (v) => `${wrap}((int64_t)(${v}))` };
+}
+
 const TABLE: Readonly<Record<string, CElem>> = {
+  i2: subByteElem(2, true, 'i2'),
+  i4: subByteElem(4, true, 'i4'),
+  ui2: subByteElem(2, false, 'ui2'),
+  ui4: subByteElem(4, false, 'ui4'),
   f32: { name: 'f32', storage: 'float', compute: 'float', cls: 'float', bytes: 4, rlDtype: 'RL_F32', load: ident, store: (v) => `(float)(${v})` },
   f64: { name: 'f64', storage: 'double', compute: 'double', cls: 'double', bytes: 8, rlDtype: 'RL_F64', load: ident, store: (v) => `(double)(${v})` },
   f16: { name: 'f16', storage: 'uint16_t', compute: 'float', cls: 'float', bytes: 2, rlDtype: 'RL_F16', load: (e) => `rl_f16_to_f32(${e})`, store: (v) => `rl_f32_to_f16((float)(${v}))` },
@@ -83,6 +96,12 @@ export function cElem(t: TensorType, op: string, loc: Loc): CElem {
   const c = cElemOrUndefined(t.elem);
   if (!c) throw error('E0301', { op: `${op} on ${typeToString(t)}`, target: 'C backend (element type not supported yet)' }, loc);
   return c;
+}
+
+/** Bits of element i as stored by generated code (sub-byte ints sign-extended to their byte). */
+export function storageBits(c: CElem, t: Tensor, i: number): bigint {
+  if (c.subByte) return BigInt.asUintN(8, getElem(t, i) as bigint);
+  return elemBits(t, i);
 }
 
 /** A C literal of the compute type. */

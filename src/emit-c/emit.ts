@@ -12,7 +12,7 @@ import { elemBits, getElem, size } from '../interpret/tensor.js';
 import { constantValue } from '../ops/control.js';
 import { planMemory, type MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
-import { cElem, cElemOrUndefined, literal } from './ctypes.js';
+import { cElem, cElemOrUndefined, literal, storageBits } from './ctypes.js';
 import { flatten } from './flatten.js';
 import { lowerToKernel, type Sym } from './kernels.js';
 
@@ -78,7 +78,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     if (n * ce.bytes >= BLOB_THRESHOLD || ce.cls === 'complex') {
       const bytes = tensorBytes(t);
       for (let i = 0; i < n; i++) {
-        let bits = elemBits(value, i);
+        let bits = storageBits(ce, value, i);
         for (let b = 0; b < ce.bytes; b++) {
           bytes[i * ce.bytes + b] = Number(bits & 0xffn);
           bits >>= 8n;

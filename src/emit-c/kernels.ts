@@ -111,6 +111,9 @@ function elementwise(name: string): Lowering {
     const n = numElements(out.t.shape);
     const c = ins[0]!.c;
     if (!hasScalarCode(name, c)) unsupported(k.fop, `not defined for ${c.name}`);
+    // Bit-level ops would see the 8-bit container, not the 2/4-bit value.
+    if (c.subByte && ['shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'popcnt', 'count_leading_zeros'].includes(name))
+      unsupported(k.fop, `${name} on ${c.name}`);
     k.w.block(`for (int64_t i = 0; i < ${n}; ++i) {`, () => {
       k.w.line(`${out.name}[i] = ${out.c.store(scalarCode(name, ins.map((x) => x.c.load(`${x.name}[i]`)), c, k.fop.op))};`);
     });
@@ -157,8 +160,10 @@ const convert: Lowering = (k) => {
   if (out.c.cls === 'bool') v = `(${re} != 0)`;
   else if (out.c.cls === 'int' && x.c.cls === 'complex') v = `rl_f2i_${out.c.intSuffix}((double)${re})`;
   else if (out.c.cls !== 'complex' && x.c.cls === 'complex') v = `(${out.c.compute})${re}`;
-  else if (out.c.cls === 'int' && (x.c.cls === 'float' || x.c.cls === 'double')) v = `rl_f2i_${out.c.intSuffix}((double)${src})`;
-  else v = `(${out.c.compute})${src}`;
+  else if (out.c.cls === 'int' && (x.c.cls === 'float' || x.c.cls === 'double')) {
+    if (out.c.subByte) unsupported(k.fop, `float to ${out.c.name} conversion`);
+    v = `rl_f2i_${out.c.intSuffix}((double)${src})`;
+  } else v = `(${out.c.compute})${src}`;
   k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${out.c.store(v)};`));
 };
 

@@ -8,17 +8,17 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import tmp from 'tmp';
 import type { Module } from '../ir/core.js';
-import { makeTensor, RuntimeError, setElemBits, size, elemBits, type Tensor } from '../interpret/tensor.js';
+import { makeTensor, RuntimeError, setElemBits, size, type Tensor } from '../interpret/tensor.js';
 import { render } from '../emit-common/templates.js';
 import { buildHarness, writeFiles } from './build.js';
-import { cElemOrUndefined } from './ctypes.js';
+import { cElemOrUndefined, storageBits } from './ctypes.js';
 import { emitC, VERSION, type EmitResult } from './emit.js';
 
 function toBytes(t: Tensor): Uint8Array {
   const ce = cElemOrUndefined(t.type.elem)!;
   const out = new Uint8Array(size(t) * ce.bytes);
   for (let i = 0; i < size(t); i++) {
-    let bits = elemBits(t, i);
+    let bits = storageBits(ce, t, i);
     for (let b = 0; b < ce.bytes; b++) {
       out[i * ce.bytes + b] = Number(bits & 0xffn);
       bits >>= 8n;
