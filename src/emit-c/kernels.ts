@@ -670,7 +670,60 @@ const complexOp: Lowering = (k) => {
   k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${make}(${re.c.load(`${re.name}[i]`)}, ${im.c.load(`${im.name}[i]`)});`));
 };
 
+/** triangular_solve: substitution in double (or double _Complex) on a stack copy of B, as the
+ * interpreter does, rounding once at the end. Loops touch only the chosen triangle of A. */
+const triangularSolve: Lowering = (k) => {
+  const A = k.input(0);
+  const B = k.input(1);
+  const out = k.output();
+  const a = attrsOf<{ left: boolean; lower: boolean; unit: boolean; transpose: string }>(k.fop);
+  const n = A.t.shape[A.t.shape.length - 1]!;
+  const bs = B.t.shape;
+  const [m, kk] = [bs[bs.length - 2]!, bs[bs.length - 1]!];
+  const batch = numElements(bs) / Math.max(1, m * kk);
+  const complex = out.c.cls === 'complex';
+  if (!complex && out.c.cls !== 'float' && out.c.cls !== 'double') unsupported(k.fop, `on ${out.c.name}`);
+  const acc = complex ? 'double _Complex' : 'double';
+  const effLower = a.transpose === 'NO_TRANSPOSE' ? a.lower : !a.lower;
+  // Element (i, j) of op(A) as a C expression over runtime indices.
+  const opA = (i: string, j: string): string => {
+    const [r, c] = a.transpose === 'NO_TRANSPOSE' ? [i, j] : [j, i];
+    const v = `(${acc})${A.c.load(`${A.name}[ao + (${r}) * ${n} + (${c})]`)}`;
+    return a.transpose === 'ADJOINT' && complex ? `conj(${v})` : v;
+  };
+  const diag = (i: string): string => (a.unit ? '1.0' : opA(i, i));
+  const size = m * kk;
+  k.w.block(`for (int64_t bi = 0; bi < ${batch}; ++bi) {`, () => {
+    k.w.line(`const int64_t ao = bi * ${n * n}, bo = bi * ${size};`);
+    k.w.line(`${acc} X[${Math.max(1, size)}];`);
+    k.w.line(`for (int64_t i = 0; i < ${size}; ++i) X[i] = (${acc})${B.c.load(`${B.name}[bo + i]`)};`);
+    if (a.left) {
+      const idx = (v: string): string => (effLower ? v : `${m - 1} - ${v}`);
+      k.w.block(`for (int64_t col = 0; col < ${kk}; ++col) {`, () =>
+        k.w.block(`for (int64_t p = 0; p < ${m}; ++p) {`, () => {
+          k.w.line(`const int64_t i = ${idx('p')};`);
+          k.w.line(`${acc} s = X[i * ${kk} + col];`);
+          k.w.line(`for (int64_t q = 0; q < p; ++q) { const int64_t j = ${idx('q')}; s -= ${opA('i', 'j')} * X[j * ${kk} + col]; }`);
+          k.w.line(`X[i * ${kk} + col] = s / ${diag('i')};`);
+        }),
+      );
+    } else {
+      const idx = (v: string): string => (effLower ? `${kk - 1} - ${v}` : v);
+      k.w.block(`for (int64_t row = 0; row < ${m}; ++row) {`, () =>
+        k.w.block(`for (int64_t p = 0; p < ${kk}; ++p) {`, () => {
+          k.w.line(`const int64_t j = ${idx('p')};`);
+          k.w.line(`${acc} s = X[row * ${kk} + j];`);
+          k.w.line(`for (int64_t q = 0; q < p; ++q) { const int64_t i = ${idx('q')}; s -= X[row * ${kk} + i] * ${opA('i', 'j')}; }`);
+          k.w.line(`X[row * ${kk} + j] = s / ${diag('j')};`);
+        }),
+      );
+    }
+    k.w.line(`for (int64_t i = 0; i < ${size}; ++i) ${out.name}[bo + i] = ${out.c.store('X[i]')};`);
+  });
+};
+
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.triangular_solve': triangularSolve,
   'stablehlo.select_and_scatter': selectAndScatter,
   'stablehlo.sort': sort,
   'chlo.top_k': topK,
