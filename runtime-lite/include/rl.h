@@ -202,6 +202,60 @@ static inline double rl_reduce_precision(double x, int e, int m) {
   return x < 0 ? -v : v;
 }
 
+/* Special functions of CHLO that libm lacks (double precision; same algorithms as the interpreter). */
+static inline double rl_erfinv(double y) {
+  if (y != y || y < -1 || y > 1) return NAN;
+  if (y == 1) return INFINITY;
+  if (y == -1) return -INFINITY;
+  double w = -log((1 - y) * (1 + y)), p, x;
+  if (w < 5) {
+    static const double c[9] = {2.81022636e-8, 3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941};
+    w -= 2.5;
+    p = c[0];
+    for (int i = 1; i < 9; i++) p = c[i] + p * w;
+  } else {
+    static const double c[9] = {-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682};
+    w = sqrt(w) - 3;
+    p = c[0];
+    for (int i = 1; i < 9; i++) p = c[i] + p * w;
+  }
+  x = p * y;
+  for (int i = 0; i < 3; i++) { /* Halley steps on erf */
+    double err = erf(x) - y, d = 1.1283791670955126 * exp(-x * x);
+    if (d == 0 || isinf(d)) break;
+    x -= err / (d + x * err);
+  }
+  return x;
+}
+
+static inline double rl_digamma(double x) {
+  if (x != x || x == -INFINITY) return NAN;
+  if (x == INFINITY) return INFINITY;
+  if (x <= 0 && floor(x) == x) return NAN;
+  double r = 0;
+  if (x < 0) { r = -3.141592653589793 / tan(3.141592653589793 * x); x = 1 - x; }
+  while (x < 6) { r -= 1 / x; x += 1; }
+  double f = 1 / (x * x);
+  double t = f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240 + f * (-1.0 / 132 + f * (691.0 / 32760 + f * (-1.0 / 12)))))));
+  return r + log(x) - 0.5 / x + t;
+}
+
+static inline double rl_bessel_i1e(double x) {
+  if (x != x) return x;
+  double ax = fabs(x), sum, term;
+  if (ax <= 40) {
+    double h = ax / 2;
+    term = h;
+    sum = term;
+    for (int k = 1; k < 500; k++) { term *= (h * h) / ((double)k * (k + 1)); sum += term; if (term < sum * 1e-17) break; }
+    return (x < 0 ? -sum : sum) * exp(-ax);
+  }
+  term = 1;
+  sum = 1;
+  for (int k = 1; k < 30; k++) { term *= -(4.0 - (2.0 * k - 1) * (2.0 * k - 1)) / (k * 8 * ax); sum += term; if (fabs(term) < 1e-17) break; }
+  return (x < 0 ? -sum : sum) / sqrt(2 * 3.141592653589793 * ax);
+}
+
 /* Uniform quantization (per tensor): round_nearest_even(x / scale) + zero_point, clamped. */
 static inline int64_t rl_quantize(float x, float scale, int64_t zero_point, int64_t lo, int64_t hi) {
   float q = x / scale;

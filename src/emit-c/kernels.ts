@@ -110,7 +110,7 @@ function elementwise(name: string): Lowering {
     const out = k.output();
     const n = numElements(out.t.shape);
     const c = ins[0]!.c;
-    if (!hasScalarCode(name, c)) unsupported(k.fop, `not defined for ${c.name}`);
+    if (!hasScalarCode(name, c) || (name === 'next_after' && c.storage !== c.compute)) unsupported(k.fop, `not defined for ${c.name}`);
     // Bit-level ops would see the 8-bit container, not the 2/4-bit value.
     if (c.subByte && ['shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'popcnt', 'count_leading_zeros'].includes(name))
       unsupported(k.fop, `${name} on ${c.name}`);
@@ -722,7 +722,70 @@ const triangularSolve: Lowering = (k) => {
   });
 };
 
+/** fft: naive DFT along each transformed axis on a double _Complex copy (like the interpreter),
+ * with the Hermitian completion for IRFFT. */
+const fft: Lowering = (k) => {
+  const x = k.input(0);
+  const out = k.output();
+  const a = attrsOf<{ type: string; length: number[] }>(k.fop);
+  const rank = out.t.shape.length;
+  const axes = a.length.map((_, i) => rank - a.length.length + i);
+  const cshape = a.type === 'FFT' || a.type === 'IFFT' ? [...x.t.shape] : [...out.t.shape];
+  if (a.type === 'RFFT' || a.type === 'IRFFT') a.length.forEach((l, i) => (cshape[axes[i]!] = l));
+  const n = numElements(cshape);
+  const cst = strides(cshape);
+  const xst = strides(x.t.shape);
+  const ost = strides(out.t.shape);
+  const last = axes[axes.length - 1]!;
+  const inverse = a.type === 'IFFT' || a.type === 'IRFFT';
+  const xComplex = x.c.cls === 'complex';
+  k.w.line(`double _Complex buf[${n}]; /* stack scratch: no static state, kernels stay reentrant */`);
+  k.w.line(`double _Complex tmp[${Math.max(...cshape, 1)}];`);
+  k.w.line('int64_t idx[' + Math.max(1, rank) + '];');
+  // Fill the complex work array from the input.
+  k.w.block(`for (int64_t f = 0; f < ${n}; ++f) {`, () => {
+    cshape.forEach((_, d) => k.w.line(`idx[${d}] = (f / ${cst[d]}) % ${cshape[d]};`));
+    if (a.type === 'IRFFT') {
+      k.w.line('int conj_part = 0;');
+      k.w.block(`if (idx[${last}] >= ${x.t.shape[last]}) {`, () => {
+        k.w.line(`idx[${last}] = ${cshape[last]} - idx[${last}];`);
+        for (const ax of axes.slice(0, -1)) k.w.line(`idx[${ax}] = (${cshape[ax]} - idx[${ax}]) % ${cshape[ax]};`);
+        k.w.line('conj_part = 1;');
+      });
+      const src = `${x.name}[${cshape.map((_, d) => `idx[${d}] * ${xst[d]}`).join(' + ')}]`;
+      k.w.line(`const double _Complex v = (double _Complex)${x.c.load(src)};`);
+      k.w.line('buf[f] = conj_part ? conj(v) : v;');
+    } else {
+      const inside = cshape.map((_, d) => `idx[${d}] < ${x.t.shape[d]}`).join(' && ') || '1';
+      const src = `${x.name}[${cshape.map((_, d) => `idx[${d}] * ${xst[d]}`).join(' + ') || '0'}]`;
+      k.w.line(`buf[f] = (${inside}) ? (double _Complex)${xComplex ? x.c.load(src) : `(double)${x.c.load(src)}`} : 0;`);
+    }
+  });
+  for (const ax of inverse ? [...axes].reverse() : axes) {
+    const len = cshape[ax]!;
+    k.w.line(`/* DFT along axis ${ax} (length ${len}) */`);
+    k.w.block(`for (int64_t f = 0; f < ${n}; ++f) {`, () => {
+      k.w.line(`if ((f / ${cst[ax]}) % ${len} != 0) continue; /* one pass per line */`);
+      k.w.block(`for (int64_t kk = 0; kk < ${len}; ++kk) {`, () => {
+        k.w.line('double _Complex s = 0;');
+        k.w.block(`for (int64_t t = 0; t < ${len}; ++t) {`, () => {
+          k.w.line(`const double ang = ${inverse ? '' : '-'}2.0 * 3.141592653589793 * (double)((kk * t) % ${len}) / ${len}.0;`);
+          k.w.line(`s += buf[f + t * ${cst[ax]}] * rl_cmplx(cos(ang), sin(ang));`);
+        });
+        k.w.line(`tmp[kk] = ${inverse ? `s / ${len}.0` : 's'};`);
+      });
+      k.w.line(`for (int64_t kk = 0; kk < ${len}; ++kk) buf[f + kk * ${cst[ax]}] = tmp[kk];`);
+    });
+  }
+  k.w.block(`for (int64_t f = 0; f < ${numElements(out.t.shape)}; ++f) {`, () => {
+    out.t.shape.forEach((_, d) => k.w.line(`idx[${d}] = (f / ${ost[d]}) % ${out.t.shape[d]};`));
+    const at = `buf[${cshape.map((_, d) => `idx[${d}] * ${cst[d]}`).join(' + ') || '0'}]`;
+    k.w.line(`${out.name}[f] = ${out.c.store(out.c.cls === 'complex' ? at : `creal(${at})`)};`);
+  });
+};
+
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.fft': fft,
   'stablehlo.triangular_solve': triangularSolve,
   'stablehlo.select_and_scatter': selectAndScatter,
   'stablehlo.sort': sort,
@@ -766,7 +829,7 @@ const ELEMENTWISE_NAMES = [
   'is_finite',
 ];
 /** CHLO elementwise ops with a C spelling (libm or rl.h). */
-const CHLO_ELEMENTWISE = ['erf', 'erfc', 'lgamma', 'acosh', 'acos', 'asin', 'asinh', 'atan', 'atanh', 'cosh', 'sinh', 'tan', 'mulhi'];
+const CHLO_ELEMENTWISE = ['erf', 'erfc', 'lgamma', 'acosh', 'acos', 'asin', 'asinh', 'atan', 'atanh', 'cosh', 'sinh', 'tan', 'mulhi', 'erf_inv', 'digamma', 'bessel_i1e', 'next_after'];
 
 export function canLower(name: string): boolean {
   return name in LOWERINGS || (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(name.slice(10))) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(name.slice(5)));

@@ -55,6 +55,11 @@ const FLOAT: Readonly<Record<string, Spell>> = {
   cosh: f('cosh'),
   sinh: f('sinh'),
   is_finite: (a) => `(uint8_t)(isfinite(${a[0]}) != 0)`,
+  erf_inv: (a, c) => `(${c.compute})rl_erfinv(${a[0]})`,
+  digamma: (a, c) => `(${c.compute})rl_digamma(${a[0]})`,
+  bessel_i1e: (a, c) => `(${c.compute})rl_bessel_i1e(${a[0]})`,
+  // The C lowering uses this only where storage is the compute type (the next f16 is not the next float).
+  next_after: f('nextafter'),
 };
 
 const INT: Readonly<Record<string, Spell>> = {
