@@ -10,10 +10,10 @@ import type { Module } from '../ir/core.js';
 import { numElements, typeToString, type TensorType } from '../ir/types.js';
 import { elemBits, getElem, size } from '../interpret/tensor.js';
 import { constantValue } from '../ops/control.js';
-import { planMemory, type MemoryPlan } from '../memory/plan.js';
+import { planMemory, planWithoutReuse, type MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { cElem, cElemOrUndefined, literal, storageBits } from './ctypes.js';
-import { flatten } from './flatten.js';
+import { flatten, type Edge } from './flatten.js';
 import { lowerToKernel, type Sym } from './kernels.js';
 
 export const VERSION = '0.1.0';
@@ -57,7 +57,9 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     return s.type;
   };
   const elemBytes = (s: Sym): number => cElem(tensor(s), 'value', prog.entry.loc).bytes;
-  const kernels = prog.ops.map((f, i) => lowerToKernel(f, i));
+  const kernelOps = prog.ops.filter((f) => !prog.control.has(f));
+  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i));
+  const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
 
   // ---- weights ---------------------------------------------------------------------------------
   const weightDecls: string[] = [];
@@ -108,7 +110,19 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
 
   // ---- memory plan and calls -------------------------------------------------------------------
   const external = new Set<Sym>([...prog.inputs, ...prog.constants.keys()]);
-  const plan = planMemory(prog.ops, external, prog.outputs, elemBytes);
+  let plan: MemoryPlan;
+  if (prog.control.size === 0) plan = planMemory(kernelOps, external, prog.outputs, elemBytes);
+  else {
+    // Control flow: every symbol a kernel or an edge copy writes gets a buffer of its own.
+    const written: Sym[] = [];
+    for (const f of prog.ops) {
+      written.push(...f.outs);
+      const c = prog.control.get(f);
+      const edges = c?.kind === 'goto' ? [c.edge] : c?.kind === 'branch' ? [c.onTrue, c.onFalse] : [];
+      for (const e of edges) for (const [, to] of e.copies) written.push(to);
+    }
+    plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);
+  }
   prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
   const bufRef = (s: Sym): string => {
     const r = ref.get(s);
@@ -117,10 +131,19 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     if (off === undefined) throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, prog.entry.loc);
     return `((${cElem(tensor(s), 'value', prog.entry.loc).storage}*)(A + ${off}))`;
   };
-  const calls = kernels.map((k, i) => {
-    const f = prog.ops[i]!;
-    const args = [...f.ins.map(bufRef), ...f.outs.map(bufRef)];
-    return `${k.name}(${args.join(', ')});`;
+  const bytes = (s: Sym): number => numElements(tensor(s).shape) * elemBytes(s);
+  const copies = (e: Edge): string => e.copies.map(([from, to]) => `memcpy(${bufRef(to)}, ${bufRef(from)}, ${bytes(to)}); `).join('');
+  const calls = prog.ops.map((f) => {
+    const c = prog.control.get(f);
+    if (!c) return `${kernelOf.get(f)!.name}(${[...f.ins.map(bufRef), ...f.outs.map(bufRef)].join(', ')});`;
+    switch (c.kind) {
+      case 'label':
+        return `${c.name}:;`;
+      case 'goto':
+        return `${copies(c.edge)}goto ${c.edge.target};`;
+      case 'branch':
+        return `if (*(const uint8_t*)${bufRef(c.cond)}) { ${copies(c.onTrue)}goto ${c.onTrue.target}; } ${copies(c.onFalse)}goto ${c.onFalse.target};`;
+    }
   });
   prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${numElements(tensor(s).shape) * elemBytes(s)}); /* output ${i} */`));
 

@@ -784,7 +784,17 @@ const fft: Lowering = (k) => {
   });
 };
 
+/** tensor.extract: one element (at index operands) as a rank-0 tensor. */
+const extract: Lowering = (k) => {
+  const x = k.input(0);
+  const idx = k.fop.ins.slice(1).map((_, i) => k.input(i + 1));
+  const out = k.output();
+  const st = strides(x.t.shape);
+  k.w.line(`${out.name}[0] = ${x.name}[${idx.map((v, d) => `(int64_t)${v.name}[0] * ${st[d]}`).join(' + ') || '0'}];`);
+};
+
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'tensor.extract': extract,
   'stablehlo.fft': fft,
   'stablehlo.triangular_solve': triangularSolve,
   'stablehlo.select_and_scatter': selectAndScatter,

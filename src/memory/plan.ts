@@ -66,3 +66,16 @@ export function planMemory(ops: readonly FlatOp[], external: ReadonlySet<Sym>, o
   for (let i = 0; i <= ops.length; i++) lowerBound = Math.max(lowerBound, live.filter((b) => b.start <= i && i <= b.end).reduce((n, b) => n + b.size, 0));
   return { offsets, arenaBytes: arena, lowerBound, noReuseBytes: live.reduce((n, b) => n + b.size, 0), alignment: ALIGNMENT };
 }
+
+/** Plan for programs with control flow (loops through gotos): every buffer gets its own place,
+ * since linear liveness does not hold across back edges. */
+export function planWithoutReuse(syms: readonly Sym[], elemBytes: (s: Sym) => number): MemoryPlan {
+  const offsets = new Map<Sym, number>();
+  let arena = 0;
+  for (const s of syms) {
+    if (offsets.has(s)) continue;
+    offsets.set(s, arena);
+    arena += align(Math.max(1, bytesOf(s, elemBytes)));
+  }
+  return { offsets, arenaBytes: arena, lowerBound: arena, noReuseBytes: arena, alignment: ALIGNMENT };
+}

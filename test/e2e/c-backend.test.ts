@@ -23,6 +23,7 @@ const MODEL_ENTRIES: Record<string, { entry: string; sanitize: boolean }> = {
   'byteir_mlp_inference_mhlo.mlir': { entry: 'forward', sanitize: true },
   'iree_e2e_edge_detection.mlir': { entry: 'edge_detect_sobel_operator', sanitize: true },
   'iree_e2e_fullyconnected.mlir': { entry: 'main', sanitize: true },
+  'iree_e2e_unidirectional_lstm.mlir': { entry: 'main', sanitize: true },
   'iree_samples_mnist.mlir': { entry: 'predict', sanitize: true },
   'ttmlir_mnist_inference.mlir': { entry: 'main', sanitize: true },
   'gleasonk_jax_resnet_50.mlir': { entry: 'main', sanitize: false },
@@ -53,16 +54,26 @@ t.test('models: compiled C matches the interpreter', { skip: HAVE_SHARED ? false
   }
 });
 
-t.test('unstructured control flow is refused with a located E0301', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  const m = load('iree_e2e_unidirectional_lstm.mlir');
+t.test('an op the C backend cannot lower yet is refused with a located E0301', async (t) => {
+  const src = [
+    'func.func @main(%x: tensor<2xi64>) -> tensor<2xi64> {',
+    '  %0 = "stablehlo.all_reduce"(%x) ({',
+    '  ^bb0(%a: tensor<i64>, %b: tensor<i64>):',
+    '    %s = stablehlo.add %a, %b : tensor<i64>',
+    '    stablehlo.return %s : tensor<i64>',
+    '  }) {replica_groups = dense<[[0]]> : tensor<1x1xi64>} : (tensor<2xi64>) -> tensor<2xi64>',
+    '  func.return %0 : tensor<2xi64>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('collective.mlir', src));
   try {
-    emitC(m, { entry: 'main', prefix: 'model', sourceName: 'lstm', cc: 'gcc' });
+    emitC(m, { entry: 'main', prefix: 'model', sourceName: 'collective.mlir', cc: 'gcc' });
     t.fail('expected an error');
   } catch (e) {
     t.ok(e instanceof CompileError);
     const d = (e as CompileError).diagnostic;
     t.equal(d.code, 'E0301');
-    t.match(d.loc?.file ?? '', 'iree_e2e_unidirectional_lstm.mlir');
+    t.same([d.loc?.file, d.loc?.line, d.loc?.col], ['collective.mlir', 2, 8]);
   }
 });
 
