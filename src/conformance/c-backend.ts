@@ -64,7 +64,7 @@ function prepare(file: string, text: string, index: number, prefix: string): Can
   }
 }
 
-async function buildAndRun(cands: readonly Candidate[], cc: string): Promise<{ ok: boolean; log: string; dir: string }> {
+async function buildAndRun(cands: readonly Candidate[], cc: string, flags: readonly string[]): Promise<{ ok: boolean; log: string; dir: string }> {
   const dir = tmp.dirSync({ prefix: 'xla-aot-conf-', unsafeCleanup: true }).name;
   const sources: string[] = [];
   for (const c of cands) {
@@ -72,10 +72,12 @@ async function buildAndRun(cands: readonly Candidate[], cc: string): Promise<{ o
     for (const o of c.emitted.objects) sources.push(o.replace(/\.o$/, c.emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
   }
   writeFileSync(join(dir, 'harness.c'), render('c/batch-harness.c.hbs', { version: VERSION, cases: cands.map((c) => ({ prefix: c.prefix })) }));
-  const build = await execa(cc, [...CFLAGS.split(' '), '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'], { cwd: dir, reject: false, all: true });
+  const build = await execa(cc, [...CFLAGS.split(' '), ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'], { cwd: dir, reject: false, all: true });
   if (build.exitCode !== 0) return { ok: false, log: build.all ?? '', dir };
   const run = await execa('./harness', [], { cwd: dir, reject: false, all: true });
-  return { ok: true, log: run.all ?? '', dir };
+  // A sanitizer report (or a crash) fails the whole batch: rerun case by case to find the culprit.
+  const clean = run.exitCode === 0 && !/runtime error|AddressSanitizer|LeakSanitizer/.test(run.all ?? '');
+  return { ok: clean, log: run.all ?? '', dir };
 }
 
 function judge(c: Candidate, dir: string): CaseResult {
@@ -93,17 +95,20 @@ function judge(c: Candidate, dir: string): CaseResult {
   return { file: c.file, index: c.index, outcome: 'passed', reason: `${c.expected.length} value(s) match the interpreter` };
 }
 
-async function runBatch(cands: readonly Candidate[], cc: string): Promise<CaseResult[]> {
-  const r = await buildAndRun(cands, cc);
+async function runBatch(cands: readonly Candidate[], cc: string, flags: readonly string[]): Promise<CaseResult[]> {
+  const r = await buildAndRun(cands, cc, flags);
   if (r.ok) return cands.map((c) => judge(c, r.dir));
-  if (cands.length === 1) return [{ file: cands[0]!.file, index: cands[0]!.index, outcome: 'failed', reason: `generated C does not compile: ${r.log.split('\n').find((l) => /error/.test(l)) ?? r.log.slice(0, 200)}` }];
+  if (cands.length === 1) {
+    const line = r.log.split('\n').find((l) => /error|runtime error|Sanitizer/.test(l)) ?? r.log.slice(0, 200);
+    return [{ file: cands[0]!.file, index: cands[0]!.index, outcome: 'failed', reason: `generated C failed to build or run cleanly: ${line}` }];
+  }
   const out: CaseResult[] = [];
-  for (const c of cands) out.push(...(await runBatch([c], cc)));
+  for (const c of cands) out.push(...(await runBatch([c], cc, flags)));
   return out;
 }
 
 /** Runs the C backend over the files; cases the interpreter does not pass are skipped (with why). */
-export async function runFilesC(files: readonly string[], jobs: number, cc = 'gcc'): Promise<CaseResult[]> {
+export async function runFilesC(files: readonly string[], jobs: number, cc = 'gcc', flags: readonly string[] = []): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const cands: Candidate[] = [];
   let n = 0;
@@ -125,7 +130,7 @@ export async function runFilesC(files: readonly string[], jobs: number, cc = 'gc
   for (let i = 0; i < cands.length; i += BATCH) batches.push(cands.slice(i, i + BATCH));
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < batches.length) results.push(...(await runBatch(batches[next++]!, cc)));
+    while (next < batches.length) results.push(...(await runBatch(batches[next++]!, cc, flags)));
   };
   await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
   const order = new Map(files.map((f, i) => [f, i]));

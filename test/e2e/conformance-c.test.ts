@@ -20,3 +20,16 @@ t.test('C backend matches the interpreter on the conformance data', { skip: HAVE
   t.ok(s.passed >= 2830, `no regression below 2830 passing cases (got ${s.passed})`);
   t.ok(s.passed / interpPassed >= 0.95, "at least 95% of the cases the interpreter passes");
 });
+
+// The same cases built with AddressSanitizer and UndefinedBehaviorSanitizer: any report (out of
+// bounds, misaligned access, signed overflow, ...) fails its case, and so this test.
+t.test('C backend runs clean under ASan+UBSan on the conformance data', { skip: HAVE_SHARED ? false : 'no ../shared/conformance' }, async (t) => {
+  const flags = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
+  const results = await runFilesC(collectFiles([join(SHARED, 'conformance')]), 2, 'gcc', flags);
+  const s = summarize(results);
+  t.comment(JSON.stringify(s));
+  const bugs = results.filter((r) => r.outcome === 'failed' && !/error E030[13]:/.test(r.reason));
+  for (const r of bugs.slice(0, 20)) t.comment(`${r.file}#${r.index}: ${r.reason}`);
+  t.equal(bugs.length, 0, 'no sanitizer report, crash or mismatch');
+  t.ok(s.passed >= 2830, `passing cases under sanitizers: ${s.passed}`);
+});
