@@ -13,6 +13,7 @@ import { constantValue } from '../ops/control.js';
 import { planMemory, planWithoutReuse, type MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { cElem, cElemOrUndefined, literal, storageBits } from './ctypes.js';
+import { simplify } from '../canonicalize/simplify.js';
 import { flatten, type Edge } from './flatten.js';
 import { lowerToKernel, type Sym } from './kernels.js';
 
@@ -27,6 +28,8 @@ export interface EmitOptions {
   readonly cc: string;
   /** Conformance runs: check ops become extra outputs (see flatten). */
   readonly checksAsOutputs?: boolean;
+  /** Constant folding and CSE before code generation (default on). */
+  readonly simplify?: boolean;
 }
 
 export interface EmitResult {
@@ -51,7 +54,8 @@ function tensorBytes(t: TensorType): Uint8Array {
 
 export function emitC(m: Module, o: EmitOptions): EmitResult {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
-  const prog = flatten(m, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
+  const flat = flatten(m, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
+  const prog = o.simplify === false ? flat : simplify(flat);
   const tensor = (s: Sym): TensorType => {
     if (s.type.kind !== 'tensor') throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, prog.entry.loc);
     return s.type;

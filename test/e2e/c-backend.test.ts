@@ -118,3 +118,26 @@ t.test('generated output is deterministic', { skip: HAVE_SHARED ? false : 'no ..
   const comments = src.match(/^\/\* k\d+_\w+: [a-z_.]+ at [^ ]+:\d+:\d+/gm) ?? [];
   t.ok(kernels.length > 0 && comments.length === kernels.length, 'every kernel has a comment naming its op and location');
 });
+
+t.test('constant folding and CSE shrink the program and keep its results', async (t) => {
+  const src = [
+    'func.func @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {',
+    '  %w = stablehlo.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>',
+    '  %wt = stablehlo.transpose %w, dims = [1, 0] : (tensor<3x2xf32>) -> tensor<2x3xf32>',
+    '  %a = stablehlo.add %x, %wt : tensor<2x3xf32>',
+    '  %b = stablehlo.add %x, %wt : tensor<2x3xf32>',
+    '  %c = stablehlo.multiply %a, %b : tensor<2x3xf32>',
+    '  func.return %c : tensor<2x3xf32>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('fold.mlir', src));
+  const plain = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc', simplify: false });
+  const simplified = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc' });
+  t.same(plain.kernelNames, ['k0_transpose', 'k1_add', 'k2_add', 'k3_multiply']);
+  t.same(simplified.kernelNames, ['k0_add', 'k1_multiply'], 'transpose of a constant folded, duplicate add removed');
+  const f = m.funcs.get('main')!;
+  const args = randomInputs(f, 3) as Tensor[];
+  const [expected] = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const run = await runCompiled(m, 'main', args);
+  t.ok(compareTensors(run.outputs[0]!, expected!).ok, 'same results as the interpreter');
+});

@@ -1,0 +1,128 @@
+/**
+ * @fileoverview Graph simplification on the flat program before code generation:
+ *   - common-subexpression elimination: a region-free op applied to the same operands with the
+ *     same attributes as an earlier one reuses the earlier result;
+ *   - constant folding: an op whose operands are all constants is evaluated at compile time with
+ *     the op table's semantics and becomes a weight, when its result is no larger than its inputs
+ *     together (or tiny), so folding never inflates flash.
+ * Both keep the program's meaning; the C-vs-interpreter tests check the result.
+ */
+import type { Attr } from '../ir/attrs.js';
+import type { Op } from '../ir/core.js';
+import { numElements, type TensorType } from '../ir/types.js';
+import { opAttrs, type OpEvalCtx } from '../ops/def.js';
+import { constantValue } from '../ops/control.js';
+import { lookupOp } from '../ops/index.js';
+import { elemBits, elemBitWidth, size, type RtValue, type Tensor } from '../interpret/tensor.js';
+import type { Control, Edge, FlatProgram } from '../emit-c/flatten.js';
+import type { FlatOp, Sym } from '../emit-c/kernels.js';
+
+/** Results of at most this many bytes are folded even when larger than their inputs (iota, splats). */
+const SMALL_RESULT = 256;
+
+function stableAttrs(a: Readonly<Record<string, Attr>>): string {
+  return JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `bytes:${Buffer.from(v).toString('base64')}` : v));
+}
+
+function bytesOf(t: TensorType): number {
+  return Math.ceil((numElements(t.shape) * elemBitWidth(t.elem)) / 8);
+}
+
+/** A `dense<"0x...">` attribute holding a tensor's exact bits. */
+function denseOf(t: Tensor): Attr {
+  const byteWidth = Math.max(1, Math.ceil(elemBitWidth(t.type.elem) / 8));
+  const bytes = new Uint8Array(size(t) * byteWidth);
+  for (let i = 0; i < size(t); i++) {
+    let bits = elemBits(t, i);
+    for (let b = 0; b < byteWidth; b++) {
+      bytes[i * byteWidth + b] = Number(bits & 0xffn);
+      bits >>= 8n;
+    }
+  }
+  return { kind: 'dense', literal: { hexBytes: bytes }, type: t.type };
+}
+
+const NO_REGIONS: OpEvalCtx = {
+  runRegion: () => {
+    throw new Error('folding never evaluates regions');
+  },
+  callFunction: () => {
+    throw new Error('folding never calls');
+  },
+  loadGlobal: () => {
+    throw new Error('folding never loads globals');
+  },
+  runParallel: () => {
+    throw new Error('folding never runs collectives');
+  },
+  process: undefined,
+  session: { checks: [], printed: [], probes: new Map() },
+};
+
+const isQuant = (s: Sym): boolean => s.type.kind === 'tensor' && s.type.elem.kind === 'quant';
+
+export function simplify(p: FlatProgram): FlatProgram {
+  const subst = new Map<Sym, Sym>();
+  const sub = (s: Sym): Sym => subst.get(s) ?? s;
+  const constants = new Map(p.constants);
+  const values = new Map<Sym, Tensor>();
+  const valueOf = (s: Sym): Tensor | undefined => {
+    let v = values.get(s);
+    const c = constants.get(s);
+    if (!v && c && s.type.kind === 'tensor') values.set(s, (v = constantValue(c.attrs['value'], s.type, c)));
+    return v;
+  };
+  const seen = new Map<string, FlatOp>();
+  const ops: FlatOp[] = [];
+  const control = new Map<FlatOp, Control>();
+  const edge = (e: Edge): Edge => ({ target: e.target, copies: e.copies.map(([a, b]) => [sub(a), b] as const) });
+  for (const f of p.ops) {
+    const ins = f.ins.map(sub);
+    const c = p.control.get(f);
+    if (c) {
+      const g: FlatOp = { ...f, ins };
+      ops.push(g);
+      control.set(g, c.kind === 'goto' ? { kind: 'goto', edge: edge(c.edge) } : c.kind === 'branch' ? { kind: 'branch', cond: sub(c.cond), onTrue: edge(c.onTrue), onFalse: edge(c.onFalse) } : c);
+      continue;
+    }
+    const regionFree = f.op.regions.length === 0;
+    // CSE (only outside control flow, where "earlier" means "already computed").
+    if (regionFree && p.control.size === 0) {
+      const key = `${f.op.name}|${stableAttrs(f.op.attrs)}|${ins.map((s) => s.id).join(',')}|${f.outs.map((s) => JSON.stringify(s.type)).join(',')}`;
+      const prev = seen.get(key);
+      if (prev) {
+        f.outs.forEach((s, i) => subst.set(s, prev.outs[i]!));
+        continue;
+      }
+      seen.set(key, f);
+    }
+    // Constant folding.
+    const def = lookupOp(f.op.name);
+    const inVals = ins.map(valueOf);
+    const foldable = def && regionFree && f.outs.length === 1 && inVals.every((v) => v !== undefined) && ![...ins, ...f.outs].some(isQuant) && f.outs[0]!.type.kind === 'tensor';
+    if (foldable) {
+      const out = f.outs[0]!.type as TensorType;
+      const inBytes = ins.reduce((n, s) => n + (s.type.kind === 'tensor' ? bytesOf(s.type) : 0), 0);
+      if (bytesOf(out) <= Math.max(inBytes, SMALL_RESULT)) {
+        const [r] = def.evaluate(inVals as RtValue[], opAttrs(def, f.op), f.op, NO_REGIONS);
+        if (r?.kind === 'tensor') {
+          const folded: Op = { ...f.op, name: 'stablehlo.constant', operands: [], regions: [], attrs: { value: denseOf(r) } };
+          constants.set(f.outs[0]!, folded);
+          values.set(f.outs[0]!, r);
+          continue;
+        }
+      }
+    }
+    ops.push({ ...f, ins });
+  }
+  // Constants nothing reads any more (their only users were folded) are dropped.
+  const used = new Set<Sym>([...p.outputs.map(sub)]);
+  for (const f of ops) {
+    for (const s of f.ins) used.add(s);
+    const c = control.get(f);
+    const edges = c?.kind === 'goto' ? [c.edge] : c?.kind === 'branch' ? [c.onTrue, c.onFalse] : [];
+    for (const e of edges) for (const [from] of e.copies) used.add(from);
+  }
+  for (const s of [...constants.keys()]) if (!used.has(s)) constants.delete(s);
+  return { ...p, outputs: p.outputs.map(sub), ops, control, constants };
+}
