@@ -15,7 +15,7 @@ import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { cElem, cElemOrUndefined, literal, storageBits } from './ctypes.js';
 import { simplify } from '../canonicalize/simplify.js';
 import { flatten, type Edge } from './flatten.js';
-import { lowerToKernel, type Sym } from './kernels.js';
+import { lowerToKernel, writesInPlaceSafely, type Sym } from './kernels.js';
 
 export const VERSION = '0.1.0';
 /** Weights at least this large go into the .incbin blob instead of a C array literal. */
@@ -62,8 +62,6 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   };
   const elemBytes = (s: Sym): number => cElem(tensor(s), 'value', prog.entry.loc).bytes;
   const kernelOps = prog.ops.filter((f) => !prog.control.has(f));
-  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i));
-  const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
 
   // ---- weights ---------------------------------------------------------------------------------
   const weightDecls: string[] = [];
@@ -115,7 +113,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   // ---- memory plan and calls -------------------------------------------------------------------
   const external = new Set<Sym>([...prog.inputs, ...prog.constants.keys()]);
   let plan: MemoryPlan;
-  if (prog.control.size === 0) plan = planMemory(kernelOps, external, prog.outputs, elemBytes);
+  if (prog.control.size === 0) plan = planMemory(kernelOps, external, prog.outputs, elemBytes, writesInPlaceSafely);
   else {
     // Control flow: every symbol a kernel or an edge copy writes gets a buffer of its own.
     const written: Sym[] = [];
@@ -127,6 +125,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     }
     plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);
   }
+  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f)));
+  const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
   prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
   const bufRef = (s: Sym): string => {
     const r = ref.get(s);

@@ -846,7 +846,16 @@ export function canLower(name: string): boolean {
 }
 
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered. */
-export function lowerToKernel(fop: FlatOp, index: number): Kernel {
+/** Ops whose kernels read element i of every full-size operand before writing element i of the
+ * result, so the result may share an operand's buffer (in-place; see memory/plan.ts). */
+export function writesInPlaceSafely(fop: FlatOp): boolean {
+  const name = fop.op.name;
+  const short = name.replace(/^[a-z]+\./, '');
+  const elementwise = (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
+  return elementwise || ['stablehlo.convert', 'stablehlo.select', 'stablehlo.clamp', 'stablehlo.compare', 'stablehlo.uniform_quantize', 'stablehlo.uniform_dequantize'].includes(name);
+}
+
+export function lowerToKernel(fop: FlatOp, index: number, inPlace = false): Kernel {
   const short = fop.op.name.replace(/^[a-z]+\./, '');
   const isElementwise = (fop.op.name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (fop.op.name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
   const lowering = LOWERINGS[fop.op.name] ?? (isElementwise ? elementwise(short) : undefined);
@@ -856,7 +865,8 @@ export function lowerToKernel(fop: FlatOp, index: number): Kernel {
   const loc = fop.op.loc;
   const name = `k${index}_${short}`;
   const comment = `/* ${name}: ${fop.op.name} at ${loc.file.split('/').pop()}:${loc.line}:${loc.col}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
-  const sig = `static void ${name}(${k.params.map((p) => `${p.cType} ${p.name}`).join(', ')})`;
+  // An in-place kernel's output aliases an input: no `restrict` on its pointers then.
+  const sig = `static void ${name}(${k.params.map((p) => `${inPlace ? p.cType.replace(' restrict', '') : p.cType} ${p.name}`).join(', ')})`;
   const body = new CodeWriter();
   body.block(`${sig} {`, () => {
     for (const line of k.w.toString().split('\n')) body.line(line);

@@ -1,0 +1,59 @@
+import t from 'tap';
+import type { Op } from '../../src/ir/core.js';
+import { tensorType, floatElem } from '../../src/ir/types.js';
+import { planMemory } from '../../src/memory/plan.js';
+import type { FlatOp, Sym } from '../../src/emit-c/kernels.js';
+
+// A random chain of ops over float buffers: checks the planner's invariants, not particular offsets.
+const f32 = floatElem('f32')!;
+const fakeOp = (name: string): Op => ({ name, operands: [], results: [], attrs: {}, regions: [], successors: [], loc: { file: 'x', line: 1, col: 1 } });
+
+function randomProgram(seed: number, n: number): { ops: FlatOp[]; input: Sym; outputs: Sym[] } {
+  let s = seed;
+  const rnd = (k: number): number => {
+    s = (s * 1103515245 + 12345) >>> 0;
+    return s % k;
+  };
+  let id = 0;
+  const mk = (): Sym => ({ id: id++, type: tensorType([1 + rnd(64)], f32) });
+  const input = mk();
+  const syms: Sym[] = [input];
+  const ops: FlatOp[] = [];
+  for (let i = 0; i < n; i++) {
+    const ins = [syms[rnd(syms.length)]!, syms[Math.max(0, syms.length - 1 - rnd(3))]!];
+    const out = rnd(2) ? { id: id++, type: ins[0]!.type } : mk();
+    ops.push({ op: fakeOp(rnd(2) ? 'stablehlo.add' : 'stablehlo.dot_general'), ins, outs: [out] });
+    syms.push(out);
+  }
+  return { ops, input, outputs: [syms[syms.length - 1]!] };
+}
+
+t.test('planned buffers never overlap while both are live', async (t) => {
+  for (let seed = 1; seed <= 30; seed++) {
+    const { ops, input, outputs } = randomProgram(seed, 40);
+    const plan = planMemory(ops, new Set([input]), outputs, () => 4, (f) => f.op.name === 'stablehlo.add');
+    const def = new Map<Sym, number>();
+    const last = new Map<Sym, number>();
+    ops.forEach((f, i) => {
+      f.outs.forEach((o) => def.set(o, i));
+      f.ins.forEach((x) => last.set(x, i));
+    });
+    outputs.forEach((o) => last.set(o, ops.length));
+    const bytes = (x: Sym): number => Math.ceil(((x.type.kind === "tensor" ? x.type.shape[0]! : 0) * 4) / 64) * 64;
+    const syms = [...def.keys()];
+    let bad = 0;
+    for (const a of syms)
+      for (const b of syms) {
+        if (a.id >= b.id) continue;
+        const [da, la, db, lb] = [def.get(a)!, last.get(a) ?? def.get(a)!, def.get(b)!, last.get(b) ?? def.get(b)!];
+        // In place: b written by the op where a dies, in a's buffer.
+        const inPlace = plan.inPlace.has(ops[db]!) && ops[db]!.ins.includes(a) && la === db && plan.offsets.get(a) === plan.offsets.get(b);
+        if (inPlace || la < db || lb < da) continue;
+        const [oa, ob] = [plan.offsets.get(a)!, plan.offsets.get(b)!];
+        if (oa < ob + bytes(b) && ob < oa + bytes(a)) bad++;
+      }
+    t.equal(bad, 0, `seed ${seed}: no overlap of live buffers`);
+    t.ok([...plan.offsets.values()].every((o) => o % plan.alignment === 0), 'aligned');
+    t.ok(plan.arenaBytes >= plan.lowerBound && plan.arenaBytes <= plan.noReuseBytes, `lower bound ${plan.lowerBound} <= arena ${plan.arenaBytes} <= no reuse ${plan.noReuseBytes}`);
+  }
+});
