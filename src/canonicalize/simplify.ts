@@ -14,7 +14,7 @@ import { opAttrs, type OpEvalCtx } from '../ops/def.js';
 import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
 import { elemBits, elemBitWidth, size, type RtValue, type Tensor } from '../interpret/tensor.js';
-import type { Control, Edge, FlatProgram } from '../emit-c/flatten.js';
+import { controlCopies, type Control, type Edge, type FlatProgram } from '../emit-c/flatten.js';
 import type { FlatOp, Sym } from '../emit-c/kernels.js';
 
 /** Results of at most this many bytes are folded even when larger than their inputs (iota, splats). */
@@ -82,7 +82,18 @@ export function simplify(p: FlatProgram): FlatProgram {
     if (c) {
       const g: FlatOp = { ...f, ins };
       ops.push(g);
-      control.set(g, c.kind === 'goto' ? { kind: 'goto', edge: edge(c.edge) } : c.kind === 'branch' ? { kind: 'branch', cond: sub(c.cond), onTrue: edge(c.onTrue), onFalse: edge(c.onFalse) } : c);
+      control.set(
+        g,
+        c.kind === 'goto'
+          ? { kind: 'goto', edge: edge(c.edge) }
+          : c.kind === 'branch'
+            ? { kind: 'branch', cond: sub(c.cond), onTrue: edge(c.onTrue), onFalse: edge(c.onFalse) }
+            : c.kind === 'copy'
+              ? { kind: 'copy', copies: c.copies.map(([a, b]) => [sub(a), b] as const) }
+              : c.kind === 'switch'
+                ? { kind: 'switch', index: sub(c.index), targets: c.targets }
+                : c,
+      );
       continue;
     }
     const regionFree = f.op.regions.length === 0;
@@ -119,9 +130,10 @@ export function simplify(p: FlatProgram): FlatProgram {
   const used = new Set<Sym>([...p.outputs.map(sub)]);
   for (const f of ops) {
     for (const s of f.ins) used.add(s);
+    for (const [from] of controlCopies(control.get(f))) used.add(from);
     const c = control.get(f);
-    const edges = c?.kind === 'goto' ? [c.edge] : c?.kind === 'branch' ? [c.onTrue, c.onFalse] : [];
-    for (const e of edges) for (const [from] of e.copies) used.add(from);
+    if (c?.kind === 'branch') used.add(c.cond);
+    if (c?.kind === 'switch') used.add(c.index);
   }
   for (const s of [...constants.keys()]) if (!used.has(s)) constants.delete(s);
   return { ...p, outputs: p.outputs.map(sub), ops, control, constants };

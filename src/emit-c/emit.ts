@@ -14,7 +14,7 @@ import { planMemory, planWithoutReuse, type MemoryPlan } from '../memory/plan.js
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { cElem, cElemOrUndefined, literal, storageBits } from './ctypes.js';
 import { simplify } from '../canonicalize/simplify.js';
-import { flatten, type Edge } from './flatten.js';
+import { controlCopies, flatten, type Edge } from './flatten.js';
 import { lowerToKernel, writesInPlaceSafely, type Sym } from './kernels.js';
 
 export const VERSION = '0.1.0';
@@ -119,9 +119,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     const written: Sym[] = [];
     for (const f of prog.ops) {
       written.push(...f.outs);
-      const c = prog.control.get(f);
-      const edges = c?.kind === 'goto' ? [c.edge] : c?.kind === 'branch' ? [c.onTrue, c.onFalse] : [];
-      for (const e of edges) for (const [, to] of e.copies) written.push(to);
+      for (const [, to] of controlCopies(prog.control.get(f))) written.push(to);
     }
     plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);
   }
@@ -136,7 +134,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     return `((${cElem(tensor(s), 'value', prog.entry.loc).storage}*)(A + ${off}))`;
   };
   const bytes = (s: Sym): number => numElements(tensor(s).shape) * elemBytes(s);
-  const copies = (e: Edge): string => e.copies.map(([from, to]) => `memcpy(${bufRef(to)}, ${bufRef(from)}, ${bytes(to)}); `).join('');
+  const copyList = (cs: Edge['copies']): string => cs.map(([from, to]) => `memcpy(${bufRef(to)}, ${bufRef(from)}, ${bytes(to)}); `).join('');
+  const copies = (e: Edge): string => copyList(e.copies);
   const calls = prog.ops.map((f) => {
     const c = prog.control.get(f);
     if (!c) return `${kernelOf.get(f)!.name}(${[...f.ins.map(bufRef), ...f.outs.map(bufRef)].join(', ')});`;
@@ -147,6 +146,12 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
         return `${copies(c.edge)}goto ${c.edge.target};`;
       case 'branch':
         return `if (*(const uint8_t*)${bufRef(c.cond)}) { ${copies(c.onTrue)}goto ${c.onTrue.target}; } ${copies(c.onFalse)}goto ${c.onFalse.target};`;
+      case 'copy':
+        return copyList(c.copies).trimEnd() || '/* no copies */';
+      case 'switch': {
+        const cases = c.targets.slice(0, -1).map((t, i) => `case ${i}: goto ${t}; `).join('');
+        return `switch ((int64_t)*${bufRef(c.index)}) { ${cases}default: goto ${c.targets[c.targets.length - 1]}; }`;
+      }
     }
   });
   prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${numElements(tensor(s).shape) * elemBytes(s)}); /* output ${i} */`));

@@ -5,7 +5,9 @@
  * gotos (control steps), so the LSTM-style loops of imported XLA HLO compile too.
  */
 import { error } from '../diag/diagnostics.js';
-import type { Func, Module, Op, Value } from '../ir/core.js';
+import type { Loc } from '../diag/source.js';
+import type { Func, Module, Op, Region, Value } from '../ir/core.js';
+import type { Type } from '../ir/types.js';
 import { isCheckOp } from '../ops/control.js';
 import type { FlatOp, Sym } from './kernels.js';
 
@@ -18,8 +20,11 @@ export interface Edge {
 /** Control steps of functions with several blocks; every other step is a kernel. */
 export type Control =
   | { readonly kind: 'label'; readonly name: string }
+  | { readonly kind: 'copy'; readonly copies: Edge['copies'] }
   | { readonly kind: 'goto'; readonly edge: Edge }
-  | { readonly kind: 'branch'; readonly cond: Sym; readonly onTrue: Edge; readonly onFalse: Edge };
+  | { readonly kind: 'branch'; readonly cond: Sym; readonly onTrue: Edge; readonly onFalse: Edge }
+  /** case: jump to targets[index], the last one for an out-of-range index. */
+  | { readonly kind: 'switch'; readonly index: Sym; readonly targets: readonly string[] };
 
 export interface FlatProgram {
   readonly entry: Func;
@@ -54,10 +59,20 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     control.set(f, c);
   };
 
-  const inline = (f: Func, args: readonly Sym[], depth: number): Sym[] => {
-    if (depth > 64) throw error('E0204', { op: 'func.call', detail: 'call depth over 64 (recursion?) cannot be inlined' }, f.loc);
-    const body = f.body;
-    if (!body) throw error('E0204', { op: 'func.call', detail: `@${f.name} has no body` }, f.loc);
+  const fresh = (t: Type): Sym => ({ id: nextId++, type: t });
+  /** Sequential copies with the semantics of a parallel assignment (through temporaries when a
+   * source is also a destination, e.g. a loop that swaps two carried values). */
+  const parallelCopies = (pairs: readonly (readonly [Sym, Sym])[]): (readonly [Sym, Sym])[] => {
+    const dests = new Set(pairs.map(([, to]) => to));
+    if (!pairs.some(([from, to]) => from !== to && dests.has(from))) return pairs.filter(([from, to]) => from !== to);
+    const temps = pairs.map(([from]) => fresh(from.type));
+    return [...pairs.map(([from], i) => [from, temps[i]!] as const), ...pairs.map(([, to], i) => [temps[i]!, to] as const)];
+  };
+  type Lookup = (v: Value) => Sym | undefined;
+
+  /** Inlines a function body or an op region; returns the values its terminator yields. */
+  const inlineRegion = (body: Region, args: readonly Sym[], resultTypes: readonly Type[], depth: number, outer: Lookup | undefined, where: Loc): Sym[] => {
+    if (depth > 64) throw error('E0204', { op: 'func.call', detail: 'nesting over 64 (recursion?) cannot be inlined' }, where);
     const instance = nextInstance++;
     const multiBlock = body.blocks.length > 1;
     const label = (block: string): string => `L${instance}_${block.replace(/\^/, '')}`;
@@ -65,19 +80,48 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     const globalRefs = new Map<Value, string>();
     // Block arguments of non-entry blocks are buffers the incoming branches copy into.
     body.blocks.forEach((b, bi) => b.args.forEach((a, i) => env.set(a, bi === 0 ? args[i]! : sym(a))));
-    const results = multiBlock ? f.resultTypes.map((t) => ({ id: nextId++, type: t })) : undefined;
+    const results = multiBlock ? resultTypes.map(fresh) : undefined;
     const exit = `L${instance}_exit`;
+    const lookup: Lookup = (v) => env.get(v) ?? outer?.(v);
     const get = (op: Op, v: Value): Sym => {
-      const s = env.get(v);
+      const s = lookup(v);
       if (!s) throw error('E0301', { op: `${op.name} using ${v.name}, a value the C backend does not produce`, target: 'C backend' }, op.loc);
       return s;
     };
     const edge = (op: Op, target: string, from: readonly Value[]): Edge => {
       const block = body.blocks.find((b) => b.label === target)!;
-      return { target: label(target), copies: from.map((v, i) => [get(op, v), env.get(block.args[i]!)!] as const) };
+      return { target: label(target), copies: parallelCopies(from.map((v, i) => [get(op, v), env.get(block.args[i]!)!] as const)) };
+    };
+    /** Lowers while / if / case to labels, branches and copies around their inlined regions. */
+    const structured = (op: Op, ins: readonly Sym[]): void => {
+      const k = nextInstance++;
+      const types = op.results.map((r) => r.type);
+      const results = op.results.map(sym);
+      op.results.forEach((r, i) => env.set(r, results[i]!));
+      const L = (name: string): string => `L${k}_${name}`;
+      if (op.name === 'stablehlo.while') {
+        step(op, { kind: 'copy', copies: parallelCopies(ins.map((s, i) => [s, results[i]!] as const)) });
+        step(op, { kind: 'label', name: L('head') });
+        const [c] = inlineRegion(op.regions[0]!, results, [], depth + 1, lookup, op.loc);
+        step(op, { kind: 'branch', cond: c!, onTrue: { target: L('body'), copies: [] }, onFalse: { target: L('exit'), copies: [] } }, [c!]);
+        step(op, { kind: 'label', name: L('body') });
+        const next = inlineRegion(op.regions[1]!, results, types, depth + 1, lookup, op.loc);
+        step(op, { kind: 'goto', edge: { target: L('head'), copies: parallelCopies(next.map((s, i) => [s, results[i]!] as const)) } }, next);
+        step(op, { kind: 'label', name: L('exit') });
+        return;
+      }
+      const arms = op.regions.map((_, i) => L(`arm${i}`));
+      if (op.name === 'stablehlo.if') step(op, { kind: 'branch', cond: ins[0]!, onTrue: { target: arms[0]!, copies: [] }, onFalse: { target: arms[1]!, copies: [] } }, ins);
+      else step(op, { kind: 'switch', index: ins[0]!, targets: arms }, ins);
+      op.regions.forEach((r, i) => {
+        step(op, { kind: 'label', name: arms[i]! });
+        const vals = inlineRegion(r, [], types, depth + 1, lookup, op.loc);
+        step(op, { kind: 'goto', edge: { target: L('end'), copies: vals.map((s, j) => [s, results[j]!] as const) } }, vals);
+      });
+      step(op, { kind: 'label', name: L('end') });
     };
     for (const [bi, block] of body.blocks.entries()) {
-      if (bi > 0) step(block.ops[0] ?? f.body!.blocks[0]!.ops[0]!, { kind: 'label', name: label(block.label) });
+      if (bi > 0) step(block.ops[0] ?? body.blocks[0]!.ops[0]!, { kind: 'label', name: label(block.label) });
       for (const op of block.ops) {
         // IREE globals: an address is a name; loading it is a constant of the global's value.
         if (op.name === 'util.global.address') {
@@ -107,7 +151,7 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
           continue;
         }
         const ins = op.operands.map((v) => get(op, v));
-        if (op.name === 'func.return') {
+        if (op.name === 'func.return' || op.name === 'stablehlo.return') {
           if (!results) return ins;
           step(op, { kind: 'goto', edge: { target: exit, copies: ins.map((s, i) => [s, results[i]!] as const) } }, ins);
           continue;
@@ -121,8 +165,13 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
         if (op.name === 'func.call') {
           const callee = op.attrs['callee'];
           const g = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
-          if (!g) throw error('E0107', { name: callee?.kind === 'symbol' ? callee.name : '?' }, op.loc);
-          inline(g, ins, depth + 1).forEach((s, i) => env.set(op.results[i]!, s));
+          if (!g?.body) throw error('E0107', { name: callee?.kind === 'symbol' ? callee.name : '?' }, op.loc);
+          // A callee sees only its arguments (functions are isolated from above).
+          inlineRegion(g.body, ins, g.resultTypes, depth + 1, undefined, g.loc).forEach((s, i) => env.set(op.results[i]!, s));
+          continue;
+        }
+        if (op.name === 'stablehlo.while' || op.name === 'stablehlo.if' || op.name === 'stablehlo.case') {
+          structured(op, ins);
           continue;
         }
         const outs = op.results.map(sym);
@@ -134,13 +183,14 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
         ops.push({ op, ins, outs });
       }
     }
-    if (!results) throw error('E0204', { op: 'func.func', detail: `@${f.name} does not end in func.return` }, f.loc);
+    if (!results) throw error('E0204', { op: 'region', detail: 'does not end in a return' }, where);
     step(body.blocks[0]!.ops[0]!, { kind: 'label', name: exit });
     return results;
   };
 
   const inputs = entry.params.map(sym);
-  const returned = inline(entry, inputs, 0);
+  if (!entry.body) throw error('E0204', { op: 'func.func', detail: `@${entry.name} has no body` }, entry.loc);
+  const returned = inlineRegion(entry.body, inputs, entry.resultTypes, 0, undefined, entry.loc);
   // In conformance runs the checked values are the outputs (what main returns is what it checks).
   const outputs = opts.checksAsOutputs ? checked : returned;
   // Dead-code elimination to a fixpoint ("used anywhere", so loop back edges are respected):
@@ -151,9 +201,10 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     const used = new Set<Sym>(outputs);
     for (const f of live) {
       for (const s of f.ins) used.add(s);
+      for (const [from] of controlCopies(control.get(f))) used.add(from);
       const c = control.get(f);
-      if (c?.kind === 'goto') for (const [from] of c.edge.copies) used.add(from);
-      if (c?.kind === 'branch') for (const e of [c.onTrue, c.onFalse]) for (const [from] of e.copies) used.add(from);
+      if (c?.kind === 'branch') used.add(c.cond);
+      if (c?.kind === 'switch') used.add(c.index);
     }
     for (const f of live)
       if (!control.has(f) && !f.outs.some((s) => used.has(s))) {
@@ -169,7 +220,23 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
   for (const c of control.values()) {
     if (c.kind === 'goto') targets.add(c.edge.target);
     if (c.kind === 'branch') targets.add(c.onTrue.target).add(c.onFalse.target);
+    if (c.kind === 'switch') c.targets.forEach((t) => targets.add(t));
   }
   const kept = ops.filter((f) => live.has(f) && !(control.get(f)?.kind === 'label' && !targets.has((control.get(f) as { name: string }).name)));
   return { entry, inputs, outputs, ops: kept, control, constants };
+}
+
+/** The copies a control step performs (edge copies included), in order. */
+export function controlCopies(c: Control | undefined): readonly (readonly [Sym, Sym])[] {
+  if (!c) return [];
+  switch (c.kind) {
+    case 'copy':
+      return c.copies;
+    case 'goto':
+      return c.edge.copies;
+    case 'branch':
+      return [...c.onTrue.copies, ...c.onFalse.copies];
+    default:
+      return [];
+  }
 }

@@ -60,7 +60,9 @@ export function planMemory(
     // In place: an elementwise op may write over an input of the same size whose last use it is.
     const f = ops[start]!;
     if (f.outs.length === 1 && canWriteInPlace(f)) {
-      const victim = f.ins.find((x) => blockOf.has(x) && lastUse.get(x) === start && size(x) === sz && f.ins.indexOf(x) === f.ins.lastIndexOf(x));
+      // Same element size and count: element i of the result lands exactly on element i of the input.
+      const sameLayout = (x: Sym): boolean => elemBytes(x) === elemBytes(s) && bytesOf(x, elemBytes) === bytesOf(s, elemBytes);
+      const victim = f.ins.find((x) => blockOf.has(x) && lastUse.get(x) === start && sameLayout(x) && f.ins.indexOf(x) === f.ins.lastIndexOf(x));
       if (victim) {
         const b = blockOf.get(victim)!;
         b.end = Math.max(b.end, end);

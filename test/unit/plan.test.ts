@@ -31,7 +31,9 @@ function randomProgram(seed: number, n: number): { ops: FlatOp[]; input: Sym; ou
 t.test('planned buffers never overlap while both are live', async (t) => {
   for (let seed = 1; seed <= 30; seed++) {
     const { ops, input, outputs } = randomProgram(seed, 40);
-    const plan = planMemory(ops, new Set([input]), outputs, () => 4, (f) => f.op.name === 'stablehlo.add');
+    // Element sizes differ between buffers (1, 2 or 4 bytes), as with i1/f16/f32 tensors.
+    const elemBytes = (x: Sym): number => [1, 2, 4][(x.type.kind === 'tensor' ? x.type.shape[0]! : 0) % 3]!;
+    const plan = planMemory(ops, new Set([input]), outputs, elemBytes, (f) => f.op.name === 'stablehlo.add');
     const def = new Map<Sym, number>();
     const last = new Map<Sym, number>();
     ops.forEach((f, i) => {
@@ -39,7 +41,12 @@ t.test('planned buffers never overlap while both are live', async (t) => {
       f.ins.forEach((x) => last.set(x, i));
     });
     outputs.forEach((o) => last.set(o, ops.length));
-    const bytes = (x: Sym): number => Math.ceil(((x.type.kind === "tensor" ? x.type.shape[0]! : 0) * 4) / 64) * 64;
+    const bytes = (x: Sym): number => Math.ceil(((x.type.kind === 'tensor' ? x.type.shape[0]! : 0) * elemBytes(x)) / 64) * 64;
+    for (const f of plan.inPlace) {
+      const out = f.outs[0]!;
+      const victim = f.ins.find((x) => plan.offsets.get(x) === plan.offsets.get(out))!;
+      t.ok(victim && elemBytes(victim) === elemBytes(out) && bytes(victim) === bytes(out), 'in place only over an input with the same element size and count');
+    }
     const syms = [...def.keys()];
     let bad = 0;
     for (const a of syms)
