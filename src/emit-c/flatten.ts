@@ -162,8 +162,8 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
           op.results.forEach((r) => env.set(r, sym(r)));
           continue;
         }
-        if (op.name === 'func.call') {
-          const callee = op.attrs['callee'];
+        if (op.name === 'func.call' || op.name === 'stablehlo.composite') {
+          const callee = op.attrs[op.name === 'func.call' ? 'callee' : 'decomposition'];
           const g = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
           if (!g?.body) throw error('E0107', { name: callee?.kind === 'symbol' ? callee.name : '?' }, op.loc);
           // A callee sees only its arguments (functions are isolated from above).

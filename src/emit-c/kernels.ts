@@ -793,7 +793,59 @@ const extract: Lowering = (k) => {
   k.w.line(`${out.name}[0] = ${x.name}[${idx.map((v, d) => `(int64_t)${v.name}[0] * ${st[d]}`).join(' + ') || '0'}];`);
 };
 
+/** dynamic_iota with a static result type: the shape operand is not needed. */
+const dynamicIota: Lowering = (k) => {
+  const shape = k.input(0);
+  k.w.line(`(void)${shape.name}; /* result shape is static */`);
+  iota(k);
+};
+
+/** dynamic_broadcast_in_dim with a static result type. */
+const dynamicBroadcastInDim: Lowering = (k) => {
+  const a = attrsOf<{ dims: number[] }>(k.fop);
+  const x = k.input(0);
+  const shape = k.input(1);
+  const out = k.output();
+  const xs = strides(x.t.shape);
+  k.w.line(`(void)${shape.name}; /* result shape is static */`);
+  k.w.line('int64_t o = 0;');
+  nest(k.w, out.t.shape, (idx) => k.w.line(`${out.name}[o++] = ${x.name}[${linear(a.dims.map((d, i) => [idx[d]!, x.t.shape[i] === 1 ? 0 : xs[i]!] as const))}];`));
+};
+
+/** dynamic_reshape with a static result type: a copy. */
+const dynamicReshape: Lowering = (k) => {
+  const x = k.input(0);
+  const shape = k.input(1);
+  const out = k.output();
+  k.w.line(`(void)${shape.name}; /* result shape is static */`);
+  k.w.line(`memcpy(${out.name}, ${x.name}, ${numElements(out.t.shape) * out.c.bytes});`);
+};
+
+const getDimensionSize: Lowering = (k) => {
+  const x = k.input(0);
+  const out = k.output();
+  const a = attrsOf<{ dim: number }>(k.fop);
+  k.w.line(`(void)${x.name};`);
+  k.w.line(`${out.name}[0] = ${out.c.store(String(x.t.shape[a.dim]))};`);
+};
+
+/** map: the scalar body applied to every element position. */
+const map: Lowering = (k) => {
+  const ins = k.fop.ins.map((_, i) => k.input(i));
+  const out = k.output();
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => {
+    const [v] = emitScalarRegion(k.w, k.fop.op.regions[0], ins.map((x) => x.c.load(`${x.name}[i]`)), k.fop.op, k.names);
+    k.w.line(`${out.name}[i] = ${out.c.store(v!)};`);
+  });
+};
+
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.dynamic_iota': dynamicIota,
+  'stablehlo.dynamic_broadcast_in_dim': dynamicBroadcastInDim,
+  'stablehlo.dynamic_reshape': dynamicReshape,
+  'stablehlo.get_dimension_size': getDimensionSize,
+  'stablehlo.map': map,
+  'interpreter.probe': copy,
   'tensor.extract': extract,
   'stablehlo.fft': fft,
   'stablehlo.triangular_solve': triangularSolve,

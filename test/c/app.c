@@ -25,9 +25,10 @@ int main(int argc, char** argv) {
   a += (MODEL_ARENA_ALIGNMENT - (uintptr_t)a % MODEL_ARENA_ALIGNMENT) % MODEL_ARENA_ALIGNMENT;
   const void* ins[MODEL_NUM_INPUTS] = {input0, input1};
   void* outs[MODEL_NUM_OUTPUTS] = {output0};
+  if (model_init(a) != RL_OK) return 3;
   if (model_run(ins, outs, a) != RL_OK) return 3;
   /* A misaligned arena must be refused, not crash. */
-  if (model_run(ins, outs, a + 1) != RL_INVALID_ARGUMENT) return 4;
+  if (model_run(ins, outs, a + 1) != RL_INVALID_ARGUMENT || model_init(a + 1) != RL_INVALID_ARGUMENT) return 4;
   if (model_model.num_inputs != MODEL_NUM_INPUTS || model_model.abi_version != RL_ABI_VERSION) return 5;
   for (size_t i = 0; i < sizeof output0 / sizeof output0[0]; i++) printf("%.9g\n", (double)output0[i]);
   return 0;
