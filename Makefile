@@ -5,7 +5,7 @@ CONFORMANCE ?= ../shared/conformance
 MODELS ?= ../shared/models
 CLI := node dist/src/cli/main.js
 
-.PHONY: all build test run bench clean conformance
+.PHONY: all build test run bench clean conformance toolchains
 
 all: build
 
@@ -28,7 +28,11 @@ run: build
 	  --input=1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1 \
 	  --output-dir out/run
 
-test: build
+# gcc comes with the machine; clang (the other compiler the C backend supports) from Debian's packages.
+toolchains:
+	@command -v clang >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends clang >/dev/null; }
+
+test: build toolchains
 	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 'dist/test/**/*.test.js'
 
 conformance: build

@@ -839,7 +839,24 @@ const map: Lowering = (k) => {
   });
 };
 
+/** batch_norm_inference, per element in double like the interpreter. */
+const batchNormInference: Lowering = (k) => {
+  const [x, scale, offset, mean, variance] = [0, 1, 2, 3, 4].map((i) => k.input(i)) as [ReturnType<KernelBuilder['input']>, ReturnType<KernelBuilder['input']>, ReturnType<KernelBuilder['input']>, ReturnType<KernelBuilder['input']>, ReturnType<KernelBuilder['input']>];
+  const out = k.output();
+  const a = attrsOf<{ epsilon: number; feature: number }>(k.fop);
+  const f = (v: { name: string; c: CElem }): string => `(double)${v.c.load(`${v.name}[f]`)}`;
+  k.w.line('int64_t o = 0;');
+  nest(k.w, x.t.shape, (idx) => {
+    k.w.line(`const int64_t f = ${idx[a.feature]};`);
+    k.w.line(`const double v = (double)${x.c.load(`${x.name}[o]`)} - ${f(mean)};`);
+    const eps = Math.fround(a.epsilon); // an f32 attribute: exact as a double literal
+    k.w.line(`${out.name}[o] = ${out.c.store(`${f(scale)} * v / sqrt(${f(variance)} + ${Number.isInteger(eps) ? `${eps}.0` : String(eps)}) + ${f(offset)}`)};`);
+    k.w.line('++o;');
+  });
+};
+
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  'stablehlo.batch_norm_inference': batchNormInference,
   'stablehlo.dynamic_iota': dynamicIota,
   'stablehlo.dynamic_broadcast_in_dim': dynamicBroadcastInDim,
   'stablehlo.dynamic_reshape': dynamicReshape,

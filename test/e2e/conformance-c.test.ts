@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { execa } from 'execa';
 import t from 'tap';
 import { runFilesC } from '../../src/conformance/c-backend.js';
 import { collectFiles, summarize } from '../../src/conformance/runner.js';
@@ -32,4 +33,19 @@ t.test('C backend runs clean under ASan+UBSan on the conformance data', { skip: 
   for (const r of bugs.slice(0, 20)) t.comment(`${r.file}#${r.index}: ${r.reason}`);
   t.equal(bugs.length, 0, 'no sanitizer report, crash or mismatch');
   t.ok(s.passed >= 2882, `passing cases under sanitizers: ${s.passed}`);
+});
+
+// The same cases built with clang (-Wall -Wextra -Werror too): `make test` installs it.
+t.test('clang builds the generated C as well', { skip: HAVE_SHARED ? false : 'no ../shared/conformance' }, async (t) => {
+  const which = await execa('sh', ['-c', 'command -v clang'], { reject: false });
+  t.equal(which.exitCode, 0, 'clang is installed (make toolchains)');
+  if (which.exitCode !== 0) return;
+  const files = collectFiles([join(SHARED, 'conformance', 'interpret')]);
+  const results = await runFilesC(files, 2, 'clang');
+  const s = summarize(results);
+  t.comment(JSON.stringify(s));
+  const bugs = results.filter((r) => r.outcome === 'failed' && !/error E030[13]:/.test(r.reason));
+  for (const r of bugs.slice(0, 20)) t.comment(`${r.file}#${r.index}: ${r.reason}`);
+  t.equal(bugs.length, 0, 'clang compiles every lowered case without warnings, and results match');
+  t.ok(s.passed > 400, `interpret/ cases passing with clang: ${s.passed}`);
 });
