@@ -310,13 +310,34 @@ const reduce: Lowering = (k) => {
   });
 };
 
+interface WindowAttrs {
+  dims: number[];
+  strides: number[];
+  baseDil: number[];
+  winDil: number[];
+  padding: number[][];
+}
+
+/** Declares p<d> (window element `wi` of output position `oi` in padded, dilated coordinates)
+ * and returns whether it is a real operand element and its flat index. */
+function windowElement(k: KernelBuilder, w: WindowAttrs, shape: readonly number[], st: readonly number[], oi: readonly string[], wi: readonly string[]): { inside: string; index: string } {
+  const conds: string[] = [];
+  const idx: string[] = [];
+  oi.forEach((o, d) => {
+    k.w.line(`const int64_t p${d} = ${o} * ${w.strides[d]} + ${wi[d]} * ${w.winDil[d]} - ${w.padding[d]![0]};`);
+    conds.push(`p${d} >= 0 && p${d} % ${w.baseDil[d]} == 0 && p${d} / ${w.baseDil[d]} < ${shape[d]}`);
+    idx.push(`(p${d} / ${w.baseDil[d]}) * ${st[d]}`);
+  });
+  return { inside: conds.join(' && ') || '1', index: idx.join(' + ') || '0' };
+}
+
 const reduceWindow: Lowering = (k) => {
   const n = k.fop.ins.length / 2;
   const xs = Array.from({ length: n }, (_, i) => k.input(i));
   const inits = Array.from({ length: n }, (_, i) => k.input(n + i));
   const outs = Array.from({ length: n }, (_, i) => k.output(i));
   const x = xs[0]!;
-  const w = attrsOf<{ dims: number[]; strides: number[]; baseDil: number[]; winDil: number[]; padding: number[][] }>(k.fop);
+  const w = attrsOf<WindowAttrs>(k.fop);
   const st = strides(x.t.shape);
   k.w.line('int64_t o = 0;');
   nest(k.w, outs[0]!.t.shape, (oi) => {
@@ -326,15 +347,9 @@ const reduceWindow: Lowering = (k) => {
       w.dims,
       (wi) => {
         // Padding and base-dilation holes contribute the init value, as in the spec's pad-then-reduce.
-        const conds: string[] = [];
-        const idx: string[] = [];
-        oi.forEach((o, d) => {
-          k.w.line(`const int64_t p${d} = ${o} * ${w.strides[d]} + ${wi[d]} * ${w.winDil[d]} - ${w.padding[d]![0]};`);
-          conds.push(`p${d} >= 0 && p${d} % ${w.baseDil[d]} == 0 && p${d} / ${w.baseDil[d]} < ${x.t.shape[d]}`);
-          idx.push(`(p${d} / ${w.baseDil[d]}) * ${st[d]}`);
-        });
-        k.w.line(`const int inside = ${conds.join(' && ') || '1'};`);
-        const vals = xs.map((v, j) => `(inside ? ${v.c.load(`${v.name}[${idx.join(' + ') || '0'}]`)} : ${inits[j]!.c.load(`${inits[j]!.name}[0]`)})`);
+        const at = windowElement(k, w, x.t.shape, st, oi, wi);
+        k.w.line(`const int inside = ${at.inside};`);
+        const vals = xs.map((v, j) => `(inside ? ${v.c.load(`${v.name}[${at.index}]`)} : ${inits[j]!.c.load(`${inits[j]!.name}[0]`)})`);
         const next = applyBody(k, k.fop.op.regions[0], xs.map((v) => v.c), xs.map((_, j) => `acc${j}`), vals);
         next.forEach((e, j) => k.w.line(`acc${j} = ${e};`));
       },
@@ -350,7 +365,7 @@ const selectAndScatter: Lowering = (k) => {
   const src = k.input(1);
   const init = k.input(2);
   const out = k.output();
-  const w = attrsOf<{ dims: number[]; strides: number[]; padding: number[][] }>(k.fop);
+  const w = attrsOf<WindowAttrs>(k.fop);
   const [selectBody, scatterBody] = k.fop.op.regions;
   const st = strides(x.t.shape);
   k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${init.name}[0];`));
@@ -361,15 +376,9 @@ const selectAndScatter: Lowering = (k) => {
       k.w,
       w.dims,
       (wi) => {
-        const conds: string[] = [];
-        const idx: string[] = [];
-        oi.forEach((o, d) => {
-          k.w.line(`const int64_t p${d} = ${o} * ${w.strides[d]} + ${wi[d]} - ${w.padding[d]![0]};`);
-          conds.push(`p${d} >= 0 && p${d} < ${x.t.shape[d]}`);
-          idx.push(`p${d} * ${st[d]}`);
-        });
-        k.w.block(`if (${conds.join(' && ') || '1'}) {`, () => {
-          k.w.line(`const int64_t cur = ${idx.join(' + ') || '0'};`);
+        const at = windowElement(k, w, x.t.shape, st, oi, wi);
+        k.w.block(`if (${at.inside}) {`, () => {
+          k.w.line(`const int64_t cur = ${at.index};`);
           k.w.block('if (sel < 0) {', () => k.w.line('sel = cur;'), '} else {');
           // The select body keeps the current selection when it returns true.
           const [keep] = emitScalarRegion(k.w, selectBody, [x.c.load(`${x.name}[sel]`), x.c.load(`${x.name}[cur]`)], k.fop.op, k.names);
