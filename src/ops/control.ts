@@ -7,7 +7,7 @@ import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { checkAlmostEq, checkClose, checkEq } from '../interpret/checks.js';
-import { copyElem, expectTensor, getElem, intAt, makeTensor, RuntimeError, setElem, size, tensorFromDense, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { copyElem, expectTensor, getElem, setElemBits, intAt, makeTensor, RuntimeError, setElem, size, tensorFromDense, type RtValue, type Tensor } from '../interpret/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 
@@ -319,7 +319,67 @@ const foreignOps: OpDef<any>[] = [
   }),
 ];
 
+// ---- rng_bit_generator -------------------------------------------------------------------------
+/** Threefry-2x32 with 20 rounds (Salmon et al.); returns the two output words. */
+function threefry2x32(key: readonly [number, number], ctr: readonly [number, number]): [number, number] {
+  const R = [13, 15, 26, 6, 17, 29, 16, 24];
+  const ks = [key[0] >>> 0, key[1] >>> 0, (0x1bd11bda ^ key[0] ^ key[1]) >>> 0];
+  let x0 = (ctr[0] + ks[0]!) >>> 0;
+  let x1 = (ctr[1] + ks[1]!) >>> 0;
+  for (let r = 0; r < 20; r++) {
+    x0 = (x0 + x1) >>> 0;
+    const rot = R[r % 8]!;
+    x1 = ((x1 << rot) | (x1 >>> (32 - rot))) >>> 0;
+    x1 = (x1 ^ x0) >>> 0;
+    if (r % 4 === 3) {
+      const i = (r + 1) / 4;
+      x0 = (x0 + ks[i % 3]!) >>> 0;
+      x1 = (x1 + ks[(i + 1) % 3]! + i) >>> 0;
+    }
+  }
+  return [x0, x1];
+}
+
+/**
+ * rng_bit_generator: the spec leaves the bits implementation-defined (only determinism is
+ * required), so the oracle uses Threefry-2x32-20 for every algorithm: key = state[0], counter =
+ * state[1]; each block of two 32-bit words advances the counter; the new state is
+ * [key, counter + blocks]. Other implementations' bits differ (that file is upstream-disabled).
+ */
+const rngBitGenerator = defineOp({
+  name: 'stablehlo.rng_bit_generator',
+  category: 'other',
+  spec: 'rng_bit_generator',
+  evaluate: (args, _a, op) => {
+    const state = expectTensor(args[0]);
+    const st = storageElem(state.type.elem);
+    if (st.kind !== 'int' || st.bits !== 64 || size(state) < 2) throw new RuntimeError('rng_bit_generator supports a ui64/i64 state of at least 2 elements');
+    const word = (i: number): bigint => BigInt.asUintN(64, getElem(state, i) as bigint);
+    const key = word(0);
+    let counter = word(1);
+    const out = makeTensor(resultTensorType(op, 1));
+    const e = storageElem(out.type.elem);
+    const bits = e.kind === 'int' ? e.bits : e.kind === 'float' ? e.format.bits : 32;
+    const words: number[] = [];
+    const need = Math.ceil((size(out) * bits) / 32);
+    while (words.length < need) {
+      words.push(...threefry2x32([Number(key & 0xffffffffn), Number(key >> 32n)], [Number(counter & 0xffffffffn), Number((counter >> 32n) & 0xffffffffn)]));
+      counter = BigInt.asUintN(64, counter + 1n);
+    }
+    for (let i = 0; i < size(out); i++) {
+      let v = 0n;
+      for (let w = Math.ceil(bits / 32) - 1; w >= 0; w--) v = (v << 32n) | BigInt(words[i * Math.ceil(bits / 32) + w] ?? 0);
+      setElemBits(out, i, BigInt.asUintN(bits, v));
+    }
+    const newState = makeTensor(resultTensorType(op, 0));
+    for (let i = 0; i < size(state); i++) copyElem(newState, i, state, i);
+    setElem(newState, 1, st.signed ? BigInt.asIntN(64, counter) : counter);
+    return [newState, out];
+  },
+});
+
 export const CONTROL: readonly OpDef<any>[] = [
+  rngBitGenerator,
   constant,
   call,
   whileOp,

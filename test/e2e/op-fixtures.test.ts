@@ -14,6 +14,12 @@ t.test('interpreter passes the op fixtures', async (t) => {
   for (const f of files) for (const r of runFile(f)) t.equal(r.outcome, 'passed', `${r.file}#${r.index}: ${r.reason}`);
 });
 
+/** Fixtures of ops the C backend does not lower (yet): they must fail with a located E0301. */
+const INTERPRETER_ONLY = ['rng_bit_generator.mlir'];
+
 t.test('C backend reproduces the op fixtures', async (t) => {
-  for (const r of await runFilesC(files, 1)) t.equal(r.outcome, 'passed', `${r.file}#${r.index}: ${r.reason}`);
+  for (const r of await runFilesC(files, 1)) {
+    if (INTERPRETER_ONLY.some((f) => r.file.endsWith(f))) t.match(r.reason, /error E0301: .* is not supported by target 'C backend'/, `${r.file}#${r.index}`);
+    else t.equal(r.outcome, 'passed', `${r.file}#${r.index}: ${r.reason}`);
+  }
 });
