@@ -12,13 +12,13 @@ import tmp from 'tmp';
 import { CompileError, error, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
 import { writeFiles } from '../emit-c/build.js';
-import { cElemOrUndefined } from '../emit-c/ctypes.js';
+import { fromStorageBytes } from '../emit-c/ctypes.js';
 import { CFLAGS, emitC, VERSION, type EmitResult } from '../emit-c/emit.js';
 import { render } from '../emit-common/templates.js';
 import { importModule } from '../import/index.js';
 import { compareTensors } from '../interpret/compare.js';
 import { Interpreter } from '../interpret/eval.js';
-import { makeTensor, setElemBits, size, type RtValue, type Tensor } from '../interpret/tensor.js';
+import type { RtValue, Tensor } from '../interpret/tensor.js';
 import { entryFunctions, runFile, splitCases, type CaseResult } from './runner.js';
 
 interface Candidate {
@@ -30,17 +30,6 @@ interface Candidate {
 }
 
 const BATCH = 40;
-
-function fromBytes(bytes: Uint8Array, t: import('../ir/types.js').TensorType): Tensor {
-  const ce = cElemOrUndefined(t.elem)!;
-  const out = makeTensor(t);
-  for (let i = 0; i < size(out); i++) {
-    let bits = 0n;
-    for (let b = ce.bytes - 1; b >= 0; b--) bits = (bits << 8n) | BigInt(bytes[i * ce.bytes + b]!);
-    setElemBits(out, i, bits);
-  }
-  return out;
-}
 
 /** Interprets a case and emits C for it; returns a candidate or the case's final result. */
 function prepare(file: string, text: string, index: number, prefix: string): Candidate | CaseResult {
@@ -91,7 +80,7 @@ function judge(c: Candidate, dir: string): CaseResult {
       return { file: c.file, index: c.index, outcome: 'failed', reason: `compiled case produced no output ${i}` };
     }
     const exp = c.expected[i]!;
-    const d = compareTensors(fromBytes(bytes, exp.type), exp);
+    const d = compareTensors(fromStorageBytes(bytes, exp.type), exp);
     if (!d.ok) return { file: c.file, index: c.index, outcome: 'failed', reason: `C output ${i} vs interpreter: ${d.message}` };
   }
   return { file: c.file, index: c.index, outcome: 'passed', reason: `${c.expected.length} value(s) match the interpreter` };

@@ -5,7 +5,7 @@
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import { typeToString, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
-import { elemBits, getElem, type Tensor } from '../interpret/tensor.js';
+import { elemBits, getElem, makeTensor, setElemBits, size, type Tensor } from '../interpret/tensor.js';
 
 export type ComputeClass = 'float' | 'double' | 'int' | 'bool' | 'complex';
 
@@ -102,6 +102,32 @@ export function cElem(t: TensorType, op: string, loc: Loc): CElem {
 export function storageBits(c: CElem, t: Tensor, i: number): bigint {
   if (c.subByte) return BigInt.asUintN(8, getElem(t, i) as bigint);
   return elemBits(t, i);
+}
+
+/** A tensor in generated code's storage layout: little-endian, `bytes` per element. */
+export function toStorageBytes(t: Tensor): Uint8Array {
+  const ce = cElemOrUndefined(t.type.elem)!;
+  const out = new Uint8Array(size(t) * ce.bytes);
+  for (let i = 0; i < size(t); i++) {
+    let bits = storageBits(ce, t, i);
+    for (let b = 0; b < ce.bytes; b++) {
+      out[i * ce.bytes + b] = Number(bits & 0xffn);
+      bits >>= 8n;
+    }
+  }
+  return out;
+}
+
+/** The inverse of toStorageBytes: generated code's output bytes as a tensor of `type`. */
+export function fromStorageBytes(bytes: Uint8Array, type: TensorType): Tensor {
+  const ce = cElemOrUndefined(type.elem)!;
+  const t = makeTensor(type);
+  for (let i = 0; i < size(t); i++) {
+    let bits = 0n;
+    for (let b = ce.bytes - 1; b >= 0; b--) bits = (bits << 8n) | BigInt(bytes[i * ce.bytes + b]!);
+    setElemBits(t, i, bits);
+  }
+  return t;
 }
 
 /** A C literal of the compute type. */

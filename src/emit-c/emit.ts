@@ -12,7 +12,7 @@ import { elemBits, getElem, size } from '../interpret/tensor.js';
 import { constantValue } from '../ops/control.js';
 import { planMemory, planWithoutReuse, type MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
-import { cElem, cElemOrUndefined, literal, storageBits } from './ctypes.js';
+import { cElem, literal, toStorageBytes } from './ctypes.js';
 import { simplify } from '../canonicalize/simplify.js';
 import { controlCopies, flatten, type Edge } from './flatten.js';
 import { lowerToKernel, writesInPlaceSafely, type Sym } from './kernels.js';
@@ -45,13 +45,6 @@ export interface EmitResult {
 
 export const CFLAGS = '-O2 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
 
-function tensorBytes(t: TensorType): Uint8Array {
-  const ce = cElemOrUndefined(t.elem)!;
-  const n = numElements(t.shape);
-  const out = new Uint8Array(n * ce.bytes);
-  return out;
-}
-
 export function emitC(m: Module, o: EmitOptions): EmitResult {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
   const flat = flatten(m, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
@@ -80,14 +73,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     // Complex constants always go to the blob: C has no portable constant initializer for
     // complex values with infinite or NaN parts.
     if (n * ce.bytes >= BLOB_THRESHOLD || ce.cls === 'complex') {
-      const bytes = tensorBytes(t);
-      for (let i = 0; i < n; i++) {
-        let bits = storageBits(ce, value, i);
-        for (let b = 0; b < ce.bytes; b++) {
-          bytes[i * ce.bytes + b] = Number(bits & 0xffn);
-          bits >>= 8n;
-        }
-      }
+      const bytes = toStorageBytes(value);
       const pad = (64 - (blobSize % 64)) % 64;
       if (pad) blobParts.push(new Uint8Array(pad));
       blobSize += pad;

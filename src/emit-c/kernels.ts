@@ -10,6 +10,7 @@ import { lookupOp } from '../ops/index.js';
 import { opAttrs } from '../ops/def.js';
 import type { ConvAttrs, DotDims } from '../ops/contraction.js';
 import type { GatherDims, ScatterDims } from '../ops/movement.js';
+import type { WindowAttrs } from '../ops/reduction.js';
 import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, type CElem } from './ctypes.js';
@@ -309,14 +310,6 @@ const reduce: Lowering = (k) => {
     k.w.line('++o;');
   });
 };
-
-interface WindowAttrs {
-  dims: number[];
-  strides: number[];
-  baseDil: number[];
-  winDil: number[];
-  padding: number[][];
-}
 
 /** Declares p<d> (window element `wi` of output position `oi` in padded, dilated coordinates)
  * and returns whether it is a real operand element and its flat index. */

@@ -94,7 +94,7 @@ const reduce = defineOp({
   },
 });
 
-interface WindowAttrs {
+export interface WindowAttrs {
   dims: number[];
   strides: number[];
   baseDil: number[];
