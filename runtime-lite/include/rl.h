@@ -41,6 +41,14 @@ typedef struct {
   rl_status_t (*run)(const void* const* inputs, void* const* outputs, void* arena);
 } rl_model_t;
 
+/* Each kernel stays a function of its own (one per op or fusion group): per-kernel code size in
+ * `--report`, per-kernel time in a profiler, and no gain from inlining a whole loop nest into run. */
+#if defined(__GNUC__)
+#define RL_KERNEL static __attribute__((noinline))
+#else
+#define RL_KERNEL static
+#endif
+
 /* ---- scalar helpers used by generated kernels (semantics match the StableHLO spec / XLA) ---- */
 
 /* f16 and bf16 are stored as uint16_t bit patterns and computed in float. */

@@ -1,11 +1,12 @@
 /**
- * @fileoverview Writes an EmitResult to a directory and compiles it with the system C compiler
- * (execa): model.so and libmodel.a, or a test executable with a harness main.
+ * @fileoverview Writes an EmitResult to a directory and compiles it with the target's C compiler
+ * (execa): PREFIX.so (hosted targets) and libPREFIX.a, or an executable with a harness main.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { RuntimeError } from '../interpret/tensor.js';
+import { compilerOf, toolOf, type Target } from '../target/targets.js';
 import { CFLAGS, type EmitResult } from './emit.js';
 
 export function writeFiles(dir: string, r: EmitResult): string[] {
@@ -18,30 +19,55 @@ export function writeFiles(dir: string, r: EmitResult): string[] {
   return written;
 }
 
-async function cc(cc: string, args: string[], cwd: string): Promise<void> {
-  const res = await execa(cc, args, { cwd, reject: false, all: true });
-  if (res.exitCode !== 0) {
-    if ((res as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(res.message))) throw new RuntimeError(`C compiler '${cc}' not found (use --cc)`);
-    throw new RuntimeError(`${cc} ${args.join(' ')} failed in ${cwd}:\n${res.all ?? ''}`);
+/** Runs a toolchain program; a missing one is reported with the Debian packages that provide it. */
+export async function tool(program: string, args: readonly string[], cwd: string, target?: Target): Promise<string> {
+  const res = await execa(program, args, { cwd, reject: false, all: true });
+  if ((res as { code?: string }).code === 'ENOENT') {
+    const hint = target?.packages.length ? `; install the Debian packages ${target.packages.join(' ')} (or run 'make toolchains')` : ' (use --cc)';
+    throw new RuntimeError(`'${program}' not found${hint}`);
   }
+  if (res.exitCode !== 0) throw new RuntimeError(`${program} ${args.join(' ')} failed in ${cwd}:\n${res.all ?? ''}`);
+  return res.stdout;
 }
 
-/** Compiles the emitted sources into PREFIX.so and libPREFIX.a. */
-export async function buildLibrary(dir: string, r: EmitResult, prefix: string, compiler: string, extraFlags: readonly string[] = []): Promise<void> {
-  const flags = [...CFLAGS.split(' '), ...extraFlags];
-  for (const obj of r.objects) {
-    const src = obj.replace(/\.o$/, r.files.has(obj.replace(/\.o$/, '.S')) ? '.S' : '.c');
-    await cc(compiler, [...flags, '-fPIC', '-I.', '-c', src, '-o', obj], dir);
-  }
-  await cc(compiler, ['-shared', ...extraFlags, ...r.objects, '-o', `${prefix}.so`, '-lm'], dir);
-  await execa('ar', ['rcs', `lib${prefix}.a`, ...r.objects], { cwd: dir });
+/** Compiler and flags for the emitted sources: the common flags, then the target's, then `extra`. */
+function compileFlags(r: EmitResult, extra: readonly string[]): string[] {
+  return [...CFLAGS.split(' '), ...r.target.cflags, ...extra];
 }
 
-/** Links the objects with a harness main (argv: input files..., output files...) into `exe`. */
-export async function buildHarness(dir: string, r: EmitResult, prefix: string, compiler: string, harnessSource: string, extraFlags: readonly string[] = []): Promise<string> {
-  writeFileSync(join(dir, 'harness.c'), harnessSource);
-  const flags = [...CFLAGS.split(' '), ...extraFlags];
-  const srcs = r.objects.map((obj) => obj.replace(/\.o$/, r.files.has(obj.replace(/\.o$/, '.S')) ? '.S' : '.c'));
-  await cc(compiler, [...flags, '-I.', 'harness.c', ...srcs, '-o', 'harness', '-lm'], dir);
-  return join(dir, 'harness');
+const sourceOf = (r: EmitResult, obj: string): string => obj.replace(/\.o$/, r.files.has(obj.replace(/\.o$/, '.S')) ? '.S' : '.c');
+
+export interface BuiltLibrary {
+  readonly files: readonly string[];
+}
+
+/** Compiles the emitted sources into libPREFIX.a, plus PREFIX.so on hosted targets. */
+export async function buildLibrary(dir: string, r: EmitResult, prefix: string, cc?: string, extraFlags: readonly string[] = []): Promise<BuiltLibrary> {
+  const t = r.target;
+  const compiler = compilerOf(t, cc);
+  const pic = t.os === 'hosted' ? ['-fPIC'] : [];
+  const flags = compileFlags(r, extraFlags);
+  // -fstack-usage: per-function frame sizes (.su files) for the report's stack estimate.
+  for (const obj of r.objects) await tool(compiler, [...flags, ...pic, '-fstack-usage', '-I.', '-c', sourceOf(r, obj), '-o', obj], dir, t);
+  const files: string[] = [];
+  if (t.os === 'hosted') {
+    await tool(compiler, [...flags, '-shared', ...r.objects, '-o', `${prefix}.so`, '-lm'], dir, t);
+    files.push(`${prefix}.so`);
+  }
+  await tool(toolOf(t, 'ar'), ['rcs', `lib${prefix}.a`, ...r.objects], dir, t);
+  files.push(`lib${prefix}.a`);
+  return { files };
+}
+
+/** Links the emitted sources with a harness main (and, for firmware, startup code) into `exe`. */
+export async function buildExecutable(dir: string, r: EmitResult, cc: string | undefined, harnessFiles: ReadonlyMap<string, string | Uint8Array>, exe: string, opts: { extraFlags?: readonly string[]; linkFlags?: readonly string[] } = {}): Promise<string> {
+  const t = r.target;
+  const sources: string[] = [];
+  for (const [name, content] of harnessFiles) {
+    writeFileSync(join(dir, name), content);
+    if (/\.[cS]$/.test(name)) sources.push(name);
+  }
+  const srcs = r.objects.map((obj) => sourceOf(r, obj));
+  await tool(compilerOf(t, cc), [...compileFlags(r, opts.extraFlags ?? []), '-I.', ...sources, ...srcs, ...t.exeFlags, ...(opts.linkFlags ?? []), '-o', exe, '-lm'], dir, t);
+  return join(dir, exe);
 }

@@ -4,7 +4,7 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
-import { typeToString, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
+import { numElements, typeToString, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
 import { elemBits, getElem, makeTensor, setElemBits, size, type Tensor } from '../interpret/tensor.js';
 
 export type ComputeClass = 'float' | 'double' | 'int' | 'bool' | 'complex';
@@ -102,6 +102,11 @@ export function cElem(t: TensorType, op: string, loc: Loc): CElem {
 export function storageBits(c: CElem, t: Tensor, i: number): bigint {
   if (c.subByte) return BigInt.asUintN(8, getElem(t, i) as bigint);
   return elemBits(t, i);
+}
+
+/** Bytes a tensor of `type` takes in generated code's storage layout. */
+export function storageBytes(type: TensorType): number {
+  return numElements(type.shape) * cElemOrUndefined(type.elem)!.bytes;
 }
 
 /** A tensor in generated code's storage layout: little-endian, `bytes` per element. */

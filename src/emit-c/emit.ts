@@ -16,6 +16,8 @@ import { cElem, literal, toStorageBytes } from './ctypes.js';
 import { simplify } from '../canonicalize/simplify.js';
 import { controlCopies, flatten, type Edge } from './flatten.js';
 import { lowerToKernel, writesInPlaceSafely, type Sym } from './kernels.js';
+import { BlobBuilder } from './blob.js';
+import { compilerOf, lookupTarget, toolOf, type Target } from '../target/targets.js';
 
 export const VERSION = '0.1.0';
 /** Weights at least this large go into the .incbin blob instead of a C array literal. */
@@ -26,6 +28,8 @@ export interface EmitOptions {
   readonly prefix: string;
   readonly sourceName: string;
   readonly cc: string;
+  /** Compilation target (default: host); its flags go into the generated Makefile. */
+  readonly target?: Target;
   /** Conformance runs: check ops become extra outputs (see flatten). */
   readonly checksAsOutputs?: boolean;
   /** Constant folding and CSE before code generation (default on). */
@@ -41,12 +45,14 @@ export interface EmitResult {
   readonly outputs: readonly TensorType[];
   readonly kernelNames: readonly string[];
   readonly weightBytes: number;
+  readonly target: Target;
 }
 
 export const CFLAGS = '-O2 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
 
 export function emitC(m: Module, o: EmitOptions): EmitResult {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
+  const target = o.target ?? lookupTarget('host');
   const flat = flatten(m, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
   const prog = o.simplify === false ? flat : simplify(flat);
   const tensor = (s: Sym): TensorType => {
@@ -59,8 +65,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   // ---- weights ---------------------------------------------------------------------------------
   const weightDecls: string[] = [];
   const ref = new Map<Sym, string>();
-  const blobParts: Uint8Array[] = [];
-  let blobSize = 0;
+  const blob = new BlobBuilder();
   const blobSymbol = `${o.prefix}_weights_blob`;
   let w = 0;
   for (const [s, op] of prog.constants) {
@@ -73,14 +78,9 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     // Complex constants always go to the blob: C has no portable constant initializer for
     // complex values with infinite or NaN parts.
     if (n * ce.bytes >= BLOB_THRESHOLD || ce.cls === 'complex') {
-      const bytes = toStorageBytes(value);
-      const pad = (64 - (blobSize % 64)) % 64;
-      if (pad) blobParts.push(new Uint8Array(pad));
-      blobSize += pad;
-      weightDecls.push(`/* ${name}: ${typeToString(t)} from ${loc}, in the weight blob at offset ${blobSize} */`);
-      ref.set(s, `((const ${ce.storage}*)(${blobSymbol} + ${blobSize}))`);
-      blobParts.push(bytes);
-      blobSize += bytes.length;
+      const offset = blob.add(toStorageBytes(value));
+      weightDecls.push(`/* ${name}: ${typeToString(t)} from ${loc}, in the weight blob at offset ${offset} */`);
+      ref.set(s, `((const ${ce.storage}*)(${blobSymbol} + ${offset}))`);
     } else {
       const vals: string[] = [];
       for (let i = 0; i < n; i++) {
@@ -94,7 +94,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       ref.set(s, name);
     }
   }
-  if (blobSize) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);
+  if (blob.bytes) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);
 
   // ---- memory plan and calls -------------------------------------------------------------------
   const external = new Set<Sym>([...prog.inputs, ...prog.constants.keys()]);
@@ -191,19 +191,25 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     }),
   );
   const objects = [`${o.prefix}.o`];
-  if (blobSize) {
-    const blob = new Uint8Array(blobSize);
-    let off = 0;
-    for (const p of blobParts) {
-      blob.set(p, off);
-      off += p.length;
-    }
-    files.set(`${o.prefix}_weights.bin`, blob);
-    files.set(`${o.prefix}_weights.S`, render('c/weights.S.hbs', { version: VERSION, blobBytes: blobSize, symbol: blobSymbol, blobFile: `${o.prefix}_weights.bin` }));
+  if (blob.bytes) {
+    const { bin, asm } = blob.files(VERSION, blobSymbol, `${o.prefix}_weights.bin`, 'Large weights');
+    files.set(`${o.prefix}_weights.bin`, bin);
+    files.set(`${o.prefix}_weights.S`, asm);
     objects.push(`${o.prefix}_weights.o`);
   }
   files.set('rl.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl.h'), 'utf8'));
-  files.set('Makefile', render('c/Makefile.hbs', { ...common, cc: o.cc, cflags: CFLAGS, objects: objects.join(' ') }));
+  files.set(
+    'Makefile',
+    render('c/Makefile.hbs', {
+      ...common,
+      target: target.name,
+      cc: compilerOf(target, o.cc),
+      ar: toolOf(target, 'ar'),
+      cflags: [CFLAGS, ...target.cflags].join(' '),
+      shared: target.os === 'hosted',
+      objects: objects.join(' '),
+    }),
+  );
   return {
     files,
     plan,
@@ -211,7 +217,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     inputs: prog.inputs.map(tensor),
     outputs: prog.outputs.map(tensor),
     kernelNames: kernels.map((k) => k.name),
-    weightBytes: blobSize,
+    weightBytes: blob.bytes,
+    target,
   };
 }
 

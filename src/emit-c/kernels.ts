@@ -1,5 +1,5 @@
 /**
- * @fileoverview Lowers one (inlined) op to one C kernel: a `static void` function over
+ * @fileoverview Lowers one (inlined) op to one C kernel: a `RL_KERNEL void` function (static, not inlined) over
  * restrict-qualified buffers, written as plain scalar loop nests (speed is a later phase).
  * Each kernel carries a comment naming the op and its source location.
  */
@@ -937,7 +937,7 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace = false): Kern
   const name = `k${index}_${short}`;
   const comment = `/* ${name}: ${fop.op.name} at ${loc.file.split('/').pop()}:${loc.line}:${loc.col}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
   // An in-place kernel's output aliases an input: no `restrict` on its pointers then.
-  const sig = `static void ${name}(${k.params.map((p) => `${inPlace ? p.cType.replace(' restrict', '') : p.cType} ${p.name}`).join(', ')})`;
+  const sig = `RL_KERNEL void ${name}(${k.params.map((p) => `${inPlace ? p.cType.replace(' restrict', '') : p.cType} ${p.name}`).join(', ')})`;
   const body = new CodeWriter();
   body.block(`${sig} {`, () => {
     for (const line of k.w.toString().split('\n')) body.line(line);

@@ -1,7 +1,8 @@
 /**
  * @fileoverview Compile-and-run of a module through the C backend, for `xla-aot run --backend c`
- * and the tests: emits to a temporary directory, builds a harness executable, feeds raw input
- * files and reads raw outputs back as tensors.
+ * and the tests: emits to a temporary directory, builds the test harness for the target (a file
+ * reading main on hosted targets, firmware on bare-metal ones), runs it natively or under QEMU and
+ * reads the outputs back as tensors.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +11,11 @@ import tmp from 'tmp';
 import type { Module } from '../ir/core.js';
 import { RuntimeError, type Tensor } from '../interpret/tensor.js';
 import { render } from '../emit-common/templates.js';
-import { buildHarness, writeFiles } from './build.js';
+import { lookupTarget, type Target } from '../target/targets.js';
+import { buildExecutable, writeFiles } from './build.js';
 import { fromStorageBytes, toStorageBytes } from './ctypes.js';
 import { emitC, VERSION, type EmitResult } from './emit.js';
+import { FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, runFirmware } from './firmware.js';
 
 export interface CompiledRun {
   readonly outputs: Tensor[];
@@ -20,23 +23,38 @@ export interface CompiledRun {
   readonly dir: string;
 }
 
-/** Emits, compiles (with `flags`, e.g. sanitizers) and runs `entry` on `inputs`. */
-export async function runCompiled(m: Module, entry: string, inputs: readonly Tensor[], opts: { cc?: string; flags?: readonly string[]; keepDir?: string } = {}): Promise<CompiledRun> {
+export interface RunOptions {
+  readonly cc?: string;
+  /** Extra compiler flags (e.g. sanitizers). */
+  readonly flags?: readonly string[];
+  readonly keepDir?: string;
+  readonly target?: Target;
+}
+
+/** Emits, compiles and runs `entry` on `inputs` for `opts.target` (default: host). */
+export async function runCompiled(m: Module, entry: string, inputs: readonly Tensor[], opts: RunOptions = {}): Promise<CompiledRun> {
   const dir = opts.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-', unsafeCleanup: true }).name;
   const prefix = 'model';
-  const cc = opts.cc ?? 'gcc';
-  const emitted = emitC(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc });
-  writeFiles(dir, emitted);
-  const harness = render('c/harness.c.hbs', { version: VERSION, prefix, numInputsOrOne: Math.max(1, emitted.inputs.length), numOutputsOrOne: Math.max(1, emitted.outputs.length) });
-  const exe = await buildHarness(dir, emitted, prefix, cc, harness, opts.flags ?? []);
+  const target = opts.target ?? lookupTarget('host');
+  const emitted = emitC(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target });
   if (inputs.length !== emitted.inputs.length) throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
+  writeFiles(dir, emitted);
+  const build = { extraFlags: opts.flags ?? [] };
+  if (target.runner.kind === 'qemu-system') {
+    const elf = await buildExecutable(dir, emitted, opts.cc, firmwareFiles(emitted, prefix, inputs), FIRMWARE_ELF, { ...build, linkFlags: FIRMWARE_LINK_FLAGS });
+    return { outputs: await runFirmware(target, elf, emitted.outputs), emitted, dir };
+  }
+  const harness = render('c/harness.c.hbs', { version: VERSION, prefix, numInputsOrOne: Math.max(1, emitted.inputs.length), numOutputsOrOne: Math.max(1, emitted.outputs.length) });
+  const exe = await buildExecutable(dir, emitted, opts.cc, new Map([['harness.c', harness]]), 'harness', build);
   const inFiles = inputs.map((t, i) => {
     const p = join(dir, `in${i}.bin`);
     writeFileSync(p, toStorageBytes(t));
     return p;
   });
   const outFiles = emitted.outputs.map((_, i) => join(dir, `out${i}.bin`));
-  const r = await execa(exe, [...inFiles, ...outFiles], { reject: false, all: true });
+  const [cmd, ...args] = target.runner.kind === 'qemu-user' ? [target.runner.command, exe] : [exe];
+  const r = await execa(cmd!, [...args, ...inFiles, ...outFiles], { reject: false, all: true });
+  if ((r as { code?: string }).code === 'ENOENT') throw new RuntimeError(`'${cmd}' not found; install the Debian packages ${target.packages.join(' ')} (or run 'make toolchains')`);
   if (r.exitCode !== 0) throw new RuntimeError(`compiled model failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
   if (r.all && /runtime error|AddressSanitizer|LeakSanitizer/.test(r.all)) throw new RuntimeError(`sanitizer report:\n${r.all}`);
   const outputs = emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));

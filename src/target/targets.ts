@@ -1,0 +1,226 @@
+/**
+ * @fileoverview Compilation targets as data: ISA, SIMD width, compiler and flags, how a built
+ * program is run (natively, under qemu-user, or as firmware on a QEMU board), and the memory map
+ * of that board. Everything target-specific in the build, the runner and the report reads this
+ * table; nothing else switches on a target's name.
+ */
+import { RuntimeError } from '../interpret/tensor.js';
+
+export type Simd = 'none' | 'avx2' | 'avx512' | 'neon' | 'helium';
+
+export interface MemoryRegion {
+  readonly origin: number;
+  readonly bytes: number;
+}
+
+/** A QEMU board for bare-metal firmware: where code, read-only data (weights) and RAM live. */
+export interface Board {
+  readonly qemuMachine: string;
+  readonly code: MemoryRegion;
+  /** Read-only data (weights, embedded test inputs); `code` when absent. */
+  readonly rodata?: MemoryRegion;
+  readonly ram: MemoryRegion;
+  /** Stack reserved at the top of RAM by the firmware linker script. */
+  readonly stackBytes: number;
+}
+
+export interface Target {
+  readonly name: string;
+  readonly description: string;
+  readonly isa: string;
+  readonly simd: Simd;
+  /** Widest SIMD register in bits (0 = scalar only). */
+  readonly vectorBits: number;
+  /** Hardware floating point: none (soft-float), f32 only, or f32 and f64. */
+  readonly fpu: 'none' | 'f32' | 'f32+f64';
+  /** hosted: a libc with files (harness reads and writes files); bare-metal: no OS, no files. */
+  readonly os: 'hosted' | 'bare-metal';
+  /** Prefix of the binutils/gcc tools ('' for the machine's own). */
+  readonly toolPrefix: string;
+  /** Flags added to the common C flags. */
+  readonly cflags: readonly string[];
+  /** Extra flags when linking an executable (test harness, firmware). */
+  readonly exeFlags: readonly string[];
+  /** How test programs run here: natively, under a QEMU user-mode emulator, or on a QEMU board. */
+  readonly runner: { readonly kind: 'native' } | { readonly kind: 'qemu-user'; readonly command: string } | { readonly kind: 'qemu-system'; readonly board: Board };
+  /** Debian packages that provide the compiler and the emulator. */
+  readonly packages: readonly string[];
+  /** CPU flag (/proc/cpuinfo) needed to run natively built code, if any. */
+  readonly needsCpuFlag?: string;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const MCU_PACKAGES = ['gcc-arm-none-eabi', 'libnewlib-arm-none-eabi', 'qemu-system-arm'];
+/** QEMU's MPS2 FPGA images (AN385/386/500): 4 MiB of SSRAM for code at 0, 4 MiB for data at 0x20000000. */
+const MPS2 = (machine: string): Board => ({
+  qemuMachine: machine,
+  code: { origin: 0x00000000, bytes: 4 * MiB },
+  ram: { origin: 0x20000000, bytes: 4 * MiB },
+  stackBytes: 64 * KiB,
+});
+const cortexM = (cpu: string, fpu: Target['fpu'], floatFlags: readonly string[], board: Board, extra: Partial<Target> = {}): Target => ({
+  name: cpu,
+  description: `Arm ${cpu[0]!.toUpperCase()}${cpu.slice(1)}, bare metal (${fpu === 'none' ? 'soft-float' : `${fpu} FPU`}), QEMU ${board.qemuMachine}`,
+  isa: 'thumb',
+  simd: 'none',
+  vectorBits: 0,
+  fpu,
+  os: 'bare-metal',
+  toolPrefix: 'arm-none-eabi-',
+  cflags: [`-mcpu=${cpu}`, '-mthumb', ...floatFlags],
+  // newlib with semihosting (librdimon); our own startup file replaces its crt0.
+  exeFlags: ['--specs=rdimon.specs', '-nostartfiles', '-Wl,-z,noexecstack'],
+  runner: { kind: 'qemu-system', board },
+  packages: MCU_PACKAGES,
+  ...extra,
+});
+
+export const TARGETS: readonly Target[] = [
+  {
+    name: 'host',
+    description: 'this machine (gcc -march=native)',
+    isa: 'native',
+    simd: 'none',
+    vectorBits: 0,
+    fpu: 'f32+f64',
+    os: 'hosted',
+    toolPrefix: '',
+    cflags: ['-march=native'],
+    exeFlags: [],
+    runner: { kind: 'native' },
+    packages: [],
+  },
+  {
+    name: 'x86-64-v3',
+    description: 'x86-64 with AVX2 and FMA (Haswell, Zen 1 and later)',
+    isa: 'x86-64-v3',
+    simd: 'avx2',
+    vectorBits: 256,
+    fpu: 'f32+f64',
+    os: 'hosted',
+    toolPrefix: '',
+    cflags: ['-march=x86-64-v3'],
+    exeFlags: [],
+    runner: { kind: 'native' },
+    packages: [],
+    needsCpuFlag: 'avx2',
+  },
+  {
+    name: 'x86-64-v4',
+    description: 'x86-64 with AVX-512 F/BW/CD/DQ/VL (Skylake-X, Zen 4 and later)',
+    isa: 'x86-64-v4',
+    simd: 'avx512',
+    vectorBits: 512,
+    fpu: 'f32+f64',
+    os: 'hosted',
+    toolPrefix: '',
+    cflags: ['-march=x86-64-v4'],
+    exeFlags: [],
+    runner: { kind: 'native' },
+    packages: [],
+    needsCpuFlag: 'avx512f',
+  },
+  {
+    name: 'generic-c',
+    description: 'portable C99, no ISA flags (any hosted C compiler)',
+    isa: 'portable',
+    simd: 'none',
+    vectorBits: 0,
+    fpu: 'f32+f64',
+    os: 'hosted',
+    toolPrefix: '',
+    cflags: [],
+    exeFlags: [],
+    runner: { kind: 'native' },
+    packages: [],
+  },
+  {
+    name: 'aarch64',
+    description: 'Armv8-A 64-bit Linux (Cortex-A53 and later) with NEON, static binaries under qemu-aarch64',
+    isa: 'armv8-a',
+    simd: 'neon',
+    vectorBits: 128,
+    fpu: 'f32+f64',
+    os: 'hosted',
+    toolPrefix: 'aarch64-linux-gnu-',
+    cflags: ['-march=armv8-a'],
+    exeFlags: ['-static'],
+    runner: { kind: 'qemu-user', command: 'qemu-aarch64' },
+    packages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-user'],
+  },
+  {
+    name: 'armv7a',
+    description: 'Armv7-A 32-bit Linux hard-float with NEON (Cortex-A7/A9), static binaries under qemu-arm',
+    isa: 'armv7-a',
+    simd: 'neon',
+    vectorBits: 128,
+    fpu: 'f32+f64',
+    os: 'hosted',
+    toolPrefix: 'arm-linux-gnueabihf-',
+    cflags: ['-march=armv7-a', '-mfpu=neon-vfpv4', '-mfloat-abi=hard'],
+    exeFlags: ['-static'],
+    runner: { kind: 'qemu-user', command: 'qemu-arm' },
+    packages: ['gcc-arm-linux-gnueabihf', 'libc6-dev-armhf-cross', 'qemu-user'],
+  },
+  cortexM('cortex-m0', 'none', ['-mfloat-abi=soft'], {
+    // BBC micro:bit (nRF51822): 256 KiB flash, 16 KiB RAM; only tiny models fit.
+    qemuMachine: 'microbit',
+    code: { origin: 0x00000000, bytes: 256 * KiB },
+    ram: { origin: 0x20000000, bytes: 16 * KiB },
+    stackBytes: 4 * KiB,
+  }),
+  cortexM('cortex-m3', 'none', ['-mfloat-abi=soft'], MPS2('mps2-an385')),
+  cortexM('cortex-m4', 'f32', ['-mfloat-abi=hard', '-mfpu=fpv4-sp-d16'], MPS2('mps2-an386')),
+  cortexM('cortex-m7', 'f32+f64', ['-mfloat-abi=hard', '-mfpu=fpv5-d16'], MPS2('mps2-an500')),
+  cortexM(
+    'cortex-m55',
+    'f32+f64',
+    ['-mfloat-abi=hard'],
+    {
+      // Corstone-300 (AN547): code in the 512 KiB ITCM, weights in the 8 MiB QSPI flash, data in the 512 KiB DTCM.
+      qemuMachine: 'mps3-an547',
+      code: { origin: 0x00000000, bytes: 512 * KiB },
+      rodata: { origin: 0x28000000, bytes: 8 * MiB },
+      ram: { origin: 0x20000000, bytes: 512 * KiB },
+      stackBytes: 32 * KiB,
+    },
+    { isa: 'armv8.1-m.main+mve.fp', simd: 'helium', vectorBits: 128, description: 'Arm Cortex-M55 with Helium (MVE), bare metal, QEMU mps3-an547' },
+  ),
+];
+
+/** Other names a user may type for a target. */
+export const TARGET_ALIASES: Readonly<Record<string, string>> = {
+  'arm-cortex': 'cortex-m4',
+  native: 'host',
+  'arm64': 'aarch64',
+};
+
+export function lookupTarget(name: string): Target {
+  const t = TARGETS.find((x) => x.name === (TARGET_ALIASES[name] ?? name));
+  if (!t) throw new RuntimeError(`unknown target '${name}': expected one of ${TARGETS.map((x) => x.name).join(', ')} (or ${Object.keys(TARGET_ALIASES).join(', ')}); see --list-targets`);
+  return t;
+}
+
+/** The C compiler of a target: `--cc` applies to the machine's own targets; cross targets use their toolchain's gcc. */
+export function compilerOf(t: Target, cc: string | undefined): string {
+  if (t.toolPrefix) return `${t.toolPrefix}gcc`;
+  return cc ?? 'gcc';
+}
+
+export const toolOf = (t: Target, tool: 'ar' | 'size' | 'nm'): string => `${t.toolPrefix}${tool}`;
+
+/** `--list-targets`: one block per target with its compiler and flags. */
+export function describeTargets(commonFlags: string): string {
+  const lines: string[] = [];
+  for (const t of TARGETS) {
+    const aliases = Object.entries(TARGET_ALIASES).filter(([, v]) => v === t.name).map(([k]) => k);
+    lines.push(`${t.name}${aliases.length ? ` (alias: ${aliases.join(', ')})` : ''}`);
+    lines.push(`    ${t.description}`);
+    lines.push(`    isa ${t.isa}, simd ${t.simd}${t.vectorBits ? ` ${t.vectorBits}-bit` : ''}, fpu ${t.fpu}, ${t.os}`);
+    lines.push(`    cc: ${compilerOf(t, undefined)} ${commonFlags} ${t.cflags.join(' ')}`.trimEnd());
+    const run = t.runner.kind === 'native' ? 'natively' : t.runner.kind === 'qemu-user' ? `under ${t.runner.command}` : `as firmware on qemu-system-arm -M ${t.runner.board.qemuMachine}`;
+    lines.push(`    tests run ${run}${t.packages.length ? `; Debian packages: ${t.packages.join(' ')}` : ''}`);
+  }
+  return lines.join('\n');
+}
