@@ -19,8 +19,11 @@ import { parseInput, randomInputs } from '../interpret/inputs.js';
 import { RuntimeError, type RtValue } from '../interpret/tensor.js';
 import { printTensor } from '../ops/control.js';
 import { encodeNpy } from '../util/npy.js';
-import { buildLibrary, writeFiles } from '../emit-c/build.js';
-import { emitC } from '../emit-c/emit.js';
+import { buildExecutable, buildLibrary, writeFiles } from '../emit-c/build.js';
+import { boardOf, FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, qemuCommand } from '../emit-c/firmware.js';
+import { formatSizeReport, sizeReport } from '../emit-c/size-report.js';
+import { compilerOf, describeTargets, lookupTarget } from '../target/targets.js';
+import { CFLAGS, emitC } from '../emit-c/emit.js';
 import { runCompiled } from '../emit-c/run.js';
 import { compareTensors } from '../interpret/compare.js';
 import type { Func, Module } from '../ir/core.js';
@@ -93,32 +96,45 @@ interface CompileArgs {
   entry?: string;
   prefix: string;
   emit: string;
-  cc: string;
+  cc?: string;
   target: string;
   report: boolean;
+  firmware: boolean;
+  input: string[];
+  randomSeed?: number;
 }
 
 async function compileCommand(a: CompileArgs): Promise<number> {
-  if (a.target !== 'host' && a.target !== 'generic-c') throw new RuntimeError(`target '${a.target}' is not available yet (available: host, generic-c)`);
+  const target = lookupTarget(a.target);
+  if (a.firmware) boardOf(target); // refuses hosted targets before any work
   const m = importModule(readSource(a.file));
   const f = entryOf(m, a.file, a.entry);
-  const r = emitC(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: a.cc });
+  const r = emitC(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: compilerOf(target, a.cc), target });
   const written = writeFiles(a.output, r);
-  if (a.emit !== 'c') await buildLibrary(a.output, r, a.prefix, a.cc);
-  const built = a.emit !== 'c' ? [`${a.prefix}.so`, `lib${a.prefix}.a`] : [];
+  const built = a.emit !== 'c' || a.firmware ? [...(await buildLibrary(a.output, r, a.prefix, a.cc)).files] : [];
+  if (a.firmware) {
+    // Test inputs baked into the firmware: --input values, else seeded random ones (seed 0 by default).
+    const inputs = argsFor(f, { input: a.input, ...(a.input.length ? {} : { randomSeed: a.randomSeed ?? 0 }) }) as Tensor[];
+    await buildExecutable(a.output, r, a.cc, firmwareFiles(r, a.prefix, inputs), FIRMWARE_ELF, { linkFlags: FIRMWARE_LINK_FLAGS });
+    built.push(FIRMWARE_ELF);
+  }
   console.log(`wrote ${[...written, ...built].map((n) => join(a.output, n)).join(', ')}`);
+  if (a.firmware) console.log(`run the firmware: ${qemuCommand(target, join(a.output, FIRMWARE_ELF)).join(' ')}`);
   if (a.report) {
     const p = r.plan;
-    console.log(`entry @${f.name}: ${r.kernelNames.length} kernels, ${r.inputs.length} input(s), ${r.outputs.length} output(s)`);
+    console.log(`target ${target.name}: entry @${f.name}, ${r.kernelNames.length} kernels, ${r.inputs.length} input(s), ${r.outputs.length} output(s)`);
     console.log(`arena: ${p.arenaBytes} bytes (liveness lower bound ${p.lowerBound}, no-reuse sum ${p.noReuseBytes}, alignment ${p.alignment})`);
     console.log(`weights: ${r.weightBytes} bytes in the .incbin blob, small ones as C arrays`);
+    if (built.length) for (const line of formatSizeReport(await sizeReport(a.output, r, a.prefix), target)) console.log(line);
+    else console.log('sizes: not measured with --emit=c (nothing was compiled)');
   }
   return 0;
 }
 
 interface RunArgs extends InterpretArgs {
   backend: string;
-  cc: string;
+  cc?: string;
+  target: string;
 }
 
 async function runCommand(a: RunArgs): Promise<number> {
@@ -130,7 +146,7 @@ async function runCommand(a: RunArgs): Promise<number> {
     if (x.kind !== 'tensor') throw new RuntimeError('the C backend takes tensor inputs only');
     return x;
   });
-  const compiled = await runCompiled(m, f.name, tensors, { cc: a.cc });
+  const compiled = await runCompiled(m, f.name, tensors, { ...(a.cc ? { cc: a.cc } : {}), target: lookupTarget(a.target) });
   compiled.outputs.forEach((r, i) => console.log(`result[${i}]: ${printTensor(r)}`));
   writeResults(a.outputDir, compiled.outputs, args, a.randomSeed !== undefined);
   // Always check the compiled program against the reference interpreter.
@@ -192,6 +208,10 @@ function report(e: unknown): number {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--list-targets')) {
+    console.log(describeTargets(CFLAGS));
+    return 0;
+  }
   let code = 0;
   const run = async (fn: () => number | Promise<number>): Promise<void> => {
     try {
@@ -238,13 +258,15 @@ async function main(argv: string[]): Promise<number> {
           .option('input', { type: 'string', array: true, default: [] as string[], describe: 'one per parameter: 2x3xf32=1,2,3,4,5,6 | @in.npy | in.npy' })
           .option('random-seed', { type: 'number', describe: 'seeded random inputs' })
           .option('output-dir', { type: 'string', describe: 'write results as DIR/result<i>.npy' })
-          .option('cc', { type: 'string', default: 'gcc', describe: 'C compiler' }),
+          .option('target', { type: 'string', default: 'host', describe: 'where the compiled program runs (natively, qemu-user or a QEMU board); see --list-targets' })
+          .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc)' }),
       (a) =>
         run(() =>
           runCommand({
             file: a.file,
             backend: a.backend,
-            cc: a.cc,
+            target: a.target,
+            ...(a.cc ? { cc: a.cc } : {}),
             input: a.input.map(String),
             ...(a.entry ? { entry: a.entry } : {}),
             ...(a.outputDir ? { outputDir: a.outputDir } : {}),
@@ -259,14 +281,33 @@ async function main(argv: string[]): Promise<number> {
         y
           .positional('file', { type: 'string', demandOption: true, describe: 'StableHLO/MHLO MLIR text' })
           .option('o', { alias: 'output', type: 'string', default: 'out', describe: 'output directory' })
-          .option('target', { type: 'string', default: 'host', describe: 'host or generic-c (embedded targets: see issue #4)' })
+          .option('target', { type: 'string', default: 'host', describe: 'target ISA/board (e.g. host, x86-64-v4, aarch64, arm-cortex = cortex-m4, cortex-m55); see --list-targets' })
           .option('entry', { type: 'string', describe: 'function to compile (default @main, or the only public function)' })
           .option('prefix', { type: 'string', default: 'model', describe: 'C identifier prefix of the generated API and files' })
           .option('emit', { type: 'string', default: 'lib', choices: ['c', 'lib'], describe: 'c: sources only; lib: also build .so and .a' })
-          .option('cc', { type: 'string', default: 'gcc', describe: 'C compiler (gcc or clang)' })
-          .option('report', { type: 'boolean', default: false, describe: 'print arena size vs liveness lower bound and no-reuse sum' }),
-      (a) => run(() => compileCommand({ file: a.file, output: a.o, target: a.target, prefix: a.prefix, emit: a.emit, cc: a.cc, report: a.report, ...(a.entry ? { entry: a.entry } : {}) })),
+          .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc); cross targets use their toolchain' })
+          .option('firmware', { type: 'boolean', default: false, describe: 'bare-metal targets: also build firmware.elf, a main() that runs the model on embedded inputs and prints outputs over semihosting' })
+          .option('input', { type: 'string', array: true, default: [] as string[], describe: 'firmware inputs, one per parameter (default: seeded random)' })
+          .option('random-seed', { type: 'number', describe: 'seed of the firmware\'s random inputs (default 0)' })
+          .option('report', { type: 'boolean', default: false, describe: 'print arena vs liveness bound, flash/RAM read from the built objects, code size per op kind, library needs' }),
+      (a) =>
+        run(() =>
+          compileCommand({
+            file: a.file,
+            output: a.o,
+            target: a.target,
+            prefix: a.prefix,
+            emit: a.emit,
+            report: a.report,
+            firmware: a.firmware,
+            input: a.input.map(String),
+            ...(a.cc ? { cc: a.cc } : {}),
+            ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}),
+            ...(a.entry ? { entry: a.entry } : {}),
+          }),
+        ),
     )
+    .option('list-targets', { type: 'boolean', describe: 'print every target with its compiler and flags, then exit' })
     .strict()
     .demandCommand(1)
     .help()

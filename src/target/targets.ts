@@ -4,6 +4,7 @@
  * of that board. Everything target-specific in the build, the runner and the report reads this
  * table; nothing else switches on a target's name.
  */
+import { readFileSync } from 'node:fs';
 import { RuntimeError } from '../interpret/tensor.js';
 
 export type Simd = 'none' | 'avx2' | 'avx512' | 'neon' | 'helium';
@@ -198,8 +199,21 @@ export const TARGET_ALIASES: Readonly<Record<string, string>> = {
 
 export function lookupTarget(name: string): Target {
   const t = TARGETS.find((x) => x.name === (TARGET_ALIASES[name] ?? name));
+  if (t?.name === 'host') return withHostSimd(t);
   if (!t) throw new RuntimeError(`unknown target '${name}': expected one of ${TARGETS.map((x) => x.name).join(', ')} (or ${Object.keys(TARGET_ALIASES).join(', ')}); see --list-targets`);
   return t;
+}
+
+/** `host` compiles with -march=native: its SIMD is whatever this machine has. */
+function withHostSimd(t: Target): Target {
+  let flags = '';
+  try {
+    flags = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return t;
+  }
+  const simd: [Simd, number] = /\bavx512f\b/.test(flags) ? ['avx512', 512] : /\bavx2\b/.test(flags) ? ['avx2', 256] : /\b(asimd|neon)\b/.test(flags) ? ['neon', 128] : ['none', 0];
+  return { ...t, simd: simd[0], vectorBits: simd[1] };
 }
 
 /** The C compiler of a target: `--cc` applies to the machine's own targets; cross targets use their toolchain's gcc. */
@@ -213,7 +227,7 @@ export const toolOf = (t: Target, tool: 'ar' | 'size' | 'nm'): string => `${t.to
 /** `--list-targets`: one block per target with its compiler and flags. */
 export function describeTargets(commonFlags: string): string {
   const lines: string[] = [];
-  for (const t of TARGETS) {
+  for (const t of TARGETS.map((x) => lookupTarget(x.name))) {
     const aliases = Object.entries(TARGET_ALIASES).filter(([, v]) => v === t.name).map(([k]) => k);
     lines.push(`${t.name}${aliases.length ? ` (alias: ${aliases.join(', ')})` : ''}`);
     lines.push(`    ${t.description}`);

@@ -114,7 +114,7 @@ t.test('generated output is deterministic', { skip: HAVE_SHARED ? false : 'no ..
   for (const f of files) t.ok(Buffer.compare(readFileSync(join(a, f)), readFileSync(join(b, f))) === 0, `${f} byte-identical`);
   t.ok(files.includes('model_weights.bin') && files.includes('model_weights.S'), 'large weights go to the .incbin blob');
   const src = readFileSync(join(a, 'model.c'), 'utf8');
-  const kernels = src.match(/^static void k\d+_/gm) ?? [];
+  const kernels = src.match(/^RL_KERNEL void k\d+_/gm) ?? [];
   const comments = src.match(/^\/\* k\d+_\w+: [a-z_.]+ at [^ ]+:\d+:\d+/gm) ?? [];
   t.ok(kernels.length > 0 && comments.length === kernels.length, 'every kernel has a comment naming its op and location');
 });

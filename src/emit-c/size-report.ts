@@ -1,0 +1,125 @@
+/**
+ * @fileoverview `--report` figures read from the built objects with the target's binutils: flash
+ * (code + read-only data + initialized data) and RAM (arena + data + bss + a static stack estimate
+ * from -fstack-usage), code size per op kind, and which library functions the model calls (libm,
+ * and proof that it allocates nothing and does no I/O).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { toolOf, type Target } from '../target/targets.js';
+import { tool } from './build.js';
+import type { EmitResult } from './emit.js';
+
+export interface SizeReport {
+  readonly textBytes: number;
+  readonly rodataBytes: number;
+  readonly dataBytes: number;
+  readonly bssBytes: number;
+  readonly arenaBytes: number;
+  /** Deepest frame chain of the model's own code: PREFIX_run's frame plus the largest kernel frame. */
+  readonly stackBytes: number;
+  readonly flashBytes: number;
+  readonly ramBytes: number;
+  /** Op kind (e.g. 'dot_general') -> bytes of code of its kernels; 'run' is the entry and its glue. */
+  readonly codeByOpKind: ReadonlyMap<string, number>;
+  /** Undefined symbols of the model objects, by what provides them. */
+  readonly needs: { readonly libm: readonly string[]; readonly libc: readonly string[]; readonly compilerRuntime: readonly string[] };
+}
+
+/** Functions a model object must never call: allocation, files, stdio, exit. */
+export const FORBIDDEN_CALLS = /^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|fopen|fclose|fread|fwrite|printf|fprintf|puts|putchar|exit|abort|_sbrk|sbrk)$/;
+const LIBC_STRING = /^(memcpy|memmove|memset|memcmp)$/;
+/** libgcc / compiler-rt helpers: soft-float (__aeabi_dadd, __adddf3, ...), 64-bit division, stack protector. */
+const COMPILER_RUNTIME = /^(__aeabi_|__[a-z]+[sdt]f[0-9]|__(div|mod|udiv|umod)[sd]i3|__popcount|__clz|__ctz|__stack_chk|__gnu_)/;
+
+function sectionSizes(sizeOutput: string): { text: number; rodata: number; data: number; bss: number } {
+  const s = { text: 0, rodata: 0, data: 0, bss: 0 };
+  for (const line of sizeOutput.split('\n')) {
+    const m = /^(\.\S+)\s+(\d+)\s+\d+$/.exec(line.trim());
+    if (!m) continue;
+    const [name, bytes] = [m[1]!, Number(m[2])];
+    if (/^\.text/.test(name)) s.text += bytes;
+    else if (/^\.rodata/.test(name)) s.rodata += bytes;
+    else if (/^\.data/.test(name)) s.data += bytes;
+    else if (/^\.bss/.test(name)) s.bss += bytes;
+  }
+  return s;
+}
+
+/** Reads sizes from the objects buildLibrary left in `dir` (with their -fstack-usage .su files). */
+export async function sizeReport(dir: string, r: EmitResult, prefix: string): Promise<SizeReport> {
+  const t = r.target;
+  const sizes = sectionSizes(await tool(toolOf(t, 'size'), ['-A', ...r.objects], dir, t));
+  const codeByOpKind = new Map<string, number>();
+  const seenAddresses = new Set<string>();
+  const symbols = await tool(toolOf(t, 'nm'), ['-S', '--size-sort', `${prefix}.o`], dir, t);
+  for (const line of symbols.split('\n')) {
+    const m = /^([0-9a-f]+) ([0-9a-f]+) [tT] (\S+)$/.exec(line.trim());
+    if (!m) continue;
+    // The compiler folds identical kernels into one body (-fipa-icf): count each address once.
+    if (seenAddresses.has(m[1]!)) continue;
+    seenAddresses.add(m[1]!);
+    // gcc clones specialized kernels as NAME.constprop.0, NAME.isra.0, ...
+    const name = m[3]!.replace(/(\.(constprop|isra|part|cold)\.\d+)+$/, '');
+    const kind = /^k\d+_(.+)$/.exec(name)?.[1] ?? (name.startsWith(`${prefix}_`) ? 'run' : 'helpers');
+    codeByOpKind.set(kind, (codeByOpKind.get(kind) ?? 0) + parseInt(m[2]!, 16));
+  }
+  const symbolsOf = async (args: readonly string[], pattern: RegExp): Promise<Set<string>> =>
+    new Set(
+      (await tool(toolOf(t, 'nm'), [...args, ...r.objects], dir, t))
+        .split('\n')
+        .map((l) => pattern.exec(l)?.[1])
+        .filter((s): s is string => !!s),
+    );
+  // Undefined in one object but defined in another (the weight blob) is not a library need.
+  const defined = await symbolsOf(['--defined-only'], /^[0-9a-f]+\s+\S\s+(\S+)$/);
+  // _GLOBAL_OFFSET_TABLE_ (position-independent code) comes from the linker.
+  const unique = [...(await symbolsOf(['-u'], /^\s*U\s+(\S+)$/))].filter((s) => !defined.has(s) && s !== '_GLOBAL_OFFSET_TABLE_').sort();
+  const needs = {
+    libc: unique.filter((s) => LIBC_STRING.test(s) || FORBIDDEN_CALLS.test(s)),
+    compilerRuntime: unique.filter((s) => COMPILER_RUNTIME.test(s)),
+    libm: unique.filter((s) => !LIBC_STRING.test(s) && !FORBIDDEN_CALLS.test(s) && !COMPILER_RUNTIME.test(s)),
+  };
+  const stackBytes = stackEstimate(join(dir, `${prefix}.su`), prefix);
+  const arenaBytes = r.plan.arenaBytes;
+  return {
+    textBytes: sizes.text,
+    rodataBytes: sizes.rodata,
+    dataBytes: sizes.data,
+    bssBytes: sizes.bss,
+    arenaBytes,
+    stackBytes,
+    flashBytes: sizes.text + sizes.rodata + sizes.data,
+    ramBytes: arenaBytes + sizes.data + sizes.bss + stackBytes,
+    codeByOpKind,
+    needs,
+  };
+}
+
+/** run's frame plus the largest kernel frame: kernels are leaves called only from run (libm calls excluded). */
+function stackEstimate(suFile: string, prefix: string): number {
+  if (!existsSync(suFile)) return 0;
+  let run = 0;
+  let deepestKernel = 0;
+  for (const line of readFileSync(suFile, 'utf8').split('\n')) {
+    const m = /:([A-Za-z_]\w*)\s+(\d+)\s+\S+$/.exec(line);
+    if (!m) continue;
+    const bytes = Number(m[2]);
+    if (m[1] === `${prefix}_run`) run = bytes;
+    else deepestKernel = Math.max(deepestKernel, bytes);
+  }
+  return run + deepestKernel;
+}
+
+export function formatSizeReport(s: SizeReport, t: Target): string[] {
+  const kib = (n: number): string => `${n} bytes (${(n / 1024).toFixed(1)} KiB)`;
+  const targetName = t.name;
+  const lines = [
+    `${t.os === 'bare-metal' ? 'flash' : 'read-only image'} (${targetName}): ${kib(s.flashBytes)} = code ${s.textBytes} + read-only data/weights ${s.rodataBytes} + initialized data ${s.dataBytes}`,
+    `RAM (${targetName}): ${kib(s.ramBytes)} = arena ${s.arenaBytes} + data ${s.dataBytes} + bss ${s.bssBytes} + stack estimate ${s.stackBytes} (from -fstack-usage; library calls not counted)`,
+    `code by op kind: ${[...s.codeByOpKind].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    s.needs.libm.length ? `libm: needed for ${s.needs.libm.join(', ')}` : 'libm: not needed',
+    `libc: ${s.needs.libc.length ? s.needs.libc.join(', ') : 'nothing'}; compiler runtime: ${s.needs.compilerRuntime.length ? s.needs.compilerRuntime.join(', ') : 'nothing'}`,
+  ];
+  return lines;
+}

@@ -1,0 +1,166 @@
+/**
+ * Embedded and cross targets: real models and the fixtures built for Cortex-M (firmware under
+ * qemu-system-arm), aarch64 and armv7a (qemu-user), diffed against the reference interpreter with
+ * the per-dtype tolerances of src/interpret/compare.ts; the flash/RAM report read from the built
+ * objects; and the CLI around targets. `make test` installs the toolchains (make toolchains).
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import t from 'tap';
+import { SourceFile } from '../../src/diag/source.js';
+import { buildLibrary, writeFiles } from '../../src/emit-c/build.js';
+import { emitC } from '../../src/emit-c/emit.js';
+import { runCompiled } from '../../src/emit-c/run.js';
+import { FORBIDDEN_CALLS, sizeReport } from '../../src/emit-c/size-report.js';
+import { importModule } from '../../src/import/index.js';
+import { compareTensors } from '../../src/interpret/compare.js';
+import { Interpreter } from '../../src/interpret/eval.js';
+import { randomInputs } from '../../src/interpret/inputs.js';
+import type { Tensor } from '../../src/interpret/tensor.js';
+import { lookupTarget, TARGETS } from '../../src/target/targets.js';
+import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
+
+const load = (path: string) => importModule(new SourceFile(path, readFileSync(path, 'utf8')));
+const model = (name: string) => join(SHARED, 'models', name);
+const fixture = (name: string) => join(FIXTURES, 'models', name);
+
+interface Case {
+  readonly path: string;
+  readonly entry: string;
+  readonly targets: readonly string[];
+}
+
+const EVERY = ['cortex-m4', 'cortex-m55', 'aarch64', 'cortex-m3', 'cortex-m7', 'armv7a'];
+const CASES: Record<string, Case> = {
+  'MNIST MLP (iree samples)': { path: model('iree_samples_mnist.mlir'), entry: 'predict', targets: EVERY },
+  'small CNN fixture': { path: fixture('small_cnn.mlir'), entry: 'main', targets: EVERY },
+  'attention fixture': { path: fixture('attention.mlir'), entry: 'main', targets: EVERY },
+  'LSTM (iree e2e)': { path: model('iree_e2e_unidirectional_lstm.mlir'), entry: 'main', targets: EVERY },
+  'edge detection (iree e2e)': { path: model('iree_e2e_edge_detection.mlir'), entry: 'edge_detect_sobel_operator', targets: ['cortex-m4', 'cortex-m55', 'aarch64'] },
+  'fully connected (iree e2e)': { path: model('iree_e2e_fullyconnected.mlir'), entry: 'main', targets: [...EVERY, 'cortex-m0'] },
+  'MLP (byteir)': { path: model('byteir_mlp_inference_mhlo.mlir'), entry: 'forward', targets: ['cortex-m4', 'cortex-m55', 'aarch64'] },
+};
+
+t.test('models and fixtures on embedded and cross targets match the interpreter', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
+  for (const [name, c] of Object.entries(CASES)) {
+    t.test(name, async (t) => {
+      const m = load(c.path);
+      const f = m.funcs.get(c.entry)!;
+      const args = randomInputs(f, 7) as Tensor[];
+      const expected = new Interpreter(m).runFunc(f, args) as Tensor[];
+      for (const target of c.targets) {
+        const run = await runCompiled(m, c.entry, args, { target: lookupTarget(target) });
+        t.equal(run.outputs.length, expected.length, `${target}: output count`);
+        run.outputs.forEach((o, i) => {
+          const d = compareTensors(o, expected[i]!);
+          t.ok(d.ok, `${target} output ${i}: ${d.message}`);
+        });
+      }
+    });
+  }
+});
+
+t.test('a model that does not fit the board is refused before linking, with the numbers', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
+  const m = load(model('iree_e2e_unidirectional_lstm.mlir'));
+  const args = randomInputs(m.funcs.get('main')!, 7) as Tensor[];
+  await t.rejects(runCompiled(m, 'main', args, { target: lookupTarget('cortex-m0') }), /does not fit the RAM of cortex-m0's test board microbit: arena \d+ \+ outputs \d+ \+ stack \d+ bytes > 16384 bytes/);
+});
+
+t.test('MCU report: flash and RAM from the built objects, code per op kind, no allocation or I/O', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
+  const reports: string[] = [];
+  for (const [name, c] of Object.entries(CASES).slice(0, 4)) {
+    for (const targetName of ['cortex-m4', 'cortex-m55']) {
+      const dir = mkdtempSync(join(tmpdir(), 'xla-aot-size-'));
+      const m = load(c.path);
+      const target = lookupTarget(targetName);
+      const r = emitC(m, { entry: c.entry, prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target });
+      writeFiles(dir, r);
+      await buildLibrary(dir, r, 'model');
+      const s = await sizeReport(dir, r, 'model');
+      t.ok(s.rodataBytes >= r.weightBytes, `${name} on ${targetName}: weights (${r.weightBytes} bytes) are read-only data (${s.rodataBytes})`);
+      t.equal(s.flashBytes, s.textBytes + s.rodataBytes + s.dataBytes);
+      t.equal(s.ramBytes, s.arenaBytes + s.dataBytes + s.bssBytes + s.stackBytes);
+      t.ok(s.stackBytes > 0 && s.stackBytes < 4096, `${name} on ${targetName}: stack estimate ${s.stackBytes} bytes`);
+      t.equal(s.bssBytes, 0, 'no mutable globals: the arena belongs to the caller');
+      const kinds = [...s.codeByOpKind.keys()];
+      t.ok(kinds.includes('run') && kinds.some((k) => /dot|convolution/.test(k)), `${name} on ${targetName}: code by op kind ${kinds.join(', ')}`);
+      const all = [...s.needs.libc, ...s.needs.libm, ...s.needs.compilerRuntime];
+      t.same(all.filter((x) => FORBIDDEN_CALLS.test(x)), [], 'no malloc, stdio or exit');
+      t.ok(s.needs.libm.every((x) => /^[a-z]+f?$/.test(x)), `libm needs are libm functions: ${s.needs.libm.join(', ') || 'none'}`);
+      reports.push(`${name} ${targetName}: flash ${s.flashBytes} RAM ${s.ramBytes} (arena ${s.arenaBytes}, stack ${s.stackBytes}) libm [${s.needs.libm.join(' ')}]`);
+    }
+  }
+  t.comment(reports.join('\n'));
+  // A model without transcendental math needs no libm at all.
+  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-size-'));
+  const r = emitC(load(model('iree_e2e_fullyconnected.mlir')), { entry: 'main', prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target: lookupTarget('cortex-m4') });
+  writeFiles(dir, r);
+  await buildLibrary(dir, r, 'model');
+  t.same((await sizeReport(dir, r, 'model')).needs.libm, [], 'fully connected (adds, dots, max, select) links without libm');
+});
+
+const cli = (args: string[]) => execa('node', [CLI, ...args], { cwd: ROOT, reject: false });
+
+t.test('CLI: --target=arm-cortex --firmware --report builds firmware that runs under QEMU', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-fw-'));
+  const r = await cli([model('iree_e2e_fullyconnected.mlir'), '--target=arm-cortex', '--firmware', '--report', '-o', dir, '--input=1x5xf32=1,-2,-3,4,-5', '--input=1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1']);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /flash \(cortex-m4\): \d+ bytes/);
+  t.match(r.stdout, /RAM \(cortex-m4\): \d+ bytes .* = arena \d+ \+ data \d+ \+ bss \d+ \+ stack estimate \d+/);
+  t.match(r.stdout, /code by op kind: .*dot \d+/);
+  t.match(r.stdout, 'libm: not needed');
+  const runLine = /run the firmware: (.*)$/m.exec(r.stdout)?.[1];
+  t.ok(runLine, 'prints the QEMU command');
+  const [cmd, ...args] = runLine!.split(' ');
+  const out = await execa(cmd!, args, { reject: false, stdin: 'ignore' });
+  t.equal(out.exitCode, 0, 'firmware exits 0 over semihosting');
+  t.match(out.stdout, /XLA-AOT BEGIN model status 0\nXLA-AOT OUTPUT 0 100\n/);
+  // The upstream test's expected first values (IREE fullyconnected.mlir CHECK line), as f32 hex.
+  const first = Buffer.from(/XLA-AOT OUTPUT 0 100\n([0-9a-f]+)/.exec(out.stdout)![1]!.slice(0, 16), 'hex');
+  const m = load(model('iree_e2e_fullyconnected.mlir'));
+  const { parseInput } = await import('../../src/interpret/inputs.js');
+  const f = m.funcs.get('main')!;
+  const [want] = new Interpreter(m).runFunc(f, [parseInput('1x5xf32=1,-2,-3,4,-5', f, 0), parseInput('1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1', f, 1)]) as Tensor[];
+  t.same([first.readFloatLE(0), first.readFloatLE(4)], Array.from((want!.data as Float64Array).slice(0, 2)).map(Math.fround), 'the firmware computed the interpreter\'s values');
+});
+
+t.test('CLI: targets are listed, unknown ones and misuse are clear errors', async (t) => {
+  const list = await cli(['--list-targets']);
+  t.equal(list.exitCode, 0);
+  for (const target of TARGETS) t.match(list.stdout, new RegExp(`^${target.name}\\b`, 'm'), `${target.name} listed`);
+  t.match(list.stdout, /cortex-m4 \(alias: arm-cortex\)/);
+  t.match(list.stdout, /cc: arm-none-eabi-gcc .*-mcpu=cortex-m55/);
+  const src = join(FIXTURES, 'models', 'attention.mlir');
+  const bad = await cli([src, '--target=riscv', '-o', mkdtempSync(join(tmpdir(), 'xla-aot-'))]);
+  t.equal(bad.exitCode, 1);
+  t.match(bad.stderr, "unknown target 'riscv': expected one of host, x86-64-v3");
+  const hosted = await cli([src, '--target=aarch64', '--firmware', '-o', mkdtempSync(join(tmpdir(), 'xla-aot-'))]);
+  t.equal(hosted.exitCode, 1);
+  t.match(hosted.stderr, "--firmware is for bare-metal targets; 'aarch64' is hosted");
+  t.notMatch(bad.stderr + hosted.stderr, /\n\s+at /, 'no stack traces');
+});
+
+t.test('every target toolchain package is installed by make toolchains', async (t) => {
+  const makefile = readFileSync(join(ROOT, 'Makefile'), 'utf8');
+  const listed = /^TOOLCHAIN_PACKAGES :=(.*)$/m.exec(makefile)?.[1]?.trim().split(/\s+/) ?? [];
+  for (const target of TARGETS) for (const p of target.packages) t.ok(listed.includes(p), `${target.name}: ${p} in TOOLCHAIN_PACKAGES`);
+});
+
+t.test('x86-64-v3/v4 and generic-c builds match the interpreter where the CPU runs them', async (t) => {
+  const m = load(fixture('attention.mlir'));
+  const f = m.funcs.get('main')!;
+  const args = randomInputs(f, 5) as Tensor[];
+  const [expected] = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const cpu = readFileSync('/proc/cpuinfo', 'utf8');
+  for (const name of ['x86-64-v3', 'x86-64-v4', 'generic-c', 'host']) {
+    const target = lookupTarget(name);
+    if (target.needsCpuFlag && !new RegExp(`\\b${target.needsCpuFlag}\\b`).test(cpu)) {
+      t.fail(`${name}: this CPU lacks ${target.needsCpuFlag}, so its build cannot run here (counted as not passing)`);
+      continue;
+    }
+    const run = await runCompiled(m, 'main', args, { target });
+    t.ok(compareTensors(run.outputs[0]!, expected!).ok, `${name}: matches`);
+  }
+});
