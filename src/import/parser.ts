@@ -530,7 +530,8 @@ export class Parser {
     if (t.kind === 'string') {
       this.lex.next();
       const body = unquote(t.text);
-      if (!/^0x([0-9a-fA-F]{2})*$/.test(body)) throw error('E0103', { detail: 'dense string must be hex bytes "0x..."' }, this.loc(t));
+      // No repeated group in this regex: backtracking over a multi-megabyte weight would overflow the stack.
+      if (!/^0x[0-9a-fA-F]*$/.test(body) || body.length % 2 !== 0) throw error('E0103', { detail: 'dense string must be hex bytes "0x..."' }, this.loc(t));
       const bytes = new Uint8Array((body.length - 2) / 2);
       for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(body.slice(2 + 2 * i, 4 + 2 * i), 16);
       literal = { hexBytes: bytes };
