@@ -45,8 +45,17 @@ test: build toolchains
 conformance: build
 	$(CLI) conformance $(CONFORMANCE) --json --jobs 2
 
-bench:
-	@echo "No benchmarks yet: 'make bench' arrives with the C backend (see issue on speed)."
+# The references of the benchmark: OpenBLAS from Debian, ONNX Runtime from npm in bench/ (its own
+# package: 288 MB that tests do not need). ONNXRUNTIME_NODE_INSTALL=skip: the CPU build is bundled;
+# the install script would only try to download GPU providers.
+BENCH_MODULES := bench/node_modules/.package-lock.json
+$(BENCH_MODULES): bench/package.json bench/package-lock.json
+	cd bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+	@touch $@
+
+bench: build $(BENCH_MODULES)
+	@dpkg-query -W -f='$${Status}' libopenblas-dev 2>/dev/null | grep -q 'ok installed' || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas-dev libopenblas0-pthread >/dev/null; }
+	node dist/src/bench/main.js
 
 clean:
-	rm -rf dist out .tap
+	rm -rf dist out .tap bench/node_modules

@@ -1,0 +1,64 @@
+/* GEMM side by side: the compiled model MODEL (C[GEMM_M][GEMM_N] = A[GEMM_M][GEMM_K] * W[GEMM_K][GEMM_N], W a weight of the
+ * model) against OpenBLAS cblas_sgemm (1 thread) on the same A and W (read from a.bin and w.bin).
+ * Samples alternate between the two; prints one JSON object: median seconds per call of each,
+ * the kernel OpenBLAS picked, and the largest difference between the two results. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "bench.h"
+#include "model.h"
+
+extern char* openblas_get_corename(void);
+extern void openblas_set_num_threads(int);
+
+typedef struct {
+  const float *a, *w;
+  float* c;
+  void* arena;
+} ctx_t;
+
+static void run_ours(void* p) {
+  ctx_t* x = (ctx_t*)p;
+  const void* in[1] = {x->a};
+  void* out[1] = {x->c};
+  model_run(in, out, x->arena);
+}
+
+static void run_blas(void* p) {
+  ctx_t* x = (ctx_t*)p;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, GEMM_M, GEMM_N, GEMM_K, 1.0f, x->a, GEMM_K, x->w, GEMM_N, 0.0f, x->c, GEMM_N);
+}
+
+static int read_all(const char* path, void* buf, size_t bytes) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return 1;
+  size_t got = fread(buf, 1, bytes, f);
+  fclose(f);
+  return got != bytes;
+}
+
+int main(void) {
+  openblas_set_num_threads(1);
+  float* a = (float*)malloc(sizeof(float) * GEMM_M * GEMM_K);
+  float* w = (float*)malloc(sizeof(float) * GEMM_K * GEMM_N);
+  float* c_ours = (float*)malloc(sizeof(float) * GEMM_M * GEMM_N);
+  float* c_blas = (float*)malloc(sizeof(float) * GEMM_M * GEMM_N);
+  void* arena = aligned_alloc(MODEL_ARENA_ALIGNMENT, ((MODEL_ARENA_BYTES + MODEL_ARENA_ALIGNMENT) / MODEL_ARENA_ALIGNMENT) * MODEL_ARENA_ALIGNMENT);
+  if (!a || !w || !c_ours || !c_blas || !arena || read_all("a.bin", a, sizeof(float) * GEMM_M * GEMM_K) || read_all("w.bin", w, sizeof(float) * GEMM_K * GEMM_N)) return 1;
+  ctx_t ours = {a, w, c_ours, arena}, blas = {a, w, c_blas, arena};
+  run_ours(&ours);
+  run_blas(&blas);
+  double max_rel = 0;
+  for (long i = 0; i < (long)GEMM_M * GEMM_N; i++) {
+    double d = fabs((double)c_ours[i] - c_blas[i]) / (fabs((double)c_blas[i]) + 1e-3);
+    if (d > max_rel) max_rel = d;
+  }
+  double t_ours[SAMPLES], t_blas[SAMPLES];
+  for (int s = 0; s < SAMPLES; s++) {
+    t_ours[s] = bench_sample(run_ours, &ours, MIN_SECONDS);
+    t_blas[s] = bench_sample(run_blas, &blas, MIN_SECONDS);
+  }
+  printf("{\"ours_s\":%.9g,\"openblas_s\":%.9g,\"openblas_core\":\"%s\",\"max_rel_diff\":%.3g}\n", bench_median(t_ours, SAMPLES), bench_median(t_blas, SAMPLES), openblas_get_corename(), max_rel);
+  return 0;
+}

@@ -1,0 +1,35 @@
+/* Latency of one compiled model (single input, single output): median seconds per call over
+ * SAMPLES samples. Reads the input from in.bin, writes the output to out.bin (the driver compares
+ * it with ONNX Runtime's), prints one JSON object. */
+#include <stdio.h>
+#include "bench.h"
+#include "model.h"
+
+typedef struct {
+  const void* in[1];
+  void* out[1];
+  void* arena;
+} ctx_t;
+
+static void run(void* p) {
+  ctx_t* x = (ctx_t*)p;
+  model_run(x->in, x->out, x->arena);
+}
+
+int main(void) {
+  void* in = malloc(MODEL_INPUT0_BYTES);
+  void* out = malloc(MODEL_OUTPUT0_BYTES);
+  void* arena = aligned_alloc(MODEL_ARENA_ALIGNMENT, ((MODEL_ARENA_BYTES + MODEL_ARENA_ALIGNMENT) / MODEL_ARENA_ALIGNMENT) * MODEL_ARENA_ALIGNMENT);
+  FILE* f = fopen("in.bin", "rb");
+  if (!in || !out || !arena || !f || fread(in, 1, MODEL_INPUT0_BYTES, f) != MODEL_INPUT0_BYTES) return 1;
+  fclose(f);
+  ctx_t x = {{in}, {out}, arena};
+  run(&x);
+  f = fopen("out.bin", "wb");
+  if (!f || fwrite(out, 1, MODEL_OUTPUT0_BYTES, f) != MODEL_OUTPUT0_BYTES) return 1;
+  fclose(f);
+  double t[SAMPLES];
+  for (int s = 0; s < SAMPLES; s++) t[s] = bench_sample(run, &x, MIN_SECONDS);
+  printf("{\"ours_s\":%.9g}\n", bench_median(t, SAMPLES));
+  return 0;
+}

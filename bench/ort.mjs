@@ -1,0 +1,36 @@
+// ONNX Runtime side of `make bench`: median latency of session.run for one model, 1 intra-op
+// thread, sequential execution, all graph optimizations. Usage:
+//   node ort.mjs MODEL.onnx INPUT.bin DIMS_JSON OUTPUT.bin SAMPLES MIN_SECONDS
+// Prints one JSON object {"ort_s": seconds per run}; writes the output tensor to OUTPUT.bin.
+import { readFileSync, writeFileSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+
+const [model, inputPath, dimsJson, outputPath, samplesArg, minSecondsArg] = process.argv.slice(2);
+const session = await ort.InferenceSession.create(model, {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+  executionProviders: ['cpu'],
+});
+const raw = readFileSync(inputPath);
+const data = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, JSON.parse(dimsJson)) };
+const outName = session.outputNames[0];
+let result = await session.run(feeds);
+for (let i = 0; i < 30; i++) result = await session.run(feeds);
+writeFileSync(outputPath, Buffer.from(result[outName].data.buffer));
+const times = [];
+for (let s = 0; s < Number(samplesArg); s++) {
+  let reps = 0;
+  const t0 = process.hrtime.bigint();
+  let t;
+  do {
+    await session.run(feeds);
+    reps++;
+    t = process.hrtime.bigint();
+  } while (Number(t - t0) * 1e-9 < Number(minSecondsArg));
+  times.push((Number(t - t0) * 1e-9) / reps);
+}
+times.sort((a, b) => a - b);
+console.log(JSON.stringify({ ort_s: times[Math.floor(times.length / 2)] }));

@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+/**
+ * @fileoverview `make bench`: speed of the generated C measured side by side with the references
+ * in one run, on this machine: the FMA peak, GEMM shapes against OpenBLAS cblas_sgemm (1 thread),
+ * and whole models against ONNX Runtime (onnxruntime-node, 1 intra-op thread). Prints medians and
+ * ratios; the last line is one JSON object with every ratio. A benchmark, not a test: it asserts
+ * nothing about speed, but it does check that both sides computed the same outputs.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { SourceFile } from '../diag/source.js';
+import { writeFiles } from '../emit-c/build.js';
+import { CFLAGS, emitC, type EmitResult } from '../emit-c/emit.js';
+import { importModule } from '../import/index.js';
+import { lookupTarget } from '../target/targets.js';
+import { cnn, conv, gemmModule, mlp, randomFloats, type BenchModel } from './models.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const BENCH_C = join(ROOT, 'bench', 'c');
+const WORK = join(ROOT, 'out', 'bench');
+const SAMPLES = 7;
+const MIN_SECONDS = 0.1;
+const GEMM_SHAPES: readonly [number, number, number][] = [
+  [64, 64, 64],
+  [256, 256, 256],
+  [1024, 1024, 1024],
+  [1, 784, 128],
+  [64, 512, 512],
+  [128, 768, 3072],
+];
+
+/** OpenBLAS must pick its kernel from the CPU: this machine's environment pins it to Haswell. */
+function referenceEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['OPENBLAS_CORETYPE'];
+  delete env['OPENBLAS_L2_SIZE'];
+  env['OPENBLAS_NUM_THREADS'] = '1';
+  return env;
+}
+
+async function runJson(cmd: string, args: readonly string[], cwd: string): Promise<Record<string, number | string>> {
+  const r = await execa(cmd, args, { cwd, env: referenceEnv(), extendEnv: false, all: true, reject: false });
+  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.exitCode}):\n${r.all}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
+}
+
+const host = lookupTarget('host');
+
+/** Emits `mlir` for the host and compiles it with a bench harness; returns the directory. */
+async function buildWithHarness(name: string, mlir: string, harness: string, defines: Record<string, number>, libs: readonly string[]): Promise<{ dir: string; emitted: EmitResult }> {
+  const dir = join(WORK, name);
+  mkdirSync(dir, { recursive: true });
+  const m = importModule(new SourceFile(`${name}.mlir`, mlir));
+  const emitted = emitC(m, { entry: 'main', prefix: 'model', sourceName: `${name}.mlir`, cc: 'gcc', target: host });
+  writeFiles(dir, emitted);
+  writeFileSync(join(dir, `${name}.mlir`), mlir);
+  const sources = emitted.objects.map((o) => o.replace(/\.o$/, emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
+  const defs = Object.entries({ ...defines, SAMPLES, MIN_SECONDS }).map(([k, v]) => `-D${k}=${v}`);
+  // gnu11 for the harness (aligned_alloc, clock_gettime); the model sources are C99 and compile as is.
+  const args = [...CFLAGS.split(' '), ...host.cflags, '-std=gnu11', ...defs, '-I.', `-I${BENCH_C}`, join(BENCH_C, harness), ...sources, '-o', 'bench', ...libs, '-lm'];
+  const r = await execa('gcc', args, { cwd: dir, reject: false, all: true });
+  if (r.exitCode !== 0) throw new Error(`building ${name} failed:\n${r.all}`);
+  return { dir, emitted };
+}
+
+const fmt = (s: number): string => (s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms` : `${(s * 1e6).toFixed(1)} us`);
+const gflops = (flops: number, s: number): string => `${(flops / s / 1e9).toFixed(1)} GFLOP/s`;
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  let scale = 0;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (scale || 1));
+  return worst;
+}
+
+const floats = (path: string): Float32Array => {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+};
+
+async function main(): Promise<number> {
+  mkdirSync(WORK, { recursive: true });
+  const ratios: Record<string, number> = {};
+  console.log(`xla-aot bench: target host (${host.simd} ${host.vectorBits}-bit), gcc ${CFLAGS} ${host.cflags.join(' ')}; medians of ${SAMPLES} samples of >= ${MIN_SECONDS}s; single thread`);
+
+  // ---- peak ------------------------------------------------------------------------------------
+  const peakDir = join(WORK, 'peak');
+  mkdirSync(peakDir, { recursive: true });
+  await execa('gcc', ['-O2', '-march=native', '-std=gnu11', `-I${BENCH_C}`, join(BENCH_C, 'peak.c'), '-o', 'peak'], { cwd: peakDir });
+  const peak = await runJson('./peak', [], peakDir);
+  const peakGflops = Math.max(Number(peak['avx512_gflops']), Number(peak['avx2_gflops']));
+  console.log(`\npeak fp32 FMA: AVX-512 ${peak['avx512_gflops']} GFLOP/s, AVX2 ${peak['avx2_gflops']} GFLOP/s`);
+
+  // ---- GEMM vs OpenBLAS ------------------------------------------------------------------------
+  console.log('\nGEMM C[MxN] = A[MxK] W[KxN] (W: model weight for xla-aot, packed at compile time; cblas_sgemm row-major for OpenBLAS)');
+  console.log('shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff');
+  let core = '';
+  for (const [m, k, n] of GEMM_SHAPES) {
+    const name = `gemm_${m}x${k}x${n}`;
+    const w = randomFloats(k * n, 1 / Math.sqrt(k), 11);
+    const { dir } = await buildWithHarness(name, gemmModule(m, k, n, w), 'gemm_bench.c', { GEMM_M: m, GEMM_K: k, GEMM_N: n }, ['-lopenblas']);
+    writeFileSync(join(dir, 'a.bin'), randomFloats(m * k, 1, 12));
+    writeFileSync(join(dir, 'w.bin'), w);
+    const r = await runJson('./bench', [], dir);
+    const [ours, blas] = [Number(r['ours_s']), Number(r['openblas_s'])];
+    core = String(r['openblas_core']);
+    const flops = 2 * m * k * n;
+    ratios[`gemm_${m}x${k}x${n}_speed_vs_openblas`] = blas / ours;
+    console.log(
+      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(ours)} ${gflops(flops, ours)}`.padEnd(28)} ${`${fmt(blas)} ${gflops(flops, blas)}`.padEnd(28)} ${(blas / ours).toFixed(2).padStart(6)}x ${((100 * flops) / ours / 1e9 / peakGflops).toFixed(0).padStart(12)}%  ${Number(r['max_rel_diff']).toExponential(1)}`,
+    );
+  }
+  console.log(`OpenBLAS kernel: ${core} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for this process)`);
+
+  // ---- models vs ONNX Runtime ------------------------------------------------------------------
+  const ort = join(ROOT, 'bench', 'node_modules', 'onnxruntime-node');
+  if (!existsSync(ort)) {
+    console.log(`\nmodels: SKIPPED, onnxruntime-node is not installed in bench/node_modules (run 'make bench', which installs it)`);
+  } else {
+    console.log('\nmodels vs ONNX Runtime 1.30 (onnxruntime-node, 1 intra-op thread; its latency includes the Node binding, ~6 us per call)');
+    console.log('model                   xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff');
+    const models: BenchModel[] = [mlp(1), mlp(64), cnn(1), cnn(64), conv(56, 56, 64, 64)];
+    for (const bm of models) {
+      const { dir } = await buildWithHarness(bm.name, bm.mlir, 'model_bench.c', {}, []);
+      writeFileSync(join(dir, 'in.bin'), bm.ourInput);
+      const ours = Number((await runJson('./bench', [], dir))['ours_s']);
+      writeFileSync(join(dir, 'model.onnx'), bm.onnx);
+      writeFileSync(join(dir, 'ort_in.bin'), bm.input);
+      const theirs = Number((await runJson('node', [join(ROOT, 'bench', 'ort.mjs'), 'model.onnx', 'ort_in.bin', JSON.stringify(bm.onnxInputDims), 'ort_out.bin', String(SAMPLES), String(MIN_SECONDS)], dir))['ort_s']);
+      const diff = maxRelDiff(bm.toOnnxLayout(floats(join(dir, 'out.bin'))), floats(join(dir, 'ort_out.bin')));
+      ratios[`${bm.name}_latency_vs_ort`] = ours / theirs;
+      console.log(
+        `${bm.name.padEnd(23)} ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${diff.toExponential(1)}${diff > 1e-3 ? '  OUTPUTS DIFFER' : ''}`,
+      );
+    }
+  }
+  ratios['peak_gflops'] = peakGflops;
+  console.log(JSON.stringify(ratios, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v)));
+  return 0;
+}
+
+process.exitCode = await main().catch((e: unknown) => {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+  return 1;
+});

@@ -1,0 +1,191 @@
+/**
+ * @fileoverview The benchmark's workloads, each written twice from the same weights: as StableHLO
+ * (NHWC, what xla-aot compiles) and as ONNX (NCHW, what ONNX Runtime runs), so both sides compute
+ * the same function and the driver can check that their outputs agree.
+ */
+import { encodeOnnx, type OnnxGraph, type OnnxNode } from './onnx.js';
+
+/** Deterministic weights in [-scale, scale) (32-bit LCG). */
+export function randomFloats(n: number, scale: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+const hex = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex').toUpperCase();
+const ty = (dims: readonly number[]): string => `tensor<${dims.join('x')}xf32>`;
+const constant = (name: string, dims: readonly number[], data: Float32Array): string => `  %${name} = stablehlo.constant dense<"0x${hex(data)}"> : ${ty(dims)}`;
+
+export interface BenchModel {
+  readonly name: string;
+  readonly mlir: string;
+  readonly onnx: Uint8Array;
+  /** Input as ONNX wants it (NCHW) and as the StableHLO takes it (NHWC): same values. */
+  readonly onnxInputDims: readonly number[];
+  readonly input: Float32Array;
+  readonly ourInput: Float32Array;
+  /** Maps our output (NHWC) to ONNX's layout (NCHW) for the comparison. */
+  readonly toOnnxLayout: (ours: Float32Array) => Float32Array;
+  readonly flops: number;
+}
+
+/** GEMM C[M][N] = A[M][K] * W[K][N] with W a weight (packed at compile time by xla-aot). */
+export function gemmModule(m: number, k: number, n: number, w: Float32Array): string {
+  return [
+    `func.func @main(%a: ${ty([m, k])}) -> ${ty([m, n])} {`,
+    constant('w', [k, n], w),
+    `  %c = stablehlo.dot_general %a, %w, contracting_dims = [1] x [0] : (${ty([m, k])}, ${ty([k, n])}) -> ${ty([m, n])}`,
+    `  return %c : ${ty([m, n])}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+const identity = (x: Float32Array): Float32Array => x;
+
+/** NHWC [1,H,W,C] -> NCHW [1,C,H,W]. */
+function nhwcToNchw(x: Float32Array, h: number, w: number, c: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let ch = 0; ch < c; ch++) out[(ch * h + y) * w + xx] = x[(y * w + xx) * c + ch]!;
+  return out;
+}
+
+/** HWIO [kh][kw][ci][co] -> OIHW [co][ci][kh][kw]. */
+function hwioToOihw(wt: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
+  const out = new Float32Array(wt.length);
+  for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[((o * ci + i) * kh + a) * kw + b] = wt[((a * kw + b) * ci + i) * co + o]!;
+  return out;
+}
+
+/** MLP 784-512-512-10 (Gemm+ReLU, Gemm+ReLU, Gemm) at a batch size. */
+export function mlp(batch: number): BenchModel {
+  const sizes = [784, 512, 512, 10];
+  const ws = sizes.slice(1).map((n, i) => randomFloats(sizes[i]! * n, 1 / Math.sqrt(sizes[i]!), 100 + i));
+  const bs = sizes.slice(1).map((n, i) => randomFloats(n, 0.1, 200 + i));
+  const lines = [`func.func @main(%x: ${ty([batch, 784])}) -> ${ty([batch, 10])} {`];
+  const nodes: OnnxNode[] = [];
+  let cur = 'x';
+  let onnxCur = 'x';
+  for (let l = 0; l < 3; l++) {
+    const [k, n] = [sizes[l]!, sizes[l + 1]!];
+    lines.push(constant(`w${l}`, [k, n], ws[l]!), constant(`b${l}`, [n], bs[l]!));
+    lines.push(`  %d${l} = stablehlo.dot_general %${cur}, %w${l}, contracting_dims = [1] x [0] : (${ty([batch, k])}, ${ty([k, n])}) -> ${ty([batch, n])}`);
+    lines.push(`  %bb${l} = stablehlo.broadcast_in_dim %b${l}, dims = [1] : (${ty([n])}) -> ${ty([batch, n])}`);
+    lines.push(`  %s${l} = stablehlo.add %d${l}, %bb${l} : ${ty([batch, n])}`);
+    nodes.push({ op: 'Gemm', inputs: [onnxCur, `w${l}`, `b${l}`], outputs: [`g${l}`] });
+    cur = `s${l}`;
+    onnxCur = `g${l}`;
+    if (l < 2) {
+      lines.push(`  %z${l} = stablehlo.constant dense<0.0> : ${ty([batch, n])}`, `  %r${l} = stablehlo.maximum %s${l}, %z${l} : ${ty([batch, n])}`);
+      nodes.push({ op: 'Relu', inputs: [onnxCur], outputs: [`r${l}`] });
+      cur = `r${l}`;
+      onnxCur = `r${l}`;
+    }
+  }
+  lines.push(`  return %${cur} : ${ty([batch, 10])}`, '}', '');
+  const graph: OnnxGraph = {
+    nodes,
+    initializers: [...ws.map((data, i) => ({ name: `w${i}`, dims: [sizes[i]!, sizes[i + 1]!], data })), ...bs.map((data, i) => ({ name: `b${i}`, dims: [sizes[i + 1]!], data }))],
+    input: { name: 'x', dims: [batch, 784] },
+    output: { name: onnxCur, dims: [batch, 10] },
+  };
+  const input = randomFloats(batch * 784, 1, 7);
+  const flops = 2 * batch * (784 * 512 + 512 * 512 + 512 * 10);
+  return { name: `mlp_b${batch}`, mlir: lines.join('\n'), onnx: encodeOnnx(graph), onnxInputDims: [batch, 784], input, ourInput: input, toOnnxLayout: identity, flops };
+}
+
+/** One 3x3 stride-1 'same' convolution, NHWC [1,H,W,C] -> [1,H,W,CO] (no bias, no activation). */
+export function conv(h: number, w: number, c: number, co: number): BenchModel {
+  const wt = randomFloats(9 * c * co, 1 / Math.sqrt(9 * c), 300);
+  const inT = ty([1, h, w, c]);
+  const outT = ty([1, h, w, co]);
+  const mlir = [
+    `func.func @main(%x: ${inT}) -> ${outT} {`,
+    constant('w', [3, 3, c, co], wt),
+    `  %y = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${inT}, ${ty([3, 3, c, co])}) -> ${outT}`,
+    `  return %y : ${outT}`,
+    '}',
+    '',
+  ].join('\n');
+  const graph: OnnxGraph = {
+    nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] } }],
+    initializers: [{ name: 'w', dims: [co, c, 3, 3], data: hwioToOihw(wt, 3, 3, c, co) }],
+    input: { name: 'x', dims: [1, c, h, w] },
+    output: { name: 'y', dims: [1, co, h, w] },
+  };
+  const ourInput = randomFloats(h * w * c, 1, 8);
+  return {
+    name: `conv_${h}x${w}x${c}_3x3_${co}`,
+    mlir,
+    onnx: encodeOnnx(graph),
+    onnxInputDims: [1, c, h, w],
+    input: nhwcToNchw(ourInput, h, w, c),
+    ourInput,
+    toOnnxLayout: (y) => nhwcToNchw(y, h, w, co),
+    flops: 2 * h * w * co * 9 * c,
+  };
+}
+
+/** Small CNN on 28x28x1: conv3x3(1->16)+ReLU+maxpool2, conv3x3(16->32)+ReLU+maxpool2, dense 1568->10. */
+export function cnn(batch: number): BenchModel {
+  const w1 = randomFloats(9 * 16, 1 / 3, 400);
+  const b1 = randomFloats(16, 0.1, 401);
+  const w2 = randomFloats(9 * 16 * 32, 1 / 12, 402);
+  const b2 = randomFloats(32, 0.1, 403);
+  const wd = randomFloats(1568 * 10, 1 / Math.sqrt(1568), 404); // rows in NHWC flatten order (h, w, c)
+  const bd = randomFloats(10, 0.1, 405);
+  const lines = [`func.func @main(%x: ${ty([batch, 28, 28, 1])}) -> ${ty([batch, 10])} {`, '  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>'];
+  const block = (i: number, input: string, hw: number, ci: number, co: number, wt: Float32Array, b: Float32Array): string => {
+    const t = ty([batch, hw, hw, co]);
+    lines.push(constant(`w${i}`, [3, 3, ci, co], wt), constant(`b${i}`, [co], b));
+    lines.push(`  %c${i} = stablehlo.convolution(%${input}, %w${i}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${ty([batch, hw, hw, ci])}, ${ty([3, 3, ci, co])}) -> ${t}`);
+    lines.push(`  %bb${i} = stablehlo.broadcast_in_dim %b${i}, dims = [3] : (${ty([co])}) -> ${t}`, `  %s${i} = stablehlo.add %c${i}, %bb${i} : ${t}`);
+    lines.push(`  %z${i} = stablehlo.constant dense<0.0> : ${t}`, `  %r${i} = stablehlo.maximum %s${i}, %z${i} : ${t}`);
+    lines.push(
+      `  %p${i} = "stablehlo.reduce_window"(%r${i}, %ninf) ({\n  ^bb0(%a: tensor<f32>, %b: tensor<f32>):\n    %m = stablehlo.maximum %a, %b : tensor<f32>\n    stablehlo.return %m : tensor<f32>\n  }) {window_dimensions = array<i64: 1, 2, 2, 1>, window_strides = array<i64: 1, 2, 2, 1>} : (${t}, tensor<f32>) -> ${ty([batch, hw / 2, hw / 2, co])}`,
+    );
+    return `p${i}`;
+  };
+  const p1 = block(1, 'x', 28, 1, 16, w1, b1);
+  const p2 = block(2, p1, 14, 16, 32, w2, b2);
+  lines.push(`  %flat = stablehlo.reshape %${p2} : (${ty([batch, 7, 7, 32])}) -> ${ty([batch, 1568])}`);
+  lines.push(constant('wd', [1568, 10], wd), constant('bd', [10], bd));
+  lines.push(`  %d = stablehlo.dot_general %flat, %wd, contracting_dims = [1] x [0] : (${ty([batch, 1568])}, ${ty([1568, 10])}) -> ${ty([batch, 10])}`);
+  lines.push(`  %bbd = stablehlo.broadcast_in_dim %bd, dims = [1] : (${ty([10])}) -> ${ty([batch, 10])}`, `  %y = stablehlo.add %d, %bbd : ${ty([batch, 10])}`);
+  lines.push(`  return %y : ${ty([batch, 10])}`, '}', '');
+  // ONNX flattens NCHW as (c, h, w): permute the dense weight's rows to match.
+  const wdOnnx = new Float32Array(wd.length);
+  for (let h = 0; h < 7; h++) for (let w = 0; w < 7; w++) for (let c = 0; c < 32; c++) for (let o = 0; o < 10; o++) wdOnnx[((c * 7 + h) * 7 + w) * 10 + o] = wd[((h * 7 + w) * 32 + c) * 10 + o]!;
+  const pool = { kernel_shape: [2, 2], strides: [2, 2] };
+  const conv3 = { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] };
+  const graph: OnnxGraph = {
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['c1'], attrs: conv3 },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'] },
+      { op: 'MaxPool', inputs: ['r1'], outputs: ['p1'], attrs: pool },
+      { op: 'Conv', inputs: ['p1', 'w2', 'b2'], outputs: ['c2'], attrs: conv3 },
+      { op: 'Relu', inputs: ['c2'], outputs: ['r2'] },
+      { op: 'MaxPool', inputs: ['r2'], outputs: ['p2'], attrs: pool },
+      { op: 'Flatten', inputs: ['p2'], outputs: ['flat'], attrs: { axis: 1 } },
+      { op: 'Gemm', inputs: ['flat', 'wd', 'bd'], outputs: ['y'] },
+    ],
+    initializers: [
+      { name: 'w1', dims: [16, 1, 3, 3], data: hwioToOihw(w1, 3, 3, 1, 16) },
+      { name: 'b1', dims: [16], data: b1 },
+      { name: 'w2', dims: [32, 16, 3, 3], data: hwioToOihw(w2, 3, 3, 16, 32) },
+      { name: 'b2', dims: [32], data: b2 },
+      { name: 'wd', dims: [1568, 10], data: wdOnnx },
+      { name: 'bd', dims: [10], data: bd },
+    ],
+    input: { name: 'x', dims: [batch, 1, 28, 28] },
+    output: { name: 'y', dims: [batch, 10] },
+  };
+  const ourInput = randomFloats(batch * 784, 1, 9);
+  const flops = 2 * batch * (28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 1568 * 10);
+  // batch > 1: NHWC with C = 1 has the same memory order as NCHW.
+  return { name: `cnn_b${batch}`, mlir: lines.join('\n'), onnx: encodeOnnx(graph), onnxInputDims: [batch, 1, 28, 28], input: ourInput, ourInput, toOnnxLayout: identity, flops };
+}
