@@ -9,7 +9,7 @@
  */
 import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
-import { numElements, type TensorType } from '../ir/types.js';
+import { numElements, type TensorType, type Type } from '../ir/types.js';
 import { opAttrs, type OpEvalCtx } from '../ops/def.js';
 import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
@@ -20,7 +20,8 @@ import type { FlatOp, Sym } from '../emit-c/kernels.js';
 /** Results of at most this many bytes are folded even when larger than their inputs (iota, splats). */
 const SMALL_RESULT = 256;
 
-function stableAttrs(a: Readonly<Record<string, Attr>>): string {
+/** A CSE key part for attributes or types: JSON with bigints (quantization parameters) and bytes spelled out. */
+function stableAttrs(a: Readonly<Record<string, Attr>> | Type): string {
   return JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `bytes:${Buffer.from(v).toString('base64')}` : v));
 }
 
@@ -99,7 +100,7 @@ export function simplify(p: FlatProgram): FlatProgram {
     const regionFree = f.op.regions.length === 0;
     // CSE (only outside control flow, where "earlier" means "already computed").
     if (regionFree && p.control.size === 0) {
-      const key = `${f.op.name}|${stableAttrs(f.op.attrs)}|${ins.map((s) => s.id).join(',')}|${f.outs.map((s) => JSON.stringify(s.type)).join(',')}`;
+      const key = `${f.op.name}|${stableAttrs(f.op.attrs)}|${ins.map((s) => s.id).join(',')}|${f.outs.map((s) => stableAttrs(s.type)).join(',')}`;
       const prev = seen.get(key);
       if (prev) {
         f.outs.forEach((s, i) => subst.set(s, prev.outs[i]!));
