@@ -63,7 +63,9 @@ async function buildAndRun(cands: readonly Candidate[], cc: string, flags: reado
     for (const o of c.emitted.objects) sources.push(o.replace(/\.o$/, c.emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
   }
   writeFileSync(join(dir, 'harness.c'), render('c/batch-harness.c.hbs', { version: VERSION, cases: cands.map((c) => ({ prefix: c.prefix })) }));
-  const build = await execa(cc, [...CFLAGS.split(' '), ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'], { cwd: dir, reject: false, all: true });
+  // Every case is emitted for the host target (GEMM path included): build with its flags.
+  const targetFlags = cands[0]?.emitted.target.cflags ?? [];
+  const build = await execa(cc, [...CFLAGS.split(' '), ...targetFlags, ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'], { cwd: dir, reject: false, all: true });
   if (build.exitCode !== 0) return { ok: false, log: build.all ?? '', dir };
   const run = await execa('./harness', [], { cwd: dir, reject: false, all: true });
   // A sanitizer report (or a crash) fails the whole batch: rerun case by case to find the culprit.

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { error } from '../diag/diagnostics.js';
 import type { Module } from '../ir/core.js';
-import { numElements, typeToString, type TensorType } from '../ir/types.js';
+import { intElem, numElements, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { elemBits, getElem, size } from '../interpret/tensor.js';
 import { constantValue } from '../ops/control.js';
 import { planMemory, planWithoutReuse, type MemoryPlan } from '../memory/plan.js';
@@ -15,13 +15,21 @@ import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { cElem, literal, toStorageBytes } from './ctypes.js';
 import { simplify } from '../canonicalize/simplify.js';
 import { controlCopies, flatten, type Edge } from './flatten.js';
-import { lowerToKernel, writesInPlaceSafely, type Sym } from './kernels.js';
+import { lowerToKernel, writesInPlaceSafely, type FlatOp, type Sym } from './kernels.js';
+import { gemmScratchBytes, packB, planGemm, type GemmPlan } from './gemm.js';
 import { BlobBuilder } from './blob.js';
 import { compilerOf, lookupTarget, toolOf, type Target } from '../target/targets.js';
 
 export const VERSION = '0.1.0';
 /** Weights at least this large go into the .incbin blob instead of a C array literal. */
 export const BLOB_THRESHOLD = 1024;
+/**
+ * With AVX-512 enabled, GCC 12.2 (Debian bookworm's gcc) miscompiles copies of some constant
+ * arrays it can see: 48 bytes of {a,a,a,a,0,0,0,0,...} were stored as a broadcast of a to 32
+ * bytes (found by the conformance data: quantized gather, expected-value constant). On AVX-512
+ * targets every weight wider than 16 bytes therefore goes to the blob, out of the compiler's sight.
+ */
+const AVX512_BLOB_THRESHOLD = 17;
 
 export interface EmitOptions {
   readonly entry: string;
@@ -34,6 +42,8 @@ export interface EmitOptions {
   readonly checksAsOutputs?: boolean;
   /** Constant folding and CSE before code generation (default on). */
   readonly simplify?: boolean;
+  /** The packed GEMM path for f32 dots/convolutions on SIMD targets (default on). */
+  readonly gemm?: boolean;
 }
 
 export interface EmitResult {
@@ -60,7 +70,28 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     return s.type;
   };
   const elemBytes = (s: Sym): number => cElem(tensor(s), 'value', prog.entry.loc).bytes;
-  const kernelOps = prog.ops.filter((f) => !prog.control.has(f));
+  // f32 dots and convolutions on SIMD targets take the packed GEMM path, with arena scratch for
+  // packing: the scratch is an extra output symbol of the op, live only during it.
+  const gemmOf = new Map<FlatOp, GemmPlan>();
+  let scratchId = -1;
+  const kernelOps = prog.ops
+    .filter((f) => !prog.control.has(f))
+    .map((f) => {
+      const gemm = o.gemm === false ? undefined : planGemm(f, target, (i) => prog.constants.has(f.ins[i]!));
+      if (!gemm) return f;
+      const scratch: Sym = { id: scratchId--, type: tensorType([gemmScratchBytes(gemm)], intElem(8, false)) };
+      const withScratch: FlatOp = { op: f.op, ins: f.ins, outs: [...f.outs, scratch] };
+      gemmOf.set(withScratch, gemm);
+      return withScratch;
+    });
+  const kernelOpOf = new Map(prog.ops.filter((f) => !prog.control.has(f)).map((f, i) => [f, kernelOps[i]!]));
+  // Constants read only as a prepacked GEMM weight are linked in packed form only.
+  const readAsIs = new Set<Sym>(prog.outputs);
+  for (const f of prog.ops) {
+    const k = kernelOpOf.get(f);
+    (k && gemmOf.get(k)?.bPrepacked ? f.ins.slice(0, 1) : f.ins).forEach((x) => readAsIs.add(x));
+  }
+  if (prog.control.size) prog.constants.forEach((_, x) => readAsIs.add(x));
 
   // ---- weights ---------------------------------------------------------------------------------
   const weightDecls: string[] = [];
@@ -69,6 +100,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const blobSymbol = `${o.prefix}_weights_blob`;
   let w = 0;
   for (const [s, op] of prog.constants) {
+    if (!readAsIs.has(s)) continue;
     const t = tensor(s);
     const ce = cElem(t, 'stablehlo.constant', op.loc);
     const value = constantValue(op.attrs['value'], t, op);
@@ -77,7 +109,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
     // Complex constants always go to the blob: C has no portable constant initializer for
     // complex values with infinite or NaN parts.
-    if (n * ce.bytes >= BLOB_THRESHOLD || ce.cls === 'complex') {
+    if (n * ce.bytes >= (target.simd === 'avx512' ? AVX512_BLOB_THRESHOLD : BLOB_THRESHOLD) || ce.cls === 'complex') {
       const offset = blob.add(toStorageBytes(value));
       weightDecls.push(`/* ${name}: ${typeToString(t)} from ${loc}, in the weight blob at offset ${offset} */`);
       ref.set(s, `((const ${ce.storage}*)(${blobSymbol} + ${offset}))`);
@@ -94,6 +126,15 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       ref.set(s, name);
     }
   }
+  const packedWeight = new Map<FlatOp, string>();
+  for (const [f, g] of gemmOf) {
+    if (!g.bPrepacked) continue;
+    const [s, op] = [f.ins[1]!, prog.constants.get(f.ins[1]!)!];
+    const offset = blob.add(packB(g, constantValue(op.attrs['value'], tensor(s), op)));
+    const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
+    weightDecls.push(`/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${g.tiling.mr}x${g.tiling.nr}, in the weight blob at offset ${offset} */`);
+    packedWeight.set(f, `((const float*)(${blobSymbol} + ${offset}))`);
+  }
   if (blob.bytes) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);
 
   // ---- memory plan and calls -------------------------------------------------------------------
@@ -104,12 +145,12 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     // Control flow: every symbol a kernel or an edge copy writes gets a buffer of its own.
     const written: Sym[] = [];
     for (const f of prog.ops) {
-      written.push(...f.outs);
+      written.push(...(kernelOpOf.get(f) ?? f).outs);
       for (const [, to] of controlCopies(prog.control.get(f))) written.push(to);
     }
     plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);
   }
-  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f)));
+  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f), gemmOf.get(f)));
   const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
   prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
   const bufRef = (s: Sym): string => {
@@ -124,7 +165,11 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const copies = (e: Edge): string => copyList(e.copies);
   const calls = prog.ops.map((f) => {
     const c = prog.control.get(f);
-    if (!c) return `${kernelOf.get(f)!.name}(${[...f.ins.map(bufRef), ...f.outs.map(bufRef)].join(', ')});`;
+    if (!c) {
+      const k = kernelOpOf.get(f)!;
+      const ins = k.ins.map((x, i) => (i === 1 && packedWeight.has(k) ? packedWeight.get(k)! : bufRef(x)));
+      return `${kernelOf.get(k)!.name}(${[...ins, ...k.outs.map(bufRef)].join(', ')});`;
+    }
     switch (c.kind) {
       case 'label':
         return `${c.name}:;`;
@@ -154,6 +199,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const outputInfos = prog.outputs.map((s, i) => info(s, 'output', i));
   const PREFIX = o.prefix.toUpperCase();
   const header = `${o.prefix}.h`;
+  const simdMacro = [...gemmOf.values()][0]?.simdMacro;
   const common = { version: VERSION, sourceName: o.sourceName, prefix: o.prefix, PREFIX };
   const files = new Map<string, string | Uint8Array>();
   files.set(
@@ -175,6 +221,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     render('c/model.c.hbs', {
       ...common,
       header,
+      simdMacro,
+      target: target.name,
       kernelCount: kernels.length,
       arenaBytes: plan.arenaBytes,
       arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
@@ -198,6 +246,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     objects.push(`${o.prefix}_weights.o`);
   }
   files.set('rl.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl.h'), 'utf8'));
+  if (simdMacro) files.set('rl_simd.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_simd.h'), 'utf8'));
   files.set(
     'Makefile',
     render('c/Makefile.hbs', {

@@ -1,6 +1,7 @@
 /**
  * @fileoverview Lowers one (inlined) op to one C kernel: a `RL_KERNEL void` function (static, not inlined) over
- * restrict-qualified buffers, written as plain scalar loop nests (speed is a later phase).
+ * restrict-qualified buffers, written as plain scalar loop nests, except f32 dots and convolutions
+ * on SIMD targets, which take the packed GEMM path of gemm.ts.
  * Each kernel carries a comment naming the op and its source location.
  */
 import { error } from '../diag/diagnostics.js';
@@ -15,6 +16,7 @@ import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, type CElem } from './ctypes.js';
 import { emitScalarRegion } from './region.js';
+import { emitGemmKernel, type GemmPlan } from './gemm.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
 
 export interface Sym {
@@ -912,11 +914,15 @@ const ELEMENTWISE_NAMES = [
 /** CHLO elementwise ops with a C spelling (libm or rl.h). */
 const CHLO_ELEMENTWISE = ['erf', 'erfc', 'lgamma', 'acosh', 'acos', 'asin', 'asinh', 'atan', 'atanh', 'cosh', 'sinh', 'tan', 'mulhi', 'erf_inv', 'digamma', 'bessel_i1e', 'next_after'];
 
+function kernelComment(name: string, fop: FlatOp): string {
+  const loc = fop.op.loc;
+  return `/* ${name}: ${fop.op.name} at ${loc.file.split('/').pop()}:${loc.line}:${loc.col}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
+}
+
 export function canLower(name: string): boolean {
   return name in LOWERINGS || (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(name.slice(10))) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(name.slice(5)));
 }
 
-/** Renders the kernel for one op instance. `index` makes the name unique and ordered. */
 /** Ops whose kernels read element i of every full-size operand before writing element i of the
  * result, so the result may share an operand's buffer (in-place; see memory/plan.ts). */
 export function writesInPlaceSafely(fop: FlatOp): boolean {
@@ -926,16 +932,28 @@ export function writesInPlaceSafely(fop: FlatOp): boolean {
   return elementwise || ['stablehlo.convert', 'stablehlo.select', 'stablehlo.clamp', 'stablehlo.compare', 'stablehlo.uniform_quantize', 'stablehlo.uniform_dequantize'].includes(name);
 }
 
-export function lowerToKernel(fop: FlatOp, index: number, inPlace = false): Kernel {
+/** Renders the kernel for one op instance. `index` makes the name unique and ordered; `gemm`
+ * routes a dot/convolution to the packed GEMM path (its last output is then arena scratch). */
+export function lowerToKernel(fop: FlatOp, index: number, inPlace = false, gemm?: GemmPlan): Kernel {
   const short = fop.op.name.replace(/^[a-z]+\./, '');
+  if (gemm) {
+    const name = `k${index}_${short}`;
+    const comment = kernelComment(name, fop);
+    const params = [
+      { name: 'in0', cType: 'const float* restrict', output: false },
+      { name: 'in1', cType: 'const float* restrict', output: false },
+      { name: 'out0', cType: 'float* restrict', output: true },
+      { name: 'scratch', cType: 'uint8_t* restrict', output: true },
+    ];
+    return { name, comment, params, source: emitGemmKernel(gemm, name, comment) };
+  }
   const isElementwise = (fop.op.name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (fop.op.name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
   const lowering = LOWERINGS[fop.op.name] ?? (isElementwise ? elementwise(short) : undefined);
   if (!lowering) unsupported(fop, 'no C lowering yet');
   const k = new KernelBuilder(fop);
   lowering(k);
-  const loc = fop.op.loc;
   const name = `k${index}_${short}`;
-  const comment = `/* ${name}: ${fop.op.name} at ${loc.file.split('/').pop()}:${loc.line}:${loc.col}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
+  const comment = kernelComment(name, fop);
   // An in-place kernel's output aliases an input: no `restrict` on its pointers then.
   const sig = `RL_KERNEL void ${name}(${k.params.map((p) => `${inPlace ? p.cType.replace(' restrict', '') : p.cType} ${p.name}`).join(', ')})`;
   const body = new CodeWriter();

@@ -32,6 +32,10 @@ export interface Target {
   readonly simd: Simd;
   /** Widest SIMD register in bits (0 = scalar only). */
   readonly vectorBits: number;
+  /** Architectural SIMD registers (the GEMM register blocking must fit them). */
+  readonly vectorRegisters: number;
+  /** Per-core data cache sizes the GEMM blocking aims at. */
+  readonly cache: { readonly l1: number; readonly l2: number };
   /** Hardware floating point: none (soft-float), f32 only, or f32 and f64. */
   readonly fpu: 'none' | 'f32' | 'f32+f64';
   /** hosted: a libc with files (harness reads and writes files); bare-metal: no OS, no files. */
@@ -66,6 +70,9 @@ const cortexM = (cpu: string, fpu: Target['fpu'], floatFlags: readonly string[],
   isa: 'thumb',
   simd: 'none',
   vectorBits: 0,
+  vectorRegisters: 0,
+  // No data cache on most parts: blocks sized to keep GEMM scratch small in SRAM.
+  cache: { l1: 8 * KiB, l2: 16 * KiB },
   fpu,
   os: 'bare-metal',
   toolPrefix: 'arm-none-eabi-',
@@ -84,6 +91,8 @@ export const TARGETS: readonly Target[] = [
     isa: 'native',
     simd: 'none',
     vectorBits: 0,
+    vectorRegisters: 16,
+    cache: { l1: 32 * KiB, l2: 512 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
     toolPrefix: '',
@@ -98,6 +107,8 @@ export const TARGETS: readonly Target[] = [
     isa: 'x86-64-v3',
     simd: 'avx2',
     vectorBits: 256,
+    vectorRegisters: 16,
+    cache: { l1: 32 * KiB, l2: 512 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
     toolPrefix: '',
@@ -113,6 +124,8 @@ export const TARGETS: readonly Target[] = [
     isa: 'x86-64-v4',
     simd: 'avx512',
     vectorBits: 512,
+    vectorRegisters: 32,
+    cache: { l1: 32 * KiB, l2: 1 * MiB },
     fpu: 'f32+f64',
     os: 'hosted',
     toolPrefix: '',
@@ -128,6 +141,8 @@ export const TARGETS: readonly Target[] = [
     isa: 'portable',
     simd: 'none',
     vectorBits: 0,
+    vectorRegisters: 0,
+    cache: { l1: 32 * KiB, l2: 256 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
     toolPrefix: '',
@@ -142,6 +157,8 @@ export const TARGETS: readonly Target[] = [
     isa: 'armv8-a',
     simd: 'neon',
     vectorBits: 128,
+    vectorRegisters: 32,
+    cache: { l1: 32 * KiB, l2: 512 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
     toolPrefix: 'aarch64-linux-gnu-',
@@ -156,6 +173,8 @@ export const TARGETS: readonly Target[] = [
     isa: 'armv7-a',
     simd: 'neon',
     vectorBits: 128,
+    vectorRegisters: 16,
+    cache: { l1: 32 * KiB, l2: 256 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
     toolPrefix: 'arm-linux-gnueabihf-',
@@ -186,7 +205,7 @@ export const TARGETS: readonly Target[] = [
       ram: { origin: 0x20000000, bytes: 512 * KiB },
       stackBytes: 32 * KiB,
     },
-    { isa: 'armv8.1-m.main+mve.fp', simd: 'helium', vectorBits: 128, description: 'Arm Cortex-M55 with Helium (MVE), bare metal, QEMU mps3-an547' },
+    { isa: 'armv8.1-m.main+mve.fp', simd: 'helium', vectorBits: 128, vectorRegisters: 8, description: 'Arm Cortex-M55 with Helium (MVE), bare metal, QEMU mps3-an547' },
   ),
 ];
 
@@ -212,8 +231,18 @@ function withHostSimd(t: Target): Target {
   } catch {
     return t;
   }
-  const simd: [Simd, number] = /\bavx512f\b/.test(flags) ? ['avx512', 512] : /\bavx2\b/.test(flags) ? ['avx2', 256] : /\b(asimd|neon)\b/.test(flags) ? ['neon', 128] : ['none', 0];
-  return { ...t, simd: simd[0], vectorBits: simd[1] };
+  const simd: [Simd, number, number] = /\bavx512f\b/.test(flags) ? ['avx512', 512, 32] : /\bavx2\b/.test(flags) && /\bfma\b/.test(flags) ? ['avx2', 256, 16] : /\b(asimd)\b/.test(flags) ? ['neon', 128, 32] : ['none', 0, 0];
+  return { ...t, simd: simd[0], vectorBits: simd[1], vectorRegisters: simd[2], cache: { l1: cacheBytes('index0') ?? t.cache.l1, l2: cacheBytes('index2') ?? t.cache.l2 } };
+}
+
+/** Size of one of cpu0's caches from sysfs (index0: L1d, index2: L2), if readable. */
+function cacheBytes(index: string): number | undefined {
+  try {
+    const m = /^(\d+)K$/.exec(readFileSync(`/sys/devices/system/cpu/cpu0/cache/${index}/size`, 'utf8').trim());
+    return m ? Number(m[1]) * KiB : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The C compiler of a target: `--cc` applies to the machine's own targets; cross targets use their toolchain's gcc. */

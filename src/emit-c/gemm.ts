@@ -1,0 +1,321 @@
+/**
+ * @fileoverview The GEMM path of the C backend: f32 dot_general and 2-D NHWC convolution become
+ * C[b][m][n] = sum_k A[b][m][k] * B[b][k][n], computed by a packed, register-blocked
+ * micro-kernel written against rl_simd.h (so one generator serves AVX-512, AVX2, NEON and Helium).
+ *
+ * Blocking follows the BLIS loop order: K in blocks of kc (a B micro-panel of kc x nr stays in L1),
+ * M in blocks of mc (the packed A block stays in L2), then for each nr-wide panel of B and each
+ * mr-high panel of A one micro-kernel call. The tile (mr, nr) is chosen per shape from a small cost
+ * model, so edge waste stays low for the static shapes an AOT compiler sees.
+ *
+ * Weights known at compile time (constant B) are packed here, in TypeScript, into the micro-panel
+ * layout and linked as read-only data; other operands are packed at run time into arena scratch.
+ * Convolution packs A straight from the input image (implicit GEMM, no im2col buffer).
+ * Accumulation is in f32 with fused multiply-add: see the dot tolerance in src/interpret/compare.ts.
+ */
+import type { Op } from '../ir/core.js';
+import type { TensorType } from '../ir/types.js';
+import { opAttrs } from '../ops/def.js';
+import { lookupOp } from '../ops/index.js';
+import type { ConvAttrs, DotDims } from '../ops/contraction.js';
+import { getElem, strides, type Tensor } from '../interpret/tensor.js';
+import type { Target } from '../target/targets.js';
+import { CodeWriter } from '../emit-common/code-writer.js';
+import type { FlatOp } from './kernels.js';
+
+/** How the packing code reads A[b][m][k]. */
+export type ASource =
+  | { readonly kind: 'matrix'; readonly batchStride: number; readonly mStride: number; readonly kStride: number }
+  | {
+      readonly kind: 'conv';
+      readonly height: number;
+      readonly width: number;
+      readonly channels: number;
+      readonly outHeight: number;
+      readonly outWidth: number;
+      readonly kernelHeight: number;
+      readonly kernelWidth: number;
+      readonly stride: readonly [number, number];
+      readonly dilation: readonly [number, number];
+      readonly padBefore: readonly [number, number];
+    };
+
+export interface GemmTiling {
+  readonly lanes: number;
+  readonly mr: number;
+  /** Vectors per micro-tile row; nr = nrv * lanes. */
+  readonly nrv: number;
+  readonly nr: number;
+  readonly kc: number;
+  readonly mc: number;
+}
+
+export interface GemmPlan {
+  readonly op: Op;
+  readonly batch: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly a: ASource;
+  /** Element strides of B[b][k][n] in the operand as stored. */
+  readonly b: { readonly batchStride: number; readonly kStride: number; readonly nStride: number };
+  /** B is a constant: packed at compile time (packB), read as is by the kernel. */
+  readonly bPrepacked: boolean;
+  readonly tiling: GemmTiling;
+  readonly simdMacro: string;
+}
+
+const SIMD_MACRO: Readonly<Record<string, string>> = { avx512: 'RL_SIMD_AVX512', avx2: 'RL_SIMD_AVX2', neon: 'RL_SIMD_NEON', helium: 'RL_SIMD_HELIUM' };
+
+const isF32 = (t: TensorType): boolean => t.elem.kind === 'float' && t.elem.name === 'f32';
+
+/** The single stride of a group of dims when they are adjacent and row-major contiguous (size-1 dims ignored). */
+function groupStride(shape: readonly number[], dims: readonly number[]): { size: number; stride: number } | undefined {
+  const st = strides(shape);
+  const real = dims.filter((d) => shape[d] !== 1);
+  const size = dims.reduce((n, d) => n * shape[d]!, 1);
+  if (real.length === 0) return { size, stride: 0 };
+  for (let i = 0; i + 1 < real.length; i++) if (st[real[i]!] !== st[real[i + 1]!]! * shape[real[i + 1]!]!) return undefined;
+  return { size, stride: st[real[real.length - 1]!]! };
+}
+
+/** A GEMM plan for `f`, or undefined when the op is not one the GEMM path handles (scalar kernel then). */
+export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number) => boolean): GemmPlan | undefined {
+  const simdMacro = SIMD_MACRO[target.simd];
+  if (!simdMacro || f.ins.length !== 2 || f.outs.length !== 1) return undefined;
+  const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type];
+  if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor' || ![lt, rt, ot].every(isF32)) return undefined;
+  const shape =
+    f.op.name === 'stablehlo.dot_general'
+      ? dotShape(opAttrs(lookupOp(f.op.name)!, f.op) as DotDims, lt, rt)
+      : f.op.name === 'stablehlo.dot' // the deprecated 1-D/2-D form: contract lhs's last dim with rhs's first
+        ? dotShape({ lb: [], rb: [], lc: [lt.shape.length - 1], rc: [0] }, lt, rt)
+        : f.op.name === 'stablehlo.convolution'
+          ? convShape(f, lt, rt, ot)
+          : undefined;
+  if (!shape || shape.m === 0 || shape.n === 0 || shape.k === 0 || shape.batch === 0) return undefined;
+  return { op: f.op, ...shape, bPrepacked: isConstant(1), tiling: chooseTiling(shape.m, shape.n, shape.k, target), simdMacro };
+}
+
+type Shape = Pick<GemmPlan, 'batch' | 'm' | 'n' | 'k' | 'a' | 'b'>;
+
+function dotShape(d: DotDims, lt: TensorType, rt: TensorType): Shape | undefined {
+  const lf = lt.shape.map((_, i) => i).filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
+  const rf = rt.shape.map((_, i) => i).filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
+  const [lb, lm, lk] = [groupStride(lt.shape, d.lb), groupStride(lt.shape, lf), groupStride(lt.shape, d.lc)];
+  const [rb, rk, rn] = [groupStride(rt.shape, d.rb), groupStride(rt.shape, d.rc), groupStride(rt.shape, rf)];
+  if (!lb || !lm || !lk || !rb || !rk || !rn) return undefined;
+  return {
+    batch: lb.size,
+    m: lm.size,
+    n: rn.size,
+    k: lk.size,
+    a: { kind: 'matrix', batchStride: lb.stride, mStride: lm.stride, kStride: lk.stride },
+    b: { batchStride: rb.stride, kStride: rk.stride, nStride: rn.stride },
+  };
+}
+
+/** 2-D convolution in NHWC x HWIO -> NHWC layout, one group, no input dilation or reversal. */
+function convShape(f: FlatOp, lt: TensorType, rt: TensorType, ot: TensorType): Shape | undefined {
+  const c = opAttrs(lookupOp(f.op.name)!, f.op) as ConvAttrs;
+  const nhwc = (b: number, sp: readonly number[], feat: number): boolean => b === 0 && sp.length === 2 && sp[0] === 1 && sp[1] === 2 && feat === 3;
+  if (!nhwc(c.inBatch, c.inSpatial, c.inFeature) || !nhwc(c.outBatch, c.outSpatial, c.outFeature)) return undefined;
+  if (c.kSpatial[0] !== 0 || c.kSpatial[1] !== 1 || c.kIn !== 2 || c.kOut !== 3) return undefined;
+  if (c.featureGroups !== 1 || c.batchGroups !== 1 || c.lhsDil.some((x) => x !== 1) || c.reversal.some((x) => x)) return undefined;
+  const [batch, height, width, channels] = lt.shape as [number, number, number, number];
+  const [kernelHeight, kernelWidth, , outChannels] = rt.shape as [number, number, number, number];
+  const [, outHeight, outWidth] = ot.shape as [number, number, number, number];
+  return {
+    // Batch folds into M: rows are output pixels of every image.
+    batch: 1,
+    m: batch * outHeight * outWidth,
+    n: outChannels,
+    k: kernelHeight * kernelWidth * channels,
+    a: {
+      kind: 'conv',
+      height,
+      width,
+      channels,
+      outHeight,
+      outWidth,
+      kernelHeight,
+      kernelWidth,
+      stride: [c.strides[0]!, c.strides[1]!],
+      dilation: [c.rhsDil[0]!, c.rhsDil[1]!],
+      padBefore: [c.padding[0]![0]!, c.padding[1]![0]!],
+    },
+    b: { batchStride: 0, kStride: outChannels, nStride: 1 },
+  };
+}
+
+/**
+ * Register tile from a cost model: cycles per k step are bounded by FMA throughput (2 per cycle),
+ * loads (nrv B vectors + mr A broadcasts, 2 per cycle) and FMA latency (each accumulator takes one
+ * FMA per step; 4 cycles, plus slack for the loads: 6), times the tiles needed to cover the padded
+ * M x N. Ties go to more accumulators. Registers must hold mr x nrv accumulators, nrv B vectors
+ * and one A broadcast.
+ */
+export function chooseTiling(m: number, n: number, k: number, target: Target): GemmTiling {
+  const lanes = target.vectorBits / 32;
+  let best: { cost: number; mr: number; nrv: number } | undefined;
+  for (let nrv = 1; nrv <= 8; nrv++) {
+    for (let mr = 1; mr <= 16; mr++) {
+      if (mr * nrv + nrv + 1 > target.vectorRegisters) continue;
+      const perStep = Math.max((mr * nrv) / 2, (mr + nrv) / 2, 6);
+      const cost = Math.ceil(m / mr) * Math.ceil(n / (nrv * lanes)) * perStep;
+      if (!best || cost < best.cost - 1e-9 || (Math.abs(cost - best.cost) < 1e-9 && mr * nrv > best.mr * best.nrv)) best = { cost, mr, nrv };
+    }
+  }
+  const { mr, nrv } = best!;
+  const nr = nrv * lanes;
+  // One A panel only (small M): B is not reused across rows, so blocking K would only add C traffic.
+  const kc = m <= mr ? k : Math.min(k, Math.max(16, Math.floor(target.cache.l1 / 2 / (nr * 4))));
+  const mc = Math.min(Math.ceil(m / mr) * mr, Math.max(mr, Math.floor(target.cache.l2 / 2 / (kc * 4) / mr) * mr));
+  return { lanes, mr, nrv, nr, kc, mc };
+}
+
+const panels = (p: GemmPlan): number => Math.ceil(p.n / p.tiling.nr);
+
+/** A whose rows are contiguous in k is read in place: packing would cost about as much as the
+ * micro-kernel's strided row reads, which stay in L1/L2 for the k block. */
+const readsADirectly = (p: GemmPlan): boolean => p.a.kind === 'matrix' && p.a.kStride === 1;
+
+/** Bytes of arena scratch: the packed A block (unless A is read in place), plus the packed B block
+ * when B is not a constant. */
+export function gemmScratchBytes(p: GemmPlan): number {
+  const t = p.tiling;
+  return 4 * ((readsADirectly(p) ? 0 : t.mc * t.kc) + (p.bPrepacked ? 0 : panels(p) * t.nr * t.kc));
+}
+
+/** B packed for the kernel: [batch][n panel][k][nr] f32, columns past N zero. */
+export function packB(p: GemmPlan, b: Tensor): Uint8Array {
+  const { nr } = p.tiling;
+  const np = panels(p);
+  const out = new Float32Array(p.batch * np * p.k * nr);
+  let o = 0;
+  for (let bi = 0; bi < p.batch; bi++)
+    for (let jp = 0; jp < np; jp++)
+      for (let kk = 0; kk < p.k; kk++)
+        for (let j = 0; j < nr; j++, o++) {
+          const col = jp * nr + j;
+          if (col < p.n) out[o] = getElem(b, bi * p.b.batchStride + kk * p.b.kStride + col * p.b.nStride) as number;
+        }
+  return new Uint8Array(out.buffer);
+}
+
+/** The C of a GEMM kernel: micro-kernel, packing, blocked driver. Params: A, B, C, scratch. */
+export function emitGemmKernel(p: GemmPlan, name: string, comment: string): string {
+  const { mr, nr, nrv, kc: KC, mc: MC, lanes } = p.tiling;
+  const np = panels(p);
+  const direct = readsADirectly(p);
+  const w = new CodeWriter();
+  const micro = `${name}_tile`;
+  w.line(comment);
+  w.line(
+    `/* GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}], f32 FMA accumulation; tile ${mr} x ${nr} (${mr} rows x ${nrv} vectors of ${lanes}), kc ${KC}, mc ${MC}; A ${direct ? 'read in place' : 'packed'}, B ${p.bPrepacked ? 'packed at compile time' : 'packed at run time'}. */`,
+  );
+  // ---- micro-kernel: c[rows x cols] (+)= A[rows x kc] * bp[kc x nr] ------------------------------
+  // A is either a packed panel (ap[p * mr + i]) or rows of the operand itself (lda apart; rows past
+  // `rows` alias row 0, so every load stays in bounds and their results are never stored).
+  const aParams = direct ? 'const float* restrict a, int64_t lda' : 'const float* restrict ap';
+  w.block(`static inline void ${micro}(int64_t kc, ${aParams}, const float* restrict bp, float* restrict c, int64_t rows, int64_t cols, int accumulate) {`, () => {
+    const acc = (i: number, v: number): string => `c${i}_${v}`;
+    if (direct && mr === 1) w.line('(void)lda;');
+    if (direct) for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
+    for (let i = 0; i < mr; i++) w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
+    w.block('for (int64_t p = 0; p < kc; ++p) {', () => {
+      w.line(`const float* restrict b = bp + p * ${nr};`);
+      w.line(`const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`);
+      for (let i = 0; i < mr; i++) {
+        w.line(`{ const rl_vf a = rl_vf_splat(${direct ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}); ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma(a, b${v}, ${acc(i, v)});`).join(' ')} }`);
+      }
+    });
+    w.block(`if (rows == ${mr} && cols == ${nr}) {`, () => {
+      for (let i = 0; i < mr; i++)
+        for (let v = 0; v < nrv; v++) {
+          const at = `c + ${i} * ${p.n} + ${v * lanes}`;
+          w.line(`rl_vf_store(${at}, accumulate ? rl_vf_add(rl_vf_load(${at}), ${acc(i, v)}) : ${acc(i, v)});`);
+        }
+      w.line('return;');
+    });
+    w.line('/* Edge tile: spill to a local tile, then copy the valid part. */');
+    w.line(`float tile[${mr * nr}];`);
+    for (let i = 0; i < mr; i++) for (let v = 0; v < nrv; v++) w.line(`rl_vf_store(tile + ${i * nr + v * lanes}, ${acc(i, v)});`);
+    w.block('for (int64_t i = 0; i < rows; ++i) {', () => {
+      w.line(`for (int64_t j = 0; j < cols; ++j) c[i * ${p.n} + j] = accumulate ? c[i * ${p.n} + j] + tile[i * ${nr} + j] : tile[i * ${nr} + j];`);
+    });
+  });
+  w.line('');
+  // ---- driver ------------------------------------------------------------------------------------
+  w.block(`RL_KERNEL void ${name}(const float* restrict in0, const float* restrict in1, float* restrict out0, uint8_t* restrict scratch) {`, () => {
+    if (direct) w.line('(void)scratch;');
+    else w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);
+    if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)scratch${direct ? '' : ` + ${4 * MC * KC}`}; /* packed B block: ${np} panels x ${KC} x ${nr} */`);
+    w.block(`for (int64_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
+      w.line(`float* restrict C = out0 + bi * ${p.m * p.n};`);
+      w.block(`for (int64_t pc = 0; pc < ${p.k}; pc += ${KC}) {`, () => {
+        w.line(`const int64_t kc = ${p.k} - pc < ${KC} ? ${p.k} - pc : ${KC};`);
+        if (!p.bPrepacked) {
+          w.line('/* pack B[pc:pc+kc][:] into nr-wide panels, zero past N */');
+          w.line(`const float* restrict B = in1 + bi * ${p.b.batchStride};`);
+          w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () => {
+            w.block('for (int64_t q = 0; q < kc; ++q) {', () => {
+              w.line(`for (int64_t j = 0; j < ${nr}; ++j) bp[(jp * kc + q) * ${nr} + j] = jp * ${nr} + j < ${p.n} ? B[(pc + q) * ${p.b.kStride} + (jp * ${nr} + j) * ${p.b.nStride}] : 0.0f;`);
+            });
+          });
+        }
+        w.block(`for (int64_t ic = 0; ic < ${p.m}; ic += ${MC}) {`, () => {
+          w.line(`const int64_t mc = ${p.m} - ic < ${MC} ? ${p.m} - ic : ${MC};`);
+          if (!direct) emitPackA(w, p);
+          w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () => {
+            w.line(
+              p.bPrepacked
+                ? `const float* restrict bpanel = in1 + ((bi * ${np} + jp) * ${p.k} + pc) * ${nr};`
+                : `const float* restrict bpanel = bp + jp * kc * ${nr};`,
+            );
+            w.line(`const int64_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
+            w.block(`for (int64_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => {
+              w.line(`const int64_t rows = mc - ip * ${mr} < ${mr} ? mc - ip * ${mr} : ${mr};`);
+              const a = p.a;
+              const aArgs = direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : `ap + ip * kc * ${mr}`;
+              w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
+            });
+          });
+        });
+      });
+    });
+  });
+  return w.toString();
+}
+
+/** Packs A[ic:ic+mc][pc:pc+kc] as mr-row panels, k-major: ap[(panel * kc + q) * mr + row]; rows past M are zero. */
+function emitPackA(w: CodeWriter, p: GemmPlan): void {
+  const { mr } = p.tiling;
+  w.block(`for (int64_t r = 0; r < (mc + ${mr - 1}) / ${mr} * ${mr}; ++r) {`, () => {
+    w.line(`float* restrict dst = ap + (r / ${mr}) * kc * ${mr} + r % ${mr};`);
+    w.block('if (r >= mc) {', () => {
+      w.line(`for (int64_t q = 0; q < kc; ++q) dst[q * ${mr}] = 0.0f;`);
+      w.line('continue;');
+    });
+    const a = p.a;
+    if (a.kind === 'matrix') {
+      w.line(`const float* restrict src = in0 + bi * ${a.batchStride} + (ic + r) * ${a.mStride} + pc * ${a.kStride};`);
+      w.line(`for (int64_t q = 0; q < kc; ++q) dst[q * ${mr}] = src[q * ${a.kStride}];`);
+      return;
+    }
+    // Implicit GEMM: row = output pixel (image, oy, ox); k = (ky, kx, channel) of the HWIO kernel.
+    const pixels = a.outHeight * a.outWidth;
+    w.line(`const int64_t row = ic + r, image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`);
+    w.block(`for (int64_t t = 0; t < ${a.kernelHeight * a.kernelWidth}; ++t) {`, () => {
+      w.line(`const int64_t k0 = t * ${a.channels};`);
+      w.line('if (k0 + ' + a.channels + ' <= pc || k0 >= pc + kc) continue;');
+      w.line(`const int64_t lo = k0 > pc ? k0 : pc, hi = k0 + ${a.channels} < pc + kc ? k0 + ${a.channels} : pc + kc;`);
+      w.line(`const int64_t iy = oy * ${a.stride[0]} + (t / ${a.kernelWidth}) * ${a.dilation[0]} - ${a.padBefore[0]}, ix = ox * ${a.stride[1]} + (t % ${a.kernelWidth}) * ${a.dilation[1]} - ${a.padBefore[1]};`);
+      w.block(`if (iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width}) {`, () => {
+        w.line(`const float* restrict src = in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels};`);
+        w.line(`for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = src[q - k0];`);
+      });
+      w.line(`else for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = 0.0f;`);
+    });
+  });
+}
