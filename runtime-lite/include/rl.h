@@ -103,10 +103,25 @@ static inline uint16_t rl_f32_to_bf16(float f) {
 }
 
 /* maximum/minimum propagate NaN; +0 > -0. */
-static inline double rl_max(double a, double b) { return (a != a || b != b) ? NAN : (a == b ? (signbit(a) ? b : a) : (a > b ? a : b)); }
-static inline double rl_min(double a, double b) { return (a != a || b != b) ? NAN : (a == b ? (signbit(a) ? a : b) : (a < b ? a : b)); }
-static inline float rl_maxf(float a, float b) { return (a != a || b != b) ? NAN : (a == b ? (signbit(a) ? b : a) : (a > b ? a : b)); }
-static inline float rl_minf(float a, float b) { return (a != a || b != b) ? NAN : (a == b ? (signbit(a) ? a : b) : (a < b ? a : b)); }
+/* StableHLO maximum/minimum: NaN if either operand is NaN, and +0 > -0. Branch-free (bit selects
+ * around the compare), so data-dependent maxima (pooling, ReLU) cost no mispredictions. */
+#define RL_MINMAX(NAME, T, U, QNAN, CMP, MERGE)                                                   \
+  static inline T NAME(T a, T b) {                                                              \
+    T m = a CMP b ? a : b;                                                                      \
+    U bm, ba, bb;                                                                               \
+    memcpy(&bm, &m, sizeof m);                                                                  \
+    memcpy(&ba, &a, sizeof a);                                                                  \
+    memcpy(&bb, &b, sizeof b);                                                                  \
+    const U eq = (U)0 - (U)(a == b), nan = (U)0 - (U)((a != a) | (b != b));                     \
+    bm = (bm & ~eq) | ((ba MERGE bb) & eq); /* equal: max ANDs the sign bits, min ORs them */    \
+    bm = (bm & ~nan) | (QNAN & nan);                                                            \
+    memcpy(&m, &bm, sizeof m);                                                                  \
+    return m;                                                                                   \
+  }
+RL_MINMAX(rl_max, double, uint64_t, UINT64_C(0x7ff8000000000000), >, &)
+RL_MINMAX(rl_min, double, uint64_t, UINT64_C(0x7ff8000000000000), <, |)
+RL_MINMAX(rl_maxf, float, uint32_t, UINT32_C(0x7fc00000), >, &)
+RL_MINMAX(rl_minf, float, uint32_t, UINT32_C(0x7fc00000), <, |)
 static inline double rl_sign(double x) { return x != x ? x : (x > 0 ? 1.0 : (x < 0 ? -1.0 : x)); }
 static inline double rl_round_afz(double x) { return round(x); }
 static inline double rl_round_even(double x) { return nearbyint(x); }

@@ -8,14 +8,16 @@ import { join } from 'node:path';
 import { error } from '../diag/diagnostics.js';
 import type { Module } from '../ir/core.js';
 import { intElem, numElements, tensorType, typeToString, type TensorType } from '../ir/types.js';
-import { elemBits, getElem, size } from '../interpret/tensor.js';
+import { elemBits, getElem, size, type Tensor } from '../interpret/tensor.js';
 import { constantValue } from '../ops/control.js';
 import { planMemory, planWithoutReuse, type MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
-import { cElem, literal, toStorageBytes } from './ctypes.js';
+import { cElem, cElemOrUndefined, literal, toStorageBytes, type CElem } from './ctypes.js';
+import { fuse } from '../fusion/fuse.js';
+import { describeGroup } from './fused.js';
 import { simplify } from '../canonicalize/simplify.js';
 import { controlCopies, flatten, type Edge } from './flatten.js';
-import { lowerToKernel, writesInPlaceSafely, type FlatOp, type Sym } from './kernels.js';
+import { isFusibleElementwise, lowerToKernel, writesInPlaceSafely, type FlatOp, type Sym } from './kernels.js';
 import { gemmScratchBytes, packB, planGemm, type GemmPlan } from './gemm.js';
 import { BlobBuilder } from './blob.js';
 import { compilerOf, lookupTarget, toolOf, type Target } from '../target/targets.js';
@@ -44,6 +46,8 @@ export interface EmitOptions {
   readonly simplify?: boolean;
   /** The packed GEMM path for f32 dots/convolutions on SIMD targets (default on). */
   readonly gemm?: boolean;
+  /** Loop fusion of elementwise chains and GEMM epilogues (default on). */
+  readonly fusion?: boolean;
 }
 
 export interface EmitResult {
@@ -56,6 +60,8 @@ export interface EmitResult {
   readonly kernelNames: readonly string[];
   readonly weightBytes: number;
   readonly target: Target;
+  /** `kernel: fused ops` for every fusion group (for --report). */
+  readonly fusionGroups: readonly string[];
 }
 
 export const CFLAGS = '-O2 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
@@ -70,27 +76,48 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     return s.type;
   };
   const elemBytes = (s: Sym): number => cElem(tensor(s), 'value', prog.entry.loc).bytes;
+  // Splat constants (every element equal) fused into a loop become literals, never weights.
+  const splats = new Map<Sym, string | undefined>();
+  const splatOf = (s: Sym): string | undefined => {
+    if (!splats.has(s)) {
+      const op = prog.constants.get(s);
+      const ce = op && s.type.kind === 'tensor' && s.type.elem.kind !== 'complex' && s.type.elem.kind !== 'quant' ? cElemOrUndefined(s.type.elem) : undefined;
+      let lit: string | undefined;
+      // Not booleans: gcc rejects `(1 | x) != 0` as a tautology under -Werror.
+      if (op && ce && !ce.subByte && ce.cls !== 'bool') {
+        const value = constantValue(op.attrs['value'], tensor(s), op);
+        const first = elemBits(value, 0);
+        let all = size(value) > 0;
+        for (let i = 1; all && i < size(value); i++) all = elemBits(value, i) === first;
+        if (all) lit = ce.load(storageLiteral(ce, value, 0));
+      }
+      splats.set(s, lit);
+    }
+    return splats.get(s);
+  };
   // f32 dots and convolutions on SIMD targets take the packed GEMM path, with arena scratch for
   // packing: the scratch is an extra output symbol of the op, live only during it.
+  const planFor = (f: FlatOp): GemmPlan | undefined => (o.gemm === false ? undefined : planGemm(f, target, (i) => prog.constants.has(f.ins[i]!)));
+  const straight = prog.ops.filter((f) => !prog.control.has(f));
+  const grouped =
+    prog.control.size || o.fusion === false
+      ? straight
+      : fuse(straight, { isElementwise: isFusibleElementwise, isSplat: (s) => splatOf(s) !== undefined, canHead: (f) => planFor(f) !== undefined, outputs: prog.outputs });
   const gemmOf = new Map<FlatOp, GemmPlan>();
   let scratchId = -1;
-  const kernelOps = prog.ops
-    .filter((f) => !prog.control.has(f))
-    .map((f) => {
-      const gemm = o.gemm === false ? undefined : planGemm(f, target, (i) => prog.constants.has(f.ins[i]!));
-      if (!gemm) return f;
-      const scratch: Sym = { id: scratchId--, type: tensorType([gemmScratchBytes(gemm)], intElem(8, false)) };
-      const withScratch: FlatOp = { op: f.op, ins: f.ins, outs: [...f.outs, scratch] };
-      gemmOf.set(withScratch, gemm);
-      return withScratch;
-    });
-  const kernelOpOf = new Map(prog.ops.filter((f) => !prog.control.has(f)).map((f, i) => [f, kernelOps[i]!]));
+  const kernelOps = grouped.map((f) => {
+    const gemm = planFor(f.group?.head ?? f);
+    if (!gemm) return f;
+    const scratch: Sym = { id: scratchId--, type: tensorType([gemmScratchBytes(gemm)], intElem(8, false)) };
+    const withScratch: FlatOp = { ...f, outs: [...f.outs, scratch] };
+    gemmOf.set(withScratch, gemm);
+    return withScratch;
+  });
+  // Kernels by the op of the source program at whose position they run (a group runs at its root's).
+  const kernelAt = new Map(grouped.map((f, i) => [f.group ? f.group.members[f.group.members.length - 1]! : f, kernelOps[i]!]));
   // Constants read only as a prepacked GEMM weight are linked in packed form only.
   const readAsIs = new Set<Sym>(prog.outputs);
-  for (const f of prog.ops) {
-    const k = kernelOpOf.get(f);
-    (k && gemmOf.get(k)?.bPrepacked ? f.ins.slice(0, 1) : f.ins).forEach((x) => readAsIs.add(x));
-  }
+  for (const k of kernelOps) (gemmOf.get(k)?.bPrepacked ? k.ins.filter((_, i) => i !== 1) : k.ins).forEach((x) => readAsIs.add(x));
   if (prog.control.size) prog.constants.forEach((_, x) => readAsIs.add(x));
 
   // ---- weights ---------------------------------------------------------------------------------
@@ -115,13 +142,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       ref.set(s, `((const ${ce.storage}*)(${blobSymbol} + ${offset}))`);
     } else {
       const vals: string[] = [];
-      for (let i = 0; i < n; i++) {
-        if (ce.quant) vals.push(`(${ce.storage})${String(getElem(value, i))}`);
-        else if (ce.cls === 'int') vals.push(literal(ce, getElem(value, i) as bigint));
-        else if (ce.cls === 'bool') vals.push(String(getElem(value, i)));
-        else if (ce.storage === 'uint16_t') vals.push(`0x${elemBits(value, i).toString(16)}`);
-        else vals.push(cLiteralBits(ce.storage, elemBits(value, i)));
-      }
+      for (let i = 0; i < n; i++) vals.push(storageLiteral(ce, value, i));
       weightDecls.push(`/* ${name}: ${typeToString(t)} from ${loc} */\nstatic const ${ce.storage} ${name}[${Math.max(1, n)}] = {${vals.join(', ') || '0'}};`);
       ref.set(s, name);
     }
@@ -145,12 +166,13 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     // Control flow: every symbol a kernel or an edge copy writes gets a buffer of its own.
     const written: Sym[] = [];
     for (const f of prog.ops) {
-      written.push(...(kernelOpOf.get(f) ?? f).outs);
+      written.push(...(kernelAt.get(f) ?? f).outs);
       for (const [, to] of controlCopies(prog.control.get(f))) written.push(to);
     }
     plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);
   }
-  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f), gemmOf.get(f)));
+  const env = { splat: splatOf };
+  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f), gemmOf.get(f), env));
   const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
   prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
   const bufRef = (s: Sym): string => {
@@ -166,7 +188,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const calls = prog.ops.map((f) => {
     const c = prog.control.get(f);
     if (!c) {
-      const k = kernelOpOf.get(f)!;
+      const k = kernelAt.get(f);
+      if (!k) return ''; // fused into a kernel that runs later
       const ins = k.ins.map((x, i) => (i === 1 && packedWeight.has(k) ? packedWeight.get(k)! : bufRef(x)));
       return `${kernelOf.get(k)!.name}(${[...ins, ...k.outs.map(bufRef)].join(', ')});`;
     }
@@ -235,7 +258,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       numOutputs: prog.outputs.length,
       numInputsOrOne: Math.max(1, prog.inputs.length),
       numOutputsOrOne: Math.max(1, prog.outputs.length),
-      calls,
+      calls: calls.filter(Boolean),
     }),
   );
   const objects = [`${o.prefix}.o`];
@@ -268,7 +291,17 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     kernelNames: kernels.map((k) => k.name),
     weightBytes: blob.bytes,
     target,
+    fusionGroups: kernelOps.flatMap((f, i) => (f.group ? [`${kernels[i]!.name}: ${describeGroup(f.group)}`] : [])),
   };
+}
+
+/** Element i of a constant as a C literal of its storage type. */
+function storageLiteral(ce: CElem, value: Tensor, i: number): string {
+  if (ce.quant) return `(${ce.storage})${String(getElem(value, i))}`;
+  if (ce.cls === 'int') return literal(ce, getElem(value, i) as bigint);
+  if (ce.cls === 'bool') return String(getElem(value, i));
+  if (ce.storage === 'uint16_t') return `(uint16_t)0x${elemBits(value, i).toString(16)}`;
+  return cLiteralBits(ce.storage, elemBits(value, i));
 }
 
 /** Exact C literal of a float or double from its bit pattern (hex float, no rounding). */

@@ -21,7 +21,8 @@ import type { ConvAttrs, DotDims } from '../ops/contraction.js';
 import { getElem, strides, type Tensor } from '../interpret/tensor.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import type { FlatOp } from './kernels.js';
+import type { FlatOp, KernelParam } from './kernels.js';
+import { emitEpilogue, type FusedEnv } from './fused.js';
 
 /** How the packing code reads A[b][m][k]. */
 export type ASource =
@@ -204,7 +205,7 @@ export function packB(p: GemmPlan, b: Tensor): Uint8Array {
 }
 
 /** The C of a GEMM kernel: micro-kernel, packing, blocked driver. Params: A, B, C, scratch. */
-export function emitGemmKernel(p: GemmPlan, name: string, comment: string): string {
+export function emitGemmKernel(p: GemmPlan, name: string, comment: string, params: readonly KernelParam[], epilogue?: { fop: FlatOp; env: FusedEnv }): string {
   const { mr, nr, nrv, kc: KC, mc: MC, lanes } = p.tiling;
   const np = panels(p);
   const direct = readsADirectly(p);
@@ -247,7 +248,7 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string): stri
   });
   w.line('');
   // ---- driver ------------------------------------------------------------------------------------
-  w.block(`RL_KERNEL void ${name}(const float* restrict in0, const float* restrict in1, float* restrict out0, uint8_t* restrict scratch) {`, () => {
+  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
     if (direct) w.line('(void)scratch;');
     else w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);
     if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)scratch${direct ? '' : ` + ${4 * MC * KC}`}; /* packed B block: ${np} panels x ${KC} x ${nr} */`);
@@ -281,6 +282,10 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string): stri
               w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
             });
           });
+          if (epilogue) {
+            w.line('/* epilogue: the fused elementwise ops, on these rows while they are in cache */');
+            w.block(`if (pc + kc == ${p.k}) {`, () => emitEpilogue(w, epilogue.fop, epilogue.env, p.n, `bi * ${p.m} + ic`, 'mc'));
+          }
         });
       });
     });

@@ -14,7 +14,9 @@ import type { GatherDims, ScatterDims } from '../ops/movement.js';
 import type { WindowAttrs } from '../ops/reduction.js';
 import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import { cElem, type CElem } from './ctypes.js';
+import { cElem, cElemOrUndefined, type CElem } from './ctypes.js';
+import { describeGroup, emitFusedLoop, fusedParams, type FusedEnv } from './fused.js';
+import type { FusionGroup } from '../fusion/fuse.js';
 import { emitScalarRegion } from './region.js';
 import { emitGemmKernel, type GemmPlan } from './gemm.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
@@ -24,11 +26,13 @@ export interface Sym {
   readonly type: Type;
 }
 
-/** An op instance after inlining: operands/results are program-wide symbols. */
+/** An op instance after inlining: operands/results are program-wide symbols. A fusion group
+ * (src/fusion) is one FlatOp too: `op` is its root, `ins` its leaves, `group` its members. */
 export interface FlatOp {
   readonly op: Op;
   readonly ins: readonly Sym[];
   readonly outs: readonly Sym[];
+  readonly group?: FusionGroup;
 }
 
 export interface KernelParam {
@@ -314,14 +318,19 @@ const reduce: Lowering = (k) => {
 };
 
 /** Declares p<d> (window element `wi` of output position `oi` in padded, dilated coordinates)
- * and returns whether it is a real operand element and its flat index. */
-function windowElement(k: KernelBuilder, w: WindowAttrs, shape: readonly number[], st: readonly number[], oi: readonly string[], wi: readonly string[]): { inside: string; index: string } {
+ * and returns whether it is a real operand element and its flat index. Bounds and dilation tests
+ * that the static shapes prove always true are left out (plain pooling windows need none). */
+function windowElement(k: KernelBuilder, w: WindowAttrs, shape: readonly number[], st: readonly number[], oi: readonly string[], wi: readonly string[], outShape: readonly number[]): { inside: string; index: string } {
   const conds: string[] = [];
   const idx: string[] = [];
   oi.forEach((o, d) => {
-    k.w.line(`const int64_t p${d} = ${o} * ${w.strides[d]} + ${wi[d]} * ${w.winDil[d]} - ${w.padding[d]![0]};`);
-    conds.push(`p${d} >= 0 && p${d} % ${w.baseDil[d]} == 0 && p${d} / ${w.baseDil[d]} < ${shape[d]}`);
-    idx.push(`(p${d} / ${w.baseDil[d]}) * ${st[d]}`);
+    const [stride, dil, base, lo] = [w.strides[d]!, w.winDil[d]!, w.baseDil[d]!, w.padding[d]![0]!];
+    k.w.line(`const int64_t p${d} = ${o} * ${stride} + ${wi[d]} * ${dil} - ${lo};`);
+    const maxP = (outShape[d]! - 1) * stride + (w.dims[d]! - 1) * dil - lo;
+    if (lo > 0) conds.push(`p${d} >= 0`);
+    if (base !== 1) conds.push(`p${d} % ${base} == 0`);
+    if (maxP > (shape[d]! - 1) * base) conds.push(`p${d} / ${base} < ${shape[d]}`);
+    idx.push(base === 1 ? `p${d} * ${st[d]}` : `(p${d} / ${base}) * ${st[d]}`);
   });
   return { inside: conds.join(' && ') || '1', index: idx.join(' + ') || '0' };
 }
@@ -342,9 +351,9 @@ const reduceWindow: Lowering = (k) => {
       w.dims,
       (wi) => {
         // Padding and base-dilation holes contribute the init value, as in the spec's pad-then-reduce.
-        const at = windowElement(k, w, x.t.shape, st, oi, wi);
-        k.w.line(`const int inside = ${at.inside};`);
-        const vals = xs.map((v, j) => `(inside ? ${v.c.load(`${v.name}[${at.index}]`)} : ${inits[j]!.c.load(`${inits[j]!.name}[0]`)})`);
+        const at = windowElement(k, w, x.t.shape, st, oi, wi, outs[0]!.t.shape);
+        const load = (v: (typeof xs)[number]): string => v.c.load(`${v.name}[${at.index}]`);
+        const vals = at.inside === '1' ? xs.map(load) : xs.map((v, j) => `((${at.inside}) ? ${load(v)} : ${inits[j]!.c.load(`${inits[j]!.name}[0]`)})`);
         const next = applyBody(k, k.fop.op.regions[0], xs.map((v) => v.c), xs.map((_, j) => `acc${j}`), vals);
         next.forEach((e, j) => k.w.line(`acc${j} = ${e};`));
       },
@@ -371,7 +380,7 @@ const selectAndScatter: Lowering = (k) => {
       k.w,
       w.dims,
       (wi) => {
-        const at = windowElement(k, w, x.t.shape, st, oi, wi);
+        const at = windowElement(k, w, x.t.shape, st, oi, wi, src.t.shape);
         k.w.block(`if (${at.inside}) {`, () => {
           k.w.line(`const int64_t cur = ${at.index};`);
           k.w.block('if (sel < 0) {', () => k.w.line('sel = cur;'), '} else {');
@@ -919,6 +928,20 @@ function kernelComment(name: string, fop: FlatOp): string {
   return `/* ${name}: ${fop.op.name} at ${loc.file.split('/').pop()}:${loc.line}:${loc.col}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
 }
 
+/** Elementwise ops lowered by the generic per-element rule, on types fusion handles (real
+ * floats and full-width integers; not complex, quantized or sub-byte). */
+export function isFusibleElementwise(fop: FlatOp): boolean {
+  const name = fop.op.name;
+  const short = name.replace(/^[a-z]+\./, '');
+  const generic = !(name in LOWERINGS) && ((name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short)));
+  if (!generic || fop.outs.length !== 1) return false;
+  return [...fop.ins, ...fop.outs].every((s) => {
+    if (s.type.kind !== 'tensor' || s.type.elem.kind === 'complex' || s.type.elem.kind === 'quant') return false;
+    const c = cElemOrUndefined(s.type.elem);
+    return !!c && !c.subByte && !c.quant && hasScalarCode(short, c) && (short !== 'next_after' || c.storage === c.compute);
+  });
+}
+
 export function canLower(name: string): boolean {
   return name in LOWERINGS || (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(name.slice(10))) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(name.slice(5)));
 }
@@ -926,6 +949,7 @@ export function canLower(name: string): boolean {
 /** Ops whose kernels read element i of every full-size operand before writing element i of the
  * result, so the result may share an operand's buffer (in-place; see memory/plan.ts). */
 export function writesInPlaceSafely(fop: FlatOp): boolean {
+  if (fop.group) return fop.group.inPlaceSafe;
   const name = fop.op.name;
   const short = name.replace(/^[a-z]+\./, '');
   const elementwise = (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
@@ -934,18 +958,30 @@ export function writesInPlaceSafely(fop: FlatOp): boolean {
 
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered; `gemm`
  * routes a dot/convolution to the packed GEMM path (its last output is then arena scratch). */
-export function lowerToKernel(fop: FlatOp, index: number, inPlace = false, gemm?: GemmPlan): Kernel {
+export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm: GemmPlan | undefined, env: FusedEnv): Kernel {
   const short = fop.op.name.replace(/^[a-z]+\./, '');
   if (gemm) {
-    const name = `k${index}_${short}`;
-    const comment = kernelComment(name, fop);
+    const name = `k${index}_${gemm.op.name.replace(/^[a-z]+\./, '')}${fop.group ? '_fused' : ''}`;
+    const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
+    const epilogueLeaves = fop.ins.slice(2).map((s, i) => ({ name: `e${i}`, cType: `const ${cElem(s.type as TensorType, fop.op.name, fop.op.loc).storage}* restrict`, output: false }));
     const params = [
       { name: 'in0', cType: 'const float* restrict', output: false },
       { name: 'in1', cType: 'const float* restrict', output: false },
+      ...epilogueLeaves,
       { name: 'out0', cType: 'float* restrict', output: true },
       { name: 'scratch', cType: 'uint8_t* restrict', output: true },
     ];
-    return { name, comment, params, source: emitGemmKernel(gemm, name, comment) };
+    return { name, comment, params, source: emitGemmKernel(gemm, name, comment, params, fop.group ? { fop, env } : undefined) };
+  }
+  if (fop.group) {
+    const name = `k${index}_fused_${short}`;
+    const comment = `/* ${name}: fuses ${describeGroup(fop.group)} */`;
+    const params = fusedParams(fop, inPlace);
+    const body = new CodeWriter();
+    body.block(`RL_KERNEL void ${name}(${params.map((p) => `${p.cType} ${p.name}`).join(', ')}) {`, () => {
+      for (const line of emitFusedLoop(fop, env).split('\n')) body.line(line);
+    });
+    return { name, comment, params, source: `${comment}\n${body.toString()}` };
   }
   const isElementwise = (fop.op.name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (fop.op.name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
   const lowering = LOWERINGS[fop.op.name] ?? (isElementwise ? elementwise(short) : undefined);

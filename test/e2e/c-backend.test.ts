@@ -115,7 +115,7 @@ t.test('generated output is deterministic', { skip: HAVE_SHARED ? false : 'no ..
   t.ok(files.includes('model_weights.bin') && files.includes('model_weights.S'), 'large weights go to the .incbin blob');
   const src = readFileSync(join(a, 'model.c'), 'utf8');
   const kernels = src.match(/^RL_KERNEL void k\d+_/gm) ?? [];
-  const comments = src.match(/^\/\* k\d+_\w+: [a-z_.]+ at [^ ]+:\d+:\d+/gm) ?? [];
+  const comments = src.match(/^\/\* k\d+_\w+: ([a-z_.]+ at [^ ]+:\d+:\d+|fuses ([a-z_]+ \(\d+:\d+\)(, )?)+)/gm) ?? [];
   t.ok(kernels.length > 0 && comments.length === kernels.length, 'every kernel has a comment naming its op and location');
 });
 
@@ -131,8 +131,8 @@ t.test('constant folding and CSE shrink the program and keep its results', async
     '}',
   ].join('\n');
   const m = importModule(new SourceFile('fold.mlir', src));
-  const plain = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc', simplify: false });
-  const simplified = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc' });
+  const plain = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc', simplify: false, fusion: false });
+  const simplified = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc', fusion: false });
   t.same(plain.kernelNames, ['k0_transpose', 'k1_add', 'k2_add', 'k3_multiply']);
   t.same(simplified.kernelNames, ['k0_add', 'k1_multiply'], 'transpose of a constant folded, duplicate add removed');
   const f = m.funcs.get('main')!;
@@ -159,4 +159,26 @@ t.test('AVX-512 builds copy constant patterns intact (GCC 12.2 broadcast miscomp
   const { lookupTarget } = await import('../../src/target/targets.js');
   const run = await runCompiled(m, 'main', [], { target: lookupTarget('x86-64-v4') });
   t.same(Array.from(run.outputs[0]!.data as Float64Array), Array.from(expected!.data as Float64Array));
+});
+
+t.test('fusion and the GEMM path: fewer kernels, no splat weights, same results as unfused scalar code', async (t) => {
+  const { FIXTURES } = await import('../helpers/paths.js');
+  const path = join(FIXTURES, 'models', 'small_cnn.mlir');
+  const m = importModule(new SourceFile(path, readFileSync(path, 'utf8')));
+  const f = m.funcs.get('main')!;
+  const args = randomInputs(f, 4) as Tensor[];
+  const [expected] = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const plain = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc', fusion: false, gemm: false });
+  const fast = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc' });
+  t.ok(fast.kernelNames.length < plain.kernelNames.length, `${fast.kernelNames.length} kernels instead of ${plain.kernelNames.length}`);
+  t.match(fast.fusionGroups.join('\n'), /k0_convolution_fused: convolution \(\d+:\d+\), broadcast_in_dim \(\d+:\d+\), add \(\d+:\d+\), maximum \(\d+:\d+\)/, 'bias + ReLU fused into the convolution');
+  const src = fast.files.get('model.c') as string;
+  t.match(src, /GEMM \[784 x 9\] \* \[9 x 8\]/, 'the first convolution runs as an implicit GEMM');
+  t.notMatch(src, /tensor<1x28x28x8xf32> from/, 'the splat zero of the ReLU is a literal, not a 25 KB weight');
+  t.match(plain.files.get('model.c') as string, /tensor<1x28x28x8xf32> from/, 'without fusion that splat is a weight');
+  const run = await runCompiled(m, 'main', args);
+  const d = compareTensors(run.outputs[0]!, expected!);
+  t.ok(d.ok, `fused + GEMM output vs interpreter: ${d.message}`);
+  const asan = await runCompiled(m, 'main', args, { flags: SANITIZE });
+  t.ok(compareTensors(asan.outputs[0]!, expected!).ok, 'fused + GEMM under ASan+UBSan');
 });

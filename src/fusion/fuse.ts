@@ -1,0 +1,155 @@
+/**
+ * @fileoverview Loop fusion on the flat program: chains of elementwise ops, with the
+ * broadcast_in_dim and reshape ops and splat constants that feed them, become one kernel that
+ * computes every element of the chain's last result in one pass (intermediates live in registers,
+ * broadcasts and reshapes are index maps, splats are literals). A chain whose first operand is an
+ * f32 dot or convolution taking the GEMM path fuses into it as an epilogue (bias, activation) that
+ * runs on each block of output rows while they are still in cache.
+ *
+ * Rules that keep it exact: a value is fused into its consumer only when that consumer is its
+ * only user and it is not a program output; every member rounds to its own result type, as the
+ * unfused kernels do. Programs with control flow are not fused (values cross loop edges).
+ */
+import type { Op } from '../ir/core.js';
+import { strides } from '../interpret/tensor.js';
+import { lookupOp } from '../ops/index.js';
+import { opAttrs } from '../ops/def.js';
+import type { FlatOp, Sym } from '../emit-c/kernels.js';
+
+/** How a fused value's element is addressed from the loop over the group's root result:
+ * one index expression per dimension (in terms of the root's loop variables), or one flat index. */
+export type IndexMap = { readonly kind: 'dims'; readonly dims: readonly string[] } | { readonly kind: 'flat'; readonly index: string };
+
+export interface FusionGroup {
+  /** Fused ops in program order; the last one is the root whose result the kernel writes. */
+  readonly members: readonly FlatOp[];
+  /** A dot/convolution computed by the GEMM path whose result the members read (an epilogue). */
+  readonly head?: FlatOp;
+  /** Index map of every value a member reads, by symbol id. */
+  readonly maps: ReadonlyMap<number, IndexMap>;
+  /** Element i of the root result depends only on element i of any same-size operand, so the
+   * result may overwrite such an operand (memory/plan.ts in-place rule). */
+  readonly inPlaceSafe: boolean;
+}
+
+export interface FuseContext {
+  /** Generic elementwise ops the C backend can inline per element (same shapes in and out). */
+  readonly isElementwise: (f: FlatOp) => boolean;
+  /** Splat constants become literals inside the fused loop. */
+  readonly isSplat: (s: Sym) => boolean;
+  /** Ops that take the GEMM path and may carry an epilogue. */
+  readonly canHead: (f: FlatOp) => boolean;
+  readonly outputs: readonly Sym[];
+}
+
+const shapeOf = (s: Sym): readonly number[] => (s.type.kind === 'tensor' ? s.type.shape : []);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Root loop variables i0..i{r-1}. */
+export const loopVars = (rank: number): string[] => Array.from({ length: rank }, (_, d) => `i${d}`);
+
+/** Row-major linear index of a dims map over `shape`. */
+export function linearIndex(m: IndexMap, shape: readonly number[]): string {
+  if (m.kind === 'flat') return m.index;
+  const st = strides(shape);
+  const terms = m.dims.map((e, d) => (e === '0' || shape[d] === 1 ? '' : st[d] === 1 ? e : `${e} * ${st[d]}`)).filter(Boolean);
+  return terms.length ? terms.join(' + ') : '0';
+}
+
+/**
+ * Groups `ops` (straight-line kernels in program order). Returns the kernels to emit, in order:
+ * unfused ops as they are, and for each group one FlatOp at its root's position whose `ins` are
+ * the group's non-splat leaves and whose `group` describes the members.
+ */
+export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
+  const producer = new Map<Sym, FlatOp>();
+  const users = new Map<Sym, Set<FlatOp>>();
+  for (const f of ops) {
+    for (const s of f.outs) producer.set(s, f);
+    for (const s of f.ins) (users.get(s) ?? users.set(s, new Set()).get(s)!).add(f);
+  }
+  const outputs = new Set(ctx.outputs);
+  const soleUse = (s: Sym): boolean => !outputs.has(s) && users.get(s)?.size === 1;
+  const isBroadcast = (f: FlatOp): boolean => f.op.name === 'stablehlo.broadcast_in_dim';
+  const isReshape = (f: FlatOp): boolean => f.op.name === 'stablehlo.reshape';
+  const assigned = new Set<FlatOp>();
+  const groupAt = new Map<FlatOp, FlatOp>();
+
+  for (let idx = ops.length - 1; idx >= 0; idx--) {
+    const root = ops[idx]!;
+    if (assigned.has(root) || !ctx.isElementwise(root) || root.outs.length !== 1) continue;
+    const rootShape = shapeOf(root.outs[0]!);
+    const identity: IndexMap = { kind: 'dims', dims: loopVars(rootShape.length) };
+    const maps = new Map<number, IndexMap>([[root.outs[0]!.id, identity]]);
+    const members = new Set<FlatOp>([root]);
+    let head: FlatOp | undefined;
+    let conflict = false;
+    const work = [root];
+    while (work.length) {
+      const g = work.pop()!;
+      const m = maps.get(g.outs[0]!.id)!;
+      const operandMaps = mapsOfOperands(g, m);
+      g.ins.forEach((s, i) => {
+        const om = operandMaps[i]!;
+        const previous = maps.get(s.id);
+        // One value read through two different maps (x and broadcast(x)): not fused (rare).
+        if (previous && JSON.stringify(previous) !== JSON.stringify(om)) {
+          conflict = true;
+          return;
+        }
+        maps.set(s.id, om);
+        const p = producer.get(s);
+        if (!p || assigned.has(p) || members.has(p) || !soleUse(s)) return;
+        const fusible = ctx.isElementwise(p) || (isBroadcast(p) && om.kind === 'dims') || isReshape(p);
+        if (fusible && p.outs.length === 1) {
+          members.add(p);
+          work.push(p);
+          return;
+        }
+        const identityRead = om.kind === 'dims' && sameShape(shapeOf(s), rootShape) && om.dims.every((e, d) => e === identity.dims[d]);
+        if (!head && identityRead && ctx.canHead(p)) head = p;
+      });
+    }
+    if (conflict) continue;
+    const ordered = ops.filter((f) => members.has(f));
+    const leaves = unique(ordered.flatMap((f) => f.ins).filter((s) => !ordered.some((g) => g.outs.includes(s))));
+    const usesSplat = leaves.some((s) => ctx.isSplat(s));
+    if (ordered.length < 2 && !head && !usesSplat) continue;
+    for (const f of ordered) assigned.add(f);
+    if (head) assigned.add(head);
+    const outBytes = shapeOf(root.outs[0]!).reduce((a, b) => a * b, 1);
+    const inPlaceSafe = !head && leaves.every((s) => {
+      const m = maps.get(s.id)!;
+      const sameSize = shapeOf(s).reduce((a, b) => a * b, 1) === outBytes;
+      return !sameSize || (m.kind === 'dims' ? sameShape(shapeOf(s), rootShape) && m.dims.every((e, d) => e === identity.dims[d]) : m.index === linearIndex(identity, rootShape));
+    });
+    const ins = [...(head ? head.ins : []), ...leaves.filter((s) => !ctx.isSplat(s) && !(head && head.outs.includes(s)))];
+    const group: FusionGroup = { members: ordered, ...(head ? { head } : {}), maps, inPlaceSafe };
+    groupAt.set(root, { op: root.op, ins, outs: root.outs, group });
+  }
+  return ops.filter((f) => !assigned.has(f) || groupAt.has(f)).map((f) => groupAt.get(f) ?? f);
+}
+
+/** Index maps of g's operands, given the map of g's result. */
+function mapsOfOperands(g: FlatOp, m: IndexMap): IndexMap[] {
+  if (g.op.name === 'stablehlo.reshape') {
+    const resultShape = shapeOf(g.outs[0]!);
+    return [{ kind: 'flat', index: linearIndex(m, resultShape) }];
+  }
+  if (g.op.name === 'stablehlo.broadcast_in_dim') {
+    if (m.kind !== 'dims') throw new Error('fusion: broadcast under a flat map');
+    const dims = broadcastDims(g.op);
+    const operand = shapeOf(g.ins[0]!);
+    const result = shapeOf(g.outs[0]!);
+    return [{ kind: 'dims', dims: operand.map((size, j) => (size === 1 && result[dims[j]!] !== 1 ? '0' : m.dims[dims[j]!]!)) }];
+  }
+  return g.ins.map(() => m);
+}
+
+function broadcastDims(op: Op): readonly number[] {
+  return (opAttrs(lookupOp(op.name)!, op) as { dims: readonly number[] }).dims;
+}
+
+function unique<T>(xs: readonly T[]): T[] {
+  return [...new Set(xs)];
+}
