@@ -111,7 +111,9 @@ export function emitEpilogue(w: CodeWriter, f: FlatOp, env: FusedEnv, cols: numb
         if (!new RegExp(`\\b${name}\\b`).test(text)) return;
         const inRow = d < split;
         const stride = inRow ? st[d]! / cols : st[d]!;
-        w.line(`const int64_t ${name} = (${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}) % ${shape[d]};`);
+        // The outermost dim of each group needs no wrap-around (r and n stay in range).
+        const outermost = d === 0 || d === split;
+        w.line(`const int64_t ${name} = ${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}${outermost ? '' : ` % ${shape[d]}`};`);
       });
       for (const line of text.split('\n').filter(Boolean)) w.line(line);
       w.line(`out0[r * ${cols} + n] = ${v};`);

@@ -62,6 +62,9 @@ export interface GemmPlan {
   readonly b: { readonly batchStride: number; readonly kStride: number; readonly nStride: number };
   /** B is a constant: packed at compile time (packB), read as is by the kernel. */
   readonly bPrepacked: boolean;
+  /** How the micro-kernel reads A: packed panels, rows of the operand in place (contiguous k), or
+   * row pointers into the image (convolution with k blocks of one kernel tap: indirect GEMM). */
+  readonly aMode: 'packed' | 'direct' | 'indirect';
   readonly tiling: GemmTiling;
   readonly simdMacro: string;
 }
@@ -95,7 +98,12 @@ export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number
           ? convShape(f, lt, rt, ot)
           : undefined;
   if (!shape || shape.m === 0 || shape.n === 0 || shape.k === 0 || shape.batch === 0) return undefined;
-  return { op: f.op, ...shape, bPrepacked: isConstant(1), tiling: chooseTiling(shape.m, shape.n, shape.k, target), simdMacro };
+  const tiling = chooseTiling(shape.m, shape.n, shape.k, target);
+  const a = shape.a;
+  // Indirect GEMM when a tap's channels make a worthwhile k block (few channels: pack instead).
+  const indirect = a.kind === 'conv' && a.channels >= 16 && a.channels <= 512;
+  const aMode = a.kind === 'matrix' && a.kStride === 1 ? 'direct' : indirect ? 'indirect' : 'packed';
+  return { op: f.op, ...shape, bPrepacked: isConstant(1), aMode, tiling: indirect ? { ...tiling, kc: a.channels } : tiling, simdMacro };
 }
 
 type Shape = Pick<GemmPlan, 'batch' | 'm' | 'n' | 'k' | 'a' | 'b'>;
@@ -177,15 +185,12 @@ export function chooseTiling(m: number, n: number, k: number, target: Target): G
 
 const panels = (p: GemmPlan): number => Math.ceil(p.n / p.tiling.nr);
 
-/** A whose rows are contiguous in k is read in place: packing would cost about as much as the
- * micro-kernel's strided row reads, which stay in L1/L2 for the k block. */
-const readsADirectly = (p: GemmPlan): boolean => p.a.kind === 'matrix' && p.a.kStride === 1;
-
-/** Bytes of arena scratch: the packed A block (unless A is read in place), plus the packed B block
- * when B is not a constant. */
+/** Bytes of arena scratch: the packed A block (or, for indirect GEMM, one zero row standing in
+ * for padding pixels), plus the packed B block when B is not a constant. */
 export function gemmScratchBytes(p: GemmPlan): number {
   const t = p.tiling;
-  return 4 * ((readsADirectly(p) ? 0 : t.mc * t.kc) + (p.bPrepacked ? 0 : panels(p) * t.nr * t.kc));
+  const aBytes = p.aMode === 'packed' ? t.mc * t.kc : p.aMode === 'indirect' ? t.kc : 0;
+  return 4 * (aBytes + (p.bPrepacked ? 0 : panels(p) * t.nr * t.kc));
 }
 
 /** B packed for the kernel: [batch][n panel][k][nr] f32, columns past N zero. */
@@ -208,27 +213,29 @@ export function packB(p: GemmPlan, b: Tensor): Uint8Array {
 export function emitGemmKernel(p: GemmPlan, name: string, comment: string, params: readonly KernelParam[], epilogue?: { fop: FlatOp; env: FusedEnv }): string {
   const { mr, nr, nrv, kc: KC, mc: MC, lanes } = p.tiling;
   const np = panels(p);
-  const direct = readsADirectly(p);
+  const direct = p.aMode === 'direct';
+  const rowPointers = p.aMode !== 'packed';
   const w = new CodeWriter();
   const micro = `${name}_tile`;
   w.line(comment);
   w.line(
-    `/* GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}], f32 FMA accumulation; tile ${mr} x ${nr} (${mr} rows x ${nrv} vectors of ${lanes}), kc ${KC}, mc ${MC}; A ${direct ? 'read in place' : 'packed'}, B ${p.bPrepacked ? 'packed at compile time' : 'packed at run time'}. */`,
+    `/* GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}], f32 FMA accumulation; tile ${mr} x ${nr} (${mr} rows x ${nrv} vectors of ${lanes}), kc ${KC}, mc ${MC}; A ${direct ? 'read in place' : p.aMode === 'indirect' ? 'read through row pointers (indirect GEMM)' : 'packed'}, B ${p.bPrepacked ? 'packed at compile time' : 'packed at run time'}. */`,
   );
   // ---- micro-kernel: c[rows x cols] (+)= A[rows x kc] * bp[kc x nr] ------------------------------
   // A is either a packed panel (ap[p * mr + i]) or rows of the operand itself (lda apart; rows past
   // `rows` alias row 0, so every load stays in bounds and their results are never stored).
-  const aParams = direct ? 'const float* restrict a, int64_t lda' : 'const float* restrict ap';
+  const aParams = direct ? 'const float* restrict a, int64_t lda' : rowPointers ? 'const float* const* restrict arows' : 'const float* restrict ap';
   w.block(`static inline void ${micro}(int64_t kc, ${aParams}, const float* restrict bp, float* restrict c, int64_t rows, int64_t cols, int accumulate) {`, () => {
     const acc = (i: number, v: number): string => `c${i}_${v}`;
     if (direct && mr === 1) w.line('(void)lda;');
     if (direct) for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
+    else if (rowPointers) for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = arows[${i}];`);
     for (let i = 0; i < mr; i++) w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
     w.block('for (int64_t p = 0; p < kc; ++p) {', () => {
       w.line(`const float* restrict b = bp + p * ${nr};`);
       w.line(`const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`);
       for (let i = 0; i < mr; i++) {
-        w.line(`{ const rl_vf a = rl_vf_splat(${direct ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}); ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma(a, b${v}, ${acc(i, v)});`).join(' ')} }`);
+        w.line(`{ const rl_vf a = rl_vf_splat(${rowPointers ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}); ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma(a, b${v}, ${acc(i, v)});`).join(' ')} }`);
       }
     });
     w.block(`if (rows == ${mr} && cols == ${nr}) {`, () => {
@@ -249,9 +256,15 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   w.line('');
   // ---- driver ------------------------------------------------------------------------------------
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
-    if (direct) w.line('(void)scratch;');
-    else w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);
-    if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)scratch${direct ? '' : ` + ${4 * MC * KC}`}; /* packed B block: ${np} panels x ${KC} x ${nr} */`);
+    const aBytes = p.aMode === 'packed' ? 4 * MC * KC : p.aMode === 'indirect' ? 4 * KC : 0;
+    if (p.aMode === 'packed') w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);
+    if (p.aMode === 'indirect') {
+      w.line(`float* restrict zeros = (float*)(void*)scratch; /* stands in for padding pixels */`);
+      w.line(`for (int64_t q = 0; q < ${KC}; ++q) zeros[q] = 0.0f;`);
+      w.line(`const float* arows[${mr}];`);
+    }
+    if (p.bPrepacked && p.aMode === 'direct') w.line('(void)scratch;');
+    if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)(scratch + ${aBytes}); /* packed B block: ${np} panels x ${KC} x ${nr} */`);
     w.block(`for (int64_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
       w.line(`float* restrict C = out0 + bi * ${p.m * p.n};`);
       w.block(`for (int64_t pc = 0; pc < ${p.k}; pc += ${KC}) {`, () => {
@@ -267,7 +280,7 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
         }
         w.block(`for (int64_t ic = 0; ic < ${p.m}; ic += ${MC}) {`, () => {
           w.line(`const int64_t mc = ${p.m} - ic < ${MC} ? ${p.m} - ic : ${MC};`);
-          if (!direct) emitPackA(w, p);
+          if (p.aMode === 'packed') emitPackA(w, p);
           w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () => {
             w.line(
               p.bPrepacked
@@ -278,7 +291,9 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
             w.block(`for (int64_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => {
               w.line(`const int64_t rows = mc - ip * ${mr} < ${mr} ? mc - ip * ${mr} : ${mr};`);
               const a = p.a;
-              const aArgs = direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : `ap + ip * kc * ${mr}`;
+              if (p.aMode === 'indirect' && a.kind === 'conv') emitRowPointers(w, a, mr);
+              const aArgs =
+                direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : rowPointers ? 'arows' : `ap + ip * kc * ${mr}`;
               w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
             });
           });
@@ -291,6 +306,19 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
     });
   });
   return w.toString();
+}
+
+/** Indirect GEMM: this k block is one kernel tap (kc = channels); each tile row points at its
+ * input pixel for that tap, or at the zero row when the tap falls in the padding. Rows past the
+ * tile's end repeat its last row (loaded, never stored). */
+function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, mr: number): void {
+  const pixels = a.outHeight * a.outWidth;
+  w.line(`const int64_t tap = pc / ${a.channels}, ky = tap / ${a.kernelWidth}, kx = tap % ${a.kernelWidth};`);
+  w.block(`for (int64_t i = 0; i < ${mr}; ++i) {`, () => {
+    w.line(`const int64_t row = ic + ip * ${mr} + (i < rows ? i : rows - 1), image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`);
+    w.line(`const int64_t iy = oy * ${a.stride[0]} + ky * ${a.dilation[0]} - ${a.padBefore[0]}, ix = ox * ${a.stride[1]} + kx * ${a.dilation[1]} - ${a.padBefore[1]};`);
+    w.line(`arows[i] = iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width} ? in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels} : zeros;`);
+  });
 }
 
 /** Packs A[ic:ic+mc][pc:pc+kc] as mr-row panels, k-major: ap[(panel * kc + q) * mr + row]; rows past M are zero. */
@@ -311,16 +339,19 @@ function emitPackA(w: CodeWriter, p: GemmPlan): void {
     // Implicit GEMM: row = output pixel (image, oy, ox); k = (ky, kx, channel) of the HWIO kernel.
     const pixels = a.outHeight * a.outWidth;
     w.line(`const int64_t row = ic + r, image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`);
-    w.block(`for (int64_t t = 0; t < ${a.kernelHeight * a.kernelWidth}; ++t) {`, () => {
-      w.line(`const int64_t k0 = t * ${a.channels};`);
-      w.line('if (k0 + ' + a.channels + ' <= pc || k0 >= pc + kc) continue;');
-      w.line(`const int64_t lo = k0 > pc ? k0 : pc, hi = k0 + ${a.channels} < pc + kc ? k0 + ${a.channels} : pc + kc;`);
-      w.line(`const int64_t iy = oy * ${a.stride[0]} + (t / ${a.kernelWidth}) * ${a.dilation[0]} - ${a.padBefore[0]}, ix = ox * ${a.stride[1]} + (t % ${a.kernelWidth}) * ${a.dilation[1]} - ${a.padBefore[1]};`);
-      w.block(`if (iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width}) {`, () => {
-        w.line(`const float* restrict src = in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels};`);
-        w.line(`for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = src[q - k0];`);
+    w.block(`for (int64_t ky = 0; ky < ${a.kernelHeight}; ++ky) {`, () => {
+      w.line(`const int64_t iy = oy * ${a.stride[0]} + ky * ${a.dilation[0]} - ${a.padBefore[0]};`);
+      w.block(`for (int64_t kx = 0; kx < ${a.kernelWidth}; ++kx) {`, () => {
+        w.line(`const int64_t k0 = (ky * ${a.kernelWidth} + kx) * ${a.channels};`);
+        w.line(`if (k0 + ${a.channels} <= pc || k0 >= pc + kc) continue;`);
+        w.line(`const int64_t lo = k0 > pc ? k0 : pc, hi = k0 + ${a.channels} < pc + kc ? k0 + ${a.channels} : pc + kc;`);
+        w.line(`const int64_t ix = ox * ${a.stride[1]} + kx * ${a.dilation[1]} - ${a.padBefore[1]};`);
+        w.block(`if (iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width}) {`, () => {
+          w.line(`const float* restrict src = in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels};`);
+          w.line(`for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = src[q - k0];`);
+        });
+        w.line(`else for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = 0.0f;`);
       });
-      w.line(`else for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = 0.0f;`);
     });
   });
 }

@@ -335,6 +335,20 @@ function windowElement(k: KernelBuilder, w: WindowAttrs, shape: readonly number[
   return { inside: conds.join(' && ') || '1', index: idx.join(' + ') || '0' };
 }
 
+/** Trailing dims a window passes straight through (size 1, stride 1, no padding or dilation):
+ * how many, and their element count (e.g. the channels of NHWC pooling). */
+function passThroughTail(w: WindowAttrs, shape: readonly number[]): { dims: number; size: number } {
+  let dims = 0;
+  let size = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const plain = w.dims[d] === 1 && w.strides[d] === 1 && w.baseDil[d] === 1 && w.winDil[d] === 1 && w.padding[d]![0] === 0 && w.padding[d]![1] === 0;
+    if (!plain) break;
+    dims++;
+    size *= shape[d]!;
+  }
+  return { dims, size };
+}
+
 const reduceWindow: Lowering = (k) => {
   const n = k.fop.ins.length / 2;
   const xs = Array.from({ length: n }, (_, i) => k.input(i));
@@ -343,6 +357,37 @@ const reduceWindow: Lowering = (k) => {
   const x = xs[0]!;
   const w = attrsOf<WindowAttrs>(k.fop);
   const st = strides(x.t.shape);
+  const tail = passThroughTail(w, x.t.shape);
+  if (n === 1 && tail.size > 1 && x.c.storage === x.c.compute && outs[0]!.c.storage === outs[0]!.c.compute) {
+    // Pooling layout: the window walks the leading dims while the tail (channels) runs as a
+    // contiguous inner loop that accumulates in the output row, which compilers vectorize.
+    const lead = x.t.shape.length - tail.dims;
+    const out = outs[0]!;
+    const lw: WindowAttrs = { ...w, dims: w.dims.slice(0, lead), strides: w.strides.slice(0, lead), baseDil: w.baseDil.slice(0, lead), winDil: w.winDil.slice(0, lead), padding: w.padding.slice(0, lead) };
+    const leadSt = st.slice(0, lead);
+    k.w.line('int64_t o = 0;');
+    nest(k.w, out.t.shape.slice(0, lead), (oi) => {
+      k.w.line(`${out.c.storage}* restrict row = ${out.name} + o * ${tail.size};`);
+      k.w.line(`for (int64_t c = 0; c < ${tail.size}; ++c) row[c] = ${inits[0]!.name}[0];`);
+      nest(
+        k.w,
+        lw.dims,
+        (wi) => {
+          const at = windowElement(k, lw, x.t.shape.slice(0, lead), leadSt, oi, wi, out.t.shape.slice(0, lead));
+          k.w.block(`if (${at.inside}) {`, () => {
+            k.w.line(`const ${x.c.storage}* restrict src = ${x.name} + ${at.index};`);
+            k.w.block(`for (int64_t c = 0; c < ${tail.size}; ++c) {`, () => {
+              const [next] = applyBody(k, k.fop.op.regions[0], [x.c], ['row[c]'], ['src[c]']);
+              k.w.line(`row[c] = ${next};`);
+            });
+          });
+        },
+        'w',
+      );
+      k.w.line('++o;');
+    });
+    return;
+  }
   k.w.line('int64_t o = 0;');
   nest(k.w, outs[0]!.t.shape, (oi) => {
     xs.forEach((v, j) => k.w.line(`${v.c.compute} acc${j} = ${inits[j]!.c.load(`${inits[j]!.name}[0]`)};`));
