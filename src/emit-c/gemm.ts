@@ -103,7 +103,9 @@ export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number
   // Indirect GEMM when a tap's channels make a worthwhile k block (few channels: pack instead).
   const indirect = a.kind === 'conv' && a.channels >= 16 && a.channels <= 512;
   const aMode = a.kind === 'matrix' && a.kStride === 1 ? 'direct' : indirect ? 'indirect' : 'packed';
-  return { op: f.op, ...shape, bPrepacked: isConstant(1), aMode, tiling: indirect ? { ...tiling, kc: a.channels } : tiling, simdMacro };
+  // Indirect k blocks hold whole taps: as many as fit the L1-sized block (at least one).
+  const kc = indirect ? a.channels * Math.max(1, Math.min(a.kernelHeight * a.kernelWidth, Math.floor(tiling.kc / a.channels))) : tiling.kc;
+  return { op: f.op, ...shape, bPrepacked: isConstant(1), aMode, tiling: { ...tiling, kc }, simdMacro };
 }
 
 type Shape = Pick<GemmPlan, 'batch' | 'm' | 'n' | 'k' | 'a' | 'b'>;
@@ -189,7 +191,7 @@ const panels = (p: GemmPlan): number => Math.ceil(p.n / p.tiling.nr);
  * for padding pixels), plus the packed B block when B is not a constant. */
 export function gemmScratchBytes(p: GemmPlan): number {
   const t = p.tiling;
-  const aBytes = p.aMode === 'packed' ? t.mc * t.kc : p.aMode === 'indirect' ? t.kc : 0;
+  const aBytes = p.aMode === 'packed' ? t.mc * t.kc : p.aMode === 'indirect' && p.a.kind === 'conv' ? p.a.channels : 0;
   return 4 * (aBytes + (p.bPrepacked ? 0 : panels(p) * t.nr * t.kc));
 }
 
@@ -214,7 +216,7 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   const { mr, nr, nrv, kc: KC, mc: MC, lanes } = p.tiling;
   const np = panels(p);
   const direct = p.aMode === 'direct';
-  const rowPointers = p.aMode !== 'packed';
+  const indirect = p.aMode === 'indirect';
   const w = new CodeWriter();
   const micro = `${name}_tile`;
   w.line(comment);
@@ -224,20 +226,28 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   // ---- micro-kernel: c[rows x cols] (+)= A[rows x kc] * bp[kc x nr] ------------------------------
   // A is either a packed panel (ap[p * mr + i]) or rows of the operand itself (lda apart; rows past
   // `rows` alias row 0, so every load stays in bounds and their results are never stored).
-  const aParams = direct ? 'const float* restrict a, int64_t lda' : rowPointers ? 'const float* const* restrict arows' : 'const float* restrict ap';
+  const aParams = direct ? 'const float* restrict a, int64_t lda' : indirect ? 'const float* const* restrict arows' : 'const float* restrict ap';
   w.block(`static inline void ${micro}(int64_t kc, ${aParams}, const float* restrict bp, float* restrict c, int64_t rows, int64_t cols, int accumulate) {`, () => {
     const acc = (i: number, v: number): string => `c${i}_${v}`;
     if (direct && mr === 1) w.line('(void)lda;');
     if (direct) for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
-    else if (rowPointers) for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = arows[${i}];`);
     for (let i = 0; i < mr; i++) w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
-    w.block('for (int64_t p = 0; p < kc; ++p) {', () => {
-      w.line(`const float* restrict b = bp + p * ${nr};`);
-      w.line(`const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`);
-      for (let i = 0; i < mr; i++) {
-        w.line(`{ const rl_vf a = rl_vf_splat(${rowPointers ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}); ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma(a, b${v}, ${acc(i, v)});`).join(' ')} }`);
-      }
-    });
+    const kLoop = (count: string, bOffset: string): void =>
+      w.block(`for (int64_t p = 0; p < ${count}; ++p) {`, () => {
+        w.line(`const float* restrict b = bp + (${bOffset}p) * ${nr};`);
+        w.line(`const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`);
+        for (let i = 0; i < mr; i++) {
+          w.line(`{ const rl_vf a = rl_vf_splat(${direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}); ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma(a, b${v}, ${acc(i, v)});`).join(' ')} }`);
+        }
+      });
+    if (indirect && p.a.kind === 'conv') {
+      // One pass per kernel tap of this k block, each with the rows' pointers for that tap.
+      const channels = p.a.channels;
+      w.block(`for (int64_t t = 0; t < kc / ${channels}; ++t) {`, () => {
+        for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = arows[t * ${mr} + ${i}];`);
+        kLoop(String(channels), `t * ${channels} + `);
+      });
+    } else kLoop('kc', '');
     w.block(`if (rows == ${mr} && cols == ${nr}) {`, () => {
       for (let i = 0; i < mr; i++)
         for (let v = 0; v < nrv; v++) {
@@ -256,12 +266,12 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   w.line('');
   // ---- driver ------------------------------------------------------------------------------------
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
-    const aBytes = p.aMode === 'packed' ? 4 * MC * KC : p.aMode === 'indirect' ? 4 * KC : 0;
+    const aBytes = 4 * (p.aMode === 'packed' ? MC * KC : p.aMode === 'indirect' && p.a.kind === 'conv' ? p.a.channels : 0);
     if (p.aMode === 'packed') w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);
     if (p.aMode === 'indirect') {
       w.line(`float* restrict zeros = (float*)(void*)scratch; /* stands in for padding pixels */`);
-      w.line(`for (int64_t q = 0; q < ${KC}; ++q) zeros[q] = 0.0f;`);
-      w.line(`const float* arows[${mr}];`);
+      w.line(`for (int64_t q = 0; q < ${aBytes / 4}; ++q) zeros[q] = 0.0f;`);
+      w.line(`const float* arows[${(KC / (p.a as { channels: number }).channels) * mr}]; /* per tap of the k block, per tile row */`);
     }
     if (p.bPrepacked && p.aMode === 'direct') w.line('(void)scratch;');
     if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)(scratch + ${aBytes}); /* packed B block: ${np} panels x ${KC} x ${nr} */`);
@@ -293,7 +303,7 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
               const a = p.a;
               if (p.aMode === 'indirect' && a.kind === 'conv') emitRowPointers(w, a, mr);
               const aArgs =
-                direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : rowPointers ? 'arows' : `ap + ip * kc * ${mr}`;
+                direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : indirect ? 'arows' : `ap + ip * kc * ${mr}`;
               w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
             });
           });
@@ -308,16 +318,18 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   return w.toString();
 }
 
-/** Indirect GEMM: this k block is one kernel tap (kc = channels); each tile row points at its
- * input pixel for that tap, or at the zero row when the tap falls in the padding. Rows past the
- * tile's end repeat its last row (loaded, never stored). */
+/** Indirect GEMM: the k block is a run of whole kernel taps; for each tap, each tile row points
+ * at its input pixel, or at the zero row when the tap falls in the padding. Rows past the tile's
+ * end repeat its last row (loaded, never stored). */
 function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, mr: number): void {
   const pixels = a.outHeight * a.outWidth;
-  w.line(`const int64_t tap = pc / ${a.channels}, ky = tap / ${a.kernelWidth}, kx = tap % ${a.kernelWidth};`);
   w.block(`for (int64_t i = 0; i < ${mr}; ++i) {`, () => {
     w.line(`const int64_t row = ic + ip * ${mr} + (i < rows ? i : rows - 1), image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`);
-    w.line(`const int64_t iy = oy * ${a.stride[0]} + ky * ${a.dilation[0]} - ${a.padBefore[0]}, ix = ox * ${a.stride[1]} + kx * ${a.dilation[1]} - ${a.padBefore[1]};`);
-    w.line(`arows[i] = iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width} ? in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels} : zeros;`);
+    w.block(`for (int64_t t = 0; t < kc / ${a.channels}; ++t) {`, () => {
+      w.line(`const int64_t tap = pc / ${a.channels} + t, ky = tap / ${a.kernelWidth}, kx = tap % ${a.kernelWidth};`);
+      w.line(`const int64_t iy = oy * ${a.stride[0]} + ky * ${a.dilation[0]} - ${a.padBefore[0]}, ix = ox * ${a.stride[1]} + kx * ${a.dilation[1]} - ${a.padBefore[1]};`);
+      w.line(`arows[t * ${mr} + i] = iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width} ? in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels} : zeros;`);
+    });
   });
 }
 
