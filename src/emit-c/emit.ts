@@ -64,7 +64,7 @@ export interface EmitResult {
   readonly fusionGroups: readonly string[];
 }
 
-export const CFLAGS = '-O2 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
+export const CFLAGS = '-O3 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
 
 export function emitC(m: Module, o: EmitOptions): EmitResult {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);

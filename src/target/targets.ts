@@ -76,7 +76,8 @@ const cortexM = (cpu: string, fpu: Target['fpu'], floatFlags: readonly string[],
   fpu,
   os: 'bare-metal',
   toolPrefix: 'arm-none-eabi-',
-  cflags: [`-mcpu=${cpu}`, '-mthumb', ...floatFlags],
+  // -O2 after the common -O3: flash is scarce, and -O3's unrolling buys little on an in-order core.
+  cflags: [`-mcpu=${cpu}`, '-mthumb', ...floatFlags, '-O2'],
   // newlib with semihosting (librdimon); our own startup file replaces its crt0.
   exeFlags: ['--specs=rdimon.specs', '-nostartfiles', '-Wl,-z,noexecstack'],
   runner: { kind: 'qemu-system', board },
