@@ -66,7 +66,7 @@ const MPS2 = (machine: string): Board => ({
 });
 const cortexM = (cpu: string, fpu: Target['fpu'], floatFlags: readonly string[], board: Board, extra: Partial<Target> = {}): Target => ({
   name: cpu,
-  description: `Arm ${cpu[0]!.toUpperCase()}${cpu.slice(1)}, bare metal (${fpu === 'none' ? 'soft-float' : `${fpu} FPU`}), QEMU ${board.qemuMachine}`,
+  description: `Arm Cortex-${cpu.slice('cortex-'.length).toUpperCase()}, bare metal (${fpu === 'none' ? 'soft-float' : `${fpu} FPU`}), QEMU ${board.qemuMachine}`,
   isa: 'thumb',
   simd: 'none',
   vectorBits: 0,
