@@ -189,3 +189,9 @@ export function cnn(batch: number): BenchModel {
   // batch > 1: NHWC with C = 1 has the same memory order as NCHW.
   return { name: `cnn_b${batch}`, mlir: lines.join('\n'), onnx: encodeOnnx(graph), onnxInputDims: [batch, 1, 28, 28], input: ourInput, ourInput, toOnnxLayout: identity, flops };
 }
+
+/** A single ReLU on one float: what ONNX Runtime's latency costs before any math (Node binding,
+ * session.run bookkeeping), to show model ratios without that fixed overhead too. */
+export function onnxOverheadModel(): Uint8Array {
+  return encodeOnnx({ nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], initializers: [], input: { name: 'x', dims: [1] }, output: { name: 'y', dims: [1] } });
+}
