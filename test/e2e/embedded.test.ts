@@ -164,3 +164,15 @@ t.test('x86-64-v3/v4 and generic-c builds match the interpreter where the CPU ru
     t.ok(compareTensors(run.outputs[0]!, expected!).ok, `${name}: matches`);
   }
 });
+
+t.test('CLI: run --target diffs a QEMU run against the interpreter; --report lists fusion groups', async (t) => {
+  const src = fixture('small_cnn.mlir');
+  const run = await cli(['run', src, '--target', 'cortex-m55', '--random-seed', '2']);
+  t.equal(run.exitCode, 0, run.stderr);
+  t.match(run.stdout, /result\[0\] vs interpreter: match/);
+  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-report-'));
+  const report = await cli([src, '-o', dir, '--report']);
+  t.equal(report.exitCode, 0, report.stderr);
+  t.match(report.stdout, /fusion groups: \d+\n  k0_convolution_fused: convolution \(\d+:\d+\), broadcast_in_dim/);
+  t.match(report.stdout, /read-only image \(host\): \d+ bytes/);
+});
