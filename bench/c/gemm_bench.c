@@ -46,6 +46,7 @@ int main(void) {
   float* c_blas = (float*)malloc(sizeof(float) * GEMM_M * GEMM_N);
   void* arena = aligned_alloc(MODEL_ARENA_ALIGNMENT, ((MODEL_ARENA_BYTES + MODEL_ARENA_ALIGNMENT) / MODEL_ARENA_ALIGNMENT) * MODEL_ARENA_ALIGNMENT);
   if (!a || !w || !c_ours || !c_blas || !arena || read_all("a.bin", a, sizeof(float) * GEMM_M * GEMM_K) || read_all("w.bin", w, sizeof(float) * GEMM_K * GEMM_N)) return 1;
+  if (model_init(arena) != RL_OK) return 1;
   ctx_t ours = {a, w, c_ours, arena}, blas = {a, w, c_blas, arena};
   run_ours(&ours);
   run_blas(&blas);
@@ -59,6 +60,7 @@ int main(void) {
     t_ours[s] = bench_sample(run_ours, &ours, MIN_SECONDS);
     t_blas[s] = bench_sample(run_blas, &blas, MIN_SECONDS);
   }
+  model_fini(arena);
   printf("{\"ours_s\":%.9g,\"openblas_s\":%.9g,\"openblas_core\":\"%s\",\"max_rel_diff\":%.3g}\n", bench_median(t_ours, SAMPLES), bench_median(t_blas, SAMPLES), openblas_get_corename(), max_rel);
   return 0;
 }

@@ -23,6 +23,7 @@ int main(void) {
   FILE* f = fopen("in.bin", "rb");
   if (!in || !out || !arena || !f || fread(in, 1, MODEL_INPUT0_BYTES, f) != MODEL_INPUT0_BYTES) return 1;
   fclose(f);
+  if (model_init(arena) != RL_OK) return 1;
   ctx_t x = {{in}, {out}, arena};
   run(&x);
   f = fopen("out.bin", "wb");
@@ -30,6 +31,7 @@ int main(void) {
   fclose(f);
   double t[SAMPLES];
   for (int s = 0; s < SAMPLES; s++) t[s] = bench_sample(run, &x, MIN_SECONDS);
+  model_fini(arena);
   printf("{\"ours_s\":%.9g}\n", bench_median(t, SAMPLES));
   return 0;
 }

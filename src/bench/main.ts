@@ -7,6 +7,7 @@
  * nothing about speed, but it does check that both sides computed the same outputs.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -49,17 +50,17 @@ async function runJson(cmd: string, args: readonly string[], cwd: string): Promi
 const host = lookupTarget('host');
 
 /** Emits `mlir` for the host and compiles it with a bench harness; returns the directory. */
-async function buildWithHarness(name: string, mlir: string, harness: string, defines: Record<string, number>, libs: readonly string[]): Promise<{ dir: string; emitted: EmitResult }> {
+async function buildWithHarness(name: string, mlir: string, harness: string, defines: Record<string, number>, libs: readonly string[], threads = 1): Promise<{ dir: string; emitted: EmitResult }> {
   const dir = join(WORK, name);
   mkdirSync(dir, { recursive: true });
   const m = importModule(new SourceFile(`${name}.mlir`, mlir));
-  const emitted = emitC(m, { entry: 'main', prefix: 'model', sourceName: `${name}.mlir`, cc: 'gcc', target: host });
+  const emitted = emitC(m, { entry: 'main', prefix: 'model', sourceName: `${name}.mlir`, cc: 'gcc', target: host, threads });
   writeFiles(dir, emitted);
   writeFileSync(join(dir, `${name}.mlir`), mlir);
   const sources = emitted.objects.map((o) => o.replace(/\.o$/, emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
   const defs = Object.entries({ ...defines, SAMPLES, MIN_SECONDS }).map(([k, v]) => `-D${k}=${v}`);
   // gnu11 for the harness (aligned_alloc, clock_gettime); the model sources are C99 and compile as is.
-  const args = [...CFLAGS.split(' '), ...host.cflags, '-std=gnu11', ...defs, '-I.', `-I${BENCH_C}`, join(BENCH_C, harness), ...sources, '-o', 'bench', ...libs, '-lm'];
+  const args = [...CFLAGS.split(' '), ...host.cflags, ...emitted.buildFlags, '-std=gnu11', ...defs, '-I.', `-I${BENCH_C}`, join(BENCH_C, harness), ...sources, '-o', 'bench', ...libs, '-lm'];
   const r = await execa('gcc', args, { cwd: dir, reject: false, all: true });
   if (r.exitCode !== 0) throw new Error(`building ${name} failed:\n${r.all}`);
   return { dir, emitted };
@@ -114,6 +115,18 @@ async function main(): Promise<number> {
     );
   }
   console.log(`OpenBLAS kernel: ${core} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for this process)`);
+  // Not a comparison (the references run one thread): how --threads scales on this machine.
+  const cores = availableParallelism();
+  if (cores > 1) {
+    const [m, k, n] = [1024, 1024, 1024];
+    const w = randomFloats(k * n, 1 / Math.sqrt(k), 11);
+    const { dir } = await buildWithHarness(`gemm_${m}x${k}x${n}_threads${cores}`, gemmModule(m, k, n, w), 'gemm_bench.c', { GEMM_M: m, GEMM_K: k, GEMM_N: n }, ['-lopenblas'], cores);
+    writeFileSync(join(dir, 'a.bin'), randomFloats(m * k, 1, 12));
+    writeFileSync(join(dir, 'w.bin'), w);
+    const ours = Number((await runJson('./bench', [], dir))['ours_s']);
+    ratios[`gemm_1024x1024x1024_threads${cores}_gflops`] = (2 * m * k * n) / ours / 1e9;
+    console.log(`--threads ${cores} (informational; OpenBLAS above ran 1 thread): 1024x1024x1024 in ${fmt(ours)}, ${gflops(2 * m * k * n, ours)}`);
+  }
 
   // ---- models vs ONNX Runtime ------------------------------------------------------------------
   const ort = join(ROOT, 'bench', 'node_modules', 'onnxruntime-node');

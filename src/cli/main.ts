@@ -102,6 +102,7 @@ interface CompileArgs {
   firmware: boolean;
   input: string[];
   randomSeed?: number;
+  threads: number;
 }
 
 async function compileCommand(a: CompileArgs): Promise<number> {
@@ -109,7 +110,7 @@ async function compileCommand(a: CompileArgs): Promise<number> {
   if (a.firmware) boardOf(target); // refuses hosted targets before any work
   const m = importModule(readSource(a.file));
   const f = entryOf(m, a.file, a.entry);
-  const r = emitC(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: compilerOf(target, a.cc), target });
+  const r = emitC(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: compilerOf(target, a.cc), target, threads: a.threads });
   const written = writeFiles(a.output, r);
   const built = a.emit !== 'c' || a.firmware ? [...(await buildLibrary(a.output, r, a.prefix, a.cc)).files] : [];
   if (a.firmware) {
@@ -136,6 +137,7 @@ interface RunArgs extends InterpretArgs {
   backend: string;
   cc?: string;
   target: string;
+  threads: number;
 }
 
 async function runCommand(a: RunArgs): Promise<number> {
@@ -147,7 +149,7 @@ async function runCommand(a: RunArgs): Promise<number> {
     if (x.kind !== 'tensor') throw new RuntimeError('the C backend takes tensor inputs only');
     return x;
   });
-  const compiled = await runCompiled(m, f.name, tensors, { ...(a.cc ? { cc: a.cc } : {}), target: lookupTarget(a.target) });
+  const compiled = await runCompiled(m, f.name, tensors, { ...(a.cc ? { cc: a.cc } : {}), target: lookupTarget(a.target), threads: a.threads });
   compiled.outputs.forEach((r, i) => console.log(`result[${i}]: ${printTensor(r)}`));
   writeResults(a.outputDir, compiled.outputs, args, a.randomSeed !== undefined);
   // Always check the compiled program against the reference interpreter.
@@ -260,13 +262,15 @@ async function main(argv: string[]): Promise<number> {
           .option('random-seed', { type: 'number', describe: 'seeded random inputs' })
           .option('output-dir', { type: 'string', describe: 'write results as DIR/result<i>.npy' })
           .option('target', { type: 'string', default: 'host', describe: 'where the compiled program runs (natively, qemu-user or a QEMU board); see --list-targets' })
-          .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc)' }),
+          .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc)' })
+          .option('threads', { type: 'number', default: 1, describe: 'threads for GEMM kernels (hosted targets; 1: no pthreads)' }),
       (a) =>
         run(() =>
           runCommand({
             file: a.file,
             backend: a.backend,
             target: a.target,
+            threads: a.threads,
             ...(a.cc ? { cc: a.cc } : {}),
             input: a.input.map(String),
             ...(a.entry ? { entry: a.entry } : {}),
@@ -287,6 +291,7 @@ async function main(argv: string[]): Promise<number> {
           .option('prefix', { type: 'string', default: 'model', describe: 'C identifier prefix of the generated API and files' })
           .option('emit', { type: 'string', default: 'lib', choices: ['c', 'lib'], describe: 'c: sources only; lib: also build .so and .a' })
           .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc); cross targets use their toolchain' })
+          .option('threads', { type: 'number', default: 1, describe: 'split GEMM kernels across a pool of N threads kept in the arena (hosted targets; PREFIX_init starts it, PREFIX_fini joins it)' })
           .option('firmware', { type: 'boolean', default: false, describe: 'bare-metal targets: also build firmware.elf, a main() that runs the model on embedded inputs and prints outputs over semihosting' })
           .option('input', { type: 'string', array: true, default: [] as string[], describe: 'firmware inputs, one per parameter (default: seeded random)' })
           .option('random-seed', { type: 'number', describe: 'seed of the firmware\'s random inputs (default 0)' })
@@ -301,6 +306,7 @@ async function main(argv: string[]): Promise<number> {
             emit: a.emit,
             report: a.report,
             firmware: a.firmware,
+            threads: a.threads,
             input: a.input.map(String),
             ...(a.cc ? { cc: a.cc } : {}),
             ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}),

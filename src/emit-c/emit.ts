@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { error } from '../diag/diagnostics.js';
+import { RuntimeError } from '../interpret/tensor.js';
 import type { Module } from '../ir/core.js';
 import { intElem, numElements, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { elemBits, getElem, size, type Tensor } from '../interpret/tensor.js';
@@ -48,6 +49,8 @@ export interface EmitOptions {
   readonly gemm?: boolean;
   /** Loop fusion of elementwise chains and GEMM epilogues (default on). */
   readonly fusion?: boolean;
+  /** Threads for GEMM kernels (hosted targets; default 1: no pthreads at all). */
+  readonly threads?: number;
 }
 
 export interface EmitResult {
@@ -62,6 +65,8 @@ export interface EmitResult {
   readonly target: Target;
   /** `kernel: fused ops` for every fusion group (for --report). */
   readonly fusionGroups: readonly string[];
+  /** Flags the sources need at compile and link time beyond the target's (-pthread). */
+  readonly buildFlags: readonly string[];
 }
 
 export const CFLAGS = '-O3 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
@@ -69,6 +74,9 @@ export const CFLAGS = '-O3 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
 export function emitC(m: Module, o: EmitOptions): EmitResult {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
   const target = o.target ?? lookupTarget('host');
+  const threads = o.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RuntimeError(`--threads must be an integer from 1 to 64, got ${threads}`);
+  if (threads > 1 && target.os !== 'hosted') throw new RuntimeError(`--threads ${threads} needs a hosted target (POSIX threads); '${target.name}' is ${target.os}`);
   const flat = flatten(m, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
   const prog = o.simplify === false ? flat : simplify(flat);
   const tensor = (s: Sym): TensorType => {
@@ -172,7 +180,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);
   }
   const env = { splat: splatOf };
-  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f), gemmOf.get(f), env));
+  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f), gemmOf.get(f), env, threads));
   const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
   prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
   const bufRef = (s: Sym): string => {
@@ -191,7 +199,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       const k = kernelAt.get(f);
       if (!k) return ''; // fused into a kernel that runs later
       const ins = k.ins.map((x, i) => (i === 1 && packedWeight.has(k) ? packedWeight.get(k)! : bufRef(x)));
-      return `${kernelOf.get(k)!.name}(${[...ins, ...k.outs.map(bufRef)].join(', ')});`;
+      const pool = threads > 1 && gemmOf.has(k) ? ['pool'] : [];
+      return `${kernelOf.get(k)!.name}(${[...ins, ...k.outs.map(bufRef), ...pool].join(', ')});`;
     }
     switch (c.kind) {
       case 'label':
@@ -223,6 +232,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const PREFIX = o.prefix.toUpperCase();
   const header = `${o.prefix}.h`;
   const simdMacro = [...gemmOf.values()][0]?.simdMacro;
+  const buildFlags = threads > 1 ? ['-pthread'] : [];
+  const threadsParam = threads > 1 ? threads : undefined;
   const common = { version: VERSION, sourceName: o.sourceName, prefix: o.prefix, PREFIX };
   const files = new Map<string, string | Uint8Array>();
   files.set(
@@ -231,6 +242,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       ...common,
       entry: o.entry,
       guard: `${PREFIX}_H_`,
+      threads: threadsParam,
       numInputs: prog.inputs.length,
       numOutputs: prog.outputs.length,
       arenaBytes: plan.arenaBytes,
@@ -246,6 +258,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       header,
       simdMacro,
       target: target.name,
+      threads: threadsParam,
+      planBytes: plan.arenaBytes,
       kernelCount: kernels.length,
       arenaBytes: plan.arenaBytes,
       arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
@@ -270,6 +284,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   }
   files.set('rl.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl.h'), 'utf8'));
   if (simdMacro) files.set('rl_simd.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_simd.h'), 'utf8'));
+  if (threads > 1) files.set('rl_threads.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_threads.h'), 'utf8'));
   files.set(
     'Makefile',
     render('c/Makefile.hbs', {
@@ -277,7 +292,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       target: target.name,
       cc: compilerOf(target, o.cc),
       ar: toolOf(target, 'ar'),
-      cflags: [CFLAGS, ...target.cflags].join(' '),
+      cflags: [CFLAGS, ...target.cflags, ...buildFlags].join(' '),
       shared: target.os === 'hosted',
       objects: objects.join(' '),
     }),
@@ -291,6 +306,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     kernelNames: kernels.map((k) => k.name),
     weightBytes: blob.bytes,
     target,
+    buildFlags,
     fusionGroups: kernelOps.flatMap((f, i) => (f.group ? [`${kernels[i]!.name}: ${describeGroup(f.group)}`] : [])),
   };
 }

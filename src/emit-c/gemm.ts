@@ -212,7 +212,7 @@ export function packB(p: GemmPlan, b: Tensor): Uint8Array {
 }
 
 /** The C of a GEMM kernel: micro-kernel, packing, blocked driver. Params: A, B, C, scratch. */
-export function emitGemmKernel(p: GemmPlan, name: string, comment: string, params: readonly KernelParam[], epilogue?: { fop: FlatOp; env: FusedEnv }): string {
+export function emitGemmKernel(p: GemmPlan, name: string, comment: string, params: readonly KernelParam[], epilogue?: { fop: FlatOp; env: FusedEnv }, parallel = false): string {
   const { mr, nr, nrv, kc: KC, mc: MC, lanes } = p.tiling;
   const np = panels(p);
   const direct = p.aMode === 'direct';
@@ -264,6 +264,43 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
     });
   });
   w.line('');
+  // ---- the n-panel loop (inline, or the body of each thread's share) -----------------------------
+  const panelLoop = (from: string, to: string): void => {
+    if (indirect && p.a.kind === 'conv') w.line(`const float* arows[${(KC / p.a.channels) * mr}]; /* per tap of the k block, per tile row */`);
+    w.block(`for (int64_t jp = ${from}; jp < ${to}; ++jp) {`, () => {
+      w.line(
+        p.bPrepacked
+          ? `const float* restrict bpanel = in1 + ((bi * ${np} + jp) * ${p.k} + pc) * ${nr};`
+          : `const float* restrict bpanel = bp + jp * kc * ${nr};`,
+      );
+      w.line(`const int64_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
+      w.block(`for (int64_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => {
+        w.line(`const int64_t rows = mc - ip * ${mr} < ${mr} ? mc - ip * ${mr} : ${mr};`);
+        const a = p.a;
+        if (p.aMode === 'indirect' && a.kind === 'conv') emitRowPointers(w, a, mr);
+        const aArgs =
+          direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : indirect ? 'arows' : `ap + ip * kc * ${mr}`;
+        w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
+      });
+    });
+  };
+  if (parallel) {
+    w.line(`/* One thread's share of the n panels of a (k block, m block): everything the loop reads. */`);
+    w.line(`typedef struct { const float* in0; const float* in1; float* C; const float* a_or_zeros; const float* bp; int64_t bi, pc, kc, ic, mc; } ${name}_job_t;`);
+    w.block(`static void ${name}_panels(void* job_, int64_t jp_begin, int64_t jp_end) {`, () => {
+      w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
+      w.line('const float* restrict in0 = job->in0;');
+      w.line('const float* restrict in1 = job->in1;');
+      w.line('float* restrict C = job->C;');
+      if (p.aMode === 'packed') w.line('const float* restrict ap = job->a_or_zeros;');
+      if (p.aMode === 'indirect') w.line('const float* zeros = job->a_or_zeros;');
+      if (!p.bPrepacked) w.line('const float* restrict bp = job->bp;');
+      w.line('const int64_t bi = job->bi, pc = job->pc, kc = job->kc, ic = job->ic, mc = job->mc;');
+      w.line('(void)in0; (void)in1; (void)bi; (void)ic;');
+      panelLoop('jp_begin', 'jp_end');
+    });
+    w.line('');
+  }
   // ---- driver ------------------------------------------------------------------------------------
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
     const aBytes = 4 * (p.aMode === 'packed' ? MC * KC : p.aMode === 'indirect' && p.a.kind === 'conv' ? p.a.channels : 0);
@@ -271,7 +308,6 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
     if (p.aMode === 'indirect') {
       w.line(`float* restrict zeros = (float*)(void*)scratch; /* stands in for padding pixels */`);
       w.line(`for (int64_t q = 0; q < ${aBytes / 4}; ++q) zeros[q] = 0.0f;`);
-      w.line(`const float* arows[${(KC / (p.a as { channels: number }).channels) * mr}]; /* per tap of the k block, per tile row */`);
     }
     if (p.bPrepacked && p.aMode === 'direct') w.line('(void)scratch;');
     if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)(scratch + ${aBytes}); /* packed B block: ${np} panels x ${KC} x ${nr} */`);
@@ -291,22 +327,10 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
         w.block(`for (int64_t ic = 0; ic < ${p.m}; ic += ${MC}) {`, () => {
           w.line(`const int64_t mc = ${p.m} - ic < ${MC} ? ${p.m} - ic : ${MC};`);
           if (p.aMode === 'packed') emitPackA(w, p);
-          w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () => {
-            w.line(
-              p.bPrepacked
-                ? `const float* restrict bpanel = in1 + ((bi * ${np} + jp) * ${p.k} + pc) * ${nr};`
-                : `const float* restrict bpanel = bp + jp * kc * ${nr};`,
-            );
-            w.line(`const int64_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
-            w.block(`for (int64_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => {
-              w.line(`const int64_t rows = mc - ip * ${mr} < ${mr} ? mc - ip * ${mr} : ${mr};`);
-              const a = p.a;
-              if (p.aMode === 'indirect' && a.kind === 'conv') emitRowPointers(w, a, mr);
-              const aArgs =
-                direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : indirect ? 'arows' : `ap + ip * kc * ${mr}`;
-              w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
-            });
-          });
+          if (parallel) {
+            w.line(`${name}_job_t job = {in0, in1, C, ${p.aMode === 'packed' ? 'ap' : p.aMode === 'indirect' ? 'zeros' : '0'}, ${p.bPrepacked ? '0' : 'bp'}, bi, pc, kc, ic, mc};`);
+            w.line(`rl_pool_run(pool, ${np}, ${name}_panels, &job); /* n panels split across the pool's threads */`);
+          } else panelLoop('0', String(np));
           if (epilogue) {
             w.line('/* epilogue: the fused elementwise ops, on these rows while they are in cache */');
             w.block(`if (pc + kc == ${p.k}) {`, () => emitEpilogue(w, epilogue.fop, epilogue.env, p.n, `bi * ${p.m} + ic`, 'mc'));

@@ -1003,7 +1003,7 @@ export function writesInPlaceSafely(fop: FlatOp): boolean {
 
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered; `gemm`
  * routes a dot/convolution to the packed GEMM path (its last output is then arena scratch). */
-export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm: GemmPlan | undefined, env: FusedEnv): Kernel {
+export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm: GemmPlan | undefined, env: FusedEnv, threads = 1): Kernel {
   const short = fop.op.name.replace(/^[a-z]+\./, '');
   if (gemm) {
     const name = `k${index}_${gemm.op.name.replace(/^[a-z]+\./, '')}${fop.group ? '_fused' : ''}`;
@@ -1015,8 +1015,9 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
       ...epilogueLeaves,
       { name: 'out0', cType: 'float* restrict', output: true },
       { name: 'scratch', cType: 'uint8_t* restrict', output: true },
+      ...(threads > 1 ? [{ name: 'pool', cType: 'rl_pool_t*', output: false }] : []),
     ];
-    return { name, comment, params, source: emitGemmKernel(gemm, name, comment, params, fop.group ? { fop, env } : undefined) };
+    return { name, comment, params, source: emitGemmKernel(gemm, name, comment, params, fop.group ? { fop, env } : undefined, threads > 1) };
   }
   if (fop.group) {
     const name = `k${index}_fused_${short}`;

@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly flags?: readonly string[];
   readonly keepDir?: string;
   readonly target?: Target;
+  /** --threads: GEMM kernels split across a pool of this many threads. */
+  readonly threads?: number;
 }
 
 /** Emits, compiles and runs `entry` on `inputs` for `opts.target` (default: host). */
@@ -36,7 +38,7 @@ export async function runCompiled(m: Module, entry: string, inputs: readonly Ten
   const dir = opts.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-', unsafeCleanup: true }).name;
   const prefix = 'model';
   const target = opts.target ?? lookupTarget('host');
-  const emitted = emitC(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target });
+  const emitted = emitC(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target, ...(opts.threads ? { threads: opts.threads } : {}) });
   if (inputs.length !== emitted.inputs.length) throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
   writeFiles(dir, emitted);
   const build = { extraFlags: opts.flags ?? [] };
@@ -56,7 +58,7 @@ export async function runCompiled(m: Module, entry: string, inputs: readonly Ten
   const r = await execa(cmd!, [...args, ...inFiles, ...outFiles], { reject: false, all: true });
   if ((r as { code?: string }).code === 'ENOENT') throw new RuntimeError(`'${cmd}' not found; install the Debian packages ${target.packages.join(' ')} (or run 'make toolchains')`);
   if (r.exitCode !== 0) throw new RuntimeError(`compiled model failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
-  if (r.all && /runtime error|AddressSanitizer|LeakSanitizer/.test(r.all)) throw new RuntimeError(`sanitizer report:\n${r.all}`);
+  if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all)) throw new RuntimeError(`sanitizer report:\n${r.all}`);
   const outputs = emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
   return { outputs, emitted, dir };
 }

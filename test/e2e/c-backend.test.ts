@@ -207,3 +207,30 @@ t.test('GEMM path edge cases match the interpreter: strided/padded/dilated indir
     t.ok(d.ok, `output ${i} under ASan+UBSan: ${d.message}`);
   });
 });
+
+t.test('--threads 2: GEMM kernels split across a pool in the arena give bitwise the single-thread results, clean under TSan', async (t) => {
+  const { FIXTURES } = await import('../helpers/paths.js');
+  const src = [
+    'func.func @main(%a: tensor<96x256xf32>, %x: tensor<1x12x12x32xf32>, %w: tensor<3x3x32x48xf32>) -> (tensor<96x200xf32>, tensor<1x12x12x48xf32>) {',
+    '  %b = stablehlo.constant dense<0.5> : tensor<256x200xf32>',
+    '  %c = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<96x256xf32>, tensor<256x200xf32>) -> tensor<96x200xf32>',
+    '  %y = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<1x12x12x32xf32>, tensor<3x3x32x48xf32>) -> tensor<1x12x12x48xf32>',
+    '  func.return %c, %y : tensor<96x200xf32>, tensor<1x12x12x48xf32>',
+    '}',
+  ].join('\n');
+  const cases = [importModule(new SourceFile('threads.mlir', src)), importModule(new SourceFile(join(FIXTURES, 'models', 'small_cnn.mlir'), readFileSync(join(FIXTURES, 'models', 'small_cnn.mlir'), 'utf8')))];
+  for (const m of cases) {
+    const f = m.funcs.get('main')!;
+    const args = randomInputs(f, 6) as Tensor[];
+    const expected = new Interpreter(m).runFunc(f, args) as Tensor[];
+    const one = await runCompiled(m, 'main', args);
+    const two = await runCompiled(m, 'main', args, { threads: 2 });
+    t.match(two.emitted.files.get('model.c') as string, /rl_pool_run\(pool, \d+, k\d+_\w+_panels, &job\)/, `${m.source.name}: GEMM panels run on the pool`);
+    two.outputs.forEach((o, i) => {
+      t.same(Array.from(o.data as Float64Array), Array.from(one.outputs[i]!.data as Float64Array), `${m.source.name} output ${i}: bitwise equal to one thread`);
+      t.ok(compareTensors(o, expected[i]!).ok, `${m.source.name} output ${i}: matches the interpreter`);
+    });
+    const tsan = await runCompiled(m, 'main', args, { threads: 2, flags: ['-O1', '-g', '-fsanitize=thread'] });
+    tsan.outputs.forEach((o, i) => t.same(Array.from(o.data as Float64Array), Array.from(one.outputs[i]!.data as Float64Array), `${m.source.name} output ${i} under TSan`));
+  }
+});
