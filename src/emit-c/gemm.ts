@@ -10,8 +10,10 @@
  *
  * Weights known at compile time (constant B) are packed here, in TypeScript, into the micro-panel
  * layout and linked as read-only data; other operands are packed at run time into arena scratch.
- * Convolution packs A straight from the input image (implicit GEMM, no im2col buffer).
- * Accumulation is in f32 with fused multiply-add: see the dot tolerance in src/interpret/compare.ts.
+ * Convolutions never build an im2col buffer: with 16-512 input channels the micro-kernel reads the
+ * image through per-tap row pointers (indirect GEMM), otherwise A blocks are packed from the image.
+ * Accumulation is in f32 with fused multiply-add (the scalar path and the interpreter use double):
+ * every model and conformance case stays within the f32 tolerances of src/interpret/compare.ts.
  */
 import type { Op } from '../ir/core.js';
 import type { TensorType } from '../ir/types.js';
