@@ -100,7 +100,7 @@ export function emitEpilogue(w: CodeWriter, f: FlatOp, env: FusedEnv, cols: numb
   for (let prod = 1; split > 0 && prod < cols; ) prod *= shape[--split]!;
   const st = strides(shape);
   const vars = loopVars(shape.length);
-  const leaf = (s: Sym): string => `e${f.ins.indexOf(s) - 2}`;
+  const leaf = (s: Sym): string => `e${f.ins.lastIndexOf(s) - 2}`; // after the head's operands, which a leaf may repeat
   w.block(`for (int64_t r = ${row0}; r < ${row0} + ${rows}; ++r) {`, () => {
     w.block(`for (int64_t n = 0; n < ${cols}; ++n) {`, () => {
       const body = new CodeWriter();

@@ -234,3 +234,23 @@ t.test('--threads 2: GEMM kernels split across a pool in the arena give bitwise 
     tsan.outputs.forEach((o, i) => t.same(Array.from(o.data as Float64Array), Array.from(one.outputs[i]!.data as Float64Array), `${m.source.name} output ${i} under TSan`));
   }
 });
+
+t.test('a GEMM epilogue may read the GEMM operand itself (residual: relu(x.w + x))', async (t) => {
+  const src = [
+    'func.func @main(%x: tensor<16x16xf32>) -> tensor<16x16xf32> {',
+    '  %w = stablehlo.constant dense<0.25> : tensor<16x16xf32>',
+    '  %d = stablehlo.dot_general %x, %w, contracting_dims = [1] x [0] : (tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<16x16xf32>',
+    '  %s = stablehlo.add %d, %x : tensor<16x16xf32>',
+    '  %z = stablehlo.constant dense<0.0> : tensor<16x16xf32>',
+    '  %r = stablehlo.maximum %s, %z : tensor<16x16xf32>',
+    '  func.return %r : tensor<16x16xf32>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('residual.mlir', src));
+  const f = m.funcs.get('main')!;
+  const args = randomInputs(f, 8) as Tensor[];
+  const [expected] = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const run = await runCompiled(m, 'main', args, { flags: SANITIZE });
+  t.same(run.emitted.fusionGroups, ['k0_dot_general_fused: dot_general (3:8), add (4:8), maximum (6:8)']);
+  t.ok(compareTensors(run.outputs[0]!, expected!).ok, 'matches the interpreter under ASan+UBSan');
+});
