@@ -14,7 +14,7 @@ import { opAttrs, type OpEvalCtx } from '../ops/def.js';
 import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
 import { elemBits, elemBitWidth, size, type RtValue, type Tensor } from '../interpret/tensor.js';
-import { controlCopies, type Control, type Edge, type FlatProgram } from '../emit-c/flatten.js';
+import { readSymbols, type Control, type Edge, type FlatProgram } from '../emit-c/flatten.js';
 import type { FlatOp, Sym } from '../emit-c/kernels.js';
 
 /** Results of at most this many bytes are folded even when larger than their inputs (iota, splats). */
@@ -128,14 +128,7 @@ export function simplify(p: FlatProgram): FlatProgram {
     ops.push({ ...f, ins });
   }
   // Constants nothing reads any more (their only users were folded) are dropped.
-  const used = new Set<Sym>([...p.outputs.map(sub)]);
-  for (const f of ops) {
-    for (const s of f.ins) used.add(s);
-    for (const [from] of controlCopies(control.get(f))) used.add(from);
-    const c = control.get(f);
-    if (c?.kind === 'branch') used.add(c.cond);
-    if (c?.kind === 'switch') used.add(c.index);
-  }
+  const used = readSymbols(ops, control, p.outputs.map(sub));
   for (const s of [...constants.keys()]) if (!used.has(s)) constants.delete(s);
   return { ...p, outputs: p.outputs.map(sub), ops, control, constants };
 }

@@ -198,14 +198,7 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
   const live = new Set(ops);
   for (let changed = true; changed; ) {
     changed = false;
-    const used = new Set<Sym>(outputs);
-    for (const f of live) {
-      for (const s of f.ins) used.add(s);
-      for (const [from] of controlCopies(control.get(f))) used.add(from);
-      const c = control.get(f);
-      if (c?.kind === 'branch') used.add(c.cond);
-      if (c?.kind === 'switch') used.add(c.index);
-    }
+    const used = readSymbols(live, control, outputs);
     for (const f of live)
       if (!control.has(f) && !f.outs.some((s) => used.has(s))) {
         live.delete(f);
@@ -224,6 +217,20 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
   }
   const kept = ops.filter((f) => live.has(f) && !(control.get(f)?.kind === 'label' && !targets.has((control.get(f) as { name: string }).name)));
   return { entry, inputs, outputs, ops: kept, control, constants };
+}
+
+/** Every symbol the program reads: op operands, edge-copy sources, branch conditions, switch
+ * indices, and the outputs. */
+export function readSymbols(ops: Iterable<FlatOp>, control: ReadonlyMap<FlatOp, Control>, outputs: readonly Sym[]): Set<Sym> {
+  const used = new Set<Sym>(outputs);
+  for (const f of ops) {
+    for (const s of f.ins) used.add(s);
+    for (const [from] of controlCopies(control.get(f))) used.add(from);
+    const c = control.get(f);
+    if (c?.kind === 'branch') used.add(c.cond);
+    if (c?.kind === 'switch') used.add(c.index);
+  }
+  return used;
 }
 
 /** The copies a control step performs (edge copies included), in order. */
