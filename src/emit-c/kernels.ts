@@ -973,12 +973,18 @@ function kernelComment(name: string, fop: FlatOp): string {
   return `/* ${name}: ${fop.op.name} at ${loc.file.split('/').pop()}:${loc.line}:${loc.col}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
 }
 
+/** Elementwise ops with a per-element C spelling (stablehlo and chlo). */
+function isElementwiseName(name: string): boolean {
+  const short = name.replace(/^[a-z]+\./, '');
+  return (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
+}
+
 /** Elementwise ops lowered by the generic per-element rule, on types fusion handles (real
  * floats and full-width integers; not complex, quantized or sub-byte). */
 export function isFusibleElementwise(fop: FlatOp): boolean {
   const name = fop.op.name;
   const short = name.replace(/^[a-z]+\./, '');
-  const generic = !(name in LOWERINGS) && ((name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short)));
+  const generic = !(name in LOWERINGS) && isElementwiseName(name);
   if (!generic || fop.outs.length !== 1) return false;
   return [...fop.ins, ...fop.outs].every((s) => {
     if (s.type.kind !== 'tensor' || s.type.elem.kind === 'complex' || s.type.elem.kind === 'quant') return false;
@@ -988,7 +994,7 @@ export function isFusibleElementwise(fop: FlatOp): boolean {
 }
 
 export function canLower(name: string): boolean {
-  return name in LOWERINGS || (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(name.slice(10))) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(name.slice(5)));
+  return name in LOWERINGS || isElementwiseName(name);
 }
 
 /** Ops whose kernels read element i of every full-size operand before writing element i of the
@@ -996,9 +1002,7 @@ export function canLower(name: string): boolean {
 export function writesInPlaceSafely(fop: FlatOp): boolean {
   if (fop.group) return fop.group.inPlaceSafe;
   const name = fop.op.name;
-  const short = name.replace(/^[a-z]+\./, '');
-  const elementwise = (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
-  return elementwise || ['stablehlo.convert', 'stablehlo.select', 'stablehlo.clamp', 'stablehlo.compare', 'stablehlo.uniform_quantize', 'stablehlo.uniform_dequantize'].includes(name);
+  return isElementwiseName(name) || ['stablehlo.convert', 'stablehlo.select', 'stablehlo.clamp', 'stablehlo.compare', 'stablehlo.uniform_quantize', 'stablehlo.uniform_dequantize'].includes(name);
 }
 
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered; `gemm`
@@ -1029,8 +1033,7 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
     });
     return { name, comment, params, source: `${comment}\n${body.toString()}` };
   }
-  const isElementwise = (fop.op.name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (fop.op.name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
-  const lowering = LOWERINGS[fop.op.name] ?? (isElementwise ? elementwise(short) : undefined);
+  const lowering = LOWERINGS[fop.op.name] ?? (isElementwiseName(fop.op.name) ? elementwise(short) : undefined);
   if (!lowering) unsupported(fop, 'no C lowering yet');
   const k = new KernelBuilder(fop);
   lowering(k);
