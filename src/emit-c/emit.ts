@@ -84,6 +84,18 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     return s.type;
   };
   const elemBytes = (s: Sym): number => cElem(tensor(s), 'value', prog.entry.loc).bytes;
+  const bytes = (s: Sym): number => numElements(tensor(s).shape) * elemBytes(s);
+  // Each constant is decoded once, though splat detection, the weights and GEMM packing all read it.
+  const decoded = new Map<Sym, Tensor>();
+  const valueOf = (s: Sym): Tensor => {
+    let v = decoded.get(s);
+    if (!v) {
+      const op = prog.constants.get(s)!;
+      v = constantValue(op.attrs['value'], tensor(s), op);
+      decoded.set(s, v);
+    }
+    return v;
+  };
   // Splat constants (every element equal) fused into a loop become literals, never weights.
   const splats = new Map<Sym, string | undefined>();
   const splatOf = (s: Sym): string | undefined => {
@@ -93,7 +105,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       let lit: string | undefined;
       // Not booleans: gcc rejects `(1 | x) != 0` as a tautology under -Werror.
       if (op && ce && !ce.subByte && ce.cls !== 'bool') {
-        const value = constantValue(op.attrs['value'], tensor(s), op);
+        const value = valueOf(s);
         const first = elemBits(value, 0);
         let all = size(value) > 0;
         for (let i = 1; all && i < size(value); i++) all = elemBits(value, i) === first;
@@ -138,7 +150,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     if (!readAsIs.has(s)) continue;
     const t = tensor(s);
     const ce = cElem(t, 'stablehlo.constant', op.loc);
-    const value = constantValue(op.attrs['value'], t, op);
+    const value = valueOf(s);
     const n = size(value);
     const name = `w${w++}`;
     const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
@@ -159,7 +171,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   for (const [f, g] of gemmOf) {
     if (!g.bPrepacked) continue;
     const [s, op] = [f.ins[1]!, prog.constants.get(f.ins[1]!)!];
-    const offset = blob.add(packB(g, constantValue(op.attrs['value'], tensor(s), op)));
+    const offset = blob.add(packB(g, valueOf(s)));
     const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
     weightDecls.push(`/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${g.tiling.mr}x${g.tiling.nr}, in the weight blob at offset ${offset} */`);
     packedWeight.set(f, `((const float*)(${blobSymbol} + ${offset}))`);
@@ -190,7 +202,6 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     if (off === undefined) throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, prog.entry.loc);
     return `((${cElem(tensor(s), 'value', prog.entry.loc).storage}*)(A + ${off}))`;
   };
-  const bytes = (s: Sym): number => numElements(tensor(s).shape) * elemBytes(s);
   const copyList = (cs: Edge['copies']): string => cs.map(([from, to]) => `memcpy(${bufRef(to)}, ${bufRef(from)}, ${bytes(to)}); `).join('');
   const copies = (e: Edge): string => copyList(e.copies);
   const calls = prog.ops.map((f) => {
@@ -217,7 +228,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       }
     }
   });
-  prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${numElements(tensor(s).shape) * elemBytes(s)}); /* output ${i} */`));
+  prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${bytes(s)}); /* output ${i} */`));
 
   // ---- I/O tables ------------------------------------------------------------------------------
   const ioDims: string[] = [];
@@ -225,7 +236,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     const t = tensor(s);
     const dims = `${o.prefix}_${kind}${i}_dims`;
     ioDims.push(`static const int64_t ${dims}[${Math.max(1, t.shape.length)}] = {${t.shape.join(', ') || '0'}};`);
-    return `{"${kind}${i}", ${cElem(t, kind, prog.entry.loc).rlDtype}, ${t.shape.length}, ${dims}, ${numElements(t.shape) * elemBytes(s)}}`;
+    return `{"${kind}${i}", ${cElem(t, kind, prog.entry.loc).rlDtype}, ${t.shape.length}, ${dims}, ${bytes(s)}}`;
   };
   const inputInfos = prog.inputs.map((s, i) => info(s, 'input', i));
   const outputInfos = prog.outputs.map((s, i) => info(s, 'output', i));
@@ -247,8 +258,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       numOutputs: prog.outputs.length,
       arenaBytes: plan.arenaBytes,
       arenaAlignment: plan.alignment,
-      inputs: prog.inputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: numElements(tensor(s).shape) * elemBytes(s) })),
-      outputs: prog.outputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: numElements(tensor(s).shape) * elemBytes(s) })),
+      inputs: prog.inputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: bytes(s) })),
+      outputs: prog.outputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: bytes(s) })),
     }),
   );
   files.set(
