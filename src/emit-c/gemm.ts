@@ -192,9 +192,13 @@ const panels = (p: GemmPlan): number => Math.ceil(p.n / p.tiling.nr);
 /** Bytes of arena scratch: the packed A block (or, for indirect GEMM, one zero row standing in
  * for padding pixels), plus the packed B block when B is not a constant. */
 export function gemmScratchBytes(p: GemmPlan): number {
-  const t = p.tiling;
-  const aBytes = p.aMode === 'packed' ? t.mc * t.kc : p.aMode === 'indirect' && p.a.kind === 'conv' ? p.a.channels : 0;
-  return 4 * (aBytes + (p.bPrepacked ? 0 : panels(p) * t.nr * t.kc));
+  return 4 * (aScratchFloats(p) + (p.bPrepacked ? 0 : panels(p) * p.tiling.nr * p.tiling.kc));
+}
+
+/** Floats at the start of the scratch for A: the packed block, or the indirect GEMM's zero row. */
+function aScratchFloats(p: GemmPlan): number {
+  if (p.aMode === 'packed') return p.tiling.mc * p.tiling.kc;
+  return p.aMode === 'indirect' && p.a.kind === 'conv' ? p.a.channels : 0;
 }
 
 /** B packed for the kernel: [batch][n panel][k][nr] f32, columns past N zero. */
@@ -305,14 +309,14 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   }
   // ---- driver ------------------------------------------------------------------------------------
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
-    const aBytes = 4 * (p.aMode === 'packed' ? MC * KC : p.aMode === 'indirect' && p.a.kind === 'conv' ? p.a.channels : 0);
+    const aFloats = aScratchFloats(p);
     if (p.aMode === 'packed') w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);
     if (p.aMode === 'indirect') {
       w.line(`float* restrict zeros = (float*)(void*)scratch; /* stands in for padding pixels */`);
-      w.line(`for (int64_t q = 0; q < ${aBytes / 4}; ++q) zeros[q] = 0.0f;`);
+      w.line(`for (int64_t q = 0; q < ${aFloats}; ++q) zeros[q] = 0.0f;`);
     }
     if (p.bPrepacked && p.aMode === 'direct') w.line('(void)scratch;');
-    if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)(scratch + ${aBytes}); /* packed B block: ${np} panels x ${KC} x ${nr} */`);
+    if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)(scratch + ${4 * aFloats}); /* packed B block: ${np} panels x ${KC} x ${nr} */`);
     w.block(`for (int64_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
       w.line(`float* restrict C = out0 + bi * ${p.m * p.n};`);
       w.block(`for (int64_t pc = 0; pc < ${p.k}; pc += ${KC}) {`, () => {
