@@ -11,6 +11,7 @@
  * unfused kernels do. Programs with control flow are not fused (values cross loop edges).
  */
 import type { Op } from '../ir/core.js';
+import { numElements } from '../ir/types.js';
 import { strides } from '../interpret/tensor.js';
 import { lookupOp } from '../ops/index.js';
 import { opAttrs } from '../ops/def.js';
@@ -81,6 +82,9 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
     const rootShape = shapeOf(root.outs[0]!);
     const identity: IndexMap = { kind: 'dims', dims: loopVars(rootShape.length) };
     const maps = new Map<number, IndexMap>([[root.outs[0]!.id, identity]]);
+    /** Whether `s`, read through `m`, is read at exactly the root element being computed. */
+    const readsRootElement = (s: Sym, m: IndexMap): boolean =>
+      m.kind === 'dims' ? sameShape(shapeOf(s), rootShape) && m.dims.every((e, d) => e === identity.dims[d]) : m.index === linearIndex(identity, rootShape);
     const members = new Set<FlatOp>([root]);
     let head: FlatOp | undefined;
     let conflict = false;
@@ -106,8 +110,7 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
           work.push(p);
           return;
         }
-        const identityRead = om.kind === 'dims' && sameShape(shapeOf(s), rootShape) && om.dims.every((e, d) => e === identity.dims[d]);
-        if (!head && identityRead && ctx.canHead(p)) head = p;
+        if (!head && om.kind === 'dims' && readsRootElement(s, om) && ctx.canHead(p)) head = p;
       });
     }
     if (conflict) continue;
@@ -117,11 +120,11 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
     if (ordered.length < 2 && !head && !usesSplat) continue;
     for (const f of ordered) assigned.add(f);
     if (head) assigned.add(head);
-    const outBytes = shapeOf(root.outs[0]!).reduce((a, b) => a * b, 1);
+    const outElements = numElements(rootShape);
     const inPlaceSafe = !head && leaves.every((s) => {
       const m = maps.get(s.id)!;
-      const sameSize = shapeOf(s).reduce((a, b) => a * b, 1) === outBytes;
-      return !sameSize || (m.kind === 'dims' ? sameShape(shapeOf(s), rootShape) && m.dims.every((e, d) => e === identity.dims[d]) : m.index === linearIndex(identity, rootShape));
+      const sameSize = numElements(shapeOf(s)) === outElements;
+      return !sameSize || readsRootElement(s, m);
     });
     const ins = [...(head ? head.ins : []), ...leaves.filter((s) => !ctx.isSplat(s) && !(head && head.outs.includes(s)))];
     const group: FusionGroup = { members: ordered, ...(head ? { head } : {}), maps, inPlaceSafe };
