@@ -19,13 +19,17 @@ export function writeFiles(dir: string, r: EmitResult): string[] {
   return written;
 }
 
+/** Throws when execa could not start `program` at all, naming the Debian packages that provide it. */
+export function checkFound(res: object, program: string, target?: Target): void {
+  if ((res as { code?: string }).code !== 'ENOENT') return;
+  const hint = target?.packages.length ? `; install the Debian packages ${target.packages.join(' ')} (or run 'make toolchains')` : ' (use --cc)';
+  throw new RuntimeError(`'${program}' not found${hint}`);
+}
+
 /** Runs a toolchain program; a missing one is reported with the Debian packages that provide it. */
 export async function tool(program: string, args: readonly string[], cwd: string, target?: Target): Promise<string> {
   const res = await execa(program, args, { cwd, reject: false, all: true });
-  if ((res as { code?: string }).code === 'ENOENT') {
-    const hint = target?.packages.length ? `; install the Debian packages ${target.packages.join(' ')} (or run 'make toolchains')` : ' (use --cc)';
-    throw new RuntimeError(`'${program}' not found${hint}`);
-  }
+  checkFound(res, program, target);
   if (res.exitCode !== 0) throw new RuntimeError(`${program} ${args.join(' ')} failed in ${cwd}:\n${res.all ?? ''}`);
   return res.stdout;
 }

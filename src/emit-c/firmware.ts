@@ -13,6 +13,7 @@ import { RuntimeError, type Tensor } from '../interpret/tensor.js';
 import type { TensorType } from '../ir/types.js';
 import type { Board, Target } from '../target/targets.js';
 import { BlobBuilder } from './blob.js';
+import { checkFound } from './build.js';
 import { fromStorageBytes, storageBytes, toStorageBytes } from './ctypes.js';
 import { VERSION, type EmitResult } from './emit.js';
 
@@ -89,7 +90,7 @@ export async function runFirmware(t: Target, elf: string, outputs: readonly Tens
   const file = createWriteStream(log);
   await once(file, 'open');
   const res = await execa(cmd!, args, { reject: false, stdin: 'ignore', stdout: file, stderr: 'pipe', timeout: timeoutMs }).finally(() => file.close());
-  if ((res as { code?: string }).code === 'ENOENT') throw new RuntimeError(`'${cmd}' not found; install the Debian packages ${t.packages.join(' ')} (or run 'make toolchains')`);
+  checkFound(res, cmd!, t);
   const text = readFileSync(log, 'utf8');
   if (res.timedOut) throw new RuntimeError(`firmware on ${t.name} timed out after ${timeoutMs / 1000}s`);
   if (res.exitCode !== 0) throw new RuntimeError(`firmware on ${t.name} exited with ${res.exitCode}:\n${text.slice(-2000)}${res.stderr ?? ''}`);

@@ -12,7 +12,7 @@ import type { Module } from '../ir/core.js';
 import { RuntimeError, type Tensor } from '../interpret/tensor.js';
 import { render } from '../emit-common/templates.js';
 import { lookupTarget, type Target } from '../target/targets.js';
-import { buildExecutable, writeFiles } from './build.js';
+import { buildExecutable, checkFound, writeFiles } from './build.js';
 import { fromStorageBytes, toStorageBytes } from './ctypes.js';
 import { emitC, VERSION, type EmitResult } from './emit.js';
 import { FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, runFirmware } from './firmware.js';
@@ -56,7 +56,7 @@ export async function runCompiled(m: Module, entry: string, inputs: readonly Ten
   const outFiles = emitted.outputs.map((_, i) => join(dir, `out${i}.bin`));
   const [cmd, ...args] = target.runner.kind === 'qemu-user' ? [target.runner.command, exe] : [exe];
   const r = await execa(cmd!, [...args, ...inFiles, ...outFiles], { reject: false, all: true });
-  if ((r as { code?: string }).code === 'ENOENT') throw new RuntimeError(`'${cmd}' not found; install the Debian packages ${target.packages.join(' ')} (or run 'make toolchains')`);
+  checkFound(r, cmd!, target);
   if (r.exitCode !== 0) throw new RuntimeError(`compiled model failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
   if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all)) throw new RuntimeError(`sanitizer report:\n${r.all}`);
   const outputs = emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
