@@ -66,6 +66,16 @@ async function buildWithHarness(name: string, mlir: string, harness: string, def
   return { dir, emitted };
 }
 
+/** Builds the GEMM bench for one shape (W a weight of the model, the same W and A for OpenBLAS) and runs it. */
+async function runGemm(m: number, k: number, n: number, threads: number): Promise<Record<string, number | string>> {
+  const w = randomFloats(k * n, 1 / Math.sqrt(k), 11);
+  const name = `gemm_${m}x${k}x${n}${threads > 1 ? `_threads${threads}` : ''}`;
+  const { dir } = await buildWithHarness(name, gemmModule(m, k, n, w), 'gemm_bench.c', { GEMM_M: m, GEMM_K: k, GEMM_N: n }, ['-lopenblas'], threads);
+  writeFileSync(join(dir, 'a.bin'), randomFloats(m * k, 1, 12));
+  writeFileSync(join(dir, 'w.bin'), w);
+  return runJson('./bench', [], dir);
+}
+
 const fmt = (s: number): string => (s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms` : `${(s * 1e6).toFixed(1)} us`);
 const gflops = (flops: number, s: number): string => `${(flops / s / 1e9).toFixed(1)} GFLOP/s`;
 
@@ -100,12 +110,7 @@ async function main(): Promise<number> {
   console.log('shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff');
   let core = '';
   for (const [m, k, n] of GEMM_SHAPES) {
-    const name = `gemm_${m}x${k}x${n}`;
-    const w = randomFloats(k * n, 1 / Math.sqrt(k), 11);
-    const { dir } = await buildWithHarness(name, gemmModule(m, k, n, w), 'gemm_bench.c', { GEMM_M: m, GEMM_K: k, GEMM_N: n }, ['-lopenblas']);
-    writeFileSync(join(dir, 'a.bin'), randomFloats(m * k, 1, 12));
-    writeFileSync(join(dir, 'w.bin'), w);
-    const r = await runJson('./bench', [], dir);
+    const r = await runGemm(m, k, n, 1);
     const [ours, blas] = [Number(r['ours_s']), Number(r['openblas_s'])];
     core = String(r['openblas_core']);
     const flops = 2 * m * k * n;
@@ -119,11 +124,7 @@ async function main(): Promise<number> {
   const cores = availableParallelism();
   if (cores > 1) {
     const [m, k, n] = [1024, 1024, 1024];
-    const w = randomFloats(k * n, 1 / Math.sqrt(k), 11);
-    const { dir } = await buildWithHarness(`gemm_${m}x${k}x${n}_threads${cores}`, gemmModule(m, k, n, w), 'gemm_bench.c', { GEMM_M: m, GEMM_K: k, GEMM_N: n }, ['-lopenblas'], cores);
-    writeFileSync(join(dir, 'a.bin'), randomFloats(m * k, 1, 12));
-    writeFileSync(join(dir, 'w.bin'), w);
-    const ours = Number((await runJson('./bench', [], dir))['ours_s']);
+    const ours = Number((await runGemm(m, k, n, cores))['ours_s']);
     ratios[`gemm_1024x1024x1024_threads${cores}_gflops`] = (2 * m * k * n) / ours / 1e9;
     console.log(`--threads ${cores} (informational; OpenBLAS above ran 1 thread): 1024x1024x1024 in ${fmt(ours)}, ${gflops(2 * m * k * n, ours)}`);
   }
