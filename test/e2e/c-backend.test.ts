@@ -10,9 +10,9 @@ import { runCompiled } from '../../src/emit-c/run.js';
 import { importModule } from '../../src/import/index.js';
 import { compareTensors } from '../../src/interpret/compare.js';
 import { Interpreter } from '../../src/interpret/eval.js';
-import { randomInputs } from '../../src/interpret/inputs.js';
 import type { Tensor } from '../../src/interpret/tensor.js';
 import { CLI, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
+import { reference } from '../helpers/reference.js';
 
 const MODELS = join(SHARED, 'models');
 const load = (name: string) => importModule(new SourceFile(join(MODELS, name), readFileSync(join(MODELS, name), 'utf8')));
@@ -35,9 +35,7 @@ t.test('models: compiled C matches the interpreter', { skip: HAVE_SHARED ? false
   for (const [name, { entry, sanitize }] of Object.entries(MODEL_ENTRIES)) {
     t.test(name, async (t) => {
       const m = load(name);
-      const f = m.funcs.get(entry)!;
-      const args = randomInputs(f, 11) as Tensor[];
-      const expected = new Interpreter(m).runFunc(f, args) as Tensor[];
+      const { args, expected } = reference(m, entry, 11);
       const run = await runCompiled(m, entry, args);
       t.equal(run.outputs.length, expected.length);
       run.outputs.forEach((o, i) => {
@@ -135,9 +133,7 @@ t.test('constant folding and CSE shrink the program and keep its results', async
   const simplified = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc', fusion: false });
   t.same(plain.kernelNames, ['k0_transpose', 'k1_add', 'k2_add', 'k3_multiply']);
   t.same(simplified.kernelNames, ['k0_add', 'k1_multiply'], 'transpose of a constant folded, duplicate add removed');
-  const f = m.funcs.get('main')!;
-  const args = randomInputs(f, 3) as Tensor[];
-  const [expected] = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const { args, expected: [expected] } = reference(m, 'main', 3);
   const run = await runCompiled(m, 'main', args);
   t.ok(compareTensors(run.outputs[0]!, expected!).ok, 'same results as the interpreter');
 });
@@ -165,9 +161,7 @@ t.test('fusion and the GEMM path: fewer kernels, no splat weights, same results 
   const { FIXTURES } = await import('../helpers/paths.js');
   const path = join(FIXTURES, 'models', 'small_cnn.mlir');
   const m = importModule(new SourceFile(path, readFileSync(path, 'utf8')));
-  const f = m.funcs.get('main')!;
-  const args = randomInputs(f, 4) as Tensor[];
-  const [expected] = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const { args, expected: [expected] } = reference(m, 'main', 4);
   const plain = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc', fusion: false, gemm: false });
   const fast = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc' });
   t.ok(fast.kernelNames.length < plain.kernelNames.length, `${fast.kernelNames.length} kernels instead of ${plain.kernelNames.length}`);
@@ -194,9 +188,7 @@ t.test('GEMM path edge cases match the interpreter: strided/padded/dilated indir
     '}',
   ].join('\n');
   const m = importModule(new SourceFile('edges.mlir', src));
-  const f = m.funcs.get('main')!;
-  const args = randomInputs(f, 9) as Tensor[];
-  const expected = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const { args, expected } = reference(m, 'main', 9);
   const emitted = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'edges.mlir', cc: 'gcc' });
   const c = emitted.files.get('model.c') as string;
   t.match(c, /indirect GEMM\), B packed at run time/, 'the convolution reads the image through row pointers; its runtime weight is packed at run time');
@@ -220,9 +212,7 @@ t.test('--threads 2: GEMM kernels split across a pool in the arena give bitwise 
   ].join('\n');
   const cases = [importModule(new SourceFile('threads.mlir', src)), importModule(new SourceFile(join(FIXTURES, 'models', 'small_cnn.mlir'), readFileSync(join(FIXTURES, 'models', 'small_cnn.mlir'), 'utf8')))];
   for (const m of cases) {
-    const f = m.funcs.get('main')!;
-    const args = randomInputs(f, 6) as Tensor[];
-    const expected = new Interpreter(m).runFunc(f, args) as Tensor[];
+    const { args, expected } = reference(m, 'main', 6);
     const one = await runCompiled(m, 'main', args);
     const two = await runCompiled(m, 'main', args, { threads: 2 });
     t.match(two.emitted.files.get('model.c') as string, /rl_pool_run\(pool, \d+, k\d+_\w+_panels, &job\)/, `${m.source.name}: GEMM panels run on the pool`);
@@ -247,9 +237,7 @@ t.test('a GEMM epilogue may read the GEMM operand itself (residual: relu(x.w + x
     '}',
   ].join('\n');
   const m = importModule(new SourceFile('residual.mlir', src));
-  const f = m.funcs.get('main')!;
-  const args = randomInputs(f, 8) as Tensor[];
-  const [expected] = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const { args, expected: [expected] } = reference(m, 'main', 8);
   const run = await runCompiled(m, 'main', args, { flags: SANITIZE });
   t.same(run.emitted.fusionGroups, ['k0_dot_general_fused: dot_general (3:8), add (4:8), maximum (6:8)']);
   t.ok(compareTensors(run.outputs[0]!, expected!).ok, 'matches the interpreter under ASan+UBSan');

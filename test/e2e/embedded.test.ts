@@ -21,6 +21,7 @@ import { randomInputs } from '../../src/interpret/inputs.js';
 import type { Tensor } from '../../src/interpret/tensor.js';
 import { lookupTarget, TARGETS } from '../../src/target/targets.js';
 import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
+import { reference } from '../helpers/reference.js';
 
 const load = (path: string) => importModule(new SourceFile(path, readFileSync(path, 'utf8')));
 const model = (name: string) => join(SHARED, 'models', name);
@@ -47,9 +48,7 @@ t.test('models and fixtures on embedded and cross targets match the interpreter'
   for (const [name, c] of Object.entries(CASES)) {
     t.test(name, async (t) => {
       const m = load(c.path);
-      const f = m.funcs.get(c.entry)!;
-      const args = randomInputs(f, 7) as Tensor[];
-      const expected = new Interpreter(m).runFunc(f, args) as Tensor[];
+      const { args, expected } = reference(m, c.entry, 7);
       for (const target of c.targets) {
         const run = await runCompiled(m, c.entry, args, { target: lookupTarget(target) });
         t.equal(run.outputs.length, expected.length, `${target}: output count`);
@@ -150,9 +149,7 @@ t.test('every target toolchain package is installed by make toolchains', async (
 
 t.test('x86-64-v3/v4 and generic-c builds match the interpreter where the CPU runs them', async (t) => {
   const m = load(fixture('attention.mlir'));
-  const f = m.funcs.get('main')!;
-  const args = randomInputs(f, 5) as Tensor[];
-  const [expected] = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const { args, expected: [expected] } = reference(m, 'main', 5);
   const cpu = readFileSync('/proc/cpuinfo', 'utf8');
   for (const name of ['x86-64-v3', 'x86-64-v4', 'generic-c', 'host']) {
     const target = lookupTarget(name);
