@@ -630,17 +630,28 @@ const gather: Lowering = (k) => {
     const indexAt = (kk: number): string => indexVectorAt(ind, batch, g.indexVectorDim, kk);
     const full: string[] = new Array<string>(xr).fill('0');
     g.startIndexMap.forEach((od, kk) => (full[od] = `rl_clamp_index(${indexAt(kk)}, 0, ${x.t.shape[od]! - sliceSizes[od]!})`));
-    g.operandBatchingDims.forEach((od, kk) => {
-      const ds = g.startIndicesBatchingDims[kk]!;
-      full[od] = `${full[od]} + ${batch[ds < g.indexVectorDim ? ds : ds - 1]}`;
-    });
-    g.offsetDims.forEach((rd, kk) => {
-      const od = offsetOperandDims[kk]!;
-      full[od] = `${full[od]} + ${oi[rd]}`;
-    });
+    addBatchAndWindow(full, { operandDims: g.operandBatchingDims, indicesDims: g.startIndicesBatchingDims, indexVectorDim: g.indexVectorDim, batch }, { dims: g.offsetDims, operandDims: offsetOperandDims, index: oi });
     k.w.line(`${out.name}[o++] = ${x.name}[${full.map((f, d) => `(${f}) * ${xs[d]}`).join(' + ') || '0'}];`);
   });
 };
+
+/** Gather/scatter operand index: to the start positions in `full`, adds each batching dim's
+ * coordinate (read from the indices' batch dims, skipping the index vector dim) and each window
+ * dim's position (read from the result/update index). */
+function addBatchAndWindow(
+  full: string[],
+  batching: { operandDims: readonly number[]; indicesDims: readonly number[]; indexVectorDim: number; batch: readonly string[] },
+  window: { dims: readonly number[]; operandDims: readonly number[]; index: readonly string[] },
+): void {
+  batching.operandDims.forEach((od, kk) => {
+    const ds = batching.indicesDims[kk]!;
+    full[od] = `${full[od]} + ${batching.batch[ds < batching.indexVectorDim ? ds : ds - 1]}`;
+  });
+  window.dims.forEach((d, kk) => {
+    const od = window.operandDims[kk]!;
+    full[od] = `${full[od]} + ${window.index[d]}`;
+  });
+}
 
 /** True when a scatter body just returns its second argument (plain overwrite). */
 function isReplaceBody(body: Region | undefined): boolean {
@@ -668,14 +679,7 @@ const scatter: Lowering = (k) => {
     const indexAt = (kk: number): string => indexVectorAt(ind, batch, s.indexVectorDim, kk);
     const full: string[] = new Array<string>(xr).fill('0');
     s.scatterDimsToOperandDims.forEach((od, kk) => (full[od] = indexAt(kk)));
-    s.inputBatchingDims.forEach((od, kk) => {
-      const ds = s.scatterIndicesBatchingDims[kk]!;
-      full[od] = `${full[od]} + ${batch[ds < s.indexVectorDim ? ds : ds - 1]}`;
-    });
-    s.updateWindowDims.forEach((ud, kk) => {
-      const od = windowOperandDims[kk]!;
-      full[od] = `${full[od]} + ${ui[ud]}`;
-    });
+    addBatchAndWindow(full, { operandDims: s.inputBatchingDims, indicesDims: s.scatterIndicesBatchingDims, indexVectorDim: s.indexVectorDim, batch }, { dims: s.updateWindowDims, operandDims: windowOperandDims, index: ui });
     full.forEach((f, d) => k.w.line(`const int64_t p${d} = ${f};`));
     const inBounds = full.map((_, d) => `p${d} >= 0 && p${d} < ${out.t.shape[d]}`).join(' && ') || '1';
     const dst = `${out.name}[${full.map((_, d) => `p${d} * ${os[d]}`).join(' + ') || '0'}]`;
