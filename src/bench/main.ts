@@ -76,6 +76,10 @@ async function runGemm(m: number, k: number, n: number, threads: number): Promis
   return runJson('./bench', [], dir);
 }
 
+/** BENCH_ONLY=regex (e.g. `make bench BENCH_ONLY=cnn`) runs only the GEMM shapes and models whose names match. */
+const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
+const selected = (name: string): boolean => !only || only.test(name);
+
 const fmt = (s: number): string => (s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms` : `${(s * 1e6).toFixed(1)} us`);
 const gflops = (flops: number, s: number): string => `${(flops / s / 1e9).toFixed(1)} GFLOP/s`;
 
@@ -110,6 +114,7 @@ async function main(): Promise<number> {
   console.log('shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff');
   let core = '';
   for (const [m, k, n] of GEMM_SHAPES) {
+    if (!selected(`gemm_${m}x${k}x${n}`)) continue;
     const r = await runGemm(m, k, n, 1);
     const [ours, blas] = [Number(r['ours_s']), Number(r['openblas_s'])];
     core = String(r['openblas_core']);
@@ -119,10 +124,10 @@ async function main(): Promise<number> {
       `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(ours)} ${gflops(flops, ours)}`.padEnd(28)} ${`${fmt(blas)} ${gflops(flops, blas)}`.padEnd(28)} ${(blas / ours).toFixed(2).padStart(6)}x ${((100 * flops) / ours / 1e9 / peakGflops).toFixed(0).padStart(12)}%  ${Number(r['max_rel_diff']).toExponential(1)}`,
     );
   }
-  console.log(`OpenBLAS kernel: ${core} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for this process)`);
+  if (core) console.log(`OpenBLAS kernel: ${core} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for this process)`);
   // Not a comparison (the references run one thread): how --threads scales on this machine.
   const cores = availableParallelism();
-  if (cores > 1) {
+  if (cores > 1 && selected('gemm_1024x1024x1024_threads')) {
     const [m, k, n] = [1024, 1024, 1024];
     const ours = Number((await runGemm(m, k, n, cores))['ours_s']);
     ratios[`gemm_1024x1024x1024_threads${cores}_gflops`] = (2 * m * k * n) / ours / 1e9;
@@ -146,7 +151,7 @@ async function main(): Promise<number> {
     console.log(`(Node binding, session.run), measured on a one-element ReLU: ${fmt(overhead)}; the last ratio subtracts it.`);
     console.log('model                   xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  vs ORT minus fixed cost');
     const models: BenchModel[] = [mlp(1), mlp(64), cnn(1), cnn(64), conv(56, 56, 64, 64)];
-    for (const bm of models) {
+    for (const bm of models.filter((x) => selected(x.name))) {
       const { dir } = await buildWithHarness(bm.name, bm.mlir, 'model_bench.c', {}, []);
       writeFileSync(join(dir, 'in.bin'), bm.ourInput);
       const ours = Number((await runJson('./bench', [], dir))['ours_s']);
