@@ -34,6 +34,8 @@ export interface Target {
   readonly vectorBits: number;
   /** Architectural SIMD registers (the GEMM register blocking must fit them). */
   readonly vectorRegisters: number;
+  /** General-purpose registers the compiler can allocate (pointers of the indirect GEMM must fit). */
+  readonly generalRegisters: number;
   /** Per-core data cache sizes the GEMM blocking aims at. */
   readonly cache: { readonly l1: number; readonly l2: number };
   /** Hardware floating point: none (soft-float), f32 only, or f32 and f64. */
@@ -50,6 +52,9 @@ export interface Target {
   readonly runner: { readonly kind: 'native' } | { readonly kind: 'qemu-user'; readonly command: string } | { readonly kind: 'qemu-system'; readonly board: Board };
   /** Debian packages that provide the compiler and the emulator. */
   readonly packages: readonly string[];
+  /** The SIMD unit flushes subnormal inputs and results to zero (32-bit NEON): vector kernels
+   * (GEMM, vector loops) then differ from IEEE arithmetic below the normal range. */
+  readonly simdFlushesSubnormals?: boolean;
   /** CPU flag (/proc/cpuinfo) needed to run natively built code, if any. */
   readonly needsCpuFlag?: string;
 }
@@ -71,6 +76,7 @@ const cortexM = (cpu: string, fpu: Target['fpu'], floatFlags: readonly string[],
   simd: 'none',
   vectorBits: 0,
   vectorRegisters: 0,
+  generalRegisters: 13,
   // No data cache on most parts: blocks sized to keep GEMM scratch small in SRAM.
   cache: { l1: 8 * KiB, l2: 16 * KiB },
   fpu,
@@ -93,6 +99,7 @@ export const TARGETS: readonly Target[] = [
     simd: 'none',
     vectorBits: 0,
     vectorRegisters: 16,
+    generalRegisters: 16,
     cache: { l1: 32 * KiB, l2: 512 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
@@ -109,6 +116,7 @@ export const TARGETS: readonly Target[] = [
     simd: 'avx2',
     vectorBits: 256,
     vectorRegisters: 16,
+    generalRegisters: 16,
     cache: { l1: 32 * KiB, l2: 512 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
@@ -126,6 +134,7 @@ export const TARGETS: readonly Target[] = [
     simd: 'avx512',
     vectorBits: 512,
     vectorRegisters: 32,
+    generalRegisters: 16,
     cache: { l1: 32 * KiB, l2: 1 * MiB },
     fpu: 'f32+f64',
     os: 'hosted',
@@ -143,6 +152,7 @@ export const TARGETS: readonly Target[] = [
     simd: 'none',
     vectorBits: 0,
     vectorRegisters: 0,
+    generalRegisters: 16,
     cache: { l1: 32 * KiB, l2: 256 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
@@ -159,6 +169,7 @@ export const TARGETS: readonly Target[] = [
     simd: 'neon',
     vectorBits: 128,
     vectorRegisters: 32,
+    generalRegisters: 31,
     cache: { l1: 32 * KiB, l2: 512 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
@@ -175,10 +186,12 @@ export const TARGETS: readonly Target[] = [
     simd: 'neon',
     vectorBits: 128,
     vectorRegisters: 16,
+    generalRegisters: 13,
     cache: { l1: 32 * KiB, l2: 256 * KiB },
     fpu: 'f32+f64',
     os: 'hosted',
     toolPrefix: 'arm-linux-gnueabihf-',
+    simdFlushesSubnormals: true,
     cflags: ['-march=armv7-a', '-mfpu=neon-vfpv4', '-mfloat-abi=hard'],
     exeFlags: ['-static'],
     runner: { kind: 'qemu-user', command: 'qemu-arm' },
