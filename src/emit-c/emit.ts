@@ -19,7 +19,8 @@ import { describeGroup } from './fused.js';
 import { simplify } from '../canonicalize/simplify.js';
 import { controlCopies, flatten, type Edge } from './flatten.js';
 import { isFusibleElementwise, lowerToKernel, writesInPlaceSafely, type FlatOp, type Sym } from './kernels.js';
-import { gemmScratchBytes, packB, planGemm, type GemmPlan } from './gemm.js';
+import { gemmScratchBytes, packB, planGemm, simdMacro, type GemmPlan } from './gemm.js';
+import { planDirectConv, type DirectConvPlan } from './direct-conv.js';
 import { BlobBuilder } from './blob.js';
 import { compilerOf, lookupTarget, toolOf, type Target } from '../target/targets.js';
 
@@ -45,8 +46,9 @@ export interface EmitOptions {
   readonly checksAsOutputs?: boolean;
   /** Constant folding and CSE before code generation (default on). */
   readonly simplify?: boolean;
-  /** The packed GEMM path for f32 dots/convolutions on SIMD targets (default on). */
-  readonly gemm?: boolean;
+  /** SIMD kernels on SIMD targets (default on): the packed GEMM and direct-convolution paths for
+   * f32 dots/convolutions, vector loops for pooling and elementwise ops. Off: portable scalar C. */
+  readonly simd?: boolean;
   /** Loop fusion of elementwise chains and GEMM epilogues (default on). */
   readonly fusion?: boolean;
   /** Threads for GEMM kernels (hosted targets; default 1: no pthreads at all). */
@@ -115,20 +117,24 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     }
     return splats.get(s);
   };
-  // f32 dots and convolutions on SIMD targets take the packed GEMM path, with arena scratch for
-  // packing: the scratch is an extra output symbol of the op, live only during it.
-  const planFor = (f: FlatOp): GemmPlan | undefined => (o.gemm === false ? undefined : planGemm(f, target, (i) => prog.constants.has(f.ins[i]!)));
+  // f32 dots and convolutions on SIMD targets take the packed GEMM path (depthwise and few-channel
+  // convolutions the direct one), with arena scratch for packing: the scratch is an extra output
+  // symbol of the op, live only during it.
+  const lanes = o.simd !== false && simdMacro(target) ? target.vectorBits / 32 : undefined;
+  const planFor = (f: FlatOp, out?: Sym): GemmPlan | DirectConvPlan | undefined =>
+    lanes === undefined ? undefined : (planDirectConv(f, target) ?? planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined));
+  const prepacked = (g: GemmPlan | DirectConvPlan | undefined): g is GemmPlan => g?.kind === 'gemm' && g.bPrepacked;
   const straight = prog.ops.filter((f) => !prog.control.has(f));
   const grouped =
     prog.control.size || o.fusion === false
       ? straight
       : fuse(straight, { isElementwise: isFusibleElementwise, isSplat: (s) => splatOf(s) !== undefined, canHead: (f) => planFor(f) !== undefined, outputs: prog.outputs });
-  const gemmOf = new Map<FlatOp, GemmPlan>();
+  const gemmOf = new Map<FlatOp, GemmPlan | DirectConvPlan>();
   let scratchId = -1;
   const kernelOps = grouped.map((f) => {
-    const gemm = planFor(f.group?.head ?? f);
+    const gemm = planFor(f.group?.head ?? f, f.outs[0]);
     if (!gemm) return f;
-    const scratch: Sym = { id: scratchId--, type: tensorType([gemmScratchBytes(gemm)], intElem(8, false)) };
+    const scratch: Sym = { id: scratchId--, type: tensorType([gemm.kind === 'gemm' ? gemmScratchBytes(gemm) : 0], intElem(8, false)) };
     const withScratch: FlatOp = { ...f, outs: [...f.outs, scratch] };
     gemmOf.set(withScratch, gemm);
     return withScratch;
@@ -137,7 +143,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const kernelAt = new Map(grouped.map((f, i) => [f.group ? f.group.members[f.group.members.length - 1]! : f, kernelOps[i]!]));
   // Constants read only as a prepacked GEMM weight are linked in packed form only.
   const readAsIs = new Set<Sym>(prog.outputs);
-  for (const k of kernelOps) (gemmOf.get(k)?.bPrepacked ? k.ins.filter((_, i) => i !== 1) : k.ins).forEach((x) => readAsIs.add(x));
+  for (const k of kernelOps) (prepacked(gemmOf.get(k)) ? k.ins.filter((_, i) => i !== 1) : k.ins).forEach((x) => readAsIs.add(x));
   if (prog.control.size) prog.constants.forEach((_, x) => readAsIs.add(x));
 
   // ---- weights ---------------------------------------------------------------------------------
@@ -169,7 +175,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   }
   const packedWeight = new Map<FlatOp, string>();
   for (const [f, g] of gemmOf) {
-    if (!g.bPrepacked) continue;
+    if (!prepacked(g)) continue;
     const [s, op] = [f.ins[1]!, prog.constants.get(f.ins[1]!)!];
     const offset = blob.add(packB(g, valueOf(s)));
     const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
@@ -192,7 +198,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);
   }
   const env = { splat: splatOf };
-  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f), gemmOf.get(f), env, threads));
+  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f), gemmOf.get(f), env, threads, lanes));
   const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
   prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
   const bufRef = (s: Sym): string => {
@@ -242,7 +248,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const outputInfos = prog.outputs.map((s, i) => info(s, 'output', i));
   const PREFIX = o.prefix.toUpperCase();
   const header = `${o.prefix}.h`;
-  const simdMacro = [...gemmOf.values()][0]?.simdMacro;
+  const simd = kernels.some((k) => k.usesSimd) ? simdMacro(target) : undefined;
   const buildFlags = threads > 1 ? ['-pthread'] : [];
   const threadsParam = threads > 1 ? threads : undefined;
   const common = { version: VERSION, sourceName: o.sourceName, prefix: o.prefix, PREFIX };
@@ -267,7 +273,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     render('c/model.c.hbs', {
       ...common,
       header,
-      simdMacro,
+      simdMacro: simd,
       target: target.name,
       threads: threadsParam,
       planBytes: plan.arenaBytes,
@@ -294,7 +300,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     objects.push(`${o.prefix}_weights.o`);
   }
   files.set('rl.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl.h'), 'utf8'));
-  if (simdMacro) files.set('rl_simd.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_simd.h'), 'utf8'));
+  if (simd) files.set('rl_simd.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_simd.h'), 'utf8'));
   if (threads > 1) files.set('rl_threads.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_threads.h'), 'utf8'));
   files.set(
     'Makefile',

@@ -2,6 +2,11 @@
  * @fileoverview C for fusion groups (src/fusion): the per-element body shared by standalone fused
  * loops and GEMM epilogues. Each member becomes one local variable, rounded to its own result
  * type like an unfused kernel's store; broadcasts and reshapes are index maps, splats literals.
+ *
+ * On SIMD targets an all-f32 group whose ops rl_simd.h spells computes vectors of elements along
+ * the innermost dimension (scalar code finishes the remainder). Arithmetic rounds exactly as the
+ * scalar code; exp, logistic, tanh and erf are rl_simd.h's polynomials (their ULP bounds are stated
+ * there and tested) instead of libm's.
  */
 import { strides } from '../interpret/tensor.js';
 import type { TensorType } from '../ir/types.js';
@@ -16,7 +21,59 @@ export interface FusedEnv {
   readonly splat: (s: Sym) => string | undefined;
 }
 
+/** The fused group a GEMM or convolution kernel applies to its output (`lanes`: SIMD f32 lanes). */
+export interface Epilogue {
+  readonly fop: FlatOp;
+  readonly env: FusedEnv;
+  readonly lanes?: number;
+}
+
 const tensorOf = (s: Sym): TensorType => s.type as TensorType;
+
+/** rl_simd.h spellings of f32 element ops (names without dialect). */
+const VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
+  add: (a) => `rl_vf_add(${a[0]}, ${a[1]})`,
+  subtract: (a) => `rl_vf_sub(${a[0]}, ${a[1]})`,
+  multiply: (a) => `rl_vf_mul(${a[0]}, ${a[1]})`,
+  divide: (a) => `rl_vf_div(${a[0]}, ${a[1]})`,
+  maximum: (a) => `rl_vf_max(${a[0]}, ${a[1]})`,
+  minimum: (a) => `rl_vf_min(${a[0]}, ${a[1]})`,
+  negate: (a) => `rl_vf_neg(${a[0]})`,
+  abs: (a) => `rl_vf_abs(${a[0]})`,
+  sqrt: (a) => `rl_vf_sqrt(${a[0]})`,
+  exponential: (a) => `rl_vf_exp(${a[0]})`,
+  logistic: (a) => `rl_vf_logistic(${a[0]})`,
+  tanh: (a) => `rl_vf_tanh(${a[0]})`,
+  erf: (a) => `rl_vf_erf(${a[0]})`,
+};
+
+const shortName = (f: FlatOp): string => f.op.name.replace(/^[a-z]+\./, '');
+const isIndexMapOp = (f: FlatOp): boolean => f.op.name === 'stablehlo.broadcast_in_dim' || f.op.name === 'stablehlo.reshape';
+
+/** How a vector of consecutive root elements along the innermost dim reads leaf `s`: `along` (the
+ * same consecutive elements of the leaf), `invariant` (one element for the whole vector), or not at all. */
+function vectorRead(g: FusionGroup, s: Sym, rootShape: readonly number[]): 'along' | 'invariant' | undefined {
+  const m = g.maps.get(s.id)!;
+  const vars = loopVars(rootShape.length);
+  const inner = vars[vars.length - 1]!;
+  const mentions = (e: string): boolean => new RegExp(`\\b${inner}\\b`).test(e);
+  if (m.kind === 'flat') return !mentions(m.index) ? 'invariant' : m.index === linearIndex({ kind: 'dims', dims: vars }, rootShape) ? 'along' : undefined;
+  const last = m.dims.length - 1;
+  if (!m.dims.some(mentions)) return 'invariant';
+  return m.dims[last] === inner && !m.dims.slice(0, last).some(mentions) ? 'along' : undefined;
+}
+
+/** Whether `f`'s group can run as vectors of `lanes` f32 along its root's innermost dimension. */
+function vectorizes(f: FlatOp, env: FusedEnv, lanes: number | undefined): boolean {
+  const g = f.group!;
+  const shape = tensorOf(f.outs[0]!).shape;
+  if (!lanes || shape.length === 0 || shape[shape.length - 1]! < lanes) return false;
+  const isF32 = (s: Sym): boolean => s.type.kind === 'tensor' && s.type.elem.kind === 'float' && s.type.elem.name === 'f32';
+  const opsOk = g.members.every((m) => [...m.ins, ...m.outs].every(isF32) && (isIndexMapOp(m) || shortName(m) in VECTOR_OPS));
+  const produced = new Set(g.members.flatMap((m) => m.outs));
+  const leavesOk = g.members.every((m) => m.ins.every((s) => produced.has(s) || env.splat(s) !== undefined || g.head?.outs[0] === s || vectorRead(g, s, shape) !== undefined));
+  return opsOk && leavesOk;
+}
 const elemOf = (s: Sym, f: FlatOp): CElem => cElem(tensorOf(s), f.op.name, f.op.loc);
 
 /** A one-line list of what a group fuses, for the kernel comment and --report. */
@@ -61,6 +118,37 @@ function emitElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sym) => 
   return elemOf(root, f).store(value.get(root.id)!);
 }
 
+/** The vector form of emitElement: locals are rl_vf vectors of the elements from the innermost
+ * loop variable on; returns the root's vector. */
+function emitVectorElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sym) => string, headValue?: string): string {
+  const g = f.group!;
+  const shape = tensorOf(f.outs[0]!).shape;
+  const value = new Map<number, string>();
+  const read = (s: Sym): string => {
+    const known = value.get(s.id);
+    if (known) return known;
+    const lit = env.splat(s);
+    if (lit) return `rl_vf_splat(${lit})`;
+    if (g.head && g.head.outs[0] === s) return headValue!;
+    const at = linearIndex(g.maps.get(s.id)!, tensorOf(s).shape);
+    const local = `x${s.id}`;
+    w.line(`const rl_vf ${local} = ${vectorRead(g, s, shape) === 'along' ? `rl_vf_load(${leaf(s)} + ${at})` : `rl_vf_splat(${leaf(s)}[${at}])`};`);
+    value.set(s.id, local);
+    return local;
+  };
+  for (const m of g.members) {
+    const out = m.outs[0]!;
+    if (isIndexMapOp(m)) {
+      value.set(out.id, read(m.ins[0]!));
+      continue;
+    }
+    const local = `v${out.id}`;
+    w.line(`const rl_vf ${local} = ${VECTOR_OPS[shortName(m)]!(m.ins.map(read))}; /* ${m.op.name} */`);
+    value.set(out.id, local);
+  }
+  return value.get(g.members[g.members.length - 1]!.outs[0]!.id)!;
+}
+
 /** Parameters of a fused kernel: its leaves (in `f.ins` order), then the result. */
 export function fusedParams(f: FlatOp, inPlace: boolean): KernelParam[] {
   const restrict = inPlace ? '' : ' restrict';
@@ -70,30 +158,40 @@ export function fusedParams(f: FlatOp, inPlace: boolean): KernelParam[] {
   ];
 }
 
-/** Body of a standalone fused kernel: one loop nest over the root's shape. */
-export function emitFusedLoop(f: FlatOp, env: FusedEnv): string {
+/** Body of a standalone fused kernel: one loop nest over the root's shape, its innermost loop in
+ * vectors of `lanes` when the group vectorizes. Returns the C and whether it uses rl_simd.h. */
+export function emitFusedLoop(f: FlatOp, env: FusedEnv, lanes?: number): { code: string; usesSimd: boolean } {
   const w = new CodeWriter();
   const shape = tensorOf(f.outs[0]!).shape;
   const vars = loopVars(shape.length);
   const leaf = (s: Sym): string => `in${f.ins.indexOf(s)}`;
+  const at = linearIndex({ kind: 'dims', dims: vars }, shape);
+  const vector = vectorizes(f, env, lanes);
   const open = (d: number): void => {
     if (d === shape.length) {
-      const v = emitElement(w, f, env, leaf);
-      w.line(`out0[${linearIndex({ kind: 'dims', dims: vars }, shape)}] = ${v};`);
+      w.line(`out0[${at}] = ${emitElement(w, f, env, leaf)};`);
       return;
     }
-    w.block(`for (int64_t ${vars[d]} = 0; ${vars[d]} < ${shape[d]}; ++${vars[d]}) {`, () => open(d + 1));
+    const i = vars[d]!;
+    if (vector && d === shape.length - 1) {
+      w.line(`int64_t ${i} = 0;`);
+      w.block(`for (; ${i} + ${lanes} <= ${shape[d]}; ${i} += ${lanes}) {`, () => w.line(`rl_vf_store(out0 + ${at}, ${emitVectorElement(w, f, env, leaf)});`));
+      if (shape[d]! % lanes!) w.block(`for (; ${i} < ${shape[d]}; ++${i}) {`, () => open(d + 1));
+      return;
+    }
+    w.block(`for (int64_t ${i} = 0; ${i} < ${shape[d]}; ++${i}) {`, () => open(d + 1));
   };
   open(0);
-  return w.toString();
+  return { code: w.toString(), usesSimd: vector };
 }
 
 /**
  * The epilogue of a GEMM kernel: applies the group to rows [row0, row0 + rows) of the GEMM
  * result viewed as [rows x cols] (cols = the trailing root dims that make up N), in place in out0.
- * Leaves are the kernel's parameters e0, e1, ... (f.ins after the head's two operands).
+ * Leaves are the kernel's parameters e0, e1, ... (f.ins after the head's two operands). With
+ * `lanes`, a group whose columns are the root's innermost dim runs in vectors along them.
  */
-export function emitEpilogue(w: CodeWriter, f: FlatOp, env: FusedEnv, cols: number, row0: string, rows: string): void {
+export function emitEpilogue(w: CodeWriter, { fop: f, env, lanes }: Epilogue, cols: number, row0: string, rows: string, headRow = `out0 + r * ${cols}`): void {
   const shape = tensorOf(f.outs[0]!).shape;
   // Split the root dims into leading (row) dims and trailing (column) dims with product `cols`.
   let split = shape.length;
@@ -101,22 +199,31 @@ export function emitEpilogue(w: CodeWriter, f: FlatOp, env: FusedEnv, cols: numb
   const st = strides(shape);
   const vars = loopVars(shape.length);
   const leaf = (s: Sym): string => `e${f.ins.lastIndexOf(s) - 2}`; // after the head's operands, which a leaf may repeat
-  w.block(`for (int64_t r = ${row0}; r < ${row0} + ${rows}; ++r) {`, () => {
-    w.block(`for (int64_t n = 0; n < ${cols}; ++n) {`, () => {
-      const body = new CodeWriter();
-      const v = emitElement(body, f, env, leaf, 'out0[r * ' + cols + ' + n]');
-      const text = body.toString();
-      // Root indices from (r, n), only those the maps use (unused locals would fail -Werror).
-      vars.forEach((name, d) => {
-        if (!new RegExp(`\\b${name}\\b`).test(text)) return;
-        const inRow = d < split;
-        const stride = inRow ? st[d]! / cols : st[d]!;
-        // The outermost dim of each group needs no wrap-around (r and n stay in range).
-        const outermost = d === 0 || d === split;
-        w.line(`const int64_t ${name} = ${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}${outermost ? '' : ` % ${shape[d]}`};`);
-      });
-      for (const line of text.split('\n').filter(Boolean)) w.line(line);
-      w.line(`out0[r * ${cols} + n] = ${v};`);
+  const at = `out0 + r * ${cols} + n`;
+  // The head's f32 result at (r, n) (out0 itself, or an f32 block for a half-precision result, rounded here).
+  const hc = elemOf(f.group!.head!.outs[0]!, f);
+  const headValue = hc.name === 'f32' ? `(${headRow})[n]` : hc.load(hc.store(`(${headRow})[n]`));
+  /** One element (or vector) at column n: root indices from (r, n), only those the maps use
+   * (unused locals would fail -Werror), then the group's body. */
+  const element = (vector: boolean): void => {
+    const body = new CodeWriter();
+    const v = vector ? emitVectorElement(body, f, env, leaf, `rl_vf_load(${headRow} + n)`) : emitElement(body, f, env, leaf, headValue);
+    const text = body.toString();
+    vars.forEach((name, d) => {
+      if (!new RegExp(`\\b${name}\\b`).test(text)) return;
+      const inRow = d < split;
+      const stride = inRow ? st[d]! / cols : st[d]!;
+      // The outermost dim of each group needs no wrap-around (r and n stay in range).
+      const outermost = d === 0 || d === split;
+      w.line(`const int64_t ${name} = ${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}${outermost ? '' : ` % ${shape[d]}`};`);
     });
+    for (const line of text.split('\n').filter(Boolean)) w.line(line);
+    w.line(vector ? `rl_vf_store(${at}, ${v});` : `out0[r * ${cols} + n] = ${v};`);
+  };
+  const vector = split === shape.length - 1 && vectorizes(f, env, lanes);
+  w.block(`for (int64_t r = ${row0}; r < ${row0} + ${rows}; ++r) {`, () => {
+    w.line('int64_t n = 0;');
+    if (vector) w.block(`for (; n + ${lanes} <= ${cols}; n += ${lanes}) {`, () => element(true));
+    if (!vector || cols % lanes!) w.block(`for (; n < ${cols}; ++n) {`, () => element(false));
   });
 }

@@ -24,24 +24,13 @@ import { getElem, strides, type Tensor } from '../interpret/tensor.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import type { FlatOp, KernelParam } from './kernels.js';
-import { emitEpilogue, type FusedEnv } from './fused.js';
+import { cElem, type CElem } from './ctypes.js';
+import { emitEpilogue, type Epilogue } from './fused.js';
 
 /** How the packing code reads A[b][m][k]. */
 export type ASource =
   | { readonly kind: 'matrix'; readonly batchStride: number; readonly mStride: number; readonly kStride: number }
-  | {
-      readonly kind: 'conv';
-      readonly height: number;
-      readonly width: number;
-      readonly channels: number;
-      readonly outHeight: number;
-      readonly outWidth: number;
-      readonly kernelHeight: number;
-      readonly kernelWidth: number;
-      readonly stride: readonly [number, number];
-      readonly dilation: readonly [number, number];
-      readonly padBefore: readonly [number, number];
-    };
+  | ({ readonly kind: 'conv' } & ConvGeometry);
 
 export interface GemmTiling {
   readonly lanes: number;
@@ -54,6 +43,7 @@ export interface GemmTiling {
 }
 
 export interface GemmPlan {
+  readonly kind: 'gemm';
   readonly op: Op;
   readonly batch: number;
   readonly m: number;
@@ -68,12 +58,20 @@ export interface GemmPlan {
    * row pointers into the image (convolution with k blocks of one kernel tap: indirect GEMM). */
   readonly aMode: 'packed' | 'direct' | 'indirect';
   readonly tiling: GemmTiling;
-  readonly simdMacro: string;
+  /** Element types (f32, f16 or bf16) of A, B, the product, and the kernel's output (the product,
+   * or the root of its epilogue). Half-precision operands are widened to f32 while packing (a
+   * constant B at compile time); unless product and output are both f32, the product accumulates
+   * in an f32 block of the scratch and is rounded once, when the epilogue stores the output. */
+  readonly elems: { readonly a: CElem; readonly b: CElem; readonly c: CElem; readonly out: CElem };
 }
 
 const SIMD_MACRO: Readonly<Record<string, string>> = { avx512: 'RL_SIMD_AVX512', avx2: 'RL_SIMD_AVX2', neon: 'RL_SIMD_NEON', helium: 'RL_SIMD_HELIUM' };
 
-const isF32 = (t: TensorType): boolean => t.elem.kind === 'float' && t.elem.name === 'f32';
+/** The rl_simd.h selector of the target's instruction set; undefined for scalar targets. */
+export const simdMacro = (target: Target): string | undefined => SIMD_MACRO[target.simd];
+
+export const isF32 = (t: TensorType): boolean => t.elem.kind === 'float' && t.elem.name === 'f32';
+const isGemmFloat = (t: TensorType): boolean => t.elem.kind === 'float' && ['f32', 'f16', 'bf16'].includes(t.elem.name);
 
 /** The single stride of a group of dims when they are adjacent and row-major contiguous (size-1 dims ignored). */
 function groupStride(shape: readonly number[], dims: readonly number[]): { size: number; stride: number } | undefined {
@@ -86,28 +84,30 @@ function groupStride(shape: readonly number[], dims: readonly number[]): { size:
 }
 
 /** A GEMM plan for `f`, or undefined when the op is not one the GEMM path handles (scalar kernel then). */
-export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number) => boolean): GemmPlan | undefined {
-  const simdMacro = SIMD_MACRO[target.simd];
-  if (!simdMacro || f.ins.length !== 2 || f.outs.length !== 1) return undefined;
+export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number) => boolean, out: TensorType = f.outs[0]!.type as TensorType): GemmPlan | undefined {
+  if (!simdMacro(target) || f.ins.length !== 2 || f.outs.length !== 1) return undefined;
   const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type];
-  if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor' || ![lt, rt, ot].every(isF32)) return undefined;
+  if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor' || ![lt, rt, ot, out].every(isGemmFloat)) return undefined;
+  const elems = { a: cElem(lt, f.op.name, f.op.loc), b: cElem(rt, f.op.name, f.op.loc), c: cElem(ot, f.op.name, f.op.loc), out: cElem(out, f.op.name, f.op.loc) };
   const shape =
     f.op.name === 'stablehlo.dot_general'
       ? dotShape(opAttrs(lookupOp(f.op.name)!, f.op) as DotDims, lt, rt)
       : f.op.name === 'stablehlo.dot' // the deprecated 1-D/2-D form: contract lhs's last dim with rhs's first
         ? dotShape({ lb: [], rb: [], lc: [lt.shape.length - 1], rc: [0] }, lt, rt)
         : f.op.name === 'stablehlo.convolution'
-          ? convShape(f, lt, rt, ot)
+          ? convShape(f)
           : undefined;
   if (!shape || shape.m === 0 || shape.n === 0 || shape.k === 0 || shape.batch === 0) return undefined;
-  const tiling = chooseTiling(shape.m, shape.n, shape.k, target);
   const a = shape.a;
   // Indirect GEMM when a tap's channels make a worthwhile k block (few channels: pack instead).
-  const indirect = a.kind === 'conv' && a.channels >= 16 && a.channels <= 512;
-  const aMode = a.kind === 'matrix' && a.kStride === 1 ? 'direct' : indirect ? 'indirect' : 'packed';
+  const indirect = a.kind === 'conv' && a.channels >= 16 && a.channels <= 512 && isF32(lt);
+  // Its micro-kernel keeps one row pointer per tile row in a general register (plus the B pointer,
+  // the k index and its bound): more rows would spill pointers inside the k loop.
+  const tiling = chooseTiling(shape.m, shape.n, shape.k, target, indirect ? target.generalRegisters - 4 : 16);
+  const aMode = a.kind === 'matrix' && a.kStride === 1 && isF32(lt) ? 'direct' : indirect ? 'indirect' : 'packed';
   // Indirect k blocks hold whole taps: as many as fit the L1-sized block (at least one).
   const kc = indirect ? a.channels * Math.max(1, Math.min(a.kernelHeight * a.kernelWidth, Math.floor(tiling.kc / a.channels))) : tiling.kc;
-  return { op: f.op, ...shape, bPrepacked: isConstant(1), aMode, tiling: { ...tiling, kc }, simdMacro };
+  return { kind: 'gemm', op: f.op, ...shape, bPrepacked: isConstant(1), aMode, tiling: { ...tiling, kc }, elems };
 }
 
 type Shape = Pick<GemmPlan, 'batch' | 'm' | 'n' | 'k' | 'a' | 'b'>;
@@ -128,36 +128,65 @@ function dotShape(d: DotDims, lt: TensorType, rt: TensorType): Shape | undefined
   };
 }
 
-/** 2-D convolution in NHWC x HWIO -> NHWC layout, one group, no input dilation or reversal. */
-function convShape(f: FlatOp, lt: TensorType, rt: TensorType, ot: TensorType): Shape | undefined {
+/** A 2-D convolution in NHWC x HWIO -> NHWC layout without input dilation or reversal, as the
+ * GEMM and direct-convolution paths see it. */
+export interface ConvGeometry {
+  readonly batch: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly outHeight: number;
+  readonly outWidth: number;
+  readonly outChannels: number;
+  readonly kernelHeight: number;
+  readonly kernelWidth: number;
+  /** Input channels per kernel slice (HWIO's I): channels / feature groups. */
+  readonly kernelChannels: number;
+  readonly featureGroups: number;
+  readonly stride: readonly [number, number];
+  readonly dilation: readonly [number, number];
+  readonly padBefore: readonly [number, number];
+}
+
+export function convGeometry(f: FlatOp): ConvGeometry | undefined {
+  const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type] as TensorType[];
   const c = opAttrs(lookupOp(f.op.name)!, f.op) as ConvAttrs;
   const nhwc = (b: number, sp: readonly number[], feat: number): boolean => b === 0 && sp.length === 2 && sp[0] === 1 && sp[1] === 2 && feat === 3;
   if (!nhwc(c.inBatch, c.inSpatial, c.inFeature) || !nhwc(c.outBatch, c.outSpatial, c.outFeature)) return undefined;
   if (c.kSpatial[0] !== 0 || c.kSpatial[1] !== 1 || c.kIn !== 2 || c.kOut !== 3) return undefined;
-  if (c.featureGroups !== 1 || c.batchGroups !== 1 || c.lhsDil.some((x) => x !== 1) || c.reversal.some((x) => x)) return undefined;
-  const [batch, height, width, channels] = lt.shape as [number, number, number, number];
-  const [kernelHeight, kernelWidth, , outChannels] = rt.shape as [number, number, number, number];
-  const [, outHeight, outWidth] = ot.shape as [number, number, number, number];
+  if (c.batchGroups !== 1 || c.lhsDil.some((x) => x !== 1) || c.reversal.some((x) => x)) return undefined;
+  const [batch, height, width, channels] = lt!.shape as [number, number, number, number];
+  const [kernelHeight, kernelWidth, kernelChannels, outChannels] = rt!.shape as [number, number, number, number];
+  const [, outHeight, outWidth] = ot!.shape as [number, number, number, number];
   return {
-    // Batch folds into M: rows are output pixels of every image.
+    batch,
+    height,
+    width,
+    channels,
+    outHeight,
+    outWidth,
+    outChannels,
+    kernelHeight,
+    kernelWidth,
+    kernelChannels,
+    featureGroups: c.featureGroups,
+    stride: [c.strides[0]!, c.strides[1]!],
+    dilation: [c.rhsDil[0]!, c.rhsDil[1]!],
+    padBefore: [c.padding[0]![0]!, c.padding[1]![0]!],
+  };
+}
+
+/** One-group convolution as an implicit GEMM: rows are output pixels of every image (batch folds into M). */
+function convShape(f: FlatOp): Shape | undefined {
+  const g = convGeometry(f);
+  if (!g || g.featureGroups !== 1) return undefined;
+  return {
     batch: 1,
-    m: batch * outHeight * outWidth,
-    n: outChannels,
-    k: kernelHeight * kernelWidth * channels,
-    a: {
-      kind: 'conv',
-      height,
-      width,
-      channels,
-      outHeight,
-      outWidth,
-      kernelHeight,
-      kernelWidth,
-      stride: [c.strides[0]!, c.strides[1]!],
-      dilation: [c.rhsDil[0]!, c.rhsDil[1]!],
-      padBefore: [c.padding[0]![0]!, c.padding[1]![0]!],
-    },
-    b: { batchStride: 0, kStride: outChannels, nStride: 1 },
+    m: g.batch * g.outHeight * g.outWidth,
+    n: g.outChannels,
+    k: g.kernelHeight * g.kernelWidth * g.channels,
+    a: { kind: 'conv', ...g },
+    b: { batchStride: 0, kStride: g.outChannels, nStride: 1 },
   };
 }
 
@@ -168,11 +197,11 @@ function convShape(f: FlatOp, lt: TensorType, rt: TensorType, ot: TensorType): S
  * M x N. Ties go to more accumulators. Registers must hold mr x nrv accumulators, nrv B vectors
  * and one A broadcast.
  */
-export function chooseTiling(m: number, n: number, k: number, target: Target): GemmTiling {
+export function chooseTiling(m: number, n: number, k: number, target: Target, maxRows = 16): GemmTiling {
   const lanes = target.vectorBits / 32;
   let best: { cost: number; mr: number; nrv: number } | undefined;
   for (let nrv = 1; nrv <= 8; nrv++) {
-    for (let mr = 1; mr <= 16; mr++) {
+    for (let mr = 1; mr <= maxRows; mr++) {
       if (mr * nrv + nrv + 1 > target.vectorRegisters) continue;
       const perStep = Math.max((mr * nrv) / 2, (mr + nrv) / 2, 6);
       const cost = Math.ceil(m / mr) * Math.ceil(n / (nrv * lanes)) * perStep;
@@ -192,8 +221,11 @@ const panels = (p: GemmPlan): number => Math.ceil(p.n / p.tiling.nr);
 /** Bytes of arena scratch: the packed A block (or, for indirect GEMM, one zero row standing in
  * for padding pixels), plus the packed B block when B is not a constant. */
 export function gemmScratchBytes(p: GemmPlan): number {
-  return 4 * (aScratchFloats(p) + (p.bPrepacked ? 0 : panels(p) * p.tiling.nr * p.tiling.kc));
+  return 4 * (aScratchFloats(p) + bScratchFloats(p) + (f32Result(p) ? 0 : p.m * p.n));
 }
+
+const bScratchFloats = (p: GemmPlan): number => (p.bPrepacked ? 0 : panels(p) * p.tiling.nr * p.tiling.kc);
+const f32Result = (p: GemmPlan): boolean => p.elems.c.name === 'f32' && p.elems.out.name === 'f32';
 
 /** Floats at the start of the scratch for A: the packed block, or the indirect GEMM's zero row. */
 function aScratchFloats(p: GemmPlan): number {
@@ -218,16 +250,19 @@ export function packB(p: GemmPlan, b: Tensor): Uint8Array {
 }
 
 /** The C of a GEMM kernel: micro-kernel, packing, blocked driver. Params: A, B, C, scratch. */
-export function emitGemmKernel(p: GemmPlan, name: string, comment: string, params: readonly KernelParam[], epilogue?: { fop: FlatOp; env: FusedEnv }, parallel = false): string {
+export function emitGemmKernel(p: GemmPlan, name: string, comment: string, params: readonly KernelParam[], epilogue?: Epilogue, parallel = false): string {
   const { mr, nr, nrv, kc: KC, mc: MC, lanes } = p.tiling;
   const np = panels(p);
   const direct = p.aMode === 'direct';
   const indirect = p.aMode === 'indirect';
+  const { a: ae, b: be } = p.elems;
+  const aType = ae.storage;
+  const bType = p.bPrepacked ? 'float' : be.storage;
   const w = new CodeWriter();
   const micro = `${name}_tile`;
   w.line(comment);
   w.line(
-    `/* GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}], f32 FMA accumulation; tile ${mr} x ${nr} (${mr} rows x ${nrv} vectors of ${lanes}), kc ${KC}, mc ${MC}; A ${direct ? 'read in place' : p.aMode === 'indirect' ? 'read through row pointers (indirect GEMM)' : 'packed'}, B ${p.bPrepacked ? 'packed at compile time' : 'packed at run time'}. */`,
+    `/* GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}], ${p.elems.a.name === 'f32' && p.elems.b.name === 'f32' ? '' : `${p.elems.a.name} x ${p.elems.b.name} widened to f32, `}f32 FMA accumulation${f32Result(p) ? '' : ` in scratch, rounded to ${p.elems.c.name}`}; tile ${mr} x ${nr} (${mr} rows x ${nrv} vectors of ${lanes}), kc ${KC}, mc ${MC}; A ${direct ? 'read in place' : p.aMode === 'indirect' ? 'read through row pointers (indirect GEMM)' : 'packed'}, B ${p.bPrepacked ? 'packed at compile time' : 'packed at run time'}. */`,
   );
   // ---- micro-kernel: c[rows x cols] (+)= A[rows x kc] * bp[kc x nr] ------------------------------
   // A is either a packed panel (ap[p * mr + i]) or rows of the operand itself (lda apart; rows past
@@ -292,11 +327,11 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   };
   if (parallel) {
     w.line(`/* One thread's share of the n panels of a (k block, m block): everything the loop reads. */`);
-    w.line(`typedef struct { const float* in0; const float* in1; float* C; const float* a_or_zeros; const float* bp; int64_t bi, pc, kc, ic, mc; } ${name}_job_t;`);
+    w.line(`typedef struct { const ${aType}* in0; const ${bType}* in1; float* C; const float* a_or_zeros; const float* bp; int64_t bi, pc, kc, ic, mc; } ${name}_job_t;`);
     w.block(`static void ${name}_panels(void* job_, int64_t jp_begin, int64_t jp_end) {`, () => {
       w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
-      w.line('const float* restrict in0 = job->in0;');
-      w.line('const float* restrict in1 = job->in1;');
+      w.line(`const ${aType}* restrict in0 = job->in0;`);
+      w.line(`const ${bType}* restrict in1 = job->in1;`);
       w.line('float* restrict C = job->C;');
       if (p.aMode === 'packed') w.line('const float* restrict ap = job->a_or_zeros;');
       if (p.aMode === 'indirect') w.line('const float* zeros = job->a_or_zeros;');
@@ -315,18 +350,19 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
       w.line(`float* restrict zeros = (float*)(void*)scratch; /* stands in for padding pixels */`);
       w.line(`for (int64_t q = 0; q < ${aFloats}; ++q) zeros[q] = 0.0f;`);
     }
-    if (p.bPrepacked && p.aMode === 'direct') w.line('(void)scratch;');
+    if (gemmScratchBytes(p) === 0) w.line('(void)scratch;');
     if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)(scratch + ${4 * aFloats}); /* packed B block: ${np} panels x ${KC} x ${nr} */`);
+    if (!f32Result(p)) w.line(`float* restrict cacc = (float*)(void*)(scratch + ${4 * (aFloats + bScratchFloats(p))}); /* f32 result of one batch entry */`);
     w.block(`for (int64_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
-      w.line(`float* restrict C = out0 + bi * ${p.m * p.n};`);
+      w.line(f32Result(p) ? `float* restrict C = out0 + bi * ${p.m * p.n};` : 'float* restrict C = cacc;');
       w.block(`for (int64_t pc = 0; pc < ${p.k}; pc += ${KC}) {`, () => {
         w.line(`const int64_t kc = ${p.k} - pc < ${KC} ? ${p.k} - pc : ${KC};`);
         if (!p.bPrepacked) {
           w.line('/* pack B[pc:pc+kc][:] into nr-wide panels, zero past N */');
-          w.line(`const float* restrict B = in1 + bi * ${p.b.batchStride};`);
+          w.line(`const ${bType}* restrict B = in1 + bi * ${p.b.batchStride};`);
           w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () => {
             w.block('for (int64_t q = 0; q < kc; ++q) {', () => {
-              w.line(`for (int64_t j = 0; j < ${nr}; ++j) bp[(jp * kc + q) * ${nr} + j] = jp * ${nr} + j < ${p.n} ? B[(pc + q) * ${p.b.kStride} + (jp * ${nr} + j) * ${p.b.nStride}] : 0.0f;`);
+              w.line(`for (int64_t j = 0; j < ${nr}; ++j) bp[(jp * kc + q) * ${nr} + j] = jp * ${nr} + j < ${p.n} ? ${be.load(`B[(pc + q) * ${p.b.kStride} + (jp * ${nr} + j) * ${p.b.nStride}]`)} : 0.0f;`);
             });
           });
         }
@@ -337,9 +373,18 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
             w.line(`${name}_job_t job = {in0, in1, C, ${p.aMode === 'packed' ? 'ap' : p.aMode === 'indirect' ? 'zeros' : '0'}, ${p.bPrepacked ? '0' : 'bp'}, bi, pc, kc, ic, mc};`);
             w.line(`rl_pool_run(pool, ${np}, ${name}_panels, &job); /* n panels split across the pool's threads */`);
           } else panelLoop('0', String(np));
+          // The f32 rows of this block, where a half-precision result is rounded on its way to out0.
+          const headRow = f32Result(p) ? undefined : `C + (r - bi * ${p.m}) * ${p.n}`;
           if (epilogue) {
             w.line('/* epilogue: the fused elementwise ops, on these rows while they are in cache */');
-            w.block(`if (pc + kc == ${p.k}) {`, () => emitEpilogue(w, epilogue.fop, epilogue.env, p.n, `bi * ${p.m} + ic`, 'mc'));
+            w.block(`if (pc + kc == ${p.k}) {`, () => emitEpilogue(w, epilogue, p.n, `bi * ${p.m} + ic`, 'mc', headRow));
+          } else if (headRow) {
+            w.line(`/* round the finished rows to ${p.elems.c.name} */`);
+            w.block(`if (pc + kc == ${p.k}) {`, () => {
+              w.block(`for (int64_t r = bi * ${p.m} + ic; r < bi * ${p.m} + ic + mc; ++r) {`, () => {
+                w.line(`for (int64_t n = 0; n < ${p.n}; ++n) out0[r * ${p.n} + n] = ${p.elems.c.store(`(${headRow})[n]`)};`);
+              });
+            });
           }
         });
       });
@@ -350,14 +395,23 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
 
 /** Indirect GEMM: the k block is a run of whole kernel taps; for each tap, each tile row points
  * at its input pixel, or at the zero row when the tap falls in the padding. Rows past the tile's
- * end repeat its last row (loaded, never stored). */
+ * end repeat its last row (loaded, never stored). A row whose whole window lies inside the image
+ * (most of them) takes each tap's pointer as its window origin plus the tap's constant offset. */
 function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, mr: number): void {
   const pixels = a.outHeight * a.outWidth;
+  const taps = a.kernelHeight * a.kernelWidth;
+  const tapOffset = Array.from({ length: taps }, (_, t) => (Math.floor(t / a.kernelWidth) * a.dilation[0] * a.width + (t % a.kernelWidth) * a.dilation[1]) * a.channels);
+  w.line(`static const int64_t tap_offset[${taps}] = {${tapOffset.join(', ')}};`);
   w.block(`for (int64_t i = 0; i < ${mr}; ++i) {`, () => {
     w.line(`const int64_t row = ic + ip * ${mr} + (i < rows ? i : rows - 1), image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`);
+    w.line(`const int64_t y0 = oy * ${a.stride[0]} - ${a.padBefore[0]}, x0 = ox * ${a.stride[1]} - ${a.padBefore[1]};`);
+    w.block(`if (y0 >= 0 && y0 + ${(a.kernelHeight - 1) * a.dilation[0]} < ${a.height} && x0 >= 0 && x0 + ${(a.kernelWidth - 1) * a.dilation[1]} < ${a.width}) {`, () => {
+      w.line(`const int64_t origin = ((image * ${a.height} + y0) * ${a.width} + x0) * ${a.channels};`);
+      w.line(`for (int64_t t = 0; t < kc / ${a.channels}; ++t) arows[t * ${mr} + i] = in0 + origin + tap_offset[pc / ${a.channels} + t];`);
+      w.line('continue;');
+    });
     w.block(`for (int64_t t = 0; t < kc / ${a.channels}; ++t) {`, () => {
-      w.line(`const int64_t tap = pc / ${a.channels} + t, ky = tap / ${a.kernelWidth}, kx = tap % ${a.kernelWidth};`);
-      w.line(`const int64_t iy = oy * ${a.stride[0]} + ky * ${a.dilation[0]} - ${a.padBefore[0]}, ix = ox * ${a.stride[1]} + kx * ${a.dilation[1]} - ${a.padBefore[1]};`);
+      w.line(`const int64_t tap = pc / ${a.channels} + t, iy = y0 + tap / ${a.kernelWidth} * ${a.dilation[0]}, ix = x0 + tap % ${a.kernelWidth} * ${a.dilation[1]};`);
       w.line(`arows[t * ${mr} + i] = iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width} ? in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels} : zeros;`);
     });
   });
@@ -366,6 +420,7 @@ function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, m
 /** Packs A[ic:ic+mc][pc:pc+kc] as mr-row panels, k-major: ap[(panel * kc + q) * mr + row]; rows past M are zero. */
 function emitPackA(w: CodeWriter, p: GemmPlan): void {
   const { mr } = p.tiling;
+  const ae = p.elems.a;
   w.block(`for (int64_t r = 0; r < (mc + ${mr - 1}) / ${mr} * ${mr}; ++r) {`, () => {
     w.line(`float* restrict dst = ap + (r / ${mr}) * kc * ${mr} + r % ${mr};`);
     w.block('if (r >= mc) {', () => {
@@ -374,8 +429,8 @@ function emitPackA(w: CodeWriter, p: GemmPlan): void {
     });
     const a = p.a;
     if (a.kind === 'matrix') {
-      w.line(`const float* restrict src = in0 + bi * ${a.batchStride} + (ic + r) * ${a.mStride} + pc * ${a.kStride};`);
-      w.line(`for (int64_t q = 0; q < kc; ++q) dst[q * ${mr}] = src[q * ${a.kStride}];`);
+      w.line(`const ${ae.storage}* restrict src = in0 + bi * ${a.batchStride} + (ic + r) * ${a.mStride} + pc * ${a.kStride};`);
+      w.line(`for (int64_t q = 0; q < kc; ++q) dst[q * ${mr}] = ${ae.load(`src[q * ${a.kStride}]`)};`);
       return;
     }
     // Implicit GEMM: row = output pixel (image, oy, ox); k = (ky, kx, channel) of the HWIO kernel.
@@ -389,8 +444,8 @@ function emitPackA(w: CodeWriter, p: GemmPlan): void {
         w.line(`const int64_t lo = k0 > pc ? k0 : pc, hi = k0 + ${a.channels} < pc + kc ? k0 + ${a.channels} : pc + kc;`);
         w.line(`const int64_t ix = ox * ${a.stride[1]} + kx * ${a.dilation[1]} - ${a.padBefore[1]};`);
         w.block(`if (iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width}) {`, () => {
-          w.line(`const float* restrict src = in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels};`);
-          w.line(`for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = src[q - k0];`);
+          w.line(`const ${ae.storage}* restrict src = in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels};`);
+          w.line(`for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = ${ae.load('src[q - k0]')};`);
         });
         w.line(`else for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = 0.0f;`);
       });

@@ -16,9 +16,10 @@ import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, cElemOrUndefined, type CElem } from './ctypes.js';
 import { describeGroup, emitFusedLoop, fusedParams, type FusedEnv } from './fused.js';
-import type { FusionGroup } from '../fusion/fuse.js';
+import { singleOpGroup, type FusionGroup } from '../fusion/fuse.js';
 import { emitScalarRegion } from './region.js';
 import { emitGemmKernel, type GemmPlan } from './gemm.js';
+import { emitDirectConvKernel, type DirectConvPlan } from './direct-conv.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
 
 export interface Sym {
@@ -47,6 +48,8 @@ export interface Kernel {
   readonly comment: string;
   readonly params: readonly KernelParam[];
   readonly source: string;
+  /** Written against rl_simd.h (the model then includes it). */
+  readonly usesSimd?: boolean;
 }
 
 const tensorOf = (s: Sym, fop: FlatOp): TensorType => {
@@ -85,7 +88,13 @@ class KernelBuilder {
   readonly params: KernelParam[] = [];
   /** Local-variable numbering for inlined region bodies (per kernel: deterministic names). */
   readonly names = { next: 0 };
-  constructor(readonly fop: FlatOp) {}
+  /** Set by a lowering that wrote rl_vf_* code. */
+  usesSimd = false;
+  /** `lanes`: f32 lanes of the target's rl_simd.h vectors; undefined on scalar targets. */
+  constructor(
+    readonly fop: FlatOp,
+    readonly lanes?: number,
+  ) {}
 
   input(i: number): { name: string; t: TensorType; c: CElem } {
     const t = tensorOf(this.fop.ins[i]!, this.fop);
@@ -349,6 +358,9 @@ function passThroughTail(w: WindowAttrs, shape: readonly number[]): { dims: numb
   return { dims, size };
 }
 
+/** rl_simd.h operations with the semantics (and rounding) of single-op f32 reduction bodies. */
+const VECTOR_COMBINERS: Readonly<Record<string, string>> = { maximum: 'rl_vf_max', minimum: 'rl_vf_min', add: 'rl_vf_add' };
+
 const reduceWindow: Lowering = (k) => {
   const n = k.fop.ins.length / 2;
   const xs = Array.from({ length: n }, (_, i) => k.input(i));
@@ -359,31 +371,47 @@ const reduceWindow: Lowering = (k) => {
   const st = strides(x.t.shape);
   const tail = passThroughTail(w, x.t.shape);
   if (n === 1 && tail.size > 1 && x.c.storage === x.c.compute && outs[0]!.c.storage === outs[0]!.c.compute) {
-    // Pooling layout: the window walks the leading dims while the tail (channels) runs as a
-    // contiguous inner loop that accumulates in the output row, which compilers vectorize.
+    // Pooling layout: the window walks the leading dims while the tail (channels) is contiguous.
+    // f32 max/min/sum on a SIMD target: vectors of channels accumulate in registers over the
+    // window (same order as the scalar loop: bitwise equal); other channels and types accumulate
+    // in the output row in a plain inner loop.
     const lead = x.t.shape.length - tail.dims;
     const out = outs[0]!;
     const lw: WindowAttrs = { ...w, dims: w.dims.slice(0, lead), strides: w.strides.slice(0, lead), baseDil: w.baseDil.slice(0, lead), winDil: w.winDil.slice(0, lead), padding: w.padding.slice(0, lead) };
     const leadSt = st.slice(0, lead);
-    k.w.line('int64_t o = 0;');
-    nest(k.w, out.t.shape.slice(0, lead), (oi) => {
-      k.w.line(`${out.c.storage}* restrict row = ${out.name} + o * ${tail.size};`);
-      k.w.line(`for (int64_t c = 0; c < ${tail.size}; ++c) row[c] = ${inits[0]!.name}[0];`);
+    const vectorOp = k.lanes && x.c.name === 'f32' && tail.size >= k.lanes ? VECTOR_COMBINERS[simpleCombiner(k.fop.op.regions[0]) ?? ''] : undefined;
+    const vectorEnd = vectorOp ? tail.size - (tail.size % k.lanes!) : 0;
+    const overWindow = (oi: readonly string[], body: (src: string) => void): void =>
       nest(
         k.w,
         lw.dims,
         (wi) => {
           const at = windowElement(k, lw, x.t.shape.slice(0, lead), leadSt, oi, wi, out.t.shape.slice(0, lead));
-          k.w.block(`if (${at.inside}) {`, () => {
-            k.w.line(`const ${x.c.storage}* restrict src = ${x.name} + ${at.index};`);
-            k.w.block(`for (int64_t c = 0; c < ${tail.size}; ++c) {`, () => {
-              const [next] = applyBody(k, k.fop.op.regions[0], [x.c], ['row[c]'], ['src[c]']);
-              k.w.line(`row[c] = ${next};`);
-            });
-          });
+          k.w.block(`if (${at.inside}) {`, () => body(`${x.name} + ${at.index}`));
         },
         'w',
       );
+    k.w.line('int64_t o = 0;');
+    nest(k.w, out.t.shape.slice(0, lead), (oi) => {
+      k.w.line(`${out.c.storage}* restrict row = ${out.name} + o * ${tail.size};`);
+      if (vectorOp) {
+        k.usesSimd = true;
+        k.w.block(`for (int64_t c = 0; c < ${vectorEnd}; c += ${k.lanes}) {`, () => {
+          k.w.line(`rl_vf acc = rl_vf_splat(${inits[0]!.name}[0]);`);
+          overWindow(oi, (src) => k.w.line(`acc = ${vectorOp}(acc, rl_vf_load(${src} + c));`));
+          k.w.line('rl_vf_store(row + c, acc);');
+        });
+      }
+      if (vectorEnd < tail.size) {
+        k.w.line(`for (int64_t c = ${vectorEnd}; c < ${tail.size}; ++c) row[c] = ${inits[0]!.name}[0];`);
+        overWindow(oi, (src) => {
+          k.w.line(`const ${x.c.storage}* restrict src = ${src};`);
+          k.w.block(`for (int64_t c = ${vectorEnd}; c < ${tail.size}; ++c) {`, () => {
+            const [next] = applyBody(k, k.fop.op.regions[0], [x.c], ['row[c]'], ['src[c]']);
+            k.w.line(`row[c] = ${next};`);
+          });
+        });
+      }
       k.w.line('++o;');
     });
     return;
@@ -1006,41 +1034,56 @@ export function canLower(name: string): boolean {
 export function writesInPlaceSafely(fop: FlatOp): boolean {
   if (fop.group) return fop.group.inPlaceSafe;
   const name = fop.op.name;
-  return isElementwiseName(name) || ['stablehlo.convert', 'stablehlo.select', 'stablehlo.clamp', 'stablehlo.compare', 'stablehlo.uniform_quantize', 'stablehlo.uniform_dequantize'].includes(name);
+  return isElementwiseName(name) || ['stablehlo.reshape', 'stablehlo.convert', 'stablehlo.select', 'stablehlo.clamp', 'stablehlo.compare', 'stablehlo.uniform_quantize', 'stablehlo.uniform_dequantize'].includes(name);
 }
 
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered; `gemm`
  * routes a dot/convolution to the packed GEMM path (its last output is then arena scratch). */
-export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm: GemmPlan | undefined, env: FusedEnv, threads = 1): Kernel {
+export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm: GemmPlan | DirectConvPlan | undefined, env: FusedEnv, threads = 1, lanes?: number): Kernel {
   const short = fop.op.name.replace(/^[a-z]+\./, '');
   if (gemm) {
     const name = `k${index}_${gemm.op.name.replace(/^[a-z]+\./, '')}${fop.group ? '_fused' : ''}`;
     const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
     const epilogueLeaves = fop.ins.slice(2).map((s, i) => ({ name: `e${i}`, cType: `const ${cElem(s.type as TensorType, fop.op.name, fop.op.loc).storage}* restrict`, output: false }));
+    const storage = (s: Sym): string => cElem(s.type as TensorType, fop.op.name, fop.op.loc).storage;
+    const head = fop.group?.head ?? fop;
     const params = [
-      { name: 'in0', cType: 'const float* restrict', output: false },
-      { name: 'in1', cType: 'const float* restrict', output: false },
+      { name: 'in0', cType: `const ${storage(head.ins[0]!)}* restrict`, output: false },
+      // A constant B arrives packed (f32) from the weight blob.
+      { name: 'in1', cType: `const ${gemm.kind === 'gemm' && gemm.bPrepacked ? 'float' : storage(head.ins[1]!)}* restrict`, output: false },
       ...epilogueLeaves,
-      { name: 'out0', cType: 'float* restrict', output: true },
+      { name: 'out0', cType: `${storage(fop.outs[0]!)}* restrict`, output: true },
       { name: 'scratch', cType: 'uint8_t* restrict', output: true },
       ...(threads > 1 ? [{ name: 'pool', cType: 'rl_pool_t*', output: false }] : []),
     ];
-    return { name, comment, params, source: emitGemmKernel(gemm, name, comment, params, fop.group ? { fop, env } : undefined, threads > 1) };
+    const epilogue = fop.group ? { fop, env, lanes } : undefined;
+    const source = gemm.kind === 'gemm' ? emitGemmKernel(gemm, name, comment, params, epilogue, threads > 1) : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
+    return { name, comment, params, source, usesSimd: true };
   }
-  if (fop.group) {
-    const name = `k${index}_fused_${short}`;
-    const comment = `/* ${name}: fuses ${describeGroup(fop.group)} */`;
-    const params = fusedParams(fop, inPlace);
-    const body = new CodeWriter();
-    body.block(`RL_KERNEL void ${name}(${params.map((p) => `${p.cType} ${p.name}`).join(', ')}) {`, () => {
-      for (const line of emitFusedLoop(fop, env).split('\n')) body.line(line);
-    });
-    return { name, comment, params, source: `${comment}\n${body.toString()}` };
+  // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
+  const group = fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
+  if (group) {
+    const f = { ...fop, group };
+    const loop = emitFusedLoop(f, env, lanes);
+    if (fop.group || loop.usesSimd) {
+      const name = fop.group ? `k${index}_fused_${short}` : `k${index}_${short}`;
+      const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
+      const params = fusedParams(f, inPlace);
+      const body = new CodeWriter();
+      body.block(`RL_KERNEL void ${name}(${params.map((p) => `${p.cType} ${p.name}`).join(', ')}) {`, () => {
+        // An operand passed twice (x * x) is read through its first parameter.
+        f.ins.forEach((s, i) => f.ins.indexOf(s) !== i && body.line(`(void)in${i};`));
+        for (const line of loop.code.split('\n')) body.line(line);
+      });
+      return { name, comment, params, source: `${comment}\n${body.toString()}`, usesSimd: loop.usesSimd };
+    }
   }
   const lowering = LOWERINGS[fop.op.name] ?? (isElementwiseName(fop.op.name) ? elementwise(short) : undefined);
   if (!lowering) unsupported(fop, 'no C lowering yet');
-  const k = new KernelBuilder(fop);
-  lowering(k);
+  const k = new KernelBuilder(fop, lanes);
+  // A reshape given its operand's buffer (memory plan in-place rule) has nothing to move.
+  if (fop.op.name === 'stablehlo.reshape' && inPlace) k.w.line(`(void)${k.input(0).name}; (void)${k.output(0).name}; /* in place: the result is the operand's buffer, row-major order unchanged */`);
+  else lowering(k);
   const name = `k${index}_${short}`;
   const comment = kernelComment(name, fop);
   // An in-place kernel's output aliases an input: no `restrict` on its pointers then.
@@ -1049,6 +1092,6 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   body.block(`${sig} {`, () => {
     for (const line of k.w.toString().split('\n')) body.line(line);
   });
-  return { name, comment, params: k.params, source: `${comment}\n${body.toString()}` };
+  return { name, comment, params: k.params, source: `${comment}\n${body.toString()}`, usesSimd: k.usesSimd };
 }
 

@@ -156,3 +156,10 @@ function broadcastDims(op: Op): readonly number[] {
 function unique<T>(xs: readonly T[]): T[] {
   return [...new Set(xs)];
 }
+
+/** A group of one elementwise op (every operand read at the result's element), for kernels that
+ * use the fused-loop code generator on an op fusion left alone (vector loops). */
+export function singleOpGroup(f: FlatOp): FusionGroup {
+  const identity: IndexMap = { kind: 'dims', dims: loopVars(shapeOf(f.outs[0]!).length) };
+  return { members: [f], maps: new Map([...f.ins, ...f.outs].map((s) => [s.id, identity])), inPlaceSafe: true };
+}

@@ -162,12 +162,13 @@ t.test('fusion and the GEMM path: fewer kernels, no splat weights, same results 
   const path = join(FIXTURES, 'models', 'small_cnn.mlir');
   const m = importModule(new SourceFile(path, readFileSync(path, 'utf8')));
   const { args, expected: [expected] } = reference(m, 'main', 4);
-  const plain = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc', fusion: false, gemm: false });
+  const plain = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc', fusion: false, simd: false });
   const fast = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc' });
   t.ok(fast.kernelNames.length < plain.kernelNames.length, `${fast.kernelNames.length} kernels instead of ${plain.kernelNames.length}`);
   t.match(fast.fusionGroups.join('\n'), /k0_convolution_fused: convolution \(\d+:\d+\), broadcast_in_dim \(\d+:\d+\), add \(\d+:\d+\), maximum \(\d+:\d+\)/, 'bias + ReLU fused into the convolution');
   const src = fast.files.get('model.c') as string;
-  t.match(src, /GEMM \[784 x 9\] \* \[9 x 8\]/, 'the first convolution runs as an implicit GEMM');
+  // One input channel: a direct convolution when 8 output channels fill a vector (AVX2), else an implicit GEMM.
+  t.match(src, /GEMM \[784 x 9\] \* \[9 x 8\]|Direct convolution 1x28x28x1 \(NHWC\)/, 'the first convolution runs as an implicit GEMM or a direct convolution');
   t.notMatch(src, /tensor<1x28x28x8xf32> from/, 'the splat zero of the ReLU is a literal, not a 25 KB weight');
   t.match(plain.files.get('model.c') as string, /tensor<1x28x28x8xf32> from/, 'without fusion that splat is a weight');
   const run = await runCompiled(m, 'main', args);
@@ -241,4 +242,71 @@ t.test('a GEMM epilogue may read the GEMM operand itself (residual: relu(x.w + x
   const run = await runCompiled(m, 'main', args, { flags: SANITIZE });
   t.same(run.emitted.fusionGroups, ['k0_dot_general_fused: dot_general (3:8), add (4:8), maximum (6:8)']);
   t.ok(compareTensors(run.outputs[0]!, expected!).ok, 'matches the interpreter under ASan+UBSan');
+});
+
+t.test('direct convolution (few input channels, depthwise) and vector pooling match the interpreter on AVX-512 and AVX2, and with 2 threads', async (t) => {
+  const conv = (x: string, w: string, window: string, groups: number, types: string) =>
+    `stablehlo.convolution(${x}, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = ${groups} : i64} : ${types}`;
+  const src = [
+    'func.func @main(%x: tensor<2x11x10x3xf32>, %w: tensor<3x3x3x20xf32>, %d: tensor<2x9x9x40xf32>, %dw: tensor<3x3x1x40xf32>, %b: tensor<40xf32>) -> (tensor<2x6x10x20xf32>, tensor<2x3x3x40xf32>, tensor<2x5x5x40xf32>) {',
+    // Dense, 3 input channels: strides, asymmetric padding, dilation; 20 outputs = full vectors + a scalar tail.
+    `  %y = ${conv('%x', '%w', 'stride = [2, 1], pad = [[1, 2], [0, 1]], rhs_dilate = [2, 1]', 1, '(tensor<2x11x10x3xf32>, tensor<3x3x3x20xf32>) -> tensor<2x6x10x20xf32>')}`,
+    // Depthwise 3x3 stride 2 with a bias + ReLU epilogue, then max pooling with padding (vector channels + tail).
+    `  %c = ${conv('%d', '%dw', 'stride = [2, 2], pad = [[1, 1], [1, 1]]', 40, '(tensor<2x9x9x40xf32>, tensor<3x3x1x40xf32>) -> tensor<2x5x5x40xf32>')}`,
+    '  %bb = stablehlo.broadcast_in_dim %b, dims = [3] : (tensor<40xf32>) -> tensor<2x5x5x40xf32>',
+    '  %s = stablehlo.add %c, %bb : tensor<2x5x5x40xf32>',
+    '  %z = stablehlo.constant dense<0.0> : tensor<2x5x5x40xf32>',
+    '  %r = stablehlo.maximum %s, %z : tensor<2x5x5x40xf32>',
+    '  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>',
+    '  %p = "stablehlo.reduce_window"(%r, %ninf) ({',
+    '  ^bb0(%a: tensor<f32>, %e: tensor<f32>):',
+    '    %m = stablehlo.maximum %a, %e : tensor<f32>',
+    '    stablehlo.return %m : tensor<f32>',
+    '  }) {window_dimensions = array<i64: 1, 3, 3, 1>, window_strides = array<i64: 1, 2, 2, 1>, padding = dense<[[0, 0], [1, 1], [1, 1], [0, 0]]> : tensor<4x2xi64>} : (tensor<2x5x5x40xf32>, tensor<f32>) -> tensor<2x3x3x40xf32>',
+    '  func.return %y, %p, %r : tensor<2x6x10x20xf32>, tensor<2x3x3x40xf32>, tensor<2x5x5x40xf32>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('direct.mlir', src));
+  const { args, expected } = reference(m, 'main', 12);
+  for (const target of ['host', 'x86-64-v3']) {
+    const { lookupTarget } = await import('../../src/target/targets.js');
+    const run = await runCompiled(m, 'main', args, { target: lookupTarget(target), flags: SANITIZE });
+    const c = run.emitted.files.get('model.c') as string;
+    t.match(c, /Direct convolution 2x11x10x3 \(NHWC\)/, `${target}: the 3-channel convolution is direct`);
+    t.match(c, /Direct depthwise convolution 2x9x9x40/, `${target}: the depthwise convolution is direct`);
+    t.match(c, /acc = rl_vf_max\(acc, rl_vf_load\(/, `${target}: max pooling accumulates vectors of channels`);
+    run.outputs.forEach((o, i) => {
+      const d = compareTensors(o, expected[i]!);
+      t.ok(d.ok, `${target} output ${i} under ASan+UBSan: ${d.message}`);
+    });
+    if (target !== 'host') continue;
+    const two = await runCompiled(m, 'main', args, { threads: 2 });
+    t.match(two.emitted.files.get('model.c') as string, /rl_pool_run\(pool, 10, k\d+_convolution_fused_rows, &job\)/, 'with 2 threads the depthwise rows run on the pool');
+    two.outputs.forEach((o, i) => t.same(Array.from(o.data as Float64Array), Array.from(run.outputs[i]!.data as Float64Array), `output ${i}: 2 threads bitwise equal to 1`));
+  }
+});
+
+t.test('half-precision GEMMs: f16/bf16 operands widen to f32, f16/bf16 results round once (epilogue, runtime B, convolution)', async (t) => {
+  const src = [
+    'func.func @main(%a: tensor<20x48xbf16>, %x: tensor<2x6x6x16xf16>, %w: tensor<3x3x16x8xf16>, %h: tensor<33x40xf16>, %g: tensor<40x24xf16>) -> (tensor<20x24xf32>, tensor<2x6x6x8xf16>, tensor<33x24xf16>) {',
+    '  %wb = stablehlo.constant dense<0.125> : tensor<48x24xbf16>',
+    '  %d = stablehlo.dot_general %a, %wb, contracting_dims = [1] x [0] : (tensor<20x48xbf16>, tensor<48x24xbf16>) -> tensor<20x24xf32>',
+    '  %c = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<2x6x6x16xf16>, tensor<3x3x16x8xf16>) -> tensor<2x6x6x8xf16>',
+    '  %z = stablehlo.constant dense<0.0> : tensor<2x6x6x8xf16>',
+    '  %r = stablehlo.maximum %c, %z : tensor<2x6x6x8xf16>',
+    '  %e = stablehlo.dot_general %h, %g, contracting_dims = [1] x [0] : (tensor<33x40xf16>, tensor<40x24xf16>) -> tensor<33x24xf16>',
+    '  func.return %d, %r, %e : tensor<20x24xf32>, tensor<2x6x6x8xf16>, tensor<33x24xf16>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('half.mlir', src));
+  const { args, expected } = reference(m, 'main', 14);
+  const run = await runCompiled(m, 'main', args, { flags: SANITIZE });
+  const c = run.emitted.files.get('model.c') as string;
+  t.match(c, /GEMM \[20 x 48\] \* \[48 x 24\], bf16 x bf16 widened to f32, f32 FMA accumulation;/, 'bf16 x bf16 -> f32 takes the GEMM path');
+  t.match(c, /GEMM \[72 x 144\] \* \[144 x 8\], f16 x f16 widened to f32, f32 FMA accumulation in scratch, rounded to f16; .* A packed/, 'the f16 convolution packs A widened, ReLU fused');
+  t.match(c, /GEMM \[33 x 40\] \* \[40 x 24\], f16 x f16 widened to f32, f32 FMA accumulation in scratch, rounded to f16; .* B packed at run time/, 'f16 with a runtime B');
+  run.outputs.forEach((o, i) => {
+    const d = compareTensors(o, expected[i]!);
+    t.ok(d.ok, `output ${i} (${o.type.elem.name}) under ASan+UBSan: ${d.message}`);
+  });
 });

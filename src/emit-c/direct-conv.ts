@@ -1,0 +1,163 @@
+/**
+ * @fileoverview Direct convolution for the convolutions a GEMM serves badly: depthwise (one input
+ * channel per output channel, no reduction across channels to block) and dense convolutions with
+ * few input channels (K = taps x channels is tiny, so packing A would cost more than the FMAs).
+ *
+ * Vectorized over output channels, which are contiguous in NHWC: one register block holds
+ * `pixelBlock` output pixels x `channelBlock` vectors of channels, accumulated with FMA over the
+ * kernel taps (and, dense, the input channels: each input value is broadcast). The HWIO weights are
+ * read as stored; no scratch. Output pixels whose window lies inside the image ("interior") take a
+ * loop without padding checks; the few at the borders check each tap. Each output row is finished
+ * by the fused epilogue while it is in L1, and with --threads rows are split across the pool.
+ */
+import type { Op } from '../ir/core.js';
+import type { Target } from '../target/targets.js';
+import { CodeWriter } from '../emit-common/code-writer.js';
+import type { FlatOp, KernelParam } from './kernels.js';
+import { emitEpilogue, type Epilogue } from './fused.js';
+import { convGeometry, isF32, simdMacro, type ConvGeometry } from './gemm.js';
+
+export interface DirectConvPlan {
+  readonly kind: 'direct-conv';
+  readonly op: Op;
+  readonly conv: ConvGeometry;
+  /** One input channel per output channel (feature groups = channels = output channels). */
+  readonly depthwise: boolean;
+  readonly lanes: number;
+  /** Vectors of output channels per register block, and output pixels per block. */
+  readonly channelBlock: number;
+  readonly pixelBlock: number;
+}
+
+/** Dense convolutions with fewer input channels than this go direct; more feed the GEMM's k blocks well. */
+const DENSE_MAX_CHANNELS = 16;
+
+export function planDirectConv(f: FlatOp, target: Target): DirectConvPlan | undefined {
+  if (!simdMacro(target) || f.op.name !== 'stablehlo.convolution' || f.ins.length !== 2 || f.outs.length !== 1) return undefined;
+  if (![...f.ins, ...f.outs].every((s) => s.type.kind === 'tensor' && isF32(s.type))) return undefined;
+  const g = convGeometry(f);
+  if (!g || [g.batch, g.outHeight, g.outWidth, g.outChannels].includes(0)) return undefined;
+  const lanes = target.vectorBits / 32;
+  const depthwise = g.featureGroups === g.channels && g.outChannels === g.channels && g.kernelChannels === 1;
+  const dense = g.featureGroups === 1 && g.channels < DENSE_MAX_CHANNELS && g.outChannels >= lanes;
+  if (!depthwise && !dense) return undefined;
+  const vectors = Math.floor(g.outChannels / lanes);
+  const channelBlock = Math.max(1, Math.min(vectors, 4));
+  // Enough accumulators to cover the FMA latency (about 12 in flight), within the registers left
+  // after the block's weight vectors and one broadcast.
+  const pixelBlock = Math.max(1, Math.min(Math.ceil(12 / channelBlock), Math.floor((target.vectorRegisters - channelBlock - 1) / channelBlock)));
+  return { kind: 'direct-conv', op: f.op, conv: g, depthwise, lanes, channelBlock, pixelBlock };
+}
+
+/** The C of a direct convolution kernel. Params: in0 (image), in1 (HWIO weights), epilogue leaves, out0, scratch (unused). */
+export function emitDirectConvKernel(p: DirectConvPlan, name: string, comment: string, params: readonly KernelParam[], epilogue?: Epilogue, parallel = false): string {
+  const g = p.conv;
+  const { lanes } = p;
+  const cout = g.outChannels;
+  const vectors = Math.floor(cout / lanes);
+  const rows = g.batch * g.outHeight;
+  // Output columns whose every tap is inside the image: ox * stride - pad >= 0 and the last tap < width.
+  const lastTap = (g.kernelWidth - 1) * g.dilation[1];
+  const interiorLo = Math.min(g.outWidth, Math.ceil(g.padBefore[1] / g.stride[1]));
+  const interiorHi = Math.max(interiorLo, Math.min(g.outWidth, Math.floor((g.width - 1 - lastTap + g.padBefore[1]) / g.stride[1]) + 1));
+  const tapChannels = p.depthwise ? 1 : g.channels;
+  const w = new CodeWriter();
+  w.line(comment);
+  w.line(
+    `/* Direct ${p.depthwise ? 'depthwise ' : ''}convolution ${g.batch}x${g.height}x${g.width}x${g.channels} (NHWC) * ${g.kernelHeight}x${g.kernelWidth}x${g.kernelChannels}x${cout} (HWIO), f32 FMA accumulation; blocks of ${p.pixelBlock} pixels x ${p.channelBlock} vectors of ${lanes} output channels; columns ${interiorLo}..${interiorHi - 1} need no padding checks. */`,
+  );
+  const fields = params.filter((x) => x.name !== 'scratch' && x.name !== 'pool');
+  w.line(`typedef struct { ${fields.map((x) => `${x.cType.replace(' restrict', '')} ${x.name};`).join(' ')} } ${name}_job_t;`);
+  w.block(`static void ${name}_rows(void* job_, int64_t row_begin, int64_t row_end) {`, () => {
+    w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
+    for (const x of fields) w.line(`${x.cType} ${x.name} = job->${x.name};`);
+    w.block('for (int64_t row = row_begin; row < row_end; ++row) {', () => {
+      w.line(`const int64_t image = row / ${g.outHeight}, oy = row % ${g.outHeight};`);
+      w.line(`const float* restrict img = in0 + image * ${g.height * g.width * g.channels};`);
+      w.line(`float* restrict orow = out0 + row * ${g.outWidth * cout};`);
+      // Interior columns in balanced blocks of at most pixelBlock (a short last block would be
+      // latency-bound); border columns one at a time, checking each tap.
+      const interior = interiorHi - interiorLo;
+      const blocks = Math.ceil(interior / p.pixelBlock);
+      const size = blocks ? Math.floor(interior / blocks) : 0;
+      const bigger = interior - blocks * size; // this many blocks take size + 1
+      const blockCode = (vecs: number): void => {
+        w.line('int64_t ox = 0;');
+        w.block(`for (; ox < ${interiorLo}; ++ox) {`, () => pixels(1, vecs, true));
+        if (bigger) w.block(`for (; ox < ${interiorLo + bigger * (size + 1)}; ox += ${size + 1}) {`, () => pixels(size + 1, vecs, false));
+        if (size) w.block(`for (; ox < ${interiorHi}; ox += ${size}) {`, () => pixels(size, vecs, false));
+        w.block(`for (; ox < ${g.outWidth}; ++ox) {`, () => pixels(1, vecs, true));
+      };
+      // One register block of `count` pixels from column ox, `vecs` vectors from channel c0.
+      const pixels = (count: number, vecs: number, checked: boolean): void => {
+        const acc = (i: number, v: number): string => `a${i}_${v}`;
+        for (let i = 0; i < count; i++) w.line(`rl_vf ${Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
+        w.block(`for (int64_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+          w.line(`const int64_t iy = oy * ${g.stride[0]} + ky * ${g.dilation[0]} - ${g.padBefore[0]};`);
+          w.line(`if (iy < 0 || iy >= ${g.height}) continue;`);
+          w.block(`for (int64_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
+            w.line(`const int64_t ix = ox * ${g.stride[1]} + kx * ${g.dilation[1]} - ${g.padBefore[1]};`);
+            if (checked) w.line(`if (ix < 0 || ix >= ${g.width}) continue;`);
+            w.line(`const float* restrict x = img + (iy * ${g.width} + ix) * ${g.channels}${p.depthwise ? ' + c0' : ''};`);
+            w.line(`const float* restrict wk = in1 + (ky * ${g.kernelWidth} + kx) * ${tapChannels * cout} + c0;`);
+            const step = (ci: string): void => {
+              w.line(`const rl_vf ${Array.from({ length: vecs }, (_, v) => `w${v} = rl_vf_load(wk + ${ci === '0' ? '' : `${ci} * ${cout} + `}${v * lanes})`).join(', ')};`);
+              for (let i = 0; i < count; i++) {
+                const at = i * g.stride[1] * g.channels;
+                const fmas = p.depthwise
+                  ? Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_fma(rl_vf_load(x + ${at + v * lanes}), w${v}, ${acc(i, v)});`)
+                  : [`const rl_vf s = rl_vf_splat(x[${at}${ci === '0' ? '' : ` + ${ci}`}]);`, ...Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_fma(s, w${v}, ${acc(i, v)});`)];
+                w.line(`{ ${fmas.join(' ')} }`);
+              }
+            };
+            if (tapChannels === 1) step('0');
+            else w.block(`for (int64_t ci = 0; ci < ${tapChannels}; ++ci) {`, () => step('ci'));
+          });
+        });
+        for (let i = 0; i < count; i++) for (let v = 0; v < vecs; v++) w.line(`rl_vf_store(orow + (ox + ${i}) * ${cout} + c0 + ${v * lanes}, ${acc(i, v)});`);
+      };
+      const fullBlocks = Math.floor(vectors / p.channelBlock);
+      if (fullBlocks > 0)
+        w.block(`for (int64_t c0 = 0; c0 < ${fullBlocks * p.channelBlock * lanes}; c0 += ${p.channelBlock * lanes}) {`, () => blockCode(p.channelBlock));
+      const rest = vectors % p.channelBlock;
+      if (rest > 0)
+        w.block('{', () => {
+          w.line(`const int64_t c0 = ${fullBlocks * p.channelBlock * lanes};`);
+          blockCode(rest);
+        });
+      if (cout % lanes) {
+        w.line('/* channels past the last full vector: scalar */');
+        w.block(`for (int64_t ox = 0; ox < ${g.outWidth}; ++ox) {`, () => {
+          w.block(`for (int64_t c = ${vectors * lanes}; c < ${cout}; ++c) {`, () => {
+            w.line('float sum = 0.0f;');
+            w.block(`for (int64_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+              w.line(`const int64_t iy = oy * ${g.stride[0]} + ky * ${g.dilation[0]} - ${g.padBefore[0]};`);
+              w.line(`if (iy < 0 || iy >= ${g.height}) continue;`);
+              w.block(`for (int64_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
+                w.line(`const int64_t ix = ox * ${g.stride[1]} + kx * ${g.dilation[1]} - ${g.padBefore[1]};`);
+                w.line(`if (ix < 0 || ix >= ${g.width}) continue;`);
+                w.line(`const float* restrict x = img + (iy * ${g.width} + ix) * ${g.channels};`);
+                w.line(`const float* restrict wk = in1 + (ky * ${g.kernelWidth} + kx) * ${tapChannels * cout} + c;`);
+                if (p.depthwise) w.line('sum = fmaf(x[c], wk[0], sum);');
+                else w.line(`for (int64_t ci = 0; ci < ${tapChannels}; ++ci) sum = fmaf(x[ci], wk[ci * ${cout}], sum);`);
+              });
+            });
+            w.line(`orow[ox * ${cout} + c] = sum;`);
+          });
+        });
+      }
+      if (epilogue) {
+        w.line('/* epilogue: the fused elementwise ops, on this output row while it is in cache */');
+        emitEpilogue(w, epilogue, cout, `row * ${g.outWidth}`, String(g.outWidth));
+      }
+    });
+  });
+  w.line('');
+  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+    w.line(`${name}_job_t job = {${fields.map((x) => x.name).join(', ')}};`);
+    w.line('(void)scratch;');
+    if (parallel) w.line(`rl_pool_run(pool, ${rows}, ${name}_rows, &job); /* output rows split across the pool's threads */`);
+    else w.line(`${name}_rows(&job, 0, ${rows});`);
+  });
+  return w.toString();
+}
