@@ -402,8 +402,10 @@ function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, m
   const taps = a.kernelHeight * a.kernelWidth;
   const tapOffset = Array.from({ length: taps }, (_, t) => (Math.floor(t / a.kernelWidth) * a.dilation[0] * a.width + (t % a.kernelWidth) * a.dilation[1]) * a.channels);
   w.line(`static const int64_t tap_offset[${taps}] = {${tapOffset.join(', ')}};`);
+  // The tile's first pixel by division, the next ones by stepping along the output rows.
+  w.line(`int64_t image = (ic + ip * ${mr}) / ${pixels}, oy = (ic + ip * ${mr}) % ${pixels} / ${a.outWidth}, ox = (ic + ip * ${mr}) % ${a.outWidth};`);
   w.block(`for (int64_t i = 0; i < ${mr}; ++i) {`, () => {
-    w.line(`const int64_t row = ic + ip * ${mr} + (i < rows ? i : rows - 1), image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`);
+    w.line(`if (i > 0 && i < rows && ++ox == ${a.outWidth}) { ox = 0; if (++oy == ${a.outHeight}) { oy = 0; ++image; } }`);
     w.line(`const int64_t y0 = oy * ${a.stride[0]} - ${a.padBefore[0]}, x0 = ox * ${a.stride[1]} - ${a.padBefore[1]};`);
     w.block(`if (y0 >= 0 && y0 + ${(a.kernelHeight - 1) * a.dilation[0]} < ${a.height} && x0 >= 0 && x0 + ${(a.kernelWidth - 1) * a.dilation[1]} < ${a.width}) {`, () => {
       w.line(`const int64_t origin = ((image * ${a.height} + y0) * ${a.width} + x0) * ${a.channels};`);

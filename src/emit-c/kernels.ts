@@ -1071,8 +1071,8 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
       const params = fusedParams(f, inPlace);
       const body = new CodeWriter();
       body.block(`RL_KERNEL void ${name}(${params.map((p) => `${p.cType} ${p.name}`).join(', ')}) {`, () => {
-        // An operand passed twice (x * x) is read through its first parameter.
-        f.ins.forEach((s, i) => f.ins.indexOf(s) !== i && body.line(`(void)in${i};`));
+        // Operands the loop never reads: a splat (a literal in the loop) or one passed twice (x * x).
+        f.ins.forEach((_, i) => !new RegExp(`\\bin${i}\\b`).test(loop.code) && body.line(`(void)in${i};`));
         for (const line of loop.code.split('\n')) body.line(line);
       });
       return { name, comment, params, source: `${comment}\n${body.toString()}`, usesSimd: loop.usesSimd };
