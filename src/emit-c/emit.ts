@@ -18,7 +18,7 @@ import { fuse } from '../fusion/fuse.js';
 import { describeGroup } from './fused.js';
 import { simplify } from '../canonicalize/simplify.js';
 import { controlCopies, flatten, type Edge } from './flatten.js';
-import { isFusibleElementwise, lowerToKernel, writesInPlaceSafely, type FlatOp, type Sym } from './kernels.js';
+import { isFusibleElementwise, isReducible, lowerToKernel, writesInPlaceSafely, type FlatOp, type Sym } from './kernels.js';
 import { gemmScratchBytes, packB, planGemm, simdMacro, type GemmPlan } from './gemm.js';
 import { planDirectConv, type DirectConvPlan } from './direct-conv.js';
 import { BlobBuilder } from './blob.js';
@@ -128,7 +128,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const grouped =
     prog.control.size || o.fusion === false
       ? straight
-      : fuse(straight, { isElementwise: isFusibleElementwise, isSplat: (s) => splatOf(s) !== undefined, canHead: (f) => planFor(f) !== undefined, outputs: prog.outputs });
+      : fuse(straight, { isElementwise: isFusibleElementwise, isSplat: (s) => splatOf(s) !== undefined, canHead: (f) => planFor(f) !== undefined, isReducible, outputs: prog.outputs });
   const gemmOf = new Map<FlatOp, GemmPlan | DirectConvPlan>();
   let scratchId = -1;
   const kernelOps = grouped.map((f) => {
@@ -140,7 +140,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     return withScratch;
   });
   // Kernels by the op of the source program at whose position they run (a group runs at its root's).
-  const kernelAt = new Map(grouped.map((f, i) => [f.group ? f.group.members[f.group.members.length - 1]! : f, kernelOps[i]!]));
+  const kernelAt = new Map(grouped.map((f, i) => [f.group ? (f.group.reduce ?? f.group.members[f.group.members.length - 1]!) : f, kernelOps[i]!]));
   // Constants read only as a prepacked GEMM weight are linked in packed form only.
   const readAsIs = new Set<Sym>(prog.outputs);
   for (const k of kernelOps) (prepacked(gemmOf.get(k)) ? k.ins.filter((_, i) => i !== 1) : k.ins).forEach((x) => readAsIs.add(x));

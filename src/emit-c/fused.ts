@@ -48,7 +48,7 @@ const VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
 };
 
 const shortName = (f: FlatOp): string => f.op.name.replace(/^[a-z]+\./, '');
-const isIndexMapOp = (f: FlatOp): boolean => f.op.name === 'stablehlo.broadcast_in_dim' || f.op.name === 'stablehlo.reshape';
+const isIndexMapOp = (f: FlatOp): boolean => ['stablehlo.broadcast_in_dim', 'stablehlo.reshape', 'stablehlo.transpose'].includes(f.op.name);
 
 /** How a vector of consecutive root elements along the innermost dim reads leaf `s`: `along` (the
  * same consecutive elements of the leaf), `invariant` (one element for the whole vector), or not at all. */
@@ -79,7 +79,7 @@ const elemOf = (s: Sym, f: FlatOp): CElem => cElem(tensorOf(s), f.op.name, f.op.
 /** A one-line list of what a group fuses, for the kernel comment and --report. */
 export function describeGroup(g: FusionGroup): string {
   const where = (f: FlatOp): string => `${f.op.name.replace(/^stablehlo\./, '')} (${f.op.loc.line}:${f.op.loc.col})`;
-  return [...(g.head ? [g.head] : []), ...g.members].map(where).join(', ');
+  return [...(g.head ? [g.head] : []), ...g.members, ...(g.reduce ? [g.reduce] : [])].map(where).join(', ');
 }
 
 /**
@@ -104,7 +104,7 @@ function emitElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sym) => 
   };
   for (const m of g.members) {
     const out = m.outs[0]!;
-    if (m.op.name === 'stablehlo.broadcast_in_dim' || m.op.name === 'stablehlo.reshape') {
+    if (isIndexMapOp(m)) {
       value.set(out.id, read(m.ins[0]!, m));
       continue;
     }
@@ -147,6 +147,34 @@ function emitVectorElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sy
     value.set(out.id, local);
   }
   return value.get(g.members[g.members.length - 1]!.outs[0]!.id)!;
+}
+
+/**
+ * Body of a fused reduction kernel: loops over the reduction's input, kept dims outside and
+ * reduced dims (in the reduction's order) inside, accumulating the chain's element at each input
+ * position with `combine` from the init value (the last leaf). The chain's root is rounded to its
+ * type before accumulating, as the unfused kernels store it.
+ */
+export function emitFusedReduce(f: FlatOp, env: FusedEnv, dims: readonly number[], combine: (acc: string, v: string) => string): string {
+  const g = f.group!;
+  const w = new CodeWriter();
+  const inShape = tensorOf(g.reduce!.ins[0]!).shape;
+  const vars = loopVars(inShape.length);
+  const kept = vars.map((_, d) => d).filter((d) => !dims.includes(d));
+  const c = elemOf(f.outs[0]!, f);
+  const leaf = (s: Sym): string => `in${f.ins.indexOf(s)}`;
+  const open = (order: readonly number[], body: () => void, at = 0): void => {
+    if (at === order.length) return body();
+    const d = order[at]!;
+    w.block(`for (int64_t ${vars[d]} = 0; ${vars[d]} < ${inShape[d]}; ++${vars[d]}) {`, () => open(order, body, at + 1));
+  };
+  w.line('int64_t o = 0;');
+  open(kept, () => {
+    w.line(`${c.compute} acc = ${c.load(`in${f.ins.length - 1}[0]`)};`);
+    open(dims, () => w.line(`acc = ${combine('acc', c.load(emitElement(w, f, env, leaf)))};`));
+    w.line(`out0[o++] = ${c.store('acc')};`);
+  });
+  return w.toString();
 }
 
 /** Parameters of a fused kernel: its leaves (in `f.ins` order), then the result. */

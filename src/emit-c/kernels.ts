@@ -15,7 +15,7 @@ import type { WindowAttrs } from '../ops/reduction.js';
 import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, cElemOrUndefined, type CElem } from './ctypes.js';
-import { describeGroup, emitFusedLoop, fusedParams, type FusedEnv } from './fused.js';
+import { describeGroup, emitFusedLoop, emitFusedReduce, fusedParams, type FusedEnv } from './fused.js';
 import { singleOpGroup, type FusionGroup } from '../fusion/fuse.js';
 import { emitScalarRegion } from './region.js';
 import { emitGemmKernel, type GemmPlan } from './gemm.js';
@@ -1025,6 +1025,17 @@ export function isFusibleElementwise(fop: FlatOp): boolean {
   });
 }
 
+/** Reductions a fusion group may end in: one input and init value, a single-op combiner the
+ * C backend spells (add, max, ...), on a type the fused-loop code handles. */
+export function isReducible(fop: FlatOp): boolean {
+  if (fop.op.name !== 'stablehlo.reduce' || fop.ins.length !== 2 || fop.outs.length !== 1) return false;
+  const name = simpleCombiner(fop.op.regions[0]);
+  const t = fop.outs[0]!.type;
+  if (!name || t.kind !== 'tensor' || t.elem.kind === 'complex' || t.elem.kind === 'quant') return false;
+  const c = cElemOrUndefined(t.elem);
+  return !!c && !c.subByte && hasScalarCode(name, c);
+}
+
 export function canLower(name: string): boolean {
   return name in LOWERINGS || isElementwiseName(name);
 }
@@ -1059,6 +1070,24 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
     const epilogue = fop.group ? { fop, env, lanes } : undefined;
     const source = gemm.kind === 'gemm' ? emitGemmKernel(gemm, name, comment, params, epilogue, threads > 1) : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
     return { name, comment, params, source, usesSimd: true };
+  }
+  if (fop.group?.reduce) {
+    const name = `k${index}_fused_reduce`;
+    const comment = `/* ${name}: fuses ${describeGroup(fop.group)} */`;
+    const red = fop.group.reduce;
+    const c = cElem(red.outs[0]!.type as TensorType, red.op.name, red.op.loc);
+    const combiner = simpleCombiner(red.op.regions[0])!;
+    const dims = attrsOf<{ dims: number[] }>(red);
+    const code = emitFusedReduce(fop, env, dims.dims, (acc, v) => {
+      const e = scalarCode(combiner, [acc, v], c, red.op);
+      return c.storage === c.compute ? e : c.load(c.store(e));
+    });
+    const params = fusedParams(fop, false);
+    const body = new CodeWriter();
+    body.block(`RL_KERNEL void ${name}(${params.map((p) => `${p.cType} ${p.name}`).join(', ')}) {`, () => {
+      for (const line of code.split('\n')) body.line(line);
+    });
+    return { name, comment, params, source: `${comment}\n${body.toString()}` };
   }
   // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
   const group = fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);

@@ -26,6 +26,9 @@ export interface FusionGroup {
   readonly members: readonly FlatOp[];
   /** A dot/convolution computed by the GEMM path whose result the members read (an epilogue). */
   readonly head?: FlatOp;
+  /** A reduction of the members' last result: the kernel accumulates the chain's elements over
+   * the reduced dims (index maps are then over the reduction's input shape). */
+  readonly reduce?: FlatOp;
   /** Index map of every value a member reads, by symbol id. */
   readonly maps: ReadonlyMap<number, IndexMap>;
   /** Element i of the root result depends only on element i of any same-size operand, so the
@@ -40,6 +43,8 @@ export interface FuseContext {
   readonly isSplat: (s: Sym) => boolean;
   /** Ops that take the GEMM path and may carry an epilogue. */
   readonly canHead: (f: FlatOp) => boolean;
+  /** Reductions (one input, one init value) whose kernel can compute its input from a chain. */
+  readonly isReducible: (f: FlatOp) => boolean;
   readonly outputs: readonly Sym[];
 }
 
@@ -73,22 +78,29 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
   const soleUse = (s: Sym): boolean => !outputs.has(s) && users.get(s)?.size === 1;
   const isBroadcast = (f: FlatOp): boolean => f.op.name === 'stablehlo.broadcast_in_dim';
   const isReshape = (f: FlatOp): boolean => f.op.name === 'stablehlo.reshape';
+  const isTranspose = (f: FlatOp): boolean => f.op.name === 'stablehlo.transpose';
   const assigned = new Set<FlatOp>();
   const groupAt = new Map<FlatOp, FlatOp>();
 
   for (let idx = ops.length - 1; idx >= 0; idx--) {
     const root = ops[idx]!;
-    if (assigned.has(root) || !ctx.isElementwise(root) || root.outs.length !== 1) continue;
-    const rootShape = shapeOf(root.outs[0]!);
+    if (assigned.has(root) || root.outs.length !== 1) continue;
+    // A reduction roots a group through its input: the chain producing it is computed inside the
+    // reduction's loop, at the input element being accumulated.
+    const reduce = ctx.isReducible(root) ? root : undefined;
+    if (!reduce && !ctx.isElementwise(root)) continue;
+    const start = reduce ? producer.get(reduce.ins[0]!) : root;
+    if (!start || (reduce && (assigned.has(start) || !soleUse(reduce.ins[0]!) || !ctx.isElementwise(start)))) continue;
+    const rootShape = shapeOf(start.outs[0]!);
     const identity: IndexMap = { kind: 'dims', dims: loopVars(rootShape.length) };
-    const maps = new Map<number, IndexMap>([[root.outs[0]!.id, identity]]);
+    const maps = new Map<number, IndexMap>([[start.outs[0]!.id, identity]]);
     /** Whether `s`, read through `m`, is read at exactly the root element being computed. */
     const readsRootElement = (s: Sym, m: IndexMap): boolean =>
       m.kind === 'dims' ? sameShape(shapeOf(s), rootShape) && m.dims.every((e, d) => e === identity.dims[d]) : m.index === linearIndex(identity, rootShape);
-    const members = new Set<FlatOp>([root]);
+    const members = new Set<FlatOp>([start]);
     let head: FlatOp | undefined;
     let conflict = false;
-    const work = [root];
+    const work = [start];
     while (work.length) {
       const g = work.pop()!;
       const m = maps.get(g.outs[0]!.id)!;
@@ -104,30 +116,32 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
         maps.set(s.id, om);
         const p = producer.get(s);
         if (!p || assigned.has(p) || members.has(p) || !soleUse(s)) return;
-        const fusible = ctx.isElementwise(p) || (isBroadcast(p) && om.kind === 'dims') || isReshape(p);
+        const fusible = ctx.isElementwise(p) || ((isBroadcast(p) || isTranspose(p)) && om.kind === 'dims') || isReshape(p);
         if (fusible && p.outs.length === 1) {
           members.add(p);
           work.push(p);
           return;
         }
-        if (!head && om.kind === 'dims' && readsRootElement(s, om) && ctx.canHead(p)) head = p;
+        if (!reduce && !head && om.kind === 'dims' && readsRootElement(s, om) && ctx.canHead(p)) head = p;
       });
     }
     if (conflict) continue;
     const ordered = ops.filter((f) => members.has(f));
     const leaves = unique(ordered.flatMap((f) => f.ins).filter((s) => !ordered.some((g) => g.outs.includes(s))));
     const usesSplat = leaves.some((s) => ctx.isSplat(s));
-    if (ordered.length < 2 && !head && !usesSplat) continue;
+    if (!reduce && ordered.length < 2 && !head && !usesSplat) continue;
     for (const f of ordered) assigned.add(f);
     if (head) assigned.add(head);
+    if (reduce) assigned.add(reduce);
     const outElements = numElements(rootShape);
-    const inPlaceSafe = !head && leaves.every((s) => {
+    const inPlaceSafe = !head && !reduce && leaves.every((s) => {
       const m = maps.get(s.id)!;
       const sameSize = numElements(shapeOf(s)) === outElements;
       return !sameSize || readsRootElement(s, m);
     });
-    const ins = [...(head ? head.ins : []), ...leaves.filter((s) => !ctx.isSplat(s) && !(head && head.outs.includes(s)))];
-    const group: FusionGroup = { members: ordered, ...(head ? { head } : {}), maps, inPlaceSafe };
+    const chainLeaves = leaves.filter((s) => !ctx.isSplat(s) && !(head && head.outs.includes(s)));
+    const ins = [...(head ? head.ins : []), ...chainLeaves, ...(reduce ? [reduce.ins[1]!] : [])];
+    const group: FusionGroup = { members: ordered, ...(head ? { head } : {}), ...(reduce ? { reduce } : {}), maps, inPlaceSafe };
     groupAt.set(root, { op: root.op, ins, outs: root.outs, group });
   }
   return ops.filter((f) => !assigned.has(f) || groupAt.has(f)).map((f) => groupAt.get(f) ?? f);
@@ -138,6 +152,12 @@ function mapsOfOperands(g: FlatOp, m: IndexMap): IndexMap[] {
   if (g.op.name === 'stablehlo.reshape') {
     const resultShape = shapeOf(g.outs[0]!);
     return [{ kind: 'flat', index: linearIndex(m, resultShape) }];
+  }
+  if (g.op.name === 'stablehlo.transpose') {
+    if (m.kind !== 'dims') throw new Error('fusion: transpose under a flat map');
+    // result dim d is operand dim perm[d]
+    const perm = (opAttrs(lookupOp(g.op.name)!, g.op) as { perm: readonly number[] }).perm;
+    return [{ kind: 'dims', dims: perm.map((_, j) => m.dims[perm.indexOf(j)]!) }];
   }
   if (g.op.name === 'stablehlo.broadcast_in_dim') {
     if (m.kind !== 'dims') throw new Error('fusion: broadcast under a flat map');

@@ -310,3 +310,44 @@ t.test('half-precision GEMMs: f16/bf16 operands widen to f32, f16/bf16 results r
     t.ok(d.ok, `output ${i} (${o.type.elem.name}) under ASan+UBSan: ${d.message}`);
   });
 });
+
+t.test('fusion through transposes and into reductions: softmax, sum of squares, integer dot-like reduce match the interpreter', async (t) => {
+  const f = 'tensor<6x20xf32>';
+  const src = [
+    `func.func @main(%x: ${f}, %y: tensor<20x6xf32>, %a: tensor<4x7xi32>, %b: tensor<4x7xi32>) -> (${f}, tensor<6xf32>, tensor<7xi32>) {`,
+    '  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>',
+    '  %zero = stablehlo.constant dense<0.0> : tensor<f32>',
+    // softmax over the rows of x + transpose(y)
+    '  %yt = stablehlo.transpose %y, dims = [1, 0] : (tensor<20x6xf32>) -> tensor<6x20xf32>',
+    `  %s = stablehlo.add %x, %yt : ${f}`,
+    '  %m = stablehlo.reduce(%s init: %ninf) applies stablehlo.maximum across dimensions = [1] : (tensor<6x20xf32>, tensor<f32>) -> tensor<6xf32>',
+    `  %mb = stablehlo.broadcast_in_dim %m, dims = [0] : (tensor<6xf32>) -> ${f}`,
+    `  %d = stablehlo.subtract %s, %mb : ${f}`,
+    `  %e = stablehlo.exponential %d : ${f}`,
+    '  %z = stablehlo.reduce(%e init: %zero) applies stablehlo.add across dimensions = [1] : (tensor<6x20xf32>, tensor<f32>) -> tensor<6xf32>',
+    `  %zb = stablehlo.broadcast_in_dim %z, dims = [0] : (tensor<6xf32>) -> ${f}`,
+    `  %p = stablehlo.divide %e, %zb : ${f}`,
+    // sum of squares of x - 1 per row (the chain feeds the reduction only)
+    `  %one = stablehlo.constant dense<1.0> : ${f}`,
+    `  %x1 = stablehlo.subtract %x, %one : ${f}`,
+    `  %sq = stablehlo.multiply %x1, %x1 : ${f}`,
+    '  %ss = stablehlo.reduce(%sq init: %zero) applies stablehlo.add across dimensions = [1] : (tensor<6x20xf32>, tensor<f32>) -> tensor<6xf32>',
+    // integer: column sums of a * b (wrap-around arithmetic)
+    '  %izero = stablehlo.constant dense<0> : tensor<i32>',
+    '  %ab = stablehlo.multiply %a, %b : tensor<4x7xi32>',
+    '  %cs = stablehlo.reduce(%ab init: %izero) applies stablehlo.add across dimensions = [0] : (tensor<4x7xi32>, tensor<i32>) -> tensor<7xi32>',
+    `  func.return %p, %ss, %cs : ${f}, tensor<6xf32>, tensor<7xi32>`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('reduce_fusion.mlir', src));
+  const { args, expected } = reference(m, 'main', 15);
+  const run = await runCompiled(m, 'main', args, { flags: SANITIZE });
+  const groups = run.emitted.fusionGroups.join('\n');
+  t.match(groups, /fused_add: transpose \(\d+:\d+\), add \(\d+:\d+\)/, 'the transpose is an index map of the add (its result has two users, so no reduction takes it)');
+  t.match(groups, /fused_reduce: subtract \(\d+:\d+\), multiply \(\d+:\d+\), reduce/, 'the sum of squares reads x once, no squared tensor');
+  t.match(groups, /fused_reduce: multiply \(\d+:\d+\), reduce/, 'the integer product feeds its column sums');
+  run.outputs.forEach((o, i) => {
+    const d = compareTensors(o, expected[i]!);
+    t.ok(d.ok, `output ${i} (${o.type.elem.name}) under ASan+UBSan: ${d.message}`);
+  });
+});
