@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { CompileError } from '../../src/diag/diagnostics.js';
 import { SourceFile } from '../../src/diag/source.js';
 import { emitC } from '../../src/emit-c/emit.js';
-import { runCompiled } from '../../src/emit-c/run.js';
+import { runCompiled, type CompiledRun, type RunOptions } from '../../src/emit-c/run.js';
 import { importModule } from '../../src/import/index.js';
 import { compareTensors } from '../../src/interpret/compare.js';
 import { Interpreter } from '../../src/interpret/eval.js';
@@ -17,6 +17,20 @@ import { reference } from '../helpers/reference.js';
 const MODELS = join(SHARED, 'models');
 const load = (name: string) => importModule(new SourceFile(join(MODELS, name), readFileSync(join(MODELS, name), 'utf8')));
 const SANITIZE = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
+
+/** Compiles `src` (@main), runs it on seeded inputs (by default under ASan+UBSan) and checks every
+ * output against the interpreter; returns the run for further checks on the generated code. */
+async function matchesInterpreter(t: Test, name: string, src: string, seed: number, opts: RunOptions = { flags: SANITIZE }, label = ''): Promise<CompiledRun> {
+  const m = importModule(new SourceFile(name, src));
+  const { args, expected } = reference(m, 'main', seed);
+  const run = await runCompiled(m, 'main', args, opts);
+  const how = `${label}${opts.flags === SANITIZE ? ' under ASan+UBSan' : ''}`;
+  run.outputs.forEach((o, i) => {
+    const d = compareTensors(o, expected[i]!);
+    t.ok(d.ok, `${name}${how} output ${i} (${o.type.elem.name}): ${d.message}`);
+  });
+  return run;
+}
 
 /** Every model: seeded inputs, reference interpreter, then compiled C (-Wall -Wextra -Werror) diffed against it. */
 const MODEL_ENTRIES: Record<string, { entry: string; sanitize: boolean }> = {
@@ -188,17 +202,10 @@ t.test('GEMM path edge cases match the interpreter: strided/padded/dilated indir
     '  func.return %y, %d : tensor<2x5x8x24xf32>, tensor<3x5x20xf32>',
     '}',
   ].join('\n');
-  const m = importModule(new SourceFile('edges.mlir', src));
-  const { args, expected } = reference(m, 'main', 9);
-  const emitted = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'edges.mlir', cc: 'gcc' });
-  const c = emitted.files.get('model.c') as string;
+  const run = await matchesInterpreter(t, 'edges.mlir', src, 9);
+  const c = run.emitted.files.get('model.c') as string;
   t.match(c, /indirect GEMM\), B packed at run time/, 'the convolution reads the image through row pointers; its runtime weight is packed at run time');
   t.match(c, /GEMM 3 x \[5 x 7\] \* \[7 x 20\]/, 'the batched dot with a transposed right operand takes the GEMM path');
-  const run = await runCompiled(m, 'main', args, { flags: SANITIZE });
-  run.outputs.forEach((o, i) => {
-    const d = compareTensors(o, expected[i]!);
-    t.ok(d.ok, `output ${i} under ASan+UBSan: ${d.message}`);
-  });
 });
 
 t.test('--threads 2: GEMM kernels split across a pool in the arena give bitwise the single-thread results, clean under TSan', async (t) => {
@@ -266,21 +273,15 @@ t.test('direct convolution (few input channels, depthwise) and vector pooling ma
     '  func.return %y, %p, %r : tensor<2x6x10x20xf32>, tensor<2x3x3x40xf32>, tensor<2x5x5x40xf32>',
     '}',
   ].join('\n');
-  const m = importModule(new SourceFile('direct.mlir', src));
-  const { args, expected } = reference(m, 'main', 12);
   for (const target of ['host', 'x86-64-v3']) {
     const { lookupTarget } = await import('../../src/target/targets.js');
-    const run = await runCompiled(m, 'main', args, { target: lookupTarget(target), flags: SANITIZE });
+    const run = await matchesInterpreter(t, 'direct.mlir', src, 12, { target: lookupTarget(target), flags: SANITIZE }, ` on ${target}`);
     const c = run.emitted.files.get('model.c') as string;
     t.match(c, /Direct convolution 2x11x10x3 \(NHWC\)/, `${target}: the 3-channel convolution is direct`);
     t.match(c, /Direct depthwise convolution 2x9x9x40/, `${target}: the depthwise convolution is direct`);
     t.match(c, /acc = rl_vf_max\(acc, rl_vf_load\(/, `${target}: max pooling accumulates vectors of channels`);
-    run.outputs.forEach((o, i) => {
-      const d = compareTensors(o, expected[i]!);
-      t.ok(d.ok, `${target} output ${i} under ASan+UBSan: ${d.message}`);
-    });
     if (target !== 'host') continue;
-    const two = await runCompiled(m, 'main', args, { threads: 2 });
+    const two = await matchesInterpreter(t, 'direct.mlir', src, 12, { threads: 2 }, ' with 2 threads');
     t.match(two.emitted.files.get('model.c') as string, /rl_pool_run\(pool, 10, k\d+_convolution_fused_rows, &job\)/, 'with 2 threads the depthwise rows run on the pool');
     two.outputs.forEach((o, i) => t.same(Array.from(o.data as Float64Array), Array.from(run.outputs[i]!.data as Float64Array), `output ${i}: 2 threads bitwise equal to 1`));
   }
@@ -298,17 +299,11 @@ t.test('half-precision GEMMs: f16/bf16 operands widen to f32, f16/bf16 results r
     '  func.return %d, %r, %e : tensor<20x24xf32>, tensor<2x6x6x8xf16>, tensor<33x24xf16>',
     '}',
   ].join('\n');
-  const m = importModule(new SourceFile('half.mlir', src));
-  const { args, expected } = reference(m, 'main', 14);
-  const run = await runCompiled(m, 'main', args, { flags: SANITIZE });
+  const run = await matchesInterpreter(t, 'half.mlir', src, 14);
   const c = run.emitted.files.get('model.c') as string;
   t.match(c, /GEMM \[20 x 48\] \* \[48 x 24\], bf16 x bf16 widened to f32, f32 FMA accumulation;/, 'bf16 x bf16 -> f32 takes the GEMM path');
   t.match(c, /GEMM \[72 x 144\] \* \[144 x 8\], f16 x f16 widened to f32, f32 FMA accumulation in scratch, rounded to f16; .* A packed/, 'the f16 convolution packs A widened, ReLU fused');
   t.match(c, /GEMM \[33 x 40\] \* \[40 x 24\], f16 x f16 widened to f32, f32 FMA accumulation in scratch, rounded to f16; .* B packed at run time/, 'f16 with a runtime B');
-  run.outputs.forEach((o, i) => {
-    const d = compareTensors(o, expected[i]!);
-    t.ok(d.ok, `output ${i} (${o.type.elem.name}) under ASan+UBSan: ${d.message}`);
-  });
 });
 
 t.test('fusion through transposes and into reductions: softmax, sum of squares, integer dot-like reduce match the interpreter', async (t) => {
@@ -339,15 +334,9 @@ t.test('fusion through transposes and into reductions: softmax, sum of squares, 
     `  func.return %p, %ss, %cs : ${f}, tensor<6xf32>, tensor<7xi32>`,
     '}',
   ].join('\n');
-  const m = importModule(new SourceFile('reduce_fusion.mlir', src));
-  const { args, expected } = reference(m, 'main', 15);
-  const run = await runCompiled(m, 'main', args, { flags: SANITIZE });
+  const run = await matchesInterpreter(t, 'reduce_fusion.mlir', src, 15);
   const groups = run.emitted.fusionGroups.join('\n');
   t.match(groups, /fused_add: transpose \(\d+:\d+\), add \(\d+:\d+\)/, 'the transpose is an index map of the add (its result has two users, so no reduction takes it)');
   t.match(groups, /fused_reduce: subtract \(\d+:\d+\), multiply \(\d+:\d+\), reduce/, 'the sum of squares reads x once, no squared tensor');
   t.match(groups, /fused_reduce: multiply \(\d+:\d+\), reduce/, 'the integer product feeds its column sums');
-  run.outputs.forEach((o, i) => {
-    const d = compareTensors(o, expected[i]!);
-    t.ok(d.ok, `output ${i} (${o.type.elem.name}) under ASan+UBSan: ${d.message}`);
-  });
 });
