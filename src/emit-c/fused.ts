@@ -1,7 +1,8 @@
 /**
  * @fileoverview C for fusion groups (src/fusion): the per-element body shared by standalone fused
- * loops and GEMM epilogues. Each member becomes one local variable, rounded to its own result
- * type like an unfused kernel's store; broadcasts and reshapes are index maps, splats literals.
+ * loops, GEMM/convolution epilogues and fused reductions. Each member becomes one local variable,
+ * rounded to its own result type like an unfused kernel's store; broadcasts, transposes and
+ * reshapes are index maps, splats literals.
  *
  * On SIMD targets an all-f32 group whose ops rl_simd.h spells computes vectors of elements along
  * the innermost dimension (scalar code finishes the remainder). Arithmetic rounds exactly as the
@@ -29,6 +30,7 @@ export interface Epilogue {
 }
 
 const tensorOf = (s: Sym): TensorType => s.type as TensorType;
+const elemOf = (s: Sym, f: FlatOp): CElem => cElem(tensorOf(s), f.op.name, f.op.loc);
 
 /** rl_simd.h spellings of f32 element ops (names without dialect). */
 const VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
@@ -74,7 +76,6 @@ function vectorizes(f: FlatOp, env: FusedEnv, lanes: number | undefined): boolea
   const leavesOk = g.members.every((m) => m.ins.every((s) => produced.has(s) || env.splat(s) !== undefined || g.head?.outs[0] === s || vectorRead(g, s, shape) !== undefined));
   return opsOk && leavesOk;
 }
-const elemOf = (s: Sym, f: FlatOp): CElem => cElem(tensorOf(s), f.op.name, f.op.loc);
 
 /** A one-line list of what a group fuses, for the kernel comment and --report. */
 export function describeGroup(g: FusionGroup): string {

@@ -1048,6 +1048,17 @@ export function writesInPlaceSafely(fop: FlatOp): boolean {
   return isElementwiseName(name) || ['stablehlo.reshape', 'stablehlo.convert', 'stablehlo.select', 'stablehlo.clamp', 'stablehlo.compare', 'stablehlo.uniform_quantize', 'stablehlo.uniform_dequantize'].includes(name);
 }
 
+/** A kernel whose body is `code`; inputs the code never reads (a splat operand, which the loop
+ * spells as a literal, or an operand passed twice, as in x * x) are marked used for -Werror. */
+function kernelWithBody(name: string, comment: string, params: readonly KernelParam[], code: string, usesSimd = false): Kernel {
+  const body = new CodeWriter();
+  body.block(`RL_KERNEL void ${name}(${params.map((p) => `${p.cType} ${p.name}`).join(', ')}) {`, () => {
+    for (const p of params) if (!p.output && !new RegExp(`\\b${p.name}\\b`).test(code)) body.line(`(void)${p.name};`);
+    for (const line of code.split('\n')) body.line(line);
+  });
+  return { name, comment, params, source: `${comment}\n${body.toString()}`, usesSimd };
+}
+
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered; `gemm`
  * routes a dot/convolution to the packed GEMM path (its last output is then arena scratch). */
 export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm: GemmPlan | DirectConvPlan | undefined, env: FusedEnv, threads = 1, lanes?: number): Kernel {
@@ -1055,8 +1066,8 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   if (gemm) {
     const name = `k${index}_${gemm.op.name.replace(/^[a-z]+\./, '')}${fop.group ? '_fused' : ''}`;
     const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
-    const epilogueLeaves = fop.ins.slice(2).map((s, i) => ({ name: `e${i}`, cType: `const ${cElem(s.type as TensorType, fop.op.name, fop.op.loc).storage}* restrict`, output: false }));
     const storage = (s: Sym): string => cElem(s.type as TensorType, fop.op.name, fop.op.loc).storage;
+    const epilogueLeaves = fop.ins.slice(2).map((s, i) => ({ name: `e${i}`, cType: `const ${storage(s)}* restrict`, output: false }));
     const head = fop.group?.head ?? fop;
     const params = [
       { name: 'in0', cType: `const ${storage(head.ins[0]!)}* restrict`, output: false },
@@ -1072,40 +1083,26 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
     return { name, comment, params, source, usesSimd: true };
   }
   if (fop.group?.reduce) {
-    const name = `k${index}_fused_reduce`;
-    const comment = `/* ${name}: fuses ${describeGroup(fop.group)} */`;
     const red = fop.group.reduce;
     const c = cElem(red.outs[0]!.type as TensorType, red.op.name, red.op.loc);
     const combiner = simpleCombiner(red.op.regions[0])!;
-    const dims = attrsOf<{ dims: number[] }>(red);
-    const code = emitFusedReduce(fop, env, dims.dims, (acc, v) => {
+    const code = emitFusedReduce(fop, env, attrsOf<{ dims: number[] }>(red).dims, (acc, v) => {
       const e = scalarCode(combiner, [acc, v], c, red.op);
       return c.storage === c.compute ? e : c.load(c.store(e));
     });
-    const params = fusedParams(fop, false);
-    const body = new CodeWriter();
-    body.block(`RL_KERNEL void ${name}(${params.map((p) => `${p.cType} ${p.name}`).join(', ')}) {`, () => {
-      for (const line of code.split('\n')) body.line(line);
-    });
-    return { name, comment, params, source: `${comment}\n${body.toString()}` };
+    const name = `k${index}_fused_reduce`;
+    return kernelWithBody(name, `/* ${name}: fuses ${describeGroup(fop.group)} */`, fusedParams(fop, false), code);
   }
   // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
   const group = fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
   if (group) {
     const f = { ...fop, group };
     const loop = emitFusedLoop(f, env, lanes);
-    if (fop.group || loop.usesSimd) {
-      const name = fop.group ? `k${index}_fused_${short}` : `k${index}_${short}`;
-      const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
-      const params = fusedParams(f, inPlace);
-      const body = new CodeWriter();
-      body.block(`RL_KERNEL void ${name}(${params.map((p) => `${p.cType} ${p.name}`).join(', ')}) {`, () => {
-        // Operands the loop never reads: a splat (a literal in the loop) or one passed twice (x * x).
-        f.ins.forEach((_, i) => !new RegExp(`\\bin${i}\\b`).test(loop.code) && body.line(`(void)in${i};`));
-        for (const line of loop.code.split('\n')) body.line(line);
-      });
-      return { name, comment, params, source: `${comment}\n${body.toString()}`, usesSimd: loop.usesSimd };
+    if (fop.group) {
+      const name = `k${index}_fused_${short}`;
+      return kernelWithBody(name, `/* ${name}: fuses ${describeGroup(fop.group)} */`, fusedParams(f, inPlace), loop.code, loop.usesSimd);
     }
+    if (loop.usesSimd) return kernelWithBody(`k${index}_${short}`, kernelComment(`k${index}_${short}`, fop), fusedParams(f, inPlace), loop.code, true);
   }
   const lowering = LOWERINGS[fop.op.name] ?? (isElementwiseName(fop.op.name) ? elementwise(short) : undefined);
   if (!lowering) unsupported(fop, 'no C lowering yet');
@@ -1114,13 +1111,8 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   if (fop.op.name === 'stablehlo.reshape' && inPlace) k.w.line(`(void)${k.input(0).name}; (void)${k.output(0).name}; /* in place: the result is the operand's buffer, row-major order unchanged */`);
   else lowering(k);
   const name = `k${index}_${short}`;
-  const comment = kernelComment(name, fop);
   // An in-place kernel's output aliases an input: no `restrict` on its pointers then.
-  const sig = `RL_KERNEL void ${name}(${k.params.map((p) => `${inPlace ? p.cType.replace(' restrict', '') : p.cType} ${p.name}`).join(', ')})`;
-  const body = new CodeWriter();
-  body.block(`${sig} {`, () => {
-    for (const line of k.w.toString().split('\n')) body.line(line);
-  });
-  return { name, comment, params: k.params, source: `${comment}\n${body.toString()}`, usesSimd: k.usesSimd };
+  const params = inPlace ? k.params.map((p) => ({ ...p, cType: p.cType.replace(' restrict', '') })) : k.params;
+  return kernelWithBody(name, kernelComment(name, fop), params, k.w.toString(), k.usesSimd);
 }
 
