@@ -1,5 +1,6 @@
 /**
- * @fileoverview The GEMM path of the C backend: f32 dot_general and 2-D NHWC convolution become
+ * @fileoverview The GEMM path of the C backend: dot_general and 2-D NHWC convolution on f32, f16
+ * and bf16 (widened to f32 while packing; half-precision results rounded once at the end) become
  * C[b][m][n] = sum_k A[b][m][k] * B[b][k][n], computed by a packed, register-blocked
  * micro-kernel written against rl_simd.h (so one generator serves AVX-512, AVX2, NEON and Helium).
  *
@@ -11,7 +12,8 @@
  * Weights known at compile time (constant B) are packed here, in TypeScript, into the micro-panel
  * layout and linked as read-only data; other operands are packed at run time into arena scratch.
  * Convolutions never build an im2col buffer: with 16-512 input channels the micro-kernel reads the
- * image through per-tap row pointers (indirect GEMM), otherwise A blocks are packed from the image.
+ * image through per-tap row pointers (indirect GEMM), otherwise A blocks are packed from the image
+ * (depthwise and few-channel convolutions take the direct path of direct-conv.ts instead).
  * Accumulation is in f32 with fused multiply-add (the scalar path and the interpreter use double):
  * every model and conformance case stays within the f32 tolerances of src/interpret/compare.ts.
  */
@@ -262,7 +264,7 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   const micro = `${name}_tile`;
   w.line(comment);
   w.line(
-    `/* GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}], ${p.elems.a.name === 'f32' && p.elems.b.name === 'f32' ? '' : `${p.elems.a.name} x ${p.elems.b.name} widened to f32, `}f32 FMA accumulation${f32Result(p) ? '' : ` in scratch, rounded to ${p.elems.c.name}`}; tile ${mr} x ${nr} (${mr} rows x ${nrv} vectors of ${lanes}), kc ${KC}, mc ${MC}; A ${direct ? 'read in place' : p.aMode === 'indirect' ? 'read through row pointers (indirect GEMM)' : 'packed'}, B ${p.bPrepacked ? 'packed at compile time' : 'packed at run time'}. */`,
+    `/* GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}], ${p.elems.a.name === 'f32' && p.elems.b.name === 'f32' ? '' : `${p.elems.a.name} x ${p.elems.b.name} widened to f32, `}f32 FMA accumulation${f32Result(p) ? '' : ` in scratch, ${p.elems.c.name === 'f32' ? `output ${p.elems.out.name}` : `rounded to ${p.elems.c.name}`}`}; tile ${mr} x ${nr} (${mr} rows x ${nrv} vectors of ${lanes}), kc ${KC}, mc ${MC}; A ${direct ? 'read in place' : p.aMode === 'indirect' ? 'read through row pointers (indirect GEMM)' : 'packed'}, B ${p.bPrepacked ? 'packed at compile time' : 'packed at run time'}. */`,
   );
   // ---- micro-kernel: c[rows x cols] (+)= A[rows x kc] * bp[kc x nr] ------------------------------
   // A is either a packed panel (ap[p * mr + i]) or rows of the operand itself (lda apart; rows past
