@@ -135,6 +135,9 @@ static inline double rl_pow(double a, double b) { return pow(a, b); }
   static inline T rl_sub_##T(T a, T b) { return (T)((U)a - (U)b); }                               \
   static inline T rl_mul_##T(T a, T b) { return (T)((U)a * (U)b); }                               \
   static inline T rl_neg_##T(T a) { return (T)(0u - (U)a); }                                      \
+  /* max/min as functions: a literal bound (0) compared inline with an unsigned value would trip -Wtype-limits */ \
+  static inline T rl_imax_##T(T a, T b) { return a > b ? a : b; }                                 \
+  static inline T rl_imin_##T(T a, T b) { return a < b ? a : b; }                                 \
   static inline T rl_shl_##T(T a, T b) { return ((U)b >= (BITS)) ? (T)0 : (T)((U)a << (U)b); }  \
   static inline T rl_shrl_##T(T a, T b) { return ((U)b >= (BITS)) ? (T)0 : (T)((U)a >> (U)b); } \
   static inline T rl_popcnt_##T(T a) { U v = (U)a; T c = 0; while (v) { c = (T)(c + (T)(v & 1u)); v = (U)(v >> 1); } return c; } \

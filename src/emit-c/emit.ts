@@ -124,11 +124,26 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const planFor = (f: FlatOp, out?: Sym): GemmPlan | DirectConvPlan | undefined =>
     lanes === undefined ? undefined : (planDirectConv(f, target) ?? planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined));
   const prepacked = (g: GemmPlan | DirectConvPlan | undefined): g is GemmPlan => g?.kind === 'gemm' && g.bPrepacked;
-  const straight = prog.ops.filter((f) => !prog.control.has(f));
-  const grouped =
-    prog.control.size || o.fusion === false
-      ? straight
-      : fuse(straight, { isElementwise: isFusibleElementwise, isSplat: (s) => splatOf(s) !== undefined, canHead: (f) => planFor(f) !== undefined, isReducible, outputs: prog.outputs });
+  // Fusion works on each straight-line run of kernels between control steps (labels, branches,
+  // edge copies), so a group never spans a jump; values read by a control step or in another run
+  // stay materialized like program outputs.
+  const runs: FlatOp[][] = [[]];
+  for (const f of prog.ops) {
+    if (prog.control.has(f)) runs.push([]);
+    else runs[runs.length - 1]!.push(f);
+  }
+  const runOf = new Map<Sym, number>();
+  runs.forEach((run, i) => run.forEach((f) => f.outs.forEach((s) => runOf.set(s, i))));
+  const keep = new Set<Sym>(prog.outputs);
+  runs.forEach((run, i) => run.forEach((f) => f.ins.forEach((s) => runOf.has(s) && runOf.get(s) !== i && keep.add(s))));
+  for (const [f, c] of prog.control) {
+    f.ins.forEach((s) => keep.add(s));
+    if (c.kind === 'branch') keep.add(c.cond);
+    if (c.kind === 'switch') keep.add(c.index);
+    for (const [from, to] of controlCopies(c)) keep.add(from).add(to);
+  }
+  const fuseContext = { isElementwise: isFusibleElementwise, isSplat: (s: Sym) => splatOf(s) !== undefined, canHead: (f: FlatOp) => planFor(f) !== undefined, isReducible, outputs: [...keep] };
+  const grouped = o.fusion === false ? runs.flat() : runs.flatMap((run) => fuse(run, fuseContext));
   const gemmOf = new Map<FlatOp, GemmPlan | DirectConvPlan>();
   let scratchId = -1;
   const kernelOps = grouped.map((f) => {
@@ -144,7 +159,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   // Constants read only as a prepacked GEMM weight are linked in packed form only.
   const readAsIs = new Set<Sym>(prog.outputs);
   for (const k of kernelOps) (prepacked(gemmOf.get(k)) ? k.ins.filter((_, i) => i !== 1) : k.ins).forEach((x) => readAsIs.add(x));
-  if (prog.control.size) prog.constants.forEach((_, x) => readAsIs.add(x));
+  for (const x of keep) if (prog.constants.has(x)) readAsIs.add(x); // e.g. a constant copied on a loop edge
 
   // ---- weights ---------------------------------------------------------------------------------
   const weightDecls: string[] = [];
@@ -189,10 +204,11 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   let plan: MemoryPlan;
   if (prog.control.size === 0) plan = planMemory(kernelOps, external, prog.outputs, elemBytes, writesInPlaceSafely);
   else {
-    // Control flow: every symbol a kernel or an edge copy writes gets a buffer of its own.
+    // Control flow: every symbol a kernel or an edge copy writes gets a buffer of its own (values
+    // fused away inside a kernel get none).
     const written: Sym[] = [];
     for (const f of prog.ops) {
-      written.push(...(kernelAt.get(f) ?? f).outs);
+      written.push(...(kernelAt.get(f)?.outs ?? []));
       for (const [, to] of controlCopies(prog.control.get(f))) written.push(to);
     }
     plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);

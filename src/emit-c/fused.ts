@@ -47,6 +47,7 @@ const VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
   logistic: (a) => `rl_vf_logistic(${a[0]})`,
   tanh: (a) => `rl_vf_tanh(${a[0]})`,
   erf: (a) => `rl_vf_erf(${a[0]})`,
+  clamp: (a) => `rl_vf_min(rl_vf_max(${a[1]}, ${a[0]}), ${a[2]})`,
 };
 
 const shortName = (f: FlatOp): string => f.op.name.replace(/^[a-z]+\./, '');

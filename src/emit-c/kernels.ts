@@ -162,8 +162,7 @@ const clamp: Lowering = (k) => {
   const out = k.output();
   const at = (v: typeof lo): string => v.c.load(`${v.name}[${v.t.shape.length === 0 ? '0' : 'i'}]`);
   k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => {
-    const mx = scalarCode('maximum', [x.c.load(`${x.name}[i]`), at(lo)], x.c, k.fop.op);
-    k.w.line(`${out.name}[i] = ${out.c.store(scalarCode('minimum', [mx, at(hi)], x.c, k.fop.op))};`);
+    k.w.line(`${out.name}[i] = ${out.c.store(scalarCode('clamp', [at(lo), x.c.load(`${x.name}[i]`), at(hi)], x.c, k.fop.op))};`);
   });
 };
 
@@ -1016,7 +1015,9 @@ function isElementwiseName(name: string): boolean {
 export function isFusibleElementwise(fop: FlatOp): boolean {
   const name = fop.op.name;
   const short = name.replace(/^[a-z]+\./, '');
-  const generic = !(name in LOWERINGS) && isElementwiseName(name);
+  // clamp has a lowering of its own (scalar bounds) but is elementwise for fusion: its rank-0
+  // bounds are read through an empty index map.
+  const generic = (!(name in LOWERINGS) && isElementwiseName(name)) || name === 'stablehlo.clamp';
   if (!generic || fop.outs.length !== 1) return false;
   return [...fop.ins, ...fop.outs].every((s) => {
     if (s.type.kind !== 'tensor' || s.type.elem.kind === 'complex' || s.type.elem.kind === 'quant') return false;

@@ -8,7 +8,8 @@
  *
  * Rules that keep it exact: a value is fused into its consumer only when that consumer is its
  * only user and it is not a program output; every member rounds to its own result type, as the
- * unfused kernels do. Programs with control flow are not fused (values cross loop edges).
+ * unfused kernels do. With control flow, each straight-line run between jumps is fused on its own
+ * (emit.ts), with the values that cross runs or feed a jump passed as outputs.
  */
 import type { Op } from '../ir/core.js';
 import { numElements } from '../ir/types.js';
@@ -166,7 +167,9 @@ function mapsOfOperands(g: FlatOp, m: IndexMap): IndexMap[] {
     const result = shapeOf(g.outs[0]!);
     return [{ kind: 'dims', dims: operand.map((size, j) => (size === 1 && result[dims[j]!] !== 1 ? '0' : m.dims[dims[j]!]!)) }];
   }
-  return g.ins.map(() => m);
+  // Elementwise: every operand at the result's element; a rank-0 operand (clamp's bounds) at its only one.
+  const rank = shapeOf(g.outs[0]!).length;
+  return g.ins.map((s) => (shapeOf(s).length === 0 && rank > 0 ? { kind: 'dims', dims: [] } : m));
 }
 
 function broadcastDims(op: Op): readonly number[] {

@@ -340,3 +340,60 @@ t.test('fusion through transposes and into reductions: softmax, sum of squares, 
   t.match(groups, /fused_reduce: subtract \(\d+:\d+\), multiply \(\d+:\d+\), reduce/, 'the sum of squares reads x once, no squared tensor');
   t.match(groups, /fused_reduce: multiply \(\d+:\d+\), reduce/, 'the integer product feeds its column sums');
 });
+
+t.test('clamp fuses like an elementwise op: ReLU6 epilogues (vector) and integer clamps with runtime bounds match the interpreter', async (t) => {
+  const conv = (x: string, w: string, types: string) =>
+    `stablehlo.convolution(${x}, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : ${types}`;
+  const src = [
+    'func.func @main(%x: tensor<1x7x7x16xf32>, %w: tensor<3x3x16x32xf32>, %v: tensor<1x7x7x3xf32>, %u: tensor<3x3x3x16xf32>, %a: tensor<5x9xi32>, %b: tensor<5x9xi32>, %lo: tensor<i32>, %hi: tensor<i32>) -> (tensor<1x7x7x32xf32>, tensor<1x7x7x16xf32>, tensor<5x9xi32>) {',
+    '  %zero = stablehlo.constant dense<0.0> : tensor<f32>',
+    '  %six = stablehlo.constant dense<6.0> : tensor<f32>',
+    `  %c = ${conv('%x', '%w', '(tensor<1x7x7x16xf32>, tensor<3x3x16x32xf32>) -> tensor<1x7x7x32xf32>')}`,
+    '  %r = stablehlo.clamp %zero, %c, %six : (tensor<f32>, tensor<1x7x7x32xf32>, tensor<f32>) -> tensor<1x7x7x32xf32>',
+    `  %d = ${conv('%v', '%u', '(tensor<1x7x7x3xf32>, tensor<3x3x3x16xf32>) -> tensor<1x7x7x16xf32>')}`,
+    '  %q = stablehlo.clamp %zero, %d, %six : (tensor<f32>, tensor<1x7x7x16xf32>, tensor<f32>) -> tensor<1x7x7x16xf32>',
+    '  %s = stablehlo.add %a, %b : tensor<5x9xi32>',
+    '  %k = stablehlo.clamp %lo, %s, %hi : (tensor<i32>, tensor<5x9xi32>, tensor<i32>) -> tensor<5x9xi32>',
+    '  func.return %r, %q, %k : tensor<1x7x7x32xf32>, tensor<1x7x7x16xf32>, tensor<5x9xi32>',
+    '}',
+  ].join('\n');
+  const run = await matchesInterpreter(t, 'clamp.mlir', src, 16);
+  t.same(
+    run.emitted.fusionGroups.map((g) => g.replace(/ \(\d+:\d+\)/g, '')),
+    ['k0_convolution_fused: convolution, clamp', 'k1_convolution_fused: convolution, clamp', 'k2_fused_clamp: add, clamp'],
+    'ReLU6 is each convolution\'s epilogue; the integer add and clamp are one loop',
+  );
+  t.match(run.emitted.files.get('model.c') as string, /rl_vf_min\(rl_vf_max\(/, 'the ReLU6 epilogue runs on vectors');
+});
+
+t.test('fusion inside control flow: a while body fuses its elementwise chain; values a loop edge copies stay materialized', async (t) => {
+  const v = 'tensor<24xf32>';
+  const src = [
+    `func.func @main(%x: ${v}) -> ${v} {`,
+    '  %c0 = stablehlo.constant dense<0> : tensor<i32>',
+    `  %r:2 = stablehlo.while(%i = %c0, %v = %x) : tensor<i32>, ${v}`,
+    '   cond {',
+    '    %n = stablehlo.constant dense<3> : tensor<i32>',
+    '    %p = stablehlo.compare  LT, %i, %n,  SIGNED : (tensor<i32>, tensor<i32>) -> tensor<i1>',
+    '    stablehlo.return %p : tensor<i1>',
+    '  } do {',
+    '    %one = stablehlo.constant dense<1> : tensor<i32>',
+    '    %i1 = stablehlo.add %i, %one : tensor<i32>',
+    `    %h = stablehlo.constant dense<0.5> : ${v}`,
+    `    %m = stablehlo.multiply %v, %h : ${v}`,
+    `    %t = stablehlo.tanh %m : ${v}`,
+    `    %a = stablehlo.add %t, %v : ${v}`,
+    `    stablehlo.return %i1, %a : tensor<i32>, ${v}`,
+    '  }',
+    `  %y = stablehlo.exponential %r#1 : ${v}`,
+    `  func.return %y : ${v}`,
+    '}',
+  ].join('\n');
+  const run = await matchesInterpreter(t, 'loop_fusion.mlir', src, 17);
+  t.same(
+    run.emitted.fusionGroups.map((g) => g.replace(/ \(\d+:\d+\)/g, '')),
+    ['k1_fused_add: add', 'k2_fused_add: multiply, tanh, add'],
+    'the counter increment takes its constant as a literal; the body chain is one loop (its result is copied on the back edge, so it is the group root)',
+  );
+  t.match(run.emitted.files.get('model.c') as string, /rl_vf_tanh\(/, 'and a vector loop');
+});
