@@ -42,7 +42,9 @@ export function planDirectConv(f: FlatOp, target: Target): DirectConvPlan | unde
   const dense = g.featureGroups === 1 && g.channels < DENSE_MAX_CHANNELS && g.outChannels >= lanes;
   if (!depthwise && !dense) return undefined;
   const vectors = Math.floor(g.outChannels / lanes);
-  const channelBlock = Math.max(1, Math.min(vectors, 4));
+  // Up to 4 vectors of channels, fewer where the register file (Helium: 8) must also hold at least
+  // two pixels' accumulators next to the weight vectors.
+  const channelBlock = Math.max(1, Math.min(vectors, 4, Math.floor((target.vectorRegisters - 1) / 3)));
   // Enough accumulators to cover the FMA latency (about 12 in flight), within the registers left
   // after the block's weight vectors and one broadcast.
   const pixelBlock = Math.max(1, Math.min(Math.ceil(12 / channelBlock), Math.floor((target.vectorRegisters - channelBlock - 1) / channelBlock)));
