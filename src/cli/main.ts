@@ -127,6 +127,7 @@ async function compileCommand(a: CompileArgs): Promise<number> {
     console.log(`arena: ${p.arenaBytes} bytes (liveness lower bound ${p.lowerBound}, no-reuse sum ${p.noReuseBytes}, alignment ${p.alignment})`);
     console.log(`weights: ${r.weightBytes} bytes in the .incbin blob, small ones as C arrays`);
     console.log(`fusion groups: ${r.fusionGroups.length}${r.fusionGroups.map((g) => `\n  ${g}`).join('')}`);
+    console.log(`SIMD (${target.simd}): ${r.simdKernels.length} of ${r.kernelNames.length} kernels${r.simdKernels.length ? `: ${r.simdKernels.join(', ')}` : ''}`);
     if (built.length) for (const line of formatSizeReport(await sizeReport(a.output, r, a.prefix), target)) console.log(line);
     else console.log('sizes: not measured with --emit=c (nothing was compiled)');
   }

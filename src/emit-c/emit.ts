@@ -67,6 +67,8 @@ export interface EmitResult {
   readonly target: Target;
   /** `kernel: fused ops` for every fusion group (for --report). */
   readonly fusionGroups: readonly string[];
+  /** Kernels written with rl_simd.h vectors (GEMM, direct convolution, vector loops). */
+  readonly simdKernels: readonly string[];
   /** Flags the sources need at compile and link time beyond the target's (-pthread). */
   readonly buildFlags: readonly string[];
 }
@@ -341,6 +343,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     target,
     buildFlags,
     fusionGroups: kernelOps.flatMap((f, i) => (f.group ? [`${kernels[i]!.name}: ${describeGroup(f.group)}`] : [])),
+    simdKernels: kernels.filter((k) => k.usesSimd).map((k) => k.name),
   };
 }
 

@@ -162,7 +162,7 @@ t.test('x86-64-v3/v4 and generic-c builds match the interpreter where the CPU ru
   }
 });
 
-t.test('CLI: run --target diffs a QEMU run against the interpreter; --report lists fusion groups', async (t) => {
+t.test('CLI: run --target diffs a QEMU run against the interpreter; --report lists fusion groups and SIMD kernels', async (t) => {
   const src = fixture('small_cnn.mlir');
   const run = await cli(['run', src, '--target', 'cortex-m55', '--random-seed', '2']);
   t.equal(run.exitCode, 0, run.stderr);
@@ -172,4 +172,6 @@ t.test('CLI: run --target diffs a QEMU run against the interpreter; --report lis
   t.equal(report.exitCode, 0, report.stderr);
   t.match(report.stdout, /fusion groups: \d+\n  k0_convolution_fused: convolution \(\d+:\d+\), broadcast_in_dim/);
   t.match(report.stdout, /read-only image \(host\): \d+ bytes/);
+  const m55 = await cli([src, '-o', dir, '--report', '--target', 'cortex-m55', '--emit', 'c']);
+  t.match(m55.stdout, /SIMD \(helium\): \d+ of \d+ kernels: k0_convolution_fused, /, 'the report names the kernels written with Helium vectors');
 });
