@@ -264,7 +264,7 @@ async function main(argv: string[]): Promise<number> {
           .option('output-dir', { type: 'string', describe: 'write results as DIR/result<i>.npy' })
           .option('target', { type: 'string', default: 'host', describe: 'where the compiled program runs (natively, qemu-user or a QEMU board); see --list-targets' })
           .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc)' })
-          .option('threads', { type: 'number', default: 1, describe: 'threads for GEMM kernels (hosted targets; 1: no pthreads)' }),
+          .option('threads', { type: 'number', default: 1, describe: 'threads for GEMM, convolution and large loop kernels (hosted targets; 1: no pthreads)' }),
       (a) =>
         run(() =>
           runCommand({
@@ -292,7 +292,7 @@ async function main(argv: string[]): Promise<number> {
           .option('prefix', { type: 'string', default: 'model', describe: 'C identifier prefix of the generated API and files' })
           .option('emit', { type: 'string', default: 'lib', choices: ['c', 'lib'], describe: 'c: sources only; lib: also build .so and .a' })
           .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc); cross targets use their toolchain' })
-          .option('threads', { type: 'number', default: 1, describe: 'split GEMM kernels across a pool of N threads kept in the arena (hosted targets; PREFIX_init starts it, PREFIX_fini joins it)' })
+          .option('threads', { type: 'number', default: 1, describe: 'split GEMM, convolution and large loop kernels across a pool of N threads kept in the arena (hosted targets; PREFIX_init starts it, PREFIX_fini joins it)' })
           .option('firmware', { type: 'boolean', default: false, describe: 'bare-metal targets: also build firmware.elf, a main() that runs the model on embedded inputs and prints outputs over semihosting' })
           .option('input', { type: 'string', array: true, default: [] as string[], describe: 'firmware inputs, one per parameter (default: seeded random)' })
           .option('random-seed', { type: 'number', describe: 'seed of the firmware\'s random inputs (default 0)' })

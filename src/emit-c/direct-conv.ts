@@ -15,6 +15,7 @@ import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import type { FlatOp, KernelParam } from './kernels.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
+import { emitRowsKernel } from './rows.js';
 import { convGeometry, isF32, simdMacro, type ConvGeometry } from './gemm.js';
 
 export interface DirectConvPlan {
@@ -68,11 +69,7 @@ export function emitDirectConvKernel(p: DirectConvPlan, name: string, comment: s
   w.line(
     `/* Direct ${p.depthwise ? 'depthwise ' : ''}convolution ${g.batch}x${g.height}x${g.width}x${g.channels} (NHWC) * ${g.kernelHeight}x${g.kernelWidth}x${g.kernelChannels}x${cout} (HWIO), f32 FMA accumulation; blocks of ${p.pixelBlock} pixels x ${p.channelBlock} vectors of ${lanes} output channels; columns ${interiorLo}..${interiorHi - 1} need no padding checks. */`,
   );
-  const fields = params.filter((x) => x.name !== 'scratch' && x.name !== 'pool');
-  w.line(`typedef struct { ${fields.map((x) => `${x.cType.replace(' restrict', '')} ${x.name};`).join(' ')} } ${name}_job_t;`);
-  w.block(`static void ${name}_rows(void* job_, int64_t row_begin, int64_t row_end) {`, () => {
-    w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
-    for (const x of fields) w.line(`${x.cType} ${x.name} = job->${x.name};`);
+  const kernel = emitRowsKernel(name, params, rows, parallel, (w) => {
     w.block('for (int64_t row = row_begin; row < row_end; ++row) {', () => {
       w.line(`const int64_t image = row / ${g.outHeight}, oy = row % ${g.outHeight};`);
       w.line(`const float* restrict img = in0 + image * ${g.height * g.width * g.channels};`);
@@ -154,12 +151,5 @@ export function emitDirectConvKernel(p: DirectConvPlan, name: string, comment: s
       }
     });
   });
-  w.line('');
-  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
-    w.line(`${name}_job_t job = {${fields.map((x) => x.name).join(', ')}};`);
-    w.line('(void)scratch;');
-    if (parallel) w.line(`rl_pool_run(pool, ${rows}, ${name}_rows, &job); /* output rows split across the pool's threads */`);
-    else w.line(`${name}_rows(&job, 0, ${rows});`);
-  });
-  return w.toString();
+  return `${w.toString()}\n${kernel}`;
 }

@@ -51,7 +51,7 @@ export interface EmitOptions {
   readonly simd?: boolean;
   /** Loop fusion of elementwise chains and GEMM epilogues (default on). */
   readonly fusion?: boolean;
-  /** Threads for GEMM kernels (hosted targets; default 1: no pthreads at all). */
+  /** Threads for GEMM, convolution and large loop kernels (hosted targets; default 1: no pthreads at all). */
   readonly threads?: number;
 }
 
@@ -234,7 +234,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       const k = kernelAt.get(f);
       if (!k) return ''; // fused into a kernel that runs later
       const ins = k.ins.map((x, i) => (i === 1 && packedWeight.has(k) ? packedWeight.get(k)! : bufRef(x)));
-      const pool = threads > 1 && gemmOf.has(k) ? ['pool'] : [];
+      const pool = kernelOf.get(k)!.params.some((p) => p.name === 'pool') ? ['pool'] : [];
       return `${kernelOf.get(k)!.name}(${[...ins, ...k.outs.map(bufRef), ...pool].join(', ')});`;
     }
     switch (c.kind) {

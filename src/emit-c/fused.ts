@@ -157,7 +157,7 @@ function emitVectorElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sy
  * position with `combine` from the init value (the last leaf). The chain's root is rounded to its
  * type before accumulating, as the unfused kernels store it.
  */
-export function emitFusedReduce(f: FlatOp, env: FusedEnv, dims: readonly number[], combine: (acc: string, v: string) => string): string {
+export function emitFusedReduce(f: FlatOp, env: FusedEnv, dims: readonly number[], combine: (acc: string, v: string) => string, rows?: RowRange): string {
   const g = f.group!;
   const w = new CodeWriter();
   const inShape = tensorOf(g.reduce!.ins[0]!).shape;
@@ -168,9 +168,12 @@ export function emitFusedReduce(f: FlatOp, env: FusedEnv, dims: readonly number[
   const open = (order: readonly number[], body: () => void, at = 0): void => {
     if (at === order.length) return body();
     const d = order[at]!;
-    w.block(`for (int64_t ${vars[d]} = 0; ${vars[d]} < ${inShape[d]}; ++${vars[d]}) {`, () => open(order, body, at + 1));
+    const [from, to] = at === 0 && order === kept && rows ? [rows.begin, rows.end] : ['0', String(inShape[d])];
+    w.block(`for (int64_t ${vars[d]} = ${from}; ${vars[d]} < ${to}; ++${vars[d]}) {`, () => open(order, body, at + 1));
   };
-  w.line('int64_t o = 0;');
+  // Output elements are numbered in kept-dim order; a share of rows starts at its first row's.
+  const perRow = kept.slice(1).reduce((n, d) => n * inShape[d]!, 1);
+  w.line(rows ? `int64_t o = ${rows.begin} * ${perRow};` : 'int64_t o = 0;');
   open(kept, () => {
     w.line(`${c.compute} acc = ${c.load(`in${f.ins.length - 1}[0]`)};`);
     open(dims, () => w.line(`acc = ${combine('acc', c.load(emitElement(w, f, env, leaf)))};`));
@@ -188,9 +191,16 @@ export function fusedParams(f: FlatOp, inPlace: boolean): KernelParam[] {
   ];
 }
 
+/** A range of the outermost loop, as C expressions (a thread's share of the rows). */
+export interface RowRange {
+  readonly begin: string;
+  readonly end: string;
+}
+
 /** Body of a standalone fused kernel: one loop nest over the root's shape, its innermost loop in
- * vectors of `lanes` when the group vectorizes. Returns the C and whether it uses rl_simd.h. */
-export function emitFusedLoop(f: FlatOp, env: FusedEnv, lanes?: number): { code: string; usesSimd: boolean } {
+ * vectors of `lanes` when the group vectorizes, its outermost over `rows` when given (rank >= 2).
+ * Returns the C and whether it uses rl_simd.h. */
+export function emitFusedLoop(f: FlatOp, env: FusedEnv, lanes?: number, rows?: RowRange): { code: string; usesSimd: boolean } {
   const w = new CodeWriter();
   const shape = tensorOf(f.outs[0]!).shape;
   const vars = loopVars(shape.length);
@@ -209,7 +219,8 @@ export function emitFusedLoop(f: FlatOp, env: FusedEnv, lanes?: number): { code:
       if (shape[d]! % lanes!) w.block(`for (; ${i} < ${shape[d]}; ++${i}) {`, () => open(d + 1));
       return;
     }
-    w.block(`for (int64_t ${i} = 0; ${i} < ${shape[d]}; ++${i}) {`, () => open(d + 1));
+    const [from, to] = d === 0 && rows ? [rows.begin, rows.end] : ['0', String(shape[d])];
+    w.block(`for (int64_t ${i} = ${from}; ${i} < ${to}; ++${i}) {`, () => open(d + 1));
   };
   open(0);
   return { code: w.toString(), usesSimd: vector };

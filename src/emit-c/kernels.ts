@@ -15,7 +15,8 @@ import type { WindowAttrs } from '../ops/reduction.js';
 import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, cElemOrUndefined, type CElem } from './ctypes.js';
-import { describeGroup, emitFusedLoop, emitFusedReduce, fusedParams, type FusedEnv } from './fused.js';
+import { describeGroup, emitFusedLoop, emitFusedReduce, fusedParams, type FusedEnv, type RowRange } from './fused.js';
+import { emitRowsKernel, PARALLEL_MIN_ELEMENTS } from './rows.js';
 import { singleOpGroup, type FusionGroup } from '../fusion/fuse.js';
 import { emitScalarRegion } from './region.js';
 import { emitGemmKernel, type GemmPlan } from './gemm.js';
@@ -64,11 +65,12 @@ function linear(terms: readonly (readonly [string, number])[], base = 0): string
   return parts.length ? parts.join(' + ') : '0';
 }
 
-function nest(w: CodeWriter, shape: readonly number[], body: (idx: string[]) => void, prefix = 'i'): void {
+function nest(w: CodeWriter, shape: readonly number[], body: (idx: string[]) => void, prefix = 'i', rows?: RowRange): void {
   const idx = shape.map((_, d) => `${prefix}${d}`);
   const open = (d: number): void => {
     if (d === shape.length) return body(idx);
-    w.block(`for (int64_t ${idx[d]} = 0; ${idx[d]} < ${shape[d]}; ++${idx[d]}) {`, () => open(d + 1));
+    const [from, to] = d === 0 && rows ? [rows.begin, rows.end] : ['0', String(shape[d])];
+    w.block(`for (int64_t ${idx[d]} = ${from}; ${idx[d]} < ${to}; ++${idx[d]}) {`, () => open(d + 1));
   };
   open(0);
 }
@@ -90,10 +92,14 @@ class KernelBuilder {
   readonly names = { next: 0 };
   /** Set by a lowering that wrote rl_vf_* code. */
   usesSimd = false;
-  /** `lanes`: f32 lanes of the target's rl_simd.h vectors; undefined on scalar targets. */
+  /** Set by a lowering that wrote its outermost loop over [row_begin, row_end) of this many rows
+   * (the kernel then splits them across the thread pool). */
+  parallelRows?: number;
+  /** `lanes`: f32 lanes of the target's rl_simd.h vectors (undefined on scalar targets); `threads`: --threads. */
   constructor(
     readonly fop: FlatOp,
     readonly lanes?: number,
+    readonly threads = 1,
   ) {}
 
   input(i: number): { name: string; t: TensorType; c: CElem } {
@@ -390,8 +396,12 @@ const reduceWindow: Lowering = (k) => {
         },
         'w',
       );
-    k.w.line('int64_t o = 0;');
-    nest(k.w, out.t.shape.slice(0, lead), (oi) => {
+    // With threads, output rows of the first window dim are split across the pool.
+    const leadShape = out.t.shape.slice(0, lead);
+    const parallel = k.threads > 1 && lead > 0 && leadShape[0]! > 1 && numElements(x.t.shape) >= PARALLEL_MIN_ELEMENTS;
+    if (parallel) k.parallelRows = leadShape[0]!;
+    k.w.line(parallel ? `int64_t o = row_begin * ${numElements(leadShape.slice(1))};` : 'int64_t o = 0;');
+    nest(k.w, leadShape, (oi) => {
       k.w.line(`${out.c.storage}* restrict row = ${out.name} + o * ${tail.size};`);
       if (vectorOp) {
         k.usesSimd = true;
@@ -412,7 +422,7 @@ const reduceWindow: Lowering = (k) => {
         });
       }
       k.w.line('++o;');
-    });
+    }, 'i', parallel ? ROWS : undefined);
     return;
   }
   k.w.line('int64_t o = 0;');
@@ -1060,6 +1070,16 @@ function kernelWithBody(name: string, comment: string, params: readonly KernelPa
   return { name, comment, params, source: `${comment}\n${body.toString()}`, usesSimd };
 }
 
+const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: false };
+const ROWS: RowRange = { begin: 'row_begin', end: 'row_end' };
+
+/** kernelWithBody's form for `code` written over rows [row_begin, row_end): the pool splits them. */
+function parallelKernel(name: string, comment: string, params: readonly KernelParam[], rows: number, code: string, usesSimd = false): Kernel {
+  const withPool = [...params, POOL_PARAM];
+  const source = emitRowsKernel(name, withPool, rows, true, (w) => code.split('\n').forEach((l) => w.line(l)));
+  return { name, comment, params: withPool, source: `${comment}\n${source}`, usesSimd };
+}
+
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered; `gemm`
  * routes a dot/convolution to the packed GEMM path (its last output is then arena scratch). */
 export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm: GemmPlan | DirectConvPlan | undefined, env: FusedEnv, threads = 1, lanes?: number): Kernel {
@@ -1077,43 +1097,54 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
       ...epilogueLeaves,
       { name: 'out0', cType: `${storage(fop.outs[0]!)}* restrict`, output: true },
       { name: 'scratch', cType: 'uint8_t* restrict', output: true },
-      ...(threads > 1 ? [{ name: 'pool', cType: 'rl_pool_t*', output: false }] : []),
+      ...(threads > 1 ? [POOL_PARAM] : []),
     ];
     const epilogue = fop.group ? { fop, env, lanes } : undefined;
     const source = gemm.kind === 'gemm' ? emitGemmKernel(gemm, name, comment, params, epilogue, threads > 1) : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
     return { name, comment, params, source, usesSimd: true };
   }
+  /** Whether a loop nest of `elements` with `rows` outermost rows is worth splitting across threads. */
+  const split = (rows: number, elements: number): boolean => threads > 1 && rows > 1 && elements >= PARALLEL_MIN_ELEMENTS;
   if (fop.group?.reduce) {
     const red = fop.group.reduce;
     const c = cElem(red.outs[0]!.type as TensorType, red.op.name, red.op.loc);
     const combiner = simpleCombiner(red.op.regions[0])!;
-    const code = emitFusedReduce(fop, env, attrsOf<{ dims: number[] }>(red).dims, (acc, v) => {
+    const dims = attrsOf<{ dims: number[] }>(red).dims;
+    const combine = (acc: string, v: string): string => {
       const e = scalarCode(combiner, [acc, v], c, red.op);
       return c.storage === c.compute ? e : c.load(c.store(e));
-    });
+    };
     const name = `k${index}_fused_reduce`;
-    return kernelWithBody(name, `/* ${name}: fuses ${describeGroup(fop.group)} */`, fusedParams(fop, false), code);
+    const comment = `/* ${name}: fuses ${describeGroup(fop.group)} */`;
+    const inShape = (red.ins[0]!.type as TensorType).shape;
+    const firstKept = inShape.findIndex((_, d) => !dims.includes(d));
+    if (firstKept >= 0 && split(inShape[firstKept]!, numElements(inShape))) return parallelKernel(name, comment, fusedParams(fop, false), inShape[firstKept]!, emitFusedReduce(fop, env, dims, combine, ROWS));
+    return kernelWithBody(name, comment, fusedParams(fop, false), emitFusedReduce(fop, env, dims, combine));
   }
   // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
   const group = fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
   if (group) {
     const f = { ...fop, group };
-    const loop = emitFusedLoop(f, env, lanes);
-    if (fop.group) {
-      const name = `k${index}_fused_${short}`;
-      return kernelWithBody(name, `/* ${name}: fuses ${describeGroup(fop.group)} */`, fusedParams(f, inPlace), loop.code, loop.usesSimd);
+    const shape = (fop.outs[0]!.type as TensorType).shape;
+    const parallel = shape.length >= 2 && split(shape[0]!, numElements(shape));
+    const loop = emitFusedLoop(f, env, lanes, parallel ? ROWS : undefined);
+    if (fop.group || loop.usesSimd) {
+      const name = fop.group ? `k${index}_fused_${short}` : `k${index}_${short}`;
+      const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
+      if (parallel) return parallelKernel(name, comment, fusedParams(f, inPlace), shape[0]!, loop.code, loop.usesSimd);
+      return kernelWithBody(name, comment, fusedParams(f, inPlace), loop.code, loop.usesSimd);
     }
-    if (loop.usesSimd) return kernelWithBody(`k${index}_${short}`, kernelComment(`k${index}_${short}`, fop), fusedParams(f, inPlace), loop.code, true);
   }
   const lowering = LOWERINGS[fop.op.name] ?? (isElementwiseName(fop.op.name) ? elementwise(short) : undefined);
   if (!lowering) unsupported(fop, 'no C lowering yet');
-  const k = new KernelBuilder(fop, lanes);
+  const k = new KernelBuilder(fop, lanes, threads);
   // A reshape given its operand's buffer (memory plan in-place rule) has nothing to move.
   if (fop.op.name === 'stablehlo.reshape' && inPlace) k.w.line(`(void)${k.input(0).name}; (void)${k.output(0).name}; /* in place: the result is the operand's buffer, row-major order unchanged */`);
   else lowering(k);
   const name = `k${index}_${short}`;
   // An in-place kernel's output aliases an input: no `restrict` on its pointers then.
   const params = inPlace ? k.params.map((p) => ({ ...p, cType: p.cType.replace(' restrict', '') })) : k.params;
+  if (k.parallelRows !== undefined) return parallelKernel(name, kernelComment(name, fop), params, k.parallelRows, k.w.toString(), k.usesSimd);
   return kernelWithBody(name, kernelComment(name, fop), params, k.w.toString(), k.usesSimd);
 }
 

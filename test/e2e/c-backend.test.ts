@@ -11,6 +11,7 @@ import { importModule } from '../../src/import/index.js';
 import { compareTensors } from '../../src/interpret/compare.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import type { Tensor } from '../../src/interpret/tensor.js';
+import type { Module } from '../../src/ir/core.js';
 import { CLI, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
 import { reference } from '../helpers/reference.js';
 
@@ -208,7 +209,7 @@ t.test('GEMM path edge cases match the interpreter: strided/padded/dilated indir
   t.match(c, /GEMM 3 x \[5 x 7\] \* \[7 x 20\]/, 'the batched dot with a transposed right operand takes the GEMM path');
 });
 
-t.test('--threads 2: GEMM kernels split across a pool in the arena give bitwise the single-thread results, clean under TSan', async (t) => {
+t.test('--threads 2: GEMM panels and the rows of fused loops, pooling and fused reductions split across a pool in the arena give bitwise the single-thread results, clean under TSan', async (t) => {
   const { FIXTURES } = await import('../helpers/paths.js');
   const src = [
     'func.func @main(%a: tensor<96x256xf32>, %x: tensor<1x12x12x32xf32>, %w: tensor<3x3x32x48xf32>) -> (tensor<96x200xf32>, tensor<1x12x12x48xf32>) {',
@@ -218,12 +219,35 @@ t.test('--threads 2: GEMM kernels split across a pool in the arena give bitwise 
     '  func.return %c, %y : tensor<96x200xf32>, tensor<1x12x12x48xf32>',
     '}',
   ].join('\n');
-  const cases = [importModule(new SourceFile('threads.mlir', src)), importModule(new SourceFile(join(FIXTURES, 'models', 'small_cnn.mlir'), readFileSync(join(FIXTURES, 'models', 'small_cnn.mlir'), 'utf8')))];
-  for (const m of cases) {
+  // Loops big enough to be split (PARALLEL_MIN_ELEMENTS): a fused chain, max pooling, a fused sum of squares.
+  const rows = [
+    'func.func @main(%x: tensor<64x1024xf32>, %p: tensor<8x32x32x16xf32>, %q: tensor<256x256xf32>) -> (tensor<64x1024xf32>, tensor<8x16x16x16xf32>, tensor<256xf32>) {',
+    '  %h = stablehlo.constant dense<0.5> : tensor<64x1024xf32>',
+    '  %m = stablehlo.multiply %x, %h : tensor<64x1024xf32>',
+    '  %t = stablehlo.tanh %m : tensor<64x1024xf32>',
+    '  %y = stablehlo.add %t, %x : tensor<64x1024xf32>',
+    '  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>',
+    '  %pool = "stablehlo.reduce_window"(%p, %ninf) ({',
+    '  ^bb0(%a: tensor<f32>, %b: tensor<f32>):',
+    '    %mx = stablehlo.maximum %a, %b : tensor<f32>',
+    '    stablehlo.return %mx : tensor<f32>',
+    '  }) {window_dimensions = array<i64: 1, 2, 2, 1>, window_strides = array<i64: 1, 2, 2, 1>} : (tensor<8x32x32x16xf32>, tensor<f32>) -> tensor<8x16x16x16xf32>',
+    '  %zero = stablehlo.constant dense<0.0> : tensor<f32>',
+    '  %sq = stablehlo.multiply %q, %q : tensor<256x256xf32>',
+    '  %ss = stablehlo.reduce(%sq init: %zero) applies stablehlo.add across dimensions = [1] : (tensor<256x256xf32>, tensor<f32>) -> tensor<256xf32>',
+    '  func.return %y, %pool, %ss : tensor<64x1024xf32>, tensor<8x16x16x16xf32>, tensor<256xf32>',
+    '}',
+  ].join('\n');
+  const cases: [Module, RegExp[]][] = [
+    [importModule(new SourceFile('threads.mlir', src)), [/rl_pool_run\(pool, \d+, k0_dot_general_panels, &job\)/, /rl_pool_run\(pool, \d+, k1_convolution_panels, &job\)/]],
+    [importModule(new SourceFile(join(FIXTURES, 'models', 'small_cnn.mlir'), readFileSync(join(FIXTURES, 'models', 'small_cnn.mlir'), 'utf8'))), [/rl_pool_run\(pool, \d+, k\d+_\w+_panels, &job\)/]],
+    [importModule(new SourceFile('rows.mlir', rows)), [/rl_pool_run\(pool, 64, k\d+_fused_add_rows, &job\)/, /rl_pool_run\(pool, 8, k\d+_reduce_window_rows, &job\)/, /rl_pool_run\(pool, 256, k\d+_fused_reduce_rows, &job\)/]],
+  ];
+  for (const [m, onPool] of cases) {
     const { args, expected } = reference(m, 'main', 6);
     const one = await runCompiled(m, 'main', args);
     const two = await runCompiled(m, 'main', args, { threads: 2 });
-    t.match(two.emitted.files.get('model.c') as string, /rl_pool_run\(pool, \d+, k\d+_\w+_panels, &job\)/, `${m.source.name}: GEMM panels run on the pool`);
+    for (const re of onPool) t.match(two.emitted.files.get('model.c') as string, re, `${m.source.name}: ${re} runs on the pool`);
     two.outputs.forEach((o, i) => {
       t.same(Array.from(o.data as Float64Array), Array.from(one.outputs[i]!.data as Float64Array), `${m.source.name} output ${i}: bitwise equal to one thread`);
       t.ok(compareTensors(o, expected[i]!).ok, `${m.source.name} output ${i}: matches the interpreter`);

@@ -1,0 +1,40 @@
+/**
+ * @fileoverview Kernels whose work is a loop over independent rows [0, rows) (output rows of a
+ * convolution, the outermost dim of a fused loop or pooling): the body is written once for a range
+ * [row_begin, row_end) in a function of its own, which the kernel calls for all rows, or, with
+ * --threads, which rl_pool_run calls for each thread's contiguous share. Every row is computed by
+ * one thread in the same order, so results are bitwise those of one thread.
+ */
+import { CodeWriter } from '../emit-common/code-writer.js';
+import type { KernelParam } from './kernels.js';
+
+/** Rows below this many elements of work stay on one thread: a pool round trip costs microseconds. */
+export const PARALLEL_MIN_ELEMENTS = 32768;
+
+/** The C of `name`: a job struct with the pointer parameters, `name_rows(job, row_begin, row_end)`
+ * with `body`, and the kernel calling it (through the pool when `parallel`; params then include `pool`). */
+export function emitRowsKernel(name: string, params: readonly KernelParam[], rows: number, parallel: boolean, body: (w: CodeWriter) => void): string {
+  const w = new CodeWriter();
+  const fields = params.filter((x) => x.name !== 'scratch' && x.name !== 'pool');
+  w.line(`typedef struct { ${fields.map((x) => `${x.cType.replace(' restrict', '')} ${x.name};`).join(' ')} } ${name}_job_t;`);
+  w.block(`static void ${name}_rows(void* job_, int64_t row_begin, int64_t row_end) {`, () => {
+    w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
+    const code = new CodeWriter();
+    body(code);
+    const text = code.toString();
+    for (const x of fields) {
+      // A field the body never reads (a splat operand, one passed twice) is still unpacked for -Werror's sake.
+      const used = new RegExp(`\\b${x.name}\\b`).test(text);
+      w.line(used ? `${x.cType} ${x.name} = job->${x.name};` : `(void)job->${x.name};`);
+    }
+    for (const line of text.split('\n')) w.line(line);
+  });
+  w.line('');
+  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+    w.line(`${name}_job_t job = {${fields.map((x) => x.name).join(', ')}};`);
+    if (params.some((x) => x.name === 'scratch')) w.line('(void)scratch;');
+    if (parallel) w.line(`rl_pool_run(pool, ${rows}, ${name}_rows, &job); /* rows split across the pool's threads */`);
+    else w.line(`${name}_rows(&job, 0, ${rows});`);
+  });
+  return w.toString();
+}
