@@ -164,6 +164,14 @@ async function main(): Promise<number> {
       console.log(
         `${bm.name.padEnd(23)} ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${diff.toExponential(1)}${diff > 1e-3 ? '  OUTPUTS DIFFER' : '       '} ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x`,
       );
+      // Not a comparison (ORT ran one thread): how --threads scales a whole model here.
+      if (cores > 1 && bm.name === 'cnn_b64') {
+        const { dir: threaded } = await buildWithHarness(`${bm.name}_threads${cores}`, bm.mlir, 'model_bench.c', {}, [], cores);
+        writeFileSync(join(threaded, 'in.bin'), bm.ourInput);
+        const t = Number((await runJson('./bench', [], threaded))['ours_s']);
+        ratios[`${bm.name}_threads${cores}_speedup`] = ours / t;
+        console.log(`  --threads ${cores} (informational): ${fmt(t)}, ${(ours / t).toFixed(2)}x as fast as one thread`);
+      }
     }
   }
   ratios['peak_gflops'] = peakGflops;

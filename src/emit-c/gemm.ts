@@ -308,29 +308,27 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   });
   w.line('');
   // ---- the n-panel loop (inline, or the body of each thread's share) -----------------------------
-  const panelLoop = (from: string, to: string): void => {
+  /** One micro-kernel call: panel jp of B, tile ip of the m block. */
+  const tileCall = (): void => {
+    w.line(
+      p.bPrepacked
+        ? `const float* restrict bpanel = in1 + ((bi * ${np} + jp) * ${p.k} + pc) * ${nr};`
+        : `const float* restrict bpanel = bp + jp * kc * ${nr};`,
+    );
+    w.line(`const int64_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
+    w.line(`const int64_t rows = mc - ip * ${mr} < ${mr} ? mc - ip * ${mr} : ${mr};`);
+    const a = p.a;
+    if (p.aMode === 'indirect' && a.kind === 'conv') emitRowPointers(w, a, mr);
+    const aArgs = direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : indirect ? 'arows' : `ap + ip * kc * ${mr}`;
+    w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
+  };
+  const rowPointers = (): void => {
     if (indirect && p.a.kind === 'conv') w.line(`const float* arows[${(KC / p.a.channels) * mr}]; /* per tap of the k block, per tile row */`);
-    w.block(`for (int64_t jp = ${from}; jp < ${to}; ++jp) {`, () => {
-      w.line(
-        p.bPrepacked
-          ? `const float* restrict bpanel = in1 + ((bi * ${np} + jp) * ${p.k} + pc) * ${nr};`
-          : `const float* restrict bpanel = bp + jp * kc * ${nr};`,
-      );
-      w.line(`const int64_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
-      w.block(`for (int64_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => {
-        w.line(`const int64_t rows = mc - ip * ${mr} < ${mr} ? mc - ip * ${mr} : ${mr};`);
-        const a = p.a;
-        if (p.aMode === 'indirect' && a.kind === 'conv') emitRowPointers(w, a, mr);
-        const aArgs =
-          direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : indirect ? 'arows' : `ap + ip * kc * ${mr}`;
-        w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
-      });
-    });
   };
   if (parallel) {
-    w.line(`/* One thread's share of the n panels of a (k block, m block): everything the loop reads. */`);
+    w.line(`/* One thread's share of the tiles (n panel, m tile) of a (k block, m block): everything the loop reads. */`);
     w.line(`typedef struct { const ${aType}* in0; const ${bType}* in1; float* C; const float* a_or_zeros; const float* bp; int64_t bi, pc, kc, ic, mc; } ${name}_job_t;`);
-    w.block(`static void ${name}_panels(void* job_, int64_t jp_begin, int64_t jp_end) {`, () => {
+    w.block(`static void ${name}_tiles(void* job_, int64_t tile_begin, int64_t tile_end) {`, () => {
       w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
       w.line(`const ${aType}* restrict in0 = job->in0;`);
       w.line(`const ${bType}* restrict in1 = job->in1;`);
@@ -340,7 +338,11 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
       if (!p.bPrepacked) w.line('const float* restrict bp = job->bp;');
       w.line('const int64_t bi = job->bi, pc = job->pc, kc = job->kc, ic = job->ic, mc = job->mc;');
       w.line('(void)in0; (void)in1; (void)bi; (void)ic;');
-      panelLoop('jp_begin', 'jp_end');
+      rowPointers();
+      w.block('for (int64_t tile = tile_begin; tile < tile_end; ++tile) {', () => {
+        w.line(`const int64_t jp = tile / ((mc + ${mr - 1}) / ${mr}), ip = tile % ((mc + ${mr - 1}) / ${mr});`);
+        tileCall();
+      });
     });
     w.line('');
   }
@@ -373,8 +375,11 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
           if (p.aMode === 'packed') emitPackA(w, p);
           if (parallel) {
             w.line(`${name}_job_t job = {in0, in1, C, ${p.aMode === 'packed' ? 'ap' : p.aMode === 'indirect' ? 'zeros' : '0'}, ${p.bPrepacked ? '0' : 'bp'}, bi, pc, kc, ic, mc};`);
-            w.line(`rl_pool_run(pool, ${np}, ${name}_panels, &job); /* n panels split across the pool's threads */`);
-          } else panelLoop('0', String(np));
+            w.line(`rl_pool_run(pool, ${np} * ((mc + ${mr - 1}) / ${mr}), ${name}_tiles, &job); /* tiles split across the pool's threads */`);
+          } else {
+            rowPointers();
+            w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () => w.block(`for (int64_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => tileCall()));
+          }
           // The f32 rows of this block, where a half-precision result is rounded on its way to out0.
           const headRow = f32Result(p) ? undefined : `C + (r - bi * ${p.m}) * ${p.n}`;
           if (epilogue) {

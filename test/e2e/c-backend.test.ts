@@ -209,7 +209,7 @@ t.test('GEMM path edge cases match the interpreter: strided/padded/dilated indir
   t.match(c, /GEMM 3 x \[5 x 7\] \* \[7 x 20\]/, 'the batched dot with a transposed right operand takes the GEMM path');
 });
 
-t.test('--threads 2: GEMM panels and the rows of fused loops, pooling and fused reductions split across a pool in the arena give bitwise the single-thread results, clean under TSan', async (t) => {
+t.test('--threads 2: GEMM tiles and the rows of fused loops, pooling and fused reductions split across a pool in the arena give bitwise the single-thread results, clean under TSan', async (t) => {
   const { FIXTURES } = await import('../helpers/paths.js');
   const src = [
     'func.func @main(%a: tensor<96x256xf32>, %x: tensor<1x12x12x32xf32>, %w: tensor<3x3x32x48xf32>) -> (tensor<96x200xf32>, tensor<1x12x12x48xf32>) {',
@@ -239,8 +239,8 @@ t.test('--threads 2: GEMM panels and the rows of fused loops, pooling and fused 
     '}',
   ].join('\n');
   const cases: [Module, RegExp[]][] = [
-    [importModule(new SourceFile('threads.mlir', src)), [/rl_pool_run\(pool, \d+, k0_dot_general_panels, &job\)/, /rl_pool_run\(pool, \d+, k1_convolution_panels, &job\)/]],
-    [importModule(new SourceFile(join(FIXTURES, 'models', 'small_cnn.mlir'), readFileSync(join(FIXTURES, 'models', 'small_cnn.mlir'), 'utf8'))), [/rl_pool_run\(pool, \d+, k\d+_\w+_panels, &job\)/]],
+    [importModule(new SourceFile('threads.mlir', src)), [/rl_pool_run\(pool, [^,]+, k0_dot_general_tiles, &job\)/, /rl_pool_run\(pool, [^,]+, k1_convolution_tiles, &job\)/]],
+    [importModule(new SourceFile(join(FIXTURES, 'models', 'small_cnn.mlir'), readFileSync(join(FIXTURES, 'models', 'small_cnn.mlir'), 'utf8'))), [/rl_pool_run\(pool, [^,]+, k\d+_\w+_tiles, &job\)/]],
     [importModule(new SourceFile('rows.mlir', rows)), [/rl_pool_run\(pool, 64, k\d+_fused_add_rows, &job\)/, /rl_pool_run\(pool, 8, k\d+_reduce_window_rows, &job\)/, /rl_pool_run\(pool, 256, k\d+_fused_reduce_rows, &job\)/]],
   ];
   for (const [m, onPool] of cases) {
