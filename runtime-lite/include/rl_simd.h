@@ -25,11 +25,6 @@ static inline rl_vf rl_vf_zero(void) { return _mm512_setzero_ps(); }
 static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return _mm512_add_ps(a, b); }
 static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return _mm512_mul_ps(a, b); }
 static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return _mm512_fmadd_ps(a, b, c); }
-static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) {
-  __mmask16 nan = _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q), eq = _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ);
-  rl_vf r = _mm512_mask_blend_ps(eq, _mm512_max_ps(a, b), _mm512_and_ps(a, b));
-  return _mm512_mask_blend_ps(nan, r, _mm512_add_ps(a, b));
-}
 typedef __mmask16 rl_vm; /* lane mask */
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return _mm512_sub_ps(a, b); }
 static inline rl_vf rl_vf_div(rl_vf a, rl_vf b) { return _mm512_div_ps(a, b); }
@@ -37,15 +32,16 @@ static inline rl_vf rl_vf_sqrt(rl_vf a) { return _mm512_sqrt_ps(a); }
 static inline rl_vf rl_vf_bits_and(rl_vf a, uint32_t m) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32((int)m))); }
 static inline rl_vf rl_vf_bits_xor(rl_vf a, rl_vf b) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_castps_si512(b))); }
 static inline rl_vm rl_vf_lt(rl_vf a, rl_vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
-static inline rl_vm rl_vf_isnan(rl_vf a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+static inline rl_vm rl_vf_eq(rl_vf a, rl_vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+static inline rl_vm rl_vf_unordered(rl_vf a, rl_vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
+static inline rl_vf rl_vf_and(rl_vf a, rl_vf b) { return _mm512_and_ps(a, b); }
+static inline rl_vf rl_vf_or(rl_vf a, rl_vf b) { return _mm512_or_ps(a, b); }
+/* max/min of ordered, unequal lanes (rl_vf_max/min below settle NaN and +-0) */
+static inline rl_vf rl_vf_max_ordered(rl_vf a, rl_vf b) { return _mm512_max_ps(a, b); }
+static inline rl_vf rl_vf_min_ordered(rl_vf a, rl_vf b) { return _mm512_min_ps(a, b); }
 static inline rl_vf rl_vf_select(rl_vm m, rl_vf t, rl_vf f) { return _mm512_mask_blend_ps(m, f, t); }
 /* 2^n for integral n in [-126, 127]: the biased exponent shifted into place. */
 static inline rl_vf rl_vf_pow2i(rl_vf n) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23)); }
-static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) {
-  __mmask16 nan = _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q), eq = _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ);
-  rl_vf r = _mm512_mask_blend_ps(eq, _mm512_min_ps(a, b), _mm512_or_ps(a, b));
-  return _mm512_mask_blend_ps(nan, r, _mm512_add_ps(a, b));
-}
 
 #elif defined(RL_SIMD_AVX2)
 #include <immintrin.h>
@@ -58,11 +54,6 @@ static inline rl_vf rl_vf_zero(void) { return _mm256_setzero_ps(); }
 static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return _mm256_add_ps(a, b); }
 static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return _mm256_mul_ps(a, b); }
 static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return _mm256_fmadd_ps(a, b, c); }
-static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) {
-  rl_vf nan = _mm256_cmp_ps(a, b, _CMP_UNORD_Q), eq = _mm256_cmp_ps(a, b, _CMP_EQ_OQ);
-  rl_vf r = _mm256_blendv_ps(_mm256_max_ps(a, b), _mm256_and_ps(a, b), eq);
-  return _mm256_blendv_ps(r, _mm256_add_ps(a, b), nan);
-}
 typedef __m256 rl_vm; /* lane mask: all ones or all zeros per lane */
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return _mm256_sub_ps(a, b); }
 static inline rl_vf rl_vf_div(rl_vf a, rl_vf b) { return _mm256_div_ps(a, b); }
@@ -70,14 +61,14 @@ static inline rl_vf rl_vf_sqrt(rl_vf a) { return _mm256_sqrt_ps(a); }
 static inline rl_vf rl_vf_bits_and(rl_vf a, uint32_t m) { return _mm256_and_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32((int)m))); }
 static inline rl_vf rl_vf_bits_xor(rl_vf a, rl_vf b) { return _mm256_xor_ps(a, b); }
 static inline rl_vm rl_vf_lt(rl_vf a, rl_vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-static inline rl_vm rl_vf_isnan(rl_vf a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+static inline rl_vm rl_vf_eq(rl_vf a, rl_vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+static inline rl_vm rl_vf_unordered(rl_vf a, rl_vf b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
+static inline rl_vf rl_vf_and(rl_vf a, rl_vf b) { return _mm256_and_ps(a, b); }
+static inline rl_vf rl_vf_or(rl_vf a, rl_vf b) { return _mm256_or_ps(a, b); }
+static inline rl_vf rl_vf_max_ordered(rl_vf a, rl_vf b) { return _mm256_max_ps(a, b); }
+static inline rl_vf rl_vf_min_ordered(rl_vf a, rl_vf b) { return _mm256_min_ps(a, b); }
 static inline rl_vf rl_vf_select(rl_vm m, rl_vf t, rl_vf f) { return _mm256_blendv_ps(f, t, m); }
 static inline rl_vf rl_vf_pow2i(rl_vf n) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)); }
-static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) {
-  rl_vf nan = _mm256_cmp_ps(a, b, _CMP_UNORD_Q), eq = _mm256_cmp_ps(a, b, _CMP_EQ_OQ);
-  rl_vf r = _mm256_blendv_ps(_mm256_min_ps(a, b), _mm256_or_ps(a, b), eq);
-  return _mm256_blendv_ps(r, _mm256_add_ps(a, b), nan);
-}
 
 #elif defined(RL_SIMD_NEON)
 #include <arm_neon.h>
@@ -90,12 +81,6 @@ static inline rl_vf rl_vf_zero(void) { return vdupq_n_f32(0.0f); }
 static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return vaddq_f32(a, b); }
 static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return vmulq_f32(a, b); }
 static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return vfmaq_f32(c, a, b); }
-static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) {
-  uint32x4_t ord = vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b)), eq = vceqq_f32(a, b);
-  uint32x4_t both = vandq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b));
-  rl_vf r = vbslq_f32(eq, vreinterpretq_f32_u32(both), vbslq_f32(vcgtq_f32(a, b), a, b));
-  return vbslq_f32(ord, r, vaddq_f32(a, b));
-}
 typedef uint32x4_t rl_vm;
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return vsubq_f32(a, b); }
 #if defined(__aarch64__)
@@ -107,15 +92,14 @@ static inline rl_vf rl_vf_sqrt(rl_vf a) { return vsqrtq_f32(a); }
 static inline rl_vf rl_vf_bits_and(rl_vf a, uint32_t m) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vdupq_n_u32(m))); }
 static inline rl_vf rl_vf_bits_xor(rl_vf a, rl_vf b) { return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
 static inline rl_vm rl_vf_lt(rl_vf a, rl_vf b) { return vcltq_f32(a, b); }
-static inline rl_vm rl_vf_isnan(rl_vf a) { return vmvnq_u32(vceqq_f32(a, a)); }
+static inline rl_vm rl_vf_eq(rl_vf a, rl_vf b) { return vceqq_f32(a, b); }
+static inline rl_vm rl_vf_unordered(rl_vf a, rl_vf b) { return vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b))); }
+static inline rl_vf rl_vf_and(rl_vf a, rl_vf b) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
+static inline rl_vf rl_vf_or(rl_vf a, rl_vf b) { return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
+static inline rl_vf rl_vf_max_ordered(rl_vf a, rl_vf b) { return vmaxq_f32(a, b); }
+static inline rl_vf rl_vf_min_ordered(rl_vf a, rl_vf b) { return vminq_f32(a, b); }
 static inline rl_vf rl_vf_select(rl_vm m, rl_vf t, rl_vf f) { return vbslq_f32(m, t, f); }
 static inline rl_vf rl_vf_pow2i(rl_vf n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
-static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) {
-  uint32x4_t ord = vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b)), eq = vceqq_f32(a, b);
-  uint32x4_t either = vorrq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b));
-  rl_vf r = vbslq_f32(eq, vreinterpretq_f32_u32(either), vbslq_f32(vcltq_f32(a, b), a, b));
-  return vbslq_f32(ord, r, vaddq_f32(a, b));
-}
 
 #elif defined(RL_SIMD_HELIUM)
 #include <arm_mve.h>
@@ -128,27 +112,20 @@ static inline rl_vf rl_vf_zero(void) { return vdupq_n_f32(0.0f); }
 static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return vaddq_f32(a, b); }
 static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return vmulq_f32(a, b); }
 static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return vfmaq_f32(c, a, b); }
-static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) {
-  mve_pred16_t ord = vcmpeqq_f32(a, a) & vcmpeqq_f32(b, b), eq = vcmpeqq_f32(a, b);
-  rl_vf both = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
-  rl_vf r = vpselq_f32(both, vpselq_f32(a, b, vcmpgtq_f32(a, b)), eq);
-  return vpselq_f32(r, vaddq_f32(a, b), ord);
-}
 typedef mve_pred16_t rl_vm;
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return vsubq_f32(a, b); }
 #define RL_VF_PER_LANE_DIV_SQRT /* MVE has neither: per lane, correctly rounded (see below) */
 static inline rl_vf rl_vf_bits_and(rl_vf a, uint32_t m) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vdupq_n_u32(m))); }
 static inline rl_vf rl_vf_bits_xor(rl_vf a, rl_vf b) { return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
 static inline rl_vm rl_vf_lt(rl_vf a, rl_vf b) { return vcmpltq_f32(a, b); }
-static inline rl_vm rl_vf_isnan(rl_vf a) { return vcmpneq_f32(a, a); }
+static inline rl_vm rl_vf_eq(rl_vf a, rl_vf b) { return vcmpeqq_f32(a, b); }
+static inline rl_vm rl_vf_unordered(rl_vf a, rl_vf b) { return (mve_pred16_t)~(vcmpeqq_f32(a, a) & vcmpeqq_f32(b, b)); }
+static inline rl_vf rl_vf_and(rl_vf a, rl_vf b) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
+static inline rl_vf rl_vf_or(rl_vf a, rl_vf b) { return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
+static inline rl_vf rl_vf_max_ordered(rl_vf a, rl_vf b) { return vmaxnmq_f32(a, b); }
+static inline rl_vf rl_vf_min_ordered(rl_vf a, rl_vf b) { return vminnmq_f32(a, b); }
 static inline rl_vf rl_vf_select(rl_vm m, rl_vf t, rl_vf f) { return vpselq_f32(t, f, m); }
 static inline rl_vf rl_vf_pow2i(rl_vf n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
-static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) {
-  mve_pred16_t ord = vcmpeqq_f32(a, a) & vcmpeqq_f32(b, b), eq = vcmpeqq_f32(a, b);
-  rl_vf either = vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
-  rl_vf r = vpselq_f32(either, vpselq_f32(a, b, vcmpltq_f32(a, b)), eq);
-  return vpselq_f32(r, vaddq_f32(a, b), ord);
-}
 
 #else
 #error "rl_simd.h: define one of RL_SIMD_AVX512, RL_SIMD_AVX2, RL_SIMD_NEON, RL_SIMD_HELIUM"
@@ -173,6 +150,18 @@ static inline rl_vf rl_vf_sqrt(rl_vf a) {
 #endif
 
 /* ---- on top of the primitives: identical code (and results) on every instruction set ---------- */
+
+/* StableHLO maximum/minimum: NaN (a + b, so the operand's quiet NaN) if either lane is NaN; of
+ * equal lanes (+0 and -0 included) max ANDs the bits and min ORs them, so +0 > -0. */
+static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) {
+  const rl_vf r = rl_vf_select(rl_vf_eq(a, b), rl_vf_and(a, b), rl_vf_max_ordered(a, b));
+  return rl_vf_select(rl_vf_unordered(a, b), rl_vf_add(a, b), r);
+}
+static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) {
+  const rl_vf r = rl_vf_select(rl_vf_eq(a, b), rl_vf_or(a, b), rl_vf_min_ordered(a, b));
+  return rl_vf_select(rl_vf_unordered(a, b), rl_vf_add(a, b), r);
+}
+static inline rl_vm rl_vf_isnan(rl_vf a) { return rl_vf_unordered(a, a); }
 
 #define RL_VF_SIGN 0x80000000u
 static inline rl_vf rl_vf_neg(rl_vf a) { return rl_vf_bits_xor(a, rl_vf_splat(-0.0f)); }

@@ -4,13 +4,17 @@
  * Built by test/e2e/vmath.test.ts with one RL_SIMD_* macro per target. Usage: vmath_ulp STRIDE [ftz]
  * `ftz`: the target's vector unit flushes subnormals to zero (32-bit NEON): a subnormal input
  * counts as a zero of its sign, and a result below the normal range may also be zero.
- * Prints one JSON line per function: {"function": ..., "max_ulp": ..., "at": x, "samples": n}. */
+ * Prints one JSON line per function: {"function": ..., "max_ulp": ..., "at": x, "samples": n}, then
+ * one for rl_vf_max/rl_vf_min against rl.h's scalar rl_maxf/rl_minf, bit for bit (any NaN for NaN),
+ * on every pair of special values (signed zeros, NaNs, infinities, subnormals):
+ * {"check": "max_min", "mismatches": n, "pairs": n}. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl.h"
 #include "rl_simd.h"
 
 static double ref_exp(double x) { return exp(x); }
@@ -33,6 +37,9 @@ static double ulp_error(float y, double ref) {
   const double ulp = ldexp(1.0, e - 24 < -149 ? -149 : e - 24);
   return fabs((double)y - ref) / ulp;
 }
+
+/* With a flush-to-zero vector unit, a subnormal counts as the zero of its sign. */
+static float flushed(float x, int ftz) { return ftz && fabsf(x) < 1.17549435e-38f ? copysignf(0.0f, x) : x; }
 
 static float from_bits(uint32_t b) {
   float f;
@@ -66,7 +73,7 @@ int main(int argc, char** argv) {
       if (filled < RL_VF_LANES && i + 1 < total) continue;
       rl_vf_store(out, fns[k].f(rl_vf_load(in)));
       for (int j = 0; j < filled; j++) {
-        const float x = ftz && fabsf(in[j]) < 1.17549435e-38f ? copysignf(0.0f, in[j]) : in[j];
+        const float x = flushed(in[j], ftz);
         const double ref = fns[k].ref((double)x);
         double err = ulp_error(out[j], ref);
         if (ftz && fabs(ref) < 1.17549435e-38 && out[j] == 0.0f) err = 0.0;
@@ -80,5 +87,29 @@ int main(int argc, char** argv) {
     }
     printf("{\"function\": \"%s\", \"max_ulp\": %.4f, \"at\": %.9g, \"samples\": %llu}\n", fns[k].name, isinf(worst) ? 1e9 : worst, worst_at, (unsigned long long)samples);
   }
+  /* StableHLO maximum/minimum: the vector forms must give the scalar forms' bits. */
+  const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 1e-45f, -1e-45f, INFINITY, -INFINITY, NAN, -NAN, 3.5f, 3.5f};
+  const int nspecial = (int)(sizeof special / sizeof special[0]);
+  int mismatches = 0, pairs = 0;
+  for (int i = 0; i < nspecial; i++) {
+    float a[RL_VF_LANES], b[RL_VF_LANES], mx[RL_VF_LANES], mn[RL_VF_LANES];
+    for (int j = 0; j < nspecial; j += RL_VF_LANES) {
+      int n = 0;
+      for (; n < RL_VF_LANES; n++) {
+        a[n] = special[i];
+        b[n] = special[(j + n) % nspecial];
+      }
+      rl_vf_store(mx, rl_vf_max(rl_vf_load(a), rl_vf_load(b)));
+      rl_vf_store(mn, rl_vf_min(rl_vf_load(a), rl_vf_load(b)));
+      for (int k = 0; k < n; k++, pairs++) {
+        const float x = flushed(a[k], ftz), y = flushed(b[k], ftz);
+        const float smx = rl_maxf(x, y), smn = rl_minf(x, y), vmx = flushed(mx[k], ftz), vmn = flushed(mn[k], ftz);
+        /* bit for bit, except that any NaN stands for NaN (the payload is not specified) */
+        mismatches += !(isnan(vmx) && isnan(smx)) && memcmp(&vmx, &smx, 4) != 0;
+        mismatches += !(isnan(vmn) && isnan(smn)) && memcmp(&vmn, &smn, 4) != 0;
+      }
+    }
+  }
+  printf("{\"check\": \"max_min\", \"mismatches\": %d, \"pairs\": %d}\n", mismatches, pairs);
   return 0;
 }

@@ -26,7 +26,7 @@ import { ROOT } from '../helpers/paths.js';
 const BOUNDS: Readonly<Record<string, number>> = { exp: 1, logistic: 2.5, tanh: 1.5, erf: 1.5 };
 const cpu = readFileSync('/proc/cpuinfo', 'utf8');
 
-t.test('rl_simd.h exp/logistic/tanh/erf stay within their stated ULP bounds on every f32 input swept', async (t) => {
+t.test('rl_simd.h exp/logistic/tanh/erf stay within their stated ULP bounds on every f32 input swept; vector max/min match the scalar ones', async (t) => {
   for (const name of ['host', 'x86-64-v3', 'aarch64', 'armv7a']) {
     const target = lookupTarget(name);
     const macro = simdMacro(target);
@@ -46,8 +46,11 @@ t.test('rl_simd.h exp/logistic/tanh/erf stay within their stated ULP bounds on e
     const emulated = target.runner.kind === 'qemu-user';
     const [cmd, ...run] = target.runner.kind === 'qemu-user' ? [target.runner.command, exe] : [exe];
     const r = await execa(cmd!, [...run, emulated ? '4099' : '257', ...(target.simdFlushesSubnormals ? ['ftz'] : [])]);
-    const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { function: string; max_ulp: number; at: number; samples: number });
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { function?: string; max_ulp: number; at: number; samples: number; check?: string; mismatches: number; pairs: number });
+    const results = lines.filter((x): x is (typeof lines)[number] & { function: string } => x.function !== undefined);
     t.same(results.map((x) => x.function), Object.keys(BOUNDS), `${name}: every function measured`);
+    const maxMin = lines.find((x) => x.check === 'max_min');
+    t.ok(maxMin && maxMin.pairs > 100 && maxMin.mismatches === 0, `${name}: rl_vf_max/min give rl_maxf/rl_minf's bits on ${maxMin?.pairs} special pairs (${maxMin?.mismatches} mismatches)`);
     for (const x of results) {
       t.ok(x.samples > 1_000_000 && x.max_ulp <= BOUNDS[x.function]!, `${name} (${target.simd}) ${x.function}: max ${x.max_ulp} ULP at ${x.at} over ${x.samples} inputs (bound ${BOUNDS[x.function]})`);
     }
