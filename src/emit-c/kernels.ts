@@ -75,14 +75,21 @@ function nest(w: CodeWriter, shape: readonly number[], body: (idx: string[]) => 
   open(0);
 }
 
-/** A region `return op(arg0, arg1)` as a binary combiner name, or undefined. */
+/** Binary ops whose operands may come in either order (bitwise the same result, NaN rules included). */
+const COMMUTATIVE = new Set(['add', 'multiply', 'maximum', 'minimum', 'and', 'or', 'xor']);
+
+/** A region `return op(arg0, arg1)` as a binary combiner name (applied as op(accumulator, value)),
+ * or undefined. `op(arg1, arg0)` qualifies only for commutative ops: `subtract %b, %a` is not
+ * `subtract %a, %b`, and goes through the general region code instead. */
 export function simpleCombiner(body: Region | undefined): string | undefined {
   const block = body?.blocks[0];
   if (!block || body!.blocks.length !== 1 || block.ops.length !== 2 || block.args.length !== 2) return undefined;
   const [op, ret] = block.ops as [Op, Op];
-  if (ret.name !== 'stablehlo.return' || ret.operands[0] !== op.results[0]) return undefined;
-  if (op.operands.length !== 2 || !op.operands.every((v) => block.args.includes(v)) || op.operands[0] === op.operands[1]) return undefined;
-  return op.name.replace(/^stablehlo\./, '');
+  if (ret.name !== 'stablehlo.return' || ret.operands[0] !== op.results[0] || op.operands.length !== 2) return undefined;
+  const name = op.name.replace(/^stablehlo\./, '');
+  const [x, y] = op.operands;
+  if (x === block.args[0] && y === block.args[1]) return name;
+  return x === block.args[1] && y === block.args[0] && COMMUTATIVE.has(name) ? name : undefined;
 }
 
 class KernelBuilder {
