@@ -4,10 +4,13 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
-import { numElements, typeToString, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
+import { numElements, typeToString, type ElemType, type QuantElem, type TensorType, type Type } from '../ir/types.js';
 import { elemBits, getElem, makeTensor, setElemBits, size, type Tensor } from '../interpret/tensor.js';
 
 export type ComputeClass = 'float' | 'double' | 'int' | 'bool' | 'complex';
+
+/** An f32 tensor: what the SIMD kernels (GEMM, direct convolution, vector loops) compute on. */
+export const isF32 = (t: Type): boolean => t.kind === 'tensor' && t.elem.kind === 'float' && t.elem.name === 'f32';
 
 export interface CElem {
   readonly name: string;

@@ -16,7 +16,8 @@ import { CodeWriter } from '../emit-common/code-writer.js';
 import type { FlatOp, KernelParam } from './kernels.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 import { emitRowsKernel } from './rows.js';
-import { convGeometry, isF32, simdMacro, type ConvGeometry } from './gemm.js';
+import { isF32 } from './ctypes.js';
+import { convGeometry, simdMacro, type ConvGeometry } from './gemm.js';
 
 export interface DirectConvPlan {
   readonly kind: 'direct-conv';
@@ -35,7 +36,7 @@ const DENSE_MAX_CHANNELS = 16;
 
 export function planDirectConv(f: FlatOp, target: Target): DirectConvPlan | undefined {
   if (!simdMacro(target) || f.op.name !== 'stablehlo.convolution' || f.ins.length !== 2 || f.outs.length !== 1) return undefined;
-  if (![...f.ins, ...f.outs].every((s) => s.type.kind === 'tensor' && isF32(s.type))) return undefined;
+  if (![...f.ins, ...f.outs].every((s) => isF32(s.type))) return undefined;
   const g = convGeometry(f);
   if (!g || [g.batch, g.outHeight, g.outWidth, g.outChannels].includes(0)) return undefined;
   const lanes = target.vectorBits / 32;

@@ -13,7 +13,7 @@ import { strides } from '../interpret/tensor.js';
 import type { TensorType } from '../ir/types.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { linearIndex, loopVars, type FusionGroup } from '../fusion/fuse.js';
-import { cElem, type CElem } from './ctypes.js';
+import { cElem, isF32, type CElem } from './ctypes.js';
 import type { FlatOp, KernelParam, Sym } from './kernels.js';
 import { scalarCode } from './scalar.js';
 
@@ -50,6 +50,9 @@ const VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
   clamp: (a) => `rl_vf_min(rl_vf_max(${a[1]}, ${a[0]}), ${a[2]})`,
 };
 
+/** The rl_simd.h spelling of f32 op `name` (without dialect), if it has one. */
+export const vectorSpelling = (name: string): ((a: readonly string[]) => string) | undefined => VECTOR_OPS[name];
+
 const shortName = (f: FlatOp): string => f.op.name.replace(/^[a-z]+\./, '');
 const isIndexMapOp = (f: FlatOp): boolean => ['stablehlo.broadcast_in_dim', 'stablehlo.reshape', 'stablehlo.transpose'].includes(f.op.name);
 
@@ -71,8 +74,7 @@ function vectorizes(f: FlatOp, env: FusedEnv, lanes: number | undefined): boolea
   const g = f.group!;
   const shape = tensorOf(f.outs[0]!).shape;
   if (!lanes || shape.length === 0 || shape[shape.length - 1]! < lanes) return false;
-  const isF32 = (s: Sym): boolean => s.type.kind === 'tensor' && s.type.elem.kind === 'float' && s.type.elem.name === 'f32';
-  const opsOk = g.members.every((m) => [...m.ins, ...m.outs].every(isF32) && (isIndexMapOp(m) || shortName(m) in VECTOR_OPS));
+  const opsOk = g.members.every((m) => [...m.ins, ...m.outs].every((s) => isF32(s.type)) && (isIndexMapOp(m) || shortName(m) in VECTOR_OPS));
   const produced = new Set(g.members.flatMap((m) => m.outs));
   const leavesOk = g.members.every((m) => m.ins.every((s) => produced.has(s) || env.splat(s) !== undefined || g.head?.outs[0] === s || vectorRead(g, s, shape) !== undefined));
   return opsOk && leavesOk;

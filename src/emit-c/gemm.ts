@@ -26,7 +26,7 @@ import { getElem, strides, type Tensor } from '../interpret/tensor.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import type { FlatOp, KernelParam } from './kernels.js';
-import { cElem, type CElem } from './ctypes.js';
+import { cElem, isF32, type CElem } from './ctypes.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 
 /** How the packing code reads A[b][m][k]. */
@@ -72,7 +72,6 @@ const SIMD_MACRO: Readonly<Record<string, string>> = { avx512: 'RL_SIMD_AVX512',
 /** The rl_simd.h selector of the target's instruction set; undefined for scalar targets. */
 export const simdMacro = (target: Target): string | undefined => SIMD_MACRO[target.simd];
 
-export const isF32 = (t: TensorType): boolean => t.elem.kind === 'float' && t.elem.name === 'f32';
 const isGemmFloat = (t: TensorType): boolean => t.elem.kind === 'float' && ['f32', 'f16', 'bf16'].includes(t.elem.name);
 
 /** The single stride of a group of dims when they are adjacent and row-major contiguous (size-1 dims ignored). */

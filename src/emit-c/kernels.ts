@@ -15,7 +15,7 @@ import type { WindowAttrs } from '../ops/reduction.js';
 import { strides } from '../interpret/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, cElemOrUndefined, type CElem } from './ctypes.js';
-import { describeGroup, emitFusedLoop, emitFusedReduce, fusedParams, type FusedEnv, type RowRange } from './fused.js';
+import { describeGroup, emitFusedLoop, emitFusedReduce, fusedParams, vectorSpelling, type FusedEnv, type RowRange } from './fused.js';
 import { emitRowsKernel, PARALLEL_MIN_ELEMENTS } from './rows.js';
 import { singleOpGroup, type FusionGroup } from '../fusion/fuse.js';
 import { emitScalarRegion } from './region.js';
@@ -370,9 +370,6 @@ function passThroughTail(w: WindowAttrs, shape: readonly number[]): { dims: numb
   return { dims, size };
 }
 
-/** rl_simd.h operations with the semantics (and rounding) of single-op f32 reduction bodies. */
-const VECTOR_COMBINERS: Readonly<Record<string, string>> = { maximum: 'rl_vf_max', minimum: 'rl_vf_min', add: 'rl_vf_add' };
-
 const reduceWindow: Lowering = (k) => {
   const n = k.fop.ins.length / 2;
   const xs = Array.from({ length: n }, (_, i) => k.input(i));
@@ -384,14 +381,14 @@ const reduceWindow: Lowering = (k) => {
   const tail = passThroughTail(w, x.t.shape);
   if (n === 1 && tail.size > 1 && x.c.storage === x.c.compute && outs[0]!.c.storage === outs[0]!.c.compute) {
     // Pooling layout: the window walks the leading dims while the tail (channels) is contiguous.
-    // f32 max/min/sum on a SIMD target: vectors of channels accumulate in registers over the
-    // window (same order as the scalar loop: bitwise equal); other channels and types accumulate
-    // in the output row in a plain inner loop.
+    // f32 with a single-op body rl_simd.h spells (max, sum, ...) on a SIMD target: vectors of
+    // channels accumulate in registers over the window (same order and rounding as the scalar
+    // loop: bitwise equal); other channels and types accumulate in the output row in a plain loop.
     const lead = x.t.shape.length - tail.dims;
     const out = outs[0]!;
     const lw: WindowAttrs = { ...w, dims: w.dims.slice(0, lead), strides: w.strides.slice(0, lead), baseDil: w.baseDil.slice(0, lead), winDil: w.winDil.slice(0, lead), padding: w.padding.slice(0, lead) };
     const leadSt = st.slice(0, lead);
-    const vectorOp = k.lanes && x.c.name === 'f32' && tail.size >= k.lanes ? VECTOR_COMBINERS[simpleCombiner(k.fop.op.regions[0]) ?? ''] : undefined;
+    const vectorOp = k.lanes && x.c.name === 'f32' && tail.size >= k.lanes ? vectorSpelling(simpleCombiner(k.fop.op.regions[0]) ?? '') : undefined;
     const vectorEnd = vectorOp ? tail.size - (tail.size % k.lanes!) : 0;
     const overWindow = (oi: readonly string[], body: (src: string) => void): void =>
       nest(
@@ -414,7 +411,7 @@ const reduceWindow: Lowering = (k) => {
         k.usesSimd = true;
         k.w.block(`for (int64_t c = 0; c < ${vectorEnd}; c += ${k.lanes}) {`, () => {
           k.w.line(`rl_vf acc = rl_vf_splat(${inits[0]!.name}[0]);`);
-          overWindow(oi, (src) => k.w.line(`acc = ${vectorOp}(acc, rl_vf_load(${src} + c));`));
+          overWindow(oi, (src) => k.w.line(`acc = ${vectorOp(['acc', `rl_vf_load(${src} + c)`])};`));
           k.w.line('rl_vf_store(row + c, acc);');
         });
       }

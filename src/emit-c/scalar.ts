@@ -13,6 +13,12 @@ const f = (fn: string): Spell => (a, c) => `${fn}${c.cls === 'float' ? 'f' : ''}
 const infix = (o: string): Spell => (a) => `(${a[0]} ${o} ${a[1]})`;
 const helper = (fn: string): Spell => (a, c) => `rl_${fn}_${c.intSuffix}(${a.join(', ')})`;
 
+/** clamp(lo, x, hi) = minimum(maximum(x, lo), hi) in the element class's own max/min (NaN-propagating for floats). */
+const clamp: Spell = (a, c) => {
+  const t = tableFor(c);
+  return t.minimum!([t.maximum!([a[1]!, a[0]!], c), a[2]!], c);
+};
+
 const FLOAT: Readonly<Record<string, Spell>> = {
   add: infix('+'),
   subtract: infix('-'),
@@ -22,8 +28,7 @@ const FLOAT: Readonly<Record<string, Spell>> = {
   power: (a, c) => (c.cls === 'float' ? `(float)rl_pow(${a[0]}, ${a[1]})` : `rl_pow(${a[0]}, ${a[1]})`),
   maximum: (a, c) => (c.cls === 'float' ? `rl_maxf(${a[0]}, ${a[1]})` : `rl_max(${a[0]}, ${a[1]})`),
   minimum: (a, c) => (c.cls === 'float' ? `rl_minf(${a[0]}, ${a[1]})` : `rl_min(${a[0]}, ${a[1]})`),
-  // clamp(lo, x, hi) = minimum(maximum(x, lo), hi), NaN-propagating like both.
-  clamp: (a, c) => FLOAT.minimum!([FLOAT.maximum!([a[1]!, a[0]!], c), a[2]!], c),
+  clamp,
   atan2: f('atan2'),
   negate: (a) => `(-${a[0]})`,
   abs: f('fabs'),
@@ -73,7 +78,7 @@ const INT: Readonly<Record<string, Spell>> = {
   power: helper('pow'),
   maximum: helper('imax'),
   minimum: helper('imin'),
-  clamp: (a, c) => INT.minimum!([INT.maximum!([a[1]!, a[0]!], c), a[2]!], c),
+  clamp,
   and: (a, c) => `(${c.storage})(${a[0]} & ${a[1]})`,
   or: (a, c) => `(${c.storage})(${a[0]} | ${a[1]})`,
   xor: (a, c) => `(${c.storage})(${a[0]} ^ ${a[1]})`,
