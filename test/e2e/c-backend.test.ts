@@ -19,6 +19,11 @@ const MODELS = join(SHARED, 'models');
 const load = (name: string) => importModule(new SourceFile(join(MODELS, name), readFileSync(join(MODELS, name), 'utf8')));
 const SANITIZE = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
 
+const SAME_3X3 = 'stride = [1, 1], pad = [[1, 1], [1, 1]]';
+/** A 2-D NHWC x HWIO -> NHWC stablehlo.convolution of `x` and `w` (MLIR text, `types` its signature). */
+const nhwcConv = (x: string, w: string, window: string, types: string, groups = 1): string =>
+  `stablehlo.convolution(${x}, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = ${groups} : i64} : ${types}`;
+
 /** Compiles `src` (@main), runs it on seeded inputs (by default under ASan+UBSan) and checks every
  * output against the interpreter; returns the run for further checks on the generated code. */
 async function matchesInterpreter(t: Test, name: string, src: string, seed: number, opts: RunOptions = { flags: SANITIZE }, label = ''): Promise<CompiledRun> {
@@ -194,11 +199,9 @@ t.test('fusion and the GEMM path: fewer kernels, no splat weights, same results 
 });
 
 t.test('GEMM path edge cases match the interpreter: strided/padded/dilated indirect convolution, runtime-packed B, batched and transposed dots', async (t) => {
-  const conv = (rhs: string) =>
-    `stablehlo.convolution(%x, ${rhs}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [2, 1], pad = [[1, 2], [0, 1]], rhs_dilate = [2, 1]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<2x9x9x16xf32>, tensor<3x3x16x24xf32>) -> tensor<2x5x8x24xf32>`;
   const src = [
     'func.func @main(%x: tensor<2x9x9x16xf32>, %w: tensor<3x3x16x24xf32>, %a: tensor<3x5x7xf32>, %b: tensor<3x20x7xf32>) -> (tensor<2x5x8x24xf32>, tensor<3x5x20xf32>) {',
-    `  %y = ${conv('%w')}`,
+    `  %y = ${nhwcConv('%x', '%w', 'stride = [2, 1], pad = [[1, 2], [0, 1]], rhs_dilate = [2, 1]', '(tensor<2x9x9x16xf32>, tensor<3x3x16x24xf32>) -> tensor<2x5x8x24xf32>')}`,
     '  %d = stablehlo.dot_general %a, %b, batching_dims = [0] x [0], contracting_dims = [2] x [2] : (tensor<3x5x7xf32>, tensor<3x20x7xf32>) -> tensor<3x5x20xf32>',
     '  func.return %y, %d : tensor<2x5x8x24xf32>, tensor<3x5x20xf32>',
     '}',
@@ -215,7 +218,7 @@ t.test('--threads 2: GEMM tiles and the rows of fused loops, pooling and fused r
     'func.func @main(%a: tensor<96x256xf32>, %x: tensor<1x12x12x32xf32>, %w: tensor<3x3x32x48xf32>) -> (tensor<96x200xf32>, tensor<1x12x12x48xf32>) {',
     '  %b = stablehlo.constant dense<0.5> : tensor<256x200xf32>',
     '  %c = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<96x256xf32>, tensor<256x200xf32>) -> tensor<96x200xf32>',
-    '  %y = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<1x12x12x32xf32>, tensor<3x3x32x48xf32>) -> tensor<1x12x12x48xf32>',
+    `  %y = ${nhwcConv('%x', '%w', SAME_3X3, '(tensor<1x12x12x32xf32>, tensor<3x3x32x48xf32>) -> tensor<1x12x12x48xf32>')}`,
     '  func.return %c, %y : tensor<96x200xf32>, tensor<1x12x12x48xf32>',
     '}',
   ].join('\n');
@@ -276,14 +279,12 @@ t.test('a GEMM epilogue may read the GEMM operand itself (residual: relu(x.w + x
 });
 
 t.test('direct convolution (few input channels, depthwise) and vector pooling match the interpreter on AVX-512, AVX2, NEON and Helium, and with 2 threads', async (t) => {
-  const conv = (x: string, w: string, window: string, groups: number, types: string) =>
-    `stablehlo.convolution(${x}, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = ${groups} : i64} : ${types}`;
   const src = [
     'func.func @main(%x: tensor<2x11x10x3xf32>, %w: tensor<3x3x3x20xf32>, %d: tensor<2x9x9x40xf32>, %dw: tensor<3x3x1x40xf32>, %b: tensor<40xf32>) -> (tensor<2x6x10x20xf32>, tensor<2x3x3x40xf32>, tensor<2x5x5x40xf32>) {',
     // Dense, 3 input channels: strides, asymmetric padding, dilation; 20 outputs = full vectors + a scalar tail.
-    `  %y = ${conv('%x', '%w', 'stride = [2, 1], pad = [[1, 2], [0, 1]], rhs_dilate = [2, 1]', 1, '(tensor<2x11x10x3xf32>, tensor<3x3x3x20xf32>) -> tensor<2x6x10x20xf32>')}`,
+    `  %y = ${nhwcConv('%x', '%w', 'stride = [2, 1], pad = [[1, 2], [0, 1]], rhs_dilate = [2, 1]', '(tensor<2x11x10x3xf32>, tensor<3x3x3x20xf32>) -> tensor<2x6x10x20xf32>')}`,
     // Depthwise 3x3 stride 2 with a bias + ReLU epilogue, then max pooling with padding (vector channels + tail).
-    `  %c = ${conv('%d', '%dw', 'stride = [2, 2], pad = [[1, 1], [1, 1]]', 40, '(tensor<2x9x9x40xf32>, tensor<3x3x1x40xf32>) -> tensor<2x5x5x40xf32>')}`,
+    `  %c = ${nhwcConv('%d', '%dw', 'stride = [2, 2], pad = [[1, 1], [1, 1]]', '(tensor<2x9x9x40xf32>, tensor<3x3x1x40xf32>) -> tensor<2x5x5x40xf32>', 40)}`,
     '  %bb = stablehlo.broadcast_in_dim %b, dims = [3] : (tensor<40xf32>) -> tensor<2x5x5x40xf32>',
     '  %s = stablehlo.add %c, %bb : tensor<2x5x5x40xf32>',
     '  %z = stablehlo.constant dense<0.0> : tensor<2x5x5x40xf32>',
@@ -317,7 +318,7 @@ t.test('half-precision GEMMs: f16/bf16 operands widen to f32, f16/bf16 results r
     'func.func @main(%a: tensor<20x48xbf16>, %x: tensor<2x6x6x16xf16>, %w: tensor<3x3x16x8xf16>, %h: tensor<33x40xf16>, %g: tensor<40x24xf16>) -> (tensor<20x24xf32>, tensor<2x6x6x8xf16>, tensor<33x24xf16>) {',
     '  %wb = stablehlo.constant dense<0.125> : tensor<48x24xbf16>',
     '  %d = stablehlo.dot_general %a, %wb, contracting_dims = [1] x [0] : (tensor<20x48xbf16>, tensor<48x24xbf16>) -> tensor<20x24xf32>',
-    '  %c = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<2x6x6x16xf16>, tensor<3x3x16x8xf16>) -> tensor<2x6x6x8xf16>',
+    `  %c = ${nhwcConv('%x', '%w', SAME_3X3, '(tensor<2x6x6x16xf16>, tensor<3x3x16x8xf16>) -> tensor<2x6x6x8xf16>')}`,
     '  %z = stablehlo.constant dense<0.0> : tensor<2x6x6x8xf16>',
     '  %r = stablehlo.maximum %c, %z : tensor<2x6x6x8xf16>',
     '  %e = stablehlo.dot_general %h, %g, contracting_dims = [1] x [0] : (tensor<33x40xf16>, tensor<40x24xf16>) -> tensor<33x24xf16>',
@@ -367,15 +368,13 @@ t.test('fusion through transposes and into reductions: softmax, sum of squares, 
 });
 
 t.test('clamp fuses like an elementwise op: ReLU6 epilogues (vector) and integer clamps with runtime bounds match the interpreter', async (t) => {
-  const conv = (x: string, w: string, types: string) =>
-    `stablehlo.convolution(${x}, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : ${types}`;
   const src = [
     'func.func @main(%x: tensor<1x7x7x16xf32>, %w: tensor<3x3x16x32xf32>, %v: tensor<1x7x7x3xf32>, %u: tensor<3x3x3x16xf32>, %a: tensor<5x9xi32>, %b: tensor<5x9xi32>, %lo: tensor<i32>, %hi: tensor<i32>) -> (tensor<1x7x7x32xf32>, tensor<1x7x7x16xf32>, tensor<5x9xi32>) {',
     '  %zero = stablehlo.constant dense<0.0> : tensor<f32>',
     '  %six = stablehlo.constant dense<6.0> : tensor<f32>',
-    `  %c = ${conv('%x', '%w', '(tensor<1x7x7x16xf32>, tensor<3x3x16x32xf32>) -> tensor<1x7x7x32xf32>')}`,
+    `  %c = ${nhwcConv('%x', '%w', SAME_3X3, '(tensor<1x7x7x16xf32>, tensor<3x3x16x32xf32>) -> tensor<1x7x7x32xf32>')}`,
     '  %r = stablehlo.clamp %zero, %c, %six : (tensor<f32>, tensor<1x7x7x32xf32>, tensor<f32>) -> tensor<1x7x7x32xf32>',
-    `  %d = ${conv('%v', '%u', '(tensor<1x7x7x3xf32>, tensor<3x3x3x16xf32>) -> tensor<1x7x7x16xf32>')}`,
+    `  %d = ${nhwcConv('%v', '%u', SAME_3X3, '(tensor<1x7x7x3xf32>, tensor<3x3x3x16xf32>) -> tensor<1x7x7x16xf32>')}`,
     '  %q = stablehlo.clamp %zero, %d, %six : (tensor<f32>, tensor<1x7x7x16xf32>, tensor<f32>) -> tensor<1x7x7x16xf32>',
     '  %s = stablehlo.add %a, %b : tensor<5x9xi32>',
     '  %k = stablehlo.clamp %lo, %s, %hi : (tensor<i32>, tensor<5x9xi32>, tensor<i32>) -> tensor<5x9xi32>',
