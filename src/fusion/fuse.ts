@@ -1,10 +1,12 @@
 /**
- * @fileoverview Loop fusion on the flat program: chains of elementwise ops, with the
- * broadcast_in_dim and reshape ops and splat constants that feed them, become one kernel that
- * computes every element of the chain's last result in one pass (intermediates live in registers,
- * broadcasts and reshapes are index maps, splats are literals). A chain whose first operand is an
- * f32 dot or convolution taking the GEMM path fuses into it as an epilogue (bias, activation) that
- * runs on each block of output rows while they are still in cache.
+ * @fileoverview Loop fusion on the flat program: chains of elementwise ops (clamp included), with
+ * the broadcast_in_dim, transpose and reshape ops and splat constants that feed them, become one
+ * kernel that computes every element of the chain's last result in one pass (intermediates live
+ * in registers; broadcasts, transposes and reshapes are index maps, splats are literals). A chain
+ * whose first operand is a dot or convolution taking the GEMM or direct-convolution path fuses
+ * into it as an epilogue (bias, activation) that runs on each block of output rows while they are
+ * still in cache; a chain feeding a reduction is computed inside the reduction's loop (no
+ * intermediate tensor).
  *
  * Rules that keep it exact: a value is fused into its consumer only when that consumer is its
  * only user and it is not a program output; every member rounds to its own result type, as the
