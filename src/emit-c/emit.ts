@@ -138,10 +138,10 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   runs.forEach((run, i) => run.forEach((f) => f.outs.forEach((s) => runOf.set(s, i))));
   const keep = new Set<Sym>(prog.outputs);
   runs.forEach((run, i) => run.forEach((f) => f.ins.forEach((s) => runOf.has(s) && runOf.get(s) !== i && keep.add(s))));
+  // A control step lists what it reads in its ins (branch condition, switch index, values a jump
+  // copies); a copy step's pairs are only in its copies.
   for (const [f, c] of prog.control) {
     f.ins.forEach((s) => keep.add(s));
-    if (c.kind === 'branch') keep.add(c.cond);
-    if (c.kind === 'switch') keep.add(c.index);
     for (const [from, to] of controlCopies(c)) keep.add(from).add(to);
   }
   const fuseContext = { isElementwise: isFusibleElementwise, isSplat: (s: Sym) => splatOf(s) !== undefined, canHead: (f: FlatOp) => planFor(f) !== undefined, isReducible, outputs: [...keep] };
