@@ -80,6 +80,13 @@ async function runGemm(m: number, k: number, n: number, threads: number): Promis
 const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
 const selected = (name: string): boolean => !only || only.test(name);
 
+/** Builds a bench model for the host with `threads` and times it; its output is left in dir/out.bin. */
+async function runModel(bm: BenchModel, threads: number): Promise<{ dir: string; seconds: number }> {
+  const { dir } = await buildWithHarness(threads > 1 ? `${bm.name}_threads${threads}` : bm.name, bm.mlir, 'model_bench.c', {}, [], threads);
+  writeFileSync(join(dir, 'in.bin'), bm.ourInput);
+  return { dir, seconds: Number((await runJson('./bench', [], dir))['ours_s']) };
+}
+
 const fmt = (s: number): string => (s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms` : `${(s * 1e6).toFixed(1)} us`);
 const gflops = (flops: number, s: number): string => `${(flops / s / 1e9).toFixed(1)} GFLOP/s`;
 
@@ -152,9 +159,7 @@ async function main(): Promise<number> {
     console.log('model                   xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  vs ORT minus fixed cost');
     const models: BenchModel[] = [mlp(1), mlp(64), cnn(1), cnn(64), conv(56, 56, 64, 64)];
     for (const bm of models.filter((x) => selected(x.name))) {
-      const { dir } = await buildWithHarness(bm.name, bm.mlir, 'model_bench.c', {}, []);
-      writeFileSync(join(dir, 'in.bin'), bm.ourInput);
-      const ours = Number((await runJson('./bench', [], dir))['ours_s']);
+      const { dir, seconds: ours } = await runModel(bm, 1);
       writeFileSync(join(dir, 'model.onnx'), bm.onnx);
       writeFileSync(join(dir, 'ort_in.bin'), bm.input);
       const theirs = await ortRun(dir, bm.onnxInputDims);
@@ -166,9 +171,7 @@ async function main(): Promise<number> {
       );
       // Not a comparison (ORT ran one thread): how --threads scales a whole model here.
       if (cores > 1 && bm.name === 'cnn_b64') {
-        const { dir: threaded } = await buildWithHarness(`${bm.name}_threads${cores}`, bm.mlir, 'model_bench.c', {}, [], cores);
-        writeFileSync(join(threaded, 'in.bin'), bm.ourInput);
-        const t = Number((await runJson('./bench', [], threaded))['ours_s']);
+        const t = (await runModel(bm, cores)).seconds;
         ratios[`${bm.name}_threads${cores}_speedup`] = ours / t;
         console.log(`  --threads ${cores} (informational): ${fmt(t)}, ${(ours / t).toFixed(2)}x as fast as one thread`);
       }
