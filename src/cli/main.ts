@@ -185,7 +185,7 @@ async function conformanceCommand(a: ConformanceArgs): Promise<number> {
   }
   const s = summarize(results);
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
-  console.log(`(${s.disabled} upstream-disabled and ${s.parse_only} parse-only files not counted; ${s.total} cases in ${secs}s)`);
+  console.log(`(${s.disabled} upstream-disabled and ${s.parse_only} parse-only files, ${s.no_check} cases without a check op and ${s.no_kernel} whose C has no kernel not counted; ${s.total} cases in ${secs}s)`);
   console.log(`conformance: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
   if (a.json) console.log(JSON.stringify(s));
   return s.failed > 0 ? 1 : 0;

@@ -1,19 +1,22 @@
 /**
  * @fileoverview Conformance runner: runs StableHLO test files (testdata/ and interpret/ styles)
  * through a backend and judges their check ops with the upstream tolerances. A case passes only
- * when it ran to the end and every check in it ran and passed. Upstream-disabled files and
- * parse-only `dynamic/` files are counted separately and never as passed.
+ * when it ran to the end and every check op in it ran and passed. Cases without check ops
+ * (`no_check`), upstream-disabled files and parse-only `dynamic/` files are counted separately and
+ * never as passed; so are C cases whose generated code has no kernel (`no_kernel`: the checked
+ * values are constants the C only copies, so it proves nothing about code generation).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompileError, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
-import type { Func, Module } from '../ir/core.js';
+import type { Func, Module, Op } from '../ir/core.js';
 import { importModule } from '../import/index.js';
+import { isCheckOp } from '../ops/control.js';
 import { Interpreter } from '../interpret/eval.js';
 import { RuntimeError } from '../interpret/tensor.js';
 
-export type Outcome = 'passed' | 'failed' | 'skipped' | 'disabled' | 'parse_only';
+export type Outcome = 'passed' | 'failed' | 'skipped' | 'disabled' | 'parse_only' | 'no_check' | 'no_kernel';
 
 export interface CaseResult {
   readonly file: string;
@@ -21,6 +24,9 @@ export interface CaseResult {
   readonly index: number;
   readonly outcome: Outcome;
   readonly reason: string;
+  /** For failures: a check op compared and found a difference ('check'), or the case did not run
+   * to its checks (an error, a crash, a check that never ran: 'error'). */
+  readonly failure?: 'check' | 'error';
 }
 
 export interface Summary {
@@ -30,6 +36,8 @@ export interface Summary {
   skipped: number;
   disabled: number;
   parse_only: number;
+  no_check: number;
+  no_kernel: number;
 }
 
 export function collectFiles(paths: readonly string[]): string[] {
@@ -81,6 +89,19 @@ export function entryFunctions(m: Module): Func[] {
   return [...m.funcs.values()].filter((f) => f.body && f.params.length === 0 && !called.has(f.name));
 }
 
+/** Every check op of the module's functions (including nested regions). */
+export function checkOpsOf(m: Module): Set<Op> {
+  const found = new Set<Op>();
+  const visit = (ops: readonly Op[]): void => {
+    for (const op of ops) {
+      if (isCheckOp(op)) found.add(op);
+      for (const r of op.regions) for (const b of r.blocks) visit(b.ops);
+    }
+  };
+  for (const f of m.funcs.values()) if (f.body) for (const b of f.body.blocks) visit(b.ops);
+  return found;
+}
+
 function describe(e: unknown, source: SourceFile): string {
   if (e instanceof CompileError) return renderDiagnostic(e.diagnostic, source).split('\n')[0]!;
   if (e instanceof RuntimeError) return e.message;
@@ -91,22 +112,25 @@ function describe(e: unknown, source: SourceFile): string {
 /** Runs one case with the reference interpreter. */
 export function runCaseInterp(file: string, text: string, index: number): CaseResult {
   const source = new SourceFile(file, text);
-  const hasChecks = /check\.|@check\./.test(text);
   try {
     const m = importModule(source);
+    const staticChecks = checkOpsOf(m);
     const entries = entryFunctions(m);
-    if (entries.length === 0) return { file, index, outcome: hasChecks ? 'failed' : 'skipped', reason: 'no entry function (main or an uncalled zero-argument function)' };
+    if (entries.length === 0) return { file, index, outcome: staticChecks.size ? 'failed' : 'no_check', reason: 'no entry function (main or an uncalled zero-argument function)' };
     const interp = new Interpreter(m);
     for (const f of entries) interp.runFunc(f, []);
     const checks = interp.session.checks;
     const failedChecks = checks.filter((c) => !c.ok);
     if (failedChecks.length) {
       const c = failedChecks[0]!;
-      return { file, index, outcome: 'failed', reason: `${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: ${c.op.name}: ${c.message}` };
+      return { file, index, outcome: 'failed', failure: 'check', reason: `${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: ${c.op.name}: ${c.message}` };
     }
-    if (checks.length === 0) {
-      if (hasChecks) return { file, index, outcome: 'failed', reason: 'the case has check ops but none ran' };
-      return { file, index, outcome: 'passed', reason: 'ran to completion (case has no check ops)' };
+    if (staticChecks.size === 0) return { file, index, outcome: 'no_check', reason: 'ran to completion, but the case has no check op: nothing was compared' };
+    const ran = new Set(checks.map((c) => c.op));
+    const notRun = [...staticChecks].filter((op) => !ran.has(op));
+    if (notRun.length) {
+      const op = notRun[0]!;
+      return { file, index, outcome: 'failed', reason: `${notRun.length} of ${staticChecks.size} check op(s) never ran, first ${op.loc.file}:${op.loc.line}:${op.loc.col}` };
     }
     return { file, index, outcome: 'passed', reason: `${checks.length} check(s) passed` };
   } catch (e) {
@@ -136,7 +160,7 @@ export function runFile(file: string): CaseResult[] {
 }
 
 export function summarize(results: readonly CaseResult[]): Summary {
-  const s: Summary = { total: 0, passed: 0, failed: 0, skipped: 0, disabled: 0, parse_only: 0 };
+  const s: Summary = { total: 0, passed: 0, failed: 0, skipped: 0, disabled: 0, parse_only: 0, no_check: 0, no_kernel: 0 };
   for (const r of results) {
     s[r.outcome]++;
     if (r.outcome === 'passed' || r.outcome === 'failed' || r.outcome === 'skipped') s.total++;

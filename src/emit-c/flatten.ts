@@ -8,7 +8,7 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Func, Module, Op, Region, Value } from '../ir/core.js';
 import type { Type } from '../ir/types.js';
-import { isCheckOp } from '../ops/control.js';
+import { checkedOperand, isCheckOp } from '../ops/control.js';
 import type { FlatOp, Sym } from './kernels.js';
 
 /** Copies a branch performs before jumping: block arguments receive the branch operands. */
@@ -157,7 +157,7 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
           continue;
         }
         if (opts.checksAsOutputs && isCheckOp(op)) {
-          checked.push(ins[0]!);
+          checked.push(ins[checkedOperand(op)]!);
           // A check's pass flag (check.eq) is only ever returned, and returns are dropped here.
           op.results.forEach((r) => env.set(r, sym(r)));
           continue;

@@ -133,11 +133,24 @@ function record(ctx: OpEvalCtx, op: Op, failure: string | undefined, value?: RtV
   ctx.session.checks.push({ ok: failure === undefined, message: failure ?? 'ok', op, ...(value ? { value } : {}) });
 }
 
-/** Check ops compare operand 0; backends other than the interpreter reproduce that value. */
+/** Check ops compare a computed value against an expected one; backends other than the
+ * interpreter reproduce the computed value (see checkedOperand). */
 export function isCheckOp(op: Op): boolean {
   if (op.name.startsWith('check.')) return true;
+  return checkTarget(op)?.startsWith('check.') ?? false;
+}
+
+function checkTarget(op: Op): string | undefined {
   const t = op.attrs['call_target_name'];
-  return op.name === 'stablehlo.custom_call' && t?.kind === 'symbol' && t.name.startsWith('check.');
+  return op.name === 'stablehlo.custom_call' && t?.kind === 'symbol' ? t.name : undefined;
+}
+
+/** The operand of a check op that holds the *computed* value: operand 0, except for the
+ * quantized tests' `custom_call @check.eq(%expected, %actual)`, which takes the expected first.
+ * The interpreter records this operand and the C backend outputs it, so a backend is judged on
+ * what it computed, never on a copy of the expected literal. */
+export function checkedOperand(op: Op): number {
+  return checkTarget(op) === 'check.eq' ? 1 : 0;
 }
 
 function literalOf(op: Op, like: Tensor): Tensor {
@@ -213,7 +226,7 @@ const customCall = defineOp({
         // Expected value first; integers exact, floats absolute 1e-4. Returns a pass flag.
         const e = storageElem(x.type.elem);
         const failure = e.kind === 'int' || e.kind === 'bool' ? checkEq(y, x) : checkAlmostEq(y, x, 1e-4);
-        record(ctx, op, failure, args[0]);
+        record(ctx, op, failure, args[checkedOperand(op)]);
         const out = makeTensor(resultTensorType(op));
         setElem(out, 0, failure ? 0 : 1);
         return [out];
