@@ -1,11 +1,12 @@
 // ONNX Runtime side of `make bench`: median latency of session.run for one model, 1 intra-op
 // thread, sequential execution, all graph optimizations. Usage:
-//   node ort.mjs MODEL.onnx INPUT.bin DIMS_JSON OUTPUT.bin SAMPLES MIN_SECONDS
-// Prints one JSON object {"ort_s": seconds per run}; writes the output tensor to OUTPUT.bin.
+//   node ort.mjs MODEL.onnx INPUT.bin DIMS_JSON OUTPUT.bin SAMPLES MIN_SECONDS WARMUP
+// Prints one JSON object {"ort_s": seconds per run}; writes the output tensor of the first run to
+// OUTPUT.bin. WARMUP untimed runs follow it, as on the xla-aot side.
 import { readFileSync, writeFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 
-const [model, inputPath, dimsJson, outputPath, samplesArg, minSecondsArg] = process.argv.slice(2);
+const [model, inputPath, dimsJson, outputPath, samplesArg, minSecondsArg, warmupArg] = process.argv.slice(2);
 const session = await ort.InferenceSession.create(model, {
   intraOpNumThreads: 1,
   interOpNumThreads: 1,
@@ -17,9 +18,10 @@ const raw = readFileSync(inputPath);
 const data = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
 const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, JSON.parse(dimsJson)) };
 const outName = session.outputNames[0];
-let result = await session.run(feeds);
-for (let i = 0; i < 30; i++) result = await session.run(feeds);
-writeFileSync(outputPath, Buffer.from(result[outName].data.buffer));
+const result = await session.run(feeds);
+const out = result[outName].data;
+writeFileSync(outputPath, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+for (let i = 0; i < Number(warmupArg); i++) await session.run(feeds);
 const times = [];
 for (let s = 0; s < Number(samplesArg); s++) {
   let reps = 0;

@@ -1,7 +1,8 @@
 /* GEMM side by side: the compiled model MODEL (C[GEMM_M][GEMM_N] = A[GEMM_M][GEMM_K] * W[GEMM_K][GEMM_N], W a weight of the
  * model) against OpenBLAS cblas_sgemm (1 thread) on the same A and W (read from a.bin and w.bin).
- * Samples alternate between the two; prints one JSON object: median seconds per call of each,
- * the kernel OpenBLAS picked, and the largest difference between the two results. */
+ * After WARMUP untimed calls of each, samples alternate between the two; prints one JSON object:
+ * median seconds per call of each, the kernel OpenBLAS picked, the largest difference between the
+ * two results (NaN if either has a NaN), and the worst status the model returned. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,13 +17,15 @@ typedef struct {
   const float *a, *w;
   float* c;
   void* arena;
+  rl_status_t status; /* the first status other than RL_OK, if any */
 } ctx_t;
 
 static void run_ours(void* p) {
   ctx_t* x = (ctx_t*)p;
   const void* in[1] = {x->a};
   void* out[1] = {x->c};
-  model_run(in, out, x->arena);
+  rl_status_t st = model_run(in, out, x->arena);
+  if (x->status == RL_OK) x->status = st;
 }
 
 static void run_blas(void* p) {
@@ -47,13 +50,17 @@ int main(void) {
   void* arena = aligned_alloc(MODEL_ARENA_ALIGNMENT, ((MODEL_ARENA_BYTES + MODEL_ARENA_ALIGNMENT) / MODEL_ARENA_ALIGNMENT) * MODEL_ARENA_ALIGNMENT);
   if (!a || !w || !c_ours || !c_blas || !arena || read_all("a.bin", a, sizeof(float) * GEMM_M * GEMM_K) || read_all("w.bin", w, sizeof(float) * GEMM_K * GEMM_N)) return 1;
   if (model_init(arena) != RL_OK) return 1;
-  ctx_t ours = {a, w, c_ours, arena}, blas = {a, w, c_blas, arena};
+  ctx_t ours = {a, w, c_ours, arena, RL_OK}, blas = {a, w, c_blas, arena, RL_OK};
   run_ours(&ours);
   run_blas(&blas);
   double max_rel = 0;
   for (long i = 0; i < (long)GEMM_M * GEMM_N; i++) {
     double d = fabs((double)c_ours[i] - c_blas[i]) / (fabs((double)c_blas[i]) + 1e-3);
-    if (d > max_rel) max_rel = d;
+    if (isnan(d) || d > max_rel) max_rel = d; /* a NaN sticks: no later d compares greater */
+  }
+  for (int i = 0; i < WARMUP; i++) {
+    run_ours(&ours);
+    run_blas(&blas);
   }
   double t_ours[SAMPLES], t_blas[SAMPLES];
   for (int s = 0; s < SAMPLES; s++) {
@@ -61,6 +68,6 @@ int main(void) {
     t_blas[s] = bench_sample(run_blas, &blas, MIN_SECONDS);
   }
   model_fini(arena);
-  printf("{\"ours_s\":%.9g,\"openblas_s\":%.9g,\"openblas_core\":\"%s\",\"max_rel_diff\":%.3g}\n", bench_median(t_ours, SAMPLES), bench_median(t_blas, SAMPLES), openblas_get_corename(), max_rel);
+  printf("{\"ours_s\":%.9g,\"openblas_s\":%.9g,\"openblas_core\":\"%s\",\"max_rel_diff\":\"%.3g\",\"status\":%d}\n", bench_median(t_ours, SAMPLES), bench_median(t_blas, SAMPLES), openblas_get_corename(), max_rel, (int)ours.status);
   return 0;
 }

@@ -4,7 +4,9 @@
  * in one run, on this machine: the FMA peak, GEMM shapes against OpenBLAS cblas_sgemm (1 thread),
  * and whole models against ONNX Runtime (onnxruntime-node, 1 intra-op thread). Prints medians and
  * ratios; the last line is one JSON object with every ratio. A benchmark, not a test: it asserts
- * nothing about speed, but it does check that both sides computed the same outputs.
+ * nothing about speed, but a line whose outputs are not finite, differ from the reference's beyond
+ * OUTPUT_BOUND, or whose model returned a status other than RL_OK is reported as FAILED, left out
+ * of the ratios, and makes the bench exit 1. Both sides get the same WARMUP untimed calls.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -23,6 +25,12 @@ const BENCH_C = join(ROOT, 'bench', 'c');
 const WORK = join(ROOT, 'out', 'bench');
 const SAMPLES = 7;
 const MIN_SECONDS = 0.1;
+/** Untimed calls before the samples, on both sides. */
+const WARMUP = 30;
+/** Largest accepted difference between our outputs and the reference's: |ours - theirs| relative
+ * to the reference's largest |value| (models), or to |value| + 1e-3 (GEMM). f32 results summed in
+ * another order stay near 1e-6; a wrong kernel is far above. */
+const OUTPUT_BOUND = 1e-3;
 const GEMM_SHAPES: readonly [number, number, number][] = [
   [64, 64, 64],
   [256, 256, 256],
@@ -58,7 +66,7 @@ async function buildWithHarness(name: string, mlir: string, harness: string, def
   writeFiles(dir, emitted);
   writeFileSync(join(dir, `${name}.mlir`), mlir);
   const sources = emitted.objects.map((o) => o.replace(/\.o$/, emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
-  const defs = Object.entries({ ...defines, SAMPLES, MIN_SECONDS }).map(([k, v]) => `-D${k}=${v}`);
+  const defs = Object.entries({ ...defines, SAMPLES, MIN_SECONDS, WARMUP }).map(([k, v]) => `-D${k}=${v}`);
   // gnu11 for the harness (aligned_alloc, clock_gettime); the model sources are C99 and compile as is.
   const args = [...CFLAGS.split(' '), ...host.cflags, ...emitted.buildFlags, '-std=gnu11', ...defs, '-I.', `-I${BENCH_C}`, join(BENCH_C, harness), ...sources, '-o', 'bench', ...libs, '-lm'];
   const r = await execa('gcc', args, { cwd: dir, reject: false, all: true });
@@ -81,20 +89,35 @@ const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) :
 const selected = (name: string): boolean => !only || only.test(name);
 
 /** Builds a bench model for the host with `threads` and times it; its output is left in dir/out.bin. */
-async function runModel(bm: BenchModel, threads: number): Promise<{ dir: string; seconds: number }> {
+async function runModel(bm: BenchModel, threads: number): Promise<{ dir: string; seconds: number; status: number }> {
   const { dir } = await buildWithHarness(threads > 1 ? `${bm.name}_threads${threads}` : bm.name, bm.mlir, 'model_bench.c', {}, [], threads);
   writeFileSync(join(dir, 'in.bin'), bm.ourInput);
-  return { dir, seconds: Number((await runJson('./bench', [], dir))['ours_s']) };
+  const r = await runJson('./bench', [], dir);
+  return { dir, seconds: Number(r['ours_s']), status: Number(r['status']) };
+}
+
+/** Why a bench line's result cannot be trusted, or undefined: a model status other than RL_OK
+ * (0), or outputs that differ beyond OUTPUT_BOUND (NaN when either side is not finite). */
+function untrusted(status: number, maxRelDiff: number): string | undefined {
+  if (status !== 0) return `the model returned status ${status}`;
+  if (!(maxRelDiff <= OUTPUT_BOUND)) return `outputs differ from the reference's (max rel diff ${maxRelDiff}, bound ${OUTPUT_BOUND})`;
+  return undefined;
 }
 
 const fmt = (s: number): string => (s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms` : `${(s * 1e6).toFixed(1)} us`);
 const gflops = (flops: number, s: number): string => `${(flops / s / 1e9).toFixed(1)} GFLOP/s`;
 
+/** Largest |a - b| relative to b's largest |value|; NaN when a value of either side is not finite
+ * or the lengths differ (a NaN output is a failure, never "no difference"). */
 function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return NaN;
   let worst = 0;
   let scale = 0;
   for (const v of b) scale = Math.max(scale, Math.abs(v));
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (scale || 1));
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i]!) || !Number.isFinite(b[i]!)) return NaN;
+    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (scale || 1));
+  }
   return worst;
 }
 
@@ -106,6 +129,7 @@ const floats = (path: string): Float32Array => {
 async function main(): Promise<number> {
   mkdirSync(WORK, { recursive: true });
   const ratios: Record<string, number> = {};
+  const failures: string[] = [];
   console.log(`xla-aot bench: target host (${host.simd} ${host.vectorBits}-bit), gcc ${CFLAGS} ${host.cflags.join(' ')}; medians of ${SAMPLES} samples of >= ${MIN_SECONDS}s; single thread`);
 
   // ---- peak ------------------------------------------------------------------------------------
@@ -126,9 +150,12 @@ async function main(): Promise<number> {
     const [ours, blas] = [Number(r['ours_s']), Number(r['openblas_s'])];
     core = String(r['openblas_core']);
     const flops = 2 * m * k * n;
-    ratios[`gemm_${m}x${k}x${n}_speed_vs_openblas`] = blas / ours;
+    const diff = Number(r['max_rel_diff']);
+    const bad = untrusted(Number(r['status']), diff);
+    if (bad) failures.push(`gemm ${m}x${k}x${n}: ${bad}`);
+    else ratios[`gemm_${m}x${k}x${n}_speed_vs_openblas`] = blas / ours;
     console.log(
-      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(ours)} ${gflops(flops, ours)}`.padEnd(28)} ${`${fmt(blas)} ${gflops(flops, blas)}`.padEnd(28)} ${(blas / ours).toFixed(2).padStart(6)}x ${((100 * flops) / ours / 1e9 / peakGflops).toFixed(0).padStart(12)}%  ${Number(r['max_rel_diff']).toExponential(1)}`,
+      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(ours)} ${gflops(flops, ours)}`.padEnd(28)} ${`${fmt(blas)} ${gflops(flops, blas)}`.padEnd(28)} ${(blas / ours).toFixed(2).padStart(6)}x ${((100 * flops) / ours / 1e9 / peakGflops).toFixed(0).padStart(12)}%  ${diff.toExponential(1)}${bad ? `  FAILED: ${bad}` : ''}`,
     );
   }
   if (core) console.log(`OpenBLAS kernel: ${core} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for this process)`);
@@ -136,9 +163,12 @@ async function main(): Promise<number> {
   const cores = availableParallelism();
   if (cores > 1 && selected('gemm_1024x1024x1024_threads')) {
     const [m, k, n] = [1024, 1024, 1024];
-    const ours = Number((await runGemm(m, k, n, cores))['ours_s']);
-    ratios[`gemm_1024x1024x1024_threads${cores}_gflops`] = (2 * m * k * n) / ours / 1e9;
-    console.log(`--threads ${cores} (informational; OpenBLAS above ran 1 thread): 1024x1024x1024 in ${fmt(ours)}, ${gflops(2 * m * k * n, ours)}`);
+    const r = await runGemm(m, k, n, cores);
+    const ours = Number(r['ours_s']);
+    const bad = untrusted(Number(r['status']), Number(r['max_rel_diff']));
+    if (bad) failures.push(`gemm 1024^3 with ${cores} threads: ${bad}`);
+    else ratios[`gemm_1024x1024x1024_threads${cores}_gflops`] = (2 * m * k * n) / ours / 1e9;
+    console.log(`--threads ${cores} (informational; OpenBLAS above ran 1 thread): 1024x1024x1024 in ${fmt(ours)}, ${gflops(2 * m * k * n, ours)}${bad ? `  FAILED: ${bad}` : ''}`);
   }
 
   // ---- models vs ONNX Runtime ------------------------------------------------------------------
@@ -147,7 +177,7 @@ async function main(): Promise<number> {
     console.log(`\nmodels: SKIPPED, onnxruntime-node is not installed in bench/node_modules (run 'make bench', which installs it)`);
   } else {
     const ortRun = (dir: string, dims: readonly number[]): Promise<number> =>
-      runJson('node', [join(ROOT, 'bench', 'ort.mjs'), 'model.onnx', 'ort_in.bin', JSON.stringify(dims), 'ort_out.bin', String(SAMPLES), String(MIN_SECONDS)], dir).then((r) => Number(r['ort_s']));
+      runJson('node', [join(ROOT, 'bench', 'ort.mjs'), 'model.onnx', 'ort_in.bin', JSON.stringify(dims), 'ort_out.bin', String(SAMPLES), String(MIN_SECONDS), String(WARMUP)], dir).then((r) => Number(r['ort_s']));
     const overheadDir = join(WORK, 'ort_overhead');
     mkdirSync(overheadDir, { recursive: true });
     writeFileSync(join(overheadDir, 'model.onnx'), onnxOverheadModel());
@@ -159,27 +189,34 @@ async function main(): Promise<number> {
     console.log('model                   xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  vs ORT minus fixed cost');
     const models: BenchModel[] = [mlp(1), mlp(64), cnn(1), cnn(64), conv(56, 56, 64, 64)];
     for (const bm of models.filter((x) => selected(x.name))) {
-      const { dir, seconds: ours } = await runModel(bm, 1);
+      const { dir, seconds: ours, status } = await runModel(bm, 1);
       writeFileSync(join(dir, 'model.onnx'), bm.onnx);
       writeFileSync(join(dir, 'ort_in.bin'), bm.input);
       const theirs = await ortRun(dir, bm.onnxInputDims);
       const diff = maxRelDiff(bm.toOnnxLayout(floats(join(dir, 'out.bin'))), floats(join(dir, 'ort_out.bin')));
-      ratios[`${bm.name}_latency_vs_ort`] = ours / theirs;
-      ratios[`${bm.name}_latency_vs_ort_minus_fixed_cost`] = ours / Math.max(theirs - overhead, 1e-9);
+      const bad = untrusted(status, diff);
+      if (bad) failures.push(`${bm.name}: ${bad}`);
+      else {
+        ratios[`${bm.name}_latency_vs_ort`] = ours / theirs;
+        ratios[`${bm.name}_latency_vs_ort_minus_fixed_cost`] = ours / Math.max(theirs - overhead, 1e-9);
+      }
       console.log(
-        `${bm.name.padEnd(23)} ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${diff.toExponential(1)}${diff > 1e-3 ? '  OUTPUTS DIFFER' : '       '} ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x`,
+        `${bm.name.padEnd(23)} ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${diff.toExponential(1)}        ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
       );
       // Not a comparison (ORT ran one thread): how --threads scales a whole model here.
       if (cores > 1 && bm.name === 'cnn_b64') {
-        const t = (await runModel(bm, cores)).seconds;
-        ratios[`${bm.name}_threads${cores}_speedup`] = ours / t;
-        console.log(`  --threads ${cores} (informational): ${fmt(t)}, ${(ours / t).toFixed(2)}x as fast as one thread`);
+        const threaded = await runModel(bm, cores);
+        const badThreads = untrusted(threaded.status, maxRelDiff(bm.toOnnxLayout(floats(join(threaded.dir, 'out.bin'))), floats(join(dir, 'ort_out.bin'))));
+        if (badThreads) failures.push(`${bm.name} with ${cores} threads: ${badThreads}`);
+        else ratios[`${bm.name}_threads${cores}_speedup`] = ours / threaded.seconds;
+        console.log(`  --threads ${cores} (informational): ${fmt(threaded.seconds)}, ${(ours / threaded.seconds).toFixed(2)}x as fast as one thread${badThreads ? `  FAILED: ${badThreads}` : ''}`);
       }
     }
   }
   ratios['peak_gflops'] = peakGflops;
-  console.log(JSON.stringify(ratios, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v)));
-  return 0;
+  for (const f of failures) console.log(`FAILED ${f}`);
+  console.log(JSON.stringify({ ...ratios, failures: failures.length }, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v)));
+  return failures.length ? 1 : 0;
 }
 
 process.exitCode = await main().catch((e: unknown) => {
