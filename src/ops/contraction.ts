@@ -41,6 +41,11 @@ function accumulator(rt: TensorType): { zero: () => Elem; fma: (acc: Elem, a: El
   return { zero: () => 0, fma: (acc, a, b) => (acc as number) + (a as number) * (b as number) };
 }
 
+/** acc[c] += a * x[base + c] for c < n (a small monomorphic function: the JIT's hot loop). */
+function axpy(acc: Float64Array, a: number, x: Float64Array, base: number, n: number): void {
+  for (let c = 0; c < n; c++) acc[c] = acc[c]! + a * x[base + c]!;
+}
+
 export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType): Tensor {
   const ls = lhs.type.shape;
   const rs = rhs.type.shape;
@@ -60,12 +65,42 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
   const nb = d.lb.length;
   const nlf = lf.length;
   const fast = storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
-  const L = lhs.data as Float64Array;
-  const R = rhs.data as Float64Array;
+  const K = lOff.length;
+  if (fast) {
+    // Row by row (batch and lhs-free index), k outer and rhs-free index inner, so the right operand
+    // is read along its rows. Each result still sums its K products in increasing k, in f64, and
+    // is rounded once: the same numbers as the element-by-element loop below.
+    const L = lhs.data as Float64Array;
+    const R = rhs.data as Float64Array;
+    const rfShape = rf.map((i) => rs[i]!);
+    const colOff: number[] = [];
+    forEachIndex(rfShape, (idx) => colOff.push(idx.reduce((s, v, k) => s + v * rst[rf[k]!]!, 0)));
+    const cols = colOff.length;
+    const dense = colOff.every((o, c) => o === c); // rhs-free indexes are R's last, contiguous dims
+    const acc = new Float64Array(cols);
+    const rowShape = rt.shape.slice(0, nb + nlf);
+    forEachIndex(rowShape, (idx, row) => {
+      let lb = 0;
+      let rb = 0;
+      for (let k = 0; k < nb; k++) {
+        lb += idx[k]! * lst[d.lb[k]!]!;
+        rb += idx[k]! * rst[d.rb[k]!]!;
+      }
+      for (let k = 0; k < nlf; k++) lb += idx[nb + k]! * lst[lf[k]!]!;
+      acc.fill(0);
+      for (let k = 0; k < K; k++) {
+        const a = L[lb + lOff[k]!]!;
+        const base = rb + rOff[k]!;
+        if (dense) axpy(acc, a, R, base, cols);
+        else for (let c = 0; c < cols; c++) acc[c] = acc[c]! + a * R[base + colOff[c]!]!;
+      }
+      for (let c = 0; c < cols; c++) setElem(out, row * cols + c, acc[c]!);
+    });
+    return out;
+  }
   const la = reader(lhs, rt);
   const ra = reader(rhs, rt);
   const acc = accumulator(rt);
-  const K = lOff.length;
   forEachIndex(rt.shape, (idx, flat) => {
     let lb = 0;
     let rb = 0;
@@ -75,15 +110,9 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
     }
     for (let k = 0; k < nlf; k++) lb += idx[nb + k]! * lst[lf[k]!]!;
     for (let k = 0; k < rf.length; k++) rb += idx[nb + nlf + k]! * rst[rf[k]!]!;
-    if (fast) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += L[lb + lOff[k]!]! * R[rb + rOff[k]!]!;
-      setElem(out, flat, s);
-    } else {
-      let s = acc.zero();
-      for (let k = 0; k < K; k++) s = acc.fma(s, la(lb + lOff[k]!), ra(rb + rOff[k]!));
-      setElem(out, flat, s);
-    }
+    let s = acc.zero();
+    for (let k = 0; k < K; k++) s = acc.fma(s, la(lb + lOff[k]!), ra(rb + rOff[k]!));
+    setElem(out, flat, s);
   });
   return out;
 }
