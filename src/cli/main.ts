@@ -25,7 +25,8 @@ import { formatSizeReport, sizeReport } from '../emit-c/size-report.js';
 import { compilerOf, describeTargets, lookupTarget } from '../target/targets.js';
 import { CFLAGS, emitC } from '../emit-c/emit.js';
 import { runCompiled } from '../emit-c/run.js';
-import { compareTensors } from '../interpret/compare.js';
+import { compareTensors, degenerate } from '../interpret/compare.js';
+import { FAULT_KINDS, type FaultKind } from '../emit-c/faults.js';
 import type { Func, Module } from '../ir/core.js';
 import type { Tensor } from '../interpret/tensor.js';
 
@@ -59,8 +60,8 @@ function entryOf(m: Module, file: string, entry: string | undefined): Func {
   return f;
 }
 
-function argsFor(f: Func, a: { input: string[]; randomSeed?: number }): RtValue[] {
-  if (a.randomSeed !== undefined) return randomInputs(f, a.randomSeed);
+function argsFor(m: Module, f: Func, a: { input: string[]; randomSeed?: number }): RtValue[] {
+  if (a.randomSeed !== undefined) return randomInputs(f, a.randomSeed, m);
   if (a.input.length !== f.params.length) throw new RuntimeError(`@${f.name} takes ${f.params.length} input(s), ${a.input.length} given (use --input or --random-seed)`);
   return a.input.map((s, i) => parseInput(s, f, i));
 }
@@ -78,12 +79,17 @@ function interpretCommand(a: InterpretArgs): number {
   const source = readSource(a.file);
   const m = importModule(source);
   const f = entryOf(m, a.file, a.entry);
-  const args = argsFor(f, a);
+  const args = argsFor(m, f, a);
   const interp = new Interpreter(m);
   const results = interp.runFunc(f, args);
   for (const line of interp.session.printed) console.log(line);
   results.forEach((r, i) => console.log(`result[${i}]: ${printValue(r)}`));
   writeResults(a.outputDir, results, args, a.randomSeed !== undefined);
+  if (a.randomSeed !== undefined)
+    results.forEach((r, i) => {
+      const why = r.kind === 'tensor' ? degenerate(r) : undefined;
+      if (why) console.error(`warning: result[${i}] is degenerate (${why}): the random inputs may be outside the range the model expects; give --input values`);
+    });
   const failed = interp.session.checks.filter((c) => !c.ok);
   for (const c of failed) console.error(`${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: error E0302: check failed: ${c.op.name}: ${c.message}`);
   if (interp.session.checks.length) console.error(`${interp.session.checks.length - failed.length} of ${interp.session.checks.length} check(s) passed`);
@@ -115,7 +121,7 @@ async function compileCommand(a: CompileArgs): Promise<number> {
   const built = a.emit !== 'c' || a.firmware ? [...(await buildLibrary(a.output, r, a.prefix, a.cc)).files] : [];
   if (a.firmware) {
     // Test inputs baked into the firmware: --input values, else seeded random ones (seed 0 by default).
-    const inputs = argsFor(f, { input: a.input, ...(a.input.length ? {} : { randomSeed: a.randomSeed ?? 0 }) }) as Tensor[];
+    const inputs = argsFor(m, f, { input: a.input, ...(a.input.length ? {} : { randomSeed: a.randomSeed ?? 0 }) }) as Tensor[];
     await buildExecutable(a.output, r, a.cc, firmwareFiles(r, a.prefix, inputs), FIRMWARE_ELF, { linkFlags: FIRMWARE_LINK_FLAGS });
     built.push(FIRMWARE_ELF);
   }
@@ -139,27 +145,34 @@ interface RunArgs extends InterpretArgs {
   cc?: string;
   target: string;
   threads: number;
+  fault?: FaultKind;
 }
 
 async function runCommand(a: RunArgs): Promise<number> {
   if (a.backend === 'interp') return interpretCommand(a);
   const m = importModule(readSource(a.file));
   const f = entryOf(m, a.file, a.entry);
-  const args = argsFor(f, a);
+  const args = argsFor(m, f, a);
   const tensors = args.map((x) => {
     if (x.kind !== 'tensor') throw new RuntimeError('the C backend takes tensor inputs only');
     return x;
   });
-  const compiled = await runCompiled(m, f.name, tensors, { ...(a.cc ? { cc: a.cc } : {}), target: lookupTarget(a.target), threads: a.threads });
+  const compiled = await runCompiled(m, f.name, tensors, { ...(a.cc ? { cc: a.cc } : {}), target: lookupTarget(a.target), threads: a.threads, ...(a.fault ? { fault: a.fault } : {}) });
+  if (compiled.emitted.fault) console.log(`injected fault (${a.fault}): ${compiled.emitted.fault}`);
   compiled.outputs.forEach((r, i) => console.log(`result[${i}]: ${printTensor(r)}`));
   writeResults(a.outputDir, compiled.outputs, args, a.randomSeed !== undefined);
   // Always check the compiled program against the reference interpreter.
+  // A reference that is mostly NaN or one repeated value cannot tell right from wrong: such a
+  // comparison is reported as inconclusive (exit 1), never as a match.
   const expected = new Interpreter(m).runFunc(f, args);
-  let ok = true;
+  let ok = compiled.outputs.length === expected.length;
+  if (!ok) console.log(`compiled program returned ${compiled.outputs.length} result(s), the interpreter ${expected.length}`);
   compiled.outputs.forEach((r, i) => {
-    const d = compareTensors(r, expected[i] as Tensor);
-    ok &&= d.ok;
-    console.log(`result[${i}] vs interpreter: ${d.message}`);
+    const want = expected[i] as Tensor;
+    const d = compareTensors(r, want);
+    const why = degenerate(want);
+    ok &&= d.ok && !why;
+    console.log(`result[${i}] vs interpreter: ${why ? `inconclusive: the reference result is degenerate (${why}); give inputs in the model's range` : d.message}`);
   });
   return ok ? 0 : 1;
 }
@@ -170,13 +183,15 @@ interface ConformanceArgs {
   json: boolean;
   jobs: number;
   verbose: boolean;
+  fault?: FaultKind;
 }
 
 async function conformanceCommand(a: ConformanceArgs): Promise<number> {
   const t0 = Date.now();
   const files = collectFiles(a.paths);
   if (files.length === 0) throw new RuntimeError(`no .mlir files under ${a.paths.join(', ')}`);
-  const results = a.backend === 'c' ? await runFilesC(files, a.jobs) : await runFiles(files, a.jobs);
+  if (a.fault && a.backend !== 'c') throw new RuntimeError('--inject-fault needs --backend c');
+  const results = a.backend === 'c' ? await runFilesC(files, a.jobs, 'gcc', [], a.fault) : await runFiles(files, a.jobs);
   for (const r of results) {
     const where = `${r.file}${r.index > 1 ? `#${r.index}` : ''}`;
     if (r.outcome === 'failed') console.log(`FAIL ${where}: ${r.reason}`);
@@ -248,8 +263,12 @@ async function main(argv: string[]): Promise<number> {
           .option('backend', { type: 'string', default: 'interp', choices: ['interp', 'c'], describe: 'what executes the programs' })
           .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary as the last line' })
           .option('jobs', { type: 'number', default: 1, describe: 'worker threads' })
-          .option('verbose', { type: 'boolean', default: false, describe: 'print passing cases too' }),
-      (a) => run(() => conformanceCommand({ paths: (a.paths ?? []).map(String), backend: a.backend, json: a.json, jobs: Math.max(1, Math.floor(a.jobs)), verbose: a.verbose })),
+          .option('verbose', { type: 'boolean', default: false, describe: 'print passing cases too' })
+          .option('inject-fault', { type: 'string', choices: FAULT_KINDS, describe: 'with --backend c: compile every case with a deliberately wrong kernel; a case that still passes did not catch it' }),
+      (a) =>
+        run(() =>
+          conformanceCommand({ paths: (a.paths ?? []).map(String), backend: a.backend, json: a.json, jobs: Math.max(1, Math.floor(a.jobs)), verbose: a.verbose, ...(a.injectFault ? { fault: a.injectFault as FaultKind } : {}) }),
+        ),
     )
     .command(
       'run <file>',
@@ -264,7 +283,8 @@ async function main(argv: string[]): Promise<number> {
           .option('output-dir', { type: 'string', describe: 'write results as DIR/result<i>.npy' })
           .option('target', { type: 'string', default: 'host', describe: 'where the compiled program runs (natively, qemu-user or a QEMU board); see --list-targets' })
           .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc)' })
-          .option('threads', { type: 'number', default: 1, describe: 'threads for GEMM, convolution and large loop kernels (hosted targets; 1: no pthreads)' }),
+          .option('threads', { type: 'number', default: 1, describe: 'threads for GEMM, convolution and large loop kernels (hosted targets; 1: no pthreads)' })
+          .option('inject-fault', { type: 'string', choices: FAULT_KINDS, describe: 'testing the tests: compile a deliberately wrong program (the diff must then fail)' }),
       (a) =>
         run(() =>
           runCommand({
@@ -272,6 +292,7 @@ async function main(argv: string[]): Promise<number> {
             backend: a.backend,
             target: a.target,
             threads: a.threads,
+            ...(a.injectFault ? { fault: a.injectFault as FaultKind } : {}),
             ...(a.cc ? { cc: a.cc } : {}),
             input: a.input.map(String),
             ...(a.entry ? { entry: a.entry } : {}),

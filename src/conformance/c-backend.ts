@@ -15,6 +15,7 @@ import { SourceFile } from '../diag/source.js';
 import { writeFiles } from '../emit-c/build.js';
 import { fromStorageBytes } from '../emit-c/ctypes.js';
 import { CFLAGS, emitC, VERSION, type EmitResult } from '../emit-c/emit.js';
+import type { FaultKind } from '../emit-c/faults.js';
 import { render } from '../emit-common/templates.js';
 import { importModule } from '../import/index.js';
 import { compareTensors } from '../interpret/compare.js';
@@ -33,7 +34,7 @@ interface Candidate {
 const BATCH = 40;
 
 /** Interprets a case and emits C for it; returns a candidate or the case's final result. */
-function prepare(file: string, text: string, index: number, prefix: string): Candidate | CaseResult {
+function prepare(file: string, text: string, index: number, prefix: string, fault?: FaultKind): Candidate | CaseResult {
   const source = new SourceFile(file, text);
   try {
     const m = importModule(source);
@@ -48,7 +49,7 @@ function prepare(file: string, text: string, index: number, prefix: string): Can
     if (values.some((v) => v?.kind !== 'tensor')) return unsupported('tokens or tuples as results');
     // No constant folding here: the inputs of these cases are constants, and folding would hand
     // the whole case to the op table's own evaluator instead of testing the generated C.
-    const emitted = emitC(m, { entry: f.name, prefix, sourceName: file.split('/').pop()!, cc: 'gcc', checksAsOutputs: true, simplify: false });
+    const emitted = emitC(m, { entry: f.name, prefix, sourceName: file.split('/').pop()!, cc: 'gcc', checksAsOutputs: true, simplify: false, ...(fault ? { fault } : {}) });
     return { file, index, prefix, emitted, expected: values as Tensor[] };
   } catch (e) {
     const reason = e instanceof CompileError ? renderDiagnostic(e.diagnostic).split('\n')[0]! : e instanceof Error ? e.message.split('\n')[0]! : String(e);
@@ -104,8 +105,10 @@ async function runBatch(cands: readonly Candidate[], cc: string, flags: readonly
   return out;
 }
 
-/** Runs the C backend over the files; cases the interpreter does not pass are skipped (with why). */
-export async function runFilesC(files: readonly string[], jobs: number, cc = 'gcc', flags: readonly string[] = []): Promise<CaseResult[]> {
+/** Runs the C backend over the files; cases the interpreter does not pass are skipped (with why).
+ * With `fault`, every case is compiled with that injected fault (faults.ts): a case that still
+ * passes is one whose comparison did not catch it. */
+export async function runFilesC(files: readonly string[], jobs: number, cc = 'gcc', flags: readonly string[] = [], fault?: FaultKind): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const cands: Candidate[] = [];
   let n = 0;
@@ -118,7 +121,7 @@ export async function runFilesC(files: readonly string[], jobs: number, cc = 'gc
         else results.push(r);
         continue;
       }
-      const c = prepare(file, cases[r.index - 1]!.text, r.index, `c${n++}`);
+      const c = prepare(file, cases[r.index - 1]!.text, r.index, `c${n++}`, fault);
       if ('outcome' in c) results.push(c);
       else cands.push(c);
     }

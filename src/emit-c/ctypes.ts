@@ -112,8 +112,21 @@ export function storageBytes(type: TensorType): number {
   return numElements(type.shape) * cElemOrUndefined(type.elem)!.bytes;
 }
 
+/** f32 or f64 (or complex of them): types whose storage is a plain typed array of the element. */
+function wideFloat(type: TensorType): 'f32' | 'f64' | undefined {
+  const e = type.elem.kind === 'complex' ? type.elem.part : type.elem;
+  return e.kind === 'float' && (e.name === 'f32' || e.name === 'f64') ? e.name : undefined;
+}
+
 /** A tensor in generated code's storage layout: little-endian, `bytes` per element. */
 export function toStorageBytes(t: Tensor): Uint8Array {
+  const wide = wideFloat(t.type);
+  if (wide) {
+    // f32/f64 (and their complex): one typed-array conversion, rounding as encodeFloat does.
+    const d = t.data as Float64Array;
+    const v = wide === 'f32' ? Float32Array.from(d) : d;
+    return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+  }
   const ce = cElemOrUndefined(t.type.elem)!;
   const out = new Uint8Array(size(t) * ce.bytes);
   for (let i = 0; i < size(t); i++) {
@@ -128,8 +141,20 @@ export function toStorageBytes(t: Tensor): Uint8Array {
 
 /** The inverse of toStorageBytes: generated code's output bytes as a tensor of `type`. */
 export function fromStorageBytes(bytes: Uint8Array, type: TensorType): Tensor {
+  const wide = wideFloat(type);
+  if (wide) {
+    const n = (numElements(type.shape) * (type.elem.kind === 'complex' ? 2 : 1));
+    const copy = new Uint8Array(bytes.subarray(0, n * (wide === 'f32' ? 4 : 8)));
+    return makeTensor(type, Float64Array.from(wide === 'f32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer)));
+  }
   const ce = cElemOrUndefined(type.elem)!;
   const t = makeTensor(type);
+  // A boolean byte other than 0 or 1 is a bug of the generated code: kept as it is, so that it
+  // compares unequal to true and false alike.
+  if (ce.cls === 'bool') {
+    (t.data as Uint8Array).set(bytes.subarray(0, size(t)));
+    return t;
+  }
   for (let i = 0; i < size(t); i++) {
     let bits = 0n;
     for (let b = ce.bytes - 1; b >= 0; b--) bits = (bits << 8n) | BigInt(bytes[i * ce.bytes + b]!);

@@ -22,6 +22,7 @@ import { isFusibleElementwise, isReducible, lowerToKernel, writesInPlaceSafely, 
 import { gemmScratchBytes, packB, planGemm, simdMacro, type GemmPlan } from './gemm.js';
 import { planDirectConv, type DirectConvPlan } from './direct-conv.js';
 import { BlobBuilder } from './blob.js';
+import { injectFault, UNWRITTEN_BYTE, type FaultKind, type UnwrittenRange } from './faults.js';
 import { compilerOf, lookupTarget, toolOf, type Target } from '../target/targets.js';
 
 export const VERSION = '0.1.0';
@@ -53,6 +54,8 @@ export interface EmitOptions {
   readonly fusion?: boolean;
   /** Threads for GEMM, convolution and large loop kernels (hosted targets; default 1: no pthreads at all). */
   readonly threads?: number;
+  /** Testing the tests: emit a deliberately wrong program (faults.ts). */
+  readonly fault?: FaultKind;
 }
 
 export interface EmitResult {
@@ -71,6 +74,8 @@ export interface EmitResult {
   readonly simdKernels: readonly string[];
   /** Flags the sources need at compile and link time beyond the target's (-pthread). */
   readonly buildFlags: readonly string[];
+  /** With EmitOptions.fault: where the fault went. */
+  readonly fault?: string;
 }
 
 export const CFLAGS = '-O3 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
@@ -82,11 +87,17 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RuntimeError(`--threads must be an integer from 1 to 64, got ${threads}`);
   if (threads > 1 && target.os !== 'hosted') throw new RuntimeError(`--threads ${threads} needs a hosted target (POSIX threads); '${target.name}' is ${target.os}`);
   const flat = flatten(m, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
-  const prog = o.simplify === false ? flat : simplify(flat);
+  const simplified = o.simplify === false ? flat : simplify(flat);
   const tensor = (s: Sym): TensorType => {
-    if (s.type.kind !== 'tensor') throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, prog.entry.loc);
+    if (s.type.kind !== 'tensor') throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, simplified.entry.loc);
     return s.type;
   };
+  const decodeConstant = (s: Sym): Tensor => {
+    const op = simplified.constants.get(s)!;
+    return constantValue(op.attrs['value'], tensor(s), op);
+  };
+  const injected = o.fault ? injectFault(simplified, o.fault, decodeConstant) : undefined;
+  const prog = injected?.prog ?? simplified;
   const elemBytes = (s: Sym): number => cElem(tensor(s), 'value', prog.entry.loc).bytes;
   const bytes = (s: Sym): number => numElements(tensor(s).shape) * elemBytes(s);
   // Each constant is decoded once, though splat detection, the weights and GEMM packing all read it.
@@ -94,8 +105,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const valueOf = (s: Sym): Tensor => {
     let v = decoded.get(s);
     if (!v) {
-      const op = prog.constants.get(s)!;
-      v = constantValue(op.attrs['value'], tensor(s), op);
+      v = injected?.constants.get(s) ?? decodeConstant(s);
       decoded.set(s, v);
     }
     return v;
@@ -226,6 +236,9 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     if (off === undefined) throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, prog.entry.loc);
     return `((${cElem(tensor(s), 'value', prog.entry.loc).storage}*)(A + ${off}))`;
   };
+  // Injected fault: these elements end as an unwritten buffer reads in the test harnesses.
+  const unwrite = (buffer: string, u: UnwrittenRange): string =>
+    `memset((uint8_t*)${buffer} + ${u.firstElement * elemBytes(u.sym)}, ${UNWRITTEN_BYTE}, ${u.elements * elemBytes(u.sym)}); /* injected fault */`;
   const copyList = (cs: Edge['copies']): string => cs.map(([from, to]) => `memcpy(${bufRef(to)}, ${bufRef(from)}, ${bytes(to)}); `).join('');
   const copies = (e: Edge): string => copyList(e.copies);
   const calls = prog.ops.map((f) => {
@@ -235,7 +248,9 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
       if (!k) return ''; // fused into a kernel that runs later
       const ins = k.ins.map((x, i) => (i === 1 && packedWeight.has(k) ? packedWeight.get(k)! : bufRef(x)));
       const pool = kernelOf.get(k)!.params.some((p) => p.name === 'pool') ? ['pool'] : [];
-      return `${kernelOf.get(k)!.name}(${[...ins, ...k.outs.map(bufRef), ...pool].join(', ')});`;
+      const call = `${kernelOf.get(k)!.name}(${[...ins, ...k.outs.map(bufRef), ...pool].join(', ')});`;
+      const u = injected?.unwritten;
+      return u?.by === 'kernel' && k.outs.includes(u.sym) ? `${call} ${unwrite(bufRef(u.sym), u)}` : call;
     }
     switch (c.kind) {
       case 'label':
@@ -253,6 +268,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     }
   });
   prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${bytes(s)}); /* output ${i} */`));
+  if (injected?.unwritten?.by === 'output copy') calls.push(unwrite('outputs[0]', injected.unwritten));
 
   // ---- I/O tables ------------------------------------------------------------------------------
   const ioDims: string[] = [];
@@ -344,6 +360,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     buildFlags,
     fusionGroups: kernelOps.flatMap((f, i) => (f.group ? [`${kernels[i]!.name}: ${describeGroup(f.group)}`] : [])),
     simdKernels: kernels.filter((k) => k.usesSimd).map((k) => k.name),
+    ...(injected ? { fault: injected.where } : {}),
   };
 }
 

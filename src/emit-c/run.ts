@@ -15,6 +15,7 @@ import { lookupTarget, type Target } from '../target/targets.js';
 import { buildExecutable, checkFound, writeFiles } from './build.js';
 import { fromStorageBytes, toStorageBytes } from './ctypes.js';
 import { emitC, VERSION, type EmitResult } from './emit.js';
+import type { FaultKind } from './faults.js';
 import { FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, runFirmware } from './firmware.js';
 
 export interface CompiledRun {
@@ -31,6 +32,8 @@ export interface RunOptions {
   readonly target?: Target;
   /** --threads: GEMM kernels split across a pool of this many threads. */
   readonly threads?: number;
+  /** --inject-fault: a deliberately wrong program (faults.ts), to test the tests. */
+  readonly fault?: FaultKind;
 }
 
 /** Emits, compiles and runs `entry` on `inputs` for `opts.target` (default: host). */
@@ -38,7 +41,7 @@ export async function runCompiled(m: Module, entry: string, inputs: readonly Ten
   const dir = opts.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-', unsafeCleanup: true }).name;
   const prefix = 'model';
   const target = opts.target ?? lookupTarget('host');
-  const emitted = emitC(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target, ...(opts.threads ? { threads: opts.threads } : {}) });
+  const emitted = emitC(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.fault ? { fault: opts.fault } : {}) });
   if (inputs.length !== emitted.inputs.length) throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
   writeFiles(dir, emitted);
   const build = { extraFlags: opts.flags ?? [] };

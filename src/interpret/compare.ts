@@ -1,17 +1,29 @@
 /**
  * @fileoverview Numerical comparison of a backend's outputs with the reference interpreter's.
- * The tolerance policy, per element type, stated in one place:
+ * The tolerance policy, per element type, stated in one place. Element x of the backend's
+ * tensor A is accepted against element y of the reference tensor B when
+ *
+ *     |x - y| <= atol * max(|B|) + rtol * |y|       (max(|B|): largest finite |element| of B)
+ *
+ * with a floor of the type's smallest normal number on the first term (targets that flush
+ * subnormals to zero). The absolute term scales with the tensor, the way numerical analysts bound
+ * a sum or a dot (its rounding error is relative to the magnitudes summed, not to the result): a
+ * tensor of values near 1e-7 gets a bound near 1e-12, not a blanket 1e-5 that any small garbage
+ * would meet.
  *   - integers and booleans: exact;
- *   - f64: |a - b| <= 1e-12 + 1e-9 |b|;
- *   - f32: |a - b| <= 1e-5 + 1e-4 |b| (dots/convs/reductions sum in another order, and libm
+ *   - f64: atol 1e-12, rtol 1e-9;
+ *   - f32: atol 1e-5, rtol 1e-4 (dots/convs/reductions sum in another order, and libm
  *     transcendentals differ from the interpreter's by a few ULP);
- *   - f16: |a - b| <= 1e-3 + 2e-3 |b|; bf16: |a - b| <= 1e-2 + 1.6e-2 |b| (one ULP of the format
- *     plus the accumulation error carried into the rounding);
- *   - complex: each part by the tolerance of its float type;
+ *   - f16: atol 1e-3, rtol 2e-3; bf16: atol 1e-2, rtol 1.6e-2 (one ULP of the format plus the
+ *     accumulation error carried into the rounding);
+ *   - complex: each part by the tolerance of its float type, scaled by the largest part;
  *   - NaN must match NaN, and infinities must match exactly (sign included).
+ * `degenerate` says when a reference tensor cannot tell right from wrong (mostly non-finite, or
+ * one value repeated): a comparison against it is a failure of the test's inputs, not a pass.
  */
+import { FLOAT_FORMATS } from '../ir/float-format.js';
 import { storageElem, typeToString } from '../ir/types.js';
-import { getElem, size, type Tensor } from './tensor.js';
+import { getElem, size, type Elem, type Tensor } from './tensor.js';
 
 export interface Tolerance {
   readonly atol: number;
@@ -32,6 +44,24 @@ export interface Diff {
   readonly message: string;
 }
 
+/** Smallest positive normal number of a float format. */
+function smallestNormal(name: string): number {
+  const f = FLOAT_FORMATS[name];
+  return f ? 2 ** (1 - f.bias) : 0;
+}
+
+/** The parts of an element as numbers (one for real types, two for complex). */
+function parts(v: Elem): readonly number[] {
+  return Array.isArray(v) ? v : [Number(v)];
+}
+
+/** Largest finite |part| of a tensor's elements (0 when none is finite). */
+function maxFiniteMagnitude(t: Tensor): number {
+  let m = 0;
+  for (let i = 0; i < size(t); i++) for (const p of parts(getElem(t, i))) if (Number.isFinite(p)) m = Math.max(m, Math.abs(p));
+  return m;
+}
+
 export function compareTensors(actual: Tensor, expected: Tensor): Diff {
   if (typeToString(actual.type) !== typeToString(expected.type))
     return { ok: false, mismatches: size(expected), maxAbs: Infinity, message: `type ${typeToString(actual.type)} vs ${typeToString(expected.type)}` };
@@ -39,12 +69,13 @@ export function compareTensors(actual: Tensor, expected: Tensor): Diff {
   let maxAbs = 0;
   const floatName = e.kind === 'float' ? e.name : e.kind === 'complex' ? e.part.name : undefined;
   const tol = floatName ? (TOLERANCES[floatName] ?? { atol: 0, rtol: 0 }) : { atol: 0, rtol: 0 };
+  const absBound = floatName ? Math.max(tol.atol * maxFiniteMagnitude(expected), smallestNormal(floatName)) : 0;
   const close = (a: number, b: number): boolean => {
     if (Number.isNaN(b) || Number.isNaN(a)) return Number.isNaN(a) && Number.isNaN(b);
     if (!Number.isFinite(b) || !Number.isFinite(a)) return a === b;
     const d = Math.abs(a - b);
     maxAbs = Math.max(maxAbs, d);
-    return d <= tol.atol + tol.rtol * Math.abs(b);
+    return d <= absBound + tol.rtol * Math.abs(b);
   };
   let mismatches = 0;
   let first = '';
@@ -60,6 +91,27 @@ export function compareTensors(actual: Tensor, expected: Tensor): Diff {
       mismatches++;
     }
   }
-  const what = floatName ? `atol ${tol.atol}, rtol ${tol.rtol}` : 'exact';
+  const what = floatName ? `|diff| <= ${absBound.toExponential(2)} + ${tol.rtol} |expected|` : 'exact';
   return { ok: mismatches === 0, mismatches, maxAbs, message: mismatches ? `${mismatches} of ${size(expected)} differ (${what}); first at ${first}` : `match (${what}; max |diff| ${maxAbs.toExponential(2)})` };
+}
+
+/**
+ * Why a reference tensor cannot tell a right result from a wrong one, or undefined when it can:
+ * half or more of its elements are NaN or infinite, or (two elements or more) every element is
+ * the same value. A test or `run` that meets one has inputs that do not exercise the model.
+ */
+export function degenerate(t: Tensor): string | undefined {
+  const n = size(t);
+  if (n === 0) return undefined;
+  let nonFinite = 0;
+  let varied = false;
+  const first = parts(getElem(t, 0));
+  for (let i = 0; i < n; i++) {
+    const p = parts(getElem(t, i));
+    if (p.some((x) => !Number.isFinite(x))) nonFinite++;
+    if (!varied && p.some((x, j) => x !== first[j] && !(Number.isNaN(x) && Number.isNaN(first[j]!)))) varied = true;
+  }
+  if (2 * nonFinite >= n) return `${nonFinite} of ${n} elements are NaN or infinite`;
+  if (n > 1 && !varied) return `all ${n} elements are ${first.length > 1 ? `(${first.join(', ')})` : String(first[0])}`;
+  return undefined;
 }

@@ -1,11 +1,14 @@
 /**
  * @fileoverview Function inputs for `interpret`/`run`: iree-run-module style literals
  * (`2x3xf32=1,2,3,4,5,6`, `f32=1.5`, `@file.npy`), .npy files, and seeded random tensors for
- * models whose weights are arguments.
+ * models whose weights are arguments, drawn within the ranges the program shows (inputRanges).
  */
 import { readFileSync } from 'node:fs';
-import type { Func } from '../ir/core.js';
-import { storageElem, typeToString, type TensorType } from '../ir/types.js';
+import type { Func, Module, Op, Value } from '../ir/core.js';
+import { numElements, storageElem, typeToString, type TensorType } from '../ir/types.js';
+import type { ConvAttrs, DotDims } from '../ops/contraction.js';
+import { opAttrs } from '../ops/def.js';
+import { lookupOp } from '../ops/index.js';
 import { decodeNpy } from '../util/npy.js';
 import { makeTensor, RuntimeError, setElem, size, type RtValue, type Tensor } from './tensor.js';
 
@@ -52,10 +55,25 @@ export function parseInput(spec: string, f: Func, index: number): RtValue {
   return parseLiteral(spec, p.type, what);
 }
 
-/** Deterministic pseudo-random tensor (xorshift32): floats in [-1, 1), ints in [0, 8). */
-export function randomTensor(type: TensorType, seed: number): Tensor {
+/** How seeded random values for one parameter are drawn (see inputRanges). */
+export interface InputRange {
+  /** Integers: values in [0, min(8, intBound)). */
+  readonly intBound?: number;
+  /** Floats: values in [-scale, scale). */
+  readonly scale?: number;
+}
+
+/** Deterministic pseudo-random tensor (xorshift32): floats in [-scale, scale) (default 1), ints in
+ * [0, min(8, intBound)). */
+export function randomTensor(type: TensorType, seed: number, range: InputRange = {}): Tensor {
   const t = makeTensor(type);
-  let s = seed >>> 0 || 0x9e3779b9;
+  // The seed goes through murmur3's finalizer first: xorshift's first outputs for nearby seeds
+  // (parameter i of one call gets seed * 1000003 + i) are nearly equal, which made every scalar
+  // input of a function the same value.
+  let s = seed >>> 0;
+  s = Math.imul(s ^ (s >>> 16), 0x85ebca6b);
+  s = Math.imul(s ^ (s >>> 13), 0xc2b2ae35);
+  s = (s ^ (s >>> 16)) >>> 0 || 0x9e3779b9;
   const next = (): number => {
     s ^= s << 13;
     s >>>= 0;
@@ -65,20 +83,111 @@ export function randomTensor(type: TensorType, seed: number): Tensor {
     return s / 4294967296;
   };
   const e = storageElem(type.elem);
+  const scale = range.scale ?? 1;
   for (let i = 0; i < size(t); i++) {
     const u = next();
-    if (e.kind === 'int') setElem(t, i, BigInt(Math.floor(u * 8)));
+    if (e.kind === 'int') setElem(t, i, BigInt(Math.floor(u * Math.min(8, range.intBound ?? 8))));
     else if (e.kind === 'bool') setElem(t, i, u < 0.5 ? 1 : 0);
-    else if (e.kind === 'complex') setElem(t, i, [2 * u - 1, 2 * next() - 1]);
-    else setElem(t, i, 2 * u - 1);
+    else if (e.kind === 'complex') setElem(t, i, [(2 * u - 1) * scale, (2 * next() - 1) * scale]);
+    else setElem(t, i, (2 * u - 1) * scale);
   }
   return t;
 }
 
-export function randomInputs(f: Func, seed: number): RtValue[] {
+const dims = (op: Op, i: number): readonly number[] => {
+  const t = op.operands[i]?.type;
+  return t?.kind === 'tensor' ? t.shape : [];
+};
+
+/** How many index values an index operand of `op` may take, if operand `k` is one. */
+function indexExtent(op: Op, k: number): number | undefined {
+  switch (op.name) {
+    case 'stablehlo.gather':
+      // The smallest dimension of the table bounds every index into it (valid, if not all values).
+      return k === 1 ? Math.min(...dims(op, 0)) : undefined;
+    case 'stablehlo.dynamic_slice':
+      return k >= 1 ? dims(op, 0)[k - 1] : undefined;
+    case 'stablehlo.dynamic_update_slice':
+      return k >= 2 ? dims(op, 0)[k - 2] : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The number of terms each output element of a contraction sums, if operand `k` is one. */
+function contractionLength(op: Op, k: number): number | undefined {
+  if (k > 1) return undefined;
+  const def = lookupOp(op.name);
+  switch (op.name) {
+    case 'stablehlo.dot':
+      return dims(op, 0)[dims(op, 0).length - 1];
+    case 'stablehlo.dot_general':
+      return (opAttrs(def!, op) as DotDims).lc.reduce((n, d) => n * (dims(op, 0)[d] ?? 1), 1);
+    case 'stablehlo.convolution': {
+      const c = opAttrs(def!, op) as ConvAttrs;
+      return numElements(dims(op, 1)) / (dims(op, 1)[c.kOut] ?? 1);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Ops that move or retype values without computing new ones (a weight stays a weight). */
+const LAYOUT = new Set(['stablehlo.transpose', 'stablehlo.reshape', 'stablehlo.convert', 'stablehlo.broadcast_in_dim', 'stablehlo.slice', 'func.call']);
+
+/**
+ * The ranges a function's parameters take where the program shows them:
+ *  - an integer parameter whose values reach an index operand (of gather, dynamic_slice or
+ *    dynamic_update_slice, through any ops and calls) is drawn within the table: a token-type id
+ *    drawn past a 2-row table makes the gather fill NaN, and the outputs prove nothing;
+ *  - a float parameter that reaches an operand of a dot or convolution through layout ops only
+ *    (a weight, or an activation passed in) is drawn in [-1/sqrt(K), 1/sqrt(K)) for K terms
+ *    summed, as weights are initialised: with [-1, 1) weights a deep MLP's logits grow so large
+ *    that its softmax is one-hot, and small errors vanish in it.
+ */
+export function inputRanges(m: Module, f: Func): Map<number, InputRange> {
+  const ranges = new Map<number, InputRange>();
+  f.params.forEach((p, i) => {
+    if (p.type.kind !== 'tensor') return;
+    const kind = storageElem(p.type.elem).kind;
+    if (kind !== 'int' && kind !== 'float') return;
+    let bound = Infinity;
+    const seen = new Set<Value>();
+    const visitFunc = (g: Func, tainted: readonly Value[]): void => {
+      if (!g.body) return;
+      const reached = new Set(tainted);
+      const walk = (ops: readonly Op[]): void => {
+        for (const op of ops) {
+          const hits = op.operands.map((v, k) => (reached.has(v) ? k : -1)).filter((k) => k >= 0);
+          if (hits.length === 0) continue;
+          // Integers follow every op to an index; floats only layout ops to a contraction.
+          const limit = kind === 'int' ? indexExtent : contractionLength;
+          for (const k of hits) bound = Math.min(bound, limit(op, k) ?? Infinity);
+          if (kind === 'float' && !LAYOUT.has(op.name)) continue;
+          op.results.forEach((r) => reached.add(r));
+          const callee = op.name === 'func.call' ? op.attrs['callee'] : undefined;
+          const h = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
+          const args = h ? h.params.filter((_, k) => hits.includes(k) && !seen.has(h.params[k]!)) : [];
+          args.forEach((a) => seen.add(a));
+          if (h && args.length) visitFunc(h, args);
+        }
+      };
+      for (const b of g.body.blocks) walk(b.ops);
+    };
+    visitFunc(f, [p]);
+    if (bound === Infinity) return;
+    ranges.set(i, kind === 'int' ? { intBound: bound } : { scale: 1 / Math.sqrt(Math.max(1, bound)) });
+  });
+  return ranges;
+}
+
+/** Seeded random inputs for `f`; with the module, drawn within the ranges the program shows
+ * (inputRanges). */
+export function randomInputs(f: Func, seed: number, m?: Module): RtValue[] {
+  const ranges = m ? inputRanges(m, f) : new Map<number, InputRange>();
   return f.params.map((p, i) => {
     if (p.type.kind === 'token') return { kind: 'token' };
     if (p.type.kind !== 'tensor') throw new RuntimeError(`parameter ${i} of @${f.name} has type ${typeToString(p.type)}; random inputs need tensors`);
-    return randomTensor(p.type, seed * 1000003 + i);
+    return randomTensor(p.type, seed * 1000003 + i, ranges.get(i));
   });
 }

@@ -31,7 +31,8 @@ export type Attr =
   | { readonly kind: 'array'; readonly elems: readonly Attr[] }
   | { readonly kind: 'denseArray'; readonly elemType: string; readonly values: readonly number[] }
   | { readonly kind: 'dense'; readonly literal: DenseLiteral; readonly type?: TensorType }
-  | { readonly kind: 'denseResource'; readonly name: string; readonly type?: TensorType }
+  /** `positive`: an elided weight whose stand-in values must be positive (import/elided.ts). */
+  | { readonly kind: 'denseResource'; readonly name: string; readonly type?: TensorType; readonly positive?: boolean }
   | { readonly kind: 'enum'; readonly value: string }
   | { readonly kind: 'struct'; readonly name: string; readonly fields: Readonly<Record<string, Attr>> }
   | { readonly kind: 'convDims'; readonly lhs: readonly string[]; readonly rhs: readonly string[]; readonly out: readonly string[] }

@@ -11,8 +11,10 @@ import { copyElem, expectTensor, getElem, setElemBits, intAt, makeTensor, Runtim
 import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 
-/** Deterministic stand-in values for `dense_resource<__elided__>` weights (seeded by shape). */
-function elidedTensor(type: TensorType, seed: number): Tensor {
+/** Deterministic stand-in values for `dense_resource<__elided__>` weights (seeded by position):
+ * floats in [-0.1, 0.1), or in [0.5, 1.5) where the program needs them positive (a variance under
+ * rsqrt, see import/elided.ts). */
+function elidedTensor(type: TensorType, seed: number, positive: boolean): Tensor {
   const out = makeTensor(type);
   let s = (seed * 2654435761) >>> 0 || 1;
   const e = storageElem(type.elem);
@@ -26,7 +28,7 @@ function elidedTensor(type: TensorType, seed: number): Tensor {
     if (e.kind === 'int') setElem(out, i, BigInt(Math.floor(u * 8)));
     else if (e.kind === 'bool') setElem(out, i, u > 0 ? 1 : 0);
     else if (e.kind === 'complex') setElem(out, i, [u * 0.2, 0]);
-    else setElem(out, i, u * 0.2);
+    else setElem(out, i, positive ? u + 1 : u * 0.2);
   }
   return out;
 }
@@ -34,7 +36,7 @@ function elidedTensor(type: TensorType, seed: number): Tensor {
 export function constantValue(value: Attr | undefined, type: TensorType, op: Op): Tensor {
   if (!value) throw new RuntimeError('constant has no value');
   if (value.kind === 'dense') return tensorFromDense(value.literal, type);
-  if (value.kind === 'denseResource') return elidedTensor(type, op.loc.line * 131 + op.loc.col);
+  if (value.kind === 'denseResource') return elidedTensor(type, op.loc.line * 131 + op.loc.col, value.positive === true);
   if (value.kind === 'int' || value.kind === 'float' || value.kind === 'bool') {
     const v = value.kind === 'int' ? value.value : value.kind === 'float' ? value.value : value.value ? 1 : 0;
     const e = storageElem(type.elem);

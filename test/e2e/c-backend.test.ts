@@ -8,15 +8,14 @@ import { SourceFile } from '../../src/diag/source.js';
 import { emitC } from '../../src/emit-c/emit.js';
 import { runCompiled, type CompiledRun, type RunOptions } from '../../src/emit-c/run.js';
 import { importModule } from '../../src/import/index.js';
-import { compareTensors } from '../../src/interpret/compare.js';
 import { Interpreter } from '../../src/interpret/eval.js';
-import type { Tensor } from '../../src/interpret/tensor.js';
+import { makeTensor, type Tensor } from '../../src/interpret/tensor.js';
 import type { Module } from '../../src/ir/core.js';
-import { CLI, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
-import { reference } from '../helpers/reference.js';
+import { CLI, HAVE_SHARED, ROOT } from '../helpers/paths.js';
+import { variedConstant } from '../helpers/mlir.js';
+import { loadModel, MODEL_ENTRIES, MODELS } from '../helpers/models.js';
+import { expectMatch, reference } from '../helpers/reference.js';
 
-const MODELS = join(SHARED, 'models');
-const load = (name: string) => importModule(new SourceFile(join(MODELS, name), readFileSync(join(MODELS, name), 'utf8')));
 const SANITIZE = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
 
 const SAME_3X3 = 'stride = [1, 1], pad = [[1, 1], [1, 1]]';
@@ -30,44 +29,22 @@ async function matchesInterpreter(t: Test, name: string, src: string, seed: numb
   const m = importModule(new SourceFile(name, src));
   const { args, expected } = reference(m, 'main', seed);
   const run = await runCompiled(m, 'main', args, opts);
-  const how = `${label}${opts.flags === SANITIZE ? ' under ASan+UBSan' : ''}`;
-  run.outputs.forEach((o, i) => {
-    const d = compareTensors(o, expected[i]!);
-    t.ok(d.ok, `${name}${how} output ${i} (${o.type.elem.name}): ${d.message}`);
-  });
+  expectMatch(t, run.outputs, expected, `${name}${label}${opts.flags === SANITIZE ? ' under ASan+UBSan' : ''}`);
   return run;
 }
 
-/** Every model: seeded inputs, reference interpreter, then compiled C (-Wall -Wextra -Werror) diffed against it. */
-const MODEL_ENTRIES: Record<string, { entry: string; sanitize: boolean }> = {
-  'byteir_mlp_inference_mhlo.mlir': { entry: 'forward', sanitize: true },
-  'iree_e2e_edge_detection.mlir': { entry: 'edge_detect_sobel_operator', sanitize: true },
-  'iree_e2e_fullyconnected.mlir': { entry: 'main', sanitize: true },
-  'iree_e2e_unidirectional_lstm.mlir': { entry: 'main', sanitize: true },
-  'iree_samples_mnist.mlir': { entry: 'predict', sanitize: true },
-  'ttmlir_mnist_inference.mlir': { entry: 'main', sanitize: true },
-  'gleasonk_jax_resnet_50.mlir': { entry: 'main', sanitize: false },
-  'gleasonk_pt_bert.mlir': { entry: 'main', sanitize: false },
-  'gleasonk_searchless_chess_9m.mlir': { entry: 'main', sanitize: false },
-};
-
+/** Every model: seeded inputs, reference interpreter, then compiled C (-Wall -Wextra -Werror)
+ * diffed against it (inputs: test/helpers/models.ts). */
 t.test('models: compiled C matches the interpreter', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  for (const [name, { entry, sanitize }] of Object.entries(MODEL_ENTRIES)) {
+  for (const [name, { entry, sanitize, documented }] of Object.entries(MODEL_ENTRIES)) {
     t.test(name, async (t) => {
-      const m = load(name);
-      const { args, expected } = reference(m, entry, 11);
+      const m = loadModel(name);
+      const { args, expected } = reference(m, entry, 11, documented);
       const run = await runCompiled(m, entry, args);
-      t.equal(run.outputs.length, expected.length);
-      run.outputs.forEach((o, i) => {
-        const d = compareTensors(o, expected[i]!);
-        t.ok(d.ok, `output ${i}: ${d.message}`);
-      });
+      expectMatch(t, run.outputs, expected, name, true);
       const p = run.emitted.plan;
       t.ok(p.arenaBytes >= p.lowerBound && p.arenaBytes <= p.noReuseBytes, `arena ${p.arenaBytes} within [${p.lowerBound}, ${p.noReuseBytes}]`);
-      if (sanitize) {
-        const asan = await runCompiled(m, entry, args, { flags: SANITIZE });
-        asan.outputs.forEach((o, i) => t.ok(compareTensors(o, expected[i]!).ok, `output ${i} under ASan+UBSan`));
-      }
+      if (sanitize) expectMatch(t, (await runCompiled(m, entry, args, { flags: SANITIZE })).outputs, expected, `${name} under ASan+UBSan`, true);
     });
   }
 });
@@ -107,7 +84,7 @@ t.test('an app links model.so / libmodel.a through model.h alone', { skip: HAVE_
   const flags = ['-O2', '-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', `-I${dir}`];
   await execa('gcc', [...flags, app, join(dir, 'libmodel.a'), '-lm', '-o', join(dir, 'app_static')]);
   await execa('gcc', [...flags, app, `-L${dir}`, '-lmodel', `-Wl,-rpath,${dir}`, '-lm', '-o', join(dir, 'app_shared')]);
-  const m = load('iree_e2e_fullyconnected.mlir');
+  const m = loadModel('iree_e2e_fullyconnected.mlir');
   const f = m.funcs.get('main')!;
   const { parseInput } = await import('../../src/interpret/inputs.js');
   const args = [parseInput('1x5xf32=1,-2,-3,4,-5', f, 0), parseInput('1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1', f, 1)];
@@ -116,9 +93,8 @@ t.test('an app links model.so / libmodel.a through model.h alone', { skip: HAVE_
     const out = await execa(join(dir, exe), [join(dir, 'in0.bin'), join(dir, 'in1.bin')], { reject: false });
     t.equal(out.exitCode, 0, `${exe} ran`);
     const got = out.stdout.trim().split('\n').map(Number);
-    const want = Array.from(expected!.data as Float64Array);
-    t.same(got.length, want.length);
-    t.ok(got.every((v, i) => Math.abs(v - want[i]!) <= 1e-5 + 1e-4 * Math.abs(want[i]!)), `${exe} output matches the interpreter`);
+    t.equal(got.length, expected!.data.length, `${exe} printed every output element`);
+    expectMatch(t, [makeTensor(expected!.type, Float64Array.from(got.map(Math.fround)))], [expected!], exe);
   }
 });
 
@@ -154,8 +130,7 @@ t.test('constant folding and CSE shrink the program and keep its results', async
   t.same(plain.kernelNames, ['k0_transpose', 'k1_add', 'k2_add', 'k3_multiply']);
   t.same(simplified.kernelNames, ['k0_add', 'k1_multiply'], 'transpose of a constant folded, duplicate add removed');
   const { args, expected: [expected] } = reference(m, 'main', 3);
-  const run = await runCompiled(m, 'main', args);
-  t.ok(compareTensors(run.outputs[0]!, expected!).ok, 'same results as the interpreter');
+  expectMatch(t, (await runCompiled(m, 'main', args)).outputs, [expected!], 'folded program');
 });
 
 t.test('AVX-512 builds copy constant patterns intact (GCC 12.2 broadcast miscompile worked around)', async (t) => {
@@ -191,11 +166,8 @@ t.test('fusion and the GEMM path: fewer kernels, no splat weights, same results 
   t.match(src, /GEMM \[784 x 9\] \* \[9 x 8\]|Direct convolution 1x28x28x1 \(NHWC\)/, 'the first convolution runs as an implicit GEMM or a direct convolution');
   t.notMatch(src, /tensor<1x28x28x8xf32> from/, 'the splat zero of the ReLU is a literal, not a 25 KB weight');
   t.match(plain.files.get('model.c') as string, /tensor<1x28x28x8xf32> from/, 'without fusion that splat is a weight');
-  const run = await runCompiled(m, 'main', args);
-  const d = compareTensors(run.outputs[0]!, expected!);
-  t.ok(d.ok, `fused + GEMM output vs interpreter: ${d.message}`);
-  const asan = await runCompiled(m, 'main', args, { flags: SANITIZE });
-  t.ok(compareTensors(asan.outputs[0]!, expected!).ok, 'fused + GEMM under ASan+UBSan');
+  expectMatch(t, (await runCompiled(m, 'main', args)).outputs, [expected!], 'fused + GEMM');
+  expectMatch(t, (await runCompiled(m, 'main', args, { flags: SANITIZE })).outputs, [expected!], 'fused + GEMM under ASan+UBSan');
 });
 
 t.test('GEMM path edge cases match the interpreter: strided/padded/dilated indirect convolution, runtime-packed B, batched and transposed dots', async (t) => {
@@ -216,7 +188,7 @@ t.test('--threads 2: GEMM tiles and the rows of fused loops, pooling and fused r
   const { FIXTURES } = await import('../helpers/paths.js');
   const src = [
     'func.func @main(%a: tensor<96x256xf32>, %x: tensor<1x12x12x32xf32>, %w: tensor<3x3x32x48xf32>) -> (tensor<96x200xf32>, tensor<1x12x12x48xf32>) {',
-    '  %b = stablehlo.constant dense<0.5> : tensor<256x200xf32>',
+    `  %b = ${variedConstant([256, 200], 'f32', 21)}`,
     '  %c = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<96x256xf32>, tensor<256x200xf32>) -> tensor<96x200xf32>',
     `  %y = ${nhwcConv('%x', '%w', SAME_3X3, '(tensor<1x12x12x32xf32>, tensor<3x3x32x48xf32>) -> tensor<1x12x12x48xf32>')}`,
     '  func.return %c, %y : tensor<96x200xf32>, tensor<1x12x12x48xf32>',
@@ -251,10 +223,8 @@ t.test('--threads 2: GEMM tiles and the rows of fused loops, pooling and fused r
     const one = await runCompiled(m, 'main', args);
     const two = await runCompiled(m, 'main', args, { threads: 2 });
     for (const re of onPool) t.match(two.emitted.files.get('model.c') as string, re, `${m.source.name}: ${re} runs on the pool`);
-    two.outputs.forEach((o, i) => {
-      t.same(Array.from(o.data as Float64Array), Array.from(one.outputs[i]!.data as Float64Array), `${m.source.name} output ${i}: bitwise equal to one thread`);
-      t.ok(compareTensors(o, expected[i]!).ok, `${m.source.name} output ${i}: matches the interpreter`);
-    });
+    expectMatch(t, two.outputs, expected, `${m.source.name} with 2 threads`);
+    two.outputs.forEach((o, i) => t.same(Array.from(o.data as Float64Array), Array.from(one.outputs[i]!.data as Float64Array), `${m.source.name} output ${i}: bitwise equal to one thread`));
     const tsan = await runCompiled(m, 'main', args, { threads: 2, flags: ['-O1', '-g', '-fsanitize=thread'] });
     tsan.outputs.forEach((o, i) => t.same(Array.from(o.data as Float64Array), Array.from(one.outputs[i]!.data as Float64Array), `${m.source.name} output ${i} under TSan`));
   }
@@ -263,7 +233,7 @@ t.test('--threads 2: GEMM tiles and the rows of fused loops, pooling and fused r
 t.test('a GEMM epilogue may read the GEMM operand itself (residual: relu(x.w + x))', async (t) => {
   const src = [
     'func.func @main(%x: tensor<16x16xf32>) -> tensor<16x16xf32> {',
-    '  %w = stablehlo.constant dense<0.25> : tensor<16x16xf32>',
+    `  %w = ${variedConstant([16, 16], 'f32', 22)}`,
     '  %d = stablehlo.dot_general %x, %w, contracting_dims = [1] x [0] : (tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<16x16xf32>',
     '  %s = stablehlo.add %d, %x : tensor<16x16xf32>',
     '  %z = stablehlo.constant dense<0.0> : tensor<16x16xf32>',
@@ -275,7 +245,7 @@ t.test('a GEMM epilogue may read the GEMM operand itself (residual: relu(x.w + x
   const { args, expected: [expected] } = reference(m, 'main', 8);
   const run = await runCompiled(m, 'main', args, { flags: SANITIZE });
   t.same(run.emitted.fusionGroups, ['k0_dot_general_fused: dot_general (3:8), add (4:8), maximum (6:8)']);
-  t.ok(compareTensors(run.outputs[0]!, expected!).ok, 'matches the interpreter under ASan+UBSan');
+  expectMatch(t, run.outputs, [expected!], 'residual under ASan+UBSan');
 });
 
 t.test('direct convolution (few input channels, depthwise) and vector pooling match the interpreter on AVX-512, AVX2, NEON and Helium, and with 2 threads', async (t) => {
@@ -316,7 +286,7 @@ t.test('direct convolution (few input channels, depthwise) and vector pooling ma
 t.test('half-precision GEMMs: f16/bf16 operands widen to f32, f16/bf16 results round once (epilogue, runtime B, convolution)', async (t) => {
   const src = [
     'func.func @main(%a: tensor<20x48xbf16>, %x: tensor<2x6x6x16xf16>, %w: tensor<3x3x16x8xf16>, %h: tensor<33x40xf16>, %g: tensor<40x24xf16>) -> (tensor<20x24xf32>, tensor<2x6x6x8xf16>, tensor<33x24xf16>) {',
-    '  %wb = stablehlo.constant dense<0.125> : tensor<48x24xbf16>',
+    `  %wb = ${variedConstant([48, 24], 'bf16', 23)}`,
     '  %d = stablehlo.dot_general %a, %wb, contracting_dims = [1] x [0] : (tensor<20x48xbf16>, tensor<48x24xbf16>) -> tensor<20x24xf32>',
     `  %c = ${nhwcConv('%x', '%w', SAME_3X3, '(tensor<2x6x6x16xf16>, tensor<3x3x16x8xf16>) -> tensor<2x6x6x8xf16>')}`,
     '  %z = stablehlo.constant dense<0.0> : tensor<2x6x6x8xf16>',
@@ -433,7 +403,8 @@ t.test('a reduction body with its operands swapped (subtract %b, %a) is not take
     '  %q = "stablehlo.reduce"(%x, %one) ({',
     ...body('stablehlo.subtract %a, %b'),
     '  }) {dimensions = array<i64: 1>} : (tensor<4x5xf32>, tensor<f32>) -> tensor<4xf32>',
-    '  %m = "stablehlo.reduce"(%x, %one) ({',
+    '  %low = stablehlo.constant dense<-2.0> : tensor<f32>',
+    '  %m = "stablehlo.reduce"(%x, %low) ({',
     ...body('stablehlo.maximum %b, %a'),
     '  }) {dimensions = array<i64: 1>} : (tensor<4x5xf32>, tensor<f32>) -> tensor<4xf32>',
     '  %w = "stablehlo.reduce_window"(%p, %one) ({',

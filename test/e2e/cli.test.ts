@@ -55,3 +55,22 @@ t.test('conformance --json prints the summary object last', { skip: HAVE_SHARED 
   t.equal(s['parse_only'], 388, 'dynamic/ files are parse-only');
   t.equal(r.exitCode, 0);
 });
+
+t.test('run: a wrong program is a mismatch; a degenerate reference is inconclusive, never a match', { skip: HAVE_SHARED ? false : 'no ../shared' }, async (t) => {
+  const fc = join(SHARED, 'models', 'iree_e2e_fullyconnected.mlir');
+  const inputs = ['--input=1x5xf32=1,-2,-3,4,-5', '--input=1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1'];
+  const good = await cli(['run', fc, ...inputs]);
+  t.equal(good.exitCode, 0, good.stdout + good.stderr);
+  t.match(good.stdout, /result\[0\] vs interpreter: match/);
+  const faulty = await cli(['run', fc, ...inputs, '--inject-fault', 'drop-last-term']);
+  t.equal(faulty.exitCode, 1, 'the injected fault is caught');
+  t.match(faulty.stdout, /injected fault \(drop-last-term\): last term of 3 reduction\(s\)/);
+  t.match(faulty.stdout, /result\[0\] vs interpreter: \d+ of 25 differ/);
+  // The LSTM skips every step whose mask input is exactly 0; random floats never are, so its
+  // outputs are all zero: nothing could fail, so nothing is claimed.
+  const lstm = await cli(['run', join(SHARED, 'models', 'iree_e2e_unidirectional_lstm.mlir'), '--random-seed', '3']);
+  t.equal(lstm.exitCode, 1);
+  t.match(lstm.stdout, /result\[0\] vs interpreter: inconclusive: the reference result is degenerate \(all 50 elements are 0\)/);
+  const interp = await cli(['interpret', join(SHARED, 'models', 'iree_e2e_unidirectional_lstm.mlir'), '--random-seed', '3']);
+  t.match(interp.stderr, /warning: result\[0\] is degenerate \(all 50 elements are 0\)/);
+});

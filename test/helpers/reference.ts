@@ -1,14 +1,53 @@
 /**
- * @fileoverview The reference side of a backend test: seeded random inputs for a function and
- * the reference interpreter's results on them.
+ * @fileoverview The reference side of a backend test: inputs for a function (seeded random ones
+ * drawn within the ranges the program shows, or the ones its authors documented in the file's RUN
+ * line), the reference interpreter's results on them, and the comparison every backend test
+ * makes: same number of outputs, each matching within the stated tolerances, and each reference
+ * informative (finite and varied: a test whose expected values are all NaN, all zero or one
+ * repeated value could not fail, so it fails).
  */
+import { readFileSync } from 'node:fs';
+import type { Test } from 'tap';
+import { compareTensors, degenerate } from '../../src/interpret/compare.js';
 import type { Func, Module } from '../../src/ir/core.js';
+import { typeToString } from '../../src/ir/types.js';
 import { Interpreter } from '../../src/interpret/eval.js';
-import { randomInputs } from '../../src/interpret/inputs.js';
-import type { Tensor } from '../../src/interpret/tensor.js';
+import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
+import { getElem, size, type Tensor } from '../../src/interpret/tensor.js';
 
-export function reference(m: Module, entry: string, seed: number): { f: Func; args: Tensor[]; expected: Tensor[] } {
+/** Inputs from the first RUN line's `--input="..."` flags of a model file (IREE's e2e tests). */
+function documentedInputs(m: Module, f: Func): Tensor[] {
+  const run = /^\/\/ RUN:.*$/m.exec(readFileSync(m.source.name, 'utf8'))?.[0] ?? '';
+  const specs = [...run.matchAll(/--input="([^"]+)"/g)].map((x) => x[1]!);
+  if (specs.length !== f.params.length) throw new Error(`${m.source.name}: the RUN line documents ${specs.length} inputs, @${f.name} takes ${f.params.length}`);
+  return specs.map((s, i) => parseInput(s, f, i) as Tensor);
+}
+
+/** Seeded random inputs (those whose indexes are in `documented`: the file's own) and the
+ * interpreter's results. */
+export function reference(m: Module, entry: string, seed: number, documented: readonly number[] = []): { f: Func; args: Tensor[]; expected: Tensor[] } {
   const f = m.funcs.get(entry)!;
-  const args = randomInputs(f, seed) as Tensor[];
+  const random = randomInputs(f, seed, m) as Tensor[];
+  const own = documented.length ? documentedInputs(m, f) : [];
+  const args = random.map((x, i) => (documented.includes(i) ? own[i]! : x));
   return { f, args, expected: new Interpreter(m).runFunc(f, args) as Tensor[] };
+}
+
+/** Asserts that `outputs` match `expected` one for one, and that each expected tensor is
+ * informative (degenerate() finds nothing; with `allFinite`, no element is NaN or infinite). */
+export function expectMatch(t: Test, outputs: readonly Tensor[], expected: readonly Tensor[], label: string, allFinite = false): void {
+  t.equal(outputs.length, expected.length, `${label}: ${expected.length} output(s)`);
+  expected.forEach((want, i) => {
+    const why = degenerate(want);
+    t.notOk(why, `${label} output ${i}: the reference is informative${why ? ` (${why})` : ''}`);
+    if (allFinite) {
+      let bad = 0;
+      for (let k = 0; k < size(want); k++) if ([getElem(want, k)].flat().some((v) => typeof v === 'number' && !Number.isFinite(v))) bad++;
+      t.equal(bad, 0, `${label} output ${i}: every reference element is finite`);
+    }
+    const got = outputs[i];
+    if (!got) return;
+    const d = compareTensors(got, want);
+    t.ok(d.ok, `${label} output ${i} (${typeToString(want.type)}): ${d.message}`);
+  });
 }
