@@ -237,16 +237,38 @@ export function lookupTarget(name: string): Target {
   return t;
 }
 
+/** CPU flags that XLA_AOT_HIDE_CPU_FLAGS (comma-separated, e.g. `avx512f`) asks to treat as absent:
+ * `make test` on an AVX-512 machine then behaves as on one without it (host builds get
+ * `-mno-FLAG`, tests of targets that need the flag are skipped). */
+export function hiddenCpuFlags(): string[] {
+  return (process.env['XLA_AOT_HIDE_CPU_FLAGS'] ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+}
+
+/** This machine's CPU flags (/proc/cpuinfo), less the hidden ones; empty when unreadable. */
+export function cpuFlags(): Set<string> {
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return new Set();
+  }
+  const line = /^(flags|Features)\s*:(.*)$/m.exec(text)?.[2] ?? '';
+  const hidden = new Set(hiddenCpuFlags());
+  return new Set(line.split(/\s+/).filter((f) => f && !hidden.has(f)));
+}
+
+/** Why `t`'s programs cannot run on this machine, or undefined when they can. */
+export function cannotRunHere(t: Target): string | undefined {
+  return t.needsCpuFlag && !cpuFlags().has(t.needsCpuFlag) ? `this CPU lacks ${t.needsCpuFlag}${hiddenCpuFlags().includes(t.needsCpuFlag) ? ' (hidden by XLA_AOT_HIDE_CPU_FLAGS)' : ''}` : undefined;
+}
+
 /** `host` compiles with -march=native: its SIMD is whatever this machine has. */
 function withHostSimd(t: Target): Target {
-  let flags = '';
-  try {
-    flags = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    return t;
-  }
-  const simd: [Simd, number, number] = /\bavx512f\b/.test(flags) ? ['avx512', 512, 32] : /\bavx2\b/.test(flags) && /\bfma\b/.test(flags) ? ['avx2', 256, 16] : /\b(asimd)\b/.test(flags) ? ['neon', 128, 32] : ['none', 0, 0];
-  return { ...t, simd: simd[0], vectorBits: simd[1], vectorRegisters: simd[2], cache: { l1: cacheBytes('index0') ?? t.cache.l1, l2: cacheBytes('index2') ?? t.cache.l2 } };
+  const flags = cpuFlags();
+  if (flags.size === 0) return t;
+  const simd: [Simd, number, number] = flags.has('avx512f') ? ['avx512', 512, 32] : flags.has('avx2') && flags.has('fma') ? ['avx2', 256, 16] : flags.has('asimd') ? ['neon', 128, 32] : ['none', 0, 0];
+  const cflags = [...t.cflags, ...hiddenCpuFlags().map((f) => `-mno-${f}`)];
+  return { ...t, cflags, simd: simd[0], vectorBits: simd[1], vectorRegisters: simd[2], cache: { l1: cacheBytes('index0') ?? t.cache.l1, l2: cacheBytes('index2') ?? t.cache.l2 } };
 }
 
 /** Size of one of cpu0's caches from sysfs (index0: L1d, index2: L2), if readable. */
