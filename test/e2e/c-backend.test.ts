@@ -13,10 +13,9 @@ import { makeTensor, type Tensor } from '../../src/interpret/tensor.js';
 import type { Module } from '../../src/ir/core.js';
 import { CLI, HAVE_SHARED, ROOT } from '../helpers/paths.js';
 import { variedConstant } from '../helpers/mlir.js';
-import { loadModel, MODEL_ENTRIES, MODELS } from '../helpers/models.js';
+import { loadModel, MODELS, SANITIZE } from '../helpers/models.js';
 import { expectMatch, reference } from '../helpers/reference.js';
 
-const SANITIZE = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
 
 const SAME_3X3 = 'stride = [1, 1], pad = [[1, 1], [1, 1]]';
 /** A 2-D NHWC x HWIO -> NHWC stablehlo.convolution of `x` and `w` (MLIR text, `types` its signature). */
@@ -32,22 +31,6 @@ async function matchesInterpreter(t: Test, name: string, src: string, seed: numb
   expectMatch(t, run.outputs, expected, `${name}${label}${opts.flags === SANITIZE ? ' under ASan+UBSan' : ''}`);
   return run;
 }
-
-/** Every model: seeded inputs, reference interpreter, then compiled C (-Wall -Wextra -Werror)
- * diffed against it (inputs: test/helpers/models.ts). */
-t.test('models: compiled C matches the interpreter', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  for (const [name, { entry, sanitize, documented }] of Object.entries(MODEL_ENTRIES)) {
-    t.test(name, async (t) => {
-      const m = loadModel(name);
-      const { args, expected } = reference(m, entry, 11, documented);
-      const run = await runCompiled(m, entry, args);
-      expectMatch(t, run.outputs, expected, name, true);
-      const p = run.emitted.plan;
-      t.ok(p.arenaBytes >= p.lowerBound && p.arenaBytes <= p.noReuseBytes, `arena ${p.arenaBytes} within [${p.lowerBound}, ${p.noReuseBytes}]`);
-      if (sanitize) expectMatch(t, (await runCompiled(m, entry, args, { flags: SANITIZE })).outputs, expected, `${name} under ASan+UBSan`, true);
-    });
-  }
-});
 
 t.test('an op the C backend cannot lower yet is refused with a located E0301', async (t) => {
   const src = [

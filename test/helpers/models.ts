@@ -1,14 +1,20 @@
 /**
  * @fileoverview The real models of ../shared/models as the backend tests run them: entry function,
  * whether they also run under ASan+UBSan (the big ones take minutes there), and which inputs
- * come from the file's RUN line rather than the seeded generator.
+ * come from the file's RUN line rather than the seeded generator; and checkModel, the one check
+ * every model gets (test/e2e/models-*.test.ts split them so that no test file runs for long).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Test } from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
+import { FAULT_KINDS } from '../../src/emit-c/faults.js';
+import { runCompiled } from '../../src/emit-c/run.js';
 import { importModule } from '../../src/import/index.js';
+import { compareTensors } from '../../src/interpret/compare.js';
 import type { Module } from '../../src/ir/core.js';
 import { SHARED } from './paths.js';
+import { expectMatch, reference } from './reference.js';
 
 export const MODELS = join(SHARED, 'models');
 
@@ -30,3 +36,29 @@ export const MODEL_ENTRIES: Readonly<Record<string, { entry: string; sanitize: b
   'gleasonk_pt_bert.mlir': { entry: 'main', sanitize: false },
   'gleasonk_searchless_chess_9m.mlir': { entry: 'main', sanitize: false },
 };
+
+export const SANITIZE = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
+
+/**
+ * One model, once through the reference interpreter (seeded inputs, see MODEL_ENTRIES), then:
+ * compiled C (-Wall -Wextra -Werror) matches it, every reference output is finite and varied, the
+ * arena lies between the liveness bound and the no-reuse sum, the C matches under ASan+UBSan too
+ * (small models), and every kind of injected fault (src/emit-c/faults.ts) makes the comparison
+ * fail. Faulty programs build at -O0: they only have to run, and big models build faster.
+ */
+export async function checkModel(t: Test, name: string): Promise<void> {
+  const { entry, sanitize, documented } = MODEL_ENTRIES[name]!;
+  const m = loadModel(name);
+  const { args, expected } = reference(m, entry, 11, documented);
+  const run = await runCompiled(m, entry, args);
+  expectMatch(t, run.outputs, expected, name, true);
+  const p = run.emitted.plan;
+  t.ok(p.arenaBytes >= p.lowerBound && p.arenaBytes <= p.noReuseBytes, `arena ${p.arenaBytes} within [${p.lowerBound}, ${p.noReuseBytes}]`);
+  if (sanitize) expectMatch(t, (await runCompiled(m, entry, args, { flags: SANITIZE })).outputs, expected, `${name} under ASan+UBSan`, true);
+  for (const fault of FAULT_KINDS) {
+    const faulty = await runCompiled(m, entry, args, { fault, flags: ['-O0'] });
+    t.equal(faulty.outputs.length, expected.length, `${fault}: output count`);
+    const caught = faulty.outputs.map((o, i) => compareTensors(o, expected[i]!)).find((d) => !d.ok);
+    t.ok(caught, `injected fault ${fault} (${faulty.emitted.fault}) is caught${caught ? `: ${caught.message}` : ''}`);
+  }
+}
