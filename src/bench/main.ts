@@ -203,13 +203,25 @@ async function main(): Promise<number> {
       console.log(
         `${bm.name.padEnd(23)} ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${diff.toExponential(1)}        ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
       );
-      // Not a comparison (ORT ran one thread): how --threads scales a whole model here.
+      // Not a comparison (ORT ran one thread): how --threads scales a whole model here, on idle
+      // cores and with every other core kept busy by another process (oversubscribed: the pool
+      // must then not be slower than one thread).
       if (cores > 1 && bm.name === 'cnn_b64') {
         const threaded = await runModel(bm, cores);
         const badThreads = untrusted(threaded.status, maxRelDiff(bm.toOnnxLayout(floats(join(threaded.dir, 'out.bin'))), floats(join(dir, 'ort_out.bin'))));
         if (badThreads) failures.push(`${bm.name} with ${cores} threads: ${badThreads}`);
         else ratios[`${bm.name}_threads${cores}_speedup`] = ours / threaded.seconds;
         console.log(`  --threads ${cores} (informational): ${fmt(threaded.seconds)}, ${(ours / threaded.seconds).toFixed(2)}x as fast as one thread${badThreads ? `  FAILED: ${badThreads}` : ''}`);
+        const busy = Array.from({ length: cores - 1 }, () => execa('sh', ['-c', 'while :; do :; done'], { reject: false }));
+        try {
+          const [one, many] = [await runModel(bm, 1), await runModel(bm, cores)];
+          const bad = untrusted(one.status, 0) ?? untrusted(many.status, maxRelDiff(bm.toOnnxLayout(floats(join(many.dir, 'out.bin'))), floats(join(dir, 'ort_out.bin'))));
+          if (bad) failures.push(`${bm.name} with ${cores} threads and busy cores: ${bad}`);
+          else ratios[`${bm.name}_threads${cores}_busy_speedup`] = one.seconds / many.seconds;
+          console.log(`  --threads ${cores} with ${cores - 1} busy-loop process(es) on the other core(s): ${fmt(many.seconds)} vs one thread ${fmt(one.seconds)} under the same load, ${(one.seconds / many.seconds).toFixed(2)}x${bad ? `  FAILED: ${bad}` : ''}`);
+        } finally {
+          for (const b of busy) b.kill('SIGKILL');
+        }
       }
     }
   }
