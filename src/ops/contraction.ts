@@ -64,6 +64,17 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
   });
   const nb = d.lb.length;
   const nlf = lf.length;
+  /** Offsets in lhs and rhs of a result index's batch and lhs-free parts. */
+  const rowBase = (idx: readonly number[]): [number, number] => {
+    let lb = 0;
+    let rb = 0;
+    for (let k = 0; k < nb; k++) {
+      lb += idx[k]! * lst[d.lb[k]!]!;
+      rb += idx[k]! * rst[d.rb[k]!]!;
+    }
+    for (let k = 0; k < nlf; k++) lb += idx[nb + k]! * lst[lf[k]!]!;
+    return [lb, rb];
+  };
   const fast = storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
   const K = lOff.length;
   if (fast) {
@@ -80,13 +91,7 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
     const acc = new Float64Array(cols);
     const rowShape = rt.shape.slice(0, nb + nlf);
     forEachIndex(rowShape, (idx, row) => {
-      let lb = 0;
-      let rb = 0;
-      for (let k = 0; k < nb; k++) {
-        lb += idx[k]! * lst[d.lb[k]!]!;
-        rb += idx[k]! * rst[d.rb[k]!]!;
-      }
-      for (let k = 0; k < nlf; k++) lb += idx[nb + k]! * lst[lf[k]!]!;
+      const [lb, rb] = rowBase(idx);
       acc.fill(0);
       for (let k = 0; k < K; k++) {
         const a = L[lb + lOff[k]!]!;
@@ -102,13 +107,8 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
   const ra = reader(rhs, rt);
   const acc = accumulator(rt);
   forEachIndex(rt.shape, (idx, flat) => {
-    let lb = 0;
-    let rb = 0;
-    for (let k = 0; k < nb; k++) {
-      lb += idx[k]! * lst[d.lb[k]!]!;
-      rb += idx[k]! * rst[d.rb[k]!]!;
-    }
-    for (let k = 0; k < nlf; k++) lb += idx[nb + k]! * lst[lf[k]!]!;
+    const [lb, rowRb] = rowBase(idx);
+    let rb = rowRb;
     for (let k = 0; k < rf.length; k++) rb += idx[nb + nlf + k]! * rst[rf[k]!]!;
     let s = acc.zero();
     for (let k = 0; k < K; k++) s = acc.fma(s, la(lb + lOff[k]!), ra(rb + rOff[k]!));
