@@ -2,9 +2,9 @@
  * @fileoverview `conformance --backend c`: every case the interpreter passes is compiled to C
  * with its check ops turned into outputs, and the compiled values are diffed against the
  * interpreter's (tolerances: interpret/compare.ts). The value a check op compares is its computed
- * operand (ops/control.ts checkedOperand), never the expected literal. Cases are batched, about 40 per compiler
- * call, with one harness executable per batch; a batch that fails to build is retried case by
- * case so one bad case cannot hide the others.
+ * operand (ops/control.ts checkedOperand), never the expected literal. Cases are batched, about
+ * 40 per compiler call, with one harness executable per batch; a batch that fails to build is
+ * retried case by case so one bad case cannot hide the others.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -143,7 +143,7 @@ export function toStorageBytes(t: Tensor): Uint8Array {
 export function fromStorageBytes(bytes: Uint8Array, type: TensorType): Tensor {
   const wide = wideFloat(type);
   if (wide) {
-    const n = (numElements(type.shape) * (type.elem.kind === 'complex' ? 2 : 1));
+    const n = numElements(type.shape) * (type.elem.kind === 'complex' ? 2 : 1);
     const copy = new Uint8Array(bytes.subarray(0, n * (wide === 'f32' ? 4 : 8)));
     return makeTensor(type, Float64Array.from(wide === 'f32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer)));
   }
