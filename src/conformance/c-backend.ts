@@ -15,7 +15,7 @@ import { SourceFile } from '../diag/source.js';
 import { writeFiles } from '../emit-c/build.js';
 import { fromStorageBytes } from '../emit-c/ctypes.js';
 import { CFLAGS, emitC, VERSION, type EmitResult } from '../emit-c/emit.js';
-import type { FaultKind } from '../emit-c/faults.js';
+import { UNWRITTEN_BYTE, type FaultKind } from '../emit-c/faults.js';
 import { render } from '../emit-common/templates.js';
 import { importModule } from '../import/index.js';
 import { compareTensors } from '../interpret/compare.js';
@@ -64,7 +64,7 @@ async function buildAndRun(cands: readonly Candidate[], cc: string, flags: reado
     writeFiles(dir, c.emitted);
     for (const o of c.emitted.objects) sources.push(o.replace(/\.o$/, c.emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
   }
-  writeFileSync(join(dir, 'harness.c'), render('c/batch-harness.c.hbs', { version: VERSION, cases: cands.map((c) => ({ prefix: c.prefix })) }));
+  writeFileSync(join(dir, 'harness.c'), render('c/batch-harness.c.hbs', { version: VERSION, poison: UNWRITTEN_BYTE, cases: cands.map((c) => ({ prefix: c.prefix })) }));
   // Every case is emitted for the host target (GEMM path included): build with its flags.
   const targetFlags = cands[0]?.emitted.target.cflags ?? [];
   const build = await execa(cc, [...CFLAGS.split(' '), ...targetFlags, ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'], { cwd: dir, reject: false, all: true });

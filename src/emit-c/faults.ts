@@ -42,7 +42,9 @@ export const FAULT_KINDS = ['skip-element', 'off-by-one', 'wrong-operand', 'pert
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** The byte test harnesses fill output and arena buffers with (templates/c/*harness*, firmware):
- * a huge finite value in every float type, an unlikely integer, an invalid bool. */
+ * a huge finite value in every float type (f32 1.3e36, f16 61280), 0x7B7B... in integers, an
+ * invalid bool, so that an element a model fails to write never reads as a lucky zero, nor as a
+ * NaN that a NaN result would match. */
 export const UNWRITTEN_BYTE = '0x7B';
 
 /** Ops whose result changes when two of its operands are exchanged. */

@@ -16,6 +16,7 @@ import { BlobBuilder } from './blob.js';
 import { checkFound } from './build.js';
 import { fromStorageBytes, storageBytes, toStorageBytes } from './ctypes.js';
 import { VERSION, type EmitResult } from './emit.js';
+import { UNWRITTEN_BYTE } from './faults.js';
 
 export const FIRMWARE_ELF = 'firmware.elf';
 
@@ -47,6 +48,7 @@ export function firmwareFiles(r: EmitResult, prefix: string, inputs: readonly Te
     'firmware.c',
     render('c/firmware.c.hbs', {
       version: VERSION,
+      poison: UNWRITTEN_BYTE,
       prefix,
       PREFIX: prefix.toUpperCase(),
       target: r.target.name,

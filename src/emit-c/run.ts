@@ -15,7 +15,7 @@ import { lookupTarget, type Target } from '../target/targets.js';
 import { buildExecutable, checkFound, writeFiles } from './build.js';
 import { fromStorageBytes, toStorageBytes } from './ctypes.js';
 import { emitC, VERSION, type EmitResult } from './emit.js';
-import type { FaultKind } from './faults.js';
+import { UNWRITTEN_BYTE, type FaultKind } from './faults.js';
 import { FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, runFirmware } from './firmware.js';
 
 export interface CompiledRun {
@@ -49,7 +49,7 @@ export async function runCompiled(m: Module, entry: string, inputs: readonly Ten
     const elf = await buildExecutable(dir, emitted, opts.cc, firmwareFiles(emitted, prefix, inputs), FIRMWARE_ELF, { ...build, linkFlags: FIRMWARE_LINK_FLAGS });
     return { outputs: await runFirmware(target, elf, emitted.outputs), emitted, dir };
   }
-  const harness = render('c/harness.c.hbs', { version: VERSION, prefix, numInputsOrOne: Math.max(1, emitted.inputs.length), numOutputsOrOne: Math.max(1, emitted.outputs.length) });
+  const harness = render('c/harness.c.hbs', { version: VERSION, poison: UNWRITTEN_BYTE, prefix, numInputsOrOne: Math.max(1, emitted.inputs.length), numOutputsOrOne: Math.max(1, emitted.outputs.length) });
   const exe = await buildExecutable(dir, emitted, opts.cc, new Map([['harness.c', harness]]), 'harness', build);
   const inFiles = inputs.map((t, i) => {
     const p = join(dir, `in${i}.bin`);
