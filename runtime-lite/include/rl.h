@@ -122,6 +122,31 @@ RL_MINMAX(rl_max, double, uint64_t, UINT64_C(0x7ff8000000000000), >, &)
 RL_MINMAX(rl_min, double, uint64_t, UINT64_C(0x7ff8000000000000), <, |)
 RL_MINMAX(rl_maxf, float, uint32_t, UINT32_C(0x7fc00000), >, &)
 RL_MINMAX(rl_minf, float, uint32_t, UINT32_C(0x7fc00000), <, |)
+/* Random numbers of stablehlo.rng: Threefry-2x32 with 20 rounds, the generator of the reference
+ * interpreter (src/ops/random.ts), so compiled and interpreted programs draw identical numbers. */
+static inline void rl_threefry2x32(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1, uint32_t out[2]) {
+  static const int rot[8] = {13, 15, 26, 6, 17, 29, 16, 24};
+  const uint32_t ks[3] = {k0, k1, 0x1bd11bdau ^ k0 ^ k1};
+  uint32_t x0 = c0 + ks[0], x1 = c1 + ks[1];
+  for (int r = 0; r < 20; ++r) {
+    x0 += x1;
+    x1 = (x1 << rot[r % 8]) | (x1 >> (32 - rot[r % 8]));
+    x1 ^= x0;
+    if (r % 4 == 3) {
+      const uint32_t i = (uint32_t)(r + 1) / 4u;
+      x0 += ks[i % 3u];
+      x1 += ks[(i + 1u) % 3u] + i;
+    }
+  }
+  out[0] = x0;
+  out[1] = x1;
+}
+/* Uniform in [0, 1) from 53 bits: element `index` of the op keyed `key`, draw `pair`. */
+static inline double rl_uniform01(uint32_t key, uint64_t index, uint32_t pair) {
+  uint32_t w[2];
+  rl_threefry2x32(key, pair, (uint32_t)index, (uint32_t)(index >> 32), w);
+  return ((double)(w[0] >> 5) * 67108864.0 + (double)(w[1] >> 6)) / 9007199254740992.0;
+}
 static inline double rl_sign(double x) { return x != x ? x : (x > 0 ? 1.0 : (x < 0 ? -1.0 : x)); }
 static inline double rl_round_afz(double x) { return round(x); }
 static inline double rl_round_even(double x) { return nearbyint(x); }

@@ -16,7 +16,7 @@ import { runFilesC } from '../conformance/c-backend.js';
 import { importModule } from '../import/index.js';
 import { Interpreter } from '../interpret/eval.js';
 import { parseInput, randomInputs } from '../interpret/inputs.js';
-import { RuntimeError, type RtValue } from '../interpret/tensor.js';
+import { flattenTuples, RuntimeError, type RtValue } from '../interpret/tensor.js';
 import { printTensor } from '../ops/control.js';
 import { encodeNpy } from '../util/npy.js';
 import { buildExecutable, buildLibrary, writeFiles } from '../emit-c/build.js';
@@ -25,7 +25,7 @@ import { formatSizeReport, sizeReport } from '../emit-c/size-report.js';
 import { compilerOf, describeTargets, lookupTarget } from '../target/targets.js';
 import { CFLAGS, emitC } from '../emit-c/emit.js';
 import { runCompiled } from '../emit-c/run.js';
-import { compareTensors, degenerate } from '../interpret/compare.js';
+import { compareTensors, degenerate, narrowestFloat } from '../interpret/compare.js';
 import { FAULT_KINDS, type FaultKind } from '../emit-c/faults.js';
 import type { Func, Module } from '../ir/core.js';
 import type { Tensor } from '../interpret/tensor.js';
@@ -157,24 +157,46 @@ async function runCommand(a: RunArgs): Promise<number> {
     if (x.kind !== 'tensor') throw new RuntimeError('the C backend takes tensor inputs only');
     return x;
   });
-  const compiled = await runCompiled(m, f.name, tensors, { ...(a.cc ? { cc: a.cc } : {}), target: lookupTarget(a.target), threads: a.threads, ...(a.fault ? { fault: a.fault } : {}) });
+  // The reference first: its results, and the verdicts of the program's own check ops (goldens).
+  const interp = new Interpreter(m);
+  const results = flattenTuples(interp.runFunc(f, args));
+  const checks = interp.session.checks;
+  // A test program that returns nothing and checks its values (IREE's e2e tests): the checked
+  // values are what the compiled program must reproduce, so they become its outputs.
+  const checksAsOutputs = results.length === 0 && checks.length > 0;
+  const expected = checksAsOutputs ? checks.map((c) => c.value!) : results;
+  const label = (i: number): string => {
+    if (!checksAsOutputs) return `result[${i}]`;
+    const at = checks[i]!.op.loc;
+    return `checked value ${i} (${at.file}:${at.line}:${at.col} ${checks[i]!.op.name})`;
+  };
+  const compiled = await runCompiled(m, f.name, tensors, {
+    ...(a.cc ? { cc: a.cc } : {}),
+    target: lookupTarget(a.target),
+    threads: a.threads,
+    checksAsOutputs,
+    ...(a.fault ? { fault: a.fault } : {}),
+  });
   if (compiled.emitted.fault) console.log(`injected fault (${a.fault}): ${compiled.emitted.fault}`);
-  compiled.outputs.forEach((r, i) => console.log(`result[${i}]: ${printTensor(r)}`));
+  compiled.outputs.forEach((r, i) => console.log(`${label(i)}: ${printTensor(r)}`));
   writeResults(a.outputDir, compiled.outputs, args, a.randomSeed !== undefined);
   // Always check the compiled program against the reference interpreter.
   // A reference that is mostly NaN or one repeated value cannot tell right from wrong: such a
   // comparison is reported as inconclusive (exit 1), never as a match.
-  const expected = new Interpreter(m).runFunc(f, args);
+  const computedIn = narrowestFloat(m);
   let ok = compiled.outputs.length === expected.length;
   if (!ok) console.log(`compiled program returned ${compiled.outputs.length} result(s), the interpreter ${expected.length}`);
   compiled.outputs.forEach((r, i) => {
     const want = expected[i] as Tensor;
-    const d = compareTensors(r, want);
+    const d = compareTensors(r, want, computedIn);
     const why = degenerate(want);
     ok &&= d.ok && !why;
-    console.log(`result[${i}] vs interpreter: ${why ? `inconclusive: the reference result is degenerate (${why}); give inputs in the model's range` : d.message}`);
+    console.log(`${label(i)} vs interpreter: ${why ? `inconclusive: the reference result is degenerate (${why}); give inputs in the model's range` : d.message}`);
   });
-  return ok ? 0 : 1;
+  const failed = checks.filter((c) => !c.ok);
+  for (const c of failed) console.error(`${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: error E0302: check failed in the interpreter: ${c.op.name}: ${c.message}`);
+  if (checks.length) console.log(`the program's own checks: ${checks.length - failed.length} of ${checks.length} passed in the interpreter`);
+  return ok && failed.length === 0 ? 0 : 1;
 }
 
 interface ConformanceArgs {

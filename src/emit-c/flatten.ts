@@ -8,7 +8,7 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Func, Module, Op, Region, Value } from '../ir/core.js';
 import type { Type } from '../ir/types.js';
-import { checkedOperand, isCheckOp } from '../ops/control.js';
+import { checkedOperand, customCallTarget, isCheckOp, isIdentityCustomCall, unsupportedCustomCall } from '../ops/control.js';
 import type { FlatOp, Sym } from './kernels.js';
 
 /** Copies a branch performs before jumping: block arguments receive the branch operands. */
@@ -43,6 +43,11 @@ export interface FlattenOptions {
   readonly checksAsOutputs?: boolean;
 }
 
+/** The tensor (and token) types of a possibly nested tuple type, in order. */
+export function leafTypes(t: Type): Type[] {
+  return t.kind === 'tuple' ? t.elems.flatMap(leafTypes) : [t];
+}
+
 export function flatten(m: Module, entryName: string, opts: FlattenOptions = {}): FlatProgram {
   const entry = m.funcs.get(entryName);
   if (!entry) throw error('E0107', { name: entryName }, undefined);
@@ -68,7 +73,18 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     const temps = pairs.map(([from]) => fresh(from.type));
     return [...pairs.map(([from], i) => [from, temps[i]!] as const), ...pairs.map(([, to], i) => [temps[i]!, to] as const)];
   };
-  type Lookup = (v: Value) => Sym | undefined;
+  /** A value's symbol, or for a tuple the symbols of its leaves (tuples are lowered away here). */
+  type Bound = Sym | readonly Sym[];
+  type Lookup = (v: Value) => Bound | undefined;
+  /** Binds values of `types` to consecutive runs of `flat` (a tuple takes as many as it has leaves). */
+  const bindFlat = (types: readonly Type[], flat: readonly Sym[]): Bound[] => {
+    let next = 0;
+    return types.map((t) => {
+      const n = leafTypes(t).length;
+      const run = flat.slice(next, (next += n));
+      return t.kind === 'tuple' ? run : run[0]!;
+    });
+  };
 
   /** Inlines a function body or an op region; returns the values its terminator yields. */
   const inlineRegion = (body: Region, args: readonly Sym[], resultTypes: readonly Type[], depth: number, outer: Lookup | undefined, where: Loc): Sym[] => {
@@ -76,21 +92,33 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     const instance = nextInstance++;
     const multiBlock = body.blocks.length > 1;
     const label = (block: string): string => `L${instance}_${block.replace(/\^/, '')}`;
-    const env = new Map<Value, Sym>();
+    const env = new Map<Value, Bound>();
     const globalRefs = new Map<Value, string>();
     // Block arguments of non-entry blocks are buffers the incoming branches copy into.
-    body.blocks.forEach((b, bi) => b.args.forEach((a, i) => env.set(a, bi === 0 ? args[i]! : sym(a))));
-    const results = multiBlock ? resultTypes.map(fresh) : undefined;
+    const entryArgs = body.blocks[0]!.args;
+    bindFlat(entryArgs.map((a) => a.type), args).forEach((b, i) => env.set(entryArgs[i]!, b));
+    body.blocks.slice(1).forEach((b) =>
+      b.args.forEach((a) => {
+        if (a.type.kind === 'tuple') throw error('E0301', { op: `a tuple-typed block argument (${a.name})`, target: 'C backend' }, where);
+        env.set(a, sym(a));
+      }),
+    );
+    const results = multiBlock ? resultTypes.flatMap(leafTypes).map(fresh) : undefined;
     const exit = `L${instance}_exit`;
     const lookup: Lookup = (v) => env.get(v) ?? outer?.(v);
-    const get = (op: Op, v: Value): Sym => {
+    const leaves = (op: Op, v: Value): readonly Sym[] => {
       const s = lookup(v);
       if (!s) throw error('E0301', { op: `${op.name} using ${v.name}, a value the C backend does not produce`, target: 'C backend' }, op.loc);
-      return s;
+      return Array.isArray(s) ? s : [s as Sym];
+    };
+    const get = (op: Op, v: Value): Sym => {
+      const s = lookup(v);
+      if (Array.isArray(s)) throw error('E0301', { op: `${op.name} on the tuple ${v.name}`, target: 'C backend' }, op.loc);
+      return leaves(op, v)[0]!;
     };
     const edge = (op: Op, target: string, from: readonly Value[]): Edge => {
       const block = body.blocks.find((b) => b.label === target)!;
-      return { target: label(target), copies: parallelCopies(from.map((v, i) => [get(op, v), env.get(block.args[i]!)!] as const)) };
+      return { target: label(target), copies: parallelCopies(from.map((v, i) => [get(op, v), env.get(block.args[i]!) as Sym] as const)) };
     };
     /** Lowers while / if / case to labels, branches and copies around their inlined regions. */
     const structured = (op: Op, ins: readonly Sym[]): void => {
@@ -150,20 +178,46 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
           step(op, { kind: 'branch', cond, onTrue: edge(op, t.label, t.args), onFalse: edge(op, e.label, e.args) }, [cond, ...[...t.args, ...e.args].map((v) => get(op, v))]);
           continue;
         }
-        const ins = op.operands.map((v) => get(op, v));
+        if (op.name === 'stablehlo.tuple') {
+          env.set(op.results[0]!, op.operands.flatMap((v) => leaves(op, v)));
+          continue;
+        }
+        if (op.name === 'stablehlo.get_tuple_element') {
+          const tuple = op.operands[0]!.type;
+          const index = Number((op.attrs['index'] as { value: bigint }).value);
+          if (tuple.kind !== 'tuple') throw error('E0204', { op: op.name, detail: 'operand must be a tuple' }, op.loc);
+          env.set(op.results[0]!, bindFlat(tuple.elems, leaves(op, op.operands[0]!))[index]!);
+          continue;
+        }
         if (op.name === 'func.return' || op.name === 'stablehlo.return') {
+          const ins = op.operands.flatMap((v) => leaves(op, v));
           if (!results) return ins;
           step(op, { kind: 'goto', edge: { target: exit, copies: ins.map((s, i) => [s, results[i]!] as const) } }, ins);
           continue;
         }
+        if (op.name === 'func.call') {
+          const callee = op.attrs['callee'];
+          const g = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
+          if (!g?.body) throw error('E0107', { name: callee?.kind === 'symbol' ? callee.name : '?' }, op.loc);
+          // A callee sees only its arguments (functions are isolated from above).
+          const returned = inlineRegion(g.body, op.operands.flatMap((v) => leaves(op, v)), g.resultTypes, depth + 1, undefined, g.loc);
+          bindFlat(op.results.map((r) => r.type), returned).forEach((b, i) => env.set(op.results[i]!, b));
+          continue;
+        }
+        if (isIdentityCustomCall(op)) {
+          env.set(op.results[0]!, get(op, op.operands[0]!));
+          continue;
+        }
+        if (op.name === 'stablehlo.custom_call' && !isCheckOp(op)) throw unsupportedCustomCall(op, customCallTarget(op) ?? '?', 'C backend');
+        const ins = op.operands.map((v) => get(op, v));
         if (opts.checksAsOutputs && isCheckOp(op)) {
           checked.push(ins[checkedOperand(op)]!);
           // A check's pass flag (check.eq) is only ever returned, and returns are dropped here.
           op.results.forEach((r) => env.set(r, sym(r)));
           continue;
         }
-        if (op.name === 'func.call' || op.name === 'stablehlo.composite') {
-          const callee = op.attrs[op.name === 'func.call' ? 'callee' : 'decomposition'];
+        if (op.name === 'stablehlo.composite') {
+          const callee = op.attrs['decomposition'];
           const g = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
           if (!g?.body) throw error('E0107', { name: callee?.kind === 'symbol' ? callee.name : '?' }, op.loc);
           // A callee sees only its arguments (functions are isolated from above).
@@ -188,7 +242,8 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     return results;
   };
 
-  const inputs = entry.params.map(sym);
+  // Tuple parameters and results of the entry become one input / output per leaf.
+  const inputs = entry.params.flatMap((p) => leafTypes(p.type)).map(fresh);
   if (!entry.body) throw error('E0204', { op: 'func.func', detail: `@${entry.name} has no body` }, entry.loc);
   const returned = inlineRegion(entry.body, inputs, entry.resultTypes, 0, undefined, entry.loc);
   // In conformance runs the checked values are the outputs (what main returns is what it checks).

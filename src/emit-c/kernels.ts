@@ -21,6 +21,8 @@ import { singleOpGroup, type FusionGroup } from '../fusion/fuse.js';
 import { emitScalarRegion } from './region.js';
 import { emitGemmKernel, type GemmPlan } from './gemm.js';
 import { emitDirectConvKernel, type DirectConvPlan } from './direct-conv.js';
+import { batchNormGrad, batchNormInference, batchNormTraining } from './normalization.js';
+import { rng } from './random.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
 
 export interface Sym {
@@ -92,7 +94,9 @@ export function simpleCombiner(body: Region | undefined): string | undefined {
   return x === block.args[1] && y === block.args[0] && COMMUTATIVE.has(name) ? name : undefined;
 }
 
-class KernelBuilder {
+export type KernelInput = { name: string; t: TensorType; c: CElem };
+
+export class KernelBuilder {
   readonly w = new CodeWriter();
   readonly params: KernelParam[] = [];
   /** Local-variable numbering for inlined region bodies (per kernel: deterministic names). */
@@ -117,6 +121,11 @@ class KernelBuilder {
     return { name, t, c };
   }
 
+  /** The op's attributes as its op-table entry reads them. */
+  attrs<A>(): A {
+    return attrsOf<A>(this.fop);
+  }
+
   output(i = 0): { name: string; t: TensorType; c: CElem } {
     const t = tensorOf(this.fop.outs[i]!, this.fop);
     const c = cElem(t, this.fop.op.name, this.fop.op.loc);
@@ -126,7 +135,7 @@ class KernelBuilder {
   }
 }
 
-type Lowering = (k: KernelBuilder) => void;
+export type Lowering = (k: KernelBuilder) => void;
 
 function unsupported(fop: FlatOp, why: string): never {
   throw error('E0301', { op: `${fop.op.name} (${why})`, target: 'C backend' }, fop.op.loc);
@@ -942,24 +951,11 @@ const map: Lowering = (k) => {
   });
 };
 
-/** batch_norm_inference, per element in double like the interpreter. */
-const batchNormInference: Lowering = (k) => {
-  const [x, scale, offset, mean, variance] = [0, 1, 2, 3, 4].map((i) => k.input(i)) as [ReturnType<KernelBuilder['input']>, ReturnType<KernelBuilder['input']>, ReturnType<KernelBuilder['input']>, ReturnType<KernelBuilder['input']>, ReturnType<KernelBuilder['input']>];
-  const out = k.output();
-  const a = attrsOf<{ epsilon: number; feature: number }>(k.fop);
-  const f = (v: { name: string; c: CElem }): string => `(double)${v.c.load(`${v.name}[f]`)}`;
-  k.w.line('int64_t o = 0;');
-  nest(k.w, x.t.shape, (idx) => {
-    k.w.line(`const int64_t f = ${idx[a.feature]};`);
-    k.w.line(`const double v = (double)${x.c.load(`${x.name}[o]`)} - ${f(mean)};`);
-    const eps = Math.fround(a.epsilon); // an f32 attribute: exact as a double literal
-    k.w.line(`${out.name}[o] = ${out.c.store(`${f(scale)} * v / sqrt(${f(variance)} + ${Number.isInteger(eps) ? `${eps}.0` : String(eps)}) + ${f(offset)}`)};`);
-    k.w.line('++o;');
-  });
-};
-
 const LOWERINGS: Readonly<Record<string, Lowering>> = {
   'stablehlo.batch_norm_inference': batchNormInference,
+  'stablehlo.batch_norm_training': batchNormTraining,
+  'stablehlo.batch_norm_grad': batchNormGrad,
+  'stablehlo.rng': rng,
   'stablehlo.dynamic_iota': dynamicIota,
   'stablehlo.dynamic_broadcast_in_dim': dynamicBroadcastInDim,
   'stablehlo.dynamic_reshape': dynamicReshape,

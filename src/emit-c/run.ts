@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly threads?: number;
   /** --inject-fault: a deliberately wrong program (faults.ts), to test the tests. */
   readonly fault?: FaultKind;
+  /** The values the program's check ops compare become its outputs (flatten.ts). */
+  readonly checksAsOutputs?: boolean;
 }
 
 /** Emits, compiles and runs `entry` on `inputs` for `opts.target` (default: host). */
@@ -41,7 +43,7 @@ export async function runCompiled(m: Module, entry: string, inputs: readonly Ten
   const dir = opts.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-', unsafeCleanup: true }).name;
   const prefix = 'model';
   const target = opts.target ?? lookupTarget('host');
-  const emitted = emitC(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.fault ? { fault: opts.fault } : {}) });
+  const emitted = emitC(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target, checksAsOutputs: opts.checksAsOutputs ?? false, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.fault ? { fault: opts.fault } : {}) });
   if (inputs.length !== emitted.inputs.length) throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
   writeFiles(dir, emitted);
   const build = { extraFlags: opts.flags ?? [] };

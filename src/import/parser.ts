@@ -8,6 +8,7 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc, SourceFile } from '../diag/source.js';
 import type { Attr, DenseElem, DenseLiteral } from '../ir/attrs.js';
 import { newValue, type Block, type Func, type Global, type Module, type Op, type Region, type Successor, type Value } from '../ir/core.js';
+import type { Mesh } from '../ir/sharding.js';
 import {
   BOOL,
   complexElem,
@@ -22,12 +23,15 @@ import {
 } from '../ir/types.js';
 import { Lexer, unquote, type Token } from './lexer.js';
 import { parsePrettyOp } from './pretty.js';
+import { parseGspmdSharding, parseSdyMesh, parseSdyShardingPerValue, parseSdyTensorSharding } from './sharding.js';
 
 /** Maps names of other dialects/spellings onto the op names the op table uses. */
 const OP_ALIASES: Readonly<Record<string, string>> = {
   return: 'func.return',
   call: 'func.call',
   'arith.constant': 'stablehlo.constant',
+  // IREE's test inputs: a constant its compiler must not fold (folding it changes nothing here).
+  'util.unfoldable_constant': 'stablehlo.constant',
 };
 
 export function canonicalOpName(name: string): string {
@@ -63,6 +67,9 @@ class Scope {
 export class Parser {
   readonly lex: Lexer;
   private scope = new Scope();
+  /** `!name = type` and `#name = attr` definitions (top level, before use). */
+  private readonly typeAliases = new Map<string, Type>();
+  private readonly attrAliases = new Map<string, Attr>();
 
   constructor(readonly source: SourceFile) {
     this.lex = new Lexer(source);
@@ -188,6 +195,8 @@ export class Parser {
     }
     if (t.kind === 'bangId') {
       this.lex.next();
+      const alias = this.typeAliases.get(t.text);
+      if (alias) return alias;
       if (t.text === '!stablehlo.token' || t.text === '!mhlo.token') return { kind: 'token' };
       // Foreign pointer-like type, e.g. !util.ptr<tensor<..>>: keep the pointee.
       if (this.eatPunct('<')) {
@@ -298,29 +307,30 @@ export class Parser {
     return { outputs: list };
   }
 
-  parseParenTypes(): Type[] {
+  /** `(T {attrs}?, ...)`; each type's attribute dict goes to `attrsOut` when given. */
+  parseParenTypes(attrsOut?: Record<string, Attr>[]): Type[] {
     this.expectPunct('(');
     const out: Type[] = [];
-    if (!this.isPunct(')')) {
+    while (!this.isPunct(')')) {
       out.push(this.parseType());
-      this.skipArgAttrs();
-      while (this.eatPunct(',')) {
-        out.push(this.parseType());
-        this.skipArgAttrs();
-      }
+      const attrs = this.parseArgAttrs();
+      attrsOut?.push(attrs);
+      if (!this.eatPunct(',')) break;
     }
     this.expectPunct(')');
     return out;
   }
 
-  parseResultTypes(): Type[] {
-    if (this.isPunct('(')) return this.parseParenTypes();
+  parseResultTypes(attrsOut?: Record<string, Attr>[]): Type[] {
+    if (this.isPunct('(')) return this.parseParenTypes(attrsOut);
     return [this.parseType()];
   }
 
-  private skipArgAttrs(): void {
-    if (this.isPunct('{')) this.parseDict();
+  /** The optional `{attrs}` and `loc(...)` after a parameter or result type. */
+  private parseArgAttrs(): Record<string, Attr> {
+    const attrs = this.isPunct('{') ? this.parseDict() : {};
     if (this.isIdent('loc')) this.parseLoc();
+    return attrs;
   }
 
   // ---- attributes ----------------------------------------------------------------------------
@@ -333,7 +343,10 @@ export class Parser {
       const k = this.lex.next();
       if (k.kind !== 'ident' && k.kind !== 'string') this.fail('an attribute name', k);
       const key = k.kind === 'string' ? unquote(k.text) : k.text;
-      out[key] = this.eatPunct('=') ? this.parseAttr(true) : { kind: 'unit' };
+      const value: Attr = this.eatPunct('=') ? this.parseAttr(true) : { kind: 'unit' };
+      // GSPMD shardings are strings in their own grammar: read them here, once, with their location
+      // (an empty string says nothing and stays one).
+      out[key] = key === 'mhlo.sharding' && value.kind === 'string' && value.value !== '' ? { kind: 'sharding', sharding: parseGspmdSharding(value.value, this.loc(k)) } : value;
       if (!this.eatPunct(',')) break;
     }
     this.expectPunct('}');
@@ -464,7 +477,29 @@ export class Parser {
   private parseHashAttr(): Attr {
     const t = this.lex.next();
     const name = t.text.slice(1);
-    if (!this.eatPunct('<')) return { kind: 'enum', value: name };
+    if (!this.isPunct('<')) return this.attrAliases.get(t.text) ?? { kind: 'enum', value: name };
+    this.lex.next();
+    if (name === 'sdy.sharding') return { kind: 'sharding', sharding: parseSdyTensorSharding(this) };
+    if (name === 'sdy.sharding_per_value') return { kind: 'sharding', sharding: parseSdyShardingPerValue(this) };
+    const dialect = name.split('.')[0]!;
+    if (dialect !== 'stablehlo' && dialect !== 'mhlo' && dialect !== 'chlo' && dialect !== 'vhlo') return this.skipOpaqueAttr(t);
+    return this.parseHashAttrBody(name);
+  }
+
+  /** A dialect attribute we do not interpret: its balanced `<...>` kept as text. */
+  private skipOpaqueAttr(start: Token): Attr {
+    let depth = 1;
+    let last = start;
+    while (depth > 0) {
+      last = this.lex.next();
+      if (last.kind === 'eof') throw error('E0102', { what: `${start.text}<...>` }, this.loc(start));
+      if (last.kind === 'punct' && last.text === '<') depth++;
+      if (last.kind === 'punct' && last.text === '>') depth--;
+    }
+    return { kind: 'opaque', text: this.source.text.slice(start.pos, last.end) };
+  }
+
+  private parseHashAttrBody(name: string): Attr {
     if (this.isPunct('[')) {
       const dims = this.parseConvDims();
       this.expectPunct('>');
@@ -787,6 +822,7 @@ export class Parser {
     const nameTok = this.expectKind('symbol', 'a function name (@name)');
     this.expectPunct('(');
     const args: { name: string; type: Type; tok: Token }[] = [];
+    const paramAttrs: Record<string, Attr>[] = [];
     while (!this.isPunct(')')) {
       const at = this.peek();
       if (at.kind === 'value') {
@@ -796,12 +832,13 @@ export class Parser {
       } else {
         args.push({ name: `%arg${args.length}`, type: this.parseType(), tok: at });
       }
-      this.skipArgAttrs();
+      paramAttrs.push(this.parseArgAttrs());
       if (!this.eatPunct(',')) break;
     }
     this.expectPunct(')');
     let resultTypes: Type[] = [];
-    if (this.eatPunct('->')) resultTypes = this.parseResultTypes();
+    const resultAttrs: Record<string, Attr>[] = [];
+    if (this.eatPunct('->')) resultTypes = this.parseResultTypes(resultAttrs);
     if (this.eatIdent('attributes')) this.parseDict();
     const loc = this.loc(start);
     this.pushScope();
@@ -815,7 +852,7 @@ export class Parser {
     }
     this.popScope();
     if (this.isIdent('loc')) this.parseLoc();
-    const f: Func = { name: symbolName(nameTok.text), visibility, params, resultTypes, loc, ...(body ? { body } : {}) };
+    const f: Func = { name: symbolName(nameTok.text), visibility, params, resultTypes, paramAttrs, resultAttrs, loc, ...(body ? { body } : {}) };
     return f;
   }
 
@@ -843,6 +880,8 @@ export class Parser {
     const globals = new Map<string, Global>();
     let moduleName: string | undefined;
     let moduleAttrs: Record<string, Attr> = {};
+    const meshes = new Map<string, Mesh>();
+    const ignoredOps: { name: string; loc: Loc }[] = [];
     const addFunc = (f: Func, at: Token): void => {
       if (funcs.has(f.name)) throw error('E0204', { op: 'func.func', detail: `redefinition of function @${f.name}` }, this.loc(at));
       funcs.set(f.name, f);
@@ -854,11 +893,24 @@ export class Parser {
         if (until === '}' && t.kind === 'punct' && t.text === '}') return;
         if (t.kind === 'eof') this.fail("'}' closing the module");
         if (t.kind === 'hashId') {
-          // `#loc1 = loc(...)` alias definitions and attribute aliases.
+          // `#loc1 = loc(...)` location aliases, and attribute aliases.
           this.lex.next();
           this.expectPunct('=');
           if (this.isIdent('loc')) this.parseLoc();
-          else this.parseAttr();
+          else this.attrAliases.set(t.text, this.parseAttr(true));
+          continue;
+        }
+        if (t.kind === 'bangId') {
+          this.lex.next();
+          this.expectPunct('=');
+          this.typeAliases.set(t.text, this.parseType());
+          continue;
+        }
+        if (t.kind === 'ident' && t.text === 'sdy.mesh') {
+          this.lex.next();
+          const mesh = parseSdyMesh(this);
+          meshes.set(mesh.name, mesh);
+          if (this.isIdent('loc')) this.parseLoc();
           continue;
         }
         if (t.kind === 'ident' && t.text === 'module') {
@@ -879,6 +931,7 @@ export class Parser {
           this.lex.next();
           while (this.isIdent()) this.lex.next(); // private, mutable
           const nameTok = this.expectKind('symbol', 'a global name');
+          if (this.isPunct('{')) this.parseDict(); // {noinline}, {inlining_policy = ...}: hints for IREE
           let value: Attr = { kind: 'unit' };
           if (this.eatPunct('=')) value = this.parseAttr();
           this.expectPunct(':');
@@ -911,11 +964,25 @@ export class Parser {
           addFunc(this.funcFromGenericOp(op), t);
           continue;
         }
-        this.fail("'func.func', 'module' or 'util.global' at top level");
+        if (t.kind === 'string') {
+          // Any other module-level op in generic form (its syntax is self-describing): kept by name.
+          const op = this.parseOp();
+          ignoredOps.push({ name: op.name, loc: op.loc });
+          continue;
+        }
+        this.fail("'func.func', 'module', 'util.global', 'sdy.mesh', an alias definition or a generic op at top level");
       }
     };
     parseItems('eof');
-    return { ...(moduleName ? { name: moduleName } : {}), funcs, globals, attrs: moduleAttrs, source: this.source };
+    return {
+      ...(moduleName ? { name: moduleName } : {}),
+      funcs,
+      globals,
+      attrs: moduleAttrs,
+      ...(meshes.size ? { meshes } : {}),
+      ...(ignoredOps.length ? { ignoredOps } : {}),
+      source: this.source,
+    };
   }
 }
 

@@ -123,7 +123,15 @@ function parseDefault(p: Parser, name: string, nResults: number): ParsedOpParts 
 
 /** The `: T` of ops whose value attribute follows the type of the checked operand (check.*_const). */
 function parseCheckConst(p: Parser, name: string, nResults: number): ParsedOpParts {
+  // Older IREE exports: `check.expect_almost_eq_const(%x, dense<...> : T) : T`.
+  const parenthesized = p.eatPunct('(');
   const parts = parseDefault(p, name, nResults);
+  if (parenthesized) {
+    p.expectPunct(')');
+    if (p.isPunct('{')) Object.assign(parts.attrs, p.parseDict());
+    p.expectPunct(':');
+    p.parseType();
+  }
   const v = parts.attrs['value'];
   const operand = parts.operands[0];
   if (v && v.kind === 'dense' && !v.type && operand?.type.kind === 'tensor') parts.attrs['value'] = { ...v, type: operand.type };
@@ -238,6 +246,7 @@ function parseReduce(p: Parser, name: string, nResults: number, nameTok: Token):
         const tok = p.expectKind('value', 'a reducer argument');
         p.expectPunct(':');
         g.push({ name: tok.text, type: p.parseType(), tok });
+        if (p.isIdent('loc')) p.parseLoc(); // torch_xla writes locations on reducer arguments
         if (!p.eatPunct(',')) break;
       }
       p.expectPunct(')');

@@ -26,6 +26,11 @@ export type Elem = number | bigint | readonly [number, number];
 
 export class RuntimeError extends Error {}
 
+/** Tuples spread into their leaves, in order: the compiled program's view of a function's results. */
+export function flattenTuples(values: readonly RtValue[]): RtValue[] {
+  return values.flatMap((v) => (v.kind === 'tuple' ? flattenTuples(v.elems) : [v]));
+}
+
 export function wrapInt(e: IntElem, v: bigint): bigint {
   return e.signed ? BigInt.asIntN(e.bits, v) : BigInt.asUintN(e.bits, v);
 }

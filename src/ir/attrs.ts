@@ -4,6 +4,7 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
+import type { Sharding } from './sharding.js';
 import type { ElemType, TensorType, Type } from './types.js';
 
 /** One element of a `dense<...>` list: ints keep their text so hex float bit patterns survive. */
@@ -40,6 +41,10 @@ export type Attr =
   | { readonly kind: 'type'; readonly type: Type | ElemType }
   | { readonly kind: 'fnType'; readonly inputs: readonly Type[]; readonly outputs: readonly Type[] }
   | { readonly kind: 'pair'; readonly first: Attr; readonly second: Attr }
+  /** `#sdy.sharding<...>` or an `mhlo.sharding = "{...}"` string, read (import/sharding.ts). */
+  | { readonly kind: 'sharding'; readonly sharding: Sharding }
+  /** A dialect attribute nothing here interprets (`#ttcore.foo<...>`), kept as written. */
+  | { readonly kind: 'opaque'; readonly text: string }
   | { readonly kind: 'unit' };
 
 export type Attrs = Readonly<Record<string, Attr>>;

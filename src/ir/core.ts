@@ -5,6 +5,7 @@
 import type { Loc, SourceFile } from '../diag/source.js';
 import type { Attr, Attrs } from './attrs.js';
 import type { Type } from './types.js';
+import type { Mesh } from './sharding.js';
 
 export interface Value {
   readonly id: number;
@@ -45,6 +46,9 @@ export interface Func {
   readonly visibility: 'public' | 'private';
   readonly params: readonly Value[];
   readonly resultTypes: readonly Type[];
+  /** Attribute dicts written on each parameter / result (shardings, layout modes, names). */
+  readonly paramAttrs?: readonly Attrs[];
+  readonly resultAttrs?: readonly Attrs[];
   /** Undefined for external declarations. */
   readonly body?: Region;
   readonly loc: Loc;
@@ -62,6 +66,10 @@ export interface Module {
   readonly funcs: ReadonlyMap<string, Func>;
   readonly globals: ReadonlyMap<string, Global>;
   readonly attrs: Attrs;
+  /** Shardy device meshes (`sdy.mesh`), by name. */
+  readonly meshes?: ReadonlyMap<string, Mesh>;
+  /** Names of module-level ops kept but not interpreted (e.g. `ml_program.global`), with where they are. */
+  readonly ignoredOps?: readonly { readonly name: string; readonly loc: Loc }[];
   readonly source: SourceFile;
 }
 

@@ -486,32 +486,5 @@ const triangularSolve = defineOp({
   },
 });
 
-/** batch_norm_inference: scale * (x - mean) / sqrt(variance + epsilon) + offset, per feature. */
-const batchNormInference = defineOp({
-  name: 'stablehlo.batch_norm_inference',
-  category: 'elementwise',
-  spec: 'batch_norm_inference',
-  attrs: (r) => ({ epsilon: r.float('epsilon'), feature: r.int('feature_index') }),
-  infer: (types, a, op) => {
-    const x = types[0];
-    if (x?.kind !== 'tensor') return undefined;
-    if (a.feature < 0 || a.feature >= x.shape.length) constraint(op, 'batch_norm_inference_c1', `feature_index ${a.feature} out of range for rank ${x.shape.length}`);
-    for (const [i, t] of types.slice(1).entries())
-      if (t.kind !== 'tensor' || t.shape.length !== 1 || t.shape[0] !== x.shape[a.feature]) constraint(op, 'batch_norm_inference_c3', `operand #${i + 1} must be a vector of ${x.shape[a.feature]} features`);
-    return [x];
-  },
-  evaluate: (args, a, op) => {
-    const [x, scale, offset, mean, variance] = args.map((v) => expectTensor(v)) as [Tensor, Tensor, Tensor, Tensor, Tensor];
-    const out = makeTensor(resultTensorType(op));
-    const eps = Math.fround(a.epsilon);
-    forEachIndex(x.type.shape, (idx, flat) => {
-      const f = idx[a.feature]!;
-      const v = (getElem(x, flat) as number) - (getElem(mean, f) as number);
-      setElem(out, flat, ((getElem(scale, f) as number) * v) / Math.sqrt((getElem(variance, f) as number) + eps) + (getElem(offset, f) as number));
-    });
-    return [out];
-  },
-});
-
 export const CONTRACTION: readonly OpDef<any>[] = [
-  batchNormInference,dotGeneralOp, dot, convolution, dynamicConv, fft, triangularSolve];
+  dotGeneralOp, dot, convolution, dynamicConv, fft, triangularSolve];

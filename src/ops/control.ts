@@ -3,11 +3,12 @@
  * the test-suite check ops (check.*, custom_call @check.*), interpreter.print/probe, and the few
  * foreign ops exported models carry (util.global.*, tensor.extract).
  */
+import { error } from '../diag/diagnostics.js';
 import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { checkAlmostEq, checkClose, checkEq } from '../interpret/checks.js';
-import { copyElem, expectTensor, getElem, setElemBits, intAt, makeTensor, RuntimeError, setElem, size, tensorFromDense, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { copyElem, expectTensor, getElem, intAt, makeTensor, RuntimeError, setElem, size, tensorFromDense, type RtValue, type Tensor } from '../interpret/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 
@@ -142,9 +143,15 @@ export function isCheckOp(op: Op): boolean {
   return checkTarget(op)?.startsWith('check.') ?? false;
 }
 
-function checkTarget(op: Op): string | undefined {
+/** A custom call's target: `@name` in the pretty form, a string attribute in the generic one. */
+export function customCallTarget(op: Op): string | undefined {
   const t = op.attrs['call_target_name'];
-  return op.name === 'stablehlo.custom_call' && t?.kind === 'symbol' ? t.name : undefined;
+  if (op.name !== 'stablehlo.custom_call') return undefined;
+  return t?.kind === 'symbol' ? t.name : t?.kind === 'string' ? t.value : undefined;
+}
+
+function checkTarget(op: Op): string | undefined {
+  return customCallTarget(op);
 }
 
 /** The operand of a check op that holds the *computed* value: operand 0, except for the
@@ -206,6 +213,22 @@ const checkOps: OpDef<any>[] = [
   }),
 ];
 
+/** Custom calls exporters write around sharding (GSPMD / shard_map): on one device each passes its
+ * operand through unchanged. Shape-changing ones (a full tensor to one partition's shard) are not. */
+const SHARDING_CALLS = new Set(['Sharding', 'SPMDFullToShardShape', 'SPMDShardToFullShape', 'mhlo.sharding', 'xla.sdy.FuncResultSharding', 'xla.sdy.GlobalToLocalShape', 'xla.sdy.LocalToGlobalShape']);
+
+export function isIdentityCustomCall(op: Op): boolean {
+  if (!SHARDING_CALLS.has(customCallTarget(op) ?? '')) return false;
+  return op.operands.length === 1 && op.results.length === 1 && typeToString(op.operands[0]!.type) === typeToString(op.results[0]!.type);
+}
+
+/** The located error for a custom call `where` cannot run: vendor kernels, and sharding calls
+ * that change shape (they need the program partitioned across devices). */
+export function unsupportedCustomCall(op: Op, target: string, where: string): Error {
+  const why = SHARDING_CALLS.has(target) ? ' (changes the shape: it needs the program partitioned over several devices)' : ' (a vendor call target)';
+  return error('E0301', { op: `custom_call @${target}${why}`, target: where }, op.loc);
+}
+
 /** `stablehlo.custom_call @check.*`: the testdata form of the checks (tolerances per upstream). */
 const customCall = defineOp({
   name: 'stablehlo.custom_call',
@@ -213,6 +236,8 @@ const customCall = defineOp({
   spec: 'custom_call',
   attrs: (r) => ({ target: r.string('call_target_name') }),
   evaluate: (args, a, op, ctx) => {
+    if (isIdentityCustomCall(op)) return [args[0]!];
+    if (!a.target.startsWith('check.')) throw unsupportedCustomCall(op, a.target, 'the interpreter');
     const [x, y] = [expectTensor(args[0]), expectTensor(args[1])];
     switch (a.target) {
       case 'check.expect_eq':
@@ -234,7 +259,7 @@ const customCall = defineOp({
         return [out];
       }
       default:
-        throw new RuntimeError(`custom_call target @${a.target} is not supported`);
+        throw unsupportedCustomCall(op, a.target, 'the interpreter');
     }
   },
 });
@@ -334,67 +359,7 @@ const foreignOps: OpDef<any>[] = [
   }),
 ];
 
-// ---- rng_bit_generator -------------------------------------------------------------------------
-/** Threefry-2x32 with 20 rounds (Salmon et al.); returns the two output words. */
-function threefry2x32(key: readonly [number, number], ctr: readonly [number, number]): [number, number] {
-  const R = [13, 15, 26, 6, 17, 29, 16, 24];
-  const ks = [key[0] >>> 0, key[1] >>> 0, (0x1bd11bda ^ key[0] ^ key[1]) >>> 0];
-  let x0 = (ctr[0] + ks[0]!) >>> 0;
-  let x1 = (ctr[1] + ks[1]!) >>> 0;
-  for (let r = 0; r < 20; r++) {
-    x0 = (x0 + x1) >>> 0;
-    const rot = R[r % 8]!;
-    x1 = ((x1 << rot) | (x1 >>> (32 - rot))) >>> 0;
-    x1 = (x1 ^ x0) >>> 0;
-    if (r % 4 === 3) {
-      const i = (r + 1) / 4;
-      x0 = (x0 + ks[i % 3]!) >>> 0;
-      x1 = (x1 + ks[(i + 1) % 3]! + i) >>> 0;
-    }
-  }
-  return [x0, x1];
-}
-
-/**
- * rng_bit_generator: the spec leaves the bits implementation-defined (only determinism is
- * required), so the oracle uses Threefry-2x32-20 for every algorithm: key = state[0], counter =
- * state[1]; each block of two 32-bit words advances the counter; the new state is
- * [key, counter + blocks]. Other implementations' bits differ (that file is upstream-disabled).
- */
-const rngBitGenerator = defineOp({
-  name: 'stablehlo.rng_bit_generator',
-  category: 'other',
-  spec: 'rng_bit_generator',
-  evaluate: (args, _a, op) => {
-    const state = expectTensor(args[0]);
-    const st = storageElem(state.type.elem);
-    if (st.kind !== 'int' || st.bits !== 64 || size(state) < 2) throw new RuntimeError('rng_bit_generator supports a ui64/i64 state of at least 2 elements');
-    const word = (i: number): bigint => BigInt.asUintN(64, getElem(state, i) as bigint);
-    const key = word(0);
-    let counter = word(1);
-    const out = makeTensor(resultTensorType(op, 1));
-    const e = storageElem(out.type.elem);
-    const bits = e.kind === 'int' ? e.bits : e.kind === 'float' ? e.format.bits : 32;
-    const words: number[] = [];
-    const need = Math.ceil((size(out) * bits) / 32);
-    while (words.length < need) {
-      words.push(...threefry2x32([Number(key & 0xffffffffn), Number(key >> 32n)], [Number(counter & 0xffffffffn), Number((counter >> 32n) & 0xffffffffn)]));
-      counter = BigInt.asUintN(64, counter + 1n);
-    }
-    for (let i = 0; i < size(out); i++) {
-      let v = 0n;
-      for (let w = Math.ceil(bits / 32) - 1; w >= 0; w--) v = (v << 32n) | BigInt(words[i * Math.ceil(bits / 32) + w] ?? 0);
-      setElemBits(out, i, BigInt.asUintN(bits, v));
-    }
-    const newState = makeTensor(resultTensorType(op, 0));
-    for (let i = 0; i < size(state); i++) copyElem(newState, i, state, i);
-    setElem(newState, 1, st.signed ? BigInt.asIntN(64, counter) : counter);
-    return [newState, out];
-  },
-});
-
 export const CONTROL: readonly OpDef<any>[] = [
-  rngBitGenerator,
   constant,
   call,
   whileOp,

@@ -9,10 +9,12 @@ import { CONTROL } from './control.js';
 import type { OpDef } from './def.js';
 import { ELEMENTWISE } from './elementwise.js';
 import { MOVEMENT } from './movement.js';
+import { NORMALIZATION } from './normalization.js';
 import { QUANT } from './quant.js';
+import { RANDOM } from './random.js';
 import { REDUCTION } from './reduction.js';
 
-const ALL: readonly OpDef<any>[] = [...ELEMENTWISE, ...MOVEMENT, ...REDUCTION, ...CONTRACTION, ...CONTROL, ...COLLECTIVE, ...CHLO, ...QUANT];
+const ALL: readonly OpDef<any>[] = [...ELEMENTWISE, ...MOVEMENT, ...REDUCTION, ...CONTRACTION, ...NORMALIZATION, ...CONTROL, ...COLLECTIVE, ...CHLO, ...QUANT, ...RANDOM];
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((d) => [d.name, d]));
 

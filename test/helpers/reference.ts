@@ -13,7 +13,7 @@ import type { Func, Module } from '../../src/ir/core.js';
 import { typeToString } from '../../src/ir/types.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
-import { getElem, size, type Tensor } from '../../src/interpret/tensor.js';
+import { flattenTuples, getElem, size, type Tensor } from '../../src/interpret/tensor.js';
 
 /** Inputs from the first RUN line's `--input="..."` flags of a model file (IREE's e2e tests). */
 function documentedInputs(m: Module, f: Func): Tensor[] {
@@ -30,12 +30,12 @@ export function reference(m: Module, entry: string, seed: number, documented: re
   const random = randomInputs(f, seed, m) as Tensor[];
   const own = documented.length ? documentedInputs(m, f) : [];
   const args = random.map((x, i) => (documented.includes(i) ? own[i]! : x));
-  return { f, args, expected: new Interpreter(m).runFunc(f, args) as Tensor[] };
+  return { f, args, expected: flattenTuples(new Interpreter(m).runFunc(f, args)) as Tensor[] };
 }
 
 /** Asserts that `outputs` match `expected` one for one, and that each expected tensor is
  * informative (degenerate() finds nothing; with `allFinite`, no element is NaN or infinite). */
-export function expectMatch(t: Test, outputs: readonly Tensor[], expected: readonly Tensor[], label: string, allFinite = false): void {
+export function expectMatch(t: Test, outputs: readonly Tensor[], expected: readonly Tensor[], label: string, allFinite = false, computedIn?: string): void {
   t.equal(outputs.length, expected.length, `${label}: ${expected.length} output(s)`);
   expected.forEach((want, i) => {
     const why = degenerate(want);
@@ -47,7 +47,7 @@ export function expectMatch(t: Test, outputs: readonly Tensor[], expected: reado
     }
     const got = outputs[i];
     if (!got) return;
-    const d = compareTensors(got, want);
+    const d = compareTensors(got, want, computedIn);
     t.ok(d.ok, `${label} output ${i} (${typeToString(want.type)}): ${d.message}`);
   });
 }
