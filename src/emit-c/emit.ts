@@ -226,7 +226,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);
   }
   const env = { splat: splatOf };
-  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f), gemmOf.get(f), env, threads, lanes));
+  const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f) || f.ins.includes(f.outs[0]!), gemmOf.get(f), env, threads, lanes));
   const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
   prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
   const bufRef = (s: Sym): string => {

@@ -8,6 +8,7 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Func, Module, Op, Region, Value } from '../ir/core.js';
 import type { Type } from '../ir/types.js';
+import { inPlaceLoopUpdates } from '../ops/in-place.js';
 import { checkedOperand, customCallTarget, isCheckOp, isIdentityCustomCall, unsupportedCustomCall } from '../ops/control.js';
 import type { FlatOp, Sym } from './kernels.js';
 
@@ -58,6 +59,8 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
   const control = new Map<FlatOp, Control>();
   const constants = new Map<Sym, Op>();
   const checked: Sym[] = [];
+  /** Loop-carried updates done in place (ops/in-place.ts): the op writes the carried buffer itself. */
+  const inPlaceOut = new Map<Op, Sym>();
   const step = (op: Op, c: Control, ins: readonly Sym[] = []): void => {
     const f: FlatOp = { op, ins, outs: [] };
     ops.push(f);
@@ -133,7 +136,10 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
         const [c] = inlineRegion(op.regions[0]!, results, [], depth + 1, lookup, op.loc);
         step(op, { kind: 'branch', cond: c!, onTrue: { target: L('body'), copies: [] }, onFalse: { target: L('exit'), copies: [] } }, [c!]);
         step(op, { kind: 'label', name: L('body') });
+        const updates = inPlaceLoopUpdates(op);
+        for (const [update, i] of updates) inPlaceOut.set(update, results[i]!);
         const next = inlineRegion(op.regions[1]!, results, types, depth + 1, lookup, op.loc);
+        for (const update of updates.keys()) inPlaceOut.delete(update);
         step(op, { kind: 'goto', edge: { target: L('head'), copies: parallelCopies(next.map((s, i) => [s, results[i]!] as const)) } }, next);
         step(op, { kind: 'label', name: L('exit') });
         return;
@@ -228,7 +234,8 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
           structured(op, ins);
           continue;
         }
-        const outs = op.results.map(sym);
+        const carried = inPlaceOut.get(op);
+        const outs = carried ? [carried] : op.results.map(sym);
         op.results.forEach((r, i) => env.set(r, outs[i]!));
         if (op.name === 'stablehlo.constant') {
           constants.set(outs[0]!, op);

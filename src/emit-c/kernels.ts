@@ -297,7 +297,9 @@ const dynamicUpdateSlice: Lowering = (k) => {
   const starts = k.fop.ins.slice(2).map((_, i) => k.input(i + 2));
   const out = k.output();
   const os = strides(out.t.shape);
-  k.w.line(`memcpy(${out.name}, ${x.name}, ${numElements(out.t.shape) * out.c.bytes});`);
+  // A loop-carried update in place (ops/in-place.ts) finds the rest of the tensor already there.
+  if (k.fop.ins[0] === k.fop.outs[0]) k.w.line(`(void)${x.name}; /* in place: writes only the update into the loop-carried buffer */`);
+  else k.w.line(`memcpy(${out.name}, ${x.name}, ${numElements(out.t.shape) * out.c.bytes});`);
   starts.forEach((s, d) => k.w.line(`const int64_t s${d} = rl_clamp_index((int64_t)${s.name}[0], 0, ${x.t.shape[d]! - upd.t.shape[d]!});`));
   k.w.line('int64_t u = 0;');
   nest(k.w, upd.t.shape, (idx) => k.w.line(`${out.name}[${idx.map((v, d) => `(s${d} + ${v}) * ${os[d]}`).join(' + ') || '0'}] = ${upd.name}[u++];`));

@@ -10,6 +10,7 @@ import { storageElem, tensorType, typeToString, type TensorType } from '../ir/ty
 import { checkAlmostEq, checkClose, checkEq } from '../interpret/checks.js';
 import { copyElem, expectTensor, getElem, intAt, makeTensor, RuntimeError, setElem, size, tensorFromDense, type RtValue, type Tensor } from '../interpret/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
+import { allowInPlace, inPlaceLoopUpdates, isLoopOwned, markLoopOwned, releaseLoopOwned } from './in-place.js';
 import { resultTensorType } from './elementwise.js';
 
 /** Deterministic stand-in values for `dense_resource<__elided__>` weights (seeded by position):
@@ -70,9 +71,20 @@ const whileOp = defineOp({
   spec: 'while',
   evaluate: (args, _a, op, ctx) => {
     const [cond, body] = op.regions;
+    // Carried tensors the body updates in place (ops/in-place.ts) are the loop's own copies.
+    const updates = inPlaceLoopUpdates(op);
+    allowInPlace(updates.keys());
+    const carried = [...new Set(updates.values())];
     let state: RtValue[] = [...args];
     for (;;) {
-      if (!pred(ctx.runRegion(cond!, state)[0])) return state;
+      if (!pred(ctx.runRegion(cond!, state)[0])) {
+        for (const i of carried) releaseLoopOwned(state[i]!);
+        return state;
+      }
+      for (const i of carried) {
+        const v = state[i]!;
+        if (v.kind === 'tensor' && (!isLoopOwned(v) || state.some((w, j) => j !== i && w === v))) state[i] = markLoopOwned({ ...v, data: v.data.slice() });
+      }
       state = ctx.runRegion(body!, state);
     }
   },

@@ -20,6 +20,7 @@ import {
   type RtValue,
   type Tensor,
 } from '../interpret/tensor.js';
+import { mayUpdateInPlace } from './in-place.js';
 import { constraint, defineOp, type OpDef } from './def.js';
 import { resultTensorType } from './elementwise.js';
 
@@ -164,8 +165,10 @@ const dynamicUpdateSlice = defineOp({
     const x = expectTensor(args[0]);
     const upd = expectTensor(args[1]);
     const start = args.slice(2).map((s, i) => clampInt(intAt(expectTensor(s), 0), 0, x.type.shape[i]! - upd.type.shape[i]!));
-    const out = makeTensor(resultTensorType(op));
-    for (let i = 0; i < size(x); i++) copyElem(out, i, x, i);
+    // A loop's carried tensor whose old value nobody reads again is updated where it is.
+    const inPlace = mayUpdateInPlace(op, x);
+    const out = inPlace ? x : makeTensor(resultTensorType(op));
+    if (!inPlace) for (let i = 0; i < size(x); i++) copyElem(out, i, x, i);
     const os = strides(x.type.shape);
     forEachIndex(upd.type.shape, (idx, flat) => {
       let dst = 0;
