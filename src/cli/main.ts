@@ -41,6 +41,7 @@ function readSource(path: string): SourceFile {
 function printValue(v: RtValue): string {
   if (v.kind === 'tensor') return printTensor(v);
   if (v.kind === 'tuple') return `tuple(${v.elems.map(printValue).join(', ')})`;
+  if (v.kind === 'sharded') return `per-partition(${v.parts.map(printTensor).join(', ')})`;
   return v.kind === 'token' ? '!stablehlo.token' : `@${v.name}`;
 }
 

@@ -11,6 +11,7 @@ import type { Module } from '../ir/core.js';
 import { intElem, numElements, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { elemBits, getElem, size, type Tensor } from '../interpret/tensor.js';
 import { constantValue } from '../ops/control.js';
+import { unrollManualRegions } from '../partition/unroll.js';
 import { planMemory, planWithoutReuse, type MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { cElem, cElemOrUndefined, literal, toStorageBytes, type CElem } from './ctypes.js';
@@ -86,7 +87,8 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   const threads = o.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RuntimeError(`--threads must be an integer from 1 to 64, got ${threads}`);
   if (threads > 1 && target.os !== 'hosted') throw new RuntimeError(`--threads ${threads} needs a hosted target (POSIX threads); '${target.name}' is ${target.os}`);
-  const flat = flatten(m, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
+  // Partition phase: on one device, manual (shard_map) regions become plain code.
+  const flat = flatten(unrollManualRegions(m), o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
   const simplified = o.simplify === false ? flat : simplify(flat);
   const tensor = (s: Sym): TensorType => {
     if (s.type.kind !== 'tensor') throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, simplified.entry.loc);

@@ -19,7 +19,9 @@ export interface TupleValue { readonly kind: 'tuple'; readonly elems: readonly R
 export interface TokenValue { readonly kind: 'token' }
 /** Pointer to a module global (IREE `util.global.address`). */
 export interface GlobalRef { readonly kind: 'globalRef'; readonly name: string }
-export type RtValue = Tensor | TupleValue | TokenValue | GlobalRef;
+/** A value of a manual (shard_map) region on a simulated grid: one tensor per partition. */
+export interface ShardedValue { readonly kind: 'sharded'; readonly parts: readonly Tensor[] }
+export type RtValue = Tensor | TupleValue | TokenValue | GlobalRef | ShardedValue;
 
 /** One element: number (float, and bool as 0/1), bigint (int), or [re, im] (complex). */
 export type Elem = number | bigint | readonly [number, number];
@@ -258,6 +260,7 @@ export function isTensor(v: RtValue | undefined): v is Tensor {
 }
 
 export function expectTensor(v: RtValue | undefined, what = 'operand'): Tensor {
+  if (v?.kind === 'sharded') throw new RuntimeError(`${what} is a per-partition value of a manual region: only a call, @Sharding or @SPMDShardToFullShape may take it`);
   if (!v || v.kind !== 'tensor') throw new RuntimeError(`${what} must be a tensor`);
   return v;
 }
@@ -272,6 +275,8 @@ export function typeOfValue(v: RtValue): Type {
       return { kind: 'token' };
     case 'globalRef':
       return { kind: 'opaque', text: `!util.ptr<@${v.name}>` };
+    case 'sharded':
+      return v.parts[0]!.type;
   }
 }
 

@@ -13,7 +13,7 @@ import { resultTensorType } from './elementwise.js';
 import { concatTensors, sliceEval } from './movement.js';
 import { combiner } from './reduction.js';
 
-interface GroupAttrs {
+export interface GroupAttrs {
   groups: number[][];
   channelId: number;
   globalIds: boolean;
@@ -31,10 +31,10 @@ function proc(ctx: OpEvalCtx): ProcessInfo {
   return ctx.process;
 }
 
-type Mode = 'cross_replica' | 'cross_partition' | 'cross_replica_and_partition' | 'flattened_ids';
+export type Mode = 'cross_replica' | 'cross_partition' | 'cross_replica_and_partition' | 'flattened_ids';
 
 /** The process ids (flattened, row-major) of this process's group, in group order. */
-function processGroup(p: ProcessInfo, g: GroupAttrs, mode: Mode): number[] {
+export function processGroup(p: ProcessInfo, g: GroupAttrs, mode: Mode): number[] {
   const pid = (r: number, q: number): number => r * p.numPartitions + q;
   const all = (n: number): number[][] => [[...Array(n).keys()]];
   switch (mode) {
@@ -66,11 +66,11 @@ function processGroup(p: ProcessInfo, g: GroupAttrs, mode: Mode): number[] {
   }
 }
 
-function reduceMode(g: GroupAttrs): Mode {
+export function reduceMode(g: GroupAttrs): Mode {
   if (g.channelId <= 0) return g.globalIds ? 'flattened_ids' : 'cross_replica';
   return g.globalIds ? 'flattened_ids' : 'cross_replica_and_partition';
 }
-function permuteMode(g: GroupAttrs): Mode {
+export function permuteMode(g: GroupAttrs): Mode {
   return g.channelId > 0 ? 'cross_partition' : 'cross_replica';
 }
 

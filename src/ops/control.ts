@@ -8,8 +8,9 @@ import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { checkAlmostEq, checkClose, checkEq } from '../interpret/checks.js';
-import { copyElem, expectTensor, getElem, intAt, makeTensor, RuntimeError, setElem, size, tensorFromDense, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { copyElem, expectTensor, forEachIndex, getElem, intAt, makeTensor, RuntimeError, setElem, size, strides, tensorFromDense, type RtValue, type ShardedValue, type Tensor } from '../interpret/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
+import { distinctTiles, FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr, tileStarts } from '../partition/manual.js';
 import { allowInPlace, inPlaceLoopUpdates, isLoopOwned, markLoopOwned, releaseLoopOwned } from './in-place.js';
 import { resultTensorType } from './elementwise.js';
 
@@ -58,8 +59,46 @@ const call = defineOp({
   name: 'func.call',
   category: 'control',
   attrs: (r) => ({ callee: r.string('callee') }),
-  evaluate: (args, a, _op, ctx) => ctx.callFunction(a.callee, args),
+  evaluate: (args, a, _op, ctx) => {
+    // A call on per-partition values (shard_map's body) runs once per partition, as a process
+    // grid, so that its collectives see every partition's contribution.
+    const sharded = args.filter((v): v is ShardedValue => v.kind === 'sharded');
+    if (!sharded.length) return ctx.callFunction(a.callee, args);
+    const n = sharded[0]!.parts.length;
+    if (sharded.some((v) => v.parts.length !== n)) throw new RuntimeError(`call @${a.callee}: arguments split over different partition counts`);
+    const perPartition = Array.from({ length: n }, (_, p) => args.map((v) => (v.kind === 'sharded' ? v.parts[p]! : v)));
+    const flat = ctx.runParallel([Array<string>(n).fill(a.callee)], perPartition.flat(), []);
+    const k = flat.length / n;
+    return Array.from({ length: k }, (_, j) => ({ kind: 'sharded', parts: Array.from({ length: n }, (_, p) => expectTensor(flat[p * k + j], `result ${j} of partition ${p}`)) }));
+  },
 });
+
+/** @SPMDFullToShardShape: partition p's tile of the full value (partition/manual.ts). */
+function shardValue(x: Tensor, op: Op): ShardedValue {
+  const s = shardingAttr(op, 'operand_sharding');
+  const local = resultTensorType(op);
+  if (s?.kind !== 'tiled') throw error('E0301', { op: `@${FULL_TO_SHARD} of a value without a tiled @Sharding`, target: 'the interpreter' }, op.loc);
+  const starts = tileStarts(s, x.type, local, s.devices.length, op.loc);
+  const xs = strides(x.type.shape);
+  const parts = starts.map((st) => {
+    const part = makeTensor(local);
+    forEachIndex(local.shape, (idx, flat) => copyElem(part, flat, x, idx.reduce((off, v, d) => off + (v + (st?.[d] ?? 0)) * xs[d]!, 0)));
+    return part;
+  });
+  return { kind: 'sharded', parts };
+}
+
+/** @SPMDShardToFullShape: the partitions' tiles put back where the result's sharding says. */
+function unshardValue(v: ShardedValue, op: Op): Tensor {
+  const full = resultTensorType(op);
+  const local = v.parts[0]!.type;
+  const starts = tileStarts(shardingAttr(op), full, local, v.parts.length, op.loc);
+  const out = makeTensor(full);
+  const os = strides(full.shape);
+  for (const { partition, start } of distinctTiles(starts))
+    forEachIndex(local.shape, (idx, flat) => copyElem(out, idx.reduce((off, x, d) => off + (x + start[d]!) * os[d]!, 0), v.parts[partition]!, flat));
+  return starts.every((s) => s === undefined) ? v.parts[0]! : out;
+}
 
 function pred(v: RtValue | undefined): boolean {
   return (expectTensor(v, 'predicate').data as Uint8Array)[0] === 1;
@@ -248,6 +287,12 @@ const customCall = defineOp({
   spec: 'custom_call',
   attrs: (r) => ({ target: r.string('call_target_name') }),
   evaluate: (args, a, op, ctx) => {
+    // Manual regions: a full value cut into per-partition tiles, and put back together.
+    if (a.target === SHARD_TO_FULL && args[0]?.kind === 'sharded') return [unshardValue(args[0], op)];
+    if (isShardingBoundary(op)) {
+      if (a.target === SHARD_TO_FULL) throw new RuntimeError(`@${SHARD_TO_FULL} of a value that is not per-partition`);
+      return [shardValue(expectTensor(args[0]), op)];
+    }
     if (isIdentityCustomCall(op)) return [args[0]!];
     if (!a.target.startsWith('check.')) throw unsupportedCustomCall(op, a.target, 'the interpreter');
     const [x, y] = [expectTensor(args[0]), expectTensor(args[1])];
