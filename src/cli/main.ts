@@ -17,7 +17,7 @@ import { importModule } from '../import/index.js';
 import { Interpreter } from '../interpret/eval.js';
 import { parseInput, randomInputs } from '../interpret/inputs.js';
 import { flattenTuples, RuntimeError, type RtValue } from '../interpret/tensor.js';
-import { printTensor } from '../ops/control.js';
+import { isCheckOp, printTensor } from '../ops/control.js';
 import { encodeNpy } from '../util/npy.js';
 import { buildExecutable, buildLibrary, writeFiles } from '../emit-c/build.js';
 import { boardOf, FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, qemuCommand } from '../emit-c/firmware.js';
@@ -27,7 +27,7 @@ import { CFLAGS, emitC } from '../emit-c/emit.js';
 import { runCompiled } from '../emit-c/run.js';
 import { compareTensors, degenerate, narrowestFloat } from '../interpret/compare.js';
 import { FAULT_KINDS, type FaultKind } from '../emit-c/faults.js';
-import type { Func, Module } from '../ir/core.js';
+import type { Func, Module, Region } from '../ir/core.js';
 import type { Tensor } from '../interpret/tensor.js';
 
 function readSource(path: string): SourceFile {
@@ -59,6 +59,11 @@ function entryOf(m: Module, file: string, entry: string | undefined): Func {
   const f = entry ? m.funcs.get(entry) : (m.funcs.get('main') ?? (publics.length === 1 ? publics[0] : undefined));
   if (!f) throw new RuntimeError(`${entry ? `no function @${entry}` : 'no @main and not exactly one public function'} in ${file} (functions: ${[...m.funcs.keys()].map((n) => '@' + n).join(', ')}); use --entry`);
   return f;
+}
+
+function hasCheckOps(f: Func): boolean {
+  const inRegion = (r: Region): boolean => r.blocks.some((b) => b.ops.some((op) => isCheckOp(op) || op.regions.some(inRegion)));
+  return !!f.body && inRegion(f.body);
 }
 
 function argsFor(m: Module, f: Func, a: { input: string[]; randomSeed?: number }): RtValue[] {
@@ -117,7 +122,10 @@ async function compileCommand(a: CompileArgs): Promise<number> {
   if (a.firmware) boardOf(target); // refuses hosted targets before any work
   const m = importModule(readSource(a.file));
   const f = entryOf(m, a.file, a.entry);
-  const r = emitC(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: compilerOf(target, a.cc), target, threads: a.threads });
+  // A test program that returns nothing and checks its values compiles to those values (as run does).
+  const checksAsOutputs = f.resultTypes.length === 0 && hasCheckOps(f);
+  if (checksAsOutputs) console.log(`note: @${f.name} returns nothing; the values its check ops compare are the compiled program's outputs`);
+  const r = emitC(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: compilerOf(target, a.cc), target, threads: a.threads, checksAsOutputs });
   const written = writeFiles(a.output, r);
   const built = a.emit !== 'c' || a.firmware ? [...(await buildLibrary(a.output, r, a.prefix, a.cc)).files] : [];
   if (a.firmware) {

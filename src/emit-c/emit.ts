@@ -23,6 +23,7 @@ import { isFusibleElementwise, isReducible, lowerToKernel, writesInPlaceSafely, 
 import { gemmScratchBytes, packB, planGemm, simdMacro, type GemmPlan } from './gemm.js';
 import { planDirectConv, type DirectConvPlan } from './direct-conv.js';
 import { BlobBuilder } from './blob.js';
+import { generateSplats } from './splats.js';
 import { injectFault, UNWRITTEN_BYTE, type FaultKind, type UnwrittenRange } from './faults.js';
 import { compilerOf, lookupTarget, toolOf, type Target } from '../target/targets.js';
 
@@ -99,8 +100,7 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     return constantValue(op.attrs['value'], tensor(s), op);
   };
   const injected = o.fault ? injectFault(simplified, o.fault, decodeConstant) : undefined;
-  const prog = injected?.prog ?? simplified;
-  const elemBytes = (s: Sym): number => cElem(tensor(s), 'value', prog.entry.loc).bytes;
+  const elemBytes = (s: Sym): number => cElem(tensor(s), 'value', simplified.entry.loc).bytes;
   const bytes = (s: Sym): number => numElements(tensor(s).shape) * elemBytes(s);
   // Each constant is decoded once, though splat detection, the weights and GEMM packing all read it.
   const decoded = new Map<Sym, Tensor>();
@@ -112,6 +112,10 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
     }
     return v;
   };
+  // Large splat constants are broadcast at run time (splats.ts), never stored in full.
+  const generated = generateSplats(injected?.prog ?? simplified, valueOf, bytes);
+  for (const [s, v] of generated.scalars) decoded.set(s, v);
+  const prog = generated.prog;
   // Splat constants (every element equal) fused into a loop become literals, never weights.
   const splats = new Map<Sym, string | undefined>();
   const splatOf = (s: Sym): string | undefined => {

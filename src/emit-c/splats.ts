@@ -1,0 +1,76 @@
+/**
+ * @fileoverview Splat constants are generated, never stored: a constant whose elements are all
+ * equal and that is larger than SPLAT_STORE_LIMIT bytes becomes a one-element constant broadcast
+ * by a kernel at run time. Fused into an elementwise consumer the broadcast is an index map and
+ * the value a literal (no buffer at all); read by any other kernel (a GEMM weight, a reduction
+ * input) it is a buffer the memory plan places in the arena for as long as it is live. Exporters
+ * write such constants for initializers, masks and "fake" weights: a model of splat weights no
+ * longer becomes a weights blob of copies of a few values.
+ */
+import { newValue, type Op } from '../ir/core.js';
+import { storageElem, tensorType, type TensorType } from '../ir/types.js';
+import { elemBits, makeTensor, setElemBits, size, type Tensor } from '../interpret/tensor.js';
+import { toStorageBytes } from './ctypes.js';
+import { controlCopies, type FlatProgram } from './flatten.js';
+import type { FlatOp, Sym } from './kernels.js';
+
+/** The largest splat kept as stored data (bytes); larger ones are generated. */
+export const SPLAT_STORE_LIMIT = 64;
+
+function isSplat(v: Tensor): boolean {
+  if (size(v) < 2) return false;
+  const first = elemBits(v, 0);
+  for (let i = 1; i < size(v); i++) if (elemBits(v, i) !== first) return false;
+  return true;
+}
+
+/**
+ * Rewrites the splat constants of `prog` larger than the limit; returns the new program and the
+ * values of the one-element constants it made (their symbols are new, so the caller's decoder
+ * does not know them).
+ */
+export function generateSplats(prog: FlatProgram, valueOf: (s: Sym) => Tensor, bytes: (s: Sym) => number): { prog: FlatProgram; scalars: Map<Sym, Tensor> } {
+  const constants = new Map(prog.constants);
+  const scalars = new Map<Sym, Tensor>();
+  const broadcasts: FlatOp[] = [];
+  let nextId = -1_000_000; // symbols of this pass: negative, apart from flatten's and the GEMM scratch ids
+  for (const [s, op] of prog.constants) {
+    const t = s.type;
+    if (t.kind !== 'tensor' || bytes(s) <= SPLAT_STORE_LIMIT) continue;
+    const e = storageElem(t.elem);
+    if (e.kind === 'complex' || t.elem.kind === 'quant') continue;
+    const value = valueOf(s);
+    if (!isSplat(value)) continue;
+    const scalarType: TensorType = tensorType([], t.elem);
+    const scalar = makeTensor(scalarType);
+    setElemBits(scalar, 0, elemBits(value, 0));
+    const s0: Sym = { id: nextId--, type: scalarType };
+    const constOp: Op = { ...op, operands: [], results: [newValue(scalarType, '%splat')], attrs: { value: { kind: 'dense', literal: { hexBytes: toStorageBytes(scalar) }, type: scalarType } } };
+    const broadcast: Op = {
+      name: 'stablehlo.broadcast_in_dim',
+      operands: [constOp.results[0]!],
+      results: [newValue(t, '%splat_broadcast')],
+      attrs: { broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: [] } },
+      regions: [],
+      successors: [],
+      loc: op.loc,
+    };
+    constants.delete(s);
+    constants.set(s0, constOp);
+    scalars.set(s0, scalar);
+    broadcasts.push({ op: broadcast, ins: [s0], outs: [s] });
+  }
+  if (!broadcasts.length) return { prog, scalars };
+  // Each broadcast runs just before the first step that reads its value, so its buffer is live
+  // no longer than the stored constant's use requires.
+  const readers = (f: FlatOp): readonly Sym[] => [...f.ins, ...controlCopies(prog.control.get(f)).map(([from]) => from)];
+  const before = new Map<FlatOp, FlatOp[]>();
+  const unread: FlatOp[] = [];
+  for (const b of broadcasts) {
+    const first = prog.ops.find((f) => readers(f).includes(b.outs[0]!));
+    if (!first) unread.push(b);
+    else before.set(first, [...(before.get(first) ?? []), b]);
+  }
+  const ops = [...unread, ...prog.ops.flatMap((f) => [...(before.get(f) ?? []), f])];
+  return { prog: { ...prog, constants, ops }, scalars };
+}
