@@ -18,7 +18,7 @@ import { writeFiles } from '../emit-c/build.js';
 import { CFLAGS, emitC, type EmitResult } from '../emit-c/emit.js';
 import { importModule } from '../import/index.js';
 import { lookupTarget } from '../target/targets.js';
-import { cnn, conv, gemmModule, mlp, onnxOverheadModel, randomFloats, type BenchModel } from './models.js';
+import { cnn, conv, gemmModule, mlp, onnxOverheadModel, randomFloats, updateLoopModule, type BenchModel } from './models.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BENCH_C = join(ROOT, 'bench', 'c');
@@ -225,6 +225,28 @@ async function main(): Promise<number> {
       }
     }
   }
+  // ---- loops that update a carried tensor -------------------------------------------------------
+  // Not a comparison: time per iteration of a loop that rewrites one element per iteration must not
+  // grow with the tensor (the update is in place, ops/in-place.ts); a copy per iteration would make
+  // the 100k line 100x the 1k one.
+  if (selected('update_loop')) {
+    console.log('\nwhile loop updating one element of an n-element carried tensor per iteration (n iterations)');
+    const perIteration: number[] = [];
+    for (const n of [1000, 10000, 100000]) {
+      const input = randomFloats(n, 1, 13);
+      const { dir } = await buildWithHarness(`update_loop_${n}`, updateLoopModule(n), 'model_bench.c', {}, []);
+      writeFileSync(join(dir, 'in.bin'), input);
+      const r = await runJson('./bench', [], dir);
+      const out = floats(join(dir, 'out.bin'));
+      const bad = untrusted(Number(r['status']), maxRelDiff(out, input.map((x) => 2 * x)));
+      if (bad) failures.push(`update loop n=${n}: ${bad}`);
+      perIteration.push(Number(r['ours_s']) / n);
+      console.log(`  n = ${String(n).padStart(6)}: ${fmt(Number(r['ours_s']))}, ${(perIteration[perIteration.length - 1]! * 1e9).toFixed(1)} ns per iteration${bad ? `  FAILED: ${bad}` : ''}`);
+    }
+    ratios['update_loop_per_iteration_100k_vs_1k'] = perIteration[2]! / perIteration[0]!;
+    console.log(`  time per iteration at 100k / at 1k: ${(perIteration[2]! / perIteration[0]!).toFixed(2)}x (flat is ~1x; quadratic would be ~100x)`);
+  }
+
   ratios['peak_gflops'] = peakGflops;
   for (const f of failures) console.log(`FAILED ${f}`);
   console.log(JSON.stringify({ ...ratios, failures: failures.length }, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v)));

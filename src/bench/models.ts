@@ -195,3 +195,27 @@ export function cnn(batch: number): BenchModel {
 export function onnxOverheadModel(): Uint8Array {
   return encodeOnnx({ nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], initializers: [], input: { name: 'x', dims: [1] }, output: { name: 'y', dims: [1] } });
 }
+
+/** A while loop that doubles element i of an n-element carried tensor in iteration i (the shape of
+ * ResNet-18's max-pool-with-indices loop): linear time only if the update is done in place. */
+export function updateLoopModule(n: number): string {
+  return `func.func @main(%init: ${ty([n])}) -> ${ty([n])} {
+  %zero = stablehlo.constant dense<0> : tensor<i32>
+  %n = stablehlo.constant dense<${n}> : tensor<i32>
+  %r:2 = stablehlo.while(%i = %zero, %acc = %init) : tensor<i32>, ${ty([n])}
+  cond {
+    %c = stablehlo.compare LT, %i, %n : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    stablehlo.return %c : tensor<i1>
+  } do {
+    %one = stablehlo.constant dense<1> : tensor<i32>
+    %v = stablehlo.dynamic_slice %acc, %i, sizes = [1] : (${ty([n])}, tensor<i32>) -> ${ty([1])}
+    %two = stablehlo.constant dense<2.0> : ${ty([1])}
+    %w = stablehlo.multiply %v, %two : ${ty([1])}
+    %u = stablehlo.dynamic_update_slice %acc, %w, %i : (${ty([n])}, ${ty([1])}, tensor<i32>) -> ${ty([n])}
+    %next = stablehlo.add %i, %one : tensor<i32>
+    stablehlo.return %next, %u : tensor<i32>, ${ty([n])}
+  }
+  return %r#1 : ${ty([n])}
+}
+`;
+}
