@@ -15,6 +15,8 @@ import { CodeWriter } from '../emit-common/code-writer.js';
 import { linearIndex, loopVars, type FusionGroup } from '../fusion/fuse.js';
 import { cElem, isF32, type CElem } from './ctypes.js';
 import type { FlatOp, KernelParam, Sym } from './kernels.js';
+import { mixedElementCode } from './mixed.js';
+import { SPLAT_MARK } from './splats.js';
 import { scalarCode } from './scalar.js';
 
 export interface FusedEnv {
@@ -83,7 +85,9 @@ function vectorizes(f: FlatOp, env: FusedEnv, lanes: number | undefined): boolea
 /** A one-line list of what a group fuses, for the kernel comment and --report. */
 export function describeGroup(g: FusionGroup): string {
   const where = (f: FlatOp): string => `${f.op.name.replace(/^stablehlo\./, '')} (${f.op.loc.line}:${f.op.loc.col})`;
-  return [...(g.head ? [g.head] : []), ...g.members, ...(g.reduce ? [g.reduce] : [])].map(where).join(', ');
+  // A generated splat (splats.ts) is a literal in the loop, like any small splat constant: not listed.
+  const listed = g.members.filter((m) => !(SPLAT_MARK in m.op.attrs));
+  return [...(g.head ? [g.head] : []), ...listed, ...(g.reduce ? [g.reduce] : [])].map(where).join(', ');
 }
 
 /**
@@ -115,7 +119,8 @@ function emitElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sym) => 
     const args = m.ins.map((s) => read(s, m));
     const [c, oc] = [elemOf(m.ins[0]!, m), elemOf(out, m)];
     const local = `v${out.id}`;
-    w.line(`const ${oc.compute} ${local} = ${oc.load(oc.store(scalarCode(m.op.name.replace(/^[a-z]+\./, ''), args, c, m.op)))}; /* ${m.op.name} */`);
+    const code = mixedElementCode(m, args, elemOf(m.ins[m.op.name === 'stablehlo.select' ? 1 : 0]!, m), oc) ?? scalarCode(m.op.name.replace(/^[a-z]+\./, ''), args, c, m.op);
+    w.line(`const ${oc.compute} ${local} = ${oc.load(oc.store(code))}; /* ${m.op.name} */`);
     value.set(out.id, local);
   }
   const root = g.members[g.members.length - 1]!.outs[0]!;

@@ -23,6 +23,7 @@ import { emitGemmKernel, type GemmPlan } from './gemm.js';
 import { emitDirectConvKernel, type DirectConvPlan } from './direct-conv.js';
 import { batchNormGrad, batchNormInference, batchNormTraining } from './normalization.js';
 import { rng } from './random.js';
+import { compareCode, convertCode, MIXED_OPS, selectCode } from './mixed.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
 
 export interface Sym {
@@ -158,25 +159,19 @@ function elementwise(name: string): Lowering {
   };
 }
 
-const CMP: Readonly<Record<string, string>> = { EQ: '==', NE: '!=', LT: '<', LE: '<=', GT: '>', GE: '>=' };
-
 const compare: Lowering = (k) => {
   const [a, b] = [k.input(0), k.input(1)];
   const out = k.output();
-  const attrs = opAttrs(lookupOp('stablehlo.compare')!, k.fop.op) as { direction: string; type: string };
-  if (attrs.type === 'TOTALORDER') unsupported(k.fop, 'TOTALORDER comparison');
-  const unsignedOfSigned = attrs.type === 'UNSIGNED' && a.c.signed;
-  const load = (x: typeof a, e: string): string => (unsignedOfSigned ? `(u${x.c.storage})${e}` : x.c.load(e));
-  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => {
-    k.w.line(`${out.name}[i] = (uint8_t)(${load(a, `${a.name}[i]`)} ${CMP[attrs.direction]} ${load(b, `${b.name}[i]`)});`);
-  });
+  // UNSIGNED compares of signed storage read the raw bits (compareCode casts them unsigned).
+  const raw = (x: typeof a, i: string): string => (opAttrs(lookupOp('stablehlo.compare')!, k.fop.op) as { type: string }).type === 'UNSIGNED' && x.c.signed ? `${x.name}[${i}]` : x.c.load(`${x.name}[${i}]`);
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${compareCode(k.fop, raw(a, 'i'), raw(b, 'i'), a.c)};`));
 };
 
 const select: Lowering = (k) => {
   const [p, a, b] = [k.input(0), k.input(1), k.input(2)];
   const out = k.output();
   const pi = p.t.shape.length === 0 ? '0' : 'i';
-  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${p.name}[${pi}] ? ${a.name}[i] : ${b.name}[i];`));
+  k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${selectCode(`${p.name}[${pi}]`, `${a.name}[i]`, `${b.name}[i]`)};`));
 };
 
 const clamp: Lowering = (k) => {
@@ -191,16 +186,7 @@ const clamp: Lowering = (k) => {
 const convert: Lowering = (k) => {
   const x = k.input(0);
   const out = k.output();
-  const src = x.c.load(`${x.name}[i]`);
-  let v: string;
-  const re = x.c.cls === 'complex' ? `creal(${src})` : src; // complex -> real keeps the real part
-  if (out.c.cls === 'bool') v = `(${re} != 0)`;
-  else if (out.c.cls === 'int' && x.c.cls === 'complex') v = `rl_f2i_${out.c.intSuffix}((double)${re})`;
-  else if (out.c.cls !== 'complex' && x.c.cls === 'complex') v = `(${out.c.compute})${re}`;
-  else if (out.c.cls === 'int' && (x.c.cls === 'float' || x.c.cls === 'double')) {
-    if (out.c.subByte) unsupported(k.fop, `float to ${out.c.name} conversion`);
-    v = `rl_f2i_${out.c.intSuffix}((double)${src})`;
-  } else v = `(${out.c.compute})${src}`;
+  const v = convertCode(k.fop, x.c.load(`${x.name}[i]`), x.c, out.c);
   k.w.block(`for (int64_t i = 0; i < ${numElements(out.t.shape)}; ++i) {`, () => k.w.line(`${out.name}[i] = ${out.c.store(v)};`));
 };
 
@@ -1030,11 +1016,15 @@ export function isFusibleElementwise(fop: FlatOp): boolean {
   // clamp has a lowering of its own (scalar bounds) but is elementwise for fusion: its rank-0
   // bounds are read through an empty index map.
   const generic = (!(name in LOWERINGS) && isElementwiseName(name)) || name === 'stablehlo.clamp';
-  if (!generic || fop.outs.length !== 1) return false;
+  // convert, compare and select change type; their per-element code is shared with their own
+  // kernels (mixed.ts). Fused, an f64 convert or a mask never becomes a tensor in the arena.
+  const mixed = MIXED_OPS.has(name) && !(name === 'stablehlo.compare' && (attrsOf<{ type: string }>(fop).type === 'TOTALORDER'));
+  if (!(generic || mixed) || fop.outs.length !== 1) return false;
+  if (name === 'stablehlo.select' && fop.ins[0]!.type.kind === 'tensor' && fop.outs[0]!.type.kind === 'tensor' && fop.ins[0]!.type.shape.length !== fop.outs[0]!.type.shape.length) return false;
   return [...fop.ins, ...fop.outs].every((s) => {
     if (s.type.kind !== 'tensor' || s.type.elem.kind === 'complex' || s.type.elem.kind === 'quant') return false;
     const c = cElemOrUndefined(s.type.elem);
-    return !!c && !c.subByte && !c.quant && hasScalarCode(short, c) && (short !== 'next_after' || c.storage === c.compute);
+    return !!c && !c.subByte && !c.quant && (mixed || (hasScalarCode(short, c) && (short !== 'next_after' || c.storage === c.compute)));
   });
 }
 

@@ -14,6 +14,9 @@ import { toStorageBytes } from './ctypes.js';
 import { controlCopies, type FlatProgram } from './flatten.js';
 import type { FlatOp, Sym } from './kernels.js';
 
+/** Marks the broadcasts this pass makes: a fused group lists them as what they were, a constant. */
+export const SPLAT_MARK = 'xla_aot.generated_splat';
+
 /** The largest splat kept as stored data (bytes); larger ones are generated. */
 export const SPLAT_STORE_LIMIT = 64;
 
@@ -50,7 +53,7 @@ export function generateSplats(prog: FlatProgram, valueOf: (s: Sym) => Tensor, b
       name: 'stablehlo.broadcast_in_dim',
       operands: [constOp.results[0]!],
       results: [newValue(t, '%splat_broadcast')],
-      attrs: { broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: [] } },
+      attrs: { broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: [] }, [SPLAT_MARK]: { kind: 'unit' } },
       regions: [],
       successors: [],
       loc: op.loc,

@@ -148,7 +148,8 @@ t.test('fusion and the GEMM path: fewer kernels, no splat weights, same results 
   // One input channel: a direct convolution when 8 output channels fill a vector (AVX2), else an implicit GEMM.
   t.match(src, /GEMM \[784 x 9\] \* \[9 x 8\]|Direct convolution 1x28x28x1 \(NHWC\)/, 'the first convolution runs as an implicit GEMM or a direct convolution');
   t.notMatch(src, /tensor<1x28x28x8xf32> from/, 'the splat zero of the ReLU is a literal, not a 25 KB weight');
-  t.match(plain.files.get('model.c') as string, /tensor<1x28x28x8xf32> from/, 'without fusion that splat is a weight');
+  t.notMatch(plain.files.get('model.c') as string, /tensor<1x28x28x8xf32> from/, 'without fusion that splat is not a weight either: it is generated');
+  t.match(plain.files.get('model.c') as string, /k\d+_broadcast_in_dim: stablehlo.broadcast_in_dim at small_cnn.mlir:11:12/, 'by a broadcast kernel at the constant\'s place');
   expectMatch(t, (await runCompiled(m, 'main', args)).outputs, [expected!], 'fused + GEMM');
   expectMatch(t, (await runCompiled(m, 'main', args, { flags: SANITIZE })).outputs, [expected!], 'fused + GEMM under ASan+UBSan');
 });
@@ -369,8 +370,8 @@ t.test('fusion inside control flow: a while body fuses its elementwise chain; va
   const run = await matchesInterpreter(t, 'loop_fusion.mlir', src, 17);
   t.same(
     run.emitted.fusionGroups.map((g) => g.replace(/ \(\d+:\d+\)/g, '')),
-    ['k1_fused_add: add', 'k2_fused_add: multiply, tanh, add'],
-    'the counter increment takes its constant as a literal; the body chain is one loop (its result is copied on the back edge, so it is the group root)',
+    ['k0_fused_compare: compare', 'k1_fused_add: add', 'k2_fused_add: multiply, tanh, add'],
+    'the loop condition and the counter increment take their constants as literals; the body chain is one loop (its result is copied on the back edge, so it is the group root)',
   );
   t.match(run.emitted.files.get('model.c') as string, /rl_vf_tanh\(/, 'and a vector loop');
 });
@@ -401,4 +402,23 @@ t.test('a reduction body with its operands swapped (subtract %b, %a) is not take
   ].join('\n');
   const run = await matchesInterpreter(t, 'swapped.mlir', src, 18);
   t.match(run.emitted.files.get('model.c') as string, /acc = rl_vf_sub\(acc, rl_vf_load\(/, 'the subtract pooling written the right way round runs on vectors');
+});
+
+t.test('convert, compare and select fuse: an attention-style mask over an f64 convert leaves neither in the arena', async (t) => {
+  const src = [
+    'func.func @main(%x: tensor<64x64xf32>, %m: tensor<64x64xf32>) -> tensor<64xf64> {',
+    '  %d = stablehlo.convert %x : (tensor<64x64xf32>) -> tensor<64x64xf64>',
+    '  %zero = stablehlo.constant dense<0.0> : tensor<f32>',
+    '  %zb = stablehlo.broadcast_in_dim %zero, dims = [] : (tensor<f32>) -> tensor<64x64xf32>',
+    '  %mask = stablehlo.compare GT, %m, %zb : (tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<64x64xi1>',
+    '  %z = stablehlo.constant dense<0.0> : tensor<f64>',
+    '  %dz = stablehlo.broadcast_in_dim %z, dims = [] : (tensor<f64>) -> tensor<64x64xf64>',
+    '  %s = stablehlo.select %mask, %d, %dz : (tensor<64x64xi1>, tensor<64x64xf64>, tensor<64x64xf64>) -> tensor<64x64xf64>',
+    '  %r = stablehlo.reduce(%s init: %z) applies stablehlo.add across dimensions = [1] : (tensor<64x64xf64>, tensor<f64>) -> tensor<64xf64>',
+    '  return %r : tensor<64xf64>',
+    '}',
+  ].join('\n');
+  const run = await matchesInterpreter(t, 'mask.mlir', src, 23);
+  t.same(run.emitted.fusionGroups.map((g) => g.replace(/ \(\d+:\d+\)/g, '')), ['k0_fused_reduce: convert, broadcast_in_dim, compare, broadcast_in_dim, select, reduce'], 'one kernel');
+  t.ok(run.emitted.plan.arenaBytes <= 1024, `arena ${run.emitted.plan.arenaBytes} bytes: no 32 KB f64 copy, no mask`);
 });

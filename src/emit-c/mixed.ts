@@ -1,0 +1,55 @@
+/**
+ * @fileoverview Per-element C of the elementwise ops whose result type differs from their
+ * operands' (convert, compare, select), shared by their stand-alone kernels (kernels.ts) and by
+ * fused loops (fused.ts), so fusing them cannot change a value. Operands arrive loaded (in their
+ * compute type); the expression is in the result's compute type, stored by the caller.
+ */
+import { error } from '../diag/diagnostics.js';
+import { lookupOp } from '../ops/index.js';
+import { opAttrs } from '../ops/def.js';
+import type { CElem } from './ctypes.js';
+import type { FlatOp } from './kernels.js';
+
+export const MIXED_OPS = new Set(['stablehlo.convert', 'stablehlo.compare', 'stablehlo.select']);
+
+const CMP: Readonly<Record<string, string>> = { EQ: '==', NE: '!=', LT: '<', LE: '<=', GT: '>', GE: '>=' };
+
+function unsupported(fop: FlatOp, why: string): never {
+  throw error('E0301', { op: `${fop.op.name} (${why})`, target: 'C backend' }, fop.op.loc);
+}
+
+export function convertCode(fop: FlatOp, src: string, from: CElem, to: CElem): string {
+  const re = from.cls === 'complex' ? `creal(${src})` : src; // complex -> real keeps the real part
+  if (to.cls === 'bool') return `(${re} != 0)`;
+  if (to.cls === 'int' && from.cls === 'complex') return `rl_f2i_${to.intSuffix}((double)${re})`;
+  if (to.cls !== 'complex' && from.cls === 'complex') return `(${to.compute})${re}`;
+  if (to.cls === 'int' && (from.cls === 'float' || from.cls === 'double')) {
+    if (to.subByte) unsupported(fop, `float to ${to.name} conversion`);
+    return `rl_f2i_${to.intSuffix}((double)${src})`;
+  }
+  return `(${to.compute})${src}`;
+}
+
+/** `a OP b` as 0/1; UNSIGNED comparison of signed storage compares the bit patterns unsigned. */
+export function compareCode(fop: FlatOp, a: string, b: string, from: CElem): string {
+  const attrs = opAttrs(lookupOp('stablehlo.compare')!, fop.op) as { direction: string; type: string };
+  if (attrs.type === 'TOTALORDER') unsupported(fop, 'TOTALORDER comparison');
+  const cast = attrs.type === 'UNSIGNED' && from.signed ? (e: string): string => `(u${from.storage})${e}` : (e: string): string => e;
+  return `(uint8_t)(${cast(a)} ${CMP[attrs.direction]} ${cast(b)})`;
+}
+
+export const selectCode = (p: string, a: string, b: string): string => `(${p} ? ${a} : ${b})`;
+
+/** The element expression of a convert / compare / select member, or undefined for other ops. */
+export function mixedElementCode(fop: FlatOp, args: readonly string[], operand: CElem, result: CElem): string | undefined {
+  switch (fop.op.name) {
+    case 'stablehlo.convert':
+      return convertCode(fop, args[0]!, operand, result);
+    case 'stablehlo.compare':
+      return compareCode(fop, args[0]!, args[1]!, operand);
+    case 'stablehlo.select':
+      return selectCode(args[0]!, args[1]!, args[2]!);
+    default:
+      return undefined;
+  }
+}
