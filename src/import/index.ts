@@ -7,10 +7,12 @@ import { verifyModule } from '../ir/verify.js';
 import { markPositiveElided } from './elided.js';
 import { parseModule } from './parser.js';
 import { attachOperandShardings } from '../partition/manual.js';
+import { shardyToGspmd } from '../partition/shardy.js';
 
 /** Parses and verifies; throws CompileError (file:line:col) on the first problem. */
 export function importModule(source: SourceFile): Module {
-  const m = parseModule(source);
+  // Shardy's shard_map becomes the GSPMD form both backends read (partition/shardy.ts).
+  const m = shardyToGspmd(parseModule(source));
   verifyModule(m);
   markPositiveElided(m);
   attachOperandShardings(m);

@@ -32,6 +32,7 @@ const OP_ALIASES: Readonly<Record<string, string>> = {
   'arith.constant': 'stablehlo.constant',
   // IREE's test inputs: a constant its compiler must not fold (folding it changes nothing here).
   'util.unfoldable_constant': 'stablehlo.constant',
+  'sdy.return': 'stablehlo.return',
 };
 
 export function canonicalOpName(name: string): string {

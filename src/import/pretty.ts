@@ -10,6 +10,7 @@ import type { Attr } from '../ir/attrs.js';
 import { newValue, type Op, type Region, type Successor, type Value } from '../ir/core.js';
 import type { TensorType, Type } from '../ir/types.js';
 import type { Token } from './lexer.js';
+import { parseManualComputation } from './sharding.js';
 import { canonicalOpName, symbolName, type ParsedOpParts, type Parser } from './parser.js';
 
 /** Pretty keyword → generic attribute name, per op (keys not listed keep their spelling). */
@@ -369,6 +370,7 @@ const CUSTOM: Readonly<Record<string, PrettyParser>> = {
   'stablehlo.while': parseWhile,
   'stablehlo.custom_call': parseCallLike('call_target_name'),
   'func.call': parseCallLike('callee'),
+  'sdy.manual_computation': parseManualComputation,
   'stablehlo.composite': parseComposite,
   'cf.br': parseBranch,
   'cf.cond_br': parseCondBranch,

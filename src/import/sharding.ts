@@ -6,8 +6,10 @@
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { DimSharding, Mesh, Sharding } from '../ir/sharding.js';
-import { unquote } from './lexer.js';
-import { symbolName, type Parser } from './parser.js';
+import type { Attr } from '../ir/attrs.js';
+import type { Type } from '../ir/types.js';
+import { unquote, type Token } from './lexer.js';
+import { symbolName, type ParsedOpParts, type Parser } from './parser.js';
 
 /** Everything after `sdy.mesh`: `@name = <["x"=2, "y"=4], device_ids=[...]>` (or `<[]>`, `<device_ids=[0]>`). */
 export function parseSdyMesh(p: Parser): Mesh {
@@ -225,4 +227,58 @@ export function parseGspmdSharding(text: string, loc: Loc): Sharding {
   skipSpace();
   if (i !== text.length) bad();
   return s;
+}
+
+/**
+ * Shardy's shard_map: `sdy.manual_computation(%a, %b) in_shardings=[<@mesh, [...]>, ...]
+ * out_shardings=[...] manual_axes={"x", "y"} (%la: T, %lb: T) { ... sdy.return %r : T } : (T, T) -> T`.
+ * The shardings go to attributes (arrays of sharding attributes), the body to the op's region.
+ */
+export function parseManualComputation(p: Parser, _name: string, nResults: number): ParsedOpParts {
+  p.expectPunct('(');
+  const operands = p.parseOperandList();
+  p.expectPunct(')');
+  const attrs: Record<string, Attr> = {};
+  const shardingList = (): Attr => {
+    p.expectPunct('=');
+    p.expectPunct('[');
+    const elems: Attr[] = [];
+    while (!p.isPunct(']')) {
+      p.expectPunct('<');
+      elems.push({ kind: 'sharding', sharding: parseSdyTensorSharding(p) });
+      if (!p.eatPunct(',')) break;
+    }
+    p.expectPunct(']');
+    return { kind: 'array', elems };
+  };
+  while (p.isIdent()) {
+    const key = p.lex.next().text;
+    if (key === 'in_shardings' || key === 'out_shardings') attrs[key] = shardingList();
+    else if (key === 'manual_axes') {
+      p.expectPunct('=');
+      p.expectPunct('{');
+      const axes: Attr[] = [];
+      while (!p.isPunct('}')) {
+        axes.push({ kind: 'string', value: parseAxisRef(p) });
+        if (!p.eatPunct(',')) break;
+      }
+      p.expectPunct('}');
+      attrs['manual_axes'] = { kind: 'array', elems: axes };
+    } else p.fail("in_shardings, out_shardings or manual_axes");
+  }
+  p.expectPunct('(');
+  const args: { name: string; type: Type; tok: Token }[] = [];
+  while (!p.isPunct(')')) {
+    const tok = p.expectKind('value', 'a body argument');
+    p.expectPunct(':');
+    args.push({ name: tok.text, type: p.parseType(), tok });
+    if (p.isIdent('loc')) p.parseLoc();
+    if (!p.eatPunct(',')) break;
+  }
+  p.expectPunct(')');
+  const region = p.parseRegion(args);
+  p.expectPunct(':');
+  const sig = p.parseTypeSignature();
+  const resultTypes = sig.inputs ? sig.outputs : sig.outputs.slice(-nResults);
+  return { operands, attrs, regions: [region], successors: [], resultTypes };
 }

@@ -11,6 +11,7 @@ import { getElem, makeTensor, size, type Tensor } from '../../src/interpret/tens
 import type { Region } from '../../src/ir/core.js';
 import { floatElem, tensorType } from '../../src/ir/types.js';
 import { customCallTarget } from '../../src/ops/control.js';
+import { meshToTiles } from '../../src/partition/shardy.js';
 import { unrollManualRegions } from '../../src/partition/unroll.js';
 import { FIXTURES, HAVE_SHARED, SHARED } from '../helpers/paths.js';
 
@@ -73,4 +74,25 @@ t.test("tt-mlir's 8-way tensor-parallel MLP equals the same MLP unsharded", { sk
   t.ok(compareTensors(got, want).ok, `interpreter, sharded vs dense: ${compareTensors(got, want).message}`);
   const run = await runCompiled(m, 'main', args);
   t.ok(compareTensors(run.outputs[0]!, want).ok, `compiled, unrolled vs dense: ${compareTensors(run.outputs[0]!, want).message}`);
+});
+
+t.test("Shardy's shard_map (sdy.manual_computation) on a 2x2 mesh: x @ w, by blocks", async (t) => {
+  const m = load(join(FIXTURES, 'spmd', 'shardy.mlir'));
+  const x = f32([4, 4], (i) => i + 1);
+  const w = f32([4, 2], (i) => [1, 0, 0, 1, 1, 1, 2, -1][i]!);
+  // The product worked out here, row by column.
+  const want = [0, 1, 2, 3].flatMap((r) => [0, 1].map((c) => [0, 1, 2, 3].reduce((s, k) => s + (4 * r + k + 1) * (getElem(w, 2 * k + c) as number), 0)));
+  const [got] = new Interpreter(m).runFunc(m.funcs.get('main')!, [x, w]) as Tensor[];
+  t.same(values(got!), want, 'interpreter: each device multiplies its blocks, all_reduce sums over "y"');
+  const run = await runCompiled(m, 'main', [x, w]);
+  t.same(values(run.outputs[0]!), want, 'compiled (unrolled over the 4 devices)');
+  // The mesh sharding [{"y"}, {}] of w replicates over "x": GSPMD tiles [2, 1] plus a replication
+  // dimension of 2, devices in (tile, replica) order: tile 0 on devices 0 and 2, tile 1 on 1 and 3.
+  const mesh = m.meshes!.get('mesh')!;
+  t.same(meshToTiles(mesh, { kind: 'mesh', mesh: 'mesh', dims: [{ axes: ['y'], open: false }, { axes: [], open: false }], replicated: [] }, 2, m.funcs.get('main')!.loc), {
+    kind: 'tiled',
+    tiles: [2, 1, 2],
+    devices: [0, 2, 1, 3],
+    lastTileReplicated: true,
+  });
 });
