@@ -12,7 +12,7 @@ import { intElem, numElements, tensorType, typeToString, type TensorType } from 
 import { elemBits, getElem, size, type Tensor } from '../interpret/tensor.js';
 import { constantValue } from '../ops/control.js';
 import { unrollManualRegions } from '../partition/unroll.js';
-import { planMemory, planWithoutReuse, type MemoryPlan } from '../memory/plan.js';
+import { planMemory, planWithJumps, type MemoryPlan, type PlanStep } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { cElem, cElemOrUndefined, literal, toStorageBytes, type CElem } from './ctypes.js';
 import { fuse } from '../fusion/fuse.js';
@@ -222,14 +222,29 @@ export function emitC(m: Module, o: EmitOptions): EmitResult {
   let plan: MemoryPlan;
   if (prog.control.size === 0) plan = planMemory(kernelOps, external, prog.outputs, elemBytes, writesInPlaceSafely);
   else {
-    // Control flow: every symbol a kernel or an edge copy writes gets a buffer of its own (values
-    // fused away inside a kernel get none).
-    const written: Sym[] = [];
-    for (const f of prog.ops) {
-      written.push(...(kernelAt.get(f)?.outs ?? []));
-      for (const [, to] of controlCopies(prog.control.get(f))) written.push(to);
-    }
-    plan = planWithoutReuse(written.filter((s) => !external.has(s)), elemBytes);
+    // Control flow: live ranges over the steps in program order, widened over loops (memory/plan.ts).
+    const steps: PlanStep[] = prog.ops.map((f) => {
+      const c = prog.control.get(f);
+      if (!c) {
+        const k = kernelAt.get(f);
+        return k ? { defs: k.outs, uses: k.ins } : { defs: [], uses: [] }; // fused into a later kernel
+      }
+      const copies = controlCopies(c);
+      const moved = { defs: copies.map(([, to]) => to), uses: copies.map(([from]) => from) };
+      switch (c.kind) {
+        case 'label':
+          return { defs: [], uses: [], label: c.name };
+        case 'goto':
+          return { ...moved, jumpsTo: [c.edge.target] };
+        case 'branch':
+          return { defs: moved.defs, uses: [c.cond, ...moved.uses], jumpsTo: [c.onTrue.target, c.onFalse.target] };
+        case 'switch':
+          return { defs: [], uses: [c.index], jumpsTo: c.targets };
+        case 'copy':
+          return moved;
+      }
+    });
+    plan = planWithJumps(steps, external, prog.outputs, elemBytes);
   }
   const env = { splat: splatOf };
   const kernels = kernelOps.map((f, i) => lowerToKernel(f, i, plan.inPlace.has(f) || f.ins.includes(f.outs[0]!), gemmOf.get(f), env, threads, lanes));

@@ -36,7 +36,7 @@ export function generateSplats(prog: FlatProgram, valueOf: (s: Sym) => Tensor, b
   const constants = new Map(prog.constants);
   const scalars = new Map<Sym, Tensor>();
   const broadcasts: FlatOp[] = [];
-  let nextId = -1_000_000; // symbols of this pass: negative, apart from flatten's and the GEMM scratch ids
+  let nextId = 1_000_000_000; // symbols of this pass: far above flatten's (C names are built from ids)
   for (const [s, op] of prog.constants) {
     const t = s.type;
     if (t.kind !== 'tensor' || bytes(s) <= SPLAT_STORE_LIMIT) continue;
@@ -47,7 +47,7 @@ export function generateSplats(prog: FlatProgram, valueOf: (s: Sym) => Tensor, b
     const scalarType: TensorType = tensorType([], t.elem);
     const scalar = makeTensor(scalarType);
     setElemBits(scalar, 0, elemBits(value, 0));
-    const s0: Sym = { id: nextId--, type: scalarType };
+    const s0: Sym = { id: nextId++, type: scalarType };
     const constOp: Op = { ...op, operands: [], results: [newValue(scalarType, '%splat')], attrs: { value: { kind: 'dense', literal: { hexBytes: toStorageBytes(scalar) }, type: scalarType } } };
     const broadcast: Op = {
       name: 'stablehlo.broadcast_in_dim',

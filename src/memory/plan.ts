@@ -26,6 +26,12 @@ export function bytesOf(s: Sym, elemBytes: (s: Sym) => number): number {
   return s.type.kind === 'tensor' ? numElements(s.type.shape) * elemBytes(s) : 0;
 }
 
+/** A buffer's lifetime in steps of the program, both ends included. */
+export interface LiveRange {
+  start: number;
+  end: number;
+}
+
 /** Plans the arena for `ops`; `external` symbols (inputs, weights) live elsewhere. */
 export function planMemory(
   ops: readonly FlatOp[],
@@ -34,43 +40,120 @@ export function planMemory(
   elemBytes: (s: Sym) => number,
   canWriteInPlace: (f: FlatOp) => boolean = () => false,
 ): MemoryPlan {
-  const def = new Map<Sym, number>();
-  const lastUse = new Map<Sym, number>();
+  const ranges = new Map<Sym, LiveRange>();
   ops.forEach((f, i) => {
-    for (const s of f.outs) def.set(s, i);
-    for (const s of f.ins) lastUse.set(s, i);
+    for (const s of f.outs) ranges.set(s, { start: i, end: i });
+  });
+  ops.forEach((f, i) => {
+    for (const s of f.ins) {
+      const r = ranges.get(s);
+      if (r) r.end = i;
+    }
   });
   // Outputs stay live to the end (they are copied to the caller's buffers after the last kernel).
-  for (const s of outputs) lastUse.set(s, ops.length);
-  const syms = [...def.keys()].filter((s) => !external.has(s));
+  for (const s of outputs) {
+    const r = ranges.get(s);
+    if (r) r.end = ops.length;
+  }
+  for (const s of external) ranges.delete(s);
+  // In place: an elementwise op may write over an input of the same size whose last use it is.
+  const inPlaceVictim = (s: Sym, blockOf: ReadonlyMap<Sym, unknown>): { victim: Sym; op: FlatOp } | undefined => {
+    const start = ranges.get(s)!.start;
+    const f = ops[start]!;
+    if (f.outs.length !== 1 || !canWriteInPlace(f)) return undefined;
+    // Same element size and count: element i of the result lands exactly on element i of the input.
+    const sameLayout = (x: Sym): boolean => elemBytes(x) === elemBytes(s) && bytesOf(x, elemBytes) === bytesOf(s, elemBytes);
+    const victim = f.ins.find((x) => blockOf.has(x) && ranges.get(x)?.end === start && sameLayout(x) && f.ins.indexOf(x) === f.ins.lastIndexOf(x));
+    return victim ? { victim, op: f } : undefined;
+  };
+  return packBestFit(ranges, ops.length, elemBytes, inPlaceVictim);
+}
+
+/** One step of a program with jumps, for planWithJumps: what it writes and reads, the label it
+ * is, and the labels it may jump to. */
+export interface PlanStep {
+  readonly defs: readonly Sym[];
+  readonly uses: readonly Sym[];
+  readonly label?: string;
+  readonly jumpsTo?: readonly string[];
+}
+
+/**
+ * Live ranges over a program with jumps, laid out in program order: first def to last use, then
+ * widened for every loop (a jump back to an earlier label spans [label, jump]): a buffer live
+ * anywhere in a loop and also before or after it stays live through the whole loop, since the
+ * next iteration (or the code after the loop) may still read it. Forward jumps skip code, which a
+ * straight-line range already covers. Repeats until no range grows (nested loops).
+ */
+export function liveRangesWithJumps(steps: readonly PlanStep[], outputs: readonly Sym[]): Map<Sym, LiveRange> {
+  const ranges = new Map<Sym, LiveRange>();
+  const touch = (s: Sym, i: number): void => {
+    const r = ranges.get(s);
+    if (!r) ranges.set(s, { start: i, end: i });
+    else {
+      r.start = Math.min(r.start, i);
+      r.end = Math.max(r.end, i);
+    }
+  };
+  steps.forEach((st, i) => [...st.defs, ...st.uses].forEach((s) => touch(s, i)));
+  for (const s of outputs) touch(s, steps.length);
+  const labelAt = new Map<string, number>();
+  steps.forEach((st, i) => st.label !== undefined && labelAt.set(st.label, i));
+  const loops: LiveRange[] = [];
+  steps.forEach((st, i) => (st.jumpsTo ?? []).forEach((l) => (labelAt.get(l) ?? Infinity) <= i && loops.push({ start: labelAt.get(l)!, end: i })));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const r of ranges.values())
+      for (const loop of loops) {
+        const overlaps = r.start <= loop.end && loop.start <= r.end;
+        if (overlaps && (r.start < loop.start || r.end > loop.end) && (r.start > loop.start || r.end < loop.end)) {
+          r.start = Math.min(r.start, loop.start);
+          r.end = Math.max(r.end, loop.end);
+          changed = true;
+        }
+      }
+  }
+  return ranges;
+}
+
+/** Plans a program with jumps (loops, branches): best fit over liveRangesWithJumps, no in-place. */
+export function planWithJumps(steps: readonly PlanStep[], external: ReadonlySet<Sym>, outputs: readonly Sym[], elemBytes: (s: Sym) => number): MemoryPlan {
+  const ranges = liveRangesWithJumps(steps, outputs);
+  for (const s of external) ranges.delete(s);
+  return packBestFit(ranges, steps.length, elemBytes, () => undefined);
+}
+
+/**
+ * Places every buffer of `ranges` in definition order at the smallest free gap that fits among
+ * the buffers live at the same time, or over the
+ * input `inPlace` names for it (which then stays live as long as either).
+ */
+function packBestFit(
+  ranges: ReadonlyMap<Sym, LiveRange>,
+  steps: number,
+  elemBytes: (s: Sym) => number,
+  inPlace: (s: Sym, blockOf: ReadonlyMap<Sym, unknown>) => { victim: Sym; op: FlatOp } | undefined,
+): MemoryPlan {
   const size = (s: Sym): number => align(Math.max(1, bytesOf(s, elemBytes)));
   const live: { start: number; end: number; off: number; size: number }[] = [];
   const blockOf = new Map<Sym, (typeof live)[number]>();
   const offsets = new Map<Sym, number>();
-  const inPlace = new Set<FlatOp>();
+  const inPlaceOps = new Set<FlatOp>();
   let arena = 0;
   let noReuse = 0;
-  // Allocate in definition order; a buffer is live from its def to its last use (inclusive), so
-  // an op's inputs and outputs share memory only through the in-place rule below.
-  for (const s of syms.sort((a, b) => def.get(a)! - def.get(b)!)) {
-    const start = def.get(s)!;
-    const end = lastUse.get(s) ?? start;
+  const syms = [...ranges.keys()].sort((a, b) => ranges.get(a)!.start - ranges.get(b)!.start);
+  for (const s of syms) {
+    const { start, end } = ranges.get(s)!;
     const sz = size(s);
     noReuse += sz;
-    // In place: an elementwise op may write over an input of the same size whose last use it is.
-    const f = ops[start]!;
-    if (f.outs.length === 1 && canWriteInPlace(f)) {
-      // Same element size and count: element i of the result lands exactly on element i of the input.
-      const sameLayout = (x: Sym): boolean => elemBytes(x) === elemBytes(s) && bytesOf(x, elemBytes) === bytesOf(s, elemBytes);
-      const victim = f.ins.find((x) => blockOf.has(x) && lastUse.get(x) === start && sameLayout(x) && f.ins.indexOf(x) === f.ins.lastIndexOf(x));
-      if (victim) {
-        const b = blockOf.get(victim)!;
-        b.end = Math.max(b.end, end);
-        blockOf.set(s, b);
-        offsets.set(s, b.off);
-        inPlace.add(f);
-        continue;
-      }
+    const shared = inPlace(s, blockOf);
+    if (shared) {
+      const b = blockOf.get(shared.victim)!;
+      b.end = Math.max(b.end, end);
+      blockOf.set(s, b);
+      offsets.set(s, b.off);
+      inPlaceOps.add(shared.op);
+      continue;
     }
     const busy = live.filter((b) => b.start <= end && start <= b.end).sort((a, b) => a.off - b.off);
     let best = -1;
@@ -93,19 +176,6 @@ export function planMemory(
   }
   // Lower bound: the most bytes live at once (buffers shared in place count once).
   let lowerBound = 0;
-  for (let i = 0; i <= ops.length; i++) lowerBound = Math.max(lowerBound, live.filter((b) => b.start <= i && i <= b.end).reduce((n, b) => n + b.size, 0));
-  return { offsets, arenaBytes: arena, lowerBound, noReuseBytes: noReuse, alignment: ALIGNMENT, inPlace };
-}
-
-/** Plan for programs with control flow (loops through gotos): every buffer gets its own place,
- * since linear liveness does not hold across back edges. */
-export function planWithoutReuse(syms: readonly Sym[], elemBytes: (s: Sym) => number): MemoryPlan {
-  const offsets = new Map<Sym, number>();
-  let arena = 0;
-  for (const s of syms) {
-    if (offsets.has(s)) continue;
-    offsets.set(s, arena);
-    arena += align(Math.max(1, bytesOf(s, elemBytes)));
-  }
-  return { offsets, arenaBytes: arena, lowerBound: arena, noReuseBytes: arena, alignment: ALIGNMENT, inPlace: new Set() };
+  for (let i = 0; i <= steps; i++) lowerBound = Math.max(lowerBound, live.filter((b) => b.start <= i && i <= b.end).reduce((n, b) => n + b.size, 0));
+  return { offsets, arenaBytes: arena, lowerBound, noReuseBytes: noReuse, alignment: ALIGNMENT, inPlace: inPlaceOps };
 }

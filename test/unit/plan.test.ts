@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { Op } from '../../src/ir/core.js';
 import { tensorType, floatElem } from '../../src/ir/types.js';
-import { planMemory } from '../../src/memory/plan.js';
+import { liveRangesWithJumps, planMemory, planWithJumps, type PlanStep } from '../../src/memory/plan.js';
 import type { FlatOp, Sym } from '../../src/emit-c/kernels.js';
 
 // A random chain of ops over float buffers: checks the planner's invariants, not particular offsets.
@@ -63,4 +63,32 @@ t.test('planned buffers never overlap while both are live', async (t) => {
     t.ok([...plan.offsets.values()].every((o) => o % plan.alignment === 0), 'aligned');
     t.ok(plan.arenaBytes >= plan.lowerBound && plan.arenaBytes <= plan.noReuseBytes, `lower bound ${plan.lowerBound} <= arena ${plan.arenaBytes} <= no reuse ${plan.noReuseBytes}`);
   }
+});
+
+t.test('with jumps: a loop keeps alive what it reads from before it and what outlives it', async (t) => {
+  const s = (id: number): Sym => ({ id, type: tensorType([16], f32) });
+  const [before, carried, temp, after, unrelated] = [s(1), s(2), s(3), s(4), s(5)];
+  // 0: before = ...; 1: carried = copy; 2: head:; 3: temp = f(carried, before); 4: carried = g(temp);
+  // 5: goto head (back edge); 6: after = h(carried); 7: unrelated = ...; 8: use unrelated
+  const steps: PlanStep[] = [
+    { defs: [before], uses: [] },
+    { defs: [carried], uses: [] },
+    { defs: [], uses: [], label: 'head' },
+    { defs: [temp], uses: [carried, before] },
+    { defs: [carried], uses: [temp] },
+    { defs: [], uses: [], jumpsTo: ['head'] },
+    { defs: [after], uses: [carried] },
+    { defs: [unrelated], uses: [] },
+    { defs: [], uses: [unrelated] },
+  ];
+  const r = liveRangesWithJumps(steps, [after]);
+  t.same(r.get(before), { start: 0, end: 5 }, 'read in the loop, defined before it: live to the back edge');
+  t.same(r.get(carried), { start: 1, end: 6 }, 'carried across iterations and read after the loop');
+  t.same(r.get(temp), { start: 3, end: 4 }, 'a temporary of one iteration stays short');
+  t.same(r.get(after), { start: 6, end: 9 }, 'an output lives to the end');
+  const plan = planWithJumps(steps, new Set(), [after], () => 4);
+  const overlap = (a: Sym, b: Sym): boolean => plan.offsets.get(a)! < plan.offsets.get(b)! + 64 && plan.offsets.get(b)! < plan.offsets.get(a)! + 64;
+  t.notOk(overlap(before, temp) || overlap(before, carried) || overlap(carried, temp), 'values live together in the loop never share memory');
+  t.ok([before, carried, temp].some((x) => overlap(unrelated, x)), 'after the loop its buffers are reused');
+  t.ok(plan.arenaBytes < plan.noReuseBytes, `arena ${plan.arenaBytes} < ${plan.noReuseBytes} without reuse`);
 });
