@@ -122,6 +122,15 @@ RL_MINMAX(rl_max, double, uint64_t, UINT64_C(0x7ff8000000000000), >, &)
 RL_MINMAX(rl_min, double, uint64_t, UINT64_C(0x7ff8000000000000), <, |)
 RL_MINMAX(rl_maxf, float, uint32_t, UINT32_C(0x7fc00000), >, &)
 RL_MINMAX(rl_minf, float, uint32_t, UINT32_C(0x7fc00000), <, |)
+/* Unsigned comparisons (stablehlo.compare on unsigned or boolean values, or UNSIGNED) go through
+ * functions: fused loops spell splat operands as literals, and gcc rejects `x < 0u` as always
+ * false (-Wtype-limits) under -Werror. */
+static inline int rl_ucmp_eq(uint64_t a, uint64_t b) { return a == b; }
+static inline int rl_ucmp_ne(uint64_t a, uint64_t b) { return a != b; }
+static inline int rl_ucmp_lt(uint64_t a, uint64_t b) { return a < b; }
+static inline int rl_ucmp_le(uint64_t a, uint64_t b) { return a <= b; }
+static inline int rl_ucmp_gt(uint64_t a, uint64_t b) { return a > b; }
+static inline int rl_ucmp_ge(uint64_t a, uint64_t b) { return a >= b; }
 /* Random numbers of stablehlo.rng: Threefry-2x32 with 20 rounds, the generator of the reference
  * interpreter (src/ops/random.ts), so compiled and interpreted programs draw identical numbers. */
 static inline void rl_threefry2x32(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1, uint32_t out[2]) {

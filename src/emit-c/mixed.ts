@@ -30,12 +30,17 @@ export function convertCode(fop: FlatOp, src: string, from: CElem, to: CElem): s
   return `(${to.compute})${src}`;
 }
 
-/** `a OP b` as 0/1; UNSIGNED comparison of signed storage compares the bit patterns unsigned. */
+/** `a OP b` as 0/1; UNSIGNED comparison of signed storage compares the bit patterns unsigned.
+ * Unsigned and boolean comparisons call rl.h's rl_ucmp_* (see there why). */
 export function compareCode(fop: FlatOp, a: string, b: string, from: CElem): string {
   const attrs = opAttrs(lookupOp('stablehlo.compare')!, fop.op) as { direction: string; type: string };
   if (attrs.type === 'TOTALORDER') unsupported(fop, 'TOTALORDER comparison');
-  const cast = attrs.type === 'UNSIGNED' && from.signed ? (e: string): string => `(u${from.storage})${e}` : (e: string): string => e;
-  return `(uint8_t)(${cast(a)} ${CMP[attrs.direction]} ${cast(b)})`;
+  const unsignedBits = attrs.type === 'UNSIGNED' && from.signed;
+  if (unsignedBits || from.cls === 'bool' || (from.cls === 'int' && !from.signed)) {
+    const widen = (e: string): string => (unsignedBits ? `(uint64_t)(u${from.storage})${e}` : `(uint64_t)${e}`);
+    return `(uint8_t)rl_ucmp_${attrs.direction.toLowerCase()}(${widen(a)}, ${widen(b)})`;
+  }
+  return `(uint8_t)(${a} ${CMP[attrs.direction]} ${b})`;
 }
 
 export const selectCode = (p: string, a: string, b: string): string => `(${p} ? ${a} : ${b})`;
