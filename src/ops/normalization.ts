@@ -45,6 +45,15 @@ function perFeatureSums(x: Tensor, feature: number, term: (flat: number, f: numb
 
 const num = (t: Tensor, i: number): number => getElem(t, i) as number;
 
+/** Writes scale * (x - mean) / sqrt(variance + epsilon) + offset for every element of x (f64). */
+function normalizeInto(out: Tensor, x: Tensor, feature: number, epsilon: number, stats: { mean: (f: number) => number; variance: (f: number) => number; scale: Tensor; offset: Tensor }): void {
+  const eps = Math.fround(epsilon);
+  forEachIndex(x.type.shape, (idx, flat) => {
+    const f = idx[feature]!;
+    setElem(out, flat, (num(stats.scale, f) * (num(x, flat) - stats.mean(f))) / Math.sqrt(stats.variance(f) + eps) + num(stats.offset, f));
+  });
+}
+
 /** batch_norm_inference: scale * (x - mean) / sqrt(variance + epsilon) + offset, per feature. */
 const batchNormInference = defineOp({
   name: 'stablehlo.batch_norm_inference',
@@ -58,11 +67,7 @@ const batchNormInference = defineOp({
   evaluate: (args, a, op) => {
     const [x, scale, offset, mean, variance] = args.map((v) => expectTensor(v)) as [Tensor, Tensor, Tensor, Tensor, Tensor];
     const out = makeTensor(resultTensorType(op));
-    const eps = Math.fround(a.epsilon);
-    forEachIndex(x.type.shape, (idx, flat) => {
-      const f = idx[a.feature]!;
-      setElem(out, flat, (num(scale, f) * (num(x, flat) - num(mean, f))) / Math.sqrt(num(variance, f) + eps) + num(offset, f));
-    });
+    normalizeInto(out, x, a.feature, a.epsilon, { mean: (f) => num(mean, f), variance: (f) => num(variance, f), scale, offset });
     return [out];
   },
 });
@@ -81,16 +86,12 @@ const batchNormTraining = defineOp({
   },
   evaluate: (args, a, op) => {
     const [x, scale, offset] = args.map((v) => expectTensor(v)) as [Tensor, Tensor, Tensor];
-    const eps = Math.fround(a.epsilon);
     const { sums, count } = perFeatureSums(x, a.feature, (i) => num(x, i));
     const mean = sums.map((s) => s / count);
     const variance = perFeatureSums(x, a.feature, (i, f) => (num(x, i) - mean[f]!) ** 2).sums.map((s) => s / count);
     const [outType, statType] = [resultTensorType(op, 0), resultTensorType(op, 1)];
     const out = makeTensor(outType);
-    forEachIndex(x.type.shape, (idx, flat) => {
-      const f = idx[a.feature]!;
-      setElem(out, flat, (num(scale, f) * (num(x, flat) - mean[f]!)) / Math.sqrt(variance[f]! + eps) + num(offset, f));
-    });
+    normalizeInto(out, x, a.feature, a.epsilon, { mean: (f) => mean[f]!, variance: (f) => variance[f]!, scale, offset });
     const meanOut = makeTensor(statType);
     const varOut = makeTensor(statType);
     mean.forEach((v, f) => setElem(meanOut, f, v));
