@@ -9,7 +9,8 @@
  */
 import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
-import { numElements, type TensorType, type Type } from '../ir/types.js';
+import { error } from '../diag/diagnostics.js';
+import { numElements, typeToString, type TensorType, type Type } from '../ir/types.js';
 import { opAttrs, type OpEvalCtx } from '../ops/def.js';
 import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
@@ -117,6 +118,9 @@ export function simplify(p: FlatProgram): FlatProgram {
       const inBytes = ins.reduce((n, s) => n + (s.type.kind === 'tensor' ? bytesOf(s.type) : 0), 0);
       if (bytesOf(out) <= Math.max(inBytes, SMALL_RESULT)) {
         const [r] = def.evaluate(inVals as RtValue[], opAttrs(def, f.op), f.op, NO_REGIONS);
+        // The interpreter rejects a result that contradicts the declared type; so does folding.
+        if (r?.kind === 'tensor' && out.shape.every((d) => d >= 0) && typeToString(r.type) !== typeToString(out))
+          throw error('E0204', { op: f.op.name, detail: `computes ${typeToString(r.type)} where it declares ${typeToString(out)}` }, f.op.loc);
         if (r?.kind === 'tensor') {
           const folded: Op = { ...f.op, name: 'stablehlo.constant', operands: [], regions: [], attrs: { value: denseOf(r) } };
           constants.set(f.outs[0]!, folded);

@@ -5,6 +5,7 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Block, Func, Module, Op, Region, Value } from '../ir/core.js';
+import { typeToString } from '../ir/types.js';
 import { opAttrs, type EvalSession, type OpEvalCtx, type ProcessInfo } from '../ops/def.js';
 import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
@@ -86,7 +87,8 @@ export class Interpreter {
           break;
         }
         const results = this.runOp(op, operands, env);
-        if (results.length !== op.results.length) throw new RuntimeError(`${op.name} produced ${results.length} result(s), expected ${op.results.length}`);
+        if (results.length !== op.results.length)
+          throw new RuntimeError(`${op.loc.file}:${op.loc.line}:${op.loc.col}: error: ${op.name} produced ${results.length} result(s), it declares ${op.results.length}`);
         op.results.forEach((r, i) => env.set(r, results[i]!));
       }
       if (!next) return [];
@@ -124,7 +126,15 @@ export class Interpreter {
         const view = quantizedView(op);
         return requantizeResults(op, def.evaluate(dequantizeArgs(operands), opAttrs(def, view), view, ctx));
       }
-      return def.evaluate(operands, opAttrs(def, op), op, ctx);
+      const results = def.evaluate(operands, opAttrs(def, op), op, ctx);
+      // A result whose type differs from the declared one (a shape operand that contradicts the
+      // result type, say) is an error here, as it is in the compiled program.
+      results.forEach((r, i) => {
+        const declared = op.results[i]?.type;
+        if (r.kind === 'tensor' && declared?.kind === 'tensor' && declared.shape.every((d) => d >= 0) && typeToString(r.type) !== typeToString(declared))
+          throw new RuntimeError(`computes ${typeToString(r.type)} where it declares ${typeToString(declared)}`);
+      });
+      return results;
     } catch (e) {
       if (e instanceof RuntimeError && !(e as { located?: boolean }).located) {
         const loc = op.loc;

@@ -6,7 +6,7 @@
  */
 import type { DenseElem, DenseLiteral } from '../ir/attrs.js';
 import { decodeFloat, encodeFloat, roundToFormat } from '../ir/float-format.js';
-import { numElements, storageElem, type ElemType, type IntElem, type TensorType, type Type } from '../ir/types.js';
+import { numElements, storageElem, typeToString, type ElemType, type IntElem, type TensorType, type Type } from '../ir/types.js';
 
 export type TensorData = Float64Array | bigint[] | Uint8Array;
 
@@ -224,15 +224,29 @@ function denseElemValue(e: DenseElem, elem: ElemType): Elem {
   }
 }
 
+/** Bytes one element of `type` takes in a hex literal. */
+function hexWidth(type: TensorType): number {
+  const width = storageElem(type.elem).kind === 'bool' ? 8 : elemBitWidth(type.elem);
+  return Math.max(1, Math.ceil(width / 8));
+}
+
+/** Why a `dense<...>` literal cannot fill `type` (its element count is neither 1, a splat, nor
+ * the type's), or undefined when it can. Checked when a module is verified, before any decoding. */
+export function literalSizeError(lit: DenseLiteral, type: TensorType): string | undefined {
+  if (type.shape.some((d) => d < 0)) return undefined;
+  const n = numElements(type.shape);
+  const count = lit.hexBytes ? lit.hexBytes.length / hexWidth(type) : (lit.elems ?? []).length;
+  if (count === n || count === 1) return undefined;
+  return `the literal has ${count} element(s), the type ${typeToString(type)} ${n}`;
+}
+
 /** Materializes a `dense<...>` literal as a tensor of the given type. */
 export function tensorFromDense(lit: DenseLiteral, type: TensorType): Tensor {
   const t = makeTensor(type);
   const n = size(t);
   if (lit.hexBytes) {
     const bytes = lit.hexBytes;
-    const s = storageElem(type.elem);
-    const width = s.kind === 'bool' ? 8 : elemBitWidth(type.elem);
-    const byteWidth = Math.max(1, Math.ceil(width / 8));
+    const byteWidth = hexWidth(type);
     const count = bytes.length / byteWidth;
     if (count !== n && count !== 1) throw new RuntimeError(`hex literal has ${count} elements, type ${n}`);
     for (let i = 0; i < n; i++) {

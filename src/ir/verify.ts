@@ -1,13 +1,15 @@
 /**
  * @fileoverview Module verifier: every op must be known to the op table, its attributes must
  * parse, and where the op table infers result types they must match the declared ones
- * (E0202). Calls must name existing functions with matching arity.
+ * (E0202). Calls must name existing functions with matching arity; returns must match their
+ * function's signature, and the regions of if/case/while must yield what the op declares.
+ * Whatever goes wrong while checking an op is reported at that op, never as a crash.
  */
-import { error } from '../diag/diagnostics.js';
+import { CompileError, error } from '../diag/diagnostics.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp, TERMINATORS } from '../ops/index.js';
 import type { Module, Op, Region } from './core.js';
-import { typeToString, type Type } from './types.js';
+import { BOOL, typeToString, type Type } from './types.js';
 
 function sameType(a: Type, b: Type): boolean {
   if (a.kind === 'tensor' && b.kind === 'tensor') {
@@ -17,10 +19,53 @@ function sameType(a: Type, b: Type): boolean {
   return typeToString(a) === typeToString(b);
 }
 
+/** The values `r`'s blocks hand back: the operands of each block's terminator (return ops only). */
+function yields(r: Region): { op: Op; values: readonly Type[] }[] {
+  return r.blocks.flatMap((b) => {
+    const last = b.ops[b.ops.length - 1];
+    return last && (last.name === 'stablehlo.return' || last.name === 'func.return') ? [{ op: last, values: last.operands.map((v) => v.type) }] : [];
+  });
+}
+
+/** Each region of `op` must yield values of `expected` types (count and type). */
+function checkYields(op: Op, regions: readonly Region[], expected: readonly Type[], what: string): void {
+  for (const r of regions)
+    for (const y of yields(r)) {
+      const same = y.values.length === expected.length && y.values.every((t, i) => sameType(t, expected[i]!));
+      if (!same) throw error('E0204', { op: op.name, detail: `${what} yields (${y.values.map(typeToString).join(', ')}), expected (${expected.map(typeToString).join(', ')})` }, y.op.loc);
+    }
+}
+
+function checkRegions(op: Op): void {
+  const results = op.results.map((v) => v.type);
+  if (op.name === 'stablehlo.if' || op.name === 'stablehlo.case') checkYields(op, op.regions, results, 'a branch');
+  if (op.name === 'stablehlo.while' && op.regions.length === 2) {
+    const carried = op.operands.map((v) => v.type);
+    if (carried.length !== results.length || !carried.every((t, i) => sameType(t, results[i]!)))
+      throw error('E0204', { op: op.name, detail: `carries (${carried.map(typeToString).join(', ')}) but declares results (${results.map(typeToString).join(', ')})` }, op.loc);
+    checkYields(op, [op.regions[0]!], [{ kind: 'tensor', shape: [], elem: BOOL }], 'the condition');
+    checkYields(op, [op.regions[1]!], carried, 'the body');
+  }
+}
+
 function verifyOp(m: Module, op: Op): void {
+  try {
+    checkOp(m, op);
+  } catch (e) {
+    if (e instanceof CompileError) throw e;
+    // A malformed op the checks above did not foresee (an operand missing from a pretty form,
+    // say): still a located diagnostic.
+    throw error('E0204', { op: op.name, detail: `malformed operands or attributes (${e instanceof Error ? e.message : String(e)})` }, op.loc);
+  }
+  for (const r of op.regions) verifyRegion(m, r);
+}
+
+function checkOp(m: Module, op: Op): void {
+  checkRegions(op);
   if (!TERMINATORS.has(op.name)) {
     const def = lookupOp(op.name);
     if (!def) throw error('E0201', { op: op.name }, op.loc);
+    if (def.arity !== undefined && op.operands.length !== def.arity) throw error('E0205', { op: op.name, expected: def.arity, got: op.operands.length }, op.loc);
     const attrs = opAttrs(def, op);
     if (def.infer) {
       const inferred = def.infer(op.operands.map((v) => v.type), attrs, op);
@@ -38,9 +83,14 @@ function verifyOp(m: Module, op: Op): void {
       const f = m.funcs.get(name);
       if (!f) throw error('E0107', { name }, op.loc);
       if (f.params.length !== op.operands.length) throw error('E0205', { op: `call @${name}`, expected: f.params.length, got: op.operands.length }, op.loc);
+      const args = op.operands.map((v) => v.type);
+      const mismatch = f.params.findIndex((p, i) => !sameType(p.type, args[i]!));
+      if (mismatch >= 0) throw error('E0204', { op: `call @${name}`, detail: `argument ${mismatch} is ${typeToString(args[mismatch]!)}, @${name} takes ${typeToString(f.params[mismatch]!.type)}` }, op.loc);
+      const results = op.results.map((v) => v.type);
+      if (results.length !== f.resultTypes.length || !results.every((t, i) => sameType(t, f.resultTypes[i]!)))
+        throw error('E0204', { op: `call @${name}`, detail: `declares results (${results.map(typeToString).join(', ')}), @${name} returns (${f.resultTypes.map(typeToString).join(', ')})` }, op.loc);
     }
   }
-  for (const r of op.regions) verifyRegion(m, r);
 }
 
 function verifyRegion(m: Module, r: Region): void {
@@ -48,5 +98,13 @@ function verifyRegion(m: Module, r: Region): void {
 }
 
 export function verifyModule(m: Module): void {
-  for (const f of m.funcs.values()) if (f.body) verifyRegion(m, f.body);
+  for (const f of m.funcs.values()) {
+    if (!f.body) continue;
+    verifyRegion(m, f.body);
+    // What a function returns is what its signature says (a caller or the generated header reads it).
+    for (const y of yields(f.body)) {
+      const same = y.values.length === f.resultTypes.length && y.values.every((t, i) => sameType(t, f.resultTypes[i]!));
+      if (!same) throw error('E0204', { op: `@${f.name}`, detail: `returns (${y.values.map(typeToString).join(', ')}), its signature says (${f.resultTypes.map(typeToString).join(', ')})` }, y.op.loc);
+    }
+  }
 }

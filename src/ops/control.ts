@@ -8,8 +8,8 @@ import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { checkAlmostEq, checkClose, checkEq } from '../interpret/checks.js';
-import { copyElem, expectTensor, forEachIndex, getElem, intAt, makeTensor, RuntimeError, setElem, size, strides, tensorFromDense, type RtValue, type ShardedValue, type Tensor } from '../interpret/tensor.js';
-import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
+import { copyElem, expectTensor, forEachIndex, getElem, intAt, literalSizeError, makeTensor, RuntimeError, setElem, size, strides, tensorFromDense, type RtValue, type ShardedValue, type Tensor } from '../interpret/tensor.js';
+import { constraint, defineOp, type OpDef, type OpEvalCtx } from './def.js';
 import { distinctTiles, FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr, tileStarts } from '../partition/manual.js';
 import { allowInPlace, inPlaceLoopUpdates, isLoopOwned, markLoopOwned, releaseLoopOwned } from './in-place.js';
 import { resultTensorType } from './elementwise.js';
@@ -52,6 +52,13 @@ const constant = defineOp({
   name: 'stablehlo.constant',
   category: 'constant',
   spec: 'constant',
+  infer: (_types, _a, op) => {
+    const value = op.attrs['value'];
+    const t = op.results[0]?.type;
+    const wrong = value?.kind === 'dense' && t?.kind === 'tensor' ? literalSizeError(value.literal, t) : undefined;
+    if (wrong) constraint(op, 'constant_c1', wrong);
+    return undefined;
+  },
   evaluate: (_args, _a, op) => [constantValue(op.attrs['value'], resultTensorType(op), op)],
 });
 
@@ -169,7 +176,9 @@ const getTupleElement = defineOp({
   },
 });
 
-const identity = (name: string): OpDef<any> => defineOp({ name, category: 'control', spec: name.replace(/^stablehlo\./, ''), evaluate: (args) => [...args] });
+/** An op whose results are its operands (optimization_barrier): same number, same types. */
+const identity = (name: string): OpDef<any> =>
+  defineOp({ name, category: 'control', spec: name.replace(/^stablehlo\./, ''), infer: (types) => [...types], evaluate: (args) => [...args] });
 
 const afterAll = defineOp({ name: 'stablehlo.after_all', category: 'control', spec: 'after_all', evaluate: () => [{ kind: 'token' }] });
 const createToken = defineOp({ name: 'stablehlo.create_token', category: 'control', evaluate: () => [{ kind: 'token' }] });

@@ -67,6 +67,8 @@ export interface OpDef<A = unknown> {
   readonly category: Category;
   /** Anchor in the StableHLO spec (docs/spec.md), e.g. 'transpose'. */
   readonly spec?: string;
+  /** The number of operands, where the op has a fixed one (checked by the verifier, E0205). */
+  readonly arity?: number;
   readonly attrs?: (r: AttrReader, op: Op) => A;
   /** Result types from operand types (verifying constraints) or undefined when not derivable. */
   readonly infer?: (operands: readonly Type[], attrs: A, op: Op) => readonly Type[] | undefined;

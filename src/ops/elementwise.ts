@@ -64,6 +64,7 @@ function scalarOp(name: string, arity: 1 | 2): OpDef<any> {
     name: `stablehlo.${name}`,
     category: 'elementwise',
     spec: name,
+    arity,
     infer: inferSameShape((ts) => (name === 'abs' && ts[0]!.elem.kind === 'complex' ? ts[0]!.elem.part : ts[0]!.elem)),
     evaluate: (args, _a, op) => {
       const ts = args.map((a) => expectTensor(a));
@@ -134,6 +135,7 @@ function compareElems(dir: string, ctype: string, a: Elem, b: Elem): boolean {
 
 const compare = defineOp({
   name: 'stablehlo.compare',
+  arity: 2,
   category: 'elementwise',
   spec: 'compare',
   attrs: (r) => ({ direction: r.enumValue('comparison_direction'), type: r.enumValue('compare_type', '') }),
@@ -158,6 +160,7 @@ function broadcastIfScalar(t: Tensor, i: number): Elem {
 
 const select = defineOp({
   name: 'stablehlo.select',
+  arity: 3,
   category: 'elementwise',
   spec: 'select',
   infer: (types, _a, op) => {
@@ -178,6 +181,7 @@ const select = defineOp({
 
 const clamp = defineOp({
   name: 'stablehlo.clamp',
+  arity: 3,
   category: 'elementwise',
   spec: 'clamp',
   infer: (types, _a, op) => {
@@ -240,6 +244,7 @@ export function convertElem(v: Elem, from: ElemType, to: ElemType): Elem {
 
 const convert = defineOp({
   name: 'stablehlo.convert',
+  arity: 1,
   category: 'elementwise',
   spec: 'convert',
   infer: (types, _a, op) => {
@@ -286,6 +291,7 @@ const bitcastConvert = defineOp({
 
 const isFinite = defineOp({
   name: 'stablehlo.is_finite',
+  arity: 1,
   category: 'elementwise',
   spec: 'is_finite',
   infer: inferSameShape(() => ({ kind: 'bool', name: 'i1' })),

@@ -150,6 +150,17 @@ const dynamicSlice = defineOp({
   category: 'movement',
   spec: 'dynamic_slice',
   attrs: (r) => ({ sizes: r.ints('slice_sizes') }),
+  infer: (types, a, op) => {
+    const x = types[0];
+    if (x?.kind !== 'tensor') return undefined;
+    if (types.length !== 1 + x.shape.length) constraint(op, 'dynamic_slice_c2', `${x.shape.length} start indices expected, got ${types.length - 1}`);
+    if (a.sizes.length !== x.shape.length) constraint(op, 'dynamic_slice_c3', `slice_sizes has ${a.sizes.length} entries for a rank-${x.shape.length} operand`);
+    a.sizes.forEach((n, d) => {
+      if (n < 0 || (x.shape[d]! >= 0 && n > x.shape[d]!)) constraint(op, 'dynamic_slice_c4', `slice_sizes[${d}] = ${n} outside [0, ${x.shape[d]}]`);
+    });
+    for (const t of types.slice(1)) if (t.kind !== 'tensor' || t.shape.length !== 0 || (t.elem.kind !== 'int' && t.elem.kind !== 'bool')) constraint(op, 'dynamic_slice_c5', `start indices must be 0-d integer tensors, got ${typeToString(t)}`);
+    return [tensorType(a.sizes, x.elem)];
+  },
   evaluate: (args, a, op) => {
     const x = expectTensor(args[0]);
     const start = args.slice(1).map((s, i) => clampInt(intAt(expectTensor(s), 0), 0, x.type.shape[i]! - a.sizes[i]!));
