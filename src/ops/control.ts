@@ -295,6 +295,12 @@ const customCall = defineOp({
   category: 'other',
   spec: 'custom_call',
   attrs: (r) => ({ target: r.string('call_target_name') }),
+  // Vendor targets are refused when the module is verified: by every backend alike, and before a
+  // long interpretation reaches them.
+  infer: (_types, a, op) => {
+    if (!a.target.startsWith('check.') && !SHARDING_CALLS.has(a.target)) throw unsupportedCustomCall(op, a.target, 'xla-aot');
+    return undefined;
+  },
   evaluate: (args, a, op, ctx) => {
     // Manual regions: a full value cut into per-partition tiles, and put back together.
     if (a.target === SHARD_TO_FULL && args[0]?.kind === 'sharded') return [unshardValue(args[0], op)];
