@@ -5,7 +5,7 @@ CONFORMANCE ?= ../shared/conformance
 MODELS ?= ../shared/models
 CLI := node dist/src/cli/main.js
 
-.PHONY: all build test run bench clean conformance toolchains
+.PHONY: all build test run bench clean conformance toolchains fuzz
 
 all: build
 
@@ -44,6 +44,14 @@ test: build toolchains
 
 conformance: build
 	$(CLI) conformance $(CONFORMANCE) --json --jobs 2
+
+# Long mutation-fuzzing run (make test runs a bounded one): mutants of the models, the exports and
+# the conformance files must end in a located diagnostic or compile, run clean under ASan+UBSan
+# and match the interpreter. FUZZ_SECONDS and FUZZ_SEED to vary it.
+FUZZ_SECONDS ?= 1800
+FUZZ_SEED ?= 1
+fuzz: build
+	$(CLI) fuzz $(MODELS) ../shared/exports $(CONFORMANCE)/interpret test/fixtures/ops test/fixtures/spmd --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --sanitize
 
 # The references of the benchmark: OpenBLAS from Debian, ONNX Runtime from npm in bench/ (its own
 # package: 288 MB that tests do not need). ONNXRUNTIME_NODE_INSTALL=skip: the CPU build is bundled;

@@ -10,7 +10,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CompileError, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
-import { collectFiles, summarize } from '../conformance/runner.js';
+import { collectFiles, splitCases, summarize } from '../conformance/runner.js';
+import { fuzz } from '../fuzz/fuzz.js';
 import { runFiles } from '../conformance/parallel.js';
 import { runFilesC } from '../conformance/c-backend.js';
 import { importModule } from '../import/index.js';
@@ -24,7 +25,7 @@ import { boardOf, FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, qemuCommand 
 import { formatSizeReport, sizeReport } from '../emit-c/size-report.js';
 import { compilerOf, describeTargets, lookupTarget } from '../target/targets.js';
 import { CFLAGS, emitC } from '../emit-c/emit.js';
-import { runCompiled } from '../emit-c/run.js';
+import { runCompiled, SANITIZE_FLAGS } from '../emit-c/run.js';
 import { compareTensors, degenerate, narrowestFloat } from '../interpret/compare.js';
 import { FAULT_KINDS, type FaultKind } from '../emit-c/faults.js';
 import type { Func, Module, Region } from '../ir/core.js';
@@ -208,6 +209,16 @@ async function runCommand(a: RunArgs): Promise<number> {
   return ok && failed.length === 0 ? 0 : 1;
 }
 
+async function fuzzCommand(a: { paths: string[]; seconds: number; seed: number; sanitize: boolean }): Promise<number> {
+  const inputs = collectFiles(a.paths).flatMap((file) => splitCases(readFileSync(file, 'utf8')).map((c, i) => ({ name: `${file}#${i + 1}`, text: c.text })));
+  if (!inputs.length) throw new RuntimeError(`no .mlir files in ${a.paths.join(', ')}`);
+  const report = await fuzz(inputs, a.seed, a.seconds, Infinity, a.sanitize ? SANITIZE_FLAGS : []);
+  for (const b of report.bugs) console.log(`BUG from ${b.source}: ${b.detail.split('\n').slice(0, 6).join('\n  ')}\n--- mutant ---\n${b.mutant}\n---`);
+  const c = report.counts;
+  console.log(`fuzz: ${c.diagnostic + c.refused + c.match + c.bug} mutants of ${inputs.length} inputs (seed ${a.seed}): ${c.diagnostic} located diagnostics, ${c.refused} refused by the C backend (E030x), ${c.match} compiled and matched, ${c.bug} bugs`);
+  return c.bug ? 1 : 0;
+}
+
 interface ConformanceArgs {
   paths: string[];
   backend: string;
@@ -331,6 +342,17 @@ async function main(argv: string[]): Promise<number> {
             ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}),
           }),
         ),
+    )
+    .command(
+      'fuzz <paths..>',
+      'Mutation fuzzing: mutants of the given MLIR files (directories: every .mlir, split on // -----) must end in a located diagnostic, or compile, run clean and match the interpreter; exit 1 on any bug',
+      (y) =>
+        y
+          .positional('paths', { type: 'string', array: true, demandOption: true })
+          .option('seconds', { type: 'number', default: 60, describe: 'stop after this long' })
+          .option('seed', { type: 'number', default: 1, describe: 'the same seed gives the same mutants' })
+          .option('sanitize', { type: 'boolean', default: false, describe: 'build the C with ASan+UBSan' }),
+      (a) => run(() => fuzzCommand({ paths: a.paths.map(String), seconds: a.seconds, seed: a.seed, sanitize: a.sanitize })),
     )
     .command(
       '$0 <file>',

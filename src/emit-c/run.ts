@@ -18,6 +18,9 @@ import { emitC, VERSION, type EmitResult } from './emit.js';
 import { UNWRITTEN_BYTE, type FaultKind } from './faults.js';
 import { FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, runFirmware } from './firmware.js';
 
+/** gcc/clang flags of an AddressSanitizer + UndefinedBehaviorSanitizer build (any report fails the run). */
+export const SANITIZE_FLAGS: readonly string[] = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
+
 export interface CompiledRun {
   readonly outputs: Tensor[];
   readonly emitted: EmitResult;

@@ -8,6 +8,7 @@
 import { CompileError, error } from '../diag/diagnostics.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp, TERMINATORS } from '../ops/index.js';
+import type { Loc } from '../diag/source.js';
 import type { Module, Op, Region } from './core.js';
 import { BOOL, typeToString, type Type } from './types.js';
 
@@ -57,7 +58,7 @@ function verifyOp(m: Module, op: Op): void {
     // say): still a located diagnostic.
     throw error('E0204', { op: op.name, detail: `malformed operands or attributes (${e instanceof Error ? e.message : String(e)})` }, op.loc);
   }
-  for (const r of op.regions) verifyRegion(m, r);
+  for (const r of op.regions) verifyRegion(m, r, op.loc);
 }
 
 function checkOp(m: Module, op: Op): void {
@@ -93,14 +94,19 @@ function checkOp(m: Module, op: Op): void {
   }
 }
 
-function verifyRegion(m: Module, r: Region): void {
-  for (const b of r.blocks) for (const op of b.ops) verifyOp(m, op);
+function verifyRegion(m: Module, r: Region, owner: Loc): void {
+  for (const b of r.blocks) {
+    for (const op of b.ops) verifyOp(m, op);
+    // Every block ends in a terminator: a return, or a branch (the backends lay blocks out by it).
+    const last = b.ops[b.ops.length - 1];
+    if (!last || !TERMINATORS.has(last.name)) throw error('E0204', { op: 'region', detail: `block ${b.label} does not end in a return or a branch` }, last?.loc ?? owner);
+  }
 }
 
 export function verifyModule(m: Module): void {
   for (const f of m.funcs.values()) {
     if (!f.body) continue;
-    verifyRegion(m, f.body);
+    verifyRegion(m, f.body, f.loc);
     // What a function returns is what its signature says (a caller or the generated header reads it).
     for (const y of yields(f.body)) {
       const same = y.values.length === f.resultTypes.length && y.values.every((t, i) => sameType(t, f.resultTypes[i]!));

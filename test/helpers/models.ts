@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
 import { FAULT_KINDS } from '../../src/emit-c/faults.js';
-import { runCompiled } from '../../src/emit-c/run.js';
+import { runCompiled, SANITIZE_FLAGS } from '../../src/emit-c/run.js';
 import { importModule } from '../../src/import/index.js';
 import { compareTensors } from '../../src/interpret/compare.js';
 import type { Module } from '../../src/ir/core.js';
@@ -37,7 +37,7 @@ export const MODEL_ENTRIES: Readonly<Record<string, { entry: string; sanitize: b
   'gleasonk_searchless_chess_9m.mlir': { entry: 'main', sanitize: false },
 };
 
-export const SANITIZE = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
+export const SANITIZE = SANITIZE_FLAGS;
 
 /**
  * One model, once through the reference interpreter (seeded inputs, see MODEL_ENTRIES), then:
