@@ -252,8 +252,45 @@ const convolution = defineOp({
   category: 'contraction',
   spec: 'convolution',
   attrs: readConvAttrs,
+  infer: inferConvolution,
   evaluate: (args, c, op) => [convolve(expectTensor(args[0]), expectTensor(args[1]), c, resultTensorType(op))],
 });
+
+/**
+ * convolution's result shape (spec: the batch divided by batch_group_count, the kernel's output
+ * features, each spatial dim (dilated, padded input - dilated window) / stride + 1), with the
+ * dimension-number and group constraints it needs to be computable. Element types: both floats,
+ * both integers or quantized (the result's own stays as declared).
+ */
+function inferConvolution(types: readonly Type[], c: ConvAttrs, op: Op): Type[] | undefined {
+  const [lhs, rhs] = types;
+  const declared = op.results[0]?.type;
+  if (lhs?.kind !== 'tensor' || rhs?.kind !== 'tensor' || declared?.kind !== 'tensor') return undefined;
+  const rank = lhs.shape.length;
+  const n = c.inSpatial.length;
+  const dimsOk = (ds: readonly number[], r: number): boolean => ds.every((d) => d >= 0 && d < r) && new Set(ds).size === ds.length;
+  if (rhs.shape.length !== rank || declared.shape.length !== rank || n !== rank - 2) constraint(op, 'convolution_c1', `operands and result must have rank ${n + 2}`);
+  if (!dimsOk([c.inBatch, c.inFeature, ...c.inSpatial], rank) || !dimsOk([c.kIn, c.kOut, ...c.kSpatial], rank) || !dimsOk([c.outBatch, c.outFeature, ...c.outSpatial], rank))
+    constraint(op, 'convolution_c13', 'dimension numbers must be distinct and within the rank');
+  for (const [name, xs] of [['window_strides', c.strides], ['lhs_dilation', c.lhsDil], ['rhs_dilation', c.rhsDil]] as const)
+    if (xs.length !== n || xs.some((x) => x < 1)) constraint(op, 'convolution_c4', `${name} needs ${n} positive entries`);
+  if (c.padding.length !== n) constraint(op, 'convolution_c5', `padding needs ${n} [low, high] pairs`);
+  const kind = (t: TensorType): string => (t.elem.kind === 'quant' ? 'quant' : storageElem(t.elem).kind === 'int' || storageElem(t.elem).kind === 'bool' ? 'int' : storageElem(t.elem).kind);
+  if (kind(lhs) !== 'quant' && kind(rhs) !== 'quant' && kind(lhs) !== kind(rhs)) constraint(op, 'convolution_c27', `lhs ${typeToString(lhs)} and rhs ${typeToString(rhs)} mix integers and floats`);
+  const [g, bg] = [c.featureGroups, c.batchGroups];
+  if (g < 1 || bg < 1 || (g > 1 && bg > 1)) constraint(op, 'convolution_c10', 'feature_group_count and batch_group_count must be positive and not both above 1');
+  if (lhs.shape[c.inFeature]! % g !== 0 || lhs.shape[c.inFeature]! / g !== rhs.shape[c.kIn]) constraint(op, 'convolution_c11', `input features ${lhs.shape[c.inFeature]} are not ${g} group(s) of the kernel's ${rhs.shape[c.kIn]}`);
+  if (lhs.shape[c.inBatch]! % bg !== 0 || rhs.shape[c.kOut]! % bg !== 0 || rhs.shape[c.kOut]! % g !== 0) constraint(op, 'convolution_c12', 'batch or output features do not divide by the group counts');
+  const shape = new Array<number>(rank);
+  shape[c.outBatch] = lhs.shape[c.inBatch]! / bg;
+  shape[c.outFeature] = rhs.shape[c.kOut]!;
+  for (let i = 0; i < n; i++) {
+    const input = (lhs.shape[c.inSpatial[i]!]! - 1) * c.lhsDil[i]! + 1 + c.padding[i]![0]! + c.padding[i]![1]!;
+    const window = (rhs.shape[c.kSpatial[i]!]! - 1) * c.rhsDil[i]! + 1;
+    shape[c.outSpatial[i]!] = input < window ? 0 : Math.floor((input - window) / c.strides[i]!) + 1;
+  }
+  return [tensorType(shape, declared.elem)];
+}
 
 /** dynamic_conv: convolution whose padding comes from a tensor<Nx2> operand. */
 const dynamicConv = defineOp({
@@ -433,6 +470,15 @@ const triangularSolve = defineOp({
   category: 'contraction',
   spec: 'triangular_solve',
   attrs: (r) => ({ left: r.bool('left_side'), lower: r.bool('lower'), unit: r.bool('unit_diagonal'), transpose: r.enumValue('transpose_a', 'NO_TRANSPOSE') }),
+  infer: (types, a, op) => {
+    const [A, B] = types;
+    if (A?.kind !== 'tensor' || B?.kind !== 'tensor') return undefined;
+    const r = A.shape.length;
+    if (r < 2 || B.shape.length !== r || A.shape[r - 1] !== A.shape[r - 2]) constraint(op, 'triangular_solve_c1', `a must be square matrices of b's rank, got ${typeToString(A)}`);
+    if (A.shape.slice(0, -2).join('x') !== B.shape.slice(0, -2).join('x')) constraint(op, 'triangular_solve_c2', 'a and b must have the same batch dimensions');
+    if (A.shape[r - 1] !== B.shape[a.left ? r - 2 : r - 1]) constraint(op, 'triangular_solve_c3', `a's size ${A.shape[r - 1]} does not match b's ${a.left ? 'rows' : 'columns'}`);
+    return [B];
+  },
   evaluate: (args, a, op) => {
     const A = expectTensor(args[0]);
     const B = expectTensor(args[1]);

@@ -38,6 +38,8 @@ function inferSameShape(resultElem: (ops: TensorType[], op: Op) => ElemType) {
     const ts = tensorOperands(op, types);
     const first = ts[0]!;
     for (const t of ts) if (!sameShape(t.shape, first.shape)) constraint(op, 'elementwise_c1', `operand shapes differ: ${ts.map(typeToString).join(', ')}`);
+    // Quantized operands may carry different scales; anything else shares one element type.
+    if (!ts.some((t) => t.elem.kind === 'quant') && ts.some((t) => t.elem.name !== first.elem.name)) constraint(op, 'elementwise_c2', `operand element types differ: ${ts.map(typeToString).join(', ')}`);
     // Quantized results keep their declared parameters; only the shape is inferred then.
     const declared = op.results[0]?.type;
     const elem = declared?.kind === 'tensor' && declared.elem.kind === 'quant' ? declared.elem : resultElem(ts, op);
@@ -187,6 +189,7 @@ const clamp = defineOp({
   infer: (types, _a, op) => {
     const [mn, x, mx] = tensorOperands(op, types);
     for (const b of [mn!, mx!]) if (b.shape.length !== 0 && !sameShape(b.shape, x!.shape)) constraint(op, 'clamp_c1', 'min/max must be scalars or have the shape of operand');
+    for (const b of [mn!, mx!]) if (x!.elem.kind !== 'quant' && b.elem.name !== x!.elem.name) constraint(op, 'clamp_c2', `min/max ${typeToString(b)} must have the operand's element type ${x!.elem.name}`);
     return [x!];
   },
   evaluate: (args, _a, op) => {
@@ -303,6 +306,13 @@ function partOp(name: "real" | "imag"): OpDef<any> {
     name: `stablehlo.${name}`,
     category: 'elementwise',
     spec: name,
+    arity: 1,
+    infer: (types, _a, op) => {
+      const [x] = tensorOperands(op, types);
+      const e = storageElem(x!.elem);
+      if (e.kind !== 'complex' && e.kind !== 'float') constraint(op, `${name}_c2`, `operand must be complex or floating-point, got ${typeToString(x!)}`);
+      return [tensorType(x!.shape, e.kind === 'complex' ? e.part : x!.elem)];
+    },
     evaluate: (args, _a, op) => {
       const x = expectTensor(args[0]);
       const isComplex = storageElem(x.type.elem).kind === 'complex';
