@@ -4,9 +4,9 @@
  * ../shared/conformance; a failure also names its kind (check or error).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Test } from 'tap';
-import { summarize, type CaseResult } from '../../src/conformance/runner.js';
+import { collectFiles, summarize, type CaseResult } from '../../src/conformance/runner.js';
 import { FIXTURES, SHARED } from './paths.js';
 
 const ROOT = join(SHARED, 'conformance');
@@ -54,4 +54,14 @@ export function judgeC(t: Test, results: readonly CaseResult[], what: string, wi
   t.equal(lost.length, 0, `${what}: no listed case regresses`);
   t.equal(gained.length, 0, `${what}: every passing case is in the list (add new ones)`);
   t.ok(s.passed > 0, `${what}: ${s.passed} cases pass, ${s.no_kernel} more match without a kernel`);
+}
+
+/** Half of the conformance files (a: interpret/ and the first half of testdata/ by name; b: the
+ * rest), and the matching filter of the reviewed list's case ids, for a suite split over two files. */
+export function conformanceHalf(half: 'a' | 'b'): { files: string[]; within: (id: string) => boolean } {
+  const all = collectFiles([join(SHARED, 'conformance')]);
+  const names = all.filter((f) => !f.includes('interpret/')).map((f) => basename(f)).sort();
+  const boundary = names[Math.floor(names.length / 2)] ?? '';
+  const inA = (path: string): boolean => path.includes('interpret/') || basename(path.replace(/#\d+$/, '')) < boundary;
+  return { files: all.filter((f) => inA(f) === (half === 'a')), within: (id) => inA(id.slice(id.indexOf(' ') + 1)) === (half === 'a') };
 }
