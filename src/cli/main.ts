@@ -10,8 +10,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CompileError, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
-import { collectFiles, splitCases, summarize } from '../conformance/runner.js';
-import { fuzz } from '../fuzz/fuzz.js';
+import { collectFiles, summarize } from '../conformance/runner.js';
+import { fuzz, fuzzInputs } from '../fuzz/fuzz.js';
 import { runFiles } from '../conformance/parallel.js';
 import { runFilesC } from '../conformance/c-backend.js';
 import { importModule } from '../import/index.js';
@@ -210,7 +210,7 @@ async function runCommand(a: RunArgs): Promise<number> {
 }
 
 async function fuzzCommand(a: { paths: string[]; seconds: number; seed: number; sanitize: boolean }): Promise<number> {
-  const inputs = collectFiles(a.paths).flatMap((file) => splitCases(readFileSync(file, 'utf8')).map((c, i) => ({ name: `${file}#${i + 1}`, text: c.text })));
+  const inputs = fuzzInputs(a.paths);
   if (!inputs.length) throw new RuntimeError(`no .mlir files in ${a.paths.join(', ')}`);
   const report = await fuzz(inputs, a.seed, a.seconds, Infinity, a.sanitize ? SANITIZE_FLAGS : []);
   for (const b of report.bugs) console.log(`BUG from ${b.source}: ${b.detail.split('\n').slice(0, 6).join('\n  ')}\n--- mutant ---\n${b.mutant}\n---`);

@@ -138,7 +138,8 @@ export class KernelBuilder {
 
 export type Lowering = (k: KernelBuilder) => void;
 
-function unsupported(fop: FlatOp, why: string): never {
+/** The located E0301 of an op the C backend cannot lower (yet), saying why. */
+export function unsupported(fop: FlatOp, why: string): never {
   throw error('E0301', { op: `${fop.op.name} (${why})`, target: 'C backend' }, fop.op.loc);
 }
 

@@ -4,19 +4,14 @@
  * fused loops (fused.ts), so fusing them cannot change a value. Operands arrive loaded (in their
  * compute type); the expression is in the result's compute type, stored by the caller.
  */
-import { error } from '../diag/diagnostics.js';
 import { lookupOp } from '../ops/index.js';
 import { opAttrs } from '../ops/def.js';
 import type { CElem } from './ctypes.js';
-import type { FlatOp } from './kernels.js';
+import { unsupported, type FlatOp } from './kernels.js';
 
 export const MIXED_OPS = new Set(['stablehlo.convert', 'stablehlo.compare', 'stablehlo.select']);
 
 const CMP: Readonly<Record<string, string>> = { EQ: '==', NE: '!=', LT: '<', LE: '<=', GT: '>', GE: '>=' };
-
-function unsupported(fop: FlatOp, why: string): never {
-  throw error('E0301', { op: `${fop.op.name} (${why})`, target: 'C backend' }, fop.op.loc);
-}
 
 export function convertCode(fop: FlatOp, src: string, from: CElem, to: CElem): string {
   const re = from.cls === 'complex' ? `creal(${src})` : src; // complex -> real keeps the real part

@@ -7,6 +7,8 @@
  * reported with the mutant. `xla-aot fuzz` runs it; make test runs a bounded sample, make fuzz a
  * long one.
  */
+import { readFileSync } from 'node:fs';
+import { collectFiles, splitCases } from '../conformance/runner.js';
 import { CompileError } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
 import { runCompiled } from '../emit-c/run.js';
@@ -16,6 +18,11 @@ import { Interpreter } from '../interpret/eval.js';
 import { randomInputs } from '../interpret/inputs.js';
 import { flattenTuples, RuntimeError, type Tensor } from '../interpret/tensor.js';
 import { OPS } from '../ops/index.js';
+
+/** The programs under `paths` (directories: every .mlir), each case of a `// -----` file apart. */
+export function fuzzInputs(paths: readonly string[]): { name: string; text: string }[] {
+  return collectFiles(paths).flatMap((file) => splitCases(readFileSync(file, 'utf8')).map((c, i) => ({ name: `${file}#${i + 1}`, text: c.text })));
+}
 
 export type FuzzOutcome = 'diagnostic' | 'refused' | 'match' | 'bug';
 

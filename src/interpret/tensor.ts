@@ -245,11 +245,12 @@ export function literalSizeError(lit: DenseLiteral, type: TensorType): string | 
 export function tensorFromDense(lit: DenseLiteral, type: TensorType): Tensor {
   const t = makeTensor(type);
   const n = size(t);
+  const wrong = literalSizeError(lit, type);
+  if (wrong) throw new RuntimeError(wrong);
   if (lit.hexBytes) {
     const bytes = lit.hexBytes;
     const byteWidth = hexWidth(type);
     const count = bytes.length / byteWidth;
-    if (count !== n && count !== 1) throw new RuntimeError(`hex literal has ${count} elements, type ${n}`);
     for (let i = 0; i < n; i++) {
       const off = (count === 1 ? 0 : i) * byteWidth;
       let bits = 0n;
@@ -259,7 +260,6 @@ export function tensorFromDense(lit: DenseLiteral, type: TensorType): Tensor {
     return t;
   }
   const els = lit.elems ?? [];
-  if (els.length !== n && els.length !== 1) throw new RuntimeError(`literal has ${els.length} elements but the type ${n}`);
   for (let i = 0; i < n; i++) setElem(t, i, denseElemValue(els.length === 1 ? els[0]! : els[i]!, type.elem));
   return t;
 }
