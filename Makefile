@@ -5,7 +5,7 @@ CONFORMANCE ?= ../shared/conformance
 MODELS ?= ../shared/models
 CLI := node dist/src/cli/main.js
 
-.PHONY: all build test run bench clean conformance toolchains fuzz
+.PHONY: all build test run bench clean conformance toolchains fuzz layers
 
 all: build
 
@@ -39,7 +39,12 @@ toolchains:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-test: build toolchains
+# The import rules between src/ folders (.dependency-cruiser.cjs: the compiler never imports the
+# interpreter, lower layers never import higher ones, no cycles).
+layers: $(NODE_MODULES)
+	npx depcruise src --config .dependency-cruiser.cjs --output-type err
+
+test: build toolchains layers
 	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 'dist/test/**/*.test.js'
 
 conformance: build

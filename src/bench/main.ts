@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { SourceFile } from '../diag/source.js';
-import { writeFiles } from '../emit-c/build.js';
+import { writeFiles } from '../toolchain/build.js';
 import { CFLAGS, emitC, type EmitResult } from '../emit-c/emit.js';
 import { importModule } from '../import/index.js';
 import { lookupTarget } from '../target/targets.js';

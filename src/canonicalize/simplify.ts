@@ -14,9 +14,9 @@ import { numElements, typeToString, type TensorType, type Type } from '../ir/typ
 import { opAttrs, type OpEvalCtx } from '../ops/def.js';
 import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
-import { elemBits, elemBitWidth, size, type RtValue, type Tensor } from '../interpret/tensor.js';
-import { readSymbols, type Control, type Edge, type FlatProgram } from '../emit-c/flatten.js';
-import type { FlatOp, Sym } from '../emit-c/kernels.js';
+import { elemBits, elemBitWidth, size, type RtValue, type Tensor } from '../ir/tensor.js';
+import { readSymbols } from '../flat/flatten.js';
+import type { Control, Edge, FlatOp, FlatProgram, Sym } from '../flat/program.js';
 
 /** Results of at most this many bytes are folded even when larger than their inputs (iota, splats). */
 const SMALL_RESULT = 256;

@@ -17,19 +17,20 @@ import { runFilesC } from '../conformance/c-backend.js';
 import { importModule } from '../import/index.js';
 import { Interpreter } from '../interpret/eval.js';
 import { parseInput, randomInputs } from '../interpret/inputs.js';
-import { flattenTuples, RuntimeError, type RtValue } from '../interpret/tensor.js';
+import { flattenTuples, type RtValue } from '../ir/tensor.js';
 import { isCheckOp, printTensor } from '../ops/control.js';
 import { encodeNpy } from '../util/npy.js';
-import { buildExecutable, buildLibrary, writeFiles } from '../emit-c/build.js';
-import { boardOf, FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, qemuCommand } from '../emit-c/firmware.js';
-import { formatSizeReport, sizeReport } from '../emit-c/size-report.js';
+import { buildExecutable, buildLibrary, writeFiles } from '../toolchain/build.js';
+import { boardOf, FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, qemuCommand } from '../toolchain/firmware.js';
+import { formatSizeReport, sizeReport } from '../toolchain/size-report.js';
 import { compilerOf, describeTargets, lookupTarget } from '../target/targets.js';
 import { CFLAGS, emitC } from '../emit-c/emit.js';
-import { runCompiled, SANITIZE_FLAGS } from '../emit-c/run.js';
-import { compareTensors, degenerate, narrowestFloat } from '../interpret/compare.js';
-import { FAULT_KINDS, type FaultKind } from '../emit-c/faults.js';
+import { runCompiled, SANITIZE_FLAGS } from '../toolchain/run.js';
+import { compareTensors, degenerate, narrowestFloat } from '../ir/compare.js';
+import { FAULT_KINDS, type FaultKind } from '../flat/faults.js';
 import type { Func, Module, Region } from '../ir/core.js';
-import type { Tensor } from '../interpret/tensor.js';
+import type { Tensor } from '../ir/tensor.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 function readSource(path: string): SourceFile {
   try {

@@ -1,7 +1,7 @@
 /**
  * @fileoverview `conformance --backend c`: every case the interpreter passes is compiled to C
  * with its check ops turned into outputs, and the compiled values are diffed against the
- * interpreter's (tolerances: interpret/compare.ts). The value a check op compares is its computed
+ * interpreter's (tolerances: ir/compare.ts). The value a check op compares is its computed
  * operand (ops/control.ts checkedOperand), never the expected literal. Cases are batched, about
  * 40 per compiler call, with one harness executable per batch; a batch that fails to build is
  * retried case by case so one bad case cannot hide the others.
@@ -12,15 +12,15 @@ import { execa } from 'execa';
 import tmp from 'tmp';
 import { CompileError, error, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
-import { writeFiles } from '../emit-c/build.js';
+import { writeFiles } from '../toolchain/build.js';
 import { fromStorageBytes } from '../emit-c/ctypes.js';
 import { CFLAGS, emitC, VERSION, type EmitResult } from '../emit-c/emit.js';
-import { UNWRITTEN_BYTE, type FaultKind } from '../emit-c/faults.js';
+import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { render } from '../emit-common/templates.js';
 import { importModule } from '../import/index.js';
-import { compareTensors } from '../interpret/compare.js';
+import { compareTensors } from '../ir/compare.js';
 import { Interpreter } from '../interpret/eval.js';
-import type { RtValue, Tensor } from '../interpret/tensor.js';
+import type { RtValue, Tensor } from '../ir/tensor.js';
 import { entryFunctions, runFile, splitCases, type CaseResult } from './runner.js';
 
 interface Candidate {

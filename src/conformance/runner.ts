@@ -14,7 +14,7 @@ import type { Func, Module, Op } from '../ir/core.js';
 import { importModule } from '../import/index.js';
 import { isCheckOp } from '../ops/control.js';
 import { Interpreter } from '../interpret/eval.js';
-import { RuntimeError } from '../interpret/tensor.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 export type Outcome = 'passed' | 'failed' | 'skipped' | 'disabled' | 'parse_only' | 'no_check' | 'no_kernel';
 

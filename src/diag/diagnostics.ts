@@ -5,6 +5,10 @@
  */
 import type { Loc, SourceFile } from './source.js';
 
+/** A failure while running or building a program (bad input values, a tool that failed), as
+ * opposed to a located diagnostic in the source. */
+export class RuntimeError extends Error {}
+
 export const MESSAGES = {
   E0100: 'unexpected character {ch}',
   E0101: "unexpected {tok}, expected {expected}",

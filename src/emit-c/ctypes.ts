@@ -5,7 +5,7 @@
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import { numElements, typeToString, type ElemType, type QuantElem, type TensorType, type Type } from '../ir/types.js';
-import { elemBits, getElem, makeTensor, setElemBits, size, type Tensor } from '../interpret/tensor.js';
+import { elemBits, getElem, makeTensor, setElemBits, size, type Tensor } from '../ir/tensor.js';
 
 export type ComputeClass = 'float' | 'double' | 'int' | 'bool' | 'complex';
 

@@ -13,11 +13,12 @@
 import type { Op } from '../ir/core.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import type { FlatOp, KernelParam } from './kernels.js';
+import type { KernelParam } from './builder.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 import { emitRowsKernel } from './rows.js';
 import { isF32 } from './ctypes.js';
 import { convGeometry, simdMacro, type ConvGeometry } from './gemm.js';
+import type { FlatOp } from '../flat/program.js';
 
 export interface DirectConvPlan {
   readonly kind: 'direct-conv';

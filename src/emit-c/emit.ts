@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { error } from '../diag/diagnostics.js';
-import { RuntimeError } from '../interpret/tensor.js';
+
 import type { Module } from '../ir/core.js';
 import { intElem, numElements, tensorType, typeToString, type TensorType } from '../ir/types.js';
-import { elemBits, getElem, size, type Tensor } from '../interpret/tensor.js';
+import { elemBits, getElem, size, type Tensor } from '../ir/tensor.js';
 import { constantValue } from '../ops/control.js';
 import { unrollManualRegions } from '../partition/unroll.js';
 import { planMemory, planWithJumps, type MemoryPlan, type PlanStep } from '../memory/plan.js';
@@ -18,14 +18,16 @@ import { cElem, cElemOrUndefined, literal, toStorageBytes, type CElem } from './
 import { fuse } from '../fusion/fuse.js';
 import { describeGroup } from './fused.js';
 import { simplify } from '../canonicalize/simplify.js';
-import { controlCopies, flatten, type Edge } from './flatten.js';
-import { isFusibleElementwise, isReducible, lowerToKernel, writesInPlaceSafely, type FlatOp, type Sym } from './kernels.js';
+import { controlCopies, flatten } from '../flat/flatten.js';
+import { isFusibleElementwise, isReducible, lowerToKernel, writesInPlaceSafely } from './kernels.js';
 import { gemmScratchBytes, packB, planGemm, simdMacro, type GemmPlan } from './gemm.js';
 import { planDirectConv, type DirectConvPlan } from './direct-conv.js';
 import { BlobBuilder } from './blob.js';
 import { generateSplats } from './splats.js';
-import { injectFault, UNWRITTEN_BYTE, type FaultKind, type UnwrittenRange } from './faults.js';
+import { injectFault, UNWRITTEN_BYTE, type FaultKind, type UnwrittenRange } from '../flat/faults.js';
 import { compilerOf, lookupTarget, toolOf, type Target } from '../target/targets.js';
+import type { Edge, FlatOp, Sym } from '../flat/program.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 export const VERSION = '0.1.0';
 /** Weights at least this large go into the .incbin blob instead of a C array literal. */

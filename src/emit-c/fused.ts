@@ -9,15 +9,16 @@
  * scalar code; exp, logistic, tanh and erf are rl_simd.h's polynomials (their ULP bounds are stated
  * there and tested) instead of libm's.
  */
-import { strides } from '../interpret/tensor.js';
+import { strides } from '../ir/tensor.js';
 import type { TensorType } from '../ir/types.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import { linearIndex, loopVars, type FusionGroup } from '../fusion/fuse.js';
+import { linearIndex, loopVars } from '../fusion/fuse.js';
 import { cElem, isF32, type CElem } from './ctypes.js';
-import type { FlatOp, KernelParam, Sym } from './kernels.js';
+import type { KernelParam } from './builder.js';
 import { mixedElementCode } from './mixed.js';
 import { SPLAT_MARK } from './splats.js';
 import { scalarCode } from './scalar.js';
+import type { FlatOp, FusionGroup, Sym } from '../flat/program.js';
 
 export interface FusedEnv {
   /** C expression (compute type) of a splat constant's value, if `s` is one. */

@@ -15,19 +15,20 @@
  * image through per-tap row pointers (indirect GEMM), otherwise A blocks are packed from the image
  * (depthwise and few-channel convolutions take the direct path of direct-conv.ts instead).
  * Accumulation is in f32 with fused multiply-add (the scalar path and the interpreter use double):
- * every model and conformance case stays within the f32 tolerances of src/interpret/compare.ts.
+ * every model and conformance case stays within the f32 tolerances of src/ir/compare.ts.
  */
 import type { Op } from '../ir/core.js';
 import type { TensorType } from '../ir/types.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp } from '../ops/index.js';
 import type { ConvAttrs, DotDims } from '../ops/contraction.js';
-import { getElem, strides, type Tensor } from '../interpret/tensor.js';
+import { getElem, strides, type Tensor } from '../ir/tensor.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import type { FlatOp, KernelParam } from './kernels.js';
+import type { KernelParam } from './builder.js';
 import { cElem, isF32, type CElem } from './ctypes.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
+import type { FlatOp } from '../flat/program.js';
 
 /** How the packing code reads A[b][m][k]. */
 export type ASource =

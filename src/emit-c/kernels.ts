@@ -5,19 +5,20 @@
  * Each kernel carries a comment naming the op and its source location.
  */
 import { error } from '../diag/diagnostics.js';
-import type { Op, Region } from '../ir/core.js';
-import { numElements, type TensorType, type Type } from '../ir/types.js';
+import type { Region } from '../ir/core.js';
+import { simpleCombiner } from '../ops/reduction.js';
+import { numElements, type TensorType } from '../ir/types.js';
 import { lookupOp } from '../ops/index.js';
 import { opAttrs } from '../ops/def.js';
 import type { ConvAttrs, DotDims } from '../ops/contraction.js';
 import type { GatherDims, ScatterDims } from '../ops/movement.js';
 import type { WindowAttrs } from '../ops/reduction.js';
-import { strides } from '../interpret/tensor.js';
+import { strides } from '../ir/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, cElemOrUndefined, type CElem } from './ctypes.js';
 import { describeGroup, emitFusedLoop, emitFusedReduce, fusedParams, vectorSpelling, type FusedEnv, type RowRange } from './fused.js';
 import { emitRowsKernel, PARALLEL_MIN_ELEMENTS } from './rows.js';
-import { singleOpGroup, type FusionGroup } from '../fusion/fuse.js';
+import { singleOpGroup } from '../fusion/fuse.js';
 import { emitScalarRegion } from './region.js';
 import { emitGemmKernel, type GemmPlan } from './gemm.js';
 import { emitDirectConvKernel, type DirectConvPlan } from './direct-conv.js';
@@ -25,41 +26,8 @@ import { batchNormGrad, batchNormInference, batchNormTraining } from './normaliz
 import { rng } from './random.js';
 import { compareCode, convertCode, MIXED_OPS, selectCode } from './mixed.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
-
-export interface Sym {
-  readonly id: number;
-  readonly type: Type;
-}
-
-/** An op instance after inlining: operands/results are program-wide symbols. A fusion group
- * (src/fusion) is one FlatOp too: `op` is its root, `ins` its leaves, `group` its members. */
-export interface FlatOp {
-  readonly op: Op;
-  readonly ins: readonly Sym[];
-  readonly outs: readonly Sym[];
-  readonly group?: FusionGroup;
-}
-
-export interface KernelParam {
-  readonly name: string;
-  readonly cType: string;
-  readonly output: boolean;
-}
-
-export interface Kernel {
-  readonly name: string;
-  /** `/* model.mlir:12:8 stablehlo.add *\/` */
-  readonly comment: string;
-  readonly params: readonly KernelParam[];
-  readonly source: string;
-  /** Written against rl_simd.h (the model then includes it). */
-  readonly usesSimd?: boolean;
-}
-
-const tensorOf = (s: Sym, fop: FlatOp): TensorType => {
-  if (s.type.kind !== 'tensor') throw error('E0301', { op: `${fop.op.name} with a non-tensor value`, target: 'C backend' }, fop.op.loc);
-  return s.type;
-};
+import type { FlatOp, Sym } from '../flat/program.js';
+import { attrsOf, KernelBuilder, tensorOf, unsupported, type Kernel, type KernelParam, type Lowering } from './builder.js';
 
 /** `i0*12 + i1*4 + i2` for an index list and strides (terms with zero stride dropped). */
 function linear(terms: readonly (readonly [string, number])[], base = 0): string {
@@ -76,71 +44,6 @@ function nest(w: CodeWriter, shape: readonly number[], body: (idx: string[]) => 
     w.block(`for (int64_t ${idx[d]} = ${from}; ${idx[d]} < ${to}; ++${idx[d]}) {`, () => open(d + 1));
   };
   open(0);
-}
-
-/** Binary ops whose operands may come in either order (bitwise the same result, NaN rules included). */
-const COMMUTATIVE = new Set(['add', 'multiply', 'maximum', 'minimum', 'and', 'or', 'xor']);
-
-/** A region `return op(arg0, arg1)` as a binary combiner name (applied as op(accumulator, value)),
- * or undefined. `op(arg1, arg0)` qualifies only for commutative ops: `subtract %b, %a` is not
- * `subtract %a, %b`, and goes through the general region code instead. */
-export function simpleCombiner(body: Region | undefined): string | undefined {
-  const block = body?.blocks[0];
-  if (!block || body!.blocks.length !== 1 || block.ops.length !== 2 || block.args.length !== 2) return undefined;
-  const [op, ret] = block.ops as [Op, Op];
-  if (ret.name !== 'stablehlo.return' || ret.operands[0] !== op.results[0] || op.operands.length !== 2) return undefined;
-  const name = op.name.replace(/^stablehlo\./, '');
-  const [x, y] = op.operands;
-  if (x === block.args[0] && y === block.args[1]) return name;
-  return x === block.args[1] && y === block.args[0] && COMMUTATIVE.has(name) ? name : undefined;
-}
-
-export type KernelInput = { name: string; t: TensorType; c: CElem };
-
-export class KernelBuilder {
-  readonly w = new CodeWriter();
-  readonly params: KernelParam[] = [];
-  /** Local-variable numbering for inlined region bodies (per kernel: deterministic names). */
-  readonly names = { next: 0 };
-  /** Set by a lowering that wrote rl_vf_* code. */
-  usesSimd = false;
-  /** Set by a lowering that wrote its outermost loop over [row_begin, row_end) of this many rows
-   * (the kernel then splits them across the thread pool). */
-  parallelRows?: number;
-  /** `lanes`: f32 lanes of the target's rl_simd.h vectors (undefined on scalar targets); `threads`: --threads. */
-  constructor(
-    readonly fop: FlatOp,
-    readonly lanes?: number,
-    readonly threads = 1,
-  ) {}
-
-  input(i: number): { name: string; t: TensorType; c: CElem } {
-    const t = tensorOf(this.fop.ins[i]!, this.fop);
-    const c = cElem(t, this.fop.op.name, this.fop.op.loc);
-    const name = `in${i}`;
-    this.params.push({ name, cType: `const ${c.storage}* restrict`, output: false });
-    return { name, t, c };
-  }
-
-  /** The op's attributes as its op-table entry reads them. */
-  attrs<A>(): A {
-    return attrsOf<A>(this.fop);
-  }
-
-  output(i = 0): { name: string; t: TensorType; c: CElem } {
-    const t = tensorOf(this.fop.outs[i]!, this.fop);
-    const c = cElem(t, this.fop.op.name, this.fop.op.loc);
-    const name = `out${i}`;
-    this.params.push({ name, cType: `${c.storage}* restrict`, output: true });
-    return { name, t, c };
-  }
-}
-
-export type Lowering = (k: KernelBuilder) => void;
-
-/** The located E0301 of an op the C backend cannot lower (yet), saying why. */
-export function unsupported(fop: FlatOp, why: string): never {
-  throw error('E0301', { op: `${fop.op.name} (${why})`, target: 'C backend' }, fop.op.loc);
 }
 
 // ---- elementwise -------------------------------------------------------------------------------
@@ -204,10 +107,6 @@ function gatherFrom(k: KernelBuilder, srcIndex: (idx: string[], xs: number[], x:
   const xs = strides(x.t.shape);
   k.w.line('int64_t o = 0;');
   nest(k.w, out.t.shape, (idx) => k.w.line(`${out.name}[o++] = ${x.name}[${srcIndex(idx, xs, x)}];`));
-}
-
-function attrsOf<A>(fop: FlatOp): A {
-  return opAttrs(lookupOp(fop.op.name)!, fop.op) as A;
 }
 
 const broadcastInDim: Lowering = (k) => {

@@ -7,7 +7,8 @@
 import { lookupOp } from '../ops/index.js';
 import { opAttrs } from '../ops/def.js';
 import type { CElem } from './ctypes.js';
-import { unsupported, type FlatOp } from './kernels.js';
+import { unsupported } from './builder.js';
+import type { FlatOp } from '../flat/program.js';
 
 export const MIXED_OPS = new Set(['stablehlo.convert', 'stablehlo.compare', 'stablehlo.select']);
 

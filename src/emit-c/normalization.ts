@@ -6,7 +6,7 @@
  */
 import type { CodeWriter } from '../emit-common/code-writer.js';
 import type { CElem } from './ctypes.js';
-import type { KernelInput, Lowering } from './kernels.js';
+import type { KernelInput, Lowering } from './builder.js';
 
 interface Layout {
   readonly outer: number;

@@ -4,7 +4,7 @@
  */
 import { numElements } from '../ir/types.js';
 import { rngKey } from '../ops/random.js';
-import type { Lowering } from './kernels.js';
+import type { Lowering } from './builder.js';
 
 export const rng: Lowering = (k) => {
   const [lo, hi, shape] = [k.input(0), k.input(1), k.input(2)];

@@ -9,10 +9,10 @@
  */
 import { newValue, type Op } from '../ir/core.js';
 import { storageElem, tensorType, type TensorType } from '../ir/types.js';
-import { elemBits, makeTensor, setElemBits, size, type Tensor } from '../interpret/tensor.js';
+import { elemBits, makeTensor, setElemBits, size, type Tensor } from '../ir/tensor.js';
 import { toStorageBytes } from './ctypes.js';
-import { controlCopies, type FlatProgram } from './flatten.js';
-import type { FlatOp, Sym } from './kernels.js';
+import { controlCopies } from '../flat/flatten.js';
+import type { FlatOp, FlatProgram, Sym } from '../flat/program.js';
 
 /** Marks the broadcasts this pass makes: a fused group lists them as what they were, a constant. */
 export const SPLAT_MARK = 'xla_aot.generated_splat';

@@ -15,29 +15,10 @@
  */
 import type { Op } from '../ir/core.js';
 import { numElements } from '../ir/types.js';
-import { strides } from '../interpret/tensor.js';
+import { strides } from '../ir/tensor.js';
 import { lookupOp } from '../ops/index.js';
 import { opAttrs } from '../ops/def.js';
-import type { FlatOp, Sym } from '../emit-c/kernels.js';
-
-/** How a fused value's element is addressed from the loop over the group's root result:
- * one index expression per dimension (in terms of the root's loop variables), or one flat index. */
-export type IndexMap = { readonly kind: 'dims'; readonly dims: readonly string[] } | { readonly kind: 'flat'; readonly index: string };
-
-export interface FusionGroup {
-  /** Fused ops in program order; the last one is the root whose result the kernel writes. */
-  readonly members: readonly FlatOp[];
-  /** A dot/convolution computed by the GEMM path whose result the members read (an epilogue). */
-  readonly head?: FlatOp;
-  /** A reduction of the members' last result: the kernel accumulates the chain's elements over
-   * the reduced dims (index maps are then over the reduction's input shape). */
-  readonly reduce?: FlatOp;
-  /** Index map of every value a member reads, by symbol id. */
-  readonly maps: ReadonlyMap<number, IndexMap>;
-  /** Element i of the root result depends only on element i of any same-size operand, so the
-   * result may overwrite such an operand (memory/plan.ts in-place rule). */
-  readonly inPlaceSafe: boolean;
-}
+import type { FlatOp, FusionGroup, IndexMap, Sym } from '../flat/program.js';
 
 export interface FuseContext {
   /** Generic elementwise ops the C backend can inline per element (same shapes in and out). */

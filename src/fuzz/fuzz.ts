@@ -11,13 +11,14 @@ import { readFileSync } from 'node:fs';
 import { collectFiles, splitCases } from '../conformance/runner.js';
 import { CompileError } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
-import { runCompiled } from '../emit-c/run.js';
+import { runCompiled } from '../toolchain/run.js';
 import { importModule } from '../import/index.js';
-import { compareTensors, narrowestFloat } from '../interpret/compare.js';
+import { compareTensors, narrowestFloat } from '../ir/compare.js';
 import { Interpreter } from '../interpret/eval.js';
 import { randomInputs } from '../interpret/inputs.js';
-import { flattenTuples, RuntimeError, type Tensor } from '../interpret/tensor.js';
+import { flattenTuples, type Tensor } from '../ir/tensor.js';
 import { OPS } from '../ops/index.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 /** The programs under `paths` (directories: every .mlir), each case of a `// -----` file apart. */
 export function fuzzInputs(paths: readonly string[]): { name: string; text: string }[] {

@@ -6,7 +6,7 @@ import type { Module } from '../ir/core.js';
 import { verifyModule } from '../ir/verify.js';
 import { markPositiveElided } from './elided.js';
 import { parseModule } from './parser.js';
-import { attachOperandShardings } from '../partition/manual.js';
+import { attachOperandShardings } from '../ops/sharding-calls.js';
 import { shardyToGspmd } from '../partition/shardy.js';
 
 /** Parses and verifies; throws CompileError (file:line:col) on the first problem. */

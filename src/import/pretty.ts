@@ -11,7 +11,7 @@ import { newValue, type Op, type Region, type Successor, type Value } from '../i
 import type { TensorType, Type } from '../ir/types.js';
 import type { Token } from './lexer.js';
 import { parseManualComputation } from './sharding.js';
-import { canonicalOpName, symbolName, type ParsedOpParts, type Parser } from './parser.js';
+import { canonicalOpName, symbolName, type ParsedOpParts, type TokenParser as Parser } from './syntax.js';
 
 /** Pretty keyword → generic attribute name, per op (keys not listed keep their spelling). */
 const RENAMES: Readonly<Record<string, Readonly<Record<string, string>>>> = {

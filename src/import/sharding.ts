@@ -9,7 +9,7 @@ import type { DimSharding, Mesh, Sharding } from '../ir/sharding.js';
 import type { Attr } from '../ir/attrs.js';
 import type { Type } from '../ir/types.js';
 import { unquote, type Token } from './lexer.js';
-import { symbolName, type ParsedOpParts, type Parser } from './parser.js';
+import { symbolName, type ParsedOpParts, type TokenParser as Parser } from './syntax.js';
 
 /** Everything after `sdy.mesh`: `@name = <["x"=2, "y"=4], device_ids=[...]>` (or `<[]>`, `<device_ids=[0]>`). */
 export function parseSdyMesh(p: Parser): Mesh {

@@ -11,7 +11,8 @@ import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
 import { dequantizeArgs, hasQuantTypes, QUANT_NATIVE, quantizedView, requantizeResults } from '../ops/quant.js';
 import { runParallel } from './process-grid.js';
-import { RuntimeError, type RtValue } from './tensor.js';
+import { type RtValue } from '../ir/tensor.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 class Env {
   private readonly vals = new Map<Value, RtValue>();
@@ -23,9 +24,6 @@ class Env {
     this.vals.set(v, x);
   }
 }
-
-/** Thrown by a process that must wait for a collective partner (see process-grid.ts). */
-export class Blocked extends Error {}
 
 const MAX_CALL_DEPTH = 200;
 

@@ -10,7 +10,8 @@ import type { ConvAttrs, DotDims } from '../ops/contraction.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp } from '../ops/index.js';
 import { decodeNpy } from '../util/npy.js';
-import { makeTensor, RuntimeError, setElem, size, type RtValue, type Tensor } from './tensor.js';
+import { makeTensor, setElem, size, type RtValue, type Tensor } from '../ir/tensor.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 function parseLiteral(spec: string, type: TensorType, what: string): Tensor {
   const eq = spec.indexOf('=');

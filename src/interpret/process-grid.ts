@@ -6,11 +6,22 @@
  * contributions, which are stored idempotently by per-process sequence number).
  */
 import type { ProcessInfo } from '../ops/def.js';
-import { Blocked, type Interpreter } from './eval.js';
-import { RuntimeError, type RtValue } from './tensor.js';
+import type { Module } from '../ir/core.js';
+import { type RtValue } from '../ir/tensor.js';
+import { RuntimeError } from '../diag/diagnostics.js';
+
+/** Thrown by a process that waits for partners; the scheduler replays it later. */
+export class Blocked extends Error {}
+
+/** What the scheduler needs of the interpreter (eval.ts's Interpreter). */
+export interface ProcessRunner {
+  readonly module: Module;
+  callFunction(name: string, args: readonly RtValue[]): RtValue[];
+  forProcess(info: ProcessInfo): ProcessRunner;
+}
 
 export function runParallel(
-  interp: Interpreter,
+  interp: ProcessRunner,
   programs: readonly (readonly string[])[],
   args: readonly RtValue[],
   infeed: readonly string[],

@@ -77,3 +77,11 @@ let nextValueId = 1;
 export function newValue(type: Type, name: string): Value {
   return { id: nextValueId++, type, name };
 }
+
+/** A custom call's target: `@name` in the pretty form, a string attribute in the generic one
+ * (undefined for any other op). */
+export function customCallTarget(op: Op): string | undefined {
+  const t = op.attrs['call_target_name'];
+  if (op.name !== 'stablehlo.custom_call') return undefined;
+  return t?.kind === 'symbol' ? t.name : t?.kind === 'string' ? t.value : undefined;
+}

@@ -5,7 +5,7 @@
  * overlap share memory. Reports the peak, the liveness lower bound and the no-reuse sum.
  */
 import { numElements } from '../ir/types.js';
-import type { FlatOp, Sym } from '../emit-c/kernels.js';
+import type { FlatOp, Sym } from '../flat/program.js';
 
 export interface MemoryPlan {
   readonly offsets: ReadonlyMap<Sym, number>;

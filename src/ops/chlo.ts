@@ -4,11 +4,12 @@
  */
 import { decodeFloat, encodeFloat } from '../ir/float-format.js';
 import { storageElem, tensorType } from '../ir/types.js';
-import { copyElem, expectTensor, forEachIndex, getElem, makeTensor, RuntimeError, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { copyElem, expectTensor, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../ir/tensor.js';
 import { defineOp, type OpDef } from './def.js';
 import { mapElements, resultTensorType } from './elementwise.js';
 import { SCALAR, type C } from './scalar.js';
 import { besselI1e, cacosh, casin, casinh, catan, catanh, ccosh, csinh, digamma, erf, erfc, erfInv, lgamma } from './special.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 function unary(name: string, real: (x: number) => number, complex?: (z: C) => C): OpDef<any> {
   return defineOp({

@@ -7,11 +7,12 @@
 import type { AttrReader } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { tensorType } from '../ir/types.js';
-import { expectTensor, getElem, makeTensor, RuntimeError, setElem, size, type Elem, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { expectTensor, getElem, makeTensor, setElem, size, type Elem, type RtValue, type Tensor } from '../ir/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx, type ProcessInfo } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { concatTensors, sliceEval } from './movement.js';
 import { combiner } from './reduction.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 export interface GroupAttrs {
   groups: number[][];

@@ -6,9 +6,10 @@
 import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
-import { expectTensor, forEachIndex, getElem, makeTensor, RuntimeError, setElem, size, strides, type Elem, type Tensor } from '../interpret/tensor.js';
+import { expectTensor, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type Tensor } from '../ir/tensor.js';
 import { constraint, defineOp, type OpDef } from './def.js';
 import { convertElem, resultTensorType } from './elementwise.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 export interface DotDims {
   lb: number[];

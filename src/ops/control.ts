@@ -5,14 +5,15 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Attr } from '../ir/attrs.js';
-import type { Op } from '../ir/core.js';
+import { customCallTarget, type Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
-import { checkAlmostEq, checkClose, checkEq } from '../interpret/checks.js';
-import { copyElem, expectTensor, forEachIndex, getElem, intAt, literalSizeError, makeTensor, RuntimeError, setElem, size, strides, tensorFromDense, type RtValue, type ShardedValue, type Tensor } from '../interpret/tensor.js';
+import { checkAlmostEq, checkClose, checkEq } from './checks.js';
+import { copyElem, expectTensor, forEachIndex, getElem, intAt, literalSizeError, makeTensor, setElem, size, strides, tensorFromDense, type RtValue, type ShardedValue, type Tensor } from '../ir/tensor.js';
 import { constraint, defineOp, type OpDef, type OpEvalCtx } from './def.js';
-import { distinctTiles, FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr, tileStarts } from '../partition/manual.js';
+import { distinctTiles, FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr, tileStarts } from './sharding-calls.js';
 import { allowInPlace, inPlaceLoopUpdates, isLoopOwned, markLoopOwned, releaseLoopOwned } from './in-place.js';
 import { resultTensorType } from './elementwise.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 /** Deterministic stand-in values for `dense_resource<__elided__>` weights (seeded by position):
  * floats in [-0.1, 0.1), or in [0.5, 1.5) where the program needs them positive (a variance under
@@ -80,7 +81,7 @@ const call = defineOp({
   },
 });
 
-/** @SPMDFullToShardShape: partition p's tile of the full value (partition/manual.ts). */
+/** @SPMDFullToShardShape: partition p's tile of the full value (ops/sharding-calls.ts). */
 function shardValue(x: Tensor, op: Op): ShardedValue {
   const s = shardingAttr(op, 'operand_sharding');
   const local = resultTensorType(op);
@@ -201,13 +202,6 @@ function record(ctx: OpEvalCtx, op: Op, failure: string | undefined, value?: RtV
 export function isCheckOp(op: Op): boolean {
   if (op.name.startsWith('check.')) return true;
   return checkTarget(op)?.startsWith('check.') ?? false;
-}
-
-/** A custom call's target: `@name` in the pretty form, a string attribute in the generic one. */
-export function customCallTarget(op: Op): string | undefined {
-  const t = op.attrs['call_target_name'];
-  if (op.name !== 'stablehlo.custom_call') return undefined;
-  return t?.kind === 'symbol' ? t.name : t?.kind === 'string' ? t.value : undefined;
 }
 
 function checkTarget(op: Op): string | undefined {

@@ -8,7 +8,7 @@ import { error } from '../diag/diagnostics.js';
 import { AttrReader } from '../ir/attrs.js';
 import type { Op, Region } from '../ir/core.js';
 import { typeToString, type Type } from '../ir/types.js';
-import type { RtValue } from '../interpret/tensor.js';
+import type { RtValue } from '../ir/tensor.js';
 
 export type Category =
   | 'elementwise'

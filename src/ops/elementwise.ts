@@ -6,21 +6,10 @@
 import type { Op } from '../ir/core.js';
 import { maxFinite } from '../ir/float-format.js';
 import { complexElem, sameShape, storageElem, tensorType, typeToString, type ElemType, type FloatElem, type TensorType, type Type } from '../ir/types.js';
-import {
-  elemBits,
-  elemBitWidth,
-  expectTensor,
-  getElem,
-  makeTensor,
-  RuntimeError,
-  setElem,
-  setElemBits,
-  size,
-  type Elem,
-  type Tensor,
-} from '../interpret/tensor.js';
+import { elemBits, elemBitWidth, expectTensor, getElem, makeTensor, setElem, setElemBits, size, type Elem, type Tensor } from '../ir/tensor.js';
 import { constraint, defineOp, type OpDef } from './def.js';
 import { SCALAR, type C } from './scalar.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 export function resultTensorType(op: Op, i = 0): TensorType {
   const t = op.results[i]?.type;

@@ -4,11 +4,11 @@
  * carried value's place) would copy the whole tensor per iteration if taken literally: quadratic
  * time for a loop that writes each element once (ResNet-18's max-pool-with-indices loop). When the
  * carried value has no other use, the old value is dead the moment the update reads it, so the
- * update may write into it. The interpreter (ops/movement.ts) and the C backend (emit-c/flatten.ts)
+ * update may write into it. The interpreter (ops/movement.ts) and the C backend (flat/flatten.ts)
  * both ask this one analysis.
  */
 import type { Op, Region, Value } from '../ir/core.js';
-import type { RtValue } from '../interpret/tensor.js';
+import type { RtValue } from '../ir/tensor.js';
 
 /** Ops that may hand back their operand's storage (a reshape is a view in the interpreter) or keep
  * a reference to it: reading the carried value through one of these would see the update. */

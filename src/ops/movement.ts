@@ -6,23 +6,11 @@
  */
 import type { Op } from '../ir/core.js';
 import { numElements, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
-import {
-  copyElem,
-  expectTensor,
-  flatIndex,
-  forEachIndex,
-  intAt,
-  makeTensor,
-  RuntimeError,
-  setElem,
-  size,
-  strides,
-  type RtValue,
-  type Tensor,
-} from '../interpret/tensor.js';
+import { copyElem, expectTensor, flatIndex, forEachIndex, intAt, makeTensor, setElem, size, strides, type RtValue, type Tensor } from '../ir/tensor.js';
 import { mayUpdateInPlace } from './in-place.js';
 import { constraint, defineOp, type OpDef } from './def.js';
 import { resultTensorType } from './elementwise.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 function tt(op: Op, types: readonly Type[], i: number): TensorType {
   const t = types[i];

@@ -5,7 +5,7 @@
  */
 import type { Op } from '../ir/core.js';
 import { tensorType, type Type } from '../ir/types.js';
-import { expectTensor, forEachIndex, getElem, makeTensor, setElem, type Tensor } from '../interpret/tensor.js';
+import { expectTensor, forEachIndex, getElem, makeTensor, setElem, type Tensor } from '../ir/tensor.js';
 import { constraint, defineOp, type OpDef } from './def.js';
 import { resultTensorType } from './elementwise.js';
 

@@ -5,10 +5,11 @@
  */
 import type { Op } from '../ir/core.js';
 import { tensorType, type QuantElem, type TensorType, type Type } from '../ir/types.js';
-import { expectTensor, forEachIndex, makeTensor, RuntimeError, type RtValue, type Tensor } from '../interpret/tensor.js';
+import { expectTensor, forEachIndex, makeTensor, type RtValue, type Tensor } from '../ir/tensor.js';
 import { defineOp, type OpDef } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { SCALAR } from './scalar.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 function scaleAt(q: QuantElem, idx: readonly number[]): { scale: number; zp: number } {
   const k = q.axis === undefined ? 0 : idx[q.axis]!;

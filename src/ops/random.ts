@@ -4,10 +4,11 @@
  * C backend (emit-c/random.ts) computes the very same bits, so compiled results match exactly.
  */
 import { storageElem } from '../ir/types.js';
-import { copyElem, expectTensor, getElem, intAt, makeTensor, RuntimeError, setElem, setElemBits, size } from '../interpret/tensor.js';
+import { copyElem, expectTensor, getElem, intAt, makeTensor, setElem, setElemBits, size } from '../ir/tensor.js';
 import type { Op } from '../ir/core.js';
 import { constraint, defineOp, type OpDef } from './def.js';
 import { resultTensorType } from './elementwise.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 // ---- rng_bit_generator -------------------------------------------------------------------------
 /** Threefry-2x32 with 20 rounds (Salmon et al.); returns the two output words. */

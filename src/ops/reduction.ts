@@ -4,27 +4,14 @@
  * elementwise op over its two arguments is recognized and applied directly, which keeps large
  * pooling/reduction loops fast without changing results (same scalar semantics, same rounding).
  */
-import type { Region } from '../ir/core.js';
+import type { Op, Region } from '../ir/core.js';
 import { storageElem, tensorType, type TensorType } from '../ir/types.js';
-import {
-  copyElem,
-  expectTensor,
-  flatIndex,
-  forEachIndex,
-  getElem,
-  makeTensor,
-  RuntimeError,
-  setElem,
-  size,
-  strides,
-  type Elem,
-  type RtValue,
-  type Tensor,
-} from '../interpret/tensor.js';
+import { copyElem, expectTensor, flatIndex, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../ir/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { scalarAt } from './movement.js';
 import { SCALAR, type C } from './scalar.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 type Combine = (acc: Elem[], xs: Elem[]) => Elem[];
 
@@ -253,3 +240,20 @@ export function checkRegion(r: Region | undefined, what: string): Region {
 }
 
 export const REDUCTION: readonly OpDef<any>[] = [reduce, reduceWindow, selectAndScatter, sort, map];
+
+/** Binary ops whose operands may come in either order (bitwise the same result, NaN rules included). */
+const COMMUTATIVE = new Set(['add', 'multiply', 'maximum', 'minimum', 'and', 'or', 'xor']);
+
+/** A region `return op(arg0, arg1)` as a binary combiner name (applied as op(accumulator, value)),
+ * or undefined. `op(arg1, arg0)` qualifies only for commutative ops: `subtract %b, %a` is not
+ * `subtract %a, %b`, and goes through the general region code instead. */
+export function simpleCombiner(body: Region | undefined): string | undefined {
+  const block = body?.blocks[0];
+  if (!block || body!.blocks.length !== 1 || block.ops.length !== 2 || block.args.length !== 2) return undefined;
+  const [op, ret] = block.ops as [Op, Op];
+  if (ret.name !== 'stablehlo.return' || ret.operands[0] !== op.results[0] || op.operands.length !== 2) return undefined;
+  const name = op.name.replace(/^stablehlo\./, '');
+  const [x, y] = op.operands;
+  if (x === block.args[0] && y === block.args[1]) return name;
+  return x === block.args[1] && y === block.args[0] && COMMUTATIVE.has(name) ? name : undefined;
+}

@@ -9,7 +9,7 @@ import type { Loc } from '../diag/source.js';
 import type { Attr } from '../ir/attrs.js';
 import { newValue, type Func, type Module, type Op, type Region, type Value } from '../ir/core.js';
 import type { Mesh, Sharding } from '../ir/sharding.js';
-import { FULL_TO_SHARD, SHARD_TO_FULL } from './manual.js';
+import { FULL_TO_SHARD, SHARD_TO_FULL } from '../ops/sharding-calls.js';
 
 function unsupported(what: string, loc: Loc): never {
   throw error('E0301', { op: what, target: 'the partition phase' }, loc);

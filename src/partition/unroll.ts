@@ -15,10 +15,11 @@ import type { Attr } from '../ir/attrs.js';
 import { newValue, type Func, type Module, type Op, type Region, type Value } from '../ir/core.js';
 import { storageElem, tensorType, type TensorType, type Type } from '../ir/types.js';
 import { permuteMode, processGroup, reduceMode, type GroupAttrs } from '../ops/collective.js';
-import { customCallTarget, isIdentityCustomCall } from '../ops/control.js';
+import { isIdentityCustomCall } from '../ops/control.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp } from '../ops/index.js';
-import { distinctTiles, FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr, tileStarts } from './manual.js';
+import { distinctTiles, FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr, tileStarts } from '../ops/sharding-calls.js';
+import { customCallTarget } from '../ir/core.js';
 
 const COLLECTIVES = new Set(['stablehlo.all_reduce', 'stablehlo.reduce_scatter', 'stablehlo.all_gather', 'stablehlo.all_to_all', 'stablehlo.collective_permute', 'stablehlo.collective_broadcast', 'stablehlo.collective_reduce']);
 

@@ -5,7 +5,7 @@
  * table; nothing else switches on a target's name.
  */
 import { readFileSync } from 'node:fs';
-import { RuntimeError } from '../interpret/tensor.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 export type Simd = 'none' | 'avx2' | 'avx512' | 'neon' | 'helium';
 

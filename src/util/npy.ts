@@ -5,7 +5,8 @@
  */
 import { elemFromName, storageElem, tensorType, type ElemType, type TensorType } from '../ir/types.js';
 import { decodeFloat, encodeFloat, FLOAT_FORMATS } from '../ir/float-format.js';
-import { getElem, makeTensor, RuntimeError, setElem, size, type Tensor } from '../interpret/tensor.js';
+import { getElem, makeTensor, setElem, size, type Tensor } from '../ir/tensor.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 interface NpyDtype {
   readonly descr: string;

@@ -1,7 +1,7 @@
 /**
  * Embedded and cross targets: real models and the fixtures built for Cortex-M (firmware under
  * qemu-system-arm), aarch64 and armv7a (qemu-user), diffed against the reference interpreter with
- * the per-dtype tolerances of src/interpret/compare.ts; the flash/RAM report read from the built
+ * the per-dtype tolerances of src/ir/compare.ts; the flash/RAM report read from the built
  * objects; and the CLI around targets. `make test` installs the toolchains (make toolchains).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -10,15 +10,15 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
-import { buildLibrary, writeFiles } from '../../src/emit-c/build.js';
+import { buildLibrary, writeFiles } from '../../src/toolchain/build.js';
 import { emitC } from '../../src/emit-c/emit.js';
-import { runCompiled } from '../../src/emit-c/run.js';
-import { FORBIDDEN_CALLS, sizeReport } from '../../src/emit-c/size-report.js';
+import { runCompiled } from '../../src/toolchain/run.js';
+import { FORBIDDEN_CALLS, sizeReport } from '../../src/toolchain/size-report.js';
 import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
 import { fromStorageBytes } from '../../src/emit-c/ctypes.js';
-import type { Tensor } from '../../src/interpret/tensor.js';
+import type { Tensor } from '../../src/ir/tensor.js';
 import { cannotRunHere, lookupTarget, TARGETS } from '../../src/target/targets.js';
 import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
 import { expectMatch, reference } from '../helpers/reference.js';

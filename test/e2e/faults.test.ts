@@ -1,5 +1,5 @@
 /**
- * Testing the tests: the C backend compiles deliberately wrong programs (src/emit-c/faults.ts:
+ * Testing the tests: the C backend compiles deliberately wrong programs (src/flat/faults.ts:
  * an output element skipped, a loop one short, operands mixed up, constants moved, sums missing
  * their last term), and the same comparisons that judge the real programs must catch every one.
  * A fault that no comparison catches is a hole in the checks. The models get every fault in
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { runFilesC } from '../../src/conformance/c-backend.js';
 import { collectFiles } from '../../src/conformance/runner.js';
-import { FAULT_KINDS } from '../../src/emit-c/faults.js';
+import { FAULT_KINDS } from '../../src/flat/faults.js';
 import { HAVE_SHARED, SHARED } from '../helpers/paths.js';
 import { caseWhere } from '../helpers/conformance.js';
 

@@ -1,11 +1,11 @@
 import t from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
 import { emitC } from '../../src/emit-c/emit.js';
-import { runCompiled } from '../../src/emit-c/run.js';
+import { runCompiled } from '../../src/toolchain/run.js';
 import { importModule } from '../../src/import/index.js';
-import { compareTensors } from '../../src/interpret/compare.js';
+import { compareTensors } from '../../src/ir/compare.js';
 import { Interpreter } from '../../src/interpret/eval.js';
-import { getElem, makeTensor, type Tensor } from '../../src/interpret/tensor.js';
+import { getElem, makeTensor, type Tensor } from '../../src/ir/tensor.js';
 import { floatElem, tensorType } from '../../src/ir/types.js';
 import { inPlaceLoopUpdates } from '../../src/ops/in-place.js';
 

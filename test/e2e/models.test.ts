@@ -5,7 +5,7 @@ import { SourceFile } from '../../src/diag/source.js';
 import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
-import { getElem, size, type Tensor } from '../../src/interpret/tensor.js';
+import { getElem, size, type Tensor } from '../../src/ir/tensor.js';
 import { HAVE_SHARED, SHARED } from '../helpers/paths.js';
 
 const MODELS = join(SHARED, 'models');

@@ -2,18 +2,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
-import { runCompiled } from '../../src/emit-c/run.js';
+import { runCompiled } from '../../src/toolchain/run.js';
 import { importModule } from '../../src/import/index.js';
-import { compareTensors } from '../../src/interpret/compare.js';
+import { compareTensors } from '../../src/ir/compare.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { randomInputs } from '../../src/interpret/inputs.js';
-import { getElem, makeTensor, size, type Tensor } from '../../src/interpret/tensor.js';
+import { getElem, makeTensor, size, type Tensor } from '../../src/ir/tensor.js';
 import type { Region } from '../../src/ir/core.js';
 import { floatElem, tensorType } from '../../src/ir/types.js';
-import { customCallTarget } from '../../src/ops/control.js';
+
 import { meshToTiles } from '../../src/partition/shardy.js';
 import { unrollManualRegions } from '../../src/partition/unroll.js';
 import { FIXTURES, HAVE_SHARED, SHARED } from '../helpers/paths.js';
+import { customCallTarget } from '../../src/ir/core.js';
 
 // GSPMD manual regions (shard_map) on one device: the interpreter runs the body once per
 // partition on its process grid, the compiler unrolls it (src/partition); each is checked against

@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
-import { FAULT_KINDS } from '../../src/emit-c/faults.js';
-import { runCompiled, SANITIZE_FLAGS } from '../../src/emit-c/run.js';
+import { FAULT_KINDS } from '../../src/flat/faults.js';
+import { runCompiled, SANITIZE_FLAGS } from '../../src/toolchain/run.js';
 import { importModule } from '../../src/import/index.js';
-import { compareTensors } from '../../src/interpret/compare.js';
+import { compareTensors } from '../../src/ir/compare.js';
 import type { Module } from '../../src/ir/core.js';
 import { SHARED } from './paths.js';
 import { expectMatch, reference } from './reference.js';
@@ -43,7 +43,7 @@ export const SANITIZE = SANITIZE_FLAGS;
  * One model, once through the reference interpreter (seeded inputs, see MODEL_ENTRIES), then:
  * compiled C (-Wall -Wextra -Werror) matches it, every reference output is finite and varied, the
  * arena lies between the liveness bound and the no-reuse sum, the C matches under ASan+UBSan too
- * (small models), and every kind of injected fault (src/emit-c/faults.ts) makes the comparison
+ * (small models), and every kind of injected fault (src/flat/faults.ts) makes the comparison
  * fail. Faulty programs build at -O0: they only have to run, and big models build faster.
  */
 export async function checkModel(t: Test, name: string): Promise<void> {

@@ -8,12 +8,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Test } from 'tap';
-import { compareTensors, degenerate } from '../../src/interpret/compare.js';
+import { compareTensors, degenerate } from '../../src/ir/compare.js';
 import type { Func, Module } from '../../src/ir/core.js';
 import { typeToString } from '../../src/ir/types.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
-import { flattenTuples, getElem, size, type Tensor } from '../../src/interpret/tensor.js';
+import { flattenTuples, getElem, size, type Tensor } from '../../src/ir/tensor.js';
 
 /** Inputs from the first RUN line's `--input="..."` flags of a model file (IREE's e2e tests). */
 function documentedInputs(m: Module, f: Func): Tensor[] {

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { compareTensors, degenerate } from '../../src/interpret/compare.js';
-import { makeTensor } from '../../src/interpret/tensor.js';
+import { compareTensors, degenerate } from '../../src/ir/compare.js';
+import { makeTensor } from '../../src/ir/tensor.js';
 import { floatElem, intElem, tensorType } from '../../src/ir/types.js';
 
 const f32 = (values: readonly number[]) => makeTensor(tensorType([values.length], floatElem('f32')!), Float64Array.from(values.map(Math.fround)));

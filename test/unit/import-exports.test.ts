@@ -4,7 +4,7 @@ import { SourceFile } from '../../src/diag/source.js';
 import { importModule } from '../../src/import/index.js';
 import { parseGspmdSharding } from '../../src/import/sharding.js';
 import { Interpreter } from '../../src/interpret/eval.js';
-import { flattenTuples, getElem, type Tensor } from '../../src/interpret/tensor.js';
+import { flattenTuples, getElem, type Tensor } from '../../src/ir/tensor.js';
 import type { Module } from '../../src/ir/core.js';
 import type { Sharding } from '../../src/ir/sharding.js';
 import { typeToString } from '../../src/ir/types.js';

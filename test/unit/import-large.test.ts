@@ -2,7 +2,7 @@ import t from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
 import { importModule } from '../../src/import/index.js';
 import { constantValue } from '../../src/ops/control.js';
-import { getElem } from '../../src/interpret/tensor.js';
+import { getElem } from '../../src/ir/tensor.js';
 import type { TensorType } from '../../src/ir/types.js';
 
 t.test('a multi-megabyte hex weight parses (no regex backtracking blow-up)', async (t) => {

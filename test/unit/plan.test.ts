@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Op } from '../../src/ir/core.js';
 import { tensorType, floatElem } from '../../src/ir/types.js';
 import { liveRangesWithJumps, planMemory, planWithJumps, type PlanStep } from '../../src/memory/plan.js';
-import type { FlatOp, Sym } from '../../src/emit-c/kernels.js';
+import type { FlatOp, Sym } from '../../src/flat/program.js';
 
 // A random chain of ops over float buffers: checks the planner's invariants, not particular offsets.
 const f32 = floatElem('f32')!;

@@ -5,9 +5,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { RuntimeError } from '../interpret/tensor.js';
+
 import { compilerOf, toolOf, type Target } from '../target/targets.js';
-import { CFLAGS, type EmitResult } from './emit.js';
+import { CFLAGS, type EmitResult } from '../emit-c/emit.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 export function writeFiles(dir: string, r: EmitResult): string[] {
   mkdirSync(dir, { recursive: true });

@@ -5,7 +5,7 @@
  */
 import { encodeFloat } from '../ir/float-format.js';
 import { storageElem, typeToString, type FloatElem } from '../ir/types.js';
-import { getElem, size, type Elem, type Tensor } from './tensor.js';
+import { getElem, size, type Elem, type Tensor } from '../ir/tensor.js';
 
 function fmt(v: Elem): string {
   if (Array.isArray(v)) return `(${v[0]}, ${v[1]})`;

@@ -9,14 +9,15 @@ import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
-import { RuntimeError, type Tensor } from '../interpret/tensor.js';
+import { type Tensor } from '../ir/tensor.js';
 import type { TensorType } from '../ir/types.js';
 import type { Board, Target } from '../target/targets.js';
-import { BlobBuilder } from './blob.js';
+import { BlobBuilder } from '../emit-c/blob.js';
 import { checkFound } from './build.js';
-import { fromStorageBytes, storageBytes, toStorageBytes } from './ctypes.js';
-import { VERSION, type EmitResult } from './emit.js';
-import { UNWRITTEN_BYTE } from './faults.js';
+import { fromStorageBytes, storageBytes, toStorageBytes } from '../emit-c/ctypes.js';
+import { VERSION, type EmitResult } from '../emit-c/emit.js';
+import { UNWRITTEN_BYTE } from '../flat/faults.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 export const FIRMWARE_ELF = 'firmware.elf';
 

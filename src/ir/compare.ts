@@ -24,9 +24,9 @@
  * `degenerate` says when a reference tensor cannot tell right from wrong (mostly non-finite, or
  * one value repeated): a comparison against it is a failure of the test's inputs, not a pass.
  */
-import { FLOAT_FORMATS } from '../ir/float-format.js';
-import type { Module, Region } from '../ir/core.js';
-import { storageElem, typeToString, type Type } from '../ir/types.js';
+import { FLOAT_FORMATS } from './float-format.js';
+import type { Module, Region } from './core.js';
+import { storageElem, typeToString, type Type } from './types.js';
 import { getElem, size, type Elem, type Tensor } from './tensor.js';
 
 export interface Tolerance {

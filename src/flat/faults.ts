@@ -28,15 +28,17 @@
  * would. A program with no site for a kind is refused (NoFaultSite), and so is one whose outputs
  * are all empty (no fault could show).
  */
-import { getElem, makeTensor, RuntimeError, setElem, size, type Tensor } from '../interpret/tensor.js';
+import { getElem, makeTensor, setElem, size, type Tensor } from '../ir/tensor.js';
 import type { Op } from '../ir/core.js';
 import { isFloatLike, numElements, storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp } from '../ops/index.js';
 import type { ConvAttrs, DotDims } from '../ops/contraction.js';
-import { TOLERANCES } from '../interpret/compare.js';
-import type { FlatProgram } from './flatten.js';
-import { simpleCombiner, type FlatOp, type Sym } from './kernels.js';
+import { TOLERANCES } from '../ir/compare.js';
+
+import type { FlatOp, FlatProgram, Sym } from './program.js';
+import { RuntimeError } from '../diag/diagnostics.js';
+import { simpleCombiner } from '../ops/reduction.js';
 
 export const FAULT_KINDS = ['skip-element', 'off-by-one', 'wrong-operand', 'perturb-constant', 'drop-last-term'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];

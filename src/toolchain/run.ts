@@ -9,14 +9,15 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import tmp from 'tmp';
 import type { Module } from '../ir/core.js';
-import { RuntimeError, type Tensor } from '../interpret/tensor.js';
+import { type Tensor } from '../ir/tensor.js';
 import { render } from '../emit-common/templates.js';
 import { lookupTarget, type Target } from '../target/targets.js';
 import { buildExecutable, checkFound, writeFiles } from './build.js';
-import { fromStorageBytes, toStorageBytes } from './ctypes.js';
-import { emitC, VERSION, type EmitResult } from './emit.js';
-import { UNWRITTEN_BYTE, type FaultKind } from './faults.js';
+import { fromStorageBytes, toStorageBytes } from '../emit-c/ctypes.js';
+import { emitC, VERSION, type EmitResult } from '../emit-c/emit.js';
+import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, runFirmware } from './firmware.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 /** gcc/clang flags of an AddressSanitizer + UndefinedBehaviorSanitizer build (any report fails the run). */
 export const SANITIZE_FLAGS: readonly string[] = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];

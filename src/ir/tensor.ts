@@ -4,9 +4,10 @@
  * interleaved (re, im) in a Float64Array; integers (and quantized storage) as bigint arrays
  * holding canonical (wrapped) values; booleans in a Uint8Array.
  */
-import type { DenseElem, DenseLiteral } from '../ir/attrs.js';
-import { decodeFloat, encodeFloat, roundToFormat } from '../ir/float-format.js';
-import { numElements, storageElem, typeToString, type ElemType, type IntElem, type TensorType, type Type } from '../ir/types.js';
+import type { DenseElem, DenseLiteral } from './attrs.js';
+import { decodeFloat, encodeFloat, roundToFormat } from './float-format.js';
+import { numElements, storageElem, typeToString, type ElemType, type IntElem, type TensorType, type Type } from './types.js';
+import { RuntimeError } from '../diag/diagnostics.js';
 
 export type TensorData = Float64Array | bigint[] | Uint8Array;
 
@@ -25,8 +26,6 @@ export type RtValue = Tensor | TupleValue | TokenValue | GlobalRef | ShardedValu
 
 /** One element: number (float, and bool as 0/1), bigint (int), or [re, im] (complex). */
 export type Elem = number | bigint | readonly [number, number];
-
-export class RuntimeError extends Error {}
 
 /** Tuples spread into their leaves, in order: the compiled program's view of a function's results. */
 export function flattenTuples(values: readonly RtValue[]): RtValue[] {

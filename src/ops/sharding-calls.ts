@@ -11,7 +11,7 @@ import type { Loc } from '../diag/source.js';
 import type { Module, Op, Region, Value } from '../ir/core.js';
 import type { Sharding } from '../ir/sharding.js';
 import type { TensorType } from '../ir/types.js';
-import { customCallTarget } from '../ops/control.js';
+import { customCallTarget } from '../ir/core.js';
 
 export const FULL_TO_SHARD = 'SPMDFullToShardShape';
 export const SHARD_TO_FULL = 'SPMDShardToFullShape';

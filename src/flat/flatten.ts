@@ -6,38 +6,12 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
-import type { Func, Module, Op, Region, Value } from '../ir/core.js';
+import type { Module, Op, Region, Value } from '../ir/core.js';
+import type { Control, Edge, FlatOp, FlatProgram, Sym } from './program.js';
 import type { Type } from '../ir/types.js';
 import { inPlaceLoopUpdates } from '../ops/in-place.js';
-import { checkedOperand, customCallTarget, isCheckOp, isIdentityCustomCall, unsupportedCustomCall } from '../ops/control.js';
-import type { FlatOp, Sym } from './kernels.js';
-
-/** Copies a branch performs before jumping: block arguments receive the branch operands. */
-export interface Edge {
-  readonly target: string;
-  readonly copies: readonly (readonly [from: Sym, to: Sym])[];
-}
-
-/** Control steps of functions with several blocks; every other step is a kernel. */
-export type Control =
-  | { readonly kind: 'label'; readonly name: string }
-  | { readonly kind: 'copy'; readonly copies: Edge['copies'] }
-  | { readonly kind: 'goto'; readonly edge: Edge }
-  | { readonly kind: 'branch'; readonly cond: Sym; readonly onTrue: Edge; readonly onFalse: Edge }
-  /** case: jump to targets[index], the last one for an out-of-range index. */
-  | { readonly kind: 'switch'; readonly index: Sym; readonly targets: readonly string[] };
-
-export interface FlatProgram {
-  readonly entry: Func;
-  readonly inputs: readonly Sym[];
-  readonly outputs: readonly Sym[];
-  /** Kernels and control steps in program order. */
-  readonly ops: readonly FlatOp[];
-  /** Control steps by op (absent for kernels). */
-  readonly control: ReadonlyMap<FlatOp, Control>;
-  /** Constant ops (weights), by result symbol. */
-  readonly constants: ReadonlyMap<Sym, Op>;
-}
+import { checkedOperand, isCheckOp, isIdentityCustomCall, unsupportedCustomCall } from '../ops/control.js';
+import { customCallTarget } from '../ir/core.js';
 
 export interface FlattenOptions {
   /** Drop check ops and make the values they check the program's outputs (conformance runs). */
