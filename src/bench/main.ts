@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { SourceFile } from '../diag/source.js';
 import { writeFiles } from '../toolchain/build.js';
-import { CFLAGS, emitC, type EmitResult } from '../emit-c/emit.js';
+import { CFLAGS, type EmitResult } from '../emit-c/emit.js';
+import { compile } from '../pipeline.js';
 import { importModule } from '../import/index.js';
 import { lookupTarget } from '../target/targets.js';
 import { cnn, conv, gemmModule, mlp, onnxOverheadModel, randomFloats, updateLoopModule, type BenchModel } from './models.js';
@@ -62,7 +63,7 @@ async function buildWithHarness(name: string, mlir: string, harness: string, def
   const dir = join(WORK, name);
   mkdirSync(dir, { recursive: true });
   const m = importModule(new SourceFile(`${name}.mlir`, mlir));
-  const emitted = emitC(m, { entry: 'main', prefix: 'model', sourceName: `${name}.mlir`, cc: 'gcc', target: host, threads });
+  const emitted = compile(m, { entry: 'main', prefix: 'model', sourceName: `${name}.mlir`, cc: 'gcc', target: host, threads });
   writeFiles(dir, emitted);
   writeFileSync(join(dir, `${name}.mlir`), mlir);
   const sources = emitted.objects.map((o) => o.replace(/\.o$/, emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));

@@ -24,7 +24,8 @@ import { buildExecutable, buildLibrary, writeFiles } from '../toolchain/build.js
 import { boardOf, FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, qemuCommand } from '../toolchain/firmware.js';
 import { formatSizeReport, sizeReport } from '../toolchain/size-report.js';
 import { compilerOf, describeTargets, lookupTarget } from '../target/targets.js';
-import { CFLAGS, emitC } from '../emit-c/emit.js';
+import { CFLAGS } from '../emit-c/emit.js';
+import { importPhases, PHASE_NAMES, runPipeline, type PhaseControl, type PhaseName } from '../pipeline.js';
 import { runCompiled, SANITIZE_FLAGS } from '../toolchain/run.js';
 import { compareTensors, degenerate, narrowestFloat } from '../ir/compare.js';
 import { FAULT_KINDS, type FaultKind } from '../flat/faults.js';
@@ -117,17 +118,26 @@ interface CompileArgs {
   input: string[];
   randomSeed?: number;
   threads: number;
+  compileTo?: PhaseName;
+  dumpAfter: string[];
 }
 
 async function compileCommand(a: CompileArgs): Promise<number> {
   const target = lookupTarget(a.target);
   if (a.firmware) boardOf(target); // refuses hosted targets before any work
-  const m = importModule(readSource(a.file));
+  const phases: PhaseControl = {
+    dumpAfter: [...(a.dumpAfter.includes('all') ? PHASE_NAMES : (a.dumpAfter as PhaseName[])), ...(a.compileTo ? [a.compileTo] : [])],
+    dump: (phase, text) => process.stdout.write(`// ----- after ${phase} -----\n${text}${text.endsWith('\n') ? '' : '\n'}`),
+    ...(a.compileTo ? { stopAfter: a.compileTo } : {}),
+  };
+  const m = importPhases(readSource(a.file), phases);
+  if (!m) return 0;
   const f = entryOf(m, a.file, a.entry);
   // A test program that returns nothing and checks its values compiles to those values (as run does).
   const checksAsOutputs = f.resultTypes.length === 0 && hasCheckOps(f);
   if (checksAsOutputs) console.log(`note: @${f.name} returns nothing; the values its check ops compare are the compiled program's outputs`);
-  const r = emitC(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: compilerOf(target, a.cc), target, threads: a.threads, checksAsOutputs });
+  const r = runPipeline(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: compilerOf(target, a.cc), target, threads: a.threads, checksAsOutputs, ...phases });
+  if (!r) return 0; // --compile-to: the program was printed, nothing written
   const written = writeFiles(a.output, r);
   const built = a.emit !== 'c' || a.firmware ? [...(await buildLibrary(a.output, r, a.prefix, a.cc)).files] : [];
   if (a.firmware) {
@@ -275,7 +285,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   let code = 0;
+  // yargs reports a bad option value through fail() and then still calls the command's handler:
+  // after a usage error nothing runs.
+  let usageError = false;
   const run = async (fn: () => number | Promise<number>): Promise<void> => {
+    if (usageError) return;
     try {
       code = await fn();
     } catch (e) {
@@ -371,10 +385,14 @@ async function main(argv: string[]): Promise<number> {
           .option('firmware', { type: 'boolean', default: false, describe: 'bare-metal targets: also build firmware.elf, a main() that runs the model on embedded inputs and prints outputs over semihosting' })
           .option('input', { type: 'string', array: true, default: [] as string[], describe: 'firmware inputs, one per parameter (default: seeded random)' })
           .option('random-seed', { type: 'number', describe: 'seed of the firmware\'s random inputs (default 0)' })
-          .option('report', { type: 'boolean', default: false, describe: 'print arena vs liveness bound, flash/RAM read from the built objects, code size per op kind, library needs' }),
+          .option('report', { type: 'boolean', default: false, describe: 'print arena vs liveness bound, flash/RAM read from the built objects, code size per op kind, library needs' })
+          .option('compile-to', { type: 'string', choices: PHASE_NAMES, describe: 'stop after this phase and print the program (MLIR, a listing of the flat program / kernels / arena, or the files); writes nothing' })
+          .option('dump-after', { type: 'string', array: true, default: [] as string[], choices: [...PHASE_NAMES, 'all'], describe: 'print the program after this phase (repeatable; all: every phase) and go on' }),
       (a) =>
         run(() =>
           compileCommand({
+            dumpAfter: a.dumpAfter.map(String),
+            ...(a.compileTo ? { compileTo: a.compileTo as PhaseName } : {}),
             file: a.file,
             output: a.o,
             target: a.target,
@@ -397,6 +415,7 @@ async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       if (err) throw err;
       console.error(`xla-aot: error: ${msg}\nRun 'xla-aot --help' for usage.`);
+      usageError = true;
       code = 2;
     })
     .parseAsync();

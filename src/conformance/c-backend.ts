@@ -14,7 +14,8 @@ import { CompileError, error, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
 import { writeFiles } from '../toolchain/build.js';
 import { fromStorageBytes } from '../emit-c/ctypes.js';
-import { CFLAGS, emitC, VERSION, type EmitResult } from '../emit-c/emit.js';
+import { CFLAGS, VERSION, type EmitResult } from '../emit-c/emit.js';
+import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { render } from '../emit-common/templates.js';
 import { importModule } from '../import/index.js';
@@ -49,7 +50,7 @@ function prepare(file: string, text: string, index: number, prefix: string, faul
     if (values.some((v) => v?.kind !== 'tensor')) return unsupported('tokens or tuples as results');
     // No constant folding here: the inputs of these cases are constants, and folding would hand
     // the whole case to the op table's own evaluator instead of testing the generated C.
-    const emitted = emitC(m, { entry: f.name, prefix, sourceName: file.split('/').pop()!, cc: 'gcc', checksAsOutputs: true, simplify: false, ...(fault ? { fault } : {}) });
+    const emitted = compile(m, { entry: f.name, prefix, sourceName: file.split('/').pop()!, cc: 'gcc', checksAsOutputs: true, simplify: false, ...(fault ? { fault } : {}) });
     return { file, index, prefix, emitted, expected: values as Tensor[] };
   } catch (e) {
     const reason = e instanceof CompileError ? renderDiagnostic(e.diagnostic).split('\n')[0]! : e instanceof Error ? e.message.split('\n')[0]! : String(e);

@@ -179,3 +179,30 @@ export function literal(c: CElem, v: number | bigint): string {
   const suffix = c.bytes === 8 ? (c.signed ? 'LL' : 'ULL') : c.signed ? '' : 'u';
   return `((${c.storage})${b}${suffix})`;
 }
+
+/** Element i of a constant as a C literal of its storage type. */
+export function storageLiteral(ce: CElem, value: Tensor, i: number): string {
+  if (ce.quant) return `(${ce.storage})${String(getElem(value, i))}`;
+  if (ce.cls === 'int') return literal(ce, getElem(value, i) as bigint);
+  if (ce.cls === 'bool') return String(getElem(value, i));
+  if (ce.storage === 'uint16_t') return `(uint16_t)0x${elemBits(value, i).toString(16)}`;
+  return cLiteralBits(ce.storage, elemBits(value, i));
+}
+
+/** Exact C literal of a float or double from its bit pattern (hex float, no rounding). */
+function cLiteralBits(storage: string, bits: bigint): string {
+  const buf = new DataView(new ArrayBuffer(8));
+  let v: number;
+  if (storage === 'float') {
+    buf.setUint32(0, Number(bits));
+    v = buf.getFloat32(0);
+  } else {
+    buf.setBigUint64(0, bits);
+    v = buf.getFloat64(0);
+  }
+  if (Number.isNaN(v)) return 'NAN';
+  if (!Number.isFinite(v)) return v > 0 ? 'INFINITY' : '-INFINITY';
+  const s = Object.is(v, -0) ? '-0.0' : String(v); // shortest text that reads back exactly
+  const lit = /[.e]/.test(s) ? s : `${s}.0`;
+  return storage === 'float' ? `${lit}f` : lit;
+}

@@ -1,5 +1,6 @@
 /**
- * @fileoverview Import phase: parse MLIR text and verify the module with the op table.
+ * @fileoverview Import phase: parse MLIR text, then verify the module with the op table. The two
+ * steps are phases of their own in src/pipeline.ts; importModule runs both.
  */
 import type { SourceFile } from '../diag/source.js';
 import type { Module } from '../ir/core.js';
@@ -9,12 +10,21 @@ import { parseModule } from './parser.js';
 import { attachOperandShardings } from '../ops/sharding-calls.js';
 import { shardyToGspmd } from '../partition/shardy.js';
 
-/** Parses and verifies; throws CompileError (file:line:col) on the first problem. */
-export function importModule(source: SourceFile): Module {
+/** Parses; throws CompileError (file:line:col) on bad syntax. */
+export function parseSource(source: SourceFile): Module {
   // Shardy's shard_map becomes the GSPMD form both backends read (partition/shardy.ts).
-  const m = shardyToGspmd(parseModule(source));
+  return shardyToGspmd(parseModule(source));
+}
+
+/** Verifies with the op table and annotates what later phases read (elided weights, operand shardings). */
+export function verifyImported(m: Module): Module {
   verifyModule(m);
   markPositiveElided(m);
   attachOperandShardings(m);
   return m;
+}
+
+/** Parses and verifies; throws CompileError (file:line:col) on the first problem. */
+export function importModule(source: SourceFile): Module {
+  return verifyImported(parseSource(source));
 }

@@ -20,6 +20,7 @@ import {
   type QuantElem,
   type TensorType,
   type Type,
+  typeToString,
 } from '../ir/types.js';
 import { unquote, type Token } from './lexer.js';
 import { canonicalOpName, symbolName, TokenParser, type ParsedOpParts } from './syntax.js';
@@ -69,7 +70,7 @@ export class Parser extends TokenParser {
       if (this.eatPunct('<')) {
         const pointee = this.parseType();
         this.expectPunct('>');
-        return { kind: 'opaque', text: `${t.text}<...>`, pointee };
+        return { kind: 'opaque', text: `${t.text}<${typeToString(pointee)}>`, pointee };
       }
       return { kind: 'opaque', text: t.text };
     }

@@ -116,6 +116,38 @@ export function liveRangesWithJumps(steps: readonly PlanStep[], outputs: readonl
   return ranges;
 }
 
+/**
+ * What is wrong with `plan` for `steps` (empty: nothing): two buffers live at the same step that
+ * overlap in the arena (except a result written in place over an input that dies at that step),
+ * or a value the steps use that has no place. The pipeline tests check every plan with this.
+ */
+export function planProblems(steps: readonly PlanStep[], plan: MemoryPlan, external: ReadonlySet<Sym>, outputs: readonly Sym[], elemBytes: (s: Sym) => number): string[] {
+  const ranges = liveRangesWithJumps(steps, outputs);
+  for (const s of external) ranges.delete(s);
+  const problems: string[] = [];
+  const placed = [...ranges].filter(([s]) => {
+    if (plan.offsets.has(s) || bytesOf(s, elemBytes) === 0) return plan.offsets.has(s);
+    problems.push(`value ${s.id} has no place in the arena`);
+    return false;
+  });
+  const inPlaceOuts = new Set([...plan.inPlace].flatMap((f) => f.outs));
+  for (let i = 0; i < placed.length; i++)
+    for (let j = i + 1; j < placed.length; j++) {
+      const [[a, ra], [b, rb]] = [placed[i]!, placed[j]!];
+      if (ra.end < rb.start || rb.end < ra.start) continue;
+      const [oa, ob] = [plan.offsets.get(a)!, plan.offsets.get(b)!];
+      const [na, nb] = [bytesOf(a, elemBytes), bytesOf(b, elemBytes)];
+      if (oa + na <= ob || ob + nb <= oa || na === 0 || nb === 0) continue;
+      // In place: one is written, at the step where the other dies, over the other's buffer.
+      const handOver = (x: Sym, rx: LiveRange, y: Sym, ry: LiveRange): boolean => inPlaceOuts.has(y) && rx.end === ry.start && plan.offsets.get(x) === plan.offsets.get(y);
+      if (handOver(a, ra, b, rb) || handOver(b, rb, a, ra)) continue;
+      if (oa + na > plan.arenaBytes || ob + nb > plan.arenaBytes) problems.push(`a buffer ends past the arena (${plan.arenaBytes} bytes)`);
+      problems.push(`values ${a.id} [${oa}, ${oa + na}) and ${b.id} [${ob}, ${ob + nb}) overlap while both are live (steps ${ra.start}-${ra.end} and ${rb.start}-${rb.end})`);
+    }
+  for (const [s] of placed) if (plan.offsets.get(s)! + bytesOf(s, elemBytes) > plan.arenaBytes) problems.push(`value ${s.id} ends past the arena (${plan.arenaBytes} bytes)`);
+  return problems;
+}
+
 /** Plans a program with jumps (loops, branches): best fit over liveRangesWithJumps, no in-place. */
 export function planWithJumps(steps: readonly PlanStep[], external: ReadonlySet<Sym>, outputs: readonly Sym[], elemBytes: (s: Sym) => number): MemoryPlan {
   const ranges = liveRangesWithJumps(steps, outputs);

@@ -14,7 +14,8 @@ import { render } from '../emit-common/templates.js';
 import { lookupTarget, type Target } from '../target/targets.js';
 import { buildExecutable, checkFound, writeFiles } from './build.js';
 import { fromStorageBytes, toStorageBytes } from '../emit-c/ctypes.js';
-import { emitC, VERSION, type EmitResult } from '../emit-c/emit.js';
+import { VERSION, type EmitResult } from '../emit-c/emit.js';
+import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, runFirmware } from './firmware.js';
 import { RuntimeError } from '../diag/diagnostics.js';
@@ -47,7 +48,7 @@ export async function runCompiled(m: Module, entry: string, inputs: readonly Ten
   const dir = opts.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-', unsafeCleanup: true }).name;
   const prefix = 'model';
   const target = opts.target ?? lookupTarget('host');
-  const emitted = emitC(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target, checksAsOutputs: opts.checksAsOutputs ?? false, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.fault ? { fault: opts.fault } : {}) });
+  const emitted = compile(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target, checksAsOutputs: opts.checksAsOutputs ?? false, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.fault ? { fault: opts.fault } : {}) });
   if (inputs.length !== emitted.inputs.length) throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
   writeFiles(dir, emitted);
   const build = { extraFlags: opts.flags ?? [] };

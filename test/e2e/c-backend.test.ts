@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import t, { type Test } from 'tap';
 import { CompileError } from '../../src/diag/diagnostics.js';
 import { SourceFile } from '../../src/diag/source.js';
-import { emitC } from '../../src/emit-c/emit.js';
+import { compile } from '../../src/pipeline.js';
 import { runCompiled, type CompiledRun, type RunOptions } from '../../src/toolchain/run.js';
 import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
@@ -45,7 +45,7 @@ t.test('an op the C backend cannot lower yet is refused with a located E0301', a
   ].join('\n');
   const m = importModule(new SourceFile('collective.mlir', src));
   try {
-    emitC(m, { entry: 'main', prefix: 'model', sourceName: 'collective.mlir', cc: 'gcc' });
+    compile(m, { entry: 'main', prefix: 'model', sourceName: 'collective.mlir', cc: 'gcc' });
     t.fail('expected an error');
   } catch (e) {
     t.ok(e instanceof CompileError);
@@ -108,8 +108,8 @@ t.test('constant folding and CSE shrink the program and keep its results', async
     '}',
   ].join('\n');
   const m = importModule(new SourceFile('fold.mlir', src));
-  const plain = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc', simplify: false, fusion: false });
-  const simplified = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc', fusion: false });
+  const plain = compile(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc', simplify: false, fusion: false });
+  const simplified = compile(m, { entry: 'main', prefix: 'model', sourceName: 'fold.mlir', cc: 'gcc', fusion: false });
   t.same(plain.kernelNames, ['k0_transpose', 'k1_add', 'k2_add', 'k3_multiply']);
   t.same(simplified.kernelNames, ['k0_add', 'k1_multiply'], 'transpose of a constant folded, duplicate add removed');
   const { args, expected: [expected] } = reference(m, 'main', 3);
@@ -140,8 +140,8 @@ t.test('fusion and the GEMM path: fewer kernels, no splat weights, same results 
   const path = join(FIXTURES, 'models', 'small_cnn.mlir');
   const m = importModule(new SourceFile(path, readFileSync(path, 'utf8')));
   const { args, expected: [expected] } = reference(m, 'main', 4);
-  const plain = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc', fusion: false, simd: false });
-  const fast = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc' });
+  const plain = compile(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc', fusion: false, simd: false });
+  const fast = compile(m, { entry: 'main', prefix: 'model', sourceName: 'small_cnn.mlir', cc: 'gcc' });
   t.ok(fast.kernelNames.length < plain.kernelNames.length, `${fast.kernelNames.length} kernels instead of ${plain.kernelNames.length}`);
   t.match(fast.fusionGroups.join('\n'), /k0_convolution_fused: convolution \(\d+:\d+\), broadcast_in_dim \(\d+:\d+\), add \(\d+:\d+\), maximum \(\d+:\d+\)/, 'bias + ReLU fused into the convolution');
   const src = fast.files.get('model.c') as string;

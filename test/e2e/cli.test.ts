@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -73,4 +73,37 @@ t.test('run: a wrong program is a mismatch; a degenerate reference is inconclusi
   t.match(lstm.stdout, /result\[0\] vs interpreter: inconclusive: the reference result is degenerate \(all 50 elements are 0\)/);
   const interp = await cli(['interpret', join(SHARED, 'models', 'iree_e2e_unidirectional_lstm.mlir'), '--random-seed', '3']);
   t.match(interp.stderr, /warning: result\[0\] is degenerate \(all 50 elements are 0\)/);
+});
+
+t.test('compile --compile-to / --dump-after: the program after any phase; nothing written when stopped', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-'));
+  const src = join(dir, 'm.mlir');
+  writeFileSync(src, 'func.func @main(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {\n  %0 = stablehlo.add %a, %b : tensor<4xf32>\n  %1 = stablehlo.multiply %0, %b : tensor<4xf32>\n  func.return %1 : tensor<4xf32>\n}\n');
+  const out = join(dir, 'out');
+  const expected: Record<string, RegExp> = {
+    import: /"stablehlo\.add"\(%arg0, %arg1\)/,
+    verify: /"stablehlo\.multiply"\(%0, %arg1\)/,
+    partition: /func\.func @main/,
+    flatten: /%s\d+ = stablehlo\.add\(%s0, %s1\)/,
+    canonicalize: /output 0 = %s\d+/,
+    fusion: /= fused\(%s0, %s1\) \{/,
+    memory: /\/\/ arena: \d+ bytes/,
+    lower: /RL_KERNEL void k0_fused/,
+    emit: /\/\/ ===== model\.c =====/,
+  };
+  for (const [phase, shows] of Object.entries(expected)) {
+    const r = await cli([src, '-o', out, `--compile-to=${phase}`]);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, new RegExp(`^// ----- after ${phase} -----\n`), `${phase}: headed dump`);
+    t.match(r.stdout, shows, `${phase}: shows the program`);
+  }
+  t.notOk(existsSync(out), '--compile-to writes no files');
+  const all = await cli([src, '-o', out, '--emit=c', '--dump-after=all']);
+  t.equal(all.exitCode, 0, all.stderr);
+  t.same([...all.stdout.matchAll(/^\/\/ ----- after (\w+) -----$/gm)].map((m) => m[1]), Object.keys(expected), 'every phase dumped, in order');
+  t.ok(existsSync(join(out, 'model.c')), '--dump-after goes on and writes the files');
+  const bad = await cli([src, '-o', join(dir, 'bad'), '--compile-to=codegen']);
+  t.equal(bad.exitCode, 2, 'an unknown phase is a usage error');
+  t.match(bad.stderr, /Choices: "import", "verify", "partition"/);
+  t.notOk(existsSync(join(dir, 'bad')), 'nothing runs after a usage error');
 });

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import t from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
 import { buildLibrary, writeFiles } from '../../src/toolchain/build.js';
-import { emitC } from '../../src/emit-c/emit.js';
+import { compile } from '../../src/pipeline.js';
 import { runCompiled } from '../../src/toolchain/run.js';
 import { FORBIDDEN_CALLS, sizeReport } from '../../src/toolchain/size-report.js';
 import { importModule } from '../../src/import/index.js';
@@ -69,7 +69,7 @@ t.test('MCU report: flash and RAM from the built objects, code per op kind, no a
       const dir = mkdtempSync(join(tmpdir(), 'xla-aot-size-'));
       const m = load(c.path);
       const target = lookupTarget(targetName);
-      const r = emitC(m, { entry: c.entry, prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target });
+      const r = compile(m, { entry: c.entry, prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target });
       writeFiles(dir, r);
       await buildLibrary(dir, r, 'model');
       const s = await sizeReport(dir, r, 'model');
@@ -89,7 +89,7 @@ t.test('MCU report: flash and RAM from the built objects, code per op kind, no a
   t.comment(reports.join('\n'));
   // A model without transcendental math needs no libm at all.
   const dir = mkdtempSync(join(tmpdir(), 'xla-aot-size-'));
-  const r = emitC(load(model('iree_e2e_fullyconnected.mlir')), { entry: 'main', prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target: lookupTarget('cortex-m4') });
+  const r = compile(load(model('iree_e2e_fullyconnected.mlir')), { entry: 'main', prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target: lookupTarget('cortex-m4') });
   writeFiles(dir, r);
   await buildLibrary(dir, r, 'model');
   t.same((await sizeReport(dir, r, 'model')).needs.libm, [], 'fully connected (adds, dots, max, select) links without libm');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { CompileError, renderDiagnostic } from '../../src/diag/diagnostics.js';
 import { SourceFile } from '../../src/diag/source.js';
-import { emitC } from '../../src/emit-c/emit.js';
+import { compile } from '../../src/pipeline.js';
 import { runCompiled } from '../../src/toolchain/run.js';
 import { importModule } from '../../src/import/index.js';
 import { compareTensors, narrowestFloat } from '../../src/ir/compare.js';
@@ -58,7 +58,7 @@ t.test("TF MobileNetV3 through IREE: its golden, and varied weights", { skip }, 
   const asWritten = await runCompiled(m, 'call', [], { checksAsOutputs: true });
   t.ok(compareTensors(asWritten.outputs[0]!, interp.session.checks[0]!.value as Tensor).ok, 'the compiled checked value matches');
   // Splat weights are generated at run time, never stored (emit-c/splats.ts).
-  const emitted = emitC(m, { entry: 'call', prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', checksAsOutputs: true });
+  const emitted = compile(m, { entry: 'call', prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', checksAsOutputs: true });
   t.ok(emitted.weightBytes <= 64 * 210, `weights blob ${emitted.weightBytes} bytes for 210 splat globals (11 MB stored in full)`);
   // A uniform output cannot tell right from wrong: the same network with each weight tensor
   // varied by +-25% around its value gives a comparison that can fail.

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
-import { emitC } from '../../src/emit-c/emit.js';
+import { compile } from '../../src/pipeline.js';
 import { runCompiled } from '../../src/toolchain/run.js';
 import { importModule } from '../../src/import/index.js';
 import { compareTensors } from '../../src/ir/compare.js';
@@ -70,7 +70,7 @@ for (const c of CASES) {
     t.equal(getElem(x, 3), 1 + 3 / 8, 'the caller’s input is untouched');
     const run = await runCompiled(m, 'main', [x]);
     expected.forEach((e, i) => t.ok(compareTensors(run.outputs[i]!, e).ok, `C output ${i} matches`));
-    const c99 = emitC(m, { entry: 'main', prefix: 'model', sourceName: 'loop.mlir', cc: 'gcc' }).files.get('model.c') as string;
+    const c99 = compile(m, { entry: 'main', prefix: 'model', sourceName: 'loop.mlir', cc: 'gcc' }).files.get('model.c') as string;
     const updateKernel = /RL_KERNEL void k\d+_dynamic_update_slice\([^]*?\n}/.exec(c99)?.[0];
     if (!updateKernel) t.notOk(c.inPlace, 'an update nobody reads is dead code');
     else t.equal(/memcpy/.test(updateKernel), !c.inPlace, c.inPlace ? 'the C kernel writes only the update' : 'the C kernel copies the operand first');

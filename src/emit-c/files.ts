@@ -1,0 +1,209 @@
+/**
+ * @fileoverview The C backend's emit phase: kernels + memory plan + weights -> the files of an
+ * output directory (model.h, model.c, the weight blob, Makefile, runtime headers). Pure: returns
+ * file contents; writing and compiling them is the toolchain's (src/toolchain).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { error } from '../diag/diagnostics.js';
+import { typeToString } from '../ir/types.js';
+import { size } from '../ir/tensor.js';
+import type { MemoryPlan } from '../memory/plan.js';
+import { render, RUNTIME_DIR } from '../emit-common/templates.js';
+import { UNWRITTEN_BYTE, type UnwrittenRange } from '../flat/faults.js';
+import type { Edge, FlatOp, Sym } from '../flat/program.js';
+import { compilerOf, toolOf } from '../target/targets.js';
+import type { Kernel } from './builder.js';
+import { BlobBuilder } from './blob.js';
+import { cElem, storageLiteral, toStorageBytes } from './ctypes.js';
+import { describeGroup } from './fused.js';
+import { packB, simdMacro } from './gemm.js';
+import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS, prepacked, VERSION, type EmitResult, type FusedProgram } from './emit.js';
+
+export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readonly Kernel[]): EmitResult {
+  const { c, kernelOps, gemmOf, kernelAt, keep } = f;
+  const { prog, target, threads, o } = c;
+  const injected = c.fault;
+  const tensor = (s: Sym) => c.tensor(s);
+  const valueOf = (s: Sym) => c.valueOf(s);
+  const elemBytes = (s: Sym): number => c.elemBytes(s);
+  const bytes = (s: Sym): number => c.bytes(s);
+  // Constants read only as a prepacked GEMM weight are linked in packed form only.
+  const readAsIs = new Set<Sym>(prog.outputs);
+  for (const k of kernelOps) (prepacked(gemmOf.get(k)) ? k.ins.filter((_, i) => i !== 1) : k.ins).forEach((x) => readAsIs.add(x));
+  for (const x of keep) if (prog.constants.has(x)) readAsIs.add(x); // e.g. a constant copied on a loop edge
+
+  // ---- weights ---------------------------------------------------------------------------------
+  const weightDecls: string[] = [];
+  const ref = new Map<Sym, string>();
+  const blob = new BlobBuilder();
+  const blobSymbol = `${o.prefix}_weights_blob`;
+  let w = 0;
+  for (const [s, op] of prog.constants) {
+    if (!readAsIs.has(s)) continue;
+    const t = tensor(s);
+    const ce = cElem(t, 'stablehlo.constant', op.loc);
+    const value = valueOf(s);
+    const n = size(value);
+    const name = `w${w++}`;
+    const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
+    // Complex constants always go to the blob: C has no portable constant initializer for
+    // complex values with infinite or NaN parts.
+    if (n * ce.bytes >= (target.simd === 'avx512' ? AVX512_BLOB_THRESHOLD : BLOB_THRESHOLD) || ce.cls === 'complex') {
+      const offset = blob.add(toStorageBytes(value));
+      weightDecls.push(`/* ${name}: ${typeToString(t)} from ${loc}, in the weight blob at offset ${offset} */`);
+      ref.set(s, `((const ${ce.storage}*)(${blobSymbol} + ${offset}))`);
+    } else {
+      const vals: string[] = [];
+      for (let i = 0; i < n; i++) vals.push(storageLiteral(ce, value, i));
+      weightDecls.push(`/* ${name}: ${typeToString(t)} from ${loc} */\nstatic const ${ce.storage} ${name}[${Math.max(1, n)}] = {${vals.join(', ') || '0'}};`);
+      ref.set(s, name);
+    }
+  }
+  const packedWeight = new Map<FlatOp, string>();
+  for (const [f, g] of gemmOf) {
+    if (!prepacked(g)) continue;
+    const [s, op] = [f.ins[1]!, prog.constants.get(f.ins[1]!)!];
+    const offset = blob.add(packB(g, valueOf(s)));
+    const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
+    weightDecls.push(`/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${g.tiling.mr}x${g.tiling.nr}, in the weight blob at offset ${offset} */`);
+    packedWeight.set(f, `((const float*)(${blobSymbol} + ${offset}))`);
+  }
+  if (blob.bytes) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);
+
+  const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
+  prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
+  const bufRef = (s: Sym): string => {
+    const r = ref.get(s);
+    if (r) return r;
+    const off = plan.offsets.get(s);
+    if (off === undefined) throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, prog.entry.loc);
+    return `((${cElem(tensor(s), 'value', prog.entry.loc).storage}*)(A + ${off}))`;
+  };
+  // Injected fault: these elements end as an unwritten buffer reads in the test harnesses.
+  const unwrite = (buffer: string, u: UnwrittenRange): string =>
+    `memset((uint8_t*)${buffer} + ${u.firstElement * elemBytes(u.sym)}, ${UNWRITTEN_BYTE}, ${u.elements * elemBytes(u.sym)}); /* injected fault */`;
+  const copyList = (cs: Edge['copies']): string => cs.map(([from, to]) => `memcpy(${bufRef(to)}, ${bufRef(from)}, ${bytes(to)}); `).join('');
+  const copies = (e: Edge): string => copyList(e.copies);
+  const calls = prog.ops.map((f) => {
+    const c = prog.control.get(f);
+    if (!c) {
+      const k = kernelAt.get(f);
+      if (!k) return ''; // fused into a kernel that runs later
+      const ins = k.ins.map((x, i) => (i === 1 && packedWeight.has(k) ? packedWeight.get(k)! : bufRef(x)));
+      const pool = kernelOf.get(k)!.params.some((p) => p.name === 'pool') ? ['pool'] : [];
+      const call = `${kernelOf.get(k)!.name}(${[...ins, ...k.outs.map(bufRef), ...pool].join(', ')});`;
+      const u = injected?.unwritten;
+      return u?.by === 'kernel' && k.outs.includes(u.sym) ? `${call} ${unwrite(bufRef(u.sym), u)}` : call;
+    }
+    switch (c.kind) {
+      case 'label':
+        return `${c.name}:;`;
+      case 'goto':
+        return `${copies(c.edge)}goto ${c.edge.target};`;
+      case 'branch':
+        return `if (*(const uint8_t*)${bufRef(c.cond)}) { ${copies(c.onTrue)}goto ${c.onTrue.target}; } ${copies(c.onFalse)}goto ${c.onFalse.target};`;
+      case 'copy':
+        return copyList(c.copies).trimEnd() || '/* no copies */';
+      case 'switch': {
+        const cases = c.targets.slice(0, -1).map((t, i) => `case ${i}: goto ${t}; `).join('');
+        return `switch ((int64_t)*${bufRef(c.index)}) { ${cases}default: goto ${c.targets[c.targets.length - 1]}; }`;
+      }
+    }
+  });
+  prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${bytes(s)}); /* output ${i} */`));
+  if (injected?.unwritten?.by === 'output copy') calls.push(unwrite('outputs[0]', injected.unwritten));
+
+  // ---- I/O tables ------------------------------------------------------------------------------
+  const ioDims: string[] = [];
+  const info = (s: Sym, kind: string, i: number): string => {
+    const t = tensor(s);
+    const dims = `${o.prefix}_${kind}${i}_dims`;
+    ioDims.push(`static const int64_t ${dims}[${Math.max(1, t.shape.length)}] = {${t.shape.join(', ') || '0'}};`);
+    return `{"${kind}${i}", ${cElem(t, kind, prog.entry.loc).rlDtype}, ${t.shape.length}, ${dims}, ${bytes(s)}}`;
+  };
+  const inputInfos = prog.inputs.map((s, i) => info(s, 'input', i));
+  const outputInfos = prog.outputs.map((s, i) => info(s, 'output', i));
+  const PREFIX = o.prefix.toUpperCase();
+  const header = `${o.prefix}.h`;
+  const simd = kernels.some((k) => k.usesSimd) ? simdMacro(target) : undefined;
+  const buildFlags = threads > 1 ? ['-pthread'] : [];
+  const threadsParam = threads > 1 ? threads : undefined;
+  const common = { version: VERSION, sourceName: o.sourceName, prefix: o.prefix, PREFIX };
+  const files = new Map<string, string | Uint8Array>();
+  files.set(
+    header,
+    render('c/model.h.hbs', {
+      ...common,
+      entry: prog.entry.name,
+      guard: `${PREFIX}_H_`,
+      threads: threadsParam,
+      numInputs: prog.inputs.length,
+      numOutputs: prog.outputs.length,
+      arenaBytes: plan.arenaBytes,
+      arenaAlignment: plan.alignment,
+      inputs: prog.inputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: bytes(s) })),
+      outputs: prog.outputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: bytes(s) })),
+    }),
+  );
+  files.set(
+    `${o.prefix}.c`,
+    render('c/model.c.hbs', {
+      ...common,
+      header,
+      simdMacro: simd,
+      target: target.name,
+      threads: threadsParam,
+      planBytes: plan.arenaBytes,
+      kernelCount: kernels.length,
+      arenaBytes: plan.arenaBytes,
+      arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
+      weightDecls,
+      kernels: kernels.map((k) => k.source),
+      ioDims,
+      inputInfos: inputInfos.length ? inputInfos : ['{0}'],
+      outputInfos: outputInfos.length ? outputInfos : ['{0}'],
+      numInputs: prog.inputs.length,
+      numOutputs: prog.outputs.length,
+      numInputsOrOne: Math.max(1, prog.inputs.length),
+      numOutputsOrOne: Math.max(1, prog.outputs.length),
+      calls: calls.filter(Boolean),
+    }),
+  );
+  const objects = [`${o.prefix}.o`];
+  if (blob.bytes) {
+    const { bin, asm } = blob.files(VERSION, blobSymbol, `${o.prefix}_weights.bin`, 'Large weights');
+    files.set(`${o.prefix}_weights.bin`, bin);
+    files.set(`${o.prefix}_weights.S`, asm);
+    objects.push(`${o.prefix}_weights.o`);
+  }
+  files.set('rl.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl.h'), 'utf8'));
+  if (simd) files.set('rl_simd.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_simd.h'), 'utf8'));
+  if (threads > 1) files.set('rl_threads.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_threads.h'), 'utf8'));
+  files.set(
+    'Makefile',
+    render('c/Makefile.hbs', {
+      ...common,
+      target: target.name,
+      cc: compilerOf(target, o.cc),
+      ar: toolOf(target, 'ar'),
+      cflags: [CFLAGS, ...target.cflags, ...buildFlags].join(' '),
+      shared: target.os === 'hosted',
+      objects: objects.join(' '),
+    }),
+  );
+  return {
+    files,
+    plan,
+    objects,
+    inputs: prog.inputs.map(tensor),
+    outputs: prog.outputs.map(tensor),
+    kernelNames: kernels.map((k) => k.name),
+    weightBytes: blob.bytes,
+    target,
+    buildFlags,
+    fusionGroups: kernelOps.flatMap((k, i) => (k.group ? [`${kernels[i]!.name}: ${describeGroup(k.group)}`] : [])),
+    simdKernels: kernels.filter((k) => k.usesSimd).map((k) => k.name),
+    ...(injected ? { fault: injected.where } : {}),
+  };
+}
