@@ -21,6 +21,7 @@ import { simplify } from './canonicalize/simplify.js';
 import type { MemoryPlan } from './memory/plan.js';
 import { constantValue } from './ops/control.js';
 import type { Kernel } from './emit-c/builder.js';
+import { printKernel } from './kernel/print.js';
 import { CProgram, fuseForC, lowerForC, planForC, type EmitOptions, type EmitResult, type FusedProgram } from './emit-c/emit.js';
 import { emitFilesForC } from './emit-c/files.js';
 
@@ -147,7 +148,8 @@ function printPlanned(f: FusedProgram, order: readonly FlatOp[], plan: MemoryPla
 }
 
 function printKernels(kernels: readonly Kernel[]): string {
-  return kernels.length ? kernels.map((k) => k.source).join('\n') : '// no kernels: every result is an input, a weight or a copy\n';
+  if (!kernels.length) return '// no kernels: every result is an input, a weight or a copy\n';
+  return kernels.map((k) => (k.ir ? printKernel(k.ir) : `// ${k.name}: written as C (not yet kernel IR)\n${k.source}\n`)).join('\n');
 }
 
 function printFiles(r: EmitResult): string {

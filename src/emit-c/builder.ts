@@ -3,10 +3,12 @@
  * flags) and the located error for what it cannot lower.
  */
 import { error } from '../diag/diagnostics.js';
+import type { Op } from '../ir/core.js';
 import type { TensorType } from '../ir/types.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp } from '../ops/index.js';
 import type { FlatOp, Sym } from '../flat/program.js';
+import type { KernelIR } from '../kernel/ir.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, type CElem } from './ctypes.js';
 
@@ -14,6 +16,9 @@ export interface KernelParam {
   readonly name: string;
   readonly cType: string;
   readonly output: boolean;
+  /** An input the body never reads (a splat leaf spelled as a literal, a leaf passed twice):
+   * marked used for the C compiler's -Werror. */
+  readonly unread?: boolean;
 }
 
 export interface Kernel {
@@ -24,6 +29,8 @@ export interface Kernel {
   readonly source: string;
   /** Written against rl_simd.h (the model then includes it). */
   readonly usesSimd?: boolean;
+  /** The kernel IR it was rendered from (absent for kernels still written as C text). */
+  readonly ir?: KernelIR;
 }
 
 export const tensorOf = (s: Sym, fop: FlatOp): TensorType => {
@@ -81,5 +88,9 @@ export type Lowering = (k: KernelBuilder) => void;
 
 /** The located E0301 of an op the C backend cannot lower (yet), saying why. */
 export function unsupported(fop: FlatOp, why: string): never {
-  throw error('E0301', { op: `${fop.op.name} (${why})`, target: 'C backend' }, fop.op.loc);
+  return unsupportedOp(fop.op, why);
+}
+
+export function unsupportedOp(op: Op, why: string): never {
+  throw error('E0301', { op: `${op.name} (${why})`, target: 'C backend' }, op.loc);
 }

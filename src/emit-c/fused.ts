@@ -13,6 +13,8 @@ import { strides } from '../ir/tensor.js';
 import type { TensorType } from '../ir/types.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { linearIndex, loopVars } from '../fusion/fuse.js';
+import { idxEqual, mentions, type Idx } from '../ir/index-expr.js';
+import { cIndex } from '../emit-common/cstyle.js';
 import { cElem, isF32, type CElem } from './ctypes.js';
 import type { KernelParam } from './builder.js';
 import { mixedElementCode } from './mixed.js';
@@ -65,11 +67,11 @@ function vectorRead(g: FusionGroup, s: Sym, rootShape: readonly number[]): 'alon
   const m = g.maps.get(s.id)!;
   const vars = loopVars(rootShape.length);
   const inner = vars[vars.length - 1]!;
-  const mentions = (e: string): boolean => new RegExp(`\\b${inner}\\b`).test(e);
-  if (m.kind === 'flat') return !mentions(m.index) ? 'invariant' : m.index === linearIndex({ kind: 'dims', dims: vars }, rootShape) ? 'along' : undefined;
+  const usesInner = (e: Idx): boolean => mentions(e, `i${vars.length - 1}`);
+  if (m.kind === 'flat') return !usesInner(m.index) ? 'invariant' : idxEqual(m.index, linearIndex({ kind: 'dims', dims: vars }, rootShape)) ? 'along' : undefined;
   const last = m.dims.length - 1;
-  if (!m.dims.some(mentions)) return 'invariant';
-  return m.dims[last] === inner && !m.dims.slice(0, last).some(mentions) ? 'along' : undefined;
+  if (!m.dims.some(usesInner)) return 'invariant';
+  return idxEqual(m.dims[last]!, inner) && !m.dims.slice(0, last).some(usesInner) ? 'along' : undefined;
 }
 
 /** Whether `f`'s group can run as vectors of `lanes` f32 along its root's innermost dimension. */
@@ -81,6 +83,23 @@ function vectorizes(f: FlatOp, env: FusedEnv, lanes: number | undefined): boolea
   const produced = new Set(g.members.flatMap((m) => m.outs));
   const leavesOk = g.members.every((m) => m.ins.every((s) => produced.has(s) || env.splat(s) !== undefined || g.head?.outs[0] === s || vectorRead(g, s, shape) !== undefined));
   return opsOk && leavesOk;
+}
+
+/** The leaves a group's element reads from memory (not splats, which are literals, nor the GEMM
+ * head's result, which it is given). */
+function leavesRead(f: FlatOp, env: FusedEnv): Sym[] {
+  const g = f.group!;
+  const produced = new Set(g.members.flatMap((m) => m.outs));
+  return g.members.flatMap((m) => m.ins).filter((s) => !produced.has(s) && env.splat(s) === undefined && g.head?.outs[0] !== s);
+}
+
+/** The root loop variables the group's element reads its leaves through (splats are literals,
+ * the GEMM head's value is given): the epilogue declares only those. */
+function rootVarsRead(f: FlatOp, env: FusedEnv): Set<string> {
+  const g = f.group!;
+  const at = leavesRead(f, env).map((s) => linearIndex(g.maps.get(s.id)!, tensorOf(s).shape));
+  const vars = loopVars(tensorOf(f.outs[0]!).shape.length).map(cIndex);
+  return new Set(vars.filter((name) => at.some((x) => mentions(x, name))));
 }
 
 /** A one-line list of what a group fuses, for the kernel comment and --report. */
@@ -107,7 +126,7 @@ function emitElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sym) => 
     if (g.head && g.head.outs[0] === s) return headValue!;
     const c = elemOf(s, user);
     const local = `x${s.id}`;
-    w.line(`const ${c.compute} ${local} = ${c.load(`${leaf(s)}[${linearIndex(g.maps.get(s.id)!, tensorOf(s).shape)}]`)};`);
+    w.line(`const ${c.compute} ${local} = ${c.load(`${leaf(s)}[${cIndex(linearIndex(g.maps.get(s.id)!, tensorOf(s).shape))}]`)};`);
     value.set(s.id, local);
     return local;
   };
@@ -120,7 +139,7 @@ function emitElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sym) => 
     const args = m.ins.map((s) => read(s, m));
     const [c, oc] = [elemOf(m.ins[0]!, m), elemOf(out, m)];
     const local = `v${out.id}`;
-    const code = mixedElementCode(m, args, elemOf(m.ins[m.op.name === 'stablehlo.select' ? 1 : 0]!, m), oc) ?? scalarCode(m.op.name.replace(/^[a-z]+\./, ''), args, c, m.op);
+    const code = mixedElementCode(m.op, args, elemOf(m.ins[m.op.name === 'stablehlo.select' ? 1 : 0]!, m), oc) ?? scalarCode(m.op.name.replace(/^[a-z]+\./, ''), args, c, m.op);
     w.line(`const ${oc.compute} ${local} = ${oc.load(oc.store(code))}; /* ${m.op.name} */`);
     value.set(out.id, local);
   }
@@ -140,7 +159,7 @@ function emitVectorElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sy
     const lit = env.splat(s);
     if (lit) return `rl_vf_splat(${lit})`;
     if (g.head && g.head.outs[0] === s) return headValue!;
-    const at = linearIndex(g.maps.get(s.id)!, tensorOf(s).shape);
+    const at = cIndex(linearIndex(g.maps.get(s.id)!, tensorOf(s).shape));
     const local = `x${s.id}`;
     w.line(`const rl_vf ${local} = ${vectorRead(g, s, shape) === 'along' ? `rl_vf_load(${leaf(s)} + ${at})` : `rl_vf_splat(${leaf(s)}[${at}])`};`);
     value.set(s.id, local);
@@ -169,7 +188,7 @@ export function emitFusedReduce(f: FlatOp, env: FusedEnv, dims: readonly number[
   const g = f.group!;
   const w = new CodeWriter();
   const inShape = tensorOf(g.reduce!.ins[0]!).shape;
-  const vars = loopVars(inShape.length);
+  const vars = loopVars(inShape.length).map(cIndex);
   const kept = vars.map((_, d) => d).filter((d) => !dims.includes(d));
   const c = elemOf(f.outs[0]!, f);
   const leaf = (s: Sym): string => `in${f.ins.indexOf(s)}`;
@@ -190,11 +209,14 @@ export function emitFusedReduce(f: FlatOp, env: FusedEnv, dims: readonly number[
   return w.toString();
 }
 
-/** Parameters of a fused kernel: its leaves (in `f.ins` order), then the result. */
-export function fusedParams(f: FlatOp, inPlace: boolean): KernelParam[] {
+/** Parameters of a fused kernel: its leaves (in `f.ins` order), then the result. A leaf is read
+ * as `in<first index of its symbol>`; a splat is a literal; a reduction's init is the last one. */
+export function fusedParams(f: FlatOp, inPlace: boolean, env: FusedEnv): KernelParam[] {
   const restrict = inPlace ? '' : ' restrict';
+  const read = new Set(leavesRead(f, env));
+  const isRead = (s: Sym, i: number): boolean => (read.has(s) && f.ins.indexOf(s) === i) || (!!f.group?.reduce && i === f.ins.length - 1);
   return [
-    ...f.ins.map((s, i) => ({ name: `in${i}`, cType: `const ${elemOf(s, f).storage}*${restrict}`, output: false })),
+    ...f.ins.map((s, i) => ({ name: `in${i}`, cType: `const ${elemOf(s, f).storage}*${restrict}`, output: false, unread: !isRead(s, i) })),
     { name: 'out0', cType: `${elemOf(f.outs[0]!, f).storage}*${restrict}`, output: true },
   ];
 }
@@ -211,9 +233,10 @@ export interface RowRange {
 export function emitFusedLoop(f: FlatOp, env: FusedEnv, lanes?: number, rows?: RowRange): { code: string; usesSimd: boolean } {
   const w = new CodeWriter();
   const shape = tensorOf(f.outs[0]!).shape;
-  const vars = loopVars(shape.length);
+  const dims = loopVars(shape.length);
+  const vars = dims.map(cIndex);
   const leaf = (s: Sym): string => `in${f.ins.indexOf(s)}`;
-  const at = linearIndex({ kind: 'dims', dims: vars }, shape);
+  const at = cIndex(linearIndex({ kind: 'dims', dims }, shape));
   const vector = vectorizes(f, env, lanes);
   const open = (d: number): void => {
     if (d === shape.length) {
@@ -246,7 +269,8 @@ export function emitEpilogue(w: CodeWriter, { fop: f, env, lanes }: Epilogue, co
   let split = shape.length;
   for (let prod = 1; split > 0 && prod < cols; ) prod *= shape[--split]!;
   const st = strides(shape);
-  const vars = loopVars(shape.length);
+  const vars = loopVars(shape.length).map(cIndex);
+  const read = rootVarsRead(f, env);
   const leaf = (s: Sym): string => `e${f.ins.lastIndexOf(s) - 2}`; // after the head's operands, which a leaf may repeat
   const at = `out0 + r * ${cols} + n`;
   // The head's f32 result at (r, n) (out0 itself, or an f32 block for a half-precision result, rounded here).
@@ -259,7 +283,7 @@ export function emitEpilogue(w: CodeWriter, { fop: f, env, lanes }: Epilogue, co
     const v = vector ? emitVectorElement(body, f, env, leaf, `rl_vf_load(${headRow} + n)`) : emitElement(body, f, env, leaf, headValue);
     const text = body.toString();
     vars.forEach((name, d) => {
-      if (!new RegExp(`\\b${name}\\b`).test(text)) return;
+      if (!read.has(name)) return;
       const inRow = d < split;
       const stride = inRow ? st[d]! / cols : st[d]!;
       // The outermost dim of each group needs no wrap-around (r and n stay in range).

@@ -323,7 +323,7 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
     w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
   };
   const rowPointers = (): void => {
-    if (indirect && p.a.kind === 'conv') w.line(`const float* arows[${(KC / p.a.channels) * mr}]; /* per tap of the k block, per tile row */`);
+    if (indirect && p.a.kind === 'conv') w.line(`const float* arows[${(KC / p.a.channels) * mr}] = {0}; /* per tap of the k block, per tile row (zeroed: gcc cannot see that kc >= one tap) */`);
   };
   if (parallel) {
     w.line(`/* One thread's share of the tiles (n panel, m tile) of a (k block, m block): everything the loop reads. */`);

@@ -7,20 +7,20 @@
 import { lookupOp } from '../ops/index.js';
 import { opAttrs } from '../ops/def.js';
 import type { CElem } from './ctypes.js';
-import { unsupported } from './builder.js';
-import type { FlatOp } from '../flat/program.js';
+import type { Op } from '../ir/core.js';
+import { unsupportedOp } from './builder.js';
 
 export const MIXED_OPS = new Set(['stablehlo.convert', 'stablehlo.compare', 'stablehlo.select']);
 
 const CMP: Readonly<Record<string, string>> = { EQ: '==', NE: '!=', LT: '<', LE: '<=', GT: '>', GE: '>=' };
 
-export function convertCode(fop: FlatOp, src: string, from: CElem, to: CElem): string {
+export function convertCode(op: Op, src: string, from: CElem, to: CElem): string {
   const re = from.cls === 'complex' ? `creal(${src})` : src; // complex -> real keeps the real part
   if (to.cls === 'bool') return `(${re} != 0)`;
   if (to.cls === 'int' && from.cls === 'complex') return `rl_f2i_${to.intSuffix}((double)${re})`;
   if (to.cls !== 'complex' && from.cls === 'complex') return `(${to.compute})${re}`;
   if (to.cls === 'int' && (from.cls === 'float' || from.cls === 'double')) {
-    if (to.subByte) unsupported(fop, `float to ${to.name} conversion`);
+    if (to.subByte) unsupportedOp(op, `float to ${to.name} conversion`);
     return `rl_f2i_${to.intSuffix}((double)${src})`;
   }
   return `(${to.compute})${src}`;
@@ -28,9 +28,9 @@ export function convertCode(fop: FlatOp, src: string, from: CElem, to: CElem): s
 
 /** `a OP b` as 0/1; UNSIGNED comparison of signed storage compares the bit patterns unsigned.
  * Unsigned and boolean comparisons call rl.h's rl_ucmp_* (see there why). */
-export function compareCode(fop: FlatOp, a: string, b: string, from: CElem): string {
-  const attrs = opAttrs(lookupOp('stablehlo.compare')!, fop.op) as { direction: string; type: string };
-  if (attrs.type === 'TOTALORDER') unsupported(fop, 'TOTALORDER comparison');
+export function compareCode(op: Op, a: string, b: string, from: CElem): string {
+  const attrs = opAttrs(lookupOp('stablehlo.compare')!, op) as { direction: string; type: string };
+  if (attrs.type === 'TOTALORDER') unsupportedOp(op, 'TOTALORDER comparison');
   const unsignedBits = attrs.type === 'UNSIGNED' && from.signed;
   if (unsignedBits || from.cls === 'bool' || (from.cls === 'int' && !from.signed)) {
     const widen = (e: string): string => (unsignedBits ? `(uint64_t)(u${from.storage})${e}` : `(uint64_t)${e}`);
@@ -42,12 +42,12 @@ export function compareCode(fop: FlatOp, a: string, b: string, from: CElem): str
 export const selectCode = (p: string, a: string, b: string): string => `(${p} ? ${a} : ${b})`;
 
 /** The element expression of a convert / compare / select member, or undefined for other ops. */
-export function mixedElementCode(fop: FlatOp, args: readonly string[], operand: CElem, result: CElem): string | undefined {
-  switch (fop.op.name) {
+export function mixedElementCode(op: Op, args: readonly string[], operand: CElem, result: CElem): string | undefined {
+  switch (op.name) {
     case 'stablehlo.convert':
-      return convertCode(fop, args[0]!, operand, result);
+      return convertCode(op, args[0]!, operand, result);
     case 'stablehlo.compare':
-      return compareCode(fop, args[0]!, args[1]!, operand);
+      return compareCode(op, args[0]!, args[1]!, operand);
     case 'stablehlo.select':
       return selectCode(args[0]!, args[1]!, args[2]!);
     default:

@@ -19,15 +19,9 @@ export function emitRowsKernel(name: string, params: readonly KernelParam[], row
   w.line(`typedef struct { ${fields.map((x) => `${x.cType.replace(' restrict', '')} ${x.name};`).join(' ')} } ${name}_job_t;`);
   w.block(`static void ${name}_rows(void* job_, int64_t row_begin, int64_t row_end) {`, () => {
     w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
-    const code = new CodeWriter();
-    body(code);
-    const text = code.toString();
-    for (const x of fields) {
-      // A field the body never reads (a splat operand, one passed twice) is still unpacked for -Werror's sake.
-      const used = new RegExp(`\\b${x.name}\\b`).test(text);
-      w.line(used ? `${x.cType} ${x.name} = job->${x.name};` : `(void)job->${x.name};`);
-    }
-    for (const line of text.split('\n')) w.line(line);
+    // A field the body never reads (KernelParam.unread) is not unpacked: -Werror rejects unused locals.
+    for (const x of fields) w.line(x.unread ? `(void)job->${x.name};` : `${x.cType} ${x.name} = job->${x.name};`);
+    body(w);
   });
   w.line('');
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {

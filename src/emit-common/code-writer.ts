@@ -10,9 +10,10 @@ export class CodeWriter {
     this.lines.push(text ? '  '.repeat(this.depth) + text : '');
   }
 
-  /** Writes `open`, runs `body` one level deeper, then writes `close`. */
-  block(open: string, body: () => void, close = '}'): void {
-    this.line(open);
+  /** Writes `open`, runs `body` one level deeper, then writes `close`; `continued`: `open` was
+   * already written as the previous block's close (`} else {`). */
+  block(open: string, body: () => void, close = '}', continued = false): void {
+    if (!continued) this.line(open);
     this.depth++;
     body();
     this.depth--;

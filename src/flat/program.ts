@@ -5,6 +5,7 @@
  * all read and write this form.
  */
 import type { Func, Op } from '../ir/core.js';
+import type { Idx } from '../ir/index-expr.js';
 import type { Type } from '../ir/types.js';
 
 export interface Sym {
@@ -23,7 +24,7 @@ export interface FlatOp {
 
 /** How a fused value's element is addressed from the loop over the group's root result:
  * one index expression per dimension (in terms of the root's loop variables), or one flat index. */
-export type IndexMap = { readonly kind: 'dims'; readonly dims: readonly string[] } | { readonly kind: 'flat'; readonly index: string };
+export type IndexMap = { readonly kind: 'dims'; readonly dims: readonly Idx[] } | { readonly kind: 'flat'; readonly index: Idx };
 
 export interface FusionGroup {
   /** Fused ops in program order; the last one is the root whose result the kernel writes. */

@@ -16,6 +16,7 @@
 import type { Op } from '../ir/core.js';
 import { numElements } from '../ir/types.js';
 import { strides } from '../ir/tensor.js';
+import { idxEqual, int, linear, v, type Idx } from '../ir/index-expr.js';
 import { lookupOp } from '../ops/index.js';
 import { opAttrs } from '../ops/def.js';
 import type { FlatOp, FusionGroup, IndexMap, Sym } from '../flat/program.js';
@@ -36,14 +37,17 @@ const shapeOf = (s: Sym): readonly number[] => (s.type.kind === 'tensor' ? s.typ
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Root loop variables i0..i{r-1}. */
-export const loopVars = (rank: number): string[] => Array.from({ length: rank }, (_, d) => `i${d}`);
+export const loopVars = (rank: number): Idx[] => Array.from({ length: rank }, (_, d) => v(`i${d}`));
 
-/** Row-major linear index of a dims map over `shape`. */
-export function linearIndex(m: IndexMap, shape: readonly number[]): string {
+/** Row-major linear index of a dims map over `shape` (a size-1 dim contributes nothing). */
+export function linearIndex(m: IndexMap, shape: readonly number[]): Idx {
   if (m.kind === 'flat') return m.index;
-  const st = strides(shape);
-  const terms = m.dims.map((e, d) => (e === '0' || shape[d] === 1 ? '' : st[d] === 1 ? e : `${e} * ${st[d]}`)).filter(Boolean);
-  return terms.length ? terms.join(' + ') : '0';
+  return linear(m.dims.map((e, d) => (shape[d] === 1 ? int(0) : e)), strides(shape));
+}
+
+function mapsEqual(a: IndexMap, b: IndexMap): boolean {
+  if (a.kind === 'flat') return b.kind === 'flat' && idxEqual(a.index, b.index);
+  return b.kind === 'dims' && a.dims.length === b.dims.length && a.dims.every((x, i) => idxEqual(x, b.dims[i]!));
 }
 
 /**
@@ -80,7 +84,7 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
     const maps = new Map<number, IndexMap>([[start.outs[0]!.id, identity]]);
     /** Whether `s`, read through `m`, is read at exactly the root element being computed. */
     const readsRootElement = (s: Sym, m: IndexMap): boolean =>
-      m.kind === 'dims' ? sameShape(shapeOf(s), rootShape) && m.dims.every((e, d) => e === identity.dims[d]) : m.index === linearIndex(identity, rootShape);
+      m.kind === 'dims' ? sameShape(shapeOf(s), rootShape) && m.dims.every((e, d) => idxEqual(e, identity.dims[d]!)) : idxEqual(m.index, linearIndex(identity, rootShape));
     const members = new Set<FlatOp>([start]);
     let head: FlatOp | undefined;
     let conflict = false;
@@ -93,7 +97,7 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
         const om = operandMaps[i]!;
         const previous = maps.get(s.id);
         // One value read through two different maps (x and broadcast(x)): not fused (rare).
-        if (previous && JSON.stringify(previous) !== JSON.stringify(om)) {
+        if (previous && !mapsEqual(previous, om)) {
           conflict = true;
           return;
         }
@@ -148,7 +152,7 @@ function mapsOfOperands(g: FlatOp, m: IndexMap): IndexMap[] {
     const dims = broadcastDims(g.op);
     const operand = shapeOf(g.ins[0]!);
     const result = shapeOf(g.outs[0]!);
-    return [{ kind: 'dims', dims: operand.map((size, j) => (size === 1 && result[dims[j]!] !== 1 ? '0' : m.dims[dims[j]!]!)) }];
+    return [{ kind: 'dims', dims: operand.map((size, j) => (size === 1 && result[dims[j]!] !== 1 ? int(0) : m.dims[dims[j]!]!)) }];
   }
   // Elementwise: every operand at the result's element; a rank-0 operand (clamp's bounds) at its only one.
   const rank = shapeOf(g.outs[0]!).length;

@@ -67,6 +67,9 @@ t.test("TF MobileNetV3 through IREE: its golden, and varied weights", { skip }, 
   ref.runFunc(varied.funcs.get('call')!, []);
   const run = await runCompiled(varied, 'call', [], { checksAsOutputs: true });
   expectMatch(t, run.outputs, [ref.session.checks[0]!.value as Tensor], 'MobileNetV3 with varied weights', true);
+  // With a thread pool: gcc once saw its convolution row pointers as maybe uninitialized (-Werror).
+  const pooled = await runCompiled(varied, 'call', [], { checksAsOutputs: true, threads: 4 });
+  t.same(Array.from(pooled.outputs[0]!.data as Float64Array), Array.from(run.outputs[0]!.data as Float64Array), 'with 4 threads: bitwise the one-thread result');
 });
 
 t.test('PyTorch NanoGPT (ByteIR): its vendor custom calls are a located error when it is imported (for every backend)', { skip }, async (t) => {

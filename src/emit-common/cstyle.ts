@@ -1,0 +1,157 @@
+/**
+ * @fileoverview One renderer of the kernel IR for every C-like language. The structure (loops,
+ * conditions, index arithmetic, stores, locals) is printed here; a backend subclass supplies what
+ * differs between C and CUDA: the kernel's declaration, pointer qualifiers, element types and
+ * the spelling of scalar values (after tinygrad's renderer/cstyle.py, where C, CUDA and Metal
+ * differ by a few fields, and TVM's CodeGenCUDA overriding hooks of CodeGenC).
+ */
+import type { Op, Region } from '../ir/core.js';
+import type { ElemType } from '../ir/types.js';
+import { unusedParams } from '../kernel/analysis.js';
+import type { Buf, Cond, KernelIR, Stmt, Val } from '../kernel/ir.js';
+import { CodeWriter } from './code-writer.js';
+import type { Idx } from '../ir/index-expr.js';
+
+export abstract class CStyleRenderer {
+  /** `RL_KERNEL void` in C, `__global__ void` in CUDA. */
+  protected abstract readonly kernelPrefix: string;
+  /** The pointer qualifier that promises no aliasing (`restrict`, `__restrict__`). */
+  protected abstract readonly restrict: string;
+  /** The C type of one stored element. */
+  protected abstract storageType(elem: ElemType, owner: Op): string;
+  /** The type a local of `elem` computes in (`wide`: the accumulator type). */
+  protected abstract localType(elem: ElemType, wide: boolean, owner: Op): string;
+  /** A stored element `expr` (storage type) loaded into its compute type. */
+  protected abstract load(elem: ElemType, expr: string, owner: Op): string;
+  /** A compute-type value converted for storing into a `elem` buffer. */
+  protected abstract store(elem: ElemType, value: string, owner: Op): string;
+  /** An op-table scalar op applied to rendered arguments. */
+  protected abstract scalarOp(v: Extract<Val, { k: 'op' }>, args: readonly string[]): string;
+  /** An index as a value of `elem`. */
+  protected abstract indexValue(elem: ElemType, index: string, owner: Op): string;
+  /** Writes a scalar region's body; returns the expressions of its results. */
+  protected abstract region(w: CodeWriter, region: Region | undefined, args: readonly string[], owner: Op): string[];
+  /** The whole-buffer copy statement. */
+  protected abstract copy(dst: string, src: string, bytes: number): string;
+  protected abstract elemBytes(elem: ElemType, owner: Op): number;
+
+  /** The op a kernel lowers (for located errors from the hooks). */
+  protected owner!: Op;
+  /** Locals bound to expressions (region results) instead of declared variables. */
+  private bound = new Map<string, string>();
+
+  /** The kernel as source: its comment, then the function. `inPlace`: an output may alias an
+   * input, so no pointer promises exclusivity. */
+  render(k: KernelIR, owner: Op, inPlace: boolean): string {
+    this.owner = owner;
+    this.bound = new Map();
+    const params = k.params.map((p) => this.param(p, inPlace)).join(', ');
+    const w = new CodeWriter();
+    w.block(`${this.kernelPrefix} ${k.name}(${params}) {`, () => {
+      for (const p of unusedParams(k)) w.line(`(void)${p.name};`);
+      this.stmts(w, k.body);
+    });
+    return `${k.comment}\n${w.toString()}`;
+  }
+
+  protected param(p: Buf, inPlace: boolean): string {
+    const t = this.storageType(p.elem, this.owner);
+    return `${p.output ? '' : 'const '}${t}*${inPlace ? '' : ` ${this.restrict}`} ${p.name}`;
+  }
+
+  protected stmts(w: CodeWriter, ss: readonly Stmt[]): void {
+    for (const s of ss) this.stmt(w, s);
+  }
+
+  protected stmt(w: CodeWriter, s: Stmt): void {
+    switch (s.k) {
+      case 'loop':
+        return w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ++${s.var}) {`, () => this.stmts(w, s.body));
+      case 'store':
+        return w.line(`${s.buf.name}[${this.idx(s.at)}] = ${s.raw ? this.val(s.value) : this.store(s.buf.elem, this.val(s.value), this.owner)};`);
+      case 'move':
+        return w.line(`${s.buf.name}[${this.idx(s.at)}] = ${s.src.name}[${this.idx(s.from)}];`);
+      case 'copy':
+        return w.line(this.copy(s.buf.name, s.src.name, s.buf.elements * this.elemBytes(s.buf.elem, this.owner)));
+      case 'index':
+        return w.line(`const int64_t ${s.name} = ${this.idx(s.value)};`);
+      case 'var':
+        return w.line(`int64_t ${s.name} = ${this.idx(s.value)};`);
+      case 'setIndex':
+        return w.line(`${s.name} = ${this.idx(s.value)};`);
+      case 'local':
+        return w.line(`${this.localType(s.elem, s.wide, this.owner)} ${s.name} = ${this.val(s.init)};`);
+      case 'set':
+        return w.line(`${s.name} = ${this.val(s.value)};`);
+      case 'region': {
+        const results = this.region(
+          w,
+          s.region,
+          s.args.map((a) => this.val(a)),
+          s.owner,
+        );
+        s.results.forEach((name, i) => this.bound.set(name, results[i]!));
+        return;
+      }
+      case 'if':
+        if (!s.otherwise) return w.block(`if (${this.cond(s.cond)}) {`, () => this.stmts(w, s.then));
+        w.block(`if (${this.cond(s.cond)}) {`, () => this.stmts(w, s.then), '} else {');
+        return w.block('', () => this.stmts(w, s.otherwise!), '}', true);
+      case 'comment':
+        return w.line(`/* ${s.text} */`);
+    }
+  }
+
+  /** A value in its compute type. */
+  protected val(x: Val): string {
+    switch (x.k) {
+      case 'load': {
+        const at = `${x.buf.name}[${this.idx(x.at)}]`;
+        return x.raw ? at : this.load(x.buf.elem, at, this.owner);
+      }
+      case 'cond':
+        return `((${this.cond(x.cond)}) ? ${this.val(x.then)} : ${this.val(x.otherwise)})`;
+      case 'op':
+        return this.scalarOp(x, x.args.map((a) => this.val(a)));
+      case 'index':
+        return this.indexValue(x.elem, this.idx(x.x), this.owner);
+      case 'local':
+        return this.bound.get(x.name) ?? x.name;
+    }
+  }
+
+  idx(x: Idx): string {
+    return cIndex(x);
+  }
+
+  protected cond(c: Cond): string {
+    if (c.k === 'and') return c.all.map((x) => this.cond(x)).join(' && ') || '1';
+    if (c.k === 'truth') return `${c.negate ? '!' : ''}${this.val(c.value)}`;
+    return `${this.idx(c.a)} ${c.rel} ${this.idx(c.b)}`;
+  }
+}
+
+/** An index expression in C syntax (int64_t arithmetic); sums inside products get parentheses. */
+export function cIndex(x: Idx): string {
+  const factor = (y: Idx): string => (y.k === 'sum' || y.k === 'sub' ? `(${cIndex(y)})` : cIndex(y));
+  switch (x.k) {
+    case 'int':
+      return String(x.value);
+    case 'var':
+      return x.name;
+    case 'sum':
+      return x.terms.map(cIndex).join(' + ');
+    case 'mul':
+      return `${factor(x.x)} * ${x.by}`;
+    case 'sub':
+      return `${cIndex(x.a)} - ${factor(x.b)}`;
+    case 'div':
+      return `${factor(x.x)} / ${x.by}`;
+    case 'mod':
+      return `${factor(x.x)} % ${x.by}`;
+    case 'clamp':
+      return `rl_clamp_index(${cIndex(x.x)}, ${x.lo}, ${x.hi})`;
+    case 'read':
+      return `(int64_t)${x.buf.name}[${cIndex(x.at)}]`;
+  }
+}

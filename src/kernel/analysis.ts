@@ -1,0 +1,103 @@
+/**
+ * @fileoverview Facts a renderer needs about a kernel, read from its IR (never from generated
+ * text): which parameters it reads and writes.
+ */
+import type { Buf, KernelIR, Stmt, Val } from './ir.js';
+import type { Idx } from '../ir/index-expr.js';
+
+/** Names of the buffers the kernel's body mentions (read or written). */
+export function buffersUsed(k: KernelIR): Set<string> {
+  const used = new Set<string>();
+  const idx = (x: Idx): void => {
+    switch (x.k) {
+      case 'sum':
+        return x.terms.forEach(idx);
+      case 'mul':
+      case 'div':
+      case 'mod':
+      case 'clamp':
+        return idx(x.x);
+      case 'sub':
+        idx(x.a);
+        return idx(x.b);
+      case 'read':
+        used.add(x.buf.name);
+        return idx(x.at);
+      default:
+        return;
+    }
+  };
+  const val = (x: Val): void => {
+    switch (x.k) {
+      case 'load':
+        used.add(x.buf.name);
+        return idx(x.at);
+      case 'op':
+        return x.args.forEach(val);
+      case 'cond':
+        cond(x.cond);
+        val(x.then);
+        return val(x.otherwise);
+      case 'index':
+        return idx(x.x);
+      case 'local':
+        return;
+    }
+  };
+  const stmt = (s: Stmt): void => {
+    switch (s.k) {
+      case 'loop':
+        idx(s.from);
+        idx(s.to);
+        return s.body.forEach(stmt);
+      case 'store':
+        used.add(s.buf.name);
+        idx(s.at);
+        return val(s.value);
+      case 'move':
+        used.add(s.buf.name).add(s.src.name);
+        idx(s.at);
+        return idx(s.from);
+      case 'copy':
+        used.add(s.buf.name).add(s.src.name);
+        return;
+      case 'index':
+      case 'var':
+      case 'setIndex':
+        return idx(s.value);
+      case 'local':
+        return val(s.init);
+      case 'set':
+        return val(s.value);
+      case 'region': {
+        // An argument the body never reads is not rendered, so it uses nothing.
+        const block = s.region?.blocks[0];
+        const read = new Set(block?.ops.flatMap((op) => op.operands) ?? []);
+        return s.args.forEach((a, i) => (!block || read.has(block.args[i]!)) && val(a));
+      }
+      case 'if':
+        cond(s.cond);
+        s.then.forEach(stmt);
+        return s.otherwise?.forEach(stmt);
+      case 'comment':
+        return;
+    }
+  };
+  const cond = (c: Extract<Stmt, { k: 'if' }>['cond']): void => {
+    if (c.k === 'and') c.all.forEach(cond);
+    else if (c.k === 'truth') val(c.value);
+    else {
+      idx(c.a);
+      idx(c.b);
+    }
+  };
+  k.body.forEach(stmt);
+  return used;
+}
+
+/** Parameters the body never mentions (a splat operand spelled as a literal, a shape operand of a
+ * static result): renderers mark them used for the C compiler's warnings. */
+export function unusedParams(k: KernelIR): Buf[] {
+  const used = buffersUsed(k);
+  return k.params.filter((p) => !used.has(p.name));
+}

@@ -1,0 +1,96 @@
+/**
+ * @fileoverview The kernel IR: what a lowering builds and a renderer (emit-common/cstyle.ts and
+ * its C and CUDA subclasses) prints. A kernel is a loop nest over typed buffers: loops carry their
+ * extent and a `parallel` mark (iterations independent: thread-pool rows on a CPU, threads on a
+ * GPU); indexes are a small integer AST (no strings), every store computes its linear index (no
+ * running counters, so any iteration can run anywhere); scalar values are the op table's scalar
+ * ops over element types, which each renderer spells.
+ */
+import type { Op, Region } from '../ir/core.js';
+import { int, v, type Idx } from '../ir/index-expr.js';
+import type { ElemType } from '../ir/types.js';
+
+// ---- buffers -------------------------------------------------------------------------------------
+
+/** A kernel parameter: a tensor's buffer (elements in row-major order). */
+export interface Buf {
+  readonly name: string;
+  readonly elem: ElemType;
+  readonly elements: number;
+  readonly output: boolean;
+}
+
+/** Conditions over indexes. */
+export type Cond =
+  | { readonly k: 'cmp'; readonly a: Idx; readonly rel: '<' | '>=' | '=='; readonly b: Idx }
+  | { readonly k: 'and'; readonly all: readonly Cond[] }
+  /** A boolean scalar (a region's i1 result), or its negation. */
+  | { readonly k: 'truth'; readonly value: Val; readonly negate: boolean };
+
+export const lt = (a: Idx, b: Idx | number): Cond => ({ k: 'cmp', a, rel: '<', b: typeof b === 'number' ? int(b) : b });
+export const ge = (a: Idx, b: Idx | number): Cond => ({ k: 'cmp', a, rel: '>=', b: typeof b === 'number' ? int(b) : b });
+export const eq = (a: Idx, b: Idx | number): Cond => ({ k: 'cmp', a, rel: '==', b: typeof b === 'number' ? int(b) : b });
+export const and = (...all: readonly Cond[]): Cond => (all.length === 1 ? all[0]! : { k: 'and', all: all.flatMap((c) => (c.k === 'and' ? c.all : [c])) });
+
+// ---- scalar values ---------------------------------------------------------------------------------
+
+/** A scalar in the compute type of its element type (renderers pick storage vs compute types). */
+export type Val =
+  /** Element `at` of `buf`, loaded (converted to its compute type); `raw`: as stored, for values
+   * only moved (select), which a store with `raw` writes back bit for bit. */
+  | { readonly k: 'load'; readonly buf: Buf; readonly at: Idx; readonly raw?: boolean }
+  /** `then` where `cond` holds, else `otherwise` (window elements in padding read the init value). */
+  | { readonly k: 'cond'; readonly cond: Cond; readonly then: Val; readonly otherwise: Val }
+  /** An op-table scalar op (`add`, `exponential`, `compare`, `convert`, `select`, ...) of `owner`
+   * (its attributes: comparison direction, ...) on values of element type `elem`. */
+  | { readonly k: 'op'; readonly name: string; readonly args: readonly Val[]; readonly elem: ElemType; readonly result: ElemType; readonly owner: Op }
+  /** An index as a value of element type `elem` (iota, dimension sizes). */
+  | { readonly k: 'index'; readonly x: Idx; readonly elem: ElemType }
+  /** A local scalar (accumulator or a region result). */
+  | { readonly k: 'local'; readonly name: string };
+
+// ---- statements -------------------------------------------------------------------------------------
+
+export type Stmt =
+  /** for (var = from; var < to; ++var); `parallel`: iterations are independent. */
+  | { readonly k: 'loop'; readonly var: string; readonly from: Idx; readonly to: Idx; readonly parallel: boolean; readonly body: readonly Stmt[] }
+  /** buf[at] = value, stored (rounded/converted to the buffer's storage type; `raw`: a raw value). */
+  | { readonly k: 'store'; readonly buf: Buf; readonly at: Idx; readonly value: Val; readonly raw?: boolean }
+  /** buf[at] = src[from]: an element moved as stored, bit for bit. */
+  | { readonly k: 'move'; readonly buf: Buf; readonly at: Idx; readonly src: Buf; readonly from: Idx }
+  /** The whole of `src` copied to `buf` (same bytes). */
+  | { readonly k: 'copy'; readonly buf: Buf; readonly src: Buf }
+  /** const int64 name = value. */
+  | { readonly k: 'index'; readonly name: string; readonly value: Idx }
+  /** A mutable int64 (a selected position), declared and later assigned. */
+  | { readonly k: 'var'; readonly name: string; readonly value: Idx }
+  | { readonly k: 'setIndex'; readonly name: string; readonly value: Idx }
+  /** A mutable scalar of element type `elem` (`wide`: accumulated in the widest type of its
+   * class: double for floats, as the interpreter sums), set to `init`. */
+  | { readonly k: 'local'; readonly name: string; readonly elem: ElemType; readonly wide: boolean; readonly init: Val }
+  | { readonly k: 'set'; readonly name: string; readonly value: Val }
+  /** A scalar region (reduce / map / sort bodies) applied to `args`; `results` name its returns. */
+  | { readonly k: 'region'; readonly region: Region | undefined; readonly owner: Op; readonly args: readonly Val[]; readonly results: readonly string[] }
+  | { readonly k: 'if'; readonly cond: Cond; readonly then: readonly Stmt[]; readonly otherwise?: readonly Stmt[] }
+  | { readonly k: 'comment'; readonly text: string };
+
+export interface KernelIR {
+  readonly name: string;
+  /** What the kernel computes and where from (op and source location, or the fused ops). */
+  readonly comment: string;
+  readonly params: readonly Buf[];
+  readonly body: readonly Stmt[];
+}
+
+// ---- building ---------------------------------------------------------------------------------------
+
+/** A loop nest over `shape` (variables prefix0, prefix1, ...); `body` gets the index variables. */
+export function nest(shape: readonly number[], body: (idx: Idx[]) => Stmt[], prefix = 'i', parallel = true): Stmt[] {
+  const names = shape.map((_, d) => `${prefix}${d}`);
+  const open = (d: number): Stmt[] =>
+    d === shape.length ? body(names.map(v)) : [{ k: 'loop', var: names[d]!, from: int(0), to: int(shape[d]!), parallel, body: open(d + 1) }];
+  return open(0);
+}
+
+/** One loop over `n` elements (variable `i`). */
+export const flatLoop = (n: number, body: (i: Idx) => Stmt[]): Stmt[] => [{ k: 'loop', var: 'i', from: int(0), to: int(n), parallel: true, body: body(v('i')) }];

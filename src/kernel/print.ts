@@ -1,0 +1,97 @@
+/**
+ * @fileoverview The kernel IR as pseudo-code (`--dump-after=lower`): typed parameters, loops with
+ * their extent and `parallel` mark, loads and stores with their computed indexes, scalar ops by
+ * their op-table names.
+ */
+import { elemToString } from '../ir/types.js';
+import type { Cond, KernelIR, Stmt, Val } from './ir.js';
+import type { Idx } from '../ir/index-expr.js';
+
+export function printKernel(k: KernelIR): string {
+  const lines = [`kernel ${k.name}(${k.params.map((p) => `${p.output ? 'out' : 'in'} ${p.name}: ${elemToString(p.elem)}[${p.elements}]`).join(', ')})  // ${k.comment.replace(/^\/\* | \*\/$/g, '')}`];
+  const body = (ss: readonly Stmt[], depth: number): void => ss.forEach((s) => stmt(s, depth));
+  const out = (depth: number, text: string): void => void lines.push(`${'  '.repeat(depth)}${text}`);
+  const stmt = (s: Stmt, d: number): void => {
+    switch (s.k) {
+      case 'loop':
+        out(d, `${s.parallel ? 'parallel ' : ''}for ${s.var} in [${idx(s.from)}, ${idx(s.to)}):`);
+        return body(s.body, d + 1);
+      case 'store':
+        return out(d, `${s.buf.name}[${idx(s.at)}] = ${s.raw ? 'raw ' : ''}${val(s.value)}`);
+      case 'move':
+        return out(d, `${s.buf.name}[${idx(s.at)}] = ${s.src.name}[${idx(s.from)}]`);
+      case 'copy':
+        return out(d, `${s.buf.name} = copy of ${s.src.name}`);
+      case 'index':
+        return out(d, `let ${s.name} = ${idx(s.value)}`);
+      case 'var':
+        return out(d, `var ${s.name} = ${idx(s.value)}`);
+      case 'setIndex':
+        return out(d, `${s.name} = ${idx(s.value)}`);
+      case 'local':
+        return out(d, `var ${s.name}: ${elemToString(s.elem)}${s.wide ? ' (wide)' : ''} = ${val(s.init)}`);
+      case 'set':
+        return out(d, `${s.name} = ${val(s.value)}`);
+      case 'region':
+        return out(d, `${s.results.join(', ')} = body of ${s.owner.name}(${s.args.map(val).join(', ')})`);
+      case 'if':
+        out(d, `if ${cond(s.cond)}:`);
+        body(s.then, d + 1);
+        if (s.otherwise) {
+          out(d, 'else:');
+          body(s.otherwise, d + 1);
+        }
+        return;
+      case 'comment':
+        return out(d, `// ${s.text}`);
+    }
+  };
+  body(k.body, 1);
+  return lines.join('\n') + '\n';
+}
+
+function idx(x: Idx): string {
+  switch (x.k) {
+    case 'int':
+      return String(x.value);
+    case 'var':
+      return x.name;
+    case 'sum':
+      return x.terms.map(idx).join(' + ');
+    case 'mul':
+      return `${factor(x.x)}*${x.by}`;
+    case 'sub':
+      return `${idx(x.a)} - ${factor(x.b)}`;
+    case 'div':
+      return `${factor(x.x)}/${x.by}`;
+    case 'mod':
+      return `${factor(x.x)}%${x.by}`;
+    case 'clamp':
+      return `clamp(${idx(x.x)}, ${x.lo}, ${x.hi})`;
+    case 'read':
+      return `${x.buf.name}[${idx(x.at)}]`;
+  }
+}
+
+const factor = (x: Idx): string => (x.k === 'sum' || x.k === 'sub' ? `(${idx(x)})` : idx(x));
+
+function val(x: Val): string {
+  switch (x.k) {
+    case 'load':
+      return `${x.buf.name}[${idx(x.at)}]`;
+    case 'cond':
+      return `(${cond(x.cond)} ? ${val(x.then)} : ${val(x.otherwise)})`;
+    case 'op':
+      return `${x.name}.${elemToString(x.elem)}(${x.args.map(val).join(', ')})`;
+    case 'index':
+      return `${elemToString(x.elem)}(${idx(x.x)})`;
+    case 'local':
+      return x.name;
+  }
+}
+
+function cond(c: Cond): string {
+  if (c.k === 'and') return c.all.map(cond).join(' and ');
+  if (c.k === 'truth') return `${c.negate ? 'not ' : ''}${val(c.value)}`;
+  return `${idx(c.a)} ${c.rel} ${idx(c.b)}`;
+}
