@@ -10,7 +10,7 @@ import type { ElemType } from '../ir/types.js';
 import { unusedParams } from '../kernel/analysis.js';
 import type { Buf, Cond, KernelIR, Stmt, Val } from '../kernel/ir.js';
 import { CodeWriter } from './code-writer.js';
-import type { Idx } from '../ir/index-expr.js';
+import { indexText, type Idx, type IndexSpelling } from '../ir/index-expr.js';
 
 export abstract class CStyleRenderer {
   /** `RL_KERNEL void` in C, `__global__ void` in CUDA. */
@@ -131,27 +131,10 @@ export abstract class CStyleRenderer {
   }
 }
 
-/** An index expression in C syntax (int64_t arithmetic); sums inside products get parentheses. */
-export function cIndex(x: Idx): string {
-  const factor = (y: Idx): string => (y.k === 'sum' || y.k === 'sub' ? `(${cIndex(y)})` : cIndex(y));
-  switch (x.k) {
-    case 'int':
-      return String(x.value);
-    case 'var':
-      return x.name;
-    case 'sum':
-      return x.terms.map(cIndex).join(' + ');
-    case 'mul':
-      return `${factor(x.x)} * ${x.by}`;
-    case 'sub':
-      return `${cIndex(x.a)} - ${factor(x.b)}`;
-    case 'div':
-      return `${factor(x.x)} / ${x.by}`;
-    case 'mod':
-      return `${factor(x.x)} % ${x.by}`;
-    case 'clamp':
-      return `rl_clamp_index(${cIndex(x.x)}, ${x.lo}, ${x.hi})`;
-    case 'read':
-      return `(int64_t)${x.buf.name}[${cIndex(x.at)}]`;
-  }
-}
+const C_INDEX: IndexSpelling = {
+  clamp: (x, lo, hi) => `rl_clamp_index(${x}, ${lo}, ${hi})`,
+  read: (buf, at) => `(int64_t)${buf}[${at}]`,
+};
+
+/** An index expression in C syntax (int64_t arithmetic). */
+export const cIndex = (x: Idx): string => indexText(x, C_INDEX);

@@ -107,3 +107,35 @@ export function mentions(x: Idx, name: string): boolean {
       return mentions(x.at, name);
   }
 }
+
+/** How a language spells the two index forms that are not plain arithmetic. */
+export interface IndexSpelling {
+  readonly clamp: (x: string, lo: number, hi: number) => string;
+  readonly read: (buf: string, at: string) => string;
+}
+
+/** `x` in infix syntax (C's precedence: sums inside products get parentheses). */
+export function indexText(x: Idx, spell: IndexSpelling): string {
+  const text = (y: Idx): string => indexText(y, spell);
+  const factor = (y: Idx): string => (y.k === 'sum' || y.k === 'sub' ? `(${text(y)})` : text(y));
+  switch (x.k) {
+    case 'int':
+      return String(x.value);
+    case 'var':
+      return x.name;
+    case 'sum':
+      return x.terms.map(text).join(' + ');
+    case 'mul':
+      return `${factor(x.x)} * ${x.by}`;
+    case 'sub':
+      return `${text(x.a)} - ${factor(x.b)}`;
+    case 'div':
+      return `${factor(x.x)} / ${x.by}`;
+    case 'mod':
+      return `${factor(x.x)} % ${x.by}`;
+    case 'clamp':
+      return spell.clamp(text(x.x), x.lo, x.hi);
+    case 'read':
+      return spell.read(x.buf.name, text(x.at));
+  }
+}

@@ -101,10 +101,10 @@ const select: IRLowering = (k) => {
 };
 
 /** One scalar op per element, the result stored in the output's type (type-changing small ops). */
-function perElement(name: string, extra: (k: KernelBuild) => Val[] = () => []): IRLowering {
+function perElement(name: string): IRLowering {
   return (k) => {
     const out = k.outs[0]!;
-    return flatLoop(out.elements, (i) => [{ k: 'store', buf: out, at: i, value: k.op(name, [...k.ins.map((x) => k.load(x, i)), ...extra(k)], k.ins[0]!.elem, out.elem) }]);
+    return flatLoop(out.elements, (i) => [{ k: 'store', buf: out, at: i, value: k.op(name, k.ins.map((x) => k.load(x, i)), k.ins[0]!.elem, out.elem) }]);
   };
 }
 

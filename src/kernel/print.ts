@@ -5,7 +5,7 @@
  */
 import { elemToString } from '../ir/types.js';
 import type { Cond, KernelIR, Stmt, Val } from './ir.js';
-import type { Idx } from '../ir/index-expr.js';
+import { indexText, type Idx } from '../ir/index-expr.js';
 
 export function printKernel(k: KernelIR): string {
   const lines = [`kernel ${k.name}(${k.params.map((p) => `${p.output ? 'out' : 'in'} ${p.name}: ${elemToString(p.elem)}[${p.elements}]`).join(', ')})  // ${k.comment.replace(/^\/\* | \*\/$/g, '')}`];
@@ -50,30 +50,7 @@ export function printKernel(k: KernelIR): string {
   return lines.join('\n') + '\n';
 }
 
-function idx(x: Idx): string {
-  switch (x.k) {
-    case 'int':
-      return String(x.value);
-    case 'var':
-      return x.name;
-    case 'sum':
-      return x.terms.map(idx).join(' + ');
-    case 'mul':
-      return `${factor(x.x)}*${x.by}`;
-    case 'sub':
-      return `${idx(x.a)} - ${factor(x.b)}`;
-    case 'div':
-      return `${factor(x.x)}/${x.by}`;
-    case 'mod':
-      return `${factor(x.x)}%${x.by}`;
-    case 'clamp':
-      return `clamp(${idx(x.x)}, ${x.lo}, ${x.hi})`;
-    case 'read':
-      return `${x.buf.name}[${idx(x.at)}]`;
-  }
-}
-
-const factor = (x: Idx): string => (x.k === 'sum' || x.k === 'sub' ? `(${idx(x)})` : idx(x));
+const idx = (x: Idx): string => indexText(x, { clamp: (y, lo, hi) => `clamp(${y}, ${lo}, ${hi})`, read: (buf, at) => `${buf}[${at}]` });
 
 function val(x: Val): string {
   switch (x.k) {
