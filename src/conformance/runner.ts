@@ -8,13 +8,12 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CompileError, renderDiagnostic } from '../diag/diagnostics.js';
+import { CompileError, renderDiagnostic, RuntimeError } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
 import type { Func, Module, Op } from '../ir/core.js';
 import { importModule } from '../import/index.js';
 import { isCheckOp } from '../ops/control.js';
 import { Interpreter } from '../interpret/eval.js';
-import { RuntimeError } from '../diag/diagnostics.js';
 
 export type Outcome = 'passed' | 'failed' | 'skipped' | 'disabled' | 'parse_only' | 'no_check' | 'no_kernel';
 
@@ -43,8 +42,13 @@ export interface Summary {
 export function collectFiles(paths: readonly string[]): string[] {
   const out: string[] = [];
   const walk = (p: string): void => {
-    const st = statSync(p);
-    if (st.isDirectory()) for (const f of readdirSync(p).sort()) walk(join(p, f));
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new RuntimeError(`cannot read ${p}`);
+    }
+    if (st!.isDirectory()) for (const f of readdirSync(p).sort()) walk(join(p, f));
     else if (p.endsWith('.mlir')) out.push(p);
   };
   for (const p of paths) walk(p);

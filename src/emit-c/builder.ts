@@ -5,8 +5,7 @@
 import { error } from '../diag/diagnostics.js';
 import type { Op } from '../ir/core.js';
 import type { TensorType } from '../ir/types.js';
-import { opAttrs } from '../ops/def.js';
-import { lookupOp } from '../ops/index.js';
+import { attrsOf, type AttrsOf, type OpKind } from '../ops/index.js';
 import type { FlatOp, Sym } from '../flat/program.js';
 import type { KernelIR } from '../kernel/ir.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
@@ -38,10 +37,7 @@ export const tensorOf = (s: Sym, fop: FlatOp): TensorType => {
   return s.type;
 };
 
-/** The op's attributes as its op-table entry reads them. */
-export function attrsOf<A>(fop: FlatOp): A {
-  return opAttrs(lookupOp(fop.op.name)!, fop.op) as A;
-}
+
 
 export type KernelInput = { name: string; t: TensorType; c: CElem };
 
@@ -71,8 +67,8 @@ export class KernelBuilder {
   }
 
   /** The op's attributes as its op-table entry reads them. */
-  attrs<A>(): A {
-    return attrsOf<A>(this.fop);
+  attrsOf<K extends OpKind>(kind: K): AttrsOf<K> {
+    return attrsOf(kind, this.fop.op);
   }
 
   output(i = 0): { name: string; t: TensorType; c: CElem } {

@@ -19,9 +19,8 @@
  */
 import type { Op } from '../ir/core.js';
 import type { TensorType } from '../ir/types.js';
-import { opAttrs } from '../ops/def.js';
-import { lookupOp } from '../ops/index.js';
-import type { ConvAttrs, DotDims } from '../ops/contraction.js';
+import { attrsOf } from '../ops/index.js';
+import type { DotDims } from '../ops/contraction.js';
 import { getElem, strides, type Tensor } from '../ir/tensor.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
@@ -93,7 +92,7 @@ export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number
   const elems = { a: cElem(lt, f.op.name, f.op.loc), b: cElem(rt, f.op.name, f.op.loc), c: cElem(ot, f.op.name, f.op.loc), out: cElem(out, f.op.name, f.op.loc) };
   const shape =
     f.op.name === 'stablehlo.dot_general'
-      ? dotShape(opAttrs(lookupOp(f.op.name)!, f.op) as DotDims, lt, rt)
+      ? dotShape(attrsOf('stablehlo.dot_general', f.op), lt, rt)
       : f.op.name === 'stablehlo.dot' // the deprecated 1-D/2-D form: contract lhs's last dim with rhs's first
         ? dotShape({ lb: [], rb: [], lc: [lt.shape.length - 1], rc: [0] }, lt, rt)
         : f.op.name === 'stablehlo.convolution'
@@ -152,7 +151,7 @@ export interface ConvGeometry {
 
 export function convGeometry(f: FlatOp): ConvGeometry | undefined {
   const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type] as TensorType[];
-  const c = opAttrs(lookupOp(f.op.name)!, f.op) as ConvAttrs;
+  const c = attrsOf('stablehlo.convolution', f.op);
   const nhwc = (b: number, sp: readonly number[], feat: number): boolean => b === 0 && sp.length === 2 && sp[0] === 1 && sp[1] === 2 && feat === 3;
   if (!nhwc(c.inBatch, c.inSpatial, c.inFeature) || !nhwc(c.outBatch, c.outSpatial, c.outFeature)) return undefined;
   if (c.kSpatial[0] !== 0 || c.kSpatial[1] !== 1 || c.kIn !== 2 || c.kOut !== 3) return undefined;

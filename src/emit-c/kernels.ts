@@ -23,8 +23,9 @@ import { rng } from './random.js';
 import { MIXED_OPS } from './mixed.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
 import type { FlatOp, Sym } from '../flat/program.js';
-import { attrsOf, KernelBuilder, tensorOf, unsupported, type Kernel, type KernelParam, type Lowering } from './builder.js';
-import { elementwise, IR_LOWERINGS, KernelBuild } from '../kernel/lower.js';
+import { KernelBuilder, tensorOf, unsupported, type Kernel, type KernelParam, type Lowering } from './builder.js';
+import { attrsOf } from '../ops/index.js';
+import { elementwise, IR_LOWERINGS, irLoweringOf, KernelBuild } from '../kernel/lower.js';
 import type { Stmt } from '../kernel/ir.js';
 import { CRenderer } from './c-renderer.js';
 
@@ -101,7 +102,7 @@ export function isPoolingWindow(fop: FlatOp): boolean {
   const [x, out] = [fop.ins[0]!.type, fop.outs[0]!.type];
   if (x.kind !== 'tensor' || out.kind !== 'tensor') return false;
   const [cx, co] = [cElemOrUndefined(x.elem), cElemOrUndefined(out.elem)];
-  return !!cx && !!co && cx.storage === cx.compute && co.storage === co.compute && passThroughTail(attrsOf<WindowAttrs>(fop), x.shape).size > 1;
+  return !!cx && !!co && cx.storage === cx.compute && co.storage === co.compute && passThroughTail(attrsOf('stablehlo.reduce_window', fop.op), x.shape).size > 1;
 }
 
 /** reduce_window in the pooling layout (other windows are kernel/lower.ts's). */
@@ -109,7 +110,7 @@ const poolingWindow: Lowering = (k) => {
   const x = k.input(0);
   const inits = [k.input(1)];
   const out = k.output(0);
-  const w = attrsOf<WindowAttrs>(k.fop);
+  const w = k.attrsOf('stablehlo.reduce_window');
   const st = strides(x.t.shape);
   const tail = passThroughTail(w, x.t.shape);
     // Pooling layout: the window walks the leading dims while the tail (channels) is contiguous.
@@ -164,7 +165,7 @@ const poolingWindow: Lowering = (k) => {
 const sort: Lowering = (k) => {
   const ins = k.fop.ins.map((_, i) => k.input(i));
   const outs = ins.map((_, i) => k.output(i));
-  const a = attrsOf<{ dim: number }>(k.fop);
+  const a = k.attrsOf('stablehlo.sort');
   const shape = ins[0]!.t.shape;
   const dim = a.dim < 0 ? shape.length + a.dim : a.dim;
   const st = strides(shape);
@@ -190,7 +191,7 @@ const topK: Lowering = (k) => {
   const x = k.input(0);
   const vals = k.output(0);
   const idxs = k.output(1);
-  const kk = attrsOf<{ k: number }>(k.fop).k;
+  const kk = k.attrsOf('chlo.top_k').k;
   const n = x.t.shape[x.t.shape.length - 1]!;
   const rows = numElements(x.t.shape) / Math.max(1, n);
   const isF = x.c.cls === 'float' || x.c.cls === 'double';
@@ -220,7 +221,7 @@ const triangularSolve: Lowering = (k) => {
   const A = k.input(0);
   const B = k.input(1);
   const out = k.output();
-  const a = attrsOf<{ left: boolean; lower: boolean; unit: boolean; transpose: string }>(k.fop);
+  const a = k.attrsOf('stablehlo.triangular_solve');
   const n = A.t.shape[A.t.shape.length - 1]!;
   const bs = B.t.shape;
   const [m, kk] = [bs[bs.length - 2]!, bs[bs.length - 1]!];
@@ -271,7 +272,7 @@ const triangularSolve: Lowering = (k) => {
 const fft: Lowering = (k) => {
   const x = k.input(0);
   const out = k.output();
-  const a = attrsOf<{ type: string; length: number[] }>(k.fop);
+  const a = k.attrsOf('stablehlo.fft');
   const rank = out.t.shape.length;
   const axes = a.length.map((_, i) => rank - a.length.length + i);
   const cshape = a.type === 'FFT' || a.type === 'IFFT' ? [...x.t.shape] : [...out.t.shape];
@@ -372,7 +373,7 @@ export function isFusibleElementwise(fop: FlatOp): boolean {
   const generic = (!(name in LOWERINGS) && !(name in IR_LOWERINGS) && isElementwiseName(name)) || name === 'stablehlo.clamp';
   // convert, compare and select change type; their per-element code is shared with their own
   // kernels (mixed.ts). Fused, an f64 convert or a mask never becomes a tensor in the arena.
-  const mixed = MIXED_OPS.has(name) && !(name === 'stablehlo.compare' && (attrsOf<{ type: string }>(fop).type === 'TOTALORDER'));
+  const mixed = MIXED_OPS.has(name) && !(name === 'stablehlo.compare' && (attrsOf('stablehlo.compare', fop.op).type === 'TOTALORDER'));
   if (!(generic || mixed) || fop.outs.length !== 1) return false;
   if (name === 'stablehlo.select' && fop.ins[0]!.type.kind === 'tensor' && fop.outs[0]!.type.kind === 'tensor' && fop.ins[0]!.type.shape.length !== fop.outs[0]!.type.shape.length) return false;
   return [...fop.ins, ...fop.outs].every((s) => {
@@ -454,7 +455,7 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
     const red = fop.group.reduce;
     const c = cElem(red.outs[0]!.type as TensorType, red.op.name, red.op.loc);
     const combiner = simpleCombiner(red.op.regions[0])!;
-    const dims = attrsOf<{ dims: number[] }>(red).dims;
+    const dims = attrsOf('stablehlo.reduce', red.op).dims;
     const combine = (acc: string, v: string): string => {
       const e = scalarCode(combiner, [acc, v], c, red.op);
       return c.storage === c.compute ? e : c.load(c.store(e));
@@ -482,7 +483,7 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   }
   const name = `k${index}_${short}`;
   const pooling = isPoolingWindow(fop);
-  const irLowering = pooling ? undefined : (IR_LOWERINGS[fop.op.name] ?? (isElementwiseName(fop.op.name) && !(fop.op.name in LOWERINGS) ? elementwise(short) : undefined));
+  const irLowering = pooling ? undefined : (irLoweringOf(fop.op.name) ?? (isElementwiseName(fop.op.name) && !(fop.op.name in LOWERINGS) ? elementwise(short) : undefined));
   if (irLowering) {
     if (isElementwiseName(fop.op.name) && !(fop.op.name in IR_LOWERINGS)) checkElementwise(fop, short);
     const build = new KernelBuild(fop, 'C backend');

@@ -4,8 +4,7 @@
  * fused loops (fused.ts), so fusing them cannot change a value. Operands arrive loaded (in their
  * compute type); the expression is in the result's compute type, stored by the caller.
  */
-import { lookupOp } from '../ops/index.js';
-import { opAttrs } from '../ops/def.js';
+import { attrsOf } from '../ops/index.js';
 import type { CElem } from './ctypes.js';
 import type { Op } from '../ir/core.js';
 import { unsupportedOp } from './builder.js';
@@ -29,7 +28,7 @@ export function convertCode(op: Op, src: string, from: CElem, to: CElem): string
 /** `a OP b` as 0/1; UNSIGNED comparison of signed storage compares the bit patterns unsigned.
  * Unsigned and boolean comparisons call rl.h's rl_ucmp_* (see there why). */
 export function compareCode(op: Op, a: string, b: string, from: CElem): string {
-  const attrs = opAttrs(lookupOp('stablehlo.compare')!, op) as { direction: string; type: string };
+  const attrs = attrsOf('stablehlo.compare', op);
   if (attrs.type === 'TOTALORDER') unsupportedOp(op, 'TOTALORDER comparison');
   const unsignedBits = attrs.type === 'UNSIGNED' && from.signed;
   if (unsignedBits || from.cls === 'bool' || (from.cls === 'int' && !from.signed)) {

@@ -42,7 +42,7 @@ const featureLoop = (w: CodeWriter, l: Layout, body: () => void): void => w.bloc
 export const batchNormInference: Lowering = (k) => {
   const [x, scale, offset, mean, variance] = [0, 1, 2, 3, 4].map((i) => k.input(i)) as KernelInput[] as [KernelInput, KernelInput, KernelInput, KernelInput, KernelInput];
   const out = k.output();
-  const a = k.attrs<{ epsilon: number; feature: number }>();
+  const a = k.attrsOf('stablehlo.batch_norm_inference');
   const l = layoutOf(x.t.shape, a.feature);
   featureLoop(k.w, l, () => {
     k.w.line(`const double stddev = sqrt(${at(variance, 'c')} + ${epsilonLiteral(a.epsilon)});`);
@@ -53,7 +53,7 @@ export const batchNormInference: Lowering = (k) => {
 export const batchNormTraining: Lowering = (k) => {
   const [x, scale, offset] = [k.input(0), k.input(1), k.input(2)];
   const [out, meanOut, varOut] = [k.output(0), k.output(1), k.output(2)];
-  const a = k.attrs<{ epsilon: number; feature: number }>();
+  const a = k.attrsOf('stablehlo.batch_norm_training');
   const l = layoutOf(x.t.shape, a.feature);
   const count = l.outer * l.inner;
   featureLoop(k.w, l, () => {
@@ -72,7 +72,7 @@ export const batchNormTraining: Lowering = (k) => {
 export const batchNormGrad: Lowering = (k) => {
   const [x, scale, mean, variance, grad] = [0, 1, 2, 3, 4].map((i) => k.input(i)) as KernelInput[] as [KernelInput, KernelInput, KernelInput, KernelInput, KernelInput];
   const [gradOperand, gradScale, gradOffset] = [k.output(0), k.output(1), k.output(2)];
-  const a = k.attrs<{ epsilon: number; feature: number }>();
+  const a = k.attrsOf('stablehlo.batch_norm_grad');
   const l = layoutOf(x.t.shape, a.feature);
   const count = l.outer * l.inner;
   featureLoop(k.w, l, () => {

@@ -9,7 +9,7 @@ import type { Lowering } from './builder.js';
 export const rng: Lowering = (k) => {
   const [lo, hi, shape] = [k.input(0), k.input(1), k.input(2)];
   const out = k.output();
-  const { distribution } = k.attrs<{ distribution: string }>();
+  const { distribution } = k.attrsOf('stablehlo.rng');
   const key = `${rngKey(k.fop.op)}u`;
   const [a, b] = [`(double)${lo.c.load(`${lo.name}[0]`)}`, `(double)${hi.c.load(`${hi.name}[0]`)}`];
   k.w.line(`(void)${shape.name}; /* the result shape, known statically */`);

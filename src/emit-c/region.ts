@@ -8,8 +8,7 @@ import { error } from '../diag/diagnostics.js';
 import type { Op, Region, Value } from '../ir/core.js';
 import type { TensorType } from '../ir/types.js';
 import { constantValue } from '../ops/control.js';
-import { lookupOp } from '../ops/index.js';
-import { opAttrs } from '../ops/def.js';
+import { attrsOf } from '../ops/index.js';
 import { getElem } from '../ir/tensor.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, literal, type CElem } from './ctypes.js';
@@ -48,7 +47,7 @@ export function emitScalarRegion(w: CodeWriter, region: Region | undefined, args
       if (Array.isArray(value)) throw error('E0303', { op: owner.name }, op.loc);
       expr = out.c.cls === 'bool' ? String(value) : literal(out.c, value as number | bigint);
     } else if (op.name === 'stablehlo.compare') {
-      const a = opAttrs(lookupOp(op.name)!, op) as { direction: string; type: string };
+      const a = attrsOf('stablehlo.compare', op);
       const [x, y] = ins as [(typeof ins)[0], (typeof ins)[0]];
       if (a.type === 'TOTALORDER' && (x.c.cls === 'float' || x.c.cls === 'double')) {
         const key = x.c.cls === 'double' ? 'rl_total_key_f64' : 'rl_total_key_f32';

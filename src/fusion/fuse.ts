@@ -17,8 +17,7 @@ import type { Op } from '../ir/core.js';
 import { numElements } from '../ir/types.js';
 import { strides } from '../ir/tensor.js';
 import { idxEqual, int, linear, v, type Idx } from '../ir/index-expr.js';
-import { lookupOp } from '../ops/index.js';
-import { opAttrs } from '../ops/def.js';
+import { attrsOf } from '../ops/index.js';
 import type { FlatOp, FusionGroup, IndexMap, Sym } from '../flat/program.js';
 
 export interface FuseContext {
@@ -144,7 +143,7 @@ function mapsOfOperands(g: FlatOp, m: IndexMap): IndexMap[] {
   if (g.op.name === 'stablehlo.transpose') {
     if (m.kind !== 'dims') throw new Error('fusion: transpose under a flat map');
     // result dim d is operand dim perm[d]
-    const perm = (opAttrs(lookupOp(g.op.name)!, g.op) as { perm: readonly number[] }).perm;
+    const perm = attrsOf('stablehlo.transpose', g.op).perm;
     return [{ kind: 'dims', dims: perm.map((_, j) => m.dims[perm.indexOf(j)]!) }];
   }
   if (g.op.name === 'stablehlo.broadcast_in_dim') {
@@ -160,7 +159,7 @@ function mapsOfOperands(g: FlatOp, m: IndexMap): IndexMap[] {
 }
 
 function broadcastDims(op: Op): readonly number[] {
-  return (opAttrs(lookupOp(op.name)!, op) as { dims: readonly number[] }).dims;
+  return attrsOf('stablehlo.broadcast_in_dim', op).dims;
 }
 
 function unique<T>(xs: readonly T[]): T[] {

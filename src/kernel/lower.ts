@@ -9,14 +9,12 @@ import { error } from '../diag/diagnostics.js';
 import type { Region } from '../ir/core.js';
 import { numElements, type ElemType, type TensorType } from '../ir/types.js';
 import { strides } from '../ir/tensor.js';
-import { opAttrs } from '../ops/def.js';
-import { lookupOp } from '../ops/index.js';
+import { attrsOf, type AttrsOf, type OpKind } from '../ops/index.js';
 import { simpleCombiner, type WindowAttrs } from '../ops/reduction.js';
-import type { ConvAttrs, DotDims } from '../ops/contraction.js';
-import type { GatherDims, ScatterDims } from '../ops/movement.js';
+import type { DotDims } from '../ops/contraction.js';
 import type { FlatOp } from '../flat/program.js';
 import { and, eq, flatLoop, ge, lt, nest, type Buf, type Cond, type Stmt, type Val } from './ir.js';
-import { add, div, type Idx, int, linear, mod, mul, sub, v } from '../ir/index-expr.js';
+import { add, div, int, linear, mod, mul, sub, v, type Idx } from '../ir/index-expr.js';
 
 /** A buffer with the tensor type it holds. */
 export interface TensorBuf extends Buf {
@@ -43,9 +41,9 @@ export class KernelBuild {
     return [...this.ins, ...this.outs];
   }
 
-  /** The op's attributes as its op-table entry reads them. */
-  attrs<A>(): A {
-    return opAttrs(lookupOp(this.fop.op.name)!, this.fop.op) as A;
+  /** The op's attributes as op `kind`'s table entry reads them (typed by the op table). */
+  attrsOf<K extends OpKind>(kind: K): AttrsOf<K> {
+    return attrsOf(kind, this.fop.op);
   }
 
   unsupported(why: string): never {
@@ -132,32 +130,32 @@ function gatherFrom(source: (k: KernelBuild, idx: Idx[], xs: number[]) => Idx): 
 }
 
 const broadcastIndex = (k: KernelBuild, idx: Idx[], xs: number[]): Idx => {
-  const dims = k.attrs<{ dims: number[] }>().dims;
+  const dims = k.attrsOf('stablehlo.broadcast_in_dim').dims;
   return add(...dims.map((d, i) => mul(idx[d]!, k.ins[0]!.t.shape[i] === 1 ? 0 : xs[i]!)));
 };
 
-const transpose = gatherFrom((k, idx, xs) => add(...k.attrs<{ perm: number[] }>().perm.map((p, i) => mul(idx[i]!, xs[p]!))));
+const transpose = gatherFrom((k, idx, xs) => add(...k.attrsOf('stablehlo.transpose').perm.map((p, i) => mul(idx[i]!, xs[p]!))));
 
 const slice = gatherFrom((k, idx, xs) => {
-  const a = k.attrs<{ start: number[]; strides: number[] }>();
+  const a = k.attrsOf('stablehlo.slice');
   return add(...idx.map((x, i) => mul(x, xs[i]! * (a.strides[i] ?? 1))), int(a.start.reduce((s, x, i) => s + x * xs[i]!, 0)));
 });
 
 const reverse = gatherFrom((k, idx, xs) => {
-  const dims = k.attrs<{ dims: number[] }>().dims;
+  const dims = k.attrsOf('stablehlo.reverse').dims;
   return add(...idx.map((x, i) => mul(dims.includes(i) ? sub(int(k.ins[0]!.t.shape[i]! - 1), x) : x, xs[i]!)));
 });
 
 const iota: IRLowering = (k) => {
   const out = k.outs[k.outs.length - 1]!;
-  const dim = k.attrs<{ dim: number }>().dim;
+  const dim = (k.fop.op.name === 'stablehlo.dynamic_iota' ? k.attrsOf('stablehlo.dynamic_iota') : k.attrsOf('stablehlo.iota')).dim;
   const os = strides(out.t.shape);
   return nest(out.t.shape, (idx) => [{ k: 'store', buf: out, at: linear(idx, os), value: { k: 'index', x: idx[dim]!, elem: out.elem } }]);
 };
 
 const concatenate: IRLowering = (k) => {
   const out = k.outs[0]!;
-  const dim = k.attrs<{ dim: number }>().dim;
+  const dim = k.attrsOf('stablehlo.concatenate').dim;
   const os = strides(out.t.shape);
   let offset = 0;
   return k.ins.flatMap((x) => {
@@ -172,7 +170,7 @@ const concatenate: IRLowering = (k) => {
 
 const pad: IRLowering = (k) => {
   const [x, pv, out] = [k.ins[0]!, k.ins[1]!, k.outs[0]!];
-  const a = k.attrs<{ low: number[]; interior: number[] }>();
+  const a = k.attrsOf('stablehlo.pad');
   const os = strides(out.t.shape);
   const xs = strides(x.t.shape);
   const fill = flatLoop(out.elements, (i) => [{ k: 'move', buf: out, at: i, src: pv, from: int(0) }]);
@@ -228,7 +226,7 @@ const reduce: IRLowering = (k) => {
   const n = k.ins.length / 2;
   const [xs, inits] = [k.ins.slice(0, n), k.ins.slice(n)];
   const x = xs[0]!;
-  const dims = k.attrs<{ dims: number[] }>().dims;
+  const dims = k.attrsOf('stablehlo.reduce').dims;
   const keep = x.t.shape.map((_, d) => d).filter((d) => !dims.includes(d));
   const st = strides(x.t.shape);
   const os = strides(keep.map((d) => x.t.shape[d]!));
@@ -268,7 +266,7 @@ const reduceWindow: IRLowering = (k) => {
   const n = k.ins.length / 2;
   const [xs, inits] = [k.ins.slice(0, n), k.ins.slice(n)];
   const x = xs[0]!;
-  const w = k.attrs<WindowAttrs>();
+  const w = k.attrsOf('stablehlo.reduce_window');
   const outShape = k.outs[0]!.t.shape;
   const os = strides(outShape);
   const accs = xs.map((_, j) => `acc${j}`);
@@ -286,7 +284,7 @@ const reduceWindow: IRLowering = (k) => {
 
 const selectAndScatter: IRLowering = (k) => {
   const [x, src, init, out] = [k.ins[0]!, k.ins[1]!, k.ins[2]!, k.outs[0]!];
-  const w = k.attrs<WindowAttrs>();
+  const w = k.attrsOf('stablehlo.select_and_scatter');
   const [selectBody, scatterBody] = k.fop.op.regions;
   const ss = strides(src.t.shape);
   const fill = flatLoop(out.elements, (i) => [{ k: 'move', buf: out, at: i, src: init, from: int(0) }] as Stmt[]);
@@ -358,13 +356,13 @@ function dotKernel(k: KernelBuild, d: DotDims): Stmt[] {
   });
 }
 
-const dotGeneral: IRLowering = (k) => dotKernel(k, k.attrs<DotDims>());
+const dotGeneral: IRLowering = (k) => dotKernel(k, k.attrsOf('stablehlo.dot_general'));
 const dot: IRLowering = (k) => dotKernel(k, { lb: [], rb: [], lc: [k.ins[0]!.t.shape.length - 1], rc: [0] });
 
 const convolution: IRLowering = (k) => {
   checkContractionTypes(k);
   const [l, r, out] = [k.ins[0]!, k.ins[1]!, k.outs[0]!];
-  const c = k.attrs<ConvAttrs>();
+  const c = k.attrsOf('stablehlo.convolution');
   const [ls, ks, os] = [strides(l.t.shape), strides(r.t.shape), strides(out.t.shape)];
   const shape = out.t.shape;
   const cInPerGroup = l.t.shape[c.inFeature]! / c.featureGroups;
@@ -436,7 +434,7 @@ function addBatchAndWindow(
 
 const gather: IRLowering = (k) => {
   const [x, ind, out] = [k.ins[0]!, k.ins[1]!, k.outs[0]!];
-  const { dims: g, sliceSizes } = k.attrs<{ dims: GatherDims; sliceSizes: number[] }>();
+  const { dims: g, sliceSizes } = k.attrsOf('stablehlo.gather');
   const rank = out.t.shape.length;
   const batchDims = [...Array(rank).keys()].filter((d) => !g.offsetDims.includes(d));
   const xr = x.t.shape.length;
@@ -460,7 +458,7 @@ function isReplaceBody(body: Region | undefined): boolean {
 const scatter: IRLowering = (k) => {
   if (k.ins.length !== 3) k.unsupported('variadic scatter');
   const [x, ind, upd, out] = [k.ins[0]!, k.ins[1]!, k.ins[2]!, k.outs[0]!];
-  const s = k.attrs<ScatterDims>();
+  const s = k.attrsOf('stablehlo.scatter');
   const body = k.fop.op.regions[0];
   const xr = x.t.shape.length;
   const [os, us] = [strides(out.t.shape), strides(upd.t.shape)];
@@ -493,7 +491,7 @@ const bitcastConvert: IRLowering = (k) => {
 };
 
 const reducePrecision: IRLowering = (k) => {
-  const a = k.attrs<{ e: number; m: number }>();
+  const a = k.attrsOf('stablehlo.reduce_precision');
   const [x, out] = [k.ins[0]!, k.outs[0]!];
   const arg = (n: number): Val => ({ k: 'index', x: int(n), elem: x.elem });
   return flatLoop(out.elements, (i) => [{ k: 'store', buf: out, at: i, value: k.op('reduce_precision', [k.load(x, i), arg(a.e), arg(a.m)], x.elem, out.elem) }]);
@@ -511,14 +509,14 @@ const staticShape = (lower: IRLowering): IRLowering => (k) => [{ k: 'comment', t
 
 const dynamicBroadcastInDim: IRLowering = (k) => {
   const [x, out] = [k.ins[0]!, k.outs[0]!];
-  const dims = k.attrs<{ dims: number[] }>().dims;
+  const dims = k.attrsOf('stablehlo.dynamic_broadcast_in_dim').dims;
   const xs = strides(x.t.shape);
   return nest(out.t.shape, (idx) => [{ k: 'move', buf: out, at: linear(idx, strides(out.t.shape)), src: x, from: add(...dims.map((d, i) => mul(idx[d]!, x.t.shape[i] === 1 ? 0 : xs[i]!))) }]);
 };
 
 const getDimensionSize: IRLowering = (k) => {
   const out = k.outs[0]!;
-  return [{ k: 'store', buf: out, at: int(0), value: { k: 'index', x: int(k.ins[0]!.t.shape[k.attrs<{ dim: number }>().dim]!), elem: out.elem } }];
+  return [{ k: 'store', buf: out, at: int(0), value: { k: 'index', x: int(k.ins[0]!.t.shape[k.attrsOf('stablehlo.get_dimension_size').dim]!), elem: out.elem } }];
 };
 
 /** map: the scalar body applied at every element position. */
@@ -530,7 +528,7 @@ const map: IRLowering = (k) => {
   });
 };
 
-export const IR_LOWERINGS: Readonly<Record<string, IRLowering>> = {
+export const IR_LOWERINGS: Readonly<Partial<Record<OpKind, IRLowering>>> = {
   'stablehlo.compare': mixed('compare'),
   'stablehlo.select': select,
   'stablehlo.clamp': mixed('clamp'),
@@ -569,3 +567,8 @@ export const IR_LOWERINGS: Readonly<Record<string, IRLowering>> = {
   'stablehlo.get_dimension_size': getDimensionSize,
   'stablehlo.map': map,
 };
+
+/** The lowering of op `name`, if it has one (names come from programs: plain strings). */
+export function irLoweringOf(name: string): IRLowering | undefined {
+  return (IR_LOWERINGS as Readonly<Record<string, IRLowering | undefined>>)[name];
+}

@@ -11,7 +11,7 @@ import { SCALAR, type C } from './scalar.js';
 import { besselI1e, cacosh, casin, casinh, catan, catanh, ccosh, csinh, digamma, erf, erfc, erfInv, lgamma } from './special.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
-function unary(name: string, real: (x: number) => number, complex?: (z: C) => C): OpDef<any> {
+function unary<const N extends string>(name: N, real: (x: number) => number, complex?: (z: C) => C): OpDef<any, `chlo.${N}`> {
   return defineOp({
     name: `chlo.${name}`,
     category: 'elementwise',
@@ -193,7 +193,7 @@ const raggedDot = defineOp({
   },
 });
 
-export const CHLO: readonly OpDef<any>[] = [
+export const CHLO = [
   raggedDot,
   unary('erf', erf),
   unary('erfc', erfc),

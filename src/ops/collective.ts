@@ -212,7 +212,7 @@ const collectiveBroadcast = defineOp({
   },
 });
 
-function idOp(name: string, pick: (p: ProcessInfo) => number): OpDef<any> {
+function idOp<const N extends string>(name: N, pick: (p: ProcessInfo) => number): OpDef<any, N> {
   return defineOp({
     name,
     category: 'collective',
@@ -275,7 +275,7 @@ const runParallelOp = defineOp({
   evaluate: (args, a, _op, ctx) => ctx.runParallel(a.programs, args, a.infeed),
 });
 
-export const COLLECTIVE: readonly OpDef<any>[] = [
+export const COLLECTIVE = [
   allReduce,
   collectiveReduce,
   allGather,

@@ -7,7 +7,7 @@ import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
 import { expectTensor, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type Tensor } from '../ir/tensor.js';
-import { constraint, defineOp, type OpDef } from './def.js';
+import { constraint, defineOp } from './def.js';
 import { convertElem, resultTensorType } from './elementwise.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
@@ -533,5 +533,5 @@ const triangularSolve = defineOp({
   },
 });
 
-export const CONTRACTION: readonly OpDef<any>[] = [
+export const CONTRACTION = [
   dotGeneralOp, dot, convolution, dynamicConv, fft, triangularSolve];

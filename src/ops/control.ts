@@ -178,7 +178,7 @@ const getTupleElement = defineOp({
 });
 
 /** An op whose results are its operands (optimization_barrier): same number, same types. */
-const identity = (name: string): OpDef<any> =>
+const identity = <const N extends string>(name: N): OpDef<any, N> =>
   defineOp({ name, category: 'control', spec: name.replace(/^stablehlo\./, ''), infer: (types) => [...types], evaluate: (args) => [...args] });
 
 const afterAll = defineOp({ name: 'stablehlo.after_all', category: 'control', spec: 'after_all', evaluate: () => [{ kind: 'token' }] });
@@ -222,7 +222,7 @@ function literalOf(op: Op, like: Tensor): Tensor {
   return constantValue(v, type, op);
 }
 
-const checkOps: OpDef<any>[] = [
+const checkOps = [
   defineOp({ name: 'check.expect_eq', category: 'check', evaluate: (args, _a, op, ctx) => (record(ctx, op, checkEq(expectTensor(args[0]), expectTensor(args[1])), args[0]), []) }),
   defineOp({
     name: 'check.expect_eq_const',
@@ -360,7 +360,7 @@ export function printTensor(t: Tensor): string {
   return `${head} {\n  ${rec(0, 0, st)}\n}`;
 }
 
-const interpreterOps: OpDef<any>[] = [
+const interpreterOps = [
   defineOp({
     name: 'interpreter.print',
     category: 'other',
@@ -383,7 +383,7 @@ const interpreterOps: OpDef<any>[] = [
 ];
 
 // ---- foreign ops found in exported models ------------------------------------------------------
-const foreignOps: OpDef<any>[] = [
+const foreignOps = [
   defineOp({
     name: 'util.global.address',
     category: 'other',
@@ -425,7 +425,7 @@ const foreignOps: OpDef<any>[] = [
   }),
 ];
 
-export const CONTROL: readonly OpDef<any>[] = [
+export const CONTROL = [
   constant,
   call,
   whileOp,

@@ -62,8 +62,8 @@ export interface EvalSession {
   readonly probes: Map<string, RtValue[]>;
 }
 
-export interface OpDef<A = unknown> {
-  readonly name: string;
+export interface OpDef<A = unknown, N extends string = string> {
+  readonly name: N;
   readonly category: Category;
   /** Anchor in the StableHLO spec (docs/spec.md), e.g. 'transpose'. */
   readonly spec?: string;
@@ -75,8 +75,9 @@ export interface OpDef<A = unknown> {
   readonly evaluate: (args: readonly RtValue[], attrs: A, op: Op, ctx: OpEvalCtx) => RtValue[];
 }
 
-/** Helper giving each definition its own attribute type. */
-export function defineOp<A>(d: OpDef<A>): OpDef<A> {
+/** Helper giving each definition its own attribute type and its name as a literal type (the op
+ * table's OpKind union and AttrsOf are built from them: ops/index.ts). */
+export function defineOp<const N extends string, A>(d: OpDef<A, N>): OpDef<A, N> {
   return d;
 }
 

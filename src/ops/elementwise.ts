@@ -49,7 +49,7 @@ export function mapElements(args: readonly Tensor[], type: TensorType, f: (xs: E
   return out;
 }
 
-function scalarOp(name: string, arity: 1 | 2): OpDef<any> {
+function scalarOp<const N extends string>(name: N, arity: 1 | 2): OpDef<any, `stablehlo.${N}`> {
   const impl = SCALAR[name]!;
   return defineOp({
     name: `stablehlo.${name}`,
@@ -290,7 +290,7 @@ const isFinite = defineOp({
   evaluate: (args, _a, op) => [mapElements([expectTensor(args[0])], resultTensorType(op), (xs) => (Number.isFinite(xs[0] as number) ? 1 : 0))],
 });
 
-function partOp(name: "real" | "imag"): OpDef<any> {
+function partOp<const N extends "real" | "imag">(name: N): OpDef<any, `stablehlo.${N}`> {
   return defineOp({
     name: `stablehlo.${name}`,
     category: 'elementwise',
@@ -350,7 +350,7 @@ const reducePrecisionOp = defineOp({
   evaluate: (args, a, op) => [mapElements([expectTensor(args[0])], resultTensorType(op), (xs) => reducePrecision(xs[0] as number, a.e, a.m))],
 });
 
-export const ELEMENTWISE: readonly OpDef<any>[] = [
+export const ELEMENTWISE = [
   ...UNARY.map((n) => scalarOp(n, 1)),
   ...BINARY.map((n) => scalarOp(n, 2)),
   compare,

@@ -8,7 +8,7 @@ import type { Op } from '../ir/core.js';
 import { numElements, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
 import { copyElem, expectTensor, flatIndex, forEachIndex, intAt, makeTensor, setElem, size, strides, type RtValue, type Tensor } from '../ir/tensor.js';
 import { mayUpdateInPlace } from './in-place.js';
-import { constraint, defineOp, type OpDef } from './def.js';
+import { constraint, defineOp } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
@@ -534,7 +534,7 @@ export function scalarAt(t: Tensor, i: number): Tensor {
   return out;
 }
 
-export const MOVEMENT: readonly OpDef<any>[] = [
+export const MOVEMENT = [
   broadcastInDim,
   transpose,
   reshape,

@@ -6,7 +6,7 @@
 import type { Op } from '../ir/core.js';
 import { tensorType, type Type } from '../ir/types.js';
 import { expectTensor, forEachIndex, getElem, makeTensor, setElem, type Tensor } from '../ir/tensor.js';
-import { constraint, defineOp, type OpDef } from './def.js';
+import { constraint, defineOp } from './def.js';
 import { resultTensorType } from './elementwise.js';
 
 interface BatchNormAttrs {
@@ -142,4 +142,4 @@ const batchNormGrad = defineOp({
   },
 });
 
-export const NORMALIZATION: readonly OpDef<any>[] = [batchNormInference, batchNormTraining, batchNormGrad];
+export const NORMALIZATION = [batchNormInference, batchNormTraining, batchNormGrad];

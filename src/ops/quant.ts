@@ -6,7 +6,7 @@
 import type { Op } from '../ir/core.js';
 import { tensorType, type QuantElem, type TensorType, type Type } from '../ir/types.js';
 import { expectTensor, forEachIndex, makeTensor, type RtValue, type Tensor } from '../ir/tensor.js';
-import { defineOp, type OpDef } from './def.js';
+import { defineOp } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { SCALAR } from './scalar.js';
 import { RuntimeError } from '../diag/diagnostics.js';
@@ -111,4 +111,4 @@ export function requantizeResults(op: Op, results: readonly RtValue[]): RtValue[
   });
 }
 
-export const QUANT: readonly OpDef<any>[] = [uniformQuantize, uniformDequantize];
+export const QUANT = [uniformQuantize, uniformDequantize];

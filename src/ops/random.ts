@@ -6,7 +6,7 @@
 import { storageElem } from '../ir/types.js';
 import { copyElem, expectTensor, getElem, intAt, makeTensor, setElem, setElemBits, size } from '../ir/tensor.js';
 import type { Op } from '../ir/core.js';
-import { constraint, defineOp, type OpDef } from './def.js';
+import { constraint, defineOp } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
@@ -125,4 +125,4 @@ const rng = defineOp({
   },
 });
 
-export const RANDOM: readonly OpDef<any>[] = [rngBitGenerator, rng];
+export const RANDOM = [rngBitGenerator, rng];

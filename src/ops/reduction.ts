@@ -7,7 +7,7 @@
 import type { Op, Region } from '../ir/core.js';
 import { storageElem, tensorType, type TensorType } from '../ir/types.js';
 import { copyElem, expectTensor, flatIndex, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../ir/tensor.js';
-import { defineOp, type OpDef, type OpEvalCtx } from './def.js';
+import { defineOp, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { scalarAt } from './movement.js';
 import { SCALAR, type C } from './scalar.js';
@@ -239,7 +239,7 @@ export function checkRegion(r: Region | undefined, what: string): Region {
   return r;
 }
 
-export const REDUCTION: readonly OpDef<any>[] = [reduce, reduceWindow, selectAndScatter, sort, map];
+export const REDUCTION = [reduce, reduceWindow, selectAndScatter, sort, map];
 
 /** Binary ops whose operands may come in either order (bitwise the same result, NaN rules included). */
 const COMMUTATIVE = new Set(['add', 'multiply', 'maximum', 'minimum', 'and', 'or', 'xor']);

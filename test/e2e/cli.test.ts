@@ -107,3 +107,12 @@ t.test('compile --compile-to / --dump-after: the program after any phase; nothin
   t.match(bad.stderr, /Choices: "import", "verify", "partition"/);
   t.notOk(existsSync(join(dir, 'bad')), 'nothing runs after a usage error');
 });
+
+t.test('a missing file or folder is a clear error for every command, never a stack trace', async (t) => {
+  for (const args of [['conformance', '/nonexistent/x.mlir'], ['fuzz', '/nonexistent/x.mlir', '--seconds', '1'], ['run', '/nonexistent/x.mlir'], ['/nonexistent/x.mlir']]) {
+    const r = await cli(args);
+    t.equal(r.exitCode, 1, `${args[0]}: exit 1`);
+    t.match(r.stderr, /^xla-aot: error: cannot read \/nonexistent\/x\.mlir$/m, `${args[0]}: names the path`);
+    t.notMatch(r.stderr, /internal error|    at /, `${args[0]}: no stack trace`);
+  }
+});
