@@ -6,20 +6,63 @@
  */
 import type { Op, Region } from '../ir/core.js';
 import { tensorType, type ElemType } from '../ir/types.js';
-import type { Val } from '../kernel/ir.js';
+import type { Stmt, Val } from '../kernel/ir.js';
+import { mentions, type Idx } from '../ir/index-expr.js';
+import type { Tensor } from '../ir/tensor.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
 import { CStyleRenderer } from '../emit-common/cstyle.js';
-import { cElem, type CElem } from './ctypes.js';
+import { cElem, storageLiteral, type CElem } from './ctypes.js';
 import { compareCode, convertCode, selectCode } from './mixed.js';
 import { emitScalarRegion } from './region.js';
 import { scalarCode } from './scalar.js';
 import { unsupportedOp } from './builder.js';
+
+/** rl_simd.h spellings of f32 element ops (op-table names). */
+const VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
+  add: (a) => `rl_vf_add(${a[0]}, ${a[1]})`,
+  subtract: (a) => `rl_vf_sub(${a[0]}, ${a[1]})`,
+  multiply: (a) => `rl_vf_mul(${a[0]}, ${a[1]})`,
+  divide: (a) => `rl_vf_div(${a[0]}, ${a[1]})`,
+  maximum: (a) => `rl_vf_max(${a[0]}, ${a[1]})`,
+  minimum: (a) => `rl_vf_min(${a[0]}, ${a[1]})`,
+  negate: (a) => `rl_vf_neg(${a[0]})`,
+  abs: (a) => `rl_vf_abs(${a[0]})`,
+  sqrt: (a) => `rl_vf_sqrt(${a[0]})`,
+  exponential: (a) => `rl_vf_exp(${a[0]})`,
+  logistic: (a) => `rl_vf_logistic(${a[0]})`,
+  tanh: (a) => `rl_vf_tanh(${a[0]})`,
+  erf: (a) => `rl_vf_erf(${a[0]})`,
+  clamp: (a) => `rl_vf_min(rl_vf_max(${a[1]}, ${a[0]}), ${a[2]})`,
+};
+
+/** The rl_simd.h spelling of f32 op `name` (op-table name), if it has one. */
+export const vectorSpelling = (name: string): ((a: readonly string[]) => string) | undefined => VECTOR_OPS[name];
+
+const isF32 = (e: ElemType): boolean => e.kind === 'float' && e.name === 'f32';
+/** A member's value is rounded to its type through storage; f32 vectors need no rounding. */
+const unrounded = (x: Val): Val => (x.k === 'op' && x.name === 'as_stored' ? x.args[0]! : x);
+
+/** How a vector of consecutive `v` reads through index `x`: the same consecutive elements
+ * (`along`: v is a term of its own, stride 1), one element for all (`invariant`), or neither. */
+function vectorRead(x: Idx, v: string): 'along' | 'invariant' | undefined {
+  if (!mentions(x, v)) return 'invariant';
+  const terms = x.k === 'sum' ? x.terms : [x];
+  const at = terms.filter((t) => mentions(t, v));
+  return at.length === 1 && at[0]!.k === 'var' ? 'along' : undefined;
+}
 
 export class CRenderer extends CStyleRenderer {
   protected readonly kernelPrefix = 'RL_KERNEL void';
   protected readonly restrict = 'restrict';
   /** Region-body locals are numbered per kernel (deterministic names). */
   private names = { next: 0 };
+  /** Set when a loop was written in rl_simd.h vectors. */
+  usedSimd = false;
+
+  /** `lanes`: f32 lanes of the target's rl_simd.h vectors (undefined: no vectors). */
+  constructor(private readonly lanes?: number) {
+    super();
+  }
 
   private c(elem: ElemType, owner: Op): CElem {
     return cElem(tensorType([], elem), owner.name, owner.loc);
@@ -59,6 +102,70 @@ export class CRenderer extends CStyleRenderer {
     return `(${this.c(elem, owner).compute})${index}`;
   }
 
+  protected splatLiteral(elem: ElemType, value: Tensor, owner: Op): string {
+    const c = this.c(elem, owner);
+    return c.load(storageLiteral(c, value, 0));
+  }
+
+  /** Whether `body` (lets, one store) can run as vectors of consecutive `v`: all f32, ops
+   * rl_simd.h spells, every read along `v` or invariant, the store along `v`. */
+  canVectorize(body: readonly Stmt[], v: string): boolean {
+    const value = (x: Val): boolean => {
+      const y = unrounded(x);
+      if (y.k === 'local') return true;
+      if (y.k === 'splat') return isF32(y.elem);
+      if (y.k === 'load') return isF32(y.buf.elem) && vectorRead(y.at, v) !== undefined;
+      return y.k === 'op' && y.name in VECTOR_OPS && isF32(y.elem) && isF32(y.result) && y.args.every(value);
+    };
+    return body.every((s) =>
+      s.k === 'let' ? isF32(s.elem) && value(s.value) : s.k === 'store' ? isF32(s.buf.elem) && vectorRead(s.at, v) === 'along' && value(s.value) : false,
+    );
+  }
+
+  /** Vector expressions of locals (the vector body's lets and the enclosing code's bindings). */
+  private vectorBound = new Map<string, string>();
+  private vectorVar = '';
+
+  /** `body` as rl_simd.h vectors of consecutive `v` (canVectorize holds); `bindings` gives the
+   * vector expressions of locals the enclosing code provides. */
+  renderVectorBody(w: CodeWriter, body: readonly Stmt[], v: string, owner: Op, bindings: ReadonlyMap<string, string> = new Map()): void {
+    this.owner = owner;
+    this.usedSimd = true;
+    this.vectorBound = new Map(bindings);
+    this.vectorVar = v;
+    for (const s of body) {
+      if (s.k === 'let') w.line(`const rl_vf ${s.name} = ${this.vectorValue(s.value)};${s.note ? ` /* ${s.note} */` : ''}`);
+      else if (s.k === 'store') w.line(`rl_vf_store(${s.buf.name} + ${this.idx(s.at)}, ${this.vectorValue(s.value)});`);
+    }
+  }
+
+  /** A value as a vector of consecutive elements along the last renderVectorBody's variable. */
+  vectorValue(x: Val): string {
+    const y = unrounded(x);
+    switch (y.k) {
+      case 'local':
+        return this.vectorBound.get(y.name) ?? y.name;
+      case 'splat':
+        return `rl_vf_splat(${this.splatLiteral(y.elem, y.value, this.owner)})`;
+      case 'load':
+        return vectorRead(y.at, this.vectorVar) === 'along' ? `rl_vf_load(${y.buf.name} + ${this.idx(y.at)})` : `rl_vf_splat(${y.buf.name}[${this.idx(y.at)}])`;
+      case 'op':
+        return VECTOR_OPS[y.name]!(y.args.map((a) => this.vectorValue(a)));
+      default:
+        throw new Error(`no vector form of a ${y.k} value`);
+    }
+  }
+
+  /** A `vector` loop from 0 to a static extent: whole vectors, then the scalar remainder. */
+  protected override vectorLoop(w: CodeWriter, s: Extract<Stmt, { k: 'loop' }>): void {
+    const lanes = this.lanes;
+    const n = s.to.k === 'int' ? s.to.value : 0;
+    if (!lanes || s.from.k !== 'int' || s.from.value !== 0 || n < lanes || !this.canVectorize(s.body, s.var)) return this.plainLoop(w, s);
+    w.line(`int64_t ${s.var} = 0;`);
+    w.block(`for (; ${s.var} + ${lanes} <= ${n}; ${s.var} += ${lanes}) {`, () => this.renderVectorBody(w, s.body, s.var, this.owner));
+    if (n % lanes) w.block(`for (; ${s.var} < ${n}; ++${s.var}) {`, () => this.stmts(w, s.body));
+  }
+
   protected copy(dst: string, src: string, bytes: number): string {
     return `memcpy(${dst}, ${src}, ${bytes});`;
   }
@@ -76,6 +183,10 @@ export class CRenderer extends CStyleRenderer {
         return convertCode(x.owner, a[0]!, c, this.c(x.result, x.owner));
       case 'select':
         return selectCode(a[0]!, a[1]!, a[2]!);
+      case 'as_stored':
+        // Rounded to the element type through its storage (every fused member, as an unfused
+        // kernel's store would).
+        return c.load(c.store(a[0]!));
       case 'round':
         // To the element type's precision (f16/bf16 compute in float), as each step of a
         // reduction is in the spec's tensor<E> body.

@@ -242,6 +242,7 @@ export function planForC(f: FusedProgram): MemoryPlan {
 
 /** Lower phase: one C kernel per kernel op (an output that overwrites an input loses `restrict`). */
 export function lowerForC(f: FusedProgram, plan: MemoryPlan): Kernel[] {
-  const env = { splat: (s: Sym) => f.c.splatOf(s) };
+  // A splat read by a fused loop is a literal (CProgram.splatOf decides which constants qualify).
+  const env = { splat: (s: Sym) => (f.c.splatOf(s) !== undefined ? f.c.valueOf(s) : undefined) };
   return f.kernelOps.map((k, i) => lowerToKernel(k, i, plan.inPlace.has(k) || k.ins.includes(k.outs[0]!), f.gemmOf.get(k), env, f.c.threads, f.lanes));
 }

@@ -1,30 +1,34 @@
 /**
- * @fileoverview C for fusion groups (src/fusion): the per-element body shared by standalone fused
- * loops, GEMM/convolution epilogues and fused reductions. Each member becomes one local variable,
- * rounded to its own result type like an unfused kernel's store; broadcasts, transposes and
- * reshapes are index maps, splats literals.
+ * @fileoverview Fusion groups (src/fusion) as kernels: the per-element body, built as kernel IR
+ * (fusedElement) and shared by standalone fused loops, fused reductions and GEMM/convolution
+ * epilogues. Each member becomes one local, rounded to its own result type like an unfused
+ * kernel's store; broadcasts, transposes and reshapes are index maps, splats literals.
  *
- * On SIMD targets an all-f32 group whose ops rl_simd.h spells computes vectors of elements along
- * the innermost dimension (scalar code finishes the remainder). Arithmetic rounds exactly as the
+ * On SIMD targets the C renderer runs a fused loop whose body is all f32 ops rl_simd.h spells, and
+ * whose reads are along the innermost dimension or invariant, in vectors (scalar code finishes the
+ * remainder); it decides that from the IR (CRenderer.canVectorize). Arithmetic rounds exactly as the
  * scalar code; exp, logistic, tanh and erf are rl_simd.h's polynomials (their ULP bounds are stated
- * there and tested) instead of libm's.
+ * there and tested) instead of libm's. The GEMM epilogue's row/column loops stay C text around the
+ * rendered element.
  */
-import { strides } from '../ir/tensor.js';
-import type { TensorType } from '../ir/types.js';
+import { strides, type Tensor } from '../ir/tensor.js';
+import { numElements, type ElemType, type TensorType } from '../ir/types.js';
+import { int, linear, mentions, v } from '../ir/index-expr.js';
+import { attrsOf } from '../ops/index.js';
+import { simpleCombiner } from '../ops/reduction.js';
+import type { Buf, KernelIR, Stmt, Val } from '../kernel/ir.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import { linearIndex, loopVars } from '../fusion/fuse.js';
-import { idxEqual, mentions, type Idx } from '../ir/index-expr.js';
 import { cIndex } from '../emit-common/cstyle.js';
-import { cElem, isF32, type CElem } from './ctypes.js';
-import type { KernelParam } from './builder.js';
-import { mixedElementCode } from './mixed.js';
-import { SPLAT_MARK } from './splats.js';
-import { scalarCode } from './scalar.js';
+import { linearIndex, loopVars } from '../fusion/fuse.js';
 import type { FlatOp, FusionGroup, Sym } from '../flat/program.js';
+import { cElem, type CElem } from './ctypes.js';
+import type { KernelParam } from './builder.js';
+import { CRenderer } from './c-renderer.js';
+import { SPLAT_MARK } from './splats.js';
 
 export interface FusedEnv {
-  /** C expression (compute type) of a splat constant's value, if `s` is one. */
-  readonly splat: (s: Sym) => string | undefined;
+  /** The value of a splat constant (read as a literal inside the loop), if `s` is one. */
+  readonly splat: (s: Sym) => Tensor | undefined;
 }
 
 /** The fused group a GEMM or convolution kernel applies to its output (`lanes`: SIMD f32 lanes). */
@@ -36,54 +40,10 @@ export interface Epilogue {
 
 const tensorOf = (s: Sym): TensorType => s.type as TensorType;
 const elemOf = (s: Sym, f: FlatOp): CElem => cElem(tensorOf(s), f.op.name, f.op.loc);
-
-/** rl_simd.h spellings of f32 element ops (names without dialect). */
-const VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
-  add: (a) => `rl_vf_add(${a[0]}, ${a[1]})`,
-  subtract: (a) => `rl_vf_sub(${a[0]}, ${a[1]})`,
-  multiply: (a) => `rl_vf_mul(${a[0]}, ${a[1]})`,
-  divide: (a) => `rl_vf_div(${a[0]}, ${a[1]})`,
-  maximum: (a) => `rl_vf_max(${a[0]}, ${a[1]})`,
-  minimum: (a) => `rl_vf_min(${a[0]}, ${a[1]})`,
-  negate: (a) => `rl_vf_neg(${a[0]})`,
-  abs: (a) => `rl_vf_abs(${a[0]})`,
-  sqrt: (a) => `rl_vf_sqrt(${a[0]})`,
-  exponential: (a) => `rl_vf_exp(${a[0]})`,
-  logistic: (a) => `rl_vf_logistic(${a[0]})`,
-  tanh: (a) => `rl_vf_tanh(${a[0]})`,
-  erf: (a) => `rl_vf_erf(${a[0]})`,
-  clamp: (a) => `rl_vf_min(rl_vf_max(${a[1]}, ${a[0]}), ${a[2]})`,
-};
-
-/** The rl_simd.h spelling of f32 op `name` (without dialect), if it has one. */
-export const vectorSpelling = (name: string): ((a: readonly string[]) => string) | undefined => VECTOR_OPS[name];
+const bufOf = (name: string, s: Sym, output = false): Buf => ({ name, elem: tensorOf(s).elem, elements: numElements(tensorOf(s).shape), output });
 
 const shortName = (f: FlatOp): string => f.op.name.replace(/^[a-z]+\./, '');
 const isIndexMapOp = (f: FlatOp): boolean => ['stablehlo.broadcast_in_dim', 'stablehlo.reshape', 'stablehlo.transpose'].includes(f.op.name);
-
-/** How a vector of consecutive root elements along the innermost dim reads leaf `s`: `along` (the
- * same consecutive elements of the leaf), `invariant` (one element for the whole vector), or not at all. */
-function vectorRead(g: FusionGroup, s: Sym, rootShape: readonly number[]): 'along' | 'invariant' | undefined {
-  const m = g.maps.get(s.id)!;
-  const vars = loopVars(rootShape.length);
-  const inner = vars[vars.length - 1]!;
-  const usesInner = (e: Idx): boolean => mentions(e, `i${vars.length - 1}`);
-  if (m.kind === 'flat') return !usesInner(m.index) ? 'invariant' : idxEqual(m.index, linearIndex({ kind: 'dims', dims: vars }, rootShape)) ? 'along' : undefined;
-  const last = m.dims.length - 1;
-  if (!m.dims.some(usesInner)) return 'invariant';
-  return idxEqual(m.dims[last]!, inner) && !m.dims.slice(0, last).some(usesInner) ? 'along' : undefined;
-}
-
-/** Whether `f`'s group can run as vectors of `lanes` f32 along its root's innermost dimension. */
-function vectorizes(f: FlatOp, env: FusedEnv, lanes: number | undefined): boolean {
-  const g = f.group!;
-  const shape = tensorOf(f.outs[0]!).shape;
-  if (!lanes || shape.length === 0 || shape[shape.length - 1]! < lanes) return false;
-  const opsOk = g.members.every((m) => [...m.ins, ...m.outs].every((s) => isF32(s.type)) && (isIndexMapOp(m) || shortName(m) in VECTOR_OPS));
-  const produced = new Set(g.members.flatMap((m) => m.outs));
-  const leavesOk = g.members.every((m) => m.ins.every((s) => produced.has(s) || env.splat(s) !== undefined || g.head?.outs[0] === s || vectorRead(g, s, shape) !== undefined));
-  return opsOk && leavesOk;
-}
 
 /** The leaves a group's element reads from memory (not splats, which are literals, nor the GEMM
  * head's result, which it is given). */
@@ -93,8 +53,7 @@ function leavesRead(f: FlatOp, env: FusedEnv): Sym[] {
   return g.members.flatMap((m) => m.ins).filter((s) => !produced.has(s) && env.splat(s) === undefined && g.head?.outs[0] !== s);
 }
 
-/** The root loop variables the group's element reads its leaves through (splats are literals,
- * the GEMM head's value is given): the epilogue declares only those. */
+/** The root loop variables the group's element reads its leaves through: the epilogue declares only those. */
 function rootVarsRead(f: FlatOp, env: FusedEnv): Set<string> {
   const g = f.group!;
   const at = leavesRead(f, env).map((s) => linearIndex(g.maps.get(s.id)!, tensorOf(s).shape));
@@ -111,59 +70,25 @@ export function describeGroup(g: FusionGroup): string {
 }
 
 /**
- * Emits locals for every member at the current loop position and returns the root's value as a
- * storage-typed expression. `leaf(s)` names the pointer holding leaf `s`; `headValue` is the
- * C expression of the GEMM head's result at this element.
+ * The group's computation at the root element of the loop variables i0, i1, ... as kernel IR:
+ * a `let` for each leaf read (x<id>, through its index map) and each member (v<id>, rounded to its
+ * type like an unfused kernel's store); index-map members pass values through, splats are
+ * literals, the GEMM head's result is the local `head`. Returns the statements and the root value.
  */
-function emitElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sym) => string, headValue?: string): string {
+function fusedElement(f: FlatOp, env: FusedEnv, leaf: (s: Sym) => string): { stmts: Stmt[]; root: Val } {
   const g = f.group!;
-  const value = new Map<number, string>();
-  const read = (s: Sym, user: FlatOp): string => {
+  const value = new Map<number, Val>();
+  const stmts: Stmt[] = [];
+  const read = (s: Sym): Val => {
     const known = value.get(s.id);
     if (known) return known;
-    const lit = env.splat(s);
-    if (lit) return lit;
-    if (g.head && g.head.outs[0] === s) return headValue!;
-    const c = elemOf(s, user);
-    const local = `x${s.id}`;
-    w.line(`const ${c.compute} ${local} = ${c.load(`${leaf(s)}[${cIndex(linearIndex(g.maps.get(s.id)!, tensorOf(s).shape))}]`)};`);
-    value.set(s.id, local);
-    return local;
-  };
-  for (const m of g.members) {
-    const out = m.outs[0]!;
-    if (isIndexMapOp(m)) {
-      value.set(out.id, read(m.ins[0]!, m));
-      continue;
-    }
-    const args = m.ins.map((s) => read(s, m));
-    const [c, oc] = [elemOf(m.ins[0]!, m), elemOf(out, m)];
-    const local = `v${out.id}`;
-    const code = mixedElementCode(m.op, args, elemOf(m.ins[m.op.name === 'stablehlo.select' ? 1 : 0]!, m), oc) ?? scalarCode(m.op.name.replace(/^[a-z]+\./, ''), args, c, m.op);
-    w.line(`const ${oc.compute} ${local} = ${oc.load(oc.store(code))}; /* ${m.op.name} */`);
-    value.set(out.id, local);
-  }
-  const root = g.members[g.members.length - 1]!.outs[0]!;
-  return elemOf(root, f).store(value.get(root.id)!);
-}
-
-/** The vector form of emitElement: locals are rl_vf vectors of the elements from the innermost
- * loop variable on; returns the root's vector. */
-function emitVectorElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sym) => string, headValue?: string): string {
-  const g = f.group!;
-  const shape = tensorOf(f.outs[0]!).shape;
-  const value = new Map<number, string>();
-  const read = (s: Sym): string => {
-    const known = value.get(s.id);
-    if (known) return known;
-    const lit = env.splat(s);
-    if (lit) return `rl_vf_splat(${lit})`;
-    if (g.head && g.head.outs[0] === s) return headValue!;
-    const at = cIndex(linearIndex(g.maps.get(s.id)!, tensorOf(s).shape));
-    const local = `x${s.id}`;
-    w.line(`const rl_vf ${local} = ${vectorRead(g, s, shape) === 'along' ? `rl_vf_load(${leaf(s)} + ${at})` : `rl_vf_splat(${leaf(s)}[${at}])`};`);
-    value.set(s.id, local);
-    return local;
+    const splat = env.splat(s);
+    if (splat) return { k: 'splat', elem: tensorOf(s).elem, value: splat };
+    if (g.head && g.head.outs[0] === s) return { k: 'local', name: 'head' };
+    const name = `x${s.id}`;
+    stmts.push({ k: 'let', name, elem: tensorOf(s).elem, value: { k: 'load', buf: bufOf(leaf(s), s), at: linearIndex(g.maps.get(s.id)!, tensorOf(s).shape) } });
+    value.set(s.id, { k: 'local', name });
+    return value.get(s.id)!;
   };
   for (const m of g.members) {
     const out = m.outs[0]!;
@@ -171,42 +96,61 @@ function emitVectorElement(w: CodeWriter, f: FlatOp, env: FusedEnv, leaf: (s: Sy
       value.set(out.id, read(m.ins[0]!));
       continue;
     }
-    const local = `v${out.id}`;
-    w.line(`const rl_vf ${local} = ${VECTOR_OPS[shortName(m)]!(m.ins.map(read))}; /* ${m.op.name} */`);
-    value.set(out.id, local);
+    const args = m.ins.map(read);
+    const [operand, result] = [tensorOf(m.ins[m.op.name === 'stablehlo.select' ? 1 : 0]!).elem, tensorOf(out).elem];
+    const op: Val = { k: 'op', name: shortName(m), args, elem: operand, result, owner: m.op };
+    const name = `v${out.id}`;
+    stmts.push({ k: 'let', name, elem: result, value: { k: 'op', name: 'as_stored', args: [op], elem: result, result, owner: m.op }, note: m.op.name });
+    value.set(out.id, { k: 'local', name });
   }
-  return value.get(g.members[g.members.length - 1]!.outs[0]!.id)!;
+  return { stmts, root: value.get(g.members[g.members.length - 1]!.outs[0]!.id)! };
+}
+
+/** A loop nest over dims `dims` of `shape` (variables i<d>) around `body`: its outermost loop over
+ * `rows` when given, its innermost marked `vector` when `vector`, `parallel` unless accumulating. */
+function rootLoops(shape: readonly number[], body: Stmt[], rows: RowRange | undefined, vector: boolean, dims: readonly number[] = shape.map((_, d) => d), parallel = true): Stmt[] {
+  let nest = body;
+  for (let j = dims.length - 1; j >= 0; j--) {
+    const d = dims[j]!;
+    const [from, to] = j === 0 && rows ? [v(rows.begin), v(rows.end)] : [int(0), int(shape[d]!)];
+    nest = [{ k: 'loop', var: `i${d}`, from, to, parallel, body: nest, ...(vector && j === dims.length - 1 ? { vector: true } : {}) }];
+  }
+  return nest;
 }
 
 /**
  * Body of a fused reduction kernel: loops over the reduction's input, kept dims outside and
  * reduced dims (in the reduction's order) inside, accumulating the chain's element at each input
- * position with `combine` from the init value (the last leaf). The chain's root is rounded to its
- * type before accumulating, as the unfused kernels store it.
+ * position from the init value (the last leaf). The chain's root is rounded to its type before
+ * accumulating, as the unfused kernels store it; each step is rounded as the reduction's is.
  */
-export function emitFusedReduce(f: FlatOp, env: FusedEnv, dims: readonly number[], combine: (acc: string, v: string) => string, rows?: RowRange): string {
+export function emitFusedReduce(f: FlatOp, env: FusedEnv, rows?: RowRange): { code: string; body: Stmt[] } {
   const g = f.group!;
+  const red = g.reduce!;
+  const dims = attrsOf('stablehlo.reduce', red.op).dims;
+  const combiner = simpleCombiner(red.op.regions[0])!;
+  const inShape = tensorOf(red.ins[0]!).shape;
+  const kept = inShape.map((_, d) => d).filter((d) => !dims.includes(d));
+  const elem = tensorOf(f.outs[0]!).elem;
+  const { stmts, root } = fusedElement(f, env, (s) => `in${f.ins.indexOf(s)}`);
+  const asStored = (x: Val, e: ElemType): Val => ({ k: 'op', name: 'as_stored', args: [x], elem: e, result: e, owner: red.op });
+  const step: Val = { k: 'op', name: combiner, args: [{ k: 'local', name: 'acc' }, asStored(root, tensorOf(red.ins[0]!).elem)], elem, result: elem, owner: red.op };
+  const accumulate: Stmt[] = [...stmts, { k: 'set', name: 'acc', value: { k: 'op', name: 'round', args: [step], elem, result: elem, owner: red.op } }];
+  const out = bufOf('out0', f.outs[0]!, true);
+  const perOutput: Stmt[] = [
+    { k: 'local', name: 'acc', elem, wide: false, init: { k: 'load', buf: bufOf(`in${f.ins.length - 1}`, f.ins[f.ins.length - 1]!), at: int(0) } },
+    ...rootLoops(inShape, accumulate, undefined, false, dims, false), // accumulating: in order
+    { k: 'store', buf: out, at: linear(kept.map((d) => v(`i${d}`)), strides(kept.map((d) => inShape[d]!))), value: { k: 'local', name: 'acc' } },
+  ];
+  const body = rootLoops(inShape, perOutput, rows, false, kept);
   const w = new CodeWriter();
-  const inShape = tensorOf(g.reduce!.ins[0]!).shape;
-  const vars = loopVars(inShape.length).map(cIndex);
-  const kept = vars.map((_, d) => d).filter((d) => !dims.includes(d));
-  const c = elemOf(f.outs[0]!, f);
-  const leaf = (s: Sym): string => `in${f.ins.indexOf(s)}`;
-  const open = (order: readonly number[], body: () => void, at = 0): void => {
-    if (at === order.length) return body();
-    const d = order[at]!;
-    const [from, to] = at === 0 && order === kept && rows ? [rows.begin, rows.end] : ['0', String(inShape[d])];
-    w.block(`for (int64_t ${vars[d]} = ${from}; ${vars[d]} < ${to}; ++${vars[d]}) {`, () => open(order, body, at + 1));
-  };
-  // Output elements are numbered in kept-dim order; a share of rows starts at its first row's.
-  const perRow = kept.slice(1).reduce((n, d) => n * inShape[d]!, 1);
-  w.line(rows ? `int64_t o = ${rows.begin} * ${perRow};` : 'int64_t o = 0;');
-  open(kept, () => {
-    w.line(`${c.compute} acc = ${c.load(`in${f.ins.length - 1}[0]`)};`);
-    open(dims, () => w.line(`acc = ${combine('acc', c.load(emitElement(w, f, env, leaf)))};`));
-    w.line(`out0[o++] = ${c.store('acc')};`);
-  });
-  return w.toString();
+  new CRenderer().renderStmts(w, body, red.op);
+  return { code: w.toString(), body };
+}
+
+/** The kernel IR of a fused kernel with body `body` (for --dump-after=lower). */
+export function fusedIR(name: string, comment: string, f: FlatOp, body: readonly Stmt[]): KernelIR {
+  return { name, comment, params: [...f.ins.map((s, i) => bufOf(`in${i}`, s)), bufOf('out0', f.outs[0]!, true)], body };
 }
 
 /** Parameters of a fused kernel: its leaves (in `f.ins` order), then the result. A leaf is read
@@ -228,33 +172,18 @@ export interface RowRange {
 }
 
 /** Body of a standalone fused kernel: one loop nest over the root's shape, its innermost loop in
- * vectors of `lanes` when the group vectorizes, its outermost over `rows` when given (rank >= 2).
- * Returns the C and whether it uses rl_simd.h. */
-export function emitFusedLoop(f: FlatOp, env: FusedEnv, lanes?: number, rows?: RowRange): { code: string; usesSimd: boolean } {
-  const w = new CodeWriter();
+ * vectors of `lanes` when the group vectorizes (the renderer decides from the IR), its outermost
+ * over `rows` when given (rank >= 2). Returns the C and whether it uses rl_simd.h. */
+export function emitFusedLoop(f: FlatOp, env: FusedEnv, lanes?: number, rows?: RowRange): { code: string; usesSimd: boolean; body: Stmt[] } {
   const shape = tensorOf(f.outs[0]!).shape;
-  const dims = loopVars(shape.length);
-  const vars = dims.map(cIndex);
-  const leaf = (s: Sym): string => `in${f.ins.indexOf(s)}`;
-  const at = cIndex(linearIndex({ kind: 'dims', dims }, shape));
-  const vector = vectorizes(f, env, lanes);
-  const open = (d: number): void => {
-    if (d === shape.length) {
-      w.line(`out0[${at}] = ${emitElement(w, f, env, leaf)};`);
-      return;
-    }
-    const i = vars[d]!;
-    if (vector && d === shape.length - 1) {
-      w.line(`int64_t ${i} = 0;`);
-      w.block(`for (; ${i} + ${lanes} <= ${shape[d]}; ${i} += ${lanes}) {`, () => w.line(`rl_vf_store(out0 + ${at}, ${emitVectorElement(w, f, env, leaf)});`));
-      if (shape[d]! % lanes!) w.block(`for (; ${i} < ${shape[d]}; ++${i}) {`, () => open(d + 1));
-      return;
-    }
-    const [from, to] = d === 0 && rows ? [rows.begin, rows.end] : ['0', String(shape[d])];
-    w.block(`for (int64_t ${i} = ${from}; ${i} < ${to}; ++${i}) {`, () => open(d + 1));
-  };
-  open(0);
-  return { code: w.toString(), usesSimd: vector };
+  const { stmts, root } = fusedElement(f, env, (s) => `in${f.ins.indexOf(s)}`);
+  const at = linearIndex({ kind: 'dims', dims: loopVars(shape.length) }, shape);
+  const body: Stmt[] = [...stmts, { k: 'store', buf: bufOf('out0', f.outs[0]!, true), at, value: root }];
+  const loops = rootLoops(shape, body, rows, true);
+  const renderer = new CRenderer(lanes);
+  const w = new CodeWriter();
+  renderer.renderStmts(w, loops, f.op);
+  return { code: w.toString(), usesSimd: renderer.usedSimd, body: loops };
 }
 
 /**
@@ -271,17 +200,14 @@ export function emitEpilogue(w: CodeWriter, { fop: f, env, lanes }: Epilogue, co
   const st = strides(shape);
   const vars = loopVars(shape.length).map(cIndex);
   const read = rootVarsRead(f, env);
-  const leaf = (s: Sym): string => `e${f.ins.lastIndexOf(s) - 2}`; // after the head's operands, which a leaf may repeat
-  const at = `out0 + r * ${cols} + n`;
+  const { stmts, root } = fusedElement(f, env, (s) => `e${f.ins.lastIndexOf(s) - 2}`); // after the head's operands, which a leaf may repeat
+  const renderer = new CRenderer(lanes);
   // The head's f32 result at (r, n) (out0 itself, or an f32 block for a half-precision result, rounded here).
   const hc = elemOf(f.group!.head!.outs[0]!, f);
   const headValue = hc.name === 'f32' ? `(${headRow})[n]` : hc.load(hc.store(`(${headRow})[n]`));
   /** One element (or vector) at column n: root indices from (r, n), only those the maps use
    * (unused locals would fail -Werror), then the group's body. */
   const element = (vector: boolean): void => {
-    const body = new CodeWriter();
-    const v = vector ? emitVectorElement(body, f, env, leaf, `rl_vf_load(${headRow} + n)`) : emitElement(body, f, env, leaf, headValue);
-    const text = body.toString();
     vars.forEach((name, d) => {
       if (!read.has(name)) return;
       const inRow = d < split;
@@ -290,10 +216,15 @@ export function emitEpilogue(w: CodeWriter, { fop: f, env, lanes }: Epilogue, co
       const outermost = d === 0 || d === split;
       w.line(`const int64_t ${name} = ${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}${outermost ? '' : ` % ${shape[d]}`};`);
     });
-    for (const line of text.split('\n').filter(Boolean)) w.line(line);
-    w.line(vector ? `rl_vf_store(${at}, ${v});` : `out0[r * ${cols} + n] = ${v};`);
+    if (vector) {
+      renderer.renderVectorBody(w, stmts, vars[vars.length - 1]!, f.op, new Map([['head', `rl_vf_load(${headRow} + n)`]]));
+      w.line(`rl_vf_store(out0 + r * ${cols} + n, ${renderer.vectorValue(root)});`);
+    } else {
+      renderer.renderStmts(w, stmts, f.op, new Map([['head', headValue]]));
+      w.line(`out0[r * ${cols} + n] = ${elemOf(f.outs[0]!, f).store(renderer.value(root))};`);
+    }
   };
-  const vector = split === shape.length - 1 && vectorizes(f, env, lanes);
+  const vector = !!lanes && split === shape.length - 1 && cols >= lanes && renderer.canVectorize(stmts, vars[vars.length - 1]!);
   w.block(`for (int64_t r = ${row0}; r < ${row0} + ${rows}; ++r) {`, () => {
     w.line('int64_t n = 0;');
     if (vector) w.block(`for (; n + ${lanes} <= ${cols}; n += ${lanes}) {`, () => element(true));

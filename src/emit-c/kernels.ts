@@ -12,7 +12,8 @@ import type { WindowAttrs } from '../ops/reduction.js';
 import { strides } from '../ir/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElem, cElemOrUndefined, type CElem } from './ctypes.js';
-import { describeGroup, emitFusedLoop, emitFusedReduce, fusedParams, vectorSpelling, type FusedEnv, type RowRange } from './fused.js';
+import { describeGroup, emitFusedLoop, emitFusedReduce, fusedIR, fusedParams, type FusedEnv, type RowRange } from './fused.js';
+import { vectorSpelling } from './c-renderer.js';
 import { emitRowsKernel, PARALLEL_MIN_ELEMENTS } from './rows.js';
 import { singleOpGroup } from '../fusion/fuse.js';
 import { emitScalarRegion } from './region.js';
@@ -453,19 +454,15 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   const split = (rows: number, elements: number): boolean => threads > 1 && rows > 1 && elements >= PARALLEL_MIN_ELEMENTS;
   if (fop.group?.reduce) {
     const red = fop.group.reduce;
-    const c = cElem(red.outs[0]!.type as TensorType, red.op.name, red.op.loc);
-    const combiner = simpleCombiner(red.op.regions[0])!;
     const dims = attrsOf('stablehlo.reduce', red.op).dims;
-    const combine = (acc: string, v: string): string => {
-      const e = scalarCode(combiner, [acc, v], c, red.op);
-      return c.storage === c.compute ? e : c.load(c.store(e));
-    };
     const name = `k${index}_fused_reduce`;
     const comment = `/* ${name}: fuses ${describeGroup(fop.group)} */`;
     const inShape = (red.ins[0]!.type as TensorType).shape;
     const firstKept = inShape.findIndex((_, d) => !dims.includes(d));
-    if (firstKept >= 0 && split(inShape[firstKept]!, numElements(inShape))) return parallelKernel(name, comment, fusedParams(fop, false, env), inShape[firstKept]!, emitFusedReduce(fop, env, dims, combine, ROWS));
-    return kernelWithBody(name, comment, fusedParams(fop, false, env), emitFusedReduce(fop, env, dims, combine));
+    const parallel = firstKept >= 0 && split(inShape[firstKept]!, numElements(inShape));
+    const loop = emitFusedReduce(fop, env, parallel ? ROWS : undefined);
+    const kernel = parallel ? parallelKernel(name, comment, fusedParams(fop, false, env), inShape[firstKept]!, loop.code) : kernelWithBody(name, comment, fusedParams(fop, false, env), loop.code);
+    return { ...kernel, ir: fusedIR(name, comment, fop, loop.body) };
   }
   // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
   const group = fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
@@ -477,8 +474,8 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
     if (fop.group || loop.usesSimd) {
       const name = fop.group ? `k${index}_fused_${short}` : `k${index}_${short}`;
       const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
-      if (parallel) return parallelKernel(name, comment, fusedParams(f, inPlace, env), shape[0]!, loop.code, loop.usesSimd);
-      return kernelWithBody(name, comment, fusedParams(f, inPlace, env), loop.code, loop.usesSimd);
+      const kernel = parallel ? parallelKernel(name, comment, fusedParams(f, inPlace, env), shape[0]!, loop.code, loop.usesSimd) : kernelWithBody(name, comment, fusedParams(f, inPlace, env), loop.code, loop.usesSimd);
+      return { ...kernel, ir: fusedIR(name, comment, f, loop.body) };
     }
   }
   const name = `k${index}_${short}`;

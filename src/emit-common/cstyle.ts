@@ -7,6 +7,7 @@
  */
 import type { Op, Region } from '../ir/core.js';
 import type { ElemType } from '../ir/types.js';
+import type { Tensor } from '../ir/tensor.js';
 import { unusedParams } from '../kernel/analysis.js';
 import type { Buf, Cond, KernelIR, Stmt, Val } from '../kernel/ir.js';
 import { CodeWriter } from './code-writer.js';
@@ -34,6 +35,8 @@ export abstract class CStyleRenderer {
   /** The whole-buffer copy statement. */
   protected abstract copy(dst: string, src: string, bytes: number): string;
   protected abstract elemBytes(elem: ElemType, owner: Op): number;
+  /** The literal (compute type) of a splat constant's value. */
+  protected abstract splatLiteral(elem: ElemType, value: Tensor, owner: Op): string;
 
   /** The op a kernel lowers (for located errors from the hooks). */
   protected owner!: Op;
@@ -59,6 +62,33 @@ export abstract class CStyleRenderer {
     return `${p.output ? '' : 'const '}${t}*${inPlace ? '' : ` ${this.restrict}`} ${p.name}`;
   }
 
+  /** Statements of a kernel written around them (GEMM epilogues, fused reductions): `bindings`
+   * gives the C expressions of locals the enclosing code provides (the GEMM result). */
+  renderStmts(w: CodeWriter, ss: readonly Stmt[], owner: Op, bindings: ReadonlyMap<string, string> = new Map()): void {
+    this.owner = owner;
+    this.bound = new Map(bindings);
+    this.stmts(w, ss);
+  }
+
+  /** A value in its compute type, in the bindings of the last renderStmts. */
+  value(x: Val): string {
+    return this.val(x);
+  }
+
+  /** Binds (or rebinds) local `name` to a C expression. */
+  protected bind(name: string, expr: string): void {
+    this.bound.set(name, expr);
+  }
+
+  /** A loop marked `vector`: plain here; a renderer with vectors may do better. */
+  protected vectorLoop(w: CodeWriter, s: Extract<Stmt, { k: 'loop' }>): void {
+    this.plainLoop(w, s);
+  }
+
+  protected plainLoop(w: CodeWriter, s: Extract<Stmt, { k: 'loop' }>): void {
+    w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ++${s.var}) {`, () => this.stmts(w, s.body));
+  }
+
   protected stmts(w: CodeWriter, ss: readonly Stmt[]): void {
     for (const s of ss) this.stmt(w, s);
   }
@@ -66,7 +96,9 @@ export abstract class CStyleRenderer {
   protected stmt(w: CodeWriter, s: Stmt): void {
     switch (s.k) {
       case 'loop':
-        return w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ++${s.var}) {`, () => this.stmts(w, s.body));
+        return s.vector ? this.vectorLoop(w, s) : this.plainLoop(w, s);
+      case 'let':
+        return w.line(`const ${this.localType(s.elem, false, this.owner)} ${s.name} = ${this.val(s.value)};${s.note ? ` /* ${s.note} */` : ''}`);
       case 'store':
         return w.line(`${s.buf.name}[${this.idx(s.at)}] = ${s.raw ? this.val(s.value) : this.store(s.buf.elem, this.val(s.value), this.owner)};`);
       case 'move':
@@ -117,6 +149,8 @@ export abstract class CStyleRenderer {
         return this.indexValue(x.elem, this.idx(x.x), this.owner);
       case 'local':
         return this.bound.get(x.name) ?? x.name;
+      case 'splat':
+        return this.splatLiteral(x.elem, x.value, this.owner);
     }
   }
 

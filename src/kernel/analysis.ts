@@ -41,6 +41,7 @@ export function buffersUsed(k: KernelIR): Set<string> {
       case 'index':
         return idx(x.x);
       case 'local':
+      case 'splat':
         return;
     }
   };
@@ -67,6 +68,8 @@ export function buffersUsed(k: KernelIR): Set<string> {
         return idx(s.value);
       case 'local':
         return val(s.init);
+      case 'let':
+        return val(s.value);
       case 'set':
         return val(s.value);
       case 'region': {

@@ -9,6 +9,7 @@
 import type { Op, Region } from '../ir/core.js';
 import { int, v, type Idx } from '../ir/index-expr.js';
 import type { ElemType } from '../ir/types.js';
+import type { Tensor } from '../ir/tensor.js';
 
 // ---- buffers -------------------------------------------------------------------------------------
 
@@ -46,20 +47,25 @@ export type Val =
   | { readonly k: 'op'; readonly name: string; readonly args: readonly Val[]; readonly elem: ElemType; readonly result: ElemType; readonly owner: Op }
   /** An index as a value of element type `elem` (iota, dimension sizes). */
   | { readonly k: 'index'; readonly x: Idx; readonly elem: ElemType }
-  /** A local scalar (accumulator or a region result). */
-  | { readonly k: 'local'; readonly name: string };
+  /** A local scalar (accumulator, region result, or a value the enclosing code binds). */
+  | { readonly k: 'local'; readonly name: string }
+  /** A constant whose elements are all `value`'s element 0 (a splat fused as a literal). */
+  | { readonly k: 'splat'; readonly elem: ElemType; readonly value: Tensor };
 
 // ---- statements -------------------------------------------------------------------------------------
 
 export type Stmt =
-  /** for (var = from; var < to; ++var); `parallel`: iterations are independent. */
-  | { readonly k: 'loop'; readonly var: string; readonly from: Idx; readonly to: Idx; readonly parallel: boolean; readonly body: readonly Stmt[] }
+  /** for (var = from; var < to; ++var); `parallel`: iterations are independent; `vector`: the
+   * body is elementwise along `var`, so a renderer may run it in vectors (it checks it can). */
+  | { readonly k: 'loop'; readonly var: string; readonly from: Idx; readonly to: Idx; readonly parallel: boolean; readonly body: readonly Stmt[]; readonly vector?: boolean }
   /** buf[at] = value, stored (rounded/converted to the buffer's storage type; `raw`: a raw value). */
   | { readonly k: 'store'; readonly buf: Buf; readonly at: Idx; readonly value: Val; readonly raw?: boolean }
   /** buf[at] = src[from]: an element moved as stored, bit for bit. */
   | { readonly k: 'move'; readonly buf: Buf; readonly at: Idx; readonly src: Buf; readonly from: Idx }
   /** The whole of `src` copied to `buf` (same bytes). */
   | { readonly k: 'copy'; readonly buf: Buf; readonly src: Buf }
+  /** A named scalar of element type `elem` computed once (`note`: what it is, for readers). */
+  | { readonly k: 'let'; readonly name: string; readonly elem: ElemType; readonly value: Val; readonly note?: string }
   /** const int64 name = value. */
   | { readonly k: 'index'; readonly name: string; readonly value: Idx }
   /** A mutable int64 (a selected position), declared and later assigned. */

@@ -14,7 +14,7 @@ export function printKernel(k: KernelIR): string {
   const stmt = (s: Stmt, d: number): void => {
     switch (s.k) {
       case 'loop':
-        out(d, `${s.parallel ? 'parallel ' : ''}for ${s.var} in [${idx(s.from)}, ${idx(s.to)}):`);
+        out(d, `${s.parallel ? 'parallel ' : ''}${s.vector ? 'vector ' : ''}for ${s.var} in [${idx(s.from)}, ${idx(s.to)}):`);
         return body(s.body, d + 1);
       case 'store':
         return out(d, `${s.buf.name}[${idx(s.at)}] = ${s.raw ? 'raw ' : ''}${val(s.value)}`);
@@ -30,6 +30,8 @@ export function printKernel(k: KernelIR): string {
         return out(d, `${s.name} = ${idx(s.value)}`);
       case 'local':
         return out(d, `var ${s.name}: ${elemToString(s.elem)}${s.wide ? ' (wide)' : ''} = ${val(s.init)}`);
+      case 'let':
+        return out(d, `let ${s.name}: ${elemToString(s.elem)} = ${val(s.value)}${s.note ? `  // ${s.note}` : ''}`);
       case 'set':
         return out(d, `${s.name} = ${val(s.value)}`);
       case 'region':
@@ -64,6 +66,8 @@ function val(x: Val): string {
       return `${elemToString(x.elem)}(${idx(x.x)})`;
     case 'local':
       return x.name;
+    case 'splat':
+      return `splat ${elemToString(x.elem)}`;
   }
 }
 

@@ -3,18 +3,33 @@
  * special functions, inverse trig/hyperbolic (real and complex), next_after, top_k, mulhi, scan.
  */
 import { decodeFloat, encodeFloat } from '../ir/float-format.js';
-import { storageElem, tensorType } from '../ir/types.js';
+import { storageElem, tensorType, type TensorType, type Type } from '../ir/types.js';
 import { copyElem, expectTensor, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../ir/tensor.js';
-import { defineOp, type OpDef } from './def.js';
-import { mapElements, resultTensorType } from './elementwise.js';
+import { constraint, defineOp, type OpDef } from './def.js';
+import { inferSameShape, mapElements, resultTensorType, sameElemAsFirst } from './elementwise.js';
+import type { Op } from '../ir/core.js';
 import { SCALAR, type C } from './scalar.js';
 import { besselI1e, cacosh, casin, casinh, catan, catanh, ccosh, csinh, digamma, erf, erfc, erfInv, lgamma } from './special.js';
 import { RuntimeError } from '../diag/diagnostics.js';
+
+/** Shape rule of the elementwise CHLO ops: elementwise_c1/c2 (one shape, one element type), and
+ * the element kinds the op is defined on. */
+function inferChlo(kinds: readonly ('int' | 'float' | 'complex')[]) {
+  const same = inferSameShape(sameElemAsFirst);
+  return (types: readonly Type[], a: unknown, op: Op): Type[] => {
+    const result = same(types, a, op);
+    const elem = storageElem((result[0] as TensorType).elem);
+    if (!(kinds as readonly string[]).includes(elem.kind)) constraint(op, 'operand_type', `${op.name} is defined on ${kinds.join(' and ')} elements, got ${elem.name}`);
+    return result;
+  };
+}
 
 function unary<const N extends string>(name: N, real: (x: number) => number, complex?: (z: C) => C): OpDef<any, `chlo.${N}`> {
   return defineOp({
     name: `chlo.${name}`,
     category: 'elementwise',
+    arity: 1,
+    infer: inferChlo(complex ? ['float', 'complex'] : ['float']),
     evaluate: (args, _a, op) => {
       const x = expectTensor(args[0]);
       const isComplex = storageElem(x.type.elem).kind === 'complex';
@@ -41,6 +56,8 @@ function nextAfter(fmtElem: ReturnType<typeof storageElem>, x: number, y: number
 const nextAfterOp = defineOp({
   name: 'chlo.next_after',
   category: 'elementwise',
+  arity: 2,
+  infer: inferChlo(['float']),
   evaluate: (args, _a, op) => {
     const ts = args.map((a) => expectTensor(a));
     const e = storageElem(ts[0]!.type.elem);
@@ -84,6 +101,8 @@ const topK = defineOp({
 const mulhi = defineOp({
   name: 'chlo.mulhi',
   category: 'elementwise',
+  arity: 2,
+  infer: inferChlo(['int']),
   evaluate: (args, _a, op) => {
     const ts = args.map((v) => expectTensor(v));
     const e = storageElem(ts[0]!.type.elem);

@@ -22,7 +22,7 @@ function tensorOperands(op: Op, types: readonly Type[]): TensorType[] {
 }
 
 /** Elementwise shape rule: operands share one shape; result has it too. */
-function inferSameShape(resultElem: (ops: TensorType[], op: Op) => ElemType) {
+export function inferSameShape(resultElem: (ops: TensorType[], op: Op) => ElemType) {
   return (types: readonly Type[], _a: unknown, op: Op): Type[] => {
     const ts = tensorOperands(op, types);
     const first = ts[0]!;
@@ -35,7 +35,7 @@ function inferSameShape(resultElem: (ops: TensorType[], op: Op) => ElemType) {
     return [tensorType(first.shape, elem)];
   };
 }
-const sameElemAsFirst = (ts: TensorType[]): ElemType => ts[0]!.elem;
+export const sameElemAsFirst = (ts: TensorType[]): ElemType => ts[0]!.elem;
 
 /** Applies `f` to every element position of same-shaped operands. */
 export function mapElements(args: readonly Tensor[], type: TensorType, f: (xs: Elem[]) => Elem): Tensor {

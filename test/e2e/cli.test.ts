@@ -88,7 +88,7 @@ t.test('compile --compile-to / --dump-after: the program after any phase; nothin
     canonicalize: /output 0 = %s\d+/,
     fusion: /= fused\(%s0, %s1\) \{/,
     memory: /\/\/ arena: \d+ bytes/,
-    lower: /RL_KERNEL void k0_fused/,
+    lower: /kernel k0_fused_\w+\(in in0: f32\[4\], in in1: f32\[4\], out out0: f32\[4\]\)/,
     emit: /\/\/ ===== model\.c =====/,
   };
   for (const [phase, shows] of Object.entries(expected)) {
