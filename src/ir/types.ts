@@ -99,6 +99,11 @@ export function typeToString(t: Type): string {
   }
 }
 
+/** Shapes that can describe the same tensor: equal ranks, each dim equal or dynamic (-1) in either. */
+export function compatibleShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i] || d < 0 || b[i]! < 0);
+}
+
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -91,6 +91,13 @@ export function opAttrs<A>(def: OpDef<A>, op: Op): A {
   return a;
 }
 
+/** Checks a list of dimension numbers against a rank: each in [0, rank) (constraint `rangeId`)
+ * and, with `uniqueId`, none repeated. */
+export function checkDims(op: Op, dims: readonly number[], rank: number, rangeId: string, uniqueId?: string): void {
+  for (const d of dims) if (!Number.isInteger(d) || d < 0 || d >= rank) constraint(op, rangeId, `dimension ${d} is outside [0, ${rank})`);
+  if (uniqueId && new Set(dims).size !== dims.length) constraint(op, uniqueId, `dimensions [${dims.join(', ')}] repeat`);
+}
+
 /** A verification failure with its spec constraint id. */
 export function constraint(op: Op, id: string, detail: string): never {
   throw error('E0203', { op: op.name, detail, constraint: id }, op.loc);

@@ -8,7 +8,7 @@ import type { Op } from '../ir/core.js';
 import { numElements, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
 import { copyElem, expectTensor, flatIndex, forEachIndex, intAt, makeTensor, setElem, size, strides, type RtValue, type Tensor } from '../ir/tensor.js';
 import { mayUpdateInPlace } from './in-place.js';
-import { constraint, defineOp } from './def.js';
+import { checkDims, constraint, defineOp } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
@@ -160,6 +160,17 @@ const dynamicUpdateSlice = defineOp({
   name: 'stablehlo.dynamic_update_slice',
   category: 'movement',
   spec: 'dynamic_update_slice',
+  infer: (types, _a, op) => {
+    const [x, upd] = [tt(op, types, 0), tt(op, types, 1)];
+    const starts = types.slice(2).map((_, i) => tt(op, types, i + 2));
+    if (upd.elem.name !== x.elem.name) constraint(op, 'dynamic_update_slice_c2', `update element type ${upd.elem.name} differs from the operand's ${x.elem.name}`);
+    if (upd.shape.length !== x.shape.length) constraint(op, 'dynamic_update_slice_c3', `update rank ${upd.shape.length} differs from the operand's ${x.shape.length}`);
+    if (starts.length !== x.shape.length) constraint(op, 'dynamic_update_slice_c4', `${starts.length} start indices for a rank-${x.shape.length} operand`);
+    if (starts.some((s) => s.shape.length !== 0 || s.elem.kind !== 'int' || s.elem.name !== starts[0]!.elem.name)) constraint(op, 'dynamic_update_slice_c5', 'start indices must be 0-d tensors of one integer type');
+    // Dynamic dims (-1) are checked when the program runs.
+    if (upd.shape.some((d, i) => d >= 0 && x.shape[i]! >= 0 && d > x.shape[i]!)) constraint(op, 'dynamic_update_slice_c6', `update shape [${upd.shape.join(', ')}] does not fit the operand's [${x.shape.join(', ')}]`);
+    return [x];
+  },
   evaluate: (args, _a, op) => {
     const x = expectTensor(args[0]);
     const upd = expectTensor(args[1]);
@@ -264,7 +275,13 @@ const reverse = defineOp({
   name: 'stablehlo.reverse',
   category: 'movement',
   spec: 'reverse',
+  arity: 1,
   attrs: (r) => ({ dims: r.ints('dimensions') }),
+  infer: (types, a, op) => {
+    const x = tt(op, types, 0);
+    checkDims(op, a.dims, x.shape.length, 'reverse_c3', 'reverse_c2');
+    return [x];
+  },
   evaluate: (args, a, op) => {
     const x = expectTensor(args[0]);
     const out = makeTensor(resultTensorType(op));
@@ -364,7 +381,15 @@ const getDimensionSize = defineOp({
   name: 'stablehlo.get_dimension_size',
   category: 'movement',
   spec: 'get_dimension_size',
+  arity: 1,
   attrs: (r) => ({ dim: r.int('dimension') }),
+  infer: (types, a, op) => {
+    checkDims(op, [a.dim], tt(op, types, 0).shape.length, 'get_dimension_size_c1');
+    // The spec's result is tensor<i32>; older exports write tensor<i64>: any 0-d integer is accepted.
+    const declared = op.results[0]?.type;
+    if (declared?.kind !== 'tensor' || declared.shape.length !== 0 || declared.elem.kind !== 'int') constraint(op, 'get_dimension_size_c1', 'the result must be a 0-d integer tensor');
+    return [declared];
+  },
   evaluate: (args, a, op) => {
     const out = makeTensor(resultTensorType(op));
     setElem(out, 0, BigInt(expectTensor(args[0]).type.shape[a.dim]!));

@@ -5,9 +5,9 @@
  * pooling/reduction loops fast without changing results (same scalar semantics, same rounding).
  */
 import type { Op, Region } from '../ir/core.js';
-import { storageElem, tensorType, type TensorType } from '../ir/types.js';
+import { compatibleShape, storageElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
 import { copyElem, expectTensor, flatIndex, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../ir/tensor.js';
-import { defineOp, type OpEvalCtx } from './def.js';
+import { checkDims, constraint, defineOp, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { scalarAt } from './movement.js';
 import { SCALAR, type C } from './scalar.js';
@@ -61,6 +61,22 @@ const reduce = defineOp({
   category: 'reduction',
   spec: 'reduce',
   attrs: (r) => ({ dims: r.ints('dimensions') }),
+  infer: (types, a, op) => {
+    const ts = tensors(op, types);
+    const n = ts.length / 2;
+    if (n < 1 || !Number.isInteger(n)) constraint(op, 'reduce_c3', `${ts.length} operands: expected inputs and as many init values`);
+    const [inputs, inits] = [ts.slice(0, n), ts.slice(n)];
+    const shape = inputs[0]!.shape;
+    if (inputs.some((t) => !compatibleShape(t.shape, shape))) constraint(op, 'reduce_c1', `inputs of different shapes: ${inputs.map(typeToString).join(', ')}`);
+    inits.forEach((t, i) => {
+      if (t.shape.length !== 0) constraint(op, 'reduce_c2', `init value #${i} must be 0-d, got ${typeToString(t)}`);
+      if (t.elem.kind !== 'quant' && t.elem.name !== inputs[i]!.elem.name) constraint(op, 'reduce_c2', `init value #${i} is ${t.elem.name}, input #${i} ${inputs[i]!.elem.name}`);
+    });
+    checkDims(op, a.dims, shape.length, 'reduce_c4', 'reduce_c5');
+    // Results: the inputs' shapes without the reduced dims, element types from the body (left to the declared ones).
+    const kept = shape.filter((_, d) => !a.dims.includes(d));
+    return op.results.map((r, i) => (r.type.kind === 'tensor' ? tensorType(kept, r.type.elem) : constraint(op, 'reduce_c7', `result #${i} must be a tensor`)));
+  },
   evaluate: (args, a, op, ctx) => {
     const n = args.length / 2;
     const inputs = args.slice(0, n).map((v) => expectTensor(v));
@@ -181,6 +197,14 @@ const sort = defineOp({
   category: 'reduction',
   spec: 'sort',
   attrs: (r) => ({ dim: r.int('dimension', -1), stable: r.bool('is_stable', false) }),
+  infer: (types, a, op) => {
+    const ts = tensors(op, types);
+    if (ts.length === 0) constraint(op, 'sort_c1', 'sort needs at least one input');
+    const shape = ts[0]!.shape;
+    if (ts.some((t) => !compatibleShape(t.shape, shape))) constraint(op, 'sort_c3', `inputs of different shapes: ${ts.map(typeToString).join(', ')}`);
+    if (!Number.isInteger(a.dim) || a.dim < -shape.length || a.dim >= Math.max(shape.length, 1)) constraint(op, 'sort_c4', `dimension ${a.dim} is outside [-${shape.length}, ${shape.length})`);
+    return ts;
+  },
   evaluate: (args, a, op, ctx) => {
     const inputs = args.map((v) => expectTensor(v));
     const outs = inputs.map((_, i) => makeTensor(resultTensorType(op, i)));
@@ -240,6 +264,11 @@ export function checkRegion(r: Region | undefined, what: string): Region {
 }
 
 export const REDUCTION = [reduce, reduceWindow, selectAndScatter, sort, map];
+
+/** The operands as tensors (operand_type otherwise). */
+function tensors(op: Op, types: readonly Type[]): TensorType[] {
+  return types.map((t, i) => (t.kind === 'tensor' ? t : constraint(op, 'operand_type', `operand #${i} must be a tensor, got ${typeToString(t)}`)));
+}
 
 /** Binary ops whose operands may come in either order (bitwise the same result, NaN rules included). */
 const COMMUTATIVE = new Set(['add', 'multiply', 'maximum', 'minimum', 'and', 'or', 'xor']);
