@@ -24,6 +24,9 @@ import { Interpreter } from '../interpret/eval.js';
 import type { RtValue, Tensor } from '../ir/tensor.js';
 import { entryFunctions, runFile, splitCases, type CaseResult } from './runner.js';
 
+// Build directories are removed when the process exits (tests once left hundreds of GB of them).
+tmp.setGracefulCleanup();
+
 interface Candidate {
   readonly file: string;
   readonly index: number;

@@ -20,6 +20,9 @@ import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, runFirmware } from './firmware.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
+// Build directories are removed when the process exits (tests once left hundreds of GB of them).
+tmp.setGracefulCleanup();
+
 /** gcc/clang flags of an AddressSanitizer + UndefinedBehaviorSanitizer build (any report fails the run). */
 export const SANITIZE_FLAGS: readonly string[] = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
 
