@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
@@ -11,7 +10,7 @@ import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { makeTensor, type Tensor } from '../../src/ir/tensor.js';
 import type { Module } from '../../src/ir/core.js';
-import { CLI, HAVE_SHARED, ROOT } from '../helpers/paths.js';
+import { CLI, HAVE_SHARED, ROOT, scratchDir } from '../helpers/paths.js';
 import { variedConstant } from '../helpers/mlir.js';
 import { loadModel, MODELS, SANITIZE } from '../helpers/models.js';
 import { expectMatch, reference } from '../helpers/reference.js';
@@ -56,7 +55,7 @@ t.test('an op the C backend cannot lower yet is refused with a located E0301', a
 });
 
 t.test('an app links model.so / libmodel.a through model.h alone', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-app-'));
+  const dir = scratchDir('xla-aot-app-');
   const model = join(MODELS, 'iree_e2e_fullyconnected.mlir');
   const r = await execa('node', [CLI, model, '-o', dir, '--report'], { cwd: ROOT, reject: false });
   t.equal(r.exitCode, 0, r.stderr);
@@ -82,8 +81,8 @@ t.test('an app links model.so / libmodel.a through model.h alone', { skip: HAVE_
 });
 
 t.test('generated output is deterministic', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  const a = mkdtempSync(join(tmpdir(), 'xla-aot-det-'));
-  const b = mkdtempSync(join(tmpdir(), 'xla-aot-det-'));
+  const a = scratchDir('xla-aot-det-');
+  const b = scratchDir('xla-aot-det-');
   const model = join(MODELS, 'iree_samples_mnist.mlir');
   for (const d of [a, b]) await execa('node', [CLI, model, '-o', d, '--emit', 'c'], { cwd: ROOT });
   const files = readdirSync(a).sort();

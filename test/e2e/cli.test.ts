@@ -1,14 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
-import { CLI, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
+import { CLI, HAVE_SHARED, ROOT, SHARED, scratchDir } from '../helpers/paths.js';
 
 const cli = (args: string[]) => execa('node', [CLI, ...args], { cwd: ROOT, reject: false });
 
 t.test('interpret: literal inputs, printed results, .npy outputs', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-'));
+  const dir = scratchDir('xla-aot-');
   const src = join(dir, 'm.mlir');
   writeFileSync(src, 'func.func @main(%a: tensor<2x2xf32>, %b: tensor<2x2xf32>) -> tensor<2x2xf32> {\n  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<2x2xf32>, tensor<2x2xf32>) -> tensor<2x2xf32>\n  func.return %0 : tensor<2x2xf32>\n}\n');
   const r = await cli(['interpret', src, '--input=2x2xf32=1,2,3,4', '--input=2x2xf32=5,6,7,8', '--output-dir', dir]);
@@ -24,7 +23,7 @@ t.test('interpret: literal inputs, printed results, .npy outputs', async (t) => 
 });
 
 t.test('interpret: bad inputs are clear errors', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-'));
+  const dir = scratchDir('xla-aot-');
   const src = join(dir, 'm.mlir');
   writeFileSync(src, 'func.func @main(%a: tensor<2xi32>) -> tensor<2xi32> {\n  func.return %a : tensor<2xi32>\n}\n');
   const wrongType = await cli(['interpret', src, '--input=2xf32=1,2']);
@@ -38,7 +37,7 @@ t.test('interpret: bad inputs are clear errors', async (t) => {
 });
 
 t.test('interpret: failing check exits 1 and names it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-'));
+  const dir = scratchDir('xla-aot-');
   const src = join(dir, 'c.mlir');
   writeFileSync(src, 'func.func @main() {\n  %0 = stablehlo.constant dense<[1, 2]> : tensor<2xi32>\n  check.expect_eq_const %0, dense<[1, 3]> : tensor<2xi32>\n  func.return\n}\n');
   const r = await cli(['interpret', src]);
@@ -76,7 +75,7 @@ t.test('run: a wrong program is a mismatch; a degenerate reference is inconclusi
 });
 
 t.test('compile --compile-to / --dump-after: the program after any phase; nothing written when stopped', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-'));
+  const dir = scratchDir('xla-aot-');
   const src = join(dir, 'm.mlir');
   writeFileSync(src, 'func.func @main(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {\n  %0 = stablehlo.add %a, %b : tensor<4xf32>\n  %1 = stablehlo.multiply %0, %b : tensor<4xf32>\n  func.return %1 : tensor<4xf32>\n}\n');
   const out = join(dir, 'out');

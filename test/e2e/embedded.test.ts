@@ -4,8 +4,7 @@
  * the per-dtype tolerances of src/ir/compare.ts; the flash/RAM report read from the built
  * objects; and the CLI around targets. `make test` installs the toolchains (make toolchains).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
@@ -20,7 +19,7 @@ import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
 import { fromStorageBytes } from '../../src/emit-c/ctypes.js';
 import type { Tensor } from '../../src/ir/tensor.js';
 import { cannotRunHere, lookupTarget, TARGETS } from '../../src/target/targets.js';
-import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
+import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED, scratchDir } from '../helpers/paths.js';
 import { expectMatch, reference } from '../helpers/reference.js';
 
 const load = (path: string) => importModule(new SourceFile(path, readFileSync(path, 'utf8')));
@@ -66,7 +65,7 @@ t.test('MCU report: flash and RAM from the built objects, code per op kind, no a
   const reports: string[] = [];
   for (const [name, c] of Object.entries(CASES).slice(0, 4)) {
     for (const targetName of ['cortex-m4', 'cortex-m55']) {
-      const dir = mkdtempSync(join(tmpdir(), 'xla-aot-size-'));
+      const dir = scratchDir('xla-aot-size-');
       const m = load(c.path);
       const target = lookupTarget(targetName);
       const r = compile(m, { entry: c.entry, prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target });
@@ -88,7 +87,7 @@ t.test('MCU report: flash and RAM from the built objects, code per op kind, no a
   }
   t.comment(reports.join('\n'));
   // A model without transcendental math needs no libm at all.
-  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-size-'));
+  const dir = scratchDir('xla-aot-size-');
   const r = compile(load(model('iree_e2e_fullyconnected.mlir')), { entry: 'main', prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target: lookupTarget('cortex-m4') });
   writeFiles(dir, r);
   await buildLibrary(dir, r, 'model');
@@ -98,7 +97,7 @@ t.test('MCU report: flash and RAM from the built objects, code per op kind, no a
 const cli = (args: string[]) => execa('node', [CLI, ...args], { cwd: ROOT, reject: false });
 
 t.test('CLI: --target=arm-cortex --firmware --report builds firmware that runs under QEMU', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-fw-'));
+  const dir = scratchDir('xla-aot-fw-');
   const r = await cli([model('iree_e2e_fullyconnected.mlir'), '--target=arm-cortex', '--firmware', '--report', '-o', dir, '--input=1x5xf32=1,-2,-3,4,-5', '--input=1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1']);
   t.equal(r.exitCode, 0, r.stderr);
   t.match(r.stdout, /flash \(cortex-m4\): \d+ bytes/);
@@ -126,10 +125,10 @@ t.test('CLI: targets are listed, unknown ones and misuse are clear errors', asyn
   t.match(list.stdout, /cortex-m4 \(alias: arm-cortex\)/);
   t.match(list.stdout, /cc: arm-none-eabi-gcc .*-mcpu=cortex-m55/);
   const src = join(FIXTURES, 'models', 'attention.mlir');
-  const bad = await cli([src, '--target=riscv', '-o', mkdtempSync(join(tmpdir(), 'xla-aot-'))]);
+  const bad = await cli([src, '--target=riscv', '-o', scratchDir('xla-aot-')]);
   t.equal(bad.exitCode, 1);
   t.match(bad.stderr, "unknown target 'riscv': expected one of host, x86-64-v3");
-  const hosted = await cli([src, '--target=aarch64', '--firmware', '-o', mkdtempSync(join(tmpdir(), 'xla-aot-'))]);
+  const hosted = await cli([src, '--target=aarch64', '--firmware', '-o', scratchDir('xla-aot-')]);
   t.equal(hosted.exitCode, 1);
   t.match(hosted.stderr, "--firmware is for bare-metal targets; 'aarch64' is hosted");
   t.notMatch(bad.stderr + hosted.stderr, /\n\s+at /, 'no stack traces');
@@ -160,7 +159,7 @@ t.test('CLI: run --target diffs a QEMU run against the interpreter; --report lis
   const run = await cli(['run', src, '--target', 'cortex-m55', '--random-seed', '2']);
   t.equal(run.exitCode, 0, run.stderr);
   t.match(run.stdout, /result\[0\] vs interpreter: match/);
-  const dir = mkdtempSync(join(tmpdir(), 'xla-aot-report-'));
+  const dir = scratchDir('xla-aot-report-');
   const report = await cli([src, '-o', dir, '--report']);
   t.equal(report.exitCode, 0, report.stderr);
   t.match(report.stdout, /fusion groups: \d+\n  k0_convolution_fused: convolution \(\d+:\d+\), broadcast_in_dim/);

@@ -3,6 +3,7 @@
  * read-only conformance data and models beside the checkout).
  */
 import { existsSync } from 'node:fs';
+import tmp from 'tmp';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,3 +14,11 @@ export const FIXTURES = join(ROOT, 'test', 'fixtures');
 export const SHARED = resolve(ROOT, '..', 'shared');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export const HAVE_SHARED = existsSync(join(SHARED, 'conformance'));
+
+// Scratch directories are removed when the test process exits.
+tmp.setGracefulCleanup();
+
+/** A fresh scratch directory (removed with everything in it when the test process exits). */
+export function scratchDir(prefix: string): string {
+  return tmp.dirSync({ prefix, unsafeCleanup: true }).name;
+}
