@@ -26,7 +26,10 @@ import { hasScalarCode, scalarCode } from './scalar.js';
 import type { FlatOp, Sym } from '../flat/program.js';
 import { KernelBuilder, tensorOf, unsupported, type Kernel, type KernelParam, type Lowering } from './builder.js';
 import { attrsOf } from '../ops/index.js';
-import { elementwise, IR_LOWERINGS, irLoweringOf, KernelBuild } from '../kernel/lower.js';
+import { elementwise, IR_LOWERINGS, irLoweringOf, KernelBuild, windowElement } from '../kernel/lower.js';
+import { and } from '../kernel/ir.js';
+import { v } from '../ir/index-expr.js';
+import { cIndex } from '../emit-common/cstyle.js';
 import type { Stmt } from '../kernel/ir.js';
 import { CRenderer } from './c-renderer.js';
 
@@ -64,24 +67,6 @@ function applyBody(k: KernelBuilder, body: Region | undefined, cs: readonly CEle
   return emitScalarRegion(k.w, body, [...accs, ...xs], k.fop.op, k.names);
 }
 
-/** Declares p<d> (window element `wi` of output position `oi` in padded, dilated coordinates)
- * and returns whether it is a real operand element and its flat index. Bounds and dilation tests
- * that the static shapes prove always true are left out (plain pooling windows need none). */
-function windowElement(k: KernelBuilder, w: WindowAttrs, shape: readonly number[], st: readonly number[], oi: readonly string[], wi: readonly string[], outShape: readonly number[]): { inside: string; index: string } {
-  const conds: string[] = [];
-  const idx: string[] = [];
-  oi.forEach((o, d) => {
-    const [stride, dil, base, lo] = [w.strides[d]!, w.winDil[d]!, w.baseDil[d]!, w.padding[d]![0]!];
-    k.w.line(`const int64_t p${d} = ${o} * ${stride} + ${wi[d]} * ${dil} - ${lo};`);
-    const maxP = (outShape[d]! - 1) * stride + (w.dims[d]! - 1) * dil - lo;
-    if (lo > 0) conds.push(`p${d} >= 0`);
-    if (base !== 1) conds.push(`p${d} % ${base} == 0`);
-    if (maxP > (shape[d]! - 1) * base) conds.push(`p${d} / ${base} < ${shape[d]}`);
-    idx.push(base === 1 ? `p${d} * ${st[d]}` : `(p${d} / ${base}) * ${st[d]}`);
-  });
-  return { inside: conds.join(' && ') || '1', index: idx.join(' + ') || '0' };
-}
-
 /** Trailing dims a window passes straight through (size 1, stride 1, no padding or dilation):
  * how many, and their element count (e.g. the channels of NHWC pooling). */
 function passThroughTail(w: WindowAttrs, shape: readonly number[]): { dims: number; size: number } {
@@ -114,52 +99,54 @@ const poolingWindow: Lowering = (k) => {
   const w = k.attrsOf('stablehlo.reduce_window');
   const st = strides(x.t.shape);
   const tail = passThroughTail(w, x.t.shape);
-    // Pooling layout: the window walks the leading dims while the tail (channels) is contiguous.
-    // f32 with a single-op body rl_simd.h spells (max, sum, ...) on a SIMD target: vectors of
-    // channels accumulate in registers over the window (same order and rounding as the scalar
-    // loop: bitwise equal); other channels and types accumulate in the output row in a plain loop.
-    const lead = x.t.shape.length - tail.dims;
-    const lw: WindowAttrs = { ...w, dims: w.dims.slice(0, lead), strides: w.strides.slice(0, lead), baseDil: w.baseDil.slice(0, lead), winDil: w.winDil.slice(0, lead), padding: w.padding.slice(0, lead) };
-    const leadSt = st.slice(0, lead);
-    const vectorOp = k.lanes && x.c.name === 'f32' && tail.size >= k.lanes ? vectorSpelling(simpleCombiner(k.fop.op.regions[0]) ?? '') : undefined;
-    const vectorEnd = vectorOp ? tail.size - (tail.size % k.lanes!) : 0;
-    const overWindow = (oi: readonly string[], body: (src: string) => void): void =>
-      nest(
-        k.w,
-        lw.dims,
-        (wi) => {
-          const at = windowElement(k, lw, x.t.shape.slice(0, lead), leadSt, oi, wi, out.t.shape.slice(0, lead));
-          k.w.block(`if (${at.inside}) {`, () => body(`${x.name} + ${at.index}`));
-        },
-        'w',
-      );
-    // With threads, output rows of the first window dim are split across the pool.
-    const leadShape = out.t.shape.slice(0, lead);
-    const parallel = k.threads > 1 && lead > 0 && leadShape[0]! > 1 && numElements(x.t.shape) >= PARALLEL_MIN_ELEMENTS;
-    if (parallel) k.parallelRows = leadShape[0]!;
-    k.w.line(parallel ? `int64_t o = row_begin * ${numElements(leadShape.slice(1))};` : 'int64_t o = 0;');
-    nest(k.w, leadShape, (oi) => {
-      k.w.line(`${out.c.storage}* restrict row = ${out.name} + o * ${tail.size};`);
-      if (vectorOp) {
-        k.usesSimd = true;
-        k.w.block(`for (int64_t c = 0; c < ${vectorEnd}; c += ${k.lanes}) {`, () => {
-          k.w.line(`rl_vf acc = rl_vf_splat(${inits[0]!.name}[0]);`);
-          overWindow(oi, (src) => k.w.line(`acc = ${vectorOp(['acc', `rl_vf_load(${src} + c)`])};`));
-          k.w.line('rl_vf_store(row + c, acc);');
+  // Pooling layout: the window walks the leading dims while the tail (channels) is contiguous.
+  // f32 with a single-op body rl_simd.h spells (max, sum, ...) on a SIMD target: vectors of
+  // channels accumulate in registers over the window (same order and rounding as the scalar
+  // loop: bitwise equal); other channels and types accumulate in the output row in a plain loop.
+  const lead = x.t.shape.length - tail.dims;
+  const lw: WindowAttrs = { ...w, dims: w.dims.slice(0, lead), strides: w.strides.slice(0, lead), baseDil: w.baseDil.slice(0, lead), winDil: w.winDil.slice(0, lead), padding: w.padding.slice(0, lead) };
+  const leadSt = st.slice(0, lead);
+  const vectorOp = k.lanes && x.c.name === 'f32' && tail.size >= k.lanes ? vectorSpelling(simpleCombiner(k.fop.op.regions[0]) ?? '') : undefined;
+  const vectorEnd = vectorOp ? tail.size - (tail.size % k.lanes!) : 0;
+  const overWindow = (oi: readonly string[], body: (src: string) => void): void =>
+    nest(
+      k.w,
+      lw.dims,
+      (wi) => {
+        const at = windowElement(lw, x.t.shape.slice(0, lead), oi.map(v), wi.map(v), out.t.shape.slice(0, lead), leadSt);
+        const render = new CRenderer();
+        render.renderStmts(k.w, at.decls, k.fop.op);
+        k.w.block(`if (${render.condition(and(...at.inside))}) {`, () => body(`${x.name} + ${cIndex(at.index)}`));
+      },
+      'w',
+    );
+  // With threads, output rows of the first window dim are split across the pool.
+  const leadShape = out.t.shape.slice(0, lead);
+  const parallel = k.threads > 1 && lead > 0 && leadShape[0]! > 1 && numElements(x.t.shape) >= PARALLEL_MIN_ELEMENTS;
+  if (parallel) k.parallelRows = leadShape[0]!;
+  k.w.line(parallel ? `int64_t o = row_begin * ${numElements(leadShape.slice(1))};` : 'int64_t o = 0;');
+  nest(k.w, leadShape, (oi) => {
+    k.w.line(`${out.c.storage}* restrict row = ${out.name} + o * ${tail.size};`);
+    if (vectorOp) {
+      k.usesSimd = true;
+      k.w.block(`for (int64_t c = 0; c < ${vectorEnd}; c += ${k.lanes}) {`, () => {
+        k.w.line(`rl_vf acc = rl_vf_splat(${inits[0]!.name}[0]);`);
+        overWindow(oi, (src) => k.w.line(`acc = ${vectorOp(['acc', `rl_vf_load(${src} + c)`])};`));
+        k.w.line('rl_vf_store(row + c, acc);');
+      });
+    }
+    if (vectorEnd < tail.size) {
+      k.w.line(`for (int64_t c = ${vectorEnd}; c < ${tail.size}; ++c) row[c] = ${inits[0]!.name}[0];`);
+      overWindow(oi, (src) => {
+        k.w.line(`const ${x.c.storage}* restrict src = ${src};`);
+        k.w.block(`for (int64_t c = ${vectorEnd}; c < ${tail.size}; ++c) {`, () => {
+          const [next] = applyBody(k, k.fop.op.regions[0], [x.c], ['row[c]'], ['src[c]']);
+          k.w.line(`row[c] = ${next};`);
         });
-      }
-      if (vectorEnd < tail.size) {
-        k.w.line(`for (int64_t c = ${vectorEnd}; c < ${tail.size}; ++c) row[c] = ${inits[0]!.name}[0];`);
-        overWindow(oi, (src) => {
-          k.w.line(`const ${x.c.storage}* restrict src = ${src};`);
-          k.w.block(`for (int64_t c = ${vectorEnd}; c < ${tail.size}; ++c) {`, () => {
-            const [next] = applyBody(k, k.fop.op.regions[0], [x.c], ['row[c]'], ['src[c]']);
-            k.w.line(`row[c] = ${next};`);
-          });
-        });
-      }
-      k.w.line('++o;');
-    }, 'i', parallel ? ROWS : undefined);
+      });
+    }
+    k.w.line('++o;');
+  }, 'i', parallel ? ROWS : undefined);
 };
 
 /** sort: a stable insertion sort of each slice along `dimension`, moving all operands together. */

@@ -158,6 +158,11 @@ export abstract class CStyleRenderer {
     return cIndex(x);
   }
 
+  /** A condition in C. */
+  condition(c: Cond): string {
+    return this.cond(c);
+  }
+
   protected cond(c: Cond): string {
     if (c.k === 'and') return c.all.map((x) => this.cond(x)).join(' && ') || '1';
     if (c.k === 'truth') return `${c.negate ? '!' : ''}${this.val(c.value)}`;

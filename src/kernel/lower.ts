@@ -222,6 +222,12 @@ function applyBody(k: KernelBuild, body: Region | undefined, elems: readonly Ele
   return [{ k: 'region', region: body, owner: k.fop.op, args: [...accs.map(local), ...xs], results }, ...accs.map((a, j): Stmt => ({ k: 'set', name: a, value: local(results[j]!) }))];
 }
 
+/** out[at] = body(out[at], value): a scatter's combine step. */
+function combineInto(k: KernelBuild, body: Region | undefined, out: TensorBuf, at: Idx, value: Val): Stmt[] {
+  const acc = k.local('s');
+  return [{ k: 'local', name: acc, elem: out.elem, wide: false, init: k.load(out, at) }, ...applyBody(k, body, [out.elem], [acc], [value]), { k: 'store', buf: out, at, value: local(acc) }];
+}
+
 const reduce: IRLowering = (k) => {
   const n = k.ins.length / 2;
   const [xs, inits] = [k.ins.slice(0, n), k.ins.slice(n)];
@@ -242,10 +248,10 @@ const reduce: IRLowering = (k) => {
 };
 
 /** Declares p<d> (window element `wi` of output position `oi` in padded, dilated coordinates);
- * returns the conditions for a real operand element and its flat index. Bounds and dilation tests
- * that the static shapes prove always true are left out. */
-export function windowElement(w: WindowAttrs, shape: readonly number[], oi: readonly Idx[], wi: readonly Idx[], outShape: readonly number[]): { decls: Stmt[]; inside: Cond[]; index: Idx } {
-  const st = strides(shape);
+ * returns the conditions for a real operand element and its flat index (`st`: the operand's
+ * strides in those dims). Bounds and dilation tests that the static shapes prove always true are
+ * left out. */
+export function windowElement(w: WindowAttrs, shape: readonly number[], oi: readonly Idx[], wi: readonly Idx[], outShape: readonly number[], st: readonly number[] = strides(shape)): { decls: Stmt[]; inside: Cond[]; index: Idx } {
   const decls: Stmt[] = [];
   const inside: Cond[] = [];
   const idx: Idx[] = [];
@@ -307,18 +313,13 @@ const selectAndScatter: IRLowering = (k) => {
       ];
       return [...at.decls, ...guarded(at.inside, choose)];
     }, 'w', false);
-    const combined = k.local('s');
     return [
       { k: 'var', name: 'sel', value: int(-1) },
       ...window,
       {
         k: 'if',
         cond: ge(v('sel'), 0),
-        then: [
-          { k: 'local', name: combined, elem: out.elem, wide: false, init: k.load(out, v('sel')) },
-          ...applyBody(k, scatterBody, [out.elem], [combined], [k.load(src, linear(oi, ss))]),
-          { k: 'store', buf: out, at: v('sel'), value: local(combined) },
-        ],
+        then: combineInto(k, scatterBody, out, v('sel'), k.load(src, linear(oi, ss))),
       },
     ];
   }, 'i', false);
@@ -474,10 +475,9 @@ const scatter: IRLowering = (k) => {
       const p = full.map((_, d) => v(`p${d}`));
       const dst = linear(p, os);
       const src = linear(ui, us);
-      const combined = k.local('s');
       const write: Stmt[] = isReplaceBody(body)
         ? [{ k: 'move', buf: out, at: dst, src: upd, from: src }]
-        : [{ k: 'local', name: combined, elem: out.elem, wide: false, init: k.load(out, dst) }, ...applyBody(k, body, [out.elem], [combined], [k.load(upd, src)]), { k: 'store', buf: out, at: dst, value: local(combined) }];
+        : combineInto(k, body, out, dst, k.load(upd, src));
       return [...full.map((f, d): Stmt => ({ k: 'index', name: `p${d}`, value: f })), { k: 'if', cond: and(...p.flatMap((pd, d) => [ge(pd, 0), lt(pd, out.t.shape[d]!)])), then: write }];
     }, 'i', false),
   ];
