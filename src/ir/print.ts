@@ -97,11 +97,11 @@ class Names {
 
 function printDict(attrs: Attrs, o: PrintOptions): string {
   return `{${Object.entries(attrs)
-    .map(([k, v]) => (v.kind === 'unit' ? key(k) : `${key(k)} = ${printAttr(v, o)}`))
+    .map(([k, v]) => (v.kind === 'unit' ? symbol(k) : `${symbol(k)} = ${printAttr(v, o)}`))
     .join(', ')}}`;
 }
 
-const key = (k: string): string => (/^[A-Za-z_][A-Za-z0-9_.$]*$/.test(k) ? k : JSON.stringify(k));
+/** An attribute key or symbol name: bare when it is an identifier, quoted otherwise. */
 const symbol = (name: string): string => (/^[A-Za-z_][A-Za-z0-9_.$]*$/.test(name) ? name : JSON.stringify(name));
 
 export function printAttr(a: Attr, o: PrintOptions = {}): string {

@@ -125,11 +125,8 @@ export function planProblems(steps: readonly PlanStep[], plan: MemoryPlan, exter
   const ranges = liveRangesWithJumps(steps, outputs);
   for (const s of external) ranges.delete(s);
   const problems: string[] = [];
-  const placed = [...ranges].filter(([s]) => {
-    if (plan.offsets.has(s) || bytesOf(s, elemBytes) === 0) return plan.offsets.has(s);
-    problems.push(`value ${s.id} has no place in the arena`);
-    return false;
-  });
+  for (const [s] of ranges) if (!plan.offsets.has(s) && bytesOf(s, elemBytes) > 0) problems.push(`value ${s.id} has no place in the arena`);
+  const placed = [...ranges].filter(([s]) => plan.offsets.has(s));
   const inPlaceOuts = new Set([...plan.inPlace].flatMap((f) => f.outs));
   for (let i = 0; i < placed.length; i++)
     for (let j = i + 1; j < placed.length; j++) {
@@ -141,7 +138,6 @@ export function planProblems(steps: readonly PlanStep[], plan: MemoryPlan, exter
       // In place: one is written, at the step where the other dies, over the other's buffer.
       const handOver = (x: Sym, rx: LiveRange, y: Sym, ry: LiveRange): boolean => inPlaceOuts.has(y) && rx.end === ry.start && plan.offsets.get(x) === plan.offsets.get(y);
       if (handOver(a, ra, b, rb) || handOver(b, rb, a, ra)) continue;
-      if (oa + na > plan.arenaBytes || ob + nb > plan.arenaBytes) problems.push(`a buffer ends past the arena (${plan.arenaBytes} bytes)`);
       problems.push(`values ${a.id} [${oa}, ${oa + na}) and ${b.id} [${ob}, ${ob + nb}) overlap while both are live (steps ${ra.start}-${ra.end} and ${rb.start}-${rb.end})`);
     }
   for (const [s] of placed) if (plan.offsets.get(s)! + bytesOf(s, elemBytes) > plan.arenaBytes) problems.push(`value ${s.id} ends past the arena (${plan.arenaBytes} bytes)`);
