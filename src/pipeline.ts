@@ -22,7 +22,7 @@ import type { MemoryPlan } from './memory/plan.js';
 import { constantValue } from './ops/control.js';
 import type { Kernel } from './emit-c/builder.js';
 import { printKernel } from './kernel/print.js';
-import { CProgram, fuseForC, lowerForC, planForC, type EmitOptions, type EmitResult, type FusedProgram } from './emit-c/emit.js';
+import { CProgram, emitSettings, fuseForC, lowerForC, planForC, type EmitOptions, type EmitResult, type FusedProgram } from './emit-c/emit.js';
 import { emitFilesForC } from './emit-c/files.js';
 
 export const PHASES = [
@@ -89,6 +89,7 @@ export function importPhases(source: SourceFile, o: PhaseControl = {}): Module |
 /** The phases from `partition` to `emit` on a verified module (undefined when told to stop earlier). */
 export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefined {
   const at = (r: PhaseResult, print: () => string): boolean => phaseDone(o, r, print);
+  const settings = emitSettings(o);
   const partitioned = unrollManualRegions(m);
   if (at({ phase: 'partition', module: partitioned }, mlir(partitioned))) return undefined;
   const flat = flatten(partitioned, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
@@ -96,7 +97,7 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
   const canonical = o.simplify === false ? flat : simplify(flat);
   const fault = o.fault ? injectFault(canonical, o.fault, (s) => constantValueOf(canonical, s)) : undefined;
   if (at({ phase: 'canonicalize', prog: fault?.prog ?? canonical }, () => printCanonical(canonical, fault))) return undefined;
-  const fused = fuseForC(new CProgram(canonical, o, fault));
+  const fused = fuseForC(new CProgram(canonical, o, settings, fault));
   const order = kernelOrder(fused);
   if (at({ phase: 'fusion', fused, order }, () => printFused(fused, order))) return undefined;
   const plan = planForC(fused);

@@ -68,6 +68,17 @@ export interface EmitResult {
 
 export const CFLAGS = '-O3 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
 
+/** The target and thread count of `o`, checked: the pipeline calls this before any phase, so a
+ * bad --prefix or --threads is reported before a large model is flattened. */
+export function emitSettings(o: EmitOptions): { readonly target: Target; readonly threads: number } {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
+  const target = o.target ?? lookupTarget('host');
+  const threads = o.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RuntimeError(`--threads must be an integer from 1 to 64, got ${threads}`);
+  if (threads > 1 && target.os !== 'hosted') throw new RuntimeError(`--threads ${threads} needs a hosted target (POSIX threads); '${target.name}' is ${target.os}`);
+  return { target, threads };
+}
+
 /**
  * The flat program as the C backend sees it: constants decoded once (a fault's perturbed values
  * first), large splats turned into run-time broadcasts, C storage sizes, and which constants are
@@ -83,13 +94,11 @@ export class CProgram {
   constructor(
     canonical: FlatProgram,
     readonly o: EmitOptions,
+    settings: ReturnType<typeof emitSettings>,
     readonly fault?: InjectedFault,
   ) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
-    this.target = o.target ?? lookupTarget('host');
-    this.threads = o.threads ?? 1;
-    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > 64) throw new RuntimeError(`--threads must be an integer from 1 to 64, got ${this.threads}`);
-    if (this.threads > 1 && this.target.os !== 'hosted') throw new RuntimeError(`--threads ${this.threads} needs a hosted target (POSIX threads); '${this.target.name}' is ${this.target.os}`);
+    this.target = settings.target;
+    this.threads = settings.threads;
     const entryLoc = canonical.entry.loc;
     const start = fault?.prog ?? canonical;
     // Large splat constants are broadcast at run time (splats.ts), never stored in full.
