@@ -7,7 +7,7 @@
 import { error } from '../diag/diagnostics.js';
 import type { Region } from '../ir/core.js';
 import { simpleCombiner } from '../ops/reduction.js';
-import { numElements, tensorType, type TensorType } from '../ir/types.js';
+import { numElements, type TensorType } from '../ir/types.js';
 import type { WindowAttrs } from '../ops/reduction.js';
 import { strides } from '../ir/tensor.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
@@ -467,16 +467,19 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   }
   const name = `k${index}_${short}`;
   const pooling = isPoolingWindow(fop);
-  const irLowering = pooling ? undefined : (irLoweringOf(fop.op.name) ?? (isElementwiseName(fop.op.name) && !(fop.op.name in LOWERINGS) ? elementwise(short) : undefined));
+  // Elementwise ops without a lowering of their own take the generic per-element one.
+  const generic = isElementwiseName(fop.op.name) && irLoweringOf(fop.op.name) === undefined;
+  const irLowering = pooling ? undefined : (irLoweringOf(fop.op.name) ?? (generic ? elementwise(short) : undefined));
   if (irLowering) {
-    if (isElementwiseName(fop.op.name) && !(fop.op.name in IR_LOWERINGS)) checkElementwise(fop, short);
+    if (generic) checkElementwise(fop, short);
     const build = new KernelBuild(fop, 'C backend');
     // A reshape given its operand's buffer (memory plan in-place rule) has nothing to move.
     const body: Stmt[] = fop.op.name === 'stablehlo.reshape' && inPlace ? [{ k: 'comment', text: "in place: the result is the operand's buffer, row-major order unchanged" }] : irLowering(build);
     const comment = kernelComment(name, fop);
     const ir = { name, comment, params: build.params, body };
-    const source = new CRenderer().render(ir, fop.op, inPlace);
-    const params = build.params.map((p) => ({ name: p.name, cType: `${p.output ? '' : 'const '}${cElem(tensorType([], p.elem), fop.op.name, fop.op.loc).storage}*`, output: p.output }));
+    const renderer = new CRenderer();
+    const source = renderer.render(ir, fop.op, inPlace);
+    const params = build.params.map((p) => ({ name: p.name, cType: renderer.paramType(p, inPlace, fop.op), output: p.output }));
     return { name, comment, params, source, ir };
   }
   const lowering = pooling ? poolingWindow : LOWERINGS[fop.op.name];

@@ -57,9 +57,13 @@ export abstract class CStyleRenderer {
     return `${k.comment}\n${w.toString()}`;
   }
 
+  /** The C type of parameter `p` (`inPlace`: without the no-aliasing qualifier). */
+  paramType(p: Buf, inPlace: boolean, owner: Op): string {
+    return `${p.output ? '' : 'const '}${this.storageType(p.elem, owner)}*${inPlace ? '' : ` ${this.restrict}`}`;
+  }
+
   protected param(p: Buf, inPlace: boolean): string {
-    const t = this.storageType(p.elem, this.owner);
-    return `${p.output ? '' : 'const '}${t}*${inPlace ? '' : ` ${this.restrict}`} ${p.name}`;
+    return `${this.paramType(p, inPlace, this.owner)} ${p.name}`;
   }
 
   /** Statements of a kernel written around them (GEMM epilogues, fused reductions): `bindings`
