@@ -6,7 +6,7 @@
  */
 import type { Op, Region } from '../ir/core.js';
 import { tensorType, type ElemType } from '../ir/types.js';
-import type { Stmt, Val } from '../kernel/ir.js';
+import type { Cond, Stmt, Val } from '../kernel/ir.js';
 import { mentions, type Idx } from '../ir/index-expr.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
@@ -40,7 +40,7 @@ export const vectorSpelling = (name: string): ((a: readonly string[]) => string)
 
 const isF32 = (e: ElemType): boolean => e.kind === 'float' && e.name === 'f32';
 /** A member's value is rounded to its type through storage; f32 vectors need no rounding. */
-const unrounded = (x: Val): Val => (x.k === 'op' && x.name === 'as_stored' ? x.args[0]! : x);
+const unrounded = (x: Val): Val => (x.k === 'op' && (x.name === 'as_stored' || x.name === 'round') && isF32(x.elem) ? x.args[0]! : x);
 
 /** How a vector of consecutive `v` reads through index `x`: the same consecutive elements
  * (`along`: v is a term of its own, stride 1), one element for all (`invariant`), or neither. */
@@ -107,8 +107,9 @@ export class CRenderer extends CStyleRenderer {
     return c.load(storageLiteral(c, value, 0));
   }
 
-  /** Whether `body` (lets, one store) can run as vectors of consecutive `v`: all f32, ops
-   * rl_simd.h spells, every read along `v` or invariant, the store along `v`. */
+  /** Whether `body` can run as vectors of consecutive `v`: f32 lets, locals, sets and stores of
+   * values rl_simd.h spells, every read along `v` or invariant, every store along `v`; loops,
+   * conditions and index declarations inside (a pooling window) must not depend on `v`. */
   canVectorize(body: readonly Stmt[], v: string): boolean {
     const value = (x: Val): boolean => {
       const y = unrounded(x);
@@ -117,9 +118,30 @@ export class CRenderer extends CStyleRenderer {
       if (y.k === 'load') return isF32(y.buf.elem) && vectorRead(y.at, v) !== undefined;
       return y.k === 'op' && y.name in VECTOR_OPS && isF32(y.elem) && isF32(y.result) && y.args.every(value);
     };
-    return body.every((s) =>
-      s.k === 'let' ? isF32(s.elem) && value(s.value) : s.k === 'store' ? isF32(s.buf.elem) && vectorRead(s.at, v) === 'along' && value(s.value) : false,
-    );
+    const cond = (c: Cond): boolean => (c.k === 'and' ? c.all.every(cond) : c.k === 'cmp' && !mentions(c.a, v) && !mentions(c.b, v));
+    const stmt = (s: Stmt): boolean => {
+      switch (s.k) {
+        case 'let':
+          return isF32(s.elem) && value(s.value);
+        case 'local':
+          return isF32(s.elem) && value(s.init);
+        case 'set':
+          return value(s.value);
+        case 'store':
+          return !s.raw && isF32(s.buf.elem) && vectorRead(s.at, v) === 'along' && value(s.value);
+        case 'index':
+          return !mentions(s.value, v);
+        case 'loop':
+          return !mentions(s.from, v) && !mentions(s.to, v) && s.body.every(stmt);
+        case 'if':
+          return cond(s.cond) && s.then.every(stmt) && (s.otherwise ?? []).every(stmt);
+        case 'comment':
+          return true;
+        default:
+          return false;
+      }
+    };
+    return body.every(stmt);
   }
 
   /** Vector expressions of locals (the vector body's lets and the enclosing code's bindings). */
@@ -133,9 +155,38 @@ export class CRenderer extends CStyleRenderer {
     this.usedSimd = true;
     this.vectorBound = new Map(bindings);
     this.vectorVar = v;
+    this.vectorStmts(w, body);
+  }
+
+  /** Statements inside a vector body: values as vectors, the structure around them as scalars. */
+  private vectorStmts(w: CodeWriter, body: readonly Stmt[]): void {
     for (const s of body) {
-      if (s.k === 'let') w.line(`const rl_vf ${s.name} = ${this.vectorValue(s.value)};${s.note ? ` /* ${s.note} */` : ''}`);
-      else if (s.k === 'store') w.line(`rl_vf_store(${s.buf.name} + ${this.idx(s.at)}, ${this.vectorValue(s.value)});`);
+      switch (s.k) {
+        case 'let':
+          w.line(`const rl_vf ${s.name} = ${this.vectorValue(s.value)};${s.note ? ` /* ${s.note} */` : ''}`);
+          break;
+        case 'local':
+          w.line(`rl_vf ${s.name} = ${this.vectorValue(s.init)};`);
+          break;
+        case 'set':
+          w.line(`${s.name} = ${this.vectorValue(s.value)};`);
+          break;
+        case 'store':
+          w.line(`rl_vf_store(${s.buf.name} + ${this.idx(s.at)}, ${this.vectorValue(s.value)});`);
+          break;
+        case 'loop':
+          w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ++${s.var}) {`, () => this.vectorStmts(w, s.body));
+          break;
+        case 'if':
+          if (!s.otherwise) w.block(`if (${this.cond(s.cond)}) {`, () => this.vectorStmts(w, s.then));
+          else {
+            w.block(`if (${this.cond(s.cond)}) {`, () => this.vectorStmts(w, s.then), '} else {');
+            w.block('', () => this.vectorStmts(w, s.otherwise!), '}', true);
+          }
+          break;
+        default:
+          this.stmt(w, s);
+      }
     }
   }
 
@@ -164,6 +215,10 @@ export class CRenderer extends CStyleRenderer {
     w.line(`int64_t ${s.var} = 0;`);
     w.block(`for (; ${s.var} + ${lanes} <= ${n}; ${s.var} += ${lanes}) {`, () => this.renderVectorBody(w, s.body, s.var, this.owner));
     if (n % lanes) w.block(`for (; ${s.var} < ${n}; ++${s.var}) {`, () => this.stmts(w, s.body));
+  }
+
+  protected uniform01(key: number, index: string, pair: number): string {
+    return `rl_uniform01(${key}u, (uint64_t)(${index}), ${pair}u)`;
   }
 
   protected copy(dst: string, src: string, bytes: number): string {
@@ -202,11 +257,23 @@ export class CRenderer extends CStyleRenderer {
         return `${this.c(x.result, x.owner).part === 'float' ? 'rl_cmplxf' : 'rl_cmplx'}(${a[0]}, ${a[1]})`;
       case 'requantize':
         return a[0]!;
+      case 'conj':
+        return `conj${c.part === 'float' ? 'f' : ''}(${a[0]})`;
+      case 'total_greater':
+        return totalGreater(c, a[0]!, a[1]!);
       default:
         if (x.name.includes('.')) unsupportedOp(x.owner, `scalar op ${x.name}`);
         return scalarCode(x.name, a, c, x.owner);
     }
   }
+}
+
+/** a > b with NaN above every number (top_k's order); floats compare by their total-order key,
+ * so -0 < +0. Arguments are simple loads: each appears more than once. */
+function totalGreater(c: CElem, a: string, b: string): string {
+  if (c.cls !== 'float' && c.cls !== 'double') return `(${a} > ${b})`;
+  const key = c.cls === 'double' ? 'rl_total_key_f64' : 'rl_total_key_f32';
+  return `((${a} != ${a}) ? !(${b} != ${b}) : (!(${b} != ${b}) && ${key}(${a}) > ${key}(${b})))`;
 }
 
 /** acc + a * b in the accumulator's type (contractions): wrap-around ints, double for floats. */

@@ -37,6 +37,8 @@ export abstract class CStyleRenderer {
   protected abstract elemBytes(elem: ElemType, owner: Op): number;
   /** The literal (compute type) of a splat constant's value. */
   protected abstract splatLiteral(elem: ElemType, value: Tensor, owner: Op): string;
+  /** The runtime's uniform [0, 1) draw (Val `uniform01`). */
+  protected abstract uniform01(key: number, index: string, pair: number): string;
 
   /** The op a kernel lowers (for located errors from the hooks). */
   protected owner!: Op;
@@ -133,6 +135,14 @@ export abstract class CStyleRenderer {
         if (!s.otherwise) return w.block(`if (${this.cond(s.cond)}) {`, () => this.stmts(w, s.then));
         w.block(`if (${this.cond(s.cond)}) {`, () => this.stmts(w, s.then), '} else {');
         return w.block('', () => this.stmts(w, s.otherwise!), '}', true);
+      case 'break':
+        return w.line('break;');
+      case 'swap': {
+        const [a, b] = [`${s.buf.name}[${this.idx(s.a)}]`, `${s.buf.name}[${this.idx(s.b)}]`];
+        return w.line(`{ const ${this.storageType(s.buf.elem, this.owner)} t = ${a}; ${a} = ${b}; ${b} = t; }`);
+      }
+      case 'array':
+        return w.line(`${this.storageType(s.buf.elem, this.owner)} ${s.buf.name}[${Math.max(1, s.buf.elements)}]; /* scratch on the stack: kernels stay reentrant */`);
       case 'comment':
         return w.line(`/* ${s.text} */`);
     }
@@ -155,6 +165,10 @@ export abstract class CStyleRenderer {
         return this.bound.get(x.name) ?? x.name;
       case 'splat':
         return this.splatLiteral(x.elem, x.value, this.owner);
+      case 'const':
+        return numberLiteral(x.value, x.elem.kind === 'float' && x.elem.name !== 'f64' ? 'f' : '');
+      case 'uniform01':
+        return this.uniform01(x.key, this.idx(x.at), x.pair);
     }
   }
 
@@ -169,9 +183,16 @@ export abstract class CStyleRenderer {
 
   protected cond(c: Cond): string {
     if (c.k === 'and') return c.all.map((x) => this.cond(x)).join(' && ') || '1';
-    if (c.k === 'truth') return `${c.negate ? '!' : ''}${this.val(c.value)}`;
+    if (c.k === 'truth') return c.negate ? `!(${this.val(c.value)})` : this.val(c.value);
     return `${this.idx(c.a)} ${c.rel} ${this.idx(c.b)}`;
   }
+}
+
+/** A finite number as a C floating literal that reads back exactly (`suffix` f: float). */
+export function numberLiteral(x: number, suffix = ''): string {
+  if (!Number.isFinite(x)) throw new Error(`no literal for ${x}`);
+  const text = String(x);
+  return `${/[.e]/.test(text) ? text : `${text}.0`}${suffix}`;
 }
 
 const C_INDEX: IndexSpelling = {

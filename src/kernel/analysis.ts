@@ -40,8 +40,11 @@ export function buffersUsed(k: KernelIR): Set<string> {
         return val(x.otherwise);
       case 'index':
         return idx(x.x);
+      case 'uniform01':
+        return idx(x.at);
       case 'local':
       case 'splat':
+      case 'const':
         return;
     }
   };
@@ -82,7 +85,13 @@ export function buffersUsed(k: KernelIR): Set<string> {
         cond(s.cond);
         s.then.forEach(stmt);
         return s.otherwise?.forEach(stmt);
+      case 'swap':
+        used.add(s.buf.name);
+        idx(s.a);
+        return idx(s.b);
       case 'comment':
+      case 'break':
+      case 'array':
         return;
     }
   };

@@ -50,7 +50,12 @@ export type Val =
   /** A local scalar (accumulator, region result, or a value the enclosing code binds). */
   | { readonly k: 'local'; readonly name: string }
   /** A constant whose elements are all `value`'s element 0 (a splat fused as a literal). */
-  | { readonly k: 'splat'; readonly elem: ElemType; readonly value: Tensor };
+  | { readonly k: 'splat'; readonly elem: ElemType; readonly value: Tensor }
+  /** A number the lowering chose (epsilon, pi, a count) as a value of real or complex `elem`. */
+  | { readonly k: 'const'; readonly elem: ElemType; readonly value: number }
+  /** f64 uniform in [0, 1): draw `pair` (0 or 1) for element `at` of the stream `key`, the
+   * interpreter's generator (ops/random.ts uniform01), which each runtime provides. */
+  | { readonly k: 'uniform01'; readonly key: number; readonly at: Idx; readonly pair: 0 | 1 };
 
 // ---- statements -------------------------------------------------------------------------------------
 
@@ -78,6 +83,13 @@ export type Stmt =
   /** A scalar region (reduce / map / sort bodies) applied to `args`; `results` name its returns. */
   | { readonly k: 'region'; readonly region: Region | undefined; readonly owner: Op; readonly args: readonly Val[]; readonly results: readonly string[] }
   | { readonly k: 'if'; readonly cond: Cond; readonly then: readonly Stmt[]; readonly otherwise?: readonly Stmt[] }
+  /** Leaves the innermost loop (an insertion sort's inner loop stops at the first ordered pair). */
+  | { readonly k: 'break' }
+  /** Exchanges buf[a] and buf[b], as stored. */
+  | { readonly k: 'swap'; readonly buf: Buf; readonly a: Idx; readonly b: Idx }
+  /** A scratch array local to the kernel (to one thread on a GPU), addressed like a parameter;
+   * in the compute precision a lowering needs (f64 work arrays of triangular_solve and fft). */
+  | { readonly k: 'array'; readonly buf: Buf }
   | { readonly k: 'comment'; readonly text: string };
 
 export interface KernelIR {

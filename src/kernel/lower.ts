@@ -5,67 +5,19 @@
  * what it writes. Parameters are the op's operands (in0, in1, ...) then its results (out0, ...),
  * the order the kernel is called with.
  */
-import { error } from '../diag/diagnostics.js';
 import type { Region } from '../ir/core.js';
-import { numElements, type ElemType, type TensorType } from '../ir/types.js';
+import type { ElemType } from '../ir/types.js';
 import { strides } from '../ir/tensor.js';
-import { attrsOf, type AttrsOf, type OpKind } from '../ops/index.js';
+import type { OpKind } from '../ops/index.js';
 import { simpleCombiner, type WindowAttrs } from '../ops/reduction.js';
 import type { DotDims } from '../ops/contraction.js';
-import type { FlatOp } from '../flat/program.js';
-import { and, eq, flatLoop, ge, lt, nest, type Buf, type Cond, type Stmt, type Val } from './ir.js';
+import { and, eq, flatLoop, ge, lt, nest, type Cond, type Stmt, type Val } from './ir.js';
 import { add, div, int, linear, mod, mul, sub, v, type Idx } from '../ir/index-expr.js';
+import type { IRLowering, KernelBuild, TensorBuf } from './build.js';
+import { STATS_LOWERINGS } from './lower-stats.js';
+import { SORT_LOWERINGS } from './lower-sort.js';
+import { LINALG_LOWERINGS } from './lower-linalg.js';
 
-/** A buffer with the tensor type it holds. */
-export interface TensorBuf extends Buf {
-  readonly t: TensorType;
-}
-
-export class KernelBuild {
-  readonly ins: TensorBuf[];
-  readonly outs: TensorBuf[];
-  private nextLocal = 0;
-  constructor(
-    readonly fop: FlatOp,
-    readonly target: string,
-  ) {
-    const buf = (s: FlatOp['ins'][number], name: string, output: boolean): TensorBuf => {
-      if (s.type.kind !== 'tensor') throw error('E0301', { op: `${fop.op.name} with a non-tensor value`, target }, fop.op.loc);
-      return { name, elem: s.type.elem, elements: numElements(s.type.shape), output, t: s.type };
-    };
-    this.ins = fop.ins.map((s, i) => buf(s, `in${i}`, false));
-    this.outs = fop.outs.map((s, i) => buf(s, `out${i}`, true));
-  }
-
-  get params(): Buf[] {
-    return [...this.ins, ...this.outs];
-  }
-
-  /** The op's attributes as op `kind`'s table entry reads them (typed by the op table). */
-  attrsOf<K extends OpKind>(kind: K): AttrsOf<K> {
-    return attrsOf(kind, this.fop.op);
-  }
-
-  unsupported(why: string): never {
-    throw error('E0301', { op: `${this.fop.op.name} (${why})`, target: this.target }, this.fop.op.loc);
-  }
-
-  /** A fresh local name with `prefix`. */
-  local(prefix: string): string {
-    return `${prefix}${this.nextLocal++}`;
-  }
-
-  load(b: Buf, at: Idx): Val {
-    return { k: 'load', buf: b, at };
-  }
-
-  /** Scalar op `name` of the op table on values of `elem` (result type `result`). */
-  op(name: string, args: readonly Val[], elem: ElemType, result: ElemType = elem): Val {
-    return { k: 'op', name, args, elem, result, owner: this.fop.op };
-  }
-}
-
-export type IRLowering = (k: KernelBuild) => Stmt[];
 
 const zero = (elem: ElemType): Val => ({ k: 'index', x: int(0), elem });
 const local = (name: string): Val => ({ k: 'local', name });
@@ -268,8 +220,51 @@ export function windowElement(w: WindowAttrs, shape: readonly number[], oi: read
   return { decls, inside, index: add(...idx) };
 }
 
+/** Trailing dims a window passes straight through (size 1, stride 1, no padding or dilation):
+ * how many, and their element count (e.g. the channels of NHWC pooling). */
+function passThroughTail(w: WindowAttrs, shape: readonly number[]): { dims: number; size: number } {
+  let dims = 0;
+  let size = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const plain = w.dims[d] === 1 && w.strides[d] === 1 && w.baseDil[d] === 1 && w.winDil[d] === 1 && w.padding[d]![0] === 0 && w.padding[d]![1] === 0;
+    if (!plain) break;
+    dims++;
+    size *= shape[d]!;
+  }
+  return { dims, size };
+}
+
+/** reduce_window of one operand in the pooling layout (a contiguous tail of channels the window
+ * passes through): the window walks the leading dims and the innermost loop runs along the
+ * channels, marked `vector` (a renderer with vectors accumulates whole vectors of channels in
+ * registers, in the scalar loop's order and rounding). Padding contributes the init value. */
+function poolingWindow(k: KernelBuild, w: WindowAttrs, tail: { dims: number; size: number }): Stmt[] {
+  const [x, init, out] = [k.ins[0]!, k.ins[1]!, k.outs[0]!];
+  const lead = x.t.shape.length - tail.dims;
+  const lw: WindowAttrs = { ...w, dims: w.dims.slice(0, lead), strides: w.strides.slice(0, lead), baseDil: w.baseDil.slice(0, lead), winDil: w.winDil.slice(0, lead), padding: w.padding.slice(0, lead) };
+  const leadOut = out.t.shape.slice(0, lead);
+  const st = strides(x.t.shape).slice(0, lead);
+  const c = v('c');
+  const body = k.fop.op.regions[0];
+  return nest(leadOut, (oi) => [{
+    k: 'loop', var: 'c', from: int(0), to: int(tail.size), parallel: true, vector: true, body: [
+      { k: 'local', name: 'acc', elem: x.elem, wide: false, init: k.load(init, int(0)) },
+      ...nest(lw.dims, (wi) => {
+        const at = windowElement(lw, x.t.shape.slice(0, lead), oi, wi, leadOut, st);
+        const step = (value: Val): Stmt[] => applyBody(k, body, [x.elem], ['acc'], [value]);
+        const element = step(k.load(x, add(at.index, c)));
+        return [...at.decls, ...(at.inside.length ? [{ k: 'if', cond: and(...at.inside), then: element, otherwise: step(k.load(init, int(0))) } satisfies Stmt] : element)];
+      }, 'w', false),
+      { k: 'store', buf: out, at: add(mul(linear(oi, strides(leadOut)), tail.size), c), value: local('acc') },
+    ],
+  }]);
+}
+
 const reduceWindow: IRLowering = (k) => {
   const n = k.ins.length / 2;
+  const w0 = k.attrsOf('stablehlo.reduce_window');
+  const tail = passThroughTail(w0, k.ins[0]!.t.shape);
+  if (n === 1 && tail.size > 1) return poolingWindow(k, w0, tail);
   const [xs, inits] = [k.ins.slice(0, n), k.ins.slice(n)];
   const x = xs[0]!;
   const w = k.attrsOf('stablehlo.reduce_window');
@@ -566,6 +561,9 @@ export const IR_LOWERINGS: Readonly<Partial<Record<OpKind, IRLowering>>> = {
   'stablehlo.dynamic_reshape': staticShape((k) => [{ k: 'copy', buf: k.outs[0]!, src: k.ins[0]! }]),
   'stablehlo.get_dimension_size': getDimensionSize,
   'stablehlo.map': map,
+  ...STATS_LOWERINGS,
+  ...SORT_LOWERINGS,
+  ...LINALG_LOWERINGS,
 };
 
 /** The lowering of op `name`, if it has one (names come from programs: plain strings). */

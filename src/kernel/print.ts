@@ -44,6 +44,12 @@ export function printKernel(k: KernelIR): string {
           body(s.otherwise, d + 1);
         }
         return;
+      case 'break':
+        return out(d, 'break');
+      case 'swap':
+        return out(d, `swap ${s.buf.name}[${idx(s.a)}], ${s.buf.name}[${idx(s.b)}]`);
+      case 'array':
+        return out(d, `array ${s.buf.name}: ${elemToString(s.buf.elem)}[${s.buf.elements}]`);
       case 'comment':
         return out(d, `// ${s.text}`);
     }
@@ -68,6 +74,10 @@ function val(x: Val): string {
       return x.name;
     case 'splat':
       return `splat ${elemToString(x.elem)}`;
+    case 'const':
+      return `${elemToString(x.elem)}(${x.value})`;
+    case 'uniform01':
+      return `uniform01(key ${x.key}, ${idx(x.at)}, draw ${x.pair})`;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * @fileoverview Random numbers: rng_bit_generator and rng. The spec leaves the bits
  * implementation-defined (only determinism is required); ours come from Threefry-2x32-20, and the
- * C backend (emit-c/random.ts) computes the very same bits, so compiled results match exactly.
+ * compiled code (kernel/lower-stats.ts, rl_uniform01 in runtime-lite) computes the very same bits, so compiled results match exactly.
  */
 import { storageElem } from '../ir/types.js';
 import { copyElem, expectTensor, getElem, intAt, makeTensor, setElem, setElemBits, size } from '../ir/tensor.js';
