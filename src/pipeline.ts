@@ -150,7 +150,7 @@ function printPlanned(f: FusedProgram, order: readonly FlatOp[], plan: MemoryPla
 
 function printKernels(kernels: readonly Kernel[]): string {
   if (!kernels.length) return '// no kernels: every result is an input, a weight or a copy\n';
-  return kernels.map((k) => (k.ir ? printKernel(k.ir) : `// ${k.name}: written as C (not yet kernel IR)\n${k.source}\n`)).join('\n');
+  return kernels.map((k) => printKernel(k.ir)).join('\n');
 }
 
 function printFiles(r: EmitResult): string {

@@ -25,8 +25,8 @@ export interface Kernel {
   readonly source: string;
   /** Written against rl_simd.h (the model then includes it). */
   readonly usesSimd?: boolean;
-  /** The kernel IR it was rendered from (absent for kernels still written as C text). */
-  readonly ir?: KernelIR;
+  /** The kernel IR it was rendered from. */
+  readonly ir: KernelIR;
 }
 
 export const tensorOf = (s: Sym, fop: FlatOp): TensorType => {

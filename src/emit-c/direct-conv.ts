@@ -10,27 +10,15 @@
  * loop without padding checks; the few at the borders check each tap. Each output row is finished
  * by the fused epilogue while it is in L1, and with --threads rows are split across the pool.
  */
-import type { Op } from '../ir/core.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import type { KernelParam } from './builder.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 import { emitRowsKernel } from './rows.js';
 import { isF32 } from './ctypes.js';
-import { convGeometry, simdMacro, type ConvGeometry } from './gemm.js';
+import { simdMacro } from './gemm.js';
+import { convGeometry, type DirectConvPlan } from '../kernel/ukernel.js';
 import type { FlatOp } from '../flat/program.js';
-
-export interface DirectConvPlan {
-  readonly kind: 'direct-conv';
-  readonly op: Op;
-  readonly conv: ConvGeometry;
-  /** One input channel per output channel (feature groups = channels = output channels). */
-  readonly depthwise: boolean;
-  readonly lanes: number;
-  /** Vectors of output channels per register block, and output pixels per block. */
-  readonly channelBlock: number;
-  readonly pixelBlock: number;
-}
 
 /** Dense convolutions with fewer input channels than this go direct; more feed the GEMM's k blocks well. */
 const DENSE_MAX_CHANNELS = 16;

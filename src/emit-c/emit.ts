@@ -16,8 +16,9 @@ import { lookupTarget, type Target } from '../target/targets.js';
 import type { Kernel } from './builder.js';
 import { cElem, cElemOrUndefined, storageLiteral } from './ctypes.js';
 import { isFusibleElementwise, isReducible, lowerToKernel, writesInPlaceSafely } from './kernels.js';
-import { gemmScratchBytes, planGemm, simdMacro, type GemmPlan } from './gemm.js';
-import { planDirectConv, type DirectConvPlan } from './direct-conv.js';
+import { gemmScratchBytes, planGemm, simdMacro } from './gemm.js';
+import type { DirectConvPlan, GemmPlan } from '../kernel/ukernel.js';
+import { planDirectConv } from './direct-conv.js';
 import { generateSplats } from './splats.js';
 
 export const VERSION = '0.1.0';

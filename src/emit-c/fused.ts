@@ -22,7 +22,6 @@ import { cIndex } from '../emit-common/cstyle.js';
 import { linearIndex, loopVars } from '../fusion/fuse.js';
 import type { FlatOp, FusionGroup, Sym } from '../flat/program.js';
 import { cElem, type CElem } from './ctypes.js';
-import type { KernelParam } from './builder.js';
 import { CRenderer } from './c-renderer.js';
 import { SPLAT_MARK } from './splats.js';
 
@@ -106,14 +105,13 @@ function fusedElement(f: FlatOp, env: FusedEnv, leaf: (s: Sym) => string): { stm
   return { stmts, root: value.get(g.members[g.members.length - 1]!.outs[0]!.id)! };
 }
 
-/** A loop nest over dims `dims` of `shape` (variables i<d>) around `body`: its outermost loop over
- * `rows` when given, its innermost marked `vector` when `vector`, `parallel` unless accumulating. */
-function rootLoops(shape: readonly number[], body: Stmt[], rows: RowRange | undefined, vector: boolean, dims: readonly number[] = shape.map((_, d) => d), parallel = true): Stmt[] {
+/** A loop nest over dims `dims` of `shape` (variables i<d>) around `body`: its innermost marked
+ * `vector` when `vector`, `parallel` unless accumulating. */
+function rootLoops(shape: readonly number[], body: Stmt[], vector: boolean, dims: readonly number[] = shape.map((_, d) => d), parallel = true): Stmt[] {
   let nest = body;
   for (let j = dims.length - 1; j >= 0; j--) {
     const d = dims[j]!;
-    const [from, to] = j === 0 && rows ? [v(rows.begin), v(rows.end)] : [int(0), int(shape[d]!)];
-    nest = [{ k: 'loop', var: `i${d}`, from, to, parallel, body: nest, ...(vector && j === dims.length - 1 ? { vector: true } : {}) }];
+    nest = [{ k: 'loop', var: `i${d}`, from: int(0), to: int(shape[d]!), parallel, body: nest, ...(vector && j === dims.length - 1 ? { vector: true } : {}) }];
   }
   return nest;
 }
@@ -124,7 +122,7 @@ function rootLoops(shape: readonly number[], body: Stmt[], rows: RowRange | unde
  * position from the init value (the last leaf). The chain's root is rounded to its type before
  * accumulating, as the unfused kernels store it; each step is rounded as the reduction's is.
  */
-export function emitFusedReduce(f: FlatOp, env: FusedEnv, rows?: RowRange): { code: string; body: Stmt[] } {
+export function fusedReduceBody(f: FlatOp, env: FusedEnv): Stmt[] {
   const g = f.group!;
   const red = g.reduce!;
   const dims = attrsOf('stablehlo.reduce', red.op).dims;
@@ -139,13 +137,10 @@ export function emitFusedReduce(f: FlatOp, env: FusedEnv, rows?: RowRange): { co
   const out = bufOf('out0', f.outs[0]!, true);
   const perOutput: Stmt[] = [
     { k: 'local', name: 'acc', elem, wide: false, init: { k: 'load', buf: bufOf(`in${f.ins.length - 1}`, f.ins[f.ins.length - 1]!), at: int(0) } },
-    ...rootLoops(inShape, accumulate, undefined, false, dims, false), // accumulating: in order
+    ...rootLoops(inShape, accumulate, false, dims, false), // accumulating: in order
     { k: 'store', buf: out, at: linear(kept.map((d) => v(`i${d}`)), strides(kept.map((d) => inShape[d]!))), value: { k: 'local', name: 'acc' } },
   ];
-  const body = rootLoops(inShape, perOutput, rows, false, kept);
-  const w = new CodeWriter();
-  new CRenderer().renderStmts(w, body, red.op);
-  return { code: w.toString(), body };
+  return rootLoops(inShape, perOutput, false, kept);
 }
 
 /** The kernel IR of a fused kernel with body `body` (for --dump-after=lower). */
@@ -153,37 +148,13 @@ export function fusedIR(name: string, comment: string, f: FlatOp, body: readonly
   return { name, comment, params: [...f.ins.map((s, i) => bufOf(`in${i}`, s)), bufOf('out0', f.outs[0]!, true)], body };
 }
 
-/** Parameters of a fused kernel: its leaves (in `f.ins` order), then the result. A leaf is read
- * as `in<first index of its symbol>`; a splat is a literal; a reduction's init is the last one. */
-export function fusedParams(f: FlatOp, inPlace: boolean, env: FusedEnv): KernelParam[] {
-  const restrict = inPlace ? '' : ' restrict';
-  const read = new Set(leavesRead(f, env));
-  const isRead = (s: Sym, i: number): boolean => (read.has(s) && f.ins.indexOf(s) === i) || (!!f.group?.reduce && i === f.ins.length - 1);
-  return [
-    ...f.ins.map((s, i) => ({ name: `in${i}`, cType: `const ${elemOf(s, f).storage}*${restrict}`, output: false, unread: !isRead(s, i) })),
-    { name: 'out0', cType: `${elemOf(f.outs[0]!, f).storage}*${restrict}`, output: true },
-  ];
-}
-
-/** A range of the outermost loop, as C expressions (a thread's share of the rows). */
-export interface RowRange {
-  readonly begin: string;
-  readonly end: string;
-}
-
-/** Body of a standalone fused kernel: one loop nest over the root's shape, its innermost loop in
- * vectors of `lanes` when the group vectorizes (the renderer decides from the IR), its outermost
- * over `rows` when given (rank >= 2). Returns the C and whether it uses rl_simd.h. */
-export function emitFusedLoop(f: FlatOp, env: FusedEnv, lanes?: number, rows?: RowRange): { code: string; usesSimd: boolean; body: Stmt[] } {
+/** Body of a standalone fused kernel: one loop nest over the root's shape, its innermost loop
+ * marked `vector` (a renderer with vectors runs it so when the group allows: CRenderer.canVectorize). */
+export function fusedLoopBody(f: FlatOp, env: FusedEnv): Stmt[] {
   const shape = tensorOf(f.outs[0]!).shape;
   const { stmts, root } = fusedElement(f, env, (s) => `in${f.ins.indexOf(s)}`);
   const at = linearIndex({ kind: 'dims', dims: loopVars(shape.length) }, shape);
-  const body: Stmt[] = [...stmts, { k: 'store', buf: bufOf('out0', f.outs[0]!, true), at, value: root }];
-  const loops = rootLoops(shape, body, rows, true);
-  const renderer = new CRenderer(lanes);
-  const w = new CodeWriter();
-  renderer.renderStmts(w, loops, f.op);
-  return { code: w.toString(), usesSimd: renderer.usedSimd, body: loops };
+  return rootLoops(shape, [...stmts, { k: 'store', buf: bufOf('out0', f.outs[0]!, true), at, value: root }], true);
 }
 
 /**

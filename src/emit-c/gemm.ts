@@ -17,87 +17,33 @@
  * Accumulation is in f32 with fused multiply-add (the scalar path and the interpreter use double):
  * every model and conformance case stays within the f32 tolerances of src/ir/compare.ts.
  */
-import type { Op } from '../ir/core.js';
-import type { TensorType } from '../ir/types.js';
-import { attrsOf } from '../ops/index.js';
-import type { DotDims } from '../ops/contraction.js';
-import { getElem, strides, type Tensor } from '../ir/tensor.js';
+import type { ElemType, TensorType } from '../ir/types.js';
+import { getElem, type Tensor } from '../ir/tensor.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import type { KernelParam } from './builder.js';
-import { cElem, isF32, type CElem } from './ctypes.js';
+import { cElemOrUndefined, isF32, type CElem } from './ctypes.js';
+import { gemmShape, type ASource, type GemmPlan, type GemmTiling } from '../kernel/ukernel.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 import type { FlatOp } from '../flat/program.js';
-
-/** How the packing code reads A[b][m][k]. */
-export type ASource =
-  | { readonly kind: 'matrix'; readonly batchStride: number; readonly mStride: number; readonly kStride: number }
-  | ({ readonly kind: 'conv' } & ConvGeometry);
-
-export interface GemmTiling {
-  readonly lanes: number;
-  readonly mr: number;
-  /** Vectors per micro-tile row; nr = nrv * lanes. */
-  readonly nrv: number;
-  readonly nr: number;
-  readonly kc: number;
-  readonly mc: number;
-}
-
-export interface GemmPlan {
-  readonly kind: 'gemm';
-  readonly op: Op;
-  readonly batch: number;
-  readonly m: number;
-  readonly n: number;
-  readonly k: number;
-  readonly a: ASource;
-  /** Element strides of B[b][k][n] in the operand as stored. */
-  readonly b: { readonly batchStride: number; readonly kStride: number; readonly nStride: number };
-  /** B is a constant: packed at compile time (packB), read as is by the kernel. */
-  readonly bPrepacked: boolean;
-  /** How the micro-kernel reads A: packed panels, rows of the operand in place (contiguous k), or
-   * row pointers into the image (convolution with k blocks of one kernel tap: indirect GEMM). */
-  readonly aMode: 'packed' | 'direct' | 'indirect';
-  readonly tiling: GemmTiling;
-  /** Element types (f32, f16 or bf16) of A, B, the product, and the kernel's output (the product,
-   * or the root of its epilogue). Half-precision operands are widened to f32 while packing (a
-   * constant B at compile time); unless product and output are both f32, the product accumulates
-   * in an f32 block of the scratch and is rounded once, when the epilogue stores the output. */
-  readonly elems: { readonly a: CElem; readonly b: CElem; readonly c: CElem; readonly out: CElem };
-}
 
 const SIMD_MACRO: Readonly<Record<string, string>> = { avx512: 'RL_SIMD_AVX512', avx2: 'RL_SIMD_AVX2', neon: 'RL_SIMD_NEON', helium: 'RL_SIMD_HELIUM' };
 
 /** The rl_simd.h selector of the target's instruction set; undefined for scalar targets. */
 export const simdMacro = (target: Target): string | undefined => SIMD_MACRO[target.simd];
 
-const isGemmFloat = (t: TensorType): boolean => t.elem.kind === 'float' && ['f32', 'f16', 'bf16'].includes(t.elem.name);
+/** The C spelling of a plan's element type (planGemm admits only f32, f16 and bf16). */
+const cOf = (e: ElemType): CElem => cElemOrUndefined(e)!;
 
-/** The single stride of a group of dims when they are adjacent and row-major contiguous (size-1 dims ignored). */
-function groupStride(shape: readonly number[], dims: readonly number[]): { size: number; stride: number } | undefined {
-  const st = strides(shape);
-  const real = dims.filter((d) => shape[d] !== 1);
-  const size = dims.reduce((n, d) => n * shape[d]!, 1);
-  if (real.length === 0) return { size, stride: 0 };
-  for (let i = 0; i + 1 < real.length; i++) if (st[real[i]!] !== st[real[i + 1]!]! * shape[real[i + 1]!]!) return undefined;
-  return { size, stride: st[real[real.length - 1]!]! };
-}
+const isGemmFloat = (t: TensorType): boolean => t.elem.kind === 'float' && ['f32', 'f16', 'bf16'].includes(t.elem.name);
 
 /** A GEMM plan for `f`, or undefined when the op is not one the GEMM path handles (scalar kernel then). */
 export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number) => boolean, out: TensorType = f.outs[0]!.type as TensorType): GemmPlan | undefined {
   if (!simdMacro(target) || f.ins.length !== 2 || f.outs.length !== 1) return undefined;
   const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type];
   if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor' || ![lt, rt, ot, out].every(isGemmFloat)) return undefined;
-  const elems = { a: cElem(lt, f.op.name, f.op.loc), b: cElem(rt, f.op.name, f.op.loc), c: cElem(ot, f.op.name, f.op.loc), out: cElem(out, f.op.name, f.op.loc) };
-  const shape =
-    f.op.name === 'stablehlo.dot_general'
-      ? dotShape(attrsOf('stablehlo.dot_general', f.op), lt, rt)
-      : f.op.name === 'stablehlo.dot' // the deprecated 1-D/2-D form: contract lhs's last dim with rhs's first
-        ? dotShape({ lb: [], rb: [], lc: [lt.shape.length - 1], rc: [0] }, lt, rt)
-        : f.op.name === 'stablehlo.convolution'
-          ? convShape(f)
-          : undefined;
+  const elems = { a: lt.elem, b: rt.elem, c: ot.elem, out: out.elem };
+  const shape = gemmShape(f);
   if (!shape || shape.m === 0 || shape.n === 0 || shape.k === 0 || shape.batch === 0) return undefined;
   const a = shape.a;
   // Indirect GEMM when a tap's channels make a worthwhile k block (few channels: pack instead).
@@ -109,86 +55,6 @@ export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number
   // Indirect k blocks hold whole taps: as many as fit the L1-sized block (at least one).
   const kc = indirect ? a.channels * Math.max(1, Math.min(a.kernelHeight * a.kernelWidth, Math.floor(tiling.kc / a.channels))) : tiling.kc;
   return { kind: 'gemm', op: f.op, ...shape, bPrepacked: isConstant(1), aMode, tiling: { ...tiling, kc }, elems };
-}
-
-type Shape = Pick<GemmPlan, 'batch' | 'm' | 'n' | 'k' | 'a' | 'b'>;
-
-function dotShape(d: DotDims, lt: TensorType, rt: TensorType): Shape | undefined {
-  const lf = lt.shape.map((_, i) => i).filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
-  const rf = rt.shape.map((_, i) => i).filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
-  const [lb, lm, lk] = [groupStride(lt.shape, d.lb), groupStride(lt.shape, lf), groupStride(lt.shape, d.lc)];
-  const [rb, rk, rn] = [groupStride(rt.shape, d.rb), groupStride(rt.shape, d.rc), groupStride(rt.shape, rf)];
-  if (!lb || !lm || !lk || !rb || !rk || !rn) return undefined;
-  return {
-    batch: lb.size,
-    m: lm.size,
-    n: rn.size,
-    k: lk.size,
-    a: { kind: 'matrix', batchStride: lb.stride, mStride: lm.stride, kStride: lk.stride },
-    b: { batchStride: rb.stride, kStride: rk.stride, nStride: rn.stride },
-  };
-}
-
-/** A 2-D convolution in NHWC x HWIO -> NHWC layout without input dilation or reversal, as the
- * GEMM and direct-convolution paths see it. */
-export interface ConvGeometry {
-  readonly batch: number;
-  readonly height: number;
-  readonly width: number;
-  readonly channels: number;
-  readonly outHeight: number;
-  readonly outWidth: number;
-  readonly outChannels: number;
-  readonly kernelHeight: number;
-  readonly kernelWidth: number;
-  /** Input channels per kernel slice (HWIO's I): channels / feature groups. */
-  readonly kernelChannels: number;
-  readonly featureGroups: number;
-  readonly stride: readonly [number, number];
-  readonly dilation: readonly [number, number];
-  readonly padBefore: readonly [number, number];
-}
-
-export function convGeometry(f: FlatOp): ConvGeometry | undefined {
-  const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type] as TensorType[];
-  const c = attrsOf('stablehlo.convolution', f.op);
-  const nhwc = (b: number, sp: readonly number[], feat: number): boolean => b === 0 && sp.length === 2 && sp[0] === 1 && sp[1] === 2 && feat === 3;
-  if (!nhwc(c.inBatch, c.inSpatial, c.inFeature) || !nhwc(c.outBatch, c.outSpatial, c.outFeature)) return undefined;
-  if (c.kSpatial[0] !== 0 || c.kSpatial[1] !== 1 || c.kIn !== 2 || c.kOut !== 3) return undefined;
-  if (c.batchGroups !== 1 || c.lhsDil.some((x) => x !== 1) || c.reversal.some((x) => x)) return undefined;
-  const [batch, height, width, channels] = lt!.shape as [number, number, number, number];
-  const [kernelHeight, kernelWidth, kernelChannels, outChannels] = rt!.shape as [number, number, number, number];
-  const [, outHeight, outWidth] = ot!.shape as [number, number, number, number];
-  return {
-    batch,
-    height,
-    width,
-    channels,
-    outHeight,
-    outWidth,
-    outChannels,
-    kernelHeight,
-    kernelWidth,
-    kernelChannels,
-    featureGroups: c.featureGroups,
-    stride: [c.strides[0]!, c.strides[1]!],
-    dilation: [c.rhsDil[0]!, c.rhsDil[1]!],
-    padBefore: [c.padding[0]![0]!, c.padding[1]![0]!],
-  };
-}
-
-/** One-group convolution as an implicit GEMM: rows are output pixels of every image (batch folds into M). */
-function convShape(f: FlatOp): Shape | undefined {
-  const g = convGeometry(f);
-  if (!g || g.featureGroups !== 1) return undefined;
-  return {
-    batch: 1,
-    m: g.batch * g.outHeight * g.outWidth,
-    n: g.outChannels,
-    k: g.kernelHeight * g.kernelWidth * g.channels,
-    a: { kind: 'conv', ...g },
-    b: { batchStride: 0, kStride: g.outChannels, nStride: 1 },
-  };
 }
 
 /**
@@ -256,7 +122,7 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   const np = panels(p);
   const direct = p.aMode === 'direct';
   const indirect = p.aMode === 'indirect';
-  const { a: ae, b: be } = p.elems;
+  const [ae, be] = [cOf(p.elems.a), cOf(p.elems.b)];
   const aType = ae.storage;
   const bType = p.bPrepacked ? 'float' : be.storage;
   const w = new CodeWriter();
@@ -388,7 +254,7 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
             w.line(`/* round the finished rows to ${p.elems.c.name} */`);
             w.block(`if (pc + kc == ${p.k}) {`, () => {
               w.block(`for (int64_t r = bi * ${p.m} + ic; r < bi * ${p.m} + ic + mc; ++r) {`, () => {
-                w.line(`for (int64_t n = 0; n < ${p.n}; ++n) out0[r * ${p.n} + n] = ${p.elems.c.store(`(${headRow})[n]`)};`);
+                w.line(`for (int64_t n = 0; n < ${p.n}; ++n) out0[r * ${p.n} + n] = ${cOf(p.elems.c).store(`(${headRow})[n]`)};`);
               });
             });
           }
@@ -428,7 +294,7 @@ function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, m
 /** Packs A[ic:ic+mc][pc:pc+kc] as mr-row panels, k-major: ap[(panel * kc + q) * mr + row]; rows past M are zero. */
 function emitPackA(w: CodeWriter, p: GemmPlan): void {
   const { mr } = p.tiling;
-  const ae = p.elems.a;
+  const ae = cOf(p.elems.a);
   w.block(`for (int64_t r = 0; r < (mc + ${mr - 1}) / ${mr} * ${mr}; ++r) {`, () => {
     w.line(`float* restrict dst = ap + (r / ${mr}) * kc * ${mr} + r % ${mr};`);
     w.block('if (r >= mc) {', () => {

@@ -7,14 +7,15 @@
  * Each kernel carries a comment naming the op and its source location.
  */
 import { simpleCombiner } from '../ops/reduction.js';
-import { numElements, type TensorType } from '../ir/types.js';
-import { CodeWriter } from '../emit-common/code-writer.js';
+import { floatElem, numElements, type TensorType } from '../ir/types.js';
 import { cElem, cElemOrUndefined } from './ctypes.js';
-import { describeGroup, emitFusedLoop, emitFusedReduce, fusedIR, fusedParams, type FusedEnv, type RowRange } from './fused.js';
+import { describeGroup, fusedIR, fusedLoopBody, fusedReduceBody, type FusedEnv } from './fused.js';
+import type { Op } from '../ir/core.js';
 import { emitRowsKernel, PARALLEL_MIN_ELEMENTS } from './rows.js';
 import { singleOpGroup } from '../fusion/fuse.js';
-import { emitGemmKernel, type GemmPlan } from './gemm.js';
-import { emitDirectConvKernel, type DirectConvPlan } from './direct-conv.js';
+import { emitGemmKernel } from './gemm.js';
+import type { DirectConvPlan, GemmPlan } from '../kernel/ukernel.js';
+import { emitDirectConvKernel } from './direct-conv.js';
 import { MIXED_OPS } from './mixed.js';
 import { hasScalarCode } from './scalar.js';
 import type { FlatOp, Sym } from '../flat/program.js';
@@ -24,8 +25,10 @@ import { elementwise, IR_LOWERINGS, irLoweringOf } from '../kernel/lower.js';
 import { KernelBuild } from '../kernel/build.js';
 import { unusedParams } from '../kernel/analysis.js';
 import { v } from '../ir/index-expr.js';
-import type { Stmt } from '../kernel/ir.js';
+import type { KernelIR, Stmt } from '../kernel/ir.js';
 import { CRenderer } from './c-renderer.js';
+
+const F32 = floatElem('f32')!;
 
 const ELEMENTWISE_NAMES = [
   'add', 'subtract', 'multiply', 'divide', 'remainder', 'power', 'maximum', 'minimum', 'atan2', 'and', 'or', 'xor',
@@ -91,24 +94,31 @@ export function writesInPlaceSafely(fop: FlatOp): boolean {
   return isElementwiseName(name) || ['stablehlo.reshape', 'stablehlo.convert', 'stablehlo.select', 'stablehlo.clamp', 'stablehlo.compare', 'stablehlo.uniform_quantize', 'stablehlo.uniform_dequantize'].includes(name);
 }
 
-/** A kernel whose body is `code`; inputs it never reads (KernelParam.unread) are marked used for -Werror. */
-function kernelWithBody(name: string, comment: string, params: readonly KernelParam[], code: string, usesSimd = false): Kernel {
-  const body = new CodeWriter();
-  body.block(`RL_KERNEL void ${name}(${params.map((p) => `${p.cType} ${p.name}`).join(', ')}) {`, () => {
-    for (const p of params) if (p.unread) body.line(`(void)${p.name};`);
-    for (const line of code.split('\n')) body.line(line);
-  });
-  return { name, comment, params, source: `${comment}\n${body.toString()}`, usesSimd };
+const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: false };
+
+/** The C of kernel `ir` (`owner`: the op its errors point at): one function, or, with a pool
+ * (--threads) and a body that is one parallel loop over enough work, that loop's rows split
+ * across the pool (rows.ts). `inPlace`: an output may alias an input (no `restrict`). */
+function renderKernel(ir: KernelIR, owner: Op, inPlace: boolean, renderer: CRenderer, threads: number): Kernel {
+  const params: KernelParam[] = ir.params.map((p) => ({ name: p.name, cType: renderer.paramType(p, inPlace, owner), output: p.output }));
+  const rows = splittableRows(ir.body);
+  const work = Math.max(...ir.params.map((p) => p.elements));
+  if (threads > 1 && rows !== undefined && rows > 1 && work >= PARALLEL_MIN_ELEMENTS) {
+    const unread = new Set(unusedParams(ir).map((p) => p.name));
+    const withPool = [...params.map((p) => (unread.has(p.name) ? { ...p, unread: true } : p)), POOL_PARAM];
+    const outer = ir.body[0] as Extract<Stmt, { k: 'loop' }>;
+    const source = emitRowsKernel(ir.name, withPool, rows, true, (w) => renderer.renderStmts(w, [{ ...outer, from: v('row_begin'), to: v('row_end') }], owner));
+    return { name: ir.name, comment: ir.comment, params: withPool, source: `${ir.comment}\n${source}`, usesSimd: renderer.usedSimd, ir };
+  }
+  return { name: ir.name, comment: ir.comment, params, source: renderer.render(ir, owner, inPlace), usesSimd: renderer.usedSimd, ir };
 }
 
-const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: false };
-const ROWS: RowRange = { begin: 'row_begin', end: 'row_end' };
-
-/** kernelWithBody's form for `code` written over rows [row_begin, row_end): the pool splits them. */
-function parallelKernel(name: string, comment: string, params: readonly KernelParam[], rows: number, code: string, usesSimd = false): Kernel {
-  const withPool = [...params, POOL_PARAM];
-  const source = emitRowsKernel(name, withPool, rows, true, (w) => code.split('\n').forEach((l) => w.line(l)));
-  return { name, comment, params: withPool, source: `${comment}\n${source}`, usesSimd };
+/** The row count of a body that is a single parallel loop from 0 (its iterations may run on
+ * different threads; not a `vector` loop, which must start at 0 to run in vectors). */
+function splittableRows(body: readonly Stmt[]): number | undefined {
+  const s = body[0];
+  if (body.length !== 1 || s?.k !== 'loop' || !s.parallel || s.vector || s.from.k !== 'int' || s.from.value !== 0 || s.to.k !== 'int') return undefined;
+  return s.to.value;
 }
 
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered; `gemm`
@@ -132,35 +142,29 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
     ];
     const epilogue = fop.group ? { fop, env, lanes } : undefined;
     const source = gemm.kind === 'gemm' ? emitGemmKernel(gemm, name, comment, params, epilogue, threads > 1) : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
-    return { name, comment, params, source, usesSimd: true };
+    // The IR of the kernel is the ukernel node; its operands are the kernel's buffers but the pool.
+    const buffers = [head.ins[0]!, head.ins[1]!, ...fop.ins.slice(2), ...fop.outs].map((s, i) => {
+      const t = tensorOf(s, fop);
+      // A constant B arrives packed in f32 (packB: at least its elements, padded to whole panels).
+      const elem = i === 1 && gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : t.elem;
+      return { name: params[i]!.name, elem, elements: numElements(t.shape), output: params[i]!.output };
+    });
+    const ir: KernelIR = { name, comment, params: buffers, body: [{ k: 'ukernel', plan: gemm, ...(fop.group ? { epilogue: fop.group } : {}) }] };
+    return { name, comment, params, source, usesSimd: true, ir };
   }
-  /** Whether a loop nest of `elements` with `rows` outermost rows is worth splitting across threads. */
-  const split = (rows: number, elements: number): boolean => threads > 1 && rows > 1 && elements >= PARALLEL_MIN_ELEMENTS;
   if (fop.group?.reduce) {
-    const red = fop.group.reduce;
-    const dims = attrsOf('stablehlo.reduce', red.op).dims;
     const name = `k${index}_fused_reduce`;
-    const comment = `/* ${name}: fuses ${describeGroup(fop.group)} */`;
-    const inShape = (red.ins[0]!.type as TensorType).shape;
-    const firstKept = inShape.findIndex((_, d) => !dims.includes(d));
-    const parallel = firstKept >= 0 && split(inShape[firstKept]!, numElements(inShape));
-    const loop = emitFusedReduce(fop, env, parallel ? ROWS : undefined);
-    const kernel = parallel ? parallelKernel(name, comment, fusedParams(fop, false, env), inShape[firstKept]!, loop.code) : kernelWithBody(name, comment, fusedParams(fop, false, env), loop.code);
-    return { ...kernel, ir: fusedIR(name, comment, fop, loop.body) };
+    const ir = fusedIR(name, `/* ${name}: fuses ${describeGroup(fop.group)} */`, fop, fusedReduceBody(fop, env));
+    return renderKernel(ir, fop.group.reduce.op, false, new CRenderer(), threads);
   }
   // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
   const group = fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
   if (group) {
     const f = { ...fop, group };
-    const shape = (fop.outs[0]!.type as TensorType).shape;
-    const parallel = shape.length >= 2 && split(shape[0]!, numElements(shape));
-    const loop = emitFusedLoop(f, env, lanes, parallel ? ROWS : undefined);
-    if (fop.group || loop.usesSimd) {
-      const name = fop.group ? `k${index}_fused_${short}` : `k${index}_${short}`;
-      const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
-      const kernel = parallel ? parallelKernel(name, comment, fusedParams(f, inPlace, env), shape[0]!, loop.code, loop.usesSimd) : kernelWithBody(name, comment, fusedParams(f, inPlace, env), loop.code, loop.usesSimd);
-      return { ...kernel, ir: fusedIR(name, comment, f, loop.body) };
-    }
+    const name = fop.group ? `k${index}_fused_${short}` : `k${index}_${short}`;
+    const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
+    const kernel = renderKernel(fusedIR(name, comment, f, fusedLoopBody(f, env)), fop.op, inPlace, new CRenderer(lanes), threads);
+    if (fop.group || kernel.usesSimd) return kernel;
   }
   const name = `k${index}_${short}`;
   // Elementwise ops without a lowering of their own take the generic per-element one.
@@ -171,30 +175,7 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   const build = new KernelBuild(fop, 'C backend');
   // A reshape given its operand's buffer (memory plan in-place rule) has nothing to move.
   const body: Stmt[] = fop.op.name === 'stablehlo.reshape' && inPlace ? [{ k: 'comment', text: "in place: the result is the operand's buffer, row-major order unchanged" }] : irLowering(build);
-  const comment = kernelComment(name, fop);
-  const ir = { name, comment, params: build.params, body };
-  const renderer = new CRenderer(lanes);
-  const params: KernelParam[] = build.params.map((p) => ({ name: p.name, cType: renderer.paramType(p, inPlace, fop.op), output: p.output }));
-  // A kernel that is one parallel loop over enough work runs its rows on the pool.
-  const rows = splittableRows(body);
-  if (rows !== undefined && split(rows, Math.max(...build.params.map((p) => p.elements)))) {
-    const unread = new Set(unusedParams(ir).map((p) => p.name));
-    const rowParams = params.map((p) => (unread.has(p.name) ? { ...p, unread: true } : p));
-    const outer = body[0] as Extract<Stmt, { k: 'loop' }>;
-    const code = new CodeWriter();
-    renderer.renderStmts(code, [{ ...outer, from: v(ROWS.begin), to: v(ROWS.end) }], fop.op);
-    return { ...parallelKernel(name, comment, rowParams, rows, code.toString(), renderer.usedSimd), ir };
-  }
-  const source = renderer.render(ir, fop.op, inPlace);
-  return { name, comment, params, source, ir, usesSimd: renderer.usedSimd };
-}
-
-/** The row count of a body that is a single parallel loop from 0 (its iterations may run on
- * different threads), else undefined. */
-function splittableRows(body: readonly Stmt[]): number | undefined {
-  const s = body[0];
-  if (body.length !== 1 || s?.k !== 'loop' || !s.parallel || s.from.k !== 'int' || s.from.value !== 0 || s.to.k !== 'int') return undefined;
-  return s.to.value;
+  return renderKernel({ name, comment: kernelComment(name, fop), params: build.params, body }, fop.op, inPlace, new CRenderer(lanes), threads);
 }
 
 /** The generic per-element rule needs C spellings of the op for its type; bit-level ops would

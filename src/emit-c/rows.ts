@@ -16,7 +16,8 @@ export const PARALLEL_MIN_ELEMENTS = 32768;
 export function emitRowsKernel(name: string, params: readonly KernelParam[], rows: number, parallel: boolean, body: (w: CodeWriter) => void): string {
   const w = new CodeWriter();
   const fields = params.filter((x) => x.name !== 'scratch' && x.name !== 'pool');
-  w.line(`typedef struct { ${fields.map((x) => `${x.cType.replace(' restrict', '')} ${x.name};`).join(' ')} } ${name}_job_t;`);
+  // Fields keep the parameters' qualifiers (a restrict-qualified member is plain C99).
+  w.line(`typedef struct { ${fields.map((x) => `${x.cType} ${x.name};`).join(' ')} } ${name}_job_t;`);
   w.block(`static void ${name}_rows(void* job_, int64_t row_begin, int64_t row_end) {`, () => {
     w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
     // A field the body never reads (KernelParam.unread) is not unpacked: -Werror rejects unused locals.

@@ -143,6 +143,8 @@ export abstract class CStyleRenderer {
       }
       case 'array':
         return w.line(`${this.storageType(s.buf.elem, this.owner)} ${s.buf.name}[${Math.max(1, s.buf.elements)}]; /* scratch on the stack: kernels stay reentrant */`);
+      case 'ukernel':
+        throw new Error(`${this.owner.name}: a ukernel is printed by the backend's micro-kernel printer, not as statements`);
       case 'comment':
         return w.line(`/* ${s.text} */`);
     }

@@ -89,6 +89,10 @@ export function buffersUsed(k: KernelIR): Set<string> {
         used.add(s.buf.name);
         idx(s.a);
         return idx(s.b);
+      case 'ukernel':
+        // The micro-kernel reads every operand and writes every result (and its scratch).
+        for (const p of k.params) used.add(p.name);
+        return;
       case 'comment':
       case 'break':
       case 'array':

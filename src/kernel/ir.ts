@@ -10,6 +10,8 @@ import type { Op, Region } from '../ir/core.js';
 import { int, v, type Idx } from '../ir/index-expr.js';
 import type { ElemType } from '../ir/types.js';
 import type { Tensor } from '../ir/tensor.js';
+import type { FusionGroup } from '../flat/program.js';
+import type { UkernelPlan } from './ukernel.js';
 
 // ---- buffers -------------------------------------------------------------------------------------
 
@@ -90,6 +92,9 @@ export type Stmt =
   /** A scratch array local to the kernel (to one thread on a GPU), addressed like a parameter;
    * in the compute precision a lowering needs (f64 work arrays of triangular_solve and fft). */
   | { readonly k: 'array'; readonly buf: Buf }
+  /** A contraction computed by the backend's micro-kernel for `plan` (ukernel.ts): the kernel's
+   * whole body. `epilogue`: the fusion group applied to each element of the product. */
+  | { readonly k: 'ukernel'; readonly plan: UkernelPlan; readonly epilogue?: FusionGroup }
   | { readonly k: 'comment'; readonly text: string };
 
 export interface KernelIR {

@@ -6,6 +6,7 @@
 import { elemToString } from '../ir/types.js';
 import type { Cond, KernelIR, Stmt, Val } from './ir.js';
 import { indexText, type Idx } from '../ir/index-expr.js';
+import { describeUkernel } from './ukernel.js';
 
 export function printKernel(k: KernelIR): string {
   const lines = [`kernel ${k.name}(${k.params.map((p) => `${p.output ? 'out' : 'in'} ${p.name}: ${elemToString(p.elem)}[${p.elements}]`).join(', ')})  // ${k.comment.replace(/^\/\* | \*\/$/g, '')}`];
@@ -50,6 +51,10 @@ export function printKernel(k: KernelIR): string {
         return out(d, `swap ${s.buf.name}[${idx(s.a)}], ${s.buf.name}[${idx(s.b)}]`);
       case 'array':
         return out(d, `array ${s.buf.name}: ${elemToString(s.buf.elem)}[${s.buf.elements}]`);
+      case 'ukernel':
+        out(d, `ukernel ${describeUkernel(s.plan)}`);
+        if (s.epilogue) out(d + 1, `epilogue: ${s.epilogue.members.map((m) => m.op.name.replace(/^[a-z]+\./, '')).join(', ')}`);
+        return;
       case 'comment':
         return out(d, `// ${s.text}`);
     }

@@ -177,9 +177,10 @@ t.test('--threads 2: GEMM tiles and the rows of fused loops, pooling and fused r
     '  func.return %c, %y : tensor<96x200xf32>, tensor<1x12x12x48xf32>',
     '}',
   ].join('\n');
-  // Loops big enough to be split (PARALLEL_MIN_ELEMENTS): a fused chain, max pooling, a fused sum of squares.
+  // Loops big enough to be split (PARALLEL_MIN_ELEMENTS): a fused chain, max pooling, a fused sum
+  // of squares, and any kernel that is one parallel loop (a transpose).
   const rows = [
-    'func.func @main(%x: tensor<64x1024xf32>, %p: tensor<8x32x32x16xf32>, %q: tensor<256x256xf32>) -> (tensor<64x1024xf32>, tensor<8x16x16x16xf32>, tensor<256xf32>) {',
+    'func.func @main(%x: tensor<64x1024xf32>, %p: tensor<8x32x32x16xf32>, %q: tensor<256x256xf32>) -> (tensor<64x1024xf32>, tensor<8x16x16x16xf32>, tensor<256xf32>, tensor<256x256xf32>) {',
     '  %h = stablehlo.constant dense<0.5> : tensor<64x1024xf32>',
     '  %m = stablehlo.multiply %x, %h : tensor<64x1024xf32>',
     '  %t = stablehlo.tanh %m : tensor<64x1024xf32>',
@@ -193,13 +194,14 @@ t.test('--threads 2: GEMM tiles and the rows of fused loops, pooling and fused r
     '  %zero = stablehlo.constant dense<0.0> : tensor<f32>',
     '  %sq = stablehlo.multiply %q, %q : tensor<256x256xf32>',
     '  %ss = stablehlo.reduce(%sq init: %zero) applies stablehlo.add across dimensions = [1] : (tensor<256x256xf32>, tensor<f32>) -> tensor<256xf32>',
-    '  func.return %y, %pool, %ss : tensor<64x1024xf32>, tensor<8x16x16x16xf32>, tensor<256xf32>',
+    '  %tq = stablehlo.transpose %q, dims = [1, 0] : (tensor<256x256xf32>) -> tensor<256x256xf32>',
+    '  func.return %y, %pool, %ss, %tq : tensor<64x1024xf32>, tensor<8x16x16x16xf32>, tensor<256xf32>, tensor<256x256xf32>',
     '}',
   ].join('\n');
   const cases: [Module, RegExp[]][] = [
     [importModule(new SourceFile('threads.mlir', src)), [/rl_pool_run\(pool, [^,]+, k0_dot_general_tiles, &job\)/, /rl_pool_run\(pool, [^,]+, k1_convolution_tiles, &job\)/]],
     [importModule(new SourceFile(join(FIXTURES, 'models', 'small_cnn.mlir'), readFileSync(join(FIXTURES, 'models', 'small_cnn.mlir'), 'utf8'))), [/rl_pool_run\(pool, [^,]+, k\d+_\w+_tiles, &job\)/]],
-    [importModule(new SourceFile('rows.mlir', rows)), [/rl_pool_run\(pool, 64, k\d+_fused_add_rows, &job\)/, /rl_pool_run\(pool, 8, k\d+_reduce_window_rows, &job\)/, /rl_pool_run\(pool, 256, k\d+_fused_reduce_rows, &job\)/]],
+    [importModule(new SourceFile('rows.mlir', rows)), [/rl_pool_run\(pool, 64, k\d+_fused_add_rows, &job\)/, /rl_pool_run\(pool, 8, k\d+_reduce_window_rows, &job\)/, /rl_pool_run\(pool, 256, k\d+_fused_reduce_rows, &job\)/, /rl_pool_run\(pool, 256, k\d+_transpose_rows, &job\)/]],
     // Nothing large enough to split: the pool stays idle (its unused pointer once failed -Werror).
     [importModule(new SourceFile('tiny.mlir', 'func.func @main(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {\n  %0 = stablehlo.add %a, %b : tensor<4xf32>\n  func.return %0 : tensor<4xf32>\n}\n')), []],
   ];

@@ -1,0 +1,188 @@
+/**
+ * @fileoverview Micro-kernel ("ukernel") plans: contractions a backend computes with a tuned
+ * kernel of its own instead of the loop nests of the kernel IR, which carries them as `ukernel`
+ * nodes. The shape of a contraction (a GEMM's batch, M, N, K and operand strides; an NHWC
+ * convolution's geometry) is target-neutral and read here; the schedule (tile, blocking,
+ * packing, register blocks) is chosen by the backend for its machine (emit-c/gemm.ts,
+ * emit-c/direct-conv.ts for CPUs).
+ */
+import type { Op } from '../ir/core.js';
+import type { ElemType, TensorType } from '../ir/types.js';
+import { strides } from '../ir/tensor.js';
+import { attrsOf } from '../ops/index.js';
+import type { DotDims } from '../ops/contraction.js';
+import type { FlatOp } from '../flat/program.js';
+
+/** How the packing code reads A[b][m][k]. */
+export type ASource =
+  | { readonly kind: 'matrix'; readonly batchStride: number; readonly mStride: number; readonly kStride: number }
+  | ({ readonly kind: 'conv' } & ConvGeometry);
+
+export interface GemmTiling {
+  readonly lanes: number;
+  readonly mr: number;
+  /** Vectors per micro-tile row; nr = nrv * lanes. */
+  readonly nrv: number;
+  readonly nr: number;
+  readonly kc: number;
+  readonly mc: number;
+}
+
+/** A contraction as C[b][m][n] = sum over k of A[b][m][k] * B[b][k][n], read from the operands
+ * as stored (no transposes or copies). */
+export interface GemmShape {
+  readonly batch: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly a: ASource;
+  /** Element strides of B[b][k][n] in the operand as stored. */
+  readonly b: { readonly batchStride: number; readonly kStride: number; readonly nStride: number };
+}
+
+/** A GEMM micro-kernel's plan: the shape and the backend's schedule (tile, blocking, packing). */
+export interface GemmPlan extends GemmShape {
+  readonly kind: 'gemm';
+  readonly op: Op;
+  /** B is a constant: packed at compile time (packB), read as is by the kernel. */
+  readonly bPrepacked: boolean;
+  /** How the micro-kernel reads A: packed panels, rows of the operand in place (contiguous k), or
+   * row pointers into the image (convolution with k blocks of one kernel tap: indirect GEMM). */
+  readonly aMode: 'packed' | 'direct' | 'indirect';
+  readonly tiling: GemmTiling;
+  /** Element types (f32, f16 or bf16) of A, B, the product, and the kernel's output (the product,
+   * or the root of its epilogue). Half-precision operands are widened to f32 while packing (a
+   * constant B at compile time); unless product and output are both f32, the product accumulates
+   * in an f32 block of the scratch and is rounded once, when the epilogue stores the output. */
+  readonly elems: { readonly a: ElemType; readonly b: ElemType; readonly c: ElemType; readonly out: ElemType };
+}
+
+export interface DirectConvPlan {
+  readonly kind: 'direct-conv';
+  readonly op: Op;
+  readonly conv: ConvGeometry;
+  /** One input channel per output channel (feature groups = channels = output channels). */
+  readonly depthwise: boolean;
+  readonly lanes: number;
+  /** Vectors of output channels per register block, and output pixels per block. */
+  readonly channelBlock: number;
+  readonly pixelBlock: number;
+}
+
+export type UkernelPlan = GemmPlan | DirectConvPlan;
+
+/** One line saying what a plan computes and how (`--dump-after=lower`). */
+export function describeUkernel(p: UkernelPlan): string {
+  if (p.kind === 'direct-conv') {
+    const g = p.conv;
+    return `direct ${p.depthwise ? 'depthwise ' : ''}convolution ${g.batch}x${g.height}x${g.width}x${g.channels} * ${g.kernelHeight}x${g.kernelWidth}x${g.kernelChannels}x${g.outChannels} (NHWC, HWIO), blocks of ${p.pixelBlock} pixels x ${p.channelBlock} vectors of ${p.lanes} channels`;
+  }
+  const t = p.tiling;
+  return `gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> ${p.elems.out.name}, tile ${t.mr} x ${t.nr}, kc ${t.kc}, mc ${t.mc}, A ${p.aMode}, B ${p.bPrepacked ? 'packed at compile time' : 'packed at run time'}`;
+}
+
+/** The single stride of a group of dims when they are adjacent and row-major contiguous (size-1 dims ignored). */
+function groupStride(shape: readonly number[], dims: readonly number[]): { size: number; stride: number } | undefined {
+  const st = strides(shape);
+  const real = dims.filter((d) => shape[d] !== 1);
+  const size = dims.reduce((n, d) => n * shape[d]!, 1);
+  if (real.length === 0) return { size, stride: 0 };
+  for (let i = 0; i + 1 < real.length; i++) if (st[real[i]!] !== st[real[i + 1]!]! * shape[real[i + 1]!]!) return undefined;
+  return { size, stride: st[real[real.length - 1]!]! };
+}
+
+/** The GEMM view of a dot_general, dot or one-group NHWC convolution, if it has one (operand
+ * dims that group into contiguous batch, M, N and K blocks). */
+export function gemmShape(f: FlatOp): GemmShape | undefined {
+  const [lt, rt] = [f.ins[0]!.type, f.ins[1]!.type];
+  if (lt.kind !== 'tensor' || rt.kind !== 'tensor') return undefined;
+  switch (f.op.name) {
+    case 'stablehlo.dot_general':
+      return dotShape(attrsOf('stablehlo.dot_general', f.op), lt, rt);
+    case 'stablehlo.dot': // the deprecated 1-D/2-D form: contract lhs's last dim with rhs's first
+      return dotShape({ lb: [], rb: [], lc: [lt.shape.length - 1], rc: [0] }, lt, rt);
+    case 'stablehlo.convolution':
+      return convShape(f);
+    default:
+      return undefined;
+  }
+}
+
+function dotShape(d: DotDims, lt: TensorType, rt: TensorType): GemmShape | undefined {
+  const lf = lt.shape.map((_, i) => i).filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
+  const rf = rt.shape.map((_, i) => i).filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
+  const [lb, lm, lk] = [groupStride(lt.shape, d.lb), groupStride(lt.shape, lf), groupStride(lt.shape, d.lc)];
+  const [rb, rk, rn] = [groupStride(rt.shape, d.rb), groupStride(rt.shape, d.rc), groupStride(rt.shape, rf)];
+  if (!lb || !lm || !lk || !rb || !rk || !rn) return undefined;
+  return {
+    batch: lb.size,
+    m: lm.size,
+    n: rn.size,
+    k: lk.size,
+    a: { kind: 'matrix', batchStride: lb.stride, mStride: lm.stride, kStride: lk.stride },
+    b: { batchStride: rb.stride, kStride: rk.stride, nStride: rn.stride },
+  };
+}
+
+/** A 2-D convolution in NHWC x HWIO -> NHWC layout without input dilation or reversal, as the
+ * GEMM and direct-convolution paths see it. */
+export interface ConvGeometry {
+  readonly batch: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly outHeight: number;
+  readonly outWidth: number;
+  readonly outChannels: number;
+  readonly kernelHeight: number;
+  readonly kernelWidth: number;
+  /** Input channels per kernel slice (HWIO's I): channels / feature groups. */
+  readonly kernelChannels: number;
+  readonly featureGroups: number;
+  readonly stride: readonly [number, number];
+  readonly dilation: readonly [number, number];
+  readonly padBefore: readonly [number, number];
+}
+
+export function convGeometry(f: FlatOp): ConvGeometry | undefined {
+  const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type] as TensorType[];
+  const c = attrsOf('stablehlo.convolution', f.op);
+  const nhwc = (b: number, sp: readonly number[], feat: number): boolean => b === 0 && sp.length === 2 && sp[0] === 1 && sp[1] === 2 && feat === 3;
+  if (!nhwc(c.inBatch, c.inSpatial, c.inFeature) || !nhwc(c.outBatch, c.outSpatial, c.outFeature)) return undefined;
+  if (c.kSpatial[0] !== 0 || c.kSpatial[1] !== 1 || c.kIn !== 2 || c.kOut !== 3) return undefined;
+  if (c.batchGroups !== 1 || c.lhsDil.some((x) => x !== 1) || c.reversal.some((x) => x)) return undefined;
+  const [batch, height, width, channels] = lt!.shape as [number, number, number, number];
+  const [kernelHeight, kernelWidth, kernelChannels, outChannels] = rt!.shape as [number, number, number, number];
+  const [, outHeight, outWidth] = ot!.shape as [number, number, number, number];
+  return {
+    batch,
+    height,
+    width,
+    channels,
+    outHeight,
+    outWidth,
+    outChannels,
+    kernelHeight,
+    kernelWidth,
+    kernelChannels,
+    featureGroups: c.featureGroups,
+    stride: [c.strides[0]!, c.strides[1]!],
+    dilation: [c.rhsDil[0]!, c.rhsDil[1]!],
+    padBefore: [c.padding[0]![0]!, c.padding[1]![0]!],
+  };
+}
+
+/** One-group convolution as an implicit GEMM: rows are output pixels of every image (batch folds into M). */
+function convShape(f: FlatOp): GemmShape | undefined {
+  const g = convGeometry(f);
+  if (!g || g.featureGroups !== 1) return undefined;
+  return {
+    batch: 1,
+    m: g.batch * g.outHeight * g.outWidth,
+    n: g.outChannels,
+    k: g.kernelHeight * g.kernelWidth * g.channels,
+    a: { kind: 'conv', ...g },
+    b: { batchStride: 0, kStride: g.outChannels, nStride: 1 },
+  };
+}
+
