@@ -5,11 +5,11 @@
  * value), scalar regions region.ts's.
  */
 import type { Op, Region } from '../ir/core.js';
-import { tensorType, type ElemType } from '../ir/types.js';
-import type { Cond, Stmt, Val } from '../kernel/ir.js';
-import { mentions, type Idx } from '../ir/index-expr.js';
+import { floatElem, tensorType, type ElemType } from '../ir/types.js';
+import type { Val, VecType } from '../kernel/ir.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
+import type { VectorUnit } from '../kernel/vectorize.js';
 import { CStyleRenderer } from '../emit-common/cstyle.js';
 import { cElem, storageLiteral, type CElem } from './ctypes.js';
 import { compareCode, convertCode, selectCode } from './mixed.js';
@@ -35,20 +35,11 @@ const VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
   clamp: (a) => `rl_vf_min(rl_vf_max(${a[1]}, ${a[0]}), ${a[2]})`,
 };
 
-/** The rl_simd.h spelling of f32 op `name` (op-table name), if it has one. */
-export const vectorSpelling = (name: string): ((a: readonly string[]) => string) | undefined => VECTOR_OPS[name];
-
 const isF32 = (e: ElemType): boolean => e.kind === 'float' && e.name === 'f32';
-/** A member's value is rounded to its type through storage; f32 vectors need no rounding. */
-const unrounded = (x: Val): Val => (x.k === 'op' && (x.name === 'as_stored' || x.name === 'round') && isF32(x.elem) ? x.args[0]! : x);
 
-/** How a vector of consecutive `v` reads through index `x`: the same consecutive elements
- * (`along`: v is a term of its own, stride 1), one element for all (`invariant`), or neither. */
-function vectorRead(x: Idx, v: string): 'along' | 'invariant' | undefined {
-  if (!mentions(x, v)) return 'invariant';
-  const terms = x.k === 'sum' ? x.terms : [x];
-  const at = terms.filter((t) => mentions(t, v));
-  return at.length === 1 && at[0]!.k === 'var' ? 'along' : undefined;
+/** What rl_simd.h vectors hold on a target with `lanes` f32 lanes (kernel/vectorize.ts). */
+export function cVectorUnit(lanes: number | undefined): VectorUnit | undefined {
+  return lanes ? { elem: floatElem('f32')!, lanes, ops: new Set(Object.keys(VECTOR_OPS)) } : undefined;
 }
 
 export class CRenderer extends CStyleRenderer {
@@ -107,114 +98,37 @@ export class CRenderer extends CStyleRenderer {
     return c.load(storageLiteral(c, value, 0));
   }
 
-  /** Whether `body` can run as vectors of consecutive `v`: f32 lets, locals, sets and stores of
-   * values rl_simd.h spells, every read along `v` or invariant, every store along `v`; loops,
-   * conditions and index declarations inside (a pooling window) must not depend on `v`. */
-  canVectorize(body: readonly Stmt[], v: string): boolean {
-    const value = (x: Val): boolean => {
-      const y = unrounded(x);
-      if (y.k === 'local') return true;
-      if (y.k === 'splat') return isF32(y.elem);
-      if (y.k === 'load') return isF32(y.buf.elem) && vectorRead(y.at, v) !== undefined;
-      return y.k === 'op' && y.name in VECTOR_OPS && isF32(y.elem) && isF32(y.result) && y.args.every(value);
-    };
-    const cond = (c: Cond): boolean => (c.k === 'and' ? c.all.every(cond) : c.k === 'cmp' && !mentions(c.a, v) && !mentions(c.b, v));
-    const stmt = (s: Stmt): boolean => {
-      switch (s.k) {
-        case 'let':
-          return isF32(s.elem) && value(s.value);
-        case 'local':
-          return isF32(s.elem) && value(s.init);
-        case 'set':
-          return value(s.value);
-        case 'store':
-          return !s.raw && isF32(s.buf.elem) && vectorRead(s.at, v) === 'along' && value(s.value);
-        case 'index':
-          return !mentions(s.value, v);
-        case 'loop':
-          return !mentions(s.from, v) && !mentions(s.to, v) && s.body.every(stmt);
-        case 'if':
-          return cond(s.cond) && s.then.every(stmt) && (s.otherwise ?? []).every(stmt);
-        case 'comment':
-          return true;
-        default:
-          return false;
-      }
-    };
-    return body.every(stmt);
+  protected vectorType(t: VecType): string {
+    return this.rlVector(t);
   }
 
-  /** Vector expressions of locals (the vector body's lets and the enclosing code's bindings). */
-  private vectorBound = new Map<string, string>();
-  private vectorVar = '';
+  protected vectorLoad(t: VecType, buf: string, at: string): string {
+    this.rlVector(t);
+    return `rl_vf_load(${buf} + ${at})`;
+  }
 
-  /** `body` as rl_simd.h vectors of consecutive `v` (canVectorize holds); `bindings` gives the
-   * vector expressions of locals the enclosing code provides. */
-  renderVectorBody(w: CodeWriter, body: readonly Stmt[], v: string, owner: Op, bindings: ReadonlyMap<string, string> = new Map()): void {
-    this.owner = owner;
+  protected vectorStore(t: VecType, buf: string, at: string, value: string): string {
+    this.rlVector(t);
+    return `rl_vf_store(${buf} + ${at}, ${value});`;
+  }
+
+  protected broadcast(t: VecType, x: string): string {
+    this.rlVector(t);
+    return `rl_vf_splat(${x})`;
+  }
+
+  protected vectorOp(x: Extract<Val, { k: 'vop' }>, args: readonly string[]): string {
+    this.rlVector(x.type);
+    const spell = VECTOR_OPS[x.name];
+    if (!spell) unsupportedOp(x.owner, `vector op ${x.name}`);
+    return spell(args);
+  }
+
+  /** rl_simd.h's vector type: f32 vectors of the target's lanes only (C_VECTORS.lanes). */
+  private rlVector(t: VecType): string {
+    if (!isF32(t.elem) || t.lanes !== this.lanes) throw new Error(`rl_simd.h has no vector of ${t.lanes} x ${t.elem.name}`);
     this.usedSimd = true;
-    this.vectorBound = new Map(bindings);
-    this.vectorVar = v;
-    this.vectorStmts(w, body);
-  }
-
-  /** Statements inside a vector body: values as vectors, the structure around them as scalars. */
-  private vectorStmts(w: CodeWriter, body: readonly Stmt[]): void {
-    for (const s of body) {
-      switch (s.k) {
-        case 'let':
-          w.line(`const rl_vf ${s.name} = ${this.vectorValue(s.value)};${s.note ? ` /* ${s.note} */` : ''}`);
-          break;
-        case 'local':
-          w.line(`rl_vf ${s.name} = ${this.vectorValue(s.init)};`);
-          break;
-        case 'set':
-          w.line(`${s.name} = ${this.vectorValue(s.value)};`);
-          break;
-        case 'store':
-          w.line(`rl_vf_store(${s.buf.name} + ${this.idx(s.at)}, ${this.vectorValue(s.value)});`);
-          break;
-        case 'loop':
-          w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ++${s.var}) {`, () => this.vectorStmts(w, s.body));
-          break;
-        case 'if':
-          if (!s.otherwise) w.block(`if (${this.cond(s.cond)}) {`, () => this.vectorStmts(w, s.then));
-          else {
-            w.block(`if (${this.cond(s.cond)}) {`, () => this.vectorStmts(w, s.then), '} else {');
-            w.block('', () => this.vectorStmts(w, s.otherwise!), '}', true);
-          }
-          break;
-        default:
-          this.stmt(w, s);
-      }
-    }
-  }
-
-  /** A value as a vector of consecutive elements along the last renderVectorBody's variable. */
-  vectorValue(x: Val): string {
-    const y = unrounded(x);
-    switch (y.k) {
-      case 'local':
-        return this.vectorBound.get(y.name) ?? y.name;
-      case 'splat':
-        return `rl_vf_splat(${this.splatLiteral(y.elem, y.value, this.owner)})`;
-      case 'load':
-        return vectorRead(y.at, this.vectorVar) === 'along' ? `rl_vf_load(${y.buf.name} + ${this.idx(y.at)})` : `rl_vf_splat(${y.buf.name}[${this.idx(y.at)}])`;
-      case 'op':
-        return VECTOR_OPS[y.name]!(y.args.map((a) => this.vectorValue(a)));
-      default:
-        throw new Error(`no vector form of a ${y.k} value`);
-    }
-  }
-
-  /** A `vector` loop from 0 to a static extent: whole vectors, then the scalar remainder. */
-  protected override vectorLoop(w: CodeWriter, s: Extract<Stmt, { k: 'loop' }>): void {
-    const lanes = this.lanes;
-    const n = s.to.k === 'int' ? s.to.value : 0;
-    if (!lanes || s.from.k !== 'int' || s.from.value !== 0 || n < lanes || !this.canVectorize(s.body, s.var)) return this.plainLoop(w, s);
-    w.line(`int64_t ${s.var} = 0;`);
-    w.block(`for (; ${s.var} + ${lanes} <= ${n}; ${s.var} += ${lanes}) {`, () => this.renderVectorBody(w, s.body, s.var, this.owner));
-    if (n % lanes) w.block(`for (; ${s.var} < ${n}; ++${s.var}) {`, () => this.stmts(w, s.body));
+    return 'rl_vf';
   }
 
   protected uniform01(key: number, index: string, pair: number): string {

@@ -4,12 +4,12 @@
  * epilogues. Each member becomes one local, rounded to its own result type like an unfused
  * kernel's store; broadcasts, transposes and reshapes are index maps, splats literals.
  *
- * On SIMD targets the C renderer runs a fused loop whose body is all f32 ops rl_simd.h spells, and
- * whose reads are along the innermost dimension or invariant, in vectors (scalar code finishes the
- * remainder); it decides that from the IR (CRenderer.canVectorize). Arithmetic rounds exactly as the
- * scalar code; exp, logistic, tanh and erf are rl_simd.h's polynomials (their ULP bounds are stated
- * there and tested) instead of libm's. The GEMM epilogue's row/column loops stay C text around the
- * rendered element.
+ * On SIMD targets a fused loop whose body is all f32 ops rl_simd.h spells, and whose reads are
+ * along the innermost dimension or invariant, runs in vectors (scalar code finishes the
+ * remainder): kernel/vectorize.ts decides that from the IR and rewrites the loop. Arithmetic rounds
+ * exactly as the scalar code; exp, logistic, tanh and erf are rl_simd.h's polynomials (their ULP
+ * bounds are stated there and tested) instead of libm's. The GEMM epilogue's row/column loops are
+ * written by the micro-kernel printers around the rendered (and possibly vectorized) element.
  */
 import { strides, type Tensor } from '../ir/tensor.js';
 import { numElements, type ElemType, type TensorType } from '../ir/types.js';
@@ -22,7 +22,8 @@ import { cIndex } from '../emit-common/cstyle.js';
 import { linearIndex, loopVars } from '../fusion/fuse.js';
 import type { FlatOp, FusionGroup, Sym } from '../flat/program.js';
 import { cElem, type CElem } from './ctypes.js';
-import { CRenderer } from './c-renderer.js';
+import { CRenderer, cVectorUnit } from './c-renderer.js';
+import { canVectorize, vectorizeStmts, vectorizeVal } from '../kernel/vectorize.js';
 import { SPLAT_MARK } from './splats.js';
 
 export interface FusedEnv {
@@ -149,7 +150,7 @@ export function fusedIR(name: string, comment: string, f: FlatOp, body: readonly
 }
 
 /** Body of a standalone fused kernel: one loop nest over the root's shape, its innermost loop
- * marked `vector` (a renderer with vectors runs it so when the group allows: CRenderer.canVectorize). */
+ * marked `vector` (kernel/vectorize.ts runs it in vectors where the target allows). */
 export function fusedLoopBody(f: FlatOp, env: FusedEnv): Stmt[] {
   const shape = tensorOf(f.outs[0]!).shape;
   const { stmts, root } = fusedElement(f, env, (s) => `in${f.ins.indexOf(s)}`);
@@ -188,14 +189,16 @@ export function emitEpilogue(w: CodeWriter, { fop: f, env, lanes }: Epilogue, co
       w.line(`const int64_t ${name} = ${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}${outermost ? '' : ` % ${shape[d]}`};`);
     });
     if (vector) {
-      renderer.renderVectorBody(w, stmts, vars[vars.length - 1]!, f.op, new Map([['head', `rl_vf_load(${headRow} + n)`]]));
-      w.line(`rl_vf_store(out0 + r * ${cols} + n, ${renderer.vectorValue(root)});`);
+      const last = vars[vars.length - 1]!;
+      renderer.renderStmts(w, vectorizeStmts(stmts, last, unit!), f.op, new Map([['head', `rl_vf_load(${headRow} + n)`]]));
+      w.line(`rl_vf_store(out0 + r * ${cols} + n, ${renderer.value(vectorizeVal(root, last, unit!))});`);
     } else {
       renderer.renderStmts(w, stmts, f.op, new Map([['head', headValue]]));
       w.line(`out0[r * ${cols} + n] = ${elemOf(f.outs[0]!, f).store(renderer.value(root))};`);
     }
   };
-  const vector = !!lanes && split === shape.length - 1 && cols >= lanes && renderer.canVectorize(stmts, vars[vars.length - 1]!);
+  const unit = cVectorUnit(lanes);
+  const vector = !!unit && split === shape.length - 1 && cols >= unit.lanes && canVectorize(stmts, vars[vars.length - 1]!, unit);
   w.block(`for (int64_t r = ${row0}; r < ${row0} + ${rows}; ++r) {`, () => {
     w.line('int64_t n = 0;');
     if (vector) w.block(`for (; n + ${lanes} <= ${cols}; n += ${lanes}) {`, () => element(true));

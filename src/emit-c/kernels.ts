@@ -26,7 +26,8 @@ import { KernelBuild } from '../kernel/build.js';
 import { unusedParams } from '../kernel/analysis.js';
 import { v } from '../ir/index-expr.js';
 import type { KernelIR, Stmt } from '../kernel/ir.js';
-import { CRenderer } from './c-renderer.js';
+import { CRenderer, cVectorUnit } from './c-renderer.js';
+import { vectorize } from '../kernel/vectorize.js';
 
 const F32 = floatElem('f32')!;
 
@@ -99,7 +100,8 @@ const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: fal
 /** The C of kernel `ir` (`owner`: the op its errors point at): one function, or, with a pool
  * (--threads) and a body that is one parallel loop over enough work, that loop's rows split
  * across the pool (rows.ts). `inPlace`: an output may alias an input (no `restrict`). */
-function renderKernel(ir: KernelIR, owner: Op, inPlace: boolean, renderer: CRenderer, threads: number): Kernel {
+function renderKernel(scalarIR: KernelIR, owner: Op, inPlace: boolean, renderer: CRenderer, threads: number, lanes: number | undefined): Kernel {
+  const ir = { ...scalarIR, body: vectorize(scalarIR.body, cVectorUnit(lanes)) };
   const params: KernelParam[] = ir.params.map((p) => ({ name: p.name, cType: renderer.paramType(p, inPlace, owner), output: p.output }));
   const rows = splittableRows(ir.body);
   const work = Math.max(...ir.params.map((p) => p.elements));
@@ -117,7 +119,7 @@ function renderKernel(ir: KernelIR, owner: Op, inPlace: boolean, renderer: CRend
  * different threads; not a `vector` loop, which must start at 0 to run in vectors). */
 function splittableRows(body: readonly Stmt[]): number | undefined {
   const s = body[0];
-  if (body.length !== 1 || s?.k !== 'loop' || !s.parallel || s.vector || s.from.k !== 'int' || s.from.value !== 0 || s.to.k !== 'int') return undefined;
+  if (body.length !== 1 || s?.k !== 'loop' || !s.parallel || s.vector || (s.step ?? 1) !== 1 || s.from.k !== 'int' || s.from.value !== 0 || s.to.k !== 'int') return undefined;
   return s.to.value;
 }
 
@@ -155,7 +157,7 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   if (fop.group?.reduce) {
     const name = `k${index}_fused_reduce`;
     const ir = fusedIR(name, `/* ${name}: fuses ${describeGroup(fop.group)} */`, fop, fusedReduceBody(fop, env));
-    return renderKernel(ir, fop.group.reduce.op, false, new CRenderer(), threads);
+    return renderKernel(ir, fop.group.reduce.op, false, new CRenderer(lanes), threads, undefined);
   }
   // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
   const group = fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
@@ -163,7 +165,7 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
     const f = { ...fop, group };
     const name = fop.group ? `k${index}_fused_${short}` : `k${index}_${short}`;
     const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
-    const kernel = renderKernel(fusedIR(name, comment, f, fusedLoopBody(f, env)), fop.op, inPlace, new CRenderer(lanes), threads);
+    const kernel = renderKernel(fusedIR(name, comment, f, fusedLoopBody(f, env)), fop.op, inPlace, new CRenderer(lanes), threads, lanes);
     if (fop.group || kernel.usesSimd) return kernel;
   }
   const name = `k${index}_${short}`;
@@ -175,7 +177,7 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   const build = new KernelBuild(fop, 'C backend');
   // A reshape given its operand's buffer (memory plan in-place rule) has nothing to move.
   const body: Stmt[] = fop.op.name === 'stablehlo.reshape' && inPlace ? [{ k: 'comment', text: "in place: the result is the operand's buffer, row-major order unchanged" }] : irLowering(build);
-  return renderKernel({ name, comment: kernelComment(name, fop), params: build.params, body }, fop.op, inPlace, new CRenderer(lanes), threads);
+  return renderKernel({ name, comment: kernelComment(name, fop), params: build.params, body }, fop.op, inPlace, new CRenderer(lanes), threads, lanes);
 }
 
 /** The generic per-element rule needs C spellings of the op for its type; bit-level ops would

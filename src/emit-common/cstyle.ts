@@ -9,7 +9,7 @@ import type { Op, Region } from '../ir/core.js';
 import type { ElemType } from '../ir/types.js';
 import type { Tensor } from '../ir/tensor.js';
 import { unusedParams } from '../kernel/analysis.js';
-import type { Buf, Cond, KernelIR, Stmt, Val } from '../kernel/ir.js';
+import type { Buf, Cond, KernelIR, Stmt, Val, VecType } from '../kernel/ir.js';
 import { CodeWriter } from './code-writer.js';
 import { indexText, type Idx, type IndexSpelling } from '../ir/index-expr.js';
 
@@ -39,6 +39,16 @@ export abstract class CStyleRenderer {
   protected abstract splatLiteral(elem: ElemType, value: Tensor, owner: Op): string;
   /** The runtime's uniform [0, 1) draw (Val `uniform01`). */
   protected abstract uniform01(key: number, index: string, pair: number): string;
+  /** The type of a vector of `t` (kernel/vectorize.ts made it; the target has it). */
+  protected abstract vectorType(t: VecType): string;
+  /** Lanes `buf + at`, `buf + at + 1`, ... as a vector. */
+  protected abstract vectorLoad(t: VecType, buf: string, at: string): string;
+  /** Statement storing vector `value` to `buf + at`, ... */
+  protected abstract vectorStore(t: VecType, buf: string, at: string, value: string): string;
+  /** Scalar `x` in every lane. */
+  protected abstract broadcast(t: VecType, x: string): string;
+  /** Scalar op `v.name` lane-wise on rendered vector arguments. */
+  protected abstract vectorOp(v: Extract<Val, { k: 'vop' }>, args: readonly string[]): string;
 
   /** The op a kernel lowers (for located errors from the hooks). */
   protected owner!: Op;
@@ -86,13 +96,14 @@ export abstract class CStyleRenderer {
     this.bound.set(name, expr);
   }
 
-  /** A loop marked `vector`: plain here; a renderer with vectors may do better. */
-  protected vectorLoop(w: CodeWriter, s: Extract<Stmt, { k: 'loop' }>): void {
-    this.plainLoop(w, s);
+  protected loop(w: CodeWriter, s: Extract<Stmt, { k: 'loop' }>): void {
+    const step = s.step && s.step !== 1 ? `${s.var} += ${s.step}` : `++${s.var}`;
+    w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ${step}) {`, () => this.stmts(w, s.body));
   }
 
-  protected plainLoop(w: CodeWriter, s: Extract<Stmt, { k: 'loop' }>): void {
-    w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ++${s.var}) {`, () => this.stmts(w, s.body));
+  /** The type of a local: a vector of `lanes`, or a scalar. */
+  private localOf(elem: ElemType, wide: boolean, lanes: number | undefined): string {
+    return lanes ? this.vectorType({ elem, lanes }) : this.localType(elem, wide, this.owner);
   }
 
   protected stmts(w: CodeWriter, ss: readonly Stmt[]): void {
@@ -102,9 +113,9 @@ export abstract class CStyleRenderer {
   protected stmt(w: CodeWriter, s: Stmt): void {
     switch (s.k) {
       case 'loop':
-        return s.vector ? this.vectorLoop(w, s) : this.plainLoop(w, s);
+        return this.loop(w, s);
       case 'let':
-        return w.line(`const ${this.localType(s.elem, false, this.owner)} ${s.name} = ${this.val(s.value)};${s.note ? ` /* ${s.note} */` : ''}`);
+        return w.line(`const ${this.localOf(s.elem, false, s.lanes)} ${s.name} = ${this.val(s.value)};${s.note ? ` /* ${s.note} */` : ''}`);
       case 'store':
         return w.line(`${s.buf.name}[${this.idx(s.at)}] = ${s.raw ? this.val(s.value) : this.store(s.buf.elem, this.val(s.value), this.owner)};`);
       case 'move':
@@ -118,7 +129,9 @@ export abstract class CStyleRenderer {
       case 'setIndex':
         return w.line(`${s.name} = ${this.idx(s.value)};`);
       case 'local':
-        return w.line(`${this.localType(s.elem, s.wide, this.owner)} ${s.name} = ${this.val(s.init)};`);
+        return w.line(`${this.localOf(s.elem, s.wide, s.lanes)} ${s.name} = ${this.val(s.init)};`);
+      case 'vstore':
+        return w.line(this.vectorStore(s.type, s.buf.name, this.idx(s.at), this.val(s.value)));
       case 'set':
         return w.line(`${s.name} = ${this.val(s.value)};`);
       case 'region': {
@@ -171,6 +184,12 @@ export abstract class CStyleRenderer {
         return numberLiteral(x.value, x.elem.kind === 'float' && x.elem.name !== 'f64' ? 'f' : '');
       case 'uniform01':
         return this.uniform01(x.key, this.idx(x.at), x.pair);
+      case 'vload':
+        return this.vectorLoad(x.type, x.buf.name, this.idx(x.at));
+      case 'broadcast':
+        return this.broadcast(x.type, this.val(x.value));
+      case 'vop':
+        return this.vectorOp(x, x.args.map((a) => this.val(a)));
     }
   }
 

@@ -42,6 +42,13 @@ export function buffersUsed(k: KernelIR): Set<string> {
         return idx(x.x);
       case 'uniform01':
         return idx(x.at);
+      case 'vload':
+        used.add(x.buf.name);
+        return idx(x.at);
+      case 'broadcast':
+        return val(x.value);
+      case 'vop':
+        return x.args.forEach(val);
       case 'local':
       case 'splat':
       case 'const':
@@ -55,6 +62,7 @@ export function buffersUsed(k: KernelIR): Set<string> {
         idx(s.to);
         return s.body.forEach(stmt);
       case 'store':
+      case 'vstore':
         used.add(s.buf.name);
         idx(s.at);
         return val(s.value);

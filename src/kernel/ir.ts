@@ -23,6 +23,13 @@ export interface Buf {
   readonly output: boolean;
 }
 
+/** A vector of `lanes` consecutive elements of `elem` (f32 now; int8/int16/int32 lanes to come),
+ * as vectorize.ts makes them from loops marked `vector`. */
+export interface VecType {
+  readonly elem: ElemType;
+  readonly lanes: number;
+}
+
 /** Conditions over indexes. */
 export type Cond =
   | { readonly k: 'cmp'; readonly a: Idx; readonly rel: '<' | '>=' | '=='; readonly b: Idx }
@@ -57,22 +64,31 @@ export type Val =
   | { readonly k: 'const'; readonly elem: ElemType; readonly value: number }
   /** f64 uniform in [0, 1): draw `pair` (0 or 1) for element `at` of the stream `key`, the
    * interpreter's generator (ops/random.ts uniform01), which each runtime provides. */
-  | { readonly k: 'uniform01'; readonly key: number; readonly at: Idx; readonly pair: 0 | 1 };
+  | { readonly k: 'uniform01'; readonly key: number; readonly at: Idx; readonly pair: 0 | 1 }
+  /** buf[at], buf[at + 1], ..., as a vector. */
+  | { readonly k: 'vload'; readonly buf: Buf; readonly at: Idx; readonly type: VecType }
+  /** A scalar in every lane. */
+  | { readonly k: 'broadcast'; readonly value: Val; readonly type: VecType }
+  /** Scalar op `name` (the op table's, as in `op`) lane by lane. */
+  | { readonly k: 'vop'; readonly name: string; readonly args: readonly Val[]; readonly type: VecType; readonly owner: Op };
 
 // ---- statements -------------------------------------------------------------------------------------
 
 export type Stmt =
-  /** for (var = from; var < to; ++var); `parallel`: iterations are independent; `vector`: the
-   * body is elementwise along `var`, so a renderer may run it in vectors (it checks it can). */
-  | { readonly k: 'loop'; readonly var: string; readonly from: Idx; readonly to: Idx; readonly parallel: boolean; readonly body: readonly Stmt[]; readonly vector?: boolean }
+  /** for (var = from; var < to; var += step (1 if absent)); `parallel`: iterations are
+   * independent; `vector`: the body is elementwise along `var`, so vectorize.ts may run it in
+   * vectors (a loop of vector steps, then the scalar remainder). */
+  | { readonly k: 'loop'; readonly var: string; readonly from: Idx; readonly to: Idx; readonly parallel: boolean; readonly body: readonly Stmt[]; readonly vector?: boolean; readonly step?: number }
   /** buf[at] = value, stored (rounded/converted to the buffer's storage type; `raw`: a raw value). */
   | { readonly k: 'store'; readonly buf: Buf; readonly at: Idx; readonly value: Val; readonly raw?: boolean }
+  /** buf[at], buf[at + 1], ... = the lanes of vector `value`. */
+  | { readonly k: 'vstore'; readonly buf: Buf; readonly at: Idx; readonly value: Val; readonly type: VecType }
   /** buf[at] = src[from]: an element moved as stored, bit for bit. */
   | { readonly k: 'move'; readonly buf: Buf; readonly at: Idx; readonly src: Buf; readonly from: Idx }
   /** The whole of `src` copied to `buf` (same bytes). */
   | { readonly k: 'copy'; readonly buf: Buf; readonly src: Buf }
   /** A named scalar of element type `elem` computed once (`note`: what it is, for readers). */
-  | { readonly k: 'let'; readonly name: string; readonly elem: ElemType; readonly value: Val; readonly note?: string }
+  | { readonly k: 'let'; readonly name: string; readonly elem: ElemType; readonly value: Val; readonly note?: string; readonly lanes?: number }
   /** const int64 name = value. */
   | { readonly k: 'index'; readonly name: string; readonly value: Idx }
   /** A mutable int64 (a selected position), declared and later assigned. */
@@ -80,7 +96,7 @@ export type Stmt =
   | { readonly k: 'setIndex'; readonly name: string; readonly value: Idx }
   /** A mutable scalar of element type `elem` (`wide`: accumulated in the widest type of its
    * class: double for floats, as the interpreter sums), set to `init`. */
-  | { readonly k: 'local'; readonly name: string; readonly elem: ElemType; readonly wide: boolean; readonly init: Val }
+  | { readonly k: 'local'; readonly name: string; readonly elem: ElemType; readonly wide: boolean; readonly init: Val; readonly lanes?: number }
   | { readonly k: 'set'; readonly name: string; readonly value: Val }
   /** A scalar region (reduce / map / sort bodies) applied to `args`; `results` name its returns. */
   | { readonly k: 'region'; readonly region: Region | undefined; readonly owner: Op; readonly args: readonly Val[]; readonly results: readonly string[] }

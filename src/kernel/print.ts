@@ -3,7 +3,7 @@
  * their extent and `parallel` mark, loads and stores with their computed indexes, scalar ops by
  * their op-table names.
  */
-import { elemToString } from '../ir/types.js';
+import { elemToString, type ElemType } from '../ir/types.js';
 import type { Cond, KernelIR, Stmt, Val } from './ir.js';
 import { indexText, type Idx } from '../ir/index-expr.js';
 import { describeUkernel } from './ukernel.js';
@@ -15,7 +15,7 @@ export function printKernel(k: KernelIR): string {
   const stmt = (s: Stmt, d: number): void => {
     switch (s.k) {
       case 'loop':
-        out(d, `${s.parallel ? 'parallel ' : ''}${s.vector ? 'vector ' : ''}for ${s.var} in [${idx(s.from)}, ${idx(s.to)}):`);
+        out(d, `${s.parallel ? 'parallel ' : ''}${s.vector ? 'vector ' : ''}for ${s.var} in [${idx(s.from)}, ${idx(s.to)})${s.step && s.step !== 1 ? ` step ${s.step}` : ''}:`);
         return body(s.body, d + 1);
       case 'store':
         return out(d, `${s.buf.name}[${idx(s.at)}] = ${s.raw ? 'raw ' : ''}${val(s.value)}`);
@@ -30,9 +30,11 @@ export function printKernel(k: KernelIR): string {
       case 'setIndex':
         return out(d, `${s.name} = ${idx(s.value)}`);
       case 'local':
-        return out(d, `var ${s.name}: ${elemToString(s.elem)}${s.wide ? ' (wide)' : ''} = ${val(s.init)}`);
+        return out(d, `var ${s.name}: ${typeText(s.elem, s.lanes)}${s.wide ? ' (wide)' : ''} = ${val(s.init)}`);
       case 'let':
-        return out(d, `let ${s.name}: ${elemToString(s.elem)} = ${val(s.value)}${s.note ? `  // ${s.note}` : ''}`);
+        return out(d, `let ${s.name}: ${typeText(s.elem, s.lanes)} = ${val(s.value)}${s.note ? `  // ${s.note}` : ''}`);
+      case 'vstore':
+        return out(d, `${s.buf.name}[${idx(s.at)} : +${s.type.lanes}] = ${val(s.value)}`);
       case 'set':
         return out(d, `${s.name} = ${val(s.value)}`);
       case 'region':
@@ -83,8 +85,17 @@ function val(x: Val): string {
       return `${elemToString(x.elem)}(${x.value})`;
     case 'uniform01':
       return `uniform01(key ${x.key}, ${idx(x.at)}, draw ${x.pair})`;
+    case 'vload':
+      return `${x.buf.name}[${idx(x.at)} : +${x.type.lanes}]`;
+    case 'broadcast':
+      return `broadcast ${typeText(x.type.elem, x.type.lanes)}(${val(x.value)})`;
+    case 'vop':
+      return `${x.name}.${typeText(x.type.elem, x.type.lanes)}(${x.args.map(val).join(', ')})`;
   }
 }
+
+/** `f32`, or `f32x16` for a vector. */
+const typeText = (elem: ElemType, lanes?: number): string => `${elemToString(elem)}${lanes ? `x${lanes}` : ''}`;
 
 function cond(c: Cond): string {
   if (c.k === 'and') return c.all.map(cond).join(' and ');
