@@ -5,7 +5,7 @@ CONFORMANCE ?= ../shared/conformance
 MODELS ?= ../shared/models
 CLI := node dist/src/cli/main.js
 
-.PHONY: all build test run bench clean conformance toolchains fuzz layers
+.PHONY: all build test run bench clean conformance toolchains fuzz layers style
 
 all: build
 
@@ -44,7 +44,11 @@ toolchains:
 layers: $(NODE_MODULES)
 	npx depcruise src --config .dependency-cruiser.cjs --output-type err
 
-test: build toolchains layers
+# Source formatting (prettier, .prettierrc.json: 120 columns); `npx prettier --write src test` fixes it.
+style: $(NODE_MODULES)
+	npx prettier --check 'src/**/*.ts' 'test/**/*.ts'
+
+test: build toolchains layers style
 	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 'dist/test/**/*.test.js'
 
 conformance: build

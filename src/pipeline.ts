@@ -22,7 +22,16 @@ import type { MemoryPlan } from './memory/plan.js';
 import { constantValue } from './ops/control.js';
 import type { Kernel } from './emit-c/builder.js';
 import { printKernel } from './kernel/print.js';
-import { CProgram, emitSettings, fuseForC, lowerForC, planForC, type EmitOptions, type EmitResult, type FusedProgram } from './emit-c/emit.js';
+import {
+  CProgram,
+  emitSettings,
+  fuseForC,
+  lowerForC,
+  planForC,
+  type EmitOptions,
+  type EmitResult,
+  type FusedProgram,
+} from './emit-c/emit.js';
 import { emitFilesForC } from './emit-c/files.js';
 
 export const PHASES = [
@@ -96,7 +105,8 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
   if (at({ phase: 'flatten', prog: flat }, () => printFlat(flat))) return undefined;
   const canonical = o.simplify === false ? flat : simplify(flat);
   const fault = o.fault ? injectFault(canonical, o.fault, (s) => constantValueOf(canonical, s)) : undefined;
-  if (at({ phase: 'canonicalize', prog: fault?.prog ?? canonical }, () => printCanonical(canonical, fault))) return undefined;
+  if (at({ phase: 'canonicalize', prog: fault?.prog ?? canonical }, () => printCanonical(canonical, fault)))
+    return undefined;
   const fused = fuseForC(new CProgram(canonical, o, settings, fault));
   const order = kernelOrder(fused);
   if (at({ phase: 'fusion', fused, order }, () => printFused(fused, order))) return undefined;
@@ -134,14 +144,18 @@ function printFused(f: FusedProgram, order: readonly FlatOp[]): string {
   const note = (k: FlatOp): string | undefined => {
     const g = f.gemmOf.get(k);
     if (!g) return undefined;
-    return g.kind === 'gemm' ? `GEMM path, ${g.tiling.mr}x${g.tiling.nr} tiles${g.bPrepacked ? ', weights packed at compile time' : ''}` : 'direct convolution';
+    return g.kind === 'gemm'
+      ? `GEMM path, ${g.tiling.mr}x${g.tiling.nr} tiles${g.bPrepacked ? ', weights packed at compile time' : ''}`
+      : 'direct convolution';
   };
   return printFlat(f.c.prog, order, note);
 }
 
 function printPlanned(f: FusedProgram, order: readonly FlatOp[], plan: MemoryPlan): string {
   const where = (k: FlatOp): string | undefined => {
-    const placed = k.outs.filter((s) => plan.offsets.has(s)).map((s) => `${symName(s)} at arena+${plan.offsets.get(s)} (${f.c.bytes(s)} B)`);
+    const placed = k.outs
+      .filter((s) => plan.offsets.has(s))
+      .map((s) => `${symName(s)} at arena+${plan.offsets.get(s)} (${f.c.bytes(s)} B)`);
     return [...placed, ...(plan.inPlace.has(k) ? ['in place'] : [])].join(', ') || undefined;
   };
   const head = `// arena: ${plan.arenaBytes} bytes (liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}, alignment ${plan.alignment})\n`;
@@ -155,6 +169,9 @@ function printKernels(kernels: readonly Kernel[]): string {
 
 function printFiles(r: EmitResult): string {
   return [...r.files]
-    .map(([name, body]) => `// ===== ${name} =====\n${typeof body === 'string' ? body : `(${body.length} bytes of binary data)\n`}`)
+    .map(
+      ([name, body]) =>
+        `// ===== ${name} =====\n${typeof body === 'string' ? body : `(${body.length} bytes of binary data)\n`}`,
+    )
     .join('\n');
 }

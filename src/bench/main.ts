@@ -19,7 +19,16 @@ import { CFLAGS, type EmitResult } from '../emit-c/emit.js';
 import { compile } from '../pipeline.js';
 import { importModule } from '../import/index.js';
 import { lookupTarget } from '../target/targets.js';
-import { cnn, conv, gemmModule, mlp, onnxOverheadModel, randomFloats, updateLoopModule, type BenchModel } from './models.js';
+import {
+  cnn,
+  conv,
+  gemmModule,
+  mlp,
+  onnxOverheadModel,
+  randomFloats,
+  updateLoopModule,
+  type BenchModel,
+} from './models.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BENCH_C = join(ROOT, 'bench', 'c');
@@ -59,17 +68,47 @@ async function runJson(cmd: string, args: readonly string[], cwd: string): Promi
 const host = lookupTarget('host');
 
 /** Emits `mlir` for the host and compiles it with a bench harness; returns the directory. */
-async function buildWithHarness(name: string, mlir: string, harness: string, defines: Record<string, number>, libs: readonly string[], threads = 1): Promise<{ dir: string; emitted: EmitResult }> {
+async function buildWithHarness(
+  name: string,
+  mlir: string,
+  harness: string,
+  defines: Record<string, number>,
+  libs: readonly string[],
+  threads = 1,
+): Promise<{ dir: string; emitted: EmitResult }> {
   const dir = join(WORK, name);
   mkdirSync(dir, { recursive: true });
   const m = importModule(new SourceFile(`${name}.mlir`, mlir));
-  const emitted = compile(m, { entry: 'main', prefix: 'model', sourceName: `${name}.mlir`, cc: 'gcc', target: host, threads });
+  const emitted = compile(m, {
+    entry: 'main',
+    prefix: 'model',
+    sourceName: `${name}.mlir`,
+    cc: 'gcc',
+    target: host,
+    threads,
+  });
   writeFiles(dir, emitted);
   writeFileSync(join(dir, `${name}.mlir`), mlir);
-  const sources = emitted.objects.map((o) => o.replace(/\.o$/, emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
+  const sources = emitted.objects.map((o) =>
+    o.replace(/\.o$/, emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'),
+  );
   const defs = Object.entries({ ...defines, SAMPLES, MIN_SECONDS, WARMUP }).map(([k, v]) => `-D${k}=${v}`);
   // gnu11 for the harness (aligned_alloc, clock_gettime); the model sources are C99 and compile as is.
-  const args = [...CFLAGS.split(' '), ...host.cflags, ...emitted.buildFlags, '-std=gnu11', ...defs, '-I.', `-I${BENCH_C}`, join(BENCH_C, harness), ...sources, '-o', 'bench', ...libs, '-lm'];
+  const args = [
+    ...CFLAGS.split(' '),
+    ...host.cflags,
+    ...emitted.buildFlags,
+    '-std=gnu11',
+    ...defs,
+    '-I.',
+    `-I${BENCH_C}`,
+    join(BENCH_C, harness),
+    ...sources,
+    '-o',
+    'bench',
+    ...libs,
+    '-lm',
+  ];
   const r = await execa('gcc', args, { cwd: dir, reject: false, all: true });
   if (r.exitCode !== 0) throw new Error(`building ${name} failed:\n${r.all}`);
   return { dir, emitted };
@@ -79,7 +118,14 @@ async function buildWithHarness(name: string, mlir: string, harness: string, def
 async function runGemm(m: number, k: number, n: number, threads: number): Promise<Record<string, number | string>> {
   const w = randomFloats(k * n, 1 / Math.sqrt(k), 11);
   const name = `gemm_${m}x${k}x${n}${threads > 1 ? `_threads${threads}` : ''}`;
-  const { dir } = await buildWithHarness(name, gemmModule(m, k, n, w), 'gemm_bench.c', { GEMM_M: m, GEMM_K: k, GEMM_N: n }, ['-lopenblas'], threads);
+  const { dir } = await buildWithHarness(
+    name,
+    gemmModule(m, k, n, w),
+    'gemm_bench.c',
+    { GEMM_M: m, GEMM_K: k, GEMM_N: n },
+    ['-lopenblas'],
+    threads,
+  );
   writeFileSync(join(dir, 'a.bin'), randomFloats(m * k, 1, 12));
   writeFileSync(join(dir, 'w.bin'), w);
   return runJson('./bench', [], dir);
@@ -91,7 +137,14 @@ const selected = (name: string): boolean => !only || only.test(name);
 
 /** Builds a bench model for the host with `threads` and times it; its output is left in dir/out.bin. */
 async function runModel(bm: BenchModel, threads: number): Promise<{ dir: string; seconds: number; status: number }> {
-  const { dir } = await buildWithHarness(threads > 1 ? `${bm.name}_threads${threads}` : bm.name, bm.mlir, 'model_bench.c', {}, [], threads);
+  const { dir } = await buildWithHarness(
+    threads > 1 ? `${bm.name}_threads${threads}` : bm.name,
+    bm.mlir,
+    'model_bench.c',
+    {},
+    [],
+    threads,
+  );
   writeFileSync(join(dir, 'in.bin'), bm.ourInput);
   const r = await runJson('./bench', [], dir);
   return { dir, seconds: Number(r['ours_s']), status: Number(r['status']) };
@@ -101,7 +154,8 @@ async function runModel(bm: BenchModel, threads: number): Promise<{ dir: string;
  * (0), or outputs that differ beyond OUTPUT_BOUND (NaN when either side is not finite). */
 function untrusted(status: number, maxRelDiff: number): string | undefined {
   if (status !== 0) return `the model returned status ${status}`;
-  if (!(maxRelDiff <= OUTPUT_BOUND)) return `outputs differ from the reference's (max rel diff ${maxRelDiff}, bound ${OUTPUT_BOUND})`;
+  if (!(maxRelDiff <= OUTPUT_BOUND))
+    return `outputs differ from the reference's (max rel diff ${maxRelDiff}, bound ${OUTPUT_BOUND})`;
   return undefined;
 }
 
@@ -131,19 +185,27 @@ async function main(): Promise<number> {
   mkdirSync(WORK, { recursive: true });
   const ratios: Record<string, number> = {};
   const failures: string[] = [];
-  console.log(`xla-aot bench: target host (${host.simd} ${host.vectorBits}-bit), gcc ${CFLAGS} ${host.cflags.join(' ')}; medians of ${SAMPLES} samples of >= ${MIN_SECONDS}s; single thread`);
+  console.log(
+    `xla-aot bench: target host (${host.simd} ${host.vectorBits}-bit), gcc ${CFLAGS} ${host.cflags.join(' ')}; medians of ${SAMPLES} samples of >= ${MIN_SECONDS}s; single thread`,
+  );
 
   // ---- peak ------------------------------------------------------------------------------------
   const peakDir = join(WORK, 'peak');
   mkdirSync(peakDir, { recursive: true });
-  await execa('gcc', ['-O2', '-march=native', '-std=gnu11', `-I${BENCH_C}`, join(BENCH_C, 'peak.c'), '-o', 'peak'], { cwd: peakDir });
+  await execa('gcc', ['-O2', '-march=native', '-std=gnu11', `-I${BENCH_C}`, join(BENCH_C, 'peak.c'), '-o', 'peak'], {
+    cwd: peakDir,
+  });
   const peak = await runJson('./peak', [], peakDir);
   const peakGflops = Math.max(Number(peak['avx512_gflops']), Number(peak['avx2_gflops']));
   console.log(`\npeak fp32 FMA: AVX-512 ${peak['avx512_gflops']} GFLOP/s, AVX2 ${peak['avx2_gflops']} GFLOP/s`);
 
   // ---- GEMM vs OpenBLAS ------------------------------------------------------------------------
-  console.log('\nGEMM C[MxN] = A[MxK] W[KxN] (W: model weight for xla-aot, packed at compile time; cblas_sgemm row-major for OpenBLAS)');
-  console.log('shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff');
+  console.log(
+    '\nGEMM C[MxN] = A[MxK] W[KxN] (W: model weight for xla-aot, packed at compile time; cblas_sgemm row-major for OpenBLAS)',
+  );
+  console.log(
+    'shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff',
+  );
   let core = '';
   for (const [m, k, n] of GEMM_SHAPES) {
     if (!selected(`gemm_${m}x${k}x${n}`)) continue;
@@ -169,25 +231,48 @@ async function main(): Promise<number> {
     const bad = untrusted(Number(r['status']), Number(r['max_rel_diff']));
     if (bad) failures.push(`gemm 1024^3 with ${cores} threads: ${bad}`);
     else ratios[`gemm_1024x1024x1024_threads${cores}_gflops`] = (2 * m * k * n) / ours / 1e9;
-    console.log(`--threads ${cores} (informational; OpenBLAS above ran 1 thread): 1024x1024x1024 in ${fmt(ours)}, ${gflops(2 * m * k * n, ours)}${bad ? `  FAILED: ${bad}` : ''}`);
+    console.log(
+      `--threads ${cores} (informational; OpenBLAS above ran 1 thread): 1024x1024x1024 in ${fmt(ours)}, ${gflops(2 * m * k * n, ours)}${bad ? `  FAILED: ${bad}` : ''}`,
+    );
   }
 
   // ---- models vs ONNX Runtime ------------------------------------------------------------------
   const ort = join(ROOT, 'bench', 'node_modules', 'onnxruntime-node');
   if (!existsSync(ort)) {
-    console.log(`\nmodels: SKIPPED, onnxruntime-node is not installed in bench/node_modules (run 'make bench', which installs it)`);
+    console.log(
+      `\nmodels: SKIPPED, onnxruntime-node is not installed in bench/node_modules (run 'make bench', which installs it)`,
+    );
   } else {
     const ortRun = (dir: string, dims: readonly number[]): Promise<number> =>
-      runJson('node', [join(ROOT, 'bench', 'ort.mjs'), 'model.onnx', 'ort_in.bin', JSON.stringify(dims), 'ort_out.bin', String(SAMPLES), String(MIN_SECONDS), String(WARMUP)], dir).then((r) => Number(r['ort_s']));
+      runJson(
+        'node',
+        [
+          join(ROOT, 'bench', 'ort.mjs'),
+          'model.onnx',
+          'ort_in.bin',
+          JSON.stringify(dims),
+          'ort_out.bin',
+          String(SAMPLES),
+          String(MIN_SECONDS),
+          String(WARMUP),
+        ],
+        dir,
+      ).then((r) => Number(r['ort_s']));
     const overheadDir = join(WORK, 'ort_overhead');
     mkdirSync(overheadDir, { recursive: true });
     writeFileSync(join(overheadDir, 'model.onnx'), onnxOverheadModel());
     writeFileSync(join(overheadDir, 'ort_in.bin'), new Float32Array([1]));
     const overhead = await ortRun(overheadDir, [1]);
     ratios['ort_fixed_cost_us'] = overhead * 1e6;
-    console.log(`\nmodels vs ONNX Runtime 1.30 (onnxruntime-node, 1 intra-op thread). ORT's latency includes its fixed per-call cost`);
-    console.log(`(Node binding, session.run), measured on a one-element ReLU: ${fmt(overhead)}; the last ratio subtracts it.`);
-    console.log('model                   xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  vs ORT minus fixed cost');
+    console.log(
+      `\nmodels vs ONNX Runtime 1.30 (onnxruntime-node, 1 intra-op thread). ORT's latency includes its fixed per-call cost`,
+    );
+    console.log(
+      `(Node binding, session.run), measured on a one-element ReLU: ${fmt(overhead)}; the last ratio subtracts it.`,
+    );
+    console.log(
+      'model                   xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  vs ORT minus fixed cost',
+    );
     const models: BenchModel[] = [mlp(1), mlp(64), cnn(1), cnn(64), conv(56, 56, 64, 64)];
     for (const bm of models.filter((x) => selected(x.name))) {
       const { dir, seconds: ours, status } = await runModel(bm, 1);
@@ -209,17 +294,31 @@ async function main(): Promise<number> {
       // must then not be slower than one thread).
       if (cores > 1 && bm.name === 'cnn_b64') {
         const threaded = await runModel(bm, cores);
-        const badThreads = untrusted(threaded.status, maxRelDiff(bm.toOnnxLayout(floats(join(threaded.dir, 'out.bin'))), floats(join(dir, 'ort_out.bin'))));
+        const badThreads = untrusted(
+          threaded.status,
+          maxRelDiff(bm.toOnnxLayout(floats(join(threaded.dir, 'out.bin'))), floats(join(dir, 'ort_out.bin'))),
+        );
         if (badThreads) failures.push(`${bm.name} with ${cores} threads: ${badThreads}`);
         else ratios[`${bm.name}_threads${cores}_speedup`] = ours / threaded.seconds;
-        console.log(`  --threads ${cores} (informational): ${fmt(threaded.seconds)}, ${(ours / threaded.seconds).toFixed(2)}x as fast as one thread${badThreads ? `  FAILED: ${badThreads}` : ''}`);
-        const busy = Array.from({ length: cores - 1 }, () => execa('sh', ['-c', 'while :; do :; done'], { reject: false }));
+        console.log(
+          `  --threads ${cores} (informational): ${fmt(threaded.seconds)}, ${(ours / threaded.seconds).toFixed(2)}x as fast as one thread${badThreads ? `  FAILED: ${badThreads}` : ''}`,
+        );
+        const busy = Array.from({ length: cores - 1 }, () =>
+          execa('sh', ['-c', 'while :; do :; done'], { reject: false }),
+        );
         try {
           const [one, many] = [await runModel(bm, 1), await runModel(bm, cores)];
-          const bad = untrusted(one.status, 0) ?? untrusted(many.status, maxRelDiff(bm.toOnnxLayout(floats(join(many.dir, 'out.bin'))), floats(join(dir, 'ort_out.bin'))));
+          const bad =
+            untrusted(one.status, 0) ??
+            untrusted(
+              many.status,
+              maxRelDiff(bm.toOnnxLayout(floats(join(many.dir, 'out.bin'))), floats(join(dir, 'ort_out.bin'))),
+            );
           if (bad) failures.push(`${bm.name} with ${cores} threads and busy cores: ${bad}`);
           else ratios[`${bm.name}_threads${cores}_busy_speedup`] = one.seconds / many.seconds;
-          console.log(`  --threads ${cores} with ${cores - 1} busy-loop process(es) on the other core(s): ${fmt(many.seconds)} vs one thread ${fmt(one.seconds)} under the same load, ${(one.seconds / many.seconds).toFixed(2)}x${bad ? `  FAILED: ${bad}` : ''}`);
+          console.log(
+            `  --threads ${cores} with ${cores - 1} busy-loop process(es) on the other core(s): ${fmt(many.seconds)} vs one thread ${fmt(one.seconds)} under the same load, ${(one.seconds / many.seconds).toFixed(2)}x${bad ? `  FAILED: ${bad}` : ''}`,
+          );
         } finally {
           for (const b of busy) b.kill('SIGKILL');
         }
@@ -239,18 +338,32 @@ async function main(): Promise<number> {
       writeFileSync(join(dir, 'in.bin'), input);
       const r = await runJson('./bench', [], dir);
       const out = floats(join(dir, 'out.bin'));
-      const bad = untrusted(Number(r['status']), maxRelDiff(out, input.map((x) => 2 * x)));
+      const bad = untrusted(
+        Number(r['status']),
+        maxRelDiff(
+          out,
+          input.map((x) => 2 * x),
+        ),
+      );
       if (bad) failures.push(`update loop n=${n}: ${bad}`);
       perIteration.push(Number(r['ours_s']) / n);
-      console.log(`  n = ${String(n).padStart(6)}: ${fmt(Number(r['ours_s']))}, ${(perIteration[perIteration.length - 1]! * 1e9).toFixed(1)} ns per iteration${bad ? `  FAILED: ${bad}` : ''}`);
+      console.log(
+        `  n = ${String(n).padStart(6)}: ${fmt(Number(r['ours_s']))}, ${(perIteration[perIteration.length - 1]! * 1e9).toFixed(1)} ns per iteration${bad ? `  FAILED: ${bad}` : ''}`,
+      );
     }
     ratios['update_loop_per_iteration_100k_vs_1k'] = perIteration[2]! / perIteration[0]!;
-    console.log(`  time per iteration at 100k / at 1k: ${(perIteration[2]! / perIteration[0]!).toFixed(2)}x (flat is ~1x; quadratic would be ~100x)`);
+    console.log(
+      `  time per iteration at 100k / at 1k: ${(perIteration[2]! / perIteration[0]!).toFixed(2)}x (flat is ~1x; quadratic would be ~100x)`,
+    );
   }
 
   ratios['peak_gflops'] = peakGflops;
   for (const f of failures) console.log(`FAILED ${f}`);
-  console.log(JSON.stringify({ ...ratios, failures: failures.length }, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(3)) : v)));
+  console.log(
+    JSON.stringify({ ...ratios, failures: failures.length }, (_, v: unknown) =>
+      typeof v === 'number' ? Number(v.toFixed(3)) : v,
+    ),
+  );
   return failures.length ? 1 : 0;
 }
 

@@ -16,9 +16,11 @@ export function randomFloats(n: number, scale: number, seed: number): Float32Arr
   return out;
 }
 
-const hex = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex').toUpperCase();
+const hex = (a: Float32Array): string =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex').toUpperCase();
 const ty = (dims: readonly number[]): string => `tensor<${dims.join('x')}xf32>`;
-const constant = (name: string, dims: readonly number[], data: Float32Array): string => `  %${name} = stablehlo.constant dense<"0x${hex(data)}"> : ${ty(dims)}`;
+const constant = (name: string, dims: readonly number[], data: Float32Array): string =>
+  `  %${name} = stablehlo.constant dense<"0x${hex(data)}"> : ${ty(dims)}`;
 
 export interface BenchModel {
   readonly name: string;
@@ -50,14 +52,19 @@ const identity = (x: Float32Array): Float32Array => x;
 /** NHWC [1,H,W,C] -> NCHW [1,C,H,W]. */
 function nhwcToNchw(x: Float32Array, h: number, w: number, c: number): Float32Array {
   const out = new Float32Array(x.length);
-  for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let ch = 0; ch < c; ch++) out[(ch * h + y) * w + xx] = x[(y * w + xx) * c + ch]!;
+  for (let y = 0; y < h; y++)
+    for (let xx = 0; xx < w; xx++)
+      for (let ch = 0; ch < c; ch++) out[(ch * h + y) * w + xx] = x[(y * w + xx) * c + ch]!;
   return out;
 }
 
 /** HWIO [kh][kw][ci][co] -> OIHW [co][ci][kh][kw]. */
 function hwioToOihw(wt: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
   const out = new Float32Array(wt.length);
-  for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[((o * ci + i) * kh + a) * kw + b] = wt[((a * kw + b) * ci + i) * co + o]!;
+  for (let a = 0; a < kh; a++)
+    for (let b = 0; b < kw; b++)
+      for (let i = 0; i < ci; i++)
+        for (let o = 0; o < co; o++) out[((o * ci + i) * kh + a) * kw + b] = wt[((a * kw + b) * ci + i) * co + o]!;
   return out;
 }
 
@@ -73,14 +80,19 @@ export function mlp(batch: number): BenchModel {
   for (let l = 0; l < 3; l++) {
     const [k, n] = [sizes[l]!, sizes[l + 1]!];
     lines.push(constant(`w${l}`, [k, n], ws[l]!), constant(`b${l}`, [n], bs[l]!));
-    lines.push(`  %d${l} = stablehlo.dot_general %${cur}, %w${l}, contracting_dims = [1] x [0] : (${ty([batch, k])}, ${ty([k, n])}) -> ${ty([batch, n])}`);
+    lines.push(
+      `  %d${l} = stablehlo.dot_general %${cur}, %w${l}, contracting_dims = [1] x [0] : (${ty([batch, k])}, ${ty([k, n])}) -> ${ty([batch, n])}`,
+    );
     lines.push(`  %bb${l} = stablehlo.broadcast_in_dim %b${l}, dims = [1] : (${ty([n])}) -> ${ty([batch, n])}`);
     lines.push(`  %s${l} = stablehlo.add %d${l}, %bb${l} : ${ty([batch, n])}`);
     nodes.push({ op: 'Gemm', inputs: [onnxCur, `w${l}`, `b${l}`], outputs: [`g${l}`] });
     cur = `s${l}`;
     onnxCur = `g${l}`;
     if (l < 2) {
-      lines.push(`  %z${l} = stablehlo.constant dense<0.0> : ${ty([batch, n])}`, `  %r${l} = stablehlo.maximum %s${l}, %z${l} : ${ty([batch, n])}`);
+      lines.push(
+        `  %z${l} = stablehlo.constant dense<0.0> : ${ty([batch, n])}`,
+        `  %r${l} = stablehlo.maximum %s${l}, %z${l} : ${ty([batch, n])}`,
+      );
       nodes.push({ op: 'Relu', inputs: [onnxCur], outputs: [`r${l}`] });
       cur = `r${l}`;
       onnxCur = `r${l}`;
@@ -89,13 +101,25 @@ export function mlp(batch: number): BenchModel {
   lines.push(`  return %${cur} : ${ty([batch, 10])}`, '}', '');
   const graph: OnnxGraph = {
     nodes,
-    initializers: [...ws.map((data, i) => ({ name: `w${i}`, dims: [sizes[i]!, sizes[i + 1]!], data })), ...bs.map((data, i) => ({ name: `b${i}`, dims: [sizes[i + 1]!], data }))],
+    initializers: [
+      ...ws.map((data, i) => ({ name: `w${i}`, dims: [sizes[i]!, sizes[i + 1]!], data })),
+      ...bs.map((data, i) => ({ name: `b${i}`, dims: [sizes[i + 1]!], data })),
+    ],
     input: { name: 'x', dims: [batch, 784] },
     output: { name: onnxCur, dims: [batch, 10] },
   };
   const input = randomFloats(batch * 784, 1, 7);
   const flops = 2 * batch * (784 * 512 + 512 * 512 + 512 * 10);
-  return { name: `mlp_b${batch}`, mlir: lines.join('\n'), onnx: encodeOnnx(graph), onnxInputDims: [batch, 784], input, ourInput: input, toOnnxLayout: identity, flops };
+  return {
+    name: `mlp_b${batch}`,
+    mlir: lines.join('\n'),
+    onnx: encodeOnnx(graph),
+    onnxInputDims: [batch, 784],
+    input,
+    ourInput: input,
+    toOnnxLayout: identity,
+    flops,
+  };
 }
 
 /** One 3x3 stride-1 'same' convolution, NHWC [1,H,W,C] -> [1,H,W,CO] (no bias, no activation). */
@@ -112,7 +136,14 @@ export function conv(h: number, w: number, c: number, co: number): BenchModel {
     '',
   ].join('\n');
   const graph: OnnxGraph = {
-    nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] } }],
+    nodes: [
+      {
+        op: 'Conv',
+        inputs: ['x', 'w'],
+        outputs: ['y'],
+        attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] },
+      },
+    ],
     initializers: [{ name: 'w', dims: [co, c, 3, 3], data: hwioToOihw(wt, 3, 3, c, co) }],
     input: { name: 'x', dims: [1, c, h, w] },
     output: { name: 'y', dims: [1, co, h, w] },
@@ -138,12 +169,28 @@ export function cnn(batch: number): BenchModel {
   const b2 = randomFloats(32, 0.1, 403);
   const wd = randomFloats(1568 * 10, 1 / Math.sqrt(1568), 404); // rows in NHWC flatten order (h, w, c)
   const bd = randomFloats(10, 0.1, 405);
-  const lines = [`func.func @main(%x: ${ty([batch, 28, 28, 1])}) -> ${ty([batch, 10])} {`, '  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>'];
-  const block = (i: number, input: string, hw: number, ci: number, co: number, wt: Float32Array, b: Float32Array): string => {
+  const lines = [
+    `func.func @main(%x: ${ty([batch, 28, 28, 1])}) -> ${ty([batch, 10])} {`,
+    '  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>',
+  ];
+  const block = (
+    i: number,
+    input: string,
+    hw: number,
+    ci: number,
+    co: number,
+    wt: Float32Array,
+    b: Float32Array,
+  ): string => {
     const t = ty([batch, hw, hw, co]);
     lines.push(constant(`w${i}`, [3, 3, ci, co], wt), constant(`b${i}`, [co], b));
-    lines.push(`  %c${i} = stablehlo.convolution(%${input}, %w${i}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${ty([batch, hw, hw, ci])}, ${ty([3, 3, ci, co])}) -> ${t}`);
-    lines.push(`  %bb${i} = stablehlo.broadcast_in_dim %b${i}, dims = [3] : (${ty([co])}) -> ${t}`, `  %s${i} = stablehlo.add %c${i}, %bb${i} : ${t}`);
+    lines.push(
+      `  %c${i} = stablehlo.convolution(%${input}, %w${i}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${ty([batch, hw, hw, ci])}, ${ty([3, 3, ci, co])}) -> ${t}`,
+    );
+    lines.push(
+      `  %bb${i} = stablehlo.broadcast_in_dim %b${i}, dims = [3] : (${ty([co])}) -> ${t}`,
+      `  %s${i} = stablehlo.add %c${i}, %bb${i} : ${t}`,
+    );
     lines.push(`  %z${i} = stablehlo.constant dense<0.0> : ${t}`, `  %r${i} = stablehlo.maximum %s${i}, %z${i} : ${t}`);
     lines.push(
       `  %p${i} = "stablehlo.reduce_window"(%r${i}, %ninf) ({\n  ^bb0(%a: tensor<f32>, %b: tensor<f32>):\n    %m = stablehlo.maximum %a, %b : tensor<f32>\n    stablehlo.return %m : tensor<f32>\n  }) {window_dimensions = array<i64: 1, 2, 2, 1>, window_strides = array<i64: 1, 2, 2, 1>} : (${t}, tensor<f32>) -> ${ty([batch, hw / 2, hw / 2, co])}`,
@@ -154,12 +201,20 @@ export function cnn(batch: number): BenchModel {
   const p2 = block(2, p1, 14, 16, 32, w2, b2);
   lines.push(`  %flat = stablehlo.reshape %${p2} : (${ty([batch, 7, 7, 32])}) -> ${ty([batch, 1568])}`);
   lines.push(constant('wd', [1568, 10], wd), constant('bd', [10], bd));
-  lines.push(`  %d = stablehlo.dot_general %flat, %wd, contracting_dims = [1] x [0] : (${ty([batch, 1568])}, ${ty([1568, 10])}) -> ${ty([batch, 10])}`);
-  lines.push(`  %bbd = stablehlo.broadcast_in_dim %bd, dims = [1] : (${ty([10])}) -> ${ty([batch, 10])}`, `  %y = stablehlo.add %d, %bbd : ${ty([batch, 10])}`);
+  lines.push(
+    `  %d = stablehlo.dot_general %flat, %wd, contracting_dims = [1] x [0] : (${ty([batch, 1568])}, ${ty([1568, 10])}) -> ${ty([batch, 10])}`,
+  );
+  lines.push(
+    `  %bbd = stablehlo.broadcast_in_dim %bd, dims = [1] : (${ty([10])}) -> ${ty([batch, 10])}`,
+    `  %y = stablehlo.add %d, %bbd : ${ty([batch, 10])}`,
+  );
   lines.push(`  return %y : ${ty([batch, 10])}`, '}', '');
   // ONNX flattens NCHW as (c, h, w): permute the dense weight's rows to match.
   const wdOnnx = new Float32Array(wd.length);
-  for (let h = 0; h < 7; h++) for (let w = 0; w < 7; w++) for (let c = 0; c < 32; c++) for (let o = 0; o < 10; o++) wdOnnx[((c * 7 + h) * 7 + w) * 10 + o] = wd[((h * 7 + w) * 32 + c) * 10 + o]!;
+  for (let h = 0; h < 7; h++)
+    for (let w = 0; w < 7; w++)
+      for (let c = 0; c < 32; c++)
+        for (let o = 0; o < 10; o++) wdOnnx[((c * 7 + h) * 7 + w) * 10 + o] = wd[((h * 7 + w) * 32 + c) * 10 + o]!;
   const pool = { kernel_shape: [2, 2], strides: [2, 2] };
   const conv3 = { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] };
   const graph: OnnxGraph = {
@@ -187,13 +242,27 @@ export function cnn(batch: number): BenchModel {
   const ourInput = randomFloats(batch * 784, 1, 9);
   const flops = 2 * batch * (28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 1568 * 10);
   // batch > 1: NHWC with C = 1 has the same memory order as NCHW.
-  return { name: `cnn_b${batch}`, mlir: lines.join('\n'), onnx: encodeOnnx(graph), onnxInputDims: [batch, 1, 28, 28], input: ourInput, ourInput, toOnnxLayout: identity, flops };
+  return {
+    name: `cnn_b${batch}`,
+    mlir: lines.join('\n'),
+    onnx: encodeOnnx(graph),
+    onnxInputDims: [batch, 1, 28, 28],
+    input: ourInput,
+    ourInput,
+    toOnnxLayout: identity,
+    flops,
+  };
 }
 
 /** A single ReLU on one float: what ONNX Runtime's latency costs before any math (Node binding,
  * session.run bookkeeping), to show model ratios without that fixed overhead too. */
 export function onnxOverheadModel(): Uint8Array {
-  return encodeOnnx({ nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], initializers: [], input: { name: 'x', dims: [1] }, output: { name: 'y', dims: [1] } });
+  return encodeOnnx({
+    nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+    initializers: [],
+    input: { name: 'x', dims: [1] },
+    output: { name: 'y', dims: [1] },
+  });
 }
 
 /** A while loop that doubles element i of an n-element carried tensor in iteration i (the shape of

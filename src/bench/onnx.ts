@@ -31,7 +31,8 @@ const concat = (parts: readonly Field[]): Field => {
 };
 
 const intField = (field: number, v: number | bigint): Field => Uint8Array.from([...varint(field << 3), ...varint(v)]);
-const bytesField = (field: number, bytes: Field): Field => concat([Uint8Array.from([...varint((field << 3) | 2), ...varint(bytes.length)]), bytes]);
+const bytesField = (field: number, bytes: Field): Field =>
+  concat([Uint8Array.from([...varint((field << 3) | 2), ...varint(bytes.length)]), bytes]);
 const strField = (field: number, s: string): Field => bytesField(field, new TextEncoder().encode(s));
 const floatField = (field: number, v: number): Field => {
   const b = new Uint8Array(5);
@@ -54,14 +55,19 @@ export interface OnnxNode {
 
 export interface OnnxGraph {
   readonly nodes: readonly OnnxNode[];
-  readonly initializers: readonly { readonly name: string; readonly dims: readonly number[]; readonly data: Float32Array }[];
+  readonly initializers: readonly {
+    readonly name: string;
+    readonly dims: readonly number[];
+    readonly data: Float32Array;
+  }[];
   readonly input: { readonly name: string; readonly dims: readonly number[] };
   readonly output: { readonly name: string; readonly dims: readonly number[] };
 }
 
 function attribute(name: string, v: AttrValue, isFloat: boolean): Field {
   // AttributeProto: name 1, f 2, i 3, ints 8, type 20 (FLOAT 1, INT 2, INTS 7)
-  if (typeof v === 'number') return concat([strField(1, name), isFloat ? floatField(2, v) : intField(3, v), intField(20, isFloat ? 1 : 2)]);
+  if (typeof v === 'number')
+    return concat([strField(1, name), isFloat ? floatField(2, v) : intField(3, v), intField(20, isFloat ? 1 : 2)]);
   return concat([strField(1, name), ...v.map((x) => intField(8, x)), intField(20, 7)]);
 }
 
@@ -82,15 +88,36 @@ export function encodeOnnx(g: OnnxGraph): Uint8Array {
         ...n.outputs.map((x) => strField(2, x)),
         strField(3, `${n.op.toLowerCase()}${i}`),
         strField(4, n.op),
-        ...Object.entries(n.attrs ?? {}).map(([k, v]) => bytesField(5, attribute(k, v, n.floatAttrs?.includes(k) ?? false))),
+        ...Object.entries(n.attrs ?? {}).map(([k, v]) =>
+          bytesField(5, attribute(k, v, n.floatAttrs?.includes(k) ?? false)),
+        ),
       ]),
     ),
   );
   const inits = g.initializers.map((t) =>
     // TensorProto: dims 1, data_type 2, name 8, raw_data 9 (little-endian)
-    bytesField(5, concat([...t.dims.map((d) => intField(1, d)), intField(2, FLOAT), strField(8, t.name), bytesField(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))])),
+    bytesField(
+      5,
+      concat([
+        ...t.dims.map((d) => intField(1, d)),
+        intField(2, FLOAT),
+        strField(8, t.name),
+        bytesField(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+      ]),
+    ),
   );
-  const graph = concat([...nodes, strField(2, 'bench'), ...inits, bytesField(11, valueInfo(g.input.name, g.input.dims)), bytesField(12, valueInfo(g.output.name, g.output.dims))]);
+  const graph = concat([
+    ...nodes,
+    strField(2, 'bench'),
+    ...inits,
+    bytesField(11, valueInfo(g.input.name, g.input.dims)),
+    bytesField(12, valueInfo(g.output.name, g.output.dims)),
+  ]);
   // ModelProto: ir_version 1, producer_name 2, graph 7, opset_import 8 {domain 1, version 2}
-  return concat([intField(1, 8), strField(2, 'xla-aot bench'), bytesField(7, graph), bytesField(8, concat([strField(1, ''), intField(2, 17)]))]);
+  return concat([
+    intField(1, 8),
+    strField(2, 'xla-aot bench'),
+    bytesField(7, graph),
+    bytesField(8, concat([strField(1, ''), intField(2, 17)])),
+  ]);
 }

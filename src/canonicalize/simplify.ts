@@ -23,7 +23,9 @@ const SMALL_RESULT = 256;
 
 /** A CSE key part for attributes or types: JSON with bigints (quantization parameters) and bytes spelled out. */
 function stableAttrs(a: Readonly<Record<string, Attr>> | Type): string {
-  return JSON.stringify(a, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `bytes:${Buffer.from(v).toString('base64')}` : v));
+  return JSON.stringify(a, (_k, v: unknown) =>
+    typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `bytes:${Buffer.from(v).toString('base64')}` : v,
+  );
 }
 
 function bytesOf(t: TensorType): number {
@@ -112,7 +114,13 @@ export function simplify(p: FlatProgram): FlatProgram {
     // Constant folding.
     const def = lookupOp(f.op.name);
     const inVals = ins.map(valueOf);
-    const foldable = def && regionFree && f.outs.length === 1 && inVals.every((v) => v !== undefined) && ![...ins, ...f.outs].some(isQuant) && f.outs[0]!.type.kind === 'tensor';
+    const foldable =
+      def &&
+      regionFree &&
+      f.outs.length === 1 &&
+      inVals.every((v) => v !== undefined) &&
+      ![...ins, ...f.outs].some(isQuant) &&
+      f.outs[0]!.type.kind === 'tensor';
     if (foldable) {
       const out = f.outs[0]!.type as TensorType;
       const inBytes = ins.reduce((n, s) => n + (s.type.kind === 'tensor' ? bytesOf(s.type) : 0), 0);
@@ -120,9 +128,19 @@ export function simplify(p: FlatProgram): FlatProgram {
         const [r] = def.evaluate(inVals as RtValue[], opAttrs(def, f.op), f.op, NO_REGIONS);
         // The interpreter rejects a result that contradicts the declared type; so does folding.
         if (r?.kind === 'tensor' && out.shape.every((d) => d >= 0) && typeToString(r.type) !== typeToString(out))
-          throw error('E0204', { op: f.op.name, detail: `computes ${typeToString(r.type)} where it declares ${typeToString(out)}` }, f.op.loc);
+          throw error(
+            'E0204',
+            { op: f.op.name, detail: `computes ${typeToString(r.type)} where it declares ${typeToString(out)}` },
+            f.op.loc,
+          );
         if (r?.kind === 'tensor') {
-          const folded: Op = { ...f.op, name: 'stablehlo.constant', operands: [], regions: [], attrs: { value: denseOf(r) } };
+          const folded: Op = {
+            ...f.op,
+            name: 'stablehlo.constant',
+            operands: [],
+            regions: [],
+            attrs: { value: denseOf(r) },
+          };
           constants.set(f.outs[0]!, folded);
           values.set(f.outs[0]!, r);
           continue;

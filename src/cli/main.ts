@@ -60,28 +60,41 @@ interface InterpretArgs {
 function entryOf(m: Module, file: string, entry: string | undefined): Func {
   const publics = [...m.funcs.values()].filter((f) => f.visibility === 'public' && f.body);
   const f = entry ? m.funcs.get(entry) : (m.funcs.get('main') ?? (publics.length === 1 ? publics[0] : undefined));
-  if (!f) throw new RuntimeError(`${entry ? `no function @${entry}` : 'no @main and not exactly one public function'} in ${file} (functions: ${[...m.funcs.keys()].map((n) => '@' + n).join(', ')}); use --entry`);
+  if (!f)
+    throw new RuntimeError(
+      `${entry ? `no function @${entry}` : 'no @main and not exactly one public function'} in ${file} (functions: ${[...m.funcs.keys()].map((n) => '@' + n).join(', ')}); use --entry`,
+    );
   return f;
 }
 
 function hasCheckOps(f: Func): boolean {
-  const inRegion = (r: Region): boolean => r.blocks.some((b) => b.ops.some((op) => isCheckOp(op) || op.regions.some(inRegion)));
+  const inRegion = (r: Region): boolean =>
+    r.blocks.some((b) => b.ops.some((op) => isCheckOp(op) || op.regions.some(inRegion)));
   return !!f.body && inRegion(f.body);
 }
 
 function argsFor(m: Module, f: Func, a: { input: string[]; randomSeed?: number }): RtValue[] {
   if (a.randomSeed !== undefined) return randomInputs(f, a.randomSeed, m);
-  if (a.input.length !== f.params.length) throw new RuntimeError(`@${f.name} takes ${f.params.length} input(s), ${a.input.length} given (use --input or --random-seed)`);
+  if (a.input.length !== f.params.length)
+    throw new RuntimeError(
+      `@${f.name} takes ${f.params.length} input(s), ${a.input.length} given (use --input or --random-seed)`,
+    );
   return a.input.map((s, i) => parseInput(s, f, i));
 }
 
-function writeResults(dir: string | undefined, results: readonly RtValue[], args: readonly RtValue[], wroteInputs: boolean): void {
+function writeResults(
+  dir: string | undefined,
+  results: readonly RtValue[],
+  args: readonly RtValue[],
+  wroteInputs: boolean,
+): void {
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
   results.forEach((r, i) => {
     if (r.kind === 'tensor') writeFileSync(join(dir, `result${i}.npy`), encodeNpy(r));
   });
-  if (wroteInputs) args.forEach((x, i) => x.kind === 'tensor' && writeFileSync(join(dir, `input${i}.npy`), encodeNpy(x)));
+  if (wroteInputs)
+    args.forEach((x, i) => x.kind === 'tensor' && writeFileSync(join(dir, `input${i}.npy`), encodeNpy(x)));
 }
 
 function interpretCommand(a: InterpretArgs): number {
@@ -97,11 +110,18 @@ function interpretCommand(a: InterpretArgs): number {
   if (a.randomSeed !== undefined)
     results.forEach((r, i) => {
       const why = r.kind === 'tensor' ? degenerate(r) : undefined;
-      if (why) console.error(`warning: result[${i}] is degenerate (${why}): the random inputs may be outside the range the model expects; give --input values`);
+      if (why)
+        console.error(
+          `warning: result[${i}] is degenerate (${why}): the random inputs may be outside the range the model expects; give --input values`,
+        );
     });
   const failed = interp.session.checks.filter((c) => !c.ok);
-  for (const c of failed) console.error(`${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: error E0302: check failed: ${c.op.name}: ${c.message}`);
-  if (interp.session.checks.length) console.error(`${interp.session.checks.length - failed.length} of ${interp.session.checks.length} check(s) passed`);
+  for (const c of failed)
+    console.error(
+      `${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: error E0302: check failed: ${c.op.name}: ${c.message}`,
+    );
+  if (interp.session.checks.length)
+    console.error(`${interp.session.checks.length - failed.length} of ${interp.session.checks.length} check(s) passed`);
   return failed.length ? 1 : 0;
 }
 
@@ -126,8 +146,12 @@ async function compileCommand(a: CompileArgs): Promise<number> {
   const target = lookupTarget(a.target);
   if (a.firmware) boardOf(target); // refuses hosted targets before any work
   const phases: PhaseControl = {
-    dumpAfter: [...(a.dumpAfter.includes('all') ? PHASE_NAMES : (a.dumpAfter as PhaseName[])), ...(a.compileTo ? [a.compileTo] : [])],
-    dump: (phase, text) => process.stdout.write(`// ----- after ${phase} -----\n${text}${text.endsWith('\n') ? '' : '\n'}`),
+    dumpAfter: [
+      ...(a.dumpAfter.includes('all') ? PHASE_NAMES : (a.dumpAfter as PhaseName[])),
+      ...(a.compileTo ? [a.compileTo] : []),
+    ],
+    dump: (phase, text) =>
+      process.stdout.write(`// ----- after ${phase} -----\n${text}${text.endsWith('\n') ? '' : '\n'}`),
     ...(a.compileTo ? { stopAfter: a.compileTo } : {}),
   };
   const m = importPhases(readSource(a.file), phases);
@@ -135,27 +159,51 @@ async function compileCommand(a: CompileArgs): Promise<number> {
   const f = entryOf(m, a.file, a.entry);
   // A test program that returns nothing and checks its values compiles to those values (as run does).
   const checksAsOutputs = f.resultTypes.length === 0 && hasCheckOps(f);
-  if (checksAsOutputs) console.log(`note: @${f.name} returns nothing; the values its check ops compare are the compiled program's outputs`);
-  const r = runPipeline(m, { entry: f.name, prefix: a.prefix, sourceName: a.file.split('/').pop()!, cc: compilerOf(target, a.cc), target, threads: a.threads, checksAsOutputs, ...phases });
+  if (checksAsOutputs)
+    console.log(
+      `note: @${f.name} returns nothing; the values its check ops compare are the compiled program's outputs`,
+    );
+  const r = runPipeline(m, {
+    entry: f.name,
+    prefix: a.prefix,
+    sourceName: a.file.split('/').pop()!,
+    cc: compilerOf(target, a.cc),
+    target,
+    threads: a.threads,
+    checksAsOutputs,
+    ...phases,
+  });
   if (!r) return 0; // --compile-to: the program was printed, nothing written
   const written = writeFiles(a.output, r);
   const built = a.emit !== 'c' || a.firmware ? [...(await buildLibrary(a.output, r, a.prefix, a.cc)).files] : [];
   if (a.firmware) {
     // Test inputs baked into the firmware: --input values, else seeded random ones (seed 0 by default).
-    const inputs = argsFor(m, f, { input: a.input, ...(a.input.length ? {} : { randomSeed: a.randomSeed ?? 0 }) }) as Tensor[];
-    await buildExecutable(a.output, r, a.cc, firmwareFiles(r, a.prefix, inputs), FIRMWARE_ELF, { linkFlags: FIRMWARE_LINK_FLAGS });
+    const inputs = argsFor(m, f, {
+      input: a.input,
+      ...(a.input.length ? {} : { randomSeed: a.randomSeed ?? 0 }),
+    }) as Tensor[];
+    await buildExecutable(a.output, r, a.cc, firmwareFiles(r, a.prefix, inputs), FIRMWARE_ELF, {
+      linkFlags: FIRMWARE_LINK_FLAGS,
+    });
     built.push(FIRMWARE_ELF);
   }
   console.log(`wrote ${[...written, ...built].map((n) => join(a.output, n)).join(', ')}`);
   if (a.firmware) console.log(`run the firmware: ${qemuCommand(target, join(a.output, FIRMWARE_ELF)).join(' ')}`);
   if (a.report) {
     const p = r.plan;
-    console.log(`target ${target.name}: entry @${f.name}, ${r.kernelNames.length} kernels, ${r.inputs.length} input(s), ${r.outputs.length} output(s)`);
-    console.log(`arena: ${p.arenaBytes} bytes (liveness lower bound ${p.lowerBound}, no-reuse sum ${p.noReuseBytes}, alignment ${p.alignment})`);
+    console.log(
+      `target ${target.name}: entry @${f.name}, ${r.kernelNames.length} kernels, ${r.inputs.length} input(s), ${r.outputs.length} output(s)`,
+    );
+    console.log(
+      `arena: ${p.arenaBytes} bytes (liveness lower bound ${p.lowerBound}, no-reuse sum ${p.noReuseBytes}, alignment ${p.alignment})`,
+    );
     console.log(`weights: ${r.weightBytes} bytes in the .incbin blob, small ones as C arrays`);
     console.log(`fusion groups: ${r.fusionGroups.length}${r.fusionGroups.map((g) => `\n  ${g}`).join('')}`);
-    console.log(`SIMD (${target.simd}): ${r.simdKernels.length} of ${r.kernelNames.length} kernels${r.simdKernels.length ? `: ${r.simdKernels.join(', ')}` : ''}`);
-    if (built.length) for (const line of formatSizeReport(await sizeReport(a.output, r, a.prefix), target)) console.log(line);
+    console.log(
+      `SIMD (${target.simd}): ${r.simdKernels.length} of ${r.kernelNames.length} kernels${r.simdKernels.length ? `: ${r.simdKernels.join(', ')}` : ''}`,
+    );
+    if (built.length)
+      for (const line of formatSizeReport(await sizeReport(a.output, r, a.prefix), target)) console.log(line);
     else console.log('sizes: not measured with --emit=c (nothing was compiled)');
   }
   return 0;
@@ -206,17 +254,26 @@ async function runCommand(a: RunArgs): Promise<number> {
   // comparison is reported as inconclusive (exit 1), never as a match.
   const computedIn = narrowestFloat(m);
   let ok = compiled.outputs.length === expected.length;
-  if (!ok) console.log(`compiled program returned ${compiled.outputs.length} result(s), the interpreter ${expected.length}`);
+  if (!ok)
+    console.log(`compiled program returned ${compiled.outputs.length} result(s), the interpreter ${expected.length}`);
   compiled.outputs.forEach((r, i) => {
     const want = expected[i] as Tensor;
     const d = compareTensors(r, want, computedIn);
     const why = degenerate(want);
     ok &&= d.ok && !why;
-    console.log(`${label(i)} vs interpreter: ${why ? `inconclusive: the reference result is degenerate (${why}); give inputs in the model's range` : d.message}`);
+    console.log(
+      `${label(i)} vs interpreter: ${why ? `inconclusive: the reference result is degenerate (${why}); give inputs in the model's range` : d.message}`,
+    );
   });
   const failed = checks.filter((c) => !c.ok);
-  for (const c of failed) console.error(`${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: error E0302: check failed in the interpreter: ${c.op.name}: ${c.message}`);
-  if (checks.length) console.log(`the program's own checks: ${checks.length - failed.length} of ${checks.length} passed in the interpreter`);
+  for (const c of failed)
+    console.error(
+      `${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: error E0302: check failed in the interpreter: ${c.op.name}: ${c.message}`,
+    );
+  if (checks.length)
+    console.log(
+      `the program's own checks: ${checks.length - failed.length} of ${checks.length} passed in the interpreter`,
+    );
   return ok && failed.length === 0 ? 0 : 1;
 }
 
@@ -224,9 +281,14 @@ async function fuzzCommand(a: { paths: string[]; seconds: number; seed: number; 
   const inputs = fuzzInputs(a.paths);
   if (!inputs.length) throw new RuntimeError(`no .mlir files in ${a.paths.join(', ')}`);
   const report = await fuzz(inputs, a.seed, a.seconds, Infinity, a.sanitize ? SANITIZE_FLAGS : []);
-  for (const b of report.bugs) console.log(`BUG from ${b.source}: ${b.detail.split('\n').slice(0, 6).join('\n  ')}\n--- mutant ---\n${b.mutant}\n---`);
+  for (const b of report.bugs)
+    console.log(
+      `BUG from ${b.source}: ${b.detail.split('\n').slice(0, 6).join('\n  ')}\n--- mutant ---\n${b.mutant}\n---`,
+    );
   const c = report.counts;
-  console.log(`fuzz: ${c.diagnostic + c.refused + c.match + c.bug} mutants of ${inputs.length} inputs (seed ${a.seed}): ${c.diagnostic} located diagnostics, ${c.refused} refused by the C backend (E030x), ${c.match} compiled and matched, ${c.bug} bugs`);
+  console.log(
+    `fuzz: ${c.diagnostic + c.refused + c.match + c.bug} mutants of ${inputs.length} inputs (seed ${a.seed}): ${c.diagnostic} located diagnostics, ${c.refused} refused by the C backend (E030x), ${c.match} compiled and matched, ${c.bug} bugs`,
+  );
   return c.bug ? 1 : 0;
 }
 
@@ -244,7 +306,8 @@ async function conformanceCommand(a: ConformanceArgs): Promise<number> {
   const files = collectFiles(a.paths);
   if (files.length === 0) throw new RuntimeError(`no .mlir files under ${a.paths.join(', ')}`);
   if (a.fault && a.backend !== 'c') throw new RuntimeError('--inject-fault needs --backend c');
-  const results = a.backend === 'c' ? await runFilesC(files, a.jobs, 'gcc', [], a.fault) : await runFiles(files, a.jobs);
+  const results =
+    a.backend === 'c' ? await runFilesC(files, a.jobs, 'gcc', [], a.fault) : await runFiles(files, a.jobs);
   for (const r of results) {
     const where = `${r.file}${r.index > 1 ? `#${r.index}` : ''}`;
     if (r.outcome === 'failed') console.log(`FAIL ${where}: ${r.reason}`);
@@ -253,7 +316,9 @@ async function conformanceCommand(a: ConformanceArgs): Promise<number> {
   }
   const s = summarize(results);
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
-  console.log(`(${s.disabled} upstream-disabled and ${s.parse_only} parse-only files, ${s.no_check} cases without a check op and ${s.no_kernel} whose C has no kernel not counted; ${s.total} cases in ${secs}s)`);
+  console.log(
+    `(${s.disabled} upstream-disabled and ${s.parse_only} parse-only files, ${s.no_check} cases without a check op and ${s.no_kernel} whose C has no kernel not counted; ${s.total} cases in ${secs}s)`,
+  );
   console.log(`conformance: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
   if (a.json) console.log(JSON.stringify(s));
   return s.failed > 0 ? 1 : 0;
@@ -298,7 +363,9 @@ async function main(argv: string[]): Promise<number> {
   };
   await yargs(argv)
     .scriptName('xla-aot')
-    .usage('$0 <command> [options]\n\nAhead-of-time compiler from StableHLO (MLIR text) to standalone C/CUDA, with a reference interpreter.')
+    .usage(
+      '$0 <command> [options]\n\nAhead-of-time compiler from StableHLO (MLIR text) to standalone C/CUDA, with a reference interpreter.',
+    )
     .command(
       'interpret <file>',
       'Run a function of a StableHLO module in the reference interpreter; print results; exit 1 if any check op fails',
@@ -306,10 +373,27 @@ async function main(argv: string[]): Promise<number> {
         y
           .positional('file', { type: 'string', demandOption: true, describe: 'MLIR file' })
           .option('entry', { type: 'string', describe: 'function to run (default @main, or the only public function)' })
-          .option('input', { type: 'string', array: true, default: [] as string[], describe: 'one per parameter: 2x3xf32=1,2,3,4,5,6 | @in.npy | in.npy' })
+          .option('input', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: 'one per parameter: 2x3xf32=1,2,3,4,5,6 | @in.npy | in.npy',
+          })
           .option('output-dir', { type: 'string', describe: 'write each result as DIR/result<i>.npy' })
-          .option('random-seed', { type: 'number', describe: 'use seeded random inputs for every parameter (written as DIR/input<i>.npy)' }),
-      (a) => run(() => interpretCommand({ file: a.file, ...(a.entry ? { entry: a.entry } : {}), input: a.input.map(String), ...(a.outputDir ? { outputDir: a.outputDir } : {}), ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}) })),
+          .option('random-seed', {
+            type: 'number',
+            describe: 'use seeded random inputs for every parameter (written as DIR/input<i>.npy)',
+          }),
+      (a) =>
+        run(() =>
+          interpretCommand({
+            file: a.file,
+            ...(a.entry ? { entry: a.entry } : {}),
+            input: a.input.map(String),
+            ...(a.outputDir ? { outputDir: a.outputDir } : {}),
+            ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}),
+          }),
+        ),
     )
     .command(
       'conformance <paths..>',
@@ -317,14 +401,31 @@ async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .positional('paths', { type: 'string', array: true, demandOption: true })
-          .option('backend', { type: 'string', default: 'interp', choices: ['interp', 'c'], describe: 'what executes the programs' })
+          .option('backend', {
+            type: 'string',
+            default: 'interp',
+            choices: ['interp', 'c'],
+            describe: 'what executes the programs',
+          })
           .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary as the last line' })
           .option('jobs', { type: 'number', default: 1, describe: 'worker threads' })
           .option('verbose', { type: 'boolean', default: false, describe: 'print passing cases too' })
-          .option('inject-fault', { type: 'string', choices: FAULT_KINDS, describe: 'with --backend c: compile every case with a deliberately wrong kernel; a case that still passes did not catch it' }),
+          .option('inject-fault', {
+            type: 'string',
+            choices: FAULT_KINDS,
+            describe:
+              'with --backend c: compile every case with a deliberately wrong kernel; a case that still passes did not catch it',
+          }),
       (a) =>
         run(() =>
-          conformanceCommand({ paths: (a.paths ?? []).map(String), backend: a.backend, json: a.json, jobs: Math.max(1, Math.floor(a.jobs)), verbose: a.verbose, ...(a.injectFault ? { fault: a.injectFault as FaultKind } : {}) }),
+          conformanceCommand({
+            paths: (a.paths ?? []).map(String),
+            backend: a.backend,
+            json: a.json,
+            jobs: Math.max(1, Math.floor(a.jobs)),
+            verbose: a.verbose,
+            ...(a.injectFault ? { fault: a.injectFault as FaultKind } : {}),
+          }),
         ),
     )
     .command(
@@ -335,13 +436,30 @@ async function main(argv: string[]): Promise<number> {
           .positional('file', { type: 'string', demandOption: true })
           .option('backend', { type: 'string', default: 'c', choices: ['c', 'interp'] })
           .option('entry', { type: 'string', describe: 'function to run (default @main, or the only public function)' })
-          .option('input', { type: 'string', array: true, default: [] as string[], describe: 'one per parameter: 2x3xf32=1,2,3,4,5,6 | @in.npy | in.npy' })
+          .option('input', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: 'one per parameter: 2x3xf32=1,2,3,4,5,6 | @in.npy | in.npy',
+          })
           .option('random-seed', { type: 'number', describe: 'seeded random inputs' })
           .option('output-dir', { type: 'string', describe: 'write results as DIR/result<i>.npy' })
-          .option('target', { type: 'string', default: 'host', describe: 'where the compiled program runs (natively, qemu-user or a QEMU board); see --list-targets' })
+          .option('target', {
+            type: 'string',
+            default: 'host',
+            describe: 'where the compiled program runs (natively, qemu-user or a QEMU board); see --list-targets',
+          })
           .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc)' })
-          .option('threads', { type: 'number', default: 1, describe: 'threads for GEMM, convolution and large loop kernels (hosted targets; 1: no pthreads)' })
-          .option('inject-fault', { type: 'string', choices: FAULT_KINDS, describe: 'testing the tests: compile a deliberately wrong program (the diff must then fail)' }),
+          .option('threads', {
+            type: 'number',
+            default: 1,
+            describe: 'threads for GEMM, convolution and large loop kernels (hosted targets; 1: no pthreads)',
+          })
+          .option('inject-fault', {
+            type: 'string',
+            choices: FAULT_KINDS,
+            describe: 'testing the tests: compile a deliberately wrong program (the diff must then fail)',
+          }),
       (a) =>
         run(() =>
           runCommand({
@@ -367,7 +485,8 @@ async function main(argv: string[]): Promise<number> {
           .option('seconds', { type: 'number', default: 60, describe: 'stop after this long' })
           .option('seed', { type: 'number', default: 1, describe: 'the same seed gives the same mutants' })
           .option('sanitize', { type: 'boolean', default: false, describe: 'build the C with ASan+UBSan' }),
-      (a) => run(() => fuzzCommand({ paths: a.paths.map(String), seconds: a.seconds, seed: a.seed, sanitize: a.sanitize })),
+      (a) =>
+        run(() => fuzzCommand({ paths: a.paths.map(String), seconds: a.seconds, seed: a.seed, sanitize: a.sanitize })),
     )
     .command(
       '$0 <file>',
@@ -376,18 +495,69 @@ async function main(argv: string[]): Promise<number> {
         y
           .positional('file', { type: 'string', demandOption: true, describe: 'StableHLO/MHLO MLIR text' })
           .option('o', { alias: 'output', type: 'string', default: 'out', describe: 'output directory' })
-          .option('target', { type: 'string', default: 'host', describe: 'target ISA/board (e.g. host, x86-64-v4, aarch64, arm-cortex = cortex-m4, cortex-m55); see --list-targets' })
-          .option('entry', { type: 'string', describe: 'function to compile (default @main, or the only public function)' })
-          .option('prefix', { type: 'string', default: 'model', describe: 'C identifier prefix of the generated API and files' })
-          .option('emit', { type: 'string', default: 'lib', choices: ['c', 'lib'], describe: 'c: sources only; lib: also build .so and .a' })
-          .option('cc', { type: 'string', describe: 'C compiler of host targets (gcc or clang; default gcc); cross targets use their toolchain' })
-          .option('threads', { type: 'number', default: 1, describe: 'split GEMM, convolution and large loop kernels across a pool of N threads kept in the arena (hosted targets; PREFIX_init starts it, PREFIX_fini joins it)' })
-          .option('firmware', { type: 'boolean', default: false, describe: 'bare-metal targets: also build firmware.elf, a main() that runs the model on embedded inputs and prints outputs over semihosting' })
-          .option('input', { type: 'string', array: true, default: [] as string[], describe: 'firmware inputs, one per parameter (default: seeded random)' })
-          .option('random-seed', { type: 'number', describe: 'seed of the firmware\'s random inputs (default 0)' })
-          .option('report', { type: 'boolean', default: false, describe: 'print arena vs liveness bound, flash/RAM read from the built objects, code size per op kind, library needs' })
-          .option('compile-to', { type: 'string', choices: PHASE_NAMES, describe: 'stop after this phase and print the program (MLIR, a listing of the flat program / kernels / arena, or the files); writes nothing' })
-          .option('dump-after', { type: 'string', array: true, default: [] as string[], choices: [...PHASE_NAMES, 'all'], describe: 'print the program after this phase (repeatable; all: every phase) and go on' }),
+          .option('target', {
+            type: 'string',
+            default: 'host',
+            describe:
+              'target ISA/board (e.g. host, x86-64-v4, aarch64, arm-cortex = cortex-m4, cortex-m55); see --list-targets',
+          })
+          .option('entry', {
+            type: 'string',
+            describe: 'function to compile (default @main, or the only public function)',
+          })
+          .option('prefix', {
+            type: 'string',
+            default: 'model',
+            describe: 'C identifier prefix of the generated API and files',
+          })
+          .option('emit', {
+            type: 'string',
+            default: 'lib',
+            choices: ['c', 'lib'],
+            describe: 'c: sources only; lib: also build .so and .a',
+          })
+          .option('cc', {
+            type: 'string',
+            describe: 'C compiler of host targets (gcc or clang; default gcc); cross targets use their toolchain',
+          })
+          .option('threads', {
+            type: 'number',
+            default: 1,
+            describe:
+              'split GEMM, convolution and large loop kernels across a pool of N threads kept in the arena (hosted targets; PREFIX_init starts it, PREFIX_fini joins it)',
+          })
+          .option('firmware', {
+            type: 'boolean',
+            default: false,
+            describe:
+              'bare-metal targets: also build firmware.elf, a main() that runs the model on embedded inputs and prints outputs over semihosting',
+          })
+          .option('input', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: 'firmware inputs, one per parameter (default: seeded random)',
+          })
+          .option('random-seed', { type: 'number', describe: "seed of the firmware's random inputs (default 0)" })
+          .option('report', {
+            type: 'boolean',
+            default: false,
+            describe:
+              'print arena vs liveness bound, flash/RAM read from the built objects, code size per op kind, library needs',
+          })
+          .option('compile-to', {
+            type: 'string',
+            choices: PHASE_NAMES,
+            describe:
+              'stop after this phase and print the program (MLIR, a listing of the flat program / kernels / arena, or the files); writes nothing',
+          })
+          .option('dump-after', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            choices: [...PHASE_NAMES, 'all'],
+            describe: 'print the program after this phase (repeatable; all: every phase) and go on',
+          }),
       (a) =>
         run(() =>
           compileCommand({

@@ -43,7 +43,12 @@ function prepare(file: string, text: string, index: number, prefix: string, faul
   try {
     const m = importModule(source);
     const entries = entryFunctions(m);
-    const unsupported = (what: string): CaseResult => ({ file, index, outcome: 'failed', reason: renderDiagnostic(error('E0301', { op: what, target: 'C backend' }).diagnostic) });
+    const unsupported = (what: string): CaseResult => ({
+      file,
+      index,
+      outcome: 'failed',
+      reason: renderDiagnostic(error('E0301', { op: what, target: 'C backend' }).diagnostic),
+    });
     if (entries.length !== 1) return unsupported(`a case with ${entries.length} entry functions`);
     const f = entries[0]!;
     const interp = new Interpreter(m);
@@ -53,25 +58,54 @@ function prepare(file: string, text: string, index: number, prefix: string, faul
     if (values.some((v) => v?.kind !== 'tensor')) return unsupported('tokens or tuples as results');
     // No constant folding here: the inputs of these cases are constants, and folding would hand
     // the whole case to the op table's own evaluator instead of testing the generated C.
-    const emitted = compile(m, { entry: f.name, prefix, sourceName: file.split('/').pop()!, cc: 'gcc', checksAsOutputs: true, simplify: false, ...(fault ? { fault } : {}) });
+    const emitted = compile(m, {
+      entry: f.name,
+      prefix,
+      sourceName: file.split('/').pop()!,
+      cc: 'gcc',
+      checksAsOutputs: true,
+      simplify: false,
+      ...(fault ? { fault } : {}),
+    });
     return { file, index, prefix, emitted, expected: values as Tensor[] };
   } catch (e) {
-    const reason = e instanceof CompileError ? renderDiagnostic(e.diagnostic).split('\n')[0]! : e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    const reason =
+      e instanceof CompileError
+        ? renderDiagnostic(e.diagnostic).split('\n')[0]!
+        : e instanceof Error
+          ? e.message.split('\n')[0]!
+          : String(e);
     return { file, index, outcome: 'failed', reason };
   }
 }
 
-async function buildAndRun(cands: readonly Candidate[], cc: string, flags: readonly string[]): Promise<{ ok: boolean; log: string; dir: string }> {
+async function buildAndRun(
+  cands: readonly Candidate[],
+  cc: string,
+  flags: readonly string[],
+): Promise<{ ok: boolean; log: string; dir: string }> {
   const dir = tmp.dirSync({ prefix: 'xla-aot-conf-', unsafeCleanup: true }).name;
   const sources: string[] = [];
   for (const c of cands) {
     writeFiles(dir, c.emitted);
-    for (const o of c.emitted.objects) sources.push(o.replace(/\.o$/, c.emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
+    for (const o of c.emitted.objects)
+      sources.push(o.replace(/\.o$/, c.emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
   }
-  writeFileSync(join(dir, 'harness.c'), render('c/batch-harness.c.hbs', { version: VERSION, poison: UNWRITTEN_BYTE, cases: cands.map((c) => ({ prefix: c.prefix })) }));
+  writeFileSync(
+    join(dir, 'harness.c'),
+    render('c/batch-harness.c.hbs', {
+      version: VERSION,
+      poison: UNWRITTEN_BYTE,
+      cases: cands.map((c) => ({ prefix: c.prefix })),
+    }),
+  );
   // Every case is emitted for the host target (GEMM path included): build with its flags.
   const targetFlags = cands[0]?.emitted.target.cflags ?? [];
-  const build = await execa(cc, [...CFLAGS.split(' '), ...targetFlags, ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'], { cwd: dir, reject: false, all: true });
+  const build = await execa(
+    cc,
+    [...CFLAGS.split(' '), ...targetFlags, ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'],
+    { cwd: dir, reject: false, all: true },
+  );
   if (build.exitCode !== 0) return { ok: false, log: build.all ?? '', dir };
   const run = await execa('./harness', [], { cwd: dir, reject: false, all: true });
   // A sanitizer report (or a crash) fails the whole batch: rerun case by case to find the culprit.
@@ -89,12 +123,24 @@ function judge(c: Candidate, dir: string): CaseResult {
     }
     const exp = c.expected[i]!;
     const d = compareTensors(fromStorageBytes(bytes, exp.type), exp);
-    if (!d.ok) return { file: c.file, index: c.index, outcome: 'failed', reason: `C output ${i} vs interpreter: ${d.message}` };
+    if (!d.ok)
+      return { file: c.file, index: c.index, outcome: 'failed', reason: `C output ${i} vs interpreter: ${d.message}` };
   }
   // Values that reach the outputs without any kernel are constants copied by the run function:
   // matching them says nothing about the generated code, so they are never counted as passes.
-  if (c.emitted.kernelNames.length === 0) return { file: c.file, index: c.index, outcome: 'no_kernel', reason: `${c.expected.length} value(s) match, but the generated C has no kernel (it copies constants)` };
-  return { file: c.file, index: c.index, outcome: 'passed', reason: `${c.expected.length} value(s) match the interpreter` };
+  if (c.emitted.kernelNames.length === 0)
+    return {
+      file: c.file,
+      index: c.index,
+      outcome: 'no_kernel',
+      reason: `${c.expected.length} value(s) match, but the generated C has no kernel (it copies constants)`,
+    };
+  return {
+    file: c.file,
+    index: c.index,
+    outcome: 'passed',
+    reason: `${c.expected.length} value(s) match the interpreter`,
+  };
 }
 
 async function runBatch(cands: readonly Candidate[], cc: string, flags: readonly string[]): Promise<CaseResult[]> {
@@ -102,7 +148,14 @@ async function runBatch(cands: readonly Candidate[], cc: string, flags: readonly
   if (r.ok) return cands.map((c) => judge(c, r.dir));
   if (cands.length === 1) {
     const line = r.log.split('\n').find((l) => /error|runtime error|Sanitizer/.test(l)) ?? r.log.slice(0, 200);
-    return [{ file: cands[0]!.file, index: cands[0]!.index, outcome: 'failed', reason: `generated C failed to build or run cleanly: ${line}` }];
+    return [
+      {
+        file: cands[0]!.file,
+        index: cands[0]!.index,
+        outcome: 'failed',
+        reason: `generated C failed to build or run cleanly: ${line}`,
+      },
+    ];
   }
   const out: CaseResult[] = [];
   for (const c of cands) out.push(...(await runBatch([c], cc, flags)));
@@ -112,16 +165,26 @@ async function runBatch(cands: readonly Candidate[], cc: string, flags: readonly
 /** Runs the C backend over the files; cases the interpreter does not pass are skipped (with why).
  * With `fault`, every case is compiled with that injected fault (faults.ts): a case that still
  * passes is one whose comparison did not catch it. */
-export async function runFilesC(files: readonly string[], jobs: number, cc = 'gcc', flags: readonly string[] = [], fault?: FaultKind): Promise<CaseResult[]> {
+export async function runFilesC(
+  files: readonly string[],
+  jobs: number,
+  cc = 'gcc',
+  flags: readonly string[] = [],
+  fault?: FaultKind,
+): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const cands: Candidate[] = [];
   let n = 0;
   for (const file of files) {
     const interp = runFile(file);
-    const cases = interp.length > 1 || interp[0]?.outcome === 'passed' || interp[0]?.outcome === 'failed' ? splitCases(readFileSync(file, 'utf8')) : [];
+    const cases =
+      interp.length > 1 || interp[0]?.outcome === 'passed' || interp[0]?.outcome === 'failed'
+        ? splitCases(readFileSync(file, 'utf8'))
+        : [];
     for (const r of interp) {
       if (r.outcome !== 'passed') {
-        if (r.outcome === 'failed' || r.outcome === 'skipped') results.push({ ...r, outcome: 'skipped', reason: `interpreter does not pass this case: ${r.reason}` });
+        if (r.outcome === 'failed' || r.outcome === 'skipped')
+          results.push({ ...r, outcome: 'skipped', reason: `interpreter does not pass this case: ${r.reason}` });
         else results.push(r);
         continue;
       }

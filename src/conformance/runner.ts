@@ -83,7 +83,9 @@ export function entryFunctions(m: Module): Func[] {
     for (const op of ops) {
       for (const a of Object.values(op.attrs)) {
         if (a.kind === 'symbol') called.add(a.name);
-        if (a.kind === 'array') for (const e of a.elems) if (e.kind === 'array') for (const s of e.elems) if (s.kind === 'symbol') called.add(s.name);
+        if (a.kind === 'array')
+          for (const e of a.elems)
+            if (e.kind === 'array') for (const s of e.elems) if (s.kind === 'symbol') called.add(s.name);
         if (a.kind === 'array') for (const e of a.elems) if (e.kind === 'symbol') called.add(e.name);
       }
       for (const r of op.regions) for (const b of r.blocks) visit(b.ops);
@@ -120,21 +122,44 @@ export function runCaseInterp(file: string, text: string, index: number): CaseRe
     const m = importModule(source);
     const staticChecks = checkOpsOf(m);
     const entries = entryFunctions(m);
-    if (entries.length === 0) return { file, index, outcome: staticChecks.size ? 'failed' : 'no_check', reason: 'no entry function (main or an uncalled zero-argument function)' };
+    if (entries.length === 0)
+      return {
+        file,
+        index,
+        outcome: staticChecks.size ? 'failed' : 'no_check',
+        reason: 'no entry function (main or an uncalled zero-argument function)',
+      };
     const interp = new Interpreter(m);
     for (const f of entries) interp.runFunc(f, []);
     const checks = interp.session.checks;
     const failedChecks = checks.filter((c) => !c.ok);
     if (failedChecks.length) {
       const c = failedChecks[0]!;
-      return { file, index, outcome: 'failed', failure: 'check', reason: `${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: ${c.op.name}: ${c.message}` };
+      return {
+        file,
+        index,
+        outcome: 'failed',
+        failure: 'check',
+        reason: `${c.op.loc.file}:${c.op.loc.line}:${c.op.loc.col}: ${c.op.name}: ${c.message}`,
+      };
     }
-    if (staticChecks.size === 0) return { file, index, outcome: 'no_check', reason: 'ran to completion, but the case has no check op: nothing was compared' };
+    if (staticChecks.size === 0)
+      return {
+        file,
+        index,
+        outcome: 'no_check',
+        reason: 'ran to completion, but the case has no check op: nothing was compared',
+      };
     const ran = new Set(checks.map((c) => c.op));
     const notRun = [...staticChecks].filter((op) => !ran.has(op));
     if (notRun.length) {
       const op = notRun[0]!;
-      return { file, index, outcome: 'failed', reason: `${notRun.length} of ${staticChecks.size} check op(s) never ran, first ${op.loc.file}:${op.loc.line}:${op.loc.col}` };
+      return {
+        file,
+        index,
+        outcome: 'failed',
+        reason: `${notRun.length} of ${staticChecks.size} check op(s) never ran, first ${op.loc.file}:${op.loc.line}:${op.loc.col}`,
+      };
     }
     return { file, index, outcome: 'passed', reason: `${checks.length} check(s) passed` };
   } catch (e) {
@@ -155,16 +180,39 @@ export function runFile(file: string): CaseResult[] {
       importModule(new SourceFile(file, text));
       return [{ file, index: 1, outcome: 'parse_only', reason: 'parses and verifies (no checks upstream)' }];
     } catch (e) {
-      return [{ file, index: 1, outcome: 'failed', reason: `parse-only file failed to import: ${describe(e, new SourceFile(file, text))}` }];
+      return [
+        {
+          file,
+          index: 1,
+          outcome: 'failed',
+          reason: `parse-only file failed to import: ${describe(e, new SourceFile(file, text))}`,
+        },
+      ];
     }
   }
   if (/\/\/ CHECK/.test(text) && !hasChecks)
-    return [{ file, index: 1, outcome: 'skipped', reason: 'expected output is given as FileCheck lines, which this runner does not match' }];
+    return [
+      {
+        file,
+        index: 1,
+        outcome: 'skipped',
+        reason: 'expected output is given as FileCheck lines, which this runner does not match',
+      },
+    ];
   return splitCases(text).map((c, i) => runCaseInterp(file, c.text, i + 1));
 }
 
 export function summarize(results: readonly CaseResult[]): Summary {
-  const s: Summary = { total: 0, passed: 0, failed: 0, skipped: 0, disabled: 0, parse_only: 0, no_check: 0, no_kernel: 0 };
+  const s: Summary = {
+    total: 0,
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    disabled: 0,
+    parse_only: 0,
+    no_check: 0,
+    no_kernel: 0,
+  };
   for (const r of results) {
     s[r.outcome]++;
     if (r.outcome === 'passed' || r.outcome === 'failed' || r.outcome === 'skipped') s.total++;

@@ -11,7 +11,7 @@ export class RuntimeError extends Error {}
 
 export const MESSAGES = {
   E0100: 'unexpected character {ch}',
-  E0101: "unexpected {tok}, expected {expected}",
+  E0101: 'unexpected {tok}, expected {expected}',
   E0102: 'unterminated {what}',
   E0103: 'bad literal: {detail}',
   E0104: 'unknown type {name}',
@@ -57,7 +57,10 @@ export function error(code: DiagCode, args: Record<string, string | number>, loc
 
 /** A compiler bug (not a user error). */
 export class InternalError extends Error {
-  constructor(message: string, readonly loc?: Loc) {
+  constructor(
+    message: string,
+    readonly loc?: Loc,
+  ) {
     super(loc ? `${loc.file}:${loc.line}:${loc.col}: internal error: ${message}` : `internal error: ${message}`);
   }
 }

@@ -30,11 +30,10 @@ export interface Kernel {
 }
 
 export const tensorOf = (s: Sym, fop: FlatOp): TensorType => {
-  if (s.type.kind !== 'tensor') throw error('E0301', { op: `${fop.op.name} with a non-tensor value`, target: 'C backend' }, fop.op.loc);
+  if (s.type.kind !== 'tensor')
+    throw error('E0301', { op: `${fop.op.name} with a non-tensor value`, target: 'C backend' }, fop.op.loc);
   return s.type;
 };
-
-
 
 /** The located E0301 of an op the C backend cannot lower (yet), saying why. */
 export function unsupported(fop: FlatOp, why: string): never {

@@ -126,7 +126,8 @@ export class CRenderer extends CStyleRenderer {
 
   /** rl_simd.h's vector type: f32 vectors of the target's lanes only (C_VECTORS.lanes). */
   private rlVector(t: VecType): string {
-    if (!isF32(t.elem) || t.lanes !== this.lanes) throw new Error(`rl_simd.h has no vector of ${t.lanes} x ${t.elem.name}`);
+    if (!isF32(t.elem) || t.lanes !== this.lanes)
+      throw new Error(`rl_simd.h has no vector of ${t.lanes} x ${t.elem.name}`);
     this.usedSimd = true;
     return 'rl_vf';
   }

@@ -39,7 +39,18 @@ const ident = (e: string): string => e;
 
 function intElem(bits: number, signed: boolean, name: string): CElem {
   const t = `${signed ? '' : 'u'}int${bits}_t`;
-  return { name, storage: t, compute: t, cls: 'int', bytes: bits / 8, intSuffix: t, signed, rlDtype: `RL_${signed ? 'I' : 'U'}${bits}`, load: ident, store: (v) => `(${t})(${v})` };
+  return {
+    name,
+    storage: t,
+    compute: t,
+    cls: 'int',
+    bytes: bits / 8,
+    intSuffix: t,
+    signed,
+    rlDtype: `RL_${signed ? 'I' : 'U'}${bits}`,
+    load: ident,
+    store: (v) => `(${t})(${v})`,
+  };
 }
 
 function subByteElem(bits: number, signed: boolean, name: string): CElem {
@@ -53,13 +64,78 @@ const TABLE: Readonly<Record<string, CElem>> = {
   i4: subByteElem(4, true, 'i4'),
   ui2: subByteElem(2, false, 'ui2'),
   ui4: subByteElem(4, false, 'ui4'),
-  f32: { name: 'f32', storage: 'float', compute: 'float', cls: 'float', bytes: 4, rlDtype: 'RL_F32', load: ident, store: (v) => `(float)(${v})` },
-  f64: { name: 'f64', storage: 'double', compute: 'double', cls: 'double', bytes: 8, rlDtype: 'RL_F64', load: ident, store: (v) => `(double)(${v})` },
-  f16: { name: 'f16', storage: 'uint16_t', compute: 'float', cls: 'float', bytes: 2, rlDtype: 'RL_F16', load: (e) => `rl_f16_to_f32(${e})`, store: (v) => `rl_f32_to_f16((float)(${v}))` },
-  bf16: { name: 'bf16', storage: 'uint16_t', compute: 'float', cls: 'float', bytes: 2, rlDtype: 'RL_BF16', load: (e) => `rl_bf16_to_f32(${e})`, store: (v) => `rl_f32_to_bf16((float)(${v}))` },
-  'complex<f32>': { name: 'complex<f32>', storage: 'float _Complex', compute: 'float _Complex', cls: 'complex', part: 'float', bytes: 8, rlDtype: 'RL_C64', load: ident, store: (v) => `(float _Complex)(${v})` },
-  'complex<f64>': { name: 'complex<f64>', storage: 'double _Complex', compute: 'double _Complex', cls: 'complex', part: 'double', bytes: 16, rlDtype: 'RL_C128', load: ident, store: (v) => `(double _Complex)(${v})` },
-  i1: { name: 'i1', storage: 'uint8_t', compute: 'uint8_t', cls: 'bool', bytes: 1, rlDtype: 'RL_I1', load: ident, store: (v) => `(uint8_t)((${v}) != 0)` },
+  f32: {
+    name: 'f32',
+    storage: 'float',
+    compute: 'float',
+    cls: 'float',
+    bytes: 4,
+    rlDtype: 'RL_F32',
+    load: ident,
+    store: (v) => `(float)(${v})`,
+  },
+  f64: {
+    name: 'f64',
+    storage: 'double',
+    compute: 'double',
+    cls: 'double',
+    bytes: 8,
+    rlDtype: 'RL_F64',
+    load: ident,
+    store: (v) => `(double)(${v})`,
+  },
+  f16: {
+    name: 'f16',
+    storage: 'uint16_t',
+    compute: 'float',
+    cls: 'float',
+    bytes: 2,
+    rlDtype: 'RL_F16',
+    load: (e) => `rl_f16_to_f32(${e})`,
+    store: (v) => `rl_f32_to_f16((float)(${v}))`,
+  },
+  bf16: {
+    name: 'bf16',
+    storage: 'uint16_t',
+    compute: 'float',
+    cls: 'float',
+    bytes: 2,
+    rlDtype: 'RL_BF16',
+    load: (e) => `rl_bf16_to_f32(${e})`,
+    store: (v) => `rl_f32_to_bf16((float)(${v}))`,
+  },
+  'complex<f32>': {
+    name: 'complex<f32>',
+    storage: 'float _Complex',
+    compute: 'float _Complex',
+    cls: 'complex',
+    part: 'float',
+    bytes: 8,
+    rlDtype: 'RL_C64',
+    load: ident,
+    store: (v) => `(float _Complex)(${v})`,
+  },
+  'complex<f64>': {
+    name: 'complex<f64>',
+    storage: 'double _Complex',
+    compute: 'double _Complex',
+    cls: 'complex',
+    part: 'double',
+    bytes: 16,
+    rlDtype: 'RL_C128',
+    load: ident,
+    store: (v) => `(double _Complex)(${v})`,
+  },
+  i1: {
+    name: 'i1',
+    storage: 'uint8_t',
+    compute: 'uint8_t',
+    cls: 'bool',
+    bytes: 1,
+    rlDtype: 'RL_I1',
+    load: ident,
+    store: (v) => `(uint8_t)((${v}) != 0)`,
+  },
   i8: intElem(8, true, 'i8'),
   i16: intElem(16, true, 'i16'),
   i32: intElem(32, true, 'i32'),
@@ -97,7 +173,12 @@ export function cElemOrUndefined(e: ElemType): CElem | undefined {
 /** The C form of an element type, or E0301 naming what the C backend does not support yet. */
 export function cElem(t: TensorType, op: string, loc: Loc): CElem {
   const c = cElemOrUndefined(t.elem);
-  if (!c) throw error('E0301', { op: `${op} on ${typeToString(t)}`, target: 'C backend (element type not supported yet)' }, loc);
+  if (!c)
+    throw error(
+      'E0301',
+      { op: `${op} on ${typeToString(t)}`, target: 'C backend (element type not supported yet)' },
+      loc,
+    );
   return c;
 }
 
@@ -145,7 +226,10 @@ export function fromStorageBytes(bytes: Uint8Array, type: TensorType): Tensor {
   if (wide) {
     const n = numElements(type.shape) * (type.elem.kind === 'complex' ? 2 : 1);
     const copy = new Uint8Array(bytes.subarray(0, n * (wide === 'f32' ? 4 : 8)));
-    return makeTensor(type, Float64Array.from(wide === 'f32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer)));
+    return makeTensor(
+      type,
+      Float64Array.from(wide === 'f32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer)),
+    );
   }
   const ce = cElemOrUndefined(type.elem)!;
   const t = makeTensor(type);
@@ -169,7 +253,13 @@ export function literal(c: CElem, v: number | bigint): string {
     const x = Number(v);
     if (Number.isNaN(x)) return 'NAN';
     if (!Number.isFinite(x)) return x > 0 ? 'INFINITY' : '(-INFINITY)';
-    const s = x === 0 && Object.is(x, -0) ? '-0.0' : x.toPrecision(17).replace(/(\.\d*?)0+(e|$)/, '$1$2').replace(/\.(e|$)/, '.0$1');
+    const s =
+      x === 0 && Object.is(x, -0)
+        ? '-0.0'
+        : x
+            .toPrecision(17)
+            .replace(/(\.\d*?)0+(e|$)/, '$1$2')
+            .replace(/\.(e|$)/, '.0$1');
     const text = /[.e]/.test(s) ? s : `${s}.0`;
     return c.cls === 'float' ? `${text}f` : text;
   }

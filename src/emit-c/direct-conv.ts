@@ -24,7 +24,8 @@ import type { FlatOp } from '../flat/program.js';
 const DENSE_MAX_CHANNELS = 16;
 
 export function planDirectConv(f: FlatOp, target: Target): DirectConvPlan | undefined {
-  if (!simdMacro(target) || f.op.name !== 'stablehlo.convolution' || f.ins.length !== 2 || f.outs.length !== 1) return undefined;
+  if (!simdMacro(target) || f.op.name !== 'stablehlo.convolution' || f.ins.length !== 2 || f.outs.length !== 1)
+    return undefined;
   if (![...f.ins, ...f.outs].every((s) => isF32(s.type))) return undefined;
   const g = convGeometry(f);
   if (!g || [g.batch, g.outHeight, g.outWidth, g.outChannels].includes(0)) return undefined;
@@ -38,12 +39,22 @@ export function planDirectConv(f: FlatOp, target: Target): DirectConvPlan | unde
   const channelBlock = Math.max(1, Math.min(vectors, 4, Math.floor((target.vectorRegisters - 1) / 3)));
   // Enough accumulators to cover the FMA latency (about 12 in flight), within the registers left
   // after the block's weight vectors and one broadcast.
-  const pixelBlock = Math.max(1, Math.min(Math.ceil(12 / channelBlock), Math.floor((target.vectorRegisters - channelBlock - 1) / channelBlock)));
+  const pixelBlock = Math.max(
+    1,
+    Math.min(Math.ceil(12 / channelBlock), Math.floor((target.vectorRegisters - channelBlock - 1) / channelBlock)),
+  );
   return { kind: 'direct-conv', op: f.op, conv: g, depthwise, lanes, channelBlock, pixelBlock };
 }
 
 /** The C of a direct convolution kernel. Params: in0 (image), in1 (HWIO weights), epilogue leaves, out0, scratch (unused). */
-export function emitDirectConvKernel(p: DirectConvPlan, name: string, comment: string, params: readonly KernelParam[], epilogue?: Epilogue, parallel = false): string {
+export function emitDirectConvKernel(
+  p: DirectConvPlan,
+  name: string,
+  comment: string,
+  params: readonly KernelParam[],
+  epilogue?: Epilogue,
+  parallel = false,
+): string {
   const g = p.conv;
   const { lanes } = p;
   const cout = g.outChannels;
@@ -52,7 +63,10 @@ export function emitDirectConvKernel(p: DirectConvPlan, name: string, comment: s
   // Output columns whose every tap is inside the image: ox * stride - pad >= 0 and the last tap < width.
   const lastTap = (g.kernelWidth - 1) * g.dilation[1];
   const interiorLo = Math.min(g.outWidth, Math.ceil(g.padBefore[1] / g.stride[1]));
-  const interiorHi = Math.max(interiorLo, Math.min(g.outWidth, Math.floor((g.width - 1 - lastTap + g.padBefore[1]) / g.stride[1]) + 1));
+  const interiorHi = Math.max(
+    interiorLo,
+    Math.min(g.outWidth, Math.floor((g.width - 1 - lastTap + g.padBefore[1]) / g.stride[1]) + 1),
+  );
   const tapChannels = p.depthwise ? 1 : g.channels;
   const w = new CodeWriter();
   w.line(comment);
@@ -73,29 +87,43 @@ export function emitDirectConvKernel(p: DirectConvPlan, name: string, comment: s
       const blockCode = (vecs: number): void => {
         w.line('int64_t ox = 0;');
         w.block(`for (; ox < ${interiorLo}; ++ox) {`, () => pixels(1, vecs, true));
-        if (bigger) w.block(`for (; ox < ${interiorLo + bigger * (size + 1)}; ox += ${size + 1}) {`, () => pixels(size + 1, vecs, false));
+        if (bigger)
+          w.block(`for (; ox < ${interiorLo + bigger * (size + 1)}; ox += ${size + 1}) {`, () =>
+            pixels(size + 1, vecs, false),
+          );
         if (size) w.block(`for (; ox < ${interiorHi}; ox += ${size}) {`, () => pixels(size, vecs, false));
         w.block(`for (; ox < ${g.outWidth}; ++ox) {`, () => pixels(1, vecs, true));
       };
       // One register block of `count` pixels from column ox, `vecs` vectors from channel c0.
       const pixels = (count: number, vecs: number, checked: boolean): void => {
         const acc = (i: number, v: number): string => `a${i}_${v}`;
-        for (let i = 0; i < count; i++) w.line(`rl_vf ${Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
+        for (let i = 0; i < count; i++)
+          w.line(`rl_vf ${Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
         w.block(`for (int64_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
           w.line(`const int64_t iy = oy * ${g.stride[0]} + ky * ${g.dilation[0]} - ${g.padBefore[0]};`);
           w.line(`if (iy < 0 || iy >= ${g.height}) continue;`);
           w.block(`for (int64_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
             w.line(`const int64_t ix = ox * ${g.stride[1]} + kx * ${g.dilation[1]} - ${g.padBefore[1]};`);
             if (checked) w.line(`if (ix < 0 || ix >= ${g.width}) continue;`);
-            w.line(`const float* restrict x = img + (iy * ${g.width} + ix) * ${g.channels}${p.depthwise ? ' + c0' : ''};`);
+            w.line(
+              `const float* restrict x = img + (iy * ${g.width} + ix) * ${g.channels}${p.depthwise ? ' + c0' : ''};`,
+            );
             w.line(`const float* restrict wk = in1 + (ky * ${g.kernelWidth} + kx) * ${tapChannels * cout} + c0;`);
             const step = (ci: string): void => {
-              w.line(`const rl_vf ${Array.from({ length: vecs }, (_, v) => `w${v} = rl_vf_load(wk + ${ci === '0' ? '' : `${ci} * ${cout} + `}${v * lanes})`).join(', ')};`);
+              w.line(
+                `const rl_vf ${Array.from({ length: vecs }, (_, v) => `w${v} = rl_vf_load(wk + ${ci === '0' ? '' : `${ci} * ${cout} + `}${v * lanes})`).join(', ')};`,
+              );
               for (let i = 0; i < count; i++) {
                 const at = i * g.stride[1] * g.channels;
                 const fmas = p.depthwise
-                  ? Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_fma(rl_vf_load(x + ${at + v * lanes}), w${v}, ${acc(i, v)});`)
-                  : [`const rl_vf s = rl_vf_splat(x[${at}${ci === '0' ? '' : ` + ${ci}`}]);`, ...Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_fma(s, w${v}, ${acc(i, v)});`)];
+                  ? Array.from(
+                      { length: vecs },
+                      (_, v) => `${acc(i, v)} = rl_vf_fma(rl_vf_load(x + ${at + v * lanes}), w${v}, ${acc(i, v)});`,
+                    )
+                  : [
+                      `const rl_vf s = rl_vf_splat(x[${at}${ci === '0' ? '' : ` + ${ci}`}]);`,
+                      ...Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_fma(s, w${v}, ${acc(i, v)});`),
+                    ];
                 w.line(`{ ${fmas.join(' ')} }`);
               }
             };
@@ -103,11 +131,16 @@ export function emitDirectConvKernel(p: DirectConvPlan, name: string, comment: s
             else w.block(`for (int64_t ci = 0; ci < ${tapChannels}; ++ci) {`, () => step('ci'));
           });
         });
-        for (let i = 0; i < count; i++) for (let v = 0; v < vecs; v++) w.line(`rl_vf_store(orow + (ox + ${i}) * ${cout} + c0 + ${v * lanes}, ${acc(i, v)});`);
+        for (let i = 0; i < count; i++)
+          for (let v = 0; v < vecs; v++)
+            w.line(`rl_vf_store(orow + (ox + ${i}) * ${cout} + c0 + ${v * lanes}, ${acc(i, v)});`);
       };
       const fullBlocks = Math.floor(vectors / p.channelBlock);
       if (fullBlocks > 0)
-        w.block(`for (int64_t c0 = 0; c0 < ${fullBlocks * p.channelBlock * lanes}; c0 += ${p.channelBlock * lanes}) {`, () => blockCode(p.channelBlock));
+        w.block(
+          `for (int64_t c0 = 0; c0 < ${fullBlocks * p.channelBlock * lanes}; c0 += ${p.channelBlock * lanes}) {`,
+          () => blockCode(p.channelBlock),
+        );
       const rest = vectors % p.channelBlock;
       if (rest > 0)
         w.block('{', () => {
@@ -128,7 +161,8 @@ export function emitDirectConvKernel(p: DirectConvPlan, name: string, comment: s
                 w.line(`const float* restrict x = img + (iy * ${g.width} + ix) * ${g.channels};`);
                 w.line(`const float* restrict wk = in1 + (ky * ${g.kernelWidth} + kx) * ${tapChannels * cout} + c;`);
                 if (p.depthwise) w.line('sum = fmaf(x[c], wk[0], sum);');
-                else w.line(`for (int64_t ci = 0; ci < ${tapChannels}; ++ci) sum = fmaf(x[ci], wk[ci * ${cout}], sum);`);
+                else
+                  w.line(`for (int64_t ci = 0; ci < ${tapChannels}; ++ci) sum = fmaf(x[ci], wk[ci * ${cout}], sum);`);
               });
             });
             w.line(`orow[ox * ${cout} + c] = sum;`);

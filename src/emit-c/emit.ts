@@ -72,11 +72,16 @@ export const CFLAGS = '-O3 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
 /** The target and thread count of `o`, checked: the pipeline calls this before any phase, so a
  * bad --prefix or --threads is reported before a large model is flattened. */
 export function emitSettings(o: EmitOptions): { readonly target: Target; readonly threads: number } {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix)) throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix))
+    throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
   const target = o.target ?? lookupTarget('host');
   const threads = o.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RuntimeError(`--threads must be an integer from 1 to 64, got ${threads}`);
-  if (threads > 1 && target.os !== 'hosted') throw new RuntimeError(`--threads ${threads} needs a hosted target (POSIX threads); '${target.name}' is ${target.os}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64)
+    throw new RuntimeError(`--threads must be an integer from 1 to 64, got ${threads}`);
+  if (threads > 1 && target.os !== 'hosted')
+    throw new RuntimeError(
+      `--threads ${threads} needs a hosted target (POSIX threads); '${target.name}' is ${target.os}`,
+    );
   return { target, threads };
 }
 
@@ -103,13 +108,18 @@ export class CProgram {
     const entryLoc = canonical.entry.loc;
     const start = fault?.prog ?? canonical;
     // Large splat constants are broadcast at run time (splats.ts), never stored in full.
-    const generated = generateSplats(start, (s) => this.valueOf(s, start), (s) => this.bytes(s, entryLoc));
+    const generated = generateSplats(
+      start,
+      (s) => this.valueOf(s, start),
+      (s) => this.bytes(s, entryLoc),
+    );
     for (const [s, v] of generated.scalars) this.decoded.set(s, v);
     this.prog = generated.prog;
   }
 
   tensor(s: Sym): TensorType {
-    if (s.type.kind !== 'tensor') throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, this.prog?.entry.loc);
+    if (s.type.kind !== 'tensor')
+      throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, this.prog?.entry.loc);
     return s.type;
   }
 
@@ -136,7 +146,10 @@ export class CProgram {
   splatOf(s: Sym): string | undefined {
     if (!this.splats.has(s)) {
       const op = this.prog.constants.get(s);
-      const ce = op && s.type.kind === 'tensor' && s.type.elem.kind !== 'complex' && s.type.elem.kind !== 'quant' ? cElemOrUndefined(s.type.elem) : undefined;
+      const ce =
+        op && s.type.kind === 'tensor' && s.type.elem.kind !== 'complex' && s.type.elem.kind !== 'quant'
+          ? cElemOrUndefined(s.type.elem)
+          : undefined;
       let lit: string | undefined;
       // Not booleans: gcc rejects `(1 | x) != 0` as a tautology under -Werror.
       if (op && ce && !ce.subByte && ce.cls !== 'bool') {
@@ -166,7 +179,8 @@ export interface FusedProgram {
   readonly lanes?: number;
 }
 
-export const prepacked = (g: GemmPlan | DirectConvPlan | undefined): g is GemmPlan => g?.kind === 'gemm' && g.bPrepacked;
+export const prepacked = (g: GemmPlan | DirectConvPlan | undefined): g is GemmPlan =>
+  g?.kind === 'gemm' && g.bPrepacked;
 
 /** Fusion phase: groups each straight-line run of kernels; GEMM-path ops get their plan and scratch. */
 export function fuseForC(c: CProgram): FusedProgram {
@@ -176,7 +190,10 @@ export function fuseForC(c: CProgram): FusedProgram {
   // symbol of the op, live only during it.
   const lanes = o.simd !== false && simdMacro(target) ? target.vectorBits / 32 : undefined;
   const planFor = (f: FlatOp, out?: Sym): GemmPlan | DirectConvPlan | undefined =>
-    lanes === undefined ? undefined : (planDirectConv(f, target) ?? planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined));
+    lanes === undefined
+      ? undefined
+      : (planDirectConv(f, target) ??
+        planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined));
   // Fusion works on each straight-line run of kernels between control steps (labels, branches,
   // edge copies), so a group never spans a jump; values read by a control step or in another run
   // stay materialized like program outputs.
@@ -195,19 +212,33 @@ export function fuseForC(c: CProgram): FusedProgram {
     f.ins.forEach((s) => keep.add(s));
     for (const [from, to] of controlCopies(ctl)) keep.add(from).add(to);
   }
-  const fuseContext = { isElementwise: isFusibleElementwise, isSplat: (s: Sym) => c.splatOf(s) !== undefined, canHead: (f: FlatOp) => planFor(f) !== undefined, isReducible, outputs: [...keep] };
+  const fuseContext = {
+    isElementwise: isFusibleElementwise,
+    isSplat: (s: Sym) => c.splatOf(s) !== undefined,
+    canHead: (f: FlatOp) => planFor(f) !== undefined,
+    isReducible,
+    outputs: [...keep],
+  };
   const grouped = o.fusion === false ? runs.flat() : runs.flatMap((run) => fuse(run, fuseContext));
   const gemmOf = new Map<FlatOp, GemmPlan | DirectConvPlan>();
   let scratchId = -1;
   const kernelOps = grouped.map((f) => {
     const gemm = planFor(f.group?.head ?? f, f.outs[0]);
     if (!gemm) return f;
-    const scratch: Sym = { id: scratchId--, type: tensorType([gemm.kind === 'gemm' ? gemmScratchBytes(gemm) : 0], intElem(8, false)) };
+    const scratch: Sym = {
+      id: scratchId--,
+      type: tensorType([gemm.kind === 'gemm' ? gemmScratchBytes(gemm) : 0], intElem(8, false)),
+    };
     const withScratch: FlatOp = { ...f, outs: [...f.outs, scratch] };
     gemmOf.set(withScratch, gemm);
     return withScratch;
   });
-  const kernelAt = new Map(grouped.map((f, i) => [f.group ? (f.group.reduce ?? f.group.members[f.group.members.length - 1]!) : f, kernelOps[i]!]));
+  const kernelAt = new Map(
+    grouped.map((f, i) => [
+      f.group ? (f.group.reduce ?? f.group.members[f.group.members.length - 1]!) : f,
+      kernelOps[i]!,
+    ]),
+  );
   return { c, kernelOps, gemmOf, kernelAt, keep, ...(lanes !== undefined ? { lanes } : {}) };
 }
 
@@ -239,13 +270,15 @@ export function planSteps(f: FusedProgram): PlanStep[] {
 }
 
 /** Values that live outside the arena: inputs and weights. */
-export const externalValues = (f: FusedProgram): Set<Sym> => new Set<Sym>([...f.c.prog.inputs, ...f.c.prog.constants.keys()]);
+export const externalValues = (f: FusedProgram): Set<Sym> =>
+  new Set<Sym>([...f.c.prog.inputs, ...f.c.prog.constants.keys()]);
 
 /** Memory phase: one arena for every intermediate value and scratch buffer (memory/plan.ts). */
 export function planForC(f: FusedProgram): MemoryPlan {
   const { prog } = f.c;
   const elemBytes = (s: Sym): number => f.c.elemBytes(s);
-  if (prog.control.size === 0) return planMemory(f.kernelOps, externalValues(f), prog.outputs, elemBytes, writesInPlaceSafely);
+  if (prog.control.size === 0)
+    return planMemory(f.kernelOps, externalValues(f), prog.outputs, elemBytes, writesInPlaceSafely);
   // Control flow: live ranges over the steps in program order, widened over loops (memory/plan.ts).
   return planWithJumps(planSteps(f), externalValues(f), prog.outputs, elemBytes);
 }
@@ -254,5 +287,7 @@ export function planForC(f: FusedProgram): MemoryPlan {
 export function lowerForC(f: FusedProgram, plan: MemoryPlan): Kernel[] {
   // A splat read by a fused loop is a literal (CProgram.splatOf decides which constants qualify).
   const env = { splat: (s: Sym) => (f.c.splatOf(s) !== undefined ? f.c.valueOf(s) : undefined) };
-  return f.kernelOps.map((k, i) => lowerToKernel(k, i, plan.inPlace.has(k) || k.ins.includes(k.outs[0]!), f.gemmOf.get(k), env, f.c.threads, f.lanes));
+  return f.kernelOps.map((k, i) =>
+    lowerToKernel(k, i, plan.inPlace.has(k) || k.ins.includes(k.outs[0]!), f.gemmOf.get(k), env, f.c.threads, f.lanes),
+  );
 }

@@ -18,7 +18,15 @@ import { BlobBuilder } from './blob.js';
 import { cElem, storageLiteral, toStorageBytes } from './ctypes.js';
 import { describeGroup } from './fused.js';
 import { packB, simdMacro } from './gemm.js';
-import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS, prepacked, VERSION, type EmitResult, type FusedProgram } from './emit.js';
+import {
+  AVX512_BLOB_THRESHOLD,
+  BLOB_THRESHOLD,
+  CFLAGS,
+  prepacked,
+  VERSION,
+  type EmitResult,
+  type FusedProgram,
+} from './emit.js';
 
 export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readonly Kernel[]): EmitResult {
   const { c, kernelOps, gemmOf, kernelAt, keep } = f;
@@ -30,7 +38,8 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   const bytes = (s: Sym): number => c.bytes(s);
   // Constants read only as a prepacked GEMM weight are linked in packed form only.
   const readAsIs = new Set<Sym>(prog.outputs);
-  for (const k of kernelOps) (prepacked(gemmOf.get(k)) ? k.ins.filter((_, i) => i !== 1) : k.ins).forEach((x) => readAsIs.add(x));
+  for (const k of kernelOps)
+    (prepacked(gemmOf.get(k)) ? k.ins.filter((_, i) => i !== 1) : k.ins).forEach((x) => readAsIs.add(x));
   for (const x of keep) if (prog.constants.has(x)) readAsIs.add(x); // e.g. a constant copied on a loop edge
 
   // ---- weights ---------------------------------------------------------------------------------
@@ -56,7 +65,9 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     } else {
       const vals: string[] = [];
       for (let i = 0; i < n; i++) vals.push(storageLiteral(ce, value, i));
-      weightDecls.push(`/* ${name}: ${typeToString(t)} from ${loc} */\nstatic const ${ce.storage} ${name}[${Math.max(1, n)}] = {${vals.join(', ') || '0'}};`);
+      weightDecls.push(
+        `/* ${name}: ${typeToString(t)} from ${loc} */\nstatic const ${ce.storage} ${name}[${Math.max(1, n)}] = {${vals.join(', ') || '0'}};`,
+      );
       ref.set(s, name);
     }
   }
@@ -66,24 +77,30 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     const [s, op] = [f.ins[1]!, prog.constants.get(f.ins[1]!)!];
     const offset = blob.add(packB(g, valueOf(s)));
     const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
-    weightDecls.push(`/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${g.tiling.mr}x${g.tiling.nr}, in the weight blob at offset ${offset} */`);
+    weightDecls.push(
+      `/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${g.tiling.mr}x${g.tiling.nr}, in the weight blob at offset ${offset} */`,
+    );
     packedWeight.set(f, `((const float*)(${blobSymbol} + ${offset}))`);
   }
   if (blob.bytes) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);
 
   const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
-  prog.inputs.forEach((s, i) => ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`));
+  prog.inputs.forEach((s, i) =>
+    ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`),
+  );
   const bufRef = (s: Sym): string => {
     const r = ref.get(s);
     if (r) return r;
     const off = plan.offsets.get(s);
-    if (off === undefined) throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, prog.entry.loc);
+    if (off === undefined)
+      throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, prog.entry.loc);
     return `((${cElem(tensor(s), 'value', prog.entry.loc).storage}*)(A + ${off}))`;
   };
   // Injected fault: these elements end as an unwritten buffer reads in the test harnesses.
   const unwrite = (buffer: string, u: UnwrittenRange): string =>
     `memset((uint8_t*)${buffer} + ${u.firstElement * elemBytes(u.sym)}, ${UNWRITTEN_BYTE}, ${u.elements * elemBytes(u.sym)}); /* injected fault */`;
-  const copyList = (cs: Edge['copies']): string => cs.map(([from, to]) => `memcpy(${bufRef(to)}, ${bufRef(from)}, ${bytes(to)}); `).join('');
+  const copyList = (cs: Edge['copies']): string =>
+    cs.map(([from, to]) => `memcpy(${bufRef(to)}, ${bufRef(from)}, ${bytes(to)}); `).join('');
   const copies = (e: Edge): string => copyList(e.copies);
   const calls = prog.ops.map((f) => {
     const c = prog.control.get(f);
@@ -106,7 +123,10 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       case 'copy':
         return copyList(c.copies).trimEnd() || '/* no copies */';
       case 'switch': {
-        const cases = c.targets.slice(0, -1).map((t, i) => `case ${i}: goto ${t}; `).join('');
+        const cases = c.targets
+          .slice(0, -1)
+          .map((t, i) => `case ${i}: goto ${t}; `)
+          .join('');
         return `switch ((int64_t)*${bufRef(c.index)}) { ${cases}default: goto ${c.targets[c.targets.length - 1]}; }`;
       }
     }

@@ -40,17 +40,25 @@ export interface Epilogue {
 
 const tensorOf = (s: Sym): TensorType => s.type as TensorType;
 const elemOf = (s: Sym, f: FlatOp): CElem => cElem(tensorOf(s), f.op.name, f.op.loc);
-const bufOf = (name: string, s: Sym, output = false): Buf => ({ name, elem: tensorOf(s).elem, elements: numElements(tensorOf(s).shape), output });
+const bufOf = (name: string, s: Sym, output = false): Buf => ({
+  name,
+  elem: tensorOf(s).elem,
+  elements: numElements(tensorOf(s).shape),
+  output,
+});
 
 const shortName = (f: FlatOp): string => f.op.name.replace(/^[a-z]+\./, '');
-const isIndexMapOp = (f: FlatOp): boolean => ['stablehlo.broadcast_in_dim', 'stablehlo.reshape', 'stablehlo.transpose'].includes(f.op.name);
+const isIndexMapOp = (f: FlatOp): boolean =>
+  ['stablehlo.broadcast_in_dim', 'stablehlo.reshape', 'stablehlo.transpose'].includes(f.op.name);
 
 /** The leaves a group's element reads from memory (not splats, which are literals, nor the GEMM
  * head's result, which it is given). */
 function leavesRead(f: FlatOp, env: FusedEnv): Sym[] {
   const g = f.group!;
   const produced = new Set(g.members.flatMap((m) => m.outs));
-  return g.members.flatMap((m) => m.ins).filter((s) => !produced.has(s) && env.splat(s) === undefined && g.head?.outs[0] !== s);
+  return g.members
+    .flatMap((m) => m.ins)
+    .filter((s) => !produced.has(s) && env.splat(s) === undefined && g.head?.outs[0] !== s);
 }
 
 /** The root loop variables the group's element reads its leaves through: the epilogue declares only those. */
@@ -86,7 +94,12 @@ function fusedElement(f: FlatOp, env: FusedEnv, leaf: (s: Sym) => string): { stm
     if (splat) return { k: 'splat', elem: tensorOf(s).elem, value: splat };
     if (g.head && g.head.outs[0] === s) return { k: 'local', name: 'head' };
     const name = `x${s.id}`;
-    stmts.push({ k: 'let', name, elem: tensorOf(s).elem, value: { k: 'load', buf: bufOf(leaf(s), s), at: linearIndex(g.maps.get(s.id)!, tensorOf(s).shape) } });
+    stmts.push({
+      k: 'let',
+      name,
+      elem: tensorOf(s).elem,
+      value: { k: 'load', buf: bufOf(leaf(s), s), at: linearIndex(g.maps.get(s.id)!, tensorOf(s).shape) },
+    });
     value.set(s.id, { k: 'local', name });
     return value.get(s.id)!;
   };
@@ -100,7 +113,13 @@ function fusedElement(f: FlatOp, env: FusedEnv, leaf: (s: Sym) => string): { stm
     const [operand, result] = [tensorOf(m.ins[m.op.name === 'stablehlo.select' ? 1 : 0]!).elem, tensorOf(out).elem];
     const op: Val = { k: 'op', name: shortName(m), args, elem: operand, result, owner: m.op };
     const name = `v${out.id}`;
-    stmts.push({ k: 'let', name, elem: result, value: { k: 'op', name: 'as_stored', args: [op], elem: result, result, owner: m.op }, note: m.op.name });
+    stmts.push({
+      k: 'let',
+      name,
+      elem: result,
+      value: { k: 'op', name: 'as_stored', args: [op], elem: result, result, owner: m.op },
+      note: m.op.name,
+    });
     value.set(out.id, { k: 'local', name });
   }
   return { stmts, root: value.get(g.members[g.members.length - 1]!.outs[0]!.id)! };
@@ -108,11 +127,27 @@ function fusedElement(f: FlatOp, env: FusedEnv, leaf: (s: Sym) => string): { stm
 
 /** A loop nest over dims `dims` of `shape` (variables i<d>) around `body`: its innermost marked
  * `vector` when `vector`, `parallel` unless accumulating. */
-function rootLoops(shape: readonly number[], body: Stmt[], vector: boolean, dims: readonly number[] = shape.map((_, d) => d), parallel = true): Stmt[] {
+function rootLoops(
+  shape: readonly number[],
+  body: Stmt[],
+  vector: boolean,
+  dims: readonly number[] = shape.map((_, d) => d),
+  parallel = true,
+): Stmt[] {
   let nest = body;
   for (let j = dims.length - 1; j >= 0; j--) {
     const d = dims[j]!;
-    nest = [{ k: 'loop', var: `i${d}`, from: int(0), to: int(shape[d]!), parallel, body: nest, ...(vector && j === dims.length - 1 ? { vector: true } : {}) }];
+    nest = [
+      {
+        k: 'loop',
+        var: `i${d}`,
+        from: int(0),
+        to: int(shape[d]!),
+        parallel,
+        body: nest,
+        ...(vector && j === dims.length - 1 ? { vector: true } : {}),
+      },
+    ];
   }
   return nest;
 }
@@ -132,14 +167,45 @@ export function fusedReduceBody(f: FlatOp, env: FusedEnv): Stmt[] {
   const kept = inShape.map((_, d) => d).filter((d) => !dims.includes(d));
   const elem = tensorOf(f.outs[0]!).elem;
   const { stmts, root } = fusedElement(f, env, (s) => `in${f.ins.indexOf(s)}`);
-  const asStored = (x: Val, e: ElemType): Val => ({ k: 'op', name: 'as_stored', args: [x], elem: e, result: e, owner: red.op });
-  const step: Val = { k: 'op', name: combiner, args: [{ k: 'local', name: 'acc' }, asStored(root, tensorOf(red.ins[0]!).elem)], elem, result: elem, owner: red.op };
-  const accumulate: Stmt[] = [...stmts, { k: 'set', name: 'acc', value: { k: 'op', name: 'round', args: [step], elem, result: elem, owner: red.op } }];
+  const asStored = (x: Val, e: ElemType): Val => ({
+    k: 'op',
+    name: 'as_stored',
+    args: [x],
+    elem: e,
+    result: e,
+    owner: red.op,
+  });
+  const step: Val = {
+    k: 'op',
+    name: combiner,
+    args: [{ k: 'local', name: 'acc' }, asStored(root, tensorOf(red.ins[0]!).elem)],
+    elem,
+    result: elem,
+    owner: red.op,
+  };
+  const accumulate: Stmt[] = [
+    ...stmts,
+    { k: 'set', name: 'acc', value: { k: 'op', name: 'round', args: [step], elem, result: elem, owner: red.op } },
+  ];
   const out = bufOf('out0', f.outs[0]!, true);
   const perOutput: Stmt[] = [
-    { k: 'local', name: 'acc', elem, wide: false, init: { k: 'load', buf: bufOf(`in${f.ins.length - 1}`, f.ins[f.ins.length - 1]!), at: int(0) } },
+    {
+      k: 'local',
+      name: 'acc',
+      elem,
+      wide: false,
+      init: { k: 'load', buf: bufOf(`in${f.ins.length - 1}`, f.ins[f.ins.length - 1]!), at: int(0) },
+    },
     ...rootLoops(inShape, accumulate, false, dims, false), // accumulating: in order
-    { k: 'store', buf: out, at: linear(kept.map((d) => v(`i${d}`)), strides(kept.map((d) => inShape[d]!))), value: { k: 'local', name: 'acc' } },
+    {
+      k: 'store',
+      buf: out,
+      at: linear(
+        kept.map((d) => v(`i${d}`)),
+        strides(kept.map((d) => inShape[d]!)),
+      ),
+      value: { k: 'local', name: 'acc' },
+    },
   ];
   return rootLoops(inShape, perOutput, false, kept);
 }
@@ -164,11 +230,18 @@ export function fusedLoopBody(f: FlatOp, env: FusedEnv): Stmt[] {
  * Leaves are the kernel's parameters e0, e1, ... (f.ins after the head's two operands). With
  * `lanes`, a group whose columns are the root's innermost dim runs in vectors along them.
  */
-export function emitEpilogue(w: CodeWriter, { fop: f, env, lanes }: Epilogue, cols: number, row0: string, rows: string, headRow = `out0 + r * ${cols}`): void {
+export function emitEpilogue(
+  w: CodeWriter,
+  { fop: f, env, lanes }: Epilogue,
+  cols: number,
+  row0: string,
+  rows: string,
+  headRow = `out0 + r * ${cols}`,
+): void {
   const shape = tensorOf(f.outs[0]!).shape;
   // Split the root dims into leading (row) dims and trailing (column) dims with product `cols`.
   let split = shape.length;
-  for (let prod = 1; split > 0 && prod < cols; ) prod *= shape[--split]!;
+  for (let prod = 1; split > 0 && prod < cols;) prod *= shape[--split]!;
   const st = strides(shape);
   const vars = loopVars(shape.length).map(cIndex);
   const read = rootVarsRead(f, env);
@@ -186,11 +259,18 @@ export function emitEpilogue(w: CodeWriter, { fop: f, env, lanes }: Epilogue, co
       const stride = inRow ? st[d]! / cols : st[d]!;
       // The outermost dim of each group needs no wrap-around (r and n stay in range).
       const outermost = d === 0 || d === split;
-      w.line(`const int64_t ${name} = ${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}${outermost ? '' : ` % ${shape[d]}`};`);
+      w.line(
+        `const int64_t ${name} = ${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}${outermost ? '' : ` % ${shape[d]}`};`,
+      );
     });
     if (vector) {
       const last = vars[vars.length - 1]!;
-      renderer.renderStmts(w, vectorizeStmts(stmts, last, unit!), f.op, new Map([['head', `rl_vf_load(${headRow} + n)`]]));
+      renderer.renderStmts(
+        w,
+        vectorizeStmts(stmts, last, unit!),
+        f.op,
+        new Map([['head', `rl_vf_load(${headRow} + n)`]]),
+      );
       w.line(`rl_vf_store(out0 + r * ${cols} + n, ${renderer.value(vectorizeVal(root, last, unit!))});`);
     } else {
       renderer.renderStmts(w, stmts, f.op, new Map([['head', headValue]]));
@@ -198,7 +278,8 @@ export function emitEpilogue(w: CodeWriter, { fop: f, env, lanes }: Epilogue, co
     }
   };
   const unit = cVectorUnit(lanes);
-  const vector = !!unit && split === shape.length - 1 && cols >= unit.lanes && canVectorize(stmts, vars[vars.length - 1]!, unit);
+  const vector =
+    !!unit && split === shape.length - 1 && cols >= unit.lanes && canVectorize(stmts, vars[vars.length - 1]!, unit);
   w.block(`for (int64_t r = ${row0}; r < ${row0} + ${rows}; ++r) {`, () => {
     w.line('int64_t n = 0;');
     if (vector) w.block(`for (; n + ${lanes} <= ${cols}; n += ${lanes}) {`, () => element(true));

@@ -27,7 +27,12 @@ import { gemmShape, type ASource, type GemmPlan, type GemmTiling } from '../kern
 import { emitEpilogue, type Epilogue } from './fused.js';
 import type { FlatOp } from '../flat/program.js';
 
-const SIMD_MACRO: Readonly<Record<string, string>> = { avx512: 'RL_SIMD_AVX512', avx2: 'RL_SIMD_AVX2', neon: 'RL_SIMD_NEON', helium: 'RL_SIMD_HELIUM' };
+const SIMD_MACRO: Readonly<Record<string, string>> = {
+  avx512: 'RL_SIMD_AVX512',
+  avx2: 'RL_SIMD_AVX2',
+  neon: 'RL_SIMD_NEON',
+  helium: 'RL_SIMD_HELIUM',
+};
 
 /** The rl_simd.h selector of the target's instruction set; undefined for scalar targets. */
 export const simdMacro = (target: Target): string | undefined => SIMD_MACRO[target.simd];
@@ -38,10 +43,16 @@ const cOf = (e: ElemType): CElem => cElemOrUndefined(e)!;
 const isGemmFloat = (t: TensorType): boolean => t.elem.kind === 'float' && ['f32', 'f16', 'bf16'].includes(t.elem.name);
 
 /** A GEMM plan for `f`, or undefined when the op is not one the GEMM path handles (scalar kernel then). */
-export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number) => boolean, out: TensorType = f.outs[0]!.type as TensorType): GemmPlan | undefined {
+export function planGemm(
+  f: FlatOp,
+  target: Target,
+  isConstant: (operand: number) => boolean,
+  out: TensorType = f.outs[0]!.type as TensorType,
+): GemmPlan | undefined {
   if (!simdMacro(target) || f.ins.length !== 2 || f.outs.length !== 1) return undefined;
   const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type];
-  if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor' || ![lt, rt, ot, out].every(isGemmFloat)) return undefined;
+  if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor' || ![lt, rt, ot, out].every(isGemmFloat))
+    return undefined;
   const elems = { a: lt.elem, b: rt.elem, c: ot.elem, out: out.elem };
   const shape = gemmShape(f);
   if (!shape || shape.m === 0 || shape.n === 0 || shape.k === 0 || shape.batch === 0) return undefined;
@@ -53,7 +64,9 @@ export function planGemm(f: FlatOp, target: Target, isConstant: (operand: number
   const tiling = chooseTiling(shape.m, shape.n, shape.k, target, indirect ? target.generalRegisters - 4 : 16);
   const aMode = a.kind === 'matrix' && a.kStride === 1 && isF32(lt) ? 'direct' : indirect ? 'indirect' : 'packed';
   // Indirect k blocks hold whole taps: as many as fit the L1-sized block (at least one).
-  const kc = indirect ? a.channels * Math.max(1, Math.min(a.kernelHeight * a.kernelWidth, Math.floor(tiling.kc / a.channels))) : tiling.kc;
+  const kc = indirect
+    ? a.channels * Math.max(1, Math.min(a.kernelHeight * a.kernelWidth, Math.floor(tiling.kc / a.channels)))
+    : tiling.kc;
   return { kind: 'gemm', op: f.op, ...shape, bPrepacked: isConstant(1), aMode, tiling: { ...tiling, kc }, elems };
 }
 
@@ -72,7 +85,8 @@ export function chooseTiling(m: number, n: number, k: number, target: Target, ma
       if (mr * nrv + nrv + 1 > target.vectorRegisters) continue;
       const perStep = Math.max((mr * nrv) / 2, (mr + nrv) / 2, 6);
       const cost = Math.ceil(m / mr) * Math.ceil(n / (nrv * lanes)) * perStep;
-      if (!best || cost < best.cost - 1e-9 || (Math.abs(cost - best.cost) < 1e-9 && mr * nrv > best.mr * best.nrv)) best = { cost, mr, nrv };
+      if (!best || cost < best.cost - 1e-9 || (Math.abs(cost - best.cost) < 1e-9 && mr * nrv > best.mr * best.nrv))
+        best = { cost, mr, nrv };
     }
   }
   const { mr, nrv } = best!;
@@ -117,7 +131,14 @@ export function packB(p: GemmPlan, b: Tensor): Uint8Array {
 }
 
 /** The C of a GEMM kernel: micro-kernel, packing, blocked driver. Params: A, B, C, scratch. */
-export function emitGemmKernel(p: GemmPlan, name: string, comment: string, params: readonly KernelParam[], epilogue?: Epilogue, parallel = false): string {
+export function emitGemmKernel(
+  p: GemmPlan,
+  name: string,
+  comment: string,
+  params: readonly KernelParam[],
+  epilogue?: Epilogue,
+  parallel = false,
+): string {
   const { mr, nr, nrv, kc: KC, mc: MC, lanes } = p.tiling;
   const np = panels(p);
   const direct = p.aMode === 'direct';
@@ -134,43 +155,60 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   // ---- micro-kernel: c[rows x cols] (+)= A[rows x kc] * bp[kc x nr] ------------------------------
   // A is either a packed panel (ap[p * mr + i]) or rows of the operand itself (lda apart; rows past
   // `rows` alias row 0, so every load stays in bounds and their results are never stored).
-  const aParams = direct ? 'const float* restrict a, int64_t lda' : indirect ? 'const float* const* restrict arows' : 'const float* restrict ap';
-  w.block(`static inline void ${micro}(int64_t kc, ${aParams}, const float* restrict bp, float* restrict c, int64_t rows, int64_t cols, int accumulate) {`, () => {
-    const acc = (i: number, v: number): string => `c${i}_${v}`;
-    if (direct && mr === 1) w.line('(void)lda;');
-    if (direct) for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
-    for (let i = 0; i < mr; i++) w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
-    const kLoop = (count: string, bOffset: string): void =>
-      w.block(`for (int64_t p = 0; p < ${count}; ++p) {`, () => {
-        w.line(`const float* restrict b = bp + (${bOffset}p) * ${nr};`);
-        w.line(`const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`);
-        for (let i = 0; i < mr; i++) {
-          w.line(`{ const rl_vf a = rl_vf_splat(${direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}); ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma(a, b${v}, ${acc(i, v)});`).join(' ')} }`);
-        }
-      });
-    if (indirect && p.a.kind === 'conv') {
-      // One pass per kernel tap of this k block, each with the rows' pointers for that tap.
-      const channels = p.a.channels;
-      w.block(`for (int64_t t = 0; t < kc / ${channels}; ++t) {`, () => {
-        for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = arows[t * ${mr} + ${i}];`);
-        kLoop(String(channels), `t * ${channels} + `);
-      });
-    } else kLoop('kc', '');
-    w.block(`if (rows == ${mr} && cols == ${nr}) {`, () => {
+  const aParams = direct
+    ? 'const float* restrict a, int64_t lda'
+    : indirect
+      ? 'const float* const* restrict arows'
+      : 'const float* restrict ap';
+  w.block(
+    `static inline void ${micro}(int64_t kc, ${aParams}, const float* restrict bp, float* restrict c, int64_t rows, int64_t cols, int accumulate) {`,
+    () => {
+      const acc = (i: number, v: number): string => `c${i}_${v}`;
+      if (direct && mr === 1) w.line('(void)lda;');
+      if (direct)
+        for (let i = 0; i < mr; i++)
+          w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
       for (let i = 0; i < mr; i++)
-        for (let v = 0; v < nrv; v++) {
-          const at = `c + ${i} * ${p.n} + ${v * lanes}`;
-          w.line(`rl_vf_store(${at}, accumulate ? rl_vf_add(rl_vf_load(${at}), ${acc(i, v)}) : ${acc(i, v)});`);
-        }
-      w.line('return;');
-    });
-    w.line('/* Edge tile: spill to a local tile, then copy the valid part. */');
-    w.line(`float tile[${mr * nr}];`);
-    for (let i = 0; i < mr; i++) for (let v = 0; v < nrv; v++) w.line(`rl_vf_store(tile + ${i * nr + v * lanes}, ${acc(i, v)});`);
-    w.block('for (int64_t i = 0; i < rows; ++i) {', () => {
-      w.line(`for (int64_t j = 0; j < cols; ++j) c[i * ${p.n} + j] = accumulate ? c[i * ${p.n} + j] + tile[i * ${nr} + j] : tile[i * ${nr} + j];`);
-    });
-  });
+        w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
+      const kLoop = (count: string, bOffset: string): void =>
+        w.block(`for (int64_t p = 0; p < ${count}; ++p) {`, () => {
+          w.line(`const float* restrict b = bp + (${bOffset}p) * ${nr};`);
+          w.line(
+            `const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`,
+          );
+          for (let i = 0; i < mr; i++) {
+            w.line(
+              `{ const rl_vf a = rl_vf_splat(${direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}); ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma(a, b${v}, ${acc(i, v)});`).join(' ')} }`,
+            );
+          }
+        });
+      if (indirect && p.a.kind === 'conv') {
+        // One pass per kernel tap of this k block, each with the rows' pointers for that tap.
+        const channels = p.a.channels;
+        w.block(`for (int64_t t = 0; t < kc / ${channels}; ++t) {`, () => {
+          for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = arows[t * ${mr} + ${i}];`);
+          kLoop(String(channels), `t * ${channels} + `);
+        });
+      } else kLoop('kc', '');
+      w.block(`if (rows == ${mr} && cols == ${nr}) {`, () => {
+        for (let i = 0; i < mr; i++)
+          for (let v = 0; v < nrv; v++) {
+            const at = `c + ${i} * ${p.n} + ${v * lanes}`;
+            w.line(`rl_vf_store(${at}, accumulate ? rl_vf_add(rl_vf_load(${at}), ${acc(i, v)}) : ${acc(i, v)});`);
+          }
+        w.line('return;');
+      });
+      w.line('/* Edge tile: spill to a local tile, then copy the valid part. */');
+      w.line(`float tile[${mr * nr}];`);
+      for (let i = 0; i < mr; i++)
+        for (let v = 0; v < nrv; v++) w.line(`rl_vf_store(tile + ${i * nr + v * lanes}, ${acc(i, v)});`);
+      w.block('for (int64_t i = 0; i < rows; ++i) {', () => {
+        w.line(
+          `for (int64_t j = 0; j < cols; ++j) c[i * ${p.n} + j] = accumulate ? c[i * ${p.n} + j] + tile[i * ${nr} + j] : tile[i * ${nr} + j];`,
+        );
+      });
+    },
+  );
   w.line('');
   // ---- the n-panel loop (inline, or the body of each thread's share) -----------------------------
   /** One micro-kernel call: panel jp of B, tile ip of the m block. */
@@ -184,15 +222,27 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
     w.line(`const int64_t rows = mc - ip * ${mr} < ${mr} ? mc - ip * ${mr} : ${mr};`);
     const a = p.a;
     if (p.aMode === 'indirect' && a.kind === 'conv') emitRowPointers(w, a, mr);
-    const aArgs = direct && a.kind === 'matrix' ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}` : indirect ? 'arows' : `ap + ip * kc * ${mr}`;
+    const aArgs =
+      direct && a.kind === 'matrix'
+        ? `in0 + bi * ${a.batchStride} + (ic + ip * ${mr}) * ${a.mStride} + pc, ${a.mStride}`
+        : indirect
+          ? 'arows'
+          : `ap + ip * kc * ${mr}`;
     w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
   };
   const rowPointers = (): void => {
-    if (indirect && p.a.kind === 'conv') w.line(`const float* arows[${(KC / p.a.channels) * mr}] = {0}; /* per tap of the k block, per tile row (zeroed: gcc cannot see that kc >= one tap) */`);
+    if (indirect && p.a.kind === 'conv')
+      w.line(
+        `const float* arows[${(KC / p.a.channels) * mr}] = {0}; /* per tap of the k block, per tile row (zeroed: gcc cannot see that kc >= one tap) */`,
+      );
   };
   if (parallel) {
-    w.line(`/* One thread's share of the tiles (n panel, m tile) of a (k block, m block): everything the loop reads. */`);
-    w.line(`typedef struct { const ${aType}* in0; const ${bType}* in1; float* C; const float* a_or_zeros; const float* bp; int64_t bi, pc, kc, ic, mc; } ${name}_job_t;`);
+    w.line(
+      `/* One thread's share of the tiles (n panel, m tile) of a (k block, m block): everything the loop reads. */`,
+    );
+    w.line(
+      `typedef struct { const ${aType}* in0; const ${bType}* in1; float* C; const float* a_or_zeros; const float* bp; int64_t bi, pc, kc, ic, mc; } ${name}_job_t;`,
+    );
     w.block(`static void ${name}_tiles(void* job_, int64_t tile_begin, int64_t tile_end) {`, () => {
       w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
       w.line(`const ${aType}* restrict in0 = job->in0;`);
@@ -214,14 +264,21 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
   // ---- driver ------------------------------------------------------------------------------------
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
     const aFloats = aScratchFloats(p);
-    if (p.aMode === 'packed') w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);
+    if (p.aMode === 'packed')
+      w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);
     if (p.aMode === 'indirect') {
       w.line(`float* restrict zeros = (float*)(void*)scratch; /* stands in for padding pixels */`);
       w.line(`for (int64_t q = 0; q < ${aFloats}; ++q) zeros[q] = 0.0f;`);
     }
     if (gemmScratchBytes(p) === 0) w.line('(void)scratch;');
-    if (!p.bPrepacked) w.line(`float* restrict bp = (float*)(void*)(scratch + ${4 * aFloats}); /* packed B block: ${np} panels x ${KC} x ${nr} */`);
-    if (!f32Result(p)) w.line(`float* restrict cacc = (float*)(void*)(scratch + ${4 * (aFloats + bScratchFloats(p))}); /* f32 result of one batch entry */`);
+    if (!p.bPrepacked)
+      w.line(
+        `float* restrict bp = (float*)(void*)(scratch + ${4 * aFloats}); /* packed B block: ${np} panels x ${KC} x ${nr} */`,
+      );
+    if (!f32Result(p))
+      w.line(
+        `float* restrict cacc = (float*)(void*)(scratch + ${4 * (aFloats + bScratchFloats(p))}); /* f32 result of one batch entry */`,
+      );
     w.block(`for (int64_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
       w.line(f32Result(p) ? `float* restrict C = out0 + bi * ${p.m * p.n};` : 'float* restrict C = cacc;');
       w.block(`for (int64_t pc = 0; pc < ${p.k}; pc += ${KC}) {`, () => {
@@ -231,7 +288,9 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
           w.line(`const ${bType}* restrict B = in1 + bi * ${p.b.batchStride};`);
           w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () => {
             w.block('for (int64_t q = 0; q < kc; ++q) {', () => {
-              w.line(`for (int64_t j = 0; j < ${nr}; ++j) bp[(jp * kc + q) * ${nr} + j] = jp * ${nr} + j < ${p.n} ? ${be.load(`B[(pc + q) * ${p.b.kStride} + (jp * ${nr} + j) * ${p.b.nStride}]`)} : 0.0f;`);
+              w.line(
+                `for (int64_t j = 0; j < ${nr}; ++j) bp[(jp * kc + q) * ${nr} + j] = jp * ${nr} + j < ${p.n} ? ${be.load(`B[(pc + q) * ${p.b.kStride} + (jp * ${nr} + j) * ${p.b.nStride}]`)} : 0.0f;`,
+              );
             });
           });
         }
@@ -239,22 +298,32 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
           w.line(`const int64_t mc = ${p.m} - ic < ${MC} ? ${p.m} - ic : ${MC};`);
           if (p.aMode === 'packed') emitPackA(w, p);
           if (parallel) {
-            w.line(`${name}_job_t job = {in0, in1, C, ${p.aMode === 'packed' ? 'ap' : p.aMode === 'indirect' ? 'zeros' : '0'}, ${p.bPrepacked ? '0' : 'bp'}, bi, pc, kc, ic, mc};`);
-            w.line(`rl_pool_run(pool, ${np} * ((mc + ${mr - 1}) / ${mr}), ${name}_tiles, &job); /* tiles split across the pool's threads */`);
+            w.line(
+              `${name}_job_t job = {in0, in1, C, ${p.aMode === 'packed' ? 'ap' : p.aMode === 'indirect' ? 'zeros' : '0'}, ${p.bPrepacked ? '0' : 'bp'}, bi, pc, kc, ic, mc};`,
+            );
+            w.line(
+              `rl_pool_run(pool, ${np} * ((mc + ${mr - 1}) / ${mr}), ${name}_tiles, &job); /* tiles split across the pool's threads */`,
+            );
           } else {
             rowPointers();
-            w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () => w.block(`for (int64_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => tileCall()));
+            w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () =>
+              w.block(`for (int64_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => tileCall()),
+            );
           }
           // The f32 rows of this block, where a half-precision result is rounded on its way to out0.
           const headRow = f32Result(p) ? undefined : `C + (r - bi * ${p.m}) * ${p.n}`;
           if (epilogue) {
             w.line('/* epilogue: the fused elementwise ops, on these rows while they are in cache */');
-            w.block(`if (pc + kc == ${p.k}) {`, () => emitEpilogue(w, epilogue, p.n, `bi * ${p.m} + ic`, 'mc', headRow));
+            w.block(`if (pc + kc == ${p.k}) {`, () =>
+              emitEpilogue(w, epilogue, p.n, `bi * ${p.m} + ic`, 'mc', headRow),
+            );
           } else if (headRow) {
             w.line(`/* round the finished rows to ${p.elems.c.name} */`);
             w.block(`if (pc + kc == ${p.k}) {`, () => {
               w.block(`for (int64_t r = bi * ${p.m} + ic; r < bi * ${p.m} + ic + mc; ++r) {`, () => {
-                w.line(`for (int64_t n = 0; n < ${p.n}; ++n) out0[r * ${p.n} + n] = ${cOf(p.elems.c).store(`(${headRow})[n]`)};`);
+                w.line(
+                  `for (int64_t n = 0; n < ${p.n}; ++n) out0[r * ${p.n} + n] = ${cOf(p.elems.c).store(`(${headRow})[n]`)};`,
+                );
               });
             });
           }
@@ -272,21 +341,38 @@ export function emitGemmKernel(p: GemmPlan, name: string, comment: string, param
 function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, mr: number): void {
   const pixels = a.outHeight * a.outWidth;
   const taps = a.kernelHeight * a.kernelWidth;
-  const tapOffset = Array.from({ length: taps }, (_, t) => (Math.floor(t / a.kernelWidth) * a.dilation[0] * a.width + (t % a.kernelWidth) * a.dilation[1]) * a.channels);
+  const tapOffset = Array.from(
+    { length: taps },
+    (_, t) =>
+      (Math.floor(t / a.kernelWidth) * a.dilation[0] * a.width + (t % a.kernelWidth) * a.dilation[1]) * a.channels,
+  );
   w.line(`static const int64_t tap_offset[${taps}] = {${tapOffset.join(', ')}};`);
   // The tile's first pixel by division, the next ones by stepping along the output rows.
-  w.line(`int64_t image = (ic + ip * ${mr}) / ${pixels}, oy = (ic + ip * ${mr}) % ${pixels} / ${a.outWidth}, ox = (ic + ip * ${mr}) % ${a.outWidth};`);
+  w.line(
+    `int64_t image = (ic + ip * ${mr}) / ${pixels}, oy = (ic + ip * ${mr}) % ${pixels} / ${a.outWidth}, ox = (ic + ip * ${mr}) % ${a.outWidth};`,
+  );
   w.block(`for (int64_t i = 0; i < ${mr}; ++i) {`, () => {
-    w.line(`if (i > 0 && i < rows && ++ox == ${a.outWidth}) { ox = 0; if (++oy == ${a.outHeight}) { oy = 0; ++image; } }`);
+    w.line(
+      `if (i > 0 && i < rows && ++ox == ${a.outWidth}) { ox = 0; if (++oy == ${a.outHeight}) { oy = 0; ++image; } }`,
+    );
     w.line(`const int64_t y0 = oy * ${a.stride[0]} - ${a.padBefore[0]}, x0 = ox * ${a.stride[1]} - ${a.padBefore[1]};`);
-    w.block(`if (y0 >= 0 && y0 + ${(a.kernelHeight - 1) * a.dilation[0]} < ${a.height} && x0 >= 0 && x0 + ${(a.kernelWidth - 1) * a.dilation[1]} < ${a.width}) {`, () => {
-      w.line(`const int64_t origin = ((image * ${a.height} + y0) * ${a.width} + x0) * ${a.channels};`);
-      w.line(`for (int64_t t = 0; t < kc / ${a.channels}; ++t) arows[t * ${mr} + i] = in0 + origin + tap_offset[pc / ${a.channels} + t];`);
-      w.line('continue;');
-    });
+    w.block(
+      `if (y0 >= 0 && y0 + ${(a.kernelHeight - 1) * a.dilation[0]} < ${a.height} && x0 >= 0 && x0 + ${(a.kernelWidth - 1) * a.dilation[1]} < ${a.width}) {`,
+      () => {
+        w.line(`const int64_t origin = ((image * ${a.height} + y0) * ${a.width} + x0) * ${a.channels};`);
+        w.line(
+          `for (int64_t t = 0; t < kc / ${a.channels}; ++t) arows[t * ${mr} + i] = in0 + origin + tap_offset[pc / ${a.channels} + t];`,
+        );
+        w.line('continue;');
+      },
+    );
     w.block(`for (int64_t t = 0; t < kc / ${a.channels}; ++t) {`, () => {
-      w.line(`const int64_t tap = pc / ${a.channels} + t, iy = y0 + tap / ${a.kernelWidth} * ${a.dilation[0]}, ix = x0 + tap % ${a.kernelWidth} * ${a.dilation[1]};`);
-      w.line(`arows[t * ${mr} + i] = iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width} ? in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels} : zeros;`);
+      w.line(
+        `const int64_t tap = pc / ${a.channels} + t, iy = y0 + tap / ${a.kernelWidth} * ${a.dilation[0]}, ix = x0 + tap % ${a.kernelWidth} * ${a.dilation[1]};`,
+      );
+      w.line(
+        `arows[t * ${mr} + i] = iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width} ? in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels} : zeros;`,
+      );
     });
   });
 }
@@ -303,22 +389,30 @@ function emitPackA(w: CodeWriter, p: GemmPlan): void {
     });
     const a = p.a;
     if (a.kind === 'matrix') {
-      w.line(`const ${ae.storage}* restrict src = in0 + bi * ${a.batchStride} + (ic + r) * ${a.mStride} + pc * ${a.kStride};`);
+      w.line(
+        `const ${ae.storage}* restrict src = in0 + bi * ${a.batchStride} + (ic + r) * ${a.mStride} + pc * ${a.kStride};`,
+      );
       w.line(`for (int64_t q = 0; q < kc; ++q) dst[q * ${mr}] = ${ae.load(`src[q * ${a.kStride}]`)};`);
       return;
     }
     // Implicit GEMM: row = output pixel (image, oy, ox); k = (ky, kx, channel) of the HWIO kernel.
     const pixels = a.outHeight * a.outWidth;
-    w.line(`const int64_t row = ic + r, image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`);
+    w.line(
+      `const int64_t row = ic + r, image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`,
+    );
     w.block(`for (int64_t ky = 0; ky < ${a.kernelHeight}; ++ky) {`, () => {
       w.line(`const int64_t iy = oy * ${a.stride[0]} + ky * ${a.dilation[0]} - ${a.padBefore[0]};`);
       w.block(`for (int64_t kx = 0; kx < ${a.kernelWidth}; ++kx) {`, () => {
         w.line(`const int64_t k0 = (ky * ${a.kernelWidth} + kx) * ${a.channels};`);
         w.line(`if (k0 + ${a.channels} <= pc || k0 >= pc + kc) continue;`);
-        w.line(`const int64_t lo = k0 > pc ? k0 : pc, hi = k0 + ${a.channels} < pc + kc ? k0 + ${a.channels} : pc + kc;`);
+        w.line(
+          `const int64_t lo = k0 > pc ? k0 : pc, hi = k0 + ${a.channels} < pc + kc ? k0 + ${a.channels} : pc + kc;`,
+        );
         w.line(`const int64_t ix = ox * ${a.stride[1]} + kx * ${a.dilation[1]} - ${a.padBefore[1]};`);
         w.block(`if (iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width}) {`, () => {
-          w.line(`const ${ae.storage}* restrict src = in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels};`);
+          w.line(
+            `const ${ae.storage}* restrict src = in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels};`,
+          );
           w.line(`for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = ${ae.load('src[q - k0]')};`);
         });
         w.line(`else for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = 0.0f;`);

@@ -32,14 +32,65 @@ import { vectorize } from '../kernel/vectorize.js';
 const F32 = floatElem('f32')!;
 
 const ELEMENTWISE_NAMES = [
-  'add', 'subtract', 'multiply', 'divide', 'remainder', 'power', 'maximum', 'minimum', 'atan2', 'and', 'or', 'xor',
-  'shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'negate', 'abs', 'sign', 'not', 'popcnt',
-  'count_leading_zeros', 'ceil', 'floor', 'round_nearest_afz', 'round_nearest_even', 'sqrt', 'rsqrt', 'cbrt',
-  'exponential', 'exponential_minus_one', 'log', 'log_plus_one', 'logistic', 'sine', 'cosine', 'tan', 'tanh',
+  'add',
+  'subtract',
+  'multiply',
+  'divide',
+  'remainder',
+  'power',
+  'maximum',
+  'minimum',
+  'atan2',
+  'and',
+  'or',
+  'xor',
+  'shift_left',
+  'shift_right_logical',
+  'shift_right_arithmetic',
+  'negate',
+  'abs',
+  'sign',
+  'not',
+  'popcnt',
+  'count_leading_zeros',
+  'ceil',
+  'floor',
+  'round_nearest_afz',
+  'round_nearest_even',
+  'sqrt',
+  'rsqrt',
+  'cbrt',
+  'exponential',
+  'exponential_minus_one',
+  'log',
+  'log_plus_one',
+  'logistic',
+  'sine',
+  'cosine',
+  'tan',
+  'tanh',
   'is_finite',
 ];
 /** CHLO elementwise ops with a C spelling (libm or rl.h). */
-const CHLO_ELEMENTWISE = ['erf', 'erfc', 'lgamma', 'acosh', 'acos', 'asin', 'asinh', 'atan', 'atanh', 'cosh', 'sinh', 'tan', 'mulhi', 'erf_inv', 'digamma', 'bessel_i1e', 'next_after'];
+const CHLO_ELEMENTWISE = [
+  'erf',
+  'erfc',
+  'lgamma',
+  'acosh',
+  'acos',
+  'asin',
+  'asinh',
+  'atan',
+  'atanh',
+  'cosh',
+  'sinh',
+  'tan',
+  'mulhi',
+  'erf_inv',
+  'digamma',
+  'bessel_i1e',
+  'next_after',
+];
 
 function kernelComment(name: string, fop: FlatOp): string {
   const loc = fop.op.loc;
@@ -49,7 +100,10 @@ function kernelComment(name: string, fop: FlatOp): string {
 /** Elementwise ops with a per-element C spelling (stablehlo and chlo). */
 function isElementwiseName(name: string): boolean {
   const short = name.replace(/^[a-z]+\./, '');
-  return (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) || (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short));
+  return (
+    (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) ||
+    (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short))
+  );
 }
 
 /** Elementwise ops lowered by the generic per-element rule, on types fusion handles (real
@@ -62,13 +116,26 @@ export function isFusibleElementwise(fop: FlatOp): boolean {
   const generic = (!(name in IR_LOWERINGS) && isElementwiseName(name)) || name === 'stablehlo.clamp';
   // convert, compare and select change type; their per-element code is shared with their own
   // kernels (mixed.ts). Fused, an f64 convert or a mask never becomes a tensor in the arena.
-  const mixed = MIXED_OPS.has(name) && !(name === 'stablehlo.compare' && (attrsOf('stablehlo.compare', fop.op).type === 'TOTALORDER'));
+  const mixed =
+    MIXED_OPS.has(name) &&
+    !(name === 'stablehlo.compare' && attrsOf('stablehlo.compare', fop.op).type === 'TOTALORDER');
   if (!(generic || mixed) || fop.outs.length !== 1) return false;
-  if (name === 'stablehlo.select' && fop.ins[0]!.type.kind === 'tensor' && fop.outs[0]!.type.kind === 'tensor' && fop.ins[0]!.type.shape.length !== fop.outs[0]!.type.shape.length) return false;
+  if (
+    name === 'stablehlo.select' &&
+    fop.ins[0]!.type.kind === 'tensor' &&
+    fop.outs[0]!.type.kind === 'tensor' &&
+    fop.ins[0]!.type.shape.length !== fop.outs[0]!.type.shape.length
+  )
+    return false;
   return [...fop.ins, ...fop.outs].every((s) => {
     if (s.type.kind !== 'tensor' || s.type.elem.kind === 'complex' || s.type.elem.kind === 'quant') return false;
     const c = cElemOrUndefined(s.type.elem);
-    return !!c && !c.subByte && !c.quant && (mixed || (hasScalarCode(short, c) && (short !== 'next_after' || c.storage === c.compute)));
+    return (
+      !!c &&
+      !c.subByte &&
+      !c.quant &&
+      (mixed || (hasScalarCode(short, c) && (short !== 'next_after' || c.storage === c.compute)))
+    );
   });
 }
 
@@ -92,7 +159,18 @@ export function canLower(name: string): boolean {
 export function writesInPlaceSafely(fop: FlatOp): boolean {
   if (fop.group) return fop.group.inPlaceSafe;
   const name = fop.op.name;
-  return isElementwiseName(name) || ['stablehlo.reshape', 'stablehlo.convert', 'stablehlo.select', 'stablehlo.clamp', 'stablehlo.compare', 'stablehlo.uniform_quantize', 'stablehlo.uniform_dequantize'].includes(name);
+  return (
+    isElementwiseName(name) ||
+    [
+      'stablehlo.reshape',
+      'stablehlo.convert',
+      'stablehlo.select',
+      'stablehlo.clamp',
+      'stablehlo.compare',
+      'stablehlo.uniform_quantize',
+      'stablehlo.uniform_dequantize',
+    ].includes(name)
+  );
 }
 
 const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: false };
@@ -100,50 +178,104 @@ const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: fal
 /** The C of kernel `ir` (`owner`: the op its errors point at): one function, or, with a pool
  * (--threads) and a body that is one parallel loop over enough work, that loop's rows split
  * across the pool (rows.ts). `inPlace`: an output may alias an input (no `restrict`). */
-function renderKernel(scalarIR: KernelIR, owner: Op, inPlace: boolean, renderer: CRenderer, threads: number, lanes: number | undefined): Kernel {
+function renderKernel(
+  scalarIR: KernelIR,
+  owner: Op,
+  inPlace: boolean,
+  renderer: CRenderer,
+  threads: number,
+  lanes: number | undefined,
+): Kernel {
   const ir = { ...scalarIR, body: vectorize(scalarIR.body, cVectorUnit(lanes)) };
-  const params: KernelParam[] = ir.params.map((p) => ({ name: p.name, cType: renderer.paramType(p, inPlace, owner), output: p.output }));
+  const params: KernelParam[] = ir.params.map((p) => ({
+    name: p.name,
+    cType: renderer.paramType(p, inPlace, owner),
+    output: p.output,
+  }));
   const rows = splittableRows(ir.body);
   const work = Math.max(...ir.params.map((p) => p.elements));
   if (threads > 1 && rows !== undefined && rows > 1 && work >= PARALLEL_MIN_ELEMENTS) {
     const unread = new Set(unusedParams(ir).map((p) => p.name));
     const withPool = [...params.map((p) => (unread.has(p.name) ? { ...p, unread: true } : p)), POOL_PARAM];
     const outer = ir.body[0] as Extract<Stmt, { k: 'loop' }>;
-    const source = emitRowsKernel(ir.name, withPool, rows, true, (w) => renderer.renderStmts(w, [{ ...outer, from: v('row_begin'), to: v('row_end') }], owner));
-    return { name: ir.name, comment: ir.comment, params: withPool, source: `${ir.comment}\n${source}`, usesSimd: renderer.usedSimd, ir };
+    const source = emitRowsKernel(ir.name, withPool, rows, true, (w) =>
+      renderer.renderStmts(w, [{ ...outer, from: v('row_begin'), to: v('row_end') }], owner),
+    );
+    return {
+      name: ir.name,
+      comment: ir.comment,
+      params: withPool,
+      source: `${ir.comment}\n${source}`,
+      usesSimd: renderer.usedSimd,
+      ir,
+    };
   }
-  return { name: ir.name, comment: ir.comment, params, source: renderer.render(ir, owner, inPlace), usesSimd: renderer.usedSimd, ir };
+  return {
+    name: ir.name,
+    comment: ir.comment,
+    params,
+    source: renderer.render(ir, owner, inPlace),
+    usesSimd: renderer.usedSimd,
+    ir,
+  };
 }
 
 /** The row count of a body that is a single parallel loop from 0 (its iterations may run on
  * different threads; not a `vector` loop, which must start at 0 to run in vectors). */
 function splittableRows(body: readonly Stmt[]): number | undefined {
   const s = body[0];
-  if (body.length !== 1 || s?.k !== 'loop' || !s.parallel || s.vector || (s.step ?? 1) !== 1 || s.from.k !== 'int' || s.from.value !== 0 || s.to.k !== 'int') return undefined;
+  if (
+    body.length !== 1 ||
+    s?.k !== 'loop' ||
+    !s.parallel ||
+    s.vector ||
+    (s.step ?? 1) !== 1 ||
+    s.from.k !== 'int' ||
+    s.from.value !== 0 ||
+    s.to.k !== 'int'
+  )
+    return undefined;
   return s.to.value;
 }
 
 /** Renders the kernel for one op instance. `index` makes the name unique and ordered; `gemm`
  * routes a dot/convolution to the packed GEMM path (its last output is then arena scratch). */
-export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm: GemmPlan | DirectConvPlan | undefined, env: FusedEnv, threads = 1, lanes?: number): Kernel {
+export function lowerToKernel(
+  fop: FlatOp,
+  index: number,
+  inPlace: boolean,
+  gemm: GemmPlan | DirectConvPlan | undefined,
+  env: FusedEnv,
+  threads = 1,
+  lanes?: number,
+): Kernel {
   const short = fop.op.name.replace(/^[a-z]+\./, '');
   if (gemm) {
     const name = `k${index}_${gemm.op.name.replace(/^[a-z]+\./, '')}${fop.group ? '_fused' : ''}`;
     const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
     const storage = (s: Sym): string => cElem(s.type as TensorType, fop.op.name, fop.op.loc).storage;
-    const epilogueLeaves = fop.ins.slice(2).map((s, i) => ({ name: `e${i}`, cType: `const ${storage(s)}* restrict`, output: false }));
+    const epilogueLeaves = fop.ins
+      .slice(2)
+      .map((s, i) => ({ name: `e${i}`, cType: `const ${storage(s)}* restrict`, output: false }));
     const head = fop.group?.head ?? fop;
     const params = [
       { name: 'in0', cType: `const ${storage(head.ins[0]!)}* restrict`, output: false },
       // A constant B arrives packed (f32) from the weight blob.
-      { name: 'in1', cType: `const ${gemm.kind === 'gemm' && gemm.bPrepacked ? 'float' : storage(head.ins[1]!)}* restrict`, output: false },
+      {
+        name: 'in1',
+        cType: `const ${gemm.kind === 'gemm' && gemm.bPrepacked ? 'float' : storage(head.ins[1]!)}* restrict`,
+        output: false,
+      },
       ...epilogueLeaves,
       { name: 'out0', cType: `${storage(fop.outs[0]!)}* restrict`, output: true },
       { name: 'scratch', cType: 'uint8_t* restrict', output: true },
       ...(threads > 1 ? [POOL_PARAM] : []),
     ];
     const epilogue = fop.group ? { fop, env, lanes } : undefined;
-    const source = gemm.kind === 'gemm' ? emitGemmKernel(gemm, name, comment, params, epilogue, threads > 1) : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
+    const source =
+      gemm.kind === 'gemm'
+        ? emitGemmKernel(gemm, name, comment, params, epilogue, threads > 1)
+        : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
     // The IR of the kernel is the ukernel node; its operands are the kernel's buffers but the pool.
     const buffers = [head.ins[0]!, head.ins[1]!, ...fop.ins.slice(2), ...fop.outs].map((s, i) => {
       const t = tensorOf(s, fop);
@@ -151,7 +283,12 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
       const elem = i === 1 && gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : t.elem;
       return { name: params[i]!.name, elem, elements: numElements(t.shape), output: params[i]!.output };
     });
-    const ir: KernelIR = { name, comment, params: buffers, body: [{ k: 'ukernel', plan: gemm, ...(fop.group ? { epilogue: fop.group } : {}) }] };
+    const ir: KernelIR = {
+      name,
+      comment,
+      params: buffers,
+      body: [{ k: 'ukernel', plan: gemm, ...(fop.group ? { epilogue: fop.group } : {}) }],
+    };
     return { name, comment, params, source, usesSimd: true, ir };
   }
   if (fop.group?.reduce) {
@@ -160,12 +297,20 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
     return renderKernel(ir, fop.group.reduce.op, false, new CRenderer(lanes), threads, undefined);
   }
   // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
-  const group = fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
+  const group =
+    fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
   if (group) {
     const f = { ...fop, group };
     const name = fop.group ? `k${index}_fused_${short}` : `k${index}_${short}`;
     const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
-    const kernel = renderKernel(fusedIR(name, comment, f, fusedLoopBody(f, env)), fop.op, inPlace, new CRenderer(lanes), threads, lanes);
+    const kernel = renderKernel(
+      fusedIR(name, comment, f, fusedLoopBody(f, env)),
+      fop.op,
+      inPlace,
+      new CRenderer(lanes),
+      threads,
+      lanes,
+    );
     if (fop.group || kernel.usesSimd) return kernel;
   }
   const name = `k${index}_${short}`;
@@ -176,15 +321,29 @@ export function lowerToKernel(fop: FlatOp, index: number, inPlace: boolean, gemm
   if (generic) checkElementwise(fop, short);
   const build = new KernelBuild(fop, 'C backend');
   // A reshape given its operand's buffer (memory plan in-place rule) has nothing to move.
-  const body: Stmt[] = fop.op.name === 'stablehlo.reshape' && inPlace ? [{ k: 'comment', text: "in place: the result is the operand's buffer, row-major order unchanged" }] : irLowering(build);
-  return renderKernel({ name, comment: kernelComment(name, fop), params: build.params, body }, fop.op, inPlace, new CRenderer(lanes), threads, lanes);
+  const body: Stmt[] =
+    fop.op.name === 'stablehlo.reshape' && inPlace
+      ? [{ k: 'comment', text: "in place: the result is the operand's buffer, row-major order unchanged" }]
+      : irLowering(build);
+  return renderKernel(
+    { name, comment: kernelComment(name, fop), params: build.params, body },
+    fop.op,
+    inPlace,
+    new CRenderer(lanes),
+    threads,
+    lanes,
+  );
 }
 
 /** The generic per-element rule needs C spellings of the op for its type; bit-level ops would
  * see a sub-byte type's 8-bit container, not its 2/4-bit value. */
 function checkElementwise(fop: FlatOp, name: string): void {
   const c = cElem(tensorOf(fop.ins[0]!, fop), fop.op.name, fop.op.loc);
-  if (!hasScalarCode(name, c) || (name === 'next_after' && c.storage !== c.compute)) unsupported(fop, `not defined for ${c.name}`);
-  if (c.subByte && ['shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'popcnt', 'count_leading_zeros'].includes(name)) unsupported(fop, `${name} on ${c.name}`);
+  if (!hasScalarCode(name, c) || (name === 'next_after' && c.storage !== c.compute))
+    unsupported(fop, `not defined for ${c.name}`);
+  if (
+    c.subByte &&
+    ['shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'popcnt', 'count_leading_zeros'].includes(name)
+  )
+    unsupported(fop, `${name} on ${c.name}`);
 }
-

@@ -24,9 +24,16 @@ function scalarType(v: Value, op: Op): { t: TensorType; c: CElem } {
 
 /** Emits the region's ops; `args` are C expressions (compute type) for its block arguments.
  * Returns the C expressions of the values its `stablehlo.return` yields. */
-export function emitScalarRegion(w: CodeWriter, region: Region | undefined, args: readonly string[], owner: Op, names: { next: number }): string[] {
+export function emitScalarRegion(
+  w: CodeWriter,
+  region: Region | undefined,
+  args: readonly string[],
+  owner: Op,
+  names: { next: number },
+): string[] {
   const block = region?.blocks[0];
-  if (!block || region!.blocks.length !== 1 || block.args.length !== args.length) throw error('E0303', { op: owner.name }, owner.loc);
+  if (!block || region!.blocks.length !== 1 || block.args.length !== args.length)
+    throw error('E0303', { op: owner.name }, owner.loc);
   const env = new Map<Value, string>();
   block.args.forEach((a, i) => env.set(a, args[i]!));
   const get = (v: Value): string => {
@@ -52,16 +59,25 @@ export function emitScalarRegion(w: CodeWriter, region: Region | undefined, args
       if (a.type === 'TOTALORDER' && (x.c.cls === 'float' || x.c.cls === 'double')) {
         const key = x.c.cls === 'double' ? 'rl_total_key_f64' : 'rl_total_key_f32';
         expr = `(uint8_t)(${key}(${x.e}) ${CMP[a.direction]} ${key}(${y.e}))`;
-      } else if (a.type === 'UNSIGNED' && x.c.signed) expr = `(uint8_t)((u${x.c.storage})${x.e} ${CMP[a.direction]} (u${x.c.storage})${y.e})`;
-      else if (x.e === y.e && (x.c.cls === 'int' || x.c.cls === 'bool')) expr = ['EQ', 'LE', 'GE'].includes(a.direction) ? '1' : '0'; // x OP x on ints (spelled out: gcc rejects self-comparisons)
+      } else if (a.type === 'UNSIGNED' && x.c.signed)
+        expr = `(uint8_t)((u${x.c.storage})${x.e} ${CMP[a.direction]} (u${x.c.storage})${y.e})`;
+      else if (x.e === y.e && (x.c.cls === 'int' || x.c.cls === 'bool'))
+        expr = ['EQ', 'LE', 'GE'].includes(a.direction) ? '1' : '0'; // x OP x on ints (spelled out: gcc rejects self-comparisons)
       else expr = `(uint8_t)(${x.e} ${CMP[a.direction]} ${y.e})`;
     } else if (op.name === 'stablehlo.select') expr = `(${ins[0]!.e} ? ${ins[1]!.e} : ${ins[2]!.e})`;
     else if (op.name === 'stablehlo.convert') {
       const x = ins[0]!;
       if (out.c.cls === 'bool') expr = `(${x.e} != 0)`;
-      else if (out.c.cls === 'int' && (x.c.cls === 'float' || x.c.cls === 'double')) expr = `rl_f2i_${out.c.intSuffix}((double)${x.e})`;
+      else if (out.c.cls === 'int' && (x.c.cls === 'float' || x.c.cls === 'double'))
+        expr = `rl_f2i_${out.c.intSuffix}((double)${x.e})`;
       else expr = `(${out.c.compute})(${x.e})`;
-    } else if (op.name.startsWith('stablehlo.') && hasScalarCode(short, ins[0]!.c)) expr = scalarCode(short, ins.map((x) => x.e), ins[0]!.c, op);
+    } else if (op.name.startsWith('stablehlo.') && hasScalarCode(short, ins[0]!.c))
+      expr = scalarCode(
+        short,
+        ins.map((x) => x.e),
+        ins[0]!.c,
+        op,
+      );
     else throw error('E0303', { op: owner.name }, op.loc);
     const name = `b${names.next++}`; // 'b' for body values: distinct from loop indices
     // Round to the element type (f16/bf16 compute in float but their results are f16/bf16).

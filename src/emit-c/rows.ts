@@ -13,7 +13,13 @@ export const PARALLEL_MIN_ELEMENTS = 32768;
 
 /** The C of `name`: a job struct with the pointer parameters, `name_rows(job, row_begin, row_end)`
  * with `body`, and the kernel calling it (through the pool when `parallel`; params then include `pool`). */
-export function emitRowsKernel(name: string, params: readonly KernelParam[], rows: number, parallel: boolean, body: (w: CodeWriter) => void): string {
+export function emitRowsKernel(
+  name: string,
+  params: readonly KernelParam[],
+  rows: number,
+  parallel: boolean,
+  body: (w: CodeWriter) => void,
+): string {
   const w = new CodeWriter();
   const fields = params.filter((x) => x.name !== 'scratch' && x.name !== 'pool');
   // Fields keep the parameters' qualifiers (a restrict-qualified member is plain C99).

@@ -9,9 +9,18 @@ import type { CElem } from './ctypes.js';
 
 type Spell = (a: readonly string[], c: CElem) => string;
 
-const f = (fn: string): Spell => (a, c) => `${fn}${c.cls === 'float' ? 'f' : ''}(${a.join(', ')})`;
-const infix = (o: string): Spell => (a) => `(${a[0]} ${o} ${a[1]})`;
-const helper = (fn: string): Spell => (a, c) => `rl_${fn}_${c.intSuffix}(${a.join(', ')})`;
+const f =
+  (fn: string): Spell =>
+  (a, c) =>
+    `${fn}${c.cls === 'float' ? 'f' : ''}(${a.join(', ')})`;
+const infix =
+  (o: string): Spell =>
+  (a) =>
+    `(${a[0]} ${o} ${a[1]})`;
+const helper =
+  (fn: string): Spell =>
+  (a, c) =>
+    `rl_${fn}_${c.intSuffix}(${a.join(', ')})`;
 
 /** clamp(lo, x, hi) = minimum(maximum(x, lo), hi) in the element class's own max/min (NaN-propagating for floats). */
 const clamp: Spell = (a, c) => {
@@ -95,7 +104,10 @@ const INT: Readonly<Record<string, Spell>> = {
 };
 
 /** Complex: C99 <complex.h> (cexpf, ...): `f` suffix for complex<f32>. */
-const cf = (fn: string): Spell => (a, c) => `${fn}${c.part === 'float' ? 'f' : ''}(${a.join(', ')})`;
+const cf =
+  (fn: string): Spell =>
+  (a, c) =>
+    `${fn}${c.part === 'float' ? 'f' : ''}(${a.join(', ')})`;
 const asPart = (e: string, c: CElem): string => `(${c.compute})(${e})`;
 const COMPLEX: Readonly<Record<string, Spell>> = {
   add: infix('+'),

@@ -32,7 +32,11 @@ function isSplat(v: Tensor): boolean {
  * values of the one-element constants it made (their symbols are new, so the caller's decoder
  * does not know them).
  */
-export function generateSplats(prog: FlatProgram, valueOf: (s: Sym) => Tensor, bytes: (s: Sym) => number): { prog: FlatProgram; scalars: Map<Sym, Tensor> } {
+export function generateSplats(
+  prog: FlatProgram,
+  valueOf: (s: Sym) => Tensor,
+  bytes: (s: Sym) => number,
+): { prog: FlatProgram; scalars: Map<Sym, Tensor> } {
   const constants = new Map(prog.constants);
   const scalars = new Map<Sym, Tensor>();
   const broadcasts: FlatOp[] = [];
@@ -48,12 +52,20 @@ export function generateSplats(prog: FlatProgram, valueOf: (s: Sym) => Tensor, b
     const scalar = makeTensor(scalarType);
     setElemBits(scalar, 0, elemBits(value, 0));
     const s0: Sym = { id: nextId++, type: scalarType };
-    const constOp: Op = { ...op, operands: [], results: [newValue(scalarType, '%splat')], attrs: { value: { kind: 'dense', literal: { hexBytes: toStorageBytes(scalar) }, type: scalarType } } };
+    const constOp: Op = {
+      ...op,
+      operands: [],
+      results: [newValue(scalarType, '%splat')],
+      attrs: { value: { kind: 'dense', literal: { hexBytes: toStorageBytes(scalar) }, type: scalarType } },
+    };
     const broadcast: Op = {
       name: 'stablehlo.broadcast_in_dim',
       operands: [constOp.results[0]!],
       results: [newValue(t, '%splat_broadcast')],
-      attrs: { broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: [] }, [SPLAT_MARK]: { kind: 'unit' } },
+      attrs: {
+        broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: [] },
+        [SPLAT_MARK]: { kind: 'unit' },
+      },
       regions: [],
       successors: [],
       loc: op.loc,
@@ -66,7 +78,10 @@ export function generateSplats(prog: FlatProgram, valueOf: (s: Sym) => Tensor, b
   if (!broadcasts.length) return { prog, scalars };
   // Each broadcast runs just before the first step that reads its value, so its buffer is live
   // no longer than the stored constant's use requires.
-  const readers = (f: FlatOp): readonly Sym[] => [...f.ins, ...controlCopies(prog.control.get(f)).map(([from]) => from)];
+  const readers = (f: FlatOp): readonly Sym[] => [
+    ...f.ins,
+    ...controlCopies(prog.control.get(f)).map(([from]) => from),
+  ];
   const before = new Map<FlatOp, FlatOp[]>();
   const unread: FlatOp[] = [];
   for (const b of broadcasts) {

@@ -98,7 +98,9 @@ export abstract class CStyleRenderer {
 
   protected loop(w: CodeWriter, s: Extract<Stmt, { k: 'loop' }>): void {
     const step = s.step && s.step !== 1 ? `${s.var} += ${s.step}` : `++${s.var}`;
-    w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ${step}) {`, () => this.stmts(w, s.body));
+    w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ${step}) {`, () =>
+      this.stmts(w, s.body),
+    );
   }
 
   /** The type of a local: a vector of `lanes`, or a scalar. */
@@ -115,9 +117,13 @@ export abstract class CStyleRenderer {
       case 'loop':
         return this.loop(w, s);
       case 'let':
-        return w.line(`const ${this.localOf(s.elem, false, s.lanes)} ${s.name} = ${this.val(s.value)};${s.note ? ` /* ${s.note} */` : ''}`);
+        return w.line(
+          `const ${this.localOf(s.elem, false, s.lanes)} ${s.name} = ${this.val(s.value)};${s.note ? ` /* ${s.note} */` : ''}`,
+        );
       case 'store':
-        return w.line(`${s.buf.name}[${this.idx(s.at)}] = ${s.raw ? this.val(s.value) : this.store(s.buf.elem, this.val(s.value), this.owner)};`);
+        return w.line(
+          `${s.buf.name}[${this.idx(s.at)}] = ${s.raw ? this.val(s.value) : this.store(s.buf.elem, this.val(s.value), this.owner)};`,
+        );
       case 'move':
         return w.line(`${s.buf.name}[${this.idx(s.at)}] = ${s.src.name}[${this.idx(s.from)}];`);
       case 'copy':
@@ -155,9 +161,13 @@ export abstract class CStyleRenderer {
         return w.line(`{ const ${this.storageType(s.buf.elem, this.owner)} t = ${a}; ${a} = ${b}; ${b} = t; }`);
       }
       case 'array':
-        return w.line(`${this.storageType(s.buf.elem, this.owner)} ${s.buf.name}[${Math.max(1, s.buf.elements)}]; /* scratch on the stack: kernels stay reentrant */`);
+        return w.line(
+          `${this.storageType(s.buf.elem, this.owner)} ${s.buf.name}[${Math.max(1, s.buf.elements)}]; /* scratch on the stack: kernels stay reentrant */`,
+        );
       case 'ukernel':
-        throw new Error(`${this.owner.name}: a ukernel is printed by the backend's micro-kernel printer, not as statements`);
+        throw new Error(
+          `${this.owner.name}: a ukernel is printed by the backend's micro-kernel printer, not as statements`,
+        );
       case 'comment':
         return w.line(`/* ${s.text} */`);
     }
@@ -173,7 +183,10 @@ export abstract class CStyleRenderer {
       case 'cond':
         return `((${this.cond(x.cond)}) ? ${this.val(x.then)} : ${this.val(x.otherwise)})`;
       case 'op':
-        return this.scalarOp(x, x.args.map((a) => this.val(a)));
+        return this.scalarOp(
+          x,
+          x.args.map((a) => this.val(a)),
+        );
       case 'index':
         return this.indexValue(x.elem, this.idx(x.x), this.owner);
       case 'local':
@@ -189,7 +202,10 @@ export abstract class CStyleRenderer {
       case 'broadcast':
         return this.broadcast(x.type, this.val(x.value));
       case 'vop':
-        return this.vectorOp(x, x.args.map((a) => this.val(a)));
+        return this.vectorOp(
+          x,
+          x.args.map((a) => this.val(a)),
+        );
     }
   }
 

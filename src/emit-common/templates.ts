@@ -16,6 +16,10 @@ const cache = new Map<string, HandlebarsTemplateDelegate>();
 
 export function render(name: string, context: object): string {
   let t = cache.get(name);
-  if (!t) cache.set(name, (t = Handlebars.compile(readFileSync(join(TEMPLATES_DIR, name), 'utf8'), { strict: true, noEscape: true })));
+  if (!t)
+    cache.set(
+      name,
+      (t = Handlebars.compile(readFileSync(join(TEMPLATES_DIR, name), 'utf8'), { strict: true, noEscape: true })),
+    );
   return t(context);
 }

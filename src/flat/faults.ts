@@ -40,7 +40,13 @@ import type { FlatOp, FlatProgram, Sym } from './program.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 import { simpleCombiner } from '../ops/reduction.js';
 
-export const FAULT_KINDS = ['skip-element', 'off-by-one', 'wrong-operand', 'perturb-constant', 'drop-last-term'] as const;
+export const FAULT_KINDS = [
+  'skip-element',
+  'off-by-one',
+  'wrong-operand',
+  'perturb-constant',
+  'drop-last-term',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** The byte test harnesses fill output and arena buffers with (templates/c/*harness*, firmware):
@@ -50,7 +56,23 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 export const UNWRITTEN_BYTE = '0x7B';
 
 /** Ops whose result changes when two of its operands are exchanged. */
-const ORDERED = new Set(['subtract', 'divide', 'remainder', 'power', 'atan2', 'shift_left', 'shift_right_arithmetic', 'shift_right_logical', 'select', 'complex', 'concatenate', 'dynamic_update_slice', 'dynamic_slice', 'pad', 'clamp']);
+const ORDERED = new Set([
+  'subtract',
+  'divide',
+  'remainder',
+  'power',
+  'atan2',
+  'shift_left',
+  'shift_right_arithmetic',
+  'shift_right_logical',
+  'select',
+  'complex',
+  'concatenate',
+  'dynamic_update_slice',
+  'dynamic_slice',
+  'pad',
+  'clamp',
+]);
 
 /** The program has nothing that the fault kind could break. */
 export class NoFaultSite extends RuntimeError {}
@@ -93,18 +115,35 @@ export function injectFault(prog: FlatProgram, kind: FaultKind, valueOf: (s: Sym
       const writer = kernelsOf(prog).find((f) => f.outs.includes(out));
       const by = writer ? 'kernel' : 'output copy';
       const what = writer ? at(writer.op) : 'its copy to the caller';
-      if (kind === 'skip-element') return { prog, constants: new Map(), unwritten: { sym: out, by, firstElement: 0, elements: 1 }, where: `element 0 of output 0 (${what})` };
+      if (kind === 'skip-element')
+        return {
+          prog,
+          constants: new Map(),
+          unwritten: { sym: out, by, firstElement: 0, elements: 1 },
+          where: `element 0 of output 0 (${what})`,
+        };
       const dim = t.shape.findIndex((d) => d > 1);
       const slice = dim < 0 ? 1 : numElements(t.shape.slice(dim + 1));
       const total = numElements(t.shape);
-      return { prog, constants: new Map(), unwritten: { sym: out, by, firstElement: total - slice, elements: slice }, where: `last ${slice} element(s) of output 0 (${what})` };
+      return {
+        prog,
+        constants: new Map(),
+        unwritten: { sym: out, by, firstElement: total - slice, elements: slice },
+        where: `last ${slice} element(s) of output 0 (${what})`,
+      };
     }
     case 'wrong-operand':
       return wrongOperand(prog, valueOf) ?? none('op with two distinct operands of the same type');
     case 'perturb-constant':
-      return perturbConstants(prog, valueOf) ?? none('float constant with a finite element (or not only float outputs, or quantized values)');
+      return (
+        perturbConstants(prog, valueOf) ??
+        none('float constant with a finite element (or not only float outputs, or quantized values)')
+      );
     case 'drop-last-term':
-      return dropLastTerm(prog, valueOf) ?? none('sum (reduce with an add body, dot, convolution) over a dimension longer than 1');
+      return (
+        dropLastTerm(prog, valueOf) ??
+        none('sum (reduce with an add body, dot, convolution) over a dimension longer than 1')
+      );
   }
 }
 
@@ -126,7 +165,8 @@ function wrongOperand(prog: FlatProgram, valueOf: (s: Sym) => Tensor): InjectedF
         const [ta, tb] = [tensorOf(a), tensorOf(b)];
         if (a === b || !ta || !tb || typeToString(ta) !== typeToString(tb) || sameConstant(a, b)) continue;
         const name = f.op.name.replace(/^(stablehlo|chlo)\./, '');
-        const direction = name === 'compare' ? opAttrs<{ direction: string }>(lookupOp(f.op.name)!, f.op).direction : undefined;
+        const direction =
+          name === 'compare' ? opAttrs<{ direction: string }>(lookupOp(f.op.name)!, f.op).direction : undefined;
         const exchange = ORDERED.has(name) || (direction !== undefined && direction !== 'EQ' && direction !== 'NE');
         const ins = [...f.ins];
         [ins[i], ins[j]] = exchange ? [b, a] : [a, a];
@@ -142,7 +182,8 @@ function perturbConstants(prog: FlatProgram, valueOf: (s: Sym) => Tensor): Injec
   // Integer and boolean results (a comparison, an argmin) rarely move with a small step, and
   // quantized values not at all (a step far below the quantization's).
   if (!prog.outputs.every((s) => s.type.kind === 'tensor' && isFloatLike(s.type.elem))) return undefined;
-  if (prog.ops.some((f) => [...f.ins, ...f.outs].some((s) => s.type.kind === 'tensor' && s.type.elem.kind === 'quant'))) return undefined;
+  if (prog.ops.some((f) => [...f.ins, ...f.outs].some((s) => s.type.kind === 'tensor' && s.type.elem.kind === 'quant')))
+    return undefined;
   const moved = new Map<Sym, Tensor>();
   let elements = 0;
   for (const s of prog.constants.keys()) {
@@ -160,7 +201,11 @@ function perturbConstants(prog: FlatProgram, valueOf: (s: Sym) => Tensor): Injec
     moved.set(s, w);
   }
   if (!elements) return undefined;
-  return { prog, constants: moved, where: `${elements} element(s) of ${moved.size} float constant(s) moved by 10 rtol max(1, |x|)` };
+  return {
+    prog,
+    constants: moved,
+    where: `${elements} element(s) of ${moved.size} float constant(s) moved by 10 rtol max(1, |x|)`,
+  };
 }
 
 /** A fresh symbol id above every one the program uses. */
@@ -181,7 +226,11 @@ function dropLast(x: Sym, dim: number, owner: Op, fresh: () => number): { op: Fl
     name: 'stablehlo.slice',
     operands: [],
     results: [],
-    attrs: { start_indices: ints(t.shape.map(() => 0)), limit_indices: ints(limit), strides: ints(t.shape.map(() => 1)) },
+    attrs: {
+      start_indices: ints(t.shape.map(() => 0)),
+      limit_indices: ints(limit),
+      strides: ints(t.shape.map(() => 1)),
+    },
     regions: [],
     successors: [],
     loc: owner.loc,
@@ -191,7 +240,12 @@ function dropLast(x: Sym, dim: number, owner: Op, fresh: () => number): { op: Fl
 
 /** The last term of one reduced dimension of `f` dropped, as a slice before it (or, for a
  * convolution with one input feature, its last window tap zeroed in a constant kernel). */
-function shortenReduction(f: FlatOp, prog: FlatProgram, valueOf: (s: Sym) => Tensor, fresh: () => number): { ops: FlatOp[]; constants?: [Sym, Tensor] } | undefined {
+function shortenReduction(
+  f: FlatOp,
+  prog: FlatProgram,
+  valueOf: (s: Sym) => Tensor,
+  fresh: () => number,
+): { ops: FlatOp[]; constants?: [Sym, Tensor] } | undefined {
   const extent = (s: Sym, d: number): number => tensorOf(s)?.shape[d] ?? 0;
   const attrs = (): unknown => opAttrs(lookupOp(f.op.name)!, f.op);
   if (f.op.name === 'stablehlo.reduce' && f.ins.length === 2 && simpleCombiner(f.op.regions[0]) === 'add') {
@@ -203,8 +257,12 @@ function shortenReduction(f: FlatOp, prog: FlatProgram, valueOf: (s: Sym) => Ten
   if (f.op.name === 'stablehlo.dot' || f.op.name === 'stablehlo.dot_general') {
     const lhs = tensorOf(f.ins[0]!);
     if (!lhs) return undefined;
-    const d: DotDims = f.op.name === 'stablehlo.dot' ? { lb: [], rb: [], lc: [lhs.shape.length - 1], rc: [0] } : (attrs() as DotDims);
-    const k = d.lc.map((_, i) => i).filter((i) => extent(f.ins[0]!, d.lc[i]!) > 1).pop();
+    const d: DotDims =
+      f.op.name === 'stablehlo.dot' ? { lb: [], rb: [], lc: [lhs.shape.length - 1], rc: [0] } : (attrs() as DotDims);
+    const k = d.lc
+      .map((_, i) => i)
+      .filter((i) => extent(f.ins[0]!, d.lc[i]!) > 1)
+      .pop();
     if (k === undefined) return undefined;
     const l = dropLast(f.ins[0]!, d.lc[k]!, f.op, fresh);
     const r = dropLast(f.ins[1]!, d.rc[k]!, f.op, fresh);
@@ -242,5 +300,9 @@ function dropLastTerm(prog: FlatProgram, valueOf: (s: Sym) => Tensor): InjectedF
     return short.ops;
   });
   if (!sites.length) return undefined;
-  return { prog: { ...prog, ops }, constants, where: `last term of ${sites.length} reduction(s): ${sites.slice(0, 3).join(', ')}${sites.length > 3 ? ', ...' : ''}` };
+  return {
+    prog: { ...prog, ops },
+    constants,
+    where: `last term of ${sites.length} reduction(s): ${sites.slice(0, 3).join(', ')}${sites.length > 3 ? ', ...' : ''}`,
+  };
 }

@@ -48,7 +48,10 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     const dests = new Set(pairs.map(([, to]) => to));
     if (!pairs.some(([from, to]) => from !== to && dests.has(from))) return pairs.filter(([from, to]) => from !== to);
     const temps = pairs.map(([from]) => fresh(from.type));
-    return [...pairs.map(([from], i) => [from, temps[i]!] as const), ...pairs.map(([, to], i) => [temps[i]!, to] as const)];
+    return [
+      ...pairs.map(([from], i) => [from, temps[i]!] as const),
+      ...pairs.map(([, to], i) => [temps[i]!, to] as const),
+    ];
   };
   /** A value's symbol, or for a tuple the symbols of its leaves (tuples are lowered away here). */
   type Bound = Sym | readonly Sym[];
@@ -64,8 +67,16 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
   };
 
   /** Inlines a function body or an op region; returns the values its terminator yields. */
-  const inlineRegion = (body: Region, args: readonly Sym[], resultTypes: readonly Type[], depth: number, outer: Lookup | undefined, where: Loc): Sym[] => {
-    if (depth > 64) throw error('E0204', { op: 'func.call', detail: 'nesting over 64 (recursion?) cannot be inlined' }, where);
+  const inlineRegion = (
+    body: Region,
+    args: readonly Sym[],
+    resultTypes: readonly Type[],
+    depth: number,
+    outer: Lookup | undefined,
+    where: Loc,
+  ): Sym[] => {
+    if (depth > 64)
+      throw error('E0204', { op: 'func.call', detail: 'nesting over 64 (recursion?) cannot be inlined' }, where);
     const instance = nextInstance++;
     const multiBlock = body.blocks.length > 1;
     const label = (block: string): string => `L${instance}_${block.replace(/\^/, '')}`;
@@ -73,10 +84,14 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     const globalRefs = new Map<Value, string>();
     // Block arguments of non-entry blocks are buffers the incoming branches copy into.
     const entryArgs = body.blocks[0]!.args;
-    bindFlat(entryArgs.map((a) => a.type), args).forEach((b, i) => env.set(entryArgs[i]!, b));
+    bindFlat(
+      entryArgs.map((a) => a.type),
+      args,
+    ).forEach((b, i) => env.set(entryArgs[i]!, b));
     body.blocks.slice(1).forEach((b) =>
       b.args.forEach((a) => {
-        if (a.type.kind === 'tuple') throw error('E0301', { op: `a tuple-typed block argument (${a.name})`, target: 'C backend' }, where);
+        if (a.type.kind === 'tuple')
+          throw error('E0301', { op: `a tuple-typed block argument (${a.name})`, target: 'C backend' }, where);
         env.set(a, sym(a));
       }),
     );
@@ -85,17 +100,26 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     const lookup: Lookup = (v) => env.get(v) ?? outer?.(v);
     const leaves = (op: Op, v: Value): readonly Sym[] => {
       const s = lookup(v);
-      if (!s) throw error('E0301', { op: `${op.name} using ${v.name}, a value the C backend does not produce`, target: 'C backend' }, op.loc);
+      if (!s)
+        throw error(
+          'E0301',
+          { op: `${op.name} using ${v.name}, a value the C backend does not produce`, target: 'C backend' },
+          op.loc,
+        );
       return Array.isArray(s) ? s : [s as Sym];
     };
     const get = (op: Op, v: Value): Sym => {
       const s = lookup(v);
-      if (Array.isArray(s)) throw error('E0301', { op: `${op.name} on the tuple ${v.name}`, target: 'C backend' }, op.loc);
+      if (Array.isArray(s))
+        throw error('E0301', { op: `${op.name} on the tuple ${v.name}`, target: 'C backend' }, op.loc);
       return leaves(op, v)[0]!;
     };
     const edge = (op: Op, target: string, from: readonly Value[]): Edge => {
       const block = body.blocks.find((b) => b.label === target)!;
-      return { target: label(target), copies: parallelCopies(from.map((v, i) => [get(op, v), env.get(block.args[i]!) as Sym] as const)) };
+      return {
+        target: label(target),
+        copies: parallelCopies(from.map((v, i) => [get(op, v), env.get(block.args[i]!) as Sym] as const)),
+      };
     };
     /** Lowers while / if / case to labels, branches and copies around their inlined regions. */
     const structured = (op: Op, ins: readonly Sym[]): void => {
@@ -108,23 +132,53 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
         step(op, { kind: 'copy', copies: parallelCopies(ins.map((s, i) => [s, results[i]!] as const)) });
         step(op, { kind: 'label', name: L('head') });
         const [c] = inlineRegion(op.regions[0]!, results, [], depth + 1, lookup, op.loc);
-        step(op, { kind: 'branch', cond: c!, onTrue: { target: L('body'), copies: [] }, onFalse: { target: L('exit'), copies: [] } }, [c!]);
+        step(
+          op,
+          {
+            kind: 'branch',
+            cond: c!,
+            onTrue: { target: L('body'), copies: [] },
+            onFalse: { target: L('exit'), copies: [] },
+          },
+          [c!],
+        );
         step(op, { kind: 'label', name: L('body') });
         const updates = inPlaceLoopUpdates(op);
         for (const [update, i] of updates) inPlaceOut.set(update, results[i]!);
         const next = inlineRegion(op.regions[1]!, results, types, depth + 1, lookup, op.loc);
         for (const update of updates.keys()) inPlaceOut.delete(update);
-        step(op, { kind: 'goto', edge: { target: L('head'), copies: parallelCopies(next.map((s, i) => [s, results[i]!] as const)) } }, next);
+        step(
+          op,
+          {
+            kind: 'goto',
+            edge: { target: L('head'), copies: parallelCopies(next.map((s, i) => [s, results[i]!] as const)) },
+          },
+          next,
+        );
         step(op, { kind: 'label', name: L('exit') });
         return;
       }
       const arms = op.regions.map((_, i) => L(`arm${i}`));
-      if (op.name === 'stablehlo.if') step(op, { kind: 'branch', cond: ins[0]!, onTrue: { target: arms[0]!, copies: [] }, onFalse: { target: arms[1]!, copies: [] } }, ins);
+      if (op.name === 'stablehlo.if')
+        step(
+          op,
+          {
+            kind: 'branch',
+            cond: ins[0]!,
+            onTrue: { target: arms[0]!, copies: [] },
+            onFalse: { target: arms[1]!, copies: [] },
+          },
+          ins,
+        );
       else step(op, { kind: 'switch', index: ins[0]!, targets: arms }, ins);
       op.regions.forEach((r, i) => {
         step(op, { kind: 'label', name: arms[i]! });
         const vals = inlineRegion(r, [], types, depth + 1, lookup, op.loc);
-        step(op, { kind: 'goto', edge: { target: L('end'), copies: vals.map((s, j) => [s, results[j]!] as const) } }, vals);
+        step(
+          op,
+          { kind: 'goto', edge: { target: L('end'), copies: vals.map((s, j) => [s, results[j]!] as const) } },
+          vals,
+        );
       });
       step(op, { kind: 'label', name: L('end') });
     };
@@ -139,7 +193,8 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
         }
         if (op.name === 'util.global.load.indirect' || op.name === 'util.global.load') {
           const ga = op.attrs['global'];
-          const name = op.name === 'util.global.load' ? (ga?.kind === 'symbol' ? ga.name : '') : globalRefs.get(op.operands[0]!);
+          const name =
+            op.name === 'util.global.load' ? (ga?.kind === 'symbol' ? ga.name : '') : globalRefs.get(op.operands[0]!);
           const g = name ? m.globals.get(name) : undefined;
           if (!g) throw error('E0204', { op: op.name, detail: 'loads an unknown global' }, op.loc);
           const out = sym(op.results[0]!);
@@ -149,17 +204,27 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
         }
         if (op.name === 'cf.br') {
           const s = op.successors[0]!;
-          step(op, { kind: 'goto', edge: edge(op, s.label, s.args) }, s.args.map((v) => get(op, v)));
+          step(
+            op,
+            { kind: 'goto', edge: edge(op, s.label, s.args) },
+            s.args.map((v) => get(op, v)),
+          );
           continue;
         }
         if (op.name === 'cf.cond_br') {
           const [t, e] = op.successors as [(typeof op.successors)[0], (typeof op.successors)[0]];
           const cond = get(op, op.operands[0]!);
-          step(op, { kind: 'branch', cond, onTrue: edge(op, t.label, t.args), onFalse: edge(op, e.label, e.args) }, [cond, ...[...t.args, ...e.args].map((v) => get(op, v))]);
+          step(op, { kind: 'branch', cond, onTrue: edge(op, t.label, t.args), onFalse: edge(op, e.label, e.args) }, [
+            cond,
+            ...[...t.args, ...e.args].map((v) => get(op, v)),
+          ]);
           continue;
         }
         if (op.name === 'stablehlo.tuple') {
-          env.set(op.results[0]!, op.operands.flatMap((v) => leaves(op, v)));
+          env.set(
+            op.results[0]!,
+            op.operands.flatMap((v) => leaves(op, v)),
+          );
           continue;
         }
         if (op.name === 'stablehlo.get_tuple_element') {
@@ -180,15 +245,26 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
           const g = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
           if (!g?.body) throw error('E0107', { name: callee?.kind === 'symbol' ? callee.name : '?' }, op.loc);
           // A callee sees only its arguments (functions are isolated from above).
-          const returned = inlineRegion(g.body, op.operands.flatMap((v) => leaves(op, v)), g.resultTypes, depth + 1, undefined, g.loc);
-          bindFlat(op.results.map((r) => r.type), returned).forEach((b, i) => env.set(op.results[i]!, b));
+          const returned = inlineRegion(
+            g.body,
+            op.operands.flatMap((v) => leaves(op, v)),
+            g.resultTypes,
+            depth + 1,
+            undefined,
+            g.loc,
+          );
+          bindFlat(
+            op.results.map((r) => r.type),
+            returned,
+          ).forEach((b, i) => env.set(op.results[i]!, b));
           continue;
         }
         if (isIdentityCustomCall(op)) {
           env.set(op.results[0]!, get(op, op.operands[0]!));
           continue;
         }
-        if (op.name === 'stablehlo.custom_call' && !isCheckOp(op)) throw unsupportedCustomCall(op, customCallTarget(op) ?? '?', 'C backend');
+        if (op.name === 'stablehlo.custom_call' && !isCheckOp(op))
+          throw unsupportedCustomCall(op, customCallTarget(op) ?? '?', 'C backend');
         const ins = op.operands.map((v) => get(op, v));
         if (opts.checksAsOutputs && isCheckOp(op)) {
           checked.push(ins[checkedOperand(op)]!);
@@ -201,7 +277,9 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
           const g = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
           if (!g?.body) throw error('E0107', { name: callee?.kind === 'symbol' ? callee.name : '?' }, op.loc);
           // A callee sees only its arguments (functions are isolated from above).
-          inlineRegion(g.body, ins, g.resultTypes, depth + 1, undefined, g.loc).forEach((s, i) => env.set(op.results[i]!, s));
+          inlineRegion(g.body, ins, g.resultTypes, depth + 1, undefined, g.loc).forEach((s, i) =>
+            env.set(op.results[i]!, s),
+          );
           continue;
         }
         if (op.name === 'stablehlo.while' || op.name === 'stablehlo.if' || op.name === 'stablehlo.case') {
@@ -232,7 +310,7 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
   // Dead-code elimination to a fixpoint ("used anywhere", so loop back edges are respected):
   // kernels are pure; control steps stay; copies on edges count as uses.
   const live = new Set(ops);
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     const used = readSymbols(live, control, outputs);
     for (const f of live)
@@ -251,13 +329,20 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     if (c.kind === 'branch') targets.add(c.onTrue.target).add(c.onFalse.target);
     if (c.kind === 'switch') c.targets.forEach((t) => targets.add(t));
   }
-  const kept = ops.filter((f) => live.has(f) && !(control.get(f)?.kind === 'label' && !targets.has((control.get(f) as { name: string }).name)));
+  const kept = ops.filter(
+    (f) =>
+      live.has(f) && !(control.get(f)?.kind === 'label' && !targets.has((control.get(f) as { name: string }).name)),
+  );
   return { entry, inputs, outputs, ops: kept, control, constants };
 }
 
 /** Every symbol the program reads: op operands, edge-copy sources, branch conditions, switch
  * indices, and the outputs. */
-export function readSymbols(ops: Iterable<FlatOp>, control: ReadonlyMap<FlatOp, Control>, outputs: readonly Sym[]): Set<Sym> {
+export function readSymbols(
+  ops: Iterable<FlatOp>,
+  control: ReadonlyMap<FlatOp, Control>,
+  outputs: readonly Sym[],
+): Set<Sym> {
   const used = new Set<Sym>(outputs);
   for (const f of ops) {
     for (const s of f.ins) used.add(s);

@@ -13,12 +13,16 @@ export type OpNote = (f: FlatOp) => string | undefined;
 export const symName = (s: Sym): string => (s.id < 0 ? `%scratch${-s.id}` : `%s${s.id}`);
 
 export function printFlat(prog: FlatProgram, ops: readonly FlatOp[] = prog.ops, note?: OpNote): string {
-  const lines = [`// @${prog.entry.name}: ${prog.inputs.length} input(s), ${prog.outputs.length} output(s), ${prog.constants.size} constant(s)`];
+  const lines = [
+    `// @${prog.entry.name}: ${prog.inputs.length} input(s), ${prog.outputs.length} output(s), ${prog.constants.size} constant(s)`,
+  ];
   prog.inputs.forEach((s, i) => lines.push(`${symName(s)} = input ${i} : ${typeToString(s.type)}`));
   for (const [s, op] of prog.constants) {
     const v = op.attrs['value'];
     const literal = v?.kind === 'dense' || v?.kind === 'denseResource' ? { ...v, type: undefined } : v; // the type follows
-    lines.push(`${symName(s)} = constant ${literal ? printAttr(literal, { elideElements: 8 }) : '?'} : ${typeToString(s.type)}`);
+    lines.push(
+      `${symName(s)} = constant ${literal ? printAttr(literal, { elideElements: 8 }) : '?'} : ${typeToString(s.type)}`,
+    );
   }
   for (const f of ops) {
     const c = prog.control.get(f);
@@ -43,7 +47,9 @@ function printKernelOp(f: FlatOp, note: string | undefined): string[] {
 
 function printOp(f: FlatOp): string {
   const attrs = Object.entries(f.op.attrs).filter(([k]) => k !== 'value');
-  const dict = attrs.length ? ` {${attrs.map(([k, v]) => `${k} = ${printAttr(v, { elideElements: 8 })}`).join(', ')}}` : '';
+  const dict = attrs.length
+    ? ` {${attrs.map(([k, v]) => `${k} = ${printAttr(v, { elideElements: 8 })}`).join(', ')}}`
+    : '';
   const regions = f.op.regions.length ? ` (${f.op.regions.length} region${f.op.regions.length > 1 ? 's' : ''})` : '';
   const types = f.outs.map((s) => typeToString(s.type)).join(', ');
   const loc = `${f.op.loc.file.split('/').pop()}:${f.op.loc.line}:${f.op.loc.col}`;

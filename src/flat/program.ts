@@ -24,7 +24,8 @@ export interface FlatOp {
 
 /** How a fused value's element is addressed from the loop over the group's root result:
  * one index expression per dimension (in terms of the root's loop variables), or one flat index. */
-export type IndexMap = { readonly kind: 'dims'; readonly dims: readonly Idx[] } | { readonly kind: 'flat'; readonly index: Idx };
+export type IndexMap =
+  { readonly kind: 'dims'; readonly dims: readonly Idx[] } | { readonly kind: 'flat'; readonly index: Idx };
 
 export interface FusionGroup {
   /** Fused ops in program order; the last one is the root whose result the kernel writes. */

@@ -31,8 +31,16 @@ export function flatProblems(prog: FlatProgram, ops: readonly FlatOp[] = prog.op
     for (const s of f.ins) if (!defined.has(s)) problems.push(`${where(f)} reads ${symName(s)}, which nothing defines`);
     const c = prog.control.get(f);
     if (!c) continue;
-    for (const [from] of controlCopies(c)) if (!defined.has(from)) problems.push(`a jump copies ${symName(from)}, which nothing defines`);
-    const targets = c.kind === 'goto' ? [c.edge.target] : c.kind === 'branch' ? [c.onTrue.target, c.onFalse.target] : c.kind === 'switch' ? c.targets : [];
+    for (const [from] of controlCopies(c))
+      if (!defined.has(from)) problems.push(`a jump copies ${symName(from)}, which nothing defines`);
+    const targets =
+      c.kind === 'goto'
+        ? [c.edge.target]
+        : c.kind === 'branch'
+          ? [c.onTrue.target, c.onFalse.target]
+          : c.kind === 'switch'
+            ? c.targets
+            : [];
     for (const t of targets) if (!labels.has(t)) problems.push(`a jump to ${t}, which is not a label`);
   }
   for (const s of prog.outputs) if (!defined.has(s)) problems.push(`output ${symName(s)} is never defined`);
@@ -45,8 +53,11 @@ function groupProblems(f: FlatOp): string[] {
   const inside = new Set(members.flatMap((m) => m.outs));
   const leaves = new Set(members.flatMap((m) => m.ins).filter((s) => !inside.has(s)));
   const problems: string[] = [];
-  for (const s of f.ins) if (!leaves.has(s)) problems.push(`fused kernel ${symName(f.outs[0]!)} reads ${symName(s)}, which no member takes from outside`);
+  for (const s of f.ins)
+    if (!leaves.has(s))
+      problems.push(`fused kernel ${symName(f.outs[0]!)} reads ${symName(s)}, which no member takes from outside`);
   const root = g.reduce ?? g.members[g.members.length - 1]!;
-  if (root.outs[0] !== f.outs[0]) problems.push(`fused kernel ${symName(f.outs[0]!)} does not write its root's result ${symName(root.outs[0]!)}`);
+  if (root.outs[0] !== f.outs[0])
+    problems.push(`fused kernel ${symName(f.outs[0]!)} does not write its root's result ${symName(root.outs[0]!)}`);
   return problems;
 }

@@ -33,7 +33,8 @@ export interface FuseContext {
 }
 
 const shapeOf = (s: Sym): readonly number[] => (s.type.kind === 'tensor' ? s.type.shape : []);
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Root loop variables i0..i{r-1}. */
 export const loopVars = (rank: number): Idx[] => Array.from({ length: rank }, (_, d) => v(`i${d}`));
@@ -41,7 +42,10 @@ export const loopVars = (rank: number): Idx[] => Array.from({ length: rank }, (_
 /** Row-major linear index of a dims map over `shape` (a size-1 dim contributes nothing). */
 export function linearIndex(m: IndexMap, shape: readonly number[]): Idx {
   if (m.kind === 'flat') return m.index;
-  return linear(m.dims.map((e, d) => (shape[d] === 1 ? int(0) : e)), strides(shape));
+  return linear(
+    m.dims.map((e, d) => (shape[d] === 1 ? int(0) : e)),
+    strides(shape),
+  );
 }
 
 function mapsEqual(a: IndexMap, b: IndexMap): boolean {
@@ -83,7 +87,9 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
     const maps = new Map<number, IndexMap>([[start.outs[0]!.id, identity]]);
     /** Whether `s`, read through `m`, is read at exactly the root element being computed. */
     const readsRootElement = (s: Sym, m: IndexMap): boolean =>
-      m.kind === 'dims' ? sameShape(shapeOf(s), rootShape) && m.dims.every((e, d) => idxEqual(e, identity.dims[d]!)) : idxEqual(m.index, linearIndex(identity, rootShape));
+      m.kind === 'dims'
+        ? sameShape(shapeOf(s), rootShape) && m.dims.every((e, d) => idxEqual(e, identity.dims[d]!))
+        : idxEqual(m.index, linearIndex(identity, rootShape));
     const members = new Set<FlatOp>([start]);
     let head: FlatOp | undefined;
     let conflict = false;
@@ -103,7 +109,8 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
         maps.set(s.id, om);
         const p = producer.get(s);
         if (!p || assigned.has(p) || members.has(p) || !soleUse(s)) return;
-        const fusible = ctx.isElementwise(p) || ((isBroadcast(p) || isTranspose(p)) && om.kind === 'dims') || isReshape(p);
+        const fusible =
+          ctx.isElementwise(p) || ((isBroadcast(p) || isTranspose(p)) && om.kind === 'dims') || isReshape(p);
         if (fusible && p.outs.length === 1) {
           members.add(p);
           work.push(p);
@@ -121,14 +128,23 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
     if (head) assigned.add(head);
     if (reduce) assigned.add(reduce);
     const outElements = numElements(rootShape);
-    const inPlaceSafe = !head && !reduce && leaves.every((s) => {
-      const m = maps.get(s.id)!;
-      const sameSize = numElements(shapeOf(s)) === outElements;
-      return !sameSize || readsRootElement(s, m);
-    });
+    const inPlaceSafe =
+      !head &&
+      !reduce &&
+      leaves.every((s) => {
+        const m = maps.get(s.id)!;
+        const sameSize = numElements(shapeOf(s)) === outElements;
+        return !sameSize || readsRootElement(s, m);
+      });
     const chainLeaves = leaves.filter((s) => !ctx.isSplat(s) && !(head && head.outs.includes(s)));
     const ins = [...(head ? head.ins : []), ...chainLeaves, ...(reduce ? [reduce.ins[1]!] : [])];
-    const group: FusionGroup = { members: ordered, ...(head ? { head } : {}), ...(reduce ? { reduce } : {}), maps, inPlaceSafe };
+    const group: FusionGroup = {
+      members: ordered,
+      ...(head ? { head } : {}),
+      ...(reduce ? { reduce } : {}),
+      maps,
+      inPlaceSafe,
+    };
     groupAt.set(root, { op: root.op, ins, outs: root.outs, group });
   }
   return ops.filter((f) => !assigned.has(f) || groupAt.has(f)).map((f) => groupAt.get(f) ?? f);
@@ -151,7 +167,12 @@ function mapsOfOperands(g: FlatOp, m: IndexMap): IndexMap[] {
     const dims = broadcastDims(g.op);
     const operand = shapeOf(g.ins[0]!);
     const result = shapeOf(g.outs[0]!);
-    return [{ kind: 'dims', dims: operand.map((size, j) => (size === 1 && result[dims[j]!] !== 1 ? int(0) : m.dims[dims[j]!]!)) }];
+    return [
+      {
+        kind: 'dims',
+        dims: operand.map((size, j) => (size === 1 && result[dims[j]!] !== 1 ? int(0) : m.dims[dims[j]!]!)),
+      },
+    ];
   }
   // Elementwise: every operand at the result's element; a rank-0 operand (clamp's bounds) at its only one.
   const rank = shapeOf(g.outs[0]!).length;

@@ -22,7 +22,9 @@ import { RuntimeError } from '../diag/diagnostics.js';
 
 /** The programs under `paths` (directories: every .mlir), each case of a `// -----` file apart. */
 export function fuzzInputs(paths: readonly string[]): { name: string; text: string }[] {
-  return collectFiles(paths).flatMap((file) => splitCases(readFileSync(file, 'utf8')).map((c, i) => ({ name: `${file}#${i + 1}`, text: c.text })));
+  return collectFiles(paths).flatMap((file) =>
+    splitCases(readFileSync(file, 'utf8')).map((c, i) => ({ name: `${file}#${i + 1}`, text: c.text })),
+  );
 }
 
 export type FuzzOutcome = 'diagnostic' | 'refused' | 'match' | 'bug';
@@ -49,11 +51,18 @@ const ELEM_TYPES = ['f32', 'f16', 'bf16', 'f64', 'i1', 'i8', 'i32', 'i64', 'ui8'
 const NUMBERS = ['0', '1', '-1', '2', '5', '64', '99999999999', '-2147483648'];
 /** Op names by category, for structure-aware swaps (an add for a multiply, a reduce-family op for another). */
 const OPS_BY_CATEGORY = new Map<string, string[]>();
-for (const def of OPS.values()) if (def.name.startsWith('stablehlo.')) OPS_BY_CATEGORY.set(def.category, [...(OPS_BY_CATEGORY.get(def.category) ?? []), def.name.slice('stablehlo.'.length)]);
+for (const def of OPS.values())
+  if (def.name.startsWith('stablehlo.'))
+    OPS_BY_CATEGORY.set(def.category, [
+      ...(OPS_BY_CATEGORY.get(def.category) ?? []),
+      def.name.slice('stablehlo.'.length),
+    ]);
 
 /** One mutation of `text`. */
 export function mutate(text: string, rng: Rng): string {
-  const tokens = [...text.matchAll(/[A-Za-z_][A-Za-z0-9_.]*|-?\d+(\.\d+)?(e[-+]?\d+)?|%[A-Za-z0-9_#]+|[^\sA-Za-z0-9_]/g)];
+  const tokens = [
+    ...text.matchAll(/[A-Za-z_][A-Za-z0-9_.]*|-?\d+(\.\d+)?(e[-+]?\d+)?|%[A-Za-z0-9_#]+|[^\sA-Za-z0-9_]/g),
+  ];
   const tok = rng.pick(tokens);
   const word = tok[0];
   const replace = (by: string): string => text.slice(0, tok.index) + by + text.slice(tok.index! + word.length);
@@ -69,7 +78,9 @@ export function mutate(text: string, rng: Rng): string {
     case 3:
       return replace(ELEM_TYPES.includes(word) ? rng.pick(ELEM_TYPES) : rng.pick(['f32', 'i32', ']', ',', '(', '?']));
     case 4:
-      return family ? replace(`${word.startsWith('stablehlo.') ? 'stablehlo.' : ''}${rng.pick(family)}`) : replace(rng.pick(NUMBERS));
+      return family
+        ? replace(`${word.startsWith('stablehlo.') ? 'stablehlo.' : ''}${rng.pick(family)}`)
+        : replace(rng.pick(NUMBERS));
     default: {
       // Structure: drop or repeat a whole line.
       const lines = text.split('\n');
@@ -104,14 +115,19 @@ export async function fuzzOne(name: string, text: string, flags: readonly string
     checksAsOutputs = results.length === 0 && interp.session.checks.length > 0;
     expected = (checksAsOutputs ? interp.session.checks.map((c) => c.value!) : results) as Tensor[];
   } catch (e) {
-    if ((e instanceof CompileError && e.diagnostic.loc) || (e instanceof RuntimeError && located(e.message))) return { outcome: 'diagnostic' };
+    if ((e instanceof CompileError && e.diagnostic.loc) || (e instanceof RuntimeError && located(e.message)))
+      return { outcome: 'diagnostic' };
     return { outcome: 'bug', detail: `interpreter: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
   }
-  if (args.some((a) => a.kind !== 'tensor') || expected.some((x) => x?.kind !== 'tensor')) return { outcome: 'refused' };
+  if (args.some((a) => a.kind !== 'tensor') || expected.some((x) => x?.kind !== 'tensor'))
+    return { outcome: 'refused' };
   try {
     const run = await runCompiled(m, f.name, args, { checksAsOutputs, flags });
     const computedIn = narrowestFloat(m);
-    const wrong = run.outputs.length !== expected.length ? `${run.outputs.length} outputs, ${expected.length} expected` : run.outputs.map((o, i) => compareTensors(o, expected[i]!, computedIn)).find((d) => !d.ok)?.message;
+    const wrong =
+      run.outputs.length !== expected.length
+        ? `${run.outputs.length} outputs, ${expected.length} expected`
+        : run.outputs.map((o, i) => compareTensors(o, expected[i]!, computedIn)).find((d) => !d.ok)?.message;
     return wrong ? { outcome: 'bug', detail: `C differs from the interpreter: ${wrong}` } : { outcome: 'match' };
   } catch (e) {
     if (e instanceof CompileError && e.diagnostic.loc && /^E030/.test(e.diagnostic.code)) return { outcome: 'refused' };
@@ -125,7 +141,13 @@ export interface FuzzReport {
 }
 
 /** Mutants of `inputs` (name, text) from `seed`, until `seconds` have passed or `max` were run. */
-export async function fuzz(inputs: readonly { name: string; text: string }[], seed: number, seconds: number, max = Infinity, flags: readonly string[] = []): Promise<FuzzReport> {
+export async function fuzz(
+  inputs: readonly { name: string; text: string }[],
+  seed: number,
+  seconds: number,
+  max = Infinity,
+  flags: readonly string[] = [],
+): Promise<FuzzReport> {
   const rng = new Rng(seed);
   const counts: Record<FuzzOutcome, number> = { diagnostic: 0, refused: 0, match: 0, bug: 0 };
   const bugs: { source: string; mutant: string; detail: string }[] = [];

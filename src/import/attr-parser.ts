@@ -81,7 +81,8 @@ export abstract class AttrParser extends TokenParser {
       this.expectPunct('<');
       const part = this.parseElemType();
       this.expectPunct('>');
-      if (part.kind !== 'float' || (part.name !== 'f32' && part.name !== 'f64')) throw error('E0104', { name: `complex<${part.name}>` }, this.loc(t));
+      if (part.kind !== 'float' || (part.name !== 'f32' && part.name !== 'f64'))
+        throw error('E0104', { name: `complex<${part.name}>` }, this.loc(t));
       return complexElem(part);
     }
     if (t.kind === 'ident') {
@@ -204,7 +205,10 @@ export abstract class AttrParser extends TokenParser {
       const value: Attr = this.eatPunct('=') ? this.parseAttr(true) : { kind: 'unit' };
       // GSPMD shardings are strings in their own grammar: read them here, once, with their location
       // (an empty string says nothing and stays one).
-      out[key] = key === 'mhlo.sharding' && value.kind === 'string' && value.value !== '' ? { kind: 'sharding', sharding: parseGspmdSharding(value.value, this.loc(k)) } : value;
+      out[key] =
+        key === 'mhlo.sharding' && value.kind === 'string' && value.value !== ''
+          ? { kind: 'sharding', sharding: parseGspmdSharding(value.value, this.loc(k)) }
+          : value;
       if (!this.eatPunct(',')) break;
     }
     this.expectPunct('}');
@@ -223,8 +227,11 @@ export abstract class AttrParser extends TokenParser {
           this.lex.next();
           const ty = this.parseType();
           const elem = ty.kind === 'tensor' ? ty.elem : undefined;
-          if (elem && elem.kind === 'float') return { kind: 'float', value: isInt ? Number(BigInt(t.text)) : Number(t.text), type: elem };
-          return isInt ? { kind: 'int', value: BigInt(t.text), ...(elem ? { type: elem } : {}) } : { kind: 'float', value: Number(t.text) };
+          if (elem && elem.kind === 'float')
+            return { kind: 'float', value: isInt ? Number(BigInt(t.text)) : Number(t.text), type: elem };
+          return isInt
+            ? { kind: 'int', value: BigInt(t.text), ...(elem ? { type: elem } : {}) }
+            : { kind: 'float', value: Number(t.text) };
         }
         return isInt ? { kind: 'int', value: BigInt(t.text) } : { kind: 'float', value: Number(t.text) };
       }
@@ -294,8 +301,10 @@ export abstract class AttrParser extends TokenParser {
           if (this.eatPunct(':')) {
             do {
               const v = this.lex.next();
-              if (v.kind === 'int' || v.kind === 'float') values.push(Number(v.kind === 'int' ? BigInt(v.text) : v.text));
-              else if (v.kind === 'ident' && (v.text === 'true' || v.text === 'false')) values.push(v.text === 'true' ? 1 : 0);
+              if (v.kind === 'int' || v.kind === 'float')
+                values.push(Number(v.kind === 'int' ? BigInt(v.text) : v.text));
+              else if (v.kind === 'ident' && (v.text === 'true' || v.text === 'false'))
+                values.push(v.text === 'true' ? 1 : 0);
               else this.fail('an array element', v);
             } while (this.eatPunct(','));
           }
@@ -340,7 +349,8 @@ export abstract class AttrParser extends TokenParser {
     if (name === 'sdy.sharding') return { kind: 'sharding', sharding: parseSdyTensorSharding(this) };
     if (name === 'sdy.sharding_per_value') return { kind: 'sharding', sharding: parseSdyShardingPerValue(this) };
     const dialect = name.split('.')[0]!;
-    if (dialect !== 'stablehlo' && dialect !== 'mhlo' && dialect !== 'chlo' && dialect !== 'vhlo') return this.skipOpaqueAttr(t);
+    if (dialect !== 'stablehlo' && dialect !== 'mhlo' && dialect !== 'chlo' && dialect !== 'vhlo')
+      return this.skipOpaqueAttr(t);
     return this.parseHashAttrBody(name);
   }
 
@@ -424,7 +434,8 @@ export abstract class AttrParser extends TokenParser {
       this.lex.next();
       const body = unquote(t.text);
       // No repeated group in this regex: backtracking over a multi-megabyte weight would overflow the stack.
-      if (!/^0x[0-9a-fA-F]*$/.test(body) || body.length % 2 !== 0) throw error('E0103', { detail: 'dense string must be hex bytes "0x..."' }, this.loc(t));
+      if (!/^0x[0-9a-fA-F]*$/.test(body) || body.length % 2 !== 0)
+        throw error('E0103', { detail: 'dense string must be hex bytes "0x..."' }, this.loc(t));
       const bytes = new Uint8Array((body.length - 2) / 2);
       for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(body.slice(2 + 2 * i, 4 + 2 * i), 16);
       literal = { hexBytes: bytes };
@@ -461,7 +472,8 @@ export abstract class AttrParser extends TokenParser {
       }
       this.expectPunct(']');
       if (shape[depth] === undefined) shape[depth] = n;
-      else if (shape[depth] !== n) throw error('E0103', { detail: `ragged dense list (${n} vs ${shape[depth]} elements)` }, this.loc());
+      else if (shape[depth] !== n)
+        throw error('E0103', { detail: `ragged dense list (${n} vs ${shape[depth]} elements)` }, this.loc());
       return;
     }
     out.push(this.parseDenseScalar());

@@ -44,7 +44,9 @@ export function markPositiveElided(m: Module): void {
     };
     for (const b of f.body.blocks) visit(b.ops);
     const seen = new Set<Value>();
-    const work: Value[] = all.flatMap((op) => (POSITIVE_OPERANDS[op.name] ?? []).flatMap((i) => (op.operands[i] ? [op.operands[i]] : [])));
+    const work: Value[] = all.flatMap((op) =>
+      (POSITIVE_OPERANDS[op.name] ?? []).flatMap((i) => (op.operands[i] ? [op.operands[i]] : [])),
+    );
     while (work.length) {
       const v = work.pop()!;
       if (seen.has(v)) continue;

@@ -124,7 +124,8 @@ export class Lexer {
       return tok('string', i + 1);
     }
     if (c === '%' || c === '@' || c === '^' || c === '#' || c === '!') {
-      const kind: TokenKind = c === '%' ? 'value' : c === '@' ? 'symbol' : c === '^' ? 'block' : c === '#' ? 'hashId' : 'bangId';
+      const kind: TokenKind =
+        c === '%' ? 'value' : c === '@' ? 'symbol' : c === '^' ? 'block' : c === '#' ? 'hashId' : 'bangId';
       if (s[start + 1] === '"') {
         let i = start + 2;
         while (i < s.length && s[i] !== '"') i += s[i] === '\\' ? 2 : 1;

@@ -7,7 +7,17 @@
 import { error } from '../diag/diagnostics.js';
 import type { Loc, SourceFile } from '../diag/source.js';
 import type { Attr } from '../ir/attrs.js';
-import { newValue, type Block, type Func, type Global, type Module, type Op, type Region, type Successor, type Value } from '../ir/core.js';
+import {
+  newValue,
+  type Block,
+  type Func,
+  type Global,
+  type Module,
+  type Op,
+  type Region,
+  type Successor,
+  type Value,
+} from '../ir/core.js';
 import type { Mesh } from '../ir/sharding.js';
 import type { Type } from '../ir/types.js';
 import { unquote, type Token } from './lexer.js';
@@ -70,7 +80,13 @@ export class Parser extends AttrParser {
     this.popScope();
     const labels = new Set(blocks.map((b) => b.label));
     for (const p of pendingSuccessors)
-      for (const s of p.op) if (!labels.has(s.label)) throw error('E0101', { tok: `'${s.label}'`, expected: 'a block label defined in this region' }, this.loc(p.tok));
+      for (const s of p.op)
+        if (!labels.has(s.label))
+          throw error(
+            'E0101',
+            { tok: `'${s.label}'`, expected: 'a block label defined in this region' },
+            this.loc(p.tok),
+          );
     return { blocks: blocks as Block[] };
   }
 
@@ -108,7 +124,10 @@ export class Parser extends AttrParser {
     if (parts.resultTypes.length !== nResults) {
       throw error(
         'E0204',
-        { op: name, detail: `${nResults} result name(s) bound but the type signature gives ${parts.resultTypes.length} result type(s)` },
+        {
+          op: name,
+          detail: `${nResults} result name(s) bound but the type signature gives ${parts.resultTypes.length} result type(s)`,
+        },
         loc,
       );
     }
@@ -188,7 +207,8 @@ export class Parser extends AttrParser {
   parseFunc(): Func {
     const start = this.expectIdent('func.func');
     let visibility: 'public' | 'private' = 'public';
-    if (this.isIdent('public') || this.isIdent('private') || this.isIdent('nested')) visibility = this.lex.next().text === 'private' ? 'private' : 'public';
+    if (this.isIdent('public') || this.isIdent('private') || this.isIdent('nested'))
+      visibility = this.lex.next().text === 'private' ? 'private' : 'public';
     const nameTok = this.expectKind('symbol', 'a function name (@name)');
     this.expectPunct('(');
     const args: { name: string; type: Type; tok: Token }[] = [];
@@ -222,7 +242,16 @@ export class Parser extends AttrParser {
     }
     this.popScope();
     if (this.isIdent('loc')) this.parseLoc();
-    const f: Func = { name: symbolName(nameTok.text), visibility, params, resultTypes, paramAttrs, resultAttrs, loc, ...(body ? { body } : {}) };
+    const f: Func = {
+      name: symbolName(nameTok.text),
+      visibility,
+      params,
+      resultTypes,
+      paramAttrs,
+      resultAttrs,
+      loc,
+      ...(body ? { body } : {}),
+    };
     return f;
   }
 
@@ -253,7 +282,8 @@ export class Parser extends AttrParser {
     const meshes = new Map<string, Mesh>();
     const ignoredOps: { name: string; loc: Loc }[] = [];
     const addFunc = (f: Func, at: Token): void => {
-      if (funcs.has(f.name)) throw error('E0204', { op: 'func.func', detail: `redefinition of function @${f.name}` }, this.loc(at));
+      if (funcs.has(f.name))
+        throw error('E0204', { op: 'func.func', detail: `redefinition of function @${f.name}` }, this.loc(at));
       funcs.set(f.name, f);
     };
     const parseItems = (until: 'eof' | '}'): void => {
@@ -306,7 +336,12 @@ export class Parser extends AttrParser {
           if (this.eatPunct('=')) value = this.parseAttr();
           this.expectPunct(':');
           const type = this.parseType();
-          globals.set(symbolName(nameTok.text), { name: symbolName(nameTok.text), type, value, loc: this.loc(nameTok) });
+          globals.set(symbolName(nameTok.text), {
+            name: symbolName(nameTok.text),
+            type,
+            value,
+            loc: this.loc(nameTok),
+          });
           continue;
         }
         if (t.kind === 'string' && (t.text === '"builtin.module"' || t.text === '"func.func"')) {
@@ -329,7 +364,15 @@ export class Parser extends AttrParser {
             continue;
           }
           const parts = this.parseGenericBody('func.func');
-          const op: Op = { name: 'func.func', operands: [], results: [], attrs: parts.attrs, regions: parts.regions, successors: [], loc: this.loc(t) };
+          const op: Op = {
+            name: 'func.func',
+            operands: [],
+            results: [],
+            attrs: parts.attrs,
+            regions: parts.regions,
+            successors: [],
+            loc: this.loc(t),
+          };
           if (this.isIdent('loc')) this.parseLoc();
           addFunc(this.funcFromGenericOp(op), t);
           continue;
@@ -356,9 +399,7 @@ export class Parser extends AttrParser {
   }
 }
 
-
 /** Parses MLIR text into a module (throws CompileError with file:line:col on bad input). */
 export function parseModule(source: SourceFile): Module {
   return new Parser(source).parseModule();
 }
-

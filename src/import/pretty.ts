@@ -91,7 +91,8 @@ function parseDefault(p: Parser, name: string, nResults: number): ParsedOpParts 
         parts.attrs[`lhs_${which}_dimensions`] = v.first;
         parts.attrs[`rhs_${which}_dimensions`] = v.second;
       } else parts.attrs[renames[key] ?? key] = v;
-    } else if (t.kind === 'ident' && (t.text === 'dense' || t.text === 'dense_resource')) parts.attrs['value'] = p.parseAttr();
+    } else if (t.kind === 'ident' && (t.text === 'dense' || t.text === 'dense_resource'))
+      parts.attrs['value'] = p.parseAttr();
     else if (t.kind === 'symbol') {
       p.lex.next();
       parts.attrs['symbol'] = { kind: 'symbol', name: symbolName(t.text) };
@@ -105,7 +106,7 @@ function parseDefault(p: Parser, name: string, nResults: number): ParsedOpParts 
   if (item()) {
     while (p.isPunct(',')) {
       const comma = p.lex.next();
-      if (!item()) p.fail('an operand or attribute after \',\'', p.peek().pos === comma.pos ? comma : p.peek());
+      if (!item()) p.fail("an operand or attribute after ','", p.peek().pos === comma.pos ? comma : p.peek());
     }
   }
   if (p.isPunct('{')) Object.assign(parts.attrs, p.parseDict());
@@ -117,7 +118,12 @@ function parseDefault(p: Parser, name: string, nResults: number): ParsedOpParts 
   // `stablehlo.constant dense<...> : T` carries its type on the op, not on the literal.
   const value = parts.attrs['value'];
   const firstType = parts.resultTypes[0];
-  if (value && (value.kind === 'dense' || value.kind === 'denseResource') && !value.type && firstType?.kind === 'tensor')
+  if (
+    value &&
+    (value.kind === 'dense' || value.kind === 'denseResource') &&
+    !value.type &&
+    firstType?.kind === 'tensor'
+  )
     parts.attrs['value'] = { ...value, type: firstType };
   return parts;
 }
@@ -135,7 +141,8 @@ function parseCheckConst(p: Parser, name: string, nResults: number): ParsedOpPar
   }
   const v = parts.attrs['value'];
   const operand = parts.operands[0];
-  if (v && v.kind === 'dense' && !v.type && operand?.type.kind === 'tensor') parts.attrs['value'] = { ...v, type: operand.type };
+  if (v && v.kind === 'dense' && !v.type && operand?.type.kind === 'tensor')
+    parts.attrs['value'] = { ...v, type: operand.type };
   return parts;
 }
 
@@ -190,14 +197,26 @@ function parseConvolution(p: Parser, name: string, nResults: number): ParsedOpPa
     if (key === 'dim_numbers') attrs['dimension_numbers'] = p.parseConvDims();
     else if (key === 'window') {
       const w = p.parseDict();
-      const map: Record<string, string> = { stride: 'window_strides', pad: 'padding', lhs_dilate: 'lhs_dilation', rhs_dilate: 'rhs_dilation', reverse: 'window_reversal' };
+      const map: Record<string, string> = {
+        stride: 'window_strides',
+        pad: 'padding',
+        lhs_dilate: 'lhs_dilation',
+        rhs_dilate: 'rhs_dilation',
+        reverse: 'window_reversal',
+      };
       for (const [k, v] of Object.entries(w)) attrs[map[k] ?? k] = v;
     } else attrs[key] = p.parseAttr();
     p.eatPunct(',');
   }
   if (p.isPunct('{')) Object.assign(attrs, p.parseDict());
   p.expectPunct(':');
-  return { operands, attrs, regions: [], successors: [], resultTypes: resultTypesFrom(p.parseTypeSignature(), nResults) };
+  return {
+    operands,
+    attrs,
+    regions: [],
+    successors: [],
+    resultTypes: resultTypesFrom(p.parseTypeSignature(), nResults),
+  };
 }
 
 function scalarOf(t: Type): TensorType {
@@ -234,9 +253,26 @@ function parseReduce(p: Parser, name: string, nResults: number, nameTok: Token):
     const lhs = elemTypes.map((t, i) => newValue(t, `%lhs${i}`));
     const rhs = elemTypes.map((t, i) => newValue(t, `%rhs${i}`));
     const res = elemTypes.map((t, i) => newValue(t, `%r${i}`));
-    if (elemTypes.length !== 1) throw error('E0204', { op: name, detail: "'applies' form needs exactly one input" }, loc);
-    const body: Op = { name: applies, operands: [lhs[0]!, rhs[0]!], results: res, attrs: {}, regions: [], successors: [], loc };
-    const ret: Op = { name: 'stablehlo.return', operands: res, results: [], attrs: {}, regions: [], successors: [], loc };
+    if (elemTypes.length !== 1)
+      throw error('E0204', { op: name, detail: "'applies' form needs exactly one input" }, loc);
+    const body: Op = {
+      name: applies,
+      operands: [lhs[0]!, rhs[0]!],
+      results: res,
+      attrs: {},
+      regions: [],
+      successors: [],
+      loc,
+    };
+    const ret: Op = {
+      name: 'stablehlo.return',
+      operands: res,
+      results: [],
+      attrs: {},
+      regions: [],
+      successors: [],
+      loc,
+    };
     region = { blocks: [{ label: '^bb0', args: [...lhs, ...rhs], ops: [body, ret] }] };
   } else {
     p.expectIdent('reducer');
@@ -294,7 +330,13 @@ function parseCallLike(attrName: string) {
     const attrs: Record<string, Attr> = { [attrName]: { kind: 'symbol', name: symbolName(sym.text) } };
     if (p.isPunct('{')) Object.assign(attrs, p.parseDict());
     p.expectPunct(':');
-    return { operands, attrs, regions: [], successors: [], resultTypes: resultTypesFrom(p.parseTypeSignature(), nResults) };
+    return {
+      operands,
+      attrs,
+      regions: [],
+      successors: [],
+      resultTypes: resultTypesFrom(p.parseTypeSignature(), nResults),
+    };
   };
 }
 
@@ -332,7 +374,13 @@ function parseTopK(p: Parser, _name: string, nResults: number): ParsedOpParts {
   const k = p.parseAttr();
   p.expectPunct(')');
   p.expectPunct(':');
-  return { operands: [operand], attrs: { k }, regions: [], successors: [], resultTypes: resultTypesFrom(p.parseTypeSignature(), nResults) };
+  return {
+    operands: [operand],
+    attrs: { k },
+    regions: [],
+    successors: [],
+    resultTypes: resultTypesFrom(p.parseTypeSignature(), nResults),
+  };
 }
 
 /** `chlo.scan(%in...) inits(%init...) dimension=0 [reverse=true] { body } : sig` */
@@ -356,7 +404,13 @@ function parseScan(p: Parser, _name: string, nResults: number): ParsedOpParts {
   }
   const region = p.parseRegion();
   p.expectPunct(':');
-  return { operands: [...inputs, ...inits], attrs, regions: [region], successors: [], resultTypes: resultTypesFrom(p.parseTypeSignature(), nResults) };
+  return {
+    operands: [...inputs, ...inits],
+    attrs,
+    regions: [region],
+    successors: [],
+    resultTypes: resultTypesFrom(p.parseTypeSignature(), nResults),
+  };
 }
 
 type PrettyParser = (p: Parser, name: string, nResults: number, nameTok: Token) => ParsedOpParts;

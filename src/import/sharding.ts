@@ -264,7 +264,7 @@ export function parseManualComputation(p: Parser, _name: string, nResults: numbe
       }
       p.expectPunct('}');
       attrs['manual_axes'] = { kind: 'array', elems: axes };
-    } else p.fail("in_shardings, out_shardings or manual_axes");
+    } else p.fail('in_shardings, out_shardings or manual_axes');
   }
   p.expectPunct('(');
   const args: { name: string; type: Type; tok: Token }[] = [];

@@ -58,7 +58,6 @@ export abstract class TokenParser {
     this.lex = new Lexer(source);
   }
 
-
   loc(tok?: Token): Loc {
     return this.lex.loc((tok ?? this.lex.peek()).pos);
   }
@@ -90,7 +89,8 @@ export abstract class TokenParser {
   }
 
   fail(expected: string, tok: Token = this.lex.peek()): never {
-    const what = tok.kind === 'eof' ? 'end of file' : `'${tok.text.length > 40 ? tok.text.slice(0, 40) + '...' : tok.text}'`;
+    const what =
+      tok.kind === 'eof' ? 'end of file' : `'${tok.text.length > 40 ? tok.text.slice(0, 40) + '...' : tok.text}'`;
     throw error('E0101', { tok: what, expected }, this.lex.loc(tok.pos));
   }
 

@@ -52,7 +52,8 @@ export class Interpreter {
 
   runFunc(f: Func, args: readonly RtValue[]): RtValue[] {
     if (!f.body) throw new RuntimeError(`function @${f.name} has no body`);
-    if (args.length !== f.params.length) throw new RuntimeError(`@${f.name} takes ${f.params.length} argument(s), got ${args.length}`);
+    if (args.length !== f.params.length)
+      throw new RuntimeError(`@${f.name} takes ${f.params.length} argument(s), got ${args.length}`);
     if (++this.depth > MAX_CALL_DEPTH) throw new RuntimeError('call depth limit exceeded (recursion?)');
     try {
       return this.runRegion(f.body, args, new Env());
@@ -68,7 +69,8 @@ export class Interpreter {
     let blockArgs = args;
     for (;;) {
       if (!block) throw new RuntimeError('branch to a missing block');
-      if (blockArgs.length !== block.args.length) throw new RuntimeError(`block ${block.label} takes ${block.args.length} argument(s), got ${blockArgs.length}`);
+      if (blockArgs.length !== block.args.length)
+        throw new RuntimeError(`block ${block.label} takes ${block.args.length} argument(s), got ${blockArgs.length}`);
       block.args.forEach((a, i) => env.set(a, blockArgs[i]!));
       let next: { block: Block | undefined; args: RtValue[] } | undefined;
       for (const op of block.ops) {
@@ -86,7 +88,9 @@ export class Interpreter {
         }
         const results = this.runOp(op, operands, env);
         if (results.length !== op.results.length)
-          throw new RuntimeError(`${op.loc.file}:${op.loc.line}:${op.loc.col}: error: ${op.name} produced ${results.length} result(s), it declares ${op.results.length}`);
+          throw new RuntimeError(
+            `${op.loc.file}:${op.loc.line}:${op.loc.col}: error: ${op.name} produced ${results.length} result(s), it declares ${op.results.length}`,
+          );
         op.results.forEach((r, i) => env.set(r, results[i]!));
       }
       if (!next) return [];
@@ -100,7 +104,15 @@ export class Interpreter {
     if (!v) {
       const g = this.module.globals.get(name);
       if (!g || g.type.kind !== 'tensor') throw new RuntimeError(`unknown global @${name}`);
-      const fake: Op = { name: 'util.global', operands: [], results: [], attrs: {}, regions: [], successors: [], loc: g.loc };
+      const fake: Op = {
+        name: 'util.global',
+        operands: [],
+        results: [],
+        attrs: {},
+        regions: [],
+        successors: [],
+        loc: g.loc,
+      };
       v = constantValue(g.value, g.type, fake);
       this.globals.set(name, v);
     }
@@ -129,7 +141,12 @@ export class Interpreter {
       // result type, say) is an error here, as it is in the compiled program.
       results.forEach((r, i) => {
         const declared = op.results[i]?.type;
-        if (r.kind === 'tensor' && declared?.kind === 'tensor' && declared.shape.every((d) => d >= 0) && typeToString(r.type) !== typeToString(declared))
+        if (
+          r.kind === 'tensor' &&
+          declared?.kind === 'tensor' &&
+          declared.shape.every((d) => d >= 0) &&
+          typeToString(r.type) !== typeToString(declared)
+        )
           throw new RuntimeError(`computes ${typeToString(r.type)} where it declares ${typeToString(declared)}`);
       });
       return results;
@@ -146,7 +163,13 @@ export class Interpreter {
 }
 
 export function isTerminator(name: string): boolean {
-  return name === 'func.return' || name === 'stablehlo.return' || name === 'chlo.return' || name === 'cf.br' || name === 'cf.cond_br';
+  return (
+    name === 'func.return' ||
+    name === 'stablehlo.return' ||
+    name === 'chlo.return' ||
+    name === 'cf.br' ||
+    name === 'cf.cond_br'
+  );
 }
 
 function truthy(v: RtValue | undefined): boolean {

@@ -18,17 +18,22 @@ function parseLiteral(spec: string, type: TensorType, what: string): Tensor {
   const head = spec.slice(0, eq);
   const body = spec.slice(eq + 1);
   const declared = typeToString(type).replace(/^tensor<|>$/g, '');
-  if (head !== declared) throw new RuntimeError(`${what}: input '${head}' does not match the parameter type ${typeToString(type)} (write ${declared}=...)`);
+  if (head !== declared)
+    throw new RuntimeError(
+      `${what}: input '${head}' does not match the parameter type ${typeToString(type)} (write ${declared}=...)`,
+    );
   const tokens = body.split(/[\s,[\]]+/).filter((s) => s.length > 0);
   const t = makeTensor(type);
   const n = size(t);
-  if (tokens.length !== n && tokens.length !== 1) throw new RuntimeError(`${what}: ${tokens.length} value(s) given, ${typeToString(type)} needs ${n}`);
+  if (tokens.length !== n && tokens.length !== 1)
+    throw new RuntimeError(`${what}: ${tokens.length} value(s) given, ${typeToString(type)} needs ${n}`);
   const e = storageElem(type.elem);
   for (let i = 0; i < n; i++) {
     const tok = tokens[tokens.length === 1 ? 0 : i]!;
     const num = Number(tok);
     if (e.kind === 'bool') setElem(t, i, tok === 'true' || num === 1 ? 1 : 0);
-    else if (Number.isNaN(num) && !/^[-+]?(nan|inf)/i.test(tok)) throw new RuntimeError(`${what}: '${tok}' is not a number`);
+    else if (Number.isNaN(num) && !/^[-+]?(nan|inf)/i.test(tok))
+      throw new RuntimeError(`${what}: '${tok}' is not a number`);
     else if (e.kind === 'int') setElem(t, i, BigInt(tok));
     else if (e.kind === 'complex') setElem(t, i, [num, 0]);
     else setElem(t, i, /^-inf/i.test(tok) ? -Infinity : /^\+?inf/i.test(tok) ? Infinity : num);
@@ -52,7 +57,8 @@ export function parseInput(spec: string, f: Func, index: number): RtValue {
     }
     return decodeNpy(bytes, p.type, `${what} (${path})`);
   }
-  if (!spec.includes('=')) throw new RuntimeError(`${what}: expected SHAPExTYPE=values (e.g. 2x3xf32=1,2,3,4,5,6), @file.npy or file.npy`);
+  if (!spec.includes('='))
+    throw new RuntimeError(`${what}: expected SHAPExTYPE=values (e.g. 2x3xf32=1,2,3,4,5,6), @file.npy or file.npy`);
   return parseLiteral(spec, p.type, what);
 }
 
@@ -134,7 +140,14 @@ function contractionLength(op: Op, k: number): number | undefined {
 }
 
 /** Ops that move or retype values without computing new ones (a weight stays a weight). */
-const LAYOUT = new Set(['stablehlo.transpose', 'stablehlo.reshape', 'stablehlo.convert', 'stablehlo.broadcast_in_dim', 'stablehlo.slice', 'func.call']);
+const LAYOUT = new Set([
+  'stablehlo.transpose',
+  'stablehlo.reshape',
+  'stablehlo.convert',
+  'stablehlo.broadcast_in_dim',
+  'stablehlo.slice',
+  'func.call',
+]);
 
 /**
  * The ranges a function's parameters take where the program shows them:
@@ -188,7 +201,10 @@ export function randomInputs(f: Func, seed: number, m?: Module): RtValue[] {
   const ranges = m ? inputRanges(m, f) : new Map<number, InputRange>();
   return f.params.map((p, i) => {
     if (p.type.kind === 'token') return { kind: 'token' };
-    if (p.type.kind !== 'tensor') throw new RuntimeError(`parameter ${i} of @${f.name} has type ${typeToString(p.type)}; random inputs need tensors`);
+    if (p.type.kind !== 'tensor')
+      throw new RuntimeError(
+        `parameter ${i} of @${f.name} has type ${typeToString(p.type)}; random inputs need tensors`,
+      );
     return randomTensor(p.type, seed * 1000003 + i, ranges.get(i));
   });
 }

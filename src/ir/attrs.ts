@@ -36,7 +36,12 @@ export type Attr =
   | { readonly kind: 'denseResource'; readonly name: string; readonly type?: TensorType; readonly positive?: boolean }
   | { readonly kind: 'enum'; readonly value: string }
   | { readonly kind: 'struct'; readonly name: string; readonly fields: Readonly<Record<string, Attr>> }
-  | { readonly kind: 'convDims'; readonly lhs: readonly string[]; readonly rhs: readonly string[]; readonly out: readonly string[] }
+  | {
+      readonly kind: 'convDims';
+      readonly lhs: readonly string[];
+      readonly rhs: readonly string[];
+      readonly out: readonly string[];
+    }
   | { readonly kind: 'dict'; readonly fields: Readonly<Record<string, Attr>> }
   | { readonly kind: 'type'; readonly type: Type | ElemType }
   | { readonly kind: 'fnType'; readonly inputs: readonly Type[]; readonly outputs: readonly Type[] }
@@ -114,9 +119,13 @@ export class AttrReader {
     const a = this.attrs[name];
     if (!a && fallback) return [...fallback];
     const v = a ?? this.need(name);
-    if (v.kind === 'array') return v.elems.map((e) => (e.kind === 'bool' ? e.value : e.kind === 'int' ? e.value !== 0n : this.bad(name, 'a list of booleans')));
+    if (v.kind === 'array')
+      return v.elems.map((e) =>
+        e.kind === 'bool' ? e.value : e.kind === 'int' ? e.value !== 0n : this.bad(name, 'a list of booleans'),
+      );
     if (v.kind === 'denseArray') return v.values.map((x) => x !== 0);
-    if (v.kind === 'dense' && v.literal.elems) return v.literal.elems.map((e) => (e.kind === 'bool' ? e.value : e.kind === 'int' ? e.value !== 0n : false));
+    if (v.kind === 'dense' && v.literal.elems)
+      return v.literal.elems.map((e) => (e.kind === 'bool' ? e.value : e.kind === 'int' ? e.value !== 0n : false));
     return this.bad(name, 'a list of booleans');
   }
 
@@ -192,7 +201,9 @@ export function attrToInts(a: Attr): number[] | undefined {
       const els = a.literal.elems;
       if (!els) return undefined;
       const n = a.type ? a.type.shape.reduce((x, y) => x * y, 1) : els.length;
-      const vals = els.map((e) => (e.kind === 'int' ? Number(e.value) : e.kind === 'bool' ? (e.value ? 1 : 0) : e.kind === 'float' ? e.value : NaN));
+      const vals = els.map((e) =>
+        e.kind === 'int' ? Number(e.value) : e.kind === 'bool' ? (e.value ? 1 : 0) : e.kind === 'float' ? e.value : NaN,
+      );
       if (vals.length === 1 && n !== 1) return new Array<number>(n).fill(vals[0]!);
       return vals;
     }

@@ -88,7 +88,8 @@ function parts(v: Elem): readonly number[] {
 /** Largest finite |part| of a tensor's elements (0 when none is finite). */
 function maxFiniteMagnitude(t: Tensor): number {
   let m = 0;
-  for (let i = 0; i < size(t); i++) for (const p of parts(getElem(t, i))) if (Number.isFinite(p)) m = Math.max(m, Math.abs(p));
+  for (let i = 0; i < size(t); i++)
+    for (const p of parts(getElem(t, i))) if (Number.isFinite(p)) m = Math.max(m, Math.abs(p));
   return m;
 }
 
@@ -96,7 +97,12 @@ function maxFiniteMagnitude(t: Tensor): number {
  * float type when it is less precise than the tensor's own. */
 export function compareTensors(actual: Tensor, expected: Tensor, computedIn?: string): Diff {
   if (typeToString(actual.type) !== typeToString(expected.type))
-    return { ok: false, mismatches: size(expected), maxAbs: Infinity, message: `type ${typeToString(actual.type)} vs ${typeToString(expected.type)}` };
+    return {
+      ok: false,
+      mismatches: size(expected),
+      maxAbs: Infinity,
+      message: `type ${typeToString(actual.type)} vs ${typeToString(expected.type)}`,
+    };
   const e = storageElem(expected.type.elem);
   let maxAbs = 0;
   const floatName = e.kind === 'float' ? e.name : e.kind === 'complex' ? e.part.name : undefined;
@@ -118,7 +124,8 @@ export function compareTensors(actual: Tensor, expected: Tensor, computedIn?: st
     const b = getElem(expected, i);
     let ok: boolean;
     if (typeof a === 'number' && typeof b === 'number') ok = close(a, b);
-    else if (Array.isArray(a) && Array.isArray(b)) ok = close(a[0]!, b[0]!) && close(a[1]!, b[1]!); // complex: per part
+    else if (Array.isArray(a) && Array.isArray(b))
+      ok = close(a[0]!, b[0]!) && close(a[1]!, b[1]!); // complex: per part
     else ok = a === b;
     if (!ok) {
       if (!mismatches) first = `element ${i}: got ${String(a)}, expected ${String(b)}`;
@@ -126,7 +133,14 @@ export function compareTensors(actual: Tensor, expected: Tensor, computedIn?: st
     }
   }
   const what = floatName ? `|diff| <= ${absBound.toExponential(2)} + ${tol.rtol} |expected|` : 'exact';
-  return { ok: mismatches === 0, mismatches, maxAbs, message: mismatches ? `${mismatches} of ${size(expected)} differ (${what}); first at ${first}` : `match (${what}; max |diff| ${maxAbs.toExponential(2)})` };
+  return {
+    ok: mismatches === 0,
+    mismatches,
+    maxAbs,
+    message: mismatches
+      ? `${mismatches} of ${size(expected)} differ (${what}); first at ${first}`
+      : `match (${what}; max |diff| ${maxAbs.toExponential(2)})`,
+  };
 }
 
 /**

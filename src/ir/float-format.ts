@@ -116,7 +116,7 @@ export function encodeFloat(f: FloatFormat, x: number): number | bigint {
   const max = maxFinite(f);
   const overflow = (): number => {
     if (f.nan === 'ieee') return sign | (maxExponentField(f) << f.manBits);
-    if (f.nan === 'none') return sign | encodeFloat(f, max) as number;
+    if (f.nan === 'none') return sign | (encodeFloat(f, max) as number);
     return nanBits(f);
   };
   if (a === Infinity) return overflow();

@@ -44,7 +44,8 @@ export function mul(x: Idx, by: number): Idx {
   return { k: 'mul', x, by };
 }
 
-export const sub = (a: Idx, b: Idx): Idx => (b.k === 'int' && b.value === 0 ? a : a.k === 'int' && b.k === 'int' ? int(a.value - b.value) : { k: 'sub', a, b });
+export const sub = (a: Idx, b: Idx): Idx =>
+  b.k === 'int' && b.value === 0 ? a : a.k === 'int' && b.k === 'int' ? int(a.value - b.value) : { k: 'sub', a, b };
 export const div = (x: Idx, by: number): Idx => (by === 1 ? x : { k: 'div', x, by });
 export const mod = (x: Idx, by: number): Idx => ({ k: 'mod', x, by });
 
@@ -52,7 +53,6 @@ export const mod = (x: Idx, by: number): Idx => ({ k: 'mod', x, by });
 export function linear(index: readonly Idx[], strides: readonly number[], base = 0): Idx {
   return add(...index.map((x, d) => mul(x, strides[d]!)), int(base));
 }
-
 
 /** Structural equality. */
 export function idxEqual(a: Idx, b: Idx): boolean {

@@ -21,7 +21,9 @@ export function printModule(m: Module, o: PrintOptions = {}): string {
   for (const mesh of m.meshes?.values() ?? []) lines.push(`  ${printMesh(mesh)}`);
   for (const g of m.globals.values()) {
     const v = g.value.kind === 'dense' || g.value.kind === 'denseResource' ? { ...g.value, type: undefined } : g.value;
-    lines.push(`  util.global private @${symbol(g.name)}${v.kind === 'unit' ? '' : ` = ${printAttr(v, o)}`} : ${typeToString(g.type)}`);
+    lines.push(
+      `  util.global private @${symbol(g.name)}${v.kind === 'unit' ? '' : ` = ${printAttr(v, o)}`} : ${typeToString(g.type)}`,
+    );
   }
   for (const f of m.funcs.values()) lines.push(...printFunc(f, o).map((l) => `  ${l}`));
   lines.push('}');
@@ -30,7 +32,9 @@ export function printModule(m: Module, o: PrintOptions = {}): string {
 
 function printFunc(f: Func, o: PrintOptions): string[] {
   const names = new Names();
-  const params = f.params.map((p, i) => `${names.param(p, i)}: ${typeToString(p.type)}${argAttrs(f.paramAttrs?.[i], o)}`);
+  const params = f.params.map(
+    (p, i) => `${names.param(p, i)}: ${typeToString(p.type)}${argAttrs(f.paramAttrs?.[i], o)}`,
+  );
   const results = f.resultTypes.map((t, i) => `${typeToString(t)}${argAttrs(f.resultAttrs?.[i], o)}`);
   const head = `func.func ${f.visibility === 'private' ? 'private ' : ''}@${symbol(f.name)}(${params.join(', ')}) -> (${results.join(', ')})`;
   if (!f.body) return [head];
@@ -43,7 +47,8 @@ function printFunc(f: Func, o: PrintOptions): string[] {
 /** Block `b`'s ops, with its label line when it is not a function's entry block. */
 function printBlock(b: Block, names: Names, o: PrintOptions, labelled: boolean): string[] {
   const lines: string[] = [];
-  if (labelled) lines.push(`${b.label}(${b.args.map((a) => `${names.define(a)}: ${typeToString(a.type)}`).join(', ')}):`);
+  if (labelled)
+    lines.push(`${b.label}(${b.args.map((a) => `${names.define(a)}: ${typeToString(a.type)}`).join(', ')}):`);
   for (const op of b.ops) lines.push(...printOp(op, names, o).map((l) => `  ${l}`));
   return lines;
 }
@@ -51,7 +56,9 @@ function printBlock(b: Block, names: Names, o: PrintOptions, labelled: boolean):
 function printOp(op: Op, names: Names, o: PrintOptions): string[] {
   const operands = op.operands.map((v) => names.use(v)).join(', ');
   const results = op.results.length ? `${op.results.map((r) => names.define(r)).join(', ')} = ` : '';
-  const succ = op.successors.length ? ` [${op.successors.map((s) => (s.args.length ? `${s.label}(${s.args.map((a) => names.use(a)).join(', ')} : ${s.args.map((a) => typeToString(a.type)).join(', ')})` : s.label)).join(', ')}]` : '';
+  const succ = op.successors.length
+    ? ` [${op.successors.map((s) => (s.args.length ? `${s.label}(${s.args.map((a) => names.use(a)).join(', ')} : ${s.args.map((a) => typeToString(a.type)).join(', ')})` : s.label)).join(', ')}]`
+    : '';
   const attrs = Object.keys(op.attrs).length ? ` ${printDict(op.attrs, o)}` : '';
   const sig = ` : (${op.operands.map((v) => typeToString(v.type)).join(', ')}) -> ${resultTypes(op.results.map((r) => r.type))}`;
   if (!op.regions.length) return [`${results}"${op.name}"(${operands})${succ}${attrs}${sig}`];
@@ -137,7 +144,10 @@ export function printAttr(a: Attr, o: PrintOptions = {}): string {
     case 'dict':
       return printDict(a.fields, o);
     case 'type':
-      return 'kind' in a.type && (a.type.kind === 'tensor' || a.type.kind === 'tuple' || a.type.kind === 'token' || a.type.kind === 'opaque') ? typeToString(a.type as Type) : a.type.name;
+      return 'kind' in a.type &&
+        (a.type.kind === 'tensor' || a.type.kind === 'tuple' || a.type.kind === 'token' || a.type.kind === 'opaque')
+        ? typeToString(a.type as Type)
+        : a.type.name;
     case 'fnType':
       return `(${a.inputs.map(typeToString).join(', ')}) -> ${resultTypes(a.outputs)}`;
     case 'sharding': {
@@ -166,7 +176,8 @@ function printDense(lit: DenseLiteral, type: Type | undefined, o: PrintOptions):
   const suffix = type ? ` : ${typeToString(type)}` : '';
   const count = lit.hexBytes ? lit.hexBytes.length : (lit.elems?.length ?? 0);
   if (o.elideElements !== undefined && count > o.elideElements) return `dense_resource<__elided__>${suffix}`;
-  if (lit.hexBytes) return `dense<"0x${[...lit.hexBytes].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join('')}">${suffix}`;
+  if (lit.hexBytes)
+    return `dense<"0x${[...lit.hexBytes].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join('')}">${suffix}`;
   const elems = lit.elems ?? [];
   if (elems.length === 1 && !lit.listShape?.length) return `dense<${denseElem(elems[0]!)}>${suffix}`;
   const shape = lit.listShape ?? [elems.length];

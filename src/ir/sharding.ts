@@ -23,10 +23,20 @@ export interface DimSharding {
 
 export type Sharding =
   /** Shardy: per-dimension mesh axes, plus axes the value is explicitly replicated over. */
-  | { readonly kind: 'mesh'; readonly mesh: string; readonly dims: readonly DimSharding[]; readonly replicated: readonly string[] }
+  | {
+      readonly kind: 'mesh';
+      readonly mesh: string;
+      readonly dims: readonly DimSharding[];
+      readonly replicated: readonly string[];
+    }
   /** GSPMD tiles: the tensor is cut into `tiles` (one count per dim, plus one trailing replication dim
    * when `lastTileReplicated`), tile i going to `devices[i]`. */
-  | { readonly kind: 'tiled'; readonly tiles: readonly number[]; readonly devices: readonly number[]; readonly lastTileReplicated: boolean }
+  | {
+      readonly kind: 'tiled';
+      readonly tiles: readonly number[];
+      readonly devices: readonly number[];
+      readonly lastTileReplicated: boolean;
+    }
   | { readonly kind: 'replicated' }
   /** Each partition holds its own local value (inside shard_map / manual regions). */
   | { readonly kind: 'manual' }

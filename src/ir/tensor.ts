@@ -6,7 +6,15 @@
  */
 import type { DenseElem, DenseLiteral } from './attrs.js';
 import { decodeFloat, encodeFloat, roundToFormat } from './float-format.js';
-import { numElements, storageElem, typeToString, type ElemType, type IntElem, type TensorType, type Type } from './types.js';
+import {
+  numElements,
+  storageElem,
+  typeToString,
+  type ElemType,
+  type IntElem,
+  type TensorType,
+  type Type,
+} from './types.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
 export type TensorData = Float64Array | bigint[] | Uint8Array;
@@ -16,12 +24,23 @@ export interface Tensor {
   readonly type: TensorType;
   readonly data: TensorData;
 }
-export interface TupleValue { readonly kind: 'tuple'; readonly elems: readonly RtValue[] }
-export interface TokenValue { readonly kind: 'token' }
+export interface TupleValue {
+  readonly kind: 'tuple';
+  readonly elems: readonly RtValue[];
+}
+export interface TokenValue {
+  readonly kind: 'token';
+}
 /** Pointer to a module global (IREE `util.global.address`). */
-export interface GlobalRef { readonly kind: 'globalRef'; readonly name: string }
+export interface GlobalRef {
+  readonly kind: 'globalRef';
+  readonly name: string;
+}
 /** A value of a manual (shard_map) region on a simulated grid: one tensor per partition. */
-export interface ShardedValue { readonly kind: 'sharded'; readonly parts: readonly Tensor[] }
+export interface ShardedValue {
+  readonly kind: 'sharded';
+  readonly parts: readonly Tensor[];
+}
 export type RtValue = Tensor | TupleValue | TokenValue | GlobalRef | ShardedValue;
 
 /** One element: number (float, and bool as 0/1), bigint (int), or [re, im] (complex). */
@@ -53,8 +72,12 @@ export function allocData(elem: ElemType, n: number): TensorData {
 }
 
 export function makeTensor(type: TensorType, data?: TensorData): Tensor {
-  if (type.shape.some((d) => d < 0)) throw new RuntimeError(`dynamic shape ${type.shape.map((d) => (d < 0 ? '?' : d)).join('x')} cannot be executed; refine it to a static shape`);
-  if (numElements(type.shape) > 2 ** 31) throw new RuntimeError(`${typeToString(type)} has more elements than the interpreter holds (2^31)`);
+  if (type.shape.some((d) => d < 0))
+    throw new RuntimeError(
+      `dynamic shape ${type.shape.map((d) => (d < 0 ? '?' : d)).join('x')} cannot be executed; refine it to a static shape`,
+    );
+  if (numElements(type.shape) > 2 ** 31)
+    throw new RuntimeError(`${typeToString(type)} has more elements than the interpreter holds (2^31)`);
   return { kind: 'tensor', type, data: data ?? allocData(type.elem, numElements(type.shape)) };
 }
 
@@ -274,7 +297,10 @@ export function isTensor(v: RtValue | undefined): v is Tensor {
 }
 
 export function expectTensor(v: RtValue | undefined, what = 'operand'): Tensor {
-  if (v?.kind === 'sharded') throw new RuntimeError(`${what} is a per-partition value of a manual region: only a call, @Sharding or @SPMDShardToFullShape may take it`);
+  if (v?.kind === 'sharded')
+    throw new RuntimeError(
+      `${what} is a per-partition value of a manual region: only a call, @Sharding or @SPMDShardToFullShape may take it`,
+    );
   if (!v || v.kind !== 'tensor') throw new RuntimeError(`${what} must be a tensor`);
   return v;
 }

@@ -5,10 +5,26 @@
  */
 import { FLOAT_FORMATS, type FloatFormat } from './float-format.js';
 
-export interface BoolElem { readonly kind: 'bool'; readonly name: 'i1' }
-export interface IntElem { readonly kind: 'int'; readonly name: string; readonly bits: number; readonly signed: boolean }
-export interface FloatElem { readonly kind: 'float'; readonly name: string; readonly format: FloatFormat }
-export interface ComplexElem { readonly kind: 'complex'; readonly name: string; readonly part: FloatElem }
+export interface BoolElem {
+  readonly kind: 'bool';
+  readonly name: 'i1';
+}
+export interface IntElem {
+  readonly kind: 'int';
+  readonly name: string;
+  readonly bits: number;
+  readonly signed: boolean;
+}
+export interface FloatElem {
+  readonly kind: 'float';
+  readonly name: string;
+  readonly format: FloatFormat;
+}
+export interface ComplexElem {
+  readonly kind: 'complex';
+  readonly name: string;
+  readonly part: FloatElem;
+}
 export interface QuantElem {
   readonly kind: 'quant';
   readonly name: string;
@@ -23,11 +39,24 @@ export interface QuantElem {
 }
 export type ElemType = BoolElem | IntElem | FloatElem | ComplexElem | QuantElem;
 
-export interface TensorType { readonly kind: 'tensor'; readonly shape: readonly number[]; readonly elem: ElemType }
-export interface TupleType { readonly kind: 'tuple'; readonly elems: readonly Type[] }
-export interface TokenType { readonly kind: 'token' }
+export interface TensorType {
+  readonly kind: 'tensor';
+  readonly shape: readonly number[];
+  readonly elem: ElemType;
+}
+export interface TupleType {
+  readonly kind: 'tuple';
+  readonly elems: readonly Type[];
+}
+export interface TokenType {
+  readonly kind: 'token';
+}
 /** A type of another dialect we only carry around (e.g. `!util.ptr<tensor<4xf32>>`). */
-export interface OpaqueType { readonly kind: 'opaque'; readonly text: string; readonly pointee?: Type }
+export interface OpaqueType {
+  readonly kind: 'opaque';
+  readonly text: string;
+  readonly pointee?: Type;
+}
 export type Type = TensorType | TupleType | TokenType | OpaqueType;
 
 export const BOOL: BoolElem = { kind: 'bool', name: 'i1' };

@@ -15,7 +15,11 @@ import { BOOL, typeToString, type Type } from './types.js';
 function sameType(a: Type, b: Type): boolean {
   if (a.kind === 'tensor' && b.kind === 'tensor') {
     // `?` dims are compatible with anything; element types must agree.
-    return a.elem.name === b.elem.name && a.shape.length === b.shape.length && a.shape.every((d, i) => d < 0 || b.shape[i]! < 0 || d === b.shape[i]);
+    return (
+      a.elem.name === b.elem.name &&
+      a.shape.length === b.shape.length &&
+      a.shape.every((d, i) => d < 0 || b.shape[i]! < 0 || d === b.shape[i])
+    );
   }
   return typeToString(a) === typeToString(b);
 }
@@ -24,7 +28,9 @@ function sameType(a: Type, b: Type): boolean {
 function yields(r: Region): { op: Op; values: readonly Type[] }[] {
   return r.blocks.flatMap((b) => {
     const last = b.ops[b.ops.length - 1];
-    return last && (last.name === 'stablehlo.return' || last.name === 'func.return') ? [{ op: last, values: last.operands.map((v) => v.type) }] : [];
+    return last && (last.name === 'stablehlo.return' || last.name === 'func.return')
+      ? [{ op: last, values: last.operands.map((v) => v.type) }]
+      : [];
   });
 }
 
@@ -33,7 +39,15 @@ function checkYields(op: Op, regions: readonly Region[], expected: readonly Type
   for (const r of regions)
     for (const y of yields(r)) {
       const same = y.values.length === expected.length && y.values.every((t, i) => sameType(t, expected[i]!));
-      if (!same) throw error('E0204', { op: op.name, detail: `${what} yields (${y.values.map(typeToString).join(', ')}), expected (${expected.map(typeToString).join(', ')})` }, y.op.loc);
+      if (!same)
+        throw error(
+          'E0204',
+          {
+            op: op.name,
+            detail: `${what} yields (${y.values.map(typeToString).join(', ')}), expected (${expected.map(typeToString).join(', ')})`,
+          },
+          y.op.loc,
+        );
     }
 }
 
@@ -43,7 +57,14 @@ function checkRegions(op: Op): void {
   if (op.name === 'stablehlo.while' && op.regions.length === 2) {
     const carried = op.operands.map((v) => v.type);
     if (carried.length !== results.length || !carried.every((t, i) => sameType(t, results[i]!)))
-      throw error('E0204', { op: op.name, detail: `carries (${carried.map(typeToString).join(', ')}) but declares results (${results.map(typeToString).join(', ')})` }, op.loc);
+      throw error(
+        'E0204',
+        {
+          op: op.name,
+          detail: `carries (${carried.map(typeToString).join(', ')}) but declares results (${results.map(typeToString).join(', ')})`,
+        },
+        op.loc,
+      );
     checkYields(op, [op.regions[0]!], [{ kind: 'tensor', shape: [], elem: BOOL }], 'the condition');
     checkYields(op, [op.regions[1]!], carried, 'the body');
   }
@@ -56,7 +77,11 @@ function verifyOp(m: Module, op: Op): void {
     if (e instanceof CompileError) throw e;
     // A malformed op the checks above did not foresee (an operand missing from a pretty form,
     // say): still a located diagnostic.
-    throw error('E0204', { op: op.name, detail: `malformed operands or attributes (${e instanceof Error ? e.message : String(e)})` }, op.loc);
+    throw error(
+      'E0204',
+      { op: op.name, detail: `malformed operands or attributes (${e instanceof Error ? e.message : String(e)})` },
+      op.loc,
+    );
   }
   for (const r of op.regions) verifyRegion(m, r, op.loc);
 }
@@ -66,15 +91,26 @@ function checkOp(m: Module, op: Op): void {
   if (!TERMINATORS.has(op.name)) {
     const def = lookupOp(op.name);
     if (!def) throw error('E0201', { op: op.name }, op.loc);
-    if (def.arity !== undefined && op.operands.length !== def.arity) throw error('E0205', { op: op.name, expected: def.arity, got: op.operands.length }, op.loc);
+    if (def.arity !== undefined && op.operands.length !== def.arity)
+      throw error('E0205', { op: op.name, expected: def.arity, got: op.operands.length }, op.loc);
     const attrs = opAttrs(def, op);
     if (def.infer) {
-      const inferred = def.infer(op.operands.map((v) => v.type), attrs, op);
+      const inferred = def.infer(
+        op.operands.map((v) => v.type),
+        attrs,
+        op,
+      );
       if (inferred) {
-        if (inferred.length !== op.results.length) throw error('E0204', { op: op.name, detail: `declares ${op.results.length} result(s), expected ${inferred.length}` }, op.loc);
+        if (inferred.length !== op.results.length)
+          throw error(
+            'E0204',
+            { op: op.name, detail: `declares ${op.results.length} result(s), expected ${inferred.length}` },
+            op.loc,
+          );
         inferred.forEach((t, i) => {
           const declared = op.results[i]!.type;
-          if (!sameType(t, declared)) throw error('E0202', { op: op.name, declared: typeToString(declared), inferred: typeToString(t) }, op.loc);
+          if (!sameType(t, declared))
+            throw error('E0202', { op: op.name, declared: typeToString(declared), inferred: typeToString(t) }, op.loc);
         });
       }
     }
@@ -83,13 +119,29 @@ function checkOp(m: Module, op: Op): void {
       const name = callee?.kind === 'symbol' ? callee.name : '';
       const f = m.funcs.get(name);
       if (!f) throw error('E0107', { name }, op.loc);
-      if (f.params.length !== op.operands.length) throw error('E0205', { op: `call @${name}`, expected: f.params.length, got: op.operands.length }, op.loc);
+      if (f.params.length !== op.operands.length)
+        throw error('E0205', { op: `call @${name}`, expected: f.params.length, got: op.operands.length }, op.loc);
       const args = op.operands.map((v) => v.type);
       const mismatch = f.params.findIndex((p, i) => !sameType(p.type, args[i]!));
-      if (mismatch >= 0) throw error('E0204', { op: `call @${name}`, detail: `argument ${mismatch} is ${typeToString(args[mismatch]!)}, @${name} takes ${typeToString(f.params[mismatch]!.type)}` }, op.loc);
+      if (mismatch >= 0)
+        throw error(
+          'E0204',
+          {
+            op: `call @${name}`,
+            detail: `argument ${mismatch} is ${typeToString(args[mismatch]!)}, @${name} takes ${typeToString(f.params[mismatch]!.type)}`,
+          },
+          op.loc,
+        );
       const results = op.results.map((v) => v.type);
       if (results.length !== f.resultTypes.length || !results.every((t, i) => sameType(t, f.resultTypes[i]!)))
-        throw error('E0204', { op: `call @${name}`, detail: `declares results (${results.map(typeToString).join(', ')}), @${name} returns (${f.resultTypes.map(typeToString).join(', ')})` }, op.loc);
+        throw error(
+          'E0204',
+          {
+            op: `call @${name}`,
+            detail: `declares results (${results.map(typeToString).join(', ')}), @${name} returns (${f.resultTypes.map(typeToString).join(', ')})`,
+          },
+          op.loc,
+        );
     }
   }
 }
@@ -99,7 +151,12 @@ function verifyRegion(m: Module, r: Region, owner: Loc): void {
     for (const op of b.ops) verifyOp(m, op);
     // Every block ends in a terminator: a return, or a branch (the backends lay blocks out by it).
     const last = b.ops[b.ops.length - 1];
-    if (!last || !TERMINATORS.has(last.name)) throw error('E0204', { op: 'region', detail: `block ${b.label} does not end in a return or a branch` }, last?.loc ?? owner);
+    if (!last || !TERMINATORS.has(last.name))
+      throw error(
+        'E0204',
+        { op: 'region', detail: `block ${b.label} does not end in a return or a branch` },
+        last?.loc ?? owner,
+      );
   }
 }
 
@@ -110,7 +167,15 @@ export function verifyModule(m: Module): void {
     // What a function returns is what its signature says (a caller or the generated header reads it).
     for (const y of yields(f.body)) {
       const same = y.values.length === f.resultTypes.length && y.values.every((t, i) => sameType(t, f.resultTypes[i]!));
-      if (!same) throw error('E0204', { op: `@${f.name}`, detail: `returns (${y.values.map(typeToString).join(', ')}), its signature says (${f.resultTypes.map(typeToString).join(', ')})` }, y.op.loc);
+      if (!same)
+        throw error(
+          'E0204',
+          {
+            op: `@${f.name}`,
+            detail: `returns (${y.values.map(typeToString).join(', ')}), its signature says (${f.resultTypes.map(typeToString).join(', ')})`,
+          },
+          y.op.loc,
+        );
     }
   }
 }

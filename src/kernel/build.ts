@@ -7,8 +7,10 @@ import { error } from '../diag/diagnostics.js';
 import { floatElem, numElements, type ElemType, type TensorType } from '../ir/types.js';
 import { attrsOf, type AttrsOf, type OpKind } from '../ops/index.js';
 import type { FlatOp } from '../flat/program.js';
-import type { Buf, Stmt, Val } from './ir.js';
-import type { Idx } from '../ir/index-expr.js';
+import { and, type Buf, type Cond, type Stmt, type Val } from './ir.js';
+import type { Region } from '../ir/core.js';
+import { simpleCombiner } from '../ops/reduction.js';
+import { int, type Idx } from '../ir/index-expr.js';
 
 /** f64: the precision of the interpreter's own arithmetic, which some lowerings compute in. */
 export const F64 = floatElem('f64')!;
@@ -27,7 +29,8 @@ export class KernelBuild {
     readonly target: string,
   ) {
     const buf = (s: FlatOp['ins'][number], name: string, output: boolean): TensorBuf => {
-      if (s.type.kind !== 'tensor') throw error('E0301', { op: `${fop.op.name} with a non-tensor value`, target }, fop.op.loc);
+      if (s.type.kind !== 'tensor')
+        throw error('E0301', { op: `${fop.op.name} with a non-tensor value`, target }, fop.op.loc);
       return { name, elem: s.type.elem, elements: numElements(s.type.shape), output, t: s.type };
     };
     this.ins = fop.ins.map((s, i) => buf(s, `in${i}`, false));
@@ -75,7 +78,55 @@ export class KernelBuild {
   bin(name: string, a: Val, b: Val, elem: ElemType): Val {
     return this.op(name, [a, b], elem);
   }
-
 }
 
 export type IRLowering = (k: KernelBuild) => Stmt[];
+
+// ---- shared by the lowerings ------------------------------------------------------------------
+
+/** 0 as a value of `elem` (an accumulator's start). */
+export const zero = (elem: ElemType): Val => ({ k: 'index', x: int(0), elem });
+/** The value of local `name`. */
+export const local = (name: string): Val => ({ k: 'local', name });
+/** Operand element i, or element 0 of a rank-0 operand (scalar bounds, predicates). */
+export const atOrScalar = (b: TensorBuf, i: Idx): Idx => (b.t.shape.length === 0 ? int(0) : i);
+
+/** `body`, under `if (conditions)` when there are any. */
+export const guarded = (conditions: readonly Cond[], body: Stmt[]): Stmt[] =>
+  conditions.length ? [{ k: 'if', cond: and(...conditions), then: body }] : body;
+
+/** Applies a reduction body to accumulators and new values: a single binary op inline (rounded to
+ * the element type, as each step of the spec's tensor<E> body is), anything else as a region.
+ * Returns the statements that update the accumulators. */
+export function applyBody(
+  k: KernelBuild,
+  body: Region | undefined,
+  elems: readonly ElemType[],
+  accs: readonly string[],
+  xs: readonly Val[],
+): Stmt[] {
+  const simple = simpleCombiner(body);
+  if (accs.length === 1 && simple)
+    return [
+      {
+        k: 'set',
+        name: accs[0]!,
+        value: k.op('round', [k.op(simple, [local(accs[0]!), xs[0]!], elems[0]!)], elems[0]!),
+      },
+    ];
+  const results = accs.map(() => k.local('r'));
+  return [
+    { k: 'region', region: body, owner: k.fop.op, args: [...accs.map(local), ...xs], results },
+    ...accs.map((a, j): Stmt => ({ k: 'set', name: a, value: local(results[j]!) })),
+  ];
+}
+
+/** out[at] = body(out[at], value): a scatter's combine step. */
+export function combineInto(k: KernelBuild, body: Region | undefined, out: TensorBuf, at: Idx, value: Val): Stmt[] {
+  const acc = k.local('s');
+  return [
+    { k: 'local', name: acc, elem: out.elem, wide: false, init: k.load(out, at) },
+    ...applyBody(k, body, [out.elem], [acc], [value]),
+    { k: 'store', buf: out, at, value: local(acc) },
+  ];
+}

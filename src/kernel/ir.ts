@@ -38,9 +38,20 @@ export type Cond =
   | { readonly k: 'truth'; readonly value: Val; readonly negate: boolean };
 
 export const lt = (a: Idx, b: Idx | number): Cond => ({ k: 'cmp', a, rel: '<', b: typeof b === 'number' ? int(b) : b });
-export const ge = (a: Idx, b: Idx | number): Cond => ({ k: 'cmp', a, rel: '>=', b: typeof b === 'number' ? int(b) : b });
-export const eq = (a: Idx, b: Idx | number): Cond => ({ k: 'cmp', a, rel: '==', b: typeof b === 'number' ? int(b) : b });
-export const and = (...all: readonly Cond[]): Cond => (all.length === 1 ? all[0]! : { k: 'and', all: all.flatMap((c) => (c.k === 'and' ? c.all : [c])) });
+export const ge = (a: Idx, b: Idx | number): Cond => ({
+  k: 'cmp',
+  a,
+  rel: '>=',
+  b: typeof b === 'number' ? int(b) : b,
+});
+export const eq = (a: Idx, b: Idx | number): Cond => ({
+  k: 'cmp',
+  a,
+  rel: '==',
+  b: typeof b === 'number' ? int(b) : b,
+});
+export const and = (...all: readonly Cond[]): Cond =>
+  all.length === 1 ? all[0]! : { k: 'and', all: all.flatMap((c) => (c.k === 'and' ? c.all : [c])) };
 
 // ---- scalar values ---------------------------------------------------------------------------------
 
@@ -53,7 +64,14 @@ export type Val =
   | { readonly k: 'cond'; readonly cond: Cond; readonly then: Val; readonly otherwise: Val }
   /** An op-table scalar op (`add`, `exponential`, `compare`, `convert`, `select`, ...) of `owner`
    * (its attributes: comparison direction, ...) on values of element type `elem`. */
-  | { readonly k: 'op'; readonly name: string; readonly args: readonly Val[]; readonly elem: ElemType; readonly result: ElemType; readonly owner: Op }
+  | {
+      readonly k: 'op';
+      readonly name: string;
+      readonly args: readonly Val[];
+      readonly elem: ElemType;
+      readonly result: ElemType;
+      readonly owner: Op;
+    }
   /** An index as a value of element type `elem` (iota, dimension sizes). */
   | { readonly k: 'index'; readonly x: Idx; readonly elem: ElemType }
   /** A local scalar (accumulator, region result, or a value the enclosing code binds). */
@@ -70,7 +88,13 @@ export type Val =
   /** A scalar in every lane. */
   | { readonly k: 'broadcast'; readonly value: Val; readonly type: VecType }
   /** Scalar op `name` (the op table's, as in `op`) lane by lane. */
-  | { readonly k: 'vop'; readonly name: string; readonly args: readonly Val[]; readonly type: VecType; readonly owner: Op };
+  | {
+      readonly k: 'vop';
+      readonly name: string;
+      readonly args: readonly Val[];
+      readonly type: VecType;
+      readonly owner: Op;
+    };
 
 // ---- statements -------------------------------------------------------------------------------------
 
@@ -78,7 +102,16 @@ export type Stmt =
   /** for (var = from; var < to; var += step (1 if absent)); `parallel`: iterations are
    * independent; `vector`: the body is elementwise along `var`, so vectorize.ts may run it in
    * vectors (a loop of vector steps, then the scalar remainder). */
-  | { readonly k: 'loop'; readonly var: string; readonly from: Idx; readonly to: Idx; readonly parallel: boolean; readonly body: readonly Stmt[]; readonly vector?: boolean; readonly step?: number }
+  | {
+      readonly k: 'loop';
+      readonly var: string;
+      readonly from: Idx;
+      readonly to: Idx;
+      readonly parallel: boolean;
+      readonly body: readonly Stmt[];
+      readonly vector?: boolean;
+      readonly step?: number;
+    }
   /** buf[at] = value, stored (rounded/converted to the buffer's storage type; `raw`: a raw value). */
   | { readonly k: 'store'; readonly buf: Buf; readonly at: Idx; readonly value: Val; readonly raw?: boolean }
   /** buf[at], buf[at + 1], ... = the lanes of vector `value`. */
@@ -88,7 +121,14 @@ export type Stmt =
   /** The whole of `src` copied to `buf` (same bytes). */
   | { readonly k: 'copy'; readonly buf: Buf; readonly src: Buf }
   /** A named scalar of element type `elem` computed once (`note`: what it is, for readers). */
-  | { readonly k: 'let'; readonly name: string; readonly elem: ElemType; readonly value: Val; readonly note?: string; readonly lanes?: number }
+  | {
+      readonly k: 'let';
+      readonly name: string;
+      readonly elem: ElemType;
+      readonly value: Val;
+      readonly note?: string;
+      readonly lanes?: number;
+    }
   /** const int64 name = value. */
   | { readonly k: 'index'; readonly name: string; readonly value: Idx }
   /** A mutable int64 (a selected position), declared and later assigned. */
@@ -96,10 +136,23 @@ export type Stmt =
   | { readonly k: 'setIndex'; readonly name: string; readonly value: Idx }
   /** A mutable scalar of element type `elem` (`wide`: accumulated in the widest type of its
    * class: double for floats, as the interpreter sums), set to `init`. */
-  | { readonly k: 'local'; readonly name: string; readonly elem: ElemType; readonly wide: boolean; readonly init: Val; readonly lanes?: number }
+  | {
+      readonly k: 'local';
+      readonly name: string;
+      readonly elem: ElemType;
+      readonly wide: boolean;
+      readonly init: Val;
+      readonly lanes?: number;
+    }
   | { readonly k: 'set'; readonly name: string; readonly value: Val }
   /** A scalar region (reduce / map / sort bodies) applied to `args`; `results` name its returns. */
-  | { readonly k: 'region'; readonly region: Region | undefined; readonly owner: Op; readonly args: readonly Val[]; readonly results: readonly string[] }
+  | {
+      readonly k: 'region';
+      readonly region: Region | undefined;
+      readonly owner: Op;
+      readonly args: readonly Val[];
+      readonly results: readonly string[];
+    }
   | { readonly k: 'if'; readonly cond: Cond; readonly then: readonly Stmt[]; readonly otherwise?: readonly Stmt[] }
   /** Leaves the innermost loop (an insertion sort's inner loop stops at the first ordered pair). */
   | { readonly k: 'break' }
@@ -127,9 +180,13 @@ export interface KernelIR {
 export function nest(shape: readonly number[], body: (idx: Idx[]) => Stmt[], prefix = 'i', parallel = true): Stmt[] {
   const names = shape.map((_, d) => `${prefix}${d}`);
   const open = (d: number): Stmt[] =>
-    d === shape.length ? body(names.map(v)) : [{ k: 'loop', var: names[d]!, from: int(0), to: int(shape[d]!), parallel, body: open(d + 1) }];
+    d === shape.length
+      ? body(names.map(v))
+      : [{ k: 'loop', var: names[d]!, from: int(0), to: int(shape[d]!), parallel, body: open(d + 1) }];
   return open(0);
 }
 
 /** One loop over `n` elements (variable `i`). */
-export const flatLoop = (n: number, body: (i: Idx) => Stmt[]): Stmt[] => [{ k: 'loop', var: 'i', from: int(0), to: int(n), parallel: true, body: body(v('i')) }];
+export const flatLoop = (n: number, body: (i: Idx) => Stmt[]): Stmt[] => [
+  { k: 'loop', var: 'i', from: int(0), to: int(n), parallel: true, body: body(v('i')) },
+];

@@ -22,7 +22,10 @@ function layoutOf(shape: readonly number[], feature: number): Layout {
 
 /** Shorthands for f64 arithmetic in kernel `k`. */
 function f64Math(k: KernelBuild) {
-  const bin = (name: string) => (a: Val, b: Val): Val => k.bin(name, a, b, F64);
+  const bin =
+    (name: string) =>
+    (a: Val, b: Val): Val =>
+      k.bin(name, a, b, F64);
   return {
     add: bin('add'),
     sub: bin('subtract'),
@@ -40,7 +43,14 @@ const overFeature = (l: Layout, body: (p: Idx) => Stmt[]): Stmt[] =>
   nest([l.outer, l.inner], ([o, i]) => body(linear([o!, v('c'), i!], [l.features * l.inner, l.inner, 1])), 'i', false);
 
 /** A loop over the features (independent: each has its own statistics). */
-const forEachFeature = (l: Layout, body: Stmt[]): Stmt => ({ k: 'loop', var: 'c', from: int(0), to: int(l.features), parallel: true, body });
+const forEachFeature = (l: Layout, body: Stmt[]): Stmt => ({
+  k: 'loop',
+  var: 'c',
+  from: int(0),
+  to: int(l.features),
+  parallel: true,
+  body,
+});
 
 /** f32 attribute `epsilon` as the f64 the interpreter adds. */
 const epsilonOf = (epsilon: number): number => Math.fround(epsilon);
@@ -55,7 +65,17 @@ const batchNormInference: IRLowering = (k) => {
   return [
     forEachFeature(l, [
       { k: 'let', name: 'stddev', elem: F64, value: m.sqrt(m.add(m.at(variance, c), m.num(epsilonOf(a.epsilon)))) },
-      ...overFeature(l, (p) => [{ k: 'store', buf: out, at: p, value: m.add(m.div(m.mul(m.at(scale, c), m.sub(m.at(x, p), m.at(mean, c))), m.local('stddev')), m.at(offset, c)) }]),
+      ...overFeature(l, (p) => [
+        {
+          k: 'store',
+          buf: out,
+          at: p,
+          value: m.add(
+            m.div(m.mul(m.at(scale, c), m.sub(m.at(x, p), m.at(mean, c))), m.local('stddev')),
+            m.at(offset, c),
+          ),
+        },
+      ]),
     ]),
   ];
 };
@@ -76,10 +96,19 @@ const batchNormTraining: IRLowering = (k) => {
       { k: 'local', name: 'squares', elem: F64, wide: false, init: m.num(0) },
       ...overFeature(l, (p) => [{ k: 'set', name: 'sum', value: m.add(m.local('sum'), m.at(x, p)) }]),
       { k: 'let', name: 'mean', elem: F64, value: m.div(m.local('sum'), count) },
-      ...overFeature(l, (p) => [{ k: 'set', name: 'squares', value: m.add(m.local('squares'), m.mul(centered(p), centered(p))) }]),
+      ...overFeature(l, (p) => [
+        { k: 'set', name: 'squares', value: m.add(m.local('squares'), m.mul(centered(p), centered(p))) },
+      ]),
       { k: 'let', name: 'variance', elem: F64, value: m.div(m.local('squares'), count) },
       { k: 'let', name: 'stddev', elem: F64, value: m.sqrt(m.add(variance, m.num(epsilonOf(a.epsilon)))) },
-      ...overFeature(l, (p) => [{ k: 'store', buf: out, at: p, value: m.add(m.div(m.mul(m.at(scale, c), centered(p)), m.local('stddev')), m.at(offset, c)) }]),
+      ...overFeature(l, (p) => [
+        {
+          k: 'store',
+          buf: out,
+          at: p,
+          value: m.add(m.div(m.mul(m.at(scale, c), centered(p)), m.local('stddev')), m.at(offset, c)),
+        },
+      ]),
       { k: 'store', buf: meanOut, at: c, value: mean },
       { k: 'store', buf: varOut, at: c, value: variance },
     ]),
@@ -105,10 +134,17 @@ const batchNormGrad: IRLowering = (k) => {
       { k: 'local', name: 'sum_grad', elem: F64, wide: false, init: m.num(0) },
       { k: 'local', name: 'sum_grad_centered', elem: F64, wide: false, init: m.num(0) },
       ...overFeature(l, (p) => [{ k: 'set', name: 'sum_grad', value: m.add(sumGrad, m.at(grad, p)) }]),
-      ...overFeature(l, (p) => [{ k: 'set', name: 'sum_grad_centered', value: m.add(sumGradCentered, m.mul(m.at(grad, p), centered(p))) }]),
+      ...overFeature(l, (p) => [
+        { k: 'set', name: 'sum_grad_centered', value: m.add(sumGradCentered, m.mul(m.at(grad, p), centered(p))) },
+      ]),
       ...overFeature(l, (p) => {
-        const inner = m.sub(m.sub(m.mul(count, m.at(grad, p)), sumGrad), m.div(m.mul(centered(p), sumGradCentered), varEps));
-        return [{ k: 'store', buf: gradOperand, at: p, value: m.mul(m.div(m.div(m.at(scale, c), stddev), count), inner) }];
+        const inner = m.sub(
+          m.sub(m.mul(count, m.at(grad, p)), sumGrad),
+          m.div(m.mul(centered(p), sumGradCentered), varEps),
+        );
+        return [
+          { k: 'store', buf: gradOperand, at: p, value: m.mul(m.div(m.div(m.at(scale, c), stddev), count), inner) },
+        ];
       }),
       { k: 'store', buf: gradScale, at: c, value: m.div(sumGradCentered, stddev) },
       { k: 'store', buf: gradOffset, at: c, value: sumGrad },
@@ -138,7 +174,14 @@ const rng: IRLowering = (k) => {
   return [
     { k: 'let', name: 'a', elem: F64, value: m.at(lo, int(0)) },
     { k: 'let', name: 'b', elem: F64, value: m.at(hi, int(0)) },
-    { k: 'loop', var: 'i', from: int(0), to: int(out.elements), parallel: true, body: [{ k: 'store', buf: out, at: v('i'), value: draw(v('i')) }] },
+    {
+      k: 'loop',
+      var: 'i',
+      from: int(0),
+      to: int(out.elements),
+      parallel: true,
+      body: [{ k: 'store', buf: out, at: v('i'), value: draw(v('i')) }],
+    },
   ];
 };
 

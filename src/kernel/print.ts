@@ -9,13 +9,18 @@ import { indexText, type Idx } from '../ir/index-expr.js';
 import { describeUkernel } from './ukernel.js';
 
 export function printKernel(k: KernelIR): string {
-  const lines = [`kernel ${k.name}(${k.params.map((p) => `${p.output ? 'out' : 'in'} ${p.name}: ${elemToString(p.elem)}[${p.elements}]`).join(', ')})  // ${k.comment.replace(/^\/\* | \*\/$/g, '')}`];
+  const lines = [
+    `kernel ${k.name}(${k.params.map((p) => `${p.output ? 'out' : 'in'} ${p.name}: ${elemToString(p.elem)}[${p.elements}]`).join(', ')})  // ${k.comment.replace(/^\/\* | \*\/$/g, '')}`,
+  ];
   const body = (ss: readonly Stmt[], depth: number): void => ss.forEach((s) => stmt(s, depth));
   const out = (depth: number, text: string): void => void lines.push(`${'  '.repeat(depth)}${text}`);
   const stmt = (s: Stmt, d: number): void => {
     switch (s.k) {
       case 'loop':
-        out(d, `${s.parallel ? 'parallel ' : ''}${s.vector ? 'vector ' : ''}for ${s.var} in [${idx(s.from)}, ${idx(s.to)})${s.step && s.step !== 1 ? ` step ${s.step}` : ''}:`);
+        out(
+          d,
+          `${s.parallel ? 'parallel ' : ''}${s.vector ? 'vector ' : ''}for ${s.var} in [${idx(s.from)}, ${idx(s.to)})${s.step && s.step !== 1 ? ` step ${s.step}` : ''}:`,
+        );
         return body(s.body, d + 1);
       case 'store':
         return out(d, `${s.buf.name}[${idx(s.at)}] = ${s.raw ? 'raw ' : ''}${val(s.value)}`);
@@ -55,7 +60,8 @@ export function printKernel(k: KernelIR): string {
         return out(d, `array ${s.buf.name}: ${elemToString(s.buf.elem)}[${s.buf.elements}]`);
       case 'ukernel':
         out(d, `ukernel ${describeUkernel(s.plan)}`);
-        if (s.epilogue) out(d + 1, `epilogue: ${s.epilogue.members.map((m) => m.op.name.replace(/^[a-z]+\./, '')).join(', ')}`);
+        if (s.epilogue)
+          out(d + 1, `epilogue: ${s.epilogue.members.map((m) => m.op.name.replace(/^[a-z]+\./, '')).join(', ')}`);
         return;
       case 'comment':
         return out(d, `// ${s.text}`);
@@ -65,7 +71,8 @@ export function printKernel(k: KernelIR): string {
   return lines.join('\n') + '\n';
 }
 
-const idx = (x: Idx): string => indexText(x, { clamp: (y, lo, hi) => `clamp(${y}, ${lo}, ${hi})`, read: (buf, at) => `${buf}[${at}]` });
+const idx = (x: Idx): string =>
+  indexText(x, { clamp: (y, lo, hi) => `clamp(${y}, ${lo}, ${hi})`, read: (buf, at) => `${buf}[${at}]` });
 
 function val(x: Val): string {
   switch (x.k) {

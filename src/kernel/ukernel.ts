@@ -87,7 +87,8 @@ function groupStride(shape: readonly number[], dims: readonly number[]): { size:
   const real = dims.filter((d) => shape[d] !== 1);
   const size = dims.reduce((n, d) => n * shape[d]!, 1);
   if (real.length === 0) return { size, stride: 0 };
-  for (let i = 0; i + 1 < real.length; i++) if (st[real[i]!] !== st[real[i + 1]!]! * shape[real[i + 1]!]!) return undefined;
+  for (let i = 0; i + 1 < real.length; i++)
+    if (st[real[i]!] !== st[real[i + 1]!]! * shape[real[i + 1]!]!) return undefined;
   return { size, stride: st[real[real.length - 1]!]! };
 }
 
@@ -147,7 +148,8 @@ export interface ConvGeometry {
 export function convGeometry(f: FlatOp): ConvGeometry | undefined {
   const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type] as TensorType[];
   const c = attrsOf('stablehlo.convolution', f.op);
-  const nhwc = (b: number, sp: readonly number[], feat: number): boolean => b === 0 && sp.length === 2 && sp[0] === 1 && sp[1] === 2 && feat === 3;
+  const nhwc = (b: number, sp: readonly number[], feat: number): boolean =>
+    b === 0 && sp.length === 2 && sp[0] === 1 && sp[1] === 2 && feat === 3;
   if (!nhwc(c.inBatch, c.inSpatial, c.inFeature) || !nhwc(c.outBatch, c.outSpatial, c.outFeature)) return undefined;
   if (c.kSpatial[0] !== 0 || c.kSpatial[1] !== 1 || c.kIn !== 2 || c.kOut !== 3) return undefined;
   if (c.batchGroups !== 1 || c.lhsDil.some((x) => x !== 1) || c.reversal.some((x) => x)) return undefined;
@@ -185,4 +187,3 @@ function convShape(f: FlatOp): GemmShape | undefined {
     b: { batchStride: 0, kStride: g.outChannels, nStride: 1 },
   };
 }
-

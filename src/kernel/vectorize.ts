@@ -46,7 +46,8 @@ export function canVectorize(body: readonly Stmt[], v: string, u: VectorUnit): b
     if (y.k === 'load') return !y.raw && ofUnit(y.buf.elem) && vectorRead(y.at, v) !== undefined;
     return y.k === 'op' && u.ops.has(y.name) && ofUnit(y.elem) && ofUnit(y.result) && y.args.every(value);
   };
-  const cond = (c: Cond): boolean => (c.k === 'and' ? c.all.every(cond) : c.k === 'cmp' && !mentions(c.a, v) && !mentions(c.b, v));
+  const cond = (c: Cond): boolean =>
+    c.k === 'and' ? c.all.every(cond) : c.k === 'cmp' && !mentions(c.a, v) && !mentions(c.b, v);
   const stmt = (s: Stmt): boolean => {
     switch (s.k) {
       case 'let':
@@ -83,7 +84,9 @@ export function vectorizeVal(x: Val, v: string, u: VectorUnit): Val {
     case 'splat':
       return { k: 'broadcast', value: y, type };
     case 'load':
-      return vectorRead(y.at, v) === 'along' ? { k: 'vload', buf: y.buf, at: y.at, type } : { k: 'broadcast', value: y, type };
+      return vectorRead(y.at, v) === 'along'
+        ? { k: 'vload', buf: y.buf, at: y.at, type }
+        : { k: 'broadcast', value: y, type };
     case 'op':
       return { k: 'vop', name: y.name, args: y.args.map((a) => vectorizeVal(a, v, u)), type, owner: y.owner };
     default:
@@ -107,7 +110,11 @@ export function vectorizeStmts(body: readonly Stmt[], v: string, u: VectorUnit):
       case 'loop':
         return { ...s, body: vectorizeStmts(s.body, v, u) };
       case 'if':
-        return { ...s, then: vectorizeStmts(s.then, v, u), ...(s.otherwise ? { otherwise: vectorizeStmts(s.otherwise, v, u) } : {}) };
+        return {
+          ...s,
+          then: vectorizeStmts(s.then, v, u),
+          ...(s.otherwise ? { otherwise: vectorizeStmts(s.otherwise, v, u) } : {}),
+        };
       default:
         return s;
     }
@@ -120,16 +127,30 @@ export function vectorizeStmts(body: readonly Stmt[], v: string, u: VectorUnit):
 export function vectorize(body: readonly Stmt[], u: VectorUnit | undefined): Stmt[] {
   if (!u) return [...body];
   return body.flatMap((s): Stmt[] => {
-    if (s.k === 'if') return [{ ...s, then: vectorize(s.then, u), ...(s.otherwise ? { otherwise: vectorize(s.otherwise, u) } : {}) }];
+    if (s.k === 'if')
+      return [{ ...s, then: vectorize(s.then, u), ...(s.otherwise ? { otherwise: vectorize(s.otherwise, u) } : {}) }];
     if (s.k !== 'loop') return [s];
     if (!vectorizable(s, u)) return [{ ...s, body: vectorize(s.body, u) }];
     const n = (s.to as Extract<Idx, { k: 'int' }>).value;
     const whole = n - (n % u.lanes);
-    const vectors: Loop = { k: 'loop', var: s.var, from: int(0), to: int(whole), parallel: s.parallel, step: u.lanes, body: vectorizeStmts(s.body, s.var, u) };
+    const vectors: Loop = {
+      k: 'loop',
+      var: s.var,
+      from: int(0),
+      to: int(whole),
+      parallel: s.parallel,
+      step: u.lanes,
+      body: vectorizeStmts(s.body, s.var, u),
+    };
     const rest: Loop = { k: 'loop', var: s.var, from: int(whole), to: s.to, parallel: s.parallel, body: s.body };
     return whole < n ? [vectors, rest] : [vectors];
   });
 }
 
 const vectorizable = (s: Loop, u: VectorUnit): boolean =>
-  !!s.vector && s.from.k === 'int' && s.from.value === 0 && s.to.k === 'int' && s.to.value >= u.lanes && canVectorize(s.body, s.var, u);
+  !!s.vector &&
+  s.from.k === 'int' &&
+  s.from.value === 0 &&
+  s.to.k === 'int' &&
+  s.to.value >= u.lanes &&
+  canVectorize(s.body, s.var, u);

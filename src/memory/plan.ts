@@ -62,8 +62,12 @@ export function planMemory(
     const f = ops[start]!;
     if (f.outs.length !== 1 || !canWriteInPlace(f)) return undefined;
     // Same element size and count: element i of the result lands exactly on element i of the input.
-    const sameLayout = (x: Sym): boolean => elemBytes(x) === elemBytes(s) && bytesOf(x, elemBytes) === bytesOf(s, elemBytes);
-    const victim = f.ins.find((x) => blockOf.has(x) && ranges.get(x)?.end === start && sameLayout(x) && f.ins.indexOf(x) === f.ins.lastIndexOf(x));
+    const sameLayout = (x: Sym): boolean =>
+      elemBytes(x) === elemBytes(s) && bytesOf(x, elemBytes) === bytesOf(s, elemBytes);
+    const victim = f.ins.find(
+      (x) =>
+        blockOf.has(x) && ranges.get(x)?.end === start && sameLayout(x) && f.ins.indexOf(x) === f.ins.lastIndexOf(x),
+    );
     return victim ? { victim, op: f } : undefined;
   };
   return packBestFit(ranges, ops.length, elemBytes, inPlaceVictim);
@@ -100,8 +104,12 @@ export function liveRangesWithJumps(steps: readonly PlanStep[], outputs: readonl
   const labelAt = new Map<string, number>();
   steps.forEach((st, i) => st.label !== undefined && labelAt.set(st.label, i));
   const loops: LiveRange[] = [];
-  steps.forEach((st, i) => (st.jumpsTo ?? []).forEach((l) => (labelAt.get(l) ?? Infinity) <= i && loops.push({ start: labelAt.get(l)!, end: i })));
-  for (let changed = true; changed; ) {
+  steps.forEach((st, i) =>
+    (st.jumpsTo ?? []).forEach(
+      (l) => (labelAt.get(l) ?? Infinity) <= i && loops.push({ start: labelAt.get(l)!, end: i }),
+    ),
+  );
+  for (let changed = true; changed;) {
     changed = false;
     for (const r of ranges.values())
       for (const loop of loops) {
@@ -121,11 +129,18 @@ export function liveRangesWithJumps(steps: readonly PlanStep[], outputs: readonl
  * overlap in the arena (except a result written in place over an input that dies at that step),
  * or a value the steps use that has no place. The pipeline tests check every plan with this.
  */
-export function planProblems(steps: readonly PlanStep[], plan: MemoryPlan, external: ReadonlySet<Sym>, outputs: readonly Sym[], elemBytes: (s: Sym) => number): string[] {
+export function planProblems(
+  steps: readonly PlanStep[],
+  plan: MemoryPlan,
+  external: ReadonlySet<Sym>,
+  outputs: readonly Sym[],
+  elemBytes: (s: Sym) => number,
+): string[] {
   const ranges = liveRangesWithJumps(steps, outputs);
   for (const s of external) ranges.delete(s);
   const problems: string[] = [];
-  for (const [s] of ranges) if (!plan.offsets.has(s) && bytesOf(s, elemBytes) > 0) problems.push(`value ${s.id} has no place in the arena`);
+  for (const [s] of ranges)
+    if (!plan.offsets.has(s) && bytesOf(s, elemBytes) > 0) problems.push(`value ${s.id} has no place in the arena`);
   const placed = [...ranges].filter(([s]) => plan.offsets.has(s));
   const inPlaceOuts = new Set([...plan.inPlace].flatMap((f) => f.outs));
   for (let i = 0; i < placed.length; i++)
@@ -136,16 +151,26 @@ export function planProblems(steps: readonly PlanStep[], plan: MemoryPlan, exter
       const [na, nb] = [bytesOf(a, elemBytes), bytesOf(b, elemBytes)];
       if (oa + na <= ob || ob + nb <= oa || na === 0 || nb === 0) continue;
       // In place: one is written, at the step where the other dies, over the other's buffer.
-      const handOver = (x: Sym, rx: LiveRange, y: Sym, ry: LiveRange): boolean => inPlaceOuts.has(y) && rx.end === ry.start && plan.offsets.get(x) === plan.offsets.get(y);
+      const handOver = (x: Sym, rx: LiveRange, y: Sym, ry: LiveRange): boolean =>
+        inPlaceOuts.has(y) && rx.end === ry.start && plan.offsets.get(x) === plan.offsets.get(y);
       if (handOver(a, ra, b, rb) || handOver(b, rb, a, ra)) continue;
-      problems.push(`values ${a.id} [${oa}, ${oa + na}) and ${b.id} [${ob}, ${ob + nb}) overlap while both are live (steps ${ra.start}-${ra.end} and ${rb.start}-${rb.end})`);
+      problems.push(
+        `values ${a.id} [${oa}, ${oa + na}) and ${b.id} [${ob}, ${ob + nb}) overlap while both are live (steps ${ra.start}-${ra.end} and ${rb.start}-${rb.end})`,
+      );
     }
-  for (const [s] of placed) if (plan.offsets.get(s)! + bytesOf(s, elemBytes) > plan.arenaBytes) problems.push(`value ${s.id} ends past the arena (${plan.arenaBytes} bytes)`);
+  for (const [s] of placed)
+    if (plan.offsets.get(s)! + bytesOf(s, elemBytes) > plan.arenaBytes)
+      problems.push(`value ${s.id} ends past the arena (${plan.arenaBytes} bytes)`);
   return problems;
 }
 
 /** Plans a program with jumps (loops, branches): best fit over liveRangesWithJumps, no in-place. */
-export function planWithJumps(steps: readonly PlanStep[], external: ReadonlySet<Sym>, outputs: readonly Sym[], elemBytes: (s: Sym) => number): MemoryPlan {
+export function planWithJumps(
+  steps: readonly PlanStep[],
+  external: ReadonlySet<Sym>,
+  outputs: readonly Sym[],
+  elemBytes: (s: Sym) => number,
+): MemoryPlan {
   const ranges = liveRangesWithJumps(steps, outputs);
   for (const s of external) ranges.delete(s);
   return packBestFit(ranges, steps.length, elemBytes, () => undefined);
@@ -204,6 +229,10 @@ function packBestFit(
   }
   // Lower bound: the most bytes live at once (buffers shared in place count once).
   let lowerBound = 0;
-  for (let i = 0; i <= steps; i++) lowerBound = Math.max(lowerBound, live.filter((b) => b.start <= i && i <= b.end).reduce((n, b) => n + b.size, 0));
+  for (let i = 0; i <= steps; i++)
+    lowerBound = Math.max(
+      lowerBound,
+      live.filter((b) => b.start <= i && i <= b.end).reduce((n, b) => n + b.size, 0),
+    );
   return { offsets, arenaBytes: arena, lowerBound, noReuseBytes: noReuse, alignment: ALIGNMENT, inPlace: inPlaceOps };
 }

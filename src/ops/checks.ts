@@ -13,11 +13,17 @@ function fmt(v: Elem): string {
 }
 
 function shapeMismatch(a: Tensor, b: Tensor): string | undefined {
-  if (a.type.shape.join('x') !== b.type.shape.join('x')) return `shape mismatch: ${typeToString(a.type)} vs ${typeToString(b.type)}`;
+  if (a.type.shape.join('x') !== b.type.shape.join('x'))
+    return `shape mismatch: ${typeToString(a.type)} vs ${typeToString(b.type)}`;
   return undefined;
 }
 
-function firstMismatch(actual: Tensor, expected: Tensor, same: (a: Elem, b: Elem) => boolean, what: string): string | undefined {
+function firstMismatch(
+  actual: Tensor,
+  expected: Tensor,
+  same: (a: Elem, b: Elem) => boolean,
+  what: string,
+): string | undefined {
   const sm = shapeMismatch(actual, expected);
   if (sm) return sm;
   const n = size(actual);
@@ -35,7 +41,8 @@ function firstMismatch(actual: Tensor, expected: Tensor, same: (a: Elem, b: Elem
 }
 
 export function checkEq(actual: Tensor, expected: Tensor): string | undefined {
-  const eq = (a: Elem, b: Elem): boolean => (Array.isArray(a) ? a[0] === (b as readonly number[])[0] && a[1] === (b as readonly number[])[1] : a === b);
+  const eq = (a: Elem, b: Elem): boolean =>
+    Array.isArray(a) ? a[0] === (b as readonly number[])[0] && a[1] === (b as readonly number[])[1] : a === b;
   return firstMismatch(actual, expected, eq, 'exact');
 }
 
@@ -51,7 +58,9 @@ export function checkAlmostEq(actual: Tensor, expected: Tensor, tol: number): st
   const e = storageElem(actual.type.elem);
   if (e.kind === 'int' || e.kind === 'bool') return checkEq(actual, expected);
   const same = (a: Elem, b: Elem): boolean =>
-    Array.isArray(a) ? almost(a[0], (b as readonly number[])[0]!, tol) && almost(a[1], (b as readonly number[])[1]!, tol) : almost(a as number, b as number, tol);
+    Array.isArray(a)
+      ? almost(a[0], (b as readonly number[])[0]!, tol) && almost(a[1], (b as readonly number[])[1]!, tol)
+      : almost(a as number, b as number, tol);
   return firstMismatch(actual, expected, same, `absolute tolerance ${tol}`);
 }
 
@@ -71,12 +80,23 @@ export function ulpDistance(f: FloatElem, x: number, y: number): number {
 
 export function checkClose(actual: Tensor, expected: Tensor, minUlp: number, maxUlp: number): string | undefined {
   const e = storageElem(actual.type.elem);
-  if (e.kind !== 'float' && e.kind !== 'complex') return `expect_close needs a float or complex type, got ${typeToString(actual.type)}`;
+  if (e.kind !== 'float' && e.kind !== 'complex')
+    return `expect_close needs a float or complex type, got ${typeToString(actual.type)}`;
   const part = e.kind === 'complex' ? e.part : e;
   const dist = (a: Elem, b: Elem): number =>
-    Array.isArray(a) ? Math.max(ulpDistance(part, a[0], (b as readonly number[])[0]!), ulpDistance(part, a[1], (b as readonly number[])[1]!)) : ulpDistance(part, a as number, b as number);
-  return firstMismatch(actual, expected, (a, b) => {
-    const d = dist(a, b);
-    return d >= minUlp && d <= maxUlp;
-  }, `ULP distance in [${minUlp}, ${maxUlp}]`);
+    Array.isArray(a)
+      ? Math.max(
+          ulpDistance(part, a[0], (b as readonly number[])[0]!),
+          ulpDistance(part, a[1], (b as readonly number[])[1]!),
+        )
+      : ulpDistance(part, a as number, b as number);
+  return firstMismatch(
+    actual,
+    expected,
+    (a, b) => {
+      const d = dist(a, b);
+      return d >= minUlp && d <= maxUlp;
+    },
+    `ULP distance in [${minUlp}, ${maxUlp}]`,
+  );
 }

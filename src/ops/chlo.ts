@@ -4,12 +4,38 @@
  */
 import { decodeFloat, encodeFloat } from '../ir/float-format.js';
 import { storageElem, tensorType, type TensorType, type Type } from '../ir/types.js';
-import { copyElem, expectTensor, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../ir/tensor.js';
+import {
+  copyElem,
+  expectTensor,
+  forEachIndex,
+  getElem,
+  makeTensor,
+  setElem,
+  size,
+  strides,
+  type Elem,
+  type RtValue,
+  type Tensor,
+} from '../ir/tensor.js';
 import { constraint, defineOp, type OpDef } from './def.js';
 import { inferSameShape, mapElements, resultTensorType, sameElemAsFirst } from './elementwise.js';
 import type { Op } from '../ir/core.js';
 import { SCALAR, type C } from './scalar.js';
-import { besselI1e, cacosh, casin, casinh, catan, catanh, ccosh, csinh, digamma, erf, erfc, erfInv, lgamma } from './special.js';
+import {
+  besselI1e,
+  cacosh,
+  casin,
+  casinh,
+  catan,
+  catanh,
+  ccosh,
+  csinh,
+  digamma,
+  erf,
+  erfc,
+  erfInv,
+  lgamma,
+} from './special.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
 /** Shape rule of the elementwise CHLO ops: elementwise_c1/c2 (one shape, one element type), and
@@ -19,12 +45,17 @@ function inferChlo(kinds: readonly ('int' | 'float' | 'complex')[]) {
   return (types: readonly Type[], a: unknown, op: Op): Type[] => {
     const result = same(types, a, op);
     const elem = storageElem((result[0] as TensorType).elem);
-    if (!(kinds as readonly string[]).includes(elem.kind)) constraint(op, 'operand_type', `${op.name} is defined on ${kinds.join(' and ')} elements, got ${elem.name}`);
+    if (!(kinds as readonly string[]).includes(elem.kind))
+      constraint(op, 'operand_type', `${op.name} is defined on ${kinds.join(' and ')} elements, got ${elem.name}`);
     return result;
   };
 }
 
-function unary<const N extends string>(name: N, real: (x: number) => number, complex?: (z: C) => C): OpDef<any, `chlo.${N}`> {
+function unary<const N extends string>(
+  name: N,
+  real: (x: number) => number,
+  complex?: (z: C) => C,
+): OpDef<any, `chlo.${N}`> {
   return defineOp({
     name: `chlo.${name}`,
     category: 'elementwise',
@@ -34,7 +65,9 @@ function unary<const N extends string>(name: N, real: (x: number) => number, com
       const x = expectTensor(args[0]);
       const isComplex = storageElem(x.type.elem).kind === 'complex';
       if (isComplex && !complex) throw new RuntimeError(`chlo.${name} on complex is not supported`);
-      return [mapElements([x], resultTensorType(op), (xs) => (isComplex ? complex!(xs[0] as C) : real(xs[0] as number)))];
+      return [
+        mapElements([x], resultTensorType(op), (xs) => (isComplex ? complex!(xs[0] as C) : real(xs[0] as number))),
+      ];
     },
   });
 }
@@ -49,7 +82,7 @@ function nextAfter(fmtElem: ReturnType<typeof storageElem>, x: number, y: number
     return y > 0 ? tiny : -tiny;
   }
   const bits = BigInt(encodeFloat(f, x));
-  const away = (y > x) === (x > 0);
+  const away = y > x === x > 0;
   return decodeFloat(f, away ? bits + 1n : bits - 1n);
 }
 
@@ -88,7 +121,13 @@ const topK = defineOp({
     const rows = size(x) / last;
     for (let r = 0; r < rows; r++) {
       const order = [...Array(last).keys()];
-      order.sort((p, q) => (greater(getElem(x, r * last + p), getElem(x, r * last + q)) ? -1 : greater(getElem(x, r * last + q), getElem(x, r * last + p)) ? 1 : p - q));
+      order.sort((p, q) =>
+        greater(getElem(x, r * last + p), getElem(x, r * last + q))
+          ? -1
+          : greater(getElem(x, r * last + q), getElem(x, r * last + p))
+            ? 1
+            : p - q,
+      );
       for (let j = 0; j < a.k; j++) {
         copyElem(vals, r * a.k + j, x, r * last + order[j]!);
         setElem(idxs, r * a.k + j, BigInt(order[j]!));
@@ -128,7 +167,12 @@ const scan = defineOp({
       const st = strides(t.type.shape);
       forEachIndex(shape, (idx, flat) => {
         const full = [...idx.slice(0, a.dim), k, ...idx.slice(a.dim)];
-        copyElem(out, flat, t, full.reduce((s, v, d) => s + v * st[d]!, 0));
+        copyElem(
+          out,
+          flat,
+          t,
+          full.reduce((s, v, d) => s + v * st[d]!, 0),
+        );
       });
       return out;
     };
@@ -141,7 +185,12 @@ const scan = defineOp({
         const st = strides(o.type.shape);
         forEachIndex(part.type.shape, (idx, flat) => {
           const full = [...idx.slice(0, a.dim), k, ...idx.slice(a.dim)];
-          copyElem(o, full.reduce((s, v2, d) => s + v2 * st[d]!, 0), part, flat);
+          copyElem(
+            o,
+            full.reduce((s, v2, d) => s + v2 * st[d]!, 0),
+            part,
+            flat,
+          );
         });
       });
       carries = res.slice(nOut);
@@ -174,7 +223,9 @@ const raggedDot = defineOp({
     const ragged = a.ragged[0]!;
     const groupDim = a.group[0];
     if (groupDim === undefined || a.lc.includes(ragged) || a.lb.includes(ragged) || sizes.type.shape.length !== 1)
-      throw new RuntimeError('ragged_dot: only a ragged lhs non-contracting dimension with 1-D group_sizes is supported');
+      throw new RuntimeError(
+        'ragged_dot: only a ragged lhs non-contracting dimension with 1-D group_sizes is supported',
+      );
     const ls = lhs.type.shape;
     const rs = rhs.type.shape;
     const lst = strides(ls);
@@ -197,15 +248,18 @@ const raggedDot = defineOp({
       lf.forEach((d, k) => (lbase += idx[nb + k]! * lst[d]!));
       rf.forEach((d, k) => (rbase += idx[nb + lf.length + k]! * rst[d]!));
       let sum = 0;
-      forEachIndex(a.lc.map((d) => ls[d]!), (c) => {
-        let lo = lbase;
-        let ro = rbase;
-        c.forEach((v, k) => {
-          lo += v * lst[a.lc[k]!]!;
-          ro += v * rst[a.rc[k]!]!;
-        });
-        sum += Number(getElem(lhs, lo)) * Number(getElem(rhs, ro));
-      });
+      forEachIndex(
+        a.lc.map((d) => ls[d]!),
+        (c) => {
+          let lo = lbase;
+          let ro = rbase;
+          c.forEach((v, k) => {
+            lo += v * lst[a.lc[k]!]!;
+            ro += v * rst[a.rc[k]!]!;
+          });
+          sum += Number(getElem(lhs, lo)) * Number(getElem(rhs, ro));
+        },
+      );
       setElem(out, flat, storageElem(out.type.elem).kind === 'int' ? BigInt(sum) : sum);
     });
     return [out];
@@ -234,4 +288,3 @@ export const CHLO = [
   mulhi,
   scan,
 ];
-

@@ -7,7 +7,16 @@
 import type { AttrReader } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { tensorType } from '../ir/types.js';
-import { expectTensor, getElem, makeTensor, setElem, size, type Elem, type RtValue, type Tensor } from '../ir/tensor.js';
+import {
+  expectTensor,
+  getElem,
+  makeTensor,
+  setElem,
+  size,
+  type Elem,
+  type RtValue,
+  type Tensor,
+} from '../ir/tensor.js';
 import { defineOp, type OpDef, type OpEvalCtx, type ProcessInfo } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { concatTensors, sliceEval } from './movement.js';
@@ -23,7 +32,10 @@ export interface GroupAttrs {
 function readGroups(r: AttrReader, name = 'replica_groups'): GroupAttrs {
   const groups = r.has(name) ? r.intMatrix(name).map((g) => g.filter((x) => x >= 0)) : [];
   const ch = r.raw('channel_handle');
-  const channelId = ch && (ch.kind === 'struct' || ch.kind === 'dict') && ch.fields['handle']?.kind === 'int' ? Number(ch.fields['handle'].value) : 0;
+  const channelId =
+    ch && (ch.kind === 'struct' || ch.kind === 'dict') && ch.fields['handle']?.kind === 'int'
+      ? Number(ch.fields['handle'].value)
+      : 0;
   return { groups, channelId, globalIds: r.bool('use_global_device_ids', false) };
 }
 
@@ -96,7 +108,12 @@ function reduceAcross(ctx: OpEvalCtx, op: Op, values: Tensor[][], index: number)
 function sliceAlong(t: Tensor, dim: number, start: number, len: number): Tensor {
   const shape = [...t.type.shape];
   shape[dim] = len;
-  return sliceEval(t, shape.map((_, d) => (d === dim ? start : 0)), shape.map(() => 1), tensorType(shape, t.type.elem));
+  return sliceEval(
+    t,
+    shape.map((_, d) => (d === dim ? start : 0)),
+    shape.map(() => 1),
+    tensorType(shape, t.type.elem),
+  );
 }
 
 const allReduce = defineOp({
@@ -105,7 +122,9 @@ const allReduce = defineOp({
   spec: 'all_reduce',
   attrs: (r) => readGroups(r),
   evaluate: (args, g, op, ctx) => {
-    const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args).map((l) => l.map((v) => expectTensor(v)));
+    const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args).map((l) =>
+      l.map((v) => expectTensor(v)),
+    );
     return args.map((_, i) => reduceAcross(ctx, op, vals, i));
   },
 });
@@ -132,7 +151,13 @@ const allGather = defineOp({
   attrs: (r) => ({ ...readGroups(r), dim: r.int('all_gather_dim') }),
   evaluate: (args, g, op, ctx) => {
     const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args);
-    return args.map((_, i) => concatTensors(vals.map((l) => expectTensor(l[i])), g.dim, resultTensorType(op, i)));
+    return args.map((_, i) =>
+      concatTensors(
+        vals.map((l) => expectTensor(l[i])),
+        g.dim,
+        resultTensorType(op, i),
+      ),
+    );
   },
 });
 
@@ -157,7 +182,12 @@ const allToAll = defineOp({
   name: 'stablehlo.all_to_all',
   category: 'collective',
   spec: 'all_to_all',
-  attrs: (r) => ({ ...readGroups(r), split: r.int('split_dimension'), concat: r.int('concat_dimension'), count: r.int('split_count') }),
+  attrs: (r) => ({
+    ...readGroups(r),
+    split: r.int('split_dimension'),
+    concat: r.int('concat_dimension'),
+    count: r.int('split_count'),
+  }),
   evaluate: (args, g, op, ctx) => {
     const p = proc(ctx);
     const group = processGroup(p, g, permuteMode(g));
@@ -267,7 +297,9 @@ const runParallelOp = defineOp({
   attrs: (r) => {
     const progs = r.raw('programs');
     if (progs?.kind !== 'array') throw new RuntimeError('run_parallel needs programs = [[@f, ...], ...]');
-    const programs = progs.elems.map((row) => (row.kind === 'array' ? row.elems.map((s) => (s.kind === 'symbol' ? s.name : '')) : []));
+    const programs = progs.elems.map((row) =>
+      row.kind === 'array' ? row.elems.map((s) => (s.kind === 'symbol' ? s.name : '')) : [],
+    );
     const inf = r.raw('infeed');
     const infeedFns = inf?.kind === 'array' ? inf.elems.map((s) => (s.kind === 'symbol' ? s.name : '')) : [];
     return { programs, infeed: infeedFns };
@@ -291,4 +323,3 @@ export const COLLECTIVE = [
   outfeed,
   runParallelOp,
 ];
-

@@ -6,7 +6,17 @@
 import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
-import { expectTensor, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type Tensor } from '../ir/tensor.js';
+import {
+  expectTensor,
+  forEachIndex,
+  getElem,
+  makeTensor,
+  setElem,
+  size,
+  strides,
+  type Elem,
+  type Tensor,
+} from '../ir/tensor.js';
 import { constraint, defineOp } from './def.js';
 import { convertElem, resultTensorType } from './elementwise.js';
 import { RuntimeError } from '../diag/diagnostics.js';
@@ -38,7 +48,8 @@ function accumulator(rt: TensorType): { zero: () => Elem; fma: (acc: Elem, a: El
       },
     };
   if (e.kind === 'int') return { zero: () => 0n, fma: (acc, a, b) => (acc as bigint) + (a as bigint) * (b as bigint) };
-  if (e.kind === 'bool') return { zero: () => 0, fma: (acc, a, b) => ((acc as number) | ((a as number) & (b as number))) };
+  if (e.kind === 'bool')
+    return { zero: () => 0, fma: (acc, a, b) => (acc as number) | ((a as number) & (b as number)) };
   return { zero: () => 0, fma: (acc, a, b) => (acc as number) + (a as number) * (b as number) };
 }
 
@@ -76,7 +87,8 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
     for (let k = 0; k < nlf; k++) lb += idx[nb + k]! * lst[lf[k]!]!;
     return [lb, rb];
   };
-  const fast = storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
+  const fast =
+    storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
   const K = lOff.length;
   if (fast) {
     // Row by row (batch and lhs-free index), k outer and rhs-free index inner, so the right operand
@@ -121,16 +133,29 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
 function inferDot(types: readonly Type[], d: DotDims, op: Op): Type[] | undefined {
   const [l, r] = types;
   if (l?.kind !== 'tensor' || r?.kind !== 'tensor') return constraint(op, 'dot_general_c1', 'operands must be tensors');
-  if (d.lb.length !== d.rb.length) constraint(op, 'dot_general_c1', 'lhs and rhs batching dimensions must have the same size');
-  if (d.lc.length !== d.rc.length) constraint(op, 'dot_general_c2', 'lhs and rhs contracting dimensions must have the same size');
+  if (d.lb.length !== d.rb.length)
+    constraint(op, 'dot_general_c1', 'lhs and rhs batching dimensions must have the same size');
+  if (d.lc.length !== d.rc.length)
+    constraint(op, 'dot_general_c2', 'lhs and rhs contracting dimensions must have the same size');
   d.lb.forEach((x, i) => {
-    if (l.shape[x] !== r.shape[d.rb[i]!]) constraint(op, 'dot_general_c11', `batch dims differ: lhs dim ${x} (${l.shape[x]}) vs rhs dim ${d.rb[i]} (${r.shape[d.rb[i]!]})`);
+    if (l.shape[x] !== r.shape[d.rb[i]!])
+      constraint(
+        op,
+        'dot_general_c11',
+        `batch dims differ: lhs dim ${x} (${l.shape[x]}) vs rhs dim ${d.rb[i]} (${r.shape[d.rb[i]!]})`,
+      );
   });
   d.lc.forEach((x, i) => {
     if (x < 0 || x >= l.shape.length) constraint(op, 'dot_general_c5', `lhs contracting dimension ${x} out of range`);
     const rc = d.rc[i]!;
-    if (rc < 0 || rc >= r.shape.length) constraint(op, 'dot_general_c6', `rhs contracting dimension ${rc} out of range`);
-    if (l.shape[x] !== r.shape[rc]) constraint(op, 'dot_general_c12', `contracting dims differ: lhs dim ${x} (${l.shape[x]}) vs rhs dim ${rc} (${r.shape[rc]})`);
+    if (rc < 0 || rc >= r.shape.length)
+      constraint(op, 'dot_general_c6', `rhs contracting dimension ${rc} out of range`);
+    if (l.shape[x] !== r.shape[rc])
+      constraint(
+        op,
+        'dot_general_c12',
+        `contracting dims differ: lhs dim ${x} (${l.shape[x]}) vs rhs dim ${rc} (${r.shape[rc]})`,
+      );
   });
   const res = op.results[0]?.type;
   const lf = [...l.shape.keys()].filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
@@ -195,7 +220,12 @@ export interface ConvAttrs {
   batchGroups: number;
 }
 
-function convDimsFromLayout(a: Extract<Attr, { kind: 'convDims' }>): Pick<ConvAttrs, 'inBatch' | 'inFeature' | 'inSpatial' | 'kIn' | 'kOut' | 'kSpatial' | 'outBatch' | 'outFeature' | 'outSpatial'> {
+function convDimsFromLayout(
+  a: Extract<Attr, { kind: 'convDims' }>,
+): Pick<
+  ConvAttrs,
+  'inBatch' | 'inFeature' | 'inSpatial' | 'kIn' | 'kOut' | 'kSpatial' | 'outBatch' | 'outFeature' | 'outSpatial'
+> {
   const spatial = (xs: readonly string[]): number[] => {
     const out: number[] = [];
     xs.forEach((c, i) => {
@@ -217,35 +247,41 @@ function convDimsFromLayout(a: Extract<Attr, { kind: 'convDims' }>): Pick<ConvAt
 }
 
 function readConvAttrs(r: import('../ir/attrs.js').AttrReader): ConvAttrs {
-    const dn = r.raw('dimension_numbers');
-    let dims: ReturnType<typeof convDimsFromLayout>;
-    if (dn?.kind === 'convDims') dims = convDimsFromLayout(dn);
-    else {
-      const s = r.struct('dimension_numbers');
-      dims = {
-        inBatch: s.int('input_batch_dimension'),
-        inFeature: s.int('input_feature_dimension'),
-        inSpatial: s.ints('input_spatial_dimensions', []),
-        kIn: s.int('kernel_input_feature_dimension'),
-        kOut: s.int('kernel_output_feature_dimension'),
-        kSpatial: s.ints('kernel_spatial_dimensions', []),
-        outBatch: s.int('output_batch_dimension'),
-        outFeature: s.int('output_feature_dimension'),
-        outSpatial: s.ints('output_spatial_dimensions', []),
-      };
-    }
-    const n = dims.inSpatial.length;
-    const ones = new Array<number>(n).fill(1);
-    return {
-      ...dims,
-      strides: r.ints('window_strides', ones),
-      padding: r.intMatrix('padding', ones.map(() => [0, 0])),
-      lhsDil: r.ints('lhs_dilation', ones),
-      rhsDil: r.ints('rhs_dilation', ones),
-      reversal: r.bools('window_reversal', ones.map(() => false)),
-      featureGroups: r.int('feature_group_count', 1),
-      batchGroups: r.int('batch_group_count', 1),
+  const dn = r.raw('dimension_numbers');
+  let dims: ReturnType<typeof convDimsFromLayout>;
+  if (dn?.kind === 'convDims') dims = convDimsFromLayout(dn);
+  else {
+    const s = r.struct('dimension_numbers');
+    dims = {
+      inBatch: s.int('input_batch_dimension'),
+      inFeature: s.int('input_feature_dimension'),
+      inSpatial: s.ints('input_spatial_dimensions', []),
+      kIn: s.int('kernel_input_feature_dimension'),
+      kOut: s.int('kernel_output_feature_dimension'),
+      kSpatial: s.ints('kernel_spatial_dimensions', []),
+      outBatch: s.int('output_batch_dimension'),
+      outFeature: s.int('output_feature_dimension'),
+      outSpatial: s.ints('output_spatial_dimensions', []),
     };
+  }
+  const n = dims.inSpatial.length;
+  const ones = new Array<number>(n).fill(1);
+  return {
+    ...dims,
+    strides: r.ints('window_strides', ones),
+    padding: r.intMatrix(
+      'padding',
+      ones.map(() => [0, 0]),
+    ),
+    lhsDil: r.ints('lhs_dilation', ones),
+    rhsDil: r.ints('rhs_dilation', ones),
+    reversal: r.bools(
+      'window_reversal',
+      ones.map(() => false),
+    ),
+    featureGroups: r.int('feature_group_count', 1),
+    batchGroups: r.int('batch_group_count', 1),
+  };
 }
 
 const convolution = defineOp({
@@ -269,19 +305,47 @@ function inferConvolution(types: readonly Type[], c: ConvAttrs, op: Op): Type[] 
   if (lhs?.kind !== 'tensor' || rhs?.kind !== 'tensor' || declared?.kind !== 'tensor') return undefined;
   const rank = lhs.shape.length;
   const n = c.inSpatial.length;
-  const dimsOk = (ds: readonly number[], r: number): boolean => ds.every((d) => d >= 0 && d < r) && new Set(ds).size === ds.length;
-  if (rhs.shape.length !== rank || declared.shape.length !== rank || n !== rank - 2) constraint(op, 'convolution_c1', `operands and result must have rank ${n + 2}`);
-  if (!dimsOk([c.inBatch, c.inFeature, ...c.inSpatial], rank) || !dimsOk([c.kIn, c.kOut, ...c.kSpatial], rank) || !dimsOk([c.outBatch, c.outFeature, ...c.outSpatial], rank))
+  const dimsOk = (ds: readonly number[], r: number): boolean =>
+    ds.every((d) => d >= 0 && d < r) && new Set(ds).size === ds.length;
+  if (rhs.shape.length !== rank || declared.shape.length !== rank || n !== rank - 2)
+    constraint(op, 'convolution_c1', `operands and result must have rank ${n + 2}`);
+  if (
+    !dimsOk([c.inBatch, c.inFeature, ...c.inSpatial], rank) ||
+    !dimsOk([c.kIn, c.kOut, ...c.kSpatial], rank) ||
+    !dimsOk([c.outBatch, c.outFeature, ...c.outSpatial], rank)
+  )
     constraint(op, 'convolution_c13', 'dimension numbers must be distinct and within the rank');
-  for (const [name, xs] of [['window_strides', c.strides], ['lhs_dilation', c.lhsDil], ['rhs_dilation', c.rhsDil]] as const)
-    if (xs.length !== n || xs.some((x) => x < 1)) constraint(op, 'convolution_c4', `${name} needs ${n} positive entries`);
+  for (const [name, xs] of [
+    ['window_strides', c.strides],
+    ['lhs_dilation', c.lhsDil],
+    ['rhs_dilation', c.rhsDil],
+  ] as const)
+    if (xs.length !== n || xs.some((x) => x < 1))
+      constraint(op, 'convolution_c4', `${name} needs ${n} positive entries`);
   if (c.padding.length !== n) constraint(op, 'convolution_c5', `padding needs ${n} [low, high] pairs`);
-  const kind = (t: TensorType): string => (t.elem.kind === 'quant' ? 'quant' : storageElem(t.elem).kind === 'int' || storageElem(t.elem).kind === 'bool' ? 'int' : storageElem(t.elem).kind);
-  if (kind(lhs) !== 'quant' && kind(rhs) !== 'quant' && kind(lhs) !== kind(rhs)) constraint(op, 'convolution_c27', `lhs ${typeToString(lhs)} and rhs ${typeToString(rhs)} mix integers and floats`);
+  const kind = (t: TensorType): string =>
+    t.elem.kind === 'quant'
+      ? 'quant'
+      : storageElem(t.elem).kind === 'int' || storageElem(t.elem).kind === 'bool'
+        ? 'int'
+        : storageElem(t.elem).kind;
+  if (kind(lhs) !== 'quant' && kind(rhs) !== 'quant' && kind(lhs) !== kind(rhs))
+    constraint(op, 'convolution_c27', `lhs ${typeToString(lhs)} and rhs ${typeToString(rhs)} mix integers and floats`);
   const [g, bg] = [c.featureGroups, c.batchGroups];
-  if (g < 1 || bg < 1 || (g > 1 && bg > 1)) constraint(op, 'convolution_c10', 'feature_group_count and batch_group_count must be positive and not both above 1');
-  if (lhs.shape[c.inFeature]! % g !== 0 || lhs.shape[c.inFeature]! / g !== rhs.shape[c.kIn]) constraint(op, 'convolution_c11', `input features ${lhs.shape[c.inFeature]} are not ${g} group(s) of the kernel's ${rhs.shape[c.kIn]}`);
-  if (lhs.shape[c.inBatch]! % bg !== 0 || rhs.shape[c.kOut]! % bg !== 0 || rhs.shape[c.kOut]! % g !== 0) constraint(op, 'convolution_c12', 'batch or output features do not divide by the group counts');
+  if (g < 1 || bg < 1 || (g > 1 && bg > 1))
+    constraint(
+      op,
+      'convolution_c10',
+      'feature_group_count and batch_group_count must be positive and not both above 1',
+    );
+  if (lhs.shape[c.inFeature]! % g !== 0 || lhs.shape[c.inFeature]! / g !== rhs.shape[c.kIn])
+    constraint(
+      op,
+      'convolution_c11',
+      `input features ${lhs.shape[c.inFeature]} are not ${g} group(s) of the kernel's ${rhs.shape[c.kIn]}`,
+    );
+  if (lhs.shape[c.inBatch]! % bg !== 0 || rhs.shape[c.kOut]! % bg !== 0 || rhs.shape[c.kOut]! % g !== 0)
+    constraint(op, 'convolution_c12', 'batch or output features do not divide by the group counts');
   const shape = new Array<number>(rank);
   shape[c.outBatch] = lhs.shape[c.inBatch]! / bg;
   shape[c.outFeature] = rhs.shape[c.kOut]!;
@@ -320,7 +384,8 @@ function convolve(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): Tenso
   const outPerBatchGroup = cOut / c.batchGroups;
   const outBatchSize = rt.shape[c.outBatch]!;
   const kernelSpatial = c.kSpatial.map((d) => ks[d]!);
-  const fast = storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
+  const fast =
+    storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
   const L = lhs.data as Float64Array;
   const K = rhs.data as Float64Array;
   const la = reader(lhs, rt);
@@ -430,14 +495,20 @@ const fft = defineOp({
           conj = true;
         }
         const xs = strides(x.type.shape);
-        const v = getElem(x, j.reduce((s, v2, i) => s + v2 * xs[i]!, 0)) as [number, number];
+        const v = getElem(
+          x,
+          j.reduce((s, v2, i) => s + v2 * xs[i]!, 0),
+        ) as [number, number];
         buf[2 * flat] = v[0];
         buf[2 * flat + 1] = conj ? -v[1] : v[1];
         return;
       }
       const xs = strides(x.type.shape);
       if (idx.some((v, i) => v >= x.type.shape[i]!)) return;
-      const v = getElem(x, idx.reduce((s, v2, i) => s + v2 * xs[i]!, 0));
+      const v = getElem(
+        x,
+        idx.reduce((s, v2, i) => s + v2 * xs[i]!, 0),
+      );
       buf[2 * flat] = Array.isArray(v) ? (v as number[])[0]! : (v as number);
       buf[2 * flat + 1] = Array.isArray(v) ? (v as number[])[1]! : 0;
     });
@@ -470,14 +541,26 @@ const triangularSolve = defineOp({
   name: 'stablehlo.triangular_solve',
   category: 'contraction',
   spec: 'triangular_solve',
-  attrs: (r) => ({ left: r.bool('left_side'), lower: r.bool('lower'), unit: r.bool('unit_diagonal'), transpose: r.enumValue('transpose_a', 'NO_TRANSPOSE') }),
+  attrs: (r) => ({
+    left: r.bool('left_side'),
+    lower: r.bool('lower'),
+    unit: r.bool('unit_diagonal'),
+    transpose: r.enumValue('transpose_a', 'NO_TRANSPOSE'),
+  }),
   infer: (types, a, op) => {
     const [A, B] = types;
     if (A?.kind !== 'tensor' || B?.kind !== 'tensor') return undefined;
     const r = A.shape.length;
-    if (r < 2 || B.shape.length !== r || A.shape[r - 1] !== A.shape[r - 2]) constraint(op, 'triangular_solve_c1', `a must be square matrices of b's rank, got ${typeToString(A)}`);
-    if (A.shape.slice(0, -2).join('x') !== B.shape.slice(0, -2).join('x')) constraint(op, 'triangular_solve_c2', 'a and b must have the same batch dimensions');
-    if (A.shape[r - 1] !== B.shape[a.left ? r - 2 : r - 1]) constraint(op, 'triangular_solve_c3', `a's size ${A.shape[r - 1]} does not match b's ${a.left ? 'rows' : 'columns'}`);
+    if (r < 2 || B.shape.length !== r || A.shape[r - 1] !== A.shape[r - 2])
+      constraint(op, 'triangular_solve_c1', `a must be square matrices of b's rank, got ${typeToString(A)}`);
+    if (A.shape.slice(0, -2).join('x') !== B.shape.slice(0, -2).join('x'))
+      constraint(op, 'triangular_solve_c2', 'a and b must have the same batch dimensions');
+    if (A.shape[r - 1] !== B.shape[a.left ? r - 2 : r - 1])
+      constraint(
+        op,
+        'triangular_solve_c3',
+        `a's size ${A.shape[r - 1]} does not match b's ${a.left ? 'rows' : 'columns'}`,
+      );
     return [B];
   },
   evaluate: (args, a, op) => {
@@ -485,7 +568,8 @@ const triangularSolve = defineOp({
     const B = expectTensor(args[1]);
     const rt = resultTensorType(op);
     const kind = storageElem(rt.elem).kind;
-    if (kind !== 'float' && kind !== 'complex') throw new RuntimeError(`triangular_solve on ${typeToString(rt)} is not supported`);
+    if (kind !== 'float' && kind !== 'complex')
+      throw new RuntimeError(`triangular_solve on ${typeToString(rt)} is not supported`);
     // Work in complex arithmetic throughout; real types have zero imaginary parts.
     const at = (t: Tensor, i: number): Cx => {
       const v = getElem(t, i);
@@ -533,5 +617,4 @@ const triangularSolve = defineOp({
   },
 });
 
-export const CONTRACTION = [
-  dotGeneralOp, dot, convolution, dynamicConv, fft, triangularSolve];
+export const CONTRACTION = [dotGeneralOp, dot, convolution, dynamicConv, fft, triangularSolve];

@@ -8,9 +8,31 @@ import type { Attr } from '../ir/attrs.js';
 import { customCallTarget, type Op } from '../ir/core.js';
 import { storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { checkAlmostEq, checkClose, checkEq } from './checks.js';
-import { copyElem, expectTensor, forEachIndex, getElem, intAt, literalSizeError, makeTensor, setElem, size, strides, tensorFromDense, type RtValue, type ShardedValue, type Tensor } from '../ir/tensor.js';
+import {
+  copyElem,
+  expectTensor,
+  forEachIndex,
+  getElem,
+  intAt,
+  literalSizeError,
+  makeTensor,
+  setElem,
+  size,
+  strides,
+  tensorFromDense,
+  type RtValue,
+  type ShardedValue,
+  type Tensor,
+} from '../ir/tensor.js';
 import { constraint, defineOp, type OpDef, type OpEvalCtx } from './def.js';
-import { distinctTiles, FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr, tileStarts } from './sharding-calls.js';
+import {
+  distinctTiles,
+  FULL_TO_SHARD,
+  isShardingBoundary,
+  SHARD_TO_FULL,
+  shardingAttr,
+  tileStarts,
+} from './sharding-calls.js';
 import { allowInPlace, inPlaceLoopUpdates, isLoopOwned, markLoopOwned, releaseLoopOwned } from './in-place.js';
 import { resultTensorType } from './elementwise.js';
 import { RuntimeError } from '../diag/diagnostics.js';
@@ -40,11 +62,23 @@ function elidedTensor(type: TensorType, seed: number, positive: boolean): Tensor
 export function constantValue(value: Attr | undefined, type: TensorType, op: Op): Tensor {
   if (!value) throw new RuntimeError('constant has no value');
   if (value.kind === 'dense') return tensorFromDense(value.literal, type);
-  if (value.kind === 'denseResource') return elidedTensor(type, op.loc.line * 131 + op.loc.col, value.positive === true);
+  if (value.kind === 'denseResource')
+    return elidedTensor(type, op.loc.line * 131 + op.loc.col, value.positive === true);
   if (value.kind === 'int' || value.kind === 'float' || value.kind === 'bool') {
     const v = value.kind === 'int' ? value.value : value.kind === 'float' ? value.value : value.value ? 1 : 0;
     const e = storageElem(type.elem);
-    return tensorFromDense({ elems: [typeof v === 'bigint' ? { kind: 'int', value: v, hex: false } : e.kind === 'int' ? { kind: 'int', value: BigInt(v), hex: false } : { kind: 'float', value: v }] }, type);
+    return tensorFromDense(
+      {
+        elems: [
+          typeof v === 'bigint'
+            ? { kind: 'int', value: v, hex: false }
+            : e.kind === 'int'
+              ? { kind: 'int', value: BigInt(v), hex: false }
+              : { kind: 'float', value: v },
+        ],
+      },
+      type,
+    );
   }
   throw new RuntimeError(`unsupported constant value (${value.kind})`);
 }
@@ -73,11 +107,15 @@ const call = defineOp({
     const sharded = args.filter((v): v is ShardedValue => v.kind === 'sharded');
     if (!sharded.length) return ctx.callFunction(a.callee, args);
     const n = sharded[0]!.parts.length;
-    if (sharded.some((v) => v.parts.length !== n)) throw new RuntimeError(`call @${a.callee}: arguments split over different partition counts`);
+    if (sharded.some((v) => v.parts.length !== n))
+      throw new RuntimeError(`call @${a.callee}: arguments split over different partition counts`);
     const perPartition = Array.from({ length: n }, (_, p) => args.map((v) => (v.kind === 'sharded' ? v.parts[p]! : v)));
     const flat = ctx.runParallel([Array<string>(n).fill(a.callee)], perPartition.flat(), []);
     const k = flat.length / n;
-    return Array.from({ length: k }, (_, j) => ({ kind: 'sharded', parts: Array.from({ length: n }, (_, p) => expectTensor(flat[p * k + j], `result ${j} of partition ${p}`)) }));
+    return Array.from({ length: k }, (_, j) => ({
+      kind: 'sharded',
+      parts: Array.from({ length: n }, (_, p) => expectTensor(flat[p * k + j], `result ${j} of partition ${p}`)),
+    }));
   },
 });
 
@@ -85,12 +123,24 @@ const call = defineOp({
 function shardValue(x: Tensor, op: Op): ShardedValue {
   const s = shardingAttr(op, 'operand_sharding');
   const local = resultTensorType(op);
-  if (s?.kind !== 'tiled') throw error('E0301', { op: `@${FULL_TO_SHARD} of a value without a tiled @Sharding`, target: 'the interpreter' }, op.loc);
+  if (s?.kind !== 'tiled')
+    throw error(
+      'E0301',
+      { op: `@${FULL_TO_SHARD} of a value without a tiled @Sharding`, target: 'the interpreter' },
+      op.loc,
+    );
   const starts = tileStarts(s, x.type, local, s.devices.length, op.loc);
   const xs = strides(x.type.shape);
   const parts = starts.map((st) => {
     const part = makeTensor(local);
-    forEachIndex(local.shape, (idx, flat) => copyElem(part, flat, x, idx.reduce((off, v, d) => off + (v + (st?.[d] ?? 0)) * xs[d]!, 0)));
+    forEachIndex(local.shape, (idx, flat) =>
+      copyElem(
+        part,
+        flat,
+        x,
+        idx.reduce((off, v, d) => off + (v + (st?.[d] ?? 0)) * xs[d]!, 0),
+      ),
+    );
     return part;
   });
   return { kind: 'sharded', parts };
@@ -104,7 +154,14 @@ function unshardValue(v: ShardedValue, op: Op): Tensor {
   const out = makeTensor(full);
   const os = strides(full.shape);
   for (const { partition, start } of distinctTiles(starts))
-    forEachIndex(local.shape, (idx, flat) => copyElem(out, idx.reduce((off, x, d) => off + (x + start[d]!) * os[d]!, 0), v.parts[partition]!, flat));
+    forEachIndex(local.shape, (idx, flat) =>
+      copyElem(
+        out,
+        idx.reduce((off, x, d) => off + (x + start[d]!) * os[d]!, 0),
+        v.parts[partition]!,
+        flat,
+      ),
+    );
   return starts.every((s) => s === undefined) ? v.parts[0]! : out;
 }
 
@@ -130,7 +187,8 @@ const whileOp = defineOp({
       }
       for (const i of carried) {
         const v = state[i]!;
-        if (v.kind === 'tensor' && (!isLoopOwned(v) || state.some((w, j) => j !== i && w === v))) state[i] = markLoopOwned({ ...v, data: v.data.slice() });
+        if (v.kind === 'tensor' && (!isLoopOwned(v) || state.some((w, j) => j !== i && w === v)))
+          state[i] = markLoopOwned({ ...v, data: v.data.slice() });
       }
       state = ctx.runRegion(body!, state);
     }
@@ -179,10 +237,25 @@ const getTupleElement = defineOp({
 
 /** An op whose results are its operands (optimization_barrier): same number, same types. */
 const identity = <const N extends string>(name: N): OpDef<any, N> =>
-  defineOp({ name, category: 'control', spec: name.replace(/^stablehlo\./, ''), infer: (types) => [...types], evaluate: (args) => [...args] });
+  defineOp({
+    name,
+    category: 'control',
+    spec: name.replace(/^stablehlo\./, ''),
+    infer: (types) => [...types],
+    evaluate: (args) => [...args],
+  });
 
-const afterAll = defineOp({ name: 'stablehlo.after_all', category: 'control', spec: 'after_all', evaluate: () => [{ kind: 'token' }] });
-const createToken = defineOp({ name: 'stablehlo.create_token', category: 'control', evaluate: () => [{ kind: 'token' }] });
+const afterAll = defineOp({
+  name: 'stablehlo.after_all',
+  category: 'control',
+  spec: 'after_all',
+  evaluate: () => [{ kind: 'token' }],
+});
+const createToken = defineOp({
+  name: 'stablehlo.create_token',
+  category: 'control',
+  evaluate: () => [{ kind: 'token' }],
+});
 
 const composite = defineOp({
   name: 'stablehlo.composite',
@@ -223,7 +296,14 @@ function literalOf(op: Op, like: Tensor): Tensor {
 }
 
 const checkOps = [
-  defineOp({ name: 'check.expect_eq', category: 'check', evaluate: (args, _a, op, ctx) => (record(ctx, op, checkEq(expectTensor(args[0]), expectTensor(args[1])), args[0]), []) }),
+  defineOp({
+    name: 'check.expect_eq',
+    category: 'check',
+    evaluate: (args, _a, op, ctx) => (
+      record(ctx, op, checkEq(expectTensor(args[0]), expectTensor(args[1])), args[0]),
+      []
+    ),
+  }),
   defineOp({
     name: 'check.expect_eq_const',
     category: 'check',
@@ -237,7 +317,10 @@ const checkOps = [
     name: 'check.expect_almost_eq',
     category: 'check',
     attrs: (r) => ({ tol: r.float('tolerance', 1e-4) }),
-    evaluate: (args, a, op, ctx) => (record(ctx, op, checkAlmostEq(expectTensor(args[0]), expectTensor(args[1]), a.tol), args[0]), []),
+    evaluate: (args, a, op, ctx) => (
+      record(ctx, op, checkAlmostEq(expectTensor(args[0]), expectTensor(args[1]), a.tol), args[0]),
+      []
+    ),
   }),
   defineOp({
     name: 'check.expect_almost_eq_const',
@@ -253,7 +336,10 @@ const checkOps = [
     name: 'check.expect_close',
     category: 'check',
     attrs: (r) => ({ min: r.int('min_ulp_difference', 0), max: r.int('max_ulp_difference', 1) }),
-    evaluate: (args, a, op, ctx) => (record(ctx, op, checkClose(expectTensor(args[0]), expectTensor(args[1]), a.min, a.max), args[0]), []),
+    evaluate: (args, a, op, ctx) => (
+      record(ctx, op, checkClose(expectTensor(args[0]), expectTensor(args[1]), a.min, a.max), args[0]),
+      []
+    ),
   }),
   defineOp({
     name: 'check.expect_serialized_eq',
@@ -261,7 +347,14 @@ const checkOps = [
     attrs: (r) => ({ id: r.string('probe_id'), iter: r.int('iter', 0) }),
     evaluate: (args, a, op, ctx) => {
       const probed = ctx.session.probes.get(a.id)?.[a.iter];
-      record(ctx, op, probed ? checkEq(expectTensor(args[0]), expectTensor(probed)) : `no probe '${a.id}' (iteration ${a.iter}) was recorded`, args[0]);
+      record(
+        ctx,
+        op,
+        probed
+          ? checkEq(expectTensor(args[0]), expectTensor(probed))
+          : `no probe '${a.id}' (iteration ${a.iter}) was recorded`,
+        args[0],
+      );
       return [];
     },
   }),
@@ -269,17 +362,31 @@ const checkOps = [
 
 /** Custom calls exporters write around sharding (GSPMD / shard_map): on one device each passes its
  * operand through unchanged. Shape-changing ones (a full tensor to one partition's shard) are not. */
-const SHARDING_CALLS = new Set(['Sharding', 'SPMDFullToShardShape', 'SPMDShardToFullShape', 'mhlo.sharding', 'xla.sdy.FuncResultSharding', 'xla.sdy.GlobalToLocalShape', 'xla.sdy.LocalToGlobalShape']);
+const SHARDING_CALLS = new Set([
+  'Sharding',
+  'SPMDFullToShardShape',
+  'SPMDShardToFullShape',
+  'mhlo.sharding',
+  'xla.sdy.FuncResultSharding',
+  'xla.sdy.GlobalToLocalShape',
+  'xla.sdy.LocalToGlobalShape',
+]);
 
 export function isIdentityCustomCall(op: Op): boolean {
   if (!SHARDING_CALLS.has(customCallTarget(op) ?? '')) return false;
-  return op.operands.length === 1 && op.results.length === 1 && typeToString(op.operands[0]!.type) === typeToString(op.results[0]!.type);
+  return (
+    op.operands.length === 1 &&
+    op.results.length === 1 &&
+    typeToString(op.operands[0]!.type) === typeToString(op.results[0]!.type)
+  );
 }
 
 /** The located error for a custom call `where` cannot run: vendor kernels, and sharding calls
  * that change shape (they need the program partitioned across devices). */
 export function unsupportedCustomCall(op: Op, target: string, where: string): Error {
-  const why = SHARDING_CALLS.has(target) ? ' (changes the shape: it needs the program partitioned over several devices)' : ' (a vendor call target)';
+  const why = SHARDING_CALLS.has(target)
+    ? ' (changes the shape: it needs the program partitioned over several devices)'
+    : ' (a vendor call target)';
   return error('E0301', { op: `custom_call @${target}${why}`, target: where }, op.loc);
 }
 
@@ -292,7 +399,8 @@ const customCall = defineOp({
   // Vendor targets are refused when the module is verified: by every backend alike, and before a
   // long interpretation reaches them.
   infer: (_types, a, op) => {
-    if (!a.target.startsWith('check.') && !SHARDING_CALLS.has(a.target)) throw unsupportedCustomCall(op, a.target, 'xla-aot');
+    if (!a.target.startsWith('check.') && !SHARDING_CALLS.has(a.target))
+      throw unsupportedCustomCall(op, a.target, 'xla-aot');
     return undefined;
   },
   evaluate: (args, a, op, ctx) => {
@@ -336,7 +444,14 @@ function formatElem(t: Tensor, i: number): string {
   const e = storageElem(t.type.elem);
   if (e.kind === 'bool') return v ? 'true' : 'false';
   if (e.kind === 'int') return String(v);
-  const f = (x: number): string => (Number.isNaN(x) ? 'nan' : !Number.isFinite(x) ? (x > 0 ? 'inf' : '-inf') : x.toExponential(6).replace(/e([+-])(\d)$/, 'e$10$2'));
+  const f = (x: number): string =>
+    Number.isNaN(x)
+      ? 'nan'
+      : !Number.isFinite(x)
+        ? x > 0
+          ? 'inf'
+          : '-inf'
+        : x.toExponential(6).replace(/e([+-])(\d)$/, 'e$10$2');
   if (Array.isArray(v)) return `(${f(v[0])}, ${f(v[1])})`;
   return f(v as number);
 }
@@ -348,7 +463,10 @@ export function printTensor(t: Tensor): string {
   const rec = (dim: number, base: number, stride: number[]): string => {
     const n = t.type.shape[dim]!;
     const parts: string[] = [];
-    for (let i = 0; i < n; i++) parts.push(dim === t.type.shape.length - 1 ? formatElem(t, base + i) : rec(dim + 1, base + i * stride[dim]!, stride));
+    for (let i = 0; i < n; i++)
+      parts.push(
+        dim === t.type.shape.length - 1 ? formatElem(t, base + i) : rec(dim + 1, base + i * stride[dim]!, stride),
+      );
     return `[${parts.join(', ')}]`;
   };
   const st: number[] = [];
@@ -442,4 +560,3 @@ export const CONTROL = [
   ...interpreterOps,
   ...foreignOps,
 ];
-

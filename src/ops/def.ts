@@ -11,15 +11,7 @@ import { typeToString, type Type } from '../ir/types.js';
 import type { RtValue } from '../ir/tensor.js';
 
 export type Category =
-  | 'elementwise'
-  | 'movement'
-  | 'reduction'
-  | 'contraction'
-  | 'constant'
-  | 'control'
-  | 'collective'
-  | 'check'
-  | 'other';
+  'elementwise' | 'movement' | 'reduction' | 'contraction' | 'constant' | 'control' | 'collective' | 'check' | 'other';
 
 /** What an evaluator may ask of the interpreter beyond its operands. */
 export interface OpEvalCtx {
@@ -94,8 +86,10 @@ export function opAttrs<A>(def: OpDef<A>, op: Op): A {
 /** Checks a list of dimension numbers against a rank: each in [0, rank) (constraint `rangeId`)
  * and, with `uniqueId`, none repeated. */
 export function checkDims(op: Op, dims: readonly number[], rank: number, rangeId: string, uniqueId?: string): void {
-  for (const d of dims) if (!Number.isInteger(d) || d < 0 || d >= rank) constraint(op, rangeId, `dimension ${d} is outside [0, ${rank})`);
-  if (uniqueId && new Set(dims).size !== dims.length) constraint(op, uniqueId, `dimensions [${dims.join(', ')}] repeat`);
+  for (const d of dims)
+    if (!Number.isInteger(d) || d < 0 || d >= rank) constraint(op, rangeId, `dimension ${d} is outside [0, ${rank})`);
+  if (uniqueId && new Set(dims).size !== dims.length)
+    constraint(op, uniqueId, `dimensions [${dims.join(', ')}] repeat`);
 }
 
 /** A verification failure with its spec constraint id. */

@@ -5,8 +5,29 @@
  */
 import type { Op } from '../ir/core.js';
 import { maxFinite } from '../ir/float-format.js';
-import { complexElem, sameShape, storageElem, tensorType, typeToString, type ElemType, type FloatElem, type TensorType, type Type } from '../ir/types.js';
-import { elemBits, elemBitWidth, expectTensor, getElem, makeTensor, setElem, setElemBits, size, type Elem, type Tensor } from '../ir/tensor.js';
+import {
+  complexElem,
+  sameShape,
+  storageElem,
+  tensorType,
+  typeToString,
+  type ElemType,
+  type FloatElem,
+  type TensorType,
+  type Type,
+} from '../ir/types.js';
+import {
+  elemBits,
+  elemBitWidth,
+  expectTensor,
+  getElem,
+  makeTensor,
+  setElem,
+  setElemBits,
+  size,
+  type Elem,
+  type Tensor,
+} from '../ir/tensor.js';
 import { constraint, defineOp, type OpDef } from './def.js';
 import { SCALAR, type C } from './scalar.js';
 import { RuntimeError } from '../diag/diagnostics.js';
@@ -18,7 +39,9 @@ export function resultTensorType(op: Op, i = 0): TensorType {
 }
 
 function tensorOperands(op: Op, types: readonly Type[]): TensorType[] {
-  return types.map((t, i) => (t.kind === 'tensor' ? t : constraint(op, 'operand_type', `operand #${i} must be a tensor, got ${typeToString(t)}`)));
+  return types.map((t, i) =>
+    t.kind === 'tensor' ? t : constraint(op, 'operand_type', `operand #${i} must be a tensor, got ${typeToString(t)}`),
+  );
 }
 
 /** Elementwise shape rule: operands share one shape; result has it too. */
@@ -26,9 +49,12 @@ export function inferSameShape(resultElem: (ops: TensorType[], op: Op) => ElemTy
   return (types: readonly Type[], _a: unknown, op: Op): Type[] => {
     const ts = tensorOperands(op, types);
     const first = ts[0]!;
-    for (const t of ts) if (!sameShape(t.shape, first.shape)) constraint(op, 'elementwise_c1', `operand shapes differ: ${ts.map(typeToString).join(', ')}`);
+    for (const t of ts)
+      if (!sameShape(t.shape, first.shape))
+        constraint(op, 'elementwise_c1', `operand shapes differ: ${ts.map(typeToString).join(', ')}`);
     // Quantized operands may carry different scales; anything else shares one element type.
-    if (!ts.some((t) => t.elem.kind === 'quant') && ts.some((t) => t.elem.name !== first.elem.name)) constraint(op, 'elementwise_c2', `operand element types differ: ${ts.map(typeToString).join(', ')}`);
+    if (!ts.some((t) => t.elem.kind === 'quant') && ts.some((t) => t.elem.name !== first.elem.name))
+      constraint(op, 'elementwise_c2', `operand element types differ: ${ts.map(typeToString).join(', ')}`);
     // Quantized results keep their declared parameters; only the shape is inferred then.
     const declared = op.results[0]?.type;
     const elem = declared?.kind === 'tensor' && declared.elem.kind === 'quant' ? declared.elem : resultElem(ts, op);
@@ -81,8 +107,47 @@ function scalarOp<const N extends string>(name: N, arity: 1 | 2): OpDef<any, `st
   });
 }
 
-const UNARY = ['negate', 'abs', 'sign', 'not', 'popcnt', 'count_leading_zeros', 'ceil', 'floor', 'round_nearest_afz', 'round_nearest_even', 'sqrt', 'rsqrt', 'cbrt', 'exponential', 'exponential_minus_one', 'log', 'log_plus_one', 'logistic', 'sine', 'cosine', 'tan', 'tanh'] as const;
-const BINARY = ['add', 'subtract', 'multiply', 'divide', 'remainder', 'power', 'maximum', 'minimum', 'atan2', 'and', 'or', 'xor', 'shift_left', 'shift_right_logical', 'shift_right_arithmetic'] as const;
+const UNARY = [
+  'negate',
+  'abs',
+  'sign',
+  'not',
+  'popcnt',
+  'count_leading_zeros',
+  'ceil',
+  'floor',
+  'round_nearest_afz',
+  'round_nearest_even',
+  'sqrt',
+  'rsqrt',
+  'cbrt',
+  'exponential',
+  'exponential_minus_one',
+  'log',
+  'log_plus_one',
+  'logistic',
+  'sine',
+  'cosine',
+  'tan',
+  'tanh',
+] as const;
+const BINARY = [
+  'add',
+  'subtract',
+  'multiply',
+  'divide',
+  'remainder',
+  'power',
+  'maximum',
+  'minimum',
+  'atan2',
+  'and',
+  'or',
+  'xor',
+  'shift_left',
+  'shift_right_logical',
+  'shift_right_arithmetic',
+] as const;
 
 // ---- compare -----------------------------------------------------------------------------------
 /** Total order key of a float (spec's TOTALORDER): -NaN < -Inf < ... < -0 < +0 < ... < +Inf < +NaN. */
@@ -138,7 +203,13 @@ const compare = defineOp({
     // Unsigned compare of signed storage: compare the bit patterns.
     if (e.kind === 'int' && ctype === 'UNSIGNED' && e.signed) {
       const bits = e.bits;
-      return [mapElements(ts, resultTensorType(op), (xs) => (compareElems(a.direction, ctype, BigInt.asUintN(bits, xs[0] as bigint), BigInt.asUintN(bits, xs[1] as bigint)) ? 1 : 0))];
+      return [
+        mapElements(ts, resultTensorType(op), (xs) =>
+          compareElems(a.direction, ctype, BigInt.asUintN(bits, xs[0] as bigint), BigInt.asUintN(bits, xs[1] as bigint))
+            ? 1
+            : 0,
+        ),
+      ];
     }
     return [mapElements(ts, resultTensorType(op), (xs) => (compareElems(a.direction, ctype, xs[0]!, xs[1]!) ? 1 : 0))];
   },
@@ -157,8 +228,10 @@ const select = defineOp({
   infer: (types, _a, op) => {
     const [pred, onTrue, onFalse] = tensorOperands(op, types);
     if (!pred || !onTrue || !onFalse) return constraint(op, 'select_c1', 'expects 3 operands');
-    if (pred.shape.length !== 0 && !sameShape(pred.shape, onTrue.shape)) constraint(op, 'select_c1', 'pred must be a scalar or have the shape of on_true');
-    if (!sameShape(onTrue.shape, onFalse.shape)) constraint(op, 'select_c2', 'on_true and on_false must have the same shape');
+    if (pred.shape.length !== 0 && !sameShape(pred.shape, onTrue.shape))
+      constraint(op, 'select_c1', 'pred must be a scalar or have the shape of on_true');
+    if (!sameShape(onTrue.shape, onFalse.shape))
+      constraint(op, 'select_c2', 'on_true and on_false must have the same shape');
     return [onTrue];
   },
   evaluate: (args, _a, op) => {
@@ -177,8 +250,12 @@ const clamp = defineOp({
   spec: 'clamp',
   infer: (types, _a, op) => {
     const [mn, x, mx] = tensorOperands(op, types);
-    for (const b of [mn!, mx!]) if (b.shape.length !== 0 && !sameShape(b.shape, x!.shape)) constraint(op, 'clamp_c1', 'min/max must be scalars or have the shape of operand');
-    for (const b of [mn!, mx!]) if (x!.elem.kind !== 'quant' && b.elem.name !== x!.elem.name) constraint(op, 'clamp_c2', `min/max ${typeToString(b)} must have the operand's element type ${x!.elem.name}`);
+    for (const b of [mn!, mx!])
+      if (b.shape.length !== 0 && !sameShape(b.shape, x!.shape))
+        constraint(op, 'clamp_c1', 'min/max must be scalars or have the shape of operand');
+    for (const b of [mn!, mx!])
+      if (x!.elem.kind !== 'quant' && b.elem.name !== x!.elem.name)
+        constraint(op, 'clamp_c2', `min/max ${typeToString(b)} must have the operand's element type ${x!.elem.name}`);
     return [x!];
   },
   evaluate: (args, _a, op) => {
@@ -242,7 +319,8 @@ const convert = defineOp({
   infer: (types, _a, op) => {
     const [x] = tensorOperands(op, types);
     const r = op.results[0]?.type;
-    if (r?.kind === 'tensor' && !sameShape(r.shape, x!.shape)) constraint(op, 'convert_c1', 'operand and result must have the same shape');
+    if (r?.kind === 'tensor' && !sameShape(r.shape, x!.shape))
+      constraint(op, 'convert_c1', 'operand and result must have the same shape');
     return undefined;
   },
   evaluate: (args, _a, op) => {
@@ -268,7 +346,8 @@ const bitcastConvert = defineOp({
       // Each input element splits into wi/wo outputs (little-endian order along a new last dim).
       const k = wi / wo;
       const mask = (1n << BigInt(wo)) - 1n;
-      for (let i = 0; i < nOut; i++) setElemBits(out, i, (elemBits(x, Math.floor(i / k)) >> BigInt((i % k) * wo)) & mask);
+      for (let i = 0; i < nOut; i++)
+        setElemBits(out, i, (elemBits(x, Math.floor(i / k)) >> BigInt((i % k) * wo)) & mask);
     } else {
       const k = wo / wi;
       for (let i = 0; i < nOut; i++) {
@@ -287,10 +366,12 @@ const isFinite = defineOp({
   category: 'elementwise',
   spec: 'is_finite',
   infer: inferSameShape(() => ({ kind: 'bool', name: 'i1' })),
-  evaluate: (args, _a, op) => [mapElements([expectTensor(args[0])], resultTensorType(op), (xs) => (Number.isFinite(xs[0] as number) ? 1 : 0))],
+  evaluate: (args, _a, op) => [
+    mapElements([expectTensor(args[0])], resultTensorType(op), (xs) => (Number.isFinite(xs[0] as number) ? 1 : 0)),
+  ],
 });
 
-function partOp<const N extends "real" | "imag">(name: N): OpDef<any, `stablehlo.${N}`> {
+function partOp<const N extends 'real' | 'imag'>(name: N): OpDef<any, `stablehlo.${N}`> {
   return defineOp({
     name: `stablehlo.${name}`,
     category: 'elementwise',
@@ -299,13 +380,18 @@ function partOp<const N extends "real" | "imag">(name: N): OpDef<any, `stablehlo
     infer: (types, _a, op) => {
       const [x] = tensorOperands(op, types);
       const e = storageElem(x!.elem);
-      if (e.kind !== 'complex' && e.kind !== 'float') constraint(op, `${name}_c2`, `operand must be complex or floating-point, got ${typeToString(x!)}`);
+      if (e.kind !== 'complex' && e.kind !== 'float')
+        constraint(op, `${name}_c2`, `operand must be complex or floating-point, got ${typeToString(x!)}`);
       return [tensorType(x!.shape, e.kind === 'complex' ? e.part : x!.elem)];
     },
     evaluate: (args, _a, op) => {
       const x = expectTensor(args[0]);
       const isComplex = storageElem(x.type.elem).kind === 'complex';
-      return [mapElements([x], resultTensorType(op), (xs) => (isComplex ? (xs[0] as C)[name === 'real' ? 0 : 1] : name === 'real' ? xs[0]! : 0))];
+      return [
+        mapElements([x], resultTensorType(op), (xs) =>
+          isComplex ? (xs[0] as C)[name === 'real' ? 0 : 1] : name === 'real' ? xs[0]! : 0,
+        ),
+      ];
     },
   });
 }
@@ -315,7 +401,13 @@ const complexOp = defineOp({
   category: 'elementwise',
   spec: 'complex',
   infer: inferSameShape((ts) => complexElem(ts[0]!.elem as FloatElem)),
-  evaluate: (args, _a, op) => [mapElements(args.map((a) => expectTensor(a)), resultTensorType(op), (xs) => [xs[0] as number, xs[1] as number])],
+  evaluate: (args, _a, op) => [
+    mapElements(
+      args.map((a) => expectTensor(a)),
+      resultTensorType(op),
+      (xs) => [xs[0] as number, xs[1] as number],
+    ),
+  ],
 });
 
 /** Rounds to a float format with `e` exponent and `m` mantissa bits (spec reduce_precision). */
@@ -347,7 +439,9 @@ const reducePrecisionOp = defineOp({
   spec: 'reduce_precision',
   attrs: (r) => ({ e: r.int('exponent_bits'), m: r.int('mantissa_bits') }),
   infer: inferSameShape(sameElemAsFirst),
-  evaluate: (args, a, op) => [mapElements([expectTensor(args[0])], resultTensorType(op), (xs) => reducePrecision(xs[0] as number, a.e, a.m))],
+  evaluate: (args, a, op) => [
+    mapElements([expectTensor(args[0])], resultTensorType(op), (xs) => reducePrecision(xs[0] as number, a.e, a.m)),
+  ],
 });
 
 export const ELEMENTWISE = [
@@ -364,4 +458,3 @@ export const ELEMENTWISE = [
   complexOp,
   reducePrecisionOp,
 ];
-

@@ -12,14 +12,30 @@ import type { RtValue } from '../ir/tensor.js';
 
 /** Ops that may hand back their operand's storage (a reshape is a view in the interpreter) or keep
  * a reference to it: reading the carried value through one of these would see the update. */
-const MAY_ALIAS = new Set(['stablehlo.reshape', 'stablehlo.dynamic_reshape', 'stablehlo.custom_call', 'stablehlo.tuple', 'stablehlo.optimization_barrier', 'stablehlo.composite', 'func.call', 'interpreter.probe']);
+const MAY_ALIAS = new Set([
+  'stablehlo.reshape',
+  'stablehlo.dynamic_reshape',
+  'stablehlo.custom_call',
+  'stablehlo.tuple',
+  'stablehlo.optimization_barrier',
+  'stablehlo.composite',
+  'func.call',
+  'interpreter.probe',
+]);
 
 /** Ops whose results may be an operand itself (a branch or loop returning it unchanged). */
 const CONTROL_FLOW = new Set(['stablehlo.if', 'stablehlo.case', 'stablehlo.while']);
 
 /** Whether `v` occurs anywhere in `region` (nested regions included). */
 function usedIn(region: Region, v: Value): boolean {
-  return region.blocks.some((b) => b.ops.some((op) => op.operands.includes(v) || op.successors.some((s) => s.args.includes(v)) || op.regions.some((r) => usedIn(r, v))));
+  return region.blocks.some((b) =>
+    b.ops.some(
+      (op) =>
+        op.operands.includes(v) ||
+        op.successors.some((s) => s.args.includes(v)) ||
+        op.regions.some((r) => usedIn(r, v)),
+    ),
+  );
 }
 
 const analysed = new WeakMap<Op, ReadonlyMap<Op, number>>();
@@ -43,11 +59,17 @@ export function inPlaceLoopUpdates(whileOp: Op): ReadonlyMap<Op, number> {
       if (op.name !== 'stablehlo.dynamic_update_slice') return;
       const arg = op.operands[0]!;
       const i = block.args.indexOf(arg);
-      if (i < 0 || ret.operands[i] !== op.results[0] || ret.operands.filter((v) => v === op.results[0]).length !== 1) return;
+      if (i < 0 || ret.operands[i] !== op.results[0] || ret.operands.filter((v) => v === op.results[0]).length !== 1)
+        return;
       if (op.operands.indexOf(arg) !== op.operands.lastIndexOf(arg)) return;
       const readsOnly = block.ops.every((other, j) => {
         if (other === op || !(other.operands.includes(arg) || other.regions.some((r) => usedIn(r, arg)))) return true;
-        return j < at && !MAY_ALIAS.has(other.name) && !CONTROL_FLOW.has(other.name) && !other.regions.some((r) => usedIn(r, arg));
+        return (
+          j < at &&
+          !MAY_ALIAS.has(other.name) &&
+          !CONTROL_FLOW.has(other.name) &&
+          !other.regions.some((r) => usedIn(r, arg))
+        );
       });
       if (readsOnly) found.set(op, i);
     });

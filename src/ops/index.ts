@@ -10,12 +10,25 @@ import { opAttrs, type OpDef } from './def.js';
 import type { Op } from '../ir/core.js';
 import { ELEMENTWISE } from './elementwise.js';
 import { MOVEMENT } from './movement.js';
+import { INDEXING } from './indexing.js';
 import { NORMALIZATION } from './normalization.js';
 import { QUANT } from './quant.js';
 import { RANDOM } from './random.js';
 import { REDUCTION } from './reduction.js';
 
-const ALL = [...ELEMENTWISE, ...MOVEMENT, ...REDUCTION, ...CONTRACTION, ...NORMALIZATION, ...CONTROL, ...COLLECTIVE, ...CHLO, ...QUANT, ...RANDOM];
+const ALL = [
+  ...ELEMENTWISE,
+  ...MOVEMENT,
+  ...INDEXING,
+  ...REDUCTION,
+  ...CONTRACTION,
+  ...NORMALIZATION,
+  ...CONTROL,
+  ...COLLECTIVE,
+  ...CHLO,
+  ...QUANT,
+  ...RANDOM,
+];
 type AnyDef = (typeof ALL)[number];
 
 /** Every op name the table defines, as a type: a misspelled op name in a lowering table or an
@@ -23,7 +36,13 @@ type AnyDef = (typeof ALL)[number];
 export type OpKind = AnyDef['name'];
 
 /** The attributes op `K`'s OpDef reads (its `attrs` result type). */
-export type AttrsOf<K extends OpKind> = AnyDef extends infer D ? (D extends OpDef<infer A, infer N> ? (K extends N ? A : never) : never) : never;
+export type AttrsOf<K extends OpKind> = AnyDef extends infer D
+  ? D extends OpDef<infer A, infer N>
+    ? K extends N
+      ? A
+      : never
+    : never
+  : never;
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((d) => [d.name, d]));
 

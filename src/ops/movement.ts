@@ -1,12 +1,23 @@
 /**
  * @fileoverview Data-movement ops, each a naive loop over result (or operand) indices written
  * from the spec: broadcast_in_dim, transpose, reshape, slice, dynamic_slice,
- * dynamic_update_slice, concatenate, pad, reverse, iota, gather, scatter, and their dynamic_*
- * forms. Deliberately independent of any index-map lowering.
+ * dynamic_update_slice, concatenate, pad, reverse, iota, and their dynamic_* forms (gather and
+ * scatter are indexing.ts's). Deliberately independent of any index-map lowering.
  */
 import type { Op } from '../ir/core.js';
 import { numElements, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
-import { copyElem, expectTensor, flatIndex, forEachIndex, intAt, makeTensor, setElem, size, strides, type RtValue, type Tensor } from '../ir/tensor.js';
+import {
+  copyElem,
+  expectTensor,
+  forEachIndex,
+  intAt,
+  makeTensor,
+  setElem,
+  size,
+  strides,
+  type RtValue,
+  type Tensor,
+} from '../ir/tensor.js';
 import { mayUpdateInPlace } from './in-place.js';
 import { checkDims, constraint, defineOp } from './def.js';
 import { resultTensorType } from './elementwise.js';
@@ -14,7 +25,8 @@ import { RuntimeError } from '../diag/diagnostics.js';
 
 function tt(op: Op, types: readonly Type[], i: number): TensorType {
   const t = types[i];
-  if (!t || t.kind !== 'tensor') return constraint(op, 'operand_type', `operand #${i} must be a tensor${t ? `, got ${typeToString(t)}` : ''}`);
+  if (!t || t.kind !== 'tensor')
+    return constraint(op, 'operand_type', `operand #${i} must be a tensor${t ? `, got ${typeToString(t)}` : ''}`);
   return t;
 }
 
@@ -30,12 +42,27 @@ const broadcastInDim = defineOp({
   infer: (types, a, op) => {
     const x = tt(op, types, 0);
     const r = op.results[0]?.type;
-    if (a.dims.length !== x.shape.length) constraint(op, 'broadcast_in_dim_c2', `broadcast_dimensions has ${a.dims.length} entries, operand rank is ${x.shape.length}`);
+    if (a.dims.length !== x.shape.length)
+      constraint(
+        op,
+        'broadcast_in_dim_c2',
+        `broadcast_dimensions has ${a.dims.length} entries, operand rank is ${x.shape.length}`,
+      );
     if (r?.kind === 'tensor') {
       a.dims.forEach((d, i) => {
-        if (d < 0 || d >= r.shape.length) constraint(op, 'broadcast_in_dim_c3', `broadcast dimension ${d} out of range for result rank ${r.shape.length}`);
+        if (d < 0 || d >= r.shape.length)
+          constraint(
+            op,
+            'broadcast_in_dim_c3',
+            `broadcast dimension ${d} out of range for result rank ${r.shape.length}`,
+          );
         const od = x.shape[i]!;
-        if (od !== 1 && od >= 0 && r.shape[d]! >= 0 && od !== r.shape[d]) constraint(op, 'broadcast_in_dim_c5', `operand dim ${i} (${od}) does not match result dim ${d} (${r.shape[d]})`);
+        if (od !== 1 && od >= 0 && r.shape[d]! >= 0 && od !== r.shape[d])
+          constraint(
+            op,
+            'broadcast_in_dim_c5',
+            `operand dim ${i} (${od}) does not match result dim ${d} (${r.shape[d]})`,
+          );
       });
     }
     return undefined;
@@ -61,8 +88,18 @@ const transpose = defineOp({
   attrs: (r) => ({ perm: r.ints('permutation') }),
   infer: (types, a, op) => {
     const x = tt(op, types, 0);
-    if (!isPermutation(a.perm, x.shape.length)) constraint(op, 'transpose_c2', `permutation [${a.perm.join(', ')}] is not a permutation of the ${x.shape.length} operand dims`);
-    return [tensorType(a.perm.map((p) => x.shape[p]!), x.elem)];
+    if (!isPermutation(a.perm, x.shape.length))
+      constraint(
+        op,
+        'transpose_c2',
+        `permutation [${a.perm.join(', ')}] is not a permutation of the ${x.shape.length} operand dims`,
+      );
+    return [
+      tensorType(
+        a.perm.map((p) => x.shape[p]!),
+        x.elem,
+      ),
+    ];
   },
   evaluate: (args, a, op) => {
     const x = expectTensor(args[0]);
@@ -80,7 +117,8 @@ const transpose = defineOp({
 function reshapeEval(args: readonly RtValue[], op: Op): RtValue[] {
   const x = expectTensor(args[0]);
   const rt = resultTensorType(op);
-  if (numElements(rt.shape) !== size(x)) throw new RuntimeError(`cannot reshape ${size(x)} elements into ${typeToString(rt)}`);
+  if (numElements(rt.shape) !== size(x))
+    throw new RuntimeError(`cannot reshape ${size(x)} elements into ${typeToString(rt)}`);
   return [{ kind: 'tensor', type: rt, data: x.data }];
 }
 
@@ -91,7 +129,12 @@ const reshape = defineOp({
   infer: (types, _a, op) => {
     const x = tt(op, types, 0);
     const r = op.results[0]?.type;
-    if (r?.kind === 'tensor' && r.shape.every((d) => d >= 0) && x.shape.every((d) => d >= 0) && numElements(r.shape) !== numElements(x.shape))
+    if (
+      r?.kind === 'tensor' &&
+      r.shape.every((d) => d >= 0) &&
+      x.shape.every((d) => d >= 0) &&
+      numElements(r.shape) !== numElements(x.shape)
+    )
       constraint(op, 'reshape_c1', `operand has ${numElements(x.shape)} elements, result ${numElements(r.shape)}`);
     return undefined;
   },
@@ -117,19 +160,29 @@ const slice = defineOp({
   infer: (types, a, op) => {
     const x = tt(op, types, 0);
     const st = a.strides.length ? a.strides : a.start.map(() => 1);
-    if (a.start.length !== x.shape.length || a.limit.length !== x.shape.length) constraint(op, 'slice_c2', 'start/limit indices must have one entry per operand dim');
+    if (a.start.length !== x.shape.length || a.limit.length !== x.shape.length)
+      constraint(op, 'slice_c2', 'start/limit indices must have one entry per operand dim');
     const shape = a.start.map((s, i) => {
       const l = a.limit[i]!;
-      if (s < 0 || s > l || (x.shape[i]! >= 0 && l > x.shape[i]!)) constraint(op, 'slice_c3', `bad slice [${s}:${l}] of dim ${i} (size ${x.shape[i]})`);
+      if (s < 0 || s > l || (x.shape[i]! >= 0 && l > x.shape[i]!))
+        constraint(op, 'slice_c3', `bad slice [${s}:${l}] of dim ${i} (size ${x.shape[i]})`);
       if (st[i]! <= 0) constraint(op, 'slice_c4', 'strides must be positive');
       return Math.ceil((l - s) / st[i]!);
     });
     return [tensorType(shape, x.elem)];
   },
-  evaluate: (args, a, op) => [sliceEval(expectTensor(args[0]), a.start, a.strides.length ? a.strides : a.start.map(() => 1), resultTensorType(op))],
+  evaluate: (args, a, op) => [
+    sliceEval(
+      expectTensor(args[0]),
+      a.start,
+      a.strides.length ? a.strides : a.start.map(() => 1),
+      resultTensorType(op),
+    ),
+  ],
 });
 
-function clampInt(v: number, lo: number, hi: number): number {
+/** v clamped to [lo, hi] (dynamic start indices, as the spec clamps them). */
+export function clampInt(v: number, lo: number, hi: number): number {
   return Math.min(Math.max(v, lo), hi);
 }
 
@@ -141,18 +194,34 @@ const dynamicSlice = defineOp({
   infer: (types, a, op) => {
     const x = types[0];
     if (x?.kind !== 'tensor') return undefined;
-    if (types.length !== 1 + x.shape.length) constraint(op, 'dynamic_slice_c2', `${x.shape.length} start indices expected, got ${types.length - 1}`);
-    if (a.sizes.length !== x.shape.length) constraint(op, 'dynamic_slice_c3', `slice_sizes has ${a.sizes.length} entries for a rank-${x.shape.length} operand`);
+    if (types.length !== 1 + x.shape.length)
+      constraint(op, 'dynamic_slice_c2', `${x.shape.length} start indices expected, got ${types.length - 1}`);
+    if (a.sizes.length !== x.shape.length)
+      constraint(
+        op,
+        'dynamic_slice_c3',
+        `slice_sizes has ${a.sizes.length} entries for a rank-${x.shape.length} operand`,
+      );
     a.sizes.forEach((n, d) => {
-      if (n < 0 || (x.shape[d]! >= 0 && n > x.shape[d]!)) constraint(op, 'dynamic_slice_c4', `slice_sizes[${d}] = ${n} outside [0, ${x.shape[d]}]`);
+      if (n < 0 || (x.shape[d]! >= 0 && n > x.shape[d]!))
+        constraint(op, 'dynamic_slice_c4', `slice_sizes[${d}] = ${n} outside [0, ${x.shape[d]}]`);
     });
-    for (const t of types.slice(1)) if (t.kind !== 'tensor' || t.shape.length !== 0 || (t.elem.kind !== 'int' && t.elem.kind !== 'bool')) constraint(op, 'dynamic_slice_c5', `start indices must be 0-d integer tensors, got ${typeToString(t)}`);
+    for (const t of types.slice(1))
+      if (t.kind !== 'tensor' || t.shape.length !== 0 || (t.elem.kind !== 'int' && t.elem.kind !== 'bool'))
+        constraint(op, 'dynamic_slice_c5', `start indices must be 0-d integer tensors, got ${typeToString(t)}`);
     return [tensorType(a.sizes, x.elem)];
   },
   evaluate: (args, a, op) => {
     const x = expectTensor(args[0]);
     const start = args.slice(1).map((s, i) => clampInt(intAt(expectTensor(s), 0), 0, x.type.shape[i]! - a.sizes[i]!));
-    return [sliceEval(x, start, start.map(() => 1), resultTensorType(op))];
+    return [
+      sliceEval(
+        x,
+        start,
+        start.map(() => 1),
+        resultTensorType(op),
+      ),
+    ];
   },
 });
 
@@ -163,18 +232,37 @@ const dynamicUpdateSlice = defineOp({
   infer: (types, _a, op) => {
     const [x, upd] = [tt(op, types, 0), tt(op, types, 1)];
     const starts = types.slice(2).map((_, i) => tt(op, types, i + 2));
-    if (upd.elem.name !== x.elem.name) constraint(op, 'dynamic_update_slice_c2', `update element type ${upd.elem.name} differs from the operand's ${x.elem.name}`);
-    if (upd.shape.length !== x.shape.length) constraint(op, 'dynamic_update_slice_c3', `update rank ${upd.shape.length} differs from the operand's ${x.shape.length}`);
-    if (starts.length !== x.shape.length) constraint(op, 'dynamic_update_slice_c4', `${starts.length} start indices for a rank-${x.shape.length} operand`);
-    if (starts.some((s) => s.shape.length !== 0 || s.elem.kind !== 'int' || s.elem.name !== starts[0]!.elem.name)) constraint(op, 'dynamic_update_slice_c5', 'start indices must be 0-d tensors of one integer type');
+    if (upd.elem.name !== x.elem.name)
+      constraint(
+        op,
+        'dynamic_update_slice_c2',
+        `update element type ${upd.elem.name} differs from the operand's ${x.elem.name}`,
+      );
+    if (upd.shape.length !== x.shape.length)
+      constraint(
+        op,
+        'dynamic_update_slice_c3',
+        `update rank ${upd.shape.length} differs from the operand's ${x.shape.length}`,
+      );
+    if (starts.length !== x.shape.length)
+      constraint(op, 'dynamic_update_slice_c4', `${starts.length} start indices for a rank-${x.shape.length} operand`);
+    if (starts.some((s) => s.shape.length !== 0 || s.elem.kind !== 'int' || s.elem.name !== starts[0]!.elem.name))
+      constraint(op, 'dynamic_update_slice_c5', 'start indices must be 0-d tensors of one integer type');
     // Dynamic dims (-1) are checked when the program runs.
-    if (upd.shape.some((d, i) => d >= 0 && x.shape[i]! >= 0 && d > x.shape[i]!)) constraint(op, 'dynamic_update_slice_c6', `update shape [${upd.shape.join(', ')}] does not fit the operand's [${x.shape.join(', ')}]`);
+    if (upd.shape.some((d, i) => d >= 0 && x.shape[i]! >= 0 && d > x.shape[i]!))
+      constraint(
+        op,
+        'dynamic_update_slice_c6',
+        `update shape [${upd.shape.join(', ')}] does not fit the operand's [${x.shape.join(', ')}]`,
+      );
     return [x];
   },
   evaluate: (args, _a, op) => {
     const x = expectTensor(args[0]);
     const upd = expectTensor(args[1]);
-    const start = args.slice(2).map((s, i) => clampInt(intAt(expectTensor(s), 0), 0, x.type.shape[i]! - upd.type.shape[i]!));
+    const start = args
+      .slice(2)
+      .map((s, i) => clampInt(intAt(expectTensor(s), 0), 0, x.type.shape[i]! - upd.type.shape[i]!));
     // A loop's carried tensor whose old value nobody reads again is updated where it is.
     const inPlace = mayUpdateInPlace(op, x);
     const out = inPlace ? x : makeTensor(resultTensorType(op));
@@ -198,18 +286,26 @@ const concatenate = defineOp({
     const ts = types.map((_, i) => tt(op, types, i));
     const first = ts[0];
     if (!first) return constraint(op, 'concatenate_c1', 'needs at least one operand');
-    if (a.dim < 0 || a.dim >= first.shape.length) constraint(op, 'concatenate_c4', `dimension ${a.dim} out of range for rank ${first.shape.length}`);
+    if (a.dim < 0 || a.dim >= first.shape.length)
+      constraint(op, 'concatenate_c4', `dimension ${a.dim} out of range for rank ${first.shape.length}`);
     for (const t of ts) {
       if (t.shape.length !== first.shape.length) constraint(op, 'concatenate_c2', 'operands must have the same rank');
       t.shape.forEach((d, i) => {
-        if (i !== a.dim && d !== first.shape[i]) constraint(op, 'concatenate_c2', `operand shapes differ outside dimension ${a.dim}`);
+        if (i !== a.dim && d !== first.shape[i])
+          constraint(op, 'concatenate_c2', `operand shapes differ outside dimension ${a.dim}`);
       });
     }
     const shape = [...first.shape];
     shape[a.dim] = ts.reduce((n, t) => n + t.shape[a.dim]!, 0);
     return [tensorType(shape, first.elem)];
   },
-  evaluate: (args, a, op) => [concatTensors(args.map((x) => expectTensor(x)), a.dim, resultTensorType(op))],
+  evaluate: (args, a, op) => [
+    concatTensors(
+      args.map((x) => expectTensor(x)),
+      a.dim,
+      resultTensorType(op),
+    ),
+  ],
 });
 
 /** Concatenates same-rank tensors along `dim` into a tensor of type `rt`. */
@@ -248,14 +344,22 @@ const pad = defineOp({
   name: 'stablehlo.pad',
   category: 'movement',
   spec: 'pad',
-  attrs: (r) => ({ low: r.ints('edge_padding_low'), high: r.ints('edge_padding_high'), interior: r.ints('interior_padding') }),
+  attrs: (r) => ({
+    low: r.ints('edge_padding_low'),
+    high: r.ints('edge_padding_high'),
+    interior: r.ints('interior_padding'),
+  }),
   infer: (types, a, op) => {
     const x = tt(op, types, 0);
     if (a.interior.some((v) => v < 0)) constraint(op, 'pad_c4', 'interior padding must be non-negative');
-    const shape = x.shape.map((d, i) => (d < 0 ? -1 : a.low[i]! + d + Math.max(d - 1, 0) * a.interior[i]! + a.high[i]!));
+    const shape = x.shape.map((d, i) =>
+      d < 0 ? -1 : a.low[i]! + d + Math.max(d - 1, 0) * a.interior[i]! + a.high[i]!,
+    );
     return [tensorType(shape, x.elem)];
   },
-  evaluate: (args, a, op) => [padEval(expectTensor(args[0]), expectTensor(args[1]), a.low, a.interior, resultTensorType(op))],
+  evaluate: (args, a, op) => [
+    padEval(expectTensor(args[0]), expectTensor(args[1]), a.low, a.interior, resultTensorType(op)),
+  ],
 });
 
 const dynamicPad = defineOp({
@@ -288,7 +392,8 @@ const reverse = defineOp({
     const xs = strides(x.type.shape);
     forEachIndex(out.type.shape, (idx, flat) => {
       let src = 0;
-      for (let i = 0; i < idx.length; i++) src += (a.dims.includes(i) ? x.type.shape[i]! - 1 - idx[i]! : idx[i]!) * xs[i]!;
+      for (let i = 0; i < idx.length; i++)
+        src += (a.dims.includes(i) ? x.type.shape[i]! - 1 - idx[i]! : idx[i]!) * xs[i]!;
       copyElem(out, flat, x, src);
     });
     return [out];
@@ -313,7 +418,8 @@ const iota = defineOp({
   attrs: (r) => ({ dim: r.int('iota_dimension') }),
   infer: (_t, a, op) => {
     const r = op.results[0]?.type;
-    if (r?.kind === 'tensor' && (a.dim < 0 || a.dim >= r.shape.length)) constraint(op, 'iota_c1', `iota_dimension ${a.dim} out of range for rank ${r.shape.length}`);
+    if (r?.kind === 'tensor' && (a.dim < 0 || a.dim >= r.shape.length))
+      constraint(op, 'iota_c1', `iota_dimension ${a.dim} out of range for rank ${r.shape.length}`);
     return undefined;
   },
   evaluate: (_args, a, op) => [iotaEval(resultTensorType(op), a.dim)],
@@ -337,7 +443,10 @@ function shapeFromOperand(v: RtValue | undefined, op: Op): TensorType {
   const shape = Array.from({ length: size(t) }, (_, i) => intAt(t, i));
   const declared = resultTensorType(op);
   declared.shape.forEach((d, i) => {
-    if (d >= 0 && d !== shape[i]) throw new RuntimeError(`shape operand [${shape.join(', ')}] does not match result type ${typeToString(declared)}`);
+    if (d >= 0 && d !== shape[i])
+      throw new RuntimeError(
+        `shape operand [${shape.join(', ')}] does not match result type ${typeToString(declared)}`,
+      );
   });
   return tensorType(shape, declared.elem);
 }
@@ -357,7 +466,8 @@ const dynamicReshape = defineOp({
   evaluate: (args, _a, op) => {
     const x = expectTensor(args[0]);
     const rt = shapeFromOperand(args[1], op);
-    if (numElements(rt.shape) !== size(x)) throw new RuntimeError(`cannot reshape ${size(x)} elements into ${typeToString(rt)}`);
+    if (numElements(rt.shape) !== size(x))
+      throw new RuntimeError(`cannot reshape ${size(x)} elements into ${typeToString(rt)}`);
     return [{ kind: 'tensor', type: rt, data: x.data }];
   },
 });
@@ -387,168 +497,14 @@ const getDimensionSize = defineOp({
     checkDims(op, [a.dim], tt(op, types, 0).shape.length, 'get_dimension_size_c1');
     // The spec's result is tensor<i32>; older exports write tensor<i64>: any 0-d integer is accepted.
     const declared = op.results[0]?.type;
-    if (declared?.kind !== 'tensor' || declared.shape.length !== 0 || declared.elem.kind !== 'int') constraint(op, 'get_dimension_size_c1', 'the result must be a 0-d integer tensor');
+    if (declared?.kind !== 'tensor' || declared.shape.length !== 0 || declared.elem.kind !== 'int')
+      constraint(op, 'get_dimension_size_c1', 'the result must be a 0-d integer tensor');
     return [declared];
   },
   evaluate: (args, a, op) => {
     const out = makeTensor(resultTensorType(op));
     setElem(out, 0, BigInt(expectTensor(args[0]).type.shape[a.dim]!));
     return [out];
-  },
-});
-
-// ---- gather / scatter --------------------------------------------------------------------------
-export interface GatherDims {
-  offsetDims: number[];
-  collapsedSliceDims: number[];
-  operandBatchingDims: number[];
-  startIndicesBatchingDims: number[];
-  startIndexMap: number[];
-  indexVectorDim: number;
-}
-
-function readGatherDims(r: import('../ir/attrs.js').AttrReader): GatherDims {
-  const d = r.has('dimension_numbers') ? r.struct('dimension_numbers') : r;
-  return {
-    offsetDims: d.ints('offset_dims', []),
-    collapsedSliceDims: d.ints('collapsed_slice_dims', []),
-    operandBatchingDims: d.ints('operand_batching_dims', []),
-    startIndicesBatchingDims: d.ints('start_indices_batching_dims', []),
-    startIndexMap: d.ints('start_index_map', []),
-    indexVectorDim: d.int('index_vector_dim', 0),
-  };
-}
-
-/** Reads the index vector of `indices` at batch position `batch` (index_vector_dim removed). */
-function indexVector(indices: Tensor, batch: readonly number[], ivd: number): number[] {
-  const shape = indices.type.shape;
-  const st = strides(shape);
-  const hasVec = ivd < shape.length;
-  const n = hasVec ? shape[ivd]! : 1;
-  const out: number[] = [];
-  for (let k = 0; k < n; k++) {
-    let flat = 0;
-    let bi = 0;
-    for (let d = 0; d < shape.length; d++) {
-      if (hasVec && d === ivd) flat += k * st[d]!;
-      else flat += batch[bi++]! * st[d]!;
-    }
-    out.push(intAt(indices, flat));
-  }
-  return out;
-}
-
-function gatherEval(x: Tensor, indices: Tensor, g: GatherDims, sliceSizes: readonly number[], rt: TensorType): Tensor {
-  const out = makeTensor(rt);
-  const rank = rt.shape.length;
-  const batchDims = [...Array(rank).keys()].filter((d) => !g.offsetDims.includes(d));
-  const xs = strides(x.type.shape);
-  const xr = x.type.shape.length;
-  const offsetOperandDims = [...Array(xr).keys()].filter((d) => !g.collapsedSliceDims.includes(d) && !g.operandBatchingDims.includes(d));
-  forEachIndex(rt.shape, (idx, flat) => {
-    const batch = batchDims.map((d) => idx[d]!);
-    const start = indexVector(indices, batch, g.indexVectorDim);
-    const full = new Array<number>(xr).fill(0);
-    g.startIndexMap.forEach((od, k) => {
-      full[od] = clampInt(start[k]!, 0, x.type.shape[od]! - sliceSizes[od]!);
-    });
-    g.operandBatchingDims.forEach((od, k) => {
-      const ds = g.startIndicesBatchingDims[k]!;
-      full[od] = full[od]! + batch[ds < g.indexVectorDim ? ds : ds - 1]!;
-    });
-    g.offsetDims.forEach((rd, k) => {
-      const od = offsetOperandDims[k]!;
-      full[od] = full[od]! + idx[rd]!;
-    });
-    copyElem(out, flat, x, flatIndex(full, xs));
-  });
-  return out;
-}
-
-const gather = defineOp({
-  name: 'stablehlo.gather',
-  category: 'movement',
-  spec: 'gather',
-  attrs: (r) => ({ dims: readGatherDims(r), sliceSizes: r.ints('slice_sizes') }),
-  evaluate: (args, a, op) => [gatherEval(expectTensor(args[0]), expectTensor(args[1]), a.dims, a.sliceSizes, resultTensorType(op))],
-});
-
-const dynamicGather = defineOp({
-  name: 'stablehlo.dynamic_gather',
-  category: 'movement',
-  spec: 'dynamic_gather',
-  attrs: (r) => ({ dims: readGatherDims(r) }),
-  evaluate: (args, a, op) => {
-    const s = expectTensor(args[2]);
-    const sizes = Array.from({ length: size(s) }, (_, i) => intAt(s, i));
-    return [gatherEval(expectTensor(args[0]), expectTensor(args[1]), a.dims, sizes, resultTensorType(op))];
-  },
-});
-
-export interface ScatterDims {
-  updateWindowDims: number[];
-  insertedWindowDims: number[];
-  inputBatchingDims: number[];
-  scatterIndicesBatchingDims: number[];
-  scatterDimsToOperandDims: number[];
-  indexVectorDim: number;
-}
-
-const scatter = defineOp({
-  name: 'stablehlo.scatter',
-  category: 'movement',
-  spec: 'scatter',
-  attrs: (r): ScatterDims => {
-    const d = r.has('scatter_dimension_numbers') ? r.struct('scatter_dimension_numbers') : r;
-    return {
-      updateWindowDims: d.ints('update_window_dims', []),
-      insertedWindowDims: d.ints('inserted_window_dims', []),
-      inputBatchingDims: d.ints('input_batching_dims', []),
-      scatterIndicesBatchingDims: d.ints('scatter_indices_batching_dims', []),
-      scatterDimsToOperandDims: d.ints('scatter_dims_to_operand_dims', []),
-      indexVectorDim: d.int('index_vector_dim', 0),
-    };
-  },
-  evaluate: (args, s, op, ctx) => {
-    const n = (args.length - 1) / 2;
-    const inputs = args.slice(0, n).map((v) => expectTensor(v));
-    const indices = expectTensor(args[n]);
-    const updates = args.slice(n + 1).map((v) => expectTensor(v));
-    const results = inputs.map((x, i) => {
-      const out = makeTensor(resultTensorType(op, i));
-      for (let k = 0; k < size(x); k++) copyElem(out, k, x, k);
-      return out;
-    });
-    const x0 = inputs[0]!;
-    const xr = x0.type.shape.length;
-    const xs = strides(x0.type.shape);
-    const ushape = updates[0]!.type.shape;
-    const scatterDims = [...Array(ushape.length).keys()].filter((d) => !s.updateWindowDims.includes(d));
-    const windowOperandDims = [...Array(xr).keys()].filter((d) => !s.insertedWindowDims.includes(d) && !s.inputBatchingDims.includes(d));
-    const body = op.regions[0]!;
-    forEachIndex(ushape, (idx, flat) => {
-      const batch = scatterDims.map((d) => idx[d]!);
-      const start = indexVector(indices, batch, s.indexVectorDim);
-      const full = new Array<number>(xr).fill(0);
-      s.scatterDimsToOperandDims.forEach((od, k) => {
-        full[od] = start[k]!;
-      });
-      s.inputBatchingDims.forEach((od, k) => {
-        const ds = s.scatterIndicesBatchingDims[k]!;
-        full[od] = full[od]! + batch[ds < s.indexVectorDim ? ds : ds - 1]!;
-      });
-      s.updateWindowDims.forEach((ud, k) => {
-        const od = windowOperandDims[k]!;
-        full[od] = full[od]! + idx[ud]!;
-      });
-      if (full.some((v, d) => v < 0 || v >= x0.type.shape[d]!)) return;
-      const dst = flatIndex(full, xs);
-      const cur = results.map((r) => scalarAt(r, dst));
-      const upd = updates.map((u) => scalarAt(u, flat));
-      const res = ctx.runRegion(body, [...cur, ...upd]);
-      results.forEach((r, i) => copyElem(r, dst, expectTensor(res[i]), 0));
-    });
-    return results;
   },
 });
 
@@ -576,7 +532,4 @@ export const MOVEMENT = [
   dynamicReshape,
   realDynamicSlice,
   getDimensionSize,
-  gather,
-  dynamicGather,
-  scatter,
 ];

@@ -44,7 +44,8 @@ const rngBitGenerator = defineOp({
   evaluate: (args, _a, op) => {
     const state = expectTensor(args[0]);
     const st = storageElem(state.type.elem);
-    if (st.kind !== 'int' || st.bits !== 64 || size(state) < 2) throw new RuntimeError('rng_bit_generator supports a ui64/i64 state of at least 2 elements');
+    if (st.kind !== 'int' || st.bits !== 64 || size(state) < 2)
+      throw new RuntimeError('rng_bit_generator supports a ui64/i64 state of at least 2 elements');
     const word = (i: number): bigint => BigInt.asUintN(64, getElem(state, i) as bigint);
     const key = word(0);
     let counter = word(1);
@@ -54,12 +55,18 @@ const rngBitGenerator = defineOp({
     const words: number[] = [];
     const need = Math.ceil((size(out) * bits) / 32);
     while (words.length < need) {
-      words.push(...threefry2x32([Number(key & 0xffffffffn), Number(key >> 32n)], [Number(counter & 0xffffffffn), Number((counter >> 32n) & 0xffffffffn)]));
+      words.push(
+        ...threefry2x32(
+          [Number(key & 0xffffffffn), Number(key >> 32n)],
+          [Number(counter & 0xffffffffn), Number((counter >> 32n) & 0xffffffffn)],
+        ),
+      );
       counter = BigInt.asUintN(64, counter + 1n);
     }
     for (let i = 0; i < size(out); i++) {
       let v = 0n;
-      for (let w = Math.ceil(bits / 32) - 1; w >= 0; w--) v = (v << 32n) | BigInt(words[i * Math.ceil(bits / 32) + w] ?? 0);
+      for (let w = Math.ceil(bits / 32) - 1; w >= 0; w--)
+        v = (v << 32n) | BigInt(words[i * Math.ceil(bits / 32) + w] ?? 0);
       setElemBits(out, i, BigInt.asUintN(bits, v));
     }
     const newState = makeTensor(resultTensorType(op, 0));
@@ -96,19 +103,27 @@ const rng = defineOp({
     if (result?.kind !== 'tensor') return undefined;
     const [lo, hi, shape] = types;
     for (const [i, t] of [lo, hi].entries())
-      if (t?.kind !== 'tensor' || t.shape.length !== 0 || t.elem.name !== result.elem.name) constraint(op, 'rng_c1', `operand #${i} must be a scalar of the result's element type ${result.elem.name}`);
-    if (shape?.kind !== 'tensor' || shape.shape.length !== 1 || shape.shape[0] !== result.shape.length) constraint(op, 'rng_c2', `shape must be a 1-D tensor of ${result.shape.length} dimension sizes`);
-    if (a.distribution !== 'UNIFORM' && a.distribution !== 'NORMAL') constraint(op, 'rng_c3', `unknown rng_distribution ${a.distribution}`);
+      if (t?.kind !== 'tensor' || t.shape.length !== 0 || t.elem.name !== result.elem.name)
+        constraint(op, 'rng_c1', `operand #${i} must be a scalar of the result's element type ${result.elem.name}`);
+    if (shape?.kind !== 'tensor' || shape.shape.length !== 1 || shape.shape[0] !== result.shape.length)
+      constraint(op, 'rng_c2', `shape must be a 1-D tensor of ${result.shape.length} dimension sizes`);
+    if (a.distribution !== 'UNIFORM' && a.distribution !== 'NORMAL')
+      constraint(op, 'rng_c3', `unknown rng_distribution ${a.distribution}`);
     const e = storageElem(result.elem);
-    if (a.distribution === 'NORMAL' && e.kind !== 'float') constraint(op, 'rng_c4', 'a NORMAL distribution needs a floating-point result');
-    if (e.kind !== 'float' && e.kind !== 'int' && e.kind !== 'bool') constraint(op, 'rng_c1', `rng of ${result.elem.name}`);
+    if (a.distribution === 'NORMAL' && e.kind !== 'float')
+      constraint(op, 'rng_c4', 'a NORMAL distribution needs a floating-point result');
+    if (e.kind !== 'float' && e.kind !== 'int' && e.kind !== 'bool')
+      constraint(op, 'rng_c1', `rng of ${result.elem.name}`);
     return [result];
   },
   evaluate: (args, a, op) => {
     const [lo, hi, shape] = args.map((v) => expectTensor(v));
     const out = makeTensor(resultTensorType(op));
     out.type.shape.forEach((d, i) => {
-      if (intAt(shape!, i) !== d) throw new RuntimeError(`rng: shape operand [${out.type.shape.map((_, j) => intAt(shape!, j))}] differs from the result shape [${out.type.shape}]`);
+      if (intAt(shape!, i) !== d)
+        throw new RuntimeError(
+          `rng: shape operand [${out.type.shape.map((_, j) => intAt(shape!, j))}] differs from the result shape [${out.type.shape}]`,
+        );
     });
     const key = rngKey(op);
     const [x, y] = [Number(getElem(lo!, 0)), Number(getElem(hi!, 0))];

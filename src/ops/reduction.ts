@@ -6,7 +6,20 @@
  */
 import type { Op, Region } from '../ir/core.js';
 import { compatibleShape, storageElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
-import { copyElem, expectTensor, flatIndex, forEachIndex, getElem, makeTensor, setElem, size, strides, type Elem, type RtValue, type Tensor } from '../ir/tensor.js';
+import {
+  copyElem,
+  expectTensor,
+  flatIndex,
+  forEachIndex,
+  getElem,
+  makeTensor,
+  setElem,
+  size,
+  strides,
+  type Elem,
+  type RtValue,
+  type Tensor,
+} from '../ir/tensor.js';
 import { checkDims, constraint, defineOp, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { scalarAt } from './movement.js';
@@ -20,11 +33,14 @@ export function combiner(body: Region, elemTypes: readonly TensorType[], ctx: Op
   const block = body.blocks[0];
   const n = elemTypes.length;
   if (block && n === 1 && body.blocks.length === 1 && block.ops.length === 2) {
-    const [op, ret] = block.ops as [typeof block.ops[0], typeof block.ops[0]];
+    const [op, ret] = block.ops as [(typeof block.ops)[0], (typeof block.ops)[0]];
     const name = op!.name.replace(/^stablehlo\./, '');
     const impl = SCALAR[name];
     const e = storageElem(elemTypes[0]!.elem);
-    const argsOk = op!.operands.length === 2 && op!.operands.every((v) => block.args.includes(v)) && op!.operands[0] !== op!.operands[1];
+    const argsOk =
+      op!.operands.length === 2 &&
+      op!.operands.every((v) => block.args.includes(v)) &&
+      op!.operands[0] !== op!.operands[1];
     const retOk = ret!.name === 'stablehlo.return' && ret!.operands[0] === op!.results[0];
     if (impl && argsOk && retOk && ['add', 'multiply', 'maximum', 'minimum', 'and', 'or', 'xor'].includes(name)) {
       const swap = op!.operands[0] === block.args[1];
@@ -45,7 +61,10 @@ export function combiner(body: Region, elemTypes: readonly TensorType[], ctx: Op
     }
   }
   return (acc, xs) => {
-    const args: RtValue[] = [...acc.map((v, i) => scalarOf(elemTypes[i]!, v)), ...xs.map((v, i) => scalarOf(elemTypes[i]!, v))];
+    const args: RtValue[] = [
+      ...acc.map((v, i) => scalarOf(elemTypes[i]!, v)),
+      ...xs.map((v, i) => scalarOf(elemTypes[i]!, v)),
+    ];
     return ctx.runRegion(body, args).map((r) => getElem(expectTensor(r), 0));
   };
 }
@@ -64,25 +83,36 @@ const reduce = defineOp({
   infer: (types, a, op) => {
     const ts = tensors(op, types);
     const n = ts.length / 2;
-    if (n < 1 || !Number.isInteger(n)) constraint(op, 'reduce_c3', `${ts.length} operands: expected inputs and as many init values`);
+    if (n < 1 || !Number.isInteger(n))
+      constraint(op, 'reduce_c3', `${ts.length} operands: expected inputs and as many init values`);
     const [inputs, inits] = [ts.slice(0, n), ts.slice(n)];
     const shape = inputs[0]!.shape;
-    if (inputs.some((t) => !compatibleShape(t.shape, shape))) constraint(op, 'reduce_c1', `inputs of different shapes: ${inputs.map(typeToString).join(', ')}`);
+    if (inputs.some((t) => !compatibleShape(t.shape, shape)))
+      constraint(op, 'reduce_c1', `inputs of different shapes: ${inputs.map(typeToString).join(', ')}`);
     inits.forEach((t, i) => {
       if (t.shape.length !== 0) constraint(op, 'reduce_c2', `init value #${i} must be 0-d, got ${typeToString(t)}`);
-      if (t.elem.kind !== 'quant' && t.elem.name !== inputs[i]!.elem.name) constraint(op, 'reduce_c2', `init value #${i} is ${t.elem.name}, input #${i} ${inputs[i]!.elem.name}`);
+      if (t.elem.kind !== 'quant' && t.elem.name !== inputs[i]!.elem.name)
+        constraint(op, 'reduce_c2', `init value #${i} is ${t.elem.name}, input #${i} ${inputs[i]!.elem.name}`);
     });
     checkDims(op, a.dims, shape.length, 'reduce_c4', 'reduce_c5');
     // Results: the inputs' shapes without the reduced dims, element types from the body (left to the declared ones).
     const kept = shape.filter((_, d) => !a.dims.includes(d));
-    return op.results.map((r, i) => (r.type.kind === 'tensor' ? tensorType(kept, r.type.elem) : constraint(op, 'reduce_c7', `result #${i} must be a tensor`)));
+    return op.results.map((r, i) =>
+      r.type.kind === 'tensor'
+        ? tensorType(kept, r.type.elem)
+        : constraint(op, 'reduce_c7', `result #${i} must be a tensor`),
+    );
   },
   evaluate: (args, a, op, ctx) => {
     const n = args.length / 2;
     const inputs = args.slice(0, n).map((v) => expectTensor(v));
     const inits = args.slice(n).map((v) => expectTensor(v));
     const outs = inputs.map((_, i) => makeTensor(resultTensorType(op, i)));
-    const f = combiner(op.regions[0]!, inits.map((t) => t.type), ctx);
+    const f = combiner(
+      op.regions[0]!,
+      inits.map((t) => t.type),
+      ctx,
+    );
     const shape = inputs[0]!.type.shape;
     const keep = [...shape.keys()].filter((d) => !a.dims.includes(d));
     const os = strides(keep.map((d) => shape[d]!));
@@ -90,7 +120,10 @@ const reduce = defineOp({
     forEachIndex(shape, (idx, flat) => {
       let o = 0;
       for (let k = 0; k < keep.length; k++) o += idx[keep[k]!]! * os[k]!;
-      acc[o] = f(acc[o]!, inputs.map((t) => getElem(t, flat)));
+      acc[o] = f(
+        acc[o]!,
+        inputs.map((t) => getElem(t, flat)),
+      );
     });
     acc.forEach((vals, o) => outs.forEach((t, i) => setElem(t, o, vals[i]!)));
     return outs;
@@ -113,12 +146,21 @@ function readWindow(r: import('../ir/attrs.js').AttrReader): WindowAttrs {
     strides: r.ints('window_strides', ones),
     baseDil: r.ints('base_dilations', ones),
     winDil: r.ints('window_dilations', ones),
-    padding: r.intMatrix('padding', dims.map(() => [0, 0])),
+    padding: r.intMatrix(
+      'padding',
+      dims.map(() => [0, 0]),
+    ),
   };
 }
 
 /** Operand flat index for window element `w` of output position `o`, or -1 for padding/holes. */
-function windowSource(shape: readonly number[], st: readonly number[], w: WindowAttrs, o: readonly number[], k: readonly number[]): number {
+function windowSource(
+  shape: readonly number[],
+  st: readonly number[],
+  w: WindowAttrs,
+  o: readonly number[],
+  k: readonly number[],
+): number {
   let flat = 0;
   for (let d = 0; d < shape.length; d++) {
     const p = o[d]! * w.strides[d]! + k[d]! * w.winDil[d]! - w.padding[d]![0]!;
@@ -140,7 +182,11 @@ const reduceWindow = defineOp({
     const inputs = args.slice(0, n).map((v) => expectTensor(v));
     const inits = args.slice(n).map((v) => expectTensor(v));
     const outs = inputs.map((_, i) => makeTensor(resultTensorType(op, i)));
-    const f = combiner(op.regions[0]!, inits.map((t) => t.type), ctx);
+    const f = combiner(
+      op.regions[0]!,
+      inits.map((t) => t.type),
+      ctx,
+    );
     const shape = inputs[0]!.type.shape;
     const st = strides(shape);
     const initVals = inits.map((t) => getElem(t, 0));
@@ -163,7 +209,16 @@ const selectAndScatter = defineOp({
   attrs: (r) => {
     const dims = r.ints('window_dimensions');
     const ones = dims.map(() => 1);
-    return { dims, strides: r.ints('window_strides', ones), baseDil: ones, winDil: ones, padding: r.intMatrix('padding', dims.map(() => [0, 0])) };
+    return {
+      dims,
+      strides: r.ints('window_strides', ones),
+      baseDil: ones,
+      winDil: ones,
+      padding: r.intMatrix(
+        'padding',
+        dims.map(() => [0, 0]),
+      ),
+    };
   },
   evaluate: (args, w, op, ctx) => {
     const [x, source, init] = args.map((v) => expectTensor(v)) as [Tensor, Tensor, Tensor];
@@ -201,8 +256,10 @@ const sort = defineOp({
     const ts = tensors(op, types);
     if (ts.length === 0) constraint(op, 'sort_c1', 'sort needs at least one input');
     const shape = ts[0]!.shape;
-    if (ts.some((t) => !compatibleShape(t.shape, shape))) constraint(op, 'sort_c3', `inputs of different shapes: ${ts.map(typeToString).join(', ')}`);
-    if (!Number.isInteger(a.dim) || a.dim < -shape.length || a.dim >= Math.max(shape.length, 1)) constraint(op, 'sort_c4', `dimension ${a.dim} is outside [-${shape.length}, ${shape.length})`);
+    if (ts.some((t) => !compatibleShape(t.shape, shape)))
+      constraint(op, 'sort_c3', `inputs of different shapes: ${ts.map(typeToString).join(', ')}`);
+    if (!Number.isInteger(a.dim) || a.dim < -shape.length || a.dim >= Math.max(shape.length, 1))
+      constraint(op, 'sort_c4', `dimension ${a.dim} is outside [-${shape.length}, ${shape.length})`);
     return ts;
   },
   evaluate: (args, a, op, ctx) => {
@@ -251,7 +308,10 @@ const map = defineOp({
     const inputs = args.map((v) => expectTensor(v));
     const out = makeTensor(resultTensorType(op));
     for (let i = 0; i < size(out); i++) {
-      const r = ctx.runRegion(op.regions[0]!, inputs.map((t) => scalarAt(t, i)));
+      const r = ctx.runRegion(
+        op.regions[0]!,
+        inputs.map((t) => scalarAt(t, i)),
+      );
       copyElem(out, i, expectTensor(r[0]), 0);
     }
     return [out];
@@ -267,7 +327,9 @@ export const REDUCTION = [reduce, reduceWindow, selectAndScatter, sort, map];
 
 /** The operands as tensors (operand_type otherwise). */
 function tensors(op: Op, types: readonly Type[]): TensorType[] {
-  return types.map((t, i) => (t.kind === 'tensor' ? t : constraint(op, 'operand_type', `operand #${i} must be a tensor, got ${typeToString(t)}`)));
+  return types.map((t, i) =>
+    t.kind === 'tensor' ? t : constraint(op, 'operand_type', `operand #${i} must be a tensor, got ${typeToString(t)}`),
+  );
 }
 
 /** Binary ops whose operands may come in either order (bitwise the same result, NaN rules included). */
@@ -280,7 +342,8 @@ export function simpleCombiner(body: Region | undefined): string | undefined {
   const block = body?.blocks[0];
   if (!block || body!.blocks.length !== 1 || block.ops.length !== 2 || block.args.length !== 2) return undefined;
   const [op, ret] = block.ops as [Op, Op];
-  if (ret.name !== 'stablehlo.return' || ret.operands[0] !== op.results[0] || op.operands.length !== 2) return undefined;
+  if (ret.name !== 'stablehlo.return' || ret.operands[0] !== op.results[0] || op.operands.length !== 2)
+    return undefined;
   const name = op.name.replace(/^stablehlo\./, '');
   const [x, y] = op.operands;
   if (x === block.args[0] && y === block.args[1]) return name;

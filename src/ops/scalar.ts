@@ -70,7 +70,8 @@ function cexpm1(a: C): C {
 }
 function clog1p(a: C): C {
   const [x, y] = a;
-  const re = Math.abs(x) < 0.5 && Math.abs(y) < 0.5 ? 0.5 * Math.log1p(x * (2 + x) + y * y) : Math.log(Math.hypot(1 + x, y));
+  const re =
+    Math.abs(x) < 0.5 && Math.abs(y) < 0.5 ? 0.5 * Math.log1p(x * (2 + x) + y * y) : Math.log(Math.hypot(1 + x, y));
   return [re, Math.atan2(y, 1 + x)];
 }
 function cpow(a: C, b: C): C {
@@ -171,14 +172,32 @@ export const SCALAR: Readonly<Record<string, ScalarImpl>> = {
   divide: { float: (a, b) => a / b!, int: (t, a, b) => idiv(t, a, b!), complex: cdiv },
   remainder: { float: (a, b) => a % b!, int: (t, a, b) => irem(t, a, b!) },
   power: { float: (a, b) => powf(a, b!), int: (t, a, b) => ipow(t, a, b!), complex: cpow },
-  maximum: { float: (a, b) => maxf(a, b!), int: (_t, a, b) => (cmpBig(a, b!) >= 0 ? a : b!), bool: (a, b) => a | b!, complex: lexMax },
-  minimum: { float: (a, b) => minf(a, b!), int: (_t, a, b) => (cmpBig(a, b!) <= 0 ? a : b!), bool: (a, b) => a & b!, complex: lexMin },
-  atan2: { float: (a, b) => Math.atan2(a, b!), complex: (a, b) => { const q = clog(cdiv(cadd(b, cmul([0, 1], a)), csqrt(cadd(cmul(a, a), cmul(b, b))))); return [q[1], -q[0]]; } },
+  maximum: {
+    float: (a, b) => maxf(a, b!),
+    int: (_t, a, b) => (cmpBig(a, b!) >= 0 ? a : b!),
+    bool: (a, b) => a | b!,
+    complex: lexMax,
+  },
+  minimum: {
+    float: (a, b) => minf(a, b!),
+    int: (_t, a, b) => (cmpBig(a, b!) <= 0 ? a : b!),
+    bool: (a, b) => a & b!,
+    complex: lexMin,
+  },
+  atan2: {
+    float: (a, b) => Math.atan2(a, b!),
+    complex: (a, b) => {
+      const q = clog(cdiv(cadd(b, cmul([0, 1], a)), csqrt(cadd(cmul(a, a), cmul(b, b)))));
+      return [q[1], -q[0]];
+    },
+  },
   and: { int: (_t, a, b) => a & b!, bool: (a, b) => a & b! },
   or: { int: (_t, a, b) => a | b!, bool: (a, b) => a | b! },
   xor: { int: (_t, a, b) => a ^ b!, bool: (a, b) => a ^ b! },
   shift_left: { int: (t, a, b) => (ushift(t, b!) === undefined ? 0n : a << ushift(t, b!)!) },
-  shift_right_logical: { int: (t, a, b) => (ushift(t, b!) === undefined ? 0n : BigInt.asUintN(t.bits, a) >> ushift(t, b!)!) },
+  shift_right_logical: {
+    int: (t, a, b) => (ushift(t, b!) === undefined ? 0n : BigInt.asUintN(t.bits, a) >> ushift(t, b!)!),
+  },
   shift_right_arithmetic: {
     int: (t, a, b) => {
       const s = ushift(t, b!);
@@ -188,7 +207,14 @@ export const SCALAR: Readonly<Record<string, ScalarImpl>> = {
   },
   negate: { float: (a) => -a, int: (_t, a) => -a, complex: (a) => [-a[0], -a[1]] },
   abs: { float: Math.abs, int: (_t, a) => (a < 0n ? -a : a) },
-  sign: { float: signf, int: (_t, a) => (a > 0n ? 1n : a < 0n ? -1n : 0n), complex: (a) => { const r = Math.hypot(a[0], a[1]); return r === 0 || Number.isNaN(r) ? (Number.isNaN(r) ? [NaN, NaN] : [0, 0]) : [a[0] / r, a[1] / r]; } },
+  sign: {
+    float: signf,
+    int: (_t, a) => (a > 0n ? 1n : a < 0n ? -1n : 0n),
+    complex: (a) => {
+      const r = Math.hypot(a[0], a[1]);
+      return r === 0 || Number.isNaN(r) ? (Number.isNaN(r) ? [NaN, NaN] : [0, 0]) : [a[0] / r, a[1] / r];
+    },
+  },
   not: { int: (_t, a) => ~a, bool: (a) => (a ? 0 : 1) },
   popcnt: { int: (t, a) => popcount(t, a) },
   count_leading_zeros: { int: (t, a) => clz(t, a) },

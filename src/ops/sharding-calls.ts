@@ -58,7 +58,13 @@ export type TileStarts = readonly number[] | undefined;
  * `s`. Tiles must divide the tensor evenly (what GSPMD's shard_map requires); partitions that
  * replicate a tile get the same origin.
  */
-export function tileStarts(s: Sharding | undefined, full: TensorType, local: TensorType, n: number, loc: Loc): TileStarts[] {
+export function tileStarts(
+  s: Sharding | undefined,
+  full: TensorType,
+  local: TensorType,
+  n: number,
+  loc: Loc,
+): TileStarts[] {
   const bad = (detail: string): never => {
     throw error('E0301', { op: `a manual sharding step (${detail})`, target: 'one device' }, loc);
   };
@@ -69,7 +75,8 @@ export function tileStarts(s: Sharding | undefined, full: TensorType, local: Ten
   if (s.kind !== 'tiled') return bad(`a ${s.kind} sharding`);
   const rank = full.shape.length;
   const tiles = s.tiles.slice(0, rank);
-  if (tiles.length !== rank || (s.tiles.length !== rank + (s.lastTileReplicated ? 1 : 0))) bad(`sharding of rank ${s.tiles.length} for a rank-${rank} value`);
+  if (tiles.length !== rank || s.tiles.length !== rank + (s.lastTileReplicated ? 1 : 0))
+    bad(`sharding of rank ${s.tiles.length} for a rank-${rank} value`);
   full.shape.forEach((d, i) => {
     if (d !== local.shape[i]! * tiles[i]!) bad(`dimension ${i}: ${d} is not ${tiles[i]} tiles of ${local.shape[i]}`);
   });

@@ -18,16 +18,32 @@ import { permuteMode, processGroup, reduceMode, type GroupAttrs } from '../ops/c
 import { isIdentityCustomCall } from '../ops/control.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp } from '../ops/index.js';
-import { distinctTiles, FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr, tileStarts } from '../ops/sharding-calls.js';
+import {
+  distinctTiles,
+  FULL_TO_SHARD,
+  isShardingBoundary,
+  SHARD_TO_FULL,
+  shardingAttr,
+  tileStarts,
+} from '../ops/sharding-calls.js';
 import { customCallTarget } from '../ir/core.js';
 
-const COLLECTIVES = new Set(['stablehlo.all_reduce', 'stablehlo.reduce_scatter', 'stablehlo.all_gather', 'stablehlo.all_to_all', 'stablehlo.collective_permute', 'stablehlo.collective_broadcast', 'stablehlo.collective_reduce']);
+const COLLECTIVES = new Set([
+  'stablehlo.all_reduce',
+  'stablehlo.reduce_scatter',
+  'stablehlo.all_gather',
+  'stablehlo.all_to_all',
+  'stablehlo.collective_permute',
+  'stablehlo.collective_broadcast',
+  'stablehlo.collective_reduce',
+]);
 
 function unsupported(what: string, loc: Loc): never {
   throw error('E0301', { op: what, target: 'one device (partition phase)' }, loc);
 }
 
-const tensorOf = (v: Value, loc: Loc): TensorType => (v.type.kind === 'tensor' ? v.type : unsupported(`a per-partition ${v.type.kind} value`, loc));
+const tensorOf = (v: Value, loc: Loc): TensorType =>
+  v.type.kind === 'tensor' ? v.type : unsupported(`a per-partition ${v.type.kind} value`, loc);
 
 const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
 const int = (x: number): Attr => ({ kind: 'int', value: BigInt(x) });
@@ -37,7 +53,13 @@ class Builder {
   readonly ops: Op[] = [];
   constructor(readonly loc: Loc) {}
 
-  op(name: string, operands: readonly Value[], resultTypes: readonly Type[], attrs: Record<string, Attr> = {}, regions: Region[] = []): Value[] {
+  op(
+    name: string,
+    operands: readonly Value[],
+    resultTypes: readonly Type[],
+    attrs: Record<string, Attr> = {},
+    regions: Region[] = [],
+  ): Value[] {
     const results = resultTypes.map((t) => newValue(t, '%spmd'));
     this.ops.push({ name, operands: [...operands], results, attrs, regions, successors: [], loc: this.loc });
     return results;
@@ -47,7 +69,11 @@ class Builder {
     const t = tensorOf(x, this.loc);
     if (start.every((s) => s === 0) && shape.join('x') === t.shape.join('x')) return x;
     const limit = start.map((s, i) => s + shape[i]!);
-    return this.op('stablehlo.slice', [x], [tensorType(shape, t.elem)], { start_indices: ints(start), limit_indices: ints(limit), strides: ints(shape.map(() => 1)) })[0]!;
+    return this.op('stablehlo.slice', [x], [tensorType(shape, t.elem)], {
+      start_indices: ints(start),
+      limit_indices: ints(limit),
+      strides: ints(shape.map(() => 1)),
+    })[0]!;
   }
 
   concatenate(xs: readonly Value[], dim: number): Value {
@@ -60,14 +86,29 @@ class Builder {
   /** A splat constant of type t (0 for zeros, or an integer value for ids). */
   constant(t: TensorType, value: number): Value {
     const e = storageElem(t.elem);
-    const elem = e.kind === 'float' ? { kind: 'float' as const, value } : e.kind === 'bool' ? { kind: 'bool' as const, value: value !== 0 } : { kind: 'int' as const, value: BigInt(value), hex: false };
-    return this.op('stablehlo.constant', [], [t], { value: { kind: 'dense', literal: { elems: [elem] }, type: t } })[0]!;
+    const elem =
+      e.kind === 'float'
+        ? { kind: 'float' as const, value }
+        : e.kind === 'bool'
+          ? { kind: 'bool' as const, value: value !== 0 }
+          : { kind: 'int' as const, value: BigInt(value), hex: false };
+    return this.op('stablehlo.constant', [], [t], {
+      value: { kind: 'dense', literal: { elems: [elem] }, type: t },
+    })[0]!;
   }
 
   /** `combine` (a collective's reducer region) applied elementwise across `xs`, in order. */
   fold(xs: readonly Value[], combine: Region): Value {
     const t = tensorOf(xs[0]!, this.loc);
-    return xs.slice(1).reduce((acc, x) => this.op('stablehlo.map', [acc, x], [t], { dimensions: ints(t.shape.map((_, i) => i)) }, [cloneRegion(combine, new Map())])[0]!, xs[0]!);
+    return xs
+      .slice(1)
+      .reduce(
+        (acc, x) =>
+          this.op('stablehlo.map', [acc, x], [t], { dimensions: ints(t.shape.map((_, i) => i)) }, [
+            cloneRegion(combine, new Map()),
+          ])[0]!,
+        xs[0]!,
+      );
   }
 }
 
@@ -100,20 +141,32 @@ function cloneOp(op: Op, map: Map<Value, Value>): Op {
 }
 
 function mentions(r: Region, names: ReadonlySet<string>): boolean {
-  return r.blocks.some((b) => b.ops.some((op) => names.has(op.name) || op.regions.some((inner) => mentions(inner, names))));
+  return r.blocks.some((b) =>
+    b.ops.some((op) => names.has(op.name) || op.regions.some((inner) => mentions(inner, names))),
+  );
 }
 
 /** The group (partition ids in group order) of each partition for a collective. */
 function groupsOf(op: Op, n: number, permute: boolean): number[][] {
   const g = opAttrs(lookupOp(op.name)!, op) as GroupAttrs;
   return Array.from({ length: n }, (_, p) =>
-    processGroup({ replicaId: 0, partitionId: p, numReplicas: 1, numPartitions: n } as never, g, permute ? permuteMode(g) : reduceMode(g)),
+    processGroup(
+      { replicaId: 0, partitionId: p, numReplicas: 1, numPartitions: n } as never,
+      g,
+      permute ? permuteMode(g) : reduceMode(g),
+    ),
   );
 }
 
 /** What each partition receives from a collective, given every partition's operands. */
 function lowerCollective(b: Builder, op: Op, ins: readonly (readonly Value[])[], n: number): Value[][] {
-  const a = opAttrs(lookupOp(op.name)!, op) as GroupAttrs & { dim: number; split: number; concat: number; count: number; pairs: number[][] };
+  const a = opAttrs(lookupOp(op.name)!, op) as GroupAttrs & {
+    dim: number;
+    split: number;
+    concat: number;
+    count: number;
+    pairs: number[][];
+  };
   const out: Value[][] = Array.from({ length: n }, () => []);
   const operandCount = ins[0]!.length;
   for (let k = 0; k < operandCount; k++) {
@@ -140,7 +193,11 @@ function lowerCollective(b: Builder, op: Op, ins: readonly (readonly Value[])[],
           const pieces = group.map((q) => {
             const t = tensorOf(of(q), op.loc);
             const len = t.shape[a.split]! / a.count;
-            return b.slice(of(q), t.shape.map((_, d) => (d === a.split ? group.indexOf(p) * len : 0)), t.shape.map((s, d) => (d === a.split ? len : s)));
+            return b.slice(
+              of(q),
+              t.shape.map((_, d) => (d === a.split ? group.indexOf(p) * len : 0)),
+              t.shape.map((s, d) => (d === a.split ? len : s)),
+            );
           });
           out[p]!.push(b.concatenate(pieces, a.concat));
           break;
@@ -159,9 +216,19 @@ function lowerCollective(b: Builder, op: Op, ins: readonly (readonly Value[])[],
 }
 
 /** Inlines `g` once per partition, in lockstep; returns each partition's results. */
-function inlinePerPartition(m: Module, b: Builder, g: Func, args: readonly (readonly Value[])[], n: number, depth: number): Value[][] {
+function inlinePerPartition(
+  m: Module,
+  b: Builder,
+  g: Func,
+  args: readonly (readonly Value[])[],
+  n: number,
+  depth: number,
+): Value[][] {
   if (depth > 64) unsupported('calls nested over 64 deep in a manual region', g.loc);
-  const block = g.body?.blocks.length === 1 ? g.body.blocks[0]! : unsupported(`@${g.name} (a manual-region body of ${g.body?.blocks.length ?? 0} blocks)`, g.loc);
+  const block =
+    g.body?.blocks.length === 1
+      ? g.body.blocks[0]!
+      : unsupported(`@${g.name} (a manual-region body of ${g.body?.blocks.length ?? 0} blocks)`, g.loc);
   const maps = args.map((a) => new Map(block.args.map((arg, i) => [arg, a[i]!] as const)));
   const special = new Set([...COLLECTIVES, 'stablehlo.partition_id', 'stablehlo.replica_id', 'func.call']);
   for (const op of block.ops) {
@@ -170,14 +237,17 @@ function inlinePerPartition(m: Module, b: Builder, g: Func, args: readonly (read
     let outs: Value[][];
     if (COLLECTIVES.has(op.name)) outs = lowerCollective(b, op, ins, n);
     else if (op.name === 'stablehlo.partition_id' || op.name === 'stablehlo.replica_id')
-      outs = ins.map((_, p) => [b.constant(op.results[0]!.type as TensorType, op.name === 'stablehlo.partition_id' ? p : 0)]);
+      outs = ins.map((_, p) => [
+        b.constant(op.results[0]!.type as TensorType, op.name === 'stablehlo.partition_id' ? p : 0),
+      ]);
     else if (op.name === 'func.call') {
       const callee = op.attrs['callee'];
       const h = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
       if (!h) unsupported(`a call of an unknown function`, op.loc);
       outs = inlinePerPartition(m, b, h, ins, n, depth + 1);
     } else {
-      if (op.regions.some((r) => mentions(r, special))) unsupported(`${op.name} holding collectives, partition ids or calls in a manual region`, op.loc);
+      if (op.regions.some((r) => mentions(r, special)))
+        unsupported(`${op.name} holding collectives, partition ids or calls in a manual region`, op.loc);
       outs = maps.map((map) => {
         const clone = cloneOp(op, map);
         b.ops.push(clone);
@@ -206,9 +276,13 @@ function unrollFunc(m: Module, f: Func): Func {
       const local = tensorOf(op.results[0]!, op.loc);
       if (s?.kind !== 'tiled') unsupported(`@${FULL_TO_SHARD} of a value without a tiled @Sharding`, op.loc);
       const starts = tileStarts(s, full, local, s.devices.length, op.loc);
-      parts.set(op.results[0]!, starts.map((st) => at.slice(x, st ?? local.shape.map(() => 0), local.shape)));
+      parts.set(
+        op.results[0]!,
+        starts.map((st) => at.slice(x, st ?? local.shape.map(() => 0), local.shape)),
+      );
     } else if (customCallTarget(op) === SHARD_TO_FULL && (perPartition || isShardingBoundary(op))) {
-      const tiles = parts.get(op.operands[0]!) ?? unsupported(`@${SHARD_TO_FULL} of a value that is not per-partition`, op.loc);
+      const tiles =
+        parts.get(op.operands[0]!) ?? unsupported(`@${SHARD_TO_FULL} of a value that is not per-partition`, op.loc);
       const full = tensorOf(op.results[0]!, op.loc);
       const local = tensorOf(op.operands[0]!, op.loc);
       const starts = tileStarts(shardingAttr(op), full, local, tiles.length, op.loc);
@@ -223,7 +297,12 @@ function unrollFunc(m: Module, f: Func): Func {
       const n = op.operands.map((v) => parts.get(v)?.length ?? 0).find((k) => k > 0)!;
       const args = Array.from({ length: n }, (_, p) => op.operands.map((v) => parts.get(v)?.[p] ?? map.get(v) ?? v));
       const outs = inlinePerPartition(m, at, g, args, n, 0);
-      op.results.forEach((r, i) => parts.set(r, outs.map((o) => o[i]!)));
+      op.results.forEach((r, i) =>
+        parts.set(
+          r,
+          outs.map((o) => o[i]!),
+        ),
+      );
     } else if (perPartition) {
       unsupported(`${op.name} on per-partition values outside a call`, op.loc);
     } else {
@@ -240,18 +319,28 @@ function assemble(b: Builder, tiles: readonly { value: Value; start: readonly nu
   if (dim === tiles[0]!.start.length) return tiles[0]!.value;
   const origins = [...new Set(tiles.map((t) => t.start[dim]!))].sort((x, y) => x - y);
   return b.concatenate(
-    origins.map((o) => assemble(b, tiles.filter((t) => t.start[dim] === o), dim + 1)),
+    origins.map((o) =>
+      assemble(
+        b,
+        tiles.filter((t) => t.start[dim] === o),
+        dim + 1,
+      ),
+    ),
     dim,
   );
 }
 
 /** The partition phase on one device: every function with manual regions rewritten, others kept. */
 export function unrollManualRegions(m: Module): Module {
-  const hasBoundary = (f: Func): boolean => !!f.body?.blocks.some((blk) => blk.ops.some((op) => isShardingBoundary(op) && customCallTarget(op) === FULL_TO_SHARD));
+  const hasBoundary = (f: Func): boolean =>
+    !!f.body?.blocks.some((blk) =>
+      blk.ops.some((op) => isShardingBoundary(op) && customCallTarget(op) === FULL_TO_SHARD),
+    );
   if (![...m.funcs.values()].some(hasBoundary)) return m;
   const funcs = new Map<string, Func>();
   for (const [name, f] of m.funcs) {
-    if (hasBoundary(f) && f.body!.blocks.length !== 1) unsupported(`@${name}: manual regions in a function of several blocks`, f.loc);
+    if (hasBoundary(f) && f.body!.blocks.length !== 1)
+      unsupported(`@${name}: manual regions in a function of several blocks`, f.loc);
     funcs.set(name, hasBoundary(f) ? unrollFunc(m, f) : f);
   }
   return { ...m, funcs };

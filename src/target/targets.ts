@@ -49,7 +49,10 @@ export interface Target {
   /** Extra flags when linking an executable (test harness, firmware). */
   readonly exeFlags: readonly string[];
   /** How test programs run here: natively, under a QEMU user-mode emulator, or on a QEMU board. */
-  readonly runner: { readonly kind: 'native' } | { readonly kind: 'qemu-user'; readonly command: string } | { readonly kind: 'qemu-system'; readonly board: Board };
+  readonly runner:
+    | { readonly kind: 'native' }
+    | { readonly kind: 'qemu-user'; readonly command: string }
+    | { readonly kind: 'qemu-system'; readonly board: Board };
   /** Debian packages that provide the compiler and the emulator. */
   readonly packages: readonly string[];
   /** The SIMD unit flushes subnormal inputs and results to zero (32-bit NEON): vector kernels
@@ -69,7 +72,13 @@ const MPS2 = (machine: string): Board => ({
   ram: { origin: 0x20000000, bytes: 4 * MiB },
   stackBytes: 64 * KiB,
 });
-const cortexM = (cpu: string, fpu: Target['fpu'], floatFlags: readonly string[], board: Board, extra: Partial<Target> = {}): Target => ({
+const cortexM = (
+  cpu: string,
+  fpu: Target['fpu'],
+  floatFlags: readonly string[],
+  board: Board,
+  extra: Partial<Target> = {},
+): Target => ({
   name: cpu,
   description: `Arm Cortex-${cpu.slice('cortex-'.length).toUpperCase()}, bare metal (${fpu === 'none' ? 'soft-float' : `${fpu} FPU`}), QEMU ${board.qemuMachine}`,
   isa: 'thumb',
@@ -219,7 +228,13 @@ export const TARGETS: readonly Target[] = [
       ram: { origin: 0x20000000, bytes: 512 * KiB },
       stackBytes: 32 * KiB,
     },
-    { isa: 'armv8.1-m.main+mve.fp', simd: 'helium', vectorBits: 128, vectorRegisters: 8, description: 'Arm Cortex-M55 with Helium (MVE), bare metal, QEMU mps3-an547' },
+    {
+      isa: 'armv8.1-m.main+mve.fp',
+      simd: 'helium',
+      vectorBits: 128,
+      vectorRegisters: 8,
+      description: 'Arm Cortex-M55 with Helium (MVE), bare metal, QEMU mps3-an547',
+    },
   ),
 ];
 
@@ -227,13 +242,16 @@ export const TARGETS: readonly Target[] = [
 export const TARGET_ALIASES: Readonly<Record<string, string>> = {
   'arm-cortex': 'cortex-m4',
   native: 'host',
-  'arm64': 'aarch64',
+  arm64: 'aarch64',
 };
 
 export function lookupTarget(name: string): Target {
   const t = TARGETS.find((x) => x.name === (TARGET_ALIASES[name] ?? name));
   if (t?.name === 'host') return withHostSimd(t);
-  if (!t) throw new RuntimeError(`unknown target '${name}': expected one of ${TARGETS.map((x) => x.name).join(', ')} (or ${Object.keys(TARGET_ALIASES).join(', ')}); see --list-targets`);
+  if (!t)
+    throw new RuntimeError(
+      `unknown target '${name}': expected one of ${TARGETS.map((x) => x.name).join(', ')} (or ${Object.keys(TARGET_ALIASES).join(', ')}); see --list-targets`,
+    );
   return t;
 }
 
@@ -241,7 +259,10 @@ export function lookupTarget(name: string): Target {
  * `make test` on an AVX-512 machine then behaves as on one without it (host builds get
  * `-mno-FLAG`, tests of targets that need the flag are skipped). */
 export function hiddenCpuFlags(): string[] {
-  return (process.env['XLA_AOT_HIDE_CPU_FLAGS'] ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  return (process.env['XLA_AOT_HIDE_CPU_FLAGS'] ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
 }
 
 /** This machine's CPU flags (/proc/cpuinfo), less the hidden ones; empty when unreadable. */
@@ -259,16 +280,31 @@ export function cpuFlags(): Set<string> {
 
 /** Why `t`'s programs cannot run on this machine, or undefined when they can. */
 export function cannotRunHere(t: Target): string | undefined {
-  return t.needsCpuFlag && !cpuFlags().has(t.needsCpuFlag) ? `this CPU lacks ${t.needsCpuFlag}${hiddenCpuFlags().includes(t.needsCpuFlag) ? ' (hidden by XLA_AOT_HIDE_CPU_FLAGS)' : ''}` : undefined;
+  return t.needsCpuFlag && !cpuFlags().has(t.needsCpuFlag)
+    ? `this CPU lacks ${t.needsCpuFlag}${hiddenCpuFlags().includes(t.needsCpuFlag) ? ' (hidden by XLA_AOT_HIDE_CPU_FLAGS)' : ''}`
+    : undefined;
 }
 
 /** `host` compiles with -march=native: its SIMD is whatever this machine has. */
 function withHostSimd(t: Target): Target {
   const flags = cpuFlags();
   if (flags.size === 0) return t;
-  const simd: [Simd, number, number] = flags.has('avx512f') ? ['avx512', 512, 32] : flags.has('avx2') && flags.has('fma') ? ['avx2', 256, 16] : flags.has('asimd') ? ['neon', 128, 32] : ['none', 0, 0];
+  const simd: [Simd, number, number] = flags.has('avx512f')
+    ? ['avx512', 512, 32]
+    : flags.has('avx2') && flags.has('fma')
+      ? ['avx2', 256, 16]
+      : flags.has('asimd')
+        ? ['neon', 128, 32]
+        : ['none', 0, 0];
   const cflags = [...t.cflags, ...hiddenCpuFlags().map((f) => `-mno-${f}`)];
-  return { ...t, cflags, simd: simd[0], vectorBits: simd[1], vectorRegisters: simd[2], cache: { l1: cacheBytes('index0') ?? t.cache.l1, l2: cacheBytes('index2') ?? t.cache.l2 } };
+  return {
+    ...t,
+    cflags,
+    simd: simd[0],
+    vectorBits: simd[1],
+    vectorRegisters: simd[2],
+    cache: { l1: cacheBytes('index0') ?? t.cache.l1, l2: cacheBytes('index2') ?? t.cache.l2 },
+  };
 }
 
 /** Size of one of cpu0's caches from sysfs (index0: L1d, index2: L2), if readable. */
@@ -293,12 +329,19 @@ export const toolOf = (t: Target, tool: 'ar' | 'size' | 'nm'): string => `${t.to
 export function describeTargets(commonFlags: string): string {
   const lines: string[] = [];
   for (const t of TARGETS.map((x) => lookupTarget(x.name))) {
-    const aliases = Object.entries(TARGET_ALIASES).filter(([, v]) => v === t.name).map(([k]) => k);
+    const aliases = Object.entries(TARGET_ALIASES)
+      .filter(([, v]) => v === t.name)
+      .map(([k]) => k);
     lines.push(`${t.name}${aliases.length ? ` (alias: ${aliases.join(', ')})` : ''}`);
     lines.push(`    ${t.description}`);
     lines.push(`    isa ${t.isa}, simd ${t.simd}${t.vectorBits ? ` ${t.vectorBits}-bit` : ''}, fpu ${t.fpu}, ${t.os}`);
     lines.push(`    cc: ${compilerOf(t, undefined)} ${commonFlags} ${t.cflags.join(' ')}`.trimEnd());
-    const run = t.runner.kind === 'native' ? 'natively' : t.runner.kind === 'qemu-user' ? `under ${t.runner.command}` : `as firmware on qemu-system-arm -M ${t.runner.board.qemuMachine}`;
+    const run =
+      t.runner.kind === 'native'
+        ? 'natively'
+        : t.runner.kind === 'qemu-user'
+          ? `under ${t.runner.command}`
+          : `as firmware on qemu-system-arm -M ${t.runner.board.qemuMachine}`;
     lines.push(`    tests run ${run}${t.packages.length ? `; Debian packages: ${t.packages.join(' ')}` : ''}`);
   }
   return lines.join('\n');

@@ -23,7 +23,9 @@ export function writeFiles(dir: string, r: EmitResult): string[] {
 /** Throws when execa could not start `program` at all, naming the Debian packages that provide it. */
 export function checkFound(res: object, program: string, target?: Target): void {
   if ((res as { code?: string }).code !== 'ENOENT') return;
-  const hint = target?.packages.length ? `; install the Debian packages ${target.packages.join(' ')} (or run 'make toolchains')` : ' (use --cc)';
+  const hint = target?.packages.length
+    ? `; install the Debian packages ${target.packages.join(' ')} (or run 'make toolchains')`
+    : ' (use --cc)';
   throw new RuntimeError(`'${program}' not found${hint}`);
 }
 
@@ -40,20 +42,28 @@ function compileFlags(r: EmitResult, extra: readonly string[]): string[] {
   return [...CFLAGS.split(' '), ...r.target.cflags, ...r.buildFlags, ...extra];
 }
 
-const sourceOf = (r: EmitResult, obj: string): string => obj.replace(/\.o$/, r.files.has(obj.replace(/\.o$/, '.S')) ? '.S' : '.c');
+const sourceOf = (r: EmitResult, obj: string): string =>
+  obj.replace(/\.o$/, r.files.has(obj.replace(/\.o$/, '.S')) ? '.S' : '.c');
 
 export interface BuiltLibrary {
   readonly files: readonly string[];
 }
 
 /** Compiles the emitted sources into libPREFIX.a, plus PREFIX.so on hosted targets. */
-export async function buildLibrary(dir: string, r: EmitResult, prefix: string, cc?: string, extraFlags: readonly string[] = []): Promise<BuiltLibrary> {
+export async function buildLibrary(
+  dir: string,
+  r: EmitResult,
+  prefix: string,
+  cc?: string,
+  extraFlags: readonly string[] = [],
+): Promise<BuiltLibrary> {
   const t = r.target;
   const compiler = compilerOf(t, cc);
   const pic = t.os === 'hosted' ? ['-fPIC'] : [];
   const flags = compileFlags(r, extraFlags);
   // -fstack-usage: per-function frame sizes (.su files) for the report's stack estimate.
-  for (const obj of r.objects) await tool(compiler, [...flags, ...pic, '-fstack-usage', '-I.', '-c', sourceOf(r, obj), '-o', obj], dir, t);
+  for (const obj of r.objects)
+    await tool(compiler, [...flags, ...pic, '-fstack-usage', '-I.', '-c', sourceOf(r, obj), '-o', obj], dir, t);
   const files: string[] = [];
   if (t.os === 'hosted') {
     await tool(compiler, [...flags, '-shared', ...r.objects, '-o', `${prefix}.so`, '-lm'], dir, t);
@@ -65,7 +75,14 @@ export async function buildLibrary(dir: string, r: EmitResult, prefix: string, c
 }
 
 /** Links the emitted sources with a harness main (and, for firmware, startup code) into `exe`. */
-export async function buildExecutable(dir: string, r: EmitResult, cc: string | undefined, harnessFiles: ReadonlyMap<string, string | Uint8Array>, exe: string, opts: { extraFlags?: readonly string[]; linkFlags?: readonly string[] } = {}): Promise<string> {
+export async function buildExecutable(
+  dir: string,
+  r: EmitResult,
+  cc: string | undefined,
+  harnessFiles: ReadonlyMap<string, string | Uint8Array>,
+  exe: string,
+  opts: { extraFlags?: readonly string[]; linkFlags?: readonly string[] } = {},
+): Promise<string> {
   const t = r.target;
   const sources: string[] = [];
   for (const [name, content] of harnessFiles) {
@@ -73,6 +90,21 @@ export async function buildExecutable(dir: string, r: EmitResult, cc: string | u
     if (/\.[cS]$/.test(name)) sources.push(name);
   }
   const srcs = r.objects.map((obj) => sourceOf(r, obj));
-  await tool(compilerOf(t, cc), [...compileFlags(r, opts.extraFlags ?? []), '-I.', ...sources, ...srcs, ...t.exeFlags, ...(opts.linkFlags ?? []), '-o', exe, '-lm'], dir, t);
+  await tool(
+    compilerOf(t, cc),
+    [
+      ...compileFlags(r, opts.extraFlags ?? []),
+      '-I.',
+      ...sources,
+      ...srcs,
+      ...t.exeFlags,
+      ...(opts.linkFlags ?? []),
+      '-o',
+      exe,
+      '-lm',
+    ],
+    dir,
+    t,
+  );
   return join(dir, exe);
 }

@@ -22,16 +22,24 @@ import { RuntimeError } from '../diag/diagnostics.js';
 export const FIRMWARE_ELF = 'firmware.elf';
 
 export function boardOf(t: Target): Board {
-  if (t.runner.kind !== 'qemu-system') throw new RuntimeError(`--firmware is for bare-metal targets; '${t.name}' is ${t.os} (build and run the library with the harness of 'xla-aot run' instead)`);
+  if (t.runner.kind !== 'qemu-system')
+    throw new RuntimeError(
+      `--firmware is for bare-metal targets; '${t.name}' is ${t.os} (build and run the library with the harness of 'xla-aot run' instead)`,
+    );
   return t.runner.board;
 }
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 /** Sources of the firmware (besides the model's): harness main, embedded inputs, startup, linker script. */
-export function firmwareFiles(r: EmitResult, prefix: string, inputs: readonly Tensor[]): Map<string, string | Uint8Array> {
+export function firmwareFiles(
+  r: EmitResult,
+  prefix: string,
+  inputs: readonly Tensor[],
+): Map<string, string | Uint8Array> {
   const board = boardOf(r.target);
-  if (inputs.length !== r.inputs.length) throw new RuntimeError(`the firmware needs ${r.inputs.length} input(s), got ${inputs.length}`);
+  if (inputs.length !== r.inputs.length)
+    throw new RuntimeError(`the firmware needs ${r.inputs.length} input(s), got ${inputs.length}`);
   const ramNeeded = r.plan.arenaBytes + r.outputs.reduce((n, t) => n + storageBytes(t), 0) + board.stackBytes;
   if (ramNeeded > board.ram.bytes) {
     throw new RuntimeError(
@@ -57,7 +65,11 @@ export function firmwareFiles(r: EmitResult, prefix: string, inputs: readonly Te
       inputOffsets: offsets,
       numInputs: r.inputs.length,
       numOutputs: r.outputs.length,
-      outputs: r.outputs.map((t, index) => ({ index, bytes: storageBytes(t), bytesOrOne: Math.max(1, storageBytes(t)) })),
+      outputs: r.outputs.map((t, index) => ({
+        index,
+        bytes: storageBytes(t),
+        bytesOrOne: Math.max(1, storageBytes(t)),
+      })),
     }),
   );
   files.set('startup.c', readFileSync(join(RUNTIME_DIR, 'firmware', 'startup.c'), 'utf8'));
@@ -81,22 +93,47 @@ export function firmwareFiles(r: EmitResult, prefix: string, inputs: readonly Te
 export const FIRMWARE_LINK_FLAGS = ['-T', 'link.ld'];
 
 export function qemuCommand(t: Target, elf: string): string[] {
-  return ['qemu-system-arm', '-M', boardOf(t).qemuMachine, '-nographic', '-monitor', 'none', '-semihosting-config', 'enable=on,target=native', '-kernel', elf];
+  return [
+    'qemu-system-arm',
+    '-M',
+    boardOf(t).qemuMachine,
+    '-nographic',
+    '-monitor',
+    'none',
+    '-semihosting-config',
+    'enable=on,target=native',
+    '-kernel',
+    elf,
+  ];
 }
 
 /** Runs firmware under QEMU and parses the outputs it prints. */
-export async function runFirmware(t: Target, elf: string, outputs: readonly TensorType[], timeoutMs = 300_000): Promise<Tensor[]> {
+export async function runFirmware(
+  t: Target,
+  elf: string,
+  outputs: readonly TensorType[],
+  timeoutMs = 300_000,
+): Promise<Tensor[]> {
   const [cmd, ...args] = qemuCommand(t, elf);
   // QEMU makes its stdout non-blocking and drops semihosting writes that would block on a full
   // pipe, so its stdout is a regular file (an open file stream, which execa hands to the child as is; a {file} option would be piped).
   const log = join(dirname(elf), 'firmware.out');
   const file = createWriteStream(log);
   await once(file, 'open');
-  const res = await execa(cmd!, args, { reject: false, stdin: 'ignore', stdout: file, stderr: 'pipe', timeout: timeoutMs }).finally(() => file.close());
+  const res = await execa(cmd!, args, {
+    reject: false,
+    stdin: 'ignore',
+    stdout: file,
+    stderr: 'pipe',
+    timeout: timeoutMs,
+  }).finally(() => file.close());
   checkFound(res, cmd!, t);
   const text = readFileSync(log, 'utf8');
   if (res.timedOut) throw new RuntimeError(`firmware on ${t.name} timed out after ${timeoutMs / 1000}s`);
-  if (res.exitCode !== 0) throw new RuntimeError(`firmware on ${t.name} exited with ${res.exitCode}:\n${text.slice(-2000)}${res.stderr ?? ''}`);
+  if (res.exitCode !== 0)
+    throw new RuntimeError(
+      `firmware on ${t.name} exited with ${res.exitCode}:\n${text.slice(-2000)}${res.stderr ?? ''}`,
+    );
   return parseFirmwareOutput(text, outputs);
 }
 
@@ -104,18 +141,21 @@ export async function runFirmware(t: Target, elf: string, outputs: readonly Tens
 export function parseFirmwareOutput(text: string, outputs: readonly TensorType[]): Tensor[] {
   const lines = text.split(/\r?\n/);
   const begin = lines.findIndex((l) => l.startsWith('XLA-AOT BEGIN '));
-  if (begin < 0 || !lines.includes('XLA-AOT END')) throw new RuntimeError(`firmware output has no XLA-AOT BEGIN/END markers:\n${text.slice(-2000)}`);
+  if (begin < 0 || !lines.includes('XLA-AOT END'))
+    throw new RuntimeError(`firmware output has no XLA-AOT BEGIN/END markers:\n${text.slice(-2000)}`);
   const status = /status (-?\d+)/.exec(lines[begin]!)?.[1];
   if (status !== '0') throw new RuntimeError(`model run on the firmware returned status ${status}`);
   const result: Tensor[] = [];
   let i = begin + 1;
   for (const [index, type] of outputs.entries()) {
     const m = /^XLA-AOT OUTPUT (\d+) (\d+)$/.exec(lines[i] ?? '');
-    if (!m || Number(m[1]) !== index) throw new RuntimeError(`firmware output: expected the header of output ${index}, got '${lines[i]}'`);
+    if (!m || Number(m[1]) !== index)
+      throw new RuntimeError(`firmware output: expected the header of output ${index}, got '${lines[i]}'`);
     const bytes = Number(m[2]);
     let digits = '';
     for (i++; digits.length < 2 * bytes && i < lines.length && /^[0-9a-f]+$/.test(lines[i]!); i++) digits += lines[i];
-    if (digits.length !== 2 * bytes) throw new RuntimeError(`firmware output ${index}: expected ${bytes} bytes, got ${digits.length / 2}`);
+    if (digits.length !== 2 * bytes)
+      throw new RuntimeError(`firmware output ${index}: expected ${bytes} bytes, got ${digits.length / 2}`);
     result.push(fromStorageBytes(Uint8Array.from(Buffer.from(digits, 'hex')), type));
   }
   return result;

@@ -24,7 +24,13 @@ import { RuntimeError } from '../diag/diagnostics.js';
 tmp.setGracefulCleanup();
 
 /** gcc/clang flags of an AddressSanitizer + UndefinedBehaviorSanitizer build (any report fails the run). */
-export const SANITIZE_FLAGS: readonly string[] = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
+export const SANITIZE_FLAGS: readonly string[] = [
+  '-O1',
+  '-g',
+  '-fsanitize=address,undefined',
+  '-fno-sanitize-recover=all',
+  '-fno-omit-frame-pointer',
+];
 
 export interface CompiledRun {
   readonly outputs: Tensor[];
@@ -47,19 +53,43 @@ export interface RunOptions {
 }
 
 /** Emits, compiles and runs `entry` on `inputs` for `opts.target` (default: host). */
-export async function runCompiled(m: Module, entry: string, inputs: readonly Tensor[], opts: RunOptions = {}): Promise<CompiledRun> {
+export async function runCompiled(
+  m: Module,
+  entry: string,
+  inputs: readonly Tensor[],
+  opts: RunOptions = {},
+): Promise<CompiledRun> {
   const dir = opts.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-', unsafeCleanup: true }).name;
   const prefix = 'model';
   const target = opts.target ?? lookupTarget('host');
-  const emitted = compile(m, { entry, prefix, sourceName: m.source.name.split('/').pop()!, cc: opts.cc ?? 'gcc', target, checksAsOutputs: opts.checksAsOutputs ?? false, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.fault ? { fault: opts.fault } : {}) });
-  if (inputs.length !== emitted.inputs.length) throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
+  const emitted = compile(m, {
+    entry,
+    prefix,
+    sourceName: m.source.name.split('/').pop()!,
+    cc: opts.cc ?? 'gcc',
+    target,
+    checksAsOutputs: opts.checksAsOutputs ?? false,
+    ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.fault ? { fault: opts.fault } : {}),
+  });
+  if (inputs.length !== emitted.inputs.length)
+    throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
   writeFiles(dir, emitted);
   const build = { extraFlags: opts.flags ?? [] };
   if (target.runner.kind === 'qemu-system') {
-    const elf = await buildExecutable(dir, emitted, opts.cc, firmwareFiles(emitted, prefix, inputs), FIRMWARE_ELF, { ...build, linkFlags: FIRMWARE_LINK_FLAGS });
+    const elf = await buildExecutable(dir, emitted, opts.cc, firmwareFiles(emitted, prefix, inputs), FIRMWARE_ELF, {
+      ...build,
+      linkFlags: FIRMWARE_LINK_FLAGS,
+    });
     return { outputs: await runFirmware(target, elf, emitted.outputs), emitted, dir };
   }
-  const harness = render('c/harness.c.hbs', { version: VERSION, poison: UNWRITTEN_BYTE, prefix, numInputsOrOne: Math.max(1, emitted.inputs.length), numOutputsOrOne: Math.max(1, emitted.outputs.length) });
+  const harness = render('c/harness.c.hbs', {
+    version: VERSION,
+    poison: UNWRITTEN_BYTE,
+    prefix,
+    numInputsOrOne: Math.max(1, emitted.inputs.length),
+    numOutputsOrOne: Math.max(1, emitted.outputs.length),
+  });
   const exe = await buildExecutable(dir, emitted, opts.cc, new Map([['harness.c', harness]]), 'harness', build);
   const inFiles = inputs.map((t, i) => {
     const p = join(dir, `in${i}.bin`);
@@ -71,7 +101,8 @@ export async function runCompiled(m: Module, entry: string, inputs: readonly Ten
   const r = await execa(cmd!, [...args, ...inFiles, ...outFiles], { reject: false, all: true });
   checkFound(r, cmd!, target);
   if (r.exitCode !== 0) throw new RuntimeError(`compiled model failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
-  if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all)) throw new RuntimeError(`sanitizer report:\n${r.all}`);
+  if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all))
+    throw new RuntimeError(`sanitizer report:\n${r.all}`);
   const outputs = emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
   return { outputs, emitted, dir };
 }

@@ -23,14 +23,20 @@ export interface SizeReport {
   /** Op kind (e.g. 'dot_general') -> bytes of code of its kernels; 'run' is the entry and its glue. */
   readonly codeByOpKind: ReadonlyMap<string, number>;
   /** Undefined symbols of the model objects, by what provides them. */
-  readonly needs: { readonly libm: readonly string[]; readonly libc: readonly string[]; readonly compilerRuntime: readonly string[] };
+  readonly needs: {
+    readonly libm: readonly string[];
+    readonly libc: readonly string[];
+    readonly compilerRuntime: readonly string[];
+  };
 }
 
 /** Functions a model object must never call: allocation, files, stdio, exit. */
-export const FORBIDDEN_CALLS = /^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|fopen|fclose|fread|fwrite|printf|fprintf|puts|putchar|exit|abort|_sbrk|sbrk)$/;
+export const FORBIDDEN_CALLS =
+  /^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|fopen|fclose|fread|fwrite|printf|fprintf|puts|putchar|exit|abort|_sbrk|sbrk)$/;
 const LIBC_STRING = /^(memcpy|memmove|memset|memcmp)$/;
 /** libgcc / compiler-rt helpers: soft-float (__aeabi_dadd, __adddf3, ...), 64-bit division, stack protector. */
-const COMPILER_RUNTIME = /^(__aeabi_|__[a-z]+[sdt]f[0-9]|__(div|mod|udiv|umod)[sd]i3|__popcount|__clz|__ctz|__stack_chk|__gnu_)/;
+const COMPILER_RUNTIME =
+  /^(__aeabi_|__[a-z]+[sdt]f[0-9]|__(div|mod|udiv|umod)[sd]i3|__popcount|__clz|__ctz|__stack_chk|__gnu_)/;
 
 function sectionSizes(sizeOutput: string): { text: number; rodata: number; data: number; bss: number } {
   const s = { text: 0, rodata: 0, data: 0, bss: 0 };
@@ -74,7 +80,9 @@ export async function sizeReport(dir: string, r: EmitResult, prefix: string): Pr
   // Undefined in one object but defined in another (the weight blob) is not a library need.
   const defined = await symbolsOf(['--defined-only'], /^[0-9a-f]+\s+\S\s+(\S+)$/);
   // _GLOBAL_OFFSET_TABLE_ (position-independent code) comes from the linker.
-  const unique = [...(await symbolsOf(['-u'], /^\s*U\s+(\S+)$/))].filter((s) => !defined.has(s) && s !== '_GLOBAL_OFFSET_TABLE_').sort();
+  const unique = [...(await symbolsOf(['-u'], /^\s*U\s+(\S+)$/))]
+    .filter((s) => !defined.has(s) && s !== '_GLOBAL_OFFSET_TABLE_')
+    .sort();
   const needs = {
     libc: unique.filter((s) => LIBC_STRING.test(s) || FORBIDDEN_CALLS.test(s)),
     compilerRuntime: unique.filter((s) => COMPILER_RUNTIME.test(s)),
@@ -117,7 +125,10 @@ export function formatSizeReport(s: SizeReport, t: Target): string[] {
   const lines = [
     `${t.os === 'bare-metal' ? 'flash' : 'read-only image'} (${targetName}): ${kib(s.flashBytes)} = code ${s.textBytes} + read-only data/weights ${s.rodataBytes} + initialized data ${s.dataBytes}`,
     `RAM (${targetName}): ${kib(s.ramBytes)} = arena ${s.arenaBytes} + data ${s.dataBytes} + bss ${s.bssBytes} + stack estimate ${s.stackBytes} (from -fstack-usage; library calls not counted)`,
-    `code by op kind: ${[...s.codeByOpKind].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    `code by op kind: ${[...s.codeByOpKind]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
     s.needs.libm.length ? `libm: needed for ${s.needs.libm.join(', ')}` : 'libm: not needed',
     `libc: ${s.needs.libc.length ? s.needs.libc.join(', ') : 'nothing'}; compiler runtime: ${s.needs.compilerRuntime.length ? s.needs.compilerRuntime.join(', ') : 'nothing'}`,
   ];

@@ -131,18 +131,25 @@ export function encodeNpy(t: Tensor): Uint8Array {
 
 /** Decodes a .npy file into a tensor of `type` (values are converted to its element type). */
 export function decodeNpy(bytes: Uint8Array, type: TensorType | undefined, what: string): Tensor {
-  if (bytes[0] !== 0x93 || Buffer.from(bytes.subarray(1, 6)).toString() !== 'NUMPY') throw new RuntimeError(`${what}: not a .npy file`);
+  if (bytes[0] !== 0x93 || Buffer.from(bytes.subarray(1, 6)).toString() !== 'NUMPY')
+    throw new RuntimeError(`${what}: not a .npy file`);
   const major = bytes[6]!;
-  const hlen = major === 1 ? bytes[8]! | (bytes[9]! << 8) : bytes[8]! | (bytes[9]! << 8) | (bytes[10]! << 16) | (bytes[11]! << 24);
+  const hlen =
+    major === 1 ? bytes[8]! | (bytes[9]! << 8) : bytes[8]! | (bytes[9]! << 8) | (bytes[10]! << 16) | (bytes[11]! << 24);
   const start = major === 1 ? 10 : 12;
   const header = Buffer.from(bytes.subarray(start, start + hlen)).toString('latin1');
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (!descr || shapeText === undefined) throw new RuntimeError(`${what}: bad .npy header`);
   if (/'fortran_order':\s*True/.test(header)) throw new RuntimeError(`${what}: fortran_order arrays are not supported`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s)
+    .map(Number);
   const ty = type ?? tensorType(shape, elemForDescr(descr, what));
-  if (shape.join('x') !== ty.shape.join('x')) throw new RuntimeError(`${what}: .npy shape (${shape.join(', ')}) does not match ${ty.shape.join('x')}`);
+  if (shape.join('x') !== ty.shape.join('x'))
+    throw new RuntimeError(`${what}: .npy shape (${shape.join(', ')}) does not match ${ty.shape.join('x')}`);
   const t = makeTensor(ty);
   const complex = descr.slice(1, 2) === 'c';
   const bytesPer = Number(descr.slice(2));
@@ -162,7 +169,20 @@ export function decodeNpy(bytes: Uint8Array, type: TensorType | undefined, what:
 }
 
 function elemForDescr(descr: string, what: string): ElemType {
-  const names: Record<string, string> = { b1: 'i1', i1: 'i8', i2: 'i16', i4: 'i32', i8: 'i64', u1: 'ui8', u2: 'ui16', u4: 'ui32', u8: 'ui64', f2: 'f16', f4: 'f32', f8: 'f64' };
+  const names: Record<string, string> = {
+    b1: 'i1',
+    i1: 'i8',
+    i2: 'i16',
+    i4: 'i32',
+    i8: 'i64',
+    u1: 'ui8',
+    u2: 'ui16',
+    u4: 'ui32',
+    u8: 'ui64',
+    f2: 'f16',
+    f4: 'f32',
+    f8: 'f64',
+  };
   const e = elemFromName(names[descr.slice(1)] ?? '');
   if (!e) throw new RuntimeError(`${what}: unsupported .npy dtype ${descr}`);
   return e;

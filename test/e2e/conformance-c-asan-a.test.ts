@@ -7,7 +7,11 @@ import { conformanceHalf, judgeC } from '../helpers/conformance.js';
 // The conformance cases built with AddressSanitizer and UndefinedBehaviorSanitizer: any report
 // (out of bounds, misaligned access, signed overflow, ...) fails its case, and so this test. Half
 // 'a' of the files (conformanceHalf): the two halves run as two files, each well inside tap's timeout.
-t.test('C backend runs clean under ASan+UBSan on the conformance data (half a)', { skip: HAVE_SHARED ? false : 'no ../shared/conformance' }, async (t) => {
-  const { files, within } = conformanceHalf('a');
-  judgeC(t, await runFilesC(files, 2, 'gcc', SANITIZE), 'gcc ASan+UBSan', within);
-});
+t.test(
+  'C backend runs clean under ASan+UBSan on the conformance data (half a)',
+  { skip: HAVE_SHARED ? false : 'no ../shared/conformance' },
+  async (t) => {
+    const { files, within } = conformanceHalf('a');
+    judgeC(t, await runFilesC(files, 2, 'gcc', SANITIZE), 'gcc ASan+UBSan', within);
+  },
+);

@@ -15,13 +15,19 @@ import { HAVE_SHARED, SHARED } from '../helpers/paths.js';
 // constants) are listed apart and never count as passes. The ASan+UBSan runs are
 // conformance-c-asan-{a,b}.test.ts and the clang build conformance-c-clang.test.ts (one run per
 // file keeps each well inside tap's timeout).
-t.test('C backend matches the interpreter on the conformance data', { skip: HAVE_SHARED ? false : 'no ../shared/conformance' }, async (t) => {
-  const results = await runFilesC(collectFiles([join(SHARED, 'conformance')]), 2);
-  const s = summarize(results);
-  // Of the cases the interpreter passes (the others are skipped), those whose C has no kernel are
-  // neither passes nor failures: the share counts the cases the C computes.
-  const computed = s.passed + s.failed;
-  t.comment(`C backend passes ${s.passed} of the ${computed} cases the interpreter passes and the C computes (${((100 * s.passed) / computed).toFixed(1)}%); ${s.no_kernel} more match without a kernel`);
-  judgeC(t, results, 'gcc');
-  t.ok(s.passed / computed >= 0.95, 'at least 95% of the cases the interpreter passes and the C computes');
-});
+t.test(
+  'C backend matches the interpreter on the conformance data',
+  { skip: HAVE_SHARED ? false : 'no ../shared/conformance' },
+  async (t) => {
+    const results = await runFilesC(collectFiles([join(SHARED, 'conformance')]), 2);
+    const s = summarize(results);
+    // Of the cases the interpreter passes (the others are skipped), those whose C has no kernel are
+    // neither passes nor failures: the share counts the cases the C computes.
+    const computed = s.passed + s.failed;
+    t.comment(
+      `C backend passes ${s.passed} of the ${computed} cases the interpreter passes and the C computes (${((100 * s.passed) / computed).toFixed(1)}%); ${s.no_kernel} more match without a kernel`,
+    );
+    judgeC(t, results, 'gcc');
+    t.ok(s.passed / computed >= 0.95, 'at least 95% of the cases the interpreter passes and the C computes');
+  },
+);

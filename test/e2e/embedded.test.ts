@@ -39,84 +39,167 @@ const CASES: Record<string, Case> = {
   'MNIST MLP (iree samples)': { path: model('iree_samples_mnist.mlir'), entry: 'predict', targets: EVERY },
   'small CNN fixture': { path: fixture('small_cnn.mlir'), entry: 'main', targets: EVERY },
   'attention fixture': { path: fixture('attention.mlir'), entry: 'main', targets: EVERY },
-  'LSTM (iree e2e)': { path: model('iree_e2e_unidirectional_lstm.mlir'), entry: 'main', targets: EVERY, documented: [0] },
-  'edge detection (iree e2e)': { path: model('iree_e2e_edge_detection.mlir'), entry: 'edge_detect_sobel_operator', targets: ['cortex-m4', 'cortex-m55', 'aarch64'] },
-  'fully connected (iree e2e)': { path: model('iree_e2e_fullyconnected.mlir'), entry: 'main', targets: [...EVERY, 'cortex-m0'] },
-  'MLP (byteir)': { path: model('byteir_mlp_inference_mhlo.mlir'), entry: 'forward', targets: ['cortex-m4', 'cortex-m55', 'aarch64'] },
+  'LSTM (iree e2e)': {
+    path: model('iree_e2e_unidirectional_lstm.mlir'),
+    entry: 'main',
+    targets: EVERY,
+    documented: [0],
+  },
+  'edge detection (iree e2e)': {
+    path: model('iree_e2e_edge_detection.mlir'),
+    entry: 'edge_detect_sobel_operator',
+    targets: ['cortex-m4', 'cortex-m55', 'aarch64'],
+  },
+  'fully connected (iree e2e)': {
+    path: model('iree_e2e_fullyconnected.mlir'),
+    entry: 'main',
+    targets: [...EVERY, 'cortex-m0'],
+  },
+  'MLP (byteir)': {
+    path: model('byteir_mlp_inference_mhlo.mlir'),
+    entry: 'forward',
+    targets: ['cortex-m4', 'cortex-m55', 'aarch64'],
+  },
 };
 
-t.test('models and fixtures on embedded and cross targets match the interpreter', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  for (const [name, c] of Object.entries(CASES)) {
-    t.test(name, async (t) => {
-      const m = load(c.path);
-      const { args, expected } = reference(m, c.entry, 7, c.documented);
-      for (const target of c.targets) expectMatch(t, (await runCompiled(m, c.entry, args, { target: lookupTarget(target) })).outputs, expected, target, true);
-    });
-  }
-});
-
-t.test('a model that does not fit the board is refused before linking, with the numbers', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  const m = load(model('iree_e2e_unidirectional_lstm.mlir'));
-  const args = randomInputs(m.funcs.get('main')!, 7) as Tensor[];
-  await t.rejects(runCompiled(m, 'main', args, { target: lookupTarget('cortex-m0') }), /does not fit the RAM of cortex-m0's test board microbit: arena \d+ \+ outputs \d+ \+ stack \d+ bytes > 16384 bytes/);
-});
-
-t.test('MCU report: flash and RAM from the built objects, code per op kind, no allocation or I/O', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  const reports: string[] = [];
-  for (const [name, c] of Object.entries(CASES).slice(0, 4)) {
-    for (const targetName of ['cortex-m4', 'cortex-m55']) {
-      const dir = scratchDir('xla-aot-size-');
-      const m = load(c.path);
-      const target = lookupTarget(targetName);
-      const r = compile(m, { entry: c.entry, prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target });
-      writeFiles(dir, r);
-      await buildLibrary(dir, r, 'model');
-      const s = await sizeReport(dir, r, 'model');
-      t.ok(s.rodataBytes >= r.weightBytes, `${name} on ${targetName}: weights (${r.weightBytes} bytes) are read-only data (${s.rodataBytes})`);
-      t.equal(s.flashBytes, s.textBytes + s.rodataBytes + s.dataBytes);
-      t.equal(s.ramBytes, s.arenaBytes + s.dataBytes + s.bssBytes + s.stackBytes);
-      t.ok(s.stackBytes > 0 && s.stackBytes < 4096, `${name} on ${targetName}: stack estimate ${s.stackBytes} bytes`);
-      t.equal(s.bssBytes, 0, 'no mutable globals: the arena belongs to the caller');
-      const kinds = [...s.codeByOpKind.keys()];
-      t.ok(kinds.includes('run') && kinds.some((k) => /dot|convolution/.test(k)), `${name} on ${targetName}: code by op kind ${kinds.join(', ')}`);
-      const all = [...s.needs.libc, ...s.needs.libm, ...s.needs.compilerRuntime];
-      t.same(all.filter((x) => FORBIDDEN_CALLS.test(x)), [], 'no malloc, stdio or exit');
-      t.ok(s.needs.libm.every((x) => /^[a-z]+f?$/.test(x)), `libm needs are libm functions: ${s.needs.libm.join(', ') || 'none'}`);
-      reports.push(`${name} ${targetName}: flash ${s.flashBytes} RAM ${s.ramBytes} (arena ${s.arenaBytes}, stack ${s.stackBytes}) libm [${s.needs.libm.join(' ')}]`);
+t.test(
+  'models and fixtures on embedded and cross targets match the interpreter',
+  { skip: HAVE_SHARED ? false : 'no ../shared/models' },
+  async (t) => {
+    for (const [name, c] of Object.entries(CASES)) {
+      t.test(name, async (t) => {
+        const m = load(c.path);
+        const { args, expected } = reference(m, c.entry, 7, c.documented);
+        for (const target of c.targets)
+          expectMatch(
+            t,
+            (await runCompiled(m, c.entry, args, { target: lookupTarget(target) })).outputs,
+            expected,
+            target,
+            true,
+          );
+      });
     }
-  }
-  t.comment(reports.join('\n'));
-  // A model without transcendental math needs no libm at all.
-  const dir = scratchDir('xla-aot-size-');
-  const r = compile(load(model('iree_e2e_fullyconnected.mlir')), { entry: 'main', prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target: lookupTarget('cortex-m4') });
-  writeFiles(dir, r);
-  await buildLibrary(dir, r, 'model');
-  t.same((await sizeReport(dir, r, 'model')).needs.libm, [], 'fully connected (adds, dots, max, select) links without libm');
-});
+  },
+);
+
+t.test(
+  'a model that does not fit the board is refused before linking, with the numbers',
+  { skip: HAVE_SHARED ? false : 'no ../shared/models' },
+  async (t) => {
+    const m = load(model('iree_e2e_unidirectional_lstm.mlir'));
+    const args = randomInputs(m.funcs.get('main')!, 7) as Tensor[];
+    await t.rejects(
+      runCompiled(m, 'main', args, { target: lookupTarget('cortex-m0') }),
+      /does not fit the RAM of cortex-m0's test board microbit: arena \d+ \+ outputs \d+ \+ stack \d+ bytes > 16384 bytes/,
+    );
+  },
+);
+
+t.test(
+  'MCU report: flash and RAM from the built objects, code per op kind, no allocation or I/O',
+  { skip: HAVE_SHARED ? false : 'no ../shared/models' },
+  async (t) => {
+    const reports: string[] = [];
+    for (const [name, c] of Object.entries(CASES).slice(0, 4)) {
+      for (const targetName of ['cortex-m4', 'cortex-m55']) {
+        const dir = scratchDir('xla-aot-size-');
+        const m = load(c.path);
+        const target = lookupTarget(targetName);
+        const r = compile(m, { entry: c.entry, prefix: 'model', sourceName: 'm.mlir', cc: 'gcc', target });
+        writeFiles(dir, r);
+        await buildLibrary(dir, r, 'model');
+        const s = await sizeReport(dir, r, 'model');
+        t.ok(
+          s.rodataBytes >= r.weightBytes,
+          `${name} on ${targetName}: weights (${r.weightBytes} bytes) are read-only data (${s.rodataBytes})`,
+        );
+        t.equal(s.flashBytes, s.textBytes + s.rodataBytes + s.dataBytes);
+        t.equal(s.ramBytes, s.arenaBytes + s.dataBytes + s.bssBytes + s.stackBytes);
+        t.ok(s.stackBytes > 0 && s.stackBytes < 4096, `${name} on ${targetName}: stack estimate ${s.stackBytes} bytes`);
+        t.equal(s.bssBytes, 0, 'no mutable globals: the arena belongs to the caller');
+        const kinds = [...s.codeByOpKind.keys()];
+        t.ok(
+          kinds.includes('run') && kinds.some((k) => /dot|convolution/.test(k)),
+          `${name} on ${targetName}: code by op kind ${kinds.join(', ')}`,
+        );
+        const all = [...s.needs.libc, ...s.needs.libm, ...s.needs.compilerRuntime];
+        t.same(
+          all.filter((x) => FORBIDDEN_CALLS.test(x)),
+          [],
+          'no malloc, stdio or exit',
+        );
+        t.ok(
+          s.needs.libm.every((x) => /^[a-z]+f?$/.test(x)),
+          `libm needs are libm functions: ${s.needs.libm.join(', ') || 'none'}`,
+        );
+        reports.push(
+          `${name} ${targetName}: flash ${s.flashBytes} RAM ${s.ramBytes} (arena ${s.arenaBytes}, stack ${s.stackBytes}) libm [${s.needs.libm.join(' ')}]`,
+        );
+      }
+    }
+    t.comment(reports.join('\n'));
+    // A model without transcendental math needs no libm at all.
+    const dir = scratchDir('xla-aot-size-');
+    const r = compile(load(model('iree_e2e_fullyconnected.mlir')), {
+      entry: 'main',
+      prefix: 'model',
+      sourceName: 'm.mlir',
+      cc: 'gcc',
+      target: lookupTarget('cortex-m4'),
+    });
+    writeFiles(dir, r);
+    await buildLibrary(dir, r, 'model');
+    t.same(
+      (await sizeReport(dir, r, 'model')).needs.libm,
+      [],
+      'fully connected (adds, dots, max, select) links without libm',
+    );
+  },
+);
 
 const cli = (args: string[]) => execa('node', [CLI, ...args], { cwd: ROOT, reject: false });
 
-t.test('CLI: --target=arm-cortex --firmware --report builds firmware that runs under QEMU', { skip: HAVE_SHARED ? false : 'no ../shared/models' }, async (t) => {
-  const dir = scratchDir('xla-aot-fw-');
-  const r = await cli([model('iree_e2e_fullyconnected.mlir'), '--target=arm-cortex', '--firmware', '--report', '-o', dir, '--input=1x5xf32=1,-2,-3,4,-5', '--input=1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1']);
-  t.equal(r.exitCode, 0, r.stderr);
-  t.match(r.stdout, /flash \(cortex-m4\): \d+ bytes/);
-  t.match(r.stdout, /RAM \(cortex-m4\): \d+ bytes .* = arena \d+ \+ data \d+ \+ bss \d+ \+ stack estimate \d+/);
-  t.match(r.stdout, /code by op kind: .*dot \d+/);
-  t.match(r.stdout, 'libm: not needed');
-  const runLine = /run the firmware: (.*)$/m.exec(r.stdout)?.[1];
-  t.ok(runLine, 'prints the QEMU command');
-  const [cmd, ...args] = runLine!.split(' ');
-  const out = await execa(cmd!, args, { reject: false, stdin: 'ignore' });
-  t.equal(out.exitCode, 0, 'firmware exits 0 over semihosting');
-  t.match(out.stdout, /XLA-AOT BEGIN model status 0\nXLA-AOT OUTPUT 0 100\n/);
-  // Every output value (25 f32, hex over semihosting) against the interpreter on the same inputs.
-  const m = load(model('iree_e2e_fullyconnected.mlir'));
-  const f = m.funcs.get('main')!;
-  const [want] = new Interpreter(m).runFunc(f, [parseInput('1x5xf32=1,-2,-3,4,-5', f, 0), parseInput('1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1', f, 1)]) as Tensor[];
-  const hex = Buffer.from(/XLA-AOT OUTPUT 0 100\n([0-9a-f\n]+)XLA-AOT END/.exec(out.stdout)![1]!.replace(/\n/g, ''), 'hex');
-  expectMatch(t, [fromStorageBytes(hex, want!.type)], [want!], 'firmware');
-});
+t.test(
+  'CLI: --target=arm-cortex --firmware --report builds firmware that runs under QEMU',
+  { skip: HAVE_SHARED ? false : 'no ../shared/models' },
+  async (t) => {
+    const dir = scratchDir('xla-aot-fw-');
+    const r = await cli([
+      model('iree_e2e_fullyconnected.mlir'),
+      '--target=arm-cortex',
+      '--firmware',
+      '--report',
+      '-o',
+      dir,
+      '--input=1x5xf32=1,-2,-3,4,-5',
+      '--input=1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1',
+    ]);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, /flash \(cortex-m4\): \d+ bytes/);
+    t.match(r.stdout, /RAM \(cortex-m4\): \d+ bytes .* = arena \d+ \+ data \d+ \+ bss \d+ \+ stack estimate \d+/);
+    t.match(r.stdout, /code by op kind: .*dot \d+/);
+    t.match(r.stdout, 'libm: not needed');
+    const runLine = /run the firmware: (.*)$/m.exec(r.stdout)?.[1];
+    t.ok(runLine, 'prints the QEMU command');
+    const [cmd, ...args] = runLine!.split(' ');
+    const out = await execa(cmd!, args, { reject: false, stdin: 'ignore' });
+    t.equal(out.exitCode, 0, 'firmware exits 0 over semihosting');
+    t.match(out.stdout, /XLA-AOT BEGIN model status 0\nXLA-AOT OUTPUT 0 100\n/);
+    // Every output value (25 f32, hex over semihosting) against the interpreter on the same inputs.
+    const m = load(model('iree_e2e_fullyconnected.mlir'));
+    const f = m.funcs.get('main')!;
+    const [want] = new Interpreter(m).runFunc(f, [
+      parseInput('1x5xf32=1,-2,-3,4,-5', f, 0),
+      parseInput('1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1', f, 1),
+    ]) as Tensor[];
+    const hex = Buffer.from(
+      /XLA-AOT OUTPUT 0 100\n([0-9a-f\n]+)XLA-AOT END/.exec(out.stdout)![1]!.replace(/\n/g, ''),
+      'hex',
+    );
+    expectMatch(t, [fromStorageBytes(hex, want!.type)], [want!], 'firmware');
+  },
+);
 
 t.test('CLI: targets are listed, unknown ones and misuse are clear errors', async (t) => {
   const list = await cli(['--list-targets']);
@@ -137,12 +220,16 @@ t.test('CLI: targets are listed, unknown ones and misuse are clear errors', asyn
 t.test('every target toolchain package is installed by make toolchains', async (t) => {
   const makefile = readFileSync(join(ROOT, 'Makefile'), 'utf8');
   const listed = /^TOOLCHAIN_PACKAGES :=(.*)$/m.exec(makefile)?.[1]?.trim().split(/\s+/) ?? [];
-  for (const target of TARGETS) for (const p of target.packages) t.ok(listed.includes(p), `${target.name}: ${p} in TOOLCHAIN_PACKAGES`);
+  for (const target of TARGETS)
+    for (const p of target.packages) t.ok(listed.includes(p), `${target.name}: ${p} in TOOLCHAIN_PACKAGES`);
 });
 
 t.test('x86-64-v3/v4 and generic-c builds match the interpreter where the CPU runs them', async (t) => {
   const m = load(fixture('attention.mlir'));
-  const { args, expected: [expected] } = reference(m, 'main', 5);
+  const {
+    args,
+    expected: [expected],
+  } = reference(m, 'main', 5);
   for (const name of ['x86-64-v3', 'x86-64-v4', 'generic-c', 'host']) {
     const target = lookupTarget(name);
     const why = cannotRunHere(target);
@@ -154,16 +241,23 @@ t.test('x86-64-v3/v4 and generic-c builds match the interpreter where the CPU ru
   }
 });
 
-t.test('CLI: run --target diffs a QEMU run against the interpreter; --report lists fusion groups and SIMD kernels', async (t) => {
-  const src = fixture('small_cnn.mlir');
-  const run = await cli(['run', src, '--target', 'cortex-m55', '--random-seed', '2']);
-  t.equal(run.exitCode, 0, run.stderr);
-  t.match(run.stdout, /result\[0\] vs interpreter: match/);
-  const dir = scratchDir('xla-aot-report-');
-  const report = await cli([src, '-o', dir, '--report']);
-  t.equal(report.exitCode, 0, report.stderr);
-  t.match(report.stdout, /fusion groups: \d+\n  k0_convolution_fused: convolution \(\d+:\d+\), broadcast_in_dim/);
-  t.match(report.stdout, /read-only image \(host\): \d+ bytes/);
-  const m55 = await cli([src, '-o', dir, '--report', '--target', 'cortex-m55', '--emit', 'c']);
-  t.match(m55.stdout, /SIMD \(helium\): \d+ of \d+ kernels: k0_convolution_fused, /, 'the report names the kernels written with Helium vectors');
-});
+t.test(
+  'CLI: run --target diffs a QEMU run against the interpreter; --report lists fusion groups and SIMD kernels',
+  async (t) => {
+    const src = fixture('small_cnn.mlir');
+    const run = await cli(['run', src, '--target', 'cortex-m55', '--random-seed', '2']);
+    t.equal(run.exitCode, 0, run.stderr);
+    t.match(run.stdout, /result\[0\] vs interpreter: match/);
+    const dir = scratchDir('xla-aot-report-');
+    const report = await cli([src, '-o', dir, '--report']);
+    t.equal(report.exitCode, 0, report.stderr);
+    t.match(report.stdout, /fusion groups: \d+\n  k0_convolution_fused: convolution \(\d+:\d+\), broadcast_in_dim/);
+    t.match(report.stdout, /read-only image \(host\): \d+ bytes/);
+    const m55 = await cli([src, '-o', dir, '--report', '--target', 'cortex-m55', '--emit', 'c']);
+    t.match(
+      m55.stdout,
+      /SIMD \(helium\): \d+ of \d+ kernels: k0_convolution_fused, /,
+      'the report names the kernels written with Helium vectors',
+    );
+  },
+);

@@ -22,22 +22,31 @@ const FAST_BUILD = ['-O0'];
 // With each fault a case must now fail. Cases where a fault has no site (no sum to shorten, no
 // float constant to move in a program with float outputs) are counted apart; of the others at
 // least 95% must catch it.
-t.test('injected faults are caught on a sample of the conformance cases', { skip: HAVE_SHARED ? false : 'no ../shared/conformance' }, async (t) => {
-  const all = collectFiles([join(SHARED, 'conformance')]);
-  const reductions = all.filter((f) => /stablehlo\.(reduce|dot_general|dot|convolution)\b(?!_)/.test(readFileSync(f, 'utf8'))).filter((_, i) => i % 2 === 0);
-  const general = all.filter((_, i) => i % 8 === 0);
-  const passing = async (files: readonly string[]): Promise<Set<string>> =>
-    new Set((await runFilesC(files, 2, 'gcc', FAST_BUILD)).filter((r) => r.outcome === 'passed').map(caseWhere));
-  const [generalPassing, reductionPassing] = [await passing(general), await passing(reductions)];
-  t.ok(generalPassing.size >= 250, `${generalPassing.size} sampled cases pass without a fault`);
-  for (const fault of FAULT_KINDS) {
-    const [files, clean] = fault === 'drop-last-term' ? [reductions, reductionPassing] : [general, generalPassing];
-    const results = (await runFilesC(files, 2, 'gcc', FAST_BUILD, fault)).filter((r) => clean.has(caseWhere(r)));
-    const noSite = results.filter((r) => r.outcome === 'failed' && /has no /.test(r.reason));
-    const applied = results.length - noSite.length;
-    const missed = results.filter((r) => r.outcome === 'passed');
-    for (const r of missed.slice(0, 10)) t.comment(`${fault} not caught: ${caseWhere(r)}`);
-    t.ok(applied >= 60, `${fault}: applies to ${applied} of ${results.length} sampled cases`);
-    t.ok(missed.length <= 0.05 * applied, `${fault}: caught on ${applied - missed.length} of ${applied} cases where it applies (>= 95%)`);
-  }
-});
+t.test(
+  'injected faults are caught on a sample of the conformance cases',
+  { skip: HAVE_SHARED ? false : 'no ../shared/conformance' },
+  async (t) => {
+    const all = collectFiles([join(SHARED, 'conformance')]);
+    const reductions = all
+      .filter((f) => /stablehlo\.(reduce|dot_general|dot|convolution)\b(?!_)/.test(readFileSync(f, 'utf8')))
+      .filter((_, i) => i % 2 === 0);
+    const general = all.filter((_, i) => i % 8 === 0);
+    const passing = async (files: readonly string[]): Promise<Set<string>> =>
+      new Set((await runFilesC(files, 2, 'gcc', FAST_BUILD)).filter((r) => r.outcome === 'passed').map(caseWhere));
+    const [generalPassing, reductionPassing] = [await passing(general), await passing(reductions)];
+    t.ok(generalPassing.size >= 250, `${generalPassing.size} sampled cases pass without a fault`);
+    for (const fault of FAULT_KINDS) {
+      const [files, clean] = fault === 'drop-last-term' ? [reductions, reductionPassing] : [general, generalPassing];
+      const results = (await runFilesC(files, 2, 'gcc', FAST_BUILD, fault)).filter((r) => clean.has(caseWhere(r)));
+      const noSite = results.filter((r) => r.outcome === 'failed' && /has no /.test(r.reason));
+      const applied = results.length - noSite.length;
+      const missed = results.filter((r) => r.outcome === 'passed');
+      for (const r of missed.slice(0, 10)) t.comment(`${fault} not caught: ${caseWhere(r)}`);
+      t.ok(applied >= 60, `${fault}: applies to ${applied} of ${results.length} sampled cases`);
+      t.ok(
+        missed.length <= 0.05 * applied,
+        `${fault}: caught on ${applied - missed.length} of ${applied} cases where it applies (>= 95%)`,
+      );
+    }
+  },
+);

@@ -49,30 +49,58 @@ const CASES = [
   // A read after the update needs the old value: a copy it must be.
   { name: 'read after the update', text: loop('', sumOf('%acc', '%s2')), inPlace: false },
   // A reshape is a view of the operand in the interpreter: reading it later would see the update.
-  { name: 'a view read after the update', text: loop('%view = stablehlo.reshape %acc : (tensor<512xf32>) -> tensor<2x256xf32>', `%flat = stablehlo.reshape %view : (tensor<2x256xf32>) -> tensor<${N}xf32>\n    ${sumOf('%flat', '%s2')}`), inPlace: false },
+  {
+    name: 'a view read after the update',
+    text: loop(
+      '%view = stablehlo.reshape %acc : (tensor<512xf32>) -> tensor<2x256xf32>',
+      `%flat = stablehlo.reshape %view : (tensor<2x256xf32>) -> tensor<${N}xf32>\n    ${sumOf('%flat', '%s2')}`,
+    ),
+    inPlace: false,
+  },
   // The update returned in another place than the value it updates carries nothing over.
   { name: 'returned elsewhere', text: loop(sumOf('%u', '%s2').replace('%u', '%acc'), '', '%acc'), inPlace: false },
 ];
 
-const input = (): Tensor => makeTensor(tensorType([N], floatElem('f32')!), Float64Array.from({ length: N }, (_, i) => 1 + (i % 7) / 8));
+const input = (): Tensor =>
+  makeTensor(
+    tensorType([N], floatElem('f32')!),
+    Float64Array.from({ length: N }, (_, i) => 1 + (i % 7) / 8),
+  );
 
 for (const c of CASES) {
   t.test(c.name, async (t) => {
     const m = importModule(new SourceFile(`${c.name}.mlir`, c.text));
     const main = m.funcs.get('main')!;
     const whileOp = main.body!.blocks[0]!.ops.find((op) => op.name === 'stablehlo.while')!;
-    t.equal(inPlaceLoopUpdates(whileOp).size, c.inPlace ? 1 : 0, c.inPlace ? 'the update is in place' : 'the update copies');
+    t.equal(
+      inPlaceLoopUpdates(whileOp).size,
+      c.inPlace ? 1 : 0,
+      c.inPlace ? 'the update is in place' : 'the update copies',
+    );
     const x = input();
     const expected = new Interpreter(m).runFunc(main, [x]) as Tensor[];
     // The interpreter's values against the loop's meaning, worked out here: element i doubled.
-    const doubled = c.name === 'returned elsewhere' ? (i: number) => getElem(x, i) as number : (i: number) => 2 * (getElem(x, i) as number);
-    t.ok([...Array(N).keys()].every((i) => getElem(expected[0]!, i) === doubled(i)), 'interpreter: the loop did what it says');
+    const doubled =
+      c.name === 'returned elsewhere'
+        ? (i: number) => getElem(x, i) as number
+        : (i: number) => 2 * (getElem(x, i) as number);
+    t.ok(
+      [...Array(N).keys()].every((i) => getElem(expected[0]!, i) === doubled(i)),
+      'interpreter: the loop did what it says',
+    );
     t.equal(getElem(x, 3), 1 + 3 / 8, 'the caller’s input is untouched');
     const run = await runCompiled(m, 'main', [x]);
     expected.forEach((e, i) => t.ok(compareTensors(run.outputs[i]!, e).ok, `C output ${i} matches`));
-    const c99 = compile(m, { entry: 'main', prefix: 'model', sourceName: 'loop.mlir', cc: 'gcc' }).files.get('model.c') as string;
+    const c99 = compile(m, { entry: 'main', prefix: 'model', sourceName: 'loop.mlir', cc: 'gcc' }).files.get(
+      'model.c',
+    ) as string;
     const updateKernel = /RL_KERNEL void k\d+_dynamic_update_slice\([^]*?\n}/.exec(c99)?.[0];
     if (!updateKernel) t.notOk(c.inPlace, 'an update nobody reads is dead code');
-    else t.equal(/memcpy/.test(updateKernel), !c.inPlace, c.inPlace ? 'the C kernel writes only the update' : 'the C kernel copies the operand first');
+    else
+      t.equal(
+        /memcpy/.test(updateKernel),
+        !c.inPlace,
+        c.inPlace ? 'the C kernel writes only the update' : 'the C kernel copies the operand first',
+      );
   });
 }

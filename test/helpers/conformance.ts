@@ -26,8 +26,13 @@ export function caseId(r: CaseResult): string {
  * first rewritten from it (then review the diff and commit it). */
 export function reviewedList(name: string, actual?: readonly string[]): Set<string> {
   const path = join(FIXTURES, name);
-  if (actual && process.env['UPDATE_CONFORMANCE_LISTS'] === '1') writeFileSync(path, [...actual].sort().join('\n') + '\n');
-  return new Set(readFileSync(path, 'utf8').split('\n').filter((l) => l));
+  if (actual && process.env['UPDATE_CONFORMANCE_LISTS'] === '1')
+    writeFileSync(path, [...actual].sort().join('\n') + '\n');
+  return new Set(
+    readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l),
+  );
 }
 
 /** The reviewed list of the C backend's passing (and no-kernel) cases. */
@@ -40,7 +45,11 @@ export function judgeC(t: Test, results: readonly CaseResult[], what: string, wi
   t.comment(JSON.stringify(s));
   const bugs = results.filter((r) => r.outcome === 'failed' && !/error E030[13]:/.test(r.reason));
   for (const r of bugs.slice(0, 20)) t.comment(`${r.file}#${r.index}: ${r.reason}`);
-  t.equal(bugs.length, 0, `${what}: every failure is a stated "not supported yet" (E0301/E0303), never a wrong answer, a build error or a sanitizer report`);
+  t.equal(
+    bugs.length,
+    0,
+    `${what}: every failure is a stated "not supported yet" (E0301/E0303), never a wrong answer, a build error or a sanitizer report`,
+  );
   const listed = results.filter((r) => r.outcome === 'passed' || r.outcome === 'no_kernel').map(caseId);
   const expected = [...reviewedList(C_PASSES, within ? undefined : listed)].filter((id) => !within || within(id));
   const lost = expected.filter((id) => !listed.includes(id));
@@ -60,8 +69,14 @@ export function judgeC(t: Test, results: readonly CaseResult[], what: string, wi
  * rest), and the matching filter of the reviewed list's case ids, for a suite split over two files. */
 export function conformanceHalf(half: 'a' | 'b'): { files: string[]; within: (id: string) => boolean } {
   const all = collectFiles([join(SHARED, 'conformance')]);
-  const names = all.filter((f) => !f.includes('interpret/')).map((f) => basename(f)).sort();
+  const names = all
+    .filter((f) => !f.includes('interpret/'))
+    .map((f) => basename(f))
+    .sort();
   const boundary = names[Math.floor(names.length / 2)] ?? '';
   const inA = (path: string): boolean => path.includes('interpret/') || basename(path.replace(/#\d+$/, '')) < boundary;
-  return { files: all.filter((f) => inA(f) === (half === 'a')), within: (id) => inA(id.slice(id.indexOf(' ') + 1)) === (half === 'a') };
+  return {
+    files: all.filter((f) => inA(f) === (half === 'a')),
+    within: (id) => inA(id.slice(id.indexOf(' ') + 1)) === (half === 'a'),
+  };
 }

@@ -25,7 +25,9 @@ export function loadModel(name: string): Module {
 /** The LSTM's input 0 is its documented step mask (a step whose value is exactly 0 is skipped,
  * and random floats never are, so every output would be zero); its documented data input (1..20)
  * would saturate every gate of its splat-weight cell, so that one stays random. */
-export const MODEL_ENTRIES: Readonly<Record<string, { entry: string; sanitize: boolean; documented?: readonly number[] }>> = {
+export const MODEL_ENTRIES: Readonly<
+  Record<string, { entry: string; sanitize: boolean; documented?: readonly number[] }>
+> = {
   'byteir_mlp_inference_mhlo.mlir': { entry: 'forward', sanitize: true },
   'iree_e2e_edge_detection.mlir': { entry: 'edge_detect_sobel_operator', sanitize: true },
   'iree_e2e_fullyconnected.mlir': { entry: 'main', sanitize: true },
@@ -53,11 +55,26 @@ export async function checkModel(t: Test, name: string): Promise<void> {
   const run = await runCompiled(m, entry, args);
   expectMatch(t, run.outputs, expected, name, true);
   const p = run.emitted.plan;
-  t.ok(p.arenaBytes >= p.lowerBound && p.arenaBytes <= p.noReuseBytes, `arena ${p.arenaBytes} within [${p.lowerBound}, ${p.noReuseBytes}]`);
-  if (sanitize) expectMatch(t, (await runCompiled(m, entry, args, { flags: SANITIZE })).outputs, expected, `${name} under ASan+UBSan`, true);
+  t.ok(
+    p.arenaBytes >= p.lowerBound && p.arenaBytes <= p.noReuseBytes,
+    `arena ${p.arenaBytes} within [${p.lowerBound}, ${p.noReuseBytes}]`,
+  );
+  if (sanitize)
+    expectMatch(
+      t,
+      (await runCompiled(m, entry, args, { flags: SANITIZE })).outputs,
+      expected,
+      `${name} under ASan+UBSan`,
+      true,
+    );
   // The faulty programs build and run two at a time (the C compiler is most of a big model's time).
   const faulty: Awaited<ReturnType<typeof runCompiled>>[] = [];
-  for (let k = 0; k < FAULT_KINDS.length; k += 2) faulty.push(...(await Promise.all(FAULT_KINDS.slice(k, k + 2).map((fault) => runCompiled(m, entry, args, { fault, flags: ['-O0'] })))));
+  for (let k = 0; k < FAULT_KINDS.length; k += 2)
+    faulty.push(
+      ...(await Promise.all(
+        FAULT_KINDS.slice(k, k + 2).map((fault) => runCompiled(m, entry, args, { fault, flags: ['-O0'] })),
+      )),
+    );
   FAULT_KINDS.forEach((fault, k) => {
     const run = faulty[k]!;
     t.equal(run.outputs.length, expected.length, `${fault}: output count`);

@@ -19,13 +19,21 @@ import { flattenTuples, getElem, size, type Tensor } from '../../src/ir/tensor.j
 function documentedInputs(m: Module, f: Func): Tensor[] {
   const run = /^\/\/ RUN:.*$/m.exec(readFileSync(m.source.name, 'utf8'))?.[0] ?? '';
   const specs = [...run.matchAll(/--input="([^"]+)"/g)].map((x) => x[1]!);
-  if (specs.length !== f.params.length) throw new Error(`${m.source.name}: the RUN line documents ${specs.length} inputs, @${f.name} takes ${f.params.length}`);
+  if (specs.length !== f.params.length)
+    throw new Error(
+      `${m.source.name}: the RUN line documents ${specs.length} inputs, @${f.name} takes ${f.params.length}`,
+    );
   return specs.map((s, i) => parseInput(s, f, i) as Tensor);
 }
 
 /** Seeded random inputs (those whose indexes are in `documented`: the file's own) and the
  * interpreter's results. */
-export function reference(m: Module, entry: string, seed: number, documented: readonly number[] = []): { f: Func; args: Tensor[]; expected: Tensor[] } {
+export function reference(
+  m: Module,
+  entry: string,
+  seed: number,
+  documented: readonly number[] = [],
+): { f: Func; args: Tensor[]; expected: Tensor[] } {
   const f = m.funcs.get(entry)!;
   const random = randomInputs(f, seed, m) as Tensor[];
   const own = documented.length ? documentedInputs(m, f) : [];
@@ -35,14 +43,22 @@ export function reference(m: Module, entry: string, seed: number, documented: re
 
 /** Asserts that `outputs` match `expected` one for one, and that each expected tensor is
  * informative (degenerate() finds nothing; with `allFinite`, no element is NaN or infinite). */
-export function expectMatch(t: Test, outputs: readonly Tensor[], expected: readonly Tensor[], label: string, allFinite = false, computedIn?: string): void {
+export function expectMatch(
+  t: Test,
+  outputs: readonly Tensor[],
+  expected: readonly Tensor[],
+  label: string,
+  allFinite = false,
+  computedIn?: string,
+): void {
   t.equal(outputs.length, expected.length, `${label}: ${expected.length} output(s)`);
   expected.forEach((want, i) => {
     const why = degenerate(want);
     t.notOk(why, `${label} output ${i}: the reference is informative${why ? ` (${why})` : ''}`);
     if (allFinite) {
       let bad = 0;
-      for (let k = 0; k < size(want); k++) if ([getElem(want, k)].flat().some((v) => typeof v === 'number' && !Number.isFinite(v))) bad++;
+      for (let k = 0; k < size(want); k++)
+        if ([getElem(want, k)].flat().some((v) => typeof v === 'number' && !Number.isFinite(v))) bad++;
       t.equal(bad, 0, `${label} output ${i}: every reference element is finite`);
     }
     const got = outputs[i];

@@ -3,7 +3,8 @@ import { compareTensors, degenerate } from '../../src/ir/compare.js';
 import { makeTensor } from '../../src/ir/tensor.js';
 import { floatElem, intElem, tensorType } from '../../src/ir/types.js';
 
-const f32 = (values: readonly number[]) => makeTensor(tensorType([values.length], floatElem('f32')!), Float64Array.from(values.map(Math.fround)));
+const f32 = (values: readonly number[]) =>
+  makeTensor(tensorType([values.length], floatElem('f32')!), Float64Array.from(values.map(Math.fround)));
 const ulpUp = (x: number, n: number): number => {
   const b = new DataView(new ArrayBuffer(4));
   b.setFloat32(0, x);
@@ -15,9 +16,15 @@ t.test('the comparison rule: rounding-level differences pass, a one-element corr
   const ref = [1.5, -2.25, 1e-3, 0, 3.75, -0.5];
   t.ok(compareTensors(f32(ref.map((x) => ulpUp(x, 8))), f32(ref)).ok, 'a few ULP everywhere pass');
   // Cancellation: a small result next to large ones may differ at the tensor's rounding level.
-  t.ok(compareTensors(f32([1000, 3e-3]), f32([1000, 1e-3])).ok, '2e-3 absolute in a tensor of magnitude 1000 passes (1e-5 x 1000)');
+  t.ok(
+    compareTensors(f32([1000, 3e-3]), f32([1000, 1e-3])).ok,
+    '2e-3 absolute in a tensor of magnitude 1000 passes (1e-5 x 1000)',
+  );
   t.notOk(compareTensors(f32([1, 3e-3]), f32([1, 1e-3])).ok, 'the same 2e-3 in a tensor of magnitude 1 fails');
-  t.notOk(compareTensors(f32([1e-7, 2e-7]), f32([1e-7, 5e-7])).ok, 'a tensor of tiny values is not accepted whatever it holds');
+  t.notOk(
+    compareTensors(f32([1e-7, 2e-7]), f32([1e-7, 5e-7])).ok,
+    'a tensor of tiny values is not accepted whatever it holds',
+  );
   for (let i = 0; i < ref.length; i++) {
     const bad = [...ref];
     bad[i] = bad[i]! + 0.01;

@@ -6,7 +6,9 @@ import { CLI, FIXTURES, ROOT } from '../helpers/paths.js';
 
 // Each malformed input must give exactly its expected file:line:col diagnostic, exit 1, no stack trace.
 const dir = join(FIXTURES, 'errors');
-const files = readdirSync(dir).filter((f) => f.endsWith('.mlir')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.mlir'))
+  .sort();
 
 t.ok(files.length >= 30, `${files.length} malformed-input fixtures`);
 for (const f of files) {
@@ -16,7 +18,11 @@ for (const f of files) {
     const expected = readFileSync(join(dir, `${f}.expected`), 'utf8');
     t.equal(r.exitCode, 1, 'exit code 1');
     t.equal(r.stderr + '\n', expected, 'diagnostic matches');
-    t.match(r.stderr, new RegExp(`^${rel.replace(/[.]/g, '\\.')}:\\d+:\\d+: error E\\d{4}: `), 'starts with file:line:col');
+    t.match(
+      r.stderr,
+      new RegExp(`^${rel.replace(/[.]/g, '\\.')}:\\d+:\\d+: error E\\d{4}: `),
+      'starts with file:line:col',
+    );
     t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
   });
 }

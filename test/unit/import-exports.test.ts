@@ -57,9 +57,23 @@ module @jit attributes {mhlo.num_partitions = 1 : i32} {
     return %0 : tensor<8x16xf32>
   }
 }`);
-  t.same(m.meshes?.get('mesh'), { name: 'mesh', axes: [{ name: 'data', size: 2 }, { name: 'model', size: 4 }] }, 'sdy.mesh');
+  t.same(
+    m.meshes?.get('mesh'),
+    {
+      name: 'mesh',
+      axes: [
+        { name: 'data', size: 2 },
+        { name: 'model', size: 4 },
+      ],
+    },
+    'sdy.mesh',
+  );
   t.same(m.meshes?.get('empty_mesh')?.axes, [], 'an empty mesh');
-  t.same(m.ignoredOps?.map((o) => o.name), ['ml_program.global'], 'an unknown module-level op in generic form is kept by name');
+  t.same(
+    m.ignoredOps?.map((o) => o.name),
+    ['ml_program.global'],
+    'an unknown module-level op in generic form is kept by name',
+  );
   t.ok(m.globals.has('w'), 'util.global with {noinline}');
   const f = m.funcs.get('main')!;
   const shard = (a: unknown): Sharding | undefined => (a as { kind: string; sharding?: Sharding })?.sharding;
@@ -72,11 +86,32 @@ module @jit attributes {mhlo.num_partitions = 1 : i32} {
     ],
     replicated: [],
   });
-  t.same(f.paramAttrs![0]!['ttcore.argument_type'], { kind: 'opaque', text: '#ttcore.argument_type<parameter>' }, 'a foreign dialect attribute is kept as text');
-  t.same(shard(f.paramAttrs![1]!['mhlo.sharding']), { kind: 'tiled', tiles: [2, 1, 4], devices: [0, 1, 2, 3, 4, 5, 6, 7], lastTileReplicated: true });
-  t.same(shard(f.resultAttrs![0]!['sdy.sharding']), { kind: 'mesh', mesh: 'mesh', dims: [{ axes: [], open: false }, { axes: [], open: false }], replicated: [] });
+  t.same(
+    f.paramAttrs![0]!['ttcore.argument_type'],
+    { kind: 'opaque', text: '#ttcore.argument_type<parameter>' },
+    'a foreign dialect attribute is kept as text',
+  );
+  t.same(shard(f.paramAttrs![1]!['mhlo.sharding']), {
+    kind: 'tiled',
+    tiles: [2, 1, 4],
+    devices: [0, 1, 2, 3, 4, 5, 6, 7],
+    lastTileReplicated: true,
+  });
+  t.same(shard(f.resultAttrs![0]!['sdy.sharding']), {
+    kind: 'mesh',
+    mesh: 'mesh',
+    dims: [
+      { axes: [], open: false },
+      { axes: [], open: false },
+    ],
+    replicated: [],
+  });
   // On one device the sharding call passes its operand through.
-  const x: Tensor = { kind: 'tensor', type: f.params[0]!.type as never, data: Float64Array.from({ length: 128 }, (_, i) => i) };
+  const x: Tensor = {
+    kind: 'tensor',
+    type: f.params[0]!.type as never,
+    data: Float64Array.from({ length: 128 }, (_, i) => i),
+  };
   const y: Tensor = { kind: 'tensor', type: f.params[1]!.type as never, data: new Float64Array(16) };
   const [r] = flattenTuples(new Interpreter(m).runFunc(f, [x, y]));
   t.equal(getElem(r as Tensor, 77), 77);
@@ -86,20 +121,36 @@ t.test('GSPMD sharding strings', async (t) => {
   t.same(parseGspmdSharding('{replicated}', here), { kind: 'replicated' });
   t.same(parseGspmdSharding('{manual}', here), { kind: 'manual' });
   t.same(parseGspmdSharding('{maximal device=3}', here), { kind: 'maximal', device: 3 });
-  t.same(parseGspmdSharding('{devices=[2,2]3,2,1,0}', here), { kind: 'tiled', tiles: [2, 2], devices: [3, 2, 1, 0], lastTileReplicated: false }, 'an explicit device list');
+  t.same(
+    parseGspmdSharding('{devices=[2,2]3,2,1,0}', here),
+    { kind: 'tiled', tiles: [2, 2], devices: [3, 2, 1, 0], lastTileReplicated: false },
+    'an explicit device list',
+  );
   // Iota [2,3] transposed: device of tile (i, j) is 3 * ... of the transposed iota: 0 3 1 4 2 5.
-  t.same(parseGspmdSharding('{devices=[3,2]<=[2,3]T(1,0)}', here), { kind: 'tiled', tiles: [3, 2], devices: [0, 3, 1, 4, 2, 5], lastTileReplicated: false }, 'a transposed iota');
+  t.same(
+    parseGspmdSharding('{devices=[3,2]<=[2,3]T(1,0)}', here),
+    { kind: 'tiled', tiles: [3, 2], devices: [0, 3, 1, 4, 2, 5], lastTileReplicated: false },
+    'a transposed iota',
+  );
   t.same(parseGspmdSharding('{{replicated}, {devices=[2]0,1}}', here), {
     kind: 'tuple',
     elems: [{ kind: 'replicated' }, { kind: 'tiled', tiles: [2], devices: [0, 1], lastTileReplicated: false }],
   });
   t.same(parseGspmdSharding('{devices=[1,8]<=[8] metadata={op_name="x"}}', here).kind, 'tiled', 'metadata is skipped');
-  t.throws(() => parseGspmdSharding('{devices=[2,2]0,1,2}', here), /cannot read sharding/, 'a device count that does not fill the tiles');
+  t.throws(
+    () => parseGspmdSharding('{devices=[2,2]0,1,2}', here),
+    /cannot read sharding/,
+    'a device count that does not fill the tiles',
+  );
   t.throws(() => parseGspmdSharding('{sideways}', here), /E0204|cannot read sharding/);
 });
 
 t.test('what cannot be handled is a located error', async (t) => {
-  located(t, `func.func @main(%a: tensor<2xf32> {mhlo.sharding = "{devices=[2"}) -> tensor<2xf32> {\n  return %a : tensor<2xf32>\n}`, /^x\.mlir:1:36: error E0204: mhlo\.sharding: cannot read sharding/);
+  located(
+    t,
+    `func.func @main(%a: tensor<2xf32> {mhlo.sharding = "{devices=[2"}) -> tensor<2xf32> {\n  return %a : tensor<2xf32>\n}`,
+    /^x\.mlir:1:36: error E0204: mhlo\.sharding: cannot read sharding/,
+  );
   located(t, `module {\n  frob.widget @w = <1>\n}`, /^x\.mlir:2:3: error E0101: unexpected 'frob\.widget'/);
   located(
     t,

@@ -18,6 +18,7 @@ t.test('a multi-megabyte hex weight parses (no regex backtracking blow-up)', asy
 });
 
 t.test('an odd number of hex digits is a located error', async (t) => {
-  const src = 'func.func @main() -> tensor<1xi8> {\n  %w = stablehlo.constant dense<"0x123"> : tensor<1xi8>\n  return %w : tensor<1xi8>\n}\n';
+  const src =
+    'func.func @main() -> tensor<1xi8> {\n  %w = stablehlo.constant dense<"0x123"> : tensor<1xi8>\n  return %w : tensor<1xi8>\n}\n';
   t.throws(() => importModule(new SourceFile('odd.mlir', src)), /hex bytes/);
 });

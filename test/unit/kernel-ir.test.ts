@@ -18,13 +18,31 @@ import { CRenderer } from '../../src/emit-c/c-renderer.js';
 
 const F32 = floatElem('f32')!;
 const I32 = intElem(32, true);
-const owner = importModule(new SourceFile('k.mlir', 'func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {\n  func.return %a : tensor<4xf32>\n}\n')).funcs.get('main')!.body!.blocks[0]!.ops[0]!;
-const buf = (name: string, elements: number, output = false, elem: ElemType = F32): Buf => ({ name, elem, elements, output });
+const owner = importModule(
+  new SourceFile(
+    'k.mlir',
+    'func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {\n  func.return %a : tensor<4xf32>\n}\n',
+  ),
+).funcs.get('main')!.body!.blocks[0]!.ops[0]!;
+const buf = (name: string, elements: number, output = false, elem: ElemType = F32): Buf => ({
+  name,
+  elem,
+  elements,
+  output,
+});
 const [x, y, out] = [buf('in0', 40), buf('in1', 1), buf('out0', 40, true)];
 const unit: VectorUnit = { elem: F32, lanes: 16, ops: new Set(['add', 'multiply']) };
 const op = (name: string, args: Val[]): Val => ({ k: 'op', name, args, elem: F32, result: F32, owner });
 const load = (b: Buf, at = v('i')): Val => ({ k: 'load', buf: b, at });
-const loop = (body: Stmt[], to = 40): Stmt => ({ k: 'loop', var: 'i', from: int(0), to: int(to), parallel: true, vector: true, body });
+const loop = (body: Stmt[], to = 40): Stmt => ({
+  k: 'loop',
+  var: 'i',
+  from: int(0),
+  to: int(to),
+  parallel: true,
+  vector: true,
+  body,
+});
 const store = (value: Val, at = v('i')): Stmt => ({ k: 'store', buf: out, at, value });
 
 t.test('a vector loop becomes whole vector steps and the scalar remainder', async (t) => {
@@ -34,8 +52,16 @@ t.test('a vector loop becomes whole vector steps and the scalar remainder', asyn
   t.equal(more.length, 0);
   t.match(vectors, { k: 'loop', from: { value: 0 }, to: { value: 32 }, step: 16 });
   const vstore = (vectors as Extract<Stmt, { k: 'loop' }>).body[0]!;
-  t.match(vstore, { k: 'vstore', value: { k: 'vop', name: 'add', args: [{ k: 'vload' }, { k: 'broadcast' }] } }, 'along: vload; invariant: broadcast');
-  t.same(rest, { k: 'loop', var: 'i', from: int(32), to: int(40), parallel: true, body: element }, 'the remainder: the scalar body');
+  t.match(
+    vstore,
+    { k: 'vstore', value: { k: 'vop', name: 'add', args: [{ k: 'vload' }, { k: 'broadcast' }] } },
+    'along: vload; invariant: broadcast',
+  );
+  t.same(
+    rest,
+    { k: 'loop', var: 'i', from: int(32), to: int(40), parallel: true, body: element },
+    'the remainder: the scalar body',
+  );
   t.same(vectorize(body, undefined), body, 'no vector unit: unchanged');
   t.same(vectorize([loop(element, 8)], unit), [loop(element, 8)], 'shorter than a vector: unchanged');
 });
@@ -45,25 +71,61 @@ t.test('vectorization refuses what vectors cannot compute', async (t) => {
   t.notOk(canVectorize([store(load(x, mul(v('i'), 2)))], 'i', unit), 'a strided read');
   t.notOk(canVectorize([store(load(x), mul(v('i'), 2))], 'i', unit), 'a strided store');
   t.notOk(canVectorize([store(op('divide', [load(x), load(x)]))], 'i', unit), 'an op the unit does not have');
-  t.notOk(canVectorize([{ k: 'store', buf: buf('o', 40, true, I32), at: v('i'), value: { k: 'index', x: v('i'), elem: I32 } }], 'i', unit), 'another element type');
-  t.notOk(canVectorize([{ k: 'if', cond: { k: 'cmp', a: v('i'), rel: '<', b: int(3) }, then: [store(load(x))] }], 'i', unit), 'a condition on the lane');
+  t.notOk(
+    canVectorize(
+      [{ k: 'store', buf: buf('o', 40, true, I32), at: v('i'), value: { k: 'index', x: v('i'), elem: I32 } }],
+      'i',
+      unit,
+    ),
+    'another element type',
+  );
+  t.notOk(
+    canVectorize([{ k: 'if', cond: { k: 'cmp', a: v('i'), rel: '<', b: int(3) }, then: [store(load(x))] }], 'i', unit),
+    'a condition on the lane',
+  );
   const [scalar] = vectorize([loop([store(load(x, mul(v('i'), 2)))])], unit);
   t.same(scalar, loop([store(load(x, mul(v('i'), 2)))]), 'refused: the loop is left as it was');
 });
 
 t.test('a pooling window inside a vector loop stays scalar around vector accumulators', async (t) => {
-  const window: Stmt = { k: 'loop', var: 'w', from: int(0), to: int(3), parallel: false, body: [{ k: 'set', name: 'acc', value: op('add', [{ k: 'local', name: 'acc' }, load(x, add(mul(v('w'), 16), v('i')))]) }] };
-  const body = [loop([{ k: 'local', name: 'acc', elem: F32, wide: false, init: load(y, int(0)) }, window, store({ k: 'local', name: 'acc' })], 16)];
+  const window: Stmt = {
+    k: 'loop',
+    var: 'w',
+    from: int(0),
+    to: int(3),
+    parallel: false,
+    body: [
+      { k: 'set', name: 'acc', value: op('add', [{ k: 'local', name: 'acc' }, load(x, add(mul(v('w'), 16), v('i')))]) },
+    ],
+  };
+  const body = [
+    loop(
+      [
+        { k: 'local', name: 'acc', elem: F32, wide: false, init: load(y, int(0)) },
+        window,
+        store({ k: 'local', name: 'acc' }),
+      ],
+      16,
+    ),
+  ];
   const [vectors] = vectorize(body, unit);
   const text = printKernel({ name: 'k', comment: '/* pooling */', params: [x, y, out], body: [vectors!] });
   t.match(text, /for i in \[0, 16\) step 16:/);
   t.match(text, /var acc: f32x16 = broadcast f32x16\(in1\[0\]\)/);
   t.match(text, /for w in \[0, 3\):\n\s+acc = add\.f32x16\(acc, in0\[w \* 16 \+ i : \+16\]\)/);
-  const c = new CRenderer(16).render({ name: 'k', comment: '/* pooling */', params: [x, y, out], body: [vectors!] }, owner, false);
+  const c = new CRenderer(16).render(
+    { name: 'k', comment: '/* pooling */', params: [x, y, out], body: [vectors!] },
+    owner,
+    false,
+  );
   t.match(c, /rl_vf acc = rl_vf_splat\(in1\[0\]\);/);
   t.match(c, /acc = rl_vf_add\(acc, rl_vf_load\(in0 \+ w \* 16 \+ i\)\);/);
   t.match(c, /rl_vf_store\(out0 \+ i, acc\);/);
-  t.throws(() => new CRenderer(8).render({ name: 'k', comment: '', params: [x, y, out], body: [vectors!] }, owner, false), /no vector of 16 x f32/, 'vectors of another width than the target has');
+  t.throws(
+    () => new CRenderer(8).render({ name: 'k', comment: '', params: [x, y, out], body: [vectors!] }, owner, false),
+    /no vector of 16 x f32/,
+    'vectors of another width than the target has',
+  );
 });
 
 t.test('scratch arrays, swaps and breaks render; unread parameters are found from the IR', async (t) => {
@@ -74,11 +136,22 @@ t.test('scratch arrays, swaps and breaks render; unread parameters are found fro
     params: [x, y, out],
     body: [
       { k: 'array', buf: scratch },
-      { k: 'loop', var: 'j', from: int(1), to: int(8), parallel: false, body: [{ k: 'swap', buf: out, a: v('j'), b: int(0) }, { k: 'break' }] },
+      {
+        k: 'loop',
+        var: 'j',
+        from: int(1),
+        to: int(8),
+        parallel: false,
+        body: [{ k: 'swap', buf: out, a: v('j'), b: int(0) }, { k: 'break' }],
+      },
       { k: 'store', buf: scratch, at: int(0), value: { k: 'const', elem: floatElem('f64')!, value: 0.5 } },
     ],
   };
-  t.same(unusedParams(k).map((p) => p.name), ['in0', 'in1'], 'in0 and in1 are never read');
+  t.same(
+    unusedParams(k).map((p) => p.name),
+    ['in0', 'in1'],
+    'in0 and in1 are never read',
+  );
   const c = new CRenderer().render(k, owner, false);
   t.match(c, /\(void\)in0;\n\s+\(void\)in1;/);
   t.match(c, /double X\[8\];/);

@@ -6,7 +6,15 @@ import type { FlatOp, Sym } from '../../src/flat/program.js';
 
 // A random chain of ops over float buffers: checks the planner's invariants, not particular offsets.
 const f32 = floatElem('f32')!;
-const fakeOp = (name: string): Op => ({ name, operands: [], results: [], attrs: {}, regions: [], successors: [], loc: { file: 'x', line: 1, col: 1 } });
+const fakeOp = (name: string): Op => ({
+  name,
+  operands: [],
+  results: [],
+  attrs: {},
+  regions: [],
+  successors: [],
+  loc: { file: 'x', line: 1, col: 1 },
+});
 
 function randomProgram(seed: number, n: number): { ops: FlatOp[]; input: Sym; outputs: Sym[] } {
   let s = seed;
@@ -41,11 +49,15 @@ t.test('planned buffers never overlap while both are live', async (t) => {
       f.ins.forEach((x) => last.set(x, i));
     });
     outputs.forEach((o) => last.set(o, ops.length));
-    const bytes = (x: Sym): number => Math.ceil(((x.type.kind === 'tensor' ? x.type.shape[0]! : 0) * elemBytes(x)) / 64) * 64;
+    const bytes = (x: Sym): number =>
+      Math.ceil(((x.type.kind === 'tensor' ? x.type.shape[0]! : 0) * elemBytes(x)) / 64) * 64;
     for (const f of plan.inPlace) {
       const out = f.outs[0]!;
       const victim = f.ins.find((x) => plan.offsets.get(x) === plan.offsets.get(out))!;
-      t.ok(victim && elemBytes(victim) === elemBytes(out) && bytes(victim) === bytes(out), 'in place only over an input with the same element size and count');
+      t.ok(
+        victim && elemBytes(victim) === elemBytes(out) && bytes(victim) === bytes(out),
+        'in place only over an input with the same element size and count',
+      );
     }
     const syms = [...def.keys()];
     let bad = 0;
@@ -54,14 +66,24 @@ t.test('planned buffers never overlap while both are live', async (t) => {
         if (a.id >= b.id) continue;
         const [da, la, db, lb] = [def.get(a)!, last.get(a) ?? def.get(a)!, def.get(b)!, last.get(b) ?? def.get(b)!];
         // In place: b written by the op where a dies, in a's buffer.
-        const inPlace = plan.inPlace.has(ops[db]!) && ops[db]!.ins.includes(a) && la === db && plan.offsets.get(a) === plan.offsets.get(b);
+        const inPlace =
+          plan.inPlace.has(ops[db]!) &&
+          ops[db]!.ins.includes(a) &&
+          la === db &&
+          plan.offsets.get(a) === plan.offsets.get(b);
         if (inPlace || la < db || lb < da) continue;
         const [oa, ob] = [plan.offsets.get(a)!, plan.offsets.get(b)!];
         if (oa < ob + bytes(b) && ob < oa + bytes(a)) bad++;
       }
     t.equal(bad, 0, `seed ${seed}: no overlap of live buffers`);
-    t.ok([...plan.offsets.values()].every((o) => o % plan.alignment === 0), 'aligned');
-    t.ok(plan.arenaBytes >= plan.lowerBound && plan.arenaBytes <= plan.noReuseBytes, `lower bound ${plan.lowerBound} <= arena ${plan.arenaBytes} <= no reuse ${plan.noReuseBytes}`);
+    t.ok(
+      [...plan.offsets.values()].every((o) => o % plan.alignment === 0),
+      'aligned',
+    );
+    t.ok(
+      plan.arenaBytes >= plan.lowerBound && plan.arenaBytes <= plan.noReuseBytes,
+      `lower bound ${plan.lowerBound} <= arena ${plan.arenaBytes} <= no reuse ${plan.noReuseBytes}`,
+    );
   }
 });
 
@@ -87,8 +109,15 @@ t.test('with jumps: a loop keeps alive what it reads from before it and what out
   t.same(r.get(temp), { start: 3, end: 4 }, 'a temporary of one iteration stays short');
   t.same(r.get(after), { start: 6, end: 9 }, 'an output lives to the end');
   const plan = planWithJumps(steps, new Set(), [after], () => 4);
-  const overlap = (a: Sym, b: Sym): boolean => plan.offsets.get(a)! < plan.offsets.get(b)! + 64 && plan.offsets.get(b)! < plan.offsets.get(a)! + 64;
-  t.notOk(overlap(before, temp) || overlap(before, carried) || overlap(carried, temp), 'values live together in the loop never share memory');
-  t.ok([before, carried, temp].some((x) => overlap(unrelated, x)), 'after the loop its buffers are reused');
+  const overlap = (a: Sym, b: Sym): boolean =>
+    plan.offsets.get(a)! < plan.offsets.get(b)! + 64 && plan.offsets.get(b)! < plan.offsets.get(a)! + 64;
+  t.notOk(
+    overlap(before, temp) || overlap(before, carried) || overlap(carried, temp),
+    'values live together in the loop never share memory',
+  );
+  t.ok(
+    [before, carried, temp].some((x) => overlap(unrelated, x)),
+    'after the loop its buffers are reused',
+  );
   t.ok(plan.arenaBytes < plan.noReuseBytes, `arena ${plan.arenaBytes} < ${plan.noReuseBytes} without reuse`);
 });
