@@ -34,7 +34,7 @@ import {
 } from './emit-c/emit.js';
 import { emitFilesForC } from './emit-c/files.js';
 
-export const PHASES = [
+const PHASES = [
   { name: 'import', what: 'parse the MLIR text (Shardy shard_map read as its GSPMD form)' },
   { name: 'verify', what: 'check every op against the op table; annotate elided weights and operand shardings' },
   { name: 'partition', what: 'manual (shard_map) regions unrolled over their partitions on one device' },

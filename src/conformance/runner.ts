@@ -96,7 +96,7 @@ export function entryFunctions(m: Module): Func[] {
 }
 
 /** Every check op of the module's functions (including nested regions). */
-export function checkOpsOf(m: Module): Set<Op> {
+function checkOpsOf(m: Module): Set<Op> {
   const found = new Set<Op>();
   const visit = (ops: readonly Op[]): void => {
     for (const op of ops) {
@@ -116,7 +116,7 @@ function describe(e: unknown, source: SourceFile): string {
 }
 
 /** Runs one case with the reference interpreter. */
-export function runCaseInterp(file: string, text: string, index: number): CaseResult {
+function runCaseInterp(file: string, text: string, index: number): CaseResult {
   const source = new SourceFile(file, text);
   try {
     const m = importModule(source);

@@ -9,7 +9,7 @@ import type { Loc, SourceFile } from './source.js';
  * opposed to a located diagnostic in the source. */
 export class RuntimeError extends Error {}
 
-export const MESSAGES = {
+const MESSAGES = {
   E0100: 'unexpected character {ch}',
   E0101: 'unexpected {tok}, expected {expected}',
   E0102: 'unterminated {what}',
@@ -39,7 +39,7 @@ export interface Diagnostic {
 }
 
 /** Fills `{name}` placeholders of a catalog message. */
-export function formatMessage(code: DiagCode, args: Record<string, string | number>): string {
+function formatMessage(code: DiagCode, args: Record<string, string | number>): string {
   return MESSAGES[code].replace(/\{(\w+)\}/g, (_, k: string) => String(args[k] ?? `{${k}}`));
 }
 
@@ -53,33 +53,6 @@ export class CompileError extends Error {
 export function error(code: DiagCode, args: Record<string, string | number>, loc?: Loc): CompileError {
   const message = formatMessage(code, args);
   return new CompileError(loc ? { code, severity: 'error', message, loc } : { code, severity: 'error', message });
-}
-
-/** A compiler bug (not a user error). */
-export class InternalError extends Error {
-  constructor(
-    message: string,
-    readonly loc?: Loc,
-  ) {
-    super(loc ? `${loc.file}:${loc.line}:${loc.col}: internal error: ${message}` : `internal error: ${message}`);
-  }
-}
-
-export class DiagnosticBag {
-  private readonly items: Diagnostic[] = [];
-  private readonly seen = new Set<string>();
-  add(d: Diagnostic): void {
-    const key = `${d.code}|${d.loc?.file}:${d.loc?.line}:${d.loc?.col}|${d.message}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    this.items.push(d);
-  }
-  get all(): readonly Diagnostic[] {
-    return this.items;
-  }
-  get hasErrors(): boolean {
-    return this.items.some((d) => d.severity === 'error');
-  }
 }
 
 /** Renders like GCC/clang: location, severity, code, message, then the source line and a caret. */

@@ -4,7 +4,7 @@
  */
 import { render } from '../emit-common/templates.js';
 
-export const BLOB_ALIGNMENT = 64;
+const BLOB_ALIGNMENT = 64;
 
 export class BlobBuilder {
   private readonly parts: Uint8Array[] = [];

@@ -183,7 +183,7 @@ export function cElem(t: TensorType, op: string, loc: Loc): CElem {
 }
 
 /** Bits of element i as stored by generated code (sub-byte ints sign-extended to their byte). */
-export function storageBits(c: CElem, t: Tensor, i: number): bigint {
+function storageBits(c: CElem, t: Tensor, i: number): bigint {
   if (c.subByte) return BigInt.asUintN(8, getElem(t, i) as bigint);
   return elemBits(t, i);
 }

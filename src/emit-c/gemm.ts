@@ -77,7 +77,7 @@ export function planGemm(
  * M x N. Ties go to more accumulators. Registers must hold mr x nrv accumulators, nrv B vectors
  * and one A broadcast.
  */
-export function chooseTiling(m: number, n: number, k: number, target: Target, maxRows = 16): GemmTiling {
+function chooseTiling(m: number, n: number, k: number, target: Target, maxRows = 16): GemmTiling {
   const lanes = target.vectorBits / 32;
   let best: { cost: number; mr: number; nrv: number } | undefined;
   for (let nrv = 1; nrv <= 8; nrv++) {

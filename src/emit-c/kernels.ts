@@ -150,10 +150,6 @@ export function isReducible(fop: FlatOp): boolean {
   return !!c && !c.subByte && hasScalarCode(name, c);
 }
 
-export function canLower(name: string): boolean {
-  return name in IR_LOWERINGS || isElementwiseName(name);
-}
-
 /** Ops whose kernels read element i of every full-size operand before writing element i of the
  * result, so the result may share an operand's buffer (in-place; see memory/plan.ts). */
 export function writesInPlaceSafely(fop: FlatOp): boolean {

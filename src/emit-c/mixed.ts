@@ -39,17 +39,3 @@ export function compareCode(op: Op, a: string, b: string, from: CElem): string {
 }
 
 export const selectCode = (p: string, a: string, b: string): string => `(${p} ? ${a} : ${b})`;
-
-/** The element expression of a convert / compare / select member, or undefined for other ops. */
-export function mixedElementCode(op: Op, args: readonly string[], operand: CElem, result: CElem): string | undefined {
-  switch (op.name) {
-    case 'stablehlo.convert':
-      return convertCode(op, args[0]!, operand, result);
-    case 'stablehlo.compare':
-      return compareCode(op, args[0]!, args[1]!, operand);
-    case 'stablehlo.select':
-      return selectCode(args[0]!, args[1]!, args[2]!);
-    default:
-      return undefined;
-  }
-}

@@ -18,7 +18,7 @@ import type { FlatOp, FlatProgram, Sym } from '../flat/program.js';
 export const SPLAT_MARK = 'xla_aot.generated_splat';
 
 /** The largest splat kept as stored data (bytes); larger ones are generated. */
-export const SPLAT_STORE_LIMIT = 64;
+const SPLAT_STORE_LIMIT = 64;
 
 function isSplat(v: Tensor): boolean {
   if (size(v) < 2) return false;

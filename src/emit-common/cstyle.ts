@@ -226,7 +226,7 @@ export abstract class CStyleRenderer {
 }
 
 /** A finite number as a C floating literal that reads back exactly (`suffix` f: float). */
-export function numberLiteral(x: number, suffix = ''): string {
+function numberLiteral(x: number, suffix = ''): string {
   if (!Number.isFinite(x)) throw new Error(`no literal for ${x}`);
   const text = String(x);
   return `${/[.e]/.test(text) ? text : `${text}.0`}${suffix}`;

@@ -19,7 +19,7 @@ export interface FlattenOptions {
 }
 
 /** The tensor (and token) types of a possibly nested tuple type, in order. */
-export function leafTypes(t: Type): Type[] {
+function leafTypes(t: Type): Type[] {
   return t.kind === 'tuple' ? t.elems.flatMap(leafTypes) : [t];
 }
 

@@ -162,16 +162,6 @@ export class Interpreter {
   }
 }
 
-export function isTerminator(name: string): boolean {
-  return (
-    name === 'func.return' ||
-    name === 'stablehlo.return' ||
-    name === 'chlo.return' ||
-    name === 'cf.br' ||
-    name === 'cf.cond_br'
-  );
-}
-
 function truthy(v: RtValue | undefined): boolean {
   if (!v || v.kind !== 'tensor') throw new RuntimeError('branch condition must be a tensor<i1>');
   return (v.data as Uint8Array)[0] === 1;

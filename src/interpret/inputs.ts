@@ -72,7 +72,7 @@ export interface InputRange {
 
 /** Deterministic pseudo-random tensor (xorshift32): floats in [-scale, scale) (default 1), ints in
  * [0, min(8, intBound)). */
-export function randomTensor(type: TensorType, seed: number, range: InputRange = {}): Tensor {
+function randomTensor(type: TensorType, seed: number, range: InputRange = {}): Tensor {
   const t = makeTensor(type);
   // The seed goes through murmur3's finalizer first: xorshift's first outputs for nearby seeds
   // (parameter i of one call gets seed * 1000003 + i) are nearly equal, which made every scalar
@@ -159,7 +159,7 @@ const LAYOUT = new Set([
  *    summed, as weights are initialised: with [-1, 1) weights a deep MLP's logits grow so large
  *    that its softmax is one-hot, and small errors vanish in it.
  */
-export function inputRanges(m: Module, f: Func): Map<number, InputRange> {
+function inputRanges(m: Module, f: Func): Map<number, InputRange> {
   const ranges = new Map<number, InputRange>();
   f.params.forEach((p, i) => {
     if (p.type.kind !== 'tensor') return;

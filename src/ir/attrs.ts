@@ -180,7 +180,7 @@ export class AttrReader {
 }
 
 /** Flattens an integer-valued attribute into numbers, or undefined when it is not one. */
-export function attrToInts(a: Attr): number[] | undefined {
+function attrToInts(a: Attr): number[] | undefined {
   switch (a.kind) {
     case 'int':
       return [Number(a.value)];

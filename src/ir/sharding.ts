@@ -43,8 +43,3 @@ export type Sharding =
   | { readonly kind: 'maximal'; readonly device: number }
   /** `{{...}, {...}}`: one sharding per tuple element. */
   | { readonly kind: 'tuple'; readonly elems: readonly Sharding[] };
-
-/** Number of devices a mesh spans. */
-export function meshSize(mesh: Mesh): number {
-  return mesh.axes.reduce((n, a) => n * a.size, 1);
-}

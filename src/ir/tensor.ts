@@ -6,15 +6,7 @@
  */
 import type { DenseElem, DenseLiteral } from './attrs.js';
 import { decodeFloat, encodeFloat, roundToFormat } from './float-format.js';
-import {
-  numElements,
-  storageElem,
-  typeToString,
-  type ElemType,
-  type IntElem,
-  type TensorType,
-  type Type,
-} from './types.js';
+import { numElements, storageElem, typeToString, type ElemType, type IntElem, type TensorType } from './types.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
 export type TensorData = Float64Array | bigint[] | Uint8Array;
@@ -51,11 +43,11 @@ export function flattenTuples(values: readonly RtValue[]): RtValue[] {
   return values.flatMap((v) => (v.kind === 'tuple' ? flattenTuples(v.elems) : [v]));
 }
 
-export function wrapInt(e: IntElem, v: bigint): bigint {
+function wrapInt(e: IntElem, v: bigint): bigint {
   return e.signed ? BigInt.asIntN(e.bits, v) : BigInt.asUintN(e.bits, v);
 }
 
-export function allocData(elem: ElemType, n: number): TensorData {
+function allocData(elem: ElemType, n: number): TensorData {
   const s = storageElem(elem);
   switch (s.kind) {
     case 'float':
@@ -286,16 +278,6 @@ export function tensorFromDense(lit: DenseLiteral, type: TensorType): Tensor {
   return t;
 }
 
-export function scalarTensor(type: TensorType, v: Elem): Tensor {
-  const t = makeTensor(type);
-  setElem(t, 0, v);
-  return t;
-}
-
-export function isTensor(v: RtValue | undefined): v is Tensor {
-  return v?.kind === 'tensor';
-}
-
 export function expectTensor(v: RtValue | undefined, what = 'operand'): Tensor {
   if (v?.kind === 'sharded')
     throw new RuntimeError(
@@ -303,21 +285,6 @@ export function expectTensor(v: RtValue | undefined, what = 'operand'): Tensor {
     );
   if (!v || v.kind !== 'tensor') throw new RuntimeError(`${what} must be a tensor`);
   return v;
-}
-
-export function typeOfValue(v: RtValue): Type {
-  switch (v.kind) {
-    case 'tensor':
-      return v.type;
-    case 'tuple':
-      return { kind: 'tuple', elems: v.elems.map(typeOfValue) };
-    case 'token':
-      return { kind: 'token' };
-    case 'globalRef':
-      return { kind: 'opaque', text: `!util.ptr<@${v.name}>` };
-    case 'sharded':
-      return v.parts[0]!.type;
-  }
 }
 
 /** Integer value of element i as a JS number (index operands). */

@@ -104,10 +104,6 @@ export function numElements(shape: readonly number[]): number {
   return n;
 }
 
-export function isStatic(t: TensorType): boolean {
-  return t.shape.every((d) => d >= 0);
-}
-
 export function elemToString(e: ElemType): string {
   if (e.kind !== 'quant') return e.name;
   return e.name;
@@ -139,10 +135,6 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 export function sameElem(a: ElemType, b: ElemType): boolean {
   return a.name === b.name;
-}
-
-export function typesEqual(a: Type, b: Type): boolean {
-  return typeToString(a) === typeToString(b);
 }
 
 /** Storage element of a quantized type, or the type itself. */

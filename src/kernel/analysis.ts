@@ -6,7 +6,7 @@ import type { Buf, KernelIR, Stmt, Val } from './ir.js';
 import type { Idx } from '../ir/index-expr.js';
 
 /** Names of the buffers the kernel's body mentions (read or written). */
-export function buffersUsed(k: KernelIR): Set<string> {
+function buffersUsed(k: KernelIR): Set<string> {
   const used = new Set<string>();
   const idx = (x: Idx): void => {
     switch (x.k) {

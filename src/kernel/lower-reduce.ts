@@ -54,7 +54,7 @@ const reduce: IRLowering = (k) => {
  * returns the conditions for a real operand element and its flat index (`st`: the operand's
  * strides in those dims). Bounds and dilation tests that the static shapes prove always true are
  * left out. */
-export function windowElement(
+function windowElement(
   w: WindowAttrs,
   shape: readonly number[],
   oi: readonly Idx[],

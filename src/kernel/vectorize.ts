@@ -23,7 +23,7 @@ type Loop = Extract<Stmt, { k: 'loop' }>;
 
 /** How a vector of consecutive `v` reads through index `x`: the same consecutive elements
  * (`along`: v is a term of its own, stride 1), one element for all (`invariant`), or neither. */
-export function vectorRead(x: Idx, v: string): 'along' | 'invariant' | undefined {
+function vectorRead(x: Idx, v: string): 'along' | 'invariant' | undefined {
   if (!mentions(x, v)) return 'invariant';
   const terms = x.k === 'sum' ? x.terms : [x];
   const at = terms.filter((t) => mentions(t, v));

@@ -19,7 +19,7 @@ export interface MemoryPlan {
   readonly inPlace: ReadonlySet<FlatOp>;
 }
 
-export const ALIGNMENT = 64;
+const ALIGNMENT = 64;
 const align = (n: number): number => Math.ceil(n / ALIGNMENT) * ALIGNMENT;
 
 export function bytesOf(s: Sym, elemBytes: (s: Sym) => number): number {

@@ -65,7 +65,7 @@ export function checkAlmostEq(actual: Tensor, expected: Tensor, tol: number): st
 }
 
 /** ULP distance as defined by the upstream check dialect (NaN == NaN, +0 == -0). */
-export function ulpDistance(f: FloatElem, x: number, y: number): number {
+function ulpDistance(f: FloatElem, x: number, y: number): number {
   const bx = BigInt(encodeFloat(f.format, x));
   const by = BigInt(encodeFloat(f.format, y));
   if (bx === by) return 0;

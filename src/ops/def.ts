@@ -7,7 +7,7 @@
 import { error } from '../diag/diagnostics.js';
 import { AttrReader } from '../ir/attrs.js';
 import type { Op, Region } from '../ir/core.js';
-import { typeToString, type Type } from '../ir/types.js';
+import { type Type } from '../ir/types.js';
 import type { RtValue } from '../ir/tensor.js';
 
 export type Category =
@@ -95,8 +95,4 @@ export function checkDims(op: Op, dims: readonly number[], rank: number, rangeId
 /** A verification failure with its spec constraint id. */
 export function constraint(op: Op, id: string, detail: string): never {
   throw error('E0203', { op: op.name, detail, constraint: id }, op.loc);
-}
-
-export function fmtType(t: Type): string {
-  return typeToString(t);
 }

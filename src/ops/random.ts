@@ -12,7 +12,7 @@ import { RuntimeError } from '../diag/diagnostics.js';
 
 // ---- rng_bit_generator -------------------------------------------------------------------------
 /** Threefry-2x32 with 20 rounds (Salmon et al.); returns the two output words. */
-export function threefry2x32(key: readonly [number, number], ctr: readonly [number, number]): [number, number] {
+function threefry2x32(key: readonly [number, number], ctr: readonly [number, number]): [number, number] {
   const R = [13, 15, 26, 6, 17, 29, 16, 24];
   const ks = [key[0] >>> 0, key[1] >>> 0, (0x1bd11bda ^ key[0] ^ key[1]) >>> 0];
   let x0 = (ctr[0] + ks[0]!) >>> 0;

@@ -24,7 +24,6 @@ import { checkDims, constraint, defineOp, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { scalarAt } from './movement.js';
 import { SCALAR, type C } from './scalar.js';
-import { RuntimeError } from '../diag/diagnostics.js';
 
 type Combine = (acc: Elem[], xs: Elem[]) => Elem[];
 
@@ -317,11 +316,6 @@ const map = defineOp({
     return [out];
   },
 });
-
-export function checkRegion(r: Region | undefined, what: string): Region {
-  if (!r) throw new RuntimeError(`missing ${what} region`);
-  return r;
-}
 
 export const REDUCTION = [reduce, reduceWindow, selectAndScatter, sort, map];
 

@@ -239,7 +239,7 @@ export const TARGETS: readonly Target[] = [
 ];
 
 /** Other names a user may type for a target. */
-export const TARGET_ALIASES: Readonly<Record<string, string>> = {
+const TARGET_ALIASES: Readonly<Record<string, string>> = {
   'arm-cortex': 'cortex-m4',
   native: 'host',
   arm64: 'aarch64',
@@ -258,7 +258,7 @@ export function lookupTarget(name: string): Target {
 /** CPU flags that XLA_AOT_HIDE_CPU_FLAGS (comma-separated, e.g. `avx512f`) asks to treat as absent:
  * `make test` on an AVX-512 machine then behaves as on one without it (host builds get
  * `-mno-FLAG`, tests of targets that need the flag are skipped). */
-export function hiddenCpuFlags(): string[] {
+function hiddenCpuFlags(): string[] {
   return (process.env['XLA_AOT_HIDE_CPU_FLAGS'] ?? '')
     .split(',')
     .map((f) => f.trim())
@@ -266,7 +266,7 @@ export function hiddenCpuFlags(): string[] {
 }
 
 /** This machine's CPU flags (/proc/cpuinfo), less the hidden ones; empty when unreadable. */
-export function cpuFlags(): Set<string> {
+function cpuFlags(): Set<string> {
   let text = '';
   try {
     text = readFileSync('/proc/cpuinfo', 'utf8');

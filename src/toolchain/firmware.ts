@@ -138,7 +138,7 @@ export async function runFirmware(
 }
 
 /** Reads `XLA-AOT OUTPUT i bytes` sections of hex lines back into tensors. */
-export function parseFirmwareOutput(text: string, outputs: readonly TensorType[]): Tensor[] {
+function parseFirmwareOutput(text: string, outputs: readonly TensorType[]): Tensor[] {
   const lines = text.split(/\r?\n/);
   const begin = lines.findIndex((l) => l.startsWith('XLA-AOT BEGIN '));
   if (begin < 0 || !lines.includes('XLA-AOT END'))
