@@ -20,18 +20,17 @@ import type { Tensor } from './ir/tensor.js';
 import { simplify } from './canonicalize/simplify.js';
 import type { MemoryPlan } from './memory/plan.js';
 import { constantValue } from './ops/control.js';
-import type { Kernel } from './emit-c/builder.js';
+import type { Kernel } from './emit-common/kernel.js';
 import { printKernel } from './kernel/print.js';
+import { fuseForC, lowerForC } from './emit-c/emit.js';
 import {
   CProgram,
   emitSettings,
-  fuseForC,
-  lowerForC,
-  planForC,
+  planArena,
   type EmitOptions,
   type EmitResult,
   type FusedProgram,
-} from './emit-c/emit.js';
+} from './emit-common/program.js';
 import { emitFilesForC } from './emit-c/files.js';
 
 const PHASES = [
@@ -110,7 +109,7 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
   const fused = fuseForC(new CProgram(canonical, o, settings, fault));
   const order = kernelOrder(fused);
   if (at({ phase: 'fusion', fused, order }, () => printFused(fused, order))) return undefined;
-  const plan = planForC(fused);
+  const plan = planArena(fused);
   if (at({ phase: 'memory', fused, plan }, () => printPlanned(fused, order, plan))) return undefined;
   const kernels = lowerForC(fused, plan);
   if (at({ phase: 'lower', kernels }, () => printKernels(kernels))) return undefined;

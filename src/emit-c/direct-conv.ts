@@ -12,10 +12,10 @@
  */
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import type { KernelParam } from './builder.js';
+import type { KernelParam } from '../emit-common/kernel.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 import { emitRowsKernel } from './rows.js';
-import { isF32 } from './ctypes.js';
+import { isF32 } from '../emit-common/ctypes.js';
 import { simdMacro } from './gemm.js';
 import { convGeometry, type DirectConvPlan } from '../kernel/ukernel.js';
 import type { FlatOp } from '../flat/program.js';

@@ -1,27 +1,18 @@
 /**
- * @fileoverview The C backend's phases after canonicalization (src/pipeline.ts runs them):
- * CProgram (the flat program with C storage and decoded constants), fusion (fuseForC), the arena
- * plan (planForC), one C kernel per kernel op (lowerForC); files.ts writes the output files.
+ * @fileoverview The C backend's phases after canonicalization (src/pipeline.ts runs them): fusion
+ * with the CPU micro-kernels (fuseForC: the packed GEMM and direct convolution on SIMD targets),
+ * one C kernel per kernel op (lowerForC); files.ts writes the output files. The program, fusion
+ * and arena plan are emit-common/program.ts's.
  */
-import { error, RuntimeError } from '../diag/diagnostics.js';
-import { intElem, numElements, tensorType, typeToString, type TensorType } from '../ir/types.js';
-import { elemBits, size, type Tensor } from '../ir/tensor.js';
-import { constantValue } from '../ops/control.js';
-import { planMemory, planWithJumps, type MemoryPlan, type PlanStep } from '../memory/plan.js';
-import { fuse } from '../fusion/fuse.js';
-import { controlCopies } from '../flat/flatten.js';
-import type { InjectedFault } from '../flat/faults.js';
-import type { FlatOp, FlatProgram, Sym } from '../flat/program.js';
-import { lookupTarget, type Target } from '../target/targets.js';
-import type { Kernel } from './builder.js';
-import { cElem, cElemOrUndefined, storageLiteral } from './ctypes.js';
-import { isFusibleElementwise, isReducible, lowerToKernel, writesInPlaceSafely } from './kernels.js';
+import type { TensorType } from '../ir/types.js';
+import type { MemoryPlan } from '../memory/plan.js';
+import type { Sym } from '../flat/program.js';
+import type { Kernel } from '../emit-common/kernel.js';
+import { lowerToKernel } from './kernels.js';
+import { CProgram, fuseKernels, type FusedProgram } from '../emit-common/program.js';
 import { gemmScratchBytes, planGemm, simdMacro } from './gemm.js';
-import type { DirectConvPlan, GemmPlan } from '../kernel/ukernel.js';
 import { planDirectConv } from './direct-conv.js';
-import { generateSplats } from './splats.js';
 
-export const VERSION = '0.1.0';
 /** Weights at least this large go into the .incbin blob instead of a C array literal. */
 export const BLOB_THRESHOLD = 1024;
 /**
@@ -32,255 +23,20 @@ export const BLOB_THRESHOLD = 1024;
  */
 export const AVX512_BLOB_THRESHOLD = 17;
 
-export interface EmitOptions {
-  readonly prefix: string;
-  readonly sourceName: string;
-  readonly cc: string;
-  /** Compilation target (default: host); its flags go into the generated Makefile. */
-  readonly target?: Target;
-  /** SIMD kernels on SIMD targets (default on): the packed GEMM and direct-convolution paths for
-   * f32 dots/convolutions, vector loops for pooling and elementwise ops. Off: portable scalar C. */
-  readonly simd?: boolean;
-  /** Loop fusion of elementwise chains and GEMM epilogues (default on). */
-  readonly fusion?: boolean;
-  /** Threads for GEMM, convolution and large loop kernels (hosted targets; default 1: no pthreads at all). */
-  readonly threads?: number;
-}
-
-export interface EmitResult {
-  /** File name -> contents (text, or bytes for the weight blob). */
-  readonly files: ReadonlyMap<string, string | Uint8Array>;
-  readonly plan: MemoryPlan;
-  readonly objects: readonly string[];
-  readonly inputs: readonly TensorType[];
-  readonly outputs: readonly TensorType[];
-  readonly kernelNames: readonly string[];
-  readonly weightBytes: number;
-  readonly target: Target;
-  /** `kernel: fused ops` for every fusion group (for --report). */
-  readonly fusionGroups: readonly string[];
-  /** Kernels written with rl_simd.h vectors (GEMM, direct convolution, vector loops). */
-  readonly simdKernels: readonly string[];
-  /** Flags the sources need at compile and link time beyond the target's (-pthread). */
-  readonly buildFlags: readonly string[];
-  /** With a fault injected (flat/faults.ts): where it went. */
-  readonly fault?: string;
-}
-
 export const CFLAGS = '-O3 -std=c99 -Wall -Wextra -Werror -ffp-contract=off';
 
-/** The target and thread count of `o`, checked: the pipeline calls this before any phase, so a
- * bad --prefix or --threads is reported before a large model is flattened. */
-export function emitSettings(o: EmitOptions): { readonly target: Target; readonly threads: number } {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.prefix))
-    throw error('E0204', { op: '--prefix', detail: `'${o.prefix}' is not a C identifier` }, undefined);
-  const target = o.target ?? lookupTarget('host');
-  const threads = o.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64)
-    throw new RuntimeError(`--threads must be an integer from 1 to 64, got ${threads}`);
-  if (threads > 1 && target.os !== 'hosted')
-    throw new RuntimeError(
-      `--threads ${threads} needs a hosted target (POSIX threads); '${target.name}' is ${target.os}`,
-    );
-  return { target, threads };
-}
-
-/**
- * The flat program as the C backend sees it: constants decoded once (a fault's perturbed values
- * first), large splats turned into run-time broadcasts, C storage sizes, and which constants are
- * splats a fused loop reads as a literal.
- */
-export class CProgram {
-  readonly prog: FlatProgram;
-  readonly target: Target;
-  readonly threads: number;
-  private readonly decoded = new Map<Sym, Tensor>();
-  private readonly splats = new Map<Sym, string | undefined>();
-
-  constructor(
-    canonical: FlatProgram,
-    readonly o: EmitOptions,
-    settings: ReturnType<typeof emitSettings>,
-    readonly fault?: InjectedFault,
-  ) {
-    this.target = settings.target;
-    this.threads = settings.threads;
-    const entryLoc = canonical.entry.loc;
-    const start = fault?.prog ?? canonical;
-    // Large splat constants are broadcast at run time (splats.ts), never stored in full.
-    const generated = generateSplats(
-      start,
-      (s) => this.valueOf(s, start),
-      (s) => this.bytes(s, entryLoc),
-    );
-    for (const [s, v] of generated.scalars) this.decoded.set(s, v);
-    this.prog = generated.prog;
-  }
-
-  tensor(s: Sym): TensorType {
-    if (s.type.kind !== 'tensor')
-      throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, this.prog?.entry.loc);
-    return s.type;
-  }
-
-  elemBytes(s: Sym, loc = this.prog.entry.loc): number {
-    return cElem(this.tensor(s), 'value', loc).bytes;
-  }
-
-  bytes(s: Sym, loc = this.prog.entry.loc): number {
-    return numElements(this.tensor(s).shape) * this.elemBytes(s, loc);
-  }
-
-  /** A constant's value, decoded once (splat detection, the weights and GEMM packing all read it). */
-  valueOf(s: Sym, prog: FlatProgram = this.prog): Tensor {
-    let v = this.decoded.get(s);
-    if (!v) {
-      const op = prog.constants.get(s)!;
-      v = this.fault?.constants.get(s) ?? constantValue(op.attrs['value'], this.tensor(s), op);
-      this.decoded.set(s, v);
-    }
-    return v!;
-  }
-
-  /** The C literal of a splat constant (every element equal), which a fused loop reads instead of a weight. */
-  splatOf(s: Sym): string | undefined {
-    if (!this.splats.has(s)) {
-      const op = this.prog.constants.get(s);
-      const ce =
-        op && s.type.kind === 'tensor' && s.type.elem.kind !== 'complex' && s.type.elem.kind !== 'quant'
-          ? cElemOrUndefined(s.type.elem)
-          : undefined;
-      let lit: string | undefined;
-      // Not booleans: gcc rejects `(1 | x) != 0` as a tautology under -Werror.
-      if (op && ce && !ce.subByte && ce.cls !== 'bool') {
-        const value = this.valueOf(s);
-        const first = elemBits(value, 0);
-        let all = size(value) > 0;
-        for (let i = 1; all && i < size(value); i++) all = elemBits(value, i) === first;
-        if (all) lit = ce.load(storageLiteral(ce, value, 0));
-      }
-      this.splats.set(s, lit);
-    }
-    return this.splats.get(s);
-  }
-}
-
-/** After fusion: the kernels in program order, GEMM / direct-convolution plans, and what stays materialized. */
-export interface FusedProgram {
-  readonly c: CProgram;
-  /** One FlatOp per kernel (a fusion group is one); GEMM kernels carry an extra scratch output. */
-  readonly kernelOps: readonly FlatOp[];
-  readonly gemmOf: ReadonlyMap<FlatOp, GemmPlan | DirectConvPlan>;
-  /** Kernels by the op of the source program at whose position they run (a group runs at its root's). */
-  readonly kernelAt: ReadonlyMap<FlatOp, FlatOp>;
-  /** Values read by a control step or across a jump: never fused away. */
-  readonly keep: ReadonlySet<Sym>;
-  /** f32 lanes of the target's vectors on SIMD builds. */
-  readonly lanes?: number;
-}
-
-export const prepacked = (g: GemmPlan | DirectConvPlan | undefined): g is GemmPlan =>
-  g?.kind === 'gemm' && g.bPrepacked;
-
-/** Fusion phase: groups each straight-line run of kernels; GEMM-path ops get their plan and scratch. */
+/** Fusion phase for C: f32 dots and convolutions on SIMD targets take the packed GEMM path
+ * (depthwise and few-channel convolutions the direct one). */
 export function fuseForC(c: CProgram): FusedProgram {
   const { prog, target, o } = c;
-  // f32 dots and convolutions on SIMD targets take the packed GEMM path (depthwise and few-channel
-  // convolutions the direct one), with arena scratch for packing: the scratch is an extra output
-  // symbol of the op, live only during it.
-  const lanes = o.simd !== false && simdMacro(target) ? target.vectorBits / 32 : undefined;
-  const planFor = (f: FlatOp, out?: Sym): GemmPlan | DirectConvPlan | undefined =>
-    lanes === undefined
-      ? undefined
-      : (planDirectConv(f, target) ??
-        planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined));
-  // Fusion works on each straight-line run of kernels between control steps (labels, branches,
-  // edge copies), so a group never spans a jump; values read by a control step or in another run
-  // stay materialized like program outputs.
-  const runs: FlatOp[][] = [[]];
-  for (const f of prog.ops) {
-    if (prog.control.has(f)) runs.push([]);
-    else runs[runs.length - 1]!.push(f);
-  }
-  const runOf = new Map<Sym, number>();
-  runs.forEach((run, i) => run.forEach((f) => f.outs.forEach((s) => runOf.set(s, i))));
-  const keep = new Set<Sym>(prog.outputs);
-  runs.forEach((run, i) => run.forEach((f) => f.ins.forEach((s) => runOf.has(s) && runOf.get(s) !== i && keep.add(s))));
-  // A control step lists what it reads in its ins (branch condition, switch index, values a jump
-  // copies); a copy step's pairs are only in its copies.
-  for (const [f, ctl] of prog.control) {
-    f.ins.forEach((s) => keep.add(s));
-    for (const [from, to] of controlCopies(ctl)) keep.add(from).add(to);
-  }
-  const fuseContext = {
-    isElementwise: isFusibleElementwise,
-    isSplat: (s: Sym) => c.splatOf(s) !== undefined,
-    canHead: (f: FlatOp) => planFor(f) !== undefined,
-    isReducible,
-    outputs: [...keep],
-  };
-  const grouped = o.fusion === false ? runs.flat() : runs.flatMap((run) => fuse(run, fuseContext));
-  const gemmOf = new Map<FlatOp, GemmPlan | DirectConvPlan>();
-  let scratchId = -1;
-  const kernelOps = grouped.map((f) => {
-    const gemm = planFor(f.group?.head ?? f, f.outs[0]);
-    if (!gemm) return f;
-    const scratch: Sym = {
-      id: scratchId--,
-      type: tensorType([gemm.kind === 'gemm' ? gemmScratchBytes(gemm) : 0], intElem(8, false)),
-    };
-    const withScratch: FlatOp = { ...f, outs: [...f.outs, scratch] };
-    gemmOf.set(withScratch, gemm);
-    return withScratch;
+  if (o.simd === false || !simdMacro(target)) return fuseKernels(c);
+  return fuseKernels(c, {
+    lanes: target.vectorBits / 32,
+    planFor: (f, out) =>
+      planDirectConv(f, target) ??
+      planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined),
+    scratchBytes: (p) => (p.kind === 'gemm' ? gemmScratchBytes(p) : 0),
   });
-  const kernelAt = new Map(
-    grouped.map((f, i) => [
-      f.group ? (f.group.reduce ?? f.group.members[f.group.members.length - 1]!) : f,
-      kernelOps[i]!,
-    ]),
-  );
-  return { c, kernelOps, gemmOf, kernelAt, keep, ...(lanes !== undefined ? { lanes } : {}) };
-}
-
-/** The program as memory planning sees it: one step per op or control step, in program order
- * (ops fused into a later kernel are empty steps). */
-export function planSteps(f: FusedProgram): PlanStep[] {
-  const { prog } = f.c;
-  return prog.ops.map((op) => {
-    const ctl = prog.control.get(op);
-    if (!ctl) {
-      const k = f.kernelAt.get(op);
-      return k ? { defs: k.outs, uses: k.ins } : { defs: [], uses: [] };
-    }
-    const copies = controlCopies(ctl);
-    const moved = { defs: copies.map(([, to]) => to), uses: copies.map(([from]) => from) };
-    switch (ctl.kind) {
-      case 'label':
-        return { defs: [], uses: [], label: ctl.name };
-      case 'goto':
-        return { ...moved, jumpsTo: [ctl.edge.target] };
-      case 'branch':
-        return { defs: moved.defs, uses: [ctl.cond, ...moved.uses], jumpsTo: [ctl.onTrue.target, ctl.onFalse.target] };
-      case 'switch':
-        return { defs: [], uses: [ctl.index], jumpsTo: ctl.targets };
-      case 'copy':
-        return moved;
-    }
-  });
-}
-
-/** Values that live outside the arena: inputs and weights. */
-export const externalValues = (f: FusedProgram): Set<Sym> =>
-  new Set<Sym>([...f.c.prog.inputs, ...f.c.prog.constants.keys()]);
-
-/** Memory phase: one arena for every intermediate value and scratch buffer (memory/plan.ts). */
-export function planForC(f: FusedProgram): MemoryPlan {
-  const { prog } = f.c;
-  const elemBytes = (s: Sym): number => f.c.elemBytes(s);
-  if (prog.control.size === 0)
-    return planMemory(f.kernelOps, externalValues(f), prog.outputs, elemBytes, writesInPlaceSafely);
-  // Control flow: live ranges over the steps in program order, widened over loops (memory/plan.ts).
-  return planWithJumps(planSteps(f), externalValues(f), prog.outputs, elemBytes);
 }
 
 /** Lower phase: one C kernel per kernel op (an output that overwrites an input loses `restrict`). */

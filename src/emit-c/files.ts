@@ -13,20 +13,13 @@ import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { UNWRITTEN_BYTE, type UnwrittenRange } from '../flat/faults.js';
 import type { Edge, FlatOp, Sym } from '../flat/program.js';
 import { compilerOf, toolOf } from '../target/targets.js';
-import type { Kernel } from './builder.js';
+import type { Kernel } from '../emit-common/kernel.js';
 import { BlobBuilder } from './blob.js';
-import { cElem, storageLiteral, toStorageBytes } from './ctypes.js';
-import { describeGroup } from './fused.js';
+import { cElem, storageLiteral, toStorageBytes } from '../emit-common/ctypes.js';
+import { describeGroup } from '../kernel/fused.js';
 import { packB, simdMacro } from './gemm.js';
-import {
-  AVX512_BLOB_THRESHOLD,
-  BLOB_THRESHOLD,
-  CFLAGS,
-  prepacked,
-  VERSION,
-  type EmitResult,
-  type FusedProgram,
-} from './emit.js';
+import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS } from './emit.js';
+import { prepacked, VERSION, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 
 export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readonly Kernel[]): EmitResult {
   const { c, kernelOps, gemmOf, kernelAt, keep } = f;

@@ -6,23 +6,18 @@
  * over enough work run its rows on the thread pool (--threads).
  * Each kernel carries a comment naming the op and its source location.
  */
-import { simpleCombiner } from '../ops/reduction.js';
 import { floatElem, numElements, type TensorType } from '../ir/types.js';
-import { cElem, cElemOrUndefined } from './ctypes.js';
-import { describeGroup, fusedIR, fusedLoopBody, fusedReduceBody, type FusedEnv } from './fused.js';
+import { cElem } from '../emit-common/ctypes.js';
+import { fusedKernelIR, groupComment, isElementwiseName, kernelComment, opKernelIR } from '../emit-common/lowering.js';
+import { type FusedEnv } from '../kernel/fused.js';
 import type { Op } from '../ir/core.js';
 import { emitRowsKernel, PARALLEL_MIN_ELEMENTS } from './rows.js';
 import { singleOpGroup } from '../fusion/fuse.js';
 import { emitGemmKernel } from './gemm.js';
 import type { DirectConvPlan, GemmPlan } from '../kernel/ukernel.js';
 import { emitDirectConvKernel } from './direct-conv.js';
-import { MIXED_OPS } from './mixed.js';
-import { hasScalarCode } from './scalar.js';
 import type { FlatOp, Sym } from '../flat/program.js';
-import { tensorOf, unsupported, type Kernel, type KernelParam } from './builder.js';
-import { attrsOf } from '../ops/index.js';
-import { elementwise, IR_LOWERINGS, irLoweringOf } from '../kernel/lower.js';
-import { KernelBuild } from '../kernel/build.js';
+import { tensorOf, type Kernel, type KernelParam } from '../emit-common/kernel.js';
 import { unusedParams } from '../kernel/analysis.js';
 import { v } from '../ir/index-expr.js';
 import type { KernelIR, Stmt } from '../kernel/ir.js';
@@ -30,144 +25,6 @@ import { CRenderer, cVectorUnit } from './c-renderer.js';
 import { vectorize } from '../kernel/vectorize.js';
 
 const F32 = floatElem('f32')!;
-
-const ELEMENTWISE_NAMES = [
-  'add',
-  'subtract',
-  'multiply',
-  'divide',
-  'remainder',
-  'power',
-  'maximum',
-  'minimum',
-  'atan2',
-  'and',
-  'or',
-  'xor',
-  'shift_left',
-  'shift_right_logical',
-  'shift_right_arithmetic',
-  'negate',
-  'abs',
-  'sign',
-  'not',
-  'popcnt',
-  'count_leading_zeros',
-  'ceil',
-  'floor',
-  'round_nearest_afz',
-  'round_nearest_even',
-  'sqrt',
-  'rsqrt',
-  'cbrt',
-  'exponential',
-  'exponential_minus_one',
-  'log',
-  'log_plus_one',
-  'logistic',
-  'sine',
-  'cosine',
-  'tan',
-  'tanh',
-  'is_finite',
-];
-/** CHLO elementwise ops with a C spelling (libm or rl.h). */
-const CHLO_ELEMENTWISE = [
-  'erf',
-  'erfc',
-  'lgamma',
-  'acosh',
-  'acos',
-  'asin',
-  'asinh',
-  'atan',
-  'atanh',
-  'cosh',
-  'sinh',
-  'tan',
-  'mulhi',
-  'erf_inv',
-  'digamma',
-  'bessel_i1e',
-  'next_after',
-];
-
-function kernelComment(name: string, fop: FlatOp): string {
-  const loc = fop.op.loc;
-  return `/* ${name}: ${fop.op.name} at ${loc.file.split('/').pop()}:${loc.line}:${loc.col}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
-}
-
-/** Elementwise ops with a per-element C spelling (stablehlo and chlo). */
-function isElementwiseName(name: string): boolean {
-  const short = name.replace(/^[a-z]+\./, '');
-  return (
-    (name.startsWith('stablehlo.') && ELEMENTWISE_NAMES.includes(short)) ||
-    (name.startsWith('chlo.') && CHLO_ELEMENTWISE.includes(short))
-  );
-}
-
-/** Elementwise ops lowered by the generic per-element rule, on types fusion handles (real
- * floats and full-width integers; not complex, quantized or sub-byte). */
-export function isFusibleElementwise(fop: FlatOp): boolean {
-  const name = fop.op.name;
-  const short = name.replace(/^[a-z]+\./, '');
-  // clamp has a lowering of its own (scalar bounds) but is elementwise for fusion: its rank-0
-  // bounds are read through an empty index map.
-  const generic = (!(name in IR_LOWERINGS) && isElementwiseName(name)) || name === 'stablehlo.clamp';
-  // convert, compare and select change type; their per-element code is shared with their own
-  // kernels (mixed.ts). Fused, an f64 convert or a mask never becomes a tensor in the arena.
-  const mixed =
-    MIXED_OPS.has(name) &&
-    !(name === 'stablehlo.compare' && attrsOf('stablehlo.compare', fop.op).type === 'TOTALORDER');
-  if (!(generic || mixed) || fop.outs.length !== 1) return false;
-  if (
-    name === 'stablehlo.select' &&
-    fop.ins[0]!.type.kind === 'tensor' &&
-    fop.outs[0]!.type.kind === 'tensor' &&
-    fop.ins[0]!.type.shape.length !== fop.outs[0]!.type.shape.length
-  )
-    return false;
-  return [...fop.ins, ...fop.outs].every((s) => {
-    if (s.type.kind !== 'tensor' || s.type.elem.kind === 'complex' || s.type.elem.kind === 'quant') return false;
-    const c = cElemOrUndefined(s.type.elem);
-    return (
-      !!c &&
-      !c.subByte &&
-      !c.quant &&
-      (mixed || (hasScalarCode(short, c) && (short !== 'next_after' || c.storage === c.compute)))
-    );
-  });
-}
-
-/** Reductions a fusion group may end in: one input and init value, a single-op combiner the
- * C backend spells (add, max, ...), on a type the fused-loop code handles. */
-export function isReducible(fop: FlatOp): boolean {
-  if (fop.op.name !== 'stablehlo.reduce' || fop.ins.length !== 2 || fop.outs.length !== 1) return false;
-  const name = simpleCombiner(fop.op.regions[0]);
-  const t = fop.outs[0]!.type;
-  if (!name || t.kind !== 'tensor' || t.elem.kind === 'complex' || t.elem.kind === 'quant') return false;
-  const c = cElemOrUndefined(t.elem);
-  return !!c && !c.subByte && hasScalarCode(name, c);
-}
-
-/** Ops whose kernels read element i of every full-size operand before writing element i of the
- * result, so the result may share an operand's buffer (in-place; see memory/plan.ts). */
-export function writesInPlaceSafely(fop: FlatOp): boolean {
-  if (fop.group) return fop.group.inPlaceSafe;
-  const name = fop.op.name;
-  return (
-    isElementwiseName(name) ||
-    [
-      'stablehlo.reshape',
-      'stablehlo.convert',
-      'stablehlo.select',
-      'stablehlo.clamp',
-      'stablehlo.compare',
-      'stablehlo.uniform_quantize',
-      'stablehlo.uniform_dequantize',
-    ].includes(name)
-  );
-}
 
 const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: false };
 
@@ -245,10 +102,9 @@ export function lowerToKernel(
   threads = 1,
   lanes?: number,
 ): Kernel {
-  const short = fop.op.name.replace(/^[a-z]+\./, '');
   if (gemm) {
     const name = `k${index}_${gemm.op.name.replace(/^[a-z]+\./, '')}${fop.group ? '_fused' : ''}`;
-    const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
+    const comment = fop.group ? groupComment(name, fop.group) : kernelComment(name, fop);
     const storage = (s: Sym): string => cElem(s.type as TensorType, fop.op.name, fop.op.loc).storage;
     const epilogueLeaves = fop.ins
       .slice(2)
@@ -287,20 +143,21 @@ export function lowerToKernel(
     };
     return { name, comment, params, source, usesSimd: true, ir };
   }
-  if (fop.group?.reduce) {
-    const name = `k${index}_fused_reduce`;
-    const ir = fusedIR(name, `/* ${name}: fuses ${describeGroup(fop.group)} */`, fop, fusedReduceBody(fop, env));
-    return renderKernel(ir, fop.group.reduce.op, false, new CRenderer(lanes), threads, undefined);
-  }
+  if (fop.group?.reduce)
+    return renderKernel(
+      fusedKernelIR(fop, index, env),
+      fop.group.reduce.op,
+      false,
+      new CRenderer(),
+      threads,
+      undefined,
+    );
   // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
   const group =
     fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
   if (group) {
-    const f = { ...fop, group };
-    const name = fop.group ? `k${index}_fused_${short}` : `k${index}_${short}`;
-    const comment = fop.group ? `/* ${name}: fuses ${describeGroup(fop.group)} */` : kernelComment(name, fop);
     const kernel = renderKernel(
-      fusedIR(name, comment, f, fusedLoopBody(f, env)),
+      fusedKernelIR({ ...fop, group }, index, env, !fop.group),
       fop.op,
       inPlace,
       new CRenderer(lanes),
@@ -309,37 +166,12 @@ export function lowerToKernel(
     );
     if (fop.group || kernel.usesSimd) return kernel;
   }
-  const name = `k${index}_${short}`;
-  // Elementwise ops without a lowering of their own take the generic per-element one.
-  const generic = isElementwiseName(fop.op.name) && irLoweringOf(fop.op.name) === undefined;
-  const irLowering = irLoweringOf(fop.op.name) ?? (generic ? elementwise(short) : undefined);
-  if (!irLowering) unsupported(fop, 'no C lowering yet');
-  if (generic) checkElementwise(fop, short);
-  const build = new KernelBuild(fop, 'C backend');
-  // A reshape given its operand's buffer (memory plan in-place rule) has nothing to move.
-  const body: Stmt[] =
-    fop.op.name === 'stablehlo.reshape' && inPlace
-      ? [{ k: 'comment', text: "in place: the result is the operand's buffer, row-major order unchanged" }]
-      : irLowering(build);
   return renderKernel(
-    { name, comment: kernelComment(name, fop), params: build.params, body },
+    opKernelIR(fop, index, inPlace, 'C backend'),
     fop.op,
     inPlace,
     new CRenderer(lanes),
     threads,
     lanes,
   );
-}
-
-/** The generic per-element rule needs C spellings of the op for its type; bit-level ops would
- * see a sub-byte type's 8-bit container, not its 2/4-bit value. */
-function checkElementwise(fop: FlatOp, name: string): void {
-  const c = cElem(tensorOf(fop.ins[0]!, fop), fop.op.name, fop.op.loc);
-  if (!hasScalarCode(name, c) || (name === 'next_after' && c.storage !== c.compute))
-    unsupported(fop, `not defined for ${c.name}`);
-  if (
-    c.subByte &&
-    ['shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'popcnt', 'count_leading_zeros'].includes(name)
-  )
-    unsupported(fop, `${name} on ${c.name}`);
 }

@@ -6,7 +6,7 @@
  * one thread in the same order, so results are bitwise those of one thread.
  */
 import { CodeWriter } from '../emit-common/code-writer.js';
-import type { KernelParam } from './builder.js';
+import type { KernelParam } from '../emit-common/kernel.js';
 
 /** Rows below this many elements of work stay on one thread: a pool round trip costs microseconds. */
 export const PARALLEL_MIN_ELEMENTS = 32768;

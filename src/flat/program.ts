@@ -68,3 +68,7 @@ export interface FlatProgram {
   /** Constant ops (weights), by result symbol. */
   readonly constants: ReadonlyMap<Sym, Op>;
 }
+
+/** Marks the broadcasts the splat pass (emit-common/splats.ts) makes: a fused group lists them as
+ * what they were, a constant. */
+export const SPLAT_MARK = 'xla_aot.generated_splat';

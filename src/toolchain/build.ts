@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 
 import { compilerOf, toolOf, type Target } from '../target/targets.js';
-import { CFLAGS, type EmitResult } from '../emit-c/emit.js';
+import { CFLAGS } from '../emit-c/emit.js';
+import type { EmitResult } from '../emit-common/program.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
 export function writeFiles(dir: string, r: EmitResult): string[] {

@@ -14,8 +14,8 @@ import type { TensorType } from '../ir/types.js';
 import type { Board, Target } from '../target/targets.js';
 import { BlobBuilder } from '../emit-c/blob.js';
 import { checkFound } from './build.js';
-import { fromStorageBytes, storageBytes, toStorageBytes } from '../emit-c/ctypes.js';
-import { VERSION, type EmitResult } from '../emit-c/emit.js';
+import { fromStorageBytes, storageBytes, toStorageBytes } from '../emit-common/ctypes.js';
+import { VERSION, type EmitResult } from '../emit-common/program.js';
 import { UNWRITTEN_BYTE } from '../flat/faults.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 

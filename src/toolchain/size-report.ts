@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toolOf, type Target } from '../target/targets.js';
 import { tool } from './build.js';
-import type { EmitResult } from '../emit-c/emit.js';
+import type { EmitResult } from '../emit-common/program.js';
 
 export interface SizeReport {
   readonly textBytes: number;

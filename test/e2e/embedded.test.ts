@@ -16,7 +16,7 @@ import { FORBIDDEN_CALLS, sizeReport } from '../../src/toolchain/size-report.js'
 import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
-import { fromStorageBytes } from '../../src/emit-c/ctypes.js';
+import { fromStorageBytes } from '../../src/emit-common/ctypes.js';
 import type { Tensor } from '../../src/ir/tensor.js';
 import { cannotRunHere, lookupTarget, TARGETS } from '../../src/target/targets.js';
 import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED, scratchDir } from '../helpers/paths.js';

@@ -13,7 +13,7 @@ import { importModule } from '../../src/import/index.js';
 import { printModule } from '../../src/ir/print.js';
 import { flatProblems } from '../../src/flat/verify.js';
 import { planProblems, type MemoryPlan } from '../../src/memory/plan.js';
-import { externalValues, planSteps } from '../../src/emit-c/emit.js';
+import { externalValues, planSteps } from '../../src/emit-common/program.js';
 import { importPhases, PHASE_NAMES, runPipeline, type PhaseName, type PhaseResult } from '../../src/pipeline.js';
 import type { FlatOp, FlatProgram } from '../../src/flat/program.js';
 import { FIXTURES, HAVE_SHARED, SHARED } from '../helpers/paths.js';

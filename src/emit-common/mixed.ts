@@ -7,7 +7,7 @@
 import { attrsOf } from '../ops/index.js';
 import type { CElem } from './ctypes.js';
 import type { Op } from '../ir/core.js';
-import { unsupportedOp } from './builder.js';
+import { unsupportedOp } from './kernel.js';
 
 export const MIXED_OPS = new Set(['stablehlo.convert', 'stablehlo.compare', 'stablehlo.select']);
 

@@ -10,7 +10,7 @@ import type { TensorType } from '../ir/types.js';
 import { constantValue } from '../ops/control.js';
 import { attrsOf } from '../ops/index.js';
 import { getElem } from '../ir/tensor.js';
-import type { CodeWriter } from '../emit-common/code-writer.js';
+import type { CodeWriter } from './code-writer.js';
 import { cElem, literal, type CElem } from './ctypes.js';
 import { hasScalarCode, scalarCode } from './scalar.js';
 

@@ -12,10 +12,7 @@ import { storageElem, tensorType, type TensorType } from '../ir/types.js';
 import { elemBits, makeTensor, setElemBits, size, type Tensor } from '../ir/tensor.js';
 import { toStorageBytes } from './ctypes.js';
 import { controlCopies } from '../flat/flatten.js';
-import type { FlatOp, FlatProgram, Sym } from '../flat/program.js';
-
-/** Marks the broadcasts this pass makes: a fused group lists them as what they were, a constant. */
-export const SPLAT_MARK = 'xla_aot.generated_splat';
+import { SPLAT_MARK, type FlatOp, type FlatProgram, type Sym } from '../flat/program.js';
 
 /** The largest splat kept as stored data (bytes); larger ones are generated. */
 const SPLAT_STORE_LIMIT = 64;
