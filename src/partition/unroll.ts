@@ -16,8 +16,7 @@ import { newValue, type Func, type Module, type Op, type Region, type Value } fr
 import { storageElem, tensorType, type TensorType, type Type } from '../ir/types.js';
 import { permuteMode, processGroup, reduceMode, type GroupAttrs } from '../ops/collective.js';
 import { isIdentityCustomCall } from '../ops/control.js';
-import { opAttrs } from '../ops/def.js';
-import { lookupOp } from '../ops/index.js';
+import { attrsOf } from '../ops/index.js';
 import {
   distinctTiles,
   FULL_TO_SHARD,
@@ -146,9 +145,18 @@ function mentions(r: Region, names: ReadonlySet<string>): boolean {
   );
 }
 
+/** Collectives whose attributes include replica groups (GroupAttrs). */
+const GROUPED = [
+  'stablehlo.all_reduce',
+  'stablehlo.reduce_scatter',
+  'stablehlo.all_gather',
+  'stablehlo.all_to_all',
+  'stablehlo.collective_permute',
+] as const;
+
 /** The group (partition ids in group order) of each partition for a collective. */
 function groupsOf(op: Op, n: number, permute: boolean): number[][] {
-  const g = opAttrs(lookupOp(op.name)!, op) as GroupAttrs;
+  const g: GroupAttrs = attrsOf(op.name as (typeof GROUPED)[number], op);
   return Array.from({ length: n }, (_, p) =>
     processGroup(
       { replicaId: 0, partitionId: p, numReplicas: 1, numPartitions: n } as never,
@@ -160,13 +168,6 @@ function groupsOf(op: Op, n: number, permute: boolean): number[][] {
 
 /** What each partition receives from a collective, given every partition's operands. */
 function lowerCollective(b: Builder, op: Op, ins: readonly (readonly Value[])[], n: number): Value[][] {
-  const a = opAttrs(lookupOp(op.name)!, op) as GroupAttrs & {
-    dim: number;
-    split: number;
-    concat: number;
-    count: number;
-    pairs: number[][];
-  };
   const out: Value[][] = Array.from({ length: n }, () => []);
   const operandCount = ins[0]!.length;
   for (let k = 0; k < operandCount; k++) {
@@ -180,15 +181,17 @@ function lowerCollective(b: Builder, op: Op, ins: readonly (readonly Value[])[],
         case 'stablehlo.reduce_scatter': {
           const group = groupsOf(op, n, false)[p]!;
           const reduced = b.fold(group.map(of), op.regions[0]!);
-          const len = resultType.shape[a.dim]!;
-          const start = resultType.shape.map((_, d) => (d === a.dim ? group.indexOf(p) * len : 0));
+          const { dim } = attrsOf('stablehlo.reduce_scatter', op);
+          const len = resultType.shape[dim]!;
+          const start = resultType.shape.map((_, d) => (d === dim ? group.indexOf(p) * len : 0));
           out[p]!.push(b.slice(reduced, start, resultType.shape));
           break;
         }
         case 'stablehlo.all_gather':
-          out[p]!.push(b.concatenate(groupsOf(op, n, false)[p]!.map(of), a.dim));
+          out[p]!.push(b.concatenate(groupsOf(op, n, false)[p]!.map(of), attrsOf('stablehlo.all_gather', op).dim));
           break;
         case 'stablehlo.all_to_all': {
+          const a = attrsOf('stablehlo.all_to_all', op);
           const group = groupsOf(op, n, true)[p]!;
           const pieces = group.map((q) => {
             const t = tensorOf(of(q), op.loc);
@@ -203,7 +206,7 @@ function lowerCollective(b: Builder, op: Op, ins: readonly (readonly Value[])[],
           break;
         }
         case 'stablehlo.collective_permute': {
-          const src = a.pairs.find((pr) => pr[1] === p)?.[0];
+          const src = attrsOf('stablehlo.collective_permute', op).pairs.find((pr) => pr[1] === p)?.[0];
           out[p]!.push(src === undefined ? b.constant(resultType, 0) : of(src));
           break;
         }
