@@ -28,10 +28,11 @@ run: build
 	  --input=1x5x3x1xf32=15,14,13,12,11,10,9,8,7,6,5,4,3,2,1 \
 	  --output-dir out/run
 
-# gcc comes with the machine; from Debian's packages: clang (the other host compiler), the cross
+# gcc comes with the machine; from Debian's packages: g++ (builds the CUDA backend's emulated
+# tests), clang (the other host compiler), the cross
 # compilers of the targets (src/target/targets.ts; a test checks this list covers them) and QEMU.
 # --no-install-recommends would drop the cross libc headers, so they are listed explicitly.
-TOOLCHAIN_PACKAGES := clang gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+TOOLCHAIN_PACKAGES := g++ clang gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
 toolchains:
 	@missing=$$(for p in $(TOOLCHAIN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -32,6 +32,7 @@ import {
   type FusedProgram,
 } from './emit-common/program.js';
 import { emitFilesForC } from './emit-c/files.js';
+import { emitFilesForCuda, fuseForCuda, lowerForCuda, type CudaKernel } from './emit-cuda/emit.js';
 
 const PHASES = [
   { name: 'import', what: 'parse the MLIR text (Shardy shard_map read as its GSPMD form)' },
@@ -106,14 +107,18 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
   const fault = o.fault ? injectFault(canonical, o.fault, (s) => constantValueOf(canonical, s)) : undefined;
   if (at({ phase: 'canonicalize', prog: fault?.prog ?? canonical }, () => printCanonical(canonical, fault)))
     return undefined;
-  const fused = fuseForC(new CProgram(canonical, o, settings, fault));
+  const cuda = o.backend === 'cuda';
+  const program = new CProgram(canonical, o, settings, fault);
+  const fused = cuda ? fuseForCuda(program) : fuseForC(program);
   const order = kernelOrder(fused);
   if (at({ phase: 'fusion', fused, order }, () => printFused(fused, order))) return undefined;
   const plan = planArena(fused);
   if (at({ phase: 'memory', fused, plan }, () => printPlanned(fused, order, plan))) return undefined;
-  const kernels = lowerForC(fused, plan);
+  const kernels = cuda ? lowerForCuda(fused, plan) : lowerForC(fused, plan);
   if (at({ phase: 'lower', kernels }, () => printKernels(kernels))) return undefined;
-  const result = emitFilesForC(fused, plan, kernels);
+  const result = cuda
+    ? emitFilesForCuda(fused, plan, kernels as CudaKernel[], o.gpuArchs)
+    : emitFilesForC(fused, plan, kernels);
   if (at({ phase: 'emit', result }, () => printFiles(result))) return undefined;
   return result;
 }

@@ -51,8 +51,15 @@ typedef struct {
 
 /* ---- scalar helpers used by generated kernels (semantics match the StableHLO spec / XLA) ---- */
 
+/* Plain static inline functions in C; compiled as CUDA they are callable on the host and the device. */
+#if defined(__CUDACC__)
+#define RL_FN static inline __host__ __device__
+#else
+#define RL_FN static inline
+#endif
+
 /* f16 and bf16 are stored as uint16_t bit patterns and computed in float. */
-static inline float rl_f16_to_f32(uint16_t h) {
+RL_FN float rl_f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
   if (exp == 0x1fu) bits = sign | 0x7f800000u | (man << 13);
   else if (exp != 0) bits = sign | ((exp + 112u) << 23) | (man << 13);
@@ -67,7 +74,7 @@ static inline float rl_f16_to_f32(uint16_t h) {
   return f;
 }
 
-static inline uint16_t rl_f32_to_f16(float f) {
+RL_FN uint16_t rl_f32_to_f16(float f) {
   uint32_t x;
   memcpy(&x, &f, 4);
   uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
@@ -87,14 +94,14 @@ static inline uint16_t rl_f32_to_f16(float f) {
   return (uint16_t)(sign | h);
 }
 
-static inline float rl_bf16_to_f32(uint16_t h) {
+RL_FN float rl_bf16_to_f32(uint16_t h) {
   uint32_t bits = (uint32_t)h << 16;
   float f;
   memcpy(&f, &bits, 4);
   return f;
 }
 
-static inline uint16_t rl_f32_to_bf16(float f) {
+RL_FN uint16_t rl_f32_to_bf16(float f) {
   uint32_t x;
   memcpy(&x, &f, 4);
   if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
@@ -106,7 +113,7 @@ static inline uint16_t rl_f32_to_bf16(float f) {
 /* StableHLO maximum/minimum: NaN if either operand is NaN, and +0 > -0. Branch-free (bit selects
  * around the compare), so data-dependent maxima (pooling, ReLU) cost no mispredictions. */
 #define RL_MINMAX(NAME, T, U, QNAN, CMP, MERGE)                                                   \
-  static inline T NAME(T a, T b) {                                                              \
+  RL_FN T NAME(T a, T b) {                                                              \
     T m = a CMP b ? a : b;                                                                      \
     U bm, ba, bb;                                                                               \
     memcpy(&bm, &m, sizeof m);                                                                  \
@@ -125,15 +132,15 @@ RL_MINMAX(rl_minf, float, uint32_t, UINT32_C(0x7fc00000), <, |)
 /* Unsigned comparisons (stablehlo.compare on unsigned or boolean values, or UNSIGNED) go through
  * functions: fused loops spell splat operands as literals, and gcc rejects `x < 0u` as always
  * false (-Wtype-limits) under -Werror. */
-static inline int rl_ucmp_eq(uint64_t a, uint64_t b) { return a == b; }
-static inline int rl_ucmp_ne(uint64_t a, uint64_t b) { return a != b; }
-static inline int rl_ucmp_lt(uint64_t a, uint64_t b) { return a < b; }
-static inline int rl_ucmp_le(uint64_t a, uint64_t b) { return a <= b; }
-static inline int rl_ucmp_gt(uint64_t a, uint64_t b) { return a > b; }
-static inline int rl_ucmp_ge(uint64_t a, uint64_t b) { return a >= b; }
+RL_FN int rl_ucmp_eq(uint64_t a, uint64_t b) { return a == b; }
+RL_FN int rl_ucmp_ne(uint64_t a, uint64_t b) { return a != b; }
+RL_FN int rl_ucmp_lt(uint64_t a, uint64_t b) { return a < b; }
+RL_FN int rl_ucmp_le(uint64_t a, uint64_t b) { return a <= b; }
+RL_FN int rl_ucmp_gt(uint64_t a, uint64_t b) { return a > b; }
+RL_FN int rl_ucmp_ge(uint64_t a, uint64_t b) { return a >= b; }
 /* Random numbers of stablehlo.rng: Threefry-2x32 with 20 rounds, the generator of the reference
  * interpreter (src/ops/random.ts), so compiled and interpreted programs draw identical numbers. */
-static inline void rl_threefry2x32(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1, uint32_t out[2]) {
+RL_FN void rl_threefry2x32(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1, uint32_t out[2]) {
   static const int rot[8] = {13, 15, 26, 6, 17, 29, 16, 24};
   const uint32_t ks[3] = {k0, k1, 0x1bd11bdau ^ k0 ^ k1};
   uint32_t x0 = c0 + ks[0], x1 = c1 + ks[1];
@@ -151,55 +158,55 @@ static inline void rl_threefry2x32(uint32_t k0, uint32_t k1, uint32_t c0, uint32
   out[1] = x1;
 }
 /* Uniform in [0, 1) from 53 bits: element `index` of the op keyed `key`, draw `pair`. */
-static inline double rl_uniform01(uint32_t key, uint64_t index, uint32_t pair) {
+RL_FN double rl_uniform01(uint32_t key, uint64_t index, uint32_t pair) {
   uint32_t w[2];
   rl_threefry2x32(key, pair, (uint32_t)index, (uint32_t)(index >> 32), w);
   return ((double)(w[0] >> 5) * 67108864.0 + (double)(w[1] >> 6)) / 9007199254740992.0;
 }
-static inline double rl_sign(double x) { return x != x ? x : (x > 0 ? 1.0 : (x < 0 ? -1.0 : x)); }
-static inline double rl_round_afz(double x) { return round(x); }
-static inline double rl_round_even(double x) { return nearbyint(x); }
-static inline double rl_logistic(double x) { return 1.0 / (1.0 + exp(-x)); }
-static inline float rl_logisticf(float x) { return 1.0f / (1.0f + expf(-x)); }
-static inline double rl_pow(double a, double b) { return pow(a, b); }
+RL_FN double rl_sign(double x) { return x != x ? x : (x > 0 ? 1.0 : (x < 0 ? -1.0 : x)); }
+RL_FN double rl_round_afz(double x) { return round(x); }
+RL_FN double rl_round_even(double x) { return nearbyint(x); }
+RL_FN double rl_logistic(double x) { return 1.0 / (1.0 + exp(-x)); }
+RL_FN float rl_logisticf(float x) { return 1.0f / (1.0f + expf(-x)); }
+RL_FN double rl_pow(double a, double b) { return pow(a, b); }
 
 /* Integer helpers, one set per width, wrap-around semantics via unsigned arithmetic. */
 #define RL_INT_COMMON(T, U, BITS)                                                                  \
-  static inline T rl_add_##T(T a, T b) { return (T)((U)a + (U)b); }                               \
-  static inline T rl_sub_##T(T a, T b) { return (T)((U)a - (U)b); }                               \
-  static inline T rl_mul_##T(T a, T b) { return (T)((U)a * (U)b); }                               \
-  static inline T rl_neg_##T(T a) { return (T)(0u - (U)a); }                                      \
+  RL_FN T rl_add_##T(T a, T b) { return (T)((U)a + (U)b); }                               \
+  RL_FN T rl_sub_##T(T a, T b) { return (T)((U)a - (U)b); }                               \
+  RL_FN T rl_mul_##T(T a, T b) { return (T)((U)a * (U)b); }                               \
+  RL_FN T rl_neg_##T(T a) { return (T)(0u - (U)a); }                                      \
   /* max/min as functions: a literal bound (0) compared inline with an unsigned value would trip -Wtype-limits */ \
-  static inline T rl_imax_##T(T a, T b) { return a > b ? a : b; }                                 \
-  static inline T rl_imin_##T(T a, T b) { return a < b ? a : b; }                                 \
-  static inline T rl_shl_##T(T a, T b) { return ((U)b >= (BITS)) ? (T)0 : (T)((U)a << (U)b); }  \
-  static inline T rl_shrl_##T(T a, T b) { return ((U)b >= (BITS)) ? (T)0 : (T)((U)a >> (U)b); } \
-  static inline T rl_popcnt_##T(T a) { U v = (U)a; T c = 0; while (v) { c = (T)(c + (T)(v & 1u)); v = (U)(v >> 1); } return c; } \
-  static inline T rl_clz_##T(T a) { U v = (U)a; T n = 0; for (int i = (BITS) - 1; i >= 0 && !((v >> i) & 1u); i--) n++; return n; } \
-  static inline T rl_upow_##T(U base, U e) { U r = 1; while (e) { if (e & 1u) r = (U)(r * base); base = (U)(base * base); e = (U)(e >> 1); } return (T)r; }
+  RL_FN T rl_imax_##T(T a, T b) { return a > b ? a : b; }                                 \
+  RL_FN T rl_imin_##T(T a, T b) { return a < b ? a : b; }                                 \
+  RL_FN T rl_shl_##T(T a, T b) { return ((U)b >= (BITS)) ? (T)0 : (T)((U)a << (U)b); }  \
+  RL_FN T rl_shrl_##T(T a, T b) { return ((U)b >= (BITS)) ? (T)0 : (T)((U)a >> (U)b); } \
+  RL_FN T rl_popcnt_##T(T a) { U v = (U)a; T c = 0; while (v) { c = (T)(c + (T)(v & 1u)); v = (U)(v >> 1); } return c; } \
+  RL_FN T rl_clz_##T(T a) { U v = (U)a; T n = 0; for (int i = (BITS) - 1; i >= 0 && !((v >> i) & 1u); i--) n++; return n; } \
+  RL_FN T rl_upow_##T(U base, U e) { U r = 1; while (e) { if (e & 1u) r = (U)(r * base); base = (U)(base * base); e = (U)(e >> 1); } return (T)r; }
 
 #define RL_INT_SIGNED(T, U, BITS, MIN)                                                             \
   RL_INT_COMMON(T, U, BITS)                                                                        \
-  static inline T rl_div_##T(T a, T b) { return b == 0 ? (T)-1 : (a == (MIN) && b == -1) ? a : (T)(a / b); } \
-  static inline T rl_rem_##T(T a, T b) { return b == 0 ? a : (a == (MIN) && b == -1) ? (T)0 : (T)(a % b); } \
-  static inline T rl_shra_##T(T a, T b) {                                                         \
+  RL_FN T rl_div_##T(T a, T b) { return b == 0 ? (T)-1 : (a == (MIN) && b == -1) ? a : (T)(a / b); } \
+  RL_FN T rl_rem_##T(T a, T b) { return b == 0 ? a : (a == (MIN) && b == -1) ? (T)0 : (T)(a % b); } \
+  RL_FN T rl_shra_##T(T a, T b) {                                                         \
     if ((U)b >= (BITS)) return a < 0 ? (T)-1 : (T)0;                                             \
     U inv = (U)~(U)a; /* shift the complement so vacated bits fill with ones after ~ */           \
     return a < 0 ? (T)(U)~(U)(inv >> (U)b) : (T)((U)a >> (U)b);                                  \
   }                                                                                              \
-  static inline T rl_pow_##T(T a, T b) {                                                          \
+  RL_FN T rl_pow_##T(T a, T b) {                                                          \
     if (b < 0) return a == 1 ? (T)1 : (a == -1 ? ((b & 1) ? (T)-1 : (T)1) : (T)0);                \
     return rl_upow_##T((U)a, (U)b);                                                               \
   }                                                                                              \
-  static inline T rl_abs_##T(T a) { return a < 0 ? (T)(0u - (U)a) : a; }
+  RL_FN T rl_abs_##T(T a) { return a < 0 ? (T)(0u - (U)a) : a; }
 
 #define RL_INT_UNSIGNED(T, BITS)                                                                   \
   RL_INT_COMMON(T, T, BITS)                                                                        \
-  static inline T rl_div_##T(T a, T b) { return b == 0 ? (T)-1 : (T)(a / b); }                    \
-  static inline T rl_rem_##T(T a, T b) { return b == 0 ? a : (T)(a % b); }                        \
-  static inline T rl_shra_##T(T a, T b) { return rl_shrl_##T(a, b); }                             \
-  static inline T rl_pow_##T(T a, T b) { return rl_upow_##T(a, b); }                              \
-  static inline T rl_abs_##T(T a) { return a; }
+  RL_FN T rl_div_##T(T a, T b) { return b == 0 ? (T)-1 : (T)(a / b); }                    \
+  RL_FN T rl_rem_##T(T a, T b) { return b == 0 ? a : (T)(a % b); }                        \
+  RL_FN T rl_shra_##T(T a, T b) { return rl_shrl_##T(a, b); }                             \
+  RL_FN T rl_pow_##T(T a, T b) { return rl_upow_##T(a, b); }                              \
+  RL_FN T rl_abs_##T(T a) { return a; }
 
 RL_INT_SIGNED(int8_t, uint8_t, 8, INT8_MIN)
 RL_INT_SIGNED(int16_t, uint16_t, 16, INT16_MIN)
@@ -211,14 +218,14 @@ RL_INT_UNSIGNED(uint32_t, 32)
 RL_INT_UNSIGNED(uint64_t, 64)
 
 /* Sub-byte integers (i2, i4, ui2, ui4) live one per byte: wrap a result to the type's bits. */
-static inline int8_t rl_sext4(int64_t v) { int8_t x = (int8_t)(v & 0xf); return x >= 8 ? (int8_t)(x - 16) : x; }
-static inline int8_t rl_sext2(int64_t v) { int8_t x = (int8_t)(v & 0x3); return x >= 2 ? (int8_t)(x - 4) : x; }
-static inline uint8_t rl_zext4(int64_t v) { return (uint8_t)(v & 0xf); }
-static inline uint8_t rl_zext2(int64_t v) { return (uint8_t)(v & 0x3); }
+RL_FN int8_t rl_sext4(int64_t v) { int8_t x = (int8_t)(v & 0xf); return x >= 8 ? (int8_t)(x - 16) : x; }
+RL_FN int8_t rl_sext2(int64_t v) { int8_t x = (int8_t)(v & 0x3); return x >= 2 ? (int8_t)(x - 4) : x; }
+RL_FN uint8_t rl_zext4(int64_t v) { return (uint8_t)(v & 0xf); }
+RL_FN uint8_t rl_zext2(int64_t v) { return (uint8_t)(v & 0x3); }
 
 /* float -> int conversion: truncate, NaN -> 0, saturate at the type's range (as XLA). */
 #define RL_F2I(T, LO, HI)                                                                          \
-  static inline T rl_f2i_##T(double x) { return x != x ? (T)0 : x <= (double)(LO) ? (T)(LO) : x >= (double)(HI) ? (T)(HI) : (T)x; }
+  RL_FN T rl_f2i_##T(double x) { return x != x ? (T)0 : x <= (double)(LO) ? (T)(LO) : x >= (double)(HI) ? (T)(HI) : (T)x; }
 /* The unsigned versions compare with 0.0 directly (no integer type-limit comparison). */
 RL_F2I(int8_t, INT8_MIN, INT8_MAX)
 RL_F2I(int16_t, INT16_MIN, INT16_MAX)
@@ -230,20 +237,20 @@ RL_F2I(uint32_t, 0, UINT32_MAX)
 RL_F2I(uint64_t, 0, UINT64_MAX)
 
 /* chlo.mulhi: the high half of the double-width product. */
-static inline int8_t rl_mulhi_int8_t(int8_t a, int8_t b) { return (int8_t)(((int32_t)a * b) >> 8); }
-static inline int16_t rl_mulhi_int16_t(int16_t a, int16_t b) { return (int16_t)(((int32_t)a * b) >> 16); }
-static inline int32_t rl_mulhi_int32_t(int32_t a, int32_t b) { return (int32_t)(((int64_t)a * b) >> 32); }
-static inline uint8_t rl_mulhi_uint8_t(uint8_t a, uint8_t b) { return (uint8_t)(((uint32_t)a * b) >> 8); }
-static inline uint16_t rl_mulhi_uint16_t(uint16_t a, uint16_t b) { return (uint16_t)(((uint32_t)a * b) >> 16); }
-static inline uint32_t rl_mulhi_uint32_t(uint32_t a, uint32_t b) { return (uint32_t)(((uint64_t)a * b) >> 32); }
+RL_FN int8_t rl_mulhi_int8_t(int8_t a, int8_t b) { return (int8_t)(((int32_t)a * b) >> 8); }
+RL_FN int16_t rl_mulhi_int16_t(int16_t a, int16_t b) { return (int16_t)(((int32_t)a * b) >> 16); }
+RL_FN int32_t rl_mulhi_int32_t(int32_t a, int32_t b) { return (int32_t)(((int64_t)a * b) >> 32); }
+RL_FN uint8_t rl_mulhi_uint8_t(uint8_t a, uint8_t b) { return (uint8_t)(((uint32_t)a * b) >> 8); }
+RL_FN uint16_t rl_mulhi_uint16_t(uint16_t a, uint16_t b) { return (uint16_t)(((uint32_t)a * b) >> 16); }
+RL_FN uint32_t rl_mulhi_uint32_t(uint32_t a, uint32_t b) { return (uint32_t)(((uint64_t)a * b) >> 32); }
 /* 64-bit: schoolbook on 32-bit halves (no __int128, which 32-bit targets lack). */
-static inline uint64_t rl_mulhi_uint64_t(uint64_t a, uint64_t b) {
+RL_FN uint64_t rl_mulhi_uint64_t(uint64_t a, uint64_t b) {
   uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
   uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
   uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
   return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
 }
-static inline int64_t rl_mulhi_int64_t(int64_t a, int64_t b) {
+RL_FN int64_t rl_mulhi_int64_t(int64_t a, int64_t b) {
   uint64_t hi = rl_mulhi_uint64_t((uint64_t)a, (uint64_t)b);
   if (a < 0) hi -= (uint64_t)b; /* signed correction of the unsigned high half */
   if (b < 0) hi -= (uint64_t)a;
@@ -251,7 +258,7 @@ static inline int64_t rl_mulhi_int64_t(int64_t a, int64_t b) {
 }
 
 /* reduce_precision: round to a float format with e exponent and m mantissa bits (ties to even). */
-static inline double rl_reduce_precision(double x, int e, int m) {
+RL_FN double rl_reduce_precision(double x, int e, int m) {
   if (x != x || x == 0 || isinf(x)) return x;
   int bias = (1 << (e - 1)) - 1, ex;
   (void)frexp(x, &ex);
@@ -263,7 +270,7 @@ static inline double rl_reduce_precision(double x, int e, int m) {
 }
 
 /* Special functions of CHLO that libm lacks (double precision; same algorithms as the interpreter). */
-static inline double rl_erfinv(double y) {
+RL_FN double rl_erfinv(double y) {
   if (y != y || y < -1 || y > 1) return NAN;
   if (y == 1) return INFINITY;
   if (y == -1) return -INFINITY;
@@ -288,7 +295,7 @@ static inline double rl_erfinv(double y) {
   return x;
 }
 
-static inline double rl_digamma(double x) {
+RL_FN double rl_digamma(double x) {
   if (x != x || x == -INFINITY) return NAN;
   if (x == INFINITY) return INFINITY;
   if (x <= 0 && floor(x) == x) return NAN;
@@ -300,7 +307,7 @@ static inline double rl_digamma(double x) {
   return r + log(x) - 0.5 / x + t;
 }
 
-static inline double rl_bessel_i1e(double x) {
+RL_FN double rl_bessel_i1e(double x) {
   if (x != x) return x;
   double ax = fabs(x), sum, term;
   if (ax <= 40) {
@@ -317,7 +324,7 @@ static inline double rl_bessel_i1e(double x) {
 }
 
 /* Uniform quantization (per tensor): round_nearest_even(x / scale) + zero_point, clamped. */
-static inline int64_t rl_quantize(float x, float scale, int64_t zero_point, int64_t lo, int64_t hi) {
+RL_FN int64_t rl_quantize(float x, float scale, int64_t zero_point, int64_t lo, int64_t hi) {
   float q = x / scale;
   int64_t v;
   if (q != q) v = 0;
@@ -328,20 +335,20 @@ static inline int64_t rl_quantize(float x, float scale, int64_t zero_point, int6
 }
 
 /* TOTALORDER comparison keys: -NaN < -Inf < ... < -0 < +0 < ... < +Inf < +NaN. */
-static inline int64_t rl_total_key_f64(double x) { int64_t b; memcpy(&b, &x, 8); return b < 0 ? b ^ INT64_MAX : b; }
-static inline int64_t rl_total_key_f32(float x) { int32_t b; memcpy(&b, &x, 4); return b < 0 ? (int64_t)(b ^ INT32_MAX) : (int64_t)b; }
+RL_FN int64_t rl_total_key_f64(double x) { int64_t b; memcpy(&b, &x, 8); return b < 0 ? b ^ INT64_MAX : b; }
+RL_FN int64_t rl_total_key_f32(float x) { int32_t b; memcpy(&b, &x, 4); return b < 0 ? (int64_t)(b ^ INT32_MAX) : (int64_t)b; }
 
 /* Complex helpers (C99 _Complex; complex.h only where complex types are used). */
-#ifndef RL_NO_COMPLEX
+#if !defined(RL_NO_COMPLEX) && !defined(__cplusplus) /* C99 _Complex: C only (CUDA has no complex types here yet) */
 #include <complex.h>
-static inline float _Complex rl_cmplxf(float re, float im) { float _Complex z; ((float*)&z)[0] = re; ((float*)&z)[1] = im; return z; }
-static inline double _Complex rl_cmplx(double re, double im) { double _Complex z; ((double*)&z)[0] = re; ((double*)&z)[1] = im; return z; }
+RL_FN float _Complex rl_cmplxf(float re, float im) { float _Complex z; ((float*)&z)[0] = re; ((float*)&z)[1] = im; return z; }
+RL_FN double _Complex rl_cmplx(double re, double im) { double _Complex z; ((double*)&z)[0] = re; ((double*)&z)[1] = im; return z; }
 /* maximum/minimum of complex numbers: lexicographic on (real, imaginary). */
-static inline double _Complex rl_cmax(double _Complex a, double _Complex b) { return (creal(a) > creal(b) || (creal(a) == creal(b) && cimag(a) >= cimag(b))) ? a : b; }
-static inline double _Complex rl_cmin(double _Complex a, double _Complex b) { return (creal(a) < creal(b) || (creal(a) == creal(b) && cimag(a) <= cimag(b))) ? a : b; }
-static inline double _Complex rl_csign(double _Complex z) { double r = cabs(z); return r == 0 ? rl_cmplx(0, 0) : (r != r ? rl_cmplx(NAN, NAN) : z / r); }
+RL_FN double _Complex rl_cmax(double _Complex a, double _Complex b) { return (creal(a) > creal(b) || (creal(a) == creal(b) && cimag(a) >= cimag(b))) ? a : b; }
+RL_FN double _Complex rl_cmin(double _Complex a, double _Complex b) { return (creal(a) < creal(b) || (creal(a) == creal(b) && cimag(a) <= cimag(b))) ? a : b; }
+RL_FN double _Complex rl_csign(double _Complex z) { double r = cabs(z); return r == 0 ? rl_cmplx(0, 0) : (r != r ? rl_cmplx(NAN, NAN) : z / r); }
 #endif
 
-static inline int64_t rl_clamp_index(int64_t i, int64_t lo, int64_t hi) { return i < lo ? lo : (i > hi ? hi : i); }
+RL_FN int64_t rl_clamp_index(int64_t i, int64_t lo, int64_t hi) { return i < lo ? lo : (i > hi ? hi : i); }
 
 #endif /* RL_H */

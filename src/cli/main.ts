@@ -20,13 +20,14 @@ import { parseInput, randomInputs } from '../interpret/inputs.js';
 import { flattenTuples, type RtValue } from '../ir/tensor.js';
 import { isCheckOp, printTensor } from '../ops/control.js';
 import { encodeNpy } from '../util/npy.js';
-import { buildExecutable, buildLibrary, writeFiles } from '../toolchain/build.js';
+import { buildCudaLibrary, buildExecutable, buildLibrary, NVCC, writeFiles } from '../toolchain/build.js';
+import { DEFAULT_GPU_ARCHS, NVCC_FLAGS } from '../emit-cuda/emit.js';
 import { boardOf, FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, qemuCommand } from '../toolchain/firmware.js';
 import { formatSizeReport, sizeReport } from '../toolchain/size-report.js';
 import { compilerOf, describeTargets, lookupTarget } from '../target/targets.js';
 import { CFLAGS } from '../emit-c/emit.js';
 import { importPhases, PHASE_NAMES, runPipeline, type PhaseControl, type PhaseName } from '../pipeline.js';
-import { runCompiled, SANITIZE_FLAGS } from '../toolchain/run.js';
+import { runCompiled, runCompiledCuda, SANITIZE_FLAGS } from '../toolchain/run.js';
 import { compareTensors, degenerate, narrowestFloat } from '../ir/compare.js';
 import { FAULT_KINDS, type FaultKind } from '../flat/faults.js';
 import type { Func, Module, Region } from '../ir/core.js';
@@ -138,12 +139,17 @@ interface CompileArgs {
   input: string[];
   randomSeed?: number;
   threads: number;
+  gpuArch: string[];
   compileTo?: PhaseName;
   dumpAfter: string[];
 }
 
 async function compileCommand(a: CompileArgs): Promise<number> {
-  const target = lookupTarget(a.target);
+  // --target cuda: the CUDA backend (the host target then only sizes C storage types).
+  const cuda = a.target === 'cuda';
+  if (cuda && a.firmware) throw new RuntimeError('--firmware is for bare-metal targets, not --target cuda');
+  if (!cuda && a.gpuArch.length) throw new RuntimeError('--gpu-arch is for --target cuda');
+  const target = lookupTarget(cuda ? 'host' : a.target);
   if (a.firmware) boardOf(target); // refuses hosted targets before any work
   const phases: PhaseControl = {
     dumpAfter: [
@@ -171,10 +177,20 @@ async function compileCommand(a: CompileArgs): Promise<number> {
     target,
     threads: a.threads,
     checksAsOutputs,
+    ...(cuda ? { backend: 'cuda' as const, ...(a.gpuArch.length ? { gpuArchs: a.gpuArch } : {}) } : {}),
     ...phases,
   });
   if (!r) return 0; // --compile-to: the program was printed, nothing written
   const written = writeFiles(a.output, r);
+  if (cuda) {
+    const built = a.emit === 'c' ? [] : await buildCudaLibrary(a.output, a.prefix);
+    console.log(`wrote ${[...written, ...built].map((n) => join(a.output, n)).join(', ')}`);
+    if (a.report)
+      console.log(
+        `CUDA: entry @${f.name}, ${r.kernelNames.length} kernels, arena ${r.plan.arenaBytes} bytes of activations, weights ${r.weightBytes} bytes`,
+      );
+    return 0;
+  }
   const built = a.emit !== 'c' || a.firmware ? [...(await buildLibrary(a.output, r, a.prefix, a.cc)).files] : [];
   if (a.firmware) {
     // Test inputs baked into the firmware: --input values, else seeded random ones (seed 0 by default).
@@ -215,10 +231,13 @@ interface RunArgs extends InterpretArgs {
   target: string;
   threads: number;
   fault?: FaultKind;
+  onGpu: boolean;
 }
 
 async function runCommand(a: RunArgs): Promise<number> {
   if (a.backend === 'interp') return interpretCommand(a);
+  if (a.backend === 'cuda' && (a.fault || a.threads > 1 || a.target !== 'host'))
+    throw new RuntimeError('--backend cuda takes none of --inject-fault, --threads, --target');
   const m = importModule(readSource(a.file));
   const f = entryOf(m, a.file, a.entry);
   const args = argsFor(m, f, a);
@@ -239,13 +258,18 @@ async function runCommand(a: RunArgs): Promise<number> {
     const at = checks[i]!.op.loc;
     return `checked value ${i} (${at.file}:${at.line}:${at.col} ${checks[i]!.op.name})`;
   };
-  const compiled = await runCompiled(m, f.name, tensors, {
-    ...(a.cc ? { cc: a.cc } : {}),
-    target: lookupTarget(a.target),
-    threads: a.threads,
-    checksAsOutputs,
-    ...(a.fault ? { fault: a.fault } : {}),
-  });
+  // --backend cuda: the CUDA build, run on the GPU with --on-gpu, else on this CPU through
+  // rl_cuda.h's emulation.
+  const compiled =
+    a.backend === 'cuda'
+      ? await runCompiledCuda(m, f.name, tensors, { checksAsOutputs, device: a.onGpu })
+      : await runCompiled(m, f.name, tensors, {
+          ...(a.cc ? { cc: a.cc } : {}),
+          target: lookupTarget(a.target),
+          threads: a.threads,
+          checksAsOutputs,
+          ...(a.fault ? { fault: a.fault } : {}),
+        });
   if (compiled.emitted.fault) console.log(`injected fault (${a.fault}): ${compiled.emitted.fault}`);
   compiled.outputs.forEach((r, i) => console.log(`${label(i)}: ${printTensor(r)}`));
   writeResults(a.outputDir, compiled.outputs, args, a.randomSeed !== undefined);
@@ -347,6 +371,7 @@ function report(e: unknown): number {
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--list-targets')) {
     console.log(describeTargets(CFLAGS));
+    console.log(`cuda: CUDA C++ for nvcc (${NVCC}), ${NVCC_FLAGS}, --gpu-arch sm_XX (default ${DEFAULT_GPU_ARCHS.join(', ')})`);
     return 0;
   }
   let code = 0;
@@ -434,7 +459,17 @@ async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .positional('file', { type: 'string', demandOption: true })
-          .option('backend', { type: 'string', default: 'c', choices: ['c', 'interp'] })
+          .option('backend', {
+            type: 'string',
+            default: 'c',
+            choices: ['c', 'cuda', 'interp'],
+            describe: 'cuda: the CUDA build, emulated on this CPU (rl_cuda.h) unless --on-gpu',
+          })
+          .option('on-gpu', {
+            type: 'boolean',
+            default: false,
+            describe: '--backend cuda: build with nvcc, run on the GPU',
+          })
           .option('entry', { type: 'string', describe: 'function to run (default @main, or the only public function)' })
           .option('input', {
             type: 'string',
@@ -467,6 +502,7 @@ async function main(argv: string[]): Promise<number> {
             backend: a.backend,
             target: a.target,
             threads: a.threads,
+            onGpu: a.onGpu,
             ...(a.injectFault ? { fault: a.injectFault as FaultKind } : {}),
             ...(a.cc ? { cc: a.cc } : {}),
             input: a.input.map(String),
@@ -499,7 +535,13 @@ async function main(argv: string[]): Promise<number> {
             type: 'string',
             default: 'host',
             describe:
-              'target ISA/board (e.g. host, x86-64-v4, aarch64, arm-cortex = cortex-m4, cortex-m55); see --list-targets',
+              'target ISA/board (e.g. host, x86-64-v4, aarch64, arm-cortex = cortex-m4, cortex-m55; cuda: CUDA source for nvcc); see --list-targets',
+          })
+          .option('gpu-arch', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: '--target cuda: GPU architectures nvcc builds for (sm_80 by default; several: one fatbin)',
           })
           .option('entry', {
             type: 'string',
@@ -571,6 +613,7 @@ async function main(argv: string[]): Promise<number> {
             report: a.report,
             firmware: a.firmware,
             threads: a.threads,
+            gpuArch: a.gpuArch.map(String),
             input: a.input.map(String),
             ...(a.cc ? { cc: a.cc } : {}),
             ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}),

@@ -11,18 +11,19 @@ import { size } from '../ir/tensor.js';
 import type { MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { UNWRITTEN_BYTE, type UnwrittenRange } from '../flat/faults.js';
-import type { Edge, FlatOp, Sym } from '../flat/program.js';
+import type { FlatOp, Sym } from '../flat/program.js';
 import { compilerOf, toolOf } from '../target/targets.js';
 import type { Kernel } from '../emit-common/kernel.js';
-import { BlobBuilder } from './blob.js';
+import { BlobBuilder } from '../emit-common/blob.js';
 import { cElem, storageLiteral, toStorageBytes } from '../emit-common/ctypes.js';
 import { describeGroup } from '../kernel/fused.js';
+import { runSteps } from '../emit-common/host.js';
 import { packB, simdMacro } from './gemm.js';
 import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS } from './emit.js';
 import { prepacked, VERSION, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 
 export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readonly Kernel[]): EmitResult {
-  const { c, kernelOps, gemmOf, kernelAt, keep } = f;
+  const { c, kernelOps, gemmOf, keep } = f;
   const { prog, target, threads, o } = c;
   const injected = c.fault;
   const tensor = (s: Sym) => c.tensor(s);
@@ -77,7 +78,6 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   }
   if (blob.bytes) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);
 
-  const kernelOf = new Map(kernelOps.map((f, i) => [f, kernels[i]!]));
   prog.inputs.forEach((s, i) =>
     ref.set(s, `((const ${cElem(tensor(s), 'input', prog.entry.loc).storage}*)inputs[${i}])`),
   );
@@ -92,37 +92,20 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   // Injected fault: these elements end as an unwritten buffer reads in the test harnesses.
   const unwrite = (buffer: string, u: UnwrittenRange): string =>
     `memset((uint8_t*)${buffer} + ${u.firstElement * elemBytes(u.sym)}, ${UNWRITTEN_BYTE}, ${u.elements * elemBytes(u.sym)}); /* injected fault */`;
-  const copyList = (cs: Edge['copies']): string =>
-    cs.map(([from, to]) => `memcpy(${bufRef(to)}, ${bufRef(from)}, ${bytes(to)}); `).join('');
-  const copies = (e: Edge): string => copyList(e.copies);
-  const calls = prog.ops.map((f) => {
-    const c = prog.control.get(f);
-    if (!c) {
-      const k = kernelAt.get(f);
-      if (!k) return ''; // fused into a kernel that runs later
-      const ins = k.ins.map((x, i) => (i === 1 && packedWeight.has(k) ? packedWeight.get(k)! : bufRef(x)));
-      const pool = kernelOf.get(k)!.params.some((p) => p.name === 'pool') ? ['pool'] : [];
-      const call = `${kernelOf.get(k)!.name}(${[...ins, ...k.outs.map(bufRef), ...pool].join(', ')});`;
+  const calls = runSteps(f, kernels, {
+    bufRef,
+    copy: (dst, src, n) => `memcpy(${dst}, ${src}, ${n});`,
+    read: (ptr) => `*${ptr}`,
+    args: (k) => [
+      ...k.ins.map((x, i) => (i === 1 && packedWeight.has(k) ? packedWeight.get(k)! : bufRef(x))),
+      ...k.outs.map(bufRef),
+    ],
+    call: (kernel, args, k) => {
+      const pool = kernel.params.some((p) => p.name === 'pool') ? ['pool'] : [];
+      const call = `${kernel.name}(${[...args, ...pool].join(', ')});`;
       const u = injected?.unwritten;
       return u?.by === 'kernel' && k.outs.includes(u.sym) ? `${call} ${unwrite(bufRef(u.sym), u)}` : call;
-    }
-    switch (c.kind) {
-      case 'label':
-        return `${c.name}:;`;
-      case 'goto':
-        return `${copies(c.edge)}goto ${c.edge.target};`;
-      case 'branch':
-        return `if (*(const uint8_t*)${bufRef(c.cond)}) { ${copies(c.onTrue)}goto ${c.onTrue.target}; } ${copies(c.onFalse)}goto ${c.onFalse.target};`;
-      case 'copy':
-        return copyList(c.copies).trimEnd() || '/* no copies */';
-      case 'switch': {
-        const cases = c.targets
-          .slice(0, -1)
-          .map((t, i) => `case ${i}: goto ${t}; `)
-          .join('');
-        return `switch ((int64_t)*${bufRef(c.index)}) { ${cases}default: goto ${c.targets[c.targets.length - 1]}; }`;
-      }
-    }
+    },
   });
   prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${bytes(s)}); /* output ${i} */`));
   if (injected?.unwritten?.by === 'output copy') calls.push(unwrite('outputs[0]', injected.unwritten));

@@ -33,6 +33,10 @@ export interface EmitOptions {
   readonly fusion?: boolean;
   /** Threads for GEMM, convolution and large loop kernels (hosted targets; default 1: no pthreads at all). */
   readonly threads?: number;
+  /** The backend: C (default) or CUDA (`--target cuda`: `target` then only sizes C storage). */
+  readonly backend?: 'c' | 'cuda';
+  /** CUDA: the GPU architectures nvcc builds for (sm_80, sm_90, ...). */
+  readonly gpuArchs?: readonly string[];
 }
 
 export interface EmitResult {
@@ -64,6 +68,10 @@ export function emitSettings(o: EmitOptions): { readonly target: Target; readonl
   const threads = o.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > 64)
     throw new RuntimeError(`--threads must be an integer from 1 to 64, got ${threads}`);
+  if (o.backend === 'cuda' && threads > 1)
+    throw new RuntimeError('--threads is for CPU targets; a CUDA build runs its kernels on the GPU');
+  for (const arch of o.gpuArchs ?? [])
+    if (!/^sm_[0-9]{2,3}a?$/.test(arch)) throw new RuntimeError(`--gpu-arch: '${arch}' is not an sm_XX architecture`);
   if (threads > 1 && target.os !== 'hosted')
     throw new RuntimeError(
       `--threads ${threads} needs a hosted target (POSIX threads); '${target.name}' is ${target.os}`,

@@ -1,13 +1,14 @@
 /**
  * @fileoverview Facts a renderer needs about a kernel, read from its IR (never from generated
- * text): which parameters it reads and writes.
+ * text): which parameters it reads and writes, which index variables it reads.
  */
 import type { Buf, KernelIR, Stmt, Val } from './ir.js';
 import type { Idx } from '../ir/index-expr.js';
 
-/** Names of the buffers the kernel's body mentions (read or written). */
-function buffersUsed(k: KernelIR): Set<string> {
+/** Names the statements mention: buffers (read or written) and index variables. */
+function namesUsed(body: readonly Stmt[], params: readonly Buf[]): { buffers: Set<string>; vars: Set<string> } {
   const used = new Set<string>();
+  const vars = new Set<string>();
   const idx = (x: Idx): void => {
     switch (x.k) {
       case 'sum':
@@ -23,6 +24,9 @@ function buffersUsed(k: KernelIR): Set<string> {
       case 'read':
         used.add(x.buf.name);
         return idx(x.at);
+      case 'var':
+        vars.add(x.name);
+        return;
       default:
         return;
     }
@@ -99,7 +103,7 @@ function buffersUsed(k: KernelIR): Set<string> {
         return idx(s.b);
       case 'ukernel':
         // The micro-kernel reads every operand and writes every result (and its scratch).
-        for (const p of k.params) used.add(p.name);
+        for (const p of params) used.add(p.name);
         return;
       case 'comment':
       case 'break':
@@ -115,13 +119,16 @@ function buffersUsed(k: KernelIR): Set<string> {
       idx(c.b);
     }
   };
-  k.body.forEach(stmt);
-  return used;
+  body.forEach(stmt);
+  return { buffers: used, vars };
 }
+
+/** Index variables the statements read (a renderer declares only those it must). */
+export const indexVarsUsed = (body: readonly Stmt[]): Set<string> => namesUsed(body, []).vars;
 
 /** Parameters the body never mentions (a splat operand spelled as a literal, a shape operand of a
  * static result): renderers mark them used for the C compiler's warnings. */
 export function unusedParams(k: KernelIR): Buf[] {
-  const used = buffersUsed(k);
+  const used = namesUsed(k.body, k.params).buffers;
   return k.params.filter((p) => !used.has(p.name));
 }

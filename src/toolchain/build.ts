@@ -2,7 +2,7 @@
  * @fileoverview Writes an EmitResult to a directory and compiles it with the target's C compiler
  * (execa): PREFIX.so (hosted targets) and libPREFIX.a, or an executable with a harness main.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -108,4 +108,13 @@ export async function buildExecutable(
     t,
   );
   return join(dir, exe);
+}
+
+/** nvcc: the CUDA Toolkit's default place when it is not on PATH. */
+export const NVCC = existsSync('/usr/local/cuda/bin/nvcc') ? '/usr/local/cuda/bin/nvcc' : 'nvcc';
+
+/** Builds a CUDA output directory's PREFIX.so and libPREFIX.a with its generated Makefile (nvcc). */
+export async function buildCudaLibrary(dir: string, prefix: string): Promise<string[]> {
+  await tool('make', ['-s', `NVCC=${NVCC}`], dir);
+  return [`${prefix}.so`, `lib${prefix}.a`];
 }

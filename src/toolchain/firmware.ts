@@ -12,7 +12,7 @@ import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { type Tensor } from '../ir/tensor.js';
 import type { TensorType } from '../ir/types.js';
 import type { Board, Target } from '../target/targets.js';
-import { BlobBuilder } from '../emit-c/blob.js';
+import { BlobBuilder } from '../emit-common/blob.js';
 import { checkFound } from './build.js';
 import { fromStorageBytes, storageBytes, toStorageBytes } from '../emit-common/ctypes.js';
 import { VERSION, type EmitResult } from '../emit-common/program.js';

@@ -13,7 +13,8 @@ import { type Tensor } from '../ir/tensor.js';
 import { render } from '../emit-common/templates.js';
 import { lookupTarget, type Target } from '../target/targets.js';
 import { buildExecutable, checkFound, writeFiles } from './build.js';
-import { fromStorageBytes, toStorageBytes } from '../emit-common/ctypes.js';
+import { fromStorageBytes, storageBytes, toStorageBytes } from '../emit-common/ctypes.js';
+import type { TensorType } from '../ir/types.js';
 import { VERSION, type EmitResult } from '../emit-common/program.js';
 import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
@@ -102,6 +103,104 @@ export async function runCompiled(
   checkFound(r, cmd!, target);
   if (r.exitCode !== 0) throw new RuntimeError(`compiled model failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
   if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all))
+    throw new RuntimeError(`sanitizer report:\n${r.all}`);
+  const outputs = emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
+  return { outputs, emitted, dir };
+}
+
+/** Host C++ flags of an emulated CUDA build (rl_cuda.h's RL_CUDA_HOST_EMULATION). */
+const EMULATION_FLAGS = [
+  '-std=c++17',
+  '-O1',
+  '-g',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  '-x',
+  'c++',
+  '-DRL_CUDA_HOST_EMULATION',
+];
+
+export interface CudaRunOptions {
+  /** Run on the CPU through rl_cuda.h's emulation (default), or build with nvcc and run on the GPU. */
+  readonly device?: boolean;
+  /** Extra host compiler flags (sanitizers) of an emulated build. */
+  readonly flags?: readonly string[];
+  readonly checksAsOutputs?: boolean;
+  readonly gpuArchs?: readonly string[];
+}
+
+/** Emits `entry` for CUDA, builds it with its harness and runs it on `inputs`: on the CPU through
+ * rl_cuda.h's host emulation (g++), or with `device` through nvcc on the machine's GPU. */
+export async function runCompiledCuda(
+  m: Module,
+  entry: string,
+  inputs: readonly Tensor[],
+  opts: CudaRunOptions = {},
+): Promise<CompiledRun> {
+  const dir = tmp.dirSync({ prefix: 'xla-aot-cuda-', unsafeCleanup: true }).name;
+  const prefix = 'model';
+  const emitted = compile(m, {
+    entry,
+    prefix,
+    sourceName: m.source.name.split('/').pop()!,
+    cc: 'gcc',
+    backend: 'cuda',
+    checksAsOutputs: opts.checksAsOutputs ?? false,
+    ...(opts.gpuArchs ? { gpuArchs: opts.gpuArchs } : {}),
+  });
+  if (inputs.length !== emitted.inputs.length)
+    throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
+  writeFiles(dir, emitted);
+  const sizes = (ts: readonly TensorType[]): string => (ts.length ? ts.map(storageBytes).join(', ') : '0');
+  const harness = render('cuda/harness.cu.hbs', {
+    version: VERSION,
+    poison: UNWRITTEN_BYTE,
+    prefix,
+    PREFIX: prefix.toUpperCase(),
+    numInputs: emitted.inputs.length,
+    numOutputs: emitted.outputs.length,
+    numInputsOrOne: Math.max(1, emitted.inputs.length),
+    numOutputsOrOne: Math.max(1, emitted.outputs.length),
+    inputBytes: sizes(emitted.inputs),
+    outputBytes: sizes(emitted.outputs),
+  });
+  writeFileSync(join(dir, 'harness.cu'), harness);
+  const exe = join(dir, 'harness');
+  const weights = [join(dir, `${prefix}_weights.S`)];
+  const build = opts.device
+    ? await execa(
+        'nvcc',
+        ['-O3', '-std=c++17', '-I', dir, join(dir, `${prefix}.cu`), join(dir, 'harness.cu'), ...weights, '-o', exe],
+        { reject: false, all: true, cwd: dir },
+      )
+    : await execa(
+        'g++',
+        [
+          ...EMULATION_FLAGS,
+          ...(opts.flags ?? []),
+          '-I',
+          dir,
+          join(dir, `${prefix}.cu`),
+          join(dir, 'harness.cu'),
+          '-x',
+          'assembler-with-cpp',
+          ...weights,
+          '-o',
+          exe,
+        ],
+        { reject: false, all: true, cwd: dir },
+      );
+  if (build.exitCode !== 0) throw new RuntimeError(`CUDA build failed:\n${build.all ?? ''}`);
+  const inFiles = inputs.map((t, i) => {
+    const p = join(dir, `in${i}.bin`);
+    writeFileSync(p, toStorageBytes(t));
+    return p;
+  });
+  const outFiles = emitted.outputs.map((_, i) => join(dir, `out${i}.bin`));
+  const r = await execa(exe, [...inFiles, ...outFiles], { reject: false, all: true });
+  if (r.exitCode !== 0) throw new RuntimeError(`compiled model failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
+  if (r.all && /runtime error|AddressSanitizer|LeakSanitizer/.test(r.all))
     throw new RuntimeError(`sanitizer report:\n${r.all}`);
   const outputs = emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
   return { outputs, emitted, dir };

@@ -2,7 +2,7 @@
  * @fileoverview Read-only binary blobs linked with `.incbin` (weights, embedded firmware test
  * inputs): parts are packed at 64-byte aligned offsets so every tensor in them is SIMD-aligned.
  */
-import { render } from '../emit-common/templates.js';
+import { render } from './templates.js';
 
 const BLOB_ALIGNMENT = 64;
 

@@ -1,0 +1,61 @@
+/**
+ * @fileoverview The body of a model's run function, for every C-family backend: one kernel call
+ * per kernel op in program order, the control steps (labels, gotos, branches, switches and the
+ * copies on their edges) as host code, then the copies to the outputs. A backend says how it calls
+ * a kernel, copies bytes and reads a scalar on the host (C: plain calls, memcpy and loads; CUDA:
+ * launches on a stream, device copies and a read back).
+ */
+import type { Edge, FlatOp, Sym } from '../flat/program.js';
+import type { FusedProgram } from './program.js';
+import type { Kernel } from './kernel.js';
+
+export interface HostSpelling {
+  /** The statement running kernel `k` on `args` (its operands then results, as bufRef spells them). */
+  readonly call: (k: Kernel, args: readonly string[], op: FlatOp) => string;
+  /** The statement copying `bytes` bytes from `src` to `dst`. */
+  readonly copy: (dst: string, src: string, bytes: number) => string;
+  /** An expression reading, on the host, the element typed pointer `ptr` points to. */
+  readonly read: (ptr: string) => string;
+  /** Where value `s` is (an input, a weight, an arena offset), as a typed pointer expression. */
+  readonly bufRef: (s: Sym) => string;
+  /** The operand list of kernel op `k` (defaults to its ins then outs by bufRef). */
+  readonly args?: (k: FlatOp) => string[];
+}
+
+/** The statements of the run function (without the output copies). */
+export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpelling): string[] {
+  const { prog } = f.c;
+  const kernelOf = new Map(f.kernelOps.map((k, i) => [k, kernels[i]!]));
+  const copyList = (cs: Edge['copies']): string =>
+    cs.map(([from, to]) => `${h.copy(h.bufRef(to), h.bufRef(from), f.c.bytes(to))} `).join('');
+  const copies = (e: Edge): string => copyList(e.copies);
+  return prog.ops
+    .map((op) => {
+      const c = prog.control.get(op);
+      if (!c) {
+        const k = f.kernelAt.get(op);
+        if (!k) return ''; // fused into a kernel that runs later
+        const args = h.args?.(k) ?? [...k.ins, ...k.outs].map(h.bufRef);
+        return h.call(kernelOf.get(k)!, args, k);
+      }
+      switch (c.kind) {
+        case 'label':
+          return `${c.name}:;`;
+        case 'goto':
+          return `${copies(c.edge)}goto ${c.edge.target};`;
+        case 'branch':
+          return `if (${h.read(h.bufRef(c.cond))}) { ${copies(c.onTrue)}goto ${c.onTrue.target}; } ${copies(c.onFalse)}goto ${c.onFalse.target};`;
+        case 'copy':
+          return copyList(c.copies).trimEnd() || '/* no copies */';
+        case 'switch': {
+          const cases = c.targets
+            .slice(0, -1)
+            .map((t, i) => `case ${i}: goto ${t}; `)
+            .join('');
+          const index = h.read(h.bufRef(c.index));
+          return `switch ((int64_t)${index}) { ${cases}default: goto ${c.targets[c.targets.length - 1]}; }`;
+        }
+      }
+    })
+    .filter(Boolean);
+}

@@ -1,0 +1,182 @@
+/**
+ * @fileoverview The CUDA backend's phases after canonicalization (src/pipeline.ts runs them with
+ * `--target cuda`): fusion without micro-kernels (fuseKernels), the arena plan shared with C
+ * (planArena), one `__global__` kernel per kernel op rendered by CudaRenderer from the same kernel
+ * IR as C (lowerForCuda), and the files (emitFilesForCuda): PREFIX.h, PREFIX.cu (kernels, and the
+ * host code that launches them in order on a stream, with control flow on the host), the weight
+ * blob, rl.h + rl_cuda.h and a Makefile for nvcc.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { error } from '../diag/diagnostics.js';
+import { typeToString } from '../ir/types.js';
+import type { MemoryPlan } from '../memory/plan.js';
+import type { Sym } from '../flat/program.js';
+import { render, RUNTIME_DIR } from '../emit-common/templates.js';
+import { BlobBuilder } from '../emit-common/blob.js';
+import { cElem, toStorageBytes } from '../emit-common/ctypes.js';
+import type { Kernel } from '../emit-common/kernel.js';
+import { fusedKernelIR, opKernelIR } from '../emit-common/lowering.js';
+import { runSteps } from '../emit-common/host.js';
+import { fuseKernels, VERSION, type CProgram, type EmitResult, type FusedProgram } from '../emit-common/program.js';
+import { describeGroup } from '../kernel/fused.js';
+import { CudaRenderer } from './cuda-renderer.js';
+
+/** GPU architectures nvcc builds for when none are given (`--gpu-arch`). */
+export const DEFAULT_GPU_ARCHS = ['sm_80'];
+export const NVCC_FLAGS = '-O3 -std=c++17 --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror';
+
+/** A CUDA kernel and the threads its launch wants. */
+export interface CudaKernel extends Kernel {
+  readonly threads: number;
+}
+
+/** Fusion phase for CUDA: elementwise chains and chains into reductions; no micro-kernels yet. */
+export const fuseForCuda = (c: CProgram): FusedProgram => fuseKernels(c);
+
+/** Lower phase: one `__global__` kernel per kernel op. */
+export function lowerForCuda(f: FusedProgram, plan: MemoryPlan): CudaKernel[] {
+  const env = { splat: (s: Sym) => (f.c.splatOf(s) !== undefined ? f.c.valueOf(s) : undefined) };
+  return f.kernelOps.map((k, i) => {
+    const inPlace = plan.inPlace.has(k) || k.ins.includes(k.outs[0]!);
+    const ir = k.group ? fusedKernelIR(k, i, env) : opKernelIR(k, i, inPlace, 'CUDA backend');
+    const owner = k.group?.reduce?.op ?? k.op;
+    const r = new CudaRenderer();
+    const source = r.render(ir, owner, inPlace && !k.group?.reduce);
+    const params = ir.params.map((p) => ({ name: p.name, cType: r.paramType(p, inPlace, owner), output: p.output }));
+    return { name: ir.name, comment: ir.comment, params, source, ir, threads: r.threads };
+  });
+}
+
+const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+/** Emit phase: the files of a CUDA build (see the file comment). `archs`: sm_XX names. */
+export function emitFilesForCuda(
+  f: FusedProgram,
+  plan: MemoryPlan,
+  kernels: readonly CudaKernel[],
+  archs: readonly string[] = DEFAULT_GPU_ARCHS,
+): EmitResult {
+  const { c, kernelOps, keep } = f;
+  const { prog, o } = c;
+  const loc = prog.entry.loc;
+  const storage = (s: Sym): string => cElem(c.tensor(s), 'value', loc).storage;
+
+  // Every weight the kernels or the outputs read goes to the blob, which init uploads to the arena.
+  const blob = new BlobBuilder();
+  const weightAt = new Map<Sym, number>();
+  const read = new Set<Sym>([...prog.outputs, ...keep, ...kernelOps.flatMap((k) => k.ins)]);
+  for (const [s] of prog.constants) if (read.has(s)) weightAt.set(s, blob.add(toStorageBytes(c.valueOf(s))));
+  const alignment = Math.max(256, plan.alignment);
+  const activationOffset = align(blob.bytes, alignment);
+  const stagingOffset = align(activationOffset + plan.arenaBytes, alignment);
+  const staged = [...prog.inputs, ...prog.outputs];
+  const stageAt = new Map<Sym, number>();
+  let end = stagingOffset;
+  for (const s of staged) {
+    stageAt.set(s, end - stagingOffset); // from the staging area's start
+    end = align(end + c.bytes(s), alignment);
+  }
+
+  const bufRef = (s: Sym): string => {
+    const input = prog.inputs.indexOf(s);
+    if (input >= 0) return `((const ${storage(s)}*)inputs[${input}])`;
+    const w = weightAt.get(s);
+    if (w !== undefined) return `((const ${storage(s)}*)(W + ${w}))`;
+    const off = plan.offsets.get(s);
+    if (off === undefined) throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, loc);
+    return `((${storage(s)}*)(A + ${off}))`;
+  };
+  const copy = (dst: string, src: string, n: number): string =>
+    `RL_CUDA_CHECK(cudaMemcpyAsync(${dst}, ${src}, ${n}, cudaMemcpyDeviceToDevice, stream));`;
+  const calls = runSteps(f, kernels, {
+    bufRef,
+    copy,
+    read: (ptr) => `rl_cuda_read(${ptr}, stream)`,
+    call: (k, args) => {
+      const threads = (k as CudaKernel).threads;
+      const [blocks, block] = threads > 1 ? [`rl_cuda_blocks(${threads})`, 'RL_CUDA_BLOCK'] : ['1', '1'];
+      return `RL_CUDA_LAUNCH(${k.name}, ${blocks}, ${block}, stream, ${args.join(', ')});`;
+    },
+  });
+  prog.outputs.forEach((s, i) => calls.push(`${copy(`outputs[${i}]`, bufRef(s), c.bytes(s))} /* output ${i} */`));
+  const hostReads = [...prog.control.values()].filter((x) => x.kind === 'branch' || x.kind === 'switch').length;
+
+  const PREFIX = o.prefix.toUpperCase();
+  const header = `${o.prefix}.h`;
+  const common = { version: VERSION, sourceName: o.sourceName, prefix: o.prefix, PREFIX, archs: archs.join(', ') };
+  const io = (s: Sym, i: number) => ({ index: i, type: typeToString(s.type), bytes: c.bytes(s) });
+  const files = new Map<string, string | Uint8Array>();
+  files.set(
+    header,
+    render('cuda/model.h.hbs', {
+      ...common,
+      entry: prog.entry.name,
+      guard: `${PREFIX}_H_`,
+      hostReads,
+      numInputs: prog.inputs.length,
+      numOutputs: prog.outputs.length,
+      arenaBytes: end,
+      arenaAlignment: alignment,
+      inputs: prog.inputs.map(io),
+      outputs: prog.outputs.map(io),
+    }),
+  );
+  const stage = (s: Sym, kind: 'HostToDevice' | 'DeviceToHost', host: string): string => {
+    const dev = `S + ${stageAt.get(s)}`;
+    const [dst, src] = kind === 'HostToDevice' ? [dev, host] : [host, dev];
+    return `RL_CUDA_CHECK(cudaMemcpyAsync(${dst}, ${src}, ${c.bytes(s)}, cudaMemcpy${kind}, stream));`;
+  };
+  files.set(
+    `${o.prefix}.cu`,
+    render('cuda/model.cu.hbs', {
+      ...common,
+      header,
+      kernelCount: kernels.length,
+      arenaBytes: end,
+      weightBytes: blob.bytes,
+      activationBytes: plan.arenaBytes,
+      activationOffset,
+      stagingOffset,
+      arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
+      kernels: kernels.map((k) => k.source),
+      calls,
+      numInputsOrOne: Math.max(1, prog.inputs.length),
+      numOutputsOrOne: Math.max(1, prog.outputs.length),
+      stageIn: [
+        ...prog.inputs.flatMap((s, i) => [
+          stage(s, 'HostToDevice', `inputs[${i}]`),
+          `device_inputs[${i}] = S + ${stageAt.get(s)};`,
+        ]),
+        ...prog.outputs.map((s, i) => `device_outputs[${i}] = S + ${stageAt.get(s)};`),
+      ],
+      stageOut: prog.outputs.map((s, i) => stage(s, 'DeviceToHost', `outputs[${i}]`)),
+    }),
+  );
+  const { bin, asm } = blob.files(VERSION, `${o.prefix}_weights_blob`, `${o.prefix}_weights.bin`, 'Weights');
+  files.set(`${o.prefix}_weights.bin`, bin);
+  files.set(`${o.prefix}_weights.S`, asm);
+  files.set('rl.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl.h'), 'utf8'));
+  files.set('rl_cuda.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_cuda.h'), 'utf8'));
+  files.set(
+    'Makefile',
+    render('cuda/Makefile.hbs', {
+      ...common,
+      nvcc: 'nvcc',
+      nvccflags: [NVCC_FLAGS, ...archs.map((a) => `-gencode arch=compute_${a.slice(3)},code=${a}`)].join(' '),
+    }),
+  );
+  return {
+    files,
+    plan,
+    objects: [`${o.prefix}.o`, `${o.prefix}_weights.o`],
+    inputs: prog.inputs.map((s) => c.tensor(s)),
+    outputs: prog.outputs.map((s) => c.tensor(s)),
+    kernelNames: kernels.map((k) => k.name),
+    weightBytes: blob.bytes,
+    target: c.target,
+    buildFlags: [],
+    fusionGroups: kernelOps.flatMap((k, i) => (k.group ? [`${kernels[i]!.name}: ${describeGroup(k.group)}`] : [])),
+    simdKernels: [],
+  };
+}
