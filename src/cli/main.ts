@@ -371,7 +371,9 @@ function report(e: unknown): number {
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--list-targets')) {
     console.log(describeTargets(CFLAGS));
-    console.log(`cuda: CUDA C++ for nvcc (${NVCC}), ${NVCC_FLAGS}, --gpu-arch sm_XX (default ${DEFAULT_GPU_ARCHS.join(', ')})`);
+    console.log(
+      `cuda: CUDA C++ for nvcc (${NVCC}), ${NVCC_FLAGS}, --gpu-arch sm_XX (default ${DEFAULT_GPU_ARCHS.join(', ')})`,
+    );
     return 0;
   }
   let code = 0;
