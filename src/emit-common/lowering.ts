@@ -6,6 +6,7 @@
  */
 import { simpleCombiner } from '../ops/reduction.js';
 import { attrsOf } from '../ops/index.js';
+import { BINARY, UNARY } from '../ops/elementwise.js';
 import type { FlatOp, FusionGroup } from '../flat/program.js';
 import { describeGroup, fusedIR, fusedLoopBody, fusedReduceBody, type FusedEnv } from '../kernel/fused.js';
 import { elementwise, IR_LOWERINGS, irLoweringOf } from '../kernel/lower.js';
@@ -16,47 +17,9 @@ import { MIXED_OPS } from './mixed.js';
 import { hasScalarCode } from './scalar.js';
 import { tensorOf, unsupported } from './kernel.js';
 
-// prettier-ignore
-const ELEMENTWISE_NAMES = [
-  'add',
-  'subtract',
-  'multiply',
-  'divide',
-  'remainder',
-  'power',
-  'maximum',
-  'minimum',
-  'atan2',
-  'and',
-  'or',
-  'xor',
-  'shift_left',
-  'shift_right_logical',
-  'shift_right_arithmetic',
-  'negate',
-  'abs',
-  'sign',
-  'not',
-  'popcnt',
-  'count_leading_zeros',
-  'ceil',
-  'floor',
-  'round_nearest_afz',
-  'round_nearest_even',
-  'sqrt',
-  'rsqrt',
-  'cbrt',
-  'exponential',
-  'exponential_minus_one',
-  'log',
-  'log_plus_one',
-  'logistic',
-  'sine',
-  'cosine',
-  'tan',
-  'tanh',
-  'is_finite',
-];
+/** stablehlo ops lowered per element: the op table's unary and binary ones, and is_finite
+ * (float to i1). */
+const ELEMENTWISE_NAMES: readonly string[] = [...UNARY, ...BINARY, 'is_finite'];
 /** CHLO elementwise ops with a C spelling (libm or rl.h). */
 // prettier-ignore
 const CHLO_ELEMENTWISE = [

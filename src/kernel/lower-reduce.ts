@@ -7,9 +7,19 @@ import { strides } from '../ir/tensor.js';
 import { type WindowAttrs } from '../ops/reduction.js';
 import { and, eq, flatLoop, ge, lt, nest, type Cond, type Stmt, type Val } from './ir.js';
 import { add, div, int, linear, mod, mul, sub, v, type Idx } from '../ir/index-expr.js';
-import { applyBody, combineInto, guarded, local, type IRLowering, type KernelBuild } from './build.js';
+import { applyBody, combineInto, guarded, local, type IRLowering, type KernelBuild, type TensorBuf } from './build.js';
 
 // ---- reductions and windows ------------------------------------------------------------------------
+
+/** One accumulator per operand, `accs[j]` of operand j's type, starting at init value j. */
+function startAccumulators(
+  k: KernelBuild,
+  xs: readonly TensorBuf[],
+  inits: readonly TensorBuf[],
+  accs: readonly string[],
+): Stmt[] {
+  return xs.map((x, j) => ({ k: 'local', name: accs[j]!, elem: x.elem, wide: false, init: k.load(inits[j]!, int(0)) }));
+}
 
 const reduce: IRLowering = (k) => {
   const n = k.ins.length / 2;
@@ -23,13 +33,7 @@ const reduce: IRLowering = (k) => {
   return nest(
     keep.map((d) => x.t.shape[d]!),
     (oi) => [
-      ...xs.map((xj, j): Stmt => ({
-        k: 'local',
-        name: accs[j]!,
-        elem: xj.elem,
-        wide: false,
-        init: k.load(inits[j]!, int(0)),
-      })),
+      ...startAccumulators(k, xs, inits, accs),
       ...nest(
         dims.map((d) => x.t.shape[d]!),
         (ri) => {
@@ -168,13 +172,7 @@ const reduceWindow: IRLowering = (k) => {
   const os = strides(outShape);
   const accs = xs.map((_, j) => `acc${j}`);
   return nest(outShape, (oi) => [
-    ...xs.map((xj, j): Stmt => ({
-      k: 'local',
-      name: accs[j]!,
-      elem: xj.elem,
-      wide: false,
-      init: k.load(inits[j]!, int(0)),
-    })),
+    ...startAccumulators(k, xs, inits, accs),
     ...nest(
       w.dims,
       (wi) => {

@@ -19,30 +19,13 @@ import { LINALG_LOWERINGS } from './lower-linalg.js';
 
 // ---- elementwise -----------------------------------------------------------------------------------
 
-export function elementwise(name: string): IRLowering {
+/** One op-table scalar op per element on the element type of operand `operand` (clamp: its
+ * value, operand 1), the result stored in the output's type; rank-0 operands (clamp's bounds,
+ * scalar predicates) are read at element 0. Every elementwise op, compare, convert, clamp,
+ * the quantize pair and complex. */
+function perElement(name: string, operand = 0): IRLowering {
   return (k) => {
     const out = k.outs[0]!;
-    const c = k.ins[0]!.elem;
-    return flatLoop(out.elements, (i) => [
-      {
-        k: 'store',
-        buf: out,
-        at: i,
-        value: k.op(
-          name,
-          k.ins.map((x) => k.load(x, i)),
-          c,
-        ),
-      },
-    ]);
-  };
-}
-
-/** compare, convert and clamp: their scalar op over (possibly rank-0) operands. */
-function mixed(name: string): IRLowering {
-  return (k) => {
-    const out = k.outs[0]!;
-    const operand = k.ins[name === 'clamp' ? 1 : 0]!;
     return flatLoop(out.elements, (i) => [
       {
         k: 'store',
@@ -51,13 +34,16 @@ function mixed(name: string): IRLowering {
         value: k.op(
           name,
           k.ins.map((x) => k.load(x, atOrScalar(x, i))),
-          operand.elem,
+          k.ins[operand]!.elem,
           out.elem,
         ),
       },
     ]);
   };
 }
+
+/** The generic per-element lowering of elementwise op `name` (its op-table short name). */
+export const elementwise = (name: string): IRLowering => perElement(name);
 
 /** select moves the chosen element as stored (no load/store round trip). */
 const select: IRLowering = (k) => {
@@ -67,26 +53,6 @@ const select: IRLowering = (k) => {
     { k: 'store', buf: out, at: i, raw: true, value: k.op('select', [raw(p, i), raw(a, i), raw(b, i)], a.elem) },
   ]);
 };
-
-/** One scalar op per element, the result stored in the output's type (type-changing small ops). */
-function perElement(name: string): IRLowering {
-  return (k) => {
-    const out = k.outs[0]!;
-    return flatLoop(out.elements, (i) => [
-      {
-        k: 'store',
-        buf: out,
-        at: i,
-        value: k.op(
-          name,
-          k.ins.map((x) => k.load(x, i)),
-          k.ins[0]!.elem,
-          out.elem,
-        ),
-      },
-    ]);
-  };
-}
 
 /** real / imag: of a complex operand its part; of a real one the value itself, or 0. */
 function part(which: 'real' | 'imag'): IRLowering {
@@ -182,10 +148,10 @@ const map: IRLowering = (k) => {
 };
 
 export const IR_LOWERINGS: Readonly<Partial<Record<OpKind, IRLowering>>> = {
-  'stablehlo.compare': mixed('compare'),
+  'stablehlo.compare': perElement('compare'),
   'stablehlo.select': select,
-  'stablehlo.clamp': mixed('clamp'),
-  'stablehlo.convert': mixed('convert'),
+  'stablehlo.clamp': perElement('clamp', 1),
+  'stablehlo.convert': perElement('convert'),
   'stablehlo.reshape': copyAll,
   'stablehlo.optimization_barrier': copyAll,
   'interpreter.probe': copyAll,

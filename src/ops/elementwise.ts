@@ -107,7 +107,8 @@ function scalarOp<const N extends string>(name: N, arity: 1 | 2): OpDef<any, `st
   });
 }
 
-const UNARY = [
+/** The unary and binary elementwise ops of the SCALAR table (stablehlo.<name>). */
+export const UNARY = [
   'negate',
   'abs',
   'sign',
@@ -131,7 +132,7 @@ const UNARY = [
   'tan',
   'tanh',
 ] as const;
-const BINARY = [
+export const BINARY = [
   'add',
   'subtract',
   'multiply',
