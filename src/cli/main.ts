@@ -329,9 +329,11 @@ async function conformanceCommand(a: ConformanceArgs): Promise<number> {
   const t0 = Date.now();
   const files = collectFiles(a.paths);
   if (files.length === 0) throw new RuntimeError(`no .mlir files under ${a.paths.join(', ')}`);
-  if (a.fault && a.backend !== 'c') throw new RuntimeError('--inject-fault needs --backend c');
+  if (a.fault && a.backend === 'interp') throw new RuntimeError('--inject-fault needs --backend c or cuda');
   const results =
-    a.backend === 'c' ? await runFilesC(files, a.jobs, 'gcc', [], a.fault) : await runFiles(files, a.jobs);
+    a.backend === 'interp'
+      ? await runFiles(files, a.jobs)
+      : await runFilesC(files, a.jobs, 'gcc', [], a.fault, a.backend === 'cuda' ? 'cuda' : 'c');
   for (const r of results) {
     const where = `${r.file}${r.index > 1 ? `#${r.index}` : ''}`;
     if (r.outcome === 'failed') console.log(`FAIL ${where}: ${r.reason}`);
@@ -431,8 +433,8 @@ async function main(argv: string[]): Promise<number> {
           .option('backend', {
             type: 'string',
             default: 'interp',
-            choices: ['interp', 'c'],
-            describe: 'what executes the programs',
+            choices: ['interp', 'c', 'cuda'],
+            describe: 'what executes the programs (cuda: the CUDA build, emulated on this CPU by rl_cuda.h)',
           })
           .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary as the last line' })
           .option('jobs', { type: 'number', default: 1, describe: 'worker threads' })

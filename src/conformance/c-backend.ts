@@ -1,5 +1,6 @@
 /**
- * @fileoverview `conformance --backend c`: every case the interpreter passes is compiled to C
+ * @fileoverview `conformance --backend c|cuda`: every case the interpreter passes is compiled (to C,
+ * or to CUDA run through rl_cuda.h's host emulation)
  * with its check ops turned into outputs, and the compiled values are diffed against the
  * interpreter's (tolerances: ir/compare.ts). The value a check op compares is its computed
  * operand (ops/control.ts checkedOperand), never the expected literal. Cases are batched, about
@@ -15,6 +16,7 @@ import { SourceFile } from '../diag/source.js';
 import { writeFiles } from '../toolchain/build.js';
 import { fromStorageBytes } from '../emit-common/ctypes.js';
 import { CFLAGS } from '../emit-c/emit.js';
+import { CUDA_EMULATION_FLAGS } from '../toolchain/run.js';
 import { VERSION, type EmitResult } from '../emit-common/program.js';
 import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
@@ -38,8 +40,18 @@ interface Candidate {
 
 const BATCH = 40;
 
+/** The backend a run compiles for: C, or CUDA run through rl_cuda.h's host emulation. */
+export type Backend = 'c' | 'cuda';
+
 /** Interprets a case and emits C for it; returns a candidate or the case's final result. */
-function prepare(file: string, text: string, index: number, prefix: string, fault?: FaultKind): Candidate | CaseResult {
+function prepare(
+  file: string,
+  text: string,
+  index: number,
+  prefix: string,
+  backend: Backend,
+  fault?: FaultKind,
+): Candidate | CaseResult {
   const source = new SourceFile(file, text);
   try {
     const m = importModule(source);
@@ -48,7 +60,9 @@ function prepare(file: string, text: string, index: number, prefix: string, faul
       file,
       index,
       outcome: 'failed',
-      reason: renderDiagnostic(error('E0301', { op: what, target: 'C backend' }).diagnostic),
+      reason: renderDiagnostic(
+        error('E0301', { op: what, target: `${backend === 'cuda' ? 'CUDA' : 'C'} backend` }).diagnostic,
+      ),
     });
     if (entries.length !== 1) return unsupported(`a case with ${entries.length} entry functions`);
     const f = entries[0]!;
@@ -66,6 +80,7 @@ function prepare(file: string, text: string, index: number, prefix: string, faul
       cc: 'gcc',
       checksAsOutputs: true,
       simplify: false,
+      backend,
       ...(fault ? { fault } : {}),
     });
     return { file, index, prefix, emitted, expected: values as Tensor[] };
@@ -84,13 +99,16 @@ async function buildAndRun(
   cands: readonly Candidate[],
   cc: string,
   flags: readonly string[],
+  backend: Backend,
 ): Promise<{ ok: boolean; log: string; dir: string }> {
   const dir = tmp.dirSync({ prefix: 'xla-aot-conf-', unsafeCleanup: true }).name;
   const sources: string[] = [];
   for (const c of cands) {
     writeFiles(dir, c.emitted);
-    for (const o of c.emitted.objects)
-      sources.push(o.replace(/\.o$/, c.emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'));
+    for (const o of c.emitted.objects) {
+      const stem = o.slice(0, -'.o'.length);
+      sources.push([`${stem}.S`, `${stem}.cu`].find((f) => c.emitted.files.has(f)) ?? `${stem}.c`);
+    }
   }
   writeFileSync(
     join(dir, 'harness.c'),
@@ -100,13 +118,23 @@ async function buildAndRun(
       cases: cands.map((c) => ({ prefix: c.prefix })),
     }),
   );
-  // Every case is emitted for the host target (GEMM path included): build with its flags.
+  // Every case is emitted for the host target (GEMM path included): build with its flags. CUDA
+  // builds run on this CPU through rl_cuda.h's host emulation (g++).
   const targetFlags = cands[0]?.emitted.target.cflags ?? [];
-  const build = await execa(
-    cc,
-    [...CFLAGS.split(' '), ...targetFlags, ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'],
-    { cwd: dir, reject: false, all: true },
-  );
+  const cuda = [
+    ...CUDA_EMULATION_FLAGS,
+    ...flags,
+    '-I.',
+    '-x',
+    'c++',
+    'harness.c',
+    ...sources.filter((f) => f.endsWith('.cu')),
+  ];
+  const args =
+    backend === 'cuda'
+      ? [...cuda, '-x', 'assembler-with-cpp', ...sources.filter((f) => f.endsWith('.S')), '-o', 'harness']
+      : [...CFLAGS.split(' '), ...targetFlags, ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'];
+  const build = await execa(backend === 'cuda' ? 'g++' : cc, args, { cwd: dir, reject: false, all: true });
   if (build.exitCode !== 0) return { ok: false, log: build.all ?? '', dir };
   const run = await execa('./harness', [], { cwd: dir, reject: false, all: true });
   // A sanitizer report (or a crash) fails the whole batch: rerun case by case to find the culprit.
@@ -144,8 +172,13 @@ function judge(c: Candidate, dir: string): CaseResult {
   };
 }
 
-async function runBatch(cands: readonly Candidate[], cc: string, flags: readonly string[]): Promise<CaseResult[]> {
-  const r = await buildAndRun(cands, cc, flags);
+async function runBatch(
+  cands: readonly Candidate[],
+  cc: string,
+  flags: readonly string[],
+  backend: Backend,
+): Promise<CaseResult[]> {
+  const r = await buildAndRun(cands, cc, flags, backend);
   if (r.ok) return cands.map((c) => judge(c, r.dir));
   if (cands.length === 1) {
     const line = r.log.split('\n').find((l) => /error|runtime error|Sanitizer/.test(l)) ?? r.log.slice(0, 200);
@@ -159,7 +192,7 @@ async function runBatch(cands: readonly Candidate[], cc: string, flags: readonly
     ];
   }
   const out: CaseResult[] = [];
-  for (const c of cands) out.push(...(await runBatch([c], cc, flags)));
+  for (const c of cands) out.push(...(await runBatch([c], cc, flags, backend)));
   return out;
 }
 
@@ -172,6 +205,7 @@ export async function runFilesC(
   cc = 'gcc',
   flags: readonly string[] = [],
   fault?: FaultKind,
+  backend: Backend = 'c',
 ): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const cands: Candidate[] = [];
@@ -189,7 +223,7 @@ export async function runFilesC(
         else results.push(r);
         continue;
       }
-      const c = prepare(file, cases[r.index - 1]!.text, r.index, `c${n++}`, fault);
+      const c = prepare(file, cases[r.index - 1]!.text, r.index, `c${n++}`, backend, fault);
       if ('outcome' in c) results.push(c);
       else cands.push(c);
     }
@@ -198,7 +232,7 @@ export async function runFilesC(
   for (let i = 0; i < cands.length; i += BATCH) batches.push(cands.slice(i, i + BATCH));
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < batches.length) results.push(...(await runBatch(batches[next++]!, cc, flags)));
+    while (next < batches.length) results.push(...(await runBatch(batches[next++]!, cc, flags, backend)));
   };
   await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
   const order = new Map(files.map((f, i) => [f, i]));

@@ -17,7 +17,7 @@ import type { Kernel } from '../emit-common/kernel.js';
 import { BlobBuilder } from '../emit-common/blob.js';
 import { cElem, storageLiteral, toStorageBytes } from '../emit-common/ctypes.js';
 import { describeGroup } from '../kernel/fused.js';
-import { runSteps } from '../emit-common/host.js';
+import { ioTables, runSteps } from '../emit-common/host.js';
 import { packB, simdMacro } from './gemm.js';
 import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS } from './emit.js';
 import { prepacked, VERSION, type EmitResult, type FusedProgram } from '../emit-common/program.js';
@@ -110,16 +110,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${bytes(s)}); /* output ${i} */`));
   if (injected?.unwritten?.by === 'output copy') calls.push(unwrite('outputs[0]', injected.unwritten));
 
-  // ---- I/O tables ------------------------------------------------------------------------------
-  const ioDims: string[] = [];
-  const info = (s: Sym, kind: string, i: number): string => {
-    const t = tensor(s);
-    const dims = `${o.prefix}_${kind}${i}_dims`;
-    ioDims.push(`static const int64_t ${dims}[${Math.max(1, t.shape.length)}] = {${t.shape.join(', ') || '0'}};`);
-    return `{"${kind}${i}", ${cElem(t, kind, prog.entry.loc).rlDtype}, ${t.shape.length}, ${dims}, ${bytes(s)}}`;
-  };
-  const inputInfos = prog.inputs.map((s, i) => info(s, 'input', i));
-  const outputInfos = prog.outputs.map((s, i) => info(s, 'output', i));
+  const { ioDims, inputInfos, outputInfos } = ioTables(c, o.prefix);
   const PREFIX = o.prefix.toUpperCase();
   const header = `${o.prefix}.h`;
   const simd = kernels.some((k) => k.usesSimd) ? simdMacro(target) : undefined;
@@ -157,8 +148,8 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       weightDecls,
       kernels: kernels.map((k) => k.source),
       ioDims,
-      inputInfos: inputInfos.length ? inputInfos : ['{0}'],
-      outputInfos: outputInfos.length ? outputInfos : ['{0}'],
+      inputInfos,
+      outputInfos,
       numInputs: prog.inputs.length,
       numOutputs: prog.outputs.length,
       numInputsOrOne: Math.max(1, prog.inputs.length),

@@ -6,7 +6,8 @@
  * launches on a stream, device copies and a read back).
  */
 import type { Edge, FlatOp, Sym } from '../flat/program.js';
-import type { FusedProgram } from './program.js';
+import type { CProgram, FusedProgram } from './program.js';
+import { cElem } from './ctypes.js';
 import type { Kernel } from './kernel.js';
 
 export interface HostSpelling {
@@ -58,4 +59,27 @@ export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpe
       }
     })
     .filter(Boolean);
+}
+
+/** The rl_tensor_info_t tables of the inputs and outputs and the dims arrays they point to. An
+ * empty table holds one zeroed entry, `empty` (C has no empty arrays; C's `{0}`, C++'s `{}`). */
+export function ioTables(
+  c: CProgram,
+  prefix: string,
+  empty = '{0}',
+): { ioDims: string[]; inputInfos: string[]; outputInfos: string[] } {
+  const ioDims: string[] = [];
+  const info = (s: Sym, kind: string, i: number): string => {
+    const t = c.tensor(s);
+    const dims = `${prefix}_${kind}${i}_dims`;
+    ioDims.push(`static const int64_t ${dims}[${Math.max(1, t.shape.length)}] = {${t.shape.join(', ') || '0'}};`);
+    return `{"${kind}${i}", ${cElem(t, kind, c.prog.entry.loc).rlDtype}, ${t.shape.length}, ${dims}, ${c.bytes(s)}}`;
+  };
+  const inputInfos = c.prog.inputs.map((s, i) => info(s, 'input', i));
+  const outputInfos = c.prog.outputs.map((s, i) => info(s, 'output', i));
+  return {
+    ioDims,
+    inputInfos: inputInfos.length ? inputInfos : [empty],
+    outputInfos: outputInfos.length ? outputInfos : [empty],
+  };
 }

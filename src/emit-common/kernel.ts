@@ -36,10 +36,10 @@ export const tensorOf = (s: Sym, fop: FlatOp): TensorType => {
 };
 
 /** The located E0301 of an op the C backend cannot lower (yet), saying why. */
-export function unsupported(fop: FlatOp, why: string): never {
-  return unsupportedOp(fop.op, why);
+export function unsupported(fop: FlatOp, why: string, backend = 'C backend'): never {
+  return unsupportedOp(fop.op, why, backend);
 }
 
-export function unsupportedOp(op: Op, why: string): never {
-  throw error('E0301', { op: `${op.name} (${why})`, target: 'C backend' }, op.loc);
+export function unsupportedOp(op: Op, why: string, backend = 'C backend'): never {
+  throw error('E0301', { op: `${op.name} (${why})`, target: backend }, op.loc);
 }

@@ -145,8 +145,8 @@ export function opKernelIR(fop: FlatOp, index: number, inPlace: boolean, backend
   // Elementwise ops without a lowering of their own take the generic per-element one.
   const generic = isElementwiseName(fop.op.name) && irLoweringOf(fop.op.name) === undefined;
   const irLowering = irLoweringOf(fop.op.name) ?? (generic ? elementwise(short) : undefined);
-  if (!irLowering) unsupported(fop, 'no lowering yet');
-  if (generic) checkElementwise(fop, short);
+  if (!irLowering) unsupported(fop, 'no lowering yet', backend);
+  if (generic) checkElementwise(fop, short, backend);
   const build = new KernelBuild(fop, backend);
   // A reshape given its operand's buffer (memory plan in-place rule) has nothing to move.
   const body: Stmt[] =
@@ -158,13 +158,13 @@ export function opKernelIR(fop: FlatOp, index: number, inPlace: boolean, backend
 
 /** The generic per-element rule needs C spellings of the op for its type; bit-level ops would
  * see a sub-byte type's 8-bit container, not its 2/4-bit value. */
-function checkElementwise(fop: FlatOp, name: string): void {
+function checkElementwise(fop: FlatOp, name: string, backend: string): void {
   const c = cElem(tensorOf(fop.ins[0]!, fop), fop.op.name, fop.op.loc);
   if (!hasScalarCode(name, c) || (name === 'next_after' && c.storage !== c.compute))
-    unsupported(fop, `not defined for ${c.name}`);
+    unsupported(fop, `not defined for ${c.name}`, backend);
   if (
     c.subByte &&
     ['shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'popcnt', 'count_leading_zeros'].includes(name)
   )
-    unsupported(fop, `${name} on ${c.name}`);
+    unsupported(fop, `${name} on ${c.name}`, backend);
 }

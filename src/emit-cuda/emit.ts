@@ -17,7 +17,7 @@ import { BlobBuilder } from '../emit-common/blob.js';
 import { cElem, toStorageBytes } from '../emit-common/ctypes.js';
 import type { Kernel } from '../emit-common/kernel.js';
 import { fusedKernelIR, opKernelIR } from '../emit-common/lowering.js';
-import { runSteps } from '../emit-common/host.js';
+import { ioTables, runSteps } from '../emit-common/host.js';
 import { fuseKernels, VERSION, type CProgram, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 import { describeGroup } from '../kernel/fused.js';
 import { CudaRenderer } from './cuda-renderer.js';
@@ -141,8 +141,11 @@ export function emitFilesForCuda(
       arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
       kernels: kernels.map((k) => k.source),
       calls,
+      numInputs: prog.inputs.length,
+      numOutputs: prog.outputs.length,
       numInputsOrOne: Math.max(1, prog.inputs.length),
       numOutputsOrOne: Math.max(1, prog.outputs.length),
+      ...ioTables(c, o.prefix, '{}'),
       stageIn: [
         ...prog.inputs.flatMap((s, i) => [
           stage(s, 'HostToDevice', `inputs[${i}]`),

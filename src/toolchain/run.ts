@@ -12,7 +12,7 @@ import type { Module } from '../ir/core.js';
 import { type Tensor } from '../ir/tensor.js';
 import { render } from '../emit-common/templates.js';
 import { lookupTarget, type Target } from '../target/targets.js';
-import { buildExecutable, checkFound, writeFiles } from './build.js';
+import { buildExecutable, checkFound, NVCC, writeFiles } from './build.js';
 import { fromStorageBytes, storageBytes, toStorageBytes } from '../emit-common/ctypes.js';
 import type { TensorType } from '../ir/types.js';
 import { VERSION, type EmitResult } from '../emit-common/program.js';
@@ -109,17 +109,7 @@ export async function runCompiled(
 }
 
 /** Host C++ flags of an emulated CUDA build (rl_cuda.h's RL_CUDA_HOST_EMULATION). */
-const EMULATION_FLAGS = [
-  '-std=c++17',
-  '-O1',
-  '-g',
-  '-Wall',
-  '-Wextra',
-  '-Werror',
-  '-x',
-  'c++',
-  '-DRL_CUDA_HOST_EMULATION',
-];
+export const CUDA_EMULATION_FLAGS = ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-DRL_CUDA_HOST_EMULATION'];
 
 export interface CudaRunOptions {
   /** Run on the CPU through rl_cuda.h's emulation (default), or build with nvcc and run on the GPU. */
@@ -170,15 +160,17 @@ export async function runCompiledCuda(
   const weights = [join(dir, `${prefix}_weights.S`)];
   const build = opts.device
     ? await execa(
-        'nvcc',
+        NVCC,
         ['-O3', '-std=c++17', '-I', dir, join(dir, `${prefix}.cu`), join(dir, 'harness.cu'), ...weights, '-o', exe],
         { reject: false, all: true, cwd: dir },
       )
     : await execa(
         'g++',
         [
-          ...EMULATION_FLAGS,
+          ...CUDA_EMULATION_FLAGS,
           ...(opts.flags ?? []),
+          '-x',
+          'c++',
           '-I',
           dir,
           join(dir, `${prefix}.cu`),
