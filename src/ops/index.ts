@@ -5,6 +5,7 @@
 import { CHLO } from './chlo.js';
 import { COLLECTIVE } from './collective.js';
 import { CONTRACTION } from './contraction.js';
+import { LINALG } from './linalg.js';
 import { CONTROL } from './control.js';
 import { opAttrs, type OpDef } from './def.js';
 import type { Op } from '../ir/core.js';
@@ -22,6 +23,7 @@ const ALL = [
   ...INDEXING,
   ...REDUCTION,
   ...CONTRACTION,
+  ...LINALG,
   ...NORMALIZATION,
   ...CONTROL,
   ...COLLECTIVE,
