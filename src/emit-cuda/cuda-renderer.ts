@@ -7,8 +7,8 @@
  * block reductions and tiled contractions come later).
  */
 import type { Op } from '../ir/core.js';
-import { elemToString, type ElemType } from '../ir/types.js';
-import { div, mod, v, type Idx } from '../ir/index-expr.js';
+import { elemToString, sameElem, type ElemType } from '../ir/types.js';
+import { div, int, mod, v, type Idx } from '../ir/index-expr.js';
 import type { KernelIR, Stmt, Val, VecType } from '../kernel/ir.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
 import { CFamilyRenderer } from '../emit-common/cfamily.js';
@@ -17,8 +17,8 @@ import { indexVarsUsed } from '../kernel/analysis.js';
 
 type Loop = Extract<Stmt, { k: 'loop' }>;
 
-/** The outermost parallel loops of a body, when it is one such nest: they become one flat index
- * over all threads. */
+/** The outermost parallel loops of a body, when it is one such nest (after index declarations
+ * every thread computes, such as dynamic starts): they become one flat index over all threads. */
 interface GridNest {
   readonly loops: readonly Loop[];
   readonly total: number;
@@ -26,7 +26,7 @@ interface GridNest {
 
 function gridNest(body: readonly Stmt[]): GridNest | undefined {
   const loops: Loop[] = [];
-  let inner = body;
+  let inner: readonly Stmt[] = body.filter((s) => s.k !== 'index' && s.k !== 'comment');
   for (;;) {
     const s = inner[0];
     if (inner.length !== 1 || s?.k !== 'loop' || !s.parallel || (s.step ?? 1) !== 1) break;
@@ -38,8 +38,39 @@ function gridNest(body: readonly Stmt[]): GridNest | undefined {
   return { loops, total: loops.reduce((n, l) => n * (l.to as Extract<Idx, { k: 'int' }>).value, 1) };
 }
 
+/**
+ * The steps of a body that are better launched one after another than run by one thread: a body
+ * of several parallel nests and copies (concatenate, pad, sort's copies then its slices, a
+ * dynamic_update_slice) becomes one kernel per step, in order on the stream, each step preceded
+ * by the index declarations they share. A copy between buffers of one element type becomes a
+ * parallel loop of element moves. Undefined when the body is one step, or has steps that are not
+ * independent of the threads (a sequential loop, a scatter's updates).
+ */
+export function launchSteps(body: readonly Stmt[]): Stmt[][] | undefined {
+  const decls = body.filter((s) => s.k === 'index');
+  const steps = body.filter((s) => s.k !== 'index' && s.k !== 'comment');
+  if (steps.length < 2 || body.some((s, i) => s.k === 'index' && body.slice(0, i).some((x) => x.k !== 'index')))
+    return undefined;
+  const parallel = steps.map((s): Stmt | undefined => {
+    if (s.k === 'loop') return gridNest([s]) ? s : undefined;
+    if (s.k !== 'copy') return undefined;
+    if (!sameElem(s.buf.elem, s.src.elem)) return s;
+    const i = v('i');
+    return {
+      k: 'loop',
+      var: 'i',
+      from: int(0),
+      to: int(s.buf.elements),
+      parallel: true,
+      body: [{ k: 'move', buf: s.buf, at: i, src: s.src, from: i }],
+    };
+  });
+  if (parallel.some((s) => s === undefined)) return undefined;
+  return parallel.map((s) => [...decls, s!]);
+}
+
 export class CudaRenderer extends CFamilyRenderer {
-  protected readonly kernelPrefix = '__global__ void';
+  protected readonly kernelPrefix = 'static __global__ void';
   protected readonly restrict = '__restrict__';
   /** Threads the last rendered kernel wants: the iterations of its parallel nest, or 1. */
   threads = 1;

@@ -20,15 +20,16 @@ import { fusedKernelIR, opKernelIR } from '../emit-common/lowering.js';
 import { ioTables, runSteps } from '../emit-common/host.js';
 import { fuseKernels, VERSION, type CProgram, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 import { describeGroup } from '../kernel/fused.js';
-import { CudaRenderer } from './cuda-renderer.js';
+import { CudaRenderer, launchSteps } from './cuda-renderer.js';
 
 /** GPU architectures nvcc builds for when none are given (`--gpu-arch`). */
 export const DEFAULT_GPU_ARCHS = ['sm_80'];
 export const NVCC_FLAGS = '-O3 -std=c++17 --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror';
 
-/** A CUDA kernel and the threads its launch wants. */
+/** A CUDA kernel op: its `__global__` functions (one, or one per launch step) and the threads
+ * each launch wants, in launch order. */
 export interface CudaKernel extends Kernel {
-  readonly threads: number;
+  readonly launches: readonly { readonly name: string; readonly threads: number }[];
 }
 
 /** Fusion phase for CUDA: elementwise chains and chains into reductions; no micro-kernels yet. */
@@ -42,9 +43,15 @@ export function lowerForCuda(f: FusedProgram, plan: MemoryPlan): CudaKernel[] {
     const ir = k.group ? fusedKernelIR(k, i, env) : opKernelIR(k, i, inPlace, 'CUDA backend');
     const owner = k.group?.reduce?.op ?? k.op;
     const r = new CudaRenderer();
-    const source = r.render(ir, owner, inPlace && !k.group?.reduce);
     const params = ir.params.map((p) => ({ name: p.name, cType: r.paramType(p, inPlace, owner), output: p.output }));
-    return { name: ir.name, comment: ir.comment, params, source, ir, threads: r.threads };
+    const steps = launchSteps(ir.body)?.map((body, j) => ({ ...ir, name: `${ir.name}_step${j}`, body })) ?? [ir];
+    const launches: { name: string; threads: number }[] = [];
+    const sources = steps.map((step) => {
+      const source = r.render(step, owner, inPlace && !k.group?.reduce);
+      launches.push({ name: step.name, threads: r.threads });
+      return source;
+    });
+    return { name: ir.name, comment: ir.comment, params, source: sources.join('\n\n'), ir, launches };
   });
 }
 
@@ -93,11 +100,13 @@ export function emitFilesForCuda(
     bufRef,
     copy,
     read: (ptr) => `rl_cuda_read(${ptr}, stream)`,
-    call: (k, args) => {
-      const threads = (k as CudaKernel).threads;
-      const [blocks, block] = threads > 1 ? [`rl_cuda_blocks(${threads})`, 'RL_CUDA_BLOCK'] : ['1', '1'];
-      return `RL_CUDA_LAUNCH(${k.name}, ${blocks}, ${block}, stream, ${args.join(', ')});`;
-    },
+    call: (k, args) =>
+      (k as CudaKernel).launches
+        .map(({ name, threads }) => {
+          const [blocks, block] = threads > 1 ? [`rl_cuda_blocks(${threads})`, 'RL_CUDA_BLOCK'] : ['1', '1'];
+          return `RL_CUDA_LAUNCH(${name}, ${blocks}, ${block}, stream, ${args.join(', ')});`;
+        })
+        .join(' '),
   });
   prog.outputs.forEach((s, i) => calls.push(`${copy(`outputs[${i}]`, bufRef(s), c.bytes(s))} /* output ${i} */`));
   const hostReads = [...prog.control.values()].filter((x) => x.kind === 'branch' || x.kind === 'switch').length;
