@@ -158,10 +158,14 @@ export async function runCompiledCuda(
   writeFileSync(join(dir, 'harness.cu'), harness);
   const exe = join(dir, 'harness');
   const weights = [join(dir, `${prefix}_weights.S`)];
+  // On the device: the generated Makefile's objects (nvcc, and cc for the weights), linked with the harness.
   const build = opts.device
     ? await execa(
-        NVCC,
-        ['-O3', '-std=c++17', '-I', dir, join(dir, `${prefix}.cu`), join(dir, 'harness.cu'), ...weights, '-o', exe],
+        'sh',
+        [
+          '-c',
+          `make -s NVCC=${NVCC} ${prefix}.o ${prefix}_weights.o && ${NVCC} -O3 -std=c++17 -I. harness.cu ${prefix}.o ${prefix}_weights.o -o harness`,
+        ],
         { reject: false, all: true, cwd: dir },
       )
     : await execa(
