@@ -34,23 +34,27 @@ function gridNest(body: readonly Stmt[]): GridNest | undefined {
     loops.push(s);
     inner = s.body;
   }
-  if (!loops.length) return undefined;
-  return { loops, total: loops.reduce((n, l) => n * (l.to as Extract<Idx, { k: 'int' }>).value, 1) };
+  const total = loops.reduce((n, l) => n * (l.to as Extract<Idx, { k: 'int' }>).value, 1);
+  // No iterations (a zero-size dimension): nothing to spread; the plain loops run none.
+  return loops.length && total > 0 ? { loops, total } : undefined;
 }
 
 /**
- * The steps of a body that are better launched one after another than run by one thread: a body
- * of several parallel nests and copies (concatenate, pad, sort's copies then its slices, a
+ * The steps of a kernel that are better launched one after another than run by one thread: a
+ * body of several parallel nests and copies (concatenate, pad, sort's copies then its slices, a
  * dynamic_update_slice) becomes one kernel per step, in order on the stream, each step preceded
- * by the index declarations they share. A copy between buffers of one element type becomes a
- * parallel loop of element moves. Undefined when the body is one step, or has steps that are not
- * independent of the threads (a sequential loop, a scatter's updates).
+ * by the kernel's index declarations it reads (dynamic starts: they read only inputs, so they
+ * may move before any step). A copy between buffers of one element type becomes a parallel loop of element
+ * moves. Undefined when the body is one step, or has a step that is not independent across
+ * threads (a sequential loop, a scatter's updates).
  */
-export function launchSteps(body: readonly Stmt[]): Stmt[][] | undefined {
-  const decls = body.filter((s) => s.k === 'index');
-  const steps = body.filter((s) => s.k !== 'index' && s.k !== 'comment');
-  if (steps.length < 2 || body.some((s, i) => s.k === 'index' && body.slice(0, i).some((x) => x.k !== 'index')))
-    return undefined;
+export function launchSteps(k: KernelIR): Stmt[][] | undefined {
+  const outputs = new Set(k.params.filter((p) => p.output).map((p) => p.name));
+  const decls = k.body.filter((s) => s.k === 'index');
+  const steps = k.body.filter((s) => s.k !== 'index' && s.k !== 'comment');
+  const readsOutput = (x: Idx): boolean =>
+    x.k === 'read' ? outputs.has(x.buf.name) || readsOutput(x.at) : childIndexes(x).some(readsOutput);
+  if (steps.length < 2 || decls.some((d) => readsOutput(d.value))) return undefined;
   const parallel = steps.map((s): Stmt | undefined => {
     if (s.k === 'loop') return gridNest([s]) ? s : undefined;
     if (s.k !== 'copy') return undefined;
@@ -66,7 +70,30 @@ export function launchSteps(body: readonly Stmt[]): Stmt[][] | undefined {
     };
   });
   if (parallel.some((s) => s === undefined)) return undefined;
-  return parallel.map((s) => [...decls, s!]);
+  // Each step declares only the indexes it reads (an unused one would fail -Werror).
+  return parallel.map((s) => {
+    const read = indexVarsUsed([s!]);
+    return [...decls.filter((d) => d.k === 'index' && read.has(d.name)), s!];
+  });
+}
+
+/** The index expressions directly inside `x`. */
+function childIndexes(x: Idx): Idx[] {
+  switch (x.k) {
+    case 'sum':
+      return [...x.terms];
+    case 'mul':
+    case 'div':
+    case 'mod':
+    case 'clamp':
+      return [x.x];
+    case 'sub':
+      return [x.a, x.b];
+    case 'read':
+      return [x.at];
+    default:
+      return [];
+  }
 }
 
 export class CudaRenderer extends CFamilyRenderer {

@@ -44,7 +44,7 @@ export function lowerForCuda(f: FusedProgram, plan: MemoryPlan): CudaKernel[] {
     const owner = k.group?.reduce?.op ?? k.op;
     const r = new CudaRenderer();
     const params = ir.params.map((p) => ({ name: p.name, cType: r.paramType(p, inPlace, owner), output: p.output }));
-    const steps = launchSteps(ir.body)?.map((body, j) => ({ ...ir, name: `${ir.name}_step${j}`, body })) ?? [ir];
+    const steps = launchSteps(ir)?.map((body, j) => ({ ...ir, name: `${ir.name}_step${j}`, body })) ?? [ir];
     const launches: { name: string; threads: number }[] = [];
     const sources = steps.map((step) => {
       const source = r.render(step, owner, inPlace && !k.group?.reduce);
