@@ -88,6 +88,8 @@ export type IRLowering = (k: KernelBuild) => Stmt[];
 export const zero = (elem: ElemType): Val => ({ k: 'index', x: int(0), elem });
 /** The value of local `name`. */
 export const local = (name: string): Val => ({ k: 'local', name });
+/** A number as a value of `elem`. */
+export const num = (elem: ElemType, value: number): Val => ({ k: 'const', elem, value });
 /** Operand element i, or element 0 of a rank-0 operand (scalar bounds, predicates). */
 export const atOrScalar = (b: TensorBuf, i: Idx): Idx => (b.t.shape.length === 0 ? int(0) : i);
 

@@ -187,6 +187,16 @@ export function nest(shape: readonly number[], body: (idx: Idx[]) => Stmt[], pre
 }
 
 /** One loop over `n` elements (variable `i`). */
+/** for var in [from, to) around `body`; sequential unless `parallel`. */
+export const loop = (name: string, to: Idx | number, body: Stmt[], parallel = false, from = 0): Stmt => ({
+  k: 'loop',
+  var: name,
+  from: int(from),
+  to: typeof to === 'number' ? int(to) : to,
+  parallel,
+  body,
+});
+
 export const flatLoop = (n: number, body: (i: Idx) => Stmt[]): Stmt[] => [
   { k: 'loop', var: 'i', from: int(0), to: int(n), parallel: true, body: body(v('i')) },
 ];

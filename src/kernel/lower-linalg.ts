@@ -6,20 +6,10 @@
 import { complexElem, numElements, type ElemType } from '../ir/types.js';
 import { strides } from '../ir/tensor.js';
 import { add, int, linear, mod, mul, sub, v, type Idx } from '../ir/index-expr.js';
-import { and, ge, lt, nest, type Buf, type Stmt, type Val } from './ir.js';
-import { F64, type IRLowering, type KernelBuild } from './build.js';
+import { and, ge, loop, lt, nest, type Buf, type Stmt, type Val } from './ir.js';
+import { F64, local, num, type IRLowering, type KernelBuild } from './build.js';
 
 const C128 = complexElem(F64 as Extract<ElemType, { kind: 'float' }>);
-const loop = (name: string, to: number, body: Stmt[], parallel = false): Stmt => ({
-  k: 'loop',
-  var: name,
-  from: int(0),
-  to: int(to),
-  parallel,
-  body,
-});
-const num = (elem: ElemType, value: number): Val => ({ k: 'const', elem, value });
-const local = (name: string): Val => ({ k: 'local', name });
 const scratch = (name: string, elem: ElemType, elements: number): Buf => ({ name, elem, elements, output: true });
 
 const triangularSolve: IRLowering = (k) => {

@@ -6,18 +6,8 @@
 import { BOOL, numElements } from '../ir/types.js';
 import { strides } from '../ir/tensor.js';
 import { add, int, linear, mul, sub, v, type Idx } from '../ir/index-expr.js';
-import { eq, lt, nest, type Stmt, type Val } from './ir.js';
+import { eq, loop, lt, nest, type Stmt, type Val } from './ir.js';
 import type { IRLowering } from './build.js';
-
-/** for name in [from, to) (sequential unless `parallel`). */
-const loop = (name: string, to: Idx | number, body: Stmt[], parallel = false, from = 0): Stmt => ({
-  k: 'loop',
-  var: name,
-  from: int(from),
-  to: typeof to === 'number' ? int(to) : to,
-  parallel,
-  body,
-});
 
 const sort: IRLowering = (k) => {
   const outs = k.outs;

@@ -6,7 +6,7 @@
 import { rngKey } from '../ops/random.js';
 import { int, linear, v, type Idx } from '../ir/index-expr.js';
 import { nest, type Stmt, type Val } from './ir.js';
-import { F64, type IRLowering, type KernelBuild, type TensorBuf } from './build.js';
+import { F64, local, num, type IRLowering, type KernelBuild, type TensorBuf } from './build.js';
 
 /** The operand viewed as [outer, features, inner] around the feature dimension. */
 interface Layout {
@@ -32,9 +32,9 @@ function f64Math(k: KernelBuild) {
     mul: bin('multiply'),
     div: bin('divide'),
     sqrt: (a: Val): Val => k.op('sqrt', [a], F64),
-    num: (value: number): Val => ({ k: 'const', elem: F64, value }),
+    num: (value: number): Val => num(F64, value),
     at: (b: TensorBuf, i: Idx): Val => k.loadAs(b, i, F64),
-    local: (name: string): Val => ({ k: 'local', name }),
+    local,
   };
 }
 
