@@ -8,7 +8,7 @@
  */
 import type { Op } from '../ir/core.js';
 import { elemToString, sameElem, type ElemType } from '../ir/types.js';
-import { div, int, mod, v, type Idx } from '../ir/index-expr.js';
+import { div, int, mod, subIndexes, v, type Idx } from '../ir/index-expr.js';
 import type { KernelIR, Stmt, Val, VecType } from '../kernel/ir.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
 import { CFamilyRenderer } from '../emit-common/cfamily.js';
@@ -53,7 +53,7 @@ export function launchSteps(k: KernelIR): Stmt[][] | undefined {
   const decls = k.body.filter((s) => s.k === 'index');
   const steps = k.body.filter((s) => s.k !== 'index' && s.k !== 'comment');
   const readsOutput = (x: Idx): boolean =>
-    x.k === 'read' ? outputs.has(x.buf.name) || readsOutput(x.at) : childIndexes(x).some(readsOutput);
+    (x.k === 'read' && outputs.has(x.buf.name)) || subIndexes(x).some(readsOutput);
   if (steps.length < 2 || decls.some((d) => readsOutput(d.value))) return undefined;
   const parallel = steps.map((s): Stmt | undefined => {
     if (s.k === 'loop') return gridNest([s]) ? s : undefined;
@@ -75,25 +75,6 @@ export function launchSteps(k: KernelIR): Stmt[][] | undefined {
     const read = indexVarsUsed([s!]);
     return [...decls.filter((d) => d.k === 'index' && read.has(d.name)), s!];
   });
-}
-
-/** The index expressions directly inside `x`. */
-function childIndexes(x: Idx): Idx[] {
-  switch (x.k) {
-    case 'sum':
-      return [...x.terms];
-    case 'mul':
-    case 'div':
-    case 'mod':
-    case 'clamp':
-      return [x.x];
-    case 'sub':
-      return [x.a, x.b];
-    case 'read':
-      return [x.at];
-    default:
-      return [];
-  }
 }
 
 export class CudaRenderer extends CFamilyRenderer {

@@ -87,25 +87,28 @@ export function idxEqual(a: Idx, b: Idx): boolean {
   }
 }
 
-/** Whether variable `name` occurs in `x`. */
-export function mentions(x: Idx, name: string): boolean {
+/** The index expressions directly inside `x`. */
+export function subIndexes(x: Idx): readonly Idx[] {
   switch (x.k) {
-    case 'int':
-      return false;
-    case 'var':
-      return x.name === name;
     case 'sum':
-      return x.terms.some((t) => mentions(t, name));
+      return x.terms;
     case 'mul':
     case 'div':
     case 'mod':
     case 'clamp':
-      return mentions(x.x, name);
+      return [x.x];
     case 'sub':
-      return mentions(x.a, name) || mentions(x.b, name);
+      return [x.a, x.b];
     case 'read':
-      return mentions(x.at, name);
+      return [x.at];
+    default:
+      return [];
   }
+}
+
+/** Whether variable `name` occurs in `x`. */
+export function mentions(x: Idx, name: string): boolean {
+  return x.k === 'var' ? x.name === name : subIndexes(x).some((y) => mentions(y, name));
 }
 
 /** How a language spells the two index forms that are not plain arithmetic. */

@@ -3,33 +3,16 @@
  * text): which parameters it reads and writes, which index variables it reads.
  */
 import type { Buf, KernelIR, Stmt, Val } from './ir.js';
-import type { Idx } from '../ir/index-expr.js';
+import { subIndexes, type Idx } from '../ir/index-expr.js';
 
 /** Names the statements mention: buffers (read or written) and index variables. */
 function namesUsed(body: readonly Stmt[], params: readonly Buf[]): { buffers: Set<string>; vars: Set<string> } {
   const used = new Set<string>();
   const vars = new Set<string>();
   const idx = (x: Idx): void => {
-    switch (x.k) {
-      case 'sum':
-        return x.terms.forEach(idx);
-      case 'mul':
-      case 'div':
-      case 'mod':
-      case 'clamp':
-        return idx(x.x);
-      case 'sub':
-        idx(x.a);
-        return idx(x.b);
-      case 'read':
-        used.add(x.buf.name);
-        return idx(x.at);
-      case 'var':
-        vars.add(x.name);
-        return;
-      default:
-        return;
-    }
+    if (x.k === 'var') vars.add(x.name);
+    if (x.k === 'read') used.add(x.buf.name);
+    subIndexes(x).forEach(idx);
   };
   const val = (x: Val): void => {
     switch (x.k) {
