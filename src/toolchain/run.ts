@@ -92,20 +92,32 @@ export async function runCompiled(
     numOutputsOrOne: Math.max(1, emitted.outputs.length),
   });
   const exe = await buildExecutable(dir, emitted, opts.cc, new Map([['harness.c', harness]]), 'harness', build);
+  const command = target.runner.kind === 'qemu-user' ? [target.runner.command, exe] : [exe];
+  return { outputs: await runHarness(dir, emitted, inputs, command, target), emitted, dir };
+}
+
+/** Runs a built harness (`command`: the program and its leading arguments) on `inputs` written
+ * as raw files in `dir`, and reads its outputs back; a non-zero exit or a sanitizer report fails. */
+async function runHarness(
+  dir: string,
+  emitted: EmitResult,
+  inputs: readonly Tensor[],
+  command: readonly string[],
+  target?: Target,
+): Promise<Tensor[]> {
   const inFiles = inputs.map((t, i) => {
     const p = join(dir, `in${i}.bin`);
     writeFileSync(p, toStorageBytes(t));
     return p;
   });
   const outFiles = emitted.outputs.map((_, i) => join(dir, `out${i}.bin`));
-  const [cmd, ...args] = target.runner.kind === 'qemu-user' ? [target.runner.command, exe] : [exe];
+  const [cmd, ...args] = command;
   const r = await execa(cmd!, [...args, ...inFiles, ...outFiles], { reject: false, all: true });
   checkFound(r, cmd!, target);
   if (r.exitCode !== 0) throw new RuntimeError(`compiled model failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
   if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all))
     throw new RuntimeError(`sanitizer report:\n${r.all}`);
-  const outputs = emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
-  return { outputs, emitted, dir };
+  return emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
 }
 
 /** Host C++ flags of an emulated CUDA build (rl_cuda.h's RL_CUDA_HOST_EMULATION). */
@@ -188,16 +200,5 @@ export async function runCompiledCuda(
         { reject: false, all: true, cwd: dir },
       );
   if (build.exitCode !== 0) throw new RuntimeError(`CUDA build failed:\n${build.all ?? ''}`);
-  const inFiles = inputs.map((t, i) => {
-    const p = join(dir, `in${i}.bin`);
-    writeFileSync(p, toStorageBytes(t));
-    return p;
-  });
-  const outFiles = emitted.outputs.map((_, i) => join(dir, `out${i}.bin`));
-  const r = await execa(exe, [...inFiles, ...outFiles], { reject: false, all: true });
-  if (r.exitCode !== 0) throw new RuntimeError(`compiled model failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
-  if (r.all && /runtime error|AddressSanitizer|LeakSanitizer/.test(r.all))
-    throw new RuntimeError(`sanitizer report:\n${r.all}`);
-  const outputs = emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
-  return { outputs, emitted, dir };
+  return { outputs: await runHarness(dir, emitted, inputs, [exe]), emitted, dir };
 }
