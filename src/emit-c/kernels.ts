@@ -40,11 +40,7 @@ function renderKernel(
   lanes: number | undefined,
 ): Kernel {
   const ir = { ...scalarIR, body: vectorize(scalarIR.body, cVectorUnit(lanes)) };
-  const params: KernelParam[] = ir.params.map((p) => ({
-    name: p.name,
-    cType: renderer.paramType(p, inPlace, owner),
-    output: p.output,
-  }));
+  const params = renderer.kernelParams(ir, inPlace, owner);
   const rows = splittableRows(ir.body);
   const work = Math.max(...ir.params.map((p) => p.elements));
   if (threads > 1 && rows !== undefined && rows > 1 && work >= PARALLEL_MIN_ELEMENTS) {

@@ -11,6 +11,7 @@ import type { Tensor } from '../ir/tensor.js';
 import { unusedParams } from '../kernel/analysis.js';
 import type { Buf, Cond, KernelIR, Stmt, Val, VecType } from '../kernel/ir.js';
 import { CodeWriter } from './code-writer.js';
+import type { KernelParam } from './kernel.js';
 import { indexText, type Idx, type IndexSpelling } from '../ir/index-expr.js';
 
 export abstract class CStyleRenderer {
@@ -72,6 +73,11 @@ export abstract class CStyleRenderer {
   /** The C type of parameter `p` (`inPlace`: without the no-aliasing qualifier). */
   paramType(p: Buf, inPlace: boolean, owner: Op): string {
     return `${p.output ? '' : 'const '}${this.storageType(p.elem, owner)}*${inPlace ? '' : ` ${this.restrict}`}`;
+  }
+
+  /** The parameters of kernel `k` with their C types, as callers and job structs list them. */
+  kernelParams(k: KernelIR, inPlace: boolean, owner: Op): KernelParam[] {
+    return k.params.map((p) => ({ name: p.name, cType: this.paramType(p, inPlace, owner), output: p.output }));
   }
 
   protected param(p: Buf, inPlace: boolean): string {

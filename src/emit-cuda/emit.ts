@@ -42,12 +42,14 @@ export function lowerForCuda(f: FusedProgram, plan: MemoryPlan): CudaKernel[] {
     const inPlace = plan.inPlace.has(k) || k.ins.includes(k.outs[0]!);
     const ir = k.group ? fusedKernelIR(k, i, env) : opKernelIR(k, i, inPlace, 'CUDA backend');
     const owner = k.group?.reduce?.op ?? k.op;
+    // A fused reduction's output is never an operand's buffer (as in C's lowerToKernel).
+    const aliasing = inPlace && !k.group?.reduce;
     const r = new CudaRenderer();
-    const params = ir.params.map((p) => ({ name: p.name, cType: r.paramType(p, inPlace, owner), output: p.output }));
+    const params = r.kernelParams(ir, aliasing, owner);
     const steps = launchSteps(ir)?.map((body, j) => ({ ...ir, name: `${ir.name}_step${j}`, body })) ?? [ir];
     const launches: { name: string; threads: number }[] = [];
     const sources = steps.map((step) => {
-      const source = r.render(step, owner, inPlace && !k.group?.reduce);
+      const source = r.render(step, owner, aliasing);
       launches.push({ name: step.name, threads: r.threads });
       return source;
     });
