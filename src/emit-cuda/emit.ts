@@ -96,8 +96,9 @@ export function emitFilesForCuda(
     if (off === undefined) throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, loc);
     return `((${storage(s)}*)(A + ${off}))`;
   };
-  const copy = (dst: string, src: string, n: number): string =>
-    `RL_CUDA_CHECK(cudaMemcpyAsync(${dst}, ${src}, ${n}, cudaMemcpyDeviceToDevice, stream));`;
+  type CopyKind = 'DeviceToDevice' | 'HostToDevice' | 'DeviceToHost';
+  const copy = (dst: string, src: string, n: number, kind: CopyKind = 'DeviceToDevice'): string =>
+    `RL_CUDA_CHECK(cudaMemcpyAsync(${dst}, ${src}, ${n}, cudaMemcpy${kind}, stream));`;
   const calls = runSteps(f, kernels, {
     bufRef,
     copy,
@@ -136,7 +137,7 @@ export function emitFilesForCuda(
   const stage = (s: Sym, kind: 'HostToDevice' | 'DeviceToHost', host: string): string => {
     const dev = `S + ${stageAt.get(s)}`;
     const [dst, src] = kind === 'HostToDevice' ? [dev, host] : [host, dev];
-    return `RL_CUDA_CHECK(cudaMemcpyAsync(${dst}, ${src}, ${c.bytes(s)}, cudaMemcpy${kind}, stream));`;
+    return copy(dst, src, c.bytes(s), kind);
   };
   files.set(
     `${o.prefix}.cu`,
