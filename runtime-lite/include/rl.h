@@ -338,15 +338,149 @@ RL_FN int64_t rl_quantize(float x, float scale, int64_t zero_point, int64_t lo, 
 RL_FN int64_t rl_total_key_f64(double x) { int64_t b; memcpy(&b, &x, 8); return b < 0 ? b ^ INT64_MAX : b; }
 RL_FN int64_t rl_total_key_f32(float x) { int32_t b; memcpy(&b, &x, 4); return b < 0 ? (int64_t)(b ^ INT32_MAX) : (int64_t)b; }
 
-/* Complex helpers (C99 _Complex; complex.h only where complex types are used). */
-#if !defined(RL_NO_COMPLEX) && !defined(__cplusplus) /* C99 _Complex: C only (CUDA has no complex types here yet) */
+/* Complex numbers: rl_c64_t (complex<f32>) and rl_c128_t (complex<f64>). In C they are C99 _Complex
+ * (complex.h only where complex types are used); in C++ (CUDA, or its host emulation) a struct of
+ * the same layout below, with the operators and the complex.h functions generated code calls. */
+#if !defined(RL_NO_COMPLEX) && !defined(__cplusplus)
 #include <complex.h>
-RL_FN float _Complex rl_cmplxf(float re, float im) { float _Complex z; ((float*)&z)[0] = re; ((float*)&z)[1] = im; return z; }
-RL_FN double _Complex rl_cmplx(double re, double im) { double _Complex z; ((double*)&z)[0] = re; ((double*)&z)[1] = im; return z; }
+typedef float _Complex rl_c64_t;
+typedef double _Complex rl_c128_t;
+RL_FN rl_c64_t rl_cmplxf(float re, float im) { rl_c64_t z; ((float*)&z)[0] = re; ((float*)&z)[1] = im; return z; }
+RL_FN rl_c128_t rl_cmplx(double re, double im) { rl_c128_t z; ((double*)&z)[0] = re; ((double*)&z)[1] = im; return z; }
 /* maximum/minimum of complex numbers: lexicographic on (real, imaginary). */
-RL_FN double _Complex rl_cmax(double _Complex a, double _Complex b) { return (creal(a) > creal(b) || (creal(a) == creal(b) && cimag(a) >= cimag(b))) ? a : b; }
-RL_FN double _Complex rl_cmin(double _Complex a, double _Complex b) { return (creal(a) < creal(b) || (creal(a) == creal(b) && cimag(a) <= cimag(b))) ? a : b; }
-RL_FN double _Complex rl_csign(double _Complex z) { double r = cabs(z); return r == 0 ? rl_cmplx(0, 0) : (r != r ? rl_cmplx(NAN, NAN) : z / r); }
+RL_FN rl_c128_t rl_cmax(rl_c128_t a, rl_c128_t b) { return (creal(a) > creal(b) || (creal(a) == creal(b) && cimag(a) >= cimag(b))) ? a : b; }
+RL_FN rl_c128_t rl_cmin(rl_c128_t a, rl_c128_t b) { return (creal(a) < creal(b) || (creal(a) == creal(b) && cimag(a) <= cimag(b))) ? a : b; }
+RL_FN rl_c128_t rl_csign(rl_c128_t z) { double r = cabs(z); return r == 0 ? rl_cmplx(0, 0) : (r != r ? rl_cmplx(NAN, NAN) : z / r); }
+#elif !defined(RL_NO_COMPLEX)
+/* The C++ complex: arithmetic in the promoted part type, as C's usual arithmetic conversions do
+ * (complex<f32> op double is complex<f64>); a real operand acts on the parts (C11 Annex G). The
+ * functions compute in double, with the interpreter's formulas (src/ops/scalar.ts, special.ts),
+ * and the f-suffixed ones round the result to float. */
+#include <type_traits>
+#if defined(__CUDACC__)
+#define RL_CX __host__ __device__
+#else
+#define RL_CX
+#endif
+template <typename T>
+struct rl_complex {
+  T re, im;
+  rl_complex() = default;
+  RL_CX rl_complex(T r, T i = 0) : re(r), im(i) {}
+  template <typename U>
+  RL_CX rl_complex(const rl_complex<U>& z) : re((T)z.re), im((T)z.im) {}
+};
+typedef rl_complex<float> rl_c64_t;
+typedef rl_complex<double> rl_c128_t;
+template <typename A, typename B>
+using rl_cx_of = rl_complex<decltype(A() + B())>;
+#define RL_REAL(B) typename std::enable_if<std::is_arithmetic<B>::value, int>::type = 0
+
+template <typename A, typename B>
+RL_FN rl_cx_of<A, B> operator+(rl_complex<A> a, rl_complex<B> b) { return {a.re + b.re, a.im + b.im}; }
+template <typename A, typename B>
+RL_FN rl_cx_of<A, B> operator-(rl_complex<A> a, rl_complex<B> b) { return {a.re - b.re, a.im - b.im}; }
+template <typename A, typename B>
+RL_FN rl_cx_of<A, B> operator*(rl_complex<A> a, rl_complex<B> b) {
+  return {a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re};
+}
+/* Smith's algorithm (no overflow in c*c + d*d). */
+template <typename A, typename B>
+RL_FN rl_cx_of<A, B> operator/(rl_complex<A> a, rl_complex<B> b) {
+  typedef decltype(A() + B()) P;
+  P x = a.re, y = a.im, c = b.re, d = b.im;
+  if ((c < 0 ? -c : c) >= (d < 0 ? -d : d)) {
+    if (c == 0 && d == 0) return {x / c, y / c};
+    P r = d / c, den = c + d * r;
+    return {(x + y * r) / den, (y - x * r) / den};
+  }
+  P r = c / d, den = c * r + d;
+  return {(x * r + y) / den, (y * r - x) / den};
+}
+template <typename A, typename B, RL_REAL(B)>
+RL_FN rl_cx_of<A, B> operator+(rl_complex<A> a, B b) { return {a.re + b, (decltype(A() + B()))a.im}; }
+template <typename A, typename B, RL_REAL(A)>
+RL_FN rl_cx_of<A, B> operator+(A a, rl_complex<B> b) { return {a + b.re, (decltype(A() + B()))b.im}; }
+template <typename A, typename B, RL_REAL(B)>
+RL_FN rl_cx_of<A, B> operator-(rl_complex<A> a, B b) { return {a.re - b, (decltype(A() + B()))a.im}; }
+template <typename A, typename B, RL_REAL(A)>
+RL_FN rl_cx_of<A, B> operator-(A a, rl_complex<B> b) { return {a - b.re, -(decltype(A() + B()))b.im}; }
+template <typename A, typename B, RL_REAL(B)>
+RL_FN rl_cx_of<A, B> operator*(rl_complex<A> a, B b) { return {a.re * b, a.im * b}; }
+template <typename A, typename B, RL_REAL(A)>
+RL_FN rl_cx_of<A, B> operator*(A a, rl_complex<B> b) { return {a * b.re, a * b.im}; }
+template <typename A, typename B, RL_REAL(B)>
+RL_FN rl_cx_of<A, B> operator/(rl_complex<A> a, B b) { return {a.re / b, a.im / b}; }
+template <typename A, typename B, RL_REAL(A)>
+RL_FN rl_cx_of<A, B> operator/(A a, rl_complex<B> b) { return rl_complex<A>(a) / b; }
+template <typename T>
+RL_FN rl_complex<T> operator-(rl_complex<T> a) { return {-a.re, -a.im}; }
+template <typename A, typename B>
+RL_FN bool operator==(rl_complex<A> a, rl_complex<B> b) { return a.re == b.re && a.im == b.im; }
+template <typename A, typename B>
+RL_FN bool operator!=(rl_complex<A> a, rl_complex<B> b) { return !(a == b); }
+
+template <typename T>
+RL_FN T creal(rl_complex<T> z) { return z.re; }
+template <typename T>
+RL_FN T cimag(rl_complex<T> z) { return z.im; }
+RL_FN rl_c64_t rl_cmplxf(float re, float im) { return {re, im}; }
+RL_FN rl_c128_t rl_cmplx(double re, double im) { return {re, im}; }
+RL_FN rl_c128_t rl_cmax(rl_c128_t a, rl_c128_t b) { return (a.re > b.re || (a.re == b.re && a.im >= b.im)) ? a : b; }
+RL_FN rl_c128_t rl_cmin(rl_c128_t a, rl_c128_t b) { return (a.re < b.re || (a.re == b.re && a.im <= b.im)) ? a : b; }
+RL_FN double cabs(rl_c128_t z) { return hypot(z.re, z.im); }
+RL_FN rl_c128_t rl_csign(rl_c128_t z) { double r = cabs(z); return r == 0 ? rl_c128_t(0, 0) : (r != r ? rl_c128_t(NAN, NAN) : z / r); }
+RL_FN rl_c128_t conj(rl_c128_t z) { return {z.re, -z.im}; }
+RL_FN rl_c128_t cexp(rl_c128_t z) {
+  if (z.im == 0) return {exp(z.re), z.im};
+  double e = exp(z.re);
+  return {e * cos(z.im), e * sin(z.im)};
+}
+RL_FN rl_c128_t clog(rl_c128_t z) { return {log(hypot(z.re, z.im)), atan2(z.im, z.re)}; }
+RL_FN rl_c128_t csqrt(rl_c128_t z) {
+  double x = z.re, y = z.im;
+  if (x == 0 && y == 0) return {0.0, y};
+  if (isinf(y)) return {INFINITY, y};
+  double r = hypot(x, y);
+  if (x >= 0) {
+    double t = sqrt((r + x) / 2);
+    return {t, y / (2 * t)};
+  }
+  double t = sqrt((r - x) / 2);
+  return {fabs(y) / (2 * t), copysign(t, y)};
+}
+RL_FN rl_c128_t cpow(rl_c128_t a, rl_c128_t b) {
+  if (a.re == 0 && a.im == 0) {
+    if (b.re == 0 && b.im == 0) return {1.0, 0.0};
+    if (b.im == 0 && b.re > 0) return {0.0, 0.0};
+  }
+  return cexp(b * clog(a));
+}
+RL_FN rl_c128_t csin(rl_c128_t z) { return {sin(z.re) * cosh(z.im), cos(z.re) * sinh(z.im)}; }
+RL_FN rl_c128_t ccos(rl_c128_t z) { return {cos(z.re) * cosh(z.im), -sin(z.re) * sinh(z.im)}; }
+RL_FN rl_c128_t csinh(rl_c128_t z) { return {sinh(z.re) * cos(z.im), cosh(z.re) * sin(z.im)}; }
+RL_FN rl_c128_t ccosh(rl_c128_t z) { return {cosh(z.re) * cos(z.im), sinh(z.re) * sin(z.im)}; }
+RL_FN rl_c128_t ctanh(rl_c128_t z) {
+  if (fabs(z.re) > 20) return {z.re > 0 ? 1.0 : -1.0, 0 * sin(2 * z.im)};
+  double den = cosh(2 * z.re) + cos(2 * z.im);
+  return {sinh(2 * z.re) / den, sin(2 * z.im) / den};
+}
+/* tan z = -i tanh(i z); asin z = -i asinh(i z); atan z = -i atanh(i z). */
+RL_FN rl_c128_t rl_cmul_minus_i(rl_c128_t w) { return {w.im, -w.re}; }
+RL_FN rl_c128_t ctan(rl_c128_t z) { return rl_cmul_minus_i(ctanh(rl_c128_t(-z.im, z.re))); }
+RL_FN rl_c128_t casinh(rl_c128_t z) { return clog(z + csqrt(z * z + 1.0)); }
+RL_FN rl_c128_t cacosh(rl_c128_t z) { return clog(z + csqrt(z + 1.0) * csqrt(z - 1.0)); }
+RL_FN rl_c128_t catanh(rl_c128_t z) { return 0.5 * (clog(1.0 + z) - clog(1.0 - z)); }
+RL_FN rl_c128_t casin(rl_c128_t z) { return rl_cmul_minus_i(casinh(rl_c128_t(-z.im, z.re))); }
+RL_FN rl_c128_t catan(rl_c128_t z) { return rl_cmul_minus_i(catanh(rl_c128_t(-z.im, z.re))); }
+/* complex<f32>: the same in double, rounded once. */
+RL_FN float cabsf(rl_c64_t z) { return (float)cabs(z); }
+#define RL_CX_F32(name) \
+  RL_FN rl_c64_t name##f(rl_c64_t z) { return rl_c64_t(name(rl_c128_t(z))); }
+RL_CX_F32(conj) RL_CX_F32(cexp) RL_CX_F32(clog) RL_CX_F32(csqrt) RL_CX_F32(csin) RL_CX_F32(ccos) RL_CX_F32(ctan)
+RL_CX_F32(csinh) RL_CX_F32(ccosh) RL_CX_F32(ctanh) RL_CX_F32(casinh) RL_CX_F32(cacosh) RL_CX_F32(catanh)
+RL_CX_F32(casin) RL_CX_F32(catan)
+RL_FN rl_c64_t cpowf(rl_c64_t a, rl_c64_t b) { return rl_c64_t(cpow(rl_c128_t(a), rl_c128_t(b))); }
 #endif
 
 RL_FN int64_t rl_clamp_index(int64_t i, int64_t lo, int64_t hi) { return i < lo ? lo : (i > hi ? hi : i); }

@@ -30,6 +30,10 @@ static inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, 
   if (n) memmove(dst, src, n);
   return cudaSuccess;
 }
+static inline cudaError_t cudaMemsetAsync(void* dst, int byte, size_t n, cudaStream_t) {
+  if (n) memset(dst, byte, n);
+  return cudaSuccess;
+}
 static inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 static inline cudaError_t cudaGetLastError(void) { return cudaSuccess; }
 

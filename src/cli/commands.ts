@@ -319,6 +319,7 @@ export interface ConformanceArgs {
   json: boolean;
   jobs: number;
   verbose: boolean;
+  gpuArch: string[];
   fault?: FaultKind;
 }
 
@@ -327,10 +328,12 @@ export async function conformanceCommand(a: ConformanceArgs): Promise<number> {
   const files = collectFiles(a.paths);
   if (files.length === 0) throw new RuntimeError(`no .mlir files under ${a.paths.join(', ')}`);
   if (a.fault && a.backend === 'interp') throw new RuntimeError('--inject-fault needs --backend c or cuda');
+  if (a.gpuArch.length && a.backend !== 'cuda') throw new RuntimeError('--gpu-arch is for --backend cuda');
+  const backend = a.backend === 'cuda' ? 'cuda' : 'c';
   const results =
     a.backend === 'interp'
       ? await runFiles(files, a.jobs)
-      : await runFilesC(files, a.jobs, 'gcc', [], a.fault, a.backend === 'cuda' ? 'cuda' : 'c');
+      : await runFilesC(files, { jobs: a.jobs, backend, gpuArchs: a.gpuArch, ...(a.fault ? { fault: a.fault } : {}) });
   for (const r of results) {
     const where = `${r.file}${r.index > 1 ? `#${r.index}` : ''}`;
     if (r.outcome === 'failed') console.log(`FAIL ${where}: ${r.reason}`);

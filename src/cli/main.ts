@@ -107,6 +107,12 @@ async function main(argv: string[]): Promise<number> {
           .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary as the last line' })
           .option('jobs', { type: 'number', default: 1, describe: 'worker threads' })
           .option('verbose', { type: 'boolean', default: false, describe: 'print passing cases too' })
+          .option('gpu-arch', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: '--backend cuda: also build every case with nvcc for these sm_XX (ptxas errors fail the case)',
+          })
           .option('inject-fault', {
             type: 'string',
             choices: FAULT_KINDS,
@@ -121,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
             json: a.json,
             jobs: Math.max(1, Math.floor(a.jobs)),
             verbose: a.verbose,
+            gpuArch: a.gpuArch.map(String),
             ...(a.injectFault ? { fault: a.injectFault as FaultKind } : {}),
           }),
         ),

@@ -3,9 +3,9 @@
  * or to CUDA run through rl_cuda.h's host emulation)
  * with its check ops turned into outputs, and the compiled values are diffed against the
  * interpreter's (tolerances: ir/compare.ts). The value a check op compares is its computed
- * operand (ops/control.ts checkedOperand), never the expected literal. Cases are batched, about
- * 40 per compiler call, with one harness executable per batch; a batch that fails to build is
- * retried case by case so one bad case cannot hide the others.
+ * operand (ops/control.ts checkedOperand), never the expected literal. Cases are batched (BATCH
+ * per compiler call), with one harness executable per batch; a batch that fails to build is
+ * split in halves until the failing cases are alone, so one bad case cannot hide the others.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { execa } from 'execa';
 import tmp from 'tmp';
 import { CompileError, error, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
-import { writeFiles } from '../toolchain/build.js';
+import { NVCC, writeFiles } from '../toolchain/build.js';
+import { gencodeFlags } from '../emit-cuda/emit.js';
 import { fromStorageBytes } from '../emit-common/ctypes.js';
 import { CFLAGS } from '../emit-c/emit.js';
 import { CUDA_EMULATION_FLAGS } from '../toolchain/run.js';
@@ -38,7 +39,9 @@ interface Candidate {
   readonly expected: readonly Tensor[];
 }
 
-const BATCH = 40;
+/** Cases per compiler call: CUDA batches are one translation unit, where a bigger batch saves
+ * nvcc's and g++'s per-call header work. */
+const BATCH = { c: 40, cuda: 100 };
 
 /** The backend a run compiles for: C, or CUDA run through rl_cuda.h's host emulation. */
 export type Backend = 'c' | 'cuda';
@@ -95,11 +98,27 @@ function prepare(
   }
 }
 
+/** How `runFilesC` builds: the compiler and extra flags of C builds, an injected fault, the backend,
+ * and for CUDA the sm_XX archs nvcc must also build every batch for (none: emulation only). */
+export interface BuildOptions {
+  readonly jobs: number;
+  readonly cc?: string;
+  readonly flags?: readonly string[];
+  readonly fault?: FaultKind;
+  readonly backend?: Backend;
+  readonly gpuArchs?: readonly string[];
+}
+
+/** nvcc's check of a batch: the generated Makefile's warnings-as-errors, every arch through
+ * ptxas, but without device optimisation (cicc's optimiser is most of nvcc's time, and a
+ * ptxas error such as an unsupported instruction or an oversized parameter list does not depend
+ * on it). The models' builds (test/e2e/cuda.test.ts) use the Makefile's -O3. */
+const NVCC_CHECK_FLAGS = ['-std=c++17', '--Werror', 'all-warnings', '-Xcompiler', '-Wall,-Wextra,-Werror'];
+const NVCC_CHECK_FAST = ['-Xcicc', '-O0', '-Xptxas', '-O0'];
+
 async function buildAndRun(
   cands: readonly Candidate[],
-  cc: string,
-  flags: readonly string[],
-  backend: Backend,
+  o: BuildOptions,
 ): Promise<{ ok: boolean; log: string; dir: string }> {
   const dir = tmp.dirSync({ prefix: 'xla-aot-conf-', unsafeCleanup: true }).name;
   const sources: string[] = [];
@@ -118,23 +137,44 @@ async function buildAndRun(
       cases: cands.map((c) => ({ prefix: c.prefix })),
     }),
   );
-  // Every case is emitted for the host target (GEMM path included): build with its flags. CUDA
-  // builds run on this CPU through rl_cuda.h's host emulation (g++).
-  const targetFlags = cands[0]?.emitted.target.cflags ?? [];
-  const cuda = [
-    ...CUDA_EMULATION_FLAGS,
-    ...flags,
-    '-I.',
-    '-x',
-    'c++',
-    'harness.c',
-    ...sources.filter((f) => f.endsWith('.cu')),
-  ];
-  const args =
-    backend === 'cuda'
-      ? [...cuda, '-x', 'assembler-with-cpp', ...sources.filter((f) => f.endsWith('.S')), '-o', 'harness']
-      : [...CFLAGS.split(' '), ...targetFlags, ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'];
-  const build = await execa(backend === 'cuda' ? 'g++' : cc, args, { cwd: dir, reject: false, all: true });
+  const flags = o.flags ?? [];
+  const asm = sources.filter((f) => f.endsWith('.S'));
+  let args: string[];
+  if (o.backend === 'cuda') {
+    // One translation unit for the batch, each case in its own namespace (kernels are static, the
+    // API is prefixed): the C++ headers are parsed once per batch, not once per case.
+    const unit = cands.map((c) => `namespace case_${c.prefix} {\n#include "${c.prefix}.cu"\n}`);
+    writeFileSync(join(dir, 'cases.cu'), ['#include "rl_cuda.h"', ...unit, ''].join('\n'));
+    if (o.gpuArchs?.length) {
+      const nvcc = await execa(
+        NVCC,
+        [
+          ...NVCC_CHECK_FLAGS,
+          ...NVCC_CHECK_FAST,
+          ...gencodeFlags(o.gpuArchs),
+          '-I.',
+          '-c',
+          'cases.cu',
+          '-o',
+          'cases.o',
+        ],
+        { cwd: dir, reject: false, all: true },
+      );
+      if (nvcc.exitCode !== 0) return { ok: false, log: `nvcc: ${nvcc.all ?? ''}`, dir };
+    }
+    // CUDA builds run on this CPU through rl_cuda.h's host emulation (g++).
+    args = [...CUDA_EMULATION_FLAGS, ...flags, '-I.', '-x', 'c++', 'harness.c', 'cases.cu'];
+    args.push('-x', 'assembler-with-cpp', ...asm, '-o', 'harness');
+  } else {
+    // Every case is emitted for the host target (GEMM path included): build with its flags.
+    const targetFlags = cands[0]?.emitted.target.cflags ?? [];
+    args = [...CFLAGS.split(' '), ...targetFlags, ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'];
+  }
+  const build = await execa(o.backend === 'cuda' ? 'g++' : (o.cc ?? 'gcc'), args, {
+    cwd: dir,
+    reject: false,
+    all: true,
+  });
   if (build.exitCode !== 0) return { ok: false, log: build.all ?? '', dir };
   const run = await execa('./harness', [], { cwd: dir, reject: false, all: true });
   // A sanitizer report (or a crash) fails the whole batch: rerun case by case to find the culprit.
@@ -172,13 +212,8 @@ function judge(c: Candidate, dir: string): CaseResult {
   };
 }
 
-async function runBatch(
-  cands: readonly Candidate[],
-  cc: string,
-  flags: readonly string[],
-  backend: Backend,
-): Promise<CaseResult[]> {
-  const r = await buildAndRun(cands, cc, flags, backend);
+async function runBatch(cands: readonly Candidate[], o: BuildOptions): Promise<CaseResult[]> {
+  const r = await buildAndRun(cands, o);
   if (r.ok) return cands.map((c) => judge(c, r.dir));
   if (cands.length === 1) {
     const line = r.log.split('\n').find((l) => /error|runtime error|Sanitizer/.test(l)) ?? r.log.slice(0, 200);
@@ -187,26 +222,19 @@ async function runBatch(
         file: cands[0]!.file,
         index: cands[0]!.index,
         outcome: 'failed',
-        reason: `generated C failed to build or run cleanly: ${line}`,
+        reason: `generated ${o.backend === 'cuda' ? 'CUDA' : 'C'} failed to build or run cleanly: ${line}`,
       },
     ];
   }
-  const out: CaseResult[] = [];
-  for (const c of cands) out.push(...(await runBatch([c], cc, flags, backend)));
-  return out;
+  // Halves, until the failing cases are alone: a bad case costs log2(batch) builds, not one per case.
+  const half = Math.ceil(cands.length / 2);
+  return [...(await runBatch(cands.slice(0, half), o)), ...(await runBatch(cands.slice(half), o))];
 }
 
 /** Runs the C backend over the files; cases the interpreter does not pass are skipped (with why).
  * With `fault`, every case is compiled with that injected fault (faults.ts): a case that still
  * passes is one whose comparison did not catch it. */
-export async function runFilesC(
-  files: readonly string[],
-  jobs: number,
-  cc = 'gcc',
-  flags: readonly string[] = [],
-  fault?: FaultKind,
-  backend: Backend = 'c',
-): Promise<CaseResult[]> {
+export async function runFilesC(files: readonly string[], o: BuildOptions): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const cands: Candidate[] = [];
   let n = 0;
@@ -223,18 +251,19 @@ export async function runFilesC(
         else results.push(r);
         continue;
       }
-      const c = prepare(file, cases[r.index - 1]!.text, r.index, `c${n++}`, backend, fault);
+      const c = prepare(file, cases[r.index - 1]!.text, r.index, `c${n++}`, o.backend ?? 'c', o.fault);
       if ('outcome' in c) results.push(c);
       else cands.push(c);
     }
   }
   const batches: Candidate[][] = [];
-  for (let i = 0; i < cands.length; i += BATCH) batches.push(cands.slice(i, i + BATCH));
+  const size = BATCH[o.backend ?? 'c'];
+  for (let i = 0; i < cands.length; i += size) batches.push(cands.slice(i, i + size));
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < batches.length) results.push(...(await runBatch(batches[next++]!, cc, flags, backend)));
+    while (next < batches.length) results.push(...(await runBatch(batches[next++]!, o)));
   };
-  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, worker));
   const order = new Map(files.map((f, i) => [f, i]));
   return results.sort((a, b) => order.get(a.file)! - order.get(b.file)! || a.index - b.index);
 }

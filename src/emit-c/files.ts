@@ -10,7 +10,6 @@ import { typeToString } from '../ir/types.js';
 import { size } from '../ir/tensor.js';
 import type { MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
-import { UNWRITTEN_BYTE, type UnwrittenRange } from '../flat/faults.js';
 import type { FlatOp, Sym } from '../flat/program.js';
 import { compilerOf, toolOf } from '../target/targets.js';
 import type { Kernel } from '../emit-common/kernel.js';
@@ -28,7 +27,6 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   const injected = c.fault;
   const tensor = (s: Sym) => c.tensor(s);
   const valueOf = (s: Sym) => c.valueOf(s);
-  const elemBytes = (s: Sym): number => c.elemBytes(s);
   const bytes = (s: Sym): number => c.bytes(s);
   // Constants read only as a prepacked GEMM weight are linked in packed form only.
   const readAsIs = new Set<Sym>(prog.outputs);
@@ -89,26 +87,20 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, prog.entry.loc);
     return `((${cElem(tensor(s), 'value', prog.entry.loc).storage}*)(A + ${off}))`;
   };
-  // Injected fault: these elements end as an unwritten buffer reads in the test harnesses.
-  const unwrite = (buffer: string, u: UnwrittenRange): string =>
-    `memset((uint8_t*)${buffer} + ${u.firstElement * elemBytes(u.sym)}, ${UNWRITTEN_BYTE}, ${u.elements * elemBytes(u.sym)}); /* injected fault */`;
   const calls = runSteps(f, kernels, {
     bufRef,
     copy: (dst, src, n) => `memcpy(${dst}, ${src}, ${n});`,
+    fill: (dst, byte, n) => `memset(${dst}, ${byte}, ${n});`,
     read: (ptr) => `*${ptr}`,
     args: (k) => [
       ...k.ins.map((x, i) => (i === 1 && packedWeight.has(k) ? packedWeight.get(k)! : bufRef(x))),
       ...k.outs.map(bufRef),
     ],
-    call: (kernel, args, k) => {
+    call: (kernel, args) => {
       const pool = kernel.params.some((p) => p.name === 'pool') ? ['pool'] : [];
-      const call = `${kernel.name}(${[...args, ...pool].join(', ')});`;
-      const u = injected?.unwritten;
-      return u?.by === 'kernel' && k.outs.includes(u.sym) ? `${call} ${unwrite(bufRef(u.sym), u)}` : call;
+      return `${kernel.name}(${[...args, ...pool].join(', ')});`;
     },
   });
-  prog.outputs.forEach((s, i) => calls.push(`memcpy(outputs[${i}], ${bufRef(s)}, ${bytes(s)}); /* output ${i} */`));
-  if (injected?.unwritten?.by === 'output copy') calls.push(unwrite('outputs[0]', injected.unwritten));
 
   const { ioDims, inputInfos, outputInfos } = ioTables(c, o.prefix);
   const PREFIX = o.prefix.toUpperCase();

@@ -34,10 +34,10 @@ export abstract class CFamilyRenderer extends CStyleRenderer {
   }
 
   /** Accumulators: double for real floats (the interpreter sums in f64 and rounds once), double
-   * _Complex for complex, the type itself otherwise. */
+   * rl_c128_t (double _Complex) for complex, the type itself otherwise. */
   protected localType(elem: ElemType, wide: boolean, owner: Op): string {
     const c = this.c(elem, owner);
-    if (wide && c.cls === 'complex') return 'double _Complex';
+    if (wide && c.cls === 'complex') return 'rl_c128_t';
     if (wide && (c.cls === 'float' || c.cls === 'double')) return 'double';
     return c.compute;
   }
@@ -126,6 +126,6 @@ function totalGreater(c: CElem, a: string, b: string): string {
 function multiplyAccumulate(c: CElem, acc: string, a: string, b: string): string {
   if (c.cls === 'int') return `rl_add_${c.intSuffix}(${acc}, rl_mul_${c.intSuffix}(${a}, ${b}))`;
   if (c.cls === 'bool') return `(uint8_t)(${acc} | (${a} & ${b}))`;
-  if (c.cls === 'complex') return `${acc} + (double _Complex)${a} * (double _Complex)${b}`;
+  if (c.cls === 'complex') return `${acc} + (rl_c128_t)${a} * (rl_c128_t)${b}`;
   return `${acc} + (double)${a} * (double)${b}`;
 }

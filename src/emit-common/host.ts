@@ -3,12 +3,14 @@
  * per kernel op in program order, the control steps (labels, gotos, branches, switches and the
  * copies on their edges) as host code, then the copies to the outputs. A backend says how it calls
  * a kernel, copies bytes and reads a scalar on the host (C: plain calls, memcpy and loads; CUDA:
- * launches on a stream, device copies and a read back).
+ * launches on a stream, device copies and a read back). With a fault injected (flat/faults.ts),
+ * its unwritten range is filled with UNWRITTEN_BYTE after the kernel or copy that wrote it.
  */
 import type { Edge, FlatOp, Sym } from '../flat/program.js';
 import type { CProgram, FusedProgram } from './program.js';
 import { cElem } from './ctypes.js';
 import type { Kernel } from './kernel.js';
+import { UNWRITTEN_BYTE, type UnwrittenRange } from '../flat/faults.js';
 
 export interface HostSpelling {
   /** The statement running kernel `k` on `args` (its operands then results, as bufRef spells them). */
@@ -21,11 +23,18 @@ export interface HostSpelling {
   readonly bufRef: (s: Sym) => string;
   /** The operand list of kernel op `k` (defaults to its ins then outs by bufRef). */
   readonly args?: (k: FlatOp) => string[];
+  /** The statement setting `bytes` bytes from `dst` (a uint8_t pointer) to `byte`. */
+  readonly fill: (dst: string, byte: string, bytes: number) => string;
 }
 
-/** The statements of the run function (without the output copies). */
+/** The statements of the run function, the copies to the outputs last. */
 export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpelling): string[] {
   const { prog } = f.c;
+  const unwritten = f.c.fault?.unwritten;
+  const unwrite = (buffer: string, u: UnwrittenRange): string => {
+    const bytes = f.c.elemBytes(u.sym);
+    return ` ${h.fill(`(uint8_t*)${buffer} + ${u.firstElement * bytes}`, UNWRITTEN_BYTE, u.elements * bytes)} /* injected fault */`;
+  };
   const kernelOf = new Map(f.kernelOps.map((k, i) => [k, kernels[i]!]));
   const copyList = (cs: Edge['copies']): string =>
     cs.map(([from, to]) => `${h.copy(h.bufRef(to), h.bufRef(from), f.c.bytes(to))} `).join('');
@@ -37,7 +46,10 @@ export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpe
         const k = f.kernelAt.get(op);
         if (!k) return ''; // fused into a kernel that runs later
         const args = h.args?.(k) ?? [...k.ins, ...k.outs].map(h.bufRef);
-        return h.call(kernelOf.get(k)!, args, k);
+        const call = h.call(kernelOf.get(k)!, args, k);
+        return unwritten?.by === 'kernel' && k.outs.includes(unwritten.sym)
+          ? call + unwrite(h.bufRef(unwritten.sym), unwritten)
+          : call;
       }
       switch (c.kind) {
         case 'label':
@@ -58,7 +70,13 @@ export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpe
         }
       }
     })
-    .filter(Boolean);
+    .filter(Boolean)
+    .concat(
+      prog.outputs.map((s, i) => {
+        const copy = `${h.copy(`outputs[${i}]`, h.bufRef(s), f.c.bytes(s))} /* output ${i} */`;
+        return i === 0 && unwritten?.by === 'output copy' ? copy + unwrite('outputs[0]', unwritten) : copy;
+      }),
+    );
 }
 
 /** The rl_tensor_info_t tables of the inputs and outputs and the dims arrays they point to. An

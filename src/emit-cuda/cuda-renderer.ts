@@ -7,12 +7,11 @@
  * block reductions and tiled contractions come later).
  */
 import type { Op } from '../ir/core.js';
-import { elemToString, sameElem, type ElemType } from '../ir/types.js';
+import { sameElem } from '../ir/types.js';
 import { div, int, mod, subIndexes, v, type Idx } from '../ir/index-expr.js';
 import type { KernelIR, Stmt, Val, VecType } from '../kernel/ir.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
 import { CFamilyRenderer } from '../emit-common/cfamily.js';
-import { error } from '../diag/diagnostics.js';
 import { indexVarsUsed } from '../kernel/analysis.js';
 
 type Loop = Extract<Stmt, { k: 'loop' }>;
@@ -112,16 +111,6 @@ export class CudaRenderer extends CFamilyRenderer {
         this.stmts(w, body);
       },
     );
-  }
-
-  protected override storageType(elem: ElemType, owner: Op): string {
-    if (elem.kind === 'complex')
-      throw error(
-        'E0301',
-        { op: `${owner.name} on ${elemToString(elem)}`, target: 'CUDA backend (no complex types yet)' },
-        owner.loc,
-      );
-    return super.storageType(elem, owner);
   }
 
   // No vector types on CUDA yet: vectorize.ts is not given a vector unit, so none reach here.

@@ -26,6 +26,10 @@ import { CudaRenderer, launchSteps } from './cuda-renderer.js';
 export const DEFAULT_GPU_ARCHS = ['sm_80'];
 export const NVCC_FLAGS = '-O3 -std=c++17 --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror';
 
+/** nvcc's flags for a fat binary with code for each sm_XX in `archs`. */
+export const gencodeFlags = (archs: readonly string[]): string[] =>
+  archs.flatMap((a) => ['-gencode', `arch=compute_${a.slice(3)},code=${a}`]);
+
 /** A CUDA kernel op: its `__global__` functions (one, or one per launch step) and the threads
  * each launch wants, in launch order. */
 export interface CudaKernel extends Kernel {
@@ -102,6 +106,7 @@ export function emitFilesForCuda(
   const calls = runSteps(f, kernels, {
     bufRef,
     copy,
+    fill: (dst, byte, n) => `RL_CUDA_CHECK(cudaMemsetAsync(${dst}, ${byte}, ${n}, stream));`,
     read: (ptr) => `rl_cuda_read(${ptr}, stream)`,
     call: (k, args) =>
       (k as CudaKernel).launches
@@ -111,7 +116,6 @@ export function emitFilesForCuda(
         })
         .join(' '),
   });
-  prog.outputs.forEach((s, i) => calls.push(`${copy(`outputs[${i}]`, bufRef(s), c.bytes(s))} /* output ${i} */`));
   const hostReads = [...prog.control.values()].filter((x) => x.kind === 'branch' || x.kind === 'switch').length;
 
   const PREFIX = o.prefix.toUpperCase();
@@ -178,7 +182,7 @@ export function emitFilesForCuda(
     render('cuda/Makefile.hbs', {
       ...common,
       nvcc: 'nvcc',
-      nvccflags: [NVCC_FLAGS, ...archs.map((a) => `-gencode arch=compute_${a.slice(3)},code=${a}`)].join(' '),
+      nvccflags: [NVCC_FLAGS, ...gencodeFlags(archs)].join(' '),
     }),
   );
   return {
@@ -193,5 +197,6 @@ export function emitFilesForCuda(
     buildFlags: [],
     fusionGroups: kernelOps.flatMap((k, i) => (k.group ? [`${kernels[i]!.name}: ${describeGroup(k.group)}`] : [])),
     simdKernels: [],
+    ...(c.fault ? { fault: c.fault.where } : {}),
   };
 }

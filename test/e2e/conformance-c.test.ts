@@ -19,7 +19,7 @@ t.test(
   'C backend matches the interpreter on the conformance data',
   { skip: HAVE_SHARED ? false : 'no ../shared/conformance' },
   async (t) => {
-    const results = await runFilesC(collectFiles([join(SHARED, 'conformance')]), 2);
+    const results = await runFilesC(collectFiles([join(SHARED, 'conformance')]), { jobs: 2 });
     const s = summarize(results);
     // Of the cases the interpreter passes (the others are skipped), those whose C has no kernel are
     // neither passes nor failures: the share counts the cases the C computes.

@@ -1,82 +1,56 @@
 /**
- * The CUDA backend (--target cuda). Without a GPU (CI has none) every build is checked twice:
- * nvcc compiles the generated .cu for sm_80 and sm_90 with warnings as errors (ptxas errors fail
- * too), and the same source, built by g++ against rl_cuda.h's host emulation (every block and
- * thread in turn, under ASan+UBSan), must reproduce the reference interpreter. On a machine with
- * a GPU the models also run on it.
+ * The CUDA backend (--target cuda) beyond the models (their CUDA checks are in
+ * test/helpers/models.ts checkCuda) and the conformance data (conformance-cuda.test.ts): complex
+ * numbers, architecture names, the CLI and --dump-after. Without a GPU (CI has none) a build is
+ * checked twice: nvcc compiles the .cu for sm_80 and sm_90 with warnings as errors, and the same
+ * source, built by g++ against rl_cuda.h's host emulation, must reproduce the interpreter.
  */
 import { execa } from 'execa';
-import t, { type Test } from 'tap';
-import { writeFiles } from '../../src/toolchain/build.js';
+import t from 'tap';
 import { compile, PHASE_NAMES } from '../../src/pipeline.js';
 import { runCompiledCuda, SANITIZE_FLAGS } from '../../src/toolchain/run.js';
-import { loadModel, MODEL_ENTRIES } from '../helpers/models.js';
 import { expectMatch, reference } from '../helpers/reference.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, HAVE_SHARED, SHARED, scratchDir } from '../helpers/paths.js';
 import { SourceFile } from '../../src/diag/source.js';
-import { renderDiagnostic, type CompileError } from '../../src/diag/diagnostics.js';
 import { importModule } from '../../src/import/index.js';
-import type { Module } from '../../src/ir/core.js';
+import { HAVE_NVCC, NO_NVCC, nvccBuilds } from '../helpers/cuda.js';
 
-const NVCC = '/usr/local/cuda/bin/nvcc';
-const haveNvcc = (await execa(NVCC, ['--version'], { reject: false })).exitCode === 0;
-const haveGpu = (await execa('nvidia-smi', ['-L'], { reject: false })).exitCode === 0;
-const SMALL = Object.keys(MODEL_ENTRIES).filter((n) => MODEL_ENTRIES[n]!.sanitize);
-
-/** nvcc -c of the emitted .cu for sm_80 and sm_90 (warnings are errors). */
-async function nvccBuilds(t: Test, m: Module, entry: string, label: string): Promise<void> {
-  const dir = scratchDir('xla-aot-nvcc-');
-  const r = compile(m, {
-    entry,
-    prefix: 'model',
-    sourceName: label,
-    cc: 'gcc',
-    backend: 'cuda',
-    gpuArchs: ['sm_80', 'sm_90'],
-  });
-  writeFiles(dir, r);
-  const b = await execa('make', ['-C', dir, `NVCC=${NVCC}`, 'model.o'], { reject: false, all: true });
-  t.equal(b.exitCode, 0, `${label}: nvcc builds model.cu for sm_80 and sm_90${b.exitCode ? `\n${b.all}` : ''}`);
+// complex<f32> and complex<f64> through arithmetic with real operands, the complex.h functions
+// rl.h's C++ section provides, parts, a contraction and a reduction.
+const COMPLEX = `func.func @main(%a: tensor<4xcomplex<f32>>, %b: tensor<4xcomplex<f64>>, %m: tensor<3x4xcomplex<f32>>) -> (tensor<4xcomplex<f32>>, tensor<4xcomplex<f64>>, tensor<4xf32>, tensor<3xcomplex<f32>>, tensor<complex<f64>>) {
+  %0 = stablehlo.multiply %a, %a : tensor<4xcomplex<f32>>
+  %1 = stablehlo.exponential %0 : tensor<4xcomplex<f32>>
+  %2 = stablehlo.tanh %1 : tensor<4xcomplex<f32>>
+  %3 = stablehlo.sqrt %b : tensor<4xcomplex<f64>>
+  %4 = stablehlo.divide %3, %b : tensor<4xcomplex<f64>>
+  %5 = stablehlo.log_plus_one %4 : tensor<4xcomplex<f64>>
+  %6 = stablehlo.abs %2 : (tensor<4xcomplex<f32>>) -> tensor<4xf32>
+  %7 = stablehlo.real %a : (tensor<4xcomplex<f32>>) -> tensor<4xf32>
+  %8 = stablehlo.atan2 %6, %7 : tensor<4xf32>
+  %9 = stablehlo.dot_general %m, %a, contracting_dims = [1] x [0] : (tensor<3x4xcomplex<f32>>, tensor<4xcomplex<f32>>) -> tensor<3xcomplex<f32>>
+  %z = stablehlo.constant dense<(0.0, 0.0)> : tensor<complex<f64>>
+  %10 = stablehlo.reduce(%5 init: %z) applies stablehlo.add across dimensions = [0] : (tensor<4xcomplex<f64>>, tensor<complex<f64>>) -> tensor<complex<f64>>
+  func.return %2, %5, %8, %9, %10 : tensor<4xcomplex<f32>>, tensor<4xcomplex<f64>>, tensor<4xf32>, tensor<3xcomplex<f32>>, tensor<complex<f64>>
 }
+`;
 
 t.test(
-  'models: the CUDA build compiles with nvcc and, emulated on the CPU under ASan+UBSan, matches the interpreter',
-  { skip: HAVE_SHARED ? false : 'no ../shared/models' },
+  'complex numbers: the CUDA build matches the interpreter (emulated, ASan+UBSan) and nvcc builds it',
   async (t) => {
-    for (const name of SMALL) {
-      const { entry, documented } = MODEL_ENTRIES[name]!;
-      const m = loadModel(name);
-      const { args, expected } = reference(m, entry, 11, documented);
-      const run = await runCompiledCuda(m, entry, args, { flags: SANITIZE_FLAGS });
-      expectMatch(t, run.outputs, expected, `${name} (CUDA, emulated)`, true);
-      if (haveNvcc) await nvccBuilds(t, m, entry, name);
-      if (haveGpu)
-        expectMatch(
-          t,
-          (await runCompiledCuda(m, entry, args, { device: true })).outputs,
-          expected,
-          `${name} (CUDA, on the GPU)`,
-          true,
-        );
-    }
-    if (!haveNvcc) t.comment('skipped the nvcc builds: no nvcc at /usr/local/cuda/bin');
-    if (!haveGpu) t.comment('not run on a GPU: this machine has none (nvidia-smi -L failed)');
+    const m = importModule(new SourceFile('complex.mlir', COMPLEX));
+    const { args, expected } = reference(m, 'main', 5);
+    const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+    t.match(run.emitted.files.get('model.cu'), /rl_c64_t/, "complex<f32> is rl.h's C++ complex");
+    expectMatch(t, run.outputs, expected, 'complex (CUDA, emulated)', true);
+    if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'complex.mlir');
+    else t.comment(NO_NVCC);
   },
 );
 
-t.test('what the CUDA backend cannot do yet is a located refusal, not bad code', async (t) => {
-  const src =
-    'func.func @main(%a: tensor<4xcomplex<f32>>) -> tensor<4xcomplex<f32>> {\n  %0 = stablehlo.add %a, %a : tensor<4xcomplex<f32>>\n  func.return %0 : tensor<4xcomplex<f32>>\n}\n';
-  const m = importModule(new SourceFile('complex.mlir', src));
-  try {
-    compile(m, { entry: 'main', prefix: 'model', sourceName: 'complex.mlir', cc: 'gcc', backend: 'cuda' });
-    t.fail('complex types compiled for CUDA');
-  } catch (e) {
-    const d = (e as CompileError).diagnostic;
-    t.match(d ? renderDiagnostic(d) : String(e), /^complex\.mlir:2:\d+: error E0301: .*complex<f32>.*CUDA backend/);
-  }
+t.test('--gpu-arch takes sm_XX names only', async (t) => {
+  const m = importModule(new SourceFile('complex.mlir', COMPLEX));
   t.throws(
     () =>
       compile(m, {
@@ -97,7 +71,7 @@ t.test(
   async (t) => {
     const out = scratchDir('xla-aot-cli-cuda-');
     const model = join(SHARED, 'models', 'iree_e2e_fullyconnected.mlir');
-    const emit = haveNvcc ? 'lib' : 'c';
+    const emit = HAVE_NVCC ? 'lib' : 'c';
     const c = await execa(
       'node',
       [CLI, model, '--target', 'cuda', '--gpu-arch', 'sm_90', '-o', out, `--emit=${emit}`],
@@ -110,7 +84,7 @@ t.test(
       'rl.h',
       'rl_cuda.h',
       'Makefile',
-      ...(haveNvcc ? ['model.so', 'libmodel.a'] : []),
+      ...(HAVE_NVCC ? ['model.so', 'libmodel.a'] : []),
     ])
       t.ok(existsSync(join(out, f)), `wrote ${f}`);
     t.match(readFileSync(join(out, 'Makefile'), 'utf8'), /code=sm_90/, 'built for the --gpu-arch given');

@@ -18,7 +18,7 @@ t.test('interpreter passes the op fixtures', async (t) => {
 const INTERPRETER_ONLY = ['rng_bit_generator.mlir'];
 
 t.test('C backend reproduces the op fixtures', async (t) => {
-  for (const r of await runFilesC(files, 1)) {
+  for (const r of await runFilesC(files, { jobs: 1 })) {
     if (INTERPRETER_ONLY.some((f) => r.file.endsWith(f)))
       t.match(r.reason, /error E0301: .* is not supported by target 'C backend'/, `${r.file}#${r.index}`);
     else t.equal(r.outcome, 'passed', `${r.file}#${r.index}: ${r.reason}`);

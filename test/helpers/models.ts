@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
 import { FAULT_KINDS } from '../../src/flat/faults.js';
-import { runCompiled, SANITIZE_FLAGS } from '../../src/toolchain/run.js';
+import { runCompiled, runCompiledCuda, SANITIZE_FLAGS } from '../../src/toolchain/run.js';
 import { importModule } from '../../src/import/index.js';
 import { compareTensors } from '../../src/ir/compare.js';
 import type { Module } from '../../src/ir/core.js';
 import { SHARED } from './paths.js';
 import { expectMatch, reference } from './reference.js';
+import { HAVE_GPU, HAVE_NVCC, NO_GPU, NO_NVCC, nvccBuilds } from './cuda.js';
+import type { Tensor } from '../../src/ir/tensor.js';
 
 export const MODELS = join(SHARED, 'models');
 
@@ -46,7 +48,8 @@ export const SANITIZE = SANITIZE_FLAGS;
  * compiled C (-Wall -Wextra -Werror) matches it, every reference output is finite and varied, the
  * arena lies between the liveness bound and the no-reuse sum, the C matches under ASan+UBSan too
  * (small models), and every kind of injected fault (src/flat/faults.ts) makes the comparison
- * fail. Faulty programs build at -O0: they only have to run, and big models build faster.
+ * fail. Faulty programs build at -O0: they only have to run, and big models build faster. Then
+ * the CUDA build (checkCuda).
  */
 export async function checkModel(t: Test, name: string): Promise<void> {
   const { entry, sanitize, documented } = MODEL_ENTRIES[name]!;
@@ -81,4 +84,20 @@ export async function checkModel(t: Test, name: string): Promise<void> {
     const caught = run.outputs.map((o, i) => compareTensors(o, expected[i]!)).find((d) => !d.ok);
     t.ok(caught, `injected fault ${fault} (${run.emitted.fault}) is caught${caught ? `: ${caught.message}` : ''}`);
   });
+  await checkCuda(t, m, name, args, expected);
+}
+
+/** The CUDA build: nvcc compiles it for sm_80 and sm_90 (when this machine has nvcc) while the
+ * same .cu, built by g++ against rl_cuda.h's host emulation (every block and thread in turn; under
+ * ASan+UBSan for the small models), must match the interpreter; with a GPU it also runs there. */
+async function checkCuda(t: Test, m: Module, name: string, args: Tensor[], expected: Tensor[]): Promise<void> {
+  const { entry, sanitize } = MODEL_ENTRIES[name]!;
+  const [emulated] = await Promise.all([
+    runCompiledCuda(m, entry, args, sanitize ? { flags: SANITIZE } : {}),
+    HAVE_NVCC ? nvccBuilds(t, m, entry, name) : t.comment(NO_NVCC),
+  ]);
+  expectMatch(t, emulated.outputs, expected, `${name} (CUDA, emulated${sanitize ? ' under ASan+UBSan' : ''})`, true);
+  if (!HAVE_GPU) return void t.comment(NO_GPU);
+  const onGpu = await runCompiledCuda(m, entry, args, { device: true });
+  expectMatch(t, onGpu.outputs, expected, `${name} (CUDA, on the GPU)`, true);
 }
