@@ -3,15 +3,23 @@
  *
  * Built with RL_CUDA_HOST_EMULATION (a host C++ compiler, no GPU), the same source runs on the CPU:
  * the CUDA types and calls below become plain C++ (device memory is host memory, a stream runs
- * in order at once) and a kernel launch runs every (block, thread) one after another. That is
- * exact for the kernels xla-aot generates today: each thread's work is independent (grid-stride
- * loops, single-thread kernels), none uses shared memory, barriers or warp operations. */
+ * in order at once). A kernel whose threads are independent (RL_CUDA_LAUNCH: grid-stride loops,
+ * single-thread kernels) runs every (block, thread) one after another. A kernel whose threads
+ * cooperate (RL_CUDA_LAUNCH_SYNCED: block reductions) runs each block's threads as fibers
+ * (ucontext), switched at every barrier: __syncthreads waits for every thread of the block, a
+ * warp shuffle for every thread of the warp (lockstep: all write, then all read), and a barrier
+ * that some thread never reaches is reported as a deadlock instead of hanging. `__shared__`
+ * variables are statics, one per kernel, as blocks run one at a time. This checks the kernels'
+ * logic and data flow, not their timing, memory model or occupancy: it is no substitute for a GPU. */
 #ifndef RL_CUDA_H
 #define RL_CUDA_H
 
 #ifdef RL_CUDA_HOST_EMULATION
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 
 #define __global__
 #define __host__
@@ -51,9 +59,150 @@ static void rl_cuda_emulate(unsigned blocks, unsigned threads, F run) {
 }
 #define RL_CUDA_LAUNCH(kernel, blocks, threads, stream, ...) \
   rl_cuda_emulate((blocks), (threads), [&]() { kernel(__VA_ARGS__); })
+
+/* ---- cooperating threads: one fiber per thread of a block ---- */
+#define RL_EMU_MAX_THREADS 1024
+#define RL_EMU_STACK_BYTES (256u * 1024u)
+#define __shared__ static
+struct rl_emu_state {
+  ucontext_t scheduler;
+  ucontext_t fiber[RL_EMU_MAX_THREADS];
+  unsigned char done[RL_EMU_MAX_THREADS];
+  unsigned char* stacks;
+  unsigned threads, current;
+  unsigned long events; /* barrier arrivals, releases and finished threads: progress */
+  unsigned block_arrived, block_generation;
+  unsigned warp_arrived[RL_EMU_MAX_THREADS / 32], warp_generation[RL_EMU_MAX_THREADS / 32];
+  unsigned long long lane_value[RL_EMU_MAX_THREADS]; /* what each thread offers a shuffle */
+  void (*body)(void*);
+  void* arg;
+};
+static rl_emu_state rl_emu;
+
+/* AddressSanitizer is told of every stack switch (else it may report false positives). */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define RL_EMU_SWITCH_START(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
+#define RL_EMU_SWITCH_FINISH(save, bottom, size) __sanitizer_finish_switch_fiber(save, bottom, size)
+#else
+#define RL_EMU_SWITCH_START(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define RL_EMU_SWITCH_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#endif
+static const void* rl_emu_scheduler_stack;
+static size_t rl_emu_scheduler_stack_size;
+
+static __attribute__((noinline)) void rl_emu_yield(void) {
+  void* fake_stack = NULL;
+  RL_EMU_SWITCH_START(&fake_stack, rl_emu_scheduler_stack, rl_emu_scheduler_stack_size);
+  swapcontext(&rl_emu.fiber[rl_emu.current], &rl_emu.scheduler);
+  RL_EMU_SWITCH_FINISH(fake_stack, &rl_emu_scheduler_stack, &rl_emu_scheduler_stack_size);
+}
+
+/* Arrive; wait (yielding) until `participants` threads have arrived. */
+static void rl_emu_barrier(unsigned* arrived, unsigned* generation, unsigned participants) {
+  unsigned g = *generation;
+  ++rl_emu.events;
+  if (++*arrived == participants) {
+    *arrived = 0;
+    ++*generation;
+    return;
+  }
+  while (*generation == g) rl_emu_yield();
+}
+
+static inline void __syncthreads(void) {
+  rl_emu_barrier(&rl_emu.block_arrived, &rl_emu.block_generation, rl_emu.threads);
+}
+
+static void rl_emu_warp_barrier(void) {
+  unsigned warp = threadIdx.x / 32, first = warp * 32;
+  unsigned lanes = rl_emu.threads - first < 32 ? rl_emu.threads - first : 32;
+  rl_emu_barrier(&rl_emu.warp_arrived[warp], &rl_emu.warp_generation[warp], lanes);
+}
+
+/* __shfl_down_sync over the full warp: every lane publishes its value, then reads lane + delta's
+ * (its own past the warp's end). */
+template <typename T>
+static T rl_shfl_down(T v, unsigned delta) {
+  static_assert(sizeof(T) <= sizeof(unsigned long long), "a shuffle moves at most 64 bits");
+  unsigned t = threadIdx.x, lane = t % 32;
+  memcpy(&rl_emu.lane_value[t], &v, sizeof(T));
+  rl_emu_warp_barrier();
+  T r = v;
+  if (lane + delta < 32 && t + delta < rl_emu.threads) memcpy(&r, &rl_emu.lane_value[t + delta], sizeof(T));
+  rl_emu_warp_barrier();
+  return r;
+}
+
+static void rl_emu_fiber_main(void) {
+  RL_EMU_SWITCH_FINISH(NULL, &rl_emu_scheduler_stack, &rl_emu_scheduler_stack_size);
+  rl_emu.body(rl_emu.arg);
+  rl_emu.done[rl_emu.current] = 1;
+  ++rl_emu.events;
+  RL_EMU_SWITCH_START(NULL, rl_emu_scheduler_stack, rl_emu_scheduler_stack_size); /* this fiber ends */
+} /* returns to uc_link: the scheduler */
+
+template <typename F>
+static void rl_emu_call(void* f) { (*(F*)f)(); }
+
+/* getcontext and swapcontext return twice: kept out of the scheduler's loops (-Wclobbered). */
+static __attribute__((noinline)) void rl_emu_start_fiber(unsigned t) {
+  ucontext_t* c = &rl_emu.fiber[t];
+  getcontext(c);
+  c->uc_stack.ss_sp = rl_emu.stacks + (size_t)t * RL_EMU_STACK_BYTES;
+  c->uc_stack.ss_size = RL_EMU_STACK_BYTES;
+  c->uc_link = &rl_emu.scheduler;
+  makecontext(c, rl_emu_fiber_main, 0);
+  rl_emu.done[t] = 0;
+}
+static __attribute__((noinline)) void rl_emu_resume(unsigned t) {
+  rl_emu.current = t;
+  threadIdx = rl_dim3{t, 0, 0};
+  void* fake_stack = NULL;
+  RL_EMU_SWITCH_START(&fake_stack, rl_emu.stacks + (size_t)t * RL_EMU_STACK_BYTES, RL_EMU_STACK_BYTES);
+  swapcontext(&rl_emu.scheduler, &rl_emu.fiber[t]);
+  RL_EMU_SWITCH_FINISH(fake_stack, NULL, NULL);
+}
+
+template <typename F>
+static void rl_cuda_emulate_synced(unsigned blocks, unsigned threads, F run) {
+  if (threads > RL_EMU_MAX_THREADS) abort();
+  if (!rl_emu.stacks) rl_emu.stacks = (unsigned char*)malloc((size_t)RL_EMU_MAX_THREADS * RL_EMU_STACK_BYTES);
+  if (!rl_emu.stacks) abort();
+  gridDim = rl_dim3{blocks, 1, 1};
+  blockDim = rl_dim3{threads, 1, 1};
+  rl_emu.threads = threads;
+  rl_emu.body = rl_emu_call<F>;
+  rl_emu.arg = &run;
+  for (unsigned b = 0; b < blocks; ++b) {
+    blockIdx = rl_dim3{b, 0, 0};
+    for (unsigned t = 0; t < threads; ++t) rl_emu_start_fiber(t);
+    for (unsigned left = threads; left;) {
+      unsigned long before = rl_emu.events;
+      for (unsigned t = 0; t < threads; ++t) {
+        if (rl_emu.done[t]) continue;
+        rl_emu_resume(t);
+        if (rl_emu.done[t]) --left;
+      }
+      if (left && rl_emu.events == before) {
+        fprintf(stderr, "rl_cuda emulation: block %u deadlocked: its threads wait at a barrier not all of them reach\n", b);
+        abort();
+      }
+    }
+  }
+}
+#define RL_CUDA_LAUNCH_SYNCED(kernel, blocks, threads, stream, ...) \
+  rl_cuda_emulate_synced((blocks), (threads), [&]() { kernel(__VA_ARGS__); })
 #else
 #include <cuda_runtime.h>
 #define RL_CUDA_LAUNCH(kernel, blocks, threads, stream, ...) kernel<<<(blocks), (threads), 0, (stream)>>>(__VA_ARGS__)
+#define RL_CUDA_LAUNCH_SYNCED RL_CUDA_LAUNCH
+/* __shfl_down_sync over the full warp; narrower types than int travel as int. */
+template <typename T>
+static __device__ __forceinline__ T rl_shfl_down(T v, unsigned delta) {
+  if constexpr (sizeof(T) < sizeof(int)) return (T)__shfl_down_sync(0xffffffffu, (int)v, delta);
+  else return __shfl_down_sync(0xffffffffu, v, delta);
+}
 #endif
 
 #include "rl.h"

@@ -2,17 +2,19 @@
  * @fileoverview The CUDA renderer of the kernel IR: the C-family hooks (emit-common/cfamily.ts,
  * the same element types and scalar spellings as C, so both backends compute the same values)
  * plus CUDA's: `__global__` kernels, `__restrict__`, and the mapping of parallel loops to threads.
- * A kernel whose body is a nest of parallel loops runs their iterations, flattened into one index,
+ * A reduction with enough elements per output (block-reduce.ts) runs one block per output; a
+ * kernel whose body is a nest of parallel loops runs their iterations, flattened into one index,
  * as a grid-stride loop over all threads; any other kernel runs on a single thread (correct first;
- * block reductions and tiled contractions come later).
+ * tiled contractions come later).
  */
 import type { Op } from '../ir/core.js';
 import { sameElem } from '../ir/types.js';
-import { div, int, mod, subIndexes, v, type Idx } from '../ir/index-expr.js';
+import { int, subIndexes, v, type Idx } from '../ir/index-expr.js';
 import type { KernelIR, Stmt, Val, VecType } from '../kernel/ir.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
 import { CFamilyRenderer } from '../emit-common/cfamily.js';
 import { indexVarsUsed } from '../kernel/analysis.js';
+import { blockReduction, identity, unflatten, type BlockReduction } from './block-reduce.js';
 
 type Loop = Extract<Stmt, { k: 'loop' }>;
 
@@ -76,41 +78,132 @@ export function launchSteps(k: KernelIR): Stmt[][] | undefined {
   });
 }
 
+/** How a kernel is launched: its grid and block sizes (C expressions), and whether its threads
+ * synchronize (rl_cuda.h's RL_CUDA_LAUNCH_SYNCED, which its host emulation runs as fibers). */
+export interface Launch {
+  readonly blocks: string;
+  readonly threads: string;
+  readonly synced: boolean;
+}
+
 export class CudaRenderer extends CFamilyRenderer {
   protected readonly kernelPrefix = 'static __global__ void';
   protected readonly restrict = '__restrict__';
-  /** Threads the last rendered kernel wants: the iterations of its parallel nest, or 1. */
-  threads = 1;
+  /** How the last rendered kernel is launched. */
+  launch: Launch = { blocks: '1', threads: '1', synced: false };
   private grid: GridNest | undefined;
+  private reduction: BlockReduction | undefined;
 
   override render(k: KernelIR, owner: Op, inPlace: boolean): string {
-    this.grid = gridNest(k.body);
-    this.threads = this.grid?.total ?? 1;
-    return super.render(k, owner, inPlace);
+    this.reduction = blockReduction(k.body);
+    this.grid = this.reduction ? undefined : gridNest(k.body);
+    const r = this.reduction;
+    this.launch = r
+      ? { blocks: String(Math.min(r.outputs, 65535)), threads: String(r.threads), synced: true }
+      : this.grid
+        ? { blocks: `rl_cuda_blocks(${this.grid.total})`, threads: 'RL_CUDA_BLOCK', synced: false }
+        : { blocks: '1', threads: '1', synced: false };
+    const how = r
+      ? `; a block of ${r.threads} threads per output element, combined by warp shuffles${r.threads > 32 ? ' and shared memory' : ''}`
+      : '';
+    return super.render({ ...k, comment: k.comment.replace(/ \*\/$/, `${how} */`) }, owner, inPlace);
+  }
+
+  protected override stmts(w: CodeWriter, ss: readonly Stmt[]): void {
+    if (this.reduction && ss === this.reduction.perOutput) this.reduceOneOutput(w, this.reduction);
+    else super.stmts(w, ss);
+  }
+
+  /** One output of a block reduction: every thread accumulates a stride of the reduced elements
+   * from the identity, the warps combine theirs through shuffles, warp 0 combines the warps'
+   * (through shared memory), and thread 0 combines the init value and stores. */
+  private reduceOneOutput(w: CodeWriter, r: BlockReduction): void {
+    const acc = r.acc.name;
+    const accType = this.localType(r.acc.elem, r.acc.wide, this.owner);
+    const start = identity(r.combiner, r.acc.elem, accType);
+    const combine = (a: Val, b: Val): string => {
+      const op = r.step.args[0] as Extract<Val, { k: 'op' }>;
+      return this.val({ ...r.step, args: [{ ...op, args: [a, b] }] });
+    };
+    const warpReduce = (): void =>
+      w.block('for (unsigned rl_lane_offset = 16; rl_lane_offset > 0; rl_lane_offset /= 2) {', () => {
+        w.line(`const ${accType} rl_other = rl_shfl_down(${acc}, rl_lane_offset);`);
+        w.line(`${acc} = ${combine({ k: 'local', name: acc }, { k: 'local', name: 'rl_other' })};`);
+      });
+    const finish = (): void =>
+      w.block('if (threadIdx.x == 0) {', () => {
+        w.line(`${acc} = ${combine(r.acc.init, { k: 'local', name: acc })};`);
+        this.stmt(w, r.store);
+      });
+    if (!r.kept.length) this.declareWarpPartials(w, r);
+    super.stmts(w, r.before);
+    w.line(`${accType} ${acc} = ${start};`);
+    w.block(`for (int64_t rl_r = threadIdx.x; rl_r < ${r.extent}; rl_r += blockDim.x) {`, () => {
+      const body = [...r.accumulate, r.reduced[r.reduced.length - 1]!.body.at(-1)!];
+      const index = unflatten(
+        v('rl_r'),
+        r.reduced.map((l) => (l.to as Extract<Idx, { k: 'int' }>).value),
+      );
+      const read = indexVarsUsed(body);
+      r.reduced.forEach((l, d) => read.has(l.var) && w.line(`const int64_t ${l.var} = ${this.idx(index[d]!)};`));
+      super.stmts(w, body);
+    });
+    warpReduce();
+    if (r.threads === 32) return finish();
+    w.line(`if (threadIdx.x % 32 == 0) rl_warp_partial[threadIdx.x / 32] = ${acc};`);
+    w.line('__syncthreads();');
+    w.block('if (threadIdx.x < 32) {', () => {
+      w.line(`${acc} = threadIdx.x < ${r.threads / 32} ? rl_warp_partial[threadIdx.x] : ${start};`);
+      warpReduce();
+      finish();
+    });
+    w.line('__syncthreads(); /* before the next output reuses rl_warp_partial */');
+  }
+
+  private declareWarpPartials(w: CodeWriter, r: BlockReduction): void {
+    if (r.threads > 32)
+      w.line(`__shared__ ${this.localType(r.acc.elem, r.acc.wide, this.owner)} rl_warp_partial[${r.threads / 32}];`);
   }
 
   /** The outermost loop of the grid nest: one grid-stride loop over the flat index `t`, each loop
    * variable recovered from it; the rest as written. */
   protected override loop(w: CodeWriter, s: Loop): void {
+    const r = this.reduction;
+    if (r && s === r.kept[0]) {
+      // One output per block (a block-stride loop when there are more outputs than blocks).
+      this.declareWarpPartials(w, r);
+      return this.flatLoops(w, r.kept, r.outputs, 'rl_o', 'blockIdx.x', 'gridDim.x');
+    }
     const grid = this.grid;
     if (!grid || s !== grid.loops[0]) return super.loop(w, s);
-    const extents = grid.loops.map((l) => (l.to as Extract<Idx, { k: 'int' }>).value);
-    w.block(
-      `for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < ${grid.total}; t += (int64_t)blockDim.x * gridDim.x) {`,
-      () => {
-        let inner = 1;
-        const index: Idx[] = [];
-        for (let d = extents.length - 1; d >= 0; d--) {
-          const x: Idx = d === 0 ? div(v('t'), inner) : mod(div(v('t'), inner), extents[d]!);
-          index[d] = x;
-          inner *= extents[d]!;
-        }
-        const body = grid.loops[grid.loops.length - 1]!.body;
-        const read = indexVarsUsed(body);
-        grid.loops.forEach((l, d) => read.has(l.var) && w.line(`const int64_t ${l.var} = ${this.idx(index[d]!)};`));
-        this.stmts(w, body);
-      },
+    this.flatLoops(
+      w,
+      grid.loops,
+      grid.total,
+      't',
+      '(int64_t)blockIdx.x * blockDim.x + threadIdx.x',
+      '(int64_t)blockDim.x * gridDim.x',
     );
+  }
+
+  /** Loops `loops` as one loop over their flat index `flat` (from `first`, by `stride`), each
+   * loop variable recovered from it. */
+  private flatLoops(
+    w: CodeWriter,
+    loops: readonly Loop[],
+    total: number,
+    flat: string,
+    first: string,
+    stride: string,
+  ): void {
+    const extents = loops.map((l) => (l.to as Extract<Idx, { k: 'int' }>).value);
+    w.block(`for (int64_t ${flat} = ${first}; ${flat} < ${total}; ${flat} += ${stride}) {`, () => {
+      const index = unflatten(v(flat), extents);
+      const body = loops[loops.length - 1]!.body;
+      const read = indexVarsUsed(body);
+      loops.forEach((l, d) => read.has(l.var) && w.line(`const int64_t ${l.var} = ${this.idx(index[d]!)};`));
+      this.stmts(w, body);
+    });
   }
 
   // No vector types on CUDA yet: vectorize.ts is not given a vector unit, so none reach here.

@@ -20,7 +20,7 @@ import { fusedKernelIR, opKernelIR } from '../emit-common/lowering.js';
 import { ioTables, runSteps } from '../emit-common/host.js';
 import { fuseKernels, VERSION, type CProgram, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 import { describeGroup } from '../kernel/fused.js';
-import { CudaRenderer, launchSteps } from './cuda-renderer.js';
+import { CudaRenderer, launchSteps, type Launch } from './cuda-renderer.js';
 
 /** GPU architectures nvcc builds for when none are given (`--gpu-arch`). */
 export const DEFAULT_GPU_ARCHS = ['sm_80'];
@@ -33,7 +33,7 @@ export const gencodeFlags = (archs: readonly string[]): string[] =>
 /** A CUDA kernel op: its `__global__` functions (one, or one per launch step) and the threads
  * each launch wants, in launch order. */
 export interface CudaKernel extends Kernel {
-  readonly launches: readonly { readonly name: string; readonly threads: number }[];
+  readonly launches: readonly { readonly name: string; readonly launch: Launch }[];
 }
 
 /** Fusion phase for CUDA: elementwise chains and chains into reductions; no micro-kernels yet. */
@@ -51,10 +51,10 @@ export function lowerForCuda(f: FusedProgram, plan: MemoryPlan): CudaKernel[] {
     const r = new CudaRenderer();
     const params = r.kernelParams(ir, aliasing, owner);
     const steps = launchSteps(ir)?.map((body, j) => ({ ...ir, name: `${ir.name}_step${j}`, body })) ?? [ir];
-    const launches: { name: string; threads: number }[] = [];
+    const launches: { name: string; launch: Launch }[] = [];
     const sources = steps.map((step) => {
       const source = r.render(step, owner, aliasing);
-      launches.push({ name: step.name, threads: r.threads });
+      launches.push({ name: step.name, launch: r.launch });
       return source;
     });
     return { name: ir.name, comment: ir.comment, params, source: sources.join('\n\n'), ir, launches };
@@ -110,9 +110,9 @@ export function emitFilesForCuda(
     read: (ptr) => `rl_cuda_read(${ptr}, stream)`,
     call: (k, args) =>
       (k as CudaKernel).launches
-        .map(({ name, threads }) => {
-          const [blocks, block] = threads > 1 ? [`rl_cuda_blocks(${threads})`, 'RL_CUDA_BLOCK'] : ['1', '1'];
-          return `RL_CUDA_LAUNCH(${name}, ${blocks}, ${block}, stream, ${args.join(', ')});`;
+        .map(({ name, launch: l }) => {
+          const macro = l.synced ? 'RL_CUDA_LAUNCH_SYNCED' : 'RL_CUDA_LAUNCH';
+          return `${macro}(${name}, ${l.blocks}, ${l.threads}, stream, ${args.join(', ')});`;
         })
         .join(' '),
   });

@@ -1,14 +1,18 @@
 /**
  * @fileoverview Facts a renderer needs about a kernel, read from its IR (never from generated
- * text): which parameters it reads and writes, which index variables it reads.
+ * text): which parameters it reads and writes, which index variables and locals it reads.
  */
 import type { Buf, KernelIR, Stmt, Val } from './ir.js';
 import { subIndexes, type Idx } from '../ir/index-expr.js';
 
-/** Names the statements mention: buffers (read or written) and index variables. */
-function namesUsed(body: readonly Stmt[], params: readonly Buf[]): { buffers: Set<string>; vars: Set<string> } {
+/** Names the statements mention: buffers (read or written), index variables, locals read or set. */
+function namesUsed(
+  body: readonly Stmt[],
+  params: readonly Buf[],
+): { buffers: Set<string>; vars: Set<string>; locals: Set<string> } {
   const used = new Set<string>();
   const vars = new Set<string>();
+  const locals = new Set<string>();
   const idx = (x: Idx): void => {
     if (x.k === 'var') vars.add(x.name);
     if (x.k === 'read') used.add(x.buf.name);
@@ -37,6 +41,8 @@ function namesUsed(body: readonly Stmt[], params: readonly Buf[]): { buffers: Se
       case 'vop':
         return x.args.forEach(val);
       case 'local':
+        locals.add(x.name);
+        return;
       case 'splat':
       case 'const':
         return;
@@ -69,6 +75,7 @@ function namesUsed(body: readonly Stmt[], params: readonly Buf[]): { buffers: Se
       case 'let':
         return val(s.value);
       case 'set':
+        locals.add(s.name);
         return val(s.value);
       case 'region': {
         // An argument the body never reads is not rendered, so it uses nothing.
@@ -103,11 +110,14 @@ function namesUsed(body: readonly Stmt[], params: readonly Buf[]): { buffers: Se
     }
   };
   body.forEach(stmt);
-  return { buffers: used, vars };
+  return { buffers: used, vars, locals };
 }
 
 /** Index variables the statements read (a renderer declares only those it must). */
 export const indexVarsUsed = (body: readonly Stmt[]): Set<string> => namesUsed(body, []).vars;
+
+/** Locals (scalars) the statements read or set. */
+export const localsUsed = (body: readonly Stmt[]): Set<string> => namesUsed(body, []).locals;
 
 /** Parameters the body never mentions (a splat operand spelled as a literal, a shape operand of a
  * static result): renderers mark them used for the C compiler's warnings. */

@@ -8,9 +8,10 @@
 import { execa } from 'execa';
 import t from 'tap';
 import { compile, PHASE_NAMES } from '../../src/pipeline.js';
-import { runCompiledCuda, SANITIZE_FLAGS } from '../../src/toolchain/run.js';
+import { CUDA_EMULATION_FLAGS, runCompiledCuda, SANITIZE_FLAGS } from '../../src/toolchain/run.js';
+import { RUNTIME_DIR } from '../../src/emit-common/templates.js';
 import { expectMatch, reference } from '../helpers/reference.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, HAVE_SHARED, SHARED, scratchDir } from '../helpers/paths.js';
 import { SourceFile } from '../../src/diag/source.js';
@@ -48,6 +49,102 @@ t.test(
     else t.comment(NO_NVCC);
   },
 );
+
+// Reductions with enough elements per output run as block reductions (emit-cuda/block-reduce.ts):
+// f32 sums (fused with an exponential), i32 sums (init 5: not the identity), f16 sums (each step rounded to f16),
+// a boolean and over a whole tensor (no kept dimension), f32 minimum; 1000 elements per output
+// (256 threads, 8 warps), 300, 77 (128 threads), 64 and 1000.
+const REDUCTIONS = `func.func @main(%a: tensor<3x1000xf32>, %b: tensor<5x300xi32>, %c: tensor<2x77xf16>, %d: tensor<64xi1>) -> (tensor<3xf32>, tensor<5xi32>, tensor<2xf16>, tensor<i1>, tensor<3xf32>) {
+  %z = stablehlo.constant dense<0.0> : tensor<f32>
+  %e = stablehlo.exponential %a : tensor<3x1000xf32>
+  %0 = stablehlo.reduce(%e init: %z) applies stablehlo.add across dimensions = [1] : (tensor<3x1000xf32>, tensor<f32>) -> tensor<3xf32>
+  %m = stablehlo.constant dense<5> : tensor<i32>
+  %1 = stablehlo.reduce(%b init: %m) applies stablehlo.add across dimensions = [1] : (tensor<5x300xi32>, tensor<i32>) -> tensor<5xi32>
+  %h = stablehlo.constant dense<0.0> : tensor<f16>
+  %2 = stablehlo.reduce(%c init: %h) applies stablehlo.add across dimensions = [1] : (tensor<2x77xf16>, tensor<f16>) -> tensor<2xf16>
+  %t = stablehlo.constant dense<true> : tensor<i1>
+  %3 = stablehlo.reduce(%d init: %t) applies stablehlo.and across dimensions = [0] : (tensor<64xi1>, tensor<i1>) -> tensor<i1>
+  %inf = stablehlo.constant dense<0x7F800000> : tensor<f32>
+  %4 = stablehlo.reduce(%a init: %inf) applies stablehlo.minimum across dimensions = [1] : (tensor<3x1000xf32>, tensor<f32>) -> tensor<3xf32>
+  func.return %0, %1, %2, %3, %4 : tensor<3xf32>, tensor<5xi32>, tensor<2xf16>, tensor<i1>, tensor<3xf32>
+}
+`;
+
+t.test('block reductions (warp shuffles, shared memory) match the interpreter, emulated as fibers', async (t) => {
+  const m = importModule(new SourceFile('reductions.mlir', REDUCTIONS));
+  const { args, expected } = reference(m, 'main', 7);
+  const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const cu = String(run.emitted.files.get('model.cu'));
+  t.equal(cu.match(/RL_CUDA_LAUNCH_SYNCED\(k\d+_\w+, \d+, (256|128|64), stream/g)?.length, 5, 'five block reductions');
+  t.match(cu, /rl_shfl_down\(acc\w*, rl_lane_offset\)/);
+  t.match(cu, /__shared__ float rl_warp_partial\[8\];/);
+  expectMatch(t, run.outputs, expected, 'reductions (CUDA, emulated under ASan+UBSan)', true);
+  if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'reductions.mlir');
+  else t.comment(NO_NVCC);
+});
+
+/** Builds `kernel` (CUDA source using rl_cuda.h) with a host main against the emulation; returns
+ * the run's exit code and output. */
+async function emulate(source: string): Promise<{ exitCode: number; all: string }> {
+  const dir = scratchDir('xla-aot-emu-');
+  writeFileSync(join(dir, 'k.cu'), source);
+  const build = await execa(
+    'g++',
+    [...CUDA_EMULATION_FLAGS, ...SANITIZE_FLAGS, '-I', join(RUNTIME_DIR, 'include'), '-x', 'c++', 'k.cu', '-o', 'k'],
+    { cwd: dir, reject: false, all: true },
+  );
+  if (build.exitCode !== 0) return { exitCode: -1, all: build.all ?? '' };
+  const r = await execa('./k', [], { cwd: dir, reject: false, all: true });
+  return { exitCode: r.exitCode ?? -1, all: r.all ?? '' };
+}
+
+t.test('the emulation: warp shuffles in lockstep, barriers across the block, deadlocks reported', async (t) => {
+  // Each thread offers 1000 * block + thread; rl_shfl_down(v, 3) gives lane + 3's value in its
+  // warp, its own from lane 29 on (CUDA's __shfl_down_sync). Then thread t reads what thread
+  // (t + 40) % 96 wrote to shared memory before the barrier.
+  const shuffle = `#include "rl_cuda.h"
+#include <stdio.h>
+static __global__ void k(int* out) {
+  __shared__ int seen[96];
+  const int mine = 1000 * (int)blockIdx.x + (int)threadIdx.x;
+  const int down = rl_shfl_down(mine, 3);
+  seen[threadIdx.x] = mine;
+  __syncthreads();
+  out[blockIdx.x * 192 + threadIdx.x] = down;
+  out[blockIdx.x * 192 + 96 + threadIdx.x] = seen[(threadIdx.x + 40) % 96];
+}
+int main(void) {
+  int out[2 * 192];
+  RL_CUDA_LAUNCH_SYNCED(k, 2, 96, 0, out);
+  for (int b = 0; b < 2; ++b)
+    for (int t = 0; t < 96; ++t) {
+      int lane = t % 32, down = 1000 * b + (lane + 3 < 32 ? t + 3 : t), seen = 1000 * b + (t + 40) % 96;
+      if (out[b * 192 + t] != down || out[b * 192 + 96 + t] != seen) { printf("wrong at block %d thread %d\\n", b, t); return 1; }
+    }
+  printf("ok\\n");
+  return 0;
+}
+`;
+  const ok = await emulate(shuffle);
+  t.equal(ok.exitCode, 0, ok.all);
+  t.match(ok.all, /^ok$/m, 'shuffles and the barrier behave as on the GPU');
+  // Thread 0 leaves early: the others wait at a barrier it never reaches.
+  const deadlock = `#include "rl_cuda.h"
+static __global__ void k(int* out) {
+  if (threadIdx.x == 0) return;
+  __syncthreads();
+  out[threadIdx.x] = 1;
+}
+int main(void) {
+  int out[64];
+  RL_CUDA_LAUNCH_SYNCED(k, 1, 64, 0, out);
+  return 0;
+}
+`;
+  const hung = await emulate(deadlock);
+  t.not(hung.exitCode, 0, 'the run fails');
+  t.match(hung.all, /block 0 deadlocked: its threads wait at a barrier not all of them reach/);
+});
 
 t.test('--gpu-arch takes sm_XX names only', async (t) => {
   const m = importModule(new SourceFile('complex.mlir', COMPLEX));
