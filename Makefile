@@ -52,11 +52,12 @@ style: $(NODE_MODULES)
 test: build toolchains layers style
 	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 'dist/test/**/*.test.js'
 
-# The CUDA checks on a GPU: test/e2e/cuda.test.ts also runs each model on the device when
-# nvidia-smi finds one (make test runs them emulated on the CPU and compiles them with nvcc).
+# The CUDA checks on a GPU: with nvidia-smi finding one, the model tests (test/helpers/models.ts
+# checkCuda) also run each model's nvcc build on the device and diff it against the interpreter
+# (make test runs them emulated on the CPU and compiles them with nvcc).
 test-gpu: build
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "make test-gpu: no GPU on this machine (nvidia-smi -L failed)"; exit 1; }
-	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 dist/test/e2e/cuda.test.js
+	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 dist/test/e2e/cuda.test.js 'dist/test/e2e/models-*.test.js'
 
 conformance: build
 	$(CLI) conformance $(CONFORMANCE) --json --jobs 2

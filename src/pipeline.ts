@@ -148,6 +148,7 @@ function printFused(f: FusedProgram, order: readonly FlatOp[]): string {
   const note = (k: FlatOp): string | undefined => {
     const g = f.gemmOf.get(k);
     if (!g) return undefined;
+    if (g.kind === 'gpu-gemm') return `tiled GPU GEMM, ${g.tile.bm}x${g.tile.bn} block tiles`;
     return g.kind === 'gemm'
       ? `GEMM path, ${g.tiling.mr}x${g.tiling.nr} tiles${g.bPrepacked ? ', weights packed at compile time' : ''}`
       : 'direct convolution';

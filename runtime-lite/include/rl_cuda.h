@@ -5,8 +5,8 @@
  * the CUDA types and calls below become plain C++ (device memory is host memory, a stream runs
  * in order at once). A kernel whose threads are independent (RL_CUDA_LAUNCH: grid-stride loops,
  * single-thread kernels) runs every (block, thread) one after another. A kernel whose threads
- * cooperate (RL_CUDA_LAUNCH_SYNCED: block reductions) runs each block's threads as fibers
- * (ucontext), switched at every barrier: __syncthreads waits for every thread of the block, a
+ * cooperate (RL_CUDA_LAUNCH_SYNCED: block reductions, tiled GEMMs) runs each block's threads as
+ * fibers, switched at every barrier: __syncthreads waits for every thread of the block, a
  * warp shuffle for every thread of the warp (lockstep: all write, then all read), and a barrier
  * that some thread never reaches is reported as a deadlock instead of hanging. `__shared__`
  * variables are statics, one per kernel, as blocks run one at a time. This checks the kernels'
@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ucontext.h>
 
 #define __global__
 #define __host__
@@ -62,11 +61,9 @@ static void rl_cuda_emulate(unsigned blocks, unsigned threads, F run) {
 
 /* ---- cooperating threads: one fiber per thread of a block ---- */
 #define RL_EMU_MAX_THREADS 1024
-#define RL_EMU_STACK_BYTES (256u * 1024u)
+#define RL_EMU_STACK_BYTES (128u * 1024u)
 #define __shared__ static
 struct rl_emu_state {
-  ucontext_t scheduler;
-  ucontext_t fiber[RL_EMU_MAX_THREADS];
   unsigned char done[RL_EMU_MAX_THREADS];
   unsigned char* stacks;
   unsigned threads, current;
@@ -76,6 +73,8 @@ struct rl_emu_state {
   unsigned long long lane_value[RL_EMU_MAX_THREADS]; /* what each thread offers a shuffle */
   void (*body)(void*);
   void* arg;
+  const void* scheduler_stack; /* for AddressSanitizer */
+  size_t scheduler_stack_size;
 };
 static rl_emu_state rl_emu;
 
@@ -88,14 +87,62 @@ static rl_emu_state rl_emu;
 #define RL_EMU_SWITCH_START(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #define RL_EMU_SWITCH_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #endif
-static const void* rl_emu_scheduler_stack;
-static size_t rl_emu_scheduler_stack_size;
+#define RL_EMU_STACK(t) (rl_emu.stacks + (size_t)(t) * RL_EMU_STACK_BYTES)
 
+static void rl_emu_fiber_main(void);
+
+#if defined(__x86_64__)
+/* Switching stacks is most of the emulation's time: on x86-64 a switch saves the callee-saved
+ * registers on the current stack, stores its pointer in *from and resumes the stack at `to`
+ * (System V ABI; a few nanoseconds, where swapcontext makes a system call). */
+static __attribute__((naked, noinline)) void rl_emu_switch(void** /* from: %rdi */, void* /* to: %rsi */) {
+  __asm__ volatile(
+      "pushq %rbp\n\tpushq %rbx\n\tpushq %r12\n\tpushq %r13\n\tpushq %r14\n\tpushq %r15\n\t"
+      "movq %rsp, (%rdi)\n\tmovq %rsi, %rsp\n\t"
+      "popq %r15\n\tpopq %r14\n\tpopq %r13\n\tpopq %r12\n\tpopq %rbx\n\tpopq %rbp\n\tret");
+}
+static void* rl_emu_scheduler_sp;
+static void* rl_emu_fiber_sp[RL_EMU_MAX_THREADS];
+/* A new fiber's stack: six zero registers, then rl_emu_fiber_main as the return address (entered
+ * with the stack aligned as after a call). */
+static void rl_emu_start_fiber(unsigned t) {
+  uintptr_t top = ((uintptr_t)RL_EMU_STACK(t + 1)) & ~(uintptr_t)15;
+  void** sp = (void**)(top - 64);
+  for (int i = 0; i < 6; ++i) sp[i] = NULL;
+  sp[6] = (void*)rl_emu_fiber_main;
+  sp[7] = NULL;
+  rl_emu_fiber_sp[t] = sp;
+  rl_emu.done[t] = 0;
+}
+static void rl_emu_enter_fiber(unsigned t) { rl_emu_switch(&rl_emu_scheduler_sp, rl_emu_fiber_sp[t]); }
+static void rl_emu_leave_fiber(void) { rl_emu_switch(&rl_emu_fiber_sp[rl_emu.current], rl_emu_scheduler_sp); }
+#else
+/* Elsewhere, ucontext (getcontext and swapcontext return twice: kept out of loops, -Wclobbered). */
+#include <ucontext.h>
+static ucontext_t rl_emu_scheduler_context, rl_emu_fiber_context[RL_EMU_MAX_THREADS];
+static __attribute__((noinline)) void rl_emu_start_fiber(unsigned t) {
+  ucontext_t* c = &rl_emu_fiber_context[t];
+  getcontext(c);
+  c->uc_stack.ss_sp = RL_EMU_STACK(t);
+  c->uc_stack.ss_size = RL_EMU_STACK_BYTES;
+  c->uc_link = NULL;
+  makecontext(c, rl_emu_fiber_main, 0);
+  rl_emu.done[t] = 0;
+}
+static __attribute__((noinline)) void rl_emu_enter_fiber(unsigned t) {
+  swapcontext(&rl_emu_scheduler_context, &rl_emu_fiber_context[t]);
+}
+static __attribute__((noinline)) void rl_emu_leave_fiber(void) {
+  swapcontext(&rl_emu_fiber_context[rl_emu.current], &rl_emu_scheduler_context);
+}
+#endif
+
+/* The running fiber gives the CPU back to the scheduler. */
 static __attribute__((noinline)) void rl_emu_yield(void) {
   void* fake_stack = NULL;
-  RL_EMU_SWITCH_START(&fake_stack, rl_emu_scheduler_stack, rl_emu_scheduler_stack_size);
-  swapcontext(&rl_emu.fiber[rl_emu.current], &rl_emu.scheduler);
-  RL_EMU_SWITCH_FINISH(fake_stack, &rl_emu_scheduler_stack, &rl_emu_scheduler_stack_size);
+  RL_EMU_SWITCH_START(&fake_stack, rl_emu.scheduler_stack, rl_emu.scheduler_stack_size);
+  rl_emu_leave_fiber();
+  RL_EMU_SWITCH_FINISH(fake_stack, &rl_emu.scheduler_stack, &rl_emu.scheduler_stack_size);
 }
 
 /* Arrive; wait (yielding) until `participants` threads have arrived. */
@@ -134,33 +181,26 @@ static T rl_shfl_down(T v, unsigned delta) {
   return r;
 }
 
+/* A fiber's whole life: the kernel for its thread, then back to the scheduler for good. */
 static void rl_emu_fiber_main(void) {
-  RL_EMU_SWITCH_FINISH(NULL, &rl_emu_scheduler_stack, &rl_emu_scheduler_stack_size);
+  RL_EMU_SWITCH_FINISH(NULL, &rl_emu.scheduler_stack, &rl_emu.scheduler_stack_size);
   rl_emu.body(rl_emu.arg);
   rl_emu.done[rl_emu.current] = 1;
   ++rl_emu.events;
-  RL_EMU_SWITCH_START(NULL, rl_emu_scheduler_stack, rl_emu_scheduler_stack_size); /* this fiber ends */
-} /* returns to uc_link: the scheduler */
+  RL_EMU_SWITCH_START(NULL, rl_emu.scheduler_stack, rl_emu.scheduler_stack_size); /* this fiber ends */
+  rl_emu_leave_fiber();
+  abort(); /* a finished fiber is never resumed */
+}
 
 template <typename F>
 static void rl_emu_call(void* f) { (*(F*)f)(); }
 
-/* getcontext and swapcontext return twice: kept out of the scheduler's loops (-Wclobbered). */
-static __attribute__((noinline)) void rl_emu_start_fiber(unsigned t) {
-  ucontext_t* c = &rl_emu.fiber[t];
-  getcontext(c);
-  c->uc_stack.ss_sp = rl_emu.stacks + (size_t)t * RL_EMU_STACK_BYTES;
-  c->uc_stack.ss_size = RL_EMU_STACK_BYTES;
-  c->uc_link = &rl_emu.scheduler;
-  makecontext(c, rl_emu_fiber_main, 0);
-  rl_emu.done[t] = 0;
-}
 static __attribute__((noinline)) void rl_emu_resume(unsigned t) {
   rl_emu.current = t;
   threadIdx = rl_dim3{t, 0, 0};
   void* fake_stack = NULL;
-  RL_EMU_SWITCH_START(&fake_stack, rl_emu.stacks + (size_t)t * RL_EMU_STACK_BYTES, RL_EMU_STACK_BYTES);
-  swapcontext(&rl_emu.scheduler, &rl_emu.fiber[t]);
+  RL_EMU_SWITCH_START(&fake_stack, RL_EMU_STACK(t), RL_EMU_STACK_BYTES);
+  rl_emu_enter_fiber(t);
   RL_EMU_SWITCH_FINISH(fake_stack, NULL, NULL);
 }
 

@@ -43,7 +43,9 @@ export function fuseForC(c: CProgram): FusedProgram {
 export function lowerForC(f: FusedProgram, plan: MemoryPlan): Kernel[] {
   // A splat read by a fused loop is a literal (CProgram.splatOf decides which constants qualify).
   const env = { splat: (s: Sym) => (f.c.splatOf(s) !== undefined ? f.c.valueOf(s) : undefined) };
-  return f.kernelOps.map((k, i) =>
-    lowerToKernel(k, i, plan.inPlace.has(k) || k.ins.includes(k.outs[0]!), f.gemmOf.get(k), env, f.c.threads, f.lanes),
-  );
+  return f.kernelOps.map((k, i) => {
+    const ukernel = f.gemmOf.get(k);
+    if (ukernel?.kind === 'gpu-gemm') throw new Error(`${k.op.name}: a GPU GEMM plan reached the C backend`);
+    return lowerToKernel(k, i, plan.inPlace.has(k) || k.ins.includes(k.outs[0]!), ukernel, env, f.c.threads, f.lanes);
+  });
 }

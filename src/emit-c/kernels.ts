@@ -6,9 +6,9 @@
  * over enough work run its rows on the thread pool (--threads).
  * Each kernel carries a comment naming the op and its source location.
  */
-import { floatElem, numElements, type TensorType } from '../ir/types.js';
+import { floatElem, tensorType } from '../ir/types.js';
 import { cElem } from '../emit-common/ctypes.js';
-import { fusedKernelIR, groupComment, isElementwiseName, kernelComment, opKernelIR } from '../emit-common/lowering.js';
+import { fusedKernelIR, isElementwiseName, opKernelIR, ukernelIR } from '../emit-common/lowering.js';
 import { type FusedEnv } from '../kernel/fused.js';
 import type { Op } from '../ir/core.js';
 import { emitRowsKernel, PARALLEL_MIN_ELEMENTS } from './rows.js';
@@ -16,8 +16,8 @@ import { singleOpGroup } from '../fusion/fuse.js';
 import { emitGemmKernel } from './gemm.js';
 import type { DirectConvPlan, GemmPlan } from '../kernel/ukernel.js';
 import { emitDirectConvKernel } from './direct-conv.js';
-import type { FlatOp, Sym } from '../flat/program.js';
-import { tensorOf, type Kernel, type KernelParam } from '../emit-common/kernel.js';
+import type { FlatOp } from '../flat/program.js';
+import { type Kernel, type KernelParam } from '../emit-common/kernel.js';
 import { unusedParams } from '../kernel/analysis.js';
 import { v } from '../ir/index-expr.js';
 import type { KernelIR, Stmt } from '../kernel/ir.js';
@@ -99,24 +99,15 @@ export function lowerToKernel(
   lanes?: number,
 ): Kernel {
   if (gemm) {
-    const name = `k${index}_${gemm.op.name.replace(/^[a-z]+\./, '')}${fop.group ? '_fused' : ''}`;
-    const comment = fop.group ? groupComment(name, fop.group) : kernelComment(name, fop);
-    const storage = (s: Sym): string => cElem(s.type as TensorType, fop.op.name, fop.op.loc).storage;
-    const epilogueLeaves = fop.ins
-      .slice(2)
-      .map((s, i) => ({ name: `e${i}`, cType: `const ${storage(s)}* restrict`, output: false }));
-    const head = fop.group?.head ?? fop;
-    const params = [
-      { name: 'in0', cType: `const ${storage(head.ins[0]!)}* restrict`, output: false },
-      // A constant B arrives packed (f32) from the weight blob.
-      {
-        name: 'in1',
-        cType: `const ${gemm.kind === 'gemm' && gemm.bPrepacked ? 'float' : storage(head.ins[1]!)}* restrict`,
-        output: false,
-      },
-      ...epilogueLeaves,
-      { name: 'out0', cType: `${storage(fop.outs[0]!)}* restrict`, output: true },
-      { name: 'scratch', cType: 'uint8_t* restrict', output: true },
+    // A constant B arrives packed (f32) from the weight blob.
+    const ir = ukernelIR(fop, index, gemm, gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : undefined);
+    const { name, comment } = ir;
+    const params: KernelParam[] = [
+      ...ir.params.map((p): KernelParam => ({
+        name: p.name,
+        cType: `${p.output ? '' : 'const '}${cElem(tensorType([], p.elem), fop.op.name, fop.op.loc).storage}* restrict`,
+        output: p.output,
+      })),
       ...(threads > 1 ? [POOL_PARAM] : []),
     ];
     const epilogue = fop.group ? { fop, env, lanes } : undefined;
@@ -124,19 +115,6 @@ export function lowerToKernel(
       gemm.kind === 'gemm'
         ? emitGemmKernel(gemm, name, comment, params, epilogue, threads > 1)
         : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
-    // The IR of the kernel is the ukernel node; its operands are the kernel's buffers but the pool.
-    const buffers = [head.ins[0]!, head.ins[1]!, ...fop.ins.slice(2), ...fop.outs].map((s, i) => {
-      const t = tensorOf(s, fop);
-      // A constant B arrives packed in f32 (packB: at least its elements, padded to whole panels).
-      const elem = i === 1 && gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : t.elem;
-      return { name: params[i]!.name, elem, elements: numElements(t.shape), output: params[i]!.output };
-    });
-    const ir: KernelIR = {
-      name,
-      comment,
-      params: buffers,
-      body: [{ k: 'ukernel', plan: gemm, ...(fop.group ? { epilogue: fop.group } : {}) }],
-    };
     return { name, comment, params, source, usesSimd: true, ir };
   }
   if (fop.group?.reduce)

@@ -11,7 +11,9 @@ import type { FlatOp, FusionGroup } from '../flat/program.js';
 import { describeGroup, fusedIR, fusedLoopBody, fusedReduceBody, type FusedEnv } from '../kernel/fused.js';
 import { elementwise, IR_LOWERINGS, irLoweringOf } from '../kernel/lower.js';
 import { KernelBuild } from '../kernel/build.js';
-import type { KernelIR, Stmt } from '../kernel/ir.js';
+import type { Buf, KernelIR, Stmt } from '../kernel/ir.js';
+import type { UkernelPlan } from '../kernel/ukernel.js';
+import { numElements, type ElemType } from '../ir/types.js';
 import { cElem, cElemOrUndefined } from './ctypes.js';
 import { MIXED_OPS } from './mixed.js';
 import { hasScalarCode } from './scalar.js';
@@ -167,4 +169,21 @@ function checkElementwise(fop: FlatOp, name: string, backend: string): void {
     ['shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'popcnt', 'count_leading_zeros'].includes(name)
   )
     unsupported(fop, `${name} on ${c.name}`, backend);
+}
+
+/** A micro-kernel's kernel (a GEMM or convolution, with its fused epilogue): its name, comment
+ * and IR, whose body is the ukernel node and whose buffers are A (in0), B (in1), the epilogue's
+ * leaves (e0, e1, ...), the output (out0) and the arena scratch. `bElem`: B's element type as
+ * the kernel reads it (a constant packed at compile time: f32). */
+export function ukernelIR(fop: FlatOp, index: number, plan: UkernelPlan, bElem?: ElemType): KernelIR {
+  const name = `k${index}_${plan.op.name.replace(/^[a-z]+\./, '')}${fop.group ? '_fused' : ''}`;
+  const comment = fop.group ? groupComment(name, fop.group) : kernelComment(name, fop);
+  const head = fop.group?.head ?? fop;
+  const names = ['in0', 'in1', ...fop.ins.slice(2).map((_, i) => `e${i}`), 'out0', 'scratch'];
+  const params = [head.ins[0]!, head.ins[1]!, ...fop.ins.slice(2), ...fop.outs].map((s, i): Buf => {
+    const t = tensorOf(s, fop);
+    const output = i >= names.length - 2;
+    return { name: names[i]!, elem: i === 1 && bElem ? bElem : t.elem, elements: numElements(t.shape), output };
+  });
+  return { name, comment, params, body: [{ k: 'ukernel', plan, ...(fop.group ? { epilogue: fop.group } : {}) }] };
 }

@@ -21,8 +21,11 @@ type Op = Extract<Val, { k: 'op' }>;
 /** The fewest reduced elements per output worth a block (a warp at least); below, one thread
  * reduces each output (the grid-stride nest). */
 export const BLOCK_REDUCE_MIN = 32;
-/** Threads of a reduction block: the reduced extent rounded up to a power of two, at most this. */
+/** Threads of a reduction block: about one per ELEMENTS_PER_THREAD reduced elements, a power of
+ * two from 32 (one warp: shuffles only) to MAX_THREADS. Several elements per thread keep the
+ * combining steps (and barriers) few against the loads. */
 const MAX_THREADS = 256;
+const ELEMENTS_PER_THREAD = 8;
 
 export interface BlockReduction {
   /** The parallel loops over the kept dimensions, outermost first (none: a single output). */
@@ -92,7 +95,7 @@ export function blockReduction(body: readonly Stmt[]): BlockReduction | undefine
   const extent = reduced.reduce((n, l) => n * extentOf(l)!, 1);
   const outputs = kept.reduce((n, l) => n * extentOf(l)!, 1);
   if (extent < BLOCK_REDUCE_MIN || outputs === 0) return;
-  const threads = Math.min(MAX_THREADS, 2 ** Math.ceil(Math.log2(extent)));
+  const threads = Math.min(MAX_THREADS, Math.max(32, 2 ** Math.ceil(Math.log2(extent / ELEMENTS_PER_THREAD))));
   return {
     kept,
     outputs,

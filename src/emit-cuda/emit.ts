@@ -9,14 +9,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { error } from '../diag/diagnostics.js';
-import { typeToString } from '../ir/types.js';
+import { typeToString, type TensorType } from '../ir/types.js';
 import type { MemoryPlan } from '../memory/plan.js';
 import type { Sym } from '../flat/program.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { BlobBuilder } from '../emit-common/blob.js';
 import { cElem, toStorageBytes } from '../emit-common/ctypes.js';
 import type { Kernel } from '../emit-common/kernel.js';
-import { fusedKernelIR, opKernelIR } from '../emit-common/lowering.js';
+import { fusedKernelIR, opKernelIR, ukernelIR } from '../emit-common/lowering.js';
+import { emitGpuGemm, gpuGemmLaunch, planGpuGemm } from './gemm.js';
 import { ioTables, runSteps } from '../emit-common/host.js';
 import { fuseKernels, VERSION, type CProgram, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 import { describeGroup } from '../kernel/fused.js';
@@ -36,13 +37,34 @@ export interface CudaKernel extends Kernel {
   readonly launches: readonly { readonly name: string; readonly launch: Launch }[];
 }
 
-/** Fusion phase for CUDA: elementwise chains and chains into reductions; no micro-kernels yet. */
-export const fuseForCuda = (c: CProgram): FusedProgram => fuseKernels(c);
+/** Fusion phase for CUDA: elementwise chains, chains into reductions, and big f32/f16/bf16
+ * contractions as tiled GEMMs (gemm.ts) with their elementwise epilogues. */
+export const fuseForCuda = (c: CProgram): FusedProgram =>
+  fuseKernels(c, {
+    lanes: 1,
+    planFor: (f, out) => planGpuGemm(f, out?.type as TensorType | undefined),
+    scratchBytes: () => 0,
+  });
 
 /** Lower phase: one `__global__` kernel per kernel op. */
 export function lowerForCuda(f: FusedProgram, plan: MemoryPlan): CudaKernel[] {
   const env = { splat: (s: Sym) => (f.c.splatOf(s) !== undefined ? f.c.valueOf(s) : undefined) };
-  return f.kernelOps.map((k, i) => {
+  return f.kernelOps.map((k, i): CudaKernel => {
+    const gemm = f.gemmOf.get(k);
+    if (gemm) {
+      if (gemm.kind !== 'gpu-gemm') throw new Error(`${k.op.name}: a CPU micro-kernel plan reached the CUDA backend`);
+      const ir = ukernelIR(k, i, gemm);
+      const params = new CudaRenderer().kernelParams(ir, false, k.op);
+      const source = emitGpuGemm(gemm, ir.name, ir.comment, params, k.group ? { fop: k, env } : undefined);
+      return {
+        name: ir.name,
+        comment: ir.comment,
+        params,
+        source,
+        ir,
+        launches: [{ name: ir.name, launch: gpuGemmLaunch(gemm) }],
+      };
+    }
     const inPlace = plan.inPlace.has(k) || k.ins.includes(k.outs[0]!);
     const ir = k.group ? fusedKernelIR(k, i, env) : opKernelIR(k, i, inPlace, 'CUDA backend');
     const owner = k.group?.reduce?.op ?? k.op;

@@ -69,10 +69,29 @@ export interface DirectConvPlan {
   readonly pixelBlock: number;
 }
 
-export type UkernelPlan = GemmPlan | DirectConvPlan;
+/** A GPU GEMM's plan: the shape (A a matrix), and the block tile each thread block computes
+ * through shared memory: bm x bn outputs, k in steps of bk, tm x tn outputs per thread. */
+export interface GpuGemmPlan extends GemmShape {
+  readonly kind: 'gpu-gemm';
+  readonly op: Op;
+  readonly elems: GemmPlan['elems'];
+  readonly tile: {
+    readonly bm: number;
+    readonly bn: number;
+    readonly bk: number;
+    readonly tm: number;
+    readonly tn: number;
+  };
+}
+
+export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan;
 
 /** One line saying what a plan computes and how (`--dump-after=lower`). */
 export function describeUkernel(p: UkernelPlan): string {
+  if (p.kind === 'gpu-gemm') {
+    const t = p.tile;
+    return `gpu gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> ${p.elems.out.name}, block tile ${t.bm} x ${t.bn}, k step ${t.bk}, ${t.tm} x ${t.tn} per thread`;
+  }
   if (p.kind === 'direct-conv') {
     const g = p.conv;
     return `direct ${p.depthwise ? 'depthwise ' : ''}convolution ${g.batch}x${g.height}x${g.width}x${g.channels} * ${g.kernelHeight}x${g.kernelWidth}x${g.kernelChannels}x${g.outChannels} (NHWC, HWIO), blocks of ${p.pixelBlock} pixels x ${p.channelBlock} vectors of ${p.lanes} channels`;

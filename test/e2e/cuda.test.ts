@@ -52,12 +52,12 @@ t.test(
 
 // Reductions with enough elements per output run as block reductions (emit-cuda/block-reduce.ts):
 // f32 sums (fused with an exponential), i32 sums (init 5: not the identity), f16 sums (each step rounded to f16),
-// a boolean and over a whole tensor (no kept dimension), f32 minimum; 1000 elements per output
-// (256 threads, 8 warps), 300, 77 (128 threads), 64 and 1000.
-const REDUCTIONS = `func.func @main(%a: tensor<3x1000xf32>, %b: tensor<5x300xi32>, %c: tensor<2x77xf16>, %d: tensor<64xi1>) -> (tensor<3xf32>, tensor<5xi32>, tensor<2xf16>, tensor<i1>, tensor<3xf32>) {
+// a boolean and over a whole tensor (no kept dimension), f32 minimum; 2500 elements per output
+// (256 threads, 8 warps), 300 (64 threads), 77 and 64 (one warp: no shared memory), and 2500.
+const REDUCTIONS = `func.func @main(%a: tensor<3x2500xf32>, %b: tensor<5x300xi32>, %c: tensor<2x77xf16>, %d: tensor<64xi1>) -> (tensor<3xf32>, tensor<5xi32>, tensor<2xf16>, tensor<i1>, tensor<3xf32>) {
   %z = stablehlo.constant dense<0.0> : tensor<f32>
-  %e = stablehlo.exponential %a : tensor<3x1000xf32>
-  %0 = stablehlo.reduce(%e init: %z) applies stablehlo.add across dimensions = [1] : (tensor<3x1000xf32>, tensor<f32>) -> tensor<3xf32>
+  %e = stablehlo.exponential %a : tensor<3x2500xf32>
+  %0 = stablehlo.reduce(%e init: %z) applies stablehlo.add across dimensions = [1] : (tensor<3x2500xf32>, tensor<f32>) -> tensor<3xf32>
   %m = stablehlo.constant dense<5> : tensor<i32>
   %1 = stablehlo.reduce(%b init: %m) applies stablehlo.add across dimensions = [1] : (tensor<5x300xi32>, tensor<i32>) -> tensor<5xi32>
   %h = stablehlo.constant dense<0.0> : tensor<f16>
@@ -65,7 +65,7 @@ const REDUCTIONS = `func.func @main(%a: tensor<3x1000xf32>, %b: tensor<5x300xi32
   %t = stablehlo.constant dense<true> : tensor<i1>
   %3 = stablehlo.reduce(%d init: %t) applies stablehlo.and across dimensions = [0] : (tensor<64xi1>, tensor<i1>) -> tensor<i1>
   %inf = stablehlo.constant dense<0x7F800000> : tensor<f32>
-  %4 = stablehlo.reduce(%a init: %inf) applies stablehlo.minimum across dimensions = [1] : (tensor<3x1000xf32>, tensor<f32>) -> tensor<3xf32>
+  %4 = stablehlo.reduce(%a init: %inf) applies stablehlo.minimum across dimensions = [1] : (tensor<3x2500xf32>, tensor<f32>) -> tensor<3xf32>
   func.return %0, %1, %2, %3, %4 : tensor<3xf32>, tensor<5xi32>, tensor<2xf16>, tensor<i1>, tensor<3xf32>
 }
 `;
@@ -75,11 +75,46 @@ t.test('block reductions (warp shuffles, shared memory) match the interpreter, e
   const { args, expected } = reference(m, 'main', 7);
   const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
   const cu = String(run.emitted.files.get('model.cu'));
-  t.equal(cu.match(/RL_CUDA_LAUNCH_SYNCED\(k\d+_\w+, \d+, (256|128|64), stream/g)?.length, 5, 'five block reductions');
+  const launches = [...cu.matchAll(/RL_CUDA_LAUNCH_SYNCED\(k\d+_\w+, \d+, (\d+), stream/g)].map((x) => x[1]);
+  t.same(launches, ['256', '64', '32', '32', '256'], 'five block reductions, 8 to 10 elements per thread');
   t.match(cu, /rl_shfl_down\(acc\w*, rl_lane_offset\)/);
   t.match(cu, /__shared__ float rl_warp_partial\[8\];/);
   expectMatch(t, run.outputs, expected, 'reductions (CUDA, emulated under ASan+UBSan)', true);
   if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'reductions.mlir');
+  else t.comment(NO_NVCC);
+});
+
+// Contractions big enough for the tiled GEMM (emit-cuda/gemm.ts): f32 with a fused bias and ReLU
+// (70 x 90 outputs: partial 64 x 64 tiles, K = 100 not a multiple of the k step), a batched f16
+// one contracting both operands' last dims (B read along K), and bf16.
+const GEMMS = `func.func @main(%a: tensor<70x100xf32>, %b: tensor<100x90xf32>, %bias: tensor<90xf32>, %h: tensor<2x33x40xf16>, %g: tensor<2x50x40xf16>, %x: tensor<65x48xbf16>, %y: tensor<48x40xbf16>) -> (tensor<70x90xf32>, tensor<2x33x50xf16>, tensor<65x40xbf16>) {
+  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<70x100xf32>, tensor<100x90xf32>) -> tensor<70x90xf32>
+  %1 = stablehlo.broadcast_in_dim %bias, dims = [1] : (tensor<90xf32>) -> tensor<70x90xf32>
+  %2 = stablehlo.add %0, %1 : tensor<70x90xf32>
+  %z = stablehlo.constant dense<0.0> : tensor<70x90xf32>
+  %3 = stablehlo.maximum %2, %z : tensor<70x90xf32>
+  %4 = stablehlo.dot_general %h, %g, batching_dims = [0] x [0], contracting_dims = [2] x [2] : (tensor<2x33x40xf16>, tensor<2x50x40xf16>) -> tensor<2x33x50xf16>
+  %5 = stablehlo.dot_general %x, %y, contracting_dims = [1] x [0] : (tensor<65x48xbf16>, tensor<48x40xbf16>) -> tensor<65x40xbf16>
+  func.return %3, %4, %5 : tensor<70x90xf32>, tensor<2x33x50xf16>, tensor<65x40xbf16>
+}
+`;
+
+t.test('tiled GEMMs (shared memory, fused epilogue) match the interpreter, emulated as fibers', async (t) => {
+  const m = importModule(new SourceFile('gemms.mlir', GEMMS));
+  const { args, expected } = reference(m, 'main', 3);
+  const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const cu = String(run.emitted.files.get('model.cu'));
+  t.equal(
+    cu.match(/; tiled GEMM: 64 x 64 outputs per block, k steps of 32 through shared memory, 8 x 8 per thread/g)?.length,
+    3,
+    'three tiled GEMM kernels',
+  );
+  t.match(
+    cu,
+    /k0_dot_general_fused: fuses dot_general \(2:8\), broadcast_in_dim \(3:8\), add \(4:8\), maximum \(6:8\)/,
+  );
+  expectMatch(t, run.outputs, expected, 'GEMMs (CUDA, emulated under ASan+UBSan)', true);
+  if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'gemms.mlir');
   else t.comment(NO_NVCC);
 });
 
@@ -217,7 +252,7 @@ t.test('--dump-after works for every phase of a CUDA build', async (t) => {
   t.match(dumps.get('emit'), /__global__ void k\d+_fused_reduce\(const float\* __restrict__ in0/);
   t.match(
     dumps.get('emit'),
-    /for \(int64_t t = \(int64_t\)blockIdx\.x \* blockDim\.x \+ threadIdx\.x; t < 64;/,
-    'the kept dimension is spread over the threads',
+    /for \(int64_t rl_o = blockIdx\.x; rl_o < 64; rl_o \+= gridDim\.x\) \{[^]*for \(int64_t rl_r = threadIdx\.x; rl_r < 32; rl_r \+= blockDim\.x\)/,
+    'a block per kept element (row), its threads over the 32 reduced ones',
   );
 });
