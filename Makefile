@@ -5,7 +5,7 @@ CONFORMANCE ?= ../shared/conformance
 MODELS ?= ../shared/models
 CLI := node dist/src/cli/main.js
 
-.PHONY: all build test run bench clean conformance toolchains fuzz layers style test-gpu
+.PHONY: all build test run bench bench-gpu clean conformance toolchains fuzz layers style test-gpu
 
 all: build
 
@@ -58,6 +58,11 @@ test: build toolchains layers style
 test-gpu: build
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "make test-gpu: no GPU on this machine (nvidia-smi -L failed)"; exit 1; }
 	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 dist/test/e2e/cuda.test.js 'dist/test/e2e/models-*.test.js'
+
+# The CUDA backend's speed on this machine's GPU (src/bench/gpu.ts): GEMM TFLOP/s against the
+# peak and cuBLAS, elementwise and reduction GB/s against memory bandwidth. Needs a GPU.
+bench-gpu: build
+	node dist/src/bench/gpu.js
 
 conformance: build
 	$(CLI) conformance $(CONFORMANCE) --json --jobs 2

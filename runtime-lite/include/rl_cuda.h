@@ -234,9 +234,21 @@ static void rl_cuda_emulate_synced(unsigned blocks, unsigned threads, F run) {
 #define RL_CUDA_LAUNCH_SYNCED(kernel, blocks, threads, stream, ...) \
   rl_cuda_emulate_synced((blocks), (threads), [&]() { kernel(__VA_ARGS__); })
 #else
+#include <stdint.h>
 #include <cuda_runtime.h>
 #define RL_CUDA_LAUNCH(kernel, blocks, threads, stream, ...) kernel<<<(blocks), (threads), 0, (stream)>>>(__VA_ARGS__)
 #define RL_CUDA_LAUNCH_SYNCED RL_CUDA_LAUNCH
+/* One tensor-core mma (sm_80 and later): see the emulation below for the fragment layouts. */
+static __device__ __forceinline__ void rl_mma_m16n8k16_f16(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+static __device__ __forceinline__ void rl_mma_m16n8k16_bf16(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
 /* __shfl_down_sync over the full warp; narrower types than int travel as int. */
 template <typename T>
 static __device__ __forceinline__ T rl_shfl_down(T v, unsigned delta) {
@@ -246,6 +258,42 @@ static __device__ __forceinline__ T rl_shfl_down(T v, unsigned delta) {
 #endif
 
 #include "rl.h"
+
+/* Two f16 / bf16 bit patterns as one 32-bit mma register, `lo` in the low half. */
+RL_FN uint32_t rl_pack_half2(uint16_t lo, uint16_t hi) { return (uint32_t)lo | ((uint32_t)hi << 16); }
+
+#ifdef RL_CUDA_HOST_EMULATION
+/* mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}: D = A (16 x 16) * B (16 x 8) + C, f32
+ * accumulation, each lane holding the fragments the PTX ISA lays out ("Matrix Fragments for
+ * mma.m16n8k16 with floating point type"): with g = lane / 4 and q = lane % 4, A element i (two
+ * per 32-bit register, low half first) is row g (+8 for i in 2, 3, 6, 7), column 2q + i % 2
+ * (+8 for i >= 4); B element i is row 2q + i % 2 (+8 for i >= 2), column g; C/D element i is row g
+ * (+8 for i >= 2), column 2q + i % 2. Every lane publishes its fragments, then computes its own
+ * D elements from the lanes holding the A row and B column (k in order, fmaf). */
+static uint32_t rl_emu_mma_a[RL_EMU_MAX_THREADS][4], rl_emu_mma_b[RL_EMU_MAX_THREADS][2];
+static inline float rl_emu_half_bits(uint16_t h, bool bf16) { return bf16 ? rl_bf16_to_f32(h) : rl_f16_to_f32(h); }
+static inline void rl_emu_mma_m16n8k16(float c[4], const uint32_t a[4], const uint32_t b[2], bool bf16) {
+  unsigned t = threadIdx.x, first = t / 32 * 32, lane = t % 32;
+  memcpy(rl_emu_mma_a[t], a, sizeof(uint32_t) * 4);
+  memcpy(rl_emu_mma_b[t], b, sizeof(uint32_t) * 2);
+  rl_emu_warp_barrier();
+  for (int i = 0; i < 4; ++i) {
+    unsigned row = lane / 4 + (i >= 2 ? 8 : 0), col = 2 * (lane % 4) + i % 2;
+    float d = c[i];
+    for (unsigned k = 0; k < 16; ++k) {
+      unsigned ai = k % 2 + (row >= 8 ? 2 : 0) + (k >= 8 ? 4 : 0), bi = k % 2 + (k >= 8 ? 2 : 0);
+      unsigned a_lane = (row % 8) * 4 + (k % 8) / 2, b_lane = col * 4 + (k % 8) / 2;
+      uint16_t x = (uint16_t)(rl_emu_mma_a[first + a_lane][ai / 2] >> (16 * (ai % 2)));
+      uint16_t y = (uint16_t)(rl_emu_mma_b[first + b_lane][bi / 2] >> (16 * (bi % 2)));
+      d = fmaf(rl_emu_half_bits(x, bf16), rl_emu_half_bits(y, bf16), d);
+    }
+    c[i] = d;
+  }
+  rl_emu_warp_barrier();
+}
+#define rl_mma_m16n8k16_f16(c, a, b) rl_emu_mma_m16n8k16(c, a, b, false)
+#define rl_mma_m16n8k16_bf16(c, a, b) rl_emu_mma_m16n8k16(c, a, b, true)
+#endif
 
 /* Threads per block of a grid-stride kernel, and blocks for n iterations: enough blocks to give
  * every iteration a thread, capped (the loop strides over the rest). */

@@ -42,7 +42,7 @@ export interface CudaKernel extends Kernel {
 export const fuseForCuda = (c: CProgram): FusedProgram =>
   fuseKernels(c, {
     lanes: 1,
-    planFor: (f, out) => planGpuGemm(f, out?.type as TensorType | undefined),
+    planFor: (f, out) => planGpuGemm(f, c.o.gpuArchs ?? DEFAULT_GPU_ARCHS, out?.type as TensorType | undefined),
     scratchBytes: () => 0,
   });
 

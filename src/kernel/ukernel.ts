@@ -82,6 +82,9 @@ export interface GpuGemmPlan extends GemmShape {
     readonly tm: number;
     readonly tn: number;
   };
+  /** Both operands f16 (or both bf16) and every target arch sm_80 or later: the block's warps
+   * multiply on tensor cores (mma.sync m16n8k16, f32 accumulation) instead of tm x tn FMAs. */
+  readonly tensorCores?: 'f16' | 'bf16';
 }
 
 export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan;
@@ -90,7 +93,8 @@ export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan;
 export function describeUkernel(p: UkernelPlan): string {
   if (p.kind === 'gpu-gemm') {
     const t = p.tile;
-    return `gpu gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> ${p.elems.out.name}, block tile ${t.bm} x ${t.bn}, k step ${t.bk}, ${t.tm} x ${t.tn} per thread`;
+    const how = p.tensorCores ? 'tensor cores (mma m16n8k16)' : `${t.tm} x ${t.tn} per thread`;
+    return `gpu gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> ${p.elems.out.name}, block tile ${t.bm} x ${t.bn}, k step ${t.bk}, ${how}`;
   }
   if (p.kind === 'direct-conv') {
     const g = p.conv;

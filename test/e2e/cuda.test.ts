@@ -17,6 +17,7 @@ import { CLI, HAVE_SHARED, SHARED, scratchDir } from '../helpers/paths.js';
 import { SourceFile } from '../../src/diag/source.js';
 import { importModule } from '../../src/import/index.js';
 import { HAVE_NVCC, NO_NVCC, nvccBuilds } from '../helpers/cuda.js';
+import { gemmText, writeBench } from '../../src/bench/gpu-harness.js';
 
 // complex<f32> and complex<f64> through arithmetic with real operands, the complex.h functions
 // rl.h's C++ section provides, parts, a contraction and a reduction.
@@ -85,8 +86,9 @@ t.test('block reductions (warp shuffles, shared memory) match the interpreter, e
 });
 
 // Contractions big enough for the tiled GEMM (emit-cuda/gemm.ts): f32 with a fused bias and ReLU
-// (70 x 90 outputs: partial 64 x 64 tiles, K = 100 not a multiple of the k step), a batched f16
-// one contracting both operands' last dims (B read along K), and bf16.
+// (70 x 90 outputs: partial 64 x 64 tiles, K = 100 not a multiple of the k step) on FMAs, a
+// batched f16 one contracting both operands' last dims (B read along K) and a bf16 one on tensor
+// cores (mma.sync m16n8k16, emulated with the PTX ISA's fragment layouts).
 const GEMMS = `func.func @main(%a: tensor<70x100xf32>, %b: tensor<100x90xf32>, %bias: tensor<90xf32>, %h: tensor<2x33x40xf16>, %g: tensor<2x50x40xf16>, %x: tensor<65x48xbf16>, %y: tensor<48x40xbf16>) -> (tensor<70x90xf32>, tensor<2x33x50xf16>, tensor<65x40xbf16>) {
   %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<70x100xf32>, tensor<100x90xf32>) -> tensor<70x90xf32>
   %1 = stablehlo.broadcast_in_dim %bias, dims = [1] : (tensor<90xf32>) -> tensor<70x90xf32>
@@ -106,9 +108,12 @@ t.test('tiled GEMMs (shared memory, fused epilogue) match the interpreter, emula
   const cu = String(run.emitted.files.get('model.cu'));
   t.equal(
     cu.match(/; tiled GEMM: 64 x 64 outputs per block, k steps of 32 through shared memory, 8 x 8 per thread/g)?.length,
-    3,
-    'three tiled GEMM kernels',
+    1,
+    'f32 on FMAs',
   );
+  t.match(cu, /k1_dot_general: .*; tiled GEMM on tensor cores: .* mma\.sync m16n8k16 \(f16, f32 accumulation\)/);
+  t.match(cu, /k2_dot_general: .*; tiled GEMM on tensor cores: .* mma\.sync m16n8k16 \(bf16, f32 accumulation\)/);
+  t.match(cu, /rl_mma_m16n8k16_bf16\(rl_acc\[i\]\[j\], a\[i\], b\[j\]\)/);
   t.match(
     cu,
     /k0_dot_general_fused: fuses dot_general \(2:8\), broadcast_in_dim \(3:8\), add \(4:8\), maximum \(6:8\)/,
@@ -117,6 +122,19 @@ t.test('tiled GEMMs (shared memory, fused epilogue) match the interpreter, emula
   if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'gemms.mlir');
   else t.comment(NO_NVCC);
 });
+
+t.test(
+  "make bench-gpu's timing harness builds with nvcc (running it needs a GPU)",
+  { skip: HAVE_NVCC ? false : NO_NVCC },
+  async (t) => {
+    const dir = scratchDir('xla-aot-bench-gpu-');
+    const build = writeBench(dir, 'gemm.mlir', gemmText(64, 64, 64, 'f16'), 'sm_80');
+    const r = await execa('sh', ['-c', build], { cwd: dir, reject: false, all: true });
+    t.equal(r.exitCode, 0, r.all);
+    t.ok(existsSync(join(dir, 'bench')), 'built bench');
+    t.match(readFileSync(join(dir, 'model.cu'), 'utf8'), /rl_mma_m16n8k16_f16/, 'the f16 GEMM on tensor cores');
+  },
+);
 
 /** Builds `kernel` (CUDA source using rl_cuda.h) with a host main against the emulation; returns
  * the run's exit code and output. */
@@ -181,7 +199,21 @@ int main(void) {
   t.match(hung.all, /block 0 deadlocked: its threads wait at a barrier not all of them reach/);
 });
 
-t.test('--gpu-arch takes sm_XX names only', async (t) => {
+t.test('--gpu-arch: sm_XX names only; tensor cores only when every arch has mma.sync m16n8k16', async (t) => {
+  const gemms = importModule(new SourceFile('gemms.mlir', GEMMS));
+  const cuFor = (gpuArchs: string[]): string =>
+    String(
+      compile(gemms, {
+        entry: 'main',
+        prefix: 'model',
+        sourceName: 'gemms.mlir',
+        cc: 'gcc',
+        backend: 'cuda',
+        gpuArchs,
+      }).files.get('model.cu'),
+    );
+  t.match(cuFor(['sm_80', 'sm_90']), /rl_mma_m16n8k16_f16\(/, 'sm_80 + sm_90: tensor cores');
+  t.notMatch(cuFor(['sm_75', 'sm_90']), /rl_mma_m16n8k16/, 'with sm_75 among the archs: FMAs');
   const m = importModule(new SourceFile('complex.mlir', COMPLEX));
   t.throws(
     () =>
