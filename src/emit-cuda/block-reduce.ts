@@ -37,8 +37,6 @@ export interface BlockReduction {
   /** The sequential loops over the reduced dimensions, outermost first. */
   readonly reduced: readonly Loop[];
   readonly extent: number;
-  /** The innermost body but its last statement, the accumulation. */
-  readonly accumulate: readonly Stmt[];
   /** `round(combiner(acc, x))`, as the accumulation sets it. */
   readonly step: Op;
   readonly combiner: string;
@@ -103,7 +101,6 @@ export function blockReduction(body: readonly Stmt[]): BlockReduction | undefine
     acc,
     reduced,
     extent,
-    accumulate,
     step,
     combiner: combine.name,
     store,

@@ -4,8 +4,8 @@
  * plus CUDA's: `__global__` kernels, `__restrict__`, and the mapping of parallel loops to threads.
  * A reduction with enough elements per output (block-reduce.ts) runs one block per output; a
  * kernel whose body is a nest of parallel loops runs their iterations, flattened into one index,
- * as a grid-stride loop over all threads; any other kernel runs on a single thread (correct first;
- * tiled contractions come later).
+ * as a grid-stride loop over all threads; any other kernel runs on a single thread (correct first).
+ * Big contractions are not rendered here: they are gemm.ts's tiled ukernel.
  */
 import type { Op } from '../ir/core.js';
 import { sameElem } from '../ir/types.js';
@@ -138,16 +138,8 @@ export class CudaRenderer extends CFamilyRenderer {
     if (!r.kept.length) this.declareWarpPartials(w, r);
     super.stmts(w, r.before);
     w.line(`${accType} ${acc} = ${start};`);
-    w.block(`for (int64_t rl_r = threadIdx.x; rl_r < ${r.extent}; rl_r += blockDim.x) {`, () => {
-      const body = [...r.accumulate, r.reduced[r.reduced.length - 1]!.body.at(-1)!];
-      const index = unflatten(
-        v('rl_r'),
-        r.reduced.map((l) => (l.to as Extract<Idx, { k: 'int' }>).value),
-      );
-      const read = indexVarsUsed(body);
-      r.reduced.forEach((l, d) => read.has(l.var) && w.line(`const int64_t ${l.var} = ${this.idx(index[d]!)};`));
-      super.stmts(w, body);
-    });
+    // The reduced loops as one flat loop, strided over the block's threads.
+    this.flatLoops(w, r.reduced, r.extent, 'rl_r', 'threadIdx.x', 'blockDim.x');
     warpReduce();
     if (r.threads === 32) return finish();
     w.line(`if (threadIdx.x % 32 == 0) rl_warp_partial[threadIdx.x / 32] = ${acc};`);
