@@ -53,11 +53,11 @@ test: build toolchains layers style
 	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 'dist/test/**/*.test.js'
 
 # The CUDA checks on a GPU: with nvidia-smi finding one, the model tests (test/helpers/models.ts
-# checkCuda) also run each model's nvcc build on the device and diff it against the interpreter
-# (make test runs them emulated on the CPU and compiles them with nvcc).
+# checkCuda) and the conformance test also run the nvcc builds on the device and diff them against
+# the interpreter (make test runs them emulated on the CPU and compiles them with nvcc).
 test-gpu: build
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "make test-gpu: no GPU on this machine (nvidia-smi -L failed)"; exit 1; }
-	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 dist/test/e2e/cuda.test.js 'dist/test/e2e/models-*.test.js'
+	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 dist/test/e2e/cuda.test.js 'dist/test/e2e/models-*.test.js' dist/test/e2e/conformance-cuda.test.js
 
 # The CUDA backend's speed on this machine's GPU (src/bench/gpu.ts): GEMM TFLOP/s against the
 # peak and cuBLAS, elementwise and reduction GB/s against memory bandwidth. Needs a GPU.

@@ -320,6 +320,7 @@ export interface ConformanceArgs {
   jobs: number;
   verbose: boolean;
   gpuArch: string[];
+  onGpu: boolean;
   fault?: FaultKind;
 }
 
@@ -328,12 +329,19 @@ export async function conformanceCommand(a: ConformanceArgs): Promise<number> {
   const files = collectFiles(a.paths);
   if (files.length === 0) throw new RuntimeError(`no .mlir files under ${a.paths.join(', ')}`);
   if (a.fault && a.backend === 'interp') throw new RuntimeError('--inject-fault needs --backend c or cuda');
-  if (a.gpuArch.length && a.backend !== 'cuda') throw new RuntimeError('--gpu-arch is for --backend cuda');
+  if ((a.gpuArch.length || a.onGpu) && a.backend !== 'cuda')
+    throw new RuntimeError('--gpu-arch and --on-gpu are for --backend cuda');
   const backend = a.backend === 'cuda' ? 'cuda' : 'c';
   const results =
     a.backend === 'interp'
       ? await runFiles(files, a.jobs)
-      : await runFilesC(files, { jobs: a.jobs, backend, gpuArchs: a.gpuArch, ...(a.fault ? { fault: a.fault } : {}) });
+      : await runFilesC(files, {
+          jobs: a.jobs,
+          backend,
+          ...(a.gpuArch.length ? { gpuArchs: a.gpuArch } : {}),
+          ...(a.onGpu ? { device: true } : {}),
+          ...(a.fault ? { fault: a.fault } : {}),
+        });
   for (const r of results) {
     const where = `${r.file}${r.index > 1 ? `#${r.index}` : ''}`;
     if (r.outcome === 'failed') console.log(`FAIL ${where}: ${r.reason}`);

@@ -113,6 +113,11 @@ async function main(argv: string[]): Promise<number> {
             default: [] as string[],
             describe: '--backend cuda: also build every case with nvcc for these sm_XX (ptxas errors fail the case)',
           })
+          .option('on-gpu', {
+            type: 'boolean',
+            default: false,
+            describe: "--backend cuda: build with nvcc and run on this machine's GPU instead of the emulation",
+          })
           .option('inject-fault', {
             type: 'string',
             choices: FAULT_KINDS,
@@ -128,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
             jobs: Math.max(1, Math.floor(a.jobs)),
             verbose: a.verbose,
             gpuArch: a.gpuArch.map(String),
+            onGpu: a.onGpu,
             ...(a.injectFault ? { fault: a.injectFault as FaultKind } : {}),
           }),
         ),

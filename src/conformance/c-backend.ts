@@ -17,7 +17,7 @@ import { NVCC, writeFiles } from '../toolchain/build.js';
 import { gencodeFlags } from '../emit-cuda/emit.js';
 import { fromStorageBytes } from '../emit-common/ctypes.js';
 import { CFLAGS } from '../emit-c/emit.js';
-import { CUDA_EMULATION_FLAGS } from '../toolchain/run.js';
+import { CUDA_EMULATION_FLAGS, deviceArch } from '../toolchain/run.js';
 import { VERSION, type EmitResult } from '../emit-common/program.js';
 import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
@@ -107,6 +107,9 @@ export interface BuildOptions {
   readonly fault?: FaultKind;
   readonly backend?: Backend;
   readonly gpuArchs?: readonly string[];
+  /** CUDA: build each batch with nvcc for `gpuArchs` (default: this machine's GPU) and run it on
+   * the GPU instead of the emulation. */
+  readonly device?: boolean;
 }
 
 /** nvcc's check of a batch: the generated Makefile's warnings-as-errors, every arch through
@@ -145,7 +148,7 @@ async function buildAndRun(
     // API is prefixed): the C++ headers are parsed once per batch, not once per case.
     const unit = cands.map((c) => `namespace case_${c.prefix} {\n#include "${c.prefix}.cu"\n}`);
     writeFileSync(join(dir, 'cases.cu'), ['#include "rl_cuda.h"', ...unit, ''].join('\n'));
-    if (o.gpuArchs?.length) {
+    if (o.gpuArchs?.length && !o.device) {
       const nvcc = await execa(
         NVCC,
         [
@@ -162,15 +165,28 @@ async function buildAndRun(
       );
       if (nvcc.exitCode !== 0) return { ok: false, log: `nvcc: ${nvcc.all ?? ''}`, dir };
     }
-    // CUDA builds run on this CPU through rl_cuda.h's host emulation (g++).
-    args = [...CUDA_EMULATION_FLAGS, ...flags, '-I.', '-x', 'c++', 'harness.c', 'cases.cu'];
-    args.push('-x', 'assembler-with-cpp', ...asm, '-o', 'harness');
+    if (o.device) {
+      // On the GPU: the weights assembled by cc, the harness and the cases by nvcc.
+      for (const f of asm) {
+        const cc = await execa('cc', ['-c', f, '-o', f.replace(/\.S$/, '.o')], { cwd: dir, reject: false, all: true });
+        if (cc.exitCode !== 0) return { ok: false, log: cc.all ?? '', dir };
+      }
+      writeFileSync(join(dir, 'harness.cu'), readFileSync(join(dir, 'harness.c')));
+      const objects = asm.map((f) => f.replace(/\.S$/, '.o'));
+      const archs = gencodeFlags(o.gpuArchs ?? [await deviceArch()]);
+      args = ['-O3', '-std=c++17', ...archs, '-I.', 'harness.cu', 'cases.cu', ...objects, '-o', 'harness'];
+    } else {
+      // CUDA builds run on this CPU through rl_cuda.h's host emulation (g++).
+      args = [...CUDA_EMULATION_FLAGS, ...flags, '-I.', '-x', 'c++', 'harness.c', 'cases.cu'];
+      args.push('-x', 'assembler-with-cpp', ...asm, '-o', 'harness');
+    }
   } else {
     // Every case is emitted for the host target (GEMM path included): build with its flags.
     const targetFlags = cands[0]?.emitted.target.cflags ?? [];
     args = [...CFLAGS.split(' '), ...targetFlags, ...flags, '-I.', 'harness.c', ...sources, '-o', 'harness', '-lm'];
   }
-  const build = await execa(o.backend === 'cuda' ? 'g++' : (o.cc ?? 'gcc'), args, {
+  const compiler = o.backend !== 'cuda' ? (o.cc ?? 'gcc') : o.device ? NVCC : 'g++';
+  const build = await execa(compiler, args, {
     cwd: dir,
     reject: false,
     all: true,

@@ -133,6 +133,15 @@ export const CUDA_EMULATION_FLAGS = [
   ...(process.arch === 'x64' ? ['-mfma'] : []),
 ];
 
+/** The sm_XX of this machine's first GPU (nvidia-smi), for builds that run on it: a cubin for
+ * sm_80 does not run on an sm_90 device. */
+export async function deviceArch(): Promise<string> {
+  const r = await execa('nvidia-smi', ['--query-gpu=compute_cap', '--format=csv,noheader'], { reject: false });
+  const cap = r.exitCode === 0 ? r.stdout.trim().split('\n')[0]?.trim() : undefined;
+  if (!cap) throw new RuntimeError('no GPU on this machine (nvidia-smi found none)');
+  return `sm_${cap.replace('.', '')}`;
+}
+
 export interface CudaRunOptions {
   /** Run on the CPU through rl_cuda.h's emulation (default), or build with nvcc and run on the GPU. */
   readonly device?: boolean;
@@ -159,7 +168,7 @@ export async function runCompiledCuda(
     cc: 'gcc',
     backend: 'cuda',
     checksAsOutputs: opts.checksAsOutputs ?? false,
-    ...(opts.gpuArchs ? { gpuArchs: opts.gpuArchs } : {}),
+    ...(opts.gpuArchs ? { gpuArchs: opts.gpuArchs } : opts.device ? { gpuArchs: [await deviceArch()] } : {}),
   });
   if (inputs.length !== emitted.inputs.length)
     throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
