@@ -10,10 +10,9 @@ import { SourceFile } from '../diag/source.js';
 import { importModule } from '../import/index.js';
 import { compile } from '../pipeline.js';
 import { render } from '../emit-common/templates.js';
-import { storageBytes } from '../emit-common/ctypes.js';
 import { VERSION } from '../emit-common/program.js';
-import type { TensorType } from '../ir/types.js';
 import { NVCC, tool, writeFiles } from '../toolchain/build.js';
+import { harnessIO } from '../toolchain/run.js';
 
 export const SAMPLES = 21;
 /** Every input byte: 0x3C3C is 1.06 in f16, 0x3C3C3C3C 0.0115 in f32 (finite and normal). */
@@ -41,19 +40,13 @@ export function writeBench(dir: string, name: string, text: string, arch: string
     gpuArchs: [arch],
   });
   writeFiles(dir, emitted);
-  const sizes = (ts: readonly TensorType[]): string => (ts.length ? ts.map(storageBytes).join(', ') : '0');
   const harness = render('cuda/bench.cu.hbs', {
     version: VERSION,
     prefix: 'model',
     PREFIX: 'MODEL',
     fill: FILL,
     samples: SAMPLES,
-    numInputs: emitted.inputs.length,
-    numOutputs: emitted.outputs.length,
-    numInputsOrOne: Math.max(1, emitted.inputs.length),
-    numOutputsOrOne: Math.max(1, emitted.outputs.length),
-    inputBytes: sizes(emitted.inputs),
-    outputBytes: sizes(emitted.outputs),
+    ...harnessIO(emitted),
   });
   writeFileSync(join(dir, 'bench.cu'), harness);
   return `make -s NVCC=${NVCC} model.o model_weights.o && ${NVCC} -O3 -std=c++17 -I. bench.cu model.o model_weights.o -o bench`;

@@ -142,6 +142,20 @@ export async function deviceArch(): Promise<string> {
   return `sm_${cap.replace('.', '')}`;
 }
 
+/** What a CUDA harness template needs to know of a build's I/O: counts (and at least one, for
+ * array sizes) and byte sizes as C initializers. */
+export function harnessIO(r: EmitResult): Record<string, number | string> {
+  const sizes = (ts: readonly TensorType[]): string => (ts.length ? ts.map(storageBytes).join(', ') : '0');
+  return {
+    numInputs: r.inputs.length,
+    numOutputs: r.outputs.length,
+    numInputsOrOne: Math.max(1, r.inputs.length),
+    numOutputsOrOne: Math.max(1, r.outputs.length),
+    inputBytes: sizes(r.inputs),
+    outputBytes: sizes(r.outputs),
+  };
+}
+
 export interface CudaRunOptions {
   /** Run on the CPU through rl_cuda.h's emulation (default), or build with nvcc and run on the GPU. */
   readonly device?: boolean;
@@ -173,18 +187,12 @@ export async function runCompiledCuda(
   if (inputs.length !== emitted.inputs.length)
     throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
   writeFiles(dir, emitted);
-  const sizes = (ts: readonly TensorType[]): string => (ts.length ? ts.map(storageBytes).join(', ') : '0');
   const harness = render('cuda/harness.cu.hbs', {
     version: VERSION,
     poison: UNWRITTEN_BYTE,
     prefix,
     PREFIX: prefix.toUpperCase(),
-    numInputs: emitted.inputs.length,
-    numOutputs: emitted.outputs.length,
-    numInputsOrOne: Math.max(1, emitted.inputs.length),
-    numOutputsOrOne: Math.max(1, emitted.outputs.length),
-    inputBytes: sizes(emitted.inputs),
-    outputBytes: sizes(emitted.outputs),
+    ...harnessIO(emitted),
   });
   writeFileSync(join(dir, 'harness.cu'), harness);
   const exe = join(dir, 'harness');
