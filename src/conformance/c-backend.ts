@@ -113,11 +113,13 @@ export interface BuildOptions {
 }
 
 /** nvcc's check of a batch: the generated Makefile's warnings-as-errors, every arch through
- * ptxas, but without device optimisation (cicc's optimiser is most of nvcc's time, and a
- * ptxas error such as an unsupported instruction or an oversized parameter list does not depend
- * on it). The models' builds (test/e2e/cuda.test.ts) use the Makefile's -O3. */
+ * ptxas into a fat binary, but without device optimisation (cicc's optimiser is most of nvcc's
+ * time, and a ptxas error such as an unsupported instruction or an oversized parameter list does
+ * not depend on it) and without the host compile (-fatbin: the emulated build compiles the same
+ * host code with g++ -Werror). The models' builds (test/helpers/cuda.ts) are the Makefile's full
+ * -O3 builds. */
 const NVCC_CHECK_FLAGS = ['-std=c++17', '--Werror', 'all-warnings', '-Xcompiler', '-Wall,-Wextra,-Werror'];
-const NVCC_CHECK_FAST = ['-Xcicc', '-O0', '-Xptxas', '-O0'];
+const NVCC_CHECK_FAST = ['-Xcicc', '-O0', '-Xptxas', '-O0', '-fatbin'];
 
 async function buildAndRun(
   cands: readonly Candidate[],
@@ -151,16 +153,7 @@ async function buildAndRun(
     if (o.gpuArchs?.length && !o.device) {
       const nvcc = await execa(
         NVCC,
-        [
-          ...NVCC_CHECK_FLAGS,
-          ...NVCC_CHECK_FAST,
-          ...gencodeFlags(o.gpuArchs),
-          '-I.',
-          '-c',
-          'cases.cu',
-          '-o',
-          'cases.o',
-        ],
+        [...NVCC_CHECK_FLAGS, ...NVCC_CHECK_FAST, ...gencodeFlags(o.gpuArchs), '-I.', 'cases.cu', '-o', 'cases.fatbin'],
         { cwd: dir, reject: false, all: true },
       );
       if (nvcc.exitCode !== 0) return { ok: false, log: `nvcc: ${nvcc.all ?? ''}`, dir };
