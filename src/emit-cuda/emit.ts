@@ -1,8 +1,8 @@
 /**
  * @fileoverview The CUDA backend's phases after canonicalization (src/pipeline.ts runs them with
- * `--target cuda`): fusion without micro-kernels (fuseKernels), the arena plan shared with C
- * (planArena), one `__global__` kernel per kernel op rendered by CudaRenderer from the same kernel
- * IR as C (lowerForCuda), and the files (emitFilesForCuda): PREFIX.h, PREFIX.cu (kernels, and the
+ * `--target cuda`): fusion with gemm.ts's tiled GEMM as the one micro-kernel (fuseKernels), the
+ * arena plan shared with C (planArena), one `__global__` kernel per kernel op, rendered by
+ * CudaRenderer from the same kernel IR as C or printed by gemm.ts (lowerForCuda), and the files (emitFilesForCuda): PREFIX.h, PREFIX.cu (kernels, and the
  * host code that launches them in order on a stream, with control flow on the host), the weight
  * blob, rl.h + rl_cuda.h and a Makefile for nvcc.
  */
