@@ -13,7 +13,7 @@ import { linearIndex, loopVars } from '../fusion/fuse.js';
 import type { FlatOp, Sym } from '../flat/program.js';
 import { cElem, type CElem } from '../emit-common/ctypes.js';
 import { CRenderer, cVectorUnit } from './c-renderer.js';
-import { fusedElement, type FusedEnv } from '../kernel/fused.js';
+import { epilogueLeaf, fusedElement, type FusedEnv } from '../kernel/fused.js';
 import { canVectorize, vectorizeStmts, vectorizeVal } from '../kernel/vectorize.js';
 
 /** The fused group a GEMM or convolution kernel applies to its output (`lanes`: SIMD f32 lanes). */
@@ -64,7 +64,7 @@ export function emitEpilogue(
   const st = strides(shape);
   const vars = loopVars(shape.length).map(cIndex);
   const read = rootVarsRead(f, env);
-  const { stmts, root } = fusedElement(f, env, (s) => `e${f.ins.lastIndexOf(s) - 2}`); // after the head's operands, which a leaf may repeat
+  const { stmts, root } = fusedElement(f, env, epilogueLeaf(f));
   const renderer = new CRenderer(lanes);
   // The head's f32 result at (r, n) (out0 itself, or an f32 block for a half-precision result, rounded here).
   const hc = elemOf(f.group!.head!.outs[0]!, f);

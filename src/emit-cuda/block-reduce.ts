@@ -56,16 +56,27 @@ const extentOf = (l: Loop): number | undefined =>
 const shuffles = (e: ElemType): boolean =>
   e.kind === 'bool' || (e.kind === 'int' && e.bits >= 8) || (e.kind === 'float' && e.format.bits <= 64);
 
-export function blockReduction(body: readonly Stmt[]): BlockReduction | undefined {
-  const kept: Loop[] = [];
-  let perOutput = body;
+/** The outermost parallel loops of a body, when it is a nest of them (after index declarations
+ * every thread computes, such as dynamic starts, and comments; inside, nothing but the next
+ * loop), each from 0 to a constant in steps of 1; and the statements in the innermost (the body
+ * itself when there are none). The renderer turns such loops into one flat index. */
+export function parallelNest(body: readonly Stmt[]): { loops: Loop[]; inner: readonly Stmt[] } {
+  const loops: Loop[] = [];
+  let level: readonly Stmt[] = body.filter((s) => s.k !== 'index' && s.k !== 'comment');
   for (;;) {
-    const inner = perOutput.filter((s) => s.k !== 'index' && s.k !== 'comment');
-    const s = inner[0];
-    if (inner.length !== 1 || s?.k !== 'loop' || !s.parallel || extentOf(s) === undefined) break;
-    kept.push(s);
-    perOutput = s.body;
+    const s = level[0];
+    if (level.length !== 1 || s?.k !== 'loop' || !s.parallel || extentOf(s) === undefined) break;
+    loops.push(s);
+    level = s.body;
   }
+  return { loops, inner: loops.length ? loops[loops.length - 1]!.body : body };
+}
+
+/** The product of the extents of `loops` (each from 0 to a constant, see parallelNest). */
+export const flatExtent = (loops: readonly Loop[]): number => loops.reduce((n, l) => n * extentOf(l)!, 1);
+
+export function blockReduction(body: readonly Stmt[]): BlockReduction | undefined {
+  const { loops: kept, inner: perOutput } = parallelNest(body);
   const at = perOutput.findIndex((s) => s.k === 'local');
   const [acc, nest, store] = perOutput.slice(at);
   const before = perOutput.slice(0, at);
@@ -90,8 +101,8 @@ export function blockReduction(body: readonly Stmt[]): BlockReduction | undefine
   if (first?.k !== 'local' || first.name !== acc.name || !x) return;
   const accumulate = innermost.body.slice(0, -1);
   if (localsUsed([...accumulate, { k: 'let', name: '_', elem: acc.elem, value: x }]).has(acc.name)) return;
-  const extent = reduced.reduce((n, l) => n * extentOf(l)!, 1);
-  const outputs = kept.reduce((n, l) => n * extentOf(l)!, 1);
+  const extent = flatExtent(reduced);
+  const outputs = flatExtent(kept);
   if (extent < BLOCK_REDUCE_MIN || outputs === 0) return;
   const threads = Math.min(MAX_THREADS, Math.max(32, 2 ** Math.ceil(Math.log2(extent / ELEMENTS_PER_THREAD))));
   return {

@@ -14,7 +14,7 @@ import type { KernelIR, Stmt, Val, VecType } from '../kernel/ir.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
 import { CFamilyRenderer } from '../emit-common/cfamily.js';
 import { indexVarsUsed } from '../kernel/analysis.js';
-import { blockReduction, identity, unflatten, type BlockReduction } from './block-reduce.js';
+import { blockReduction, flatExtent, identity, parallelNest, unflatten, type BlockReduction } from './block-reduce.js';
 
 type Loop = Extract<Stmt, { k: 'loop' }>;
 
@@ -26,16 +26,8 @@ interface GridNest {
 }
 
 function gridNest(body: readonly Stmt[]): GridNest | undefined {
-  const loops: Loop[] = [];
-  let inner: readonly Stmt[] = body.filter((s) => s.k !== 'index' && s.k !== 'comment');
-  for (;;) {
-    const s = inner[0];
-    if (inner.length !== 1 || s?.k !== 'loop' || !s.parallel || (s.step ?? 1) !== 1) break;
-    if (s.from.k !== 'int' || s.from.value !== 0 || s.to.k !== 'int') break;
-    loops.push(s);
-    inner = s.body;
-  }
-  const total = loops.reduce((n, l) => n * (l.to as Extract<Idx, { k: 'int' }>).value, 1);
+  const { loops } = parallelNest(body);
+  const total = flatExtent(loops);
   // No iterations (a zero-size dimension): nothing to spread; the plain loops run none.
   return loops.length && total > 0 ? { loops, total } : undefined;
 }

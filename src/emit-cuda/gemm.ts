@@ -11,7 +11,7 @@ import type { FlatOp } from '../flat/program.js';
 import type { ElemType, TensorType } from '../ir/types.js';
 import { v } from '../ir/index-expr.js';
 import { gemmShape, type GpuGemmPlan } from '../kernel/ukernel.js';
-import { fusedElement, type FusedEnv } from '../kernel/fused.js';
+import { epilogueLeaf, fusedElement, type FusedEnv } from '../kernel/fused.js';
 import { indexVarsUsed } from '../kernel/analysis.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cElemOrUndefined, type CElem } from '../emit-common/ctypes.js';
@@ -211,8 +211,7 @@ function storeOutput(
   const { fop: f, env } = epilogue;
   const c = elemC(p.elems.c);
   const head = c.name === 'f32' ? product : c.load(c.store(product));
-  // Leaves are e0, e1, ... after the head's two operands (which a leaf may repeat).
-  const { stmts, root } = fusedElement(f, env, (s) => `e${f.ins.lastIndexOf(s) - 2}`);
+  const { stmts, root } = fusedElement(f, env, epilogueLeaf(f));
   const shape = (f.outs[0]!.type as TensorType).shape;
   const index = unflatten(v('rl_out'), shape);
   const read = indexVarsUsed([...stmts, { k: 'let', name: 'root', elem: p.elems.out, value: root }]);

@@ -39,6 +39,13 @@ export function describeGroup(g: FusionGroup): string {
   return [...(g.head ? [g.head] : []), ...listed, ...(g.reduce ? [g.reduce] : [])].map(where).join(', ');
 }
 
+/** The parameter name of leaf `s` of a GEMM or convolution epilogue: e0, e1, ... for the kernel
+ * op's operands after the head's two (lastIndexOf: a leaf may repeat a head operand). */
+export const epilogueLeaf =
+  (f: FlatOp) =>
+  (s: Sym): string =>
+    `e${f.ins.lastIndexOf(s) - 2}`;
+
 /**
  * The group's computation at the root element of the loop variables i0, i1, ... as kernel IR:
  * a `let` for each leaf read (x<id>, through its index map) and each member (v<id>, rounded to its
