@@ -1,14 +1,13 @@
 /**
  * @fileoverview The CLI's commands (main.ts wires them to yargs): interpret, compile (C, firmware,
  * CUDA), run (compiled, diffed against the interpreter), conformance and fuzz.
- */ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+ */ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SourceFile } from '../diag/source.js';
 import { collectFiles, summarize } from '../conformance/runner.js';
 import { fuzz, fuzzInputs } from '../fuzz/fuzz.js';
 import { runFiles } from '../conformance/parallel.js';
 import { runFilesC } from '../conformance/c-backend.js';
-import { importModule } from '../import/index.js';
+import { importModule, readSourceFile } from '../import/index.js';
 import { Interpreter } from '../interpret/eval.js';
 import { parseInput, randomInputs } from '../interpret/inputs.js';
 import { flattenTuples, type RtValue } from '../ir/tensor.js';
@@ -25,14 +24,6 @@ import { type FaultKind } from '../flat/faults.js';
 import type { Func, Module, Region } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
 import { RuntimeError } from '../diag/diagnostics.js';
-
-function readSource(path: string): SourceFile {
-  try {
-    return new SourceFile(path, readFileSync(path, 'utf8'));
-  } catch {
-    throw new RuntimeError(`cannot read ${path}`);
-  }
-}
 
 function printValue(v: RtValue): string {
   if (v.kind === 'tensor') return printTensor(v);
@@ -91,7 +82,7 @@ function writeResults(
 }
 
 export function interpretCommand(a: InterpretArgs): number {
-  const source = readSource(a.file);
+  const source = readSourceFile(a.file);
   const m = importModule(source);
   const f = entryOf(m, a.file, a.entry);
   const args = argsFor(m, f, a);
@@ -152,7 +143,7 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
       process.stdout.write(`// ----- after ${phase} -----\n${text}${text.endsWith('\n') ? '' : '\n'}`),
     ...(a.compileTo ? { stopAfter: a.compileTo } : {}),
   };
-  const m = importPhases(readSource(a.file), phases);
+  const m = importPhases(readSourceFile(a.file), phases);
   if (!m) return 0;
   const f = entryOf(m, a.file, a.entry);
   // A test program that returns nothing and checks its values compiles to those values (as run does).
@@ -230,7 +221,7 @@ export async function runCommand(a: RunArgs): Promise<number> {
   if (a.backend === 'interp') return interpretCommand(a);
   if (a.backend === 'cuda' && (a.fault || a.threads > 1 || a.target !== 'host'))
     throw new RuntimeError('--backend cuda takes none of --inject-fault, --threads, --target');
-  const m = importModule(readSource(a.file));
+  const m = importModule(readSourceFile(a.file));
   const f = entryOf(m, a.file, a.entry);
   const args = argsFor(m, f, a);
   const tensors = args.map((x) => {

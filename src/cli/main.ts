@@ -4,11 +4,11 @@
  * commands of commands.ts (the default compile command, interpret, run, conformance, fuzz) to
  * their options and renders errors as located diagnostics.
  */
-import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CompileError, renderDiagnostic } from '../diag/diagnostics.js';
-import { SourceFile } from '../diag/source.js';
+import type { SourceFile } from '../diag/source.js';
+import { readSourceFile } from '../import/index.js';
 import { NVCC } from '../toolchain/build.js';
 import { DEFAULT_GPU_ARCHS, NVCC_FLAGS } from '../emit-cuda/emit.js';
 import { describeTargets } from '../target/targets.js';
@@ -23,7 +23,7 @@ function report(e: unknown): number {
     const d = e.diagnostic;
     let source: SourceFile | undefined;
     try {
-      if (d.loc) source = new SourceFile(d.loc.file, readFileSync(d.loc.file, 'utf8'));
+      if (d.loc) source = readSourceFile(d.loc.file);
     } catch {
       source = undefined;
     }

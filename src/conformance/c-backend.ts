@@ -22,7 +22,7 @@ import { VERSION, type EmitResult } from '../emit-common/program.js';
 import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { render } from '../emit-common/templates.js';
-import { importModule } from '../import/index.js';
+import { importModule, readSourceFile } from '../import/index.js';
 import { compareTensors } from '../ir/compare.js';
 import { Interpreter } from '../interpret/eval.js';
 import type { RtValue, Tensor } from '../ir/tensor.js';
@@ -251,7 +251,7 @@ export async function runFilesC(files: readonly string[], o: BuildOptions): Prom
     const interp = runFile(file);
     const cases =
       interp.length > 1 || interp[0]?.outcome === 'passed' || interp[0]?.outcome === 'failed'
-        ? splitCases(readFileSync(file, 'utf8'))
+        ? splitCases(readSourceFile(file).text)
         : [];
     for (const r of interp) {
       if (r.outcome !== 'passed') {

@@ -6,12 +6,12 @@
  * never as passed; so are C cases whose generated code has no kernel (`no_kernel`: the checked
  * values are constants the C only copies, so it proves nothing about code generation).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompileError, renderDiagnostic, RuntimeError } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
 import type { Func, Module, Op } from '../ir/core.js';
-import { importModule } from '../import/index.js';
+import { importModule, readSourceFile } from '../import/index.js';
 import { isCheckOp } from '../ops/control.js';
 import { Interpreter } from '../interpret/eval.js';
 
@@ -41,17 +41,17 @@ export interface Summary {
 
 export function collectFiles(paths: readonly string[]): string[] {
   const out: string[] = [];
-  const walk = (p: string): void => {
+  const walk = (p: string, named: boolean): void => {
     let st: ReturnType<typeof statSync>;
     try {
       st = statSync(p);
     } catch {
       throw new RuntimeError(`cannot read ${p}`);
     }
-    if (st!.isDirectory()) for (const f of readdirSync(p).sort()) walk(join(p, f));
-    else if (p.endsWith('.mlir')) out.push(p);
+    if (st!.isDirectory()) for (const f of readdirSync(p).sort()) walk(join(p, f), false);
+    else if (named || /\.(mlir|mlirbc|mlir\.bc)$/.test(p)) out.push(p);
   };
-  for (const p of paths) walk(p);
+  for (const p of paths) walk(p, true);
   return out;
 }
 
@@ -169,7 +169,7 @@ function runCaseInterp(file: string, text: string, index: number): CaseResult {
 
 /** Classifies and runs every case of one file. */
 export function runFile(file: string): CaseResult[] {
-  const text = readFileSync(file, 'utf8');
+  const text = readSourceFile(file).text;
   const head = text.slice(0, 2000);
   const disabled = /^\/\/ RUN-DISABLED(\([^)]*\))?/m.exec(head);
   if (disabled) return [{ file, index: 1, outcome: 'disabled', reason: `upstream RUN-DISABLED${disabled[1] ?? ''}` }];

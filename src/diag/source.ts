@@ -17,6 +17,9 @@ export class SourceFile {
   constructor(
     readonly name: string,
     readonly text: string,
+    /** Element data that `dense_resource<KEY>` in the text stands for (a portable artifact's
+     * tensors, kept as views into the file rather than spelled out in hex). */
+    readonly blobs?: ReadonlyMap<string, Uint8Array>,
   ) {
     this.lineStarts = [0];
     for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.lineStarts.push(i + 1);

@@ -291,6 +291,8 @@ export abstract class AttrParser extends TokenParser {
             const ty = this.parseType();
             if (ty.kind === 'tensor') type = ty;
           }
+          const blob = this.source.blobs?.get(name);
+          if (blob) return { kind: 'dense', literal: { hexBytes: blob }, ...(type ? { type } : {}) };
           return type ? { kind: 'denseResource', name, type } : { kind: 'denseResource', name };
         }
         if (w === 'array') {
