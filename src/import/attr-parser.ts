@@ -21,6 +21,15 @@ import { unquote, type Token } from './lexer.js';
 import { symbolName, TokenParser } from './syntax.js';
 import { parseGspmdSharding, parseSdyShardingPerValue, parseSdyTensorSharding } from './sharding.js';
 
+/** StableHLO attributes the compiler carries without interpreting (bounds of dynamic dimensions,
+ * replica groups by mesh axes): kept as text. */
+const OPAQUE_HLO_ATTRS = new Set([
+  'stablehlo.bounds',
+  'stablehlo.type_extensions',
+  'stablehlo.replica_group_mesh_axes',
+  'stablehlo.axis_ref',
+]);
+
 export abstract class AttrParser extends TokenParser {
   /** `!name = type` and `#name = attr` definitions (top level, before use). */
   protected readonly typeAliases = new Map<string, Type>();
@@ -59,10 +68,20 @@ export abstract class AttrParser extends TokenParser {
       // Foreign pointer-like type, e.g. !util.ptr<tensor<..>>: keep the pointee.
       if (this.eatPunct('<')) {
         const pointee = this.parseType();
+        if (this.eatPunct('>')) return { kind: 'opaque', text: `${t.text}<${typeToString(pointee)}>`, pointee };
+        // Several types (`!stablehlo.future<tensor<f32>, tensor<i32>>`): carried, not interpreted.
+        const rest: Type[] = [pointee];
+        while (this.eatPunct(',')) rest.push(this.parseType());
         this.expectPunct('>');
-        return { kind: 'opaque', text: `${t.text}<${typeToString(pointee)}>`, pointee };
+        return { kind: 'opaque', text: `${t.text}<${rest.map(typeToString).join(', ')}>` };
       }
       return { kind: 'opaque', text: t.text };
+    }
+    if (t.kind === 'ident' && t.text === 'memref') {
+      // A buffer type (StableHLO's buffer ops): carried, not interpreted.
+      this.lex.next();
+      this.expectPunct('<');
+      return { kind: 'opaque', text: `memref<${this.skipBalanced(t)}>` };
     }
     if (t.kind === 'ident') {
       const e = elemFromName(t.text);
@@ -351,22 +370,44 @@ export abstract class AttrParser extends TokenParser {
     if (name === 'sdy.sharding') return { kind: 'sharding', sharding: parseSdyTensorSharding(this) };
     if (name === 'sdy.sharding_per_value') return { kind: 'sharding', sharding: parseSdyShardingPerValue(this) };
     const dialect = name.split('.')[0]!;
-    if (dialect !== 'stablehlo' && dialect !== 'mhlo' && dialect !== 'chlo' && dialect !== 'vhlo')
+    if (
+      (dialect !== 'stablehlo' && dialect !== 'mhlo' && dialect !== 'chlo' && dialect !== 'vhlo') ||
+      OPAQUE_HLO_ATTRS.has(name)
+    )
       return this.skipOpaqueAttr(t);
     return this.parseHashAttrBody(name);
   }
 
   /** A dialect attribute we do not interpret: its balanced `<...>` kept as text. */
   private skipOpaqueAttr(start: Token): Attr {
+    return { kind: 'opaque', text: `${start.text}<${this.skipBalanced(start)}>` };
+  }
+
+  /**
+   * The tokens up to the `>` closing an already-opened `<`, as text in one spelling whatever the
+   * source's layout (tokens joined, a space after commas and around `=`), so two spellings of
+   * one attribute or type compare equal.
+   */
+  private skipBalanced(start: Token): string {
     let depth = 1;
-    let last = start;
-    while (depth > 0) {
-      last = this.lex.next();
-      if (last.kind === 'eof') throw error('E0102', { what: `${start.text}<...>` }, this.loc(start));
-      if (last.kind === 'punct' && last.text === '<') depth++;
-      if (last.kind === 'punct' && last.text === '>') depth--;
+    let text = '';
+    let prev: Token | undefined;
+    for (;;) {
+      const tok = this.lex.next();
+      if (tok.kind === 'eof') throw error('E0102', { what: `${start.text}<...>` }, this.loc(start));
+      if (tok.kind === 'punct' && tok.text === '<') depth++;
+      if (tok.kind === 'punct' && tok.text === '>' && --depth === 0) return text;
+      const wordy = (k: Token | undefined): boolean => !!k && k.kind !== 'punct';
+      const shapeDim = prev?.kind === 'int' && tok.kind === 'ident' && tok.text.startsWith('x'); // 2xf32
+      if (
+        prev &&
+        !shapeDim &&
+        ((wordy(prev) && wordy(tok)) || prev.text === ',' || prev.text === '=' || tok.text === '=')
+      )
+        text += ' ';
+      text += tok.text;
+      prev = tok;
     }
-    return { kind: 'opaque', text: this.source.text.slice(start.pos, last.end) };
   }
 
   private parseHashAttrBody(name: string): Attr {

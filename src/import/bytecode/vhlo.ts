@@ -277,7 +277,7 @@ function resultsText(ts: readonly Entity[]): string {
 
 function encodingText(a: Entity): string {
   if (a.k === 'typeExtensions')
-    return `#stablehlo.bounds<${(a['bounds'] as number[]).map((b) => (b < 0 ? '?' : String(b))).join(', ')}>`;
+    return `#stablehlo.type_extensions<bounds = [${(a['bounds'] as number[]).map((b) => (b < 0 ? '?' : String(b))).join(', ')}]>`;
   return attrText(a);
 }
 
@@ -601,7 +601,7 @@ function convDims(op: BcOp, attrs: Attrs): string {
 }
 
 /** Applies the per-op rules, returning today's attribute dictionary as text entries. */
-function stablehloAttrs(op: BcOp, base: string, kind: string, attrs: Attrs): [string, string][] {
+function stablehloAttrs(op: BcOp, kind: string, attrs: Attrs): [string, string][] {
   const out: [string, string][] = [];
   const drop = (name: string, when: (a: Entity | undefined) => boolean): void => {
     if (attrs.has(name) && when(attrs.get(name))) attrs.delete(name);
@@ -878,7 +878,7 @@ export class StablehloPrinter {
     if (fnType?.k !== 'typeAttr' || (fnType['type'] as Entity).k !== 'function')
       return fail(op, 'function_type must be a function type');
     if (sym?.k !== 'string') return fail(op, 'sym_name must be a string');
-    const entries = new Map(stablehloAttrs(op, 'func_v1', 'func', attrs));
+    const entries = new Map(stablehloAttrs(op, 'func', attrs));
     const type = fnType['type'] as Entity;
     const inputs = type['inputs'] as Entity[];
     const outputs = type['outputs'] as Entity[];
@@ -945,7 +945,7 @@ export class StablehloPrinter {
     if (!OP_ATTRS[base] && !PLAIN_OPS.has(base)) return fail(op, `unknown VHLO op version '${op.name}'`);
     if (op.successors.length) return fail(op, 'successors are not supported');
     const attrs = opAttrs(op, base);
-    const entries = stablehloAttrs(op, base, kind, attrs);
+    const entries = stablehloAttrs(op, kind, attrs);
     let name = `stablehlo.${kind}`;
     if (kind === 'return') name = parent === 'func' ? 'func.return' : 'stablehlo.return';
     if (kind === 'call') name = 'func.call';
