@@ -6,7 +6,7 @@
  */
 import type { AttrReader } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
-import { tensorType } from '../ir/types.js';
+import { intElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
 import {
   expectTensor,
   getElem,
@@ -17,7 +17,7 @@ import {
   type RtValue,
   type Tensor,
 } from '../ir/tensor.js';
-import { defineOp, type OpDef, type OpEvalCtx, type ProcessInfo } from './def.js';
+import { constraint, defineOp, type OpDef, type OpEvalCtx, type ProcessInfo } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { concatTensors, sliceEval } from './movement.js';
 import { combiner } from './reduction.js';
@@ -37,6 +37,40 @@ function readGroups(r: AttrReader, name = 'replica_groups'): GroupAttrs {
       ? Number(ch.fields['handle'].value)
       : 0;
   return { groups, channelId, globalIds: r.bool('use_global_device_ids', false) };
+}
+
+/** The operands as tensors, each result of the same shape (elements from the declared results). */
+function tensorOperands(op: Op, types: readonly Type[], id: string): TensorType[] {
+  return types.map((t, i) =>
+    t.kind === 'tensor' ? t : constraint(op, id, `operand #${i} must be a tensor, got ${typeToString(t)}`),
+  );
+}
+
+/**
+ * Replica groups: every id at most once, none negative (`id`: the op's constraint). Returns the
+ * number of processes in each group when the groups alone give it (equal sizes, and a mode whose
+ * groups are the processes themselves: with a channel and no global ids each group spans every
+ * partition too, a count known only at run time).
+ */
+function checkGroups(op: Op, id: string, g: GroupAttrs): number | undefined {
+  const all = g.groups.flat();
+  if (new Set(all).size !== all.length)
+    constraint(op, id, `replica_groups lists a process twice: ${JSON.stringify(g.groups)}`);
+  const n = g.groups[0]?.length;
+  if (n === undefined || g.groups.some((x) => x.length !== n)) return undefined;
+  return reduceMode(g) === 'cross_replica_and_partition' ? undefined : n;
+}
+
+/** Result types: the operands' with dimension `dim` scaled (mul) or divided (div) by `k`. */
+function resized(op: Op, ts: readonly TensorType[], dim: number, f: (n: number) => number): Type[] {
+  return ts.map((t, i) => {
+    const r = op.results[i]?.type;
+    const elem = r?.kind === 'tensor' ? r.elem : t.elem;
+    return tensorType(
+      t.shape.map((n, d) => (d === dim && n >= 0 ? f(n) : n)),
+      elem,
+    );
+  });
 }
 
 function proc(ctx: OpEvalCtx): ProcessInfo {
@@ -121,6 +155,10 @@ const allReduce = defineOp({
   category: 'collective',
   spec: 'all_reduce',
   attrs: (r) => readGroups(r),
+  infer: (types, g, op) => {
+    checkGroups(op, 'all_reduce_c1', g);
+    return resized(op, tensorOperands(op, types, 'all_reduce_c6'), -1, (n) => n);
+  },
   evaluate: (args, g, op, ctx) => {
     const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args).map((l) =>
       l.map((v) => expectTensor(v)),
@@ -149,6 +187,15 @@ const allGather = defineOp({
   category: 'collective',
   spec: 'all_gather',
   attrs: (r) => ({ ...readGroups(r), dim: r.int('all_gather_dim') }),
+  infer: (types, g, op) => {
+    const ts = tensorOperands(op, types, 'all_gather_c6');
+    const n = checkGroups(op, 'all_gather_c2', g);
+    ts.forEach((t) => {
+      if (g.dim < 0 || g.dim >= t.shape.length)
+        constraint(op, 'all_gather_c1', `all_gather_dim ${g.dim} outside [0, ${t.shape.length})`);
+    });
+    return n === undefined ? undefined : resized(op, ts, g.dim, (d) => d * n);
+  },
   evaluate: (args, g, op, ctx) => {
     const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args);
     return args.map((_, i) =>
@@ -166,6 +213,18 @@ const reduceScatter = defineOp({
   category: 'collective',
   spec: 'reduce_scatter',
   attrs: (r) => ({ ...readGroups(r), dim: r.int('scatter_dimension') }),
+  infer: (types, g, op) => {
+    const ts = tensorOperands(op, types, 'reduce_scatter_c8');
+    const n = checkGroups(op, 'reduce_scatter_c3', g);
+    ts.forEach((t) => {
+      if (g.dim < 0 || g.dim >= t.shape.length)
+        constraint(op, 'reduce_scatter_c2', `scatter_dimension ${g.dim} outside [0, ${t.shape.length})`);
+      const d = t.shape[g.dim]!;
+      if (n !== undefined && d >= 0 && d % n !== 0)
+        constraint(op, 'reduce_scatter_c1', `dimension ${g.dim} of ${d} does not split into ${n} processes`);
+    });
+    return n === undefined ? undefined : resized(op, ts, g.dim, (d) => d / n);
+  },
   evaluate: (args, g, op, ctx) => {
     const group = processGroup(proc(ctx), g, reduceMode(g));
     const me = group.indexOf(proc(ctx).replicaId * proc(ctx).numPartitions + proc(ctx).partitionId);
@@ -188,6 +247,26 @@ const allToAll = defineOp({
     concat: r.int('concat_dimension'),
     count: r.int('split_count'),
   }),
+  infer: (types, g, op) => {
+    const ts = tensorOperands(op, types, 'all_to_all_c9');
+    checkGroups(op, 'all_to_all_c5', g);
+    if (g.count <= 0) constraint(op, 'all_to_all_c4', `split_count ${g.count} must be positive`);
+    return ts.map((t, i) => {
+      const rank = t.shape.length;
+      if (g.split < 0 || g.split >= rank)
+        constraint(op, 'all_to_all_c1', `split_dimension ${g.split} outside [0, ${rank})`);
+      if (g.concat < 0 || g.concat >= rank)
+        constraint(op, 'all_to_all_c3', `concat_dimension ${g.concat} outside [0, ${rank})`);
+      const d = t.shape[g.split]!;
+      if (d >= 0 && d % g.count !== 0)
+        constraint(op, 'all_to_all_c2', `dimension ${g.split} of ${d} does not split into ${g.count}`);
+      const shape = [...t.shape];
+      if (d >= 0) shape[g.split] = d / g.count;
+      if (shape[g.concat]! >= 0) shape[g.concat] = shape[g.concat]! * g.count;
+      const r = op.results[i]?.type;
+      return tensorType(shape, r?.kind === 'tensor' ? r.elem : t.elem);
+    });
+  },
   evaluate: (args, g, op, ctx) => {
     const p = proc(ctx);
     const group = processGroup(p, g, permuteMode(g));
@@ -209,6 +288,15 @@ const collectivePermute = defineOp({
   category: 'collective',
   spec: 'collective_permute',
   attrs: (r) => ({ ...readGroups(r), pairs: r.intMatrix('source_target_pairs') }),
+  infer: (types, g, op) => {
+    if (g.pairs.some((p) => p.length !== 2)) constraint(op, 'collective_permute_c1', 'source_target_pairs must be Nx2');
+    const sources = g.pairs.map((p) => p[0]!);
+    const targets = g.pairs.map((p) => p[1]!);
+    if (new Set(sources).size !== sources.length) constraint(op, 'collective_permute_c2', 'a source appears twice');
+    if (new Set(targets).size !== targets.length) constraint(op, 'collective_permute_c3', 'a target appears twice');
+    if ([...sources, ...targets].some((x) => x < 0)) constraint(op, 'collective_permute_c4', 'negative process id');
+    return tensorOperands(op, types, 'collective_permute_c5');
+  },
   evaluate: (args, g, op, ctx) => {
     const p = proc(ctx);
     const mode = permuteMode(g);
@@ -247,6 +335,8 @@ function idOp<const N extends string>(name: N, pick: (p: ProcessInfo) => number)
     name,
     category: 'collective',
     spec: name.replace('stablehlo.', ''),
+    arity: 0,
+    infer: () => [tensorType([], intElem(32, false))],
     evaluate: (_args, _a, op, ctx) => {
       const out = makeTensor(resultTensorType(op));
       setElem(out, 0, BigInt(ctx.process ? pick(ctx.process) : 0));

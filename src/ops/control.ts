@@ -218,6 +218,7 @@ const tuple = defineOp({
   name: 'stablehlo.tuple',
   category: 'control',
   spec: 'tuple',
+  infer: (types) => [{ kind: 'tuple', elems: [...types] }],
   evaluate: (args) => [{ kind: 'tuple', elems: [...args] }],
 });
 
@@ -225,7 +226,25 @@ const getTupleElement = defineOp({
   name: 'stablehlo.get_tuple_element',
   category: 'control',
   spec: 'get_tuple_element',
+  arity: 1,
   attrs: (r) => ({ index: r.int('index') }),
+  infer: (types, a, op) => {
+    const t = types[0];
+    if (t?.kind !== 'tuple')
+      return constraint(
+        op,
+        'get_tuple_element_c1',
+        `the operand must be a tuple, got ${t ? typeToString(t) : 'nothing'}`,
+      );
+    const e = t.elems[a.index];
+    if (!e)
+      return constraint(
+        op,
+        'get_tuple_element_c1',
+        `index ${a.index} outside the ${t.elems.length} elements of ${typeToString(t)}`,
+      );
+    return [e];
+  },
   evaluate: (args, a) => {
     const t = args[0];
     if (t?.kind !== 'tuple') throw new RuntimeError('operand must be a tuple');
@@ -249,11 +268,17 @@ const afterAll = defineOp({
   name: 'stablehlo.after_all',
   category: 'control',
   spec: 'after_all',
+  infer: (types, _a, op) => {
+    if (types.some((t) => t.kind !== 'token')) constraint(op, 'after_all_i1', 'every operand must be a token');
+    return [{ kind: 'token' }];
+  },
   evaluate: () => [{ kind: 'token' }],
 });
 const createToken = defineOp({
   name: 'stablehlo.create_token',
   category: 'control',
+  arity: 0,
+  infer: () => [{ kind: 'token' }],
   evaluate: () => [{ kind: 'token' }],
 });
 

@@ -335,6 +335,33 @@ const bitcastConvert = defineOp({
   name: 'stablehlo.bitcast_convert',
   category: 'elementwise',
   spec: 'bitcast_convert',
+  arity: 1,
+  // The result's element type is the op's choice; its shape follows from the two widths (C1).
+  infer: (types, _a, op) => {
+    const x = types[0];
+    const r = op.results[0]?.type;
+    if (x?.kind !== 'tensor' || r?.kind !== 'tensor') return undefined;
+    if ((x.elem.kind === 'complex') !== (r.elem.kind === 'complex'))
+      constraint(op, 'bitcast_convert_c2', `complex and non-complex: ${x.elem.name} -> ${r.elem.name}`);
+    const wi = elemBitWidth(x.elem);
+    const wo = elemBitWidth(r.elem);
+    let shape: number[];
+    if (wi === wo) shape = [...x.shape];
+    else if (wi > wo) {
+      if (wi % wo) constraint(op, 'bitcast_convert_c1', `${wi}-bit elements do not split into ${wo}-bit ones`);
+      shape = [...x.shape, wi / wo];
+    } else {
+      const last = x.shape[x.shape.length - 1];
+      if (last === undefined || last * wi !== wo)
+        constraint(
+          op,
+          'bitcast_convert_c1',
+          `${wo}-bit elements need a last operand dimension of ${wo / wi} ${wi}-bit ones, the operand is ${typeToString(x)}`,
+        );
+      shape = x.shape.slice(0, -1);
+    }
+    return [tensorType(shape, r.elem)];
+  },
   evaluate: (args, _a, op) => {
     const x = expectTensor(args[0]);
     const rt = resultTensorType(op);

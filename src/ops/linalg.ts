@@ -3,7 +3,7 @@
  * a direct DFT in f64 along each transformed axis) and triangular_solve (substitution in f64, or
  * complex<f64>, on a copy of B).
  */
-import { storageElem, typeToString } from '../ir/types.js';
+import { complexElem, storageElem, tensorType, typeToString } from '../ir/types.js';
 import { expectTensor, forEachIndex, getElem, makeTensor, setElem, size, strides, type Tensor } from '../ir/tensor.js';
 import { constraint, defineOp } from './def.js';
 import { resultTensorType } from './elementwise.js';
@@ -56,7 +56,47 @@ const fft = defineOp({
   name: 'stablehlo.fft',
   category: 'contraction',
   spec: 'fft',
+  arity: 1,
   attrs: (r) => ({ type: r.enumValue('fft_type'), length: r.ints('fft_length') }),
+  infer: (types, a, op) => {
+    const x = types[0];
+    if (x?.kind !== 'tensor') return undefined;
+    const rank = x.shape.length;
+    const k = a.length.length;
+    if (k < 1 || k > 3) constraint(op, 'fft_c3', `fft_length has ${k} entries: 1 to 3 expected`);
+    if (k > rank) constraint(op, 'fft_c1', `fft_length has ${k} entries for a rank-${rank} operand`);
+    const real = a.type === 'RFFT';
+    const fromComplex = a.type !== 'RFFT';
+    if (fromComplex !== (x.elem.kind === 'complex') || (real && x.elem.kind !== 'float'))
+      constraint(op, 'fft_c2', `${a.type} of ${x.elem.name}`);
+    const tail = (shape: readonly number[]): number[] => shape.slice(rank - k);
+    if (!['FFT', 'IFFT', 'RFFT', 'IRFFT'].includes(a.type)) constraint(op, 'fft_i2', `unknown fft_type ${a.type}`);
+    if (a.type === 'FFT' || a.type === 'IFFT') return [x];
+    if (real) {
+      if (x.elem.kind !== 'float') return undefined;
+      if (tail(x.shape).some((n, i) => n >= 0 && n !== a.length[i]))
+        constraint(
+          op,
+          'fft_c4',
+          `the last dimensions of ${typeToString(x)} must be fft_length [${a.length.join(', ')}]`,
+        );
+      const last = x.shape[rank - 1]!;
+      return [tensorType([...x.shape.slice(0, -1), last === 0 ? 0 : Math.floor(last / 2) + 1], complexElem(x.elem))];
+    }
+    if (x.elem.kind !== 'complex') return undefined;
+    const n = a.length[k - 1]!;
+    const want = n === 0 ? 0 : Math.floor(n / 2) + 1;
+    if (x.shape[rank - 1]! >= 0 && x.shape[rank - 1] !== want)
+      constraint(
+        op,
+        'fft_c5',
+        `IRFFT of length ${n} needs a last operand dimension of ${want}, got ${x.shape[rank - 1]}`,
+      );
+    const shape = [...x.shape.slice(0, rank - k), ...a.length];
+    if (x.shape.slice(rank - k, -1).some((d, i) => d >= 0 && d !== a.length[i]))
+      constraint(op, 'fft_c4', `the last dimensions of the result must be fft_length [${a.length.join(', ')}]`);
+    return [tensorType(shape, x.elem.part)];
+  },
   evaluate: (args, a, op) => {
     const x = expectTensor(args[0]);
     const rt = resultTensorType(op);

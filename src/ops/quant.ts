@@ -6,7 +6,7 @@
 import type { Op } from '../ir/core.js';
 import { tensorType, type QuantElem, type TensorType, type Type } from '../ir/types.js';
 import { expectTensor, forEachIndex, makeTensor, type RtValue, type Tensor } from '../ir/tensor.js';
-import { defineOp } from './def.js';
+import { constraint, defineOp } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { SCALAR } from './scalar.js';
 import { RuntimeError } from '../diag/diagnostics.js';
@@ -54,6 +54,18 @@ const uniformQuantize = defineOp({
   name: 'stablehlo.uniform_quantize',
   category: 'elementwise',
   spec: 'uniform_quantize',
+  arity: 1,
+  infer: (types, _a, op) => {
+    const x = types[0];
+    const r = op.results[0]?.type;
+    if (x?.kind !== 'tensor' || r?.kind !== 'tensor') return undefined;
+    if (r.elem.kind !== 'quant')
+      return constraint(op, 'uniform_quantize_c1', `the result must be quantized, got ${r.elem.name}`);
+    const expressed = x.elem.kind === 'quant' ? x.elem.expressed : x.elem;
+    if (expressed.name !== r.elem.expressed.name)
+      constraint(op, 'uniform_quantize_c2', `expressed types differ: ${expressed.name} and ${r.elem.expressed.name}`);
+    return [tensorType(x.shape, r.elem)];
+  },
   evaluate: (args, _a, op) => [quantize(expectTensor(args[0]), resultTensorType(op))],
 });
 
@@ -61,6 +73,14 @@ const uniformDequantize = defineOp({
   name: 'stablehlo.uniform_dequantize',
   category: 'elementwise',
   spec: 'uniform_dequantize',
+  arity: 1,
+  infer: (types, _a, op) => {
+    const x = types[0];
+    if (x?.kind !== 'tensor') return undefined;
+    if (x.elem.kind !== 'quant')
+      return constraint(op, 'uniform_dequantize_c2', `the operand must be quantized, got ${x.elem.name}`);
+    return [tensorType(x.shape, x.elem.expressed)];
+  },
   evaluate: (args) => [dequantize(expectTensor(args[0]))],
 });
 

@@ -41,6 +41,17 @@ const rngBitGenerator = defineOp({
   name: 'stablehlo.rng_bit_generator',
   category: 'other',
   spec: 'rng_bit_generator',
+  arity: 1,
+  infer: (types, _a, op) => {
+    const s = types[0];
+    const out = op.results[1]?.type;
+    if (s?.kind !== 'tensor' || s.shape.length !== 1)
+      return constraint(op, 'rng_bit_generator_c1', 'the initial state must be a 1-d tensor');
+    if (op.results.length !== 2 || out?.kind !== 'tensor')
+      return constraint(op, 'rng_bit_generator_c1', 'results: the output state and a tensor of bits');
+    // The output's shape and element type are the op's choice; the state keeps its type (C1).
+    return [s, out];
+  },
   evaluate: (args, _a, op) => {
     const state = expectTensor(args[0]);
     const st = storageElem(state.type.elem);

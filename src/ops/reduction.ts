@@ -152,6 +152,40 @@ function readWindow(r: import('../ir/attrs.js').AttrReader): WindowAttrs {
   };
 }
 
+/**
+ * The window attributes' constraints (reduce_window C4-C12; select_and_scatter uses the same
+ * checks under its own ids, `ids` mapping reduce_window's numbers to the op's) and the number of
+ * windows per dimension (reduce_window C15).
+ */
+function windowCounts(
+  op: Op,
+  p: string,
+  ids: Readonly<Record<number, number>>,
+  w: WindowAttrs,
+  shape: readonly number[],
+): number[] {
+  const rank = shape.length;
+  const id = (c: number): string => `${p}_c${ids[c] ?? c}`;
+  const list = (c: number, name: string, xs: readonly number[], positive: number): void => {
+    if (xs.length !== rank) constraint(op, id(c), `${name} has ${xs.length} entries for rank ${rank}`);
+    const bad = xs.find((x) => x <= 0);
+    if (bad !== undefined) constraint(op, id(positive), `${name} has ${bad}: must be positive`);
+  };
+  list(4, 'window_dimensions', w.dims, 5);
+  list(6, 'window_strides', w.strides, 7);
+  list(8, 'base_dilations', w.baseDil, 9);
+  list(10, 'window_dilations', w.winDil, 11);
+  if (w.padding.length !== rank || w.padding.some((row) => row.length !== 2))
+    constraint(op, id(12), `padding must be ${rank}x2`);
+  return shape.map((n, d) => {
+    if (n < 0) return -1;
+    const dilated = n === 0 ? 0 : (n - 1) * w.baseDil[d]! + 1;
+    const padded = w.padding[d]![0]! + dilated + w.padding[d]![1]!;
+    const window = (w.dims[d]! - 1) * w.winDil[d]! + 1;
+    return padded <= 0 || window > padded ? 0 : Math.floor((padded - window) / w.strides[d]!) + 1;
+  });
+}
+
 /** Operand flat index for window element `w` of output position `o`, or -1 for padding/holes. */
 function windowSource(
   shape: readonly number[],
@@ -176,6 +210,35 @@ const reduceWindow = defineOp({
   category: 'reduction',
   spec: 'reduce_window',
   attrs: readWindow,
+  infer: (types, w, op) => {
+    const ts = tensors(op, types);
+    const n = ts.length / 2;
+    if (n < 1 || !Number.isInteger(n) || op.results.length !== n)
+      constraint(
+        op,
+        'reduce_window_c1',
+        `${ts.length} operands, ${op.results.length} results: expected N inputs, N init values, N results`,
+      );
+    const [inputs, inits] = [ts.slice(0, n), ts.slice(n)];
+    const shape = inputs[0]!.shape;
+    if (inputs.some((t) => !compatibleShape(t.shape, shape)))
+      constraint(op, 'reduce_window_c2', `inputs of different shapes: ${inputs.map(typeToString).join(', ')}`);
+    inits.forEach((t, i) => {
+      if (t.shape.length !== 0 || (t.elem.kind !== 'quant' && t.elem.name !== inputs[i]!.elem.name))
+        constraint(
+          op,
+          'reduce_window_c3',
+          `init value #${i} must be a 0-d ${inputs[i]!.elem.name}, got ${typeToString(t)}`,
+        );
+    });
+    const windows = windowCounts(op, 'reduce_window', {}, w, shape);
+    // Element types come from the body (promotable types), left to the declared results.
+    return op.results.map((r, i) =>
+      r.type.kind === 'tensor'
+        ? tensorType(windows, r.type.elem)
+        : constraint(op, 'reduce_window_c16', `result #${i} must be a tensor`),
+    );
+  },
   evaluate: (args, w, op, ctx) => {
     const n = args.length / 2;
     const inputs = args.slice(0, n).map((v) => expectTensor(v));
@@ -218,6 +281,23 @@ const selectAndScatter = defineOp({
         dims.map(() => [0, 0]),
       ),
     };
+  },
+  arity: 3,
+  infer: (types, w, op) => {
+    const [x, source, init] = tensors(op, types) as [TensorType, TensorType, TensorType];
+    // select_and_scatter C5-C9 are reduce_window's C4-C7 and C12 (its dilations are all 1).
+    const windows = windowCounts(op, 'select_and_scatter', { 4: 5, 5: 6, 6: 7, 7: 8, 12: 9 }, w, x.shape);
+    if (source.elem.name !== x.elem.name)
+      constraint(op, 'select_and_scatter_c2', `source is ${source.elem.name}, operand ${x.elem.name}`);
+    if (!compatibleShape(source.shape, windows))
+      constraint(
+        op,
+        'select_and_scatter_c3',
+        `source is ${typeToString(source)}, the windows of the operand give [${windows.join(', ')}]`,
+      );
+    if (init.shape.length !== 0 || init.elem.name !== x.elem.name)
+      constraint(op, 'select_and_scatter_c4', `init value must be a 0-d ${x.elem.name}, got ${typeToString(init)}`);
+    return [x];
   },
   evaluate: (args, w, op, ctx) => {
     const [x, source, init] = args.map((v) => expectTensor(v)) as [Tensor, Tensor, Tensor];
@@ -303,6 +383,18 @@ const map = defineOp({
   name: 'stablehlo.map',
   category: 'reduction',
   spec: 'map',
+  attrs: (r) => ({ dims: r.ints('dimensions', []) }),
+  infer: (types, a, op) => {
+    const ts = tensors(op, types);
+    if (ts.length === 0) constraint(op, 'map_c2', 'map needs at least one input');
+    const shape = ts[0]!.shape;
+    if (ts.some((t) => !compatibleShape(t.shape, shape)))
+      constraint(op, 'map_c1', `inputs of different shapes: ${ts.map(typeToString).join(', ')}`);
+    if (a.dims.length !== shape.length || a.dims.some((d, i) => d !== i))
+      constraint(op, 'map_c3', `dimensions must be [0, ..., ${shape.length - 1}], got [${a.dims.join(', ')}]`);
+    const r = op.results[0]?.type;
+    return r?.kind === 'tensor' ? [tensorType(shape, r.elem)] : constraint(op, 'map_c1', 'the result must be a tensor');
+  },
   evaluate: (args, _a, op, ctx) => {
     const inputs = args.map((v) => expectTensor(v));
     const out = makeTensor(resultTensorType(op));
