@@ -18,6 +18,7 @@ const MESSAGES = {
   E0105: 'use of undefined value {name}',
   E0106: 'redefinition of value {name}',
   E0107: 'unknown function @{name}',
+  E0108: '{what} nested deeper than {limit} levels',
   E0110: '{file}: byte offset {offset}: {detail}',
   E0201: "unknown op '{op}'",
   E0202: '{op}: declared result type {declared} does not match inferred type {inferred}',

@@ -8,7 +8,7 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Module, Op, Region, Value } from '../ir/core.js';
 import type { Control, Edge, FlatOp, FlatProgram, Sym } from './program.js';
-import type { Type } from '../ir/types.js';
+import { typeToString, type Type } from '../ir/types.js';
 import { inPlaceLoopUpdates } from '../ops/in-place.js';
 import { checkedOperand, isCheckOp, isIdentityCustomCall, unsupportedCustomCall } from '../ops/control.js';
 import { customCallTarget } from '../ir/core.js';
@@ -23,9 +23,22 @@ function leafTypes(t: Type): Type[] {
   return t.kind === 'tuple' ? t.elems.flatMap(leafTypes) : [t];
 }
 
+/** Static memory plans need static shapes: a dynamic dimension (`?`) is a located refusal. */
+function refuseDynamic(what: string, types: readonly Type[], loc: Loc): void {
+  const leaves = (t: Type): Type[] => (t.kind === 'tuple' ? t.elems.flatMap(leaves) : [t]);
+  const dynamic = types.flatMap(leaves).find((t) => t.kind === 'tensor' && t.shape.some((d) => d < 0));
+  if (dynamic)
+    throw error(
+      'E0301',
+      { op: `${what} with the dynamic shape ${typeToString(dynamic)}`, target: 'a static memory plan' },
+      loc,
+    );
+}
+
 export function flatten(m: Module, entryName: string, opts: FlattenOptions = {}): FlatProgram {
   const entry = m.funcs.get(entryName);
   if (!entry) throw error('E0107', { name: entryName }, undefined);
+  refuseDynamic(`@${entryName}'s signature`, [...entry.params.map((p) => p.type), ...entry.resultTypes], entry.loc);
   let nextId = 0;
   let nextInstance = 0;
   const sym = (v: Value): Sym => ({ id: nextId++, type: v.type });
@@ -185,6 +198,11 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
     for (const [bi, block] of body.blocks.entries()) {
       if (bi > 0) step(block.ops[0] ?? body.blocks[0]!.ops[0]!, { kind: 'label', name: label(block.label) });
       for (const op of block.ops) {
+        refuseDynamic(
+          op.name,
+          [...op.operands, ...op.results].map((v) => v.type),
+          op.loc,
+        );
         // IREE globals: an address is a name; loading it is a constant of the global's value.
         if (op.name === 'util.global.address') {
           const g = op.attrs['symbol'];

@@ -38,6 +38,10 @@ export abstract class AttrParser extends TokenParser {
   // ---- types ---------------------------------------------------------------------------------
 
   parseType(): Type {
+    return this.nested('types', () => this.parseTypeBody());
+  }
+
+  private parseTypeBody(): Type {
     const t = this.peek();
     if (t.kind === 'ident' && t.text === 'tensor') {
       this.lex.next();
@@ -236,6 +240,10 @@ export abstract class AttrParser extends TokenParser {
 
   /** Parses one attribute value. With `typed`, a trailing `: type` is consumed (dict context). */
   parseAttr(typed = false): Attr {
+    return this.nested('attributes', () => this.parseAttrBody(typed));
+  }
+
+  private parseAttrBody(typed: boolean): Attr {
     const t = this.peek();
     switch (t.kind) {
       case 'int':
@@ -509,7 +517,7 @@ export abstract class AttrParser extends TokenParser {
       this.lex.next();
       let n = 0;
       while (!this.isPunct(']')) {
-        this.parseDenseList(out, shape, depth + 1);
+        this.nested('dense lists', () => this.parseDenseList(out, shape, depth + 1));
         n++;
         if (!this.eatPunct(',')) break;
       }

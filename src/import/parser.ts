@@ -35,6 +35,10 @@ export class Parser extends AttrParser {
 
   /** Parses `{ ^bb0(%a: T): ops ... }`. `entryArgs` are pre-bound (pretty while/reduce bodies). */
   parseRegion(entryArgs: { name: string; type: Type; tok: Token }[] = []): Region {
+    return this.nested('regions', () => this.parseRegionBody(entryArgs));
+  }
+
+  private parseRegionBody(entryArgs: { name: string; type: Type; tok: Token }[]): Region {
     this.expectPunct('{');
     this.pushScope();
     const blocks: { label: string; args: Value[]; ops: Op[] }[] = [];

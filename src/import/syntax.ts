@@ -58,6 +58,22 @@ export abstract class TokenParser {
     this.lex = new Lexer(source);
   }
 
+  /** Nesting of the recursive constructs (types, attributes, dense lists, regions): bounded, so
+   * a pathological input ends in a located error instead of overflowing the stack. */
+  private depth = 0;
+  static readonly MAX_NESTING = 256;
+
+  protected nested<T>(what: string, f: () => T): T {
+    if (this.depth >= TokenParser.MAX_NESTING)
+      throw error('E0108', { what, limit: TokenParser.MAX_NESTING }, this.loc());
+    this.depth++;
+    try {
+      return f();
+    } finally {
+      this.depth--;
+    }
+  }
+
   loc(tok?: Token): Loc {
     return this.lex.loc((tok ?? this.lex.peek()).pos);
   }

@@ -63,12 +63,15 @@ function allocData(elem: ElemType, n: number): TensorData {
   }
 }
 
+/** The most elements a tensor may have (the verifier refuses larger types, located). */
+export const MAX_ELEMENTS = 2 ** 31;
+
 export function makeTensor(type: TensorType, data?: TensorData): Tensor {
   if (type.shape.some((d) => d < 0))
     throw new RuntimeError(
       `dynamic shape ${type.shape.map((d) => (d < 0 ? '?' : d)).join('x')} cannot be executed; refine it to a static shape`,
     );
-  if (numElements(type.shape) > 2 ** 31)
+  if (numElements(type.shape) > MAX_ELEMENTS)
     throw new RuntimeError(`${typeToString(type)} has more elements than the interpreter holds (2^31)`);
   return { kind: 'tensor', type, data: data ?? allocData(type.elem, numElements(type.shape)) };
 }

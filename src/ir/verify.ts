@@ -10,7 +10,8 @@ import { opAttrs } from '../ops/def.js';
 import { lookupOp, TERMINATORS } from '../ops/index.js';
 import type { Loc } from '../diag/source.js';
 import type { Module, Op, Region } from './core.js';
-import { BOOL, typeToString, type Type } from './types.js';
+import { BOOL, numElements, typeToString, type Type } from './types.js';
+import { MAX_ELEMENTS } from './tensor.js';
 
 function sameType(a: Type, b: Type): boolean {
   if (a.kind === 'tensor' && b.kind === 'tensor') {
@@ -73,6 +74,12 @@ function checkRegions(op: Op): void {
 function verifyOp(m: Module, op: Op): void {
   try {
     checkOp(m, op);
+    // After the op's own checks (a wrong declared type is better reported as such).
+    checkSizes(
+      op.name,
+      op.results.map((r) => r.type),
+      op.loc,
+    );
   } catch (e) {
     if (e instanceof CompileError) throw e;
     // A malformed op the checks above did not foresee (an operand missing from a pretty form,
@@ -84,6 +91,17 @@ function verifyOp(m: Module, op: Op): void {
     );
   }
   for (const r of op.regions) verifyRegion(m, r, op.loc);
+}
+
+/** A tensor type too large to hold (checked before anything allocates one), or undefined. */
+function oversized(t: Type): Type | undefined {
+  if (t.kind === 'tuple') return t.elems.map(oversized).find((x) => x);
+  return t.kind === 'tensor' && t.shape.every((d) => d >= 0) && numElements(t.shape) > MAX_ELEMENTS ? t : undefined;
+}
+
+function checkSizes(what: string, types: readonly Type[], loc: Loc): void {
+  const big = types.map(oversized).find((x) => x);
+  if (big) throw error('E0204', { op: what, detail: `${typeToString(big)} has more than 2^31 elements` }, loc);
 }
 
 function checkOp(m: Module, op: Op): void {
@@ -162,8 +180,9 @@ function verifyRegion(m: Module, r: Region, owner: Loc): void {
 
 export function verifyModule(m: Module): void {
   for (const f of m.funcs.values()) {
+    if (f.body) verifyRegion(m, f.body, f.loc);
+    checkSizes(`@${f.name}`, [...f.params.map((p) => p.type), ...f.resultTypes], f.loc);
     if (!f.body) continue;
-    verifyRegion(m, f.body, f.loc);
     // What a function returns is what its signature says (a caller or the generated header reads it).
     for (const y of yields(f.body)) {
       const same = y.values.length === f.resultTypes.length && y.values.every((t, i) => sameType(t, f.resultTypes[i]!));

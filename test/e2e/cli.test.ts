@@ -156,3 +156,18 @@ t.test('a missing file or folder is a clear error for every command, never a sta
     t.notMatch(r.stderr, /internal error|    at /, `${args[0]}: no stack trace`);
   }
 });
+
+t.test('a dynamic shape is a located refusal of the C and CUDA backends, not C that fails to build', async (t) => {
+  const dir = scratchDir('xla-aot-');
+  const src = join(dir, 'dynamic.mlir');
+  writeFileSync(
+    src,
+    'func.func @main(%a: tensor<?x3xf32>) -> tensor<?x3xf32> {\n  %0 = stablehlo.add %a, %a : tensor<?x3xf32>\n  return %0 : tensor<?x3xf32>\n}\n',
+  );
+  for (const target of [[], ['--target', 'cuda', '--emit', 'c']]) {
+    const r = await cli([src, '-o', join(dir, 'out'), ...target]);
+    t.equal(r.exitCode, 1, `${target[1] ?? 'c'}: exit 1`);
+    t.match(r.stderr, /dynamic\.mlir:1:1: error E0301: .*dynamic shape tensor<\?x3xf32>/);
+    t.notOk(existsSync(join(dir, 'out', 'model.c')), 'no C written');
+  }
+});
