@@ -23,7 +23,7 @@ import { compareTensors, degenerate, narrowestFloat } from '../ir/compare.js';
 import { type FaultKind } from '../flat/faults.js';
 import type { Func, Module, Region } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
-import { RuntimeError } from '../diag/diagnostics.js';
+import { error, RuntimeError } from '../diag/diagnostics.js';
 
 function printValue(v: RtValue): string {
   if (v.kind === 'tensor') return printTensor(v);
@@ -44,10 +44,16 @@ export interface InterpretArgs {
 function entryOf(m: Module, file: string, entry: string | undefined): Func {
   const publics = [...m.funcs.values()].filter((f) => f.visibility === 'public' && f.body);
   const f = entry ? m.funcs.get(entry) : (m.funcs.get('main') ?? (publics.length === 1 ? publics[0] : undefined));
-  if (!f)
-    throw new RuntimeError(
-      `${entry ? `no function @${entry}` : 'no @main and not exactly one public function'} in ${file} (functions: ${[...m.funcs.keys()].map((n) => '@' + n).join(', ')}); use --entry`,
+  if (!f) {
+    const names = [...m.funcs.keys()].map((n) => '@' + n);
+    const what = entry ? `no function @${entry}` : 'no @main and not exactly one public function';
+    // Located at the file's start: the diagnostic is about the file as a whole.
+    throw error(
+      'E0107',
+      { name: `${entry ?? 'main'} (${what}; functions: ${names.join(', ') || 'none'}; use --entry)` },
+      m.source.locAt(0),
     );
+  }
   return f;
 }
 
