@@ -173,7 +173,17 @@ export abstract class AttrParser extends TokenParser {
   }
 
   /** `(T, T) -> (T, T)`, `(T) -> T`, or a plain list of types `T, T`. */
+  /** The operand types of the last `(inputs) -> outputs` signature read (the op parser checks
+   * them against the operands' own types). */
+  signatureInputs: Type[] | undefined;
+
   parseTypeSignature(): { inputs?: Type[]; outputs: Type[] } {
+    const sig = this.parseTypeSignatureBody();
+    this.signatureInputs = sig.inputs;
+    return sig;
+  }
+
+  private parseTypeSignatureBody(): { inputs?: Type[]; outputs: Type[] } {
     if (this.isPunct('(')) {
       const inputs = this.parseParenTypes();
       if (this.eatPunct('->')) return { inputs, outputs: this.parseResultTypes() };

@@ -19,7 +19,7 @@ import {
   type Value,
 } from '../ir/core.js';
 import type { Mesh } from '../ir/sharding.js';
-import type { Type } from '../ir/types.js';
+import { typeToString, type Type } from '../ir/types.js';
 import { unquote, type Token } from './lexer.js';
 import { canonicalOpName, symbolName, type ParsedOpParts } from './syntax.js';
 import { AttrParser } from './attr-parser.js';
@@ -111,6 +111,8 @@ export class Parser extends AttrParser {
     let rawName: string;
     let parts: ParsedOpParts;
     const nResults = resultToks.reduce((n, r) => n + r.count, 0);
+    const outerSignature = this.signatureInputs;
+    this.signatureInputs = undefined;
     if (nameTok.kind === 'string') {
       this.lex.next();
       rawName = unquote(nameTok.text);
@@ -122,9 +124,25 @@ export class Parser extends AttrParser {
     } else {
       return this.fail('an operation name');
     }
+    const name = canonicalOpName(rawName);
+    // The signature's operand types are the operands' own: a value of another type is an error
+    // (it was silently used with its own type, which no later check saw).
+    const declared = this.signatureInputs as Type[] | undefined; // set by the signature just parsed
+    this.signatureInputs = outerSignature;
+    if (declared && declared.length === parts.operands.length)
+      parts.operands.forEach((v, i) => {
+        if (typeToString(v.type) !== typeToString(declared[i]!))
+          throw error(
+            'E0204',
+            {
+              op: name,
+              detail: `operand #${i} (${v.name}) has type ${typeToString(v.type)}, the signature says ${typeToString(declared[i]!)}`,
+            },
+            loc,
+          );
+      });
     let origin: string | undefined;
     if (this.isIdent('loc')) origin = this.parseLoc();
-    const name = canonicalOpName(rawName);
     if (parts.resultTypes.length !== nResults) {
       throw error(
         'E0204',

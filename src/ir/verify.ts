@@ -52,7 +52,50 @@ function checkYields(op: Op, regions: readonly Region[], expected: readonly Type
     }
 }
 
+/**
+ * Ops whose regions are scalar computations (a reduction's combiner, a comparator, a map body):
+ * for `k` operands, each region's [arguments, results]. The spec's computation-type constraints;
+ * a body that yields too few values was run with missing operands.
+ */
+const COMPUTATIONS: Readonly<Record<string, (k: number) => readonly (readonly [number, number])[]>> = {
+  'stablehlo.reduce': (k) => [[k, k / 2]],
+  'stablehlo.reduce_window': (k) => [[k, k / 2]],
+  // The collectives apply one binary computation to each operand in turn.
+  'stablehlo.all_reduce': () => [[2, 1]],
+  'stablehlo.reduce_scatter': () => [[2, 1]],
+  'stablehlo.collective_reduce': () => [[2, 1]],
+  'stablehlo.scatter': (k) => [[k - 1, (k - 1) / 2]],
+  'stablehlo.select_and_scatter': () => [
+    [2, 1],
+    [2, 1],
+  ],
+  'stablehlo.sort': (k) => [[2 * k, 1]],
+  'stablehlo.map': (k) => [[k, 1]],
+};
+
+function checkComputations(op: Op): void {
+  const shape = COMPUTATIONS[op.name];
+  if (!shape) return;
+  const expected = shape(op.operands.length);
+  const bad = (detail: string, loc = op.loc): never => {
+    throw error('E0204', { op: op.name, detail }, loc);
+  };
+  if (op.regions.length !== expected.length) bad(`expects ${expected.length} region(s), has ${op.regions.length}`);
+  expected.forEach(([args, results], i) => {
+    const entry = op.regions[i]!.blocks[0];
+    if (!entry) return bad(`region ${i} is empty`);
+    if (entry.args.length !== args) bad(`region ${i} takes ${entry.args.length} argument(s), expected ${args}`);
+    for (const y of yields(op.regions[i]!)) {
+      if (y.values.length !== results)
+        bad(`region ${i} yields ${y.values.length} value(s), expected ${results}`, y.op.loc);
+      const nonScalar = y.values.find((t) => t.kind !== 'tensor' || t.shape.length !== 0);
+      if (nonScalar) bad(`region ${i} yields ${typeToString(nonScalar)}, expected 0-d tensors`, y.op.loc);
+    }
+  });
+}
+
 function checkRegions(op: Op): void {
+  checkComputations(op);
   const results = op.results.map((v) => v.type);
   if (op.name === 'stablehlo.if' || op.name === 'stablehlo.case') checkYields(op, op.regions, results, 'a branch');
   if (op.name === 'stablehlo.while' && op.regions.length === 2) {
@@ -132,9 +175,10 @@ function checkOp(m: Module, op: Op): void {
         });
       }
     }
-    if (op.name === 'func.call') {
-      const callee = op.attrs['callee'];
-      const name = callee?.kind === 'symbol' ? callee.name : '';
+    // A call, and a composite (which runs its decomposition), must match the function it names.
+    if (op.name === 'func.call' || op.name === 'stablehlo.composite') {
+      const callee = op.attrs[op.name === 'func.call' ? 'callee' : 'decomposition'];
+      const name = callee?.kind === 'symbol' ? callee.name : callee?.kind === 'string' ? callee.value : '';
       const f = m.funcs.get(name);
       if (!f) throw error('E0107', { name }, op.loc);
       if (f.params.length !== op.operands.length)

@@ -3,7 +3,7 @@
  * special functions, inverse trig/hyperbolic (real and complex), next_after, top_k, mulhi, scan.
  */
 import { decodeFloat, encodeFloat } from '../ir/float-format.js';
-import { storageElem, tensorType, type TensorType, type Type } from '../ir/types.js';
+import { intElem, storageElem, tensorType, type TensorType, type Type } from '../ir/types.js';
 import {
   copyElem,
   expectTensor,
@@ -111,7 +111,18 @@ function greater(a: Elem, b: Elem): boolean {
 const topK = defineOp({
   name: 'chlo.top_k',
   category: 'reduction',
+  arity: 1,
   attrs: (r) => ({ k: r.int('k') }),
+  // Values and their indices along the last dimension, k of them (CHLO's top_k).
+  infer: (types, a, op) => {
+    const x = types[0];
+    if (x?.kind !== 'tensor') return undefined;
+    const last = x.shape[x.shape.length - 1];
+    if (last === undefined) return constraint(op, 'top_k', 'the operand must have rank 1 or more');
+    if (a.k < 0 || (last >= 0 && a.k > last)) constraint(op, 'top_k', `k = ${a.k} outside [0, ${last}]`);
+    const shape = [...x.shape.slice(0, -1), a.k];
+    return [tensorType(shape, x.elem), tensorType(shape, intElem(32, true))];
+  },
   evaluate: (args, a, op) => {
     const x = expectTensor(args[0]);
     const shape = x.type.shape;

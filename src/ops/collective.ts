@@ -61,6 +61,27 @@ function checkGroups(op: Op, id: string, g: GroupAttrs): number | undefined {
   return reduceMode(g) === 'cross_replica_and_partition' ? undefined : n;
 }
 
+/** Token-threaded ops: `data` tensor operands, then one token (send, outfeed); the token result. */
+function inferTokenSink(types: readonly Type[], op: Op): Type[] {
+  if (types[types.length - 1]?.kind !== 'token')
+    constraint(op, `${op.name.slice(10)}_i2`, 'the last operand must be a token');
+  tensorOperands(op, types.slice(0, -1), `${op.name.slice(10)}_i1`);
+  return [{ kind: 'token' }];
+}
+
+/** recv and infeed: a token operand; results are tensors, then a token. */
+function inferTokenSource(types: readonly Type[], op: Op): Type[] {
+  if (types.length !== 1 || types[0]!.kind !== 'token')
+    constraint(op, `${op.name.slice(10)}_i1`, 'the operand must be a token');
+  const results = op.results.map((r) => r.type);
+  if (results[results.length - 1]?.kind !== 'token')
+    constraint(op, `${op.name.slice(10)}_c3`, 'the last result must be a token');
+  results.slice(0, -1).forEach((t, i) => {
+    if (t.kind === 'token') constraint(op, `${op.name.slice(10)}_c3`, `result #${i} must not be a token`);
+  });
+  return results;
+}
+
 /** Result types: the operands' with dimension `dim` scaled (mul) or divided (div) by `k`. */
 function resized(op: Op, ts: readonly TensorType[], dim: number, f: (n: number) => number): Type[] {
   return ts.map((t, i) => {
@@ -173,6 +194,10 @@ const collectiveReduce = defineOp({
   category: 'collective',
   spec: 'collective_reduce',
   attrs: (r) => readGroups(r),
+  infer: (types, g, op) => {
+    checkGroups(op, 'collective_reduce_c1', g);
+    return resized(op, tensorOperands(op, types, 'collective_reduce_c6'), -1, (n) => n);
+  },
   evaluate: (args, g, op, ctx) => {
     const p = proc(ctx);
     const group = processGroup(p, g, reduceMode(g));
@@ -316,6 +341,16 @@ const collectiveBroadcast = defineOp({
   category: 'collective',
   spec: 'collective_broadcast',
   attrs: (r) => ({ ...readGroups(r), dynamicRoot: r.bool('has_dynamic_root', false) }),
+  infer: (types, g, op) => {
+    checkGroups(op, 'collective_broadcast_c1', g);
+    const data = g.dynamicRoot ? types.slice(0, -1) : types;
+    if (g.dynamicRoot) {
+      const root = types[types.length - 1];
+      if (root?.kind !== 'tensor' || root.elem.kind !== 'int')
+        constraint(op, 'collective_broadcast_i4', 'with has_dynamic_root the last operand is an integer root index');
+    }
+    return tensorOperands(op, data, 'collective_broadcast_c3');
+  },
   evaluate: (allArgs, g, op, ctx) => {
     // With has_dynamic_root the last operand holds the index (within the group) of the source.
     const root = g.dynamicRoot ? Number(getElem(expectTensor(allArgs[allArgs.length - 1]), 0)) : 0;
@@ -350,6 +385,7 @@ const send = defineOp({
   category: 'collective',
   spec: 'send',
   attrs: (r) => readGroups(r),
+  infer: (types, _g, op) => inferTokenSink(types, op),
   evaluate: (args, g, _op, ctx) => {
     proc(ctx).send(g.channelId, args.slice(0, -1));
     return [{ kind: 'token' }];
@@ -361,6 +397,7 @@ const recv = defineOp({
   category: 'collective',
   spec: 'recv',
   attrs: (r) => readGroups(r),
+  infer: (types, _g, op) => inferTokenSource(types, op),
   evaluate: (_args, g, _op, ctx) => [...proc(ctx).recv(g.channelId), { kind: 'token' }],
 });
 
@@ -368,6 +405,7 @@ const infeed = defineOp({
   name: 'stablehlo.infeed',
   category: 'collective',
   spec: 'infeed',
+  infer: (types, _a, op) => inferTokenSource(types, op),
   evaluate: (_args, _a, _op, ctx) => [...proc(ctx).infeed(), { kind: 'token' }],
 });
 
@@ -375,6 +413,7 @@ const outfeed = defineOp({
   name: 'stablehlo.outfeed',
   category: 'collective',
   spec: 'outfeed',
+  infer: (types, _a, op) => inferTokenSink(types, op),
   evaluate: (args, _a, _op, ctx) => {
     ctx.process?.outfeed(args.slice(0, -1));
     return [{ kind: 'token' }];

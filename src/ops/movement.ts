@@ -351,10 +351,19 @@ const pad = defineOp({
   }),
   infer: (types, a, op) => {
     const x = tt(op, types, 0);
-    if (a.interior.some((v) => v < 0)) constraint(op, 'pad_c4', 'interior padding must be non-negative');
+    const pv = tt(op, types, 1);
+    if (pv.shape.length !== 0 || pv.elem.name !== x.elem.name)
+      constraint(op, 'pad_c1', `the padding value must be a 0-d ${x.elem.name}, got ${typeToString(pv)}`);
+    const rank = x.shape.length;
+    if (a.low.length !== rank || a.high.length !== rank || a.interior.length !== rank)
+      constraint(op, 'pad_c2', `edge and interior paddings need ${rank} entries each`);
+    if (a.interior.some((v) => v < 0)) constraint(op, 'pad_c3', 'interior padding must be non-negative');
     const shape = x.shape.map((d, i) =>
       d < 0 ? -1 : a.low[i]! + d + Math.max(d - 1, 0) * a.interior[i]! + a.high[i]!,
     );
+    shape.forEach((n, i) => {
+      if (n < 0 && x.shape[i]! >= 0) constraint(op, 'pad_c4', `dimension ${i} is padded to ${n} elements`);
+    });
     return [tensorType(shape, x.elem)];
   },
   evaluate: (args, a, op) => [
