@@ -30,6 +30,47 @@ function tt(op: Op, types: readonly Type[], i: number): TensorType {
   return t;
 }
 
+/** broadcast_in_dim's constraints on the dimensions (dynamic_broadcast_in_dim has the same ids). */
+function checkBroadcast(op: Op, p: string, x: TensorType, dims: readonly number[]): void {
+  const r = op.results[0]?.type;
+  if (dims.length !== x.shape.length)
+    constraint(op, `${p}_c2`, `broadcast_dimensions has ${dims.length} entries, operand rank is ${x.shape.length}`);
+  if (new Set(dims).size !== dims.length)
+    constraint(op, `${p}_c4`, `broadcast_dimensions [${dims.join(', ')}] repeats`);
+  if (r?.kind !== 'tensor') return;
+  if (r.elem.name !== x.elem.name && x.elem.kind !== 'quant')
+    constraint(op, `${p}_c1`, `result elements ${r.elem.name}, operand ${x.elem.name}`);
+  dims.forEach((d, i) => {
+    if (d < 0 || d >= r.shape.length)
+      constraint(op, `${p}_c3`, `broadcast dimension ${d} out of range for result rank ${r.shape.length}`);
+    const od = x.shape[i]!;
+    if (od !== 1 && od >= 0 && r.shape[d]! >= 0 && od !== r.shape[d])
+      constraint(op, `${p}_c5`, `operand dim ${i} (${od}) does not match result dim ${d} (${r.shape[d]})`);
+  });
+}
+
+/** A 1-D integer shape-like operand of `n` entries (when `n` is known), else the constraint `id`. */
+function shapeOperand(
+  op: Op,
+  types: readonly Type[],
+  i: number,
+  n: number | undefined,
+  id: string,
+  what: string,
+): void {
+  const t = types[i];
+  if (t?.kind !== 'tensor' || t.shape.length !== 1 || t.elem.kind !== 'int')
+    constraint(op, id, `${what} must be a 1-d integer tensor${t ? `, got ${typeToString(t)}` : ''}`);
+  else if (n !== undefined && t.shape[0]! >= 0 && t.shape[0] !== n)
+    constraint(op, id, `${what} has ${t.shape[0]} entries, expected ${n}`);
+}
+
+/** The declared result as a tensor type (the dynamic ops take their shapes from operand values). */
+function declaredTensor(op: Op): TensorType {
+  const r = op.results[0]?.type;
+  return r?.kind === 'tensor' ? r : constraint(op, 'result_type', 'the result must be a tensor');
+}
+
 function isPermutation(p: readonly number[], n: number): boolean {
   return p.length === n && [...p].sort((a, b) => a - b).every((v, i) => v === i);
 }
@@ -40,31 +81,7 @@ const broadcastInDim = defineOp({
   spec: 'broadcast_in_dim',
   attrs: (r) => ({ dims: r.ints('broadcast_dimensions') }),
   infer: (types, a, op) => {
-    const x = tt(op, types, 0);
-    const r = op.results[0]?.type;
-    if (a.dims.length !== x.shape.length)
-      constraint(
-        op,
-        'broadcast_in_dim_c2',
-        `broadcast_dimensions has ${a.dims.length} entries, operand rank is ${x.shape.length}`,
-      );
-    if (r?.kind === 'tensor') {
-      a.dims.forEach((d, i) => {
-        if (d < 0 || d >= r.shape.length)
-          constraint(
-            op,
-            'broadcast_in_dim_c3',
-            `broadcast dimension ${d} out of range for result rank ${r.shape.length}`,
-          );
-        const od = x.shape[i]!;
-        if (od !== 1 && od >= 0 && r.shape[d]! >= 0 && od !== r.shape[d])
-          constraint(
-            op,
-            'broadcast_in_dim_c5',
-            `operand dim ${i} (${od}) does not match result dim ${d} (${r.shape[d]})`,
-          );
-      });
-    }
+    checkBroadcast(op, 'broadcast_in_dim', tt(op, types, 0), a.dims);
     return undefined;
   },
   evaluate: (args, a, op) => [broadcast(expectTensor(args[0]), a.dims, resultTensorType(op))],
@@ -375,6 +392,22 @@ const dynamicPad = defineOp({
   name: 'stablehlo.dynamic_pad',
   category: 'movement',
   spec: 'dynamic_pad',
+  arity: 5,
+  infer: (types, _a, op) => {
+    const x = tt(op, types, 0);
+    const pv = tt(op, types, 1);
+    if (pv.shape.length !== 0 || pv.elem.name !== x.elem.name)
+      constraint(op, 'dynamic_pad_c1', `the padding value must be a 0-d ${x.elem.name}, got ${typeToString(pv)}`);
+    for (const [i, what] of [
+      [2, 'edge_padding_low'],
+      [3, 'edge_padding_high'],
+      [4, 'interior_padding'],
+    ] as const)
+      shapeOperand(op, types, i, x.shape.length, 'dynamic_pad_c2', what);
+    if (declaredTensor(op).shape.length !== x.shape.length)
+      constraint(op, 'dynamic_pad_c4', "the result must have the operand's rank");
+    return undefined;
+  },
   evaluate: (args, _a, op) => {
     const ints = (v: RtValue | undefined): number[] => {
       const t = expectTensor(v);
@@ -438,7 +471,15 @@ const dynamicIota = defineOp({
   name: 'stablehlo.dynamic_iota',
   category: 'movement',
   spec: 'dynamic_iota',
+  arity: 1,
   attrs: (r) => ({ dim: r.int('iota_dimension') }),
+  infer: (types, a, op) => {
+    const r = declaredTensor(op);
+    shapeOperand(op, types, 0, r.shape.length, 'dynamic_iota_c2', 'output_shape');
+    if (a.dim < 0 || a.dim >= r.shape.length)
+      constraint(op, 'dynamic_iota_c1', `iota_dimension ${a.dim} outside [0, ${r.shape.length})`);
+    return undefined;
+  },
   evaluate: (args, a, op) => {
     const shapeT = expectTensor(args[0]);
     const shape = Array.from({ length: size(shapeT) }, (_, i) => intAt(shapeT, i));
@@ -465,6 +506,11 @@ const dynamicBroadcastInDim = defineOp({
   category: 'movement',
   spec: 'dynamic_broadcast_in_dim',
   attrs: (r) => ({ dims: r.ints('broadcast_dimensions') }),
+  infer: (types, a, op) => {
+    checkBroadcast(op, 'dynamic_broadcast_in_dim', tt(op, types, 0), a.dims);
+    shapeOperand(op, types, 1, declaredTensor(op).shape.length, 'dynamic_broadcast_in_dim_c7', 'output_dimensions');
+    return undefined;
+  },
   evaluate: (args, a, op) => [broadcast(expectTensor(args[0]), a.dims, shapeFromOperand(args[1], op))],
 });
 
@@ -472,6 +518,17 @@ const dynamicReshape = defineOp({
   name: 'stablehlo.dynamic_reshape',
   category: 'movement',
   spec: 'dynamic_reshape',
+  arity: 2,
+  infer: (types, _a, op) => {
+    const x = tt(op, types, 0);
+    const r = declaredTensor(op);
+    if (r.elem.name !== x.elem.name)
+      constraint(op, 'dynamic_reshape_c1', `result elements ${r.elem.name}, operand ${x.elem.name}`);
+    shapeOperand(op, types, 1, r.shape.length, 'dynamic_reshape_c3', 'output_shape');
+    if (x.shape.every((d) => d >= 0) && r.shape.every((d) => d >= 0) && numElements(x.shape) !== numElements(r.shape))
+      constraint(op, 'dynamic_reshape_c2', `${typeToString(x)} and ${typeToString(r)} differ in element count`);
+    return undefined;
+  },
   evaluate: (args, _a, op) => {
     const x = expectTensor(args[0]);
     const rt = shapeFromOperand(args[1], op);
@@ -485,6 +542,22 @@ const realDynamicSlice = defineOp({
   name: 'stablehlo.real_dynamic_slice',
   category: 'movement',
   spec: 'real_dynamic_slice',
+  arity: 4,
+  infer: (types, _a, op) => {
+    const x = tt(op, types, 0);
+    const r = declaredTensor(op);
+    if (r.elem.name !== x.elem.name)
+      constraint(op, 'real_dynamic_slice_c1', `result elements ${r.elem.name}, operand ${x.elem.name}`);
+    if (r.shape.length !== x.shape.length)
+      constraint(op, 'real_dynamic_slice_c1', "the result must have the operand's rank");
+    for (const [i, what] of [
+      [1, 'start_indices'],
+      [2, 'limit_indices'],
+      [3, 'strides'],
+    ] as const)
+      shapeOperand(op, types, i, x.shape.length, 'real_dynamic_slice_c2', what);
+    return undefined;
+  },
   evaluate: (args, _a, op) => {
     const ints = (v: RtValue | undefined): number[] => {
       const t = expectTensor(v);
