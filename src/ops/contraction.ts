@@ -360,7 +360,27 @@ const dynamicConv = defineOp({
   name: 'stablehlo.dynamic_conv',
   category: 'contraction',
   spec: 'dynamic_conv',
+  arity: 3,
   attrs: readConvAttrs,
+  // The padding operand's shape; convolution's other constraints are not applied: upstream's own
+  // dynamic_conv tests give more window strides than spatial dimensions, and StableHLO accepts them.
+  infer: (types, c, op) => {
+    const p = types[2];
+    const n = c.inSpatial.length;
+    const bad =
+      p?.kind !== 'tensor' ||
+      p.elem.kind !== 'int' ||
+      p.shape.length !== 2 ||
+      (p.shape[0]! >= 0 && p.shape[0] !== n) ||
+      (p.shape[1]! >= 0 && p.shape[1] !== 2);
+    if (bad)
+      constraint(
+        op,
+        'dynamic_conv_c4',
+        `padding must be a ${n}x2 integer tensor${p ? `, got ${typeToString(p)}` : ''}`,
+      );
+    return undefined;
+  },
   evaluate: (args, c, op) => {
     const p = expectTensor(args[2]);
     const padding = c.inSpatial.map((_, d) => [Number(getElem(p, 2 * d)), Number(getElem(p, 2 * d + 1))]);
