@@ -25,8 +25,7 @@ function leafTypes(t: Type): Type[] {
 
 /** Static memory plans need static shapes: a dynamic dimension (`?`) is a located refusal. */
 function refuseDynamic(what: string, types: readonly Type[], loc: Loc): void {
-  const leaves = (t: Type): Type[] => (t.kind === 'tuple' ? t.elems.flatMap(leaves) : [t]);
-  const dynamic = types.flatMap(leaves).find((t) => t.kind === 'tensor' && t.shape.some((d) => d < 0));
+  const dynamic = types.flatMap(leafTypes).find((t) => t.kind === 'tensor' && t.shape.some((d) => d < 0));
   if (dynamic)
     throw error(
       'E0301',

@@ -172,11 +172,11 @@ export abstract class AttrParser extends TokenParser {
     return q;
   }
 
-  /** `(T, T) -> (T, T)`, `(T) -> T`, or a plain list of types `T, T`. */
   /** The operand types of the last `(inputs) -> outputs` signature read (the op parser checks
    * them against the operands' own types). */
   signatureInputs: Type[] | undefined;
 
+  /** `(T, T) -> (T, T)`, `(T) -> T`, or a plain list of types `T, T`. */
   parseTypeSignature(): { inputs?: Type[]; outputs: Type[] } {
     const sig = this.parseTypeSignatureBody();
     this.signatureInputs = sig.inputs;
@@ -410,12 +410,12 @@ export abstract class AttrParser extends TokenParser {
     let depth = 1;
     let text = '';
     let prev: Token | undefined;
+    const wordy = (k: Token | undefined): boolean => !!k && k.kind !== 'punct';
     for (;;) {
       const tok = this.lex.next();
       if (tok.kind === 'eof') throw error('E0102', { what: `${start.text}<...>` }, this.loc(start));
       if (tok.kind === 'punct' && tok.text === '<') depth++;
       if (tok.kind === 'punct' && tok.text === '>' && --depth === 0) return text;
-      const wordy = (k: Token | undefined): boolean => !!k && k.kind !== 'punct';
       const shapeDim = prev?.kind === 'int' && tok.kind === 'ident' && tok.text.startsWith('x'); // 2xf32
       if (
         prev &&

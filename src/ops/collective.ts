@@ -6,7 +6,7 @@
  */
 import type { AttrReader } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
-import { intElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
+import { intElem, tensorType, type TensorType, type Type } from '../ir/types.js';
 import {
   expectTensor,
   getElem,
@@ -17,7 +17,7 @@ import {
   type RtValue,
   type Tensor,
 } from '../ir/tensor.js';
-import { constraint, defineOp, type OpDef, type OpEvalCtx, type ProcessInfo } from './def.js';
+import { constraint, defineOp, tensorOperands, type OpDef, type OpEvalCtx, type ProcessInfo } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { concatTensors, sliceEval } from './movement.js';
 import { combiner } from './reduction.js';
@@ -37,13 +37,6 @@ function readGroups(r: AttrReader, name = 'replica_groups'): GroupAttrs {
       ? Number(ch.fields['handle'].value)
       : 0;
   return { groups, channelId, globalIds: r.bool('use_global_device_ids', false) };
-}
-
-/** The operands as tensors, each result of the same shape (elements from the declared results). */
-function tensorOperands(op: Op, types: readonly Type[], id: string): TensorType[] {
-  return types.map((t, i) =>
-    t.kind === 'tensor' ? t : constraint(op, id, `operand #${i} must be a tensor, got ${typeToString(t)}`),
-  );
 }
 
 /**
@@ -82,15 +75,13 @@ function inferTokenSource(types: readonly Type[], op: Op): Type[] {
   return results;
 }
 
-/** Result types: the operands' with dimension `dim` scaled (mul) or divided (div) by `k`. */
-function resized(op: Op, ts: readonly TensorType[], dim: number, f: (n: number) => number): Type[] {
+/** Result types: the operands' shapes, dimension `dim` mapped through `f` when given, with the
+ * declared results' element types (a reduction body may promote them). */
+function resultsLike(op: Op, ts: readonly TensorType[], dim?: number, f?: (n: number) => number): Type[] {
   return ts.map((t, i) => {
     const r = op.results[i]?.type;
-    const elem = r?.kind === 'tensor' ? r.elem : t.elem;
-    return tensorType(
-      t.shape.map((n, d) => (d === dim && n >= 0 ? f(n) : n)),
-      elem,
-    );
+    const shape = t.shape.map((n, d) => (d === dim && f && n >= 0 ? f(n) : n));
+    return tensorType(shape, r?.kind === 'tensor' ? r.elem : t.elem);
   });
 }
 
@@ -178,7 +169,7 @@ const allReduce = defineOp({
   attrs: (r) => readGroups(r),
   infer: (types, g, op) => {
     checkGroups(op, 'all_reduce_c1', g);
-    return resized(op, tensorOperands(op, types, 'all_reduce_c6'), -1, (n) => n);
+    return resultsLike(op, tensorOperands(op, types, 'all_reduce_c6'));
   },
   evaluate: (args, g, op, ctx) => {
     const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args).map((l) =>
@@ -196,7 +187,7 @@ const collectiveReduce = defineOp({
   attrs: (r) => readGroups(r),
   infer: (types, g, op) => {
     checkGroups(op, 'collective_reduce_c1', g);
-    return resized(op, tensorOperands(op, types, 'collective_reduce_c6'), -1, (n) => n);
+    return resultsLike(op, tensorOperands(op, types, 'collective_reduce_c6'));
   },
   evaluate: (args, g, op, ctx) => {
     const p = proc(ctx);
@@ -219,7 +210,7 @@ const allGather = defineOp({
       if (g.dim < 0 || g.dim >= t.shape.length)
         constraint(op, 'all_gather_c1', `all_gather_dim ${g.dim} outside [0, ${t.shape.length})`);
     });
-    return n === undefined ? undefined : resized(op, ts, g.dim, (d) => d * n);
+    return n === undefined ? undefined : resultsLike(op, ts, g.dim, (d) => d * n);
   },
   evaluate: (args, g, op, ctx) => {
     const vals = exchangeAll(ctx, op, processGroup(proc(ctx), g, reduceMode(g)), args);
@@ -248,7 +239,7 @@ const reduceScatter = defineOp({
       if (n !== undefined && d >= 0 && d % n !== 0)
         constraint(op, 'reduce_scatter_c1', `dimension ${g.dim} of ${d} does not split into ${n} processes`);
     });
-    return n === undefined ? undefined : resized(op, ts, g.dim, (d) => d / n);
+    return n === undefined ? undefined : resultsLike(op, ts, g.dim, (d) => d / n);
   },
   evaluate: (args, g, op, ctx) => {
     const group = processGroup(proc(ctx), g, reduceMode(g));

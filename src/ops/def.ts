@@ -7,7 +7,7 @@
 import { error } from '../diag/diagnostics.js';
 import { AttrReader } from '../ir/attrs.js';
 import type { Op, Region } from '../ir/core.js';
-import { type Type } from '../ir/types.js';
+import { typeToString, type TensorType, type Type } from '../ir/types.js';
 import type { RtValue } from '../ir/tensor.js';
 
 export type Category =
@@ -90,6 +90,13 @@ export function checkDims(op: Op, dims: readonly number[], rank: number, rangeId
     if (!Number.isInteger(d) || d < 0 || d >= rank) constraint(op, rangeId, `dimension ${d} is outside [0, ${rank})`);
   if (uniqueId && new Set(dims).size !== dims.length)
     constraint(op, uniqueId, `dimensions [${dims.join(', ')}] repeat`);
+}
+
+/** The operands as tensors; any other operand fails constraint `id`. */
+export function tensorOperands(op: Op, types: readonly Type[], id = 'operand_type'): TensorType[] {
+  return types.map((t, i) =>
+    t.kind === 'tensor' ? t : constraint(op, id, `operand #${i} must be a tensor, got ${typeToString(t)}`),
+  );
 }
 
 /** A verification failure with its spec constraint id. */

@@ -28,7 +28,7 @@ import {
   type Elem,
   type Tensor,
 } from '../ir/tensor.js';
-import { constraint, defineOp, type OpDef } from './def.js';
+import { constraint, defineOp, tensorOperands, type OpDef } from './def.js';
 import { SCALAR, type C } from './scalar.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
@@ -36,12 +36,6 @@ export function resultTensorType(op: Op, i = 0): TensorType {
   const t = op.results[i]?.type;
   if (!t || t.kind !== 'tensor') throw new RuntimeError(`result ${i} of ${op.name} must be a tensor`);
   return t;
-}
-
-function tensorOperands(op: Op, types: readonly Type[]): TensorType[] {
-  return types.map((t, i) =>
-    t.kind === 'tensor' ? t : constraint(op, 'operand_type', `operand #${i} must be a tensor, got ${typeToString(t)}`),
-  );
 }
 
 /** Elementwise shape rule: operands share one shape; result has it too. */

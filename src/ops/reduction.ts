@@ -5,7 +5,7 @@
  * pooling/reduction loops fast without changing results (same scalar semantics, same rounding).
  */
 import type { Op, Region } from '../ir/core.js';
-import { compatibleShape, storageElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
+import { compatibleShape, storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import {
   copyElem,
   expectTensor,
@@ -20,7 +20,7 @@ import {
   type RtValue,
   type Tensor,
 } from '../ir/tensor.js';
-import { checkDims, constraint, defineOp, type OpEvalCtx } from './def.js';
+import { checkDims, constraint, defineOp, tensorOperands, type OpEvalCtx } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { scalarAt } from './movement.js';
 import { SCALAR, type C } from './scalar.js';
@@ -80,7 +80,7 @@ const reduce = defineOp({
   spec: 'reduce',
   attrs: (r) => ({ dims: r.ints('dimensions') }),
   infer: (types, a, op) => {
-    const ts = tensors(op, types);
+    const ts = tensorOperands(op, types);
     const n = ts.length / 2;
     if (n < 1 || !Number.isInteger(n))
       constraint(op, 'reduce_c3', `${ts.length} operands: expected inputs and as many init values`);
@@ -211,7 +211,7 @@ const reduceWindow = defineOp({
   spec: 'reduce_window',
   attrs: readWindow,
   infer: (types, w, op) => {
-    const ts = tensors(op, types);
+    const ts = tensorOperands(op, types);
     const n = ts.length / 2;
     if (n < 1 || !Number.isInteger(n) || op.results.length !== n)
       constraint(
@@ -284,7 +284,7 @@ const selectAndScatter = defineOp({
   },
   arity: 3,
   infer: (types, w, op) => {
-    const [x, source, init] = tensors(op, types) as [TensorType, TensorType, TensorType];
+    const [x, source, init] = tensorOperands(op, types) as [TensorType, TensorType, TensorType];
     // select_and_scatter C5-C9 are reduce_window's C4-C7 and C12 (its dilations are all 1).
     const windows = windowCounts(op, 'select_and_scatter', { 4: 5, 5: 6, 6: 7, 7: 8, 12: 9 }, w, x.shape);
     if (source.elem.name !== x.elem.name)
@@ -332,7 +332,7 @@ const sort = defineOp({
   spec: 'sort',
   attrs: (r) => ({ dim: r.int('dimension', -1), stable: r.bool('is_stable', false) }),
   infer: (types, a, op) => {
-    const ts = tensors(op, types);
+    const ts = tensorOperands(op, types);
     if (ts.length === 0) constraint(op, 'sort_c1', 'sort needs at least one input');
     const shape = ts[0]!.shape;
     if (ts.some((t) => !compatibleShape(t.shape, shape)))
@@ -385,7 +385,7 @@ const map = defineOp({
   spec: 'map',
   attrs: (r) => ({ dims: r.ints('dimensions', []) }),
   infer: (types, a, op) => {
-    const ts = tensors(op, types);
+    const ts = tensorOperands(op, types);
     if (ts.length === 0) constraint(op, 'map_c2', 'map needs at least one input');
     const shape = ts[0]!.shape;
     if (ts.some((t) => !compatibleShape(t.shape, shape)))
@@ -410,13 +410,6 @@ const map = defineOp({
 });
 
 export const REDUCTION = [reduce, reduceWindow, selectAndScatter, sort, map];
-
-/** The operands as tensors (operand_type otherwise). */
-function tensors(op: Op, types: readonly Type[]): TensorType[] {
-  return types.map((t, i) =>
-    t.kind === 'tensor' ? t : constraint(op, 'operand_type', `operand #${i} must be a tensor, got ${typeToString(t)}`),
-  );
-}
 
 /** Binary ops whose operands may come in either order (bitwise the same result, NaN rules included). */
 const COMMUTATIVE = new Set(['add', 'multiply', 'maximum', 'minimum', 'and', 'or', 'xor']);
