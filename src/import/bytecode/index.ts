@@ -8,7 +8,8 @@ import { CompileError, error } from '../../diag/diagnostics.js';
 import { readContainer, isBytecode, type DialectCodec } from './container.js';
 import { BUILTIN, VHLO } from './dialects.js';
 import { BytecodeError } from './stream.js';
-import { NEWEST_VHLO, StablehloPrinter } from './vhlo.js';
+import { NEWEST_VHLO } from './opset.js';
+import { StablehloPrinter } from './vhlo.js';
 
 export { isBytecode };
 
