@@ -136,6 +136,47 @@ function scalar(name: string): Entity {
   return { d: 'type', k: 'scalar', name };
 }
 
+/**
+ * The encodings builtin and VHLO share (each dialect numbers them its own way): the same fields
+ * in the same order, decoded to the same entity.
+ */
+const SHARED = {
+  array: (r: EntryReader): Entity => ({
+    d: 'attr',
+    k: 'array',
+    elems: r.list(() => r.attr(), 'the elements of an array'),
+  }),
+  typeAttr: (r: EntryReader): Entity => ({ d: 'attr', k: 'typeAttr', type: r.type() }),
+  int: (r: EntryReader): Entity => {
+    const type = r.type();
+    return { d: 'attr', k: 'int', type, value: apInt(r, intWidth(r, type)) };
+  },
+  float: (r: EntryReader): Entity => {
+    const type = r.type();
+    return { d: 'attr', k: 'float', type, bits: apInt(r, floatBits(r, type)) };
+  },
+  tensorAttr: (r: EntryReader): Entity => ({
+    d: 'attr',
+    k: 'tensor',
+    type: r.type(),
+    data: blob(r, 'a tensor literal'),
+  }),
+  complex: (r: EntryReader): Entity => ({ d: 'type', k: 'complex', elem: r.type() }),
+  function: (r: EntryReader): Entity => ({
+    d: 'type',
+    k: 'function',
+    inputs: r.list(() => r.type(), 'function inputs'),
+    outputs: r.list(() => r.type(), 'function results'),
+  }),
+  /** A ranked tensor type; with an encoding, that attribute comes first. */
+  tensor: (r: EntryReader, withEncoding: boolean): Entity => {
+    const encoding = withEncoding ? r.attr() : undefined;
+    return { d: 'type', k: 'tensor', ...(encoding ? { encoding } : {}), shape: shape(r), elem: r.type() };
+  },
+  tuple: (r: EntryReader): Entity => ({ d: 'type', k: 'tuple', elems: r.list(() => r.type(), 'tuple elements') }),
+  unranked: (r: EntryReader): Entity => ({ d: 'type', k: 'unranked', elem: r.type() }),
+};
+
 const BUILTIN_FLOATS: Readonly<Record<number, string>> = {
   3: 'bf16',
   4: 'f16',
@@ -155,7 +196,7 @@ export const BUILTIN: DialectCodec = {
     };
     switch (code) {
       case 0:
-        return { d: 'attr', k: 'array', elems: r.list(() => r.attr(), 'the elements of an array') };
+        return SHARED.array(r);
       case 1:
         return {
           d: 'attr',
@@ -171,17 +212,13 @@ export const BUILTIN: DialectCodec = {
       case 5:
         return { d: 'attr', k: 'symbol', name: str(), nested: r.list(() => r.attr(), 'nested references') };
       case 6:
-        return { d: 'attr', k: 'typeAttr', type: r.type() };
+        return SHARED.typeAttr(r);
       case 7:
         return { d: 'attr', k: 'unit' };
-      case 8: {
-        const type = r.type();
-        return { d: 'attr', k: 'int', type, value: apInt(r, intWidth(r, type)) };
-      }
-      case 9: {
-        const type = r.type();
-        return { d: 'attr', k: 'float', type, bits: apInt(r, floatBits(r, type)) };
-      }
+      case 8:
+        return SHARED.int(r);
+      case 9:
+        return SHARED.float(r);
       case 10:
         return { d: 'attr', k: 'loc', callee: r.attr(), caller: r.attr() };
       case 11:
@@ -205,7 +242,7 @@ export const BUILTIN: DialectCodec = {
         return { d: 'attr', k: 'denseArray', elem, count, data: blob(r, 'a dense array') };
       }
       case 18:
-        return { d: 'attr', k: 'tensor', type: r.type(), data: blob(r, 'a dense literal') };
+        return SHARED.tensorAttr(r);
       default:
         return r.stream.fail(`builtin attribute code ${code} is not one a StableHLO artifact uses`, at);
     }
@@ -226,26 +263,19 @@ export const BUILTIN: DialectCodec = {
       case 1:
         return scalar('index');
       case 2:
-        return {
-          d: 'type',
-          k: 'function',
-          inputs: r.list(() => r.type(), 'function inputs'),
-          outputs: r.list(() => r.type(), 'function results'),
-        };
+        return SHARED.function(r);
       case 9:
-        return { d: 'type', k: 'complex', elem: r.type() };
+        return SHARED.complex(r);
       case 12:
         return scalar('none');
       case 13:
-        return { d: 'type', k: 'tensor', shape: shape(r), elem: r.type() };
-      case 14: {
-        const encoding = r.attr();
-        return { d: 'type', k: 'tensor', encoding, shape: shape(r), elem: r.type() };
-      }
+        return SHARED.tensor(r, false);
+      case 14:
+        return SHARED.tensor(r, true);
       case 15:
-        return { d: 'type', k: 'tuple', elems: r.list(() => r.type(), 'tuple elements') };
+        return SHARED.tuple(r);
       case 18:
-        return { d: 'type', k: 'unranked', elem: r.type() };
+        return SHARED.unranked(r);
       default:
         return r.stream.fail(`builtin type code ${code} is not one a StableHLO artifact uses`, at);
     }
@@ -267,7 +297,7 @@ export const VHLO: DialectCodec = {
     const signedList = (what: string): number[] => r.list(() => r.stream.signed(what), what);
     switch (code) {
       case 1:
-        return { d: 'attr', k: 'array', elems: r.list(() => r.attr(), 'the elements of an array') };
+        return SHARED.array(r);
       case 2: {
         const vat = r.stream.offset;
         const v = r.stream.varint('a boolean');
@@ -284,14 +314,10 @@ export const VHLO: DialectCodec = {
             return [key['value'] as string, r.attr()] as const;
           }, 'the entries of a dictionary'),
         };
-      case 8: {
-        const type = r.type();
-        return { d: 'attr', k: 'float', type, bits: apInt(r, floatBits(r, type)) };
-      }
-      case 9: {
-        const type = r.type();
-        return { d: 'attr', k: 'int', type, value: apInt(r, intWidth(r, type)) };
-      }
+      case 8:
+        return SHARED.float(r);
+      case 9:
+        return SHARED.int(r);
       case 10:
         return {
           d: 'attr',
@@ -303,9 +329,9 @@ export const VHLO: DialectCodec = {
       case 14:
         return { d: 'attr', k: 'string', value: r.string() };
       case 15:
-        return { d: 'attr', k: 'tensor', type: r.type(), data: blob(r, 'a tensor literal') };
+        return SHARED.tensorAttr(r);
       case 17:
-        return { d: 'attr', k: 'typeAttr', type: r.type() };
+        return SHARED.typeAttr(r);
       case 18:
         return { d: 'attr', k: 'typeExtensions', bounds: shape(r) };
       case 20: {
@@ -332,24 +358,17 @@ export const VHLO: DialectCodec = {
     if (name) return scalar(name);
     switch (code) {
       case 1:
-        return { d: 'type', k: 'complex', elem: r.type() };
+        return SHARED.complex(r);
       case 8:
-        return {
-          d: 'type',
-          k: 'function',
-          inputs: r.list(() => r.type(), 'function inputs'),
-          outputs: r.list(() => r.type(), 'function results'),
-        };
+        return SHARED.function(r);
       case 20:
-        return { d: 'type', k: 'tensor', shape: shape(r), elem: r.type() };
-      case 21: {
-        const encoding = r.attr();
-        return { d: 'type', k: 'tensor', encoding, shape: shape(r), elem: r.type() };
-      }
+        return SHARED.tensor(r, false);
+      case 21:
+        return SHARED.tensor(r, true);
       case 22:
         return { d: 'type', k: 'token' };
       case 23:
-        return { d: 'type', k: 'tuple', elems: r.list(() => r.type(), 'tuple elements') };
+        return SHARED.tuple(r);
       case 24: {
         const flags = r.stream.varint('quantization flags');
         const storage = r.type();
@@ -361,7 +380,7 @@ export const VHLO: DialectCodec = {
         return { d: 'type', k: 'quant', flags, storage, expressed, scales: [scale], zeroPoints: [zeroPoint], min, max };
       }
       case 25:
-        return { d: 'type', k: 'unranked', elem: r.type() };
+        return SHARED.unranked(r);
       case 30: {
         const flags = r.stream.varint('quantization flags');
         const storage = r.type();
