@@ -11,6 +11,7 @@ import { opAttrs, type OpDef } from './def.js';
 import type { Op } from '../ir/core.js';
 import { ELEMENTWISE } from './elementwise.js';
 import { MOVEMENT } from './movement.js';
+import { DYNAMIC } from './dynamic.js';
 import { INDEXING } from './indexing.js';
 import { NORMALIZATION } from './normalization.js';
 import { QUANT } from './quant.js';
@@ -20,6 +21,7 @@ import { REDUCTION } from './reduction.js';
 const ALL = [
   ...ELEMENTWISE,
   ...MOVEMENT,
+  ...DYNAMIC,
   ...INDEXING,
   ...REDUCTION,
   ...CONTRACTION,

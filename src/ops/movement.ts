@@ -1,8 +1,8 @@
 /**
  * @fileoverview Data-movement ops, each a naive loop over result (or operand) indices written
  * from the spec: broadcast_in_dim, transpose, reshape, slice, dynamic_slice,
- * dynamic_update_slice, concatenate, pad, reverse, iota, and their dynamic_* forms (gather and
- * scatter are indexing.ts's). Deliberately independent of any index-map lowering.
+ * dynamic_update_slice, concatenate, pad, reverse, iota (their dynamic_* forms are dynamic.ts's,
+ * gather and scatter indexing.ts's). Deliberately independent of any index-map lowering.
  */
 import type { Op } from '../ir/core.js';
 import { numElements, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
@@ -23,7 +23,7 @@ import { checkDims, constraint, defineOp } from './def.js';
 import { resultTensorType } from './elementwise.js';
 import { RuntimeError } from '../diag/diagnostics.js';
 
-function tt(op: Op, types: readonly Type[], i: number): TensorType {
+export function tt(op: Op, types: readonly Type[], i: number): TensorType {
   const t = types[i];
   if (!t || t.kind !== 'tensor')
     return constraint(op, 'operand_type', `operand #${i} must be a tensor${t ? `, got ${typeToString(t)}` : ''}`);
@@ -31,7 +31,7 @@ function tt(op: Op, types: readonly Type[], i: number): TensorType {
 }
 
 /** broadcast_in_dim's constraints on the dimensions (dynamic_broadcast_in_dim has the same ids). */
-function checkBroadcast(op: Op, p: string, x: TensorType, dims: readonly number[]): void {
+export function checkBroadcast(op: Op, p: string, x: TensorType, dims: readonly number[]): void {
   const r = op.results[0]?.type;
   if (dims.length !== x.shape.length)
     constraint(op, `${p}_c2`, `broadcast_dimensions has ${dims.length} entries, operand rank is ${x.shape.length}`);
@@ -47,28 +47,6 @@ function checkBroadcast(op: Op, p: string, x: TensorType, dims: readonly number[
     if (od !== 1 && od >= 0 && r.shape[d]! >= 0 && od !== r.shape[d])
       constraint(op, `${p}_c5`, `operand dim ${i} (${od}) does not match result dim ${d} (${r.shape[d]})`);
   });
-}
-
-/** A 1-D integer shape-like operand of `n` entries (when `n` is known), else the constraint `id`. */
-function shapeOperand(
-  op: Op,
-  types: readonly Type[],
-  i: number,
-  n: number | undefined,
-  id: string,
-  what: string,
-): void {
-  const t = types[i];
-  if (t?.kind !== 'tensor' || t.shape.length !== 1 || t.elem.kind !== 'int')
-    constraint(op, id, `${what} must be a 1-d integer tensor${t ? `, got ${typeToString(t)}` : ''}`);
-  else if (n !== undefined && t.shape[0]! >= 0 && t.shape[0] !== n)
-    constraint(op, id, `${what} has ${t.shape[0]} entries, expected ${n}`);
-}
-
-/** The declared result as a tensor type (the dynamic ops take their shapes from operand values). */
-function declaredTensor(op: Op): TensorType {
-  const r = op.results[0]?.type;
-  return r?.kind === 'tensor' ? r : constraint(op, 'result_type', 'the result must be a tensor');
 }
 
 function isPermutation(p: readonly number[], n: number): boolean {
@@ -341,7 +319,13 @@ export function concatTensors(parts: readonly Tensor[], dim: number, rt: TensorT
   return out;
 }
 
-function padEval(x: Tensor, pv: Tensor, low: readonly number[], interior: readonly number[], rt: TensorType): Tensor {
+export function padEval(
+  x: Tensor,
+  pv: Tensor,
+  low: readonly number[],
+  interior: readonly number[],
+  rt: TensorType,
+): Tensor {
   const out = makeTensor(rt);
   for (let i = 0; i < size(out); i++) copyElem(out, i, pv, 0);
   const os = strides(rt.shape);
@@ -388,35 +372,6 @@ const pad = defineOp({
   ],
 });
 
-const dynamicPad = defineOp({
-  name: 'stablehlo.dynamic_pad',
-  category: 'movement',
-  spec: 'dynamic_pad',
-  arity: 5,
-  infer: (types, _a, op) => {
-    const x = tt(op, types, 0);
-    const pv = tt(op, types, 1);
-    if (pv.shape.length !== 0 || pv.elem.name !== x.elem.name)
-      constraint(op, 'dynamic_pad_c1', `the padding value must be a 0-d ${x.elem.name}, got ${typeToString(pv)}`);
-    for (const [i, what] of [
-      [2, 'edge_padding_low'],
-      [3, 'edge_padding_high'],
-      [4, 'interior_padding'],
-    ] as const)
-      shapeOperand(op, types, i, x.shape.length, 'dynamic_pad_c2', what);
-    if (declaredTensor(op).shape.length !== x.shape.length)
-      constraint(op, 'dynamic_pad_c4', "the result must have the operand's rank");
-    return undefined;
-  },
-  evaluate: (args, _a, op) => {
-    const ints = (v: RtValue | undefined): number[] => {
-      const t = expectTensor(v);
-      return Array.from({ length: size(t) }, (_, i) => intAt(t, i));
-    };
-    return [padEval(expectTensor(args[0]), expectTensor(args[1]), ints(args[2]), ints(args[4]), resultTensorType(op))];
-  },
-});
-
 const reverse = defineOp({
   name: 'stablehlo.reverse',
   category: 'movement',
@@ -442,7 +397,7 @@ const reverse = defineOp({
   },
 });
 
-function iotaEval(rt: TensorType, dim: number): Tensor {
+export function iotaEval(rt: TensorType, dim: number): Tensor {
   const out = makeTensor(rt);
   const isInt = rt.elem.kind === 'int';
   forEachIndex(rt.shape, (idx, flat) => {
@@ -465,108 +420,6 @@ const iota = defineOp({
     return undefined;
   },
   evaluate: (_args, a, op) => [iotaEval(resultTensorType(op), a.dim)],
-});
-
-const dynamicIota = defineOp({
-  name: 'stablehlo.dynamic_iota',
-  category: 'movement',
-  spec: 'dynamic_iota',
-  arity: 1,
-  attrs: (r) => ({ dim: r.int('iota_dimension') }),
-  infer: (types, a, op) => {
-    const r = declaredTensor(op);
-    shapeOperand(op, types, 0, r.shape.length, 'dynamic_iota_c2', 'output_shape');
-    if (a.dim < 0 || a.dim >= r.shape.length)
-      constraint(op, 'dynamic_iota_c1', `iota_dimension ${a.dim} outside [0, ${r.shape.length})`);
-    return undefined;
-  },
-  evaluate: (args, a, op) => {
-    const shapeT = expectTensor(args[0]);
-    const shape = Array.from({ length: size(shapeT) }, (_, i) => intAt(shapeT, i));
-    return [iotaEval(tensorType(shape, resultTensorType(op).elem), a.dim)];
-  },
-});
-
-/** Result shape from a shape operand, checked against the declared type where it is static. */
-function shapeFromOperand(v: RtValue | undefined, op: Op): TensorType {
-  const t = expectTensor(v);
-  const shape = Array.from({ length: size(t) }, (_, i) => intAt(t, i));
-  const declared = resultTensorType(op);
-  declared.shape.forEach((d, i) => {
-    if (d >= 0 && d !== shape[i])
-      throw new RuntimeError(
-        `shape operand [${shape.join(', ')}] does not match result type ${typeToString(declared)}`,
-      );
-  });
-  return tensorType(shape, declared.elem);
-}
-
-const dynamicBroadcastInDim = defineOp({
-  name: 'stablehlo.dynamic_broadcast_in_dim',
-  category: 'movement',
-  spec: 'dynamic_broadcast_in_dim',
-  attrs: (r) => ({ dims: r.ints('broadcast_dimensions') }),
-  infer: (types, a, op) => {
-    checkBroadcast(op, 'dynamic_broadcast_in_dim', tt(op, types, 0), a.dims);
-    shapeOperand(op, types, 1, declaredTensor(op).shape.length, 'dynamic_broadcast_in_dim_c7', 'output_dimensions');
-    return undefined;
-  },
-  evaluate: (args, a, op) => [broadcast(expectTensor(args[0]), a.dims, shapeFromOperand(args[1], op))],
-});
-
-const dynamicReshape = defineOp({
-  name: 'stablehlo.dynamic_reshape',
-  category: 'movement',
-  spec: 'dynamic_reshape',
-  arity: 2,
-  infer: (types, _a, op) => {
-    const x = tt(op, types, 0);
-    const r = declaredTensor(op);
-    if (r.elem.name !== x.elem.name)
-      constraint(op, 'dynamic_reshape_c1', `result elements ${r.elem.name}, operand ${x.elem.name}`);
-    shapeOperand(op, types, 1, r.shape.length, 'dynamic_reshape_c3', 'output_shape');
-    if (x.shape.every((d) => d >= 0) && r.shape.every((d) => d >= 0) && numElements(x.shape) !== numElements(r.shape))
-      constraint(op, 'dynamic_reshape_c2', `${typeToString(x)} and ${typeToString(r)} differ in element count`);
-    return undefined;
-  },
-  evaluate: (args, _a, op) => {
-    const x = expectTensor(args[0]);
-    const rt = shapeFromOperand(args[1], op);
-    if (numElements(rt.shape) !== size(x))
-      throw new RuntimeError(`cannot reshape ${size(x)} elements into ${typeToString(rt)}`);
-    return [{ kind: 'tensor', type: rt, data: x.data }];
-  },
-});
-
-const realDynamicSlice = defineOp({
-  name: 'stablehlo.real_dynamic_slice',
-  category: 'movement',
-  spec: 'real_dynamic_slice',
-  arity: 4,
-  infer: (types, _a, op) => {
-    const x = tt(op, types, 0);
-    const r = declaredTensor(op);
-    if (r.elem.name !== x.elem.name)
-      constraint(op, 'real_dynamic_slice_c1', `result elements ${r.elem.name}, operand ${x.elem.name}`);
-    if (r.shape.length !== x.shape.length)
-      constraint(op, 'real_dynamic_slice_c1', "the result must have the operand's rank");
-    for (const [i, what] of [
-      [1, 'start_indices'],
-      [2, 'limit_indices'],
-      [3, 'strides'],
-    ] as const)
-      shapeOperand(op, types, i, x.shape.length, 'real_dynamic_slice_c2', what);
-    return undefined;
-  },
-  evaluate: (args, _a, op) => {
-    const ints = (v: RtValue | undefined): number[] => {
-      const t = expectTensor(v);
-      return Array.from({ length: size(t) }, (_, i) => intAt(t, i));
-    };
-    const [start, limit, st] = [ints(args[1]), ints(args[2]), ints(args[3])];
-    const shape = start.map((s, i) => Math.ceil((limit[i]! - s) / st[i]!));
-    return [sliceEval(expectTensor(args[0]), start, st, tensorType(shape, resultTensorType(op).elem))];
-  },
 });
 
 const getDimensionSize = defineOp({
@@ -606,12 +459,7 @@ export const MOVEMENT = [
   dynamicUpdateSlice,
   concatenate,
   pad,
-  dynamicPad,
   reverse,
   iota,
-  dynamicIota,
-  dynamicBroadcastInDim,
-  dynamicReshape,
-  realDynamicSlice,
   getDimensionSize,
 ];
