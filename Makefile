@@ -5,7 +5,7 @@ CONFORMANCE ?= ../shared/conformance
 MODELS ?= ../shared/models
 CLI := node dist/src/cli/main.js
 
-.PHONY: all build test run bench bench-gpu clean conformance toolchains fuzz layers style test-gpu
+.PHONY: all build test run bench bench-embedded bench-gpu clean conformance toolchains fuzz layers style test-gpu
 
 all: build
 
@@ -58,6 +58,11 @@ test: build toolchains layers style
 test-gpu: build
 	@nvidia-smi -L >/dev/null 2>&1 || { echo "make test-gpu: no GPU on this machine (nvidia-smi -L failed)"; exit 1; }
 	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 dist/test/e2e/cuda.test.js 'dist/test/e2e/models-*.test.js' dist/test/e2e/conformance-cuda.test.js
+
+# Speed on microcontrollers, deterministic: the bench models and GEMMs as Cortex-M4/M7/M55 firmware
+# under QEMU -icount, instructions per inference and per multiply-accumulate (src/bench/embedded.ts).
+bench-embedded: build toolchains
+	node dist/src/bench/embedded.js
 
 # The CUDA backend's speed on this machine's GPU (src/bench/gpu.ts): GEMM TFLOP/s against the
 # peak and cuBLAS, elementwise and reduction GB/s against memory bandwidth. Needs a GPU.

@@ -48,8 +48,11 @@ __attribute__((naked, noreturn)) void rl_reset_handler(void) {
   __asm volatile("b rl_reset_c");
 }
 
+/* SysTick: a fault unless the firmware defines it (the instruction-counting harness does). */
+void rl_systick_handler(void) __attribute__((weak, alias("rl_fault_handler")));
+
 __attribute__((section(".isr_vector"), used)) void (*const rl_vectors[16])(void) = {
     (void (*)(void))&__stack_top, rl_reset_handler, rl_fault_handler, rl_fault_handler, rl_fault_handler,
     rl_fault_handler, rl_fault_handler, 0, 0, 0, 0, rl_fault_handler, rl_fault_handler, 0, rl_fault_handler,
-    rl_fault_handler,
+    rl_systick_handler,
 };

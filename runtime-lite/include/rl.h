@@ -109,6 +109,14 @@ RL_FN uint16_t rl_f32_to_bf16(float f) {
   return (uint16_t)(x >> 16);
 }
 
+/* acc + a * b of contractions that accumulate in f32 (targets whose FPU is single precision or
+ * absent): one fused VFMA where the FPU has an f32 FMA, two roundings otherwise (no libm call). */
+#if defined(__FP_FAST_FMAF)
+#define rl_fmaf(a, b, acc) __builtin_fmaf((a), (b), (acc))
+#else
+#define rl_fmaf(a, b, acc) ((a) * (b) + (acc))
+#endif
+
 /* maximum/minimum propagate NaN; +0 > -0. */
 /* StableHLO maximum/minimum: NaN if either operand is NaN, and +0 > -0. Branch-free (bit selects
  * around the compare), so data-dependent maxima (pooling, ReLU) cost no mispredictions. */

@@ -1,10 +1,11 @@
 /* runtime-lite SIMD abstraction: one vector-of-f32 type and the operations generated kernels use,
  * for each instruction set a target can select (src/target/targets.ts, field `simd`). The
  * generated model.c defines exactly one of RL_SIMD_AVX512, RL_SIMD_AVX2, RL_SIMD_NEON,
- * RL_SIMD_HELIUM before including this header; kernels are written once against rl_vf_*.
+ * RL_SIMD_HELIUM (or RL_SIMD_SCALAR: one-lane "vectors" for the scalar micro-kernels of
+ * microcontrollers) before including this header; kernels are written once against rl_vf_*.
  *
  * Semantics match the scalar code: add/sub/mul/div/sqrt round as IEEE f32 does, rl_vf_fma rounds
- * once (fused), rl_vf_max/min follow StableHLO (NaN if either operand is NaN; +0 > -0).
+ * once (fused; RL_SIMD_SCALAR without a hardware FMA rounds twice), rl_vf_max/min follow StableHLO (NaN if either operand is NaN; +0 > -0).
  * Each block defines the same primitives; the transcendental functions after the blocks are
  * written once on top of them (rl_vf_exp, rl_vf_logistic, rl_vf_tanh, rl_vf_erf), with the
  * maximum errors stated there and checked by `make test` (test/e2e/vmath.test.ts) on AVX-512, AVX2,
@@ -25,6 +26,7 @@ static inline rl_vf rl_vf_zero(void) { return _mm512_setzero_ps(); }
 static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return _mm512_add_ps(a, b); }
 static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return _mm512_mul_ps(a, b); }
 static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline rl_vf rl_vf_fma_scalar(rl_vf a, float b, rl_vf c) { return _mm512_fmadd_ps(a, _mm512_set1_ps(b), c); }
 typedef __mmask16 rl_vm; /* lane mask */
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return _mm512_sub_ps(a, b); }
 static inline rl_vf rl_vf_div(rl_vf a, rl_vf b) { return _mm512_div_ps(a, b); }
@@ -54,6 +56,7 @@ static inline rl_vf rl_vf_zero(void) { return _mm256_setzero_ps(); }
 static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return _mm256_add_ps(a, b); }
 static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return _mm256_mul_ps(a, b); }
 static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline rl_vf rl_vf_fma_scalar(rl_vf a, float b, rl_vf c) { return _mm256_fmadd_ps(a, _mm256_set1_ps(b), c); }
 typedef __m256 rl_vm; /* lane mask: all ones or all zeros per lane */
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return _mm256_sub_ps(a, b); }
 static inline rl_vf rl_vf_div(rl_vf a, rl_vf b) { return _mm256_div_ps(a, b); }
@@ -81,6 +84,7 @@ static inline rl_vf rl_vf_zero(void) { return vdupq_n_f32(0.0f); }
 static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return vaddq_f32(a, b); }
 static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return vmulq_f32(a, b); }
 static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return vfmaq_f32(c, a, b); }
+static inline rl_vf rl_vf_fma_scalar(rl_vf a, float b, rl_vf c) { return vfmaq_f32(c, a, vdupq_n_f32(b)); }
 typedef uint32x4_t rl_vm;
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return vsubq_f32(a, b); }
 #if defined(__aarch64__)
@@ -112,6 +116,8 @@ static inline rl_vf rl_vf_zero(void) { return vdupq_n_f32(0.0f); }
 static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return vaddq_f32(a, b); }
 static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return vmulq_f32(a, b); }
 static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return vfmaq_f32(c, a, b); }
+/* The scalar operand stays in a general register (VFMA.F32 Qd, Qn, Rm): no broadcast, no Q register. */
+static inline rl_vf rl_vf_fma_scalar(rl_vf a, float b, rl_vf c) { return vfmaq_n_f32(c, a, b); }
 typedef mve_pred16_t rl_vm;
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return vsubq_f32(a, b); }
 #define RL_VF_PER_LANE_DIV_SQRT /* MVE has neither: per lane, correctly rounded (see below) */
@@ -127,8 +133,45 @@ static inline rl_vf rl_vf_min_ordered(rl_vf a, rl_vf b) { return vminnmq_f32(a, 
 static inline rl_vf rl_vf_select(rl_vm m, rl_vf t, rl_vf f) { return vpselq_f32(t, f, m); }
 static inline rl_vf rl_vf_pow2i(rl_vf n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
 
+#elif defined(RL_SIMD_SCALAR)
+/* One lane: the scalar micro-kernels (GEMM, direct convolution) of microcontrollers without f32
+ * SIMD, written once against these primitives. The multiply-add is fused where the FPU has it
+ * (VFMA on Cortex-M4/M7/M33), two roundings otherwise (soft-float: no libm fmaf routine). */
+#include <string.h>
+#define RL_VF_LANES 1
+typedef float rl_vf;
+typedef int rl_vm;
+static inline rl_vf rl_vf_load(const float* p) { return *p; }
+static inline void rl_vf_store(float* p, rl_vf v) { *p = v; }
+static inline rl_vf rl_vf_splat(float x) { return x; }
+static inline rl_vf rl_vf_zero(void) { return 0.0f; }
+static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return a + b; }
+static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return a - b; }
+static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return a * b; }
+#if defined(__FP_FAST_FMAF)
+static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return __builtin_fmaf(a, b, c); }
 #else
-#error "rl_simd.h: define one of RL_SIMD_AVX512, RL_SIMD_AVX2, RL_SIMD_NEON, RL_SIMD_HELIUM"
+static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return a * b + c; }
+#endif
+static inline rl_vf rl_vf_fma_scalar(rl_vf a, float b, rl_vf c) { return rl_vf_fma(a, b, c); }
+static inline rl_vf rl_vf_div(rl_vf a, rl_vf b) { return a / b; }
+static inline rl_vf rl_vf_sqrt(rl_vf a) { return __builtin_sqrtf(a); }
+static inline uint32_t rl_vf_bits(rl_vf a) { uint32_t u; memcpy(&u, &a, 4); return u; }
+static inline rl_vf rl_vf_from_bits(uint32_t u) { rl_vf a; memcpy(&a, &u, 4); return a; }
+static inline rl_vf rl_vf_bits_and(rl_vf a, uint32_t m) { return rl_vf_from_bits(rl_vf_bits(a) & m); }
+static inline rl_vf rl_vf_bits_xor(rl_vf a, rl_vf b) { return rl_vf_from_bits(rl_vf_bits(a) ^ rl_vf_bits(b)); }
+static inline rl_vm rl_vf_lt(rl_vf a, rl_vf b) { return a < b; }
+static inline rl_vm rl_vf_eq(rl_vf a, rl_vf b) { return a == b; }
+static inline rl_vm rl_vf_unordered(rl_vf a, rl_vf b) { return a != a || b != b; }
+static inline rl_vf rl_vf_and(rl_vf a, rl_vf b) { return rl_vf_from_bits(rl_vf_bits(a) & rl_vf_bits(b)); }
+static inline rl_vf rl_vf_or(rl_vf a, rl_vf b) { return rl_vf_from_bits(rl_vf_bits(a) | rl_vf_bits(b)); }
+static inline rl_vf rl_vf_max_ordered(rl_vf a, rl_vf b) { return a > b ? a : b; }
+static inline rl_vf rl_vf_min_ordered(rl_vf a, rl_vf b) { return a < b ? a : b; }
+static inline rl_vf rl_vf_select(rl_vm m, rl_vf t, rl_vf f) { return m ? t : f; }
+static inline rl_vf rl_vf_pow2i(rl_vf n) { return rl_vf_from_bits((uint32_t)((int32_t)n + 127) << 23); }
+
+#else
+#error "rl_simd.h: define one of RL_SIMD_AVX512, RL_SIMD_AVX2, RL_SIMD_NEON, RL_SIMD_HELIUM, RL_SIMD_SCALAR"
 #endif
 
 

@@ -40,9 +40,14 @@ export class CRenderer extends CFamilyRenderer {
   /** Set when a loop was written in rl_simd.h vectors. */
   usedSimd = false;
 
-  /** `lanes`: f32 lanes of the target's rl_simd.h vectors (undefined: no vectors). */
-  constructor(private readonly lanes?: number) {
+  /** `lanes`: f32 lanes of the target's rl_simd.h vectors (undefined: no vectors);
+   * `floatAccumulator`: the target's (Target.floatAccumulator). */
+  constructor(
+    private readonly lanes?: number,
+    floatAccumulator: 'f64' | 'f32' = 'f64',
+  ) {
     super();
+    this.floatAccumulator = floatAccumulator;
   }
 
   protected vectorType(t: VecType): string {

@@ -16,7 +16,7 @@ import type { KernelParam } from '../emit-common/kernel.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 import { emitRowsKernel } from './rows.js';
 import { isF32 } from '../emit-common/ctypes.js';
-import { simdMacro } from './gemm.js';
+import { simdMacro, ukernelLanes } from './gemm.js';
 import { convGeometry, type DirectConvPlan } from '../kernel/ukernel.js';
 import type { FlatOp } from '../flat/program.js';
 
@@ -29,7 +29,7 @@ export function planDirectConv(f: FlatOp, target: Target): DirectConvPlan | unde
   if (![...f.ins, ...f.outs].every((s) => isF32(s.type))) return undefined;
   const g = convGeometry(f);
   if (!g || [g.batch, g.outHeight, g.outWidth, g.outChannels].includes(0)) return undefined;
-  const lanes = target.vectorBits / 32;
+  const lanes = ukernelLanes(target);
   const depthwise = g.featureGroups === g.channels && g.outChannels === g.channels && g.kernelChannels === 1;
   const dense = g.featureGroups === 1 && g.channels < DENSE_MAX_CHANNELS && g.outChannels >= lanes;
   if (!depthwise && !dense) return undefined;

@@ -31,7 +31,8 @@ export function fuseForC(c: CProgram): FusedProgram {
   const { prog, target, o } = c;
   if (o.simd === false || !simdMacro(target)) return fuseKernels(c);
   return fuseKernels(c, {
-    lanes: target.vectorBits / 32,
+    // Scalar micro-kernels only (no vector loops) on targets without SIMD.
+    ...(target.vectorBits ? { lanes: target.vectorBits / 32 } : {}),
     planFor: (f, out) =>
       planDirectConv(f, target) ??
       planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined),
@@ -46,6 +47,7 @@ export function lowerForC(f: FusedProgram, plan: MemoryPlan): Kernel[] {
   return f.kernelOps.map((k, i) => {
     const ukernel = f.gemmOf.get(k);
     if (ukernel?.kind === 'gpu-gemm') throw new Error(`${k.op.name}: a GPU GEMM plan reached the C backend`);
-    return lowerToKernel(k, i, plan.inPlace.has(k) || k.ins.includes(k.outs[0]!), ukernel, env, f.c.threads, f.lanes);
+    const inPlace = plan.inPlace.has(k) || k.ins.includes(k.outs[0]!);
+    return lowerToKernel(k, i, inPlace, ukernel, env, f.c.threads, f.lanes, f.c.target.floatAccumulator);
   });
 }

@@ -34,8 +34,14 @@ const SIMD_MACRO: Readonly<Record<string, string>> = {
   helium: 'RL_SIMD_HELIUM',
 };
 
-/** The rl_simd.h selector of the target's instruction set; undefined for scalar targets. */
-export const simdMacro = (target: Target): string | undefined => SIMD_MACRO[target.simd];
+/** The rl_simd.h selector of the target's instruction set: its SIMD, or one-lane scalar
+ * micro-kernels on targets that accumulate floats in f32 without SIMD (microcontrollers);
+ * undefined for the other scalar targets (loop nests only). */
+export const simdMacro = (target: Target): string | undefined =>
+  SIMD_MACRO[target.simd] ?? (target.floatAccumulator === 'f32' ? 'RL_SIMD_SCALAR' : undefined);
+
+/** f32 lanes of the micro-kernels' rl_vf (1: scalar micro-kernels). */
+export const ukernelLanes = (target: Target): number => Math.max(1, target.vectorBits / 32);
 
 /** The C spelling of a plan's element type (planGemm admits only f32, f16 and bf16). */
 const cOf = (e: ElemType): CElem => cElemOrUndefined(e)!;
@@ -76,14 +82,20 @@ export function planGemm(
  * FMA per step; 4 cycles, plus slack for the loads: 6), times the tiles needed to cover the padded
  * M x N. Ties go to more accumulators. Registers must hold mr x nrv accumulators, nrv B vectors
  * and one A broadcast.
+ * Microcontroller cores (in order, about one instruction per cycle, no load latency worth hiding
+ * from tightly coupled memory) count instructions instead: per k step mr x nrv FMAs, nrv B loads,
+ * mr A loads and the loop's 3 (unrolled, gcc's loops measured longer); B vectors are loaded one at a time,
+ * A scalars stay in general registers (Helium's VFMA by a scalar) or, without SIMD, in FPU registers.
  */
 function chooseTiling(m: number, n: number, k: number, target: Target, maxRows = 16): GemmTiling {
-  const lanes = target.vectorBits / 32;
+  const lanes = ukernelLanes(target);
+  const inOrder = target.os === 'bare-metal';
   let best: { cost: number; mr: number; nrv: number } | undefined;
-  for (let nrv = 1; nrv <= 8; nrv++) {
+  for (let nrv = 1; nrv <= (lanes === 1 ? 16 : 8); nrv++) {
     for (let mr = 1; mr <= maxRows; mr++) {
-      if (mr * nrv + nrv + 1 > target.vectorRegisters) continue;
-      const perStep = Math.max((mr * nrv) / 2, (mr + nrv) / 2, 6);
+      const registers = inOrder ? mr * nrv + 1 + (lanes === 1 ? mr : 0) : mr * nrv + nrv + 1;
+      if (registers > target.vectorRegisters) continue;
+      const perStep = inOrder ? mr * nrv + mr + nrv + 3 : Math.max((mr * nrv) / 2, (mr + nrv) / 2, 6);
       const cost = Math.ceil(m / mr) * Math.ceil(n / (nrv * lanes)) * perStep;
       if (!best || cost < best.cost - 1e-9 || (Math.abs(cost - best.cost) < 1e-9 && mr * nrv > best.mr * best.nrv))
         best = { cost, mr, nrv };
@@ -91,10 +103,11 @@ function chooseTiling(m: number, n: number, k: number, target: Target, maxRows =
   }
   const { mr, nrv } = best!;
   const nr = nrv * lanes;
-  // One A panel only (small M): B is not reused across rows, so blocking K would only add C traffic.
-  const kc = m <= mr ? k : Math.min(k, Math.max(16, Math.floor(target.cache.l1 / 2 / (nr * 4))));
+  // One A panel only (small M): B is not reused across rows, so blocking K would only add C traffic;
+  // nor on microcontrollers, whose memory has no cache to block for.
+  const kc = m <= mr || inOrder ? k : Math.min(k, Math.max(16, Math.floor(target.cache.l1 / 2 / (nr * 4))));
   const mc = Math.min(Math.ceil(m / mr) * mr, Math.max(mr, Math.floor(target.cache.l2 / 2 / (kc * 4) / mr) * mr));
-  return { lanes, mr, nrv, nr, kc, mc };
+  return { lanes, mr, nrv, nr, kc, mc, inlineMicroKernel: !inOrder };
 }
 
 const panels = (p: GemmPlan): number => Math.ceil(p.n / p.tiling.nr);
@@ -161,7 +174,7 @@ export function emitGemmKernel(
       ? 'const float* const* restrict arows'
       : 'const float* restrict ap';
   w.block(
-    `static inline void ${micro}(int64_t kc, ${aParams}, const float* restrict bp, float* restrict c, int64_t rows, int64_t cols, int accumulate) {`,
+    `static ${p.tiling.inlineMicroKernel ? 'inline' : '__attribute__((noinline))'} void ${micro}(long kc, ${aParams}, const float* restrict bp, float* restrict c, int64_t rows, int64_t cols, int accumulate) {`,
     () => {
       const acc = (i: number, v: number): string => `c${i}_${v}`;
       if (direct && mr === 1) w.line('(void)lda;');
@@ -170,18 +183,20 @@ export function emitGemmKernel(
           w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
       for (let i = 0; i < mr; i++)
         w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
-      const kLoop = (count: string, bOffset: string): void =>
-        w.block(`for (int64_t p = 0; p < ${count}; ++p) {`, () => {
+      // Per k step: the tile's A values as scalars, then each B vector times all of them.
+      const kLoop = (count: string, bOffset: string): void => {
+        // long: the machine word (a 64-bit count costs 32-bit cores 5 instructions per step).
+        w.block(`for (long p = 0; p < ${count}; ++p) {`, () => {
           w.line(`const float* restrict b = bp + (${bOffset}p) * ${nr};`);
           w.line(
-            `const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`,
+            `const float ${Array.from({ length: mr }, (_, i) => `a${i}p = ${direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}`).join(', ')};`,
           );
-          for (let i = 0; i < mr; i++) {
+          for (let v = 0; v < nrv; v++)
             w.line(
-              `{ const rl_vf a = rl_vf_splat(${direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}); ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma(a, b${v}, ${acc(i, v)});`).join(' ')} }`,
+              `{ const rl_vf bv = rl_vf_load(b + ${v * lanes}); ${Array.from({ length: mr }, (_, i) => `${acc(i, v)} = rl_vf_fma_scalar(bv, a${i}p, ${acc(i, v)});`).join(' ')} }`,
             );
-          }
         });
+      };
       if (indirect && p.a.kind === 'conv') {
         // One pass per kernel tap of this k block, each with the rows' pointers for that tap.
         const channels = p.a.channels;

@@ -97,6 +97,7 @@ export function lowerToKernel(
   env: FusedEnv,
   threads = 1,
   lanes?: number,
+  floatAccumulator: 'f64' | 'f32' = 'f64',
 ): Kernel {
   if (gemm) {
     // A constant B arrives packed (f32) from the weight blob.
@@ -122,7 +123,7 @@ export function lowerToKernel(
       fusedKernelIR(fop, index, env),
       fop.group.reduce.op,
       false,
-      new CRenderer(),
+      new CRenderer(undefined, floatAccumulator),
       threads,
       undefined,
     );
@@ -134,7 +135,7 @@ export function lowerToKernel(
       fusedKernelIR({ ...fop, group }, index, env, !fop.group),
       fop.op,
       inPlace,
-      new CRenderer(lanes),
+      new CRenderer(lanes, floatAccumulator),
       threads,
       lanes,
     );
@@ -144,7 +145,7 @@ export function lowerToKernel(
     opKernelIR(fop, index, inPlace, 'C backend'),
     fop.op,
     inPlace,
-    new CRenderer(lanes),
+    new CRenderer(lanes, floatAccumulator),
     threads,
     lanes,
   );

@@ -20,6 +20,8 @@ import { unsupportedOp } from './kernel.js';
 export abstract class CFamilyRenderer extends CStyleRenderer {
   /** Region-body locals are numbered per kernel (deterministic names). */
   private names = { next: 0 };
+  /** What real-float accumulators (`wide` locals) compute in (Target.floatAccumulator). */
+  protected floatAccumulator: 'f64' | 'f32' = 'f64';
   protected c(elem: ElemType, owner: Op): CElem {
     return cElem(tensorType([], elem), owner.name, owner.loc);
   }
@@ -33,12 +35,14 @@ export abstract class CFamilyRenderer extends CStyleRenderer {
     return this.c(elem, owner).storage;
   }
 
-  /** Accumulators: double for real floats (the interpreter sums in f64 and rounds once), double
-   * rl_c128_t (double _Complex) for complex, the type itself otherwise. */
+  /** Accumulators: double for real floats (the interpreter sums in f64 and rounds once; float
+   * where the target accumulates in f32), double rl_c128_t (double _Complex) for complex, the
+   * type itself otherwise. */
   protected localType(elem: ElemType, wide: boolean, owner: Op): string {
     const c = this.c(elem, owner);
     if (wide && c.cls === 'complex') return 'rl_c128_t';
-    if (wide && (c.cls === 'float' || c.cls === 'double')) return 'double';
+    if (wide && c.cls === 'float') return this.floatAccumulator === 'f32' ? 'float' : 'double';
+    if (wide && c.cls === 'double') return 'double';
     return c.compute;
   }
 
@@ -93,7 +97,7 @@ export abstract class CFamilyRenderer extends CStyleRenderer {
         // reduction is in the spec's tensor<E> body.
         return c.storage === c.compute ? a[0]! : c.load(c.store(a[0]!));
       case 'mac':
-        return multiplyAccumulate(c, a[0]!, a[1]!, a[2]!);
+        return multiplyAccumulate(c, a[0]!, a[1]!, a[2]!, this.floatAccumulator);
       case 'reduce_precision':
         return `rl_reduce_precision((double)${a[0]}, ${a[1]}, ${a[2]})`;
       case 'real':
@@ -122,10 +126,12 @@ function totalGreater(c: CElem, a: string, b: string): string {
   return `((${a} != ${a}) ? !(${b} != ${b}) : (!(${b} != ${b}) && ${key}(${a}) > ${key}(${b})))`;
 }
 
-/** acc + a * b in the accumulator's type (contractions): wrap-around ints, double for floats. */
-function multiplyAccumulate(c: CElem, acc: string, a: string, b: string): string {
+/** acc + a * b in the accumulator's type (contractions): wrap-around ints, double for floats, or
+ * runtime-lite's f32 multiply-add (fused where the FPU has one) on targets accumulating in f32. */
+function multiplyAccumulate(c: CElem, acc: string, a: string, b: string, floatAccumulator: 'f64' | 'f32'): string {
   if (c.cls === 'int') return `rl_add_${c.intSuffix}(${acc}, rl_mul_${c.intSuffix}(${a}, ${b}))`;
   if (c.cls === 'bool') return `(uint8_t)(${acc} | (${a} & ${b}))`;
   if (c.cls === 'complex') return `${acc} + (rl_c128_t)${a} * (rl_c128_t)${b}`;
+  if (c.cls === 'float' && floatAccumulator === 'f32') return `rl_fmaf((float)${a}, (float)${b}, ${acc})`;
   return `${acc} + (double)${a} * (double)${b}`;
 }

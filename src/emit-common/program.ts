@@ -182,8 +182,8 @@ export interface UkernelPlanner {
   readonly planFor: (f: FlatOp, out?: Sym) => UkernelPlan | undefined;
   /** Bytes of arena scratch the plan's kernel needs (packing buffers). */
   readonly scratchBytes: (p: UkernelPlan) => number;
-  /** f32 lanes of the backend's vectors. */
-  readonly lanes: number;
+  /** f32 lanes of the backend's vectors (absent: micro-kernels only, no vector loops). */
+  readonly lanes?: number;
 }
 
 /** Fusion phase: groups each straight-line run of kernels; ops a planner takes get their plan

@@ -26,6 +26,9 @@ export interface GemmTiling {
   readonly nr: number;
   readonly kc: number;
   readonly mc: number;
+  /** The micro-kernel is inlined into the blocked driver (not on microcontrollers: inlined there,
+   * gcc spilled Helium accumulators, 21 instead of 18 instructions per k step). */
+  readonly inlineMicroKernel: boolean;
 }
 
 /** A contraction as C[b][m][n] = sum over k of A[b][m][k] * B[b][k][n], read from the operands

@@ -32,7 +32,9 @@ export interface Target {
   readonly simd: Simd;
   /** Widest SIMD register in bits (0 = scalar only). */
   readonly vectorBits: number;
-  /** Architectural SIMD registers (the GEMM register blocking must fit them). */
+  /** Architectural SIMD registers (the GEMM register blocking must fit them); on targets without
+   * SIMD, the floating-point registers the scalar micro-kernels block for (soft-float: the
+   * general registers left for accumulators between the float routines' calls). */
   readonly vectorRegisters: number;
   /** General-purpose registers the compiler can allocate (pointers of the indirect GEMM must fit). */
   readonly generalRegisters: number;
@@ -40,6 +42,12 @@ export interface Target {
   readonly cache: { readonly l1: number; readonly l2: number };
   /** Hardware floating point: none (soft-float), f32 only, or f32 and f64. */
   readonly fpu: 'none' | 'f32' | 'f32+f64';
+  /** What f32, f16 and bf16 contractions accumulate in outside the SIMD micro-kernels. f64 where
+   * double is cheap (the interpreter's own sum, rounded once); f32 on microcontrollers, whose FPU
+   * is single precision or absent (a double multiply-add would be software routines, and their
+   * code in flash). Targets without SIMD that accumulate in f32 also get register-blocked scalar
+   * GEMM and direct-convolution micro-kernels (emit-c/gemm.ts, direct-conv.ts). */
+  readonly floatAccumulator: 'f64' | 'f32';
   /** hosted: a libc with files (harness reads and writes files); bare-metal: no OS, no files. */
   readonly os: 'hosted' | 'bare-metal';
   /** Prefix of the binutils/gcc tools ('' for the machine's own). */
@@ -84,11 +92,13 @@ const cortexM = (
   isa: 'thumb',
   simd: 'none',
   vectorBits: 0,
-  vectorRegisters: 0,
+  // FPv4/FPv5 have 32 single-precision registers; soft-float keeps accumulators in r4-r11.
+  vectorRegisters: fpu === 'none' ? 6 : 32,
   generalRegisters: 13,
   // No data cache on most parts: blocks sized to keep GEMM scratch small in SRAM.
   cache: { l1: 8 * KiB, l2: 16 * KiB },
   fpu,
+  floatAccumulator: 'f32',
   os: 'bare-metal',
   toolPrefix: 'arm-none-eabi-',
   // -O2 after the common -O3: flash is scarce, and -O3's unrolling buys little on an in-order core.
@@ -111,6 +121,7 @@ export const TARGETS: readonly Target[] = [
     generalRegisters: 16,
     cache: { l1: 32 * KiB, l2: 512 * KiB },
     fpu: 'f32+f64',
+    floatAccumulator: 'f64',
     os: 'hosted',
     toolPrefix: '',
     cflags: ['-march=native'],
@@ -128,6 +139,7 @@ export const TARGETS: readonly Target[] = [
     generalRegisters: 16,
     cache: { l1: 32 * KiB, l2: 512 * KiB },
     fpu: 'f32+f64',
+    floatAccumulator: 'f64',
     os: 'hosted',
     toolPrefix: '',
     cflags: ['-march=x86-64-v3'],
@@ -146,6 +158,7 @@ export const TARGETS: readonly Target[] = [
     generalRegisters: 16,
     cache: { l1: 32 * KiB, l2: 1 * MiB },
     fpu: 'f32+f64',
+    floatAccumulator: 'f64',
     os: 'hosted',
     toolPrefix: '',
     cflags: ['-march=x86-64-v4'],
@@ -164,6 +177,7 @@ export const TARGETS: readonly Target[] = [
     generalRegisters: 16,
     cache: { l1: 32 * KiB, l2: 256 * KiB },
     fpu: 'f32+f64',
+    floatAccumulator: 'f64',
     os: 'hosted',
     toolPrefix: '',
     cflags: [],
@@ -181,6 +195,7 @@ export const TARGETS: readonly Target[] = [
     generalRegisters: 31,
     cache: { l1: 32 * KiB, l2: 512 * KiB },
     fpu: 'f32+f64',
+    floatAccumulator: 'f64',
     os: 'hosted',
     toolPrefix: 'aarch64-linux-gnu-',
     cflags: ['-march=armv8-a'],
@@ -198,6 +213,7 @@ export const TARGETS: readonly Target[] = [
     generalRegisters: 13,
     cache: { l1: 32 * KiB, l2: 256 * KiB },
     fpu: 'f32+f64',
+    floatAccumulator: 'f64',
     os: 'hosted',
     toolPrefix: 'arm-linux-gnueabihf-',
     simdFlushesSubnormals: true,

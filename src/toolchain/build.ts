@@ -75,6 +75,16 @@ export async function buildLibrary(
   return { files };
 }
 
+/** Links the built objects of a bare-metal model alone (no startup, no harness), entry points kept
+ * and unused sections collected, into `elf`: the image's share of the model and of the library and
+ * compiler-runtime routines it calls (libm, newlib's string functions, libgcc's helpers). */
+export async function linkClosure(dir: string, r: EmitResult, prefix: string, elf: string): Promise<void> {
+  const t = r.target;
+  const flags = ['-nostartfiles', '--specs=nosys.specs', '-Wl,--gc-sections', '-Wl,-z,noexecstack'];
+  const roots = [`-Wl,--entry=${prefix}_run`, `-Wl,--undefined=${prefix}_init`];
+  await tool(compilerOf(t, undefined), [...compileFlags(r, flags), ...roots, ...r.objects, '-lm', '-o', elf], dir, t);
+}
+
 /** Links the emitted sources with a harness main (and, for firmware, startup code) into `exe`. */
 export async function buildExecutable(
   dir: string,

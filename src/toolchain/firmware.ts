@@ -31,11 +31,14 @@ export function boardOf(t: Target): Board {
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
-/** Sources of the firmware (besides the model's): harness main, embedded inputs, startup, linker script. */
+/** Sources of the firmware (besides the model's): harness main, embedded inputs, startup, linker
+ * script. `countInstructions`: the harness also measures the run in SysTick ticks and calibrates
+ * them (run it with `icount`: countFirmware). */
 export function firmwareFiles(
   r: EmitResult,
   prefix: string,
   inputs: readonly Tensor[],
+  countInstructions = false,
 ): Map<string, string | Uint8Array> {
   const board = boardOf(r.target);
   if (inputs.length !== r.inputs.length)
@@ -62,6 +65,7 @@ export function firmwareFiles(
       PREFIX: prefix.toUpperCase(),
       target: r.target.name,
       inputsSymbol: symbol,
+      countInstructions,
       inputOffsets: offsets,
       numInputs: r.inputs.length,
       numOutputs: r.outputs.length,
@@ -92,9 +96,12 @@ export function firmwareFiles(
 
 export const FIRMWARE_LINK_FLAGS = ['-T', 'link.ld'];
 
-export function qemuCommand(t: Target, elf: string): string[] {
+/** The QEMU command line of firmware `elf`; `icount`: one nanosecond of virtual time per
+ * instruction (deterministic, and what the counting harness's SysTick measures). */
+export function qemuCommand(t: Target, elf: string, icount = false): string[] {
   return [
     'qemu-system-arm',
+    ...(icount ? ['-icount', 'shift=0'] : []),
     '-M',
     boardOf(t).qemuMachine,
     '-nographic',
@@ -114,7 +121,28 @@ export async function runFirmware(
   outputs: readonly TensorType[],
   timeoutMs = 300_000,
 ): Promise<Tensor[]> {
-  const [cmd, ...args] = qemuCommand(t, elf);
+  return parseFirmwareOutput(await firmwareLog(t, elf, timeoutMs, false), outputs);
+}
+
+/** Runs counting firmware (firmwareFiles with countInstructions) under QEMU with -icount: its
+ * outputs, and the instructions the model's run took (to within a SysTick period, 40 or fewer). */
+export async function countFirmware(
+  t: Target,
+  elf: string,
+  outputs: readonly TensorType[],
+  timeoutMs = 300_000,
+): Promise<{ outputs: Tensor[]; instructions: number }> {
+  const text = await firmwareLog(t, elf, timeoutMs, true);
+  const m = /^XLA-AOT TICKS run (\d+) calibration (\d+) for (\d+) instructions$/m.exec(text);
+  if (!m || Number(m[2]) === 0)
+    throw new RuntimeError(`firmware on ${t.name} printed no instruction count:\n${text.slice(-2000)}`);
+  const instructions = Math.round((Number(m[1]) * Number(m[3])) / Number(m[2]));
+  return { outputs: parseFirmwareOutput(text, outputs), instructions };
+}
+
+/** What firmware printed over semihosting (it must exit with status 0). */
+async function firmwareLog(t: Target, elf: string, timeoutMs: number, icount: boolean): Promise<string> {
+  const [cmd, ...args] = qemuCommand(t, elf, icount);
   // QEMU makes its stdout non-blocking and drops semihosting writes that would block on a full
   // pipe, so its stdout is a regular file (an open file stream, which execa hands to the child as is; a {file} option would be piped).
   const log = join(dirname(elf), 'firmware.out');
@@ -134,7 +162,7 @@ export async function runFirmware(
     throw new RuntimeError(
       `firmware on ${t.name} exited with ${res.exitCode}:\n${text.slice(-2000)}${res.stderr ?? ''}`,
     );
-  return parseFirmwareOutput(text, outputs);
+  return text;
 }
 
 /** Reads `XLA-AOT OUTPUT i bytes` sections of hex lines back into tensors. */

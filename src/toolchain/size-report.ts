@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toolOf, type Target } from '../target/targets.js';
-import { tool } from './build.js';
+import { linkClosure, tool } from './build.js';
 import type { EmitResult } from '../emit-common/program.js';
 
 export interface SizeReport {
@@ -18,6 +18,9 @@ export interface SizeReport {
   readonly arenaBytes: number;
   /** Deepest frame chain of the model's own code: PREFIX_run's frame plus the largest kernel frame. */
   readonly stackBytes: number;
+  /** Library and compiler-runtime code and data a bare-metal image links for the model (libm,
+   * libc string functions, soft-float and division helpers); 0 on hosted targets (shared libraries). */
+  readonly libraryBytes: number;
   readonly flashBytes: number;
   readonly ramBytes: number;
   /** Op kind (e.g. 'dot_general') -> bytes of code of its kernels; 'run' is the entry and its glue. */
@@ -44,7 +47,7 @@ function sectionSizes(sizeOutput: string): { text: number; rodata: number; data:
     const m = /^(\.\S+)\s+(\d+)\s+\d+$/.exec(line.trim());
     if (!m) continue;
     const [name, bytes] = [m[1]!, Number(m[2])];
-    if (/^\.text/.test(name)) s.text += bytes;
+    if (/^\.(text|ARM\.ex|init|fini)/.test(name)) s.text += bytes;
     else if (/^\.rodata/.test(name)) s.rodata += bytes;
     else if (/^\.data/.test(name)) s.data += bytes;
     else if (/^\.bss/.test(name)) s.bss += bytes;
@@ -90,6 +93,8 @@ export async function sizeReport(dir: string, r: EmitResult, prefix: string): Pr
   };
   const stackBytes = stackEstimate(join(dir, `${prefix}.su`), prefix);
   const arenaBytes = r.plan.arenaBytes;
+  const own = sizes.text + sizes.rodata + sizes.data;
+  const libraryBytes = t.os === 'bare-metal' ? await linkedLibraryBytes(dir, r, prefix, own) : 0;
   return {
     textBytes: sizes.text,
     rodataBytes: sizes.rodata,
@@ -97,11 +102,22 @@ export async function sizeReport(dir: string, r: EmitResult, prefix: string): Pr
     bssBytes: sizes.bss,
     arenaBytes,
     stackBytes,
-    flashBytes: sizes.text + sizes.rodata + sizes.data,
+    libraryBytes,
+    flashBytes: own + libraryBytes,
     ramBytes: arenaBytes + sizes.data + sizes.bss + stackBytes,
     codeByOpKind,
     needs,
   };
+}
+
+/** The linked closure's flash (code, read-only data, initialized data, unwind tables) less the
+ * model objects' own: what the routines it calls from libm, libc and libgcc add. */
+async function linkedLibraryBytes(dir: string, r: EmitResult, prefix: string, own: number): Promise<number> {
+  const t = r.target;
+  const elf = `${prefix}_closure.elf`;
+  await linkClosure(dir, r, prefix, elf);
+  const s = sectionSizes(await tool(toolOf(t, 'size'), ['-A', elf], dir, t));
+  return Math.max(0, s.text + s.rodata + s.data - own);
 }
 
 /** run's frame plus the largest kernel frame: kernels are leaves called only from run (libm calls excluded). */
@@ -123,7 +139,9 @@ export function formatSizeReport(s: SizeReport, t: Target): string[] {
   const kib = (n: number): string => `${n} bytes (${(n / 1024).toFixed(1)} KiB)`;
   const targetName = t.name;
   const lines = [
-    `${t.os === 'bare-metal' ? 'flash' : 'read-only image'} (${targetName}): ${kib(s.flashBytes)} = code ${s.textBytes} + read-only data/weights ${s.rodataBytes} + initialized data ${s.dataBytes}`,
+    t.os === 'bare-metal'
+      ? `flash (${targetName}): ${kib(s.flashBytes)} = code ${s.textBytes} + read-only data/weights ${s.rodataBytes} + initialized data ${s.dataBytes} + library and compiler-runtime routines ${s.libraryBytes} (linked)`
+      : `read-only image (${targetName}): ${kib(s.flashBytes)} = code ${s.textBytes} + read-only data/weights ${s.rodataBytes} + initialized data ${s.dataBytes}`,
     `RAM (${targetName}): ${kib(s.ramBytes)} = arena ${s.arenaBytes} + data ${s.dataBytes} + bss ${s.bssBytes} + stack estimate ${s.stackBytes} (from -fstack-usage; library calls not counted)`,
     `code by op kind: ${[...s.codeByOpKind]
       .sort((a, b) => b[1] - a[1])

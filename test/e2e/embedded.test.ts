@@ -21,6 +21,8 @@ import type { Tensor } from '../../src/ir/tensor.js';
 import { cannotRunHere, lookupTarget, TARGETS } from '../../src/target/targets.js';
 import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED, scratchDir } from '../helpers/paths.js';
 import { expectMatch, reference } from '../helpers/reference.js';
+import { countWorkload } from '../../src/bench/embedded.js';
+import { gemmModule, randomFloats } from '../../src/bench/models.js';
 
 const load = (path: string) => importModule(new SourceFile(path, readFileSync(path, 'utf8')));
 const model = (name: string) => join(SHARED, 'models', name);
@@ -114,7 +116,15 @@ t.test(
           s.rodataBytes >= r.weightBytes,
           `${name} on ${targetName}: weights (${r.weightBytes} bytes) are read-only data (${s.rodataBytes})`,
         );
-        t.equal(s.flashBytes, s.textBytes + s.rodataBytes + s.dataBytes);
+        t.equal(s.flashBytes, s.textBytes + s.rodataBytes + s.dataBytes + s.libraryBytes);
+        if (s.needs.libm.length)
+          t.ok(s.libraryBytes > 0, `${name} on ${targetName}: flash counts the linked libm routines`);
+        // f32 models accumulate in f32 on microcontrollers: no software double routines.
+        t.same(
+          s.needs.compilerRuntime.filter((x) => /^__aeabi_d|df[0-9]$/.test(x)),
+          [],
+          `${name} on ${targetName}: no double-precision routines linked`,
+        );
         t.equal(s.ramBytes, s.arenaBytes + s.dataBytes + s.bssBytes + s.stackBytes);
         t.ok(s.stackBytes > 0 && s.stackBytes < 4096, `${name} on ${targetName}: stack estimate ${s.stackBytes} bytes`);
         t.equal(s.bssBytes, 0, 'no mutable globals: the arena belongs to the caller');
@@ -157,6 +167,21 @@ t.test(
     );
   },
 );
+
+t.test('instruction counting of bench-embedded: firmware under QEMU -icount counts what the model runs', async (t) => {
+  // Twice the columns, twice the work: the count measures the model's run, not a constant, and
+  // a scalar FPU needs at least one instruction per multiply-accumulate.
+  const counts: number[] = [];
+  for (const n of [64, 128]) {
+    const w = { name: `gemm_1x256x${n}`, mlir: gemmModule(1, 256, n, randomFloats(256 * n, 0.1, 3)), macs: 256 * n };
+    const c = await countWorkload(w, 'cortex-m4', scratchDir('xla-aot-count-'));
+    t.ok(c.ok, `${w.name} on cortex-m4: ${c.message}`);
+    t.ok(c.instructions > w.macs, `${w.name}: ${c.instructions} instructions for ${w.macs} MACs`);
+    counts.push(c.instructions);
+  }
+  const ratio = counts[1]! / counts[0]!;
+  t.ok(ratio > 1.8 && ratio < 2.2, `twice the columns: ${ratio.toFixed(3)} times the instructions`);
+});
 
 const cli = (args: string[]) => execa('node', [CLI, ...args], { cwd: ROOT, reject: false });
 
