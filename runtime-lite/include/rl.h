@@ -12,6 +12,11 @@
 
 #define RL_ABI_VERSION 1
 
+/* Loop counters and element indexes of generated kernels: the machine's word. Every tensor has
+ * fewer than 2^31 elements (the importer refuses larger), so 32 bits suffice on 32-bit targets,
+ * where 64-bit counters cost several instructions per loop step. */
+typedef ptrdiff_t rl_index_t;
+
 typedef enum { RL_OK = 0, RL_INVALID_ARGUMENT, RL_OUT_OF_RANGE, RL_UNAVAILABLE, RL_INTERNAL } rl_status_t;
 
 typedef enum {
@@ -117,9 +122,25 @@ RL_FN uint16_t rl_f32_to_bf16(float f) {
 #define rl_fmaf(a, b, acc) ((a) * (b) + (acc))
 #endif
 
-/* maximum/minimum propagate NaN; +0 > -0. */
 /* StableHLO maximum/minimum: NaN if either operand is NaN, and +0 > -0. Branch-free (bit selects
- * around the compare), so data-dependent maxima (pooling, ReLU) cost no mispredictions. */
+ * around the compare), so data-dependent maxima (pooling, ReLU) cost no mispredictions; on
+ * M-profile cores (in order, no branch predictor to miss) two compares and branches settle the
+ * usual case in a third of the instructions, with the same results. */
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define RL_MINMAX(NAME, T, U, QNAN, CMP, MERGE)                                                   \
+  RL_FN T NAME(T a, T b) {                                                              \
+    if (a CMP b) return a;                                                                      \
+    if (b CMP a) return b;                                                                      \
+    U bits = QNAN, ba, bb;                                                                      \
+    if (a == b) {                                                                               \
+      memcpy(&ba, &a, sizeof a);                                                                \
+      memcpy(&bb, &b, sizeof b);                                                                \
+      bits = ba MERGE bb; /* equal: max ANDs the sign bits, min ORs them */                     \
+    }                                                                                           \
+    memcpy(&a, &bits, sizeof a);                                                                \
+    return a;                                                                                   \
+  }
+#else
 #define RL_MINMAX(NAME, T, U, QNAN, CMP, MERGE)                                                   \
   RL_FN T NAME(T a, T b) {                                                              \
     T m = a CMP b ? a : b;                                                                      \
@@ -133,6 +154,7 @@ RL_FN uint16_t rl_f32_to_bf16(float f) {
     memcpy(&m, &bm, sizeof m);                                                                  \
     return m;                                                                                   \
   }
+#endif
 RL_MINMAX(rl_max, double, uint64_t, UINT64_C(0x7ff8000000000000), >, &)
 RL_MINMAX(rl_min, double, uint64_t, UINT64_C(0x7ff8000000000000), <, |)
 RL_MINMAX(rl_maxf, float, uint32_t, UINT32_C(0x7fc00000), >, &)

@@ -27,6 +27,7 @@
 #define RL_THREADS_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -48,7 +49,7 @@ static inline void rl_pool_relax(void) {
 #endif
 }
 
-typedef void (*rl_task_fn)(void* ctx, int64_t begin, int64_t end);
+typedef void (*rl_task_fn)(void* ctx, ptrdiff_t begin, ptrdiff_t end); /* rl_index_t */
 
 struct rl_pool;
 typedef struct {

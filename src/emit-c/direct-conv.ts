@@ -34,8 +34,10 @@ export function planDirectConv(f: FlatOp, target: Target): DirectConvPlan | unde
   const dense = g.featureGroups === 1 && g.channels < DENSE_MAX_CHANNELS && g.outChannels >= lanes;
   if (!depthwise && !dense) return undefined;
   const vectors = Math.floor(g.outChannels / lanes);
-  // Up to 4 vectors of channels, fewer where the register file (Helium: 8) must also hold at least
-  // two pixels' accumulators next to the weight vectors.
+  if (target.os === 'bare-metal')
+    return { kind: 'direct-conv', op: f.op, conv: g, depthwise, lanes, ...inOrderBlocks(vectors, depthwise, target) };
+  // Up to 4 vectors of channels, fewer where the register file must also hold at least two
+  // pixels' accumulators next to the weight vectors.
   const channelBlock = Math.max(1, Math.min(vectors, 4, Math.floor((target.vectorRegisters - 1) / 3)));
   // Enough accumulators to cover the FMA latency (about 12 in flight), within the registers left
   // after the block's weight vectors and one broadcast.
@@ -44,6 +46,31 @@ export function planDirectConv(f: FlatOp, target: Target): DirectConvPlan | unde
     Math.min(Math.ceil(12 / channelBlock), Math.floor((target.vectorRegisters - channelBlock - 1) / channelBlock)),
   );
   return { kind: 'direct-conv', op: f.op, conv: g, depthwise, lanes, channelBlock, pixelBlock };
+}
+
+/**
+ * The register block of a microcontroller core (in order: count instructions). Per kernel tap a
+ * block of p pixels x v vectors takes p x v FMAs, v weight loads, p input loads (dense: a scalar
+ * the FMA multiplies by; depthwise: p x v vectors) and about 6 of index arithmetic and loop;
+ * the registers hold the p x v accumulators, the v weights and, without SIMD, the p inputs.
+ */
+function inOrderBlocks(
+  vectors: number,
+  depthwise: boolean,
+  target: Target,
+): { channelBlock: number; pixelBlock: number } {
+  const scalar = target.vectorBits === 0;
+  let best = { cost: Infinity, channelBlock: 1, pixelBlock: 1 };
+  for (let v = 1; v <= Math.min(vectors, 16); v++)
+    for (let p = 1; p <= 16; p++) {
+      const registers = p * v + v + (depthwise ? 1 : scalar ? p : 0);
+      if (registers > target.vectorRegisters) continue;
+      const perTap = p * v + v + (depthwise ? p * v : p) + 6;
+      // Per output pixel, over every channel block (a partial last block costs as much as a full one).
+      const cost = (Math.ceil(vectors / v) * perTap) / p;
+      if (cost < best.cost - 1e-9) best = { cost, channelBlock: v, pixelBlock: p };
+    }
+  return { channelBlock: best.channelBlock, pixelBlock: best.pixelBlock };
 }
 
 /** The C of a direct convolution kernel. Params: in0 (image), in1 (HWIO weights), epilogue leaves, out0, scratch (unused). */
@@ -74,8 +101,8 @@ export function emitDirectConvKernel(
     `/* Direct ${p.depthwise ? 'depthwise ' : ''}convolution ${g.batch}x${g.height}x${g.width}x${g.channels} (NHWC) * ${g.kernelHeight}x${g.kernelWidth}x${g.kernelChannels}x${cout} (HWIO), f32 FMA accumulation; blocks of ${p.pixelBlock} pixels x ${p.channelBlock} vectors of ${lanes} output channels; columns ${interiorLo}..${interiorHi - 1} need no padding checks. */`,
   );
   const kernel = emitRowsKernel(name, params, rows, parallel, (w) => {
-    w.block('for (int64_t row = row_begin; row < row_end; ++row) {', () => {
-      w.line(`const int64_t image = row / ${g.outHeight}, oy = row % ${g.outHeight};`);
+    w.block('for (rl_index_t row = row_begin; row < row_end; ++row) {', () => {
+      w.line(`const rl_index_t image = row / ${g.outHeight}, oy = row % ${g.outHeight};`);
       w.line(`const float* restrict img = in0 + image * ${g.height * g.width * g.channels};`);
       w.line(`float* restrict orow = out0 + row * ${g.outWidth * cout};`);
       // Interior columns in balanced blocks of at most pixelBlock (a short last block would be
@@ -85,7 +112,7 @@ export function emitDirectConvKernel(
       const size = blocks ? Math.floor(interior / blocks) : 0;
       const bigger = interior - blocks * size; // this many blocks take size + 1
       const blockCode = (vecs: number): void => {
-        w.line('int64_t ox = 0;');
+        w.line('rl_index_t ox = 0;');
         w.block(`for (; ox < ${interiorLo}; ++ox) {`, () => pixels(1, vecs, true));
         if (bigger)
           w.block(`for (; ox < ${interiorLo + bigger * (size + 1)}; ox += ${size + 1}) {`, () =>
@@ -99,11 +126,11 @@ export function emitDirectConvKernel(
         const acc = (i: number, v: number): string => `a${i}_${v}`;
         for (let i = 0; i < count; i++)
           w.line(`rl_vf ${Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
-        w.block(`for (int64_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
-          w.line(`const int64_t iy = oy * ${g.stride[0]} + ky * ${g.dilation[0]} - ${g.padBefore[0]};`);
+        w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+          w.line(`const rl_index_t iy = oy * ${g.stride[0]} + ky * ${g.dilation[0]} - ${g.padBefore[0]};`);
           w.line(`if (iy < 0 || iy >= ${g.height}) continue;`);
-          w.block(`for (int64_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
-            w.line(`const int64_t ix = ox * ${g.stride[1]} + kx * ${g.dilation[1]} - ${g.padBefore[1]};`);
+          w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
+            w.line(`const rl_index_t ix = ox * ${g.stride[1]} + kx * ${g.dilation[1]} - ${g.padBefore[1]};`);
             if (checked) w.line(`if (ix < 0 || ix >= ${g.width}) continue;`);
             w.line(
               `const float* restrict x = img + (iy * ${g.width} + ix) * ${g.channels}${p.depthwise ? ' + c0' : ''};`,
@@ -121,14 +148,17 @@ export function emitDirectConvKernel(
                       (_, v) => `${acc(i, v)} = rl_vf_fma(rl_vf_load(x + ${at + v * lanes}), w${v}, ${acc(i, v)});`,
                     )
                   : [
-                      `const rl_vf s = rl_vf_splat(x[${at}${ci === '0' ? '' : ` + ${ci}`}]);`,
-                      ...Array.from({ length: vecs }, (_, v) => `${acc(i, v)} = rl_vf_fma(s, w${v}, ${acc(i, v)});`),
+                      `const float s = x[${at}${ci === '0' ? '' : ` + ${ci}`}];`,
+                      ...Array.from(
+                        { length: vecs },
+                        (_, v) => `${acc(i, v)} = rl_vf_fma_scalar(w${v}, s, ${acc(i, v)});`,
+                      ),
                     ];
                 w.line(`{ ${fmas.join(' ')} }`);
               }
             };
             if (tapChannels === 1) step('0');
-            else w.block(`for (int64_t ci = 0; ci < ${tapChannels}; ++ci) {`, () => step('ci'));
+            else w.block(`for (rl_index_t ci = 0; ci < ${tapChannels}; ++ci) {`, () => step('ci'));
           });
         });
         for (let i = 0; i < count; i++)
@@ -138,31 +168,33 @@ export function emitDirectConvKernel(
       const fullBlocks = Math.floor(vectors / p.channelBlock);
       if (fullBlocks > 0)
         w.block(
-          `for (int64_t c0 = 0; c0 < ${fullBlocks * p.channelBlock * lanes}; c0 += ${p.channelBlock * lanes}) {`,
+          `for (rl_index_t c0 = 0; c0 < ${fullBlocks * p.channelBlock * lanes}; c0 += ${p.channelBlock * lanes}) {`,
           () => blockCode(p.channelBlock),
         );
       const rest = vectors % p.channelBlock;
       if (rest > 0)
         w.block('{', () => {
-          w.line(`const int64_t c0 = ${fullBlocks * p.channelBlock * lanes};`);
+          w.line(`const rl_index_t c0 = ${fullBlocks * p.channelBlock * lanes};`);
           blockCode(rest);
         });
       if (cout % lanes) {
         w.line('/* channels past the last full vector: scalar */');
-        w.block(`for (int64_t ox = 0; ox < ${g.outWidth}; ++ox) {`, () => {
-          w.block(`for (int64_t c = ${vectors * lanes}; c < ${cout}; ++c) {`, () => {
+        w.block(`for (rl_index_t ox = 0; ox < ${g.outWidth}; ++ox) {`, () => {
+          w.block(`for (rl_index_t c = ${vectors * lanes}; c < ${cout}; ++c) {`, () => {
             w.line('float sum = 0.0f;');
-            w.block(`for (int64_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
-              w.line(`const int64_t iy = oy * ${g.stride[0]} + ky * ${g.dilation[0]} - ${g.padBefore[0]};`);
+            w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+              w.line(`const rl_index_t iy = oy * ${g.stride[0]} + ky * ${g.dilation[0]} - ${g.padBefore[0]};`);
               w.line(`if (iy < 0 || iy >= ${g.height}) continue;`);
-              w.block(`for (int64_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
-                w.line(`const int64_t ix = ox * ${g.stride[1]} + kx * ${g.dilation[1]} - ${g.padBefore[1]};`);
+              w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
+                w.line(`const rl_index_t ix = ox * ${g.stride[1]} + kx * ${g.dilation[1]} - ${g.padBefore[1]};`);
                 w.line(`if (ix < 0 || ix >= ${g.width}) continue;`);
                 w.line(`const float* restrict x = img + (iy * ${g.width} + ix) * ${g.channels};`);
                 w.line(`const float* restrict wk = in1 + (ky * ${g.kernelWidth} + kx) * ${tapChannels * cout} + c;`);
-                if (p.depthwise) w.line('sum = fmaf(x[c], wk[0], sum);');
+                if (p.depthwise) w.line('sum = rl_fmaf(x[c], wk[0], sum);');
                 else
-                  w.line(`for (int64_t ci = 0; ci < ${tapChannels}; ++ci) sum = fmaf(x[ci], wk[ci * ${cout}], sum);`);
+                  w.line(
+                    `for (rl_index_t ci = 0; ci < ${tapChannels}; ++ci) sum = rl_fmaf(x[ci], wk[ci * ${cout}], sum);`,
+                  );
               });
             });
             w.line(`orow[ox * ${cout} + c] = sum;`);

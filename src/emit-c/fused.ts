@@ -79,7 +79,7 @@ export function emitEpilogue(
       // The outermost dim of each group needs no wrap-around (r and n stay in range).
       const outermost = d === 0 || d === split;
       w.line(
-        `const int64_t ${name} = ${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}${outermost ? '' : ` % ${shape[d]}`};`,
+        `const rl_index_t ${name} = ${inRow ? 'r' : 'n'}${stride === 1 ? '' : ` / ${stride}`}${outermost ? '' : ` % ${shape[d]}`};`,
       );
     });
     if (vector) {
@@ -99,8 +99,8 @@ export function emitEpilogue(
   const unit = cVectorUnit(lanes);
   const vector =
     !!unit && split === shape.length - 1 && cols >= unit.lanes && canVectorize(stmts, vars[vars.length - 1]!, unit);
-  w.block(`for (int64_t r = ${row0}; r < ${row0} + ${rows}; ++r) {`, () => {
-    w.line('int64_t n = 0;');
+  w.block(`for (rl_index_t r = ${row0}; r < ${row0} + ${rows}; ++r) {`, () => {
+    w.line('rl_index_t n = 0;');
     if (vector) w.block(`for (; n + ${lanes} <= ${cols}; n += ${lanes}) {`, () => element(true));
     if (!vector || cols % lanes!) w.block(`for (; n < ${cols}; ++n) {`, () => element(false));
   });

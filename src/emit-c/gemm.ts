@@ -169,12 +169,12 @@ export function emitGemmKernel(
   // A is either a packed panel (ap[p * mr + i]) or rows of the operand itself (lda apart; rows past
   // `rows` alias row 0, so every load stays in bounds and their results are never stored).
   const aParams = direct
-    ? 'const float* restrict a, int64_t lda'
+    ? 'const float* restrict a, rl_index_t lda'
     : indirect
       ? 'const float* const* restrict arows'
       : 'const float* restrict ap';
   w.block(
-    `static ${p.tiling.inlineMicroKernel ? 'inline' : '__attribute__((noinline))'} void ${micro}(long kc, ${aParams}, const float* restrict bp, float* restrict c, int64_t rows, int64_t cols, int accumulate) {`,
+    `static ${p.tiling.inlineMicroKernel ? 'inline' : '__attribute__((noinline))'} void ${micro}(rl_index_t kc, ${aParams}, const float* restrict bp, float* restrict c, rl_index_t rows, rl_index_t cols, int accumulate) {`,
     () => {
       const acc = (i: number, v: number): string => `c${i}_${v}`;
       if (direct && mr === 1) w.line('(void)lda;');
@@ -185,8 +185,7 @@ export function emitGemmKernel(
         w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
       // Per k step: the tile's A values as scalars, then each B vector times all of them.
       const kLoop = (count: string, bOffset: string): void => {
-        // long: the machine word (a 64-bit count costs 32-bit cores 5 instructions per step).
-        w.block(`for (long p = 0; p < ${count}; ++p) {`, () => {
+        w.block(`for (rl_index_t p = 0; p < ${count}; ++p) {`, () => {
           w.line(`const float* restrict b = bp + (${bOffset}p) * ${nr};`);
           w.line(
             `const float ${Array.from({ length: mr }, (_, i) => `a${i}p = ${direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}`).join(', ')};`,
@@ -200,7 +199,7 @@ export function emitGemmKernel(
       if (indirect && p.a.kind === 'conv') {
         // One pass per kernel tap of this k block, each with the rows' pointers for that tap.
         const channels = p.a.channels;
-        w.block(`for (int64_t t = 0; t < kc / ${channels}; ++t) {`, () => {
+        w.block(`for (rl_index_t t = 0; t < kc / ${channels}; ++t) {`, () => {
           for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = arows[t * ${mr} + ${i}];`);
           kLoop(String(channels), `t * ${channels} + `);
         });
@@ -217,9 +216,9 @@ export function emitGemmKernel(
       w.line(`float tile[${mr * nr}];`);
       for (let i = 0; i < mr; i++)
         for (let v = 0; v < nrv; v++) w.line(`rl_vf_store(tile + ${i * nr + v * lanes}, ${acc(i, v)});`);
-      w.block('for (int64_t i = 0; i < rows; ++i) {', () => {
+      w.block('for (rl_index_t i = 0; i < rows; ++i) {', () => {
         w.line(
-          `for (int64_t j = 0; j < cols; ++j) c[i * ${p.n} + j] = accumulate ? c[i * ${p.n} + j] + tile[i * ${nr} + j] : tile[i * ${nr} + j];`,
+          `for (rl_index_t j = 0; j < cols; ++j) c[i * ${p.n} + j] = accumulate ? c[i * ${p.n} + j] + tile[i * ${nr} + j] : tile[i * ${nr} + j];`,
         );
       });
     },
@@ -233,8 +232,8 @@ export function emitGemmKernel(
         ? `const float* restrict bpanel = in1 + ((bi * ${np} + jp) * ${p.k} + pc) * ${nr};`
         : `const float* restrict bpanel = bp + jp * kc * ${nr};`,
     );
-    w.line(`const int64_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
-    w.line(`const int64_t rows = mc - ip * ${mr} < ${mr} ? mc - ip * ${mr} : ${mr};`);
+    w.line(`const rl_index_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
+    w.line(`const rl_index_t rows = mc - ip * ${mr} < ${mr} ? mc - ip * ${mr} : ${mr};`);
     const a = p.a;
     if (p.aMode === 'indirect' && a.kind === 'conv') emitRowPointers(w, a, mr);
     const aArgs =
@@ -256,9 +255,9 @@ export function emitGemmKernel(
       `/* One thread's share of the tiles (n panel, m tile) of a (k block, m block): everything the loop reads. */`,
     );
     w.line(
-      `typedef struct { const ${aType}* in0; const ${bType}* in1; float* C; const float* a_or_zeros; const float* bp; int64_t bi, pc, kc, ic, mc; } ${name}_job_t;`,
+      `typedef struct { const ${aType}* in0; const ${bType}* in1; float* C; const float* a_or_zeros; const float* bp; rl_index_t bi, pc, kc, ic, mc; } ${name}_job_t;`,
     );
-    w.block(`static void ${name}_tiles(void* job_, int64_t tile_begin, int64_t tile_end) {`, () => {
+    w.block(`static void ${name}_tiles(void* job_, rl_index_t tile_begin, rl_index_t tile_end) {`, () => {
       w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
       w.line(`const ${aType}* restrict in0 = job->in0;`);
       w.line(`const ${bType}* restrict in1 = job->in1;`);
@@ -266,11 +265,11 @@ export function emitGemmKernel(
       if (p.aMode === 'packed') w.line('const float* restrict ap = job->a_or_zeros;');
       if (p.aMode === 'indirect') w.line('const float* zeros = job->a_or_zeros;');
       if (!p.bPrepacked) w.line('const float* restrict bp = job->bp;');
-      w.line('const int64_t bi = job->bi, pc = job->pc, kc = job->kc, ic = job->ic, mc = job->mc;');
+      w.line('const rl_index_t bi = job->bi, pc = job->pc, kc = job->kc, ic = job->ic, mc = job->mc;');
       w.line('(void)in0; (void)in1; (void)bi; (void)ic;');
       rowPointers();
-      w.block('for (int64_t tile = tile_begin; tile < tile_end; ++tile) {', () => {
-        w.line(`const int64_t jp = tile / ((mc + ${mr - 1}) / ${mr}), ip = tile % ((mc + ${mr - 1}) / ${mr});`);
+      w.block('for (rl_index_t tile = tile_begin; tile < tile_end; ++tile) {', () => {
+        w.line(`const rl_index_t jp = tile / ((mc + ${mr - 1}) / ${mr}), ip = tile % ((mc + ${mr - 1}) / ${mr});`);
         tileCall();
       });
     });
@@ -283,7 +282,7 @@ export function emitGemmKernel(
       w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);
     if (p.aMode === 'indirect') {
       w.line(`float* restrict zeros = (float*)(void*)scratch; /* stands in for padding pixels */`);
-      w.line(`for (int64_t q = 0; q < ${aFloats}; ++q) zeros[q] = 0.0f;`);
+      w.line(`for (rl_index_t q = 0; q < ${aFloats}; ++q) zeros[q] = 0.0f;`);
     }
     if (gemmScratchBytes(p) === 0) w.line('(void)scratch;');
     if (!p.bPrepacked)
@@ -294,23 +293,23 @@ export function emitGemmKernel(
       w.line(
         `float* restrict cacc = (float*)(void*)(scratch + ${4 * (aFloats + bScratchFloats(p))}); /* f32 result of one batch entry */`,
       );
-    w.block(`for (int64_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
+    w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
       w.line(f32Result(p) ? `float* restrict C = out0 + bi * ${p.m * p.n};` : 'float* restrict C = cacc;');
-      w.block(`for (int64_t pc = 0; pc < ${p.k}; pc += ${KC}) {`, () => {
-        w.line(`const int64_t kc = ${p.k} - pc < ${KC} ? ${p.k} - pc : ${KC};`);
+      w.block(`for (rl_index_t pc = 0; pc < ${p.k}; pc += ${KC}) {`, () => {
+        w.line(`const rl_index_t kc = ${p.k} - pc < ${KC} ? ${p.k} - pc : ${KC};`);
         if (!p.bPrepacked) {
           w.line('/* pack B[pc:pc+kc][:] into nr-wide panels, zero past N */');
           w.line(`const ${bType}* restrict B = in1 + bi * ${p.b.batchStride};`);
-          w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () => {
-            w.block('for (int64_t q = 0; q < kc; ++q) {', () => {
+          w.block(`for (rl_index_t jp = 0; jp < ${np}; ++jp) {`, () => {
+            w.block('for (rl_index_t q = 0; q < kc; ++q) {', () => {
               w.line(
-                `for (int64_t j = 0; j < ${nr}; ++j) bp[(jp * kc + q) * ${nr} + j] = jp * ${nr} + j < ${p.n} ? ${be.load(`B[(pc + q) * ${p.b.kStride} + (jp * ${nr} + j) * ${p.b.nStride}]`)} : 0.0f;`,
+                `for (rl_index_t j = 0; j < ${nr}; ++j) bp[(jp * kc + q) * ${nr} + j] = jp * ${nr} + j < ${p.n} ? ${be.load(`B[(pc + q) * ${p.b.kStride} + (jp * ${nr} + j) * ${p.b.nStride}]`)} : 0.0f;`,
               );
             });
           });
         }
-        w.block(`for (int64_t ic = 0; ic < ${p.m}; ic += ${MC}) {`, () => {
-          w.line(`const int64_t mc = ${p.m} - ic < ${MC} ? ${p.m} - ic : ${MC};`);
+        w.block(`for (rl_index_t ic = 0; ic < ${p.m}; ic += ${MC}) {`, () => {
+          w.line(`const rl_index_t mc = ${p.m} - ic < ${MC} ? ${p.m} - ic : ${MC};`);
           if (p.aMode === 'packed') emitPackA(w, p);
           if (parallel) {
             w.line(
@@ -321,8 +320,8 @@ export function emitGemmKernel(
             );
           } else {
             rowPointers();
-            w.block(`for (int64_t jp = 0; jp < ${np}; ++jp) {`, () =>
-              w.block(`for (int64_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => tileCall()),
+            w.block(`for (rl_index_t jp = 0; jp < ${np}; ++jp) {`, () =>
+              w.block(`for (rl_index_t ip = 0; ip * ${mr} < mc; ++ip) {`, () => tileCall()),
             );
           }
           // The f32 rows of this block, where a half-precision result is rounded on its way to out0.
@@ -335,9 +334,9 @@ export function emitGemmKernel(
           } else if (headRow) {
             w.line(`/* round the finished rows to ${p.elems.c.name} */`);
             w.block(`if (pc + kc == ${p.k}) {`, () => {
-              w.block(`for (int64_t r = bi * ${p.m} + ic; r < bi * ${p.m} + ic + mc; ++r) {`, () => {
+              w.block(`for (rl_index_t r = bi * ${p.m} + ic; r < bi * ${p.m} + ic + mc; ++r) {`, () => {
                 w.line(
-                  `for (int64_t n = 0; n < ${p.n}; ++n) out0[r * ${p.n} + n] = ${cOf(p.elems.c).store(`(${headRow})[n]`)};`,
+                  `for (rl_index_t n = 0; n < ${p.n}; ++n) out0[r * ${p.n} + n] = ${cOf(p.elems.c).store(`(${headRow})[n]`)};`,
                 );
               });
             });
@@ -361,29 +360,31 @@ function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, m
     (_, t) =>
       (Math.floor(t / a.kernelWidth) * a.dilation[0] * a.width + (t % a.kernelWidth) * a.dilation[1]) * a.channels,
   );
-  w.line(`static const int64_t tap_offset[${taps}] = {${tapOffset.join(', ')}};`);
+  w.line(`static const rl_index_t tap_offset[${taps}] = {${tapOffset.join(', ')}};`);
   // The tile's first pixel by division, the next ones by stepping along the output rows.
   w.line(
-    `int64_t image = (ic + ip * ${mr}) / ${pixels}, oy = (ic + ip * ${mr}) % ${pixels} / ${a.outWidth}, ox = (ic + ip * ${mr}) % ${a.outWidth};`,
+    `rl_index_t image = (ic + ip * ${mr}) / ${pixels}, oy = (ic + ip * ${mr}) % ${pixels} / ${a.outWidth}, ox = (ic + ip * ${mr}) % ${a.outWidth};`,
   );
-  w.block(`for (int64_t i = 0; i < ${mr}; ++i) {`, () => {
+  w.block(`for (rl_index_t i = 0; i < ${mr}; ++i) {`, () => {
     w.line(
       `if (i > 0 && i < rows && ++ox == ${a.outWidth}) { ox = 0; if (++oy == ${a.outHeight}) { oy = 0; ++image; } }`,
     );
-    w.line(`const int64_t y0 = oy * ${a.stride[0]} - ${a.padBefore[0]}, x0 = ox * ${a.stride[1]} - ${a.padBefore[1]};`);
+    w.line(
+      `const rl_index_t y0 = oy * ${a.stride[0]} - ${a.padBefore[0]}, x0 = ox * ${a.stride[1]} - ${a.padBefore[1]};`,
+    );
     w.block(
       `if (y0 >= 0 && y0 + ${(a.kernelHeight - 1) * a.dilation[0]} < ${a.height} && x0 >= 0 && x0 + ${(a.kernelWidth - 1) * a.dilation[1]} < ${a.width}) {`,
       () => {
-        w.line(`const int64_t origin = ((image * ${a.height} + y0) * ${a.width} + x0) * ${a.channels};`);
+        w.line(`const rl_index_t origin = ((image * ${a.height} + y0) * ${a.width} + x0) * ${a.channels};`);
         w.line(
-          `for (int64_t t = 0; t < kc / ${a.channels}; ++t) arows[t * ${mr} + i] = in0 + origin + tap_offset[pc / ${a.channels} + t];`,
+          `for (rl_index_t t = 0; t < kc / ${a.channels}; ++t) arows[t * ${mr} + i] = in0 + origin + tap_offset[pc / ${a.channels} + t];`,
         );
         w.line('continue;');
       },
     );
-    w.block(`for (int64_t t = 0; t < kc / ${a.channels}; ++t) {`, () => {
+    w.block(`for (rl_index_t t = 0; t < kc / ${a.channels}; ++t) {`, () => {
       w.line(
-        `const int64_t tap = pc / ${a.channels} + t, iy = y0 + tap / ${a.kernelWidth} * ${a.dilation[0]}, ix = x0 + tap % ${a.kernelWidth} * ${a.dilation[1]};`,
+        `const rl_index_t tap = pc / ${a.channels} + t, iy = y0 + tap / ${a.kernelWidth} * ${a.dilation[0]}, ix = x0 + tap % ${a.kernelWidth} * ${a.dilation[1]};`,
       );
       w.line(
         `arows[t * ${mr} + i] = iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width} ? in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels} : zeros;`,
@@ -396,10 +397,10 @@ function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, m
 function emitPackA(w: CodeWriter, p: GemmPlan): void {
   const { mr } = p.tiling;
   const ae = cOf(p.elems.a);
-  w.block(`for (int64_t r = 0; r < (mc + ${mr - 1}) / ${mr} * ${mr}; ++r) {`, () => {
+  w.block(`for (rl_index_t r = 0; r < (mc + ${mr - 1}) / ${mr} * ${mr}; ++r) {`, () => {
     w.line(`float* restrict dst = ap + (r / ${mr}) * kc * ${mr} + r % ${mr};`);
     w.block('if (r >= mc) {', () => {
-      w.line(`for (int64_t q = 0; q < kc; ++q) dst[q * ${mr}] = 0.0f;`);
+      w.line(`for (rl_index_t q = 0; q < kc; ++q) dst[q * ${mr}] = 0.0f;`);
       w.line('continue;');
     });
     const a = p.a;
@@ -407,30 +408,30 @@ function emitPackA(w: CodeWriter, p: GemmPlan): void {
       w.line(
         `const ${ae.storage}* restrict src = in0 + bi * ${a.batchStride} + (ic + r) * ${a.mStride} + pc * ${a.kStride};`,
       );
-      w.line(`for (int64_t q = 0; q < kc; ++q) dst[q * ${mr}] = ${ae.load(`src[q * ${a.kStride}]`)};`);
+      w.line(`for (rl_index_t q = 0; q < kc; ++q) dst[q * ${mr}] = ${ae.load(`src[q * ${a.kStride}]`)};`);
       return;
     }
     // Implicit GEMM: row = output pixel (image, oy, ox); k = (ky, kx, channel) of the HWIO kernel.
     const pixels = a.outHeight * a.outWidth;
     w.line(
-      `const int64_t row = ic + r, image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`,
+      `const rl_index_t row = ic + r, image = row / ${pixels}, oy = row % ${pixels} / ${a.outWidth}, ox = row % ${a.outWidth};`,
     );
-    w.block(`for (int64_t ky = 0; ky < ${a.kernelHeight}; ++ky) {`, () => {
-      w.line(`const int64_t iy = oy * ${a.stride[0]} + ky * ${a.dilation[0]} - ${a.padBefore[0]};`);
-      w.block(`for (int64_t kx = 0; kx < ${a.kernelWidth}; ++kx) {`, () => {
-        w.line(`const int64_t k0 = (ky * ${a.kernelWidth} + kx) * ${a.channels};`);
+    w.block(`for (rl_index_t ky = 0; ky < ${a.kernelHeight}; ++ky) {`, () => {
+      w.line(`const rl_index_t iy = oy * ${a.stride[0]} + ky * ${a.dilation[0]} - ${a.padBefore[0]};`);
+      w.block(`for (rl_index_t kx = 0; kx < ${a.kernelWidth}; ++kx) {`, () => {
+        w.line(`const rl_index_t k0 = (ky * ${a.kernelWidth} + kx) * ${a.channels};`);
         w.line(`if (k0 + ${a.channels} <= pc || k0 >= pc + kc) continue;`);
         w.line(
-          `const int64_t lo = k0 > pc ? k0 : pc, hi = k0 + ${a.channels} < pc + kc ? k0 + ${a.channels} : pc + kc;`,
+          `const rl_index_t lo = k0 > pc ? k0 : pc, hi = k0 + ${a.channels} < pc + kc ? k0 + ${a.channels} : pc + kc;`,
         );
-        w.line(`const int64_t ix = ox * ${a.stride[1]} + kx * ${a.dilation[1]} - ${a.padBefore[1]};`);
+        w.line(`const rl_index_t ix = ox * ${a.stride[1]} + kx * ${a.dilation[1]} - ${a.padBefore[1]};`);
         w.block(`if (iy >= 0 && iy < ${a.height} && ix >= 0 && ix < ${a.width}) {`, () => {
           w.line(
             `const ${ae.storage}* restrict src = in0 + ((image * ${a.height} + iy) * ${a.width} + ix) * ${a.channels};`,
           );
-          w.line(`for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = ${ae.load('src[q - k0]')};`);
+          w.line(`for (rl_index_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = ${ae.load('src[q - k0]')};`);
         });
-        w.line(`else for (int64_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = 0.0f;`);
+        w.line(`else for (rl_index_t q = lo; q < hi; ++q) dst[(q - pc) * ${mr}] = 0.0f;`);
       });
     });
   });

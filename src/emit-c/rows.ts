@@ -24,7 +24,7 @@ export function emitRowsKernel(
   const fields = params.filter((x) => x.name !== 'scratch' && x.name !== 'pool');
   // Fields keep the parameters' qualifiers (a restrict-qualified member is plain C99).
   w.line(`typedef struct { ${fields.map((x) => `${x.cType} ${x.name};`).join(' ')} } ${name}_job_t;`);
-  w.block(`static void ${name}_rows(void* job_, int64_t row_begin, int64_t row_end) {`, () => {
+  w.block(`static void ${name}_rows(void* job_, rl_index_t row_begin, rl_index_t row_end) {`, () => {
     w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
     // A field the body never reads (KernelParam.unread) is not unpacked: -Werror rejects unused locals.
     for (const x of fields) w.line(x.unread ? `(void)job->${x.name};` : `${x.cType} ${x.name} = job->${x.name};`);

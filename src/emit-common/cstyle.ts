@@ -104,7 +104,7 @@ export abstract class CStyleRenderer {
 
   protected loop(w: CodeWriter, s: Extract<Stmt, { k: 'loop' }>): void {
     const step = s.step && s.step !== 1 ? `${s.var} += ${s.step}` : `++${s.var}`;
-    w.block(`for (int64_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ${step}) {`, () =>
+    w.block(`for (rl_index_t ${s.var} = ${this.idx(s.from)}; ${s.var} < ${this.idx(s.to)}; ${step}) {`, () =>
       this.stmts(w, s.body),
     );
   }
@@ -135,9 +135,9 @@ export abstract class CStyleRenderer {
       case 'copy':
         return w.line(this.copy(s.buf.name, s.src.name, s.buf.elements * this.elemBytes(s.buf.elem, this.owner)));
       case 'index':
-        return w.line(`const int64_t ${s.name} = ${this.idx(s.value)};`);
+        return w.line(`const rl_index_t ${s.name} = ${this.idx(s.value)};`);
       case 'var':
-        return w.line(`int64_t ${s.name} = ${this.idx(s.value)};`);
+        return w.line(`rl_index_t ${s.name} = ${this.idx(s.value)};`);
       case 'setIndex':
         return w.line(`${s.name} = ${this.idx(s.value)};`);
       case 'local':

@@ -17,7 +17,7 @@ import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
 import { fromStorageBytes } from '../../src/emit-common/ctypes.js';
-import type { Tensor } from '../../src/ir/tensor.js';
+import { getElem, type Tensor } from '../../src/ir/tensor.js';
 import { cannotRunHere, lookupTarget, TARGETS } from '../../src/target/targets.js';
 import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED, scratchDir } from '../helpers/paths.js';
 import { expectMatch, reference } from '../helpers/reference.js';
@@ -165,6 +165,39 @@ t.test(
       [],
       'fully connected (adds, dots, max, select) links without libm',
     );
+  },
+);
+
+t.test(
+  'maximum and minimum on M-profile cores (compare-and-branch rl_maxf/rl_minf): NaN, +-0, +-inf, subnormals exact',
+  async (t) => {
+    const a = 'nan,1,nan,0,-0,0,-0,inf,-inf,2,-3,5,-inf,inf,1e-40,-1e-40';
+    const b = '1,nan,nan,-0,0,0,-0,-inf,inf,2,3,-5,-inf,1,-1e-40,1e-40';
+    const src = [
+      'func.func @main(%a: tensor<16xf32>, %b: tensor<16xf32>) -> (tensor<16xf32>, tensor<16xf32>) {',
+      '  %x = stablehlo.maximum %a, %b : tensor<16xf32>',
+      '  %n = stablehlo.minimum %a, %b : tensor<16xf32>',
+      '  return %x, %n : tensor<16xf32>, tensor<16xf32>',
+      '}',
+    ].join('\n');
+    const m = importModule(new SourceFile('minmax.mlir', src));
+    const f = m.funcs.get('main')!;
+    const args = [parseInput(`16xf32=${a}`, f, 0), parseInput(`16xf32=${b}`, f, 1)] as Tensor[];
+    const expected = new Interpreter(m).runFunc(f, args) as Tensor[];
+    const spell = (x: Tensor) =>
+      Array.from({ length: 16 }, (_, k) => getElem(x, k) as number).map((v) =>
+        Number.isNaN(v) ? 'nan' : Object.is(v, -0) ? '-0' : String(v),
+      );
+    for (const target of ['cortex-m4', 'cortex-m3']) {
+      const got = (await runCompiled(m, 'main', args, { target: lookupTarget(target) })).outputs;
+      expected.forEach((want, i) =>
+        t.same(
+          spell(got[i]!),
+          spell(want),
+          `${target} ${i ? 'minimum' : 'maximum'}: every element as the interpreter's`,
+        ),
+      );
+    }
   },
 );
 
