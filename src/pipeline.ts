@@ -18,6 +18,7 @@ import { printFlat, symName } from './flat/print.js';
 import type { FlatOp, FlatProgram, Sym } from './flat/program.js';
 import type { Tensor } from './ir/tensor.js';
 import { simplify } from './canonicalize/simplify.js';
+import { lowerQuantized } from './canonicalize/quantized.js';
 import type { MemoryPlan } from './memory/plan.js';
 import { constantValue } from './ops/control.js';
 import type { Kernel } from './emit-common/kernel.js';
@@ -38,6 +39,10 @@ const PHASES = [
   { name: 'import', what: 'parse the MLIR text (Shardy shard_map read as its GSPMD form)' },
   { name: 'verify', what: 'check every op against the op table; annotate elided weights and operand shardings' },
   { name: 'partition', what: 'manual (shard_map) regions unrolled over their partitions on one device' },
+  {
+    name: 'quantize',
+    what: 'quantized dots and convolutions in integer arithmetic; per-axis values as stored integers',
+  },
   { name: 'flatten', what: 'calls inlined into one op list over program-wide symbols; blocks become control steps' },
   { name: 'canonicalize', what: 'constant folding, CSE, dead code (and an injected fault, when asked)' },
   { name: 'fusion', what: 'elementwise chains, GEMM epilogues and reductions grouped into kernels' },
@@ -67,7 +72,7 @@ export interface CompileOptions extends EmitOptions {
 
 /** What each phase produces. */
 export type PhaseResult =
-  | { readonly phase: 'import' | 'verify' | 'partition'; readonly module: Module }
+  | { readonly phase: 'import' | 'verify' | 'partition' | 'quantize'; readonly module: Module }
   | { readonly phase: 'flatten' | 'canonicalize'; readonly prog: FlatProgram }
   | { readonly phase: 'fusion'; readonly fused: FusedProgram; readonly order: readonly FlatOp[] }
   | { readonly phase: 'memory'; readonly fused: FusedProgram; readonly plan: MemoryPlan }
@@ -101,7 +106,9 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
   const settings = emitSettings(o);
   const partitioned = unrollManualRegions(m);
   if (at({ phase: 'partition', module: partitioned }, mlir(partitioned))) return undefined;
-  const flat = flatten(partitioned, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
+  const integer = lowerQuantized(partitioned);
+  if (at({ phase: 'quantize', module: integer }, mlir(integer))) return undefined;
+  const flat = flatten(integer, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
   if (at({ phase: 'flatten', prog: flat }, () => printFlat(flat))) return undefined;
   const canonical = o.simplify === false ? flat : simplify(flat);
   const fault = o.fault ? injectFault(canonical, o.fault, (s) => constantValueOf(canonical, s)) : undefined;

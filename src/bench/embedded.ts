@@ -22,7 +22,7 @@ import { randomInputs } from '../interpret/inputs.js';
 import { Interpreter } from '../interpret/eval.js';
 import { compareTensors } from '../ir/compare.js';
 import { flattenTuples, type Tensor } from '../ir/tensor.js';
-import { cnn, gemmModule, mlp, randomFloats } from './models.js';
+import { cnn, gemmModule, mlp, quantizedMlp, randomFloats } from './models.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const WORK = join(ROOT, 'out', 'bench-embedded');
@@ -32,6 +32,8 @@ interface Workload {
   readonly name: string;
   readonly mlir: string;
   readonly macs: number;
+  /** Also measured on the soft-float Cortex-M3 (int8 needs no FPU). */
+  readonly int8?: boolean;
 }
 
 const gemm = (m: number, k: number, n: number): Workload => ({
@@ -51,6 +53,7 @@ export const WORKLOADS: readonly Workload[] = [
   fromBench(cnn(1)),
   gemm(1, 784, 128),
   gemm(64, 64, 64),
+  { ...quantizedMlp(), int8: true },
 ];
 
 /** Compiles `w` for `targetName`, runs it as counting firmware, checks it against the interpreter. */
@@ -87,12 +90,12 @@ export async function countWorkload(
 
 async function main(): Promise<number> {
   console.log(
-    `xla-aot bench-embedded: instructions per inference under QEMU -icount (deterministic), targets ${TARGETS.join(', ')}`,
+    `xla-aot bench-embedded: instructions per inference under QEMU -icount (deterministic), targets ${TARGETS.join(', ')} (and cortex-m3 for int8)`,
   );
   const json: Record<string, number> = {};
   let failed = 0;
-  for (const targetName of TARGETS)
-    for (const w of WORKLOADS) {
+  for (const targetName of [...TARGETS, 'cortex-m3'])
+    for (const w of WORKLOADS.filter((x) => x.int8 || targetName !== 'cortex-m3')) {
       const label = `${targetName} ${w.name} (${(w.macs / 1e6).toFixed(2)} M MACs)`;
       try {
         const c = await countWorkload(w, targetName);

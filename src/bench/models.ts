@@ -288,3 +288,45 @@ export function updateLoopModule(n: number): string {
 }
 `;
 }
+
+/**
+ * The bench MLP (784-512-512-10, batch 1) quantized as int8 exporters write it: input quantized
+ * per tensor, weights int8 per output channel (the same weights as `mlp`, rounded), ReLU as the
+ * maximum with the zero point, the int8 output. StableHLO only (quantized types).
+ */
+export function quantizedMlp(): { name: string; mlir: string; macs: number } {
+  const sizes = [784, 512, 512, 10];
+  const act = (s: number, zp = 0) => `!quant.uniform<i8:f32, ${s}${zp ? `:${zp}` : ''}>`;
+  const qt = (dims: readonly number[], e: string) => `tensor<${dims.join('x')}x${e}>`;
+  const layerOut = [act(0.01), act(0.01), act(0.02, 3)];
+  const lines = [`func.func @main(%x: ${ty([1, 784])}) -> tensor<1x10xi8> {`];
+  lines.push(`  %a0 = stablehlo.uniform_quantize %x : (${ty([1, 784])}) -> ${qt([1, 784], act(0.008, -2))}`);
+  let cur = { name: 'a0', type: act(0.008, -2) };
+  for (let l = 0; l < 3; l++) {
+    const [k, n] = [sizes[l]!, sizes[l + 1]!];
+    const w = randomFloats(k * n, 1 / Math.sqrt(k), 100 + l);
+    // Per output channel: the scale of its largest weight, the weights rounded to int8.
+    const scales = Array.from({ length: n }, (_, c) => {
+      let m = 0;
+      for (let r = 0; r < k; r++) m = Math.max(m, Math.abs(w[r * n + c]!));
+      return Math.fround(m / 127);
+    });
+    const rows = Array.from({ length: k }, (_, r) =>
+      Array.from({ length: n }, (_, c) => Math.round(w[r * n + c]! / scales[c]!)).join(', '),
+    );
+    const wt = `!quant.uniform<i8:f32:1, {${scales.map((s) => s.toPrecision(9)).join(', ')}}>`;
+    lines.push(`  %w${l} = stablehlo.constant dense<[[${rows.join('], [')}]]> : ${qt([k, n], wt)}`);
+    lines.push(
+      `  %d${l} = stablehlo.dot_general %${cur.name}, %w${l}, contracting_dims = [1] x [0] : (${qt([1, k], cur.type)}, ${qt([k, n], wt)}) -> ${qt([1, n], layerOut[l]!)}`,
+    );
+    cur = { name: `d${l}`, type: layerOut[l]! };
+    if (l < 2) {
+      lines.push(`  %z${l} = stablehlo.constant dense<0> : ${qt([1, n], cur.type)}`);
+      lines.push(`  %r${l} = stablehlo.maximum %d${l}, %z${l} : ${qt([1, n], cur.type)}`);
+      cur = { name: `r${l}`, type: cur.type };
+    }
+  }
+  lines.push(`  %out = stablehlo.bitcast_convert %${cur.name} : (${qt([1, 10], cur.type)}) -> tensor<1x10xi8>`);
+  lines.push('  return %out : tensor<1x10xi8>', '}', '');
+  return { name: 'qmlp_b1', mlir: lines.join('\n'), macs: 784 * 512 + 512 * 512 + 512 * 10 };
+}

@@ -10,13 +10,16 @@ import { add, div, int, linear, mod, mul, sub, v, type Idx } from '../ir/index-e
 import { guarded, local, zero, type IRLowering, type KernelBuild } from './build.js';
 
 /** Contractions accumulate loaded values in double when the result computes in float (this
- * covers quantized and mixed int/float operands); integer results need all types equal. */
+ * covers quantized and mixed int/float operands); integer results take integer operands no
+ * wider than themselves (i8 or i16 x i8 or i16 -> i32: the quantize phase's integer dots). */
 function checkContractionTypes(k: KernelBuild): void {
   const floaty = (e: ElemType): boolean => e.kind === 'float' || e.kind === 'complex' || e.kind === 'quant';
   const [l, r, out] = [k.ins[0]!.elem, k.ins[1]!.elem, k.outs[0]!.elem];
+  const narrower = (e: ElemType): boolean =>
+    e.name === out.name || (e.kind === 'int' && out.kind === 'int' && e.signed && out.signed && e.bits <= out.bits);
   const ok = floaty(out)
     ? (floaty(l) || l.kind === 'int') && (floaty(r) || r.kind === 'int')
-    : l.name === out.name && r.name === out.name;
+    : narrower(l) && narrower(r);
   if (!ok) k.unsupported('mixed element types');
 }
 

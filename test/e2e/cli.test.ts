@@ -115,6 +115,7 @@ t.test('compile --compile-to / --dump-after: the program after any phase; nothin
     import: /"stablehlo\.add"\(%arg0, %arg1\)/,
     verify: /"stablehlo\.multiply"\(%0, %arg1\)/,
     partition: /func\.func @main/,
+    quantize: /"stablehlo\.multiply"/,
     flatten: /%s\d+ = stablehlo\.add\(%s0, %s1\)/,
     canonicalize: /output 0 = %s\d+/,
     fusion: /= fused\(%s0, %s1\) \{/,

@@ -1,0 +1,375 @@
+/**
+ * @fileoverview The quantize phase (module to module, before flatten): quantized contractions in
+ * integer arithmetic, and per-axis quantized values as their storage integers. The backends
+ * compute every other quantized op in its expressed float type (dequantize on load, quantize on
+ * store: the spec's rule), which a per-axis type would need per element: this phase leaves none.
+ *
+ * dot_general, dot and convolution whose operands are !quant.uniform (lhs per tensor, rhs per
+ * tensor or per axis along a dimension that reaches the result, as weights are quantized per
+ * output channel) become, with a = lhs and b = rhs as stored integers:
+ *   acc = the same contraction of (a - za) and (b - zb) accumulated in i32 (an operand stays i8
+ *         as stored when its zero point is 0, else is widened to i16 less it: CMSIS-NN's q15)
+ *   quantized result: q = clamp(zr + round_half_even(acc * M0[c] / 2^n[c])) in i64, where
+ *         sa * sb[c] / sr[c] = M0[c] * 2^-n[c] with M0 in [2^30, 2^31) (a 31-bit fixed point)
+ *   float result: convert(acc) * (sa * sb[c]).
+ * The spec defines these as dequantize, dot in f32, quantize; the integer path does not round
+ * the dequantized operands or the f32 sum, so a result may differ from the interpreter's by one
+ * quantum where that one lands within rounding of a tie (tests state and check the bound).
+ */
+import { error } from '../diag/diagnostics.js';
+import type { Loc } from '../diag/source.js';
+import type { Attr } from '../ir/attrs.js';
+import { newValue, type Block, type Func, type Module, type Op, type Region, type Value } from '../ir/core.js';
+import { floatElem, intElem, tensorType, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
+import { attrsOf } from '../ops/index.js';
+import type { DotDims } from '../ops/contraction.js';
+
+const I16 = intElem(16, true);
+const I32 = intElem(32, true);
+const I64 = intElem(64, true);
+const F32 = floatElem('f32')!;
+
+function unsupported(what: string, loc: Loc): never {
+  throw error('E0301', { op: what, target: 'the quantize phase' }, loc);
+}
+
+const quantOf = (v: Value): QuantElem | undefined =>
+  v.type.kind === 'tensor' && v.type.elem.kind === 'quant' ? v.type.elem : undefined;
+const perAxis = (v: Value): boolean => quantOf(v)?.axis !== undefined;
+const tensorOf = (v: Value): TensorType => v.type as TensorType;
+
+/** Ops into a list, at one source location. */
+class Builder {
+  readonly ops: Op[] = [];
+  constructor(readonly loc: Loc) {}
+
+  op(name: string, operands: readonly Value[], type: TensorType, attrs: Record<string, Attr> = {}): Value {
+    const result = newValue(type, '%q');
+    this.ops.push({
+      name,
+      operands: [...operands],
+      results: [result],
+      attrs,
+      regions: [],
+      successors: [],
+      loc: this.loc,
+    });
+    return result;
+  }
+
+  /** A constant of `shape` holding `values` along dimension `dim` (one value: a splat). */
+  along(shape: readonly number[], elem: ElemType, values: readonly number[], dim: number): Value {
+    const lit = (x: number) =>
+      elem.kind === 'float'
+        ? { kind: 'float' as const, value: x }
+        : { kind: 'int' as const, value: BigInt(x), hex: false };
+    if (values.every((x) => x === values[0])) {
+      const t = tensorType(shape, elem);
+      return this.op('stablehlo.constant', [], t, {
+        value: { kind: 'dense', literal: { elems: [lit(values[0]!)] }, type: t },
+      });
+    }
+    const vt = tensorType([values.length], elem);
+    const vector = this.op('stablehlo.constant', [], vt, {
+      value: { kind: 'dense', literal: { elems: values.map(lit) }, type: vt },
+    });
+    return this.op('stablehlo.broadcast_in_dim', [vector], tensorType(shape, elem), {
+      broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: [dim] },
+    });
+  }
+
+  convert(x: Value, elem: ElemType): Value {
+    return this.op('stablehlo.convert', [x], tensorType(tensorOf(x).shape, elem));
+  }
+
+  binary(name: string, a: Value, b: Value): Value {
+    return this.op(`stablehlo.${name}`, [a, b], tensorOf(a));
+  }
+
+  /** The stored integers of a quantized value (bitcast_convert to its storage type). */
+  storage(x: Value): Value {
+    const q = quantOf(x)!;
+    return this.op('stablehlo.bitcast_convert', [x], tensorType(tensorOf(x).shape, q.storage));
+  }
+}
+
+/** The quantization of `q` at each index of dimension `dim` of size n (per tensor: n copies). */
+function perChannel(q: QuantElem, n: number): { scales: number[]; zeroPoints: number[] } {
+  const at = (i: number) => (q.axis === undefined ? 0 : i);
+  return {
+    scales: Array.from({ length: n }, (_, i) => Math.fround(q.scales[at(i)]!)),
+    zeroPoints: Array.from({ length: n }, (_, i) => q.zeroPoints[at(i)] ?? 0),
+  };
+}
+
+/** multiplier = M0 * 2^-n with M0 in [2^30, 2^31) and 1 <= n <= 62 (tiny multipliers lose low bits). */
+export function fixedPoint(multiplier: number, loc: Loc): { m0: number; n: number } {
+  if (!(multiplier > 0) || !Number.isFinite(multiplier))
+    unsupported(`a requantization multiplier of ${multiplier} (scales must be positive)`, loc);
+  let e = Math.floor(Math.log2(multiplier)) + 1;
+  let m0 = Math.round((multiplier / 2 ** e) * 2 ** 31);
+  if (m0 >= 2 ** 31) [m0, e] = [2 ** 30, e + 1];
+  if (m0 < 2 ** 30) [m0, e] = [Math.round((multiplier / 2 ** (e - 1)) * 2 ** 31), e - 1];
+  let n = 31 - e;
+  if (n < 1) unsupported(`a requantization multiplier of ${multiplier} (at most 2^30)`, loc);
+  if (n > 62) [m0, n] = [Math.round(m0 / 2 ** (n - 62)), 62];
+  return { m0, n };
+}
+
+interface Contraction {
+  /** The rhs dimension a per-axis rhs varies along and the result dimension it becomes. */
+  readonly rhsChannelDim: number;
+  readonly resultChannelDim: number;
+}
+
+/** Where the rhs's output channels land in the result (dot: after batch and lhs-free dims). */
+function contractionChannels(op: Op): Contraction {
+  const [l, r] = [tensorOf(op.operands[0]!), tensorOf(op.operands[1]!)];
+  if (op.name === 'stablehlo.convolution') {
+    const c = attrsOf('stablehlo.convolution', op);
+    return { rhsChannelDim: c.kOut, resultChannelDim: c.outFeature };
+  }
+  const d: DotDims =
+    op.name === 'stablehlo.dot'
+      ? { lb: [], rb: [], lc: [l.shape.length - 1], rc: [0] }
+      : attrsOf('stablehlo.dot_general', op);
+  const lf = [...l.shape.keys()].filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
+  const rf = [...r.shape.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
+  const axis = quantOf(op.operands[1]!)?.axis;
+  const free = axis === undefined ? -1 : rf.indexOf(axis);
+  return { rhsChannelDim: axis ?? -1, resultChannelDim: free < 0 ? -1 : d.lb.length + lf.length + free };
+}
+
+/** The integer form of a quantized dot_general / dot / convolution (operands already mapped;
+ * `storedRhs`: a per-axis rhs's stored integers, which this phase holds instead of the value). */
+function lowerContraction(op: Op, lhs: Value, rhs: Value, storedRhs?: Value): { ops: Op[]; result: Value } {
+  const b = new Builder(op.loc);
+  const [qa, qb] = [quantOf(lhs), quantOf(rhs)];
+  const out = tensorOf(op.results[0]!);
+  const qr = out.elem.kind === 'quant' ? out.elem : undefined;
+  if (!qa || !qb) unsupported(`${op.name} of a quantized and a float operand`, op.loc);
+  if (qa.axis !== undefined) unsupported(`${op.name} with a per-axis quantized lhs`, op.loc);
+  if (!qr && out.elem.kind !== 'float') unsupported(`${op.name} with a ${out.elem.name} result`, op.loc);
+  const { rhsChannelDim, resultChannelDim } = contractionChannels(op);
+  if (qb.axis !== undefined && resultChannelDim < 0)
+    unsupported(`${op.name} whose rhs is quantized along contracted dimension ${qb.axis}`, op.loc);
+  // The result dimension the per-channel factors vary along, if any (rhs and result must agree).
+  const channelDim = qr?.axis ?? (qb.axis !== undefined ? resultChannelDim : -1);
+  if (qr?.axis !== undefined && qb.axis !== undefined && qr.axis !== resultChannelDim)
+    unsupported(`${op.name} whose result and rhs are quantized along different dimensions`, op.loc);
+  const channels = channelDim < 0 ? 1 : out.shape[channelDim]!;
+  const a = perChannel(qa, 1);
+  const w = perChannel(qb, channels);
+  const r = qr ? perChannel(qr, channels) : undefined;
+
+  // Operands as integers, less their zero points where any is not 0.
+  let [x, y] = [b.storage(lhs), storedRhs ?? b.storage(rhs)];
+  if (a.zeroPoints[0] !== 0)
+    x = b.binary('subtract', b.convert(x, I16), b.along(tensorOf(x).shape, I16, a.zeroPoints, 0));
+  if (w.zeroPoints.some((z) => z !== 0)) {
+    const rt = tensorOf(rhs);
+    const wz = qb.axis === undefined ? [w.zeroPoints[0]!] : perChannel(qb, rt.shape[rhsChannelDim]!).zeroPoints;
+    y = b.binary('subtract', b.convert(y, I16), b.along(rt.shape, I16, wz, Math.max(rhsChannelDim, 0)));
+  }
+  const acc = b.op(op.name, [x, y], tensorType(out.shape, I32), op.attrs);
+  const dim = Math.max(channelDim, 0);
+  const products = w.scales.map((s) => a.scales[0]! * s);
+  if (!r) {
+    const scaled = b.binary('multiply', b.convert(acc, F32), b.along(out.shape, F32, products.map(Math.fround), dim));
+    return { ops: b.ops, result: out.elem.name === 'f32' ? scaled : b.convert(scaled, out.elem) };
+  }
+  const fixed = products.map((p, c) => fixedPoint(p / r.scales[c]!, op.loc));
+  const p = b.binary(
+    'multiply',
+    b.convert(acc, I64),
+    b.along(
+      out.shape,
+      I64,
+      fixed.map((f) => f.m0),
+      dim,
+    ),
+  );
+  const n = b.along(
+    out.shape,
+    I64,
+    fixed.map((f) => f.n),
+    dim,
+  );
+  // Round half to even: floor((p + 2^(n-1) - 1 + (bit n of p)) / 2^n).
+  const odd = b.binary('and', b.binary('shift_right_arithmetic', p, n), b.along(out.shape, I64, [1], 0));
+  const half = b.along(
+    out.shape,
+    I64,
+    fixed.map((f) => 2 ** (f.n - 1) - 1),
+    dim,
+  );
+  const rounded = b.binary('shift_right_arithmetic', b.binary('add', b.binary('add', p, half), odd), n);
+  const shifted = b.binary('add', rounded, b.along(out.shape, I64, r.zeroPoints, dim));
+  const lo = b.along([], I64, [Number(qr!.storageMin)], 0);
+  const hi = b.along([], I64, [Number(qr!.storageMax)], 0);
+  const clamped = b.op('stablehlo.clamp', [lo, shifted, hi], tensorOf(shifted));
+  const stored = b.convert(clamped, qr!.storage);
+  return { ops: b.ops, result: b.op('stablehlo.bitcast_convert', [stored], out) };
+}
+
+const CONTRACTIONS = new Set(['stablehlo.dot_general', 'stablehlo.dot', 'stablehlo.convolution']);
+
+/** uniform_dequantize / uniform_quantize of per-axis values, in f32 as the interpreter computes
+ * them: (q - zp) * scale, and clamp(round_half_even(x / scale) + zp). */
+function lowerPerAxis(op: Op, operand: Value, stored: Value | undefined): { ops: Op[]; result: Value } {
+  const b = new Builder(op.loc);
+  const out = tensorOf(op.results[0]!);
+  const shape = out.shape;
+  const expressed = out.elem.kind === 'quant' ? out.elem.expressed : out.elem;
+  if (expressed.name !== 'f32') unsupported(`${op.name} of a per-axis type expressed in ${expressed.name}`, op.loc);
+  let x = operand;
+  // From a per-axis value (mapped to its stored integers): to its expressed f32.
+  if (stored) {
+    const q = quantOf(operand)!;
+    const { scales, zeroPoints } = perChannel(q, shape[q.axis!]!);
+    x = b.binary('subtract', b.convert(stored, F32), b.along(shape, F32, zeroPoints, q.axis!));
+    x = b.binary('multiply', x, b.along(shape, F32, scales, q.axis!));
+  } else if (quantOf(operand)) x = b.op('stablehlo.uniform_dequantize', [operand], tensorType(shape, F32));
+  if (op.name === 'stablehlo.uniform_dequantize') return { ops: b.ops, result: x };
+  const q = out.elem as QuantElem;
+  const dim = q.axis ?? 0;
+  const { scales, zeroPoints } = perChannel(q, q.axis === undefined ? 1 : shape[dim]!);
+  let y = b.op('stablehlo.round_nearest_even', [b.binary('divide', x, b.along(shape, F32, scales, dim))], tensorOf(x));
+  y = b.binary('add', y, b.along(shape, F32, zeroPoints, dim));
+  const lo = b.along([], F32, [Number(q.storageMin)], 0);
+  const hi = b.along([], F32, [Number(q.storageMax)], 0);
+  const ints = b.convert(b.op('stablehlo.clamp', [lo, y, hi], tensorOf(y)), q.storage);
+  // A per-axis result stays as its stored integers; a per-tensor one becomes its type again.
+  return { ops: b.ops, result: q.axis === undefined ? b.op('stablehlo.bitcast_convert', [ints], out) : ints };
+}
+
+/** Rewrites one region; `stored` maps per-axis values to their stored integers. */
+function rewriteRegion(region: Region, map: Map<Value, Value>, stored: Map<Value, Value>): Region {
+  return { blocks: region.blocks.map((block) => rewriteBlock(block, map, stored)) };
+}
+
+/** Operands read by an op, its regions and its successors. */
+function reads(op: Op): Value[] {
+  return [
+    ...op.operands,
+    ...op.successors.flatMap((x) => x.args),
+    ...op.regions.flatMap((r) => r.blocks.flatMap((b) => b.ops.flatMap(reads))),
+  ];
+}
+
+/**
+ * The QDQ pattern of PyTorch's and ONNX's exports: uniform_quantize(contraction(
+ * uniform_dequantize(a), uniform_dequantize(b))), the float result read by nothing else, is the
+ * contraction of a and b with the quantize's result type (the spec gives both the same value).
+ * Returns the quantize ops so recognised, each with its quantized contraction.
+ */
+function qdqContractions(block: Block): Map<Op, Op> {
+  const def = new Map<Value, Op>();
+  const uses = new Map<Value, number>();
+  for (const op of block.ops) {
+    op.results.forEach((r) => def.set(r, op));
+    for (const v of reads(op)) uses.set(v, (uses.get(v) ?? 0) + 1);
+  }
+  const dequantized = (v: Value): Value | undefined => {
+    const d = def.get(v);
+    return d?.name === 'stablehlo.uniform_dequantize' ? d.operands[0] : undefined;
+  };
+  const found = new Map<Op, Op>();
+  for (const op of block.ops) {
+    if (op.name !== 'stablehlo.uniform_quantize') continue;
+    const c = def.get(op.operands[0]!);
+    if (!c || !CONTRACTIONS.has(c.name) || c.operands.length !== 2 || uses.get(c.results[0]!) !== 1) continue;
+    const [a, b] = [dequantized(c.operands[0]!), dequantized(c.operands[1]!)];
+    if (a && b) found.set(op, { ...c, operands: [a, b], results: op.results });
+  }
+  return found;
+}
+
+function rewriteBlock(block: Block, map: Map<Value, Value>, stored: Map<Value, Value>): Block {
+  const ops: Op[] = [];
+  const use = (v: Value): Value => map.get(v) ?? v;
+  const qdq = qdqContractions(block);
+  const floatContractions = new Set(
+    [...qdq.keys()].map((quantize) => block.ops.find((o) => o.results[0] === quantize.operands[0])!),
+  );
+  for (const op of block.ops) {
+    if (floatContractions.has(op)) continue; // computed by the integer contraction at its quantize
+    const fused = qdq.get(op);
+    if (fused) {
+      const [a, b] = fused.operands as [Value, Value];
+      const rewritten = lowerContraction(fused, use(a), use(b), stored.get(b));
+      ops.push(...rewritten.ops);
+      map.set(op.results[0]!, rewritten.result);
+      continue;
+    }
+    const operands = op.operands.map(use);
+    const replace = (r: { ops: Op[]; result: Value }): void => {
+      ops.push(...r.ops);
+      map.set(op.results[0]!, r.result);
+    };
+    if (CONTRACTIONS.has(op.name) && operands.length === 2 && operands.some((v) => quantOf(v))) {
+      replace(lowerContraction(op, operands[0]!, operands[1]!, stored.get(op.operands[1]!)));
+      continue;
+    }
+    const perAxisIn = op.operands.find((v) => stored.has(v));
+    const perAxisOut = op.results.some(perAxis);
+    if (op.name === 'stablehlo.constant' && perAxisOut) {
+      // The literal holds the stored integers: the same literal as the storage type.
+      const t = tensorOf(op.results[0]!);
+      const ints = newValue(tensorType(t.shape, (t.elem as QuantElem).storage), op.results[0]!.name);
+      ops.push({ ...op, results: [ints] });
+      stored.set(op.results[0]!, ints);
+      continue;
+    }
+    if (op.name === 'stablehlo.bitcast_convert' && (perAxisIn || perAxisOut)) {
+      // Per-axis <-> its storage integers: the same bits, no op.
+      if (perAxisIn) map.set(op.results[0]!, stored.get(op.operands[0]!)!);
+      else stored.set(op.results[0]!, operands[0]!);
+      continue;
+    }
+    if (
+      (op.name === 'stablehlo.uniform_quantize' || op.name === 'stablehlo.uniform_dequantize') &&
+      (perAxisIn || perAxisOut)
+    ) {
+      const r = lowerPerAxis(op, op.operands[0]!, perAxisIn ? stored.get(perAxisIn) : undefined);
+      ops.push(...r.ops);
+      if (perAxisOut) stored.set(op.results[0]!, r.result);
+      else map.set(op.results[0]!, r.result);
+      continue;
+    }
+    if (perAxisIn || perAxisOut)
+      unsupported(
+        `${op.name} on per-axis quantized values (taken as a dot/convolution's rhs and by uniform_quantize, uniform_dequantize and bitcast_convert)`,
+        op.loc,
+      );
+    ops.push({
+      ...op,
+      operands,
+      regions: op.regions.map((r) => rewriteRegion(r, map, stored)),
+      successors: op.successors.map((s) => ({ label: s.label, args: s.args.map(use) })),
+    });
+  }
+  return { label: block.label, args: block.args, ops };
+}
+
+const mentionsQuant = (r: Region): boolean =>
+  r.blocks.some((b) =>
+    b.ops.some(
+      (op) =>
+        [...op.operands, ...op.results].some((v) => quantOf(v)) || op.regions.some((inner) => mentionsQuant(inner)),
+    ),
+  );
+
+/** The quantize phase: every function with quantized values rewritten, others kept as they are. */
+export function lowerQuantized(m: Module): Module {
+  const funcs = new Map<string, Func>();
+  for (const [name, f] of m.funcs) {
+    if (!f.body || !mentionsQuant(f.body)) {
+      funcs.set(name, f);
+      continue;
+    }
+    if (f.params.some(perAxis)) unsupported(`@${name}: a per-axis quantized parameter`, f.loc);
+    funcs.set(name, { ...f, body: rewriteRegion(f.body, new Map(), new Map()) });
+  }
+  return { ...m, funcs };
+}

@@ -1,0 +1,155 @@
+/**
+ * int8 end to end: the quantize phase (src/canonicalize/quantized.ts: quantized dots and
+ * convolutions in integer arithmetic, QDQ patterns recognised, per-axis values as their stored
+ * integers) and the fixtures of test/fixtures/quantized (an MLP; a CNN with per-channel
+ * convolution weights, a depthwise-separable block and a residual add; each in quantized-type
+ * and QDQ form). The bound against the interpreter, whose quantized ops dequantize, compute in f32
+ * and quantize: every int8 output within one quantum (the integer path does not round the
+ * dequantized operands or the f32 sum), with the number of outputs off by one reported.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { SourceFile } from '../../src/diag/source.js';
+import { CompileError } from '../../src/diag/diagnostics.js';
+import { importModule } from '../../src/import/index.js';
+import { Interpreter } from '../../src/interpret/eval.js';
+import { randomInputs } from '../../src/interpret/inputs.js';
+import { degenerate } from '../../src/ir/compare.js';
+import type { Module, Op, Region } from '../../src/ir/core.js';
+import { getElem, size, type Tensor } from '../../src/ir/tensor.js';
+import { compile } from '../../src/pipeline.js';
+import { fixedPoint } from '../../src/canonicalize/quantized.js';
+import { lookupTarget } from '../../src/target/targets.js';
+import { runCompiled, SANITIZE_FLAGS } from '../../src/toolchain/run.js';
+import { FIXTURES } from '../helpers/paths.js';
+
+const DIR = join(FIXTURES, 'quantized');
+const FILES = readdirSync(DIR)
+  .filter((f) => f.endsWith('.mlir'))
+  .sort();
+const load = (name: string): Module => importModule(new SourceFile(name, readFileSync(join(DIR, name), 'utf8')));
+const inputsOf = (m: Module): Tensor[] => randomInputs(m.funcs.get('main')!, 7, m) as Tensor[];
+const run = (m: Module, args: readonly Tensor[]): Tensor[] =>
+  new Interpreter(m).runFunc(m.funcs.get('main')!, args) as Tensor[];
+
+/** Asserts every integer of `got` within one of `want`'s (and `want` informative). */
+function withinOneQuantum(t: Test, got: readonly Tensor[], want: readonly Tensor[], label: string): void {
+  t.equal(got.length, want.length, `${label}: ${want.length} output(s)`);
+  want.forEach((w, i) => {
+    t.notOk(degenerate(w), `${label}: the reference output ${i} is informative`);
+    let worst = 0;
+    let offByOne = 0;
+    for (let k = 0; k < size(w); k++) {
+      const d = Math.abs(Number(getElem(got[i]!, k)) - Number(getElem(w, k)));
+      worst = Math.max(worst, d);
+      if (d === 1) offByOne++;
+    }
+    t.ok(
+      worst <= 1,
+      `${label}: output ${i} within one quantum of the interpreter's (${offByOne} of ${size(w)} off by one)`,
+    );
+  });
+}
+
+function contractions(r: Region): Op[] {
+  return r.blocks.flatMap((b) =>
+    b.ops.flatMap((op) => [
+      ...(['stablehlo.dot_general', 'stablehlo.dot', 'stablehlo.convolution'].includes(op.name) ? [op] : []),
+      ...op.regions.flatMap(contractions),
+    ]),
+  );
+}
+
+t.ok(FILES.length >= 4, `${FILES.length} quantized fixtures`);
+
+t.test('the quantize phase: every contraction in integers, and the same values in the interpreter', async (t) => {
+  for (const name of FILES) {
+    const m = load(name);
+    let rewritten: Module | undefined;
+    compile(m, {
+      entry: 'main',
+      prefix: 'model',
+      sourceName: name,
+      cc: 'gcc',
+      target: lookupTarget('host'),
+      observe: (r) => {
+        if (r.phase === 'quantize') rewritten = r.module;
+      },
+    });
+    const ops = contractions(rewritten!.funcs.get('main')!.body!);
+    t.ok(ops.length >= 2, `${name}: ${ops.length} contractions`);
+    for (const op of ops) {
+      const types = [...op.operands, ...op.results].map((v) => (v.type.kind === 'tensor' ? v.type.elem.name : '?'));
+      t.ok(
+        types.slice(0, 2).every((e) => e === 'i8' || e === 'i16') && types[2] === 'i32',
+        `${name}: ${op.name} at ${op.loc.line}:${op.loc.col} is (${types.slice(0, 2).join(', ')}) -> ${types[2]}`,
+      );
+    }
+    const args = inputsOf(m);
+    withinOneQuantum(t, run(rewritten!, args), run(m, args), `${name} rewritten, interpreted`);
+  }
+});
+
+t.test(
+  'quantized fixtures compiled for host (ASan+UBSan), aarch64, Cortex-M4, M55 and M0 match the interpreter',
+  async (t) => {
+    for (const name of FILES) {
+      const m = load(name);
+      const args = inputsOf(m);
+      const expected = run(m, args);
+      for (const target of ['host', 'aarch64', 'cortex-m4', 'cortex-m55', 'cortex-m0']) {
+        const opts = target === 'host' ? { flags: SANITIZE_FLAGS } : { target: lookupTarget(target) };
+        const { outputs } = await runCompiled(m, 'main', args, opts);
+        withinOneQuantum(t, outputs, expected, `${name} on ${target}`);
+      }
+    }
+  },
+);
+
+t.test('fixed-point requantization multipliers: M0 * 2^-n within 2^-30 of the multiplier', async (t) => {
+  const loc = { file: 'm.mlir', line: 1, col: 1 };
+  for (const mult of [1, 0.5, 0.999999997, 1 / 3, 2.5e-4, 7.3, 1234.5]) {
+    const { m0, n } = fixedPoint(mult, loc);
+    t.ok(m0 >= 2 ** 30 && m0 < 2 ** 31 && n >= 1 && n <= 62, `${mult}: M0 ${m0}, n ${n}`);
+    t.ok(Math.abs(m0 / 2 ** n - mult) <= mult * 2 ** -30, `${mult}: ${m0} * 2^-${n} = ${m0 / 2 ** n}`);
+  }
+  // Below 2^-31 the shift stops at 62 and M0 keeps fewer bits: an absolute error of 2^-63.
+  const tiny = fixedPoint(3e-12, loc);
+  t.ok(tiny.n === 62 && Math.abs(tiny.m0 / 2 ** 62 - 3e-12) <= 2 ** -63, `3e-12: ${tiny.m0} * 2^-62`);
+  t.same(fixedPoint(1, loc), { m0: 2 ** 30, n: 30 }, 'a multiplier of 1 is exact');
+  t.equal(
+    (() => {
+      try {
+        fixedPoint(0, loc);
+        return 'accepted';
+      } catch (e) {
+        return e instanceof CompileError ? e.diagnostic.code : String(e);
+      }
+    })(),
+    'E0301',
+    'a zero scale is refused',
+  );
+});
+
+t.test('a per-axis value where the backends cannot take it is a located E0301', async (t) => {
+  const src = [
+    'func.func @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {',
+    '  %q = stablehlo.uniform_quantize %x : (tensor<2x3xf32>) -> tensor<2x3x!quant.uniform<i8:f32:1, {0.1, 0.2, 0.3}>>',
+    '  %n = stablehlo.negate %q : tensor<2x3x!quant.uniform<i8:f32:1, {0.1, 0.2, 0.3}>>',
+    '  %d = stablehlo.uniform_dequantize %n : (tensor<2x3x!quant.uniform<i8:f32:1, {0.1, 0.2, 0.3}>>) -> tensor<2x3xf32>',
+    '  return %d : tensor<2x3xf32>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('axis.mlir', src));
+  try {
+    compile(m, { entry: 'main', prefix: 'model', sourceName: 'axis.mlir', cc: 'gcc', target: lookupTarget('host') });
+    t.fail('compiled');
+  } catch (e) {
+    t.ok(e instanceof CompileError, 'a diagnostic, not a crash');
+    const d = (e as CompileError).diagnostic;
+    t.equal(d.code, 'E0301');
+    t.match(d.message, /stablehlo\.negate on per-axis quantized values/);
+    t.same([d.loc?.line, d.loc?.col], [3, 8], 'at the negate');
+  }
+});
