@@ -122,6 +122,26 @@ RL_FN uint16_t rl_f32_to_bf16(float f) {
 #define rl_fmaf(a, b, acc) ((a) * (b) + (acc))
 #endif
 
+/* Integer GEMM micro-kernels (emit-c/int-gemm.ts): acc + x.lo * y.lo + x.hi * y.hi on 16-bit halves,
+ * wrapping as StableHLO's integer dot does; one SMLAD on cores with the DSP extension. */
+#if defined(__ARM_FEATURE_DSP) && !defined(__CUDACC__)
+#include <arm_acle.h>
+#define rl_smlad(x, y, acc) __smlad((int32_t)(x), (int32_t)(y), (acc))
+#else
+RL_FN int32_t rl_smlad(uint32_t x, uint32_t y, int32_t acc) {
+  const int32_t lo = (int32_t)(int16_t)(uint16_t)x * (int16_t)(uint16_t)y;
+  const int32_t hi = (int32_t)(int16_t)(uint16_t)(x >> 16) * (int16_t)(uint16_t)(y >> 16);
+  return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+}
+#endif
+/* Two consecutive 8- or 16-bit values as the 16-bit halves of a word (the first one low). */
+RL_FN uint32_t rl_pair_i8(const int8_t* p) { return (uint32_t)(uint16_t)(int16_t)p[0] | (uint32_t)(uint16_t)(int16_t)p[1] << 16; }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+RL_FN uint32_t rl_pair_i16(const int16_t* p) { uint32_t v; memcpy(&v, p, 4); return v; } /* one (unaligned) load */
+#else
+RL_FN uint32_t rl_pair_i16(const int16_t* p) { return (uint32_t)(uint16_t)p[0] | (uint32_t)(uint16_t)p[1] << 16; }
+#endif
+
 /* StableHLO maximum/minimum: NaN if either operand is NaN, and +0 > -0. Branch-free (bit selects
  * around the compare), so data-dependent maxima (pooling, ReLU) cost no mispredictions; on
  * M-profile cores (in order, no branch predictor to miss) two compares and branches settle the
@@ -353,14 +373,17 @@ RL_FN double rl_bessel_i1e(double x) {
   return (x < 0 ? -sum : sum) / sqrt(2 * 3.141592653589793 * ax);
 }
 
-/* Uniform quantization (per tensor): round_nearest_even(x / scale) + zero_point, clamped. */
+/* Uniform quantization (per tensor): round_nearest_even(x / scale) + zero_point, clamped. Below
+ * 2^22 in magnitude, adding and taking away 1.5 * 2^23 rounds to the nearest integer, ties to
+ * even, in f32 alone (FPUs without a round-to-integer instruction would call libm in double). */
 RL_FN int64_t rl_quantize(float x, float scale, int64_t zero_point, int64_t lo, int64_t hi) {
   float q = x / scale;
   int64_t v;
   if (q != q) v = 0;
   else if (q > 1e30f) v = hi;
   else if (q < -1e30f) v = lo;
-  else v = (int64_t)nearbyint((double)q) + zero_point;
+  else if (q > -4194304.0f && q < 4194304.0f) v = (int32_t)((q + 12582912.0f) - 12582912.0f) + zero_point;
+  else v = (int64_t)nearbyintf(q) + zero_point;
   return v < lo ? lo : (v > hi ? hi : v);
 }
 

@@ -12,7 +12,9 @@
  *   quantized result: q = clamp(zr + round_half_even(acc * M0[c] / 2^n[c])) in i64, where
  *         sa * sb[c] / sr[c] = M0[c] * 2^-n[c] with M0 in [2^30, 2^31) (a 31-bit fixed point)
  *   float result: convert(acc) * (sa * sb[c]).
- * The spec defines these as dequantize, dot in f32, quantize; the integer path does not round
+ * maximum, minimum and clamp whose operands and result share one per-tensor quantization run on
+ * the stored integers (exact: dequantization is monotonic).
+ * The spec defines the contractions as dequantize, dot in f32, quantize; the integer path does not round
  * the dequantized operands or the f32 sum, so a result may differ from the interpreter's by one
  * quantum where that one lands within rounding of a tie (tests state and check the bound).
  */
@@ -58,10 +60,10 @@ class Builder {
   }
 
   /** A constant of `shape` holding `values` along dimension `dim` (one value: a splat). */
-  along(shape: readonly number[], elem: ElemType, values: readonly number[], dim: number): Value {
-    const lit = (x: number) =>
+  along(shape: readonly number[], elem: ElemType, values: readonly (number | bigint)[], dim: number): Value {
+    const lit = (x: number | bigint) =>
       elem.kind === 'float'
-        ? { kind: 'float' as const, value: x }
+        ? { kind: 'float' as const, value: Number(x) }
         : { kind: 'int' as const, value: BigInt(x), hex: false };
     if (values.every((x) => x === values[0])) {
       const t = tensorType(shape, elem);
@@ -179,40 +181,52 @@ function lowerContraction(op: Op, lhs: Value, rhs: Value, storedRhs?: Value): { 
     return { ops: b.ops, result: out.elem.name === 'f32' ? scaled : b.convert(scaled, out.elem) };
   }
   const fixed = products.map((p, c) => fixedPoint(p / r.scales[c]!, op.loc));
-  const p = b.binary(
-    'multiply',
-    b.convert(acc, I64),
-    b.along(
-      out.shape,
-      I64,
-      fixed.map((f) => f.m0),
-      dim,
-    ),
-  );
-  const n = b.along(
-    out.shape,
-    I64,
-    fixed.map((f) => f.n),
-    dim,
-  );
-  // Round half to even: floor((p + 2^(n-1) - 1 + (bit n of p)) / 2^n).
-  const odd = b.binary('and', b.binary('shift_right_arithmetic', p, n), b.along(out.shape, I64, [1], 0));
-  const half = b.along(
-    out.shape,
-    I64,
-    fixed.map((f) => 2 ** (f.n - 1) - 1),
-    dim,
-  );
+  const perOutput = (values: readonly (number | bigint)[]): Value => b.along(out.shape, I64, values, dim);
+  const p = b.binary('multiply', b.convert(acc, I64), perOutput(fixed.map((f) => f.m0)));
+  const n = perOutput(fixed.map((f) => f.n));
+  // Round half to even: floor((p + 2^(n-1) - 1 + (bit n of p)) / 2^n), in exact 64-bit constants.
+  const odd = b.binary('and', b.binary('shift_right_arithmetic', p, n), perOutput([1]));
+  const half = perOutput(fixed.map((f) => (1n << BigInt(f.n - 1)) - 1n));
   const rounded = b.binary('shift_right_arithmetic', b.binary('add', b.binary('add', p, half), odd), n);
-  const shifted = b.binary('add', rounded, b.along(out.shape, I64, r.zeroPoints, dim));
-  const lo = b.along([], I64, [Number(qr!.storageMin)], 0);
-  const hi = b.along([], I64, [Number(qr!.storageMax)], 0);
-  const clamped = b.op('stablehlo.clamp', [lo, shifted, hi], tensorOf(shifted));
+  const shifted = r.zeroPoints.some((z) => z !== 0) ? b.binary('add', rounded, perOutput(r.zeroPoints)) : rounded;
+  // |acc| <= 2^31: with multipliers below 1 the rounded value may already fit the storage type (an
+  // i32 result without zero points), and needs no clamp.
+  const reach = 2 ** 31 * Math.max(...fixed.map((f) => f.m0 / 2 ** f.n));
+  const fits =
+    -reach + Math.min(...r.zeroPoints) >= Number(qr!.storageMin) &&
+    reach + Math.max(...r.zeroPoints) <= Number(qr!.storageMax);
+  const bound = (x: bigint): Value => b.along([], I64, [x], 0);
+  const clamped = fits
+    ? shifted
+    : b.op('stablehlo.clamp', [bound(qr!.storageMin), shifted, bound(qr!.storageMax)], tensorOf(shifted));
   const stored = b.convert(clamped, qr!.storage);
   return { ops: b.ops, result: b.op('stablehlo.bitcast_convert', [stored], out) };
 }
 
 const CONTRACTIONS = new Set(['stablehlo.dot_general', 'stablehlo.dot', 'stablehlo.convolution']);
+
+/** Ops that commute with dequantization when operands and result share one per-tensor
+ * quantization (it is monotonic): computed on the stored integers, exactly as the spec's
+ * dequantize, op, quantize would (ReLU as the maximum with the zero point, clamps, pooling's max). */
+const ORDER_OPS = new Set(['stablehlo.maximum', 'stablehlo.minimum', 'stablehlo.clamp']);
+
+function sameQuantization(op: Op, operands: readonly Value[]): boolean {
+  const q = quantOf(op.results[0]!);
+  if (!q || q.axis !== undefined || op.results.length !== 1) return false;
+  return operands.every((v) => {
+    const e = quantOf(v);
+    return !!e && e.axis === undefined && e.name === q.name;
+  });
+}
+
+/** An order op on the stored integers of same-quantization operands. */
+function lowerOrderOp(op: Op, operands: readonly Value[]): { ops: Op[]; result: Value } {
+  const b = new Builder(op.loc);
+  const out = tensorOf(op.results[0]!);
+  const ints = operands.map((v) => b.storage(v));
+  const r = b.op(op.name, ints, tensorType(out.shape, (out.elem as QuantElem).storage), op.attrs);
+  return { ops: b.ops, result: b.op('stablehlo.bitcast_convert', [r], out) };
+}
 
 /** uniform_dequantize / uniform_quantize of per-axis values, in f32 as the interpreter computes
  * them: (q - zp) * scale, and clamp(round_half_even(x / scale) + zp). */
@@ -309,6 +323,10 @@ function rewriteBlock(block: Block, map: Map<Value, Value>, stored: Map<Value, V
     };
     if (CONTRACTIONS.has(op.name) && operands.length === 2 && operands.some((v) => quantOf(v))) {
       replace(lowerContraction(op, operands[0]!, operands[1]!, stored.get(op.operands[1]!)));
+      continue;
+    }
+    if (ORDER_OPS.has(op.name) && sameQuantization(op, operands)) {
+      replace(lowerOrderOp(op, operands));
       continue;
     }
     const perAxisIn = op.operands.find((v) => stored.has(v));

@@ -12,6 +12,7 @@ import { lowerToKernel } from './kernels.js';
 import { CProgram, fuseKernels, type FusedProgram } from '../emit-common/program.js';
 import { gemmScratchBytes, planGemm, simdMacro } from './gemm.js';
 import { planDirectConv } from './direct-conv.js';
+import { planIntGemm } from './int-gemm.js';
 
 /** Weights at least this large go into the .incbin blob instead of a C array literal. */
 export const BLOB_THRESHOLD = 1024;
@@ -35,7 +36,8 @@ export function fuseForC(c: CProgram): FusedProgram {
     ...(target.vectorBits ? { lanes: target.vectorBits / 32 } : {}),
     planFor: (f, out) =>
       planDirectConv(f, target) ??
-      planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined),
+      planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined) ??
+      planIntGemm(f, target, (i) => prog.constants.has(f.ins[i]!)),
     scratchBytes: (p) => (p.kind === 'gemm' ? gemmScratchBytes(p) : 0),
   });
 }

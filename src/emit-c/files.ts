@@ -18,6 +18,7 @@ import { cElem, storageLiteral, toStorageBytes } from '../emit-common/ctypes.js'
 import { describeGroup } from '../kernel/fused.js';
 import { ioTables, runSteps } from '../emit-common/host.js';
 import { packB, simdMacro } from './gemm.js';
+import { packIntB } from './int-gemm.js';
 import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS } from './emit.js';
 import { prepacked, VERSION, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 
@@ -67,12 +68,14 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   for (const [f, g] of gemmOf) {
     if (!prepacked(g)) continue;
     const [s, op] = [f.ins[1]!, prog.constants.get(f.ins[1]!)!];
-    const offset = blob.add(packB(g, valueOf(s)));
+    const int = g.kind === 'int-gemm';
+    const offset = blob.add(int ? packIntB(g, valueOf(s)) : packB(g, valueOf(s)));
     const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
+    const tile = int ? `${g.mr}x${g.nr}, as 16-bit pairs` : `${g.tiling.mr}x${g.tiling.nr}`;
     weightDecls.push(
-      `/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${g.tiling.mr}x${g.tiling.nr}, in the weight blob at offset ${offset} */`,
+      `/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${tile}, in the weight blob at offset ${offset} */`,
     );
-    packedWeight.set(f, `((const float*)(${blobSymbol} + ${offset}))`);
+    packedWeight.set(f, `((const ${int ? 'uint32_t' : 'float'}*)(${blobSymbol} + ${offset}))`);
   }
   if (blob.bytes) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);
 

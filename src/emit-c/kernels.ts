@@ -6,7 +6,7 @@
  * over enough work run its rows on the thread pool (--threads).
  * Each kernel carries a comment naming the op and its source location.
  */
-import { floatElem, tensorType } from '../ir/types.js';
+import { floatElem, intElem, tensorType } from '../ir/types.js';
 import { cElem } from '../emit-common/ctypes.js';
 import { fusedKernelIR, isElementwiseName, opKernelIR, ukernelIR } from '../emit-common/lowering.js';
 import { type FusedEnv } from '../kernel/fused.js';
@@ -14,8 +14,9 @@ import type { Op } from '../ir/core.js';
 import { emitRowsKernel, PARALLEL_MIN_ELEMENTS } from './rows.js';
 import { singleOpGroup } from '../fusion/fuse.js';
 import { emitGemmKernel } from './gemm.js';
-import type { DirectConvPlan, GemmPlan } from '../kernel/ukernel.js';
+import type { DirectConvPlan, GemmPlan, IntGemmPlan } from '../kernel/ukernel.js';
 import { emitDirectConvKernel } from './direct-conv.js';
+import { emitIntGemmKernel } from './int-gemm.js';
 import type { FlatOp } from '../flat/program.js';
 import { type Kernel, type KernelParam } from '../emit-common/kernel.js';
 import { unusedParams } from '../kernel/analysis.js';
@@ -25,6 +26,7 @@ import { CRenderer, cVectorUnit } from './c-renderer.js';
 import { vectorize } from '../kernel/vectorize.js';
 
 const F32 = floatElem('f32')!;
+const U32 = intElem(32, false);
 
 const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: false };
 
@@ -93,7 +95,7 @@ export function lowerToKernel(
   fop: FlatOp,
   index: number,
   inPlace: boolean,
-  gemm: GemmPlan | DirectConvPlan | undefined,
+  gemm: GemmPlan | DirectConvPlan | IntGemmPlan | undefined,
   env: FusedEnv,
   threads = 1,
   lanes?: number,
@@ -101,7 +103,9 @@ export function lowerToKernel(
 ): Kernel {
   if (gemm) {
     // A constant B arrives packed (f32) from the weight blob.
-    const ir = ukernelIR(fop, index, gemm, gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : undefined);
+    // A constant B arrives packed from the weight blob: f32 panels, or 16-bit pairs in 32-bit words.
+    const bElem = gemm.kind === 'int-gemm' ? U32 : gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : undefined;
+    const ir = ukernelIR(fop, index, gemm, bElem);
     const { name, comment } = ir;
     const params: KernelParam[] = [
       ...ir.params.map((p): KernelParam => ({
@@ -115,8 +119,10 @@ export function lowerToKernel(
     const source =
       gemm.kind === 'gemm'
         ? emitGemmKernel(gemm, name, comment, params, epilogue, threads > 1)
-        : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
-    return { name, comment, params, source, usesSimd: true, ir };
+        : gemm.kind === 'int-gemm'
+          ? emitIntGemmKernel(gemm, name, comment, params)
+          : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
+    return { name, comment, params, source, usesSimd: gemm.kind !== 'int-gemm', ir };
   }
   if (fop.group?.reduce)
     return renderKernel(

@@ -14,7 +14,7 @@ import { controlCopies } from '../flat/flatten.js';
 import type { InjectedFault } from '../flat/faults.js';
 import type { FlatOp, FlatProgram, Sym } from '../flat/program.js';
 import { lookupTarget, type Target } from '../target/targets.js';
-import type { GemmPlan, UkernelPlan } from '../kernel/ukernel.js';
+import type { GemmPlan, IntGemmPlan, UkernelPlan } from '../kernel/ukernel.js';
 import { cElem, cElemOrUndefined, storageLiteral } from './ctypes.js';
 import { isFusibleElementwise, isReducible, writesInPlaceSafely } from './lowering.js';
 import { generateSplats } from './splats.js';
@@ -173,7 +173,9 @@ export interface FusedProgram {
   readonly lanes?: number;
 }
 
-export const prepacked = (g: UkernelPlan | undefined): g is GemmPlan => g?.kind === 'gemm' && g.bPrepacked;
+/** Plans whose B operand (a constant) is linked packed for the micro-kernel, not as stored. */
+export const prepacked = (g: UkernelPlan | undefined): g is GemmPlan | IntGemmPlan =>
+  (g?.kind === 'gemm' && g.bPrepacked) || g?.kind === 'int-gemm';
 
 /** How a backend computes contractions with micro-kernels of its own (emit-c: the packed GEMM and
  * direct convolution on SIMD targets). */
@@ -213,7 +215,11 @@ export function fuseKernels(c: CProgram, ukernels?: UkernelPlanner): FusedProgra
   const fuseContext = {
     isElementwise: isFusibleElementwise,
     isSplat: (s: Sym) => c.splatOf(s) !== undefined,
-    canHead: (f: FlatOp) => planFor(f) !== undefined,
+    // An integer GEMM writes its i32 product: the requantization after it stays a loop of its own.
+    canHead: (f: FlatOp) => {
+      const p = planFor(f);
+      return p !== undefined && p.kind !== 'int-gemm';
+    },
     isReducible,
     outputs: [...keep],
   };

@@ -90,10 +90,24 @@ export interface GpuGemmPlan extends GemmShape {
   readonly tensorCores?: 'f16' | 'bf16';
 }
 
-export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan;
+/** An integer GEMM micro-kernel's plan (the quantize phase's contractions: i8/i16 x i8/i16 -> i32
+ * with constant weights, A's rows contiguous along k): B packed at compile time as 16-bit pairs
+ * along k, one 32-bit word per column, for the dual 16-bit multiply-accumulate (SMLAD) of DSP
+ * cores; mr rows x nr columns of i32 accumulators in registers. */
+export interface IntGemmPlan extends GemmShape {
+  readonly kind: 'int-gemm';
+  readonly op: Op;
+  readonly elems: { readonly a: ElemType; readonly b: ElemType };
+  readonly mr: number;
+  readonly nr: number;
+}
+
+export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan | IntGemmPlan;
 
 /** One line saying what a plan computes and how (`--dump-after=lower`). */
 export function describeUkernel(p: UkernelPlan): string {
+  if (p.kind === 'int-gemm')
+    return `integer gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32, tile ${p.mr} x ${p.nr}, B packed at compile time as 16-bit pairs`;
   if (p.kind === 'gpu-gemm') {
     const t = p.tile;
     const how = p.tensorCores ? 'tensor cores (mma m16n8k16)' : `${t.tm} x ${t.tn} per thread`;

@@ -14,7 +14,7 @@ import { SourceFile } from '../../src/diag/source.js';
 import { CompileError } from '../../src/diag/diagnostics.js';
 import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
-import { randomInputs } from '../../src/interpret/inputs.js';
+import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
 import { degenerate } from '../../src/ir/compare.js';
 import type { Module, Op, Region } from '../../src/ir/core.js';
 import { getElem, size, type Tensor } from '../../src/ir/tensor.js';
@@ -100,8 +100,15 @@ t.test(
       const expected = run(m, args);
       for (const target of ['host', 'aarch64', 'cortex-m4', 'cortex-m55', 'cortex-m0']) {
         const opts = target === 'host' ? { flags: SANITIZE_FLAGS } : { target: lookupTarget(target) };
-        const { outputs } = await runCompiled(m, 'main', args, opts);
+        const { outputs, emitted } = await runCompiled(m, 'main', args, opts);
         withinOneQuantum(t, outputs, expected, `${name} on ${target}`);
+        // Microcontrollers take the MLP's integer dots as register-blocked micro-kernels (SMLAD pairs).
+        if (name.startsWith('qmlp') && target.startsWith('cortex'))
+          t.match(
+            emitted.files.get('model.c') as string,
+            /Integer GEMM \[1 x 64\] \* \[64 x 32\]/,
+            `${name} on ${target}: integer GEMM kernel`,
+          );
       }
     }
   },
@@ -130,6 +137,31 @@ t.test('fixed-point requantization multipliers: M0 * 2^-n within 2^-30 of the mu
     'E0301',
     'a zero scale is refused',
   );
+});
+
+t.test('requantization by a multiplier below 2^-25 (a shift of 56 bits, constants past 2^53)', async (t) => {
+  // 4096 inputs of 127 times each column's weight, then 1 / 50331648: -1 .. 1.
+  const w = Array.from({ length: 4096 }, () => `[${[-127, -64, 32, 127].join(', ')}]`).join(', ');
+  const src = [
+    'func.func @main(%x: tensor<1x4096xi8>) -> tensor<1x4xi8> {',
+    '  %q = stablehlo.bitcast_convert %x : (tensor<1x4096xi8>) -> tensor<1x4096x!quant.uniform<i8:f32, 1.0>>',
+    `  %w = stablehlo.constant dense<[${w}]> : tensor<4096x4x!quant.uniform<i8:f32, 1.0>>`,
+    '  %d = stablehlo.dot_general %q, %w, contracting_dims = [1] x [0] : (tensor<1x4096x!quant.uniform<i8:f32, 1.0>>, tensor<4096x4x!quant.uniform<i8:f32, 1.0>>) -> tensor<1x4x!quant.uniform<i8:f32, 50331648.0>>',
+    '  %o = stablehlo.bitcast_convert %d : (tensor<1x4x!quant.uniform<i8:f32, 50331648.0>>) -> tensor<1x4xi8>',
+    '  return %o : tensor<1x4xi8>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('shift.mlir', src));
+  const f = m.funcs.get('main')!;
+  t.equal(fixedPoint(1 / 50331648, { file: 'shift.mlir', line: 1, col: 1 }).n, 56, 'a shift of 56');
+  const args = [parseInput('1x4096xi8=127', f, 0)] as Tensor[];
+  const want = run(m, args);
+  t.same(
+    Array.from({ length: 4 }, (_, k) => Number(getElem(want[0]!, k))),
+    [-1, -1, 0, 1],
+    'the interpreter',
+  );
+  withinOneQuantum(t, (await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS })).outputs, want, 'compiled');
 });
 
 t.test('a per-axis value where the backends cannot take it is a located E0301', async (t) => {
