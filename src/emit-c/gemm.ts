@@ -2,7 +2,8 @@
  * @fileoverview The GEMM path of the C backend: dot_general and 2-D NHWC convolution on f32, f16
  * and bf16 (widened to f32 while packing; half-precision results rounded once at the end) become
  * C[b][m][n] = sum_k A[b][m][k] * B[b][k][n], computed by a packed, register-blocked
- * micro-kernel written against rl_simd.h (so one generator serves AVX-512, AVX2, NEON and Helium).
+ * micro-kernel written against rl_simd.h (so one generator serves AVX-512, AVX2, NEON, Helium and the
+ * one-lane scalar kernels of microcontrollers without SIMD).
  *
  * Blocking follows the BLIS loop order: K in blocks of kc (a B micro-panel of kc x nr stays in L1),
  * M in blocks of mc (the packed A block stays in L2), then for each nr-wide panel of B and each
@@ -84,8 +85,9 @@ export function planGemm(
  * and one A broadcast.
  * Microcontroller cores (in order, about one instruction per cycle, no load latency worth hiding
  * from tightly coupled memory) count instructions instead: per k step mr x nrv FMAs, nrv B loads,
- * mr A loads and the loop's 3 (unrolled, gcc's loops measured longer); B vectors are loaded one at a time,
- * A scalars stay in general registers (Helium's VFMA by a scalar) or, without SIMD, in FPU registers.
+ * mr A loads and the loop's 3 (not unrolled: gcc's unrolled loops measured longer); B vectors are
+ * loaded one at a time, A scalars stay in general registers (Helium's VFMA by a scalar) or, without
+ * SIMD, in FPU registers.
  */
 function chooseTiling(m: number, n: number, k: number, target: Target, maxRows = 16): GemmTiling {
   const lanes = ukernelLanes(target);
@@ -184,7 +186,7 @@ export function emitGemmKernel(
       for (let i = 0; i < mr; i++)
         w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
       // Per k step: the tile's A values as scalars, then each B vector times all of them.
-      const kLoop = (count: string, bOffset: string): void => {
+      const kLoop = (count: string, bOffset: string): void =>
         w.block(`for (rl_index_t p = 0; p < ${count}; ++p) {`, () => {
           w.line(`const float* restrict b = bp + (${bOffset}p) * ${nr};`);
           w.line(
@@ -195,7 +197,6 @@ export function emitGemmKernel(
               `{ const rl_vf bv = rl_vf_load(b + ${v * lanes}); ${Array.from({ length: mr }, (_, i) => `${acc(i, v)} = rl_vf_fma_scalar(bv, a${i}p, ${acc(i, v)});`).join(' ')} }`,
             );
         });
-      };
       if (indirect && p.a.kind === 'conv') {
         // One pass per kernel tap of this k block, each with the rows' pointers for that tap.
         const channels = p.a.channels;
