@@ -50,8 +50,17 @@ function maxExponentField(f: FloatFormat): number {
   return (1 << f.expBits) - 1;
 }
 
-/** Largest finite value of the format. */
+const maxFiniteOf = new Map<FloatFormat, number>();
+
+/** Largest finite value of the format (memoized: every encode of a small format asks, once per
+ * element of the interpreter's f16/bf16 results). */
 export function maxFinite(f: FloatFormat): number {
+  let max = maxFiniteOf.get(f);
+  if (max === undefined) maxFiniteOf.set(f, (max = computeMaxFinite(f)));
+  return max;
+}
+
+function computeMaxFinite(f: FloatFormat): number {
   if (f.name === 'f64') return Number.MAX_VALUE;
   const top = maxExponentField(f);
   const manAll = (1 << f.manBits) - 1;
