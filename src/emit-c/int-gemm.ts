@@ -15,9 +15,6 @@ import { getElem, type Tensor } from '../ir/tensor.js';
 import { gemmShape, type IntGemmPlan } from '../kernel/ukernel.js';
 import type { FlatOp } from '../flat/program.js';
 
-/** General registers the tile may take: accumulators, A pairs, a B word; pointers and the count stay free. */
-const TILE_REGISTERS = 9;
-
 const narrowInt = (e: { kind: string; name: string }): boolean => e.name === 'i8' || e.name === 'i16';
 
 /** A plan for `f` when it is an integer contraction this path takes (undefined: loop nest). */
@@ -36,7 +33,9 @@ export function planIntGemm(
   let best = { cost: Infinity, mr: 1, nr: 1 };
   for (let mr = 1; mr <= 4; mr++)
     for (let nr = 1; nr <= 8; nr++) {
-      if (mr * nr + mr + 1 > TILE_REGISTERS + 4 || mr * nr > 8) continue;
+      // General registers: mr x nr accumulators, mr A pairs and mr A pointers, a B word, the B
+      // pointer and the pair count.
+      if (mr * nr + 2 * mr + 3 > target.generalRegisters) continue;
       const cost = Math.ceil(shape.m / mr) * Math.ceil(shape.n / nr) * (mr + nr + mr * nr + 3);
       if (cost < best.cost) best = { cost, mr, nr };
     }

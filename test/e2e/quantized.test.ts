@@ -164,6 +164,45 @@ t.test('requantization by a multiplier below 2^-25 (a shift of 56 bits, constant
   withinOneQuantum(t, (await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS })).outputs, want, 'compiled');
 });
 
+t.test('integer GEMM micro-kernels: rows and columns past the tile, an odd K, on Cortex-M4 and M0', async (t) => {
+  // 9 x 23 by 23 x 3 and by 23 x 11, in 2 x 3 tiles: a last row alone, and (11 columns) a last
+  // column alone; 23 = 11 pairs and a last k of one.
+  let seed = 5;
+  const int = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % 255) - 127;
+  const weights = (n: number): string => {
+    const scales = Array.from({ length: n }, (_, i) => (0.011 + i / 1000).toFixed(3)).join(', ');
+    const w = Array.from({ length: 23 }, () => `[${Array.from({ length: n }, int).join(', ')}]`).join(', ');
+    return `dense<[${w}]> : tensor<23x${n}x!quant.uniform<i8:f32:1, {${scales}}>>`;
+  };
+  const xq = 'tensor<9x23x!quant.uniform<i8:f32, 0.01:3>>';
+  const lines = ['func.func @main(%x: tensor<9x23xf32>) -> (tensor<9x3xi8>, tensor<9x11xi8>) {'];
+  lines.push(`  %q = stablehlo.uniform_quantize %x : (tensor<9x23xf32>) -> ${xq}`);
+  for (const n of [3, 11]) {
+    const wt = weights(n);
+    const rt = `tensor<9x${n}x!quant.uniform<i8:f32, 0.05:-2>>`;
+    lines.push(
+      `  %w${n} = stablehlo.constant ${wt}`,
+      `  %d${n} = stablehlo.dot_general %q, %w${n}, contracting_dims = [1] x [0] : (${xq}, ${wt.split(' : ')[1]}) -> ${rt}`,
+      `  %o${n} = stablehlo.bitcast_convert %d${n} : (${rt}) -> tensor<9x${n}xi8>`,
+    );
+  }
+  lines.push('  return %o3, %o11 : tensor<9x3xi8>, tensor<9x11xi8>', '}');
+  const m = importModule(new SourceFile('igemm.mlir', lines.join('\n')));
+  const args = inputsOf(m);
+  const want = run(m, args);
+  for (const target of ['cortex-m4', 'cortex-m0']) {
+    const { outputs, emitted } = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
+    const c = emitted.files.get('model.c') as string;
+    t.match(c, /Integer GEMM \[9 x 23\] \* \[23 x 3\] i16 x i8 -> i32: tile 2 x 3/, `${target}: two rows per tile`);
+    t.match(
+      c,
+      /Integer GEMM \[9 x 23\] \* \[23 x 11\] i16 x i8 -> i32: tile 2 x 3/,
+      `${target}: 11 columns in 4 panels`,
+    );
+    withinOneQuantum(t, outputs, want, target);
+  }
+});
+
 t.test('a per-axis value where the backends cannot take it is a located E0301', async (t) => {
   const src = [
     'func.func @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {',
