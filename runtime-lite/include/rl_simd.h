@@ -138,6 +138,7 @@ static inline rl_vf rl_vf_pow2i(rl_vf n) { return vreinterpretq_f32_s32(vshlq_n_
  * SIMD, written once against these primitives. The multiply-add is fused where the FPU has it
  * (VFMA on Cortex-M4/M7/M33), two roundings otherwise (soft-float: no libm fmaf routine). */
 #include <string.h>
+#include "rl.h" /* rl_fmaf: fused where the FPU has an f32 FMA */
 #define RL_VF_LANES 1
 typedef float rl_vf;
 typedef int rl_vm;
@@ -148,11 +149,7 @@ static inline rl_vf rl_vf_zero(void) { return 0.0f; }
 static inline rl_vf rl_vf_add(rl_vf a, rl_vf b) { return a + b; }
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return a - b; }
 static inline rl_vf rl_vf_mul(rl_vf a, rl_vf b) { return a * b; }
-#if defined(__FP_FAST_FMAF)
-static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return __builtin_fmaf(a, b, c); }
-#else
-static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return a * b + c; }
-#endif
+static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return rl_fmaf(a, b, c); }
 static inline rl_vf rl_vf_fma_scalar(rl_vf a, float b, rl_vf c) { return rl_vf_fma(a, b, c); }
 static inline rl_vf rl_vf_div(rl_vf a, rl_vf b) { return a / b; }
 static inline rl_vf rl_vf_sqrt(rl_vf a) { return __builtin_sqrtf(a); }

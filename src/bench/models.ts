@@ -69,9 +69,14 @@ function hwioToOihw(wt: Float32Array, kh: number, kw: number, ci: number, co: nu
 }
 
 /** MLP 784-512-512-10 (Gemm+ReLU, Gemm+ReLU, Gemm) at a batch size. */
+const MLP_SIZES = [784, 512, 512, 10];
+/** The bench MLP's weights, layer by layer ([k][n] row-major). */
+const mlpWeights = (): Float32Array[] =>
+  MLP_SIZES.slice(1).map((n, i) => randomFloats(MLP_SIZES[i]! * n, 1 / Math.sqrt(MLP_SIZES[i]!), 100 + i));
+
 export function mlp(batch: number): BenchModel {
-  const sizes = [784, 512, 512, 10];
-  const ws = sizes.slice(1).map((n, i) => randomFloats(sizes[i]! * n, 1 / Math.sqrt(sizes[i]!), 100 + i));
+  const sizes = MLP_SIZES;
+  const ws = mlpWeights();
   const bs = sizes.slice(1).map((n, i) => randomFloats(n, 0.1, 200 + i));
   const lines = [`func.func @main(%x: ${ty([batch, 784])}) -> ${ty([batch, 10])} {`];
   const nodes: OnnxNode[] = [];
@@ -295,7 +300,8 @@ export function updateLoopModule(n: number): string {
  * maximum with the zero point, the int8 output. StableHLO only (quantized types).
  */
 export function quantizedMlp(): { name: string; mlir: string; macs: number } {
-  const sizes = [784, 512, 512, 10];
+  const sizes = MLP_SIZES;
+  const weights = mlpWeights();
   const act = (s: number, zp = 0) => `!quant.uniform<i8:f32, ${s}${zp ? `:${zp}` : ''}>`;
   const qt = (dims: readonly number[], e: string) => `tensor<${dims.join('x')}x${e}>`;
   const layerOut = [act(0.01), act(0.01), act(0.02, 3)];
@@ -304,7 +310,7 @@ export function quantizedMlp(): { name: string; mlir: string; macs: number } {
   let cur = { name: 'a0', type: act(0.008, -2) };
   for (let l = 0; l < 3; l++) {
     const [k, n] = [sizes[l]!, sizes[l + 1]!];
-    const w = randomFloats(k * n, 1 / Math.sqrt(k), 100 + l);
+    const w = weights[l]!;
     // Per output channel: the scale of its largest weight, the weights rounded to int8.
     const scales = Array.from({ length: n }, (_, c) => {
       let m = 0;

@@ -22,9 +22,11 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Attr } from '../ir/attrs.js';
 import { newValue, type Block, type Func, type Module, type Op, type Region, type Value } from '../ir/core.js';
+import { OpBuilder } from '../ir/builder.js';
 import { floatElem, intElem, tensorType, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
 import { attrsOf } from '../ops/index.js';
 import type { DotDims } from '../ops/contraction.js';
+import { hasQuantTypes } from '../ops/quant.js';
 
 const I16 = intElem(16, true);
 const I32 = intElem(32, true);
@@ -40,58 +42,37 @@ const quantOf = (v: Value): QuantElem | undefined =>
 const perAxis = (v: Value): boolean => quantOf(v)?.axis !== undefined;
 const tensorOf = (v: Value): TensorType => v.type as TensorType;
 
-/** Ops into a list, at one source location. */
-class Builder {
-  readonly ops: Op[] = [];
-  constructor(readonly loc: Loc) {}
+/** Ops into a list, one result each, with the constants and casts the integer forms need. */
+class Builder extends OpBuilder {
+  constructor(loc: Loc) {
+    super(loc, '%q');
+  }
 
-  op(name: string, operands: readonly Value[], type: TensorType, attrs: Record<string, Attr> = {}): Value {
-    const result = newValue(type, '%q');
-    this.ops.push({
-      name,
-      operands: [...operands],
-      results: [result],
-      attrs,
-      regions: [],
-      successors: [],
-      loc: this.loc,
-    });
-    return result;
+  one(name: string, operands: readonly Value[], type: TensorType, attrs: Record<string, Attr> = {}): Value {
+    return this.op(name, operands, [type], attrs)[0]!;
   }
 
   /** A constant of `shape` holding `values` along dimension `dim` (one value: a splat). */
   along(shape: readonly number[], elem: ElemType, values: readonly (number | bigint)[], dim: number): Value {
-    const lit = (x: number | bigint) =>
-      elem.kind === 'float'
-        ? { kind: 'float' as const, value: Number(x) }
-        : { kind: 'int' as const, value: BigInt(x), hex: false };
-    if (values.every((x) => x === values[0])) {
-      const t = tensorType(shape, elem);
-      return this.op('stablehlo.constant', [], t, {
-        value: { kind: 'dense', literal: { elems: [lit(values[0]!)] }, type: t },
-      });
-    }
-    const vt = tensorType([values.length], elem);
-    const vector = this.op('stablehlo.constant', [], vt, {
-      value: { kind: 'dense', literal: { elems: values.map(lit) }, type: vt },
-    });
-    return this.op('stablehlo.broadcast_in_dim', [vector], tensorType(shape, elem), {
+    if (values.every((x) => x === values[0])) return this.constant(tensorType(shape, elem), [values[0]!]);
+    const vector = this.constant(tensorType([values.length], elem), values);
+    return this.one('stablehlo.broadcast_in_dim', [vector], tensorType(shape, elem), {
       broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: [dim] },
     });
   }
 
   convert(x: Value, elem: ElemType): Value {
-    return this.op('stablehlo.convert', [x], tensorType(tensorOf(x).shape, elem));
+    return this.one('stablehlo.convert', [x], tensorType(tensorOf(x).shape, elem));
   }
 
   binary(name: string, a: Value, b: Value): Value {
-    return this.op(`stablehlo.${name}`, [a, b], tensorOf(a));
+    return this.one(`stablehlo.${name}`, [a, b], tensorOf(a));
   }
 
   /** The stored integers of a quantized value (bitcast_convert to its storage type). */
   storage(x: Value): Value {
     const q = quantOf(x)!;
-    return this.op('stablehlo.bitcast_convert', [x], tensorType(tensorOf(x).shape, q.storage));
+    return this.one('stablehlo.bitcast_convert', [x], tensorType(tensorOf(x).shape, q.storage));
   }
 }
 
@@ -173,7 +154,7 @@ function lowerContraction(op: Op, lhs: Value, rhs: Value, storedRhs?: Value): { 
     const wz = qb.axis === undefined ? [w.zeroPoints[0]!] : perChannel(qb, rt.shape[rhsChannelDim]!).zeroPoints;
     y = b.binary('subtract', b.convert(y, I16), b.along(rt.shape, I16, wz, Math.max(rhsChannelDim, 0)));
   }
-  const acc = b.op(op.name, [x, y], tensorType(out.shape, I32), op.attrs);
+  const acc = b.one(op.name, [x, y], tensorType(out.shape, I32), op.attrs);
   const dim = Math.max(channelDim, 0);
   const products = w.scales.map((s) => a.scales[0]! * s);
   if (!r) {
@@ -198,9 +179,9 @@ function lowerContraction(op: Op, lhs: Value, rhs: Value, storedRhs?: Value): { 
   const bound = (x: bigint): Value => b.along([], I64, [x], 0);
   const clamped = fits
     ? shifted
-    : b.op('stablehlo.clamp', [bound(qr!.storageMin), shifted, bound(qr!.storageMax)], tensorOf(shifted));
+    : b.one('stablehlo.clamp', [bound(qr!.storageMin), shifted, bound(qr!.storageMax)], tensorOf(shifted));
   const stored = b.convert(clamped, qr!.storage);
-  return { ops: b.ops, result: b.op('stablehlo.bitcast_convert', [stored], out) };
+  return { ops: b.ops, result: b.one('stablehlo.bitcast_convert', [stored], out) };
 }
 
 const CONTRACTIONS = new Set(['stablehlo.dot_general', 'stablehlo.dot', 'stablehlo.convolution']);
@@ -224,8 +205,8 @@ function lowerOrderOp(op: Op, operands: readonly Value[]): { ops: Op[]; result: 
   const b = new Builder(op.loc);
   const out = tensorOf(op.results[0]!);
   const ints = operands.map((v) => b.storage(v));
-  const r = b.op(op.name, ints, tensorType(out.shape, (out.elem as QuantElem).storage), op.attrs);
-  return { ops: b.ops, result: b.op('stablehlo.bitcast_convert', [r], out) };
+  const r = b.one(op.name, ints, tensorType(out.shape, (out.elem as QuantElem).storage), op.attrs);
+  return { ops: b.ops, result: b.one('stablehlo.bitcast_convert', [r], out) };
 }
 
 /** uniform_dequantize / uniform_quantize of per-axis values, in f32 as the interpreter computes
@@ -243,18 +224,18 @@ function lowerPerAxis(op: Op, operand: Value, stored: Value | undefined): { ops:
     const { scales, zeroPoints } = perChannel(q, shape[q.axis!]!);
     x = b.binary('subtract', b.convert(stored, F32), b.along(shape, F32, zeroPoints, q.axis!));
     x = b.binary('multiply', x, b.along(shape, F32, scales, q.axis!));
-  } else if (quantOf(operand)) x = b.op('stablehlo.uniform_dequantize', [operand], tensorType(shape, F32));
+  } else if (quantOf(operand)) x = b.one('stablehlo.uniform_dequantize', [operand], tensorType(shape, F32));
   if (op.name === 'stablehlo.uniform_dequantize') return { ops: b.ops, result: x };
   const q = out.elem as QuantElem;
   const dim = q.axis ?? 0;
   const { scales, zeroPoints } = perChannel(q, q.axis === undefined ? 1 : shape[dim]!);
-  let y = b.op('stablehlo.round_nearest_even', [b.binary('divide', x, b.along(shape, F32, scales, dim))], tensorOf(x));
+  let y = b.one('stablehlo.round_nearest_even', [b.binary('divide', x, b.along(shape, F32, scales, dim))], tensorOf(x));
   y = b.binary('add', y, b.along(shape, F32, zeroPoints, dim));
   const lo = b.along([], F32, [Number(q.storageMin)], 0);
   const hi = b.along([], F32, [Number(q.storageMax)], 0);
-  const ints = b.convert(b.op('stablehlo.clamp', [lo, y, hi], tensorOf(y)), q.storage);
+  const ints = b.convert(b.one('stablehlo.clamp', [lo, y, hi], tensorOf(y)), q.storage);
   // A per-axis result stays as its stored integers; a per-tensor one becomes its type again.
-  return { ops: b.ops, result: q.axis === undefined ? b.op('stablehlo.bitcast_convert', [ints], out) : ints };
+  return { ops: b.ops, result: q.axis === undefined ? b.one('stablehlo.bitcast_convert', [ints], out) : ints };
 }
 
 /** Rewrites one region; `stored` maps per-axis values to their stored integers. */
@@ -275,9 +256,10 @@ function reads(op: Op): Value[] {
  * The QDQ pattern of PyTorch's and ONNX's exports: uniform_quantize(contraction(
  * uniform_dequantize(a), uniform_dequantize(b))), the float result read by nothing else, is the
  * contraction of a and b with the quantize's result type (the spec gives both the same value).
- * Returns the quantize ops so recognised, each with its quantized contraction.
+ * Returns the quantize ops so recognised, each with its quantized contraction, and the float
+ * contractions they replace.
  */
-function qdqContractions(block: Block): Map<Op, Op> {
+function qdqContractions(block: Block): { fused: Map<Op, Op>; absorbed: Set<Op> } {
   const def = new Map<Value, Op>();
   const uses = new Map<Value, number>();
   for (const op of block.ops) {
@@ -288,39 +270,37 @@ function qdqContractions(block: Block): Map<Op, Op> {
     const d = def.get(v);
     return d?.name === 'stablehlo.uniform_dequantize' ? d.operands[0] : undefined;
   };
-  const found = new Map<Op, Op>();
+  const fused = new Map<Op, Op>();
+  const absorbed = new Set<Op>();
   for (const op of block.ops) {
     if (op.name !== 'stablehlo.uniform_quantize') continue;
     const c = def.get(op.operands[0]!);
     if (!c || !CONTRACTIONS.has(c.name) || c.operands.length !== 2 || uses.get(c.results[0]!) !== 1) continue;
     const [a, b] = [dequantized(c.operands[0]!), dequantized(c.operands[1]!)];
-    if (a && b) found.set(op, { ...c, operands: [a, b], results: op.results });
+    if (!a || !b) continue;
+    fused.set(op, { ...c, operands: [a, b], results: op.results });
+    absorbed.add(c);
   }
-  return found;
+  return { fused, absorbed };
 }
 
 function rewriteBlock(block: Block, map: Map<Value, Value>, stored: Map<Value, Value>): Block {
   const ops: Op[] = [];
   const use = (v: Value): Value => map.get(v) ?? v;
   const qdq = qdqContractions(block);
-  const floatContractions = new Set(
-    [...qdq.keys()].map((quantize) => block.ops.find((o) => o.results[0] === quantize.operands[0])!),
-  );
   for (const op of block.ops) {
-    if (floatContractions.has(op)) continue; // computed by the integer contraction at its quantize
-    const fused = qdq.get(op);
-    if (fused) {
-      const [a, b] = fused.operands as [Value, Value];
-      const rewritten = lowerContraction(fused, use(a), use(b), stored.get(b));
-      ops.push(...rewritten.ops);
-      map.set(op.results[0]!, rewritten.result);
-      continue;
-    }
-    const operands = op.operands.map(use);
+    if (qdq.absorbed.has(op)) continue; // computed by the integer contraction at its quantize
     const replace = (r: { ops: Op[]; result: Value }): void => {
       ops.push(...r.ops);
       map.set(op.results[0]!, r.result);
     };
+    const fused = qdq.fused.get(op);
+    if (fused) {
+      const [a, b] = fused.operands as [Value, Value];
+      replace(lowerContraction(fused, use(a), use(b), stored.get(b)));
+      continue;
+    }
+    const operands = op.operands.map(use);
     if (CONTRACTIONS.has(op.name) && operands.length === 2 && operands.some((v) => quantOf(v))) {
       replace(lowerContraction(op, operands[0]!, operands[1]!, stored.get(op.operands[1]!)));
       continue;
@@ -371,12 +351,7 @@ function rewriteBlock(block: Block, map: Map<Value, Value>, stored: Map<Value, V
 }
 
 const mentionsQuant = (r: Region): boolean =>
-  r.blocks.some((b) =>
-    b.ops.some(
-      (op) =>
-        [...op.operands, ...op.results].some((v) => quantOf(v)) || op.regions.some((inner) => mentionsQuant(inner)),
-    ),
-  );
+  r.blocks.some((b) => b.ops.some((op) => hasQuantTypes(op) || op.regions.some(mentionsQuant)));
 
 /** The quantize phase: every function with quantized values rewritten, others kept as they are. */
 export function lowerQuantized(m: Module): Module {

@@ -39,6 +39,8 @@ export function fuseForC(c: CProgram): FusedProgram {
       planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined) ??
       planIntGemm(f, target, (i) => prog.constants.has(f.ins[i]!)),
     scratchBytes: (p) => (p.kind === 'gemm' ? gemmScratchBytes(p) : 0),
+    // An integer GEMM writes its i32 product: the requantization after it stays a loop of its own.
+    takesEpilogue: (p) => p.kind !== 'int-gemm',
   });
 }
 

@@ -186,6 +186,8 @@ export interface UkernelPlanner {
   readonly scratchBytes: (p: UkernelPlan) => number;
   /** f32 lanes of the backend's vectors (absent: micro-kernels only, no vector loops). */
   readonly lanes?: number;
+  /** Whether the plan's kernel applies a fused elementwise group to its result (default: yes). */
+  readonly takesEpilogue?: (p: UkernelPlan) => boolean;
 }
 
 /** Fusion phase: groups each straight-line run of kernels; ops a planner takes get their plan
@@ -215,10 +217,9 @@ export function fuseKernels(c: CProgram, ukernels?: UkernelPlanner): FusedProgra
   const fuseContext = {
     isElementwise: isFusibleElementwise,
     isSplat: (s: Sym) => c.splatOf(s) !== undefined,
-    // An integer GEMM writes its i32 product: the requantization after it stays a loop of its own.
     canHead: (f: FlatOp) => {
       const p = planFor(f);
-      return p !== undefined && p.kind !== 'int-gemm';
+      return p !== undefined && (ukernels?.takesEpilogue?.(p) ?? true);
     },
     isReducible,
     outputs: [...keep],

@@ -13,7 +13,8 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Attr } from '../ir/attrs.js';
 import { newValue, type Func, type Module, type Op, type Region, type Value } from '../ir/core.js';
-import { storageElem, tensorType, type TensorType, type Type } from '../ir/types.js';
+import { OpBuilder } from '../ir/builder.js';
+import { tensorType, type TensorType } from '../ir/types.js';
 import { permuteMode, processGroup, reduceMode, type GroupAttrs } from '../ops/collective.js';
 import { isIdentityCustomCall } from '../ops/control.js';
 import { attrsOf } from '../ops/index.js';
@@ -47,21 +48,10 @@ const tensorOf = (v: Value, loc: Loc): TensorType =>
 const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
 const int = (x: number): Attr => ({ kind: 'int', value: BigInt(x) });
 
-/** Builds ops into a list. */
-class Builder {
-  readonly ops: Op[] = [];
-  constructor(readonly loc: Loc) {}
-
-  op(
-    name: string,
-    operands: readonly Value[],
-    resultTypes: readonly Type[],
-    attrs: Record<string, Attr> = {},
-    regions: Region[] = [],
-  ): Value[] {
-    const results = resultTypes.map((t) => newValue(t, '%spmd'));
-    this.ops.push({ name, operands: [...operands], results, attrs, regions, successors: [], loc: this.loc });
-    return results;
+/** Ops into a list, with the slices, concatenations and folds that reassemble tiles. */
+class Builder extends OpBuilder {
+  constructor(loc: Loc) {
+    super(loc, '%spmd');
   }
 
   slice(x: Value, start: readonly number[], shape: readonly number[]): Value {
@@ -80,20 +70,6 @@ class Builder {
     const t = tensorOf(xs[0]!, this.loc);
     const shape = t.shape.map((d, i) => (i === dim ? xs.reduce((n, x) => n + tensorOf(x, this.loc).shape[i]!, 0) : d));
     return this.op('stablehlo.concatenate', xs, [tensorType(shape, t.elem)], { dimension: int(dim) })[0]!;
-  }
-
-  /** A splat constant of type t (0 for zeros, or an integer value for ids). */
-  constant(t: TensorType, value: number): Value {
-    const e = storageElem(t.elem);
-    const elem =
-      e.kind === 'float'
-        ? { kind: 'float' as const, value }
-        : e.kind === 'bool'
-          ? { kind: 'bool' as const, value: value !== 0 }
-          : { kind: 'int' as const, value: BigInt(value), hex: false };
-    return this.op('stablehlo.constant', [], [t], {
-      value: { kind: 'dense', literal: { elems: [elem] }, type: t },
-    })[0]!;
   }
 
   /** `combine` (a collective's reducer region) applied elementwise across `xs`, in order. */
@@ -207,7 +183,7 @@ function lowerCollective(b: Builder, op: Op, ins: readonly (readonly Value[])[],
         }
         case 'stablehlo.collective_permute': {
           const src = attrsOf('stablehlo.collective_permute', op).pairs.find((pr) => pr[1] === p)?.[0];
-          out[p]!.push(src === undefined ? b.constant(resultType, 0) : of(src));
+          out[p]!.push(src === undefined ? b.constant(resultType, [0]) : of(src));
           break;
         }
         default:
@@ -241,7 +217,7 @@ function inlinePerPartition(
     if (COLLECTIVES.has(op.name)) outs = lowerCollective(b, op, ins, n);
     else if (op.name === 'stablehlo.partition_id' || op.name === 'stablehlo.replica_id')
       outs = ins.map((_, p) => [
-        b.constant(op.results[0]!.type as TensorType, op.name === 'stablehlo.partition_id' ? p : 0),
+        b.constant(op.results[0]!.type as TensorType, [op.name === 'stablehlo.partition_id' ? p : 0]),
       ]);
     else if (op.name === 'func.call') {
       const callee = op.attrs['callee'];
