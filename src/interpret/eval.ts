@@ -5,7 +5,7 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Block, Func, Module, Op, Region, Value } from '../ir/core.js';
-import { typeToString } from '../ir/types.js';
+import { sameShape, typeToString } from '../ir/types.js';
 import { opAttrs, type EvalSession, type OpEvalCtx, type ProcessInfo } from '../ops/def.js';
 import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
@@ -145,6 +145,7 @@ export class Interpreter {
           r.kind === 'tensor' &&
           declared?.kind === 'tensor' &&
           declared.shape.every((d) => d >= 0) &&
+          (r.type.elem !== declared.elem || !sameShape(r.type.shape, declared.shape)) &&
           typeToString(r.type) !== typeToString(declared)
         )
           throw new RuntimeError(`computes ${typeToString(r.type)} where it declares ${typeToString(declared)}`);

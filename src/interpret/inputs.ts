@@ -91,7 +91,8 @@ function randomTensor(type: TensorType, seed: number, range: InputRange = {}): T
   };
   const e = storageElem(type.elem);
   const scale = range.scale ?? 1;
-  for (let i = 0; i < size(t); i++) {
+  const n = size(t);
+  for (let i = 0; i < n; i++) {
     const u = next();
     if (e.kind === 'int') setElem(t, i, BigInt(Math.floor(u * Math.min(8, range.intBound ?? 8))));
     else if (e.kind === 'bool') setElem(t, i, u < 0.5 ? 1 : 0);

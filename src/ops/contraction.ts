@@ -5,9 +5,11 @@
  */
 import type { Attr } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
-import { storageElem, tensorType, typeToString, type TensorType, type Type } from '../ir/types.js';
+import { rounder } from '../ir/float-format.js';
+import { storageElem, tensorType, typeToString, type FloatElem, type TensorType, type Type } from '../ir/types.js';
 import {
   expectTensor,
+  flatIndex,
   forEachIndex,
   getElem,
   makeTensor,
@@ -56,6 +58,29 @@ function axpy(acc: Float64Array, a: number, x: Float64Array, base: number, n: nu
   for (let c = 0; c < n; c++) acc[c] = acc[c]! + a * x[base + c]!;
 }
 
+/**
+ * Four rows' accumulators each take four terms per column: acc_r[c] += a[r][0] * x[b0 + c], then
+ * a[r][1] * x[b1 + c], ... JavaScript adds left to right, so each accumulator sees its terms one at
+ * a time in the order of k, exactly as axpy applied four times would; only the memory traffic
+ * shrinks (x read once for four rows, each accumulator loaded once for four terms).
+ */
+function axpy4x4(acc: Float64Array[], a: Float64Array, x: Float64Array, base: readonly number[], n: number): void {
+  const [acc0, acc1, acc2, acc3] = acc as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [b0, b1, b2, b3] = base as [number, number, number, number];
+  const [a00, a01, a02, a03, a10, a11, a12, a13] = [a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!];
+  const [a20, a21, a22, a23, a30, a31, a32, a33] = [a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!];
+  for (let c = 0; c < n; c++) {
+    const x0 = x[b0 + c]!;
+    const x1 = x[b1 + c]!;
+    const x2 = x[b2 + c]!;
+    const x3 = x[b3 + c]!;
+    acc0[c] = acc0[c]! + a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+    acc1[c] = acc1[c]! + a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+    acc2[c] = acc2[c]! + a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
+    acc3[c] = acc3[c]! + a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3;
+  }
+}
+
 export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType): Tensor {
   const ls = lhs.type.shape;
   const rs = rhs.type.shape;
@@ -99,19 +124,45 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
     forEachIndex(rfShape, (idx) => colOff.push(idx.reduce((s, v, k) => s + v * rst[rf[k]!]!, 0)));
     const cols = colOff.length;
     const dense = colOff.every((o, c) => o === c); // rhs-free indexes are R's last, contiguous dims
-    const acc = new Float64Array(cols);
     const rowShape = rt.shape.slice(0, nb + nlf);
-    forEachIndex(rowShape, (idx, row) => {
+    const lbs: number[] = [];
+    const rbs: number[] = [];
+    forEachIndex(rowShape, (idx) => {
       const [lb, rb] = rowBase(idx);
-      acc.fill(0);
-      for (let k = 0; k < K; k++) {
-        const a = L[lb + lOff[k]!]!;
-        const base = rb + rOff[k]!;
-        if (dense) axpy(acc, a, R, base, cols);
-        else for (let c = 0; c < cols; c++) acc[c] = acc[c]! + a * R[base + colOff[c]!]!;
-      }
-      for (let c = 0; c < cols; c++) setElem(out, row * cols + c, acc[c]!);
+      lbs.push(lb);
+      rbs.push(rb);
     });
+    const acc = [0, 1, 2, 3].map(() => new Float64Array(cols));
+    const a16 = new Float64Array(16);
+    const kBase = [0, 0, 0, 0];
+    // Where the rhs-free elements are not contiguous (attention's k^T), each batch's K x cols panel
+    // of R is first copied densely, so the same kernels run on it.
+    const panel = dense ? R : new Float64Array(K * cols);
+    let packedFor = -1;
+    const od = out.data as Float64Array;
+    const round = rounder((storageElem(rt.elem) as FloatElem).format);
+    for (let row = 0; row < lbs.length;) {
+      const rb = rbs[row]!;
+      if (!dense && packedFor !== rb) {
+        for (let k = 0; k < K; k++) for (let c = 0; c < cols; c++) panel[k * cols + c] = R[rb + rOff[k]! + colOff[c]!]!;
+        packedFor = rb;
+      }
+      const base = (k: number): number => (dense ? rb + rOff[k]! : k * cols);
+      // Four rows of one batch together, then the batch's last rows one by one.
+      const rows = row + 4 <= lbs.length && [1, 2, 3].every((r) => rbs[row + r] === rb) ? 4 : 1;
+      for (let r = 0; r < rows; r++) acc[r]!.fill(0);
+      let k = 0;
+      if (rows === 4)
+        for (; k + 4 <= K; k += 4) {
+          for (let r = 0; r < 4; r++) for (let j = 0; j < 4; j++) a16[4 * r + j] = L[lbs[row + r]! + lOff[k + j]!]!;
+          for (let j = 0; j < 4; j++) kBase[j] = base(k + j);
+          axpy4x4(acc, a16, panel, kBase, cols);
+        }
+      for (; k < K; k++)
+        for (let r = 0; r < rows; r++) axpy(acc[r]!, L[lbs[row + r]! + lOff[k]!]!, panel, base(k), cols);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) od[(row + r) * cols + c] = round(acc[r]![c]!);
+      row += rows;
+    }
     return out;
   }
   const la = reader(lhs, rt);
@@ -388,7 +439,63 @@ const dynamicConv = defineOp({
   },
 });
 
+/**
+ * The float convolution without batch groups, for speed: per output position and feature group, the
+ * group's output features accumulate together, a multiple of one kernel row per input feature
+ * (contiguous: the kernel is copied in HWIO order first). Each output still sums its products in the order convolve's loop does
+ * (kernel positions, then input features), in f64, rounded once: the same numbers.
+ */
+function convolveFloat(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): Tensor {
+  const out = makeTensor(rt);
+  const L = lhs.data as Float64Array;
+  const ls = lhs.type.shape;
+  const ks = rhs.type.shape;
+  const [lst, ost] = [strides(ls), strides(rt.shape)];
+  // The kernel copied so that output features are innermost (OIHW, say, read along O is strided).
+  const kst = new Array<number>(ks.length);
+  let stride = 1;
+  for (const d of [c.kOut, c.kIn, ...[...c.kSpatial].reverse()]) [kst[d], stride] = [stride, stride * ks[d]!];
+  const K = new Float64Array(rhs.data.length);
+  forEachIndex(ks, (idx, flat) => (K[flatIndex(idx, kst)] = (rhs.data as Float64Array)[flat]!));
+  const n = c.inSpatial.length;
+  const cInPerGroup = ls[c.inFeature]! / c.featureGroups;
+  const perGroup = rt.shape[c.outFeature]! / c.featureGroups;
+  const kernelSpatial = c.kSpatial.map((d) => ks[d]!);
+  const dilatedIn = c.inSpatial.map((d, i) => (ls[d]! - 1) * c.lhsDil[i]! + 1);
+  const [lf, kf, of] = [lst[c.inFeature]!, kst[c.kIn]!, ost[c.outFeature]!];
+  const positions = rt.shape.map((d, i) => (i === c.outFeature ? 1 : d));
+  const acc = new Float64Array(perGroup);
+  forEachIndex(positions, (o) => {
+    const o0 = flatIndex(o, ost);
+    const lb = o[c.outBatch]! * lst[c.inBatch]!;
+    for (let g = 0; g < c.featureGroups; g++) {
+      acc.fill(0);
+      forEachIndex(kernelSpatial, (k) => {
+        let lbase = lb + g * cInPerGroup * lf;
+        let kbase = g * perGroup;
+        for (let d = 0; d < n; d++) {
+          const kk = c.reversal[d] ? kernelSpatial[d]! - 1 - k[d]! : k[d]!;
+          const p = o[c.outSpatial[d]!]! * c.strides[d]! + k[d]! * c.rhsDil[d]! - c.padding[d]![0]!;
+          if (p < 0 || p >= dilatedIn[d]! || p % c.lhsDil[d]! !== 0) return;
+          lbase += (p / c.lhsDil[d]!) * lst[c.inSpatial[d]!]!;
+          kbase += kk * kst[c.kSpatial[d]!]!;
+        }
+        for (let i = 0; i < cInPerGroup; i++) {
+          const a = L[lbase + i * lf]!;
+          const kb = kbase + i * kf;
+          axpy(acc, a, K, kb, perGroup);
+        }
+      });
+      for (let j = 0; j < perGroup; j++) setElem(out, o0 + (g * perGroup + j) * of, acc[j]!);
+    }
+  });
+  return out;
+}
+
 function convolve(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): Tensor {
+  const floats =
+    storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
+  if (floats && c.batchGroups === 1) return convolveFloat(lhs, rhs, c, rt);
   const out = makeTensor(rt);
   const ls = lhs.type.shape;
   const ks = rhs.type.shape;

@@ -4,7 +4,7 @@
  * complex and reduce_precision.
  */
 import type { Op } from '../ir/core.js';
-import { maxFinite } from '../ir/float-format.js';
+import { maxFinite, rounder } from '../ir/float-format.js';
 import {
   complexElem,
   sameShape,
@@ -62,10 +62,34 @@ export function mapElements(args: readonly Tensor[], type: TensorType, f: (xs: E
   const out = makeTensor(type);
   const n = size(out);
   const xs = new Array<Elem>(args.length);
+  const result = storageElem(type.elem);
+  if (result.kind === 'float' && args.every((t) => storageElem(t.type.elem).kind !== 'complex')) {
+    // Real operands hold one element per array slot: read and round them without getElem/setElem's
+    // per-element dispatch on the element type (the interpreter's hottest loop on big models).
+    const data = args.map((t) => t.data as ArrayLike<number | bigint>);
+    const od = out.data as Float64Array;
+    const round = rounder(result.format);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < data.length; k++) xs[k] = data[k]![i]!;
+      od[i] = round(f(xs) as number);
+    }
+    return out;
+  }
   for (let i = 0; i < n; i++) {
     for (let k = 0; k < args.length; k++) xs[k] = getElem(args[k]!, i);
     setElem(out, i, f(xs));
   }
+  return out;
+}
+
+/** mapElements for a real unary or binary float function, called with the operands' elements directly. */
+function mapFloats(args: readonly Tensor[], type: TensorType, g: (...a: number[]) => number): Tensor {
+  const out = makeTensor(type);
+  const od = out.data as Float64Array;
+  const round = rounder((storageElem(type.elem) as FloatElem).format);
+  const [x, y] = args.map((t) => t.data as Float64Array) as [Float64Array, Float64Array | undefined];
+  if (y) for (let i = 0; i < od.length; i++) od[i] = round(g(x[i]!, y[i]!));
+  else for (let i = 0; i < od.length; i++) od[i] = round(g(x[i]!));
   return out;
 }
 
@@ -85,6 +109,7 @@ function scalarOp<const N extends string>(name: N, arity: 1 | 2): OpDef<any, `st
       if (name === 'abs' && e.kind === 'complex') f = (xs) => Math.hypot((xs[0] as C)[0], (xs[0] as C)[1]);
       else if (e.kind === 'float' && impl.float) {
         const g = impl.float;
+        if (storageElem(rt.elem).kind === 'float') return [mapFloats(ts, rt, g)];
         f = arity === 1 ? (xs) => g(xs[0] as number) : (xs) => g(xs[0] as number, xs[1] as number);
       } else if (e.kind === 'int' && impl.int) {
         const g = impl.int;

@@ -68,9 +68,12 @@ const broadcastInDim = defineOp({
 export function broadcast(x: Tensor, dims: readonly number[], rt: TensorType): Tensor {
   const out = makeTensor(rt);
   const xs = strides(x.type.shape);
+  // The operand's stride along each result dimension (0 where the result repeats it).
+  const srcStride = rt.shape.map(() => 0);
+  dims.forEach((d, i) => (srcStride[d] = x.type.shape[i] === 1 ? 0 : xs[i]!));
   forEachIndex(rt.shape, (idx, flat) => {
     let src = 0;
-    for (let i = 0; i < dims.length; i++) src += (x.type.shape[i] === 1 ? 0 : idx[dims[i]!]!) * xs[i]!;
+    for (let d = 0; d < idx.length; d++) src += idx[d]! * srcStride[d]!;
     copyElem(out, flat, x, src);
   });
   return out;

@@ -5,6 +5,7 @@
  * pooling/reduction loops fast without changing results (same scalar semantics, same rounding).
  */
 import type { Op, Region } from '../ir/core.js';
+import { rounder } from '../ir/float-format.js';
 import { compatibleShape, storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import {
   copyElem,
@@ -29,13 +30,26 @@ type Combine = (acc: Elem[], xs: Elem[]) => Elem[];
 
 /** A combiner for `body`: direct scalar code when the body is `return op(arg0, arg1)`, else the interpreter. */
 export function combiner(body: Region, elemTypes: readonly TensorType[], ctx: OpEvalCtx): Combine {
+  const g = elemTypes.length === 1 ? scalarCombiner(body, elemTypes[0]!) : undefined;
+  if (g) return (acc, xs) => [g(acc[0]!, xs[0]!)];
+  return (acc, xs) => {
+    const args: RtValue[] = [
+      ...acc.map((v, i) => scalarOf(elemTypes[i]!, v)),
+      ...xs.map((v, i) => scalarOf(elemTypes[i]!, v)),
+    ];
+    return ctx.runRegion(body, args).map((r) => getElem(expectTensor(r), 0));
+  };
+}
+
+/** One value's combiner as direct scalar code, rounded to the element type, when the body is
+ * `return op(arg0, arg1)` (or op(arg1, arg0)) for an associative op of the SCALAR table. */
+function scalarCombiner(body: Region, elemType: TensorType): ((acc: Elem, x: Elem) => Elem) | undefined {
   const block = body.blocks[0];
-  const n = elemTypes.length;
-  if (block && n === 1 && body.blocks.length === 1 && block.ops.length === 2) {
+  if (block && body.blocks.length === 1 && block.ops.length === 2) {
     const [op, ret] = block.ops as [(typeof block.ops)[0], (typeof block.ops)[0]];
     const name = op!.name.replace(/^stablehlo\./, '');
     const impl = SCALAR[name];
-    const e = storageElem(elemTypes[0]!.elem);
+    const e = storageElem(elemType.elem);
     const argsOk =
       op!.operands.length === 2 &&
       op!.operands.every((v) => block.args.includes(v)) &&
@@ -43,7 +57,7 @@ export function combiner(body: Region, elemTypes: readonly TensorType[], ctx: Op
     const retOk = ret!.name === 'stablehlo.return' && ret!.operands[0] === op!.results[0];
     if (impl && argsOk && retOk && ['add', 'multiply', 'maximum', 'minimum', 'and', 'or', 'xor'].includes(name)) {
       const swap = op!.operands[0] === block.args[1];
-      const tmp = makeTensor(tensorType([], elemTypes[0]!.elem));
+      const tmp = makeTensor(tensorType([], elemType.elem));
       const round = (v: Elem): Elem => {
         setElem(tmp, 0, v);
         return getElem(tmp, 0);
@@ -55,17 +69,15 @@ export function combiner(body: Region, elemTypes: readonly TensorType[], ctx: Op
       else if (e.kind === 'complex' && impl.complex) f = (a, b) => impl.complex!(a as C, b as C);
       if (f) {
         const g = f;
-        return (acc, xs) => [round(swap ? g(xs[0]!, acc[0]!) : g(acc[0]!, xs[0]!))];
+        if (e.kind === 'float') {
+          const roundF = rounder(e.format);
+          return (acc, x) => roundF((swap ? g(x, acc) : g(acc, x)) as number);
+        }
+        return (acc, x) => round(swap ? g(x, acc) : g(acc, x));
       }
     }
   }
-  return (acc, xs) => {
-    const args: RtValue[] = [
-      ...acc.map((v, i) => scalarOf(elemTypes[i]!, v)),
-      ...xs.map((v, i) => scalarOf(elemTypes[i]!, v)),
-    ];
-    return ctx.runRegion(body, args).map((r) => getElem(expectTensor(r), 0));
-  };
+  return undefined;
 }
 
 function scalarOf(t: TensorType, v: Elem): Tensor {
@@ -115,10 +127,26 @@ const reduce = defineOp({
     const shape = inputs[0]!.type.shape;
     const keep = [...shape.keys()].filter((d) => !a.dims.includes(d));
     const os = strides(keep.map((d) => shape[d]!));
-    const acc: Elem[][] = Array.from({ length: size(outs[0]!) }, () => inits.map((t) => getElem(t, 0)));
-    forEachIndex(shape, (idx, flat) => {
+    const outIndex = (idx: readonly number[]): number => {
       let o = 0;
       for (let k = 0; k < keep.length; k++) o += idx[keep[k]!]! * os[k]!;
+      return o;
+    };
+    const g = n === 1 ? scalarCombiner(op.regions[0]!, inits[0]!.type) : undefined;
+    if (g && storageElem(inputs[0]!.type.elem).kind === 'float') {
+      // One float input with an op body: the same combination, in the same order, without an array per step.
+      const x = inputs[0]!.data as Float64Array;
+      const acc = outs[0]!.data as Float64Array;
+      acc.fill(getElem(inits[0]!, 0) as number);
+      forEachIndex(shape, (idx, flat) => {
+        const o = outIndex(idx);
+        acc[o] = g(acc[o]!, x[flat]!) as number;
+      });
+      return outs;
+    }
+    const acc: Elem[][] = Array.from({ length: size(outs[0]!) }, () => inits.map((t) => getElem(t, 0)));
+    forEachIndex(shape, (idx, flat) => {
+      const o = outIndex(idx);
       acc[o] = f(
         acc[o]!,
         inputs.map((t) => getElem(t, flat)),

@@ -57,7 +57,8 @@ export function expectMatch(
     t.notOk(why, `${label} output ${i}: the reference is informative${why ? ` (${why})` : ''}`);
     if (allFinite) {
       let bad = 0;
-      for (let k = 0; k < size(want); k++)
+      const n = size(want);
+      for (let k = 0; k < n; k++)
         if ([getElem(want, k)].flat().some((v) => typeof v === 'number' && !Number.isFinite(v))) bad++;
       t.equal(bad, 0, `${label} output ${i}: every reference element is finite`);
     }

@@ -40,3 +40,29 @@ t.test('f16 rounding is to nearest, ties to even', async (t) => {
   t.ok(Number.isNaN(roundToFormat(F('f8E4M3FN'), 1000)), 'FN types overflow to NaN');
   t.equal(Number(encodeFloat(F('f8E4M3FNUZ'), -0)), 0, 'FNUZ has no negative zero');
 });
+
+t.test('the double-arithmetic rounding of IEEE-style formats equals encode/decode', async (t) => {
+  // roundToFormat rounds f16, bf16 and the IEEE-style f8 types without packing bits (ieeeRounder);
+  // encodeFloat/decodeFloat are the bit-level definition. Every value of each format, the midpoints
+  // between neighbours (ties), a step either side of them, and a seeded sweep over magnitudes.
+  let seed = 7;
+  const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (const name of ['f16', 'bf16', 'f8E5M2', 'f8E4M3', 'f8E3M4']) {
+    const f = F(name);
+    const xs = [0, -0, NaN, Infinity, -Infinity, 1e300, -1e-300, 5e-324, maxFinite(f) * 1.5];
+    for (let b = 0; b < 2 ** Math.min(f.bits, 16) - 1; b++) {
+      const [v, w] = [decodeFloat(f, b), decodeFloat(f, b + 1)];
+      xs.push(v);
+      if (Number.isFinite(v) && Number.isFinite(w)) {
+        const mid = (v + w) / 2;
+        xs.push(mid, mid * (1 + 2 ** -40), mid * (1 - 2 ** -40));
+      }
+    }
+    for (let i = 0; i < 20000; i++) xs.push((random() * 2 - 1) * 2 ** Math.floor(random() * 300 - 150));
+    const bad = xs.filter((x) => {
+      const [fast, exact] = [roundToFormat(f, x), decodeFloat(f, encodeFloat(f, x))];
+      return !Object.is(fast, exact) && !(Number.isNaN(fast) && Number.isNaN(exact));
+    });
+    t.same(bad.slice(0, 5), [], `${name}: ${xs.length} values, rounded alike`);
+  }
+});
