@@ -46,7 +46,7 @@ t.test('the double-arithmetic rounding of IEEE-style formats equals encode/decod
   // encodeFloat/decodeFloat are the bit-level definition. Every value of each format, the midpoints
   // between neighbours (ties), a step either side of them, and a seeded sweep over magnitudes.
   let seed = 7;
-  const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   for (const name of ['f16', 'bf16', 'f8E5M2', 'f8E4M3', 'f8E3M4']) {
     const f = F(name);
     const xs = [0, -0, NaN, Infinity, -Infinity, 1e300, -1e-300, 5e-324, maxFinite(f) * 1.5];
