@@ -189,6 +189,57 @@ static inline rl_vf rl_vf_sqrt(rl_vf a) {
 }
 #endif
 
+/* ---- integer pair vectors: the integer GEMM's micro-kernel (src/emit-c/int-gemm.ts) -------------
+ * rl_vi holds RL_VI_LANES i32 accumulators, one per output column. The packed weights hold, per
+ * column, two consecutive k's 16-bit values in one 32-bit word; rl_vi_dot2(acc, x, y) adds to each
+ * lane the two products of the signed 16-bit halves of x's and y's words (x: one A pair splat to
+ * every lane), wrapping modulo 2^32 as the interpreter's i32 contraction does: vpmaddwd (whose one
+ * overflowing case, -32768 * -32768 twice, wraps too) then vpaddd, or VNNI's vpdpwssd (the
+ * non-saturating form) where the compiler targets it; SMLAD on Arm DSP cores (rl.h rl_smlad, one
+ * lane: NEON and Helium have no lane-wise pair product, they use it too). */
+#if defined(RL_SIMD_AVX512)
+#define RL_VI_LANES 16
+typedef __m512i rl_vi;
+static inline rl_vi rl_vi_zero(void) { return _mm512_setzero_si512(); }
+static inline rl_vi rl_vi_splat(uint32_t x) { return _mm512_set1_epi32((int)x); }
+static inline rl_vi rl_vi_load(const uint32_t* p) { return _mm512_loadu_si512((const void*)p); }
+static inline void rl_vi_store(int32_t* p, rl_vi v) { _mm512_storeu_si512((void*)p, v); }
+#if defined(__AVX512VNNI__)
+static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return _mm512_dpwssd_epi32(acc, x, y); }
+#else
+static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return _mm512_add_epi32(acc, _mm512_madd_epi16(x, y)); }
+#endif
+#elif defined(RL_SIMD_AVX2)
+#define RL_VI_LANES 8
+typedef __m256i rl_vi;
+static inline rl_vi rl_vi_zero(void) { return _mm256_setzero_si256(); }
+static inline rl_vi rl_vi_splat(uint32_t x) { return _mm256_set1_epi32((int)x); }
+static inline rl_vi rl_vi_load(const uint32_t* p) { return _mm256_loadu_si256((const __m256i*)p); }
+static inline void rl_vi_store(int32_t* p, rl_vi v) { _mm256_storeu_si256((__m256i*)p, v); }
+#if defined(__AVXVNNI__)
+static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return _mm256_dpwssd_avx_epi32(acc, x, y); }
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return _mm256_dpwssd_epi32(acc, x, y); }
+#else
+static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y)); }
+#endif
+#else
+#include "rl.h" /* rl_smlad */
+#define RL_VI_LANES 1
+typedef int32_t rl_vi;
+static inline rl_vi rl_vi_zero(void) { return 0; }
+static inline rl_vi rl_vi_splat(uint32_t x) { return (rl_vi)x; }
+static inline rl_vi rl_vi_load(const uint32_t* p) { return (rl_vi)*p; }
+static inline void rl_vi_store(int32_t* p, rl_vi v) { *p = v; }
+static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return rl_smlad((uint32_t)x, (uint32_t)y, acc); }
+#endif
+/* The first n (< RL_VI_LANES) lanes of v. */
+static inline void rl_vi_store_n(int32_t* p, rl_vi v, int n) {
+  int32_t lanes[RL_VI_LANES];
+  rl_vi_store(lanes, v);
+  for (int i = 0; i < n; i++) p[i] = lanes[i];
+}
+
 /* ---- on top of the primitives: identical code (and results) on every instruction set ---------- */
 
 /* StableHLO maximum/minimum: NaN (a + b, so the operand's quiet NaN) if either lane is NaN; of

@@ -28,6 +28,8 @@ import {
   onnxOverheadModel,
   randomFloats,
   updateLoopModule,
+  int8GemmModule,
+  randomInt8,
   type BenchModel,
 } from './models.js';
 
@@ -42,6 +44,13 @@ const WARMUP = 30;
  * to the reference's largest |value| (models), or to |value| + 1e-3 (GEMM). f32 results summed in
  * another order stay near 1e-6; a wrong kernel is far above. */
 const OUTPUT_BOUND = 1e-3;
+/** int8 GEMM shapes (each also in GEMM_SHAPES, for the f32 time): an MLP layer at batch 1, square, a transformer's FFN. */
+const INT8_GEMM_SHAPES: readonly [number, number, number][] = [
+  [1, 784, 128],
+  [256, 256, 256],
+  [1024, 1024, 1024],
+  [128, 768, 3072],
+];
 const GEMM_SHAPES: readonly [number, number, number][] = [
   [64, 64, 64],
   [256, 256, 256],
@@ -132,6 +141,35 @@ async function runGemm(m: number, k: number, n: number, threads: number): Promis
   return runJson('./bench', [], dir);
 }
 
+/** Builds the int8 GEMM for one shape and times it; `bad` says why its output is not the exact product. */
+async function runInt8Gemm(m: number, k: number, n: number): Promise<{ seconds: number; bad?: string }> {
+  const [a, w] = [randomInt8(m * k, 21), randomInt8(k * n, 22)];
+  const { dir } = await buildWithHarness(
+    `int8_gemm_${m}x${k}x${n}`,
+    int8GemmModule(m, k, n, w),
+    'model_bench.c',
+    {},
+    [],
+  );
+  writeFileSync(join(dir, 'in.bin'), a);
+  const r = await runJson('./bench', [], dir);
+  const b = readFileSync(join(dir, 'out.bin'));
+  const out = new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  let wrong = out.length === m * n ? 0 : m * n;
+  const row = new Int32Array(n);
+  for (let i = 0; i < m && !wrong; i++) {
+    row.fill(0);
+    for (let kk = 0; kk < k; kk++) {
+      const x = a[i * k + kk]!;
+      for (let j = 0; j < n; j++) row[j] = row[j]! + x * w[kk * n + j]!;
+    }
+    for (let j = 0; j < n; j++) if (row[j] !== out[i * n + j]) wrong++;
+  }
+  const bad =
+    untrusted(Number(r['status']), 0) ?? (wrong ? `${wrong} output(s) differ from the exact product` : undefined);
+  return { seconds: Number(r['ours_s']), ...(bad ? { bad } : {}) };
+}
+
 /** BENCH_ONLY=regex (e.g. `make bench BENCH_ONLY=cnn`) runs only the GEMM shapes and models whose names match. */
 const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
 const selected = (name: string): boolean => !only || only.test(name);
@@ -208,10 +246,12 @@ async function main(): Promise<number> {
     'shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff',
   );
   let core = '';
+  const f32GemmSeconds = new Map<string, number>();
   for (const [m, k, n] of GEMM_SHAPES) {
     if (!selected(`gemm_${m}x${k}x${n}`)) continue;
     const r = await runGemm(m, k, n, 1);
     const [ours, blas] = [Number(r['ours_s']), Number(r['openblas_s'])];
+    f32GemmSeconds.set(`${m}x${k}x${n}`, ours);
     core = String(r['openblas_core']);
     const flops = 2 * m * k * n;
     const diff = Number(r['max_rel_diff']);
@@ -223,6 +263,25 @@ async function main(): Promise<number> {
     );
   }
   if (core) console.log(`OpenBLAS kernel: ${core} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for this process)`);
+
+  // ---- int8 GEMM vs our f32 GEMM ------------------------------------------------------------------
+  // The integer GEMM quantized models run (int8 x int8 -> int32, weights packed at compile time),
+  // against the f32 GEMM above on the same shape; its outputs must equal the exact product.
+  const int8Shapes = INT8_GEMM_SHAPES.filter(([m, k, n]) => selected(`int8_gemm_${m}x${k}x${n}`));
+  if (int8Shapes.length) {
+    console.log('\nint8 GEMM C[MxN] (i32) = A[MxK] (i8) W[KxN] (i8 weight), against our f32 GEMM of the same shape');
+    console.log('shape (MxKxN)      int8                         f32 (xla-aot)                int8 speed vs f32');
+  }
+  for (const [m, k, n] of int8Shapes) {
+    const f32 = f32GemmSeconds.get(`${m}x${k}x${n}`) ?? Number((await runGemm(m, k, n, 1))['ours_s']);
+    const { seconds, bad } = await runInt8Gemm(m, k, n);
+    if (bad) failures.push(`int8 gemm ${m}x${k}x${n}: ${bad}`);
+    else ratios[`int8_gemm_${m}x${k}x${n}_speed_vs_f32`] = f32 / seconds;
+    const ops = 2 * m * k * n;
+    console.log(
+      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(seconds)} ${(ops / seconds / 1e9).toFixed(1)} GOP/s`.padEnd(28)} ${`${fmt(f32)} ${gflops(ops, f32)}`.padEnd(28)} ${(f32 / seconds).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
+    );
+  }
   // Not a comparison (the references run one thread): how --threads scales on this machine.
   const cores = availableParallelism();
   if (cores > 1 && selected('gemm_1024x1024x1024_threads')) {

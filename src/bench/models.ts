@@ -47,6 +47,27 @@ export function gemmModule(m: number, k: number, n: number, w: Float32Array): st
   ].join('\n');
 }
 
+/** Seeded int8 values in [-128, 127] (the same generator as randomFloats). */
+export function randomInt8(n: number, seed: number): Int8Array {
+  const u = randomFloats(n, 1, seed);
+  return Int8Array.from(u, (x) => Math.max(-128, Math.min(127, Math.floor(x * 128))));
+}
+
+/** C[MxN] = A[MxK] W[KxN] in int8 x int8 -> int32 (W a constant of the model): the integer GEMM that
+ * quantized models' contractions become (canonicalize/quantized.ts). */
+export function int8GemmModule(m: number, k: number, n: number, w: Int8Array): string {
+  const t = (dims: readonly number[], e: string): string => `tensor<${dims.join('x')}x${e}>`;
+  const bytes = Buffer.from(w.buffer, w.byteOffset, w.byteLength).toString('hex').toUpperCase();
+  return [
+    `func.func @main(%a: ${t([m, k], 'i8')}) -> ${t([m, n], 'i32')} {`,
+    `  %w = stablehlo.constant dense<"0x${bytes}"> : ${t([k, n], 'i8')}`,
+    `  %c = stablehlo.dot_general %a, %w, contracting_dims = [1] x [0] : (${t([m, k], 'i8')}, ${t([k, n], 'i8')}) -> ${t([m, n], 'i32')}`,
+    `  return %c : ${t([m, n], 'i32')}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
 const identity = (x: Float32Array): Float32Array => x;
 
 /** NHWC [1,H,W,C] -> NCHW [1,C,H,W]. */

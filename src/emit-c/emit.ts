@@ -12,7 +12,7 @@ import { lowerToKernel } from './kernels.js';
 import { CProgram, fuseKernels, type FusedProgram } from '../emit-common/program.js';
 import { gemmScratchBytes, planGemm, simdMacro } from './gemm.js';
 import { planDirectConv } from './direct-conv.js';
-import { planIntGemm } from './int-gemm.js';
+import { intGemmScratchBytes, planIntGemm } from './int-gemm.js';
 
 /** Weights at least this large go into the .incbin blob instead of a C array literal. */
 export const BLOB_THRESHOLD = 1024;
@@ -38,7 +38,7 @@ export function fuseForC(c: CProgram): FusedProgram {
       planDirectConv(f, target) ??
       planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined) ??
       planIntGemm(f, target, (i) => prog.constants.has(f.ins[i]!)),
-    scratchBytes: (p) => (p.kind === 'gemm' ? gemmScratchBytes(p) : 0),
+    scratchBytes: (p) => (p.kind === 'gemm' ? gemmScratchBytes(p) : p.kind === 'int-gemm' ? intGemmScratchBytes(p) : 0),
     // An integer GEMM writes its i32 product: the requantization after it stays a loop of its own.
     takesEpilogue: (p) => p.kind !== 'int-gemm',
   });

@@ -1,12 +1,15 @@
 /**
- * @fileoverview The integer GEMM path of the C backend on microcontrollers: the quantize phase's
- * contractions (i8 or i16 x i8 or i16 -> i32, constant weights) as C[b][m][n] = sum_k A[b][m][k] *
- * B[b][k][n] with B packed at compile time as 16-bit pairs along k (one 32-bit word per column and
- * pair), so each word meets a pair of A values in one dual multiply-accumulate: SMLAD on cores
- * with the DSP extension (Cortex-M4/M7/M33/M55), two 16-bit products otherwise (rl.h rl_smlad).
- * A tile of mr rows x nr columns of i32 accumulators stays in general registers; the tile is
- * chosen by counting instructions per k pair (an in-order core): mr A pair loads, nr B loads,
- * mr x nr SMLADs and the loop's 3. CMSIS-NN's q7/q15 kernels work the same way.
+ * @fileoverview The integer GEMM path of the C backend: the quantize phase's contractions (i8 or
+ * i16 x i8 or i16 -> i32, constant weights) as C[b][m][n] = sum_k A[b][m][k] * B[b][k][n] with B
+ * packed at compile time as 16-bit pairs along k (one 32-bit word per column and pair), so each
+ * word meets a pair of A values in one dual multiply-accumulate: rl_simd.h's rl_vi_dot2, a vector
+ * of columns on x86 (vpmaddwd + vpaddd, or VNNI's vpdpwssd: 2 x 8 or 2 x 16 products per
+ * instruction), one column on microcontrollers (SMLAD on cores with the DSP extension:
+ * Cortex-M4/M7/M33/M55; two 16-bit products otherwise). A tile of mr rows x nr columns of i32
+ * accumulators stays in registers; the tile is chosen by counting instructions per k pair: mr A
+ * pair loads (and splats), nr / lanes B loads, mr x nr / lanes dual multiply-adds and the loop's
+ * 3. CMSIS-NN's q7/q15 kernels work the same way on Cortex-M. Hosted Arm targets (NEON has no
+ * lane-wise pair product) keep the loop nest.
  */
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
@@ -17,30 +20,73 @@ import type { FlatOp } from '../flat/program.js';
 
 const narrowInt = (e: { kind: string; name: string }): boolean => e.name === 'i8' || e.name === 'i16';
 
+/** Lanes of rl_simd.h's rl_vi on `target` (0: the target does not take this path). */
+function intLanes(target: Target): number {
+  if (target.simd === 'avx512') return 16;
+  if (target.simd === 'avx2') return 8;
+  return target.os === 'bare-metal' ? 1 : 0;
+}
+
 /** A plan for `f` when it is an integer contraction this path takes (undefined: loop nest). */
 export function planIntGemm(
   f: FlatOp,
   target: Target,
   isConstant: (operand: number) => boolean,
 ): IntGemmPlan | undefined {
-  if (target.os !== 'bare-metal' || f.ins.length !== 2 || f.outs.length !== 1 || !isConstant(1)) return undefined;
+  const lanes = intLanes(target);
+  if (!lanes || f.ins.length !== 2 || f.outs.length !== 1 || !isConstant(1)) return undefined;
   const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type];
   if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor') return undefined;
   if (!narrowInt(lt.elem) || !narrowInt(rt.elem) || ot.elem.name !== 'i32') return undefined;
   const shape = gemmShape(f);
   if (!shape || shape.a.kind !== 'matrix' || shape.a.kStride !== 1 || [shape.m, shape.n, shape.k].includes(0))
     return undefined;
-  let best = { cost: Infinity, mr: 1, nr: 1 };
-  for (let mr = 1; mr <= 4; mr++)
-    for (let nr = 1; nr <= 8; nr++) {
-      // General registers: mr x nr accumulators, mr A pairs and mr A pointers, a B word, the B
-      // pointer and the pair count.
-      if (mr * nr + 2 * mr + 3 > target.generalRegisters) continue;
-      const cost = Math.ceil(shape.m / mr) * Math.ceil(shape.n / nr) * (mr + nr + mr * nr + 3);
-      if (cost < best.cost) best = { cost, mr, nr };
+  let best = { cost: Infinity, mr: 1, nv: 1 };
+  for (let mr = 1; mr <= (lanes === 1 ? 4 : 16); mr++)
+    for (let nv = 1; nv <= 8; nv++) {
+      let cost: number;
+      if (lanes === 1) {
+        // General registers: mr x nr accumulators, mr A pairs and mr A pointers, a B word, the B
+        // pointer and the pair count; an in-order core: instructions per pair.
+        if (mr * nv + 2 * mr + 3 > target.generalRegisters) continue;
+        cost = Math.ceil(shape.m / mr) * Math.ceil(shape.n / nv) * (mr + nv + mr * nv + 3);
+      } else {
+        // Vector registers: mr x nv accumulators, the pair's nv B vectors and the rows' splat A
+        // pairs (gcc hoists all mr splats). Past 26 gcc 12 spilled accumulators inside the loop
+        // even with 32 registers (AVX-512: 6 x 3, 5 x 4, 10 x 2 ran at 0.5-0.85x of 8 x 2), and
+        // past 16 with AVX2's 16 (5 x 2: 0.55x of 3 x 3). Cycles per pair as for the f32 GEMM's
+        // tiles (gemm.ts chooseTiling: two dual multiply-adds and two loads per cycle, 6 for the
+        // accumulators' latency) and the bytes of B and A it reads at 32 per cycle (no k
+        // blocking: a B panel streams from L2; 4 x 4 ran at 0.75x of 8 x 2).
+        if (mr * nv + nv + mr > Math.min(target.vectorRegisters, 26)) continue;
+        const perPair = Math.max((mr * nv) / 2, (mr + nv) / 2, (4 * (nv * lanes + mr)) / 32, 6);
+        cost = Math.ceil(shape.m / mr) * Math.ceil(shape.n / (nv * lanes)) * perPair;
+        // Ties: more accumulators.
+        if (Math.abs(cost - best.cost) < 1e-9 && mr * nv > best.mr * best.nv) cost -= 1e-6;
+      }
+      if (cost < best.cost) best = { cost, mr, nv };
     }
-  return { kind: 'int-gemm', op: f.op, ...shape, elems: { a: lt.elem, b: rt.elem }, mr: best.mr, nr: best.nr };
+  const mr = best.mr;
+  // Vector tiles read A from a block of mc rows packed as pair words (half of L2), built once per
+  // block and read by every panel; one-lane tiles (microcontrollers: RAM) read A in place.
+  const pairWords = Math.ceil(shape.k / 2);
+  const rowTiles = Math.ceil(shape.m / mr);
+  const mc =
+    lanes === 1 ? 0 : mr * Math.max(1, Math.min(rowTiles, Math.floor(target.cache.l2 / 2 / (4 * pairWords * mr))));
+  return {
+    kind: 'int-gemm',
+    op: f.op,
+    ...shape,
+    elems: { a: lt.elem, b: rt.elem },
+    mr,
+    nr: best.nv * lanes,
+    lanes,
+    mc,
+  };
 }
+
+/** Bytes of arena scratch: the packed A block of vector tiles. */
+export const intGemmScratchBytes = (p: IntGemmPlan): number => 4 * p.mc * pairs(p);
 
 const pairs = (p: IntGemmPlan): number => Math.ceil(p.k / 2);
 const panels = (p: IntGemmPlan): number => Math.ceil(p.n / p.nr);
@@ -68,36 +114,41 @@ export function emitIntGemmKernel(
   comment: string,
   params: readonly KernelParam[],
 ): string {
-  const { mr, nr } = p;
+  const { mr, nr, lanes } = p;
+  const nv = nr / lanes;
   const a = p.a as Extract<IntGemmPlan['a'], { kind: 'matrix' }>;
   const aType = p.elems.a.name === 'i8' ? 'int8_t' : 'int16_t';
   const pair = p.elems.a.name === 'i8' ? 'rl_pair_i8' : 'rl_pair_i16';
   const full = Math.floor(p.k / 2);
   const w = new CodeWriter();
   const acc = (i: number, j: number): string => `c${i}_${j}`;
+  const how =
+    lanes === 1
+      ? 'one dual multiply-accumulate (SMLAD) per pair'
+      : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (vpmaddwd + vpaddd, or vpdpwssd) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`;
   w.line(comment);
   w.line(
-    `/* Integer GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32: tile ${mr} x ${nr} of i32 accumulators, B packed at compile time as 16-bit pairs along k, one dual multiply-accumulate (SMLAD) per pair. */`,
+    `/* Integer GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32: tile ${mr} x ${nr} of i32 accumulators, B packed at compile time as 16-bit pairs along k, ${how}. */`,
   );
   const micro = `${name}_tile`;
+  if (p.mc) return emitPackedIntGemm(p, name, params, w, aType, pair, acc);
   const rowParams = Array.from({ length: mr }, (_, i) => `const ${aType}* restrict a${i}`).join(', ');
   w.block(
     `static __attribute__((noinline)) void ${micro}(${rowParams}, const uint32_t* restrict b, int32_t* restrict c, rl_index_t rows, rl_index_t cols) {`,
     () => {
       for (let i = 0; i < mr; i++)
-        w.line(`int32_t ${Array.from({ length: nr }, (_, j) => `${acc(i, j)} = 0`).join(', ')};`);
+        w.line(`rl_vi ${Array.from({ length: nv }, (_, j) => `${acc(i, j)} = rl_vi_zero()`).join(', ')};`);
       const step = (x: (i: number) => string): void => {
-        for (let i = 0; i < mr; i++) w.line(`const uint32_t x${i} = ${x(i)};`);
-        for (let j = 0; j < nr; j++)
+        for (let i = 0; i < mr; i++) w.line(`const rl_vi x${i} = rl_vi_splat(${x(i)});`);
+        for (let j = 0; j < nv; j++)
           w.line(
-            `{ const uint32_t y = b[${j}]; ${Array.from({ length: mr }, (_, i) => `${acc(i, j)} = rl_smlad(x${i}, y, ${acc(i, j)});`).join(' ')} }`,
+            `{ const rl_vi y = rl_vi_load(b + ${j * lanes}); ${Array.from({ length: mr }, (_, i) => `${acc(i, j)} = rl_vi_dot2(${acc(i, j)}, x${i}, y);`).join(' ')} }`,
           );
         w.line(`b += ${nr};`);
       };
       if (full) w.block(`for (rl_index_t q = 0; q < ${full}; ++q) {`, () => step((i) => `${pair}(a${i} + 2 * q)`));
       if (p.k % 2) w.block('{', () => step((i) => `(uint32_t)(uint16_t)(int16_t)a${i}[${p.k - 1}]`));
-      for (let i = 0; i < mr; i++)
-        for (let j = 0; j < nr; j++) w.line(`if (rows > ${i} && cols > ${j}) c[${i * p.n + j}] = ${acc(i, j)};`);
+      storeTile(w, p, acc);
     },
   );
   w.line('');
@@ -114,6 +165,91 @@ export function emitIntGemmKernel(
             w.line(`const ${aType}* restrict a${r} = i + ${r} < ${p.m} ? a0 + ${r * a.mStride} : a0;`);
           w.line(
             `${micro}(${Array.from({ length: mr }, (_, r) => `a${r}`).join(', ')}, bp, out0 + (bi * ${p.m} + i) * ${p.n} + jp * ${nr}, ${p.m} - i, cols);`,
+          );
+        });
+      });
+    });
+  });
+  return w.toString();
+}
+
+/** The micro-kernel's stores: rows and columns past the end are computed (on aliased or zero rows
+ * and zero weights) and not stored. */
+function storeTile(w: CodeWriter, p: IntGemmPlan, acc: (i: number, j: number) => string): void {
+  for (let i = 0; i < p.mr; i++)
+    for (let j = 0; j < p.nr / p.lanes; j++) {
+      const at = `c + ${i * p.n + j * p.lanes}`;
+      if (p.lanes === 1) w.line(`if (rows > ${i} && cols > ${j}) rl_vi_store(${at}, ${acc(i, j)});`);
+      else
+        w.line(
+          `if (rows > ${i} && cols > ${j * p.lanes}) { if (cols >= ${(j + 1) * p.lanes}) rl_vi_store(${at}, ${acc(i, j)}); else rl_vi_store_n(${at}, ${acc(i, j)}, (int)cols - ${j * p.lanes}); }`,
+        );
+    }
+}
+
+/**
+ * The vector variant: A's rows packed per block of mc rows into scratch as pair words, mr rows
+ * interleaved per pair (zero past the last row and the last k), so the micro-kernel splats one
+ * word per row and pair; blocks outer, B panels inner (a block is reused by every panel).
+ */
+function emitPackedIntGemm(
+  p: IntGemmPlan,
+  name: string,
+  params: readonly KernelParam[],
+  w: CodeWriter,
+  aType: string,
+  pair: string,
+  acc: (i: number, j: number) => string,
+): string {
+  const { mr, nr, lanes, mc } = p;
+  const nv = nr / lanes;
+  const a = p.a as Extract<IntGemmPlan['a'], { kind: 'matrix' }>;
+  const q = pairs(p);
+  const full = Math.floor(p.k / 2);
+  const micro = `${name}_tile`;
+  w.block(
+    `static __attribute__((noinline)) void ${micro}(const uint32_t* restrict a, const uint32_t* restrict b, int32_t* restrict c, rl_index_t rows, rl_index_t cols) {`,
+    () => {
+      for (let i = 0; i < mr; i++)
+        w.line(`rl_vi ${Array.from({ length: nv }, (_, j) => `${acc(i, j)} = rl_vi_zero()`).join(', ')};`);
+      w.block(`for (rl_index_t q = 0; q < ${q}; ++q) {`, () => {
+        // The pair's B vectors, then each row's splat meets them (mr x nv + nv + 1 registers live).
+        for (let j = 0; j < nv; j++) w.line(`const rl_vi y${j} = rl_vi_load(b + ${j * lanes});`);
+        for (let i = 0; i < mr; i++)
+          w.line(
+            `{ const rl_vi x = rl_vi_splat(a[${i}]); ${Array.from({ length: nv }, (_, j) => `${acc(i, j)} = rl_vi_dot2(${acc(i, j)}, x, y${j});`).join(' ')} }`,
+          );
+        w.line(`a += ${mr};`);
+        w.line(`b += ${nr};`);
+      });
+      storeTile(w, p, acc);
+    },
+  );
+  w.line('');
+  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+    w.line(
+      `uint32_t* restrict ap = (uint32_t*)(void*)scratch; /* A block: ${mc / mr} tiles x ${q} pairs x ${mr} rows */`,
+    );
+    w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
+      w.block(`for (rl_index_t i0 = 0; i0 < ${p.m}; i0 += ${mc}) {`, () => {
+        w.line(
+          `const rl_index_t tiles = (${p.m} - i0 < ${mc} ? ${p.m} - i0 : ${mc}) / ${mr} + ((${p.m} - i0 < ${mc} ? ${p.m} - i0 : ${mc}) % ${mr} != 0);`,
+        );
+        w.block('for (rl_index_t t = 0; t < tiles; ++t) {', () => {
+          w.block(`for (rl_index_t r = 0; r < ${mr}; ++r) {`, () => {
+            w.line(`uint32_t* restrict dst = ap + t * ${q * mr} + r;`);
+            w.line(`const rl_index_t row = i0 + t * ${mr} + r;`);
+            w.line(`if (row >= ${p.m}) { for (rl_index_t k = 0; k < ${q}; ++k) dst[k * ${mr}] = 0; continue; }`);
+            w.line(`const ${aType}* restrict src = in0 + bi * ${a.batchStride} + row * ${a.mStride};`);
+            if (full) w.line(`for (rl_index_t k = 0; k < ${full}; ++k) dst[k * ${mr}] = ${pair}(src + 2 * k);`);
+            if (p.k % 2) w.line(`dst[${full * mr}] = (uint32_t)(uint16_t)(int16_t)src[${p.k - 1}];`);
+          });
+        });
+        w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
+          w.line(`const uint32_t* restrict bp = in1 + (bi * ${panels(p)} + jp) * ${q * nr};`);
+          w.line(`const rl_index_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
+          w.line(
+            `for (rl_index_t t = 0; t < tiles; ++t) ${micro}(ap + t * ${q * mr}, bp, out0 + (bi * ${p.m} + i0 + t * ${mr}) * ${p.n} + jp * ${nr}, ${p.m} - i0 - t * ${mr}, cols);`,
           );
         });
       });

@@ -102,7 +102,6 @@ export function lowerToKernel(
   floatAccumulator: 'f64' | 'f32' = 'f64',
 ): Kernel {
   if (gemm) {
-    // A constant B arrives packed (f32) from the weight blob.
     // A constant B arrives packed from the weight blob: f32 panels, or 16-bit pairs in 32-bit words.
     const bElem = gemm.kind === 'int-gemm' ? U32 : gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : undefined;
     const ir = ukernelIR(fop, index, gemm, bElem);
@@ -122,7 +121,7 @@ export function lowerToKernel(
         : gemm.kind === 'int-gemm'
           ? emitIntGemmKernel(gemm, name, comment, params)
           : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
-    return { name, comment, params, source, usesSimd: gemm.kind !== 'int-gemm', ir };
+    return { name, comment, params, source, usesSimd: true, ir };
   }
   if (fop.group?.reduce)
     return renderKernel(

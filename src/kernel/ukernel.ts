@@ -92,14 +92,18 @@ export interface GpuGemmPlan extends GemmShape {
 
 /** An integer GEMM micro-kernel's plan (the quantize phase's contractions: i8/i16 x i8/i16 -> i32
  * with constant weights, A's rows contiguous along k): B packed at compile time as 16-bit pairs
- * along k, one 32-bit word per column, for the dual 16-bit multiply-accumulate (SMLAD) of DSP
- * cores; mr rows x nr columns of i32 accumulators in registers. */
+ * along k, one 32-bit word per column, for dual 16-bit multiply-adds (SMLAD on DSP cores,
+ * vpmaddwd on x86); mr rows x nr columns of i32 accumulators in registers, in vectors of `lanes`
+ * columns (1: scalar). */
 export interface IntGemmPlan extends GemmShape {
   readonly kind: 'int-gemm';
   readonly op: Op;
   readonly elems: { readonly a: ElemType; readonly b: ElemType };
   readonly mr: number;
   readonly nr: number;
+  readonly lanes: number;
+  /** Rows of A packed per block into arena scratch as pair words (vector tiles), 0: A read in place. */
+  readonly mc: number;
 }
 
 export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan | IntGemmPlan;

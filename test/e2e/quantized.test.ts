@@ -203,6 +203,73 @@ t.test('integer GEMM micro-kernels: rows and columns past the tile, an odd K, on
   }
 });
 
+t.test('integer GEMM vectors on x86: AVX2, AVX-512 and this CPU (VNNI where it has it), exact', async (t) => {
+  // i8 x i8, i16 x i8 and i16 x i16 -> i32 with constant weights, 7 rows by an odd K of 37 into 5, 21
+  // and 40 columns: partial vectors and panels, a last row alone, the last k alone. The i16 x i16
+  // weights start with two k's of -32768 that meet A's -32768s: that pair's products sum to 2^31,
+  // vpmaddwd's one overflowing case, which must wrap (a saturating form such as vpdpwssds would
+  // give another i32 result than the interpreter's wrapping contraction).
+  const { cannotRunHere } = await import('../../src/target/targets.js');
+  let seed = 9;
+  const int = (bound: number): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % (2 * bound)) - bound;
+  const lines: string[] = [];
+  const results: string[] = [];
+  for (const [a, b] of [
+    ['i8', 'i8'],
+    ['i16', 'i8'],
+    ['i16', 'i16'],
+  ] as const)
+    for (const n of [5, 21, 40]) {
+      const bound = (e: string): number => (e === 'i8' ? 128 : 32768);
+      const w = Array.from(
+        { length: 37 },
+        (_, k) => `[${Array.from({ length: n }, () => (b === 'i16' && k < 2 ? -32768 : int(bound(b)))).join(', ')}]`,
+      );
+      const id = `${a}_${b}_${n}`;
+      lines.push(
+        `  %w_${id} = stablehlo.constant dense<[${w.join(', ')}]> : tensor<37x${n}x${b}>`,
+        `  %d_${id} = stablehlo.dot_general %x_${a}, %w_${id}, contracting_dims = [1] x [0] : (tensor<7x37x${a}>, tensor<37x${n}x${b}>) -> tensor<7x${n}xi32>`,
+      );
+      results.push(id);
+    }
+  const src = [
+    `func.func @main(%x_i8: tensor<7x37xi8>, %x_i16: tensor<7x37xi16>) -> (${results.map((id) => `tensor<7x${id.split('_')[2]}xi32>`).join(', ')}) {`,
+    ...lines,
+    `  return ${results.map((id) => `%d_${id}`).join(', ')} : ${results.map((id) => `tensor<7x${id.split('_')[2]}xi32>`).join(', ')}`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('igemm_x86.mlir', src));
+  const f = m.funcs.get('main')!;
+  const values = (bound: number, first: number): string =>
+    Array.from({ length: 7 * 37 }, (_, i) => (i % 37 < 2 ? first : int(bound))).join(',');
+  const args = [
+    parseInput(`7x37xi8=${values(128, -128)}`, f, 0) as Tensor,
+    parseInput(`7x37xi16=${values(32768, -32768)}`, f, 1) as Tensor,
+  ];
+  const want = run(m, args);
+  for (const target of ['x86-64-v3', 'x86-64-v4', 'host']) {
+    const why = cannotRunHere(lookupTarget(target));
+    if (why) {
+      t.pass(`${target}: not run`, { skip: why });
+      continue;
+    }
+    const { outputs, emitted } = await runCompiled(m, 'main', args, {
+      target: lookupTarget(target),
+      flags: SANITIZE_FLAGS,
+    });
+    const c = emitted.files.get('model.c') as string;
+    t.equal(c.match(/Integer GEMM \[7 x 37\]/g)?.length, 9, `${target}: all nine dots on the integer GEMM path`);
+    t.match(c, /vector\(s\) of (8|16) columns/, `${target}: in vectors`);
+    want.forEach((w, i) =>
+      t.same(
+        Array.from({ length: size(w) }, (_, k) => getElem(outputs[i]!, k)),
+        Array.from({ length: size(w) }, (_, k) => getElem(w, k)),
+        `${target}: ${results[i]} equals the interpreter's exactly`,
+      ),
+    );
+  }
+});
+
 t.test('a per-axis value where the backends cannot take it is a located E0301', async (t) => {
   const src = [
     'func.func @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {',
