@@ -39,8 +39,10 @@ export function planIntGemm(
   if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor') return undefined;
   if (!narrowInt(lt.elem) || !narrowInt(rt.elem) || ot.elem.name !== 'i32') return undefined;
   const shape = gemmShape(f);
-  if (!shape || shape.a.kind !== 'matrix' || shape.a.kStride !== 1 || [shape.m, shape.n, shape.k].includes(0))
-    return undefined;
+  // A's rows contiguous along k; or, where A is packed anyway (vector tiles), a convolution's
+  // image gathered per output pixel while packing (an implicit GEMM).
+  const aOk = shape?.a.kind === 'matrix' ? shape.a.kStride === 1 : shape?.a.kind === 'conv' && lanes > 1;
+  if (!shape || !aOk || [shape.m, shape.n, shape.k].includes(0)) return undefined;
   let best = { cost: Infinity, mr: 1, nv: 1 };
   for (let mr = 1; mr <= (lanes === 1 ? 4 : 16); mr++)
     for (let nv = 1; nv <= 8; nv++) {
@@ -211,7 +213,6 @@ function emitPackedIntGemm(
 ): string {
   const { mr, nr, lanes, mc } = p;
   const nv = nr / lanes;
-  const a = p.a as Extract<IntGemmPlan['a'], { kind: 'matrix' }>;
   const q = pairs(p);
   const full = Math.floor(p.k / 2);
   const micro = `${name}_tile`;
@@ -248,9 +249,13 @@ function emitPackedIntGemm(
             w.line(`uint32_t* restrict dst = ap + t * ${q * mr} + r;`);
             w.line(`const rl_index_t row = i0 + t * ${mr} + r;`);
             w.line(`if (row >= ${p.m}) { for (rl_index_t k = 0; k < ${q}; ++k) dst[k * ${mr}] = 0; continue; }`);
-            w.line(`const ${aType}* restrict src = in0 + bi * ${a.batchStride} + row * ${a.mStride};`);
-            if (full) w.line(`for (rl_index_t k = 0; k < ${full}; ++k) dst[k * ${mr}] = ${pair}(src + 2 * k);`);
-            if (p.k % 2) w.line(`dst[${full * mr}] = (uint32_t)(uint16_t)(int16_t)src[${p.k - 1}];`);
+            if (p.a.kind === 'conv') gatherConvRow(w, p, aType);
+            else {
+              const a = p.a;
+              w.line(`const ${aType}* restrict src = in0 + bi * ${a.batchStride} + row * ${a.mStride};`);
+              if (full) w.line(`for (rl_index_t k = 0; k < ${full}; ++k) dst[k * ${mr}] = ${pair}(src + 2 * k);`);
+              if (p.k % 2) w.line(`dst[${full * mr}] = (uint32_t)(uint16_t)(int16_t)src[${p.k - 1}];`);
+            }
           });
         });
         w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
@@ -264,4 +269,34 @@ function emitPackedIntGemm(
     });
   });
   return w.toString();
+}
+
+/**
+ * One output pixel's row of the implicit GEMM packed as pair words: k runs over the kernel's taps
+ * (row, column) and the input channels, as HWIO's rows do; taps in the padding are zeros. Each
+ * value is stored into its half of the pair's word (little-endian x86: k even low, odd high), the
+ * last word zeroed first when K is odd.
+ */
+function gatherConvRow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
+  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const [sy, sx] = g.stride;
+  const [dy, dx] = g.dilation;
+  const [py, px] = g.padBefore;
+  if (p.k % 2) w.line(`dst[${Math.floor(p.k / 2) * p.mr}] = 0;`);
+  w.line(
+    `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
+  );
+  w.block(`for (rl_index_t ky = 0, k = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+    w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
+      w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
+      w.line(`const int inside = iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width};`);
+      w.line(
+        `const ${aType}* restrict src = inside ? in0 + ((n * ${g.height} + iy) * ${g.width} + ix) * ${g.channels} : in0;`,
+      );
+      w.block(`for (rl_index_t c = 0; c < ${g.channels}; ++c, ++k) {`, () => {
+        w.line('const uint16_t v = inside ? (uint16_t)(int16_t)src[c] : 0;');
+        w.line(`memcpy((char*)(dst + (k >> 1) * ${p.mr}) + 2 * (k & 1), &v, 2);`);
+      });
+    });
+  });
 }

@@ -270,6 +270,63 @@ t.test('integer GEMM vectors on x86: AVX2, AVX-512 and this CPU (VNNI where it h
   }
 });
 
+t.test('integer convolutions on x86 as implicit GEMMs (the image gathered while packing A), exact', async (t) => {
+  // NHWC x HWIO -> NHWC, i8 x i8 and i16 x i8 -> i32 with constant kernels: 3 x 3 taps over 3 input
+  // channels (K = 27, odd: pairs cross taps), strides 2 x 1, padding on every side, a column
+  // dilation of 2, two images; and a 1 x 1 convolution over 4 channels.
+  const { cannotRunHere } = await import('../../src/target/targets.js');
+  let seed = 3;
+  const int = (bound: number): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % (2 * bound)) - bound;
+  const kernel = (dims: number[]): string =>
+    `dense<[${Array.from({ length: dims.reduce((a, b) => a * b) }, () => int(128)).join(', ')}]> : tensor<${dims.join('x')}xi8>`;
+  const conv = (x: string, xt: string, w: string, wt: string, rt: string, window: string): string =>
+    `stablehlo.convolution(${x}, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${xt}, ${wt}) -> ${rt}`;
+  const win3 = 'stride = [2, 1], pad = [[1, 2], [1, 1]], rhs_dilate = [1, 2]';
+  const src = [
+    'func.func @main(%a: tensor<2x7x6x3xi8>, %b: tensor<2x7x6x3xi16>, %c: tensor<1x5x4x4xi8>) -> (tensor<2x4x4x5xi32>, tensor<2x4x4x5xi32>, tensor<1x5x4x6xi32>) {',
+    `  %w = stablehlo.constant ${kernel([3, 3, 3, 5])}`,
+    `  %v = stablehlo.constant ${kernel([1, 1, 4, 6])}`,
+    `  %r0 = ${conv('%a', 'tensor<2x7x6x3xi8>', '%w', 'tensor<3x3x3x5xi8>', 'tensor<2x4x4x5xi32>', win3)}`,
+    `  %r1 = ${conv('%b', 'tensor<2x7x6x3xi16>', '%w', 'tensor<3x3x3x5xi8>', 'tensor<2x4x4x5xi32>', win3)}`,
+    `  %r2 = ${conv('%c', 'tensor<1x5x4x4xi8>', '%v', 'tensor<1x1x4x6xi8>', 'tensor<1x5x4x6xi32>', 'stride = [1, 1]')}`,
+    '  return %r0, %r1, %r2 : tensor<2x4x4x5xi32>, tensor<2x4x4x5xi32>, tensor<1x5x4x6xi32>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('iconv_x86.mlir', src));
+  const f = m.funcs.get('main')!;
+  const values = (n: number, bound: number): string => Array.from({ length: n }, () => int(bound)).join(',');
+  const args = [
+    parseInput(`2x7x6x3xi8=${values(252, 128)}`, f, 0) as Tensor,
+    parseInput(`2x7x6x3xi16=${values(252, 32768)}`, f, 1) as Tensor,
+    parseInput(`1x5x4x4xi8=${values(80, 128)}`, f, 2) as Tensor,
+  ];
+  const want = run(m, args);
+  for (const target of ['x86-64-v3', 'x86-64-v4', 'host']) {
+    const why = cannotRunHere(lookupTarget(target));
+    if (why) {
+      t.pass(`${target}: not run`, { skip: why });
+      continue;
+    }
+    const { outputs, emitted } = await runCompiled(m, 'main', args, {
+      target: lookupTarget(target),
+      flags: SANITIZE_FLAGS,
+    });
+    const c = emitted.files.get('model.c') as string;
+    t.equal(
+      c.match(/Integer GEMM \[(32 x 27|20 x 4)\]/g)?.length,
+      3,
+      `${target}: the three convolutions as integer GEMMs`,
+    );
+    want.forEach((w, i) =>
+      t.same(
+        Array.from({ length: size(w) }, (_, k) => getElem(outputs[i]!, k)),
+        Array.from({ length: size(w) }, (_, k) => getElem(w, k)),
+        `${target}: convolution ${i} equals the interpreter's exactly`,
+      ),
+    );
+  }
+});
+
 t.test('a per-axis value where the backends cannot take it is a located E0301', async (t) => {
   const src = [
     'func.func @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {',
