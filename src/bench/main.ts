@@ -29,6 +29,7 @@ import {
   randomFloats,
   updateLoopModule,
   int8GemmModule,
+  quantizedMlp,
   randomInt8,
   type BenchModel,
 } from './models.js';
@@ -44,6 +45,8 @@ const WARMUP = 30;
  * to the reference's largest |value| (models), or to |value| + 1e-3 (GEMM). f32 results summed in
  * another order stay near 1e-6; a wrong kernel is far above. */
 const OUTPUT_BOUND = 1e-3;
+/** Largest difference, in quanta, between the int8 MLP's outputs and ONNX Runtime's (see its line). */
+const INT8_BOUND = 2;
 /** int8 GEMM shapes (each also in GEMM_SHAPES, for the f32 time): an MLP layer at batch 1, square, a transformer's FFN. */
 const INT8_GEMM_SHAPES: readonly [number, number, number][] = [
   [1, 784, 128],
@@ -383,6 +386,37 @@ async function main(): Promise<number> {
           for (const b of busy) b.kill('SIGKILL');
         }
       }
+    }
+    // The int8 MLP (per-channel weights) against ONNX Runtime's int8 kernels on its QDQ twin (the
+    // same weights and quantization; ORT fuses QDQ into integer kernels). Both requantize with
+    // their own rounding, and an off-by-one in a hidden layer moves the next ones: outputs must
+    // agree within INT8_BOUND quanta.
+    const qm = quantizedMlp();
+    if (selected(qm.name)) {
+      const { dir } = await buildWithHarness(qm.name, qm.mlir, 'model_bench.c', {}, []);
+      writeFileSync(join(dir, 'in.bin'), qm.input);
+      const r = await runJson('./bench', [], dir);
+      const ours = Number(r['ours_s']);
+      writeFileSync(join(dir, 'model.onnx'), qm.onnx);
+      writeFileSync(join(dir, 'ort_in.bin'), qm.input);
+      const theirs = await ortRun(dir, [1, 784]);
+      const [a, b] = [readFileSync(join(dir, 'out.bin')), readFileSync(join(dir, 'ort_out.bin'))];
+      const quanta =
+        a.length === b.length
+          ? Math.max(...[...a].map((x, i) => Math.abs(((x << 24) >> 24) - ((b[i]! << 24) >> 24))))
+          : NaN;
+      const bad =
+        untrusted(Number(r['status']), 0) ??
+        (quanta <= INT8_BOUND
+          ? undefined
+          : `int8 outputs differ from ORT's by ${quanta} quanta (bound ${INT8_BOUND})`) ??
+        (new Set(a).size > 1 ? undefined : 'every output is the same value (a comparison that proves nothing)');
+      if (bad) failures.push(`${qm.name}: ${bad}`);
+      else ratios[`${qm.name}_int8_latency_vs_ort`] = ours / theirs;
+      const ops = 2 * qm.macs;
+      console.log(
+        `${`${qm.name} (int8)`.padEnd(23)} ${`${fmt(ours)} ${(ops / ours / 1e9).toFixed(1)} GOP/s`.padEnd(28)} ${`${fmt(theirs)} ${(ops / theirs / 1e9).toFixed(1)} GOP/s`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${quanta} quanta       ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
+      );
     }
   }
   // ---- loops that update a carried tensor -------------------------------------------------------

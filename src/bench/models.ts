@@ -320,15 +320,39 @@ export function updateLoopModule(n: number): string {
  * per tensor, weights int8 per output channel (the same weights as `mlp`, rounded), ReLU as the
  * maximum with the zero point, the int8 output. StableHLO only (quantized types).
  */
-export function quantizedMlp(): { name: string; mlir: string; macs: number } {
+export function quantizedMlp(): { name: string; mlir: string; macs: number; onnx: Uint8Array; input: Float32Array } {
   const sizes = MLP_SIZES;
   const weights = mlpWeights();
-  const act = (s: number, zp = 0) => `!quant.uniform<i8:f32, ${s}${zp ? `:${zp}` : ''}>`;
+  const layerOut: readonly [number, number][] = [
+    [0.01, 0],
+    [0.01, 0],
+    [0.02, 3],
+  ];
+  const act = ([s, zp]: readonly [number, number]) => `!quant.uniform<i8:f32, ${s}${zp ? `:${zp}` : ''}>`;
+  const inQ: [number, number] = [0.008, -2];
   const qt = (dims: readonly number[], e: string) => `tensor<${dims.join('x')}x${e}>`;
-  const layerOut = [act(0.01), act(0.01), act(0.02, 3)];
   const lines = [`func.func @main(%x: ${ty([1, 784])}) -> tensor<1x10xi8> {`];
-  lines.push(`  %a0 = stablehlo.uniform_quantize %x : (${ty([1, 784])}) -> ${qt([1, 784], act(0.008, -2))}`);
-  let cur = { name: 'a0', type: act(0.008, -2) };
+  lines.push(`  %a0 = stablehlo.uniform_quantize %x : (${ty([1, 784])}) -> ${qt([1, 784], act(inQ))}`);
+  // The ONNX twin in QDQ form (what ONNX Runtime's quantizer writes): QuantizeLinear and
+  // DequantizeLinear around float MatMuls and ReLUs, weights int8 with per-column scales.
+  const nodes: OnnxNode[] = [];
+  const inits: OnnxGraph['initializers'][number][] = [];
+  const scalar = (name: string, s: number, zp: number): void => {
+    inits.push({ name: `${name}_scale`, dims: [], data: Float32Array.of(s) });
+    inits.push({ name: `${name}_zp`, dims: [], data: Int8Array.of(zp) });
+  };
+  const qdq = (from: string, name: string, q: readonly [number, number]): string => {
+    scalar(name, q[0], q[1]);
+    nodes.push({ op: 'QuantizeLinear', inputs: [from, `${name}_scale`, `${name}_zp`], outputs: [`${name}_q`] });
+    nodes.push({
+      op: 'DequantizeLinear',
+      inputs: [`${name}_q`, `${name}_scale`, `${name}_zp`],
+      outputs: [`${name}_dq`],
+    });
+    return `${name}_dq`;
+  };
+  let onnxCur = qdq('x', 'a0', inQ);
+  let cur = { name: 'a0', type: act(inQ) };
   for (let l = 0; l < 3; l++) {
     const [k, n] = [sizes[l]!, sizes[l + 1]!];
     const w = weights[l]!;
@@ -338,22 +362,50 @@ export function quantizedMlp(): { name: string; mlir: string; macs: number } {
       for (let r = 0; r < k; r++) m = Math.max(m, Math.abs(w[r * n + c]!));
       return Math.fround(m / 127);
     });
-    const rows = Array.from({ length: k }, (_, r) =>
-      Array.from({ length: n }, (_, c) => Math.round(w[r * n + c]! / scales[c]!)).join(', '),
-    );
+    const q = Int8Array.from({ length: k * n }, (_, i) => Math.round(w[i]! / scales[i % n]!));
+    const rows = Array.from({ length: k }, (_, r) => Array.from(q.subarray(r * n, (r + 1) * n)).join(', '));
     const wt = `!quant.uniform<i8:f32:1, {${scales.map((s) => s.toPrecision(9)).join(', ')}}>`;
+    const outQ = layerOut[l]!;
     lines.push(`  %w${l} = stablehlo.constant dense<[[${rows.join('], [')}]]> : ${qt([k, n], wt)}`);
     lines.push(
-      `  %d${l} = stablehlo.dot_general %${cur.name}, %w${l}, contracting_dims = [1] x [0] : (${qt([1, k], cur.type)}, ${qt([k, n], wt)}) -> ${qt([1, n], layerOut[l]!)}`,
+      `  %d${l} = stablehlo.dot_general %${cur.name}, %w${l}, contracting_dims = [1] x [0] : (${qt([1, k], cur.type)}, ${qt([k, n], wt)}) -> ${qt([1, n], act(outQ))}`,
     );
-    cur = { name: `d${l}`, type: layerOut[l]! };
+    cur = { name: `d${l}`, type: act(outQ) };
+    inits.push({ name: `w${l}_q`, dims: [k, n], data: q });
+    inits.push({ name: `w${l}_scale`, dims: [n], data: Float32Array.from(scales) });
+    inits.push({ name: `w${l}_zp`, dims: [n], data: new Int8Array(n) });
+    nodes.push({
+      op: 'DequantizeLinear',
+      inputs: [`w${l}_q`, `w${l}_scale`, `w${l}_zp`],
+      outputs: [`w${l}_dq`],
+      attrs: { axis: 1 },
+    });
+    nodes.push({ op: 'MatMul', inputs: [onnxCur, `w${l}_dq`], outputs: [`mm${l}`] });
     if (l < 2) {
       lines.push(`  %z${l} = stablehlo.constant dense<0> : ${qt([1, n], cur.type)}`);
       lines.push(`  %r${l} = stablehlo.maximum %d${l}, %z${l} : ${qt([1, n], cur.type)}`);
       cur = { name: `r${l}`, type: cur.type };
+      const dq = qdq(`mm${l}`, `d${l}`, outQ);
+      nodes.push({ op: 'Relu', inputs: [dq], outputs: [`relu${l}`] });
+      onnxCur = qdq(`relu${l}`, `r${l}`, outQ);
+    } else {
+      scalar('out', outQ[0], outQ[1]);
+      nodes.push({ op: 'QuantizeLinear', inputs: [`mm${l}`, 'out_scale', 'out_zp'], outputs: ['y'] });
     }
   }
   lines.push(`  %out = stablehlo.bitcast_convert %${cur.name} : (${qt([1, 10], cur.type)}) -> tensor<1x10xi8>`);
   lines.push('  return %out : tensor<1x10xi8>', '}', '');
-  return { name: 'qmlp_b1', mlir: lines.join('\n'), macs: 784 * 512 + 512 * 512 + 512 * 10 };
+  const onnx = encodeOnnx({
+    nodes,
+    initializers: inits,
+    input: { name: 'x', dims: [1, 784] },
+    output: { name: 'y', dims: [1, 10], int8: true },
+  });
+  return {
+    name: 'qmlp_b1',
+    mlir: lines.join('\n'),
+    macs: 784 * 512 + 512 * 512 + 512 * 10,
+    onnx,
+    input: randomFloats(784, 1, 300),
+  };
 }

@@ -42,6 +42,7 @@ const floatField = (field: number, v: number): Field => {
 };
 
 const FLOAT = 1;
+const INT8 = 3;
 
 export type AttrValue = number | readonly number[];
 export interface OnnxNode {
@@ -55,13 +56,14 @@ export interface OnnxNode {
 
 export interface OnnxGraph {
   readonly nodes: readonly OnnxNode[];
+  /** float32 or int8 tensors (the element type follows the array's). */
   readonly initializers: readonly {
     readonly name: string;
     readonly dims: readonly number[];
-    readonly data: Float32Array;
+    readonly data: Float32Array | Int8Array;
   }[];
   readonly input: { readonly name: string; readonly dims: readonly number[] };
-  readonly output: { readonly name: string; readonly dims: readonly number[] };
+  readonly output: { readonly name: string; readonly dims: readonly number[]; readonly int8?: boolean };
 }
 
 function attribute(name: string, v: AttrValue, isFloat: boolean): Field {
@@ -71,14 +73,14 @@ function attribute(name: string, v: AttrValue, isFloat: boolean): Field {
   return concat([strField(1, name), ...v.map((x) => intField(8, x)), intField(20, 7)]);
 }
 
-function valueInfo(name: string, dims: readonly number[]): Field {
+function valueInfo(name: string, dims: readonly number[], elemType = FLOAT): Field {
   // ValueInfoProto{name 1, type 2: TypeProto{tensor_type 1: {elem_type 1, shape 2: {dim 1: {dim_value 1}}}}}
   const shape = concat(dims.map((d) => bytesField(1, intField(1, d))));
-  const tensorType = concat([intField(1, FLOAT), bytesField(2, shape)]);
+  const tensorType = concat([intField(1, elemType), bytesField(2, shape)]);
   return concat([strField(1, name), bytesField(2, bytesField(1, tensorType))]);
 }
 
-/** Serializes a float32 graph as an ONNX model (IR version 8, opset 17). */
+/** Serializes a graph (float32 input; float32 or int8 tensors otherwise) as an ONNX model (IR version 8, opset 17). */
 export function encodeOnnx(g: OnnxGraph): Uint8Array {
   const nodes = g.nodes.map((n, i) =>
     bytesField(
@@ -100,7 +102,7 @@ export function encodeOnnx(g: OnnxGraph): Uint8Array {
       5,
       concat([
         ...t.dims.map((d) => intField(1, d)),
-        intField(2, FLOAT),
+        intField(2, t.data instanceof Int8Array ? INT8 : FLOAT),
         strField(8, t.name),
         bytesField(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
       ]),
@@ -111,7 +113,7 @@ export function encodeOnnx(g: OnnxGraph): Uint8Array {
     strField(2, 'bench'),
     ...inits,
     bytesField(11, valueInfo(g.input.name, g.input.dims)),
-    bytesField(12, valueInfo(g.output.name, g.output.dims)),
+    bytesField(12, valueInfo(g.output.name, g.output.dims, g.output.int8 ? INT8 : FLOAT)),
   ]);
   // ModelProto: ir_version 1, producer_name 2, graph 7, opset_import 8 {domain 1, version 2}
   return concat([
