@@ -156,7 +156,8 @@ function printFused(f: FusedProgram, order: readonly FlatOp[]): string {
     const g = f.gemmOf.get(k);
     if (!g) return undefined;
     if (g.kind === 'gpu-gemm') return `tiled GPU GEMM, ${g.tile.bm}x${g.tile.bn} block tiles`;
-    if (g.kind === 'int-gemm') return `integer GEMM path, ${g.mr}x${g.nr} tiles, weights packed as 16-bit pairs`;
+    if (g.kind === 'int-gemm')
+      return `integer GEMM path, ${g.mr}x${g.nr} tiles, weights packed as ${g.columnDot ? `${g.columnDot}-bit columns` : '16-bit pairs'}`;
     return g.kind === 'gemm'
       ? `GEMM path, ${g.tiling.mr}x${g.tiling.nr} tiles${g.bPrepacked ? ', weights packed at compile time' : ''}`
       : 'direct convolution';

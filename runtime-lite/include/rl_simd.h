@@ -233,6 +233,19 @@ static inline rl_vi rl_vi_load(const uint32_t* p) { return (rl_vi)*p; }
 static inline void rl_vi_store(int32_t* p, rl_vi v) { *p = v; }
 static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return rl_smlad((uint32_t)x, (uint32_t)y, acc); }
 #endif
+#if defined(RL_SIMD_HELIUM)
+/* Helium's integer dot products (the integer GEMM's column-dot kernels on Cortex-M55): a vector of
+ * k's of one A row meets the same k's of one weight column, and VMLADAVA adds the whole vector's
+ * products to a general-register accumulator (16 products of 8-bit lanes or 8 of 16-bit lanes per
+ * instruction, exact in i32 and wrapping as the i32 dot does). The _tail loads keep the first n
+ * lanes and zero the rest (predicated: no read past the row). */
+static inline int8x16_t rl_vd_load_s8(const int8_t* p) { return vld1q_s8(p); }
+static inline int8x16_t rl_vd_tail_s8(const int8_t* p, uint32_t n) { return vldrbq_z_s8(p, vctp8q(n)); }
+static inline int32_t rl_vd_dot_s8(int32_t acc, int8x16_t a, int8x16_t b) { return vmladavaq_s8(acc, a, b); }
+static inline int16x8_t rl_vd_load_s16(const int16_t* p) { return vld1q_s16(p); }
+static inline int16x8_t rl_vd_tail_s16(const int16_t* p, uint32_t n) { return vldrhq_z_s16(p, vctp16q(n)); }
+static inline int32_t rl_vd_dot_s16(int32_t acc, int16x8_t a, int16x8_t b) { return vmladavaq_s16(acc, a, b); }
+#endif
 /* The first n (< RL_VI_LANES) lanes of v. */
 static inline void rl_vi_store_n(int32_t* p, rl_vi v, int n) {
   int32_t lanes[RL_VI_LANES];

@@ -71,11 +71,14 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     const int = g.kind === 'int-gemm';
     const offset = blob.add(int ? packIntB(g, valueOf(s)) : packB(g, valueOf(s)));
     const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
-    const tile = int ? `${g.mr}x${g.nr}, as 16-bit pairs` : `${g.tiling.mr}x${g.tiling.nr}`;
+    const tile = int
+      ? `${g.mr}x${g.nr}, as ${g.columnDot ? `${g.columnDot}-bit columns` : '16-bit pairs'}`
+      : `${g.tiling.mr}x${g.tiling.nr}`;
     weightDecls.push(
       `/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${tile}, in the weight blob at offset ${offset} */`,
     );
-    packedWeight.set(f, `((const ${int ? 'uint32_t' : 'float'}*)(${blobSymbol} + ${offset}))`);
+    const type = !int ? 'float' : g.columnDot ? `int${g.columnDot}_t` : 'uint32_t';
+    packedWeight.set(f, `((const ${type}*)(${blobSymbol} + ${offset}))`);
   }
   if (blob.bytes) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);
 

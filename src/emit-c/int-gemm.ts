@@ -38,6 +38,21 @@ export function planIntGemm(
   const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type];
   if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor') return undefined;
   if (!narrowInt(lt.elem) || !narrowInt(rt.elem) || ot.elem.name !== 'i32') return undefined;
+  // Helium: A rows (read in place) against columns of B at A's width (i8 x i16 stays on pairs).
+  const columnDot = target.simd === 'helium' ? (lt.elem.name === 'i16' ? 16 : rt.elem.name === 'i8' ? 8 : 0) : 0;
+  const dotShape = gemmShape(f);
+  if (columnDot && dotShape?.a.kind === 'matrix' && dotShape.a.kStride === 1 && dotShape.m && dotShape.n && dotShape.k)
+    return {
+      kind: 'int-gemm',
+      op: f.op,
+      ...dotShape,
+      elems: { a: lt.elem, b: rt.elem },
+      mr: 1,
+      nr: 4,
+      lanes: 1,
+      mc: 0,
+      columnDot,
+    };
   const shape = gemmShape(f);
   // A's rows contiguous along k; or, where A is packed anyway (vector tiles), a convolution's
   // image gathered per output pixel while packing (an implicit GEMM).
@@ -93,8 +108,25 @@ export const intGemmScratchBytes = (p: IntGemmPlan): number => 4 * p.mc * pairs(
 const pairs = (p: IntGemmPlan): number => Math.ceil(p.k / 2);
 const panels = (p: IntGemmPlan): number => Math.ceil(p.n / p.nr);
 
-/** B packed for the kernel: [batch][n panel][k pair][nr] words of (B[2q][n] low, B[2q+1][n] high), zero past K and N. */
+/** Elements per column of the column-dot layout: K rounded up to whole vectors (128 bits). */
+const paddedK = (p: IntGemmPlan): number => {
+  const lanes = 128 / p.columnDot!;
+  return Math.ceil(p.k / lanes) * lanes;
+};
+
+/** B packed for the kernel. Pairs: [batch][n panel][k pair][nr] words of (B[2q][n] low, B[2q+1][n]
+ * high), zero past K and N. Column dot: [batch][n rounded up to nr][K padded] integers of A's
+ * width, zero past K and N. */
 export function packIntB(p: IntGemmPlan, b: Tensor): Uint8Array {
+  if (p.columnDot) {
+    const [kp, np] = [paddedK(p), panels(p) * p.nr];
+    const out = p.columnDot === 8 ? new Int8Array(p.batch * np * kp) : new Int16Array(p.batch * np * kp);
+    for (let bi = 0; bi < p.batch; bi++)
+      for (let n = 0; n < p.n; n++)
+        for (let k = 0; k < p.k; k++)
+          out[(bi * np + n) * kp + k] = Number(getElem(b, bi * p.b.batchStride + k * p.b.kStride + n * p.b.nStride));
+    return new Uint8Array(out.buffer);
+  }
   const out = new Uint32Array(p.batch * panels(p) * pairs(p) * p.nr);
   const at = (bi: number, k: number, n: number): number =>
     k < p.k && n < p.n ? Number(getElem(b, bi * p.b.batchStride + k * p.b.kStride + n * p.b.nStride)) : 0;
@@ -124,8 +156,9 @@ export function emitIntGemmKernel(
   const full = Math.floor(p.k / 2);
   const w = new CodeWriter();
   const acc = (i: number, j: number): string => `c${i}_${j}`;
-  const how =
-    lanes === 1
+  const how = p.columnDot
+    ? `B packed as ${p.columnDot}-bit columns instead, one VMLADAVA (${128 / p.columnDot} products into a general register) per vector of k and column`
+    : lanes === 1
       ? 'one dual multiply-accumulate (SMLAD) per pair'
       : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (vpmaddwd + vpaddd, or vpdpwssd) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`;
   w.line(comment);
@@ -134,6 +167,7 @@ export function emitIntGemmKernel(
   );
   const micro = `${name}_tile`;
   if (p.mc) return emitPackedIntGemm(p, name, params, w, aType, pair, acc);
+  if (p.columnDot) return emitColumnDotIntGemm(p, name, params, w);
   const rowParams = Array.from({ length: mr }, (_, i) => `const ${aType}* restrict a${i}`).join(', ');
   w.block(
     `static __attribute__((noinline)) void ${micro}(${rowParams}, const uint32_t* restrict b, int32_t* restrict c, rl_index_t rows, rl_index_t cols) {`,
@@ -299,4 +333,53 @@ function gatherConvRow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
       });
     });
   });
+}
+
+/**
+ * Helium's column-dot variant: one A row (read in place) against nr weight columns per call, each
+ * a run of K integers of A's width: per vector of k, one A load, nr column loads and nr VMLADAVAs
+ * into general-register accumulators. Each column comes as a pointer of its own, advanced with
+ * its loads (post-increment addressing; given one base, gcc recomputed base + offset per load,
+ * the columns lying further apart than a vector load's offset reaches); the last partial vector loads A predicated (lanes past K
+ * zero; the columns are zero-padded there). Columns past N are zero and not stored.
+ */
+function emitColumnDotIntGemm(p: IntGemmPlan, name: string, params: readonly KernelParam[], w: CodeWriter): string {
+  const bits = p.columnDot!;
+  const [t, lanes, kp, nr] = [`int${bits}_t`, 128 / bits, paddedK(p), p.nr];
+  const s = `s${bits}`;
+  const full = Math.floor(p.k / lanes) * lanes;
+  const a = p.a as Extract<IntGemmPlan['a'], { kind: 'matrix' }>;
+  const micro = `${name}_row`;
+  const cols = Array.from({ length: nr }, (_, j) => j);
+  w.block(
+    `static __attribute__((noinline)) void ${micro}(const ${t}* restrict a, ${cols.map((j) => `const ${t}* restrict b${j}`).join(', ')}, int32_t* restrict c, rl_index_t cols) {`,
+    () => {
+      w.line(`int32_t ${cols.map((j) => `c${j} = 0`).join(', ')};`);
+      const step = (load: string): void =>
+        w.line(
+          `{ const ${s === 's8' ? 'int8x16_t' : 'int16x8_t'} x = ${load}; ${cols.map((j) => `c${j} = rl_vd_dot_${s}(c${j}, x, rl_vd_load_${s}(b${j})); b${j} += ${lanes};`).join(' ')} }`,
+        );
+      if (full)
+        w.block(`for (rl_index_t k = 0; k < ${full}; k += ${lanes}) {`, () => {
+          step(`rl_vd_load_${s}(a)`);
+          w.line(`a += ${lanes};`);
+        });
+      if (p.k > full) step(`rl_vd_tail_${s}(a, ${p.k - full})`);
+      for (const j of cols) w.line(j === 0 ? `c[0] = c0;` : `if (cols > ${j}) c[${j}] = c${j};`);
+    },
+  );
+  w.line('');
+  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+    w.line('(void)scratch;');
+    w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
+      w.block(`for (rl_index_t i = 0; i < ${p.m}; ++i) {`, () => {
+        w.block(`for (rl_index_t j = 0; j < ${p.n}; j += ${nr}) {`, () => {
+          w.line(
+            `${micro}(in0 + bi * ${a.batchStride} + i * ${a.mStride}, ${cols.map((c) => `in1 + (bi * ${panels(p) * nr} + j + ${c}) * ${kp}`).join(', ')}, out0 + (bi * ${p.m} + i) * ${p.n} + j, ${p.n} - j);`,
+          );
+        });
+      });
+    });
+  });
+  return w.toString();
 }

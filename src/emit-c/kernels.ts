@@ -103,7 +103,14 @@ export function lowerToKernel(
 ): Kernel {
   if (gemm) {
     // A constant B arrives packed from the weight blob: f32 panels, or 16-bit pairs in 32-bit words.
-    const bElem = gemm.kind === 'int-gemm' ? U32 : gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : undefined;
+    const bElem =
+      gemm.kind === 'int-gemm'
+        ? gemm.columnDot
+          ? intElem(gemm.columnDot, true)
+          : U32
+        : gemm.kind === 'gemm' && gemm.bPrepacked
+          ? F32
+          : undefined;
     const ir = ukernelIR(fop, index, gemm, bElem);
     const { name, comment } = ir;
     const params: KernelParam[] = [

@@ -104,6 +104,10 @@ export interface IntGemmPlan extends GemmShape {
   readonly lanes: number;
   /** Rows of A packed per block into arena scratch as pair words (vector tiles), 0: A read in place. */
   readonly mc: number;
+  /** Helium's column-dot layout instead of pairs: B packed column by column, each column's k's
+   * contiguous (zero-padded to whole vectors) as 8- or 16-bit integers (A's width), one A row
+   * against nr columns per call (VMLADAVA). */
+  readonly columnDot?: 8 | 16;
 }
 
 export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan | IntGemmPlan;
@@ -111,7 +115,7 @@ export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan | IntGemmPlan;
 /** One line saying what a plan computes and how (`--dump-after=lower`). */
 export function describeUkernel(p: UkernelPlan): string {
   if (p.kind === 'int-gemm')
-    return `integer gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32, tile ${p.mr} x ${p.nr}, B packed at compile time as 16-bit pairs`;
+    return `integer gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32, tile ${p.mr} x ${p.nr}, B packed at compile time ${p.columnDot ? `as ${p.columnDot}-bit columns` : 'as 16-bit pairs'}`;
   if (p.kind === 'gpu-gemm') {
     const t = p.tile;
     const how = p.tensorCores ? 'tensor cores (mma m16n8k16)' : `${t.tm} x ${t.tn} per thread`;

@@ -164,9 +164,12 @@ t.test('requantization by a multiplier below 2^-25 (a shift of 56 bits, constant
   withinOneQuantum(t, (await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS })).outputs, want, 'compiled');
 });
 
-t.test('integer GEMM micro-kernels: rows and columns past the tile, an odd K, on Cortex-M4 and M0', async (t) => {
-  // 9 x 23 by 23 x 3 and by 23 x 11, in 2 x 3 tiles: a last row alone, and (11 columns) a last
-  // column alone; 23 = 11 pairs and a last k of one.
+t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns past the tile, an odd K', async (t) => {
+  // 9 x 23 by 23 x 3 and by 23 x 11, with activations of zero point 3 (A widened to i16) and 0 (A
+  // as stored, i8). M4 and M0 (pairs, 2 x 3 tiles): a last row alone, and (11 columns) a last
+  // column alone; 23 = 11 pairs and a last k of one. M55 (Helium column dots, 4 columns per call):
+  // 3 and 11 columns leave partial calls; 23 k's are a vector and a predicated tail of 15 (i16) or
+  // 7 (i8) lanes.
   let seed = 5;
   const int = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % 255) - 127;
   const weights = (n: number): string => {
@@ -174,31 +177,51 @@ t.test('integer GEMM micro-kernels: rows and columns past the tile, an odd K, on
     const w = Array.from({ length: 23 }, () => `[${Array.from({ length: n }, int).join(', ')}]`).join(', ');
     return `dense<[${w}]> : tensor<23x${n}x!quant.uniform<i8:f32:1, {${scales}}>>`;
   };
-  const xq = 'tensor<9x23x!quant.uniform<i8:f32, 0.01:3>>';
-  const lines = ['func.func @main(%x: tensor<9x23xf32>) -> (tensor<9x3xi8>, tensor<9x11xi8>) {'];
-  lines.push(`  %q = stablehlo.uniform_quantize %x : (tensor<9x23xf32>) -> ${xq}`);
-  for (const n of [3, 11]) {
-    const wt = weights(n);
-    const rt = `tensor<9x${n}x!quant.uniform<i8:f32, 0.05:-2>>`;
-    lines.push(
-      `  %w${n} = stablehlo.constant ${wt}`,
-      `  %d${n} = stablehlo.dot_general %q, %w${n}, contracting_dims = [1] x [0] : (${xq}, ${wt.split(' : ')[1]}) -> ${rt}`,
-      `  %o${n} = stablehlo.bitcast_convert %d${n} : (${rt}) -> tensor<9x${n}xi8>`,
-    );
+  const outs: string[] = [];
+  const lines: string[] = [];
+  for (const zp of [3, 0]) {
+    const xq = `tensor<9x23x!quant.uniform<i8:f32, 0.01:${zp}>>`;
+    lines.push(`  %q${zp} = stablehlo.uniform_quantize %x : (tensor<9x23xf32>) -> ${xq}`);
+    for (const n of [3, 11]) {
+      const wt = weights(n);
+      const rt = `tensor<9x${n}x!quant.uniform<i8:f32, 0.05:-2>>`;
+      const id = `${zp}_${n}`;
+      lines.push(
+        `  %w${id} = stablehlo.constant ${wt}`,
+        `  %d${id} = stablehlo.dot_general %q${zp}, %w${id}, contracting_dims = [1] x [0] : (${xq}, ${wt.split(' : ')[1]}) -> ${rt}`,
+        `  %o${id} = stablehlo.bitcast_convert %d${id} : (${rt}) -> tensor<9x${n}xi8>`,
+      );
+      outs.push(id);
+    }
   }
-  lines.push('  return %o3, %o11 : tensor<9x3xi8>, tensor<9x11xi8>', '}');
-  const m = importModule(new SourceFile('igemm.mlir', lines.join('\n')));
+  const types = outs.map((id) => `tensor<9x${id.split('_')[1]}xi8>`).join(', ');
+  const src = [
+    `func.func @main(%x: tensor<9x23xf32>) -> (${types}) {`,
+    ...lines,
+    `  return ${outs.map((id) => `%o${id}`).join(', ')} : ${types}`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('igemm.mlir', src));
   const args = inputsOf(m);
   const want = run(m, args);
-  for (const target of ['cortex-m4', 'cortex-m0']) {
+  for (const target of ['cortex-m4', 'cortex-m0', 'cortex-m55']) {
     const { outputs, emitted } = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
     const c = emitted.files.get('model.c') as string;
-    t.match(c, /Integer GEMM \[9 x 23\] \* \[23 x 3\] i16 x i8 -> i32: tile 2 x 3/, `${target}: two rows per tile`);
-    t.match(
-      c,
-      /Integer GEMM \[9 x 23\] \* \[23 x 11\] i16 x i8 -> i32: tile 2 x 3/,
-      `${target}: 11 columns in 4 panels`,
-    );
+    for (const [a, n] of [
+      ['i16', 3],
+      ['i16', 11],
+      ['i8', 3],
+      ['i8', 11],
+    ] as const) {
+      const head = `Integer GEMM \\[9 x 23\\] \\* \\[23 x ${n}\\] ${a} x i8 -> i32: tile`;
+      if (target === 'cortex-m55')
+        t.match(
+          c,
+          new RegExp(`${head} 1 x 4 .*B packed as ${a.slice(1)}-bit columns`),
+          `${target}: ${a} x i8 into ${n} columns by column dots`,
+        );
+      else t.match(c, new RegExp(`${head} 2 x 3`), `${target}: ${a} x i8 into ${n} columns in 2 x 3 tiles`);
+    }
     withinOneQuantum(t, outputs, want, target);
   }
 });
