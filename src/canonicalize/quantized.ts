@@ -163,7 +163,10 @@ function lowerContraction(op: Op, lhs: Value, rhs: Value, storedRhs?: Value): { 
   }
   const fixed = products.map((p, c) => fixedPoint(p / r.scales[c]!, op.loc));
   const perOutput = (values: readonly (number | bigint)[]): Value => b.along(out.shape, I64, values, dim);
-  const p = b.binary('multiply', b.convert(acc, I64), perOutput(fixed.map((f) => f.m0)));
+  // M0 < 2^31 is stored as i32 and widened where it is used: a 32 x 32 -> 64-bit product (one
+  // SMULL on Arm) instead of a 64 x 64 one.
+  const m0 = b.convert(b.along(out.shape, I32, fixed.map((f) => f.m0), dim), I64);
+  const p = b.binary('multiply', b.convert(acc, I64), m0);
   const n = perOutput(fixed.map((f) => f.n));
   // Round half to even: floor((p + 2^(n-1) - 1 + (bit n of p)) / 2^n), in exact 64-bit constants.
   const odd = b.binary('and', b.binary('shift_right_arithmetic', p, n), perOutput([1]));

@@ -94,30 +94,52 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
     let head: FlatOp | undefined;
     let conflict = false;
     const work = [start];
-    while (work.length) {
-      const g = work.pop()!;
-      const m = maps.get(g.outs[0]!.id)!;
-      const operandMaps = mapsOfOperands(g, m);
-      g.ins.forEach((s, i) => {
-        const om = operandMaps[i]!;
-        const previous = maps.get(s.id);
-        // One value read through two different maps (x and broadcast(x)): not fused (rare).
-        if (previous && !mapsEqual(previous, om)) {
-          conflict = true;
-          return;
-        }
-        maps.set(s.id, om);
-        const p = producer.get(s);
-        if (!p || assigned.has(p) || members.has(p) || !soleUse(s)) return;
-        const fusible =
-          ctx.isElementwise(p) || ((isBroadcast(p) || isTranspose(p)) && om.kind === 'dims') || isReshape(p);
-        if (fusible && p.outs.length === 1) {
-          members.add(p);
-          work.push(p);
-          return;
-        }
-        if (!reduce && !head && om.kind === 'dims' && readsRootElement(s, om) && ctx.canHead(p)) head = p;
-      });
+    const fusible = (p: FlatOp, om: IndexMap): boolean =>
+      p.outs.length === 1 &&
+      (ctx.isElementwise(p) || ((isBroadcast(p) || isTranspose(p)) && om.kind === 'dims') || isReshape(p));
+    // Values with several users wait until every user has joined the group (then they are
+    // computed once per element and read by each, as the requantization's product and shift are).
+    const shared = new Set<Sym>();
+    const walk = (): void => {
+      while (work.length) {
+        const g = work.pop()!;
+        const m = maps.get(g.outs[0]!.id)!;
+        const operandMaps = mapsOfOperands(g, m);
+        g.ins.forEach((s, i) => {
+          const om = operandMaps[i]!;
+          const previous = maps.get(s.id);
+          // One value read through two different maps (x and broadcast(x)): not fused (rare).
+          if (previous && !mapsEqual(previous, om)) {
+            conflict = true;
+            return;
+          }
+          maps.set(s.id, om);
+          const p = producer.get(s);
+          if (!p || assigned.has(p) || members.has(p)) return;
+          if (!soleUse(s)) {
+            if (!outputs.has(s) && fusible(p, om)) shared.add(s);
+            return;
+          }
+          if (fusible(p, om)) {
+            members.add(p);
+            work.push(p);
+            return;
+          }
+          if (!reduce && !head && om.kind === 'dims' && readsRootElement(s, om) && ctx.canHead(p)) head = p;
+        });
+      }
+    };
+    walk();
+    for (let joined = true; joined && !conflict;) {
+      joined = false;
+      for (const s of shared) {
+        const p = producer.get(s)!;
+        if (members.has(p) || ![...users.get(s)!].every((u) => members.has(u))) continue;
+        members.add(p);
+        work.push(p);
+        joined = true;
+      }
+      walk();
     }
     if (conflict) continue;
     const ordered = ops.filter((f) => members.has(f));
