@@ -25,6 +25,8 @@ import { newValue, type Block, type Func, type Module, type Op, type Region, typ
 import { OpBuilder } from '../ir/builder.js';
 import { floatElem, intElem, tensorType, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
 import { attrsOf } from '../ops/index.js';
+import { constantValue } from '../ops/control.js';
+import { forEachIndex, getElem } from '../ir/tensor.js';
 import type { DotDims } from '../ops/contraction.js';
 import { hasQuantTypes } from '../ops/quant.js';
 
@@ -125,7 +127,13 @@ function contractionChannels(op: Op): Contraction {
 
 /** The integer form of a quantized dot_general / dot / convolution (operands already mapped;
  * `storedRhs`: a per-axis rhs's stored integers, which this phase holds instead of the value). */
-function lowerContraction(op: Op, lhs: Value, rhs: Value, storedRhs?: Value): { ops: Op[]; result: Value } {
+function lowerContraction(
+  op: Op,
+  lhs: Value,
+  rhs: Value,
+  storedRhs?: Value,
+  rhsConstant?: Op,
+): { ops: Op[]; result: Value } {
   const b = new Builder(op.loc);
   const [qa, qb] = [quantOf(lhs), quantOf(rhs)];
   const out = tensorOf(op.results[0]!);
@@ -145,16 +153,21 @@ function lowerContraction(op: Op, lhs: Value, rhs: Value, storedRhs?: Value): { 
   const w = perChannel(qb, channels);
   const r = qr ? perChannel(qr, channels) : undefined;
 
-  // Operands as integers, less their zero points where any is not 0.
+  // Operands as integers, less their zero points where any is not 0; or, for a dot with constant
+  // weights of zero point 0 (rhsConstant: the option is on), the activations as stored and their
+  // zero point's share subtracted after: za * (the weights' sum over k), known at compile time.
   let [x, y] = [b.storage(lhs), storedRhs ?? b.storage(rhs)];
-  if (a.zeroPoints[0] !== 0)
+  const fold =
+    rhsConstant && op.name !== 'stablehlo.convolution' && a.zeroPoints[0] !== 0 && w.zeroPoints.every((z) => z === 0);
+  if (a.zeroPoints[0] !== 0 && !fold)
     x = b.binary('subtract', b.convert(x, I16), b.along(tensorOf(x).shape, I16, a.zeroPoints, 0));
   if (w.zeroPoints.some((z) => z !== 0)) {
     const rt = tensorOf(rhs);
     const wz = qb.axis === undefined ? [w.zeroPoints[0]!] : perChannel(qb, rt.shape[rhsChannelDim]!).zeroPoints;
     y = b.binary('subtract', b.convert(y, I16), b.along(rt.shape, I16, wz, Math.max(rhsChannelDim, 0)));
   }
-  const acc = b.one(op.name, [x, y], tensorType(out.shape, I32), op.attrs);
+  let acc = b.one(op.name, [x, y], tensorType(out.shape, I32), op.attrs);
+  if (fold) acc = b.binary('subtract', acc, zeroPointShare(b, op, rhsConstant!, a.zeroPoints[0]!, out.shape));
   const dim = Math.max(channelDim, 0);
   const products = w.scales.map((s) => a.scales[0]! * s);
   if (!r) {
@@ -165,7 +178,15 @@ function lowerContraction(op: Op, lhs: Value, rhs: Value, storedRhs?: Value): { 
   const perOutput = (values: readonly (number | bigint)[]): Value => b.along(out.shape, I64, values, dim);
   // M0 < 2^31 is stored as i32 and widened where it is used: a 32 x 32 -> 64-bit product (one
   // SMULL on Arm) instead of a 64 x 64 one.
-  const m0 = b.convert(b.along(out.shape, I32, fixed.map((f) => f.m0), dim), I64);
+  const m0 = b.convert(
+    b.along(
+      out.shape,
+      I32,
+      fixed.map((f) => f.m0),
+      dim,
+    ),
+    I64,
+  );
   const p = b.binary('multiply', b.convert(acc, I64), m0);
   const n = perOutput(fixed.map((f) => f.n));
   // Round half to even: floor((p + 2^(n-1) - 1 + (bit n of p)) / 2^n), in exact 64-bit constants.
@@ -185,6 +206,36 @@ function lowerContraction(op: Op, lhs: Value, rhs: Value, storedRhs?: Value): { 
     : b.one('stablehlo.clamp', [bound(qr!.storageMin), shifted, bound(qr!.storageMax)], tensorOf(shifted));
   const stored = b.convert(clamped, qr!.storage);
   return { ops: b.ops, result: b.one('stablehlo.bitcast_convert', [stored], out) };
+}
+
+/** za * sum over k of B[.., k, n], as an i32 constant broadcast over the dot's result: what the
+ * activations' zero point contributes to sum_k (a - za) * b (wrapping, as the i32 dot does). */
+function zeroPointShare(b: Builder, op: Op, rhsConstant: Op, za: number, outShape: readonly number[]): Value {
+  const [lt, rt] = [tensorOf(op.operands[0]!), tensorOf(rhsConstant.results[0]!)];
+  const d: DotDims =
+    op.name === 'stablehlo.dot'
+      ? { lb: [], rb: [], lc: [lt.shape.length - 1], rc: [0] }
+      : attrsOf('stablehlo.dot_general', op);
+  const storage = rt.elem.kind === 'quant' ? rt.elem.storage : rt.elem;
+  const weights = constantValue(rhsConstant.attrs['value'], tensorType(rt.shape, storage), rhsConstant);
+  const rf = [...rt.shape.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
+  const kept = [...d.rb, ...rf];
+  const keptShape = kept.map((i) => rt.shape[i]!);
+  const sums = new Array<bigint>(keptShape.reduce((n, x) => n * x, 1)).fill(0n);
+  const st = keptShape.map((_, i) => keptShape.slice(i + 1).reduce((n, x) => n * x, 1));
+  forEachIndex(rt.shape, (idx, flat) => {
+    const key = kept.reduce((o, dim, i) => o + idx[dim]! * st[i]!, 0);
+    sums[key] = sums[key]! + (getElem(weights, flat) as bigint);
+  });
+  const share = b.constant(
+    tensorType(keptShape, I32),
+    sums.map((x) => BigInt.asIntN(32, x * BigInt(za))),
+  );
+  const nlf = lt.shape.length - d.lb.length - d.lc.length;
+  const dims = [...d.rb.keys(), ...rf.map((_, i) => d.lb.length + nlf + i)];
+  return b.one('stablehlo.broadcast_in_dim', [share], tensorType(outShape, I32), {
+    broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: dims },
+  });
 }
 
 const CONTRACTIONS = new Set(['stablehlo.dot_general', 'stablehlo.dot', 'stablehlo.convolution']);
@@ -242,8 +293,16 @@ function lowerPerAxis(op: Op, operand: Value, stored: Value | undefined): { ops:
 }
 
 /** Rewrites one region; `stored` maps per-axis values to their stored integers. */
-function rewriteRegion(region: Region, map: Map<Value, Value>, stored: Map<Value, Value>): Region {
-  return { blocks: region.blocks.map((block) => rewriteBlock(block, map, stored)) };
+/** What a rewrite carries through a function: values mapped to their rewritten ones, per-axis
+ * values to their stored integers, constant ops by result (when zero points fold), the options. */
+interface Rewrite {
+  readonly map: Map<Value, Value>;
+  readonly stored: Map<Value, Value>;
+  readonly constants?: Map<Value, Op>;
+}
+
+function rewriteRegion(region: Region, rw: Rewrite): Region {
+  return { blocks: region.blocks.map((block) => rewriteBlock(block, rw)) };
 }
 
 /** Operands read by an op, its regions and its successors. */
@@ -287,10 +346,17 @@ function qdqContractions(block: Block): { fused: Map<Op, Op>; absorbed: Set<Op> 
   return { fused, absorbed };
 }
 
-function rewriteBlock(block: Block, map: Map<Value, Value>, stored: Map<Value, Value>): Block {
+function rewriteBlock(block: Block, rw: Rewrite): Block {
+  const { map, stored, constants } = rw;
   const ops: Op[] = [];
   const use = (v: Value): Value => map.get(v) ?? v;
+  /** The constant op defining `v` (per-axis: its stored integers), when zero points fold. */
+  const constantOf = (v: Value): Op | undefined => constants?.get(stored.get(v) ?? use(v));
   const qdq = qdqContractions(block);
+  const push = (o: Op): void => {
+    ops.push(o);
+    if (constants && o.name === 'stablehlo.constant') constants.set(o.results[0]!, o);
+  };
   for (const op of block.ops) {
     if (qdq.absorbed.has(op)) continue; // computed by the integer contraction at its quantize
     const replace = (r: { ops: Op[]; result: Value }): void => {
@@ -300,12 +366,14 @@ function rewriteBlock(block: Block, map: Map<Value, Value>, stored: Map<Value, V
     const fused = qdq.fused.get(op);
     if (fused) {
       const [a, b] = fused.operands as [Value, Value];
-      replace(lowerContraction(fused, use(a), use(b), stored.get(b)));
+      replace(lowerContraction(fused, use(a), use(b), stored.get(b), constantOf(b)));
       continue;
     }
     const operands = op.operands.map(use);
     if (CONTRACTIONS.has(op.name) && operands.length === 2 && operands.some((v) => quantOf(v))) {
-      replace(lowerContraction(op, operands[0]!, operands[1]!, stored.get(op.operands[1]!)));
+      replace(
+        lowerContraction(op, operands[0]!, operands[1]!, stored.get(op.operands[1]!), constantOf(op.operands[1]!)),
+      );
       continue;
     }
     if (ORDER_OPS.has(op.name) && sameQuantization(op, operands)) {
@@ -318,7 +386,7 @@ function rewriteBlock(block: Block, map: Map<Value, Value>, stored: Map<Value, V
       // The literal holds the stored integers: the same literal as the storage type.
       const t = tensorOf(op.results[0]!);
       const ints = newValue(tensorType(t.shape, (t.elem as QuantElem).storage), op.results[0]!.name);
-      ops.push({ ...op, results: [ints] });
+      push({ ...op, results: [ints] });
       stored.set(op.results[0]!, ints);
       continue;
     }
@@ -343,10 +411,10 @@ function rewriteBlock(block: Block, map: Map<Value, Value>, stored: Map<Value, V
         `${op.name} on per-axis quantized values (taken as a dot/convolution's rhs and by uniform_quantize, uniform_dequantize and bitcast_convert)`,
         op.loc,
       );
-    ops.push({
+    push({
       ...op,
       operands,
-      regions: op.regions.map((r) => rewriteRegion(r, map, stored)),
+      regions: op.regions.map((r) => rewriteRegion(r, rw)),
       successors: op.successors.map((s) => ({ label: s.label, args: s.args.map(use) })),
     });
   }
@@ -357,7 +425,10 @@ const mentionsQuant = (r: Region): boolean =>
   r.blocks.some((b) => b.ops.some((op) => hasQuantTypes(op) || op.regions.some(mentionsQuant)));
 
 /** The quantize phase: every function with quantized values rewritten, others kept as they are. */
-export function lowerQuantized(m: Module): Module {
+/** foldZeroPoints: dots with constant weights keep int8 activations of a non-zero zero point as
+ * stored (the zero point's share subtracted from the i32 sums: for Helium's 8-bit dot products);
+ * otherwise they are widened to i16 less it (DSP pairs load an i16 pair in one instruction). */
+export function lowerQuantized(m: Module, o: { readonly foldZeroPoints?: boolean } = {}): Module {
   const funcs = new Map<string, Func>();
   for (const [name, f] of m.funcs) {
     if (!f.body || !mentionsQuant(f.body)) {
@@ -365,7 +436,8 @@ export function lowerQuantized(m: Module): Module {
       continue;
     }
     if (f.params.some(perAxis)) unsupported(`@${name}: a per-axis quantized parameter`, f.loc);
-    funcs.set(name, { ...f, body: rewriteRegion(f.body, new Map(), new Map()) });
+    const rw = { map: new Map(), stored: new Map(), ...(o.foldZeroPoints ? { constants: new Map() } : {}) };
+    funcs.set(name, { ...f, body: rewriteRegion(f.body, rw) });
   }
   return { ...m, funcs };
 }

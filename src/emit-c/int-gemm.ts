@@ -157,13 +157,15 @@ export function emitIntGemmKernel(
   const w = new CodeWriter();
   const acc = (i: number, j: number): string => `c${i}_${j}`;
   const how = p.columnDot
-    ? `B packed as ${p.columnDot}-bit columns instead, one VMLADAVA (${128 / p.columnDot} products into a general register) per vector of k and column`
-    : lanes === 1
-      ? 'one dual multiply-accumulate (SMLAD) per pair'
-      : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (vpmaddwd + vpaddd, or vpdpwssd) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`;
+    ? `B packed at compile time as ${p.columnDot}-bit columns, one VMLADAVA (${128 / p.columnDot} products into a general register) per vector of k and column`
+    : `B packed at compile time as 16-bit pairs along k, ${
+        lanes === 1
+          ? 'one dual multiply-accumulate (SMLAD) per pair'
+          : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (vpmaddwd + vpaddd, or vpdpwssd) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`
+      }`;
   w.line(comment);
   w.line(
-    `/* Integer GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32: tile ${mr} x ${nr} of i32 accumulators, B packed at compile time as 16-bit pairs along k, ${how}. */`,
+    `/* Integer GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32: tile ${mr} x ${nr} of i32 accumulators, ${how}. */`,
   );
   const micro = `${name}_tile`;
   if (p.mc) return emitPackedIntGemm(p, name, params, w, aType, pair, acc);
