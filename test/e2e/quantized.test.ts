@@ -234,13 +234,45 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
   }
 });
 
+/** Compiles `m` for x86-64-v3 (AVX2), x86-64-v4 (AVX-512) and the host (VNNI where this CPU has
+ * it; a target this CPU cannot run is skipped, saying why), runs it under ASan+UBSan, lets `check`
+ * look at the C, and asserts every output equal to the interpreter's. */
+async function exactOnX86(
+  t: Test,
+  m: Module,
+  args: readonly Tensor[],
+  labels: readonly string[],
+  check: (target: string, c: string) => void,
+): Promise<void> {
+  const { cannotRunHere } = await import('../../src/target/targets.js');
+  const want = run(m, args);
+  for (const target of ['x86-64-v3', 'x86-64-v4', 'host']) {
+    const why = cannotRunHere(lookupTarget(target));
+    if (why) {
+      t.pass(`${target}: not run`, { skip: why });
+      continue;
+    }
+    const { outputs, emitted } = await runCompiled(m, 'main', args, {
+      target: lookupTarget(target),
+      flags: SANITIZE_FLAGS,
+    });
+    check(target, emitted.files.get('model.c') as string);
+    want.forEach((w, i) =>
+      t.same(
+        Array.from({ length: size(w) }, (_, k) => getElem(outputs[i]!, k)),
+        Array.from({ length: size(w) }, (_, k) => getElem(w, k)),
+        `${target}: ${labels[i]} equals the interpreter's exactly`,
+      ),
+    );
+  }
+}
+
 t.test('integer GEMM vectors on x86: AVX2, AVX-512 and this CPU (VNNI where it has it), exact', async (t) => {
   // i8 x i8, i16 x i8 and i16 x i16 -> i32 with constant weights, 7 rows by an odd K of 37 into 5, 21
   // and 40 columns: partial vectors and panels, a last row alone, the last k alone. The i16 x i16
   // weights start with two k's of -32768 that meet A's -32768s: that pair's products sum to 2^31,
   // vpmaddwd's one overflowing case, which must wrap (a saturating form such as vpdpwssds would
   // give another i32 result than the interpreter's wrapping contraction).
-  const { cannotRunHere } = await import('../../src/target/targets.js');
   let seed = 9;
   const int = (bound: number): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % (2 * bound)) - bound;
   const lines: string[] = [];
@@ -277,35 +309,16 @@ t.test('integer GEMM vectors on x86: AVX2, AVX-512 and this CPU (VNNI where it h
     parseInput(`7x37xi8=${values(128, -128)}`, f, 0) as Tensor,
     parseInput(`7x37xi16=${values(32768, -32768)}`, f, 1) as Tensor,
   ];
-  const want = run(m, args);
-  for (const target of ['x86-64-v3', 'x86-64-v4', 'host']) {
-    const why = cannotRunHere(lookupTarget(target));
-    if (why) {
-      t.pass(`${target}: not run`, { skip: why });
-      continue;
-    }
-    const { outputs, emitted } = await runCompiled(m, 'main', args, {
-      target: lookupTarget(target),
-      flags: SANITIZE_FLAGS,
-    });
-    const c = emitted.files.get('model.c') as string;
+  await exactOnX86(t, m, args, results, (target, c) => {
     t.equal(c.match(/Integer GEMM \[7 x 37\]/g)?.length, 9, `${target}: all nine dots on the integer GEMM path`);
     t.match(c, /vector\(s\) of (8|16) columns/, `${target}: in vectors`);
-    want.forEach((w, i) =>
-      t.same(
-        Array.from({ length: size(w) }, (_, k) => getElem(outputs[i]!, k)),
-        Array.from({ length: size(w) }, (_, k) => getElem(w, k)),
-        `${target}: ${results[i]} equals the interpreter's exactly`,
-      ),
-    );
-  }
+  });
 });
 
 t.test('integer convolutions on x86 as implicit GEMMs (the image gathered while packing A), exact', async (t) => {
   // NHWC x HWIO -> NHWC, i8 x i8 and i16 x i8 -> i32 with constant kernels: 3 x 3 taps over 3 input
   // channels (K = 27, odd: pairs cross taps), strides 2 x 1, padding on every side, a column
   // dilation of 2, two images; and a 1 x 1 convolution over 4 channels.
-  const { cannotRunHere } = await import('../../src/target/targets.js');
   let seed = 3;
   const int = (bound: number): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % (2 * bound)) - bound;
   const kernel = (dims: number[]): string =>
@@ -331,31 +344,13 @@ t.test('integer convolutions on x86 as implicit GEMMs (the image gathered while 
     parseInput(`2x7x6x3xi16=${values(252, 32768)}`, f, 1) as Tensor,
     parseInput(`1x5x4x4xi8=${values(80, 128)}`, f, 2) as Tensor,
   ];
-  const want = run(m, args);
-  for (const target of ['x86-64-v3', 'x86-64-v4', 'host']) {
-    const why = cannotRunHere(lookupTarget(target));
-    if (why) {
-      t.pass(`${target}: not run`, { skip: why });
-      continue;
-    }
-    const { outputs, emitted } = await runCompiled(m, 'main', args, {
-      target: lookupTarget(target),
-      flags: SANITIZE_FLAGS,
-    });
-    const c = emitted.files.get('model.c') as string;
+  await exactOnX86(t, m, args, ['convolution 0', 'convolution 1', 'convolution 2'], (target, c) =>
     t.equal(
       c.match(/Integer GEMM \[(32 x 27|20 x 4)\]/g)?.length,
       3,
       `${target}: the three convolutions as integer GEMMs`,
-    );
-    want.forEach((w, i) =>
-      t.same(
-        Array.from({ length: size(w) }, (_, k) => getElem(outputs[i]!, k)),
-        Array.from({ length: size(w) }, (_, k) => getElem(w, k)),
-        `${target}: convolution ${i} equals the interpreter's exactly`,
-      ),
-    );
-  }
+    ),
+  );
 });
 
 t.test('a per-axis value where the backends cannot take it is a located E0301', async (t) => {
