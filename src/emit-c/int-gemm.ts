@@ -38,26 +38,17 @@ export function planIntGemm(
   const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type];
   if (lt.kind !== 'tensor' || rt.kind !== 'tensor' || ot.kind !== 'tensor') return undefined;
   if (!narrowInt(lt.elem) || !narrowInt(rt.elem) || ot.elem.name !== 'i32') return undefined;
+  const shape = gemmShape(f);
+  if (!shape || [shape.m, shape.n, shape.k].includes(0)) return undefined;
   // Helium: A rows (read in place) against columns of B at A's width (i8 x i16 stays on pairs).
   const columnDot = target.simd === 'helium' ? (lt.elem.name === 'i16' ? 16 : rt.elem.name === 'i8' ? 8 : 0) : 0;
-  const dotShape = gemmShape(f);
-  if (columnDot && dotShape?.a.kind === 'matrix' && dotShape.a.kStride === 1 && dotShape.m && dotShape.n && dotShape.k)
-    return {
-      kind: 'int-gemm',
-      op: f.op,
-      ...dotShape,
-      elems: { a: lt.elem, b: rt.elem },
-      mr: 1,
-      nr: 4,
-      lanes: 1,
-      mc: 0,
-      columnDot,
-    };
-  const shape = gemmShape(f);
+  if (columnDot && shape.a.kind === 'matrix' && shape.a.kStride === 1) {
+    const elems = { a: lt.elem, b: rt.elem };
+    return { kind: 'int-gemm', op: f.op, ...shape, elems, mr: 1, nr: 4, lanes: 1, mc: 0, columnDot };
+  }
   // A's rows contiguous along k; or, where A is packed anyway (vector tiles), a convolution's
   // image gathered per output pixel while packing (an implicit GEMM).
-  const aOk = shape?.a.kind === 'matrix' ? shape.a.kStride === 1 : shape?.a.kind === 'conv' && lanes > 1;
-  if (!shape || !aOk || [shape.m, shape.n, shape.k].includes(0)) return undefined;
+  if (shape.a.kind === 'matrix' ? shape.a.kStride !== 1 : lanes === 1) return undefined;
   let best = { cost: Infinity, mr: 1, nv: 1 };
   for (let mr = 1; mr <= (lanes === 1 ? 4 : 16); mr++)
     for (let nv = 1; nv <= 8; nv++) {
