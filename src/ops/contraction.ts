@@ -81,6 +81,13 @@ function axpy4x4(acc: Float64Array[], a: Float64Array, x: Float64Array, base: re
   }
 }
 
+/** Both operands and the result of one float type: the contractions' fast paths (no conversion). */
+function floatsOfResultType(lhs: Tensor, rhs: Tensor, rt: TensorType): boolean {
+  return (
+    storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name
+  );
+}
+
 export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType): Tensor {
   const ls = lhs.type.shape;
   const rs = rhs.type.shape;
@@ -110,8 +117,7 @@ export function dotGeneral(lhs: Tensor, rhs: Tensor, d: DotDims, rt: TensorType)
     for (let k = 0; k < nlf; k++) lb += idx[nb + k]! * lst[lf[k]!]!;
     return [lb, rb];
   };
-  const fast =
-    storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
+  const fast = floatsOfResultType(lhs, rhs, rt);
   const K = lOff.length;
   if (fast) {
     // Row by row (batch and lhs-free index), k outer and rhs-free index inner, so the right operand
@@ -440,10 +446,39 @@ const dynamicConv = defineOp({
 });
 
 /**
+ * Where kernel tap `k` of output position `o` reads, along the spatial dims: writes the input's and
+ * the kernel's offsets into `at` and returns true, or returns false where the tap falls in the
+ * padding or between lhs-dilated inputs. Window strides, rhs dilation and reversal as the spec's
+ * convolution defines them.
+ */
+function spatialTaps(
+  c: ConvAttrs,
+  inShape: readonly number[],
+  inStrides: readonly number[],
+  kernelStrides: readonly number[],
+  kernelSpatial: readonly number[],
+): (o: readonly number[], k: readonly number[], at: number[]) => boolean {
+  const dilatedIn = c.inSpatial.map((d, i) => (inShape[d]! - 1) * c.lhsDil[i]! + 1);
+  return (o, k, at) => {
+    let [lo, ko] = [0, 0];
+    for (let d = 0; d < c.inSpatial.length; d++) {
+      const kk = c.reversal[d] ? kernelSpatial[d]! - 1 - k[d]! : k[d]!;
+      const p = o[c.outSpatial[d]!]! * c.strides[d]! + k[d]! * c.rhsDil[d]! - c.padding[d]![0]!;
+      if (p < 0 || p >= dilatedIn[d]! || p % c.lhsDil[d]! !== 0) return false;
+      lo += (p / c.lhsDil[d]!) * inStrides[c.inSpatial[d]!]!;
+      ko += kk * kernelStrides[c.kSpatial[d]!]!;
+    }
+    [at[0], at[1]] = [lo, ko];
+    return true;
+  };
+}
+
+/**
  * The float convolution without batch groups, for speed: per output position and feature group, the
  * group's output features accumulate together, a multiple of one kernel row per input feature
- * (contiguous: the kernel is copied in HWIO order first). Each output still sums its products in the order convolve's loop does
- * (kernel positions, then input features), in f64, rounded once: the same numbers.
+ * (contiguous: the kernel is copied in HWIO order first). Each output still sums its products in
+ * the order convolve's loop does (kernel positions, then input features), in f64, rounded once:
+ * the same numbers.
  */
 function convolveFloat(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): Tensor {
   const out = makeTensor(rt);
@@ -457,11 +492,11 @@ function convolveFloat(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): 
   for (const d of [c.kOut, c.kIn, ...[...c.kSpatial].reverse()]) [kst[d], stride] = [stride, stride * ks[d]!];
   const K = new Float64Array(rhs.data.length);
   forEachIndex(ks, (idx, flat) => (K[flatIndex(idx, kst)] = (rhs.data as Float64Array)[flat]!));
-  const n = c.inSpatial.length;
   const cInPerGroup = ls[c.inFeature]! / c.featureGroups;
   const perGroup = rt.shape[c.outFeature]! / c.featureGroups;
   const kernelSpatial = c.kSpatial.map((d) => ks[d]!);
-  const dilatedIn = c.inSpatial.map((d, i) => (ls[d]! - 1) * c.lhsDil[i]! + 1);
+  const tap = spatialTaps(c, ls, lst, kst, kernelSpatial);
+  const at = [0, 0];
   const [lf, kf, of] = [lst[c.inFeature]!, kst[c.kIn]!, ost[c.outFeature]!];
   const positions = rt.shape.map((d, i) => (i === c.outFeature ? 1 : d));
   const acc = new Float64Array(perGroup);
@@ -471,20 +506,10 @@ function convolveFloat(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): 
     for (let g = 0; g < c.featureGroups; g++) {
       acc.fill(0);
       forEachIndex(kernelSpatial, (k) => {
-        let lbase = lb + g * cInPerGroup * lf;
-        let kbase = g * perGroup;
-        for (let d = 0; d < n; d++) {
-          const kk = c.reversal[d] ? kernelSpatial[d]! - 1 - k[d]! : k[d]!;
-          const p = o[c.outSpatial[d]!]! * c.strides[d]! + k[d]! * c.rhsDil[d]! - c.padding[d]![0]!;
-          if (p < 0 || p >= dilatedIn[d]! || p % c.lhsDil[d]! !== 0) return;
-          lbase += (p / c.lhsDil[d]!) * lst[c.inSpatial[d]!]!;
-          kbase += kk * kst[c.kSpatial[d]!]!;
-        }
-        for (let i = 0; i < cInPerGroup; i++) {
-          const a = L[lbase + i * lf]!;
-          const kb = kbase + i * kf;
-          axpy(acc, a, K, kb, perGroup);
-        }
+        if (!tap(o, k, at)) return;
+        const lbase = lb + g * cInPerGroup * lf + at[0]!;
+        const kbase = g * perGroup + at[1]!;
+        for (let i = 0; i < cInPerGroup; i++) axpy(acc, L[lbase + i * lf]!, K, kbase + i * kf, perGroup);
       });
       for (let j = 0; j < perGroup; j++) setElem(out, o0 + (g * perGroup + j) * of, acc[j]!);
     }
@@ -493,15 +518,13 @@ function convolveFloat(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): 
 }
 
 function convolve(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): Tensor {
-  const floats =
-    storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
-  if (floats && c.batchGroups === 1) return convolveFloat(lhs, rhs, c, rt);
+  const fast = floatsOfResultType(lhs, rhs, rt);
+  if (fast && c.batchGroups === 1) return convolveFloat(lhs, rhs, c, rt);
   const out = makeTensor(rt);
   const ls = lhs.type.shape;
   const ks = rhs.type.shape;
   const lst = strides(ls);
   const kst = strides(ks);
-  const n = c.inSpatial.length;
   const cIn = ls[c.inFeature]!;
   const cInPerGroup = cIn / c.featureGroups;
   const cOut = rt.shape[c.outFeature]!;
@@ -509,15 +532,13 @@ function convolve(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): Tenso
   const outPerBatchGroup = cOut / c.batchGroups;
   const outBatchSize = rt.shape[c.outBatch]!;
   const kernelSpatial = c.kSpatial.map((d) => ks[d]!);
-  const fast =
-    storageElem(rt.elem).kind === 'float' && lhs.type.elem.name === rt.elem.name && rhs.type.elem.name === rt.elem.name;
   const L = lhs.data as Float64Array;
   const K = rhs.data as Float64Array;
   const la = reader(lhs, rt);
   const ka = reader(rhs, rt);
   const acc = accumulator(rt);
-  const dilatedIn = c.inSpatial.map((d, i) => (ls[d]! - 1) * c.lhsDil[i]! + 1);
-  const pos = new Array<number>(n).fill(0);
+  const tap = spatialTaps(c, ls, lst, kst, kernelSpatial);
+  const at = [0, 0];
   forEachIndex(rt.shape, (o, flat) => {
     const b = o[c.outBatch]!;
     const f = o[c.outFeature]!;
@@ -527,16 +548,9 @@ function convolve(lhs: Tensor, rhs: Tensor, c: ConvAttrs, rt: TensorType): Tenso
     let sF = 0;
     let s = acc.zero();
     forEachIndex(kernelSpatial, (k) => {
-      let lbase = lb;
-      let kbase = f * kst[c.kOut]!;
-      for (let d = 0; d < n; d++) {
-        const kk = c.reversal[d] ? kernelSpatial[d]! - 1 - k[d]! : k[d]!;
-        const p = o[c.outSpatial[d]!]! * c.strides[d]! + k[d]! * c.rhsDil[d]! - c.padding[d]![0]!;
-        if (p < 0 || p >= dilatedIn[d]! || p % c.lhsDil[d]! !== 0) return;
-        pos[d] = p / c.lhsDil[d]!;
-        lbase += pos[d]! * lst[c.inSpatial[d]!]!;
-        kbase += kk * kst[c.kSpatial[d]!]!;
-      }
+      if (!tap(o, k, at)) return;
+      const lbase = lb + at[0]!;
+      const kbase = f * kst[c.kOut]! + at[1]!;
       const lf = lst[c.inFeature]!;
       const kf = kst[c.kIn]!;
       const l0 = lbase + g * cInPerGroup * lf;
