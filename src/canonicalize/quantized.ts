@@ -26,8 +26,8 @@ import { OpBuilder } from '../ir/builder.js';
 import { floatElem, intElem, tensorType, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
 import { attrsOf } from '../ops/index.js';
 import { constantValue } from '../ops/control.js';
-import { forEachIndex, getElem } from '../ir/tensor.js';
-import type { DotDims } from '../ops/contraction.js';
+import { forEachIndex, getElem, strides } from '../ir/tensor.js';
+import { dotDims, type DotDims } from '../ops/contraction.js';
 import { hasQuantTypes } from '../ops/quant.js';
 
 const I16 = intElem(16, true);
@@ -107,6 +107,11 @@ interface Contraction {
   readonly resultChannelDim: number;
 }
 
+/** The dimension numbers of a dot_general, or of a dot (its lhs's last dim with its rhs's first). */
+function dotDimsOf(op: Op): DotDims {
+  return op.name === 'stablehlo.dot' ? dotDims(tensorOf(op.operands[0]!)) : attrsOf('stablehlo.dot_general', op);
+}
+
 /** Where the rhs's output channels land in the result (dot: after batch and lhs-free dims). */
 function contractionChannels(op: Op): Contraction {
   const [l, r] = [tensorOf(op.operands[0]!), tensorOf(op.operands[1]!)];
@@ -114,10 +119,7 @@ function contractionChannels(op: Op): Contraction {
     const c = attrsOf('stablehlo.convolution', op);
     return { rhsChannelDim: c.kOut, resultChannelDim: c.outFeature };
   }
-  const d: DotDims =
-    op.name === 'stablehlo.dot'
-      ? { lb: [], rb: [], lc: [l.shape.length - 1], rc: [0] }
-      : attrsOf('stablehlo.dot_general', op);
+  const d = dotDimsOf(op);
   const lf = [...l.shape.keys()].filter((i) => !d.lb.includes(i) && !d.lc.includes(i));
   const rf = [...r.shape.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
   const axis = quantOf(op.operands[1]!)?.axis;
@@ -175,18 +177,11 @@ function lowerContraction(
     return { ops: b.ops, result: out.elem.name === 'f32' ? scaled : b.convert(scaled, out.elem) };
   }
   const fixed = products.map((p, c) => fixedPoint(p / r.scales[c]!, op.loc));
-  const perOutput = (values: readonly (number | bigint)[]): Value => b.along(out.shape, I64, values, dim);
+  const perOutput = (values: readonly (number | bigint)[], elem = I64): Value => b.along(out.shape, elem, values, dim);
   // M0 < 2^31 is stored as i32 and widened where it is used: a 32 x 32 -> 64-bit product (one
   // SMULL on Arm) instead of a 64 x 64 one.
-  const m0 = b.convert(
-    b.along(
-      out.shape,
-      I32,
-      fixed.map((f) => f.m0),
-      dim,
-    ),
-    I64,
-  );
+  const multipliers = fixed.map((f) => f.m0);
+  const m0 = b.convert(perOutput(multipliers, I32), I64);
   const p = b.binary('multiply', b.convert(acc, I64), m0);
   const n = perOutput(fixed.map((f) => f.n));
   // Round half to even: floor((p + 2^(n-1) - 1 + (bit n of p)) / 2^n), in exact 64-bit constants.
@@ -212,17 +207,14 @@ function lowerContraction(
  * activations' zero point contributes to sum_k (a - za) * b (wrapping, as the i32 dot does). */
 function zeroPointShare(b: Builder, op: Op, rhsConstant: Op, za: number, outShape: readonly number[]): Value {
   const [lt, rt] = [tensorOf(op.operands[0]!), tensorOf(rhsConstant.results[0]!)];
-  const d: DotDims =
-    op.name === 'stablehlo.dot'
-      ? { lb: [], rb: [], lc: [lt.shape.length - 1], rc: [0] }
-      : attrsOf('stablehlo.dot_general', op);
+  const d = dotDimsOf(op);
   const storage = rt.elem.kind === 'quant' ? rt.elem.storage : rt.elem;
   const weights = constantValue(rhsConstant.attrs['value'], tensorType(rt.shape, storage), rhsConstant);
   const rf = [...rt.shape.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
   const kept = [...d.rb, ...rf];
   const keptShape = kept.map((i) => rt.shape[i]!);
   const sums = new Array<bigint>(keptShape.reduce((n, x) => n * x, 1)).fill(0n);
-  const st = keptShape.map((_, i) => keptShape.slice(i + 1).reduce((n, x) => n * x, 1));
+  const st = strides(keptShape);
   forEachIndex(rt.shape, (idx, flat) => {
     const key = kept.reduce((o, dim, i) => o + idx[dim]! * st[i]!, 0);
     sums[key] = sums[key]! + (getElem(weights, flat) as bigint);
@@ -292,15 +284,15 @@ function lowerPerAxis(op: Op, operand: Value, stored: Value | undefined): { ops:
   return { ops: b.ops, result: q.axis === undefined ? b.one('stablehlo.bitcast_convert', [ints], out) : ints };
 }
 
-/** Rewrites one region; `stored` maps per-axis values to their stored integers. */
 /** What a rewrite carries through a function: values mapped to their rewritten ones, per-axis
- * values to their stored integers, constant ops by result (when zero points fold), the options. */
+ * values to their stored integers, and (when zero points fold) constant ops by result. */
 interface Rewrite {
   readonly map: Map<Value, Value>;
   readonly stored: Map<Value, Value>;
   readonly constants?: Map<Value, Op>;
 }
 
+/** Rewrites one region. */
 function rewriteRegion(region: Region, rw: Rewrite): Region {
   return { blocks: region.blocks.map((block) => rewriteBlock(block, rw)) };
 }

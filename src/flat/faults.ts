@@ -33,7 +33,7 @@ import type { Op } from '../ir/core.js';
 import { isFloatLike, numElements, storageElem, tensorType, typeToString, type TensorType } from '../ir/types.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp } from '../ops/index.js';
-import type { ConvAttrs, DotDims } from '../ops/contraction.js';
+import { dotDims, type ConvAttrs, type DotDims } from '../ops/contraction.js';
 import { TOLERANCES } from '../ir/compare.js';
 
 import type { FlatOp, FlatProgram, Sym } from './program.js';
@@ -257,8 +257,7 @@ function shortenReduction(
   if (f.op.name === 'stablehlo.dot' || f.op.name === 'stablehlo.dot_general') {
     const lhs = tensorOf(f.ins[0]!);
     if (!lhs) return undefined;
-    const d: DotDims =
-      f.op.name === 'stablehlo.dot' ? { lb: [], rb: [], lc: [lhs.shape.length - 1], rc: [0] } : (attrs() as DotDims);
+    const d: DotDims = f.op.name === 'stablehlo.dot' ? dotDims(lhs) : (attrs() as DotDims);
     const k = d.lc
       .map((_, i) => i)
       .filter((i) => extent(f.ins[0]!, d.lc[i]!) > 1)

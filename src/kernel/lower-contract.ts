@@ -4,7 +4,7 @@
  */
 import type { ElemType } from '../ir/types.js';
 import { strides } from '../ir/tensor.js';
-import type { DotDims } from '../ops/contraction.js';
+import { dotDims, type DotDims } from '../ops/contraction.js';
 import { eq, ge, lt, nest, type Cond, type Stmt } from './ir.js';
 import { add, div, int, linear, mod, mul, sub, v, type Idx } from '../ir/index-expr.js';
 import { guarded, local, zero, type IRLowering, type KernelBuild } from './build.js';
@@ -59,7 +59,7 @@ function dotKernel(k: KernelBuild, d: DotDims): Stmt[] {
 }
 
 const dotGeneral: IRLowering = (k) => dotKernel(k, k.attrsOf('stablehlo.dot_general'));
-const dot: IRLowering = (k) => dotKernel(k, { lb: [], rb: [], lc: [k.ins[0]!.t.shape.length - 1], rc: [0] });
+const dot: IRLowering = (k) => dotKernel(k, dotDims(k.ins[0]!.t));
 
 const convolution: IRLowering = (k) => {
   checkContractionTypes(k);

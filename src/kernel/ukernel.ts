@@ -10,7 +10,7 @@ import type { Op } from '../ir/core.js';
 import type { ElemType, TensorType } from '../ir/types.js';
 import { strides } from '../ir/tensor.js';
 import { attrsOf } from '../ops/index.js';
-import type { DotDims } from '../ops/contraction.js';
+import { dotDims, type DotDims } from '../ops/contraction.js';
 import type { FlatOp } from '../flat/program.js';
 
 /** How the packing code reads A[b][m][k]. */
@@ -149,7 +149,7 @@ export function gemmShape(f: FlatOp): GemmShape | undefined {
     case 'stablehlo.dot_general':
       return dotShape(attrsOf('stablehlo.dot_general', f.op), lt, rt);
     case 'stablehlo.dot': // the deprecated 1-D/2-D form: contract lhs's last dim with rhs's first
-      return dotShape({ lb: [], rb: [], lc: [lt.shape.length - 1], rc: [0] }, lt, rt);
+      return dotShape(dotDims(lt), lt, rt);
     case 'stablehlo.convolution':
       return convShape(f);
     default:

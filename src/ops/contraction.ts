@@ -236,7 +236,8 @@ const dotGeneralOp = defineOp({
   evaluate: (args, d, op) => [dotGeneral(expectTensor(args[0]), expectTensor(args[1]), d, resultTensorType(op))],
 });
 
-function dotDims(l: TensorType): DotDims {
+/** The deprecated dot's dimension numbers: its lhs's last dim contracted with its rhs's first. */
+export function dotDims(l: TensorType): DotDims {
   return { lb: [], rb: [], lc: [l.shape.length - 1], rc: [0] };
 }
 
