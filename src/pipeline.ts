@@ -23,6 +23,7 @@ import type { MemoryPlan } from './memory/plan.js';
 import { constantValue } from './ops/control.js';
 import type { Kernel } from './emit-common/kernel.js';
 import { printKernel } from './kernel/print.js';
+import { intWeightPacking } from './kernel/ukernel.js';
 import { fuseForC, lowerForC } from './emit-c/emit.js';
 import {
   CProgram,
@@ -158,7 +159,7 @@ function printFused(f: FusedProgram, order: readonly FlatOp[]): string {
     if (!g) return undefined;
     if (g.kind === 'gpu-gemm') return `tiled GPU GEMM, ${g.tile.bm}x${g.tile.bn} block tiles`;
     if (g.kind === 'int-gemm')
-      return `integer GEMM path, ${g.mr}x${g.nr} tiles, weights packed as ${g.columnDot ? `${g.columnDot}-bit columns` : '16-bit pairs'}`;
+      return `integer GEMM path, ${g.mr}x${g.nr} tiles, weights packed as ${intWeightPacking(g)}`;
     return g.kind === 'gemm'
       ? `GEMM path, ${g.tiling.mr}x${g.tiling.nr} tiles${g.bPrepacked ? ', weights packed at compile time' : ''}`
       : 'direct convolution';

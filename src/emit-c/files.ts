@@ -14,11 +14,12 @@ import type { FlatOp, Sym } from '../flat/program.js';
 import { compilerOf, toolOf } from '../target/targets.js';
 import type { Kernel } from '../emit-common/kernel.js';
 import { BlobBuilder } from '../emit-common/blob.js';
-import { cElem, storageLiteral, toStorageBytes } from '../emit-common/ctypes.js';
+import { cElem, cElemOrUndefined, storageLiteral, toStorageBytes } from '../emit-common/ctypes.js';
 import { describeGroup } from '../kernel/fused.js';
+import { intWeightPacking } from '../kernel/ukernel.js';
 import { ioTables, runSteps } from '../emit-common/host.js';
 import { packB, simdMacro } from './gemm.js';
-import { packIntB } from './int-gemm.js';
+import { packedIntWeightElem, packIntB } from './int-gemm.js';
 import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS } from './emit.js';
 import { prepacked, VERSION, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 
@@ -71,13 +72,11 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     const int = g.kind === 'int-gemm';
     const offset = blob.add(int ? packIntB(g, valueOf(s)) : packB(g, valueOf(s)));
     const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
-    const tile = int
-      ? `${g.mr}x${g.nr}, as ${g.columnDot ? `${g.columnDot}-bit columns` : '16-bit pairs'}`
-      : `${g.tiling.mr}x${g.tiling.nr}`;
+    const tile = int ? `${g.mr}x${g.nr}, as ${intWeightPacking(g)}` : `${g.tiling.mr}x${g.tiling.nr}`;
     weightDecls.push(
       `/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${tile}, in the weight blob at offset ${offset} */`,
     );
-    const type = !int ? 'float' : g.columnDot ? `int${g.columnDot}_t` : 'uint32_t';
+    const type = int ? cElemOrUndefined(packedIntWeightElem(g))!.storage : 'float';
     packedWeight.set(f, `((const ${type}*)(${blobSymbol} + ${offset}))`);
   }
   if (blob.bytes) weightDecls.unshift(`extern const uint8_t ${blobSymbol}[];`);

@@ -15,7 +15,8 @@ import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import type { KernelParam } from '../emit-common/kernel.js';
 import { getElem, type Tensor } from '../ir/tensor.js';
-import { gemmShape, type IntGemmPlan } from '../kernel/ukernel.js';
+import { gemmShape, intWeightPacking, type IntGemmPlan } from '../kernel/ukernel.js';
+import { intElem, type IntElem } from '../ir/types.js';
 import type { FlatOp } from '../flat/program.js';
 
 const narrowInt = (e: { kind: string; name: string }): boolean => e.name === 'i8' || e.name === 'i16';
@@ -93,6 +94,9 @@ export function planIntGemm(
   };
 }
 
+/** The element type of the packed weights the kernel reads: pair words, or columns at A's width. */
+export const packedIntWeightElem = (p: IntGemmPlan): IntElem => intElem(p.columnDot ?? 32, !!p.columnDot);
+
 /** Bytes of arena scratch: the packed A block of vector tiles. */
 export const intGemmScratchBytes = (p: IntGemmPlan): number => 4 * p.mc * pairs(p);
 
@@ -148,15 +152,15 @@ export function emitIntGemmKernel(
   const w = new CodeWriter();
   const acc = (i: number, j: number): string => `c${i}_${j}`;
   const how = p.columnDot
-    ? `B packed at compile time as ${p.columnDot}-bit columns, one VMLADAVA (${128 / p.columnDot} products into a general register) per vector of k and column`
-    : `B packed at compile time as 16-bit pairs along k, ${
+    ? `one VMLADAVA (${128 / p.columnDot} products into a general register) per vector of k and column`
+    : `${
         lanes === 1
           ? 'one dual multiply-accumulate (SMLAD) per pair'
           : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (vpmaddwd + vpaddd, or vpdpwssd) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`
       }`;
   w.line(comment);
   w.line(
-    `/* Integer GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32: tile ${mr} x ${nr} of i32 accumulators, ${how}. */`,
+    `/* Integer GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32: tile ${mr} x ${nr} of i32 accumulators, B packed at compile time as ${intWeightPacking(p)}, ${how}. */`,
   );
   const micro = `${name}_tile`;
   if (p.mc) return emitPackedIntGemm(p, name, params, w, aType, pair, acc);
@@ -165,8 +169,7 @@ export function emitIntGemmKernel(
   w.block(
     `static __attribute__((noinline)) void ${micro}(${rowParams}, const uint32_t* restrict b, int32_t* restrict c, rl_index_t rows, rl_index_t cols) {`,
     () => {
-      for (let i = 0; i < mr; i++)
-        w.line(`rl_vi ${Array.from({ length: nv }, (_, j) => `${acc(i, j)} = rl_vi_zero()`).join(', ')};`);
+      zeroAccumulators(w, p, acc);
       // One pair's step: the rows' A pairs, then each B word meets them.
       const step = (x: (i: number) => string): void => {
         for (let i = 0; i < mr; i++) w.line(`const rl_vi x${i} = rl_vi_splat(${x(i)});`);
@@ -192,9 +195,7 @@ export function emitIntGemmKernel(
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
     w.line('(void)scratch;');
     w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
-      w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
-        w.line(`const uint32_t* restrict bp = in1 + (bi * ${panels(p)} + jp) * ${pairs(p) * nr};`);
-        w.line(`const rl_index_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
+      panelLoop(w, p, () => {
         w.block(`for (rl_index_t i = 0; i < ${p.m}; i += ${mr}) {`, () => {
           w.line(`const ${aType}* restrict a0 = in0 + bi * ${a.batchStride} + i * ${a.mStride};`);
           // Rows past the end alias row 0: their loads stay in bounds and their results are not stored.
@@ -208,6 +209,22 @@ export function emitIntGemmKernel(
     });
   });
   return w.toString();
+}
+
+/** The tile's accumulators, zeroed. */
+function zeroAccumulators(w: CodeWriter, p: IntGemmPlan, acc: (i: number, j: number) => string): void {
+  for (let i = 0; i < p.mr; i++)
+    w.line(`rl_vi ${Array.from({ length: p.nr / p.lanes }, (_, j) => `${acc(i, j)} = rl_vi_zero()`).join(', ')};`);
+}
+
+/** The loop over B's panels of nr columns, in batch entry `bi`: `bp` the panel's packed words,
+ * `cols` how many of its columns exist. */
+function panelLoop(w: CodeWriter, p: IntGemmPlan, body: () => void): void {
+  w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
+    w.line(`const uint32_t* restrict bp = in1 + (bi * ${panels(p)} + jp) * ${pairs(p) * p.nr};`);
+    w.line(`const rl_index_t cols = ${p.n} - jp * ${p.nr} < ${p.nr} ? ${p.n} - jp * ${p.nr} : ${p.nr};`);
+    body();
+  });
 }
 
 /** The micro-kernel's stores: rows and columns past the end are computed (on aliased or zero rows
@@ -246,8 +263,7 @@ function emitPackedIntGemm(
   w.block(
     `static __attribute__((noinline)) void ${micro}(const uint32_t* restrict a, const uint32_t* restrict b, int32_t* restrict c, rl_index_t rows, rl_index_t cols) {`,
     () => {
-      for (let i = 0; i < mr; i++)
-        w.line(`rl_vi ${Array.from({ length: nv }, (_, j) => `${acc(i, j)} = rl_vi_zero()`).join(', ')};`);
+      zeroAccumulators(w, p, acc);
       w.block(`for (rl_index_t q = 0; q < ${q}; ++q) {`, () => {
         // The pair's B vectors, then each row's splat meets them (mr x nv + nv + 1 registers live).
         for (let j = 0; j < nv; j++) w.line(`const rl_vi y${j} = rl_vi_load(b + ${j * lanes});`);
@@ -285,13 +301,11 @@ function emitPackedIntGemm(
             }
           });
         });
-        w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
-          w.line(`const uint32_t* restrict bp = in1 + (bi * ${panels(p)} + jp) * ${q * nr};`);
-          w.line(`const rl_index_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
+        panelLoop(w, p, () =>
           w.line(
             `for (rl_index_t t = 0; t < tiles; ++t) ${micro}(ap + t * ${q * mr}, bp, out0 + (bi * ${p.m} + i0 + t * ${mr}) * ${p.n} + jp * ${nr}, ${p.m} - i0 - t * ${mr}, cols);`,
-          );
-        });
+          ),
+        );
       });
     });
   });

@@ -6,7 +6,7 @@
  * over enough work run its rows on the thread pool (--threads).
  * Each kernel carries a comment naming the op and its source location.
  */
-import { floatElem, intElem, tensorType } from '../ir/types.js';
+import { floatElem, tensorType } from '../ir/types.js';
 import { cElem } from '../emit-common/ctypes.js';
 import { fusedKernelIR, isElementwiseName, opKernelIR, ukernelIR } from '../emit-common/lowering.js';
 import { type FusedEnv } from '../kernel/fused.js';
@@ -16,7 +16,7 @@ import { singleOpGroup } from '../fusion/fuse.js';
 import { emitGemmKernel } from './gemm.js';
 import type { DirectConvPlan, GemmPlan, IntGemmPlan } from '../kernel/ukernel.js';
 import { emitDirectConvKernel } from './direct-conv.js';
-import { emitIntGemmKernel } from './int-gemm.js';
+import { emitIntGemmKernel, packedIntWeightElem } from './int-gemm.js';
 import type { FlatOp } from '../flat/program.js';
 import { type Kernel, type KernelParam } from '../emit-common/kernel.js';
 import { unusedParams } from '../kernel/analysis.js';
@@ -26,7 +26,6 @@ import { CRenderer, cVectorUnit } from './c-renderer.js';
 import { vectorize } from '../kernel/vectorize.js';
 
 const F32 = floatElem('f32')!;
-const U32 = intElem(32, false);
 
 const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: false };
 
@@ -104,13 +103,7 @@ export function lowerToKernel(
   if (gemm) {
     // A constant B arrives packed from the weight blob: f32 panels, or 16-bit pairs in 32-bit words.
     const bElem =
-      gemm.kind === 'int-gemm'
-        ? gemm.columnDot
-          ? intElem(gemm.columnDot, true)
-          : U32
-        : gemm.kind === 'gemm' && gemm.bPrepacked
-          ? F32
-          : undefined;
+      gemm.kind === 'int-gemm' ? packedIntWeightElem(gemm) : gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : undefined;
     const ir = ukernelIR(fop, index, gemm, bElem);
     const { name, comment } = ir;
     const params: KernelParam[] = [

@@ -112,10 +112,14 @@ export interface IntGemmPlan extends GemmShape {
 
 export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan | IntGemmPlan;
 
+/** How an integer GEMM's weights are packed, in words (comments, reports, dumps). */
+export const intWeightPacking = (p: IntGemmPlan): string =>
+  p.columnDot ? `${p.columnDot}-bit columns` : '16-bit pairs along k';
+
 /** One line saying what a plan computes and how (`--dump-after=lower`). */
 export function describeUkernel(p: UkernelPlan): string {
   if (p.kind === 'int-gemm')
-    return `integer gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32, tile ${p.mr} x ${p.nr}, B packed at compile time ${p.columnDot ? `as ${p.columnDot}-bit columns` : 'as 16-bit pairs'}`;
+    return `integer gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32, tile ${p.mr} x ${p.nr}, B packed at compile time as ${intWeightPacking(p)}`;
   if (p.kind === 'gpu-gemm') {
     const t = p.tile;
     const how = p.tensorCores ? 'tensor cores (mma m16n8k16)' : `${t.tm} x ${t.tn} per thread`;
