@@ -147,17 +147,8 @@ async function runGemm(m: number, k: number, n: number, threads: number): Promis
 /** Builds the int8 GEMM for one shape and times it; `bad` says why its output is not the exact product. */
 async function runInt8Gemm(m: number, k: number, n: number): Promise<{ seconds: number; bad?: string }> {
   const [a, w] = [randomInt8(m * k, 21), randomInt8(k * n, 22)];
-  const { dir } = await buildWithHarness(
-    `int8_gemm_${m}x${k}x${n}`,
-    int8GemmModule(m, k, n, w),
-    'model_bench.c',
-    {},
-    [],
-  );
-  writeFileSync(join(dir, 'in.bin'), a);
-  const r = await runJson('./bench', [], dir);
-  const b = readFileSync(join(dir, 'out.bin'));
-  const out = new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  const { dir, seconds, status } = await runWithInput(`int8_gemm_${m}x${k}x${n}`, int8GemmModule(m, k, n, w), a);
+  const out = new Int32Array(outputBytes(join(dir, 'out.bin')));
   let wrong = out.length === m * n ? 0 : m * n;
   const row = new Int32Array(n);
   for (let i = 0; i < m && !wrong; i++) {
@@ -168,9 +159,8 @@ async function runInt8Gemm(m: number, k: number, n: number): Promise<{ seconds: 
     }
     for (let j = 0; j < n; j++) if (row[j] !== out[i * n + j]) wrong++;
   }
-  const bad =
-    untrusted(Number(r['status']), 0) ?? (wrong ? `${wrong} output(s) differ from the exact product` : undefined);
-  return { seconds: Number(r['ours_s']), ...(bad ? { bad } : {}) };
+  const bad = untrusted(status, 0) ?? (wrong ? `${wrong} output(s) differ from the exact product` : undefined);
+  return { seconds, ...(bad ? { bad } : {}) };
 }
 
 /** BENCH_ONLY=regex (e.g. `make bench BENCH_ONLY=cnn`) runs only the GEMM shapes and models whose names match. */
@@ -179,15 +169,19 @@ const selected = (name: string): boolean => !only || only.test(name);
 
 /** Builds a bench model for the host with `threads` and times it; its output is left in dir/out.bin. */
 async function runModel(bm: BenchModel, threads: number): Promise<{ dir: string; seconds: number; status: number }> {
-  const { dir } = await buildWithHarness(
-    threads > 1 ? `${bm.name}_threads${threads}` : bm.name,
-    bm.mlir,
-    'model_bench.c',
-    {},
-    [],
-    threads,
-  );
-  writeFileSync(join(dir, 'in.bin'), bm.ourInput);
+  return runWithInput(threads > 1 ? `${bm.name}_threads${threads}` : bm.name, bm.mlir, bm.ourInput, threads);
+}
+
+/** Builds `mlir` (one input, one output) for the host with the model harness, feeds it `input`
+ * as in.bin and times it; the output of its first call is left in dir/out.bin. */
+async function runWithInput(
+  name: string,
+  mlir: string,
+  input: Float32Array | Int8Array,
+  threads = 1,
+): Promise<{ dir: string; seconds: number; status: number }> {
+  const { dir } = await buildWithHarness(name, mlir, 'model_bench.c', {}, [], threads);
+  writeFileSync(join(dir, 'in.bin'), input);
   const r = await runJson('./bench', [], dir);
   return { dir, seconds: Number(r['ours_s']), status: Number(r['status']) };
 }
@@ -203,6 +197,7 @@ function untrusted(status: number, maxRelDiff: number): string | undefined {
 
 const fmt = (s: number): string => (s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms` : `${(s * 1e6).toFixed(1)} us`);
 const gflops = (flops: number, s: number): string => `${(flops / s / 1e9).toFixed(1)} GFLOP/s`;
+const gops = (ops: number, s: number): string => `${(ops / s / 1e9).toFixed(1)} GOP/s`;
 
 /** Largest |a - b| relative to b's largest |value|; NaN when a value of either side is not finite
  * or the lengths differ (a NaN output is a failure, never "no difference"). */
@@ -218,10 +213,12 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
   return worst;
 }
 
-const floats = (path: string): Float32Array => {
+/** A file's bytes as an ArrayBuffer of their own (for typed-array views of outputs). */
+const outputBytes = (path: string): ArrayBuffer => {
   const b = readFileSync(path);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
 };
+const floats = (path: string): Float32Array => new Float32Array(outputBytes(path));
 
 async function main(): Promise<number> {
   mkdirSync(WORK, { recursive: true });
@@ -282,7 +279,7 @@ async function main(): Promise<number> {
     else ratios[`int8_gemm_${m}x${k}x${n}_speed_vs_f32`] = f32 / seconds;
     const ops = 2 * m * k * n;
     console.log(
-      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(seconds)} ${(ops / seconds / 1e9).toFixed(1)} GOP/s`.padEnd(28)} ${`${fmt(f32)} ${gflops(ops, f32)}`.padEnd(28)} ${(f32 / seconds).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
+      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(seconds)} ${gops(ops, seconds)}`.padEnd(28)} ${`${fmt(f32)} ${gflops(ops, f32)}`.padEnd(28)} ${(f32 / seconds).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
     );
   }
   // Not a comparison (the references run one thread): how --threads scales on this machine.
@@ -393,20 +390,17 @@ async function main(): Promise<number> {
     // agree within INT8_BOUND quanta.
     const qm = quantizedMlp();
     if (selected(qm.name)) {
-      const { dir } = await buildWithHarness(qm.name, qm.mlir, 'model_bench.c', {}, []);
-      writeFileSync(join(dir, 'in.bin'), qm.input);
-      const r = await runJson('./bench', [], dir);
-      const ours = Number(r['ours_s']);
+      const { dir, seconds: ours, status } = await runWithInput(qm.name, qm.mlir, qm.input);
       writeFileSync(join(dir, 'model.onnx'), qm.onnx);
       writeFileSync(join(dir, 'ort_in.bin'), qm.input);
       const theirs = await ortRun(dir, [1, 784]);
-      const [a, b] = [readFileSync(join(dir, 'out.bin')), readFileSync(join(dir, 'ort_out.bin'))];
-      const quanta =
-        a.length === b.length
-          ? Math.max(...[...a].map((x, i) => Math.abs(((x << 24) >> 24) - ((b[i]! << 24) >> 24))))
-          : NaN;
+      const [a, b] = ['out.bin', 'ort_out.bin'].map((f) => new Int8Array(outputBytes(join(dir, f)))) as [
+        Int8Array,
+        Int8Array,
+      ];
+      const quanta = a.length === b.length ? Math.max(...a.map((x, i) => Math.abs(x - b[i]!))) : NaN;
       const bad =
-        untrusted(Number(r['status']), 0) ??
+        untrusted(status, 0) ??
         (quanta <= INT8_BOUND
           ? undefined
           : `int8 outputs differ from ORT's by ${quanta} quanta (bound ${INT8_BOUND})`) ??
@@ -415,7 +409,7 @@ async function main(): Promise<number> {
       else ratios[`${qm.name}_int8_latency_vs_ort`] = ours / theirs;
       const ops = 2 * qm.macs;
       console.log(
-        `${`${qm.name} (int8)`.padEnd(23)} ${`${fmt(ours)} ${(ops / ours / 1e9).toFixed(1)} GOP/s`.padEnd(28)} ${`${fmt(theirs)} ${(ops / theirs / 1e9).toFixed(1)} GOP/s`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${quanta} quanta       ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
+        `${`${qm.name} (int8)`.padEnd(23)} ${`${fmt(ours)} ${gops(ops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gops(ops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${quanta} quanta       ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
       );
     }
   }
@@ -428,21 +422,19 @@ async function main(): Promise<number> {
     const perIteration: number[] = [];
     for (const n of [1000, 10000, 100000]) {
       const input = randomFloats(n, 1, 13);
-      const { dir } = await buildWithHarness(`update_loop_${n}`, updateLoopModule(n), 'model_bench.c', {}, []);
-      writeFileSync(join(dir, 'in.bin'), input);
-      const r = await runJson('./bench', [], dir);
+      const { dir, seconds, status } = await runWithInput(`update_loop_${n}`, updateLoopModule(n), input);
       const out = floats(join(dir, 'out.bin'));
       const bad = untrusted(
-        Number(r['status']),
+        status,
         maxRelDiff(
           out,
           input.map((x) => 2 * x),
         ),
       );
       if (bad) failures.push(`update loop n=${n}: ${bad}`);
-      perIteration.push(Number(r['ours_s']) / n);
+      perIteration.push(seconds / n);
       console.log(
-        `  n = ${String(n).padStart(6)}: ${fmt(Number(r['ours_s']))}, ${(perIteration[perIteration.length - 1]! * 1e9).toFixed(1)} ns per iteration${bad ? `  FAILED: ${bad}` : ''}`,
+        `  n = ${String(n).padStart(6)}: ${fmt(seconds)}, ${(perIteration[perIteration.length - 1]! * 1e9).toFixed(1)} ns per iteration${bad ? `  FAILED: ${bad}` : ''}`,
       );
     }
     ratios['update_loop_per_iteration_100k_vs_1k'] = perIteration[2]! / perIteration[0]!;

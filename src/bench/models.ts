@@ -89,12 +89,12 @@ function hwioToOihw(wt: Float32Array, kh: number, kw: number, ci: number, co: nu
   return out;
 }
 
-/** MLP 784-512-512-10 (Gemm+ReLU, Gemm+ReLU, Gemm) at a batch size. */
 const MLP_SIZES = [784, 512, 512, 10];
 /** The bench MLP's weights, layer by layer ([k][n] row-major). */
 const mlpWeights = (): Float32Array[] =>
   MLP_SIZES.slice(1).map((n, i) => randomFloats(MLP_SIZES[i]! * n, 1 / Math.sqrt(MLP_SIZES[i]!), 100 + i));
 
+/** MLP 784-512-512-10 (Gemm+ReLU, Gemm+ReLU, Gemm) at a batch size. */
 export function mlp(batch: number): BenchModel {
   const sizes = MLP_SIZES;
   const ws = mlpWeights();
@@ -318,7 +318,8 @@ export function updateLoopModule(n: number): string {
 /**
  * The bench MLP (784-512-512-10, batch 1) quantized as int8 exporters write it: input quantized
  * per tensor, weights int8 per output channel (the same weights as `mlp`, rounded), ReLU as the
- * maximum with the zero point, the int8 output. StableHLO only (quantized types).
+ * maximum with the zero point, the int8 output: StableHLO with quantized types, and its QDQ twin
+ * in ONNX; `input` is the float input both take.
  */
 export function quantizedMlp(): { name: string; mlir: string; macs: number; onnx: Uint8Array; input: Float32Array } {
   const sizes = MLP_SIZES;
