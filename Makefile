@@ -5,7 +5,7 @@ CONFORMANCE ?= ../shared/conformance
 MODELS ?= ../shared/models
 CLI := node dist/src/cli/main.js
 
-.PHONY: all build test run bench bench-embedded bench-gpu clean conformance toolchains fuzz layers style test-gpu
+.PHONY: all build test run bench bench-embedded bench-gpu clean conformance toolchains fuzz layers style test-gpu gpu-bundle gpu-judge
 
 all: build
 
@@ -68,6 +68,18 @@ bench-embedded: build toolchains
 # peak and cuBLAS, elementwise and reduction GB/s against memory bandwidth. Needs a GPU.
 bench-gpu: build
 	node dist/src/bench/gpu.js
+
+# For a GPU machine without node: gpu-bundle builds here, with nvcc for GPU_ARCH, what test-gpu and
+# bench-gpu run (out/gpu-bundle/bundle.tar.xz); there, `tar xf bundle.tar.xz && ./run.sh results`;
+# with those results back in out/gpu-bundle/results, gpu-judge checks them as test-gpu would and
+# prints bench-gpu's report (test/gpu/bundle.ts).
+GPU_ARCH ?= sm_90
+GPU_MAX_MODEL_MB ?= 0
+gpu-bundle: build
+	node dist/test/gpu/pack.js out/gpu-bundle $(GPU_ARCH) $(GPU_MAX_MODEL_MB)
+
+gpu-judge: build
+	GPU_BUNDLE=out/gpu-bundle npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=1800 dist/test/gpu/judge.js
 
 conformance: build
 	$(CLI) conformance $(CONFORMANCE) --json --jobs 2

@@ -4,19 +4,21 @@
  * timed with CUDA events, the median printed), and the same for a cuBLAS GEMM of one shape
  * (templates/cuda/bench-cublas.cu.hbs). test/e2e/cuda.test.ts builds the harness with nvcc.
  */
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SourceFile } from '../diag/source.js';
 import { importModule } from '../import/index.js';
 import { compile } from '../pipeline.js';
-import { render } from '../emit-common/templates.js';
+import { render, TEMPLATES_DIR } from '../emit-common/templates.js';
 import { VERSION } from '../emit-common/program.js';
 import { NVCC, tool, writeFiles } from '../toolchain/build.js';
 import { harnessIO } from '../toolchain/run.js';
 
 export const SAMPLES = 21;
-/** Every input byte: 0x3C3C is 1.06 in f16, 0x3C3C3C3C 0.0115 in f32 (finite and normal). */
-const FILL = '0x3C';
+
+/** The inputs' pseudo-random fill, shared by both harnesses. */
+const copyFill = (dir: string): void =>
+  copyFileSync(join(TEMPLATES_DIR, 'cuda', 'bench_fill.h'), join(dir, 'bench_fill.h'));
 
 /** `C = A x B` of element type `type` ([m, k] x [k, n], both inputs). */
 export const gemmText = (m: number, k: number, n: number, type: string): string =>
@@ -44,11 +46,11 @@ export function writeBench(dir: string, name: string, text: string, arch: string
     version: VERSION,
     prefix: 'model',
     PREFIX: 'MODEL',
-    fill: FILL,
     samples: SAMPLES,
     ...harnessIO(emitted),
   });
   writeFileSync(join(dir, 'bench.cu'), harness);
+  copyFill(dir);
   return `make -s NVCC=${NVCC} model.o model_weights.o && ${NVCC} -O3 -std=c++17 -I. bench.cu model.o model_weights.o -o bench`;
 }
 
@@ -61,6 +63,7 @@ const CUBLAS_TYPES: Readonly<Record<string, { cuda: string; bytes: number }>> = 
 /** Writes the cuBLAS reference of one GEMM to `dir`; returns the command that builds `dir/bench_cublas`. */
 export function writeCublasBench(dir: string, m: number, k: number, n: number, type: string): string {
   const t = CUBLAS_TYPES[type]!;
+  copyFill(dir);
   writeFileSync(
     join(dir, 'bench_cublas.cu'),
     render('cuda/bench-cublas.cu.hbs', {
@@ -71,7 +74,6 @@ export function writeCublasBench(dir: string, m: number, k: number, n: number, t
       type,
       cudaType: t.cuda,
       elemBytes: t.bytes,
-      fill: FILL,
       samples: SAMPLES,
     }),
   );

@@ -5,14 +5,19 @@
  * of the GPU's peak (PEAKS: dense tensor-core f16/bf16 and FMA f32, for the GPUs known here) and
  * against cuBLAS where the machine has it; elementwise (an add) and a row reduction in GB/s as a
  * share of memory bandwidth. Medians of SAMPLES timed runs (CUDA events, bench.cu). A benchmark,
- * not a test; it needs a GPU (no GPU has been available to this project, so it has not run yet:
- * make test only builds its harness).
+ * not a test; it needs a GPU.
+ *
+ * A GPU machine without node (gpu-bundle.ts) gets the same benchmark in two halves:
+ * `gpu.js --pack DIR --arch sm_XX` builds every harness here (cuBLAS's sources only: it is built
+ * where cuBLAS is), `DIR/ITEM/bench` runs there, and `gpu.js --report DIR RESULTS` prints the
+ * same report from the logs that run left in RESULTS/ITEM.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { buildAndTime, gemmText, writeBench, writeCublasBench } from './gpu-harness.js';
+import { tool } from '../toolchain/build.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const WORK = join(ROOT, 'out', 'bench-gpu');
@@ -32,80 +37,178 @@ const GEMMS: readonly [number, number, number][] = [
   [64, 4096, 4096],
 ];
 
-async function gpu(): Promise<{ name: string; arch: string } | undefined> {
-  const r = await execa('nvidia-smi', ['--query-gpu=name,compute_cap', '--format=csv,noheader'], { reject: false });
-  if (r.exitCode !== 0 || !r.stdout.trim()) return undefined;
-  const [name, cap] = r.stdout
+/** One line of the report: a GEMM (counted in flops, with a cuBLAS twin) or a memory-bound
+ * program (counted in the bytes it must move). */
+export interface BenchItem {
+  readonly name: string;
+  readonly text: string;
+  readonly gemm?: { readonly m: number; readonly k: number; readonly n: number; readonly type: string };
+  readonly bytes?: number;
+}
+
+const N_ADD = 1 << 26;
+export const BENCH_ITEMS: readonly BenchItem[] = [
+  ...['f16', 'bf16', 'f32'].flatMap((type) =>
+    GEMMS.map(([m, k, n]) => ({
+      name: `gemm_${type}_${m}x${k}x${n}`,
+      text: gemmText(m, k, n, type),
+      gemm: { m, k, n, type },
+    })),
+  ),
+  {
+    name: 'add_f32_64M',
+    text: `func.func @main(%a: tensor<${N_ADD}xf32>, %b: tensor<${N_ADD}xf32>) -> tensor<${N_ADD}xf32> {\n  %c = stablehlo.add %a, %b : tensor<${N_ADD}xf32>\n  func.return %c : tensor<${N_ADD}xf32>\n}\n`,
+    bytes: 3 * 4 * N_ADD,
+  },
+  {
+    name: 'row_sum_f32_8192x8192',
+    text: `func.func @main(%a: tensor<8192x8192xf32>) -> tensor<8192xf32> {\n  %z = stablehlo.constant dense<0.0> : tensor<f32>\n  %s = stablehlo.reduce(%a init: %z) applies stablehlo.add across dimensions = [1] : (tensor<8192x8192xf32>, tensor<f32>) -> tensor<8192xf32>\n  func.return %s : tensor<8192xf32>\n}\n`,
+    bytes: 4 * 8192 * 8192,
+  },
+];
+
+/** The GPU's name and sm_XX, from nvidia-smi's `name, compute_cap` line. */
+export function parseGpu(line: string): { name: string; arch: string } | undefined {
+  const [name, cap] = line
     .trim()
     .split('\n')[0]!
     .split(',')
     .map((s) => s.trim());
-  return { name: name!, arch: `sm_${cap!.replace('.', '')}` };
+  return name && cap ? { name, arch: `sm_${cap.replace('.', '')}` } : undefined;
 }
 
-async function main(): Promise<number> {
-  const g = await gpu();
+/** Median milliseconds of one item on the GPU, ours and cuBLAS's (undefined: no cuBLAS). */
+type Timing = { readonly ms: number; readonly cublasMs?: number | undefined };
+
+/** Prints the report; returns its JSON summary line's object. */
+function report(gpuName: string, arch: string, timings: ReadonlyMap<string, Timing>): Record<string, number> {
+  const peak = PEAKS.find((p) => p.match.test(gpuName));
+  console.log(
+    `${gpuName} (${arch}); peaks: ${peak ? `${peak.half} TFLOP/s f16/bf16, ${peak.f32} f32, ${peak.gbps} GB/s` : 'unknown'}`,
+  );
+  const summary: Record<string, number> = {};
+  for (const item of BENCH_ITEMS) {
+    const t = timings.get(item.name);
+    if (!t) {
+      console.log(`${item.name}: not measured`);
+      continue;
+    }
+    let line = `${item.name}: ${t.ms.toFixed(3)} ms`;
+    if (item.gemm) {
+      const { m, k, n, type } = item.gemm;
+      const tflops = (2 * m * n * k) / (t.ms * 1e-3) / 1e12;
+      line += `, ${tflops.toFixed(2)} TFLOP/s`;
+      if (peak) {
+        const share = tflops / (type === 'f32' ? peak.f32 : peak.half);
+        line += `, ${(100 * share).toFixed(1)}% of peak`;
+        summary[`${item.name}_of_peak`] = share;
+      }
+      if (t.cublasMs !== undefined) {
+        line += `; cuBLAS ${t.cublasMs.toFixed(3)} ms: ours at ${((100 * t.cublasMs) / t.ms).toFixed(1)}% of its speed`;
+        summary[`${item.name}_vs_cublas`] = t.cublasMs / t.ms;
+      } else line += '; no cuBLAS reference';
+    } else {
+      const gbps = item.bytes! / (t.ms * 1e-3) / 1e9;
+      line += `, ${gbps.toFixed(0)} GB/s`;
+      if (peak) {
+        summary[`${item.name}_of_bandwidth`] = gbps / peak.gbps;
+        line += `, ${((100 * gbps) / peak.gbps).toFixed(1)}% of bandwidth`;
+      }
+    }
+    console.log(line);
+  }
+  console.log(JSON.stringify(summary));
+  return summary;
+}
+
+const itemDir = (root: string, name: string): string => {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+};
+
+/** Builds every item's harness for `arch` under `root` (ROOT/ITEM/bench), and the cuBLAS
+ * sources beside the GEMMs' (ROOT/ITEM/bench_cublas.cu, built on the GPU machine). */
+export async function packBench(root: string, arch: string): Promise<void> {
+  for (const item of BENCH_ITEMS) {
+    const dir = itemDir(root, item.name);
+    await tool('sh', ['-c', writeBench(dir, `${item.name}.mlir`, item.text, arch)], dir);
+    if (item.gemm) writeCublasBench(dir, item.gemm.m, item.gemm.k, item.gemm.n, item.gemm.type);
+  }
+}
+
+/** The median a harness printed last ({"ms": ...}) in `log`, if it did. */
+function medianOf(log: string): number | undefined {
+  try {
+    const ms = (JSON.parse(log.trim().split('\n').pop() ?? '') as { ms?: unknown }).ms;
+    return typeof ms === 'number' ? ms : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The report from a packed bench's run: RESULTS/gpu.txt (nvidia-smi's name, compute_cap),
+ * RESULTS/ITEM/bench.log and cublas.log. */
+export function reportPacked(results: string): number {
+  const read = (...p: string[]): string =>
+    existsSync(join(results, ...p)) ? readFileSync(join(results, ...p), 'utf8') : '';
+  const g = parseGpu(read('gpu.txt'));
+  if (!g) {
+    console.error(`bench-gpu: no GPU named in ${join(results, 'gpu.txt')}`);
+    return 1;
+  }
+  const timings = new Map<string, Timing>();
+  for (const item of BENCH_ITEMS) {
+    const ms = medianOf(read(item.name, 'bench.log'));
+    if (ms === undefined) {
+      console.log(`${item.name}: the run left no median: ${read(item.name, 'bench.log').slice(-300)}`);
+      continue;
+    }
+    timings.set(item.name, { ms, cublasMs: medianOf(read(item.name, 'cublas.log')) });
+  }
+  report(g.name, g.arch, timings);
+  return timings.size === BENCH_ITEMS.length ? 0 : 1;
+}
+
+async function measureHere(): Promise<number> {
+  const r = await execa('nvidia-smi', ['--query-gpu=name,compute_cap', '--format=csv,noheader'], { reject: false });
+  const g = r.exitCode === 0 ? parseGpu(r.stdout) : undefined;
   if (!g) {
     console.error('make bench-gpu: no GPU on this machine (nvidia-smi found none)');
     return 1;
   }
-  const peak = PEAKS.find((p) => p.match.test(g.name));
-  console.log(
-    `${g.name} (${g.arch}); peaks: ${peak ? `${peak.half} TFLOP/s f16/bf16, ${peak.f32} f32, ${peak.gbps} GB/s` : 'unknown'}`,
-  );
   const cublas = existsSync(CUBLAS_HEADER);
-  const summary: Record<string, number> = {};
-  const dirFor = (name: string): string => {
-    const dir = join(WORK, name);
-    mkdirSync(dir, { recursive: true });
-    return dir;
-  };
-  for (const type of ['f16', 'bf16', 'f32'])
-    for (const [m, k, n] of GEMMS) {
-      const name = `gemm_${type}_${m}x${k}x${n}`;
-      const dir = dirFor(name);
-      const ms = await buildAndTime(dir, writeBench(dir, `${name}.mlir`, gemmText(m, k, n, type), g.arch), 'bench');
-      const tflops = (2 * m * n * k) / (ms * 1e-3) / 1e12;
-      const share = peak ? tflops / (type === 'f32' ? peak.f32 : peak.half) : undefined;
-      let line = `${name}: ${ms.toFixed(3)} ms, ${tflops.toFixed(2)} TFLOP/s`;
-      if (share !== undefined) line += `, ${(100 * share).toFixed(1)}% of peak`;
-      if (share !== undefined) summary[`${name}_of_peak`] = share;
-      if (cublas) {
-        const ref = await buildAndTime(dir, writeCublasBench(dir, m, k, n, type), 'bench_cublas');
-        line += `; cuBLAS ${ref.toFixed(3)} ms: ours at ${((100 * ref) / ms).toFixed(1)}% of its speed`;
-        summary[`${name}_vs_cublas`] = ref / ms;
-      }
-      console.log(line);
-    }
-  if (!cublas) console.log(`(no cuBLAS reference: ${CUBLAS_HEADER} is missing)`);
-  const n = 1 << 26;
-  const memory: readonly [string, string, number][] = [
-    [
-      'add_f32_64M',
-      `func.func @main(%a: tensor<${n}xf32>, %b: tensor<${n}xf32>) -> tensor<${n}xf32> {\n  %c = stablehlo.add %a, %b : tensor<${n}xf32>\n  func.return %c : tensor<${n}xf32>\n}\n`,
-      3 * 4 * n,
-    ],
-    [
-      'row_sum_f32_8192x8192',
-      `func.func @main(%a: tensor<8192x8192xf32>) -> tensor<8192xf32> {\n  %z = stablehlo.constant dense<0.0> : tensor<f32>\n  %s = stablehlo.reduce(%a init: %z) applies stablehlo.add across dimensions = [1] : (tensor<8192x8192xf32>, tensor<f32>) -> tensor<8192xf32>\n  func.return %s : tensor<8192xf32>\n}\n`,
-      4 * 8192 * 8192,
-    ],
-  ];
-  for (const [name, text, bytes] of memory) {
-    const dir = dirFor(name);
-    const ms = await buildAndTime(dir, writeBench(dir, `${name}.mlir`, text, g.arch), 'bench');
-    const gbps = bytes / (ms * 1e-3) / 1e9;
-    const share = peak ? gbps / peak.gbps : undefined;
-    if (share !== undefined) summary[`${name}_of_bandwidth`] = share;
-    console.log(
-      `${name}: ${ms.toFixed(3)} ms, ${gbps.toFixed(0)} GB/s${share !== undefined ? `, ${(100 * share).toFixed(1)}% of bandwidth` : ''}`,
-    );
+  const timings = new Map<string, Timing>();
+  for (const item of BENCH_ITEMS) {
+    const dir = itemDir(WORK, item.name);
+    const ms = await buildAndTime(dir, writeBench(dir, `${item.name}.mlir`, item.text, g.arch), 'bench');
+    const { m, k, n, type } = item.gemm ?? {};
+    const cublasMs =
+      item.gemm && cublas
+        ? await buildAndTime(dir, writeCublasBench(dir, m!, k!, n!, type!), 'bench_cublas')
+        : undefined;
+    timings.set(item.name, { ms, cublasMs });
   }
-  console.log(JSON.stringify(summary));
+  if (!cublas) console.log(`(no cuBLAS reference: ${CUBLAS_HEADER} is missing)`);
+  report(g.name, g.arch, timings);
   return 0;
 }
 
-process.exitCode = await main().catch((e: unknown) => {
-  console.error(`bench-gpu: ${e instanceof Error ? e.message : String(e)}`);
-  return 1;
-});
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === '--pack' && argv[1] && argv[2] === '--arch' && argv[3]) {
+    await packBench(argv[1], argv[3]);
+    return 0;
+  }
+  if (argv[0] === '--report' && argv[1]) return reportPacked(argv[1]);
+  if (argv.length) {
+    console.error('usage: gpu.js [--pack DIR --arch sm_XX | --report RESULTS]');
+    return 2;
+  }
+  return measureHere();
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  process.exitCode = await main(process.argv.slice(2)).catch((e: unknown) => {
+    console.error(`bench-gpu: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  });

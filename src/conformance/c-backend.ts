@@ -7,7 +7,7 @@
  * per compiler call), with one harness executable per batch; a batch that fails to build is
  * split in halves until the failing cases are alone, so one bad case cannot hide the others.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import tmp from 'tmp';
@@ -110,6 +110,11 @@ export interface BuildOptions {
   /** CUDA: build each batch with nvcc for `gpuArchs` (default: this machine's GPU) and run it on
    * the GPU instead of the emulation. */
   readonly device?: boolean;
+  /** CUDA on a GPU machine that has no node (gpu-bundle.ts): `pack` builds every batch's harness
+   * for the GPU into DIR/NAME without running it; `judge` reads what the GPU machine's run
+   * wrote to RESULTS/NAME (exit status, log, outputs). Both prepare the same cases in the
+   * same order, so a batch's name says which cases it holds. */
+  readonly deferred?: { readonly phase: 'pack' | 'judge'; readonly dir: string; readonly results: string };
 }
 
 /** nvcc's check of a batch: the generated Makefile's warnings-as-errors, every arch through
@@ -121,11 +126,29 @@ export interface BuildOptions {
 const NVCC_CHECK_FLAGS = ['-std=c++17', '--Werror', 'all-warnings', '-Xcompiler', '-Wall,-Wextra,-Werror'];
 const NVCC_CHECK_FAST = ['-Xcicc', '-O0', '-Xptxas', '-O0', '-fatbin'];
 
+/** A judged deferred batch: what its run on the GPU left (undefined where the pack has no build
+ * of it: the build failed, and its halves were packed instead). */
+function judgeDeferred(
+  name: string,
+  d: NonNullable<BuildOptions['deferred']>,
+): { ok: boolean; log: string; dir: string } | undefined {
+  if (!existsSync(join(d.dir, name, 'harness'))) return undefined;
+  const results = join(d.results, name);
+  const read = (f: string): string => (existsSync(join(results, f)) ? readFileSync(join(results, f), 'utf8') : '');
+  const rc = read('rc').trim();
+  if (rc === '') return { ok: false, log: `error: not run on the GPU (no ${join(results, 'rc')})`, dir: results };
+  return { ok: rc === '0', log: `error: exit ${rc} on the GPU: ${read('log')}`, dir: results };
+}
+
 async function buildAndRun(
   cands: readonly Candidate[],
   o: BuildOptions,
-): Promise<{ ok: boolean; log: string; dir: string }> {
-  const dir = tmp.dirSync({ prefix: 'xla-aot-conf-', unsafeCleanup: true }).name;
+  name: string,
+): Promise<{ ok: boolean; log: string; dir: string; packed?: boolean }> {
+  const dir = o.deferred
+    ? join(o.deferred.dir, name)
+    : tmp.dirSync({ prefix: 'xla-aot-conf-', unsafeCleanup: true }).name;
+  if (o.deferred) mkdirSync(dir, { recursive: true });
   const sources: string[] = [];
   for (const c of cands) {
     writeFiles(dir, c.emitted);
@@ -185,6 +208,7 @@ async function buildAndRun(
     all: true,
   });
   if (build.exitCode !== 0) return { ok: false, log: build.all ?? '', dir };
+  if (o.deferred) return { ok: true, log: '', dir, packed: true };
   const run = await execa('./harness', [], { cwd: dir, reject: false, all: true });
   // A sanitizer report (or a crash) fails the whole batch: rerun case by case to find the culprit.
   const clean = run.exitCode === 0 && !/runtime error|AddressSanitizer|LeakSanitizer/.test(run.all ?? '');
@@ -221,8 +245,23 @@ function judge(c: Candidate, dir: string): CaseResult {
   };
 }
 
-async function runBatch(cands: readonly Candidate[], o: BuildOptions): Promise<CaseResult[]> {
-  const r = await buildAndRun(cands, o);
+async function runBatch(cands: readonly Candidate[], o: BuildOptions, name: string): Promise<CaseResult[]> {
+  let r: { ok: boolean; log: string; dir: string; packed?: boolean };
+  if (o.deferred?.phase === 'judge') {
+    // Halves where the pack split the batch (no build of the whole); a build that failed on the
+    // GPU fails all its cases: there is no rerun to bisect with.
+    const judged = judgeDeferred(name, o.deferred);
+    if (judged && !judged.ok)
+      return cands.map((c) => ({ file: c.file, index: c.index, outcome: 'failed', reason: judged.log }));
+    r = judged ?? { ok: false, log: 'error: no GPU build of this case (it failed to build when packed)', dir: '' };
+  } else r = await buildAndRun(cands, o, name);
+  if (r.packed)
+    return cands.map((c) => ({
+      file: c.file,
+      index: c.index,
+      outcome: 'skipped',
+      reason: `built for the GPU in ${r.dir}, to run there`,
+    }));
   if (r.ok) return cands.map((c) => judge(c, r.dir));
   if (cands.length === 1) {
     const line = r.log.split('\n').find((l) => /error|runtime error|Sanitizer/.test(l)) ?? r.log.slice(0, 200);
@@ -237,7 +276,10 @@ async function runBatch(cands: readonly Candidate[], o: BuildOptions): Promise<C
   }
   // Halves, until the failing cases are alone: a bad case costs log2(batch) builds, not one per case.
   const half = Math.ceil(cands.length / 2);
-  return [...(await runBatch(cands.slice(0, half), o)), ...(await runBatch(cands.slice(half), o))];
+  return [
+    ...(await runBatch(cands.slice(0, half), o, `${name}a`)),
+    ...(await runBatch(cands.slice(half), o, `${name}b`)),
+  ];
 }
 
 /** Runs the C backend over the files; cases the interpreter does not pass are skipped (with why).
@@ -270,7 +312,10 @@ export async function runFilesC(files: readonly string[], o: BuildOptions): Prom
   for (let i = 0; i < cands.length; i += size) batches.push(cands.slice(i, i + size));
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < batches.length) results.push(...(await runBatch(batches[next++]!, o)));
+    while (next < batches.length) {
+      const i = next++;
+      results.push(...(await runBatch(batches[i]!, o, `batch${i}`)));
+    }
   };
   await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, worker));
   const order = new Map(files.map((f, i) => [f, i]));

@@ -9,7 +9,7 @@ import Handlebars from 'handlebars';
 
 // dist/src/emit-common -> repository root
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const TEMPLATES_DIR = join(ROOT, 'templates');
+export const TEMPLATES_DIR = join(ROOT, 'templates');
 export const RUNTIME_DIR = join(ROOT, 'runtime-lite');
 
 const cache = new Map<string, HandlebarsTemplateDelegate>();

@@ -166,15 +166,14 @@ export interface CudaRunOptions {
   readonly gpuArchs?: readonly string[];
 }
 
-/** Emits `entry` for CUDA, builds it with its harness and runs it on `inputs`: on the CPU through
- * rl_cuda.h's host emulation (g++), or with `device` through nvcc on the machine's GPU. */
-export async function runCompiledCuda(
+/** Emits `entry` for CUDA and builds it with its harness (`harness IN... OUT...`) in `dir`: for
+ * rl_cuda.h's host emulation (g++), or with `device` by nvcc for the GPU. */
+export async function buildCompiledCuda(
   m: Module,
   entry: string,
-  inputs: readonly Tensor[],
   opts: CudaRunOptions = {},
-): Promise<CompiledRun> {
-  const dir = tmp.dirSync({ prefix: 'xla-aot-cuda-', unsafeCleanup: true }).name;
+  dir = tmp.dirSync({ prefix: 'xla-aot-cuda-', unsafeCleanup: true }).name,
+): Promise<{ emitted: EmitResult; dir: string; exe: string }> {
   const prefix = 'model';
   const emitted = compile(m, {
     entry,
@@ -185,8 +184,6 @@ export async function runCompiledCuda(
     checksAsOutputs: opts.checksAsOutputs ?? false,
     ...(opts.gpuArchs ? { gpuArchs: opts.gpuArchs } : opts.device ? { gpuArchs: [await deviceArch()] } : {}),
   });
-  if (inputs.length !== emitted.inputs.length)
-    throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
   writeFiles(dir, emitted);
   const harness = render('cuda/harness.cu.hbs', {
     version: VERSION,
@@ -228,5 +225,19 @@ export async function runCompiledCuda(
         { reject: false, all: true, cwd: dir },
       );
   if (build.exitCode !== 0) throw new RuntimeError(`CUDA build failed:\n${build.all ?? ''}`);
+  return { emitted, dir, exe };
+}
+
+/** Emits `entry` for CUDA, builds it with its harness and runs it on `inputs`: on the CPU through
+ * rl_cuda.h's host emulation (g++), or with `device` through nvcc on the machine's GPU. */
+export async function runCompiledCuda(
+  m: Module,
+  entry: string,
+  inputs: readonly Tensor[],
+  opts: CudaRunOptions = {},
+): Promise<CompiledRun> {
+  const { emitted, dir, exe } = await buildCompiledCuda(m, entry, opts);
+  if (inputs.length !== emitted.inputs.length)
+    throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
   return { outputs: await runHarness(dir, emitted, inputs, [exe]), emitted, dir };
 }

@@ -44,6 +44,9 @@ export const MODEL_ENTRIES: Readonly<
 
 export const SANITIZE = SANITIZE_FLAGS;
 
+/** The seed of the models' inputs. */
+export const MODEL_SEED = 11;
+
 /**
  * One model, once through the reference interpreter (seeded inputs, see MODEL_ENTRIES), then:
  * compiled C (-Wall -Wextra -Werror) matches it, every reference output is finite and varied, the
@@ -55,7 +58,7 @@ export const SANITIZE = SANITIZE_FLAGS;
 export async function checkModel(t: Test, name: string): Promise<void> {
   const { entry, sanitize, documented, faultOpt = '-O0' } = MODEL_ENTRIES[name]!;
   const m = loadModel(name);
-  const { args, expected } = reference(m, entry, 11, documented);
+  const { args, expected } = reference(m, entry, MODEL_SEED, documented);
   const run = await runCompiled(m, entry, args);
   expectMatch(t, run.outputs, expected, name, true);
   const p = run.emitted.plan;

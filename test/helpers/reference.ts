@@ -26,8 +26,15 @@ function documentedInputs(m: Module, f: Func): Tensor[] {
   return specs.map((s, i) => parseInput(s, f, i) as Tensor);
 }
 
-/** Seeded random inputs (those whose indexes are in `documented`: the file's own) and the
- * interpreter's results. */
+/** Seeded random inputs of `entry` (those whose indexes are in `documented`: the file's own). */
+export function referenceInputs(m: Module, entry: string, seed: number, documented: readonly number[] = []): Tensor[] {
+  const f = m.funcs.get(entry)!;
+  const random = randomInputs(f, seed, m) as Tensor[];
+  const own = documented.length ? documentedInputs(m, f) : [];
+  return random.map((x, i) => (documented.includes(i) ? own[i]! : x));
+}
+
+/** Seeded random inputs (referenceInputs) and the interpreter's results. */
 export function reference(
   m: Module,
   entry: string,
@@ -35,9 +42,7 @@ export function reference(
   documented: readonly number[] = [],
 ): { f: Func; args: Tensor[]; expected: Tensor[] } {
   const f = m.funcs.get(entry)!;
-  const random = randomInputs(f, seed, m) as Tensor[];
-  const own = documented.length ? documentedInputs(m, f) : [];
-  const args = random.map((x, i) => (documented.includes(i) ? own[i]! : x));
+  const args = referenceInputs(m, entry, seed, documented);
   return { f, args, expected: flattenTuples(new Interpreter(m).runFunc(f, args)) as Tensor[] };
 }
 

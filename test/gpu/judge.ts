@@ -1,0 +1,58 @@
+/**
+ * @fileoverview `make gpu-judge` (bundle.ts): the results a GPU machine's run.sh left in
+ * GPU_BUNDLE/results, judged as make test-gpu judges its own runs: every model's outputs match the
+ * interpreter (and memcheck found nothing in the small ones), the conformance cases pass as in
+ * conformance-cuda.test.ts; then bench-gpu's report. Run by tap: GPU_BUNDLE=DIR tap judge.js.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { reportPacked } from '../../src/bench/gpu.js';
+import { fromStorageBytes } from '../../src/emit-common/ctypes.js';
+import { judgeCuda } from '../helpers/cuda.js';
+import { loadModel, MODEL_ENTRIES, MODEL_SEED } from '../helpers/models.js';
+import { expectMatch, reference } from '../helpers/reference.js';
+import { bundleParts, conformanceOptions, modelDir } from './bundle.js';
+
+const dir = process.env['GPU_BUNDLE'];
+if (!dir || !existsSync(bundleParts(dir).results)) throw new Error('GPU_BUNDLE=DIR, with DIR/results from run.sh');
+const parts = bundleParts(dir);
+const arch = readFileSync(parts.arch, 'utf8').trim();
+const read = (...p: string[]): string => (existsSync(join(...p)) ? readFileSync(join(...p), 'utf8') : '');
+t.comment(`GPU: ${read(parts.results, 'gpu.txt').trim()}; built for ${arch}`);
+
+const leftOut = read(dir, 'left-out.txt');
+for (const [name, e] of Object.entries(MODEL_ENTRIES))
+  t.test(
+    `${name} on the GPU`,
+    { skip: leftOut.split('\n').find((l) => l.startsWith(`${name}:`)) ?? false },
+    async (t) => {
+      const res = join(parts.results, 'models', modelDir(name));
+      const rc = read(res, 'rc').trim();
+      t.equal(
+        rc,
+        '0',
+        `the harness exits 0 (${rc || 'not run'})${rc === '0' ? '' : `: ${read(res, 'log').slice(-500)}`}`,
+      );
+      const { expected } = reference(loadModel(name), e.entry, MODEL_SEED, e.documented);
+      const outputs = expected.flatMap((want, i) => {
+        const f = join(res, `out${i}.bin`);
+        return existsSync(f) ? [fromStorageBytes(readFileSync(f), want.type)] : [];
+      });
+      expectMatch(t, outputs, expected, `${name} (CUDA, on the GPU)`, true);
+      if (e.sanitize) {
+        const mc = join(parts.results, 'memcheck', modelDir(name));
+        t.match(
+          read(mc, 'log'),
+          /ERROR SUMMARY: 0 errors/,
+          `compute-sanitizer memcheck: ${read(mc, 'log').slice(-300)}`,
+        );
+      }
+    },
+  );
+
+t.test('the conformance cases on the GPU', (t) => judgeCuda(t, conformanceOptions(dir, arch, 'judge')));
+
+t.test('bench-gpu report', async (t) => {
+  t.equal(reportPacked(join(parts.results, 'bench')), 0, 'every benchmark left a median');
+});
