@@ -23,6 +23,9 @@
 #define __global__
 #define __host__
 #define __device__
+#define __launch_bounds__(threads)
+#define __align__(n) __attribute__((aligned(n)))
+#define RL_UNROLL /* nvcc's #pragma unroll: no meaning here */
 #define __restrict__ __restrict
 
 struct rl_dim3 { unsigned x, y, z; };
@@ -233,11 +236,30 @@ static void rl_cuda_emulate_synced(unsigned blocks, unsigned threads, F run) {
 }
 #define RL_CUDA_LAUNCH_SYNCED(kernel, blocks, threads, stream, ...) \
   rl_cuda_emulate_synced((blocks), (threads), [&]() { kernel(__VA_ARGS__); })
+/* Dynamic shared memory: one static buffer, as __shared__ variables are (a kernel checks its size). */
+#define RL_EMU_DYNAMIC_SHARED_BYTES (227u * 1024u)
+[[maybe_unused]] static unsigned char rl_emu_dynamic_shared[RL_EMU_DYNAMIC_SHARED_BYTES] __attribute__((aligned(16)));
+#define RL_DYNAMIC_SHARED(name) unsigned char* name = rl_emu_dynamic_shared
+#define RL_CUDA_LAUNCH_SHARED(kernel, blocks, threads, bytes, stream, ...) \
+  do {                                                                  \
+    if ((bytes) > RL_EMU_DYNAMIC_SHARED_BYTES) abort();                 \
+    RL_CUDA_LAUNCH_SYNCED(kernel, blocks, threads, stream, __VA_ARGS__); \
+  } while (0)
 #else
 #include <stdint.h>
 #include <cuda_runtime.h>
 #define RL_CUDA_LAUNCH(kernel, blocks, threads, stream, ...) kernel<<<(blocks), (threads), 0, (stream)>>>(__VA_ARGS__)
 #define RL_CUDA_LAUNCH_SYNCED RL_CUDA_LAUNCH
+/* A kernel's dynamic shared memory (the bytes its launch names), 16-byte aligned. */
+#define RL_DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
+/* A launch with `bytes` of dynamic shared memory; past 48 KB the kernel must be allowed them first. */
+#define RL_CUDA_LAUNCH_SHARED(kernel, blocks, threads, bytes, stream, ...)                        \
+  do {                                                                                         \
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)(bytes));   \
+    kernel<<<(blocks), (threads), (bytes), (stream)>>>(__VA_ARGS__);                            \
+  } while (0)
+/* Unroll the loop that follows (fragment arrays indexed by its variable stay in registers). */
+#define RL_UNROLL _Pragma("unroll")
 /* One tensor-core mma (sm_80 and later): see the emulation below for the fragment layouts. */
 static __device__ __forceinline__ void rl_mma_m16n8k16_f16(float c[4], const uint32_t a[4], const uint32_t b[2]) {
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
@@ -248,6 +270,34 @@ static __device__ __forceinline__ void rl_mma_m16n8k16_bf16(float c[4], const ui
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+/* ldmatrix (sm_75 and later): four 8 x 8 matrices of 16-bit elements from shared memory, lane
+ * 8j + r giving the address of row r of matrix j; register j of every lane gets, of matrix j,
+ * row lane / 4, columns 2 (lane % 4) and + 1 (low half first); `_trans`: the transpose's, i.e.
+ * rows 2 (lane % 4) and + 1 of column lane / 4. These are the layouts of an mma.m16n8k16 A
+ * fragment (rows of A) and of two B fragments (A's k rows, stored [k][n]). */
+static __device__ __forceinline__ void rl_ldmatrix_x4(uint32_t r[4], const void* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"((unsigned)__cvta_generic_to_shared(row)));
+}
+static __device__ __forceinline__ void rl_ldmatrix_x4_trans(uint32_t r[4], const void* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"((unsigned)__cvta_generic_to_shared(row)));
+}
+/* cp.async (sm_80 and later): 16 bytes global -> shared without passing through registers, the
+ * destination zero-filled where `valid` is false (src-size 0: nothing is read); commit closes a
+ * group of copies, wait<N> waits until at most N groups are still in flight. */
+static __device__ __forceinline__ void rl_cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"((unsigned)__cvta_generic_to_shared(dst)),
+               "l"(src), "r"(valid ? 16 : 0)
+               : "memory");
+}
+static __device__ __forceinline__ void rl_cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int N>
+static __device__ __forceinline__ void rl_cp_async_wait(void) {
+  asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
 }
 /* __shfl_down_sync over the full warp; narrower types than int travel as int. */
 template <typename T>
@@ -291,16 +341,45 @@ static inline void rl_emu_mma_m16n8k16(float c[4], const uint32_t a[4], const ui
   }
   rl_emu_warp_barrier();
 }
+/* ldmatrix: every lane publishes its row address, then reads its elements from the rows its
+ * warp's lanes gave (the layouts above, at the device definitions). */
+static inline void rl_emu_ldmatrix_x4(uint32_t r[4], const void* row, bool trans) {
+  unsigned t = threadIdx.x, first = t / 32 * 32, lane = t % 32;
+  rl_emu.lane_value[t] = (unsigned long long)(uintptr_t)row;
+  rl_emu_warp_barrier();
+  for (unsigned j = 0; j < 4; ++j) {
+    uint16_t e[2];
+    for (unsigned h = 0; h < 2; ++h) {
+      unsigned rw = trans ? 2 * (lane % 4) + h : lane / 4, col = trans ? lane / 4 : 2 * (lane % 4) + h;
+      memcpy(&e[h], (const uint16_t*)(uintptr_t)rl_emu.lane_value[first + 8 * j + rw] + col, sizeof e[h]);
+    }
+    r[j] = (uint32_t)e[0] | ((uint32_t)e[1] << 16);
+  }
+  rl_emu_warp_barrier();
+}
+#define rl_ldmatrix_x4(r, row) rl_emu_ldmatrix_x4(r, row, false)
+#define rl_ldmatrix_x4_trans(r, row) rl_emu_ldmatrix_x4(r, row, true)
+/* cp.async: the copy (or the zero fill) happens at once, so waiting has nothing left to wait for. */
+static inline void rl_cp_async16(void* dst, const void* src, bool valid) {
+  if (valid) memcpy(dst, src, 16);
+  else memset(dst, 0, 16);
+}
+static inline void rl_cp_async_commit(void) {}
+template <int N>
+static inline void rl_cp_async_wait(void) {}
 #define rl_mma_m16n8k16_f16(c, a, b) rl_emu_mma_m16n8k16(c, a, b, false)
 #define rl_mma_m16n8k16_bf16(c, a, b) rl_emu_mma_m16n8k16(c, a, b, true)
 #endif
 
-/* Threads per block of a grid-stride kernel, and blocks for n iterations: enough blocks to give
- * every iteration a thread, capped (the loop strides over the rest). */
+/* Threads per block of a grid-stride kernel, and blocks for n iterations: a thread for every
+ * iteration, or for every 4 from a million on (the generated loops take 4 per pass, their loads
+ * together), capped (the loop strides over the rest). */
 #define RL_CUDA_BLOCK 256
+#define RL_CUDA_MAX_BLOCKS 65535
 static inline unsigned rl_cuda_blocks(int64_t n) {
-  int64_t b = (n + RL_CUDA_BLOCK - 1) / RL_CUDA_BLOCK;
-  return b < 1 ? 1u : b > 65535 ? 65535u : (unsigned)b;
+  int64_t per = n >= (1 << 20) ? 4 : 1;
+  int64_t b = (n + RL_CUDA_BLOCK * per - 1) / (RL_CUDA_BLOCK * per);
+  return b < 1 ? 1u : b > RL_CUDA_MAX_BLOCKS ? (unsigned)RL_CUDA_MAX_BLOCKS : (unsigned)b;
 }
 
 /* A scalar the host needs (a branch condition, a switch index): copied back, the stream drained. */

@@ -25,6 +25,8 @@ export interface HostSpelling {
   readonly args?: (k: FlatOp) => string[];
   /** The statement setting `bytes` bytes from `dst` (a uint8_t pointer) to `byte`. */
   readonly fill: (dst: string, byte: string, bytes: number) => string;
+  /** Whether output `s` is computed in the caller's output buffer (bufRef names it): no copy. */
+  readonly inOutputBuffer?: (s: Sym) => boolean;
 }
 
 /** The statements of the run function, the copies to the outputs last. */
@@ -72,7 +74,8 @@ export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpe
     })
     .filter(Boolean)
     .concat(
-      prog.outputs.map((s, i) => {
+      prog.outputs.flatMap((s, i) => {
+        if (h.inOutputBuffer?.(s)) return [];
         const copy = `${h.copy(`outputs[${i}]`, h.bufRef(s), f.c.bytes(s))} /* output ${i} */`;
         return i === 0 && unwritten?.by === 'output copy' ? copy + unwrite('outputs[0]', unwritten) : copy;
       }),

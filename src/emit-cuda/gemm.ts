@@ -31,8 +31,32 @@ const MIN_SIDE = 32;
 const GEMM_FLOATS = ['f32', 'f16', 'bf16'];
 const gemmFloat = (e: ElemType): boolean => e.kind === 'float' && GEMM_FLOATS.includes(e.name);
 
-/** Tensor cores: 4 warps per 64 x 64 block tile, each warp 32 x 32 as 2 x 4 mma m16n8k16. */
-const MMA_THREADS = 128;
+/** Tensor cores: a block of bm x bn outputs (128 x 128, 64 x 128 or 64 x 64: the largest that
+ * still makes MMA_MIN_TILES blocks, so that a 1024^3 product fills the GPU while a 4096^3 one gets
+ * the larger tile's fewer loads per mma), k steps of 32; 2 x 2 warps, each (bm / 2) x (bn / 2)
+ * outputs as (bm / 32) x (bn / 16) mma m16n8k16. A 64 x 64 warp tile reads 8 ldmatrix per 32 mma
+ * (a 64 x 32 one 6 per 16: the H100 ran a 4096^3 GEMM at 257 TFLOP/s with those, 8 warps per
+ * block at 128 registers). */
+const MMA_TILES: readonly (readonly [number, number])[] = [
+  [128, 128],
+  [64, 128],
+  [64, 64],
+];
+const MMA_MIN_TILES = 128;
+const MMA_BK = 32;
+/** Shared-memory stages: loads run MMA_STAGES - 1 k steps ahead of the mma (two stages left an
+ * H100's 4096^3 f16 GEMM waiting on memory: 179 TFLOP/s). */
+const MMA_STAGES = 4;
+/** A stage's bytes: A [bm][bk + 8] and B [bk][bn + 8] of 16-bit elements (rows padded by 16 bytes). */
+const mmaStageBytes = (t: GpuGemmPlan['tile']): number => 2 * (t.bm * (t.bk + 8) + t.bk * (t.bn + 8));
+const MMA_WARPS = { m: 2, n: 2 };
+const MMA_THREADS = 32 * MMA_WARPS.m * MMA_WARPS.n;
+
+function mmaTile(batch: number, m: number, n: number): GpuGemmPlan['tile'] {
+  const count = ([bm, bn]: readonly [number, number]): number => batch * Math.ceil(m / bm) * Math.ceil(n / bn);
+  const [bm, bn] = MMA_TILES.find((t) => count(t) >= MMA_MIN_TILES) ?? MMA_TILES[MMA_TILES.length - 1]!;
+  return { bm, bn, bk: MMA_BK, tm: bm / MMA_WARPS.m, tn: bn / MMA_WARPS.n };
+}
 
 /** The plan for `f` (`out`: the type its epilogue stores), if the tiled kernel takes it; `archs`:
  * the sm_XX the build targets (tensor cores when all are sm_80 or later). */
@@ -48,7 +72,8 @@ export function planGpuGemm(f: FlatOp, archs: readonly string[], out?: TensorTyp
   const half = lt.elem.name === rt.elem.name && lt.elem.name !== 'f32' ? (lt.elem.name as 'f16' | 'bf16') : undefined;
   const tensorCores = half && archs.every((a) => Number(a.slice(3)) >= 80) ? half : undefined;
   const elems = { a: lt.elem, b: rt.elem, c: ot.elem, out: outElem };
-  return { kind: 'gpu-gemm', op: f.op, ...shape, elems, tile: TILE, ...(tensorCores ? { tensorCores } : {}) };
+  const tile = tensorCores ? mmaTile(shape.batch, shape.m, shape.n) : TILE;
+  return { kind: 'gpu-gemm', op: f.op, ...shape, elems, tile, ...(tensorCores ? { tensorCores } : {}) };
 }
 
 /** The launch of a plan's kernel: a block per output tile (block-stride beyond 65535). */
@@ -58,6 +83,7 @@ export function gpuGemmLaunch(p: GpuGemmPlan): Launch {
     blocks: String(Math.min(tiles, 65535)),
     threads: String(p.tensorCores ? MMA_THREADS : THREADS),
     synced: true,
+    ...(p.tensorCores ? { dynamicShared: MMA_STAGES * mmaStageBytes(p.tile) } : {}),
   };
 }
 
@@ -71,131 +97,284 @@ const offset = (terms: readonly (readonly [string, number])[]): string =>
     .map(([x, stride]) => (stride === 1 ? x : `${x} * ${stride}`))
     .join(' + ') || '0';
 
+type Epilogue = { readonly fop: FlatOp; readonly env: FusedEnv };
+
 /** The kernel's source. Params: in0 (A), in1 (B), the epilogue's leaves, out0, scratch (unused). */
 export function emitGpuGemm(
   p: GpuGemmPlan,
   name: string,
   comment: string,
   params: readonly KernelParam[],
-  epilogue?: { readonly fop: FlatOp; readonly env: FusedEnv },
+  epilogue?: Epilogue,
 ): string {
-  const { bm, bn, bk, tm, tn } = p.tile;
-  const a = p.a as Extract<GpuGemmPlan['a'], { kind: 'matrix' }>;
-  const tilesM = Math.ceil(p.m / bm);
-  const tilesN = Math.ceil(p.n / bn);
-  const mma = p.tensorCores;
-  // Tensor cores take the operands' bits as they are; the FMA path widens them to f32.
-  const [ac, bc] = [elemC(p.elems.a), elemC(p.elems.b)];
-  const [aLoad, bLoad, zero, tileType] = mma
-    ? [(x: string) => x, (x: string) => x, '0', 'uint16_t']
-    : [(x: string) => `(float)${ac.load(x)}`, (x: string) => `(float)${bc.load(x)}`, '0.0f', 'float'];
   const w = new CodeWriter();
-  const how = mma
-    ? `; tiled GEMM on tensor cores: ${bm} x ${bn} outputs per block of 4 warps, each 32 x 32 as 2 x 4 mma.sync m16n8k16 (${mma}, f32 accumulation), k steps of ${bk} through shared memory`
-    : `; tiled GEMM: ${bm} x ${bn} outputs per block, k steps of ${bk} through shared memory, ${tm} x ${tn} per thread, f32 FMA`;
-  w.line(comment.replace(/ \*\/$/, `${how} */`));
-  w.block(`static __global__ void ${name}(${params.map((q) => `${q.cType} ${q.name}`).join(', ')}) {`, () => {
-    // A as [m][k] (tensor cores: rows padded to keep pairs 4-byte aligned) or [k][m]; B as [k][n].
-    w.line(mma ? `__shared__ uint16_t rl_a_tile[${bm}][${bk + 8}];` : `__shared__ float rl_a_tile[${bk}][${bm + 1}];`);
-    w.line(`__shared__ ${tileType} rl_b_tile[${bk}][${bn + (mma ? 8 : 1)}];`);
-    w.line('(void)scratch;');
-    if (mma) {
-      w.line('const int rl_lane = threadIdx.x % 32, rl_g = rl_lane / 4, rl_q = rl_lane % 4;');
-      w.line('const int rl_wm = threadIdx.x / 32 / 2 * 32, rl_wn = threadIdx.x / 32 % 2 * 32;');
-    } else w.line(`const int rl_row = threadIdx.x / ${bn / tn}, rl_col = threadIdx.x % ${bn / tn};`);
-    const tiles = p.batch * tilesM * tilesN;
-    w.block(`for (int64_t rl_tile = blockIdx.x; rl_tile < ${tiles}; rl_tile += gridDim.x) {`, () => {
-      w.line(`const int64_t rl_batch = rl_tile / ${tilesM * tilesN};`);
-      w.line(`const int64_t rl_m0 = rl_tile / ${tilesN} % ${tilesM} * ${bm}, rl_n0 = rl_tile % ${tilesN} * ${bn};`);
-      if (mma) {
-        w.line('float rl_acc[2][4][4];');
-        w.line(
-          'for (int i = 0; i < 2; ++i) for (int j = 0; j < 4; ++j) for (int e = 0; e < 4; ++e) rl_acc[i][j][e] = 0.0f;',
-        );
-      } else {
-        w.line(`float rl_acc[${tm}][${tn}];`);
-        w.line(`for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) rl_acc[i][j] = 0.0f;`);
-      }
-      w.block(`for (int64_t rl_k0 = 0; rl_k0 < ${p.k}; rl_k0 += ${bk}) {`, () => {
-        w.block(`for (int rl_i = threadIdx.x; rl_i < ${bm * bk}; rl_i += blockDim.x) {`, () => {
-          w.line(`const int64_t m = rl_m0 + rl_i / ${bk}, k = rl_k0 + rl_i % ${bk};`);
-          const at = offset([
-            ['rl_batch', a.batchStride],
-            ['m', a.mStride],
-            ['k', a.kStride],
-          ]);
-          const slot = mma ? `rl_a_tile[rl_i / ${bk}][rl_i % ${bk}]` : `rl_a_tile[rl_i % ${bk}][rl_i / ${bk}]`;
-          w.line(`${slot} = m < ${p.m} && k < ${p.k} ? ${aLoad(`in0[${at}]`)} : ${zero};`);
-        });
-        w.block(`for (int rl_i = threadIdx.x; rl_i < ${bk * bn}; rl_i += blockDim.x) {`, () => {
-          w.line(`const int64_t k = rl_k0 + rl_i / ${bn}, n = rl_n0 + rl_i % ${bn};`);
-          const at = offset([
-            ['rl_batch', p.b.batchStride],
-            ['k', p.b.kStride],
-            ['n', p.b.nStride],
-          ]);
-          w.line(
-            `rl_b_tile[rl_i / ${bn}][rl_i % ${bn}] = k < ${p.k} && n < ${p.n} ? ${bLoad(`in1[${at}]`)} : ${zero};`,
-          );
-        });
-        w.line('__syncthreads();');
-        if (mma) mmaSteps(w, bk, mma);
-        else
-          w.block(`for (int kk = 0; kk < ${bk}; ++kk) {`, () => {
-            w.line(`float a[${tm}], b[${tn}];`);
-            w.line(`for (int i = 0; i < ${tm}; ++i) a[i] = rl_a_tile[kk][rl_row * ${tm} + i];`);
-            w.line(`for (int j = 0; j < ${tn}; ++j) b[j] = rl_b_tile[kk][rl_col * ${tn} + j];`);
-            w.line(
-              `for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) rl_acc[i][j] = fmaf(a[i], b[j], rl_acc[i][j]);`,
-            );
-          });
-        w.line('__syncthreads(); /* before the next k step overwrites the tiles */');
-      });
-      const store = (m: string, n: string, product: string): void => {
-        w.line(`const int64_t m = ${m}, n = ${n};`);
-        w.block(`if (m < ${p.m} && n < ${p.n}) {`, () => {
-          w.line(`const int64_t rl_out = (rl_batch * ${p.m} + m) * ${p.n} + n;`);
-          storeOutput(w, p, product, epilogue);
-        });
-      };
-      if (mma)
-        w.block('for (int i = 0; i < 2; ++i) for (int j = 0; j < 4; ++j) for (int e = 0; e < 4; ++e) {', () =>
-          store(
-            'rl_m0 + rl_wm + i * 16 + rl_g + (e >= 2 ? 8 : 0)',
-            'rl_n0 + rl_wn + j * 8 + rl_q * 2 + e % 2',
-            'rl_acc[i][j][e]',
-          ),
-        );
-      else
-        w.block(`for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) {`, () =>
-          store(`rl_m0 + rl_row * ${tm} + i`, `rl_n0 + rl_col * ${tn} + j`, 'rl_acc[i][j]'),
-        );
-    });
-  });
+  const signature = params.map((q) => `${q.cType} ${q.name}`).join(', ');
+  if (p.tensorCores) emitMmaGemm(w, p, p.tensorCores, name, comment, signature, epilogue);
+  else emitFmaGemm(w, p, name, comment, signature, epilogue);
   return w.toString();
 }
 
-/** The k step of a warp on tensor cores: per 16 of k, its A fragments (2 row blocks of 16) and B
- * fragments (4 column blocks of 8) from shared memory in the PTX ISA's m16n8k16 layout (rl_cuda.h
- * spells it out), then 8 mma. */
-function mmaSteps(w: CodeWriter, bk: number, type: 'f16' | 'bf16'): void {
-  w.block(`for (int kk = 0; kk < ${bk}; kk += 16) {`, () => {
-    w.line('uint32_t a[2][4], b[4][2];');
-    w.block('for (int i = 0; i < 2; ++i) {', () => {
-      w.line('const int r = rl_wm + i * 16 + rl_g, c = kk + rl_q * 2;');
-      w.line('a[i][0] = rl_pack_half2(rl_a_tile[r][c], rl_a_tile[r][c + 1]);');
-      w.line('a[i][1] = rl_pack_half2(rl_a_tile[r + 8][c], rl_a_tile[r + 8][c + 1]);');
-      w.line('a[i][2] = rl_pack_half2(rl_a_tile[r][c + 8], rl_a_tile[r][c + 9]);');
-      w.line('a[i][3] = rl_pack_half2(rl_a_tile[r + 8][c + 8], rl_a_tile[r + 8][c + 9]);');
-    });
-    w.block('for (int j = 0; j < 4; ++j) {', () => {
-      w.line('const int n = rl_wn + j * 8 + rl_g, k = kk + rl_q * 2;');
-      w.line('b[j][0] = rl_pack_half2(rl_b_tile[k][n], rl_b_tile[k + 1][n]);');
-      w.line('b[j][1] = rl_pack_half2(rl_b_tile[k + 8][n], rl_b_tile[k + 9][n]);');
-    });
+/** The grid-stride loop over output tiles (batch, tile row, tile column: consecutive blocks
+ * share A's rows), with `body` inside. */
+function tileLoop(w: CodeWriter, p: GpuGemmPlan, body: () => void): void {
+  const tilesM = Math.ceil(p.m / p.tile.bm);
+  const tilesN = Math.ceil(p.n / p.tile.bn);
+  w.block(`for (int64_t rl_tile = blockIdx.x; rl_tile < ${p.batch * tilesM * tilesN}; rl_tile += gridDim.x) {`, () => {
+    w.line(`const int64_t rl_batch = rl_tile / ${tilesM * tilesN};`);
     w.line(
-      `for (int i = 0; i < 2; ++i) for (int j = 0; j < 4; ++j) rl_mma_m16n8k16_${type}(rl_acc[i][j], a[i], b[j]);`,
+      `const int64_t rl_m0 = rl_tile / ${tilesN} % ${tilesM} * ${p.tile.bm}, rl_n0 = rl_tile % ${tilesN} * ${p.tile.bn};`,
     );
+    body();
+  });
+}
+
+/** The offsets of A[m][k] and B[k][n] in their buffers (batch rl_batch). */
+function operandOffsets(p: GpuGemmPlan): { a: (m: string, k: string) => string; b: (k: string, n: string) => string } {
+  const a = p.a as Extract<GpuGemmPlan['a'], { kind: 'matrix' }>;
+  return {
+    a: (m, k) =>
+      offset([
+        ['rl_batch', a.batchStride],
+        [m, a.mStride],
+        [k, a.kStride],
+      ]),
+    b: (k, n) =>
+      offset([
+        ['rl_batch', p.b.batchStride],
+        [k, p.b.kStride],
+        [n, p.b.nStride],
+      ]),
+  };
+}
+
+/** out0 at (m, n) of the tile, bounds-checked, through the epilogue. */
+function storeAt(w: CodeWriter, p: GpuGemmPlan, m: string, n: string, product: string, epilogue?: Epilogue): void {
+  w.line(`const int64_t m = ${m}, n = ${n};`);
+  w.block(`if (m < ${p.m} && n < ${p.n}) {`, () => {
+    w.line(`const int64_t rl_out = (rl_batch * ${p.m} + m) * ${p.n} + n;`);
+    storeOutput(w, p, product, epilogue);
+  });
+}
+
+/** f32 FMAs: tm x tn outputs per thread, A and B widened to f32 in shared memory. */
+function emitFmaGemm(
+  w: CodeWriter,
+  p: GpuGemmPlan,
+  name: string,
+  comment: string,
+  signature: string,
+  epilogue?: Epilogue,
+): void {
+  const { bm, bn, bk, tm, tn } = p.tile;
+  const at = operandOffsets(p);
+  const [ac, bc] = [elemC(p.elems.a), elemC(p.elems.b)];
+  w.line(
+    comment.replace(
+      / \*\/$/,
+      `; tiled GEMM: ${bm} x ${bn} outputs per block, k steps of ${bk} through shared memory, ${tm} x ${tn} per thread, f32 FMA */`,
+    ),
+  );
+  w.block(`static __global__ void ${name}(${signature}) {`, () => {
+    // A as [k][m], B as [k][n]: a thread's tm rows and tn columns are contiguous.
+    w.line(`__shared__ float rl_a_tile[${bk}][${bm + 1}];`);
+    w.line(`__shared__ float rl_b_tile[${bk}][${bn + 1}];`);
+    w.line('(void)scratch;');
+    w.line(`const int rl_row = threadIdx.x / ${bn / tn}, rl_col = threadIdx.x % ${bn / tn};`);
+    tileLoop(w, p, () => {
+      w.line(`float rl_acc[${tm}][${tn}];`);
+      w.line(`for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) rl_acc[i][j] = 0.0f;`);
+      w.block(`for (int64_t rl_k0 = 0; rl_k0 < ${p.k}; rl_k0 += ${bk}) {`, () => {
+        w.block(`for (int rl_i = threadIdx.x; rl_i < ${bm * bk}; rl_i += blockDim.x) {`, () => {
+          w.line(`const int64_t m = rl_m0 + rl_i / ${bk}, k = rl_k0 + rl_i % ${bk};`);
+          w.line(
+            `rl_a_tile[rl_i % ${bk}][rl_i / ${bk}] = m < ${p.m} && k < ${p.k} ? (float)${ac.load(`in0[${at.a('m', 'k')}]`)} : 0.0f;`,
+          );
+        });
+        w.block(`for (int rl_i = threadIdx.x; rl_i < ${bk * bn}; rl_i += blockDim.x) {`, () => {
+          w.line(`const int64_t k = rl_k0 + rl_i / ${bn}, n = rl_n0 + rl_i % ${bn};`);
+          w.line(
+            `rl_b_tile[rl_i / ${bn}][rl_i % ${bn}] = k < ${p.k} && n < ${p.n} ? (float)${bc.load(`in1[${at.b('k', 'n')}]`)} : 0.0f;`,
+          );
+        });
+        w.line('__syncthreads();');
+        w.block(`for (int kk = 0; kk < ${bk}; ++kk) {`, () => {
+          w.line(`float a[${tm}], b[${tn}];`);
+          w.line(`for (int i = 0; i < ${tm}; ++i) a[i] = rl_a_tile[kk][rl_row * ${tm} + i];`);
+          w.line(`for (int j = 0; j < ${tn}; ++j) b[j] = rl_b_tile[kk][rl_col * ${tn} + j];`);
+          w.line(
+            `for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) rl_acc[i][j] = fmaf(a[i], b[j], rl_acc[i][j]);`,
+          );
+        });
+        w.line('__syncthreads(); /* before the next k step overwrites the tiles */');
+      });
+      w.block(`for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) {`, () =>
+        storeAt(w, p, `rl_m0 + rl_row * ${tm} + i`, `rl_n0 + rl_col * ${tn} + j`, 'rl_acc[i][j]', epilogue),
+      );
+    });
+  });
+}
+
+/** Tensor cores (f16 / bf16, f32 accumulation). Per block: A [bm][bk] and B [bk][bn] tiles in
+ * dynamic shared memory, MMA_STAGES of them (the loads of the next k steps run while this one
+ * multiplies), rows padded by 16 bytes so that ldmatrix's eight row reads hit distinct banks. Loads are cp.async 16-byte copies
+ * (zero-filled past the edges) when A's rows run along k and B's along n with 16-byte aligned
+ * rows; else one element per thread and step, any strides. Each warp reads its fragments with
+ * ldmatrix (A: x4, B: x4.trans, two n8 blocks per read) and issues (bm / 32) x (bn / 16) mma.sync
+ * m16n8k16 per 16 of k. */
+function emitMmaGemm(
+  w: CodeWriter,
+  p: GpuGemmPlan,
+  type: 'f16' | 'bf16',
+  name: string,
+  comment: string,
+  signature: string,
+  epilogue?: Epilogue,
+): void {
+  const { bm, bn, bk, tm: warpRows } = p.tile;
+  const threads = MMA_THREADS;
+  const warpsN = MMA_WARPS.n;
+  const warpCols = p.tile.tn;
+  const rowBlocks = warpRows / 16;
+  const colBlocks = warpCols / 8;
+  const a = p.a as Extract<GpuGemmPlan['a'], { kind: 'matrix' }>;
+  const at = operandOffsets(p);
+  // 16-byte copies: 8 elements along k (A) or n (B), starting every row on a 16-byte boundary.
+  const aChunks = (bm * bk) / 8 / threads;
+  const bChunks = (bk * bn) / 8 / threads;
+  const vectorizable =
+    a.kStride === 1 &&
+    p.b.nStride === 1 &&
+    [p.k, p.n, a.mStride, a.batchStride, p.b.kStride, p.b.batchStride].every((x) => x % 8 === 0);
+  w.line(
+    comment.replace(
+      / \*\/$/,
+      `; tiled GEMM on tensor cores (${type}, f32 accumulation): ${bm} x ${bn} outputs per block of ${threads / 32} warps, each ${warpRows} x ${warpCols} as ${rowBlocks} x ${colBlocks} mma.sync m16n8k16; k steps of ${bk} through ${MMA_STAGES} shared-memory stages${vectorizable ? ' (cp.async where the operands are 16-byte aligned)' : ''} */`,
+    ),
+  );
+  w.block(`static __global__ void __launch_bounds__(${threads}) ${name}(${signature}) {`, () => {
+    w.line('RL_DYNAMIC_SHARED(rl_shared);');
+    w.line(`uint16_t (*rl_a_tile)[${bm}][${bk + 8}] = reinterpret_cast<uint16_t (*)[${bm}][${bk + 8}]>(rl_shared);`);
+    w.line(
+      `uint16_t (*rl_b_tile)[${bk}][${bn + 8}] = reinterpret_cast<uint16_t (*)[${bk}][${bn + 8}]>(rl_shared + ${MMA_STAGES * 2 * bm * (bk + 8)});`,
+    );
+    w.line('(void)scratch;');
+    w.line('const int rl_lane = threadIdx.x % 32, rl_warp = threadIdx.x / 32;');
+    w.line(`const int rl_wm = rl_warp / ${warpsN} * ${warpRows}, rl_wn = rl_warp % ${warpsN} * ${warpCols};`);
+    if (vectorizable) w.line('const bool rl_vec = ((uintptr_t)in0 | (uintptr_t)in1) % 16 == 0;');
+    // One element per thread and step, any strides.
+    const elementLoads = (): void => {
+      w.block(`for (int i = threadIdx.x; i < ${bm * bk}; i += ${threads}) {`, () => {
+        w.line(`const int64_t m = rl_m0 + i / ${bk}, k = k0 + i % ${bk};`);
+        w.line(`rl_a_tile[s][i / ${bk}][i % ${bk}] = m < ${p.m} && k < ${p.k} ? in0[${at.a('m', 'k')}] : 0;`);
+      });
+      w.block(`for (int i = threadIdx.x; i < ${bk * bn}; i += ${threads}) {`, () => {
+        w.line(`const int64_t k = k0 + i / ${bn}, n = rl_n0 + i % ${bn};`);
+        w.line(`rl_b_tile[s][i / ${bn}][i % ${bn}] = k < ${p.k} && n < ${p.n} ? in1[${at.b('k', 'n')}] : 0;`);
+      });
+    };
+    // 16-byte copies from the chunk sources found once per tile (rl_a_src, rl_b_src): an add each.
+    const chunkCopies = (): void => {
+      const kInside = (k: string): string => (p.k % bk === 0 ? '' : ` && ${k} < ${p.k}`);
+      w.line('RL_UNROLL');
+      w.block(`for (int j = 0; j < ${aChunks}; ++j) {`, () => {
+        w.line(`const int c = threadIdx.x + j * ${threads}, r = c / ${bk / 8}, kc = c % ${bk / 8} * 8;`);
+        w.line(`const bool ok = rl_a_in[j]${kInside('k0 + kc')};`);
+        w.line('rl_cp_async16(&rl_a_tile[s][r][kc], rl_a_src[j] + (ok ? k0 : 0), ok);');
+      });
+      w.line('RL_UNROLL');
+      w.block(`for (int j = 0; j < ${bChunks}; ++j) {`, () => {
+        w.line(`const int c = threadIdx.x + j * ${threads}, r = c / ${bn / 8}, nc = c % ${bn / 8} * 8;`);
+        w.line(`const bool ok = rl_b_in[j]${kInside('k0 + r')};`);
+        w.line(`rl_cp_async16(&rl_b_tile[s][r][nc], rl_b_src[j] + (ok ? k0 * ${p.b.kStride} : 0), ok);`);
+      });
+    };
+    // This thread's 16-byte chunks of the tiles: their sources at k = 0, and whether their row of
+    // A / column of B lies inside the product (k is checked per step).
+    const chunkSources = (): void => {
+      w.line(`const uint16_t* rl_a_src[${aChunks}]; bool rl_a_in[${aChunks}];`);
+      w.line(`const uint16_t* rl_b_src[${bChunks}]; bool rl_b_in[${bChunks}];`);
+      w.line('RL_UNROLL');
+      w.block(`for (int j = 0; j < ${aChunks}; ++j) {`, () => {
+        w.line(`const int c = threadIdx.x + j * ${threads};`);
+        w.line(`const int64_t m = rl_m0 + c / ${bk / 8}, k = c % ${bk / 8} * 8;`);
+        w.line(`rl_a_in[j] = m < ${p.m};`);
+        w.line(`rl_a_src[j] = in0 + (rl_a_in[j] ? ${at.a('m', 'k')} : 0);`);
+      });
+      w.line('RL_UNROLL');
+      w.block(`for (int j = 0; j < ${bChunks}; ++j) {`, () => {
+        w.line(`const int c = threadIdx.x + j * ${threads};`);
+        w.line(`const int64_t k = c / ${bn / 8}, n = rl_n0 + c % ${bn / 8} * 8;`);
+        w.line(`rl_b_in[j] = n < ${p.n};`);
+        w.line(`rl_b_src[j] = in1 + (rl_b_in[j] ? ${at.b('k', 'n')} : 0);`);
+      });
+    };
+    tileLoop(w, p, () => {
+      // Every loop over fragments is unrolled (RL_UNROLL: nvcc's #pragma unroll): indexing the
+      // accumulators with a loop variable would put them in local memory (a 256-byte stack frame).
+      w.line(`float rl_acc[${rowBlocks}][${colBlocks}][4];`);
+      w.line('RL_UNROLL');
+      w.line(
+        `for (int i = 0; i < ${rowBlocks}; ++i) for (int j = 0; j < ${colBlocks}; ++j) for (int e = 0; e < 4; ++e) rl_acc[i][j][e] = 0.0f;`,
+      );
+      if (vectorizable) chunkSources();
+      w.line('/* Stage s of the tiles from k0 on: started here, complete after the wait. */');
+      w.block(
+        'auto rl_load = [&](int s, int64_t k0) {',
+        () => {
+          if (vectorizable) {
+            w.block('if (rl_vec) {', chunkCopies, '} else {');
+            w.block('} else {', elementLoads, '}', true);
+          } else elementLoads();
+          w.line('rl_cp_async_commit();');
+        },
+        '};',
+      );
+      const steps = Math.ceil(p.k / bk);
+      const S = MMA_STAGES;
+      w.line(`for (int s = 0; s < ${S - 1}; ++s) {`);
+      w.line(`  if (s < ${steps}) rl_load(s, (int64_t)s * ${bk});`);
+      w.line('  else rl_cp_async_commit(); /* empty groups keep the wait count uniform */');
+      w.line('}');
+      w.block(`for (int64_t rl_t = 0; rl_t < ${steps}; ++rl_t) {`, () => {
+        w.line(`rl_cp_async_wait<${S - 2}>(); /* this thread's copies of step rl_t have landed */`);
+        w.line('__syncthreads(); /* and all threads have theirs, and are done with step rl_t - 1 */');
+        w.line(`if (rl_t + ${S - 1} < ${steps}) rl_load((int)((rl_t + ${S - 1}) % ${S}), (rl_t + ${S - 1}) * ${bk});`);
+        w.line('else rl_cp_async_commit();');
+        w.line(`const int s = (int)(rl_t % ${S});`);
+        w.line('RL_UNROLL');
+        w.block(`for (int kk = 0; kk < ${bk}; kk += 16) {`, () => {
+          w.line(`uint32_t a[${rowBlocks}][4], b[${colBlocks}][2], t[4];`);
+          w.line('RL_UNROLL');
+          w.line(
+            `for (int i = 0; i < ${rowBlocks}; ++i) rl_ldmatrix_x4(a[i], &rl_a_tile[s][rl_wm + i * 16 + rl_lane % 16][kk + rl_lane / 16 * 8]);`,
+          );
+          w.line('RL_UNROLL');
+          w.block(`for (int j = 0; j < ${colBlocks}; j += 2) {`, () => {
+            w.line('rl_ldmatrix_x4_trans(t, &rl_b_tile[s][kk + rl_lane % 16][rl_wn + j * 8 + rl_lane / 16 * 8]);');
+            w.line('b[j][0] = t[0], b[j][1] = t[1], b[j + 1][0] = t[2], b[j + 1][1] = t[3];');
+          });
+          w.line('RL_UNROLL');
+          w.line(
+            `for (int i = 0; i < ${rowBlocks}; ++i) for (int j = 0; j < ${colBlocks}; ++j) rl_mma_m16n8k16_${type}(rl_acc[i][j], a[i], b[j]);`,
+          );
+        });
+      });
+      w.line('__syncthreads(); /* before the next tile loads into the stages */');
+      w.line('const int rl_g = rl_lane / 4, rl_q = rl_lane % 4;');
+      w.line('RL_UNROLL');
+      w.block(
+        `for (int i = 0; i < ${rowBlocks}; ++i) for (int j = 0; j < ${colBlocks}; ++j) for (int e = 0; e < 4; ++e) {`,
+        () =>
+          storeAt(
+            w,
+            p,
+            'rl_m0 + rl_wm + i * 16 + rl_g + (e >= 2 ? 8 : 0)',
+            'rl_n0 + rl_wn + j * 8 + rl_q * 2 + e % 2',
+            'rl_acc[i][j][e]',
+            epilogue,
+          ),
+      );
+    });
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Func, Module, Op, Value } from '../ir/core.js';
-import { numElements, storageElem, typeToString, type TensorType } from '../ir/types.js';
+import { numElements, storageElem, typeToString, type TensorType, type Type } from '../ir/types.js';
 import type { ConvAttrs, DotDims } from '../ops/contraction.js';
 import { opAttrs } from '../ops/def.js';
 import { lookupOp } from '../ops/index.js';
@@ -199,13 +199,25 @@ function inputRanges(m: Module, f: Func): Map<number, InputRange> {
 /** Seeded random inputs for `f`; with the module, drawn within the ranges the program shows
  * (inputRanges). */
 export function randomInputs(f: Func, seed: number, m?: Module): RtValue[] {
-  const ranges = m ? inputRanges(m, f) : new Map<number, InputRange>();
-  return f.params.map((p, i) => {
-    if (p.type.kind === 'token') return { kind: 'token' };
-    if (p.type.kind !== 'tensor')
+  return randomInputRecipes(f, seed, m).map((r, i) => {
+    if (!r) return { kind: 'token' };
+    if (r.type.kind !== 'tensor')
       throw new RuntimeError(
-        `parameter ${i} of @${f.name} has type ${typeToString(p.type)}; random inputs need tensors`,
+        `parameter ${i} of @${f.name} has type ${typeToString(r.type)}; random inputs need tensors`,
       );
-    return randomTensor(p.type, seed * 1000003 + i, ranges.get(i));
+    return randomTensor(r.type, r.seed, r.range);
   });
+}
+
+/** How randomInputs draws each parameter (undefined: a token): the generator's seed and range
+ * (test/gpu/gen-inputs.c draws the same values where a tensor is too big to carry). */
+export function randomInputRecipes(
+  f: Func,
+  seed: number,
+  m?: Module,
+): ({ type: Type; seed: number; range: InputRange } | undefined)[] {
+  const ranges = m ? inputRanges(m, f) : new Map<number, InputRange>();
+  return f.params.map((p, i) =>
+    p.type.kind === 'token' ? undefined : { type: p.type, seed: seed * 1000003 + i, range: ranges.get(i) ?? {} },
+  );
 }

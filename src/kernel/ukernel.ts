@@ -73,7 +73,8 @@ export interface DirectConvPlan {
 }
 
 /** A GPU GEMM's plan: the shape (A a matrix), and the block tile each thread block computes
- * through shared memory: bm x bn outputs, k in steps of bk, tm x tn outputs per thread. */
+ * through shared memory: bm x bn outputs, k in steps of bk, tm x tn outputs per thread (on
+ * tensor cores: per warp). */
 export interface GpuGemmPlan extends GemmShape {
   readonly kind: 'gpu-gemm';
   readonly op: Op;
@@ -122,7 +123,9 @@ export function describeUkernel(p: UkernelPlan): string {
     return `integer gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32, tile ${p.mr} x ${p.nr}, B packed at compile time as ${intWeightPacking(p)}`;
   if (p.kind === 'gpu-gemm') {
     const t = p.tile;
-    const how = p.tensorCores ? 'tensor cores (mma m16n8k16)' : `${t.tm} x ${t.tn} per thread`;
+    const how = p.tensorCores
+      ? `tensor cores (mma m16n8k16), ${t.tm} x ${t.tn} per warp`
+      : `${t.tm} x ${t.tn} per thread`;
     return `gpu gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> ${p.elems.out.name}, block tile ${t.bm} x ${t.bn}, k step ${t.bk}, ${how}`;
   }
   if (p.kind === 'direct-conv') {

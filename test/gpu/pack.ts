@@ -6,8 +6,19 @@
  * H100/H200; a model whose harness and inputs exceed MAX_MODEL_MB is left out and named in
  * DIR/left-out.txt, for transfers that limit size).
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { runFilesC } from '../../src/conformance/c-backend.js';
 import { collectFiles } from '../../src/conformance/runner.js';
@@ -16,9 +27,64 @@ import { BENCH_ITEMS, packBench } from '../../src/bench/gpu.js';
 import { buildCompiledCuda } from '../../src/toolchain/run.js';
 import { loadModel, MODEL_ENTRIES, MODEL_SEED } from '../helpers/models.js';
 import { referenceInputs } from '../helpers/reference.js';
+import { randomInputRecipes } from '../../src/interpret/inputs.js';
+import { storageElem, type ElemType } from '../../src/ir/types.js';
+import type { Tensor } from '../../src/ir/tensor.js';
 import { bundleParts, CONFORMANCE, conformanceOptions, modelDir } from './bundle.js';
 
 const sh = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** gen-inputs.c, beside this file's source (dist/test/gpu -> test/gpu). */
+const GENERATOR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'gpu', 'gen-inputs.c');
+/** Inputs above this size are drawn on the GPU machine by gen-inputs.c rather than carried. */
+const DRAW_THERE_BYTES = 1 << 20;
+
+/** gen-inputs.c's name of an element type it draws, if it draws it. */
+function drawnKind(e: ElemType): string | undefined {
+  const s = storageElem(e);
+  if (s.kind === 'bool') return 'bool';
+  if (s.kind === 'float' && (s.name === 'f32' || s.name === 'f64')) return s.name;
+  if (s.kind === 'int' && [8, 16, 32, 64].includes(s.bits)) return `${s.signed ? 'i' : 'u'}${s.bits}`;
+  return undefined;
+}
+
+/** gen-inputs' arguments for the inputs of a model it can draw there: big, seeded (not the file's
+ * own) and of a kind it draws; each checked here, by running it, to give the TypeScript's bytes. */
+async function drawnThere(
+  dir: string,
+  name: string,
+  entry: string,
+  inputs: readonly Tensor[],
+  documented: readonly number[],
+): Promise<Map<number, string[]>> {
+  const m = loadModel(name);
+  const recipes = randomInputRecipes(m.funcs.get(entry)!, MODEL_SEED, m);
+  const drawn = new Map<number, string[]>();
+  const generator = join(dir, '..', '..', 'gen-inputs-host');
+  if (!existsSync(generator)) await execa('cc', ['-O2', '-std=c99', GENERATOR, '-o', generator, '-lm']);
+  for (const [i, t] of inputs.entries()) {
+    const r = recipes[i];
+    const kind = drawnKind(t.type.elem);
+    const bytes = toStorageBytes(t);
+    if (!r || !kind || documented.includes(i) || bytes.length < DRAW_THERE_BYTES) continue;
+    const elemBytes = kind === 'bool' ? 1 : Number(kind.slice(1)) / 8;
+    const args = [
+      `in${i}.bin`,
+      kind,
+      String(bytes.length / elemBytes),
+      String(r.seed),
+      r.range.scale?.toPrecision(17) ?? '1',
+      String(r.range.intBound ?? 8),
+    ];
+    const check = join(dir, `check${i}.bin`);
+    await execa(generator, [check, ...args.slice(1)]);
+    if (!readFileSync(check).equals(bytes))
+      throw new Error(`gen-inputs.c draws ${name}'s input ${i} differently from inputs.ts`);
+    rmSync(check);
+    drawn.set(i, args);
+  }
+  return drawn;
+}
 
 async function main(dir: string, arch: string, maxModelMb: number): Promise<number> {
   rmSync(dir, { recursive: true, force: true });
@@ -36,7 +102,9 @@ async function main(dir: string, arch: string, maxModelMb: number): Promise<numb
     '# step DIR RESULT CMD...: runs CMD in DIR (2 minutes at most), its log and exit status in RESULT',
     'step() { d=$1; r=$2; shift 2; mkdir -p "$r"; (cd "$d" && timeout 120 "$@") > "$r/log" 2>&1; echo $? > "$r/rc"; }',
   ];
-  const carried: string[] = ['run.sh'];
+  const carried: string[] = ['run.sh', 'gen-inputs.c'];
+  copyFileSync(GENERATOR, join(dir, 'gen-inputs.c'));
+  lines.push('cc -O2 -std=c99 "$B/gen-inputs.c" -o "$B/gen-inputs" -lm');
   const leftOut: string[] = [];
   // The models: harness IN... OUT... with the seeded inputs of the model tests.
   for (const [name, e] of Object.entries(MODEL_ENTRIES)) {
@@ -47,13 +115,17 @@ async function main(dir: string, arch: string, maxModelMb: number): Promise<numb
     const inputs = referenceInputs(m, e.entry, MODEL_SEED, e.documented);
     inputs.forEach((t, i) => writeFileSync(join(d, `in${i}.bin`), toStorageBytes(t)));
     const ins = inputs.map((_, i) => `in${i}.bin`);
-    const mb = ['harness', ...ins].reduce((n, f) => n + statSync(join(d, f)).size, 0) / 2 ** 20;
+    const drawn = await drawnThere(d, name, e.entry, inputs, e.documented ?? []);
+    const carriedFiles = ['harness', ...ins.filter((_, i) => !drawn.has(i))];
+    const mb = carriedFiles.reduce((n, f) => n + statSync(join(d, f)).size, 0) / 2 ** 20;
     if (maxModelMb > 0 && mb > maxModelMb) {
       leftOut.push(`${name}: ${mb.toFixed(0)} MiB of harness and inputs, over the ${maxModelMb} MiB asked for`);
       console.log(`left out ${name} (${mb.toFixed(0)} MiB)`);
       continue;
     }
     const outs = emitted.outputs.map((_, i) => `"$R/models/${modelDir(name)}/out${i}.bin"`);
+    if (drawn.size)
+      lines.push(`(cd "$B/models/${modelDir(name)}" && "$B/gen-inputs" ${[...drawn.values()].flat().join(' ')})`);
     lines.push(
       `step "$B/models/${modelDir(name)}" "$R/models/${modelDir(name)}" ./harness ${[...ins, ...outs].join(' ')}`,
     );
@@ -63,7 +135,7 @@ async function main(dir: string, arch: string, maxModelMb: number): Promise<numb
       lines.push(
         `command -v compute-sanitizer >/dev/null && step "$B/models/${modelDir(name)}" "$R/memcheck/${modelDir(name)}" compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 ./harness ${[...ins, ...outs.map((o) => o.replace('/models/', '/memcheck/'))].join(' ')}`,
       );
-    carried.push(`models/${modelDir(name)}/harness`, ...ins.map((f) => `models/${modelDir(name)}/${f}`));
+    carried.push(...carriedFiles.map((f) => `models/${modelDir(name)}/${f}`));
     console.log(`packed ${name}`);
   }
   // The benchmarks: cuBLAS built there (its headers and library are there, not here), in parallel.
@@ -99,7 +171,7 @@ async function main(dir: string, arch: string, maxModelMb: number): Promise<numb
   lines.push('cp "$R/gpu.txt" "$R/bench/gpu.txt"');
   // The conformance batches: each harness writes its cases' outputs to its working directory.
   const results = await runFilesC(collectFiles([CONFORMANCE]), conformanceOptions(dir, arch, 'pack'));
-  const notBuilt = results.filter((r) => r.outcome === 'failed').length;
+  const failed = results.filter((r) => r.outcome === 'failed').length;
   for (const b of readdirSync(parts.conf).filter((b) => existsSync(join(parts.conf, b, 'harness')))) {
     carried.push(`conf/${b}/harness`);
     lines.push(`mkdir -p "$R/conf/${b}" && step "$R/conf/${b}" "$R/conf/${b}" "$B/conf/${b}/harness"`);
@@ -110,7 +182,7 @@ async function main(dir: string, arch: string, maxModelMb: number): Promise<numb
   chmodSync(join(dir, 'run.sh'), 0o755);
   await execa('tar', ['-cJf', 'bundle.tar.xz', ...carried], { cwd: dir });
   console.log(
-    `packed ${Object.keys(MODEL_ENTRIES).length} models, ${BENCH_ITEMS.length} benchmarks, ${results.filter((r) => r.outcome === 'skipped' && r.reason.startsWith('built for the GPU')).length} conformance cases (${notBuilt} did not build; ${sh(join(dir, 'bundle.tar.xz'))})`,
+    `packed ${Object.keys(MODEL_ENTRIES).length - leftOut.length} models (${leftOut.length} left out), ${BENCH_ITEMS.length} benchmarks, ${results.filter((r) => r.outcome === 'skipped' && r.reason.startsWith('built for the GPU')).length} conformance cases (${failed} not compiled: unsupported, or a failed build) in ${sh(join(dir, 'bundle.tar.xz'))}`,
   );
   return 0;
 }
