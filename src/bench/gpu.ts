@@ -18,10 +18,13 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { buildAndTime, gemmText, writeBench, writeCublasBench } from './gpu-harness.js';
 import { tool } from '../toolchain/build.js';
+import { TEMPLATES_DIR } from '../emit-common/templates.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const WORK = join(ROOT, 'out', 'bench-gpu');
 const CUBLAS_HEADER = '/usr/local/cuda/include/cublas_v2.h';
+/** The comparison of a GEMM's output with cuBLAS's (C, built by cc where it runs). */
+export const COMPARE = join(TEMPLATES_DIR, 'cuda', 'bench_compare.c');
 
 /** Dense peaks (TFLOP/s) and memory bandwidth (GB/s) of SXM parts, from their datasheets. */
 const PEAKS: readonly { match: RegExp; half: number; f32: number; gbps: number }[] = [
@@ -78,7 +81,19 @@ export function parseGpu(line: string): { name: string; arch: string } | undefin
 }
 
 /** Median milliseconds of one item on the GPU, ours and cuBLAS's (undefined: no cuBLAS). */
-type Timing = { readonly ms: number; readonly cublasMs?: number | undefined };
+type Timing = { readonly ms: number; readonly cublasMs?: number | undefined; readonly vsCublas?: OutputCheck };
+
+/** A GEMM's output against cuBLAS's for the same inputs (COMPARE): the relative 2-norm
+ * error and the count of non-finite elements in ours. */
+export interface OutputCheck {
+  readonly rel: number;
+  readonly n: number;
+  readonly nonfinite: number;
+}
+
+/** The relative error a GEMM's output may show against cuBLAS's: the output's rounding (f16
+ * 2^-11, bf16 2^-8) and f32 sums in another order, with room for both (norm-wise). */
+export const CUBLAS_REL_BOUND: Readonly<Record<string, number>> = { f16: 2e-3, bf16: 1e-2, f32: 1e-4 };
 
 /** Prints the report; returns its JSON summary line's object. */
 function report(gpuName: string, arch: string, timings: ReadonlyMap<string, Timing>): Record<string, number> {
@@ -105,6 +120,8 @@ function report(gpuName: string, arch: string, timings: ReadonlyMap<string, Timi
       }
       if (t.cublasMs !== undefined) {
         line += `; cuBLAS ${t.cublasMs.toFixed(3)} ms: ours at ${((100 * t.cublasMs) / t.ms).toFixed(1)}% of its speed`;
+        if (t.vsCublas)
+          line += `; output vs cuBLAS's: ${t.vsCublas.rel.toExponential(2)} relative (bound ${CUBLAS_REL_BOUND[type]}), ${t.vsCublas.nonfinite} non-finite`;
         summary[`${item.name}_vs_cublas`] = t.cublasMs / t.ms;
       } else line += '; no cuBLAS reference';
     } else {
@@ -147,6 +164,18 @@ function medianOf(log: string): number | undefined {
   }
 }
 
+/** compare.c's line, if it printed one. */
+export function outputCheck(log: string): OutputCheck | undefined {
+  try {
+    const c = JSON.parse(log.trim().split('\n').pop() ?? '') as Partial<OutputCheck>;
+    return typeof c.rel === 'number' && typeof c.nonfinite === 'number' && typeof c.n === 'number'
+      ? { rel: c.rel, n: c.n, nonfinite: c.nonfinite }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The report from a packed bench's run: RESULTS/gpu.txt (nvidia-smi's name, compute_cap),
  * RESULTS/ITEM/bench.log and cublas.log. */
 export function reportPacked(results: string): number {
@@ -164,7 +193,11 @@ export function reportPacked(results: string): number {
       console.log(`${item.name}: the run left no median: ${read(item.name, 'bench.log').slice(-300)}`);
       continue;
     }
-    timings.set(item.name, { ms, cublasMs: medianOf(read(item.name, 'cublas.log')) });
+    timings.set(item.name, {
+      ms,
+      cublasMs: medianOf(read(item.name, 'cublas.log')),
+      ...(item.gemm ? { vsCublas: outputCheck(read(item.name, 'check.log')) } : {}),
+    });
   }
   report(g.name, g.arch, timings);
   return timings.size === BENCH_ITEMS.length ? 0 : 1;
@@ -179,6 +212,10 @@ async function measureHere(): Promise<number> {
   }
   const cublas = existsSync(CUBLAS_HEADER);
   const timings = new Map<string, Timing>();
+  mkdirSync(WORK, { recursive: true });
+  const compare = join(WORK, 'compare');
+  await tool('cc', ['-O2', '-std=c99', COMPARE, '-o', compare, '-lm'], ROOT);
+  const wrong: string[] = [];
   for (const item of BENCH_ITEMS) {
     const dir = itemDir(WORK, item.name);
     const ms = await buildAndTime(dir, writeBench(dir, `${item.name}.mlir`, item.text, g.arch), 'bench');
@@ -187,11 +224,15 @@ async function measureHere(): Promise<number> {
       item.gemm && cublas
         ? await buildAndTime(dir, writeCublasBench(dir, m!, k!, n!, type!), 'bench_cublas')
         : undefined;
-    timings.set(item.name, { ms, cublasMs });
+    const vsCublas =
+      cublasMs !== undefined ? outputCheck(await tool(compare, [type!, 'out0.bin', 'cublas_out.bin'], dir)) : undefined;
+    timings.set(item.name, { ms, cublasMs, ...(vsCublas ? { vsCublas } : {}) });
+    if (vsCublas && (vsCublas.nonfinite || vsCublas.rel > CUBLAS_REL_BOUND[type!]!)) wrong.push(item.name);
   }
+  if (wrong.length) console.error(`bench-gpu: outputs differ from cuBLAS's beyond the bound: ${wrong.join(', ')}`);
   if (!cublas) console.log(`(no cuBLAS reference: ${CUBLAS_HEADER} is missing)`);
   report(g.name, g.arch, timings);
-  return 0;
+  return wrong.length ? 1 : 0;
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -31,31 +31,28 @@ const MIN_SIDE = 32;
 const GEMM_FLOATS = ['f32', 'f16', 'bf16'];
 const gemmFloat = (e: ElemType): boolean => e.kind === 'float' && GEMM_FLOATS.includes(e.name);
 
-/** Tensor cores: a block of bm x bn outputs (128 x 128, 64 x 128 or 64 x 64: the largest that
+/** Tensor cores: a block of bm x bn outputs in warp tiles of tm x tn (the largest block tile that
  * still makes MMA_MIN_TILES blocks, so that a 1024^3 product fills the GPU while a 4096^3 one gets
- * the larger tile's fewer loads per mma), k steps of 32; 2 x 2 warps, each (bm / 2) x (bn / 2)
- * outputs as (bm / 32) x (bn / 16) mma m16n8k16. A 64 x 64 warp tile reads 8 ldmatrix per 32 mma
- * (a 64 x 32 one 6 per 16: the H100 ran a 4096^3 GEMM at 257 TFLOP/s with those, 8 warps per
- * block at 128 registers). */
-const MMA_TILES: readonly (readonly [number, number])[] = [
-  [128, 128],
-  [64, 128],
-  [64, 64],
+ * the larger tile's fewer loads per output), k steps of 32; each warp's tile as (tm / 16) x
+ * (tn / 8) mma m16n8k16. Measured on an H100 at 4096^3 f16 (docs/gpu-runs.md): 64 x 32 warp tiles
+ * (6 ldmatrix per 16 mma) 257 TFLOP/s, 64 x 64 ones (8 per 32) 281, and 128 x 256 blocks of eight
+ * of those 242 (ncu had found L2 70% busy; a quarter fewer loads per output did not help). */
+const MMA_TILES: readonly GpuGemmPlan['tile'][] = [
+  { bm: 128, bn: 128, bk: 32, tm: 64, tn: 64 },
+  { bm: 64, bn: 128, bk: 32, tm: 32, tn: 64 },
+  { bm: 64, bn: 64, bk: 32, tm: 32, tn: 32 },
 ];
 const MMA_MIN_TILES = 128;
-const MMA_BK = 32;
 /** Shared-memory stages: loads run MMA_STAGES - 1 k steps ahead of the mma (two stages left an
  * H100's 4096^3 f16 GEMM waiting on memory: 179 TFLOP/s). */
 const MMA_STAGES = 4;
 /** A stage's bytes: A [bm][bk + 8] and B [bk][bn + 8] of 16-bit elements (rows padded by 16 bytes). */
 const mmaStageBytes = (t: GpuGemmPlan['tile']): number => 2 * (t.bm * (t.bk + 8) + t.bk * (t.bn + 8));
-const MMA_WARPS = { m: 2, n: 2 };
-const MMA_THREADS = 32 * MMA_WARPS.m * MMA_WARPS.n;
+const mmaThreads = (t: GpuGemmPlan['tile']): number => 32 * (t.bm / t.tm) * (t.bn / t.tn);
 
 function mmaTile(batch: number, m: number, n: number): GpuGemmPlan['tile'] {
-  const count = ([bm, bn]: readonly [number, number]): number => batch * Math.ceil(m / bm) * Math.ceil(n / bn);
-  const [bm, bn] = MMA_TILES.find((t) => count(t) >= MMA_MIN_TILES) ?? MMA_TILES[MMA_TILES.length - 1]!;
-  return { bm, bn, bk: MMA_BK, tm: bm / MMA_WARPS.m, tn: bn / MMA_WARPS.n };
+  const count = (t: GpuGemmPlan['tile']): number => batch * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
+  return MMA_TILES.find((t) => count(t) >= MMA_MIN_TILES) ?? MMA_TILES[MMA_TILES.length - 1]!;
 }
 
 /** The plan for `f` (`out`: the type its epilogue stores), if the tiled kernel takes it; `archs`:
@@ -81,7 +78,7 @@ export function gpuGemmLaunch(p: GpuGemmPlan): Launch {
   const tiles = p.batch * Math.ceil(p.m / p.tile.bm) * Math.ceil(p.n / p.tile.bn);
   return {
     blocks: String(Math.min(tiles, 65535)),
-    threads: String(p.tensorCores ? MMA_THREADS : THREADS),
+    threads: String(p.tensorCores ? mmaThreads(p.tile) : THREADS),
     synced: true,
     ...(p.tensorCores ? { dynamicShared: MMA_STAGES * mmaStageBytes(p.tile) } : {}),
   };
@@ -231,8 +228,8 @@ function emitMmaGemm(
   epilogue?: Epilogue,
 ): void {
   const { bm, bn, bk, tm: warpRows } = p.tile;
-  const threads = MMA_THREADS;
-  const warpsN = MMA_WARPS.n;
+  const threads = mmaThreads(p.tile);
+  const warpsN = bn / p.tile.tn;
   const warpCols = p.tile.tn;
   const rowBlocks = warpRows / 16;
   const colBlocks = warpCols / 8;

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { reportPacked } from '../../src/bench/gpu.js';
+import { BENCH_ITEMS, CUBLAS_REL_BOUND, outputCheck, reportPacked } from '../../src/bench/gpu.js';
 import { fromStorageBytes } from '../../src/emit-common/ctypes.js';
 import { judgeCuda } from '../helpers/cuda.js';
 import { loadModel, MODEL_ENTRIES, MODEL_SEED } from '../helpers/models.js';
@@ -55,4 +55,13 @@ t.test('the conformance cases on the GPU', (t) => judgeCuda(t, conformanceOption
 
 t.test('bench-gpu report', async (t) => {
   t.equal(reportPacked(join(parts.results, 'bench')), 0, 'every benchmark left a median');
+  // The GEMMs' outputs, too big to bring back, were compared there with cuBLAS's (compare.c).
+  for (const item of BENCH_ITEMS.filter((i) => i.gemm)) {
+    const check = outputCheck(read(parts.results, 'bench', item.name, 'check.log'));
+    const bound = CUBLAS_REL_BOUND[item.gemm!.type]!;
+    t.ok(
+      check && check.nonfinite === 0 && check.rel <= bound,
+      `${item.name}: output vs cuBLAS's ${check ? `${check.rel.toExponential(2)} relative, ${check.nonfinite} non-finite` : 'not compared'} (bound ${bound})`,
+    );
+  }
 });

@@ -23,7 +23,7 @@ import { execa } from 'execa';
 import { runFilesC } from '../../src/conformance/c-backend.js';
 import { collectFiles } from '../../src/conformance/runner.js';
 import { toStorageBytes } from '../../src/emit-common/ctypes.js';
-import { BENCH_ITEMS, packBench } from '../../src/bench/gpu.js';
+import { BENCH_ITEMS, COMPARE, packBench } from '../../src/bench/gpu.js';
 import { buildCompiledCuda } from '../../src/toolchain/run.js';
 import { loadModel, MODEL_ENTRIES, MODEL_SEED } from '../helpers/models.js';
 import { referenceInputs } from '../helpers/reference.js';
@@ -102,9 +102,10 @@ async function main(dir: string, arch: string, maxModelMb: number): Promise<numb
     '# step DIR RESULT CMD...: runs CMD in DIR (2 minutes at most), its log and exit status in RESULT',
     'step() { d=$1; r=$2; shift 2; mkdir -p "$r"; (cd "$d" && timeout 120 "$@") > "$r/log" 2>&1; echo $? > "$r/rc"; }',
   ];
-  const carried: string[] = ['run.sh', 'gen-inputs.c'];
+  const carried: string[] = ['run.sh', 'gen-inputs.c', 'compare.c'];
   copyFileSync(GENERATOR, join(dir, 'gen-inputs.c'));
-  lines.push('cc -O2 -std=c99 "$B/gen-inputs.c" -o "$B/gen-inputs" -lm');
+  copyFileSync(COMPARE, join(dir, 'compare.c'));
+  for (const tool of ['gen-inputs', 'compare']) lines.push(`cc -O2 -std=c99 "$B/${tool}.c" -o "$B/${tool}" -lm`);
   const leftOut: string[] = [];
   // The models: harness IN... OUT... with the seeded inputs of the model tests.
   for (const [name, e] of Object.entries(MODEL_ENTRIES)) {
@@ -165,7 +166,7 @@ async function main(dir: string, arch: string, maxModelMb: number): Promise<numb
     );
     if (item.gemm)
       lines.push(
-        `if [ -x "$B/bench/${item.name}/bench_cublas" ]; then step "$B/bench/${item.name}" "$R/bench/${item.name}/cublas" ./bench_cublas; cp "$R/bench/${item.name}/cublas/log" "$R/bench/${item.name}/cublas.log"; else cp "$B/bench/${item.name}/cublas_build.log" "$R/bench/${item.name}/cublas.log"; fi`,
+        `if [ -x "$B/bench/${item.name}/bench_cublas" ]; then step "$B/bench/${item.name}" "$R/bench/${item.name}/cublas" ./bench_cublas; cp "$R/bench/${item.name}/cublas/log" "$R/bench/${item.name}/cublas.log"; (cd "$B/bench/${item.name}" && "$B/compare" ${item.gemm.type} out0.bin cublas_out.bin) > "$R/bench/${item.name}/check.log" 2>&1; else cp "$B/bench/${item.name}/cublas_build.log" "$R/bench/${item.name}/cublas.log"; fi`,
       );
   }
   lines.push('cp "$R/gpu.txt" "$R/bench/gpu.txt"');
