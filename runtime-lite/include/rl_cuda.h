@@ -260,14 +260,16 @@ static void rl_cuda_emulate_synced(unsigned blocks, unsigned threads, F run) {
   } while (0)
 /* Unroll the loop that follows (fragment arrays indexed by its variable stay in registers). */
 #define RL_UNROLL _Pragma("unroll")
-/* One tensor-core mma (sm_80 and later): see the emulation below for the fragment layouts. */
+/* One tensor-core mma (sm_80 and later): see the emulation below for the fragment layouts. Not
+ * volatile: it touches registers only, so the compiler may interleave it with the next fragments'
+ * loads (ldmatrix and cp.async stay volatile: they touch shared memory, ordered by barriers). */
 static __device__ __forceinline__ void rl_mma_m16n8k16_f16(float c[4], const uint32_t a[4], const uint32_t b[2]) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 static __device__ __forceinline__ void rl_mma_m16n8k16_bf16(float c[4], const uint32_t a[4], const uint32_t b[2]) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }

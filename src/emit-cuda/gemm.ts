@@ -33,19 +33,22 @@ const gemmFloat = (e: ElemType): boolean => e.kind === 'float' && GEMM_FLOATS.in
 
 /** Tensor cores: a block of bm x bn outputs in warp tiles of tm x tn (the largest block tile that
  * still makes MMA_MIN_TILES blocks, so that a 1024^3 product fills the GPU while a 4096^3 one gets
- * the larger tile's fewer loads per output), k steps of 32; each warp's tile as (tm / 16) x
+ * the larger tile's fewer loads per output), k steps of 64; each warp's tile as (tm / 16) x
  * (tn / 8) mma m16n8k16. Measured on an H100 at 4096^3 f16 (docs/gpu-runs.md): 64 x 32 warp tiles
  * (6 ldmatrix per 16 mma) 257 TFLOP/s, 64 x 64 ones (8 per 32) 281, and 128 x 256 blocks of eight
  * of those 242 (ncu had found L2 70% busy; a quarter fewer loads per output did not help). */
 const MMA_TILES: readonly GpuGemmPlan['tile'][] = [
-  { bm: 128, bn: 128, bk: 32, tm: 64, tn: 64 },
-  { bm: 64, bn: 128, bk: 32, tm: 32, tn: 64 },
-  { bm: 64, bn: 64, bk: 32, tm: 32, tn: 32 },
+  { bm: 128, bn: 128, bk: 64, tm: 64, tn: 64 },
+  { bm: 64, bn: 128, bk: 64, tm: 32, tn: 64 },
+  { bm: 64, bn: 64, bk: 64, tm: 32, tn: 32 },
 ];
 const MMA_MIN_TILES = 128;
-/** Shared-memory stages: loads run MMA_STAGES - 1 k steps ahead of the mma (two stages left an
- * H100's 4096^3 f16 GEMM waiting on memory: 179 TFLOP/s). */
-const MMA_STAGES = 4;
+/** Shared-memory stages: loads run MMA_STAGES - 1 k steps ahead of the mma. k steps of 64: an A
+ * row of 128 bytes plus 16 of padding lets a warp's cp.async writes fill whole bank rows (ncu
+ * found 42% excess shared wavefronts with 32-element rows) while ldmatrix's eight rows still hit
+ * distinct banks. On an H100 at 4096^3 f16: 3 stages of 64 0.479 ms, 4 of 32 0.492, 3 of 32
+ * 0.491 (medians, same run). */
+const MMA_STAGES = 3;
 /** A stage's bytes: A [bm][bk + 8] and B [bk][bn + 8] of 16-bit elements (rows padded by 16 bytes). */
 const mmaStageBytes = (t: GpuGemmPlan['tile']): number => 2 * (t.bm * (t.bk + 8) + t.bk * (t.bn + 8));
 const mmaThreads = (t: GpuGemmPlan['tile']): number => 32 * (t.bm / t.tm) * (t.bn / t.tn);
