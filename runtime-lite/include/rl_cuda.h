@@ -311,8 +311,6 @@ static __device__ __forceinline__ T rl_shfl_down(T v, unsigned delta) {
 
 #include "rl.h"
 
-/* Two f16 / bf16 bit patterns as one 32-bit mma register, `lo` in the low half. */
-RL_FN uint32_t rl_pack_half2(uint16_t lo, uint16_t hi) { return (uint32_t)lo | ((uint32_t)hi << 16); }
 
 #ifdef RL_CUDA_HOST_EMULATION
 /* mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}: D = A (16 x 16) * B (16 x 8) + C, f32

@@ -80,9 +80,22 @@ export function writeCublasBench(dir: string, m: number, k: number, n: number, t
   return `${NVCC} -O3 -std=c++17 bench_cublas.cu -lcublas -o bench_cublas`;
 }
 
+/** The JSON object a bench tool printed as its last line of `log` (bench.cu, bench_cublas.cu:
+ * {"ms": median}; bench_compare.c: its check), if it did. */
+export function lastJsonLine(log: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(log.trim().split('\n').pop() ?? '');
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Builds with `command` in `dir`, runs `dir/exe`, returns its median in milliseconds. */
 export async function buildAndTime(dir: string, command: string, exe: string): Promise<number> {
   await tool('sh', ['-c', command], dir);
   const out = await tool(join(dir, exe), [], dir);
-  return (JSON.parse(out.trim().split('\n').pop()!) as { ms: number }).ms;
+  const ms = lastJsonLine(out)?.['ms'];
+  if (typeof ms !== 'number') throw new Error(`${exe} printed no median: ${out.slice(-300)}`);
+  return ms;
 }

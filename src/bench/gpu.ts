@@ -12,11 +12,12 @@
  * where cuBLAS is), `DIR/ITEM/bench` runs there, and `gpu.js --report DIR RESULTS` prints the
  * same report from the logs that run left in RESULTS/ITEM.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { buildAndTime, gemmText, writeBench, writeCublasBench } from './gpu-harness.js';
+import { buildAndTime, gemmText, lastJsonLine, writeBench, writeCublasBench } from './gpu-harness.js';
+import { readTextIfExists } from '../util/files.js';
 import { tool } from '../toolchain/build.js';
 import { TEMPLATES_DIR } from '../emit-common/templates.js';
 
@@ -95,6 +96,10 @@ export interface OutputCheck {
  * 2^-11, bf16 2^-8) and f32 sums in another order, with room for both (norm-wise). */
 export const CUBLAS_REL_BOUND: Readonly<Record<string, number>> = { f16: 2e-3, bf16: 1e-2, f32: 1e-4 };
 
+/** Whether a GEMM's output check was made and stays within CUBLAS_REL_BOUND, all finite. */
+export const matchesCublas = (c: OutputCheck | undefined, type: string): boolean =>
+  c !== undefined && c.nonfinite === 0 && c.rel <= CUBLAS_REL_BOUND[type]!;
+
 /** Prints the report; returns its JSON summary line's object. */
 function report(gpuName: string, arch: string, timings: ReadonlyMap<string, Timing>): Record<string, number> {
   const peak = PEAKS.find((p) => p.match.test(gpuName));
@@ -156,31 +161,23 @@ export async function packBench(root: string, arch: string): Promise<void> {
 
 /** The median a harness printed last ({"ms": ...}) in `log`, if it did. */
 function medianOf(log: string): number | undefined {
-  try {
-    const ms = (JSON.parse(log.trim().split('\n').pop() ?? '') as { ms?: unknown }).ms;
-    return typeof ms === 'number' ? ms : undefined;
-  } catch {
-    return undefined;
-  }
+  const ms = lastJsonLine(log)?.['ms'];
+  return typeof ms === 'number' ? ms : undefined;
 }
 
 /** compare.c's line, if it printed one. */
 export function outputCheck(log: string): OutputCheck | undefined {
-  try {
-    const c = JSON.parse(log.trim().split('\n').pop() ?? '') as Partial<OutputCheck>;
-    return typeof c.rel === 'number' && typeof c.nonfinite === 'number' && typeof c.n === 'number'
-      ? { rel: c.rel, n: c.n, nonfinite: c.nonfinite }
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  const c = lastJsonLine(log);
+  const [rel, n, nonfinite] = [c?.['rel'], c?.['n'], c?.['nonfinite']];
+  return typeof rel === 'number' && typeof n === 'number' && typeof nonfinite === 'number'
+    ? { rel, n, nonfinite }
+    : undefined;
 }
 
 /** The report from a packed bench's run: RESULTS/gpu.txt (nvidia-smi's name, compute_cap),
  * RESULTS/ITEM/bench.log and cublas.log. */
 export function reportPacked(results: string): number {
-  const read = (...p: string[]): string =>
-    existsSync(join(results, ...p)) ? readFileSync(join(results, ...p), 'utf8') : '';
+  const read = (...p: string[]): string => readTextIfExists(join(results, ...p));
   const g = parseGpu(read('gpu.txt'));
   if (!g) {
     console.error(`bench-gpu: no GPU named in ${join(results, 'gpu.txt')}`);
@@ -219,15 +216,15 @@ async function measureHere(): Promise<number> {
   for (const item of BENCH_ITEMS) {
     const dir = itemDir(WORK, item.name);
     const ms = await buildAndTime(dir, writeBench(dir, `${item.name}.mlir`, item.text, g.arch), 'bench');
-    const { m, k, n, type } = item.gemm ?? {};
-    const cublasMs =
-      item.gemm && cublas
-        ? await buildAndTime(dir, writeCublasBench(dir, m!, k!, n!, type!), 'bench_cublas')
-        : undefined;
-    const vsCublas =
-      cublasMs !== undefined ? outputCheck(await tool(compare, [type!, 'out0.bin', 'cublas_out.bin'], dir)) : undefined;
+    const gemm = cublas ? item.gemm : undefined;
+    if (!gemm) {
+      timings.set(item.name, { ms });
+      continue;
+    }
+    const cublasMs = await buildAndTime(dir, writeCublasBench(dir, gemm.m, gemm.k, gemm.n, gemm.type), 'bench_cublas');
+    const vsCublas = outputCheck(await tool(compare, [gemm.type, 'out0.bin', 'cublas_out.bin'], dir));
     timings.set(item.name, { ms, cublasMs, ...(vsCublas ? { vsCublas } : {}) });
-    if (vsCublas && (vsCublas.nonfinite || vsCublas.rel > CUBLAS_REL_BOUND[type!]!)) wrong.push(item.name);
+    if (!matchesCublas(vsCublas, gemm.type)) wrong.push(item.name);
   }
   if (wrong.length) console.error(`bench-gpu: outputs differ from cuBLAS's beyond the bound: ${wrong.join(', ')}`);
   if (!cublas) console.log(`(no cuBLAS reference: ${CUBLAS_HEADER} is missing)`);

@@ -27,6 +27,7 @@ import { compareTensors } from '../ir/compare.js';
 import { Interpreter } from '../interpret/eval.js';
 import type { RtValue, Tensor } from '../ir/tensor.js';
 import { entryFunctions, runFile, splitCases, type CaseResult } from './runner.js';
+import { readTextIfExists } from '../util/files.js';
 
 // Build directories are removed when the process exits (tests once left hundreds of GB of them).
 tmp.setGracefulCleanup();
@@ -134,7 +135,7 @@ function judgeDeferred(
 ): { ok: boolean; log: string; dir: string } | undefined {
   if (!existsSync(join(d.dir, name, 'harness'))) return undefined;
   const results = join(d.results, name);
-  const read = (f: string): string => (existsSync(join(results, f)) ? readFileSync(join(results, f), 'utf8') : '');
+  const read = (f: string): string => readTextIfExists(join(results, f));
   const rc = read('rc').trim();
   if (rc === '') return { ok: false, log: `error: not run on the GPU (no ${join(results, 'rc')})`, dir: results };
   return { ok: rc === '0', log: `error: exit ${rc} on the GPU: ${read('log')}`, dir: results };

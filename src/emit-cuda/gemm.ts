@@ -1,11 +1,12 @@
 /**
- * @fileoverview The CUDA GEMM micro-kernel: f32, f16 and bf16 contractions (dot, dot_general)
+ * @fileoverview The CUDA GEMM micro-kernels: f32, f16 and bf16 contractions (dot, dot_general)
  * whose operands group into batch x [M x K] * [K x N] (kernel/ukernel.ts gemmShape), with their
- * fused elementwise epilogue. Each thread block computes bm x bn outputs: k advances in steps of
- * bk, the block's threads stage the A and B tiles in shared memory (widened to f32; coalesced
- * reads along K for A, along N for B), synchronize, and each thread accumulates its tm x tn
- * outputs in registers with f32 FMAs (TF32 and tensor cores are not used: f32 stays f32).
- * Products too small to fill half a block keep the plain loop nest (one thread per output).
+ * fused elementwise epilogue. Each thread block computes bm x bn outputs, k advancing in steps of
+ * bk through shared memory. f32 (and mixed) products run on FMAs (emitFmaGemm: the tiles widened
+ * to f32, each thread tm x tn outputs; no TF32: f32 stays f32); f16 x f16 and bf16 x bf16 on
+ * tensor cores where every target arch has them (emitMmaGemm: ldmatrix, mma.sync, a cp.async
+ * pipeline). Products with fewer than MIN_SIDE columns (on FMAs, or rows) keep the plain loop
+ * nest (one thread per output).
  */
 import type { FlatOp } from '../flat/program.js';
 import type { ElemType, TensorType } from '../ir/types.js';
@@ -49,8 +50,22 @@ const MMA_MIN_TILES = 128;
  * distinct banks. On an H100 at 4096^3 f16: 3 stages of 64 0.479 ms, 4 of 32 0.492, 3 of 32
  * 0.491 (medians, same run). */
 const MMA_STAGES = 3;
-/** A stage's bytes: A [bm][bk + 8] and B [bk][bn + 8] of 16-bit elements (rows padded by 16 bytes). */
-const mmaStageBytes = (t: GpuGemmPlan['tile']): number => 2 * (t.bm * (t.bk + 8) + t.bk * (t.bn + 8));
+/** A stage's tiles in shared memory: A [bm][bk + 8] and B [bk][bn + 8] of 16-bit elements (rows
+ * padded by 16 bytes), and all stages' bytes of each. */
+function mmaStageTiles(t: GpuGemmPlan['tile']): {
+  a: [number, number];
+  b: [number, number];
+  aBytes: number;
+  bBytes: number;
+} {
+  const a: [number, number] = [t.bm, t.bk + 8];
+  const b: [number, number] = [t.bk, t.bn + 8];
+  return { a, b, aBytes: MMA_STAGES * 2 * a[0] * a[1], bBytes: MMA_STAGES * 2 * b[0] * b[1] };
+}
+const mmaSharedBytes = (t: GpuGemmPlan['tile']): number => {
+  const { aBytes, bBytes } = mmaStageTiles(t);
+  return aBytes + bBytes;
+};
 const mmaThreads = (t: GpuGemmPlan['tile']): number => 32 * (t.bm / t.tm) * (t.bn / t.tn);
 
 function mmaTile(batch: number, m: number, n: number): GpuGemmPlan['tile'] {
@@ -86,7 +101,7 @@ export function gpuGemmLaunch(p: GpuGemmPlan): Launch {
     blocks: String(Math.min(tiles, 65535)),
     threads: String(p.tensorCores ? mmaThreads(p.tile) : THREADS),
     synced: true,
-    ...(p.tensorCores ? { dynamicShared: MMA_STAGES * mmaStageBytes(p.tile) } : {}),
+    ...(p.tensorCores ? { dynamicShared: mmaSharedBytes(p.tile) } : {}),
   };
 }
 
@@ -256,10 +271,11 @@ function emitMmaGemm(
   );
   w.block(`static __global__ void __launch_bounds__(${threads}) ${name}(${signature}) {`, () => {
     w.line('RL_DYNAMIC_SHARED(rl_shared);');
-    w.line(`uint16_t (*rl_a_tile)[${bm}][${bk + 8}] = reinterpret_cast<uint16_t (*)[${bm}][${bk + 8}]>(rl_shared);`);
-    w.line(
-      `uint16_t (*rl_b_tile)[${bk}][${bn + 8}] = reinterpret_cast<uint16_t (*)[${bk}][${bn + 8}]>(rl_shared + ${MMA_STAGES * 2 * bm * (bk + 8)});`,
-    );
+    // The stages of A, then those of B: rl_a_tile[stage][row][column], likewise rl_b_tile.
+    const tiles = mmaStageTiles(p.tile);
+    const stages = ([rows, cols]: readonly [number, number]): string => `uint16_t (*)[${rows}][${cols}]`;
+    w.line(`auto rl_a_tile = reinterpret_cast<${stages(tiles.a)}>(rl_shared);`);
+    w.line(`auto rl_b_tile = reinterpret_cast<${stages(tiles.b)}>(rl_shared + ${tiles.aBytes});`);
     w.line('(void)scratch;');
     w.line('const int rl_lane = threadIdx.x % 32, rl_warp = threadIdx.x / 32;');
     w.line(`const int rl_wm = rl_warp / ${warpsN} * ${warpRows}, rl_wn = rl_warp % ${warpsN} * ${warpCols};`);

@@ -30,6 +30,7 @@ import { referenceInputs } from '../helpers/reference.js';
 import { randomInputRecipes } from '../../src/interpret/inputs.js';
 import { storageElem, type ElemType } from '../../src/ir/types.js';
 import type { Tensor } from '../../src/ir/tensor.js';
+import type { Module } from '../../src/ir/core.js';
 import { bundleParts, CONFORMANCE, conformanceOptions, modelDir } from './bundle.js';
 
 const sh = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -51,21 +52,18 @@ function drawnKind(e: ElemType): string | undefined {
 /** gen-inputs' arguments for the inputs of a model it can draw there: big, seeded (not the file's
  * own) and of a kind it draws; each checked here, by running it, to give the TypeScript's bytes. */
 async function drawnThere(
+  generator: string,
   dir: string,
-  name: string,
+  m: Module,
   entry: string,
-  inputs: readonly Tensor[],
+  inputs: readonly { readonly tensor: Tensor; readonly bytes: Uint8Array }[],
   documented: readonly number[],
 ): Promise<Map<number, string[]>> {
-  const m = loadModel(name);
   const recipes = randomInputRecipes(m.funcs.get(entry)!, MODEL_SEED, m);
   const drawn = new Map<number, string[]>();
-  const generator = join(dir, '..', '..', 'gen-inputs-host');
-  if (!existsSync(generator)) await execa('cc', ['-O2', '-std=c99', GENERATOR, '-o', generator, '-lm']);
-  for (const [i, t] of inputs.entries()) {
+  for (const [i, { tensor, bytes }] of inputs.entries()) {
     const r = recipes[i];
-    const kind = drawnKind(t.type.elem);
-    const bytes = toStorageBytes(t);
+    const kind = drawnKind(tensor.type.elem);
     if (!r || !kind || documented.includes(i) || bytes.length < DRAW_THERE_BYTES) continue;
     const elemBytes = kind === 'bool' ? 1 : Number(kind.slice(1)) / 8;
     const args = [
@@ -79,7 +77,7 @@ async function drawnThere(
     const check = join(dir, `check${i}.bin`);
     await execa(generator, [check, ...args.slice(1)]);
     if (!readFileSync(check).equals(bytes))
-      throw new Error(`gen-inputs.c draws ${name}'s input ${i} differently from inputs.ts`);
+      throw new Error(`gen-inputs.c draws ${m.source.name}'s input ${i} differently from inputs.ts`);
     rmSync(check);
     drawn.set(i, args);
   }
@@ -107,16 +105,22 @@ async function main(dir: string, arch: string, maxModelMb: number): Promise<numb
   copyFileSync(COMPARE, join(dir, 'compare.c'));
   for (const tool of ['gen-inputs', 'compare']) lines.push(`cc -O2 -std=c99 "$B/${tool}.c" -o "$B/${tool}" -lm`);
   const leftOut: string[] = [];
+  // gen-inputs built here too: pack checks it draws what the TypeScript draws.
+  const generator = join(dir, 'gen-inputs-host');
+  await execa('cc', ['-O2', '-std=c99', GENERATOR, '-o', generator, '-lm']);
   // The models: harness IN... OUT... with the seeded inputs of the model tests.
   for (const [name, e] of Object.entries(MODEL_ENTRIES)) {
     const m = loadModel(name);
     const d = join(parts.models, modelDir(name));
     mkdirSync(d, { recursive: true });
     const { emitted } = await buildCompiledCuda(m, e.entry, { device: true, gpuArchs: [arch] }, d);
-    const inputs = referenceInputs(m, e.entry, MODEL_SEED, e.documented);
-    inputs.forEach((t, i) => writeFileSync(join(d, `in${i}.bin`), toStorageBytes(t)));
+    const inputs = referenceInputs(m, e.entry, MODEL_SEED, e.documented).map((tensor) => ({
+      tensor,
+      bytes: toStorageBytes(tensor),
+    }));
+    inputs.forEach(({ bytes }, i) => writeFileSync(join(d, `in${i}.bin`), bytes));
     const ins = inputs.map((_, i) => `in${i}.bin`);
-    const drawn = await drawnThere(d, name, e.entry, inputs, e.documented ?? []);
+    const drawn = await drawnThere(generator, d, m, e.entry, inputs, e.documented ?? []);
     const carriedFiles = ['harness', ...ins.filter((_, i) => !drawn.has(i))];
     const mb = carriedFiles.reduce((n, f) => n + statSync(join(d, f)).size, 0) / 2 ** 20;
     if (maxModelMb > 0 && mb > maxModelMb) {
