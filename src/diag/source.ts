@@ -22,7 +22,7 @@ export class SourceFile {
     readonly blobs?: ReadonlyMap<string, Uint8Array>,
   ) {
     this.lineStarts = [0];
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.lineStarts.push(i + 1);
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.lineStarts.push(i + 1);
   }
 
   /** 1-based line and column of a character offset. */

@@ -18,7 +18,7 @@
  * Accumulation is in f32 with fused multiply-add (the scalar path and the interpreter use double):
  * every model and conformance case stays within the f32 tolerances of src/ir/compare.ts.
  */
-import type { ElemType, TensorType } from '../ir/types.js';
+import { storageElem, type ElemType, type TensorType } from '../ir/types.js';
 import { getElem, type Tensor } from '../ir/tensor.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
@@ -134,13 +134,17 @@ export function packB(p: GemmPlan, b: Tensor): Uint8Array {
   const { nr } = p.tiling;
   const np = panels(p);
   const out = new Float32Array(p.batch * np * p.k * nr);
+  // Real floats are stored as doubles: read them straight (ResNet-50 packs 25 M weights here).
+  const doubles = storageElem(b.type.elem).kind === 'float' ? (b.data as Float64Array) : undefined;
   let o = 0;
   for (let bi = 0; bi < p.batch; bi++)
     for (let jp = 0; jp < np; jp++)
       for (let kk = 0; kk < p.k; kk++)
         for (let j = 0; j < nr; j++, o++) {
           const col = jp * nr + j;
-          if (col < p.n) out[o] = getElem(b, bi * p.b.batchStride + kk * p.b.kStride + col * p.b.nStride) as number;
+          if (col >= p.n) continue;
+          const at = bi * p.b.batchStride + kk * p.b.kStride + col * p.b.nStride;
+          out[o] = doubles ? doubles[at]! : (getElem(b, at) as number);
         }
   return new Uint8Array(out.buffer);
 }

@@ -494,12 +494,12 @@ export abstract class AttrParser extends TokenParser {
     if (t.kind === 'string') {
       this.lex.next();
       const body = unquote(t.text);
-      // No repeated group in this regex: backtracking over a multi-megabyte weight would overflow the stack.
-      if (!/^0x[0-9a-fA-F]*$/.test(body) || body.length % 2 !== 0)
+      // Buffer's hex decoder stops at the first pair that is not hex: a full-length result is the
+      // check that every character was (weights are tens of megabytes: no regex, no per-byte loop).
+      const bytes = body.startsWith('0x') && body.length % 2 === 0 ? Buffer.from(body.slice(2), 'hex') : undefined;
+      if (!bytes || bytes.length !== (body.length - 2) / 2)
         throw error('E0103', { detail: 'dense string must be hex bytes "0x..."' }, this.loc(t));
-      const bytes = new Uint8Array((body.length - 2) / 2);
-      for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(body.slice(2 + 2 * i, 4 + 2 * i), 16);
-      literal = { hexBytes: bytes };
+      literal = { hexBytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) };
     } else if (this.isPunct('>')) {
       literal = { elems: [], listShape: [0] };
     } else {

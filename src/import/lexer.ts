@@ -114,13 +114,21 @@ export class Lexer {
       return i;
     };
     if (c === '"') {
+      // By indexOf, not character by character: a weight's hex string can be megabytes long.
       let i = start + 1;
-      while (i < s.length && s[i] !== '"') {
-        if (s[i] === '\\') i++;
-        if (s[i] === '\n') break;
-        i++;
+      for (;;) {
+        const quote = s.indexOf('"', i);
+        const body = s.slice(i, quote < 0 ? s.length : quote);
+        const [newline, escape] = [body.indexOf('\n'), body.indexOf('\\')];
+        if (quote < 0 || (newline >= 0 && (escape < 0 || newline < escape)))
+          throw error('E0102', { what: 'string literal' }, this.loc(start));
+        if (escape < 0) {
+          i = quote;
+          break;
+        }
+        if (s.charCodeAt(i + escape + 1) === 10) throw error('E0102', { what: 'string literal' }, this.loc(start));
+        i += escape + 2;
       }
-      if (s[i] !== '"') throw error('E0102', { what: 'string literal' }, this.loc(start));
       return tok('string', i + 1);
     }
     if (c === '%' || c === '@' || c === '^' || c === '#' || c === '!') {
@@ -160,6 +168,7 @@ export class Lexer {
 /** Decodes an MLIR string literal body (handles \\, \", \n, \t and \XX hex escapes). */
 export function unquote(text: string): string {
   const body = text.slice(text.indexOf('"') + 1, -1);
+  if (!body.includes('\\')) return body; // a hex weight of megabytes has no escapes
   return body.replace(/\\(["\\nt]|[0-9a-fA-F]{2})/g, (_, e: string) =>
     e === 'n' ? '\n' : e === 't' ? '\t' : e.length === 2 ? String.fromCharCode(parseInt(e, 16)) : e,
   );

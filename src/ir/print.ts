@@ -177,7 +177,7 @@ function printDense(lit: DenseLiteral, type: Type | undefined, o: PrintOptions):
   const count = lit.hexBytes ? lit.hexBytes.length : (lit.elems?.length ?? 0);
   if (o.elideElements !== undefined && count > o.elideElements) return `dense_resource<__elided__>${suffix}`;
   if (lit.hexBytes)
-    return `dense<"0x${[...lit.hexBytes].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join('')}">${suffix}`;
+    return `dense<"0x${Buffer.from(lit.hexBytes.buffer, lit.hexBytes.byteOffset, lit.hexBytes.length).toString('hex').toUpperCase()}">${suffix}`;
   const elems = lit.elems ?? [];
   if (elems.length === 1 && !lit.listShape?.length) return `dense<${denseElem(elems[0]!)}>${suffix}`;
   const shape = lit.listShape ?? [elems.length];
