@@ -19,6 +19,14 @@ const SPLAT_STORE_LIMIT = 64;
 
 function isSplat(v: Tensor): boolean {
   if (size(v) < 2) return false;
+  if (v.data instanceof Float64Array) {
+    // Real floats are stored as doubles rounded to the type: equal doubles, bit for bit, are equal
+    // elements (NaNs of other payloads count as different: at worst a splat stays stored).
+    const words = new Uint32Array(v.data.buffer, v.data.byteOffset, v.data.length * 2);
+    const [lo, hi] = [words[0], words[1]];
+    for (let i = 2; i < words.length; i += 2) if (words[i] !== lo || words[i + 1] !== hi) return false;
+    return true;
+  }
   const first = elemBits(v, 0);
   for (let i = 1; i < size(v); i++) if (elemBits(v, i) !== first) return false;
   return true;

@@ -290,17 +290,33 @@ export function tensorFromDense(lit: DenseLiteral, type: TensorType): Tensor {
     const byteWidth = hexWidth(type);
     const count = bytes.length / byteWidth;
     if (count === n && decodeTypedHex(bytes, t)) return t;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < (count === 1 ? Math.min(n, 1) : n); i++) {
       const off = (count === 1 ? 0 : i) * byteWidth;
       let bits = 0n;
       for (let b = byteWidth - 1; b >= 0; b--) bits = (bits << 8n) | BigInt(bytes[off + b]!);
       setElemBits(t, i, bits);
     }
+    if (count === 1) fillWithFirst(t);
     return t;
   }
   const els = lit.elems ?? [];
-  for (let i = 0; i < n; i++) setElem(t, i, denseElemValue(els.length === 1 ? els[0]! : els[i]!, type.elem));
+  const splat = els.length === 1;
+  for (let i = 0; i < (splat ? Math.min(n, 1) : n); i++)
+    setElem(t, i, denseElemValue(splat ? els[0]! : els[i]!, type.elem));
+  if (splat) fillWithFirst(t);
   return t;
+}
+
+/** Sets every element of `t` to its first (splat literals: decoded once, then copied; exporters
+ * write zero splats of millions of elements). */
+function fillWithFirst(t: Tensor): void {
+  if (storageElem(t.type.elem).kind !== 'complex') {
+    const d = t.data as unknown as { fill(v: unknown): void; [i: number]: unknown };
+    d.fill(d[0]);
+    return;
+  }
+  const d = t.data as Float64Array;
+  for (let i = 2; i < d.length; i += 2) [d[i], d[i + 1]] = [d[0]!, d[1]!];
 }
 
 export function expectTensor(v: RtValue | undefined, what = 'operand'): Tensor {
