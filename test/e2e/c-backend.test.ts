@@ -255,13 +255,14 @@ t.test(
 );
 
 t.test(
-  '--threads 2: GEMM tiles and the rows of fused loops, pooling and fused reductions split across a pool in the arena give bitwise the single-thread results, clean under TSan',
+  '--threads 2: GEMM tiles, GEMM epilogues and the rows of fused loops, pooling and fused reductions split across a pool in the arena give bitwise the single-thread results, clean under TSan',
   async (t) => {
     const { FIXTURES } = await import('../helpers/paths.js');
     const src = [
       'func.func @main(%a: tensor<96x256xf32>, %x: tensor<1x12x12x32xf32>, %w: tensor<3x3x32x48xf32>) -> (tensor<96x200xf32>, tensor<1x12x12x48xf32>) {',
       `  %b = ${variedConstant([256, 200], 'f32', 21)}`,
-      '  %c = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<96x256xf32>, tensor<256x200xf32>) -> tensor<96x200xf32>',
+      '  %d = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<96x256xf32>, tensor<256x200xf32>) -> tensor<96x200xf32>',
+      '  %c = stablehlo.tanh %d : tensor<96x200xf32>',
       `  %y = ${nhwcConv('%x', '%w', SAME_3X3, '(tensor<1x12x12x32xf32>, tensor<3x3x32x48xf32>) -> tensor<1x12x12x48xf32>')}`,
       '  func.return %c, %y : tensor<96x200xf32>, tensor<1x12x12x48xf32>',
       '}',
@@ -291,7 +292,9 @@ t.test(
       [
         importModule(new SourceFile('threads.mlir', src)),
         [
-          /rl_pool_run\(pool, [^,]+, k0_dot_general_tiles, &job\)/,
+          /rl_pool_run\(pool, [^,]+, k0_dot_general_fused_tiles, &job\)/,
+          // the fused tanh of finished rows, split by rows too
+          /rl_pool_run\(pool, mc, k0_dot_general_fused_rows, &rows_job\)/,
           /rl_pool_run\(pool, [^,]+, k1_convolution_tiles, &job\)/,
         ],
       ],
