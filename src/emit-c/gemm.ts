@@ -69,7 +69,12 @@ export function planGemm(
   // Its micro-kernel keeps one row pointer per tile row in a general register (plus the B pointer,
   // the k index and its bound): more rows would spill pointers inside the k loop.
   const tiling = chooseTiling(shape.m, shape.n, shape.k, target, indirect ? target.generalRegisters - 4 : 16);
-  const aMode = a.kind === 'matrix' && a.kStride === 1 && isF32(lt) ? 'direct' : indirect ? 'indirect' : 'packed';
+  // A is read in place unless its rows lie a multiple of 4 KiB apart: then a tile's rows share one
+  // L1 set and evict each other (1024^3: 0.80x of OpenBLAS in place, 1.02x packed); packing costs
+  // the small shapes more than it saves them.
+  const rowsAlias = a.kind === 'matrix' && (a.mStride * 4) % 4096 === 0 && shape.m > tiling.mr;
+  const aMode =
+    a.kind === 'matrix' && a.kStride === 1 && isF32(lt) && !rowsAlias ? 'direct' : indirect ? 'indirect' : 'packed';
   // Indirect k blocks hold whole taps: as many as fit the L1-sized block (at least one).
   const kc = indirect
     ? a.channels * Math.max(1, Math.min(a.kernelHeight * a.kernelWidth, Math.floor(tiling.kc / a.channels)))
@@ -95,7 +100,9 @@ function chooseTiling(m: number, n: number, k: number, target: Target, maxRows =
   let best: { cost: number; mr: number; nrv: number } | undefined;
   for (let nrv = 1; nrv <= (lanes === 1 ? 16 : 8); nrv++) {
     for (let mr = 1; mr <= maxRows; mr++) {
-      const registers = inOrder ? mr * nrv + 1 + (lanes === 1 ? mr : 0) : mr * nrv + nrv + 1;
+      // Out of order: one register more than the tile's for gcc (all 16 of AVX2's taken, a 4 x 3
+      // tile ran at 0.73x of the 6 x 2 one).
+      const registers = inOrder ? mr * nrv + 1 + (lanes === 1 ? mr : 0) : mr * nrv + nrv + 2;
       if (registers > target.vectorRegisters) continue;
       const perStep = inOrder ? mr * nrv + mr + nrv + 3 : Math.max((mr * nrv) / 2, (mr + nrv) / 2, 6);
       const cost = Math.ceil(m / mr) * Math.ceil(n / (nrv * lanes)) * perStep;
@@ -109,7 +116,7 @@ function chooseTiling(m: number, n: number, k: number, target: Target, maxRows =
   // nor on microcontrollers, whose memory has no cache to block for.
   const kc = m <= mr || inOrder ? k : Math.min(k, Math.max(16, Math.floor(target.cache.l1 / 2 / (nr * 4))));
   const mc = Math.min(Math.ceil(m / mr) * mr, Math.max(mr, Math.floor(target.cache.l2 / 2 / (kc * 4) / mr) * mr));
-  return { lanes, mr, nrv, nr, kc, mc, inlineMicroKernel: !inOrder };
+  return { lanes, mr, nrv, nr, kc, mc, inlineMicroKernel: !inOrder, bVectorsInRegisters: !inOrder };
 }
 
 const panels = (p: GemmPlan): number => Math.ceil(p.n / p.tiling.nr);
@@ -211,13 +218,24 @@ export function emitGemmKernel(
           w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
       for (let i = 0; i < mr; i++)
         w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
-      // Per k step: the tile's A values as scalars, then each B vector times all of them.
+      const aAt = (i: number): string => (direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`);
+      // Per k step, in the order chooseTiling's register count assumes (bVectorsInRegisters). The
+      // other order on AVX2 kept all six A broadcasts live beside twelve accumulators: gcc spilled
+      // three of them to the stack in the inner loop (half of OpenBLAS's speed).
       const kLoop = (count: string, bOffset: string): void =>
         w.block(`for (rl_index_t p = 0; p < ${count}; ++p) {`, () => {
           w.line(`const float* restrict b = bp + (${bOffset}p) * ${nr};`);
-          w.line(
-            `const float ${Array.from({ length: mr }, (_, i) => `a${i}p = ${direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`}`).join(', ')};`,
-          );
+          if (p.tiling.bVectorsInRegisters) {
+            w.line(
+              `const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`,
+            );
+            for (let i = 0; i < mr; i++)
+              w.line(
+                `{ const float ai = ${aAt(i)}; ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma_scalar(b${v}, ai, ${acc(i, v)});`).join(' ')} }`,
+              );
+            return;
+          }
+          w.line(`const float ${Array.from({ length: mr }, (_, i) => `a${i}p = ${aAt(i)}`).join(', ')};`);
           for (let v = 0; v < nrv; v++)
             w.line(
               `{ const rl_vf bv = rl_vf_load(b + ${v * lanes}); ${Array.from({ length: mr }, (_, i) => `${acc(i, v)} = rl_vf_fma_scalar(bv, a${i}p, ${acc(i, v)});`).join(' ')} }`,

@@ -29,6 +29,11 @@ export interface GemmTiling {
   /** The micro-kernel is inlined into the blocked driver (not on microcontrollers: inlined there,
    * gcc spilled Helium accumulators, 21 instead of 18 instructions per k step). */
   readonly inlineMicroKernel: boolean;
+  /** Per k step, B's nrv vectors are loaded into registers once and each row's A value broadcast
+   * in turn (out-of-order cores: mr x nrv accumulators + nrv + 1 registers). Otherwise each B
+   * vector in turn meets every row's A scalar (microcontrollers: the scalars stay in general
+   * registers, Helium multiplies by them directly). */
+  readonly bVectorsInRegisters: boolean;
 }
 
 /** A contraction as C[b][m][n] = sum over k of A[b][m][k] * B[b][k][n], read from the operands
