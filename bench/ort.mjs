@@ -1,14 +1,14 @@
-// ONNX Runtime side of `make bench`: median latency of session.run for one model, 1 intra-op
-// thread, sequential execution, all graph optimizations. Usage:
-//   node ort.mjs MODEL.onnx INPUT.bin DIMS_JSON OUTPUT.bin SAMPLES MIN_SECONDS WARMUP
+// ONNX Runtime side of `make bench`: median latency of session.run for one model, THREADS intra-op
+// threads (default 1), sequential execution, all graph optimizations. Usage:
+//   node ort.mjs MODEL.onnx INPUT.bin DIMS_JSON OUTPUT.bin SAMPLES MIN_SECONDS WARMUP [THREADS]
 // Prints one JSON object {"ort_s": seconds per run}; writes the output tensor of the first run to
 // OUTPUT.bin. WARMUP untimed runs follow it, as on the xla-aot side.
 import { readFileSync, writeFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 
-const [model, inputPath, dimsJson, outputPath, samplesArg, minSecondsArg, warmupArg] = process.argv.slice(2);
+const [model, inputPath, dimsJson, outputPath, samplesArg, minSecondsArg, warmupArg, threadsArg] = process.argv.slice(2);
 const session = await ort.InferenceSession.create(model, {
-  intraOpNumThreads: 1,
+  intraOpNumThreads: Number(threadsArg ?? 1),
   interOpNumThreads: 1,
   executionMode: 'sequential',
   graphOptimizationLevel: 'all',

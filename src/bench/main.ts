@@ -2,11 +2,13 @@
 /**
  * @fileoverview `make bench`: speed of the generated C measured side by side with the references
  * in one run, on this machine: the FMA peak, GEMM shapes against OpenBLAS cblas_sgemm (1 thread),
- * and whole models against ONNX Runtime (onnxruntime-node, 1 intra-op thread). Prints medians and
- * ratios; the last line is one JSON object with every ratio. A benchmark, not a test: it asserts
- * nothing about speed, but a line whose outputs are not finite, differ from the reference's beyond
- * OUTPUT_BOUND, or whose model returned a status other than RL_OK is reported as FAILED, left out
- * of the ratios, and makes the bench exit 1. Both sides get the same WARMUP untimed calls.
+ * small models against ONNX Runtime (onnxruntime-node, 1 intra-op thread), and the real models
+ * (real-models.ts: ResNet-50, MobileNetV2, a BERT layer, an LSTM) against it at 1 and 2 threads
+ * with their compile times. Prints medians and ratios; the last line is one JSON object with
+ * every ratio. A benchmark, not a test: it asserts nothing about speed, but a line whose outputs
+ * are not finite, differ from the reference's beyond OUTPUT_BOUND, or whose model returned a
+ * status other than RL_OK is reported as FAILED, left out of the ratios, and makes the bench exit
+ * 1. Both sides get the same WARMUP untimed calls.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -33,6 +35,7 @@ import {
   randomInt8,
   type BenchModel,
 } from './models.js';
+import { bertLayer, lstm, mobilenetV2, resnet50 } from './real-models.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BENCH_C = join(ROOT, 'bench', 'c');
@@ -63,11 +66,21 @@ const GEMM_SHAPES: readonly [number, number, number][] = [
   [128, 768, 3072],
 ];
 
-/** OpenBLAS must pick its kernel from the CPU: this machine's environment pins it to Haswell. */
+/**
+ * `XLA_AOT_HIDE_CPU_FLAGS=avx512f make bench` runs this machine as an AVX2 one: our side builds
+ * with -mno-avx512f and AVX2 tiles (targets.ts), OpenBLAS is pinned to its Haswell (AVX2) kernels
+ * and the peak is the AVX2 FMA peak. ONNX Runtime cannot be told (it picks its kernels from
+ * CPUID): it keeps AVX-512, which can only make its side faster.
+ */
+const AVX2_ONLY = (process.env['XLA_AOT_HIDE_CPU_FLAGS'] ?? '').split(',').includes('avx512f');
+
+/** OpenBLAS must pick its kernel from the CPU (this machine's environment pins it to Haswell),
+ * unless the bench runs as an AVX2 machine. */
 function referenceEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env['OPENBLAS_CORETYPE'];
   delete env['OPENBLAS_L2_SIZE'];
+  if (AVX2_ONLY) env['OPENBLAS_CORETYPE'] = 'Haswell';
   env['OPENBLAS_NUM_THREADS'] = '1';
   return env;
 }
@@ -88,7 +101,7 @@ async function buildWithHarness(
   defines: Record<string, number>,
   libs: readonly string[],
   threads = 1,
-): Promise<{ dir: string; emitted: EmitResult }> {
+): Promise<{ dir: string; emitted: EmitResult; cBuildSeconds: number }> {
   const dir = join(WORK, name);
   mkdirSync(dir, { recursive: true });
   const m = importModule(new SourceFile(`${name}.mlir`, mlir));
@@ -105,7 +118,7 @@ async function buildWithHarness(
   const sources = emitted.objects.map((o) =>
     o.replace(/\.o$/, emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'),
   );
-  const defs = Object.entries({ ...defines, SAMPLES, MIN_SECONDS, WARMUP }).map(([k, v]) => `-D${k}=${v}`);
+  const defs = Object.entries({ SAMPLES, MIN_SECONDS, WARMUP, ...defines }).map(([k, v]) => `-D${k}=${v}`);
   // gnu11 for the harness (aligned_alloc, clock_gettime); the model sources are C99 and compile as is.
   const args = [
     ...CFLAGS.split(' '),
@@ -122,9 +135,10 @@ async function buildWithHarness(
     ...libs,
     '-lm',
   ];
+  const started = performance.now();
   const r = await execa('gcc', args, { cwd: dir, reject: false, all: true });
   if (r.exitCode !== 0) throw new Error(`building ${name} failed:\n${r.all}`);
-  return { dir, emitted };
+  return { dir, emitted, cBuildSeconds: (performance.now() - started) / 1e3 };
 }
 
 /** Builds the GEMM bench for one shape (W a weight of the model, the same W and A for OpenBLAS) and runs it. */
@@ -179,11 +193,55 @@ async function runWithInput(
   mlir: string,
   input: Float32Array | Int8Array,
   threads = 1,
-): Promise<{ dir: string; seconds: number; status: number }> {
-  const { dir } = await buildWithHarness(name, mlir, 'model_bench.c', {}, [], threads);
+  defines: Record<string, number> = {},
+): Promise<{ dir: string; seconds: number; status: number; cBuildSeconds: number }> {
+  const { dir, cBuildSeconds } = await buildWithHarness(name, mlir, 'model_bench.c', defines, [], threads);
   writeFileSync(join(dir, 'in.bin'), input);
   const r = await runJson('./bench', [], dir);
-  return { dir, seconds: Number(r['ours_s']), status: Number(r['status']) };
+  return { dir, seconds: Number(r['ours_s']), status: Number(r['status']), cBuildSeconds };
+}
+
+/** ONNX Runtime's median latency for dir/model.onnx on dir/ort_in.bin (output left in dir/ort_out.bin). */
+const ortRun = (dir: string, dims: readonly number[], threads = 1, warmup = WARMUP): Promise<number> =>
+  runJson(
+    'node',
+    [
+      join(ROOT, 'bench', 'ort.mjs'),
+      'model.onnx',
+      'ort_in.bin',
+      JSON.stringify(dims),
+      'ort_out.bin',
+      String(SAMPLES),
+      String(MIN_SECONDS),
+      String(warmup),
+      String(threads),
+    ],
+    dir,
+  ).then((r) => Number(r['ort_s']));
+
+/** Untimed calls before the samples of a real model (each call is 1-700 ms: 30 would take minutes). */
+const REAL_MODEL_WARMUP = 3;
+
+/** What `xla-aot model.mlir --emit c` takes for `mlir` on this machine, as a user runs it: a fresh node process
+ * (startup included), reading the file, the whole pipeline, writing the C and the weights. */
+async function cliCompileSeconds(dir: string, mlirFile: string, threads: number): Promise<number> {
+  const started = performance.now();
+  const r = await execa(
+    'node',
+    [
+      join(ROOT, 'dist', 'src', 'cli', 'main.js'),
+      mlirFile,
+      '-o',
+      'cli-out',
+      '--emit',
+      'c',
+      '--threads',
+      String(threads),
+    ],
+    { cwd: dir, reject: false, all: true },
+  );
+  if (r.exitCode !== 0) throw new Error(`xla-aot ${mlirFile} failed:\n${r.all}`);
+  return (performance.now() - started) / 1e3;
 }
 
 /** Why a bench line's result cannot be trusted, or undefined: a model status other than RL_OK
@@ -220,6 +278,57 @@ const outputBytes = (path: string): ArrayBuffer => {
 };
 const floats = (path: string): Float32Array => new Float32Array(outputBytes(path));
 
+/** The models people deploy (real-models.ts, seeded weights) against ONNX Runtime at 1 thread and at
+ * 2 (xla-aot --threads 2, ORT 2 intra-op threads), with their compile times: the TypeScript compile
+ * as a user runs it (the CLI, node startup included) and the C build (one gcc -O3 process). */
+async function benchRealModels(ratios: Record<string, number>, failures: string[]): Promise<void> {
+  const writers: [string, () => BenchModel][] = [
+    ['resnet50_b1', () => resnet50(1)],
+    ['resnet50_b8', () => resnet50(8)],
+    ['mobilenetv2_b1', () => mobilenetV2(1)],
+    ['bert_layer_s128', () => bertLayer(128)],
+    ['lstm_s64', () => lstm(64, 512, 512)],
+  ];
+  const chosen = writers.filter(([name]) => selected(name));
+  if (!chosen.length) return;
+  const threads = [1, ...(availableParallelism() > 1 ? [2] : [])];
+  console.log(
+    `\nreal models (seeded weights; real-models.ts writes each as StableHLO and as ONNX) vs ONNX Runtime, ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''}`).join(' and ')}`,
+  );
+  console.log(
+    'model             threads  xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  TS compile  C build',
+  );
+  const defines = { WARMUP: REAL_MODEL_WARMUP };
+  for (const [, write] of chosen) {
+    const bm = write();
+    for (const t of threads) {
+      const name = t > 1 ? `${bm.name}_threads${t}` : bm.name;
+      const { dir, seconds: ours, status, cBuildSeconds } = await runWithInput(name, bm.mlir, bm.ourInput, t, defines);
+      writeFileSync(join(dir, `${bm.name}.mlir`), bm.mlir);
+      const compileSeconds = t === 1 ? await cliCompileSeconds(dir, `${bm.name}.mlir`, t) : undefined;
+      writeFileSync(join(dir, 'model.onnx'), bm.onnx);
+      writeFileSync(join(dir, 'ort_in.bin'), bm.input);
+      const theirs = await ortRun(dir, bm.onnxInputDims, t, REAL_MODEL_WARMUP);
+      const out = floats(join(dir, 'out.bin'));
+      const diff = maxRelDiff(bm.toOnnxLayout(out), floats(join(dir, 'ort_out.bin')));
+      const bad =
+        untrusted(status, diff) ??
+        (new Set(out).size > 1 ? undefined : 'every output is the same value (a comparison that proves nothing)');
+      const key = t > 1 ? `${bm.name}_threads${t}` : bm.name;
+      if (bad) failures.push(`${name}: ${bad}`);
+      else ratios[`${key}_latency_vs_ort`] = ours / theirs;
+      if (compileSeconds !== undefined) {
+        ratios[`${bm.name}_ts_compile_s`] = compileSeconds;
+        ratios[`${bm.name}_c_build_s`] = cBuildSeconds;
+      }
+      const times = compileSeconds === undefined ? '' : `${compileSeconds.toFixed(2)} s`.padStart(7);
+      console.log(
+        `${bm.name.padEnd(17)} ${String(t).padStart(7)}  ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${diff.toExponential(1)}     ${times}  ${compileSeconds === undefined ? '' : `${cBuildSeconds.toFixed(1)} s`.padStart(7)}${bad ? `  FAILED: ${bad}` : ''}`,
+      );
+    }
+  }
+}
+
 async function main(): Promise<number> {
   mkdirSync(WORK, { recursive: true });
   const ratios: Record<string, number> = {};
@@ -235,7 +344,13 @@ async function main(): Promise<number> {
     cwd: peakDir,
   });
   const peak = await runJson('./peak', [], peakDir);
-  const peakGflops = Math.max(Number(peak['avx512_gflops']), Number(peak['avx2_gflops']));
+  const peakGflops = AVX2_ONLY
+    ? Number(peak['avx2_gflops'])
+    : Math.max(Number(peak['avx512_gflops']), Number(peak['avx2_gflops']));
+  if (AVX2_ONLY)
+    console.log(
+      '\nAVX2 machine (XLA_AOT_HIDE_CPU_FLAGS=avx512f): xla-aot and OpenBLAS use AVX2; ONNX Runtime keeps its AVX-512 kernels',
+    );
   console.log(`\npeak fp32 FMA: AVX-512 ${peak['avx512_gflops']} GFLOP/s, AVX2 ${peak['avx2_gflops']} GFLOP/s`);
 
   // ---- GEMM vs OpenBLAS ------------------------------------------------------------------------
@@ -262,7 +377,10 @@ async function main(): Promise<number> {
       `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(ours)} ${gflops(flops, ours)}`.padEnd(28)} ${`${fmt(blas)} ${gflops(flops, blas)}`.padEnd(28)} ${(blas / ours).toFixed(2).padStart(6)}x ${((100 * flops) / ours / 1e9 / peakGflops).toFixed(0).padStart(12)}%  ${diff.toExponential(1)}${bad ? `  FAILED: ${bad}` : ''}`,
     );
   }
-  if (core) console.log(`OpenBLAS kernel: ${core} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for this process)`);
+  if (core)
+    console.log(
+      `OpenBLAS kernel: ${core} (${AVX2_ONLY ? 'OPENBLAS_CORETYPE=Haswell: its AVX2 kernels' : 'OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for this process'})`,
+    );
 
   // ---- int8 GEMM vs our f32 GEMM ------------------------------------------------------------------
   // The integer GEMM quantized models run (int8 x int8 -> int32, weights packed at compile time),
@@ -303,21 +421,6 @@ async function main(): Promise<number> {
       `\nmodels: SKIPPED, onnxruntime-node is not installed in bench/node_modules (run 'make bench', which installs it)`,
     );
   } else {
-    const ortRun = (dir: string, dims: readonly number[]): Promise<number> =>
-      runJson(
-        'node',
-        [
-          join(ROOT, 'bench', 'ort.mjs'),
-          'model.onnx',
-          'ort_in.bin',
-          JSON.stringify(dims),
-          'ort_out.bin',
-          String(SAMPLES),
-          String(MIN_SECONDS),
-          String(WARMUP),
-        ],
-        dir,
-      ).then((r) => Number(r['ort_s']));
     const overheadDir = join(WORK, 'ort_overhead');
     mkdirSync(overheadDir, { recursive: true });
     writeFileSync(join(overheadDir, 'model.onnx'), onnxOverheadModel());
@@ -412,6 +515,7 @@ async function main(): Promise<number> {
         `${`${qm.name} (int8)`.padEnd(23)} ${`${fmt(ours)} ${gops(ops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gops(ops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${quanta} quanta       ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
       );
     }
+    await benchRealModels(ratios, failures);
   }
   // ---- loops that update a carried tensor -------------------------------------------------------
   // Not a comparison: time per iteration of a loop that rewrites one element per iteration must not

@@ -16,9 +16,9 @@ export function randomFloats(n: number, scale: number, seed: number): Float32Arr
   return out;
 }
 
-const hex = (a: Float32Array): string =>
+export const hex = (a: Float32Array): string =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex').toUpperCase();
-const ty = (dims: readonly number[]): string => `tensor<${dims.join('x')}xf32>`;
+export const ty = (dims: readonly number[]): string => `tensor<${dims.join('x')}xf32>`;
 const constant = (name: string, dims: readonly number[], data: Float32Array): string =>
   `  %${name} = stablehlo.constant dense<"0x${hex(data)}"> : ${ty(dims)}`;
 
@@ -70,17 +70,19 @@ export function int8GemmModule(m: number, k: number, n: number, w: Int8Array): s
 
 const identity = (x: Float32Array): Float32Array => x;
 
-/** NHWC [1,H,W,C] -> NCHW [1,C,H,W]. */
-function nhwcToNchw(x: Float32Array, h: number, w: number, c: number): Float32Array {
+/** NHWC [N,H,W,C] -> NCHW [N,C,H,W] (N = the length over H*W*C). */
+export function nhwcToNchw(x: Float32Array, h: number, w: number, c: number): Float32Array {
   const out = new Float32Array(x.length);
-  for (let y = 0; y < h; y++)
-    for (let xx = 0; xx < w; xx++)
-      for (let ch = 0; ch < c; ch++) out[(ch * h + y) * w + xx] = x[(y * w + xx) * c + ch]!;
+  const image = h * w * c;
+  for (let n = 0; n < x.length; n += image)
+    for (let y = 0; y < h; y++)
+      for (let xx = 0; xx < w; xx++)
+        for (let ch = 0; ch < c; ch++) out[n + (ch * h + y) * w + xx] = x[n + (y * w + xx) * c + ch]!;
   return out;
 }
 
 /** HWIO [kh][kw][ci][co] -> OIHW [co][ci][kh][kw]. */
-function hwioToOihw(wt: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
+export function hwioToOihw(wt: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
   const out = new Float32Array(wt.length);
   for (let a = 0; a < kh; a++)
     for (let b = 0; b < kw; b++)

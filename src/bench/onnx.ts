@@ -1,6 +1,6 @@
 /**
  * @fileoverview A minimal ONNX writer for the benchmark's reference models: just the protobuf
- * fields of ModelProto that an opset-17 graph of Gemm/Conv/Relu/MaxPool/Flatten needs, encoded
+ * fields of ModelProto that the bench's opset-17 graphs need, encoded
  * with the protobuf wire format (varints and length-delimited fields). Field numbers are those of
  * onnx/onnx.proto.
  */
@@ -43,6 +43,7 @@ const floatField = (field: number, v: number): Field => {
 
 const FLOAT = 1;
 const INT8 = 3;
+const INT64 = 7;
 
 export type AttrValue = number | readonly number[];
 export interface OnnxNode {
@@ -54,14 +55,16 @@ export interface OnnxNode {
   readonly floatAttrs?: readonly string[];
 }
 
+export interface OnnxInitializer {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly data: Float32Array | Int8Array | BigInt64Array;
+}
+
 export interface OnnxGraph {
   readonly nodes: readonly OnnxNode[];
-  /** float32 or int8 tensors (the element type follows the array's). */
-  readonly initializers: readonly {
-    readonly name: string;
-    readonly dims: readonly number[];
-    readonly data: Float32Array | Int8Array;
-  }[];
+  /** float32, int8 or int64 (shapes) tensors: the element type follows the array's. */
+  readonly initializers: readonly OnnxInitializer[];
   readonly input: { readonly name: string; readonly dims: readonly number[] };
   readonly output: { readonly name: string; readonly dims: readonly number[]; readonly int8?: boolean };
 }
@@ -102,7 +105,7 @@ export function encodeOnnx(g: OnnxGraph): Uint8Array {
       5,
       concat([
         ...t.dims.map((d) => intField(1, d)),
-        intField(2, t.data instanceof Int8Array ? INT8 : FLOAT),
+        intField(2, t.data instanceof Int8Array ? INT8 : t.data instanceof BigInt64Array ? INT64 : FLOAT),
         strField(8, t.name),
         bytesField(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
       ]),
