@@ -234,10 +234,27 @@ export function convGeometry(f: FlatOp): ConvGeometry | undefined {
   };
 }
 
-/** One-group convolution as an implicit GEMM: rows are output pixels of every image (batch folds into M). */
+/** One-group convolution as an implicit GEMM: rows are output pixels of every image (batch folds into M).
+ * A 1x1 window at stride 1 without padding reads the image itself as that matrix ([pixels][channels]). */
 function convShape(f: FlatOp): GemmShape | undefined {
   const g = convGeometry(f);
   if (!g || g.featureGroups !== 1) return undefined;
+  const pointwise =
+    g.kernelHeight === 1 &&
+    g.kernelWidth === 1 &&
+    g.stride.every((s) => s === 1) &&
+    g.padBefore.every((p) => p === 0) &&
+    g.outHeight === g.height &&
+    g.outWidth === g.width;
+  if (pointwise)
+    return {
+      batch: 1,
+      m: g.batch * g.height * g.width,
+      n: g.outChannels,
+      k: g.channels,
+      a: { kind: 'matrix', batchStride: 0, mStride: g.channels, kStride: 1 },
+      b: { batchStride: 0, kStride: g.outChannels, nStride: 1 },
+    };
   return {
     batch: 1,
     m: g.batch * g.outHeight * g.outWidth,
