@@ -1,8 +1,10 @@
 /**
  * @fileoverview The CLI's commands (main.ts wires them to yargs): interpret, compile (C, firmware,
  * CUDA), run (compiled, diffed against the interpreter), conformance and fuzz.
- */ import { mkdirSync, writeFileSync } from 'node:fs';
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Progress } from '../util/progress.js';
 import { collectFiles, summarize } from '../conformance/runner.js';
 import { fuzz, fuzzInputs } from '../fuzz/fuzz.js';
 import { runFiles } from '../conformance/parallel.js';
@@ -140,13 +142,17 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
   if (!cuda && a.gpuArch.length) throw new RuntimeError('--gpu-arch is for --target cuda');
   const target = lookupTarget(cuda ? 'host' : a.target);
   if (a.firmware) boardOf(target); // refuses hosted targets before any work
+  const dumpAfter = [
+    ...(a.dumpAfter.includes('all') ? PHASE_NAMES : (a.dumpAfter as PhaseName[])),
+    ...(a.compileTo ? [a.compileTo] : []),
+  ];
+  // A compile of more than a second shows its phase on a terminal (not beside printed programs).
+  const progress = new Progress(dumpAfter.length ? { write: () => true } : process.stderr);
   const phases: PhaseControl = {
-    dumpAfter: [
-      ...(a.dumpAfter.includes('all') ? PHASE_NAMES : (a.dumpAfter as PhaseName[])),
-      ...(a.compileTo ? [a.compileTo] : []),
-    ],
+    dumpAfter,
     dump: (phase, text) =>
       process.stdout.write(`// ----- after ${phase} -----\n${text}${text.endsWith('\n') ? '' : '\n'}`),
+    observe: (r) => progress.update(`xla-aot ${a.file}: ${r.phase} done`),
     ...(a.compileTo ? { stopAfter: a.compileTo } : {}),
   };
   const m = importPhases(readSourceFile(a.file), phases);
@@ -170,9 +176,13 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
     ...phases,
   });
   if (!r) return 0; // --compile-to: the program was printed, nothing written
+  progress.update(`xla-aot ${a.file}: writing ${a.output}`);
   const written = writeFiles(a.output, r);
+  if (a.emit !== 'c' || a.firmware)
+    progress.update(`xla-aot ${a.file}: building with ${cuda ? 'nvcc' : compilerOf(target, a.cc)}`);
   if (cuda) {
     const built = a.emit === 'c' ? [] : await buildCudaLibrary(a.output, a.prefix);
+    progress.done();
     console.log(`wrote ${[...written, ...built].map((n) => join(a.output, n)).join(', ')}`);
     if (a.report)
       console.log(
@@ -192,6 +202,7 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
     });
     built.push(FIRMWARE_ELF);
   }
+  progress.done();
   console.log(`wrote ${[...written, ...built].map((n) => join(a.output, n)).join(', ')}`);
   if (a.firmware) console.log(`run the firmware: ${qemuCommand(target, join(a.output, FIRMWARE_ELF)).join(' ')}`);
   if (a.report) {
@@ -329,16 +340,21 @@ export async function conformanceCommand(a: ConformanceArgs): Promise<number> {
   if ((a.gpuArch.length || a.onGpu) && a.backend !== 'cuda')
     throw new RuntimeError('--gpu-arch and --on-gpu are for --backend cuda');
   const backend = a.backend === 'cuda' ? 'cuda' : 'c';
+  const progress = new Progress();
+  const onProgress = (phase: string, done: number, total: number): void =>
+    progress.update(`conformance: ${phase}`, done, total);
   const results =
     a.backend === 'interp'
-      ? await runFiles(files, a.jobs)
+      ? await runFiles(files, a.jobs, (done) => onProgress('files', done, files.length))
       : await runFilesC(files, {
           jobs: a.jobs,
           backend,
+          progress: onProgress,
           ...(a.gpuArch.length ? { gpuArchs: a.gpuArch } : {}),
           ...(a.onGpu ? { device: true } : {}),
           ...(a.fault ? { fault: a.fault } : {}),
         });
+  progress.done();
   for (const r of results) {
     const where = `${r.file}${r.index > 1 ? `#${r.index}` : ''}`;
     if (r.outcome === 'failed') console.log(`FAIL ${where}: ${r.reason}`);

@@ -116,6 +116,8 @@ export interface BuildOptions {
    * wrote to RESULTS/NAME (exit status, log, outputs). Both prepare the same cases in the
    * same order, so a batch's name says which cases it holds. */
   readonly deferred?: { readonly phase: 'pack' | 'judge'; readonly dir: string; readonly results: string };
+  /** Told of each file the interpreter ran and each batch the backend ran (a terminal's progress line). */
+  readonly progress?: (phase: string, done: number, total: number) => void;
 }
 
 /** nvcc's check of a batch: the generated Makefile's warnings-as-errors, every arch through
@@ -290,7 +292,8 @@ export async function runFilesC(files: readonly string[], o: BuildOptions): Prom
   const results: CaseResult[] = [];
   const cands: Candidate[] = [];
   let n = 0;
-  for (const file of files) {
+  for (const [fileIndex, file] of files.entries()) {
+    o.progress?.('interpreter, files', fileIndex, files.length);
     const interp = runFile(file);
     const cases =
       interp.length > 1 || interp[0]?.outcome === 'passed' || interp[0]?.outcome === 'failed'
@@ -312,10 +315,13 @@ export async function runFilesC(files: readonly string[], o: BuildOptions): Prom
   const size = BATCH[o.backend ?? 'c'];
   for (let i = 0; i < cands.length; i += size) batches.push(cands.slice(i, i + size));
   let next = 0;
+  let finished = 0;
   const worker = async (): Promise<void> => {
     while (next < batches.length) {
       const i = next++;
+      o.progress?.(`${o.backend ?? 'c'} batches`, finished, batches.length);
       results.push(...(await runBatch(batches[i]!, o, `batch${i}`)));
+      o.progress?.(`${o.backend ?? 'c'} batches`, ++finished, batches.length);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, worker));

@@ -4,8 +4,17 @@
 import { Worker } from 'node:worker_threads';
 import { runFile, type CaseResult } from './runner.js';
 
-export async function runFiles(files: readonly string[], jobs: number): Promise<CaseResult[]> {
-  if (jobs <= 1 || files.length < 2) return files.flatMap((f) => runFile(f));
+export async function runFiles(
+  files: readonly string[],
+  jobs: number,
+  onFile?: (done: number) => void,
+): Promise<CaseResult[]> {
+  if (jobs <= 1 || files.length < 2)
+    return files.flatMap((f, i) => {
+      onFile?.(i);
+      return runFile(f);
+    });
+  let done = 0;
   const chunks: string[][] = Array.from({ length: jobs }, () => []);
   files.forEach((f, i) => chunks[i % jobs]!.push(f));
   const url = new URL('./worker.js', import.meta.url);
@@ -14,7 +23,10 @@ export async function runFiles(files: readonly string[], jobs: number): Promise<
       (chunk) =>
         new Promise<CaseResult[]>((resolve, reject) => {
           const w = new Worker(url, { workerData: { files: chunk } });
-          w.once('message', (r: CaseResult[]) => resolve(r));
+          w.on('message', (m: { fileDone: true } | CaseResult[]) => {
+            if (Array.isArray(m)) resolve(m);
+            else onFile?.(++done);
+          });
           w.once('error', reject);
         }),
     ),
