@@ -23,6 +23,36 @@ import { packedIntWeightElem, packIntB } from './int-gemm.js';
 import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS } from './emit.js';
 import { prepacked, VERSION, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 
+/** Kernels of more C than this (bytes) are split over files of about this much each, which a
+ * parallel build compiles at once (ResNet-50's 500 KB of kernels took one gcc 3.5 s). */
+const KERNEL_FILE_BYTES = 150_000;
+const MAX_KERNEL_FILES = 8;
+
+/** The kernels in contiguous groups of about KERNEL_FILE_BYTES, with each one's prototype (copied
+ * from its definition); undefined when they fit one file. */
+function splitKernels(
+  kernels: readonly Kernel[],
+  fileBytes: number,
+): { groups: Kernel[][]; prototypes: string[] } | undefined {
+  const total = kernels.reduce((n, k) => n + k.source.length, 0);
+  const parts = Math.min(MAX_KERNEL_FILES, kernels.length, Math.ceil(total / fileBytes));
+  if (parts < 2) return undefined;
+  const prototypes: string[] = [];
+  for (const k of kernels) {
+    const head = new RegExp(`^RL_KERNEL void ${k.name}\\(([^)]*)\\) \\{$`, 'm').exec(k.source);
+    if (!head) return undefined; // not a plain kernel definition: keep one file
+    prototypes.push(`RL_KERNEL void ${k.name}(${head[1]});`);
+  }
+  const groups: Kernel[][] = [[]];
+  let done = 0;
+  for (const k of kernels) {
+    if (done >= (total / parts) * groups.length && groups.length < parts) groups.push([]);
+    groups[groups.length - 1]!.push(k);
+    done += k.source.length;
+  }
+  return { groups, prototypes };
+}
+
 export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readonly Kernel[]): EmitResult {
   const { c, kernelOps, gemmOf, keep } = f;
   const { prog, target, threads, o } = c;
@@ -115,6 +145,41 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   const threadsParam = threads > 1 ? threads : undefined;
   const common = { version: VERSION, sourceName: o.sourceName, prefix: o.prefix, PREFIX };
   const files = new Map<string, string | Uint8Array>();
+  const split = splitKernels(kernels, o.kernelFileBytes ?? KERNEL_FILE_BYTES);
+  const kernelsHeader = split ? `${o.prefix}_kernels.h` : undefined;
+  const kernelObjects: string[] = [];
+  if (split) {
+    files.set(
+      kernelsHeader!,
+      render('c/kernels.h.hbs', {
+        ...common,
+        header,
+        guard: `${PREFIX}_KERNELS_H_`,
+        simdMacro: simd,
+        target: target.name,
+        kernelCount: kernels.length,
+        parts: split.groups.length,
+        lastPart: split.groups.length - 1,
+        renames: kernels.map((k) => `#define ${k.name} ${o.prefix}_${k.name}`),
+        prototypes: split.prototypes,
+      }),
+    );
+    split.groups.forEach((group, i) => {
+      files.set(
+        `${o.prefix}_kernels${i}.c`,
+        render('c/kernels.c.hbs', {
+          ...common,
+          kernelsHeader,
+          part: i + 1,
+          parts: split.groups.length,
+          first: group[0]!.name,
+          last: group[group.length - 1]!.name,
+          kernels: group.map((k) => k.source),
+        }),
+      );
+      kernelObjects.push(`${o.prefix}_kernels${i}.o`);
+    });
+  }
   files.set(
     header,
     render('c/model.h.hbs', {
@@ -135,6 +200,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     render('c/model.c.hbs', {
       ...common,
       header,
+      kernelsHeader,
       simdMacro: simd,
       target: target.name,
       threads: threadsParam,
@@ -143,7 +209,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       arenaBytes: plan.arenaBytes,
       arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
       weightDecls,
-      kernels: kernels.map((k) => k.source),
+      kernels: split ? [] : kernels.map((k) => k.source),
       ioDims,
       inputInfos,
       outputInfos,
@@ -154,7 +220,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       calls: calls.filter(Boolean),
     }),
   );
-  const objects = [`${o.prefix}.o`];
+  const objects = [`${o.prefix}.o`, ...kernelObjects];
   if (blob.bytes) {
     const { bin, asm } = blob.files(VERSION, blobSymbol, `${o.prefix}_weights.bin`, 'Large weights');
     files.set(`${o.prefix}_weights.bin`, bin);

@@ -37,6 +37,9 @@ export interface EmitOptions {
   readonly backend?: 'c' | 'cuda';
   /** CUDA: the GPU architectures nvcc builds for (sm_80, sm_90, ...). */
   readonly gpuArchs?: readonly string[];
+  /** C: kernels of more source than this (bytes; default 150 KB) are split over files of about
+   * this much, which a parallel build compiles at once. */
+  readonly kernelFileBytes?: number;
 }
 
 export interface EmitResult {

@@ -3,6 +3,7 @@
  * (execa): PREFIX.so (hosted targets) and libPREFIX.a, or an executable with a harness main.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -50,6 +51,26 @@ export interface BuiltLibrary {
   readonly files: readonly string[];
 }
 
+/** Compiles each of `sources` (a .c or .S file) to its .o in `dir` with `args` before `-c`, as
+ * many at once as this machine has cores (a large model's kernels are split over several files
+ * for this). */
+export async function compileInParallel(
+  compiler: string,
+  args: readonly string[],
+  sources: readonly string[],
+  dir: string,
+  t?: Target,
+): Promise<string[]> {
+  const objects = sources.map((src) => src.replace(/\.[cS]$/, '.o'));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < sources.length; i = next++)
+      await tool(compiler, [...args, '-c', sources[i]!, '-o', objects[i]!], dir, t);
+  };
+  await Promise.all(Array.from({ length: Math.min(availableParallelism(), sources.length) }, worker));
+  return objects;
+}
+
 /** Compiles the emitted sources into libPREFIX.a, plus PREFIX.so on hosted targets. */
 export async function buildLibrary(
   dir: string,
@@ -63,8 +84,13 @@ export async function buildLibrary(
   const pic = t.os === 'hosted' ? ['-fPIC'] : [];
   const flags = compileFlags(r, extraFlags);
   // -fstack-usage: per-function frame sizes (.su files) for the report's stack estimate.
-  for (const obj of r.objects)
-    await tool(compiler, [...flags, ...pic, '-fstack-usage', '-I.', '-c', sourceOf(r, obj), '-o', obj], dir, t);
+  await compileInParallel(
+    compiler,
+    [...flags, ...pic, '-fstack-usage', '-I.'],
+    r.objects.map((obj) => sourceOf(r, obj)),
+    dir,
+    t,
+  );
   const files: string[] = [];
   if (t.os === 'hosted') {
     await tool(compiler, [...flags, '-shared', ...r.objects, '-o', `${prefix}.so`, '-lm'], dir, t);
@@ -101,22 +127,14 @@ export async function buildExecutable(
     if (/\.[cS]$/.test(name)) sources.push(name);
   }
   const srcs = r.objects.map((obj) => sourceOf(r, obj));
-  await tool(
-    compilerOf(t, cc),
-    [
-      ...compileFlags(r, opts.extraFlags ?? []),
-      '-I.',
-      ...sources,
-      ...srcs,
-      ...t.exeFlags,
-      ...(opts.linkFlags ?? []),
-      '-o',
-      exe,
-      '-lm',
-    ],
-    dir,
-    t,
-  );
+  const compiler = compilerOf(t, cc);
+  const flags = [...compileFlags(r, opts.extraFlags ?? []), '-I.'];
+  const link = [...t.exeFlags, ...(opts.linkFlags ?? []), '-o', exe, '-lm'];
+  // Kernels split over several files: compile them at once, then link; otherwise one gcc call.
+  if (srcs.filter((s) => s.endsWith('.c')).length > 1) {
+    const objects = await compileInParallel(compiler, flags, [...sources, ...srcs], dir, t);
+    await tool(compiler, [...flags, ...objects, ...link], dir, t);
+  } else await tool(compiler, [...flags, ...sources, ...srcs, ...link], dir, t);
   return join(dir, exe);
 }
 

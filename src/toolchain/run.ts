@@ -51,6 +51,8 @@ export interface RunOptions {
   readonly fault?: FaultKind;
   /** The values the program's check ops compare become its outputs (flatten.ts). */
   readonly checksAsOutputs?: boolean;
+  /** Kernels split over files of about this many bytes of C (EmitOptions.kernelFileBytes). */
+  readonly kernelFileBytes?: number;
 }
 
 /** Emits, compiles and runs `entry` on `inputs` for `opts.target` (default: host). */
@@ -72,6 +74,7 @@ export async function runCompiled(
     checksAsOutputs: opts.checksAsOutputs ?? false,
     ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.fault ? { fault: opts.fault } : {}),
+    ...(opts.kernelFileBytes ? { kernelFileBytes: opts.kernelFileBytes } : {}),
   });
   if (inputs.length !== emitted.inputs.length)
     throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);

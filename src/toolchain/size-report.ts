@@ -61,15 +61,23 @@ export async function sizeReport(dir: string, r: EmitResult, prefix: string): Pr
   const sizes = sectionSizes(await tool(toolOf(t, 'size'), ['-A', ...r.objects], dir, t));
   const codeByOpKind = new Map<string, number>();
   const seenAddresses = new Set<string>();
-  const symbols = await tool(toolOf(t, 'nm'), ['-S', '--size-sort', `${prefix}.o`], dir, t);
+  // The code objects: PREFIX.o and, for a large model, its kernel files (not the weight blob).
+  const code = r.objects.filter((o) => r.files.has(o.replace(/\.o$/, '.c')));
+  const symbols = await tool(toolOf(t, 'nm'), ['-S', '--size-sort', ...code], dir, t);
+  let object = code[0];
   for (const line of symbols.split('\n')) {
+    // With several objects nm heads each one's symbols with `NAME.o:`; addresses are per object.
+    object = /^(\S+\.o):$/.exec(line.trim())?.[1] ?? object;
     const m = /^([0-9a-f]+) ([0-9a-f]+) [tT] (\S+)$/.exec(line.trim());
     if (!m) continue;
     // The compiler folds identical kernels into one body (-fipa-icf): count each address once.
-    if (seenAddresses.has(m[1]!)) continue;
-    seenAddresses.add(m[1]!);
+    if (seenAddresses.has(`${object}:${m[1]!}`)) continue;
+    seenAddresses.add(`${object}:${m[1]!}`);
     // gcc clones specialized kernels as NAME.constprop.0, NAME.isra.0, ...
-    const name = m[3]!.replace(/(\.(constprop|isra|part|cold)\.\d+)+$/, '');
+    // Kernels in split files carry the model's prefix (PREFIX_k12_convolution).
+    const name = m[3]!
+      .replace(/(\.(constprop|isra|part|cold)\.\d+)+$/, '')
+      .replace(new RegExp(`^${prefix}_(?=k\\d+_)`), '');
     const kind = /^k\d+_(.+)$/.exec(name)?.[1] ?? (name.startsWith(`${prefix}_`) ? 'run' : 'helpers');
     codeByOpKind.set(kind, (codeByOpKind.get(kind) ?? 0) + parseInt(m[2]!, 16));
   }
@@ -91,7 +99,10 @@ export async function sizeReport(dir: string, r: EmitResult, prefix: string): Pr
     compilerRuntime: unique.filter((s) => COMPILER_RUNTIME.test(s)),
     libm: unique.filter((s) => !LIBC_STRING.test(s) && !FORBIDDEN_CALLS.test(s) && !COMPILER_RUNTIME.test(s)),
   };
-  const stackBytes = stackEstimate(join(dir, `${prefix}.su`), prefix);
+  const stackBytes = stackEstimate(
+    code.map((o) => join(dir, o.replace(/\.o$/, '.su'))),
+    prefix,
+  );
   const arenaBytes = r.plan.arenaBytes;
   const own = sizes.text + sizes.rodata + sizes.data;
   const libraryBytes = t.os === 'bare-metal' ? await linkedLibraryBytes(dir, r, prefix, own) : 0;
@@ -121,11 +132,11 @@ async function linkedLibraryBytes(dir: string, r: EmitResult, prefix: string, ow
 }
 
 /** run's frame plus the largest kernel frame: kernels are leaves called only from run (libm calls excluded). */
-function stackEstimate(suFile: string, prefix: string): number {
-  if (!existsSync(suFile)) return 0;
+function stackEstimate(suFiles: readonly string[], prefix: string): number {
   let run = 0;
   let deepestKernel = 0;
-  for (const line of readFileSync(suFile, 'utf8').split('\n')) {
+  const lines = suFiles.filter((f) => existsSync(f)).flatMap((f) => readFileSync(f, 'utf8').split('\n'));
+  for (const line of lines) {
     const m = /:([A-Za-z_]\w*)\s+(\d+)\s+\S+$/.exec(line);
     if (!m) continue;
     const bytes = Number(m[2]);
