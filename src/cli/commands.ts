@@ -2,8 +2,11 @@
  * @fileoverview The CLI's commands (main.ts wires them to yargs): interpret, compile (C, firmware,
  * CUDA), run (compiled, diffed against the interpreter), conformance and fuzz.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { autotune, readTuningFile, tuningOf, writeTuningFile } from '../toolchain/autotune.js';
+import type { GemmTuning } from '../emit-c/gemm.js';
+import type { CompileOptions } from '../pipeline.js';
 import { Progress } from '../util/progress.js';
 import { collectFiles, summarize } from '../conformance/runner.js';
 import { fuzz, fuzzInputs } from '../fuzz/fuzz.js';
@@ -133,6 +136,34 @@ export interface CompileArgs {
   gpuArch: string[];
   compileTo?: PhaseName;
   dumpAfter: string[];
+  autotune: boolean;
+  tuningFile?: string;
+}
+
+/** --tuning-file / --autotune: the GEMM tiles to compile with (a file's; with --autotune, the
+ * GEMMs it lacks timed here first and the file written: by default OUTPUT/tuning.json). */
+async function tuningFor(
+  a: CompileArgs,
+  m: Module,
+  options: CompileOptions,
+  cuda: boolean,
+  progress: Progress,
+): Promise<GemmTuning | undefined> {
+  if (!a.autotune && !a.tuningFile) return undefined;
+  if (cuda)
+    throw new RuntimeError("--autotune and --tuning-file choose the C backend's GEMM tiles, not --target cuda's");
+  const target = options.target!;
+  const path = a.tuningFile ?? join(a.output, 'tuning.json');
+  const previous = !a.autotune || existsSync(path) ? readTuningFile(path, target) : undefined;
+  if (!a.autotune) return tuningOf(previous!);
+  const file = await autotune(m, options, previous, (done, total) => progress.update('autotune: GEMMs', done, total));
+  mkdirSync(dirname(path), { recursive: true });
+  writeTuningFile(path, file);
+  progress.done();
+  const count = Object.keys(file.gemms).length;
+  const added = count - Object.keys(previous?.gemms ?? {}).length;
+  console.log(`autotune: ${added} GEMM(s) timed on this machine, ${count} in ${path}`);
+  return tuningOf(file);
 }
 
 export async function compileCommand(a: CompileArgs): Promise<number> {
@@ -164,7 +195,7 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
     console.log(
       `note: @${f.name} returns nothing; the values its check ops compare are the compiled program's outputs`,
     );
-  const r = runPipeline(m, {
+  const options = {
     entry: f.name,
     prefix: a.prefix,
     sourceName: a.file.split('/').pop()!,
@@ -173,8 +204,9 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
     threads: a.threads,
     checksAsOutputs,
     ...(cuda ? { backend: 'cuda' as const, ...(a.gpuArch.length ? { gpuArchs: a.gpuArch } : {}) } : {}),
-    ...phases,
-  });
+  };
+  const tuning = await tuningFor(a, m, options, cuda, progress);
+  const r = runPipeline(m, { ...options, ...(tuning ? { tuning } : {}), ...phases });
   if (!r) return 0; // --compile-to: the program was printed, nothing written
   progress.update(`xla-aot ${a.file}: writing ${a.output}`);
   const written = writeFiles(a.output, r);

@@ -284,6 +284,17 @@ async function main(argv: string[]): Promise<number> {
             default: [] as string[],
             choices: [...PHASE_NAMES, 'all'],
             describe: 'print the program after this phase (repeatable; all: every phase) and go on',
+          })
+          .option('autotune', {
+            type: 'boolean',
+            default: false,
+            describe:
+              'time a few GEMM tiles per distinct f32 GEMM on this machine and compile with the fastest; they are kept in the tuning file (--tuning-file, default OUTPUT/tuning.json) for later builds',
+          })
+          .option('tuning-file', {
+            type: 'string',
+            describe:
+              'GEMM tiles from an earlier --autotune (deterministic builds); with --autotune, read and extended',
           }),
       (a) =>
         run(() =>
@@ -300,6 +311,8 @@ async function main(argv: string[]): Promise<number> {
             threads: a.threads,
             gpuArch: a.gpuArch.map(String),
             input: a.input.map(String),
+            autotune: a.autotune,
+            ...(a.tuningFile ? { tuningFile: a.tuningFile } : {}),
             ...(a.cc ? { cc: a.cc } : {}),
             ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}),
             ...(a.entry ? { entry: a.entry } : {}),

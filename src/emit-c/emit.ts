@@ -36,7 +36,7 @@ export function fuseForC(c: CProgram): FusedProgram {
     ...(target.vectorBits ? { lanes: target.vectorBits / 32 } : {}),
     planFor: (f, out) =>
       planDirectConv(f, target) ??
-      planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined) ??
+      planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined, o.tuning) ??
       planIntGemm(f, target, (i) => prog.constants.has(f.ins[i]!)),
     scratchBytes: (p) => (p.kind === 'gemm' ? gemmScratchBytes(p) : p.kind === 'int-gemm' ? intGemmScratchBytes(p) : 0),
     // An integer GEMM writes its i32 product: the requantization after it stays a loop of its own.

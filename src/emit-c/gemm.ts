@@ -23,8 +23,8 @@ import { getElem, type Tensor } from '../ir/tensor.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import type { KernelParam } from '../emit-common/kernel.js';
-import { cElemOrUndefined, isF32, type CElem } from '../emit-common/ctypes.js';
-import { gemmShape, type ASource, type GemmPlan, type GemmTiling } from '../kernel/ukernel.js';
+import { cElemOrUndefined, type CElem } from '../emit-common/ctypes.js';
+import { gemmShape, type ASource, type GemmPlan, type GemmShape, type GemmTiling } from '../kernel/ukernel.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 import type { FlatOp } from '../flat/program.js';
 
@@ -49,12 +49,33 @@ const cOf = (e: ElemType): CElem => cElemOrUndefined(e)!;
 
 const isGemmFloat = (t: TensorType): boolean => t.elem.kind === 'float' && ['f32', 'f16', 'bf16'].includes(t.elem.name);
 
-/** A GEMM plan for `f`, or undefined when the op is not one the GEMM path handles (scalar kernel then). */
+/** A register tile and k block (`--autotune`'s unit of choice). */
+export interface TileChoice {
+  readonly mr: number;
+  readonly nrv: number;
+  readonly kc: number;
+}
+
+/** Tile choices by GEMM (gemmKey), from a tuning file: they replace the cost model's. */
+export type GemmTuning = ReadonlyMap<string, TileChoice>;
+
+/** What identifies a GEMM for tuning: the ISA, the shape, how A is read and whether B is a weight. */
+export function gemmKey(s: GemmShape, target: Target, bConstant: boolean): string {
+  const a =
+    s.a.kind === 'matrix'
+      ? `A strides ${s.a.batchStride}/${s.a.mStride}/${s.a.kStride}`
+      : `conv ${s.a.height}x${s.a.width}x${s.a.channels} window ${s.a.kernelHeight}x${s.a.kernelWidth} stride ${s.a.stride.join('x')}`;
+  return `${target.simd} ${target.vectorBits}-bit: ${s.batch > 1 ? `${s.batch} x ` : ''}${s.m}x${s.k}x${s.n}, ${a}, B ${bConstant ? 'weight' : 'operand'}`;
+}
+
+/** A GEMM plan for `f`, or undefined when the op is not one the GEMM path handles (scalar kernel
+ * then); `tuning` may name its tile (gemmKey), else the cost model picks it. */
 export function planGemm(
   f: FlatOp,
   target: Target,
   isConstant: (operand: number) => boolean,
   out: TensorType = f.outs[0]!.type as TensorType,
+  tuning?: GemmTuning,
 ): GemmPlan | undefined {
   if (!simdMacro(target) || f.ins.length !== 2 || f.outs.length !== 1) return undefined;
   const [lt, rt, ot] = [f.ins[0]!.type, f.ins[1]!.type, f.outs[0]!.type];
@@ -63,23 +84,48 @@ export function planGemm(
   const elems = { a: lt.elem, b: rt.elem, c: ot.elem, out: out.elem };
   const shape = gemmShape(f);
   if (!shape || shape.m === 0 || shape.n === 0 || shape.k === 0 || shape.batch === 0) return undefined;
-  const a = shape.a;
+  const tuned = tuning?.get(gemmKey(shape, target, isConstant(1)));
+  return tiledPlan({ kind: 'gemm', op: f.op, ...shape, bPrepacked: isConstant(1), elems }, target, tuned);
+}
+
+/** A GEMM's plan with tile `choice` (the cost model's where there is none, or where it does not fit
+ * this target: a tuning file from another machine). */
+export function tiledPlan(base: Omit<GemmPlan, 'aMode' | 'tiling'>, target: Target, choice?: TileChoice): GemmPlan {
+  const a = base.a;
+  const f32A = base.elems.a.kind === 'float' && base.elems.a.name === 'f32';
   // Indirect GEMM when a tap's channels make a worthwhile k block (few channels: pack instead).
-  const indirect = a.kind === 'conv' && a.channels >= 16 && a.channels <= 512 && isF32(lt);
+  const indirect = a.kind === 'conv' && a.channels >= 16 && a.channels <= 512 && f32A;
   // Its micro-kernel keeps one row pointer per tile row in a general register (plus the B pointer,
   // the k index and its bound): more rows would spill pointers inside the k loop.
-  const tiling = chooseTiling(shape.m, shape.n, shape.k, target, indirect ? target.generalRegisters - 4 : 16);
+  const maxRows = indirect ? target.generalRegisters - 4 : 16;
+  const tiling =
+    choice && tileFits(choice, target, maxRows)
+      ? blockedTiling(base.m, target, choice.mr, choice.nrv, Math.min(base.k, choice.kc))
+      : chooseTiling(base.m, base.n, base.k, target, maxRows);
   // A is read in place unless its rows lie a multiple of 4 KiB apart: then a tile's rows share one
   // L1 set and evict each other (1024^3: 0.80x of OpenBLAS in place, 1.02x packed); packing costs
   // the small shapes more than it saves them.
-  const rowsAlias = a.kind === 'matrix' && (a.mStride * 4) % 4096 === 0 && shape.m > tiling.mr;
+  const rowsAlias = a.kind === 'matrix' && (a.mStride * 4) % 4096 === 0 && base.m > tiling.mr;
   const aMode =
-    a.kind === 'matrix' && a.kStride === 1 && isF32(lt) && !rowsAlias ? 'direct' : indirect ? 'indirect' : 'packed';
+    a.kind === 'matrix' && a.kStride === 1 && f32A && !rowsAlias ? 'direct' : indirect ? 'indirect' : 'packed';
   // Indirect k blocks hold whole taps: as many as fit the L1-sized block (at least one).
   const kc = indirect
     ? a.channels * Math.max(1, Math.min(a.kernelHeight * a.kernelWidth, Math.floor(tiling.kc / a.channels)))
     : tiling.kc;
-  return { kind: 'gemm', op: f.op, ...shape, bPrepacked: isConstant(1), aMode, tiling: { ...tiling, kc }, elems };
+  return { ...base, aMode, tiling: { ...tiling, kc } };
+}
+
+/** The tiles `--autotune` times for a GEMM: the cost model's best few, and its first with half and
+ * twice its k block. */
+export function tileCandidates(p: GemmPlan, target: Target, count = 4): TileChoice[] {
+  const maxRows = p.aMode === 'indirect' ? target.generalRegisters - 4 : 16;
+  const choices = rankedTiles(p.m, p.n, target, maxRows)
+    .slice(0, count)
+    .map(({ mr, nrv }) => ({ mr, nrv, kc: defaultKc(p.m, p.k, target, mr, nrv) }));
+  const first = choices[0]!;
+  for (const kc of [Math.max(16, first.kc >> 1), Math.min(p.k, first.kc * 2)])
+    if (!choices.some((c) => c.mr === first.mr && c.nrv === first.nrv && c.kc === kc)) choices.push({ ...first, kc });
+  return choices;
 }
 
 /**
@@ -95,28 +141,55 @@ export function planGemm(
  * SIMD, in FPU registers.
  */
 function chooseTiling(m: number, n: number, k: number, target: Target, maxRows = 16): GemmTiling {
+  const { mr, nrv } = rankedTiles(m, n, target, maxRows)[0]!;
+  return blockedTiling(m, target, mr, nrv, defaultKc(m, k, target, mr, nrv));
+}
+
+/** Registers a tile takes: its accumulators, then (out of order) its B vectors, one A broadcast
+ * and one register left to gcc (all 16 of AVX2's taken, a 4 x 3 tile ran at 0.73x of 6 x 2); in
+ * order, one B vector and (without SIMD) the A scalars. */
+function tileRegisters(mr: number, nrv: number, target: Target): number {
+  const lanes = ukernelLanes(target);
+  return target.os === 'bare-metal' ? mr * nrv + 1 + (lanes === 1 ? mr : 0) : mr * nrv + nrv + 2;
+}
+
+const tileFits = (t: TileChoice, target: Target, maxRows: number): boolean =>
+  t.mr >= 1 &&
+  t.mr <= maxRows &&
+  t.nrv >= 1 &&
+  t.kc >= 1 &&
+  tileRegisters(t.mr, t.nrv, target) <= target.vectorRegisters;
+
+/** Every tile that fits the registers, cheapest first by the cost model above (ties: more accumulators). */
+export function rankedTiles(m: number, n: number, target: Target, maxRows = 16): { mr: number; nrv: number }[] {
   const lanes = ukernelLanes(target);
   const inOrder = target.os === 'bare-metal';
-  let best: { cost: number; mr: number; nrv: number } | undefined;
-  for (let nrv = 1; nrv <= (lanes === 1 ? 16 : 8); nrv++) {
+  const tiles: { cost: number; mr: number; nrv: number }[] = [];
+  for (let nrv = 1; nrv <= (lanes === 1 ? 16 : 8); nrv++)
     for (let mr = 1; mr <= maxRows; mr++) {
-      // Out of order: one register more than the tile's for gcc (all 16 of AVX2's taken, a 4 x 3
-      // tile ran at 0.73x of the 6 x 2 one).
-      const registers = inOrder ? mr * nrv + 1 + (lanes === 1 ? mr : 0) : mr * nrv + nrv + 2;
-      if (registers > target.vectorRegisters) continue;
+      if (tileRegisters(mr, nrv, target) > target.vectorRegisters) continue;
       const perStep = inOrder ? mr * nrv + mr + nrv + 3 : Math.max((mr * nrv) / 2, (mr + nrv) / 2, 6);
-      const cost = Math.ceil(m / mr) * Math.ceil(n / (nrv * lanes)) * perStep;
-      if (!best || cost < best.cost - 1e-9 || (Math.abs(cost - best.cost) < 1e-9 && mr * nrv > best.mr * best.nrv))
-        best = { cost, mr, nrv };
+      tiles.push({ cost: Math.ceil(m / mr) * Math.ceil(n / (nrv * lanes)) * perStep, mr, nrv });
     }
-  }
-  const { mr, nrv } = best!;
-  const nr = nrv * lanes;
-  // One A panel only (small M): B is not reused across rows, so blocking K would only add C traffic;
-  // nor on microcontrollers, whose memory has no cache to block for.
-  const kc = m <= mr || inOrder ? k : Math.min(k, Math.max(16, Math.floor(target.cache.l1 / 2 / (nr * 4))));
+  return tiles.sort((x, y) => (Math.abs(x.cost - y.cost) < 1e-9 ? y.mr * y.nrv - x.mr * x.nrv : x.cost - y.cost));
+}
+
+/** The k block: all of k for one A panel (small M: B is not reused across rows, so blocking K would
+ * only add C traffic) and on microcontrollers (no cache to block for); else B's micro-panel in
+ * half the L1. */
+export function defaultKc(m: number, k: number, target: Target, mr: number, nrv: number): number {
+  const nr = nrv * ukernelLanes(target);
+  return m <= mr || target.os === 'bare-metal'
+    ? k
+    : Math.min(k, Math.max(16, Math.floor(target.cache.l1 / 2 / (nr * 4))));
+}
+
+/** The full tiling of a tile and k block: the m block holds A's block in half the L2. */
+function blockedTiling(m: number, target: Target, mr: number, nrv: number, kc: number): GemmTiling {
+  const lanes = ukernelLanes(target);
+  const inOrder = target.os === 'bare-metal';
   const mc = Math.min(Math.ceil(m / mr) * mr, Math.max(mr, Math.floor(target.cache.l2 / 2 / (kc * 4) / mr) * mr));
-  return { lanes, mr, nrv, nr, kc, mc, inlineMicroKernel: !inOrder, bVectorsInRegisters: !inOrder };
+  return { lanes, mr, nrv, nr: nrv * lanes, kc, mc, inlineMicroKernel: !inOrder, bVectorsInRegisters: !inOrder };
 }
 
 const panels = (p: GemmPlan): number => Math.ceil(p.n / p.tiling.nr);

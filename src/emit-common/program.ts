@@ -40,6 +40,8 @@ export interface EmitOptions {
   /** C: kernels of more source than this (bytes; default 150 KB) are split over files of about
    * this much, which a parallel build compiles at once. */
   readonly kernelFileBytes?: number;
+  /** C: GEMM tiles chosen by `--autotune` (a tuning file), by gemmKey; the others from the cost model. */
+  readonly tuning?: ReadonlyMap<string, { readonly mr: number; readonly nrv: number; readonly kc: number }>;
 }
 
 export interface EmitResult {

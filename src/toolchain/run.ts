@@ -15,7 +15,7 @@ import { lookupTarget, type Target } from '../target/targets.js';
 import { buildExecutable, checkFound, NVCC, writeFiles } from './build.js';
 import { fromStorageBytes, storageBytes, toStorageBytes } from '../emit-common/ctypes.js';
 import type { TensorType } from '../ir/types.js';
-import { VERSION, type EmitResult } from '../emit-common/program.js';
+import { VERSION, type EmitOptions, type EmitResult } from '../emit-common/program.js';
 import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles, runFirmware } from './firmware.js';
@@ -53,6 +53,8 @@ export interface RunOptions {
   readonly checksAsOutputs?: boolean;
   /** Kernels split over files of about this many bytes of C (EmitOptions.kernelFileBytes). */
   readonly kernelFileBytes?: number;
+  /** GEMM tiles from a tuning file (EmitOptions.tuning). */
+  readonly tuning?: EmitOptions['tuning'];
 }
 
 /** Emits, compiles and runs `entry` on `inputs` for `opts.target` (default: host). */
@@ -75,6 +77,7 @@ export async function runCompiled(
     ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.fault ? { fault: opts.fault } : {}),
     ...(opts.kernelFileBytes ? { kernelFileBytes: opts.kernelFileBytes } : {}),
+    ...(opts.tuning ? { tuning: opts.tuning } : {}),
   });
   if (inputs.length !== emitted.inputs.length)
     throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);
