@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { SourceFile } from '../diag/source.js';
 import { compileInParallel, tool, writeFiles } from '../toolchain/build.js';
+import { autotune, tuningOf } from '../toolchain/autotune.js';
+import type { GemmTuning } from '../emit-c/gemm.js';
 import { CFLAGS } from '../emit-c/emit.js';
 import type { EmitResult } from '../emit-common/program.js';
 import { compile } from '../pipeline.js';
@@ -102,6 +104,7 @@ async function buildWithHarness(
   defines: Record<string, number>,
   libs: readonly string[],
   threads = 1,
+  tuning?: GemmTuning,
 ): Promise<{ dir: string; emitted: EmitResult; cBuildSeconds: number }> {
   const dir = join(WORK, name);
   mkdirSync(dir, { recursive: true });
@@ -113,6 +116,7 @@ async function buildWithHarness(
     cc: 'gcc',
     target: host,
     threads,
+    ...(tuning ? { tuning } : {}),
   });
   writeFiles(dir, emitted);
   writeFileSync(join(dir, `${name}.mlir`), mlir);
@@ -140,9 +144,15 @@ async function buildWithHarness(
 }
 
 /** Builds the GEMM bench for one shape (W a weight of the model, the same W and A for OpenBLAS) and runs it. */
-async function runGemm(m: number, k: number, n: number, threads: number): Promise<Record<string, number | string>> {
+async function runGemm(
+  m: number,
+  k: number,
+  n: number,
+  threads: number,
+  tuning?: GemmTuning,
+): Promise<Record<string, number | string>> {
   const w = randomFloats(k * n, 1 / Math.sqrt(k), 11);
-  const name = `gemm_${m}x${k}x${n}${threads > 1 ? `_threads${threads}` : ''}`;
+  const name = `gemm_${m}x${k}x${n}${threads > 1 ? `_threads${threads}` : ''}${tuning ? '_autotuned' : ''}`;
   const { dir } = await buildWithHarness(
     name,
     gemmModule(m, k, n, w),
@@ -150,10 +160,29 @@ async function runGemm(m: number, k: number, n: number, threads: number): Promis
     { GEMM_M: m, GEMM_K: k, GEMM_N: n },
     ['-lopenblas'],
     threads,
+    tuning,
   );
   writeFileSync(join(dir, 'a.bin'), randomFloats(m * k, 1, 12));
   writeFileSync(join(dir, 'w.bin'), w);
   return runJson('./bench', [], dir);
+}
+
+/** --autotune's tile for a bench GEMM (cost model's tile in parentheses when it kept it), and,
+ * where it chose another, that build against OpenBLAS in its own run. */
+async function autotunedGemm(m: number, k: number, n: number): Promise<{ text: string; ratio?: number; bad?: string }> {
+  const mlir = gemmModule(m, k, n, randomFloats(k * n, 1 / Math.sqrt(k), 11));
+  const module = importModule(new SourceFile('gemm.mlir', mlir));
+  const options = { entry: 'main', prefix: 'model', sourceName: 'gemm.mlir', cc: 'gcc', target: host };
+  const file = await autotune(module, options);
+  const [g] = Object.values(file.gemms);
+  if (!g) return { text: '' };
+  const tile = `${g.mr}x${g.nrv} kc ${g.kc}`;
+  const defaultTile = Object.keys(g.candidates)[0];
+  if (defaultTile === `${g.mr} x ${g.nrv} vectors, kc ${g.kc}`) return { text: `${tile} (the cost model's)` };
+  const r = await runGemm(m, k, n, 1, tuningOf(file));
+  const ratio = Number(r['openblas_s']) / Number(r['ours_s']);
+  const bad = untrusted(Number(r['status']), Number(r['max_rel_diff']));
+  return { text: `${tile}: ${ratio.toFixed(2)}x`, ratio, ...(bad ? { bad } : {}) };
 }
 
 /** Builds the int8 GEMM for one shape and times it; `bad` says why its output is not the exact product. */
@@ -370,7 +399,7 @@ async function main(): Promise<number> {
     '\nGEMM C[MxN] = A[MxK] W[KxN] (W: model weight for xla-aot, packed at compile time; cblas_sgemm row-major for OpenBLAS)',
   );
   console.log(
-    'shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff',
+    'shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff  --autotune (tile: speed vs OpenBLAS)',
   );
   let core = '';
   const f32GemmSeconds = new Map<string, number>();
@@ -378,6 +407,8 @@ async function main(): Promise<number> {
     if (!selected(`gemm_${m}x${k}x${n}`)) continue;
     progress.update(`bench: GEMM ${m}x${k}x${n}`);
     const r = await runGemm(m, k, n, 1);
+    progress.update(`bench: GEMM ${m}x${k}x${n}: --autotune`);
+    const tuned = await autotunedGemm(m, k, n);
     progress.done();
     const [ours, blas] = [Number(r['ours_s']), Number(r['openblas_s'])];
     f32GemmSeconds.set(`${m}x${k}x${n}`, ours);
@@ -388,8 +419,10 @@ async function main(): Promise<number> {
     if (bad) failures.push(`gemm ${m}x${k}x${n}: ${bad}`);
     else ratios[`gemm_${m}x${k}x${n}_speed_vs_openblas`] = blas / ours;
     console.log(
-      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(ours)} ${gflops(flops, ours)}`.padEnd(28)} ${`${fmt(blas)} ${gflops(flops, blas)}`.padEnd(28)} ${(blas / ours).toFixed(2).padStart(6)}x ${((100 * flops) / ours / 1e9 / peakGflops).toFixed(0).padStart(12)}%  ${diff.toExponential(1)}${bad ? `  FAILED: ${bad}` : ''}`,
+      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(ours)} ${gflops(flops, ours)}`.padEnd(28)} ${`${fmt(blas)} ${gflops(flops, blas)}`.padEnd(28)} ${(blas / ours).toFixed(2).padStart(6)}x ${((100 * flops) / ours / 1e9 / peakGflops).toFixed(0).padStart(12)}%  ${diff.toExponential(1)}     ${tuned.text}${bad ? `  FAILED: ${bad}` : ''}`,
     );
+    if (tuned.bad) failures.push(`gemm ${m}x${k}x${n} autotuned: ${tuned.bad}`);
+    else if (tuned.ratio !== undefined) ratios[`gemm_${m}x${k}x${n}_autotuned_speed_vs_openblas`] = tuned.ratio;
   }
   if (core)
     console.log(
