@@ -33,8 +33,12 @@ const host = lookupTarget('host');
 const options = { entry: 'main', prefix: 'model', sourceName: 'tune.mlir', cc: 'gcc', target: host };
 const skip = cannotTune(host) ?? false;
 
+/** One tuning run, shared by the tests below (each costs a C build per GEMM). */
+let tuned: TuningFile | undefined;
+const tunedFile = async (): Promise<TuningFile> => (tuned ??= await autotune(m, options));
+
 t.test('autotune times each GEMM once and keeps the fastest candidate', { skip }, async (t) => {
-  const file = await autotune(m, options);
+  const file = await tunedFile();
   const entries = Object.entries(file.gemms);
   t.equal(entries.length, 3, `three GEMMs: ${entries.map(([k]) => k).join('; ')}`);
   for (const [key, g] of entries) {
@@ -58,7 +62,7 @@ t.test(
   'the tuned tiles are compiled, match the interpreter, and a hand-made tile is taken as given',
   { skip },
   async (t) => {
-    const file = await autotune(m, options);
+    const file = await tunedFile();
     const { args, expected } = reference(m, 'main', 4);
     const tuned = await runCompiled(m, 'main', args, { tuning: tuningOf(file) });
     expectMatch(t, tuned.outputs, expected, 'tuned');
