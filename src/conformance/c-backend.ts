@@ -126,8 +126,8 @@ export interface BuildOptions {
  * not depend on it) and without the host compile (-fatbin: the emulated build compiles the same
  * host code with g++ -Werror). The models' builds (test/helpers/cuda.ts) are the Makefile's full
  * -O3 builds. */
-const NVCC_CHECK_FLAGS = ['-std=c++17', '--Werror', 'all-warnings', '-Xcompiler', '-Wall,-Wextra,-Werror'];
-const NVCC_CHECK_FAST = ['-Xcicc', '-O0', '-Xptxas', '-O0', '-fatbin'];
+export const NVCC_CHECK_FLAGS = ['-std=c++17', '--Werror', 'all-warnings', '-Xcompiler', '-Wall,-Wextra,-Werror'];
+export const NVCC_CHECK_FAST = ['-Xcicc', '-O0', '-Xptxas', '-O0', '-fatbin'];
 
 /** A judged deferred batch: what its run on the GPU left (undefined where the pack has no build
  * of it: the build failed, and its halves were packed instead). */

@@ -91,14 +91,16 @@ export async function checkModel(t: Test, name: string): Promise<void> {
   await checkCuda(t, m, name, args, expected);
 }
 
-/** The CUDA build: nvcc compiles it for sm_80 and sm_90 (when this machine has nvcc) while the
+/** The CUDA build: nvcc compiles it for sm_80 and sm_90 (when this machine has nvcc; the big models
+ * by conformance's faster check, see nvccBuilds) while the
  * same .cu, built by g++ against rl_cuda.h's host emulation (every block and thread in turn; under
  * ASan+UBSan for the small models), must match the interpreter; with a GPU it also runs there. */
 async function checkCuda(t: Test, m: Module, name: string, args: Tensor[], expected: Tensor[]): Promise<void> {
   const { entry, sanitize } = MODEL_ENTRIES[name]!;
   const [emulated] = await Promise.all([
     runCompiledCuda(m, entry, args, sanitize ? { flags: SANITIZE } : {}),
-    HAVE_NVCC ? nvccBuilds(t, m, entry, name) : t.comment(NO_NVCC),
+    // The small models (the sanitized ones) through the Makefile's full -O3 build, the big ones checked.
+    HAVE_NVCC ? nvccBuilds(t, m, entry, name, sanitize) : t.comment(NO_NVCC),
   ]);
   expectMatch(t, emulated.outputs, expected, `${name} (CUDA, emulated${sanitize ? ' under ASan+UBSan' : ''})`, true);
   if (!HAVE_GPU) return void t.comment(NO_GPU);
