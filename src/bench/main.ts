@@ -6,24 +6,41 @@
  * (real-models.ts: ResNet-50, MobileNetV2, a BERT layer, an LSTM) against it at 1 and 2 threads
  * with their compile times. Prints medians and ratios; the last line is one JSON object with
  * every ratio. A benchmark, not a test: it asserts nothing about speed, but a line whose outputs
- * are not finite, differ from the reference's beyond OUTPUT_BOUND, or whose model returned a
+ * are not finite, differ from the reference's beyond OUTPUT_BOUND (harness.ts), or whose model returned a
  * status other than RL_OK is reported as FAILED, left out of the ratios, and makes the bench exit
  * 1. Both sides get the same WARMUP untimed calls.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { SourceFile } from '../diag/source.js';
-import { compileInParallel, tool, writeFiles } from '../toolchain/build.js';
-import { autotune, tuningOf } from '../toolchain/autotune.js';
-import type { GemmTuning } from '../emit-c/gemm.js';
+import { autotune, tileName, tuningOf } from '../toolchain/autotune.js';
+import type { GemmTuning } from '../kernel/ukernel.js';
 import { CFLAGS } from '../emit-c/emit.js';
-import type { EmitResult } from '../emit-common/program.js';
-import { compile } from '../pipeline.js';
 import { importModule } from '../import/index.js';
-import { lookupTarget } from '../target/targets.js';
+import {
+  AVX2_ONLY,
+  BENCH_C,
+  buildWithHarness,
+  floats,
+  fmt,
+  gflops,
+  gops,
+  host,
+  MIN_SECONDS,
+  maxRelDiff,
+  ortRun,
+  outputBytes,
+  progress,
+  ROOT,
+  runJson,
+  runWithInput,
+  SAMPLES,
+  selected,
+  untrusted,
+  WORK,
+} from './harness.js';
 import {
   cnn,
   conv,
@@ -38,19 +55,7 @@ import {
   type BenchModel,
 } from './models.js';
 import { bertLayer, lstm, mobilenetV2, resnet50 } from './real-models.js';
-import { Progress } from '../util/progress.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const BENCH_C = join(ROOT, 'bench', 'c');
-const WORK = join(ROOT, 'out', 'bench');
-const SAMPLES = 7;
-const MIN_SECONDS = 0.1;
-/** Untimed calls before the samples, on both sides. */
-const WARMUP = 30;
-/** Largest accepted difference between our outputs and the reference's: |ours - theirs| relative
- * to the reference's largest |value| (models), or to |value| + 1e-3 (GEMM). f32 results summed in
- * another order stay near 1e-6; a wrong kernel is far above. */
-const OUTPUT_BOUND = 1e-3;
 /** Largest difference, in quanta, between the int8 MLP's outputs and ONNX Runtime's (see its line). */
 const INT8_BOUND = 2;
 /** int8 GEMM shapes (each also in GEMM_SHAPES, for the f32 time): an MLP layer at batch 1, square, a transformer's FFN. */
@@ -68,80 +73,6 @@ const GEMM_SHAPES: readonly [number, number, number][] = [
   [64, 512, 512],
   [128, 768, 3072],
 ];
-
-/**
- * `XLA_AOT_HIDE_CPU_FLAGS=avx512f make bench` runs this machine as an AVX2 one: our side builds
- * with -mno-avx512f and AVX2 tiles (targets.ts), OpenBLAS is pinned to its Haswell (AVX2) kernels
- * and the peak is the AVX2 FMA peak. ONNX Runtime cannot be told (it picks its kernels from
- * CPUID): it keeps AVX-512, which can only make its side faster.
- */
-const AVX2_ONLY = (process.env['XLA_AOT_HIDE_CPU_FLAGS'] ?? '').split(',').includes('avx512f');
-
-/** OpenBLAS must pick its kernel from the CPU (this machine's environment pins it to Haswell),
- * unless the bench runs as an AVX2 machine. */
-function referenceEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env['OPENBLAS_CORETYPE'];
-  delete env['OPENBLAS_L2_SIZE'];
-  if (AVX2_ONLY) env['OPENBLAS_CORETYPE'] = 'Haswell';
-  env['OPENBLAS_NUM_THREADS'] = '1';
-  return env;
-}
-
-async function runJson(cmd: string, args: readonly string[], cwd: string): Promise<Record<string, number | string>> {
-  const r = await execa(cmd, args, { cwd, env: referenceEnv(), extendEnv: false, all: true, reject: false });
-  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.exitCode}):\n${r.all}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
-}
-
-const host = lookupTarget('host');
-
-/** Emits `mlir` for the host and compiles it with a bench harness; returns the directory. */
-async function buildWithHarness(
-  name: string,
-  mlir: string,
-  harness: string,
-  defines: Record<string, number>,
-  libs: readonly string[],
-  threads = 1,
-  tuning?: GemmTuning,
-): Promise<{ dir: string; emitted: EmitResult; cBuildSeconds: number }> {
-  const dir = join(WORK, name);
-  mkdirSync(dir, { recursive: true });
-  const m = importModule(new SourceFile(`${name}.mlir`, mlir));
-  const emitted = compile(m, {
-    entry: 'main',
-    prefix: 'model',
-    sourceName: `${name}.mlir`,
-    cc: 'gcc',
-    target: host,
-    threads,
-    ...(tuning ? { tuning } : {}),
-  });
-  writeFiles(dir, emitted);
-  writeFileSync(join(dir, `${name}.mlir`), mlir);
-  const sources = emitted.objects.map((o) =>
-    o.replace(/\.o$/, emitted.files.has(o.replace(/\.o$/, '.S')) ? '.S' : '.c'),
-  );
-  const defs = Object.entries({ SAMPLES, MIN_SECONDS, WARMUP, ...defines }).map(([k, v]) => `-D${k}=${v}`);
-  // gnu11 for the harness (aligned_alloc, clock_gettime); the model sources are C99 and compile as is.
-  const flags = [
-    ...CFLAGS.split(' '),
-    ...host.cflags,
-    ...emitted.buildFlags,
-    '-std=gnu11',
-    ...defs,
-    '-I.',
-    `-I${BENCH_C}`,
-  ];
-  copyFileSync(join(BENCH_C, harness), join(dir, harness));
-  // As `make -j` builds it: every source at once on this machine's cores (a large model's kernels
-  // are split over several files), then the link.
-  const started = performance.now();
-  const objects = await compileInParallel('gcc', flags, [harness, ...sources], dir);
-  await tool('gcc', [...flags, ...objects, '-o', 'bench', ...libs, '-lm'], dir);
-  return { dir, emitted, cBuildSeconds: (performance.now() - started) / 1e3 };
-}
 
 /** Builds the GEMM bench for one shape (W a weight of the model, the same W and A for OpenBLAS) and runs it. */
 async function runGemm(
@@ -177,8 +108,7 @@ async function autotunedGemm(m: number, k: number, n: number): Promise<{ text: s
   const [g] = Object.values(file.gemms);
   if (!g) return { text: '' };
   const tile = `${g.mr}x${g.nrv} kc ${g.kc}`;
-  const defaultTile = Object.keys(g.candidates)[0];
-  if (defaultTile === `${g.mr} x ${g.nrv} vectors, kc ${g.kc}`) return { text: `${tile} (the cost model's)` };
+  if (Object.keys(g.candidates)[0] === tileName(g)) return { text: `${tile} (the cost model's)` };
   const r = await runGemm(m, k, n, 1, tuningOf(file));
   const ratio = Number(r['openblas_s']) / Number(r['ours_s']);
   const bad = untrusted(Number(r['status']), Number(r['max_rel_diff']));
@@ -204,47 +134,10 @@ async function runInt8Gemm(m: number, k: number, n: number): Promise<{ seconds: 
   return { seconds, ...(bad ? { bad } : {}) };
 }
 
-/** BENCH_ONLY=regex (e.g. `make bench BENCH_ONLY=cnn`) runs only the GEMM shapes and models whose names match. */
-const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
-const selected = (name: string): boolean => !only || only.test(name);
-
 /** Builds a bench model for the host with `threads` and times it; its output is left in dir/out.bin. */
 async function runModel(bm: BenchModel, threads: number): Promise<{ dir: string; seconds: number; status: number }> {
   return runWithInput(threads > 1 ? `${bm.name}_threads${threads}` : bm.name, bm.mlir, bm.ourInput, threads);
 }
-
-/** Builds `mlir` (one input, one output) for the host with the model harness, feeds it `input`
- * as in.bin and times it; the output of its first call is left in dir/out.bin. */
-async function runWithInput(
-  name: string,
-  mlir: string,
-  input: Float32Array | Int8Array,
-  threads = 1,
-  defines: Record<string, number> = {},
-): Promise<{ dir: string; seconds: number; status: number; cBuildSeconds: number }> {
-  const { dir, cBuildSeconds } = await buildWithHarness(name, mlir, 'model_bench.c', defines, [], threads);
-  writeFileSync(join(dir, 'in.bin'), input);
-  const r = await runJson('./bench', [], dir);
-  return { dir, seconds: Number(r['ours_s']), status: Number(r['status']), cBuildSeconds };
-}
-
-/** ONNX Runtime's median latency for dir/model.onnx on dir/ort_in.bin (output left in dir/ort_out.bin). */
-const ortRun = (dir: string, dims: readonly number[], threads = 1, warmup = WARMUP): Promise<number> =>
-  runJson(
-    'node',
-    [
-      join(ROOT, 'bench', 'ort.mjs'),
-      'model.onnx',
-      'ort_in.bin',
-      JSON.stringify(dims),
-      'ort_out.bin',
-      String(SAMPLES),
-      String(MIN_SECONDS),
-      String(warmup),
-      String(threads),
-    ],
-    dir,
-  ).then((r) => Number(r['ort_s']));
 
 /** Untimed calls before the samples of a real model (each call is 1-700 ms: 30 would take minutes). */
 const REAL_MODEL_WARMUP = 3;
@@ -277,43 +170,6 @@ async function cliCompileOnce(dir: string, mlirFile: string, threads: number): P
   if (r.exitCode !== 0) throw new Error(`xla-aot ${mlirFile} failed:\n${r.all}`);
   return (performance.now() - started) / 1e3;
 }
-
-/** Why a bench line's result cannot be trusted, or undefined: a model status other than RL_OK
- * (0), or outputs that differ beyond OUTPUT_BOUND (NaN when either side is not finite). */
-function untrusted(status: number, maxRelDiff: number): string | undefined {
-  if (status !== 0) return `the model returned status ${status}`;
-  if (!(maxRelDiff <= OUTPUT_BOUND))
-    return `outputs differ from the reference's (max rel diff ${maxRelDiff}, bound ${OUTPUT_BOUND})`;
-  return undefined;
-}
-
-const fmt = (s: number): string => (s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms` : `${(s * 1e6).toFixed(1)} us`);
-const gflops = (flops: number, s: number): string => `${(flops / s / 1e9).toFixed(1)} GFLOP/s`;
-const gops = (ops: number, s: number): string => `${(ops / s / 1e9).toFixed(1)} GOP/s`;
-
-/** Largest |a - b| relative to b's largest |value|; NaN when a value of either side is not finite
- * or the lengths differ (a NaN output is a failure, never "no difference"). */
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return NaN;
-  let worst = 0;
-  let scale = 0;
-  for (const v of b) scale = Math.max(scale, Math.abs(v));
-  for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i]!) || !Number.isFinite(b[i]!)) return NaN;
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (scale || 1));
-  }
-  return worst;
-}
-
-/** A file's bytes as an ArrayBuffer of their own (for typed-array views of outputs). */
-const outputBytes = (path: string): ArrayBuffer => {
-  const b = readFileSync(path);
-  return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
-};
-const floats = (path: string): Float32Array => new Float32Array(outputBytes(path));
-
-/** On a terminal: which line the bench is working on (the real models take minutes). */
-const progress = new Progress();
 
 /** The models people deploy (real-models.ts, seeded weights) against ONNX Runtime at 1 thread and at
  * 2 (xla-aot --threads 2, ORT 2 intra-op threads), with their compile times: the TypeScript compile
@@ -354,9 +210,8 @@ async function benchRealModels(ratios: Record<string, number>, failures: string[
       const bad =
         untrusted(status, diff) ??
         (new Set(out).size > 1 ? undefined : 'every output is the same value (a comparison that proves nothing)');
-      const key = t > 1 ? `${bm.name}_threads${t}` : bm.name;
       if (bad) failures.push(`${name}: ${bad}`);
-      else ratios[`${key}_latency_vs_ort`] = ours / theirs;
+      else ratios[`${name}_latency_vs_ort`] = ours / theirs;
       if (compileSeconds !== undefined) {
         ratios[`${bm.name}_ts_compile_s`] = compileSeconds;
         ratios[`${bm.name}_c_build_s`] = cBuildSeconds;

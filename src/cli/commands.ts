@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { autotune, readTuningFile, tuningOf, writeTuningFile } from '../toolchain/autotune.js';
-import type { GemmTuning } from '../emit-c/gemm.js';
+import type { GemmTuning } from '../kernel/ukernel.js';
 import type { CompileOptions } from '../pipeline.js';
 import { Progress } from '../util/progress.js';
 import { collectFiles, summarize } from '../conformance/runner.js';

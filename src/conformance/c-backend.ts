@@ -124,8 +124,8 @@ export interface BuildOptions {
  * ptxas into a fat binary, but without device optimisation (cicc's optimiser is most of nvcc's
  * time, and a ptxas error such as an unsupported instruction or an oversized parameter list does
  * not depend on it) and without the host compile (-fatbin: the emulated build compiles the same
- * host code with g++ -Werror). The models' builds (test/helpers/cuda.ts) are the Makefile's full
- * -O3 builds. */
+ * host code with g++ -Werror). The big models' nvcc builds in the tests take this check too; the
+ * small models' are the Makefile's full -O3 builds (test/helpers/cuda.ts). */
 export const NVCC_CHECK_FLAGS = ['-std=c++17', '--Werror', 'all-warnings', '-Xcompiler', '-Wall,-Wextra,-Werror'];
 export const NVCC_CHECK_FAST = ['-Xcicc', '-O0', '-Xptxas', '-O0', '-fatbin'];
 
@@ -319,7 +319,6 @@ export async function runFilesC(files: readonly string[], o: BuildOptions): Prom
   const worker = async (): Promise<void> => {
     while (next < batches.length) {
       const i = next++;
-      o.progress?.(`${o.backend ?? 'c'} batches`, finished, batches.length);
       results.push(...(await runBatch(batches[i]!, o, `batch${i}`)));
       o.progress?.(`${o.backend ?? 'c'} batches`, ++finished, batches.length);
     }

@@ -24,7 +24,15 @@ import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import type { KernelParam } from '../emit-common/kernel.js';
 import { cElemOrUndefined, type CElem } from '../emit-common/ctypes.js';
-import { gemmShape, type ASource, type GemmPlan, type GemmShape, type GemmTiling } from '../kernel/ukernel.js';
+import {
+  gemmShape,
+  type ASource,
+  type GemmPlan,
+  type GemmShape,
+  type GemmTiling,
+  type GemmTuning,
+  type TileChoice,
+} from '../kernel/ukernel.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 import type { FlatOp } from '../flat/program.js';
 
@@ -48,16 +56,6 @@ export const ukernelLanes = (target: Target): number => Math.max(1, target.vecto
 const cOf = (e: ElemType): CElem => cElemOrUndefined(e)!;
 
 const isGemmFloat = (t: TensorType): boolean => t.elem.kind === 'float' && ['f32', 'f16', 'bf16'].includes(t.elem.name);
-
-/** A register tile and k block (`--autotune`'s unit of choice). */
-export interface TileChoice {
-  readonly mr: number;
-  readonly nrv: number;
-  readonly kc: number;
-}
-
-/** Tile choices by GEMM (gemmKey), from a tuning file: they replace the cost model's. */
-export type GemmTuning = ReadonlyMap<string, TileChoice>;
 
 /** What identifies a GEMM for tuning: the ISA, the shape, how A is read and whether B is a weight. */
 export function gemmKey(s: GemmShape, target: Target, bConstant: boolean): string {
@@ -95,9 +93,7 @@ export function tiledPlan(base: Omit<GemmPlan, 'aMode' | 'tiling'>, target: Targ
   const f32A = base.elems.a.kind === 'float' && base.elems.a.name === 'f32';
   // Indirect GEMM when a tap's channels make a worthwhile k block (few channels: pack instead).
   const indirect = a.kind === 'conv' && a.channels >= 16 && a.channels <= 512 && f32A;
-  // Its micro-kernel keeps one row pointer per tile row in a general register (plus the B pointer,
-  // the k index and its bound): more rows would spill pointers inside the k loop.
-  const maxRows = indirect ? target.generalRegisters - 4 : 16;
+  const maxRows = maxTileRows(indirect, target);
   const tiling =
     choice && tileFits(choice, target, maxRows)
       ? blockedTiling(base.m, target, choice.mr, choice.nrv, Math.min(base.k, choice.kc))
@@ -115,11 +111,15 @@ export function tiledPlan(base: Omit<GemmPlan, 'aMode' | 'tiling'>, target: Targ
   return { ...base, aMode, tiling: { ...tiling, kc } };
 }
 
+/** The most rows a tile may have: an indirect GEMM's micro-kernel keeps one row pointer per tile
+ * row in a general register (plus the B pointer, the k index and its bound): more rows would spill
+ * pointers inside the k loop. */
+const maxTileRows = (indirect: boolean, target: Target): number => (indirect ? target.generalRegisters - 4 : 16);
+
 /** The tiles `--autotune` times for a GEMM: the cost model's best few, and its first with half and
  * twice its k block. */
 export function tileCandidates(p: GemmPlan, target: Target, count = 4): TileChoice[] {
-  const maxRows = p.aMode === 'indirect' ? target.generalRegisters - 4 : 16;
-  const choices = rankedTiles(p.m, p.n, target, maxRows)
+  const choices = rankedTiles(p.m, p.n, target, maxTileRows(p.aMode === 'indirect', target))
     .slice(0, count)
     .map(({ mr, nrv }) => ({ mr, nrv, kc: defaultKc(p.m, p.k, target, mr, nrv) }));
   const first = choices[0]!;

@@ -14,7 +14,7 @@ import { controlCopies } from '../flat/flatten.js';
 import type { InjectedFault } from '../flat/faults.js';
 import type { FlatOp, FlatProgram, Sym } from '../flat/program.js';
 import { lookupTarget, type Target } from '../target/targets.js';
-import type { GemmPlan, IntGemmPlan, UkernelPlan } from '../kernel/ukernel.js';
+import type { GemmPlan, GemmTuning, IntGemmPlan, UkernelPlan } from '../kernel/ukernel.js';
 import { cElem, cElemOrUndefined, storageLiteral } from './ctypes.js';
 import { isFusibleElementwise, isReducible, writesInPlaceSafely } from './lowering.js';
 import { generateSplats } from './splats.js';
@@ -41,7 +41,7 @@ export interface EmitOptions {
    * this much, which a parallel build compiles at once. */
   readonly kernelFileBytes?: number;
   /** C: GEMM tiles chosen by `--autotune` (a tuning file), by gemmKey; the others from the cost model. */
-  readonly tuning?: ReadonlyMap<string, { readonly mr: number; readonly nrv: number; readonly kc: number }>;
+  readonly tuning?: GemmTuning;
 }
 
 export interface EmitResult {

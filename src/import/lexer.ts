@@ -114,19 +114,20 @@ export class Lexer {
       return i;
     };
     if (c === '"') {
-      // By indexOf, not character by character: a weight's hex string can be megabytes long.
+      // By indexOf, not character by character: a weight's hex string can be megabytes long. A
+      // newline before the closing quote, escaped or not, leaves the literal unterminated.
       let i = start + 1;
       for (;;) {
         const quote = s.indexOf('"', i);
         const body = s.slice(i, quote < 0 ? s.length : quote);
         const [newline, escape] = [body.indexOf('\n'), body.indexOf('\\')];
-        if (quote < 0 || (newline >= 0 && (escape < 0 || newline < escape)))
+        const escaped = escape < 0 ? undefined : s.charCodeAt(i + escape + 1);
+        if (quote < 0 || (newline >= 0 && (escape < 0 || newline < escape)) || escaped === 10)
           throw error('E0102', { what: 'string literal' }, this.loc(start));
         if (escape < 0) {
           i = quote;
           break;
         }
-        if (s.charCodeAt(i + escape + 1) === 10) throw error('E0102', { what: 'string literal' }, this.loc(start));
         i += escape + 2;
       }
       return tok('string', i + 1);

@@ -36,6 +36,16 @@ export interface GemmTiling {
   readonly bVectorsInRegisters: boolean;
 }
 
+/** A register tile and k block (`--autotune`'s unit of choice). */
+export interface TileChoice {
+  readonly mr: number;
+  readonly nrv: number;
+  readonly kc: number;
+}
+
+/** Tile choices by GEMM (emit-c/gemm.ts gemmKey), from a tuning file: they replace the cost model's. */
+export type GemmTuning = ReadonlyMap<string, TileChoice>;
+
 /** A contraction as C[b][m][n] = sum over k of A[b][m][k] * B[b][k][n], read from the operands
  * as stored (no transposes or copies). */
 export interface GemmShape {
@@ -246,21 +256,12 @@ function convShape(f: FlatOp): GemmShape | undefined {
     g.padBefore.every((p) => p === 0) &&
     g.outHeight === g.height &&
     g.outWidth === g.width;
-  if (pointwise)
-    return {
-      batch: 1,
-      m: g.batch * g.height * g.width,
-      n: g.outChannels,
-      k: g.channels,
-      a: { kind: 'matrix', batchStride: 0, mStride: g.channels, kStride: 1 },
-      b: { batchStride: 0, kStride: g.outChannels, nStride: 1 },
-    };
   return {
     batch: 1,
     m: g.batch * g.outHeight * g.outWidth,
     n: g.outChannels,
     k: g.kernelHeight * g.kernelWidth * g.channels,
-    a: { kind: 'conv', ...g },
+    a: pointwise ? { kind: 'matrix', batchStride: 0, mStride: g.channels, kStride: 1 } : { kind: 'conv', ...g },
     b: { batchStride: 0, kStride: g.outChannels, nStride: 1 },
   };
 }

@@ -13,22 +13,13 @@ import { join } from 'node:path';
 import tmp from 'tmp';
 import { RuntimeError } from '../diag/diagnostics.js';
 import type { Module } from '../ir/core.js';
-import type { GemmPlan } from '../kernel/ukernel.js';
+import type { GemmPlan, GemmTuning, TileChoice } from '../kernel/ukernel.js';
 import { runPipeline, type CompileOptions } from '../pipeline.js';
 import type { FusedProgram } from '../emit-common/program.js';
 import { RUNTIME_DIR } from '../emit-common/templates.js';
 import type { KernelParam } from '../emit-common/kernel.js';
 import { CFLAGS } from '../emit-c/emit.js';
-import {
-  emitGemmKernel,
-  gemmKey,
-  gemmScratchBytes,
-  simdMacro,
-  tileCandidates,
-  tiledPlan,
-  type GemmTuning,
-  type TileChoice,
-} from '../emit-c/gemm.js';
+import { emitGemmKernel, gemmKey, gemmScratchBytes, simdMacro, tileCandidates, tiledPlan } from '../emit-c/gemm.js';
 import { cannotRunHere, compilerOf, type Target } from '../target/targets.js';
 import { tool } from './build.js';
 
@@ -48,11 +39,12 @@ export interface TuningFile {
 
 export interface TunedGemm extends TileChoice {
   readonly microseconds: number;
-  /** Every candidate timed, `MR x NRV vectors, kc KC`: microseconds. */
+  /** Every candidate timed (tileName: microseconds), the cost model's own choice first. */
   readonly candidates: Readonly<Record<string, number>>;
 }
 
-const describe = (c: TileChoice): string => `${c.mr} x ${c.nrv} vectors, kc ${c.kc}`;
+/** How a tuning file names a tile: `MR x NRV vectors, kc KC`. */
+export const tileName = (c: TileChoice): string => `${c.mr} x ${c.nrv} vectors, kc ${c.kc}`;
 
 /** The tile choices of a tuning file, as the pipeline takes them (EmitOptions.tuning). */
 export const tuningOf = (f: TuningFile): GemmTuning =>
@@ -134,7 +126,7 @@ export async function autotune(
     gemms[key] = {
       ...candidates[best]!,
       microseconds: round(seconds[best]! * 1e6),
-      candidates: Object.fromEntries(candidates.map((c, j) => [describe(c), round(seconds[j]! * 1e6)])),
+      candidates: Object.fromEntries(candidates.map((c, j) => [tileName(c), round(seconds[j]! * 1e6)])),
     };
   }
   return {
@@ -181,7 +173,7 @@ async function timeCandidates(
   const dir = tmp.dirSync({ prefix: 'xla-aot-tune-', unsafeCleanup: true }).name;
   for (const h of ['rl.h', 'rl_simd.h']) copyFileSync(join(RUNTIME_DIR, 'include', h), join(dir, h));
   const kernels = plans.map((p, i) =>
-    emitGemmKernel(p, `candidate${i}`, `/* candidate ${i}: ${describe(candidates[i]!)} */`, PARAMS),
+    emitGemmKernel(p, `candidate${i}`, `/* candidate ${i}: ${tileName(candidates[i]!)} */`, PARAMS),
   );
   const source = [
     '#define _POSIX_C_SOURCE 199309L',

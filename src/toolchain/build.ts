@@ -44,7 +44,8 @@ function compileFlags(r: EmitResult, extra: readonly string[]): string[] {
   return [...CFLAGS.split(' '), ...r.target.cflags, ...r.buildFlags, ...extra];
 }
 
-const sourceOf = (r: EmitResult, obj: string): string =>
+/** The emitted source an object is compiled from (`.S` for the weight blob, `.c` otherwise). */
+export const sourceOf = (r: EmitResult, obj: string): string =>
   obj.replace(/\.o$/, r.files.has(obj.replace(/\.o$/, '.S')) ? '.S' : '.c');
 
 export interface BuiltLibrary {

@@ -1,0 +1,179 @@
+/**
+ * @fileoverview The plumbing of `make bench` (main.ts): this machine's host target and the
+ * references' environment, building a compiled model with one of bench/c's harnesses (sources on
+ * all cores, as `make -j`), running it and ONNX Runtime, judging outputs and formatting figures.
+ */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { SourceFile } from '../diag/source.js';
+import { compileInParallel, sourceOf, tool, writeFiles } from '../toolchain/build.js';
+import type { GemmTuning } from '../kernel/ukernel.js';
+import { CFLAGS } from '../emit-c/emit.js';
+import type { EmitResult } from '../emit-common/program.js';
+import { compile } from '../pipeline.js';
+import { importModule } from '../import/index.js';
+import { lookupTarget } from '../target/targets.js';
+import { Progress } from '../util/progress.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const BENCH_C = join(ROOT, 'bench', 'c');
+export const WORK = join(ROOT, 'out', 'bench');
+export const SAMPLES = 7;
+export const MIN_SECONDS = 0.1;
+/** Untimed calls before the samples, on both sides. */
+export const WARMUP = 30;
+/** Largest accepted difference between our outputs and the reference's: |ours - theirs| relative
+ * to the reference's largest |value| (models), or to |value| + 1e-3 (GEMM). f32 results summed in
+ * another order stay near 1e-6; a wrong kernel is far above. */
+const OUTPUT_BOUND = 1e-3;
+/**
+ * `XLA_AOT_HIDE_CPU_FLAGS=avx512f make bench` runs this machine as an AVX2 one: our side builds
+ * with -mno-avx512f and AVX2 tiles (targets.ts), OpenBLAS is pinned to its Haswell (AVX2) kernels
+ * and the peak is the AVX2 FMA peak. ONNX Runtime cannot be told (it picks its kernels from
+ * CPUID): it keeps AVX-512, which can only make its side faster.
+ */
+export const AVX2_ONLY = (process.env['XLA_AOT_HIDE_CPU_FLAGS'] ?? '').split(',').includes('avx512f');
+
+/** OpenBLAS must pick its kernel from the CPU (this machine's environment pins it to Haswell),
+ * unless the bench runs as an AVX2 machine. */
+function referenceEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['OPENBLAS_CORETYPE'];
+  delete env['OPENBLAS_L2_SIZE'];
+  if (AVX2_ONLY) env['OPENBLAS_CORETYPE'] = 'Haswell';
+  env['OPENBLAS_NUM_THREADS'] = '1';
+  return env;
+}
+
+export async function runJson(
+  cmd: string,
+  args: readonly string[],
+  cwd: string,
+): Promise<Record<string, number | string>> {
+  const r = await execa(cmd, args, { cwd, env: referenceEnv(), extendEnv: false, all: true, reject: false });
+  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.exitCode}):\n${r.all}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
+}
+
+export const host = lookupTarget('host');
+
+/** Emits `mlir` for the host and compiles it with a bench harness; returns the directory. */
+export async function buildWithHarness(
+  name: string,
+  mlir: string,
+  harness: string,
+  defines: Record<string, number>,
+  libs: readonly string[],
+  threads = 1,
+  tuning?: GemmTuning,
+): Promise<{ dir: string; emitted: EmitResult; cBuildSeconds: number }> {
+  const dir = join(WORK, name);
+  mkdirSync(dir, { recursive: true });
+  const m = importModule(new SourceFile(`${name}.mlir`, mlir));
+  const emitted = compile(m, {
+    entry: 'main',
+    prefix: 'model',
+    sourceName: `${name}.mlir`,
+    cc: 'gcc',
+    target: host,
+    threads,
+    ...(tuning ? { tuning } : {}),
+  });
+  writeFiles(dir, emitted);
+  writeFileSync(join(dir, `${name}.mlir`), mlir);
+  const sources = emitted.objects.map((o) => sourceOf(emitted, o));
+  const defs = Object.entries({ SAMPLES, MIN_SECONDS, WARMUP, ...defines }).map(([k, v]) => `-D${k}=${v}`);
+  // gnu11 for the harness (aligned_alloc, clock_gettime); the model sources are C99 and compile as is.
+  const flags = [
+    ...CFLAGS.split(' '),
+    ...host.cflags,
+    ...emitted.buildFlags,
+    '-std=gnu11',
+    ...defs,
+    '-I.',
+    `-I${BENCH_C}`,
+  ];
+  copyFileSync(join(BENCH_C, harness), join(dir, harness));
+  // As `make -j` builds it: every source at once on this machine's cores (a large model's kernels
+  // are split over several files), then the link.
+  const started = performance.now();
+  const objects = await compileInParallel('gcc', flags, [harness, ...sources], dir);
+  await tool('gcc', [...flags, ...objects, '-o', 'bench', ...libs, '-lm'], dir);
+  return { dir, emitted, cBuildSeconds: (performance.now() - started) / 1e3 };
+}
+
+/** BENCH_ONLY=regex (e.g. `make bench BENCH_ONLY=cnn`) runs only the GEMM shapes and models whose names match. */
+const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
+export const selected = (name: string): boolean => !only || only.test(name);
+
+/** Builds `mlir` (one input, one output) for the host with the model harness, feeds it `input`
+ * as in.bin and times it; the output of its first call is left in dir/out.bin. */
+export async function runWithInput(
+  name: string,
+  mlir: string,
+  input: Float32Array | Int8Array,
+  threads = 1,
+  defines: Record<string, number> = {},
+): Promise<{ dir: string; seconds: number; status: number; cBuildSeconds: number }> {
+  const { dir, cBuildSeconds } = await buildWithHarness(name, mlir, 'model_bench.c', defines, [], threads);
+  writeFileSync(join(dir, 'in.bin'), input);
+  const r = await runJson('./bench', [], dir);
+  return { dir, seconds: Number(r['ours_s']), status: Number(r['status']), cBuildSeconds };
+}
+
+/** ONNX Runtime's median latency for dir/model.onnx on dir/ort_in.bin (output left in dir/ort_out.bin). */
+export const ortRun = (dir: string, dims: readonly number[], threads = 1, warmup = WARMUP): Promise<number> =>
+  runJson(
+    'node',
+    [
+      join(ROOT, 'bench', 'ort.mjs'),
+      'model.onnx',
+      'ort_in.bin',
+      JSON.stringify(dims),
+      'ort_out.bin',
+      String(SAMPLES),
+      String(MIN_SECONDS),
+      String(warmup),
+      String(threads),
+    ],
+    dir,
+  ).then((r) => Number(r['ort_s']));
+
+/** Why a bench line's result cannot be trusted, or undefined: a model status other than RL_OK
+ * (0), or outputs that differ beyond OUTPUT_BOUND (NaN when either side is not finite). */
+export function untrusted(status: number, maxRelDiff: number): string | undefined {
+  if (status !== 0) return `the model returned status ${status}`;
+  if (!(maxRelDiff <= OUTPUT_BOUND))
+    return `outputs differ from the reference's (max rel diff ${maxRelDiff}, bound ${OUTPUT_BOUND})`;
+  return undefined;
+}
+
+export const fmt = (s: number): string => (s >= 1e-3 ? `${(s * 1e3).toFixed(3)} ms` : `${(s * 1e6).toFixed(1)} us`);
+export const gflops = (flops: number, s: number): string => `${(flops / s / 1e9).toFixed(1)} GFLOP/s`;
+export const gops = (ops: number, s: number): string => `${(ops / s / 1e9).toFixed(1)} GOP/s`;
+
+/** Largest |a - b| relative to b's largest |value|; NaN when a value of either side is not finite
+ * or the lengths differ (a NaN output is a failure, never "no difference"). */
+export function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return NaN;
+  let worst = 0;
+  let scale = 0;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i]!) || !Number.isFinite(b[i]!)) return NaN;
+    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (scale || 1));
+  }
+  return worst;
+}
+
+/** A file's bytes as an ArrayBuffer of their own (for typed-array views of outputs). */
+export const outputBytes = (path: string): ArrayBuffer => {
+  const b = readFileSync(path);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+};
+export const floats = (path: string): Float32Array => new Float32Array(outputBytes(path));
+
+/** On a terminal: which line the bench is working on (the real models take minutes). */
+export const progress = new Progress();
