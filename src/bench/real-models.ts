@@ -6,6 +6,7 @@
  * that both sides compute the same function before it compares their speed. Convolutions carry a
  * bias where the trained networks have batch norm: at inference batch norm folds into exactly that.
  */
+import { numElements } from '../ir/types.js';
 import { encodeOnnx, type OnnxInitializer, type OnnxNode } from './onnx.js';
 import { hex, hwioToOihw, nhwcToNchw, randomFloats, ty, type BenchModel } from './models.js';
 
@@ -18,7 +19,6 @@ interface Value {
   readonly image: boolean;
 }
 
-const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 const list = (xs: readonly number[]): string => `[${xs.join(', ')}]`;
 
 /** Writes one model as StableHLO and as ONNX at once; `flops` counts multiply-adds twice. */
@@ -211,7 +211,7 @@ class DualGraph {
       r === 1
         ? this.theirs('Gemm', [x.theirs, wc.theirs, bc.theirs])
         : this.theirs('Add', [this.theirs('MatMul', [x.theirs, wc.theirs]), bc.theirs]);
-    this.flops += 2 * product(outDims) * k;
+    this.flops += 2 * numElements(outDims) * k;
     return { ours, theirs, dims: outDims, image: false };
   }
 
@@ -241,7 +241,7 @@ class DualGraph {
       `stablehlo.dot_general %${a.ours}, %${b.ours}, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [${bTransposed ? 3 : 2}] : (${ty(a.dims)}, ${ty(b.dims)}) -> ${ty(dims)}`,
     );
     const rhs = bTransposed ? this.theirs('Transpose', [b.theirs], { perm: [0, 1, 3, 2] }) : b.theirs;
-    this.flops += 2 * product(dims) * k;
+    this.flops += 2 * numElements(dims) * k;
     return { ours, theirs: this.theirs('MatMul', [a.theirs, rhs]), dims, image: false };
   }
 
