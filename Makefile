@@ -32,7 +32,7 @@ run: build
 # tests), clang (the other host compiler), the cross
 # compilers of the targets (src/target/targets.ts; a test checks this list covers them) and QEMU.
 # --no-install-recommends would drop the cross libc headers, so they are listed explicitly.
-TOOLCHAIN_PACKAGES := g++ clang gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+TOOLCHAIN_PACKAGES := g++ clang libopenmpi-dev openmpi-bin gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
 toolchains:
 	@missing=$$(for p in $(TOOLCHAIN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

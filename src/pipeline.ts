@@ -12,6 +12,7 @@ import type { Module } from './ir/core.js';
 import { printModule } from './ir/print.js';
 import { parseSource, verifyImported } from './import/index.js';
 import { unrollManualRegions } from './partition/unroll.js';
+import { collectivesAlongDimZero } from './partition/collective-layout.js';
 import { flatten } from './flat/flatten.js';
 import { injectFault, type FaultKind, type InjectedFault } from './flat/faults.js';
 import { printFlat, symName } from './flat/print.js';
@@ -39,7 +40,10 @@ import { emitFilesForCuda, fuseForCuda, lowerForCuda, type CudaKernel } from './
 const PHASES = [
   { name: 'import', what: 'parse the MLIR text (Shardy shard_map read as its GSPMD form)' },
   { name: 'verify', what: 'check every op against the op table; annotate elided weights and operand shardings' },
-  { name: 'partition', what: 'manual (shard_map) regions unrolled over their partitions on one device' },
+  {
+    name: 'partition',
+    what: 'manual (shard_map) regions unrolled over their partitions on one device; collectives along dimension 0',
+  },
   {
     name: 'quantize',
     what: 'quantized dots and convolutions in integer arithmetic; per-axis values as stored integers',
@@ -105,7 +109,7 @@ export function importPhases(source: SourceFile, o: PhaseControl = {}): Module |
 export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefined {
   const at = (r: PhaseResult, print: () => string): boolean => phaseDone(o, r, print);
   const settings = emitSettings(o);
-  const partitioned = unrollManualRegions(m);
+  const partitioned = collectivesAlongDimZero(unrollManualRegions(m));
   if (at({ phase: 'partition', module: partitioned }, mlir(partitioned))) return undefined;
   // Helium multiplies 8-bit lanes twice as fast as 16-bit ones: int8 activations stay as stored there.
   const integer = lowerQuantized(partitioned, { foldZeroPoints: settings.target.simd === 'helium' });

@@ -80,6 +80,8 @@ export function simplify(p: FlatProgram): FlatProgram {
   const ops: FlatOp[] = [];
   const control = new Map<FlatOp, Control>();
   const edge = (e: Edge): Edge => ({ target: e.target, copies: e.copies.map(([a, b]) => [sub(a), b] as const) });
+  // Communicator calls are steps of a straight line too: they do not jump.
+  const straightLine = [...p.control.values()].every((c) => c.kind === 'collective');
   for (const f of p.ops) {
     const ins = f.ins.map(sub);
     const c = p.control.get(f);
@@ -102,7 +104,7 @@ export function simplify(p: FlatProgram): FlatProgram {
     }
     const regionFree = f.op.regions.length === 0;
     // CSE (only outside control flow, where "earlier" means "already computed").
-    if (regionFree && p.control.size === 0) {
+    if (regionFree && straightLine) {
       const key = `${f.op.name}|${stableAttrs(f.op.attrs)}|${ins.map((s) => s.id).join(',')}|${f.outs.map((s) => stableAttrs(s.type)).join(',')}`;
       const prev = seen.get(key);
       if (prev) {

@@ -29,6 +29,9 @@ import { type FaultKind } from '../flat/faults.js';
 import type { Func, Module, Region } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
 import { error, RuntimeError } from '../diag/diagnostics.js';
+import { runDevicesCommand } from './devices.js';
+import { deviceGrid } from '../partition/devices.js';
+import type { DeviceGrid } from '../partition/devices.js';
 
 function printValue(v: RtValue): string {
   if (v.kind === 'tensor') return printTensor(v);
@@ -133,6 +136,9 @@ export interface CompileArgs {
   input: string[];
   randomSeed?: number;
   threads: number;
+  /** --devices / --comm: an SPMD build. */
+  devices?: number;
+  comm?: DeviceGrid['comm'];
   gpuArch: string[];
   compileTo?: PhaseName;
   dumpAfter: string[];
@@ -203,6 +209,7 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
     target,
     threads: a.threads,
     checksAsOutputs,
+    ...(a.devices !== undefined ? { devices: deviceGrid(m, a.devices, a.comm ?? 'threads') } : {}),
     ...(cuda ? { backend: 'cuda' as const, ...(a.gpuArch.length ? { gpuArchs: a.gpuArch } : {}) } : {}),
   };
   const tuning = await tuningFor(a, m, options, cuda, progress);
@@ -222,7 +229,8 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
       );
     return 0;
   }
-  const built = a.emit !== 'c' || a.firmware ? [...(await buildLibrary(a.output, r, a.prefix, a.cc)).files] : [];
+  const cc = a.comm === 'mpi' && a.devices !== undefined ? 'mpicc' : a.cc;
+  const built = a.emit !== 'c' || a.firmware ? [...(await buildLibrary(a.output, r, a.prefix, cc)).files] : [];
   if (a.firmware) {
     // Test inputs baked into the firmware: --input values, else seeded random ones (seed 0 by default).
     const inputs = argsFor(m, f, {
@@ -262,6 +270,8 @@ export interface RunArgs extends InterpretArgs {
   cc?: string;
   target: string;
   threads: number;
+  devices?: number;
+  comm?: DeviceGrid['comm'];
   fault?: FaultKind;
   onGpu: boolean;
 }
@@ -277,6 +287,13 @@ export async function runCommand(a: RunArgs): Promise<number> {
     if (x.kind !== 'tensor') throw new RuntimeError('the C backend takes tensor inputs only');
     return x;
   });
+  if (a.devices !== undefined) {
+    if (a.backend !== 'c' || a.target !== 'host' || a.threads > 1 || a.fault)
+      throw new RuntimeError(
+        '--devices runs host C builds: it takes none of --backend cuda, --target, --threads, --inject-fault',
+      );
+    return runDevicesCommand(a, m, f, tensors, deviceGrid(m, a.devices, a.comm ?? 'threads'));
+  }
   // The reference first: its results, and the verdicts of the program's own check ops (goldens).
   const interp = new Interpreter(m);
   const results = flattenTuples(interp.runFunc(f, args));

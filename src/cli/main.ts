@@ -175,6 +175,18 @@ async function main(argv: string[]): Promise<number> {
             default: 1,
             describe: 'threads for GEMM, convolution and large loop kernels (hosted targets; 1: no pthreads)',
           })
+          .option('devices', {
+            type: 'number',
+            describe:
+              'an SPMD program for N devices: each runs the program on its own arena, collectives through the communicator (--comm)',
+          })
+          .option('comm', {
+            type: 'string',
+            default: 'threads',
+            choices: ['threads', 'mpi'],
+            describe:
+              'with --devices: threads (N threads of one process) or mpi (one process per device: mpirun -np N)',
+          })
           .option('inject-fault', {
             type: 'string',
             choices: FAULT_KINDS,
@@ -188,6 +200,7 @@ async function main(argv: string[]): Promise<number> {
             target: a.target,
             threads: a.threads,
             onGpu: a.onGpu,
+            ...(a.devices !== undefined ? { devices: a.devices, comm: a.comm as 'threads' | 'mpi' } : {}),
             ...(a.injectFault ? { fault: a.injectFault as FaultKind } : {}),
             ...(a.cc ? { cc: a.cc } : {}),
             input: a.input.map(String),
@@ -253,6 +266,18 @@ async function main(argv: string[]): Promise<number> {
             describe:
               'split GEMM, convolution and large loop kernels across a pool of N threads kept in the arena (hosted targets; PREFIX_init starts it, PREFIX_fini joins it)',
           })
+          .option('devices', {
+            type: 'number',
+            describe:
+              'an SPMD program for N devices: each runs the program on its own arena, collectives through the communicator (--comm)',
+          })
+          .option('comm', {
+            type: 'string',
+            default: 'threads',
+            choices: ['threads', 'mpi'],
+            describe:
+              'with --devices: threads (N threads of one process) or mpi (one process per device: mpirun -np N)',
+          })
           .option('firmware', {
             type: 'boolean',
             default: false,
@@ -309,6 +334,7 @@ async function main(argv: string[]): Promise<number> {
             report: a.report,
             firmware: a.firmware,
             threads: a.threads,
+            ...(a.devices !== undefined ? { devices: a.devices, comm: a.comm as 'threads' | 'mpi' } : {}),
             gpuArch: a.gpuArch.map(String),
             input: a.input.map(String),
             autotune: a.autotune,

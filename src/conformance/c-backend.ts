@@ -28,6 +28,8 @@ import { Interpreter } from '../interpret/eval.js';
 import type { RtValue, Tensor } from '../ir/tensor.js';
 import { entryFunctions, runFile, splitCases, type CaseResult } from './runner.js';
 import { readTextIfExists } from '../util/files.js';
+import { prepareSpmd, runSpmdCase, type SpmdCase } from './spmd.js';
+import type { DeviceGrid } from '../partition/devices.js';
 
 // Build directories are removed when the process exits (tests once left hundreds of GB of them).
 tmp.setGracefulCleanup();
@@ -116,6 +118,8 @@ export interface BuildOptions {
    * wrote to RESULTS/NAME (exit status, log, outputs). Both prepare the same cases in the
    * same order, so a batch's name says which cases it holds. */
   readonly deferred?: { readonly phase: 'pack' | 'judge'; readonly dir: string; readonly results: string };
+  /** C: the communicators process-grid cases run with (default: threads and MPI). */
+  readonly comms?: readonly DeviceGrid['comm'][];
   /** Told of each file the interpreter ran and each batch the backend ran (a terminal's progress line). */
   readonly progress?: (phase: string, done: number, total: number) => void;
 }
@@ -291,6 +295,7 @@ async function runBatch(cands: readonly Candidate[], o: BuildOptions, name: stri
 export async function runFilesC(files: readonly string[], o: BuildOptions): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const cands: Candidate[] = [];
+  const spmd: SpmdCase[] = [];
   let n = 0;
   for (const [fileIndex, file] of files.entries()) {
     o.progress?.('interpreter, files', fileIndex, files.length);
@@ -306,7 +311,14 @@ export async function runFilesC(files: readonly string[], o: BuildOptions): Prom
         else results.push(r);
         continue;
       }
-      const c = prepare(file, cases[r.index - 1]!.text, r.index, `c${n++}`, o.backend ?? 'c', o.fault);
+      const text = cases[r.index - 1]!.text;
+      if ((o.backend ?? 'c') === 'c' && text.includes('interpreter.run_parallel')) {
+        const c = prepareSpmd(file, text, r.index);
+        if ('outcome' in c) results.push(c);
+        else spmd.push(c);
+        continue;
+      }
+      const c = prepare(file, text, r.index, `c${n++}`, o.backend ?? 'c', o.fault);
       if ('outcome' in c) results.push(c);
       else cands.push(c);
     }
@@ -324,6 +336,22 @@ export async function runFilesC(files: readonly string[], o: BuildOptions): Prom
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, worker));
+  // Process-grid cases: one SPMD build and run per communicator each (spmd.ts).
+  let nextSpmd = 0;
+  const spmdWorker = async (): Promise<void> => {
+    while (nextSpmd < spmd.length) {
+      const c = spmd[nextSpmd++]!;
+      results.push(
+        await runSpmdCase(c, o.comms ?? ['threads', 'mpi'], {
+          flags: o.flags ?? [],
+          ...(o.cc ? { cc: o.cc } : {}),
+          ...(o.fault ? { fault: o.fault } : {}),
+        }),
+      );
+      o.progress?.('SPMD cases', ++finished, batches.length + spmd.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, spmdWorker));
   const order = new Map(files.map((f, i) => [f, i]));
   return results.sort((a, b) => order.get(a.file)! - order.get(b.file)! || a.index - b.index);
 }

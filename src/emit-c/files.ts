@@ -19,6 +19,7 @@ import { describeGroup } from '../kernel/fused.js';
 import { intWeightPacking } from '../kernel/ukernel.js';
 import { ioTables, runSteps } from '../emit-common/host.js';
 import { packB, simdMacro } from './gemm.js';
+import { CollectiveEmitter, deviceCount } from './collectives.js';
 import { packedIntWeightElem, packIntB } from './int-gemm.js';
 import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS } from './emit.js';
 import { prepacked, VERSION, type EmitResult, type FusedProgram } from '../emit-common/program.js';
@@ -122,7 +123,17 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       throw error('E0204', { op: 'memory plan', detail: `value ${s.id} has no buffer` }, prog.entry.loc);
     return `((${cElem(tensor(s), 'value', prog.entry.loc).storage}*)(A + ${off}))`;
   };
+  const collectives = o.devices ? new CollectiveEmitter(o.devices, o.prefix, bufRef) : undefined;
   const calls = runSteps(f, kernels, {
+    collective: (step: FlatOp) =>
+      collectives?.call(step) ??
+      (() => {
+        throw error(
+          'E0301',
+          { op: `${step.op.name} (an SPMD program: compile it with --devices N)`, target: 'one device' },
+          step.op.loc,
+        );
+      })(),
     bufRef,
     copy: (dst, src, n) => `memcpy(${dst}, ${src}, ${n});`,
     fill: (dst, byte, n) => `memset(${dst}, ${byte}, ${n});`,
@@ -141,7 +152,20 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   const PREFIX = o.prefix.toUpperCase();
   const header = `${o.prefix}.h`;
   const simd = kernels.some((k) => k.usesSimd) ? simdMacro(target) : undefined;
-  const buildFlags = threads > 1 ? ['-pthread'] : [];
+  const comm = o.devices?.comm;
+  const buildFlags = threads > 1 || comm === 'threads' ? ['-pthread'] : [];
+  const spmd = o.devices
+    ? {
+        devices: deviceCount(o.devices),
+        replicas: o.devices.replicas,
+        partitions: o.devices.partitions,
+        comm,
+        launch:
+          comm === 'mpi'
+            ? `mpirun -np ${deviceCount(o.devices)} ./app (each process one device, rank = device)`
+            : `one process; rl_comm_launch starts ${deviceCount(o.devices)} threads, one per device`,
+      }
+    : undefined;
   const threadsParam = threads > 1 ? threads : undefined;
   const common = { version: VERSION, sourceName: o.sourceName, prefix: o.prefix, PREFIX };
   const files = new Map<string, string | Uint8Array>();
@@ -193,6 +217,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       arenaAlignment: plan.alignment,
       inputs: prog.inputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: bytes(s) })),
       outputs: prog.outputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: bytes(s) })),
+      spmd,
     }),
   );
   files.set(
@@ -208,7 +233,8 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       kernelCount: kernels.length,
       arenaBytes: plan.arenaBytes,
       arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
-      weightDecls,
+      weightDecls: [...weightDecls, ...(collectives?.tables ?? [])],
+      spmd,
       kernels: split ? [] : kernels.map((k) => k.source),
       ioDims,
       inputInfos,
@@ -220,7 +246,11 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       calls: calls.filter(Boolean),
     }),
   );
-  const objects = [`${o.prefix}.o`, ...kernelObjects];
+  const objects = [`${o.prefix}.o`, ...kernelObjects, ...(comm ? [`rl_comm_${comm}.o`] : [])];
+  if (comm) {
+    files.set('rl_comm.h', readFileSync(join(RUNTIME_DIR, 'include', 'rl_comm.h'), 'utf8'));
+    files.set(`rl_comm_${comm}.c`, readFileSync(join(RUNTIME_DIR, 'src', `rl_comm_${comm}.c`), 'utf8'));
+  }
   if (blob.bytes) {
     const { bin, asm } = blob.files(VERSION, blobSymbol, `${o.prefix}_weights.bin`, 'Large weights');
     files.set(`${o.prefix}_weights.bin`, bin);
@@ -235,7 +265,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     render('c/Makefile.hbs', {
       ...common,
       target: target.name,
-      cc: compilerOf(target, o.cc),
+      cc: comm === 'mpi' ? 'mpicc' : compilerOf(target, o.cc),
       ar: toolOf(target, 'ar'),
       cflags: [CFLAGS, ...target.cflags, ...buildFlags].join(' '),
       shared: target.os === 'hosted',

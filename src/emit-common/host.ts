@@ -11,6 +11,7 @@ import type { CProgram, FusedProgram } from './program.js';
 import { cElem } from './ctypes.js';
 import type { Kernel } from './kernel.js';
 import { UNWRITTEN_BYTE, type UnwrittenRange } from '../flat/faults.js';
+import { error } from '../diag/diagnostics.js';
 
 export interface HostSpelling {
   /** The statement running kernel `k` on `args` (its operands then results, as bufRef spells them). */
@@ -25,6 +26,8 @@ export interface HostSpelling {
   readonly args?: (k: FlatOp) => string[];
   /** The statement setting `bytes` bytes from `dst` (a uint8_t pointer) to `byte`. */
   readonly fill: (dst: string, byte: string, bytes: number) => string;
+  /** The statements of a collective step (SPMD programs; absent: the backend has no communicator). */
+  readonly collective?: (f: FlatOp) => string;
   /** Whether output `s` is computed in the caller's output buffer (bufRef names it): no copy. */
   readonly inOutputBuffer?: (s: Sym) => boolean;
 }
@@ -70,6 +73,10 @@ export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpe
           const index = h.read(h.bufRef(c.index));
           return `switch ((int64_t)${index}) { ${cases}default: goto ${c.targets[c.targets.length - 1]}; }`;
         }
+        case 'collective':
+          if (!h.collective)
+            throw error('E0301', { op: op.op.name, target: 'this backend (no communicator yet)' }, op.op.loc);
+          return h.collective(op);
       }
     })
     .filter(Boolean)

@@ -18,8 +18,10 @@ import type { GemmPlan, GemmTuning, IntGemmPlan, UkernelPlan } from '../kernel/u
 import { cElem, cElemOrUndefined, storageLiteral } from './ctypes.js';
 import { isFusibleElementwise, isReducible, writesInPlaceSafely } from './lowering.js';
 import { generateSplats } from './splats.js';
+import type { DeviceGrid } from '../partition/devices.js';
 
 export const VERSION = '0.1.0';
+
 export interface EmitOptions {
   readonly prefix: string;
   readonly sourceName: string;
@@ -42,6 +44,9 @@ export interface EmitOptions {
   readonly kernelFileBytes?: number;
   /** C: GEMM tiles chosen by `--autotune` (a tuning file), by gemmKey; the others from the cost model. */
   readonly tuning?: GemmTuning;
+  /** An SPMD build (`--devices N`): the program runs once per device, collectives through the
+   * communicator (runtime-lite rl_comm.h) that `comm` names. */
+  readonly devices?: DeviceGrid;
 }
 
 export interface EmitResult {
@@ -77,6 +82,15 @@ export function emitSettings(o: EmitOptions): { readonly target: Target; readonl
     throw new RuntimeError('--threads is for CPU targets; a CUDA build runs its kernels on the GPU');
   for (const arch of o.gpuArchs ?? [])
     if (!/^sm_[0-9]{2,3}a?$/.test(arch)) throw new RuntimeError(`--gpu-arch: '${arch}' is not an sm_XX architecture`);
+  const d = o.devices;
+  if (d) {
+    const n = d.replicas * d.partitions;
+    if (![d.replicas, d.partitions].every((k) => Number.isInteger(k) && k >= 1) || n > 1024)
+      throw new RuntimeError(`--devices must be an integer from 1 to 1024, got ${d.replicas} x ${d.partitions}`);
+    if (o.backend === 'cuda') throw new RuntimeError('--devices: the CUDA backend has no communicator yet (NCCL)');
+    if (target.os !== 'hosted')
+      throw new RuntimeError(`--devices ${n} needs a hosted target (threads or MPI); '${target.name}' is ${target.os}`);
+  }
   if (threads > 1 && target.os !== 'hosted')
     throw new RuntimeError(
       `--threads ${threads} needs a hosted target (POSIX threads); '${target.name}' is ${target.os}`,
@@ -275,6 +289,8 @@ export function planSteps(f: FusedProgram): PlanStep[] {
         return { defs: [], uses: [ctl.index], jumpsTo: ctl.targets };
       case 'copy':
         return moved;
+      case 'collective':
+        return { defs: op.outs, uses: op.ins };
     }
   });
 }

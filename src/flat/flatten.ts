@@ -13,6 +13,19 @@ import { inPlaceLoopUpdates } from '../ops/in-place.js';
 import { checkedOperand, isCheckOp, isIdentityCustomCall, unsupportedCustomCall } from '../ops/control.js';
 import { customCallTarget } from '../ir/core.js';
 
+/** Ops that talk to other devices or ask which device this is: communicator calls. */
+export const COMM_STEPS = new Set([
+  'stablehlo.all_reduce',
+  'stablehlo.all_gather',
+  'stablehlo.reduce_scatter',
+  'stablehlo.all_to_all',
+  'stablehlo.collective_permute',
+  'stablehlo.collective_broadcast',
+  'stablehlo.collective_reduce',
+  'stablehlo.replica_id',
+  'stablehlo.partition_id',
+]);
+
 export interface FlattenOptions {
   /** Drop check ops and make the values they check the program's outputs (conformance runs). */
   readonly checksAsOutputs?: boolean;
@@ -308,6 +321,12 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
         op.results.forEach((r, i) => env.set(r, outs[i]!));
         if (op.name === 'stablehlo.constant') {
           constants.set(outs[0]!, op);
+          continue;
+        }
+        if (COMM_STEPS.has(op.name)) {
+          const f: FlatOp = { op, ins, outs };
+          ops.push(f);
+          control.set(f, { kind: 'collective' });
           continue;
         }
         ops.push({ op, ins, outs });

@@ -26,7 +26,7 @@ export function printFlat(prog: FlatProgram, ops: readonly FlatOp[] = prog.ops, 
   }
   for (const f of ops) {
     const c = prog.control.get(f);
-    if (c) lines.push(printControl(c));
+    if (c) lines.push(c.kind === 'collective' ? `${printOp(f)}  [communicator call]` : printControl(c));
     else lines.push(...printKernelOp(f, note?.(f)));
   }
   prog.outputs.forEach((s, i) => lines.push(`output ${i} = ${symName(s)}`));
@@ -61,7 +61,7 @@ function printEdge(e: Edge): string {
   return `${e.target}${copies ? ` [${copies}]` : ''}`;
 }
 
-function printControl(c: Control): string {
+function printControl(c: Exclude<Control, { kind: 'collective' }>): string {
   switch (c.kind) {
     case 'label':
       return `${c.name}:`;

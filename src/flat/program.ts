@@ -55,7 +55,10 @@ export type Control =
   | { readonly kind: 'goto'; readonly edge: Edge }
   | { readonly kind: 'branch'; readonly cond: Sym; readonly onTrue: Edge; readonly onFalse: Edge }
   /** case: jump to targets[index], the last one for an out-of-range index. */
-  | { readonly kind: 'switch'; readonly index: Sym; readonly targets: readonly string[] };
+  | { readonly kind: 'switch'; readonly index: Sym; readonly targets: readonly string[] }
+  /** A collective, replica_id or partition_id of an SPMD program: a call of the communicator
+   * (runtime-lite rl_comm.h) reading the step's ins and writing its outs, never fused. */
+  | { readonly kind: 'collective' };
 
 export interface FlatProgram {
   readonly entry: Func;

@@ -18,6 +18,7 @@ export function flatProblems(prog: FlatProgram, ops: readonly FlatOp[] = prog.op
     if (c) {
       if (c.kind === 'label') labels.add(c.name);
       for (const [, to] of controlCopies(c)) defined.add(to);
+      for (const s of f.outs) defined.add(s); // a collective's results
       continue;
     }
     for (const s of f.outs) {

@@ -92,8 +92,11 @@ function proc(ctx: OpEvalCtx): ProcessInfo {
 
 export type Mode = 'cross_replica' | 'cross_partition' | 'cross_replica_and_partition' | 'flattened_ids';
 
+/** Where a process sits in the replicas x partitions grid. */
+export type GridPlace = Pick<ProcessInfo, 'replicaId' | 'partitionId' | 'numReplicas' | 'numPartitions'>;
+
 /** The process ids (flattened, row-major) of this process's group, in group order. */
-export function processGroup(p: ProcessInfo, g: GroupAttrs, mode: Mode): number[] {
+export function processGroup(p: GridPlace, g: GroupAttrs, mode: Mode): number[] {
   const pid = (r: number, q: number): number => r * p.numPartitions + q;
   const all = (n: number): number[][] => [[...Array(n).keys()]];
   switch (mode) {

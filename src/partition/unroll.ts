@@ -135,7 +135,7 @@ function groupsOf(op: Op, n: number, permute: boolean): number[][] {
   const g: GroupAttrs = attrsOf(op.name as (typeof GROUPED)[number], op);
   return Array.from({ length: n }, (_, p) =>
     processGroup(
-      { replicaId: 0, partitionId: p, numReplicas: 1, numPartitions: n } as never,
+      { replicaId: 0, partitionId: p, numReplicas: 1, numPartitions: n },
       g,
       permute ? permuteMode(g) : reduceMode(g),
     ),

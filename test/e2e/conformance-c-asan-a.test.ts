@@ -12,6 +12,6 @@ t.test(
   { skip: HAVE_SHARED ? false : 'no ../shared/conformance' },
   async (t) => {
     const { files, within } = conformanceHalf('a');
-    judgeC(t, await runFilesC(files, { jobs: 2, flags: SANITIZE }), 'gcc ASan+UBSan', within);
+    judgeC(t, await runFilesC(files, { jobs: 2, flags: SANITIZE, comms: ['threads'] }), 'gcc ASan+UBSan', within);
   },
 );

@@ -14,7 +14,11 @@ t.test(
     const which = await execa('sh', ['-c', 'command -v clang'], { reject: false });
     t.equal(which.exitCode, 0, 'clang is installed (make toolchains)');
     if (which.exitCode !== 0) return;
-    const results = await runFilesC(collectFiles([join(SHARED, 'conformance', 'interpret')]), { jobs: 2, cc: 'clang' });
+    const results = await runFilesC(collectFiles([join(SHARED, 'conformance', 'interpret')]), {
+      jobs: 2,
+      cc: 'clang',
+      comms: ['threads'],
+    });
     judgeC(t, results, 'clang', (id) => / interpret\//.test(id));
   },
 );

@@ -28,7 +28,7 @@ async function faultsCaught(
 ): Promise<void> {
   const passing = async (files: readonly string[]): Promise<Set<string>> =>
     new Set(
-      (await runFilesC(files, { jobs: 2, flags: FAST_BUILD, backend }))
+      (await runFilesC(files, { jobs: 2, flags: FAST_BUILD, backend, comms: ['threads'] }))
         .filter((r) => r.outcome === 'passed')
         .map(caseWhere),
     );
@@ -36,8 +36,8 @@ async function faultsCaught(
   t.ok(generalPassing.size >= minPassing, `${generalPassing.size} sampled cases pass without a fault`);
   for (const fault of FAULT_KINDS) {
     const [files, clean] = fault === 'drop-last-term' ? [reductions, reductionPassing] : [general, generalPassing];
-    const results = (await runFilesC(files, { jobs: 2, flags: FAST_BUILD, fault, backend })).filter((r) =>
-      clean.has(caseWhere(r)),
+    const results = (await runFilesC(files, { jobs: 2, flags: FAST_BUILD, fault, backend, comms: ['threads'] })).filter(
+      (r) => clean.has(caseWhere(r)),
     );
     const noSite = results.filter((r) => r.outcome === 'failed' && /has no /.test(r.reason));
     const applied = results.length - noSite.length;

@@ -1,0 +1,62 @@
+/**
+ * @fileoverview `xla-aot run --devices N`: the program compiled as an SPMD program, run on N
+ * devices (threads or MPI), every device given the same inputs; each device's results are diffed
+ * against the reference interpreter running the same program on an N-process grid (collectives
+ * and ids as the spec defines them). Exit 1 on any mismatch.
+ */
+import type { Func, Module } from '../ir/core.js';
+import type { Tensor } from '../ir/tensor.js';
+import { Interpreter } from '../interpret/eval.js';
+import { runParallel } from '../interpret/process-grid.js';
+import { compareTensors, degenerate, narrowestFloat } from '../ir/compare.js';
+import { printTensor } from '../ops/control.js';
+import type { DeviceGrid } from '../partition/devices.js';
+import { runSpmd } from '../toolchain/spmd-run.js';
+
+export async function runDevicesCommand(
+  a: { readonly cc?: string },
+  m: Module,
+  f: Func,
+  inputs: readonly Tensor[],
+  grid: DeviceGrid,
+): Promise<number> {
+  const devices = grid.replicas * grid.partitions;
+  const programs = [...Array(grid.replicas)].map(() => Array<string>(grid.partitions).fill(f.name));
+  const flat = runParallel(
+    new Interpreter(m),
+    programs,
+    [...Array(devices)].flatMap(() => inputs),
+    [],
+  ) as Tensor[];
+  const perDevice = flat.length / devices;
+  const run = await runSpmd(
+    m,
+    f.name,
+    [...Array(devices)].map(() => inputs),
+    {
+      grid,
+      ...(a.cc ? { cc: a.cc } : {}),
+    },
+  );
+  const computedIn = narrowestFloat(m);
+  let ok = true;
+  console.log(
+    `${devices} devices (${grid.replicas} replicas x ${grid.partitions} partitions), communicator: ${grid.comm}`,
+  );
+  const want = (d: number, i: number): Tensor => flat[d * perDevice + i]!;
+  run.outputs.forEach((outs, d) =>
+    outs.forEach((r, i) => {
+      const diff = compareTensors(r, want(d, i), computedIn);
+      // Zeros are a device's right answer in places (a permute nobody sends to it): a result is
+      // inconclusive only when it is degenerate on every device.
+      const degenerateEverywhere = run.outputs.every((_, e) => degenerate(want(e, i)));
+      const why = degenerateEverywhere ? degenerate(want(d, i)) : undefined;
+      ok &&= diff.ok && !why;
+      console.log(`device ${d} result[${i}]: ${printTensor(r)}`);
+      console.log(
+        `device ${d} result[${i}] vs interpreter: ${why ? `inconclusive: the reference result is degenerate (${why})` : diff.message}`,
+      );
+    }),
+  );
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,115 @@
+/**
+ * @fileoverview Compile-and-run of an SPMD program (`--devices N`) on this machine: emits it with
+ * the communicator asked for, builds the SPMD harness (templates/c/spmd-harness.c.hbs), writes
+ * each device's inputs, runs the devices (threads: one process; MPI: `mpirun -np N`) and reads
+ * every device's outputs back.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import tmp from 'tmp';
+import type { Module } from '../ir/core.js';
+import type { Tensor } from '../ir/tensor.js';
+import { render } from '../emit-common/templates.js';
+import { buildExecutable, checkFound, writeFiles } from './build.js';
+import { fromStorageBytes, toStorageBytes } from '../emit-common/ctypes.js';
+import { VERSION, type EmitResult } from '../emit-common/program.js';
+import type { DeviceGrid } from '../partition/devices.js';
+import { compile } from '../pipeline.js';
+import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
+import { RuntimeError } from '../diag/diagnostics.js';
+
+tmp.setGracefulCleanup();
+
+/** mpirun as this project runs it: as root where it runs as root (CI containers), more processes
+ * than cores allowed, shared-memory transport without the cross-memory attach that containers
+ * forbid (ptrace). */
+export const MPIRUN = [
+  'mpirun',
+  '--allow-run-as-root',
+  '--oversubscribe',
+  '--mca',
+  'btl',
+  'self,vader',
+  '--mca',
+  'btl_vader_single_copy_mechanism',
+  'none',
+];
+
+export interface SpmdRunOptions {
+  readonly grid: DeviceGrid;
+  /** The C compiler of a threads build (default gcc); MPI builds use mpicc. */
+  readonly cc?: string;
+  /** Extra compiler flags (e.g. sanitizers). */
+  readonly flags?: readonly string[];
+  readonly keepDir?: string;
+  /** The values the program's check ops compare become its outputs (flatten.ts). */
+  readonly checksAsOutputs?: boolean;
+  /** Emit without constant folding (conformance: the inputs are constants). */
+  readonly simplify?: boolean;
+  /** --inject-fault: a deliberately wrong program (faults.ts), to test the tests. */
+  readonly fault?: FaultKind;
+}
+
+export interface SpmdRun {
+  /** Per device, its outputs. */
+  readonly outputs: Tensor[][];
+  readonly emitted: EmitResult;
+  readonly dir: string;
+}
+
+/** Emits `entry` for `o.grid`, builds it and runs it with `inputs[d]` on device d. */
+export async function runSpmd(
+  m: Module,
+  entry: string,
+  inputs: readonly (readonly Tensor[])[],
+  o: SpmdRunOptions,
+): Promise<SpmdRun> {
+  const dir = o.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-spmd-', unsafeCleanup: true }).name;
+  const devices = o.grid.replicas * o.grid.partitions;
+  if (inputs.length !== devices)
+    throw new RuntimeError(`${devices} devices need ${devices} input lists, got ${inputs.length}`);
+  const prefix = 'model';
+  const mpi = o.grid.comm === 'mpi';
+  const cc = mpi ? 'mpicc' : (o.cc ?? 'gcc');
+  const emitted = compile(m, {
+    entry,
+    prefix,
+    sourceName: m.source.name.split('/').pop()!,
+    cc,
+    devices: o.grid,
+    checksAsOutputs: o.checksAsOutputs ?? false,
+    ...(o.simplify === false ? { simplify: false } : {}),
+    ...(o.fault ? { fault: o.fault } : {}),
+  });
+  inputs.forEach((ins, d) => {
+    if (ins.length !== emitted.inputs.length)
+      throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), device ${d} got ${ins.length}`);
+  });
+  writeFiles(dir, emitted);
+  const harness = render('c/spmd-harness.c.hbs', {
+    version: VERSION,
+    poison: UNWRITTEN_BYTE,
+    prefix,
+    PREFIX: prefix.toUpperCase(),
+    comm: o.grid.comm,
+    mpi,
+    devices,
+    numInputsOrOne: Math.max(1, emitted.inputs.length),
+    numOutputsOrOne: Math.max(1, emitted.outputs.length),
+  });
+  const exe = await buildExecutable(dir, emitted, cc, new Map([['harness.c', harness]]), 'harness', {
+    extraFlags: o.flags ?? [],
+  });
+  inputs.forEach((ins, d) => ins.forEach((t, i) => writeFileSync(join(dir, `in${d}_${i}.bin`), toStorageBytes(t))));
+  const command = mpi ? [...MPIRUN, '-np', String(devices), exe, dir] : [exe, dir];
+  const r = await execa(command[0]!, command.slice(1), { reject: false, all: true, cwd: dir });
+  checkFound(r, command[0]!);
+  if (r.exitCode !== 0) throw new RuntimeError(`SPMD program failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
+  if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all))
+    throw new RuntimeError(`sanitizer report:\n${r.all}`);
+  const outputs = [...Array(devices).keys()].map((d) =>
+    emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(join(dir, `out${d}_${i}.bin`)), t)),
+  );
+  return { outputs, emitted, dir };
+}
