@@ -13,6 +13,7 @@ import { printModule } from './ir/print.js';
 import { parseSource, verifyImported } from './import/index.js';
 import { unrollManualRegions } from './partition/unroll.js';
 import { collectivesAlongDimZero } from './partition/collective-layout.js';
+import { partitionSpmd } from './partition/spmd.js';
 import { flatten } from './flat/flatten.js';
 import { injectFault, type FaultKind, type InjectedFault } from './flat/faults.js';
 import { printFlat, symName } from './flat/print.js';
@@ -42,7 +43,7 @@ const PHASES = [
   { name: 'verify', what: 'check every op against the op table; annotate elided weights and operand shardings' },
   {
     name: 'partition',
-    what: 'manual (shard_map) regions unrolled over their partitions on one device; collectives along dimension 0',
+    what: 'manual (shard_map) regions unrolled; with --devices, a sharded entry partitioned (SPMD); collectives along dimension 0',
   },
   {
     name: 'quantize',
@@ -109,7 +110,9 @@ export function importPhases(source: SourceFile, o: PhaseControl = {}): Module |
 export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefined {
   const at = (r: PhaseResult, print: () => string): boolean => phaseDone(o, r, print);
   const settings = emitSettings(o);
-  const partitioned = collectivesAlongDimZero(unrollManualRegions(m));
+  const partitioned = collectivesAlongDimZero(
+    partitionSpmd(unrollManualRegions(m), o.entry, o.devices?.partitions ?? 1),
+  );
   if (at({ phase: 'partition', module: partitioned }, mlir(partitioned))) return undefined;
   // Helium multiplies 8-bit lanes twice as fast as 16-bit ones: int8 activations stay as stored there.
   const integer = lowerQuantized(partitioned, { foldZeroPoints: settings.target.simd === 'helium' });

@@ -18,6 +18,9 @@ import type { DeviceGrid } from '../partition/devices.js';
 import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { RuntimeError } from '../diag/diagnostics.js';
+import type { TensorType } from '../ir/types.js';
+import { concatTensors, sliceEval } from '../ops/movement.js';
+import { entryPlacements, localType, type Placement } from '../partition/spmd.js';
 
 tmp.setGracefulCleanup();
 
@@ -112,4 +115,51 @@ export async function runSpmd(
     emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(join(dir, `out${d}_${i}.bin`)), t)),
   );
   return { outputs, emitted, dir };
+}
+
+/** A partitioned program's run: its global outputs (tiles put back together by each result's
+ * sharding; a replicated result from device 0), and every device's own outputs. */
+export interface PartitionedRun extends SpmdRun {
+  readonly global: Tensor[];
+}
+
+/**
+ * Runs a program whose entry states shardings on N partitions (partition/spmd.ts): each device
+ * gets its tiles of the global `inputs`, and the results are reassembled. A replicated result must
+ * be the same on every device: checked against device 0's.
+ */
+export async function runPartitioned(
+  m: Module,
+  entry: string,
+  inputs: readonly Tensor[],
+  o: SpmdRunOptions,
+): Promise<PartitionedRun> {
+  const f = m.funcs.get(entry)!;
+  const n = o.grid.partitions;
+  if (o.grid.replicas !== 1) throw new RuntimeError('a sharded program runs on partitions of one replica');
+  const { params, results } = entryPlacements(m, f, n);
+  const tile = (t: Tensor, p: Placement, d: number): Tensor => {
+    if (p.kind === 'replicated') return t;
+    const local = localType(t.type, p, n, f.loc);
+    const start = t.type.shape.map((_, i) => (i === p.dim ? d * local.shape[i]! : 0));
+    return sliceEval(
+      t,
+      start,
+      start.map(() => 1),
+      local,
+    );
+  };
+  const perDevice = [...Array(n).keys()].map((d) => inputs.map((t, i) => tile(t, params[i]!, d)));
+  const run = await runSpmd(m, entry, perDevice, o);
+  const global = results.map((p, i) => {
+    const full = f.resultTypes[i] as TensorType;
+    if (p.kind === 'tiled')
+      return concatTensors(
+        run.outputs.map((outs) => outs[i]!),
+        p.dim,
+        full,
+      );
+    return run.outputs[0]![i]!;
+  });
+  return { ...run, global };
 }

@@ -1,0 +1,347 @@
+/**
+ * @fileoverview The SPMD partitioner (`--devices N`): a program whose entry says how its
+ * arguments and results are sharded (GSPMD `mhlo.sharding`, Shardy `sdy.sharding`) becomes the
+ * program each of N partitions runs on its own tiles, with the collectives that move data between
+ * them. Shardings are propagated forward through the ops:
+ *   - elementwise ops take their first tiled operand's tiling (other operands resharded to it);
+ *   - broadcast_in_dim, transpose and reshape carry a tiled dimension to where it goes (reshape
+ *     only where the dimension survives whole);
+ *   - dot_general: a tiled batch or free dimension stays tiled in the result; both operands tiled
+ *     on the same contracting dimension (or one tiled, the other sliced to match: no data moves)
+ *     give partial sums, all_reduce'd (Megatron's row-parallel layer);
+ *   - reduce keeps a tiling of a dimension it does not reduce; over a tiled dimension each
+ *     partition reduces its tile and the partial results are all_reduce'd with the same body;
+ *   - every other op runs replicated: tiled operands are all_gather'ed first.
+ * Resharding picks the cheapest move: replicated -> tiled is a local dynamic_slice (no bytes
+ * moved), tiled -> replicated an all_gather, tiled on one dimension -> another an all_to_all.
+ * Supported shardings: replicated, or one dimension cut into N tiles over devices 0..N-1 in order
+ * (N partitions, one replica); others get a located E0301. Module to module; the interpreter runs
+ * the unpartitioned program, so the two check each other.
+ */
+import { error } from '../diag/diagnostics.js';
+import type { Loc } from '../diag/source.js';
+import type { Attr } from '../ir/attrs.js';
+import { newValue, type Func, type Module, type Op, type Value } from '../ir/core.js';
+import { OpBuilder } from '../ir/builder.js';
+import type { Sharding } from '../ir/sharding.js';
+import { intElem, tensorType, type TensorType } from '../ir/types.js';
+import { attrsOf, lookupOp } from '../ops/index.js';
+import { meshToTiles } from './shardy.js';
+
+/** Where a value lives: whole on every partition, or cut along `dim` into one tile per partition. */
+export type Placement = { readonly kind: 'replicated' } | { readonly kind: 'tiled'; readonly dim: number };
+const REPLICATED: Placement = { kind: 'replicated' };
+const tiled = (dim: number): Placement => ({ kind: 'tiled', dim });
+
+function unsupported(what: string, loc: Loc): never {
+  throw error('E0301', { op: what, target: 'the SPMD partitioner' }, loc);
+}
+
+const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
+const tensorOf = (v: Value): TensorType => v.type as TensorType;
+
+/** A sharding as a placement over n partitions (`rank`: the value's). */
+export function placementOf(s: Sharding | undefined, m: Module, rank: number, n: number, loc: Loc): Placement {
+  if (s?.kind === 'mesh') {
+    const mesh = m.meshes?.get(s.mesh) ?? unsupported(`a sharding on the unknown mesh @${s.mesh}`, loc);
+    s = meshToTiles(mesh, s, rank, loc);
+  }
+  if (!s || s.kind === 'replicated') return REPLICATED;
+  if (s.kind !== 'tiled') return unsupported(`a ${s.kind} sharding`, loc);
+  const dims = s.tiles.slice(0, rank);
+  const cut = dims.flatMap((t, d) => (t > 1 ? [d] : []));
+  const ok =
+    !s.lastTileReplicated &&
+    s.tiles.length === rank &&
+    cut.length === 1 &&
+    dims[cut[0]!] === n &&
+    s.devices.every((d, i) => d === i);
+  if (!ok)
+    unsupported(
+      `the sharding tiles [${s.tiles.join(', ')}] over devices [${s.devices.join(', ')}] on ${n} devices (one dimension cut into ${n} tiles over devices 0..${n - 1} in order, or replicated)`,
+      loc,
+    );
+  return tiled(cut[0]!);
+}
+
+/** The sharding written on parameter/result attributes (GSPMD or Shardy). */
+function annotation(attrs: Readonly<Record<string, Attr>> | undefined): Sharding | undefined {
+  const a = attrs?.['mhlo.sharding'] ?? attrs?.['sdy.sharding'];
+  return a?.kind === 'sharding' ? a.sharding : undefined;
+}
+
+/** The entry's parameter and result placements on n partitions. */
+export function entryPlacements(m: Module, f: Func, n: number): { params: Placement[]; results: Placement[] } {
+  const rank = (t: unknown): number => (t as TensorType).shape?.length ?? 0;
+  return {
+    params: f.params.map((p, i) => placementOf(annotation(f.paramAttrs?.[i]), m, rank(p.type), n, f.loc)),
+    results: f.resultTypes.map((t, i) => placementOf(annotation(f.resultAttrs?.[i]), m, rank(t), n, f.loc)),
+  };
+}
+
+/** Whether the entry states any tiling: a program to partition, not one to replicate. */
+export function isSharded(m: Module, f: Func, n: number): boolean {
+  const { params, results } = entryPlacements(m, f, n);
+  return [...params, ...results].some((p) => p.kind === 'tiled');
+}
+
+/** The tile of `t` placed by `p` on one of n partitions. */
+export function localType(t: TensorType, p: Placement, n: number, loc: Loc): TensorType {
+  if (p.kind === 'replicated') return t;
+  const size = t.shape[p.dim]!;
+  if (size % n !== 0) unsupported(`dimension ${p.dim} of ${size} cut into ${n} tiles (uneven tiles)`, loc);
+  return tensorType(
+    t.shape.map((s, d) => (d === p.dim ? s / n : s)),
+    t.elem,
+  );
+}
+
+class SpmdBuilder extends OpBuilder {
+  private pid: Value | undefined;
+  constructor(
+    loc: Loc,
+    private readonly n: number,
+    private readonly channel: { next: number },
+  ) {
+    super(loc, '%spmd');
+  }
+
+  private groups(): Record<string, Attr> {
+    return {
+      replica_groups: {
+        kind: 'dense',
+        literal: {
+          elems: [...Array(this.n).keys()].map((i) => ({ kind: 'int', value: BigInt(i), hex: false })),
+          listShape: [1, this.n],
+        },
+        type: tensorType([1, this.n], intElem(64, true)),
+      },
+      channel_handle: {
+        kind: 'struct',
+        name: 'channel_handle',
+        fields: { handle: { kind: 'int', value: BigInt(this.channel.next++) }, type: { kind: 'int', value: 1n } },
+      },
+      use_global_device_ids: { kind: 'unit' },
+    };
+  }
+
+  /** This partition's tile of a replicated value. */
+  slice(x: Value, dim: number): Value {
+    const t = tensorOf(x);
+    const local = localType(t, tiled(dim), this.n, this.loc);
+    const i32 = tensorType([], intElem(32, true));
+    this.pid ??= this.op('stablehlo.partition_id', [], [tensorType([], intElem(32, false))])[0]!;
+    const id = this.op('stablehlo.convert', [this.pid], [i32])[0]!;
+    const start = this.op('stablehlo.multiply', [id, this.constant(i32, [local.shape[dim]!])], [i32])[0]!;
+    const zero = this.constant(i32, [0]);
+    const starts = t.shape.map((_, d) => (d === dim ? start : zero));
+    return this.op('stablehlo.dynamic_slice', [x, ...starts], [local], { slice_sizes: ints(local.shape) })[0]!;
+  }
+
+  /** The whole value from every partition's tile along `dim`. */
+  gather(x: Value, dim: number, full: TensorType): Value {
+    return this.op('stablehlo.all_gather', [x], [full], {
+      all_gather_dim: { kind: 'int', value: BigInt(dim) },
+      ...this.groups(),
+    })[0]!;
+  }
+
+  /** Tiled along `from` to tiled along `to`: each partition keeps its `to` tile of every `from` tile. */
+  allToAll(x: Value, from: number, to: number, full: TensorType): Value {
+    const result = localType(full, tiled(to), this.n, this.loc);
+    return this.op('stablehlo.all_to_all', [x], [result], {
+      split_dimension: { kind: 'int', value: BigInt(to) },
+      concat_dimension: { kind: 'int', value: BigInt(from) },
+      split_count: { kind: 'int', value: BigInt(this.n) },
+      ...this.groups(),
+    })[0]!;
+  }
+
+  /** The sum (or other `reducer`) of every partition's partial value. */
+  allReduce(x: Value, reducer: Op['regions'][number]): Value {
+    return this.op('stablehlo.all_reduce', [x], [tensorOf(x)], this.groups(), [reducer])[0]!;
+  }
+}
+
+/** A reducer region `add` on scalars of `t`'s element type. */
+function sumRegion(t: TensorType, loc: Loc): Op['regions'][number] {
+  const s = tensorType([], t.elem);
+  const [a, b] = [newValue(s, '%a'), newValue(s, '%b')];
+  const sum = newValue(s, '%s');
+  const op = (name: string, operands: Value[], results: Value[]): Op => ({
+    name,
+    operands,
+    results,
+    attrs: {},
+    regions: [],
+    successors: [],
+    loc,
+  });
+  return {
+    blocks: [
+      { label: '^bb0', args: [a, b], ops: [op('stablehlo.add', [a, b], [sum]), op('stablehlo.return', [sum], [])] },
+    ],
+  };
+}
+
+/** The partition phase for `--devices`: the entry of a program with tiled shardings partitioned
+ * over the grid's partitions (others unchanged: each device runs them whole). */
+export function partitionSpmd(m: Module, entry: string, partitions: number): Module {
+  const f = m.funcs.get(entry);
+  if (!f || partitions < 2 || !isSharded(m, f, partitions)) return m;
+  const funcs = new Map(m.funcs);
+  funcs.set(entry, partitionFunc(m, f, partitions));
+  return { ...m, funcs };
+}
+
+/** Partitions the entry `f` over n partitions (the functions it calls must have been inlined:
+ * calls are refused). */
+function partitionFunc(m: Module, f: Func, n: number): Func {
+  const block = f.body?.blocks[0];
+  if (!block || f.body!.blocks.length !== 1) return unsupported(`@${f.name} of several blocks`, f.loc);
+  const { params, results } = entryPlacements(m, f, n);
+  const channel = { next: 1 };
+  const map = new Map<Value, Value>();
+  const place = new Map<Value, Placement>();
+  const newParams = f.params.map((p, i) => {
+    const v = newValue(localType(tensorOf(p), params[i]!, n, f.loc), p.name);
+    map.set(p, v);
+    place.set(p, params[i]!);
+    return v;
+  });
+  const ops: Op[] = [];
+  for (const op of block.ops) {
+    const b = new SpmdBuilder(op.loc, n, channel);
+    const placeOf = (v: Value): Placement => place.get(v) ?? REPLICATED;
+    /** Operand v (an original value) resharded to `want`, as a value of the new program. */
+    const as = (v: Value, want: Placement): Value => {
+      const x = map.get(v) ?? v;
+      const have = placeOf(v);
+      const full = tensorOf(v);
+      if (have.kind === want.kind && (have.kind === 'replicated' || have.dim === (want as { dim: number }).dim))
+        return x;
+      if (have.kind === 'replicated') return b.slice(x, (want as { dim: number }).dim);
+      if (want.kind === 'replicated') return b.gather(x, have.dim, full);
+      return b.allToAll(x, have.dim, want.dim, full);
+    };
+    const emit = (operands: Value[], resultPlaces: Placement[], extra: Partial<Op> = {}): Value[] => {
+      const res = op.results.map((r, i) => newValue(localType(tensorOf(r), resultPlaces[i]!, n, op.loc), r.name));
+      b.ops.push({ ...op, operands, results: res, ...extra });
+      op.results.forEach((r, i) => {
+        map.set(r, res[i]!);
+        place.set(r, resultPlaces[i]!);
+      });
+      return res;
+    };
+    if (op.name === 'func.return') {
+      b.ops.push({ ...op, operands: op.operands.map((v, i) => as(v, results[i]!)) });
+      ops.push(...b.ops);
+      continue;
+    }
+    if (op.results.some((r) => r.type.kind !== 'tensor') || op.operands.some((v) => v.type.kind !== 'tensor'))
+      unsupported(`${op.name} on tokens or tuples`, op.loc);
+    const def = lookupOp(op.name);
+    const first = op.operands.find((v) => placeOf(v).kind === 'tiled');
+    const sameShapes = op.operands.every(
+      (v) => tensorOf(v).shape.join('x') === tensorOf(op.results[0]!).shape.join('x'),
+    );
+    if (!first) {
+      emit(
+        op.operands.map((v) => map.get(v) ?? v),
+        op.results.map(() => REPLICATED),
+      );
+    } else if (def?.category === 'elementwise' && sameShapes && op.results.length === 1) {
+      const p = placeOf(first);
+      emit(
+        op.operands.map((v) => as(v, p)),
+        [p],
+      );
+    } else if (op.name === 'stablehlo.broadcast_in_dim') {
+      const { dims } = attrsOf('stablehlo.broadcast_in_dim', op);
+      const d = (placeOf(first) as { dim: number }).dim;
+      const grows = tensorOf(first).shape[d] !== tensorOf(op.results[0]!).shape[dims[d]!];
+      if (grows) emit([as(first, REPLICATED)], [REPLICATED]);
+      else emit([map.get(first)!], [tiled(dims[d]!)]);
+    } else if (op.name === 'stablehlo.transpose') {
+      const { perm } = attrsOf('stablehlo.transpose', op);
+      emit([map.get(first)!], [tiled(perm.indexOf((placeOf(first) as { dim: number }).dim))]);
+    } else if (op.name === 'stablehlo.reshape') {
+      const d = (placeOf(first) as { dim: number }).dim;
+      const from = tensorOf(first).shape;
+      const to = tensorOf(op.results[0]!).shape;
+      const before = from.slice(0, d).reduce((a, x) => a * x, 1);
+      const e = to.findIndex((s, i) => s === from[d] && to.slice(0, i).reduce((a, x) => a * x, 1) === before);
+      if (e >= 0) emit([map.get(first)!], [tiled(e)]);
+      else emit([as(first, REPLICATED)], [REPLICATED]);
+    } else if (op.name === 'stablehlo.dot_general') {
+      const sum = partitionDot(op, b, as, placeOf, emit);
+      if (sum) map.set(op.results[0]!, sum); // later uses read the summed partial products
+    } else if (op.name === 'stablehlo.reduce' && op.results.length === 1) {
+      const { dims } = attrsOf('stablehlo.reduce', op);
+      const [x, init] = op.operands as [Value, Value];
+      const p = placeOf(x);
+      if (p.kind === 'tiled' && !dims.includes(p.dim)) {
+        emit([map.get(x)!, as(init, REPLICATED)], [tiled(p.dim - dims.filter((r) => r < p.dim).length)]);
+      } else if (p.kind === 'tiled') {
+        // Each partition reduces its tile; the partial results combine with the same body (whose
+        // init must be its identity, as XLA assumes too).
+        const [partial] = emit([map.get(x)!, as(init, REPLICATED)], [REPLICATED]);
+        map.set(op.results[0]!, b.allReduce(partial!, op.regions[0]!));
+      } else emit([map.get(x)!, as(init, REPLICATED)], [REPLICATED]);
+    } else {
+      emit(
+        op.operands.map((v) => as(v, REPLICATED)),
+        op.results.map(() => REPLICATED),
+      );
+    }
+    ops.push(...b.ops);
+  }
+  return {
+    ...f,
+    params: newParams,
+    resultTypes: f.resultTypes.map((t, i) => localType(t as TensorType, results[i]!, n, f.loc)),
+    body: { blocks: [{ ...block, args: newParams, ops }] },
+  };
+}
+
+/** dot_general: a tiled batch/free dimension stays tiled; a tiled contracting one gives partial sums. */
+function partitionDot(
+  op: Op,
+  b: SpmdBuilder,
+  as: (v: Value, p: Placement) => Value,
+  placeOf: (v: Value) => Placement,
+  emit: (operands: Value[], places: Placement[]) => Value[],
+): Value | undefined {
+  const { lb, rb, lc, rc } = attrsOf('stablehlo.dot_general', op);
+  const [l, r] = op.operands as [Value, Value];
+  const [pl, pr] = [placeOf(l), placeOf(r)];
+  const lRank = tensorOf(l).shape.length;
+  const rRank = tensorOf(r).shape.length;
+  const lFree = [...Array(lRank).keys()].filter((d) => !lb.includes(d) && !lc.includes(d));
+  const rFree = [...Array(rRank).keys()].filter((d) => !rb.includes(d) && !rc.includes(d));
+  // Result dimensions: batch, then lhs free, then rhs free.
+  const lResult = (d: number): number => (lb.includes(d) ? lb.indexOf(d) : lb.length + lFree.indexOf(d));
+  const rResult = (d: number): number => (rb.includes(d) ? rb.indexOf(d) : lb.length + lFree.length + rFree.indexOf(d));
+  const tiledOn = (p: Placement): number | undefined => (p.kind === 'tiled' ? p.dim : undefined);
+  const [dl, dr] = [tiledOn(pl), tiledOn(pr)];
+  if (dl !== undefined && lc.includes(dl) && (dr === undefined || dr === rc[lc.indexOf(dl)])) {
+    // Contracting dimension tiled: each partition's partial product, summed across partitions.
+    const [partial] = emit([as(l, pl), as(r, tiled(rc[lc.indexOf(dl)]!))], [REPLICATED]);
+    return b.allReduce(partial!, sumRegion(tensorOf(partial!), op.loc));
+  }
+  if (dr !== undefined && rc.includes(dr) && dl === undefined) {
+    const [partial] = emit([as(l, tiled(lc[rc.indexOf(dr)]!)), as(r, pr)], [REPLICATED]);
+    return b.allReduce(partial!, sumRegion(tensorOf(partial!), op.loc));
+  }
+  if (dl !== undefined && !lc.includes(dl) && (!lb.includes(dl) || dr === rb[lb.indexOf(dl)] || dr === undefined)) {
+    const rWant = lb.includes(dl) ? tiled(rb[lb.indexOf(dl)]!) : REPLICATED;
+    emit([as(l, pl), as(r, rWant)], [tiled(lResult(dl))]);
+    return undefined;
+  }
+  if (dr !== undefined && rFree.includes(dr)) {
+    emit([as(l, REPLICATED), as(r, pr)], [tiled(rResult(dr))]);
+    return undefined;
+  }
+  emit([as(l, REPLICATED), as(r, REPLICATED)], [REPLICATED]);
+  return undefined;
+}
