@@ -266,13 +266,39 @@ function partitionFunc(m: Module, f: Func, n: number): Func {
       const { perm } = attrsOf('stablehlo.transpose', op);
       emit([map.get(first)!], [tiled(perm.indexOf((placeOf(first) as { dim: number }).dim))]);
     } else if (op.name === 'stablehlo.reshape') {
-      const d = (placeOf(first) as { dim: number }).dim;
-      const from = tensorOf(first).shape;
-      const to = tensorOf(op.results[0]!).shape;
-      const before = from.slice(0, d).reduce((a, x) => a * x, 1);
-      const e = to.findIndex((s, i) => s === from[d] && to.slice(0, i).reduce((a, x) => a * x, 1) === before);
-      if (e >= 0) emit([map.get(first)!], [tiled(e)]);
+      const e = reshapedDim(
+        tensorOf(first).shape,
+        tensorOf(op.results[0]!).shape,
+        (placeOf(first) as { dim: number }).dim,
+        n,
+      );
+      if (e !== undefined) emit([map.get(first)!], [tiled(e)]);
       else emit([as(first, REPLICATED)], [REPLICATED]);
+    } else if (op.name === 'stablehlo.convolution') {
+      const c = attrsOf('stablehlo.convolution', op);
+      const [x, k] = op.operands as [Value, Value];
+      const [px, pk] = [placeOf(x), placeOf(k)];
+      if (px.kind === 'tiled' && px.dim === c.inBatch && c.batchGroups === 1)
+        emit([map.get(x)!, as(k, REPLICATED)], [tiled(c.outBatch)]);
+      else if (pk.kind === 'tiled' && pk.dim === c.kOut && c.featureGroups === 1 && c.batchGroups === 1)
+        emit([as(x, REPLICATED), map.get(k)!], [tiled(c.outFeature)]);
+      else emit([as(x, REPLICATED), as(k, REPLICATED)], [REPLICATED]);
+    } else if (op.name === 'stablehlo.reduce_window' && op.results.length === 1) {
+      const w = attrsOf('stablehlo.reduce_window', op);
+      const [x, init] = op.operands as [Value, Value];
+      const p = placeOf(x);
+      // A dimension the window does not slide along (size 1, stride 1, no padding or dilation)
+      // keeps its tiles; any other is gathered first.
+      const d = p.kind === 'tiled' ? p.dim : -1;
+      const untouched =
+        d >= 0 &&
+        w.dims[d] === 1 &&
+        w.strides[d] === 1 &&
+        w.baseDil[d] === 1 &&
+        w.winDil[d] === 1 &&
+        w.padding[d]!.every((q) => q === 0);
+      if (untouched) emit([map.get(x)!, as(init, REPLICATED)], [p]);
+      else emit([as(x, REPLICATED), as(init, REPLICATED)], [REPLICATED]);
     } else if (op.name === 'stablehlo.dot_general') {
       const sum = partitionDot(op, b, as, placeOf, emit);
       if (sum) map.set(op.results[0]!, sum); // later uses read the summed partial products
@@ -302,6 +328,23 @@ function partitionFunc(m: Module, f: Func, n: number): Func {
     resultTypes: f.resultTypes.map((t, i) => localType(t as TensorType, results[i]!, n, f.loc)),
     body: { blocks: [{ ...block, args: newParams, ops }] },
   };
+}
+
+/**
+ * Where a reshape puts tiled dimension d (undefined: the tiles would not stay contiguous). With
+ * the dimensions before it holding the same elements before and after, partition p's tile is one
+ * contiguous run of each such block, before as after: the result dimension that starts there
+ * carries the tiling if it cuts into n tiles (a hidden dimension split into heads x head size,
+ * or merged back).
+ */
+export function reshapedDim(from: readonly number[], to: readonly number[], d: number, n: number): number | undefined {
+  const before = from.slice(0, d).reduce((a, x) => a * x, 1);
+  let prefix = 1;
+  for (let e = 0; e < to.length && prefix <= before; e++) {
+    if (prefix === before && to[e] !== 1) return to[e]! % n === 0 ? e : undefined;
+    prefix *= to[e]!;
+  }
+  return undefined;
 }
 
 /** dot_general: a tiled batch/free dimension stays tiled; a tiled contracting one gives partial sums. */
