@@ -13,7 +13,8 @@ import { printModule } from './ir/print.js';
 import { parseSource, verifyImported } from './import/index.js';
 import { unrollManualRegions } from './partition/unroll.js';
 import { collectivesAlongDimZero } from './partition/collective-layout.js';
-import { partitionSpmd } from './partition/spmd.js';
+import { partitionMode, partitionSpmd } from './partition/spmd.js';
+import { manualRegionsOnDevices } from './partition/manual.js';
 import { flatten } from './flat/flatten.js';
 import { injectFault, type FaultKind, type InjectedFault } from './flat/faults.js';
 import { printFlat, symName } from './flat/print.js';
@@ -110,9 +111,7 @@ export function importPhases(source: SourceFile, o: PhaseControl = {}): Module |
 export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefined {
   const at = (r: PhaseResult, print: () => string): boolean => phaseDone(o, r, print);
   const settings = emitSettings(o);
-  const partitioned = collectivesAlongDimZero(
-    partitionSpmd(unrollManualRegions(m), o.entry, o.devices?.partitions ?? 1),
-  );
+  const partitioned = collectivesAlongDimZero(partitionForDevices(m, o.entry, o.devices?.partitions ?? 1));
   if (at({ phase: 'partition', module: partitioned }, mlir(partitioned))) return undefined;
   // Helium multiplies 8-bit lanes twice as fast as 16-bit ones: int8 activations stay as stored there.
   const integer = lowerQuantized(partitioned, { foldZeroPoints: settings.target.simd === 'helium' });
@@ -137,6 +136,16 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
     : emitFilesForC(fused, plan, kernels);
   if (at({ phase: 'emit', result }, () => printFiles(result))) return undefined;
   return result;
+}
+
+/** The partition phase's rewrites: on one device, manual regions unrolled; on several, a sharded
+ * entry partitioned (its manual regions with it), or the manual regions of an unannotated one
+ * run per device. */
+function partitionForDevices(m: Module, entry: string, partitions: number): Module {
+  if (partitions < 2) return unrollManualRegions(m);
+  const f = m.funcs.get(entry);
+  const mode = f ? partitionMode(m, f, partitions) : 'grid';
+  return mode === 'tiles' ? partitionSpmd(m, entry, partitions) : manualRegionsOnDevices(m, partitions);
 }
 
 /** Compiles an imported module to the files of its target. */

@@ -14,7 +14,7 @@ import { compareTensors, degenerate, narrowestFloat } from '../ir/compare.js';
 import { printTensor } from '../ops/control.js';
 import type { DeviceGrid } from '../partition/devices.js';
 import { runPartitioned, runSpmd } from '../toolchain/spmd-run.js';
-import { isSharded } from '../partition/spmd.js';
+import { partitionMode } from '../partition/spmd.js';
 
 /** A sharded program (partition/spmd.ts): each device given its tiles of the inputs; the
  * reassembled results diffed against the interpreter running the unpartitioned program. */
@@ -51,15 +51,21 @@ export async function runDevicesCommand(
   inputs: readonly Tensor[],
   grid: DeviceGrid,
 ): Promise<number> {
-  if (grid.replicas === 1 && isSharded(m, f, grid.partitions)) return runShardedCommand(a, m, f, inputs, grid);
+  const mode = grid.partitions > 1 ? partitionMode(m, f, grid.partitions) : 'grid';
+  if (grid.replicas === 1 && mode === 'tiles') return runShardedCommand(a, m, f, inputs, grid);
   const devices = grid.replicas * grid.partitions;
+  // Manual regions take and return whole values on every device: the reference is the program
+  // run once; an SPMD program as written runs on the interpreter's process grid.
   const programs = [...Array(grid.replicas)].map(() => Array<string>(grid.partitions).fill(f.name));
-  const flat = runParallel(
-    new Interpreter(m),
-    programs,
-    [...Array(devices)].flatMap(() => inputs),
-    [],
-  ) as Tensor[];
+  const flat =
+    mode === 'manual'
+      ? [...Array(devices)].flatMap(() => new Interpreter(m).runFunc(f, inputs) as Tensor[])
+      : (runParallel(
+          new Interpreter(m),
+          programs,
+          [...Array(devices)].flatMap(() => inputs),
+          [],
+        ) as Tensor[]);
   const perDevice = flat.length / devices;
   const run = await runSpmd(
     m,

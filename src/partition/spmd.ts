@@ -27,6 +27,9 @@ import type { Sharding } from '../ir/sharding.js';
 import { intElem, tensorType, type TensorType } from '../ir/types.js';
 import { attrsOf, lookupOp } from '../ops/index.js';
 import { meshToTiles } from './shardy.js';
+import { customCallTarget } from '../ir/core.js';
+import { isIdentityCustomCall } from '../ops/control.js';
+import { FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr } from '../ops/sharding-calls.js';
 
 /** Where a value lives: whole on every partition, or cut along `dim` into one tile per partition. */
 export type Placement = { readonly kind: 'replicated' } | { readonly kind: 'tiled'; readonly dim: number };
@@ -83,6 +86,25 @@ export function entryPlacements(m: Module, f: Func, n: number): { params: Placem
 export function isSharded(m: Module, f: Func, n: number): boolean {
   const { params, results } = entryPlacements(m, f, n);
   return [...params, ...results].some((p) => p.kind === 'tiled');
+}
+
+const hasManualRegions = (m: Module): boolean =>
+  [...m.funcs.values()].some((g) => !!g.body?.blocks.some((blk) => blk.ops.some(isShardingBoundary)));
+
+/**
+ * How a program runs on n partitions: `tiles` (its entry's shardings are partitioned here: each
+ * device holds tiles of the inputs and results), `manual` (manual regions, partition/manual.ts:
+ * every device takes and returns the whole values; also where the entry's shardings are beyond
+ * this partitioner but its regions say what each partition does), or `grid` (an SPMD program as
+ * written, e.g. with collectives: every device runs it whole).
+ */
+export function partitionMode(m: Module, f: Func, n: number): 'tiles' | 'manual' | 'grid' {
+  try {
+    if (isSharded(m, f, n)) return 'tiles';
+  } catch (e) {
+    if (!hasManualRegions(m)) throw e;
+  }
+  return hasManualRegions(m) ? 'manual' : 'grid';
 }
 
 /** The tile of `t` placed by `p` on one of n partitions. */
@@ -240,6 +262,29 @@ function partitionFunc(m: Module, f: Func, n: number): Func {
     }
     if (op.results.some((r) => r.type.kind !== 'tensor') || op.operands.some((v) => v.type.kind !== 'tensor'))
       unsupported(`${op.name} on tokens or tuples`, op.loc);
+    // Manual regions (shard_map): the full value's tiles are the region's per-partition values,
+    // which the ops after run on as they are (placed "replicated": whole on each partition).
+    const boundary = isShardingBoundary(op) ? customCallTarget(op) : undefined;
+    if (isIdentityCustomCall(op)) {
+      map.set(op.results[0]!, map.get(op.operands[0]!) ?? op.operands[0]!);
+      place.set(op.results[0]!, placeOf(op.operands[0]!));
+      continue;
+    }
+    if (boundary === FULL_TO_SHARD || boundary === SHARD_TO_FULL) {
+      const toShard = boundary === FULL_TO_SHARD;
+      const [full, local] = toShard ? [op.operands[0]!, op.results[0]!] : [op.results[0]!, op.operands[0]!];
+      const s = toShard ? shardingAttr(op, 'operand_sharding') : shardingAttr(op);
+      const p = placementOf(s, m, tensorOf(full).shape.length, n, op.loc);
+      if (localType(tensorOf(full), p, n, op.loc).shape.join('x') !== tensorOf(local).shape.join('x'))
+        unsupported(`@${boundary} whose shard shape is not the tile of its sharding`, op.loc);
+      if (toShard) map.set(local, as(full, p));
+      else {
+        map.set(full, map.get(local) ?? local);
+        place.set(full, p);
+      }
+      ops.push(...b.ops);
+      continue;
+    }
     const def = lookupOp(op.name);
     const first = op.operands.find((v) => placeOf(v).kind === 'tiled');
     const sameShapes = op.operands.every(

@@ -49,7 +49,7 @@ const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: '
 const int = (x: number): Attr => ({ kind: 'int', value: BigInt(x) });
 
 /** Ops into a list, with the slices, concatenations and folds that reassemble tiles. */
-class Builder extends OpBuilder {
+export class Builder extends OpBuilder {
   constructor(loc: Loc) {
     super(loc, '%spmd');
   }
@@ -294,7 +294,7 @@ function unrollFunc(m: Module, f: Func): Func {
 }
 
 /** Tiles (value, origin) into one tensor: grouped by origin along each dimension in turn, concatenated. */
-function assemble(b: Builder, tiles: readonly { value: Value; start: readonly number[] }[], dim: number): Value {
+export function assemble(b: Builder, tiles: readonly { value: Value; start: readonly number[] }[], dim: number): Value {
   if (dim === tiles[0]!.start.length) return tiles[0]!.value;
   const origins = [...new Set(tiles.map((t) => t.start[dim]!))].sort((x, y) => x - y);
   return b.concatenate(

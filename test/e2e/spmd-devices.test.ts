@@ -15,7 +15,7 @@ import { collectivesAlongDimZero } from '../../src/partition/collective-layout.j
 import { compile } from '../../src/pipeline.js';
 import { MPIRUN, runSpmd } from '../../src/toolchain/spmd-run.js';
 import { SANITIZE } from '../helpers/models.js';
-import { CLI, FIXTURES, ROOT } from '../helpers/paths.js';
+import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED } from '../helpers/paths.js';
 
 // SPMD programs (--devices N): every collective, compiled once per communicator (threads: N
 // threads of one process; MPI: mpirun -np N), each device's results diffed against the reference
@@ -168,4 +168,33 @@ t.test('an MPI program launched on the wrong number of processes says so and fai
   });
   t.not(r.exitCode, 0, 'non-zero exit');
   t.match(r.all ?? '', /this program runs on 4 devices; launch it with mpirun -np 4 \(got 2\)/);
+});
+
+// Manual regions (shard_map) on real devices: the region's collectives run through the
+// communicator, each device on its tile. An annotated entry is partitioned (its tiles are the
+// devices' inputs); shardy.mlir's 2 x 2 mesh is beyond the partitioner's one-dimension tilings,
+// so its devices take whole values and slice their tiles themselves (partition/manual.ts).
+t.test('manual regions on devices: shard_map fixtures and the 8-way GSPMD export', async (t) => {
+  const cases: [string, number, number, boolean][] = [
+    [join(FIXTURES, 'spmd', 'collectives.mlir'), 4, 4, true],
+    [join(FIXTURES, 'spmd', 'shardy.mlir'), 4, 4, false],
+    ...(HAVE_SHARED
+      ? [[join(SHARED, 'exports', 'ttmlir_e2e_tp_gspmd.mlir'), 8, 1, true] as [string, number, number, boolean]]
+      : []),
+  ];
+  for (const [file, n, matches, tiles] of cases)
+    for (const comm of ['threads', 'mpi']) {
+      const r = await execa('node', [CLI, 'run', file, '--devices', String(n), '--comm', comm, '--random-seed', '2'], {
+        cwd: ROOT,
+        reject: false,
+      });
+      const name = `${file.split('/').pop()} on ${n} devices, ${comm}`;
+      t.equal(r.exitCode, 0, `${name}: exit 0`);
+      t.equal((r.stdout.match(/vs interpreter.*: match/g) ?? []).length, matches, `${name}: ${matches} results match`);
+      t.equal(
+        r.stdout.includes('inputs cut by their shardings'),
+        tiles,
+        `${name}: ${tiles ? 'partitioned' : 'manual regions per device'}`,
+      );
+    }
 });
