@@ -55,6 +55,7 @@ import {
   type BenchModel,
 } from './models.js';
 import { bertLayer, lstm, mobilenetV2, resnet50 } from './real-models.js';
+import { benchSpmd } from './spmd.js';
 
 /** Largest difference, in quanta, between the int8 MLP's outputs and ONNX Runtime's (see its line). */
 const INT8_BOUND = 2;
@@ -419,6 +420,7 @@ async function main(): Promise<number> {
     }
     await benchRealModels(ratios, failures);
   }
+  await benchSpmd(ratios, failures);
   // ---- loops that update a carried tensor -------------------------------------------------------
   // Not a comparison: time per iteration of a loop that rewrites one element per iteration must not
   // grow with the tensor (the update is in place, ops/in-place.ts); a copy per iteration would make

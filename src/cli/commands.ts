@@ -255,6 +255,10 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
     );
     console.log(`weights: ${r.weightBytes} bytes in the .incbin blob, small ones as C arrays`);
     console.log(`fusion groups: ${r.fusionGroups.length}${r.fusionGroups.map((g) => `\n  ${g}`).join('')}`);
+    if (r.communication)
+      console.log(
+        `communication (${options.devices!.replicas * options.devices!.partitions} devices, ${options.devices!.comm}): ${r.communication.receivedBytes} bytes received per device per run${r.communication.calls.map((c) => `\n  ${c}`).join('')}`,
+      );
     console.log(
       `SIMD (${target.simd}): ${r.simdKernels.length} of ${r.kernelNames.length} kernels${r.simdKernels.length ? `: ${r.simdKernels.join(', ')}` : ''}`,
     );

@@ -66,6 +66,11 @@ function reducerOf(op: Op): string {
 /** The C statements of the communicator steps of one program, and the tables they read. */
 export class CollectiveEmitter {
   readonly tables: string[] = [];
+  /** `--report`: each communicator call, with the bytes a device receives through it. */
+  readonly described: string[] = [];
+  /** The bytes the busiest device receives when each collective runs once (the data the
+   * collectives define, whatever algorithm the communicator moves it with). */
+  receivedBytes = 0;
   private readonly devices: number;
 
   constructor(
@@ -99,6 +104,7 @@ export class CollectiveEmitter {
       }
     });
     const width = Math.max(1, ...rows.map((r) => r.length));
+    this.widest = width;
     for (const r of rows)
       for (const m of r)
         if (m < 0 || m >= this.devices)
@@ -114,6 +120,17 @@ export class CollectiveEmitter {
 
   /** The statements of one communicator step. */
   call(f: FlatOp): string {
+    const [code, received] = this.lower(f);
+    this.receivedBytes += received;
+    if (received > 0) this.described.push(`${f.op.name} at ${where(f.op.loc)}: ${received} bytes received per device`);
+    return code;
+  }
+
+  /** The widest group of a table's rows (1: none). */
+  private widest = 1;
+
+  /** The statements of one communicator step, and the bytes the busiest device receives. */
+  private lower(f: FlatOp): [string, number] {
     const { op } = f;
     const ref = (s: Sym): string => this.bufRef(s);
     const tensorOf = (s: Sym): TensorType => s.type as TensorType;
@@ -132,7 +149,7 @@ export class CollectiveEmitter {
       case 'stablehlo.partition_id': {
         const id =
           op.name === 'stablehlo.replica_id' ? `dev / ${this.grid.partitions}` : `dev % ${this.grid.partitions}`;
-        return `*${ref(out)} = (uint32_t)(${id}); /* ${op.name} */`;
+        return [`*${ref(out)} = (uint32_t)(${id}); /* ${op.name} */`, 0];
       }
       case 'stablehlo.all_reduce':
       case 'stablehlo.collective_reduce': {
@@ -140,39 +157,49 @@ export class CollectiveEmitter {
         const group = this.groupTable(op, g, reduceMode(g), false);
         const args = [group, ...reduction(), ref(x), ref(out), count(out)].join(', ');
         const call = checked(`rl_comm_all_reduce(comm, ${args})`);
-        if (op.name === 'stablehlo.all_reduce') return call;
+        const received = (this.widest - 1) * bytes(x);
+        if (op.name === 'stablehlo.all_reduce') return [call, received];
         // collective_reduce: the group's first member keeps the reduction, the others get zeros.
-        return `${call}\n  if (${group}.members[0] != dev) memset(${ref(out)}, 0, ${bytes(out)});`;
+        return [`${call}\n  if (${group}.members[0] != dev) memset(${ref(out)}, 0, ${bytes(out)});`, received];
       }
       case 'stablehlo.reduce_scatter': {
         const g = attrsOf(op.name, op);
         const group = this.groupTable(op, g, reduceMode(g), false);
-        return checked(
-          `rl_comm_reduce_scatter(comm, ${[group, ...reduction(), ref(x), ref(out), count(out)].join(', ')})`,
-        );
+        return [
+          checked(`rl_comm_reduce_scatter(comm, ${[group, ...reduction(), ref(x), ref(out), count(out)].join(', ')})`),
+          (this.widest - 1) * bytes(out),
+        ];
       }
       case 'stablehlo.all_gather': {
         const g = attrsOf(op.name, op);
         const group = this.groupTable(op, g, reduceMode(g), false);
-        return checked(`rl_comm_all_gather(comm, ${group}, ${ref(x)}, ${ref(out)}, ${bytes(x)})`);
+        return [
+          checked(`rl_comm_all_gather(comm, ${group}, ${ref(x)}, ${ref(out)}, ${bytes(x)})`),
+          (this.widest - 1) * bytes(x),
+        ];
       }
       case 'stablehlo.all_to_all': {
         const g = attrsOf(op.name, op);
         const group = this.groupTable(op, g, permuteMode(g), false);
-        return checked(`rl_comm_all_to_all(comm, ${group}, ${ref(x)}, ${ref(out)}, ${bytes(x) / g.count})`);
+        return [
+          checked(`rl_comm_all_to_all(comm, ${group}, ${ref(x)}, ${ref(out)}, ${bytes(x) / g.count})`),
+          ((this.widest - 1) * bytes(x)) / g.count,
+        ];
       }
       case 'stablehlo.collective_permute':
-        return checked(`rl_comm_permute(comm, ${this.permuteTable(op)}, ${ref(x)}, ${ref(out)}, ${bytes(x)})`);
+        return [
+          checked(`rl_comm_permute(comm, ${this.permuteTable(op)}, ${ref(x)}, ${ref(out)}, ${bytes(x)})`),
+          bytes(x),
+        ];
       case 'stablehlo.collective_broadcast': {
         const g = attrsOf(op.name, op);
         const group = this.groupTable(op, g, permuteMode(g), true);
         const data = g.dynamicRoot ? f.ins.slice(0, -1) : f.ins;
         const root = g.dynamicRoot ? `(int32_t)*${ref(f.ins[f.ins.length - 1]!)}` : '0';
-        return data
-          .map((s, i) =>
-            checked(`rl_comm_broadcast(comm, ${group}, ${root}, ${ref(s)}, ${ref(f.outs[i]!)}, ${bytes(s)})`),
-          )
-          .join('\n  ');
+        const calls = data.map((s, i) =>
+          checked(`rl_comm_broadcast(comm, ${group}, ${root}, ${ref(s)}, ${ref(f.outs[i]!)}, ${bytes(s)})`),
+        );
+        return [calls.join('\n  '), data.reduce((n, s) => n + bytes(s), 0)];
       }
       default:
         return unsupported(op.name, op.loc);

@@ -285,5 +285,8 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     fusionGroups: kernelOps.flatMap((k, i) => (k.group ? [`${kernels[i]!.name}: ${describeGroup(k.group)}`] : [])),
     simdKernels: kernels.filter((k) => k.usesSimd).map((k) => k.name),
     ...(injected ? { fault: injected.where } : {}),
+    ...(collectives
+      ? { communication: { calls: collectives.described, receivedBytes: collectives.receivedBytes } }
+      : {}),
   };
 }

@@ -67,6 +67,9 @@ export interface EmitResult {
   readonly buildFlags: readonly string[];
   /** With a fault injected (flat/faults.ts): where it went. */
   readonly fault?: string;
+  /** SPMD builds: each communicator call (for --report), and the bytes the busiest device
+   * receives when each collective runs once. */
+  readonly communication?: { readonly calls: readonly string[]; readonly receivedBytes: number };
 }
 
 /** The target and thread count of `o`, checked: the pipeline calls this before any phase, so a

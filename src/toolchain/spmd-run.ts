@@ -52,11 +52,15 @@ export interface SpmdRunOptions {
   readonly simplify?: boolean;
   /** --inject-fault: a deliberately wrong program (faults.ts), to test the tests. */
   readonly fault?: FaultKind;
+  /** make bench: after the checked run, this many more, timed (SpmdRun.medianSeconds). */
+  readonly timedRuns?: number;
 }
 
 export interface SpmdRun {
   /** Per device, its outputs. */
   readonly outputs: Tensor[][];
+  /** With timedRuns: the median time of a run on device 0 (the whole step: runs meet in collectives). */
+  readonly medianSeconds?: number;
   readonly emitted: EmitResult;
   readonly dir: string;
 }
@@ -105,7 +109,8 @@ export async function runSpmd(
     extraFlags: o.flags ?? [],
   });
   inputs.forEach((ins, d) => ins.forEach((t, i) => writeFileSync(join(dir, `in${d}_${i}.bin`), toStorageBytes(t))));
-  const command = mpi ? [...MPIRUN, '-np', String(devices), exe, dir] : [exe, dir];
+  const runs = o.timedRuns ? [String(o.timedRuns)] : [];
+  const command = mpi ? [...MPIRUN, '-np', String(devices), exe, dir, ...runs] : [exe, dir, ...runs];
   const r = await execa(command[0]!, command.slice(1), { reject: false, all: true, cwd: dir });
   checkFound(r, command[0]!);
   if (r.exitCode !== 0) throw new RuntimeError(`SPMD program failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
@@ -114,7 +119,9 @@ export async function runSpmd(
   const outputs = [...Array(devices).keys()].map((d) =>
     emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(join(dir, `out${d}_${i}.bin`)), t)),
   );
-  return { outputs, emitted, dir };
+  const timing = o.timedRuns ? /\{"median_s": ([0-9.e+-]+)/.exec(r.stdout) : undefined;
+  if (o.timedRuns && !timing) throw new RuntimeError(`SPMD program printed no timing:\n${r.all ?? ''}`);
+  return { outputs, emitted, dir, ...(timing ? { medianSeconds: Number(timing[1]) } : {}) };
 }
 
 /** A partitioned program's run: its global outputs (tiles put back together by each result's
