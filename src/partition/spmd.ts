@@ -49,7 +49,8 @@ export function placementOf(s: Sharding | undefined, m: Module, rank: number, n:
     const mesh = m.meshes?.get(s.mesh) ?? unsupported(`a sharding on the unknown mesh @${s.mesh}`, loc);
     s = meshToTiles(mesh, s, rank, loc);
   }
-  if (!s || s.kind === 'replicated') return REPLICATED;
+  // maximal (one device computes it): replicated computes the same values on every device.
+  if (!s || s.kind === 'replicated' || s.kind === 'maximal') return REPLICATED;
   if (s.kind !== 'tiled') return unsupported(`a ${s.kind} sharding`, loc);
   const dims = s.tiles.slice(0, rank);
   const cut = dims.flatMap((t, d) => (t > 1 ? [d] : []));
@@ -266,8 +267,14 @@ function partitionFunc(m: Module, f: Func, n: number): Func {
     // which the ops after run on as they are (placed "replicated": whole on each partition).
     const boundary = isShardingBoundary(op) ? customCallTarget(op) : undefined;
     if (isIdentityCustomCall(op)) {
-      map.set(op.results[0]!, map.get(op.operands[0]!) ?? op.operands[0]!);
-      place.set(op.results[0]!, placeOf(op.operands[0]!));
+      // A sharding constraint inside the program (`@Sharding` on an intermediate value): the
+      // value is resharded to it; a manual one (before a full-to-shard step) keeps its place.
+      const s = customCallTarget(op) === 'Sharding' ? shardingAttr(op) : undefined;
+      const x = op.operands[0]!;
+      const want = s && s.kind !== 'manual' ? placementOf(s, m, tensorOf(x).shape.length, n, op.loc) : placeOf(x);
+      map.set(op.results[0]!, as(x, want));
+      place.set(op.results[0]!, want);
+      ops.push(...b.ops);
       continue;
     }
     if (boundary === FULL_TO_SHARD || boundary === SHARD_TO_FULL) {

@@ -96,3 +96,33 @@ for (const [model, moves] of Object.entries(MODELS))
             );
         }
       });
+
+// A sharding constraint inside the program (`@Sharding` on an intermediate, as jax's
+// with_sharding_constraint writes it) reshards the value: here a replicated product becomes row
+// tiles (a local slice, no bytes), and a maximal result is computed everywhere.
+t.test('@Sharding constraints and maximal shardings', async (t) => {
+  const text = `module @c attributes {mhlo.num_partitions = 2 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%x: tensor<4x6xf32> {mhlo.sharding = "{replicated}"}) -> (tensor<4x6xf32> {mhlo.sharding = "{devices=[2,1]0,1}"}, tensor<6xf32> {mhlo.sharding = "{maximal device=0}"}) {
+    %0 = stablehlo.multiply %x, %x : tensor<4x6xf32>
+    %1 = stablehlo.custom_call @Sharding(%0) {mhlo.sharding = "{devices=[2,1]0,1}"} : (tensor<4x6xf32>) -> tensor<4x6xf32>
+    %2 = stablehlo.exponential %1 : tensor<4x6xf32>
+    %zero = stablehlo.constant dense<0.000000e+00> : tensor<f32>
+    %3 = stablehlo.reduce(%2 init: %zero) applies stablehlo.add across dimensions = [0] : (tensor<4x6xf32>, tensor<f32>) -> tensor<6xf32>
+    return %2, %3 : tensor<4x6xf32>, tensor<6xf32>
+  }
+}
+`;
+  const m = importModule(new SourceFile('constraint.mlir', text));
+  const f = m.funcs.get('main')!;
+  const inputs = randomInputs(f, 3, m) as Tensor[];
+  const want = new Interpreter(m).runFunc(f, inputs) as Tensor[];
+  const partitioned = partitionSpmd(m, 'main', 2);
+  t.same(
+    collectives(partitioned),
+    ['stablehlo.all_reduce'],
+    'the constraint slices locally; the sum over the tiled rows is all_reduced',
+  );
+  const run = await runPartitioned(m, 'main', inputs, { grid: { replicas: 1, partitions: 2, comm: 'threads' } });
+  run.global.forEach((g, i) => t.ok(compareTensors(g, want[i]!).ok, `result ${i} matches the interpreter`));
+  t.same(run.outputs[0]![0]!.type.shape, [2, 6], 'each device holds two rows of the constrained value');
+});
