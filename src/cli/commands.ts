@@ -292,10 +292,8 @@ export async function runCommand(a: RunArgs): Promise<number> {
     return x;
   });
   if (a.devices !== undefined) {
-    if (a.backend !== 'c' || a.target !== 'host' || a.threads > 1 || a.fault)
-      throw new RuntimeError(
-        '--devices runs host C builds: it takes none of --backend cuda, --target, --threads, --inject-fault',
-      );
+    if (a.backend !== 'c' || a.target !== 'host' || a.fault)
+      throw new RuntimeError('--devices runs host C builds: it takes none of --backend cuda, --target, --inject-fault');
     return runDevicesCommand(a, m, f, tensors, deviceGrid(m, a.devices, a.comm ?? 'threads'));
   }
   // The reference first: its results, and the verdicts of the program's own check ops (goldens).

@@ -19,14 +19,14 @@ import { partitionMode } from '../partition/spmd.js';
 /** A sharded program (partition/spmd.ts): each device given its tiles of the inputs; the
  * reassembled results diffed against the interpreter running the unpartitioned program. */
 async function runShardedCommand(
-  a: { readonly cc?: string },
+  a: { readonly cc?: string; readonly threads: number },
   m: Module,
   f: Func,
   inputs: readonly Tensor[],
   grid: DeviceGrid,
 ): Promise<number> {
   const want = new Interpreter(m).runFunc(f, inputs) as Tensor[];
-  const run = await runPartitioned(m, f.name, inputs, { grid, ...(a.cc ? { cc: a.cc } : {}) });
+  const run = await runPartitioned(m, f.name, inputs, { grid, threads: a.threads, ...(a.cc ? { cc: a.cc } : {}) });
   const computedIn = narrowestFloat(m);
   let ok = true;
   console.log(
@@ -45,7 +45,7 @@ async function runShardedCommand(
 }
 
 export async function runDevicesCommand(
-  a: { readonly cc?: string },
+  a: { readonly cc?: string; readonly threads: number },
   m: Module,
   f: Func,
   inputs: readonly Tensor[],

@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { error } from '../diag/diagnostics.js';
 import { typeToString } from '../ir/types.js';
+import type { Attr } from '../ir/attrs.js';
+import { printAttr } from '../ir/print.js';
+import { DEVICE_TILE } from '../partition/spmd.js';
 import { size } from '../ir/tensor.js';
 import type { MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
@@ -52,6 +55,13 @@ function splitKernels(
     done += k.source.length;
   }
   return { groups, prototypes };
+}
+
+/** An SPMD build's I/O comment: the sharding the source gives the value (its type is this
+ * device's tile of it). */
+function shardingNote(attrs: Readonly<Record<string, Attr>> | undefined): string | undefined {
+  const a = attrs?.['mhlo.sharding'] ?? attrs?.['sdy.sharding'];
+  return a && attrs?.[DEVICE_TILE] ? `this device's part of the value sharded ${printAttr(a)}` : undefined;
 }
 
 export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readonly Kernel[]): EmitResult {
@@ -215,8 +225,18 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       numOutputs: prog.outputs.length,
       arenaBytes: plan.arenaBytes,
       arenaAlignment: plan.alignment,
-      inputs: prog.inputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: bytes(s) })),
-      outputs: prog.outputs.map((s, i) => ({ index: i, type: typeToString(s.type), bytes: bytes(s) })),
+      inputs: prog.inputs.map((s, i) => ({
+        index: i,
+        type: typeToString(s.type),
+        bytes: bytes(s),
+        sharding: o.devices ? shardingNote(prog.entry.paramAttrs?.[i]) : undefined,
+      })),
+      outputs: prog.outputs.map((s, i) => ({
+        index: i,
+        type: typeToString(s.type),
+        bytes: bytes(s),
+        sharding: o.devices ? shardingNote(prog.entry.resultAttrs?.[i]) : undefined,
+      })),
       spmd,
     }),
   );

@@ -31,6 +31,9 @@ import { customCallTarget } from '../ir/core.js';
 import { isIdentityCustomCall } from '../ops/control.js';
 import { FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr } from '../ops/sharding-calls.js';
 
+/** Marks the parameters and results of a partitioned entry: each device's tile of the value. */
+export const DEVICE_TILE = 'xla_aot.device_tile';
+
 /** Where a value lives: whole on every partition, or cut along `dim` into one tile per partition. */
 export type Placement = { readonly kind: 'replicated' } | { readonly kind: 'tiled'; readonly dim: number };
 const REPLICATED: Placement = { kind: 'replicated' };
@@ -374,8 +377,13 @@ function partitionFunc(m: Module, f: Func, n: number): Func {
     }
     ops.push(...b.ops);
   }
+  // The entry now takes and returns each device's tiles: marked for the generated header.
+  const marked = (attrs: readonly Readonly<Record<string, Attr>>[] | undefined, count: number) =>
+    [...Array(count).keys()].map((i) => ({ ...(attrs?.[i] ?? {}), [DEVICE_TILE]: { kind: 'unit' } as Attr }));
   return {
     ...f,
+    paramAttrs: marked(f.paramAttrs, f.params.length),
+    resultAttrs: marked(f.resultAttrs, f.resultTypes.length),
     params: newParams,
     resultTypes: f.resultTypes.map((t, i) => localType(t as TensorType, results[i]!, n, f.loc)),
     body: { blocks: [{ ...block, args: newParams, ops }] },

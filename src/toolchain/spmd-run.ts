@@ -43,6 +43,8 @@ export interface SpmdRunOptions {
   readonly grid: DeviceGrid;
   /** The C compiler of a threads build (default gcc); MPI builds use mpicc. */
   readonly cc?: string;
+  /** --threads: each device's GEMM and large loop kernels split over a pool of this many threads. */
+  readonly threads?: number;
   /** Extra compiler flags (e.g. sanitizers). */
   readonly flags?: readonly string[];
   readonly keepDir?: string;
@@ -85,6 +87,7 @@ export async function runSpmd(
     sourceName: m.source.name.split('/').pop()!,
     cc,
     devices: o.grid,
+    ...(o.threads ? { threads: o.threads } : {}),
     checksAsOutputs: o.checksAsOutputs ?? false,
     ...(o.simplify === false ? { simplify: false } : {}),
     ...(o.fault ? { fault: o.fault } : {}),
