@@ -28,7 +28,7 @@ import { Interpreter } from '../interpret/eval.js';
 import type { RtValue, Tensor } from '../ir/tensor.js';
 import { entryFunctions, runFile, splitCases, type CaseResult } from './runner.js';
 import { readTextIfExists } from '../util/files.js';
-import { prepareSpmd, runSpmdCase, type SpmdCase } from './spmd.js';
+import { prepareSpmd, runSpmdCases, type SpmdCase } from './spmd.js';
 import type { DeviceGrid } from '../partition/devices.js';
 
 // Build directories are removed when the process exits (tests once left hundreds of GB of them).
@@ -336,22 +336,17 @@ export async function runFilesC(files: readonly string[], o: BuildOptions): Prom
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, worker));
-  // Process-grid cases: one SPMD build and run per communicator each (spmd.ts).
-  let nextSpmd = 0;
-  const spmdWorker = async (): Promise<void> => {
-    while (nextSpmd < spmd.length) {
-      const c = spmd[nextSpmd++]!;
-      results.push(
-        await runSpmdCase(c, o.comms ?? ['threads', 'mpi'], {
-          flags: o.flags ?? [],
-          ...(o.cc ? { cc: o.cc } : {}),
-          ...(o.fault ? { fault: o.fault } : {}),
-        }),
-      );
-      o.progress?.('SPMD cases', ++finished, batches.length + spmd.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, spmdWorker));
+  // Process-grid cases: one SPMD build and launch per number of devices and communicator (spmd.ts).
+  if (spmd.length) {
+    o.progress?.('SPMD cases', 0, spmd.length);
+    results.push(
+      ...(await runSpmdCases(spmd, o.comms ?? ['threads', 'mpi'], {
+        flags: o.flags ?? [],
+        ...(o.cc ? { cc: o.cc } : {}),
+        ...(o.fault ? { fault: o.fault } : {}),
+      })),
+    );
+  }
   const order = new Map(files.map((f, i) => [f, i]));
   return results.sort((a, b) => order.get(a.file)! - order.get(b.file)! || a.index - b.index);
 }

@@ -4,7 +4,8 @@
  * SPMD program for the grid (`--devices`), run once per communicator (threads, and MPI through
  * mpirun), each device on the arguments the case gives its process, and every device's results
  * are diffed against the interpreter's results for that process (the interpreter having passed
- * the case's checks on them). A case passes only when it passes with every communicator.
+ * the case's checks on them). A case passes only when it passes with every communicator. Cases
+ * on as many devices are built and launched together (one harness runs them one after another).
  */
 import { CompileError, error, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
@@ -15,7 +16,7 @@ import { importModule } from '../import/index.js';
 import { Interpreter } from '../interpret/eval.js';
 import { attrsOf } from '../ops/index.js';
 import type { DeviceGrid } from '../partition/devices.js';
-import { runSpmd } from '../toolchain/spmd-run.js';
+import { runSpmdBatch } from '../toolchain/spmd-run.js';
 import type { CaseResult } from './runner.js';
 import type { FaultKind } from '../flat/faults.js';
 
@@ -89,42 +90,93 @@ export function prepareSpmd(file: string, text: string, index: number): SpmdCase
   }
 }
 
-/** Compiles and runs the case with each communicator; passed only when every device of every run matches. */
-export async function runSpmdCase(
-  c: SpmdCase,
-  comms: readonly DeviceGrid['comm'][],
-  build: { readonly flags: readonly string[]; readonly cc?: string; readonly fault?: FaultKind },
-): Promise<CaseResult> {
-  for (const comm of comms) {
-    let outputs: Tensor[][];
-    try {
-      // Sanitizers on the threads build: MPI's own allocations would read as leaks.
-      const run = await runSpmd(c.module, c.program, c.args, {
-        grid: { replicas: c.replicas, partitions: c.partitions, comm },
-        simplify: false,
-        ...(comm === 'threads' ? { flags: build.flags, ...(build.cc ? { cc: build.cc } : {}) } : {}),
-        ...(build.fault ? { fault: build.fault } : {}),
-      });
-      outputs = run.outputs;
-    } catch (e) {
-      const reason =
-        e instanceof CompileError
-          ? renderDiagnostic(e.diagnostic).split('\n')[0]!
-          : (e as Error).message.split('\n').slice(0, 3).join(' ');
-      return failed(c.file, c.index, `${comm}: ${reason}`);
+export interface SpmdBuild {
+  readonly flags: readonly string[];
+  readonly cc?: string;
+  readonly fault?: FaultKind;
+}
+
+const reasonOf = (e: unknown): string =>
+  e instanceof CompileError
+    ? renderDiagnostic(e.diagnostic).split('\n')[0]!
+    : (e as Error).message.split('\n').slice(0, 3).join(' ');
+
+/** Why a run's outputs fail the case (undefined: every device matches). */
+function mismatch(c: SpmdCase, outputs: readonly (readonly Tensor[])[]): string | undefined {
+  for (const [d, outs] of outputs.entries())
+    for (const [i, t] of outs.entries()) {
+      const diff = compareTensors(t, c.expected[d]![i]!);
+      if (!diff.ok) return `device ${d} output ${i} vs interpreter: ${diff.message}`;
     }
-    for (const [d, outs] of outputs.entries())
-      for (const [i, t] of outs.entries()) {
-        const diff = compareTensors(t, c.expected[d]![i]!);
-        if (!diff.ok)
-          return failed(c.file, c.index, `${comm}: device ${d} output ${i} vs interpreter: ${diff.message}`);
-      }
+  return undefined;
+}
+
+/** The cases run as one batch per number of devices and communicator (one build, one launch);
+ * a batch that fails to build or run is run case by case, so one bad case cannot hide the others.
+ * Returns why each case failed, by case (absent: it passed with every communicator). */
+async function runBatches(
+  cases: readonly SpmdCase[],
+  comm: DeviceGrid['comm'],
+  build: SpmdBuild,
+  failures: Map<SpmdCase, string>,
+): Promise<void> {
+  const bySize = new Map<number, SpmdCase[]>();
+  for (const c of cases) {
+    if (failures.has(c)) continue;
+    const n = c.replicas * c.partitions;
+    bySize.set(n, [...(bySize.get(n) ?? []), c]);
   }
-  const devices = c.replicas * c.partitions;
-  return {
-    file: c.file,
-    index: c.index,
-    outcome: 'passed',
-    reason: `${devices} devices x ${c.expected[0]!.length} value(s) match the interpreter with ${comms.join(' and ')}`,
+  // Sanitizers on the threads build: MPI's own allocations would read as leaks.
+  const options = {
+    simplify: false,
+    ...(comm === 'threads' ? { flags: build.flags, ...(build.cc ? { cc: build.cc } : {}) } : {}),
+    ...(build.fault ? { fault: build.fault } : {}),
   };
+  const program = (c: SpmdCase) => ({
+    module: c.module,
+    entry: c.program,
+    grid: { replicas: c.replicas, partitions: c.partitions, comm },
+    inputs: c.args,
+  });
+  for (const group of bySize.values()) {
+    let runs: Awaited<ReturnType<typeof runSpmdBatch>> | undefined;
+    try {
+      runs = await runSpmdBatch(group.map(program), options);
+    } catch {
+      runs = undefined;
+    }
+    for (const [k, c] of group.entries()) {
+      let outputs = runs?.[k]?.outputs;
+      if (!outputs)
+        try {
+          outputs = (await runSpmdBatch([program(c)], options))[0]!.outputs;
+        } catch (e) {
+          failures.set(c, `${comm}: ${reasonOf(e)}`);
+          continue;
+        }
+      const why = mismatch(c, outputs);
+      if (why) failures.set(c, `${comm}: ${why}`);
+    }
+  }
+}
+
+/** Compiles and runs the cases with each communicator; a case passes only when every device of
+ * every run matches. */
+export async function runSpmdCases(
+  cases: readonly SpmdCase[],
+  comms: readonly DeviceGrid['comm'][],
+  build: SpmdBuild,
+): Promise<CaseResult[]> {
+  const failures = new Map<SpmdCase, string>();
+  for (const comm of comms) await runBatches(cases, comm, build, failures);
+  return cases.map((c) => {
+    const why = failures.get(c);
+    if (why) return failed(c.file, c.index, why);
+    return {
+      file: c.file,
+      index: c.index,
+      outcome: 'passed',
+      reason: `${c.replicas * c.partitions} devices x ${c.expected[0]!.length} value(s) match the interpreter with ${comms.join(' and ')}`,
+    };
+  });
 }

@@ -11,7 +11,8 @@ import tmp from 'tmp';
 import type { Module } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
 import { render } from '../emit-common/templates.js';
-import { buildExecutable, checkFound, writeFiles } from './build.js';
+import { checkFound, sourceOf, tool, writeFiles } from './build.js';
+import { CFLAGS } from '../emit-c/emit.js';
 import { fromStorageBytes, toStorageBytes } from '../emit-common/ctypes.js';
 import { VERSION, type EmitResult } from '../emit-common/program.js';
 import type { DeviceGrid } from '../partition/devices.js';
@@ -67,51 +68,84 @@ export interface SpmdRun {
   readonly dir: string;
 }
 
-/** Emits `entry` for `o.grid`, builds it and runs it with `inputs[d]` on device d. */
-export async function runSpmd(
-  m: Module,
-  entry: string,
-  inputs: readonly (readonly Tensor[])[],
-  o: SpmdRunOptions,
-): Promise<SpmdRun> {
-  const dir = o.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-spmd-', unsafeCleanup: true }).name;
-  const devices = o.grid.replicas * o.grid.partitions;
-  if (inputs.length !== devices)
-    throw new RuntimeError(`${devices} devices need ${devices} input lists, got ${inputs.length}`);
-  const prefix = 'model';
-  const mpi = o.grid.comm === 'mpi';
+/** One program of a batch: its module and entry, its grid, and device d's inputs as inputs[d]. */
+export interface SpmdProgram {
+  readonly module: Module;
+  readonly entry: string;
+  readonly grid: DeviceGrid;
+  readonly inputs: readonly (readonly Tensor[])[];
+}
+
+/**
+ * Emits every program (each its own C prefix), builds them with one harness and one communicator,
+ * and runs them one after the other on the devices (one launch: threads, or one mpirun). The
+ * programs must run on as many devices and use the same communicator. Returns each program's run.
+ */
+export async function runSpmdBatch(
+  programs: readonly SpmdProgram[],
+  o: Omit<SpmdRunOptions, 'grid'>,
+  dir = o.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-spmd-', unsafeCleanup: true }).name,
+): Promise<SpmdRun[]> {
+  const devices = programs[0]!.grid.replicas * programs[0]!.grid.partitions;
+  const comm = programs[0]!.grid.comm;
+  const mpi = comm === 'mpi';
   const cc = mpi ? 'mpicc' : (o.cc ?? 'gcc');
-  const emitted = compile(m, {
-    entry,
-    prefix,
-    sourceName: m.source.name.split('/').pop()!,
-    cc,
-    devices: o.grid,
-    ...(o.threads ? { threads: o.threads } : {}),
-    checksAsOutputs: o.checksAsOutputs ?? false,
-    ...(o.simplify === false ? { simplify: false } : {}),
-    ...(o.fault ? { fault: o.fault } : {}),
+  const emitted = programs.map((p, k) => {
+    if (p.grid.replicas * p.grid.partitions !== devices || p.grid.comm !== comm)
+      throw new RuntimeError('an SPMD batch runs on one number of devices with one communicator');
+    if (p.inputs.length !== devices)
+      throw new RuntimeError(`${devices} devices need ${devices} input lists, got ${p.inputs.length}`);
+    const r = compile(p.module, {
+      entry: p.entry,
+      prefix: `p${k}`,
+      sourceName: p.module.source.name.split('/').pop()!,
+      cc,
+      devices: p.grid,
+      ...(o.threads ? { threads: o.threads } : {}),
+      checksAsOutputs: o.checksAsOutputs ?? false,
+      ...(o.simplify === false ? { simplify: false } : {}),
+      ...(o.fault ? { fault: o.fault } : {}),
+    });
+    p.inputs.forEach((ins, d) => {
+      if (ins.length !== r.inputs.length)
+        throw new RuntimeError(`@${p.entry} takes ${r.inputs.length} input(s), device ${d} got ${ins.length}`);
+      ins.forEach((t, i) => writeFileSync(join(dir, `in${k}_${d}_${i}.bin`), toStorageBytes(t)));
+    });
+    writeFiles(dir, r);
+    return r;
   });
-  inputs.forEach((ins, d) => {
-    if (ins.length !== emitted.inputs.length)
-      throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), device ${d} got ${ins.length}`);
-  });
-  writeFiles(dir, emitted);
   const harness = render('c/spmd-harness.c.hbs', {
     version: VERSION,
     poison: UNWRITTEN_BYTE,
-    prefix,
-    PREFIX: prefix.toUpperCase(),
-    comm: o.grid.comm,
+    programs: programs.map((_, k) => `p${k}`),
+    comm,
     mpi,
     devices,
-    numInputsOrOne: Math.max(1, emitted.inputs.length),
-    numOutputsOrOne: Math.max(1, emitted.outputs.length),
+    maxInputs: Math.max(1, ...emitted.map((r) => r.inputs.length)),
+    maxOutputs: Math.max(1, ...emitted.map((r) => r.outputs.length)),
   });
-  const exe = await buildExecutable(dir, emitted, cc, new Map([['harness.c', harness]]), 'harness', {
-    extraFlags: o.flags ?? [],
-  });
-  inputs.forEach((ins, d) => ins.forEach((t, i) => writeFileSync(join(dir, `in${d}_${i}.bin`), toStorageBytes(t))));
+  writeFileSync(join(dir, 'harness.c'), harness);
+  // One compiler call: the programs' sources (the communicator's once), then the harness.
+  const sources = [...new Set(emitted.flatMap((r) => r.objects.map((obj) => sourceOf(r, obj))))];
+  const first = emitted[0]!;
+  await tool(
+    cc,
+    [
+      ...CFLAGS.split(' '),
+      ...first.target.cflags,
+      ...first.buildFlags,
+      ...(o.flags ?? []),
+      '-I.',
+      'harness.c',
+      ...sources,
+      ...first.target.exeFlags,
+      '-o',
+      'harness',
+      '-lm',
+    ],
+    dir,
+  );
+  const exe = join(dir, 'harness');
   const runs = o.timedRuns ? [String(o.timedRuns)] : [];
   const command = mpi ? [...MPIRUN, '-np', String(devices), exe, dir, ...runs] : [exe, dir, ...runs];
   const r = await execa(command[0]!, command.slice(1), { reject: false, all: true, cwd: dir });
@@ -119,12 +153,25 @@ export async function runSpmd(
   if (r.exitCode !== 0) throw new RuntimeError(`SPMD program failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
   if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all))
     throw new RuntimeError(`sanitizer report:\n${r.all}`);
-  const outputs = [...Array(devices).keys()].map((d) =>
-    emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(join(dir, `out${d}_${i}.bin`)), t)),
-  );
-  const timing = o.timedRuns ? /\{"median_s": ([0-9.e+-]+)/.exec(r.stdout) : undefined;
-  if (o.timedRuns && !timing) throw new RuntimeError(`SPMD program printed no timing:\n${r.all ?? ''}`);
-  return { outputs, emitted, dir, ...(timing ? { medianSeconds: Number(timing[1]) } : {}) };
+  return emitted.map((e, k) => {
+    const outputs = [...Array(devices).keys()].map((d) =>
+      e.outputs.map((t, i) => fromStorageBytes(readFileSync(join(dir, `out${k}_${d}_${i}.bin`)), t)),
+    );
+    const timing = o.timedRuns ? new RegExp(`\\{"program": ${k}, "median_s": ([0-9.e+-]+)`).exec(r.stdout) : undefined;
+    if (o.timedRuns && !timing) throw new RuntimeError(`SPMD program printed no timing:\n${r.all ?? ''}`);
+    return { outputs, emitted: e, dir, ...(timing ? { medianSeconds: Number(timing[1]) } : {}) };
+  });
+}
+
+/** Emits `entry` for `o.grid`, builds it and runs it with `inputs[d]` on device d. */
+export async function runSpmd(
+  m: Module,
+  entry: string,
+  inputs: readonly (readonly Tensor[])[],
+  o: SpmdRunOptions,
+): Promise<SpmdRun> {
+  const [run] = await runSpmdBatch([{ module: m, entry, grid: o.grid, inputs }], o);
+  return run!;
 }
 
 /** A partitioned program's run: its global outputs (tiles put back together by each result's
