@@ -38,6 +38,21 @@ function report(e: unknown): number {
   return 70;
 }
 
+/** --devices / --comm, of the compile and run commands. */
+const DEVICE_OPTIONS = {
+  devices: {
+    type: 'number',
+    describe:
+      'an SPMD program for N devices: each runs the program on its own arena, collectives through the communicator (--comm)',
+  },
+  comm: {
+    type: 'string',
+    default: 'threads',
+    choices: ['threads', 'mpi'],
+    describe: 'with --devices: threads (N threads of one process) or mpi (one process per device: mpirun -np N)',
+  },
+} as const;
+
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--list-targets')) {
     console.log(describeTargets(CFLAGS));
@@ -175,18 +190,7 @@ async function main(argv: string[]): Promise<number> {
             default: 1,
             describe: 'threads for GEMM, convolution and large loop kernels (hosted targets; 1: no pthreads)',
           })
-          .option('devices', {
-            type: 'number',
-            describe:
-              'an SPMD program for N devices: each runs the program on its own arena, collectives through the communicator (--comm)',
-          })
-          .option('comm', {
-            type: 'string',
-            default: 'threads',
-            choices: ['threads', 'mpi'],
-            describe:
-              'with --devices: threads (N threads of one process) or mpi (one process per device: mpirun -np N)',
-          })
+          .options(DEVICE_OPTIONS)
           .option('inject-fault', {
             type: 'string',
             choices: FAULT_KINDS,
@@ -266,18 +270,7 @@ async function main(argv: string[]): Promise<number> {
             describe:
               'split GEMM, convolution and large loop kernels across a pool of N threads kept in the arena (hosted targets; PREFIX_init starts it, PREFIX_fini joins it)',
           })
-          .option('devices', {
-            type: 'number',
-            describe:
-              'an SPMD program for N devices: each runs the program on its own arena, collectives through the communicator (--comm)',
-          })
-          .option('comm', {
-            type: 'string',
-            default: 'threads',
-            choices: ['threads', 'mpi'],
-            describe:
-              'with --devices: threads (N threads of one process) or mpi (one process per device: mpirun -np N)',
-          })
+          .options(DEVICE_OPTIONS)
           .option('firmware', {
             type: 'boolean',
             default: false,

@@ -12,16 +12,11 @@ import { typeToString, type Type } from '../ir/types.js';
 import { inPlaceLoopUpdates } from '../ops/in-place.js';
 import { checkedOperand, isCheckOp, isIdentityCustomCall, unsupportedCustomCall } from '../ops/control.js';
 import { customCallTarget } from '../ir/core.js';
+import { COLLECTIVE_OPS } from '../ops/collective.js';
 
 /** Ops that talk to other devices or ask which device this is: communicator calls. */
-export const COMM_STEPS = new Set([
-  'stablehlo.all_reduce',
-  'stablehlo.all_gather',
-  'stablehlo.reduce_scatter',
-  'stablehlo.all_to_all',
-  'stablehlo.collective_permute',
-  'stablehlo.collective_broadcast',
-  'stablehlo.collective_reduce',
+export const COMM_STEPS: ReadonlySet<string> = new Set([
+  ...COLLECTIVE_OPS,
   'stablehlo.replica_id',
   'stablehlo.partition_id',
 ]);

@@ -4,7 +4,7 @@
  * collective_permute, collective_broadcast, replica_id, partition_id, send, recv, infeed,
  * outfeed, and interpreter.run_parallel itself.
  */
-import type { AttrReader } from '../ir/attrs.js';
+import type { Attr, AttrReader } from '../ir/attrs.js';
 import type { Op } from '../ir/core.js';
 import { intElem, tensorType, type TensorType, type Type } from '../ir/types.js';
 import {
@@ -22,6 +22,37 @@ import { resultTensorType } from './elementwise.js';
 import { concatTensors, sliceEval } from './movement.js';
 import { combiner } from './reduction.js';
 import { RuntimeError } from '../diag/diagnostics.js';
+
+/** The collectives that move data between processes (not the id ops, send/recv or the feeds). */
+export const COLLECTIVE_OPS: ReadonlySet<string> = new Set([
+  'stablehlo.all_reduce',
+  'stablehlo.all_gather',
+  'stablehlo.reduce_scatter',
+  'stablehlo.all_to_all',
+  'stablehlo.collective_permute',
+  'stablehlo.collective_broadcast',
+  'stablehlo.collective_reduce',
+]);
+
+/** The attributes of a collective over every partition 0..n-1 of one replica (global device ids). */
+export function everyPartition(n: number, channel: number): Record<string, Attr> {
+  return {
+    replica_groups: {
+      kind: 'dense',
+      literal: {
+        elems: [...Array(n).keys()].map((i) => ({ kind: 'int', value: BigInt(i), hex: false })),
+        listShape: [1, n],
+      },
+      type: tensorType([1, n], intElem(64, true)),
+    },
+    channel_handle: {
+      kind: 'struct',
+      name: 'channel_handle',
+      fields: { handle: { kind: 'int', value: BigInt(channel) }, type: { kind: 'int', value: 1n } },
+    },
+    use_global_device_ids: { kind: 'unit' },
+  };
+}
 
 export interface GroupAttrs {
   groups: number[][];

@@ -12,21 +12,11 @@ import type { Block, Func, Module, Op, Region, Value } from '../ir/core.js';
 import { OpBuilder } from '../ir/builder.js';
 import { tensorType, type TensorType } from '../ir/types.js';
 import { attrsOf } from '../ops/index.js';
+import { COLLECTIVE_OPS } from '../ops/collective.js';
 
 const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
 const int = (x: number): Attr => ({ kind: 'int', value: BigInt(x) });
 const tensorOf = (v: Value): TensorType => v.type as TensorType;
-
-/** Collectives of several operands: one op each (same groups, same channel). */
-const SPLIT = new Set([
-  'stablehlo.all_reduce',
-  'stablehlo.all_gather',
-  'stablehlo.reduce_scatter',
-  'stablehlo.all_to_all',
-  'stablehlo.collective_permute',
-  'stablehlo.collective_broadcast',
-  'stablehlo.collective_reduce',
-]);
 
 class LayoutBuilder extends OpBuilder {
   transpose(x: Value, perm: readonly number[]): Value {
@@ -110,7 +100,7 @@ function alongDimZero(b: LayoutBuilder, op: Op, x: Value, i: number): Value {
 }
 
 function needsRewrite(op: Op): boolean {
-  if (!SPLIT.has(op.name)) return false;
+  if (!COLLECTIVE_OPS.has(op.name)) return false;
   if (op.name === 'stablehlo.collective_broadcast') return false; // a root index may follow its data
   if (op.operands.length > 1) return true;
   if (op.name === 'stablehlo.all_gather' || op.name === 'stablehlo.reduce_scatter')

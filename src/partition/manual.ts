@@ -23,32 +23,13 @@ import {
   tileStarts,
 } from '../ops/sharding-calls.js';
 import { assemble, Builder } from './unroll.js';
+import { everyPartition } from '../ops/collective.js';
 
 const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
 const tensorOf = (v: Value): TensorType => v.type as TensorType;
 
 function unsupported(what: string, loc: Loc): never {
   throw error('E0301', { op: what, target: 'manual regions on several devices' }, loc);
-}
-
-/** The collective attributes of an all-partitions group. */
-function everyPartition(n: number, channel: number): Record<string, Attr> {
-  return {
-    replica_groups: {
-      kind: 'dense',
-      literal: {
-        elems: [...Array(n).keys()].map((i) => ({ kind: 'int', value: BigInt(i), hex: false })),
-        listShape: [1, n],
-      },
-      type: tensorType([1, n], intElem(64, true)),
-    },
-    channel_handle: {
-      kind: 'struct',
-      name: 'channel_handle',
-      fields: { handle: { kind: 'int', value: BigInt(channel) }, type: { kind: 'int', value: 1n } },
-    },
-    use_global_device_ids: { kind: 'unit' },
-  };
 }
 
 /** This partition's tile of `x`, from a table of every partition's tile origin. */

@@ -26,6 +26,7 @@ import { OpBuilder } from '../ir/builder.js';
 import type { Sharding } from '../ir/sharding.js';
 import { intElem, tensorType, type TensorType } from '../ir/types.js';
 import { attrsOf, lookupOp } from '../ops/index.js';
+import { everyPartition } from '../ops/collective.js';
 import { meshToTiles } from './shardy.js';
 import { customCallTarget } from '../ir/core.js';
 import { isIdentityCustomCall } from '../ops/control.js';
@@ -133,22 +134,7 @@ class SpmdBuilder extends OpBuilder {
   }
 
   private groups(): Record<string, Attr> {
-    return {
-      replica_groups: {
-        kind: 'dense',
-        literal: {
-          elems: [...Array(this.n).keys()].map((i) => ({ kind: 'int', value: BigInt(i), hex: false })),
-          listShape: [1, this.n],
-        },
-        type: tensorType([1, this.n], intElem(64, true)),
-      },
-      channel_handle: {
-        kind: 'struct',
-        name: 'channel_handle',
-        fields: { handle: { kind: 'int', value: BigInt(this.channel.next++) }, type: { kind: 'int', value: 1n } },
-      },
-      use_global_device_ids: { kind: 'unit' },
-    };
+    return everyPartition(this.n, this.channel.next++);
   }
 
   /** This partition's tile of a replicated value. */

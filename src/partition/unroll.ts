@@ -15,7 +15,7 @@ import type { Attr } from '../ir/attrs.js';
 import { newValue, type Func, type Module, type Op, type Region, type Value } from '../ir/core.js';
 import { OpBuilder } from '../ir/builder.js';
 import { tensorType, type TensorType } from '../ir/types.js';
-import { permuteMode, processGroup, reduceMode, type GroupAttrs } from '../ops/collective.js';
+import { COLLECTIVE_OPS, permuteMode, processGroup, reduceMode, type GroupAttrs } from '../ops/collective.js';
 import { isIdentityCustomCall } from '../ops/control.js';
 import { attrsOf } from '../ops/index.js';
 import {
@@ -27,16 +27,6 @@ import {
   tileStarts,
 } from '../ops/sharding-calls.js';
 import { customCallTarget } from '../ir/core.js';
-
-const COLLECTIVES = new Set([
-  'stablehlo.all_reduce',
-  'stablehlo.reduce_scatter',
-  'stablehlo.all_gather',
-  'stablehlo.all_to_all',
-  'stablehlo.collective_permute',
-  'stablehlo.collective_broadcast',
-  'stablehlo.collective_reduce',
-]);
 
 function unsupported(what: string, loc: Loc): never {
   throw error('E0301', { op: what, target: 'one device (partition phase)' }, loc);
@@ -209,12 +199,12 @@ function inlinePerPartition(
       ? g.body.blocks[0]!
       : unsupported(`@${g.name} (a manual-region body of ${g.body?.blocks.length ?? 0} blocks)`, g.loc);
   const maps = args.map((a) => new Map(block.args.map((arg, i) => [arg, a[i]!] as const)));
-  const special = new Set([...COLLECTIVES, 'stablehlo.partition_id', 'stablehlo.replica_id', 'func.call']);
+  const special = new Set([...COLLECTIVE_OPS, 'stablehlo.partition_id', 'stablehlo.replica_id', 'func.call']);
   for (const op of block.ops) {
     if (op.name === 'func.return') return maps.map((map) => op.operands.map((v) => map.get(v) ?? v));
     const ins = maps.map((map) => op.operands.map((v) => map.get(v) ?? v));
     let outs: Value[][];
-    if (COLLECTIVES.has(op.name)) outs = lowerCollective(b, op, ins, n);
+    if (COLLECTIVE_OPS.has(op.name)) outs = lowerCollective(b, op, ins, n);
     else if (op.name === 'stablehlo.partition_id' || op.name === 'stablehlo.replica_id')
       outs = ins.map((_, p) => [
         b.constant(op.results[0]!.type as TensorType, [op.name === 'stablehlo.partition_id' ? p : 0]),

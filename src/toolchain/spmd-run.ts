@@ -19,9 +19,9 @@ import type { DeviceGrid } from '../partition/devices.js';
 import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { RuntimeError } from '../diag/diagnostics.js';
-import type { TensorType } from '../ir/types.js';
+import { tensorType, type TensorType } from '../ir/types.js';
 import { concatTensors, sliceEval } from '../ops/movement.js';
-import { entryPlacements, localType, type Placement } from '../partition/spmd.js';
+import { entryPlacements, type Placement } from '../partition/spmd.js';
 
 tmp.setGracefulCleanup();
 
@@ -174,6 +174,20 @@ export async function runSpmd(
   return run!;
 }
 
+/** Device d's tile of `t` placed by `p` on n partitions (the whole of a replicated value). */
+export function deviceTile(t: Tensor, p: Placement, n: number, d: number): Tensor {
+  if (p.kind === 'replicated') return t;
+  const size = t.type.shape[p.dim]! / n;
+  const start = t.type.shape.map((_, i) => (i === p.dim ? d * size : 0));
+  const shape = t.type.shape.map((s, i) => (i === p.dim ? size : s));
+  return sliceEval(
+    t,
+    start,
+    start.map(() => 1),
+    tensorType(shape, t.type.elem),
+  );
+}
+
 /** A partitioned program's run: its global outputs (tiles put back together by each result's
  * sharding; a replicated result from device 0), and every device's own outputs. */
 export interface PartitionedRun extends SpmdRun {
@@ -195,18 +209,7 @@ export async function runPartitioned(
   const n = o.grid.partitions;
   if (o.grid.replicas !== 1) throw new RuntimeError('a sharded program runs on partitions of one replica');
   const { params, results } = entryPlacements(m, f, n);
-  const tile = (t: Tensor, p: Placement, d: number): Tensor => {
-    if (p.kind === 'replicated') return t;
-    const local = localType(t.type, p, n, f.loc);
-    const start = t.type.shape.map((_, i) => (i === p.dim ? d * local.shape[i]! : 0));
-    return sliceEval(
-      t,
-      start,
-      start.map(() => 1),
-      local,
-    );
-  };
-  const perDevice = [...Array(n).keys()].map((d) => inputs.map((t, i) => tile(t, params[i]!, d)));
+  const perDevice = [...Array(n).keys()].map((d) => inputs.map((t, i) => deviceTile(t, params[i]!, n, d)));
   const run = await runSpmd(m, entry, perDevice, o);
   const global = results.map((p, i) => {
     const full = f.resultTypes[i] as TensorType;

@@ -10,9 +10,9 @@ import { compareTensors, degenerate } from '../../src/ir/compare.js';
 import type { Module, Op } from '../../src/ir/core.js';
 import type { Tensor } from '../../src/ir/tensor.js';
 import type { TensorType } from '../../src/ir/types.js';
-import { concatTensors, sliceEval } from '../../src/ops/movement.js';
-import { entryPlacements, localType, partitionSpmd } from '../../src/partition/spmd.js';
-import { runPartitioned } from '../../src/toolchain/spmd-run.js';
+import { concatTensors } from '../../src/ops/movement.js';
+import { entryPlacements, partitionSpmd } from '../../src/partition/spmd.js';
+import { deviceTile, runPartitioned } from '../../src/toolchain/spmd-run.js';
 import { FIXTURES } from '../helpers/paths.js';
 
 // The SPMD partitioner on the fixtures of test/fixtures/partition (generate.mjs): a data-parallel
@@ -52,20 +52,7 @@ for (const [model, moves] of Object.entries(MODELS))
         // The per-device program in the interpreter, each partition on its tiles.
         const partitioned = partitionSpmd(m, 'main', n);
         const { params, results } = entryPlacements(m, f, n);
-        const tiles = [...Array(n).keys()].flatMap((d) =>
-          inputs.map((x, i) => {
-            const p = params[i]!;
-            if (p.kind === 'replicated') return x;
-            const local = localType(x.type, p, n, f.loc);
-            const start = x.type.shape.map((_, k) => (k === p.dim ? d * local.shape[k]! : 0));
-            return sliceEval(
-              x,
-              start,
-              start.map(() => 1),
-              local,
-            );
-          }),
-        );
+        const tiles = [...Array(n).keys()].flatMap((d) => inputs.map((x, i) => deviceTile(x, params[i]!, n, d)));
         const flat = runParallel(new Interpreter(partitioned), [Array<string>(n).fill('main')], tiles, []) as Tensor[];
         const perDevice = [...Array(n).keys()].map((d) => flat.slice(d * want.length, (d + 1) * want.length));
         want.forEach((w, i) => {
