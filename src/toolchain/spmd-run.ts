@@ -11,7 +11,7 @@ import tmp from 'tmp';
 import type { Module } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
 import { render } from '../emit-common/templates.js';
-import { checkFound, sourceOf, tool, writeFiles } from './build.js';
+import { checkFound, compileInParallel, sourceOf, tool, writeFiles } from './build.js';
 import { CFLAGS } from '../emit-c/emit.js';
 import { fromStorageBytes, toStorageBytes } from '../emit-common/ctypes.js';
 import { VERSION, type EmitResult } from '../emit-common/program.js';
@@ -125,26 +125,12 @@ export async function runSpmdBatch(
     maxOutputs: Math.max(1, ...emitted.map((r) => r.outputs.length)),
   });
   writeFileSync(join(dir, 'harness.c'), harness);
-  // One compiler call: the programs' sources (the communicator's once), then the harness.
+  // The programs' sources (the communicator's once) and the harness, compiled at once, then linked.
   const sources = [...new Set(emitted.flatMap((r) => r.objects.map((obj) => sourceOf(r, obj))))];
   const first = emitted[0]!;
-  await tool(
-    cc,
-    [
-      ...CFLAGS.split(' '),
-      ...first.target.cflags,
-      ...first.buildFlags,
-      ...(o.flags ?? []),
-      '-I.',
-      'harness.c',
-      ...sources,
-      ...first.target.exeFlags,
-      '-o',
-      'harness',
-      '-lm',
-    ],
-    dir,
-  );
+  const flags = [...CFLAGS.split(' '), ...first.target.cflags, ...first.buildFlags, ...(o.flags ?? []), '-I.'];
+  const objects = await compileInParallel(cc, flags, ['harness.c', ...sources], dir);
+  await tool(cc, [...flags, ...objects, ...first.target.exeFlags, '-o', 'harness', '-lm'], dir);
   const exe = join(dir, 'harness');
   const runs = o.timedRuns ? [String(o.timedRuns)] : [];
   const command = mpi ? [...MPIRUN, '-np', String(devices), exe, dir, ...runs] : [exe, dir, ...runs];
