@@ -11,6 +11,7 @@ import { randomInputs } from '../../src/interpret/inputs.js';
 import { compareTensors } from '../../src/ir/compare.js';
 import type { Module } from '../../src/ir/core.js';
 import type { Tensor } from '../../src/ir/tensor.js';
+import { typeToString } from '../../src/ir/types.js';
 import { collectivesAlongDimZero } from '../../src/partition/collective-layout.js';
 import { compile } from '../../src/pipeline.js';
 import { MPIRUN, runSpmd } from '../../src/toolchain/spmd-run.js';
@@ -75,6 +76,27 @@ for (const comm of ['threads', 'mpi'] as const)
       t.notSame(want[0]![2], want[1]![2], 'reduce_scatter gives each device its own chunk');
     }
   });
+
+// Every reducer on the element types whose arithmetic differs: f16/bf16 rounded per step,
+// integers wrapping (a product of large values), booleans, NaN through min and max. The threads
+// communicator folds them itself; MPI has native reductions for the integers and folds the rest.
+t.test('every reducer and element type, 3 devices, both communicators, exact per type', async (t) => {
+  const path = join(FIXTURES, 'partition', 'reducers.mlir');
+  const m = load(readFileSync(path, 'utf8'), path);
+  const main = m.funcs.get('main')!;
+  const x = randomInputs(main, 7, m) as Tensor[];
+  const flat = runParallel(new Interpreter(m), [['main', 'main', 'main']], [...x, ...x, ...x], []) as Tensor[];
+  const per = flat.length / 3;
+  for (const comm of ['threads', 'mpi'] as const) {
+    const run = await runSpmd(m, 'main', [x, x, x], { grid: { replicas: 1, partitions: 3, comm } });
+    run.outputs.forEach((outs, d) =>
+      outs.forEach((r, i) => {
+        const diff = compareTensors(r, flat[d * per + i]!);
+        t.ok(diff.ok, `${comm}: device ${d} result ${i} (${typeToString(r.type)}): ${diff.message}`);
+      }),
+    );
+  }
+});
 
 t.test('every collective on 4 devices, threads, under ASan+UBSan', async (t) => {
   const m = fixture();
