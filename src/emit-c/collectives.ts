@@ -25,6 +25,7 @@ import {
 } from '../ops/collective.js';
 import { cElem } from '../emit-common/ctypes.js';
 import type { DeviceGrid } from '../partition/devices.js';
+import { WHY } from '../partition/spmd.js';
 
 export const deviceCount = (g: DeviceGrid): number => g.replicas * g.partitions;
 
@@ -122,7 +123,10 @@ export class CollectiveEmitter {
   call(f: FlatOp): string {
     const [code, received] = this.lower(f);
     this.receivedBytes += received;
-    if (received > 0) this.described.push(`${f.op.name} at ${where(f.op.loc)}: ${received} bytes received per device`);
+    const why = f.op.attrs[WHY];
+    const because = why?.kind === 'string' ? ` (${why.value})` : '';
+    if (received > 0)
+      this.described.push(`${f.op.name} at ${where(f.op.loc)}: ${received} bytes received per device${because}`);
     return code;
   }
 

@@ -32,6 +32,9 @@ import { customCallTarget } from '../ir/core.js';
 import { isIdentityCustomCall } from '../ops/control.js';
 import { FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr } from '../ops/sharding-calls.js';
 
+/** The attribute with which the partitioner says why it put a collective there (--report). */
+export const WHY = 'xla_aot.why';
+
 /** Marks the parameters and results of a partitioned entry: each device's tile of the value. */
 export const DEVICE_TILE = 'xla_aot.device_tile';
 
@@ -133,8 +136,9 @@ class SpmdBuilder extends OpBuilder {
     super(loc, '%spmd');
   }
 
-  private groups(): Record<string, Attr> {
-    return everyPartition(this.n, this.channel.next++);
+  /** An every-partition collective's attributes, with why the partitioner put it there (--report). */
+  private groups(why: string): Record<string, Attr> {
+    return { ...everyPartition(this.n, this.channel.next++), [WHY]: { kind: 'string', value: why } };
   }
 
   /** This partition's tile of a replicated value. */
@@ -151,27 +155,27 @@ class SpmdBuilder extends OpBuilder {
   }
 
   /** The whole value from every partition's tile along `dim`. */
-  gather(x: Value, dim: number, full: TensorType): Value {
+  gather(x: Value, dim: number, full: TensorType, why: string): Value {
     return this.op('stablehlo.all_gather', [x], [full], {
       all_gather_dim: { kind: 'int', value: BigInt(dim) },
-      ...this.groups(),
+      ...this.groups(why),
     })[0]!;
   }
 
   /** Tiled along `from` to tiled along `to`: each partition keeps its `to` tile of every `from` tile. */
-  allToAll(x: Value, from: number, to: number, full: TensorType): Value {
+  allToAll(x: Value, from: number, to: number, full: TensorType, why: string): Value {
     const result = localType(full, tiled(to), this.n, this.loc);
     return this.op('stablehlo.all_to_all', [x], [result], {
       split_dimension: { kind: 'int', value: BigInt(to) },
       concat_dimension: { kind: 'int', value: BigInt(from) },
       split_count: { kind: 'int', value: BigInt(this.n) },
-      ...this.groups(),
+      ...this.groups(why),
     })[0]!;
   }
 
   /** The sum (or other `reducer`) of every partition's partial value. */
-  allReduce(x: Value, reducer: Op['regions'][number]): Value {
-    return this.op('stablehlo.all_reduce', [x], [tensorOf(x)], this.groups(), [reducer])[0]!;
+  allReduce(x: Value, reducer: Op['regions'][number], why: string): Value {
+    return this.op('stablehlo.all_reduce', [x], [tensorOf(x)], this.groups(why), [reducer])[0]!;
   }
 }
 
@@ -233,8 +237,9 @@ function partitionFunc(m: Module, f: Func, n: number): Func {
       if (have.kind === want.kind && (have.kind === 'replicated' || have.dim === (want as { dim: number }).dim))
         return x;
       if (have.kind === 'replicated') return b.slice(x, (want as { dim: number }).dim);
-      if (want.kind === 'replicated') return b.gather(x, have.dim, full);
-      return b.allToAll(x, have.dim, want.dim, full);
+      const need = `${op.name} needs ${v.name} ${want.kind === 'replicated' ? 'whole' : `tiled on dimension ${want.dim}`}, it is tiled on dimension ${have.dim}`;
+      if (want.kind === 'replicated') return b.gather(x, have.dim, full, need);
+      return b.allToAll(x, have.dim, want.dim, full, `${need}: an all_to_all moves less than gathering`);
     };
     const emit = (operands: Value[], resultPlaces: Placement[], extra: Partial<Op> = {}): Value[] => {
       const res = op.results.map((r, i) => newValue(localType(tensorOf(r), resultPlaces[i]!, n, op.loc), r.name));
@@ -353,7 +358,10 @@ function partitionFunc(m: Module, f: Func, n: number): Func {
         // Each partition reduces its tile; the partial results combine with the same body (whose
         // init must be its identity, as XLA assumes too).
         const [partial] = emit([map.get(x)!, as(init, REPLICATED)], [REPLICATED]);
-        map.set(op.results[0]!, b.allReduce(partial!, op.regions[0]!));
+        map.set(
+          op.results[0]!,
+          b.allReduce(partial!, op.regions[0]!, `partial results of a reduce over tiled dimension ${p.dim}`),
+        );
       } else emit([map.get(x)!, as(init, REPLICATED)], [REPLICATED]);
     } else {
       emit(
@@ -416,11 +424,19 @@ function partitionDot(
   if (dl !== undefined && lc.includes(dl) && (dr === undefined || dr === rc[lc.indexOf(dl)])) {
     // Contracting dimension tiled: each partition's partial product, summed across partitions.
     const [partial] = emit([as(l, pl), as(r, tiled(rc[lc.indexOf(dl)]!))], [REPLICATED]);
-    return b.allReduce(partial!, sumRegion(tensorOf(partial!), op.loc));
+    return b.allReduce(
+      partial!,
+      sumRegion(tensorOf(partial!), op.loc),
+      `partial products of a dot_general contracting over tiled dimension ${dl}`,
+    );
   }
   if (dr !== undefined && rc.includes(dr) && dl === undefined) {
     const [partial] = emit([as(l, tiled(lc[rc.indexOf(dr)]!)), as(r, pr)], [REPLICATED]);
-    return b.allReduce(partial!, sumRegion(tensorOf(partial!), op.loc));
+    return b.allReduce(
+      partial!,
+      sumRegion(tensorOf(partial!), op.loc),
+      `partial products of a dot_general contracting over tiled rhs dimension ${dr}`,
+    );
   }
   if (dl !== undefined && !lc.includes(dl) && (!lb.includes(dl) || dr === rb[lb.indexOf(dl)] || dr === undefined)) {
     const rWant = lb.includes(dl) ? tiled(rb[lb.indexOf(dl)]!) : REPLICATED;
