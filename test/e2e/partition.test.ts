@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import t from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
+import { CompileError, renderDiagnostic } from '../../src/diag/diagnostics.js';
 import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { runParallel } from '../../src/interpret/process-grid.js';
@@ -13,7 +16,7 @@ import type { TensorType } from '../../src/ir/types.js';
 import { concatTensors } from '../../src/ops/movement.js';
 import { entryPlacements, partitionSpmd } from '../../src/partition/spmd.js';
 import { deviceTile, runPartitioned } from '../../src/toolchain/spmd-run.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { CLI, FIXTURES, ROOT } from '../helpers/paths.js';
 
 // The SPMD partitioner on the fixtures of test/fixtures/partition (generate.mjs): a data-parallel
 // and a Megatron tensor-parallel MLP, a tensor-parallel attention block and a batch-sharded CNN,
@@ -113,3 +116,39 @@ t.test('@Sharding constraints and maximal shardings', async (t) => {
   run.global.forEach((g, i) => t.ok(compareTensors(g, want[i]!).ok, `result ${i} matches the interpreter`));
   t.same(run.outputs[0]![0]!.type.shape, [2, 6], 'each device holds two rows of the constrained value');
 });
+
+t.test(
+  '--report lists each collective with its bytes and why it is there; bad shardings are located errors',
+  async (t) => {
+    const file = join(FIXTURES, 'partition', 'attention-gspmd-2.mlir');
+    const out = join(tmpdir(), `xla-aot-report-${process.pid}`);
+    const r = await execa('node', [CLI, file, '--devices', '2', '-o', out, '--report'], { cwd: ROOT, reject: false });
+    t.equal(r.exitCode, 0, 'compiles');
+    t.match(
+      r.stdout,
+      /communication \(2 devices, threads\): 2048 bytes received per device per run\n  stablehlo\.all_reduce at attention-gspmd-2\.mlir:\d+:\d+: 2048 bytes received per device \(partial products of a dot_general contracting over tiled dimension 2\)/,
+    );
+    const uneven = importModule(
+      new SourceFile(
+        'uneven.mlir',
+        `module @u attributes {mhlo.num_partitions = 4 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%x: tensor<6x2xf32> {mhlo.sharding = "{devices=[4,1]0,1,2,3}"}) -> tensor<6x2xf32> {
+    return %x : tensor<6x2xf32>
+  }
+}
+`,
+      ),
+    );
+    let message = '(no error)';
+    try {
+      partitionSpmd(uneven, 'main', 4);
+    } catch (e) {
+      message = e instanceof CompileError ? renderDiagnostic(e.diagnostic) : String(e);
+    }
+    t.match(
+      message,
+      /^uneven\.mlir:2:3: error E0301: op 'dimension 0 of 6 cut into 4 tiles \(uneven tiles\)'/,
+      'located',
+    );
+  },
+);
