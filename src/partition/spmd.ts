@@ -28,6 +28,7 @@ import { intElem, tensorType, type TensorType } from '../ir/types.js';
 import { attrsOf, lookupOp } from '../ops/index.js';
 import { everyPartition } from '../ops/collective.js';
 import { meshToTiles } from './shardy.js';
+import { cloneOp } from './unroll.js';
 import { customCallTarget } from '../ir/core.js';
 import { isIdentityCustomCall } from '../ops/control.js';
 import { FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr } from '../ops/sharding-calls.js';
@@ -210,11 +211,38 @@ export function partitionSpmd(m: Module, entry: string, partitions: number): Mod
   return { ...m, funcs };
 }
 
+/**
+ * The entry with its calls inlined (single-block callees, as JAX writes its private functions),
+ * so that tiles flow through them instead of being gathered for a call that needs whole values.
+ */
+function inlineCalls(m: Module, f: Func, depth = 0): Func {
+  const block = f.body!.blocks[0]!;
+  if (!block.ops.some((op) => op.name === 'func.call') || depth > 64) return f;
+  const map = new Map<Value, Value>();
+  const ops: Op[] = [];
+  for (const op of block.ops) {
+    const callee = op.name === 'func.call' ? op.attrs['callee'] : undefined;
+    const g = callee?.kind === 'symbol' ? m.funcs.get(callee.name) : undefined;
+    const body = g?.body?.blocks.length === 1 ? g.body.blocks[0]! : undefined;
+    if (!g || !body) {
+      ops.push(cloneOp(op, map));
+      continue;
+    }
+    const inner = new Map<Value, Value>(body.args.map((a, i) => [a, map.get(op.operands[i]!) ?? op.operands[i]!]));
+    for (const o of body.ops) {
+      if (o.name === 'func.return') o.operands.forEach((v, i) => map.set(op.results[i]!, inner.get(v) ?? v));
+      else ops.push(cloneOp(o, inner));
+    }
+  }
+  return inlineCalls(m, { ...f, body: { blocks: [{ ...block, ops }] } }, depth + 1);
+}
+
 /** Partitions the entry `f` over n partitions (the functions it calls must have been inlined:
  * calls are refused). */
-function partitionFunc(m: Module, f: Func, n: number): Func {
-  const block = f.body?.blocks[0];
-  if (!block || f.body!.blocks.length !== 1) return unsupported(`@${f.name} of several blocks`, f.loc);
+function partitionFunc(m: Module, entry: Func, n: number): Func {
+  if (!entry.body || entry.body.blocks.length !== 1) return unsupported(`@${entry.name} of several blocks`, entry.loc);
+  const f = inlineCalls(m, entry);
+  const block = f.body!.blocks[0]!;
   const { params, results } = entryPlacements(m, f, n);
   const channel = { next: 1 };
   const map = new Map<Value, Value>();

@@ -92,7 +92,7 @@ function cloneRegion(r: Region, map: Map<Value, Value>): Region {
   };
 }
 
-function cloneOp(op: Op, map: Map<Value, Value>): Op {
+export function cloneOp(op: Op, map: Map<Value, Value>): Op {
   const results = op.results.map((r) => newValue(r.type, r.name));
   const clone: Op = {
     ...op,

@@ -37,6 +37,8 @@ export interface SizeReport {
 export const FORBIDDEN_CALLS =
   /^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|fopen|fclose|fread|fwrite|printf|fprintf|puts|putchar|exit|abort|_sbrk|sbrk)$/;
 const LIBC_STRING = /^(memcpy|memmove|memset|memcmp)$/;
+/** POSIX threads (--threads pools, the threads communicator of SPMD builds): libc's since glibc 2.34. */
+const PTHREADS = /^pthread_/;
 /** libgcc / compiler-rt helpers: soft-float (__aeabi_dadd, __adddf3, ...), 64-bit division, stack protector. */
 const COMPILER_RUNTIME =
   /^(__aeabi_|__[a-z]+[sdt]f[0-9]|__(div|mod|udiv|umod)[sd]i3|__popcount|__clz|__ctz|__stack_chk|__gnu_)/;
@@ -78,7 +80,9 @@ export async function sizeReport(dir: string, r: EmitResult, prefix: string): Pr
     const name = m[3]!
       .replace(/(\.(constprop|isra|part|cold)\.\d+)+$/, '')
       .replace(new RegExp(`^${prefix}_(?=k\\d+_)`), '');
-    const kind = /^k\d+_(.+)$/.exec(name)?.[1] ?? (name.startsWith(`${prefix}_`) ? 'run' : 'helpers');
+    const kind =
+      /^k\d+_(.+)$/.exec(name)?.[1] ??
+      (name.startsWith(`${prefix}_`) ? 'run' : name.startsWith('rl_comm_') ? 'communicator' : 'helpers');
     codeByOpKind.set(kind, (codeByOpKind.get(kind) ?? 0) + parseInt(m[2]!, 16));
   }
   const symbolsOf = async (args: readonly string[], pattern: RegExp): Promise<Set<string>> =>
@@ -95,9 +99,11 @@ export async function sizeReport(dir: string, r: EmitResult, prefix: string): Pr
     .filter((s) => !defined.has(s) && s !== '_GLOBAL_OFFSET_TABLE_')
     .sort();
   const needs = {
-    libc: unique.filter((s) => LIBC_STRING.test(s) || FORBIDDEN_CALLS.test(s)),
+    libc: unique.filter((s) => LIBC_STRING.test(s) || FORBIDDEN_CALLS.test(s) || PTHREADS.test(s)),
     compilerRuntime: unique.filter((s) => COMPILER_RUNTIME.test(s)),
-    libm: unique.filter((s) => !LIBC_STRING.test(s) && !FORBIDDEN_CALLS.test(s) && !COMPILER_RUNTIME.test(s)),
+    libm: unique.filter(
+      (s) => !LIBC_STRING.test(s) && !FORBIDDEN_CALLS.test(s) && !COMPILER_RUNTIME.test(s) && !PTHREADS.test(s),
+    ),
   };
   const stackBytes = stackEstimate(
     code.map((o) => join(dir, o.replace(/\.o$/, '.su'))),
