@@ -28,7 +28,7 @@ import { intElem, tensorType, type TensorType } from '../ir/types.js';
 import { attrsOf, lookupOp } from '../ops/index.js';
 import { everyPartition } from '../ops/collective.js';
 import { meshToTiles } from './shardy.js';
-import { cloneOp } from './unroll.js';
+import { cloneOp, cloneRegion } from './unroll.js';
 import { customCallTarget } from '../ir/core.js';
 import { isIdentityCustomCall } from '../ops/control.js';
 import { FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr } from '../ops/sharding-calls.js';
@@ -269,9 +269,13 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
       if (want.kind === 'replicated') return b.gather(x, have.dim, full, need);
       return b.allToAll(x, have.dim, want.dim, full, `${need}: an all_to_all moves less than gathering`);
     };
+    // Values a region uses from outside it (StableHLO's implicit capture, as in jax's cond):
+    // whole inside the region, under their new names.
+    const outside = new Map(capturedBy(op).map((v) => [v, as(v, REPLICATED)] as const));
+    const regions = outside.size ? op.regions.map((r) => cloneRegion(r, new Map(outside))) : op.regions;
     const emit = (operands: Value[], resultPlaces: Placement[], extra: Partial<Op> = {}): Value[] => {
       const res = op.results.map((r, i) => newValue(localType(tensorOf(r), resultPlaces[i]!, n, op.loc), r.name));
-      b.ops.push({ ...op, operands, results: res, ...extra });
+      b.ops.push({ ...op, operands, results: res, regions, ...extra });
       op.results.forEach((r, i) => {
         map.set(r, res[i]!);
         place.set(r, resultPlaces[i]!);
@@ -427,6 +431,25 @@ export function reshapedDim(from: readonly number[], to: readonly number[], d: n
     prefix *= to[e]!;
   }
   return undefined;
+}
+
+/** The values an op's regions read that none of them defines (captured from the enclosing block). */
+function capturedBy(op: Op): Value[] {
+  const defined = new Set<Value>();
+  const used = new Set<Value>();
+  const walk = (o: Op): void =>
+    o.regions.forEach((r) =>
+      r.blocks.forEach((blk) => {
+        blk.args.forEach((a) => defined.add(a));
+        for (const inner of blk.ops) {
+          inner.operands.forEach((v) => used.add(v));
+          inner.results.forEach((v) => defined.add(v));
+          walk(inner);
+        }
+      }),
+    );
+  walk(op);
+  return [...used].filter((v) => !defined.has(v));
 }
 
 /** dot_general: a tiled batch/free dimension stays tiled; a tiled contracting one gives partial sums. */

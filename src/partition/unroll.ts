@@ -78,7 +78,7 @@ export class Builder extends OpBuilder {
 }
 
 /** Deep copy of a region with fresh values; uses of values outside it go through `map`. */
-function cloneRegion(r: Region, map: Map<Value, Value>): Region {
+export function cloneRegion(r: Region, map: Map<Value, Value>): Region {
   const inner = new Map(map);
   return {
     blocks: r.blocks.map((b) => {

@@ -152,3 +152,29 @@ t.test(
     );
   },
 );
+
+// StableHLO regions may read values of the enclosing block (jax's cond does): a tiled one is
+// gathered before the op and read whole inside, under its new name.
+t.test('a branch reading a tiled value from outside', async (t) => {
+  const text = `module @b attributes {mhlo.num_partitions = 2 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%p: tensor<i1> {mhlo.sharding = "{replicated}"}, %x: tensor<4x6xf32> {mhlo.sharding = "{devices=[2,1]0,1}"}) -> (tensor<4x6xf32> {mhlo.sharding = "{replicated}"}) {
+    %r = "stablehlo.if"(%p) ({
+      %e = stablehlo.exponential %x : tensor<4x6xf32>
+      stablehlo.return %e : tensor<4x6xf32>
+    }, {
+      %n = stablehlo.negate %x : tensor<4x6xf32>
+      stablehlo.return %n : tensor<4x6xf32>
+    }) : (tensor<i1>) -> tensor<4x6xf32>
+    return %r : tensor<4x6xf32>
+  }
+}
+`;
+  const m = importModule(new SourceFile('branch.mlir', text));
+  const f = m.funcs.get('main')!;
+  for (const seed of [1, 2]) {
+    const inputs = randomInputs(f, seed, m) as Tensor[];
+    const want = new Interpreter(m).runFunc(f, inputs) as Tensor[];
+    const run = await runPartitioned(m, 'main', inputs, { grid: { replicas: 1, partitions: 2, comm: 'threads' } });
+    t.ok(compareTensors(run.global[0]!, want[0]!).ok, `seed ${seed}: matches the interpreter`);
+  }
+});
