@@ -180,32 +180,58 @@ export interface PartitionedRun extends SpmdRun {
   readonly global: Tensor[];
 }
 
+/** A program whose entry states shardings, with its global inputs. */
+export interface ShardedProgram {
+  readonly module: Module;
+  readonly entry: string;
+  readonly inputs: readonly Tensor[];
+}
+
 /**
- * Runs a program whose entry states shardings on N partitions (partition/spmd.ts): each device
- * gets its tiles of the global `inputs`, and the results are reassembled. A replicated result must
- * be the same on every device: checked against device 0's.
+ * Runs programs whose entries state shardings on N partitions (partition/spmd.ts), as one batch:
+ * each device gets its tiles of the global inputs, and the results are put back together (a
+ * replicated result from device 0; every device's outputs are returned too, for callers that
+ * check each copy).
  */
+export async function runPartitionedBatch(
+  programs: readonly ShardedProgram[],
+  o: SpmdRunOptions,
+): Promise<PartitionedRun[]> {
+  const n = o.grid.partitions;
+  if (o.grid.replicas !== 1) throw new RuntimeError('a sharded program runs on partitions of one replica');
+  const placements = programs.map((p) => entryPlacements(p.module, p.module.funcs.get(p.entry)!, n));
+  const runs = await runSpmdBatch(
+    programs.map((p, k) => ({
+      module: p.module,
+      entry: p.entry,
+      grid: o.grid,
+      inputs: [...Array(n).keys()].map((d) => p.inputs.map((t, i) => deviceTile(t, placements[k]!.params[i]!, n, d))),
+    })),
+    o,
+  );
+  return runs.map((run, k) => {
+    const f = programs[k]!.module.funcs.get(programs[k]!.entry)!;
+    const global = placements[k]!.results.map((p, i) => {
+      const full = f.resultTypes[i] as TensorType;
+      if (p.kind === 'tiled')
+        return concatTensors(
+          run.outputs.map((outs) => outs[i]!),
+          p.dim,
+          full,
+        );
+      return run.outputs[0]![i]!;
+    });
+    return { ...run, global };
+  });
+}
+
+/** runPartitionedBatch of one program. */
 export async function runPartitioned(
   m: Module,
   entry: string,
   inputs: readonly Tensor[],
   o: SpmdRunOptions,
 ): Promise<PartitionedRun> {
-  const f = m.funcs.get(entry)!;
-  const n = o.grid.partitions;
-  if (o.grid.replicas !== 1) throw new RuntimeError('a sharded program runs on partitions of one replica');
-  const { params, results } = entryPlacements(m, f, n);
-  const perDevice = [...Array(n).keys()].map((d) => inputs.map((t, i) => deviceTile(t, params[i]!, n, d)));
-  const run = await runSpmd(m, entry, perDevice, o);
-  const global = results.map((p, i) => {
-    const full = f.resultTypes[i] as TensorType;
-    if (p.kind === 'tiled')
-      return concatTensors(
-        run.outputs.map((outs) => outs[i]!),
-        p.dim,
-        full,
-      );
-    return run.outputs[0]![i]!;
-  });
-  return { ...run, global };
+  const [run] = await runPartitionedBatch([{ module: m, entry, inputs }], o);
+  return run!;
 }

@@ -15,7 +15,7 @@ import type { Tensor } from '../../src/ir/tensor.js';
 import type { TensorType } from '../../src/ir/types.js';
 import { concatTensors } from '../../src/ops/movement.js';
 import { entryPlacements, partitionSpmd } from '../../src/partition/spmd.js';
-import { deviceTile, runPartitioned } from '../../src/toolchain/spmd-run.js';
+import { deviceTile, runPartitioned, runPartitionedBatch } from '../../src/toolchain/spmd-run.js';
 import { CLI, FIXTURES, ROOT } from '../helpers/paths.js';
 
 // The SPMD partitioner on the fixtures of test/fixtures/partition (generate.mjs): a data-parallel
@@ -43,16 +43,29 @@ const MODELS: Record<string, string[]> = {
   cnn: [],
 };
 
+interface Checked {
+  readonly name: string;
+  readonly module: Module;
+  readonly inputs: Tensor[];
+  readonly want: Tensor[];
+  readonly replicatedFirst: boolean;
+}
+const byDevices = new Map<number, Checked[]>([
+  [2, []],
+  [4, []],
+]);
+
+// In the interpreter: each per-device program on a process grid, each partition on its tiles.
 for (const [model, moves] of Object.entries(MODELS))
   for (const form of ['gspmd', 'shardy'])
     for (const n of [2, 4])
-      t.test(`${model}-${form}-${n}`, async (t) => {
-        const m = load(`${model}-${form}-${n}.mlir`);
+      t.test(`${model}-${form}-${n} in the interpreter`, async (t) => {
+        const name = `${model}-${form}-${n}`;
+        const m = load(`${name}.mlir`);
         const f = m.funcs.get('main')!;
         const inputs = randomInputs(f, n, m) as Tensor[];
         const want = new Interpreter(m).runFunc(f, inputs) as Tensor[];
         want.forEach((w, i) => t.notOk(degenerate(w), `the reference result ${i} can tell right from wrong`));
-        // The per-device program in the interpreter, each partition on its tiles.
         const partitioned = partitionSpmd(m, 'main', n);
         const { params, results } = entryPlacements(m, f, n);
         const tiles = [...Array(n).keys()].flatMap((d) => inputs.map((x, i) => deviceTile(x, params[i]!, n, d)));
@@ -68,24 +81,35 @@ for (const [model, moves] of Object.entries(MODELS))
                   w.type as TensorType,
                 )
               : perDevice[0]![i]!;
-          t.ok(compareTensors(got, w).ok, `interpreter: the ${n} partitions' result ${i} is the unpartitioned one`);
+          t.ok(compareTensors(got, w).ok, `the ${n} partitions' result ${i} is the unpartitioned one`);
           if (p.kind === 'replicated')
-            perDevice.forEach((o, d) =>
-              t.ok(compareTensors(o[i]!, w).ok, `interpreter: device ${d} holds all of result ${i}`),
-            );
+            perDevice.forEach((o, d) => t.ok(compareTensors(o[i]!, w).ok, `device ${d} holds all of result ${i}`));
         });
         t.same(collectives(partitioned), moves, 'collectives of the per-device program');
-        for (const comm of ['threads', 'mpi'] as const) {
-          const run = await runPartitioned(m, 'main', inputs, { grid: { replicas: 1, partitions: n, comm } });
-          run.global.forEach((g, i) =>
-            t.ok(compareTensors(g, want[i]!).ok, `${comm}: result ${i} matches the interpreter`),
-          );
-          if (results[0]!.kind === 'replicated')
-            run.outputs.forEach((o, d) =>
-              t.ok(compareTensors(o[0]!, want[0]!).ok, `${comm}: device ${d}'s copy matches`),
-            );
-        }
+        byDevices.get(n)!.push({ name, module: m, inputs, want, replicatedFirst: results[0]!.kind === 'replicated' });
       });
+
+// Compiled: the fixtures for as many devices built and launched together, per communicator.
+for (const n of [2, 4])
+  for (const comm of ['threads', 'mpi'] as const)
+    t.test(`the ${n}-device fixtures compiled, ${comm}`, async (t) => {
+      const fixtures = byDevices.get(n)!;
+      t.equal(fixtures.length, 8, 'eight fixtures');
+      const runs = await runPartitionedBatch(
+        fixtures.map((c) => ({ module: c.module, entry: 'main', inputs: c.inputs })),
+        { grid: { replicas: 1, partitions: n, comm } },
+      );
+      runs.forEach((run, k) => {
+        const c = fixtures[k]!;
+        run.global.forEach((g, i) =>
+          t.ok(compareTensors(g, c.want[i]!).ok, `${c.name}: result ${i} matches the interpreter`),
+        );
+        if (c.replicatedFirst)
+          run.outputs.forEach((o, d) =>
+            t.ok(compareTensors(o[0]!, c.want[0]!).ok, `${c.name}: device ${d}'s copy matches`),
+          );
+      });
+    });
 
 // A sharding constraint inside the program (`@Sharding` on an intermediate, as jax's
 // with_sharding_constraint writes it) reshards the value: here a replicated product becomes row
