@@ -34,16 +34,22 @@ export const COLLECTIVE_OPS: ReadonlySet<string> = new Set([
   'stablehlo.collective_reduce',
 ]);
 
-/** The attributes of a collective over every partition 0..n-1 of one replica (global device ids). */
-export function everyPartition(n: number, channel: number): Record<string, Attr> {
+/** The attributes of a collective among partitions of one replica (global device ids): by default
+ * all n in one group, else the `groups` given (of equal sizes). */
+export function everyPartition(
+  n: number,
+  channel: number,
+  groups: readonly (readonly number[])[] = [[...Array(n).keys()]],
+): Record<string, Attr> {
+  const size = groups[0]!.length;
   return {
     replica_groups: {
       kind: 'dense',
       literal: {
-        elems: [...Array(n).keys()].map((i) => ({ kind: 'int', value: BigInt(i), hex: false })),
-        listShape: [1, n],
+        elems: groups.flat().map((i) => ({ kind: 'int', value: BigInt(i), hex: false })),
+        listShape: [groups.length, size],
       },
-      type: tensorType([1, n], intElem(64, true)),
+      type: tensorType([groups.length, size], intElem(64, true)),
     },
     channel_handle: {
       kind: 'struct',

@@ -39,10 +39,25 @@ export const WHY = 'xla_aot.why';
 /** Marks the parameters and results of a partitioned entry: each device's tile of the value. */
 export const DEVICE_TILE = 'xla_aot.device_tile';
 
-/** Where a value lives: whole on every partition, or cut along `dim` into one tile per partition. */
-export type Placement = { readonly kind: 'replicated' } | { readonly kind: 'tiled'; readonly dim: number };
+/**
+ * Where a value lives: whole on every partition, or cut along `dim` into `ways` tiles. With fewer
+ * tiles than partitions each tile is replicated on n / ways of them (GSPMD's
+ * last_tile_dim_replicate, a Shardy axis the value does not use): partition p holds tile
+ * floor(p / (n / ways)).
+ */
+export type Placement =
+  { readonly kind: 'replicated' } | { readonly kind: 'tiled'; readonly dim: number; readonly ways: number };
 const REPLICATED: Placement = { kind: 'replicated' };
-const tiled = (dim: number): Placement => ({ kind: 'tiled', dim });
+const tiled = (dim: number, ways: number): Placement => ({ kind: 'tiled', dim, ways });
+type Tiled = Extract<Placement, { kind: 'tiled' }>;
+/** The same tiling, on another dimension. */
+const moved = (p: Placement, dim: number): Placement => ({ ...(p as Tiled), dim });
+
+/** The partitions that hold different tiles of a value cut `ways` ways: one group per replica of the tiles. */
+export function tileGroups(n: number, ways: number): number[][] {
+  const copies = n / ways;
+  return [...Array(copies).keys()].map((c) => [...Array(ways).keys()].map((t) => t * copies + c));
+}
 
 function unsupported(what: string, loc: Loc): never {
   throw error('E0301', { op: what, target: 'the SPMD partitioner' }, loc);
@@ -62,18 +77,18 @@ export function placementOf(s: Sharding | undefined, m: Module, rank: number, n:
   if (s.kind !== 'tiled') return unsupported(`a ${s.kind} sharding`, loc);
   const dims = s.tiles.slice(0, rank);
   const cut = dims.flatMap((t, d) => (t > 1 ? [d] : []));
+  const copies = s.lastTileReplicated ? s.tiles[rank]! : 1;
   const ok =
-    !s.lastTileReplicated &&
-    s.tiles.length === rank &&
-    cut.length === 1 &&
-    dims[cut[0]!] === n &&
+    s.tiles.length === rank + (s.lastTileReplicated ? 1 : 0) &&
+    cut.length <= 1 &&
+    (cut.length ? dims[cut[0]!]! : 1) * copies === n &&
     s.devices.every((d, i) => d === i);
   if (!ok)
     unsupported(
-      `the sharding tiles [${s.tiles.join(', ')}] over devices [${s.devices.join(', ')}] on ${n} devices (one dimension cut into ${n} tiles over devices 0..${n - 1} in order, or replicated)`,
+      `the sharding tiles [${s.tiles.join(', ')}]${s.lastTileReplicated ? ' (last replicated)' : ''} over devices [${s.devices.join(', ')}] on ${n} devices (one dimension cut over devices 0..${n - 1} in order, each tile on ${n} / tiles of them, or replicated)`,
       loc,
     );
-  return tiled(cut[0]!);
+  return cut.length ? tiled(cut[0]!, dims[cut[0]!]!) : REPLICATED;
 }
 
 /** The sharding written on parameter/result attributes (GSPMD or Shardy). */
@@ -117,12 +132,12 @@ export function partitionMode(m: Module, f: Func, n: number): 'tiles' | 'manual'
 }
 
 /** The tile of `t` placed by `p` on one of n partitions. */
-export function localType(t: TensorType, p: Placement, n: number, loc: Loc): TensorType {
+export function localType(t: TensorType, p: Placement, loc: Loc): TensorType {
   if (p.kind === 'replicated') return t;
   const size = t.shape[p.dim]!;
-  if (size % n !== 0) unsupported(`dimension ${p.dim} of ${size} cut into ${n} tiles (uneven tiles)`, loc);
+  if (size % p.ways !== 0) unsupported(`dimension ${p.dim} of ${size} cut into ${p.ways} tiles (uneven tiles)`, loc);
   return tensorType(
-    t.shape.map((s, d) => (d === p.dim ? s / n : s)),
+    t.shape.map((s, d) => (d === p.dim ? s / p.ways : s)),
     t.elem,
   );
 }
@@ -137,46 +152,53 @@ class SpmdBuilder extends OpBuilder {
     super(loc, '%spmd');
   }
 
-  /** An every-partition collective's attributes, with why the partitioner put it there (--report). */
-  private groups(why: string): Record<string, Attr> {
-    return { ...everyPartition(this.n, this.channel.next++), [WHY]: { kind: 'string', value: why } };
+  /** The attributes of a collective among the partitions holding different tiles of a value cut
+   * `ways` ways, with why the partitioner put it there (--report). */
+  private groups(ways: number, why: string): Record<string, Attr> {
+    return {
+      ...everyPartition(this.n, this.channel.next++, tileGroups(this.n, ways)),
+      [WHY]: { kind: 'string', value: why },
+    };
   }
 
-  /** This partition's tile of a replicated value. */
-  slice(x: Value, dim: number): Value {
+  /** This partition's tile of a replicated value, cut `ways` ways along `dim`. */
+  slice(x: Value, dim: number, ways: number): Value {
     const t = tensorOf(x);
-    const local = localType(t, tiled(dim), this.n, this.loc);
+    const local = localType(t, tiled(dim, ways), this.loc);
     const i32 = tensorType([], intElem(32, true));
     this.pid ??= this.op('stablehlo.partition_id', [], [tensorType([], intElem(32, false))])[0]!;
-    const id = this.op('stablehlo.convert', [this.pid], [i32])[0]!;
+    const pid = this.op('stablehlo.convert', [this.pid], [i32])[0]!;
+    const copies = this.n / ways;
+    const id = copies === 1 ? pid : this.op('stablehlo.divide', [pid, this.constant(i32, [copies])], [i32])[0]!;
     const start = this.op('stablehlo.multiply', [id, this.constant(i32, [local.shape[dim]!])], [i32])[0]!;
     const zero = this.constant(i32, [0]);
     const starts = t.shape.map((_, d) => (d === dim ? start : zero));
     return this.op('stablehlo.dynamic_slice', [x, ...starts], [local], { slice_sizes: ints(local.shape) })[0]!;
   }
 
-  /** The whole value from every partition's tile along `dim`. */
-  gather(x: Value, dim: number, full: TensorType, why: string): Value {
+  /** The whole value from the tiles along `dim` (cut `ways` ways). */
+  gather(x: Value, dim: number, ways: number, full: TensorType, why: string): Value {
     return this.op('stablehlo.all_gather', [x], [full], {
       all_gather_dim: { kind: 'int', value: BigInt(dim) },
-      ...this.groups(why),
+      ...this.groups(ways, why),
     })[0]!;
   }
 
-  /** Tiled along `from` to tiled along `to`: each partition keeps its `to` tile of every `from` tile. */
-  allToAll(x: Value, from: number, to: number, full: TensorType, why: string): Value {
-    const result = localType(full, tiled(to), this.n, this.loc);
+  /** Tiled along `from` to tiled along `to` (both `ways` ways): each partition keeps its `to` tile
+   * of every `from` tile. */
+  allToAll(x: Value, from: number, to: number, ways: number, full: TensorType, why: string): Value {
+    const result = localType(full, tiled(to, ways), this.loc);
     return this.op('stablehlo.all_to_all', [x], [result], {
       split_dimension: { kind: 'int', value: BigInt(to) },
       concat_dimension: { kind: 'int', value: BigInt(from) },
-      split_count: { kind: 'int', value: BigInt(this.n) },
-      ...this.groups(why),
+      split_count: { kind: 'int', value: BigInt(ways) },
+      ...this.groups(ways, why),
     })[0]!;
   }
 
-  /** The sum (or other `reducer`) of every partition's partial value. */
-  allReduce(x: Value, reducer: Op['regions'][number], why: string): Value {
-    return this.op('stablehlo.all_reduce', [x], [tensorOf(x)], this.groups(why), [reducer])[0]!;
+  /** The sum (or other `reducer`) of the partial values of the partitions holding different tiles. */
+  allReduce(x: Value, reducer: Op['regions'][number], ways: number, why: string): Value {
+    return this.op('stablehlo.all_reduce', [x], [tensorOf(x)], this.groups(ways, why), [reducer])[0]!;
   }
 }
 
@@ -248,7 +270,7 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
   const map = new Map<Value, Value>();
   const place = new Map<Value, Placement>();
   const newParams = f.params.map((p, i) => {
-    const v = newValue(localType(tensorOf(p), params[i]!, n, f.loc), p.name);
+    const v = newValue(localType(tensorOf(p), params[i]!, f.loc), p.name);
     map.set(p, v);
     place.set(p, params[i]!);
     return v;
@@ -262,19 +284,25 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
       const x = map.get(v) ?? v;
       const have = placeOf(v);
       const full = tensorOf(v);
-      if (have.kind === want.kind && (have.kind === 'replicated' || have.dim === (want as { dim: number }).dim))
-        return x;
-      if (have.kind === 'replicated') return b.slice(x, (want as { dim: number }).dim);
-      const need = `${op.name} needs ${v.name} ${want.kind === 'replicated' ? 'whole' : `tiled on dimension ${want.dim}`}, it is tiled on dimension ${have.dim}`;
-      if (want.kind === 'replicated') return b.gather(x, have.dim, full, need);
-      return b.allToAll(x, have.dim, want.dim, full, `${need}: an all_to_all moves less than gathering`);
+      const same = (p: Placement, q: Placement): boolean =>
+        p.kind === 'replicated' ? q.kind === 'replicated' : q.kind === 'tiled' && p.dim === q.dim && p.ways === q.ways;
+      if (same(have, want)) return x;
+      if (have.kind === 'replicated') return want.kind === 'tiled' ? b.slice(x, want.dim, want.ways) : x;
+      const where = (p: Placement): string =>
+        p.kind === 'replicated' ? 'whole' : `tiled ${p.ways} ways on dimension ${p.dim}`;
+      const need = `${op.name} needs ${v.name} ${where(want)}, it is ${where(have)}`;
+      if (want.kind === 'tiled' && want.ways === have.ways)
+        return b.allToAll(x, have.dim, want.dim, have.ways, full, `${need}: an all_to_all moves less than gathering`);
+      // Through the whole value: gathered, then (if it is wanted tiled) this partition's tile of it.
+      const whole = b.gather(x, have.dim, have.ways, full, need);
+      return want.kind === 'tiled' ? b.slice(whole, want.dim, want.ways) : whole;
     };
     // Values a region uses from outside it (StableHLO's implicit capture, as in jax's cond):
     // whole inside the region, under their new names.
     const outside = new Map(capturedBy(op).map((v) => [v, as(v, REPLICATED)] as const));
     const regions = outside.size ? op.regions.map((r) => cloneRegion(r, new Map(outside))) : op.regions;
     const emit = (operands: Value[], resultPlaces: Placement[], extra: Partial<Op> = {}): Value[] => {
-      const res = op.results.map((r, i) => newValue(localType(tensorOf(r), resultPlaces[i]!, n, op.loc), r.name));
+      const res = op.results.map((r, i) => newValue(localType(tensorOf(r), resultPlaces[i]!, op.loc), r.name));
       b.ops.push({ ...op, operands, results: res, regions, ...extra });
       op.results.forEach((r, i) => {
         map.set(r, res[i]!);
@@ -308,7 +336,7 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
       const [full, local] = toShard ? [op.operands[0]!, op.results[0]!] : [op.results[0]!, op.operands[0]!];
       const s = toShard ? shardingAttr(op, 'operand_sharding') : shardingAttr(op);
       const p = placementOf(s, m, tensorOf(full).shape.length, n, op.loc);
-      if (localType(tensorOf(full), p, n, op.loc).shape.join('x') !== tensorOf(local).shape.join('x'))
+      if (localType(tensorOf(full), p, op.loc).shape.join('x') !== tensorOf(local).shape.join('x'))
         unsupported(`@${boundary} whose shard shape is not the tile of its sharding`, op.loc);
       if (toShard) map.set(local, as(full, p));
       else {
@@ -336,30 +364,27 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
       );
     } else if (op.name === 'stablehlo.broadcast_in_dim') {
       const { dims } = attrsOf('stablehlo.broadcast_in_dim', op);
-      const d = (placeOf(first) as { dim: number }).dim;
-      const grows = tensorOf(first).shape[d] !== tensorOf(op.results[0]!).shape[dims[d]!];
+      const pf = placeOf(first) as Tiled;
+      const grows = tensorOf(first).shape[pf.dim] !== tensorOf(op.results[0]!).shape[dims[pf.dim]!];
       if (grows) emit([as(first, REPLICATED)], [REPLICATED]);
-      else emit([map.get(first)!], [tiled(dims[d]!)]);
+      else emit([map.get(first)!], [moved(pf, dims[pf.dim]!)]);
     } else if (op.name === 'stablehlo.transpose') {
       const { perm } = attrsOf('stablehlo.transpose', op);
-      emit([map.get(first)!], [tiled(perm.indexOf((placeOf(first) as { dim: number }).dim))]);
+      const pf = placeOf(first) as Tiled;
+      emit([map.get(first)!], [moved(pf, perm.indexOf(pf.dim))]);
     } else if (op.name === 'stablehlo.reshape') {
-      const e = reshapedDim(
-        tensorOf(first).shape,
-        tensorOf(op.results[0]!).shape,
-        (placeOf(first) as { dim: number }).dim,
-        n,
-      );
-      if (e !== undefined) emit([map.get(first)!], [tiled(e)]);
+      const pf = placeOf(first) as Tiled;
+      const e = reshapedDim(tensorOf(first).shape, tensorOf(op.results[0]!).shape, pf.dim, pf.ways);
+      if (e !== undefined) emit([map.get(first)!], [moved(pf, e)]);
       else emit([as(first, REPLICATED)], [REPLICATED]);
     } else if (op.name === 'stablehlo.convolution') {
       const c = attrsOf('stablehlo.convolution', op);
       const [x, k] = op.operands as [Value, Value];
       const [px, pk] = [placeOf(x), placeOf(k)];
       if (px.kind === 'tiled' && px.dim === c.inBatch && c.batchGroups === 1)
-        emit([map.get(x)!, as(k, REPLICATED)], [tiled(c.outBatch)]);
+        emit([map.get(x)!, as(k, REPLICATED)], [moved(px, c.outBatch)]);
       else if (pk.kind === 'tiled' && pk.dim === c.kOut && c.featureGroups === 1 && c.batchGroups === 1)
-        emit([as(x, REPLICATED), map.get(k)!], [tiled(c.outFeature)]);
+        emit([as(x, REPLICATED), map.get(k)!], [moved(pk, c.outFeature)]);
       else emit([as(x, REPLICATED), as(k, REPLICATED)], [REPLICATED]);
     } else if (op.name === 'stablehlo.reduce_window' && op.results.length === 1) {
       const w = attrsOf('stablehlo.reduce_window', op);
@@ -385,14 +410,14 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
       const [x, init] = op.operands as [Value, Value];
       const p = placeOf(x);
       if (p.kind === 'tiled' && !dims.includes(p.dim)) {
-        emit([map.get(x)!, as(init, REPLICATED)], [tiled(p.dim - dims.filter((r) => r < p.dim).length)]);
+        emit([map.get(x)!, as(init, REPLICATED)], [moved(p, p.dim - dims.filter((r) => r < p.dim).length)]);
       } else if (p.kind === 'tiled') {
         // Each partition reduces its tile; the partial results combine with the same body (whose
         // init must be its identity, as XLA assumes too).
         const [partial] = emit([map.get(x)!, as(init, REPLICATED)], [REPLICATED]);
         map.set(
           op.results[0]!,
-          b.allReduce(partial!, op.regions[0]!, `partial results of a reduce over tiled dimension ${p.dim}`),
+          b.allReduce(partial!, op.regions[0]!, p.ways, `partial results of a reduce over tiled dimension ${p.dim}`),
         );
       } else emit([map.get(x)!, as(init, REPLICATED)], [REPLICATED]);
     } else {
@@ -411,7 +436,7 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
     paramAttrs: marked(f.paramAttrs, f.params.length),
     resultAttrs: marked(f.resultAttrs, f.resultTypes.length),
     params: newParams,
-    resultTypes: f.resultTypes.map((t, i) => localType(t as TensorType, results[i]!, n, f.loc)),
+    resultTypes: f.resultTypes.map((t, i) => localType(t as TensorType, results[i]!, f.loc)),
     body: { blocks: [{ ...block, args: newParams, ops }] },
   };
 }
@@ -474,28 +499,30 @@ function partitionDot(
   const [dl, dr] = [tiledOn(pl), tiledOn(pr)];
   if (dl !== undefined && lc.includes(dl) && (dr === undefined || dr === rc[lc.indexOf(dl)])) {
     // Contracting dimension tiled: each partition's partial product, summed across partitions.
-    const [partial] = emit([as(l, pl), as(r, tiled(rc[lc.indexOf(dl)]!))], [REPLICATED]);
+    const [partial] = emit([as(l, pl), as(r, moved(pl, rc[lc.indexOf(dl)]!))], [REPLICATED]);
     return b.allReduce(
       partial!,
       sumRegion(tensorOf(partial!), op.loc),
+      (pl as Tiled).ways,
       `partial products of a dot_general contracting over tiled dimension ${dl}`,
     );
   }
   if (dr !== undefined && rc.includes(dr) && dl === undefined) {
-    const [partial] = emit([as(l, tiled(lc[rc.indexOf(dr)]!)), as(r, pr)], [REPLICATED]);
+    const [partial] = emit([as(l, moved(pr, lc[rc.indexOf(dr)]!)), as(r, pr)], [REPLICATED]);
     return b.allReduce(
       partial!,
       sumRegion(tensorOf(partial!), op.loc),
+      (pr as Tiled).ways,
       `partial products of a dot_general contracting over tiled rhs dimension ${dr}`,
     );
   }
   if (dl !== undefined && !lc.includes(dl) && (!lb.includes(dl) || dr === rb[lb.indexOf(dl)] || dr === undefined)) {
-    const rWant = lb.includes(dl) ? tiled(rb[lb.indexOf(dl)]!) : REPLICATED;
-    emit([as(l, pl), as(r, rWant)], [tiled(lResult(dl))]);
+    const rWant = lb.includes(dl) ? moved(pl, rb[lb.indexOf(dl)]!) : REPLICATED;
+    emit([as(l, pl), as(r, rWant)], [moved(pl, lResult(dl))]);
     return undefined;
   }
   if (dr !== undefined && rFree.includes(dr)) {
-    emit([as(l, REPLICATED), as(r, pr)], [tiled(rResult(dr))]);
+    emit([as(l, REPLICATED), as(r, pr)], [moved(pr, rResult(dr))]);
     return undefined;
   }
   emit([as(l, REPLICATED), as(r, REPLICATED)], [REPLICATED]);

@@ -163,14 +163,27 @@ export async function runSpmd(
 /** Device d's tile of `t` placed by `p` on n partitions (the whole of a replicated value). */
 export function deviceTile(t: Tensor, p: Placement, n: number, d: number): Tensor {
   if (p.kind === 'replicated') return t;
-  const size = t.type.shape[p.dim]! / n;
-  const start = t.type.shape.map((_, i) => (i === p.dim ? d * size : 0));
+  const size = t.type.shape[p.dim]! / p.ways;
+  const tile = Math.floor(d / (n / p.ways));
+  const start = t.type.shape.map((_, i) => (i === p.dim ? tile * size : 0));
   const shape = t.type.shape.map((s, i) => (i === p.dim ? size : s));
   return sliceEval(
     t,
     start,
     start.map(() => 1),
     tensorType(shape, t.type.elem),
+  );
+}
+
+/** The whole value from every device's part (`parts[d]`): its tiles put back together, or a
+ * replicated value's copy on device 0. */
+export function wholeValue(parts: readonly Tensor[], p: Placement, full: TensorType): Tensor {
+  if (p.kind === 'replicated') return parts[0]!;
+  const copies = parts.length / p.ways;
+  return concatTensors(
+    [...Array(p.ways).keys()].map((t) => parts[t * copies]!),
+    p.dim,
+    full,
   );
 }
 
@@ -211,16 +224,13 @@ export async function runPartitionedBatch(
   );
   return runs.map((run, k) => {
     const f = programs[k]!.module.funcs.get(programs[k]!.entry)!;
-    const global = placements[k]!.results.map((p, i) => {
-      const full = f.resultTypes[i] as TensorType;
-      if (p.kind === 'tiled')
-        return concatTensors(
-          run.outputs.map((outs) => outs[i]!),
-          p.dim,
-          full,
-        );
-      return run.outputs[0]![i]!;
-    });
+    const global = placements[k]!.results.map((p, i) =>
+      wholeValue(
+        run.outputs.map((outs) => outs[i]!),
+        p,
+        f.resultTypes[i] as TensorType,
+      ),
+    );
     return { ...run, global };
   });
 }
