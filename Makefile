@@ -49,8 +49,10 @@ layers: $(NODE_MODULES)
 style: $(NODE_MODULES)
 	npx prettier --check 'src/**/*.ts' 'test/**/*.ts'
 
+# One more test file at a time than cores: two at a time on two cores left one core idle for much
+# of the run (the interpreter phases are single-threaded, QEMU and mpirun wait).
 test: build toolchains layers style
-	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 'dist/test/**/*.test.js'
+	npx tap --disable-coverage --allow-incomplete-coverage --reporter=tap --timeout=600 --jobs=$$(( $$(nproc) + 1 )) 'dist/test/**/*.test.js'
 
 # The CUDA checks on a GPU: with nvidia-smi finding one, the model tests (test/helpers/models.ts
 # checkCuda) and the conformance test also run the nvcc builds on the device and diff them against
