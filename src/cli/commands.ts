@@ -30,8 +30,7 @@ import type { Func, Module, Region } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
 import { error, RuntimeError } from '../diag/diagnostics.js';
 import { runDevicesCommand } from './devices.js';
-import { deviceGrid } from '../partition/devices.js';
-import type { DeviceGrid } from '../partition/devices.js';
+import { deviceCount, deviceGrid, type DeviceGrid } from '../partition/devices.js';
 
 function printValue(v: RtValue): string {
   if (v.kind === 'tensor') return printTensor(v);
@@ -257,7 +256,7 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
     console.log(`fusion groups: ${r.fusionGroups.length}${r.fusionGroups.map((g) => `\n  ${g}`).join('')}`);
     if (r.communication)
       console.log(
-        `communication (${options.devices!.replicas * options.devices!.partitions} devices, ${options.devices!.comm}): ${r.communication.receivedBytes} bytes received per device per run${r.communication.calls.map((c) => `\n  ${c}`).join('')}`,
+        `communication (${deviceCount(options.devices!)} devices, ${options.devices!.comm}): ${r.communication.receivedBytes} bytes received per device per run${r.communication.calls.map((c) => `\n  ${c}`).join('')}`,
       );
     console.log(
       `SIMD (${target.simd}): ${r.simdKernels.length} of ${r.kernelNames.length} kernels${r.simdKernels.length ? `: ${r.simdKernels.join(', ')}` : ''}`,

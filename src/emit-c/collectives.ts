@@ -24,10 +24,8 @@ import {
   type Mode,
 } from '../ops/collective.js';
 import { cElem } from '../emit-common/ctypes.js';
-import type { DeviceGrid } from '../partition/devices.js';
+import { deviceCount, type DeviceGrid } from '../partition/devices.js';
 import { WHY } from '../partition/spmd.js';
-
-export const deviceCount = (g: DeviceGrid): number => g.replicas * g.partitions;
 
 function unsupported(what: string, loc: Loc): never {
   throw error('E0301', { op: what, target: 'the C communicator (rl_comm.h)' }, loc);

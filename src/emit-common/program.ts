@@ -18,7 +18,7 @@ import type { GemmPlan, GemmTuning, IntGemmPlan, UkernelPlan } from '../kernel/u
 import { cElem, cElemOrUndefined, storageLiteral } from './ctypes.js';
 import { isFusibleElementwise, isReducible, writesInPlaceSafely } from './lowering.js';
 import { generateSplats } from './splats.js';
-import type { DeviceGrid } from '../partition/devices.js';
+import { deviceCount, type DeviceGrid } from '../partition/devices.js';
 
 export const VERSION = '0.1.0';
 
@@ -87,7 +87,7 @@ export function emitSettings(o: EmitOptions): { readonly target: Target; readonl
     if (!/^sm_[0-9]{2,3}a?$/.test(arch)) throw new RuntimeError(`--gpu-arch: '${arch}' is not an sm_XX architecture`);
   const d = o.devices;
   if (d) {
-    const n = d.replicas * d.partitions;
+    const n = deviceCount(d);
     if (![d.replicas, d.partitions].every((k) => Number.isInteger(k) && k >= 1) || n > 1024)
       throw new RuntimeError(`--devices must be an integer from 1 to 1024, got ${d.replicas} x ${d.partitions}`);
     if (o.backend === 'cuda') throw new RuntimeError('--devices: the CUDA backend has no communicator yet (NCCL)');

@@ -21,6 +21,8 @@ export interface DeviceGrid {
   readonly comm: 'threads' | 'mpi';
 }
 
+export const deviceCount = (g: DeviceGrid): number => g.replicas * g.partitions;
+
 export function deviceGrid(m: Module, devices: number, comm: DeviceGrid['comm']): DeviceGrid {
   const read = (name: string): number | undefined => {
     const a = m.attrs[name];
@@ -33,12 +35,12 @@ export function deviceGrid(m: Module, devices: number, comm: DeviceGrid['comm'])
   const partitions = read('mhlo.num_partitions');
   if (replicas === undefined && partitions === undefined) return { replicas: 1, partitions: devices, comm };
   const grid = { replicas: replicas ?? 1, partitions: partitions ?? 1, comm };
-  if (grid.replicas * grid.partitions !== devices)
+  if (deviceCount(grid) !== devices)
     throw error(
       'E0204',
       {
         op: '--devices',
-        detail: `the module runs on mhlo.num_replicas x mhlo.num_partitions = ${grid.replicas} x ${grid.partitions} = ${grid.replicas * grid.partitions} devices, not ${devices}`,
+        detail: `the module runs on mhlo.num_replicas x mhlo.num_partitions = ${grid.replicas} x ${grid.partitions} = ${deviceCount(grid)} devices, not ${devices}`,
       },
       attrLoc(m, partitions !== undefined ? 'mhlo.num_partitions' : 'mhlo.num_replicas'),
     );

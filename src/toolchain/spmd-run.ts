@@ -15,7 +15,7 @@ import { checkFound, compileInParallel, sourceOf, tool, writeFiles } from './bui
 import { CFLAGS } from '../emit-c/emit.js';
 import { fromStorageBytes, toStorageBytes } from '../emit-common/ctypes.js';
 import { VERSION, type EmitResult } from '../emit-common/program.js';
-import type { DeviceGrid } from '../partition/devices.js';
+import { deviceCount, type DeviceGrid } from '../partition/devices.js';
 import { compile } from '../pipeline.js';
 import { UNWRITTEN_BYTE, type FaultKind } from '../flat/faults.js';
 import { RuntimeError } from '../diag/diagnostics.js';
@@ -86,12 +86,12 @@ export async function runSpmdBatch(
   o: Omit<SpmdRunOptions, 'grid'>,
   dir = o.keepDir ?? tmp.dirSync({ prefix: 'xla-aot-spmd-', unsafeCleanup: true }).name,
 ): Promise<SpmdRun[]> {
-  const devices = programs[0]!.grid.replicas * programs[0]!.grid.partitions;
+  const devices = deviceCount(programs[0]!.grid);
   const comm = programs[0]!.grid.comm;
   const mpi = comm === 'mpi';
   const cc = mpi ? 'mpicc' : (o.cc ?? 'gcc');
   const emitted = programs.map((p, k) => {
-    if (p.grid.replicas * p.grid.partitions !== devices || p.grid.comm !== comm)
+    if (deviceCount(p.grid) !== devices || p.grid.comm !== comm)
       throw new RuntimeError('an SPMD batch runs on one number of devices with one communicator');
     if (p.inputs.length !== devices)
       throw new RuntimeError(`${devices} devices need ${devices} input lists, got ${p.inputs.length}`);
