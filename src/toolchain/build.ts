@@ -40,7 +40,7 @@ export async function tool(program: string, args: readonly string[], cwd: string
 }
 
 /** Compiler and flags for the emitted sources: the common flags, then the target's, then `extra`. */
-function compileFlags(r: EmitResult, extra: readonly string[]): string[] {
+export function compileFlags(r: EmitResult, extra: readonly string[]): string[] {
   return [...CFLAGS.split(' '), ...r.target.cflags, ...r.buildFlags, ...extra];
 }
 

@@ -117,13 +117,25 @@ async function runHarness(
     return p;
   });
   const outFiles = emitted.outputs.map((_, i) => join(dir, `out${i}.bin`));
+  await runChecked([...command, ...inFiles, ...outFiles], 'compiled model', undefined, target);
+  return emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
+}
+
+/** Runs a built program (`command`: it and its arguments; in `cwd` when given); a missing program,
+ * a non-zero exit (`what` failed) or a sanitizer report throws. Returns what it printed on stdout. */
+export async function runChecked(
+  command: readonly string[],
+  what: string,
+  cwd?: string,
+  target?: Target,
+): Promise<string> {
   const [cmd, ...args] = command;
-  const r = await execa(cmd!, [...args, ...inFiles, ...outFiles], { reject: false, all: true });
+  const r = await execa(cmd!, args, { reject: false, all: true, ...(cwd ? { cwd } : {}) });
   checkFound(r, cmd!, target);
-  if (r.exitCode !== 0) throw new RuntimeError(`compiled model failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
+  if (r.exitCode !== 0) throw new RuntimeError(`${what} failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
   if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all))
     throw new RuntimeError(`sanitizer report:\n${r.all}`);
-  return emitted.outputs.map((t, i) => fromStorageBytes(readFileSync(outFiles[i]!), t));
+  return r.stdout;
 }
 
 /** Host C++ flags of an emulated CUDA build (rl_cuda.h's RL_CUDA_HOST_EMULATION). -O2: the big

@@ -6,13 +6,12 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import tmp from 'tmp';
 import type { Module } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
 import { render } from '../emit-common/templates.js';
-import { checkFound, compileInParallel, sourceOf, tool, writeFiles } from './build.js';
-import { CFLAGS } from '../emit-c/emit.js';
+import { compileFlags, compileInParallel, sourceOf, tool, writeFiles } from './build.js';
+import { runChecked } from './run.js';
 import { fromStorageBytes, toStorageBytes } from '../emit-common/ctypes.js';
 import { VERSION, type EmitResult } from '../emit-common/program.js';
 import { deviceCount, type DeviceGrid } from '../partition/devices.js';
@@ -128,23 +127,19 @@ export async function runSpmdBatch(
   // The programs' sources (the communicator's once) and the harness, compiled at once, then linked.
   const sources = [...new Set(emitted.flatMap((r) => r.objects.map((obj) => sourceOf(r, obj))))];
   const first = emitted[0]!;
-  const flags = [...CFLAGS.split(' '), ...first.target.cflags, ...first.buildFlags, ...(o.flags ?? []), '-I.'];
+  const flags = [...compileFlags(first, o.flags ?? []), '-I.'];
   const objects = await compileInParallel(cc, flags, ['harness.c', ...sources], dir);
   await tool(cc, [...flags, ...objects, ...first.target.exeFlags, '-o', 'harness', '-lm'], dir);
   const exe = join(dir, 'harness');
   const runs = o.timedRuns ? [String(o.timedRuns)] : [];
   const command = mpi ? [...MPIRUN, '-np', String(devices), exe, dir, ...runs] : [exe, dir, ...runs];
-  const r = await execa(command[0]!, command.slice(1), { reject: false, all: true, cwd: dir });
-  checkFound(r, command[0]!);
-  if (r.exitCode !== 0) throw new RuntimeError(`SPMD program failed (exit ${r.exitCode}):\n${r.all ?? ''}`);
-  if (r.all && /runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(r.all))
-    throw new RuntimeError(`sanitizer report:\n${r.all}`);
+  const stdout = await runChecked(command, 'SPMD program', dir);
   return emitted.map((e, k) => {
     const outputs = [...Array(devices).keys()].map((d) =>
       e.outputs.map((t, i) => fromStorageBytes(readFileSync(join(dir, `out${k}_${d}_${i}.bin`)), t)),
     );
-    const timing = o.timedRuns ? new RegExp(`\\{"program": ${k}, "median_s": ([0-9.e+-]+)`).exec(r.stdout) : undefined;
-    if (o.timedRuns && !timing) throw new RuntimeError(`SPMD program printed no timing:\n${r.all ?? ''}`);
+    const timing = o.timedRuns ? new RegExp(`\\{"program": ${k}, "median_s": ([0-9.e+-]+)`).exec(stdout) : undefined;
+    if (o.timedRuns && !timing) throw new RuntimeError(`SPMD program printed no timing:\n${stdout}`);
     return { outputs, emitted: e, dir, ...(timing ? { medianSeconds: Number(timing[1]) } : {}) };
   });
 }
