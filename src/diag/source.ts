@@ -11,6 +11,9 @@ export interface Loc {
   readonly origin?: string;
 }
 
+/** `name.mlir:line:col`, as generated code and listings cite a source op (the file's own name only). */
+export const shortLoc = (loc: Loc): string => `${loc.file.split('/').pop()}:${loc.line}:${loc.col}`;
+
 export class SourceFile {
   private readonly lineStarts: number[];
 

@@ -9,7 +9,7 @@
  * one operand (collective_broadcast: data operands, then a dynamic root).
  */
 import { error } from '../diag/diagnostics.js';
-import type { Loc } from '../diag/source.js';
+import { shortLoc, type Loc } from '../diag/source.js';
 import type { Op } from '../ir/core.js';
 import type { TensorType } from '../ir/types.js';
 import { numElements } from '../ir/types.js';
@@ -90,8 +90,9 @@ export class CollectiveEmitter {
     };
   }
 
-  /** Each device's group (empty: in none, where `optional`), as a table `{size, members...}` per device. */
-  private groupTable(op: Op, g: GroupAttrs, mode: Mode, optional: boolean): string {
+  /** Each device's group (empty: in none, where `optional`), as a table `{size, members...}` per
+   * device: the C of this device's group, and the largest group's size. */
+  private groupTable(op: Op, g: GroupAttrs, mode: Mode, optional: boolean): { group: string; size: number } {
     const rows = [...Array(this.devices).keys()].map((d) => {
       const p = this.place(d);
       const myId = mode === 'cross_replica' ? p.replicaId : p.partitionId;
@@ -103,7 +104,6 @@ export class CollectiveEmitter {
       }
     });
     const width = Math.max(1, ...rows.map((r) => r.length));
-    this.widest = width;
     for (const r of rows)
       for (const m of r)
         if (m < 0 || m >= this.devices)
@@ -111,10 +111,10 @@ export class CollectiveEmitter {
     const name = `${this.prefix}_comm${this.tables.length}`;
     const body = rows.map((r) => `{${[r.length, ...r, ...Array(width - r.length).fill(-1)].join(', ')}}`);
     this.tables.push(
-      `/* ${op.name} at ${where(op.loc)}: each device's group (size, device ids in group order) */\n` +
+      `/* ${op.name} at ${shortLoc(op.loc)}: each device's group (size, device ids in group order) */\n` +
         `static const int32_t ${name}[${this.devices}][${width + 1}] = {${body.join(', ')}};`,
     );
-    return `(rl_group_t){&${name}[dev][1], ${name}[dev][0]}`;
+    return { group: `(rl_group_t){&${name}[dev][1], ${name}[dev][0]}`, size: width };
   }
 
   /** The statements of one communicator step. */
@@ -124,12 +124,9 @@ export class CollectiveEmitter {
     const why = f.op.attrs[WHY];
     const because = why?.kind === 'string' ? ` (${why.value})` : '';
     if (received > 0)
-      this.described.push(`${f.op.name} at ${where(f.op.loc)}: ${received} bytes received per device${because}`);
+      this.described.push(`${f.op.name} at ${shortLoc(f.op.loc)}: ${received} bytes received per device${because}`);
     return code;
   }
-
-  /** The widest group of a table's rows (1: none). */
-  private widest = 1;
 
   /** The statements of one communicator step, and the bytes the busiest device receives. */
   private lower(f: FlatOp): [string, number] {
@@ -156,36 +153,36 @@ export class CollectiveEmitter {
       case 'stablehlo.all_reduce':
       case 'stablehlo.collective_reduce': {
         const g = attrsOf(op.name, op);
-        const group = this.groupTable(op, g, reduceMode(g), false);
+        const { group, size } = this.groupTable(op, g, reduceMode(g), false);
         const args = [group, ...reduction(), ref(x), ref(out), count(out)].join(', ');
         const call = checked(`rl_comm_all_reduce(comm, ${args})`);
-        const received = (this.widest - 1) * bytes(x);
+        const received = (size - 1) * bytes(x);
         if (op.name === 'stablehlo.all_reduce') return [call, received];
         // collective_reduce: the group's first member keeps the reduction, the others get zeros.
         return [`${call}\n  if (${group}.members[0] != dev) memset(${ref(out)}, 0, ${bytes(out)});`, received];
       }
       case 'stablehlo.reduce_scatter': {
         const g = attrsOf(op.name, op);
-        const group = this.groupTable(op, g, reduceMode(g), false);
+        const { group, size } = this.groupTable(op, g, reduceMode(g), false);
         return [
           checked(`rl_comm_reduce_scatter(comm, ${[group, ...reduction(), ref(x), ref(out), count(out)].join(', ')})`),
-          (this.widest - 1) * bytes(out),
+          (size - 1) * bytes(out),
         ];
       }
       case 'stablehlo.all_gather': {
         const g = attrsOf(op.name, op);
-        const group = this.groupTable(op, g, reduceMode(g), false);
+        const { group, size } = this.groupTable(op, g, reduceMode(g), false);
         return [
           checked(`rl_comm_all_gather(comm, ${group}, ${ref(x)}, ${ref(out)}, ${bytes(x)})`),
-          (this.widest - 1) * bytes(x),
+          (size - 1) * bytes(x),
         ];
       }
       case 'stablehlo.all_to_all': {
         const g = attrsOf(op.name, op);
-        const group = this.groupTable(op, g, permuteMode(g), false);
+        const { group, size } = this.groupTable(op, g, permuteMode(g), false);
         return [
           checked(`rl_comm_all_to_all(comm, ${group}, ${ref(x)}, ${ref(out)}, ${bytes(x) / g.count})`),
-          ((this.widest - 1) * bytes(x)) / g.count,
+          ((size - 1) * bytes(x)) / g.count,
         ];
       }
       case 'stablehlo.collective_permute':
@@ -195,7 +192,7 @@ export class CollectiveEmitter {
         ];
       case 'stablehlo.collective_broadcast': {
         const g = attrsOf(op.name, op);
-        const group = this.groupTable(op, g, permuteMode(g), true);
+        const { group } = this.groupTable(op, g, permuteMode(g), true);
         const data = g.dynamicRoot ? f.ins.slice(0, -1) : f.ins;
         const root = g.dynamicRoot ? `(int32_t)*${ref(f.ins[f.ins.length - 1]!)}` : '0';
         const calls = data.map((s, i) =>
@@ -229,11 +226,9 @@ export class CollectiveEmitter {
     });
     const name = `${this.prefix}_comm${this.tables.length}`;
     this.tables.push(
-      `/* ${op.name} at ${where(op.loc)}: each device's source and target (-1: none) */\n` +
+      `/* ${op.name} at ${shortLoc(op.loc)}: each device's source and target (-1: none) */\n` +
         `static const int32_t ${name}[${this.devices}][2] = {${rows.map((r) => `{${r.join(', ')}}`).join(', ')}};`,
     );
     return `${name}[dev][0], ${name}[dev][1]`;
   }
 }
-
-const where = (loc: Loc): string => `${loc.file.split('/').pop()}:${loc.line}:${loc.col}`;

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { error } from '../diag/diagnostics.js';
+import { shortLoc } from '../diag/source.js';
 import { typeToString } from '../ir/types.js';
 import type { Attr } from '../ir/attrs.js';
 import { printAttr } from '../ir/print.js';
@@ -91,7 +92,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     const value = valueOf(s);
     const n = size(value);
     const name = `w${w++}`;
-    const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
+    const loc = shortLoc(op.loc);
     // Complex constants always go to the blob: C has no portable constant initializer for
     // complex values with infinite or NaN parts.
     if (n * ce.bytes >= (target.simd === 'avx512' ? AVX512_BLOB_THRESHOLD : BLOB_THRESHOLD) || ce.cls === 'complex') {
@@ -113,7 +114,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     const [s, op] = [f.ins[1]!, prog.constants.get(f.ins[1]!)!];
     const int = g.kind === 'int-gemm';
     const offset = blob.add(int ? packIntB(g, valueOf(s)) : packB(g, valueOf(s)));
-    const loc = `${op.loc.file.split('/').pop()}:${op.loc.line}:${op.loc.col}`;
+    const loc = shortLoc(op.loc);
     const tile = int ? `${g.mr}x${g.nr}, as ${intWeightPacking(g)}` : `${g.tiling.mr}x${g.tiling.nr}`;
     weightDecls.push(
       `/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${tile}, in the weight blob at offset ${offset} */`,

@@ -4,6 +4,7 @@
  * op through its lowering (kernel/lower.ts, or the generic per-element rule) or a fusion group
  * (kernel/fused.ts). Backends render the IR (emit-c's CRenderer, emit-cuda's CudaRenderer).
  */
+import { shortLoc } from '../diag/source.js';
 import { simpleCombiner } from '../ops/reduction.js';
 import { attrsOf } from '../ops/index.js';
 import { BINARY, UNARY } from '../ops/elementwise.js';
@@ -47,7 +48,7 @@ const CHLO_ELEMENTWISE = [
 /** The comment of kernel `name` for op `fop`: the op and where it came from. */
 export function kernelComment(name: string, fop: FlatOp): string {
   const loc = fop.op.loc;
-  return `/* ${name}: ${fop.op.name} at ${loc.file.split('/').pop()}:${loc.line}:${loc.col}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
+  return `/* ${name}: ${fop.op.name} at ${shortLoc(loc)}${loc.origin ? ` (from ${loc.origin})` : ''} */`;
 }
 
 /** Elementwise ops with a per-element C spelling (stablehlo and chlo). */

@@ -3,6 +3,7 @@
  * memory): one line per kernel op or control step, in program order, values named `%sN` by symbol.
  * A fusion group prints as one kernel with its members indented under it.
  */
+import { shortLoc } from '../diag/source.js';
 import { printAttr } from '../ir/print.js';
 import { typeToString } from '../ir/types.js';
 import type { Control, Edge, FlatOp, FlatProgram, Sym } from './program.js';
@@ -52,7 +53,7 @@ function printOp(f: FlatOp): string {
     : '';
   const regions = f.op.regions.length ? ` (${f.op.regions.length} region${f.op.regions.length > 1 ? 's' : ''})` : '';
   const types = f.outs.map((s) => typeToString(s.type)).join(', ');
-  const loc = `${f.op.loc.file.split('/').pop()}:${f.op.loc.line}:${f.op.loc.col}`;
+  const loc = shortLoc(f.op.loc);
   return `${f.outs.map(symName).join(', ')} = ${f.op.name}(${f.ins.map(symName).join(', ')})${dict}${regions} : ${types}  // ${loc}`;
 }
 
