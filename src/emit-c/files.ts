@@ -10,7 +10,7 @@ import { shortLoc } from '../diag/source.js';
 import { typeToString } from '../ir/types.js';
 import type { Attr } from '../ir/attrs.js';
 import { printAttr } from '../ir/print.js';
-import { DEVICE_TILE } from '../partition/spmd.js';
+import { DEVICE_TILE, shardingAnnotation } from '../partition/spmd.js';
 import { size } from '../ir/tensor.js';
 import type { MemoryPlan } from '../memory/plan.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
@@ -62,7 +62,7 @@ function splitKernels(
 /** An SPMD build's I/O comment: the sharding the source gives the value (its type is this
  * device's tile of it). */
 function shardingNote(attrs: Readonly<Record<string, Attr>> | undefined): string | undefined {
-  const a = attrs?.['mhlo.sharding'] ?? attrs?.['sdy.sharding'];
+  const a = shardingAnnotation(attrs);
   return a && attrs?.[DEVICE_TILE] ? `this device's part of the value sharded ${printAttr(a)}` : undefined;
 }
 

@@ -7,6 +7,9 @@ import type { Attr, DenseElem } from './attrs.js';
 import { newValue, type Op, type Region, type Value } from './core.js';
 import { storageElem, type TensorType, type Type } from './types.js';
 
+/** A `array<i64: ...>` attribute (permutations, slice bounds, sizes). */
+export const i64Array = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
+
 export class OpBuilder {
   readonly ops: Op[] = [];
   /** `name`: the SSA name the built values print with. */

@@ -8,7 +8,7 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
-import type { Module, Op, Region, Value } from '../ir/core.js';
+import type { Func, Module, Op, Region, Value } from '../ir/core.js';
 import type { Sharding } from '../ir/sharding.js';
 import type { TensorType } from '../ir/types.js';
 import { customCallTarget } from '../ir/core.js';
@@ -29,6 +29,10 @@ export function isShardingBoundary(op: Op): boolean {
   const [a, b] = [op.operands[0]?.type, op.results[0]?.type];
   return a?.kind === 'tensor' && b?.kind === 'tensor' && a.shape.join('x') !== b.shape.join('x');
 }
+
+/** Whether a function's top-level blocks hold a sharding boundary (a manual region starts or ends there). */
+export const hasShardingBoundary = (f: Func): boolean =>
+  !!f.body?.blocks.some((blk) => blk.ops.some(isShardingBoundary));
 
 /**
  * The full-to-shard step needs the full value's sharding, which JAX writes on the `@Sharding` call

@@ -9,12 +9,11 @@
  */
 import type { Attr } from '../ir/attrs.js';
 import type { Block, Func, Module, Op, Region, Value } from '../ir/core.js';
-import { OpBuilder } from '../ir/builder.js';
+import { i64Array as ints, OpBuilder } from '../ir/builder.js';
 import { tensorType, type TensorType } from '../ir/types.js';
 import { attrsOf } from '../ops/index.js';
 import { COLLECTIVE_OPS } from '../ops/collective.js';
 
-const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
 const int = (x: number): Attr => ({ kind: 'int', value: BigInt(x) });
 const tensorOf = (v: Value): TensorType => v.type as TensorType;
 

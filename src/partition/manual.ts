@@ -10,13 +10,13 @@
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
-import type { Attr } from '../ir/attrs.js';
 import { customCallTarget, type Func, type Module, type Op, type Value } from '../ir/core.js';
-import { OpBuilder } from '../ir/builder.js';
+import { i64Array as ints, OpBuilder } from '../ir/builder.js';
 import { intElem, tensorType, type TensorType } from '../ir/types.js';
 import {
   distinctTiles,
   FULL_TO_SHARD,
+  hasShardingBoundary,
   isShardingBoundary,
   SHARD_TO_FULL,
   shardingAttr,
@@ -25,7 +25,6 @@ import {
 import { assemble, Builder } from './unroll.js';
 import { everyPartition } from '../ops/collective.js';
 
-const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
 const tensorOf = (v: Value): TensorType => v.type as TensorType;
 
 function unsupported(what: string, loc: Loc): never {
@@ -111,14 +110,13 @@ function rewriteFunc(f: Func, n: number, channel: { next: number }): Func {
 
 /** The partition phase for manual regions on n devices (functions without boundaries kept). */
 export function manualRegionsOnDevices(m: Module, n: number): Module {
-  const hasBoundary = (f: Func): boolean => !!f.body?.blocks.some((blk) => blk.ops.some(isShardingBoundary));
-  if (![...m.funcs.values()].some(hasBoundary)) return m;
+  if (![...m.funcs.values()].some(hasShardingBoundary)) return m;
   const funcs = new Map<string, Func>();
   const channel = { next: 1000 };
   for (const [name, f] of m.funcs) {
-    if (hasBoundary(f) && f.body!.blocks.length !== 1)
+    if (hasShardingBoundary(f) && f.body!.blocks.length !== 1)
       unsupported(`@${name}: manual regions in a function of several blocks`, f.loc);
-    funcs.set(name, hasBoundary(f) ? rewriteFunc(f, n, channel) : f);
+    funcs.set(name, hasShardingBoundary(f) ? rewriteFunc(f, n, channel) : f);
   }
   return { ...m, funcs };
 }

@@ -5,24 +5,28 @@
  * them. Shardings are propagated forward through the ops:
  *   - elementwise ops take their first tiled operand's tiling (other operands resharded to it);
  *   - broadcast_in_dim, transpose and reshape carry a tiled dimension to where it goes (reshape
- *     only where the dimension survives whole);
+ *     where the tiles stay contiguous: a dimension kept, split or merged, reshapedDim);
  *   - dot_general: a tiled batch or free dimension stays tiled in the result; both operands tiled
  *     on the same contracting dimension (or one tiled, the other sliced to match: no data moves)
  *     give partial sums, all_reduce'd (Megatron's row-parallel layer);
  *   - reduce keeps a tiling of a dimension it does not reduce; over a tiled dimension each
  *     partition reduces its tile and the partial results are all_reduce'd with the same body;
+ *   - convolution keeps a batch or output-feature tiling, reduce_window one it does not slide
+ *     along; `@Sharding` constraints reshard; manual regions' boundaries are moves too;
  *   - every other op runs replicated: tiled operands are all_gather'ed first.
+ * The entry's calls are inlined first, so tiles flow through them.
  * Resharding picks the cheapest move: replicated -> tiled is a local dynamic_slice (no bytes
  * moved), tiled -> replicated an all_gather, tiled on one dimension -> another an all_to_all.
- * Supported shardings: replicated, or one dimension cut into N tiles over devices 0..N-1 in order
- * (N partitions, one replica); others get a located E0301. Module to module; the interpreter runs
+ * Supported shardings (see Placement): replicated, or one dimension cut into k tiles over devices
+ * 0..N-1 in order, each tile on N/k of them (N partitions, one replica); others get a located
+ * E0301. Module to module; the interpreter runs
  * the unpartitioned program, so the two check each other.
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Attr } from '../ir/attrs.js';
 import { newValue, type Func, type Module, type Op, type Value } from '../ir/core.js';
-import { OpBuilder } from '../ir/builder.js';
+import { i64Array as ints, OpBuilder } from '../ir/builder.js';
 import type { Sharding } from '../ir/sharding.js';
 import { intElem, tensorType, type TensorType } from '../ir/types.js';
 import { attrsOf, lookupOp } from '../ops/index.js';
@@ -31,7 +35,13 @@ import { meshToTiles } from './shardy.js';
 import { cloneOp, cloneRegion } from './unroll.js';
 import { customCallTarget } from '../ir/core.js';
 import { isIdentityCustomCall } from '../ops/control.js';
-import { FULL_TO_SHARD, isShardingBoundary, SHARD_TO_FULL, shardingAttr } from '../ops/sharding-calls.js';
+import {
+  FULL_TO_SHARD,
+  hasShardingBoundary,
+  isShardingBoundary,
+  SHARD_TO_FULL,
+  shardingAttr,
+} from '../ops/sharding-calls.js';
 
 /** The attribute with which the partitioner says why it put a collective there (--report). */
 export const WHY = 'xla_aot.why';
@@ -63,7 +73,6 @@ function unsupported(what: string, loc: Loc): never {
   throw error('E0301', { op: what, target: 'the SPMD partitioner' }, loc);
 }
 
-const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
 const tensorOf = (v: Value): TensorType => v.type as TensorType;
 
 /** A sharding as a placement over n partitions (`rank`: the value's). */
@@ -91,9 +100,12 @@ export function placementOf(s: Sharding | undefined, m: Module, rank: number, n:
   return cut.length ? tiled(cut[0]!, dims[cut[0]!]!) : REPLICATED;
 }
 
-/** The sharding written on parameter/result attributes (GSPMD or Shardy). */
+/** The sharding attribute written on a parameter or result (GSPMD or Shardy). */
+export const shardingAnnotation = (attrs: Readonly<Record<string, Attr>> | undefined): Attr | undefined =>
+  attrs?.['mhlo.sharding'] ?? attrs?.['sdy.sharding'];
+
 function annotation(attrs: Readonly<Record<string, Attr>> | undefined): Sharding | undefined {
-  const a = attrs?.['mhlo.sharding'] ?? attrs?.['sdy.sharding'];
+  const a = shardingAnnotation(attrs);
   return a?.kind === 'sharding' ? a.sharding : undefined;
 }
 
@@ -112,8 +124,7 @@ export function isSharded(m: Module, f: Func, n: number): boolean {
   return [...params, ...results].some((p) => p.kind === 'tiled');
 }
 
-const hasManualRegions = (m: Module): boolean =>
-  [...m.funcs.values()].some((g) => !!g.body?.blocks.some((blk) => blk.ops.some(isShardingBoundary)));
+const hasManualRegions = (m: Module): boolean => [...m.funcs.values()].some(hasShardingBoundary);
 
 /**
  * How a program runs on n partitions: `tiles` (its entry's shardings are partitioned here: each
@@ -259,8 +270,8 @@ function inlineCalls(m: Module, f: Func, depth = 0): Func {
   return inlineCalls(m, { ...f, body: { blocks: [{ ...block, ops }] } }, depth + 1);
 }
 
-/** Partitions the entry `f` over n partitions (the functions it calls must have been inlined:
- * calls are refused). */
+/** Partitions the entry over n partitions (its calls inlined first; a call that cannot be, of a
+ * function of several blocks, runs replicated like any other op). */
 function partitionFunc(m: Module, entry: Func, n: number): Func {
   if (!entry.body || entry.body.blocks.length !== 1) return unsupported(`@${entry.name} of several blocks`, entry.loc);
   const f = inlineCalls(m, entry);
@@ -301,9 +312,9 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
     // whole inside the region, under their new names.
     const outside = new Map(capturedBy(op).map((v) => [v, as(v, REPLICATED)] as const));
     const regions = outside.size ? op.regions.map((r) => cloneRegion(r, new Map(outside))) : op.regions;
-    const emit = (operands: Value[], resultPlaces: Placement[], extra: Partial<Op> = {}): Value[] => {
+    const emit = (operands: Value[], resultPlaces: Placement[]): Value[] => {
       const res = op.results.map((r, i) => newValue(localType(tensorOf(r), resultPlaces[i]!, op.loc), r.name));
-      b.ops.push({ ...op, operands, results: res, regions, ...extra });
+      b.ops.push({ ...op, operands, results: res, regions });
       op.results.forEach((r, i) => {
         map.set(r, res[i]!);
         place.set(r, resultPlaces[i]!);

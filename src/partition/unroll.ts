@@ -13,7 +13,7 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Attr } from '../ir/attrs.js';
 import { newValue, type Func, type Module, type Op, type Region, type Value } from '../ir/core.js';
-import { OpBuilder } from '../ir/builder.js';
+import { i64Array as ints, OpBuilder } from '../ir/builder.js';
 import { tensorType, type TensorType } from '../ir/types.js';
 import { COLLECTIVE_OPS, permuteMode, processGroup, reduceMode, type GroupAttrs } from '../ops/collective.js';
 import { isIdentityCustomCall } from '../ops/control.js';
@@ -35,7 +35,6 @@ function unsupported(what: string, loc: Loc): never {
 const tensorOf = (v: Value, loc: Loc): TensorType =>
   v.type.kind === 'tensor' ? v.type : unsupported(`a per-partition ${v.type.kind} value`, loc);
 
-const ints = (xs: readonly number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values: xs });
 const int = (x: number): Attr => ({ kind: 'int', value: BigInt(x) });
 
 /** Ops into a list, with the slices, concatenations and folds that reassemble tiles. */
