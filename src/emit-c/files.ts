@@ -137,15 +137,14 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   };
   const collectives = o.devices ? new CollectiveEmitter(o.devices, o.prefix, bufRef) : undefined;
   const calls = runSteps(f, kernels, {
-    collective: (step: FlatOp) =>
-      collectives?.call(step) ??
-      (() => {
-        throw error(
-          'E0301',
-          { op: `${step.op.name} (an SPMD program: compile it with --devices N)`, target: 'one device' },
-          step.op.loc,
-        );
-      })(),
+    collective: (step: FlatOp) => {
+      if (collectives) return collectives.call(step);
+      throw error(
+        'E0301',
+        { op: `${step.op.name} (an SPMD program: compile it with --devices N)`, target: 'one device' },
+        step.op.loc,
+      );
+    },
     bufRef,
     copy: (dst, src, n) => `memcpy(${dst}, ${src}, ${n});`,
     fill: (dst, byte, n) => `memset(${dst}, ${byte}, ${n});`,
