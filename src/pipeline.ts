@@ -7,6 +7,7 @@
  * Memory planning runs before lowering: a kernel whose output overwrites an input (an in-place
  * plan) is written without `restrict` on those pointers.
  */
+import { channelEnds } from './partition/channels.js';
 import type { SourceFile } from './diag/source.js';
 import type { Module } from './ir/core.js';
 import { printModule } from './ir/print.js';
@@ -110,6 +111,8 @@ export function importPhases(source: SourceFile, o: PhaseControl = {}): Module |
 /** The phases from `partition` to `emit` on a verified module (undefined when told to stop earlier). */
 export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefined {
   const at = (r: PhaseResult, print: () => string): boolean => phaseDone(o, r, print);
+  // The ends of each send / recv channel, from every device's program as the source states it.
+  if (o.devices) o = { ...o, devices: { ...o.devices, channels: channelEnds(m, o.entry, o.devices) } };
   const settings = emitSettings(o);
   const partitioned = collectivesAlongDimZero(partitionForDevices(m, o.entry, o.devices?.partitions ?? 1));
   if (at({ phase: 'partition', module: partitioned }, mlir(partitioned))) return undefined;

@@ -46,6 +46,17 @@ typedef struct {
   rl_status_t (*run)(const void* const* inputs, void* const* outputs, void* arena);
 } rl_model_t;
 
+/** The app's host feeds, for models whose StableHLO reads an infeed or writes an outfeed: bound
+ * to an arena with <prefix>_bind_feeds. Every infeed op calls `infeed` once with its results'
+ * buffers and sizes, to be filled with the next values of the app's queue; every outfeed op calls
+ * `outfeed` once with its operands'. Both run on the thread (device) that runs the model and
+ * return RL_OK, or an error that ends the run with that status. */
+typedef struct {
+  rl_status_t (*infeed)(void* user, uint32_t count, void* const* buffers, const size_t* bytes);
+  rl_status_t (*outfeed)(void* user, uint32_t count, const void* const* buffers, const size_t* bytes);
+  void* user;
+} rl_feeds_t;
+
 /* Each kernel stays a function of its own (one per op or fusion group): per-kernel code size in
  * `--report`, per-kernel time in a profiler, and no gain from inlining a whole loop nest into run. */
 #if defined(__GNUC__)

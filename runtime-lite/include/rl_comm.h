@@ -7,7 +7,8 @@
  * num_partitions + partition. A collective's participants are passed as this device's group: its
  * members' device ids in group order (the compiler resolves replica_groups, channel ids and
  * use_global_device_ids into these lists at compile time, per device). Every device calls every
- * collective of the program, in program order (SPMD), whether or not it is in a group.
+ * collective of the program, in program order (SPMD), whether or not it is in a group; send and
+ * recv involve their two devices only (devices may then run different programs: MPMD).
  *
  * Buffers: `send` is read, `recv` written; they never overlap (the memory plan keeps them apart).
  * Layouts are the simplest ones: gathers and all-to-all exchange contiguous chunks in group order
@@ -55,6 +56,13 @@ rl_status_t rl_comm_all_to_all(rl_comm_t* c, rl_group_t g, const void* send, voi
 rl_status_t rl_comm_permute(rl_comm_t* c, int32_t source, int32_t target, const void* send, void* recv, size_t bytes);
 /** recv = send of member `root` of the group (zeros for a device in no group). */
 rl_status_t rl_comm_broadcast(rl_comm_t* c, rl_group_t g, int32_t root, const void* send, void* recv, size_t bytes);
+
+/** Point to point (StableHLO send / recv): only the two devices take part. A send copies its
+ * `bytes` bytes out and returns (it never waits for the receive); a recv waits for the next
+ * message from device `peer` on `channel`, which must have `bytes` bytes. Messages of one channel
+ * between two devices arrive in the order they were sent. */
+rl_status_t rl_comm_send(rl_comm_t* c, int32_t channel, int32_t peer, const void* data, size_t bytes);
+rl_status_t rl_comm_recv(rl_comm_t* c, int32_t channel, int32_t peer, void* data, size_t bytes);
 
 /** Runs device_main once per device, each with its communicator, and returns the first non-zero
  * result (0 when all succeed). threads: `devices` threads in this process. MPI: this process is

@@ -12,7 +12,13 @@
  * Sums and products of integers and f32/f64, and min/max/and/or/xor of integers, are MPI's own
  * reductions (MPI_Allreduce, MPI_Reduce_scatter_block: what MPI libraries make fast). Other
  * reducers and types (f16, bf16, booleans, float min/max, whose NaN rule MPI leaves open) gather
- * every member's buffer and fold in group order, as the threads implementation does. */
+ * every member's buffer and fold in group order, as the threads implementation does.
+ *
+ * send / recv are MPI point-to-point messages on a duplicate of the world communicator (so their
+ * tags, the channel ids, never meet collective_permute's), tagged with the channel. A send copies
+ * its data and posts MPI_Isend, so it never waits for the receive; the copies are freed as the
+ * sends complete, and every send is completed before MPI_Finalize. */
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +27,7 @@
 #include "rl_comm.h"
 
 #define RL_COMM_MAX_GROUPS 4096
+#define RL_COMM_MAX_PENDING 64
 
 typedef struct {
   const int32_t* members; /* the site: a row of the program's static group table */
@@ -28,11 +35,20 @@ typedef struct {
   MPI_Comm comm;
 } rl_comm_group_t;
 
+typedef struct {
+  MPI_Request request;
+  void* copy;
+} rl_comm_pending_t;
+
 struct rl_comm {
   int device;
   int devices;
   int groups;
   rl_comm_group_t group[RL_COMM_MAX_GROUPS];
+  MPI_Comm p2p;
+  int max_tag;
+  int pending;
+  rl_comm_pending_t sent[RL_COMM_MAX_PENDING]; /* sends not known to be complete */
 };
 
 int rl_comm_device(const rl_comm_t* c) { return c->device; }
@@ -163,6 +179,51 @@ rl_status_t rl_comm_broadcast(rl_comm_t* c, rl_group_t g, int32_t root, const vo
   return RL_MPI(MPI_Bcast(recv, (int)bytes, MPI_BYTE, root, *comm));
 }
 
+/* Frees the copies of completed sends; with `all`, first waits for every send to complete. */
+static rl_status_t rl_comm_complete_sends(rl_comm_t* c, int all) {
+  int kept = 0;
+  rl_status_t st = RL_OK;
+  for (int i = 0; i < c->pending; i++) {
+    int done = 1;
+    if (all) st = MPI_Wait(&c->sent[i].request, MPI_STATUS_IGNORE) == MPI_SUCCESS ? st : RL_INTERNAL;
+    else if (MPI_Test(&c->sent[i].request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) st = RL_INTERNAL;
+    if (done) free(c->sent[i].copy);
+    else c->sent[kept++] = c->sent[i];
+  }
+  c->pending = kept;
+  return st;
+}
+
+rl_status_t rl_comm_send(rl_comm_t* c, int32_t channel, int32_t peer, const void* data, size_t bytes) {
+  if (peer < 0 || peer >= c->devices) return RL_INVALID_ARGUMENT;
+  if (channel < 0 || channel > c->max_tag || bytes > (size_t)INT_MAX) return RL_OUT_OF_RANGE;
+  rl_status_t st = rl_comm_complete_sends(c, 0);
+  if (st == RL_OK && c->pending == RL_COMM_MAX_PENDING) st = rl_comm_complete_sends(c, 1);
+  if (st != RL_OK) return st;
+  rl_comm_pending_t* p = &c->sent[c->pending];
+  p->copy = malloc(bytes ? bytes : 1);
+  if (!p->copy) return RL_INTERNAL;
+  if (bytes) memcpy(p->copy, data, bytes);
+  if (MPI_Isend(p->copy, (int)bytes, MPI_BYTE, peer, channel, c->p2p, &p->request) != MPI_SUCCESS) {
+    free(p->copy);
+    return RL_INTERNAL;
+  }
+  c->pending++;
+  return RL_OK;
+}
+
+rl_status_t rl_comm_recv(rl_comm_t* c, int32_t channel, int32_t peer, void* data, size_t bytes) {
+  if (peer < 0 || peer >= c->devices) return RL_INVALID_ARGUMENT;
+  if (channel < 0 || channel > c->max_tag || bytes > (size_t)INT_MAX) return RL_OUT_OF_RANGE;
+  /* Probe first: a message of another size is an error here, not MPI's truncation abort. */
+  MPI_Status status;
+  int got;
+  if (MPI_Probe(peer, channel, c->p2p, &status) != MPI_SUCCESS || MPI_Get_count(&status, MPI_BYTE, &got) != MPI_SUCCESS)
+    return RL_INTERNAL;
+  if ((size_t)got != bytes) return RL_INVALID_ARGUMENT;
+  return RL_MPI(MPI_Recv(data, (int)bytes, MPI_BYTE, peer, channel, c->p2p, MPI_STATUS_IGNORE));
+}
+
 int rl_comm_launch(int devices, rl_device_main_t device_main, void* arg, int* argc, char*** argv) {
   if (MPI_Init(argc, argv) != MPI_SUCCESS) return 1;
   rl_comm_t* c = (rl_comm_t*)calloc(1, sizeof(rl_comm_t));
@@ -170,12 +231,22 @@ int rl_comm_launch(int devices, rl_device_main_t device_main, void* arg, int* ar
   if (c) {
     MPI_Comm_rank(MPI_COMM_WORLD, &c->device);
     MPI_Comm_size(MPI_COMM_WORLD, &c->devices);
-    if (c->devices == devices) result = device_main(c, arg);
-    else if (c->device == 0)
+    int* tag_ub = NULL;
+    int has_tag_ub = 0;
+    MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_ub, &has_tag_ub);
+    c->max_tag = has_tag_ub && tag_ub ? *tag_ub : 32767; /* the least MPI promises */
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &c->p2p) != MPI_SUCCESS) c->p2p = MPI_COMM_NULL;
+    if (c->p2p == MPI_COMM_NULL)
+      fprintf(stderr, "rl_comm: device %d cannot duplicate MPI_COMM_WORLD\n", c->device);
+    else if (c->devices == devices) {
+      result = device_main(c, arg);
+      if (rl_comm_complete_sends(c, result == 0) != RL_OK && result == 0) result = 1;
+    } else if (c->device == 0)
       fprintf(stderr, "rl_comm: this program runs on %d devices; launch it with mpirun -np %d (got %d)\n", devices,
               devices, c->devices);
     for (int i = 0; i < c->groups; i++)
       if (c->group[i].comm != MPI_COMM_NULL) MPI_Comm_free(&c->group[i].comm);
+    if (c->p2p != MPI_COMM_NULL) MPI_Comm_free(&c->p2p);
   }
   free(c);
   /* One device's failure is the program's: the others may be waiting in a collective for it. */

@@ -6,7 +6,9 @@
  * and waits again before anyone goes on (and may overwrite a buffer another still reads). All N
  * devices meet at every collective, group or not: an SPMD program calls each one on every device.
  * Reductions fold in group order on each device, so every device gets the same bits, and the
- * same as the reference interpreter. */
+ * same as the reference interpreter. Point-to-point messages go through one mailbox: a send
+ * copies its data into a message (malloc: the app's heap, as the threads are) and a recv takes
+ * the first message for it on its channel from its peer. */
 #define _POSIX_C_SOURCE 200112L /* pthread barriers */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,10 +18,20 @@
 
 #define RL_COMM_MAX_DEVICES 1024
 
+typedef struct rl_comm_message {
+  struct rl_comm_message* next;
+  int32_t channel, source, target;
+  size_t bytes;
+  /* the data follows */
+} rl_comm_message_t;
+
 typedef struct {
   int devices;
   pthread_barrier_t barrier;
   const void* send[RL_COMM_MAX_DEVICES];
+  pthread_mutex_t mail_lock;
+  pthread_cond_t mail_arrived;
+  rl_comm_message_t* mail; /* in the order sent */
 } rl_comm_world_t;
 
 struct rl_comm {
@@ -123,6 +135,42 @@ rl_status_t rl_comm_broadcast(rl_comm_t* c, rl_group_t g, int32_t root, const vo
   RL_COMM_STEP(c, ok, send, rl_comm_copy_or_zero(recv, g.size ? c->world->send[g.members[root]] : NULL, bytes));
 }
 
+rl_status_t rl_comm_send(rl_comm_t* c, int32_t channel, int32_t peer, const void* data, size_t bytes) {
+  rl_comm_world_t* w = c->world;
+  if (peer < 0 || peer >= w->devices) return RL_INVALID_ARGUMENT;
+  rl_comm_message_t* m = (rl_comm_message_t*)malloc(sizeof(rl_comm_message_t) + bytes);
+  if (!m) return RL_INTERNAL;
+  *m = (rl_comm_message_t){NULL, channel, c->device, peer, bytes};
+  if (bytes) memcpy(m + 1, data, bytes);
+  pthread_mutex_lock(&w->mail_lock);
+  rl_comm_message_t** end = &w->mail;
+  while (*end) end = &(*end)->next;
+  *end = m;
+  pthread_cond_broadcast(&w->mail_arrived);
+  pthread_mutex_unlock(&w->mail_lock);
+  return RL_OK;
+}
+
+rl_status_t rl_comm_recv(rl_comm_t* c, int32_t channel, int32_t peer, void* data, size_t bytes) {
+  rl_comm_world_t* w = c->world;
+  if (peer < 0 || peer >= w->devices) return RL_INVALID_ARGUMENT;
+  pthread_mutex_lock(&w->mail_lock);
+  rl_comm_message_t** at;
+  for (;;) {
+    for (at = &w->mail; *at; at = &(*at)->next)
+      if ((*at)->channel == channel && (*at)->source == peer && (*at)->target == c->device) break;
+    if (*at) break;
+    pthread_cond_wait(&w->mail_arrived, &w->mail_lock);
+  }
+  rl_comm_message_t* m = *at;
+  *at = m->next;
+  pthread_mutex_unlock(&w->mail_lock);
+  rl_status_t st = m->bytes == bytes ? RL_OK : RL_INVALID_ARGUMENT;
+  if (st == RL_OK && bytes) memcpy(data, m + 1, bytes);
+  free(m);
+  return st;
+}
+
 static void* rl_comm_thread(void* p) {
   rl_comm_t* c = (rl_comm_t*)p;
   c->result = c->main(c, c->arg);
@@ -137,7 +185,8 @@ int rl_comm_launch(int devices, rl_device_main_t device_main, void* arg, int* ar
   rl_comm_t* comms = (rl_comm_t*)calloc((size_t)devices, sizeof(rl_comm_t));
   pthread_t* threads = (pthread_t*)calloc((size_t)devices, sizeof(pthread_t));
   int result = 1;
-  if (world && comms && threads && pthread_barrier_init(&world->barrier, NULL, (unsigned)devices) == 0) {
+  if (world && comms && threads && pthread_barrier_init(&world->barrier, NULL, (unsigned)devices) == 0 &&
+      pthread_mutex_init(&world->mail_lock, NULL) == 0 && pthread_cond_init(&world->mail_arrived, NULL) == 0) {
     world->devices = devices;
     for (int d = 0; d < devices; d++) comms[d] = (rl_comm_t){world, d, device_main, arg, 0};
     /* Device 0 runs on the calling thread. A thread that cannot start leaves those started
@@ -149,6 +198,13 @@ int rl_comm_launch(int devices, rl_device_main_t device_main, void* arg, int* ar
     for (int d = 1; d < devices; d++) pthread_join(threads[d], NULL);
     for (int d = 0; d < devices && result == 0; d++) result = comms[d].result;
     pthread_barrier_destroy(&world->barrier);
+    pthread_mutex_destroy(&world->mail_lock);
+    pthread_cond_destroy(&world->mail_arrived);
+    while (world->mail) { /* sent, never received */
+      rl_comm_message_t* m = world->mail;
+      world->mail = m->next;
+      free(m);
+    }
   }
   free(threads);
   free(comms);

@@ -81,7 +81,7 @@ export function simplify(p: FlatProgram): FlatProgram {
   const control = new Map<FlatOp, Control>();
   const edge = (e: Edge): Edge => ({ target: e.target, copies: e.copies.map(([a, b]) => [sub(a), b] as const) });
   // Communicator calls are steps of a straight line too: they do not jump.
-  const straightLine = [...p.control.values()].every((c) => c.kind === 'collective');
+  const straightLine = [...p.control.values()].every((c) => c.kind === 'effect');
   for (const f of p.ops) {
     const ins = f.ins.map(sub);
     const c = p.control.get(f);

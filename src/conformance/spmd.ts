@@ -6,11 +6,15 @@
  * are diffed against the interpreter's results for that process (the interpreter having passed
  * the case's checks on them). A case passes only when it passes with every communicator. Cases
  * on as many devices are built and launched together (one harness runs them one after another).
+ * Processes that run different programs (send / recv cases) are one launch of one program per
+ * device (MPMD); the case's infeed functions are what every device's infeed calls read; tokens
+ * are the empty buffers they compile to.
  */
 import { CompileError, error, renderDiagnostic } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
 import type { Func, Module, Op } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
+import { asStored } from '../emit-common/program.js';
 import { compareTensors } from '../ir/compare.js';
 import { importModule } from '../import/index.js';
 import { Interpreter } from '../interpret/eval.js';
@@ -20,16 +24,18 @@ import { runSpmdBatch } from '../toolchain/spmd-run.js';
 import type { CaseResult } from './runner.js';
 import type { FaultKind } from '../flat/faults.js';
 
-/** A run_parallel case ready to compile: its program, grid, and per-process arguments and results. */
+/** A run_parallel case ready to compile: each process's program, the grid, per-process arguments
+ * and results, and the values of the infeed calls. */
 export interface SpmdCase {
   readonly file: string;
   readonly index: number;
   readonly module: Module;
-  readonly program: string;
+  readonly programs: readonly string[];
   readonly replicas: number;
   readonly partitions: number;
   readonly args: readonly (readonly Tensor[])[];
   readonly expected: readonly (readonly Tensor[])[];
+  readonly infeed: readonly (readonly Tensor[])[];
 }
 
 const failed = (file: string, index: number, reason: string): CaseResult => ({
@@ -46,42 +52,40 @@ export function runParallelOf(f: Func): Op | undefined {
 
 /**
  * Interprets the entry up to its run_parallel op and returns that op's arguments and results by
- * process; a case whose processes run different programs is refused (one SPMD program each).
+ * process, and the values its infeed functions give.
  */
 export function prepareSpmd(file: string, text: string, index: number): SpmdCase | CaseResult {
   try {
     const m = importModule(new SourceFile(file, text));
     const main = m.funcs.get('main')!;
     const rp = runParallelOf(main)!;
-    const { programs } = attrsOf('interpreter.run_parallel', rp);
-    const names = new Set(programs.flat());
-    if (names.size !== 1)
-      throw error(
-        'E0301',
-        { op: 'run_parallel with different programs per process', target: 'one SPMD program' },
-        rp.loc,
-      );
-    const program = m.funcs.get([...names][0]!)!;
+    const { programs, infeed } = attrsOf('interpreter.run_parallel', rp);
+    const perProcess = programs.flat().map((name) => {
+      const f = m.funcs.get(name);
+      if (!f) throw error('E0107', { name }, rp.loc);
+      return f;
+    });
     // The entry's ops up to and including run_parallel, returning its operands and results.
     const ops = main.body!.blocks[0]!.ops;
     const upTo = ops.slice(0, ops.indexOf(rp) + 1);
     const ret: Op = { ...rp, name: 'func.return', operands: [...rp.operands, ...rp.results], results: [], attrs: {} };
     const probe: Func = { ...main, body: { blocks: [{ ...main.body!.blocks[0]!, ops: [...upTo, ret] }] } };
-    const values = new Interpreter(m).runFunc(probe, []) as Tensor[];
-    const args = values.slice(0, rp.operands.length);
-    const results = values.slice(rp.operands.length);
-    const processes = programs.length * programs[0]!.length;
-    const perProcess = <T>(xs: readonly T[], n: number): T[][] =>
-      [...Array(processes).keys()].map((p) => xs.slice(p * n, (p + 1) * n));
+    const interpreter = new Interpreter(m);
+    const values = interpreter.runFunc(probe, []).map(asStored);
+    const split = (xs: readonly Tensor[], count: (f: Func) => number): Tensor[][] => {
+      let next = 0;
+      return perProcess.map((f) => xs.slice(next, (next += count(f))));
+    };
     return {
       file,
       index,
       module: m,
-      program: program.name,
+      programs: perProcess.map((f) => f.name),
       replicas: programs.length,
       partitions: programs[0]!.length,
-      args: perProcess(args, program.params.length),
-      expected: perProcess(results, results.length / processes),
+      args: split(values.slice(0, rp.operands.length), (f) => f.params.length),
+      expected: split(values.slice(rp.operands.length), (f) => f.resultTypes.length),
+      infeed: infeed.map((name) => interpreter.callFunction(name, []).map(asStored)),
     };
   } catch (e) {
     const reason =
@@ -134,9 +138,15 @@ async function runBatches(
   };
   const program = (c: SpmdCase) => ({
     module: c.module,
-    entry: c.program,
-    grid: { replicas: c.replicas, partitions: c.partitions, comm },
+    entry: c.programs[0]!,
+    grid: {
+      replicas: c.replicas,
+      partitions: c.partitions,
+      comm,
+      ...(new Set(c.programs).size > 1 ? { programs: c.programs } : {}),
+    },
     inputs: c.args,
+    infeed: c.infeed,
   });
   for (const group of bySize.values()) {
     let runs: Awaited<ReturnType<typeof runSpmdBatch>> | undefined;
@@ -176,7 +186,7 @@ export async function runSpmdCases(
       file: c.file,
       index: c.index,
       outcome: 'passed',
-      reason: `${c.replicas * c.partitions} devices x ${c.expected[0]!.length} value(s) match the interpreter with ${comms.join(' and ')}`,
+      reason: `${c.replicas * c.partitions} devices, ${c.expected.flat().length} value(s) in all, match the interpreter with ${comms.join(' and ')}`,
     };
   });
 }

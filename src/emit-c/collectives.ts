@@ -200,9 +200,38 @@ export class CollectiveEmitter {
         );
         return [calls.join('\n  '), data.reduce((n, s) => n + bytes(s), 0)];
       }
+      case 'stablehlo.send':
+      case 'stablehlo.recv': {
+        const send = op.name === 'stablehlo.send';
+        const data = (send ? f.ins : f.outs).filter((s) => s.type.kind !== 'token');
+        const peer = this.peerOf(op, send);
+        const calls = data.map((s) =>
+          checked(`rl_comm_${send ? 'send' : 'recv'}(comm, ${this.channelOf(op)}, ${peer}, ${ref(s)}, ${bytes(s)})`),
+        );
+        return [calls.join('\n  ') || `/* ${op.name}: no data */`, send ? 0 : data.reduce((n, s) => n + bytes(s), 0)];
+      }
       default:
         return unsupported(op.name, op.loc);
     }
+  }
+
+  private channelOf(op: Op): number {
+    return attrsOf(op.name === 'stablehlo.send' ? 'stablehlo.send' : 'stablehlo.recv', op).channelId;
+  }
+
+  /** The device at the other end of a send or recv: its channel's one receiving (sending) device. */
+  private peerOf(op: Op, send: boolean): number {
+    if (op.attrs['source_target_pairs'])
+      unsupported(`${op.name} with source_target_pairs (its channel's ends are found from the programs)`, op.loc);
+    const channel = this.channelOf(op);
+    const ends = this.grid.channels?.get(channel);
+    const others = (send ? ends?.receivers : ends?.senders) ?? [];
+    if (others.length !== 1)
+      unsupported(
+        `${op.name} on channel ${channel}, which ${others.length ? `devices ${others.join(', ')}` : 'no device'} ${send ? 'receive' : 'send'} on (one device must: ${send ? 'its receiver' : 'its sender'})`,
+        op.loc,
+      );
+    return others[0]!;
   }
 
   /** Each device's source and target device of a collective_permute (-1: none). */

@@ -24,6 +24,8 @@ import { intWeightPacking } from '../kernel/ukernel.js';
 import { ioTables, runSteps } from '../emit-common/host.js';
 import { packB, simdMacro } from './gemm.js';
 import { CollectiveEmitter } from './collectives.js';
+import { feedCall, usesFeeds } from './feeds.js';
+import { effectOf } from '../flat/flatten.js';
 import { deviceCount } from '../partition/devices.js';
 import { packedIntWeightElem, packIntB } from './int-gemm.js';
 import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS } from './emit.js';
@@ -137,7 +139,10 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
   };
   const collectives = o.devices ? new CollectiveEmitter(o.devices, o.prefix, bufRef) : undefined;
   const calls = runSteps(f, kernels, {
-    collective: (step: FlatOp) => {
+    effect: (step: FlatOp) => {
+      const what = effectOf(step.op.name);
+      if (what === 'token join') return `/* ${step.op.name}: tokens carry no data */`;
+      if (what === 'host feed') return feedCall(step, bufRef, bytes);
       if (collectives) return collectives.call(step);
       throw error(
         'E0301',
@@ -178,6 +183,9 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       }
     : undefined;
   const threadsParam = threads > 1 ? threads : undefined;
+  // Pointers the arena keeps after the plan (and the thread pool): the communicator's, the feeds'.
+  const feeds = usesFeeds(prog.ops);
+  const slots = { comm: spmd !== undefined, feeds, bytes: 16 * (Number(spmd !== undefined) + Number(feeds)) };
   const common = { version: VERSION, sourceName: o.sourceName, prefix: o.prefix, PREFIX };
   const files = new Map<string, string | Uint8Array>();
   const split = splitKernels(kernels, o.kernelFileBytes ?? KERNEL_FILE_BYTES);
@@ -239,6 +247,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
         sharding: o.devices ? shardingNote(prog.entry.resultAttrs?.[i]) : undefined,
       })),
       spmd,
+      slots,
     }),
   );
   files.set(
@@ -256,6 +265,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
       arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
       weightDecls: [...weightDecls, ...(collectives?.tables ?? [])],
       spmd,
+      slots,
       kernels: split ? [] : kernels.map((k) => k.source),
       ioDims,
       inputInfos,
@@ -306,6 +316,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     fusionGroups: kernelOps.flatMap((k, i) => (k.group ? [`${kernels[i]!.name}: ${describeGroup(k.group)}`] : [])),
     simdKernels: kernels.filter((k) => k.usesSimd).map((k) => k.name),
     ...(injected ? { fault: injected.where } : {}),
+    ...(feeds ? { hostFeeds: true } : {}),
     ...(collectives
       ? { communication: { calls: collectives.described, receivedBytes: collectives.receivedBytes } }
       : {}),

@@ -26,8 +26,8 @@ export interface HostSpelling {
   readonly args?: (k: FlatOp) => string[];
   /** The statement setting `bytes` bytes from `dst` (a uint8_t pointer) to `byte`. */
   readonly fill: (dst: string, byte: string, bytes: number) => string;
-  /** The statements of a collective step (SPMD programs; absent: the backend has no communicator). */
-  readonly collective?: (f: FlatOp) => string;
+  /** The statements of an effect step (flat/program.ts; absent: the backend has none yet). */
+  readonly effect?: (f: FlatOp) => string;
   /** Whether output `s` is computed in the caller's output buffer (bufRef names it): no copy. */
   readonly inOutputBuffer?: (s: Sym) => boolean;
 }
@@ -73,10 +73,10 @@ export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpe
           const index = h.read(h.bufRef(c.index));
           return `switch ((int64_t)${index}) { ${cases}default: goto ${c.targets[c.targets.length - 1]}; }`;
         }
-        case 'collective':
-          if (!h.collective)
-            throw error('E0301', { op: op.op.name, target: 'this backend (no communicator yet)' }, op.op.loc);
-          return h.collective(op);
+        case 'effect':
+          if (!h.effect)
+            throw error('E0301', { op: op.op.name, target: 'this backend (no communicator or feeds yet)' }, op.op.loc);
+          return h.effect(op);
       }
     })
     .filter(Boolean)

@@ -6,7 +6,7 @@
  */
 import { error, RuntimeError } from '../diag/diagnostics.js';
 import { intElem, numElements, tensorType, typeToString, type TensorType } from '../ir/types.js';
-import { elemBits, size, type Tensor } from '../ir/tensor.js';
+import { elemBits, makeTensor, size, type RtValue, type Tensor } from '../ir/tensor.js';
 import { constantValue } from '../ops/control.js';
 import { planMemory, planWithJumps, type MemoryPlan, type PlanStep } from '../memory/plan.js';
 import { fuse } from '../fusion/fuse.js';
@@ -19,6 +19,13 @@ import { cElem, cElemOrUndefined, storageLiteral } from './ctypes.js';
 import { isFusibleElementwise, isReducible, writesInPlaceSafely } from './lowering.js';
 import { generateSplats } from './splats.js';
 import { deviceCount, type DeviceGrid } from '../partition/devices.js';
+
+/** How a token is stored: tokens order side effects and carry no data, so a token value (an
+ * after_all, a send's result, a token parameter or result) is an empty buffer of zero bytes. */
+export const TOKEN_STORAGE: TensorType = tensorType([0], intElem(8, false));
+
+/** A value as a compiled program takes or returns it (a token: an empty TOKEN_STORAGE buffer). */
+export const asStored = (v: RtValue): Tensor => (v.kind === 'token' ? makeTensor(TOKEN_STORAGE) : (v as Tensor));
 
 export const VERSION = '0.1.0';
 
@@ -70,6 +77,8 @@ export interface EmitResult {
   /** SPMD builds: each communicator call (for --report), and the bytes the busiest device
    * receives when each collective runs once. */
   readonly communication?: { readonly calls: readonly string[]; readonly receivedBytes: number };
+  /** The program reads an infeed or writes an outfeed: the app binds its feeds (<prefix>_bind_feeds). */
+  readonly hostFeeds?: boolean;
 }
 
 /** The target and thread count of `o`, checked: the pipeline calls this before any phase, so a
@@ -133,7 +142,9 @@ export class CProgram {
     this.prog = generated.prog;
   }
 
+  /** A value's tensor type; a token's is TOKEN_STORAGE (no data: a zero-byte buffer). */
   tensor(s: Sym): TensorType {
+    if (s.type.kind === 'token') return TOKEN_STORAGE;
     if (s.type.kind !== 'tensor')
       throw error('E0301', { op: `value of type ${typeToString(s.type)}`, target: 'C backend' }, this.prog?.entry.loc);
     return s.type;
@@ -292,7 +303,7 @@ export function planSteps(f: FusedProgram): PlanStep[] {
         return { defs: [], uses: [ctl.index], jumpsTo: ctl.targets };
       case 'copy':
         return moved;
-      case 'collective':
+      case 'effect':
         return { defs: op.outs, uses: op.ins };
     }
   });

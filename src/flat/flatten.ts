@@ -15,11 +15,24 @@ import { customCallTarget } from '../ir/core.js';
 import { COLLECTIVE_OPS } from '../ops/collective.js';
 
 /** Ops that talk to other devices or ask which device this is: communicator calls. */
-export const COMM_STEPS: ReadonlySet<string> = new Set([
+const COMM_STEPS: ReadonlySet<string> = new Set([
   ...COLLECTIVE_OPS,
   'stablehlo.replica_id',
   'stablehlo.partition_id',
+  'stablehlo.send',
+  'stablehlo.recv',
 ]);
+/** Ops that talk to the app: calls of the feeds it binds (rl.h rl_feeds_t). */
+const FEED_STEPS: ReadonlySet<string> = new Set(['stablehlo.infeed', 'stablehlo.outfeed']);
+/** Joins of tokens: no data and no code, but a step, so their token has a definition. */
+const TOKEN_STEPS: ReadonlySet<string> = new Set(['stablehlo.after_all', 'stablehlo.create_token']);
+
+/** What an effect step (control kind `effect`) does, by op name; undefined: not an effect step. */
+export function effectOf(name: string): 'communicator call' | 'host feed' | 'token join' | undefined {
+  if (COMM_STEPS.has(name)) return 'communicator call';
+  if (FEED_STEPS.has(name)) return 'host feed';
+  return TOKEN_STEPS.has(name) ? 'token join' : undefined;
+}
 
 export interface FlattenOptions {
   /** Drop check ops and make the values they check the program's outputs (conformance runs). */
@@ -318,10 +331,10 @@ export function flatten(m: Module, entryName: string, opts: FlattenOptions = {})
           constants.set(outs[0]!, op);
           continue;
         }
-        if (COMM_STEPS.has(op.name)) {
+        if (effectOf(op.name)) {
           const f: FlatOp = { op, ins, outs };
           ops.push(f);
-          control.set(f, { kind: 'collective' });
+          control.set(f, { kind: 'effect' });
           continue;
         }
         ops.push({ op, ins, outs });

@@ -7,6 +7,7 @@ import { shortLoc } from '../diag/source.js';
 import { printAttr } from '../ir/print.js';
 import { typeToString } from '../ir/types.js';
 import type { Control, Edge, FlatOp, FlatProgram, Sym } from './program.js';
+import { effectOf } from './flatten.js';
 
 /** Per-op annotations a later phase adds (a GEMM plan, a buffer offset). */
 export type OpNote = (f: FlatOp) => string | undefined;
@@ -27,7 +28,7 @@ export function printFlat(prog: FlatProgram, ops: readonly FlatOp[] = prog.ops, 
   }
   for (const f of ops) {
     const c = prog.control.get(f);
-    if (c) lines.push(c.kind === 'collective' ? `${printOp(f)}  [communicator call]` : printControl(c));
+    if (c) lines.push(c.kind === 'effect' ? `${printOp(f)}  [${effectOf(f.op.name)}]` : printControl(c));
     else lines.push(...printKernelOp(f, note?.(f)));
   }
   prog.outputs.forEach((s, i) => lines.push(`output ${i} = ${symName(s)}`));
@@ -62,7 +63,7 @@ function printEdge(e: Edge): string {
   return `${e.target}${copies ? ` [${copies}]` : ''}`;
 }
 
-function printControl(c: Exclude<Control, { kind: 'collective' }>): string {
+function printControl(c: Exclude<Control, { kind: 'effect' }>): string {
   switch (c.kind) {
     case 'label':
       return `${c.name}:`;

@@ -56,9 +56,11 @@ export type Control =
   | { readonly kind: 'branch'; readonly cond: Sym; readonly onTrue: Edge; readonly onFalse: Edge }
   /** case: jump to targets[index], the last one for an out-of-range index. */
   | { readonly kind: 'switch'; readonly index: Sym; readonly targets: readonly string[] }
-  /** A collective, replica_id or partition_id of an SPMD program: a call of the communicator
-   * (runtime-lite rl_comm.h) reading the step's ins and writing its outs, never fused. */
-  | { readonly kind: 'collective' };
+  /** An op whose effect reaches outside the program's buffers (flatten.ts EFFECT_STEPS): a
+   * collective, a device id, send / recv (the communicator, runtime-lite rl_comm.h), infeed /
+   * outfeed (the app's feeds, rl.h), or a join of tokens. It reads the step's ins and writes its
+   * outs, in program order, never fused, never removed. */
+  | { readonly kind: 'effect' };
 
 export interface FlatProgram {
   readonly entry: Func;

@@ -47,11 +47,9 @@ export function runParallel(
     for (const pr of procs) {
       if (results.has(pr.pid)) continue;
       let seq = 0;
-      let sendSeq = new Map<number, number>();
-      let recvSeq = new Map<number, number>();
+      const sendSeq = new Map<number, number>();
+      const recvSeq = new Map<number, number>();
       let infeedSeq = 0;
-      sendSeq = new Map();
-      recvSeq = new Map();
       const info: ProcessInfo = {
         replicaId: pr.r,
         partitionId: pr.p,

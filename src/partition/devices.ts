@@ -13,12 +13,22 @@ function attrLoc(m: Module, name: string): Loc {
   return m.source.locAt(Math.max(0, at));
 }
 
+/** The devices whose programs send on a channel, and those that receive on it. */
+export interface ChannelEnds {
+  readonly senders: readonly number[];
+  readonly receivers: readonly number[];
+}
+
 /** The devices of an SPMD build: replicas x partitions (StableHLO's process grid, device =
  * replica * partitions + partition), and the communicator it links. */
 export interface DeviceGrid {
   readonly replicas: number;
   readonly partitions: number;
   readonly comm: 'threads' | 'mpi';
+  /** MPMD: the entry each device runs (absent: the compiled entry on every device). */
+  readonly programs?: readonly string[];
+  /** The launch's send / recv channels and their ends (set by the pipeline: partition/channels.ts). */
+  readonly channels?: ReadonlyMap<number, ChannelEnds>;
 }
 
 export const deviceCount = (g: DeviceGrid): number => g.replicas * g.partitions;

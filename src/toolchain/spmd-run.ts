@@ -4,7 +4,7 @@
  * each device's inputs, runs the devices (threads: one process; MPI: `mpirun -np N`) and reads
  * every device's outputs back.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tmp from 'tmp';
 import type { Module } from '../ir/core.js';
@@ -21,6 +21,7 @@ import { RuntimeError } from '../diag/diagnostics.js';
 import { tensorType, type TensorType } from '../ir/types.js';
 import { concatTensors, sliceEval } from '../ops/movement.js';
 import { entryPlacements, type Placement } from '../partition/spmd.js';
+import { programsOf } from '../partition/channels.js';
 
 tmp.setGracefulCleanup();
 
@@ -61,18 +62,35 @@ export interface SpmdRunOptions {
 export interface SpmdRun {
   /** Per device, its outputs. */
   readonly outputs: Tensor[][];
+  /** Per device, what each of its outfeed calls wrote: the raw bytes of each operand. */
+  readonly outfeeds: Uint8Array[][][];
   /** With timedRuns: the median time of a run on device 0 (the whole step: runs meet in collectives). */
   readonly medianSeconds?: number;
   readonly emitted: EmitResult;
   readonly dir: string;
 }
 
-/** One program of a batch: its module and entry, its grid, and device d's inputs as inputs[d]. */
+/** One launch of a batch: its module and entry (or with grid.programs, each device's entry), its
+ * grid, device d's inputs as inputs[d], and what its infeed calls read on every device (call n's
+ * values as infeed[n]). */
 export interface SpmdProgram {
   readonly module: Module;
   readonly entry: string;
   readonly grid: DeviceGrid;
   readonly inputs: readonly (readonly Tensor[])[];
+  readonly infeed?: readonly (readonly Tensor[])[];
+}
+
+/** The raw bytes of every file `<stem>_<n>_<j>.bin` in dir, by n then j (until one is missing). */
+function numberedFiles(dir: string, stem: string): Uint8Array[][] {
+  const calls: Uint8Array[][] = [];
+  for (let n = 0; existsSync(join(dir, `${stem}_${n}_0.bin`)); n++) {
+    const buffers: Uint8Array[] = [];
+    for (let j = 0; existsSync(join(dir, `${stem}_${n}_${j}.bin`)); j++)
+      buffers.push(readFileSync(join(dir, `${stem}_${n}_${j}.bin`)));
+    calls.push(buffers);
+  }
+  return calls;
 }
 
 /**
@@ -89,34 +107,53 @@ export async function runSpmdBatch(
   const comm = programs[0]!.grid.comm;
   const mpi = comm === 'mpi';
   const cc = mpi ? 'mpicc' : (o.cc ?? 'gcc');
-  const emitted = programs.map((p, k) => {
+  // Each launch's distinct entries, compiled once each: prefix p<k> (SPMD) or p<k>_<j> (MPMD).
+  const launches = programs.map((p, k) => {
     if (deviceCount(p.grid) !== devices || p.grid.comm !== comm)
       throw new RuntimeError('an SPMD batch runs on one number of devices with one communicator');
     if (p.inputs.length !== devices)
       throw new RuntimeError(`${devices} devices need ${devices} input lists, got ${p.inputs.length}`);
-    const r = compile(p.module, {
-      entry: p.entry,
-      prefix: `p${k}`,
-      sourceName: p.module.source.name.split('/').pop()!,
-      cc,
-      devices: p.grid,
-      ...(o.threads ? { threads: o.threads } : {}),
-      checksAsOutputs: o.checksAsOutputs ?? false,
-      ...(o.simplify === false ? { simplify: false } : {}),
-      ...(o.fault ? { fault: o.fault } : {}),
+    const entries = programsOf(p.grid, p.entry);
+    const distinct = [...new Set(entries)];
+    const built = distinct.map((entry, j) => {
+      const prefix = distinct.length === 1 ? `p${k}` : `p${k}_${j}`;
+      const r = compile(p.module, {
+        entry,
+        prefix,
+        sourceName: p.module.source.name.split('/').pop()!,
+        cc,
+        devices: p.grid,
+        ...(o.threads ? { threads: o.threads } : {}),
+        checksAsOutputs: o.checksAsOutputs ?? false,
+        ...(o.simplify === false ? { simplify: false } : {}),
+        ...(o.fault ? { fault: o.fault } : {}),
+      });
+      writeFiles(dir, r);
+      return { prefix, r };
     });
+    const perDevice = entries.map((e) => built[distinct.indexOf(e)]!);
     p.inputs.forEach((ins, d) => {
+      const { r } = perDevice[d]!;
       if (ins.length !== r.inputs.length)
-        throw new RuntimeError(`@${p.entry} takes ${r.inputs.length} input(s), device ${d} got ${ins.length}`);
+        throw new RuntimeError(`@${entries[d]} takes ${r.inputs.length} input(s), device ${d} got ${ins.length}`);
       ins.forEach((t, i) => writeFileSync(join(dir, `in${k}_${d}_${i}.bin`), toStorageBytes(t)));
+      p.infeed?.forEach((values, n) =>
+        values.forEach((t, j) => writeFileSync(join(dir, `infeed${k}_${d}_${n}_${j}.bin`), toStorageBytes(t))),
+      );
     });
-    writeFiles(dir, r);
-    return r;
+    return { built, perDevice };
   });
+  const emitted = launches.flatMap((l) => l.built.map((b) => b.r));
   const harness = render('c/spmd-harness.c.hbs', {
     version: VERSION,
     poison: UNWRITTEN_BYTE,
-    programs: programs.map((_, k) => `p${k}`),
+    headers: launches.flatMap((l) => l.built.map((b) => b.prefix)),
+    launches: launches.map((l) =>
+      l.perDevice.map(
+        ({ prefix: p, r }) =>
+          `{&${p}_model, ${p}_init, ${p}_bind, ${r.hostFeeds ? `${p}_bind_feeds` : 'NULL'}, ${p}_fini}`,
+      ),
+    ),
     comm,
     mpi,
     devices,
@@ -134,24 +171,30 @@ export async function runSpmdBatch(
   const runs = o.timedRuns ? [String(o.timedRuns)] : [];
   const command = mpi ? [...MPIRUN, '-np', String(devices), exe, dir, ...runs] : [exe, dir, ...runs];
   const stdout = await runChecked(command, 'SPMD program', dir);
-  return emitted.map((e, k) => {
-    const outputs = [...Array(devices).keys()].map((d) =>
-      e.outputs.map((t, i) => fromStorageBytes(readFileSync(join(dir, `out${k}_${d}_${i}.bin`)), t)),
+  return launches.map((l, k) => {
+    const outputs = l.perDevice.map(({ r }, d) =>
+      r.outputs.map((t, i) => fromStorageBytes(readFileSync(join(dir, `out${k}_${d}_${i}.bin`)), t)),
     );
+    const outfeeds = l.perDevice.map((_, d) => numberedFiles(dir, `outfeed${k}_${d}`));
     const timing = o.timedRuns ? new RegExp(`\\{"program": ${k}, "median_s": ([0-9.e+-]+)`).exec(stdout) : undefined;
     if (o.timedRuns && !timing) throw new RuntimeError(`SPMD program printed no timing:\n${stdout}`);
-    return { outputs, emitted: e, dir, ...(timing ? { medianSeconds: Number(timing[1]) } : {}) };
+    const e = l.perDevice[0]!.r;
+    return { outputs, outfeeds, emitted: e, dir, ...(timing ? { medianSeconds: Number(timing[1]) } : {}) };
   });
 }
 
-/** Emits `entry` for `o.grid`, builds it and runs it with `inputs[d]` on device d. */
+/** Emits `entry` for `o.grid`, builds it and runs it with `inputs[d]` on device d (and `infeed`
+ * as what every device's infeed calls read). */
 export async function runSpmd(
   m: Module,
   entry: string,
   inputs: readonly (readonly Tensor[])[],
-  o: SpmdRunOptions,
+  o: SpmdRunOptions & Pick<SpmdProgram, 'infeed'>,
 ): Promise<SpmdRun> {
-  const [run] = await runSpmdBatch([{ module: m, entry, grid: o.grid, inputs }], o);
+  const [run] = await runSpmdBatch(
+    [{ module: m, entry, grid: o.grid, inputs, ...(o.infeed ? { infeed: o.infeed } : {}) }],
+    o,
+  );
   return run!;
 }
 
