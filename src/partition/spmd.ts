@@ -312,9 +312,10 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
     // whole inside the region, under their new names.
     const outside = new Map(capturedBy(op).map((v) => [v, as(v, REPLICATED)] as const));
     const regions = outside.size ? op.regions.map((r) => cloneRegion(r, new Map(outside))) : op.regions;
-    const emit = (operands: Value[], resultPlaces: Placement[]): Value[] => {
+    /** The op on `operands` (new values), its results placed `resultPlaces` (and `attrs` changed). */
+    const emit = (operands: Value[], resultPlaces: Placement[], attrs: Record<string, Attr> = {}): Value[] => {
       const res = op.results.map((r, i) => newValue(localType(tensorOf(r), resultPlaces[i]!, op.loc), r.name));
-      b.ops.push({ ...op, operands, results: res, regions });
+      b.ops.push({ ...op, operands, results: res, regions, attrs: { ...op.attrs, ...attrs } });
       op.results.forEach((r, i) => {
         map.set(r, res[i]!);
         place.set(r, resultPlaces[i]!);
@@ -413,6 +414,10 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
         w.padding[d]!.every((q) => q === 0);
       if (untouched) emit([map.get(x)!, as(init, REPLICATED)], [p]);
       else emit([as(x, REPLICATED), as(init, REPLICATED)], [REPLICATED]);
+    } else if (op.name === 'stablehlo.gather') {
+      partitionGather(op, as, placeOf, emit);
+    } else if (op.name === 'stablehlo.scatter' && op.results.length === 1) {
+      partitionScatter(op, as, placeOf, emit);
     } else if (op.name === 'stablehlo.dot_general') {
       const sum = partitionDot(op, b, as, placeOf, emit);
       if (sum) map.set(op.results[0]!, sum); // later uses read the summed partial products
@@ -450,6 +455,70 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
     resultTypes: f.resultTypes.map((t, i) => localType(t as TensorType, results[i]!, f.loc)),
     body: { blocks: [{ ...block, args: newParams, ops }] },
   };
+}
+
+type Reshard = (v: Value, want: Placement) => Value;
+type Emit = (operands: Value[], resultPlaces: Placement[], attrs?: Record<string, Attr>) => Value[];
+const dimsOf = (v: Value): number[] => [...tensorOf(v).shape.keys()];
+
+/**
+ * gather: tiles stay where no slice cuts across them. An operand tiled on a dimension that every
+ * slice takes whole and no index addresses gathers each tile's part of every slice (the result
+ * tiled on that dimension's offset dimension, the slice size the tile's); indices tiled on a
+ * batch dimension gather their own rows of the whole operand (an embedding lookup of a
+ * batch-sharded input: the result tiled on the matching batch dimension). Otherwise whole.
+ */
+function partitionGather(op: Op, as: Reshard, placeOf: (v: Value) => Placement, emit: Emit): void {
+  const { dims: g, sliceSizes } = attrsOf('stablehlo.gather', op);
+  const [x, idx] = op.operands as [Value, Value];
+  const [px, pi] = [placeOf(x), placeOf(idx)];
+  const kept = dimsOf(x).filter((d) => !g.collapsedSliceDims.includes(d) && !g.operandBatchingDims.includes(d));
+  if (
+    px.kind === 'tiled' &&
+    kept.includes(px.dim) &&
+    !g.startIndexMap.includes(px.dim) &&
+    sliceSizes[px.dim] === tensorOf(x).shape[px.dim]
+  ) {
+    const local = sliceSizes.map((s, d) => (d === px.dim ? s / px.ways : s));
+    emit([as(x, px), as(idx, REPLICATED)], [moved(px, g.offsetDims[kept.indexOf(px.dim)]!)], {
+      slice_sizes: ints(local),
+    });
+    return;
+  }
+  const batchDims = dimsOf(op.results[0]!).filter((d) => !g.offsetDims.includes(d));
+  const indexDims = dimsOf(idx).filter((d) => d !== g.indexVectorDim);
+  if (pi.kind === 'tiled' && pi.dim !== g.indexVectorDim && g.operandBatchingDims.length === 0) {
+    emit([as(x, REPLICATED), as(idx, pi)], [moved(pi, batchDims[indexDims.indexOf(pi.dim)]!)]);
+    return;
+  }
+  emit([as(x, REPLICATED), as(idx, REPLICATED)], [REPLICATED]);
+}
+
+/**
+ * scatter (one operand): an operand dimension that no index addresses and every update window
+ * covers whole keeps its tiles; each partition scatters its part of every window (the updates
+ * tiled on the matching window dimension, the indices whole). Otherwise whole.
+ */
+function partitionScatter(op: Op, as: Reshard, placeOf: (v: Value) => Placement, emit: Emit): void {
+  const s = attrsOf('stablehlo.scatter', op);
+  const [x, idx, upd] = op.operands as [Value, Value, Value];
+  const window = dimsOf(x).filter((d) => !s.insertedWindowDims.includes(d) && !s.inputBatchingDims.includes(d));
+  const [px, pu] = [placeOf(x), placeOf(upd)];
+  const p =
+    px.kind === 'tiled' ? px : pu.kind === 'tiled' ? moved(pu, window[s.updateWindowDims.indexOf(pu.dim)] ?? -1) : px;
+  const k = p.kind === 'tiled' ? window.indexOf(p.dim) : -1;
+  const u = s.updateWindowDims[k];
+  if (
+    p.kind === 'tiled' &&
+    k >= 0 &&
+    u !== undefined &&
+    !s.scatterDimsToOperandDims.includes(p.dim) &&
+    tensorOf(upd).shape[u] === tensorOf(x).shape[p.dim]
+  ) {
+    emit([as(x, p), as(idx, REPLICATED), as(upd, moved(p, u))], [p]);
+    return;
+  }
+  emit([as(x, REPLICATED), as(idx, REPLICATED), as(upd, REPLICATED)], [REPLICATED]);
 }
 
 /**

@@ -42,6 +42,8 @@ const MODELS: Record<string, { moves: string[]; devices: number[] }> = {
   cnn: { moves: [], devices: [2, 4] },
   // 2-way on 4 devices: each weight tile on 2 devices, the sums among the 2 holding different tiles.
   'mlp-megatron2': { moves: ['stablehlo.all_reduce'], devices: [4] },
+  // Gathers and a scatter along dimensions no index addresses: each device its own part.
+  embedding: { moves: [], devices: [2, 4] },
 };
 
 interface Checked {
@@ -92,7 +94,7 @@ for (const n of [2, 4])
   for (const comm of ['threads', 'mpi'] as const)
     t.test(`the ${n}-device fixtures compiled, ${comm}`, async (t) => {
       const fixtures = byDevices.get(n)!;
-      t.equal(fixtures.length, n === 4 ? 10 : 8, 'every fixture for this many devices');
+      t.equal(fixtures.length, n === 4 ? 12 : 10, 'every fixture for this many devices');
       const runs = await runPartitionedBatch(
         fixtures.map((c) => ({ module: c.module, entry: 'main', inputs: c.inputs })),
         { grid: { replicas: 1, partitions: n, comm } },
