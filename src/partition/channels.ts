@@ -11,7 +11,6 @@ import { COLLECTIVE_OPS } from '../ops/collective.js';
 import { attrsOf } from '../ops/index.js';
 import { deviceCount, type ChannelEnds, type DeviceGrid } from './devices.js';
 
-
 /** Every op `f` runs, its calls' and composites' bodies included (each function once). */
 function reachableOps(m: Module, f: Func, seen = new Set<Func>()): Op[] {
   if (seen.has(f) || !f.body) return [];
