@@ -152,6 +152,24 @@ RL_FN int32_t rl_smlad(uint32_t x, uint32_t y, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
 }
 #endif
+/* Four int8 in a word (k0..k3, k0 lowest) as two words of sign-extended 16-bit halves, (k0, k2)
+ * and (k1, k3): two SMLAD operands from one load (CMSIS-NN's SXTB16 step; the weights are packed
+ * to match). rl_load2 reads two words and advances p past them: one LDRD, which gcc does not form
+ * from two loads itself. */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(__CUDACC__)
+#define rl_sxtb16(w) ((uint32_t)__sxtb16((int32_t)(w)))
+RL_FN uint32_t rl_sxtb16_ror8(uint32_t w) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+  return r;
+}
+#define rl_load2(p, lo, hi) __asm__("ldrd %0, %1, [%2], #8" : "=r"(lo), "=r"(hi), "+r"(p) : "m"(*(const uint32_t(*)[2])(p)))
+#else
+RL_FN uint32_t rl_sxtb16(uint32_t w) { return (uint32_t)(uint16_t)(int16_t)(int8_t)w | (uint32_t)(uint16_t)(int16_t)(int8_t)(w >> 16) << 16; }
+RL_FN uint32_t rl_sxtb16_ror8(uint32_t w) { return rl_sxtb16(w >> 8 | w << 24); }
+#define rl_load2(p, lo, hi) ((lo) = (p)[0], (hi) = (p)[1], (p) += 2)
+#endif
+RL_FN uint32_t rl_word(const void* p) { uint32_t v; memcpy(&v, p, 4); return v; } /* one (unaligned) load */
 /* Two consecutive 8- or 16-bit values as the 16-bit halves of a word (the first one low). */
 RL_FN uint32_t rl_pair_i8(const int8_t* p) { return (uint32_t)(uint16_t)(int16_t)p[0] | (uint32_t)(uint16_t)(int16_t)p[1] << 16; }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -253,14 +271,22 @@ RL_FN double rl_pow(double a, double b) { return pow(a, b); }
   RL_FN T rl_clz_##T(T a) { U v = (U)a; T n = 0; for (int i = (BITS) - 1; i >= 0 && !((v >> i) & 1u); i--) n++; return n; } \
   RL_FN T rl_upow_##T(U base, U e) { U r = 1; while (e) { if (e & 1u) r = (U)(r * base); base = (U)(base * base); e = (U)(e >> 1); } return (T)r; }
 
+/* Arithmetic shift right of a signed value by 0 <= b < its width. gcc and clang define >> of a
+ * negative value as sign-extending (gcc manual, "Integers implementation"): one instruction.
+ * Elsewhere the complement is shifted, so the vacated bits fill with ones after ~. */
+#if defined(__GNUC__)
+#define RL_ASR(T, U, a, b) ((T)((a) >> (U)(b)))
+#else
+#define RL_ASR(T, U, a, b) ((a) < 0 ? (T)(U)~(U)((U)~(U)(a) >> (U)(b)) : (T)((U)(a) >> (U)(b)))
+#endif
+
 #define RL_INT_SIGNED(T, U, BITS, MIN)                                                             \
   RL_INT_COMMON(T, U, BITS)                                                                        \
   RL_FN T rl_div_##T(T a, T b) { return b == 0 ? (T)-1 : (a == (MIN) && b == -1) ? a : (T)(a / b); } \
   RL_FN T rl_rem_##T(T a, T b) { return b == 0 ? a : (a == (MIN) && b == -1) ? (T)0 : (T)(a % b); } \
   RL_FN T rl_shra_##T(T a, T b) {                                                         \
     if ((U)b >= (BITS)) return a < 0 ? (T)-1 : (T)0;                                             \
-    U inv = (U)~(U)a; /* shift the complement so vacated bits fill with ones after ~ */           \
-    return a < 0 ? (T)(U)~(U)(inv >> (U)b) : (T)((U)a >> (U)b);                                  \
+    return RL_ASR(T, U, a, b);                                                                   \
   }                                                                                              \
   RL_FN T rl_pow_##T(T a, T b) {                                                          \
     if (b < 0) return a == 1 ? (T)1 : (a == -1 ? ((b & 1) ? (T)-1 : (T)1) : (T)0);                \
@@ -394,6 +420,17 @@ RL_FN double rl_bessel_i1e(double x) {
 /* Uniform quantization (per tensor): round_nearest_even(x / scale) + zero_point, clamped. Below
  * 2^22 in magnitude, adding and taking away 1.5 * 2^23 rounds to the nearest integer, ties to
  * even, in f32 alone (FPUs without a round-to-integer instruction would call libm in double). */
+/* The same for storage types of at most 16 bits (|zero_point| <= 2^16): in 32-bit integers, which
+ * 32-bit cores do in one register (an int64 clamp is several instructions there). */
+RL_FN int32_t rl_quantize_narrow(float x, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  float q = x / scale;
+  int32_t v;
+  if (q != q) v = 0;
+  else if (q > 4194304.0f) v = hi;
+  else if (q < -4194304.0f) v = lo;
+  else v = (int32_t)((q + 12582912.0f) - 12582912.0f) + zero_point;
+  return v < lo ? lo : (v > hi ? hi : v);
+}
 RL_FN int64_t rl_quantize(float x, float scale, int64_t zero_point, int64_t lo, int64_t hi) {
   float q = x / scale;
   int64_t v;

@@ -188,14 +188,20 @@ function lowerContraction(
   const odd = b.binary('and', b.binary('shift_right_arithmetic', p, n), perOutput([1]));
   const half = perOutput(fixed.map((f) => (1n << BigInt(f.n - 1)) - 1n));
   const rounded = b.binary('shift_right_arithmetic', b.binary('add', b.binary('add', p, half), odd), n);
-  const shifted = r.zeroPoints.some((z) => z !== 0) ? b.binary('add', rounded, perOutput(r.zeroPoints)) : rounded;
   // |acc| <= 2^31: with multipliers below 1 the rounded value may already fit the storage type (an
-  // i32 result without zero points), and needs no clamp.
+  // i32 result without zero points), and needs no clamp. Where it and the zero points' sum fit
+  // i32 (a multiplier below 1), the rest runs in i32: on a 32-bit core one register instead of
+  // two, and the clamp to 8 bits one SSAT.
   const reach = 2 ** 31 * Math.max(...fixed.map((f) => f.m0 / 2 ** f.n));
   const fits =
     -reach + Math.min(...r.zeroPoints) >= Number(qr!.storageMin) &&
     reach + Math.max(...r.zeroPoints) <= Number(qr!.storageMax);
-  const bound = (x: bigint): Value => b.along([], I64, [x], 0);
+  const wide = reach + Math.max(...r.zeroPoints.map(Math.abs)) > 2 ** 31 - 1 ? I64 : I32;
+  const narrowed = wide === I32 ? b.convert(rounded, I32) : rounded;
+  const shifted = r.zeroPoints.some((z) => z !== 0)
+    ? b.binary('add', narrowed, perOutput(r.zeroPoints, wide))
+    : narrowed;
+  const bound = (x: bigint): Value => b.along([], wide, [x], 0);
   const clamped = fits
     ? shifted
     : b.one('stablehlo.clamp', [bound(qr!.storageMin), shifted, bound(qr!.storageMax)], tensorOf(shifted));

@@ -4,7 +4,8 @@
  *     same attributes as an earlier one reuses the earlier result;
  *   - constant folding: an op whose operands are all constants is evaluated at compile time with
  *     the op table's semantics and becomes a weight, when its result is no larger than its inputs
- *     together (or tiny), so folding never inflates flash.
+ *     together (or tiny), so folding never inflates flash;
+ *   - a bitcast_convert undoing the one before it is dropped.
  * Both keep the program's meaning; the C-vs-interpreter tests check the result.
  */
 import type { Attr } from '../ir/attrs.js';
@@ -77,6 +78,8 @@ export function simplify(p: FlatProgram): FlatProgram {
     return v;
   };
   const seen = new Map<string, FlatOp>();
+  /** The kernel op (kept so far) that computes each value. */
+  const producer = new Map<Sym, FlatOp>();
   const ops: FlatOp[] = [];
   const control = new Map<FlatOp, Control>();
   const edge = (e: Edge): Edge => ({ target: e.target, copies: e.copies.map(([a, b]) => [sub(a), b] as const) });
@@ -103,6 +106,19 @@ export function simplify(p: FlatProgram): FlatProgram {
       continue;
     }
     const regionFree = f.op.regions.length === 0;
+    // A bitcast_convert back to the type its operand was bitcast from is that value: quantized ops
+    // that run on their stored integers leave storage -> quantized -> storage between two of them
+    // (then a ReLU's maximum fuses with the requantization before it). Outside control flow only,
+    // where no jump's copy can overwrite the first operand in between.
+    const from = f.op.name === 'stablehlo.bitcast_convert' ? producer.get(ins[0]!) : undefined;
+    if (
+      straightLine &&
+      from?.op.name === 'stablehlo.bitcast_convert' &&
+      stableAttrs(from.ins[0]!.type) === stableAttrs(f.outs[0]!.type)
+    ) {
+      subst.set(f.outs[0]!, from.ins[0]!);
+      continue;
+    }
     // CSE (only outside control flow, where "earlier" means "already computed").
     if (regionFree && straightLine) {
       const key = `${f.op.name}|${stableAttrs(f.op.attrs)}|${ins.map((s) => s.id).join(',')}|${f.outs.map((s) => stableAttrs(s.type)).join(',')}`;
@@ -125,7 +141,8 @@ export function simplify(p: FlatProgram): FlatProgram {
       f.outs.length === 1 &&
       allConstant &&
       inVals.every((v) => v !== undefined) &&
-      ![...ins, ...f.outs].some(isQuant) &&
+      // Quantized values fold only into their stored integers (a ReLU's zero point).
+      (f.op.name === 'stablehlo.bitcast_convert' ? !isQuant(f.outs[0]!) : ![...ins, ...f.outs].some(isQuant)) &&
       f.outs[0]!.type.kind === 'tensor';
     if (foldable) {
       const out = f.outs[0]!.type as TensorType;
@@ -153,10 +170,20 @@ export function simplify(p: FlatProgram): FlatProgram {
         }
       }
     }
-    ops.push({ ...f, ins });
+    const kept = { ...f, ins };
+    ops.push(kept);
+    for (const s of f.outs) producer.set(s, kept);
   }
-  // Constants nothing reads any more (their only users were folded) are dropped.
-  const used = readSymbols(ops, control, p.outputs.map(sub));
+  // Kernels whose results nothing reads any more (a bitcast another one undid) and constants
+  // nothing reads (their only users were folded) are dropped.
+  const outputs = p.outputs.map(sub);
+  let live = ops;
+  for (let before = -1; before !== live.length;) {
+    before = live.length;
+    const used = readSymbols(live, control, outputs);
+    live = live.filter((f) => control.has(f) || f.outs.some((s) => used.has(s)));
+  }
+  const used = readSymbols(live, control, outputs);
   for (const s of [...constants.keys()]) if (!used.has(s)) constants.delete(s);
-  return { ...p, outputs: p.outputs.map(sub), ops, control, constants };
+  return { ...p, outputs, ops: live, control, constants };
 }

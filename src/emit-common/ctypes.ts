@@ -162,7 +162,10 @@ function quantElem(q: QuantElem): CElem | undefined {
     rlDtype: st.rlDtype,
     quant: true,
     load: (e) => `((float)((float)((int64_t)(${e}) - ${zp}) * ${scale}))`,
-    store: (v) => `(${st.storage})rl_quantize((float)(${v}), ${scale}, ${zp}, ${q.storageMin}LL, ${q.storageMax}LL)`,
+    store: (v) =>
+      q.storage.bits <= 16
+        ? `(${st.storage})rl_quantize_narrow((float)(${v}), ${scale}, ${zp}, ${q.storageMin}, ${q.storageMax})`
+        : `(${st.storage})rl_quantize((float)(${v}), ${scale}, ${zp}, ${q.storageMin}LL, ${q.storageMax}LL)`,
   };
 }
 
