@@ -50,6 +50,17 @@ export function planIntGemm(
   // A's rows contiguous along k; or, where A is packed anyway (vector tiles), a convolution's
   // image gathered per output pixel while packing (an implicit GEMM).
   if (shape.a.kind === 'matrix' ? shape.a.kStride !== 1 : lanes === 1) return undefined;
+  if (lanes === 1 && target.armDsp) {
+    // Instructions per step of four k, one row by nr columns: A's load (and two SXTB16 for i8), one
+    // LDRD and two SMLAD per column, the loop's add and branch; past 6 columns gcc keeps one value
+    // on the stack (Cortex-M4, gcc 12: 17, 23 and 30 for 4, 6 and 8 columns). Widths that leave
+    // the last panel part empty compute its missing columns for nothing.
+    const step = (nr: number): number => 3 * nr + (lt.elem.name === 'i8' ? 5 : 4) + (nr > 6 ? 1 : 0);
+    let nr = 1;
+    for (let w = 2; w <= 8; w++) if (Math.ceil(shape.n / w) * step(w) < Math.ceil(shape.n / nr) * step(nr)) nr = w;
+    const elems = { a: lt.elem, b: rt.elem };
+    return { kind: 'int-gemm', op: f.op, ...shape, elems, mr: 1, nr, lanes: 1, mc: 0, quads: true };
+  }
   let best = { cost: Infinity, mr: 1, nv: 1 };
   for (let mr = 1; mr <= (lanes === 1 ? 4 : 16); mr++)
     for (let nv = 1; nv <= 8; nv++) {
@@ -110,7 +121,8 @@ const paddedK = (p: IntGemmPlan): number => {
 };
 
 /** B packed for the kernel. Pairs: [batch][n panel][k pair][nr] words of (B[2q][n] low, B[2q+1][n]
- * high), zero past K and N. Column dot: [batch][n rounded up to nr][K padded] integers of A's
+ * high), zero past K and N; with quads, each panel's groups of four k first ([group][nr][2]
+ * words), then its last k % 4 as pairs. Column dot: [batch][n rounded up to nr][K padded] integers of A's
  * width, zero past K and N. */
 export function packIntB(p: IntGemmPlan, b: Tensor): Uint8Array {
   if (p.columnDot) {
@@ -125,14 +137,23 @@ export function packIntB(p: IntGemmPlan, b: Tensor): Uint8Array {
   const out = new Uint32Array(p.batch * panels(p) * pairs(p) * p.nr);
   const at = (bi: number, k: number, n: number): number =>
     k < p.k && n < p.n ? Number(getElem(b, bi * p.b.batchStride + k * p.b.kStride + n * p.b.nStride)) : 0;
+  const word = (bi: number, k0: number, k1: number, n: number): number =>
+    ((at(bi, k0, n) & 0xffff) | ((at(bi, k1, n) & 0xffff) << 16)) >>> 0;
+  // Four k per step: each column's two words of a group adjacent, pairs as A's load splits them.
+  const groups = p.quads ? Math.floor(p.k / 4) : 0;
+  const spread = p.elems.a.name === 'i8' ? 2 : 1; // i8 A: (k0, k2), (k1, k3); i16 A: (k0, k1), (k2, k3)
   let o = 0;
   for (let bi = 0; bi < p.batch; bi++)
-    for (let jp = 0; jp < panels(p); jp++)
-      for (let q = 0; q < pairs(p); q++)
-        for (let j = 0; j < p.nr; j++, o++) {
-          const n = jp * p.nr + j;
-          out[o] = ((at(bi, 2 * q, n) & 0xffff) | ((at(bi, 2 * q + 1, n) & 0xffff) << 16)) >>> 0;
+    for (let jp = 0; jp < panels(p); jp++) {
+      for (let g = 0; g < groups; g++)
+        for (let j = 0; j < p.nr; j++) {
+          const [k, n] = [4 * g, jp * p.nr + j];
+          out[o++] = word(bi, k, k + spread, n);
+          out[o++] = word(bi, k + 3 - spread, k + 3, n);
         }
+      for (let q = 2 * groups; q < pairs(p); q++)
+        for (let j = 0; j < p.nr; j++) out[o++] = word(bi, 2 * q, 2 * q + 1, jp * p.nr + j);
+    }
   return new Uint8Array(out.buffer);
 }
 
@@ -153,11 +174,13 @@ export function emitIntGemmKernel(
   const acc = (i: number, j: number): string => `c${i}_${j}`;
   const how = p.columnDot
     ? `one VMLADAVA (${128 / p.columnDot} products into a general register) per vector of k and column`
-    : `${
-        lanes === 1
-          ? 'one dual multiply-accumulate (SMLAD) per pair'
-          : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (vpmaddwd + vpaddd, or vpdpwssd) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`
-      }`;
+    : p.quads
+      ? `four k per step: one A load${p.elems.a.name === 'i8' ? ' and two SXTB16' : ''}, then one LDRD and two SMLAD per column`
+      : `${
+          lanes === 1
+            ? 'one dual multiply-accumulate (SMLAD) per pair'
+            : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (vpmaddwd + vpaddd, or vpdpwssd) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`
+        }`;
   w.line(comment);
   w.line(
     `/* Integer GEMM ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32: tile ${mr} x ${nr} of i32 accumulators, B packed at compile time as ${intWeightPacking(p)}, ${how}. */`,
@@ -166,9 +189,10 @@ export function emitIntGemmKernel(
   if (p.mc) return emitPackedIntGemm(p, name, params, w, aType, pair, acc);
   if (p.columnDot) return emitColumnDotIntGemm(p, name, params, w);
   const rowParams = Array.from({ length: mr }, (_, i) => `const ${aType}* restrict a${i}`).join(', ');
-  w.block(
-    `static __attribute__((noinline)) void ${micro}(${rowParams}, const uint32_t* restrict b, int32_t* restrict c, rl_index_t rows, rl_index_t cols) {`,
-    () => {
+  const head = `static __attribute__((noinline)) void ${micro}(${rowParams}, const uint32_t* restrict b, int32_t* restrict c, rl_index_t rows, rl_index_t cols) {`;
+  if (p.quads) emitQuadTile(w, p, head, aType, pair, acc);
+  else
+    w.block(head, () => {
       zeroAccumulators(w, p, acc);
       // One pair's step: the rows' A pairs, then each B word meets them.
       const step = (x: (i: number) => string): void => {
@@ -189,8 +213,7 @@ export function emitIntGemmKernel(
       if (full % 2) w.block('{', () => step((i) => `${pair}(a${i} + ${2 * (full - 1)})`));
       if (p.k % 2) w.block('{', () => step((i) => `(uint32_t)(uint16_t)(int16_t)a${i}[${p.k - 1}]`));
       storeTile(w, p, acc);
-    },
-  );
+    });
   w.line('');
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
     w.line('(void)scratch;');
@@ -209,6 +232,48 @@ export function emitIntGemmKernel(
     });
   });
   return w.toString();
+}
+
+/**
+ * The DSP micro-kernel (plan.quads): one row by nr columns, four k per step. A's four values are
+ * one word (i8: SXTB16 splits it into the pairs (k0, k2), (k1, k3)) or two pair words (i16); each
+ * column's two words come in one LDRD; the loop counts an index up to zero, so its add sets the
+ * flags the branch reads. The last k % 4 values run as pairs.
+ */
+function emitQuadTile(
+  w: CodeWriter,
+  p: IntGemmPlan,
+  head: string,
+  aType: string,
+  pair: string,
+  acc: (i: number, j: number) => string,
+): void {
+  const groups = Math.floor(p.k / 4);
+  const i8 = aType === 'int8_t';
+  w.block(head, () => {
+    zeroAccumulators(w, p, acc);
+    if (groups > 0) {
+      w.line(`const ${aType}* restrict a_end = a0 + ${4 * groups};`);
+      w.block(`for (rl_index_t i = -${4 * groups}; i != 0; i += 4) {`, () => {
+        if (i8) w.line('const uint32_t x = rl_word(a_end + i), x0 = rl_sxtb16(x), x1 = rl_sxtb16_ror8(x);');
+        else w.line('const uint32_t x0 = rl_pair_i16(a_end + i), x1 = rl_pair_i16(a_end + i + 2);');
+        for (let j = 0; j < p.nr; j++)
+          w.line(
+            `{ uint32_t y0, y1; rl_load2(b, y0, y1); ${acc(0, j)} = rl_smlad(x0, y0, ${acc(0, j)}); ${acc(0, j)} = rl_smlad(x1, y1, ${acc(0, j)}); }`,
+          );
+      });
+    }
+    // The last k % 4: whole pairs, then a single k (its pair's high half zero in A and B).
+    for (let k = 4 * groups; k < p.k; k += 2) {
+      const x = k + 1 < p.k ? `${pair}(a0 + ${k})` : `(uint32_t)(uint16_t)(int16_t)a0[${k}]`;
+      w.block('{', () => {
+        w.line(`const uint32_t x0 = ${x};`);
+        for (let j = 0; j < p.nr; j++) w.line(`${acc(0, j)} = rl_smlad(x0, b[${j}], ${acc(0, j)});`);
+        w.line(`b += ${p.nr};`);
+      });
+    }
+    storeTile(w, p, acc);
+  });
 }
 
 /** The tile's accumulators, zeroed. */

@@ -124,13 +124,22 @@ export interface IntGemmPlan extends GemmShape {
    * contiguous (zero-padded to whole vectors) as 8- or 16-bit integers (A's width), one A row
    * against nr columns per call (VMLADAVA). */
   readonly columnDot?: 8 | 16;
+  /** DSP cores (Arm's SMLAD / SXTB16): four k per step, one row against nr columns. A's four values
+   * are one load (i8: one word, split by SXTB16 into the pairs (k0, k2) and (k1, k3); i16: two
+   * pair words), and each column's two B words of the step are adjacent (one LDRD), packed to
+   * match A's pairs. K's last k % 4 values run as plain pairs. */
+  readonly quads?: boolean;
 }
 
 export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan | IntGemmPlan;
 
 /** How an integer GEMM's weights are packed, in words (comments, reports, dumps). */
 export const intWeightPacking = (p: IntGemmPlan): string =>
-  p.columnDot ? `${p.columnDot}-bit columns` : '16-bit pairs along k';
+  p.columnDot
+    ? `${p.columnDot}-bit columns`
+    : p.quads
+      ? `16-bit pairs, each column's two per group of four k adjacent${p.elems.a.name === 'i8' ? ' as (k0, k2), (k1, k3)' : ''}`
+      : '16-bit pairs along k';
 
 /** One line saying what a plan computes and how (`--dump-after=lower`). */
 export function describeUkernel(p: UkernelPlan): string {

@@ -38,6 +38,8 @@ export interface Target {
   readonly vectorRegisters: number;
   /** General-purpose registers the compiler can allocate (pointers of the indirect GEMM must fit). */
   readonly generalRegisters: number;
+  /** Arm's DSP extension (SMLAD, SXTB16: Cortex-M4/M7/M33/M55): the integer GEMM steps four k at a time. */
+  readonly armDsp?: boolean;
   /** Per-core data cache sizes the GEMM blocking aims at. */
   readonly cache: { readonly l1: number; readonly l2: number };
   /** Hardware floating point: none (soft-float), f32 only, or f32 and f64. */
@@ -230,8 +232,8 @@ export const TARGETS: readonly Target[] = [
     stackBytes: 4 * KiB,
   }),
   cortexM('cortex-m3', 'none', ['-mfloat-abi=soft'], MPS2('mps2-an385')),
-  cortexM('cortex-m4', 'f32', ['-mfloat-abi=hard', '-mfpu=fpv4-sp-d16'], MPS2('mps2-an386')),
-  cortexM('cortex-m7', 'f32+f64', ['-mfloat-abi=hard', '-mfpu=fpv5-d16'], MPS2('mps2-an500')),
+  cortexM('cortex-m4', 'f32', ['-mfloat-abi=hard', '-mfpu=fpv4-sp-d16'], MPS2('mps2-an386'), { armDsp: true }),
+  cortexM('cortex-m7', 'f32+f64', ['-mfloat-abi=hard', '-mfpu=fpv5-d16'], MPS2('mps2-an500'), { armDsp: true }),
   cortexM(
     'cortex-m55',
     'f32+f64',
@@ -249,6 +251,7 @@ export const TARGETS: readonly Target[] = [
       simd: 'helium',
       vectorBits: 128,
       vectorRegisters: 8,
+      armDsp: true,
       description: 'Arm Cortex-M55 with Helium (MVE), bare metal, QEMU mps3-an547',
     },
   ),

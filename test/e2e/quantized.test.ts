@@ -167,8 +167,9 @@ t.test('requantization by a multiplier below 2^-25 (a shift of 56 bits, constant
 t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns past the tile, an odd K', async (t) => {
   // 9 x 23 by 23 x 3 and by 23 x 11, for int8 activations of zero point 3 (M4, M0: widened to i16
   // less it; M55: kept as stored, the zero point's share of the sums subtracted after) and 0, and
-  // int16 ones. M4 and M0 (pairs, 2 x 3 tiles): a last row alone, and (11 columns) a last column
-  // alone; 23 = 11 pairs and a last k of one. M55 (Helium column dots, 4 columns per call): 3 and
+  // int16 ones. M0 (pairs, 2 x 3 tiles): a last row alone, and (11 columns) a last column alone;
+  // 23 = 11 pairs and a last k of one. M4 (DSP: one row by 3 or 6 columns, four k per step): a
+  // last panel of 5 of 6 columns; 23 = 5 steps, a pair and a last k. M55 (Helium column dots, 4 columns per call): 3 and
   // 11 columns leave partial calls; 23 k's are a vector and a predicated tail of 7 (i8) or 15
   // (i16) lanes.
   let seed = 5;
@@ -222,6 +223,12 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
           g,
           new RegExp(`23 x ${o.n}\\] ${o.columns} x i8 -> i32: tile 1 x 4 .*as ${o.columns.slice(1)}-bit columns`),
           `${target}: ${o.id} by ${o.columns} column dots`,
+        );
+      else if (target === 'cortex-m4')
+        t.match(
+          g,
+          new RegExp(`23 x ${o.n}\\] ${o.pairs} x i8 -> i32: tile 1 x ${o.n === 3 ? 3 : 6} .*four k per step`),
+          `${target}: ${o.id} in 1 x ${o.n === 3 ? 3 : 6} tiles of ${o.pairs}, four k per step (and a tail of three)`,
         );
       else
         t.match(
