@@ -49,8 +49,8 @@ export function planIntGemm(
   }
   // A's rows contiguous along k; or, where A is packed anyway (vector tiles), a convolution's
   // image gathered per output pixel while packing (an implicit GEMM).
-  if (shape.a.kind === 'matrix' ? shape.a.kStride !== 1 : lanes === 1) return undefined;
-  if (lanes === 1 && target.armDsp) {
+  const rowsInPlace = shape.a.kind === 'matrix' && shape.a.kStride === 1;
+  if (lanes === 1 && target.armDsp && (rowsInPlace || shape.a.kind === 'conv')) {
     // Instructions per step of four k, one row by nr columns: A's load (and two SXTB16 for i8), one
     // LDRD and two SMLAD per column, the loop's add and branch; past 6 columns gcc keeps one value
     // on the stack (Cortex-M4, gcc 12: 17, 23 and 30 for 4, 6 and 8 columns). Widths that leave
@@ -61,6 +61,7 @@ export function planIntGemm(
     const elems = { a: lt.elem, b: rt.elem };
     return { kind: 'int-gemm', op: f.op, ...shape, elems, mr: 1, nr, lanes: 1, mc: 0, quads: true };
   }
+  if (shape.a.kind === 'matrix' ? shape.a.kStride !== 1 : lanes === 1) return undefined;
   let best = { cost: Infinity, mr: 1, nv: 1 };
   for (let mr = 1; mr <= (lanes === 1 ? 4 : 16); mr++)
     for (let nv = 1; nv <= 8; nv++) {
@@ -109,7 +110,8 @@ export function planIntGemm(
 export const packedIntWeightElem = (p: IntGemmPlan): IntElem => intElem(p.columnDot ?? 32, !!p.columnDot);
 
 /** Bytes of arena scratch: the packed A block of vector tiles. */
-export const intGemmScratchBytes = (p: IntGemmPlan): number => 4 * p.mc * pairs(p);
+export const intGemmScratchBytes = (p: IntGemmPlan): number =>
+  p.quads && p.a.kind === 'conv' ? 4 * Math.ceil((p.k * (p.elems.a.name === 'i8' ? 1 : 2)) / 4) : 4 * p.mc * pairs(p);
 
 const pairs = (p: IntGemmPlan): number => Math.ceil(p.k / 2);
 const panels = (p: IntGemmPlan): number => Math.ceil(p.n / p.nr);
@@ -215,6 +217,10 @@ export function emitIntGemmKernel(
       storeTile(w, p, acc);
     });
   w.line('');
+  if (p.a.kind === 'conv') {
+    emitWindowDriver(w, p, name, params, aType, micro);
+    return w.toString();
+  }
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
     w.line('(void)scratch;');
     w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
@@ -232,6 +238,49 @@ export function emitIntGemmKernel(
     });
   });
   return w.toString();
+}
+
+/**
+ * A convolution on the DSP micro-kernel (an implicit GEMM on microcontrollers): each output
+ * pixel's window (its taps' channels in HWIO's k order, zero where the window leaves the image) is
+ * copied into scratch once, then meets every panel of B. One row of scratch: no RAM for a packed
+ * block of A.
+ */
+function emitWindowDriver(
+  w: CodeWriter,
+  p: IntGemmPlan,
+  name: string,
+  params: readonly KernelParam[],
+  aType: string,
+  micro: string,
+): void {
+  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const [sy, sx] = g.stride;
+  const [dy, dx] = g.dilation;
+  const [py, px] = g.padBefore;
+  const tap = `${g.channels} * sizeof(${aType})`;
+  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+    w.line(`${aType}* restrict window = (${aType}*)(void*)scratch; /* ${p.k} values: one output pixel's taps */`);
+    w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
+      w.line(
+        `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
+      );
+      w.line(`${aType}* restrict dst = window;`);
+      w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+        w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx, dst += ${g.channels}) {`, () => {
+          w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
+          w.line(
+            `if (iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width}) memcpy(dst, in0 + ((n * ${g.height} + iy) * ${g.width} + ix) * ${g.channels}, ${tap});`,
+          );
+          w.line(`else memset(dst, 0, ${tap});`);
+        });
+      });
+      w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
+        w.line(`const rl_index_t cols = ${p.n} - jp * ${p.nr} < ${p.nr} ? ${p.n} - jp * ${p.nr} : ${p.nr};`);
+        w.line(`${micro}(window, in1 + jp * ${pairs(p) * p.nr}, out0 + row * ${p.n} + jp * ${p.nr}, 1, cols);`);
+      });
+    });
+  });
 }
 
 /**

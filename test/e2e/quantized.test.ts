@@ -381,3 +381,39 @@ t.test('a per-axis value where the backends cannot take it is a located E0301', 
     t.same([d.loc?.line, d.loc?.col], [3, 8], 'at the negate');
   }
 });
+
+// The bench's int8 CNN (make bench, bench-embedded): its first convolution has int8 rows (zero
+// point 0), so on Cortex-M4 each output pixel's window is gathered and split by SXTB16; the
+// second widens to int16 less its zero point. The integer path is exact arithmetic, so every
+// build computes the same bits: Cortex-M4 (under QEMU) and M3 (pairs, no DSP) must equal the
+// host build exactly, and the host build the interpreter within two quanta (per-layer
+// requantization may round a hidden value one quantum the other way: the bench's bound).
+t.test("the bench's int8 CNN: Cortex-M4 and M3 equal the host build bit for bit", async (t) => {
+  const { quantizedCnn } = await import('../../src/bench/models.js');
+  const q = quantizedCnn();
+  const m = importModule(new SourceFile('qcnn_b1.mlir', q.mlir));
+  const args = inputsOf(m);
+  const host = await runCompiled(m, 'main', args, {});
+  const want = run(m, args);
+  const worst = Math.max(
+    ...Array.from({ length: size(want[0]!) }, (_, k) =>
+      Math.abs(Number(getElem(host.outputs[0]!, k)) - Number(getElem(want[0]!, k))),
+    ),
+  );
+  t.ok(worst <= 2, `host vs the interpreter: at most ${worst} quanta apart (bound 2)`);
+  t.notOk(degenerate(want[0]!), 'the reference output is informative');
+  for (const target of ['cortex-m4', 'cortex-m3']) {
+    const mcu = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
+    t.same(
+      Array.from({ length: size(want[0]!) }, (_, k) => getElem(mcu.outputs[0]!, k)),
+      Array.from({ length: size(want[0]!) }, (_, k) => getElem(host.outputs[0]!, k)),
+      `${target} equals the host build`,
+    );
+    if (target === 'cortex-m4')
+      t.match(
+        mcu.emitted.files.get('model.c') as string,
+        /Integer GEMM \[784 x 9\] \* \[9 x 16\] i8 x i8 -> i32: tile 1 x 8 .*four k per step/,
+        'the first convolution: int8 windows, four k per step',
+      );
+  }
+});
