@@ -183,11 +183,6 @@ function lowerContraction(
   const multipliers = fixed.map((f) => f.m0);
   const m0 = b.convert(perOutput(multipliers, I32), I64);
   const p = b.binary('multiply', b.convert(acc, I64), m0);
-  const n = perOutput(fixed.map((f) => f.n));
-  // Round half to even: floor((p + 2^(n-1) - 1 + (bit n of p)) / 2^n), in exact 64-bit constants.
-  const odd = b.binary('and', b.binary('shift_right_arithmetic', p, n), perOutput([1]));
-  const half = perOutput(fixed.map((f) => (1n << BigInt(f.n - 1)) - 1n));
-  const rounded = b.binary('shift_right_arithmetic', b.binary('add', b.binary('add', p, half), odd), n);
   // |acc| <= 2^31: with multipliers below 1 the rounded value may already fit the storage type (an
   // i32 result without zero points), and needs no clamp. Where it and the zero points' sum fit
   // i32 (a multiplier below 1), the rest runs in i32: on a 32-bit core one register instead of
@@ -197,7 +192,30 @@ function lowerContraction(
     -reach + Math.min(...r.zeroPoints) >= Number(qr!.storageMin) &&
     reach + Math.max(...r.zeroPoints) <= Number(qr!.storageMax);
   const wide = reach + Math.max(...r.zeroPoints.map(Math.abs)) > 2 ** 31 - 1 ? I64 : I32;
-  const narrowed = wide === I32 ? b.convert(rounded, I32) : rounded;
+  // Round half to even: floor((p + 2^(n-1) - 1 + (bit n of p)) / 2^n), in exact 64-bit constants.
+  const half = perOutput(fixed.map((f) => (1n << BigInt(f.n - 1)) - 1n));
+  let narrowed: Value;
+  if (wide === I32 && fixed.every((f) => f.n >= 32)) {
+    // n = 32 + s: floor(x / 2^n) is x's high word shifted right by s, and bit n of p bit s of p's
+    // high word. A per-channel shift is then one of an i32 (a 64-bit shift by a variable amount
+    // is a branchy sequence on a 32-bit core; by 32, a register move). Exactly the same values.
+    const high = (x: Value): Value => b.convert(b.binary('shift_right_arithmetic', x, perOutput([32])), I32);
+    const s = perOutput(
+      fixed.map((f) => f.n - 32),
+      I32,
+    );
+    const odd = b.binary('and', b.binary('shift_right_arithmetic', high(p), s), perOutput([1], I32));
+    narrowed = b.binary(
+      'shift_right_arithmetic',
+      high(b.binary('add', b.binary('add', p, half), b.convert(odd, I64))),
+      s,
+    );
+  } else {
+    const n = perOutput(fixed.map((f) => f.n));
+    const odd = b.binary('and', b.binary('shift_right_arithmetic', p, n), perOutput([1]));
+    const rounded = b.binary('shift_right_arithmetic', b.binary('add', b.binary('add', p, half), odd), n);
+    narrowed = wide === I32 ? b.convert(rounded, I32) : rounded;
+  }
   const shifted = r.zeroPoints.some((z) => z !== 0)
     ? b.binary('add', narrowed, perOutput(r.zeroPoints, wide))
     : narrowed;
@@ -252,13 +270,41 @@ function sameQuantization(op: Op, operands: readonly Value[]): boolean {
   });
 }
 
-/** An order op on the stored integers of same-quantization operands. */
+/** An order op on the stored integers of same-quantization operands; a reduction (pooling's
+ * reduce_window, reduce) whose body is one order op of its two arguments, with that body on
+ * integer scalars. */
 function lowerOrderOp(op: Op, operands: readonly Value[]): { ops: Op[]; result: Value } {
   const b = new Builder(op.loc);
   const out = tensorOf(op.results[0]!);
+  const storage = (out.elem as QuantElem).storage;
   const ints = operands.map((v) => b.storage(v));
-  const r = b.one(op.name, ints, tensorType(out.shape, (out.elem as QuantElem).storage), op.attrs);
-  return { ops: b.ops, result: b.one('stablehlo.bitcast_convert', [r], out) };
+  const regions = op.regions.map((r): Region => {
+    const [x, y] = [newValue(tensorType([], storage), 'lhs'), newValue(tensorType([], storage), 'rhs')];
+    const m = newValue(tensorType([], storage), 'm');
+    const [order, ret] = r.blocks[0]!.ops as [Op, Op];
+    const ops: Op[] = [
+      { ...order, operands: [x, y], results: [m], regions: [] },
+      { ...ret, operands: [m], results: [] },
+    ];
+    return { blocks: [{ ...r.blocks[0]!, args: [x, y], ops }] };
+  });
+  const [r] = b.op(op.name, ints, [tensorType(out.shape, storage)], op.attrs, regions);
+  return { ops: b.ops, result: b.one('stablehlo.bitcast_convert', [r!], out) };
+}
+
+/** A reduce_window or reduce of one operand whose body is one order op of its two arguments. */
+function isOrderReduction(op: Op): boolean {
+  if ((op.name !== 'stablehlo.reduce_window' && op.name !== 'stablehlo.reduce') || op.operands.length !== 2)
+    return false;
+  const block = op.regions[0]?.blocks[0];
+  const [order, ret] = block?.ops ?? [];
+  return (
+    block?.ops.length === 2 &&
+    (order!.name === 'stablehlo.maximum' || order!.name === 'stablehlo.minimum') &&
+    order!.operands.length === 2 &&
+    order!.operands.every((v, i) => v === block.args[i]) &&
+    ret!.operands[0] === order!.results[0]
+  );
 }
 
 /** uniform_dequantize / uniform_quantize of per-axis values, in f32 as the interpreter computes
@@ -374,7 +420,7 @@ function rewriteBlock(block: Block, rw: Rewrite): Block {
       );
       continue;
     }
-    if (ORDER_OPS.has(op.name) && sameQuantization(op, operands)) {
+    if ((ORDER_OPS.has(op.name) || isOrderReduction(op)) && sameQuantization(op, operands)) {
       replace(lowerOrderOp(op, operands));
       continue;
     }
