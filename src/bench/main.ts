@@ -50,6 +50,7 @@ import {
   randomFloats,
   updateLoopModule,
   int8GemmModule,
+  quantizedCnn,
   quantizedMlp,
   randomInt8,
   type BenchModel,
@@ -390,16 +391,19 @@ async function main(): Promise<number> {
         }
       }
     }
-    // The int8 MLP (per-channel weights) against ONNX Runtime's int8 kernels on its QDQ twin (the
-    // same weights and quantization; ORT fuses QDQ into integer kernels). Both requantize with
-    // their own rounding, and an off-by-one in a hidden layer moves the next ones: outputs must
-    // agree within INT8_BOUND quanta.
-    const qm = quantizedMlp();
-    if (selected(qm.name)) {
+    // The int8 MLP and CNN (per-channel weights) against ONNX Runtime's int8 kernels on their QDQ
+    // twins (the same weights and quantization; ORT fuses QDQ into integer kernels). Both
+    // requantize with their own rounding, and an off-by-one in a hidden layer moves the next
+    // ones: outputs must agree within INT8_BOUND quanta.
+    for (const [qm, dims] of [
+      [quantizedMlp(), [1, 784]],
+      [quantizedCnn(), [1, 1, 28, 28]],
+    ] as const) {
+      if (!selected(qm.name)) continue;
       const { dir, seconds: ours, status } = await runWithInput(qm.name, qm.mlir, qm.input);
       writeFileSync(join(dir, 'model.onnx'), qm.onnx);
       writeFileSync(join(dir, 'ort_in.bin'), qm.input);
-      const theirs = await ortRun(dir, [1, 784]);
+      const theirs = await ortRun(dir, dims);
       const [a, b] = ['out.bin', 'ort_out.bin'].map((f) => new Int8Array(outputBytes(join(dir, f)))) as [
         Int8Array,
         Int8Array,

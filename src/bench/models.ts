@@ -412,3 +412,147 @@ export function quantizedMlp(): { name: string; mlir: string; macs: number; onnx
     input: randomFloats(784, 1, 300),
   };
 }
+
+/** Per output channel (the last of `dims`): the scale of its largest weight over 127, and the
+ * weights rounded to int8 with it. */
+function perChannelInt8(w: Float32Array, channels: number): { scales: number[]; q: Int8Array } {
+  const scales = Array.from({ length: channels }, (_, c) => {
+    let m = 0;
+    for (let i = c; i < w.length; i += channels) m = Math.max(m, Math.abs(w[i]!));
+    return Math.fround(m / 127);
+  });
+  return { scales, q: Int8Array.from(w, (x, i) => Math.round(x / scales[i % channels]!)) };
+}
+
+/**
+ * The bench CNN (batch 1: conv 3x3 1->16, ReLU, 2x2 max pool, conv 3x3 16->32, ReLU, max pool,
+ * dense 1568->10; the same weights as `cnn`, no biases) quantized as int8 exporters write it:
+ * input per tensor, weights int8 per output channel, ReLU as the maximum with the zero point,
+ * pools on the int8 values, the int8 output. StableHLO with quantized types, and its QDQ twin in
+ * ONNX (NCHW, OIHW weights, the dense weight's rows in ONNX's (c, h, w) flatten order).
+ */
+export function quantizedCnn(): { name: string; mlir: string; macs: number; onnx: Uint8Array; input: Float32Array } {
+  const w1 = randomFloats(9 * 16, 1 / 3, 400);
+  const w2 = randomFloats(9 * 16 * 32, 1 / 12, 402);
+  const wd = randomFloats(1568 * 10, 1 / Math.sqrt(1568), 404);
+  const act = ([s, zp]: readonly [number, number]) => `!quant.uniform<i8:f32, ${s}${zp ? `:${zp}` : ''}>`;
+  const qt = (dims: readonly number[], e: string) => `tensor<${dims.join('x')}x${e}>`;
+  const perAxis = (scales: readonly number[], axis: number) =>
+    `!quant.uniform<i8:f32:${axis}, {${scales.map((s) => s.toPrecision(9)).join(', ')}}>`;
+  const literal = (q: Int8Array, dims: readonly number[]): string => {
+    const nest = (off: number, d: number): string => {
+      if (d === dims.length) return String(q[off]);
+      const stride = dims.slice(d + 1).reduce((a, b) => a * b, 1);
+      return `[${Array.from({ length: dims[d]! }, (_, i) => nest(off + i * stride, d + 1)).join(', ')}]`;
+    };
+    return nest(0, 0);
+  };
+  const inQ: [number, number] = [0.008, 0];
+  const qs: [number, number][] = [
+    [0.01, -4],
+    [0.004, -2],
+    [0.002, 1],
+  ];
+  const nodes: OnnxNode[] = [];
+  const inits: OnnxGraph['initializers'][number][] = [];
+  const scalar = (name: string, [s, zp]: readonly [number, number]): void => {
+    inits.push({ name: `${name}_scale`, dims: [], data: Float32Array.of(s) });
+    inits.push({ name: `${name}_zp`, dims: [], data: Int8Array.of(zp) });
+  };
+  const qdq = (from: string, name: string, q: readonly [number, number]): string => {
+    scalar(name, q);
+    nodes.push({ op: 'QuantizeLinear', inputs: [from, `${name}_scale`, `${name}_zp`], outputs: [`${name}_q`] });
+    nodes.push({
+      op: 'DequantizeLinear',
+      inputs: [`${name}_q`, `${name}_scale`, `${name}_zp`],
+      outputs: [`${name}_dq`],
+    });
+    return `${name}_dq`;
+  };
+  const weight = (name: string, q: Int8Array, scales: readonly number[], dims: readonly number[], axis: number) => {
+    inits.push({ name: `${name}_q`, dims, data: q });
+    inits.push({ name: `${name}_scale`, dims: [scales.length], data: Float32Array.from(scales) });
+    inits.push({ name: `${name}_zp`, dims: [scales.length], data: new Int8Array(scales.length) });
+    nodes.push({
+      op: 'DequantizeLinear',
+      inputs: [`${name}_q`, `${name}_scale`, `${name}_zp`],
+      outputs: [`${name}_dq`],
+      attrs: { axis },
+    });
+    return `${name}_dq`;
+  };
+  const lines = [`func.func @main(%x: ${ty([1, 28, 28, 1])}) -> tensor<1x10xi8> {`];
+  lines.push(`  %a0 = stablehlo.uniform_quantize %x : (${ty([1, 28, 28, 1])}) -> ${qt([1, 28, 28, 1], act(inQ))}`);
+  let onnxCur = qdq('x', 'a0', inQ);
+  let cur = { name: 'a0', type: act(inQ) };
+  const block = (i: number, hw: number, ci: number, co: number, w: Float32Array, outQ: [number, number]): void => {
+    const { scales, q } = perChannelInt8(w, co);
+    const wt = perAxis(scales, 3);
+    const [t, pooled] = [qt([1, hw, hw, co], act(outQ)), qt([1, hw / 2, hw / 2, co], act(outQ))];
+    lines.push(`  %w${i} = stablehlo.constant dense<${literal(q, [3, 3, ci, co])}> : ${qt([3, 3, ci, co], wt)}`);
+    lines.push(
+      `  %c${i} = stablehlo.convolution(%${cur.name}, %w${i}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${qt([1, hw, hw, ci], cur.type)}, ${qt([3, 3, ci, co], wt)}) -> ${t}`,
+      `  %z${i} = stablehlo.constant dense<${outQ[1]}> : ${t}`,
+      `  %r${i} = stablehlo.maximum %c${i}, %z${i} : ${t}`,
+      `  %ninf${i} = stablehlo.constant dense<-128> : tensor<${act(outQ)}>`,
+      `  %p${i} = "stablehlo.reduce_window"(%r${i}, %ninf${i}) ({\n  ^bb0(%a: tensor<${act(outQ)}>, %b: tensor<${act(outQ)}>):\n    %m = stablehlo.maximum %a, %b : tensor<${act(outQ)}>\n    stablehlo.return %m : tensor<${act(outQ)}>\n  }) {window_dimensions = array<i64: 1, 2, 2, 1>, window_strides = array<i64: 1, 2, 2, 1>} : (${t}, tensor<${act(outQ)}>) -> ${pooled}`,
+    );
+    cur = { name: `p${i}`, type: act(outQ) };
+    const oihw = hwioToOihw(Float32Array.from(q), 3, 3, ci, co);
+    const wq = weight(`w${i}`, Int8Array.from(oihw), scales, [co, ci, 3, 3], 0);
+    nodes.push({
+      op: 'Conv',
+      inputs: [onnxCur, wq],
+      outputs: [`c${i}`],
+      attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] },
+    });
+    const dq = qdq(`c${i}`, `c${i}`, outQ);
+    nodes.push({ op: 'Relu', inputs: [dq], outputs: [`relu${i}`] });
+    const rq = qdq(`relu${i}`, `r${i}`, outQ);
+    nodes.push({
+      op: 'MaxPool',
+      inputs: [rq],
+      outputs: [`pool${i}`],
+      attrs: { kernel_shape: [2, 2], strides: [2, 2] },
+    });
+    onnxCur = qdq(`pool${i}`, `p${i}`, outQ);
+  };
+  block(1, 28, 1, 16, w1, qs[0]!);
+  block(2, 14, 16, 32, w2, qs[1]!);
+  lines.push(
+    `  %flat = stablehlo.reshape %${cur.name} : (${qt([1, 7, 7, 32], cur.type)}) -> ${qt([1, 1568], cur.type)}`,
+  );
+  const { scales, q } = perChannelInt8(wd, 10);
+  const wt = perAxis(scales, 1);
+  lines.push(
+    `  %wd = stablehlo.constant dense<${literal(q, [1568, 10])}> : ${qt([1568, 10], wt)}`,
+    `  %d = stablehlo.dot_general %flat, %wd, contracting_dims = [1] x [0] : (${qt([1, 1568], cur.type)}, ${qt([1568, 10], wt)}) -> ${qt([1, 10], act(qs[2]!))}`,
+    `  %out = stablehlo.bitcast_convert %d : (${qt([1, 10], act(qs[2]!))}) -> tensor<1x10xi8>`,
+    '  return %out : tensor<1x10xi8>',
+    '}',
+    '',
+  );
+  // ONNX flattens NCHW as (c, h, w): the dense weight's rows permuted to match.
+  const qOnnx = new Int8Array(q.length);
+  for (let h = 0; h < 7; h++)
+    for (let w = 0; w < 7; w++)
+      for (let c = 0; c < 32; c++)
+        for (let o = 0; o < 10; o++) qOnnx[((c * 7 + h) * 7 + w) * 10 + o] = q[((h * 7 + w) * 32 + c) * 10 + o]!;
+  nodes.push({ op: 'Flatten', inputs: [onnxCur], outputs: ['flat'], attrs: { axis: 1 } });
+  nodes.push({ op: 'MatMul', inputs: ['flat', weight('wd', qOnnx, scales, [1568, 10], 1)], outputs: ['mm'] });
+  scalar('out', qs[2]!);
+  nodes.push({ op: 'QuantizeLinear', inputs: ['mm', 'out_scale', 'out_zp'], outputs: ['y'] });
+  return {
+    name: 'qcnn_b1',
+    mlir: lines.join('\n'),
+    macs: 28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 1568 * 10,
+    onnx: encodeOnnx({
+      nodes,
+      initializers: inits,
+      input: { name: 'x', dims: [1, 1, 28, 28] },
+      output: { name: 'y', dims: [1, 10], int8: true },
+    }),
+    // NHWC with C = 1 is NCHW's memory order: one input serves both.
+    input: randomFloats(784, 1, 301),
+  };
+}
