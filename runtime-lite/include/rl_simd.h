@@ -195,8 +195,8 @@ static inline rl_vf rl_vf_sqrt(rl_vf a) {
  * lane the two products of the signed 16-bit halves of x's and y's words (x: one A pair splat to
  * every lane), wrapping modulo 2^32 as the interpreter's i32 contraction does: vpmaddwd (whose one
  * overflowing case, -32768 * -32768 twice, wraps too) then vpaddd, or VNNI's vpdpwssd (the
- * non-saturating form) where the compiler targets it; SMLAD on Arm DSP cores (rl.h rl_smlad, one
- * lane: NEON and Helium have no lane-wise pair product, they use it too). */
+ * non-saturating form) where the compiler targets it; NEON's widening products added in pairs;
+ * SMLAD on Arm DSP cores (rl.h rl_smlad, one lane). */
 #if defined(RL_SIMD_AVX512)
 #define RL_VI_LANES 16
 typedef __m512i rl_vi;
@@ -223,6 +223,26 @@ static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return _mm256_dpws
 #else
 static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y)); }
 #endif
+#elif defined(RL_SIMD_NEON)
+/* NEON has no lane-wise pair product: the eight 16-bit products (SMULL of each half) added in
+ * adjacent pairs (ADDP), then to acc; the products fit i32, their pair sums wrap (-32768 * -32768
+ * twice) as vpmaddwd's do. AArch64 with the dot-product extension would use SDOT on int8 instead. */
+#define RL_VI_LANES 4
+typedef int32x4_t rl_vi;
+static inline rl_vi rl_vi_zero(void) { return vdupq_n_s32(0); }
+static inline rl_vi rl_vi_splat(uint32_t x) { return vreinterpretq_s32_u32(vdupq_n_u32(x)); }
+static inline rl_vi rl_vi_load(const uint32_t* p) { return vreinterpretq_s32_u32(vld1q_u32(p)); }
+static inline void rl_vi_store(int32_t* p, rl_vi v) { vst1q_s32(p, v); }
+static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) {
+  const int16x8_t a = vreinterpretq_s16_s32(x), b = vreinterpretq_s16_s32(y);
+  const int32x4_t lo = vmull_s16(vget_low_s16(a), vget_low_s16(b));
+#if defined(__aarch64__)
+  return vaddq_s32(acc, vpaddq_s32(lo, vmull_high_s16(a, b)));
+#else
+  const int32x4_t hi = vmull_s16(vget_high_s16(a), vget_high_s16(b));
+  return vaddq_s32(acc, vcombine_s32(vpadd_s32(vget_low_s32(lo), vget_high_s32(lo)), vpadd_s32(vget_low_s32(hi), vget_high_s32(hi))));
+#endif
+}
 #else
 #include "rl.h" /* rl_smlad */
 #define RL_VI_LANES 1

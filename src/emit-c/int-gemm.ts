@@ -8,8 +8,8 @@
  * Cortex-M4/M7/M33/M55; two 16-bit products otherwise). A tile of mr rows x nr columns of i32
  * accumulators stays in registers; the tile is chosen by counting instructions per k pair: mr A
  * pair loads (and splats), nr / lanes B loads, mr x nr / lanes dual multiply-adds and the loop's
- * 3. CMSIS-NN's q7/q15 kernels work the same way on Cortex-M. Hosted Arm targets (NEON has no
- * lane-wise pair product) keep the loop nest.
+ * 3. CMSIS-NN's q7/q15 kernels work the same way on Cortex-M. Hosted Arm targets take the vector
+ * tiles with NEON's widening products added in pairs (4 columns per vector).
  */
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
@@ -25,6 +25,7 @@ const narrowInt = (e: { kind: string; name: string }): boolean => e.name === 'i8
 function intLanes(target: Target): number {
   if (target.simd === 'avx512') return 16;
   if (target.simd === 'avx2') return 8;
+  if (target.simd === 'neon') return 4;
   return target.os === 'bare-metal' ? 1 : 0;
 }
 
@@ -181,7 +182,7 @@ export function emitIntGemmKernel(
       : `${
           lanes === 1
             ? 'one dual multiply-accumulate (SMLAD) per pair'
-            : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (vpmaddwd + vpaddd, or vpdpwssd) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`
+            : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (${lanes === 4 ? 'NEON: SMULL, SMULL2, ADDP, ADD' : 'vpmaddwd + vpaddd, or vpdpwssd'}) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`
         }`;
   w.line(comment);
   w.line(

@@ -169,7 +169,8 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
   // less it; M55: kept as stored, the zero point's share of the sums subtracted after) and 0, and
   // int16 ones. M0 (pairs, 2 x 3 tiles): a last row alone, and (11 columns) a last column alone;
   // 23 = 11 pairs and a last k of one. M4 (DSP: one row by 3 or 6 columns, four k per step): a
-  // last panel of 5 of 6 columns; 23 = 5 steps, a pair and a last k. M55 (Helium column dots, 4 columns per call): 3 and
+  // last panel of 5 of 6 columns; 23 = 5 steps, a pair and a last k. AArch64 and Armv7-A (NEON
+  // vectors of 4 columns, qemu-user): partial vectors and panels, the odd K. M55 (Helium column dots, 4 columns per call): 3 and
   // 11 columns leave partial calls; 23 k's are a vector and a predicated tail of 7 (i8) or 15
   // (i16) lanes.
   let seed = 5;
@@ -211,7 +212,7 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
   const m = importModule(new SourceFile('igemm.mlir', src));
   const args = inputsOf(m);
   const want = run(m, args);
-  for (const target of ['cortex-m4', 'cortex-m0', 'cortex-m55']) {
+  for (const target of ['cortex-m4', 'cortex-m0', 'cortex-m55', 'aarch64', 'armv7a']) {
     const { outputs, emitted } = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
     const c = emitted.files.get('model.c') as string;
     const gemms = c.match(/Integer GEMM \[9 x 23\] \* \[23 x \d+\] [^.]*/g) ?? [];
@@ -223,6 +224,14 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
           g,
           new RegExp(`23 x ${o.n}\\] ${o.columns} x i8 -> i32: tile 1 x 4 .*as ${o.columns.slice(1)}-bit columns`),
           `${target}: ${o.id} by ${o.columns} column dots`,
+        );
+      else if (target === 'aarch64' || target === 'armv7a')
+        t.match(
+          g,
+          new RegExp(
+            `23 x ${o.n}\\] ${o.pairs} x i8 -> i32: tile \\d+ x \\d+ .*vector\\(s\\) of 4 columns, one dual multiply-add \\(NEON`,
+          ),
+          `${target}: ${o.id} in NEON vector tiles of ${o.pairs} pairs`,
         );
       else if (target === 'cortex-m4')
         t.match(
