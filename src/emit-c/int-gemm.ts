@@ -44,13 +44,13 @@ export function planIntGemm(
   if (!shape || [shape.m, shape.n, shape.k].includes(0)) return undefined;
   // Helium: A rows (read in place) against columns of B at A's width (i8 x i16 stays on pairs).
   const columnDot = target.simd === 'helium' ? (lt.elem.name === 'i16' ? 16 : rt.elem.name === 'i8' ? 8 : 0) : 0;
-  if (columnDot && shape.a.kind === 'matrix' && shape.a.kStride === 1) {
+  const rowsInPlace = shape.a.kind === 'matrix' && shape.a.kStride === 1;
+  if (columnDot && (rowsInPlace || shape.a.kind === 'conv')) {
     const elems = { a: lt.elem, b: rt.elem };
     return { kind: 'int-gemm', op: f.op, ...shape, elems, mr: 1, nr: 4, lanes: 1, mc: 0, columnDot };
   }
   // A's rows contiguous along k; or, where A is packed anyway (vector tiles), a convolution's
   // image gathered per output pixel while packing (an implicit GEMM).
-  const rowsInPlace = shape.a.kind === 'matrix' && shape.a.kStride === 1;
   if (lanes === 1 && target.armDsp && (rowsInPlace || shape.a.kind === 'conv')) {
     // Instructions per step of four k, one row by nr columns: A's load (and two SXTB16 for i8), one
     // LDRD and two SMLAD per column, the loop's add and branch; past 6 columns gcc keeps one value
@@ -112,7 +112,9 @@ export const packedIntWeightElem = (p: IntGemmPlan): IntElem => intElem(p.column
 
 /** Bytes of arena scratch: the packed A block of vector tiles. */
 export const intGemmScratchBytes = (p: IntGemmPlan): number =>
-  p.quads && p.a.kind === 'conv' ? 4 * Math.ceil((p.k * (p.elems.a.name === 'i8' ? 1 : 2)) / 4) : 4 * p.mc * pairs(p);
+  p.a.kind === 'conv' && (p.quads || p.columnDot)
+    ? 4 * Math.ceil((p.k * (p.elems.a.name === 'i8' ? 1 : 2)) / 4)
+    : 4 * p.mc * pairs(p);
 
 const pairs = (p: IntGemmPlan): number => Math.ceil(p.k / 2);
 const panels = (p: IntGemmPlan): number => Math.ceil(p.n / p.nr);
@@ -241,6 +243,29 @@ export function emitIntGemmKernel(
   return w.toString();
 }
 
+/** Output pixel `row`'s window into `window`: its taps' channels in HWIO's k order, zero where
+ * the window leaves the image. */
+function gatherWindow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
+  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const [sy, sx] = g.stride;
+  const [dy, dx] = g.dilation;
+  const [py, px] = g.padBefore;
+  const tap = `${g.channels} * sizeof(${aType})`;
+  w.line(
+    `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
+  );
+  w.line(`${aType}* restrict dst = window;`);
+  w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+    w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx, dst += ${g.channels}) {`, () => {
+      w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
+      w.line(
+        `if (iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width}) memcpy(dst, in0 + ((n * ${g.height} + iy) * ${g.width} + ix) * ${g.channels}, ${tap});`,
+      );
+      w.line(`else memset(dst, 0, ${tap});`);
+    });
+  });
+}
+
 /**
  * A convolution on the DSP micro-kernel (an implicit GEMM on microcontrollers): each output
  * pixel's window (its taps' channels in HWIO's k order, zero where the window leaves the image) is
@@ -255,27 +280,10 @@ function emitWindowDriver(
   aType: string,
   micro: string,
 ): void {
-  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
-  const [sy, sx] = g.stride;
-  const [dy, dx] = g.dilation;
-  const [py, px] = g.padBefore;
-  const tap = `${g.channels} * sizeof(${aType})`;
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
     w.line(`${aType}* restrict window = (${aType}*)(void*)scratch; /* ${p.k} values: one output pixel's taps */`);
     w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
-      w.line(
-        `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
-      );
-      w.line(`${aType}* restrict dst = window;`);
-      w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
-        w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx, dst += ${g.channels}) {`, () => {
-          w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
-          w.line(
-            `if (iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width}) memcpy(dst, in0 + ((n * ${g.height} + iy) * ${g.width} + ix) * ${g.channels}, ${tap});`,
-          );
-          w.line(`else memset(dst, 0, ${tap});`);
-        });
-      });
+      gatherWindow(w, p, aType);
       w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
         w.line(`const rl_index_t cols = ${p.n} - jp * ${p.nr} < ${p.nr} ? ${p.n} - jp * ${p.nr} : ${p.nr};`);
         w.line(`${micro}(window, in1 + jp * ${pairs(p) * p.nr}, out0 + row * ${p.n} + jp * ${p.nr}, 1, cols);`);
@@ -470,7 +478,6 @@ function emitColumnDotIntGemm(p: IntGemmPlan, name: string, params: readonly Ker
   const [t, lanes, kp, nr] = [`int${bits}_t`, 128 / bits, paddedK(p), p.nr];
   const s = `s${bits}`;
   const full = Math.floor(p.k / lanes) * lanes;
-  const a = p.a as Extract<IntGemmPlan['a'], { kind: 'matrix' }>;
   const micro = `${name}_row`;
   const cols = Array.from({ length: nr }, (_, j) => j);
   w.block(
@@ -491,16 +498,28 @@ function emitColumnDotIntGemm(p: IntGemmPlan, name: string, params: readonly Ker
     },
   );
   w.line('');
+  const columns = (bi: string, row: string, a: string): void =>
+    w.block(`for (rl_index_t j = 0; j < ${p.n}; j += ${nr}) {`, () => {
+      w.line(
+        `${micro}(${a}, ${cols.map((c) => `in1 + (${bi} * ${panels(p) * nr} + j + ${c}) * ${kp}`).join(', ')}, out0 + (${bi} * ${p.m} + ${row}) * ${p.n} + j, ${p.n} - j);`,
+      );
+    });
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+    if (p.a.kind === 'conv') {
+      // A convolution: each output pixel's window gathered once, then read like a row of A.
+      w.line(`${t}* restrict window = (${t}*)(void*)scratch; /* ${p.k} values: one output pixel's taps */`);
+      w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
+        gatherWindow(w, p, t);
+        columns('0', 'row', 'window');
+      });
+      return;
+    }
+    const a = p.a;
     w.line('(void)scratch;');
     w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
-      w.block(`for (rl_index_t i = 0; i < ${p.m}; ++i) {`, () => {
-        w.block(`for (rl_index_t j = 0; j < ${p.n}; j += ${nr}) {`, () => {
-          w.line(
-            `${micro}(in0 + bi * ${a.batchStride} + i * ${a.mStride}, ${cols.map((c) => `in1 + (bi * ${panels(p) * nr} + j + ${c}) * ${kp}`).join(', ')}, out0 + (bi * ${p.m} + i) * ${p.n} + j, ${p.n} - j);`,
-          );
-        });
-      });
+      w.block(`for (rl_index_t i = 0; i < ${p.m}; ++i) {`, () =>
+        columns('bi', 'i', `in0 + bi * ${a.batchStride} + i * ${a.mStride}`),
+      );
     });
   });
   return w.toString();

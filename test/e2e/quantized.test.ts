@@ -394,10 +394,11 @@ t.test('a per-axis value where the backends cannot take it is a located E0301', 
 // The bench's int8 CNN (make bench, bench-embedded): its first convolution has int8 rows (zero
 // point 0), so on Cortex-M4 each output pixel's window is gathered and split by SXTB16; the
 // second widens to int16 less its zero point. The integer path is exact arithmetic, so every
-// build computes the same bits: Cortex-M4 (under QEMU) and M3 (pairs, no DSP) must equal the
-// host build exactly, and the host build the interpreter within two quanta (per-layer
-// requantization may round a hidden value one quantum the other way: the bench's bound).
-t.test("the bench's int8 CNN: Cortex-M4 and M3 equal the host build bit for bit", async (t) => {
+// build computes the same bits: Cortex-M4, M55 (Helium column dots on gathered windows) and M3
+// (pairs, no DSP) must equal the host build exactly, and the host build the interpreter within
+// two quanta (per-layer requantization may round a hidden value one quantum the other way: the
+// bench's bound).
+t.test("the bench's int8 CNN: Cortex-M4, M55 and M3 equal the host build bit for bit", async (t) => {
   const { quantizedCnn } = await import('../../src/bench/models.js');
   const q = quantizedCnn();
   const m = importModule(new SourceFile('qcnn_b1.mlir', q.mlir));
@@ -411,7 +412,7 @@ t.test("the bench's int8 CNN: Cortex-M4 and M3 equal the host build bit for bit"
   );
   t.ok(worst <= 2, `host vs the interpreter: at most ${worst} quanta apart (bound 2)`);
   t.notOk(degenerate(want[0]!), 'the reference output is informative');
-  for (const target of ['cortex-m4', 'cortex-m3']) {
+  for (const target of ['cortex-m4', 'cortex-m55', 'cortex-m3']) {
     const mcu = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
     t.same(
       Array.from({ length: size(want[0]!) }, (_, k) => getElem(mcu.outputs[0]!, k)),
