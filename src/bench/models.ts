@@ -317,6 +317,56 @@ export function updateLoopModule(n: number): string {
 `;
 }
 
+/** An ONNX graph in QDQ form, as ONNX Runtime's quantizer writes it: QuantizeLinear and
+ * DequantizeLinear pairs around float ops, int8 weights dequantized per output channel. */
+class QdqGraph {
+  readonly nodes: OnnxNode[] = [];
+  readonly inits: OnnxGraph['initializers'][number][] = [];
+
+  /** A per-tensor scale and zero point named `name`_scale and `name`_zp. */
+  scalar(name: string, [s, zp]: readonly [number, number]): void {
+    this.inits.push({ name: `${name}_scale`, dims: [], data: Float32Array.of(s) });
+    this.inits.push({ name: `${name}_zp`, dims: [], data: Int8Array.of(zp) });
+  }
+
+  /** `from` quantized with `q` and dequantized back; returns the dequantized value's name. */
+  qdq(from: string, name: string, q: readonly [number, number]): string {
+    this.scalar(name, q);
+    this.nodes.push({ op: 'QuantizeLinear', inputs: [from, `${name}_scale`, `${name}_zp`], outputs: [`${name}_q`] });
+    this.nodes.push({
+      op: 'DequantizeLinear',
+      inputs: [`${name}_q`, `${name}_scale`, `${name}_zp`],
+      outputs: [`${name}_dq`],
+    });
+    return `${name}_dq`;
+  }
+
+  /** An int8 weight with per-channel scales along `axis`, dequantized; returns its name. */
+  weight(name: string, q: Int8Array, scales: readonly number[], dims: readonly number[], axis: number): string {
+    this.inits.push({ name: `${name}_q`, dims, data: q });
+    this.inits.push({ name: `${name}_scale`, dims: [scales.length], data: Float32Array.from(scales) });
+    this.inits.push({ name: `${name}_zp`, dims: [scales.length], data: new Int8Array(scales.length) });
+    this.nodes.push({
+      op: 'DequantizeLinear',
+      inputs: [`${name}_q`, `${name}_scale`, `${name}_zp`],
+      outputs: [`${name}_dq`],
+      attrs: { axis },
+    });
+    return `${name}_dq`;
+  }
+}
+
+/** Per output channel (the last dimension): the scale of its largest weight over 127, and the
+ * weights rounded to int8 with it. */
+function perChannelInt8(w: Float32Array, channels: number): { scales: number[]; q: Int8Array } {
+  const scales = Array.from({ length: channels }, (_, c) => {
+    let m = 0;
+    for (let i = c; i < w.length; i += channels) m = Math.max(m, Math.abs(w[i]!));
+    return Math.fround(m / 127);
+  });
+  return { scales, q: Int8Array.from(w, (x, i) => Math.round(x / scales[i % channels]!)) };
+}
+
 /**
  * The bench MLP (784-512-512-10, batch 1) quantized as int8 exporters write it: input quantized
  * per tensor, weights int8 per output channel (the same weights as `mlp`, rounded), ReLU as the
@@ -336,36 +386,13 @@ export function quantizedMlp(): { name: string; mlir: string; macs: number; onnx
   const qt = (dims: readonly number[], e: string) => `tensor<${dims.join('x')}x${e}>`;
   const lines = [`func.func @main(%x: ${ty([1, 784])}) -> tensor<1x10xi8> {`];
   lines.push(`  %a0 = stablehlo.uniform_quantize %x : (${ty([1, 784])}) -> ${qt([1, 784], act(inQ))}`);
-  // The ONNX twin in QDQ form (what ONNX Runtime's quantizer writes): QuantizeLinear and
-  // DequantizeLinear around float MatMuls and ReLUs, weights int8 with per-column scales.
-  const nodes: OnnxNode[] = [];
-  const inits: OnnxGraph['initializers'][number][] = [];
-  const scalar = (name: string, s: number, zp: number): void => {
-    inits.push({ name: `${name}_scale`, dims: [], data: Float32Array.of(s) });
-    inits.push({ name: `${name}_zp`, dims: [], data: Int8Array.of(zp) });
-  };
-  const qdq = (from: string, name: string, q: readonly [number, number]): string => {
-    scalar(name, q[0], q[1]);
-    nodes.push({ op: 'QuantizeLinear', inputs: [from, `${name}_scale`, `${name}_zp`], outputs: [`${name}_q`] });
-    nodes.push({
-      op: 'DequantizeLinear',
-      inputs: [`${name}_q`, `${name}_scale`, `${name}_zp`],
-      outputs: [`${name}_dq`],
-    });
-    return `${name}_dq`;
-  };
-  let onnxCur = qdq('x', 'a0', inQ);
+  // The ONNX twin in QDQ form: float MatMuls and ReLUs between quantize / dequantize pairs.
+  const g = new QdqGraph();
+  let onnxCur = g.qdq('x', 'a0', inQ);
   let cur = { name: 'a0', type: act(inQ) };
   for (let l = 0; l < 3; l++) {
     const [k, n] = [sizes[l]!, sizes[l + 1]!];
-    const w = weights[l]!;
-    // Per output channel: the scale of its largest weight, the weights rounded to int8.
-    const scales = Array.from({ length: n }, (_, c) => {
-      let m = 0;
-      for (let r = 0; r < k; r++) m = Math.max(m, Math.abs(w[r * n + c]!));
-      return Math.fround(m / 127);
-    });
-    const q = Int8Array.from({ length: k * n }, (_, i) => Math.round(w[i]! / scales[i % n]!));
+    const { scales, q } = perChannelInt8(weights[l]!, n);
     const rows = Array.from({ length: k }, (_, r) => Array.from(q.subarray(r * n, (r + 1) * n)).join(', '));
     const wt = `!quant.uniform<i8:f32:1, {${scales.map((s) => s.toPrecision(9)).join(', ')}}>`;
     const outQ = layerOut[l]!;
@@ -374,33 +401,24 @@ export function quantizedMlp(): { name: string; mlir: string; macs: number; onnx
       `  %d${l} = stablehlo.dot_general %${cur.name}, %w${l}, contracting_dims = [1] x [0] : (${qt([1, k], cur.type)}, ${qt([k, n], wt)}) -> ${qt([1, n], act(outQ))}`,
     );
     cur = { name: `d${l}`, type: act(outQ) };
-    inits.push({ name: `w${l}_q`, dims: [k, n], data: q });
-    inits.push({ name: `w${l}_scale`, dims: [n], data: Float32Array.from(scales) });
-    inits.push({ name: `w${l}_zp`, dims: [n], data: new Int8Array(n) });
-    nodes.push({
-      op: 'DequantizeLinear',
-      inputs: [`w${l}_q`, `w${l}_scale`, `w${l}_zp`],
-      outputs: [`w${l}_dq`],
-      attrs: { axis: 1 },
-    });
-    nodes.push({ op: 'MatMul', inputs: [onnxCur, `w${l}_dq`], outputs: [`mm${l}`] });
+    g.nodes.push({ op: 'MatMul', inputs: [onnxCur, g.weight(`w${l}`, q, scales, [k, n], 1)], outputs: [`mm${l}`] });
     if (l < 2) {
       lines.push(`  %z${l} = stablehlo.constant dense<0> : ${qt([1, n], cur.type)}`);
       lines.push(`  %r${l} = stablehlo.maximum %d${l}, %z${l} : ${qt([1, n], cur.type)}`);
       cur = { name: `r${l}`, type: cur.type };
-      const dq = qdq(`mm${l}`, `d${l}`, outQ);
-      nodes.push({ op: 'Relu', inputs: [dq], outputs: [`relu${l}`] });
-      onnxCur = qdq(`relu${l}`, `r${l}`, outQ);
+      const dq = g.qdq(`mm${l}`, `d${l}`, outQ);
+      g.nodes.push({ op: 'Relu', inputs: [dq], outputs: [`relu${l}`] });
+      onnxCur = g.qdq(`relu${l}`, `r${l}`, outQ);
     } else {
-      scalar('out', outQ[0], outQ[1]);
-      nodes.push({ op: 'QuantizeLinear', inputs: [`mm${l}`, 'out_scale', 'out_zp'], outputs: ['y'] });
+      g.scalar('out', outQ);
+      g.nodes.push({ op: 'QuantizeLinear', inputs: [`mm${l}`, 'out_scale', 'out_zp'], outputs: ['y'] });
     }
   }
   lines.push(`  %out = stablehlo.bitcast_convert %${cur.name} : (${qt([1, 10], cur.type)}) -> tensor<1x10xi8>`);
   lines.push('  return %out : tensor<1x10xi8>', '}', '');
   const onnx = encodeOnnx({
-    nodes,
-    initializers: inits,
+    nodes: g.nodes,
+    initializers: g.inits,
     input: { name: 'x', dims: [1, 784] },
     output: { name: 'y', dims: [1, 10], int8: true },
   });
@@ -411,17 +429,6 @@ export function quantizedMlp(): { name: string; mlir: string; macs: number; onnx
     onnx,
     input: randomFloats(784, 1, 300),
   };
-}
-
-/** Per output channel (the last of `dims`): the scale of its largest weight over 127, and the
- * weights rounded to int8 with it. */
-function perChannelInt8(w: Float32Array, channels: number): { scales: number[]; q: Int8Array } {
-  const scales = Array.from({ length: channels }, (_, c) => {
-    let m = 0;
-    for (let i = c; i < w.length; i += channels) m = Math.max(m, Math.abs(w[i]!));
-    return Math.fround(m / 127);
-  });
-  return { scales, q: Int8Array.from(w, (x, i) => Math.round(x / scales[i % channels]!)) };
 }
 
 /**
@@ -453,37 +460,10 @@ export function quantizedCnn(): { name: string; mlir: string; macs: number; onnx
     [0.004, -2],
     [0.002, 1],
   ];
-  const nodes: OnnxNode[] = [];
-  const inits: OnnxGraph['initializers'][number][] = [];
-  const scalar = (name: string, [s, zp]: readonly [number, number]): void => {
-    inits.push({ name: `${name}_scale`, dims: [], data: Float32Array.of(s) });
-    inits.push({ name: `${name}_zp`, dims: [], data: Int8Array.of(zp) });
-  };
-  const qdq = (from: string, name: string, q: readonly [number, number]): string => {
-    scalar(name, q);
-    nodes.push({ op: 'QuantizeLinear', inputs: [from, `${name}_scale`, `${name}_zp`], outputs: [`${name}_q`] });
-    nodes.push({
-      op: 'DequantizeLinear',
-      inputs: [`${name}_q`, `${name}_scale`, `${name}_zp`],
-      outputs: [`${name}_dq`],
-    });
-    return `${name}_dq`;
-  };
-  const weight = (name: string, q: Int8Array, scales: readonly number[], dims: readonly number[], axis: number) => {
-    inits.push({ name: `${name}_q`, dims, data: q });
-    inits.push({ name: `${name}_scale`, dims: [scales.length], data: Float32Array.from(scales) });
-    inits.push({ name: `${name}_zp`, dims: [scales.length], data: new Int8Array(scales.length) });
-    nodes.push({
-      op: 'DequantizeLinear',
-      inputs: [`${name}_q`, `${name}_scale`, `${name}_zp`],
-      outputs: [`${name}_dq`],
-      attrs: { axis },
-    });
-    return `${name}_dq`;
-  };
+  const g = new QdqGraph();
   const lines = [`func.func @main(%x: ${ty([1, 28, 28, 1])}) -> tensor<1x10xi8> {`];
   lines.push(`  %a0 = stablehlo.uniform_quantize %x : (${ty([1, 28, 28, 1])}) -> ${qt([1, 28, 28, 1], act(inQ))}`);
-  let onnxCur = qdq('x', 'a0', inQ);
+  let onnxCur = g.qdq('x', 'a0', inQ);
   let cur = { name: 'a0', type: act(inQ) };
   const block = (i: number, hw: number, ci: number, co: number, w: Float32Array, outQ: [number, number]): void => {
     const { scales, q } = perChannelInt8(w, co);
@@ -499,23 +479,23 @@ export function quantizedCnn(): { name: string; mlir: string; macs: number; onnx
     );
     cur = { name: `p${i}`, type: act(outQ) };
     const oihw = hwioToOihw(Float32Array.from(q), 3, 3, ci, co);
-    const wq = weight(`w${i}`, Int8Array.from(oihw), scales, [co, ci, 3, 3], 0);
-    nodes.push({
+    const wq = g.weight(`w${i}`, Int8Array.from(oihw), scales, [co, ci, 3, 3], 0);
+    g.nodes.push({
       op: 'Conv',
       inputs: [onnxCur, wq],
       outputs: [`c${i}`],
       attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] },
     });
-    const dq = qdq(`c${i}`, `c${i}`, outQ);
-    nodes.push({ op: 'Relu', inputs: [dq], outputs: [`relu${i}`] });
-    const rq = qdq(`relu${i}`, `r${i}`, outQ);
-    nodes.push({
+    const dq = g.qdq(`c${i}`, `c${i}`, outQ);
+    g.nodes.push({ op: 'Relu', inputs: [dq], outputs: [`relu${i}`] });
+    const rq = g.qdq(`relu${i}`, `r${i}`, outQ);
+    g.nodes.push({
       op: 'MaxPool',
       inputs: [rq],
       outputs: [`pool${i}`],
       attrs: { kernel_shape: [2, 2], strides: [2, 2] },
     });
-    onnxCur = qdq(`pool${i}`, `p${i}`, outQ);
+    onnxCur = g.qdq(`pool${i}`, `p${i}`, outQ);
   };
   block(1, 28, 1, 16, w1, qs[0]!);
   block(2, 14, 16, 32, w2, qs[1]!);
@@ -538,17 +518,17 @@ export function quantizedCnn(): { name: string; mlir: string; macs: number; onnx
     for (let w = 0; w < 7; w++)
       for (let c = 0; c < 32; c++)
         for (let o = 0; o < 10; o++) qOnnx[((c * 7 + h) * 7 + w) * 10 + o] = q[((h * 7 + w) * 32 + c) * 10 + o]!;
-  nodes.push({ op: 'Flatten', inputs: [onnxCur], outputs: ['flat'], attrs: { axis: 1 } });
-  nodes.push({ op: 'MatMul', inputs: ['flat', weight('wd', qOnnx, scales, [1568, 10], 1)], outputs: ['mm'] });
-  scalar('out', qs[2]!);
-  nodes.push({ op: 'QuantizeLinear', inputs: ['mm', 'out_scale', 'out_zp'], outputs: ['y'] });
+  g.nodes.push({ op: 'Flatten', inputs: [onnxCur], outputs: ['flat'], attrs: { axis: 1 } });
+  g.nodes.push({ op: 'MatMul', inputs: ['flat', g.weight('wd', qOnnx, scales, [1568, 10], 1)], outputs: ['mm'] });
+  g.scalar('out', qs[2]!);
+  g.nodes.push({ op: 'QuantizeLinear', inputs: ['mm', 'out_scale', 'out_zp'], outputs: ['y'] });
   return {
     name: 'qcnn_b1',
     mlir: lines.join('\n'),
     macs: 28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 1568 * 10,
     onnx: encodeOnnx({
-      nodes,
-      initializers: inits,
+      nodes: g.nodes,
+      initializers: g.inits,
       input: { name: 'x', dims: [1, 1, 28, 28] },
       output: { name: 'y', dims: [1, 10], int8: true },
     }),
