@@ -231,23 +231,40 @@ function aScratchFloats(p: GemmPlan): number {
   return p.aMode === 'indirect' && p.a.kind === 'conv' ? p.a.channels : 0;
 }
 
-/** B packed for the kernel: [batch][n panel][k][nr] f32, columns past N zero. */
+/**
+ * The width of the last panel's own micro-kernel (0: the last panel takes the full tile). On
+ * in-order cores with B packed at compile time, N's last columns get a tile just wide enough for
+ * them: the full one would spend whole vectors' loads and multiply-adds per k on zero columns
+ * (Cortex-M55's 1 x 28 tile on N = 512: 20 of the last panel's 28 columns).
+ */
+export function edgeWidth(p: GemmPlan): number {
+  const { nr, lanes, bVectorsInRegisters } = p.tiling;
+  if (bVectorsInRegisters || !p.bPrepacked || p.n % nr === 0) return 0;
+  const width = Math.ceil((p.n % nr) / lanes) * lanes;
+  return width < nr ? width : 0;
+}
+
+/** B packed for the kernel: [batch][n panel][k][nr] f32, columns past N zero; the last panel, with
+ * an edge tile (edgeWidth), [k][its width] in the same space. */
 export function packB(p: GemmPlan, b: Tensor): Uint8Array {
   const { nr } = p.tiling;
   const np = panels(p);
+  const edge = edgeWidth(p);
   const out = new Float32Array(p.batch * np * p.k * nr);
   // Real floats are stored as doubles: read them straight (ResNet-50 packs 25 M weights here).
   const doubles = storageElem(b.type.elem).kind === 'float' ? (b.data as Float64Array) : undefined;
-  let o = 0;
   for (let bi = 0; bi < p.batch; bi++)
-    for (let jp = 0; jp < np; jp++)
+    for (let jp = 0; jp < np; jp++) {
+      const width = edge && jp === np - 1 ? edge : nr;
+      let o = (bi * np + jp) * p.k * nr;
       for (let kk = 0; kk < p.k; kk++)
-        for (let j = 0; j < nr; j++, o++) {
+        for (let j = 0; j < width; j++, o++) {
           const col = jp * nr + j;
           if (col >= p.n) continue;
           const at = bi * p.b.batchStride + kk * p.b.kStride + col * p.b.nStride;
           out[o] = doubles ? doubles[at]! : (getElem(b, at) as number);
         }
+    }
   return new Uint8Array(out.buffer);
 }
 
@@ -281,80 +298,89 @@ export function emitGemmKernel(
     : indirect
       ? 'const float* const* restrict arows'
       : 'const float* restrict ap';
-  w.block(
-    `static ${p.tiling.inlineMicroKernel ? 'inline' : '__attribute__((noinline))'} void ${micro}(rl_index_t kc, ${aParams}, const float* restrict bp, float* restrict c, rl_index_t rows, rl_index_t cols, int accumulate) {`,
-    () => {
-      const acc = (i: number, v: number): string => `c${i}_${v}`;
-      if (direct && mr === 1) w.line('(void)lda;');
-      if (direct)
+  const emitMicro = (tileName: string, nrv: number): void => {
+    const nr = nrv * lanes;
+    w.block(
+      `static ${p.tiling.inlineMicroKernel ? 'inline' : '__attribute__((noinline))'} void ${tileName}(rl_index_t kc, ${aParams}, const float* restrict bp, float* restrict c, rl_index_t rows, rl_index_t cols, int accumulate) {`,
+      () => {
+        const acc = (i: number, v: number): string => `c${i}_${v}`;
+        if (direct && mr === 1) w.line('(void)lda;');
+        if (direct)
+          for (let i = 0; i < mr; i++)
+            w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
         for (let i = 0; i < mr; i++)
-          w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
-      for (let i = 0; i < mr; i++)
-        w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
-      const aAt = (i: number): string => (direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`);
-      // Per k step, in the order chooseTiling's register count assumes (bVectorsInRegisters). The
-      // other order on AVX2 kept all six A broadcasts live beside twelve accumulators: gcc spilled
-      // three of them to the stack in the inner loop (half of OpenBLAS's speed).
-      const kLoop = (count: string, bOffset: string): void => {
-        if (!p.tiling.bVectorsInRegisters) {
-          // In order: B streams through one pointer each load advances (Helium: VLDRW with
-          // writeback; with an offset per load gcc kept a second pointer and an add per k step:
-          // 18 instead of 16 instructions per 28 MACs on Cortex-M55).
-          w.line(`const float* restrict b = bp + (${bOffset}0) * ${nr};`);
+          w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
+        const aAt = (i: number): string => (direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`);
+        // Per k step, in the order chooseTiling's register count assumes (bVectorsInRegisters). The
+        // other order on AVX2 kept all six A broadcasts live beside twelve accumulators: gcc spilled
+        // three of them to the stack in the inner loop (half of OpenBLAS's speed).
+        const kLoop = (count: string, bOffset: string): void => {
+          if (!p.tiling.bVectorsInRegisters) {
+            // In order: B streams through one pointer each load advances (Helium: VLDRW with
+            // writeback; with an offset per load gcc kept a second pointer and an add per k step:
+            // 18 instead of 16 instructions per 28 MACs on Cortex-M55).
+            w.line(`const float* restrict b = bp + (${bOffset}0) * ${nr};`);
+            w.block(`for (rl_index_t p = 0; p < ${count}; ++p) {`, () => {
+              w.line(`const float ${Array.from({ length: mr }, (_, i) => `a${i}p = ${aAt(i)}`).join(', ')};`);
+              for (let v = 0; v < nrv; v++)
+                w.line(
+                  `{ rl_vf bv; RL_VF_LOAD_NEXT(b, bv); ${Array.from({ length: mr }, (_, i) => `${acc(i, v)} = rl_vf_fma_scalar(bv, a${i}p, ${acc(i, v)});`).join(' ')} }`,
+                );
+            });
+            return;
+          }
           w.block(`for (rl_index_t p = 0; p < ${count}; ++p) {`, () => {
-            w.line(`const float ${Array.from({ length: mr }, (_, i) => `a${i}p = ${aAt(i)}`).join(', ')};`);
-            for (let v = 0; v < nrv; v++)
+            w.line(`const float* restrict b = bp + (${bOffset}p) * ${nr};`);
+            w.line(
+              `const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`,
+            );
+            for (let i = 0; i < mr; i++)
               w.line(
-                `{ rl_vf bv; RL_VF_LOAD_NEXT(b, bv); ${Array.from({ length: mr }, (_, i) => `${acc(i, v)} = rl_vf_fma_scalar(bv, a${i}p, ${acc(i, v)});`).join(' ')} }`,
+                `{ const float ai = ${aAt(i)}; ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma_scalar(b${v}, ai, ${acc(i, v)});`).join(' ')} }`,
               );
           });
-          return;
-        }
-        w.block(`for (rl_index_t p = 0; p < ${count}; ++p) {`, () => {
-          w.line(`const float* restrict b = bp + (${bOffset}p) * ${nr};`);
-          w.line(
-            `const rl_vf ${Array.from({ length: nrv }, (_, v) => `b${v} = rl_vf_load(b + ${v * lanes})`).join(', ')};`,
-          );
+        };
+        if (indirect && p.a.kind === 'conv') {
+          // One pass per kernel tap of this k block, each with the rows' pointers for that tap.
+          const channels = p.a.channels;
+          w.block(`for (rl_index_t t = 0; t < kc / ${channels}; ++t) {`, () => {
+            for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = arows[t * ${mr} + ${i}];`);
+            kLoop(String(channels), `t * ${channels} + `);
+          });
+        } else kLoop('kc', '');
+        w.block(`if (rows == ${mr} && cols == ${nr}) {`, () => {
           for (let i = 0; i < mr; i++)
-            w.line(
-              `{ const float ai = ${aAt(i)}; ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_fma_scalar(b${v}, ai, ${acc(i, v)});`).join(' ')} }`,
-            );
+            for (let v = 0; v < nrv; v++) {
+              const at = `c + ${i} * ${p.n} + ${v * lanes}`;
+              w.line(`rl_vf_store(${at}, accumulate ? rl_vf_add(rl_vf_load(${at}), ${acc(i, v)}) : ${acc(i, v)});`);
+            }
+          w.line('return;');
         });
-      };
-      if (indirect && p.a.kind === 'conv') {
-        // One pass per kernel tap of this k block, each with the rows' pointers for that tap.
-        const channels = p.a.channels;
-        w.block(`for (rl_index_t t = 0; t < kc / ${channels}; ++t) {`, () => {
-          for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = arows[t * ${mr} + ${i}];`);
-          kLoop(String(channels), `t * ${channels} + `);
-        });
-      } else kLoop('kc', '');
-      w.block(`if (rows == ${mr} && cols == ${nr}) {`, () => {
+        w.line('/* Edge tile: spill to a local tile, then copy the valid part. */');
+        w.line(`float tile[${mr * nr}];`);
         for (let i = 0; i < mr; i++)
-          for (let v = 0; v < nrv; v++) {
-            const at = `c + ${i} * ${p.n} + ${v * lanes}`;
-            w.line(`rl_vf_store(${at}, accumulate ? rl_vf_add(rl_vf_load(${at}), ${acc(i, v)}) : ${acc(i, v)});`);
-          }
-        w.line('return;');
-      });
-      w.line('/* Edge tile: spill to a local tile, then copy the valid part. */');
-      w.line(`float tile[${mr * nr}];`);
-      for (let i = 0; i < mr; i++)
-        for (let v = 0; v < nrv; v++) w.line(`rl_vf_store(tile + ${i * nr + v * lanes}, ${acc(i, v)});`);
-      w.block('for (rl_index_t i = 0; i < rows; ++i) {', () => {
-        w.line(
-          `for (rl_index_t j = 0; j < cols; ++j) c[i * ${p.n} + j] = accumulate ? c[i * ${p.n} + j] + tile[i * ${nr} + j] : tile[i * ${nr} + j];`,
-        );
-      });
-    },
-  );
+          for (let v = 0; v < nrv; v++) w.line(`rl_vf_store(tile + ${i * nr + v * lanes}, ${acc(i, v)});`);
+        w.block('for (rl_index_t i = 0; i < rows; ++i) {', () => {
+          w.line(
+            `for (rl_index_t j = 0; j < cols; ++j) c[i * ${p.n} + j] = accumulate ? c[i * ${p.n} + j] + tile[i * ${nr} + j] : tile[i * ${nr} + j];`,
+          );
+        });
+      },
+    );
+  };
+  emitMicro(micro, nrv);
+  const edge = edgeWidth(p);
+  if (edge) {
+    w.line('');
+    emitMicro(`${micro}_edge`, edge / lanes);
+  }
   w.line('');
   // ---- the n-panel loop (inline, or the body of each thread's share) -----------------------------
   /** One micro-kernel call: panel jp of B, tile ip of the m block. */
   const tileCall = (): void => {
     w.line(
       p.bPrepacked
-        ? `const float* restrict bpanel = in1 + ((bi * ${np} + jp) * ${p.k} + pc) * ${nr};`
+        ? `const float* restrict bpanel = in1 + (bi * ${np} + jp) * ${p.k * nr} + pc * ${edge ? `(jp == ${np - 1} ? ${edge} : ${nr})` : nr};`
         : `const float* restrict bpanel = bp + jp * kc * ${nr};`,
     );
     w.line(`const rl_index_t cols = ${p.n} - jp * ${nr} < ${nr} ? ${p.n} - jp * ${nr} : ${nr};`);
@@ -367,7 +393,8 @@ export function emitGemmKernel(
         : indirect
           ? 'arows'
           : `ap + ip * kc * ${mr}`;
-    w.line(`${micro}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
+    const tile = edge ? `(jp == ${np - 1} ? ${micro}_edge : ${micro})` : micro;
+    w.line(`${tile}(kc, ${aArgs}, bpanel, C + (ic + ip * ${mr}) * ${p.n} + jp * ${nr}, rows, cols, pc > 0);`);
   };
   const rowPointers = (): void => {
     if (indirect && p.a.kind === 'conv')
