@@ -123,7 +123,10 @@ function resultsLike(op: Op, ts: readonly TensorType[], dim?: number, f?: (n: nu
 }
 
 function proc(ctx: OpEvalCtx): ProcessInfo {
-  if (!ctx.process) throw new RuntimeError('collective op outside interpreter.run_parallel');
+  if (!ctx.process)
+    throw new RuntimeError(
+      'runs only on a process grid (interpreter.run_parallel): outside one the reference interpreter has no other devices and no host queue',
+    );
   return ctx.process;
 }
 
