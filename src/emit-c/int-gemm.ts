@@ -45,12 +45,10 @@ export function planIntGemm(
   // Helium: A rows (read in place) against columns of B at A's width (i8 x i16 stays on pairs).
   const columnDot = target.simd === 'helium' ? (lt.elem.name === 'i16' ? 16 : rt.elem.name === 'i8' ? 8 : 0) : 0;
   const rowsInPlace = shape.a.kind === 'matrix' && shape.a.kStride === 1;
+  const elems = { a: lt.elem, b: rt.elem };
   if (columnDot && (rowsInPlace || shape.a.kind === 'conv')) {
-    const elems = { a: lt.elem, b: rt.elem };
     return { kind: 'int-gemm', op: f.op, ...shape, elems, mr: 1, nr: 4, lanes: 1, mc: 0, columnDot };
   }
-  // A's rows contiguous along k; or, where A is packed anyway (vector tiles), a convolution's
-  // image gathered per output pixel while packing (an implicit GEMM).
   if (lanes === 1 && target.armDsp && (rowsInPlace || shape.a.kind === 'conv')) {
     // Instructions per step of four k, one row by nr columns: A's load (and two SXTB16 for i8), one
     // LDRD and two SMLAD per column, the loop's add and branch; past 6 columns gcc keeps one value
@@ -59,9 +57,10 @@ export function planIntGemm(
     const step = (nr: number): number => 3 * nr + (lt.elem.name === 'i8' ? 5 : 4) + (nr > 6 ? 1 : 0);
     let nr = 1;
     for (let w = 2; w <= 8; w++) if (Math.ceil(shape.n / w) * step(w) < Math.ceil(shape.n / nr) * step(nr)) nr = w;
-    const elems = { a: lt.elem, b: rt.elem };
     return { kind: 'int-gemm', op: f.op, ...shape, elems, mr: 1, nr, lanes: 1, mc: 0, quads: true };
   }
+  // A's rows contiguous along k; or, where A is packed anyway (vector tiles), a convolution's
+  // image gathered per output pixel while packing (an implicit GEMM).
   if (shape.a.kind === 'matrix' ? shape.a.kStride !== 1 : lanes === 1) return undefined;
   let best = { cost: Infinity, mr: 1, nv: 1 };
   for (let mr = 1; mr <= (lanes === 1 ? 4 : 16); mr++)
@@ -99,7 +98,7 @@ export function planIntGemm(
     kind: 'int-gemm',
     op: f.op,
     ...shape,
-    elems: { a: lt.elem, b: rt.elem },
+    elems,
     mr,
     nr: best.nv * lanes,
     lanes,
@@ -243,35 +242,49 @@ export function emitIntGemmKernel(
   return w.toString();
 }
 
-/** Output pixel `row`'s window into `window`: its taps' channels in HWIO's k order, zero where
- * the window leaves the image. */
-function gatherWindow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
+/** The taps of output pixel `row`'s window in HWIO's k order: `tap` runs once per tap with
+ * `inside` (whether the tap lies in the image) and `src` (its channels there; in0 outside). */
+function forEachTap(w: CodeWriter, p: IntGemmPlan, aType: string, tap: () => void): void {
   const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
   const [sy, sx] = g.stride;
   const [dy, dx] = g.dilation;
   const [py, px] = g.padBefore;
-  const tap = `${g.channels} * sizeof(${aType})`;
   w.line(
     `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
   );
-  w.line(`${aType}* restrict dst = window;`);
   w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
-    w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx, dst += ${g.channels}) {`, () => {
+    w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
       w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
+      w.line(`const int inside = iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width};`);
       w.line(
-        `if (iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width}) memcpy(dst, in0 + ((n * ${g.height} + iy) * ${g.width} + ix) * ${g.channels}, ${tap});`,
+        `const ${aType}* restrict src = inside ? in0 + ((n * ${g.height} + iy) * ${g.width} + ix) * ${g.channels} : in0;`,
       );
-      w.line(`else memset(dst, 0, ${tap});`);
+      tap();
     });
   });
 }
 
 /**
- * A convolution on the DSP micro-kernel (an implicit GEMM on microcontrollers): each output
- * pixel's window (its taps' channels in HWIO's k order, zero where the window leaves the image) is
- * copied into scratch once, then meets every panel of B. One row of scratch: no RAM for a packed
- * block of A.
+ * Convolutions on microcontrollers' kernels (an implicit GEMM): each output pixel's window (its
+ * taps' channels, zero where the window leaves the image) is copied into one row of scratch
+ * (`window`, of A's type: no RAM for a packed block of A), then `body` reads it like a row of A.
  */
+function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body: () => void): void {
+  const { channels } = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const tap = `${channels} * sizeof(${aType})`;
+  w.line(`${aType}* restrict window = (${aType}*)(void*)scratch; /* ${p.k} values: one output pixel's taps */`);
+  w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
+    w.line(`${aType}* restrict dst = window;`);
+    forEachTap(w, p, aType, () => {
+      w.line(`if (inside) memcpy(dst, src, ${tap});`);
+      w.line(`else memset(dst, 0, ${tap});`);
+      w.line(`dst += ${channels};`);
+    });
+    body();
+  });
+}
+
+/** A convolution on the DSP micro-kernel: each gathered window meets every panel of B. */
 function emitWindowDriver(
   w: CodeWriter,
   p: IntGemmPlan,
@@ -280,16 +293,14 @@ function emitWindowDriver(
   aType: string,
   micro: string,
 ): void {
-  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
-    w.line(`${aType}* restrict window = (${aType}*)(void*)scratch; /* ${p.k} values: one output pixel's taps */`);
-    w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
-      gatherWindow(w, p, aType);
+  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () =>
+    forEachWindow(w, p, aType, () =>
       w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
         w.line(`const rl_index_t cols = ${p.n} - jp * ${p.nr} < ${p.nr} ? ${p.n} - jp * ${p.nr} : ${p.nr};`);
         w.line(`${micro}(window, in1 + jp * ${pairs(p) * p.nr}, out0 + row * ${p.n} + jp * ${p.nr}, 1, cols);`);
-      });
-    });
-  });
+      }),
+    ),
+  );
 }
 
 /**
@@ -443,26 +454,14 @@ function emitPackedIntGemm(
  */
 function gatherConvRow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
   const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
-  const [sy, sx] = g.stride;
-  const [dy, dx] = g.dilation;
-  const [py, px] = g.padBefore;
   if (p.k % 2) w.line(`dst[${Math.floor(p.k / 2) * p.mr}] = 0;`);
-  w.line(
-    `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
+  w.line('rl_index_t k = 0;');
+  forEachTap(w, p, aType, () =>
+    w.block(`for (rl_index_t c = 0; c < ${g.channels}; ++c, ++k) {`, () => {
+      w.line('const uint16_t v = inside ? (uint16_t)(int16_t)src[c] : 0;');
+      w.line(`memcpy((char*)(dst + (k >> 1) * ${p.mr}) + 2 * (k & 1), &v, 2);`);
+    }),
   );
-  w.block(`for (rl_index_t ky = 0, k = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
-    w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
-      w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
-      w.line(`const int inside = iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width};`);
-      w.line(
-        `const ${aType}* restrict src = inside ? in0 + ((n * ${g.height} + iy) * ${g.width} + ix) * ${g.channels} : in0;`,
-      );
-      w.block(`for (rl_index_t c = 0; c < ${g.channels}; ++c, ++k) {`, () => {
-        w.line('const uint16_t v = inside ? (uint16_t)(int16_t)src[c] : 0;');
-        w.line(`memcpy((char*)(dst + (k >> 1) * ${p.mr}) + 2 * (k & 1), &v, 2);`);
-      });
-    });
-  });
 }
 
 /**
@@ -505,15 +504,7 @@ function emitColumnDotIntGemm(p: IntGemmPlan, name: string, params: readonly Ker
       );
     });
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
-    if (p.a.kind === 'conv') {
-      // A convolution: each output pixel's window gathered once, then read like a row of A.
-      w.line(`${t}* restrict window = (${t}*)(void*)scratch; /* ${p.k} values: one output pixel's taps */`);
-      w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
-        gatherWindow(w, p, t);
-        columns('0', 'row', 'window');
-      });
-      return;
-    }
+    if (p.a.kind === 'conv') return forEachWindow(w, p, t, () => columns('0', 'row', 'window'));
     const a = p.a;
     w.line('(void)scratch;');
     w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
