@@ -16,7 +16,8 @@ import type { KernelParam } from '../emit-common/kernel.js';
 import { emitEpilogue, type Epilogue } from './fused.js';
 import { emitRowsKernel } from './rows.js';
 import { isF32 } from '../emit-common/ctypes.js';
-import { simdMacro, ukernelLanes } from './gemm.js';
+import { simdMacro } from './gemm.js';
+import { ukernelLanes } from './gemm-tiling.js';
 import { convGeometry, type DirectConvPlan } from '../kernel/ukernel.js';
 import type { FlatOp } from '../flat/program.js';
 

@@ -76,7 +76,7 @@ export function planIntGemm(
         // pairs (gcc hoists all mr splats). Past 26 gcc 12 spilled accumulators inside the loop
         // even with 32 registers (AVX-512: 6 x 3, 5 x 4, 10 x 2 ran at 0.5-0.85x of 8 x 2), and
         // past 16 with AVX2's 16 (5 x 2: 0.55x of 3 x 3). Cycles per pair as for the f32 GEMM's
-        // tiles (gemm.ts chooseTiling: two dual multiply-adds and two loads per cycle, 6 for the
+        // tiles (gemm-tiling.ts chooseTiling: two dual multiply-adds and two loads per cycle, 6 for the
         // accumulators' latency) and the bytes of B and A it reads at 32 per cycle (no k
         // blocking: a B panel streams from L2; 4 x 4 ran at 0.75x of 8 x 2).
         if (mr * nv + nv + mr > Math.min(target.vectorRegisters, 26)) continue;

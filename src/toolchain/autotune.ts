@@ -1,5 +1,5 @@
 /**
- * @fileoverview `--autotune`: at compile time, times a few candidate tiles (emit-c/gemm.ts
+ * @fileoverview `--autotune`: at compile time, times a few candidate tiles (emit-c/gemm-tiling.ts
  * tileCandidates: the cost model's best register tiles and k blocks) of every distinct f32 GEMM of
  * a model on this machine, and keeps the fastest in a tuning file (JSON) that later builds read
  * with `--tuning-file`: the timing happens once, on the machine the user chose, and every build
@@ -19,7 +19,8 @@ import type { FusedProgram } from '../emit-common/program.js';
 import { RUNTIME_DIR } from '../emit-common/templates.js';
 import type { KernelParam } from '../emit-common/kernel.js';
 import { CFLAGS } from '../emit-c/emit.js';
-import { emitGemmKernel, gemmKey, gemmScratchBytes, simdMacro, tileCandidates, tiledPlan } from '../emit-c/gemm.js';
+import { emitGemmKernel, gemmKey, gemmScratchBytes, simdMacro } from '../emit-c/gemm.js';
+import { tileCandidates, tiledPlan } from '../emit-c/gemm-tiling.js';
 import { cannotRunHere, compilerOf, type Target } from '../target/targets.js';
 import { tool } from './build.js';
 
