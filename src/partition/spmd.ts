@@ -31,6 +31,8 @@ import type { Sharding } from '../ir/sharding.js';
 import { intElem, tensorType, type TensorType } from '../ir/types.js';
 import { attrsOf, lookupOp } from '../ops/index.js';
 import { everyPartition } from '../ops/collective.js';
+import { moved, REPLICATED, tiled, type Placement, type Tiled } from './placement.js';
+import { partitionGather, partitionScatter } from './spmd-indexing.js';
 import { meshToTiles } from './shardy.js';
 import { cloneOp, cloneRegion } from './unroll.js';
 import { customCallTarget } from '../ir/core.js';
@@ -49,19 +51,7 @@ export const WHY = 'xla_aot.why';
 /** Marks the parameters and results of a partitioned entry: each device's tile of the value. */
 export const DEVICE_TILE = 'xla_aot.device_tile';
 
-/**
- * Where a value lives: whole on every partition, or cut along `dim` into `ways` tiles. With fewer
- * tiles than partitions each tile is replicated on n / ways of them (GSPMD's
- * last_tile_dim_replicate, a Shardy axis the value does not use): partition p holds tile
- * floor(p / (n / ways)).
- */
-export type Placement =
-  { readonly kind: 'replicated' } | { readonly kind: 'tiled'; readonly dim: number; readonly ways: number };
-const REPLICATED: Placement = { kind: 'replicated' };
-const tiled = (dim: number, ways: number): Placement => ({ kind: 'tiled', dim, ways });
-type Tiled = Extract<Placement, { kind: 'tiled' }>;
-/** The same tiling, on another dimension. */
-const moved = (p: Placement, dim: number): Placement => ({ ...(p as Tiled), dim });
+export type { Placement } from './placement.js';
 
 /** The partitions that hold different tiles of a value cut `ways` ways: one group per replica of the tiles. */
 export function tileGroups(n: number, ways: number): number[][] {
@@ -455,70 +445,6 @@ function partitionFunc(m: Module, entry: Func, n: number): Func {
     resultTypes: f.resultTypes.map((t, i) => localType(t as TensorType, results[i]!, f.loc)),
     body: { blocks: [{ ...block, args: newParams, ops }] },
   };
-}
-
-type Reshard = (v: Value, want: Placement) => Value;
-type Emit = (operands: Value[], resultPlaces: Placement[], attrs?: Record<string, Attr>) => Value[];
-const dimsOf = (v: Value): number[] => [...tensorOf(v).shape.keys()];
-
-/**
- * gather: tiles stay where no slice cuts across them. An operand tiled on a dimension that every
- * slice takes whole and no index addresses gathers each tile's part of every slice (the result
- * tiled on that dimension's offset dimension, the slice size the tile's); indices tiled on a
- * batch dimension gather their own rows of the whole operand (an embedding lookup of a
- * batch-sharded input: the result tiled on the matching batch dimension). Otherwise whole.
- */
-function partitionGather(op: Op, as: Reshard, placeOf: (v: Value) => Placement, emit: Emit): void {
-  const { dims: g, sliceSizes } = attrsOf('stablehlo.gather', op);
-  const [x, idx] = op.operands as [Value, Value];
-  const [px, pi] = [placeOf(x), placeOf(idx)];
-  const kept = dimsOf(x).filter((d) => !g.collapsedSliceDims.includes(d) && !g.operandBatchingDims.includes(d));
-  if (
-    px.kind === 'tiled' &&
-    kept.includes(px.dim) &&
-    !g.startIndexMap.includes(px.dim) &&
-    sliceSizes[px.dim] === tensorOf(x).shape[px.dim]
-  ) {
-    const local = sliceSizes.map((s, d) => (d === px.dim ? s / px.ways : s));
-    emit([as(x, px), as(idx, REPLICATED)], [moved(px, g.offsetDims[kept.indexOf(px.dim)]!)], {
-      slice_sizes: ints(local),
-    });
-    return;
-  }
-  const batchDims = dimsOf(op.results[0]!).filter((d) => !g.offsetDims.includes(d));
-  const indexDims = dimsOf(idx).filter((d) => d !== g.indexVectorDim);
-  if (pi.kind === 'tiled' && pi.dim !== g.indexVectorDim && g.operandBatchingDims.length === 0) {
-    emit([as(x, REPLICATED), as(idx, pi)], [moved(pi, batchDims[indexDims.indexOf(pi.dim)]!)]);
-    return;
-  }
-  emit([as(x, REPLICATED), as(idx, REPLICATED)], [REPLICATED]);
-}
-
-/**
- * scatter (one operand): an operand dimension that no index addresses and every update window
- * covers whole keeps its tiles; each partition scatters its part of every window (the updates
- * tiled on the matching window dimension, the indices whole). Otherwise whole.
- */
-function partitionScatter(op: Op, as: Reshard, placeOf: (v: Value) => Placement, emit: Emit): void {
-  const s = attrsOf('stablehlo.scatter', op);
-  const [x, idx, upd] = op.operands as [Value, Value, Value];
-  const window = dimsOf(x).filter((d) => !s.insertedWindowDims.includes(d) && !s.inputBatchingDims.includes(d));
-  const [px, pu] = [placeOf(x), placeOf(upd)];
-  const p =
-    px.kind === 'tiled' ? px : pu.kind === 'tiled' ? moved(pu, window[s.updateWindowDims.indexOf(pu.dim)] ?? -1) : px;
-  const k = p.kind === 'tiled' ? window.indexOf(p.dim) : -1;
-  const u = s.updateWindowDims[k];
-  if (
-    p.kind === 'tiled' &&
-    k >= 0 &&
-    u !== undefined &&
-    !s.scatterDimsToOperandDims.includes(p.dim) &&
-    tensorOf(upd).shape[u] === tensorOf(x).shape[p.dim]
-  ) {
-    emit([as(x, p), as(idx, REPLICATED), as(upd, moved(p, u))], [p]);
-    return;
-  }
-  emit([as(x, REPLICATED), as(idx, REPLICATED), as(upd, REPLICATED)], [REPLICATED]);
 }
 
 /**
