@@ -9,14 +9,16 @@
  * output channel) become, with a = lhs and b = rhs as stored integers:
  *   acc = the same contraction of (a - za) and (b - zb) accumulated in i32 (an operand stays i8
  *         as stored when its zero point is 0, else is widened to i16 less it: CMSIS-NN's q15)
- *   quantized result: q = clamp(zr + round_half_even(acc * M0[c] / 2^n[c])) in i64, where
+ *   quantized result: q = clamp(zr + floor(acc * M0[c] / 2^n[c] + 1/2)) in i64 (round half up,
+ *         TFLite's and CMSIS-NN's single rounding), where
  *         sa * sb[c] / sr[c] = M0[c] * 2^-n[c] with M0 in [2^30, 2^31) (a 31-bit fixed point)
  *   float result: convert(acc) * (sa * sb[c]).
  * maximum, minimum and clamp whose operands and result share one per-tensor quantization run on
  * the stored integers (exact: dequantization is monotonic).
  * The spec defines the contractions as dequantize, dot in f32, quantize; the integer path does not round
  * the dequantized operands or the f32 sum, so a result may differ from the interpreter's by one
- * quantum where that one lands within rounding of a tie (tests state and check the bound).
+ * quantum where that one lands within rounding of a tie, or is a tie (rounded up, not to even);
+ * tests state and check the bound.
  */
 import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
@@ -180,9 +182,10 @@ function lowerContraction(
   const perOutput = (values: readonly (number | bigint)[], elem = I64): Value => b.along(out.shape, elem, values, dim);
   // M0 < 2^31 is stored as i32 and widened where it is used: a 32 x 32 -> 64-bit product (one
   // SMULL on Arm) instead of a 64 x 64 one.
-  const multipliers = fixed.map((f) => f.m0);
-  const m0 = b.convert(perOutput(multipliers, I32), I64);
-  const p = b.binary('multiply', b.convert(acc, I64), m0);
+  const multipliers = perOutput(
+    fixed.map((f) => f.m0),
+    I32,
+  );
   // |acc| <= 2^31: with multipliers below 1 the rounded value may already fit the storage type (an
   // i32 result without zero points), and needs no clamp. Where it and the zero points' sum fit
   // i32 (a multiplier below 1), the rest runs in i32: on a 32-bit core one register instead of
@@ -192,28 +195,48 @@ function lowerContraction(
     -reach + Math.min(...r.zeroPoints) >= Number(qr!.storageMin) &&
     reach + Math.max(...r.zeroPoints) <= Number(qr!.storageMax);
   const wide = reach + Math.max(...r.zeroPoints.map(Math.abs)) > 2 ** 31 - 1 ? I64 : I32;
-  // Round half to even: floor((p + 2^(n-1) - 1 + (bit n of p)) / 2^n), in exact 64-bit constants.
-  const half = perOutput(fixed.map((f) => (1n << BigInt(f.n - 1)) - 1n));
+  // Round half up, in one rounding: floor((p + 2^(n-1)) / 2^n) for p = acc * M0 (TFLite's and
+  // CMSIS-NN's single rounding; the spec's quantize rounds half to even: a tie, p exactly halfway,
+  // is one quantum up).
   let narrowed: Value;
-  if (wide === I32 && fixed.every((f) => f.n >= 32)) {
-    // n = 32 + s: floor(x / 2^n) is x's high word shifted right by s, and bit n of p bit s of p's
-    // high word. A per-channel shift is then one of an i32 (a 64-bit shift by a variable amount
-    // is a branchy sequence on a 32-bit core; by 32, a register move). Exactly the same values.
-    const high = (x: Value): Value => b.convert(b.binary('shift_right_arithmetic', x, perOutput([32])), I32);
-    const s = perOutput(
-      fixed.map((f) => f.n - 32),
-      I32,
+  if (wide === I32 && fixed.every((f) => f.n >= 33)) {
+    // n = 32 + s with s >= 1: 2^(n-1) is a multiple of 2^32, so the sum's high word is p's high
+    // word (chlo.mulhi: SMULL's high register on Arm, VMULH on Helium) plus 2^(s-1), all in i32.
+    // The shift by s is then the high word of a product with 2^(32-s) where that fits i32 (s >= 2):
+    // exactly floor(x / 2^s), without the range check a shift by a variable amount needs in C.
+    const high = b.one('chlo.mulhi', [acc, multipliers], tensorOf(acc));
+    const sum = b.binary(
+      'add',
+      high,
+      perOutput(
+        fixed.map((f) => 2 ** (f.n - 33)),
+        I32,
+      ),
     );
-    const odd = b.binary('and', b.binary('shift_right_arithmetic', high(p), s), perOutput([1], I32));
-    narrowed = b.binary(
-      'shift_right_arithmetic',
-      high(b.binary('add', b.binary('add', p, half), b.convert(odd, I64))),
-      s,
-    );
+    narrowed = fixed.every((f) => f.n >= 34)
+      ? b.one(
+          'chlo.mulhi',
+          [
+            sum,
+            perOutput(
+              fixed.map((f) => 2 ** (64 - f.n)),
+              I32,
+            ),
+          ],
+          tensorOf(acc),
+        )
+      : b.binary(
+          'shift_right_arithmetic',
+          sum,
+          perOutput(
+            fixed.map((f) => f.n - 32),
+            I32,
+          ),
+        );
   } else {
-    const n = perOutput(fixed.map((f) => f.n));
-    const odd = b.binary('and', b.binary('shift_right_arithmetic', p, n), perOutput([1]));
-    const rounded = b.binary('shift_right_arithmetic', b.binary('add', b.binary('add', p, half), odd), n);
+    const p = b.binary('multiply', b.convert(acc, I64), b.convert(multipliers, I64));
+    const half = perOutput(fixed.map((f) => 1n << BigInt(f.n - 1)));
+    const rounded = b.binary('shift_right_arithmetic', b.binary('add', p, half), perOutput(fixed.map((f) => f.n)));
     narrowed = wide === I32 ? b.convert(rounded, I32) : rounded;
   }
   const shifted = r.zeroPoints.some((z) => z !== 0)

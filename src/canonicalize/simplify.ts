@@ -5,7 +5,9 @@
  *   - constant folding: an op whose operands are all constants is evaluated at compile time with
  *     the op table's semantics and becomes a weight, when its result is no larger than its inputs
  *     together (or tiny), so folding never inflates flash;
- *   - a bitcast_convert undoing the one before it is dropped.
+ *   - a bitcast_convert undoing the one before it is dropped;
+ *   - an integer maximum / minimum with a constant after an exact narrowing of a clamp is that
+ *     clamp with the bound moved (a ReLU after a requantization: one clamp instead of three).
  * Both keep the program's meaning; the C-vs-interpreter tests check the result.
  */
 import type { Attr } from '../ir/attrs.js';
@@ -15,7 +17,7 @@ import { numElements, typeToString, type TensorType, type Type } from '../ir/typ
 import { opAttrs, type OpEvalCtx } from '../ops/def.js';
 import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
-import { elemBits, elemBitWidth, size, type RtValue, type Tensor } from '../ir/tensor.js';
+import { elemBits, elemBitWidth, getElem, makeTensor, setElem, size, type RtValue, type Tensor } from '../ir/tensor.js';
 import { readSymbols } from '../flat/flatten.js';
 import type { Control, Edge, FlatOp, FlatProgram, Sym } from '../flat/program.js';
 
@@ -66,6 +68,48 @@ const NO_REGIONS: OpEvalCtx = {
 
 const isQuant = (s: Sym): boolean => s.type.kind === 'tensor' && s.type.elem.kind === 'quant';
 
+/** The one value of every element of integer constant `t`, if they are all equal. */
+function uniformInt(t: Tensor | undefined): bigint | undefined {
+  if (!t || t.type.elem.kind !== 'int' || size(t) === 0) return undefined;
+  const v = getElem(t, 0) as bigint;
+  for (let i = 1; i < size(t); i++) if (getElem(t, i) !== v) return undefined;
+  return v;
+}
+
+/** `t` with every element `v`. */
+function filled(t: Tensor, v: bigint): Tensor {
+  const r = makeTensor(t.type);
+  for (let i = 0; i < size(r); i++) setElem(r, i, v);
+  return r;
+}
+
+/**
+ * maximum(convert(clamp(lo, x, hi)), c) with constants lo <= c <= hi (minimum: lo <= c <= hi too)
+ * and a convert exact on [lo, hi] is convert(clamp(max(lo, c), x, hi)) (min(hi, c)): the clamp's
+ * result is in [lo, hi], where the convert keeps values and order. Returns the new clamp's bounds.
+ */
+function movedBound(
+  f: FlatOp,
+  producer: ReadonlyMap<Sym, FlatOp>,
+  valueOf: (s: Sym) => Tensor | undefined,
+): { convert: FlatOp; clamp: FlatOp; lo: Tensor; hi: Tensor } | undefined {
+  if (f.op.name !== 'stablehlo.maximum' && f.op.name !== 'stablehlo.minimum') return undefined;
+  const [a, k] = f.ins as [Sym, Sym];
+  const convert = producer.get(a);
+  const clamp = convert?.op.name === 'stablehlo.convert' ? producer.get(convert.ins[0]!) : undefined;
+  if (!convert || clamp?.op.name !== 'stablehlo.clamp') return undefined;
+  const [loT, hiT] = [valueOf(clamp.ins[0]!), valueOf(clamp.ins[2]!)];
+  const [lo, hi, c] = [uniformInt(loT), uniformInt(hiT), uniformInt(valueOf(k))];
+  const narrow = a.type.kind === 'tensor' && a.type.elem.kind === 'int' ? a.type.elem : undefined;
+  if (lo === undefined || hi === undefined || c === undefined || !narrow || lo > c || c > hi) return undefined;
+  const bits = BigInt(narrow.bits);
+  const [min, max] = narrow.signed ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n] : [0n, (1n << bits) - 1n];
+  if (lo < min || hi > max) return undefined;
+  return f.op.name === 'stablehlo.maximum'
+    ? { convert, clamp, lo: filled(loT!, c), hi: hiT! }
+    : { convert, clamp, lo: loT!, hi: filled(hiT!, c) };
+}
+
 export function simplify(p: FlatProgram): FlatProgram {
   const subst = new Map<Sym, Sym>();
   const sub = (s: Sym): Sym => subst.get(s) ?? s;
@@ -78,6 +122,12 @@ export function simplify(p: FlatProgram): FlatProgram {
     return v;
   };
   const seen = new Map<string, FlatOp>();
+  let lastId = Math.max(
+    0,
+    ...p.inputs.map((s) => s.id),
+    ...[...p.constants.keys()].map((s) => s.id),
+    ...p.ops.flatMap((f) => [...f.ins, ...f.outs].map((s) => s.id)),
+  );
   /** The kernel op (kept so far) that computes each value. */
   const producer = new Map<Sym, FlatOp>();
   const ops: FlatOp[] = [];
@@ -117,6 +167,29 @@ export function simplify(p: FlatProgram): FlatProgram {
       stableAttrs(from.ins[0]!.type) === stableAttrs(f.outs[0]!.type)
     ) {
       subst.set(f.outs[0]!, from.ins[0]!);
+      continue;
+    }
+    const moved = straightLine ? movedBound({ ...f, ins }, producer, valueOf) : undefined;
+    if (moved) {
+      const fresh = (t: Tensor): Sym => {
+        const sym: Sym = { id: ++lastId, type: t.type };
+        constants.set(sym, {
+          ...moved.clamp.op,
+          name: 'stablehlo.constant',
+          operands: [],
+          regions: [],
+          attrs: { value: denseOf(t) },
+        });
+        values.set(sym, t);
+        return sym;
+      };
+      const out = f.outs[0]!;
+      const clamped: Sym = { id: ++lastId, type: moved.clamp.outs[0]!.type };
+      const clamp = { ...moved.clamp, ins: [fresh(moved.lo), moved.clamp.ins[1]!, fresh(moved.hi)], outs: [clamped] };
+      const convert = { ...moved.convert, ins: [clamped], outs: [out] };
+      ops.push(clamp, convert);
+      producer.set(clamped, clamp);
+      producer.set(out, convert);
       continue;
     }
     // CSE (only outside control flow, where "earlier" means "already computed").

@@ -427,3 +427,77 @@ t.test("the bench's int8 CNN: Cortex-M4, M55 and M3 equal the host build bit for
       );
   }
 });
+
+// The requantization's rounding, exactly: q = clamp(zr + floor(acc * m + 1/2)) (round half up,
+// TFLite's and CMSIS-NN's single rounding) for every int8 acc, with dyadic multipliers m, so the
+// rule is computed here in exact rationals, independently of the compiler's fixed point (the
+// weights' scales are the multipliers of acc, and x * weight * scale = x * sign(weight) * num /
+// den as each line below writes it). One
+// dot per form the quantize phase picks: shifts of 33 and 34 bits (the high word, then a shift by
+// s = 1, 2), of 35 bits and more (the high word, then a second high word), and of 31 (the 64-bit
+// product). The interpreter rounds the spec's way (half to even): ties are where they differ.
+t.test('requantization rounds half up, exactly, in each fixed-point form', async (t) => {
+  // bound: a ReLU (the maximum with the zero point) or a minimum after it, which the
+  // simplifier moves into the requantization's clamp.
+  const dots: { scales: number[]; denominator: number; zp: number; bound?: [string, number]; weights: number[] }[] = [
+    { scales: [16, 3], denominator: 32, zp: 3, bound: ['maximum', 3], weights: [4, 1] }, // acc by 1/8, 3/32
+    { scales: [4, 5], denominator: 128, zp: -2, bound: ['minimum', 1], weights: [1, -2] }, // acc by 1/32, 5/256
+    { scales: [3], denominator: 4, zp: 0, weights: [-1] }, // acc by 3/4
+  ];
+  const act = '!quant.uniform<i8:f32, 1.0>';
+  const lines = ['func.func @main(%x: tensor<256x1xi8>) -> (tensor<256x2xi8>, tensor<256x2xi8>, tensor<256x1xi8>) {'];
+  lines.push(`  %q = stablehlo.bitcast_convert %x : (tensor<256x1xi8>) -> tensor<256x1x${act}>`);
+  dots.forEach((d, i) => {
+    const n = d.scales.length;
+    // Weights of a power of two in magnitude: each scale, and so each multiplier, exactly dyadic.
+    const scales = d.scales.map((s, c) => s / d.denominator / Math.abs(d.weights[c]!));
+    const w = `tensor<1x${n}x!quant.uniform<i8:f32:1, {${scales.map((s) => s.toPrecision(17)).join(', ')}}>>`;
+    const r = `tensor<256x${n}x!quant.uniform<i8:f32, 1.0:${d.zp}>>`;
+    lines.push(
+      `  %w${i} = stablehlo.constant dense<[[${d.weights.join(', ')}]]> : ${w}`,
+      `  %d${i} = stablehlo.dot_general %q, %w${i}, contracting_dims = [1] x [0] : (tensor<256x1x${act}>, ${w}) -> ${r}`,
+    );
+    if (d.bound)
+      lines.push(
+        `  %z${i} = stablehlo.constant dense<${d.bound[1]}> : ${r}`,
+        `  %r${i} = stablehlo.${d.bound[0]} %d${i}, %z${i} : ${r}`,
+      );
+    lines.push(`  %o${i} = stablehlo.bitcast_convert %${d.bound ? 'r' : 'd'}${i} : (${r}) -> tensor<256x${n}xi8>`);
+  });
+  lines.push('  return %o0, %o1, %o2 : tensor<256x2xi8>, tensor<256x2xi8>, tensor<256x1xi8>', '}');
+  const m = importModule(new SourceFile('rounding.mlir', lines.join('\n')));
+  const f = m.funcs.get('main')!;
+  const args = [parseInput(`256x1xi8=${Array.from({ length: 256 }, (_, i) => i - 128).join(',')}`, f, 0)] as Tensor[];
+  // The rule: acc * m = x * weight * scale = x * sign(weight) * num / den; floor(that + 1/2).
+  const floorDiv = (a: bigint, b: bigint): bigint => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+  const rule = dots.map((d) =>
+    Array.from({ length: 256 }, (_, i) =>
+      d.scales.map((s, c) => {
+        const acc = BigInt((i - 128) * Math.sign(d.weights[c]!));
+        const den = BigInt(d.denominator);
+        let q = BigInt(d.zp) + floorDiv(acc * BigInt(s) * 2n + den, 2n * den);
+        q = q < -128n ? -128n : q > 127n ? 127n : q;
+        const [op, b] = d.bound ?? ['', 0];
+        return op === 'maximum' ? Math.max(Number(q), b) : op === 'minimum' ? Math.min(Number(q), b) : Number(q);
+      }),
+    ).flat(),
+  );
+  const want = run(m, args);
+  const ties = rule.reduce((n, r, o) => n + r.filter((q, k) => q !== Number(getElem(want[o]!, k))).length, 0);
+  t.ok(ties >= 8, `${ties} ties, where half up and the interpreter's half to even differ`);
+  for (const target of ['host', 'cortex-m4', 'cortex-m55']) {
+    const opts = target === 'host' ? { flags: SANITIZE_FLAGS } : { target: lookupTarget(target) };
+    const { outputs, emitted } = await runCompiled(m, 'main', args, opts);
+    const c = emitted.files.get('model.c') as string;
+    for (const form of ['rl_mulhi_int32_t', 'rl_shra_int32_t', 'rl_shra_int64_t'])
+      t.ok(c.includes(`${form}(`), `${target}: ${form} (each form is taken)`);
+    rule.forEach((r, o) =>
+      t.same(
+        Array.from({ length: r.length }, (_, k) => Number(getElem(outputs[o]!, k))),
+        r,
+        `${target}: dot ${o} rounds half up`,
+      ),
+    );
+    withinOneQuantum(t, outputs, want, `${target}: against the interpreter`);
+  }
+});
