@@ -116,8 +116,13 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
   const settings = emitSettings(o);
   const partitioned = collectivesAlongDimZero(partitionForDevices(m, o.entry, o.devices?.partitions ?? 1));
   if (at({ phase: 'partition', module: partitioned }, mlir(partitioned))) return undefined;
-  // Helium multiplies 8-bit lanes twice as fast as 16-bit ones: int8 activations stay as stored there.
-  const integer = lowerQuantized(partitioned, { foldZeroPoints: settings.target.simd === 'helium' });
+  // Helium multiplies 8-bit lanes twice as fast as 16-bit ones: int8 activations stay as stored
+  // there. Microcontrollers' integer convolutions gather each window (int-gemm.ts's forEachWindow).
+  const helium = settings.target.simd === 'helium';
+  const integer = lowerQuantized(partitioned, {
+    foldZeroPoints: helium,
+    padConvolutions: helium || !!settings.target.armDsp,
+  });
   if (at({ phase: 'quantize', module: integer }, mlir(integer))) return undefined;
   const flat = flatten(integer, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });
   if (at({ phase: 'flatten', prog: flat }, () => printFlat(flat))) return undefined;

@@ -137,6 +137,7 @@ function lowerContraction(
   rhs: Value,
   storedRhs?: Value,
   rhsConstant?: Op,
+  padConvolution = false,
 ): { ops: Op[]; result: Value } {
   const b = new Builder(op.loc);
   const [qa, qb] = [quantOf(lhs), quantOf(rhs)];
@@ -157,12 +158,15 @@ function lowerContraction(
   const w = perChannel(qb, channels);
   const r = qr ? perChannel(qr, channels) : undefined;
 
-  // Operands as integers, less their zero points where any is not 0; or, for a dot with constant
-  // weights of zero point 0 (rhsConstant: the option is on), the activations as stored and their
-  // zero point's share subtracted after: za * (the weights' sum over k), known at compile time.
+  // Operands as integers, less their zero points where any is not 0; or, for a contraction with
+  // constant weights of zero point 0 (rhsConstant: the option is on), the activations as stored
+  // and their zero point's share subtracted after: za * (the weights' sum over k), known at
+  // compile time (a convolution's padding then pads with za: padWithZeroPoint).
   let [x, y] = [b.storage(lhs), storedRhs ?? b.storage(rhs)];
-  const fold =
-    rhsConstant && op.name !== 'stablehlo.convolution' && a.zeroPoints[0] !== 0 && w.zeroPoints.every((z) => z === 0);
+  const fold = rhsConstant && a.zeroPoints[0] !== 0 && w.zeroPoints.every((z) => z === 0);
+  let attrs = op.attrs;
+  if ((fold || padConvolution) && op.name === 'stablehlo.convolution')
+    [x, attrs] = padWithZeroPoint(b, op, x, a.zeroPoints[0]!);
   if (a.zeroPoints[0] !== 0 && !fold)
     x = b.binary('subtract', b.convert(x, I16), b.along(tensorOf(x).shape, I16, a.zeroPoints, 0));
   if (w.zeroPoints.some((z) => z !== 0)) {
@@ -170,7 +174,7 @@ function lowerContraction(
     const wz = qb.axis === undefined ? [w.zeroPoints[0]!] : perChannel(qb, rt.shape[rhsChannelDim]!).zeroPoints;
     y = b.binary('subtract', b.convert(y, I16), b.along(rt.shape, I16, wz, Math.max(rhsChannelDim, 0)));
   }
-  let acc = b.one(op.name, [x, y], tensorType(out.shape, I32), op.attrs);
+  let acc = b.one(op.name, [x, y], tensorType(out.shape, I32), attrs);
   if (fold) acc = b.binary('subtract', acc, zeroPointShare(b, op, rhsConstant!, a.zeroPoints[0]!, out.shape));
   const dim = Math.max(channelDim, 0);
   const products = w.scales.map((s) => a.scales[0]! * s);
@@ -250,15 +254,54 @@ function lowerContraction(
   return { ops: b.ops, result: b.one('stablehlo.bitcast_convert', [stored], out) };
 }
 
-/** za * sum over k of B[.., k, n], as an i32 constant broadcast over the dot's result: what the
- * activations' zero point contributes to sum_k (a - za) * b (wrapping, as the i32 dot does). */
+/** A convolution's padding and lhs dilation as an explicit pad of the stored activations `x` with
+ * their zero point za (whose a - za is the 0 the convolution pads with), and the convolution's
+ * attributes without them: every tap of every window is then a stored value a, and
+ * sum (a - za) * w = sum a * w - za * sum w exactly. */
+function padWithZeroPoint(b: Builder, op: Op, x: Value, za: number): [Value, Readonly<Record<string, Attr>>] {
+  const c = attrsOf('stablehlo.convolution', op);
+  const t = tensorOf(x);
+  const [low, high, interior] = [0, 1, 2].map(() => new Array<number>(t.shape.length).fill(0)) as [
+    number[],
+    number[],
+    number[],
+  ];
+  c.inSpatial.forEach((d, i) => {
+    [low[d], high[d], interior[d]] = [c.padding[i]![0]!, c.padding[i]![1]!, c.lhsDil[i]! - 1];
+  });
+  const { padding: _padding, lhs_dilation: _dilation, ...attrs } = op.attrs;
+  if ([...low, ...high, ...interior].every((n) => n === 0)) return [x, attrs];
+  const shape = t.shape.map((n, d) => low[d]! + high[d]! + n + Math.max(n - 1, 0) * interior[d]!);
+  const ints = (values: number[]): Attr => ({ kind: 'denseArray', elemType: 'i64', values });
+  const padded = b.one('stablehlo.pad', [x, b.along([], t.elem, [za], 0)], tensorType(shape, t.elem), {
+    edge_padding_low: ints(low),
+    edge_padding_high: ints(high),
+    interior_padding: ints(interior),
+  });
+  return [padded, attrs];
+}
+
+/** za * (the weights' sum over everything but the output's dims), as an i32 constant broadcast
+ * over the result: what the activations' zero point contributes to sum_k (a - za) * b (wrapping,
+ * as the i32 sums do). A dot keeps B's batch and free dims, a convolution its output features. */
 function zeroPointShare(b: Builder, op: Op, rhsConstant: Op, za: number, outShape: readonly number[]): Value {
   const [lt, rt] = [tensorOf(op.operands[0]!), tensorOf(rhsConstant.results[0]!)];
-  const d = dotDimsOf(op);
+  let kept: number[];
+  let dims: number[];
+  if (op.name === 'stablehlo.convolution') {
+    const c = attrsOf('stablehlo.convolution', op);
+    [kept, dims] = [[c.kOut], [c.outFeature]];
+  } else {
+    const d = dotDimsOf(op);
+    const rf = [...rt.shape.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
+    const nlf = lt.shape.length - d.lb.length - d.lc.length;
+    [kept, dims] = [
+      [...d.rb, ...rf],
+      [...d.rb.keys(), ...rf.map((_, i) => d.lb.length + nlf + i)],
+    ];
+  }
   const storage = rt.elem.kind === 'quant' ? rt.elem.storage : rt.elem;
   const weights = constantValue(rhsConstant.attrs['value'], tensorType(rt.shape, storage), rhsConstant);
-  const rf = [...rt.shape.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
-  const kept = [...d.rb, ...rf];
   const keptShape = kept.map((i) => rt.shape[i]!);
   const sums = new Array<bigint>(keptShape.reduce((n, x) => n * x, 1)).fill(0n);
   const st = strides(keptShape);
@@ -270,8 +313,6 @@ function zeroPointShare(b: Builder, op: Op, rhsConstant: Op, za: number, outShap
     tensorType(keptShape, I32),
     sums.map((x) => BigInt.asIntN(32, x * BigInt(za))),
   );
-  const nlf = lt.shape.length - d.lb.length - d.lc.length;
-  const dims = [...d.rb.keys(), ...rf.map((_, i) => d.lb.length + nlf + i)];
   return b.one('stablehlo.broadcast_in_dim', [share], tensorType(outShape, I32), {
     broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: dims },
   });
@@ -365,6 +406,8 @@ interface Rewrite {
   readonly map: Map<Value, Value>;
   readonly stored: Map<Value, Value>;
   readonly constants?: Map<Value, Op>;
+  /** Convolutions pad explicitly (padWithZeroPoint). */
+  readonly padConvolutions: boolean;
 }
 
 /** Rewrites one region. */
@@ -414,7 +457,7 @@ function qdqContractions(block: Block): { fused: Map<Op, Op>; absorbed: Set<Op> 
 }
 
 function rewriteBlock(block: Block, rw: Rewrite): Block {
-  const { map, stored, constants } = rw;
+  const { map, stored, constants, padConvolutions } = rw;
   const ops: Op[] = [];
   const use = (v: Value): Value => map.get(v) ?? v;
   /** The constant op defining `v` (per-axis: its stored integers), when zero points fold. */
@@ -433,13 +476,20 @@ function rewriteBlock(block: Block, rw: Rewrite): Block {
     const fused = qdq.fused.get(op);
     if (fused) {
       const [a, b] = fused.operands as [Value, Value];
-      replace(lowerContraction(fused, use(a), use(b), stored.get(b), constantOf(b)));
+      replace(lowerContraction(fused, use(a), use(b), stored.get(b), constantOf(b), padConvolutions));
       continue;
     }
     const operands = op.operands.map(use);
     if (CONTRACTIONS.has(op.name) && operands.length === 2 && operands.some((v) => quantOf(v))) {
       replace(
-        lowerContraction(op, operands[0]!, operands[1]!, stored.get(op.operands[1]!), constantOf(op.operands[1]!)),
+        lowerContraction(
+          op,
+          operands[0]!,
+          operands[1]!,
+          stored.get(op.operands[1]!),
+          constantOf(op.operands[1]!),
+          padConvolutions,
+        ),
       );
       continue;
     }
@@ -491,11 +541,16 @@ function rewriteBlock(block: Block, rw: Rewrite): Block {
 const mentionsQuant = (r: Region): boolean =>
   r.blocks.some((b) => b.ops.some((op) => hasQuantTypes(op) || op.regions.some(mentionsQuant)));
 
-/** The quantize phase: every function with quantized values rewritten, others kept as they are. */
-/** foldZeroPoints: dots with constant weights keep int8 activations of a non-zero zero point as
- * stored (the zero point's share subtracted from the i32 sums: for Helium's 8-bit dot products);
- * otherwise they are widened to i16 less it (DSP pairs load an i16 pair in one instruction). */
-export function lowerQuantized(m: Module, o: { readonly foldZeroPoints?: boolean } = {}): Module {
+/** The quantize phase: every function with quantized values rewritten, others kept as they are.
+ * foldZeroPoints: contractions with constant weights keep int8 activations of a non-zero zero
+ * point as stored (the zero point's share subtracted from the i32 sums: for Helium's 8-bit dot
+ * products); otherwise they are widened to i16 less it (DSP pairs load an i16 pair in one
+ * instruction). padConvolutions: every convolution's padding is an explicit pad (for kernels
+ * that gather each window: then whole window rows, with no bounds checks). */
+export function lowerQuantized(
+  m: Module,
+  o: { readonly foldZeroPoints?: boolean; readonly padConvolutions?: boolean } = {},
+): Module {
   const funcs = new Map<string, Func>();
   for (const [name, f] of m.funcs) {
     if (!f.body || !mentionsQuant(f.body)) {
@@ -503,7 +558,12 @@ export function lowerQuantized(m: Module, o: { readonly foldZeroPoints?: boolean
       continue;
     }
     if (f.params.some(perAxis)) unsupported(`@${name}: a per-axis quantized parameter`, f.loc);
-    const rw = { map: new Map(), stored: new Map(), ...(o.foldZeroPoints ? { constants: new Map() } : {}) };
+    const rw = {
+      map: new Map(),
+      stored: new Map(),
+      padConvolutions: o.padConvolutions ?? false,
+      ...(o.foldZeroPoints ? { constants: new Map() } : {}),
+    };
     funcs.set(name, { ...f, body: rewriteRegion(f.body, rw) });
   }
   return { ...m, funcs };

@@ -270,11 +270,30 @@ function forEachTap(w: CodeWriter, p: IntGemmPlan, aType: string, tap: () => voi
  * (`window`, of A's type: no RAM for a packed block of A), then `body` reads it like a row of A.
  */
 function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body: () => void): void {
-  const { channels } = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const { channels } = g;
   const tap = `${channels} * sizeof(${aType})`;
   w.line(`${aType}* restrict window = (${aType}*)(void*)scratch; /* ${p.k} values: one output pixel's taps */`);
+  // Without padding (the quantize phase pads microcontrollers' convolutions explicitly) and with
+  // adjacent taps, a window row is one run of the image: one copy per row, no bounds checks.
+  const rows = !g.padBefore.some((x) => x !== 0) && g.dilation[1] === 1 && windowsInside(g);
   w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
     w.line(`${aType}* restrict dst = window;`);
+    if (rows) {
+      const run = g.kernelWidth * channels;
+      w.line(
+        `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
+      );
+      w.line(
+        `const ${aType}* restrict src = in0 + ((n * ${g.height} + oy * ${g.stride[0]}) * ${g.width} + ox * ${g.stride[1]}) * ${channels};`,
+      );
+      w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+        w.line(`memcpy(dst, src + ky * ${g.dilation[0] * g.width * channels}, ${run} * sizeof(${aType}));`);
+        w.line(`dst += ${run};`);
+      });
+      body();
+      return;
+    }
     forEachTap(w, p, aType, () => {
       w.line(`if (inside) memcpy(dst, src, ${tap});`);
       w.line(`else memset(dst, 0, ${tap});`);
@@ -283,6 +302,11 @@ function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body: () =>
     body();
   });
 }
+
+/** Whether every window of an unpadded convolution lies inside the image. */
+const windowsInside = (g: Extract<IntGemmPlan['a'], { kind: 'conv' }>): boolean =>
+  (g.outHeight - 1) * g.stride[0] + (g.kernelHeight - 1) * g.dilation[0] < g.height &&
+  (g.outWidth - 1) * g.stride[1] + (g.kernelWidth - 1) * g.dilation[1] < g.width;
 
 /** A convolution on the DSP micro-kernel: each gathered window meets every panel of B. */
 function emitWindowDriver(

@@ -501,3 +501,66 @@ t.test('requantization rounds half up, exactly, in each fixed-point form', async
     withinOneQuantum(t, outputs, want, `${target}: against the interpreter`);
   }
 });
+
+// Microcontrollers' quantized convolutions pad explicitly (the quantize phase's padWithZeroPoint:
+// a pad with the input's zero point, then no bounds checks in the window gather, whole window rows
+// copied) and, on Helium, keep int8 activations of a non-zero zero point as stored (its share of
+// the sums subtracted after). Padding on every side, strides, lhs dilation, two images, rhs
+// dilation along rows (window rows copied whole) and along columns (taps gathered one by one),
+// and an unpadded 3 x 3 window: the integer path is exact, so Cortex-M4
+// (pad, then widened to i16 less the zero point), M55 (pad, fold) and M0 (neither) must equal the
+// host build bit for bit, and all the interpreter within one quantum.
+t.test('quantized convolutions padded with the zero point on microcontrollers equal the host build', async (t) => {
+  const scales = (n: number, base: number) => Array.from({ length: n }, (_, i) => (base * (1 + i / 7)).toPrecision(6));
+  const wt = (dims: number[], base: number) =>
+    `tensor<${dims.join('x')}x!quant.uniform<i8:f32:3, {${scales(dims[3]!, base).join(', ')}}>>`;
+  let seed = 11;
+  const int = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % 255) - 127;
+  const weights = (dims: number[], base: number) =>
+    `dense<[${Array.from({ length: dims.reduce((a, b) => a * b) }, int).join(', ')}]> : ${wt(dims, base)}`;
+  const xq = 'tensor<2x7x6x3x!quant.uniform<i8:f32, 0.05:7>>';
+  const conv = (w: string, wType: string, out: string, window: string): string =>
+    `stablehlo.convolution(%q, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${xq}, ${wType}) -> ${out}`;
+  const [r0, r1, r2] = [
+    'tensor<2x3x11x5x!quant.uniform<i8:f32, 0.3:-3>>',
+    'tensor<2x5x4x4x!quant.uniform<i8:f32, 0.2:2>>',
+    'tensor<2x4x9x5x!quant.uniform<i8:f32, 0.3:-3>>',
+  ];
+  const padded = 'stride = [2, 1], pad = [[1, 2], [1, 1]], lhs_dilate = [1, 2]';
+  const src = [
+    'func.func @main(%x: tensor<2x7x6x3xf32>) -> (tensor<2x3x11x5xi8>, tensor<2x5x4x4xi8>, tensor<2x4x9x5xi8>) {',
+    `  %q = stablehlo.uniform_quantize %x : (tensor<2x7x6x3xf32>) -> ${xq}`,
+    `  %w = stablehlo.constant ${weights([3, 3, 3, 5], 0.004)}`,
+    `  %v = stablehlo.constant ${weights([3, 3, 3, 4], 0.003)}`,
+    `  %c0 = ${conv('%w', wt([3, 3, 3, 5], 0.004), r0, `${padded}, rhs_dilate = [2, 1]`)}`,
+    `  %c1 = ${conv('%v', wt([3, 3, 3, 4], 0.003), r1, 'stride = [1, 1]')}`,
+    `  %c2 = ${conv('%w', wt([3, 3, 3, 5], 0.004), r2, `${padded}, rhs_dilate = [1, 2]`)}`,
+    `  %o0 = stablehlo.bitcast_convert %c0 : (${r0}) -> tensor<2x3x11x5xi8>`,
+    `  %o1 = stablehlo.bitcast_convert %c1 : (${r1}) -> tensor<2x5x4x4xi8>`,
+    `  %o2 = stablehlo.bitcast_convert %c2 : (${r2}) -> tensor<2x4x9x5xi8>`,
+    '  return %o0, %o1, %o2 : tensor<2x3x11x5xi8>, tensor<2x5x4x4xi8>, tensor<2x4x9x5xi8>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('qconv_pad.mlir', src));
+  const args = inputsOf(m);
+  const want = run(m, args);
+  const host = await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS });
+  withinOneQuantum(t, host.outputs, want, 'host');
+  const bits = (ts: readonly Tensor[]) => ts.map((x) => Array.from({ length: size(x) }, (_, k) => getElem(x, k)));
+  for (const target of ['cortex-m4', 'cortex-m55', 'cortex-m0']) {
+    const mcu = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
+    t.same(bits(mcu.outputs), bits(host.outputs), `${target} equals the host build`);
+    const c = mcu.emitted.files.get('model.c') as string;
+    if (target !== 'cortex-m0') {
+      t.match(c, /stablehlo\.pad/, `${target}: the padding as a pad`);
+      t.match(c, /Integer GEMM \[40 x 27\]/, `${target}: the unpadded convolution on the integer GEMM kernel`);
+      // Rows of 3 taps x 3 channels: 2 image rows apart (c0: rhs dilation 2 over 13 columns), 1 (c1).
+      for (const step of [78, 18])
+        t.match(
+          c,
+          new RegExp(`memcpy\\(dst, src \\+ ky \\* ${step}, 9 \\* sizeof`),
+          `${target}: window rows copied whole (${step})`,
+        );
+    }
+  }
+});
