@@ -271,6 +271,32 @@ static inline int32_t rl_vd_dot_s8(int32_t acc, int8x16_t a, int8x16_t b) { retu
 static inline int16x8_t rl_vd_load_s16(const int16_t* p) { return vld1q_s16(p); }
 static inline int16x8_t rl_vd_tail_s16(const int16_t* p, uint32_t n) { return vldrhq_z_s16(p, vctp16q(n)); }
 static inline int32_t rl_vd_dot_s16(int32_t acc, int16x8_t a, int16x8_t b) { return vmladavaq_s16(acc, a, b); }
+
+/* Integers in i32 lanes (rl_vn: the vectorized integer loops, e.g. a requantization): 8- and
+ * 16-bit values are held exactly, loads widen them (VLDRB/VLDRH.S32/U32), stores keep the low
+ * bits (VSTRB/VSTRH.32), a convert wraps the lanes to its type. VMULH is chlo.mulhi's high word. */
+typedef int32x4_t rl_vn;
+static inline rl_vn rl_vn_load_s8(const int8_t* p) { return vldrbq_s32(p); }
+static inline rl_vn rl_vn_load_u8(const uint8_t* p) { return vreinterpretq_s32_u32(vldrbq_u32(p)); }
+static inline rl_vn rl_vn_load_s16(const int16_t* p) { return vldrhq_s32(p); }
+static inline rl_vn rl_vn_load_u16(const uint16_t* p) { return vreinterpretq_s32_u32(vldrhq_u32(p)); }
+static inline rl_vn rl_vn_load_s32(const int32_t* p) { return vld1q_s32(p); }
+static inline void rl_vn_store_s8(int8_t* p, rl_vn v) { vstrbq_s32(p, v); }
+static inline void rl_vn_store_u8(uint8_t* p, rl_vn v) { vstrbq_u32(p, vreinterpretq_u32_s32(v)); }
+static inline void rl_vn_store_s16(int16_t* p, rl_vn v) { vstrhq_s32(p, v); }
+static inline void rl_vn_store_u16(uint16_t* p, rl_vn v) { vstrhq_u32(p, vreinterpretq_u32_s32(v)); }
+static inline void rl_vn_store_s32(int32_t* p, rl_vn v) { vst1q_s32(p, v); }
+static inline rl_vn rl_vn_splat(int32_t x) { return vdupq_n_s32(x); }
+static inline rl_vn rl_vn_add(rl_vn a, rl_vn b) { return vaddq_s32(a, b); }
+static inline rl_vn rl_vn_sub(rl_vn a, rl_vn b) { return vsubq_s32(a, b); }
+static inline rl_vn rl_vn_mul(rl_vn a, rl_vn b) { return vmulq_s32(a, b); }
+static inline rl_vn rl_vn_mulhi(rl_vn a, rl_vn b) { return vmulhq_s32(a, b); }
+static inline rl_vn rl_vn_max(rl_vn a, rl_vn b) { return vmaxq_s32(a, b); }
+static inline rl_vn rl_vn_min(rl_vn a, rl_vn b) { return vminq_s32(a, b); }
+static inline rl_vn rl_vn_wrap_s8(rl_vn v) { return vshrq_n_s32(vshlq_n_s32(v, 24), 24); }
+static inline rl_vn rl_vn_wrap_u8(rl_vn v) { return vandq_s32(v, vdupq_n_s32(0xff)); }
+static inline rl_vn rl_vn_wrap_s16(rl_vn v) { return vshrq_n_s32(vshlq_n_s32(v, 16), 16); }
+static inline rl_vn rl_vn_wrap_u16(rl_vn v) { return vandq_s32(v, vdupq_n_s32(0xffff)); }
 #endif
 /* The first n (< RL_VI_LANES) lanes of v. */
 static inline void rl_vi_store_n(int32_t* p, rl_vi v, int n) {

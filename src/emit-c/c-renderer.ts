@@ -1,9 +1,11 @@
 /**
  * @fileoverview The C renderer of the kernel IR: the C-family hooks (emit-common/cfamily.ts) plus
- * what is C and CPU: RL_KERNEL functions, `restrict`, and rl_simd.h's f32 vectors for the vector
- * nodes kernel/vectorize.ts makes (cVectorUnit says which ops rl_simd.h has).
+ * what is C and CPU: RL_KERNEL functions, `restrict`, and rl_simd.h's vectors for the vector
+ * nodes kernel/vectorize.ts makes: f32 lanes (rl_vf) on every SIMD target, integers in i32 lanes
+ * (rl_vn) where rl_simd.h has them (Helium); cVectorUnit / cIntVectorUnit say which ops it has.
  */
-import { floatElem, type ElemType } from '../ir/types.js';
+import { floatElem, intElem, type ElemType } from '../ir/types.js';
+import { elemBitWidth } from '../ir/tensor.js';
 import type { Val, VecType } from '../kernel/ir.js';
 import type { VectorUnit } from '../kernel/vectorize.js';
 import { unsupportedOp } from '../emit-common/kernel.js';
@@ -27,11 +29,35 @@ const VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
   clamp: (a) => `rl_vf_min(rl_vf_max(${a[1]}, ${a[0]}), ${a[2]})`,
 };
 
+/** rl_simd.h spellings of i32 element ops on rl_vn (integers in i32 lanes). */
+const INT_VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
+  add: (a) => `rl_vn_add(${a[0]}, ${a[1]})`,
+  subtract: (a) => `rl_vn_sub(${a[0]}, ${a[1]})`,
+  multiply: (a) => `rl_vn_mul(${a[0]}, ${a[1]})`,
+  mulhi: (a) => `rl_vn_mulhi(${a[0]}, ${a[1]})`,
+  maximum: (a) => `rl_vn_max(${a[0]}, ${a[1]})`,
+  minimum: (a) => `rl_vn_min(${a[0]}, ${a[1]})`,
+  clamp: (a) => `rl_vn_min(rl_vn_max(${a[1]}, ${a[0]}), ${a[2]})`,
+};
+
 const isF32 = (e: ElemType): boolean => e.kind === 'float' && e.name === 'f32';
+const I32 = intElem(32, true);
+/** The 8- and 16-bit integers rl_vn's i32 lanes hold exactly (sign- or zero-extended). */
+const isNarrowInt = (e: ElemType): boolean => e.kind === 'int' && (e.bits === 8 || e.bits === 16);
+/** rl_vn's suffix for the integers of `e` (s8, u8, s16, u16, s32). */
+const intSuffix = (e: ElemType): string => `${e.kind === 'int' && !e.signed ? 'u' : 's'}${elemBitWidth(e)}`;
 
 /** What rl_simd.h vectors hold on a target with `lanes` f32 lanes (kernel/vectorize.ts). */
 export function cVectorUnit(lanes: number | undefined): VectorUnit | undefined {
   return lanes ? { elem: floatElem('f32')!, lanes, ops: new Set(Object.keys(VECTOR_OPS)) } : undefined;
+}
+
+/** rl_simd.h's integer vectors (rl_vn, `lanes` i32 lanes; Helium): i32 arithmetic, and 8- and
+ * 16-bit integers held in the lanes, compared and converted there (a requantization's loop). */
+export function cIntVectorUnit(lanes: number | undefined): VectorUnit | undefined {
+  if (!lanes) return undefined;
+  const narrow = { holds: isNarrowInt, ops: new Set(['maximum', 'minimum', 'clamp', 'convert']) };
+  return { elem: I32, lanes, ops: new Set(Object.keys(INT_VECTOR_OPS)), narrow };
 }
 
 export class CRenderer extends CFamilyRenderer {
@@ -41,13 +67,20 @@ export class CRenderer extends CFamilyRenderer {
   usedSimd = false;
 
   /** `lanes`: f32 lanes of the target's rl_simd.h vectors (undefined: no vectors);
-   * `floatAccumulator`: the target's (Target.floatAccumulator). */
+   * `floatAccumulator`: the target's (Target.floatAccumulator); `intLanes`: i32 lanes of its
+   * rl_vn integer vectors (undefined: none). */
   constructor(
     private readonly lanes?: number,
     floatAccumulator: 'f64' | 'f32' = 'f64',
+    private readonly intLanes?: number,
   ) {
     super();
     this.floatAccumulator = floatAccumulator;
+  }
+
+  /** The vector units loops may run on (kernel/vectorize.ts), f32 first. */
+  get vectorUnits(): VectorUnit[] {
+    return [cVectorUnit(this.lanes), cIntVectorUnit(this.intLanes)].filter((u) => u !== undefined);
   }
 
   protected vectorType(t: VecType): string {
@@ -55,32 +88,39 @@ export class CRenderer extends CFamilyRenderer {
   }
 
   protected vectorLoad(t: VecType, buf: string, at: string): string {
-    this.rlVector(t);
-    return `rl_vf_load(${buf} + ${at})`;
+    return this.rlVector(t) === 'rl_vn'
+      ? `rl_vn_load_${intSuffix(t.elem)}(${buf} + ${at})`
+      : `rl_vf_load(${buf} + ${at})`;
   }
 
   protected vectorStore(t: VecType, buf: string, at: string, value: string): string {
-    this.rlVector(t);
-    return `rl_vf_store(${buf} + ${at}, ${value});`;
+    return this.rlVector(t) === 'rl_vn'
+      ? `rl_vn_store_${intSuffix(t.elem)}(${buf} + ${at}, ${value});`
+      : `rl_vf_store(${buf} + ${at}, ${value});`;
   }
 
   protected broadcast(t: VecType, x: string): string {
-    this.rlVector(t);
-    return `rl_vf_splat(${x})`;
+    return this.rlVector(t) === 'rl_vn' ? `rl_vn_splat((int32_t)(${x}))` : `rl_vf_splat(${x})`;
   }
 
   protected vectorOp(x: Extract<Val, { k: 'vop' }>, args: readonly string[]): string {
-    this.rlVector(x.type);
-    const spell = VECTOR_OPS[x.name];
+    const int = this.rlVector(x.type) === 'rl_vn';
+    // A convert wraps the lanes to its result type (held exactly after it); to i32 it is a no-op,
+    // the lanes holding every value it converts exactly.
+    if (int && x.name === 'convert')
+      return x.type.elem.name === 'i32' ? args[0]! : `rl_vn_wrap_${intSuffix(x.type.elem)}(${args[0]})`;
+    const spell = (int ? INT_VECTOR_OPS : VECTOR_OPS)[x.name];
     if (!spell) unsupportedOp(x.owner, `vector op ${x.name}`);
     return spell(args);
   }
 
-  /** rl_simd.h's vector type: f32 vectors of the target's lanes only (C_VECTORS.lanes). */
-  private rlVector(t: VecType): string {
-    if (!isF32(t.elem) || t.lanes !== this.lanes)
-      throw new Error(`rl_simd.h has no vector of ${t.lanes} x ${t.elem.name}`);
+  /** rl_simd.h's vector type: f32 vectors of the target's lanes (rl_vf), integers in its i32
+   * lanes (rl_vn). */
+  private rlVector(t: VecType): 'rl_vf' | 'rl_vn' {
+    const f32 = isF32(t.elem) && t.lanes === this.lanes;
+    const int = (isNarrowInt(t.elem) || t.elem.name === 'i32') && t.lanes === this.intLanes;
+    if (!f32 && !int) throw new Error(`rl_simd.h has no vector of ${t.lanes} x ${t.elem.name}`);
     this.usedSimd = true;
-    return 'rl_vf';
+    return f32 ? 'rl_vf' : 'rl_vn';
   }
 }

@@ -48,10 +48,12 @@ export function fuseForC(c: CProgram): FusedProgram {
 export function lowerForC(f: FusedProgram, plan: MemoryPlan): Kernel[] {
   // A splat read by a fused loop is a literal (CProgram.splatOf decides which constants qualify).
   const env = { splat: (s: Sym) => (f.c.splatOf(s) !== undefined ? f.c.valueOf(s) : undefined) };
+  // Integer loops (a requantization's) run in rl_simd.h's rl_vn vectors where it has them: Helium.
+  const intLanes = f.lanes && f.c.target.simd === 'helium' ? f.lanes : undefined;
   return f.kernelOps.map((k, i) => {
     const ukernel = f.gemmOf.get(k);
     if (ukernel?.kind === 'gpu-gemm') throw new Error(`${k.op.name}: a GPU GEMM plan reached the C backend`);
     const inPlace = plan.inPlace.has(k) || k.ins.includes(k.outs[0]!);
-    return lowerToKernel(k, i, inPlace, ukernel, env, f.c.threads, f.lanes, f.c.target.floatAccumulator);
+    return lowerToKernel(k, i, inPlace, ukernel, env, f.c.threads, f.lanes, f.c.target.floatAccumulator, intLanes);
   });
 }

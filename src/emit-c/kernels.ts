@@ -22,7 +22,7 @@ import { type Kernel, type KernelParam } from '../emit-common/kernel.js';
 import { unusedParams } from '../kernel/analysis.js';
 import { v } from '../ir/index-expr.js';
 import type { KernelIR, Stmt } from '../kernel/ir.js';
-import { CRenderer, cVectorUnit } from './c-renderer.js';
+import { CRenderer } from './c-renderer.js';
 import { vectorize } from '../kernel/vectorize.js';
 
 const F32 = floatElem('f32')!;
@@ -32,15 +32,8 @@ const POOL_PARAM: KernelParam = { name: 'pool', cType: 'rl_pool_t*', output: fal
 /** The C of kernel `ir` (`owner`: the op its errors point at): one function, or, with a pool
  * (--threads) and a body that is one parallel loop over enough work, that loop's rows split
  * across the pool (rows.ts). `inPlace`: an output may alias an input (no `restrict`). */
-function renderKernel(
-  scalarIR: KernelIR,
-  owner: Op,
-  inPlace: boolean,
-  renderer: CRenderer,
-  threads: number,
-  lanes: number | undefined,
-): Kernel {
-  const ir = { ...scalarIR, body: vectorize(scalarIR.body, cVectorUnit(lanes)) };
+function renderKernel(scalarIR: KernelIR, owner: Op, inPlace: boolean, renderer: CRenderer, threads: number): Kernel {
+  const ir = { ...scalarIR, body: vectorize(scalarIR.body, renderer.vectorUnits) };
   const params = renderer.kernelParams(ir, inPlace, owner);
   const rows = splittableRows(ir.body);
   const work = Math.max(...ir.params.map((p) => p.elements));
@@ -99,6 +92,7 @@ export function lowerToKernel(
   threads = 1,
   lanes?: number,
   floatAccumulator: 'f64' | 'f32' = 'f64',
+  intLanes?: number,
 ): Kernel {
   if (gemm) {
     // A constant B arrives packed from the weight blob: f32 panels, or 16-bit pairs in 32-bit words.
@@ -130,7 +124,6 @@ export function lowerToKernel(
       false,
       new CRenderer(undefined, floatAccumulator),
       threads,
-      undefined,
     );
   // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
   const group =
@@ -140,9 +133,8 @@ export function lowerToKernel(
       fusedKernelIR({ ...fop, group }, index, env, !fop.group),
       fop.op,
       inPlace,
-      new CRenderer(lanes, floatAccumulator),
+      new CRenderer(lanes, floatAccumulator, intLanes),
       threads,
-      lanes,
     );
     if (fop.group || kernel.usesSimd) return kernel;
   }
@@ -150,8 +142,7 @@ export function lowerToKernel(
     opKernelIR(fop, index, inPlace, 'C backend'),
     fop.op,
     inPlace,
-    new CRenderer(lanes, floatAccumulator),
+    new CRenderer(lanes, floatAccumulator, intLanes),
     threads,
-    lanes,
   );
 }

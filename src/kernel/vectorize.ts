@@ -17,7 +17,14 @@ export interface VectorUnit {
   readonly lanes: number;
   /** Op-table names of the scalar ops the target has lane-wise. */
   readonly ops: ReadonlySet<string>;
+  /** An integer unit's lanes also hold narrower integer types, each value exactly (sign- or
+   * zero-extended: loads widen, stores keep the low bits); on them only `ops` run, which are exact
+   * on extended values (order ops; converts, which wrap to the result type). */
+  readonly narrow?: { readonly holds: (e: ElemType) => boolean; readonly ops: ReadonlySet<string> };
 }
+
+/** Whether `u`'s lanes hold values of `e`: its own type, or a narrower one it holds. */
+const holds = (u: VectorUnit, e: ElemType): boolean => sameElem(e, u.elem) || !!u.narrow?.holds(e);
 
 type Loop = Extract<Stmt, { k: 'loop' }>;
 
@@ -31,20 +38,29 @@ function vectorRead(x: Idx, v: string): 'along' | 'invariant' | undefined {
 }
 
 /** A rounding to the vector element type itself (a fused member stored as its type, a reduction
- * step rounded to its type) is no operation on vectors of that type. */
+ * step rounded to its type) is no operation on vectors of that type; nor is one of an integer to
+ * its own type on the narrower types a unit holds. */
 function unrounded(x: Val, u: VectorUnit): Val {
-  return x.k === 'op' && (x.name === 'as_stored' || x.name === 'round') && sameElem(x.elem, u.elem) ? x.args[0]! : x;
+  if (x.k !== 'op' || (x.name !== 'as_stored' && x.name !== 'round')) return x;
+  const own = sameElem(x.elem, u.elem) || (x.elem.kind === 'int' && !!u.narrow?.holds(x.elem));
+  return own ? x.args[0]! : x;
+}
+
+/** Whether `u` runs op `name` from `elem` to `result` lane-wise. */
+function laneOp(u: VectorUnit, name: string, elem: ElemType, result: ElemType): boolean {
+  if (sameElem(elem, u.elem) && sameElem(result, u.elem)) return u.ops.has(name);
+  return !!u.narrow && holds(u, elem) && holds(u, result) && u.narrow.ops.has(name);
 }
 
 /** Whether `body` can run as vectors of consecutive `v` on unit `u`. */
 export function canVectorize(body: readonly Stmt[], v: string, u: VectorUnit): boolean {
-  const ofUnit = (e: ElemType): boolean => sameElem(e, u.elem);
+  const ofUnit = (e: ElemType): boolean => holds(u, e);
   const value = (x: Val): boolean => {
     const y = unrounded(x, u);
     if (y.k === 'local') return true;
     if (y.k === 'splat') return ofUnit(y.elem);
     if (y.k === 'load') return !y.raw && ofUnit(y.buf.elem) && vectorRead(y.at, v) !== undefined;
-    return y.k === 'op' && u.ops.has(y.name) && ofUnit(y.elem) && ofUnit(y.result) && y.args.every(value);
+    return y.k === 'op' && laneOp(u, y.name, y.elem, y.result) && y.args.every(value);
   };
   const cond = (c: Cond): boolean =>
     c.k === 'and' ? c.all.every(cond) : c.k === 'cmp' && !mentions(c.a, v) && !mentions(c.b, v);
@@ -76,19 +92,26 @@ export function canVectorize(body: readonly Stmt[], v: string, u: VectorUnit): b
 /** Value `x` of a vector body along `v` as a vector (canVectorize holds). Locals are the vector
  * body's own, or vectors the enclosing code binds (a GEMM epilogue's `head`). */
 export function vectorizeVal(x: Val, v: string, u: VectorUnit): Val {
-  const type: VecType = { elem: u.elem, lanes: u.lanes };
+  // A vector's type names what its lanes hold (the unit's type, or a narrower one it holds).
+  const type = (elem: ElemType): VecType => ({ elem, lanes: u.lanes });
   const y = unrounded(x, u);
   switch (y.k) {
     case 'local':
       return y;
     case 'splat':
-      return { k: 'broadcast', value: y, type };
+      return { k: 'broadcast', value: y, type: type(y.elem) };
     case 'load':
       return vectorRead(y.at, v) === 'along'
-        ? { k: 'vload', buf: y.buf, at: y.at, type }
-        : { k: 'broadcast', value: y, type };
+        ? { k: 'vload', buf: y.buf, at: y.at, type: type(y.buf.elem) }
+        : { k: 'broadcast', value: y, type: type(y.buf.elem) };
     case 'op':
-      return { k: 'vop', name: y.name, args: y.args.map((a) => vectorizeVal(a, v, u)), type, owner: y.owner };
+      return {
+        k: 'vop',
+        name: y.name,
+        args: y.args.map((a) => vectorizeVal(a, v, u)),
+        type: type(y.result),
+        owner: y.owner,
+      };
     default:
       throw new Error(`no vector form of a ${y.k} value`);
   }
@@ -106,7 +129,7 @@ export function vectorizeStmts(body: readonly Stmt[], v: string, u: VectorUnit):
       case 'set':
         return { ...s, value: val(s.value) };
       case 'store':
-        return { k: 'vstore', buf: s.buf, at: s.at, value: val(s.value), type: { elem: u.elem, lanes: u.lanes } };
+        return { k: 'vstore', buf: s.buf, at: s.at, value: val(s.value), type: { elem: s.buf.elem, lanes: u.lanes } };
       case 'loop':
         return { ...s, body: vectorizeStmts(s.body, v, u) };
       case 'if':
@@ -122,15 +145,18 @@ export function vectorizeStmts(body: readonly Stmt[], v: string, u: VectorUnit):
 }
 
 /** The pass: every loop marked `vector` from 0 to a static extent of at least one vector whose
- * body `u` can run becomes whole vector steps plus the scalar remainder. Without a unit (a
- * target without vectors) the body is unchanged. */
-export function vectorize(body: readonly Stmt[], u: VectorUnit | undefined): Stmt[] {
-  if (!u) return [...body];
+ * body one of `units` can run (the first that can) becomes whole vector steps plus the scalar
+ * remainder. Without units (a target without vectors) the body is unchanged. */
+export function vectorize(body: readonly Stmt[], units: readonly VectorUnit[]): Stmt[] {
+  if (!units.length) return [...body];
   return body.flatMap((s): Stmt[] => {
     if (s.k === 'if')
-      return [{ ...s, then: vectorize(s.then, u), ...(s.otherwise ? { otherwise: vectorize(s.otherwise, u) } : {}) }];
+      return [
+        { ...s, then: vectorize(s.then, units), ...(s.otherwise ? { otherwise: vectorize(s.otherwise, units) } : {}) },
+      ];
     if (s.k !== 'loop') return [s];
-    if (!vectorizable(s, u)) return [{ ...s, body: vectorize(s.body, u) }];
+    const u = units.find((x) => vectorizable(s, x));
+    if (!u) return [{ ...s, body: vectorize(s.body, units) }];
     const n = (s.to as Extract<Idx, { k: 'int' }>).value;
     const whole = n - (n % u.lanes);
     const vectors: Loop = {
@@ -147,7 +173,31 @@ export function vectorize(body: readonly Stmt[], u: VectorUnit | undefined): Stm
   });
 }
 
+/** Whether `body` computes a value of `u`'s own type: an integer unit's lanes are wider than
+ * the narrow values they hold, so a loop of narrow values only (a pooling of int8) runs fewer
+ * lanes per vector than the C compiler's own vectorization of it at its width. */
+function computesOwn(body: readonly Stmt[], u: VectorUnit): boolean {
+  const own = (x: Val): boolean => x.k === 'op' && (sameElem(x.result, u.elem) || x.args.some(own));
+  return body.some((s) => {
+    switch (s.k) {
+      case 'let':
+      case 'store':
+      case 'set':
+        return own(s.value);
+      case 'local':
+        return own(s.init);
+      case 'loop':
+        return computesOwn(s.body, u);
+      case 'if':
+        return computesOwn(s.then, u) || computesOwn(s.otherwise ?? [], u);
+      default:
+        return false;
+    }
+  });
+}
+
 const vectorizable = (s: Loop, u: VectorUnit): boolean =>
+  (!u.narrow || computesOwn(s.body, u)) &&
   !!s.vector &&
   s.from.k === 'int' &&
   s.from.value === 0 &&

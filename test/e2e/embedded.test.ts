@@ -319,3 +319,56 @@ t.test(
     );
   },
 );
+
+// Integer loops in Helium vectors (rl_simd.h's rl_vn: i32 lanes holding 8- and 16-bit values
+// exactly): widening loads of i8, u8 and i16, i32 arithmetic, converts that wrap (to i8, u8, i16,
+// u16: values far outside their range; an i8 maximum after one), narrowing stores; exact against
+// the interpreter. 37 elements: 9 vectors and a scalar remainder of 1.
+t.test('integer loops in Helium vectors wrap, widen and narrow exactly as the interpreter', async (t) => {
+  const ty = (e: string) => `tensor<37x${e}>`;
+  // Each output its own chain (a value two chains read would be a loop of its own).
+  const k = (name: string, v: number) => `  %${name} = stablehlo.constant dense<${v}> : ${ty('i32')}`;
+  const src = [
+    `func.func @main(%x: ${ty('i32')}, %a: ${ty('i8')}, %b: ${ty('ui8')}, %c: ${ty('i16')}) -> (${ty('i8')}, ${ty('ui8')}, ${ty('i16')}, ${ty('ui16')}, ${ty('i32')}) {`,
+    ...[k('k0', 77), k('k1', 91), k('k2', 1000), k('k3', 3), k('k4', 5), k('lo', -500000), k('hi', 500000)],
+    `  %aw = stablehlo.convert %a : (${ty('i8')}) -> ${ty('i32')}`,
+    `  %m0 = stablehlo.multiply %x, %k0 : ${ty('i32')}`,
+    `  %s0 = stablehlo.add %m0, %aw : ${ty('i32')}`,
+    `  %n0 = stablehlo.convert %s0 : (${ty('i32')}) -> ${ty('i8')}`,
+    `  %f0 = stablehlo.constant dense<-50> : ${ty('i8')}`,
+    `  %o0 = stablehlo.maximum %n0, %f0 : ${ty('i8')}`,
+    `  %m1 = stablehlo.multiply %x, %k1 : ${ty('i32')}`,
+    `  %o1 = stablehlo.convert %m1 : (${ty('i32')}) -> ${ty('ui8')}`,
+    `  %bw = stablehlo.convert %b : (${ty('ui8')}) -> ${ty('i32')}`,
+    `  %m2 = stablehlo.multiply %bw, %k2 : ${ty('i32')}`,
+    `  %s2 = stablehlo.add %m2, %x : ${ty('i32')}`,
+    `  %o2 = stablehlo.convert %s2 : (${ty('i32')}) -> ${ty('i16')}`,
+    `  %cw = stablehlo.convert %c : (${ty('i16')}) -> ${ty('i32')}`,
+    `  %m3 = stablehlo.multiply %cw, %k3 : ${ty('i32')}`,
+    `  %s3 = stablehlo.subtract %m3, %x : ${ty('i32')}`,
+    `  %o3 = stablehlo.convert %s3 : (${ty('i32')}) -> ${ty('ui16')}`,
+    `  %m4 = stablehlo.multiply %x, %k4 : ${ty('i32')}`,
+    `  %o4 = stablehlo.clamp %lo, %m4, %hi : ${ty('i32')}`,
+    `  return %o0, %o1, %o2, %o3, %o4 : ${ty('i8')}, ${ty('ui8')}, ${ty('i16')}, ${ty('ui16')}, ${ty('i32')}`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('int_lanes.mlir', src));
+  const f = m.funcs.get('main')!;
+  const values = (g: (i: number) => number) => Array.from({ length: 37 }, (_, i) => g(i)).join(',');
+  const args = [
+    parseInput(`37xi32=${values((i) => i * 7919 - 150000)}`, f, 0),
+    parseInput(`37xi8=${values((i) => ((i * 37) % 256) - 128)}`, f, 1),
+    parseInput(`37xui8=${values((i) => (i * 101) % 256)}`, f, 2),
+    parseInput(`37xi16=${values((i) => ((i * 4099) % 65536) - 32768)}`, f, 3),
+  ] as Tensor[];
+  const want = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const { outputs, emitted } = await runCompiled(m, 'main', args, { target: lookupTarget('cortex-m55') });
+  const c = emitted.files.get('model.c') as string;
+  for (const form of ['load_s8', 'load_u8', 'load_s16', 'wrap_s8', 'wrap_u8', 'wrap_s16', 'wrap_u16', 'store_u16'])
+    t.ok(c.includes(`rl_vn_${form}(`), `rl_vn_${form} is used`);
+  const elems = (x: Tensor) => Array.from({ length: 37 }, (_, k) => getElem(x, k));
+  want.forEach((w, i) => {
+    t.same(elems(outputs[i]!), elems(w), `output ${i} (${w.type.elem.name}) equals the interpreter's`);
+    t.ok(new Set(elems(w)).size > 20, `output ${i} is informative`);
+  });
+});

@@ -14,7 +14,7 @@ import type { Buf, KernelIR, Stmt, Val } from '../../src/kernel/ir.js';
 import { canVectorize, vectorize, type VectorUnit } from '../../src/kernel/vectorize.js';
 import { unusedParams } from '../../src/kernel/analysis.js';
 import { printKernel } from '../../src/kernel/print.js';
-import { CRenderer } from '../../src/emit-c/c-renderer.js';
+import { cIntVectorUnit, CRenderer } from '../../src/emit-c/c-renderer.js';
 
 const F32 = floatElem('f32')!;
 const I32 = intElem(32, true);
@@ -48,7 +48,7 @@ const store = (value: Val, at = v('i')): Stmt => ({ k: 'store', buf: out, at, va
 t.test('a vector loop becomes whole vector steps and the scalar remainder', async (t) => {
   const element = [store(op('add', [load(x), load(y, int(0))]))];
   const body = [loop(element)];
-  const [vectors, rest, ...more] = vectorize(body, unit);
+  const [vectors, rest, ...more] = vectorize(body, [unit]);
   t.equal(more.length, 0);
   t.match(vectors, { k: 'loop', from: { value: 0 }, to: { value: 32 }, step: 16 });
   const vstore = (vectors as Extract<Stmt, { k: 'loop' }>).body[0]!;
@@ -62,8 +62,8 @@ t.test('a vector loop becomes whole vector steps and the scalar remainder', asyn
     { k: 'loop', var: 'i', from: int(32), to: int(40), parallel: true, body: element },
     'the remainder: the scalar body',
   );
-  t.same(vectorize(body, undefined), body, 'no vector unit: unchanged');
-  t.same(vectorize([loop(element, 8)], unit), [loop(element, 8)], 'shorter than a vector: unchanged');
+  t.same(vectorize(body, []), body, 'no vector unit: unchanged');
+  t.same(vectorize([loop(element, 8)], [unit]), [loop(element, 8)], 'shorter than a vector: unchanged');
 });
 
 t.test('vectorization refuses what vectors cannot compute', async (t) => {
@@ -83,7 +83,7 @@ t.test('vectorization refuses what vectors cannot compute', async (t) => {
     canVectorize([{ k: 'if', cond: { k: 'cmp', a: v('i'), rel: '<', b: int(3) }, then: [store(load(x))] }], 'i', unit),
     'a condition on the lane',
   );
-  const [scalar] = vectorize([loop([store(load(x, mul(v('i'), 2)))])], unit);
+  const [scalar] = vectorize([loop([store(load(x, mul(v('i'), 2)))])], [unit]);
   t.same(scalar, loop([store(load(x, mul(v('i'), 2)))]), 'refused: the loop is left as it was');
 });
 
@@ -108,7 +108,7 @@ t.test('a pooling window inside a vector loop stays scalar around vector accumul
       16,
     ),
   ];
-  const [vectors] = vectorize(body, unit);
+  const [vectors] = vectorize(body, [unit]);
   const text = printKernel({ name: 'k', comment: '/* pooling */', params: [x, y, out], body: [vectors!] });
   t.match(text, /for i in \[0, 16\) step 16:/);
   t.match(text, /var acc: f32x16 = broadcast f32x16\(in1\[0\]\)/);
@@ -126,6 +126,58 @@ t.test('a pooling window inside a vector loop stays scalar around vector accumul
     /no vector of 16 x f32/,
     'vectors of another width than the target has',
   );
+});
+
+// An integer unit (rl_vn on Helium): i32 lanes that also hold 8- and 16-bit integers exactly.
+// A requantization's loop: i8 in, widened; i32 arithmetic; a convert back to i8; an i8 store.
+t.test('integer lanes: narrow loads widen, converts wrap, narrow stores keep the low bits', async (t) => {
+  const I8 = intElem(8, true);
+  const intUnit = cIntVectorUnit(4)!;
+  const [a8, m32, o8] = [buf('in0', 8, false, I8), buf('in1', 8, false, I32), buf('out0', 8, true, I8)];
+  const iop = (name: string, args: Val[], elem: ElemType, result = elem): Val => ({
+    k: 'op',
+    name,
+    args,
+    elem,
+    result,
+    owner,
+  });
+  const stored = (x: Val, e: ElemType): Val => iop('as_stored', [x], e);
+  const wide = stored(iop('convert', [load(a8)], I8, I32), I32);
+  const requant = stored(iop('mulhi', [wide, load(m32, int(0))], I32), I32);
+  const narrowed = stored(iop('convert', [requant], I32, I8), I8);
+  const element: Stmt[] = [{ k: 'store', buf: o8, at: v('i'), value: narrowed }];
+  t.ok(canVectorize(element, 'i', intUnit), 'the requantization loop runs in integer lanes');
+  t.notOk(canVectorize(element, 'i', unit), 'not in f32 lanes');
+  t.notOk(
+    canVectorize([{ k: 'store', buf: o8, at: v('i'), value: iop('add', [load(a8), load(a8)], I8) }], 'i', intUnit),
+    'an 8-bit add (it would not wrap in i32 lanes)',
+  );
+  t.notOk(
+    canVectorize(
+      [{ k: 'store', buf: buf('o16', 8, true, intElem(32, false)), at: v('i'), value: load(a8) }],
+      'i',
+      intUnit,
+    ),
+    'a u32 store (not held exactly in signed lanes)',
+  );
+  // The first unit that can run a loop takes it: f32 loops stay on rl_vf.
+  const [vectors] = vectorize([loop(element, 8)], [unit, intUnit]);
+  const c = new CRenderer(16, 'f64', 4).render(
+    { name: 'k', comment: '', params: [a8, m32, o8], body: [vectors!] },
+    owner,
+    false,
+  );
+  t.match(c, /for \(rl_index_t i = 0; i < 8; i \+= 4\)/);
+  t.match(c, /rl_vn_mulhi\(rl_vn_load_s8\(in0 \+ i\), rl_vn_splat\(\(int32_t\)\(in1\[0\]\)\)\)/);
+  t.match(c, /rl_vn_store_s8\(out0 \+ i, rl_vn_wrap_s8\(/);
+  // A loop of 8-bit values only (a pooling) is left to the C compiler, which vectorizes it at its
+  // width (16 lanes on Helium, not 4 held in i32 lanes).
+  const pool = loop([{ k: 'store', buf: o8, at: v('i'), value: iop('maximum', [load(a8), load(a8)], I8) }], 8);
+  t.ok(canVectorize((pool as Extract<Stmt, { k: 'loop' }>).body, 'i', intUnit), 'an i8 maximum runs in the lanes');
+  t.same(vectorize([pool], [intUnit]), [pool], 'but alone it is not vectorized');
+  const [f32] = vectorize([loop([store(op('add', [load(x), load(x)]))])], [unit, intUnit]);
+  t.match(f32, { k: 'loop', step: 16 }, 'an f32 loop on the f32 unit');
 });
 
 t.test('scratch arrays, swaps and breaks render; unread parameters are found from the IR', async (t) => {
