@@ -120,7 +120,8 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
   // there. Microcontrollers' integer convolutions gather each window (int-gemm.ts's forEachWindow).
   const helium = settings.target.simd === 'helium';
   const integer = lowerQuantized(partitioned, {
-    foldZeroPoints: helium,
+    // So does SDOT (int8 x int8 only).
+    foldZeroPoints: helium || !!settings.target.dotProduct,
     padConvolutions: helium || !!settings.target.armDsp,
   });
   if (at({ phase: 'quantize', module: integer }, mlir(integer))) return undefined;

@@ -232,7 +232,7 @@ static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return _mm256_add_
 #elif defined(RL_SIMD_NEON)
 /* NEON has no lane-wise pair product: the eight 16-bit products (SMULL of each half) added in
  * adjacent pairs (ADDP), then to acc; the products fit i32, their pair sums wrap (-32768 * -32768
- * twice) as vpmaddwd's do. AArch64 with the dot-product extension would use SDOT on int8 instead. */
+ * twice) as vpmaddwd's do. With the dot product extension int8 tiles use SDOT (rl_vi_dot4). */
 #define RL_VI_LANES 4
 typedef int32x4_t rl_vi;
 static inline rl_vi rl_vi_zero(void) { return vdupq_n_s32(0); }
@@ -249,6 +249,11 @@ static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) {
   return vaddq_s32(acc, vcombine_s32(vpadd_s32(vget_low_s32(lo), vget_high_s32(lo)), vpadd_s32(vget_low_s32(hi), vget_high_s32(hi))));
 #endif
 }
+#if defined(__ARM_FEATURE_DOTPROD)
+/* Armv8.2's dot product: each lane of acc plus the four int8 products of its bytes in x and y
+ * (SDOT; exact in i32, wrapping as the i32 sums do). */
+static inline rl_vi rl_vi_dot4(rl_vi acc, rl_vi x, rl_vi y) { return vdotq_s32(acc, vreinterpretq_s8_s32(x), vreinterpretq_s8_s32(y)); }
+#endif
 #else
 #include "rl.h" /* rl_smlad */
 #define RL_VI_LANES 1

@@ -9,7 +9,8 @@
  * accumulators stays in registers; the tile is chosen by counting instructions per k pair: mr A
  * pair loads (and splats), nr / lanes B loads, mr x nr / lanes dual multiply-adds and the loop's
  * 3. CMSIS-NN's q7/q15 kernels work the same way on Cortex-M. Hosted Arm targets take the vector
- * tiles with NEON's widening products added in pairs (4 columns per vector).
+ * tiles with NEON's widening products added in pairs (4 columns per vector); with Armv8.2's dot
+ * product, int8 x int8 tiles pack four k per word (byteQuads) for SDOT (rl_vi_dot4).
  */
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
@@ -88,9 +89,11 @@ export function planIntGemm(
       if (cost < best.cost) best = { cost, mr, nv };
     }
   const mr = best.mr;
-  // Vector tiles read A from a block of mc rows packed as pair words (half of L2), built once per
+  // Armv8.2's SDOT multiplies int8 lanes in fours: int8 x int8 tiles pack four k per word.
+  const byteQuads = !!target.dotProduct && lanes === 4 && lt.elem.name === 'i8' && rt.elem.name === 'i8';
+  // Vector tiles read A from a block of mc rows packed as words (half of L2), built once per
   // block and read by every panel; one-lane tiles (microcontrollers: RAM) read A in place.
-  const pairWords = Math.ceil(shape.k / 2);
+  const pairWords = Math.ceil(shape.k / (byteQuads ? 4 : 2));
   const rowTiles = Math.ceil(shape.m / mr);
   const mc =
     lanes === 1 ? 0 : mr * Math.max(1, Math.min(rowTiles, Math.floor(target.cache.l2 / 2 / (4 * pairWords * mr))));
@@ -103,6 +106,7 @@ export function planIntGemm(
     nr: best.nv * lanes,
     lanes,
     mc,
+    ...(byteQuads ? { byteQuads } : {}),
   };
 }
 
@@ -113,9 +117,10 @@ export const packedIntWeightElem = (p: IntGemmPlan): IntElem => intElem(p.column
 export const intGemmScratchBytes = (p: IntGemmPlan): number =>
   p.a.kind === 'conv' && (p.quads || p.columnDot)
     ? 4 * Math.ceil((p.k * (p.elems.a.name === 'i8' ? 1 : 2)) / 4)
-    : 4 * p.mc * pairs(p);
+    : 4 * p.mc * words(p);
 
-const pairs = (p: IntGemmPlan): number => Math.ceil(p.k / 2);
+/** Packed words per column (and per A row of a vector tile): pairs of k, or quads of int8 k. */
+const words = (p: IntGemmPlan): number => Math.ceil(p.k / (p.byteQuads ? 4 : 2));
 const panels = (p: IntGemmPlan): number => Math.ceil(p.n / p.nr);
 
 /** Elements per column of the column-dot layout: K rounded up to whole vectors (128 bits). */
@@ -138,9 +143,20 @@ export function packIntB(p: IntGemmPlan, b: Tensor): Uint8Array {
           out[(bi * np + n) * kp + k] = Number(getElem(b, bi * p.b.batchStride + k * p.b.kStride + n * p.b.nStride));
     return new Uint8Array(out.buffer);
   }
-  const out = new Uint32Array(p.batch * panels(p) * pairs(p) * p.nr);
+  const out = new Uint32Array(p.batch * panels(p) * words(p) * p.nr);
   const at = (bi: number, k: number, n: number): number =>
     k < p.k && n < p.n ? Number(getElem(b, bi * p.b.batchStride + k * p.b.kStride + n * p.b.nStride)) : 0;
+  if (p.byteQuads) {
+    // [batch][n panel][k quad][nr] words of B[4q..4q+3][n] as bytes, k ascending (little-endian).
+    let o = 0;
+    for (let bi = 0; bi < p.batch; bi++)
+      for (let jp = 0; jp < panels(p); jp++)
+        for (let q = 0; q < words(p); q++)
+          for (let j = 0; j < p.nr; j++)
+            out[o++] =
+              [0, 1, 2, 3].reduce((word, i) => word | ((at(bi, 4 * q + i, jp * p.nr + j) & 0xff) << (8 * i)), 0) >>> 0;
+    return new Uint8Array(out.buffer);
+  }
   const word = (bi: number, k0: number, k1: number, n: number): number =>
     ((at(bi, k0, n) & 0xffff) | ((at(bi, k1, n) & 0xffff) << 16)) >>> 0;
   // Four k per step: each column's two words of a group adjacent, pairs as A's load splits them.
@@ -155,7 +171,7 @@ export function packIntB(p: IntGemmPlan, b: Tensor): Uint8Array {
           out[o++] = word(bi, k, k + spread, n);
           out[o++] = word(bi, k + 3 - spread, k + 3, n);
         }
-      for (let q = 2 * groups; q < pairs(p); q++)
+      for (let q = 2 * groups; q < words(p); q++)
         for (let j = 0; j < p.nr; j++) out[o++] = word(bi, 2 * q, 2 * q + 1, jp * p.nr + j);
     }
   return new Uint8Array(out.buffer);
@@ -183,7 +199,9 @@ export function emitIntGemmKernel(
       : `${
           lanes === 1
             ? 'one dual multiply-accumulate (SMLAD) per pair'
-            : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (${lanes === 4 ? 'NEON: SMULL, SMULL2, ADDP, ADD' : 'vpmaddwd + vpaddd, or vpdpwssd'}) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`
+            : p.byteQuads
+              ? `${nv} vector(s) of ${lanes} columns, one SDOT (four int8 products per lane) per quad of k and vector; A packed as quads in blocks of ${p.mc} rows`
+              : `${nv} vector(s) of ${lanes} columns, one dual multiply-add (${lanes === 4 ? 'NEON: SMULL, SMULL2, ADDP, ADD' : 'vpmaddwd + vpaddd, or vpdpwssd'}) per pair and vector; A packed as pairs in blocks of ${p.mc} rows`
         }`;
   w.line(comment);
   w.line(
@@ -321,7 +339,7 @@ function emitWindowDriver(
     forEachWindow(w, p, aType, () =>
       w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
         w.line(`const rl_index_t cols = ${p.n} - jp * ${p.nr} < ${p.nr} ? ${p.n} - jp * ${p.nr} : ${p.nr};`);
-        w.line(`${micro}(window, in1 + jp * ${pairs(p) * p.nr}, out0 + row * ${p.n} + jp * ${p.nr}, 1, cols);`);
+        w.line(`${micro}(window, in1 + jp * ${words(p) * p.nr}, out0 + row * ${p.n} + jp * ${p.nr}, 1, cols);`);
       }),
     ),
   );
@@ -379,7 +397,7 @@ function zeroAccumulators(w: CodeWriter, p: IntGemmPlan, acc: (i: number, j: num
  * `cols` how many of its columns exist. */
 function panelLoop(w: CodeWriter, p: IntGemmPlan, body: () => void): void {
   w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
-    w.line(`const uint32_t* restrict bp = in1 + (bi * ${panels(p)} + jp) * ${pairs(p) * p.nr};`);
+    w.line(`const uint32_t* restrict bp = in1 + (bi * ${panels(p)} + jp) * ${words(p) * p.nr};`);
     w.line(`const rl_index_t cols = ${p.n} - jp * ${p.nr} < ${p.nr} ? ${p.n} - jp * ${p.nr} : ${p.nr};`);
     body();
   });
@@ -415,9 +433,10 @@ function emitPackedIntGemm(
 ): string {
   const { mr, nr, lanes, mc } = p;
   const nv = nr / lanes;
-  const q = pairs(p);
+  const q = words(p);
   const full = Math.floor(p.k / 2);
   const micro = `${name}_tile`;
+  const dot = p.byteQuads ? 'rl_vi_dot4' : 'rl_vi_dot2';
   w.block(
     `static __attribute__((noinline)) void ${micro}(const uint32_t* restrict a, const uint32_t* restrict b, int32_t* restrict c, rl_index_t rows, rl_index_t cols) {`,
     () => {
@@ -427,7 +446,7 @@ function emitPackedIntGemm(
         for (let j = 0; j < nv; j++) w.line(`const rl_vi y${j} = rl_vi_load(b + ${j * lanes});`);
         for (let i = 0; i < mr; i++)
           w.line(
-            `{ const rl_vi x = rl_vi_splat(a[${i}]); ${Array.from({ length: nv }, (_, j) => `${acc(i, j)} = rl_vi_dot2(${acc(i, j)}, x, y${j});`).join(' ')} }`,
+            `{ const rl_vi x = rl_vi_splat(a[${i}]); ${Array.from({ length: nv }, (_, j) => `${acc(i, j)} = ${dot}(${acc(i, j)}, x, y${j});`).join(' ')} }`,
           );
         w.line(`a += ${mr};`);
         w.line(`b += ${nr};`);
@@ -451,7 +470,16 @@ function emitPackedIntGemm(
             w.line(`const rl_index_t row = i0 + t * ${mr} + r;`);
             w.line(`if (row >= ${p.m}) { for (rl_index_t k = 0; k < ${q}; ++k) dst[k * ${mr}] = 0; continue; }`);
             if (p.a.kind === 'conv') gatherConvRow(w, p, aType);
-            else {
+            else if (p.byteQuads) {
+              // Four int8 k per word as they lie in the row (one unaligned load), the last zero-filled.
+              const [whole, rest] = [Math.floor(p.k / 4), p.k % 4];
+              w.line(`const int8_t* restrict src = in0 + bi * ${p.a.batchStride} + row * ${p.a.mStride};`);
+              if (whole)
+                w.line(
+                  `for (rl_index_t k = 0; k < ${whole}; ++k) { uint32_t v; memcpy(&v, src + 4 * k, 4); dst[k * ${mr}] = v; }`,
+                );
+              if (rest) w.line(`{ uint32_t v = 0; memcpy(&v, src + ${4 * whole}, ${rest}); dst[${whole * mr}] = v; }`);
+            } else {
               const a = p.a;
               w.line(`const ${aType}* restrict src = in0 + bi * ${a.batchStride} + row * ${a.mStride};`);
               if (full) w.line(`for (rl_index_t k = 0; k < ${full}; ++k) dst[k * ${mr}] = ${pair}(src + 2 * k);`);
@@ -478,12 +506,19 @@ function emitPackedIntGemm(
  */
 function gatherConvRow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
   const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
-  if (p.k % 2) w.line(`dst[${Math.floor(p.k / 2) * p.mr}] = 0;`);
+  // Values per word: pairs of 16 bits, or (SDOT) quads of int8.
+  const [per, shift] = p.byteQuads ? [4, 2] : [2, 1];
+  if (p.k % per) w.line(`dst[${Math.floor(p.k / per) * p.mr}] = 0;`);
   w.line('rl_index_t k = 0;');
   forEachTap(w, p, aType, () =>
     w.block(`for (rl_index_t c = 0; c < ${g.channels}; ++c, ++k) {`, () => {
-      w.line('const uint16_t v = inside ? (uint16_t)(int16_t)src[c] : 0;');
-      w.line(`memcpy((char*)(dst + (k >> 1) * ${p.mr}) + 2 * (k & 1), &v, 2);`);
+      if (p.byteQuads) {
+        w.line('const int8_t v = inside ? src[c] : 0;');
+        w.line(`memcpy((char*)(dst + (k >> ${shift}) * ${p.mr}) + (k & 3), &v, 1);`);
+      } else {
+        w.line('const uint16_t v = inside ? (uint16_t)(int16_t)src[c] : 0;');
+        w.line(`memcpy((char*)(dst + (k >> ${shift}) * ${p.mr}) + 2 * (k & 1), &v, 2);`);
+      }
     }),
   );
 }

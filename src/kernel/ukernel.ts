@@ -129,6 +129,9 @@ export interface IntGemmPlan extends GemmShape {
    * pair words), and each column's two B words of the step are adjacent (one LDRD), packed to
    * match A's pairs. K's last k % 4 values run as plain pairs. */
   readonly quads?: boolean;
+  /** Vector tiles on Armv8.2's dot product (int8 x int8): B packed as words of four int8 k, A's
+   * rows likewise, one SDOT (four products per lane) per word and vector of columns. */
+  readonly byteQuads?: boolean;
 }
 
 export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan | IntGemmPlan;
@@ -139,7 +142,9 @@ export const intWeightPacking = (p: IntGemmPlan): string =>
     ? `${p.columnDot}-bit columns`
     : p.quads
       ? `16-bit pairs, each column's two per group of four k adjacent${p.elems.a.name === 'i8' ? ' as (k0, k2), (k1, k3)' : ''}`
-      : '16-bit pairs along k';
+      : p.byteQuads
+        ? '8-bit quads along k'
+        : '16-bit pairs along k';
 
 /** One line saying what a plan computes and how (`--dump-after=lower`). */
 export function describeUkernel(p: UkernelPlan): string {

@@ -40,6 +40,9 @@ export interface Target {
   readonly generalRegisters: number;
   /** Arm's DSP extension (SMLAD, SXTB16: Cortex-M4/M7/M33/M55): the integer GEMM steps four k at a time. */
   readonly armDsp?: boolean;
+  /** Armv8.2-A's dot product (SDOT: four int8 products per i32 lane): the integer GEMM's vector
+   * tiles step four int8 k per word instead of two 16-bit ones. */
+  readonly dotProduct?: boolean;
   /** Per-core data cache sizes the GEMM blocking aims at. */
   readonly cache: { readonly l1: number; readonly l2: number };
   /** Hardware floating point: none (soft-float), f32 only, or f32 and f64. */
@@ -201,6 +204,26 @@ export const TARGETS: readonly Target[] = [
     os: 'hosted',
     toolPrefix: 'aarch64-linux-gnu-',
     cflags: ['-march=armv8-a'],
+    exeFlags: ['-static'],
+    runner: { kind: 'qemu-user', command: 'qemu-aarch64' },
+    packages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-user'],
+  },
+  {
+    name: 'aarch64-dotprod',
+    description:
+      'Armv8.2-A 64-bit Linux with NEON and the dot product extension (SDOT: Cortex-A55/A75 and later), static binaries under qemu-aarch64',
+    isa: 'armv8.2-a+dotprod',
+    simd: 'neon',
+    dotProduct: true,
+    vectorBits: 128,
+    vectorRegisters: 32,
+    generalRegisters: 31,
+    cache: { l1: 32 * KiB, l2: 512 * KiB },
+    fpu: 'f32+f64',
+    floatAccumulator: 'f64',
+    os: 'hosted',
+    toolPrefix: 'aarch64-linux-gnu-',
+    cflags: ['-march=armv8.2-a+dotprod'],
     exeFlags: ['-static'],
     runner: { kind: 'qemu-user', command: 'qemu-aarch64' },
     packages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-user'],

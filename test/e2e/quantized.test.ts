@@ -92,13 +92,13 @@ t.test('the quantize phase: every contraction in integers, and the same values i
 });
 
 t.test(
-  'quantized fixtures compiled for host (ASan+UBSan), aarch64, Cortex-M4, M55 and M0 match the interpreter',
+  'quantized fixtures compiled for host (ASan+UBSan), aarch64 (with and without SDOT), Cortex-M4, M55 and M0 match the interpreter',
   async (t) => {
     for (const name of FILES) {
       const m = load(name);
       const args = inputsOf(m);
       const expected = run(m, args);
-      for (const target of ['host', 'aarch64', 'cortex-m4', 'cortex-m55', 'cortex-m0']) {
+      for (const target of ['host', 'aarch64', 'aarch64-dotprod', 'cortex-m4', 'cortex-m55', 'cortex-m0']) {
         const opts = target === 'host' ? { flags: SANITIZE_FLAGS } : { target: lookupTarget(target) };
         const { outputs, emitted } = await runCompiled(m, 'main', args, opts);
         withinOneQuantum(t, outputs, expected, `${name} on ${target}`);
@@ -212,7 +212,7 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
   const m = importModule(new SourceFile('igemm.mlir', src));
   const args = inputsOf(m);
   const want = run(m, args);
-  for (const target of ['cortex-m4', 'cortex-m0', 'cortex-m55', 'aarch64', 'armv7a']) {
+  for (const target of ['cortex-m4', 'cortex-m0', 'cortex-m55', 'aarch64', 'aarch64-dotprod', 'armv7a']) {
     const { outputs, emitted } = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
     const c = emitted.files.get('model.c') as string;
     const gemms = c.match(/Integer GEMM \[9 x 23\] \* \[23 x \d+\] [^.]*/g) ?? [];
@@ -224,6 +224,15 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
           g,
           new RegExp(`23 x ${o.n}\\] ${o.columns} x i8 -> i32: tile 1 x 4 .*as ${o.columns.slice(1)}-bit columns`),
           `${target}: ${o.id} by ${o.columns} column dots`,
+        );
+      else if (target === 'aarch64-dotprod')
+        // int8 activations stay as stored (the zero point folded out of the sums, as on M55).
+        t.match(
+          g,
+          new RegExp(
+            `23 x ${o.n}\\] ${o.columns} x i8 -> i32: tile \\d+ x \\d+ .*${o.columns === 'i8' ? 'one SDOT' : 'one dual multiply-add \\(NEON'}`,
+          ),
+          `${target}: ${o.id} in NEON vector tiles of ${o.columns === 'i8' ? 'int8 quads (SDOT)' : 'i16 pairs'}`,
         );
       else if (target === 'aarch64' || target === 'armv7a')
         t.match(
@@ -251,9 +260,10 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
 });
 
 /** Compiles `m` for x86-64-v3 (AVX2), x86-64-v4 (AVX-512) and the host (VNNI where this CPU has
- * it; a target this CPU cannot run is skipped, saying why), runs it under ASan+UBSan, lets `check`
- * look at the C, and asserts every output equal to the interpreter's. */
-async function exactOnX86(
+ * it; a target this CPU cannot run is skipped, saying why), runs it under ASan+UBSan, and for
+ * AArch64 with and without SDOT under qemu-user; lets `check` look at the C, and asserts every
+ * output equal to the interpreter's. */
+async function exactOnCpus(
   t: Test,
   m: Module,
   args: readonly Tensor[],
@@ -262,7 +272,7 @@ async function exactOnX86(
 ): Promise<void> {
   const { cannotRunHere } = await import('../../src/target/targets.js');
   const want = run(m, args);
-  for (const target of ['x86-64-v3', 'x86-64-v4', 'host']) {
+  for (const target of ['x86-64-v3', 'x86-64-v4', 'host', 'aarch64', 'aarch64-dotprod']) {
     const why = cannotRunHere(lookupTarget(target));
     if (why) {
       t.pass(`${target}: not run`, { skip: why });
@@ -270,7 +280,7 @@ async function exactOnX86(
     }
     const { outputs, emitted } = await runCompiled(m, 'main', args, {
       target: lookupTarget(target),
-      flags: SANITIZE_FLAGS,
+      ...(target.startsWith('aarch64') ? {} : { flags: SANITIZE_FLAGS }),
     });
     check(target, emitted.files.get('model.c') as string);
     want.forEach((w, i) =>
@@ -283,91 +293,102 @@ async function exactOnX86(
   }
 }
 
-t.test('integer GEMM vectors on x86: AVX2, AVX-512 and this CPU (VNNI where it has it), exact', async (t) => {
-  // i8 x i8, i16 x i8 and i16 x i16 -> i32 with constant weights, 7 rows by an odd K of 37 into 5, 21
-  // and 40 columns: partial vectors and panels, a last row alone, the last k alone. The i16 x i16
-  // weights start with two k's of -32768 that meet A's -32768s: that pair's products sum to 2^31,
-  // vpmaddwd's one overflowing case, which must wrap (a saturating form such as vpdpwssds would
-  // give another i32 result than the interpreter's wrapping contraction).
-  let seed = 9;
-  const int = (bound: number): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % (2 * bound)) - bound;
-  const lines: string[] = [];
-  const results: string[] = [];
-  for (const [a, b] of [
-    ['i8', 'i8'],
-    ['i16', 'i8'],
-    ['i16', 'i16'],
-  ] as const)
-    for (const n of [5, 21, 40]) {
-      const bound = (e: string): number => (e === 'i8' ? 128 : 32768);
-      const w = Array.from(
-        { length: 37 },
-        (_, k) => `[${Array.from({ length: n }, () => (b === 'i16' && k < 2 ? -32768 : int(bound(b)))).join(', ')}]`,
-      );
-      const id = `${a}_${b}_${n}`;
-      lines.push(
-        `  %w_${id} = stablehlo.constant dense<[${w.join(', ')}]> : tensor<37x${n}x${b}>`,
-        `  %d_${id} = stablehlo.dot_general %x_${a}, %w_${id}, contracting_dims = [1] x [0] : (tensor<7x37x${a}>, tensor<37x${n}x${b}>) -> tensor<7x${n}xi32>`,
-      );
-      results.push(id);
-    }
-  const src = [
-    `func.func @main(%x_i8: tensor<7x37xi8>, %x_i16: tensor<7x37xi16>) -> (${results.map((id) => `tensor<7x${id.split('_')[2]}xi32>`).join(', ')}) {`,
-    ...lines,
-    `  return ${results.map((id) => `%d_${id}`).join(', ')} : ${results.map((id) => `tensor<7x${id.split('_')[2]}xi32>`).join(', ')}`,
-    '}',
-  ].join('\n');
-  const m = importModule(new SourceFile('igemm_x86.mlir', src));
-  const f = m.funcs.get('main')!;
-  const values = (bound: number, first: number): string =>
-    Array.from({ length: 7 * 37 }, (_, i) => (i % 37 < 2 ? first : int(bound))).join(',');
-  const args = [
-    parseInput(`7x37xi8=${values(128, -128)}`, f, 0) as Tensor,
-    parseInput(`7x37xi16=${values(32768, -32768)}`, f, 1) as Tensor,
-  ];
-  await exactOnX86(t, m, args, results, (target, c) => {
-    t.equal(c.match(/Integer GEMM \[7 x 37\]/g)?.length, 9, `${target}: all nine dots on the integer GEMM path`);
-    t.match(c, /vector\(s\) of (8|16) columns/, `${target}: in vectors`);
-  });
-});
+t.test(
+  'integer GEMM vectors on x86 (AVX2, AVX-512, this CPU: VNNI where it has it) and AArch64 (NEON, SDOT), exact',
+  async (t) => {
+    // i8 x i8, i16 x i8 and i16 x i16 -> i32 with constant weights, 7 rows by an odd K of 37 into 5, 21
+    // and 40 columns: partial vectors and panels, a last row alone, the last k alone. The i16 x i16
+    // weights start with two k's of -32768 that meet A's -32768s: that pair's products sum to 2^31,
+    // vpmaddwd's one overflowing case, which must wrap (a saturating form such as vpdpwssds would
+    // give another i32 result than the interpreter's wrapping contraction).
+    let seed = 9;
+    const int = (bound: number): number =>
+      ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % (2 * bound)) - bound;
+    const lines: string[] = [];
+    const results: string[] = [];
+    for (const [a, b] of [
+      ['i8', 'i8'],
+      ['i16', 'i8'],
+      ['i16', 'i16'],
+    ] as const)
+      for (const n of [5, 21, 40]) {
+        const bound = (e: string): number => (e === 'i8' ? 128 : 32768);
+        const w = Array.from(
+          { length: 37 },
+          (_, k) => `[${Array.from({ length: n }, () => (b === 'i16' && k < 2 ? -32768 : int(bound(b)))).join(', ')}]`,
+        );
+        const id = `${a}_${b}_${n}`;
+        lines.push(
+          `  %w_${id} = stablehlo.constant dense<[${w.join(', ')}]> : tensor<37x${n}x${b}>`,
+          `  %d_${id} = stablehlo.dot_general %x_${a}, %w_${id}, contracting_dims = [1] x [0] : (tensor<7x37x${a}>, tensor<37x${n}x${b}>) -> tensor<7x${n}xi32>`,
+        );
+        results.push(id);
+      }
+    const src = [
+      `func.func @main(%x_i8: tensor<7x37xi8>, %x_i16: tensor<7x37xi16>) -> (${results.map((id) => `tensor<7x${id.split('_')[2]}xi32>`).join(', ')}) {`,
+      ...lines,
+      `  return ${results.map((id) => `%d_${id}`).join(', ')} : ${results.map((id) => `tensor<7x${id.split('_')[2]}xi32>`).join(', ')}`,
+      '}',
+    ].join('\n');
+    const m = importModule(new SourceFile('igemm_x86.mlir', src));
+    const f = m.funcs.get('main')!;
+    const values = (bound: number, first: number): string =>
+      Array.from({ length: 7 * 37 }, (_, i) => (i % 37 < 2 ? first : int(bound))).join(',');
+    const args = [
+      parseInput(`7x37xi8=${values(128, -128)}`, f, 0) as Tensor,
+      parseInput(`7x37xi16=${values(32768, -32768)}`, f, 1) as Tensor,
+    ];
+    await exactOnCpus(t, m, args, results, (target, c) => {
+      t.equal(c.match(/Integer GEMM \[7 x 37\]/g)?.length, 9, `${target}: all nine dots on the integer GEMM path`);
+      t.match(c, /vector\(s\) of (4|8|16) columns/, `${target}: in vectors`);
+      if (target === 'aarch64-dotprod') t.equal(c.match(/one SDOT/g)?.length, 3, `${target}: the i8 x i8 dots on SDOT`);
+    });
+  },
+);
 
-t.test('integer convolutions on x86 as implicit GEMMs (the image gathered while packing A), exact', async (t) => {
-  // NHWC x HWIO -> NHWC, i8 x i8 and i16 x i8 -> i32 with constant kernels: 3 x 3 taps over 3 input
-  // channels (K = 27, odd: pairs cross taps), strides 2 x 1, padding on every side, a column
-  // dilation of 2, two images; and a 1 x 1 convolution over 4 channels.
-  let seed = 3;
-  const int = (bound: number): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % (2 * bound)) - bound;
-  const kernel = (dims: number[]): string =>
-    `dense<[${Array.from({ length: dims.reduce((a, b) => a * b) }, () => int(128)).join(', ')}]> : tensor<${dims.join('x')}xi8>`;
-  const conv = (x: string, xt: string, w: string, wt: string, rt: string, window: string): string =>
-    `stablehlo.convolution(${x}, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${xt}, ${wt}) -> ${rt}`;
-  const win3 = 'stride = [2, 1], pad = [[1, 2], [1, 1]], rhs_dilate = [1, 2]';
-  const src = [
-    'func.func @main(%a: tensor<2x7x6x3xi8>, %b: tensor<2x7x6x3xi16>, %c: tensor<1x5x4x4xi8>) -> (tensor<2x4x4x5xi32>, tensor<2x4x4x5xi32>, tensor<1x5x4x6xi32>) {',
-    `  %w = stablehlo.constant ${kernel([3, 3, 3, 5])}`,
-    `  %v = stablehlo.constant ${kernel([1, 1, 4, 6])}`,
-    `  %r0 = ${conv('%a', 'tensor<2x7x6x3xi8>', '%w', 'tensor<3x3x3x5xi8>', 'tensor<2x4x4x5xi32>', win3)}`,
-    `  %r1 = ${conv('%b', 'tensor<2x7x6x3xi16>', '%w', 'tensor<3x3x3x5xi8>', 'tensor<2x4x4x5xi32>', win3)}`,
-    `  %r2 = ${conv('%c', 'tensor<1x5x4x4xi8>', '%v', 'tensor<1x1x4x6xi8>', 'tensor<1x5x4x6xi32>', 'stride = [1, 1]')}`,
-    '  return %r0, %r1, %r2 : tensor<2x4x4x5xi32>, tensor<2x4x4x5xi32>, tensor<1x5x4x6xi32>',
-    '}',
-  ].join('\n');
-  const m = importModule(new SourceFile('iconv_x86.mlir', src));
-  const f = m.funcs.get('main')!;
-  const values = (n: number, bound: number): string => Array.from({ length: n }, () => int(bound)).join(',');
-  const args = [
-    parseInput(`2x7x6x3xi8=${values(252, 128)}`, f, 0) as Tensor,
-    parseInput(`2x7x6x3xi16=${values(252, 32768)}`, f, 1) as Tensor,
-    parseInput(`1x5x4x4xi8=${values(80, 128)}`, f, 2) as Tensor,
-  ];
-  await exactOnX86(t, m, args, ['convolution 0', 'convolution 1', 'convolution 2'], (target, c) =>
-    t.equal(
-      c.match(/Integer GEMM \[(32 x 27|20 x 4)\]/g)?.length,
-      3,
-      `${target}: the three convolutions as integer GEMMs`,
-    ),
-  );
-});
+t.test(
+  'integer convolutions on x86 and AArch64 as implicit GEMMs (the image gathered while packing A), exact',
+  async (t) => {
+    // NHWC x HWIO -> NHWC, i8 x i8 and i16 x i8 -> i32 with constant kernels: 3 x 3 taps over 3 input
+    // channels (K = 27, odd: pairs cross taps), strides 2 x 1, padding on every side, a column
+    // dilation of 2, two images; and a 1 x 1 convolution over 4 channels.
+    let seed = 3;
+    const int = (bound: number): number =>
+      ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % (2 * bound)) - bound;
+    const kernel = (dims: number[]): string =>
+      `dense<[${Array.from({ length: dims.reduce((a, b) => a * b) }, () => int(128)).join(', ')}]> : tensor<${dims.join('x')}xi8>`;
+    const conv = (x: string, xt: string, w: string, wt: string, rt: string, window: string): string =>
+      `stablehlo.convolution(${x}, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${xt}, ${wt}) -> ${rt}`;
+    const win3 = 'stride = [2, 1], pad = [[1, 2], [1, 1]], rhs_dilate = [1, 2]';
+    const src = [
+      'func.func @main(%a: tensor<2x7x6x3xi8>, %b: tensor<2x7x6x3xi16>, %c: tensor<1x5x4x4xi8>) -> (tensor<2x4x4x5xi32>, tensor<2x4x4x5xi32>, tensor<1x5x4x6xi32>) {',
+      `  %w = stablehlo.constant ${kernel([3, 3, 3, 5])}`,
+      `  %v = stablehlo.constant ${kernel([1, 1, 4, 6])}`,
+      `  %r0 = ${conv('%a', 'tensor<2x7x6x3xi8>', '%w', 'tensor<3x3x3x5xi8>', 'tensor<2x4x4x5xi32>', win3)}`,
+      `  %r1 = ${conv('%b', 'tensor<2x7x6x3xi16>', '%w', 'tensor<3x3x3x5xi8>', 'tensor<2x4x4x5xi32>', win3)}`,
+      `  %r2 = ${conv('%c', 'tensor<1x5x4x4xi8>', '%v', 'tensor<1x1x4x6xi8>', 'tensor<1x5x4x6xi32>', 'stride = [1, 1]')}`,
+      '  return %r0, %r1, %r2 : tensor<2x4x4x5xi32>, tensor<2x4x4x5xi32>, tensor<1x5x4x6xi32>',
+      '}',
+    ].join('\n');
+    const m = importModule(new SourceFile('iconv_x86.mlir', src));
+    const f = m.funcs.get('main')!;
+    const values = (n: number, bound: number): string => Array.from({ length: n }, () => int(bound)).join(',');
+    const args = [
+      parseInput(`2x7x6x3xi8=${values(252, 128)}`, f, 0) as Tensor,
+      parseInput(`2x7x6x3xi16=${values(252, 32768)}`, f, 1) as Tensor,
+      parseInput(`1x5x4x4xi8=${values(80, 128)}`, f, 2) as Tensor,
+    ];
+    await exactOnCpus(t, m, args, ['convolution 0', 'convolution 1', 'convolution 2'], (target, c) => {
+      t.equal(
+        c.match(/Integer GEMM \[(32 x 27|20 x 4)\]/g)?.length,
+        3,
+        `${target}: the three convolutions as integer GEMMs`,
+      );
+      // SDOT: the i8 image gathered four k per word (K = 27: words cross taps; the last one partial).
+      if (target === 'aarch64-dotprod') t.equal(c.match(/one SDOT/g)?.length, 2, `${target}: the i8 x i8 ones on SDOT`);
+    });
+  },
+);
 
 t.test('a per-axis value where the backends cannot take it is a located E0301', async (t) => {
   const src = [
