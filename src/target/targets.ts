@@ -115,6 +115,26 @@ const cortexM = (
   ...extra,
 });
 
+/** Armv8-A Linux: the aarch64 target, and the base of its variants. */
+const AARCH64: Target = {
+  name: 'aarch64',
+  description: 'Armv8-A 64-bit Linux (Cortex-A53 and later) with NEON, static binaries under qemu-aarch64',
+  isa: 'armv8-a',
+  simd: 'neon',
+  vectorBits: 128,
+  vectorRegisters: 32,
+  generalRegisters: 31,
+  cache: { l1: 32 * KiB, l2: 512 * KiB },
+  fpu: 'f32+f64',
+  floatAccumulator: 'f64',
+  os: 'hosted',
+  toolPrefix: 'aarch64-linux-gnu-',
+  cflags: ['-march=armv8-a'],
+  exeFlags: ['-static'],
+  runner: { kind: 'qemu-user', command: 'qemu-aarch64' },
+  packages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-user'],
+};
+
 export const TARGETS: readonly Target[] = [
   {
     name: 'host',
@@ -190,43 +210,15 @@ export const TARGETS: readonly Target[] = [
     runner: { kind: 'native' },
     packages: [],
   },
+  AARCH64,
   {
-    name: 'aarch64',
-    description: 'Armv8-A 64-bit Linux (Cortex-A53 and later) with NEON, static binaries under qemu-aarch64',
-    isa: 'armv8-a',
-    simd: 'neon',
-    vectorBits: 128,
-    vectorRegisters: 32,
-    generalRegisters: 31,
-    cache: { l1: 32 * KiB, l2: 512 * KiB },
-    fpu: 'f32+f64',
-    floatAccumulator: 'f64',
-    os: 'hosted',
-    toolPrefix: 'aarch64-linux-gnu-',
-    cflags: ['-march=armv8-a'],
-    exeFlags: ['-static'],
-    runner: { kind: 'qemu-user', command: 'qemu-aarch64' },
-    packages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-user'],
-  },
-  {
+    ...AARCH64,
     name: 'aarch64-dotprod',
     description:
       'Armv8.2-A 64-bit Linux with NEON and the dot product extension (SDOT: Cortex-A55/A75 and later), static binaries under qemu-aarch64',
     isa: 'armv8.2-a+dotprod',
-    simd: 'neon',
     dotProduct: true,
-    vectorBits: 128,
-    vectorRegisters: 32,
-    generalRegisters: 31,
-    cache: { l1: 32 * KiB, l2: 512 * KiB },
-    fpu: 'f32+f64',
-    floatAccumulator: 'f64',
-    os: 'hosted',
-    toolPrefix: 'aarch64-linux-gnu-',
     cflags: ['-march=armv8.2-a+dotprod'],
-    exeFlags: ['-static'],
-    runner: { kind: 'qemu-user', command: 'qemu-aarch64' },
-    packages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'qemu-user'],
   },
   {
     name: 'armv7a',
@@ -342,6 +334,8 @@ function withHostSimd(t: Target): Target {
   return {
     ...t,
     cflags,
+    // An Arm host with the dot product (-march=native enables it): the int8 tiles use SDOT.
+    ...(simd[0] === 'neon' && flags.has('asimddp') ? { dotProduct: true } : {}),
     simd: simd[0],
     vectorBits: simd[1],
     vectorRegisters: simd[2],
