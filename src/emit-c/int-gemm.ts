@@ -524,6 +524,41 @@ function gatherConvRow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
 }
 
 /**
+ * The column-dot variant for K within one vector (a few-channel convolution's windows: 9 taps of
+ * a one-channel image): each A row is one (predicated) load, and every column of B one load and
+ * one VMLADAV into its output, all N columns in one call with one base pointer (the columns lie a
+ * vector apart), no k loop and no accumulators to carry.
+ */
+function emitOneVectorColumnDot(p: IntGemmPlan, name: string, params: readonly KernelParam[], w: CodeWriter): string {
+  const bits = p.columnDot!;
+  const [t, lanes, s] = [`int${bits}_t`, 128 / bits, `s${bits}`];
+  const micro = `${name}_row`;
+  w.block(
+    `static __attribute__((noinline)) void ${micro}(const ${t}* restrict a, const ${t}* restrict b, int32_t* restrict c) {`,
+    () => {
+      const x = p.k === lanes ? `rl_vd_load_${s}(a)` : `rl_vd_tail_${s}(a, ${p.k})`;
+      w.line(`const ${bits === 8 ? 'int8x16_t' : 'int16x8_t'} x = ${x};`);
+      w.line(`for (rl_index_t j = 0; j < ${p.n}; ++j) c[j] = rl_vd_dot_${s}(0, x, rl_vd_load_${s}(b + j * ${lanes}));`);
+    },
+  );
+  w.line('');
+  const np = panels(p) * p.nr;
+  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+    const call = (bi: string, row: string, a: string): void =>
+      w.line(`${micro}(${a}, in1 + ${bi} * ${np * lanes}, out0 + (${bi} * ${p.m} + ${row}) * ${p.n});`);
+    if (p.a.kind === 'conv') return forEachWindow(w, p, t, () => call('0', 'row', 'window'));
+    const a = p.a;
+    w.line('(void)scratch;');
+    w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
+      w.block(`for (rl_index_t i = 0; i < ${p.m}; ++i) {`, () =>
+        call('bi', 'i', `in0 + bi * ${a.batchStride} + i * ${a.mStride}`),
+      );
+    });
+  });
+  return w.toString();
+}
+
+/**
  * Helium's column-dot variant: one A row (read in place) against nr weight columns per call, each
  * a run of K integers of A's width: per vector of k, one A load, nr column loads and nr VMLADAVAs
  * into general-register accumulators. Each column comes as a pointer of its own, advanced with
@@ -537,6 +572,7 @@ function emitColumnDotIntGemm(p: IntGemmPlan, name: string, params: readonly Ker
   const s = `s${bits}`;
   const full = Math.floor(p.k / lanes) * lanes;
   const micro = `${name}_row`;
+  if (kp === lanes) return emitOneVectorColumnDot(p, name, params, w);
   const cols = Array.from({ length: nr }, (_, j) => j);
   w.block(
     `static __attribute__((noinline)) void ${micro}(const ${t}* restrict a, ${cols.map((j) => `const ${t}* restrict b${j}`).join(', ')}, int32_t* restrict c, rl_index_t cols) {`,

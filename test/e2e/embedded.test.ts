@@ -17,7 +17,7 @@ import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
 import { fromStorageBytes } from '../../src/emit-common/ctypes.js';
-import { getElem, type Tensor } from '../../src/ir/tensor.js';
+import { getElem, size, type Tensor } from '../../src/ir/tensor.js';
 import { cannotRunHere, lookupTarget, TARGETS } from '../../src/target/targets.js';
 import { CLI, FIXTURES, HAVE_SHARED, ROOT, SHARED, scratchDir } from '../helpers/paths.js';
 import { expectMatch, reference } from '../helpers/reference.js';
@@ -371,4 +371,46 @@ t.test('integer loops in Helium vectors wrap, widen and narrow exactly as the in
     t.same(elems(outputs[i]!), elems(w), `output ${i} (${w.type.elem.name}) equals the interpreter's`);
     t.ok(new Set(elems(w)).size > 20, `output ${i} is informative`);
   });
+});
+
+// Helium's integer GEMM with K within one vector (int-gemm.ts emitOneVectorColumnDot: one A load
+// per row, every column in one call): K = 16 int8 (a whole vector), 9 int8 (predicated, as a
+// one-channel 3 x 3 window) and 6 int16 (predicated, 8 lanes), into 7, 5 and 3 columns; exact.
+t.test('Helium integer dots with K within one vector equal the interpreter', async (t) => {
+  const cases = [
+    { k: 16, n: 7, a: 'i8' },
+    { k: 9, n: 5, a: 'i8' },
+    { k: 6, n: 3, a: 'i16' },
+  ];
+  let seed = 17;
+  const int = (bound: number): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % (2 * bound)) - bound;
+  const lines = cases.flatMap(({ k, n, a }, i) => [
+    `  %w${i} = stablehlo.constant dense<[${Array.from({ length: k }, () => `[${Array.from({ length: n }, () => int(128)).join(', ')}]`).join(', ')}]> : tensor<${k}x${n}xi8>`,
+    `  %d${i} = stablehlo.dot_general %x${i}, %w${i}, contracting_dims = [1] x [0] : (tensor<5x${k}x${a}>, tensor<${k}x${n}xi8>) -> tensor<5x${n}xi32>`,
+  ]);
+  const params = cases.map(({ k, a }, i) => `%x${i}: tensor<5x${k}x${a}>`).join(', ');
+  const results = cases.map(({ n }) => `tensor<5x${n}xi32>`).join(', ');
+  const src = [
+    `func.func @main(${params}) -> (${results}) {`,
+    ...lines,
+    `  return ${cases.map((_, i) => `%d${i}`).join(', ')} : ${results}`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('one_vector.mlir', src));
+  const f = m.funcs.get('main')!;
+  const args = cases.map(({ k, a }, i) =>
+    parseInput(`5x${k}x${a}=${Array.from({ length: 5 * k }, () => int(a === 'i8' ? 128 : 30000)).join(',')}`, f, i),
+  ) as Tensor[];
+  const want = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const { outputs, emitted } = await runCompiled(m, 'main', args, { target: lookupTarget('cortex-m55') });
+  const c = emitted.files.get('model.c') as string;
+  t.equal(
+    c.match(/for \(rl_index_t j = 0; j < \d+; \+\+j\) c\[j\] = rl_vd_dot_s(8|16)\(0, x/g)?.length,
+    3,
+    'one call per row',
+  );
+  const elems = (x: Tensor) => Array.from({ length: size(x) }, (_, k) => getElem(x, k));
+  want.forEach((w, i) =>
+    t.same(elems(outputs[i]!), elems(w), `dot ${i} (K = ${cases[i]!.k}) equals the interpreter's`),
+  );
 });
