@@ -273,9 +273,11 @@ static inline rl_vi rl_vi_dot2(rl_vi acc, rl_vi x, rl_vi y) { return rl_smlad((u
 static inline int8x16_t rl_vd_load_s8(const int8_t* p) { return vld1q_s8(p); }
 static inline int8x16_t rl_vd_tail_s8(const int8_t* p, uint32_t n) { return vldrbq_z_s8(p, vctp8q(n)); }
 static inline int32_t rl_vd_dot_s8(int32_t acc, int8x16_t a, int8x16_t b) { return vmladavaq_s8(acc, a, b); }
+static inline int32_t rl_vd_dot0_s8(int8x16_t a, int8x16_t b) { return vmladavq_s8(a, b); }
 static inline int16x8_t rl_vd_load_s16(const int16_t* p) { return vld1q_s16(p); }
 static inline int16x8_t rl_vd_tail_s16(const int16_t* p, uint32_t n) { return vldrhq_z_s16(p, vctp16q(n)); }
 static inline int32_t rl_vd_dot_s16(int32_t acc, int16x8_t a, int16x8_t b) { return vmladavaq_s16(acc, a, b); }
+static inline int32_t rl_vd_dot0_s16(int16x8_t a, int16x8_t b) { return vmladavq_s16(a, b); }
 
 /* Integers in i32 lanes (rl_vn: the vectorized integer loops, e.g. a requantization): 8- and
  * 16-bit values are held exactly, loads widen them (VLDRB/VLDRH.S32/U32), stores keep the low

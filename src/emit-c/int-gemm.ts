@@ -526,7 +526,7 @@ function gatherConvRow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
 /**
  * The column-dot variant for K within one vector (a few-channel convolution's windows: 9 taps of
  * a one-channel image): each A row is one (predicated) load, and every column of B one load and
- * one VMLADAV into its output, all N columns in one call with one base pointer (the columns lie a
+ * one VMLADAV (no accumulator to add to) into its output, all N columns in one call with one base pointer (the columns lie a
  * vector apart), no k loop and no accumulators to carry.
  */
 function emitOneVectorColumnDot(p: IntGemmPlan, name: string, params: readonly KernelParam[], w: CodeWriter): string {
@@ -538,7 +538,10 @@ function emitOneVectorColumnDot(p: IntGemmPlan, name: string, params: readonly K
     () => {
       const x = p.k === lanes ? `rl_vd_load_${s}(a)` : `rl_vd_tail_${s}(a, ${p.k})`;
       w.line(`const ${bits === 8 ? 'int8x16_t' : 'int16x8_t'} x = ${x};`);
-      w.line(`for (rl_index_t j = 0; j < ${p.n}; ++j) c[j] = rl_vd_dot_${s}(0, x, rl_vd_load_${s}(b + j * ${lanes}));`);
+      // Unrolled (up to 32 columns): each column is then a load with an immediate offset, a
+      // VMLADAV and a store; the loop's counter and branch would be two more per column.
+      if (p.n <= 32) w.line(`#pragma GCC unroll ${p.n}`);
+      w.line(`for (rl_index_t j = 0; j < ${p.n}; ++j) c[j] = rl_vd_dot0_${s}(x, rl_vd_load_${s}(b + j * ${lanes}));`);
     },
   );
   w.line('');

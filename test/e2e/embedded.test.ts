@@ -405,7 +405,7 @@ t.test('Helium integer dots with K within one vector equal the interpreter', asy
   const { outputs, emitted } = await runCompiled(m, 'main', args, { target: lookupTarget('cortex-m55') });
   const c = emitted.files.get('model.c') as string;
   t.equal(
-    c.match(/for \(rl_index_t j = 0; j < \d+; \+\+j\) c\[j\] = rl_vd_dot_s(8|16)\(0, x/g)?.length,
+    c.match(/for \(rl_index_t j = 0; j < \d+; \+\+j\) c\[j\] = rl_vd_dot0_s(8|16)\(x/g)?.length,
     3,
     'one call per row',
   );
