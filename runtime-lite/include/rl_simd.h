@@ -305,6 +305,25 @@ static inline rl_vn rl_vn_wrap_u8(rl_vn v) { return vandq_s32(v, vdupq_n_s32(0xf
 static inline rl_vn rl_vn_wrap_s16(rl_vn v) { return vshrq_n_s32(vshlq_n_s32(v, 16), 16); }
 static inline rl_vn rl_vn_wrap_u16(rl_vn v) { return vandq_s32(v, vdupq_n_s32(0xffff)); }
 #endif
+#if defined(__ARM_FEATURE_SIMD32) && !defined(RL_SIMD_HELIUM)
+/* Four int8 in a general register (rl_vb: the vectorized int8 loops of cores with the DSP
+ * extension, e.g. a max pooling): SSUB8 sets each byte's GE flag where a >= b, SEL picks by them. */
+#include <string.h>
+typedef uint32_t rl_vb;
+static inline rl_vb rl_vb_load(const int8_t* p) { rl_vb v; memcpy(&v, p, 4); return v; }
+static inline void rl_vb_store(int8_t* p, rl_vb v) { memcpy(p, &v, 4); }
+static inline rl_vb rl_vb_splat(int8_t x) { return (uint32_t)(uint8_t)x * 0x01010101u; }
+static inline rl_vb rl_vb_max(rl_vb a, rl_vb b) {
+  rl_vb r;
+  __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+  return r;
+}
+static inline rl_vb rl_vb_min(rl_vb a, rl_vb b) {
+  rl_vb r;
+  __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+  return r;
+}
+#endif
 /* The first n (< RL_VI_LANES) lanes of v. */
 static inline void rl_vi_store_n(int32_t* p, rl_vi v, int n) {
   int32_t lanes[RL_VI_LANES];

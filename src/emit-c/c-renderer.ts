@@ -40,6 +40,12 @@ const INT_VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>>
   clamp: (a) => `rl_vn_min(rl_vn_max(${a[1]}, ${a[0]}), ${a[2]})`,
 };
 
+/** rl_simd.h spellings of int8 order ops on rl_vb (four int8 in a word). */
+const BYTE_VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
+  maximum: (a) => `rl_vb_max(${a[0]}, ${a[1]})`,
+  minimum: (a) => `rl_vb_min(${a[0]}, ${a[1]})`,
+};
+
 const isF32 = (e: ElemType): boolean => e.kind === 'float' && e.name === 'f32';
 const I32 = intElem(32, true);
 /** The 8- and 16-bit integers rl_vn's i32 lanes hold exactly (sign- or zero-extended). */
@@ -60,6 +66,18 @@ export function cIntVectorUnit(lanes: number | undefined): VectorUnit | undefine
   return { elem: I32, lanes, ops: new Set(Object.keys(INT_VECTOR_OPS)), narrow };
 }
 
+/** rl_simd.h's byte vectors (rl_vb: four int8 in a general register, Arm's SIMD32 instructions
+ * of the DSP extension): int8 maximum and minimum (an int8 pooling's loop). */
+export const cByteVectorUnit = (): VectorUnit => ({
+  elem: intElem(8, true),
+  lanes: 4,
+  ops: new Set(Object.keys(BYTE_VECTOR_OPS)),
+});
+
+/** Which integer vectors of rl_simd.h a target has: integers in i32 lanes (Helium), or four int8
+ * in a word (the DSP extension's SIMD32). */
+export type IntVectors = 'rl_vn' | 'rl_vb';
+
 export class CRenderer extends CFamilyRenderer {
   protected readonly kernelPrefix = 'RL_KERNEL void';
   protected readonly restrict = 'restrict';
@@ -67,12 +85,12 @@ export class CRenderer extends CFamilyRenderer {
   usedSimd = false;
 
   /** `lanes`: f32 lanes of the target's rl_simd.h vectors (undefined: no vectors);
-   * `floatAccumulator`: the target's (Target.floatAccumulator); `intLanes`: i32 lanes of its
-   * rl_vn integer vectors (undefined: none). */
+   * `floatAccumulator`: the target's (Target.floatAccumulator); `intVectors`: its integer
+   * vectors (rl_vn: as many i32 lanes as f32 ones). */
   constructor(
     private readonly lanes?: number,
     floatAccumulator: 'f64' | 'f32' = 'f64',
-    private readonly intLanes?: number,
+    private readonly intVectors?: IntVectors,
   ) {
     super();
     this.floatAccumulator = floatAccumulator;
@@ -80,7 +98,13 @@ export class CRenderer extends CFamilyRenderer {
 
   /** The vector units loops may run on (kernel/vectorize.ts), f32 first. */
   get vectorUnits(): VectorUnit[] {
-    return [cVectorUnit(this.lanes), cIntVectorUnit(this.intLanes)].filter((u) => u !== undefined);
+    const int =
+      this.intVectors === 'rl_vn'
+        ? cIntVectorUnit(this.lanes)
+        : this.intVectors === 'rl_vb'
+          ? cByteVectorUnit()
+          : undefined;
+    return [cVectorUnit(this.lanes), int].filter((u) => u !== undefined);
   }
 
   protected vectorType(t: VecType): string {
@@ -88,39 +112,50 @@ export class CRenderer extends CFamilyRenderer {
   }
 
   protected vectorLoad(t: VecType, buf: string, at: string): string {
-    return this.rlVector(t) === 'rl_vn'
-      ? `rl_vn_load_${intSuffix(t.elem)}(${buf} + ${at})`
-      : `rl_vf_load(${buf} + ${at})`;
+    const v = this.rlVector(t);
+    return v === 'rl_vn' ? `rl_vn_load_${intSuffix(t.elem)}(${buf} + ${at})` : `${v}_load(${buf} + ${at})`;
   }
 
   protected vectorStore(t: VecType, buf: string, at: string, value: string): string {
-    return this.rlVector(t) === 'rl_vn'
+    const v = this.rlVector(t);
+    return v === 'rl_vn'
       ? `rl_vn_store_${intSuffix(t.elem)}(${buf} + ${at}, ${value});`
-      : `rl_vf_store(${buf} + ${at}, ${value});`;
+      : `${v}_store(${buf} + ${at}, ${value});`;
   }
 
   protected broadcast(t: VecType, x: string): string {
-    return this.rlVector(t) === 'rl_vn' ? `rl_vn_splat((int32_t)(${x}))` : `rl_vf_splat(${x})`;
+    const v = this.rlVector(t);
+    return v === 'rl_vn'
+      ? `rl_vn_splat((int32_t)(${x}))`
+      : v === 'rl_vb'
+        ? `rl_vb_splat((int8_t)(${x}))`
+        : `rl_vf_splat(${x})`;
   }
 
   protected vectorOp(x: Extract<Val, { k: 'vop' }>, args: readonly string[]): string {
-    const int = this.rlVector(x.type) === 'rl_vn';
+    const v = this.rlVector(x.type);
     // A convert wraps the lanes to its result type (held exactly after it); to i32 it is a no-op,
     // the lanes holding every value it converts exactly.
-    if (int && x.name === 'convert')
+    if (v === 'rl_vn' && x.name === 'convert')
       return x.type.elem.name === 'i32' ? args[0]! : `rl_vn_wrap_${intSuffix(x.type.elem)}(${args[0]})`;
-    const spell = (int ? INT_VECTOR_OPS : VECTOR_OPS)[x.name];
+    const spell = (v === 'rl_vn' ? INT_VECTOR_OPS : v === 'rl_vb' ? BYTE_VECTOR_OPS : VECTOR_OPS)[x.name];
     if (!spell) unsupportedOp(x.owner, `vector op ${x.name}`);
     return spell(args);
   }
 
-  /** rl_simd.h's vector type: f32 vectors of the target's lanes (rl_vf), integers in its i32
-   * lanes (rl_vn). */
-  private rlVector(t: VecType): 'rl_vf' | 'rl_vn' {
-    const f32 = isF32(t.elem) && t.lanes === this.lanes;
-    const int = (isNarrowInt(t.elem) || t.elem.name === 'i32') && t.lanes === this.intLanes;
-    if (!f32 && !int) throw new Error(`rl_simd.h has no vector of ${t.lanes} x ${t.elem.name}`);
+  /** rl_simd.h's vector type: f32 vectors of the target's lanes (rl_vf), integers in as many i32
+   * lanes (rl_vn), or four int8 in a word (rl_vb). */
+  private rlVector(t: VecType): 'rl_vf' | 'rl_vn' | 'rl_vb' {
+    const v =
+      isF32(t.elem) && t.lanes === this.lanes
+        ? 'rl_vf'
+        : this.intVectors === 'rl_vn' && (isNarrowInt(t.elem) || t.elem.name === 'i32') && t.lanes === this.lanes
+          ? 'rl_vn'
+          : this.intVectors === 'rl_vb' && t.elem.name === 'i8' && t.lanes === 4
+            ? 'rl_vb'
+            : undefined;
+    if (!v) throw new Error(`rl_simd.h has no vector of ${t.lanes} x ${t.elem.name}`);
     this.usedSimd = true;
-    return f32 ? 'rl_vf' : 'rl_vn';
+    return v;
   }
 }

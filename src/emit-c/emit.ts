@@ -9,6 +9,7 @@ import type { MemoryPlan } from '../memory/plan.js';
 import type { Sym } from '../flat/program.js';
 import type { Kernel } from '../emit-common/kernel.js';
 import { lowerToKernel } from './kernels.js';
+import type { IntVectors } from './c-renderer.js';
 import { CProgram, fuseKernels, type FusedProgram } from '../emit-common/program.js';
 import { gemmScratchBytes, planGemm, simdMacro } from './gemm.js';
 import { planDirectConv } from './direct-conv.js';
@@ -48,12 +49,19 @@ export function fuseForC(c: CProgram): FusedProgram {
 export function lowerForC(f: FusedProgram, plan: MemoryPlan): Kernel[] {
   // A splat read by a fused loop is a literal (CProgram.splatOf decides which constants qualify).
   const env = { splat: (s: Sym) => (f.c.splatOf(s) !== undefined ? f.c.valueOf(s) : undefined) };
-  // Integer loops (a requantization's) run in rl_simd.h's rl_vn vectors where it has them: Helium.
-  const intLanes = f.lanes && f.c.target.simd === 'helium' ? f.lanes : undefined;
+  // Integer loops run in rl_simd.h's integer vectors where it has them: a requantization's in
+  // Helium's i32 lanes, an int8 pooling's in a word of four (the DSP extension's SIMD32).
+  const { target, o } = f.c;
+  const intVectors: IntVectors | undefined =
+    f.lanes && target.simd === 'helium'
+      ? 'rl_vn'
+      : target.armDsp && o.simd !== false && simdMacro(target)
+        ? 'rl_vb'
+        : undefined;
   return f.kernelOps.map((k, i) => {
     const ukernel = f.gemmOf.get(k);
     if (ukernel?.kind === 'gpu-gemm') throw new Error(`${k.op.name}: a GPU GEMM plan reached the C backend`);
     const inPlace = plan.inPlace.has(k) || k.ins.includes(k.outs[0]!);
-    return lowerToKernel(k, i, inPlace, ukernel, env, f.c.threads, f.lanes, f.c.target.floatAccumulator, intLanes);
+    return lowerToKernel(k, i, inPlace, ukernel, env, f.c.threads, f.lanes, f.c.target.floatAccumulator, intVectors);
   });
 }

@@ -22,7 +22,7 @@ import { type Kernel, type KernelParam } from '../emit-common/kernel.js';
 import { unusedParams } from '../kernel/analysis.js';
 import { v } from '../ir/index-expr.js';
 import type { KernelIR, Stmt } from '../kernel/ir.js';
-import { CRenderer } from './c-renderer.js';
+import { CRenderer, type IntVectors } from './c-renderer.js';
 import { vectorize } from '../kernel/vectorize.js';
 
 const F32 = floatElem('f32')!;
@@ -92,7 +92,7 @@ export function lowerToKernel(
   threads = 1,
   lanes?: number,
   floatAccumulator: 'f64' | 'f32' = 'f64',
-  intLanes?: number,
+  intVectors?: IntVectors,
 ): Kernel {
   if (gemm) {
     // A constant B arrives packed from the weight blob: f32 panels, or 16-bit pairs in 32-bit words.
@@ -125,15 +125,16 @@ export function lowerToKernel(
       new CRenderer(undefined, floatAccumulator),
       threads,
     );
-  // A lone f32 elementwise op on a SIMD target runs as a group of one, for the vector loop.
+  // A lone elementwise op on a target with vectors runs as a group of one, for the vector loop.
   const group =
-    fop.group ?? (lanes && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
+    fop.group ??
+    ((lanes || intVectors) && isElementwiseName(fop.op.name) && fop.outs.length === 1 ? singleOpGroup(fop) : undefined);
   if (group) {
     const kernel = renderKernel(
       fusedKernelIR({ ...fop, group }, index, env, !fop.group),
       fop.op,
       inPlace,
-      new CRenderer(lanes, floatAccumulator, intLanes),
+      new CRenderer(lanes, floatAccumulator, intVectors),
       threads,
     );
     if (fop.group || kernel.usesSimd) return kernel;
@@ -142,7 +143,7 @@ export function lowerToKernel(
     opKernelIR(fop, index, inPlace, 'C backend'),
     fop.op,
     inPlace,
-    new CRenderer(lanes, floatAccumulator, intLanes),
+    new CRenderer(lanes, floatAccumulator, intVectors),
     threads,
   );
 }

@@ -414,3 +414,42 @@ t.test('Helium integer dots with K within one vector equal the interpreter', asy
     t.same(elems(outputs[i]!), elems(w), `dot ${i} (K = ${cases[i]!.k}) equals the interpreter's`),
   );
 });
+
+// Int8 order ops in byte vectors on cores with the DSP extension (rl_simd.h rl_vb: SSUB8 + SEL on
+// four int8 in a word): maximum and minimum of 37 pairs (9 words and a remainder of 1) including
+// -128 against 127 (a difference that needs 9 bits), and a 2 x 2 max pooling of 8 channels;
+// exact against the interpreter on Cortex-M4 and M7, and the byte vectors used.
+t.test('int8 maximum, minimum and max pooling in SIMD32 byte vectors on Cortex-M4 and M7', async (t) => {
+  const ty = 'tensor<37xi8>';
+  const [img, pooled] = ['tensor<1x4x4x8xi8>', 'tensor<1x2x2x8xi8>'];
+  const src = [
+    `func.func @main(%a: ${ty}, %b: ${ty}, %x: ${img}) -> (${ty}, ${ty}, ${pooled}) {`,
+    `  %mx = stablehlo.maximum %a, %b : ${ty}`,
+    `  %mn = stablehlo.minimum %a, %b : ${ty}`,
+    '  %init = stablehlo.constant dense<-128> : tensor<i8>',
+    `  %p = "stablehlo.reduce_window"(%x, %init) ({\n  ^bb0(%u: tensor<i8>, %v: tensor<i8>):\n    %m = stablehlo.maximum %u, %v : tensor<i8>\n    stablehlo.return %m : tensor<i8>\n  }) {window_dimensions = array<i64: 1, 2, 2, 1>, window_strides = array<i64: 1, 2, 2, 1>} : (${img}, tensor<i8>) -> ${pooled}`,
+    `  return %mx, %mn, %p : ${ty}, ${ty}, ${pooled}`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('bytes.mlir', src));
+  const f = m.funcs.get('main')!;
+  // Every pair of the extremes and their neighbours first (-128 against 127 included), then a
+  // spread of values.
+  const edge = [-128, 127, -1, 0, 1, -127, 126];
+  const pairs = edge.flatMap((x) => edge.map((y) => [x, y] as const)).slice(0, 37);
+  const spread = (n: number, k: number) => Array.from({ length: n }, (_, i) => ((i * k * 37) % 256) - 128).join(',');
+  const args = [
+    parseInput(`37xi8=${pairs.map(([x]) => x).join(',')}`, f, 0),
+    parseInput(`37xi8=${pairs.map(([, y]) => y).join(',')}`, f, 1),
+    parseInput(`1x4x4x8xi8=${spread(128, 5)}`, f, 2),
+  ] as Tensor[];
+  const want = new Interpreter(m).runFunc(f, args) as Tensor[];
+  const elems = (x: Tensor) => Array.from({ length: size(x) }, (_, k) => getElem(x, k));
+  for (const target of ['cortex-m4', 'cortex-m7']) {
+    const { outputs, emitted } = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
+    const c = emitted.files.get('model.c') as string;
+    for (const form of ['rl_vb_max', 'rl_vb_min']) t.ok(c.includes(`${form}(`), `${target}: ${form} is used`);
+    want.forEach((w, i) => t.same(elems(outputs[i]!), elems(w), `${target}: output ${i} equals the interpreter's`));
+  }
+  t.ok(elems(want[0]!).map(Number).includes(127) && elems(want[1]!).map(Number).includes(-128), 'the extremes meet');
+});

@@ -14,7 +14,7 @@ import type { Buf, KernelIR, Stmt, Val } from '../../src/kernel/ir.js';
 import { canVectorize, vectorize, type VectorUnit } from '../../src/kernel/vectorize.js';
 import { unusedParams } from '../../src/kernel/analysis.js';
 import { printKernel } from '../../src/kernel/print.js';
-import { cIntVectorUnit, CRenderer } from '../../src/emit-c/c-renderer.js';
+import { cByteVectorUnit, cIntVectorUnit, CRenderer } from '../../src/emit-c/c-renderer.js';
 
 const F32 = floatElem('f32')!;
 const I32 = intElem(32, true);
@@ -163,7 +163,7 @@ t.test('integer lanes: narrow loads widen, converts wrap, narrow stores keep the
   );
   // The first unit that can run a loop takes it: f32 loops stay on rl_vf.
   const [vectors] = vectorize([loop(element, 8)], [unit, intUnit]);
-  const c = new CRenderer(16, 'f64', 4).render(
+  const c = new CRenderer(4, 'f64', 'rl_vn').render(
     { name: 'k', comment: '', params: [a8, m32, o8], body: [vectors!] },
     owner,
     false,
@@ -176,6 +176,15 @@ t.test('integer lanes: narrow loads widen, converts wrap, narrow stores keep the
   const pool = loop([{ k: 'store', buf: o8, at: v('i'), value: iop('maximum', [load(a8), load(a8)], I8) }], 8);
   t.ok(canVectorize((pool as Extract<Stmt, { k: 'loop' }>).body, 'i', intUnit), 'an i8 maximum runs in the lanes');
   t.same(vectorize([pool], [intUnit]), [pool], 'but alone it is not vectorized');
+  // Byte vectors (rl_vb, the DSP extension's SIMD32): that int8 maximum, four in a word.
+  const [bytes] = vectorize([pool], [cByteVectorUnit()]);
+  const cb = new CRenderer(undefined, 'f32', 'rl_vb').render(
+    { name: 'k', comment: '', params: [a8, o8], body: [bytes!] },
+    owner,
+    false,
+  );
+  t.match(cb, /rl_vb_store\(out0 \+ i, rl_vb_max\(rl_vb_load\(in0 \+ i\), rl_vb_load\(in0 \+ i\)\)\);/);
+  t.notOk(canVectorize(element, 'i', cByteVectorUnit()), 'no i32 arithmetic in byte vectors');
   const [f32] = vectorize([loop([store(op('add', [load(x), load(x)]))])], [unit, intUnit]);
   t.match(f32, { k: 'loop', step: 16 }, 'an f32 loop on the f32 unit');
 });
