@@ -19,6 +19,7 @@ import { getElem, type Tensor } from '../ir/tensor.js';
 import { gemmShape, intWeightPacking, type IntGemmPlan } from '../kernel/ukernel.js';
 import { intElem, type IntElem } from '../ir/types.js';
 import type { FlatOp } from '../flat/program.js';
+import { forEachTap, forEachWindow } from './int-windows.js';
 
 const narrowInt = (e: { kind: string; name: string }): boolean => e.name === 'i8' || e.name === 'i16';
 
@@ -260,72 +261,6 @@ export function emitIntGemmKernel(
   return w.toString();
 }
 
-/** The taps of output pixel `row`'s window in HWIO's k order: `tap` runs once per tap with
- * `inside` (whether the tap lies in the image) and `src` (its channels there; in0 outside). */
-function forEachTap(w: CodeWriter, p: IntGemmPlan, aType: string, tap: () => void): void {
-  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
-  const [sy, sx] = g.stride;
-  const [dy, dx] = g.dilation;
-  const [py, px] = g.padBefore;
-  w.line(
-    `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
-  );
-  w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
-    w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
-      w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
-      w.line(`const int inside = iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width};`);
-      w.line(
-        `const ${aType}* restrict src = inside ? in0 + ((n * ${g.height} + iy) * ${g.width} + ix) * ${g.channels} : in0;`,
-      );
-      tap();
-    });
-  });
-}
-
-/**
- * Convolutions on microcontrollers' kernels (an implicit GEMM): each output pixel's window (its
- * taps' channels, zero where the window leaves the image) is copied into one row of scratch
- * (`window`, of A's type: no RAM for a packed block of A), then `body` reads it like a row of A.
- */
-function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body: () => void): void {
-  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
-  const { channels } = g;
-  const tap = `${channels} * sizeof(${aType})`;
-  w.line(`${aType}* restrict window = (${aType}*)(void*)scratch; /* ${p.k} values: one output pixel's taps */`);
-  // Without padding (the quantize phase pads microcontrollers' convolutions explicitly) and with
-  // adjacent taps, a window row is one run of the image: one copy per row, no bounds checks.
-  const rows = !g.padBefore.some((x) => x !== 0) && g.dilation[1] === 1 && windowsInside(g);
-  w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
-    w.line(`${aType}* restrict dst = window;`);
-    if (rows) {
-      const run = g.kernelWidth * channels;
-      w.line(
-        `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
-      );
-      w.line(
-        `const ${aType}* restrict src = in0 + ((n * ${g.height} + oy * ${g.stride[0]}) * ${g.width} + ox * ${g.stride[1]}) * ${channels};`,
-      );
-      w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
-        w.line(`memcpy(dst, src + ky * ${g.dilation[0] * g.width * channels}, ${run} * sizeof(${aType}));`);
-        w.line(`dst += ${run};`);
-      });
-      body();
-      return;
-    }
-    forEachTap(w, p, aType, () => {
-      w.line(`if (inside) memcpy(dst, src, ${tap});`);
-      w.line(`else memset(dst, 0, ${tap});`);
-      w.line(`dst += ${channels};`);
-    });
-    body();
-  });
-}
-
-/** Whether every window of an unpadded convolution lies inside the image. */
-const windowsInside = (g: Extract<IntGemmPlan['a'], { kind: 'conv' }>): boolean =>
-  (g.outHeight - 1) * g.stride[0] + (g.kernelHeight - 1) * g.dilation[0] < g.height &&
-  (g.outWidth - 1) * g.stride[1] + (g.kernelWidth - 1) * g.dilation[1] < g.width;
-
 /** A convolution on the DSP micro-kernel: each gathered window meets every panel of B. */
 function emitWindowDriver(
   w: CodeWriter,
@@ -546,19 +481,32 @@ function emitOneVectorColumnDot(p: IntGemmPlan, name: string, params: readonly K
   );
   w.line('');
   const np = panels(p) * p.nr;
+  columnDotDriver(w, p, name, params, t, (bi, row, a) =>
+    w.line(`${micro}(${a}, in1 + ${bi} * ${np * lanes}, out0 + (${bi} * ${p.m} + ${row}) * ${p.n});`),
+  );
+  return w.toString();
+}
+
+/** The kernel around a column-dot row function: `row` runs for each A row (a gathered window of
+ * a convolution, or a row of A read in place) with its batch entry, row index and pointer. */
+function columnDotDriver(
+  w: CodeWriter,
+  p: IntGemmPlan,
+  name: string,
+  params: readonly KernelParam[],
+  t: string,
+  row: (bi: string, index: string, a: string) => void,
+): void {
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
-    const call = (bi: string, row: string, a: string): void =>
-      w.line(`${micro}(${a}, in1 + ${bi} * ${np * lanes}, out0 + (${bi} * ${p.m} + ${row}) * ${p.n});`);
-    if (p.a.kind === 'conv') return forEachWindow(w, p, t, () => call('0', 'row', 'window'));
+    if (p.a.kind === 'conv') return forEachWindow(w, p, t, () => row('0', 'row', 'window'));
     const a = p.a;
     w.line('(void)scratch;');
     w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
       w.block(`for (rl_index_t i = 0; i < ${p.m}; ++i) {`, () =>
-        call('bi', 'i', `in0 + bi * ${a.batchStride} + i * ${a.mStride}`),
+        row('bi', 'i', `in0 + bi * ${a.batchStride} + i * ${a.mStride}`),
       );
     });
   });
-  return w.toString();
 }
 
 /**
@@ -601,15 +549,6 @@ function emitColumnDotIntGemm(p: IntGemmPlan, name: string, params: readonly Ker
         `${micro}(${a}, ${cols.map((c) => `in1 + (${bi} * ${panels(p) * nr} + j + ${c}) * ${kp}`).join(', ')}, out0 + (${bi} * ${p.m} + ${row}) * ${p.n} + j, ${p.n} - j);`,
       );
     });
-  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
-    if (p.a.kind === 'conv') return forEachWindow(w, p, t, () => columns('0', 'row', 'window'));
-    const a = p.a;
-    w.line('(void)scratch;');
-    w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
-      w.block(`for (rl_index_t i = 0; i < ${p.m}; ++i) {`, () =>
-        columns('bi', 'i', `in0 + bi * ${a.batchStride} + i * ${a.mStride}`),
-      );
-    });
-  });
+  columnDotDriver(w, p, name, params, t, columns);
   return w.toString();
 }

@@ -1,0 +1,73 @@
+/**
+ * @fileoverview The integer GEMM's convolutions as implicit GEMMs: the taps of an output pixel's
+ * window in HWIO's k order (the x86 pair packing and the SDOT packing gather them while packing A),
+ * and, for the microcontrollers' kernels, each window gathered once into a row of scratch.
+ */
+import type { CodeWriter } from '../emit-common/code-writer.js';
+import type { IntGemmPlan } from '../kernel/ukernel.js';
+
+/** The taps of output pixel `row`'s window in HWIO's k order: `tap` runs once per tap with
+ * `inside` (whether the tap lies in the image) and `src` (its channels there; in0 outside). */
+export function forEachTap(w: CodeWriter, p: IntGemmPlan, aType: string, tap: () => void): void {
+  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const [sy, sx] = g.stride;
+  const [dy, dx] = g.dilation;
+  const [py, px] = g.padBefore;
+  w.line(
+    `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
+  );
+  w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+    w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
+      w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
+      w.line(`const int inside = iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width};`);
+      w.line(
+        `const ${aType}* restrict src = inside ? in0 + ((n * ${g.height} + iy) * ${g.width} + ix) * ${g.channels} : in0;`,
+      );
+      tap();
+    });
+  });
+}
+
+/**
+ * Convolutions on microcontrollers' kernels (an implicit GEMM): each output pixel's window (its
+ * taps' channels, zero where the window leaves the image) is copied into one row of scratch
+ * (`window`, of A's type: no RAM for a packed block of A), then `body` reads it like a row of A.
+ */
+export function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body: () => void): void {
+  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const { channels } = g;
+  const tap = `${channels} * sizeof(${aType})`;
+  w.line(`${aType}* restrict window = (${aType}*)(void*)scratch; /* ${p.k} values: one output pixel's taps */`);
+  // Without padding (the quantize phase pads microcontrollers' convolutions explicitly) and with
+  // adjacent taps, a window row is one run of the image: one copy per row, no bounds checks.
+  const rows = !g.padBefore.some((x) => x !== 0) && g.dilation[1] === 1 && windowsInside(g);
+  w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
+    w.line(`${aType}* restrict dst = window;`);
+    if (rows) {
+      const run = g.kernelWidth * channels;
+      w.line(
+        `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
+      );
+      w.line(
+        `const ${aType}* restrict src = in0 + ((n * ${g.height} + oy * ${g.stride[0]}) * ${g.width} + ox * ${g.stride[1]}) * ${channels};`,
+      );
+      w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
+        w.line(`memcpy(dst, src + ky * ${g.dilation[0] * g.width * channels}, ${run} * sizeof(${aType}));`);
+        w.line(`dst += ${run};`);
+      });
+      body();
+      return;
+    }
+    forEachTap(w, p, aType, () => {
+      w.line(`if (inside) memcpy(dst, src, ${tap});`);
+      w.line(`else memset(dst, 0, ${tap});`);
+      w.line(`dst += ${channels};`);
+    });
+    body();
+  });
+}
+
+/** Whether every window of an unpadded convolution lies inside the image. */
+const windowsInside = (g: Extract<IntGemmPlan['a'], { kind: 'conv' }>): boolean =>
+  (g.outHeight - 1) * g.stride[0] + (g.kernelHeight - 1) * g.dilation[0] < g.height &&
+  (g.outWidth - 1) * g.stride[1] + (g.kernelWidth - 1) * g.dilation[1] < g.width;
