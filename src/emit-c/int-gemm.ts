@@ -510,12 +510,13 @@ function columnDotDriver(
 }
 
 /**
- * Helium's column-dot variant: one A row (read in place) against nr weight columns per call, each
- * a run of K integers of A's width: per vector of k, one A load, nr column loads and nr VMLADAVAs
- * into general-register accumulators. Each column comes as a pointer of its own, advanced with
- * its loads (post-increment addressing; given one base, gcc recomputed base + offset per load,
- * the columns lying further apart than a vector load's offset reaches); the last partial vector loads A predicated (lanes past K
- * zero; the columns are zero-padded there). Columns past N are zero and not stored.
+ * Helium's column-dot variant: one A row (read in place) against every weight column in one
+ * call, nr columns at a time, each a run of K integers of A's width: per vector of k, one A load,
+ * nr column loads and nr VMLADAVAs into general-register accumulators. Each column comes as a
+ * pointer of its own, advanced with its loads (post-increment addressing; given one base, gcc
+ * recomputed base + offset per load, the columns lying further apart than a vector load's offset
+ * reaches); the last partial vector loads A predicated (lanes past K zero; the columns are
+ * zero-padded there). Columns past N are zero and not stored.
  */
 function emitColumnDotIntGemm(p: IntGemmPlan, name: string, params: readonly KernelParam[], w: CodeWriter): string {
   const bits = p.columnDot!;
@@ -525,30 +526,31 @@ function emitColumnDotIntGemm(p: IntGemmPlan, name: string, params: readonly Ker
   const micro = `${name}_row`;
   if (kp === lanes) return emitOneVectorColumnDot(p, name, params, w);
   const cols = Array.from({ length: nr }, (_, j) => j);
+  // One call per A row, its panels of nr columns in a loop inside (a call per panel cost its
+  // argument setup and register saves each time).
   w.block(
-    `static __attribute__((noinline)) void ${micro}(const ${t}* restrict a, ${cols.map((j) => `const ${t}* restrict b${j}`).join(', ')}, int32_t* restrict c, rl_index_t cols) {`,
-    () => {
-      w.line(`int32_t ${cols.map((j) => `c${j} = 0`).join(', ')};`);
-      const step = (load: string): void =>
-        w.line(
-          `{ const ${s === 's8' ? 'int8x16_t' : 'int16x8_t'} x = ${load}; ${cols.map((j) => `c${j} = rl_vd_dot_${s}(c${j}, x, rl_vd_load_${s}(b${j})); b${j} += ${lanes};`).join(' ')} }`,
-        );
-      if (full)
-        w.block(`for (rl_index_t k = 0; k < ${full}; k += ${lanes}) {`, () => {
-          step(`rl_vd_load_${s}(a)`);
-          w.line(`a += ${lanes};`);
-        });
-      if (p.k > full) step(`rl_vd_tail_${s}(a, ${p.k - full})`);
-      for (const j of cols) w.line(j === 0 ? `c[0] = c0;` : `if (cols > ${j}) c[${j}] = c${j};`);
-    },
+    `static __attribute__((noinline)) void ${micro}(const ${t}* restrict a0, const ${t}* restrict b, int32_t* restrict c) {`,
+    () =>
+      w.block(`for (rl_index_t j = 0; j < ${p.n}; j += ${nr}) {`, () => {
+        w.line(`const ${t}* restrict a = a0;`);
+        for (const c of cols) w.line(`const ${t}* restrict b${c} = b + (j + ${c}) * ${kp};`);
+        w.line(`int32_t ${cols.map((c) => `c${c} = 0`).join(', ')};`);
+        const step = (load: string): void =>
+          w.line(
+            `{ const ${s === 's8' ? 'int8x16_t' : 'int16x8_t'} x = ${load}; ${cols.map((c) => `c${c} = rl_vd_dot_${s}(c${c}, x, rl_vd_load_${s}(b${c})); b${c} += ${lanes};`).join(' ')} }`,
+          );
+        if (full)
+          w.block(`for (rl_index_t k = 0; k < ${full}; k += ${lanes}) {`, () => {
+            step(`rl_vd_load_${s}(a)`);
+            w.line(`a += ${lanes};`);
+          });
+        if (p.k > full) step(`rl_vd_tail_${s}(a, ${p.k - full})`);
+        for (const c of cols) w.line(c === 0 ? `c[j] = c0;` : `if (j + ${c} < ${p.n}) c[j + ${c}] = c${c};`);
+      }),
   );
   w.line('');
   const columns = (bi: string, row: string, a: string): void =>
-    w.block(`for (rl_index_t j = 0; j < ${p.n}; j += ${nr}) {`, () => {
-      w.line(
-        `${micro}(${a}, ${cols.map((c) => `in1 + (${bi} * ${panels(p) * nr} + j + ${c}) * ${kp}`).join(', ')}, out0 + (${bi} * ${p.m} + ${row}) * ${p.n} + j, ${p.n} - j);`,
-      );
-    });
+    w.line(`${micro}(${a}, in1 + ${bi} * ${panels(p) * nr * kp}, out0 + (${bi} * ${p.m} + ${row}) * ${p.n});`);
   columnDotDriver(w, p, name, params, t, columns);
   return w.toString();
 }
