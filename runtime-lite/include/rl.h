@@ -420,25 +420,27 @@ RL_FN double rl_bessel_i1e(double x) {
 /* Uniform quantization (per tensor): round_nearest_even(x / scale) + zero_point, clamped. Below
  * 2^22 in magnitude, adding and taking away 1.5 * 2^23 rounds to the nearest integer, ties to
  * even, in f32 alone (FPUs without a round-to-integer instruction would call libm in double). */
-/* The same for storage types of at most 16 bits (|zero_point| <= 2^16): in 32-bit integers, which
- * 32-bit cores do in one register (an int64 clamp is several instructions there). */
-RL_FN int32_t rl_quantize_narrow(float x, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
-  float q = x / scale;
-  int32_t v;
-  if (q != q) v = 0;
-  else if (q > 4194304.0f) v = hi;
-  else if (q < -4194304.0f) v = lo;
-  else v = (int32_t)((q + 12582912.0f) - 12582912.0f) + zero_point;
-  return v < lo ? lo : (v > hi ? hi : v);
-}
+RL_FN int32_t rl_round_even_small(float q) { return (int32_t)((q + 12582912.0f) - 12582912.0f); } /* |q| < 2^22 */
 RL_FN int64_t rl_quantize(float x, float scale, int64_t zero_point, int64_t lo, int64_t hi) {
   float q = x / scale;
   int64_t v;
   if (q != q) v = 0;
   else if (q > 1e30f) v = hi;
   else if (q < -1e30f) v = lo;
-  else if (q > -4194304.0f && q < 4194304.0f) v = (int32_t)((q + 12582912.0f) - 12582912.0f) + zero_point;
+  else if (q > -4194304.0f && q < 4194304.0f) v = rl_round_even_small(q) + zero_point;
   else v = (int64_t)nearbyintf(q) + zero_point;
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+/* The same for storage types of at most 16 bits (|zero_point| <= 2^16): in 32-bit integers, which
+ * 32-bit cores do in one register (an int64 clamp is several instructions there); past 2^22 every
+ * value clamps. */
+RL_FN int32_t rl_quantize_narrow(float x, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  float q = x / scale;
+  int32_t v;
+  if (q != q) v = 0;
+  else if (q > 4194304.0f) v = hi;
+  else if (q < -4194304.0f) v = lo;
+  else v = rl_round_even_small(q) + zero_point;
   return v < lo ? lo : (v > hi ? hi : v);
 }
 

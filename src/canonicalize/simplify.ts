@@ -121,6 +121,11 @@ export function simplify(p: FlatProgram): FlatProgram {
     if (!v && c && s.type.kind === 'tensor') values.set(s, (v = constantValue(c.attrs['value'], s.type, c)));
     return v;
   };
+  /** `s` becomes the constant `t`: a constant op at `from`'s location (a folded op, a moved bound). */
+  const setConstant = (s: Sym, t: Tensor, from: Op): void => {
+    constants.set(s, { ...from, name: 'stablehlo.constant', operands: [], regions: [], attrs: { value: denseOf(t) } });
+    values.set(s, t);
+  };
   const seen = new Map<string, FlatOp>();
   let lastId = Math.max(
     0,
@@ -173,14 +178,7 @@ export function simplify(p: FlatProgram): FlatProgram {
     if (moved) {
       const fresh = (t: Tensor): Sym => {
         const sym: Sym = { id: ++lastId, type: t.type };
-        constants.set(sym, {
-          ...moved.clamp.op,
-          name: 'stablehlo.constant',
-          operands: [],
-          regions: [],
-          attrs: { value: denseOf(t) },
-        });
-        values.set(sym, t);
+        setConstant(sym, t, moved.clamp.op);
         return sym;
       };
       const out = f.outs[0]!;
@@ -230,15 +228,7 @@ export function simplify(p: FlatProgram): FlatProgram {
             f.op.loc,
           );
         if (r?.kind === 'tensor') {
-          const folded: Op = {
-            ...f.op,
-            name: 'stablehlo.constant',
-            operands: [],
-            regions: [],
-            attrs: { value: denseOf(r) },
-          };
-          constants.set(f.outs[0]!, folded);
-          values.set(f.outs[0]!, r);
+          setConstant(f.outs[0]!, r, f.op);
           continue;
         }
       }

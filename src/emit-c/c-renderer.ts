@@ -78,6 +78,41 @@ export const cByteVectorUnit = (): VectorUnit => ({
  * in a word (the DSP extension's SIMD32). */
 export type IntVectors = 'rl_vn' | 'rl_vb';
 
+type Spell = (a: readonly string[]) => string;
+
+/** How each rl_simd.h vector family spells its loads, stores (of `e`, at pointer `p`), splats and
+ * element ops: rl_vn loads widen and stores narrow by the element type. */
+const FAMILIES: Readonly<
+  Record<
+    'rl_vf' | IntVectors,
+    {
+      readonly ops: Readonly<Record<string, Spell>>;
+      readonly load: (e: ElemType, p: string) => string;
+      readonly store: (e: ElemType, p: string, v: string) => string;
+      readonly splat: (x: string) => string;
+    }
+  >
+> = {
+  rl_vf: {
+    ops: VECTOR_OPS,
+    load: (_e, p) => `rl_vf_load(${p})`,
+    store: (_e, p, v) => `rl_vf_store(${p}, ${v})`,
+    splat: (x) => `rl_vf_splat(${x})`,
+  },
+  rl_vn: {
+    ops: INT_VECTOR_OPS,
+    load: (e, p) => `rl_vn_load_${intSuffix(e)}(${p})`,
+    store: (e, p, v) => `rl_vn_store_${intSuffix(e)}(${p}, ${v})`,
+    splat: (x) => `rl_vn_splat((int32_t)(${x}))`,
+  },
+  rl_vb: {
+    ops: BYTE_VECTOR_OPS,
+    load: (_e, p) => `rl_vb_load(${p})`,
+    store: (_e, p, v) => `rl_vb_store(${p}, ${v})`,
+    splat: (x) => `rl_vb_splat((int8_t)(${x}))`,
+  },
+};
+
 export class CRenderer extends CFamilyRenderer {
   protected readonly kernelPrefix = 'RL_KERNEL void';
   protected readonly restrict = 'restrict';
@@ -112,24 +147,15 @@ export class CRenderer extends CFamilyRenderer {
   }
 
   protected vectorLoad(t: VecType, buf: string, at: string): string {
-    const v = this.rlVector(t);
-    return v === 'rl_vn' ? `rl_vn_load_${intSuffix(t.elem)}(${buf} + ${at})` : `${v}_load(${buf} + ${at})`;
+    return FAMILIES[this.rlVector(t)].load(t.elem, `${buf} + ${at}`);
   }
 
   protected vectorStore(t: VecType, buf: string, at: string, value: string): string {
-    const v = this.rlVector(t);
-    return v === 'rl_vn'
-      ? `rl_vn_store_${intSuffix(t.elem)}(${buf} + ${at}, ${value});`
-      : `${v}_store(${buf} + ${at}, ${value});`;
+    return `${FAMILIES[this.rlVector(t)].store(t.elem, `${buf} + ${at}`, value)};`;
   }
 
   protected broadcast(t: VecType, x: string): string {
-    const v = this.rlVector(t);
-    return v === 'rl_vn'
-      ? `rl_vn_splat((int32_t)(${x}))`
-      : v === 'rl_vb'
-        ? `rl_vb_splat((int8_t)(${x}))`
-        : `rl_vf_splat(${x})`;
+    return FAMILIES[this.rlVector(t)].splat(x);
   }
 
   protected vectorOp(x: Extract<Val, { k: 'vop' }>, args: readonly string[]): string {
@@ -138,7 +164,7 @@ export class CRenderer extends CFamilyRenderer {
     // the lanes holding every value it converts exactly.
     if (v === 'rl_vn' && x.name === 'convert')
       return x.type.elem.name === 'i32' ? args[0]! : `rl_vn_wrap_${intSuffix(x.type.elem)}(${args[0]})`;
-    const spell = (v === 'rl_vn' ? INT_VECTOR_OPS : v === 'rl_vb' ? BYTE_VECTOR_OPS : VECTOR_OPS)[x.name];
+    const spell = FAMILIES[v].ops[x.name];
     if (!spell) unsupportedOp(x.owner, `vector op ${x.name}`);
     return spell(args);
   }

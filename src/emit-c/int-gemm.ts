@@ -273,7 +273,7 @@ function emitWindowDriver(
   w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () =>
     forEachWindow(w, p, aType, () =>
       w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
-        w.line(`const rl_index_t cols = ${p.n} - jp * ${p.nr} < ${p.nr} ? ${p.n} - jp * ${p.nr} : ${p.nr};`);
+        w.line(panelColumns(p));
         w.line(`${micro}(window, in1 + jp * ${words(p) * p.nr}, out0 + row * ${p.n} + jp * ${p.nr}, 1, cols);`);
       }),
     ),
@@ -328,12 +328,16 @@ function zeroAccumulators(w: CodeWriter, p: IntGemmPlan, acc: (i: number, j: num
     w.line(`rl_vi ${Array.from({ length: p.nr / p.lanes }, (_, j) => `${acc(i, j)} = rl_vi_zero()`).join(', ')};`);
 }
 
+/** `cols`: how many of panel jp's nr columns exist. */
+const panelColumns = (p: IntGemmPlan): string =>
+  `const rl_index_t cols = ${p.n} - jp * ${p.nr} < ${p.nr} ? ${p.n} - jp * ${p.nr} : ${p.nr};`;
+
 /** The loop over B's panels of nr columns, in batch entry `bi`: `bp` the panel's packed words,
  * `cols` how many of its columns exist. */
 function panelLoop(w: CodeWriter, p: IntGemmPlan, body: () => void): void {
   w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
     w.line(`const uint32_t* restrict bp = in1 + (bi * ${panels(p)} + jp) * ${words(p) * p.nr};`);
-    w.line(`const rl_index_t cols = ${p.n} - jp * ${p.nr} < ${p.nr} ? ${p.n} - jp * ${p.nr} : ${p.nr};`);
+    w.line(panelColumns(p));
     body();
   });
 }
@@ -461,8 +465,8 @@ function gatherConvRow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
 /**
  * The column-dot variant for K within one vector (a few-channel convolution's windows: 9 taps of
  * a one-channel image): each A row is one (predicated) load, and every column of B one load and
- * one VMLADAV (no accumulator to add to) into its output, all N columns in one call with one base pointer (the columns lie a
- * vector apart), no k loop and no accumulators to carry.
+ * one VMLADAV (no accumulator to add to) into its output, all N columns in one call with one base
+ * pointer (the columns lie a vector apart), no k loop and no accumulators to carry.
  */
 function emitOneVectorColumnDot(p: IntGemmPlan, name: string, params: readonly KernelParam[], w: CodeWriter): string {
   const bits = p.columnDot!;

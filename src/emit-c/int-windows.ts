@@ -13,9 +13,7 @@ export function forEachTap(w: CodeWriter, p: IntGemmPlan, aType: string, tap: ()
   const [sy, sx] = g.stride;
   const [dy, dx] = g.dilation;
   const [py, px] = g.padBefore;
-  w.line(
-    `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
-  );
+  outputPixel(w, g);
   w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
     w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
       w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
@@ -45,9 +43,7 @@ export function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body
     w.line(`${aType}* restrict dst = window;`);
     if (rows) {
       const run = g.kernelWidth * channels;
-      w.line(
-        `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
-      );
+      outputPixel(w, g);
       w.line(
         `const ${aType}* restrict src = in0 + ((n * ${g.height} + oy * ${g.stride[0]}) * ${g.width} + ox * ${g.stride[1]}) * ${channels};`,
       );
@@ -55,16 +51,21 @@ export function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body
         w.line(`memcpy(dst, src + ky * ${g.dilation[0] * g.width * channels}, ${run} * sizeof(${aType}));`);
         w.line(`dst += ${run};`);
       });
-      body();
-      return;
-    }
-    forEachTap(w, p, aType, () => {
-      w.line(`if (inside) memcpy(dst, src, ${tap});`);
-      w.line(`else memset(dst, 0, ${tap});`);
-      w.line(`dst += ${channels};`);
-    });
+    } else
+      forEachTap(w, p, aType, () => {
+        w.line(`if (inside) memcpy(dst, src, ${tap});`);
+        w.line(`else memset(dst, 0, ${tap});`);
+        w.line(`dst += ${channels};`);
+      });
     body();
   });
+}
+
+/** Output pixel `row` as its image n and position (oy, ox). */
+function outputPixel(w: CodeWriter, g: Extract<IntGemmPlan['a'], { kind: 'conv' }>): void {
+  w.line(
+    `const rl_index_t n = row / ${g.outHeight * g.outWidth}, oy = row / ${g.outWidth} % ${g.outHeight}, ox = row % ${g.outWidth};`,
+  );
 }
 
 /** Whether every window of an unpadded convolution lies inside the image. */
