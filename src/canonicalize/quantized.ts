@@ -14,7 +14,8 @@
  *         sa * sb[c] / sr[c] = M0[c] * 2^-n[c] with M0 in [2^30, 2^31) (a 31-bit fixed point)
  *   float result: convert(acc) * (sa * sb[c]).
  * maximum, minimum and clamp whose operands and result share one per-tensor quantization run on
- * the stored integers (exact: dequantization is monotonic).
+ * the stored integers (exact: dequantization is monotonic); a max pool of a contraction's result
+ * runs on its accumulators, before the requantization (quantized-order.ts).
  * The spec defines the contractions as dequantize, dot in f32, quantize; the integer path does not round
  * the dequantized operands or the f32 sum, so a result may differ from the interpreter's by one
  * quantum where that one lands within rounding of a tie, or is a tie (rounded up, not to even);
@@ -24,60 +25,25 @@ import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Attr } from '../ir/attrs.js';
 import { newValue, type Block, type Func, type Module, type Op, type Region, type Value } from '../ir/core.js';
-import { OpBuilder } from '../ir/builder.js';
-import { floatElem, intElem, tensorType, type ElemType, type QuantElem, type TensorType } from '../ir/types.js';
+import { tensorType, type QuantElem } from '../ir/types.js';
 import { attrsOf } from '../ops/index.js';
 import { constantValue } from '../ops/control.js';
 import { forEachIndex, getElem, strides } from '../ir/tensor.js';
 import { dotDims, type DotDims } from '../ops/contraction.js';
 import { hasQuantTypes } from '../ops/quant.js';
-
-const I16 = intElem(16, true);
-const I32 = intElem(32, true);
-const I64 = intElem(64, true);
-const F32 = floatElem('f32')!;
+import { Builder, F32, I16, I32, I64, perAxis, quantOf, tensorOf } from './quant-builder.js';
+import {
+  applyChain,
+  isOrderReduction,
+  lowerOrderOp,
+  ORDER_OPS,
+  poolAccumulators,
+  poolsBeforeRequantization,
+  sameQuantization,
+} from './quantized-order.js';
 
 function unsupported(what: string, loc: Loc): never {
   throw error('E0301', { op: what, target: 'the quantize phase' }, loc);
-}
-
-const quantOf = (v: Value): QuantElem | undefined =>
-  v.type.kind === 'tensor' && v.type.elem.kind === 'quant' ? v.type.elem : undefined;
-const perAxis = (v: Value): boolean => quantOf(v)?.axis !== undefined;
-const tensorOf = (v: Value): TensorType => v.type as TensorType;
-
-/** Ops into a list, one result each, with the constants and casts the integer forms need. */
-class Builder extends OpBuilder {
-  constructor(loc: Loc) {
-    super(loc, '%q');
-  }
-
-  one(name: string, operands: readonly Value[], type: TensorType, attrs: Record<string, Attr> = {}): Value {
-    return this.op(name, operands, [type], attrs)[0]!;
-  }
-
-  /** A constant of `shape` holding `values` along dimension `dim` (one value: a splat). */
-  along(shape: readonly number[], elem: ElemType, values: readonly (number | bigint)[], dim: number): Value {
-    if (values.every((x) => x === values[0])) return this.constant(tensorType(shape, elem), [values[0]!]);
-    const vector = this.constant(tensorType([values.length], elem), values);
-    return this.one('stablehlo.broadcast_in_dim', [vector], tensorType(shape, elem), {
-      broadcast_dimensions: { kind: 'denseArray', elemType: 'i64', values: [dim] },
-    });
-  }
-
-  convert(x: Value, elem: ElemType): Value {
-    return this.one('stablehlo.convert', [x], tensorType(tensorOf(x).shape, elem));
-  }
-
-  binary(name: string, a: Value, b: Value): Value {
-    return this.one(`stablehlo.${name}`, [a, b], tensorOf(a));
-  }
-
-  /** The stored integers of a quantized value (bitcast_convert to its storage type). */
-  storage(x: Value): Value {
-    const q = quantOf(x)!;
-    return this.one('stablehlo.bitcast_convert', [x], tensorType(tensorOf(x).shape, q.storage));
-  }
 }
 
 /** The quantization of `q` at each index of dimension `dim` of size n (per tensor: n copies). */
@@ -129,19 +95,33 @@ function contractionChannels(op: Op): Contraction {
   return { rhsChannelDim: axis ?? -1, resultChannelDim: free < 0 ? -1 : d.lb.length + lf.length + free };
 }
 
-/** The integer form of a quantized dot_general / dot / convolution (operands already mapped;
- * `storedRhs`: a per-axis rhs's stored integers, which this phase holds instead of the value). */
-function lowerContraction(
-  op: Op,
-  lhs: Value,
-  rhs: Value,
-  storedRhs?: Value,
-  rhsConstant?: Op,
-  padConvolution = false,
-): { ops: Op[]; result: Value } {
+/** The result dimension a quantized contraction's per-channel factors vary along (-1: none;
+ * lowerContraction checks that the rhs's and the result's agree). */
+function requantizationDim(op: Op): number {
+  const axis = quantOf(op.results[0]!)?.axis;
+  if (axis !== undefined) return axis;
+  return quantOf(op.operands[1]!)?.axis !== undefined ? contractionChannels(op).resultChannelDim : -1;
+}
+
+interface ContractionOptions {
+  /** A per-axis rhs's stored integers, which this phase holds instead of the value. */
+  readonly storedRhs?: Value;
+  /** The constant op defining the rhs, when zero points fold. */
+  readonly rhsConstant?: Op;
+  /** Convolutions pad explicitly (padWithZeroPoint). */
+  readonly padConvolution: boolean;
+  /** A max pool of the result, computed on the accumulators (poolsBeforeRequantization): the
+   * requantized result is then the pool's. */
+  readonly pool?: Op;
+}
+
+/** The integer form of a quantized dot_general / dot / convolution (operands already mapped). */
+function lowerContraction(op: Op, lhs: Value, rhs: Value, o: ContractionOptions): { ops: Op[]; result: Value } {
+  const { storedRhs, rhsConstant, padConvolution, pool } = o;
   const b = new Builder(op.loc);
   const [qa, qb] = [quantOf(lhs), quantOf(rhs)];
-  const out = tensorOf(op.results[0]!);
+  const accumulated = tensorOf(op.results[0]!);
+  const out = pool ? tensorOf(pool.results[0]!) : accumulated;
   const qr = out.elem.kind === 'quant' ? out.elem : undefined;
   if (!qa || !qb) unsupported(`${op.name} of a quantized and a float operand`, op.loc);
   if (qa.axis !== undefined) unsupported(`${op.name} with a per-axis quantized lhs`, op.loc);
@@ -149,8 +129,7 @@ function lowerContraction(
   const { rhsChannelDim, resultChannelDim } = contractionChannels(op);
   if (qb.axis !== undefined && resultChannelDim < 0)
     unsupported(`${op.name} whose rhs is quantized along contracted dimension ${qb.axis}`, op.loc);
-  // The result dimension the per-channel factors vary along, if any (rhs and result must agree).
-  const channelDim = qr?.axis ?? (qb.axis !== undefined ? resultChannelDim : -1);
+  const channelDim = requantizationDim(op);
   if (qr?.axis !== undefined && qb.axis !== undefined && qr.axis !== resultChannelDim)
     unsupported(`${op.name} whose result and rhs are quantized along different dimensions`, op.loc);
   const channels = channelDim < 0 ? 1 : out.shape[channelDim]!;
@@ -174,8 +153,13 @@ function lowerContraction(
     const wz = qb.axis === undefined ? [w.zeroPoints[0]!] : perChannel(qb, rt.shape[rhsChannelDim]!).zeroPoints;
     y = b.binary('subtract', b.convert(y, I16), b.along(rt.shape, I16, wz, Math.max(rhsChannelDim, 0)));
   }
-  let acc = b.one(op.name, [x, y], tensorType(out.shape, I32), attrs);
-  if (fold) acc = b.binary('subtract', acc, zeroPointShare(b, op, rhsConstant!, a.zeroPoints[0]!, out.shape));
+  let acc = b.one(op.name, [x, y], tensorType(accumulated.shape, I32), attrs);
+  // A pool before the share's subtraction (where that is exact) leaves the subtraction to fuse
+  // with the requantization of the pooled values.
+  const poolFirst = pool && (!fold || poolsBeforeShare(op, pool, qa, qb));
+  if (poolFirst) acc = poolAccumulators(b, acc, pool);
+  if (fold) acc = b.binary('subtract', acc, zeroPointShare(b, op, rhsConstant!, a.zeroPoints[0]!, tensorOf(acc).shape));
+  if (pool && !poolFirst) acc = poolAccumulators(b, acc, pool);
   const dim = Math.max(channelDim, 0);
   const products = w.scales.map((s) => a.scales[0]! * s);
   if (!r) {
@@ -281,25 +265,26 @@ function padWithZeroPoint(b: Builder, op: Op, x: Value, za: number): [Value, Rea
   return [padded, attrs];
 }
 
-/** za * (the weights' sum over everything but the output's dims), as an i32 constant broadcast
- * over the result: what the activations' zero point contributes to sum_k (a - za) * b (wrapping,
- * as the i32 sums do). A dot keeps B's batch and free dims, a convolution its output features. */
-function zeroPointShare(b: Builder, op: Op, rhsConstant: Op, za: number, outShape: readonly number[]): Value {
-  const [lt, rt] = [tensorOf(op.operands[0]!), tensorOf(rhsConstant.results[0]!)];
-  let kept: number[];
-  let dims: number[];
+/** The rhs dims that za * (the weights' sum over the rest) keeps, and the result dims they
+ * become: a dot keeps B's batch and free dims, a convolution its output features. */
+function shareDims(op: Op): { kept: number[]; dims: number[] } {
   if (op.name === 'stablehlo.convolution') {
     const c = attrsOf('stablehlo.convolution', op);
-    [kept, dims] = [[c.kOut], [c.outFeature]];
-  } else {
-    const d = dotDimsOf(op);
-    const rf = [...rt.shape.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
-    const nlf = lt.shape.length - d.lb.length - d.lc.length;
-    [kept, dims] = [
-      [...d.rb, ...rf],
-      [...d.rb.keys(), ...rf.map((_, i) => d.lb.length + nlf + i)],
-    ];
+    return { kept: [c.kOut], dims: [c.outFeature] };
   }
+  const [lt, rt] = [tensorOf(op.operands[0]!), tensorOf(op.operands[1]!)];
+  const d = dotDimsOf(op);
+  const rf = [...rt.shape.keys()].filter((i) => !d.rb.includes(i) && !d.rc.includes(i));
+  const nlf = lt.shape.length - d.lb.length - d.lc.length;
+  return { kept: [...d.rb, ...rf], dims: [...d.rb.keys(), ...rf.map((_, i) => d.lb.length + nlf + i)] };
+}
+
+/** za * (the weights' sum over everything but the output's dims), as an i32 constant broadcast
+ * over `outShape`: what the activations' zero point contributes to sum_k (a - za) * b (wrapping,
+ * as the i32 sums do). */
+function zeroPointShare(b: Builder, op: Op, rhsConstant: Op, za: number, outShape: readonly number[]): Value {
+  const rt = tensorOf(rhsConstant.results[0]!);
+  const { kept, dims } = shareDims(op);
   const storage = rt.elem.kind === 'quant' ? rt.elem.storage : rt.elem;
   const weights = constantValue(rhsConstant.attrs['value'], tensorType(rt.shape, storage), rhsConstant);
   const keptShape = kept.map((i) => rt.shape[i]!);
@@ -318,58 +303,21 @@ function zeroPointShare(b: Builder, op: Op, rhsConstant: Op, za: number, outShap
   });
 }
 
+/** Whether a max pool of acc - share is the pool of acc less the share: the share is the same
+ * across each window (every window one wide, strided one, along each dim it varies along) and no
+ * i32 sum wraps (K * max|a| * max|b| * 2 < 2^31, the factor 2 for a - za), so max(acc - s) =
+ * max(acc) - s exactly. */
+function poolsBeforeShare(op: Op, pool: Op, lhs: QuantElem, rhs: QuantElem): boolean {
+  const w = attrsOf('stablehlo.reduce_window', pool);
+  const { kept, dims } = shareDims(op);
+  if (!dims.every((d) => w.dims[d] === 1 && w.strides[d] === 1)) return false;
+  const rt = tensorOf(op.operands[1]!);
+  const k = rt.shape.reduce((n, x, i) => (kept.includes(i) ? n : n * x), 1);
+  const most = (q: QuantElem): number => Math.max(-Number(q.storageMin), Number(q.storageMax));
+  return k * most(lhs) * most(rhs) * 2 < 2 ** 31;
+}
+
 const CONTRACTIONS = new Set(['stablehlo.dot_general', 'stablehlo.dot', 'stablehlo.convolution']);
-
-/** Ops that commute with dequantization when operands and result share one per-tensor
- * quantization (it is monotonic): computed on the stored integers, exactly as the spec's
- * dequantize, op, quantize would (ReLU as the maximum with the zero point, clamps, pooling's max). */
-const ORDER_OPS = new Set(['stablehlo.maximum', 'stablehlo.minimum', 'stablehlo.clamp']);
-
-function sameQuantization(op: Op, operands: readonly Value[]): boolean {
-  const q = quantOf(op.results[0]!);
-  if (!q || q.axis !== undefined || op.results.length !== 1) return false;
-  return operands.every((v) => {
-    const e = quantOf(v);
-    return !!e && e.axis === undefined && e.name === q.name;
-  });
-}
-
-/** An order op on the stored integers of same-quantization operands; a reduction (pooling's
- * reduce_window, reduce) whose body is one order op of its two arguments, with that body on
- * integer scalars. */
-function lowerOrderOp(op: Op, operands: readonly Value[]): { ops: Op[]; result: Value } {
-  const b = new Builder(op.loc);
-  const out = tensorOf(op.results[0]!);
-  const storage = (out.elem as QuantElem).storage;
-  const ints = operands.map((v) => b.storage(v));
-  const regions = op.regions.map((r): Region => {
-    const [x, y] = [newValue(tensorType([], storage), 'lhs'), newValue(tensorType([], storage), 'rhs')];
-    const m = newValue(tensorType([], storage), 'm');
-    const [order, ret] = r.blocks[0]!.ops as [Op, Op];
-    const ops: Op[] = [
-      { ...order, operands: [x, y], results: [m], regions: [] },
-      { ...ret, operands: [m], results: [] },
-    ];
-    return { blocks: [{ ...r.blocks[0]!, args: [x, y], ops }] };
-  });
-  const [r] = b.op(op.name, ints, [tensorType(out.shape, storage)], op.attrs, regions);
-  return { ops: b.ops, result: b.one('stablehlo.bitcast_convert', [r!], out) };
-}
-
-/** A reduce_window or reduce of one operand whose body is one order op of its two arguments. */
-function isOrderReduction(op: Op): boolean {
-  if ((op.name !== 'stablehlo.reduce_window' && op.name !== 'stablehlo.reduce') || op.operands.length !== 2)
-    return false;
-  const block = op.regions[0]?.blocks[0];
-  const [order, ret] = block?.ops ?? [];
-  return (
-    block?.ops.length === 2 &&
-    (order!.name === 'stablehlo.maximum' || order!.name === 'stablehlo.minimum') &&
-    order!.operands.length === 2 &&
-    order!.operands.every((v, i) => v === block.args[i]) &&
-    ret!.operands[0] === order!.results[0]
-  );
-}
 
 /** uniform_dequantize / uniform_quantize of per-axis values, in f32 as the interpreter computes
  * them: (q - zp) * scale, and clamp(round_half_even(x / scale) + zp). */
@@ -424,6 +372,17 @@ function reads(op: Op): Value[] {
   ];
 }
 
+/** The op defining each value of `block`, and how many times each value is read. */
+function defsAndUses(block: Block): { def: Map<Value, Op>; uses: Map<Value, number> } {
+  const def = new Map<Value, Op>();
+  const uses = new Map<Value, number>();
+  for (const op of block.ops) {
+    op.results.forEach((r) => def.set(r, op));
+    for (const v of reads(op)) uses.set(v, (uses.get(v) ?? 0) + 1);
+  }
+  return { def, uses };
+}
+
 /**
  * The QDQ pattern of PyTorch's and ONNX's exports: uniform_quantize(contraction(
  * uniform_dequantize(a), uniform_dequantize(b))), the float result read by nothing else, is the
@@ -431,13 +390,11 @@ function reads(op: Op): Value[] {
  * Returns the quantize ops so recognised, each with its quantized contraction, and the float
  * contractions they replace.
  */
-function qdqContractions(block: Block): { fused: Map<Op, Op>; absorbed: Set<Op> } {
-  const def = new Map<Value, Op>();
-  const uses = new Map<Value, number>();
-  for (const op of block.ops) {
-    op.results.forEach((r) => def.set(r, op));
-    for (const v of reads(op)) uses.set(v, (uses.get(v) ?? 0) + 1);
-  }
+function qdqContractions(
+  block: Block,
+  def: ReadonlyMap<Value, Op>,
+  uses: ReadonlyMap<Value, number>,
+): { fused: Map<Op, Op>; absorbed: Set<Op> } {
   const dequantized = (v: Value): Value | undefined => {
     const d = def.get(v);
     return d?.name === 'stablehlo.uniform_dequantize' ? d.operands[0] : undefined;
@@ -462,37 +419,45 @@ function rewriteBlock(block: Block, rw: Rewrite): Block {
   const use = (v: Value): Value => map.get(v) ?? v;
   /** The constant op defining `v` (per-axis: its stored integers), when zero points fold. */
   const constantOf = (v: Value): Op | undefined => constants?.get(stored.get(v) ?? use(v));
-  const qdq = qdqContractions(block);
+  const { def, uses } = defsAndUses(block);
+  const qdq = qdqContractions(block, def, uses);
+  /** The quantized contraction `op` computes (a QDQ quantize: the one it stands for), if any. */
+  const contractionAt = (op: Op): Op | undefined =>
+    qdq.fused.get(op) ??
+    (CONTRACTIONS.has(op.name) && op.operands.length === 2 && op.operands.some((v) => quantOf(v)) ? op : undefined);
+  const lower = (c: Op, pool?: Op): { ops: Op[]; result: Value } => {
+    const [a, b] = c.operands as [Value, Value];
+    const o = { storedRhs: stored.get(b), rhsConstant: constantOf(b), padConvolution: padConvolutions, pool };
+    return lowerContraction(c, use(a), use(b), o);
+  };
+  const pooled = poolsBeforeRequantization(block, def, uses, (op) => {
+    const c = contractionAt(op);
+    return c && requantizationDim(c);
+  });
   const push = (o: Op): void => {
     ops.push(o);
     if (constants && o.name === 'stablehlo.constant') constants.set(o.results[0]!, o);
   };
   for (const op of block.ops) {
-    if (qdq.absorbed.has(op)) continue; // computed by the integer contraction at its quantize
+    // Computed by the integer contraction at its quantize, or at the pool of its result.
+    if (qdq.absorbed.has(op) || pooled.absorbed.has(op)) continue;
     const replace = (r: { ops: Op[]; result: Value }): void => {
       ops.push(...r.ops);
       map.set(op.results[0]!, r.result);
     };
-    const fused = qdq.fused.get(op);
-    if (fused) {
-      const [a, b] = fused.operands as [Value, Value];
-      replace(lowerContraction(fused, use(a), use(b), stored.get(b), constantOf(b), padConvolutions));
+    const poolFirst = pooled.pools.get(op);
+    if (poolFirst) {
+      const r = lower(contractionAt(poolFirst.contraction)!, op);
+      const chained = applyChain(poolFirst.chain, r.result, def, use);
+      replace({ ops: [...r.ops, ...chained.ops], result: chained.result });
+      continue;
+    }
+    const c = contractionAt(op);
+    if (c) {
+      replace(lower(c));
       continue;
     }
     const operands = op.operands.map(use);
-    if (CONTRACTIONS.has(op.name) && operands.length === 2 && operands.some((v) => quantOf(v))) {
-      replace(
-        lowerContraction(
-          op,
-          operands[0]!,
-          operands[1]!,
-          stored.get(op.operands[1]!),
-          constantOf(op.operands[1]!),
-          padConvolutions,
-        ),
-      );
-      continue;
-    }
     if ((ORDER_OPS.has(op.name) || isOrderReduction(op)) && sameQuantization(op, operands)) {
       replace(lowerOrderOp(op, operands));
       continue;

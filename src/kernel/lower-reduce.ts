@@ -4,7 +4,8 @@
  * operand; each step applies the op's body as the spec's pad-then-reduce does.
  */
 import { strides } from '../ir/tensor.js';
-import { type WindowAttrs } from '../ops/reduction.js';
+import { simpleCombiner, type WindowAttrs } from '../ops/reduction.js';
+import type { Region } from '../ir/core.js';
 import { and, eq, flatLoop, ge, lt, nest, type Cond, type Stmt, type Val } from './ir.js';
 import { add, div, int, linear, mod, mul, sub, v, type Idx } from '../ir/index-expr.js';
 import { applyBody, combineInto, guarded, local, type IRLowering, type KernelBuild, type TensorBuf } from './build.js';
@@ -54,10 +55,10 @@ const reduce: IRLowering = (k) => {
   );
 };
 
-/** Declares p<d> (window element `wi` of output position `oi` in padded, dilated coordinates);
- * returns the conditions for a real operand element and its flat index (`st`: the operand's
- * strides in those dims). Bounds and dilation tests that the static shapes prove always true are
- * left out. */
+/** Declares p<d><tag> (window element `wi` of output position `oi` in padded, dilated
+ * coordinates); returns the conditions for a real operand element and its flat index (`st`: the
+ * operand's strides in those dims). Bounds and dilation tests that the static shapes prove always
+ * true are left out. */
 function windowElement(
   w: WindowAttrs,
   shape: readonly number[],
@@ -65,14 +66,15 @@ function windowElement(
   wi: readonly Idx[],
   outShape: readonly number[],
   st: readonly number[] = strides(shape),
+  tag = '',
 ): { decls: Stmt[]; inside: Cond[]; index: Idx } {
   const decls: Stmt[] = [];
   const inside: Cond[] = [];
   const idx: Idx[] = [];
   oi.forEach((o, d) => {
     const [stride, dil, base, lo] = [w.strides[d]!, w.winDil[d]!, w.baseDil[d]!, w.padding[d]![0]!];
-    decls.push({ k: 'index', name: `p${d}`, value: sub(add(mul(o, stride), mul(wi[d]!, dil)), int(lo)) });
-    const p = v(`p${d}`);
+    decls.push({ k: 'index', name: `p${d}${tag}`, value: sub(add(mul(o, stride), mul(wi[d]!, dil)), int(lo)) });
+    const p = v(`p${d}${tag}`);
     const maxP = (outShape[d]! - 1) * stride + (w.dims[d]! - 1) * dil - lo;
     if (lo > 0) inside.push(ge(p, 0));
     if (base !== 1) inside.push(eq(mod(p, base), 0));
@@ -80,6 +82,29 @@ function windowElement(
     idx.push(mul(div(p, base), st[d]!));
   });
   return { decls, inside, index: add(...idx) };
+}
+
+/** Windows of at most this many elements are unrolled in pooling kernels (a 2x2 or 3x3 pool):
+ * no loop control around a handful of loads and maxima. */
+const UNROLLED_WINDOW = 9;
+
+/** `element(wi, tag)` for every window position, as loops (prefix `w`) or, for a small window
+ * whose body is one binary op (inlined without declarations of its own), unrolled with constant
+ * positions (tag `_<n>` naming each position's declarations apart). */
+function eachWindowElement(
+  dims: readonly number[],
+  body: Region | undefined,
+  element: (wi: Idx[], tag: string) => Stmt[],
+): Stmt[] {
+  const count = dims.reduce((n, d) => n * d, 1);
+  if (count > UNROLLED_WINDOW || !simpleCombiner(body)) return nest(dims, (wi) => element(wi, ''), 'w', false);
+  const st = strides(dims);
+  return Array.from({ length: count }, (_, n) =>
+    element(
+      dims.map((_, d) => int(Math.floor(n / st[d]!) % dims[d]!)),
+      `_${n}`,
+    ),
+  ).flat();
 }
 
 /** Trailing dims a window passes straight through (size 1, stride 1, no padding or dilation):
@@ -131,29 +156,24 @@ function poolingWindow(k: KernelBuild, w: WindowAttrs, tail: { dims: number; siz
       vector: true,
       body: [
         { k: 'local', name: 'acc', elem: x.elem, wide: false, init: k.load(init, int(0)) },
-        ...nest(
-          lw.dims,
-          (wi) => {
-            const at = windowElement(lw, x.t.shape.slice(0, lead), oi, wi, leadOut, st);
-            const step = (value: Val): Stmt[] => applyBody(k, body, [x.elem], ['acc'], [value]);
-            const element = step(k.load(x, add(at.index, c)));
-            return [
-              ...at.decls,
-              ...(at.inside.length
-                ? [
-                    {
-                      k: 'if',
-                      cond: and(...at.inside),
-                      then: element,
-                      otherwise: step(k.load(init, int(0))),
-                    } satisfies Stmt,
-                  ]
-                : element),
-            ];
-          },
-          'w',
-          false,
-        ),
+        ...eachWindowElement(lw.dims, body, (wi, tag) => {
+          const at = windowElement(lw, x.t.shape.slice(0, lead), oi, wi, leadOut, st, tag);
+          const step = (value: Val): Stmt[] => applyBody(k, body, [x.elem], ['acc'], [value]);
+          const element = step(k.load(x, add(at.index, c)));
+          return [
+            ...at.decls,
+            ...(at.inside.length
+              ? [
+                  {
+                    k: 'if',
+                    cond: and(...at.inside),
+                    then: element,
+                    otherwise: step(k.load(init, int(0))),
+                  } satisfies Stmt,
+                ]
+              : element),
+          ];
+        }),
         { k: 'store', buf: out, at: add(mul(linear(oi, strides(leadOut)), tail.size), c), value: local('acc') },
       ],
     },
