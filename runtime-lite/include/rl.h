@@ -431,17 +431,20 @@ RL_FN int64_t rl_quantize(float x, float scale, int64_t zero_point, int64_t lo, 
   else v = (int64_t)nearbyintf(q) + zero_point;
   return v < lo ? lo : (v > hi ? hi : v);
 }
-/* The same for storage types of at most 16 bits (|zero_point| <= 2^16): in 32-bit integers, which
- * 32-bit cores do in one register (an int64 clamp is several instructions there); past 2^22 every
- * value clamps. */
+/* The same for storage types of at most 16 bits (|zero_point| <= 2^16): the clamp first, in f32,
+ * to the integer bounds less the zero point (rounding is monotonic: the same result), then every
+ * value is below 2^22 and rounds in f32; NaN is 0 as above. */
 RL_FN int32_t rl_quantize_narrow(float x, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  const float below = (float)(lo - zero_point), above = (float)(hi - zero_point);
   float q = x / scale;
-  int32_t v;
-  if (q != q) v = 0;
-  else if (q > 4194304.0f) v = hi;
-  else if (q < -4194304.0f) v = lo;
-  else v = rl_round_even_small(q) + zero_point;
-  return v < lo ? lo : (v > hi ? hi : v);
+  q = q != q ? (float)-zero_point : q;
+#if defined(__ARM_FEATURE_NUMERIC_MAXMIN) || (defined(__ARM_ARCH_8M_MAIN__) && defined(__ARM_FP))
+  q = fminf(fmaxf(q, below), above); /* one VMAXNM and one VMINNM (Armv8 FP; Armv8-M's FPv5) */
+#else
+  q = q < below ? below : q;
+  q = q > above ? above : q;
+#endif
+  return rl_round_even_small(q) + zero_point;
 }
 
 /* TOTALORDER comparison keys: -NaN < -Inf < ... < -0 < +0 < ... < +Inf < +NaN. */

@@ -278,6 +278,25 @@ static inline int16x8_t rl_vd_load_s16(const int16_t* p) { return vld1q_s16(p); 
 static inline int16x8_t rl_vd_tail_s16(const int16_t* p, uint32_t n) { return vldrhq_z_s16(p, vctp16q(n)); }
 static inline int32_t rl_vd_dot_s16(int32_t acc, int16x8_t a, int16x8_t b) { return vmladavaq_s16(acc, a, b); }
 static inline int32_t rl_vd_dot0_s16(int16x8_t a, int16x8_t b) { return vmladavq_s16(a, b); }
+/* A window's taps read in place: lane i from p + offsets[i] elements (a gather load; a
+ * one-vector convolution window needs no copy into scratch). */
+static inline int8x16_t rl_vd_gather_s8(const int8_t* p, uint8x16_t offsets) { return vldrbq_gather_offset_s8(p, offsets); }
+static inline int16x8_t rl_vd_gather_s16(const int16_t* p, uint16x8_t offsets) {
+  return vldrhq_gather_shifted_offset_s16(p, offsets);
+}
+/* n bytes (a constant once inlined: the loop unrolls) a vector at a time, the last one
+ * predicated: a convolution window's row copied into its row of scratch. */
+static inline void rl_vd_copy(void* restrict dst, const void* restrict src, uint32_t n) {
+  uint8_t* restrict d = (uint8_t*)dst;
+  const uint8_t* restrict s = (const uint8_t*)src;
+  uint32_t i = 0;
+#pragma GCC unroll 16
+  for (; i + 16 <= n; i += 16) vst1q_u8(d + i, vld1q_u8(s + i));
+  if (i < n) {
+    const mve_pred16_t p = vctp8q(n - i);
+    vstrbq_p_u8(d + i, vldrbq_z_u8(s + i, p), p);
+  }
+}
 
 /* Integers in i32 lanes (rl_vn: the vectorized integer loops, e.g. a requantization): 8- and
  * 16-bit values are held exactly, loads widen them (VLDRB/VLDRH.S32/U32), stores keep the low

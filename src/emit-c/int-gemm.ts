@@ -19,7 +19,7 @@ import { getElem, type Tensor } from '../ir/tensor.js';
 import { gemmShape, intWeightPacking, type IntGemmPlan } from '../kernel/ukernel.js';
 import { intElem, type IntElem } from '../ir/types.js';
 import type { FlatOp } from '../flat/program.js';
-import { forEachTap, forEachWindow } from './int-windows.js';
+import { forEachTap, forEachWindow, forEachWindowInPlace, windowTapOffsets } from './int-windows.js';
 
 const narrowInt = (e: { kind: string; name: string }): boolean => e.name === 'i8' || e.name === 'i16';
 
@@ -466,16 +466,29 @@ function gatherConvRow(w: CodeWriter, p: IntGemmPlan, aType: string): void {
  * The column-dot variant for K within one vector (a few-channel convolution's windows: 9 taps of
  * a one-channel image): each A row is one (predicated) load, and every column of B one load and
  * one VMLADAV (no accumulator to add to) into its output, all N columns in one call with one base
- * pointer (the columns lie a vector apart), no k loop and no accumulators to carry.
+ * pointer (the columns lie a vector apart), no k loop and no accumulators to carry. A window that
+ * can be read in place (windowTapOffsets) is one gather load from the image, with no copy; its
+ * lanes past K read the first tap again, which meets the columns' zero padding.
  */
 function emitOneVectorColumnDot(p: IntGemmPlan, name: string, params: readonly KernelParam[], w: CodeWriter): string {
   const bits = p.columnDot!;
   const [t, lanes, s] = [`int${bits}_t`, 128 / bits, `s${bits}`];
   const micro = `${name}_row`;
+  const taps = p.a.kind === 'conv' ? windowTapOffsets(p, bits) : undefined;
+  if (taps) {
+    const offsets = Array.from({ length: lanes }, (_, i) => taps[i] ?? 0);
+    w.line(
+      `static const uint${bits}_t ${name}_taps[${lanes}] = {${offsets.join(', ')}}; /* each k's element offset */`,
+    );
+  }
   w.block(
     `static __attribute__((noinline)) void ${micro}(const ${t}* restrict a, const ${t}* restrict b, int32_t* restrict c) {`,
     () => {
-      const x = p.k === lanes ? `rl_vd_load_${s}(a)` : `rl_vd_tail_${s}(a, ${p.k})`;
+      const x = taps
+        ? `rl_vd_gather_${s}(a, vld1q_u${bits}(${name}_taps))`
+        : p.k === lanes
+          ? `rl_vd_load_${s}(a)`
+          : `rl_vd_tail_${s}(a, ${p.k})`;
       w.line(`const ${bits === 8 ? 'int8x16_t' : 'int16x8_t'} x = ${x};`);
       // Unrolled (up to 32 columns): each column is then a load with an immediate offset, a
       // VMLADAV and a store; the loop's counter and branch would be two more per column.
@@ -485,9 +498,13 @@ function emitOneVectorColumnDot(p: IntGemmPlan, name: string, params: readonly K
   );
   w.line('');
   const np = panels(p) * p.nr;
-  columnDotDriver(w, p, name, params, t, (bi, row, a) =>
-    w.line(`${micro}(${a}, in1 + ${bi} * ${np * lanes}, out0 + (${bi} * ${p.m} + ${row}) * ${p.n});`),
-  );
+  const row = (bi: string, index: string, a: string): void =>
+    w.line(`${micro}(${a}, in1 + ${bi} * ${np * lanes}, out0 + (${bi} * ${p.m} + ${index}) * ${p.n});`);
+  if (taps)
+    w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () =>
+      forEachWindowInPlace(w, p, t, () => row('0', 'row', 'src')),
+    );
+  else columnDotDriver(w, p, name, params, t, row);
   return w.toString();
 }
 

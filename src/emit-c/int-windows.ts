@@ -48,7 +48,9 @@ export function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body
         `const ${aType}* restrict src = in0 + ((n * ${g.height} + oy * ${g.stride[0]}) * ${g.width} + ox * ${g.stride[1]}) * ${channels};`,
       );
       w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
-        w.line(`memcpy(dst, src + ky * ${g.dilation[0] * g.width * channels}, ${run} * sizeof(${aType}));`);
+        // Helium: a vector at a time (gcc's inline copy moved a word per load and store).
+        const copy = p.columnDot ? 'rl_vd_copy' : 'memcpy';
+        w.line(`${copy}(dst, src + ky * ${g.dilation[0] * g.width * channels}, ${run} * sizeof(${aType}));`);
         w.line(`dst += ${run};`);
       });
     } else
@@ -59,6 +61,42 @@ export function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body
       });
     body();
   });
+}
+
+/**
+ * The element offsets of a window's taps from its first, in k order, where every window can be
+ * read in place with them (no padding, every window inside the image) and each fits `bits` bits
+ * (a gather load's offset lanes); undefined otherwise.
+ */
+export function windowTapOffsets(p: IntGemmPlan, bits: number): number[] | undefined {
+  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  if (g.padBefore.some((x) => x !== 0) || !windowsInside(g)) return undefined;
+  const offsets: number[] = [];
+  for (let ky = 0; ky < g.kernelHeight; ky++)
+    for (let kx = 0; kx < g.kernelWidth; kx++)
+      for (let c = 0; c < g.channels; c++)
+        offsets.push((ky * g.dilation[0] * g.width + kx * g.dilation[1]) * g.channels + c);
+  return offsets.every((o) => o < 2 ** bits) ? offsets : undefined;
+}
+
+/** Each output pixel's window read in place (windowTapOffsets): `body` runs with `row` (the
+ * pixel's row of the implicit GEMM) and `src` (its first tap); the pixels in nested loops, no
+ * division per pixel. */
+export function forEachWindowInPlace(w: CodeWriter, p: IntGemmPlan, aType: string, body: () => void): void {
+  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const [oh, ow] = [g.outHeight, g.outWidth];
+  w.line('(void)scratch;');
+  w.block(`for (rl_index_t n = 0; n < ${p.m / (oh * ow)}; ++n) {`, () =>
+    w.block(`for (rl_index_t oy = 0; oy < ${oh}; ++oy) {`, () =>
+      w.block(`for (rl_index_t ox = 0; ox < ${ow}; ++ox) {`, () => {
+        w.line(`const rl_index_t row = (n * ${oh} + oy) * ${ow} + ox;`);
+        w.line(
+          `const ${aType}* restrict src = in0 + ((n * ${g.height} + oy * ${g.stride[0]}) * ${g.width} + ox * ${g.stride[1]}) * ${g.channels};`,
+        );
+        body();
+      }),
+    ),
+  );
 }
 
 /** Output pixel `row` as its image n and position (oy, ox). */

@@ -125,7 +125,11 @@ export abstract class AttrParser extends TokenParser {
   private parseQuantBody(): QuantElem {
     const start = this.peek();
     this.expectPunct('<');
-    const storage = this.parseElemType();
+    // The quant dialect spells unsigned storage u8 (as well as the builtin ui8).
+    const t = this.peek();
+    const unsigned = t.kind === 'ident' && /^u\d+$/.test(t.text) ? elemFromName(`ui${t.text.slice(1)}`) : undefined;
+    if (unsigned) this.lex.next();
+    const storage = unsigned ?? this.parseElemType();
     if (storage.kind !== 'int' && storage.kind !== 'bool') this.fail('an integer storage type');
     const st = storage.kind === 'bool' ? intElem(1, false) : storage;
     let storageMin = st.signed ? -(1n << BigInt(st.bits - 1)) : 0n;

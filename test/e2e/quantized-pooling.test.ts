@@ -2,13 +2,18 @@
  * int8 paths whose results must equal, bit for bit, what they replace:
  *   - max pooling of a quantized contraction before its requantization (quantized-order.ts
  *     poolsBeforeRequantization): the same module with each contraction's result also returned
- *     (then it is requantized whole, as before) is the reference.
+ *     (then it is requantized whole, as before) is the reference;
+ *   - Helium's one-vector convolution windows read in place by a gather load (int-windows.ts
+ *     windowTapOffsets): the host build is the reference;
+ *   - uniform_quantize's clamp before rounding (rl.h rl_quantize_narrow; VMAXNM/VMINNM on
+ *     Armv8-M with FP): exact against the interpreter for NaN, infinities, ties and values far out
+ *     of range.
  */
 import t from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
 import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
-import { randomInputs } from '../../src/interpret/inputs.js';
+import { parseInput, randomInputs } from '../../src/interpret/inputs.js';
 import type { Module } from '../../src/ir/core.js';
 import { getElem, size, type Tensor } from '../../src/ir/tensor.js';
 import { lookupTarget } from '../../src/target/targets.js';
@@ -152,5 +157,94 @@ t.test('max pooling before requantization equals pooling the requantized values,
       const worst = ints(w).reduce((m, x, k) => Math.max(m, Math.abs(x - ints(got.outputs[i]!)[k]!)), 0);
       t.ok(worst <= 1, `${target}: pool ${'abcdef'[i]} within one quantum of the interpreter (${worst})`);
     });
+  }
+});
+
+// One-vector convolution windows on Helium: a one-channel 3x3 window (K = 9, int8 activations
+// kept as stored) strided and dilated, read in place by VLDRB gathers; a 2x2x2 window of int8
+// activations widened to i16 (the weights' zero point is not 0: no folding) by VLDRH gathers;
+// and an image too wide for 8-bit offsets (a row 300 apart), copied as before.
+t.test('Helium one-vector convolution windows gathered in place equal the host build', async (t) => {
+  seed = 31;
+  const xq = q('i8', 0.05, 7);
+  const res = q('i8', 0.2, -2);
+  const [w1, w2] = [q('i8', scales(6, 0.01), 0, 3), q('i8', 0.01, 3)];
+  const conv = (x: string, xd: number[], w: string, wd: number[], wType: string, out: number[], window: string) =>
+    `stablehlo.convolution(${x}, ${w}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${ty(xd, xq)}, ${ty(wd, wType)}) -> ${ty(out, res)}`;
+  const src = [
+    `func.func @main(%x: ${ty([2, 12, 10, 1], 'f32')}, %y: ${ty([2, 6, 7, 2], 'f32')}, %z: ${ty([1, 3, 300, 1], 'f32')}) -> (${ty([2, 5, 6, 6], 'i8')}, ${ty([2, 5, 6, 5], 'i8')}, ${ty([1, 1, 298, 6], 'i8')}) {`,
+    `  %xq = stablehlo.uniform_quantize %x : (${ty([2, 12, 10, 1], 'f32')}) -> ${ty([2, 12, 10, 1], xq)}`,
+    `  %yq = stablehlo.uniform_quantize %y : (${ty([2, 6, 7, 2], 'f32')}) -> ${ty([2, 6, 7, 2], xq)}`,
+    `  %zq = stablehlo.uniform_quantize %z : (${ty([1, 3, 300, 1], 'f32')}) -> ${ty([1, 3, 300, 1], xq)}`,
+    `  %w1 = stablehlo.constant ${literal([3, 3, 1, 6])} : ${ty([3, 3, 1, 6], w1)}`,
+    `  %w2 = stablehlo.constant ${literal([2, 2, 2, 5])} : ${ty([2, 2, 2, 5], w2)}`,
+    `  %c1 = ${conv('%xq', [2, 12, 10, 1], '%w1', [3, 3, 1, 6], w1, [2, 5, 6, 6], 'stride = [2, 1], rhs_dilate = [1, 2]')}`,
+    `  %c2 = ${conv('%yq', [2, 6, 7, 2], '%w2', [2, 2, 2, 5], w2, [2, 5, 6, 5], 'stride = [1, 1]')}`,
+    `  %c3 = ${conv('%zq', [1, 3, 300, 1], '%w1', [3, 3, 1, 6], w1, [1, 1, 298, 6], 'stride = [1, 1]')}`,
+    `  %o1 = stablehlo.bitcast_convert %c1 : (${ty([2, 5, 6, 6], res)}) -> ${ty([2, 5, 6, 6], 'i8')}`,
+    `  %o2 = stablehlo.bitcast_convert %c2 : (${ty([2, 5, 6, 5], res)}) -> ${ty([2, 5, 6, 5], 'i8')}`,
+    `  %o3 = stablehlo.bitcast_convert %c3 : (${ty([1, 1, 298, 6], res)}) -> ${ty([1, 1, 298, 6], 'i8')}`,
+    `  return %o1, %o2, %o3 : ${ty([2, 5, 6, 6], 'i8')}, ${ty([2, 5, 6, 5], 'i8')}, ${ty([1, 1, 298, 6], 'i8')}`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('qgather.mlir', src));
+  const args = randomInputs(m.funcs.get('main')!, 3, m) as Tensor[];
+  const want = interpret(m, args);
+  const host = await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const mcu = await runCompiled(m, 'main', args, { target: lookupTarget('cortex-m55') });
+  const c = mcu.emitted.files.get('model.c') as string;
+  t.equal(c.match(/rl_vd_gather_s8\(/g)?.length, 1, 'the int8 window gathered');
+  t.equal(c.match(/rl_vd_gather_s16\(/g)?.length, 1, 'the i16 window gathered');
+  t.match(c, /_taps\[16\] = \{0, 2, 4, 10, 12, 14, 20, 22, 24, 0,/, 'tap offsets: rows 10 apart, columns 2 apart');
+  want.forEach((w, i) => {
+    t.same(ints(mcu.outputs[i]!), ints(host.outputs[i]!), `convolution ${i + 1}: Cortex-M55 equals the host build`);
+    const worst = ints(w).reduce((m, x, k) => Math.max(m, Math.abs(x - ints(host.outputs[i]!)[k]!)), 0);
+    t.ok(worst <= 1, `convolution ${i + 1}: within one quantum of the interpreter (${worst})`);
+  });
+});
+
+// uniform_quantize to 8- and 16-bit storage clamps in f32 before rounding (rl_quantize_narrow):
+// exact (the spec's round half to even) for NaN, infinities, values past every bound, ties either
+// way, and -0, on the host, Cortex-M4 (selects) and Cortex-M55 (VMAXNM/VMINNM).
+t.test('uniform_quantize to narrow storage is exact on every path', async (t) => {
+  const values = [
+    'nan',
+    '-nan',
+    'inf',
+    '-inf',
+    '1e30',
+    '-1e30',
+    '3e9',
+    '-3e9',
+    '-0',
+    '0.125',
+    '0.375',
+    '-0.125',
+    '-0.375',
+    '31.875',
+    '-32.125',
+    '63.9',
+    '-64.1',
+    '70000',
+    '-70000',
+    '0.2',
+  ];
+  const types = [q('i8', 0.25, -3), q('u8', 0.25, 100), q('i16', 0.25, 5), q('u16', 0.25, 0)];
+  const n = values.length;
+  const src = [
+    `func.func @main(%x: ${ty([n], 'f32')}) -> (${types.map((_, i) => ty([n], ['i8', 'ui8', 'i16', 'ui16'][i]!)).join(', ')}) {`,
+    ...types.flatMap((e, i) => [
+      `  %q${i} = stablehlo.uniform_quantize %x : (${ty([n], 'f32')}) -> ${ty([n], e)}`,
+      `  %o${i} = stablehlo.bitcast_convert %q${i} : (${ty([n], e)}) -> ${ty([n], ['i8', 'ui8', 'i16', 'ui16'][i]!)}`,
+    ]),
+    `  return ${types.map((_, i) => `%o${i}`).join(', ')} : ${types.map((_, i) => ty([n], ['i8', 'ui8', 'i16', 'ui16'][i]!)).join(', ')}`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('quantize.mlir', src));
+  const args = [parseInput(`${n}xf32=${values.join(',')}`, m.funcs.get('main')!, 0)] as Tensor[];
+  const want = interpret(m, args);
+  for (const target of ['host', 'cortex-m4', 'cortex-m55']) {
+    const { outputs } = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
+    want.forEach((w, i) => t.same(ints(outputs[i]!), ints(w), `${target}: ${['i8', 'u8', 'i16', 'u16'][i]} exact`));
   }
 });
