@@ -164,10 +164,34 @@ RL_FN uint32_t rl_sxtb16_ror8(uint32_t w) {
   return r;
 }
 #define rl_load2(p, lo, hi) __asm__("ldrd %0, %1, [%2], #8" : "=r"(lo), "=r"(hi), "+r"(p) : "m"(*(const uint32_t(*)[2])(p)))
+/* The DSP micro-kernel's step for four columns (emit-c/int-gemm.ts emitQuadTile): A's four k as
+ * pair words x0, x1 against each column's two pair words (B packed column after column), eight
+ * SMLAD; B's eight words come in two LDMs and p advances past them. One asm statement, so the
+ * loads stay two instructions (gcc formed LDRDs at best: 4) and nothing moves between steps.
+ * r7 (Thumb's frame pointer) and r9 (the platform register) are left alone; "memory" rather than
+ * a memory operand, whose address would take one more register. */
+#define rl_dsp_step4(x0, x1, p, c0, c1, c2, c3)                                                \
+  __asm__("ldmia %[pb]!, {r4, r5, r6, r8}\n\t"                                              \
+          "smlad %[s0], %[u], r4, %[s0]\n\t"                                                \
+          "smlad %[s0], %[v], r5, %[s0]\n\t"                                                \
+          "smlad %[s1], %[u], r6, %[s1]\n\t"                                                \
+          "smlad %[s1], %[v], r8, %[s1]\n\t"                                                \
+          "ldmia %[pb]!, {r4, r5, r6, r8}\n\t"                                              \
+          "smlad %[s2], %[u], r4, %[s2]\n\t"                                                \
+          "smlad %[s2], %[v], r5, %[s2]\n\t"                                                \
+          "smlad %[s3], %[u], r6, %[s3]\n\t"                                                \
+          "smlad %[s3], %[v], r8, %[s3]"                                                      \
+          : [pb] "+r"(p), [s0] "+r"(c0), [s1] "+r"(c1), [s2] "+r"(c2), [s3] "+r"(c3)           \
+          : [u] "r"(x0), [v] "r"(x1)                                                          \
+          : "r4", "r5", "r6", "r8", "memory")
 #else
 RL_FN uint32_t rl_sxtb16(uint32_t w) { return (uint32_t)(uint16_t)(int16_t)(int8_t)w | (uint32_t)(uint16_t)(int16_t)(int8_t)(w >> 16) << 16; }
 RL_FN uint32_t rl_sxtb16_ror8(uint32_t w) { return rl_sxtb16(w >> 8 | w << 24); }
 #define rl_load2(p, lo, hi) ((lo) = (p)[0], (hi) = (p)[1], (p) += 2)
+#define rl_dsp_step4(x0, x1, p, c0, c1, c2, c3)                                       \
+  ((c0) = rl_smlad(x0, (p)[0], c0), (c0) = rl_smlad(x1, (p)[1], c0), (c1) = rl_smlad(x0, (p)[2], c1), \
+   (c1) = rl_smlad(x1, (p)[3], c1), (c2) = rl_smlad(x0, (p)[4], c2), (c2) = rl_smlad(x1, (p)[5], c2), \
+   (c3) = rl_smlad(x0, (p)[6], c3), (c3) = rl_smlad(x1, (p)[7], c3), (p) += 8)
 #endif
 RL_FN uint32_t rl_word(const void* p) { uint32_t v; memcpy(&v, p, 4); return v; } /* one (unaligned) load */
 /* Two consecutive 8- or 16-bit values as the 16-bit halves of a word (the first one low). */

@@ -56,7 +56,11 @@ export function planIntGemm(
     // LDRD and two SMLAD per column, the loop's add and branch; past 6 columns gcc keeps one value
     // on the stack (Cortex-M4, gcc 12: 17, 23 and 30 for 4, 6 and 8 columns). Widths that leave
     // the last panel part empty compute its missing columns for nothing.
-    const step = (nr: number): number => 3 * nr + (lt.elem.name === 'i8' ? 5 : 4) + (nr > 6 ? 1 : 0);
+    // Four columns take the asm step (rl.h rl_dsp_step4): B's eight words in two LDMs, A's in one
+    // LDRD (a gathered window) or two loads (i8: one and two SXTB16), eight SMLAD.
+    const aLoads = lt.elem.name === 'i8' ? 3 : shape.a.kind === 'conv' ? 1 : 2;
+    const step = (nr: number): number =>
+      nr === 4 ? aLoads + 10 : 3 * nr + (lt.elem.name === 'i8' ? 5 : 4) + (nr > 6 ? 1 : 0);
     let nr = 1;
     for (let w = 2; w <= 8; w++) if (Math.ceil(shape.n / w) * step(w) < Math.ceil(shape.n / nr) * step(nr)) nr = w;
     return { kind: 'int-gemm', op: f.op, ...shape, elems, mr: 1, nr, lanes: 1, mc: 0, quads: true };
@@ -196,7 +200,7 @@ export function emitIntGemmKernel(
   const how = p.columnDot
     ? `one VMLADAVA (${128 / p.columnDot} products into a general register) per vector of k and column`
     : p.quads
-      ? `four k per step: one A load${p.elems.a.name === 'i8' ? ' and two SXTB16' : ''}, then one LDRD and two SMLAD per column`
+      ? `four k per step: one A load${p.elems.a.name === 'i8' ? ' and two SXTB16' : ''}, then ${p.nr === 4 ? "two LDM (the columns' eight words) and eight SMLAD, one call per row" : 'one LDRD and two SMLAD per column'}`
       : `${
           lanes === 1
             ? 'one dual multiply-accumulate (SMLAD) per pair'
@@ -211,6 +215,7 @@ export function emitIntGemmKernel(
   const micro = `${name}_tile`;
   if (p.mc) return emitPackedIntGemm(p, name, params, w, aType, pair, acc);
   if (p.columnDot) return emitColumnDotIntGemm(p, name, params, w);
+  if (p.quads && p.nr === 4) return emitFourColumnRow(p, name, params, w, aType, pair, acc);
   const rowParams = Array.from({ length: mr }, (_, i) => `const ${aType}* restrict a${i}`).join(', ');
   const head = `static __attribute__((noinline)) void ${micro}(${rowParams}, const uint32_t* restrict b, int32_t* restrict c, rl_index_t rows, rl_index_t cols) {`;
   if (p.quads) emitQuadTile(w, p, head, aType, pair, acc);
@@ -309,17 +314,94 @@ function emitQuadTile(
           );
       });
     }
-    // The last k % 4: whole pairs, then a single k (its pair's high half zero in A and B).
-    for (let k = 4 * groups; k < p.k; k += 2) {
-      const x = k + 1 < p.k ? `${pair}(a0 + ${k})` : `(uint32_t)(uint16_t)(int16_t)a0[${k}]`;
-      w.block('{', () => {
-        w.line(`const uint32_t x0 = ${x};`);
-        for (let j = 0; j < p.nr; j++) w.line(`${acc(0, j)} = rl_smlad(x0, b[${j}], ${acc(0, j)});`);
-        w.line(`b += ${p.nr};`);
-      });
-    }
+    quadRemainder(w, p, pair, acc);
     storeTile(w, p, acc);
   });
+}
+
+/** The last k % 4 of the DSP kernels: whole pairs, then a single k (its pair's high half zero in A
+ * and B). */
+function quadRemainder(w: CodeWriter, p: IntGemmPlan, pair: string, acc: (i: number, j: number) => string): void {
+  for (let k = 4 * Math.floor(p.k / 4); k < p.k; k += 2) {
+    const x = k + 1 < p.k ? `${pair}(a0 + ${k})` : `(uint32_t)(uint16_t)(int16_t)a0[${k}]`;
+    w.block('{', () => {
+      w.line(`const uint32_t x0 = ${x};`);
+      for (let j = 0; j < p.nr; j++) w.line(`${acc(0, j)} = rl_smlad(x0, b[${j}], ${acc(0, j)});`);
+      w.line(`b += ${p.nr};`);
+    });
+  }
+}
+
+/**
+ * The DSP kernel of four columns (plan.quads, nr = 4): one call per A row (a gathered window or a
+ * row in place), its panels in a loop inside (a call per panel cost its argument setup, register
+ * saves and guarded stores: about 25 instructions each, a fifth of a K = 9 panel's), B's panels
+ * read one after the other.
+ */
+function emitFourColumnRow(
+  p: IntGemmPlan,
+  name: string,
+  params: readonly KernelParam[],
+  w: CodeWriter,
+  aType: string,
+  pair: string,
+  acc: (i: number, j: number) => string,
+): string {
+  const micro = `${name}_row`;
+  const groups = Math.floor(p.k / 4);
+  const stores = (j: number): string => `rl_vi_store(c + j + ${j}, ${acc(0, j)});`;
+  w.block(
+    `static __attribute__((noinline)) void ${micro}(const ${aType}* restrict a0, const uint32_t* restrict b, int32_t* restrict c) {`,
+    () =>
+      w.block(`for (rl_index_t j = 0; j < ${p.n}; j += 4) {`, () => {
+        zeroAccumulators(w, p, acc);
+        if (groups) fourColumnSteps(w, p, groups, aType === 'int8_t');
+        quadRemainder(w, p, pair, acc);
+        const all = [0, 1, 2, 3].map(stores).join(' ');
+        if (p.n % 4 === 0) w.line(all);
+        else
+          w.line(
+            `if (j + 4 <= ${p.n}) { ${all} } else { ${[0, 1, 2].map((q) => `${q ? `if (j + ${q} < ${p.n}) ` : ''}${stores(q)}`).join(' ')} }`,
+          );
+      }),
+  );
+  w.line('');
+  columnDotDriver(w, p, name, params, aType, (bi, row, a) =>
+    w.line(`${micro}(${a}, in1 + ${bi} * ${panels(p) * words(p) * 4}, out0 + (${bi} * ${p.m} + ${row}) * ${p.n});`),
+  );
+  return w.toString();
+}
+
+/** Steps of four k up to this many are unrolled whole (K = 144: 36 steps, 1.6 KB of code); more
+ * run in a loop of four steps. */
+const UNROLLED_QUAD_STEPS = 40;
+
+/**
+ * The four-column DSP steps: each loads A's four k (a gathered window, word-aligned in scratch:
+ * one LDRD; a row in place: two loads; i8: one load split by SXTB16) and runs rl_dsp_step4, with
+ * no loop control for a short K (the compare and branch were three of 29 instructions per step).
+ */
+function fourColumnSteps(w: CodeWriter, p: IntGemmPlan, groups: number, i8: boolean): void {
+  const aligned = p.a.kind === 'conv' && !i8;
+  w.line(
+    aligned
+      ? 'const uint32_t* restrict aw = (const uint32_t*)(const void*)a0;'
+      : `const ${i8 ? 'int8_t' : 'int16_t'}* restrict a = a0;`,
+  );
+  const load = i8
+    ? 'const uint32_t x = rl_word(a), x0 = rl_sxtb16(x), x1 = rl_sxtb16_ror8(x); a += 4;'
+    : aligned
+      ? 'uint32_t x0, x1; rl_load2(aw, x0, x1);'
+      : 'const uint32_t x0 = rl_pair_i16(a), x1 = rl_pair_i16(a + 2); a += 4;';
+  const step = `{ ${load} rl_dsp_step4(x0, x1, b, c0_0, c0_1, c0_2, c0_3); }`;
+  const unroll = groups <= UNROLLED_QUAD_STEPS ? groups : 4;
+  const loops = Math.floor(groups / unroll);
+  if (loops > 1)
+    w.block(`for (rl_index_t s = 0; s < ${loops}; ++s) {`, () => {
+      for (let u = 0; u < unroll; u++) w.line(step);
+    });
+  else for (let u = 0; u < unroll; u++) w.line(step);
+  for (let r = 0; r < groups % unroll; r++) w.line(step);
 }
 
 /** The tile's accumulators, zeroed. */

@@ -7,7 +7,9 @@
  *     windowTapOffsets): the host build is the reference;
  *   - uniform_quantize's clamp before rounding (rl.h rl_quantize_narrow; VMAXNM/VMINNM on
  *     Armv8-M with FP): exact against the interpreter for NaN, infinities, ties and values far out
- *     of range.
+ *     of range;
+ *   - the DSP kernels' four-column LDM step (rl.h rl_dsp_step4) in a loop for a long K: the host
+ *     build is the reference.
  */
 import t from 'tap';
 import { SourceFile } from '../../src/diag/source.js';
@@ -246,5 +248,46 @@ t.test('uniform_quantize to narrow storage is exact on every path', async (t) =>
   for (const target of ['host', 'cortex-m4', 'cortex-m55']) {
     const { outputs } = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
     want.forEach((w, i) => t.same(ints(outputs[i]!), ints(w), `${target}: ${['i8', 'u8', 'i16', 'u16'][i]} exact`));
+  }
+});
+
+// The DSP kernels' four-column LDM step (rl.h rl_dsp_step4) past 40 steps runs in a loop of four:
+// K = 170 is 42 steps (ten loops and two more) and a pair; 7 columns are a panel of four and one
+// of three. int8 activations of zero point 3 (widened to i16 less it) and of zero point 0 (kept
+// as int8, split by SXTB16): Cortex-M4 and M7 equal the host build bit for bit.
+t.test('the DSP four-column step with a long K equals the host build', async (t) => {
+  seed = 41;
+  const wt = q('i8', scales(7, 0.003), 0, 1);
+  const res = q('i8', 0.5, 1);
+  const lines = [
+    `  %w = stablehlo.constant ${literal([170, 7])} : ${ty([170, 7], wt)}`,
+    ...[q('i8', 0.02, 3), q('i8', 0.02)].flatMap((xq, i) => [
+      `  %x${i} = stablehlo.uniform_quantize %x : (${ty([3, 170], 'f32')}) -> ${ty([3, 170], xq)}`,
+      `  %d${i} = stablehlo.dot_general %x${i}, %w, contracting_dims = [1] x [0] : (${ty([3, 170], xq)}, ${ty([170, 7], wt)}) -> ${ty([3, 7], res)}`,
+      `  %o${i} = stablehlo.bitcast_convert %d${i} : (${ty([3, 7], res)}) -> ${ty([3, 7], 'i8')}`,
+    ]),
+  ];
+  const src = [
+    `func.func @main(%x: ${ty([3, 170], 'f32')}) -> (${ty([3, 7], 'i8')}, ${ty([3, 7], 'i8')}) {`,
+    ...lines,
+    `  return %o0, %o1 : ${ty([3, 7], 'i8')}, ${ty([3, 7], 'i8')}`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('qlong.mlir', src));
+  const args = randomInputs(m.funcs.get('main')!, 9, m) as Tensor[];
+  const host = await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const want = interpret(m, args);
+  for (const target of ['cortex-m4', 'cortex-m7']) {
+    const mcu = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
+    const c = mcu.emitted.files.get('model.c') as string;
+    t.equal(
+      c.match(/for \(rl_index_t s = 0; s < 10; \+\+s\)/g)?.length,
+      2,
+      `${target}: ten loops of four steps, twice`,
+    );
+    want.forEach((w, i) => {
+      t.notOk(new Set(ints(w)).size < 3, `dot ${i}: the reference is informative`);
+      t.same(ints(mcu.outputs[i]!), ints(host.outputs[i]!), `${target}: dot ${i} equals the host build`);
+    });
   }
 });

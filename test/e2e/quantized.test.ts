@@ -165,14 +165,14 @@ t.test('requantization by a multiplier below 2^-25 (a shift of 56 bits, constant
 });
 
 t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns past the tile, an odd K', async (t) => {
-  // 9 x 23 by 23 x 3 and by 23 x 11, for int8 activations of zero point 3 (M4, M0: widened to i16
+  // 9 x 23 by 23 x 3, 6 and 11, for int8 activations of zero point 3 (M4, M0: widened to i16
   // less it; M55: kept as stored, the zero point's share of the sums subtracted after) and 0, and
   // int16 ones. M0 (pairs, 2 x 3 tiles): a last row alone, and (11 columns) a last column alone;
-  // 23 = 11 pairs and a last k of one. M4 (DSP: one row by 3 or 6 columns, four k per step): a
-  // last panel of 5 of 6 columns; 23 = 5 steps, a pair and a last k. AArch64 and Armv7-A (NEON
-  // vectors of 4 columns, qemu-user): partial vectors and panels, the odd K. M55 (Helium column dots, 4 columns per call): 3 and
-  // 11 columns leave partial calls; 23 k's are a vector and a predicated tail of 7 (i8) or 15
-  // (i16) lanes.
+  // 23 = 11 pairs and a last k of one. M4 (DSP, four k per step): 3 and 11 columns by four (the
+  // LDM step: a last panel of 3 of 4 columns), 6 by six (a column's LDRD each); 23 = 5 steps, a
+  // pair and a last k. AArch64 and Armv7-A (NEON vectors of 4 columns, qemu-user): partial vectors
+  // and panels, the odd K. M55 (Helium column dots, 4 columns per call): 3, 6 and 11 columns leave
+  // partial calls; 23 k's are a vector and a predicated tail of 7 (i8) or 15 (i16) lanes.
   let seed = 5;
   const int = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % 255) - 127;
   const weights = (n: number): string => {
@@ -190,7 +190,7 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
   for (const act of activations) {
     const xq = `tensor<9x23x!quant.uniform<${act.q}>>`;
     lines.push(`  %q${act.id} = stablehlo.uniform_quantize %x : (tensor<9x23xf32>) -> ${xq}`);
-    for (const n of [3, 11]) {
+    for (const n of [3, 6, 11]) {
       const wt = weights(n);
       const rt = `tensor<9x${n}x!quant.uniform<i8:f32, 0.05:-2>>`;
       const id = `${act.id}_${n}`;
@@ -245,8 +245,10 @@ t.test('integer GEMM micro-kernels on Cortex-M4, M0 and M55: rows and columns pa
       else if (target === 'cortex-m4')
         t.match(
           g,
-          new RegExp(`23 x ${o.n}\\] ${o.pairs} x i8 -> i32: tile 1 x ${o.n === 3 ? 3 : 6} .*four k per step`),
-          `${target}: ${o.id} in 1 x ${o.n === 3 ? 3 : 6} tiles of ${o.pairs}, four k per step (and a tail of three)`,
+          new RegExp(
+            `23 x ${o.n}\\] ${o.pairs} x i8 -> i32: tile 1 x ${o.n === 6 ? '6 .*four k per step.*one LDRD' : '4 .*four k per step.*two LDM'}`,
+          ),
+          `${target}: ${o.id} in 1 x ${o.n === 6 ? 6 : 4} tiles of ${o.pairs}, four k per step (and a tail of three)`,
         );
       else
         t.match(
@@ -443,8 +445,8 @@ t.test("the bench's int8 CNN: Cortex-M4, M55 and M3 equal the host build bit for
     if (target === 'cortex-m4')
       t.match(
         mcu.emitted.files.get('model.c') as string,
-        /Integer GEMM \[784 x 9\] \* \[9 x 16\] i8 x i8 -> i32: tile 1 x 8 .*four k per step/,
-        'the first convolution: int8 windows, four k per step',
+        /Integer GEMM \[784 x 9\] \* \[9 x 16\] i8 x i8 -> i32: tile 1 x 4 .*four k per step.*two LDM/,
+        'the first convolution: int8 windows, four k per step in LDM steps',
       );
   }
 });
