@@ -113,6 +113,8 @@ export function writesInPlaceSafely(fop: FlatOp): boolean {
     isElementwiseName(name) ||
     [
       'stablehlo.reshape',
+      // Every type is stored as its bits: a bitcast over an operand of the same element size is no work.
+      'stablehlo.bitcast_convert',
       'stablehlo.convert',
       'stablehlo.select',
       'stablehlo.clamp',
@@ -151,10 +153,11 @@ export function opKernelIR(fop: FlatOp, index: number, inPlace: boolean, backend
   if (!irLowering) unsupported(fop, 'no lowering yet', backend);
   if (generic) checkElementwise(fop, short, backend);
   const build = new KernelBuild(fop, backend);
-  // A reshape given its operand's buffer (memory plan in-place rule) has nothing to move.
+  // A reshape or bitcast_convert given its operand's buffer (memory plan in-place rule: the same
+  // element size and count) has nothing to move.
   const body: Stmt[] =
-    fop.op.name === 'stablehlo.reshape' && inPlace
-      ? [{ k: 'comment', text: "in place: the result is the operand's buffer, row-major order unchanged" }]
+    (fop.op.name === 'stablehlo.reshape' || fop.op.name === 'stablehlo.bitcast_convert') && inPlace
+      ? [{ k: 'comment', text: "in place: the result is the operand's buffer, its bits unchanged" }]
       : irLowering(build);
   return { name, comment: kernelComment(name, fop), params: build.params, body };
 }

@@ -638,3 +638,32 @@ t.test(
     t.ok(run.emitted.plan.arenaBytes <= 1024, `arena ${run.emitted.plan.arenaBytes} bytes: no 32 KB f64 copy, no mask`);
   },
 );
+
+// bitcast_convert copies bytes (every type is stored as its bits), so where the memory plan gives
+// it its operand's buffer (the operand's last use, the same element size) it does nothing: f32 ->
+// i32 and i4 -> ui4 (negative i4 values read back as ui4 bits) in place, exact under ASan+UBSan;
+// f32 -> i32 of a value read again later is copied.
+t.test('a bitcast_convert over its operand buffer moves nothing, and keeps a live operand', async (t) => {
+  const src = [
+    'func.func @main(%x: tensor<64xf32>, %y: tensor<8xi4>) -> (tensor<64xi32>, tensor<8xui4>, tensor<64xi32>, tensor<64xf32>) {',
+    '  %a = stablehlo.negate %x : tensor<64xf32>',
+    '  %s = stablehlo.reverse %a, dims = [0] : tensor<64xf32>',
+    '  %b = stablehlo.bitcast_convert %s : (tensor<64xf32>) -> tensor<64xi32>',
+    '  %c = stablehlo.negate %y : tensor<8xi4>',
+    '  %r = stablehlo.reverse %c, dims = [0] : tensor<8xi4>',
+    '  %d = stablehlo.bitcast_convert %r : (tensor<8xi4>) -> tensor<8xui4>',
+    '  %e = stablehlo.bitcast_convert %a : (tensor<64xf32>) -> tensor<64xi32>',
+    '  %f = stablehlo.exponential %a : tensor<64xf32>',
+    '  return %b, %d, %e, %f : tensor<64xi32>, tensor<8xui4>, tensor<64xi32>, tensor<64xf32>',
+    '}',
+  ].join('\n');
+  const run = await matchesInterpreter(t, 'bitcast.mlir', src, 5);
+  const c = run.emitted.files.get('model.c') as string;
+  const kernels = c.split(/\n(?=\/\* k\d+_)/).filter((k) => /^\/\* k\d+_bitcast_convert/.test(k));
+  t.equal(kernels.length, 3, 'three bitcast kernels');
+  t.same(
+    kernels.map((k) => /in place: the result is the operand's buffer/.test(k)),
+    [true, true, false],
+    'the first two in place, the third (its operand read by exponential after) a copy',
+  );
+});
