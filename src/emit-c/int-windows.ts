@@ -7,13 +7,14 @@ import type { CodeWriter } from '../emit-common/code-writer.js';
 import type { IntGemmPlan } from '../kernel/ukernel.js';
 
 /** The taps of output pixel `row`'s window in HWIO's k order: `tap` runs once per tap with
- * `inside` (whether the tap lies in the image) and `src` (its channels there; in0 outside). */
-export function forEachTap(w: CodeWriter, p: IntGemmPlan, aType: string, tap: () => void): void {
+ * `inside` (whether the tap lies in the image) and `src` (its channels there; in0 outside).
+ * `pixelKnown`: n, oy and ox are already declared (forEachPixel). */
+export function forEachTap(w: CodeWriter, p: IntGemmPlan, aType: string, tap: () => void, pixelKnown = false): void {
   const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
   const [sy, sx] = g.stride;
   const [dy, dx] = g.dilation;
   const [py, px] = g.padBefore;
-  outputPixel(w, g);
+  if (!pixelKnown) outputPixel(w, g);
   w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
     w.block(`for (rl_index_t kx = 0; kx < ${g.kernelWidth}; ++kx) {`, () => {
       w.line(`const rl_index_t iy = oy * ${sy} + ky * ${dy} - ${py}, ix = ox * ${sx} + kx * ${dx} - ${px};`);
@@ -39,28 +40,50 @@ export function forEachWindow(w: CodeWriter, p: IntGemmPlan, aType: string, body
   // Without padding (the quantize phase pads microcontrollers' convolutions explicitly) and with
   // adjacent taps, a window row is one run of the image: one copy per row, no bounds checks.
   const rows = !g.padBefore.some((x) => x !== 0) && g.dilation[1] === 1 && windowsInside(g);
-  w.block(`for (rl_index_t row = 0; row < ${p.m}; ++row) {`, () => {
+  forEachPixel(w, p, () => {
     w.line(`${aType}* restrict dst = window;`);
     if (rows) {
       const run = g.kernelWidth * channels;
-      outputPixel(w, g);
-      w.line(
-        `const ${aType}* restrict src = in0 + ((n * ${g.height} + oy * ${g.stride[0]}) * ${g.width} + ox * ${g.stride[1]}) * ${channels};`,
-      );
+      windowStart(w, g, aType);
+      // Helium: a vector at a time (gcc's inline copy moved a word per load and store); DSP
+      // cores: four words per LDM/STM where every row starts on a word.
+      const bytes = channels * (aType === 'int8_t' ? 1 : 2);
+      const copy = p.columnDot ? 'rl_vd_copy' : p.quads && bytes % 4 === 0 ? 'rl_copy_words' : 'memcpy';
+      // Unrolled: a few short copies (gcc kept the loop around a 3-byte copy).
+      w.line(`#pragma GCC unroll ${g.kernelHeight}`);
       w.block(`for (rl_index_t ky = 0; ky < ${g.kernelHeight}; ++ky) {`, () => {
-        // Helium: a vector at a time (gcc's inline copy moved a word per load and store).
-        const copy = p.columnDot ? 'rl_vd_copy' : 'memcpy';
         w.line(`${copy}(dst, src + ky * ${g.dilation[0] * g.width * channels}, ${run} * sizeof(${aType}));`);
         w.line(`dst += ${run};`);
       });
     } else
-      forEachTap(w, p, aType, () => {
-        w.line(`if (inside) memcpy(dst, src, ${tap});`);
-        w.line(`else memset(dst, 0, ${tap});`);
-        w.line(`dst += ${channels};`);
-      });
+      forEachTap(
+        w,
+        p,
+        aType,
+        () => {
+          w.line(`if (inside) memcpy(dst, src, ${tap});`);
+          w.line(`else memset(dst, 0, ${tap});`);
+          w.line(`dst += ${channels};`);
+        },
+        true,
+      );
     body();
   });
+}
+
+/** Every output pixel in nested loops (no division per pixel): `body` runs with n, oy, ox and
+ * `row` (the pixel's row of the implicit GEMM) declared. */
+function forEachPixel(w: CodeWriter, p: IntGemmPlan, body: () => void): void {
+  const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
+  const [oh, ow] = [g.outHeight, g.outWidth];
+  w.block(`for (rl_index_t n = 0; n < ${p.m / (oh * ow)}; ++n) {`, () =>
+    w.block(`for (rl_index_t oy = 0; oy < ${oh}; ++oy) {`, () =>
+      w.block(`for (rl_index_t ox = 0; ox < ${ow}; ++ox) {`, () => {
+        w.line(`const rl_index_t row = (n * ${oh} + oy) * ${ow} + ox;`);
+        body();
+      }),
+    ),
+  );
 }
 
 /**
@@ -84,18 +107,17 @@ export function windowTapOffsets(p: IntGemmPlan, bits: number): number[] | undef
  * division per pixel. */
 export function forEachWindowInPlace(w: CodeWriter, p: IntGemmPlan, aType: string, body: () => void): void {
   const g = p.a as Extract<IntGemmPlan['a'], { kind: 'conv' }>;
-  const [oh, ow] = [g.outHeight, g.outWidth];
   w.line('(void)scratch;');
-  w.block(`for (rl_index_t n = 0; n < ${p.m / (oh * ow)}; ++n) {`, () =>
-    w.block(`for (rl_index_t oy = 0; oy < ${oh}; ++oy) {`, () =>
-      w.block(`for (rl_index_t ox = 0; ox < ${ow}; ++ox) {`, () => {
-        w.line(`const rl_index_t row = (n * ${oh} + oy) * ${ow} + ox;`);
-        w.line(
-          `const ${aType}* restrict src = in0 + ((n * ${g.height} + oy * ${g.stride[0]}) * ${g.width} + ox * ${g.stride[1]}) * ${g.channels};`,
-        );
-        body();
-      }),
-    ),
+  forEachPixel(w, p, () => {
+    windowStart(w, g, aType);
+    body();
+  });
+}
+
+/** `src`: the first tap of pixel (n, oy, ox)'s window, for a window inside the image. */
+function windowStart(w: CodeWriter, g: Extract<IntGemmPlan['a'], { kind: 'conv' }>, aType: string): void {
+  w.line(
+    `const ${aType}* restrict src = in0 + ((n * ${g.height} + oy * ${g.stride[0]}) * ${g.width} + ox * ${g.stride[1]}) * ${g.channels};`,
   );
 }
 

@@ -252,8 +252,8 @@ t.test('uniform_quantize to narrow storage is exact on every path', async (t) =>
 });
 
 // The DSP kernels' four-column LDM step (rl.h rl_dsp_step4) past 40 steps runs in a loop of four:
-// K = 170 is 42 steps (ten loops and two more) and a pair; 7 columns are a panel of four and one
-// of three. int8 activations of zero point 3 (widened to i16 less it) and of zero point 0 (kept
+// K = 170 is 42 steps (the first, whose SMUAD starts the sums, ten loops of four and one more)
+// and a pair (rl_dsp_pair4); 7 columns are a panel of four and one of three. int8 activations of zero point 3 (widened to i16 less it) and of zero point 0 (kept
 // as int8, split by SXTB16): Cortex-M4 and M7 equal the host build bit for bit.
 t.test('the DSP four-column step with a long K equals the host build', async (t) => {
   seed = 41;
@@ -290,4 +290,53 @@ t.test('the DSP four-column step with a long K equals the host build', async (t)
       t.same(ints(mcu.outputs[i]!), ints(host.outputs[i]!), `${target}: dot ${i} equals the host build`);
     });
   }
+});
+
+// Window rows on the DSP kernels' convolutions are copied four words per LDM/STM where every row
+// starts on a word (rl.h rl_copy_words): 3x3 windows of i16 activations (zero point 3: widened)
+// over 2 channels (rows of 12 bytes: three single words), 4 (24: a block of four and two), of
+// int8 ones (zero point 0: kept) over 8 channels (24), and of i16 over 3 channels (6-byte pixels:
+// memcpy). Cortex-M4 equals the host build bit for bit.
+t.test('DSP window rows copied by LDM/STM equal the host build', async (t) => {
+  seed = 53;
+  const res = q('i8', 0.3, -1);
+  const cases = [
+    { c: 2, x: q('i8', 0.02, 3) },
+    { c: 4, x: q('i8', 0.02, 3) },
+    { c: 8, x: q('i8', 0.02) },
+    { c: 3, x: q('i8', 0.02, 3) },
+  ];
+  const lines: string[] = [];
+  const outs: string[] = [];
+  cases.forEach(({ c, x }, i) => {
+    const w = q('i8', scales(5, 0.004), 0, 3);
+    lines.push(
+      `  %x${i} = stablehlo.uniform_quantize %a${i} : (${ty([1, 6, 7, c], 'f32')}) -> ${ty([1, 6, 7, c], x)}`,
+      `  %w${i} = stablehlo.constant ${literal([3, 3, c, 5])} : ${ty([3, 3, c, 5], w)}`,
+      `  %c${i} = stablehlo.convolution(%x${i}, %w${i}) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (${ty([1, 6, 7, c], x)}, ${ty([3, 3, c, 5], w)}) -> ${ty([1, 4, 5, 5], res)}`,
+      `  %o${i} = stablehlo.bitcast_convert %c${i} : (${ty([1, 4, 5, 5], res)}) -> ${ty([1, 4, 5, 5], 'i8')}`,
+    );
+    outs.push(`%o${i}`);
+  });
+  const src = [
+    `func.func @main(${cases.map(({ c }, i) => `%a${i}: ${ty([1, 6, 7, c], 'f32')}`).join(', ')}) -> (${cases.map(() => ty([1, 4, 5, 5], 'i8')).join(', ')}) {`,
+    ...lines,
+    `  return ${outs.join(', ')} : ${cases.map(() => ty([1, 4, 5, 5], 'i8')).join(', ')}`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('qcopy.mlir', src));
+  const args = randomInputs(m.funcs.get('main')!, 13, m) as Tensor[];
+  const host = await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const mcu = await runCompiled(m, 'main', args, { target: lookupTarget('cortex-m4') });
+  const c = mcu.emitted.files.get('model.c') as string;
+  t.equal(c.match(/rl_copy_words\(dst, src/g)?.length, 3, 'three windows copied by words');
+  t.equal(c.match(/memcpy\(dst, src/g)?.length, 1, 'the 6-byte pixels by memcpy');
+  interpret(m, args).forEach((w, i) => {
+    t.ok(new Set(ints(w)).size >= 3, `convolution ${i}: the reference is informative`);
+    t.same(
+      ints(mcu.outputs[i]!),
+      ints(host.outputs[i]!),
+      `convolution ${i} (${cases[i]!.c} channels) equals the host build`,
+    );
+  });
 });
