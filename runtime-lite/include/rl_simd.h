@@ -134,6 +134,36 @@ static inline rl_vf rl_vf_max_ordered(rl_vf a, rl_vf b) { return vmaxnmq_f32(a, 
 static inline rl_vf rl_vf_min_ordered(rl_vf a, rl_vf b) { return vminnmq_f32(a, b); }
 static inline rl_vf rl_vf_select(rl_vm m, rl_vf t, rl_vf f) { return vpselq_f32(t, f, m); }
 static inline rl_vf rl_vf_pow2i(rl_vf n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
+/* StableHLO maximum/minimum in fewer steps than the shared form below: VMAXNM/VMINNM already order
+ * +0 above -0 (Arm's FPMaxNum/FPMinNum), so only NaN needs settling: a + b (the operand's quiet
+ * NaN, as the shared form gives) where a lane of either is NaN, found by two compares, the second
+ * predicated on the first (VPT). Same results. In asm with gcc: given the intrinsics it moved the
+ * predicate through a general register (and sign-extended it) around each compare, 12-14
+ * instructions; here 8, saving and restoring P0 (gcc may hold a predicate there and has no name
+ * for it in a clobber list). */
+#define RL_VF_NATIVE_MAX_MIN
+#if defined(__GNUC__) && !defined(__clang__)
+#define RL_VF_MAXMIN_NAN(op, a, b)                                                                  \
+  ({                                                                                              \
+    rl_vf r_, s_;                                                                                 \
+    unsigned p_;                                                                                  \
+    __asm__("vmrs %[p], p0\n\tvcmp.f32 eq, %q[x], %q[x]\n\tvpst\n\tvcmpt.f32 eq, %q[y], %q[y]\n\t"     \
+            op " %q[r], %q[x], %q[y]\n\tvadd.f32 %q[s], %q[x], %q[y]\n\tvpsel %q[r], %q[r], %q[s]\n\t" \
+            "vmsr p0, %[p]"                                                                        \
+            : [r] "=&w"(r_), [s] "=&w"(s_), [p] "=&r"(p_)                                          \
+            : [x] "w"(a), [y] "w"(b));                                                            \
+    r_;                                                                                           \
+  })
+static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) { return RL_VF_MAXMIN_NAN("vmaxnm.f32", a, b); }
+static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) { return RL_VF_MAXMIN_NAN("vminnm.f32", a, b); }
+#else
+static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) {
+  return vpselq_f32(vmaxnmq_f32(a, b), vaddq_f32(a, b), vcmpeqq_m_f32(b, b, vcmpeqq_f32(a, a)));
+}
+static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) {
+  return vpselq_f32(vminnmq_f32(a, b), vaddq_f32(a, b), vcmpeqq_m_f32(b, b, vcmpeqq_f32(a, a)));
+}
+#endif
 
 #elif defined(RL_SIMD_SCALAR)
 /* One lane: the scalar micro-kernels (GEMM, direct convolution) of microcontrollers without f32
@@ -354,6 +384,7 @@ static inline void rl_vi_store_n(int32_t* p, rl_vi v, int n) {
 
 /* StableHLO maximum/minimum: NaN (a + b, so the operand's quiet NaN) if either lane is NaN; of
  * equal lanes (+0 and -0 included) max ANDs the bits and min ORs them, so +0 > -0. */
+#if !defined(RL_VF_NATIVE_MAX_MIN)
 static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) {
   const rl_vf r = rl_vf_select(rl_vf_eq(a, b), rl_vf_and(a, b), rl_vf_max_ordered(a, b));
   return rl_vf_select(rl_vf_unordered(a, b), rl_vf_add(a, b), r);
@@ -362,6 +393,7 @@ static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) {
   const rl_vf r = rl_vf_select(rl_vf_eq(a, b), rl_vf_or(a, b), rl_vf_min_ordered(a, b));
   return rl_vf_select(rl_vf_unordered(a, b), rl_vf_add(a, b), r);
 }
+#endif
 static inline rl_vm rl_vf_isnan(rl_vf a) { return rl_vf_unordered(a, a); }
 
 #define RL_VF_SIGN 0x80000000u

@@ -68,8 +68,9 @@ export interface Target {
     | { readonly kind: 'qemu-system'; readonly board: Board };
   /** Debian packages that provide the compiler and the emulator. */
   readonly packages: readonly string[];
-  /** The SIMD unit flushes subnormal inputs and results to zero (32-bit NEON): vector kernels
-   * (GEMM, vector loops) then differ from IEEE arithmetic below the normal range. */
+  /** The SIMD unit flushes subnormal inputs and results to zero (32-bit NEON; Helium, whose
+   * floating point runs with the standard FPSCR): vector kernels (GEMM, vector loops) then differ
+   * from IEEE arithmetic below the normal range. */
   readonly simdFlushesSubnormals?: boolean;
   /** CPU flag (/proc/cpuinfo) needed to run natively built code, if any. */
   readonly needsCpuFlag?: string;
@@ -267,6 +268,7 @@ export const TARGETS: readonly Target[] = [
       vectorBits: 128,
       vectorRegisters: 8,
       armDsp: true,
+      simdFlushesSubnormals: true,
       description: 'Arm Cortex-M55 with Helium (MVE), bare metal, QEMU mps3-an547',
     },
   ),

@@ -17,6 +17,7 @@ import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import type { Tensor } from '../../src/ir/tensor.js';
 import type { TensorType } from '../../src/ir/types.js';
+import { parseInput } from '../../src/interpret/inputs.js';
 import { erf } from '../../src/ops/special.js';
 import { cannotRunHere, compilerOf, lookupTarget } from '../../src/target/targets.js';
 import { ROOT } from '../helpers/paths.js';
@@ -172,3 +173,43 @@ t.test(
     }
   },
 );
+
+// StableHLO maximum/minimum in Helium vectors (rl_simd.h: VMAXNM/VMINNM and a predicated NaN
+// test in asm) over every pair of special values (signed zeros, NaN, infinities, the least
+// subnormals, equal values), on Cortex-M55 under QEMU: bit for bit the interpreter's, NaN for NaN,
+// with subnormal operands taken as zeros of their sign (Helium's floating point runs with the
+// standard FPSCR, flush to zero: the target says so). (test/c/vmath_ulp.c checks the other
+// instruction sets.)
+t.test('maximum and minimum in Helium vectors give the interpreter bits on special pairs', async (t) => {
+  const special = ['0', '-0', '1', '-1', '1e-45', '-1e-45', 'inf', '-inf', 'nan', '3.5', '3.5', '-2'];
+  const n = special.length * special.length;
+  const src = [
+    `func.func @main(%a: tensor<${n}xf32>, %b: tensor<${n}xf32>) -> (tensor<${n}xf32>, tensor<${n}xf32>) {`,
+    `  %x = stablehlo.maximum %a, %b : tensor<${n}xf32>`,
+    `  %y = stablehlo.minimum %a, %b : tensor<${n}xf32>`,
+    `  return %x, %y : tensor<${n}xf32>, tensor<${n}xf32>`,
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('maxmin.mlir', src));
+  const f = m.funcs.get('main')!;
+  const inputs = (values: readonly string[]): Tensor[] =>
+    [
+      parseInput(`${n}xf32=${values.flatMap((x) => values.map(() => x)).join(',')}`, f, 0),
+      parseInput(`${n}xf32=${values.flatMap(() => values).join(',')}`, f, 1),
+    ] as Tensor[];
+  t.ok(lookupTarget('cortex-m55').simdFlushesSubnormals, 'cortex-m55 declares that its vectors flush subnormals');
+  const args = inputs(special);
+  const flushed = special.map((x) => (x === '1e-45' ? '0' : x === '-1e-45' ? '-0' : x));
+  const want = new Interpreter(m).runFunc(f, inputs(flushed)) as Tensor[];
+  const run = await runCompiled(m, 'main', args, { target: lookupTarget('cortex-m55') });
+  t.match(run.emitted.files.get('model.c') as string, /rl_vf_max\(/, 'maximum runs in Helium vectors');
+  const f32bits = (x: number): number => new Uint32Array(Float32Array.of(x).buffer)[0]!;
+  ['maximum', 'minimum'].forEach((op, o) => {
+    const got = run.outputs[o]!.data as ArrayLike<number>;
+    const ref = want[o]!.data as ArrayLike<number>;
+    const bad = Array.from({ length: n }, (_, i) => i).filter((i) =>
+      Number.isNaN(ref[i]!) ? !Number.isNaN(got[i]!) : f32bits(got[i]!) !== f32bits(ref[i]!),
+    );
+    t.same(bad, [], `${op}: all ${n} pairs bit for bit (zeros' signs included), NaN for NaN`);
+  });
+});
