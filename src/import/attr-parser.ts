@@ -476,6 +476,7 @@ export abstract class AttrParser extends TokenParser {
       this.expectPunct('[');
       const out: string[] = [];
       while (!this.isPunct(']')) {
+        if (!/^(\d+|[bfio])$/.test(this.peek().text)) this.fail('a dimension label (b, f, i, o or a spatial index)');
         out.push(this.lex.next().text);
         if (!this.eatPunct(',')) break;
       }

@@ -365,10 +365,16 @@ function inferConvolution(types: readonly Type[], c: ConvAttrs, op: Op): Type[] 
     ds.every((d) => d >= 0 && d < r) && new Set(ds).size === ds.length;
   if (rhs.shape.length !== rank || declared.shape.length !== rank || n !== rank - 2)
     constraint(op, 'convolution_c1', `operands and result must have rank ${n + 2}`);
+  // Every spatial index 0..n-1 named once in each layout (a missing one leaves a hole).
+  const complete = (ds: readonly number[]): boolean =>
+    ds.length === n && [...ds.keys()].every((i) => ds[i] !== undefined);
   if (
     !dimsOk([c.inBatch, c.inFeature, ...c.inSpatial], rank) ||
     !dimsOk([c.kIn, c.kOut, ...c.kSpatial], rank) ||
-    !dimsOk([c.outBatch, c.outFeature, ...c.outSpatial], rank)
+    !dimsOk([c.outBatch, c.outFeature, ...c.outSpatial], rank) ||
+    !complete(c.inSpatial) ||
+    !complete(c.kSpatial) ||
+    !complete(c.outSpatial)
   )
     constraint(op, 'convolution_c13', 'dimension numbers must be distinct and within the rank');
   for (const [name, xs] of [
