@@ -20,7 +20,7 @@ import { buildExecutable, buildLibrary, writeFiles } from '../toolchain/build.js
 import { countFirmware, FIRMWARE_ELF, FIRMWARE_LINK_FLAGS, firmwareFiles } from '../toolchain/firmware.js';
 import { randomInputs } from '../interpret/inputs.js';
 import { Interpreter } from '../interpret/eval.js';
-import { compareTensors } from '../ir/compare.js';
+import { compareTensors, integerBound } from '../ir/compare.js';
 import { flattenTuples, type Tensor } from '../ir/tensor.js';
 import { cnn, gemmModule, mlp, quantizedCnn, quantizedMlp, randomFloats } from './models.js';
 
@@ -84,7 +84,7 @@ export async function countWorkload(
   });
   const { outputs, instructions } = await countFirmware(target, elf, r.outputs);
   const expected = flattenTuples(new Interpreter(m).runFunc(f, args)) as Tensor[];
-  const diffs = expected.map((want, i) => compareTensors(outputs[i]!, want));
+  const diffs = expected.map((want, i) => compareTensors(outputs[i]!, want, undefined, integerBound(m)));
   const bad = diffs.find((d) => !d.ok);
   return { instructions, ok: !bad, message: bad ? bad.message : 'outputs match the interpreter' };
 }

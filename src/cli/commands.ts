@@ -24,7 +24,7 @@ import { formatSizeReport, sizeReport } from '../toolchain/size-report.js';
 import { compilerOf, lookupTarget } from '../target/targets.js';
 import { importPhases, PHASE_NAMES, runPipeline, type PhaseControl, type PhaseName } from '../pipeline.js';
 import { runCompiled, runCompiledCuda, SANITIZE_FLAGS } from '../toolchain/run.js';
-import { compareTensors, degenerate, narrowestFloat } from '../ir/compare.js';
+import { compareTensors, degenerate, integerBound, narrowestFloat } from '../ir/compare.js';
 import { type FaultKind } from '../flat/faults.js';
 import type { Func, Module, Region } from '../ir/core.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -330,13 +330,14 @@ export async function runCommand(a: RunArgs): Promise<number> {
   // A reference that is mostly NaN or one repeated value cannot tell right from wrong: such a
   // comparison is reported as inconclusive (exit 1), never as a match.
   const computedIn = narrowestFloat(m);
+  const quantum = integerBound(m);
   let ok = compiled.outputs.length === expected.length;
   if (!ok)
     console.log(`compiled program returned ${compiled.outputs.length} result(s), the interpreter ${expected.length}`);
   compiled.outputs.forEach((r, i) => {
     if (expected[i]?.kind === 'token') return console.log(`${label(i)} vs interpreter: a token (no data to compare)`);
     const want = expected[i] as Tensor;
-    const d = compareTensors(r, want, computedIn);
+    const d = compareTensors(r, want, computedIn, quantum);
     const why = degenerate(want);
     ok &&= d.ok && !why;
     console.log(

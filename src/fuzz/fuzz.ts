@@ -13,7 +13,7 @@ import { CompileError } from '../diag/diagnostics.js';
 import { SourceFile } from '../diag/source.js';
 import { runCompiled } from '../toolchain/run.js';
 import { importModule } from '../import/index.js';
-import { compareTensors, narrowestFloat } from '../ir/compare.js';
+import { compareTensors, integerBound, narrowestFloat } from '../ir/compare.js';
 import { Interpreter } from '../interpret/eval.js';
 import { randomInputs } from '../interpret/inputs.js';
 import { flattenTuples, type Tensor } from '../ir/tensor.js';
@@ -124,10 +124,11 @@ export async function fuzzOne(name: string, text: string, flags: readonly string
   try {
     const run = await runCompiled(m, f.name, args, { checksAsOutputs, flags });
     const computedIn = narrowestFloat(m);
+    const quantum = integerBound(m);
     const wrong =
       run.outputs.length !== expected.length
         ? `${run.outputs.length} outputs, ${expected.length} expected`
-        : run.outputs.map((o, i) => compareTensors(o, expected[i]!, computedIn)).find((d) => !d.ok)?.message;
+        : run.outputs.map((o, i) => compareTensors(o, expected[i]!, computedIn, quantum)).find((d) => !d.ok)?.message;
     return wrong ? { outcome: 'bug', detail: `C differs from the interpreter: ${wrong}` } : { outcome: 'match' };
   } catch (e) {
     if (e instanceof CompileError && e.diagnostic.loc && /^E030/.test(e.diagnostic.code)) return { outcome: 'refused' };

@@ -10,7 +10,9 @@
  * a sum or a dot (its rounding error is relative to the magnitudes summed, not to the result): a
  * tensor of values near 1e-7 gets a bound near 1e-12, not a blanket 1e-5 that any small garbage
  * would meet.
- *   - integers and booleans: exact;
+ *   - integers and booleans: exact; in a program with quantized values, integers within one
+ *     (`quantum`, see integerBound: the quantize phase's integer path, whose stated bound against
+ *     the interpreter's dequantize-compute-quantize is one quantum, ends in the stored integers);
  *   - f64: atol 1e-12, rtol 1e-9;
  *   - f32: atol 1e-5, rtol 1e-4 (dots/convs/reductions sum in another order, and libm
  *     transcendentals differ from the interpreter's by a few ULP);
@@ -41,30 +43,44 @@ export const TOLERANCES: Readonly<Record<string, Tolerance>> = {
   bf16: { atol: 3.2e-2, rtol: 3.2e-2 },
 };
 
-/** The least precise float type (of TOLERANCES) any value of `m` has, or undefined. */
-export function narrowestFloat(m: Module): string | undefined {
-  let widest: string | undefined;
-  const looser = (a: string, b: string | undefined): boolean => !b || TOLERANCES[a]!.rtol > TOLERANCES[b]!.rtol;
-  const see = (t: Type): void => {
-    if (t.kind === 'tuple') return t.elems.forEach(see);
-    if (t.kind !== 'tensor') return;
-    const e = storageElem(t.elem);
-    const name = e.kind === 'float' ? e.name : e.kind === 'complex' ? e.part.name : undefined;
-    if (name && TOLERANCES[name] && looser(name, widest)) widest = name;
-  };
+/** Every value type of `m`: parameters, block arguments and op results, nested regions included. */
+function forEachType(m: Module, see: (t: Type) => void): void {
+  const each = (t: Type): void => (t.kind === 'tuple' ? t.elems.forEach(each) : see(t));
   const walk = (r: Region): void =>
     r.blocks.forEach((b) => {
-      b.args.forEach((a) => see(a.type));
+      b.args.forEach((a) => each(a.type));
       b.ops.forEach((op) => {
-        op.results.forEach((v) => see(v.type));
+        op.results.forEach((v) => each(v.type));
         op.regions.forEach(walk);
       });
     });
   for (const f of m.funcs.values()) {
-    f.params.forEach((p) => see(p.type));
+    f.params.forEach((p) => each(p.type));
     if (f.body) walk(f.body);
   }
+}
+
+/** The least precise float type (of TOLERANCES) any value of `m` has, or undefined. */
+export function narrowestFloat(m: Module): string | undefined {
+  let widest: string | undefined;
+  const looser = (a: string, b: string | undefined): boolean => !b || TOLERANCES[a]!.rtol > TOLERANCES[b]!.rtol;
+  forEachType(m, (t) => {
+    if (t.kind !== 'tensor') return;
+    const e = storageElem(t.elem);
+    const name = e.kind === 'float' ? e.name : e.kind === 'complex' ? e.part.name : undefined;
+    if (name && TOLERANCES[name] && looser(name, widest)) widest = name;
+  });
   return widest;
+}
+
+/** How far an integer output of `m` may be from the interpreter's: 1 where `m` has quantized
+ * values (one quantum), else 0. */
+export function integerBound(m: Module): number {
+  let quantized = false;
+  forEachType(m, (t) => {
+    if (t.kind === 'tensor' && t.elem.kind === 'quant') quantized = true;
+  });
+  return quantized ? 1 : 0;
 }
 
 export interface Diff {
@@ -94,8 +110,9 @@ function maxFiniteMagnitude(t: Tensor): number {
 }
 
 /** Compares element by element with the rule above; `computedIn` names the program's narrowest
- * float type when it is less precise than the tensor's own. */
-export function compareTensors(actual: Tensor, expected: Tensor, computedIn?: string): Diff {
+ * float type when it is less precise than the tensor's own; `quantum` bounds integer
+ * differences (integerBound). */
+export function compareTensors(actual: Tensor, expected: Tensor, computedIn?: string, quantum = 0): Diff {
   if (typeToString(actual.type) !== typeToString(expected.type))
     return {
       ok: false,
@@ -124,7 +141,11 @@ export function compareTensors(actual: Tensor, expected: Tensor, computedIn?: st
     const b = getElem(expected, i);
     let ok: boolean;
     if (typeof a === 'number' && typeof b === 'number') ok = close(a, b);
-    else if (Array.isArray(a) && Array.isArray(b))
+    else if (typeof a === 'bigint' && typeof b === 'bigint' && quantum) {
+      const d = a > b ? a - b : b - a;
+      maxAbs = Math.max(maxAbs, Number(d));
+      ok = d <= BigInt(quantum);
+    } else if (Array.isArray(a) && Array.isArray(b))
       ok = close(a[0]!, b[0]!) && close(a[1]!, b[1]!); // complex: per part
     else ok = a === b;
     if (!ok) {
@@ -132,7 +153,11 @@ export function compareTensors(actual: Tensor, expected: Tensor, computedIn?: st
       mismatches++;
     }
   }
-  const what = floatName ? `|diff| <= ${absBound.toExponential(2)} + ${tol.rtol} |expected|` : 'exact';
+  const what = floatName
+    ? `|diff| <= ${absBound.toExponential(2)} + ${tol.rtol} |expected|`
+    : quantum && e.kind === 'int'
+      ? `within ${quantum} (quantized)`
+      : 'exact';
   return {
     ok: mismatches === 0,
     mismatches,

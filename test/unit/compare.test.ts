@@ -1,5 +1,7 @@
 import t from 'tap';
-import { compareTensors, degenerate } from '../../src/ir/compare.js';
+import { compareTensors, degenerate, integerBound } from '../../src/ir/compare.js';
+import { SourceFile } from '../../src/diag/source.js';
+import { importModule } from '../../src/import/index.js';
 import { makeTensor } from '../../src/ir/tensor.js';
 import { floatElem, intElem, tensorType } from '../../src/ir/types.js';
 
@@ -35,6 +37,24 @@ t.test('the comparison rule: rounding-level differences pass, a one-element corr
   t.notOk(compareTensors(f32([Infinity]), f32([-Infinity])).ok, 'infinities match exactly');
   const i32 = (v: readonly bigint[]) => makeTensor(tensorType([v.length], intElem(32, true)), [...v]);
   t.notOk(compareTensors(i32([1n, 2n]), i32([1n, 3n])).ok, 'integers are exact');
+  // A program with quantized values: its integers (stored int8 results) within one quantum.
+  t.ok(compareTensors(i32([1n, 2n]), i32([1n, 3n]), undefined, 1).ok, 'one quantum apart passes');
+  t.notOk(compareTensors(i32([1n, 1n]), i32([1n, 3n]), undefined, 1).ok, 'two quanta apart fail');
+  t.notOk(compareTensors(i32([-1n, 2n]), i32([1n, 2n]), undefined, 1).ok, 'below by two fails');
+  const q = importModule(
+    new SourceFile(
+      'q.mlir',
+      'func.func @main(%x: tensor<2xf32>) -> tensor<2xi8> {\n  %q = stablehlo.uniform_quantize %x : (tensor<2xf32>) -> tensor<2x!quant.uniform<i8:f32, 0.5>>\n  %o = stablehlo.bitcast_convert %q : (tensor<2x!quant.uniform<i8:f32, 0.5>>) -> tensor<2xi8>\n  return %o : tensor<2xi8>\n}',
+    ),
+  );
+  const plain = importModule(
+    new SourceFile('p.mlir', 'func.func @main(%x: tensor<2xi8>) -> tensor<2xi8> {\n  return %x : tensor<2xi8>\n}'),
+  );
+  t.same(
+    [integerBound(q), integerBound(plain)],
+    [1, 0],
+    'the bound is one quantum only where the program has quantized values',
+  );
   t.notOk(compareTensors(f32([1, 2]), f32([1, 2, 3])).ok, 'a different shape fails');
 });
 
