@@ -7,7 +7,8 @@
  *     together (or tiny), so folding never inflates flash;
  *   - a bitcast_convert undoing the one before it is dropped;
  *   - an integer maximum / minimum with a constant after an exact narrowing of a clamp is that
- *     clamp with the bound moved (a ReLU after a requantization: one clamp instead of three).
+ *     clamp with the bound moved (a ReLU after a requantization: one clamp instead of three);
+ *   - a float max pool of a non-decreasing chain (bias, ReLU) pools first (pool-first.ts).
  * Both keep the program's meaning; the C-vs-interpreter tests check the result.
  */
 import type { Attr } from '../ir/attrs.js';
@@ -20,6 +21,7 @@ import { lookupOp } from '../ops/index.js';
 import { elemBits, elemBitWidth, getElem, makeTensor, setElem, size, type RtValue, type Tensor } from '../ir/tensor.js';
 import { readSymbols } from '../flat/flatten.js';
 import type { Control, Edge, FlatOp, FlatProgram, Sym } from '../flat/program.js';
+import { poolBeforeActivation, type PoolContext } from './pool-first.js';
 
 /** Results of at most this many bytes are folded even when larger than their inputs (iota, splats). */
 const SMALL_RESULT = 256;
@@ -140,6 +142,19 @@ export function simplify(p: FlatProgram): FlatProgram {
   const edge = (e: Edge): Edge => ({ target: e.target, copies: e.copies.map(([a, b]) => [sub(a), b] as const) });
   // Communicator calls are steps of a straight line too: they do not jump.
   const straightLine = [...p.control.values()].every((c) => c.kind === 'effect');
+  const uses = new Map<Sym, number>();
+  for (const s of [...p.ops.flatMap((f) => f.ins), ...p.outputs]) uses.set(s, (uses.get(s) ?? 0) + 1);
+  const poolContext: PoolContext = {
+    producer,
+    valueOf,
+    uses,
+    fresh: (type) => ({ id: ++lastId, type }),
+    constant: (t, like) => {
+      const sym: Sym = { id: ++lastId, type: t.type };
+      setConstant(sym, t, constants.get(like)!);
+      return sym;
+    },
+  };
   for (const f of p.ops) {
     const ins = f.ins.map(sub);
     const c = p.control.get(f);
@@ -172,6 +187,14 @@ export function simplify(p: FlatProgram): FlatProgram {
       stableAttrs(from.ins[0]!.type) === stableAttrs(f.outs[0]!.type)
     ) {
       subst.set(f.outs[0]!, from.ins[0]!);
+      continue;
+    }
+    const pooledFirst = straightLine ? poolBeforeActivation({ ...f, ins }, poolContext) : undefined;
+    if (pooledFirst) {
+      for (const g of pooledFirst) {
+        ops.push(g);
+        for (const s of g.outs) producer.set(s, g);
+      }
       continue;
     }
     const moved = straightLine ? movedBound({ ...f, ins }, producer, valueOf) : undefined;

@@ -319,12 +319,12 @@ t.test(
     const dir = scratchDir('xla-aot-report-');
     const report = await cli([src, '-o', dir, '--report']);
     t.equal(report.exitCode, 0, report.stderr);
-    t.match(report.stdout, /fusion groups: \d+\n  k0_convolution_fused: convolution \(\d+:\d+\), broadcast_in_dim/);
+    t.match(report.stdout, /fusion groups: \d+\n  k2_fused_maximum: broadcast_in_dim \(\d+:\d+\), add/);
     t.match(report.stdout, /read-only image \(host\): \d+ bytes/);
     const m55 = await cli([src, '-o', dir, '--report', '--target', 'cortex-m55', '--emit', 'c']);
     t.match(
       m55.stdout,
-      /SIMD \(helium\): \d+ of \d+ kernels: k0_convolution_fused, /,
+      /SIMD \(helium\): \d+ of \d+ kernels: k0_convolution, k1_reduce_window, k2_fused_maximum, /,
       'the report names the kernels written with Helium vectors',
     );
   },
