@@ -104,6 +104,12 @@ static inline rl_vf rl_vf_max_ordered(rl_vf a, rl_vf b) { return vmaxq_f32(a, b)
 static inline rl_vf rl_vf_min_ordered(rl_vf a, rl_vf b) { return vminq_f32(a, b); }
 static inline rl_vf rl_vf_select(rl_vm m, rl_vf t, rl_vf f) { return vbslq_f32(m, t, f); }
 static inline rl_vf rl_vf_pow2i(rl_vf n) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)); }
+/* StableHLO maximum/minimum are NEON's FMAX/FMIN (Arm's FPMax/FPMin): NaN if either lane is NaN
+ * (the operand's, quieted, as a + b gives), +0 above -0; one instruction for the shared form's
+ * seven. */
+#define RL_VF_NATIVE_MAX_MIN
+static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) { return vmaxq_f32(a, b); }
+static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) { return vminq_f32(a, b); }
 
 #elif defined(RL_SIMD_HELIUM)
 #include <arm_mve.h>
