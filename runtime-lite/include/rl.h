@@ -199,10 +199,16 @@ RL_FN uint32_t rl_sxtb16_ror8(uint32_t w) {
           : [pb] "+r"(p), [s0] "=&r"(c0), [s1] "=&r"(c1), [s2] "=&r"(c2), [s3] "=&r"(c3)       \
           : [u] "r"(x0), [v] "r"(x1)                                                          \
           : "r4", "r5", "r6", "r8", "memory")
-/* n bytes (a multiple of 4, both pointers word-aligned) 16 at a time by LDM/STM of four words:
- * a convolution window's rows into scratch (newlib's memcpy took 0.7 instructions a byte).
- * volatile: the stores are its only effect, which gcc does not see in the operands. */
+/* n bytes (a multiple of 4, dst word-aligned) 16 at a time by LDM/STM of four words: a
+ * convolution window's rows into scratch (newlib's memcpy took 0.7 instructions a byte). An
+ * image that is not on a word (a caller's input buffer: the API does not align those; LDM would
+ * fault) goes to memcpy. volatile: the stores are its only effect, which gcc does not see in the
+ * operands. */
 RL_FN void rl_copy_words(void* restrict dst, const void* restrict src, uint32_t n) {
+  if ((uintptr_t)src % 4 != 0) {
+    memcpy(dst, src, n);
+    return;
+  }
   uint32_t* restrict d = (uint32_t*)dst;
   const uint32_t* restrict s = (const uint32_t*)src;
 #pragma GCC unroll 8
