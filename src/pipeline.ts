@@ -117,7 +117,7 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
   const partitioned = collectivesAlongDimZero(partitionForDevices(m, o.entry, o.devices?.partitions ?? 1));
   if (at({ phase: 'partition', module: partitioned }, mlir(partitioned))) return undefined;
   // Helium multiplies 8-bit lanes twice as fast as 16-bit ones: int8 activations stay as stored
-  // there. Microcontrollers' integer convolutions gather each window (int-gemm.ts's forEachWindow).
+  // there. Microcontrollers' integer convolutions gather each window (int-windows.ts forEachWindow).
   const helium = settings.target.simd === 'helium';
   const integer = lowerQuantized(partitioned, {
     // So does SDOT (int8 x int8 only).

@@ -164,10 +164,11 @@ RL_FN uint32_t rl_sxtb16_ror8(uint32_t w) {
   return r;
 }
 #define rl_load2(p, lo, hi) __asm__("ldrd %0, %1, [%2], #8" : "=r"(lo), "=r"(hi), "+r"(p) : "m"(*(const uint32_t(*)[2])(p)))
-/* The DSP micro-kernel's step for four columns (emit-c/int-gemm.ts emitQuadTile): A's four k as
- * pair words x0, x1 against each column's two pair words (B packed column after column), eight
- * SMLAD; B's eight words come in two LDMs and p advances past them. One asm statement, so the
- * loads stay two instructions (gcc formed LDRDs at best: 4) and nothing moves between steps.
+/* The DSP micro-kernel's step for four columns (emit-c/int-gemm-mcu.ts fourColumnSteps): A's
+ * four k as pair words x0, x1 against each column's two pair words (B packed column after
+ * column), eight SMLAD; B's eight words come in two LDMs and p advances past them. One asm
+ * statement, so the loads stay two instructions (gcc formed LDRDs at best: 4) and nothing moves
+ * between steps.
  * r7 (Thumb's frame pointer) and r9 (the platform register) are left alone; "memory" rather than
  * a memory operand, whose address would take one more register. */
 #define rl_dsp_step4(x0, x1, p, c0, c1, c2, c3)                                                \

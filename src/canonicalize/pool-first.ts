@@ -11,10 +11,10 @@
  * cannot exceed), and each value of the chain is read by the next only.
  */
 import { tensorType, type TensorType, type Type } from '../ir/types.js';
-import { getElem, makeTensor, setElem, size, type Tensor } from '../ir/tensor.js';
+import { filledTensor, uniformElem, type Tensor } from '../ir/tensor.js';
 import { attrsOf } from '../ops/index.js';
 import type { FlatOp, Sym } from '../flat/program.js';
-import { isOrderReduction } from './quantized-order.js';
+import { spannedDims, unpaddedMaxPool } from './quantized-order.js';
 
 /** What the rewrite reads of the simplification it runs in. */
 export interface PoolContext {
@@ -32,13 +32,10 @@ export interface PoolContext {
 
 const NON_DECREASING = new Set(['stablehlo.add', 'stablehlo.subtract', 'stablehlo.maximum', 'stablehlo.minimum']);
 
-/** The one value of every element of `t`, if they are all equal. */
+/** The one number every element of constant `t` holds, if they are all equal. */
 function uniform(t: Tensor | undefined): number | undefined {
-  if (!t || size(t) === 0) return undefined;
-  const v = getElem(t, 0);
-  if (typeof v !== 'number') return undefined;
-  for (let i = 1; i < size(t); i++) if (!Object.is(getElem(t, i), v)) return undefined;
-  return v;
+  const v = t && uniformElem(t);
+  return typeof v === 'number' ? v : undefined;
 }
 
 /**
@@ -46,15 +43,13 @@ function uniform(t: Tensor | undefined): number | undefined {
  * writing `r`'s result), or undefined where the rewrite does not apply.
  */
 export function poolBeforeActivation(r: FlatOp, cx: PoolContext): FlatOp[] | undefined {
-  if (r.op.name !== 'stablehlo.reduce_window' || r.ins.length !== 2 || !isOrderReduction(r.op)) return undefined;
-  if (r.op.regions[0]!.blocks[0]!.ops[0]!.name !== 'stablehlo.maximum') return undefined;
+  const w = unpaddedMaxPool(r.op);
+  if (!w || r.ins.length !== 2) return undefined;
   const [x, init] = r.ins as [Sym, Sym];
   const out = r.outs[0]!.type as TensorType;
   if (x.type.kind !== 'tensor' || x.type.elem.kind !== 'float' || uniform(cx.valueOf(init)) !== -Infinity)
     return undefined;
-  const w = attrsOf('stablehlo.reduce_window', r.op);
-  if (w.padding.some((p) => p.some((v) => v !== 0)) || w.baseDil.some((d) => d !== 1)) return undefined;
-  const spanned = new Set(w.dims.flatMap((d, i) => (d !== 1 || w.strides[i] !== 1 ? [i] : [])));
+  const spanned = spannedDims(w);
   /** Whether `s` is the same across each window: a splat constant, or a broadcast constant along
    * the spanned dimensions. */
   const sameInWindows = (s: Sym): boolean => {
@@ -85,11 +80,8 @@ export function poolBeforeActivation(r: FlatOp, cx: PoolContext): FlatOp[] | und
     const other = fop.ins[1 - at]!;
     const value = uniform(cx.valueOf(other));
     let bound: Sym;
-    if (value !== undefined) {
-      const t = makeTensor(pooledType);
-      for (let k = 0; k < size(t); k++) setElem(t, k, value);
-      bound = cx.constant(t, other);
-    } else {
+    if (value !== undefined) bound = cx.constant(filledTensor(pooledType, value), other);
+    else {
       const b = cx.producer.get(other)!;
       bound = cx.fresh(pooledType);
       ops.push({ ...b, outs: [bound] });

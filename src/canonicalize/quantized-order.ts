@@ -9,8 +9,9 @@
 import { newValue, type Block, type Op, type Region, type Value } from '../ir/core.js';
 import { tensorType, type ElemType, type QuantElem } from '../ir/types.js';
 import { attrsOf } from '../ops/index.js';
+import type { WindowAttrs } from '../ops/reduction.js';
 import { constantValue } from '../ops/control.js';
-import { getElem, size } from '../ir/tensor.js';
+import { uniformElem } from '../ir/tensor.js';
 import { Builder, I32, quantOf, tensorOf } from './quant-builder.js';
 
 /** Ops that commute with dequantization when operands and result share one per-tensor
@@ -68,6 +69,21 @@ export function isOrderReduction(op: Op): boolean {
   );
 }
 
+/** The windows of `op` when it is a max pool whose every window lies inside its operand: a
+ * reduce_window of one operand whose body is a maximum, with no padding or base dilation (the
+ * init then only meets values, never stands in for one). Both pool-first rewrites start here. */
+export function unpaddedMaxPool(op: Op): WindowAttrs | undefined {
+  if (op.name !== 'stablehlo.reduce_window' || !isOrderReduction(op)) return undefined;
+  if (op.regions[0]!.blocks[0]!.ops[0]!.name !== 'stablehlo.maximum') return undefined;
+  const w = attrsOf('stablehlo.reduce_window', op);
+  return w.padding.some((p) => p.some((x) => x !== 0)) || w.baseDil.some((d) => d !== 1) ? undefined : w;
+}
+
+/** The dimensions windows span or step over (all but those one wide with stride one): a function
+ * commutes with the pool only where it is the same along these. */
+export const spannedDims = (w: WindowAttrs): Set<number> =>
+  new Set(w.dims.flatMap((d, i) => (d !== 1 || w.strides[i] !== 1 ? [i] : [])));
+
 /** A max pool computed on a contraction's accumulators, before their requantization. */
 export interface PoolFirst {
   /** The contraction (QDQ: the uniform_quantize that stands for one). */
@@ -80,11 +96,8 @@ export interface PoolFirst {
 function splat(v: Value, def: ReadonlyMap<Value, Op>): bigint | undefined {
   const c = def.get(v);
   if (c?.name !== 'stablehlo.constant' || v.type.kind !== 'tensor') return undefined;
-  const t = constantValue(c.attrs['value'], v.type, c);
-  const first = size(t) > 0 ? getElem(t, 0) : undefined;
-  if (typeof first !== 'bigint') return undefined;
-  for (let i = 1; i < size(t); i++) if (getElem(t, i) !== first) return undefined;
-  return first;
+  const first = uniformElem(constantValue(c.attrs['value'], v.type, c));
+  return typeof first === 'bigint' ? first : undefined;
 }
 
 /** The operand of order op `op` (maximum, minimum, clamp of one quantization) that is not a
@@ -118,12 +131,9 @@ export function poolsBeforeRequantization(
   const pools = new Map<Op, PoolFirst>();
   const absorbed = new Set<Op>();
   for (const pool of block.ops) {
-    if (pool.name !== 'stablehlo.reduce_window' || !isOrderReduction(pool)) continue;
-    if (pool.regions[0]!.blocks[0]!.ops[0]!.name !== 'stablehlo.maximum') continue;
-    if (!sameQuantization(pool, pool.operands)) continue;
+    const w = unpaddedMaxPool(pool);
+    if (!w || !sameQuantization(pool, pool.operands)) continue;
     const q = quantOf(pool.results[0]!)!;
-    const w = attrsOf('stablehlo.reduce_window', pool);
-    if (w.padding.some((p) => p.some((x) => x !== 0)) || w.baseDil.some((d) => d !== 1)) continue;
     if (splat(pool.operands[1]!, def) !== q.storageMin) continue;
     const chain: Op[] = [];
     let v = pool.operands[0]!;
@@ -132,7 +142,7 @@ export function poolsBeforeRequantization(
       const d = def.get(v)!;
       const dim = requantizationDim(d);
       if (dim !== undefined) {
-        const along = dim < 0 || (w.dims[dim] === 1 && w.strides[dim] === 1);
+        const along = dim < 0 || !spannedDims(w).has(dim);
         if (along && quantOf(d.results[0]!)?.name === q.name) contraction = d;
         break;
       }

@@ -40,6 +40,7 @@ import {
   poolAccumulators,
   poolsBeforeRequantization,
   sameQuantization,
+  spannedDims,
 } from './quantized-order.js';
 
 function unsupported(what: string, loc: Loc): never {
@@ -308,9 +309,9 @@ function zeroPointShare(b: Builder, op: Op, rhsConstant: Op, za: number, outShap
  * i32 sum wraps (K * max|a| * max|b| * 2 < 2^31, the factor 2 for a - za), so max(acc - s) =
  * max(acc) - s exactly. */
 function poolsBeforeShare(op: Op, pool: Op, lhs: QuantElem, rhs: QuantElem): boolean {
-  const w = attrsOf('stablehlo.reduce_window', pool);
+  const spanned = spannedDims(attrsOf('stablehlo.reduce_window', pool));
   const { kept, dims } = shareDims(op);
-  if (!dims.every((d) => w.dims[d] === 1 && w.strides[d] === 1)) return false;
+  if (dims.some((d) => spanned.has(d))) return false;
   const rt = tensorOf(op.operands[1]!);
   const k = rt.shape.reduce((n, x, i) => (kept.includes(i) ? n : n * x), 1);
   const most = (q: QuantElem): number => Math.max(-Number(q.storageMin), Number(q.storageMax));

@@ -18,7 +18,7 @@ import { numElements, typeToString, type TensorType, type Type } from '../ir/typ
 import { opAttrs, type OpEvalCtx } from '../ops/def.js';
 import { constantValue } from '../ops/control.js';
 import { lookupOp } from '../ops/index.js';
-import { elemBits, elemBitWidth, getElem, makeTensor, setElem, size, type RtValue, type Tensor } from '../ir/tensor.js';
+import { elemBits, elemBitWidth, filledTensor, size, uniformElem, type RtValue, type Tensor } from '../ir/tensor.js';
 import { readSymbols } from '../flat/flatten.js';
 import type { Control, Edge, FlatOp, FlatProgram, Sym } from '../flat/program.js';
 import { poolBeforeActivation, type PoolContext } from './pool-first.js';
@@ -72,17 +72,8 @@ const isQuant = (s: Sym): boolean => s.type.kind === 'tensor' && s.type.elem.kin
 
 /** The one value of every element of integer constant `t`, if they are all equal. */
 function uniformInt(t: Tensor | undefined): bigint | undefined {
-  if (!t || t.type.elem.kind !== 'int' || size(t) === 0) return undefined;
-  const v = getElem(t, 0) as bigint;
-  for (let i = 1; i < size(t); i++) if (getElem(t, i) !== v) return undefined;
-  return v;
-}
-
-/** `t` with every element `v`. */
-function filled(t: Tensor, v: bigint): Tensor {
-  const r = makeTensor(t.type);
-  for (let i = 0; i < size(r); i++) setElem(r, i, v);
-  return r;
+  const v = t?.type.elem.kind === 'int' ? uniformElem(t) : undefined;
+  return typeof v === 'bigint' ? v : undefined;
 }
 
 /**
@@ -108,8 +99,8 @@ function movedBound(
   const [min, max] = narrow.signed ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n] : [0n, (1n << bits) - 1n];
   if (lo < min || hi > max) return undefined;
   return f.op.name === 'stablehlo.maximum'
-    ? { convert, clamp, lo: filled(loT!, c), hi: hiT! }
-    : { convert, clamp, lo: loT!, hi: filled(hiT!, c) };
+    ? { convert, clamp, lo: filledTensor(loT!.type, c), hi: hiT! }
+    : { convert, clamp, lo: loT!, hi: filledTensor(hiT!.type, c) };
 }
 
 export function simplify(p: FlatProgram): FlatProgram {
@@ -144,16 +135,26 @@ export function simplify(p: FlatProgram): FlatProgram {
   const straightLine = [...p.control.values()].every((c) => c.kind === 'effect');
   const uses = new Map<Sym, number>();
   for (const s of [...p.ops.flatMap((f) => f.ins), ...p.outputs]) uses.set(s, (uses.get(s) ?? 0) + 1);
+  const freshSym = (type: Type): Sym => ({ id: ++lastId, type });
+  /** A new constant holding `t`, at `from`'s location. */
+  const newConstant = (t: Tensor, from: Op): Sym => {
+    const sym = freshSym(t.type);
+    setConstant(sym, t, from);
+    return sym;
+  };
+  /** Kernel ops kept, each computing its results from here on. */
+  const keep = (...kept: FlatOp[]): void => {
+    for (const g of kept) {
+      ops.push(g);
+      for (const s of g.outs) producer.set(s, g);
+    }
+  };
   const poolContext: PoolContext = {
     producer,
     valueOf,
     uses,
-    fresh: (type) => ({ id: ++lastId, type }),
-    constant: (t, like) => {
-      const sym: Sym = { id: ++lastId, type: t.type };
-      setConstant(sym, t, constants.get(like)!);
-      return sym;
-    },
+    fresh: freshSym,
+    constant: (t, like) => newConstant(t, constants.get(like)!),
   };
   for (const f of p.ops) {
     const ins = f.ins.map(sub);
@@ -191,26 +192,15 @@ export function simplify(p: FlatProgram): FlatProgram {
     }
     const pooledFirst = straightLine ? poolBeforeActivation({ ...f, ins }, poolContext) : undefined;
     if (pooledFirst) {
-      for (const g of pooledFirst) {
-        ops.push(g);
-        for (const s of g.outs) producer.set(s, g);
-      }
+      keep(...pooledFirst);
       continue;
     }
     const moved = straightLine ? movedBound({ ...f, ins }, producer, valueOf) : undefined;
     if (moved) {
-      const fresh = (t: Tensor): Sym => {
-        const sym: Sym = { id: ++lastId, type: t.type };
-        setConstant(sym, t, moved.clamp.op);
-        return sym;
-      };
-      const out = f.outs[0]!;
-      const clamped: Sym = { id: ++lastId, type: moved.clamp.outs[0]!.type };
-      const clamp = { ...moved.clamp, ins: [fresh(moved.lo), moved.clamp.ins[1]!, fresh(moved.hi)], outs: [clamped] };
-      const convert = { ...moved.convert, ins: [clamped], outs: [out] };
-      ops.push(clamp, convert);
-      producer.set(clamped, clamp);
-      producer.set(out, convert);
+      const bound = (t: Tensor): Sym => newConstant(t, moved.clamp.op);
+      const clamped = freshSym(moved.clamp.outs[0]!.type);
+      const clamp = { ...moved.clamp, ins: [bound(moved.lo), moved.clamp.ins[1]!, bound(moved.hi)], outs: [clamped] };
+      keep(clamp, { ...moved.convert, ins: [clamped], outs: [f.outs[0]!] });
       continue;
     }
     // CSE (only outside control flow, where "earlier" means "already computed").
@@ -256,9 +246,7 @@ export function simplify(p: FlatProgram): FlatProgram {
         }
       }
     }
-    const kept = { ...f, ins };
-    ops.push(kept);
-    for (const s of f.outs) producer.set(s, kept);
+    keep({ ...f, ins });
   }
   // Kernels whose results nothing reads any more (a bitcast another one undid) and constants
   // nothing reads (their only users were folded) are dropped.

@@ -22,7 +22,7 @@ import { storageElem, type ElemType, type TensorType } from '../ir/types.js';
 import { getElem, type Tensor } from '../ir/tensor.js';
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import type { KernelParam } from '../emit-common/kernel.js';
+import { kernelOpening, type KernelParam } from '../emit-common/kernel.js';
 import { cElemOrUndefined, type CElem } from '../emit-common/ctypes.js';
 import { gemmShape, type ASource, type GemmPlan, type GemmShape, type GemmTuning } from '../kernel/ukernel.js';
 import { tiledPlan } from './gemm-tiling.js';
@@ -327,7 +327,7 @@ export function emitGemmKernel(
     }
   }
   // ---- driver ------------------------------------------------------------------------------------
-  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+  w.block(kernelOpening(name, params), () => {
     const aFloats = aScratchFloats(p);
     if (p.aMode === 'packed')
       w.line(`float* restrict ap = (float*)(void*)scratch; /* packed A block: ${MC} x ${KC} */`);

@@ -5,7 +5,7 @@
  * and column), each over A's rows in place or a convolution's gathered windows.
  */
 import type { CodeWriter } from '../emit-common/code-writer.js';
-import type { KernelParam } from '../emit-common/kernel.js';
+import { kernelOpening, type KernelParam } from '../emit-common/kernel.js';
 import type { IntGemmPlan } from '../kernel/ukernel.js';
 import { forEachWindow, forEachWindowInPlace, windowTapOffsets } from './int-windows.js';
 import {
@@ -27,7 +27,7 @@ export function emitWindowDriver(
   aType: string,
   micro: string,
 ): void {
-  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () =>
+  w.block(kernelOpening(name, params), () =>
     forEachWindow(w, p, aType, () =>
       w.block(`for (rl_index_t jp = 0; jp < ${panels(p)}; ++jp) {`, () => {
         w.line(panelColumns(p));
@@ -71,6 +71,9 @@ export function emitQuadTile(
   });
 }
 
+/** The four-column kernel's sums, as the rl_dsp_* steps take them. */
+const fourSums = (acc: Accumulator): string => [0, 1, 2, 3].map((j) => acc(0, j)).join(', ');
+
 /** The last k % 4 of the DSP kernels: whole pairs, then a single k (its pair's high half zero in A
  * and B). */
 function quadRemainder(w: CodeWriter, p: IntGemmPlan, pair: string, acc: Accumulator): void {
@@ -78,7 +81,7 @@ function quadRemainder(w: CodeWriter, p: IntGemmPlan, pair: string, acc: Accumul
     const x = k + 1 < p.k ? `${pair}(a0 + ${k})` : `(uint32_t)(uint16_t)(int16_t)a0[${k}]`;
     w.block('{', () => {
       w.line(`const uint32_t x0 = ${x};`);
-      if (p.nr === 4) return w.line(`rl_dsp_pair4(x0, b, ${[0, 1, 2, 3].map((j) => acc(0, j)).join(', ')});`);
+      if (p.nr === 4) return w.line(`rl_dsp_pair4(x0, b, ${fourSums(acc)});`);
       for (let j = 0; j < p.nr; j++) w.line(`${acc(0, j)} = rl_smlad(x0, b[${j}], ${acc(0, j)});`);
       w.line(`b += ${p.nr};`);
     });
@@ -108,9 +111,9 @@ export function emitFourColumnRow(
     () =>
       w.block(`for (rl_index_t j = 0; j < ${p.n}; j += 4) {`, () => {
         // The first step's SMUAD starts the sums (zeroed here only for K < 4).
-        if (groups) w.line(`rl_vi ${[0, 1, 2, 3].map((j) => acc(0, j)).join(', ')};`);
+        if (groups) w.line(`rl_vi ${fourSums(acc)};`);
         else zeroAccumulators(w, p, acc);
-        if (groups) fourColumnSteps(w, p, groups, aType === 'int8_t');
+        if (groups) fourColumnSteps(w, p, groups, aType === 'int8_t', fourSums(acc));
         quadRemainder(w, p, pair, acc);
         const all = [0, 1, 2, 3].map(stores).join(' ');
         if (p.n % 4 === 0) w.line(all);
@@ -137,7 +140,7 @@ const UNROLLED_QUAD_STEPS = 40;
  * first rl_dsp_first4, which starts the sums), with no loop control for a short K (the compare and
  * branch were three of 29 instructions per step).
  */
-function fourColumnSteps(w: CodeWriter, p: IntGemmPlan, groups: number, i8: boolean): void {
+function fourColumnSteps(w: CodeWriter, p: IntGemmPlan, groups: number, i8: boolean, sums: string): void {
   const aligned = p.a.kind === 'conv' && !i8;
   w.line(
     aligned
@@ -149,8 +152,8 @@ function fourColumnSteps(w: CodeWriter, p: IntGemmPlan, groups: number, i8: bool
     : aligned
       ? 'uint32_t x0, x1; rl_load2(aw, x0, x1);'
       : 'const uint32_t x0 = rl_pair_i16(a), x1 = rl_pair_i16(a + 2); a += 4;';
-  const step = `{ ${load} rl_dsp_step4(x0, x1, b, c0_0, c0_1, c0_2, c0_3); }`;
-  w.line(`{ ${load} rl_dsp_first4(x0, x1, b, c0_0, c0_1, c0_2, c0_3); }`);
+  const step = `{ ${load} rl_dsp_step4(x0, x1, b, ${sums}); }`;
+  w.line(`{ ${load} rl_dsp_first4(x0, x1, b, ${sums}); }`);
   const rest = groups - 1;
   const unroll = rest <= UNROLLED_QUAD_STEPS ? rest : 4;
   const loops = unroll ? Math.floor(rest / unroll) : 0;
@@ -200,10 +203,7 @@ function emitOneVectorColumnDot(p: IntGemmPlan, name: string, params: readonly K
   const np = panels(p) * p.nr;
   const row = (bi: string, index: string, a: string): void =>
     w.line(`${micro}(${a}, in1 + ${bi} * ${np * lanes}, out0 + (${bi} * ${p.m} + ${index}) * ${p.n});`);
-  if (taps)
-    w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () =>
-      forEachWindowInPlace(w, p, t, () => row('0', 'row', 'src')),
-    );
+  if (taps) w.block(kernelOpening(name, params), () => forEachWindowInPlace(w, p, t, () => row('0', 'row', 'src')));
   else columnDotDriver(w, p, name, params, t, row);
   return w.toString();
 }
@@ -218,7 +218,7 @@ function columnDotDriver(
   t: string,
   row: (bi: string, index: string, a: string) => void,
 ): void {
-  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+  w.block(kernelOpening(name, params), () => {
     if (p.a.kind === 'conv') return forEachWindow(w, p, t, () => row('0', 'row', 'window'));
     const a = p.a;
     w.line('(void)scratch;');

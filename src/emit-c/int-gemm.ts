@@ -15,7 +15,7 @@
  */
 import type { Target } from '../target/targets.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import type { KernelParam } from '../emit-common/kernel.js';
+import { kernelOpening, type KernelParam } from '../emit-common/kernel.js';
 import { getElem, type Tensor } from '../ir/tensor.js';
 import { gemmShape, intWeightPacking, type IntGemmPlan } from '../kernel/ukernel.js';
 import { intElem, type IntElem } from '../ir/types.js';
@@ -248,7 +248,7 @@ export function emitIntGemmKernel(
     emitWindowDriver(w, p, name, params, aType, micro);
     return w.toString();
   }
-  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+  w.block(kernelOpening(name, params), () => {
     w.line('(void)scratch;');
     w.block(`for (rl_index_t bi = 0; bi < ${p.batch}; ++bi) {`, () => {
       panelLoop(w, p, () => {
@@ -315,7 +315,7 @@ function emitPackedIntGemm(
     },
   );
   w.line('');
-  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+  w.block(kernelOpening(name, params), () => {
     w.line(
       `uint32_t* restrict ap = (uint32_t*)(void*)scratch; /* A block: ${mc / mr} tiles x ${q} pairs x ${mr} rows */`,
     );

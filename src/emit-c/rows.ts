@@ -6,7 +6,7 @@
  * one thread in the same order, so results are bitwise those of one thread.
  */
 import { CodeWriter } from '../emit-common/code-writer.js';
-import type { KernelParam } from '../emit-common/kernel.js';
+import { kernelOpening, type KernelParam } from '../emit-common/kernel.js';
 
 /** Rows below this many elements of work stay on one thread: a pool round trip costs microseconds. */
 export const PARALLEL_MIN_ELEMENTS = 32768;
@@ -31,7 +31,7 @@ export function emitRowsKernel(
     body(w);
   });
   w.line('');
-  w.block(`RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`, () => {
+  w.block(kernelOpening(name, params), () => {
     w.line(`${name}_job_t job = {${fields.map((x) => x.name).join(', ')}};`);
     if (params.some((x) => x.name === 'scratch')) w.line('(void)scratch;');
     if (parallel) w.line(`rl_pool_run(pool, ${rows}, ${name}_rows, &job); /* rows split across the pool's threads */`);

@@ -17,6 +17,11 @@ export interface KernelParam {
   readonly unread?: boolean;
 }
 
+/** A kernel function's opening line, `RL_KERNEL void name(params) {` (emit-c/files.ts reads
+ * the prototypes back from it). */
+export const kernelOpening = (name: string, params: readonly KernelParam[]): string =>
+  `RL_KERNEL void ${name}(${params.map((x) => `${x.cType} ${x.name}`).join(', ')}) {`;
+
 export interface Kernel {
   readonly name: string;
   /** `/* model.mlir:12:8 stablehlo.add *\/` */

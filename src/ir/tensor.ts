@@ -89,6 +89,22 @@ export function getElem(t: Tensor, i: number): Elem {
   return (t.data as ArrayLike<number | bigint>)[i]!;
 }
 
+/** The one value every element of `t` has (compared by Object.is), or undefined where they
+ * differ or there are none. */
+export function uniformElem(t: Tensor): Elem | undefined {
+  if (size(t) === 0) return undefined;
+  const v = getElem(t, 0);
+  for (let i = 1; i < size(t); i++) if (!Object.is(getElem(t, i), v)) return undefined;
+  return v;
+}
+
+/** A tensor of `type` with every element `v`. */
+export function filledTensor(type: TensorType, v: Elem): Tensor {
+  const t = makeTensor(type);
+  for (let i = 0; i < size(t); i++) setElem(t, i, v);
+  return t;
+}
+
 /** Stores an element, rounding/wrapping it to the tensor's element type. */
 export function setElem(t: Tensor, i: number, v: Elem): void {
   const s = storageElem(t.type.elem);

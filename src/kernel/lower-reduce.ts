@@ -3,7 +3,7 @@
  * layout's vector loop over channels) and select_and_scatter. Accumulators start from the init
  * operand; each step applies the op's body as the spec's pad-then-reduce does.
  */
-import { strides } from '../ir/tensor.js';
+import { forEachIndex, strides } from '../ir/tensor.js';
 import { simpleCombiner, type WindowAttrs } from '../ops/reduction.js';
 import type { Region } from '../ir/core.js';
 import { and, eq, flatLoop, ge, lt, nest, type Cond, type Stmt, type Val } from './ir.js';
@@ -98,13 +98,16 @@ function eachWindowElement(
 ): Stmt[] {
   const count = dims.reduce((n, d) => n * d, 1);
   if (count > UNROLLED_WINDOW || !simpleCombiner(body)) return nest(dims, (wi) => element(wi, ''), 'w', false);
-  const st = strides(dims);
-  return Array.from({ length: count }, (_, n) =>
-    element(
-      dims.map((_, d) => int(Math.floor(n / st[d]!) % dims[d]!)),
-      `_${n}`,
+  const unrolled: Stmt[] = [];
+  forEachIndex(dims, (wi, n) =>
+    unrolled.push(
+      ...element(
+        wi.map((x) => int(x)),
+        `_${n}`,
+      ),
     ),
-  ).flat();
+  );
+  return unrolled;
 }
 
 /** Trailing dims a window passes straight through (size 1, stride 1, no padding or dilation):

@@ -23,6 +23,7 @@ import { fixedPoint } from '../../src/canonicalize/quantized.js';
 import { lookupTarget } from '../../src/target/targets.js';
 import { runCompiled, SANITIZE_FLAGS } from '../../src/toolchain/run.js';
 import { FIXTURES } from '../helpers/paths.js';
+import { withinOneQuantum } from '../helpers/reference.js';
 
 const DIR = join(FIXTURES, 'quantized');
 const FILES = readdirSync(DIR)
@@ -32,25 +33,6 @@ const load = (name: string): Module => importModule(new SourceFile(name, readFil
 const inputsOf = (m: Module): Tensor[] => randomInputs(m.funcs.get('main')!, 7, m) as Tensor[];
 const run = (m: Module, args: readonly Tensor[]): Tensor[] =>
   new Interpreter(m).runFunc(m.funcs.get('main')!, args) as Tensor[];
-
-/** Asserts every integer of `got` within one of `want`'s (and `want` informative). */
-function withinOneQuantum(t: Test, got: readonly Tensor[], want: readonly Tensor[], label: string): void {
-  t.equal(got.length, want.length, `${label}: ${want.length} output(s)`);
-  want.forEach((w, i) => {
-    t.notOk(degenerate(w), `${label}: the reference output ${i} is informative`);
-    let worst = 0;
-    let offByOne = 0;
-    for (let k = 0; k < size(w); k++) {
-      const d = Math.abs(Number(getElem(got[i]!, k)) - Number(getElem(w, k)));
-      worst = Math.max(worst, d);
-      if (d === 1) offByOne++;
-    }
-    t.ok(
-      worst <= 1,
-      `${label}: output ${i} within one quantum of the interpreter's (${offByOne} of ${size(w)} off by one)`,
-    );
-  });
-}
 
 function contractions(r: Region): Op[] {
   return r.blocks.flatMap((b) =>

@@ -73,3 +73,22 @@ export function expectMatch(
     t.ok(d.ok, `${label} output ${i} (${typeToString(want.type)}): ${d.message}`);
   });
 }
+
+/** Asserts every integer of `got` within one of `want`'s (and `want` informative). */
+export function withinOneQuantum(t: Test, got: readonly Tensor[], want: readonly Tensor[], label: string): void {
+  t.equal(got.length, want.length, `${label}: ${want.length} output(s)`);
+  want.forEach((w, i) => {
+    t.notOk(degenerate(w), `${label}: the reference output ${i} is informative`);
+    let worst = 0;
+    let offByOne = 0;
+    for (let k = 0; k < size(w); k++) {
+      const d = Math.abs(Number(getElem(got[i]!, k)) - Number(getElem(w, k)));
+      worst = Math.max(worst, d);
+      if (d === 1) offByOne++;
+    }
+    t.ok(
+      worst <= 1,
+      `${label}: output ${i} within one quantum of the interpreter's (${offByOne} of ${size(w)} off by one)`,
+    );
+  });
+}
