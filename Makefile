@@ -75,7 +75,7 @@ bench-gpu: build
 # bench-gpu run (out/gpu-bundle/bundle.tar.xz); there, `tar xf bundle.tar.xz && ./run.sh results`;
 # with those results back in out/gpu-bundle/results, gpu-judge checks them as test-gpu would and
 # prints bench-gpu's report (test/gpu/bundle.ts).
-GPU_ARCH ?= sm_90
+GPU_ARCH ?= sm_90a
 GPU_MAX_MODEL_MB ?= 0
 gpu-bundle: build
 	node dist/test/gpu/pack.js out/gpu-bundle $(GPU_ARCH) $(GPU_MAX_MODEL_MB)

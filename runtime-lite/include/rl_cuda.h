@@ -8,7 +8,9 @@
  * cooperate (RL_CUDA_LAUNCH_SYNCED: block reductions, tiled GEMMs) runs each block's threads as
  * fibers, switched at every barrier: __syncthreads waits for every thread of the block, a
  * warp shuffle for every thread of the warp (lockstep: all write, then all read), and a barrier
- * that some thread never reaches is reported as a deadlock instead of hanging. `__shared__`
+ * that some thread never reaches is reported as a deadlock instead of hanging; tensor-core
+ * instructions (mma.sync, ldmatrix, wgmma) are computed from the layouts the PTX ISA documents,
+ * wgmma when a wait retires its group (see below). `__shared__`
  * variables are statics, one per kernel, as blocks run one at a time. This checks the kernels'
  * logic and data flow, not their timing, memory model or occupancy: it is no substitute for a GPU. */
 #ifndef RL_CUDA_H
@@ -23,7 +25,7 @@
 #define __global__
 #define __host__
 #define __device__
-#define __launch_bounds__(threads)
+#define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define RL_UNROLL /* nvcc's #pragma unroll: no meaning here */
 #define __restrict__ __restrict
@@ -236,9 +238,10 @@ static void rl_cuda_emulate_synced(unsigned blocks, unsigned threads, F run) {
 }
 #define RL_CUDA_LAUNCH_SYNCED(kernel, blocks, threads, stream, ...) \
   rl_cuda_emulate_synced((blocks), (threads), [&]() { kernel(__VA_ARGS__); })
-/* Dynamic shared memory: one static buffer, as __shared__ variables are (a kernel checks its size). */
+/* Dynamic shared memory: one static buffer, as __shared__ variables are (a kernel checks its size),
+ * 1024-byte aligned as the device's window is (wgmma's swizzle depends on address bits 4 to 9). */
 #define RL_EMU_DYNAMIC_SHARED_BYTES (227u * 1024u)
-[[maybe_unused]] static unsigned char rl_emu_dynamic_shared[RL_EMU_DYNAMIC_SHARED_BYTES] __attribute__((aligned(16)));
+[[maybe_unused]] static unsigned char rl_emu_dynamic_shared[RL_EMU_DYNAMIC_SHARED_BYTES] __attribute__((aligned(1024)));
 #define RL_DYNAMIC_SHARED(name) unsigned char* name = rl_emu_dynamic_shared
 #define RL_CUDA_LAUNCH_SHARED(kernel, blocks, threads, bytes, stream, ...) \
   do {                                                                  \
@@ -301,6 +304,70 @@ template <int N>
 static __device__ __forceinline__ void rl_cp_async_wait(void) {
   asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
 }
+/* wgmma (sm_90a: Hopper's warpgroup MMA): a warpgroup (four consecutive warps) multiplies a 64 x 16
+ * A tile by a 16 x N B tile, both read from shared memory through 64-bit descriptors, adding into
+ * f32 accumulators spread over its 128 threads as mma.m16n8's D fragments are (warp w of the group
+ * rows 16w.., register 4j + i: row lane / 4 (+8 for i >= 2), column 8j + 2 (lane % 4) + i % 2).
+ * Asynchronous: wgmma's are grouped by commit and waited for by wait<N> (at most N groups still in
+ * flight); their accumulators and shared tiles must not be touched before. The tiles use the
+ * 128-byte swizzle (16-byte chunk c of a 128-byte row at address bits 7..9 = r holds chunk c ^ r),
+ * A K-major (rows of 64 k; SBO: bytes between 8-row groups), B MN-major (rows of 64 n; LBO: bytes
+ * between 64-column groups, SBO: between 8-row k groups), tiles 1024-byte aligned. These are the
+ * canonical layouts of the PTX ISA ("Shared Memory Matrix Layout", "Matrix Descriptor Format"). Only
+ * an sm_90a build has them: elsewhere the helpers compile to nothing (no kernel calls them there). */
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define RL_WGMMA_ASM(x) asm volatile(x ::: "memory")
+#else
+#define RL_WGMMA_ASM(x) ((void)0)
+#endif
+static __device__ __forceinline__ void rl_wgmma_fence(void) { RL_WGMMA_ASM("wgmma.fence.sync.aligned;"); }
+static __device__ __forceinline__ void rl_wgmma_commit(void) { RL_WGMMA_ASM("wgmma.commit_group.sync.aligned;"); }
+template <int N>
+static __device__ __forceinline__ void rl_wgmma_wait(void) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+#endif
+}
+/* Shared memory written by ordinary stores or cp.async, before wgmma (the async proxy) reads it. */
+static __device__ __forceinline__ void rl_fence_proxy_async(void) { RL_WGMMA_ASM("fence.proxy.async.shared::cta;"); }
+/* Keeps the compiler from moving accesses of an accumulator across the asynchronous wgmma. */
+static __device__ __forceinline__ void rl_wgmma_fence_operand(float& x) { asm volatile("" : "+f"(x)::"memory"); }
+static __device__ __forceinline__ uint32_t rl_shared_offset(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+#define RL_WGMMA_D0_63 \
+  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17," \
+  " %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33," \
+  " %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49," \
+  " %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+#define RL_WGMMA_D64_127 \
+  ", %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79," \
+  " %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95," \
+  " %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109," \
+  " %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122," \
+  " %123, %124, %125, %126, %127"
+#define RL_WGMMA_F8(d, i) \
+  "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
+#define RL_WGMMA_F64(d, i)                                                                                   \
+  RL_WGMMA_F8(d, i), RL_WGMMA_F8(d, i + 8), RL_WGMMA_F8(d, i + 16), RL_WGMMA_F8(d, i + 24), RL_WGMMA_F8(d, i + 32), \
+      RL_WGMMA_F8(d, i + 40), RL_WGMMA_F8(d, i + 48), RL_WGMMA_F8(d, i + 56)
+/* D (64 x N, f32) += A (64 x 16, K-major) * B (16 x N, MN-major), scale-d 1 (accumulate). */
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define RL_WGMMA_DEFINE(name, n, ab, regs, descs, one, ...)                                                    \
+  static __device__ __forceinline__ void name(float* d, uint64_t a, uint64_t b) {                              \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " one ", 0;\nwgmma.mma_async.sync.aligned.m64n" n "k16.f32." ab \
+                 " {" regs "}, " descs ", p, 1, 1, 0, 1;\n}\n"                                               \
+                 : __VA_ARGS__                                                                                 \
+                 : "l"(a), "l"(b), "r"(1));                                                                    \
+  }
+#else
+#define RL_WGMMA_DEFINE(name, n, ab, regs, descs, one, ...) \
+  static __device__ __forceinline__ void name(float* d, uint64_t a, uint64_t b) { (void)d, (void)a, (void)b; }
+#endif
+RL_WGMMA_DEFINE(rl_wgmma_m64n128k16_f16, "128", "f16.f16", RL_WGMMA_D0_63, "%64, %65", "%66", RL_WGMMA_F64(d, 0))
+RL_WGMMA_DEFINE(rl_wgmma_m64n128k16_bf16, "128", "bf16.bf16", RL_WGMMA_D0_63, "%64, %65", "%66", RL_WGMMA_F64(d, 0))
+RL_WGMMA_DEFINE(rl_wgmma_m64n256k16_f16, "256", "f16.f16", RL_WGMMA_D0_63 RL_WGMMA_D64_127, "%128, %129", "%130",
+                RL_WGMMA_F64(d, 0), RL_WGMMA_F64(d, 64))
+RL_WGMMA_DEFINE(rl_wgmma_m64n256k16_bf16, "256", "bf16.bf16", RL_WGMMA_D0_63 RL_WGMMA_D64_127, "%128, %129", "%130",
+                RL_WGMMA_F64(d, 0), RL_WGMMA_F64(d, 64))
 /* __shfl_down_sync over the full warp; narrower types than int travel as int. */
 template <typename T>
 static __device__ __forceinline__ T rl_shfl_down(T v, unsigned delta) {
@@ -369,7 +436,78 @@ template <int N>
 static inline void rl_cp_async_wait(void) {}
 #define rl_mma_m16n8k16_f16(c, a, b) rl_emu_mma_m16n8k16(c, a, b, false)
 #define rl_mma_m16n8k16_bf16(c, a, b) rl_emu_mma_m16n8k16(c, a, b, true)
+/* wgmma: each thread queues its share of a warpgroup's products (its own D elements) and computes
+ * them when a wait lets fewer groups than it has committed stay in flight, reading the shared tiles
+ * then, not at issue: a kernel that overwrites a tile before waiting for the wgmma reading it gets
+ * wrong results here too. The descriptors are decoded as the PTX ISA states (see the device
+ * definitions above); k in order, fmaf. */
+#define RL_EMU_WGMMA_QUEUE 16
+struct rl_emu_wgmma_op {
+  float* d;
+  uint64_t a, b;
+  unsigned n, group;
+  bool bf16;
+};
+static rl_emu_wgmma_op rl_emu_wgmma_ops[RL_EMU_MAX_THREADS][RL_EMU_WGMMA_QUEUE];
+static unsigned rl_emu_wgmma_queued[RL_EMU_MAX_THREADS], rl_emu_wgmma_groups[RL_EMU_MAX_THREADS];
+static inline uint32_t rl_shared_offset(const void* p) {
+  const unsigned char* c = (const unsigned char*)p;
+  if (c < rl_emu_dynamic_shared || c >= rl_emu_dynamic_shared + RL_EMU_DYNAMIC_SHARED_BYTES) abort();
+  return (uint32_t)(c - rl_emu_dynamic_shared);
+}
+/* The 16-bit element at byte `offset` of a 128-byte-swizzled tile: chunk bits 4..6 ^= bits 7..9. */
+static inline uint16_t rl_emu_swizzled(uint32_t offset) {
+  uint16_t h;
+  memcpy(&h, rl_emu_dynamic_shared + (offset ^ (((offset >> 7) & 7) << 4)), sizeof h);
+  return h;
+}
+static inline void rl_emu_wgmma_run(const rl_emu_wgmma_op& op, unsigned t) {
+  if (op.a >> 62 != 1 || op.b >> 62 != 1) abort(); /* only the 128-byte swizzle is emulated */
+  const uint32_t a_start = (uint32_t)(op.a & 0x3FFF) << 4, a_sbo = (uint32_t)(op.a >> 32 & 0x3FFF) << 4;
+  const uint32_t b_start = (uint32_t)(op.b & 0x3FFF) << 4, b_lbo = (uint32_t)(op.b >> 16 & 0x3FFF) << 4;
+  const uint32_t b_sbo = (uint32_t)(op.b >> 32 & 0x3FFF) << 4;
+  const unsigned warp = t % 128 / 32, lane = t % 32;
+  for (unsigned v = 0; v < op.n / 2; ++v) {
+    const unsigned row = warp * 16 + lane / 4 + (v & 2 ? 8 : 0), col = v / 4 * 8 + lane % 4 * 2 + v % 2;
+    float d = op.d[v];
+    for (unsigned k = 0; k < 16; ++k) {
+      uint16_t x = rl_emu_swizzled(a_start + row / 8 * a_sbo + row % 8 * 128 + k * 2);
+      uint16_t y = rl_emu_swizzled(b_start + col / 64 * b_lbo + k / 8 * b_sbo + k % 8 * 128 + col % 64 * 2);
+      d = fmaf(rl_emu_half_bits(x, op.bf16), rl_emu_half_bits(y, op.bf16), d);
+    }
+    op.d[v] = d;
+  }
+}
+static inline void rl_emu_wgmma(float* d, uint64_t a, uint64_t b, unsigned n, bool bf16) {
+  unsigned t = threadIdx.x;
+  if (rl_emu_wgmma_queued[t] == RL_EMU_WGMMA_QUEUE) abort();
+  rl_emu_wgmma_ops[t][rl_emu_wgmma_queued[t]++] = rl_emu_wgmma_op{d, a, b, n, rl_emu_wgmma_groups[t], bf16};
+}
+static inline void rl_wgmma_fence(void) {}
+static inline void rl_wgmma_commit(void) { ++rl_emu_wgmma_groups[threadIdx.x]; }
+template <int N>
+static inline void rl_wgmma_wait(void) {
+  unsigned t = threadIdx.x, kept = 0;
+  for (unsigned i = 0; i < rl_emu_wgmma_queued[t]; ++i) {
+    const rl_emu_wgmma_op& op = rl_emu_wgmma_ops[t][i];
+    if (op.group + N < rl_emu_wgmma_groups[t]) rl_emu_wgmma_run(op, t);
+    else rl_emu_wgmma_ops[t][kept++] = op;
+  }
+  rl_emu_wgmma_queued[t] = kept;
+}
+static inline void rl_fence_proxy_async(void) {}
+static inline void rl_wgmma_fence_operand(float&) {}
+#define rl_wgmma_m64n128k16_f16(d, a, b) rl_emu_wgmma(d, a, b, 128, false)
+#define rl_wgmma_m64n128k16_bf16(d, a, b) rl_emu_wgmma(d, a, b, 128, true)
+#define rl_wgmma_m64n256k16_f16(d, a, b) rl_emu_wgmma(d, a, b, 256, false)
+#define rl_wgmma_m64n256k16_bf16(d, a, b) rl_emu_wgmma(d, a, b, 256, true)
 #endif
+
+/* The wgmma descriptor of a 128-byte-swizzled tile at `tile` in shared memory (offsets in bytes). */
+static __device__ inline uint64_t rl_wgmma_desc(const void* tile, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((rl_shared_offset(tile) & 0x3FFFF) >> 4) | (uint64_t)(lbo >> 4 & 0x3FFF) << 16 |
+         (uint64_t)(sbo >> 4 & 0x3FFF) << 32 | 1ull << 62;
+}
 
 /* Threads per block of a grid-stride kernel, and blocks for n iterations: a thread for every
  * iteration, or for every 4 from a million on (the generated loops take 4 per pass, their loads

@@ -20,6 +20,7 @@ import { buildAndTime, gemmText, lastJsonLine, writeBench, writeCublasBench } fr
 import { readTextIfExists } from '../util/files.js';
 import { tool } from '../toolchain/build.js';
 import { TEMPLATES_DIR } from '../emit-common/templates.js';
+import { archForComputeCap } from '../toolchain/run.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const WORK = join(ROOT, 'out', 'bench-gpu');
@@ -78,7 +79,7 @@ export function parseGpu(line: string): { name: string; arch: string } | undefin
     .split('\n')[0]!
     .split(',')
     .map((s) => s.trim());
-  return name && cap ? { name, arch: `sm_${cap.replace('.', '')}` } : undefined;
+  return name && cap ? { name, arch: archForComputeCap(cap) } : undefined;
 }
 
 /** Median milliseconds of one item on the GPU, ours and cuBLAS's (undefined: no cuBLAS). */

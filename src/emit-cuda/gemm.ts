@@ -5,20 +5,18 @@
  * bk through shared memory. f32 (and mixed) products run on FMAs (emitFmaGemm: the tiles widened
  * to f32, each thread tm x tn outputs; no TF32: f32 stays f32); f16 x f16 and bf16 x bf16 on
  * tensor cores where every target arch has them (emitMmaGemm: ldmatrix, mma.sync, a cp.async
- * pipeline). Products with fewer than MIN_SIDE columns (on FMAs, or rows) keep the plain loop
- * nest (one thread per output).
+ * pipeline), and in builds for sm_90a only on Hopper's wgmma (gemm-wgmma.ts) where the product
+ * is big enough for its 128 x 256 tiles. Products with fewer than MIN_SIDE columns (on FMAs, or
+ * rows) keep the plain loop nest (one thread per output).
  */
 import type { FlatOp } from '../flat/program.js';
 import type { ElemType, TensorType } from '../ir/types.js';
-import { v } from '../ir/index-expr.js';
 import { gemmShape, type GpuGemmPlan } from '../kernel/ukernel.js';
-import { epilogueLeaf, fusedElement, type FusedEnv } from '../kernel/fused.js';
-import { indexVarsUsed } from '../kernel/analysis.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
-import { cElemOrUndefined, type CElem } from '../emit-common/ctypes.js';
 import type { KernelParam } from '../emit-common/kernel.js';
-import { CudaRenderer, type Launch } from './cuda-renderer.js';
-import { unflatten } from './block-reduce.js';
+import type { Launch } from './cuda-renderer.js';
+import { elemC, operandOffsets, storeAt, tileLoop, type Epilogue, type Tile } from './gemm-parts.js';
+import { emitWgmmaGemm, WGMMA_TILE, wgmmaSharedBytes, wgmmaThreads } from './gemm-wgmma.js';
 
 /** 64 x 64 outputs per block of 8 x 8 threads, 8 x 8 each (64 accumulators in registers); k in
  * steps of 32 (17 KB of shared memory). */
@@ -38,7 +36,7 @@ const gemmFloat = (e: ElemType): boolean => e.kind === 'float' && GEMM_FLOATS.in
  * (tn / 8) mma m16n8k16. Measured on an H100 at 4096^3 f16 (docs/gpu-runs.md): 64 x 32 warp tiles
  * (6 ldmatrix per 16 mma) 257 TFLOP/s, 64 x 64 ones (8 per 32) 281, and 128 x 256 blocks of eight
  * of those 242 (ncu had found L2 70% busy; a quarter fewer loads per output did not help). */
-const MMA_TILES: readonly GpuGemmPlan['tile'][] = [
+const MMA_TILES: readonly Tile[] = [
   { bm: 128, bn: 128, bk: 64, tm: 64, tn: 64 },
   { bm: 64, bn: 128, bk: 64, tm: 32, tn: 64 },
   { bm: 64, bn: 64, bk: 64, tm: 32, tn: 32 },
@@ -52,7 +50,7 @@ const MMA_MIN_TILES = 128;
 const MMA_STAGES = 3;
 /** A stage's tiles in shared memory: A [bm][bk + 8] and B [bk][bn + 8] of 16-bit elements (rows
  * padded by 16 bytes), and all stages' bytes of each. */
-function mmaStageTiles(t: GpuGemmPlan['tile']): {
+function mmaStageTiles(t: Tile): {
   a: [number, number];
   b: [number, number];
   aBytes: number;
@@ -62,15 +60,14 @@ function mmaStageTiles(t: GpuGemmPlan['tile']): {
   const b: [number, number] = [t.bk, t.bn + 8];
   return { a, b, aBytes: MMA_STAGES * 2 * a[0] * a[1], bBytes: MMA_STAGES * 2 * b[0] * b[1] };
 }
-const mmaSharedBytes = (t: GpuGemmPlan['tile']): number => {
+const mmaSharedBytes = (t: Tile): number => {
   const { aBytes, bBytes } = mmaStageTiles(t);
   return aBytes + bBytes;
 };
-const mmaThreads = (t: GpuGemmPlan['tile']): number => 32 * (t.bm / t.tm) * (t.bn / t.tn);
+const mmaThreads = (t: Tile): number => 32 * (t.bm / t.tm) * (t.bn / t.tn);
 
-function mmaTile(batch: number, m: number, n: number): GpuGemmPlan['tile'] {
-  const count = (t: GpuGemmPlan['tile']): number => batch * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
-  return MMA_TILES.find((t) => count(t) >= MMA_MIN_TILES) ?? MMA_TILES[MMA_TILES.length - 1]!;
+function mmaTile(batch: number, m: number, n: number): Tile {
+  return MMA_TILES.find((t) => tileCount({ batch, m, n }, t) >= MMA_MIN_TILES) ?? MMA_TILES[MMA_TILES.length - 1]!;
 }
 
 /** The plan for `f` (`out`: the type its epilogue stores), if the tiled kernel takes it; `archs`:
@@ -82,7 +79,7 @@ export function planGpuGemm(f: FlatOp, archs: readonly string[], out?: TensorTyp
   const outElem = (out ?? ot).elem;
   if (![lt.elem, rt.elem, ot.elem, outElem].every(gemmFloat)) return undefined;
   const half = lt.elem.name === rt.elem.name && lt.elem.name !== 'f32' ? (lt.elem.name as 'f16' | 'bf16') : undefined;
-  const tensorCores = half && archs.every((a) => Number(a.slice(3)) >= 80) ? half : undefined;
+  const tensorCores = half && archs.every((a) => parseInt(a.slice(3), 10) >= 80) ? half : undefined;
   // On tensor cores a product of few rows (a GEMV) takes the tiled kernel too: its B strips
   // stream through cp.async, where the loop nest's thread per output, with M x N threads only,
   // left an H100 at 8% of cuBLAS on 1 x 4096 x 4096 (the rows past M cost no memory traffic).
@@ -90,32 +87,43 @@ export function planGpuGemm(f: FlatOp, archs: readonly string[], out?: TensorTyp
   if (!shape || shape.a.kind !== 'matrix' || shape.n < MIN_SIDE || shape.k === 0) return undefined;
   if (!tensorCores && shape.m < MIN_SIDE) return undefined;
   const elems = { a: lt.elem, b: rt.elem, c: ot.elem, out: outElem };
-  const tile = tensorCores ? mmaTile(shape.batch, shape.m, shape.n) : TILE;
-  return { kind: 'gpu-gemm', op: f.op, ...shape, elems, tile, ...(tensorCores ? { tensorCores } : {}) };
+  const base = { kind: 'gpu-gemm' as const, op: f.op, ...shape, elems };
+  if (!tensorCores) return { ...base, tile: TILE };
+  const plan = { ...base, tile: mmaTile(shape.batch, shape.m, shape.n), tensorCores };
+  const wgmma = archs.every((a) => a === 'sm_90a') && copiesAlign(plan);
+  return wgmma && tileCount(plan, WGMMA_TILE) >= MMA_MIN_TILES ? { ...plan, tile: WGMMA_TILE, wgmma } : plan;
+}
+
+/** Output tiles of `t` in `p`. */
+const tileCount = (p: { batch: number; m: number; n: number }, t: Tile): number =>
+  p.batch * Math.ceil(p.m / t.bm) * Math.ceil(p.n / t.bn);
+
+/** Whether the tiles can be staged by 16-byte copies (8 elements along k for A, along n for B,
+ * every row starting on a 16-byte boundary when the buffers do). */
+function copiesAlign(p: GpuGemmPlan): boolean {
+  const a = p.a as Extract<GpuGemmPlan['a'], { kind: 'matrix' }>;
+  return (
+    a.kStride === 1 &&
+    p.b.nStride === 1 &&
+    [p.k, p.n, a.mStride, a.batchStride, p.b.kStride, p.b.batchStride].every((x) => x % 8 === 0)
+  );
 }
 
 /** The launch of a plan's kernel: a block per output tile (block-stride beyond 65535). */
 export function gpuGemmLaunch(p: GpuGemmPlan): Launch {
-  const tiles = p.batch * Math.ceil(p.m / p.tile.bm) * Math.ceil(p.n / p.tile.bn);
+  const tiles = tileCount(p, p.tile);
+  const [threads, dynamicShared] = p.wgmma
+    ? [wgmmaThreads(p.tile), wgmmaSharedBytes(p.tile)]
+    : p.tensorCores
+      ? [mmaThreads(p.tile), mmaSharedBytes(p.tile)]
+      : [THREADS, 0];
   return {
     blocks: String(Math.min(tiles, 65535)),
-    threads: String(p.tensorCores ? mmaThreads(p.tile) : THREADS),
+    threads: String(threads),
     synced: true,
-    ...(p.tensorCores ? { dynamicShared: mmaSharedBytes(p.tile) } : {}),
+    ...(dynamicShared ? { dynamicShared } : {}),
   };
 }
-
-/** The plan admits only f32, f16 and bf16, which always have a C type. */
-const elemC = (e: ElemType): CElem => cElemOrUndefined(e)!;
-
-/** `i0 * s0 + i1 * s1 + ...` without the zero strides, and `i` for a unit one. */
-const offset = (terms: readonly (readonly [string, number])[]): string =>
-  terms
-    .filter(([, stride]) => stride !== 0)
-    .map(([x, stride]) => (stride === 1 ? x : `${x} * ${stride}`))
-    .join(' + ') || '0';
-
-type Epilogue = { readonly fop: FlatOp; readonly env: FusedEnv };
 
 /** The kernel's source. Params: in0 (A), in1 (B), the epilogue's leaves, out0, scratch (unused). */
 export function emitGpuGemm(
@@ -127,51 +135,10 @@ export function emitGpuGemm(
 ): string {
   const w = new CodeWriter();
   const signature = params.map((q) => `${q.cType} ${q.name}`).join(', ');
-  if (p.tensorCores) emitMmaGemm(w, p, p.tensorCores, name, comment, signature, epilogue);
+  if (p.wgmma && p.tensorCores) emitWgmmaGemm(w, p, p.tensorCores, name, comment, signature, epilogue);
+  else if (p.tensorCores) emitMmaGemm(w, p, p.tensorCores, name, comment, signature, epilogue);
   else emitFmaGemm(w, p, name, comment, signature, epilogue);
   return w.toString();
-}
-
-/** The grid-stride loop over output tiles (batch, tile row, tile column: consecutive blocks
- * share A's rows), with `body` inside. */
-function tileLoop(w: CodeWriter, p: GpuGemmPlan, body: () => void): void {
-  const tilesM = Math.ceil(p.m / p.tile.bm);
-  const tilesN = Math.ceil(p.n / p.tile.bn);
-  w.block(`for (int64_t rl_tile = blockIdx.x; rl_tile < ${p.batch * tilesM * tilesN}; rl_tile += gridDim.x) {`, () => {
-    w.line(`const int64_t rl_batch = rl_tile / ${tilesM * tilesN};`);
-    w.line(
-      `const int64_t rl_m0 = rl_tile / ${tilesN} % ${tilesM} * ${p.tile.bm}, rl_n0 = rl_tile % ${tilesN} * ${p.tile.bn};`,
-    );
-    body();
-  });
-}
-
-/** The offsets of A[m][k] and B[k][n] in their buffers (batch rl_batch). */
-function operandOffsets(p: GpuGemmPlan): { a: (m: string, k: string) => string; b: (k: string, n: string) => string } {
-  const a = p.a as Extract<GpuGemmPlan['a'], { kind: 'matrix' }>;
-  return {
-    a: (m, k) =>
-      offset([
-        ['rl_batch', a.batchStride],
-        [m, a.mStride],
-        [k, a.kStride],
-      ]),
-    b: (k, n) =>
-      offset([
-        ['rl_batch', p.b.batchStride],
-        [k, p.b.kStride],
-        [n, p.b.nStride],
-      ]),
-  };
-}
-
-/** out0 at (m, n) of the tile, bounds-checked, through the epilogue. */
-function storeAt(w: CodeWriter, p: GpuGemmPlan, m: string, n: string, product: string, epilogue?: Epilogue): void {
-  w.line(`const int64_t m = ${m}, n = ${n};`);
-  w.block(`if (m < ${p.m} && n < ${p.n}) {`, () => {
-    w.line(`const int64_t rl_out = (rl_batch * ${p.m} + m) * ${p.n} + n;`);
-    storeOutput(w, p, product, epilogue);
-  });
 }
 
 /** f32 FMAs: tm x tn outputs per thread, A and B widened to f32 in shared memory. */
@@ -254,15 +221,11 @@ function emitMmaGemm(
   const warpCols = p.tile.tn;
   const rowBlocks = warpRows / 16;
   const colBlocks = warpCols / 8;
-  const a = p.a as Extract<GpuGemmPlan['a'], { kind: 'matrix' }>;
   const at = operandOffsets(p);
   // 16-byte copies: 8 elements along k (A) or n (B), starting every row on a 16-byte boundary.
   const aChunks = (bm * bk) / 8 / threads;
   const bChunks = (bk * bn) / 8 / threads;
-  const vectorizable =
-    a.kStride === 1 &&
-    p.b.nStride === 1 &&
-    [p.k, p.n, a.mStride, a.batchStride, p.b.kStride, p.b.batchStride].every((x) => x % 8 === 0);
+  const vectorizable = copiesAlign(p);
   w.line(
     comment.replace(
       / \*\/$/,
@@ -395,26 +358,4 @@ function emitMmaGemm(
       );
     });
   });
-}
-
-/** out0[rl_out] = the product (rounded to the product's type), through the epilogue if any. */
-function storeOutput(
-  w: CodeWriter,
-  p: GpuGemmPlan,
-  product: string,
-  epilogue: { readonly fop: FlatOp; readonly env: FusedEnv } | undefined,
-): void {
-  const out = elemC(p.elems.out);
-  if (!epilogue) return w.line(`out0[rl_out] = ${out.store(product)};`);
-  const { fop: f, env } = epilogue;
-  const c = elemC(p.elems.c);
-  const head = c.name === 'f32' ? product : c.load(c.store(product));
-  const { stmts, root } = fusedElement(f, env, epilogueLeaf(f));
-  const shape = (f.outs[0]!.type as TensorType).shape;
-  const index = unflatten(v('rl_out'), shape);
-  const read = indexVarsUsed([...stmts, { k: 'let', name: 'root', elem: p.elems.out, value: root }]);
-  const r = new CudaRenderer();
-  shape.forEach((_, d) => read.has(`i${d}`) && w.line(`const int64_t i${d} = ${r.idx(index[d]!)};`));
-  r.renderStmts(w, stmts, f.op, new Map([['head', head]]));
-  w.line(`out0[rl_out] = ${out.store(r.value(root))};`);
 }

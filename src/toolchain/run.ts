@@ -152,13 +152,17 @@ export const CUDA_EMULATION_FLAGS = [
   ...(process.arch === 'x64' ? ['-mfma'] : []),
 ];
 
+/** The sm_XX to build for a device of compute capability `cap` ("9.0"): its own, and on Hopper
+ * (9.0) sm_90a, whose arch-specific instructions (wgmma) run on that capability only. */
+export const archForComputeCap = (cap: string): string => `sm_${cap.replace('.', '')}${cap === '9.0' ? 'a' : ''}`;
+
 /** The sm_XX of this machine's first GPU (nvidia-smi), for builds that run on it: a cubin for
  * sm_80 does not run on an sm_90 device. */
 export async function deviceArch(): Promise<string> {
   const r = await execa('nvidia-smi', ['--query-gpu=compute_cap', '--format=csv,noheader'], { reject: false });
   const cap = r.exitCode === 0 ? r.stdout.trim().split('\n')[0]?.trim() : undefined;
   if (!cap) throw new RuntimeError('no GPU on this machine (nvidia-smi found none)');
-  return `sm_${cap.replace('.', '')}`;
+  return archForComputeCap(cap);
 }
 
 /** What a CUDA harness template needs to know of a build's I/O: counts (and at least one, for

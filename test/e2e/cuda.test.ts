@@ -130,6 +130,57 @@ t.test('tiled GEMMs (shared memory, fused epilogue) match the interpreter, emula
   else t.comment(NO_NVCC);
 });
 
+// Hopper: with every --gpu-arch sm_90a, products of 128+ tiles of 128 x 256 run on wgmma
+// (emit-cuda/gemm-wgmma.ts; emulated by decoding its shared-memory descriptors, each k step's
+// group computed when a wait retires it, so a stage reloaded before its wgmma finished reads wrong
+// here too). Batched, so that 128 tiles stay cheap to check: f16 with a fused bias, one partial
+// tile per batch, K = 264 (five k steps, the last 8 wide: every stage used, the first reused);
+// bf16 with N = 264 (a full and a partial tile per batch).
+const WGMMA = `func.func @main(%a: tensor<128x65x264xf16>, %b: tensor<128x264x40xf16>, %c: tensor<40xf16>, %x: tensor<128x33x72xbf16>, %y: tensor<128x72x264xbf16>) -> (tensor<128x65x40xf16>, tensor<128x33x264xbf16>) {
+  %0 = stablehlo.dot_general %a, %b, batching_dims = [0] x [0], contracting_dims = [2] x [1] : (tensor<128x65x264xf16>, tensor<128x264x40xf16>) -> tensor<128x65x40xf16>
+  %1 = stablehlo.broadcast_in_dim %c, dims = [2] : (tensor<40xf16>) -> tensor<128x65x40xf16>
+  %2 = stablehlo.add %0, %1 : tensor<128x65x40xf16>
+  %3 = stablehlo.dot_general %x, %y, batching_dims = [0] x [0], contracting_dims = [2] x [1] : (tensor<128x33x72xbf16>, tensor<128x72x264xbf16>) -> tensor<128x33x264xbf16>
+  func.return %2, %3 : tensor<128x65x40xf16>, tensor<128x33x264xbf16>
+}
+`;
+
+t.test('sm_90a: big f16/bf16 GEMMs on wgmma match the interpreter, emulated as fibers (ASan+UBSan)', async (t) => {
+  const m = importModule(new SourceFile('wgmma.mlir', WGMMA));
+  const { args, expected } = reference(m, 'main', 5);
+  const run = await runCompiledCuda(m, 'main', args, { gpuArchs: ['sm_90a'], flags: SANITIZE_FLAGS });
+  const cu = String(run.emitted.files.get('model.cu'));
+  t.match(
+    cu,
+    /k0_dot_general_fused: fuses dot_general \(2:8\), broadcast_in_dim \(3:8\), add \(4:8\); tiled GEMM on Hopper tensor cores \(f16, f32 accumulation\): 128 x 256 outputs per block of 2 warpgroups, each 64 x 256 as wgmma m64n256k16/,
+  );
+  t.match(cu, /rl_wgmma_m64n256k16_bf16\(rl_acc, /, 'the bf16 product on wgmma too');
+  t.match(cu, /RL_CUDA_LAUNCH_SHARED\(k0_dot_general_fused, 128, 256, 197632,/, '128 tiles; four 48 KB stages');
+  expectMatch(t, run.outputs, expected, 'wgmma GEMMs (CUDA, emulated)', true);
+  if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'wgmma.mlir', true, ['sm_90a']);
+  else t.comment(NO_NVCC);
+});
+
+t.test('wgmma only where every arch is sm_90a and the product fills 128 tiles of 128 x 256', async (t) => {
+  const cuFor = (text: string, gpuArchs: string[]): string =>
+    String(
+      compile(importModule(new SourceFile('g.mlir', text)), {
+        entry: 'main',
+        prefix: 'model',
+        sourceName: 'g.mlir',
+        cc: 'gcc',
+        backend: 'cuda',
+        gpuArchs,
+      }).files.get('model.cu'),
+    );
+  const big = gemmText(4096, 64, 4096, 'f16');
+  t.match(cuFor(big, ['sm_90a']), /rl_wgmma_m64n256k16_f16\(/, '4096 x 4096 outputs: 512 tiles');
+  t.match(cuFor(big, ['sm_80', 'sm_90a']), /rl_mma_m16n8k16_f16\(/, 'with sm_80 among the archs: mma.sync');
+  t.match(cuFor(big, ['sm_90']), /rl_mma_m16n8k16_f16\(/, 'sm_90 (not 90a): mma.sync');
+  t.match(cuFor(gemmText(1024, 64, 1024, 'f16'), ['sm_90a']), /rl_mma_m16n8k16_f16\(/, '32 tiles: mma.sync');
+  t.match(cuFor(gemmText(4096, 64, 4100, 'f16'), ['sm_90a']), /rl_mma_m16n8k16_f16\(/, 'rows not 16-byte multiples');
+});
+
 t.test(
   "make bench-gpu's timing harness builds with nvcc (running it needs a GPU)",
   { skip: HAVE_NVCC ? false : NO_NVCC },

@@ -2,7 +2,7 @@
 /**
  * @fileoverview `make gpu-bundle` (bundle.ts): builds with nvcc, for one GPU architecture, every
  * model's harness with its inputs, the conformance batches and bench-gpu's harnesses, and writes
- * run.sh and bundle.tar.xz. Usage: pack.js DIR [sm_XX] [MAX_MODEL_MB] (default sm_90, the
+ * run.sh and bundle.tar.xz. Usage: pack.js DIR [sm_XX] [MAX_MODEL_MB] (default sm_90a, the
  * H100/H200; a model whose harness and inputs exceed MAX_MODEL_MB is left out and named in
  * DIR/left-out.txt, for transfers that limit size).
  */
@@ -192,7 +192,7 @@ async function main(dir: string, arch: string, maxModelMb: number): Promise<numb
   return 0;
 }
 
-const [dir, arch = 'sm_90', maxModelMb = '0'] = process.argv.slice(2);
+const [dir, arch = 'sm_90a', maxModelMb = '0'] = process.argv.slice(2);
 if (!dir || !/^sm_\d+a?$/.test(arch) || !/^\d+$/.test(maxModelMb)) {
   console.error('usage: pack.js DIR [sm_XX] [MAX_MODEL_MB]');
   process.exitCode = 2;

@@ -22,14 +22,21 @@ export const NO_NVCC = `skipped the nvcc builds: no ${NVCC}`;
 export const NO_GPU = 'not run on a GPU: this machine has none (nvidia-smi -L failed)';
 
 /**
- * nvcc of the emitted .cu for sm_80 and sm_90: through the generated Makefile (-O3, the host code
+ * nvcc of the emitted .cu for `archs` (sm_80 and sm_90): through the generated Makefile (-O3, the host code
  * too) with `full`, else conformance's check (c-backend.ts NVCC_CHECK_*: every arch through ptxas,
  * warnings as errors, no device optimisation, no host compile, which the emulated g++ build of the
  * same source does with -Werror). The big models take the check: BERT's full build took 74 s of
  * make test's 20 minutes, the check 16 s, and what it catches (an instruction or a parameter list
  * ptxas refuses) does not depend on the optimiser.
  */
-export async function nvccBuilds(t: Test, m: Module, entry: string, label: string, full = true): Promise<void> {
+export async function nvccBuilds(
+  t: Test,
+  m: Module,
+  entry: string,
+  label: string,
+  full = true,
+  archs: readonly string[] = ['sm_80', 'sm_90'],
+): Promise<void> {
   const dir = scratchDir('xla-aot-nvcc-');
   const r = compile(m, {
     entry,
@@ -37,28 +44,20 @@ export async function nvccBuilds(t: Test, m: Module, entry: string, label: strin
     sourceName: label,
     cc: 'gcc',
     backend: 'cuda',
-    gpuArchs: ['sm_80', 'sm_90'],
+    gpuArchs: archs,
   });
   writeFiles(dir, r);
   const b = full
     ? await execa('make', ['-C', dir, `NVCC=${NVCC}`, 'model.o'], { reject: false, all: true })
     : await execa(
         NVCC,
-        [
-          ...NVCC_CHECK_FLAGS,
-          ...NVCC_CHECK_FAST,
-          ...gencodeFlags(['sm_80', 'sm_90']),
-          '-I.',
-          'model.cu',
-          '-o',
-          'model.fatbin',
-        ],
+        [...NVCC_CHECK_FLAGS, ...NVCC_CHECK_FAST, ...gencodeFlags(archs), '-I.', 'model.cu', '-o', 'model.fatbin'],
         { cwd: dir, reject: false, all: true },
       );
   t.equal(
     b.exitCode,
     0,
-    `${label}: nvcc ${full ? 'builds' : 'checks'} model.cu for sm_80 and sm_90${b.exitCode ? `\n${b.all}` : ''}`,
+    `${label}: nvcc ${full ? 'builds' : 'checks'} model.cu for ${archs.join(' and ')}${b.exitCode ? `\n${b.all}` : ''}`,
   );
 }
 

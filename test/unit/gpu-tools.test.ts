@@ -3,13 +3,14 @@
  * gen-inputs.c must draw exactly the bytes inputs.ts randomInputs draws (every element type it
  * takes, inputs with a scale and with an integer bound), and bench_compare.c must measure the
  * difference of two outputs (zero for equal ones, the 2-norm ratio otherwise, non-finite elements
- * counted) in each float type it reads.
+ * counted) in each float type it reads; and the arch a GPU machine's builds target.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
-import { COMPARE, outputCheck } from '../../src/bench/gpu.js';
+import { COMPARE, outputCheck, parseGpu } from '../../src/bench/gpu.js';
+import { archForComputeCap } from '../../src/toolchain/run.js';
 import { SourceFile } from '../../src/diag/source.js';
 import { toStorageBytes } from '../../src/emit-common/ctypes.js';
 import { importModule } from '../../src/import/index.js';
@@ -88,4 +89,13 @@ t.test('bench_compare.c measures the difference of two outputs', async (t) => {
   t.same(await run('f16', [0x3c00, 0x7e00], [0x4000, 0x3c00]), { rel: 0.4472, n: 2, nonfinite: 1 }, 'f16 NaN counted');
   t.same(await run('f16', [0x0001], [0x0002]), { rel: 0.5, n: 1, nonfinite: 0 }, 'f16 subnormals');
   t.same(await run('bf16', [0x3f80], [0x4000]), { rel: 0.5, n: 1, nonfinite: 0 }, 'bf16');
+});
+
+t.test("a GPU's nvidia-smi line names the arch its builds target (Hopper: sm_90a, for wgmma)", (t) => {
+  t.same(parseGpu('NVIDIA H100 80GB HBM3, 9.0\n'), { name: 'NVIDIA H100 80GB HBM3', arch: 'sm_90a' });
+  t.same(parseGpu('NVIDIA A100-SXM4-80GB, 8.0'), { name: 'NVIDIA A100-SXM4-80GB', arch: 'sm_80' });
+  t.equal(archForComputeCap('8.9'), 'sm_89');
+  t.equal(archForComputeCap('10.0'), 'sm_100', 'wgmma is Hopper only: no "a" elsewhere');
+  t.equal(parseGpu('garbage'), undefined);
+  t.end();
 });
