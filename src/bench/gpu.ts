@@ -4,8 +4,8 @@
  * run: GEMMs (f16, bf16, f32 at 1024^3, 4096^3, 1x4096x4096, 64x4096x4096) in TFLOP/s, as a share
  * of the GPU's peak (PEAKS: dense tensor-core f16/bf16 and FMA f32, for the GPUs known here) and
  * against cuBLAS where the machine has it; elementwise (an add) and a row reduction in GB/s as a
- * share of memory bandwidth. Medians of SAMPLES timed runs (CUDA events, bench.cu). A benchmark,
- * not a test; it needs a GPU.
+ * share of memory bandwidth; the latency of `make bench`'s real models (MODELS). Medians of
+ * SAMPLES timed runs (CUDA events, bench.cu). A benchmark, not a test; it needs a GPU.
  *
  * A GPU machine without node (gpu-bundle.ts) gets the same benchmark in two halves:
  * `gpu.js --pack DIR --arch sm_XX` builds every harness here (cuBLAS's sources only: it is built
@@ -21,6 +21,8 @@ import { readTextIfExists } from '../util/files.js';
 import { tool } from '../toolchain/build.js';
 import { TEMPLATES_DIR } from '../emit-common/templates.js';
 import { archForComputeCap } from '../toolchain/run.js';
+import { bertLayer, lstm, mobilenetV2, resnet50 } from './real-models.js';
+import type { BenchModel } from './models.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const WORK = join(ROOT, 'out', 'bench-gpu');
@@ -42,34 +44,47 @@ const GEMMS: readonly [number, number, number][] = [
   [64, 4096, 4096],
 ];
 
-/** One line of the report: a GEMM (counted in flops, with a cuBLAS twin) or a memory-bound
- * program (counted in the bytes it must move). */
+/** One line of the report: a GEMM (counted in flops, with a cuBLAS twin), a memory-bound
+ * program (counted in the bytes it must move) or a model (its latency). */
 export interface BenchItem {
   readonly name: string;
-  readonly text: string;
+  /** The StableHLO, written when asked (a model's weights are in it: ResNet-50's 100 MB). */
+  readonly text: () => string;
   readonly gemm?: { readonly m: number; readonly k: number; readonly n: number; readonly type: string };
   readonly bytes?: number;
 }
+
+/** The models `make bench` runs against ONNX Runtime (real-models.ts, seeded weights), batch 1:
+ * their latency on the GPU. */
+const MODELS: readonly [string, () => BenchModel][] = [
+  ['resnet50_b1', () => resnet50(1)],
+  ['mobilenetv2_b1', () => mobilenetV2(1)],
+  ['bert_layer_s128', () => bertLayer(128)],
+  ['lstm_s64', () => lstm(64, 512, 512)],
+];
 
 const N_ADD = 1 << 26;
 export const BENCH_ITEMS: readonly BenchItem[] = [
   ...['f16', 'bf16', 'f32'].flatMap((type) =>
     GEMMS.map(([m, k, n]) => ({
       name: `gemm_${type}_${m}x${k}x${n}`,
-      text: gemmText(m, k, n, type),
+      text: () => gemmText(m, k, n, type),
       gemm: { m, k, n, type },
     })),
   ),
   {
     name: 'add_f32_64M',
-    text: `func.func @main(%a: tensor<${N_ADD}xf32>, %b: tensor<${N_ADD}xf32>) -> tensor<${N_ADD}xf32> {\n  %c = stablehlo.add %a, %b : tensor<${N_ADD}xf32>\n  func.return %c : tensor<${N_ADD}xf32>\n}\n`,
+    text: () =>
+      `func.func @main(%a: tensor<${N_ADD}xf32>, %b: tensor<${N_ADD}xf32>) -> tensor<${N_ADD}xf32> {\n  %c = stablehlo.add %a, %b : tensor<${N_ADD}xf32>\n  func.return %c : tensor<${N_ADD}xf32>\n}\n`,
     bytes: 3 * 4 * N_ADD,
   },
   {
     name: 'row_sum_f32_8192x8192',
-    text: `func.func @main(%a: tensor<8192x8192xf32>) -> tensor<8192xf32> {\n  %z = stablehlo.constant dense<0.0> : tensor<f32>\n  %s = stablehlo.reduce(%a init: %z) applies stablehlo.add across dimensions = [1] : (tensor<8192x8192xf32>, tensor<f32>) -> tensor<8192xf32>\n  func.return %s : tensor<8192xf32>\n}\n`,
+    text: () =>
+      `func.func @main(%a: tensor<8192x8192xf32>) -> tensor<8192xf32> {\n  %z = stablehlo.constant dense<0.0> : tensor<f32>\n  %s = stablehlo.reduce(%a init: %z) applies stablehlo.add across dimensions = [1] : (tensor<8192x8192xf32>, tensor<f32>) -> tensor<8192xf32>\n  func.return %s : tensor<8192xf32>\n}\n`,
     bytes: 4 * 8192 * 8192,
   },
+  ...MODELS.map(([name, model]) => ({ name, text: () => model().mlir })),
 ];
 
 /** The GPU's name and sm_XX, from nvidia-smi's `name, compute_cap` line. */
@@ -130,8 +145,11 @@ function report(gpuName: string, arch: string, timings: ReadonlyMap<string, Timi
           line += `; output vs cuBLAS's: ${t.vsCublas.rel.toExponential(2)} relative (bound ${CUBLAS_REL_BOUND[type]}), ${t.vsCublas.nonfinite} non-finite`;
         summary[`${item.name}_vs_cublas`] = t.cublasMs / t.ms;
       } else line += '; no cuBLAS reference';
+    } else if (item.bytes === undefined) {
+      line += ' latency (batch 1, one run of PREFIX_run)';
+      summary[`${item.name}_ms`] = t.ms;
     } else {
-      const gbps = item.bytes! / (t.ms * 1e-3) / 1e9;
+      const gbps = item.bytes / (t.ms * 1e-3) / 1e9;
       line += `, ${gbps.toFixed(0)} GB/s`;
       if (peak) {
         summary[`${item.name}_of_bandwidth`] = gbps / peak.gbps;
@@ -155,7 +173,7 @@ const itemDir = (root: string, name: string): string => {
 export async function packBench(root: string, arch: string): Promise<void> {
   for (const item of BENCH_ITEMS) {
     const dir = itemDir(root, item.name);
-    await tool('sh', ['-c', writeBench(dir, `${item.name}.mlir`, item.text, arch)], dir);
+    await tool('sh', ['-c', writeBench(dir, `${item.name}.mlir`, item.text(), arch)], dir);
     if (item.gemm) writeCublasBench(dir, item.gemm.m, item.gemm.k, item.gemm.n, item.gemm.type);
   }
 }
@@ -176,8 +194,8 @@ export function outputCheck(log: string): OutputCheck | undefined {
 }
 
 /** The report from a packed bench's run: RESULTS/gpu.txt (nvidia-smi's name, compute_cap),
- * RESULTS/ITEM/bench.log and cublas.log. */
-export function reportPacked(results: string): number {
+ * RESULTS/ITEM/bench.log and cublas.log; 1 if an item not in `notCarried` left no median. */
+export function reportPacked(results: string, notCarried: readonly string[] = []): number {
   const read = (...p: string[]): string => readTextIfExists(join(results, ...p));
   const g = parseGpu(read('gpu.txt'));
   if (!g) {
@@ -198,7 +216,7 @@ export function reportPacked(results: string): number {
     });
   }
   report(g.name, g.arch, timings);
-  return timings.size === BENCH_ITEMS.length ? 0 : 1;
+  return BENCH_ITEMS.every((i) => timings.has(i.name) || notCarried.includes(i.name)) ? 0 : 1;
 }
 
 async function measureHere(): Promise<number> {
@@ -216,7 +234,7 @@ async function measureHere(): Promise<number> {
   const wrong: string[] = [];
   for (const item of BENCH_ITEMS) {
     const dir = itemDir(WORK, item.name);
-    const ms = await buildAndTime(dir, writeBench(dir, `${item.name}.mlir`, item.text, g.arch), 'bench');
+    const ms = await buildAndTime(dir, writeBench(dir, `${item.name}.mlir`, item.text(), g.arch), 'bench');
     const gemm = cublas ? item.gemm : undefined;
     if (!gemm) {
       timings.set(item.name, { ms });

@@ -55,7 +55,10 @@ for (const [name, e] of Object.entries(MODEL_ENTRIES))
 t.test('the conformance cases on the GPU', (t) => judgeCuda(t, conformanceOptions(dir, arch, 'judge')));
 
 t.test('bench-gpu report', async (t) => {
-  t.equal(reportPacked(join(parts.results, 'bench')), 0, 'every benchmark left a median');
+  // Benchmarks whose harness was over the bundle's size limit were not carried (left-out.txt).
+  const notCarried = BENCH_ITEMS.map((i) => i.name).filter((n) => leftOut.includes(`bench ${n}:`));
+  for (const n of notCarried) t.comment(`bench ${n}: left out of the bundle (${dir}/left-out.txt)`);
+  t.equal(reportPacked(join(parts.results, 'bench'), notCarried), 0, 'every benchmark carried left a median');
   // The GEMMs' outputs, too big to bring back, were compared there with cuBLAS's (compare.c).
   for (const item of BENCH_ITEMS.filter((i) => i.gemm)) {
     const check = outputCheck(read(parts.results, 'bench', item.name, 'check.log'));

@@ -3,13 +3,14 @@
  * gen-inputs.c must draw exactly the bytes inputs.ts randomInputs draws (every element type it
  * takes, inputs with a scale and with an integer bound), and bench_compare.c must measure the
  * difference of two outputs (zero for equal ones, the 2-norm ratio otherwise, non-finite elements
- * counted) in each float type it reads; and the arch a GPU machine's builds target.
+ * counted) in each float type it reads; and the arch a GPU machine's builds target, and
+ * bench-gpu's report from a bundle's results.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
-import { COMPARE, outputCheck, parseGpu } from '../../src/bench/gpu.js';
+import { BENCH_ITEMS, COMPARE, outputCheck, parseGpu, reportPacked } from '../../src/bench/gpu.js';
 import { archForComputeCap } from '../../src/toolchain/run.js';
 import { SourceFile } from '../../src/diag/source.js';
 import { toStorageBytes } from '../../src/emit-common/ctypes.js';
@@ -97,5 +98,21 @@ t.test("a GPU's nvidia-smi line names the arch its builds target (Hopper: sm_90a
   t.equal(archForComputeCap('8.9'), 'sm_89');
   t.equal(archForComputeCap('10.0'), 'sm_100', 'wgmma is Hopper only: no "a" elsewhere');
   t.equal(parseGpu('garbage'), undefined);
+  t.end();
+});
+
+t.test("bench-gpu's report from a bundle's results: every item carried must have left a median", (t) => {
+  const results = scratchDir('xla-aot-bench-report-');
+  writeFileSync(join(results, 'gpu.txt'), 'NVIDIA H100 80GB HBM3, 9.0\n');
+  for (const item of BENCH_ITEMS) {
+    mkdirSync(join(results, item.name), { recursive: true });
+    if (item.name !== 'lstm_s64') writeFileSync(join(results, item.name, 'bench.log'), '{"ms": 0.5}\n');
+  }
+  t.equal(reportPacked(results, ['lstm_s64']), 0, 'the one without a median was not carried');
+  t.equal(reportPacked(results), 1, 'carried, it fails the report');
+  t.ok(
+    BENCH_ITEMS.some((i) => i.name === 'bert_layer_s128' && !i.gemm && i.bytes === undefined),
+    'models timed',
+  );
   t.end();
 });
