@@ -28,6 +28,7 @@
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define RL_UNROLL /* nvcc's #pragma unroll: no meaning here */
+#define RL_UNROLL_BY(n)
 #define __restrict__ __restrict
 
 struct rl_dim3 { unsigned x, y, z; };
@@ -261,8 +262,11 @@ static void rl_cuda_emulate_synced(unsigned blocks, unsigned threads, F run) {
     cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)(bytes));   \
     kernel<<<(blocks), (threads), (bytes), (stream)>>>(__VA_ARGS__);                            \
   } while (0)
-/* Unroll the loop that follows (fragment arrays indexed by its variable stay in registers). */
+/* Unroll the loop that follows (fragment arrays indexed by its variable stay in registers);
+ * RL_UNROLL_BY(n): n iterations at a time (their loads in flight together). */
 #define RL_UNROLL _Pragma("unroll")
+#define RL_UNROLL_PRAGMA(x) _Pragma(#x)
+#define RL_UNROLL_BY(n) RL_UNROLL_PRAGMA(unroll n)
 /* One tensor-core mma (sm_80 and later): see the emulation below for the fragment layouts. Not
  * volatile: it touches registers only, so the compiler may interleave it with the next fragments'
  * loads (ldmatrix and cp.async stay volatile: they touch shared memory, ordered by barriers). */

@@ -22,10 +22,22 @@ import { emitWgmmaGemm, WGMMA_TILE, wgmmaSharedBytes, wgmmaThreads } from './gem
  * steps of 32 (17 KB of shared memory). */
 const TILE = { bm: 64, bn: 64, bk: 32, tm: 8, tn: 8 };
 const THREADS = (TILE.bm / TILE.tm) * (TILE.bn / TILE.tn);
-/** The tile is for products at least half a tile in each direction; a smaller N, or on FMAs a
- * smaller M (a GEMV, attention over a few tokens), keeps the plain loop nest, a thread per
- * output, whose B reads are coalesced across the threads. */
+/** The tile is for products at least half a tile in each direction; a smaller N keeps the plain
+ * loop nest, a thread per output, whose B reads are coalesced across the threads. On FMAs a
+ * smaller M (a GEMV, attention over a few tokens) takes the GEMV kernel. */
 const MIN_SIDE = 32;
+/** GEMVs (f32 FMAs, fewer than MIN_SIDE rows): a block per 32 columns, its warps splitting k
+ * (warp w takes k = w, w + warps, ...: each reads whole 128-byte rows of B), every row's sum in
+ * registers (bm = tm = M), the warps' partial sums added through shared memory. The thread per
+ * output of the loop nest gave an H100 only M x N threads: 0.318 ms for f32 1 x 4096 x 4096,
+ * 10.8% of cuBLAS (docs/gpu-runs.md, runs 11-13). Measured there with 8 / 16 / 32 warps: 0.117 /
+ * 0.059 / 0.039 ms at K = 4096, while at K = 512 (the LSTM's) 32 warps were slower than 16: so
+ * as many warps as give each 32 or more k, from 8 to 32, as far as 48 KB of partial sums allow. */
+function gemvWarps(m: number, k: number): number {
+  let warps = 32;
+  while (warps > 8 && (warps * 32 > k || warps * m * 32 * 4 > 48 * 1024)) warps /= 2;
+  return warps;
+}
 
 const GEMM_FLOATS = ['f32', 'f16', 'bf16'];
 const gemmFloat = (e: ElemType): boolean => e.kind === 'float' && GEMM_FLOATS.includes(e.name);
@@ -84,10 +96,13 @@ export function planGpuGemm(f: FlatOp, archs: readonly string[], out?: TensorTyp
   // stream through cp.async, where the loop nest's thread per output, with M x N threads only,
   // left an H100 at 8% of cuBLAS on 1 x 4096 x 4096 (the rows past M cost no memory traffic).
   const shape = gemmShape(f);
-  if (!shape || shape.a.kind !== 'matrix' || shape.n < MIN_SIDE || shape.k === 0) return undefined;
-  if (!tensorCores && shape.m < MIN_SIDE) return undefined;
+  if (!shape || shape.a.kind !== 'matrix' || shape.n < MIN_SIDE || shape.k === 0 || shape.m === 0) return undefined;
   const elems = { a: lt.elem, b: rt.elem, c: ot.elem, out: outElem };
   const base = { kind: 'gpu-gemm' as const, op: f.op, ...shape, elems };
+  if (!tensorCores && shape.m < MIN_SIDE) {
+    const tile = { bm: shape.m, bn: 32, bk: gemvWarps(shape.m, shape.k), tm: shape.m, tn: 1 };
+    return { ...base, tile, gemv: true };
+  }
   if (!tensorCores) return { ...base, tile: TILE };
   const plan = { ...base, tile: mmaTile(shape.batch, shape.m, shape.n), tensorCores };
   const wgmma = archs.every((a) => a === 'sm_90a') && copiesAlign(plan);
@@ -116,7 +131,7 @@ export function gpuGemmLaunch(p: GpuGemmPlan): Launch {
     ? [wgmmaThreads(p.tile), wgmmaSharedBytes(p.tile)]
     : p.tensorCores
       ? [mmaThreads(p.tile), mmaSharedBytes(p.tile)]
-      : [THREADS, 0];
+      : [p.gemv ? 32 * p.tile.bk : THREADS, 0];
   return {
     blocks: String(Math.min(tiles, 65535)),
     threads: String(threads),
@@ -137,6 +152,7 @@ export function emitGpuGemm(
   const signature = params.map((q) => `${q.cType} ${q.name}`).join(', ');
   if (p.wgmma && p.tensorCores) emitWgmmaGemm(w, p, p.tensorCores, name, comment, signature, epilogue);
   else if (p.tensorCores) emitMmaGemm(w, p, p.tensorCores, name, comment, signature, epilogue);
+  else if (p.gemv) emitFmaGemv(w, p, name, comment, signature, epilogue);
   else emitFmaGemm(w, p, name, comment, signature, epilogue);
   return w.toString();
 }
@@ -195,6 +211,57 @@ function emitFmaGemm(
       w.block(`for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) {`, () =>
         storeAt(w, p, `rl_m0 + rl_row * ${tm} + i`, `rl_n0 + rl_col * ${tn} + j`, 'rl_acc[i][j]', epilogue),
       );
+    });
+  });
+}
+
+/** f32 FMAs for few rows: each thread one column and every row, its warp's share of k; the
+ * warps' partial sums added in warp order through shared memory. */
+function emitFmaGemv(
+  w: CodeWriter,
+  p: GpuGemmPlan,
+  name: string,
+  comment: string,
+  signature: string,
+  epilogue?: Epilogue,
+): void {
+  const { bm: rows, bn, bk: warps } = p.tile;
+  const at = operandOffsets(p);
+  const [ac, bc] = [elemC(p.elems.a), elemC(p.elems.b)];
+  w.line(
+    comment.replace(
+      / \*\/$/,
+      `; GEMV: ${bn} columns per block of ${warps} warps splitting k, ${rows} row${rows > 1 ? 's' : ''} per thread, f32 FMA */`,
+    ),
+  );
+  w.block(`static __global__ void __launch_bounds__(${32 * warps}) ${name}(${signature}) {`, () => {
+    w.line(`__shared__ float rl_part[${warps}][${rows}][${bn}];`);
+    w.line('(void)scratch;');
+    w.line('const int rl_lane = threadIdx.x % 32, rl_warp = threadIdx.x / 32;');
+    tileLoop(w, p, () => {
+      w.line(`float rl_acc[${rows}];`);
+      w.line('RL_UNROLL');
+      w.line(`for (int i = 0; i < ${rows}; ++i) rl_acc[i] = 0.0f;`);
+      w.line('const int64_t n = rl_n0 + rl_lane;');
+      w.block(`if (n < ${p.n}) {`, () => {
+        w.line('RL_UNROLL_BY(4)');
+        w.block(`for (int64_t k = rl_warp; k < ${p.k}; k += ${warps}) {`, () => {
+          w.line(`const float b = (float)${bc.load(`in1[${at.b('k', 'n')}]`)};`);
+          w.line('RL_UNROLL');
+          w.line(
+            `for (int i = 0; i < ${rows}; ++i) rl_acc[i] = fmaf((float)${ac.load(`in0[${at.a('rl_m0 + i', 'k')}]`)}, b, rl_acc[i]);`,
+          );
+        });
+      });
+      w.line('RL_UNROLL');
+      w.line(`for (int i = 0; i < ${rows}; ++i) rl_part[rl_warp][i][rl_lane] = rl_acc[i];`);
+      w.line('__syncthreads();');
+      w.block(`for (int rl_i = threadIdx.x; rl_i < ${rows * bn}; rl_i += ${32 * warps}) {`, () => {
+        w.line(`float rl_sum = rl_part[0][rl_i / ${bn}][rl_i % ${bn}];`);
+        w.line(`for (int j = 1; j < ${warps}; ++j) rl_sum += rl_part[j][rl_i / ${bn}][rl_i % ${bn}];`);
+        storeAt(w, p, `rl_m0 + rl_i / ${bn}`, `rl_n0 + rl_i % ${bn}`, 'rl_sum', epilogue);
+      });
+      w.line('__syncthreads(); /* before the next tile overwrites the partial sums */');
     });
   });
 }

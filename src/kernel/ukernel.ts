@@ -107,6 +107,9 @@ export interface GpuGemmPlan extends GemmShape {
   /** On tensor cores in a build for sm_90a only: Hopper's warpgroup MMA (wgmma), tm x tn per
    * warpgroup of four warps, operands read from shared memory. */
   readonly wgmma?: boolean;
+  /** On FMAs with fewer than 32 rows: a GEMV kernel, every row per thread (bm = tm = M), a
+   * column per lane, the block's warps splitting k (bk of them). */
+  readonly gemv?: boolean;
 }
 
 /** An integer GEMM micro-kernel's plan (the quantize phase's contractions: i8/i16 x i8/i16 -> i32
@@ -155,11 +158,13 @@ export function describeUkernel(p: UkernelPlan): string {
     return `integer gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> i32, tile ${p.mr} x ${p.nr}, B packed at compile time as ${intWeightPacking(p)}`;
   if (p.kind === 'gpu-gemm') {
     const t = p.tile;
-    const how = p.wgmma
-      ? `Hopper tensor cores (wgmma m64n${t.tn}k16), ${t.tm} x ${t.tn} per warpgroup`
-      : p.tensorCores
-        ? `tensor cores (mma m16n8k16), ${t.tm} x ${t.tn} per warp`
-        : `${t.tm} x ${t.tn} per thread`;
+    const how = p.gemv
+      ? `GEMV, ${t.bn} columns per block of ${t.bk} warps splitting k`
+      : p.wgmma
+        ? `Hopper tensor cores (wgmma m64n${t.tn}k16), ${t.tm} x ${t.tn} per warpgroup`
+        : p.tensorCores
+          ? `tensor cores (mma m16n8k16), ${t.tm} x ${t.tn} per warp`
+          : `${t.tm} x ${t.tn} per thread`;
     return `gpu gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> ${p.elems.out.name}, block tile ${t.bm} x ${t.bn}, k step ${t.bk}, ${how}`;
   }
   if (p.kind === 'direct-conv') {

@@ -130,6 +130,37 @@ t.test('tiled GEMMs (shared memory, fused epilogue) match the interpreter, emula
   else t.comment(NO_NVCC);
 });
 
+// GEMVs (f32, fewer than 32 rows: emit-cuda/gemm.ts emitFmaGemv): one row and K = 1024 (32 warps
+// splitting k; 100 columns: a partial block of 32), five rows batched with a fused bias and K = 37
+// (8 warps, most with two k), 20 rows (16 warps: their partial sums fill 40 KB), 31 rows (8).
+const GEMVS = `func.func @main(%a: tensor<1x1024xf32>, %b: tensor<1024x100xf32>, %x: tensor<2x5x37xf32>, %y: tensor<2x37x70xf32>, %c: tensor<70xf32>, %p: tensor<20x600xf32>, %q: tensor<600x40xf32>, %r: tensor<31x300xf32>, %s: tensor<300x33xf32>) -> (tensor<1x100xf32>, tensor<2x5x70xf32>, tensor<20x40xf32>, tensor<31x33xf32>) {
+  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<1x1024xf32>, tensor<1024x100xf32>) -> tensor<1x100xf32>
+  %1 = stablehlo.dot_general %x, %y, batching_dims = [0] x [0], contracting_dims = [2] x [1] : (tensor<2x5x37xf32>, tensor<2x37x70xf32>) -> tensor<2x5x70xf32>
+  %2 = stablehlo.broadcast_in_dim %c, dims = [2] : (tensor<70xf32>) -> tensor<2x5x70xf32>
+  %3 = stablehlo.add %1, %2 : tensor<2x5x70xf32>
+  %4 = stablehlo.dot_general %p, %q, contracting_dims = [1] x [0] : (tensor<20x600xf32>, tensor<600x40xf32>) -> tensor<20x40xf32>
+  %5 = stablehlo.dot_general %r, %s, contracting_dims = [1] x [0] : (tensor<31x300xf32>, tensor<300x33xf32>) -> tensor<31x33xf32>
+  func.return %0, %3, %4, %5 : tensor<1x100xf32>, tensor<2x5x70xf32>, tensor<20x40xf32>, tensor<31x33xf32>
+}
+`;
+
+t.test('f32 GEMVs (warps splitting k) match the interpreter, emulated as fibers (ASan+UBSan)', async (t) => {
+  const m = importModule(new SourceFile('gemvs.mlir', GEMVS));
+  const { args, expected } = reference(m, 'main', 9);
+  const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const cu = String(run.emitted.files.get('model.cu'));
+  const gemvs = [...cu.matchAll(/GEMV: 32 columns per block of (\d+) warps splitting k, (\d+) rows? per thread/g)];
+  t.same(
+    gemvs.map((g) => `${g[2]}:${g[1]}`),
+    ['1:32', '5:8', '20:16', '31:8'],
+    'rows:warps',
+  );
+  t.match(cu, /RL_CUDA_LAUNCH_SYNCED\(k0_dot_general, 4, 1024,/, 'four blocks of 32 warps');
+  expectMatch(t, run.outputs, expected, 'GEMVs (CUDA, emulated)', true);
+  if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'gemvs.mlir');
+  else t.comment(NO_NVCC);
+});
+
 // Hopper: with every --gpu-arch sm_90a, products of 128+ tiles of 128 x 256 run on wgmma
 // (emit-cuda/gemm-wgmma.ts; emulated by decoding its shared-memory descriptors, each k step's
 // group computed when a wait retires it, so a stage reloaded before its wgmma finished reads wrong
