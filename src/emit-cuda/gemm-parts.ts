@@ -16,6 +16,15 @@ import { unflatten } from './block-reduce.js';
 
 export type Tile = GpuGemmPlan['tile'];
 export type Epilogue = { readonly fop: FlatOp; readonly env: FusedEnv };
+/** A kernel printer: `name`'s source for plan `p`, its comment extended with how it maps. */
+export type GemmEmitter = (
+  w: CodeWriter,
+  p: GpuGemmPlan,
+  name: string,
+  comment: string,
+  signature: string,
+  epilogue?: Epilogue,
+) => void;
 
 /** The plan admits only f32, f16 and bf16, which always have a C type. */
 export const elemC = (e: ElemType): CElem => cElemOrUndefined(e)!;
@@ -94,4 +103,79 @@ function storeOutput(w: CodeWriter, p: GpuGemmPlan, product: string, epilogue: E
   shape.forEach((_, d) => read.has(`i${d}`) && w.line(`const int64_t i${d} = ${r.idx(index[d]!)};`));
   r.renderStmts(w, stmts, f.op, new Map([['head', head]]));
   w.line(`out0[rl_out] = ${out.store(r.value(root))};`);
+}
+
+/** For 16-bit tiles staged by 16-byte copies (8 elements along k for A, along n for B; bm x bk and
+ * bk x bn, `threads` per block): this thread's chunks' sources at k = 0 (rl_a_src, rl_b_src) and
+ * whether their row of A / column of B lies inside the product (rl_a_in, rl_b_in; k is checked
+ * per step). */
+export function emitChunkSources(w: CodeWriter, p: GpuGemmPlan, threads: number): void {
+  const { bm, bn, bk } = p.tile;
+  const [aChunks, bChunks] = [(bm * bk) / 8 / threads, (bk * bn) / 8 / threads];
+  const at = operandOffsets(p);
+  w.line(`const uint16_t* rl_a_src[${aChunks}]; bool rl_a_in[${aChunks}];`);
+  w.line(`const uint16_t* rl_b_src[${bChunks}]; bool rl_b_in[${bChunks}];`);
+  w.line('RL_UNROLL');
+  w.block(`for (int j = 0; j < ${aChunks}; ++j) {`, () => {
+    w.line(`const int c = threadIdx.x + j * ${threads};`);
+    w.line(`const int64_t m = rl_m0 + c / ${bk / 8}, k = c % ${bk / 8} * 8;`);
+    w.line(`rl_a_in[j] = m < ${p.m};`);
+    w.line(`rl_a_src[j] = in0 + (rl_a_in[j] ? ${at.a('m', 'k')} : 0);`);
+  });
+  w.line('RL_UNROLL');
+  w.block(`for (int j = 0; j < ${bChunks}; ++j) {`, () => {
+    w.line(`const int c = threadIdx.x + j * ${threads};`);
+    w.line(`const int64_t k = c / ${bn / 8}, n = rl_n0 + c % ${bn / 8} * 8;`);
+    w.line(`rl_b_in[j] = n < ${p.n};`);
+    w.line(`rl_b_src[j] = in1 + (rl_b_in[j] ? ${at.b('k', 'n')} : 0);`);
+  });
+}
+
+/** Where a tile element (or 16-byte chunk) of A [r][k] and B [k][n] goes in shared memory. */
+export interface TileDestinations {
+  readonly a: (r: string, k: string) => string;
+  readonly b: (k: string, n: string) => string;
+}
+
+/** Stage k0.. of the tiles by 16-byte cp.async copies from the chunk sources (emitChunkSources):
+ * an add each, zero-filled past the product's edges; `dst` gives a chunk's address. */
+export function emitChunkCopies(w: CodeWriter, p: GpuGemmPlan, threads: number, dst: TileDestinations): void {
+  const { bm, bn, bk } = p.tile;
+  const [aChunks, bChunks] = [(bm * bk) / 8 / threads, (bk * bn) / 8 / threads];
+  const kInside = (k: string): string => (p.k % bk === 0 ? '' : ` && ${k} < ${p.k}`);
+  w.line('RL_UNROLL');
+  w.block(`for (int j = 0; j < ${aChunks}; ++j) {`, () => {
+    w.line(`const int c = threadIdx.x + j * ${threads}, r = c / ${bk / 8}, kc = c % ${bk / 8} * 8;`);
+    w.line(`const bool ok = rl_a_in[j]${kInside('k0 + kc')};`);
+    w.line(`rl_cp_async16(${dst.a('r', 'kc')}, rl_a_src[j] + (ok ? k0 : 0), ok);`);
+  });
+  w.line('RL_UNROLL');
+  w.block(`for (int j = 0; j < ${bChunks}; ++j) {`, () => {
+    w.line(`const int c = threadIdx.x + j * ${threads}, r = c / ${bn / 8}, nc = c % ${bn / 8} * 8;`);
+    w.line(`const bool ok = rl_b_in[j]${kInside('k0 + r')};`);
+    w.line(`rl_cp_async16(${dst.b('r', 'nc')}, rl_b_src[j] + (ok ? k0 * ${p.b.kStride} : 0), ok);`);
+  });
+}
+
+/** Stage k0.. of the tiles one element per thread and step, any strides (zero past the edges);
+ * `put` gives the statement storing `value` at A [r][k] / B [k][n]. */
+export function emitElementLoads(
+  w: CodeWriter,
+  p: GpuGemmPlan,
+  threads: number,
+  put: {
+    readonly a: (r: string, k: string, value: string) => string;
+    readonly b: (k: string, n: string, value: string) => string;
+  },
+): void {
+  const { bm, bn, bk } = p.tile;
+  const at = operandOffsets(p);
+  w.block(`for (int i = threadIdx.x; i < ${bm * bk}; i += ${threads}) {`, () => {
+    w.line(`const int64_t m = rl_m0 + i / ${bk}, k = k0 + i % ${bk};`);
+    w.line(put.a(`i / ${bk}`, `i % ${bk}`, `m < ${p.m} && k < ${p.k} ? in0[${at.a('m', 'k')}] : 0`));
+  });
+  w.block(`for (int i = threadIdx.x; i < ${bk * bn}; i += ${threads}) {`, () => {
+    w.line(`const int64_t k = k0 + i / ${bn}, n = rl_n0 + i % ${bn};`);
+    w.line(put.b(`i / ${bn}`, `i % ${bn}`, `k < ${p.k} && n < ${p.n} ? in1[${at.b('k', 'n')}] : 0`));
+  });
 }

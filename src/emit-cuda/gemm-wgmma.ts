@@ -9,7 +9,15 @@
  */
 import type { GpuGemmPlan } from '../kernel/ukernel.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
-import { operandOffsets, storeAt, tileLoop, type Epilogue, type Tile } from './gemm-parts.js';
+import {
+  emitChunkCopies,
+  emitChunkSources,
+  emitElementLoads,
+  storeAt,
+  tileLoop,
+  type Epilogue,
+  type Tile,
+} from './gemm-parts.js';
 
 /** 128 x 256 outputs per block of two warpgroups, each 64 x 256 (128 f32 accumulators per
  * thread): a quarter fewer operand bytes per output than 128 x 128. tn may be 128 or 256 (the
@@ -51,9 +59,6 @@ export function emitWgmmaGemm(
   const threads = wgmmaThreads(t);
   const S = WGMMA_STAGES;
   const bytes = stageBytes(t);
-  const at = operandOffsets(p);
-  const aChunks = (bm * bk) / 8 / threads;
-  const bChunks = (bk * bn) / 8 / threads;
   // B's tile: 64-column blocks of bk rows each (LBO: the bytes between them).
   const bBlockBytes = bk * ROW_BYTES;
   w.line(
@@ -81,62 +86,25 @@ export function emitWgmmaGemm(
       w.line(`float rl_acc[${tn / 2}];`);
       w.line('RL_UNROLL');
       w.line(`for (int v = 0; v < ${tn / 2}; ++v) rl_acc[v] = 0.0f;`);
-      // This thread's 16-byte chunks: their sources at k = 0 and whether they lie inside the product.
-      w.line(`const uint16_t* rl_a_src[${aChunks}]; bool rl_a_in[${aChunks}];`);
-      w.line(`const uint16_t* rl_b_src[${bChunks}]; bool rl_b_in[${bChunks}];`);
-      w.line('RL_UNROLL');
-      w.block(`for (int j = 0; j < ${aChunks}; ++j) {`, () => {
-        w.line(`const int c = threadIdx.x + j * ${threads};`);
-        w.line(`const int64_t m = rl_m0 + c / ${bk / 8}, k = c % ${bk / 8} * 8;`);
-        w.line(`rl_a_in[j] = m < ${p.m};`);
-        w.line(`rl_a_src[j] = in0 + (rl_a_in[j] ? ${at.a('m', 'k')} : 0);`);
-      });
-      w.line('RL_UNROLL');
-      w.block(`for (int j = 0; j < ${bChunks}; ++j) {`, () => {
-        w.line(`const int c = threadIdx.x + j * ${threads};`);
-        w.line(`const int64_t k = c / ${bn / 8}, n = rl_n0 + c % ${bn / 8} * 8;`);
-        w.line(`rl_b_in[j] = n < ${p.n};`);
-        w.line(`rl_b_src[j] = in1 + (rl_b_in[j] ? ${at.b('k', 'n')} : 0);`);
-      });
-      const kInside = (k: string): string => (p.k % bk === 0 ? '' : ` && ${k} < ${p.k}`);
+      emitChunkSources(w, p, threads);
       w.line('/* Stage s of the tiles from k0 on: started here, complete after the wait. */');
       w.block(
         'auto rl_load = [&](int s, int64_t k0) {',
         () => {
           w.line(`unsigned char* a_tile = rl_shared + s * ${bytes.a};`);
           w.line(`unsigned char* b_tile = rl_shared + ${S * bytes.a} + s * ${bytes.b};`);
-          w.block(
-            'if (rl_vec) {',
-            () => {
-              w.line('RL_UNROLL');
-              w.block(`for (int j = 0; j < ${aChunks}; ++j) {`, () => {
-                w.line(`const int c = threadIdx.x + j * ${threads}, r = c / ${bk / 8}, kc = c % ${bk / 8} * 8;`);
-                w.line(`const bool ok = rl_a_in[j]${kInside('k0 + kc')};`);
-                w.line('rl_cp_async16(a_tile + rl_a_at(r, kc), rl_a_src[j] + (ok ? k0 : 0), ok);');
-              });
-              w.line('RL_UNROLL');
-              w.block(`for (int j = 0; j < ${bChunks}; ++j) {`, () => {
-                w.line(`const int c = threadIdx.x + j * ${threads}, r = c / ${bn / 8}, nc = c % ${bn / 8} * 8;`);
-                w.line(`const bool ok = rl_b_in[j]${kInside('k0 + r')};`);
-                w.line(`rl_cp_async16(b_tile + rl_b_at(r, nc), rl_b_src[j] + (ok ? k0 * ${p.b.kStride} : 0), ok);`);
-              });
-            },
-            '} else {',
-          );
+          const at = {
+            a: (r: string, k: string) => `a_tile + rl_a_at(${r}, ${k})`,
+            b: (k: string, n: string) => `b_tile + rl_b_at(${k}, ${n})`,
+          };
+          w.block('if (rl_vec) {', () => emitChunkCopies(w, p, threads, at), '} else {');
           w.block(
             '} else {',
-            () => {
-              w.block(`for (int i = threadIdx.x; i < ${bm * bk}; i += ${threads}) {`, () => {
-                w.line(`const int64_t m = rl_m0 + i / ${bk}, k = k0 + i % ${bk};`);
-                w.line(`const uint16_t x = m < ${p.m} && k < ${p.k} ? in0[${at.a('m', 'k')}] : 0;`);
-                w.line(`memcpy(a_tile + rl_a_at(i / ${bk}, i % ${bk}), &x, 2);`);
-              });
-              w.block(`for (int i = threadIdx.x; i < ${bk * bn}; i += ${threads}) {`, () => {
-                w.line(`const int64_t k = k0 + i / ${bn}, n = rl_n0 + i % ${bn};`);
-                w.line(`const uint16_t x = k < ${p.k} && n < ${p.n} ? in1[${at.b('k', 'n')}] : 0;`);
-                w.line(`memcpy(b_tile + rl_b_at(i / ${bn}, i % ${bn}), &x, 2);`);
-              });
-            },
+            () =>
+              emitElementLoads(w, p, threads, {
+                a: (r, k, value) => `{ const uint16_t x = ${value}; memcpy(${at.a(r, k)}, &x, 2); }`,
+                b: (k, n, value) => `{ const uint16_t x = ${value}; memcpy(${at.b(k, n)}, &x, 2); }`,
+              }),
             '}',
             true,
           );

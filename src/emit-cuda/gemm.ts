@@ -15,7 +15,18 @@ import { gemmShape, type GpuGemmPlan } from '../kernel/ukernel.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import type { KernelParam } from '../emit-common/kernel.js';
 import type { Launch } from './cuda-renderer.js';
-import { elemC, operandOffsets, storeAt, tileLoop, type Epilogue, type Tile } from './gemm-parts.js';
+import {
+  elemC,
+  emitChunkCopies,
+  emitChunkSources,
+  emitElementLoads,
+  operandOffsets,
+  storeAt,
+  tileLoop,
+  type Epilogue,
+  type GemmEmitter,
+  type Tile,
+} from './gemm-parts.js';
 import { emitWgmmaGemm, WGMMA_TILE, wgmmaSharedBytes, wgmmaThreads } from './gemm-wgmma.js';
 
 /** 64 x 64 outputs per block of 8 x 8 threads, 8 x 8 each (64 accumulators in registers); k in
@@ -158,14 +169,7 @@ export function emitGpuGemm(
 }
 
 /** f32 FMAs: tm x tn outputs per thread, A and B widened to f32 in shared memory. */
-function emitFmaGemm(
-  w: CodeWriter,
-  p: GpuGemmPlan,
-  name: string,
-  comment: string,
-  signature: string,
-  epilogue?: Epilogue,
-): void {
+const emitFmaGemm: GemmEmitter = (w, p, name, comment, signature, epilogue) => {
   const { bm, bn, bk, tm, tn } = p.tile;
   const at = operandOffsets(p);
   const [ac, bc] = [elemC(p.elems.a), elemC(p.elems.b)];
@@ -213,18 +217,11 @@ function emitFmaGemm(
       );
     });
   });
-}
+};
 
 /** f32 FMAs for few rows: each thread one column and every row, its warp's share of k; the
  * warps' partial sums added in warp order through shared memory. */
-function emitFmaGemv(
-  w: CodeWriter,
-  p: GpuGemmPlan,
-  name: string,
-  comment: string,
-  signature: string,
-  epilogue?: Epilogue,
-): void {
+const emitFmaGemv: GemmEmitter = (w, p, name, comment, signature, epilogue) => {
   const { bm: rows, bn, bk: warps } = p.tile;
   const at = operandOffsets(p);
   const [ac, bc] = [elemC(p.elems.a), elemC(p.elems.b)];
@@ -264,7 +261,7 @@ function emitFmaGemv(
       w.line('__syncthreads(); /* before the next tile overwrites the partial sums */');
     });
   });
-}
+};
 
 /** Tensor cores (f16 / bf16, f32 accumulation). Per block: A [bm][bk] and B [bk][bn] tiles in
  * dynamic shared memory, MMA_STAGES of them (the loads of the next k steps run while this one
@@ -288,10 +285,6 @@ function emitMmaGemm(
   const warpCols = p.tile.tn;
   const rowBlocks = warpRows / 16;
   const colBlocks = warpCols / 8;
-  const at = operandOffsets(p);
-  // 16-byte copies: 8 elements along k (A) or n (B), starting every row on a 16-byte boundary.
-  const aChunks = (bm * bk) / 8 / threads;
-  const bChunks = (bk * bn) / 8 / threads;
   const vectorizable = copiesAlign(p);
   w.line(
     comment.replace(
@@ -311,52 +304,17 @@ function emitMmaGemm(
     w.line(`const int rl_wm = rl_warp / ${warpsN} * ${warpRows}, rl_wn = rl_warp % ${warpsN} * ${warpCols};`);
     if (vectorizable) w.line('const bool rl_vec = ((uintptr_t)in0 | (uintptr_t)in1) % 16 == 0;');
     // One element per thread and step, any strides.
-    const elementLoads = (): void => {
-      w.block(`for (int i = threadIdx.x; i < ${bm * bk}; i += ${threads}) {`, () => {
-        w.line(`const int64_t m = rl_m0 + i / ${bk}, k = k0 + i % ${bk};`);
-        w.line(`rl_a_tile[s][i / ${bk}][i % ${bk}] = m < ${p.m} && k < ${p.k} ? in0[${at.a('m', 'k')}] : 0;`);
-      });
-      w.block(`for (int i = threadIdx.x; i < ${bk * bn}; i += ${threads}) {`, () => {
-        w.line(`const int64_t k = k0 + i / ${bn}, n = rl_n0 + i % ${bn};`);
-        w.line(`rl_b_tile[s][i / ${bn}][i % ${bn}] = k < ${p.k} && n < ${p.n} ? in1[${at.b('k', 'n')}] : 0;`);
-      });
+    const tileAt = {
+      a: (r: string, k: string): string => `rl_a_tile[s][${r}][${k}]`,
+      b: (k: string, n: string): string => `rl_b_tile[s][${k}][${n}]`,
     };
-    // 16-byte copies from the chunk sources found once per tile (rl_a_src, rl_b_src): an add each.
-    const chunkCopies = (): void => {
-      const kInside = (k: string): string => (p.k % bk === 0 ? '' : ` && ${k} < ${p.k}`);
-      w.line('RL_UNROLL');
-      w.block(`for (int j = 0; j < ${aChunks}; ++j) {`, () => {
-        w.line(`const int c = threadIdx.x + j * ${threads}, r = c / ${bk / 8}, kc = c % ${bk / 8} * 8;`);
-        w.line(`const bool ok = rl_a_in[j]${kInside('k0 + kc')};`);
-        w.line('rl_cp_async16(&rl_a_tile[s][r][kc], rl_a_src[j] + (ok ? k0 : 0), ok);');
+    const elementLoads = (): void =>
+      emitElementLoads(w, p, threads, {
+        a: (r, k, value) => `${tileAt.a(r, k)} = ${value};`,
+        b: (k, n, value) => `${tileAt.b(k, n)} = ${value};`,
       });
-      w.line('RL_UNROLL');
-      w.block(`for (int j = 0; j < ${bChunks}; ++j) {`, () => {
-        w.line(`const int c = threadIdx.x + j * ${threads}, r = c / ${bn / 8}, nc = c % ${bn / 8} * 8;`);
-        w.line(`const bool ok = rl_b_in[j]${kInside('k0 + r')};`);
-        w.line(`rl_cp_async16(&rl_b_tile[s][r][nc], rl_b_src[j] + (ok ? k0 * ${p.b.kStride} : 0), ok);`);
-      });
-    };
-    // This thread's 16-byte chunks of the tiles: their sources at k = 0, and whether their row of
-    // A / column of B lies inside the product (k is checked per step).
-    const chunkSources = (): void => {
-      w.line(`const uint16_t* rl_a_src[${aChunks}]; bool rl_a_in[${aChunks}];`);
-      w.line(`const uint16_t* rl_b_src[${bChunks}]; bool rl_b_in[${bChunks}];`);
-      w.line('RL_UNROLL');
-      w.block(`for (int j = 0; j < ${aChunks}; ++j) {`, () => {
-        w.line(`const int c = threadIdx.x + j * ${threads};`);
-        w.line(`const int64_t m = rl_m0 + c / ${bk / 8}, k = c % ${bk / 8} * 8;`);
-        w.line(`rl_a_in[j] = m < ${p.m};`);
-        w.line(`rl_a_src[j] = in0 + (rl_a_in[j] ? ${at.a('m', 'k')} : 0);`);
-      });
-      w.line('RL_UNROLL');
-      w.block(`for (int j = 0; j < ${bChunks}; ++j) {`, () => {
-        w.line(`const int c = threadIdx.x + j * ${threads};`);
-        w.line(`const int64_t k = c / ${bn / 8}, n = rl_n0 + c % ${bn / 8} * 8;`);
-        w.line(`rl_b_in[j] = n < ${p.n};`);
-        w.line(`rl_b_src[j] = in1 + (rl_b_in[j] ? ${at.b('k', 'n')} : 0);`);
-      });
-    };
+    const chunkCopies = (): void =>
+      emitChunkCopies(w, p, threads, { a: (r, k) => `&${tileAt.a(r, k)}`, b: (k, n) => `&${tileAt.b(k, n)}` });
     tileLoop(w, p, () => {
       // Every loop over fragments is unrolled (RL_UNROLL: nvcc's #pragma unroll): indexing the
       // accumulators with a loop variable would put them in local memory (a 256-byte stack frame).
@@ -365,7 +323,7 @@ function emitMmaGemm(
       w.line(
         `for (int i = 0; i < ${rowBlocks}; ++i) for (int j = 0; j < ${colBlocks}; ++j) for (int e = 0; e < 4; ++e) rl_acc[i][j][e] = 0.0f;`,
       );
-      if (vectorizable) chunkSources();
+      if (vectorizable) emitChunkSources(w, p, threads);
       w.line('/* Stage s of the tiles from k0 on: started here, complete after the wait. */');
       w.block(
         'auto rl_load = [&](int s, int64_t k0) {',

@@ -6,7 +6,7 @@
  * source, built by g++ against rl_cuda.h's host emulation, must reproduce the interpreter.
  */
 import { execa } from 'execa';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { compile, PHASE_NAMES } from '../../src/pipeline.js';
 import { CUDA_EMULATION_FLAGS, runCompiledCuda, SANITIZE_FLAGS } from '../../src/toolchain/run.js';
 import { RUNTIME_DIR } from '../../src/emit-common/templates.js';
@@ -18,6 +18,78 @@ import { SourceFile } from '../../src/diag/source.js';
 import { importModule } from '../../src/import/index.js';
 import { HAVE_NVCC, NO_NVCC, nvccBuilds } from '../helpers/cuda.js';
 import { gemmText, writeBench } from '../../src/bench/gpu-harness.js';
+
+/** Runs an emulated build's model_run (run: runCompiledCuda's, its in*.bin and out*.bin in
+ * run.dir) once more with every input 4 bytes past a 16-byte boundary: the tiled GEMMs then stage
+ * their tiles one element at a time instead of by cp.async (their rl_vec check), and the outputs
+ * must equal the aligned run's bit for bit (the same sums in the same order). */
+async function misalignedInputsMatch(
+  t: Test,
+  run: { dir: string; emitted: { inputs: readonly unknown[]; outputs: readonly unknown[] } },
+  label: string,
+): Promise<void> {
+  const [ni, no] = [run.emitted.inputs.length, run.emitted.outputs.length];
+  const driver = `#include <stdio.h>
+#include <stdlib.h>
+#include "model.h"
+static long size_of(const char* path) {
+  FILE* f = fopen(path, "rb");
+  if (!f) exit(2);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fclose(f);
+  return n;
+}
+static unsigned char* load(const char* path, long bytes, long offset) {
+  unsigned char* base = (unsigned char*)aligned_alloc(64, (size_t)(bytes + offset + 63) / 64 * 64);
+  FILE* f = fopen(path, "rb");
+  if (!base || !f || fread(base + offset, 1, (size_t)bytes, f) != (size_t)bytes) exit(2);
+  fclose(f);
+  return base;
+}
+int main(void) {
+  void* arena = aligned_alloc(MODEL_ARENA_ALIGNMENT, (MODEL_ARENA_BYTES + MODEL_ARENA_ALIGNMENT - 1) / MODEL_ARENA_ALIGNMENT * MODEL_ARENA_ALIGNMENT);
+  if (!arena || model_init(arena, 0) != RL_OK) return 3;
+  unsigned char* in_bases[${ni}];
+  const void* ins[${ni}];
+  void* outs[${no}];
+  unsigned char* want[${no}];
+  long out_bytes[${no}];
+  char path[32];
+  for (int i = 0; i < ${ni}; ++i) {
+    snprintf(path, sizeof path, "in%d.bin", i);
+    in_bases[i] = load(path, size_of(path), 4);
+    ins[i] = in_bases[i] + 4;
+  }
+  for (int i = 0; i < ${no}; ++i) {
+    snprintf(path, sizeof path, "out%d.bin", i);
+    out_bytes[i] = size_of(path);
+    want[i] = load(path, out_bytes[i], 0);
+    outs[i] = aligned_alloc(64, (size_t)(out_bytes[i] + 63) / 64 * 64);
+  }
+  if (model_run(ins, outs, arena, 0) != RL_OK) return 4;
+  long differ = 0;
+  for (int i = 0; i < ${no}; ++i)
+    for (long j = 0; j < out_bytes[i]; ++j) differ += ((unsigned char*)outs[i])[j] != want[i][j];
+  printf("%ld bytes differ\\n", differ);
+  for (int i = 0; i < ${ni}; ++i) free(in_bases[i]);
+  for (int i = 0; i < ${no}; ++i) free(want[i]), free(outs[i]);
+  free(arena);
+  return differ != 0;
+}
+`;
+  writeFileSync(join(run.dir, 'misaligned.cu'), driver);
+  const weights = join(run.dir, 'model_weights.S');
+  const flags = [...CUDA_EMULATION_FLAGS, ...SANITIZE_FLAGS, '-I', run.dir, '-I', join(RUNTIME_DIR, 'include')];
+  const build = await execa(
+    'g++',
+    [...flags, '-x', 'c++', 'model.cu', 'misaligned.cu', '-x', 'assembler-with-cpp', weights, '-o', 'misaligned'],
+    { cwd: run.dir, reject: false, all: true },
+  );
+  t.equal(build.exitCode, 0, `${label}: the misaligned-input driver builds${build.exitCode ? `\n${build.all}` : ''}`);
+  const r = await execa('./misaligned', [], { cwd: run.dir, reject: false, all: true });
+  t.equal(r.exitCode, 0, `${label}: inputs 4 bytes off 16-byte alignment give the same bits (${r.all?.trim()})`);
+}
 
 // complex<f32> and complex<f64> through arithmetic with real operands, the complex.h functions
 // rl.h's C++ section provides, parts, a contraction and a reduction.
@@ -126,6 +198,7 @@ t.test('tiled GEMMs (shared memory, fused epilogue) match the interpreter, emula
     /k0_dot_general_fused: fuses dot_general \(2:8\), broadcast_in_dim \(3:8\), add \(4:8\), maximum \(6:8\)/,
   );
   expectMatch(t, run.outputs, expected, 'GEMMs (CUDA, emulated under ASan+UBSan)', true);
+  await misalignedInputsMatch(t, run, 'mma.sync GEMMs');
   if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'gemms.mlir');
   else t.comment(NO_NVCC);
 });
@@ -188,6 +261,7 @@ t.test('sm_90a: big f16/bf16 GEMMs on wgmma match the interpreter, emulated as f
   t.match(cu, /rl_wgmma_m64n256k16_bf16\(rl_acc, /, 'the bf16 product on wgmma too');
   t.match(cu, /RL_CUDA_LAUNCH_SHARED\(k0_dot_general_fused, 128, 256, 197632,/, '128 tiles; four 48 KB stages');
   expectMatch(t, run.outputs, expected, 'wgmma GEMMs (CUDA, emulated)', true);
+  await misalignedInputsMatch(t, run, 'wgmma GEMMs');
   if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'wgmma.mlir', true, ['sm_90a']);
   else t.comment(NO_NVCC);
 });
