@@ -7,15 +7,13 @@
  * asynchronously: a block keeps one k step's group in flight while it waits for the next step's
  * tiles and starts the loads of a later one.
  */
-import type { GpuGemmPlan } from '../kernel/ukernel.js';
-import type { CodeWriter } from '../emit-common/code-writer.js';
 import {
   emitChunkCopies,
   emitChunkSources,
   emitElementLoads,
   storeAt,
   tileLoop,
-  type Epilogue,
+  type GemmEmitter,
   type Tile,
 } from './gemm-parts.js';
 
@@ -45,15 +43,8 @@ export const wgmmaSharedBytes = (t: Tile): number => {
 /** The kernel. Params as emitGpuGemm's. A's rows must run along k and B's along n with rows a
  * multiple of 8 elements (planGpuGemm checks): 16-byte copies, or one element per thread and
  * step where an operand's address is not 16-byte aligned. */
-export function emitWgmmaGemm(
-  w: CodeWriter,
-  p: GpuGemmPlan,
-  type: 'f16' | 'bf16',
-  name: string,
-  comment: string,
-  signature: string,
-  epilogue?: Epilogue,
-): void {
+export const emitWgmmaGemm: GemmEmitter = (w, p, name, comment, signature, epilogue) => {
+  const type = p.tensorCores!;
   const t = p.tile;
   const { bm, bn, bk, tm, tn } = t;
   const threads = wgmmaThreads(t);
@@ -160,4 +151,4 @@ export function emitWgmmaGemm(
       );
     });
   });
-}
+};

@@ -161,8 +161,8 @@ export function emitGpuGemm(
 ): string {
   const w = new CodeWriter();
   const signature = params.map((q) => `${q.cType} ${q.name}`).join(', ');
-  if (p.wgmma && p.tensorCores) emitWgmmaGemm(w, p, p.tensorCores, name, comment, signature, epilogue);
-  else if (p.tensorCores) emitMmaGemm(w, p, p.tensorCores, name, comment, signature, epilogue);
+  if (p.wgmma) emitWgmmaGemm(w, p, name, comment, signature, epilogue);
+  else if (p.tensorCores) emitMmaGemm(w, p, name, comment, signature, epilogue);
   else if (p.gemv) emitFmaGemv(w, p, name, comment, signature, epilogue);
   else emitFmaGemm(w, p, name, comment, signature, epilogue);
   return w.toString();
@@ -270,15 +270,8 @@ const emitFmaGemv: GemmEmitter = (w, p, name, comment, signature, epilogue) => {
  * rows; else one element per thread and step, any strides. Each warp reads its fragments with
  * ldmatrix (A: x4, B: x4.trans, two n8 blocks per read) and issues (bm / 32) x (bn / 16) mma.sync
  * m16n8k16 per 16 of k. */
-function emitMmaGemm(
-  w: CodeWriter,
-  p: GpuGemmPlan,
-  type: 'f16' | 'bf16',
-  name: string,
-  comment: string,
-  signature: string,
-  epilogue?: Epilogue,
-): void {
+const emitMmaGemm: GemmEmitter = (w, p, name, comment, signature, epilogue) => {
+  const type = p.tensorCores!;
   const { bm, bn, bk, tm: warpRows } = p.tile;
   const threads = mmaThreads(p.tile);
   const warpsN = bn / p.tile.tn;
@@ -383,4 +376,4 @@ function emitMmaGemm(
       );
     });
   });
-}
+};
