@@ -1,7 +1,8 @@
 /**
  * @fileoverview What the CUDA GEMM kernels share (gemm.ts: FMA and mma.sync; gemm-wgmma.ts:
- * Hopper's wgmma): the loop over output tiles, operand offsets, and the bounds-checked store of
- * an output through the fused epilogue.
+ * Hopper's wgmma): the loop over output tiles, operand offsets, the staging of 16-bit tiles into
+ * shared memory (cp.async chunks or element by element, a pipeline's first loads), and the
+ * bounds-checked store of an output through the fused epilogue.
  */
 import type { FlatOp } from '../flat/program.js';
 import type { ElemType, TensorType } from '../ir/types.js';
@@ -139,7 +140,7 @@ export interface TileDestinations {
 
 /** Stage k0.. of the tiles by 16-byte cp.async copies from the chunk sources (emitChunkSources):
  * an add each, zero-filled past the product's edges; `dst` gives a chunk's address. */
-export function emitChunkCopies(w: CodeWriter, p: GpuGemmPlan, threads: number, dst: TileDestinations): void {
+function emitChunkCopies(w: CodeWriter, p: GpuGemmPlan, threads: number, dst: TileDestinations): void {
   const { bm, bn, bk } = p.tile;
   const [aChunks, bChunks] = [(bm * bk) / 8 / threads, (bk * bn) / 8 / threads];
   const kInside = (k: string): string => (p.k % bk === 0 ? '' : ` && ${k} < ${p.k}`);
@@ -157,17 +158,14 @@ export function emitChunkCopies(w: CodeWriter, p: GpuGemmPlan, threads: number, 
   });
 }
 
-/** Stage k0.. of the tiles one element per thread and step, any strides (zero past the edges);
- * `put` gives the statement storing `value` at A [r][k] / B [k][n]. */
-export function emitElementLoads(
-  w: CodeWriter,
-  p: GpuGemmPlan,
-  threads: number,
-  put: {
-    readonly a: (r: string, k: string, value: string) => string;
-    readonly b: (k: string, n: string, value: string) => string;
-  },
-): void {
+/** The statements storing `value` at A [r][k] / B [k][n] of a stage. */
+export interface ElementPut {
+  readonly a: (r: string, k: string, value: string) => string;
+  readonly b: (k: string, n: string, value: string) => string;
+}
+
+/** Stage k0.. of the tiles one element per thread and step, any strides (zero past the edges). */
+function emitElementLoads(w: CodeWriter, p: GpuGemmPlan, threads: number, put: ElementPut): void {
   const { bm, bn, bk } = p.tile;
   const at = operandOffsets(p);
   w.block(`for (int i = threadIdx.x; i < ${bm * bk}; i += ${threads}) {`, () => {
@@ -178,4 +176,42 @@ export function emitElementLoads(
     w.line(`const int64_t k = k0 + i / ${bn}, n = rl_n0 + i % ${bn};`);
     w.line(put.b(`i / ${bn}`, `i % ${bn}`, `k < ${p.k} && n < ${p.n} ? in1[${at.b('k', 'n')}] : 0`));
   });
+}
+
+/** Whether both operands are 16-byte aligned, checked at run time (a caller's buffers need not be). */
+export const ALIGNED_OPERANDS = 'const bool rl_vec = ((uintptr_t)in0 | (uintptr_t)in1) % 16 == 0;';
+
+/** The lambda rl_load(s, k0): stage s of the tiles from k0 on, started as one cp.async group and
+ * complete after its wait. With `copies` (rows 16-byte aligned; emitChunkSources has run) by
+ * 16-byte copies where rl_vec (ALIGNED_OPERANDS) holds, else element by element by `put`;
+ * `prelude` prints what both need first. */
+export function emitStageLoader(
+  w: CodeWriter,
+  p: GpuGemmPlan,
+  threads: number,
+  how: { readonly copies?: TileDestinations; readonly put: ElementPut; readonly prelude?: () => void },
+): void {
+  const elementLoads = (): void => emitElementLoads(w, p, threads, how.put);
+  const copies = how.copies;
+  w.line('/* Stage s of the tiles from k0 on: started here, complete after the wait. */');
+  w.block(
+    'auto rl_load = [&](int s, int64_t k0) {',
+    () => {
+      how.prelude?.();
+      if (copies) {
+        w.block('if (rl_vec) {', () => emitChunkCopies(w, p, threads, copies), '} else {');
+        w.block('} else {', elementLoads, '}', true);
+      } else elementLoads();
+      w.line('rl_cp_async_commit();');
+    },
+    '};',
+  );
+}
+
+/** The pipeline's first `ahead` stages (an empty group for each past k's end). */
+export function emitFirstLoads(w: CodeWriter, p: GpuGemmPlan, ahead: number): void {
+  w.line(`for (int s = 0; s < ${ahead}; ++s) {`);
+  w.line(`  if (s < ${Math.ceil(p.k / p.tile.bk)}) rl_load(s, (int64_t)s * ${p.tile.bk});`);
+  w.line('  else rl_cp_async_commit(); /* empty groups keep the wait count uniform */');
+  w.line('}');
 }

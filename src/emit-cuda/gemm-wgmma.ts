@@ -8,9 +8,10 @@
  * tiles and starts the loads of a later one.
  */
 import {
-  emitChunkCopies,
+  ALIGNED_OPERANDS,
   emitChunkSources,
-  emitElementLoads,
+  emitFirstLoads,
+  emitStageLoader,
   storeAt,
   tileLoop,
   type GemmEmitter,
@@ -67,7 +68,7 @@ export const emitWgmmaGemm: GemmEmitter = (w, p, name, comment, signature, epilo
     w.line('(void)scratch;');
     w.line(`const int rl_wg = threadIdx.x / 128, rl_warp = threadIdx.x % 128 / 32, rl_lane = threadIdx.x % 32;`);
     w.line(`const int rl_wm = rl_wg / ${bn / tn} * ${tm}, rl_wn = rl_wg % ${bn / tn} * ${tn};`);
-    w.line('const bool rl_vec = ((uintptr_t)in0 | (uintptr_t)in1) % 16 == 0;');
+    w.line(ALIGNED_OPERANDS);
     w.line('/* Byte offsets in a stage: A[r][k] (rows of 64 k), B[k][n] (64-column blocks of rows of 64 n). */');
     w.line(`auto rl_a_at = [](int r, int k) { return r * ${ROW_BYTES} + ((k / 8 ^ r % 8) << 4) + k % 8 * 2; };`);
     w.line(
@@ -78,36 +79,23 @@ export const emitWgmmaGemm: GemmEmitter = (w, p, name, comment, signature, epilo
       w.line('RL_UNROLL');
       w.line(`for (int v = 0; v < ${tn / 2}; ++v) rl_acc[v] = 0.0f;`);
       emitChunkSources(w, p, threads);
-      w.line('/* Stage s of the tiles from k0 on: started here, complete after the wait. */');
-      w.block(
-        'auto rl_load = [&](int s, int64_t k0) {',
-        () => {
+      const at = {
+        a: (r: string, k: string) => `a_tile + rl_a_at(${r}, ${k})`,
+        b: (k: string, n: string) => `b_tile + rl_b_at(${k}, ${n})`,
+      };
+      emitStageLoader(w, p, threads, {
+        prelude: () => {
           w.line(`unsigned char* a_tile = rl_shared + s * ${bytes.a};`);
           w.line(`unsigned char* b_tile = rl_shared + ${S * bytes.a} + s * ${bytes.b};`);
-          const at = {
-            a: (r: string, k: string) => `a_tile + rl_a_at(${r}, ${k})`,
-            b: (k: string, n: string) => `b_tile + rl_b_at(${k}, ${n})`,
-          };
-          w.block('if (rl_vec) {', () => emitChunkCopies(w, p, threads, at), '} else {');
-          w.block(
-            '} else {',
-            () =>
-              emitElementLoads(w, p, threads, {
-                a: (r, k, value) => `{ const uint16_t x = ${value}; memcpy(${at.a(r, k)}, &x, 2); }`,
-                b: (k, n, value) => `{ const uint16_t x = ${value}; memcpy(${at.b(k, n)}, &x, 2); }`,
-              }),
-            '}',
-            true,
-          );
-          w.line('rl_cp_async_commit();');
         },
-        '};',
-      );
+        copies: at,
+        put: {
+          a: (r, k, value) => `{ const uint16_t x = ${value}; memcpy(${at.a(r, k)}, &x, 2); }`,
+          b: (k, n, value) => `{ const uint16_t x = ${value}; memcpy(${at.b(k, n)}, &x, 2); }`,
+        },
+      });
       const steps = Math.ceil(p.k / bk);
-      w.line(`for (int s = 0; s < ${S - 2}; ++s) {`);
-      w.line(`  if (s < ${steps}) rl_load(s, (int64_t)s * ${bk});`);
-      w.line('  else rl_cp_async_commit(); /* empty groups keep the wait count uniform */');
-      w.line('}');
+      emitFirstLoads(w, p, S - 2);
       w.line('RL_UNROLL');
       w.line(`for (int v = 0; v < ${tn / 2}; ++v) rl_wgmma_fence_operand(rl_acc[v]);`);
       w.block(`for (int64_t rl_t = 0; rl_t < ${steps}; ++rl_t) {`, () => {

@@ -6,8 +6,9 @@
  * to f32, each thread tm x tn outputs; no TF32: f32 stays f32); f16 x f16 and bf16 x bf16 on
  * tensor cores where every target arch has them (emitMmaGemm: ldmatrix, mma.sync, a cp.async
  * pipeline), and in builds for sm_90a only on Hopper's wgmma (gemm-wgmma.ts) where the product
- * is big enough for its 128 x 256 tiles. Products with fewer than MIN_SIDE columns (on FMAs, or
- * rows) keep the plain loop nest (one thread per output).
+ * is big enough for its 128 x 256 tiles. On FMAs, products with fewer than MIN_SIDE rows run as
+ * GEMVs (emitFmaGemv: warps splitting k); products with fewer than MIN_SIDE columns keep the
+ * plain loop nest (one thread per output).
  */
 import type { FlatOp } from '../flat/program.js';
 import type { ElemType, TensorType } from '../ir/types.js';
@@ -17,9 +18,10 @@ import type { KernelParam } from '../emit-common/kernel.js';
 import type { Launch } from './cuda-renderer.js';
 import {
   elemC,
-  emitChunkCopies,
+  ALIGNED_OPERANDS,
   emitChunkSources,
-  emitElementLoads,
+  emitFirstLoads,
+  emitStageLoader,
   operandOffsets,
   storeAt,
   tileLoop,
@@ -295,19 +297,11 @@ const emitMmaGemm: GemmEmitter = (w, p, name, comment, signature, epilogue) => {
     w.line('(void)scratch;');
     w.line('const int rl_lane = threadIdx.x % 32, rl_warp = threadIdx.x / 32;');
     w.line(`const int rl_wm = rl_warp / ${warpsN} * ${warpRows}, rl_wn = rl_warp % ${warpsN} * ${warpCols};`);
-    if (vectorizable) w.line('const bool rl_vec = ((uintptr_t)in0 | (uintptr_t)in1) % 16 == 0;');
-    // One element per thread and step, any strides.
+    if (vectorizable) w.line(ALIGNED_OPERANDS);
     const tileAt = {
       a: (r: string, k: string): string => `rl_a_tile[s][${r}][${k}]`,
       b: (k: string, n: string): string => `rl_b_tile[s][${k}][${n}]`,
     };
-    const elementLoads = (): void =>
-      emitElementLoads(w, p, threads, {
-        a: (r, k, value) => `${tileAt.a(r, k)} = ${value};`,
-        b: (k, n, value) => `${tileAt.b(k, n)} = ${value};`,
-      });
-    const chunkCopies = (): void =>
-      emitChunkCopies(w, p, threads, { a: (r, k) => `&${tileAt.a(r, k)}`, b: (k, n) => `&${tileAt.b(k, n)}` });
     tileLoop(w, p, () => {
       // Every loop over fragments is unrolled (RL_UNROLL: nvcc's #pragma unroll): indexing the
       // accumulators with a loop variable would put them in local memory (a 256-byte stack frame).
@@ -317,24 +311,16 @@ const emitMmaGemm: GemmEmitter = (w, p, name, comment, signature, epilogue) => {
         `for (int i = 0; i < ${rowBlocks}; ++i) for (int j = 0; j < ${colBlocks}; ++j) for (int e = 0; e < 4; ++e) rl_acc[i][j][e] = 0.0f;`,
       );
       if (vectorizable) emitChunkSources(w, p, threads);
-      w.line('/* Stage s of the tiles from k0 on: started here, complete after the wait. */');
-      w.block(
-        'auto rl_load = [&](int s, int64_t k0) {',
-        () => {
-          if (vectorizable) {
-            w.block('if (rl_vec) {', chunkCopies, '} else {');
-            w.block('} else {', elementLoads, '}', true);
-          } else elementLoads();
-          w.line('rl_cp_async_commit();');
+      emitStageLoader(w, p, threads, {
+        ...(vectorizable ? { copies: { a: (r, k) => `&${tileAt.a(r, k)}`, b: (k, n) => `&${tileAt.b(k, n)}` } } : {}),
+        put: {
+          a: (r, k, value) => `${tileAt.a(r, k)} = ${value};`,
+          b: (k, n, value) => `${tileAt.b(k, n)} = ${value};`,
         },
-        '};',
-      );
+      });
       const steps = Math.ceil(p.k / bk);
       const S = MMA_STAGES;
-      w.line(`for (int s = 0; s < ${S - 1}; ++s) {`);
-      w.line(`  if (s < ${steps}) rl_load(s, (int64_t)s * ${bk});`);
-      w.line('  else rl_cp_async_commit(); /* empty groups keep the wait count uniform */');
-      w.line('}');
+      emitFirstLoads(w, p, S - 1);
       w.block(`for (int64_t rl_t = 0; rl_t < ${steps}; ++rl_t) {`, () => {
         w.line(`rl_cp_async_wait<${S - 2}>(); /* this thread's copies of step rl_t have landed */`);
         w.line('__syncthreads(); /* and all threads have theirs, and are done with step rl_t - 1 */');
