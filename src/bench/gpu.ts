@@ -4,8 +4,8 @@
  * run: GEMMs (f16, bf16, f32 at 1024^3, 4096^3, 1x4096x4096, 64x4096x4096) in TFLOP/s, as a share
  * of the GPU's peak (PEAKS: dense tensor-core f16/bf16 and FMA f32, for the GPUs known here) and
  * against cuBLAS where the machine has it; elementwise (an add) and a row reduction in GB/s as a
- * share of memory bandwidth; the latency of `make bench`'s real models (MODELS). Medians of
- * SAMPLES timed runs (CUDA events, bench.cu). A benchmark, not a test; it needs a GPU.
+ * share of memory bandwidth; the latency of `make bench`'s real models (REAL_MODELS) at batch 1.
+ * Medians of SAMPLES timed runs (CUDA events, bench.cu). A benchmark, not a test; it needs a GPU.
  *
  * A GPU machine without node (gpu-bundle.ts) gets the same benchmark in two halves:
  * `gpu.js --pack DIR --arch sm_XX` builds every harness here (cuBLAS's sources only: it is built
@@ -21,8 +21,7 @@ import { readTextIfExists } from '../util/files.js';
 import { tool } from '../toolchain/build.js';
 import { TEMPLATES_DIR } from '../emit-common/templates.js';
 import { archForComputeCap } from '../toolchain/run.js';
-import { bertLayer, lstm, mobilenetV2, resnet50 } from './real-models.js';
-import type { BenchModel } from './models.js';
+import { REAL_MODELS } from './real-models.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const WORK = join(ROOT, 'out', 'bench-gpu');
@@ -54,15 +53,6 @@ export interface BenchItem {
   readonly bytes?: number;
 }
 
-/** The models `make bench` runs against ONNX Runtime (real-models.ts, seeded weights), batch 1:
- * their latency on the GPU. */
-const MODELS: readonly [string, () => BenchModel][] = [
-  ['resnet50_b1', () => resnet50(1)],
-  ['mobilenetv2_b1', () => mobilenetV2(1)],
-  ['bert_layer_s128', () => bertLayer(128)],
-  ['lstm_s64', () => lstm(64, 512, 512)],
-];
-
 const N_ADD = 1 << 26;
 export const BENCH_ITEMS: readonly BenchItem[] = [
   ...['f16', 'bf16', 'f32'].flatMap((type) =>
@@ -84,7 +74,11 @@ export const BENCH_ITEMS: readonly BenchItem[] = [
       `func.func @main(%a: tensor<8192x8192xf32>) -> tensor<8192xf32> {\n  %z = stablehlo.constant dense<0.0> : tensor<f32>\n  %s = stablehlo.reduce(%a init: %z) applies stablehlo.add across dimensions = [1] : (tensor<8192x8192xf32>, tensor<f32>) -> tensor<8192xf32>\n  func.return %s : tensor<8192xf32>\n}\n`,
     bytes: 4 * 8192 * 8192,
   },
-  ...MODELS.map(([name, model]) => ({ name, text: () => model().mlir })),
+  // make bench's real models at batch 1 (all but ResNet-50 at 8): their latency.
+  ...REAL_MODELS.filter(([name]) => name !== 'resnet50_b8').map(([name, model]) => ({
+    name,
+    text: () => model().mlir,
+  })),
 ];
 
 /** The GPU's name and sm_XX, from nvidia-smi's `name, compute_cap` line. */

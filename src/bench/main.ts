@@ -55,7 +55,7 @@ import {
   randomInt8,
   type BenchModel,
 } from './models.js';
-import { bertLayer, lstm, mobilenetV2, resnet50 } from './real-models.js';
+import { REAL_MODELS } from './real-models.js';
 import { benchSpmd } from './spmd.js';
 
 /** Largest difference, in quanta, between the int8 MLP's outputs and ONNX Runtime's (see its line). */
@@ -177,14 +177,7 @@ async function cliCompileOnce(dir: string, mlirFile: string, threads: number): P
  * 2 (xla-aot --threads 2, ORT 2 intra-op threads), with their compile times: the TypeScript compile
  * as a user runs it (the CLI, node startup included) and the C build (gcc -O3, the sources on all cores at once). */
 async function benchRealModels(ratios: Record<string, number>, failures: string[]): Promise<void> {
-  const writers: [string, () => BenchModel][] = [
-    ['resnet50_b1', () => resnet50(1)],
-    ['resnet50_b8', () => resnet50(8)],
-    ['mobilenetv2_b1', () => mobilenetV2(1)],
-    ['bert_layer_s128', () => bertLayer(128)],
-    ['lstm_s64', () => lstm(64, 512, 512)],
-  ];
-  const chosen = writers.filter(([name]) => selected(name));
+  const chosen = REAL_MODELS.filter(([name]) => selected(name));
   if (!chosen.length) return;
   const threads = [1, ...(availableParallelism() > 1 ? [2] : [])];
   console.log(

@@ -501,3 +501,13 @@ ${gate('g', 3, 'tanh')}
     flops: 2 * seq * 4 * H * (I + H),
   };
 }
+
+/** The real models the benchmarks run, by name, each written when asked (ResNet-50's weights are
+ * 100 MB of text): `make bench` against ONNX Runtime, `make bench-gpu` the batch-1 ones. */
+export const REAL_MODELS: readonly (readonly [string, () => BenchModel])[] = [
+  ['resnet50_b1', () => resnet50(1)],
+  ['resnet50_b8', () => resnet50(8)],
+  ['mobilenetv2_b1', () => mobilenetV2(1)],
+  ['bert_layer_s128', () => bertLayer(128)],
+  ['lstm_s64', () => lstm(64, 512, 512)],
+];
