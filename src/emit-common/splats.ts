@@ -82,18 +82,33 @@ export function generateSplats(
   }
   if (!broadcasts.length) return { prog, scalars };
   // Each broadcast runs just before the first step that reads its value, so its buffer is live
-  // no longer than the stored constant's use requires.
+  // no longer than the stored constant's use requires; every later kernel that reads it gets a
+  // broadcast of its own, which fusion folds into it as a literal (one broadcast read by several
+  // kernels would stay a kernel of its own writing a buffer, as MobileNet's ReLU6 bounds did at
+  // every activation's size). Control steps and the program's outputs read the first.
   const readers = (f: FlatOp): readonly Sym[] => [
     ...f.ins,
     ...controlCopies(prog.control.get(f)).map(([from]) => from),
   ];
   const before = new Map<FlatOp, FlatOp[]>();
+  const reads = new Map<FlatOp, Map<Sym, Sym>>();
   const unread: FlatOp[] = [];
   for (const b of broadcasts) {
-    const first = prog.ops.find((f) => readers(f).includes(b.outs[0]!));
-    if (!first) unread.push(b);
-    else before.set(first, [...(before.get(first) ?? []), b]);
+    const s = b.outs[0]!;
+    const steps = prog.ops.filter((f) => readers(f).includes(s));
+    if (!steps.length) unread.push(b);
+    steps.forEach((f, i) => {
+      const own = i > 0 && !prog.control.has(f);
+      if (i > 0 && !own) return;
+      const out: Sym = own ? { id: nextId++, type: s.type } : s;
+      before.set(f, [...(before.get(f) ?? []), own ? { ...b, outs: [out] } : b]);
+      if (own) reads.set(f, (reads.get(f) ?? new Map<Sym, Sym>()).set(s, out));
+    });
   }
-  const ops = [...unread, ...prog.ops.flatMap((f) => [...(before.get(f) ?? []), f])];
+  const withOwnReads = (f: FlatOp): FlatOp => {
+    const own = reads.get(f);
+    return own ? { ...f, ins: f.ins.map((x) => own.get(x) ?? x) } : f;
+  };
+  const ops = [...unread, ...prog.ops.flatMap((f) => [...(before.get(f) ?? []), withOwnReads(f)])];
   return { prog: { ...prog, constants, ops }, scalars };
 }

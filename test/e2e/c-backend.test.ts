@@ -230,6 +230,39 @@ t.test('fusion and the GEMM path: fewer kernels, no splat weights, same results 
   );
 });
 
+// A splat constant read by several kernels (MobileNet's ReLU6 bounds, shared by every
+// activation of a size) is broadcast once per reader, so that fusion folds each into its reader
+// as a literal; one broadcast read by all of them had stayed a kernel writing a buffer.
+const SHARED_SPLAT = `func.func @main(%x: tensor<8x16xf32>, %y: tensor<8x16xf32>, %w: tensor<16x16xf32>) -> (tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) {
+  %k = stablehlo.constant dense<6.0> : tensor<8x16xf32>
+  %0 = stablehlo.minimum %x, %k : tensor<8x16xf32>
+  %1 = stablehlo.dot_general %y, %w, contracting_dims = [1] x [0] : (tensor<8x16xf32>, tensor<16x16xf32>) -> tensor<8x16xf32>
+  %2 = stablehlo.minimum %1, %k : tensor<8x16xf32>
+  %3 = stablehlo.dot_general %k, %w, contracting_dims = [1] x [0] : (tensor<8x16xf32>, tensor<16x16xf32>) -> tensor<8x16xf32>
+  func.return %0, %2, %3 : tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>
+}
+`;
+
+t.test('a splat read by several kernels is a literal in each fused reader', async (t) => {
+  const m = importModule(new SourceFile('shared_splat.mlir', SHARED_SPLAT));
+  const r = compile(m, { entry: 'main', prefix: 'model', sourceName: 'shared_splat.mlir', cc: 'gcc' });
+  t.same(
+    r.kernelNames,
+    ['k0_fused_minimum', 'k1_dot_general_fused', 'k2_broadcast_in_dim', 'k3_dot_general'],
+    'the minimums fold their broadcasts in; the GEMM reading the splat as its A has one of its own',
+  );
+  const { args, expected } = reference(m, 'main', 6);
+  expectMatch(t, (await runCompiled(m, 'main', args, { flags: SANITIZE })).outputs, expected, 'shared splat');
+  const plain = compile(m, {
+    entry: 'main',
+    prefix: 'model',
+    sourceName: 'shared_splat.mlir',
+    cc: 'gcc',
+    fusion: false,
+  });
+  t.same(plain.kernelNames.filter((k) => k.includes('broadcast')).length, 3, 'unfused: a broadcast before each reader');
+});
+
 t.test(
   'GEMM path edge cases match the interpreter: strided/padded/dilated indirect convolution, runtime-packed B, batched and transposed dots',
   async (t) => {
