@@ -25,6 +25,7 @@
 #define __global__
 #define __host__
 #define __device__
+#define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define RL_UNROLL /* nvcc's #pragma unroll: no meaning here */
@@ -32,6 +33,7 @@
 #define __restrict__ __restrict
 
 struct rl_dim3 { unsigned x, y, z; };
+struct __align__(16) float4 { float x, y, z, w; };
 typedef rl_dim3 dim3;
 static rl_dim3 threadIdx, blockIdx, blockDim, gridDim;
 

@@ -31,7 +31,7 @@ export type GemmEmitter = (
 export const elemC = (e: ElemType): CElem => cElemOrUndefined(e)!;
 
 /** `i0 * s0 + i1 * s1 + ...` without the zero strides, and `i` for a unit one. */
-const offset = (terms: readonly (readonly [string, number])[]): string =>
+export const linearOffset = (terms: readonly (readonly [string, number])[]): string =>
   terms
     .filter(([, stride]) => stride !== 0)
     .map(([x, stride]) => (stride === 1 ? x : `${x} * ${stride}`))
@@ -51,25 +51,50 @@ export function tileLoop(w: CodeWriter, p: GpuGemmPlan, body: () => void): void 
   });
 }
 
-/** The offsets of A[m][k] and B[k][n] in their buffers (batch rl_batch). */
+/** The offsets of A[m][k] and B[k][n] in their buffers (batch rl_batch); A a matrix. */
 export function operandOffsets(p: GpuGemmPlan): {
   a: (m: string, k: string) => string;
   b: (k: string, n: string) => string;
 } {
-  const a = p.a as Extract<GpuGemmPlan['a'], { kind: 'matrix' }>;
   return {
-    a: (m, k) =>
-      offset([
-        ['rl_batch', a.batchStride],
-        [m, a.mStride],
-        [k, a.kStride],
-      ]),
+    a: (m, k) => {
+      if (p.a.kind !== 'matrix') throw new Error('operandOffsets: A is a convolution image (use aElement)');
+      return linearOffset([
+        ['rl_batch', p.a.batchStride],
+        [m, p.a.mStride],
+        [k, p.a.kStride],
+      ]);
+    },
     b: (k, n) =>
-      offset([
+      linearOffset([
         ['rl_batch', p.b.batchStride],
         [k, p.b.kStride],
         [n, p.b.nStride],
       ]),
+  };
+}
+
+/** How a kernel reads A[m][k] (`m`, `k`: int64_t names in scope): the declarations it needs
+ * first, the condition under which the element is read (inside the product, and for a
+ * convolution inside the image: the padding reads as 0), and its offset in in0. For a
+ * convolution (an implicit GEMM) m is an output pixel (image, row, column) and k a kernel tap and
+ * channel ((kh * KW + kw) * C + c, B's HWIO rows): the element is the image's pixel under that tap. */
+export function aElement(p: GpuGemmPlan, m: string, k: string): { decls: string[]; inside: string; offset: string } {
+  const product = `${m} < ${p.m} && ${k} < ${p.k}`;
+  if (p.a.kind === 'matrix') return { decls: [], inside: product, offset: operandOffsets(p).a(m, k) };
+  const g = p.a;
+  const [sh, sw] = g.stride;
+  const [dh, dw] = g.dilation;
+  const [ph, pw] = g.padBefore;
+  const times = (x: string, n: number): string => (n === 1 ? x : `${x} * ${n}`);
+  const shift = (n: number): string => (n === 0 ? '' : n > 0 ? ` - ${n}` : ` + ${-n}`);
+  return {
+    decls: [
+      `const int64_t rl_img = ${m} / ${g.outHeight * g.outWidth}, rl_oh = ${m} / ${g.outWidth} % ${g.outHeight}, rl_ow = ${m} % ${g.outWidth}, rl_tap = ${k} / ${g.channels};`,
+      `const int64_t rl_ih = ${times('rl_oh', sh)} + ${times(`(rl_tap / ${g.kernelWidth})`, dh)}${shift(ph)}, rl_iw = ${times('rl_ow', sw)} + ${times(`(rl_tap % ${g.kernelWidth})`, dw)}${shift(pw)};`,
+    ],
+    inside: `${product} && (uint64_t)rl_ih < ${g.height} && (uint64_t)rl_iw < ${g.width}`,
+    offset: `((rl_img * ${g.height} + rl_ih) * ${g.width} + rl_iw) * ${g.channels} + ${k} % ${g.channels}`,
   };
 }
 
@@ -170,7 +195,9 @@ function emitElementLoads(w: CodeWriter, p: GpuGemmPlan, threads: number, put: E
   const at = operandOffsets(p);
   w.block(`for (int i = threadIdx.x; i < ${bm * bk}; i += ${threads}) {`, () => {
     w.line(`const int64_t m = rl_m0 + i / ${bk}, k = k0 + i % ${bk};`);
-    w.line(put.a(`i / ${bk}`, `i % ${bk}`, `m < ${p.m} && k < ${p.k} ? in0[${at.a('m', 'k')}] : 0`));
+    const a = aElement(p, 'm', 'k');
+    a.decls.forEach((d) => w.line(d));
+    w.line(put.a(`i / ${bk}`, `i % ${bk}`, `${a.inside} ? in0[${a.offset}] : 0`));
   });
   w.block(`for (int i = threadIdx.x; i < ${bk * bn}; i += ${threads}) {`, () => {
     w.line(`const int64_t k = k0 + i / ${bn}, n = rl_n0 + i % ${bn};`);

@@ -17,40 +17,23 @@ import { CodeWriter } from '../emit-common/code-writer.js';
 import type { KernelParam } from '../emit-common/kernel.js';
 import type { Launch } from './cuda-renderer.js';
 import {
-  elemC,
   ALIGNED_OPERANDS,
   emitChunkSources,
   emitFirstLoads,
   emitStageLoader,
-  operandOffsets,
   storeAt,
   tileLoop,
   type Epilogue,
   type GemmEmitter,
   type Tile,
 } from './gemm-parts.js';
+import { emitFmaGemm, emitFmaGemv, fmaThreads, fmaTile, gemvWarps } from './gemm-fma.js';
 import { emitWgmmaGemm, WGMMA_TILE, wgmmaSharedBytes, wgmmaThreads } from './gemm-wgmma.js';
 
-/** 64 x 64 outputs per block of 8 x 8 threads, 8 x 8 each (64 accumulators in registers); k in
- * steps of 32 (17 KB of shared memory). */
-const TILE = { bm: 64, bn: 64, bk: 32, tm: 8, tn: 8 };
-const THREADS = (TILE.bm / TILE.tm) * (TILE.bn / TILE.tn);
-/** The tile is for products at least half a tile in each direction; a smaller N keeps the plain
- * loop nest, a thread per output, whose B reads are coalesced across the threads. On FMAs a
- * smaller M (a GEMV, attention over a few tokens) takes the GEMV kernel. */
+/** On FMAs, the tiled kernel is for products at least this many columns wide (a smaller N keeps
+ * the plain loop nest, a thread per output, whose B reads are coalesced across the threads) and
+ * rows high (fewer take the GEMV kernel). */
 const MIN_SIDE = 32;
-/** GEMVs (f32 FMAs, fewer than MIN_SIDE rows): a block per 32 columns, its warps splitting k
- * (warp w takes k = w, w + warps, ...: each reads whole 128-byte rows of B), every row's sum in
- * registers (bm = tm = M), the warps' partial sums added through shared memory. The thread per
- * output of the loop nest gave an H100 only M x N threads: 0.318 ms for f32 1 x 4096 x 4096,
- * 10.8% of cuBLAS (docs/gpu-runs.md, runs 11-13). Measured there with 8 / 16 / 32 warps: 0.117 /
- * 0.059 / 0.039 ms at K = 4096, while at K = 512 (the LSTM's) 32 warps were slower than 16: so
- * as many warps as give each 32 or more k, from 8 to 32, as far as 48 KB of partial sums allow. */
-function gemvWarps(m: number, k: number): number {
-  let warps = 32;
-  while (warps > 8 && (warps * 32 > k || warps * m * 32 * 4 > 48 * 1024)) warps /= 2;
-  return warps;
-}
 
 const GEMM_FLOATS = ['f32', 'f16', 'bf16'];
 const gemmFloat = (e: ElemType): boolean => e.kind === 'float' && GEMM_FLOATS.includes(e.name);
@@ -109,14 +92,16 @@ export function planGpuGemm(f: FlatOp, archs: readonly string[], out?: TensorTyp
   // stream through cp.async, where the loop nest's thread per output, with M x N threads only,
   // left an H100 at 8% of cuBLAS on 1 x 4096 x 4096 (the rows past M cost no memory traffic).
   const shape = gemmShape(f);
-  if (!shape || shape.a.kind !== 'matrix' || shape.n < MIN_SIDE || shape.k === 0 || shape.m === 0) return undefined;
+  if (!shape || shape.n < MIN_SIDE || shape.k === 0 || shape.m === 0) return undefined;
   const elems = { a: lt.elem, b: rt.elem, c: ot.elem, out: outElem };
   const base = { kind: 'gpu-gemm' as const, op: f.op, ...shape, elems };
   if (!tensorCores && shape.m < MIN_SIDE) {
+    // The GEMV reads A's rows in place: a convolution's image this small keeps the loop nest.
+    if (shape.a.kind !== 'matrix') return undefined;
     const tile = { bm: shape.m, bn: 32, bk: gemvWarps(shape.m, shape.k), tm: shape.m, tn: 1 };
     return { ...base, tile, gemv: true };
   }
-  if (!tensorCores) return { ...base, tile: TILE };
+  if (!tensorCores) return { ...base, tile: fmaTile(shape.batch, shape.m, shape.n) };
   const plan = { ...base, tile: mmaTile(shape.batch, shape.m, shape.n), tensorCores };
   const wgmma = archs.every((a) => a === 'sm_90a') && copiesAlign(plan);
   return wgmma && tileCount(plan, WGMMA_TILE) >= MMA_MIN_TILES ? { ...plan, tile: WGMMA_TILE, wgmma } : plan;
@@ -129,8 +114,9 @@ const tileCount = (p: { batch: number; m: number; n: number }, t: Tile): number 
 /** Whether the tiles can be staged by 16-byte copies (8 elements along k for A, along n for B,
  * every row starting on a 16-byte boundary when the buffers do). */
 function copiesAlign(p: GpuGemmPlan): boolean {
-  const a = p.a as Extract<GpuGemmPlan['a'], { kind: 'matrix' }>;
+  const a = p.a;
   return (
+    a.kind === 'matrix' &&
     a.kStride === 1 &&
     p.b.nStride === 1 &&
     [p.k, p.n, a.mStride, a.batchStride, p.b.kStride, p.b.batchStride].every((x) => x % 8 === 0)
@@ -144,7 +130,7 @@ export function gpuGemmLaunch(p: GpuGemmPlan): Launch {
     ? [wgmmaThreads(p.tile), wgmmaSharedBytes(p.tile)]
     : p.tensorCores
       ? [mmaThreads(p.tile), mmaSharedBytes(p.tile)]
-      : [p.gemv ? 32 * p.tile.bk : THREADS, 0];
+      : [fmaThreads(p), 0];
   return {
     blocks: String(Math.min(tiles, 65535)),
     threads: String(threads),
@@ -169,101 +155,6 @@ export function emitGpuGemm(
   else emitFmaGemm(w, p, name, comment, signature, epilogue);
   return w.toString();
 }
-
-/** f32 FMAs: tm x tn outputs per thread, A and B widened to f32 in shared memory. */
-const emitFmaGemm: GemmEmitter = (w, p, name, comment, signature, epilogue) => {
-  const { bm, bn, bk, tm, tn } = p.tile;
-  const at = operandOffsets(p);
-  const [ac, bc] = [elemC(p.elems.a), elemC(p.elems.b)];
-  w.line(
-    comment.replace(
-      / \*\/$/,
-      `; tiled GEMM: ${bm} x ${bn} outputs per block, k steps of ${bk} through shared memory, ${tm} x ${tn} per thread, f32 FMA */`,
-    ),
-  );
-  w.block(`static __global__ void ${name}(${signature}) {`, () => {
-    // A as [k][m], B as [k][n]: a thread's tm rows and tn columns are contiguous.
-    w.line(`__shared__ float rl_a_tile[${bk}][${bm + 1}];`);
-    w.line(`__shared__ float rl_b_tile[${bk}][${bn + 1}];`);
-    w.line('(void)scratch;');
-    w.line(`const int rl_row = threadIdx.x / ${bn / tn}, rl_col = threadIdx.x % ${bn / tn};`);
-    tileLoop(w, p, () => {
-      w.line(`float rl_acc[${tm}][${tn}];`);
-      w.line(`for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) rl_acc[i][j] = 0.0f;`);
-      w.block(`for (int64_t rl_k0 = 0; rl_k0 < ${p.k}; rl_k0 += ${bk}) {`, () => {
-        w.block(`for (int rl_i = threadIdx.x; rl_i < ${bm * bk}; rl_i += blockDim.x) {`, () => {
-          w.line(`const int64_t m = rl_m0 + rl_i / ${bk}, k = rl_k0 + rl_i % ${bk};`);
-          w.line(
-            `rl_a_tile[rl_i % ${bk}][rl_i / ${bk}] = m < ${p.m} && k < ${p.k} ? (float)${ac.load(`in0[${at.a('m', 'k')}]`)} : 0.0f;`,
-          );
-        });
-        w.block(`for (int rl_i = threadIdx.x; rl_i < ${bk * bn}; rl_i += blockDim.x) {`, () => {
-          w.line(`const int64_t k = rl_k0 + rl_i / ${bn}, n = rl_n0 + rl_i % ${bn};`);
-          w.line(
-            `rl_b_tile[rl_i / ${bn}][rl_i % ${bn}] = k < ${p.k} && n < ${p.n} ? (float)${bc.load(`in1[${at.b('k', 'n')}]`)} : 0.0f;`,
-          );
-        });
-        w.line('__syncthreads();');
-        w.block(`for (int kk = 0; kk < ${bk}; ++kk) {`, () => {
-          w.line(`float a[${tm}], b[${tn}];`);
-          w.line(`for (int i = 0; i < ${tm}; ++i) a[i] = rl_a_tile[kk][rl_row * ${tm} + i];`);
-          w.line(`for (int j = 0; j < ${tn}; ++j) b[j] = rl_b_tile[kk][rl_col * ${tn} + j];`);
-          w.line(
-            `for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) rl_acc[i][j] = fmaf(a[i], b[j], rl_acc[i][j]);`,
-          );
-        });
-        w.line('__syncthreads(); /* before the next k step overwrites the tiles */');
-      });
-      w.block(`for (int i = 0; i < ${tm}; ++i) for (int j = 0; j < ${tn}; ++j) {`, () =>
-        storeAt(w, p, `rl_m0 + rl_row * ${tm} + i`, `rl_n0 + rl_col * ${tn} + j`, 'rl_acc[i][j]', epilogue),
-      );
-    });
-  });
-};
-
-/** f32 FMAs for few rows: each thread one column and every row, its warp's share of k; the
- * warps' partial sums added in warp order through shared memory. */
-const emitFmaGemv: GemmEmitter = (w, p, name, comment, signature, epilogue) => {
-  const { bm: rows, bn, bk: warps } = p.tile;
-  const at = operandOffsets(p);
-  const [ac, bc] = [elemC(p.elems.a), elemC(p.elems.b)];
-  w.line(
-    comment.replace(
-      / \*\/$/,
-      `; GEMV: ${bn} columns per block of ${warps} warps splitting k, ${rows} row${rows > 1 ? 's' : ''} per thread, f32 FMA */`,
-    ),
-  );
-  w.block(`static __global__ void __launch_bounds__(${32 * warps}) ${name}(${signature}) {`, () => {
-    w.line(`__shared__ float rl_part[${warps}][${rows}][${bn}];`);
-    w.line('(void)scratch;');
-    w.line('const int rl_lane = threadIdx.x % 32, rl_warp = threadIdx.x / 32;');
-    tileLoop(w, p, () => {
-      w.line(`float rl_acc[${rows}];`);
-      w.line('RL_UNROLL');
-      w.line(`for (int i = 0; i < ${rows}; ++i) rl_acc[i] = 0.0f;`);
-      w.line('const int64_t n = rl_n0 + rl_lane;');
-      w.block(`if (n < ${p.n}) {`, () => {
-        w.line('RL_UNROLL_BY(4)');
-        w.block(`for (int64_t k = rl_warp; k < ${p.k}; k += ${warps}) {`, () => {
-          w.line(`const float b = (float)${bc.load(`in1[${at.b('k', 'n')}]`)};`);
-          w.line('RL_UNROLL');
-          w.line(
-            `for (int i = 0; i < ${rows}; ++i) rl_acc[i] = fmaf((float)${ac.load(`in0[${at.a('rl_m0 + i', 'k')}]`)}, b, rl_acc[i]);`,
-          );
-        });
-      });
-      w.line('RL_UNROLL');
-      w.line(`for (int i = 0; i < ${rows}; ++i) rl_part[rl_warp][i][rl_lane] = rl_acc[i];`);
-      w.line('__syncthreads();');
-      w.block(`for (int rl_i = threadIdx.x; rl_i < ${rows * bn}; rl_i += ${32 * warps}) {`, () => {
-        w.line(`float rl_sum = rl_part[0][rl_i / ${bn}][rl_i % ${bn}];`);
-        w.line(`for (int j = 1; j < ${warps}; ++j) rl_sum += rl_part[j][rl_i / ${bn}][rl_i % ${bn}];`);
-        storeAt(w, p, `rl_m0 + rl_i / ${bn}`, `rl_n0 + rl_i % ${bn}`, 'rl_sum', epilogue);
-      });
-      w.line('__syncthreads(); /* before the next tile overwrites the partial sums */');
-    });
-  });
-};
 
 /** Tensor cores (f16 / bf16, f32 accumulation). Per block: A [bm][bk] and B [bk][bn] tiles in
  * dynamic shared memory, MMA_STAGES of them (the loads of the next k steps run while this one

@@ -87,9 +87,9 @@ export interface DirectConvPlan {
   readonly pixelBlock: number;
 }
 
-/** A GPU GEMM's plan: the shape (A a matrix), and the block tile each thread block computes
- * through shared memory: bm x bn outputs, k in steps of bk, tm x tn outputs per thread (on
- * tensor cores: per warp). */
+/** A GPU GEMM's plan: the shape (A a matrix, or a convolution's image read as one: an implicit
+ * GEMM), and the block tile each thread block computes through shared memory: bm x bn outputs, k
+ * in steps of bk, tm x tn outputs per thread (on tensor cores: per warp). */
 export interface GpuGemmPlan extends GemmShape {
   readonly kind: 'gpu-gemm';
   readonly op: Op;

@@ -179,7 +179,9 @@ t.test('tiled GEMMs (shared memory, fused epilogue) match the interpreter, emula
   const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
   const cu = String(run.emitted.files.get('model.cu'));
   t.equal(
-    cu.match(/; tiled GEMM: 64 x 64 outputs per block, k steps of 32 through shared memory, 8 x 8 per thread/g)?.length,
+    cu.match(
+      /; tiled GEMM: 64 x 64 outputs per block, k steps of 8 through two shared-memory stages, 4 x 4 per thread/g,
+    )?.length,
     1,
     'f32 on FMAs',
   );
@@ -202,6 +204,71 @@ t.test('tiled GEMMs (shared memory, fused epilogue) match the interpreter, emula
   if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'gemms.mlir');
   else t.comment(NO_NVCC);
 });
+
+// The f32 tiled kernel (emit-cuda/gemm-fma.ts) with its big tile: 64 batches of 130 x 129 (256
+// tiles of 128 x 128, each batch a full one and three partial ones), K = 20 (the last k step
+// partial); A stored k-major (lanes load along m) and B n-major (lanes load along k).
+const FMA_BIG = `func.func @main(%a: tensor<64x20x130xf32>, %b: tensor<64x129x20xf32>) -> tensor<64x130x129xf32> {
+  %0 = stablehlo.dot_general %a, %b, batching_dims = [0] x [0], contracting_dims = [1] x [2] : (tensor<64x20x130xf32>, tensor<64x129x20xf32>) -> tensor<64x130x129xf32>
+  func.return %0 : tensor<64x130x129xf32>
+}
+`;
+
+t.test(
+  'the f32 tiled GEMM with 128 x 128 tiles, operands in any layout, matches the interpreter (emulated)',
+  async (t) => {
+    const m = importModule(new SourceFile('fma.mlir', FMA_BIG));
+    const { args, expected } = reference(m, 'main', 4);
+    const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+    const cu = String(run.emitted.files.get('model.cu'));
+    t.match(
+      cu,
+      /; tiled GEMM: 128 x 128 outputs per block, k steps of 8 through two shared-memory stages, 8 x 8 per thread/,
+    );
+    t.match(cu, /rl_a_at\[j\] \+ k \* 130\]/, 'A read along m');
+    t.match(cu, /rl_b_at\[j\] \+ k\]/, 'B read along k');
+    expectMatch(t, run.outputs, expected, 'f32 GEMM, 128 x 128 tiles (CUDA, emulated under ASan+UBSan)', true);
+    if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'fma.mlir');
+    else t.comment(NO_NVCC);
+  },
+);
+
+// Convolutions as implicit GEMMs (NHWC x HWIO, one feature group): the tiled kernels read the
+// image under each kernel tap, the padding as zeros. f32 on FMAs: 3x3 at stride 2 with padding 1
+// and a fused bias + ReLU; the same weights dilated by 2 along H with a negative padding along W;
+// f16 (2x2, padding 1) and bf16 (3x3) on tensor cores.
+const CONVS = `func.func @main(%x: tensor<2x15x13x5xf32>, %w: tensor<3x3x5x40xf32>, %b: tensor<40xf32>, %h: tensor<1x9x11x16xf16>, %v: tensor<2x2x16x48xf16>, %g: tensor<1x10x10x8xbf16>, %u: tensor<3x3x8x64xbf16>) -> (tensor<2x8x7x40xf32>, tensor<2x11x11x40xf32>, tensor<1x10x12x48xf16>, tensor<1x10x10x64xbf16>) {
+  %0 = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [2, 2], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<2x15x13x5xf32>, tensor<3x3x5x40xf32>) -> tensor<2x8x7x40xf32>
+  %1 = stablehlo.broadcast_in_dim %b, dims = [3] : (tensor<40xf32>) -> tensor<2x8x7x40xf32>
+  %2 = stablehlo.add %0, %1 : tensor<2x8x7x40xf32>
+  %z = stablehlo.constant dense<0.0> : tensor<2x8x7x40xf32>
+  %3 = stablehlo.maximum %2, %z : tensor<2x8x7x40xf32>
+  %4 = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[0, 0], [2, -2]], rhs_dilate = [2, 1]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<2x15x13x5xf32>, tensor<3x3x5x40xf32>) -> tensor<2x11x11x40xf32>
+  %5 = stablehlo.convolution(%h, %v) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<1x9x11x16xf16>, tensor<2x2x16x48xf16>) -> tensor<1x10x12x48xf16>
+  %6 = stablehlo.convolution(%g, %u) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<1x10x10x8xbf16>, tensor<3x3x8x64xbf16>) -> tensor<1x10x10x64xbf16>
+  func.return %3, %4, %5, %6 : tensor<2x8x7x40xf32>, tensor<2x11x11x40xf32>, tensor<1x10x12x48xf16>, tensor<1x10x10x64xbf16>
+}
+`;
+
+t.test(
+  'convolutions as implicit GEMMs (FMAs, tensor cores) match the interpreter, emulated (ASan+UBSan)',
+  async (t) => {
+    const m = importModule(new SourceFile('convs.mlir', CONVS));
+    const { args, expected } = reference(m, 'main', 5);
+    const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+    const cu = String(run.emitted.files.get('model.cu'));
+    t.match(
+      cu,
+      /k0_convolution_fused: fuses convolution \(2:8\), broadcast_in_dim \(3:8\), add \(4:8\), maximum \(6:8\); tiled GEMM: .* the image read as an implicit GEMM/,
+    );
+    t.match(cu, /k1_convolution: .*; tiled GEMM: .* the image read as an implicit GEMM/);
+    t.match(cu, /k2_convolution: .*; tiled GEMM on tensor cores \(f16/);
+    t.match(cu, /k3_convolution: .*; tiled GEMM on tensor cores \(bf16/);
+    expectMatch(t, run.outputs, expected, 'convolutions (CUDA, emulated under ASan+UBSan)', true);
+    if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'convs.mlir');
+    else t.comment(NO_NVCC);
+  },
+);
 
 // GEMVs (f32, fewer than 32 rows: emit-cuda/gemm.ts emitFmaGemv): one row and K = 1024 (32 warps
 // splitting k; 100 columns: a partial block of 32), five rows batched with a fused bias and K = 37
