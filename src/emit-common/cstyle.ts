@@ -19,6 +19,8 @@ export abstract class CStyleRenderer {
   protected abstract readonly kernelPrefix: string;
   /** The pointer qualifier that promises no aliasing (`restrict`, `__restrict__`). */
   protected abstract readonly restrict: string;
+  /** Parameters after the buffers (`int64_t rl_row`: CUDA's row-group parts), each named last. */
+  protected readonly extraParams: readonly string[] = [];
   /** The C type of one stored element. */
   protected abstract storageType(elem: ElemType, owner: Op): string;
   /** The type a local of `elem` computes in (`wide`: the accumulator type). */
@@ -61,10 +63,11 @@ export abstract class CStyleRenderer {
   render(k: KernelIR, owner: Op, inPlace: boolean): string {
     this.owner = owner;
     this.bound = new Map();
-    const params = k.params.map((p) => this.param(p, inPlace)).join(', ');
+    const params = [...k.params.map((p) => this.param(p, inPlace)), ...this.extraParams].join(', ');
     const w = new CodeWriter();
     w.block(`${this.kernelPrefix} ${k.name}(${params}) {`, () => {
       for (const p of unusedParams(k)) w.line(`(void)${p.name};`);
+      for (const p of this.extraParams) w.line(`(void)${p.split(' ').pop()};`);
       this.stmts(w, k.body);
     });
     return `${k.comment}\n${w.toString()}`;

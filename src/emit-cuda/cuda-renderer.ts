@@ -84,12 +84,15 @@ export interface Launch {
 const GRID_UNROLL = 4;
 
 export class CudaRenderer extends CFamilyRenderer {
-  protected readonly kernelPrefix = 'static __global__ void';
+  protected readonly kernelPrefix: string = 'static __global__ void';
   protected readonly restrict = '__restrict__';
   /** How the last rendered kernel is launched. */
   launch: Launch = { blocks: '1', threads: '1', synced: false };
   private grid: GridNest | undefined;
   private reduction: BlockReduction | undefined;
+  /** Rendering one row of a row group's part (row-group.ts): `inner` elements per row, the row
+   * the parameter rl_row; the block's threads share the row. */
+  protected readonly rowInner: number | undefined = undefined;
 
   override render(k: KernelIR, owner: Op, inPlace: boolean): string {
     this.reduction = blockReduction(k.body);
@@ -100,9 +103,15 @@ export class CudaRenderer extends CFamilyRenderer {
       : this.grid
         ? { blocks: `rl_cuda_blocks(${this.grid.total})`, threads: 'RL_CUDA_BLOCK', synced: false }
         : { blocks: '1', threads: '1', synced: false };
-    const how = r
-      ? `; a block of ${r.threads} threads per output element, combined by warp shuffles${r.threads > 32 ? ' and shared memory' : ''}`
-      : '';
+    const combined = `combined by warp shuffles${r && r.threads > 32 ? ' and shared memory' : ''}`;
+    const how =
+      this.rowInner !== undefined
+        ? r
+          ? `; one row: its elements reduced by the block's threads, ${combined}`
+          : "; one row: its elements strided over the block's threads"
+        : r
+          ? `; a block of ${r.threads} threads per output element, ${combined}`
+          : '';
     return super.render({ ...k, comment: k.comment.replace(/ \*\/$/, `${how} */`) }, owner, inPlace);
   }
 
@@ -161,10 +170,17 @@ export class CudaRenderer extends CFamilyRenderer {
     if (r && s === r.kept[0]) {
       // One output per block (a block-stride loop when there are more outputs than blocks).
       this.declareWarpPartials(w, r);
+      if (this.rowInner !== undefined) return w.block('{', () => this.flatBody(w, r.kept, 'rl_row'));
       return this.flatLoops(w, r.kept, r.outputs, 'rl_o', 'blockIdx.x', 'gridDim.x');
     }
     const grid = this.grid;
     if (!grid || s !== grid.loops[0]) return super.loop(w, s);
+    if (this.rowInner !== undefined) {
+      const inner = this.rowInner;
+      return w.block(`for (int64_t rl_c = threadIdx.x; rl_c < ${inner}; rl_c += blockDim.x) {`, () =>
+        this.flatBody(w, grid.loops, `rl_row * ${inner} + rl_c`),
+      );
+    }
     // GRID_UNROLL elements per pass, strided over the grid as in the plain loop: their loads are
     // issued together (__restrict__ lets the compiler hoist them above the stores), where one
     // element per pass left one load per thread in flight (an add of 64 Mi floats on an H100

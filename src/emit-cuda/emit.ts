@@ -22,6 +22,7 @@ import { ioTables, runSteps } from '../emit-common/host.js';
 import { fuseKernels, VERSION, type CProgram, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 import { describeGroup } from '../kernel/fused.js';
 import { CudaRenderer, launchSteps, type Launch } from './cuda-renderer.js';
+import { emitRowGroup, mergeRowGroups } from './row-group.js';
 
 /** GPU architectures nvcc builds for when none are given (`--gpu-arch`). */
 export const DEFAULT_GPU_ARCHS = ['sm_80'];
@@ -39,17 +40,28 @@ export interface CudaKernel extends Kernel {
 
 /** Fusion phase for CUDA: elementwise chains, chains into reductions, and big f32/f16/bf16
  * contractions as tiled GEMMs (gemm.ts) with their elementwise epilogues. */
-export const fuseForCuda = (c: CProgram): FusedProgram =>
-  fuseKernels(c, {
+export const fuseForCuda = (c: CProgram): FusedProgram => {
+  const fused = fuseKernels(c, {
     lanes: 1,
     planFor: (f, out) => planGpuGemm(f, c.o.gpuArchs ?? DEFAULT_GPU_ARCHS, out?.type as TensorType | undefined),
     scratchBytes: () => 0,
   });
+  return c.o.fusion === false ? fused : mergeRowGroups(fused, splatEnv(fused));
+};
+
+/** Splat leaves of fused groups as literals. */
+const splatEnv = (f: FusedProgram) => ({
+  splat: (s: Sym) => (f.c.splatOf(s) !== undefined ? f.c.valueOf(s) : undefined),
+});
 
 /** Lower phase: one `__global__` kernel per kernel op. */
 export function lowerForCuda(f: FusedProgram, plan: MemoryPlan): CudaKernel[] {
-  const env = { splat: (s: Sym) => (f.c.splatOf(s) !== undefined ? f.c.valueOf(s) : undefined) };
+  const env = splatEnv(f);
   return f.kernelOps.map((k, i): CudaKernel => {
+    if (k.rowParts) {
+      const { launch, ...g } = emitRowGroup(k, i, env);
+      return { ...g, launches: [{ name: g.name, launch }] };
+    }
     const gemm = f.gemmOf.get(k);
     if (gemm) {
       if (gemm.kind !== 'gpu-gemm') throw new Error(`${k.op.name}: a CPU micro-kernel plan reached the CUDA backend`);

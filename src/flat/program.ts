@@ -20,6 +20,9 @@ export interface FlatOp {
   readonly ins: readonly Sym[];
   readonly outs: readonly Sym[];
   readonly group?: FusionGroup;
+  /** Kernel ops run as one kernel, a row at a time (CUDA's row groups, emit-cuda/row-group.ts):
+   * this op reads their external inputs and writes all their results. */
+  readonly rowParts?: readonly FlatOp[];
 }
 
 /** How a fused value's element is addressed from the loop over the group's root result:

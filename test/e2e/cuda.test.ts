@@ -270,6 +270,59 @@ t.test(
   },
 );
 
+// Row groups (emit-cuda/row-group.ts): a softmax times a weight row (4 kernels after fusion) and a
+// layer normalization (reduce, center, reduce of squares, scale) each run as one kernel, a block
+// per row; a sum read transposed (another row's value) keeps its kernels apart.
+const ROWS = `func.func @main(%x: tensor<6x37x100xf32>, %g: tensor<100xf32>, %y: tensor<5x300xf32>, %q: tensor<4x4x50xf32>) -> (tensor<6x37x100xf32>, tensor<5x300xf32>, tensor<4x4x50xf32>) {
+  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %zero = stablehlo.constant dense<0.0> : tensor<f32>
+  %m = stablehlo.reduce(%x init: %ninf) applies stablehlo.maximum across dimensions = [2] : (tensor<6x37x100xf32>, tensor<f32>) -> tensor<6x37xf32>
+  %mb = stablehlo.broadcast_in_dim %m, dims = [0, 1] : (tensor<6x37xf32>) -> tensor<6x37x100xf32>
+  %d = stablehlo.subtract %x, %mb : tensor<6x37x100xf32>
+  %e = stablehlo.exponential %d : tensor<6x37x100xf32>
+  %s = stablehlo.reduce(%e init: %zero) applies stablehlo.add across dimensions = [2] : (tensor<6x37x100xf32>, tensor<f32>) -> tensor<6x37xf32>
+  %sb = stablehlo.broadcast_in_dim %s, dims = [0, 1] : (tensor<6x37xf32>) -> tensor<6x37x100xf32>
+  %p = stablehlo.divide %e, %sb : tensor<6x37x100xf32>
+  %gb = stablehlo.broadcast_in_dim %g, dims = [2] : (tensor<100xf32>) -> tensor<6x37x100xf32>
+  %o = stablehlo.multiply %p, %gb : tensor<6x37x100xf32>
+  %n = stablehlo.constant dense<300.0> : tensor<5xf32>
+  %ys = stablehlo.reduce(%y init: %zero) applies stablehlo.add across dimensions = [1] : (tensor<5x300xf32>, tensor<f32>) -> tensor<5xf32>
+  %mean = stablehlo.divide %ys, %n : tensor<5xf32>
+  %meanb = stablehlo.broadcast_in_dim %mean, dims = [0] : (tensor<5xf32>) -> tensor<5x300xf32>
+  %c = stablehlo.subtract %y, %meanb : tensor<5x300xf32>
+  %sq = stablehlo.multiply %c, %c : tensor<5x300xf32>
+  %v = stablehlo.reduce(%sq init: %zero) applies stablehlo.add across dimensions = [1] : (tensor<5x300xf32>, tensor<f32>) -> tensor<5xf32>
+  %var = stablehlo.divide %v, %n : tensor<5xf32>
+  %eps = stablehlo.constant dense<1.0e-5> : tensor<5xf32>
+  %ve = stablehlo.add %var, %eps : tensor<5xf32>
+  %r = stablehlo.rsqrt %ve : tensor<5xf32>
+  %rb = stablehlo.broadcast_in_dim %r, dims = [0] : (tensor<5xf32>) -> tensor<5x300xf32>
+  %ln = stablehlo.multiply %c, %rb : tensor<5x300xf32>
+  %qs = stablehlo.reduce(%q init: %zero) applies stablehlo.add across dimensions = [2] : (tensor<4x4x50xf32>, tensor<f32>) -> tensor<4x4xf32>
+  %qt = stablehlo.transpose %qs, dims = [1, 0] : (tensor<4x4xf32>) -> tensor<4x4xf32>
+  %qb = stablehlo.broadcast_in_dim %qt, dims = [0, 1] : (tensor<4x4xf32>) -> tensor<4x4x50xf32>
+  %qd = stablehlo.divide %q, %qb : tensor<4x4x50xf32>
+  func.return %o, %ln, %qd : tensor<6x37x100xf32>, tensor<5x300xf32>, tensor<4x4x50xf32>
+}
+`;
+
+t.test('softmax and layernorm run as one kernel each (row groups), matching the interpreter (emulated)', async (t) => {
+  const m = importModule(new SourceFile('rows.mlir', ROWS));
+  const { args, expected } = reference(m, 'main', 7);
+  const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const cu = String(run.emitted.files.get('model.cu'));
+  t.match(cu, /k0_row_group: 4 kernels in one launch, a block of 32 threads per row \(222 rows of 100 elements\)/);
+  t.match(cu, /k1_row_group: 4 kernels in one launch, a block of 64 threads per row \(5 rows of 300 elements\)/);
+  t.same(
+    run.emitted.kernelNames,
+    ['k0_row_group', 'k1_row_group', 'k2_reduce', 'k3_fused_divide'],
+    'the transposed read is not merged',
+  );
+  expectMatch(t, run.outputs, expected, 'row groups (CUDA, emulated under ASan+UBSan)', true);
+  if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'rows.mlir');
+  else t.comment(NO_NVCC);
+});
+
 // GEMVs (f32, fewer than 32 rows: emit-cuda/gemm.ts emitFmaGemv): one row and K = 1024 (32 warps
 // splitting k; 100 columns: a partial block of 32), five rows batched with a fused bias and K = 37
 // (8 warps, most with two k), 20 rows (16 warps: their partial sums fill 40 KB), 31 rows (8).
