@@ -30,6 +30,12 @@ export interface HostSpelling {
   readonly effect?: (f: FlatOp) => string;
   /** Whether output `s` is computed in the caller's output buffer (bufRef names it): no copy. */
   readonly inOutputBuffer?: (s: Sym) => boolean;
+  /** An expression of scalar `s`'s value the host has without reading it (CUDA's followed
+   * scalars), if it has one: a branch or switch on it reads that instead. */
+  readonly hostValue?: (s: Sym) => string | undefined;
+  /** The statements of an edge's copy of `from` to `to`, given the backend's copy of the bytes
+   * (CUDA: with, or instead of it, the host's copy of a followed scalar). */
+  readonly edgeCopy?: (to: Sym, from: Sym, copy: string) => string;
 }
 
 /** The statements of the run function, the copies to the outputs last. */
@@ -42,7 +48,13 @@ export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpe
   };
   const kernelOf = new Map(f.kernelOps.map((k, i) => [k, kernels[i]!]));
   const copyList = (cs: Edge['copies']): string =>
-    cs.map(([from, to]) => `${h.copy(h.bufRef(to), h.bufRef(from), f.c.bytes(to))} `).join('');
+    cs
+      .map(([from, to]) => {
+        const copy = h.copy(h.bufRef(to), h.bufRef(from), f.c.bytes(to));
+        return `${h.edgeCopy?.(to, from, copy) ?? copy} `;
+      })
+      .join('');
+  const read = (s: Sym): string => h.hostValue?.(s) ?? h.read(h.bufRef(s));
   const copies = (e: Edge): string => copyList(e.copies);
   return prog.ops
     .map((op) => {
@@ -62,7 +74,7 @@ export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpe
         case 'goto':
           return `${copies(c.edge)}goto ${c.edge.target};`;
         case 'branch':
-          return `if (${h.read(h.bufRef(c.cond))}) { ${copies(c.onTrue)}goto ${c.onTrue.target}; } ${copies(c.onFalse)}goto ${c.onFalse.target};`;
+          return `if (${read(c.cond)}) { ${copies(c.onTrue)}goto ${c.onTrue.target}; } ${copies(c.onFalse)}goto ${c.onFalse.target};`;
         case 'copy':
           return copyList(c.copies).trimEnd() || '/* no copies */';
         case 'switch': {
@@ -70,7 +82,7 @@ export function runSteps(f: FusedProgram, kernels: readonly Kernel[], h: HostSpe
             .slice(0, -1)
             .map((t, i) => `case ${i}: goto ${t}; `)
             .join('');
-          const index = h.read(h.bufRef(c.index));
+          const index = read(c.index);
           return `switch ((int64_t)${index}) { ${cases}default: goto ${c.targets[c.targets.length - 1]}; }`;
         }
         case 'effect':

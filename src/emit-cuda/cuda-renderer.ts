@@ -93,10 +93,12 @@ export class CudaRenderer extends CFamilyRenderer {
   /** Rendering one row of a row group's part (row-group.ts): `inner` elements per row, the row
    * the parameter rl_row; the block's threads share the row. */
   protected readonly rowInner: number | undefined = undefined;
+  /** Rendering for one thread with plain loops (host-scalars.ts: a kernel's copy on the host). */
+  protected readonly serial: boolean = false;
 
   override render(k: KernelIR, owner: Op, inPlace: boolean): string {
-    this.reduction = blockReduction(k.body);
-    this.grid = this.reduction ? undefined : gridNest(k.body);
+    this.reduction = this.serial ? undefined : blockReduction(k.body);
+    this.grid = this.reduction || this.serial ? undefined : gridNest(k.body);
     const r = this.reduction;
     this.launch = r
       ? { blocks: String(Math.min(r.outputs, 65535)), threads: String(r.threads), synced: true }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { error } from '../diag/diagnostics.js';
 import { typeToString, type TensorType } from '../ir/types.js';
 import type { MemoryPlan } from '../memory/plan.js';
-import type { Sym } from '../flat/program.js';
+import type { FlatOp, Sym } from '../flat/program.js';
 import { render, RUNTIME_DIR } from '../emit-common/templates.js';
 import { BlobBuilder } from '../emit-common/blob.js';
 import { cElem, toStorageBytes } from '../emit-common/ctypes.js';
@@ -23,6 +23,7 @@ import { fuseKernels, VERSION, type CProgram, type EmitResult, type FusedProgram
 import { describeGroup } from '../kernel/fused.js';
 import { CudaRenderer, launchSteps, type Launch } from './cuda-renderer.js';
 import { emitRowGroup, mergeRowGroups } from './row-group.js';
+import { followScalars } from './host-scalars.js';
 
 /** GPU architectures nvcc builds for when none are given (`--gpu-arch`). */
 export const DEFAULT_GPU_ARCHS = ['sm_80'];
@@ -151,23 +152,53 @@ export function emitFilesForCuda(
   type CopyKind = 'DeviceToDevice' | 'HostToDevice' | 'DeviceToHost';
   const copy = (dst: string, src: string, n: number, kind: CopyKind = 'DeviceToDevice'): string =>
     `RL_CUDA_CHECK(cudaMemcpyAsync(${dst}, ${src}, ${n}, cudaMemcpy${kind}, stream));`;
+  // Scalars the host follows (loop counters, their tests): branches on them read no value back.
+  const blobName = `${o.prefix}_weights_blob`;
+  const host = followScalars(f, kernels, (s) => weightAt.has(s));
+  const hostRef = (s: Sym): string => {
+    const name = host.names.get(s);
+    return name ? `&${name}` : `(const void*)(${blobName} + ${weightAt.get(s)})`;
+  };
+  /** A kernel op only the host runs: what it computes is followed there and nothing on the GPU reads it. */
+  const hostOnly = (k: FlatOp): boolean => k.outs.length > 0 && k.outs.every((s) => host.hostOnly.has(s));
   const calls = runSteps(f, kernels, {
     bufRef,
     copy,
     fill: (dst, byte, n) => `RL_CUDA_CHECK(cudaMemsetAsync(${dst}, ${byte}, ${n}, stream));`,
     read: (ptr) => `rl_cuda_read(${ptr}, stream)`,
+    hostValue: (s) => host.names.get(s),
+    edgeCopy: (to, from, deviceCopy) => {
+      if (!host.names.has(to)) return deviceCopy;
+      const hostCopy = `memcpy(${hostRef(to)}, ${hostRef(from)}, ${c.bytes(to)});`;
+      return host.hostOnly.has(to) ? hostCopy : `${deviceCopy} ${hostCopy}`;
+    },
     inOutputBuffer: (s) => direct.has(s),
-    call: (k, args) =>
-      (k as CudaKernel).launches
+    call: (k, args, op) =>
+      (hostOnly(op) ? [] : (k as CudaKernel).launches)
         .map(({ name, launch: l }) => {
           if (l.dynamicShared)
             return `RL_CUDA_LAUNCH_SHARED(${name}, ${l.blocks}, ${l.threads}, ${l.dynamicShared}, stream, ${args.join(', ')});`;
           const macro = l.synced ? 'RL_CUDA_LAUNCH_SYNCED' : 'RL_CUDA_LAUNCH';
           return `${macro}(${name}, ${l.blocks}, ${l.threads}, stream, ${args.join(', ')});`;
         })
+        .concat(hostCall(op))
         .join(' '),
   });
-  const hostReads = [...prog.control.values()].filter((x) => x.kind === 'branch' || x.kind === 'switch').length;
+  function hostCall(op: FlatOp): string[] {
+    const fn = host.kernels.get(op);
+    if (!fn) return [];
+    const args = [...op.ins, ...op.outs].map(
+      (s) => `(${op.outs.includes(s) ? '' : 'const '}${storage(s)}*)${hostRef(s).replace('(const void*)', '')}`,
+    );
+    return [`${fn.name}(${args.join(', ')});`];
+  }
+  const hostDecls = [...host.names].map(
+    ([s, name]) => `${storage(s)} ${name} = 0; /* the host's copy of a followed scalar */`,
+  );
+  const branches = [...prog.control.values()].filter((x) => x.kind === 'branch' || x.kind === 'switch').length;
+  const hostReads = [...prog.control.values()].filter(
+    (x) => (x.kind === 'branch' && !host.names.has(x.cond)) || (x.kind === 'switch' && !host.names.has(x.index)),
+  ).length;
 
   const PREFIX = o.prefix.toUpperCase();
   const header = `${o.prefix}.h`;
@@ -180,7 +211,7 @@ export function emitFilesForCuda(
       ...common,
       entry: prog.entry.name,
       guard: `${PREFIX}_H_`,
-      hostReads,
+      controlFlow: controlFlowNote(hostReads, branches - hostReads),
       numInputs: prog.inputs.length,
       numOutputs: prog.outputs.length,
       arenaBytes: end,
@@ -206,8 +237,11 @@ export function emitFilesForCuda(
       activationOffset,
       stagingOffset,
       arenaNote: `liveness lower bound ${plan.lowerBound}, no-reuse sum ${plan.noReuseBytes}`,
-      kernels: kernels.map((k) => k.source),
-      calls,
+      kernels: [
+        ...kernels.filter((_, i) => !hostOnly(kernelOps[i]!)).map((k) => k.source),
+        ...[...host.kernels.values()].map((k) => k.source),
+      ],
+      calls: [...hostDecls, ...calls],
       numInputs: prog.inputs.length,
       numOutputs: prog.outputs.length,
       numInputsOrOne: Math.max(1, prog.inputs.length),
@@ -250,4 +284,23 @@ export function emitFilesForCuda(
     simdKernels: [],
     ...(c.fault ? { fault: c.fault.where } : {}),
   };
+}
+
+/** model.h's words on where its control flow runs (the lines after "on the host:"). */
+function controlFlowNote(reads: number, followed: number): string {
+  const words =
+    reads > 0
+      ? `this model reads ${reads} branch or switch value(s) back per step of its control flow (control flow runs on the host)${followed ? `; ${followed} more the host computes itself (loop counters and their tests)` : ''}`
+      : followed > 0
+        ? `its control flow runs on the host, which computes its ${followed} branch or switch value(s) itself (loop counters and their tests): nothing is read back`
+        : 'this model has no control flow';
+  const lines: string[] = [];
+  let line = ' *     on the host:';
+  for (const word of `${words}; outputs may be written as soon as their kernels run, so no output buffer may overlap an input or another output;`.split(
+    ' ',
+  )) {
+    if (line.length + word.length + 1 > 100) (lines.push(line), (line = ' *    '));
+    line += ` ${word}`;
+  }
+  return [...lines, line].join('\n');
 }

@@ -323,6 +323,72 @@ t.test('softmax and layernorm run as one kernel each (row groups), matching the 
   else t.comment(NO_NVCC);
 });
 
+// Scalars the host follows (emit-cuda/host-scalars.ts): a loop counting to 8 that reads the GPU's
+// data at its counter, one counting down beside a value the caller gives (its counter followed,
+// the sum not), and one on a float the GPU computes, which must still read its test back.
+const LOOPS = `func.func @main(%x: tensor<8x4xf32>, %s: tensor<f32>, %k: tensor<i32>) -> (tensor<1x4xf32>, tensor<f32>, tensor<i32>) {
+  %z = stablehlo.constant dense<0.0> : tensor<1x4xf32>
+  %i0 = stablehlo.constant dense<0> : tensor<i32>
+  %r:2 = stablehlo.while(%i = %i0, %acc = %z) : tensor<i32>, tensor<1x4xf32>
+  cond {
+    %n = stablehlo.constant dense<8> : tensor<i32>
+    %lt = stablehlo.compare LT, %i, %n : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    stablehlo.return %lt : tensor<i1>
+  } do {
+    %c0 = stablehlo.constant dense<0> : tensor<i32>
+    %row = stablehlo.dynamic_slice %x, %i, %c0, sizes = [1, 4] : (tensor<8x4xf32>, tensor<i32>, tensor<i32>) -> tensor<1x4xf32>
+    %a = stablehlo.add %acc, %row : tensor<1x4xf32>
+    %one = stablehlo.constant dense<1> : tensor<i32>
+    %i2 = stablehlo.add %i, %one : tensor<i32>
+    stablehlo.return %i2, %a : tensor<i32>, tensor<1x4xf32>
+  }
+  %as = stablehlo.abs %s : tensor<f32>
+  %one_f = stablehlo.constant dense<1.0> : tensor<f32>
+  %s1 = stablehlo.add %as, %one_f : tensor<f32>
+  %q = stablehlo.while(%v = %s1) : tensor<f32>
+  cond {
+    %h = stablehlo.constant dense<100.0> : tensor<f32>
+    %lt = stablehlo.compare LT, %v, %h : (tensor<f32>, tensor<f32>) -> tensor<i1>
+    stablehlo.return %lt : tensor<i1>
+  } do {
+    %two = stablehlo.constant dense<2.0> : tensor<f32>
+    %v2 = stablehlo.multiply %v, %two : tensor<f32>
+    stablehlo.return %v2 : tensor<f32>
+  }
+  %j0 = stablehlo.constant dense<3> : tensor<i32>
+  %w:2 = stablehlo.while(%j = %j0, %m = %k) : tensor<i32>, tensor<i32>
+  cond {
+    %lim = stablehlo.constant dense<0> : tensor<i32>
+    %gt = stablehlo.compare GT, %j, %lim : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    stablehlo.return %gt : tensor<i1>
+  } do {
+    %one = stablehlo.constant dense<1> : tensor<i32>
+    %j2 = stablehlo.subtract %j, %one : tensor<i32>
+    %m2 = stablehlo.add %m, %j : tensor<i32>
+    stablehlo.return %j2, %m2 : tensor<i32>, tensor<i32>
+  }
+  return %r#1, %q, %w#1 : tensor<1x4xf32>, tensor<f32>, tensor<i32>
+}
+`;
+
+t.test('loop counters are followed on the host: no read back for their tests (emulated)', async (t) => {
+  const m = importModule(new SourceFile('loops.mlir', LOOPS));
+  const { args, expected } = reference(m, 'main', 8);
+  const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const cu = String(run.emitted.files.get('model.cu'));
+  t.equal(cu.match(/rl_cuda_read\(/g)?.length, 1, "one read back: the float loop's test");
+  t.equal(cu.match(/if \(rl_host_v\d+\) \{ goto/g)?.length, 2, 'the two counted loops test host values');
+  t.notMatch(cu, /RL_CUDA_LAUNCH\(k0_fused_compare,/, 'a test nothing on the GPU reads runs on the host only');
+  t.match(cu, /RL_CUDA_LAUNCH\(k3_fused_add, .*k3_fused_add_on_host\(/, 'a counter the GPU reads runs on both');
+  t.match(
+    String(run.emitted.files.get('model.h')),
+    /reads 1 branch or switch value\(s\) back .*\n.*2 more the host computes itself/,
+  );
+  expectMatch(t, run.outputs, expected, 'followed loops (CUDA, emulated under ASan+UBSan)', true);
+  if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'loops.mlir');
+  else t.comment(NO_NVCC);
+});
+
 // GEMVs (f32, fewer than 32 rows: emit-cuda/gemm.ts emitFmaGemv): one row and K = 1024 (32 warps
 // splitting k; 100 columns: a partial block of 32), five rows batched with a fused bias and K = 37
 // (8 warps, most with two k), 20 rows (16 warps: their partial sums fill 40 KB), 31 rows (8).
