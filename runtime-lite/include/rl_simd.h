@@ -126,6 +126,9 @@ static inline rl_vf rl_vf_fma(rl_vf a, rl_vf b, rl_vf c) { return vfmaq_f32(c, a
 static inline rl_vf rl_vf_fma_scalar(rl_vf a, float b, rl_vf c) { return vfmaq_n_f32(c, a, b); }
 /* v = the vector at p, p advanced past it: one VLDRW with writeback (gcc does not form it). */
 #define RL_VF_LOAD_NEXT(p, v) __asm__("vldrw.u32 %q0, [%1], #16" : "=w"(v), "+r"(p) : "m"(*(const float(*)[4])(p)))
+/* x, y = the two floats at p, in general registers (rl_vf_fma_scalar's scalar operand), p advanced
+ * past them: one LDRD with writeback, where gcc made two LDRs. */
+#define RL_F32_PAIR_NEXT(p, x, y) __asm__("ldrd %0, %1, [%2], #8" : "=r"(x), "=r"(y), "+r"(p) : "m"(*(const float(*)[2])(p)))
 typedef mve_pred16_t rl_vm;
 static inline rl_vf rl_vf_sub(rl_vf a, rl_vf b) { return vsubq_f32(a, b); }
 #define RL_VF_PER_LANE_DIV_SQRT /* MVE has neither: per lane, correctly rounded (see below) */
@@ -213,6 +216,10 @@ static inline rl_vf rl_vf_pow2i(rl_vf n) { return rl_vf_from_bits((uint32_t)((in
 #if !defined(RL_VF_LOAD_NEXT)
 /* v = the vector at p, p advanced past it (the in-order GEMM micro-kernels stream B this way). */
 #define RL_VF_LOAD_NEXT(p, v) ((v) = rl_vf_load(p), (p) += RL_VF_LANES)
+#endif
+#if !defined(RL_F32_PAIR_NEXT)
+/* x, y = the two floats at p, p advanced past them. */
+#define RL_F32_PAIR_NEXT(p, x, y) ((x) = (p)[0], (y) = (p)[1], (p) += 2)
 #endif
 #if defined(RL_VF_PER_LANE_DIV_SQRT)
 #include <math.h>
