@@ -515,6 +515,13 @@ static __device__ inline uint64_t rl_wgmma_desc(const void* tile, uint32_t lbo, 
          (uint64_t)(sbo >> 4 & 0x3FFF) << 32 | 1ull << 62;
 }
 
+/* Four consecutive elements, aligned to their size: one 128-bit load or store for 4-byte types
+ * (elementwise loops, src/emit-cuda/vector-io.ts). */
+template <typename T>
+struct alignas(4 * sizeof(T)) rl_vec4 {
+  T v[4];
+};
+
 /* Threads per block of a grid-stride kernel, and blocks for n iterations: a thread for every
  * iteration, or for every 4 from a million on (the generated loops take 4 per pass, their loads
  * together), capped (the loop strides over the rest). */

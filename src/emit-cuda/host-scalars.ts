@@ -43,11 +43,7 @@ const followable = (s: Sym): boolean => integral(s) && numElements((s.type as Te
 
 /** The values of `f` the host can follow, and the host functions that compute them; `isWeight`:
  * a constant the host has (in the weights blob). */
-export function followScalars(
-  f: FusedProgram,
-  kernels: readonly Kernel[],
-  isWeight: (s: Sym) => boolean,
-): HostScalars {
+export function followScalars(f: FusedProgram, kernels: readonly Kernel[], isWeight: (s: Sym) => boolean): HostScalars {
   const { prog } = f.c;
   const producers = new Map<Sym, FlatOp[]>();
   f.kernelOps.forEach((k) => k.outs.forEach((s) => producers.set(s, [...(producers.get(s) ?? []), k])));

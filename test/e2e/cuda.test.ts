@@ -389,6 +389,36 @@ t.test('loop counters are followed on the host: no read back for their tests (em
   else t.comment(NO_NVCC);
 });
 
+// 128-bit accesses (emit-cuda/vector-io.ts): an f32 add-multiply whose bias is read along a
+// dimension (scalar) while the operands and the result move four elements at a time; an i8
+// negate (four bytes at a time); an f16 exponential of 21 elements (not a multiple of four: the
+// scalar loop). Misaligned inputs take the scalar loop and must give the same bits.
+const ELEMENTWISE = `func.func @main(%x: tensor<6x40xf32>, %y: tensor<6x40xf32>, %b: tensor<40xf32>, %h: tensor<3x7xf16>, %i: tensor<4x5xi8>) -> (tensor<6x40xf32>, tensor<3x7xf16>, tensor<4x5xi8>) {
+  %bb = stablehlo.broadcast_in_dim %b, dims = [1] : (tensor<40xf32>) -> tensor<6x40xf32>
+  %0 = stablehlo.add %x, %y : tensor<6x40xf32>
+  %1 = stablehlo.multiply %0, %bb : tensor<6x40xf32>
+  %2 = stablehlo.exponential %h : tensor<3x7xf16>
+  %3 = stablehlo.negate %i : tensor<4x5xi8>
+  func.return %1, %2, %3 : tensor<6x40xf32>, tensor<3x7xf16>, tensor<4x5xi8>
+}
+`;
+
+t.test('elementwise grid loops move four elements per access where aligned (emulated)', async (t) => {
+  const m = importModule(new SourceFile('elementwise.mlir', ELEMENTWISE));
+  const { args, expected } = reference(m, 'main', 9);
+  const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const cu = String(run.emitted.files.get('model.cu'));
+  t.match(cu, /const rl_vec4<float> rl_v_in1 = reinterpret_cast<const rl_vec4<float>\*>\(in1\)\[t\];/);
+  t.match(cu, /const float x2 = in0\[i1\];/, 'the broadcast bias stays a scalar read');
+  t.match(cu, /reinterpret_cast<rl_vec4<int8_t>\*>\(out0\)\[t\] = rl_v_out0;/);
+  t.notMatch(cu, /rl_vec4<uint16_t>/, '21 f16 elements: no vectors');
+  t.match(cu, /RL_CUDA_LAUNCH\(k0_fused_multiply, rl_cuda_blocks\(60\),/, 'a thread per four elements');
+  expectMatch(t, run.outputs, expected, 'vector accesses (CUDA, emulated under ASan+UBSan)', true);
+  await misalignedInputsMatch(t, run, 'elementwise');
+  if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'elementwise.mlir');
+  else t.comment(NO_NVCC);
+});
+
 // GEMVs (f32, fewer than 32 rows: emit-cuda/gemm.ts emitFmaGemv): one row and K = 1024 (32 warps
 // splitting k; 100 columns: a partial block of 32), five rows batched with a fused bias and K = 37
 // (8 warps, most with two k), 20 rows (16 warps: their partial sums fill 40 KB), 31 rows (8).
