@@ -164,6 +164,20 @@ static inline rl_vf rl_vf_pow2i(rl_vf n) { return vreinterpretq_f32_s32(vshlq_n_
     r_;                                                                                           \
   })
 static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) { return RL_VF_MAXMIN_NAN("vmaxnm.f32", a, b); }
+/* max(x, +0): VMAXNM with +0 (which orders +0 above -0), then x itself where x is NaN (VMAXNM
+ * would give +0). In asm for the reason above (a compare's predicate through a general register
+ * in gcc's code); 5 instructions with P0 saved and restored, where rl_vf_max takes 8. (VCMP's le
+ * and lt hold for unordered lanes too: a select on x <= 0 would turn NaN into +0.) */
+#define RL_VF_NATIVE_RELU
+static inline rl_vf rl_vf_relu(rl_vf x) {
+  rl_vf r;
+  unsigned p;
+  __asm__("vmrs %[p], p0\n\tvmaxnm.f32 %q[r], %q[x], %q[zero]\n\tvcmp.f32 eq, %q[x], %q[x]\n\t"
+          "vpsel %q[r], %q[r], %q[x]\n\tvmsr p0, %[p]"
+          : [r] "=&w"(r), [p] "=&r"(p)
+          : [x] "w"(x), [zero] "w"(vdupq_n_f32(0.0f)));
+  return r;
+}
 static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) { return RL_VF_MAXMIN_NAN("vminnm.f32", a, b); }
 #else
 static inline rl_vf rl_vf_max(rl_vf a, rl_vf b) {
@@ -217,6 +231,10 @@ static inline rl_vf rl_vf_pow2i(rl_vf n) { return rl_vf_from_bits((uint32_t)((in
 /* v = the vector at p, p advanced past it (the in-order GEMM micro-kernels stream B this way). */
 #define RL_VF_LOAD_NEXT(p, v) ((v) = rl_vf_load(p), (p) += RL_VF_LANES)
 #endif
+/* Keeps what follows after what precedes (loads included) in gcc's schedule: the in-order GEMM
+ * micro-kernels' second k step of a pass, whose B loads gcc otherwise hoisted above the first's
+ * FMAs, needing a ninth Helium Q register (two VORR moves per pass). */
+#define RL_SCHEDULE_BARRIER() __asm__ volatile("" ::: "memory")
 #if !defined(RL_F32_PAIR_NEXT)
 /* x, y = the two floats at p, p advanced past them. */
 #define RL_F32_PAIR_NEXT(p, x, y) ((x) = (p)[0], (y) = (p)[1], (p) += 2)
@@ -408,6 +426,9 @@ static inline rl_vf rl_vf_min(rl_vf a, rl_vf b) {
 }
 #endif
 static inline rl_vm rl_vf_isnan(rl_vf a) { return rl_vf_unordered(a, a); }
+#if !defined(RL_VF_NATIVE_RELU)
+static inline rl_vf rl_vf_relu(rl_vf x) { return rl_vf_max(x, rl_vf_zero()); }
+#endif
 
 #define RL_VF_SIGN 0x80000000u
 static inline rl_vf rl_vf_neg(rl_vf a) { return rl_vf_bits_xor(a, rl_vf_splat(-0.0f)); }

@@ -5,7 +5,7 @@
  * (rl_vn) where rl_simd.h has them (Helium); cVectorUnit / cIntVectorUnit say which ops it has.
  */
 import { floatElem, intElem, type ElemType } from '../ir/types.js';
-import { elemBitWidth } from '../ir/tensor.js';
+import { elemBitWidth, getElem } from '../ir/tensor.js';
 import type { Val, VecType } from '../kernel/ir.js';
 import type { VectorUnit } from '../kernel/vectorize.js';
 import { unsupportedOp } from '../emit-common/kernel.js';
@@ -164,6 +164,10 @@ export class CRenderer extends CFamilyRenderer {
     // the lanes holding every value it converts exactly.
     if (v === 'rl_vn' && x.name === 'convert')
       return x.type.elem.name === 'i32' ? args[0]! : `rl_vn_wrap_${intSuffix(x.type.elem)}(${args[0]})`;
+    // max(x, +0), a ReLU: rl_vf_relu (on Helium a compare and a select, not the general
+    // maximum's NaN settling).
+    const zero = x.args.findIndex(isPositiveZero);
+    if (v === 'rl_vf' && x.name === 'maximum' && zero >= 0) return `rl_vf_relu(${args[1 - zero]})`;
     const spell = FAMILIES[v].ops[x.name];
     if (!spell) unsupportedOp(x.owner, `vector op ${x.name}`);
     return spell(args);
@@ -184,4 +188,11 @@ export class CRenderer extends CFamilyRenderer {
     this.usedSimd = true;
     return v;
   }
+}
+
+/** A vector of +0.0 (a broadcast splat or constant; not -0.0, which maximum orders below +0). */
+function isPositiveZero(x: Val): boolean {
+  const inner = x.k === 'broadcast' ? x.value : x;
+  if (inner.k === 'const') return Object.is(inner.value, 0);
+  return inner.k === 'splat' && Object.is(Number(getElem(inner.value, 0)), 0);
 }

@@ -182,6 +182,12 @@ export function emitGemmKernel(
     : indirect
       ? 'const float* const* restrict arows'
       : 'const float* restrict ap';
+  // In-order vector cores (Helium) take two k steps per pass where A's rows are read in place
+  // with an even k count per row run (a convolution tap's channels, a whole K): see kLoop. For a
+  // whole K only with a Q register to spare beside the accumulators and B (the MLP's 1 x 28
+  // tiles, 7 + 1 of Helium's 8, spilled one per pass: 0.585 -> 0.598 instructions per MAC).
+
+  const pairsOnHelium = !p.tiling.bVectorsInRegisters && lanes > 1;
   const emitMicro = (tileName: string, nrv: number): void => {
     const nr = nrv * lanes;
     w.block(
@@ -201,18 +207,21 @@ export function emitGemmKernel(
         // OpenBLAS's speed).
         const kLoop = (count: string, bOffset: string, aPairs = false): void => {
           if (aPairs) {
-            // Helium, a convolution's taps of an even channel count: two k steps per pass, each
+            // Helium, an even count of k (a convolution tap's channels, a GEMM's K): two k steps per pass, each
             // row's two A values by one LDRD that advances its pointer, the loop's end paid once
-            // (Cortex-M55, 3 x 8 tiles: 20 instead of 24 instructions per 48 MACs).
+            // (Cortex-M55, 3 x 8 tiles: 20 instead of 24 instructions per 48 MACs; without the
+            // barrier between the steps, 22).
             w.line(`const float* restrict b = bp + (${bOffset}0) * ${nr};`);
             w.block(`for (rl_index_t p = 0; p < ${count}; p += 2) {`, () => {
               w.line(`float ${Array.from({ length: mr }, (_, i) => `a${i}p, a${i}q`).join(', ')};`);
               w.line(Array.from({ length: mr }, (_, i) => `RL_F32_PAIR_NEXT(a${i}, a${i}p, a${i}q);`).join(' '));
-              for (const step of ['p', 'q'])
+              for (const step of ['p', 'q']) {
+                if (step === 'q') w.line('RL_SCHEDULE_BARRIER();');
                 for (let v = 0; v < nrv; v++)
                   w.line(
                     `{ rl_vf bv; RL_VF_LOAD_NEXT(b, bv); ${Array.from({ length: mr }, (_, i) => `${acc(i, v)} = rl_vf_fma_scalar(bv, a${i}${step}, ${acc(i, v)});`).join(' ')} }`,
                   );
+              }
             });
             return;
           }
@@ -244,12 +253,12 @@ export function emitGemmKernel(
         if (indirect && p.a.kind === 'conv') {
           // One pass per kernel tap of this k block, each with the rows' pointers for that tap.
           const channels = p.a.channels;
-          const aPairs = !p.tiling.bVectorsInRegisters && lanes > 1 && channels % 2 === 0;
+          const aPairs = pairsOnHelium && channels % 2 === 0;
           w.block(`for (rl_index_t t = 0; t < kc / ${channels}; ++t) {`, () => {
             for (let i = 0; i < mr; i++) w.line(`const float* restrict a${i} = arows[t * ${mr} + ${i}];`);
             kLoop(String(channels), `t * ${channels} + `, aPairs);
           });
-        } else kLoop('kc', '');
+        } else kLoop('kc', '', direct && pairsOnHelium && KC === p.k && p.k % 2 === 0 && mr * nrv < 7);
         w.block(`if (rows == ${mr} && cols == ${nr}) {`, () => {
           for (let i = 0; i < mr; i++)
             for (let v = 0; v < nrv; v++) {

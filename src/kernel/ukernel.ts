@@ -85,6 +85,9 @@ export interface DirectConvPlan {
   /** Vectors of output channels per register block, and output pixels per block. */
   readonly channelBlock: number;
   readonly pixelBlock: number;
+  /** For an in-order core (microcontrollers): interior blocks take a narrow window's taps along x
+   * unrolled, a schedule barrier after each (emit-c/direct-conv.ts). */
+  readonly inOrder?: boolean;
 }
 
 /** A GPU GEMM's plan: the shape (A a matrix, or a convolution's image read as one: an implicit

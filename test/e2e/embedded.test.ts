@@ -463,3 +463,27 @@ t.test('int8 maximum, minimum and max pooling in SIMD32 byte vectors on Cortex-M
   }
   t.ok(elems(want[0]!).map(Number).includes(127) && elems(want[1]!).map(Number).includes(-128), 'the extremes meet');
 });
+
+// Helium's in-order GEMM tiles in two k steps per pass (emit-c/gemm.ts kLoop's pairs): rows read
+// in place over an even K (one LDRD per row for both steps), with several rows (rows past the
+// tile's end alias its first), an odd K (one step per pass), and a convolution whose taps have an
+// even channel count (indirect rows); on Cortex-M55 under QEMU against the interpreter.
+const PAIRS = `func.func @main(%a: tensor<5x40xf32>, %b: tensor<40x8xf32>, %c: tensor<5x41xf32>, %d: tensor<41x8xf32>, %x: tensor<1x6x6x16xf32>, %w: tensor<3x3x16x8xf32>) -> (tensor<5x8xf32>, tensor<5x8xf32>, tensor<1x6x6x8xf32>) {
+  %0 = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<5x40xf32>, tensor<40x8xf32>) -> tensor<5x8xf32>
+  %1 = stablehlo.dot_general %c, %d, contracting_dims = [1] x [0] : (tensor<5x41xf32>, tensor<41x8xf32>) -> tensor<5x8xf32>
+  %2 = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<1x6x6x16xf32>, tensor<3x3x16x8xf32>) -> tensor<1x6x6x8xf32>
+  func.return %0, %1, %2 : tensor<5x8xf32>, tensor<5x8xf32>, tensor<1x6x6x8xf32>
+}
+`;
+
+t.test('Cortex-M55 GEMM tiles taking k steps in pairs match the interpreter', async (t) => {
+  const target = lookupTarget('cortex-m55');
+  const why = cannotRunHere(target);
+  if (why) return t.pass('cortex-m55: not run', { skip: why });
+  const m = importModule(new SourceFile('pairs.mlir', PAIRS));
+  const { args, expected } = reference(m, 'main', 10);
+  const run = await runCompiled(m, 'main', args, { target });
+  const c = run.emitted.files.get('model.c') as string;
+  t.equal(c.match(/RL_F32_PAIR_NEXT\(a0,/g)?.length, 2, 'the even-K product and the convolution take pairs');
+  expectMatch(t, run.outputs, expected, 'pairs on Cortex-M55');
+});

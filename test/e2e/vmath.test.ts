@@ -175,7 +175,7 @@ t.test(
 );
 
 // StableHLO maximum/minimum in Helium vectors (rl_simd.h: VMAXNM/VMINNM and a predicated NaN
-// test in asm) over every pair of special values (signed zeros, NaN, infinities, the least
+// test in asm; max(x, +0) as a compare and select) over every pair of special values (signed zeros, NaN, infinities, the least
 // subnormals, equal values), on Cortex-M55 under QEMU: bit for bit the interpreter's, NaN for NaN,
 // with subnormal operands taken as zeros of their sign (Helium's floating point runs with the
 // standard FPSCR, flush to zero: the target says so). (test/c/vmath_ulp.c checks the other
@@ -184,10 +184,12 @@ t.test('maximum and minimum in Helium vectors give the interpreter bits on speci
   const special = ['0', '-0', '1', '-1', '1e-45', '-1e-45', 'inf', '-inf', 'nan', '3.5', '3.5', '-2'];
   const n = special.length * special.length;
   const src = [
-    `func.func @main(%a: tensor<${n}xf32>, %b: tensor<${n}xf32>) -> (tensor<${n}xf32>, tensor<${n}xf32>) {`,
+    `func.func @main(%a: tensor<${n}xf32>, %b: tensor<${n}xf32>) -> (tensor<${n}xf32>, tensor<${n}xf32>, tensor<${n}xf32>) {`,
     `  %x = stablehlo.maximum %a, %b : tensor<${n}xf32>`,
     `  %y = stablehlo.minimum %a, %b : tensor<${n}xf32>`,
-    `  return %x, %y : tensor<${n}xf32>, tensor<${n}xf32>`,
+    `  %zero = stablehlo.constant dense<0.0> : tensor<${n}xf32>`,
+    `  %r = stablehlo.maximum %a, %zero : tensor<${n}xf32>`,
+    `  return %x, %y, %r : tensor<${n}xf32>, tensor<${n}xf32>, tensor<${n}xf32>`,
     '}',
   ].join('\n');
   const m = importModule(new SourceFile('maxmin.mlir', src));
@@ -203,8 +205,9 @@ t.test('maximum and minimum in Helium vectors give the interpreter bits on speci
   const want = new Interpreter(m).runFunc(f, inputs(flushed)) as Tensor[];
   const run = await runCompiled(m, 'main', args, { target: lookupTarget('cortex-m55') });
   t.match(run.emitted.files.get('model.c') as string, /rl_vf_max\(/, 'maximum runs in Helium vectors');
+  t.match(run.emitted.files.get('model.c') as string, /rl_vf_relu\(/, 'max(x, +0) as a ReLU (compare and select)');
   const f32bits = (x: number): number => new Uint32Array(Float32Array.of(x).buffer)[0]!;
-  ['maximum', 'minimum'].forEach((op, o) => {
+  ['maximum', 'minimum', 'maximum with +0'].forEach((op, o) => {
     const got = run.outputs[o]!.data as ArrayLike<number>;
     const ref = want[o]!.data as ArrayLike<number>;
     const bad = Array.from({ length: n }, (_, i) => i).filter((i) =>
