@@ -183,7 +183,7 @@ export function emitRowGroup(
   const names = [...g.ins.map((_, i) => `in${i}`), ...g.outs.map((_, i) => `out${i}`)];
   const symName = new Map([...g.ins, ...g.outs].map((s, i) => [s, names[i]!]));
   const irs = parts.map((p, j) => partIR(p, j, env));
-  const partNames = irs.map((ir) => `${name}_${ir.name.replace(/^k\d+_/, '')}_${irs.indexOf(ir)}`);
+  const partNames = irs.map((ir, j) => `${name}_${ir.name.replace(/^k\d+_/, '')}_${j}`);
   const threads = blockReduction(irs[0]!.body)!.threads;
   const sources: string[] = [];
   let params: KernelParam[] = [];
@@ -194,6 +194,8 @@ export function emitRowGroup(
     sources.push(r.render({ ...ir, name: partNames[j]!, comment }, owner, false));
     const partParams = r.kernelParams(ir, false, owner);
     const syms = [...parts[j]!.ins, ...parts[j]!.outs];
+    if (partParams.length !== syms.length)
+      throw new Error(`${ir.name}: its parameters are not its operands and results`);
     partParams.forEach((p, i) => {
       const n = symName.get(syms[i]!)!;
       if (!params.some((q) => q.name === n))
