@@ -1,7 +1,9 @@
 /**
  * @fileoverview The op builder the quantize phase writes integer forms with, and the type helpers
- * its parts share (quantized.ts, quantized-order.ts).
+ * its parts share (quantized.ts, quantized-order.ts, quantized-add.ts), and the fixed-point form of a
+ * requantization multiplier.
  */
+import { error } from '../diag/diagnostics.js';
 import type { Loc } from '../diag/source.js';
 import type { Attr } from '../ir/attrs.js';
 import type { Value } from '../ir/core.js';
@@ -50,4 +52,27 @@ export class Builder extends OpBuilder {
     const q = quantOf(x)!;
     return this.one('stablehlo.bitcast_convert', [x], tensorType(tensorOf(x).shape, q.storage));
   }
+}
+
+/** multiplier = M0 * 2^-n with M0 in [2^30, 2^31) and 1 <= n <= 62 (tiny multipliers lose low bits). */
+export function fixedPoint(multiplier: number, loc: Loc): { m0: number; n: number } {
+  if (!(multiplier > 0) || !Number.isFinite(multiplier))
+    throw error(
+      'E0301',
+      { op: `a requantization multiplier of ${multiplier} (scales must be positive)`, target: 'the quantize phase' },
+      loc,
+    );
+  let e = Math.floor(Math.log2(multiplier)) + 1;
+  let m0 = Math.round((multiplier / 2 ** e) * 2 ** 31);
+  if (m0 >= 2 ** 31) [m0, e] = [2 ** 30, e + 1];
+  if (m0 < 2 ** 30) [m0, e] = [Math.round((multiplier / 2 ** (e - 1)) * 2 ** 31), e - 1];
+  let n = 31 - e;
+  if (n < 1)
+    throw error(
+      'E0301',
+      { op: `a requantization multiplier of ${multiplier} (at most 2^30)`, target: 'the quantize phase' },
+      loc,
+    );
+  if (n > 62) [m0, n] = [Math.round(m0 / 2 ** (n - 62)), 62];
+  return { m0, n };
 }

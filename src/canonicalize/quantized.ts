@@ -31,7 +31,10 @@ import { constantValue } from '../ops/control.js';
 import { forEachIndex, getElem, strides } from '../ir/tensor.js';
 import { dotDims, type DotDims } from '../ops/contraction.js';
 import { hasQuantTypes } from '../ops/quant.js';
-import { Builder, F32, I16, I32, I64, perAxis, quantOf, tensorOf } from './quant-builder.js';
+import { Builder, F32, fixedPoint, I16, I32, I64, perAxis, quantOf, tensorOf } from './quant-builder.js';
+import { isQuantizedAdd, lowerQuantizedAdd } from './quantized-add.js';
+
+export { fixedPoint };
 import {
   applyChain,
   isOrderReduction,
@@ -54,20 +57,6 @@ function perChannel(q: QuantElem, n: number): { scales: number[]; zeroPoints: nu
     scales: Array.from({ length: n }, (_, i) => Math.fround(q.scales[at(i)]!)),
     zeroPoints: Array.from({ length: n }, (_, i) => q.zeroPoints[at(i)] ?? 0),
   };
-}
-
-/** multiplier = M0 * 2^-n with M0 in [2^30, 2^31) and 1 <= n <= 62 (tiny multipliers lose low bits). */
-export function fixedPoint(multiplier: number, loc: Loc): { m0: number; n: number } {
-  if (!(multiplier > 0) || !Number.isFinite(multiplier))
-    unsupported(`a requantization multiplier of ${multiplier} (scales must be positive)`, loc);
-  let e = Math.floor(Math.log2(multiplier)) + 1;
-  let m0 = Math.round((multiplier / 2 ** e) * 2 ** 31);
-  if (m0 >= 2 ** 31) [m0, e] = [2 ** 30, e + 1];
-  if (m0 < 2 ** 30) [m0, e] = [Math.round((multiplier / 2 ** (e - 1)) * 2 ** 31), e - 1];
-  let n = 31 - e;
-  if (n < 1) unsupported(`a requantization multiplier of ${multiplier} (at most 2^30)`, loc);
-  if (n > 62) [m0, n] = [Math.round(m0 / 2 ** (n - 62)), 62];
-  return { m0, n };
 }
 
 interface Contraction {
@@ -459,6 +448,10 @@ function rewriteBlock(block: Block, rw: Rewrite): Block {
       continue;
     }
     const operands = op.operands.map(use);
+    if (isQuantizedAdd(op)) {
+      replace(lowerQuantizedAdd(op, operands));
+      continue;
+    }
     if ((ORDER_OPS.has(op.name) || isOrderReduction(op)) && sameQuantization(op, operands)) {
       replace(lowerOrderOp(op, operands));
       continue;
