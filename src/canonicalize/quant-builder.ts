@@ -1,6 +1,6 @@
 /**
  * @fileoverview The op builder the quantize phase writes integer forms with, and the type helpers
- * its parts share (quantized.ts, quantized-order.ts, quantized-add.ts), and the fixed-point form of a
+ * its parts share (quantized.ts, quantized-order.ts, quantized-arith.ts), and the fixed-point form of a
  * requantization multiplier.
  */
 import { error } from '../diag/diagnostics.js';

@@ -32,7 +32,7 @@ import { forEachIndex, getElem, strides } from '../ir/tensor.js';
 import { dotDims, type DotDims } from '../ops/contraction.js';
 import { hasQuantTypes } from '../ops/quant.js';
 import { Builder, F32, fixedPoint, I16, I32, I64, perAxis, quantOf, tensorOf } from './quant-builder.js';
-import { isQuantizedAdd, lowerQuantizedAdd } from './quantized-add.js';
+import { isQuantizedArithmetic, lowerQuantizedArithmetic } from './quantized-arith.js';
 
 export { fixedPoint };
 import {
@@ -448,8 +448,8 @@ function rewriteBlock(block: Block, rw: Rewrite): Block {
       continue;
     }
     const operands = op.operands.map(use);
-    if (isQuantizedAdd(op)) {
-      replace(lowerQuantizedAdd(op, operands));
+    if (isQuantizedArithmetic(op)) {
+      replace(lowerQuantizedArithmetic(op, operands));
       continue;
     }
     if ((ORDER_OPS.has(op.name) || isOrderReduction(op)) && sameQuantization(op, operands)) {

@@ -572,50 +572,72 @@ t.test('quantized convolutions padded with the zero point on microcontrollers eq
   }
 });
 
-// The integer add (canonicalize/quantized-add.ts): residual-style adds of int8 operands of
-// different scales and zero points to a third quantization, u8, and i16 (a 12-bit shift), each
-// operand over its whole storage range (with saturation at the result's bounds), on the host
-// under ASan+UBSan and on Cortex-M4, M0 and M55: within one quantum of the interpreter.
-t.test('quantized add in integer arithmetic: within one quantum on host and microcontrollers', async (t) => {
-  const q8a = '!quant.uniform<i8:f32, 0.05:-3>';
-  const q8b = '!quant.uniform<i8:f32, 0.02:7>';
-  const q8r = '!quant.uniform<i8:f32, 0.06:2>';
-  const qu = '!quant.uniform<u8:f32, 0.1:128>';
-  const qur = '!quant.uniform<u8:f32, 0.15:120>';
-  const q16 = '!quant.uniform<i16:f32, 0.001>';
-  const q16r = '!quant.uniform<i16:f32, 0.0015:5>';
-  const add = (x: string, y: string, s: string, a: string, b: string, r: string, n: string): string[] => [
-    `  %${x}q = stablehlo.bitcast_convert %${x} : (tensor<${n}x${s}>) -> tensor<${n}x${a}>`,
-    `  %${y}q = stablehlo.bitcast_convert %${y} : (tensor<${n}x${s}>) -> tensor<${n}x${b}>`,
-    `  %${x}${y} = stablehlo.add %${x}q, %${y}q : (tensor<${n}x${a}>, tensor<${n}x${b}>) -> tensor<${n}x${r}>`,
-    `  %${x}${y}s = stablehlo.bitcast_convert %${x}${y} : (tensor<${n}x${r}>) -> tensor<${n}x${s}>`,
-  ];
-  const src = [
-    'func.func @main(%a: tensor<256xi8>, %b: tensor<256xi8>, %c: tensor<256xui8>, %d: tensor<256xui8>, %e: tensor<64xi16>, %f: tensor<64xi16>) -> (tensor<256xi8>, tensor<256xui8>, tensor<64xi16>) {',
-    ...add('a', 'b', 'i8', q8a, q8b, q8r, '256'),
-    ...add('c', 'd', 'ui8', qu, qu, qur, '256'),
-    ...add('e', 'f', 'i16', q16, q16, q16r, '64'),
-    '  return %abs, %cds, %efs : tensor<256xi8>, tensor<256xui8>, tensor<64xi16>',
-    '}',
-  ].join('\n');
-  const m = importModule(new SourceFile('qadd.mlir', src));
-  const f = m.funcs.get('main')!;
-  // Every stored value of each operand, its partner in another order (i * 97 mod 256, i * 12345
-  // mod 65536): sums over the whole range, saturating at both ends.
-  const spread = (n: number, lo: number, mult: number, mod: number): string =>
-    Array.from({ length: n }, (_, i) => lo + ((i * mult) % mod)).join(',');
-  const args = [
-    parseInput(`256xi8=${spread(256, -128, 1, 256)}`, f, 0),
-    parseInput(`256xi8=${spread(256, -128, 97, 256)}`, f, 1),
-    parseInput(`256xui8=${spread(256, 0, 1, 256)}`, f, 2),
-    parseInput(`256xui8=${spread(256, 0, 97, 256)}`, f, 3),
-    parseInput(`64xi16=${spread(64, -32768, 1040, 65536)}`, f, 4),
-    parseInput(`64xi16=${spread(64, -32768, 12345, 65536)}`, f, 5),
-  ] as Tensor[];
-  const want = run(m, args);
-  const lowered = compile(m, { entry: 'main', prefix: 'model', sourceName: 'qadd.mlir', cc: 'gcc' });
-  t.notMatch(lowered.files.get('model.c') as string, /\bfloat\b.*stablehlo\.add/, 'no add in float');
-  withinOneQuantum(t, (await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS })).outputs, want, 'host');
-  for (const target of ['cortex-m4', 'cortex-m0', 'cortex-m55'])
-    withinOneQuantum(t, (await runCompiled(m, 'main', args, { target: lookupTarget(target) })).outputs, want, target);
-});
+// The integer add and multiply (canonicalize/quantized-arith.ts): residual-style adds of int8
+// operands of different scales and zero points to a third quantization, u8, and i16 (a 12-bit
+// shift), and an int8 multiply, each operand over its whole storage range (with saturation at
+// the result's bounds), on the host under ASan+UBSan and on Cortex-M4, M0 and M55: within one
+// quantum of the interpreter.
+t.test(
+  'quantized add and multiply in integer arithmetic: within one quantum on host and microcontrollers',
+  async (t) => {
+    const q8a = '!quant.uniform<i8:f32, 0.05:-3>';
+    const q8b = '!quant.uniform<i8:f32, 0.02:7>';
+    const q8r = '!quant.uniform<i8:f32, 0.06:2>';
+    const qu = '!quant.uniform<u8:f32, 0.1:128>';
+    const qur = '!quant.uniform<u8:f32, 0.15:120>';
+    const q16 = '!quant.uniform<i16:f32, 0.001>';
+    const q16r = '!quant.uniform<i16:f32, 0.0015:5>';
+    const q8m = '!quant.uniform<i8:f32, 0.15:-5>';
+    const add = (x: string, y: string, s: string, a: string, b: string, r: string, n: string, op = 'add'): string[] => [
+      `  %${x}q = stablehlo.bitcast_convert %${x} : (tensor<${n}x${s}>) -> tensor<${n}x${a}>`,
+      `  %${y}q = stablehlo.bitcast_convert %${y} : (tensor<${n}x${s}>) -> tensor<${n}x${b}>`,
+      `  %${x}${y} = stablehlo.${op} %${x}q, %${y}q : (tensor<${n}x${a}>, tensor<${n}x${b}>) -> tensor<${n}x${r}>`,
+      `  %${x}${y}s = stablehlo.bitcast_convert %${x}${y} : (tensor<${n}x${r}>) -> tensor<${n}x${s}>`,
+    ];
+    const src = [
+      'func.func @main(%a: tensor<256xi8>, %b: tensor<256xi8>, %c: tensor<256xui8>, %d: tensor<256xui8>, %e: tensor<64xi16>, %f: tensor<64xi16>, %g: tensor<256xi8>, %h: tensor<256xi8>) -> (tensor<256xi8>, tensor<256xui8>, tensor<64xi16>, tensor<256xi8>) {',
+      ...add('a', 'b', 'i8', q8a, q8b, q8r, '256'),
+      ...add('c', 'd', 'ui8', qu, qu, qur, '256'),
+      ...add('e', 'f', 'i16', q16, q16, q16r, '64'),
+      ...add('g', 'h', 'i8', q8a, q8b, q8m, '256', 'multiply'),
+      '  return %abs, %cds, %efs, %ghs : tensor<256xi8>, tensor<256xui8>, tensor<64xi16>, tensor<256xi8>',
+      '}',
+    ].join('\n');
+    const m = importModule(new SourceFile('qadd.mlir', src));
+    const f = m.funcs.get('main')!;
+    // Every stored value of each operand, its partner in another order (i * 97 mod 256, i * 12345
+    // mod 65536): sums over the whole range, saturating at both ends.
+    const spread = (n: number, lo: number, mult: number, mod: number): string =>
+      Array.from({ length: n }, (_, i) => lo + ((i * mult) % mod)).join(',');
+    const args = [
+      parseInput(`256xi8=${spread(256, -128, 1, 256)}`, f, 0),
+      parseInput(`256xi8=${spread(256, -128, 97, 256)}`, f, 1),
+      parseInput(`256xui8=${spread(256, 0, 1, 256)}`, f, 2),
+      parseInput(`256xui8=${spread(256, 0, 97, 256)}`, f, 3),
+      parseInput(`64xi16=${spread(64, -32768, 1040, 65536)}`, f, 4),
+      parseInput(`64xi16=${spread(64, -32768, 12345, 65536)}`, f, 5),
+      parseInput(`256xi8=${spread(256, -128, 1, 256)}`, f, 6),
+      parseInput(`256xi8=${spread(256, -128, 97, 256)}`, f, 7),
+    ] as Tensor[];
+    const want = run(m, args);
+    const lowered = compile(m, { entry: 'main', prefix: 'model', sourceName: 'qadd.mlir', cc: 'gcc' });
+    t.notMatch(
+      lowered.files.get('model.c') as string,
+      /\bfloat\b.*stablehlo\.(add|multiply)/,
+      'no add or multiply in float',
+    );
+    const host = (await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS })).outputs;
+    withinOneQuantum(t, host, want, 'host');
+    // The products (up to 18 at a scale of 0.15: no saturation) exactly as the rule says: the
+    // interpreter rounds ties to even, the integer form up (2 of 256 here), nothing else differs.
+    const ints = (x: Tensor): number[] => Array.from({ length: size(x) }, (_, i) => Number(getElem(x, i)));
+    const [g, h] = [ints(args[6]!), ints(args[7]!)];
+    const multiplier = (Math.fround(0.05) * Math.fround(0.02)) / Math.fround(0.15);
+    const rule = g.map((a, i) =>
+      Math.min(127, Math.max(-128, -5 + Math.floor((a + 3) * (h[i]! - 7) * multiplier + 0.5))),
+    );
+    t.same(ints(host[3]!), rule, 'the multiply: round half up of (a - za)(b - zb) sa sb / sr, plus zr');
+    for (const target of ['cortex-m4', 'cortex-m0', 'cortex-m55'])
+      withinOneQuantum(t, (await runCompiled(m, 'main', args, { target: lookupTarget(target) })).outputs, want, target);
+  },
+);
