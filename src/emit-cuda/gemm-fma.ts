@@ -5,7 +5,16 @@
  * (emitFmaGemv) for products of few rows.
  */
 import type { GpuGemmPlan } from '../kernel/ukernel.js';
-import { elemC, linearOffset, operandOffsets, storeAt, tileLoop, type GemmEmitter, type Tile } from './gemm-parts.js';
+import {
+  elemC,
+  linearOffset,
+  operandOffsets,
+  storeAt,
+  tapOffsets,
+  tileLoop,
+  type GemmEmitter,
+  type Tile,
+} from './gemm-parts.js';
 
 /** Block tiles of the tiled kernel, the largest first: a block of 256 threads computes bm x bn
  * outputs, each thread tm x tn of them in registers as (tm / 4) x (tn / 4) quads of 4 x 4 a
@@ -91,11 +100,8 @@ function aLoads(
       '}',
     ],
     value: (j, k) => {
-      const tap = `(int)(${k} / ${g.channels})`;
-      const times = (x: string, n: number): string => (n === 1 ? x : `${x} * ${n}`);
-      const ih = `rl_a_ih[${j}] + ${times(`${tap} / ${g.kernelWidth}`, g.dilation[0])}`;
-      const iw = `rl_a_iw[${j}] + ${times(`${tap} % ${g.kernelWidth}`, g.dilation[1])}`;
-      return `[&] { const int ih = ${ih}, iw = ${iw}; return rl_a_in[${j}] && ${k} < ${p.k} && (unsigned)ih < ${g.height}u && (unsigned)iw < ${g.width}u ? (float)${ac.load(`in0[rl_a_img[${j}] + ((int64_t)ih * ${g.width} + iw) * ${g.channels} + ${k} % ${g.channels}]`)} : 0.0f; }()`;
+      const under = tapOffsets(g, `(int)(${k} / ${g.channels})`);
+      return `[&] { const int ih = rl_a_ih[${j}] + ${under.rows}, iw = rl_a_iw[${j}] + ${under.cols}; return rl_a_in[${j}] && ${k} < ${p.k} && (unsigned)ih < ${g.height}u && (unsigned)iw < ${g.width}u ? (float)${ac.load(`in0[rl_a_img[${j}] + ((int64_t)ih * ${g.width} + iw) * ${g.channels} + ${k} % ${g.channels}]`)} : 0.0f; }()`;
     },
   };
 }

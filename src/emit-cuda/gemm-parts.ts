@@ -7,7 +7,7 @@
 import type { FlatOp } from '../flat/program.js';
 import type { ElemType, TensorType } from '../ir/types.js';
 import { v } from '../ir/index-expr.js';
-import type { GpuGemmPlan } from '../kernel/ukernel.js';
+import type { ConvGeometry, GpuGemmPlan } from '../kernel/ukernel.js';
 import { epilogueLeaf, fusedElement, type FusedEnv } from '../kernel/fused.js';
 import { indexVarsUsed } from '../kernel/analysis.js';
 import type { CodeWriter } from '../emit-common/code-writer.js';
@@ -74,6 +74,18 @@ export function operandOffsets(p: GpuGemmPlan): {
   };
 }
 
+/** `x * n` as C, `x` for n = 1. */
+export const times = (x: string, n: number): string => (n === 1 ? x : `${x} * ${n}`);
+
+/** How far kernel tap `tap` (kh * KW + kw, a C expression) of convolution `g` lies below and
+ * right of its window's first input pixel, in input rows and columns (dilation included). */
+export function tapOffsets(g: ConvGeometry, tap: string): { rows: string; cols: string } {
+  return {
+    rows: times(`(${tap} / ${g.kernelWidth})`, g.dilation[0]),
+    cols: times(`(${tap} % ${g.kernelWidth})`, g.dilation[1]),
+  };
+}
+
 /** How a kernel reads A[m][k] (`m`, `k`: int64_t names in scope): the declarations it needs
  * first, the condition under which the element is read (inside the product, and for a
  * convolution inside the image: the padding reads as 0), and its offset in in0. For a
@@ -84,14 +96,13 @@ export function aElement(p: GpuGemmPlan, m: string, k: string): { decls: string[
   if (p.a.kind === 'matrix') return { decls: [], inside: product, offset: operandOffsets(p).a(m, k) };
   const g = p.a;
   const [sh, sw] = g.stride;
-  const [dh, dw] = g.dilation;
   const [ph, pw] = g.padBefore;
-  const times = (x: string, n: number): string => (n === 1 ? x : `${x} * ${n}`);
   const shift = (n: number): string => (n === 0 ? '' : n > 0 ? ` - ${n}` : ` + ${-n}`);
+  const under = tapOffsets(g, 'rl_tap');
   return {
     decls: [
       `const int64_t rl_img = ${m} / ${g.outHeight * g.outWidth}, rl_oh = ${m} / ${g.outWidth} % ${g.outHeight}, rl_ow = ${m} % ${g.outWidth}, rl_tap = ${k} / ${g.channels};`,
-      `const int64_t rl_ih = ${times('rl_oh', sh)} + ${times(`(rl_tap / ${g.kernelWidth})`, dh)}${shift(ph)}, rl_iw = ${times('rl_ow', sw)} + ${times(`(rl_tap % ${g.kernelWidth})`, dw)}${shift(pw)};`,
+      `const int64_t rl_ih = ${times('rl_oh', sh)} + ${under.rows}${shift(ph)}, rl_iw = ${times('rl_ow', sw)} + ${under.cols}${shift(pw)};`,
     ],
     inside: `${product} && (uint64_t)rl_ih < ${g.height} && (uint64_t)rl_iw < ${g.width}`,
     offset: `((rl_img * ${g.height} + rl_ih) * ${g.width} + rl_iw) * ${g.channels} + ${k} % ${g.channels}`,
