@@ -206,36 +206,28 @@ export function emitGemmKernel(
         // twelve accumulators: gcc spilled three of them to the stack in the inner loop (half of
         // OpenBLAS's speed).
         const kLoop = (count: string, bOffset: string, aPairs = false): void => {
-          if (aPairs) {
-            // Helium, an even count of k (a convolution tap's channels, a GEMM's K): two k steps per pass, each
+          if (!p.tiling.bVectorsInRegisters) {
+            // In order: B streams through one pointer each load advances (Helium: VLDRW with
+            // writeback; with an offset per load gcc kept a second pointer and an add per k step:
+            // 18 instead of 16 instructions per 28 MACs on Cortex-M55). With aPairs (Helium, an
+            // even count of k: a convolution tap's channels, a GEMM's K) two k steps per pass, each
             // row's two A values by one LDRD that advances its pointer, the loop's end paid once
             // (Cortex-M55, 3 x 8 tiles: 20 instead of 24 instructions per 48 MACs; without the
             // barrier between the steps, 22).
+            const steps = aPairs ? ['p', 'q'] : ['p'];
             w.line(`const float* restrict b = bp + (${bOffset}0) * ${nr};`);
-            w.block(`for (rl_index_t p = 0; p < ${count}; p += 2) {`, () => {
-              w.line(`float ${Array.from({ length: mr }, (_, i) => `a${i}p, a${i}q`).join(', ')};`);
-              w.line(Array.from({ length: mr }, (_, i) => `RL_F32_PAIR_NEXT(a${i}, a${i}p, a${i}q);`).join(' '));
-              for (const step of ['p', 'q']) {
-                if (step === 'q') w.line('RL_SCHEDULE_BARRIER();');
+            w.block(`for (rl_index_t p = 0; p < ${count}; ${aPairs ? 'p += 2' : '++p'}) {`, () => {
+              if (aPairs) {
+                w.line(`float ${Array.from({ length: mr }, (_, i) => `a${i}p, a${i}q`).join(', ')};`);
+                w.line(Array.from({ length: mr }, (_, i) => `RL_F32_PAIR_NEXT(a${i}, a${i}p, a${i}q);`).join(' '));
+              } else w.line(`const float ${Array.from({ length: mr }, (_, i) => `a${i}p = ${aAt(i)}`).join(', ')};`);
+              steps.forEach((step, j) => {
+                if (j > 0) w.line('RL_SCHEDULE_BARRIER();');
                 for (let v = 0; v < nrv; v++)
                   w.line(
                     `{ rl_vf bv; RL_VF_LOAD_NEXT(b, bv); ${Array.from({ length: mr }, (_, i) => `${acc(i, v)} = rl_vf_fma_scalar(bv, a${i}${step}, ${acc(i, v)});`).join(' ')} }`,
                   );
-              }
-            });
-            return;
-          }
-          if (!p.tiling.bVectorsInRegisters) {
-            // In order: B streams through one pointer each load advances (Helium: VLDRW with
-            // writeback; with an offset per load gcc kept a second pointer and an add per k step:
-            // 18 instead of 16 instructions per 28 MACs on Cortex-M55).
-            w.line(`const float* restrict b = bp + (${bOffset}0) * ${nr};`);
-            w.block(`for (rl_index_t p = 0; p < ${count}; ++p) {`, () => {
-              w.line(`const float ${Array.from({ length: mr }, (_, i) => `a${i}p = ${aAt(i)}`).join(', ')};`);
-              for (let v = 0; v < nrv; v++)
-                w.line(
-                  `{ rl_vf bv; RL_VF_LOAD_NEXT(b, bv); ${Array.from({ length: mr }, (_, i) => `${acc(i, v)} = rl_vf_fma_scalar(bv, a${i}p, ${acc(i, v)});`).join(' ')} }`,
-                );
+              });
             });
             return;
           }
