@@ -17,7 +17,7 @@ import { BlobBuilder } from '../emit-common/blob.js';
 import { cElem, toStorageBytes } from '../emit-common/ctypes.js';
 import type { Kernel } from '../emit-common/kernel.js';
 import { fusedKernelIR, opKernelIR, ukernelIR } from '../emit-common/lowering.js';
-import { emitGpuGemm, gpuGemmLaunch, planGpuGemm } from './gemm.js';
+import { emitGpuGemm, gpuGemmLaunches, gpuGemmScratchBytes, planGpuGemm } from './gemm.js';
 import { ioTables, runSteps } from '../emit-common/host.js';
 import { fuseKernels, VERSION, type CProgram, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 import { describeGroup } from '../kernel/fused.js';
@@ -45,7 +45,7 @@ export const fuseForCuda = (c: CProgram): FusedProgram => {
   const fused = fuseKernels(c, {
     lanes: 1,
     planFor: (f, out) => planGpuGemm(f, c.o.gpuArchs ?? DEFAULT_GPU_ARCHS, out?.type as TensorType | undefined),
-    scratchBytes: () => 0,
+    scratchBytes: (p) => (p.kind === 'gpu-gemm' ? gpuGemmScratchBytes(p) : 0),
   });
   return c.o.fusion === false ? fused : mergeRowGroups(fused, splatEnv(fused));
 };
@@ -75,7 +75,7 @@ export function lowerForCuda(f: FusedProgram, plan: MemoryPlan): CudaKernel[] {
         params,
         source,
         ir,
-        launches: [{ name: ir.name, launch: gpuGemmLaunch(gemm) }],
+        launches: gpuGemmLaunches(gemm, ir.name),
       };
     }
     const inPlace = plan.inPlace.has(k) || k.ins.includes(k.outs[0]!);

@@ -118,13 +118,17 @@ export const emitFmaGemm: GemmEmitter = (w, p, name, comment, signature, epilogu
   w.line(
     comment.replace(
       / \*\/$/,
-      `; tiled GEMM: ${bm} x ${bn} outputs per block, k steps of ${bk} through two shared-memory stages, ${tm} x ${tn} per thread, f32 FMA${p.a.kind === 'conv' ? '; the image read as an implicit GEMM (rows: output pixels, k: taps x channels)' : ''} */`,
+      `; tiled GEMM: ${bm} x ${bn} outputs per block, k steps of ${bk} through two shared-memory stages, ${tm} x ${tn} per thread, f32 FMA${p.a.kind === 'conv' ? '; the image read as an implicit GEMM (rows: output pixels, k: taps x channels)' : ''}${p.kSlices ? `; k in ${p.kSlices} slices, a block per tile and slice, partial products to the scratch` : ''} */`,
     ),
   );
   w.block(`static __global__ void __launch_bounds__(${FMA_THREADS}) ${name}(${signature}) {`, () => {
     w.line(`__shared__ __align__(16) float rl_a_tile[2][${bk}][${bm + 4}];`);
     w.line(`__shared__ __align__(16) float rl_b_tile[2][${bk}][${bn + 4}];`);
-    w.line('(void)scratch;');
+    // A k-sliced kernel stores its partial products to the scratch; the sum applies the epilogue.
+    const leaves = epilogue ? epilogue.fop.ins.length - 2 : 0;
+    w.line(
+      p.kSlices ? `(void)out0;${Array.from({ length: leaves }, (_, i) => ` (void)e${i};`).join('')}` : '(void)scratch;',
+    );
     w.line(`const int rl_tx = threadIdx.x % ${bn / tn}, rl_ty = threadIdx.x / ${bn / tn};`);
     tileLoop(w, p, () => {
       w.line("/* This thread's share of each k step's loads: rows of A, columns of B. */");
@@ -163,13 +167,23 @@ export const emitFmaGemm: GemmEmitter = (w, p, name, comment, signature, epilogu
       w.line(
         `RL_UNROLL for (int i = 0; i < ${tm}; ++i) RL_UNROLL for (int j = 0; j < ${tn}; ++j) rl_acc[i][j] = 0.0f;`,
       );
+      // The k steps this block takes: all, or its slice's.
       const steps = Math.ceil(p.k / bk);
-      w.line('rl_fetch(0);');
+      const [k0, count] = p.kSlices ? ['rl_k0', 'rl_steps'] : ['0', String(steps)];
+      if (p.kSlices) {
+        const per = Math.ceil(steps / p.kSlices);
+        w.line(
+          `const int64_t rl_k0 = rl_slice * ${per * bk}, rl_steps = rl_slice < ${p.kSlices - 1} ? ${per} : ${steps - per * (p.kSlices - 1)};`,
+        );
+      }
+      w.line(`rl_fetch(${k0});`);
       w.line('rl_put(0);');
       w.line('__syncthreads();');
-      w.block(`for (int64_t rl_t = 0; rl_t < ${steps}; ++rl_t) {`, () => {
+      w.block(`for (int64_t rl_t = 0; rl_t < ${count}; ++rl_t) {`, () => {
         w.line('const int s = (int)(rl_t % 2);');
-        w.line(`if (rl_t + 1 < ${steps}) rl_fetch((rl_t + 1) * ${bk}); /* in flight while this step multiplies */`);
+        w.line(
+          `if (rl_t + 1 < ${count}) rl_fetch(${k0 === '0' ? '' : `${k0} + `}(rl_t + 1) * ${bk}); /* in flight while this step multiplies */`,
+        );
         w.line('RL_UNROLL');
         w.block(`for (int kk = 0; kk < ${bk}; ++kk) {`, () => {
           w.line(`float a[${tm}], b[${tn}];`);
@@ -184,7 +198,7 @@ export const emitFmaGemm: GemmEmitter = (w, p, name, comment, signature, epilogu
           );
         });
         w.line(
-          `if (rl_t + 1 < ${steps}) rl_put(1 - s); /* the other stage: every thread finished reading it before the last barrier */`,
+          `if (rl_t + 1 < ${count}) rl_put(1 - s); /* the other stage: every thread finished reading it before the last barrier */`,
         );
         w.line('__syncthreads();');
       });

@@ -38,14 +38,19 @@ export const linearOffset = (terms: readonly (readonly [string, number])[]): str
     .join(' + ') || '0';
 
 /** The grid-stride loop over output tiles (batch, tile row, tile column: consecutive blocks
- * share A's rows), with `body` inside. */
+ * share A's rows), with `body` inside; with k slices (p.kSlices) over every slice of each tile,
+ * rl_slice the slice. */
 export function tileLoop(w: CodeWriter, p: GpuGemmPlan, body: () => void): void {
   const tilesM = Math.ceil(p.m / p.tile.bm);
   const tilesN = Math.ceil(p.n / p.tile.bn);
-  w.block(`for (int64_t rl_tile = blockIdx.x; rl_tile < ${p.batch * tilesM * tilesN}; rl_tile += gridDim.x) {`, () => {
-    w.line(`const int64_t rl_batch = rl_tile / ${tilesM * tilesN};`);
+  const tiles = p.batch * tilesM * tilesN;
+  const slices = p.kSlices ?? 1;
+  w.block(`for (int64_t rl_tile = blockIdx.x; rl_tile < ${tiles * slices}; rl_tile += gridDim.x) {`, () => {
+    const tile = slices > 1 ? 'rl_at' : 'rl_tile';
+    if (slices > 1) w.line(`const int64_t rl_slice = rl_tile / ${tiles}, rl_at = rl_tile % ${tiles};`);
+    w.line(`const int64_t rl_batch = ${tile} / ${tilesM * tilesN};`);
     w.line(
-      `const int64_t rl_m0 = rl_tile / ${tilesN} % ${tilesM} * ${p.tile.bm}, rl_n0 = rl_tile % ${tilesN} * ${p.tile.bn};`,
+      `const int64_t rl_m0 = ${tile} / ${tilesN} % ${tilesM} * ${p.tile.bm}, rl_n0 = ${tile} % ${tilesN} * ${p.tile.bn};`,
     );
     body();
   });
@@ -109,7 +114,8 @@ export function aElement(p: GpuGemmPlan, m: string, k: string): { decls: string[
   };
 }
 
-/** out0 at (m, n) of the tile, bounds-checked, through the epilogue. */
+/** out0 at (m, n) of the tile, bounds-checked, through the epilogue; with k slices (p.kSlices)
+ * the slice's partial product, to the scratch (sumSlices adds them up). */
 export function storeAt(
   w: CodeWriter,
   p: GpuGemmPlan,
@@ -121,9 +127,37 @@ export function storeAt(
   w.line(`const int64_t m = ${m}, n = ${n};`);
   w.block(`if (m < ${p.m} && n < ${p.n}) {`, () => {
     w.line(`const int64_t rl_out = (rl_batch * ${p.m} + m) * ${p.n} + n;`);
-    storeOutput(w, p, product, epilogue);
+    if (p.kSlices)
+      w.line(`reinterpret_cast<float*>(scratch)[rl_slice * ${p.batch * p.m * p.n} + rl_out] = ${product};`);
+    else storeOutput(w, p, product, epilogue);
   });
 }
+
+/** The kernel after a k-sliced one (named `name`; the sliced one is `name`_slices, launched first):
+ * each output the sum of its slices' partial products in slice order, through the epilogue. */
+export function emitSliceSum(
+  w: CodeWriter,
+  p: GpuGemmPlan,
+  name: string,
+  signature: string,
+  epilogue?: Epilogue,
+): void {
+  const outputs = p.batch * p.m * p.n;
+  w.line(`/* ${name}: the sum of ${name}_slices's ${p.kSlices} partial products, through the epilogue */`);
+  w.block(`static __global__ void __launch_bounds__(${SLICE_SUM_THREADS}) ${name}(${signature}) {`, () => {
+    w.line('(void)in0; (void)in1;');
+    w.line('const float* rl_partial = reinterpret_cast<const float*>(scratch);');
+    w.block(
+      `for (int64_t rl_out = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; rl_out < ${outputs}; rl_out += (int64_t)gridDim.x * blockDim.x) {`,
+      () => {
+        w.line('float rl_sum = rl_partial[rl_out];');
+        w.line(`for (int s = 1; s < ${p.kSlices}; ++s) rl_sum += rl_partial[s * ${outputs} + rl_out];`);
+        storeOutput(w, p, 'rl_sum', epilogue);
+      },
+    );
+  });
+}
+export const SLICE_SUM_THREADS = 256;
 
 /** out0[rl_out] = the product (rounded to the product's type), through the epilogue if any. */
 function storeOutput(w: CodeWriter, p: GpuGemmPlan, product: string, epilogue: Epilogue | undefined): void {

@@ -21,6 +21,8 @@ import {
   emitChunkSources,
   emitFirstLoads,
   emitStageLoader,
+  emitSliceSum,
+  SLICE_SUM_THREADS,
   storeAt,
   tileLoop,
   type Epilogue,
@@ -101,10 +103,32 @@ export function planGpuGemm(f: FlatOp, archs: readonly string[], out?: TensorTyp
     const tile = { bm: shape.m, bn: 32, bk: gemvWarps(shape.m, shape.k), tm: shape.m, tn: 1 };
     return { ...base, tile, gemv: true };
   }
-  if (!tensorCores) return { ...base, tile: fmaTile(shape.batch, shape.m, shape.n) };
+  if (!tensorCores) {
+    const tile = fmaTile(shape.batch, shape.m, shape.n);
+    const kSlices = fmaKSlices(tileCount(shape, tile), Math.ceil(shape.k / tile.bk));
+    return { ...base, tile, ...(kSlices > 1 ? { kSlices } : {}) };
+  }
   const plan = { ...base, tile: mmaTile(shape.batch, shape.m, shape.n), tensorCores };
   const wgmma = archs.every((a) => a === 'sm_90a') && copiesAlign(plan);
   return wgmma && tileCount(plan, WGMMA_TILE) >= MMA_MIN_TILES ? { ...plan, tile: WGMMA_TILE, wgmma } : plan;
+}
+
+/** On FMAs, k is sliced across blocks where the output tiles alone make fewer than
+ * SLICED_BLOCKS blocks: each k step costs a block about 1 us of memory latency (its next step's
+ * loads are in flight during one step's FMAs only), so on an H200 ResNet-50's 3 x 3 convolution at
+ * 7 x 7 x 512 (8 tiles of 64 x 64, 576 k steps) took 575 us and MobileNetV2's 7 x 7 x 960 -> 160
+ * projections (3 tiles) 122 us (docs/gpu-runs.md, run 15). Slices of at least MIN_SLICE_STEPS
+ * steps (fewer would spend more on the partial products than on the FMAs), at most MAX_SLICES
+ * (the sum reads every slice's partial product of each output). */
+const SLICED_BLOCKS = 512;
+const MIN_SLICE_STEPS = 8;
+const MAX_SLICES = 64;
+
+/** How many slices k's `steps` are cut into for `tiles` output tiles (1: not sliced); every
+ * slice the same number of steps but the last, none empty. */
+export function fmaKSlices(tiles: number, steps: number): number {
+  const wanted = Math.min(Math.ceil(SLICED_BLOCKS / tiles), Math.floor(steps / MIN_SLICE_STEPS), MAX_SLICES);
+  return wanted > 1 ? Math.ceil(steps / Math.ceil(steps / wanted)) : 1;
 }
 
 /** Output tiles of `t` in `p`. */
@@ -123,23 +147,35 @@ function copiesAlign(p: GpuGemmPlan): boolean {
   );
 }
 
-/** The launch of a plan's kernel: a block per output tile (block-stride beyond 65535). */
-export function gpuGemmLaunch(p: GpuGemmPlan): Launch {
-  const tiles = tileCount(p, p.tile);
+/** The launches of a plan's kernels, in order: a block per output tile (block-stride beyond
+ * 65535); with k slices, a block per tile and slice (`name`_slices), then the sum (`name`), a
+ * thread per output. */
+export function gpuGemmLaunches(p: GpuGemmPlan, name: string): { name: string; launch: Launch }[] {
+  const tiles = tileCount(p, p.tile) * (p.kSlices ?? 1);
   const [threads, dynamicShared] = p.wgmma
     ? [wgmmaThreads(p.tile), wgmmaSharedBytes(p.tile)]
     : p.tensorCores
       ? [mmaThreads(p.tile), mmaSharedBytes(p.tile)]
       : [fmaThreads(p), 0];
-  return {
+  const launch = {
     blocks: String(Math.min(tiles, 65535)),
     threads: String(threads),
     synced: true,
     ...(dynamicShared ? { dynamicShared } : {}),
   };
+  if (!p.kSlices) return [{ name, launch }];
+  const sums = Math.min(Math.ceil((p.batch * p.m * p.n) / SLICE_SUM_THREADS), 65535);
+  return [
+    { name: `${name}_slices`, launch },
+    { name, launch: { blocks: String(sums), threads: String(SLICE_SUM_THREADS), synced: false } },
+  ];
 }
 
-/** The kernel's source. Params: in0 (A), in1 (B), the epilogue's leaves, out0, scratch (unused). */
+/** Bytes of arena scratch a plan's kernels need: the k slices' partial products (f32). */
+export const gpuGemmScratchBytes = (p: GpuGemmPlan): number => (p.kSlices ? 4 * p.kSlices * p.batch * p.m * p.n : 0);
+
+/** The kernels' source. Params: in0 (A), in1 (B), the epilogue's leaves, out0, scratch (the k
+ * slices' partial products, else unused). */
 export function emitGpuGemm(
   p: GpuGemmPlan,
   name: string,
@@ -152,7 +188,12 @@ export function emitGpuGemm(
   if (p.wgmma) emitWgmmaGemm(w, p, name, comment, signature, epilogue);
   else if (p.tensorCores) emitMmaGemm(w, p, name, comment, signature, epilogue);
   else if (p.gemv) emitFmaGemv(w, p, name, comment, signature, epilogue);
-  else emitFmaGemm(w, p, name, comment, signature, epilogue);
+  else if (p.kSlices) {
+    const sliced = `${name}_slices`;
+    emitFmaGemm(w, p, sliced, comment.replace(name, sliced), signature, epilogue);
+    w.line('');
+    emitSliceSum(w, p, name, signature, epilogue);
+  } else emitFmaGemm(w, p, name, comment, signature, epilogue);
   return w.toString();
 }
 

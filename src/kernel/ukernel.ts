@@ -113,6 +113,10 @@ export interface GpuGemmPlan extends GemmShape {
   /** On FMAs with fewer than 32 rows: a GEMV kernel, every row per thread (bm = tm = M), a
    * column per lane, the block's warps splitting k (bk of them). */
   readonly gemv?: boolean;
+  /** On FMAs, products of few output tiles and long k: k cut into this many slices, a block per
+   * tile and slice writing its partial product to arena scratch (f32), a second kernel summing
+   * the slices in slice order and applying the epilogue. */
+  readonly kSlices?: number;
 }
 
 /** An integer GEMM micro-kernel's plan (the quantize phase's contractions: i8/i16 x i8/i16 -> i32
@@ -167,7 +171,7 @@ export function describeUkernel(p: UkernelPlan): string {
         ? `Hopper tensor cores (wgmma m64n${t.tn}k16), ${t.tm} x ${t.tn} per warpgroup`
         : p.tensorCores
           ? `tensor cores (mma m16n8k16), ${t.tm} x ${t.tn} per warp`
-          : `${t.tm} x ${t.tn} per thread`;
+          : `${t.tm} x ${t.tn} per thread${p.kSlices ? `, k in ${p.kSlices} slices summed by a second kernel` : ''}`;
     return `gpu gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> ${p.elems.out.name}, block tile ${t.bm} x ${t.bn}, k step ${t.bk}, ${how}`;
   }
   if (p.kind === 'direct-conv') {

@@ -233,6 +233,39 @@ t.test(
   },
 );
 
+// k sliced across blocks (emit-cuda/gemm.ts fmaKSlices): few output tiles and long k. A 3 x 3
+// convolution at 7 x 7 x 60 -> 40 with a fused bias + ReLU (one tile, K = 540: 68 k steps, the
+// last 4 wide, in 8 slices of 9 steps but the last of 5) and a batched product of 4 tiles with
+// K = 300 (38 steps: 4 slices, the last of 8); the sum kernel applies the epilogue.
+const SLICED = `func.func @main(%x: tensor<1x7x7x60xf32>, %w: tensor<3x3x60x40xf32>, %b: tensor<40xf32>, %p: tensor<2x50x300xf32>, %q: tensor<2x300x70xf32>) -> (tensor<1x7x7x40xf32>, tensor<2x50x70xf32>) {
+  %0 = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<1x7x7x60xf32>, tensor<3x3x60x40xf32>) -> tensor<1x7x7x40xf32>
+  %1 = stablehlo.broadcast_in_dim %b, dims = [3] : (tensor<40xf32>) -> tensor<1x7x7x40xf32>
+  %2 = stablehlo.add %0, %1 : tensor<1x7x7x40xf32>
+  %z = stablehlo.constant dense<0.0> : tensor<1x7x7x40xf32>
+  %3 = stablehlo.maximum %2, %z : tensor<1x7x7x40xf32>
+  %4 = stablehlo.dot_general %p, %q, batching_dims = [0] x [0], contracting_dims = [2] x [1] : (tensor<2x50x300xf32>, tensor<2x300x70xf32>) -> tensor<2x50x70xf32>
+  func.return %3, %4 : tensor<1x7x7x40xf32>, tensor<2x50x70xf32>
+}
+`;
+
+t.test('f32 products of few tiles and long k: k sliced across blocks, then summed (emulated)', async (t) => {
+  const m = importModule(new SourceFile('sliced.mlir', SLICED));
+  const { args, expected } = reference(m, 'main', 6);
+  const run = await runCompiledCuda(m, 'main', args, { flags: SANITIZE_FLAGS });
+  const cu = String(run.emitted.files.get('model.cu'));
+  t.match(cu, /k0_convolution_fused_slices: fuses convolution .*; k in 8 slices, a block per tile and slice/);
+  t.match(cu, /k1_dot_general_slices: .*; k in 4 slices/);
+  t.match(
+    cu,
+    /RL_CUDA_LAUNCH_SYNCED\(k0_convolution_fused_slices, 8, 256, [^;]*\); RL_CUDA_LAUNCH\(k0_convolution_fused, 8, 256,/,
+    'the slices, then their sum',
+  );
+  t.match(cu, /rl_steps = rl_slice < 7 \? 9 : 5;/, 'the last slice shorter');
+  expectMatch(t, run.outputs, expected, 'k-sliced products (CUDA, emulated under ASan+UBSan)', true);
+  if (HAVE_NVCC) await nvccBuilds(t, m, 'main', 'sliced.mlir');
+  else t.comment(NO_NVCC);
+});
+
 // Convolutions as implicit GEMMs (NHWC x HWIO, one feature group): the tiled kernels read the
 // image under each kernel tap, the padding as zeros. f32 on FMAs: 3x3 at stride 2 with padding 1
 // and a fused bias + ReLU; the same weights dilated by 2 along H with a negative padding along W;
