@@ -52,7 +52,37 @@ export class Builder extends OpBuilder {
     const q = quantOf(x)!;
     return this.one('stablehlo.bitcast_convert', [x], tensorType(tensorOf(x).shape, q.storage));
   }
+
+  /** i64 `x` times `multiplier` in fixed point: floor(x * M0 / 2^n + 1/2) for multiplier = M0 * 2^-n. */
+  timesFixedPoint(x: Value, multiplier: number): Value {
+    const { m0, n } = fixedPoint(multiplier, this.loc);
+    const shape = tensorOf(x).shape;
+    const i64 = (v: bigint): Value => this.along(shape, I64, [v], 0);
+    const p = this.binary('multiply', x, i64(BigInt(m0)));
+    return this.binary('shift_right_arithmetic', this.binary('add', p, i64(1n << BigInt(n - 1))), i64(BigInt(n)));
+  }
+
+  /** i64 `scaled` plus q's zero point, clamped to its storage, as quantized values of `type`. */
+  requantized(scaled: Value, q: QuantElem, type: TensorType): Value {
+    const withZero = this.binary(
+      'add',
+      scaled,
+      this.along(tensorOf(scaled).shape, I64, [BigInt(q.zeroPoints[0] ?? 0)], 0),
+    );
+    const bound = (x: bigint): Value => this.along([], I64, [x], 0);
+    const clamped = this.one(
+      'stablehlo.clamp',
+      [bound(q.storageMin), withZero, bound(q.storageMax)],
+      tensorOf(withZero),
+    );
+    return this.one('stablehlo.bitcast_convert', [this.convert(clamped, q.storage)], type);
+  }
 }
+
+/** Whether `q` is a per-tensor quantization the integer forms take: integer storage of at most
+ * 16 bits, expressed in f32. */
+export const plainQuant = (q: QuantElem | undefined): q is QuantElem =>
+  !!q && q.axis === undefined && q.storage.kind === 'int' && q.storage.bits <= 16 && q.expressed.name === 'f32';
 
 /** multiplier = M0 * 2^-n with M0 in [2^30, 2^31) and 1 <= n <= 62 (tiny multipliers lose low bits). */
 export function fixedPoint(multiplier: number, loc: Loc): { m0: number; n: number } {

@@ -15,8 +15,8 @@
  * stays in f32.
  */
 import type { Op, Value } from '../ir/core.js';
-import { tensorType, type QuantElem } from '../ir/types.js';
-import { Builder, fixedPoint, I64, quantOf, tensorOf } from './quant-builder.js';
+import type { QuantElem } from '../ir/types.js';
+import { Builder, I64, plainQuant, quantOf, tensorOf } from './quant-builder.js';
 
 const scale = (q: QuantElem): number => Math.fround(q.scales[0]!);
 const zero = (q: QuantElem): number => q.zeroPoints[0] ?? 0;
@@ -30,9 +30,7 @@ const shiftOf = (qa: QuantElem, qb: QuantElem): number => (Math.max(qa.storage.b
 function quantizations(op: Op): [QuantElem, QuantElem, QuantElem] | undefined {
   if (op.operands.length !== 2 || op.results.length !== 1) return undefined;
   const qs = [...op.operands, op.results[0]!].map(quantOf);
-  const plain = (q: QuantElem | undefined): q is QuantElem =>
-    !!q && q.axis === undefined && q.storage.kind === 'int' && q.storage.bits <= 16 && q.expressed.name === 'f32';
-  return qs.every(plain) ? (qs as [QuantElem, QuantElem, QuantElem]) : undefined;
+  return qs.every(plainQuant) ? (qs as [QuantElem, QuantElem, QuantElem]) : undefined;
 }
 
 /** The fixed-point multipliers of an add (each operand's, then the sum's) or a multiply (the
@@ -57,25 +55,19 @@ export function lowerQuantizedArithmetic(op: Op, operands: readonly Value[]): { 
   const [qa, qb, qr] = quantizations(op)!;
   const m = multipliers(op, [qa, qb, qr]);
   const i64 = (x: number | bigint): Value => b.along(shape, I64, [BigInt(x)], 0);
-  /** floor(x * M0 / 2^n + 1/2) for multiplier = M0 * 2^-n. */
-  const times = (x: Value, multiplier: number): Value => {
-    const { m0, n } = fixedPoint(multiplier, op.loc);
-    const p = b.binary('multiply', x, i64(m0));
-    return b.binary('shift_right_arithmetic', b.binary('add', p, i64(1n << BigInt(n - 1))), i64(n));
-  };
   const centered = (x: Value, q: QuantElem): Value => b.binary('subtract', b.convert(b.storage(x), I64), i64(zero(q)));
   let scaled: Value;
   if (op.name === 'stablehlo.multiply') {
-    scaled = times(b.binary('multiply', centered(operands[0]!, qa), centered(operands[1]!, qb)), m[0]!);
+    scaled = b.timesFixedPoint(b.binary('multiply', centered(operands[0]!, qa), centered(operands[1]!, qb)), m[0]!);
   } else {
     const shifted = (x: Value, q: QuantElem): Value =>
       b.binary('multiply', centered(x, q), i64(1n << BigInt(shiftOf(qa, qb))));
-    const sum = b.binary('add', times(shifted(operands[0]!, qa), m[0]!), times(shifted(operands[1]!, qb), m[1]!));
-    scaled = times(sum, m[2]!);
+    const sum = b.binary(
+      'add',
+      b.timesFixedPoint(shifted(operands[0]!, qa), m[0]!),
+      b.timesFixedPoint(shifted(operands[1]!, qb), m[1]!),
+    );
+    scaled = b.timesFixedPoint(sum, m[2]!);
   }
-  const withZero = b.binary('add', scaled, i64(zero(qr)));
-  const bound = (x: bigint): Value => b.along([], I64, [x], 0);
-  const clamped = b.one('stablehlo.clamp', [bound(qr.storageMin), withZero, bound(qr.storageMax)], tensorOf(withZero));
-  const stored = b.convert(clamped, qr.storage);
-  return { ops: b.ops, result: b.one('stablehlo.bitcast_convert', [stored], tensorType(shape, out.elem)) };
+  return { ops: b.ops, result: b.requantized(scaled, qr, out) };
 }

@@ -37,13 +37,14 @@ export function lowerOrderOp(op: Op, operands: readonly Value[]): { ops: Op[]; r
   const out = tensorOf(op.results[0]!);
   const storage = (out.elem as QuantElem).storage;
   const ints = operands.map((v) => b.storage(v));
-  const regions = op.regions.map((r) => orderBody(r, storage));
+  const regions = op.regions.map((r) => scalarBody(r, storage));
   const [r] = b.op(op.name, ints, [tensorType(out.shape, storage)], op.attrs, regions);
   return { ops: b.ops, result: b.one('stablehlo.bitcast_convert', [r!], out) };
 }
 
-/** A body of one order op of its two arguments (isOrderReduction's), on scalars of `elem`. */
-function orderBody(r: Region, elem: ElemType): Region {
+/** A body of one binary op of its two arguments (an order op: isOrderReduction's; an add:
+ * quantized-pool.ts's), on scalars of `elem`. */
+export function scalarBody(r: Region, elem: ElemType): Region {
   const scalar = tensorType([], elem);
   const [x, y, m] = [newValue(scalar, 'lhs'), newValue(scalar, 'rhs'), newValue(scalar, 'm')];
   const [order, ret] = r.blocks[0]!.ops as [Op, Op];
@@ -55,17 +56,21 @@ function orderBody(r: Region, elem: ElemType): Region {
 }
 
 /** A reduce_window or reduce of one operand whose body is one order op of its two arguments. */
-export function isOrderReduction(op: Op): boolean {
+export const isOrderReduction = (op: Op): boolean => reducesWith(op, ['stablehlo.maximum', 'stablehlo.minimum']);
+
+/** Whether `op` is a reduce_window or reduce of one operand whose body is one op named in `names`
+ * of its two arguments. */
+export function reducesWith(op: Op, names: readonly string[]): boolean {
   if ((op.name !== 'stablehlo.reduce_window' && op.name !== 'stablehlo.reduce') || op.operands.length !== 2)
     return false;
   const block = op.regions[0]?.blocks[0];
-  const [order, ret] = block?.ops ?? [];
+  const [body, ret] = block?.ops ?? [];
   return (
     block?.ops.length === 2 &&
-    (order!.name === 'stablehlo.maximum' || order!.name === 'stablehlo.minimum') &&
-    order!.operands.length === 2 &&
-    order!.operands.every((v, i) => v === block.args[i]) &&
-    ret!.operands[0] === order!.results[0]
+    names.includes(body!.name) &&
+    body!.operands.length === 2 &&
+    body!.operands.every((v, i) => v === block.args[i]) &&
+    ret!.operands[0] === body!.results[0]
   );
 }
 
@@ -161,7 +166,7 @@ export function poolsBeforeRequantization(
 /** Max pool `pool`'s windows over i32 accumulators `acc` (the pool's attributes; init: the least i32). */
 export function poolAccumulators(b: Builder, acc: Value, pool: Op): Value {
   const scalar = tensorType([], I32);
-  const body = orderBody(pool.regions[0]!, I32);
+  const body = scalarBody(pool.regions[0]!, I32);
   const least = b.constant(scalar, [-(2n ** 31n)]);
   const shape = tensorOf(pool.results[0]!).shape;
   return b.op('stablehlo.reduce_window', [acc, least], [tensorType(shape, I32)], pool.attrs, [body])[0]!;

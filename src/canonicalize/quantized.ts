@@ -15,7 +15,9 @@
  *   float result: convert(acc) * (sa * sb[c]).
  * maximum, minimum and clamp whose operands and result share one per-tensor quantization run on
  * the stored integers (exact: dequantization is monotonic); a max pool of a contraction's result
- * runs on its accumulators, before the requantization (quantized-order.ts).
+ * runs on its accumulators, before the requantization (quantized-order.ts); add and multiply of
+ * per-tensor operands run on the stored integers (quantized-arith.ts), and so do average pools
+ * in QDQ form (quantized-pool.ts).
  * The spec defines the contractions as dequantize, dot in f32, quantize; the integer path does not round
  * the dequantized operands or the f32 sum, so a result may differ from the interpreter's by one
  * quantum where that one lands within rounding of a tie, or is a tie (rounded up, not to even);
@@ -33,6 +35,7 @@ import { dotDims, type DotDims } from '../ops/contraction.js';
 import { hasQuantTypes } from '../ops/quant.js';
 import { Builder, F32, fixedPoint, I16, I32, I64, perAxis, quantOf, tensorOf } from './quant-builder.js';
 import { isQuantizedArithmetic, lowerQuantizedArithmetic } from './quantized-arith.js';
+import { averagePools, lowerAveragePool } from './quantized-pool.js';
 
 export { fixedPoint };
 import {
@@ -424,13 +427,14 @@ function rewriteBlock(block: Block, rw: Rewrite): Block {
     const c = contractionAt(op);
     return c && requantizationDim(c);
   });
+  const averages = averagePools(block, def, uses);
   const push = (o: Op): void => {
     ops.push(o);
     if (constants && o.name === 'stablehlo.constant') constants.set(o.results[0]!, o);
   };
   for (const op of block.ops) {
     // Computed by the integer contraction at its quantize, or at the pool of its result.
-    if (qdq.absorbed.has(op) || pooled.absorbed.has(op)) continue;
+    if (qdq.absorbed.has(op) || pooled.absorbed.has(op) || averages.absorbed.has(op)) continue;
     const replace = (r: { ops: Op[]; result: Value }): void => {
       ops.push(...r.ops);
       map.set(op.results[0]!, r.result);
@@ -440,6 +444,11 @@ function rewriteBlock(block: Block, rw: Rewrite): Block {
       const r = lower(contractionAt(poolFirst.contraction)!, op);
       const chained = applyChain(poolFirst.chain, r.result, def, use);
       replace({ ops: [...r.ops, ...chained.ops], result: chained.result });
+      continue;
+    }
+    const average = averages.at.get(op);
+    if (average) {
+      replace(lowerAveragePool(op, average, use(average.input)));
       continue;
     }
     const c = contractionAt(op);

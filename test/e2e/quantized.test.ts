@@ -641,3 +641,93 @@ t.test(
       withinOneQuantum(t, (await runCompiled(m, 'main', args, { target: lookupTarget(target) })).outputs, want, target);
   },
 );
+
+// Average pooling in QDQ form (canonicalize/quantized-pool.ts): dequantize, sum windows from 0.0,
+// divide (or multiply) by a constant, quantize, on the stored integers. Four pools of 1x8x8x4
+// inputs over their whole storage range: a: int8 2x2 stride 2, divided by 4; b: u8 3x3 stride 1
+// padded by 1 (the padding counted: divided by 9); c: int8 global pool (a reduce over H and W)
+// times 1/64; d: i16 2x2 stride 2. On the host under ASan+UBSan and on Cortex-M4, M0 and M55:
+// within one quantum of the interpreter; a exactly as the rule says.
+t.test(
+  'quantized average pools (QDQ) in integer arithmetic: within one quantum on host and microcontrollers',
+  async (t) => {
+    const [qa, qar] = ['!quant.uniform<i8:f32, 0.05:-3>', '!quant.uniform<i8:f32, 0.04:2>'];
+    const [qb, qbr] = ['!quant.uniform<u8:f32, 0.1:128>', '!quant.uniform<u8:f32, 0.07:120>'];
+    const [qd, qdr] = ['!quant.uniform<i16:f32, 0.001:3>', '!quant.uniform<i16:f32, 0.0012>'];
+    const x = (dims: string, elem: string): string => `tensor<${dims}x${elem}>`;
+    const ints = (v: Tensor): number[] => Array.from({ length: size(v) }, (_, i) => Number(getElem(v, i)));
+    const pool = (
+      name: string,
+      storage: string,
+      q: string,
+      r: string,
+      window: string,
+      out: string,
+      divisor: string,
+    ) => [
+      `  %${name}q = stablehlo.bitcast_convert %${name} : (${x('1x8x8x4', storage)}) -> ${x('1x8x8x4', q)}`,
+      `  %${name}f = stablehlo.uniform_dequantize %${name}q : (${x('1x8x8x4', q)}) -> ${x('1x8x8x4', 'f32')}`,
+      `  %${name}s = "stablehlo.reduce_window"(%${name}f, %zero) ({`,
+      '  ^bb0(%l: tensor<f32>, %r: tensor<f32>):',
+      '    %sum = stablehlo.add %l, %r : tensor<f32>',
+      '    stablehlo.return %sum : tensor<f32>',
+      `  }) {${window}} : (${x('1x8x8x4', 'f32')}, tensor<f32>) -> ${x(out, 'f32')}`,
+      `  %${name}c = stablehlo.constant dense<${divisor}> : ${x(out, 'f32')}`,
+      `  %${name}m = stablehlo.divide %${name}s, %${name}c : ${x(out, 'f32')}`,
+      `  %${name}o = stablehlo.uniform_quantize %${name}m : (${x(out, 'f32')}) -> ${x(out, r)}`,
+      `  %${name}i = stablehlo.bitcast_convert %${name}o : (${x(out, r)}) -> ${x(out, storage)}`,
+    ];
+    const stride2 = 'window_dimensions = array<i64: 1, 2, 2, 1>, window_strides = array<i64: 1, 2, 2, 1>';
+    const padded =
+      'window_dimensions = array<i64: 1, 3, 3, 1>, padding = dense<[[0, 0], [1, 1], [1, 1], [0, 0]]> : tensor<4x2xi64>';
+    const src = [
+      `func.func @main(%a: ${x('1x8x8x4', 'i8')}, %b: ${x('1x8x8x4', 'ui8')}, %c: ${x('1x8x8x4', 'i8')}, %d: ${x('1x8x8x4', 'i16')}) -> (${x('1x4x4x4', 'i8')}, ${x('1x8x8x4', 'ui8')}, ${x('1x4', 'i8')}, ${x('1x4x4x4', 'i16')}) {`,
+      '  %zero = stablehlo.constant dense<0.0> : tensor<f32>',
+      ...pool('a', 'i8', qa, qar, stride2, '1x4x4x4', '4.0'),
+      ...pool('b', 'ui8', qb, qbr, padded, '1x8x8x4', '9.0'),
+      `  %cq = stablehlo.bitcast_convert %c : (${x('1x8x8x4', 'i8')}) -> ${x('1x8x8x4', qa)}`,
+      `  %cf = stablehlo.uniform_dequantize %cq : (${x('1x8x8x4', qa)}) -> ${x('1x8x8x4', 'f32')}`,
+      `  %cs = stablehlo.reduce(%cf init: %zero) applies stablehlo.add across dimensions = [1, 2] : (${x('1x8x8x4', 'f32')}, tensor<f32>) -> ${x('1x4', 'f32')}`,
+      `  %cc = stablehlo.constant dense<0.015625> : ${x('1x4', 'f32')}`,
+      `  %cm = stablehlo.multiply %cc, %cs : ${x('1x4', 'f32')}`,
+      `  %co = stablehlo.uniform_quantize %cm : (${x('1x4', 'f32')}) -> ${x('1x4', qar)}`,
+      `  %ci = stablehlo.bitcast_convert %co : (${x('1x4', qar)}) -> ${x('1x4', 'i8')}`,
+      ...pool('d', 'i16', qd, qdr, stride2, '1x4x4x4', '4.0'),
+      `  return %ai, %bi, %ci, %di : ${x('1x4x4x4', 'i8')}, ${x('1x8x8x4', 'ui8')}, ${x('1x4', 'i8')}, ${x('1x4x4x4', 'i16')}`,
+      '}',
+    ].join('\n');
+    const m = importModule(new SourceFile('qavg.mlir', src));
+    const f = m.funcs.get('main')!;
+    const spread = (lo: number, mult: number, mod: number): string =>
+      Array.from({ length: 256 }, (_, i) => lo + ((i * mult) % mod)).join(',');
+    const args = [
+      parseInput(`1x8x8x4xi8=${spread(-128, 97, 256)}`, f, 0),
+      parseInput(`1x8x8x4xui8=${spread(0, 89, 256)}`, f, 1),
+      parseInput(`1x8x8x4xi8=${spread(-128, 61, 256)}`, f, 2),
+      parseInput(`1x8x8x4xi16=${spread(-32768, 12345, 65536)}`, f, 3),
+    ] as Tensor[];
+    const want = run(m, args);
+    const c = compile(m, { entry: 'main', prefix: 'model', sourceName: 'qavg.mlir', cc: 'gcc' }).files.get('model.c');
+    t.notMatch(c as string, /\bfloat\b/, 'no float anywhere: every pool on the stored integers');
+    const host = (await runCompiled(m, 'main', args, { flags: SANITIZE_FLAGS })).outputs;
+    withinOneQuantum(t, host, want, 'host');
+    // a by the rule: round half up of the window's sum of (x - zx) times sx / (4 sr), plus zr.
+    const a = ints(args[0]!);
+    const multiplier = Math.fround(0.05) / (4 * Math.fround(0.04));
+    const rule = Array.from({ length: 64 }, (_, o) => {
+      const [oy, ox, ch] = [Math.floor(o / 16), Math.floor(o / 4) % 4, o % 4];
+      let sum = 0;
+      for (const [dy, dx] of [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+      ])
+        sum += a[((oy * 2 + dy!) * 8 + ox * 2 + dx!) * 4 + ch]! + 3;
+      return Math.min(127, Math.max(-128, 2 + Math.floor(sum * multiplier + 0.5)));
+    });
+    t.same(ints(host[0]!), rule, 'a: round half up of the sum of (x - zx) times sx / (4 sr), plus zr');
+    for (const target of ['cortex-m4', 'cortex-m0', 'cortex-m55'])
+      withinOneQuantum(t, (await runCompiled(m, 'main', args, { target: lookupTarget(target) })).outputs, want, target);
+  },
+);
