@@ -9,7 +9,7 @@ import type { TensorType } from '../ir/types.js';
 import { mentions } from '../ir/index-expr.js';
 import { CodeWriter } from '../emit-common/code-writer.js';
 import { cIndex } from '../emit-common/cstyle.js';
-import { linearIndex, loopVars } from '../fusion/fuse.js';
+import { linearIndex, loopVars, mapsOf } from '../fusion/fuse.js';
 import type { FlatOp, Sym } from '../flat/program.js';
 import { cElem, type CElem } from '../emit-common/ctypes.js';
 import { CRenderer, cVectorUnit } from './c-renderer.js';
@@ -38,7 +38,7 @@ function leavesRead(f: FlatOp, env: FusedEnv): Sym[] {
 /** The root loop variables the group's element reads its leaves through: the epilogue declares only those. */
 function rootVarsRead(f: FlatOp, env: FusedEnv): Set<string> {
   const g = f.group!;
-  const at = leavesRead(f, env).map((s) => linearIndex(g.maps.get(s.id)!, tensorOf(s).shape));
+  const at = leavesRead(f, env).flatMap((s) => mapsOf(g, s).map((m) => linearIndex(m, tensorOf(s).shape)));
   const vars = loopVars(tensorOf(f.outs[0]!).shape.length).map(cIndex);
   return new Set(vars.filter((name) => at.some((x) => mentions(x, name))));
 }

@@ -21,6 +21,7 @@ import type { Idx } from '../ir/index-expr.js';
 import type { TensorType } from '../ir/types.js';
 import { attrsOf } from '../ops/index.js';
 import type { FlatOp, Sym } from '../flat/program.js';
+import { mapsOf } from '../fusion/fuse.js';
 import type { FusedEnv } from '../kernel/fused.js';
 import type { KernelIR } from '../kernel/ir.js';
 import { fusedKernelIR, isFusibleElementwise, isReducible, opKernelIR } from '../emit-common/lowering.js';
@@ -67,8 +68,10 @@ function readsOwnRow(k: FlatOp, s: Sym, rows: number): boolean {
     const t = shapeOf(s);
     return sameDims(t, shapeOf(k.outs[0]!)) || (reductionOf(k) !== undefined && s === k.ins[0]);
   }
-  const m = k.group.maps.get(s.id);
-  return m?.kind === 'dims' && own(m.dims) && sameDims(shapeOf(s).slice(0, rows), rowDims(k).slice(0, rows));
+  return (
+    mapsOf(k.group, s).every((m) => m?.kind === 'dims' && own(m.dims)) &&
+    sameDims(shapeOf(s).slice(0, rows), rowDims(k).slice(0, rows))
+  );
 }
 
 /** The shape a kernel op iterates: a reduction's input, else its result. */

@@ -38,8 +38,13 @@ export interface FusionGroup {
   /** A reduction of the members' last result: the kernel accumulates the chain's elements over
    * the reduced dims (index maps are then over the reduction's input shape). */
   readonly reduce?: FlatOp;
-  /** Index map of every value a member reads, by symbol id. */
+  /** Index map of every value a member reads, by symbol id (a leaf read through several: the
+   * first; operandMaps has them all). */
   readonly maps: ReadonlyMap<number, IndexMap>;
+  /** The maps each member reads its operands through, in operand order: a leaf (a value the group
+   * reads from memory) may be read through several, as an LSTM step's gates are slices of one
+   * product. Absent: every operand through `maps`. */
+  readonly operandMaps?: ReadonlyMap<FlatOp, readonly IndexMap[]>;
   /** Element i of the root result depends only on element i of any same-size operand, so the
    * result may overwrite such an operand (memory/plan.ts in-place rule). */
   readonly inPlaceSafe: boolean;

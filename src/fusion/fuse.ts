@@ -16,7 +16,7 @@
 import type { Op } from '../ir/core.js';
 import { numElements } from '../ir/types.js';
 import { strides } from '../ir/tensor.js';
-import { idxEqual, int, linear, v, type Idx } from '../ir/index-expr.js';
+import { add, idxEqual, int, linear, mul, v, type Idx } from '../ir/index-expr.js';
 import { attrsOf } from '../ops/index.js';
 import type { FlatOp, FusionGroup, IndexMap, Sym } from '../flat/program.js';
 
@@ -70,6 +70,8 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
   const isBroadcast = (f: FlatOp): boolean => f.op.name === 'stablehlo.broadcast_in_dim';
   const isReshape = (f: FlatOp): boolean => f.op.name === 'stablehlo.reshape';
   const isTranspose = (f: FlatOp): boolean => f.op.name === 'stablehlo.transpose';
+  // An LSTM step's gates are slices of one product: read in place, not copied out first.
+  const isSlice = (f: FlatOp): boolean => f.op.name === 'stablehlo.slice';
   const assigned = new Set<FlatOp>();
   const groupAt = new Map<FlatOp, FlatOp>();
 
@@ -91,12 +93,18 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
         ? sameShape(shapeOf(s), rootShape) && m.dims.every((e, d) => idxEqual(e, identity.dims[d]!))
         : idxEqual(m.index, linearIndex(identity, rootShape));
     const members = new Set<FlatOp>([start]);
+    const operandMaps = new Map<FlatOp, IndexMap[]>();
+    // Values read through two different maps (x and broadcast(x), two slices of x): fine for a
+    // leaf, which is loaded through each; a computed value would have to be computed twice (not
+    // fused: rare).
+    const readTwice = new Set<number>();
     let head: FlatOp | undefined;
-    let conflict = false;
     const work = [start];
     const fusible = (p: FlatOp, om: IndexMap): boolean =>
       p.outs.length === 1 &&
-      (ctx.isElementwise(p) || ((isBroadcast(p) || isTranspose(p)) && om.kind === 'dims') || isReshape(p));
+      (ctx.isElementwise(p) ||
+        ((isBroadcast(p) || isTranspose(p) || isSlice(p)) && om.kind === 'dims') ||
+        isReshape(p));
     // Values with several users wait until every user has joined the group (then they are
     // computed once per element and read by each, as the requantization's product and shift are).
     const shared = new Set<Sym>();
@@ -104,13 +112,13 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
       while (work.length) {
         const g = work.pop()!;
         const m = maps.get(g.outs[0]!.id)!;
-        const operandMaps = mapsOfOperands(g, m);
+        const reads = mapsOfOperands(g, m);
+        operandMaps.set(g, reads);
         g.ins.forEach((s, i) => {
-          const om = operandMaps[i]!;
+          const om = reads[i]!;
           const previous = maps.get(s.id);
-          // One value read through two different maps (x and broadcast(x)): not fused (rare).
           if (previous && !mapsEqual(previous, om)) {
-            conflict = true;
+            readTwice.add(s.id);
             return;
           }
           maps.set(s.id, om);
@@ -130,19 +138,21 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
       }
     };
     walk();
-    for (let joined = true; joined && !conflict;) {
+    for (let joined = true; joined;) {
       joined = false;
       for (const s of shared) {
         const p = producer.get(s)!;
-        if (members.has(p) || ![...users.get(s)!].every((u) => members.has(u))) continue;
+        // Read through two maps (two slices of it): read from memory, as a leaf, not computed twice.
+        if (members.has(p) || readTwice.has(s.id) || ![...users.get(s)!].every((u) => members.has(u))) continue;
         members.add(p);
         work.push(p);
         joined = true;
       }
       walk();
     }
-    if (conflict) continue;
     const ordered = ops.filter((f) => members.has(f));
+    const computed = [...ordered, ...(head ? [head] : [])].flatMap((f) => f.outs.map((o) => o.id));
+    if (computed.some((id) => readTwice.has(id))) continue;
     const leaves = unique(ordered.flatMap((f) => f.ins).filter((s) => !ordered.some((g) => g.outs.includes(s))));
     const usesSplat = leaves.some((s) => ctx.isSplat(s));
     if (!reduce && ordered.length < 2 && !head && !usesSplat) continue;
@@ -154,9 +164,8 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
       !head &&
       !reduce &&
       leaves.every((s) => {
-        const m = maps.get(s.id)!;
         const sameSize = numElements(shapeOf(s)) === outElements;
-        return !sameSize || readsRootElement(s, m);
+        return !sameSize || readMaps(operandMaps, s).every((m) => readsRootElement(s, m));
       });
     const chainLeaves = leaves.filter((s) => !ctx.isSplat(s) && !(head && head.outs.includes(s)));
     const ins = [...(head ? head.ins : []), ...chainLeaves, ...(reduce ? [reduce.ins[1]!] : [])];
@@ -165,11 +174,24 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
       ...(head ? { head } : {}),
       ...(reduce ? { reduce } : {}),
       maps,
+      operandMaps: new Map([...operandMaps].filter(([f]) => members.has(f))),
       inPlaceSafe,
     };
     groupAt.set(root, { op: root.op, ins, outs: root.outs, group });
   }
   return ops.filter((f) => !assigned.has(f) || groupAt.has(f)).map((f) => groupAt.get(f) ?? f);
+}
+
+/** Every distinct map `s` is read through by members with these operand maps. */
+function readMaps(operandMaps: ReadonlyMap<FlatOp, readonly IndexMap[]>, s: Sym): IndexMap[] {
+  const all = [...operandMaps].flatMap(([f, ms]) => ms.filter((_, i) => f.ins[i] === s));
+  return all.filter((m, i) => all.findIndex((x) => mapsEqual(x, m)) === i);
+}
+
+/** Every map group `g` reads `s` through (one, unless `s` is a leaf read through several). */
+export function mapsOf(g: FusionGroup, s: Sym): IndexMap[] {
+  const all = g.operandMaps ? readMaps(g.operandMaps, s) : [];
+  return all.length ? all : [g.maps.get(s.id)!];
 }
 
 /** Index maps of g's operands, given the map of g's result. */
@@ -183,6 +205,12 @@ function mapsOfOperands(g: FlatOp, m: IndexMap): IndexMap[] {
     // result dim d is operand dim perm[d]
     const perm = attrsOf('stablehlo.transpose', g.op).perm;
     return [{ kind: 'dims', dims: perm.map((_, j) => m.dims[perm.indexOf(j)]!) }];
+  }
+  if (g.op.name === 'stablehlo.slice') {
+    if (m.kind !== 'dims') throw new Error('fusion: slice under a flat map');
+    // result element i along d is operand element start + i * stride
+    const { start, strides: step } = attrsOf('stablehlo.slice', g.op);
+    return [{ kind: 'dims', dims: start.map((s0, d) => add(int(s0), mul(m.dims[d]!, step[d] ?? 1))) }];
   }
   if (g.op.name === 'stablehlo.broadcast_in_dim') {
     if (m.kind !== 'dims') throw new Error('fusion: broadcast under a flat map');

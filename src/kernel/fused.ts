@@ -2,7 +2,7 @@
  * @fileoverview Fusion groups (src/fusion) as kernel IR, for every backend: the per-element body
  * (fusedElement), shared by standalone fused loops, fused reductions and GEMM/convolution
  * epilogues. Each member becomes one local, rounded to its own result type like an unfused
- * kernel's store; broadcasts, transposes and reshapes are index maps, splats literals. The
+ * kernel's store; broadcasts, transposes, reshapes and slices are index maps, splats literals. The
  * innermost loop of a fused loop is marked `vector` (vectorize.ts decides per target).
  */
 import { strides, type Tensor } from '../ir/tensor.js';
@@ -29,7 +29,7 @@ const bufOf = (name: string, s: Sym, output = false): Buf => ({
 
 const shortName = (f: FlatOp): string => f.op.name.replace(/^[a-z]+\./, '');
 const isIndexMapOp = (f: FlatOp): boolean =>
-  ['stablehlo.broadcast_in_dim', 'stablehlo.reshape', 'stablehlo.transpose'].includes(f.op.name);
+  ['stablehlo.broadcast_in_dim', 'stablehlo.reshape', 'stablehlo.transpose', 'stablehlo.slice'].includes(f.op.name);
 
 /** A one-line list of what a group fuses, for the kernel comment and --report. */
 export function describeGroup(g: FusionGroup): string {
@@ -48,37 +48,47 @@ export const epilogueLeaf =
 
 /**
  * The group's computation at the root element of the loop variables i0, i1, ... as kernel IR:
- * a `let` for each leaf read (x<id>, through its index map) and each member (v<id>, rounded to its
- * type like an unfused kernel's store); index-map members pass values through, splats are
- * literals, the GEMM head's result is the local `head`. Returns the statements and the root value.
+ * a `let` for each leaf read (x<id>, through its index map; x<id>_<n> for the n-th other map a
+ * leaf is read through) and each member (v<id>, rounded to its type like an unfused kernel's
+ * store); index-map members pass values through, splats are literals, the GEMM head's result is
+ * the local `head`. Returns the statements and the root value.
  */
 export function fusedElement(f: FlatOp, env: FusedEnv, leaf: (s: Sym) => string): { stmts: Stmt[]; root: Val } {
   const g = f.group!;
   const value = new Map<number, Val>();
+  /** Leaf loads by symbol id and map. */
+  const loads = new Map<number, Map<string, Val>>();
   const stmts: Stmt[] = [];
-  const read = (s: Sym): Val => {
+  /** Operand i of member m: a member's value, a literal, the head's result, or a leaf's load. */
+  const read = (m: FlatOp, i: number): Val => {
+    const s = m.ins[i]!;
     const known = value.get(s.id);
     if (known) return known;
     const splat = env.splat(s);
     if (splat) return { k: 'splat', elem: tensorOf(s).elem, value: splat };
     if (g.head && g.head.outs[0] === s) return { k: 'local', name: 'head' };
-    const name = `x${s.id}`;
+    const map = g.operandMaps?.get(m)?.[i] ?? g.maps.get(s.id)!;
+    const byMap = loads.get(s.id) ?? loads.set(s.id, new Map()).get(s.id)!;
+    const key = JSON.stringify(map);
+    const loaded = byMap.get(key);
+    if (loaded) return loaded;
+    const name = byMap.size ? `x${s.id}_${byMap.size}` : `x${s.id}`;
     stmts.push({
       k: 'let',
       name,
       elem: tensorOf(s).elem,
-      value: { k: 'load', buf: bufOf(leaf(s), s), at: linearIndex(g.maps.get(s.id)!, tensorOf(s).shape) },
+      value: { k: 'load', buf: bufOf(leaf(s), s), at: linearIndex(map, tensorOf(s).shape) },
     });
-    value.set(s.id, { k: 'local', name });
-    return value.get(s.id)!;
+    byMap.set(key, { k: 'local', name });
+    return byMap.get(key)!;
   };
   for (const m of g.members) {
     const out = m.outs[0]!;
     if (isIndexMapOp(m)) {
-      value.set(out.id, read(m.ins[0]!));
+      value.set(out.id, read(m, 0));
       continue;
     }
-    const args = m.ins.map(read);
+    const args = m.ins.map((_, i) => read(m, i));
     const [operand, result] = [tensorOf(m.ins[m.op.name === 'stablehlo.select' ? 1 : 0]!).elem, tensorOf(out).elem];
     const op: Val = { k: 'op', name: shortName(m), args, elem: operand, result, owner: m.op };
     const name = `v${out.id}`;

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { CompileError } from '../../src/diag/diagnostics.js';
 import { SourceFile } from '../../src/diag/source.js';
 import { compile } from '../../src/pipeline.js';
-import { runCompiled, type CompiledRun, type RunOptions } from '../../src/toolchain/run.js';
+import { runCompiled, runCompiledCuda, type CompiledRun, type RunOptions } from '../../src/toolchain/run.js';
 import { importModule } from '../../src/import/index.js';
 import { Interpreter } from '../../src/interpret/eval.js';
 import { makeTensor, type Tensor } from '../../src/ir/tensor.js';
@@ -242,6 +242,46 @@ const SHARED_SPLAT = `func.func @main(%x: tensor<8x16xf32>, %y: tensor<8x16xf32>
   func.return %0, %2, %3 : tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>
 }
 `;
+
+// Slices are index maps in fused loops (fusion/fuse.ts): an LSTM step's gates, four slices of one
+// product, fuse with the gate math (the product a leaf read through four maps), and so do two
+// strided slices of one computed value (read from memory: not computed twice).
+const SLICES = `func.func @main(%g: tensor<2x64xf32>, %c: tensor<2x16xf32>, %x: tensor<4x10xf32>) -> (tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x5xf32>) {
+  %i = stablehlo.slice %g [0:2, 0:16] : (tensor<2x64xf32>) -> tensor<2x16xf32>
+  %f = stablehlo.slice %g [0:2, 16:32] : (tensor<2x64xf32>) -> tensor<2x16xf32>
+  %o = stablehlo.slice %g [0:2, 32:48] : (tensor<2x64xf32>) -> tensor<2x16xf32>
+  %u = stablehlo.slice %g [0:2, 48:64] : (tensor<2x64xf32>) -> tensor<2x16xf32>
+  %is = stablehlo.logistic %i : tensor<2x16xf32>
+  %fs = stablehlo.logistic %f : tensor<2x16xf32>
+  %os = stablehlo.logistic %o : tensor<2x16xf32>
+  %ut = stablehlo.tanh %u : tensor<2x16xf32>
+  %fc = stablehlo.multiply %fs, %c : tensor<2x16xf32>
+  %iu = stablehlo.multiply %is, %ut : tensor<2x16xf32>
+  %c2 = stablehlo.add %fc, %iu : tensor<2x16xf32>
+  %t2 = stablehlo.tanh %c2 : tensor<2x16xf32>
+  %h = stablehlo.multiply %os, %t2 : tensor<2x16xf32>
+  %y = stablehlo.exponential %x : tensor<4x10xf32>
+  %a = stablehlo.slice %y [0:2, 0:10:2] : (tensor<4x10xf32>) -> tensor<2x5xf32>
+  %b = stablehlo.slice %y [2:4, 1:10:2] : (tensor<4x10xf32>) -> tensor<2x5xf32>
+  %r = stablehlo.add %a, %b : tensor<2x5xf32>
+  func.return %c2, %h, %r : tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x5xf32>
+}
+`;
+
+t.test('slices fuse as index maps, a leaf read through several; C and CUDA match the interpreter', async (t) => {
+  const m = importModule(new SourceFile('slices.mlir', SLICES));
+  const r = compile(m, { entry: 'main', prefix: 'model', sourceName: 'slices.mlir', cc: 'gcc' });
+  t.same(r.kernelNames, ['k0_fused_add', 'k1_fused_multiply', 'k2_exponential', 'k3_fused_add'], 'slices fused');
+  t.match(String(r.files.get('model.c')), /fuses slice \(16:8\), slice \(17:8\), add \(18:8\)/);
+  const { args, expected } = reference(m, 'main', 4);
+  expectMatch(t, (await runCompiled(m, 'main', args, { flags: SANITIZE })).outputs, expected, 'slices (C, ASan+UBSan)');
+  expectMatch(
+    t,
+    (await runCompiledCuda(m, 'main', args, { flags: SANITIZE })).outputs,
+    expected,
+    'slices (CUDA, emulated)',
+  );
+});
 
 t.test('a splat read by several kernels is a literal in each fused reader', async (t) => {
   const m = importModule(new SourceFile('shared_splat.mlir', SHARED_SPLAT));
