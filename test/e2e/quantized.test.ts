@@ -733,20 +733,22 @@ t.test(
 );
 
 // Integer depthwise convolutions (kernel/lower-contract.ts depthwiseInts: the quantize phase's
-// MobileNet-style blocks) accumulate in the output, each kernel tap across all channels: exact
-// against the interpreter for strides, asymmetric and negative padding, rhs dilation, lhs
-// dilation and a batch of two, i32 values over a wide range (sums that wrap too), on the host
-// under ASan+UBSan and on Cortex-M4.
+// MobileNet-style blocks): pixels whose taps all lie inside the image sum each channel's taps in
+// a register (taps unrolled), the others accumulate in the output tap by tap. Exact against the
+// interpreter for strides, asymmetric and negative padding, rhs dilation, lhs dilation (always
+// checked), window reversal and a batch of two, i32 values over a wide range (sums that wrap
+// too), on the host under ASan+UBSan and on Cortex-M4.
 t.test('integer depthwise convolutions (each tap across all channels) match the interpreter exactly', async (t) => {
   const conv = (name: string, window: string, out: string): string =>
     `  %${name} = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = 12 : i64} : (tensor<2x9x11x12xi32>, tensor<3x2x1x12xi32>) -> tensor<${out}xi32>`;
-  const outs = ['2x5x6x12', '2x9x9x12', '2x17x20x12'];
+  const outs = ['2x5x6x12', '2x9x9x12', '2x17x20x12', '2x7x10x12'];
   const src = [
     `func.func @main(%x: tensor<2x9x11x12xi32>, %w: tensor<3x2x1x12xi32>) -> (${outs.map((o) => `tensor<${o}xi32>`).join(', ')}) {`,
     conv('a', 'stride = [2, 2], pad = [[1, 1], [1, 0]]', outs[0]!),
     conv('b', 'stride = [1, 1], pad = [[2, 2], [0, -1]], rhs_dilate = [2, 1]', outs[1]!),
     conv('c', 'stride = [1, 1], pad = [[1, 1], [0, 0]], lhs_dilate = [2, 2]', outs[2]!),
-    `  return %a, %b, %c : ${outs.map((o) => `tensor<${o}xi32>`).join(', ')}`,
+    conv('d', 'stride = [1, 1], pad = [[0, 0], [0, 0]], reverse = [true, false]', outs[3]!),
+    `  return %a, %b, %c, %d : ${outs.map((o) => `tensor<${o}xi32>`).join(', ')}`,
     '}',
   ].join('\n');
   const m = importModule(new SourceFile('dwint.mlir', src));
@@ -759,7 +761,7 @@ t.test('integer depthwise convolutions (each tap across all channels) match the 
   ] as Tensor[];
   const want = run(m, args);
   const c = compile(m, { entry: 'main', prefix: 'model', sourceName: 'dwint.mlir', cc: 'gcc' }).files.get('model.c');
-  t.equal(String(c).match(/const rl_index_t ob = /g)?.length, 3, 'all three as depthwise loops');
+  t.equal(String(c).match(/const rl_index_t ob = /g)?.length, 4, 'all four as depthwise loops');
   for (const [label, o] of [
     ['host', { flags: SANITIZE_FLAGS }],
     ['cortex-m4', { target: lookupTarget('cortex-m4') }],
