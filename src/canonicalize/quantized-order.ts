@@ -47,9 +47,9 @@ export function lowerOrderOp(op: Op, operands: readonly Value[]): { ops: Op[]; r
 export function scalarBody(r: Region, elem: ElemType): Region {
   const scalar = tensorType([], elem);
   const [x, y, m] = [newValue(scalar, 'lhs'), newValue(scalar, 'rhs'), newValue(scalar, 'm')];
-  const [order, ret] = r.blocks[0]!.ops as [Op, Op];
+  const [body, ret] = r.blocks[0]!.ops as [Op, Op];
   const ops: Op[] = [
-    { ...order, operands: [x, y], results: [m], regions: [] },
+    { ...body, operands: [x, y], results: [m], regions: [] },
     { ...ret, operands: [m], results: [] },
   ];
   return { blocks: [{ ...r.blocks[0]!, args: [x, y], ops }] };

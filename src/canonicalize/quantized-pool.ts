@@ -26,8 +26,8 @@ export interface AveragePool {
   readonly pool: Op;
   /** The quantized values it dequantizes (per tensor). */
   readonly input: Value;
-  /** What the sums are multiplied by: 1 / C for a divide, C for a multiply. */
-  readonly factor: number;
+  /** What the sums of (x - zx) are multiplied by: sx / (C sr) for a divide, sx C / sr for a multiply. */
+  readonly multiplier: number;
 }
 
 /** The number every element of constant `v` holds, if `v` is a float splat. */
@@ -82,7 +82,7 @@ export function averagePools(
     const factor = scale.name === 'stablehlo.divide' ? 1 / c : c;
     const multiplier = (Math.fround(qx.scales[0]!) * factor) / Math.fround(qr.scales[0]!);
     if (!Number.isFinite(multiplier) || !(multiplier > 0) || multiplier > 2 ** 30) continue;
-    at.set(quantize, { pool, input: dq!.operands[0]!, factor });
+    at.set(quantize, { pool, input: dq!.operands[0]!, multiplier });
     absorbed.add(pool).add(scale);
   }
   return { at, absorbed };
@@ -102,7 +102,6 @@ export function lowerAveragePool(quantize: Op, p: AveragePool, input: Value): { 
   const sumType = tensorType(tensorOf(p.pool.results[0]!).shape, I32);
   const zero = b.along([], I32, [0n], 0);
   const [sums] = b.op(p.pool.name, [centered, zero], [sumType], p.pool.attrs, [scalarBody(p.pool.regions[0]!, I32)]);
-  const multiplier = (Math.fround(qx.scales[0]!) * p.factor) / Math.fround(qr.scales[0]!);
-  const scaled = b.timesFixedPoint(b.convert(sums!, I64), multiplier);
+  const scaled = b.timesFixedPoint(b.convert(sums!, I64), p.multiplier);
   return { ops: b.ops, result: b.requantized(scaled, qr, quantize.results[0]!.type as TensorType) };
 }

@@ -115,7 +115,7 @@ export function aElement(p: GpuGemmPlan, m: string, k: string): { decls: string[
 }
 
 /** out0 at (m, n) of the tile, bounds-checked, through the epilogue; with k slices (p.kSlices)
- * the slice's partial product, to the scratch (sumSlices adds them up). */
+ * the slice's partial product, to the scratch (emitSliceSum's kernel adds them up). */
 export function storeAt(
   w: CodeWriter,
   p: GpuGemmPlan,

@@ -174,7 +174,7 @@ export function fuse(ops: readonly FlatOp[], ctx: FuseContext): FlatOp[] {
       ...(head ? { head } : {}),
       ...(reduce ? { reduce } : {}),
       maps,
-      operandMaps: new Map([...operandMaps].filter(([f]) => members.has(f))),
+      operandMaps,
       inPlaceSafe,
     };
     groupAt.set(root, { op: root.op, ins, outs: root.outs, group });

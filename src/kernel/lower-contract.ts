@@ -141,16 +141,19 @@ function depthwiseInts(k: KernelBuild): Stmt[] | undefined {
       inside,
     };
   };
-  const product = (acc: Val, f: Idx): Val =>
-    k.op('mac', [acc, k.load(l, add(v('lo'), f)), k.load(r, add(v('ko'), f))], out.elem);
+  /** acc plus the image at `x` times the kernel at `w`. */
+  const product = (acc: Val, x: Idx, w: Idx): Val => k.op('mac', [acc, k.load(l, x), k.load(r, w)], out.elem);
+  /** The input position of tap 0 along spatial dim s (padding below subtracted). */
+  const origin = (oi: readonly Idx[], s: number): Idx =>
+    sub(mul(oi[c.outSpatial[s]!]!, c.strides[s]!), int(c.padding[s]![0]!));
   // A pixel whose every tap lies inside the image: each channel's taps summed in a register, the
   // taps unrolled (their offsets constants from the pixel's first input element: two loads and a
   // multiply-add each, no checks).
   const interior = (oi: readonly Idx[]): Cond[] =>
-    c.inSpatial.flatMap((dimIn, s) => {
-      const first = sub(mul(oi[c.outSpatial[s]!]!, c.strides[s]!), int(c.padding[s]![0]!));
-      return [ge(first, 0), lt(add(first, int((kSpatial[s]! - 1) * c.rhsDil[s]!)), l.t.shape[dimIn]!)];
-    });
+    c.inSpatial.flatMap((dimIn, s) => [
+      ge(origin(oi, s), 0),
+      lt(add(origin(oi, s), int((kSpatial[s]! - 1) * c.rhsDil[s]!)), l.t.shape[dimIn]!),
+    ]);
   const ks = strides(r.t.shape);
   const taps = kSpatial.reduce<number[][]>(
     (ts, n) => ts.flatMap((t) => Array.from({ length: n }, (_, x) => [...t, x])),
@@ -164,23 +167,14 @@ function depthwiseInts(k: KernelBuild): Stmt[] | undefined {
     {
       k: 'index',
       name: 'lo',
-      value: add(
-        v('lb'),
-        ...c.inSpatial.map((dimIn, s) =>
-          mul(sub(mul(oi[c.outSpatial[s]!]!, c.strides[s]!), int(c.padding[s]![0]!)), ls[dimIn]!),
-        ),
-      ),
+      value: add(v('lb'), ...c.inSpatial.map((dimIn, s) => mul(origin(oi, s), ls[dimIn]!))),
     },
     channelLoop((f) => [
       { k: 'local', name: 'acc', elem: out.elem, wide: false, init: zero(out.elem) },
       ...taps.map((t): Stmt => ({
         k: 'set',
         name: 'acc',
-        value: k.op(
-          'mac',
-          [local('acc'), k.load(l, add(v('lo'), int(inOffset(t)), f)), k.load(r, add(int(kOffset(t)), f))],
-          out.elem,
-        ),
+        value: product(local('acc'), add(v('lo'), int(inOffset(t)), f), add(int(kOffset(t)), f)),
       })),
       { k: 'store', buf: out, at: at(f), value: local('acc') },
     ]),
@@ -195,7 +189,9 @@ function depthwiseInts(k: KernelBuild): Stmt[] | undefined {
         return [
           ...decls,
           ...guarded(inside, [
-            channelLoop((f) => [{ k: 'store', buf: out, at: at(f), value: product(k.load(out, at(f)), f) }]),
+            channelLoop((f) => [
+              { k: 'store', buf: out, at: at(f), value: product(k.load(out, at(f)), add(v('lo'), f), add(v('ko'), f)) },
+            ]),
           ]),
         ];
       },
