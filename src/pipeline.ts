@@ -185,6 +185,8 @@ function printFused(f: FusedProgram, order: readonly FlatOp[]): string {
     if (g.kind === 'gpu-gemm') return `tiled GPU GEMM, ${g.tile.bm}x${g.tile.bn} block tiles`;
     if (g.kind === 'int-gemm')
       return `integer GEMM path, ${g.mr}x${g.nr} tiles, weights packed as ${intWeightPacking(g)}`;
+    if (g.kind === 'winograd')
+      return `Winograd F(2x2, 3x3), GEMM ${g.gemm.tiling.mr}x${g.gemm.tiling.nr} tiles, weights transformed and packed at compile time`;
     return g.kind === 'gemm'
       ? `GEMM path, ${g.tiling.mr}x${g.tiling.nr} tiles${g.bPrepacked ? ', weights packed at compile time' : ''}`
       : 'direct convolution';

@@ -60,6 +60,10 @@ import { benchSpmd } from './spmd.js';
 
 /** Largest difference, in quanta, between the int8 MLP's outputs and ONNX Runtime's (see its line). */
 const INT8_BOUND = 2;
+
+/** Said above each table of models: their GFLOP/s count the direct sums' FLOPs. */
+const WINOGRAD_NOTE =
+  "GFLOP/s: a model's direct-sum FLOPs over its latency; our 3x3 stride-1 convolutions run as Winograd F(2x2, 3x3) (2.25x fewer multiplications), so a figure may pass the core's peak";
 /** int8 GEMM shapes (each also in GEMM_SHAPES, for the f32 time): an MLP layer at batch 1, square, a transformer's FFN. */
 const INT8_GEMM_SHAPES: readonly [number, number, number][] = [
   [1, 784, 128],
@@ -183,6 +187,7 @@ async function benchRealModels(ratios: Record<string, number>, failures: string[
   console.log(
     `\nreal models (seeded weights; real-models.ts writes each as StableHLO and as ONNX) vs ONNX Runtime, ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''}`).join(' and ')}`,
   );
+  console.log(WINOGRAD_NOTE);
   console.log(
     'model             threads  xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  TS compile  C build',
   );
@@ -330,6 +335,7 @@ async function main(): Promise<number> {
     console.log(
       `(Node binding, session.run), measured on a one-element ReLU: ${fmt(overhead)}; the last ratio subtracts it.`,
     );
+    console.log(WINOGRAD_NOTE);
     console.log(
       'model                   xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  vs ORT minus fixed cost',
     );

@@ -144,6 +144,8 @@ export interface CompileArgs {
   dumpAfter: string[];
   autotune: boolean;
   tuningFile?: string;
+  /** --no-winograd: 3x3 convolutions as direct sums (the GEMM path) only. */
+  winograd: boolean;
 }
 
 /** --tuning-file / --autotune: the GEMM tiles to compile with (a file's; with --autotune, the
@@ -209,6 +211,7 @@ export async function compileCommand(a: CompileArgs): Promise<number> {
     target,
     threads: a.threads,
     checksAsOutputs,
+    ...(a.winograd ? {} : { winograd: false }),
     ...(a.devices !== undefined ? { devices: deviceGrid(m, a.devices, a.comm ?? 'threads') } : {}),
     ...(cuda ? { backend: 'cuda' as const, ...(a.gpuArch.length ? { gpuArchs: a.gpuArch } : {}) } : {}),
   };

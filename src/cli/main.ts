@@ -313,6 +313,12 @@ async function main(argv: string[]): Promise<number> {
             type: 'string',
             describe:
               'GEMM tiles from an earlier --autotune (deterministic builds); with --autotune, read and extended',
+          })
+          .option('winograd', {
+            type: 'boolean',
+            default: true,
+            describe:
+              "C on hosted SIMD targets: 3x3 stride-1 f32 convolutions with constant weights by Winograd's F(2x2, 3x3) where it pays (--no-winograd: direct sums only)",
           }),
       (a) =>
         run(() =>
@@ -331,6 +337,7 @@ async function main(argv: string[]): Promise<number> {
             gpuArch: a.gpuArch.map(String),
             input: a.input.map(String),
             autotune: a.autotune,
+            winograd: a.winograd,
             ...(a.tuningFile ? { tuningFile: a.tuningFile } : {}),
             ...(a.cc ? { cc: a.cc } : {}),
             ...(a.randomSeed !== undefined ? { randomSeed: a.randomSeed } : {}),

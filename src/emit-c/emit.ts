@@ -8,12 +8,14 @@ import type { TensorType } from '../ir/types.js';
 import type { MemoryPlan } from '../memory/plan.js';
 import type { Sym } from '../flat/program.js';
 import type { Kernel } from '../emit-common/kernel.js';
+import type { UkernelPlan } from '../kernel/ukernel.js';
 import { lowerToKernel } from './kernels.js';
 import type { IntVectors } from './c-renderer.js';
 import { CProgram, fuseKernels, type FusedProgram } from '../emit-common/program.js';
 import { gemmScratchBytes, planGemm, simdMacro } from './gemm.js';
 import { planDirectConv } from './direct-conv.js';
 import { intGemmScratchBytes, planIntGemm } from './int-gemm.js';
+import { planWinograd, winogradScratchBytes } from './winograd.js';
 
 /** Weights at least this large go into the .incbin blob instead of a C array literal. */
 export const BLOB_THRESHOLD = 1024;
@@ -37,12 +39,29 @@ export function fuseForC(c: CProgram): FusedProgram {
     ...(target.vectorBits ? { lanes: target.vectorBits / 32 } : {}),
     planFor: (f, out) =>
       planDirectConv(f, target) ??
+      (o.winograd === false
+        ? undefined
+        : planWinograd(f, target, (i) => prog.constants.has(f.ins[i]!), out, o.tuning)) ??
       planGemm(f, target, (i) => prog.constants.has(f.ins[i]!), out?.type as TensorType | undefined, o.tuning) ??
       planIntGemm(f, target, (i) => prog.constants.has(f.ins[i]!)),
-    scratchBytes: (p) => (p.kind === 'gemm' ? gemmScratchBytes(p) : p.kind === 'int-gemm' ? intGemmScratchBytes(p) : 0),
+    scratchBytes,
     // An integer GEMM writes its i32 product: the requantization after it stays a loop of its own.
     takesEpilogue: (p) => p.kind !== 'int-gemm',
   });
+}
+
+/** Bytes of arena scratch a micro-kernel's plan needs (packing buffers, transformed blocks). */
+function scratchBytes(p: UkernelPlan): number {
+  switch (p.kind) {
+    case 'gemm':
+      return gemmScratchBytes(p);
+    case 'int-gemm':
+      return intGemmScratchBytes(p);
+    case 'winograd':
+      return winogradScratchBytes(p);
+    default:
+      return 0;
+  }
 }
 
 /** Lower phase: one C kernel per kernel op (an output that overwrites an input loses `restrict`). */

@@ -28,6 +28,7 @@ import { feedCall, usesFeeds } from './feeds.js';
 import { effectOf } from '../flat/flatten.js';
 import { deviceCount } from '../partition/devices.js';
 import { packedIntWeightElem, packIntB } from './int-gemm.js';
+import { packWinogradWeights } from './winograd.js';
 import { AVX512_BLOB_THRESHOLD, BLOB_THRESHOLD, CFLAGS } from './emit.js';
 import { prepacked, VERSION, type EmitResult, type FusedProgram } from '../emit-common/program.js';
 
@@ -115,11 +116,17 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
     if (!prepacked(g)) continue;
     const [s, op] = [f.ins[1]!, prog.constants.get(f.ins[1]!)!];
     const int = g.kind === 'int-gemm';
-    const offset = blob.add(int ? packIntB(g, valueOf(s)) : packB(g, valueOf(s)));
+    const offset = blob.add(
+      int ? packIntB(g, valueOf(s)) : g.kind === 'winograd' ? packWinogradWeights(g, valueOf(s)) : packB(g, valueOf(s)),
+    );
     const loc = shortLoc(op.loc);
-    const tile = int ? `${g.mr}x${g.nr}, as ${intWeightPacking(g)}` : `${g.tiling.mr}x${g.tiling.nr}`;
+    const gemm = g.kind === 'winograd' ? g.gemm : g;
+    const tile =
+      gemm.kind === 'int-gemm'
+        ? `${gemm.mr}x${gemm.nr}, as ${intWeightPacking(gemm)}`
+        : `${gemm.tiling.mr}x${gemm.tiling.nr}`;
     weightDecls.push(
-      `/* w${w++}: ${typeToString(s.type)} from ${loc}, packed for the GEMM tile ${tile}, in the weight blob at offset ${offset} */`,
+      `/* w${w++}: ${typeToString(s.type)} from ${loc}, ${g.kind === 'winograd' ? 'transformed for Winograd F(2x2, 3x3) (G g G^T) and ' : ''}packed for the GEMM tile ${tile}, in the weight blob at offset ${offset} */`,
     );
     const type = int ? cElemOrUndefined(packedIntWeightElem(g))!.storage : 'float';
     packedWeight.set(f, `((const ${type}*)(${blobSymbol} + ${offset}))`);

@@ -14,7 +14,8 @@ import type { Op } from '../ir/core.js';
 import { emitRowsKernel, PARALLEL_MIN_ELEMENTS } from './rows.js';
 import { singleOpGroup } from '../fusion/fuse.js';
 import { emitGemmKernel } from './gemm.js';
-import type { DirectConvPlan, GemmPlan, IntGemmPlan } from '../kernel/ukernel.js';
+import type { DirectConvPlan, GemmPlan, IntGemmPlan, WinogradPlan } from '../kernel/ukernel.js';
+import { emitWinogradKernel } from './winograd.js';
 import { emitDirectConvKernel } from './direct-conv.js';
 import { emitIntGemmKernel, packedIntWeightElem } from './int-gemm.js';
 import type { FlatOp } from '../flat/program.js';
@@ -87,7 +88,7 @@ export function lowerToKernel(
   fop: FlatOp,
   index: number,
   inPlace: boolean,
-  gemm: GemmPlan | DirectConvPlan | IntGemmPlan | undefined,
+  gemm: GemmPlan | DirectConvPlan | IntGemmPlan | WinogradPlan | undefined,
   env: FusedEnv,
   threads = 1,
   lanes?: number,
@@ -97,7 +98,11 @@ export function lowerToKernel(
   if (gemm) {
     // A constant B arrives packed from the weight blob: f32 panels, or 16-bit pairs in 32-bit words.
     const bElem =
-      gemm.kind === 'int-gemm' ? packedIntWeightElem(gemm) : gemm.kind === 'gemm' && gemm.bPrepacked ? F32 : undefined;
+      gemm.kind === 'int-gemm'
+        ? packedIntWeightElem(gemm)
+        : (gemm.kind === 'gemm' && gemm.bPrepacked) || gemm.kind === 'winograd'
+          ? F32
+          : undefined;
     const ir = ukernelIR(fop, index, gemm, bElem);
     const { name, comment } = ir;
     const params: KernelParam[] = [
@@ -114,7 +119,9 @@ export function lowerToKernel(
         ? emitGemmKernel(gemm, name, comment, params, epilogue, threads > 1)
         : gemm.kind === 'int-gemm'
           ? emitIntGemmKernel(gemm, name, comment, params)
-          : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
+          : gemm.kind === 'winograd'
+            ? emitWinogradKernel(gemm, name, comment, params, epilogue, threads > 1)
+            : emitDirectConvKernel(gemm, name, comment, params, epilogue, threads > 1);
     return { name, comment, params, source, usesSimd: true, ir };
   }
   if (fop.group?.reduce)

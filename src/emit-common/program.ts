@@ -14,7 +14,7 @@ import { controlCopies } from '../flat/flatten.js';
 import type { InjectedFault } from '../flat/faults.js';
 import type { FlatOp, FlatProgram, Sym } from '../flat/program.js';
 import { lookupTarget, type Target } from '../target/targets.js';
-import type { GemmPlan, GemmTuning, IntGemmPlan, UkernelPlan } from '../kernel/ukernel.js';
+import type { GemmPlan, GemmTuning, IntGemmPlan, UkernelPlan, WinogradPlan } from '../kernel/ukernel.js';
 import { cElem, cElemOrUndefined, storageLiteral } from './ctypes.js';
 import { isFusibleElementwise, isReducible, writesInPlaceSafely } from './lowering.js';
 import { generateSplats } from './splats.js';
@@ -40,6 +40,8 @@ export interface EmitOptions {
   readonly simd?: boolean;
   /** Loop fusion of elementwise chains and GEMM epilogues (default on). */
   readonly fusion?: boolean;
+  /** C: 3x3 stride-1 f32 convolutions by Winograd's F(2x2, 3x3) where it pays (default on). */
+  readonly winograd?: boolean;
   /** Threads for GEMM, convolution and large loop kernels (hosted targets; default 1: no pthreads at all). */
   readonly threads?: number;
   /** The backend: C (default) or CUDA (`--target cuda`: `target` then only sizes C storage). */
@@ -207,8 +209,8 @@ export interface FusedProgram {
 }
 
 /** Plans whose B operand (a constant) is linked packed for the micro-kernel, not as stored. */
-export const prepacked = (g: UkernelPlan | undefined): g is GemmPlan | IntGemmPlan =>
-  (g?.kind === 'gemm' && g.bPrepacked) || g?.kind === 'int-gemm';
+export const prepacked = (g: UkernelPlan | undefined): g is GemmPlan | IntGemmPlan | WinogradPlan =>
+  (g?.kind === 'gemm' && g.bPrepacked) || g?.kind === 'int-gemm' || g?.kind === 'winograd';
 
 /** How a backend computes contractions with micro-kernels of its own (emit-c: the packed GEMM and
  * direct convolution on SIMD targets). */

@@ -147,7 +147,25 @@ export interface IntGemmPlan extends GemmShape {
   readonly byteQuads?: boolean;
 }
 
-export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan | IntGemmPlan;
+/** A 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3): each 2x2 block of output
+ * pixels (a tile) from its 4x4 input window in 16 products per channel pair instead of 36. The
+ * kernel transforms every tile's window (B^T d B) into 16 matrices of [tiles x channels], runs
+ * `gemm` (batch 16, [tiles x channels] * [channels x out channels], the weights transformed
+ * (G g G^T) and packed at compile time) and transforms each tile's 16 products back (A^T m A). */
+export interface WinogradPlan {
+  readonly kind: 'winograd';
+  readonly op: Op;
+  readonly conv: ConvGeometry;
+  /** Tiles along the output's height and width (the last ones may reach past it). */
+  readonly tilesHigh: number;
+  readonly tilesWide: number;
+  /** Tile rows (of every image, in order) per block; the GEMM's M is a block's tiles (the last
+   * block's rows past the output are zero windows, their products dropped). */
+  readonly blockRows: number;
+  readonly gemm: GemmPlan;
+}
+
+export type UkernelPlan = GemmPlan | DirectConvPlan | GpuGemmPlan | IntGemmPlan | WinogradPlan;
 
 /** How an integer GEMM's weights are packed, in words (comments, reports, dumps). */
 export const intWeightPacking = (p: IntGemmPlan): string =>
@@ -173,6 +191,10 @@ export function describeUkernel(p: UkernelPlan): string {
           ? `tensor cores (mma m16n8k16), ${t.tm} x ${t.tn} per warp`
           : `${t.tm} x ${t.tn} per thread${p.kSlices ? `, k in ${p.kSlices} slices summed by a second kernel` : ''}`;
     return `gpu gemm ${p.batch > 1 ? `${p.batch} x ` : ''}[${p.m} x ${p.k}] * [${p.k} x ${p.n}] ${p.elems.a.name} x ${p.elems.b.name} -> ${p.elems.out.name}, block tile ${t.bm} x ${t.bn}, k step ${t.bk}, ${how}`;
+  }
+  if (p.kind === 'winograd') {
+    const g = p.conv;
+    return `winograd F(2x2, 3x3) convolution ${g.batch}x${g.height}x${g.width}x${g.channels} * 3x3x${g.channels}x${g.outChannels} (NHWC, HWIO): ${p.tilesHigh} x ${p.tilesWide} tiles per image, then ${describeUkernel(p.gemm)}`;
   }
   if (p.kind === 'direct-conv') {
     const g = p.conv;

@@ -55,6 +55,8 @@ export interface RunOptions {
   readonly kernelFileBytes?: number;
   /** GEMM tiles from a tuning file (EmitOptions.tuning). */
   readonly tuning?: EmitOptions['tuning'];
+  /** false: no Winograd convolutions (EmitOptions.winograd). */
+  readonly winograd?: boolean;
 }
 
 /** Emits, compiles and runs `entry` on `inputs` for `opts.target` (default: host). */
@@ -78,6 +80,7 @@ export async function runCompiled(
     ...(opts.fault ? { fault: opts.fault } : {}),
     ...(opts.kernelFileBytes ? { kernelFileBytes: opts.kernelFileBytes } : {}),
     ...(opts.tuning ? { tuning: opts.tuning } : {}),
+    ...(opts.winograd === false ? { winograd: false } : {}),
   });
   if (inputs.length !== emitted.inputs.length)
     throw new RuntimeError(`@${entry} takes ${emitted.inputs.length} input(s), got ${inputs.length}`);

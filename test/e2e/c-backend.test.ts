@@ -13,7 +13,7 @@ import type { Module } from '../../src/ir/core.js';
 import { CLI, HAVE_SHARED, ROOT, scratchDir } from '../helpers/paths.js';
 import { variedConstant } from '../helpers/mlir.js';
 import { loadModel, MODELS, SANITIZE } from '../helpers/models.js';
-import { expectMatch, reference } from '../helpers/reference.js';
+import { expectMatch, reference, sameBits } from '../helpers/reference.js';
 
 const SAME_3X3 = 'stride = [1, 1], pad = [[1, 1], [1, 1]]';
 /** A 2-D NHWC x HWIO -> NHWC stablehlo.convolution of `x` and `w` (MLIR text, `types` its signature). */
@@ -408,13 +408,7 @@ t.test(
       for (const re of onPool)
         t.match(two.emitted.files.get('model.c') as string, re, `${m.source.name}: ${re} runs on the pool`);
       expectMatch(t, two.outputs, expected, `${m.source.name} with 2 threads`);
-      two.outputs.forEach((o, i) =>
-        t.same(
-          Array.from(o.data as Float64Array),
-          Array.from(one.outputs[i]!.data as Float64Array),
-          `${m.source.name} output ${i}: bitwise equal to one thread`,
-        ),
-      );
+      sameBits(t, two.outputs, one.outputs, `${m.source.name}: bitwise equal to one thread, output`);
       const tsan = await runCompiled(m, 'main', args, { threads: 2, flags: ['-O1', '-g', '-fsanitize=thread'] });
       tsan.outputs.forEach((o, i) =>
         t.same(
@@ -492,13 +486,7 @@ t.test(
         /rl_pool_run\(pool, 10, k\d+_convolution_fused_rows, &job\)/,
         'with 2 threads the depthwise rows run on the pool',
       );
-      two.outputs.forEach((o, i) =>
-        t.same(
-          Array.from(o.data as Float64Array),
-          Array.from(run.outputs[i]!.data as Float64Array),
-          `output ${i}: 2 threads bitwise equal to 1`,
-        ),
-      );
+      sameBits(t, two.outputs, run.outputs, '2 threads bitwise equal to 1, output');
     }
   },
 );

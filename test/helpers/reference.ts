@@ -74,6 +74,13 @@ export function expectMatch(
   });
 }
 
+/** Asserts each of `got`'s f32/f64 outputs bitwise equal to `want`'s (another thread count, say). */
+export function sameBits(t: Test, got: readonly Tensor[], want: readonly Tensor[], label: string): void {
+  got.forEach((o, i) =>
+    t.same(Array.from(o.data as Float64Array), Array.from(want[i]!.data as Float64Array), `${label} ${i}`),
+  );
+}
+
 /** Asserts every integer of `got` within one of `want`'s (and `want` informative). */
 export function withinOneQuantum(t: Test, got: readonly Tensor[], want: readonly Tensor[], label: string): void {
   t.equal(got.length, want.length, `${label}: ${want.length} output(s)`);

@@ -1,0 +1,325 @@
+/**
+ * @fileoverview Winograd convolution F(2x2, 3x3) on the C backend (Lavin and Gray's minimal
+ * filtering): a 3x3 stride-1 convolution computes each 2x2 block of output pixels (a tile) from
+ * its 4x4 input window as A^T [(G g G^T) . (B^T d B)] A, 16 multiplications per input and output
+ * channel pair where the direct sum takes 36. Over channels the 16 element products are 16 GEMMs
+ * of [tiles x channels] * [channels x out channels], run by the packed GEMM of gemm.ts (one call
+ * with batch 16); the weights' transform G g G^T is done here at compile time and packed for it.
+ *
+ * The kernel works on blocks of whole tile rows (each block's transformed input and products stay
+ * within WINOGRAD_BLOCK_BYTES): transform the block's input windows (B^T d B, adds only; a window
+ * reaching past the image reads a zero row), one batch-16 GEMM, transform the products back
+ * (A^T m A, adds only; a pixel past the output is written to a sink row), then the fused epilogue
+ * on the block's finished output rows. The transforms' roundings are of adds of at most four
+ * terms and halvings of the weights (exact): a result is within the f32 tolerance of
+ * src/ir/compare.ts, as the direct sum is (tests check it against the interpreter).
+ */
+import { tensorType, floatElem } from '../ir/types.js';
+import type { Tensor } from '../ir/tensor.js';
+import type { Target } from '../target/targets.js';
+import { CodeWriter } from '../emit-common/code-writer.js';
+import { kernelOpening, type KernelParam } from '../emit-common/kernel.js';
+import { isF32 } from '../emit-common/ctypes.js';
+import { convGeometry, type GemmTuning, type WinogradPlan } from '../kernel/ukernel.js';
+import type { FlatOp, Sym } from '../flat/program.js';
+import { emitGemmKernel, gemmKey, gemmScratchBytes, packB, simdMacro } from './gemm.js';
+import { tiledPlan } from './gemm-tiling.js';
+import { emitEpilogue, type Epilogue } from './fused.js';
+
+const F32 = floatElem('f32')!;
+
+/** B^T: the input window's transform (rows of d, then columns). */
+const BT = [
+  [1, 0, -1, 0],
+  [0, 1, 1, 0],
+  [0, -1, 1, 0],
+  [0, 1, 0, -1],
+] as const;
+/** G: the 3x3 weights' transform. */
+const G = [
+  [1, 0, 0],
+  [0.5, 0.5, 0.5],
+  [0.5, -0.5, 0.5],
+  [0, 0, 1],
+] as const;
+/** A^T: the products' transform back to a 2x2 tile. */
+const AT = [
+  [1, 1, 1, 0],
+  [0, 1, -1, -1],
+] as const;
+
+/** Transformed inputs and products of one block of tiles stay within this (in L2 / L3). */
+const WINOGRAD_BLOCK_BYTES = 2 * 1024 * 1024;
+/** Fewer tiles than this per image batch leave the 16 GEMMs too few rows to beat the direct one
+ * (ResNet-50's 7x7 stage: 16 tiles). */
+const MIN_TILES = 32;
+/** Channels (in and out) below this spend more on the transforms than the GEMMs save. */
+const MIN_CHANNELS = 16;
+
+/** The Winograd plan for a 3x3 stride-1 f32 convolution with constant weights on a hosted SIMD
+ * target, where it pays; undefined otherwise. */
+export function planWinograd(
+  f: FlatOp,
+  target: Target,
+  isConstant: (operand: number) => boolean,
+  out?: Sym,
+  tuning?: GemmTuning,
+): WinogradPlan | undefined {
+  if (!simdMacro(target) || target.os === 'bare-metal' || f.op.name !== 'stablehlo.convolution') return undefined;
+  if (f.ins.length !== 2 || f.outs.length !== 1 || !isConstant(1)) return undefined;
+  if (![...f.ins, ...f.outs, ...(out ? [out] : [])].every((s) => isF32(s.type))) return undefined;
+  const g = convGeometry(f);
+  if (!g || g.featureGroups !== 1 || g.kernelHeight !== 3 || g.kernelWidth !== 3) return undefined;
+  if (![...g.stride, ...g.dilation].every((x) => x === 1)) return undefined;
+  if (g.channels < MIN_CHANNELS || g.outChannels < MIN_CHANNELS) return undefined;
+  const tilesHigh = Math.ceil(g.outHeight / 2);
+  const tilesWide = Math.ceil(g.outWidth / 2);
+  const tileRows = g.batch * tilesHigh;
+  if (tileRows * tilesWide < MIN_TILES) return undefined;
+  // Whole tile rows per block, as many as the budget holds (at least one), evened out.
+  const rowBytes = 16 * tilesWide * (g.channels + g.outChannels) * 4;
+  const blocks = Math.ceil(tileRows / Math.max(1, Math.floor(WINOGRAD_BLOCK_BYTES / rowBytes)));
+  const blockRows = Math.ceil(tileRows / blocks);
+  const m = blockRows * tilesWide;
+  const shape = {
+    batch: 16,
+    m,
+    n: g.outChannels,
+    k: g.channels,
+    a: { kind: 'matrix', batchStride: m * g.channels, mStride: g.channels, kStride: 1 } as const,
+    b: { batchStride: g.channels * g.outChannels, kStride: g.outChannels, nStride: 1 },
+  };
+  const tuned = tuning?.get(gemmKey(shape, target, true));
+  const gemm = tiledPlan(
+    { kind: 'gemm', op: f.op, ...shape, bPrepacked: true, elems: { a: F32, b: F32, c: F32, out: F32 } },
+    target,
+    tuned,
+  );
+  return { kind: 'winograd', op: f.op, conv: g, tilesHigh, tilesWide, blockRows, gemm };
+}
+
+/** Floats of scratch: the block's transformed inputs, its products, a zero row, a sink row. */
+const scratchLayout = (p: WinogradPlan): { u: number; m: number; zeros: number; sink: number; floats: number } => {
+  const u = 0;
+  const m = u + 16 * p.gemm.m * p.conv.channels;
+  const zeros = m + 16 * p.gemm.m * p.conv.outChannels;
+  const sink = zeros + p.conv.channels;
+  return { u, m, zeros, sink, floats: sink + p.conv.outChannels };
+};
+
+/** Bytes of arena scratch: the block's buffers, then the GEMM's own. */
+export const winogradScratchBytes = (p: WinogradPlan): number => 4 * scratchLayout(p).floats + gemmScratchBytes(p.gemm);
+
+/** The weights (HWIO, 3 x 3 x C x K) transformed (G g G^T: [16][C][K]) and packed for the GEMM. */
+export function packWinogradWeights(p: WinogradPlan, weights: Tensor): Uint8Array {
+  const [c, k] = [p.conv.channels, p.conv.outChannels];
+  const data = weights.data as Float64Array;
+  const out = new Float64Array(16 * c * k);
+  const gg = new Float64Array(12); // G g: 4 x 3
+  for (let ci = 0; ci < c; ci++)
+    for (let ki = 0; ki < k; ki++) {
+      const at = (i: number, j: number): number => data[((i * 3 + j) * c + ci) * k + ki]!;
+      for (let a = 0; a < 4; a++)
+        for (let j = 0; j < 3; j++) gg[a * 3 + j] = G[a]![0]! * at(0, j) + G[a]![1]! * at(1, j) + G[a]![2]! * at(2, j);
+      for (let a = 0; a < 4; a++)
+        for (let b = 0; b < 4; b++)
+          out[((a * 4 + b) * c + ci) * k + ki] =
+            gg[a * 3]! * G[b]![0]! + gg[a * 3 + 1]! * G[b]![1]! + gg[a * 3 + 2]! * G[b]![2]!;
+    }
+  const transformed: Tensor = { kind: 'tensor', type: tensorType([16, c, k], F32), data: out };
+  return packB(p.gemm, transformed);
+}
+
+/** C arithmetic on a vector or a scalar of channels. */
+interface Arith {
+  readonly type: string;
+  readonly load: (at: string) => string;
+  readonly store: (at: string, value: string) => string;
+  readonly add: (a: string, b: string) => string;
+  readonly sub: (a: string, b: string) => string;
+}
+const VECTOR: Arith = {
+  type: 'rl_vf',
+  load: (at) => `rl_vf_load(${at})`,
+  store: (at, x) => `rl_vf_store(${at}, ${x});`,
+  add: (a, b) => `rl_vf_add(${a}, ${b})`,
+  sub: (a, b) => `rl_vf_sub(${a}, ${b})`,
+};
+const SCALAR: Arith = {
+  type: 'float',
+  load: (at) => `*(${at})`,
+  store: (at, x) => `*(${at}) = ${x};`,
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+};
+
+/** sum_j coeffs[j] * terms[j] for coefficients in {-1, 0, 1} (one of them 1): the first positive
+ * term, then the others added or subtracted in order. */
+function combination(x: Arith, coeffs: readonly number[], terms: readonly string[]): string {
+  const first = coeffs.indexOf(1);
+  let e = terms[first]!;
+  coeffs.forEach((c, j) => {
+    if (j !== first && c !== 0) e = c > 0 ? x.add(e, terms[j]!) : x.sub(e, terms[j]!);
+  });
+  return e;
+}
+
+/** T X T^T on the square of values named `${from}${i}${j}`, in two passes (rows, then columns) as
+ * constants `${to}${a}${b}`. */
+function sandwich(w: CodeWriter, x: Arith, t: readonly (readonly number[])[], from: string, to: string): void {
+  const [rows, size] = [t.length, t[0]!.length];
+  const line: string[] = [];
+  for (let i = 0; i < size; i++)
+    for (let b = 0; b < rows; b++)
+      line.push(
+        `${to}r${i}${b} = ${combination(
+          x,
+          t[b]!,
+          Array.from({ length: size }, (_, j) => `${from}${i}${j}`),
+        )}`,
+      );
+  w.line(`const ${x.type} ${line.join(', ')};`);
+  const cols: string[] = [];
+  for (let a = 0; a < rows; a++)
+    for (let b = 0; b < rows; b++)
+      cols.push(
+        `${to}${a}${b} = ${combination(
+          x,
+          t[a]!,
+          Array.from({ length: size }, (_, i) => `${to}r${i}${b}`),
+        )}`,
+      );
+  w.line(`const ${x.type} ${cols.join(', ')};`);
+}
+
+/** A loop over `count` channels (c): vectors of `lanes`, then the rest one by one. */
+function channelLoop(w: CodeWriter, count: number, lanes: number, body: (x: Arith) => void): void {
+  w.line('rl_index_t c = 0;');
+  if (count >= lanes) w.block(`for (; c + ${lanes} <= ${count}; c += ${lanes}) {`, () => body(VECTOR));
+  if (count % lanes) w.block(`for (; c < ${count}; ++c) {`, () => body(SCALAR));
+}
+
+/** The C of a Winograd convolution kernel. Params: in0 (image), in1 (packed transformed weights),
+ * the epilogue's leaves, out0, scratch (and the pool with threads). */
+export function emitWinogradKernel(
+  p: WinogradPlan,
+  name: string,
+  comment: string,
+  params: readonly KernelParam[],
+  epilogue: Epilogue | undefined,
+  parallel: boolean,
+): string {
+  const g = p.conv;
+  const [C, K] = [g.channels, g.outChannels];
+  const { tilesHigh: TH, tilesWide: TW, blockRows } = p;
+  const m = p.gemm.m;
+  const lanes = p.gemm.tiling.lanes;
+  const layout = scratchLayout(p);
+  const tileRows = g.batch * TH;
+  const w = new CodeWriter();
+  w.line(comment);
+  w.line(
+    `/* Winograd F(2x2, 3x3): ${g.batch} x ${TH} x ${TW} tiles of 2 x 2 output pixels, in blocks of ${blockRows} tile rows (${m} tiles); per block: input windows transformed (B^T d B), one GEMM of 16 x [${m} x ${C}] * [${C} x ${K}] (weights G g G^T packed at compile time), products transformed back (A^T m A)${epilogue ? ', then the fused epilogue on the finished rows' : ''}. */`,
+  );
+  const gemmName = `${name}_gemm`;
+  const gemmParams: KernelParam[] = [
+    { name: 'in0', cType: 'const float* restrict', output: false },
+    { name: 'in1', cType: 'const float* restrict', output: false },
+    { name: 'out0', cType: 'float* restrict', output: true },
+    { name: 'scratch', cType: 'uint8_t* restrict', output: true },
+    ...params.filter((x) => x.name === 'pool'),
+  ];
+  w.line(
+    emitGemmKernel(
+      p.gemm,
+      gemmName,
+      `/* ${name}'s 16 products of transformed inputs and weights */`,
+      gemmParams,
+      undefined,
+      parallel,
+    ),
+  );
+  // The transforms of a range of the block's tiles, run on the pool with threads.
+  w.line(
+    `typedef struct { const float* in0; float* out0; float* U; const float* M; const float* zeros; float* sink; rl_index_t row0; } ${name}_job_t;`,
+  );
+  const transform = (what: string, suffix: string, body: () => void): void => {
+    w.line(`/* ${what} */`);
+    w.block(`static void ${name}_${suffix}(void* job_, rl_index_t t_begin, rl_index_t t_end) {`, () => {
+      w.line(`const ${name}_job_t* job = (const ${name}_job_t*)job_;`);
+      w.line('const rl_index_t row0 = job->row0;');
+      w.block('for (rl_index_t t = t_begin; t < t_end; ++t) {', () => {
+        w.line(`const rl_index_t row = row0 + t / ${TW}, image = row / ${TH}, ty = row % ${TH}, tx = t % ${TW};`);
+        body();
+      });
+    });
+  };
+  transform(`input windows of tiles [t_begin, t_end) of the block: B^T d B per channel`, 'windows', () => {
+    w.line('const float* d[16];');
+    w.block('for (int i = 0; i < 4; ++i) {', () => {
+      w.line(`const rl_index_t iy = 2 * ty + i - ${g.padBefore[0]};`);
+      w.block('for (int j = 0; j < 4; ++j) {', () => {
+        w.line(`const rl_index_t ix = 2 * tx + j - ${g.padBefore[1]};`);
+        w.line(
+          `d[i * 4 + j] = row < ${tileRows} && iy >= 0 && iy < ${g.height} && ix >= 0 && ix < ${g.width} ? job->in0 + ((image * ${g.height} + iy) * ${g.width} + ix) * ${C} : job->zeros;`,
+        );
+      });
+    });
+    w.line(`float* restrict u = job->U + t * ${C};`);
+    channelLoop(w, C, lanes, (x) => {
+      const loads: string[] = [];
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 4; j++) loads.push(`d${i}${j} = ${x.load(`d[${i * 4 + j}] + c`)}`);
+      w.line(`const ${x.type} ${loads.join(', ')};`);
+      sandwich(w, x, BT, 'd', 'v');
+      for (let a = 0; a < 4; a++)
+        w.line(Array.from({ length: 4 }, (_, b) => x.store(`u + ${(a * 4 + b) * m * C} + c`, `v${a}${b}`)).join(' '));
+    });
+  });
+  transform(
+    'products of tiles [t_begin, t_end) back to 2 x 2 output pixels: A^T m A per output channel',
+    'pixels',
+    () => {
+      w.line(`if (row >= ${tileRows}) break;`);
+      w.line(`float* restrict y00 = job->out0 + ((image * ${g.outHeight} + 2 * ty) * ${g.outWidth} + 2 * tx) * ${K};`);
+      w.line(`const int right = 2 * tx + 1 < ${g.outWidth}, below = 2 * ty + 1 < ${g.outHeight};`);
+      w.line(`float* y01 = right ? y00 + ${K} : job->sink;`);
+      w.line(`float* y10 = below ? y00 + ${g.outWidth * K} : job->sink;`);
+      w.line(`float* y11 = right && below ? y00 + ${(g.outWidth + 1) * K} : job->sink;`);
+      w.line(`const float* restrict mt = job->M + t * ${K};`);
+      channelLoop(w, K, lanes, (x) => {
+        const loads: string[] = [];
+        for (let a = 0; a < 4; a++)
+          for (let b = 0; b < 4; b++) loads.push(`m${a}${b} = ${x.load(`mt + ${(a * 4 + b) * m * K} + c`)}`);
+        w.line(`const ${x.type} ${loads.join(', ')};`);
+        sandwich(w, x, AT, 'm', 'o');
+        w.line(['00', '01', '10', '11'].map((at) => x.store(`y${at} + c`, `o${at}`)).join(' '));
+      });
+    },
+  );
+  w.line('');
+  w.block(kernelOpening(name, params), () => {
+    w.line(`float* restrict U = (float*)(void*)scratch; /* 16 x [${m} x ${C}]: the block's transformed windows */`);
+    w.line(`float* restrict M = U + ${layout.m}; /* 16 x [${m} x ${K}]: their products with the weights */`);
+    w.line(`float* restrict zeros = U + ${layout.zeros}; /* read where a window reaches past the image */`);
+    w.line(`float* restrict sink = U + ${layout.sink}; /* written where a tile reaches past the output */`);
+    w.line(`for (rl_index_t c = 0; c < ${C}; ++c) zeros[c] = 0.0f;`);
+    w.block(`for (rl_index_t row0 = 0; row0 < ${tileRows}; row0 += ${blockRows}) {`, () => {
+      w.line(`${name}_job_t job = {in0, out0, U, M, zeros, sink, row0};`);
+      const run = (suffix: string): void =>
+        w.line(parallel ? `rl_pool_run(pool, ${m}, ${name}_${suffix}, &job);` : `${name}_${suffix}(&job, 0, ${m});`);
+      run('windows');
+      w.line(`${gemmName}(U, in1, M, scratch + ${4 * layout.floats}${parallel ? ', pool' : ''});`);
+      run('pixels');
+      if (epilogue) {
+        w.line("/* epilogue: the fused elementwise ops, on the block's finished output rows */");
+        const rowStart = (r: string): string =>
+          `(${r}) / ${TH} * ${g.outHeight * g.outWidth} + (${r}) % ${TH} * ${2 * g.outWidth}`;
+        w.line(`const rl_index_t end_row = row0 + ${blockRows} < ${tileRows} ? row0 + ${blockRows} : ${tileRows};`);
+        w.line(`const rl_index_t first = ${rowStart('row0')}, last = ${rowStart('end_row')};`);
+        emitEpilogue(w, epilogue, K, 'first', 'last - first');
+      }
+    });
+  });
+  return w.toString();
+}
