@@ -123,6 +123,7 @@ export function runPipeline(m: Module, o: CompileOptions): EmitResult | undefine
     // So does SDOT (int8 x int8 only).
     foldZeroPoints: helium || !!settings.target.dotProduct,
     padConvolutions: helium || !!settings.target.armDsp,
+    wideDepthwiseWeights: !!settings.target.armDsp && !helium,
   });
   if (at({ phase: 'quantize', module: integer }, mlir(integer))) return undefined;
   const flat = flatten(integer, o.entry, { checksAsOutputs: o.checksAsOutputs ?? false });

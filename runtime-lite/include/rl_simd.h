@@ -403,6 +403,20 @@ static inline rl_vb rl_vb_min(rl_vb a, rl_vb b) {
   __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
   return r;
 }
+/* Two i16 in a word (rl_vh, one load) and two i32 accumulators (rl_vp): a depthwise convolution's
+ * channel pairs, acc + x * w lane by lane in one SMLABB and one SMLATT (wrapping as the scalar
+ * rl_add/rl_mul do). */
+#include <arm_acle.h>
+typedef uint32_t rl_vh;
+typedef struct { int32_t lo, hi; } rl_vp;
+static inline rl_vh rl_vh_load_s16(const int16_t* p) { rl_vh v; memcpy(&v, p, 4); return v; }
+static inline rl_vp rl_vp_load_s32(const int32_t* p) { rl_vp v = {p[0], p[1]}; return v; }
+static inline void rl_vp_store_s32(int32_t* p, rl_vp v) { p[0] = v.lo; p[1] = v.hi; }
+static inline rl_vp rl_vp_splat(int32_t x) { rl_vp v = {x, x}; return v; }
+static inline rl_vp rl_vp_mac(rl_vp acc, rl_vh x, rl_vh w) {
+  rl_vp r = {__smlabb((int32_t)x, (int32_t)w, acc.lo), __smlatt((int32_t)x, (int32_t)w, acc.hi)};
+  return r;
+}
 #endif
 /* The first n (< RL_VI_LANES) lanes of v. */
 static inline void rl_vi_store_n(int32_t* p, rl_vi v, int n) {

@@ -22,7 +22,7 @@ import { randomInputs } from '../interpret/inputs.js';
 import { Interpreter } from '../interpret/eval.js';
 import { compareTensors, integerBound } from '../ir/compare.js';
 import { flattenTuples, type Tensor } from '../ir/tensor.js';
-import { cnn, gemmModule, mlp, quantizedCnn, quantizedMlp, randomFloats } from './models.js';
+import { cnn, gemmModule, mlp, quantizedCnn, quantizedDepthwise, quantizedMlp, randomFloats } from './models.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const WORK = join(ROOT, 'out', 'bench-embedded');
@@ -55,6 +55,7 @@ export const WORKLOADS: readonly Workload[] = [
   gemm(64, 64, 64),
   { ...quantizedMlp(), int8: true },
   { ...quantizedCnn(), int8: true },
+  { ...quantizedDepthwise(), int8: true },
 ];
 
 /** Compiles `w` for `targetName`, runs it as counting firmware, checks it against the interpreter. */

@@ -438,22 +438,48 @@ export function quantizedMlp(): { name: string; mlir: string; macs: number; onnx
  * pools on the int8 values, the int8 output. StableHLO with quantized types, and its QDQ twin in
  * ONNX (NCHW, OIHW weights, the dense weight's rows in ONNX's (c, h, w) flatten order).
  */
+/** An int8 activation type of scale s and zero point zp. */
+const act = ([s, zp]: readonly [number, number]): string => `!quant.uniform<i8:f32, ${s}${zp ? `:${zp}` : ''}>`;
+const qt = (dims: readonly number[], e: string): string => `tensor<${dims.join('x')}x${e}>`;
+/** An int8 weight type quantized per channel along `axis`. */
+const perAxis = (scales: readonly number[], axis: number): string =>
+  `!quant.uniform<i8:f32:${axis}, {${scales.map((s) => s.toPrecision(9)).join(', ')}}>`;
+/** A dense literal of `q` shaped `dims` (nested brackets). */
+function literal(q: Int8Array, dims: readonly number[]): string {
+  const nest = (off: number, d: number): string => {
+    if (d === dims.length) return String(q[off]);
+    const stride = dims.slice(d + 1).reduce((a, b) => a * b, 1);
+    return `[${Array.from({ length: dims[d]! }, (_, i) => nest(off + i * stride, d + 1)).join(', ')}]`;
+  };
+  return nest(0, 0);
+}
+
+/** An int8 depthwise 3x3 convolution of 32 channels at 16 x 16 (MobileNet's), per-channel weights,
+ * requantized: int8 in and out as stored (bench-embedded). */
+export function quantizedDepthwise(): { name: string; mlir: string; macs: number } {
+  const { scales, q } = perChannelInt8(randomFloats(9 * 32, 1 / 3, 406), 32);
+  const [x, y, w] = [
+    qt([1, 16, 16, 32], act([0.03, -5])),
+    qt([1, 16, 16, 32], act([0.05, 2])),
+    qt([3, 3, 1, 32], perAxis(scales, 3)),
+  ];
+  const mlir = [
+    `func.func @main(%x: tensor<1x16x16x32xi8>) -> tensor<1x16x16x32xi8> {`,
+    `  %xq = stablehlo.bitcast_convert %x : (tensor<1x16x16x32xi8>) -> ${x}`,
+    `  %w = stablehlo.constant dense<${literal(q, [3, 3, 1, 32])}> : ${w}`,
+    `  %dw = stablehlo.convolution(%xq, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {stride = [1, 1], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 32 : i64} : (${x}, ${w}) -> ${y}`,
+    `  %o = stablehlo.bitcast_convert %dw : (${y}) -> tensor<1x16x16x32xi8>`,
+    '  return %o : tensor<1x16x16x32xi8>',
+    '}',
+    '',
+  ].join('\n');
+  return { name: 'qdw_b1', mlir, macs: 16 * 16 * 32 * 9 };
+}
+
 export function quantizedCnn(): { name: string; mlir: string; macs: number; onnx: Uint8Array; input: Float32Array } {
   const w1 = randomFloats(9 * 16, 1 / 3, 400);
   const w2 = randomFloats(9 * 16 * 32, 1 / 12, 402);
   const wd = randomFloats(1568 * 10, 1 / Math.sqrt(1568), 404);
-  const act = ([s, zp]: readonly [number, number]) => `!quant.uniform<i8:f32, ${s}${zp ? `:${zp}` : ''}>`;
-  const qt = (dims: readonly number[], e: string) => `tensor<${dims.join('x')}x${e}>`;
-  const perAxis = (scales: readonly number[], axis: number) =>
-    `!quant.uniform<i8:f32:${axis}, {${scales.map((s) => s.toPrecision(9)).join(', ')}}>`;
-  const literal = (q: Int8Array, dims: readonly number[]): string => {
-    const nest = (off: number, d: number): string => {
-      if (d === dims.length) return String(q[off]);
-      const stride = dims.slice(d + 1).reduce((a, b) => a * b, 1);
-      return `[${Array.from({ length: dims[d]! }, (_, i) => nest(off + i * stride, d + 1)).join(', ')}]`;
-    };
-    return nest(0, 0);
-  };
   const inQ: [number, number] = [0.008, 0];
   const qs: [number, number][] = [
     [0.01, -4],

@@ -88,6 +88,14 @@ function contractionChannels(op: Op): Contraction {
   return { rhsChannelDim: axis ?? -1, resultChannelDim: free < 0 ? -1 : d.lb.length + lf.length + free };
 }
 
+/** A convolution of one input channel per feature group (depthwise, MobileNet's). */
+function isDepthwise(op: Op): boolean {
+  if (op.name !== 'stablehlo.convolution') return false;
+  const c = attrsOf('stablehlo.convolution', op);
+  const [l, r] = [tensorOf(op.operands[0]!), tensorOf(op.operands[1]!)];
+  return c.featureGroups > 1 && l.shape[c.inFeature] === c.featureGroups && r.shape[c.kIn] === 1;
+}
+
 /** The result dimension a quantized contraction's per-channel factors vary along (-1: none;
  * lowerContraction checks that the rhs's and the result's agree). */
 function requantizationDim(op: Op): number {
@@ -103,6 +111,9 @@ interface ContractionOptions {
   readonly rhsConstant?: Op;
   /** Convolutions pad explicitly (padWithZeroPoint). */
   readonly padConvolution: boolean;
+  /** A depthwise convolution's weights widened to i16 like its activations: DSP cores multiply
+   * two channels' i16 pairs, each one load (rl_simd.h rl_vp_mac). */
+  readonly wideDepthwiseWeights: boolean;
   /** A max pool of the result, computed on the accumulators (poolsBeforeRequantization): the
    * requantized result is then the pool's. */
   readonly pool?: Op;
@@ -110,7 +121,7 @@ interface ContractionOptions {
 
 /** The integer form of a quantized dot_general / dot / convolution (operands already mapped). */
 function lowerContraction(op: Op, lhs: Value, rhs: Value, o: ContractionOptions): { ops: Op[]; result: Value } {
-  const { storedRhs, rhsConstant, padConvolution, pool } = o;
+  const { storedRhs, rhsConstant, padConvolution, wideDepthwiseWeights, pool } = o;
   const b = new Builder(op.loc);
   const [qa, qb] = [quantOf(lhs), quantOf(rhs)];
   const accumulated = tensorOf(op.results[0]!);
@@ -145,7 +156,7 @@ function lowerContraction(op: Op, lhs: Value, rhs: Value, o: ContractionOptions)
     const rt = tensorOf(rhs);
     const wz = qb.axis === undefined ? [w.zeroPoints[0]!] : perChannel(qb, rt.shape[rhsChannelDim]!).zeroPoints;
     y = b.binary('subtract', b.convert(y, I16), b.along(rt.shape, I16, wz, Math.max(rhsChannelDim, 0)));
-  }
+  } else if (wideDepthwiseWeights && !fold && isDepthwise(op)) y = b.convert(y, I16);
   let acc = b.one(op.name, [x, y], tensorType(accumulated.shape, I32), attrs);
   // A pool before the share's subtraction (where that is exact) leaves the subtraction to fuse
   // with the requantization of the pooled values.
@@ -349,6 +360,8 @@ interface Rewrite {
   readonly constants?: Map<Value, Op>;
   /** Convolutions pad explicitly (padWithZeroPoint). */
   readonly padConvolutions: boolean;
+  /** Depthwise convolutions' weights widened to i16 (ContractionOptions.wideDepthwiseWeights). */
+  readonly wideDepthwiseWeights: boolean;
 }
 
 /** Rewrites one region. */
@@ -407,7 +420,7 @@ function qdqContractions(
 }
 
 function rewriteBlock(block: Block, rw: Rewrite): Block {
-  const { map, stored, constants, padConvolutions } = rw;
+  const { map, stored, constants, padConvolutions, wideDepthwiseWeights } = rw;
   const ops: Op[] = [];
   const use = (v: Value): Value => map.get(v) ?? v;
   /** The constant op defining `v` (per-axis: its stored integers), when zero points fold. */
@@ -420,7 +433,13 @@ function rewriteBlock(block: Block, rw: Rewrite): Block {
     (CONTRACTIONS.has(op.name) && op.operands.length === 2 && op.operands.some((v) => quantOf(v)) ? op : undefined);
   const lower = (c: Op, pool?: Op): { ops: Op[]; result: Value } => {
     const [a, b] = c.operands as [Value, Value];
-    const o = { storedRhs: stored.get(b), rhsConstant: constantOf(b), padConvolution: padConvolutions, pool };
+    const o = {
+      storedRhs: stored.get(b),
+      rhsConstant: constantOf(b),
+      padConvolution: padConvolutions,
+      wideDepthwiseWeights,
+      pool,
+    };
     return lowerContraction(c, use(a), use(b), o);
   };
   const pooled = poolsBeforeRequantization(block, def, uses, (op) => {
@@ -514,10 +533,15 @@ const mentionsQuant = (r: Region): boolean =>
  * point as stored (the zero point's share subtracted from the i32 sums: for Helium's 8-bit dot
  * products); otherwise they are widened to i16 less it (DSP pairs load an i16 pair in one
  * instruction). padConvolutions: every convolution's padding is an explicit pad (for kernels
- * that gather each window: then whole window rows, with no bounds checks). */
+ * that gather each window: then whole window rows, with no bounds checks). wideDepthwiseWeights:
+ * depthwise convolutions' weights as i16 (DSP pairs). */
 export function lowerQuantized(
   m: Module,
-  o: { readonly foldZeroPoints?: boolean; readonly padConvolutions?: boolean } = {},
+  o: {
+    readonly foldZeroPoints?: boolean;
+    readonly padConvolutions?: boolean;
+    readonly wideDepthwiseWeights?: boolean;
+  } = {},
 ): Module {
   const funcs = new Map<string, Func>();
   for (const [name, f] of m.funcs) {
@@ -530,6 +554,7 @@ export function lowerQuantized(
       map: new Map(),
       stored: new Map(),
       padConvolutions: o.padConvolutions ?? false,
+      wideDepthwiseWeights: o.wideDepthwiseWeights ?? false,
       ...(o.foldZeroPoints ? { constants: new Map() } : {}),
     };
     funcs.set(name, { ...f, body: rewriteRegion(f.body, rw) });

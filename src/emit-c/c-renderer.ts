@@ -34,10 +34,17 @@ const INT_VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>>
   add: (a) => `rl_vn_add(${a[0]}, ${a[1]})`,
   subtract: (a) => `rl_vn_sub(${a[0]}, ${a[1]})`,
   multiply: (a) => `rl_vn_mul(${a[0]}, ${a[1]})`,
+  // acc + a * b (a depthwise convolution's tap: 8- or 16-bit operands widened by their loads).
+  mac: (a) => `rl_vn_add(${a[0]}, rl_vn_mul(${a[1]}, ${a[2]}))`,
   mulhi: (a) => `rl_vn_mulhi(${a[0]}, ${a[1]})`,
   maximum: (a) => `rl_vn_max(${a[0]}, ${a[1]})`,
   minimum: (a) => `rl_vn_min(${a[0]}, ${a[1]})`,
   clamp: (a) => `rl_vn_min(rl_vn_max(${a[1]}, ${a[0]}), ${a[2]})`,
+};
+
+/** rl_simd.h spellings of the ops on rl_vp (two i32 accumulators; DSP cores). */
+const PAIR_VECTOR_OPS: Readonly<Record<string, (a: readonly string[]) => string>> = {
+  mac: (a) => `rl_vp_mac(${a[0]}, ${a[1]}, ${a[2]})`,
 };
 
 /** rl_simd.h spellings of int8 order ops on rl_vb (four int8 in a word). */
@@ -74,8 +81,21 @@ export const cByteVectorUnit = (): VectorUnit => ({
   ops: new Set(Object.keys(BYTE_VECTOR_OPS)),
 });
 
+const isI16 = (e: ElemType): boolean => e.kind === 'int' && e.signed && e.bits === 16;
+
+/** rl_simd.h's pairs on DSP cores (rl_vp: two i32 accumulators; rl_vh: two i16 in a word, one
+ * load): acc + x * w of i16 operands read as stored (a depthwise convolution's channel pairs,
+ * SMLABB and SMLATT). */
+export const cPairVectorUnit = (): VectorUnit => ({
+  elem: I32,
+  lanes: 2,
+  ops: new Set(Object.keys(PAIR_VECTOR_OPS)),
+  narrow: { holds: isI16, ops: new Set() },
+  takes: (x) => x.name !== 'mac' || x.args.slice(1).every((a) => a.k === 'load' && isI16(a.buf.elem)),
+});
+
 /** Which integer vectors of rl_simd.h a target has: integers in i32 lanes (Helium), or four int8
- * in a word (the DSP extension's SIMD32). */
+ * in a word and i16 / i32 pairs (the DSP extension's SIMD32, rl_vb, rl_vh, rl_vp). */
 export type IntVectors = 'rl_vn' | 'rl_vb';
 
 type Spell = (a: readonly string[]) => string;
@@ -84,7 +104,7 @@ type Spell = (a: readonly string[]) => string;
  * element ops: rl_vn loads widen and stores narrow by the element type. */
 const FAMILIES: Readonly<
   Record<
-    'rl_vf' | IntVectors,
+    RlVector,
     {
       readonly ops: Readonly<Record<string, Spell>>;
       readonly load: (e: ElemType, p: string) => string;
@@ -111,7 +131,27 @@ const FAMILIES: Readonly<
     store: (_e, p, v) => `rl_vb_store(${p}, ${v})`,
     splat: (x) => `rl_vb_splat((int8_t)(${x}))`,
   },
+  // Only loaded: operands of rl_vp_mac.
+  rl_vh: {
+    ops: {},
+    load: (_e, p) => `rl_vh_load_s16(${p})`,
+    store: () => {
+      throw new Error('rl_vh values are only loaded');
+    },
+    splat: () => {
+      throw new Error('rl_vh values are only loaded');
+    },
+  },
+  rl_vp: {
+    ops: PAIR_VECTOR_OPS,
+    load: (_e, p) => `rl_vp_load_s32(${p})`,
+    store: (_e, p, v) => `rl_vp_store_s32(${p}, ${v})`,
+    splat: (x) => `rl_vp_splat((int32_t)(${x}))`,
+  },
 };
+
+/** The vector types of rl_simd.h. */
+type RlVector = 'rl_vf' | 'rl_vn' | 'rl_vb' | 'rl_vh' | 'rl_vp';
 
 export class CRenderer extends CFamilyRenderer {
   protected readonly kernelPrefix = 'RL_KERNEL void';
@@ -139,7 +179,8 @@ export class CRenderer extends CFamilyRenderer {
         : this.intVectors === 'rl_vb'
           ? cByteVectorUnit()
           : undefined;
-    return [cVectorUnit(this.lanes), int].filter((u) => u !== undefined);
+    const pairs = this.intVectors === 'rl_vb' ? cPairVectorUnit() : undefined;
+    return [cVectorUnit(this.lanes), int, pairs].filter((u) => u !== undefined);
   }
 
   protected vectorType(t: VecType): string {
@@ -174,16 +215,21 @@ export class CRenderer extends CFamilyRenderer {
   }
 
   /** rl_simd.h's vector type: f32 vectors of the target's lanes (rl_vf), integers in as many i32
-   * lanes (rl_vn), or four int8 in a word (rl_vb). */
-  private rlVector(t: VecType): 'rl_vf' | 'rl_vn' | 'rl_vb' {
+   * lanes (rl_vn), or on DSP cores four int8 in a word (rl_vb), two i16 (rl_vh), two i32 (rl_vp). */
+  private rlVector(t: VecType): RlVector {
+    const dsp = this.intVectors === 'rl_vb';
     const v =
       isF32(t.elem) && t.lanes === this.lanes
         ? 'rl_vf'
         : this.intVectors === 'rl_vn' && (isNarrowInt(t.elem) || t.elem.name === 'i32') && t.lanes === this.lanes
           ? 'rl_vn'
-          : this.intVectors === 'rl_vb' && t.elem.name === 'i8' && t.lanes === 4
+          : dsp && t.elem.name === 'i8' && t.lanes === 4
             ? 'rl_vb'
-            : undefined;
+            : dsp && isI16(t.elem) && t.lanes === 2
+              ? 'rl_vh'
+              : dsp && t.elem.name === 'i32' && t.lanes === 2
+                ? 'rl_vp'
+                : undefined;
     if (!v) throw new Error(`rl_simd.h has no vector of ${t.lanes} x ${t.elem.name}`);
     this.usedSimd = true;
     return v;

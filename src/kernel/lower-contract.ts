@@ -121,12 +121,15 @@ function depthwiseInts(k: KernelBuild): Stmt[] | undefined {
     return undefined;
   const [ls, os] = [strides(l.t.shape), strides(shape)];
   const kSpatial = c.kSpatial.map((d) => r.t.shape[d]!);
+  // Channels are contiguous in image, kernel and output: a target with integer vectors (Helium's
+  // i32 lanes, int8 loads widening) runs this loop on vectors of them.
   const channelLoop = (body: (f: Idx) => Stmt[]): Stmt => ({
     k: 'loop',
     var: 'f',
     from: int(0),
     to: int(channels),
     parallel: false,
+    vector: true,
     body: body(v('f')),
   });
   const at = (f: Idx): Idx => add(v('ob'), f);

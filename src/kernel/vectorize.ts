@@ -21,6 +21,8 @@ export interface VectorUnit {
    * zero-extended: loads widen, stores keep the low bits); on them only `ops` run, which are exact
    * on extended values (order ops; converts, which wrap to the result type). */
   readonly narrow?: { readonly holds: (e: ElemType) => boolean; readonly ops: ReadonlySet<string> };
+  /** Whether the unit runs op `x` on the operands it has (default: any it holds). */
+  readonly takes?: (x: Extract<Val, { k: 'op' }>) => boolean;
 }
 
 /** Whether `u`'s lanes hold values of `e`: its own type, or a narrower one it holds. */
@@ -58,9 +60,10 @@ export function canVectorize(body: readonly Stmt[], v: string, u: VectorUnit): b
   const value = (x: Val): boolean => {
     const y = unrounded(x, u);
     if (y.k === 'local') return true;
-    if (y.k === 'splat') return ofUnit(y.elem);
+    if (y.k === 'splat' || y.k === 'const') return ofUnit(y.elem);
+    if (y.k === 'index') return ofUnit(y.elem) && !mentions(y.x, v);
     if (y.k === 'load') return !y.raw && ofUnit(y.buf.elem) && vectorRead(y.at, v) !== undefined;
-    return y.k === 'op' && laneOp(u, y.name, y.elem, y.result) && y.args.every(value);
+    return y.k === 'op' && laneOp(u, y.name, y.elem, y.result) && (u.takes?.(y) ?? true) && y.args.every(value);
   };
   const cond = (c: Cond): boolean =>
     c.k === 'and' ? c.all.every(cond) : c.k === 'cmp' && !mentions(c.a, v) && !mentions(c.b, v);
@@ -99,6 +102,8 @@ export function vectorizeVal(x: Val, v: string, u: VectorUnit): Val {
     case 'local':
       return y;
     case 'splat':
+    case 'const':
+    case 'index': // invariant along v (canVectorize)
       return { k: 'broadcast', value: y, type: type(y.elem) };
     case 'load':
       return vectorRead(y.at, v) === 'along'

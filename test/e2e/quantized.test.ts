@@ -736,37 +736,60 @@ t.test(
 // MobileNet-style blocks): pixels whose taps all lie inside the image sum each channel's taps in
 // a register (taps unrolled), the others accumulate in the output tap by tap. Exact against the
 // interpreter for strides, asymmetric and negative padding, rhs dilation, lhs dilation (always
-// checked), window reversal and a batch of two, i32 values over a wide range (sums that wrap
-// too), on the host under ASan+UBSan and on Cortex-M4.
+// checked), window reversal and a batch of two, 15 channels (whole vectors or pairs and a tail),
+// i32 values over a wide range (sums that wrap too) and i16 values (as the quantize phase gives
+// DSP cores), on the host under ASan+UBSan, on Cortex-M4 (i16: channel pairs, SMLABB / SMLATT) and
+// on Cortex-M55 (Helium: the channel loops in i32 vectors).
 t.test('integer depthwise convolutions (each tap across all channels) match the interpreter exactly', async (t) => {
-  const conv = (name: string, window: string, out: string): string =>
-    `  %${name} = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = 12 : i64} : (tensor<2x9x11x12xi32>, tensor<3x2x1x12xi32>) -> tensor<${out}xi32>`;
-  const outs = ['2x5x6x12', '2x9x9x12', '2x17x20x12', '2x7x10x12'];
-  const src = [
-    `func.func @main(%x: tensor<2x9x11x12xi32>, %w: tensor<3x2x1x12xi32>) -> (${outs.map((o) => `tensor<${o}xi32>`).join(', ')}) {`,
-    conv('a', 'stride = [2, 2], pad = [[1, 1], [1, 0]]', outs[0]!),
-    conv('b', 'stride = [1, 1], pad = [[2, 2], [0, -1]], rhs_dilate = [2, 1]', outs[1]!),
-    conv('c', 'stride = [1, 1], pad = [[1, 1], [0, 0]], lhs_dilate = [2, 2]', outs[2]!),
-    conv('d', 'stride = [1, 1], pad = [[0, 0], [0, 0]], reverse = [true, false]', outs[3]!),
-    `  return %a, %b, %c, %d : ${outs.map((o) => `tensor<${o}xi32>`).join(', ')}`,
-    '}',
-  ].join('\n');
-  const m = importModule(new SourceFile('dwint.mlir', src));
-  const f = m.funcs.get('main')!;
-  const spread = (n: number, mult: number): string =>
-    Array.from({ length: n }, (_, i) => ((i * mult) % 4001) * 536870 - 1073741824).join(',');
-  const args = [
-    parseInput(`2x9x11x12xi32=${spread(2376, 97)}`, f, 0),
-    parseInput(`3x2x1x12xi32=${spread(72, 31)}`, f, 1),
-  ] as Tensor[];
-  const want = run(m, args);
-  const c = compile(m, { entry: 'main', prefix: 'model', sourceName: 'dwint.mlir', cc: 'gcc' }).files.get('model.c');
-  t.equal(String(c).match(/const rl_index_t ob = /g)?.length, 4, 'all four as depthwise loops');
-  for (const [label, o] of [
-    ['host', { flags: SANITIZE_FLAGS }],
-    ['cortex-m4', { target: lookupTarget('cortex-m4') }],
+  for (const [elem, spread] of [
+    ['i32', (i: number, mult: number) => ((i * mult) % 4001) * 536870 - 1073741824],
+    ['i16', (i: number, mult: number) => ((i * mult) % 4001) * 16 - 32000],
   ] as const) {
-    const got = (await runCompiled(m, 'main', args, o)).outputs;
-    want.forEach((w, i) => t.same(got[i]!.data, w.data, `${label}: output ${i} equals the interpreter's`));
+    const [x, w] = [`tensor<2x9x11x15x${elem}>`, `tensor<3x2x1x15x${elem}>`];
+    const conv = (name: string, window: string, out: string): string =>
+      `  %${name} = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], window = {${window}} {batch_group_count = 1 : i64, feature_group_count = 15 : i64} : (${x}, ${w}) -> tensor<${out}xi32>`;
+    const outs = ['2x5x6x15', '2x9x9x15', '2x17x20x15', '2x7x10x15'];
+    const src = [
+      `func.func @main(%x: ${x}, %w: ${w}) -> (${outs.map((o) => `tensor<${o}xi32>`).join(', ')}) {`,
+      conv('a', 'stride = [2, 2], pad = [[1, 1], [1, 0]]', outs[0]!),
+      conv('b', 'stride = [1, 1], pad = [[2, 2], [0, -1]], rhs_dilate = [2, 1]', outs[1]!),
+      conv('c', 'stride = [1, 1], pad = [[1, 1], [0, 0]], lhs_dilate = [2, 2]', outs[2]!),
+      conv('d', 'stride = [1, 1], pad = [[0, 0], [0, 0]], reverse = [true, false]', outs[3]!),
+      `  return %a, %b, %c, %d : ${outs.map((o) => `tensor<${o}xi32>`).join(', ')}`,
+      '}',
+    ].join('\n');
+    const m = importModule(new SourceFile(`dw${elem}.mlir`, src));
+    const f = m.funcs.get('main')!;
+    const values = (n: number, mult: number): string => Array.from({ length: n }, (_, i) => spread(i, mult)).join(',');
+    const args = [
+      parseInput(`2x9x11x15x${elem}=${values(2970, 97)}`, f, 0),
+      parseInput(`3x2x1x15x${elem}=${values(90, 31)}`, f, 1),
+    ] as Tensor[];
+    const want = run(m, args);
+    const c = compile(m, { entry: 'main', prefix: 'model', sourceName: 'dw.mlir', cc: 'gcc' }).files.get('model.c');
+    t.equal(String(c).match(/const rl_index_t ob = /g)?.length, 4, `${elem}: all four as depthwise loops`);
+    for (const [label, o] of [
+      ['host', { flags: SANITIZE_FLAGS }],
+      ['cortex-m4', { target: lookupTarget('cortex-m4') }],
+      ['cortex-m55', { target: lookupTarget('cortex-m55') }],
+    ] as const) {
+      const r = await runCompiled(m, 'main', args, o);
+      want.forEach((w, i) =>
+        t.same(r.outputs[i]!.data, w.data, `${elem}, ${label}: output ${i} equals the interpreter's`),
+      );
+      const code = r.emitted.files.get('model.c') as string;
+      if (label === 'cortex-m55')
+        t.match(
+          code,
+          new RegExp(`acc = rl_vn_add\\(acc, rl_vn_mul\\(rl_vn_load_s${elem.slice(1)}\\(in0 \\+ lo \\+ f`),
+          `${elem}, cortex-m55: interior taps in Helium vectors of channels`,
+        );
+      if (label === 'cortex-m4')
+        t.equal(
+          /acc = rl_vp_mac\(acc, rl_vh_load_s16\(in0 \+ lo \+ f/.test(code),
+          elem === 'i16',
+          `${elem}, cortex-m4: interior taps in channel pairs ${elem === 'i16' ? '' : 'only '}for i16 operands`,
+        );
+    }
   }
 });
