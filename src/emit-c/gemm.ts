@@ -141,13 +141,17 @@ export function packB(p: GemmPlan, b: Tensor): Uint8Array {
     for (let jp = 0; jp < np; jp++) {
       const width = edge && jp === np - 1 ? edge : nr;
       let o = (bi * np + jp) * p.k * nr;
-      for (let kk = 0; kk < p.k; kk++)
-        for (let j = 0; j < width; j++, o++) {
-          const col = jp * nr + j;
-          if (col >= p.n) continue;
-          const at = bi * p.b.batchStride + kk * p.b.kStride + col * p.b.nStride;
-          out[o] = doubles ? doubles[at]! : (getElem(b, at) as number);
-        }
+      const cols = Math.min(width, p.n - jp * nr);
+      for (let kk = 0; kk < p.k; kk++, o += width) {
+        const at = bi * p.b.batchStride + kk * p.b.kStride + jp * nr * p.b.nStride;
+        // A row of contiguous doubles converts in one native copy.
+        if (doubles && p.b.nStride === 1) out.set(doubles.subarray(at, at + cols), o);
+        else
+          for (let j = 0; j < cols; j++) {
+            const x = at + j * p.b.nStride;
+            out[o + j] = doubles ? doubles[x]! : (getElem(b, x) as number);
+          }
+      }
     }
   return new Uint8Array(out.buffer);
 }

@@ -115,17 +115,25 @@ export function packWinogradWeights(p: WinogradPlan, weights: Tensor): Uint8Arra
   const [c, k] = [p.conv.channels, p.conv.outChannels];
   const data = weights.data as Float64Array;
   const out = new Float64Array(16 * c * k);
-  const gg = new Float64Array(12); // G g: 4 x 3
-  for (let ci = 0; ci < c; ci++)
-    for (let ki = 0; ki < k; ki++) {
-      const at = (i: number, j: number): number => data[((i * 3 + j) * c + ci) * k + ki]!;
-      for (let a = 0; a < 4; a++)
-        for (let j = 0; j < 3; j++) gg[a * 3 + j] = G[a]![0]! * at(0, j) + G[a]![1]! * at(1, j) + G[a]![2]! * at(2, j);
-      for (let a = 0; a < 4; a++)
-        for (let b = 0; b < 4; b++)
-          out[((a * 4 + b) * c + ci) * k + ki] =
-            gg[a * 3]! * G[b]![0]! + gg[a * 3 + 1]! * G[b]![1]! + gg[a * 3 + 2]! * G[b]![2]!;
-    }
+  // Per input channel, the nine taps' rows of k weights (contiguous in HWIO): G g along the rows
+  // (4 x 3 rows), then (G g) G^T (16 rows), each row written where the GEMM's B reads it.
+  const tap = (t: number, ci: number): Float64Array => data.subarray((t * c + ci) * k, (t * c + ci + 1) * k);
+  const gg = Array.from({ length: 12 }, () => new Float64Array(k));
+  for (let ci = 0; ci < c; ci++) {
+    for (let a = 0; a < 4; a++)
+      for (let j = 0; j < 3; j++) {
+        const [r0, r1, r2, row] = [tap(j, ci), tap(3 + j, ci), tap(6 + j, ci), gg[a * 3 + j]!];
+        const [g0, g1, g2] = G[a]!;
+        for (let ki = 0; ki < k; ki++) row[ki] = g0 * r0[ki]! + g1 * r1[ki]! + g2 * r2[ki]!;
+      }
+    for (let a = 0; a < 4; a++)
+      for (let b = 0; b < 4; b++) {
+        const [r0, r1, r2] = [gg[a * 3]!, gg[a * 3 + 1]!, gg[a * 3 + 2]!];
+        const [g0, g1, g2] = G[b]!;
+        const o = ((a * 4 + b) * c + ci) * k;
+        for (let ki = 0; ki < k; ki++) out[o + ki] = r0[ki]! * g0 + r1[ki]! * g1 + r2[ki]! * g2;
+      }
+  }
   const transformed: Tensor = { kind: 'tensor', type: tensorType([16, c, k], F32), data: out };
   return packB(p.gemm, transformed);
 }
