@@ -187,7 +187,7 @@ function printFused(f: FusedProgram, order: readonly FlatOp[]): string {
     if (g.kind === 'int-gemm')
       return `integer GEMM path, ${g.mr}x${g.nr} tiles, weights packed as ${intWeightPacking(g)}`;
     if (g.kind === 'winograd')
-      return `Winograd F(2x2, 3x3), GEMM ${g.gemm.tiling.mr}x${g.gemm.tiling.nr} tiles, weights transformed and packed at compile time`;
+      return `Winograd F(${g.tile}x${g.tile}, 3x3), GEMM ${g.gemm.tiling.mr}x${g.gemm.tiling.nr} tiles, weights transformed and packed at compile time`;
     return g.kind === 'gemm'
       ? `GEMM path, ${g.tiling.mr}x${g.tiling.nr} tiles${g.bPrepacked ? ', weights packed at compile time' : ''}`
       : 'direct convolution';

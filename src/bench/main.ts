@@ -63,7 +63,7 @@ const INT8_BOUND = 2;
 
 /** Said above each table of models: their GFLOP/s count the direct sums' FLOPs. */
 const WINOGRAD_NOTE =
-  "GFLOP/s: a model's direct-sum FLOPs over its latency; our 3x3 stride-1 convolutions run as Winograd F(2x2, 3x3) (2.25x fewer multiplications), so a figure may pass the core's peak";
+  "GFLOP/s: a model's direct-sum FLOPs over its latency; our 3x3 stride-1 convolutions run by Winograd's F(2x2, 3x3) or F(4x4, 3x3) (2.25x or 4x fewer multiplications), so a figure may pass the core's peak";
 /** int8 GEMM shapes (each also in GEMM_SHAPES, for the f32 time): an MLP layer at batch 1, square, a transformer's FFN. */
 const INT8_GEMM_SHAPES: readonly [number, number, number][] = [
   [1, 784, 128],

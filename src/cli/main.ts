@@ -318,7 +318,7 @@ async function main(argv: string[]): Promise<number> {
             type: 'boolean',
             default: true,
             describe:
-              "C on hosted SIMD targets: 3x3 stride-1 f32 convolutions with constant weights by Winograd's F(2x2, 3x3) where it pays (--no-winograd: direct sums only)",
+              "C on hosted SIMD targets: 3x3 stride-1 f32 convolutions with constant weights by Winograd's F(4x4, 3x3) or F(2x2, 3x3) where it pays (--no-winograd: direct sums only)",
           }),
       (a) =>
         run(() =>

@@ -126,7 +126,7 @@ export function emitFilesForC(f: FusedProgram, plan: MemoryPlan, kernels: readon
         ? `${gemm.mr}x${gemm.nr}, as ${intWeightPacking(gemm)}`
         : `${gemm.tiling.mr}x${gemm.tiling.nr}`;
     weightDecls.push(
-      `/* w${w++}: ${typeToString(s.type)} from ${loc}, ${g.kind === 'winograd' ? 'transformed for Winograd F(2x2, 3x3) (G g G^T) and ' : ''}packed for the GEMM tile ${tile}, in the weight blob at offset ${offset} */`,
+      `/* w${w++}: ${typeToString(s.type)} from ${loc}, ${g.kind === 'winograd' ? `transformed for Winograd F(${g.tile}x${g.tile}, 3x3) (G g G^T) and ` : ''}packed for the GEMM tile ${tile}, in the weight blob at offset ${offset} */`,
     );
     const type = int ? cElemOrUndefined(packedIntWeightElem(g))!.storage : 'float';
     packedWeight.set(f, `((const ${type}*)(${blobSymbol} + ${offset}))`);

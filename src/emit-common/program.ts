@@ -40,7 +40,7 @@ export interface EmitOptions {
   readonly simd?: boolean;
   /** Loop fusion of elementwise chains and GEMM epilogues (default on). */
   readonly fusion?: boolean;
-  /** C: 3x3 stride-1 f32 convolutions by Winograd's F(2x2, 3x3) where it pays (default on). */
+  /** C: 3x3 stride-1 f32 convolutions by Winograd's F(m x m, 3x3) where it pays (default on). */
   readonly winograd?: boolean;
   /** Threads for GEMM, convolution and large loop kernels (hosted targets; default 1: no pthreads at all). */
   readonly threads?: number;

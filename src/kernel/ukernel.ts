@@ -147,15 +147,18 @@ export interface IntGemmPlan extends GemmShape {
   readonly byteQuads?: boolean;
 }
 
-/** A 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3): each 2x2 block of output
- * pixels (a tile) from its 4x4 input window in 16 products per channel pair instead of 36. The
- * kernel transforms every tile's window (B^T d B) into 16 matrices of [tiles x channels], runs
- * `gemm` (batch 16, [tiles x channels] * [channels x out channels], the weights transformed
- * (G g G^T) and packed at compile time) and transforms each tile's 16 products back (A^T m A). */
+/** A 3x3 stride-1 convolution by Winograd's minimal filtering F(m x m, 3x3): each m x m block of
+ * output pixels (a tile) from its (m + 2)^2 input window in (m + 2)^2 products per channel pair
+ * instead of 9 m^2 (m = 2: 16 for 36; m = 4: 36 for 144). The kernel transforms every tile's
+ * window (B^T d B) into (m + 2)^2 matrices of [tiles x channels], runs `gemm` (that batch of
+ * [tiles x channels] * [channels x out channels], the weights transformed (G g G^T) and packed at
+ * compile time) and transforms each tile's products back (A^T m A). */
 export interface WinogradPlan {
   readonly kind: 'winograd';
   readonly op: Op;
   readonly conv: ConvGeometry;
+  /** m: output pixels along each side of a tile (2 or 4). */
+  readonly tile: 2 | 4;
   /** Tiles along the output's height and width (the last ones may reach past it). */
   readonly tilesHigh: number;
   readonly tilesWide: number;
@@ -194,7 +197,7 @@ export function describeUkernel(p: UkernelPlan): string {
   }
   if (p.kind === 'winograd') {
     const g = p.conv;
-    return `winograd F(2x2, 3x3) convolution ${g.batch}x${g.height}x${g.width}x${g.channels} * 3x3x${g.channels}x${g.outChannels} (NHWC, HWIO): ${p.tilesHigh} x ${p.tilesWide} tiles per image, then ${describeUkernel(p.gemm)}`;
+    return `winograd F(${p.tile}x${p.tile}, 3x3) convolution ${g.batch}x${g.height}x${g.width}x${g.channels} * 3x3x${g.channels}x${g.outChannels} (NHWC, HWIO): ${p.tilesHigh} x ${p.tilesWide} tiles per image, then ${describeUkernel(p.gemm)}`;
   }
   if (p.kind === 'direct-conv') {
     const g = p.conv;

@@ -22,15 +22,16 @@ function conv(name: string, x: string, [n, h, w, c]: number[], k: number, pad: s
   };
 }
 
-// a: an odd output width, asymmetric and negative padding, 20 -> 17 channels (vectors and a scalar
-// tail on every ISA), batch 2, a bias + ReLU epilogue. b: two blocks of tile rows. c (reading b):
-// an odd output height (the last tile row half past it) and two blocks of 21 tile rows, the last
-// block one row short (a row of zero windows whose products are dropped).
+// a (F(2x2, 3x3)): an odd output width, asymmetric and negative padding, 20 -> 17 channels
+// (vectors and a scalar tail on every ISA), batch 2, a bias + ReLU epilogue. b (F(4x4, 3x3): its
+// output a multiple of 4 both ways): two blocks of tile rows. c (reading b; F(2x2, 3x3)): an odd
+// output height (the last tile row half past it) and three blocks of 21 tile rows, the last one
+// two rows short (rows of zero windows whose products are dropped).
 const a = conv('a', '%x', [2, 13, 11, 20], 17, '[[1, 2], [-1, 1]]', 3);
-const b = conv('b', '%y', [1, 80, 64, 16], 16, '[[1, 1], [1, 1]]', 4);
-const c = conv('c', '%b', [1, 80, 64, 16], 24, '[[1, 2], [1, 1]]', 5);
+const b = conv('b', '%y', [1, 120, 64, 16], 16, '[[1, 1], [1, 1]]', 4);
+const c = conv('c', '%b', [1, 120, 64, 16], 24, '[[1, 2], [1, 1]]', 5);
 const SRC = [
-  `func.func @main(%x: tensor<2x13x11x20xf32>, %bias: tensor<17xf32>, %y: tensor<1x80x64x16xf32>) -> (${a.type}, ${c.type}) {`,
+  `func.func @main(%x: tensor<2x13x11x20xf32>, %bias: tensor<17xf32>, %y: tensor<1x120x64x16xf32>) -> (${a.type}, ${c.type}) {`,
   ...a.lines,
   `  %bb = stablehlo.broadcast_in_dim %bias, dims = [3] : (tensor<17xf32>) -> ${a.type}`,
   `  %s = stablehlo.add %a, %bb : ${a.type}`,
@@ -43,7 +44,7 @@ const SRC = [
 ].join('\n');
 
 t.test(
-  "3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) match the interpreter on AVX-512, AVX2 and NEON, with 2 threads bitwise as with 1",
+  "3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) and F(4x4, 3x3) match the interpreter on AVX-512, AVX2 and NEON, with 2 threads bitwise as with 1",
   async (t) => {
     const m = importModule(new SourceFile('winograd.mlir', SRC));
     const { args, expected } = reference(m, 'main', 7);
@@ -60,13 +61,13 @@ t.test(
       );
       t.match(
         source,
-        /Winograd F\(2x2, 3x3\): 1 x 40 x 32 tiles of 2 x 2 output pixels, in blocks of 20 tile rows/,
+        /Winograd F\(4x4, 3x3\): 1 x 30 x 16 tiles of 4 x 4 output pixels, in blocks of 15 tile rows/,
         `${target}: b in two blocks`,
       );
       t.match(
         source,
-        /Winograd F\(2x2, 3x3\): 1 x 41 x 32 tiles of 2 x 2 output pixels, in blocks of 21 tile rows/,
-        `${target}: c in two blocks, the last one short`,
+        /Winograd F\(2x2, 3x3\): 1 x 61 x 32 tiles of 2 x 2 output pixels, in blocks of 21 tile rows/,
+        `${target}: c in three blocks, the last one short`,
       );
       t.match(
         source,
