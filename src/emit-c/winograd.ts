@@ -139,13 +139,14 @@ export function planWinograd(
   return { kind: 'winograd', op: f.op, conv: g, tile, tilesHigh, tilesWide, blockRows, gemm };
 }
 
-/** Floats of scratch: the block's transformed inputs, its products, a zero row, a sink row. */
+/** Floats of scratch: the block's transformed inputs, its products, a zero row, a sink row per
+ * tile of the block (tiles may be transformed on different threads: no shared sink). */
 const scratchLayout = (p: WinogradPlan): { u: number; m: number; zeros: number; sink: number; floats: number } => {
   const u = 0;
   const m = u + p.gemm.batch * p.gemm.m * p.conv.channels;
   const zeros = m + p.gemm.batch * p.gemm.m * p.conv.outChannels;
   const sink = zeros + p.conv.channels;
-  return { u, m, zeros, sink, floats: sink + p.conv.outChannels };
+  return { u, m, zeros, sink, floats: sink + p.gemm.m * p.conv.outChannels };
 };
 
 /** Bytes of arena scratch: the block's buffers, then the GEMM's own. */
@@ -343,7 +344,7 @@ export function emitWinogradKernel(
       w.line(`float* restrict y00 = job->out0 + ((image * ${g.outHeight} + oy) * ${g.outWidth} + ox) * ${K};`);
       for (const [py, px] of pixels.slice(1))
         w.line(
-          `float* y${py}${px} = oy + ${py} < ${g.outHeight} && ox + ${px} < ${g.outWidth} ? y00 + ${(py * g.outWidth + px) * K} : job->sink;`,
+          `float* y${py}${px} = oy + ${py} < ${g.outHeight} && ox + ${px} < ${g.outWidth} ? y00 + ${(py * g.outWidth + px) * K} : job->sink + t * ${K};`,
         );
       w.line(`const float* restrict mt = job->M + t * ${K};`);
       channelLoop(w, K, lanes, (x) => {
@@ -363,7 +364,7 @@ export function emitWinogradKernel(
     );
     w.line(`float* restrict M = U + ${layout.m}; /* ${points} x [${m} x ${K}]: their products with the weights */`);
     w.line(`float* restrict zeros = U + ${layout.zeros}; /* read where a window reaches past the image */`);
-    w.line(`float* restrict sink = U + ${layout.sink}; /* written where a tile reaches past the output */`);
+    w.line(`float* restrict sink = U + ${layout.sink}; /* a row per tile, written where it reaches past the output */`);
     w.line(`for (rl_index_t c = 0; c < ${C}; ++c) zeros[c] = 0.0f;`);
     w.block(`for (rl_index_t row0 = 0; row0 < ${tileRows}; row0 += ${blockRows}) {`, () => {
       w.line(`${name}_job_t job = {in0, out0, U, M, zeros, sink, row0};`);
