@@ -347,6 +347,16 @@ RL_FN double rl_pow(double a, double b) { return pow(a, b); }
   RL_FN T rl_clz_##T(T a) { U v = (U)a; T n = 0; for (int i = (BITS) - 1; i >= 0 && !((v >> i) & 1u); i--) n++; return n; } \
   RL_FN T rl_upow_##T(U base, U e) { U r = 1; while (e) { if (e & 1u) r = (U)(r * base); base = (U)(base * base); e = (U)(e >> 1); } return (T)r; }
 
+/* An i32 saturated to the signed range of `bits` (a literal, 1 < bits < 32): clamp(-2^(bits-1),
+ * x, 2^(bits-1) - 1), one SSAT on Arm cores with the saturation instructions (v7-M and up, not v6-M). */
+#if defined(__ARM_FEATURE_SAT) && !defined(__CUDACC__)
+#include <arm_acle.h>
+#define rl_ssat_int32(x, bits) ((int32_t)__ssat((x), (bits)))
+#else
+#define rl_ssat_int32(x, bits) \
+  rl_imin_int32_t(rl_imax_int32_t((x), (int32_t)-(INT32_C(1) << ((bits) - 1))), (int32_t)((INT32_C(1) << ((bits) - 1)) - 1))
+#endif
+
 /* Arithmetic shift right of a signed value by 0 <= b < its width. gcc and clang define >> of a
  * negative value as sign-extending (gcc manual, "Integers implementation"): one instruction.
  * Elsewhere the complement is shifted, so the vacated bits fill with ones after ~. */

@@ -8,7 +8,7 @@
 import type { Op, Region } from '../ir/core.js';
 import { tensorType, type ElemType } from '../ir/types.js';
 import type { Val } from '../kernel/ir.js';
-import type { Tensor } from '../ir/tensor.js';
+import { getElem, type Tensor } from '../ir/tensor.js';
 import type { CodeWriter } from './code-writer.js';
 import { CStyleRenderer } from './cstyle.js';
 import { cElem, storageLiteral, type CElem } from './ctypes.js';
@@ -98,6 +98,12 @@ export abstract class CFamilyRenderer extends CStyleRenderer {
         return c.storage === c.compute ? a[0]! : c.load(c.store(a[0]!));
       case 'mac':
         return multiplyAccumulate(c, a[0]!, a[1]!, a[2]!, this.floatAccumulator);
+      case 'clamp': {
+        // An i32 clamped to a signed width's range (a requantization's last step): rl_ssat, one
+        // SSAT on Arm cores that have it.
+        const bits = x.elem.kind === 'int' && x.elem.signed && x.elem.bits === 32 ? signedRange(x.args) : undefined;
+        return bits ? `rl_ssat_int32(${a[1]}, ${bits})` : scalarCode(x.name, a, c, x.owner);
+      }
       case 'reduce_precision':
         return `rl_reduce_precision((double)${a[0]}, ${a[1]}, ${a[2]})`;
       case 'real':
@@ -128,6 +134,16 @@ function totalGreater(c: CElem, a: string, b: string): string {
 
 /** acc + a * b in the accumulator's type (contractions): wrap-around ints, double for floats, or
  * runtime-lite's f32 multiply-add (fused where the FPU has one) on targets accumulating in f32. */
+/** b where clamp bounds `args[0]` and `args[2]` are literal -2^(b-1) and 2^(b-1) - 1 (1 < b < 32). */
+function signedRange(args: readonly Val[]): number | undefined {
+  const literal = (v: Val | undefined): number | undefined =>
+    v?.k === 'const' ? v.value : v?.k === 'splat' ? Number(getElem(v.value, 0)) : undefined;
+  const [lo, hi] = [literal(args[0]), literal(args[2])];
+  if (lo === undefined || hi === undefined || lo >= 0 || hi !== -lo - 1) return undefined;
+  const bits = Math.log2(hi + 1) + 1;
+  return Number.isInteger(bits) && bits > 1 && bits < 32 ? bits : undefined;
+}
+
 function multiplyAccumulate(c: CElem, acc: string, a: string, b: string, floatAccumulator: 'f64' | 'f32'): string {
   if (c.cls === 'int') return `rl_add_${c.intSuffix}(${acc}, rl_mul_${c.intSuffix}(${a}, ${b}))`;
   if (c.cls === 'bool') return `(uint8_t)(${acc} | (${a} & ${b}))`;

@@ -793,3 +793,33 @@ t.test('integer depthwise convolutions (each tap across all channels) match the 
     }
   }
 });
+
+// A requantization's clamp of i32 sums to a signed width's range is one SSAT on Arm cores that
+// have it (rl.h rl_ssat_int32); other bounds, and cores without it (Cortex-M0), keep max/min.
+// Exact against the interpreter for values across and far past each range.
+t.test('an i32 clamped to a signed range is rl_ssat_int32 (SSAT on Cortex-M3/M4), exact', async (t) => {
+  const clamp = (name: string, lo: number, hi: number): string[] => [
+    `  %${name}_lo = stablehlo.constant dense<${lo}> : tensor<64xi32>`,
+    `  %${name}_hi = stablehlo.constant dense<${hi}> : tensor<64xi32>`,
+    `  %${name} = stablehlo.clamp %${name}_lo, %x, %${name}_hi : tensor<64xi32>`,
+  ];
+  const src = [
+    'func.func @main(%x: tensor<64xi32>) -> (tensor<64xi32>, tensor<64xi32>, tensor<64xi32>) {',
+    ...clamp('a', -128, 127),
+    ...clamp('b', -32768, 32767),
+    ...clamp('c', -128, 100),
+    '  return %a, %b, %c : tensor<64xi32>, tensor<64xi32>, tensor<64xi32>',
+    '}',
+  ].join('\n');
+  const m = importModule(new SourceFile('ssat.mlir', src));
+  const f = m.funcs.get('main')!;
+  const values = Array.from({ length: 64 }, (_, i) => Math.round((i - 32) ** 5 / 2) + (i % 3) - 1);
+  const args = [parseInput(`64xi32=${values.join(',')}`, f, 0)] as Tensor[];
+  const want = run(m, args);
+  for (const target of ['host', 'cortex-m4', 'cortex-m3', 'cortex-m0']) {
+    const r = await runCompiled(m, 'main', args, { target: lookupTarget(target) });
+    want.forEach((w, i) => t.same(r.outputs[i]!.data, w.data, `${target}: output ${i} equals the interpreter's`));
+    const code = r.emitted.files.get('model.c') as string;
+    t.equal(code.match(/rl_ssat_int32\(/g)?.length, 2, `${target}: the two signed ranges as rl_ssat_int32`);
+  }
+});
