@@ -132,8 +132,6 @@ function totalGreater(c: CElem, a: string, b: string): string {
   return `((${a} != ${a}) ? !(${b} != ${b}) : (!(${b} != ${b}) && ${key}(${a}) > ${key}(${b})))`;
 }
 
-/** acc + a * b in the accumulator's type (contractions): wrap-around ints, double for floats, or
- * runtime-lite's f32 multiply-add (fused where the FPU has one) on targets accumulating in f32. */
 /** b where clamp bounds `args[0]` and `args[2]` are literal -2^(b-1) and 2^(b-1) - 1 (1 < b < 32). */
 function signedRange(args: readonly Val[]): number | undefined {
   const literal = (v: Val | undefined): number | undefined =>
@@ -144,6 +142,8 @@ function signedRange(args: readonly Val[]): number | undefined {
   return Number.isInteger(bits) && bits > 1 && bits < 32 ? bits : undefined;
 }
 
+/** acc + a * b in the accumulator's type (contractions): wrap-around ints, double for floats, or
+ * runtime-lite's f32 multiply-add (fused where the FPU has one) on targets accumulating in f32. */
 function multiplyAccumulate(c: CElem, acc: string, a: string, b: string, floatAccumulator: 'f64' | 'f32'): string {
   if (c.cls === 'int') return `rl_add_${c.intSuffix}(${acc}, rl_mul_${c.intSuffix}(${a}, ${b}))`;
   if (c.cls === 'bool') return `(uint8_t)(${acc} | (${a} & ${b}))`;
