@@ -11,7 +11,7 @@ import { tensorType, type ElemType, type QuantElem } from '../ir/types.js';
 import { attrsOf } from '../ops/index.js';
 import type { WindowAttrs } from '../ops/reduction.js';
 import { constantValue } from '../ops/control.js';
-import { uniformElem } from '../ir/tensor.js';
+import { uniformElem, type Elem } from '../ir/tensor.js';
 import { Builder, I32, quantOf, tensorOf } from './quant-builder.js';
 
 /** Ops that commute with dequantization when operands and result share one per-tensor
@@ -97,12 +97,17 @@ export interface PoolFirst {
   readonly chain: readonly Op[];
 }
 
-/** The one stored integer of every element of constant `v`, if `v` is one. */
-function splat(v: Value, def: ReadonlyMap<Value, Op>): bigint | undefined {
+/** The one element every element of constant `v` holds, if `v` is such a constant (a splat). */
+export function splatElem(v: Value, def: ReadonlyMap<Value, Op>): Elem | undefined {
   const c = def.get(v);
   if (c?.name !== 'stablehlo.constant' || v.type.kind !== 'tensor') return undefined;
-  const first = uniformElem(constantValue(c.attrs['value'], v.type, c));
-  return typeof first === 'bigint' ? first : undefined;
+  return uniformElem(constantValue(c.attrs['value'], v.type, c));
+}
+
+/** The one stored integer of every element of constant `v`, if `v` is one. */
+function splat(v: Value, def: ReadonlyMap<Value, Op>): bigint | undefined {
+  const x = splatElem(v, def);
+  return typeof x === 'bigint' ? x : undefined;
 }
 
 /** The operand of order op `op` (maximum, minimum, clamp of one quantization) that is not a

@@ -14,11 +14,9 @@
  */
 import type { Block, Op, Value } from '../ir/core.js';
 import { tensorType, type TensorType } from '../ir/types.js';
-import { uniformElem } from '../ir/tensor.js';
-import { constantValue } from '../ops/control.js';
 import { attrsOf } from '../ops/index.js';
 import { Builder, I32, I64, plainQuant, quantOf, tensorOf } from './quant-builder.js';
-import { reducesWith, scalarBody } from './quantized-order.js';
+import { reducesWith, scalarBody, splatElem } from './quantized-order.js';
 
 /** An average pool found in QDQ form, computed at its uniform_quantize. */
 export interface AveragePool {
@@ -32,9 +30,7 @@ export interface AveragePool {
 
 /** The number every element of constant `v` holds, if `v` is a float splat. */
 function floatSplat(v: Value, def: ReadonlyMap<Value, Op>): number | undefined {
-  const c = def.get(v);
-  if (c?.name !== 'stablehlo.constant' || v.type.kind !== 'tensor') return undefined;
-  const x = uniformElem(constantValue(c.attrs['value'], v.type, c));
+  const x = splatElem(v, def);
   return typeof x === 'number' ? x : undefined;
 }
 
