@@ -36,15 +36,44 @@ const OUTPUT_BOUND = 1e-3;
  */
 export const AVX2_ONLY = (process.env['XLA_AOT_HIDE_CPU_FLAGS'] ?? '').split(',').includes('avx512f');
 
-/** OpenBLAS must pick its kernel from the CPU (this machine's environment pins it to Haswell),
- * unless the bench runs as an AVX2 machine. */
+/** The OPENBLAS_CORETYPE the references run with: none (OpenBLAS picks its kernels from the CPU;
+ * an environment's pin is dropped) unless the bench runs as an AVX2 machine or pickOpenblasKernels
+ * found OpenBLAS blind to this CPU's vectors. */
+let openblasPin: string | undefined = AVX2_ONLY ? 'Haswell' : undefined;
+
 function referenceEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env['OPENBLAS_CORETYPE'];
   delete env['OPENBLAS_L2_SIZE'];
-  if (AVX2_ONLY) env['OPENBLAS_CORETYPE'] = 'Haswell';
+  if (openblasPin) env['OPENBLAS_CORETYPE'] = openblasPin;
   env['OPENBLAS_NUM_THREADS'] = '1';
   return env;
+}
+
+/** OpenBLAS's kernel families that use AVX2 (and FMA) or AVX-512, by openblas_get_corename(). */
+const OPENBLAS_AVX2_CORES = ['Haswell', 'Zen'];
+const OPENBLAS_AVX512_CORES = ['SkylakeX', 'Cooperlake', 'SapphireRapids'];
+
+/**
+ * A reference on its SSE kernels would make every ratio against it a flattering lie. OpenBLAS
+ * picks its kernels by CPU model, and a release older than the CPU falls back to a generic core
+ * (Debian 12's 0.3.21 takes a 2023 Xeon for "Prescott", SSE3). Asks OpenBLAS what it picked; when
+ * that ignores the vectors this machine has, pins the family for them (SkylakeX: its AVX-512
+ * SGEMM, which Cooperlake and Sapphire Rapids share; Haswell: AVX2). Returns why the kernels are
+ * those the GEMM lines then report.
+ */
+export async function pickOpenblasKernels(): Promise<string> {
+  if (AVX2_ONLY) return 'OPENBLAS_CORETYPE=Haswell: its AVX2 kernels';
+  const dir = join(WORK, 'openblas_core');
+  mkdirSync(dir, { recursive: true });
+  await execa('gcc', ['-O2', join(BENCH_C, 'openblas_core.c'), '-o', 'openblas_core', '-lopenblas'], { cwd: dir });
+  const picked = String((await runJson('./openblas_core', [], dir))['openblas_core']);
+  const wanted =
+    host.simd === 'avx512' ? OPENBLAS_AVX512_CORES : host.simd === 'avx2' ? OPENBLAS_AVX2_CORES : undefined;
+  if (!wanted || wanted.includes(picked))
+    return 'its own choice for this CPU; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset';
+  openblasPin = wanted[0];
+  return `OPENBLAS_CORETYPE=${openblasPin}: OpenBLAS took this CPU for ${picked}, whose kernels lack its ${host.simd.toUpperCase()}`;
 }
 
 export async function runJson(

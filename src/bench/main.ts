@@ -34,6 +34,7 @@ import {
   outputBytes,
   progress,
   ROOT,
+  pickOpenblasKernels,
   runJson,
   runWithInput,
   SAMPLES,
@@ -256,6 +257,7 @@ async function main(): Promise<number> {
   console.log(
     'shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff  --autotune (tile: speed vs OpenBLAS)',
   );
+  const openblasReason = await pickOpenblasKernels();
   let core = '';
   const f32GemmSeconds = new Map<string, number>();
   for (const [m, k, n] of GEMM_SHAPES) {
@@ -279,10 +281,7 @@ async function main(): Promise<number> {
     if (tuned.bad) failures.push(`gemm ${m}x${k}x${n} autotuned: ${tuned.bad}`);
     else if (tuned.ratio !== undefined) ratios[`gemm_${m}x${k}x${n}_autotuned_speed_vs_openblas`] = tuned.ratio;
   }
-  if (core)
-    console.log(
-      `OpenBLAS kernel: ${core} (${AVX2_ONLY ? 'OPENBLAS_CORETYPE=Haswell: its AVX2 kernels' : 'OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for this process'})`,
-    );
+  if (core) console.log(`OpenBLAS kernel: ${core} (${openblasReason})`);
 
   // ---- int8 GEMM vs our f32 GEMM ------------------------------------------------------------------
   // The integer GEMM quantized models run (int8 x int8 -> int32, weights packed at compile time),
