@@ -137,6 +137,20 @@ export async function buildWithHarness(
 const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
 export const selected = (name: string): boolean => !only || only.test(name);
 
+/** Builds `mlir` (one input, one output) for the host with the model harness, its input `input`
+ * in dir/in.bin, to be timed by runWithInput or versusOrt. */
+export async function buildModelBench(
+  name: string,
+  mlir: string,
+  input: Float32Array | Int8Array,
+  threads = 1,
+  defines: Record<string, number> = {},
+): Promise<{ dir: string; cBuildSeconds: number }> {
+  const built = await buildWithHarness(name, mlir, 'model_bench.c', defines, [], threads);
+  writeFileSync(join(built.dir, 'in.bin'), input);
+  return { dir: built.dir, cBuildSeconds: built.cBuildSeconds };
+}
+
 /** Builds `mlir` (one input, one output) for the host with the model harness, feeds it `input`
  * as in.bin and times it; the output of its first call is left in dir/out.bin. */
 export async function runWithInput(
@@ -146,8 +160,7 @@ export async function runWithInput(
   threads = 1,
   defines: Record<string, number> = {},
 ): Promise<{ dir: string; seconds: number; status: number; cBuildSeconds: number }> {
-  const { dir, cBuildSeconds } = await buildWithHarness(name, mlir, 'model_bench.c', defines, [], threads);
-  writeFileSync(join(dir, 'in.bin'), input);
+  const { dir, cBuildSeconds } = await buildModelBench(name, mlir, input, threads, defines);
   const r = await runJson('./bench', [], dir);
   return { dir, seconds: Number(r['ours_s']), status: Number(r['status']), cBuildSeconds };
 }
@@ -169,6 +182,110 @@ export const ortRun = (dir: string, dims: readonly number[], threads = 1, warmup
     ],
     dir,
   ).then((r) => Number(r['ort_s']));
+
+/** Rounds of versusOrt: each side takes one sample (>= MIN_SECONDS) per round. */
+export const ROUNDS = 11;
+
+/** A model's latency on both sides: the medians of each side's samples, and the median of the
+ * rounds' ratios (ours / theirs), which is the figure a line states. */
+export interface Versus {
+  readonly ours: number;
+  readonly theirs: number;
+  readonly ratio: number;
+  readonly status: number;
+}
+
+/**
+ * Our compiled model (dir/bench, from buildWithHarness with model_bench.c) against ONNX Runtime on
+ * dir/model.onnx and dir/ort_in.bin, timed in lockstep: both processes load and warm up, then
+ * take their samples in turns (ours then theirs, the next round theirs then ours), with a pause
+ * after each so the other side's spinning pool threads go idle. On a machine whose speed drifts
+ * (seen on a shared 2-vCPU VM: one model 60-83 ms in back-to-back runs of a few seconds) the two
+ * samples of one round see the same machine, where two separate runs' medians do not. Leaves
+ * both sides' first outputs in dir/out.bin and dir/ort_out.bin.
+ */
+export async function versusOrt(dir: string, dims: readonly number[], threads = 1, warmup = WARMUP): Promise<Versus> {
+  const ours = lockstep('./bench', ['--lockstep'], dir);
+  const ort = lockstep(
+    'node',
+    [
+      join(ROOT, 'bench', 'ort.mjs'),
+      'model.onnx',
+      'ort_in.bin',
+      JSON.stringify(dims),
+      'ort_out.bin',
+      'lockstep',
+      String(MIN_SECONDS),
+      String(warmup),
+      String(threads),
+    ],
+    dir,
+  );
+  try {
+    await Promise.all([ours.ready(), ort.ready()]);
+    const mine: number[] = [];
+    const theirs: number[] = [];
+    const ratios: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      // Who goes first alternates, so a steady drift favours neither side.
+      let us: number, them: number;
+      if (r % 2 === 0) {
+        us = await ours.sample();
+        them = await ort.sample();
+      } else {
+        them = await ort.sample();
+        us = await ours.sample();
+      }
+      mine.push(us);
+      theirs.push(them);
+      ratios.push(us / them);
+    }
+    const status = Number((JSON.parse(await ours.finish()) as { status: number }).status);
+    await ort.finish();
+    return { ours: median(mine), theirs: median(theirs), ratio: median(ratios), status };
+  } finally {
+    ours.kill();
+    ort.kill();
+  }
+}
+
+const median = (v: readonly number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+const pause = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+/** A bench process driven line by line (the --lockstep protocol of model_bench.c and ort.mjs). */
+function lockstep(cmd: string, args: readonly string[], cwd: string) {
+  const child = execa(cmd, args, { cwd, env: referenceEnv(), extendEnv: false, reject: false, all: true });
+  const lines = child[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const line = await lines.next();
+    if (line.done !== true) return String(line.value);
+    const r = await child;
+    throw new Error(`${cmd} ${args.join(' ')} ended early (exit ${r.exitCode}):\n${r.all}`);
+  };
+  return {
+    ready: async (): Promise<void> => {
+      const line = await next();
+      if (line !== 'ready') throw new Error(`${cmd}: expected "ready", got: ${line}`);
+    },
+    /** One sample's seconds per call, then the pause. */
+    sample: async (): Promise<number> => {
+      child.stdin!.write('\n');
+      const seconds = Number(await next());
+      await pause(10);
+      return seconds;
+    },
+    /** Ends the samples; the process's last line (ours: its status as JSON). */
+    finish: async (): Promise<string> => {
+      child.stdin!.end();
+      let last = '';
+      for (let line = await lines.next(); line.done !== true; line = await lines.next()) last = String(line.value);
+      const r = await child;
+      if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.exitCode}):\n${r.all}`);
+      return last;
+    },
+    kill: (): void => void child.kill(),
+  };
+}
 
 /** Why a bench line's result cannot be trusted, or undefined: a model status other than RL_OK
  * (0), or outputs that differ beyond OUTPUT_BOUND (NaN when either side is not finite). */

@@ -31,6 +31,8 @@ import {
   MIN_SECONDS,
   maxRelDiff,
   ortRun,
+  versusOrt,
+  buildModelBench,
   outputBytes,
   progress,
   ROOT,
@@ -197,22 +199,22 @@ async function benchRealModels(ratios: Record<string, number>, failures: string[
     const bm = write();
     for (const t of threads) {
       const name = t > 1 ? `${bm.name}_threads${t}` : bm.name;
-      progress.update(`bench: ${name}: compiling and timing xla-aot`);
-      const { dir, seconds: ours, status, cBuildSeconds } = await runWithInput(name, bm.mlir, bm.ourInput, t, defines);
+      progress.update(`bench: ${name}: compiling xla-aot's`);
+      const { dir, cBuildSeconds } = await buildModelBench(name, bm.mlir, bm.ourInput, t, defines);
       writeFileSync(join(dir, `${bm.name}.mlir`), bm.mlir);
       progress.update(`bench: ${name}: timing the CLI's compile`);
       const compileSeconds = t === 1 ? await cliCompileSeconds(dir, `${bm.name}.mlir`, t) : undefined;
       writeFileSync(join(dir, 'model.onnx'), bm.onnx);
       writeFileSync(join(dir, 'ort_in.bin'), bm.input);
-      progress.update(`bench: ${name}: timing ONNX Runtime`);
-      const theirs = await ortRun(dir, bm.onnxInputDims, t, REAL_MODEL_WARMUP);
+      progress.update(`bench: ${name}: timing xla-aot and ONNX Runtime in turns`);
+      const { ours, theirs, ratio, status } = await versusOrt(dir, bm.onnxInputDims, t, REAL_MODEL_WARMUP);
       const out = floats(join(dir, 'out.bin'));
       const diff = maxRelDiff(bm.toOnnxLayout(out), floats(join(dir, 'ort_out.bin')));
       const bad =
         untrusted(status, diff) ??
         (new Set(out).size > 1 ? undefined : 'every output is the same value (a comparison that proves nothing)');
       if (bad) failures.push(`${name}: ${bad}`);
-      else ratios[`${name}_latency_vs_ort`] = ours / theirs;
+      else ratios[`${name}_latency_vs_ort`] = ratio;
       if (compileSeconds !== undefined) {
         ratios[`${bm.name}_ts_compile_s`] = compileSeconds;
         ratios[`${bm.name}_c_build_s`] = cBuildSeconds;
@@ -220,7 +222,7 @@ async function benchRealModels(ratios: Record<string, number>, failures: string[
       const times = compileSeconds === undefined ? '' : `${compileSeconds.toFixed(2)} s`.padStart(7);
       progress.done();
       console.log(
-        `${bm.name.padEnd(17)} ${String(t).padStart(7)}  ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${diff.toExponential(1)}     ${times}  ${compileSeconds === undefined ? '' : `${cBuildSeconds.toFixed(1)} s`.padStart(7)}${bad ? `  FAILED: ${bad}` : ''}`,
+        `${bm.name.padEnd(17)} ${String(t).padStart(7)}  ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${ratio.toFixed(2).padStart(6)}x        ${diff.toExponential(1)}     ${times}  ${compileSeconds === undefined ? '' : `${cBuildSeconds.toFixed(1)} s`.padStart(7)}${bad ? `  FAILED: ${bad}` : ''}`,
       );
     }
   }
@@ -340,19 +342,19 @@ async function main(): Promise<number> {
     );
     const models: BenchModel[] = [mlp(1), mlp(64), cnn(1), cnn(64), conv(56, 56, 64, 64)];
     for (const bm of models.filter((x) => selected(x.name))) {
-      const { dir, seconds: ours, status } = await runModel(bm, 1);
+      const { dir } = await buildModelBench(bm.name, bm.mlir, bm.ourInput);
       writeFileSync(join(dir, 'model.onnx'), bm.onnx);
       writeFileSync(join(dir, 'ort_in.bin'), bm.input);
-      const theirs = await ortRun(dir, bm.onnxInputDims);
+      const { ours, theirs, ratio, status } = await versusOrt(dir, bm.onnxInputDims);
       const diff = maxRelDiff(bm.toOnnxLayout(floats(join(dir, 'out.bin'))), floats(join(dir, 'ort_out.bin')));
       const bad = untrusted(status, diff);
       if (bad) failures.push(`${bm.name}: ${bad}`);
       else {
-        ratios[`${bm.name}_latency_vs_ort`] = ours / theirs;
+        ratios[`${bm.name}_latency_vs_ort`] = ratio;
         ratios[`${bm.name}_latency_vs_ort_minus_fixed_cost`] = ours / Math.max(theirs - overhead, 1e-9);
       }
       console.log(
-        `${bm.name.padEnd(23)} ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${diff.toExponential(1)}        ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
+        `${bm.name.padEnd(23)} ${`${fmt(ours)} ${gflops(bm.flops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gflops(bm.flops, theirs)}`.padEnd(28)} ${ratio.toFixed(2).padStart(6)}x        ${diff.toExponential(1)}        ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
       );
       // Not a comparison (ORT ran one thread): how --threads scales a whole model here, on idle
       // cores and with every other core kept busy by another process (oversubscribed: the pool
@@ -398,10 +400,10 @@ async function main(): Promise<number> {
       [quantizedCnn(), [1, 1, 28, 28]],
     ] as const) {
       if (!selected(qm.name)) continue;
-      const { dir, seconds: ours, status } = await runWithInput(qm.name, qm.mlir, qm.input);
+      const { dir } = await buildModelBench(qm.name, qm.mlir, qm.input);
       writeFileSync(join(dir, 'model.onnx'), qm.onnx);
       writeFileSync(join(dir, 'ort_in.bin'), qm.input);
-      const theirs = await ortRun(dir, dims);
+      const { ours, theirs, ratio, status } = await versusOrt(dir, dims);
       const [a, b] = ['out.bin', 'ort_out.bin'].map((f) => new Int8Array(outputBytes(join(dir, f)))) as [
         Int8Array,
         Int8Array,
@@ -414,10 +416,10 @@ async function main(): Promise<number> {
           : `int8 outputs differ from ORT's by ${quanta} quanta (bound ${INT8_BOUND})`) ??
         (new Set(a).size > 1 ? undefined : 'every output is the same value (a comparison that proves nothing)');
       if (bad) failures.push(`${qm.name}: ${bad}`);
-      else ratios[`${qm.name}_int8_latency_vs_ort`] = ours / theirs;
+      else ratios[`${qm.name}_int8_latency_vs_ort`] = ratio;
       const ops = 2 * qm.macs;
       console.log(
-        `${`${qm.name} (int8)`.padEnd(23)} ${`${fmt(ours)} ${gops(ops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gops(ops, theirs)}`.padEnd(28)} ${(ours / theirs).toFixed(2).padStart(6)}x        ${quanta} quanta       ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
+        `${`${qm.name} (int8)`.padEnd(23)} ${`${fmt(ours)} ${gops(ops, ours)}`.padEnd(28)} ${`${fmt(theirs)} ${gops(ops, theirs)}`.padEnd(28)} ${ratio.toFixed(2).padStart(6)}x        ${quanta} quanta       ${(ours / (theirs - overhead)).toFixed(2).padStart(6)}x${bad ? `  FAILED: ${bad}` : ''}`,
       );
     }
     await benchRealModels(ratios, failures);
