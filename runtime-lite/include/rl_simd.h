@@ -231,6 +231,12 @@ static inline rl_vf rl_vf_pow2i(rl_vf n) { return rl_vf_from_bits((uint32_t)((in
 /* v = the vector at p, p advanced past it (the in-order GEMM micro-kernels stream B this way). */
 #define RL_VF_LOAD_NEXT(p, v) ((v) = rl_vf_load(p), (p) += RL_VF_LANES)
 #endif
+/* Asks for the cache line at p, to be written (a hint: never faults, does nothing elsewhere). */
+#if defined(__GNUC__)
+#define RL_PREFETCH_WRITE(p) __builtin_prefetch((p), 1, 3)
+#else
+#define RL_PREFETCH_WRITE(p) ((void)(p))
+#endif
 /* Keeps what follows after what precedes (loads included) in gcc's schedule: the in-order GEMM
  * micro-kernels' second k step of a pass, whose B loads gcc otherwise hoisted above the first's
  * FMAs, needing a ninth Helium Q register (two VORR moves per pass). */

@@ -204,6 +204,13 @@ export function emitGemmKernel(
             w.line(`const float* restrict a${i} = ${i === 0 ? 'a' : `rows > ${i} ? a + ${i} * lda : a`};`);
         for (let i = 0; i < mr; i++)
           w.line(`rl_vf ${Array.from({ length: nrv }, (_, v) => `${acc(i, v)} = rl_vf_zero()`).join(', ')};`);
+        // Out of order: C's tile starts toward L1 before the k loop, which hides its latency (between
+        // k blocks C falls out to L3). 1024^3 on a noisy 2-vCPU Xeon with 2 MiB of L2: 0.77-0.93x of
+        // OpenBLAS without, 0.86-0.94x with, over several runs.
+        if (p.tiling.bVectorsInRegisters)
+          w.line(
+            `for (rl_index_t i = 0; i < rows; ++i) { ${Array.from({ length: nrv }, (_, v) => `${v ? `if (cols > ${v * lanes}) ` : ''}RL_PREFETCH_WRITE(c + i * ${p.n} + ${v * lanes});`).join(' ')} }`,
+          );
         const aAt = (i: number): string => (direct || indirect ? `a${i}[p]` : `ap[p * ${mr} + ${i}]`);
         // Per k step, in the order gemm-tiling.ts chooseTiling's register count assumes
         // (bVectorsInRegisters). The other order on AVX2 kept all six A broadcasts live beside
