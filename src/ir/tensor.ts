@@ -276,7 +276,15 @@ export function literalSizeError(lit: DenseLiteral, type: TensorType): string | 
 
 /** Element decoders of hex literals that typed arrays do at memory speed (model weights are f32
  * hex literals of tens of megabytes: the bit-by-bit path below took seconds for ResNet-50). */
-const TYPED_HEX: Readonly<Record<string, new (b: ArrayBuffer) => ArrayLike<number>>> = {
+const TYPED_HEX: Readonly<
+  Record<
+    string,
+    {
+      readonly BYTES_PER_ELEMENT: number;
+      new (b: ArrayBufferLike, offset?: number, length?: number): ArrayLike<number>;
+    }
+  >
+> = {
   f32: Float32Array,
   f64: Float64Array,
 };
@@ -287,9 +295,14 @@ function decodeTypedHex(bytes: Uint8Array, t: Tensor): boolean {
   const s = storageElem(t.type.elem);
   const View = s.kind === 'float' ? TYPED_HEX[s.format.name] : undefined;
   if (!View) return false;
-  // A copy: the view needs an aligned buffer of its own (and the host is little-endian, as x86
-  // and arm64 are; checked once below).
-  const values = new View(bytes.slice().buffer);
+  // A view where the bytes are aligned for it (a large hex literal decodes into a buffer of its
+  // own), else a copy: ResNet-50's 100 MB of weights copied took 0.15 s of a 2.4 s compile. The
+  // host is little-endian, as x86 and arm64 are (checked once below).
+  const width = View.BYTES_PER_ELEMENT;
+  const values =
+    bytes.byteOffset % width === 0
+      ? new View(bytes.buffer, bytes.byteOffset, bytes.length / width)
+      : new View(bytes.slice().buffer);
   (t.data as Float64Array).set(values);
   return true;
 }
