@@ -165,23 +165,23 @@ export async function runWithInput(
   return { dir, seconds: Number(r['ours_s']), status: Number(r['status']), cBuildSeconds };
 }
 
+/** bench/ort.mjs's arguments for dir/model.onnx on dir/ort_in.bin (output to dir/ort_out.bin);
+ * `samples`: a count, or `lockstep`. */
+const ortArgs = (dims: readonly number[], samples: string, threads: number, warmup: number): string[] => [
+  join(ROOT, 'bench', 'ort.mjs'),
+  'model.onnx',
+  'ort_in.bin',
+  JSON.stringify(dims),
+  'ort_out.bin',
+  samples,
+  String(MIN_SECONDS),
+  String(warmup),
+  String(threads),
+];
+
 /** ONNX Runtime's median latency for dir/model.onnx on dir/ort_in.bin (output left in dir/ort_out.bin). */
 export const ortRun = (dir: string, dims: readonly number[], threads = 1, warmup = WARMUP): Promise<number> =>
-  runJson(
-    'node',
-    [
-      join(ROOT, 'bench', 'ort.mjs'),
-      'model.onnx',
-      'ort_in.bin',
-      JSON.stringify(dims),
-      'ort_out.bin',
-      String(SAMPLES),
-      String(MIN_SECONDS),
-      String(warmup),
-      String(threads),
-    ],
-    dir,
-  ).then((r) => Number(r['ort_s']));
+  runJson('node', ortArgs(dims, String(SAMPLES), threads, warmup), dir).then((r) => Number(r['ort_s']));
 
 /** Rounds of versusOrt: each side takes one sample (>= MIN_SECONDS) per round. */
 export const ROUNDS = 11;
@@ -197,32 +197,23 @@ export interface Versus {
 
 /**
  * Our compiled model (dir/bench, from buildWithHarness with model_bench.c) against ONNX Runtime on
- * dir/model.onnx and dir/ort_in.bin, timed in lockstep: both processes load and warm up, then
- * take their samples in turns (ours then theirs, the next round theirs then ours), with a pause
- * after each so the other side's spinning pool threads go idle. On a machine whose speed drifts
- * (seen on a shared 2-vCPU VM: one model 60-83 ms in back-to-back runs of a few seconds) the two
- * samples of one round see the same machine, where two separate runs' medians do not. Leaves
- * both sides' first outputs in dir/out.bin and dir/ort_out.bin.
+ * dir/model.onnx and dir/ort_in.bin, timed in lockstep: both processes load and warm up (one
+ * after the other: a pool warming up beside the other process finds the cores taken, and ours
+ * would then run its first thousands of parallel regions on one thread, as rl_threads.h's guard
+ * means it to), then take their samples in turns (ours then theirs, the next round theirs then
+ * ours), with a pause after each so the other side's spinning pool threads go idle (SETTLE_MS).
+ * On a machine
+ * whose speed drifts (seen on a shared 2-vCPU VM: one model 60-83 ms in back-to-back runs of a
+ * few seconds) the two samples of one round see the same machine, where two separate runs'
+ * medians do not. Leaves both sides' first outputs in dir/out.bin and dir/ort_out.bin.
  */
 export async function versusOrt(dir: string, dims: readonly number[], threads = 1, warmup = WARMUP): Promise<Versus> {
   const ours = lockstep('./bench', ['--lockstep'], dir);
-  const ort = lockstep(
-    'node',
-    [
-      join(ROOT, 'bench', 'ort.mjs'),
-      'model.onnx',
-      'ort_in.bin',
-      JSON.stringify(dims),
-      'ort_out.bin',
-      'lockstep',
-      String(MIN_SECONDS),
-      String(warmup),
-      String(threads),
-    ],
-    dir,
-  );
+  let ort: ReturnType<typeof lockstep> | undefined;
   try {
-    await Promise.all([ours.ready(), ort.ready()]);
+    await ours.ready();
+    ort = lockstep('node', ortArgs(dims, 'lockstep', threads, warmup), dir);
+    await ort.ready();
     const mine: number[] = [];
     const theirs: number[] = [];
     const ratios: number[] = [];
@@ -245,12 +236,16 @@ export async function versusOrt(dir: string, dims: readonly number[], threads = 
     return { ours: median(mine), theirs: median(theirs), ratio: median(ratios), status };
   } finally {
     ours.kill();
-    ort.kill();
+    ort?.kill();
   }
 }
 
 const median = (v: readonly number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
 const pause = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+/** The pause after each sample: ONNX Runtime's pool threads spin on a core for 40-50 ms after a
+ * run ends (seen with 2 intra-op threads: a 10 ms pause left our 2-thread BERT layer at 21 ms
+ * against 13 ms alone); ours spin about 3 ms. */
+const SETTLE_MS = 100;
 
 /** A bench process driven line by line (the --lockstep protocol of model_bench.c and ort.mjs). */
 function lockstep(cmd: string, args: readonly string[], cwd: string) {
@@ -271,7 +266,7 @@ function lockstep(cmd: string, args: readonly string[], cwd: string) {
     sample: async (): Promise<number> => {
       child.stdin!.write('\n');
       const seconds = Number(await next());
-      await pause(10);
+      await pause(SETTLE_MS);
       return seconds;
     },
     /** Ends the samples; the process's last line (ours: its status as JSON). */

@@ -32,6 +32,7 @@ import {
   maxRelDiff,
   ortRun,
   versusOrt,
+  ROUNDS,
   buildModelBench,
   outputBytes,
   progress,
@@ -97,7 +98,7 @@ async function runGemm(
     name,
     gemmModule(m, k, n, w),
     'gemm_bench.c',
-    { GEMM_M: m, GEMM_K: k, GEMM_N: n },
+    { GEMM_M: m, GEMM_K: k, GEMM_N: n, SAMPLES: ROUNDS },
     ['-lopenblas'],
     threads,
     tuning,
@@ -119,7 +120,7 @@ async function autotunedGemm(m: number, k: number, n: number): Promise<{ text: s
   const tile = `${g.mr}x${g.nrv} kc ${g.kc}`;
   if (Object.keys(g.candidates)[0] === tileName(g)) return { text: `${tile} (the cost model's)` };
   const r = await runGemm(m, k, n, 1, tuningOf(file));
-  const ratio = Number(r['openblas_s']) / Number(r['ours_s']);
+  const ratio = Number(r['speed']);
   const bad = untrusted(Number(r['status']), Number(r['max_rel_diff']));
   return { text: `${tile}: ${ratio.toFixed(2)}x`, ratio, ...(bad ? { bad } : {}) };
 }
@@ -147,6 +148,8 @@ async function runInt8Gemm(m: number, k: number, n: number): Promise<{ seconds: 
 async function runModel(bm: BenchModel, threads: number): Promise<{ dir: string; seconds: number; status: number }> {
   return runWithInput(threads > 1 ? `${bm.name}_threads${threads}` : bm.name, bm.mlir, bm.ourInput, threads);
 }
+
+const LOCKSTEP_NOTE = `both sides loaded at once, then ${ROUNDS} rounds of one sample each in turns: latencies are medians, "latency vs ORT" the median of the rounds' ratios`;
 
 /** Untimed calls before the samples of a real model (each call is 1-700 ms: 30 would take minutes). */
 const REAL_MODEL_WARMUP = 3;
@@ -190,6 +193,7 @@ async function benchRealModels(ratios: Record<string, number>, failures: string[
   console.log(
     `\nreal models (seeded weights; real-models.ts writes each as StableHLO and as ONNX) vs ONNX Runtime, ${threads.map((t) => `${t} thread${t > 1 ? 's' : ''}`).join(' and ')}`,
   );
+  console.log(LOCKSTEP_NOTE);
   console.log(WINOGRAD_NOTE);
   console.log(
     'model             threads  xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  TS compile  C build',
@@ -254,7 +258,7 @@ async function main(): Promise<number> {
 
   // ---- GEMM vs OpenBLAS ------------------------------------------------------------------------
   console.log(
-    '\nGEMM C[MxN] = A[MxK] W[KxN] (W: model weight for xla-aot, packed at compile time; cblas_sgemm row-major for OpenBLAS)',
+    `\nGEMM C[MxN] = A[MxK] W[KxN] (W: model weight for xla-aot, packed at compile time; cblas_sgemm row-major for OpenBLAS);\n${ROUNDS} samples of each side in turns: medians, and the median of the pairs' speed ratios`,
   );
   console.log(
     'shape (MxKxN)      xla-aot                      OpenBLAS                     speed vs OpenBLAS  % of peak  max rel diff  --autotune (tile: speed vs OpenBLAS)',
@@ -276,9 +280,9 @@ async function main(): Promise<number> {
     const diff = Number(r['max_rel_diff']);
     const bad = untrusted(Number(r['status']), diff);
     if (bad) failures.push(`gemm ${m}x${k}x${n}: ${bad}`);
-    else ratios[`gemm_${m}x${k}x${n}_speed_vs_openblas`] = blas / ours;
+    else ratios[`gemm_${m}x${k}x${n}_speed_vs_openblas`] = Number(r['speed']);
     console.log(
-      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(ours)} ${gflops(flops, ours)}`.padEnd(28)} ${`${fmt(blas)} ${gflops(flops, blas)}`.padEnd(28)} ${(blas / ours).toFixed(2).padStart(6)}x ${((100 * flops) / ours / 1e9 / peakGflops).toFixed(0).padStart(12)}%  ${diff.toExponential(1)}     ${tuned.text}${bad ? `  FAILED: ${bad}` : ''}`,
+      `${`${m}x${k}x${n}`.padEnd(18)} ${`${fmt(ours)} ${gflops(flops, ours)}`.padEnd(28)} ${`${fmt(blas)} ${gflops(flops, blas)}`.padEnd(28)} ${Number(r['speed']).toFixed(2).padStart(6)}x ${((100 * flops) / ours / 1e9 / peakGflops).toFixed(0).padStart(12)}%  ${diff.toExponential(1)}     ${tuned.text}${bad ? `  FAILED: ${bad}` : ''}`,
     );
     if (tuned.bad) failures.push(`gemm ${m}x${k}x${n} autotuned: ${tuned.bad}`);
     else if (tuned.ratio !== undefined) ratios[`gemm_${m}x${k}x${n}_autotuned_speed_vs_openblas`] = tuned.ratio;
@@ -336,6 +340,7 @@ async function main(): Promise<number> {
     console.log(
       `(Node binding, session.run), measured on a one-element ReLU: ${fmt(overhead)}; the last ratio subtracts it.`,
     );
+    console.log(LOCKSTEP_NOTE);
     console.log(WINOGRAD_NOTE);
     console.log(
       'model                   xla-aot                      ONNX Runtime                 latency vs ORT  max rel diff  vs ORT minus fixed cost',
