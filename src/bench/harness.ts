@@ -68,12 +68,17 @@ export async function pickOpenblasKernels(): Promise<string> {
   mkdirSync(dir, { recursive: true });
   await execa('gcc', ['-O2', join(BENCH_C, 'openblas_core.c'), '-o', 'openblas_core', '-lopenblas'], { cwd: dir });
   const picked = String((await runJson('./openblas_core', [], dir))['openblas_core']);
-  const wanted =
-    host.simd === 'avx512' ? OPENBLAS_AVX512_CORES : host.simd === 'avx2' ? OPENBLAS_AVX2_CORES : undefined;
-  if (!wanted || wanted.includes(picked))
-    return 'its own choice for this CPU; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset';
-  openblasPin = wanted[0];
-  return `OPENBLAS_CORETYPE=${openblasPin}: OpenBLAS took this CPU for ${picked}, whose kernels lack its ${host.simd.toUpperCase()}`;
+  openblasPin = openblasPinFor(picked, host.simd);
+  return openblasPin
+    ? `OPENBLAS_CORETYPE=${openblasPin}: OpenBLAS took this CPU for ${picked}, whose kernels lack its ${host.simd.toUpperCase()}`
+    : 'its own choice for this CPU; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset';
+}
+
+/** The kernel family to pin when OpenBLAS's pick (`picked`) lacks the machine's vectors, or
+ * undefined where its pick uses them (or the machine has neither AVX2 nor AVX-512). */
+export function openblasPinFor(picked: string, simd: string): string | undefined {
+  const wanted = simd === 'avx512' ? OPENBLAS_AVX512_CORES : simd === 'avx2' ? OPENBLAS_AVX2_CORES : undefined;
+  return wanted && !wanted.includes(picked) ? wanted[0] : undefined;
 }
 
 export async function runJson(
