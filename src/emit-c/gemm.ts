@@ -499,20 +499,33 @@ function emitRowPointers(w: CodeWriter, a: Extract<ASource, { kind: 'conv' }>, m
 function emitPackA(w: CodeWriter, p: GemmPlan): void {
   const { mr } = p.tiling;
   const ae = cOf(p.elems.a);
+  const a = p.a;
+  if (a.kind === 'matrix') {
+    // A tile's rows at once, k outer: the stores run contiguous and the loads are mr sequential
+    // streams (1024 x 1024 in blocks of 192: 0.4 ms, row by row with strided stores 0.9 ms).
+    // Rows past mc are zeros.
+    w.block(`for (rl_index_t r0 = 0; r0 < mc; r0 += ${mr}) {`, () => {
+      w.line(`float* restrict dst = ap + (r0 / ${mr}) * kc * ${mr};`);
+      w.line(`const ${ae.storage}* src[${mr}];`);
+      w.line(
+        `for (rl_index_t i = 0; i < ${mr}; ++i) src[i] = in0 + bi * ${a.batchStride} + (ic + (r0 + i < mc ? r0 + i : r0)) * ${a.mStride} + pc * ${a.kStride};`,
+      );
+      const copy = (value: string): void =>
+        w.line(
+          `for (rl_index_t q = 0; q < kc; ++q) for (rl_index_t i = 0; i < ${mr}; ++i) dst[q * ${mr} + i] = ${value};`,
+        );
+      const element = ae.load(`src[i][q * ${a.kStride}]`);
+      w.block(`if (r0 + ${mr} <= mc) {`, () => copy(element), '} else {');
+      w.block('} else {', () => copy(`r0 + i < mc ? ${element} : 0.0f`), '}', true);
+    });
+    return;
+  }
   w.block(`for (rl_index_t r = 0; r < (mc + ${mr - 1}) / ${mr} * ${mr}; ++r) {`, () => {
     w.line(`float* restrict dst = ap + (r / ${mr}) * kc * ${mr} + r % ${mr};`);
     w.block('if (r >= mc) {', () => {
       w.line(`for (rl_index_t q = 0; q < kc; ++q) dst[q * ${mr}] = 0.0f;`);
       w.line('continue;');
     });
-    const a = p.a;
-    if (a.kind === 'matrix') {
-      w.line(
-        `const ${ae.storage}* restrict src = in0 + bi * ${a.batchStride} + (ic + r) * ${a.mStride} + pc * ${a.kStride};`,
-      );
-      w.line(`for (rl_index_t q = 0; q < kc; ++q) dst[q * ${mr}] = ${ae.load(`src[q * ${a.kStride}]`)};`);
-      return;
-    }
     // Implicit GEMM: row = output pixel (image, oy, ox); k = (ky, kx, channel) of the HWIO kernel.
     const pixels = a.outHeight * a.outWidth;
     w.line(
