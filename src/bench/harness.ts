@@ -58,9 +58,8 @@ const OPENBLAS_AVX512_CORES = ['SkylakeX', 'Cooperlake', 'SapphireRapids'];
  * A reference on its SSE kernels would make every ratio against it a flattering lie. OpenBLAS
  * picks its kernels by CPU model, and a release older than the CPU falls back to a generic core
  * (Debian 12's 0.3.21 takes a 2023 Xeon for "Prescott", SSE3). Asks OpenBLAS what it picked; when
- * that ignores the vectors this machine has, pins the family for them (SkylakeX: its AVX-512
- * SGEMM, which Cooperlake and Sapphire Rapids share; Haswell: AVX2). Returns why the kernels are
- * those the GEMM lines then report.
+ * that ignores the vectors this machine has, pins the family for them (SkylakeX: AVX-512;
+ * Haswell: AVX2). Returns why the kernels are those the GEMM lines then report.
  */
 export async function pickOpenblasKernels(): Promise<string> {
   if (AVX2_ONLY) return 'OPENBLAS_CORETYPE=Haswell: its AVX2 kernels';
@@ -203,14 +202,13 @@ export interface Versus {
 /**
  * Our compiled model (dir/bench, from buildWithHarness with model_bench.c) against ONNX Runtime on
  * dir/model.onnx and dir/ort_in.bin, timed in lockstep: both processes load and warm up (one
- * after the other: a pool warming up beside the other process finds the cores taken, and ours
- * would then run its first thousands of parallel regions on one thread, as rl_threads.h's guard
- * means it to), then take their samples in turns (ours then theirs, the next round theirs then
- * ours), with a pause after each so the other side's spinning pool threads go idle (SETTLE_MS).
- * On a machine
- * whose speed drifts (seen on a shared 2-vCPU VM: one model 60-83 ms in back-to-back runs of a
- * few seconds) the two samples of one round see the same machine, where two separate runs'
- * medians do not. Leaves both sides' first outputs in dir/out.bin and dir/ort_out.bin.
+ * after the other: a pool warming up beside the other process finds the cores taken, and
+ * rl_threads.h's guard may then run stretches on one thread), then take their samples in turns
+ * (ours then theirs, the next round theirs then ours), with a pause after each so the other
+ * side's spinning pool threads go idle (SETTLE_MS). On a machine whose speed drifts (seen on a
+ * shared 2-vCPU VM: one model 60-83 ms in back-to-back runs of a few seconds) the two samples of
+ * one round see the same machine, where two separate runs' medians do not. Leaves both sides'
+ * first outputs in dir/out.bin and dir/ort_out.bin.
  */
 export async function versusOrt(dir: string, dims: readonly number[], threads = 1, warmup = WARMUP): Promise<Versus> {
   const ours = lockstep('./bench', ['--lockstep'], dir);

@@ -149,7 +149,7 @@ async function runModel(bm: BenchModel, threads: number): Promise<{ dir: string;
   return runWithInput(threads > 1 ? `${bm.name}_threads${threads}` : bm.name, bm.mlir, bm.ourInput, threads);
 }
 
-const LOCKSTEP_NOTE = `both sides loaded at once, then ${ROUNDS} rounds of one sample each in turns: latencies are medians, "latency vs ORT" the median of the rounds' ratios`;
+const LOCKSTEP_NOTE = `both sides loaded and warmed up, then ${ROUNDS} rounds of one sample each in turns: latencies are medians, "latency vs ORT" the median of the rounds' ratios`;
 
 /** Untimed calls before the samples of a real model (each call is 1-700 ms: 30 would take minutes). */
 const REAL_MODEL_WARMUP = 3;
