@@ -200,8 +200,8 @@ export interface Versus {
 }
 
 /**
- * Our compiled model (dir/bench, from buildWithHarness with model_bench.c) against ONNX Runtime on
- * dir/model.onnx and dir/ort_in.bin, timed in lockstep: both processes load and warm up (one
+ * Our compiled model (dir/bench, from buildModelBench) against ONNX Runtime on `onnx` fed `input`
+ * (written to dir/model.onnx and dir/ort_in.bin; `dims` its shape), timed in lockstep: both processes load and warm up (one
  * after the other: a pool warming up beside the other process finds the cores taken, and
  * rl_threads.h's guard may then run stretches on one thread), then take their samples in turns
  * (ours then theirs, the next round theirs then ours), with a pause after each so the other
@@ -210,7 +210,16 @@ export interface Versus {
  * one round see the same machine, where two separate runs' medians do not. Leaves both sides'
  * first outputs in dir/out.bin and dir/ort_out.bin.
  */
-export async function versusOrt(dir: string, dims: readonly number[], threads = 1, warmup = WARMUP): Promise<Versus> {
+export async function versusOrt(
+  dir: string,
+  onnx: Uint8Array,
+  input: Float32Array | Int8Array,
+  dims: readonly number[],
+  threads = 1,
+  warmup = WARMUP,
+): Promise<Versus> {
+  writeFileSync(join(dir, 'model.onnx'), onnx);
+  writeFileSync(join(dir, 'ort_in.bin'), input);
   const ours = lockstep('./bench', ['--lockstep'], dir);
   let ort: ReturnType<typeof lockstep> | undefined;
   try {

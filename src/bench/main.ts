@@ -208,10 +208,15 @@ async function benchRealModels(ratios: Record<string, number>, failures: string[
       writeFileSync(join(dir, `${bm.name}.mlir`), bm.mlir);
       progress.update(`bench: ${name}: timing the CLI's compile`);
       const compileSeconds = t === 1 ? await cliCompileSeconds(dir, `${bm.name}.mlir`, t) : undefined;
-      writeFileSync(join(dir, 'model.onnx'), bm.onnx);
-      writeFileSync(join(dir, 'ort_in.bin'), bm.input);
       progress.update(`bench: ${name}: timing xla-aot and ONNX Runtime in turns`);
-      const { ours, theirs, ratio, status } = await versusOrt(dir, bm.onnxInputDims, t, REAL_MODEL_WARMUP);
+      const { ours, theirs, ratio, status } = await versusOrt(
+        dir,
+        bm.onnx,
+        bm.input,
+        bm.onnxInputDims,
+        t,
+        REAL_MODEL_WARMUP,
+      );
       const out = floats(join(dir, 'out.bin'));
       const diff = maxRelDiff(bm.toOnnxLayout(out), floats(join(dir, 'ort_out.bin')));
       const bad =
@@ -237,7 +242,7 @@ async function main(): Promise<number> {
   const ratios: Record<string, number> = {};
   const failures: string[] = [];
   console.log(
-    `xla-aot bench: target host (${host.simd} ${host.vectorBits}-bit), gcc ${CFLAGS} ${host.cflags.join(' ')}; medians of ${SAMPLES} samples of >= ${MIN_SECONDS}s; single thread`,
+    `xla-aot bench: target host (${host.simd} ${host.vectorBits}-bit), gcc ${CFLAGS} ${host.cflags.join(' ')}; samples of >= ${MIN_SECONDS}s (against a reference: ${ROUNDS} per side, in turns; else the median of ${SAMPLES}); single thread`,
   );
 
   // ---- peak ------------------------------------------------------------------------------------
@@ -348,9 +353,7 @@ async function main(): Promise<number> {
     const models: BenchModel[] = [mlp(1), mlp(64), cnn(1), cnn(64), conv(56, 56, 64, 64)];
     for (const bm of models.filter((x) => selected(x.name))) {
       const { dir } = await buildModelBench(bm.name, bm.mlir, bm.ourInput);
-      writeFileSync(join(dir, 'model.onnx'), bm.onnx);
-      writeFileSync(join(dir, 'ort_in.bin'), bm.input);
-      const { ours, theirs, ratio, status } = await versusOrt(dir, bm.onnxInputDims);
+      const { ours, theirs, ratio, status } = await versusOrt(dir, bm.onnx, bm.input, bm.onnxInputDims);
       const diff = maxRelDiff(bm.toOnnxLayout(floats(join(dir, 'out.bin'))), floats(join(dir, 'ort_out.bin')));
       const bad = untrusted(status, diff);
       if (bad) failures.push(`${bm.name}: ${bad}`);
@@ -406,9 +409,7 @@ async function main(): Promise<number> {
     ] as const) {
       if (!selected(qm.name)) continue;
       const { dir } = await buildModelBench(qm.name, qm.mlir, qm.input);
-      writeFileSync(join(dir, 'model.onnx'), qm.onnx);
-      writeFileSync(join(dir, 'ort_in.bin'), qm.input);
-      const { ours, theirs, ratio, status } = await versusOrt(dir, dims);
+      const { ours, theirs, ratio, status } = await versusOrt(dir, qm.onnx, qm.input, dims);
       const [a, b] = ['out.bin', 'ort_out.bin'].map((f) => new Int8Array(outputBytes(join(dir, f)))) as [
         Int8Array,
         Int8Array,
